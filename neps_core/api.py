@@ -1,0 +1,223 @@
+"""The user-facing functions: ``run``, ``save_pipeline_results``, ``status``, ``load_config``."""
+
+from __future__ import annotations
+
+import logging
+import random
+import shutil
+import sys
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from neps_core.components import (
+    build_evaluator,
+    build_optimizer,
+    initialize_run,
+    open_storage,
+    resolve_space,
+    select_optimizer_class,
+    stored_space,
+)
+from neps_core.config import RunSettings
+from neps_core.errors import NepsCoreError, SettingsError
+from neps_core.interfaces import Storage
+from neps_core.models import Summary
+from neps_core.plugin_manager import Plugins, load_plugins
+from neps_core.result_contract import ParsedResult, parse_result
+from neps_core.runtime import RunContext, Worker, record_result
+from neps_core.serialization import read_yaml
+from neps_core.space import PipelineSpace
+from neps_core.summary import summarize, write_summary_files
+
+logger = logging.getLogger(__name__)
+
+
+def run(
+    evaluate_pipeline: Callable[..., Any] | None = None,
+    pipeline_space: Any = None,
+    *,
+    root_directory: str | Path = "neps_results",
+    overwrite_root_directory: bool = False,
+    evaluations_to_spend: int | None = None,
+    max_evaluations_per_run: int | None = None,
+    continue_until_max_evaluation_completed: bool = False,
+    cost_to_spend: float | None = None,
+    fidelities_to_spend: float | None = None,
+    ignore_errors: bool = False,
+    objective_value_on_error: float | None = None,
+    cost_value_on_error: float | None = None,
+    sample_batch_size: int | None = None,
+    worker_id: str | None = None,
+    optimizer: Any = "auto",
+    storage: Any = None,
+    evaluator: Any = "sync",
+    plugins: Iterable[object] = (),
+    seed: int | None = None,
+    post_run_summary: bool = True,
+    **legacy_and_aliases: Any,
+) -> Summary:
+    """Optimize ``evaluate_pipeline`` over ``pipeline_space``; results go to ``root_directory``.
+
+    Calling ``run`` again with the same root continues the run; several processes calling it
+    on one root cooperate, sharing the ``*_to_spend`` budgets, which are global to the root.
+    ``max_evaluations_per_run`` bounds only this call. Returns the run's summary.
+    """
+    arguments = {k: v for k, v in locals().items() if k != "legacy_and_aliases"}
+    arguments.update(legacy_and_aliases)
+    if arguments.get("worker_id") is None:
+        arguments.pop("worker_id")
+    settings = RunSettings.from_kwargs(**arguments)
+    if not callable(settings.evaluate_pipeline):
+        raise SettingsError(
+            f"evaluate_pipeline must be a callable, got {type(settings.evaluate_pipeline).__name__}"
+        )
+    if settings.seed is not None:
+        _seed_global_generators(settings.seed)
+    loaded = load_plugins(settings.plugins)
+    if settings.overwrite_root_directory and settings.root_directory.exists():
+        shutil.rmtree(settings.root_directory)
+    context = _prepare(settings, loaded)
+    return _work(context)
+
+
+def _prepare(settings: RunSettings, plugins: Plugins) -> RunContext:
+    storage = open_storage(settings.root_directory, settings.storage, plugins)
+    if settings.pipeline_space is not None:
+        space = resolve_space(settings.pipeline_space, plugins)
+    else:
+        saved = stored_space(storage)
+        if saved is None:
+            raise SettingsError(
+                f"pipeline_space is required to start a new run in {settings.root_directory}"
+            )
+        space = saved
+    optimizer_cls = select_optimizer_class(settings.optimizer, space, settings, plugins)
+    optimizer = build_optimizer(optimizer_cls, settings.optimizer.options, space, settings.seed)
+    initialize_run(storage, space, optimizer, settings.seed)
+    evaluator = build_evaluator(settings.evaluator, plugins)
+    return RunContext(settings, space, storage, optimizer, evaluator, plugins)
+
+
+def _work(context: RunContext) -> Summary:
+    settings = context.settings
+    logger.info(
+        "Worker %s runs %s in %s",
+        settings.worker_id,
+        context.optimizer.name,
+        settings.root_directory,
+    )
+    context.plugins.hook.neps_run_started(run=context)
+    try:
+        Worker(context).run()
+    finally:
+        context.evaluator.close()
+        summary = _summary(context.storage, settings)
+        if settings.post_run_summary:
+            write_summary_files(settings.root_directory, context.storage.sync(), summary)
+        context.plugins.hook.neps_run_finished(run=context, summary=summary)
+        context.storage.close()
+    return summary
+
+
+def _summary(storage: Storage, settings: RunSettings | None = None) -> Summary:
+    history = storage.sync()
+    budget = history.budget(
+        evaluations_to_spend=settings.evaluations_to_spend if settings else None,
+        cost_to_spend=settings.cost_to_spend if settings else None,
+        fidelities_to_spend=settings.fidelities_to_spend if settings else None,
+    )
+    return summarize(storage.root_directory, history, budget)
+
+
+def _seed_global_generators(seed: int) -> None:
+    """Seed Python's, NumPy's and (if it is loaded) PyTorch's global generators, as NePS does."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        torch.manual_seed(seed)
+
+
+def _open_existing(root_directory: str | Path) -> Storage:
+    root = Path(root_directory)
+    storage = open_storage(root, None, load_plugins()) if root.is_dir() else None
+    if storage is None or not storage.exists():
+        raise FileNotFoundError(f"No neps_core run in {root}")
+    return storage
+
+
+def _trial_id(pipeline_id: str | int) -> str:
+    text = str(pipeline_id)
+    return text.removeprefix("config_")
+
+
+def save_pipeline_results(
+    user_result: Any,
+    pipeline_id: str | int,
+    root_directory: str | Path,
+    *,
+    post_run_summary: bool = True,
+) -> None:
+    """Record the result of an asynchronously evaluated trial, from any process.
+
+    ``user_result`` follows the ``evaluate_pipeline`` contract (a number, a dict, ...). A
+    trial that already has a result, or an unknown id, is an error naming the id.
+    """
+    if user_result is None:
+        raise TypeError("save_pipeline_results needs a result; None is only a return value")
+    storage = _open_existing(root_directory)
+    try:
+        parsed: ParsedResult = parse_result(user_result)
+        record_result(storage, _trial_id(pipeline_id), parsed)
+        if post_run_summary:
+            summary = _summary(storage)
+            write_summary_files(storage.root_directory, storage.sync(), summary)
+    finally:
+        storage.close()
+
+
+def status(root_directory: str | Path) -> Summary:
+    """The summary of the run in ``root_directory``: counts by state, best trial, budget used."""
+    storage = _open_existing(root_directory)
+    try:
+        return _summary(storage)
+    finally:
+        storage.close()
+
+
+def load_pipeline_space(root_directory: str | Path) -> PipelineSpace:
+    """The space the run in ``root_directory`` was started with."""
+    storage = _open_existing(root_directory)
+    space = stored_space(storage)
+    storage.close()
+    if space is None:
+        raise NepsCoreError(f"The run in {root_directory} has no saved space")
+    return space
+
+
+def load_config(
+    path_or_root: str | Path,
+    config_id: str | int | None = None,
+    pipeline_space: Any = None,
+) -> dict[str, Any]:
+    """The configuration exactly as ``evaluate_pipeline`` received it.
+
+    ``path_or_root`` is a ``config.yaml``, a trial folder, or a run's root together with
+    ``config_id`` (with or without the ``config_`` prefix).
+    """
+    path = Path(path_or_root)
+    if config_id is not None:
+        path = path / "configs" / f"config_{_trial_id(config_id)}"
+    if path.is_dir():
+        path = path / "config.yaml"
+    if not path.is_file():
+        raise FileNotFoundError(f"No configuration at {path}")
+    config = read_yaml(path)
+    if not isinstance(config, Mapping):
+        raise NepsCoreError(f"{path} does not hold a configuration mapping")
+    if pipeline_space is not None:
+        resolve_space(pipeline_space, load_plugins()).validate_config(config)
+    return {k: v for k, v in config.items() if not str(k).startswith("_")}

@@ -1,0 +1,183 @@
+"""Turning settings into live plugin objects: space, optimizer, storage and evaluator.
+
+Every name is looked up in the registries the plugins filled; options are structured into the
+plugin's ``Settings`` attrs class, so an unknown or ill-typed option is an error that names
+the plugin and the option.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import attrs
+import cattrs
+
+from neps_core.config import ComponentSpec, RunSettings
+from neps_core.errors import SettingsError, SpaceMismatchError
+from neps_core.interfaces import Evaluator, Optimizer, Storage
+from neps_core.models import RunInfo
+from neps_core.plugin_manager import Plugins, plugin_errors
+from neps_core.serialization import dump_yaml, make_converter, read_yaml, to_plain, write_atomic
+from neps_core.space import PipelineSpace, describe_space, space_from_description
+
+STORAGE_POINTER_FILE = "storage.yaml"
+
+
+def resolve_space(space: Any, plugins: Plugins) -> PipelineSpace:
+    """The native space for a user's space object, via the first adapter that accepts it."""
+    if isinstance(space, PipelineSpace):
+        return space
+    for name, adapter in plugins.space_adapters.items():
+        if adapter.can_adapt(space):
+            with plugin_errors(f"space adapter {name!r} of", plugins.space_adapters.origin(name)):
+                return adapter.adapt(space)
+    raise SettingsError(
+        f"pipeline_space: no space adapter accepts a {type(space).__name__}; installed "
+        f"adapters: {sorted(plugins.space_adapters)}"
+    )
+
+
+def structure_settings(settings_class: type, options: Mapping[str, Any], label: str) -> Any:
+    """Build a plugin's ``Settings`` from user options; errors name the plugin and option."""
+    known = {field.name for field in attrs.fields(settings_class)}
+    unknown = sorted(set(options) - known)
+    if unknown:
+        raise SettingsError(f"{label}: unknown option(s) {unknown}; known: {sorted(known)}")
+    try:
+        return make_converter().structure(dict(options), settings_class)
+    except (cattrs.BaseValidationError, TypeError, ValueError) as error:
+        details = (
+            cattrs.transform_error(error)
+            if isinstance(error, cattrs.BaseValidationError)
+            else [str(error)]
+        )
+        raise SettingsError(f"{label}: invalid options: {'; '.join(details)}") from error
+
+
+def select_optimizer_class(
+    spec: ComponentSpec, space: PipelineSpace, settings: RunSettings, plugins: Plugins
+) -> type[Optimizer]:
+    """The optimizer class for ``spec``; ``"auto"`` asks the ``neps_select_optimizer`` hook."""
+    if isinstance(spec.name, type):
+        if not issubclass(spec.name, Optimizer):
+            raise SettingsError(f"optimizer: {spec.name!r} is not an Optimizer subclass")
+        return spec.name
+    name = spec.name
+    if name == "auto":
+        name = plugins.hook.neps_select_optimizer(space=space, settings=settings)
+        if name is None:
+            raise SettingsError("optimizer='auto': no plugin selected an optimizer")
+    return plugins.optimizers[name]
+
+
+def check_optimizer_fits(cls: type[Optimizer], space: PipelineSpace) -> None:
+    """Refuse optimizer/space combinations the optimizer declares it cannot handle."""
+    if cls.requires_fidelity and space.fidelity_name is None:
+        raise SettingsError(
+            f"optimizer {cls.name!r} needs a fidelity parameter (e.g. IntegerFidelity) in the space"
+        )
+    if cls.requires_prior and not space.has_priors:
+        raise SettingsError(f"optimizer {cls.name!r} needs priors on the space's parameters")
+
+
+def build_optimizer(
+    cls: type[Optimizer], options: Mapping[str, Any], space: PipelineSpace, seed: int | None
+) -> Optimizer:
+    """Instantiate ``cls`` with validated options."""
+    check_optimizer_fits(cls, space)
+    settings = structure_settings(cls.Settings, options, f"optimizer {cls.name!r}")
+    return cls(space, settings, seed=seed)
+
+
+def build_evaluator(spec: ComponentSpec, plugins: Plugins) -> Evaluator:
+    """Instantiate the evaluator named by ``spec`` with validated options."""
+    cls: type[Evaluator] = (
+        spec.name if isinstance(spec.name, type) else plugins.evaluators[spec.name]
+    )
+    settings = structure_settings(cls.Settings, spec.options, f"evaluator {spec.label!r}")
+    return cls(settings)
+
+
+def open_storage(root: Path, spec: ComponentSpec | None, plugins: Plugins) -> Storage:
+    """The storage of the run in ``root``: the one it was started with, or ``spec`` for a new run.
+
+    The choice is remembered in ``root/storage.yaml`` so that later ``run()`` calls,
+    ``save_pipeline_results`` and ``status`` find the same backend.
+    """
+    root = Path(root)
+    pointer = root / STORAGE_POINTER_FILE
+    stored = _read_pointer(pointer)
+    if stored is not None and spec is not None and _pointer_of(spec) != stored:
+        raise SettingsError(
+            f"storage: {root} was started with storage {stored} but {_pointer_of(spec)} was "
+            "given; continue with the original storage or migrate the run"
+        )
+    chosen = stored or _pointer_of(spec or ComponentSpec("disk"))
+    cls = plugins.storages[chosen["name"]]
+    with plugin_errors(f"storage {chosen['name']!r} of", plugins.storages.origin(chosen["name"])):
+        storage = cls(root, url=chosen.get("url"), **chosen.get("options", {}))
+    if stored is None:
+        root.mkdir(parents=True, exist_ok=True)
+        write_atomic(pointer, dump_yaml(chosen))
+    return storage
+
+
+def _read_pointer(pointer: Path) -> dict[str, Any] | None:
+    try:
+        data = read_yaml(pointer)
+    except FileNotFoundError:
+        return None
+    if not isinstance(data, dict) or "name" not in data:
+        raise SettingsError(f"{pointer} is damaged: expected a mapping with a 'name'")
+    return data
+
+
+def _pointer_of(spec: ComponentSpec) -> dict[str, Any]:
+    """``"sqlite:///x.db"`` names the storage by URL scheme; other names are plugin names."""
+    name = spec.label
+    options = dict(spec.options)
+    url = options.pop("url", None)
+    if "://" in name:
+        url, name = name, urlparse(name).scheme
+    return {"name": name, "url": url, "options": to_plain(options)}
+
+
+def stored_space(storage: Storage) -> PipelineSpace | None:
+    """The space a run in ``storage`` was started with, ``None`` for a new run."""
+    info = storage.load_info()
+    return None if info is None else space_from_description(info.space)
+
+
+def initialize_run(
+    storage: Storage, space: PipelineSpace, optimizer: Optimizer, seed: int | None
+) -> None:
+    """Record a new run, or check a continued one against the space it was started with."""
+    described = describe_space(space)
+    info = RunInfo(
+        space=described,
+        optimizer=optimizer.name,
+        optimizer_settings=to_plain(attrs.asdict(optimizer.settings)),
+        seed=seed,
+        created_at=time.time(),
+    )
+    stored = storage.initialize(info)
+    if dict(stored.space) != described:
+        raise_space_mismatch(stored.space, described, storage.root_directory)
+
+
+def raise_space_mismatch(stored: Mapping[str, Any], given: Mapping[str, Any], root: Path) -> None:
+    """Explain, parameter by parameter, how a continued run's space differs from the saved one."""
+    differences = [
+        f"{name!r}: saved {stored.get(name)!r}, given {given.get(name)!r}"
+        for name in dict.fromkeys([*stored, *given])
+        if stored.get(name) != given.get(name)
+    ]
+    raise SpaceMismatchError(
+        f"The run in {root} was started with a different pipeline_space. Differences: "
+        + "; ".join(differences)
+        + ". Use a new root_directory, overwrite_root_directory=True, or the original space."
+    )

@@ -1,0 +1,188 @@
+"""Run settings: every ``run()`` argument validated in one place, legacy spellings mapped.
+
+Errors are :class:`~neps_core.errors.SettingsError` (a ``ValueError``) naming the setting;
+when settings come from a YAML file the caller prefixes the file and key path.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import socket
+import uuid
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from neps_core.errors import SettingsError
+
+#: Old names of seed 001 (deprecated, with a warning) and NePS 0.17 spellings (aliases).
+DEPRECATED_ALIASES = {
+    "run_pipeline": "evaluate_pipeline",
+    "searcher": "optimizer",
+    "max_evaluations_total": "evaluations_to_spend",
+    "max_cost_total": "cost_to_spend",
+    "root_dir": "root_directory",
+}
+ALIASES = {
+    "total_evaluations_to_spend": "evaluations_to_spend",
+    "total_cost_to_spend": "cost_to_spend",
+    "worker_evaluations_to_spend": "max_evaluations_per_run",
+    "worker_cost_to_spend": "max_cost_per_run",
+}
+
+
+@attrs.frozen
+class ComponentSpec:
+    """A plugin choice: a registered name (or a class) plus its options."""
+
+    name: str | type
+    options: Mapping[str, Any] = attrs.field(factory=dict)
+
+    @property
+    def label(self) -> str:
+        """The name as users wrote it (a class shows as its ``name`` or qualified name)."""
+        if isinstance(self.name, str):
+            return self.name
+        return getattr(self.name, "name", self.name.__qualname__)
+
+
+def component_spec(value: Any, setting: str) -> ComponentSpec:
+    """Normalize ``"name"``, ``("name", {...})``, ``{"name": ..., **options}`` or a class."""
+    if isinstance(value, ComponentSpec):
+        return value
+    if isinstance(value, str | type):
+        return ComponentSpec(value)
+    if isinstance(value, Mapping):
+        options = dict(value)
+        if "name" not in options:
+            raise SettingsError(f"{setting}: a mapping needs a 'name' key, got {sorted(options)}")
+        return ComponentSpec(options.pop("name"), options)
+    if isinstance(value, Sequence) and len(value) == 2 and isinstance(value[1], Mapping):
+        return ComponentSpec(component_spec(value[0], setting).name, dict(value[1]))
+    raise SettingsError(
+        f"{setting}: expected a name, a (name, options) pair, a mapping with 'name' or a class, "
+        f"got {type(value).__name__}"
+    )
+
+
+Validator = Callable[[Any, "attrs.Attribute[Any]", Any], None]
+
+
+def _optional(check: Callable[[str, Any], None]) -> Validator:
+    def validator(_: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+        if value is not None:
+            check(attribute.name, value)
+
+    return validator
+
+
+def _positive_int(name: str, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise SettingsError(f"{name} must be a positive integer, got {value!r}")
+
+
+def _positive_number(name: str, value: Any) -> None:
+    number = isinstance(value, int | float) and not isinstance(value, bool)
+    if not number or not math.isfinite(value) or value <= 0:
+        raise SettingsError(f"{name} must be a positive number, got {value!r}")
+
+
+def _number(name: str, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise SettingsError(f"{name} must be a number, got {value!r}")
+
+
+def _optimizer_spec(value: Any) -> ComponentSpec:
+    return component_spec(value, "optimizer")
+
+
+def _evaluator_spec(value: Any) -> ComponentSpec:
+    return component_spec(value, "evaluator")
+
+
+def _storage_spec(value: Any) -> ComponentSpec | None:
+    return None if value is None else component_spec(value, "storage")
+
+
+def _default_worker_id() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+
+
+@attrs.frozen(kw_only=True)
+class RunSettings:
+    """Everything one ``run()`` call was asked to do (NePS's argument names)."""
+
+    evaluate_pipeline: Callable[..., Any] | None = None
+    pipeline_space: Any = None
+    root_directory: Path = attrs.field(converter=Path)
+    overwrite_root_directory: bool = False
+    evaluations_to_spend: int | None = attrs.field(default=None, validator=_optional(_positive_int))
+    max_evaluations_per_run: int | None = attrs.field(
+        default=None, validator=_optional(_positive_int)
+    )
+    continue_until_max_evaluation_completed: bool = False
+    cost_to_spend: float | None = attrs.field(default=None, validator=_optional(_positive_number))
+    max_cost_per_run: float | None = attrs.field(
+        default=None, validator=_optional(_positive_number)
+    )
+    fidelities_to_spend: float | None = attrs.field(
+        default=None, validator=_optional(_positive_number)
+    )
+    ignore_errors: bool = False
+    objective_value_on_error: float | None = attrs.field(default=None, validator=_optional(_number))
+    cost_value_on_error: float | None = attrs.field(default=None, validator=_optional(_number))
+    sample_batch_size: int = attrs.field(default=1, validator=_optional(_positive_int))
+    worker_id: str = attrs.field(factory=_default_worker_id, converter=str)
+    optimizer: ComponentSpec = attrs.field(default=ComponentSpec("auto"), converter=_optimizer_spec)
+    storage: ComponentSpec | None = attrs.field(default=None, converter=_storage_spec)
+    evaluator: ComponentSpec = attrs.field(default=ComponentSpec("sync"), converter=_evaluator_spec)
+    plugins: tuple[object, ...] = attrs.field(default=(), converter=tuple)
+    seed: int | None = None
+    post_run_summary: bool = True
+    heartbeat_interval: float = attrs.field(default=10.0, validator=_optional(_positive_number))
+    stale_after: float = attrs.field(default=120.0, validator=_optional(_positive_number))
+
+    @classmethod
+    def from_kwargs(cls, **kwargs: Any) -> RunSettings:
+        """Settings from ``run()``'s keyword arguments, legacy and alias names included."""
+        settings = _apply_aliases(kwargs)
+        if settings.get("root_directory") is None:
+            raise SettingsError("root_directory is required")
+        if settings.get("sample_batch_size") is None:
+            settings.pop("sample_batch_size", None)
+        known = {field.name for field in attrs.fields(cls)}
+        unknown = sorted(set(settings) - known)
+        if unknown:
+            raise SettingsError(f"Unknown run setting(s) {unknown}; known: {sorted(known)}")
+        try:
+            return cls(**settings)
+        except SettingsError:
+            raise
+        except (TypeError, ValueError) as error:
+            raise SettingsError(str(error)) from error
+
+
+def _apply_aliases(kwargs: Mapping[str, Any]) -> dict[str, Any]:
+    settings: dict[str, Any] = {}
+    for key, value in kwargs.items():
+        new = DEPRECATED_ALIASES.get(key) or ALIASES.get(key)
+        if new is None:
+            if value is not None or key not in settings:
+                settings[key] = value
+            continue
+        if key in DEPRECATED_ALIASES:
+            warnings.warn(
+                f"run({key}=...) is deprecated; use {new}= instead.",
+                DeprecationWarning,
+                stacklevel=4,
+            )
+        if value is None:
+            continue
+        if kwargs.get(new) is not None and kwargs[new] != value:
+            raise SettingsError(f"Both {key}= and {new}= were given; use only {new}=")
+        settings[new] = value
+    return settings

@@ -1,0 +1,87 @@
+"""The exception family of neps_core.
+
+Every error the framework raises on purpose derives from :class:`NepsCoreError`, so a user can
+catch them all at once. Where an error is also a classic Python error (a bad value, a missing
+file), it derives from that builtin too, so ``except ValueError`` keeps working.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+
+class NepsCoreError(Exception):
+    """Base class of every error neps_core raises on purpose."""
+
+
+class PluginLoadError(NepsCoreError, ImportError):
+    """An entry point of the ``neps_core`` group could not be imported."""
+
+    def __init__(self, entry_point: str, module: str, distribution: str, cause: BaseException):
+        self.entry_point = entry_point
+        self.module = module
+        self.distribution = distribution
+        self.cause = cause
+        super().__init__(
+            f"Plugin entry point {entry_point!r} (module {module!r}, distribution "
+            f"{distribution!r}) failed to load: {type(cause).__name__}: {cause}"
+        )
+
+
+class DuplicatePluginError(NepsCoreError):
+    """Two plugins claim the same name in one registry."""
+
+
+class UnknownPluginError(NepsCoreError, KeyError):
+    """A name was asked for that no plugin registers; the message lists what exists."""
+
+    def __init__(self, kind: str, name: str, available: Iterable[str], suggestions: list[str]):
+        self.kind = kind
+        self.name = name
+        self.available = sorted(available)
+        hint = f" Did you mean {' or '.join(map(repr, suggestions))}?" if suggestions else ""
+        listing = ", ".join(map(repr, self.available)) or "none"
+        self.message = f"Unknown {kind} {name!r}.{hint} Available {kind}s: {listing}."
+        super().__init__(self.message)
+
+    def __str__(self) -> str:  # KeyError would otherwise quote the whole message
+        return self.message
+
+
+class PluginBrokenError(NepsCoreError):
+    """A selected plugin failed to load earlier; raised when a run actually needs it."""
+
+
+class SettingsError(NepsCoreError, ValueError):
+    """Run settings (keyword arguments or YAML) are invalid; the message names the setting."""
+
+
+class SpaceMismatchError(NepsCoreError, ValueError):
+    """A run is continued with a search space that differs from the one it was started with."""
+
+
+class TrialNotFoundError(NepsCoreError, KeyError):
+    """A trial id that storage does not know."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else "trial not found"
+
+
+class TrialAlreadyReportedError(NepsCoreError):
+    """A second result for a trial that already has one."""
+
+
+class StorageError(NepsCoreError, OSError):
+    """Storage could not read or write its state; the message names the file."""
+
+
+class MissingCostError(NepsCoreError, ValueError):
+    """A cost budget is set but an evaluation returned no ``cost``."""
+
+
+def add_note(error: BaseException, note: str) -> None:
+    """Attach ``note`` to ``error`` (PEP 678), also on Python 3.10 where it shows in args."""
+    if hasattr(error, "add_note"):
+        error.add_note(note)
+    else:  # pragma: no cover - Python 3.10
+        error.__notes__ = [*getattr(error, "__notes__", []), note]  # type: ignore[attr-defined]

@@ -1,0 +1,108 @@
+"""An in-memory index of a run's trials with aggregates kept up to date incrementally.
+
+Storage backends feed every new trial version into a :class:`TrialHistory` as they sync, so
+budget checks and optimizer views cost O(1) per trial instead of a scan of the whole run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+
+from neps_core.models import BudgetInfo, Trial, TrialState
+
+
+class TrialHistory(Mapping[str, Trial]):
+    """Trials by id, plus counts by state and the cost and fidelity spent so far.
+
+    It is a read-only mapping for everybody but the storage that owns it (which calls
+    :meth:`put`). Optimizers receive it as the trial history.
+    """
+
+    def __init__(self) -> None:
+        self._trials: dict[str, Trial] = {}
+        self._by_state: dict[TrialState, dict[str, None]] = {state: {} for state in TrialState}
+        self._max_numeric_id = 0
+        self._cost = 0.0
+        self._fidelities = 0.0
+
+    def __getitem__(self, trial_id: str) -> Trial:
+        return self._trials[trial_id]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._trials)
+
+    def __len__(self) -> int:
+        return len(self._trials)
+
+    def put(self, trial: Trial) -> None:
+        """Insert a new trial or replace the stored version of it, updating the aggregates."""
+        old = self._trials.get(trial.id)
+        if old is not None:
+            self._account(old, -1)
+        self._trials[trial.id] = trial
+        self._account(trial, +1)
+
+    def _account(self, trial: Trial, sign: int) -> None:
+        if sign > 0:
+            self._by_state[trial.state][trial.id] = None
+            if trial.id.isdigit():
+                self._max_numeric_id = max(self._max_numeric_id, int(trial.id))
+        else:
+            del self._by_state[trial.state][trial.id]
+        if trial.fidelity is not None:
+            self._fidelities += sign * trial.fidelity
+        if trial.state.is_final and trial.cost is not None:
+            self._cost += sign * trial.cost
+
+    def count(self, *states: TrialState) -> int:
+        """How many trials are in any of ``states``."""
+        return sum(len(self._by_state[state]) for state in states)
+
+    def ids_in(self, state: TrialState) -> list[str]:
+        """The ids of trials in ``state``, oldest first."""
+        return list(self._by_state[state])
+
+    @property
+    def state_counts(self) -> dict[str, int]:
+        """Trial counts by state name, every state listed."""
+        return {state.value: len(self._by_state[state]) for state in TrialState}
+
+    @property
+    def all_final(self) -> bool:
+        """Whether no trial is pending or being evaluated."""
+        return self.count(TrialState.PENDING, TrialState.EVALUATING) == 0
+
+    def next_id(self) -> str:
+        """A fresh trial id: one more than the largest numeric id so far."""
+        return str(self._max_numeric_id + 1)
+
+    @property
+    def cost_spent(self) -> float:
+        """The summed cost of all finished trials that reported one."""
+        return self._cost
+
+    @property
+    def fidelities_spent(self) -> float:
+        """The summed fidelity of all trials created so far."""
+        return self._fidelities
+
+    def budget(
+        self,
+        *,
+        evaluations_to_spend: int | None = None,
+        cost_to_spend: float | None = None,
+        fidelities_to_spend: float | None = None,
+    ) -> BudgetInfo:
+        """The budget as used by all trials in the run.
+
+        Every trial counts as an evaluation from the moment it is sampled (whatever its
+        outcome), which is what keeps the budget exact across workers.
+        """
+        return BudgetInfo(
+            evaluations_to_spend=evaluations_to_spend,
+            cost_to_spend=cost_to_spend,
+            fidelities_to_spend=fidelities_to_spend,
+            used_evaluations=len(self),
+            used_cost=self._cost,
+            used_fidelities=self._fidelities,
+        )

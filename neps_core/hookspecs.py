@@ -1,0 +1,110 @@
+"""The hook contract between the neps_core core and its plugins.
+
+Plugins are modules (or objects) with functions marked ``@neps_core.hookimpl`` whose names
+match the specifications below. They are found through the ``neps_core`` entry-point group,
+or passed ad hoc with ``neps_core.run(..., plugins=[...])``. The built-in optimizers,
+storages, evaluators and space adapters use exactly these hooks.
+
+Hooks come in three phases:
+
+* **registration** - plugins contribute classes; results from all plugins are collected and
+  every class is registered under its ``name`` (a name claimed twice is an error);
+* **decision** - the first plugin with an answer wins;
+* **observation** - plugins are told what happened; they return nothing and cannot change it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+if TYPE_CHECKING:
+    import cattrs
+
+    from neps_core.interfaces import Evaluator, Optimizer, SpaceAdapter, Storage
+    from neps_core.models import Report, Summary, Trial
+    from neps_core.runtime import RunContext
+    from neps_core.space import PipelineSpace
+
+PROJECT_NAME = "neps_core"
+
+hookspec = pluggy.HookspecMarker(PROJECT_NAME)
+hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
+
+
+# -- registration ------------------------------------------------------------------------------
+@hookspec
+def neps_register_optimizers() -> Sequence[type[Optimizer]]:
+    """Return optimizer classes (subclasses of :class:`neps_core.interfaces.Optimizer`).
+
+    Each class is selectable as ``optimizer="<cls.name>"``; its ``Settings`` attrs class
+    validates the options given with it.
+    """
+
+
+@hookspec
+def neps_register_storages() -> Sequence[type[Storage]]:
+    """Return storage classes (subclasses of :class:`neps_core.interfaces.Storage`).
+
+    Each class is selectable as ``storage="<cls.name>"`` and through URLs whose scheme it
+    lists in ``schemes``.
+    """
+
+
+@hookspec
+def neps_register_evaluators() -> Sequence[type[Evaluator]]:
+    """Return evaluator classes (subclasses of :class:`neps_core.interfaces.Evaluator`).
+
+    Each class is selectable as ``evaluator="<cls.name>"`` or
+    ``evaluator={"name": "<cls.name>", **options}``.
+    """
+
+
+@hookspec
+def neps_register_space_adapters() -> Sequence[type[SpaceAdapter]]:
+    """Return space adapters that turn user space objects into a native ``PipelineSpace``.
+
+    Adapters are tried in registration order; the first whose ``can_adapt`` accepts the
+    object converts it.
+    """
+
+
+@hookspec(historic=True)
+def neps_configure_converter(converter: cattrs.Converter) -> None:
+    """Add cattrs (un)structure hooks for a plugin's own types to the shared converter.
+
+    Historic: a plugin registered after the converter was built is still called with it.
+    """
+
+
+# -- decision ----------------------------------------------------------------------------------
+@hookspec(firstresult=True)
+def neps_select_optimizer(space: PipelineSpace, settings: Any) -> str | None:
+    """Return the optimizer name to use for ``optimizer="auto"``, or ``None`` to abstain.
+
+    The built-in choice is registered with ``trylast``, so any plugin may override it.
+    ``settings`` are the run's validated :class:`neps_core.config.RunSettings`.
+    """
+
+
+# -- observation -------------------------------------------------------------------------------
+@hookspec
+def neps_run_started(run: RunContext) -> None:
+    """A worker started (or continued) a run; ``run`` exposes settings, space and storage."""
+
+
+@hookspec
+def neps_trial_sampled(run: RunContext, trial: Trial) -> None:
+    """This worker claimed ``trial`` and is about to hand it to the evaluator."""
+
+
+@hookspec
+def neps_trial_finished(run: RunContext, trial: Trial, report: Report) -> None:
+    """``trial`` got its result; ``report`` is what was stored (``trial.state`` is final)."""
+
+
+@hookspec
+def neps_run_finished(run: RunContext, summary: Summary) -> None:
+    """This worker stopped; ``summary`` describes the whole run as far as it is known."""

@@ -1,0 +1,17 @@
+"""The abstract classes plugins implement."""
+
+from neps_core.interfaces.evaluator import EvaluationJob, EvaluationOutcome, Evaluator
+from neps_core.interfaces.optimizer import NoSettings, Optimizer
+from neps_core.interfaces.space_adapter import SpaceAdapter
+from neps_core.interfaces.storage import Change, Storage
+
+__all__ = [
+    "Change",
+    "EvaluationJob",
+    "EvaluationOutcome",
+    "Evaluator",
+    "NoSettings",
+    "Optimizer",
+    "SpaceAdapter",
+    "Storage",
+]

@@ -1,0 +1,62 @@
+"""The interface every optimizer plugin implements.
+
+Call sequence: the worker loop builds the optimizer once per ``run()`` with the space, the
+validated ``Settings`` and the seed; then, inside storage's sampling transaction, it calls
+:meth:`Optimizer.ask` with the complete, current trial history of the run (all workers) and
+the global budget. The returned proposals become trials in that same transaction, so an
+optimizer never has to coordinate workers itself. ``ask`` must be correct for any history: it
+may cache, but a fresh instance given the same history must make a valid decision.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
+
+import attrs
+import numpy as np
+
+from neps_core.models import BudgetInfo, Proposal, Trial
+from neps_core.space import PipelineSpace
+
+
+@attrs.frozen
+class NoSettings:
+    """Settings of an optimizer that takes none."""
+
+
+class Optimizer(abc.ABC):
+    """Base class of optimizers.
+
+    Class variables describe what the optimizer can do, so ``optimizer="auto"`` and the run's
+    validation can decide without instantiating it.
+    """
+
+    name: ClassVar[str]
+    Settings: ClassVar[type] = NoSettings
+    supports_fidelity: ClassVar[bool] = False
+    requires_fidelity: ClassVar[bool] = False
+    requires_prior: ClassVar[bool] = False
+    supports_multi_objective: ClassVar[bool] = True
+
+    def __init__(
+        self, space: PipelineSpace, settings: Any = None, *, seed: int | None = None
+    ) -> None:
+        self.space = space
+        self.settings = self.Settings() if settings is None else settings
+        self.seed = seed
+
+    @abc.abstractmethod
+    def ask(self, trials: Mapping[str, Trial], budget: BudgetInfo, n: int) -> Sequence[Proposal]:
+        """Propose up to ``n`` configurations; fewer (or none) means the optimizer is done."""
+
+    def random_generator(self, trials: Mapping[str, Trial]) -> np.random.Generator:
+        """A generator fixed by the seed and the size of the history.
+
+        With a seed, the same history always gives the same proposals (whichever worker asks);
+        without one, the draw comes from NumPy's global state, so ``np.random.seed`` applies.
+        """
+        if self.seed is None:
+            return np.random.default_rng(np.random.randint(0, 2**31 - 1, size=2))
+        return np.random.default_rng([self.seed, len(trials)])

@@ -1,0 +1,68 @@
+"""The interface every storage plugin implements.
+
+A storage holds one run: its :class:`~neps_core.models.RunInfo` and all trial versions. It
+exposes one writing primitive, :meth:`Storage.transact`: an exclusive section (across
+processes and machines sharing the root) that sees the current history and persists the trial
+versions it returns before anybody else can look. Sampling and reporting are both
+transactions, which is what makes sampling atomic and budgets exact.
+
+Reading is incremental: :meth:`Storage.sync` applies only what changed since the last call to
+the in-memory :class:`~neps_core.history.TrialHistory`, so the cost per trial stays flat.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, ClassVar
+
+from neps_core.history import TrialHistory
+from neps_core.models import RunInfo, Trial
+
+Change = Callable[[TrialHistory], Sequence[Trial]]
+
+
+class Storage(abc.ABC):
+    """Base class of storage backends.
+
+    ``schemes`` lists URL schemes the backend accepts in ``storage="scheme:///..."``.
+    """
+
+    name: ClassVar[str]
+    schemes: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, root_directory: Path, *, url: str | None = None, **options: Any):
+        self.root_directory = Path(root_directory)
+        self.url = url
+        self.options = options
+
+    @abc.abstractmethod
+    def initialize(self, info: RunInfo) -> RunInfo:
+        """Store ``info`` for a new run, or return the info stored by an earlier start."""
+
+    @abc.abstractmethod
+    def load_info(self) -> RunInfo | None:
+        """The stored run info, ``None`` when the run was never started."""
+
+    @abc.abstractmethod
+    def sync(self) -> TrialHistory:
+        """Bring the in-memory history up to date with what all workers wrote, and return it."""
+
+    @abc.abstractmethod
+    def transact(self, change: Change) -> list[Trial]:
+        """Run ``change`` exclusively on the current history; persist and return its trials.
+
+        Whatever ``change`` raises aborts the transaction without writing anything.
+        """
+
+    def exists(self) -> bool:
+        """Whether a run was started in this storage."""
+        return self.load_info() is not None
+
+    def trial_directory(self, trial_id: str) -> Path:
+        """The per-trial folder handed to ``evaluate_pipeline`` as ``pipeline_directory``."""
+        return self.root_directory / "configs" / f"config_{trial_id}"
+
+    def close(self) -> None:  # noqa: B027 - most backends hold nothing open
+        """Release open handles."""

@@ -1,0 +1,172 @@
+"""The data model shared by the core and every plugin.
+
+All records are frozen attrs classes: a trial is never mutated in place, a new version is made
+with :func:`attrs.evolve` and handed to storage. That keeps the view an optimizer receives
+trustworthy while other workers keep writing.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import attrs
+
+
+class TrialState(str, enum.Enum):
+    """The life cycle of a trial.
+
+    ``PENDING`` trials wait for a worker, ``EVALUATING`` ones are claimed by a worker (or wait
+    for an asynchronous result), the other four are final.
+    """
+
+    PENDING = "pending"
+    EVALUATING = "evaluating"
+    SUCCESS = "success"
+    FAILED = "failed"
+    CRASHED = "crashed"
+    CORRUPTED = "corrupted"
+
+    @property
+    def is_final(self) -> bool:
+        """Whether a trial in this state will never change again."""
+        return self not in (TrialState.PENDING, TrialState.EVALUATING)
+
+
+Objective = float | tuple[float, ...]
+
+
+@attrs.frozen
+class Report:
+    """What an evaluation produced: the user's result, normalized.
+
+    ``objective_to_minimize`` is a float, a tuple of floats for multi-objective runs, or
+    ``None`` for a failed evaluation without a substitute value. ``extra`` keeps every key the
+    user returned beyond the reserved ones, so nothing the user reports is dropped.
+    """
+
+    objective_to_minimize: Objective | None
+    cost: float | None = None
+    learning_curve: tuple[float, ...] | None = None
+    extra: Mapping[str, Any] = attrs.field(factory=dict)
+    error: str | None = None
+    traceback: str | None = None
+    evaluation_duration: float | None = None
+
+
+@attrs.frozen
+class Trial:
+    """One configuration and everything that happened to it.
+
+    ``fidelity`` is the value of the space's fidelity parameter in ``config`` (``None`` when the
+    space has none); it is stored so that fidelity budgets never need the space to be counted.
+    ``previous_trial_id`` links a promotion to the lower-fidelity trial it continues.
+    ``attempts`` counts how often the trial was handed to a worker (re-queues after a crash).
+    """
+
+    id: str
+    config: Mapping[str, Any]
+    state: TrialState
+    created_at: float
+    worker_id: str | None = None
+    started_at: float | None = None
+    finished_at: float | None = None
+    previous_trial_id: str | None = None
+    fidelity: float | None = None
+    attempts: int = 0
+    report: Report | None = None
+    metadata: Mapping[str, Any] = attrs.field(factory=dict)
+
+    @property
+    def objective(self) -> Objective | None:
+        """The reported objective, or ``None`` when there is none (yet)."""
+        return None if self.report is None else self.report.objective_to_minimize
+
+    @property
+    def cost(self) -> float | None:
+        """The reported cost, or ``None``."""
+        return None if self.report is None else self.report.cost
+
+
+@attrs.frozen
+class Proposal:
+    """An optimizer's suggestion: a configuration, and the trial it continues (if any)."""
+
+    config: Mapping[str, Any]
+    previous_trial_id: str | None = None
+
+
+@attrs.frozen
+class BudgetInfo:
+    """The global budget of a run and how much of it all workers together have used."""
+
+    evaluations_to_spend: int | None = None
+    cost_to_spend: float | None = None
+    fidelities_to_spend: float | None = None
+    used_evaluations: int = 0
+    used_cost: float = 0.0
+    used_fidelities: float = 0.0
+
+    @property
+    def remaining_evaluations(self) -> int | None:
+        """Evaluations that may still be started, ``None`` when unbounded."""
+        if self.evaluations_to_spend is None:
+            return None
+        return max(0, self.evaluations_to_spend - self.used_evaluations)
+
+    @property
+    def remaining_cost(self) -> float | None:
+        """Cost that may still be spent, ``None`` when unbounded."""
+        if self.cost_to_spend is None:
+            return None
+        return max(0.0, self.cost_to_spend - self.used_cost)
+
+    @property
+    def remaining_fidelities(self) -> float | None:
+        """Fidelity units that may still be spent, ``None`` when unbounded."""
+        if self.fidelities_to_spend is None:
+            return None
+        return max(0.0, self.fidelities_to_spend - self.used_fidelities)
+
+    @property
+    def exhausted_by(self) -> str | None:
+        """The name of the first budget that is used up, or ``None``."""
+        checks = (
+            ("evaluations_to_spend", self.remaining_evaluations),
+            ("cost_to_spend", self.remaining_cost),
+            ("fidelities_to_spend", self.remaining_fidelities),
+        )
+        return next((name for name, left in checks if left is not None and left <= 0), None)
+
+
+@attrs.frozen
+class RunInfo:
+    """What a root directory was started with; a continued run is checked against it."""
+
+    space: Mapping[str, Any]
+    optimizer: str
+    optimizer_settings: Mapping[str, Any] = attrs.field(factory=dict)
+    seed: int | None = None
+    created_at: float = 0.0
+
+
+@attrs.frozen
+class Summary:
+    """The outcome of a run: counts by state, the best trial and the budget used."""
+
+    root_directory: str
+    counts: Mapping[str, int]
+    best_trial: Trial | None
+    budget: BudgetInfo
+    pareto_front: Sequence[Trial] = ()
+
+    @property
+    def best_config(self) -> Mapping[str, Any] | None:
+        """The configuration of the best trial, ``None`` before any success."""
+        return None if self.best_trial is None else self.best_trial.config
+
+    @property
+    def best_objective(self) -> Objective | None:
+        """The objective of the best trial, ``None`` before any success."""
+        return None if self.best_trial is None else self.best_trial.objective

@@ -1,0 +1,184 @@
+"""The ``evaluate_pipeline`` result contract: what a user may return, turned into a Report.
+
+Allowed: a number; a tuple of numbers (multi-objective); a dict with ``objective_to_minimize``
+(a number or a list for multi-objective), ``cost``, ``learning_curve``, ``extra``,
+``exception`` and any further keys (kept in the report's ``extra``); a string starting with
+``F`` (a failure with that reason, DeepHyper's convention); ``None`` only for asynchronous
+evaluation. Anything else is a ``TypeError`` naming the type. The legacy keys ``loss`` and
+``info_dict`` still work with a ``DeprecationWarning``.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import warnings
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+import numpy as np
+
+from neps_core.models import Objective, Report, TrialState
+from neps_core.serialization import to_plain
+
+RESERVED_KEYS = ("objective_to_minimize", "cost", "learning_curve", "extra", "exception")
+_LEGACY_KEYS = {"loss": "objective_to_minimize", "info_dict": "extra"}
+
+
+@attrs.frozen
+class ParsedResult:
+    """A user's result as a final trial state and the report to store."""
+
+    state: TrialState
+    report: Report
+
+
+def parse_result(result: Any) -> ParsedResult:
+    """Validate and normalize one return value of ``evaluate_pipeline`` (not ``None``)."""
+    if isinstance(result, str):
+        return _parse_failure_string(result)
+    if isinstance(result, tuple):
+        return _success(Report(objective_to_minimize=_objective(result, "return value")))
+    if isinstance(result, Mapping):
+        return _parse_mapping(result)
+    if _is_number(result):
+        return _success(Report(objective_to_minimize=float(result)))
+    raise TypeError(
+        f"evaluate_pipeline must return a number, a tuple of numbers, a dict or None, "
+        f"got {type(result).__name__}: {_short_repr(result)}"
+    )
+
+
+def failure_report(
+    error: BaseException | str,
+    traceback: str | None,
+    *,
+    objective_on_error: float | None = None,
+    cost_on_error: float | None = None,
+) -> Report:
+    """The report of an evaluation that raised (or reported) an error."""
+    message = error if isinstance(error, str) else f"{type(error).__name__}: {error}"
+    return Report(
+        objective_to_minimize=objective_on_error,
+        cost=cost_on_error,
+        error=message,
+        traceback=traceback,
+    )
+
+
+def _success(report: Report) -> ParsedResult:
+    objective = report.objective_to_minimize
+    values = objective if isinstance(objective, tuple) else (objective,)
+    if any(value is not None and math.isnan(value) for value in values):
+        return ParsedResult(
+            TrialState.FAILED, attrs.evolve(report, error="objective_to_minimize is NaN")
+        )
+    return ParsedResult(TrialState.SUCCESS, report)
+
+
+def _parse_failure_string(result: str) -> ParsedResult:
+    if not result.startswith("F"):
+        raise TypeError(
+            "evaluate_pipeline returned a str; only strings starting with 'F' (a failure "
+            f"reason such as 'F_out_of_memory') are allowed, got {_short_repr(result)}"
+        )
+    return ParsedResult(TrialState.FAILED, Report(objective_to_minimize=None, error=result))
+
+
+def _parse_mapping(result: Mapping[str, Any]) -> ParsedResult:
+    data = _renamed_legacy_keys(dict(result))
+    exception = data.pop("exception", None)
+    has_objective = data.get("objective_to_minimize") is not None
+    if not has_objective and exception is None:
+        raise TypeError(
+            "The dict returned by evaluate_pipeline needs an 'objective_to_minimize' key "
+            f"(or 'exception'); got keys {sorted(result)}"
+        )
+    report = Report(
+        objective_to_minimize=(
+            _objective(data.pop("objective_to_minimize"), "objective_to_minimize")
+            if has_objective
+            else data.pop("objective_to_minimize", None)
+        ),
+        cost=_optional_number(data.pop("cost", None), "cost"),
+        learning_curve=_learning_curve(data.pop("learning_curve", None)),
+        extra=_extra(data),
+    )
+    if exception is not None:
+        message = f"{type(exception).__name__}: {exception}"
+        if not isinstance(exception, BaseException):
+            message = str(exception)
+        return ParsedResult(TrialState.FAILED, attrs.evolve(report, error=message))
+    return _success(report)
+
+
+def _renamed_legacy_keys(data: dict[str, Any]) -> dict[str, Any]:
+    """Map seed 001's ``loss``/``info_dict`` onto the current keys, with a warning."""
+    for old, new in _LEGACY_KEYS.items():
+        if old not in data:
+            continue
+        warnings.warn(
+            f"The result key {old!r} is deprecated; return {new!r} instead.",
+            DeprecationWarning,
+            stacklevel=5,
+        )
+        value, current = data.pop(old), data.get(new)
+        if isinstance(value, Mapping) and isinstance(current, Mapping):
+            value = {**value, **current}
+        elif current is not None:
+            value = current
+        data[new] = value
+    return data
+
+
+def _extra(data: dict[str, Any]) -> dict[str, Any]:
+    blob = data.pop("extra", None)
+    extra: dict[str, Any] = {}
+    if isinstance(blob, Mapping):
+        extra.update(blob)
+    elif blob is not None:
+        extra["extra"] = blob
+    extra.update(data)  # unknown keys are kept, never dropped
+    plain = to_plain(extra)
+    assert isinstance(plain, dict)
+    return plain
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def _objective(value: Any, where: str) -> Objective:
+    if _is_number(value):
+        return float(value)
+    is_sequence = isinstance(value, list | tuple | np.ndarray) and len(value) > 0
+    if is_sequence and all(_is_number(v) for v in value):
+        return tuple(float(v) for v in value)
+    raise TypeError(
+        f"{where} must be a number or a non-empty sequence of numbers (multi-objective), "
+        f"got {type(value).__name__}: {_short_repr(value)}"
+    )
+
+
+def _optional_number(value: Any, key: str) -> float | None:
+    if value is None:
+        return None
+    if not _is_number(value):
+        raise TypeError(f"{key!r} must be a number, got {type(value).__name__}")
+    return float(value)
+
+
+def _learning_curve(value: Any) -> tuple[float, ...] | None:
+    if value is None:
+        return None
+    if isinstance(value, list | tuple | np.ndarray) and all(_is_number(v) for v in value):
+        return tuple(float(v) for v in value)
+    raise TypeError(
+        f"'learning_curve' must be a list or array of numbers, got {type(value).__name__}"
+    )
+
+
+def _short_repr(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."

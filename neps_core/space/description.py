@@ -1,0 +1,130 @@
+"""NePS's declarative space form (YAML/JSON) to and from a :class:`PipelineSpace`.
+
+The same form is read from users' YAML files and written next to every run, so a saved space
+is human-readable and round-trips exactly::
+
+    learning_rate: {lower: 1.0e-5, upper: 1.0e-1, log: true, prior: 1.0e-3}
+    epochs: {lower: 1, upper: 20, is_fidelity: true}
+    optimizer: {choices: [adam, sgd], prior: adam, prior_confidence: high}
+    batch_size: 64        # a constant
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from neps_core.space.parameters import (
+    Categorical,
+    Constant,
+    Float,
+    Integer,
+    InvalidParameterError,
+    Parameter,
+)
+from neps_core.space.pipeline_space import PipelineSpace
+
+_TYPE_ALIASES = {
+    "float": Float,
+    "real": Float,
+    "int": Integer,
+    "integer": Integer,
+    "cat": Categorical,
+    "categorical": Categorical,
+    "const": Constant,
+    "constant": Constant,
+}
+_NUMERIC_KEYS = {"lower", "upper", "log", "prior", "prior_confidence", "is_fidelity"}
+_CATEGORICAL_KEYS = {"choices", "prior", "prior_confidence"}
+
+
+def describe_space(space: PipelineSpace) -> dict[str, Any]:
+    """The declarative form of ``space`` (explicit ``type`` on every entry)."""
+    return {name: describe_parameter(p) for name, p in space.parameters.items()}
+
+
+def describe_parameter(parameter: Parameter) -> dict[str, Any]:
+    """One parameter's declarative form."""
+    if isinstance(parameter, Float | Integer):
+        entry: dict[str, Any] = {"type": parameter.kind, "lower": parameter.lower}
+        entry.update(upper=parameter.upper, log=parameter.log)
+        if parameter.is_fidelity:
+            entry["is_fidelity"] = True
+    elif isinstance(parameter, Categorical):
+        entry = {"type": parameter.kind, "choices": list(parameter.choices)}
+    elif isinstance(parameter, Constant):
+        return {"type": parameter.kind, "value": parameter.value}
+    else:
+        raise TypeError(f"{type(parameter).__name__} has no declarative form")
+    if getattr(parameter, "prior", None) is not None:
+        entry.update(prior=parameter.prior, prior_confidence=parameter.prior_confidence)
+    return entry
+
+
+def space_from_description(description: Mapping[str, Any]) -> PipelineSpace:
+    """Build a space from the declarative form; errors name the offending parameter."""
+    if not isinstance(description, Mapping):
+        raise InvalidParameterError(
+            f"A space description must be a mapping of names to parameters, "
+            f"got {type(description).__name__}"
+        )
+    return PipelineSpace(
+        {str(name): parameter_from_description(str(name), e) for name, e in description.items()}
+    )
+
+
+def parameter_from_description(name: str, entry: Any) -> Parameter:
+    """One parameter from its declarative form (a mapping, or a bare value for a constant)."""
+    if isinstance(entry, Parameter):
+        return entry.checked(name)
+    if not isinstance(entry, Mapping):
+        return Constant(entry)
+    fields = dict(entry)
+    kind = _kind_of(name, fields)
+    try:
+        if kind is Constant:
+            return Constant(fields["value"])
+        allowed = _CATEGORICAL_KEYS if kind is Categorical else _NUMERIC_KEYS
+        unknown = sorted(set(fields) - allowed)
+        if unknown:
+            raise InvalidParameterError(f"unknown key(s) {unknown}; allowed: {sorted(allowed)}")
+        if kind is not Categorical:
+            fields = {k: _number(k, v) for k, v in fields.items()}
+        return kind(**fields).checked(name)
+    except (InvalidParameterError, TypeError, KeyError) as error:
+        message = str(error)
+        if not message.startswith("Parameter "):
+            message = f"Parameter {name!r}: {message}"
+        raise InvalidParameterError(message) from error
+
+
+def _kind_of(name: str, fields: dict[str, Any]) -> type[Parameter]:
+    declared = fields.pop("type", None)
+    if declared is not None:
+        try:
+            return _TYPE_ALIASES[str(declared).lower()]
+        except KeyError:
+            raise InvalidParameterError(
+                f"Parameter {name!r}: unknown type {declared!r}; use one of {sorted(_TYPE_ALIASES)}"
+            ) from None
+    if "choices" in fields:
+        return Categorical
+    if "value" in fields and len(fields) == 1:
+        return Constant
+    if "lower" in fields and "upper" in fields:
+        bounds = (_number("lower", fields["lower"]), _number("upper", fields["upper"]))
+        return Integer if all(isinstance(b, int) for b in bounds) else Float
+    raise InvalidParameterError(
+        f"Parameter {name!r}: cannot tell its type from keys {sorted(fields)}; give "
+        "'lower' and 'upper', 'choices', or 'value'"
+    )
+
+
+def _number(key: str, value: Any) -> Any:
+    """YAML 1.1 reads ``1e-5`` as a string; accept numeric strings for numeric keys."""
+    if key in {"lower", "upper", "prior"} and isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            raise InvalidParameterError(f"{key} must be a number, got {value!r}") from None
+    return value

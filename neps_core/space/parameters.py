@@ -1,0 +1,268 @@
+"""The parameters of the native space language (NePS's names and arguments).
+
+Each parameter validates itself on construction. The error names the parameter: explicitly
+when the space is built from a description (YAML, a saved run), otherwise by reading the name
+the caller assigns it to (``lr = Float(...)`` or ``"lr": Float(...)``), best effort.
+"""
+
+from __future__ import annotations
+
+import inspect
+import keyword
+import linecache
+import math
+import re
+from typing import Any, ClassVar, Literal
+
+import attrs
+
+PriorConfidence = Literal["low", "medium", "high"]
+PRIOR_CONFIDENCES: tuple[str, ...] = ("low", "medium", "high")
+
+_NAME_BEFORE_CALL = re.compile(r"""["']?(\w+)["']?\s*[:=]\s*$""")
+
+
+class InvalidParameterError(ValueError):
+    """A parameter definition that cannot describe a search dimension."""
+
+
+def _assigned_name() -> str | None:
+    """The name the user's code binds the parameter under construction to, if it is visible.
+
+    Reads the caller's source just before the constructor call, so ``lr = Float(...)``,
+    ``"lr": Float(...)`` and ``dict(lr=Float(...))`` all give ``"lr"``.
+    """
+    frame = inspect.currentframe()
+    while frame is not None and (
+        frame.f_code.co_filename in (__file__, "<string>")
+        or frame.f_code.co_filename.startswith("<attrs generated")
+    ):
+        frame = frame.f_back
+    if frame is None or not hasattr(frame.f_code, "co_positions"):  # Python 3.10
+        return None
+    positions = list(frame.f_code.co_positions())[frame.f_lasti // 2]
+    line_number, column = positions[0], positions[2]
+    if line_number is None or column is None:
+        return None
+    prefix = linecache.getline(frame.f_code.co_filename, line_number)[:column]
+    match = _NAME_BEFORE_CALL.search(prefix)
+    return match.group(1) if match and not keyword.iskeyword(match.group(1)) else None
+
+
+class Parameter:
+    """Base of every search dimension; subclasses are frozen attrs classes."""
+
+    kind: ClassVar[str] = "parameter"
+    _name_hint: str | None
+
+    def problems(self) -> list[str]:
+        """What is wrong with this definition (empty when it is valid)."""
+        return []
+
+    def _validate(self) -> None:
+        problems = self.problems()
+        if problems:
+            self._raise(problems, _assigned_name())
+
+    def _raise(self, problems: list[str], name: str | None) -> None:
+        label = f"Parameter {name!r} ({type(self).__name__})" if name else type(self).__name__
+        raise InvalidParameterError(f"{label}: {'; '.join(problems)}")
+
+    def checked(self, name: str) -> Parameter:
+        """Re-validate under a known name (used when building spaces from descriptions)."""
+        problems = self.problems()
+        if problems:
+            self._raise(problems, name)
+        return self
+
+
+def _check_prior_confidence(confidence: str) -> list[str]:
+    if confidence not in PRIOR_CONFIDENCES:
+        return [f"prior_confidence must be one of {PRIOR_CONFIDENCES}, got {confidence!r}"]
+    return []
+
+
+@attrs.frozen(eq=True)
+class Numerical(Parameter):
+    """Shared bounds, log scale and prior logic of :class:`Float` and :class:`Integer`."""
+
+    lower: float
+    upper: float
+    log: bool = False
+    prior: float | None = None
+    prior_confidence: str = "low"
+    is_fidelity: bool = False
+
+    def __attrs_post_init__(self) -> None:
+        self._validate()
+
+    def problems(self) -> list[str]:
+        problems = []
+        if not (math.isfinite(self.lower) and math.isfinite(self.upper)):
+            problems.append(f"bounds must be finite, got [{self.lower}, {self.upper}]")
+        elif self.lower >= self.upper:
+            problems.append(f"lower ({self.lower}) must be smaller than upper ({self.upper})")
+        if self.log and self.lower <= 0:
+            problems.append(f"log=True needs lower > 0, got lower={self.lower}")
+        if self.prior is not None and not self.lower <= self.prior <= self.upper:
+            problems.append(f"prior {self.prior} lies outside [{self.lower}, {self.upper}]")
+        if self.is_fidelity and self.prior is not None:
+            problems.append("a fidelity parameter cannot have a prior")
+        return problems + _check_prior_confidence(self.prior_confidence)
+
+    def to_unit(self, value: float) -> float:
+        """Map a value to [0, 1], on the log scale when ``log`` is set."""
+        low, high = self._unit_bounds()
+        return (self._scaled(float(value)) - low) / (high - low)
+
+    def from_unit(self, unit: float) -> Any:
+        """Map a number in [0, 1] back to a legal value (the inverse of :meth:`to_unit`)."""
+        low, high = self._unit_bounds()
+        scaled = low + min(max(unit, 0.0), 1.0) * (high - low)
+        return self._legal(math.exp(scaled) if self.log else scaled)
+
+    def _unit_bounds(self) -> tuple[float, float]:
+        return self._scaled(self.lower), self._scaled(self.upper)
+
+    def _scaled(self, value: float) -> float:
+        return math.log(value) if self.log else value
+
+    def _legal(self, value: float) -> Any:
+        return min(max(value, self.lower), self.upper)
+
+    def contains(self, value: Any) -> bool:
+        """Whether ``value`` is a legal value of this parameter."""
+        return (
+            isinstance(value, int | float)
+            and not isinstance(value, bool)
+            and self.lower <= value <= self.upper
+        )
+
+
+def _to_float(value: Any) -> float:
+    return float(value)
+
+
+def _to_optional_float(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+@attrs.frozen(eq=True)
+class Float(Numerical):
+    """A continuous parameter in ``[lower, upper]``, optionally on a log scale."""
+
+    kind: ClassVar[str] = "float"
+    lower: float = attrs.field(converter=_to_float)
+    upper: float = attrs.field(converter=_to_float)
+    log: bool = False
+    prior: float | None = attrs.field(default=None, converter=_to_optional_float)
+    prior_confidence: str = "low"
+    is_fidelity: bool = False
+
+
+def _to_int(value: Any) -> int:
+    if isinstance(value, float) and not value.is_integer():
+        raise InvalidParameterError(f"Integer bounds must be whole numbers, got {value}")
+    return int(value)
+
+
+def _to_optional_int(value: Any) -> int | None:
+    return None if value is None else _to_int(value)
+
+
+@attrs.frozen(eq=True)
+class Integer(Numerical):
+    """A whole-number parameter in ``[lower, upper]`` (both included)."""
+
+    kind: ClassVar[str] = "integer"
+    lower: int = attrs.field(converter=_to_int)
+    upper: int = attrs.field(converter=_to_int)
+    log: bool = False
+    prior: int | None = attrs.field(default=None, converter=_to_optional_int)
+    prior_confidence: str = "low"
+    is_fidelity: bool = False
+
+    def _unit_bounds(self) -> tuple[float, float]:
+        # Half a step beyond each bound, so every integer gets an equal share of [0, 1].
+        return self._scaled(self.lower - 0.5), self._scaled(self.upper + 0.5)
+
+    def _legal(self, value: float) -> int:
+        return int(min(max(round(value), self.lower), self.upper))
+
+    def contains(self, value: Any) -> bool:
+        return isinstance(value, int) and not isinstance(value, bool) and super().contains(value)
+
+
+@attrs.frozen(eq=True)
+class Categorical(Parameter):
+    """A choice among ``choices``; ``prior`` is the index of the preferred choice (as NePS).
+
+    For convenience a prior that is not a valid index but equals one of the choices is taken as
+    that choice (the spelling of NePS's YAML spaces).
+    """
+
+    kind: ClassVar[str] = "categorical"
+    choices: tuple[Any, ...] = attrs.field(converter=tuple)
+    prior: Any = None
+    prior_confidence: str = "low"
+
+    def __attrs_post_init__(self) -> None:
+        self._validate()
+
+    @property
+    def prior_index(self) -> int | None:
+        """The index of the prior choice, ``None`` without a prior."""
+        if self.prior is None:
+            return None
+        is_index = isinstance(self.prior, int) and not isinstance(self.prior, bool)
+        if is_index and 0 <= self.prior < len(self.choices):
+            return int(self.prior)
+        return self.choices.index(self.prior) if self.prior in self.choices else None
+
+    def problems(self) -> list[str]:
+        problems = []
+        if not self.choices:
+            problems.append("choices must not be empty")
+        elif len(set(map(repr, self.choices))) != len(self.choices):
+            problems.append(f"choices must be distinct, got {list(self.choices)}")
+        if self.prior is not None and self.choices and self.prior_index is None:
+            problems.append(
+                f"prior {self.prior!r} is neither an index into nor one of the choices "
+                f"{list(self.choices)}"
+            )
+        return problems + _check_prior_confidence(self.prior_confidence)
+
+    def contains(self, value: Any) -> bool:
+        """Whether ``value`` is one of the choices."""
+        return value in self.choices
+
+
+@attrs.frozen(eq=True)
+class Constant(Parameter):
+    """A fixed value passed to ``evaluate_pipeline`` but never searched."""
+
+    kind: ClassVar[str] = "constant"
+    value: Any
+
+    def contains(self, value: Any) -> bool:
+        """Whether ``value`` equals the constant."""
+        return bool(value == self.value)
+
+
+def Fidelity(parameter: Integer | Float) -> Integer | Float:
+    """Mark a numeric parameter as the fidelity (e.g. epochs), as ``neps.Fidelity`` does."""
+    if not isinstance(parameter, Integer | Float):
+        raise InvalidParameterError(
+            f"Fidelity wraps an Integer or a Float, got {type(parameter).__name__}"
+        )
+    return attrs.evolve(parameter, is_fidelity=True)
+
+
+def IntegerFidelity(lower: int, upper: int, *, log: bool = False) -> Integer:
+    """Short form of ``Fidelity(Integer(lower, upper))``."""
+    return Integer(lower, upper, log=log, is_fidelity=True)
+
+
+def FloatFidelity(lower: float, upper: float, *, log: bool = False) -> Float:
+    """Short form of ``Fidelity(Float(lower, upper))``."""
+    return Float(lower, upper, log=log, is_fidelity=True)

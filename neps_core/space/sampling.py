@@ -1,0 +1,73 @@
+"""Drawing values for single parameters: uniformly, or around the user's prior.
+
+Numeric priors are truncated normals in the parameter's unit space (log-aware), with a width
+set by ``prior_confidence``; categorical priors put a confidence-dependent share of the
+probability on the preferred choice and spread the rest evenly.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from neps_core.space.parameters import Categorical, Constant, Numerical, Parameter
+
+#: Standard deviation of a numeric prior in the unit cube, by confidence.
+NUMERIC_PRIOR_STD = {"low": 0.25, "medium": 0.125, "high": 0.05}
+#: Probability mass on the preferred choice of a categorical prior, by confidence.
+CATEGORICAL_PRIOR_MASS = {"low": 0.5, "medium": 0.7, "high": 0.9}
+
+_MAX_REJECTIONS = 64
+
+
+def sample_uniform(parameter: Parameter, rng: np.random.Generator) -> Any:
+    """A value drawn uniformly (on the log scale for ``log`` parameters)."""
+    if isinstance(parameter, Numerical):
+        return parameter.from_unit(float(rng.random()))
+    if isinstance(parameter, Categorical):
+        return parameter.choices[int(rng.integers(len(parameter.choices)))]
+    if isinstance(parameter, Constant):
+        return parameter.value
+    raise TypeError(f"cannot sample a {type(parameter).__name__}")
+
+
+def sample_from_prior(parameter: Parameter, rng: np.random.Generator) -> Any:
+    """A value drawn around the prior, or uniformly when the parameter has none."""
+    if isinstance(parameter, Numerical) and parameter.prior is not None:
+        center = parameter.to_unit(parameter.prior)
+        std = NUMERIC_PRIOR_STD[parameter.prior_confidence]
+        return parameter.from_unit(_truncated_normal(center, std, rng))
+    if isinstance(parameter, Categorical) and parameter.prior_index is not None:
+        return parameter.choices[_categorical_with_prior(parameter, rng)]
+    return sample_uniform(parameter, rng)
+
+
+def prior_value(parameter: Parameter) -> Any:
+    """The most likely value under the prior (the prior itself, else the middle/first choice)."""
+    if isinstance(parameter, Numerical):
+        return parameter.prior if parameter.prior is not None else parameter.from_unit(0.5)
+    if isinstance(parameter, Categorical):
+        return parameter.choices[parameter.prior_index or 0]
+    if isinstance(parameter, Constant):
+        return parameter.value
+    raise TypeError(f"cannot take the prior of a {type(parameter).__name__}")
+
+
+def _truncated_normal(center: float, std: float, rng: np.random.Generator) -> float:
+    for _ in range(_MAX_REJECTIONS):
+        draw = rng.normal(center, std)
+        if 0.0 <= draw <= 1.0:
+            return float(draw)
+    return float(np.clip(center, 0.0, 1.0))
+
+
+def _categorical_with_prior(parameter: Categorical, rng: np.random.Generator) -> int:
+    n = len(parameter.choices)
+    assert parameter.prior_index is not None
+    if n == 1:
+        return 0
+    mass = CATEGORICAL_PRIOR_MASS[parameter.prior_confidence]
+    weights = np.full(n, (1.0 - mass) / (n - 1))
+    weights[parameter.prior_index] = mass
+    return int(rng.choice(n, p=weights))

@@ -1,0 +1,144 @@
+"""Run summaries: the best trial, counts by state, the Pareto front and the trajectory file.
+
+Written at the end of every ``run()`` (unless ``post_run_summary=False``) and on demand by
+``status()``. Files in the root directory::
+
+    summary.yaml       counts by state, budget used, best trial
+    best_config.yaml   the best configuration and its objective
+    trajectory.csv     every finished trial in finishing order, with the best objective so far
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+from neps_core.history import TrialHistory
+from neps_core.models import BudgetInfo, Summary, Trial, TrialState
+from neps_core.serialization import dump_yaml, to_plain, write_atomic
+
+TRAJECTORY_COLUMNS = (
+    "trial_id",
+    "state",
+    "objective_to_minimize",
+    "cost",
+    "best_objective_so_far",
+    "cumulative_cost",
+    "worker_id",
+    "finished_at",
+)
+
+
+def summarize(root: Path, history: TrialHistory, budget: BudgetInfo) -> Summary:
+    """The summary of everything in ``history``."""
+    successes = [history[i] for i in history.ids_in(TrialState.SUCCESS)]
+    single = [t for t in successes if isinstance(t.objective, float)]
+    multi = [t for t in successes if isinstance(t.objective, tuple)]
+    best = min(single, key=lambda t: t.objective, default=None)  # type: ignore[arg-type, return-value]
+    return Summary(
+        root_directory=str(root),
+        counts=history.state_counts,
+        best_trial=best,
+        budget=budget,
+        pareto_front=tuple(pareto_front(multi)),
+    )
+
+
+def pareto_front(trials: Sequence[Trial]) -> list[Trial]:
+    """The trials no other trial dominates (all objectives minimized)."""
+
+    def dominates(a: tuple[float, ...], b: tuple[float, ...]) -> bool:
+        return all(x <= y for x, y in zip(a, b, strict=False)) and a != b
+
+    objectives = [t.objective for t in trials]
+    return [
+        trial
+        for trial, mine in zip(trials, objectives, strict=True)
+        if not any(dominates(other, mine) for other in objectives)  # type: ignore[arg-type]
+    ]
+
+
+def trajectory_rows(trials: Iterable[Trial]) -> list[dict[str, object]]:
+    """Finished trials in finishing order with the running best objective and total cost."""
+    finished = sorted(
+        (t for t in trials if t.state.is_final),
+        key=lambda t: (t.finished_at or 0.0, int(t.id) if t.id.isdigit() else 0),
+    )
+    rows, best, total = [], None, 0.0
+    for trial in finished:
+        objective = trial.objective
+        if trial.state is TrialState.SUCCESS and isinstance(objective, float):
+            best = objective if best is None else min(best, objective)
+        total += trial.cost or 0.0
+        rows.append(
+            {
+                "trial_id": trial.id,
+                "state": trial.state.value,
+                "objective_to_minimize": _cell(objective),
+                "cost": _cell(trial.cost),
+                "best_objective_so_far": _cell(best),
+                "cumulative_cost": total,
+                "worker_id": trial.worker_id or "",
+                "finished_at": trial.finished_at or "",
+            }
+        )
+    return rows
+
+
+def _cell(value: object) -> object:
+    if isinstance(value, tuple):
+        return ";".join(map(str, value))
+    return "" if value is None else value
+
+
+def write_summary_files(root: Path, history: TrialHistory, summary: Summary) -> None:
+    """Write ``summary.yaml``, ``best_config.yaml`` and ``trajectory.csv`` into ``root``."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=TRAJECTORY_COLUMNS)
+    writer.writeheader()
+    writer.writerows(trajectory_rows(history.values()))
+    write_atomic(root / "trajectory.csv", buffer.getvalue())
+    write_atomic(root / "summary.yaml", dump_yaml(summary_as_dict(summary)))
+    if summary.best_trial is not None:
+        best = summary.best_trial
+        write_atomic(
+            root / "best_config.yaml",
+            dump_yaml(
+                to_plain(
+                    {
+                        "trial_id": best.id,
+                        "objective_to_minimize": best.objective,
+                        "config": best.config,
+                    }
+                )
+            ),
+        )
+
+
+def summary_as_dict(summary: Summary) -> dict[str, object]:
+    """Plain data for YAML output and the CLI."""
+    best = summary.best_trial
+    budget = summary.budget
+    data = {
+        "root_directory": summary.root_directory,
+        "counts": dict(summary.counts),
+        "budget": {
+            "evaluations_used": budget.used_evaluations,
+            "evaluations_to_spend": budget.evaluations_to_spend,
+            "cost_used": budget.used_cost,
+            "cost_to_spend": budget.cost_to_spend,
+            "fidelities_used": budget.used_fidelities,
+            "fidelities_to_spend": budget.fidelities_to_spend,
+        },
+        "best": None
+        if best is None
+        else {"trial_id": best.id, "objective_to_minimize": best.objective, "config": best.config},
+        "pareto_front": [
+            {"trial_id": t.id, "objective_to_minimize": t.objective} for t in summary.pareto_front
+        ],
+    }
+    plain = to_plain(data)
+    assert isinstance(plain, dict)
+    return plain

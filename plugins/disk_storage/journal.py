@@ -1,0 +1,108 @@
+"""An append-only, file-locked journal of trial versions, replayed incrementally.
+
+Every line is one complete JSON record. Writers append under an exclusive lock; readers keep
+the byte offset they have read up to and only parse what was appended since, so syncing costs
+O(new lines), not O(run). A line without its newline at the end of the file is a write in
+progress (outside the lock) or a torn write by a killed process (inside the lock, where it is
+moved to ``journal.torn`` and cut off).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import filelock
+
+from neps_core.errors import StorageError
+
+logger = logging.getLogger(__name__)
+
+
+class Journal:
+    """The journal file plus its lock; not thread-safe (one instance per worker)."""
+
+    def __init__(self, path: Path, *, lock_timeout: float = 300.0, fsync: bool = False):
+        self.path = Path(path)
+        self.fsync = fsync
+        self._lock = filelock.FileLock(str(self.path) + ".lock", timeout=lock_timeout)
+        self._offset = 0
+        self._line_number = 0
+
+    @property
+    def lock(self) -> filelock.BaseFileLock:
+        """The exclusive lock all writers of this run share."""
+        return self._lock
+
+    def read_new(self) -> Iterator[dict[str, Any]]:
+        """Records appended since the last call (complete lines only)."""
+        try:
+            with open(self.path, "rb") as handle:
+                handle.seek(self._offset)
+                chunk = handle.read()
+        except FileNotFoundError:
+            return
+        end = chunk.rfind(b"\n") + 1
+        for raw in chunk[:end].splitlines():
+            self._line_number += 1
+            yield self._parse(raw)
+        self._offset += end
+
+    def repair_torn_tail(self) -> None:
+        """Cut off an incomplete last line left by a killed writer (call with the lock held)."""
+        try:
+            size = self.path.stat().st_size
+        except FileNotFoundError:
+            return
+        if size == 0:
+            return
+        with open(self.path, "r+b") as handle:
+            handle.seek(size - 1)
+            if handle.read(1) == b"\n":
+                return
+            handle.seek(self._offset)
+            tail = handle.read()
+            cut = self._offset + tail.rfind(b"\n") + 1
+            handle.seek(cut)
+            torn = handle.read()
+            with open(self.path.with_suffix(".torn"), "ab") as keep:
+                keep.write(torn + b"\n")
+            handle.truncate(cut)
+        logger.warning(
+            "Repaired %s: removed an incomplete last line of %d bytes left by an interrupted "
+            "write (kept in %s).",
+            self.path,
+            len(torn),
+            self.path.with_suffix(".torn"),
+        )
+
+    def append(self, records: list[dict[str, Any]]) -> None:
+        """Append records durably (call with the lock held, after reading up to the end)."""
+        data = "".join(json.dumps(r, separators=(",", ":")) + "\n" for r in records).encode()
+        try:
+            with open(self.path, "ab") as handle:
+                handle.write(data)
+                handle.flush()
+                if self.fsync:
+                    os.fsync(handle.fileno())
+        except OSError as error:
+            raise StorageError(f"Could not append to the journal {self.path}: {error}") from error
+        # The records are applied by the caller; skip them on the next read.
+        self._offset += len(data)
+        self._line_number += len(records)
+
+    def _parse(self, raw: bytes) -> dict[str, Any]:
+        try:
+            record = json.loads(raw)
+        except ValueError as error:
+            raise StorageError(
+                f"{self.path}, line {self._line_number}: not a valid journal record "
+                f"({error}); the journal was edited or damaged"
+            ) from error
+        if not isinstance(record, dict):
+            raise StorageError(f"{self.path}, line {self._line_number}: not a JSON object")
+        return record

@@ -1,0 +1,147 @@
+"""The ``disk`` storage: a journal as the source of truth plus readable per-trial folders.
+
+Layout of a root directory::
+
+    run_info.yaml                     the space and optimizer the run was started with
+    .neps_core/journal.jsonl          every trial version, appended under journal.jsonl.lock
+    configs/config_<id>/config.yaml   the configuration handed to evaluate_pipeline
+    configs/config_<id>/metadata.yaml state, worker, timestamps, lineage
+    configs/config_<id>/report.yaml   the result, once there is one
+
+The YAML files are views for people and tools; they are rewritten from the journal and never
+read back, so a damaged or hand-edited one cannot corrupt the run.
+
+Durability: a record is in the journal (the OS page cache) before ``transact`` returns, so a
+killed process never loses what it reported. ``fsync=True`` also flushes every journal write
+to the device, which survives a machine crash at the price of a few milliseconds per write.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, ClassVar
+
+import filelock
+
+from neps_core.errors import StorageError
+from neps_core.history import TrialHistory
+from neps_core.interfaces import Change, Storage
+from neps_core.models import RunInfo, Trial
+from neps_core.serialization import dump_yaml, make_converter, read_yaml, to_plain, write_atomic
+from neps_core_plugins.disk_storage.journal import Journal
+
+logger = logging.getLogger(__name__)
+
+RUN_INFO_FILE = "run_info.yaml"
+STATE_DIRECTORY = ".neps_core"
+
+
+class DiskStorage(Storage):
+    """File-based storage that works across processes and nodes sharing a file system."""
+
+    name: ClassVar[str] = "disk"
+    schemes: ClassVar[tuple[str, ...]] = ("file",)
+
+    def __init__(self, root_directory: Path, *, url: str | None = None, **options: Any):
+        unknown = sorted(set(options) - {"fsync", "lock_timeout"})
+        if unknown:
+            raise TypeError(f"disk storage: unknown option(s) {unknown}")
+        super().__init__(root_directory, url=url, **options)
+        self.fsync = bool(options.get("fsync", False))
+        self._journal = Journal(
+            self.root_directory / STATE_DIRECTORY / "journal.jsonl",
+            lock_timeout=float(options.get("lock_timeout", 300.0)),
+            fsync=self.fsync,
+        )
+        self._history = TrialHistory()
+        self._converter = make_converter()
+
+    # -- run info ---------------------------------------------------------------------------
+    def initialize(self, info: RunInfo) -> RunInfo:
+        with self._locked():
+            stored = self.load_info()
+            if stored is not None:
+                return stored
+            plain = to_plain(self._converter.unstructure(info))
+            write_atomic(self.root_directory / RUN_INFO_FILE, dump_yaml(plain), fsync=self.fsync)
+            return info
+
+    def load_info(self) -> RunInfo | None:
+        path = self.root_directory / RUN_INFO_FILE
+        try:
+            data = read_yaml(path)
+        except FileNotFoundError:
+            return None
+        except Exception as error:
+            raise StorageError(f"Could not read {path}: {error}") from error
+        try:
+            return self._converter.structure(data, RunInfo)
+        except Exception as error:
+            raise StorageError(f"{path} is not a valid run info file: {error}") from error
+
+    # -- trials -----------------------------------------------------------------------------
+    def sync(self) -> TrialHistory:
+        for record in self._journal.read_new():
+            self._history.put(self._structure(record))
+        return self._history
+
+    def transact(self, change: Change) -> list[Trial]:
+        with self._locked():
+            self._journal.repair_torn_tail()
+            history = self.sync()
+            trials = list(change(history))
+            if trials:
+                self._journal.append([self._unstructure(t) for t in trials])
+                for trial in trials:
+                    history.put(trial)
+                    self._write_views(trial)  # under the lock, so views never go back in time
+        return trials
+
+    # -- helpers ----------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        (self.root_directory / STATE_DIRECTORY).mkdir(parents=True, exist_ok=True)
+        started = time.monotonic()
+        try:
+            with self._journal.lock:
+                yield
+        except filelock.Timeout as error:
+            raise StorageError(
+                f"Could not lock {self._journal.lock.lock_file} within "
+                f"{time.monotonic() - started:.0f} s; is another process stuck holding it?"
+            ) from error
+
+    def _unstructure(self, trial: Trial) -> dict[str, Any]:
+        plain = to_plain(self._converter.unstructure(trial))
+        assert isinstance(plain, dict)
+        return plain
+
+    def _structure(self, record: dict[str, Any]) -> Trial:
+        try:
+            return self._converter.structure(record, Trial)
+        except Exception as error:
+            raise StorageError(
+                f"{self._journal.path}: record {record.get('id')!r} is not a valid trial: {error}"
+            ) from error
+
+    def _write_views(self, trial: Trial) -> None:
+        directory = self.trial_directory(trial.id)
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+            record = self._unstructure(trial)
+            report = record.pop("report")
+            config = record.pop("config")
+            if not (directory / "config.yaml").exists():
+                write_atomic(directory / "config.yaml", dump_yaml(config))
+            write_atomic(directory / "metadata.yaml", dump_yaml(record))
+            if report is not None:
+                write_atomic(directory / "report.yaml", dump_yaml(report))
+        except OSError as error:
+            # The journal already holds the record; the views are a convenience.
+            logger.warning(
+                "Could not write the files of trial %s in %s: %s", trial.id, directory, error
+            )

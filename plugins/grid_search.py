@@ -1,0 +1,94 @@
+"""The ``grid_search`` optimizer: every point of a grid over the space, in order, once."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any, ClassVar
+
+import attrs
+import numpy as np
+
+from neps_core import hookimpl
+from neps_core.interfaces import Optimizer
+from neps_core.models import BudgetInfo, Proposal, Trial
+from neps_core.space.parameters import Categorical, Constant, Integer, Numerical, Parameter
+from neps_core.space.pipeline_space import PipelineSpace
+
+
+def _positive(_: Any, attribute: attrs.Attribute[Any], value: int) -> None:
+    if value < 1:
+        raise ValueError(f"grid_search: {attribute.name} must be at least 1, got {value}")
+
+
+@attrs.frozen
+class GridSearchSettings:
+    """``size``: points per numeric parameter (evenly spaced, on the log scale where set)."""
+
+    size: int = attrs.field(default=10, validator=_positive)
+
+
+def grid_values(parameter: Parameter, size: int) -> list[Any]:
+    """The values of one parameter on the grid."""
+    if isinstance(parameter, Categorical):
+        return list(parameter.choices)
+    if isinstance(parameter, Constant):
+        return [parameter.value]
+    assert isinstance(parameter, Numerical)
+    units = np.linspace(0.0, 1.0, size) if size > 1 else np.array([0.5])
+    values = [parameter.from_unit(float(u)) for u in units]
+    if isinstance(parameter, Integer):
+        values = list(dict.fromkeys(values))  # distinct, in order
+    return values
+
+
+class GridSearch(Optimizer):
+    """Proposes grid points not yet in the history; the fidelity, if any, at its maximum.
+
+    When every point has been tried it proposes nothing and the run ends.
+    """
+
+    name: ClassVar[str] = "grid_search"
+    Settings: ClassVar[type] = GridSearchSettings
+    supports_fidelity: ClassVar[bool] = True
+
+    def __init__(self, space: PipelineSpace, settings: Any = None, *, seed: int | None = None):
+        super().__init__(space, settings, seed=seed)
+        self._names = list(space.parameters)
+        self._seen: set[tuple[Any, ...]] = set()
+        self._seen_upto = 0
+        self._cursor = self._points()
+
+    def _points(self) -> Iterator[dict[str, Any]]:
+        axes = [
+            [self.space.fidelity_value("max")]
+            if name == self.space.fidelity_name
+            else grid_values(parameter, self.settings.size)
+            for name, parameter in self.space.parameters.items()
+        ]
+        for values in itertools.product(*axes):
+            yield dict(zip(self._names, values, strict=True))
+
+    def _key(self, config: Mapping[str, Any]) -> tuple[Any, ...]:
+        return tuple(repr(config.get(name)) for name in self._names)
+
+    def ask(self, trials: Mapping[str, Trial], budget: BudgetInfo, n: int) -> Sequence[Proposal]:
+        if len(trials) < self._seen_upto:  # a different, shorter history: start over
+            self.__init__(self.space, self.settings, seed=self.seed)  # type: ignore[misc]
+        for trial in itertools.islice(trials.values(), self._seen_upto, None):
+            self._seen.add(self._key(trial.config))
+        self._seen_upto = len(trials)
+        proposals: list[Proposal] = []
+        for config in self._cursor:
+            if self._key(config) not in self._seen:
+                self._seen.add(self._key(config))
+                proposals.append(Proposal(config))
+                if len(proposals) == n:
+                    break
+        return proposals
+
+
+@hookimpl
+def neps_register_optimizers() -> Sequence[type[Optimizer]]:
+    """Register grid search."""
+    return [GridSearch]

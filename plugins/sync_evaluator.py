@@ -1,0 +1,48 @@
+"""The ``sync`` evaluator (the default): evaluate in this process, one trial at a time."""
+
+from __future__ import annotations
+
+import time
+import traceback
+from collections.abc import Sequence
+from typing import ClassVar
+
+from neps_core import hookimpl
+from neps_core.interfaces import EvaluationJob, EvaluationOutcome, Evaluator
+
+
+class SyncEvaluator(Evaluator):
+    """Calls ``evaluate_pipeline`` directly; what it raises is caught and reported."""
+
+    name: ClassVar[str] = "sync"
+
+    def __init__(self, settings: object = None) -> None:
+        super().__init__(settings)
+        self._finished: list[EvaluationOutcome] = []
+
+    def submit(self, job: EvaluationJob) -> None:
+        started = time.perf_counter()
+        try:
+            result = job.function(**job.arguments)
+        except Exception as error:
+            outcome = EvaluationOutcome(
+                trial_id=job.trial.id,
+                error=error,
+                traceback=traceback.format_exc(),
+                duration=time.perf_counter() - started,
+            )
+        else:
+            outcome = EvaluationOutcome(
+                trial_id=job.trial.id, result=result, duration=time.perf_counter() - started
+            )
+        self._finished.append(outcome)
+
+    def wait(self, timeout: float | None = None) -> list[EvaluationOutcome]:
+        finished, self._finished = self._finished, []
+        return finished
+
+
+@hookimpl
+def neps_register_evaluators() -> Sequence[type[Evaluator]]:
+    """Register the sync evaluator."""
+    return [SyncEvaluator]
