@@ -218,6 +218,8 @@ def load_config(
     config = read_yaml(path)
     if not isinstance(config, Mapping):
         raise NepsCoreError(f"{path} does not hold a configuration mapping")
-    if pipeline_space is not None:
-        resolve_space(pipeline_space, load_plugins()).validate_config(config)
-    return {k: v for k, v in config.items() if not str(k).startswith("_")}
+    if pipeline_space is None:
+        return {k: v for k, v in config.items() if not str(k).startswith("_")}
+    space = resolve_space(pipeline_space, load_plugins())
+    space.validate_config(config)
+    return space.resolve(config)

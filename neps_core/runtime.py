@@ -231,7 +231,7 @@ class Worker:
             "pipeline_id": trial.id,
             "root_directory": self.settings.root_directory,
         }
-        arguments = {k: v for k, v in trial.config.items() if not k.startswith("_")}
+        arguments = self.context.space.resolve(trial.config)
         arguments.update((name, available[name]) for name in self._injected)
         return arguments
 

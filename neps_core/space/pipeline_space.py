@@ -131,6 +131,13 @@ class PipelineSpace:
             return fidelity.lower
         return which
 
+    def resolve(self, config: Mapping[str, Any]) -> dict[str, Any]:
+        """The keyword arguments ``evaluate_pipeline`` receives for a stored configuration.
+
+        Underscore-prefixed (intermediate) parameters are not passed on.
+        """
+        return {k: v for k, v in config.items() if not k.startswith("_")}
+
     def validate_config(self, config: Mapping[str, Any]) -> None:
         """Raise ``ValueError`` naming the first key that does not fit the space."""
         unknown = [key for key in config if key not in self._parameters]

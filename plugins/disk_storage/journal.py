@@ -14,11 +14,10 @@ import logging
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
-
-import filelock
+from typing import Any, BinaryIO
 
 from neps_core.errors import StorageError
+from neps_core_plugins.disk_storage.locking import ExclusiveLock
 
 logger = logging.getLogger(__name__)
 
@@ -29,23 +28,22 @@ class Journal:
     def __init__(self, path: Path, *, lock_timeout: float = 300.0, fsync: bool = False):
         self.path = Path(path)
         self.fsync = fsync
-        self._lock = filelock.FileLock(str(self.path) + ".lock", timeout=lock_timeout)
+        lock_path = self.path.with_name(self.path.name + ".lock")
+        self.lock = ExclusiveLock(lock_path, timeout=lock_timeout)
         self._offset = 0
         self._line_number = 0
-
-    @property
-    def lock(self) -> filelock.BaseFileLock:
-        """The exclusive lock all writers of this run share."""
-        return self._lock
+        self._reader: BinaryIO | None = None
+        self._writer: BinaryIO | None = None
 
     def read_new(self) -> Iterator[dict[str, Any]]:
         """Records appended since the last call (complete lines only)."""
-        try:
-            with open(self.path, "rb") as handle:
-                handle.seek(self._offset)
-                chunk = handle.read()
-        except FileNotFoundError:
-            return
+        if self._reader is None:
+            try:
+                self._reader = open(self.path, "rb")  # noqa: SIM115 - kept open across reads
+            except FileNotFoundError:
+                return
+        self._reader.seek(self._offset)
+        chunk = self._reader.read()
         end = chunk.rfind(b"\n") + 1
         for raw in chunk[:end].splitlines():
             self._line_number += 1
@@ -84,16 +82,25 @@ class Journal:
         """Append records durably (call with the lock held, after reading up to the end)."""
         data = "".join(json.dumps(r, separators=(",", ":")) + "\n" for r in records).encode()
         try:
-            with open(self.path, "ab") as handle:
-                handle.write(data)
-                handle.flush()
-                if self.fsync:
-                    os.fsync(handle.fileno())
+            if self._writer is None:
+                self._writer = open(self.path, "ab")  # noqa: SIM115 - kept open across writes
+            self._writer.write(data)
+            self._writer.flush()
+            if self.fsync:
+                os.fsync(self._writer.fileno())
         except OSError as error:
             raise StorageError(f"Could not append to the journal {self.path}: {error}") from error
         # The records are applied by the caller; skip them on the next read.
         self._offset += len(data)
         self._line_number += len(records)
+
+    def close(self) -> None:
+        """Close the open file handles and the lock descriptor."""
+        for handle in (self._reader, self._writer):
+            if handle is not None:
+                handle.close()
+        self._reader = self._writer = None
+        self.lock.close()
 
     def _parse(self, raw: bytes) -> dict[str, Any]:
         try:

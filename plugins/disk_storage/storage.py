@@ -20,12 +20,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar
-
-import filelock
 
 from neps_core.errors import StorageError
 from neps_core.history import TrialHistory
@@ -59,6 +55,7 @@ class DiskStorage(Storage):
         )
         self._history = TrialHistory()
         self._converter = make_converter()
+        self._viewed: set[str] = set()  # trials whose config.yaml is known to exist
 
     # -- run info ---------------------------------------------------------------------------
     def initialize(self, info: RunInfo) -> RunInfo:
@@ -102,18 +99,11 @@ class DiskStorage(Storage):
         return trials
 
     # -- helpers ----------------------------------------------------------------------------
-    @contextlib.contextmanager
-    def _locked(self) -> Iterator[None]:
-        (self.root_directory / STATE_DIRECTORY).mkdir(parents=True, exist_ok=True)
-        started = time.monotonic()
-        try:
-            with self._journal.lock:
-                yield
-        except filelock.Timeout as error:
-            raise StorageError(
-                f"Could not lock {self._journal.lock.lock_file} within "
-                f"{time.monotonic() - started:.0f} s; is another process stuck holding it?"
-            ) from error
+    def _locked(self) -> contextlib.AbstractContextManager[None]:
+        return self._journal.lock.held()
+
+    def close(self) -> None:
+        self._journal.close()
 
     def _unstructure(self, trial: Trial) -> dict[str, Any]:
         plain = to_plain(self._converter.unstructure(trial))
@@ -129,17 +119,25 @@ class DiskStorage(Storage):
             ) from error
 
     def _write_views(self, trial: Trial) -> None:
+        """config.yaml when a trial is created; metadata.yaml and report.yaml when it is final.
+
+        Intermediate versions (claims, heartbeats) only go to the journal: every file created
+        costs ~0.1 ms on common file systems, and these files are for people, not the run.
+        """
         directory = self.trial_directory(trial.id)
         try:
-            directory.mkdir(parents=True, exist_ok=True)
-            record = self._unstructure(trial)
-            report = record.pop("report")
-            config = record.pop("config")
-            if not (directory / "config.yaml").exists():
-                write_atomic(directory / "config.yaml", dump_yaml(config))
-            write_atomic(directory / "metadata.yaml", dump_yaml(record))
-            if report is not None:
-                write_atomic(directory / "report.yaml", dump_yaml(report))
+            if trial.id not in self._viewed:
+                directory.mkdir(parents=True, exist_ok=True)
+                if not (directory / "config.yaml").exists():
+                    write_atomic(directory / "config.yaml", dump_yaml(to_plain(trial.config)))
+                self._viewed.add(trial.id)
+            if trial.state.is_final:
+                record = self._unstructure(trial)
+                report = record.pop("report")
+                record.pop("config")
+                write_atomic(directory / "metadata.yaml", dump_yaml(record))
+                if report is not None:
+                    write_atomic(directory / "report.yaml", dump_yaml(report))
         except OSError as error:
             # The journal already holds the record; the views are a convenience.
             logger.warning(

@@ -1,0 +1,80 @@
+"""An exclusive inter-process lock on a file descriptor that stays open.
+
+``filelock`` opens and closes its lock file on every acquisition, which costs ~70 us here and
+is paid twice per trial; holding the descriptor open and calling ``flock`` costs ~1 us. On
+systems without ``fcntl`` (Windows) the ``filelock`` package is used instead.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import filelock
+
+from neps_core.errors import StorageError
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None  # type: ignore[assignment]
+
+_FIRST_RETRY_SECONDS = 0.0002
+_LAST_RETRY_SECONDS = 0.005
+
+
+class ExclusiveLock:
+    """A blocking, non-reentrant lock shared by all processes that open ``path``."""
+
+    def __init__(self, path: Path, *, timeout: float = 300.0) -> None:
+        self.path = Path(path)
+        self.timeout = timeout
+        self._descriptor: int | None = None
+        self._threads = threading.Lock()  # flock does not exclude threads sharing a descriptor
+        self._fallback = None if fcntl is not None else filelock.FileLock(str(path))
+
+    @contextlib.contextmanager
+    def held(self) -> Iterator[None]:
+        """Hold the lock for the duration of the ``with`` block."""
+        if self._fallback is not None:  # pragma: no cover - Windows
+            with self._fallback.acquire(timeout=self.timeout):
+                yield
+            return
+        with self._threads:
+            descriptor = self._open()
+            self._acquire(descriptor)
+            try:
+                yield
+            finally:
+                fcntl.flock(descriptor, fcntl.LOCK_UN)
+
+    def _open(self) -> int:
+        if self._descriptor is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._descriptor = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        return self._descriptor
+
+    def _acquire(self, descriptor: int) -> None:
+        deadline, pause = time.monotonic() + self.timeout, _FIRST_RETRY_SECONDS
+        while True:
+            try:
+                fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise StorageError(
+                        f"Could not lock {self.path} within {self.timeout:.0f} s; is another "
+                        "process stuck holding it?"
+                    ) from None
+                time.sleep(pause)
+                pause = min(pause * 2, _LAST_RETRY_SECONDS)
+
+    def close(self) -> None:
+        """Close the descriptor (the lock is free whenever it is not held)."""
+        if self._descriptor is not None:
+            os.close(self._descriptor)
+            self._descriptor = None
