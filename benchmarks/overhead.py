@@ -11,6 +11,7 @@ mean of the last 100 trials over the mean of the first 100: flat per-trial cost 
 from __future__ import annotations
 
 import argparse
+import itertools
 import statistics
 import tempfile
 import time
@@ -43,7 +44,7 @@ def measure(n_trials: int, storage: str, root: Path) -> list[float]:
         storage=storage,
         seed=0,
     )
-    return [later - earlier for earlier, later in zip(calls, calls[1:], strict=False)]
+    return [later - earlier for earlier, later in itertools.pairwise(calls)]
 
 
 def main() -> None:
