@@ -98,7 +98,11 @@ def _prepare(settings: RunSettings, plugins: Plugins) -> RunContext:
     optimizer = build_optimizer(optimizer_cls, settings.optimizer.options, space, settings.seed)
     initialize_run(storage, space, optimizer, settings.seed)
     evaluator = build_evaluator(settings.evaluator, plugins)
-    return RunContext(settings, space, storage, optimizer, evaluator, plugins)
+
+    def open_another_handle() -> Storage:
+        return open_storage(settings.root_directory, settings.storage, plugins)
+
+    return RunContext(settings, space, storage, optimizer, evaluator, plugins, open_another_handle)
 
 
 def _work(context: RunContext) -> Summary:

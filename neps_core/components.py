@@ -51,11 +51,17 @@ def structure_settings(settings_class: type, options: Mapping[str, Any], label: 
         return make_converter().structure(dict(options), settings_class)
     except (cattrs.BaseValidationError, TypeError, ValueError) as error:
         details = (
-            cattrs.transform_error(error)
+            cattrs.transform_error(error, format_exception=_describe_error)
             if isinstance(error, cattrs.BaseValidationError)
             else [str(error)]
         )
         raise SettingsError(f"{label}: invalid options: {'; '.join(details)}") from error
+
+
+def _describe_error(error: BaseException, expected: type | None) -> str:
+    if expected is not None and isinstance(error, TypeError | ValueError) and not str(error):
+        return f"expected {expected.__name__}"
+    return str(error) or type(error).__name__
 
 
 def select_optimizer_class(

@@ -145,6 +145,14 @@ class RunSettings:
     post_run_summary: bool = True
     heartbeat_interval: float = attrs.field(default=10.0, validator=_optional(_positive_number))
     stale_after: float = attrs.field(default=120.0, validator=_optional(_positive_number))
+    max_trial_attempts: int = attrs.field(default=3, validator=_optional(_positive_int))
+
+    def __attrs_post_init__(self) -> None:
+        if self.stale_after <= self.heartbeat_interval:
+            raise SettingsError(
+                f"stale_after ({self.stale_after} s) must be longer than heartbeat_interval "
+                f"({self.heartbeat_interval} s), or live workers would be taken for dead"
+            )
 
     @classmethod
     def from_kwargs(cls, **kwargs: Any) -> RunSettings:

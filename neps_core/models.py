@@ -62,7 +62,8 @@ class Trial:
     ``fidelity`` is the value of the space's fidelity parameter in ``config`` (``None`` when the
     space has none); it is stored so that fidelity budgets never need the space to be counted.
     ``previous_trial_id`` links a promotion to the lower-fidelity trial it continues.
-    ``attempts`` counts how often the trial was handed to a worker (re-queues after a crash).
+    ``attempts`` counts how often the trial was handed to a worker (re-queues after a crash);
+    ``last_heartbeat`` is when its worker last proved to be alive.
     """
 
     id: str
@@ -75,6 +76,7 @@ class Trial:
     previous_trial_id: str | None = None
     fidelity: float | None = None
     attempts: int = 0
+    last_heartbeat: float | None = None
     report: Report | None = None
     metadata: Mapping[str, Any] = attrs.field(factory=dict)
 

@@ -20,6 +20,7 @@ from neps_core.config import RunSettings
 from neps_core.errors import MissingCostError, TrialAlreadyReportedError, TrialNotFoundError
 from neps_core.history import TrialHistory
 from neps_core.interfaces import EvaluationJob, EvaluationOutcome, Evaluator, Optimizer, Storage
+from neps_core.liveness import ASYNC_MARK, Heartbeat, recover_stale_trials
 from neps_core.models import Proposal, Report, Trial, TrialState
 from neps_core.plugin_manager import Plugins, plugin_errors
 from neps_core.result_contract import ParsedResult, failure_report, parse_result
@@ -33,7 +34,10 @@ POLL_INTERVAL = 0.05
 
 @attrs.define
 class RunContext:
-    """What observer hooks see of a worker's run."""
+    """What observer hooks see of a worker's run.
+
+    ``open_storage`` opens another handle on the same run (for the heartbeat thread).
+    """
 
     settings: RunSettings
     space: PipelineSpace
@@ -41,6 +45,7 @@ class RunContext:
     optimizer: Optimizer
     evaluator: Evaluator
     plugins: Plugins
+    open_storage: Callable[[], Storage]
 
     @property
     def worker_id(self) -> str:
@@ -88,6 +93,7 @@ class Worker:
         self.settings = context.settings
         self._injected = injected_names(context.settings.evaluate_pipeline or (lambda: None))
         self._in_flight: dict[str, Trial] = {}
+        self._awaiting: set[str] = set()  # launched asynchronously, no result yet
         self._claimed = 0
         self._cost_spent = 0.0
         self.stop_reason: str | None = None
@@ -95,21 +101,43 @@ class Worker:
     # -- the loop ---------------------------------------------------------------------------
     def run(self) -> None:
         """Evaluate trials until a budget is spent, the optimizer is done or an error stops it."""
+        heartbeat = Heartbeat(
+            self.context.open_storage,
+            self.settings.worker_id,
+            self.settings.heartbeat_interval,
+            running=lambda: set(self._in_flight),
+        )
+        with heartbeat:
+            self._loop()
+        logger.info("Worker %s stopped: %s", self.settings.worker_id, self.stop_reason)
+
+    def _loop(self) -> None:
         evaluator = self.context.evaluator
         waits = self.settings.continue_until_max_evaluation_completed
         while True:
-            free = evaluator.capacity - len(self._in_flight)
+            free = self._free_slots()
             if free > 0 and (self.stop_reason is None or waits):
                 for trial in self._sample(free):
                     self._launch(trial)
             if self._in_flight:
                 for outcome in evaluator.wait(timeout=POLL_INTERVAL):
                     self._finish(self._in_flight.pop(outcome.trial_id), outcome)
-            elif self._must_wait_for_others():
+            elif self._must_wait_for_others() or (free <= 0 and self.stop_reason is None):
                 time.sleep(POLL_INTERVAL)
             elif self.stop_reason is not None:
                 break
-        logger.info("Worker %s stopped: %s", self.settings.worker_id, self.stop_reason)
+
+    def _free_slots(self) -> int:
+        """Evaluator capacity left, also bounded by this worker's unanswered async trials."""
+        evaluator = self.context.evaluator
+        free = evaluator.capacity - len(self._in_flight)
+        limit = evaluator.max_outstanding
+        if limit is not None and self._awaiting:
+            history = self.context.storage.sync()
+            self._awaiting = {i for i in self._awaiting if not history[i].state.is_final}
+        if limit is not None:
+            free = min(free, limit - len(self._in_flight) - len(self._awaiting))
+        return free
 
     def _must_wait_for_others(self) -> bool:
         """With continue_until_max_evaluation_completed, wait until every trial is final."""
@@ -130,32 +158,40 @@ class Worker:
             self.stop_reason = "max_cost_per_run"
             return []
         wanted = free if local_left is None else min(free, local_left)
-        return self.context.storage.transact(lambda history: self._decide(history, wanted))
+        written = self.context.storage.transact(lambda history: self._decide(history, wanted))
+        return [
+            trial
+            for trial in written
+            if trial.state is TrialState.EVALUATING and trial.worker_id == self.settings.worker_id
+        ]
 
     def _local_allowance(self) -> int | None:
         limit = self.settings.max_evaluations_per_run
         return None if limit is None else max(0, limit - self._claimed)
 
     def _decide(self, history: TrialHistory, wanted: int) -> list[Trial]:
-        now, worker = time.time(), self.settings.worker_id
-        claimed = [
-            attrs.evolve(
-                history[trial_id],
+        now = time.time()
+        changed = {trial.id: trial for trial in self._recover(history, now)}
+        pending = [i for i in history.ids_in(TrialState.PENDING) if i not in changed]
+        pending += [t.id for t in changed.values() if t.state is TrialState.PENDING]
+        for trial_id in pending[:wanted]:
+            changed[trial_id] = attrs.evolve(
+                changed.get(trial_id, history[trial_id]),
                 state=TrialState.EVALUATING,
-                worker_id=worker,
+                worker_id=self.settings.worker_id,
                 started_at=now,
+                last_heartbeat=now,
                 attempts=history[trial_id].attempts + 1,
             )
-            for trial_id in history.ids_in(TrialState.PENDING)[:wanted]
-        ]
-        wanted -= len(claimed)
+        wanted -= min(wanted, len(pending))
+        claimed = list(changed.values())
+        if wanted == 0:
+            return claimed
         budget = history.budget(
             evaluations_to_spend=self.settings.evaluations_to_spend,
             cost_to_spend=self.settings.cost_to_spend,
             fidelities_to_spend=self.settings.fidelities_to_spend,
         )
-        if wanted == 0:
-            return claimed
         if budget.exhausted_by is not None:
             self.stop_reason = f"budget {budget.exhausted_by} used up"
             return claimed
@@ -166,6 +202,14 @@ class Worker:
         if not proposals:
             self.stop_reason = "the optimizer has nothing left to propose"
         return claimed + self._new_trials(history, proposals, wanted, now)
+
+    def _recover(self, history: TrialHistory, now: float) -> list[Trial]:
+        return recover_stale_trials(
+            history,
+            now=now,
+            stale_after=self.settings.stale_after,
+            max_attempts=self.settings.max_trial_attempts,
+        )
 
     def _ask(self, history: TrialHistory, budget: Any, n: int) -> list[Proposal]:
         optimizer = self.context.optimizer
@@ -196,6 +240,7 @@ class Worker:
                     created_at=now,
                     worker_id=self.settings.worker_id if mine else None,
                     started_at=now if mine else None,
+                    last_heartbeat=now if mine else None,
                     previous_trial_id=proposal.previous_trial_id,
                     fidelity=None if fidelity_name is None else proposal.config[fidelity_name],
                     attempts=1 if mine else 0,
@@ -238,6 +283,7 @@ class Worker:
     def _finish(self, trial: Trial, outcome: EvaluationOutcome) -> None:
         if outcome.error is None and outcome.result is None:
             logger.info("Trial %s is evaluated asynchronously; waiting for its result", trial.id)
+            self._mark_awaiting(trial.id)
             return
         parsed, raise_after = self._parse(outcome)
         if parsed.report.cost is not None:
@@ -278,6 +324,18 @@ class Worker:
             failed = attrs.evolve(parsed.report, error=str(missing))
             return ParsedResult(TrialState.FAILED, failed), missing
         return parsed, None
+
+    def _mark_awaiting(self, trial_id: str) -> None:
+        """Record that the trial waits for save_pipeline_results, not for this worker."""
+
+        def mark(history: TrialHistory) -> list[Trial]:
+            trial = history[trial_id]
+            if trial.state.is_final:  # the result arrived already
+                return []
+            return [attrs.evolve(trial, metadata={**trial.metadata, ASYNC_MARK: True})]
+
+        self.context.storage.transact(mark)
+        self._awaiting.add(trial_id)
 
     @staticmethod
     def _timed(report: Report, outcome: EvaluationOutcome) -> Report:

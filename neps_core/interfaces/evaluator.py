@@ -57,6 +57,15 @@ class Evaluator(abc.ABC):
         """How many jobs may be in flight at once."""
         return 1
 
+    @property
+    def max_outstanding(self) -> int | None:
+        """At most this many trials of one worker may lack a result, async ones included.
+
+        ``None`` means no bound beyond ``capacity``; evaluators that hand work to a scheduler
+        set it so that one worker cannot flood the queue.
+        """
+        return None
+
     @abc.abstractmethod
     def submit(self, job: EvaluationJob) -> None:
         """Start evaluating ``job``."""

@@ -1,0 +1,114 @@
+"""Worker liveness: heartbeats for running trials, and recovery of trials whose worker died.
+
+A worker refreshes ``last_heartbeat`` of the trials it is evaluating every
+``heartbeat_interval`` seconds from a background thread (with its own storage handle, so the
+evaluation itself is never interrupted). Whoever samples next looks for trials that have been
+silent for ``stale_after`` seconds: they go back to PENDING for another worker, or become
+CRASHED once they have been tried ``max_trial_attempts`` times. Trials evaluated
+asynchronously (``evaluate_pipeline`` returned ``None``) are waiting for
+``save_pipeline_results``, not for a worker, and are left alone.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+import attrs
+
+from neps_core.history import TrialHistory
+from neps_core.interfaces import Storage
+from neps_core.models import Report, Trial, TrialState
+
+logger = logging.getLogger(__name__)
+
+ASYNC_MARK = "awaiting_result"
+
+
+def recover_stale_trials(
+    history: TrialHistory, *, now: float, stale_after: float, max_attempts: int
+) -> list[Trial]:
+    """New versions of the EVALUATING trials whose worker stopped heartbeating."""
+    recovered = []
+    for trial_id in history.ids_in(TrialState.EVALUATING):
+        trial = history[trial_id]
+        last_sign = trial.last_heartbeat or trial.started_at or trial.created_at
+        if trial.metadata.get(ASYNC_MARK) or now - last_sign < stale_after:
+            continue
+        reason = (
+            f"worker {trial.worker_id} stopped heartbeating {now - last_sign:.0f} s ago "
+            f"(attempt {trial.attempts} of {max_attempts})"
+        )
+        if trial.attempts < max_attempts:
+            logger.warning("Re-queueing trial %s: %s", trial.id, reason)
+            recovered.append(
+                attrs.evolve(
+                    trial,
+                    state=TrialState.PENDING,
+                    worker_id=None,
+                    metadata={**trial.metadata, "requeued_because": reason},
+                )
+            )
+        else:
+            logger.warning("Trial %s crashed: %s", trial.id, reason)
+            report = Report(objective_to_minimize=None, error=f"crashed: {reason}")
+            recovered.append(
+                attrs.evolve(trial, state=TrialState.CRASHED, report=report, finished_at=now)
+            )
+    return recovered
+
+
+class Heartbeat:
+    """A daemon thread refreshing ``last_heartbeat`` of this worker's running trials."""
+
+    def __init__(
+        self,
+        open_storage: Callable[[], Storage],
+        worker_id: str,
+        interval: float,
+        running: Callable[[], set[str]],
+    ) -> None:
+        self._open_storage = open_storage
+        self._worker_id = worker_id
+        self._interval = interval
+        self._running = running
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="neps-core-heartbeat", daemon=True)
+
+    def __enter__(self) -> Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _loop(self) -> None:
+        storage = self._open_storage()
+        try:
+            while not self._stop.wait(self._interval):
+                self._beat(storage)
+        finally:
+            storage.close()
+
+    def _beat(self, storage: Storage) -> None:
+        running = self._running()
+        if not running:
+            return
+
+        def refresh(history: TrialHistory) -> list[Trial]:
+            now = time.time()
+            return [
+                attrs.evolve(history[trial_id], last_heartbeat=now)
+                for trial_id in running
+                if trial_id in history
+                and history[trial_id].state is TrialState.EVALUATING
+                and history[trial_id].worker_id == self._worker_id
+            ]
+
+        try:
+            storage.transact(refresh)
+        except Exception:  # a missed beat must not kill the worker; the next one retries
+            logger.exception("Heartbeat of worker %s failed", self._worker_id)

@@ -1,0 +1,164 @@
+"""Worker liveness with real processes: SIGKILL a worker mid-evaluation and finish its run."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import attrs
+import pytest
+
+import neps_core as neps
+from neps_core.history import TrialHistory
+from neps_core.liveness import ASYNC_MARK, recover_stale_trials
+from neps_core.models import Trial, TrialState
+
+WORKER = textwrap.dedent(
+    """
+    import os, sys, time
+    from pathlib import Path
+    import neps_core as neps
+
+    def evaluate_pipeline(x, pipeline_directory):
+        (Path(pipeline_directory) / "started").write_text(str(os.getpid()))
+        if os.environ.get("SLOW") == "1":
+            time.sleep(float(os.environ.get("SLEEP", "600")))
+        return x
+
+    neps.run(
+        evaluate_pipeline,
+        {"x": neps.Float(0.0, 1.0)},
+        root_directory=sys.argv[1],
+        evaluations_to_spend=3,
+        heartbeat_interval=0.2,
+        stale_after=1.5,
+        max_trial_attempts=int(os.environ.get("ATTEMPTS", "3")),
+        continue_until_max_evaluation_completed=True,
+    )
+    """
+)
+
+
+def _start_worker(tmp_path: Path, root: Path, **env: str) -> subprocess.Popen[bytes]:
+    script = tmp_path / "worker.py"
+    script.write_text(WORKER)
+    return subprocess.Popen(
+        [sys.executable, str(script), str(root)],
+        env={**os.environ, **env},
+        stderr=subprocess.PIPE,
+    )
+
+
+def _wait_for(path: Path, process: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        assert process.poll() is None, process.stderr.read().decode() if process.stderr else ""
+        assert time.monotonic() < deadline, f"{path} never appeared"
+        time.sleep(0.05)
+
+
+def _kill_mid_evaluation(tmp_path: Path, root: Path, attempts: str) -> None:
+    worker = _start_worker(tmp_path, root, SLOW="1", ATTEMPTS=attempts)
+    _wait_for(root / "configs" / "config_1" / "started", worker)
+    os.kill(worker.pid, signal.SIGKILL)
+    worker.wait()
+
+
+@pytest.mark.slow
+def test_killed_worker_trial_is_requeued_and_finished(tmp_path: Path) -> None:
+    root = tmp_path / "run"
+    _kill_mid_evaluation(tmp_path, root, attempts="3")
+    assert neps.status(root).counts["evaluating"] == 1
+
+    survivor = _start_worker(tmp_path, root, SLOW="0")
+    assert survivor.wait(timeout=120) == 0, survivor.stderr.read().decode()  # type: ignore[union-attr]
+
+    summary = neps.status(root)
+    assert summary.counts["success"] == 3
+    assert summary.counts["evaluating"] == summary.counts["pending"] == 0
+    first = (root / "configs" / "config_1" / "metadata.yaml").read_text()
+    assert "attempts: 2" in first
+    assert "requeued_because" in first
+
+
+@pytest.mark.slow
+def test_killed_worker_trial_crashes_after_its_last_attempt(tmp_path: Path) -> None:
+    root = tmp_path / "run"
+    _kill_mid_evaluation(tmp_path, root, attempts="1")
+
+    survivor = _start_worker(tmp_path, root, SLOW="0", ATTEMPTS="1")
+    assert survivor.wait(timeout=120) == 0, survivor.stderr.read().decode()  # type: ignore[union-attr]
+
+    summary = neps.status(root)
+    assert summary.counts == {**summary.counts, "crashed": 1, "success": 2, "evaluating": 0}
+    report = (root / "configs" / "config_1" / "report.yaml").read_text()
+    assert "stopped heartbeating" in report
+
+
+@pytest.mark.slow
+def test_a_slow_but_alive_worker_keeps_its_trial(tmp_path: Path) -> None:
+    root = tmp_path / "run"
+    slow = _start_worker(tmp_path, root, SLOW="1", SLEEP="3")
+    _wait_for(root / "configs" / "config_1" / "started", slow)
+    other = _start_worker(tmp_path, root, SLOW="0")
+    assert other.wait(timeout=120) == 0
+    assert slow.wait(timeout=120) == 0
+    metadata = (root / "configs" / "config_1" / "metadata.yaml").read_text()
+    assert "attempts: 1" in metadata
+    assert neps.status(root).counts["success"] == 3
+
+
+def _history(*trials: Trial) -> TrialHistory:
+    history = TrialHistory()
+    for trial in trials:
+        history.put(trial)
+    return history
+
+
+def _running(trial_id: str, heartbeat: float, **changes: object) -> Trial:
+    trial = Trial(
+        id=trial_id,
+        config={"x": 0.5},
+        state=TrialState.EVALUATING,
+        created_at=0.0,
+        worker_id="w",
+        started_at=0.0,
+        attempts=1,
+        last_heartbeat=heartbeat,
+    )
+    return attrs.evolve(trial, **changes)  # type: ignore[arg-type]
+
+
+def test_recovery_leaves_fresh_and_asynchronous_trials_alone() -> None:
+    history = _history(
+        _running("1", heartbeat=95.0),
+        _running("2", heartbeat=10.0, metadata={ASYNC_MARK: True}),
+        _running("3", heartbeat=10.0),
+    )
+    recovered = recover_stale_trials(history, now=100.0, stale_after=30.0, max_attempts=3)
+    assert [(t.id, t.state, t.worker_id) for t in recovered] == [
+        ("3", TrialState.PENDING, None)
+    ]
+
+
+def test_recovery_crashes_a_trial_out_of_attempts() -> None:
+    history = _history(_running("1", heartbeat=0.0, attempts=3))
+    (crashed,) = recover_stale_trials(history, now=100.0, stale_after=30.0, max_attempts=3)
+    assert crashed.state is TrialState.CRASHED
+    assert crashed.report is not None and "attempt 3 of 3" in (crashed.report.error or "")
+
+
+def test_stale_after_must_exceed_the_heartbeat_interval(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="stale_after"):
+        neps.run(
+            lambda x: x,
+            {"x": neps.Float(0, 1)},
+            root_directory=tmp_path / "run",
+            heartbeat_interval=5,
+            stale_after=1,
+        )

@@ -1,0 +1,97 @@
+"""The ``async`` evaluator: trials wait for save_pipeline_results, bounded per worker."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+import neps_core as neps
+from neps_core.errors import SettingsError
+
+SPACE = {"x": neps.Float(0.0, 1.0)}
+
+
+def _complete_launched(root: Path, launched: list[str], stop: threading.Event) -> None:
+    """Play the external system: report every launched trial a little later."""
+    done: set[str] = set()
+    while not stop.is_set():
+        for trial_id in list(launched):
+            if trial_id not in done:
+                time.sleep(0.05)
+                neps.save_pipeline_results(
+                    {"objective_to_minimize": 1.0}, trial_id, root, post_run_summary=False
+                )
+                done.add(trial_id)
+        time.sleep(0.01)
+
+
+def test_max_in_flight_bounds_unanswered_trials(tmp_path: Path) -> None:
+    root = tmp_path / "run"
+    launched: list[str] = []
+    outstanding_at_launch: list[int] = []
+
+    def evaluate_pipeline(x: float, pipeline_id: str) -> None:
+        answered = neps.status(root).counts["success"] if launched else 0
+        outstanding_at_launch.append(len(launched) - answered)
+        launched.append(pipeline_id)
+
+    stop = threading.Event()
+    reporter = threading.Thread(target=_complete_launched, args=(root, launched, stop))
+    reporter.start()
+    try:
+        neps.run(
+            evaluate_pipeline,
+            SPACE,
+            root_directory=root,
+            evaluations_to_spend=6,
+            evaluator={"name": "async", "max_in_flight": 2},
+            continue_until_max_evaluation_completed=True,
+        )
+    finally:
+        stop.set()
+        reporter.join()
+    assert len(launched) == 6
+    assert max(outstanding_at_launch) <= 1  # at most one other trial waiting at each launch
+    assert neps.status(root).counts["success"] == 6
+
+
+def test_async_trials_stay_evaluating_and_count_toward_the_budget(tmp_path: Path) -> None:
+    root = tmp_path / "run"
+    summary = neps.run(
+        lambda x: None,
+        SPACE,
+        root_directory=root,
+        evaluations_to_spend=3,
+        evaluator="async",
+    )
+    assert summary.counts["evaluating"] == 3
+    again = neps.run(lambda x: None, SPACE, root_directory=root, evaluations_to_spend=3)
+    assert again.counts["evaluating"] == 3  # nothing new: the budget belongs to the root
+    neps.save_pipeline_results({"objective_to_minimize": 0.5}, "config_2", root)
+    assert neps.status(root).counts == {**neps.status(root).counts, "success": 1}
+
+
+def test_max_evaluations_per_run_bounds_what_one_worker_launches(tmp_path: Path) -> None:
+    root = tmp_path / "run"
+    summary = neps.run(
+        lambda x: None,
+        SPACE,
+        root_directory=root,
+        evaluations_to_spend=10,
+        max_evaluations_per_run=4,
+        evaluator="async",
+    )
+    assert summary.counts["evaluating"] == 4
+
+
+def test_invalid_max_in_flight_names_the_option(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError, match="max_in_flight"):
+        neps.run(
+            lambda x: None,
+            SPACE,
+            root_directory=tmp_path / "run",
+            evaluator={"name": "async", "max_in_flight": 0},
+        )
