@@ -26,8 +26,9 @@ from neps_core.errors import NepsCoreError, SettingsError
 from neps_core.interfaces import Storage
 from neps_core.models import Summary
 from neps_core.plugin_manager import Plugins, load_plugins
+from neps_core.reporting import record_result
 from neps_core.result_contract import ParsedResult, parse_result
-from neps_core.runtime import RunContext, Worker, record_result
+from neps_core.runtime import RunContext, Worker
 from neps_core.serialization import read_yaml
 from neps_core.space import PipelineSpace
 from neps_core.summary import summarize, write_summary_files

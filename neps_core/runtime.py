@@ -17,13 +17,13 @@ from typing import Any
 import attrs
 
 from neps_core.config import RunSettings
-from neps_core.errors import MissingCostError, TrialAlreadyReportedError, TrialNotFoundError
 from neps_core.history import TrialHistory
 from neps_core.interfaces import EvaluationJob, EvaluationOutcome, Evaluator, Optimizer, Storage
-from neps_core.liveness import ASYNC_MARK, Heartbeat, recover_stale_trials
-from neps_core.models import Proposal, Report, Trial, TrialState
-from neps_core.plugin_manager import Plugins, plugin_errors
-from neps_core.result_contract import ParsedResult, failure_report, parse_result
+from neps_core.liveness import ASYNC_MARK, Heartbeat
+from neps_core.models import Trial
+from neps_core.plugin_manager import Plugins
+from neps_core.reporting import judge_outcome, record_result
+from neps_core.sampler import TrialSampler
 from neps_core.space import PipelineSpace
 
 logger = logging.getLogger(__name__)
@@ -67,24 +67,6 @@ def injected_names(function: Callable[..., Any]) -> tuple[str, ...]:
     return tuple(name for name in INJECTABLE if name in parameters)
 
 
-def record_result(storage: Storage, trial_id: str, parsed: ParsedResult) -> Trial:
-    """Store a final result for ``trial_id``, refusing a second result for the same trial."""
-
-    def change(history: TrialHistory) -> list[Trial]:
-        if trial_id not in history:
-            raise TrialNotFoundError(f"No trial with id {trial_id!r} in {storage.root_directory}")
-        trial = history[trial_id]
-        if trial.state.is_final:
-            raise TrialAlreadyReportedError(
-                f"Trial {trial_id!r} already has a result (state {trial.state.value})"
-            )
-        return [
-            attrs.evolve(trial, state=parsed.state, report=parsed.report, finished_at=time.time())
-        ]
-
-    return storage.transact(change)[0]
-
-
 class Worker:
     """One worker's loop over a run; build it, then call :meth:`run` once."""
 
@@ -96,7 +78,15 @@ class Worker:
         self._awaiting: set[str] = set()  # launched asynchronously, no result yet
         self._claimed = 0
         self._cost_spent = 0.0
-        self.stop_reason: str | None = None
+        self._local_stop: str | None = None
+        self._sampler = TrialSampler(
+            context.settings, context.space, context.optimizer, context.plugins
+        )
+
+    @property
+    def stop_reason(self) -> str | None:
+        """Why this worker takes no new trials (``None`` while it still does)."""
+        return self._local_stop or self._sampler.stop_reason
 
     # -- the loop ---------------------------------------------------------------------------
     def run(self) -> None:
@@ -143,7 +133,7 @@ class Worker:
         """With continue_until_max_evaluation_completed, wait until every trial is final."""
         if self.stop_reason is None or not self.settings.continue_until_max_evaluation_completed:
             return False
-        if self.stop_reason in ("max_evaluations_per_run", "max_cost_per_run"):
+        if self._local_stop is not None:
             return False
         return not self.context.storage.sync().all_final
 
@@ -152,101 +142,17 @@ class Worker:
         """Claim pending trials or create new ones, in one storage transaction."""
         local_left = self._local_allowance()
         if local_left == 0:
-            self.stop_reason = self.stop_reason or "max_evaluations_per_run"
+            self._local_stop = "max_evaluations_per_run reached"
             return []
         if self.settings.max_cost_per_run and self._cost_spent >= self.settings.max_cost_per_run:
-            self.stop_reason = "max_cost_per_run"
+            self._local_stop = "max_cost_per_run reached"
             return []
         wanted = free if local_left is None else min(free, local_left)
-        written = self.context.storage.transact(lambda history: self._decide(history, wanted))
-        return [
-            trial
-            for trial in written
-            if trial.state is TrialState.EVALUATING and trial.worker_id == self.settings.worker_id
-        ]
+        return self._sampler.sample(self.context.storage, wanted)
 
     def _local_allowance(self) -> int | None:
         limit = self.settings.max_evaluations_per_run
         return None if limit is None else max(0, limit - self._claimed)
-
-    def _decide(self, history: TrialHistory, wanted: int) -> list[Trial]:
-        now = time.time()
-        changed = {trial.id: trial for trial in self._recover(history, now)}
-        pending = [i for i in history.ids_in(TrialState.PENDING) if i not in changed]
-        pending += [t.id for t in changed.values() if t.state is TrialState.PENDING]
-        for trial_id in pending[:wanted]:
-            changed[trial_id] = attrs.evolve(
-                changed.get(trial_id, history[trial_id]),
-                state=TrialState.EVALUATING,
-                worker_id=self.settings.worker_id,
-                started_at=now,
-                last_heartbeat=now,
-                attempts=history[trial_id].attempts + 1,
-            )
-        wanted -= min(wanted, len(pending))
-        claimed = list(changed.values())
-        if wanted == 0:
-            return claimed
-        budget = history.budget(
-            evaluations_to_spend=self.settings.evaluations_to_spend,
-            cost_to_spend=self.settings.cost_to_spend,
-            fidelities_to_spend=self.settings.fidelities_to_spend,
-        )
-        if budget.exhausted_by is not None:
-            self.stop_reason = f"budget {budget.exhausted_by} used up"
-            return claimed
-        batch = max(wanted, self.settings.sample_batch_size)
-        if budget.remaining_evaluations is not None:
-            batch = min(batch, budget.remaining_evaluations)
-        proposals = self._ask(history, budget, batch)
-        if not proposals:
-            self.stop_reason = "the optimizer has nothing left to propose"
-        return claimed + self._new_trials(history, proposals, wanted, now)
-
-    def _recover(self, history: TrialHistory, now: float) -> list[Trial]:
-        return recover_stale_trials(
-            history,
-            now=now,
-            stale_after=self.settings.stale_after,
-            max_attempts=self.settings.max_trial_attempts,
-        )
-
-    def _ask(self, history: TrialHistory, budget: Any, n: int) -> list[Proposal]:
-        optimizer = self.context.optimizer
-        with plugin_errors(f"optimizer {optimizer.name!r} of", self._origin(optimizer)):
-            proposals = list(optimizer.ask(history, budget, n))
-        for proposal in proposals:
-            try:
-                self.context.space.validate_config(proposal.config)
-            except ValueError as error:
-                raise ValueError(
-                    f"Optimizer {optimizer.name!r} proposed an invalid configuration: {error}"
-                ) from error
-        return proposals[:n]
-
-    def _new_trials(
-        self, history: TrialHistory, proposals: list[Proposal], wanted: int, now: float
-    ) -> list[Trial]:
-        fidelity_name = self.context.space.fidelity_name
-        first_id = int(history.next_id())
-        trials = []
-        for index, proposal in enumerate(proposals):
-            mine = index < wanted
-            trials.append(
-                Trial(
-                    id=str(first_id + index),
-                    config=dict(proposal.config),
-                    state=TrialState.EVALUATING if mine else TrialState.PENDING,
-                    created_at=now,
-                    worker_id=self.settings.worker_id if mine else None,
-                    started_at=now if mine else None,
-                    last_heartbeat=now if mine else None,
-                    previous_trial_id=proposal.previous_trial_id,
-                    fidelity=None if fidelity_name is None else proposal.config[fidelity_name],
-                    attempts=1 if mine else 0,
-                )
-            )
-        return trials
 
     # -- evaluation -------------------------------------------------------------------------
     def _launch(self, trial: Trial) -> None:
@@ -285,7 +191,7 @@ class Worker:
             logger.info("Trial %s is evaluated asynchronously; waiting for its result", trial.id)
             self._mark_awaiting(trial.id)
             return
-        parsed, raise_after = self._parse(outcome)
+        parsed, raise_after = judge_outcome(outcome, self.settings)
         if parsed.report.cost is not None:
             self._cost_spent += parsed.report.cost
         stored = record_result(self.context.storage, trial.id, parsed)
@@ -295,35 +201,6 @@ class Worker:
         )
         if raise_after is not None:
             raise raise_after
-
-    def _parse(self, outcome: EvaluationOutcome) -> tuple[ParsedResult, BaseException | None]:
-        """The result to store, and the error to raise once it is stored (if any)."""
-        settings = self.settings
-        if outcome.error is not None:
-            report = failure_report(
-                outcome.error,
-                outcome.traceback,
-                objective_on_error=settings.objective_value_on_error,
-                cost_on_error=settings.cost_value_on_error,
-            )
-            logger.warning("Trial %s failed: %s", outcome.trial_id, report.error)
-            error = None if settings.ignore_errors else outcome.error
-            return ParsedResult(TrialState.FAILED, self._timed(report, outcome)), error
-        try:
-            parsed = parse_result(outcome.result)
-        except TypeError as contract_error:
-            report = failure_report(contract_error, None)
-            return ParsedResult(TrialState.FAILED, self._timed(report, outcome)), contract_error
-        parsed = ParsedResult(parsed.state, self._timed(parsed.report, outcome))
-        missing_cost = settings.cost_to_spend is not None and parsed.report.cost is None
-        if missing_cost and parsed.state is TrialState.SUCCESS:
-            missing = MissingCostError(
-                f"Trial {outcome.trial_id}: cost_to_spend is set, so evaluate_pipeline must "
-                "return a dict with a 'cost' key"
-            )
-            failed = attrs.evolve(parsed.report, error=str(missing))
-            return ParsedResult(TrialState.FAILED, failed), missing
-        return parsed, None
 
     def _mark_awaiting(self, trial_id: str) -> None:
         """Record that the trial waits for save_pipeline_results, not for this worker."""
@@ -336,11 +213,3 @@ class Worker:
 
         self.context.storage.transact(mark)
         self._awaiting.add(trial_id)
-
-    @staticmethod
-    def _timed(report: Report, outcome: EvaluationOutcome) -> Report:
-        extra = {**report.extra, **outcome.metadata} if outcome.metadata else report.extra
-        return attrs.evolve(report, evaluation_duration=outcome.duration, extra=extra)
-
-    def _origin(self, optimizer: Optimizer) -> str:
-        return self.context.plugins.origin(type(optimizer))

@@ -1,0 +1,80 @@
+"""Turning what an evaluation produced into a stored, final trial.
+
+Shared by the worker loop, ``save_pipeline_results`` and ask-and-tell clients, so that every
+path applies the same result contract and error settings.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import attrs
+
+from neps_core.config import RunSettings
+from neps_core.errors import MissingCostError, TrialAlreadyReportedError, TrialNotFoundError
+from neps_core.history import TrialHistory
+from neps_core.interfaces import EvaluationOutcome, Storage
+from neps_core.models import Report, Trial, TrialState
+from neps_core.result_contract import ParsedResult, failure_report, parse_result
+
+logger = logging.getLogger(__name__)
+
+
+def record_result(storage: Storage, trial_id: str, parsed: ParsedResult) -> Trial:
+    """Store a final result for ``trial_id``, refusing a second result for the same trial."""
+
+    def change(history: TrialHistory) -> list[Trial]:
+        if trial_id not in history:
+            raise TrialNotFoundError(f"No trial with id {trial_id!r} in {storage.root_directory}")
+        trial = history[trial_id]
+        if trial.state.is_final:
+            raise TrialAlreadyReportedError(
+                f"Trial {trial_id!r} already has a result (state {trial.state.value})"
+            )
+        return [
+            attrs.evolve(trial, state=parsed.state, report=parsed.report, finished_at=time.time())
+        ]
+
+    return storage.transact(change)[0]
+
+
+def judge_outcome(
+    outcome: EvaluationOutcome, settings: RunSettings
+) -> tuple[ParsedResult, BaseException | None]:
+    """The result to store for ``outcome``, and the error to raise once it is stored (if any).
+
+    A raised exception is stored as FAILED and re-raised unless ``ignore_errors``; a return
+    value breaking the contract, or a missing cost under a cost budget, is stored as FAILED
+    and always raised: those are bugs in the caller's code, not failed evaluations.
+    """
+    if outcome.error is not None:
+        report = failure_report(
+            outcome.error,
+            outcome.traceback,
+            objective_on_error=settings.objective_value_on_error,
+            cost_on_error=settings.cost_value_on_error,
+        )
+        logger.warning("Trial %s failed: %s", outcome.trial_id, report.error)
+        error = None if settings.ignore_errors else outcome.error
+        return ParsedResult(TrialState.FAILED, _timed(report, outcome)), error
+    try:
+        parsed = parse_result(outcome.result)
+    except TypeError as contract_error:
+        report = failure_report(contract_error, None)
+        return ParsedResult(TrialState.FAILED, _timed(report, outcome)), contract_error
+    parsed = ParsedResult(parsed.state, _timed(parsed.report, outcome))
+    missing_cost = settings.cost_to_spend is not None and parsed.report.cost is None
+    if missing_cost and parsed.state is TrialState.SUCCESS:
+        missing = MissingCostError(
+            f"Trial {outcome.trial_id}: cost_to_spend is set, so evaluate_pipeline must "
+            "return a dict with a 'cost' key"
+        )
+        failed = attrs.evolve(parsed.report, error=str(missing))
+        return ParsedResult(TrialState.FAILED, failed), missing
+    return parsed, None
+
+
+def _timed(report: Report, outcome: EvaluationOutcome) -> Report:
+    extra = {**report.extra, **outcome.metadata} if outcome.metadata else report.extra
+    return attrs.evolve(report, evaluation_duration=outcome.duration, extra=extra)

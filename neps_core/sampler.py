@@ -1,0 +1,125 @@
+"""Deciding which trials a worker gets, inside one storage transaction.
+
+The decision, in order: recover trials of dead workers, claim PENDING trials, then - while
+the global budget allows - ask the optimizer for new configurations. Because the decision
+runs on the complete, locked history, two workers never take the same slot and the budget is
+exact. The worker loop and ask-and-tell clients share this one implementation.
+"""
+
+from __future__ import annotations
+
+import time
+
+import attrs
+
+from neps_core.config import RunSettings
+from neps_core.history import TrialHistory
+from neps_core.interfaces import Optimizer, Storage
+from neps_core.liveness import recover_stale_trials
+from neps_core.models import BudgetInfo, Proposal, Trial, TrialState
+from neps_core.plugin_manager import Plugins, plugin_errors
+from neps_core.space import PipelineSpace
+
+
+class TrialSampler:
+    """Samples trials for one worker; ``stop_reason`` says why it could not give more."""
+
+    def __init__(
+        self, settings: RunSettings, space: PipelineSpace, optimizer: Optimizer, plugins: Plugins
+    ) -> None:
+        self.settings = settings
+        self.space = space
+        self.optimizer = optimizer
+        self.plugins = plugins
+        self.stop_reason: str | None = None
+
+    def sample(self, storage: Storage, wanted: int) -> list[Trial]:
+        """Up to ``wanted`` trials now EVALUATING by this worker (fewer when none are left)."""
+        written = storage.transact(lambda history: self._decide(history, wanted))
+        me = self.settings.worker_id
+        return [t for t in written if t.state is TrialState.EVALUATING and t.worker_id == me]
+
+    def _decide(self, history: TrialHistory, wanted: int) -> list[Trial]:
+        now = time.time()
+        changed = {trial.id: trial for trial in self._recover(history, now)}
+        pending = [i for i in history.ids_in(TrialState.PENDING) if i not in changed]
+        pending += [t.id for t in changed.values() if t.state is TrialState.PENDING]
+        for trial_id in pending[:wanted]:
+            changed[trial_id] = attrs.evolve(
+                changed.get(trial_id, history[trial_id]),
+                state=TrialState.EVALUATING,
+                worker_id=self.settings.worker_id,
+                started_at=now,
+                last_heartbeat=now,
+                attempts=history[trial_id].attempts + 1,
+            )
+        wanted -= min(wanted, len(pending))
+        claimed = list(changed.values())
+        if wanted == 0:
+            return claimed
+        budget = self.budget(history)
+        if budget.exhausted_by is not None:
+            self.stop_reason = f"budget {budget.exhausted_by} used up"
+            return claimed
+        batch = max(wanted, self.settings.sample_batch_size)
+        if budget.remaining_evaluations is not None:
+            batch = min(batch, budget.remaining_evaluations)
+        proposals = self._ask(history, budget, batch)
+        if not proposals:
+            self.stop_reason = "the optimizer has nothing left to propose"
+        return claimed + self._new_trials(history, proposals, wanted, now)
+
+    def budget(self, history: TrialHistory) -> BudgetInfo:
+        """The run's global budget as used by ``history``."""
+        return history.budget(
+            evaluations_to_spend=self.settings.evaluations_to_spend,
+            cost_to_spend=self.settings.cost_to_spend,
+            fidelities_to_spend=self.settings.fidelities_to_spend,
+        )
+
+    def _recover(self, history: TrialHistory, now: float) -> list[Trial]:
+        return recover_stale_trials(
+            history,
+            now=now,
+            stale_after=self.settings.stale_after,
+            max_attempts=self.settings.max_trial_attempts,
+        )
+
+    def _ask(self, history: TrialHistory, budget: BudgetInfo, n: int) -> list[Proposal]:
+        optimizer = self.optimizer
+        origin = self.plugins.origin(type(optimizer))
+        with plugin_errors(f"optimizer {optimizer.name!r} of", origin):
+            proposals = list(optimizer.ask(history, budget, n))
+        for proposal in proposals:
+            try:
+                self.space.validate_config(proposal.config)
+            except ValueError as error:
+                raise ValueError(
+                    f"Optimizer {optimizer.name!r} proposed an invalid configuration: {error}"
+                ) from error
+        return proposals[:n]
+
+    def _new_trials(
+        self, history: TrialHistory, proposals: list[Proposal], wanted: int, now: float
+    ) -> list[Trial]:
+        """The first ``wanted`` proposals are this worker's; the rest wait as PENDING."""
+        fidelity_name = self.space.fidelity_name
+        first_id = int(history.next_id())
+        trials = []
+        for index, proposal in enumerate(proposals):
+            mine = index < wanted
+            trials.append(
+                Trial(
+                    id=str(first_id + index),
+                    config=dict(proposal.config),
+                    state=TrialState.EVALUATING if mine else TrialState.PENDING,
+                    created_at=now,
+                    worker_id=self.settings.worker_id if mine else None,
+                    started_at=now if mine else None,
+                    last_heartbeat=now if mine else None,
+                    previous_trial_id=proposal.previous_trial_id,
+                    fidelity=None if fidelity_name is None else proposal.config[fidelity_name],
+                    attempts=1 if mine else 0,
+                )
+            )
+        return trials
