@@ -121,10 +121,18 @@ def _work(context: RunContext) -> Summary:
         context.evaluator.close()
         summary = _summary(context.storage, settings)
         if settings.post_run_summary:
-            write_summary_files(settings.root_directory, context.storage.sync(), summary)
+            _write_summary(context.storage, summary)
         context.plugins.hook.neps_run_finished(run=context, summary=summary)
         context.storage.close()
     return summary
+
+
+def _write_summary(storage: Storage, summary: Summary) -> None:
+    """Summary files are a convenience: failing to write them must not hide the run's outcome."""
+    try:
+        write_summary_files(storage.root_directory, storage.sync(), summary)
+    except OSError as error:
+        logger.warning("Could not write the summary files in %s: %s", storage.root_directory, error)
 
 
 def _summary(storage: Storage, settings: RunSettings | None = None) -> Summary:
@@ -178,8 +186,7 @@ def save_pipeline_results(
         parsed: ParsedResult = parse_result(user_result)
         record_result(storage, _trial_id(pipeline_id), parsed)
         if post_run_summary:
-            summary = _summary(storage)
-            write_summary_files(storage.root_directory, storage.sync(), summary)
+            _write_summary(storage, _summary(storage))
     finally:
         storage.close()
 

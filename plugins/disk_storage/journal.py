@@ -9,6 +9,7 @@ moved to ``journal.torn`` and cut off).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -83,9 +84,11 @@ class Journal:
         data = "".join(json.dumps(r, separators=(",", ":")) + "\n" for r in records).encode()
         try:
             if self._writer is None:
-                self._writer = open(self.path, "ab")  # noqa: SIM115 - kept open across writes
-            self._writer.write(data)
-            self._writer.flush()
+                # Unbuffered: a failed write (a full disk) leaves nothing behind to flush later.
+                self._writer = open(self.path, "ab", buffering=0)  # noqa: SIM115 - kept open
+            remaining = memoryview(data)
+            while remaining:
+                remaining = remaining[self._writer.write(remaining) or 0 :]
             if self.fsync:
                 os.fsync(self._writer.fileno())
         except OSError as error:
@@ -98,7 +101,8 @@ class Journal:
         """Close the open file handles and the lock descriptor."""
         for handle in (self._reader, self._writer):
             if handle is not None:
-                handle.close()
+                with contextlib.suppress(OSError):
+                    handle.close()
         self._reader = self._writer = None
         self.lock.close()
 

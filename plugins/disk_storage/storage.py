@@ -26,7 +26,7 @@ from typing import Any, ClassVar
 from neps_core.errors import StorageError
 from neps_core.history import TrialHistory
 from neps_core.interfaces import Change, Storage
-from neps_core.models import RunInfo, Trial
+from neps_core.models import Report, RunInfo, Trial, TrialState
 from neps_core.serialization import dump_yaml, make_converter, read_yaml, to_plain, write_atomic
 from neps_core_plugins.disk_storage.journal import Journal
 
@@ -111,12 +111,24 @@ class DiskStorage(Storage):
         return plain
 
     def _structure(self, record: dict[str, Any]) -> Trial:
+        """A trial from its journal record; a damaged record becomes a CORRUPTED trial."""
         try:
             return self._converter.structure(record, Trial)
         except Exception as error:
-            raise StorageError(
-                f"{self._journal.path}: record {record.get('id')!r} is not a valid trial: {error}"
-            ) from error
+            trial_id = record.get("id")
+            if not isinstance(trial_id, str):
+                raise StorageError(
+                    f"{self._journal.path}: a record without a trial id is damaged: {error}"
+                ) from error
+            message = f"journal record of trial {trial_id} in {self._journal.path} is damaged"
+            logger.error("%s: %s; the trial is marked corrupted", message, error)
+            return Trial(
+                id=trial_id,
+                config=record["config"] if isinstance(record.get("config"), dict) else {},
+                state=TrialState.CORRUPTED,
+                created_at=0.0,
+                report=Report(objective_to_minimize=None, error=f"{message}: {error}"),
+            )
 
     def _write_views(self, trial: Trial) -> None:
         """config.yaml when a trial is created; metadata.yaml and report.yaml when it is final.

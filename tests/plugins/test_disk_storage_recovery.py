@@ -1,0 +1,169 @@
+"""The disk storage under damage: edited views, damaged journal records, full and read-only disks.
+
+Full and read-only disks are real: a small tmpfs mounted for the test (the suite runs as root
+in CI). Where mounting is not permitted, the same scenario runs with the journal's file
+handle patched to fail the way a full disk does.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import json
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import neps_core as neps
+from neps_core.errors import StorageError
+from neps_core_plugins.disk_storage.journal import Journal
+
+SPACE = {"x": neps.Float(0.0, 1.0)}
+
+
+def _run(root: Path, budget: int, **kwargs: object) -> neps.Summary:
+    return neps.run(lambda x: x, SPACE, root_directory=root, evaluations_to_spend=budget, **kwargs)
+
+
+def _journal(root: Path) -> Path:
+    return root / ".neps_core" / "journal.jsonl"
+
+
+def test_edited_or_truncated_report_files_do_not_change_the_run(tmp_path: Path) -> None:
+    root = tmp_path / "run"
+    first = _run(root, 3)
+    (root / "configs" / "config_1" / "report.yaml").write_text("objective_to_minimize: [unclosed")
+    (root / "configs" / "config_2" / "report.yaml").write_text("")
+    summary = _run(root, 5)
+    assert summary.counts["success"] == 5
+    assert neps.status(root).best_objective == min(
+        first.best_objective or 1.0, summary.best_objective or 1.0
+    )
+
+
+def test_a_damaged_journal_record_marks_its_trial_corrupted(tmp_path: Path) -> None:
+    root = tmp_path / "run"
+    _run(root, 3)
+    lines = _journal(root).read_text().splitlines()
+    record = json.loads(lines[-1])
+    record["state"] = "exploded"  # valid JSON, not a valid trial
+    _journal(root).write_text("\n".join([*lines[:-1], json.dumps(record)]) + "\n")
+
+    summary = _run(root, 5)
+    assert summary.counts["corrupted"] == 1
+    assert summary.counts["success"] == 4
+    assert summary.budget.used_evaluations == 5
+
+
+def test_garbage_inside_the_journal_is_an_error_naming_file_and_line(tmp_path: Path) -> None:
+    root = tmp_path / "run"
+    _run(root, 2)
+    lines = _journal(root).read_text().splitlines()
+    _journal(root).write_text("\n".join([lines[0], "{not json", *lines[1:]]) + "\n")
+    with pytest.raises(StorageError, match=r"journal\.jsonl, line 2"):
+        neps.status(root)
+
+
+@contextlib.contextmanager
+def _small_tmpfs(directory: Path, size: str) -> Iterator[bool]:
+    """Mount a tmpfs of ``size`` on ``directory``; yields False where mounting is not allowed."""
+    directory.mkdir(parents=True, exist_ok=True)
+    mounted = (
+        subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(directory)],
+            capture_output=True,
+            check=False,
+        ).returncode
+        == 0
+    )
+    try:
+        yield mounted
+    finally:
+        if mounted:
+            subprocess.run(["umount", "-l", str(directory)], check=False)
+
+
+def _remount(directory: Path, options: str) -> None:
+    subprocess.run(["mount", "-o", f"remount,{options}", str(directory)], check=True)
+
+
+class _FullDisk:
+    """Stands in for the journal's file handle on machines where tmpfs cannot be mounted."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def write(self, data: bytes) -> int:
+        raise OSError(errno.ENOSPC, "No space left on device", str(self.path))
+
+
+def test_a_full_disk_stops_the_run_cleanly_and_loses_no_report(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    mount_point = tmp_path / "small"
+    with _small_tmpfs(mount_point, "160k") as mounted:
+        root = mount_point / "run"
+        payload = "x" * 4000
+
+        def evaluate_pipeline(x: float) -> dict[str, object]:
+            return {"objective_to_minimize": x, "extra": {"payload": payload}}
+
+        if not mounted:
+            original_append = Journal.append
+            calls = {"n": 0}
+
+            def append_until_full(self: Journal, records: list[dict[str, object]]) -> None:
+                calls["n"] += 1
+                if calls["n"] > 20:
+                    self._writer = _FullDisk(self.path)  # type: ignore[assignment]
+                original_append(self, records)
+
+            monkeypatch.setattr(Journal, "append", append_until_full)
+        with pytest.raises(OSError, match=r"No space left on device") as raised:
+            neps.run(
+                evaluate_pipeline,
+                SPACE,
+                root_directory=root,
+                evaluations_to_spend=200,
+                heartbeat_interval=0.1,
+                stale_after=0.5,
+            )
+        assert str(root) in str(raised.value)
+        reported = neps.status(root).counts["success"]
+        assert reported > 0
+
+        monkeypatch.undo()
+        if mounted:
+            _remount(mount_point, "size=20m")
+        else:
+            _journal(root).write_bytes(_journal(root).read_bytes())  # nothing to free
+        summary = neps.run(
+            evaluate_pipeline,
+            SPACE,
+            root_directory=root,
+            evaluations_to_spend=60 if not mounted else 200,
+            heartbeat_interval=0.1,
+            stale_after=0.5,
+            continue_until_max_evaluation_completed=True,
+        )
+        assert summary.counts["success"] >= reported
+        assert summary.budget.used_evaluations == summary.budget.evaluations_to_spend
+        assert summary.counts["evaluating"] == summary.counts["pending"] == 0
+
+
+def test_a_read_only_file_system_is_a_clear_error(tmp_path: Path) -> None:
+    mount_point = tmp_path / "ro"
+    with _small_tmpfs(mount_point, "4m") as mounted:
+        root = mount_point / "run"
+        _run(root, 3)
+        if mounted:
+            _remount(mount_point, "ro")
+        else:
+            _journal(root).chmod(0o444)
+            _journal(root).with_name("journal.jsonl.lock").chmod(0o444)
+        with pytest.raises(OSError, match=r"(Read-only file system|Permission denied)") as raised:
+            _run(root, 5)
+        assert str(root) in str(raised.value)
+        assert neps.status(root).counts["success"] == 3
