@@ -55,6 +55,9 @@ class GridSearch(Optimizer):
     def __init__(self, space: PipelineSpace, settings: Any = None, *, seed: int | None = None):
         super().__init__(space, settings, seed=seed)
         self._names = list(space.parameters)
+        self._start_over()
+
+    def _start_over(self) -> None:
         self._seen: set[tuple[Any, ...]] = set()
         self._seen_upto = 0
         self._cursor = self._points()
@@ -73,8 +76,8 @@ class GridSearch(Optimizer):
         return tuple(repr(config.get(name)) for name in self._names)
 
     def ask(self, trials: Mapping[str, Trial], budget: BudgetInfo, n: int) -> Sequence[Proposal]:
-        if len(trials) < self._seen_upto:  # a different, shorter history: start over
-            self.__init__(self.space, self.settings, seed=self.seed)  # type: ignore[misc]
+        if len(trials) < self._seen_upto:  # a different, shorter history
+            self._start_over()
         for trial in itertools.islice(trials.values(), self._seen_upto, None):
             self._seen.add(self._key(trial.config))
         self._seen_upto = len(trials)
