@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import logging
 import random
 import shutil
@@ -58,18 +59,21 @@ def run(
     plugins: Iterable[object] = (),
     seed: int | None = None,
     post_run_summary: bool = True,
+    heartbeat_interval: float = 10.0,
+    stale_after: float = 120.0,
+    max_trial_attempts: int = 3,
     **legacy_and_aliases: Any,
 ) -> Summary:
     """Optimize ``evaluate_pipeline`` over ``pipeline_space``; results go to ``root_directory``.
 
     Calling ``run`` again with the same root continues the run; several processes calling it
     on one root cooperate, sharing the ``*_to_spend`` budgets, which are global to the root.
-    ``max_evaluations_per_run`` bounds only this call. Returns the run's summary.
+    ``max_evaluations_per_run`` bounds only this call. Workers heartbeat every
+    ``heartbeat_interval`` seconds; a trial silent for ``stale_after`` seconds is re-queued
+    (CRASHED after ``max_trial_attempts``). Returns the run's summary.
     """
-    arguments = {k: v for k, v in locals().items() if k != "legacy_and_aliases"}
+    arguments = _explicit_arguments(locals())
     arguments.update(legacy_and_aliases)
-    if arguments.get("worker_id") is None:
-        arguments.pop("worker_id")
     settings = RunSettings.from_kwargs(**arguments)
     if not callable(settings.evaluate_pipeline):
         raise SettingsError(
@@ -82,6 +86,32 @@ def run(
         shutil.rmtree(settings.root_directory)
     context = _prepare(settings, loaded)
     return _work(context)
+
+
+def _explicit_arguments(values: Mapping[str, Any]) -> dict[str, Any]:
+    """The arguments of ``run`` the caller set, i.e. those differing from their defaults.
+
+    Defaults then come from :class:`RunSettings` alone, so an old spelling (``searcher=``) is
+    never mistaken for a conflict with a default (``optimizer="auto"``).
+    """
+    defaults = {
+        name: parameter.default
+        for name, parameter in inspect.signature(run).parameters.items()
+        if parameter.default is not inspect.Parameter.empty
+    }
+    return {
+        name: value
+        for name, value in values.items()
+        if name in defaults and not (value is defaults[name] or _same(value, defaults[name]))
+    }
+
+
+def _same(value: Any, default: Any) -> bool:
+    return (
+        type(value) is type(default)
+        and isinstance(value, str | bool | int | float | tuple)
+        and value == default
+    )
 
 
 def _prepare(settings: RunSettings, plugins: Plugins) -> RunContext:

@@ -118,7 +118,7 @@ class RunSettings:
 
     evaluate_pipeline: Callable[..., Any] | None = None
     pipeline_space: Any = None
-    root_directory: Path = attrs.field(converter=Path)
+    root_directory: Path = attrs.field(default=Path("neps_results"), converter=Path)
     overwrite_root_directory: bool = False
     evaluations_to_spend: int | None = attrs.field(default=None, validator=_optional(_positive_int))
     max_evaluations_per_run: int | None = attrs.field(
@@ -157,25 +157,28 @@ class RunSettings:
     @classmethod
     def from_kwargs(cls, **kwargs: Any) -> RunSettings:
         """Settings from ``run()``'s keyword arguments, legacy and alias names included."""
-        settings = _apply_aliases(kwargs)
-        if settings.get("root_directory") is None:
-            raise SettingsError("root_directory is required")
-        if settings.get("sample_batch_size") is None:
-            settings.pop("sample_batch_size", None)
+        settings, spelled = _apply_aliases(kwargs)
+        for optional in ("root_directory", "sample_batch_size", "worker_id"):
+            if settings.get(optional) is None:
+                settings.pop(optional, None)
         known = {field.name for field in attrs.fields(cls)}
         unknown = sorted(set(settings) - known)
         if unknown:
             raise SettingsError(f"Unknown run setting(s) {unknown}; known: {sorted(known)}")
         try:
             return cls(**settings)
-        except SettingsError:
-            raise
         except (TypeError, ValueError) as error:
-            raise SettingsError(str(error)) from error
+            message = str(error)
+            for name, written in spelled.items():  # name the setting as the user wrote it
+                if message.startswith(name):
+                    message = written + message[len(name) :]
+            raise SettingsError(message) from error
 
 
-def _apply_aliases(kwargs: Mapping[str, Any]) -> dict[str, Any]:
+def _apply_aliases(kwargs: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+    """Settings under their current names, and the old spelling of each renamed one."""
     settings: dict[str, Any] = {}
+    spelled: dict[str, str] = {}
     for key, value in kwargs.items():
         new = DEPRECATED_ALIASES.get(key) or ALIASES.get(key)
         if new is None:
@@ -193,4 +196,5 @@ def _apply_aliases(kwargs: Mapping[str, Any]) -> dict[str, Any]:
         if kwargs.get(new) is not None and kwargs[new] != value:
             raise SettingsError(f"Both {key}= and {new}= were given; use only {new}=")
         settings[new] = value
-    return settings
+        spelled[new] = key
+    return settings, spelled

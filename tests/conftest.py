@@ -1,0 +1,29 @@
+"""Fixtures shared by the whole test suite: a fresh root directory and a reader for trial files."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+TrialFileReader = Callable[[Path, "str | int", str], Any]
+
+
+@pytest.fixture
+def root(tmp_path: Path) -> Path:
+    """A root directory that does not exist yet, as a user's first run sees it."""
+    return tmp_path / "results"
+
+
+@pytest.fixture
+def trial_file() -> TrialFileReader:
+    """Read ``configs/config_<id>/<name>.yaml`` of a run, the way a user inspects results."""
+
+    def read(root: Path, trial_id: str | int, name: str) -> Any:
+        path = Path(root) / "configs" / f"config_{trial_id}" / f"{name}.yaml"
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+
+    return read

@@ -1,0 +1,165 @@
+"""Asynchronous evaluation (seed 000, section 3): ``evaluate_pipeline`` returns ``None`` and the
+result arrives later through ``save_pipeline_results``, typically from another process.
+
+The separate processes here are real ``python -c`` interpreters, as a SLURM job would be.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+import neps_core as neps
+
+TrialFileReader = Callable[..., Any]
+SPACE = {"x": neps.Float(0.0, 1.0), "opt": neps.Categorical(("adam", "sgd"))}
+
+REPORT_SCRIPT = """
+import sys
+import neps_core as neps
+neps.save_pipeline_results(
+    user_result={"objective_to_minimize": float(sys.argv[3]), "cost": 3, "extra": {"node": "n1"}},
+    pipeline_id=sys.argv[1],
+    root_directory=sys.argv[2],
+)
+"""
+
+
+def _report_from_another_process(
+    root: Path, pipeline_id: str, objective: float = 0.25
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", REPORT_SCRIPT, pipeline_id, str(root), str(objective)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def _submit(x: float, opt: str) -> None:
+    return None
+
+
+def _counts(root: Path) -> dict[str, int]:
+    return {state: n for state, n in neps.status(root).counts.items() if n}
+
+
+def _start(root: Path, n: int = 3) -> None:
+    neps.run(_submit, SPACE, root_directory=root, evaluations_to_spend=n)
+
+
+def test_returning_none_leaves_trials_evaluating(root: Path) -> None:
+    summary = neps.run(_submit, SPACE, root_directory=root, evaluations_to_spend=3)
+    assert summary.counts["evaluating"] == 3
+    assert _counts(root) == {"evaluating": 3}
+    assert not (root / "configs" / "config_1" / "report.yaml").exists()
+
+
+def test_max_evaluations_per_run_bounds_an_asynchronous_worker(root: Path) -> None:
+    neps.run(_submit, SPACE, root_directory=root, max_evaluations_per_run=2)
+    assert _counts(root) == {"evaluating": 2}
+
+
+def test_result_from_a_separate_process_completes_the_trial(
+    root: Path, trial_file: TrialFileReader
+) -> None:
+    _start(root)
+    completed = _report_from_another_process(root, "2")
+    assert completed.returncode == 0, completed.stderr
+    assert _counts(root) == {"success": 1, "evaluating": 2}
+    report = trial_file(root, 2, "report")
+    assert report["objective_to_minimize"] == 0.25 and report["cost"] == 3.0
+    assert report["extra"]["node"] == "n1"
+    assert trial_file(root, 2, "metadata")["state"] == "success"
+    summary = yaml.safe_load((root / "summary.yaml").read_text(encoding="utf-8"))
+    assert summary["counts"]["success"] == 1  # post_run_summary defaults to True
+    assert neps.status(root).best_trial.id == "2"  # type: ignore[union-attr]
+
+
+def test_a_second_result_for_the_same_trial_is_refused(root: Path) -> None:
+    _start(root)
+    assert _report_from_another_process(root, "1", 0.5).returncode == 0
+    again = _report_from_another_process(root, "1", 0.1)
+    assert again.returncode != 0
+    assert "TrialAlreadyReportedError" in again.stderr
+    with pytest.raises(neps.TrialAlreadyReportedError, match="'1'"):
+        neps.save_pipeline_results({"objective_to_minimize": 0.1}, "1", root)
+    assert neps.status(root).best_objective == 0.5  # the first result stands
+
+
+def test_unknown_trial_id_is_named(root: Path) -> None:
+    _start(root)
+    with pytest.raises(neps.TrialNotFoundError, match="99"):
+        neps.save_pipeline_results({"objective_to_minimize": 0.1}, "99", root)
+    completed = _report_from_another_process(root, "config_42")
+    assert completed.returncode != 0 and "42" in completed.stderr
+    assert _counts(root) == {"evaluating": 3}
+
+
+@pytest.mark.parametrize("pipeline_id", ["3", "config_3", 3])
+def test_pipeline_id_with_or_without_prefix(root: Path, pipeline_id: Any) -> None:
+    _start(root)
+    neps.save_pipeline_results({"objective_to_minimize": 0.7}, pipeline_id, root)
+    assert _counts(root) == {"success": 1, "evaluating": 2}
+    assert neps.status(root).best_trial.id == "3"  # type: ignore[union-attr]
+
+
+def test_reported_exception_fails_the_trial(root: Path, trial_file: TrialFileReader) -> None:
+    _start(root, n=1)
+    result = {"objective_to_minimize": None, "exception": MemoryError("out of GPU memory")}
+    neps.save_pipeline_results(result, "1", root)
+    assert _counts(root) == {"failed": 1}
+    assert "out of GPU memory" in trial_file(root, 1, "report")["error"]
+
+
+def test_bad_result_is_a_type_error_and_the_trial_stays_open(root: Path) -> None:
+    _start(root, n=1)
+    with pytest.raises(TypeError, match="list"):
+        neps.save_pipeline_results([0.1, 0.2], "1", root)
+    assert _counts(root) == {"evaluating": 1}
+    neps.save_pipeline_results(0.3, "1", root)  # the corrected result is still accepted
+    assert _counts(root) == {"success": 1}
+
+
+def test_post_run_summary_false_writes_no_summary(root: Path) -> None:
+    _start(root, n=1)
+    before = (root / "summary.yaml").read_text(encoding="utf-8")
+    neps.save_pipeline_results(0.3, "1", root, post_run_summary=False)
+    assert (root / "summary.yaml").read_text(encoding="utf-8") == before
+    assert _counts(root) == {"success": 1}
+
+
+def test_save_pipeline_results_outside_a_run_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="nowhere"):
+        neps.save_pipeline_results(0.1, "1", tmp_path / "nowhere")
+
+
+def test_seed_000_walkthrough_with_real_jobs(root: Path) -> None:
+    """evaluate_pipeline writes a job script, launches it, and returns None (seed 000, 3.2)."""
+    jobs: list[subprocess.Popen[bytes]] = []
+
+    def evaluate_pipeline(
+        pipeline_directory: Path, pipeline_id: str, root_directory: Path, x: float, opt: str
+    ) -> None:
+        script = pipeline_directory / "job.py"
+        script.write_text(
+            "import neps_core as neps\n"
+            f"neps.save_pipeline_results(user_result={{'objective_to_minimize': {x!r}}}, "
+            f"pipeline_id={pipeline_id!r}, root_directory={str(root_directory)!r})\n",
+            encoding="utf-8",
+        )
+        jobs.append(subprocess.Popen([sys.executable, str(script)]))
+
+    neps.run(evaluate_pipeline, SPACE, root_directory=root, evaluations_to_spend=3)
+    assert [job.wait(timeout=120) for job in jobs] == [0, 0, 0]
+    status = neps.status(root)
+    assert status.counts["success"] == 3
+    configs = [neps.load_config(root, config_id=i) for i in ("1", "2", "3")]
+    assert status.best_objective == min(c["x"] for c in configs)

@@ -1,0 +1,141 @@
+"""The legacy API of seed 001 keeps working and says, with a DeprecationWarning, what replaces it.
+
+Old NePS scripts (``run_pipeline=``, ``searcher=``, ``max_evaluations_total=``,
+``max_cost_total=``, result keys ``loss`` and ``info_dict``) must run unchanged.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import neps_core as neps
+
+TrialFileReader = Callable[..., Any]
+SPACE = {
+    "element_1": neps.Float(-1.0, 1.0),
+    "element_2": neps.Integer(1, 5),
+    "element_3": neps.Categorical((0.5, 1.5)),
+}
+
+
+def run_pipeline(**config: Any) -> float:
+    """Seed 001's first example, verbatim in spirit."""
+    return config["element_1"] - config["element_2"] + config["element_3"]
+
+
+def _deprecations(caught: list[warnings.WarningMessage]) -> list[str]:
+    return [str(w.message) for w in caught if issubclass(w.category, DeprecationWarning)]
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "value"),
+    [
+        ("run_pipeline", "evaluate_pipeline", run_pipeline),
+        ("searcher", "optimizer", "random_search"),
+        ("max_evaluations_total", "evaluations_to_spend", 3),
+    ],
+)
+def test_legacy_run_arguments_warn_with_the_new_name(
+    root: Path, old: str, new: str, value: Any
+) -> None:
+    arguments: dict[str, Any] = {
+        "evaluate_pipeline": run_pipeline,
+        "pipeline_space": SPACE,
+        "root_directory": root,
+        "evaluations_to_spend": 3,
+    }
+    arguments.pop(new, None)
+    arguments[old] = value
+    with pytest.warns(DeprecationWarning, match=rf"{old}.*{new}") as caught:
+        summary = neps.run(**arguments)
+    assert summary.counts["success"] == 3
+    matching = [w for w in caught if old in str(w.message)]
+    assert matching[0].filename == __file__  # points at the caller's line, so it is shown
+
+
+def test_seed_001_script_runs_with_all_legacy_names(root: Path) -> None:
+    def legacy(**config: Any) -> dict[str, Any]:
+        loss = run_pipeline(**config)
+        return {"loss": loss, "cost": 2, "info_dict": {"reverse_loss": -loss}}
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        summary = neps.run(
+            run_pipeline=legacy,
+            pipeline_space=SPACE,
+            root_directory=root,
+            max_cost_total=10,
+            searcher="random_search",
+        )
+    messages = " | ".join(_deprecations(caught))
+    for old, new in [
+        ("run_pipeline", "evaluate_pipeline"),
+        ("max_cost_total", "cost_to_spend"),
+        ("searcher", "optimizer"),
+        ("loss", "objective_to_minimize"),
+        ("info_dict", "extra"),
+    ]:
+        assert old in messages and new in messages, (old, messages)
+    assert summary.counts["success"] == 5  # "each evaluation costs 2 ... 5 evaluations"
+    assert summary.budget.used_cost == 10
+
+
+def test_loss_and_info_dict_are_stored_under_the_new_keys(
+    root: Path, trial_file: TrialFileReader
+) -> None:
+    def legacy(**config: Any) -> dict[str, Any]:
+        loss = run_pipeline(**config)
+        return {"loss": loss, "info_dict": {"reverse_loss": -loss}}
+
+    with pytest.warns(DeprecationWarning) as caught:
+        neps.run(legacy, SPACE, root_directory=root, evaluations_to_spend=1)
+    messages = " | ".join(_deprecations(list(caught)))
+    assert "'loss'" in messages and "'objective_to_minimize'" in messages
+    config = trial_file(root, 1, "config")
+    report = trial_file(root, 1, "report")
+    assert report["objective_to_minimize"] == pytest.approx(run_pipeline(**config))
+    assert report["extra"]["reverse_loss"] == pytest.approx(-run_pipeline(**config))
+    assert "loss" not in report["extra"] and "info_dict" not in report["extra"]
+
+
+def test_info_dict_warns_with_its_new_name(root: Path) -> None:
+    def legacy(**config: Any) -> dict[str, Any]:
+        return {"objective_to_minimize": 1.0, "info_dict": {"a": 1}}
+
+    with pytest.warns(DeprecationWarning, match="'info_dict'.*'extra'"):
+        neps.run(legacy, SPACE, root_directory=root, evaluations_to_spend=1)
+
+
+def test_max_cost_total_counts_the_cost(root: Path) -> None:
+    def costly(**config: Any) -> dict[str, Any]:
+        return {"objective_to_minimize": 0.0, "cost": 4}
+
+    with pytest.warns(DeprecationWarning, match="max_cost_total.*cost_to_spend"):
+        summary = neps.run(costly, SPACE, root_directory=root, max_cost_total=8)
+    assert summary.counts["success"] == 2
+
+
+def test_legacy_and_new_name_together_must_agree(root: Path) -> None:
+    with (
+        pytest.warns(DeprecationWarning),
+        pytest.raises(ValueError, match=r"max_evaluations_total.*evaluations_to_spend"),
+    ):
+        neps.run(
+            run_pipeline,
+            SPACE,
+            root_directory=root,
+            max_evaluations_total=2,
+            evaluations_to_spend=3,
+        )
+
+
+def test_new_names_do_not_warn(root: Path) -> None:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        neps.run(run_pipeline, SPACE, root_directory=root, evaluations_to_spend=2)
+    assert _deprecations(caught) == []

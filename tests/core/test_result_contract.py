@@ -1,0 +1,256 @@
+"""The ``evaluate_pipeline`` contract of seed 000, checked through ``run()`` and its files.
+
+What a user returns (or raises) must end up in ``report.yaml`` unchanged in meaning, and a
+contract violation must be loud (a ``TypeError`` naming the type) without leaving the trial
+stuck in ``EVALUATING``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import yaml
+
+import neps_core as neps
+
+TrialFileReader = Callable[..., Any]
+SPACE = {"x": neps.Float(0.0, 1.0), "units": neps.Integer(1, 4)}
+
+
+def _run(root: Path, function: Any, **settings: Any) -> neps.Summary:
+    settings.setdefault("evaluations_to_spend", 1)
+    return neps.run(function, SPACE, root_directory=root, **settings)
+
+
+def _counts(root: Path) -> dict[str, int]:
+    return {state: n for state, n in neps.status(root).counts.items() if n}
+
+
+# -- accepted results ------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "value", [3, 2.5, np.float64(0.25), np.float32(0.5), np.int64(7), -1e9], ids=repr
+)
+def test_scalar_results_are_the_objective(
+    root: Path, trial_file: TrialFileReader, value: Any
+) -> None:
+    summary = _run(root, lambda x, units: value)
+    report = trial_file(root, 1, "report")
+    assert report["objective_to_minimize"] == pytest.approx(float(value))
+    assert isinstance(report["objective_to_minimize"], float)
+    assert _counts(root) == {"success": 1}
+    assert summary.best_objective == pytest.approx(float(value))
+
+
+def test_full_result_dict_is_stored(root: Path, trial_file: TrialFileReader) -> None:
+    def evaluate(x: float, units: int) -> dict[str, Any]:
+        return {
+            "objective_to_minimize": x,
+            "cost": 3,
+            "learning_curve": np.array([0.9, 0.5, x]),
+            "extra": {"train_loss": np.float64(0.125), "per_class": [1, 2]},
+            "accuracy": 0.75,  # an unreserved key: kept, never dropped
+            "notes": "ok",
+        }
+
+    _run(root, evaluate)
+    config = trial_file(root, 1, "config")
+    report = trial_file(root, 1, "report")
+    assert report["objective_to_minimize"] == pytest.approx(config["x"])
+    assert report["cost"] == 3.0
+    assert report["learning_curve"] == pytest.approx([0.9, 0.5, config["x"]])
+    assert report["extra"]["train_loss"] == 0.125
+    assert report["extra"]["per_class"] == [1, 2]
+    assert report["extra"]["accuracy"] == 0.75
+    assert report["extra"]["notes"] == "ok"
+    assert report["error"] is None
+    assert _counts(root) == {"success": 1}
+
+
+def test_tuple_is_a_multi_objective_result(root: Path, trial_file: TrialFileReader) -> None:
+    summary = _run(root, lambda x, units: (x, float(units)), evaluations_to_spend=4)
+    for trial_id in range(1, 5):
+        config = trial_file(root, trial_id, "config")
+        objective = trial_file(root, trial_id, "report")["objective_to_minimize"]
+        assert objective == pytest.approx([config["x"], float(config["units"])])
+    assert _counts(root) == {"success": 4}
+    assert len(summary.pareto_front) >= 1
+
+
+def test_dict_with_a_list_objective_is_multi_objective(
+    root: Path, trial_file: TrialFileReader
+) -> None:
+    _run(root, lambda x, units: {"objective_to_minimize": [x, 1.0 - x], "cost": 1})
+    report = trial_file(root, 1, "report")
+    assert len(report["objective_to_minimize"]) == 2
+    assert sum(report["objective_to_minimize"]) == pytest.approx(1.0)
+
+
+# -- failures the user reports ---------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "value", [math.nan, np.float64("nan"), {"objective_to_minimize": math.nan}], ids=repr
+)
+def test_nan_objective_fails_the_trial(root: Path, trial_file: TrialFileReader, value: Any) -> None:
+    summary = _run(root, lambda x, units: value, evaluations_to_spend=2)
+    assert _counts(root) == {"failed": 2}
+    assert "nan" in trial_file(root, 1, "report")["error"].lower()
+    assert summary.best_trial is None
+
+
+def test_failure_string_fails_the_trial_with_that_reason(
+    root: Path, trial_file: TrialFileReader
+) -> None:
+    _run(root, lambda x, units: "F_out_of_memory", evaluations_to_spend=2)
+    assert _counts(root) == {"failed": 2}
+    assert "F_out_of_memory" in trial_file(root, 2, "report")["error"]
+
+
+def test_exception_key_fails_the_trial_and_keeps_the_message(
+    root: Path, trial_file: TrialFileReader
+) -> None:
+    def evaluate(x: float, units: int) -> dict[str, Any]:
+        return {"objective_to_minimize": x, "exception": RuntimeError("diverged at step 7")}
+
+    _run(root, evaluate)
+    report = trial_file(root, 1, "report")
+    assert _counts(root) == {"failed": 1}
+    assert "diverged at step 7" in report["error"]
+
+
+# -- contract violations ---------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("value", "named"),
+    [
+        ([0.1, 0.2], "list"),
+        ({0.1}, "set"),
+        ("0.5", "str"),
+        (object(), "object"),
+        (np.array([0.1, 0.2]), "ndarray"),
+        (True, "bool"),
+        ({"cost": 1.0, "extra": {}}, "objective_to_minimize"),
+    ],
+    ids=["list", "set", "str", "object", "ndarray", "bool", "dict-without-objective"],
+)
+def test_bad_return_types_raise_and_fail_the_trial(
+    root: Path, trial_file: TrialFileReader, value: Any, named: str
+) -> None:
+    with pytest.raises(TypeError, match=named):
+        _run(root, lambda x, units: value, evaluations_to_spend=3)
+    assert _counts(root) == {"failed": 1}  # recorded, not left EVALUATING; the run stopped
+    assert "TypeError" in trial_file(root, 1, "report")["error"]
+    assert trial_file(root, 1, "metadata")["state"] == "failed"
+
+
+# -- raised exceptions -----------------------------------------------------------------------------
+def _raising(x: float, units: int) -> float:
+    raise ValueError(f"bad units {units}")
+
+
+def test_raised_exception_fails_the_trial_stores_the_traceback_and_propagates(
+    root: Path, trial_file: TrialFileReader
+) -> None:
+    with pytest.raises(ValueError, match="bad units"):
+        _run(root, _raising, evaluations_to_spend=3)
+    report = trial_file(root, 1, "report")
+    assert _counts(root) == {"failed": 1}
+    assert report["error"].startswith("ValueError: bad units")
+    assert "Traceback" in report["traceback"] and "_raising" in report["traceback"]
+    assert report["objective_to_minimize"] is None
+    summary = yaml.safe_load((root / "summary.yaml").read_text(encoding="utf-8"))
+    assert summary["counts"]["failed"] == 1  # the files reflect the failure that stopped the run
+
+
+def test_ignore_errors_continues_with_substitute_values(
+    root: Path, trial_file: TrialFileReader
+) -> None:
+    summary = _run(
+        root,
+        _raising,
+        evaluations_to_spend=3,
+        ignore_errors=True,
+        objective_value_on_error=100.0,
+        cost_value_on_error=2.5,
+    )
+    assert _counts(root) == {"failed": 3}
+    for trial_id in (1, 2, 3):
+        report = trial_file(root, trial_id, "report")
+        assert report["objective_to_minimize"] == 100.0 and report["cost"] == 2.5
+        assert "ValueError" in report["traceback"]
+    assert summary.best_trial is None  # a substitute value never makes a failure "best"
+
+
+def test_cost_on_error_counts_towards_the_cost_budget(root: Path) -> None:
+    _run(
+        root,
+        _raising,
+        evaluations_to_spend=None,
+        cost_to_spend=5.0,
+        ignore_errors=True,
+        cost_value_on_error=2.5,
+    )
+    assert _counts(root) == {"failed": 2}
+
+
+def test_one_failure_among_successes(root: Path) -> None:
+    def evaluate(x: float, units: int, pipeline_id: str) -> float:
+        if pipeline_id == "2":
+            raise RuntimeError("flaky")
+        return x
+
+    summary = _run(root, evaluate, evaluations_to_spend=4, ignore_errors=True)
+    assert _counts(root) == {"success": 3, "failed": 1}
+    assert summary.best_trial is not None and summary.best_trial.id != "2"
+
+
+# -- injected arguments ----------------------------------------------------------------------------
+def test_injected_arguments_when_the_signature_names_them(root: Path) -> None:
+    received: list[dict[str, Any]] = []
+
+    def evaluate(
+        x: float,
+        units: int,
+        *,
+        pipeline_directory: Path,
+        previous_pipeline_directory: Path | None,
+        pipeline_id: str,
+        root_directory: Path,
+    ) -> float:
+        (pipeline_directory / "checkpoint.txt").write_text(str(x))
+        received.append(dict(locals()))
+        return x
+
+    _run(root, evaluate, evaluations_to_spend=2)
+    assert [r["pipeline_id"] for r in received] == ["1", "2"]
+    for args in received:
+        trial_dir = Path(args["pipeline_directory"])
+        assert trial_dir == root / "configs" / f"config_{args['pipeline_id']}"
+        assert (trial_dir / "checkpoint.txt").read_text() == str(args["x"])
+        assert args["previous_pipeline_directory"] is None
+        assert Path(args["root_directory"]).resolve() == root.resolve()
+        assert neps.load_config(root, config_id=args["pipeline_id"])["x"] == args["x"]
+
+
+def test_only_the_named_injections_are_passed(root: Path) -> None:
+    received: list[tuple[Any, ...]] = []
+
+    def evaluate(units: int, *, pipeline_id: str, x: float) -> float:
+        received.append((units, pipeline_id, x))
+        return x
+
+    _run(root, evaluate)
+    assert received and received[0][1] == "1"
+
+
+def test_var_keyword_function_receives_only_the_configuration(root: Path) -> None:
+    received: list[dict[str, Any]] = []
+
+    def evaluate(**config: Any) -> float:
+        received.append(config)
+        return float(config["x"])
+
+    _run(root, evaluate, evaluations_to_spend=2)
+    assert [set(c) for c in received] == [{"x", "units"}, {"x", "units"}]

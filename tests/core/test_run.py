@@ -1,0 +1,283 @@
+"""Budgets and continuing runs: the ``*_to_spend`` budgets belong to the root directory,
+``max_evaluations_per_run`` bounds one call, and ``run()`` on an existing root continues it.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import neps_core as neps
+
+SPACE = {"x": neps.Float(0.0, 1.0), "depth": neps.Integer(1, 3)}
+
+
+class Recorder:
+    """An objective that remembers every configuration it was called with."""
+
+    def __init__(self, cost: float | None = None) -> None:
+        self.calls: list[dict[str, Any]] = []
+        self.cost = cost
+
+    def __call__(self, x: float, depth: int) -> Any:
+        self.calls.append({"x": x, "depth": depth})
+        if self.cost is None:
+            return x
+        return {"objective_to_minimize": x, "cost": self.cost}
+
+
+def _counts(root: Path) -> dict[str, int]:
+    return {state: n for state, n in neps.status(root).counts.items() if n}
+
+
+# -- budgets -------------------------------------------------------------------------------------
+def test_evaluations_to_spend_is_global_to_the_root(root: Path) -> None:
+    objective = Recorder()
+    neps.run(objective, SPACE, root_directory=root, evaluations_to_spend=3)
+    assert len(objective.calls) == 3
+    summary = neps.run(objective, SPACE, root_directory=root, evaluations_to_spend=3)
+    assert len(objective.calls) == 3  # the budget is already spent
+    assert summary.counts["success"] == 3
+    summary = neps.run(objective, SPACE, root_directory=root, evaluations_to_spend=5)
+    assert len(objective.calls) == 5  # exactly the difference
+    assert summary.budget.used_evaluations == 5
+
+
+def test_max_evaluations_per_run_bounds_one_call(root: Path) -> None:
+    objective = Recorder()
+    per_call = []
+    for _ in range(4):
+        before = len(objective.calls)
+        neps.run(
+            objective, SPACE, root_directory=root, evaluations_to_spend=5, max_evaluations_per_run=2
+        )
+        per_call.append(len(objective.calls) - before)
+    assert per_call == [2, 2, 1, 0]
+
+
+def test_max_evaluations_per_run_without_a_global_budget(root: Path) -> None:
+    objective = Recorder()
+    neps.run(objective, SPACE, root_directory=root, max_evaluations_per_run=2)
+    neps.run(objective, SPACE, root_directory=root, max_evaluations_per_run=2)
+    assert len(objective.calls) == 4
+    assert _counts(root) == {"success": 4}
+
+
+def test_cost_to_spend_stops_at_the_budget(root: Path) -> None:
+    objective = Recorder(cost=1.5)
+    summary = neps.run(objective, SPACE, root_directory=root, cost_to_spend=4.5)
+    assert len(objective.calls) == 3
+    assert summary.budget.used_cost == pytest.approx(4.5)
+    neps.run(objective, SPACE, root_directory=root, cost_to_spend=4.5)
+    assert len(objective.calls) == 3
+
+
+def test_cost_budget_without_cost_in_the_result_names_the_trial(
+    root: Path, trial_file: Any
+) -> None:
+    with pytest.raises(ValueError, match=r"(?s)(Trial 1|trial 1|'1').*cost"):
+        neps.run(Recorder(), SPACE, root_directory=root, cost_to_spend=10)
+    assert _counts(root) == {"failed": 1}
+    assert "cost" in trial_file(root, 1, "report")["error"]
+
+
+def test_fidelities_to_spend_counts_the_fidelity_of_every_trial(root: Path) -> None:
+    space = {"x": neps.Float(0.0, 1.0), "epochs": neps.IntegerFidelity(1, 4)}
+    seen: list[int] = []
+
+    def evaluate(x: float, epochs: int) -> float:
+        seen.append(epochs)
+        return x
+
+    summary = neps.run(evaluate, space, root_directory=root, fidelities_to_spend=10)
+    assert seen == [4, 4, 4]  # random search evaluates at the maximum fidelity
+    assert summary.budget.used_fidelities == 12
+
+
+def test_sample_batch_size_leaves_pending_trials_that_are_claimed_later(
+    root: Path, trial_file: Any
+) -> None:
+    objective = Recorder()
+    neps.run(objective, SPACE, root_directory=root, max_evaluations_per_run=1, sample_batch_size=3)
+    assert _counts(root) == {"success": 1, "pending": 2}
+    pending = [trial_file(root, i, "config") for i in (2, 3)]
+    neps.run(objective, SPACE, root_directory=root, max_evaluations_per_run=2)
+    assert objective.calls[1:] == pending  # claimed, not re-sampled
+    assert _counts(root) == {"success": 3}
+
+
+def test_sample_batch_size_respects_the_evaluation_budget(root: Path) -> None:
+    objective = Recorder()
+    neps.run(objective, SPACE, root_directory=root, evaluations_to_spend=2, sample_batch_size=5)
+    assert _counts(root) == {"success": 2}
+
+
+def test_continue_until_max_evaluation_completed_waits_for_open_trials(root: Path) -> None:
+    neps.run(lambda x, depth: None, SPACE, root_directory=root, evaluations_to_spend=2)
+    assert _counts(root) == {"evaluating": 2}
+    neps.run(Recorder(), SPACE, root_directory=root, evaluations_to_spend=2)
+    assert _counts(root) == {"evaluating": 2}  # without the flag: return at once
+
+    results: list[neps.Summary] = []
+    waiter = threading.Thread(
+        target=lambda: results.append(
+            neps.run(
+                Recorder(),
+                SPACE,
+                root_directory=root,
+                evaluations_to_spend=2,
+                continue_until_max_evaluation_completed=True,
+            )
+        ),
+        daemon=True,
+    )
+    waiter.start()
+    waiter.join(timeout=1.0)
+    assert waiter.is_alive(), "run() returned while trials were still being evaluated"
+    for trial_id in ("1", "2"):
+        neps.save_pipeline_results({"objective_to_minimize": 0.0}, trial_id, root)
+    waiter.join(timeout=60)
+    assert not waiter.is_alive()
+    assert results[0].counts["success"] == 2
+
+
+# -- continuing ----------------------------------------------------------------------------------
+def test_continued_run_without_a_space_uses_the_saved_one(root: Path) -> None:
+    neps.run(Recorder(), SPACE, root_directory=root, evaluations_to_spend=2)
+    objective = Recorder()
+    neps.run(objective, root_directory=root, evaluations_to_spend=4)
+    assert len(objective.calls) == 2
+    assert all(0.0 <= c["x"] <= 1.0 and c["depth"] in (1, 2, 3) for c in objective.calls)
+    assert neps.load_pipeline_space(root) == neps.PipelineSpace(SPACE)
+
+
+def test_continued_run_with_an_equal_space_in_another_form(root: Path) -> None:
+    class Space(neps.PipelineSpace):
+        x = neps.Float(0.0, 1.0)
+        depth = neps.Integer(1, 3)
+
+    neps.run(Recorder(), SPACE, root_directory=root, evaluations_to_spend=1)
+    neps.run(Recorder(), Space, root_directory=root, evaluations_to_spend=2)
+    neps.run(Recorder(), Space(), root_directory=root, evaluations_to_spend=3)
+    assert _counts(root) == {"success": 3}
+
+
+@pytest.mark.parametrize(
+    ("changed", "named"),
+    [
+        ({"x": neps.Float(0.0, 2.0), "depth": neps.Integer(1, 3)}, "x"),
+        ({"x": neps.Float(0.0, 1.0), "depth": neps.Integer(1, 3, prior=2)}, "depth"),
+        ({"x": neps.Float(0.0, 1.0)}, "depth"),
+        ({**SPACE, "width": neps.Integer(8, 64)}, "width"),
+    ],
+    ids=["bounds", "prior", "removed", "added"],
+)
+def test_continued_run_with_a_different_space_names_the_parameter(
+    root: Path, changed: dict, named: str
+) -> None:
+    neps.run(Recorder(), SPACE, root_directory=root, evaluations_to_spend=1)
+    objective = Recorder()
+    with pytest.raises(neps.SpaceMismatchError, match=f"'{named}'") as caught:
+        neps.run(objective, changed, root_directory=root, evaluations_to_spend=3)
+    assert isinstance(caught.value, ValueError)
+    assert objective.calls == []
+    assert _counts(root) == {"success": 1}
+
+
+def test_overwrite_root_directory_starts_fresh(root: Path, trial_file: Any) -> None:
+    neps.run(Recorder(), SPACE, root_directory=root, evaluations_to_spend=3)
+    other = {"y": neps.Categorical(("p", "q"))}
+    seen: list[str] = []
+
+    def evaluate(y: str) -> float:
+        seen.append(y)
+        return 1.0
+
+    summary = neps.run(
+        evaluate, other, root_directory=root, evaluations_to_spend=2, overwrite_root_directory=True
+    )
+    assert len(seen) == 2
+    assert summary.counts["success"] == 2
+    assert not (root / "configs" / "config_3").exists()
+    assert set(trial_file(root, 1, "config")) == {"y"}
+    assert neps.load_pipeline_space(root) == neps.PipelineSpace(other)
+
+
+# -- the built-in optimizers end to end ----------------------------------------------------------
+GRID_SPACE = {
+    "kind": neps.Categorical(("a", "b", "c")),
+    "depth": neps.Integer(1, 3),
+    "epochs": neps.IntegerFidelity(1, 5),
+    "dataset": neps.Constant("cifar"),
+}
+
+
+def test_grid_search_covers_a_small_grid_exactly_once_then_stops(root: Path) -> None:
+    seen: list[tuple[str, int]] = []
+
+    def evaluate(kind: str, depth: int, epochs: int, dataset: str) -> float:
+        assert epochs == 5 and dataset == "cifar"
+        seen.append((kind, depth))
+        return float(depth)
+
+    grid = "grid_search"
+    neps.run(evaluate, GRID_SPACE, root_directory=root, max_evaluations_per_run=4, optimizer=grid)
+    assert len(seen) == 4
+    summary = neps.run(
+        evaluate, GRID_SPACE, root_directory=root, evaluations_to_spend=50, optimizer=grid
+    )
+    expected = {(kind, depth) for kind in "abc" for depth in (1, 2, 3)}
+    assert len(seen) == 9 and set(seen) == expected  # each point once, across both calls
+    assert summary.counts["success"] == 9
+    neps.run(evaluate, GRID_SPACE, root_directory=root, evaluations_to_spend=50, optimizer=grid)
+    assert len(seen) == 9
+
+
+def test_grid_search_size_spaces_numeric_points_evenly(root: Path) -> None:
+    seen: list[tuple[float, float]] = []
+
+    def evaluate(x: float, lr: float) -> float:
+        seen.append((x, lr))
+        return x
+
+    space = {"x": neps.Float(0.0, 1.0), "lr": neps.Float(1e-4, 1.0, log=True)}
+    neps.run(evaluate, space, root_directory=root, optimizer={"name": "grid_search", "size": 3})
+    xs = sorted({x for x, _ in seen})
+    lrs = sorted({lr for _, lr in seen})
+    assert len(seen) == 9
+    assert xs == pytest.approx([0.0, 0.5, 1.0])
+    assert lrs == pytest.approx([1e-4, 1e-2, 1.0])
+
+
+def test_random_search_with_priors_samples_around_them(tmp_path: Path) -> None:
+    space = {
+        "x": neps.Float(0.0, 1.0, prior=0.9, prior_confidence="high"),
+        "act": neps.Categorical(("relu", "tanh", "gelu"), prior="gelu", prior_confidence="high"),
+    }
+    results: dict[bool, list[dict[str, Any]]] = {False: [], True: []}
+    for use_priors, seen in results.items():
+
+        def evaluate(x: float, act: str, seen: list[dict[str, Any]] = seen) -> float:
+            seen.append({"x": x, "act": act})
+            return x
+
+        neps.run(
+            evaluate,
+            space,
+            root_directory=tmp_path / str(use_priors),
+            evaluations_to_spend=60,
+            optimizer=("random_search", {"use_priors": use_priors}),
+            seed=11,
+        )
+
+    def near_prior(configs: list[dict[str, Any]]) -> float:
+        return sum(abs(c["x"] - 0.9) < 0.1 for c in configs) / len(configs)
+
+    def gelu_share(configs: list[dict[str, Any]]) -> float:
+        return sum(c["act"] == "gelu" for c in configs) / len(configs)
+
+    assert near_prior(results[True]) > 0.7 and near_prior(results[False]) < 0.4
+    assert gelu_share(results[True]) > 0.7 and gelu_share(results[False]) < 0.55

@@ -1,0 +1,342 @@
+"""``run()`` settings: validation errors, component choices (optimizer, storage, evaluator,
+plugins), worker ids, seeds and NePS 0.17's alias spellings.
+
+A bad setting must fail before anything touches the disk, with a message naming the setting;
+each way of naming a component must select exactly that component.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import pytest
+import yaml
+
+import neps_core as neps
+from neps_core.interfaces import Optimizer
+
+TrialFileReader = Callable[..., Any]
+SPACE = {"x": neps.Float(0.0, 1.0), "kind": neps.Categorical(("a", "b"))}
+
+
+def _objective(x: float, kind: str) -> float:
+    return x
+
+
+def _costly(x: float, kind: str) -> dict[str, float]:
+    return {"objective_to_minimize": x, "cost": 1.0}
+
+
+def _run_info(root: Path) -> dict[str, Any]:
+    return yaml.safe_load((root / "run_info.yaml").read_text(encoding="utf-8"))
+
+
+def _trials(root: Path) -> int:
+    return sum(neps.status(root).counts.values())
+
+
+# -- invalid values ------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("setting", "value"),
+    [
+        ("evaluations_to_spend", 0),
+        ("evaluations_to_spend", -3),
+        ("evaluations_to_spend", 2.5),
+        ("evaluations_to_spend", True),
+        ("evaluations_to_spend", "10"),
+        ("max_evaluations_per_run", 0),
+        ("cost_to_spend", 0),
+        ("cost_to_spend", -1.0),
+        ("cost_to_spend", math.nan),
+        ("cost_to_spend", math.inf),
+        ("cost_to_spend", "10"),
+        ("fidelities_to_spend", -4),
+        ("sample_batch_size", 0),
+        ("sample_batch_size", 1.5),
+        ("objective_value_on_error", "high"),
+        ("cost_value_on_error", [1]),
+        ("optimizer", 42),
+        ("optimizer", {"use_priors": True}),
+        ("evaluator", 3.5),
+        ("storage", 7),
+        ("total_evaluations_to_spend", 0),
+        ("total_cost_to_spend", -2),
+        ("worker_evaluations_to_spend", 0),
+        ("worker_cost_to_spend", -1),
+    ],
+)
+def test_invalid_values_name_the_setting_and_touch_no_files(
+    root: Path, setting: str, value: Any
+) -> None:
+    with pytest.raises(ValueError, match=setting):
+        neps.run(_objective, SPACE, root_directory=root, **{setting: value})
+    assert not root.exists()
+
+
+def test_unknown_setting_is_named(root: Path) -> None:
+    with pytest.raises(ValueError, match="evaluations_to_spnd"):
+        neps.run(_objective, SPACE, root_directory=root, evaluations_to_spnd=3)
+    assert not root.exists()
+
+
+def test_evaluate_pipeline_must_be_callable(root: Path) -> None:
+    with pytest.raises(ValueError, match="evaluate_pipeline"):
+        neps.run(
+            "not a function",  # type: ignore[arg-type]
+            SPACE,
+            root_directory=root,
+            evaluations_to_spend=1,
+        )
+
+
+def test_new_run_without_a_space_is_refused(root: Path) -> None:
+    with pytest.raises(ValueError, match="pipeline_space"):
+        neps.run(_objective, root_directory=root, evaluations_to_spend=1)
+
+
+def test_alias_and_its_new_name_together_must_agree(root: Path) -> None:
+    with pytest.raises(ValueError, match=r"total_evaluations_to_spend.*evaluations_to_spend"):
+        neps.run(
+            _objective,
+            SPACE,
+            root_directory=root,
+            evaluations_to_spend=3,
+            total_evaluations_to_spend=4,
+        )
+
+
+# -- optimizer -----------------------------------------------------------------------------------
+def test_unknown_optimizer_lists_the_available_ones_and_suggests(root: Path) -> None:
+    with pytest.raises(neps.UnknownPluginError) as caught:
+        neps.run(_objective, SPACE, root_directory=root, optimizer="random_serch")
+    message = str(caught.value)
+    assert "optimizer" in message and "'random_serch'" in message
+    assert "Did you mean 'random_search'" in message
+    assert "'grid_search'" in message.split("Available", 1)[1]
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        ("random_search", {"use_prior": True}),
+        {"name": "random_search", "use_prior": True},
+    ],
+)
+def test_unknown_optimizer_option_is_named(root: Path, spec: Any) -> None:
+    with pytest.raises(ValueError, match=r"random_search.*use_prior.*use_priors"):
+        neps.run(_objective, SPACE, root_directory=root, optimizer=spec)
+
+
+def test_invalid_optimizer_option_value_is_named(root: Path) -> None:
+    with pytest.raises(ValueError, match="size"):
+        neps.run(
+            _objective, SPACE, root_directory=root, optimizer={"name": "grid_search", "size": 0}
+        )
+
+
+@pytest.mark.parametrize(
+    ("spec", "name", "settings"),
+    [
+        ("random_search", "random_search", {"use_priors": False}),
+        (("random_search", {"use_priors": True}), "random_search", {"use_priors": True}),
+        ({"name": "grid_search", "size": 3}, "grid_search", {"size": 3}),
+    ],
+    ids=["name", "pair", "mapping"],
+)
+def test_optimizer_by_name_pair_and_mapping(
+    root: Path, spec: Any, name: str, settings: dict
+) -> None:
+    neps.run(_objective, SPACE, root_directory=root, evaluations_to_spend=2, optimizer=spec)
+    info = _run_info(root)
+    assert info["optimizer"] == name
+    assert info["optimizer_settings"] == settings
+    assert _trials(root) == 2
+
+
+class _Corner(Optimizer):
+    """A user's own optimizer, passed as a class and never registered anywhere."""
+
+    name: ClassVar[str] = "corner"
+
+    def ask(self, trials: Mapping[str, neps.Trial], budget: neps.BudgetInfo, n: int) -> Sequence:
+        x = 1.0 if len(trials) % 2 else 0.0
+        return [neps.Proposal({"x": x, "kind": "b"})]
+
+
+def test_optimizer_class(root: Path) -> None:
+    seen: list[float] = []
+
+    def evaluate(x: float, kind: str) -> float:
+        seen.append(x)
+        return x
+
+    neps.run(evaluate, SPACE, root_directory=root, evaluations_to_spend=4, optimizer=_Corner)
+    assert seen == [0.0, 1.0, 0.0, 1.0]
+    assert _run_info(root)["optimizer"] == "corner"
+
+
+class _PickGrid:
+    """An ad-hoc plugin that takes over ``optimizer="auto"``."""
+
+    @neps.hookimpl
+    def neps_select_optimizer(self, space: Any, settings: Any) -> str:
+        return "grid_search"
+
+
+def test_auto_asks_the_selection_hook(root: Path, tmp_path: Path) -> None:
+    neps.run(_objective, SPACE, root_directory=root, evaluations_to_spend=1)
+    chosen = _run_info(root)["optimizer"]
+    assert isinstance(chosen, str) and chosen not in ("", "auto")  # resolved to a real name
+    other = tmp_path / "other"
+    neps.run(
+        _objective,
+        SPACE,
+        root_directory=other,
+        evaluations_to_spend=2,
+        optimizer="auto",
+        plugins=[_PickGrid()],
+    )
+    assert _run_info(other)["optimizer"] == "grid_search"
+
+
+# -- storage and evaluator -----------------------------------------------------------------------
+@pytest.mark.parametrize("storage", ["disk", {"name": "disk", "fsync": True}])
+def test_storage_by_name_and_mapping(root: Path, storage: Any) -> None:
+    neps.run(_objective, SPACE, root_directory=root, evaluations_to_spend=2, storage=storage)
+    pointer = yaml.safe_load((root / "storage.yaml").read_text(encoding="utf-8"))
+    assert pointer["name"] == "disk"
+    if isinstance(storage, dict):
+        assert pointer["options"] == {"fsync": True}
+    neps.run(_objective, root_directory=root, evaluations_to_spend=3)  # found again by itself
+    assert _trials(root) == 3
+
+
+def test_unknown_storage_lists_the_available_ones(root: Path) -> None:
+    with pytest.raises(neps.UnknownPluginError, match=r"(?s)'dsk'.*'disk'"):
+        neps.run(_objective, SPACE, root_directory=root, storage="dsk")
+
+
+def test_continued_run_with_another_storage_is_refused(root: Path) -> None:
+    neps.run(_objective, SPACE, root_directory=root, evaluations_to_spend=1)
+    with pytest.raises(ValueError, match="storage"):
+        neps.run(_objective, SPACE, root_directory=root, storage={"name": "disk", "fsync": True})
+
+
+@pytest.mark.parametrize("evaluator", ["sync", {"name": "sync"}, ("sync", {})])
+def test_evaluator_by_name_and_mapping(root: Path, evaluator: Any) -> None:
+    neps.run(_objective, SPACE, root_directory=root, evaluations_to_spend=2, evaluator=evaluator)
+    assert neps.status(root).counts["success"] == 2
+
+
+def test_unknown_evaluator_and_evaluator_option(root: Path) -> None:
+    with pytest.raises(neps.UnknownPluginError, match=r"(?s)Did you mean 'sync'.*'sync'"):
+        neps.run(_objective, SPACE, root_directory=root, evaluator="synk")
+    with pytest.raises(ValueError, match=r"sync.*n_wrkers"):
+        neps.run(_objective, SPACE, root_directory=root, evaluator={"name": "sync", "n_wrkers": 2})
+
+
+# -- plugins, worker id, seed --------------------------------------------------------------------
+class _Observer:
+    """Records every observer hook, as a user's logging plugin would."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[str, Any]] = []
+
+    @neps.hookimpl
+    def neps_run_started(self, run: Any) -> None:
+        self.events.append(("started", run.worker_id))
+
+    @neps.hookimpl
+    def neps_trial_sampled(self, run: Any, trial: neps.Trial) -> None:
+        self.events.append(("sampled", trial.id))
+
+    @neps.hookimpl
+    def neps_trial_finished(self, run: Any, trial: neps.Trial, report: neps.Report) -> None:
+        self.events.append(("finished", (trial.id, trial.state, report.objective_to_minimize)))
+
+    @neps.hookimpl
+    def neps_run_finished(self, run: Any, summary: neps.Summary) -> None:
+        self.events.append(("run_finished", summary.counts["success"]))
+
+
+def test_ad_hoc_plugins_observe_the_run(root: Path) -> None:
+    observer = _Observer()
+    neps.run(
+        lambda x, kind: 0.5,
+        SPACE,
+        root_directory=root,
+        evaluations_to_spend=2,
+        worker_id="w-1",
+        plugins=[observer],
+    )
+    assert observer.events == [
+        ("started", "w-1"),
+        ("sampled", "1"),
+        ("finished", ("1", neps.TrialState.SUCCESS, 0.5)),
+        ("sampled", "2"),
+        ("finished", ("2", neps.TrialState.SUCCESS, 0.5)),
+        ("run_finished", 2),
+    ]
+
+
+def test_worker_id_is_recorded(root: Path, trial_file: TrialFileReader) -> None:
+    neps.run(_objective, SPACE, root_directory=root, evaluations_to_spend=2, worker_id="node-7")
+    assert trial_file(root, 1, "metadata")["worker_id"] == "node-7"
+    lines = (root / "trajectory.csv").read_text(encoding="utf-8").splitlines()
+    assert all("node-7" in line for line in lines[1:])
+
+
+def test_seed_makes_runs_repeatable(tmp_path: Path) -> None:
+    seen: list[list[dict]] = []
+    for name in ("a", "b", "c"):
+        configs: list[dict] = []
+        seen.append(configs)
+
+        def evaluate(x: float, kind: str, configs: list[dict] = configs) -> float:
+            configs.append({"x": x, "kind": kind})
+            return x
+
+        seed = 8 if name == "c" else 7
+        neps.run(evaluate, SPACE, root_directory=tmp_path / name, evaluations_to_spend=3, seed=seed)
+    assert seen[0] == seen[1]
+    assert seen[0] != seen[2]
+
+
+def test_without_a_seed_the_global_numpy_state_decides(tmp_path: Path) -> None:
+    seen: list[list[float]] = [[], []]
+    for index, configs in enumerate(seen):
+        np.random.seed(123)
+
+        def evaluate(x: float, kind: str, configs: list[float] = configs) -> float:
+            configs.append(x)
+            return x
+
+        neps.run(
+            evaluate,
+            SPACE,
+            root_directory=tmp_path / str(index),
+            evaluations_to_spend=3,
+        )
+    assert seen[0] == seen[1] and len(set(seen[0])) == 3
+
+
+# -- NePS 0.17 aliases ---------------------------------------------------------------------------
+def test_total_budget_aliases(tmp_path: Path) -> None:
+    evaluations = neps.run(
+        _objective, SPACE, root_directory=tmp_path / "e", total_evaluations_to_spend=2
+    )
+    assert evaluations.counts["success"] == 2
+    cost = neps.run(_costly, SPACE, root_directory=tmp_path / "c", total_cost_to_spend=3)
+    assert cost.counts["success"] == 3 and cost.budget.used_cost == 3
+
+
+def test_worker_budget_aliases_bound_each_call(tmp_path: Path) -> None:
+    for _ in range(2):
+        neps.run(_objective, SPACE, root_directory=tmp_path / "e", worker_evaluations_to_spend=2)
+        neps.run(_costly, SPACE, root_directory=tmp_path / "c", worker_cost_to_spend=3)
+    assert neps.status(tmp_path / "e").counts["success"] == 4
+    assert neps.status(tmp_path / "c").counts["success"] == 6

@@ -1,0 +1,336 @@
+"""Native search spaces: definitions, validation errors, sampling and the declarative form.
+
+Users meet spaces before anything else, so an invalid definition must be refused with an
+error that names the parameter, and samples must honour bounds, log scales and priors.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import yaml
+
+import neps_core as neps
+from neps_core.space import describe_space, space_from_description
+
+
+class MixedSpace(neps.PipelineSpace):
+    """One parameter of every kind, with every option set somewhere."""
+
+    lr = neps.Float(1e-5, 1e-1, log=True, prior=1e-3, prior_confidence="high")
+    dropout = neps.Float(lower=0.0, upper=0.5)
+    layers = neps.Integer(1, 8, prior=3, prior_confidence="medium")
+    optimizer = neps.Categorical(choices=("adam", "sgd", "rmsprop"), prior=0)
+    epochs = neps.Fidelity(neps.Integer(1, 16))
+    seed = neps.Constant(42)
+
+
+def _samples(space: neps.PipelineSpace, n: int, *, use_priors: bool = False) -> list[dict]:
+    rng = np.random.default_rng(12345)
+    return [space.sample(rng, use_priors=use_priors) for _ in range(n)]
+
+
+# -- definitions --------------------------------------------------------------------------------
+def test_class_and_dict_definitions_describe_the_same_space() -> None:
+    as_dict = neps.PipelineSpace(
+        {
+            "lr": neps.Float(1e-5, 1e-1, log=True, prior=1e-3, prior_confidence="high"),
+            "dropout": neps.Float(0.0, 0.5),
+            "layers": neps.Integer(1, 8, prior=3, prior_confidence="medium"),
+            "optimizer": neps.Categorical(("adam", "sgd", "rmsprop"), prior=0),
+            "epochs": neps.IntegerFidelity(1, 16),
+            "seed": neps.Constant(42),
+        }
+    )
+    assert as_dict == MixedSpace()
+    assert list(MixedSpace().parameters) == [
+        "lr",
+        "dropout",
+        "layers",
+        "optimizer",
+        "epochs",
+        "seed",
+    ]
+    assert MixedSpace().fidelity_name == "epochs"
+    assert MixedSpace().has_priors
+
+
+def test_fidelity_short_forms_equal_the_generic_wrapper() -> None:
+    assert neps.IntegerFidelity(1, 16) == neps.Fidelity(neps.Integer(1, 16))
+    assert neps.FloatFidelity(0.1, 1.0) == neps.Fidelity(neps.Float(0.1, 1.0))
+    assert neps.PipelineSpace({"subset": neps.FloatFidelity(0.1, 1.0)}).fidelity_name == "subset"
+    with pytest.raises(ValueError, match="Categorical"):
+        neps.Fidelity(neps.Categorical(("a", "b")))  # type: ignore[arg-type]
+
+
+def test_add_and_remove_return_new_spaces_and_leave_the_original_alone() -> None:
+    original = MixedSpace()
+    before = dict(original.parameters)
+    grown = original.add(neps.Float(0.0, 1.0), name="momentum")
+    shrunk = original.remove("dropout")
+    assert "momentum" in grown.parameters and "momentum" not in original.parameters
+    assert "dropout" not in shrunk.parameters and "dropout" in original.parameters
+    assert dict(original.parameters) == before
+    assert dict(MixedSpace().parameters) == before  # the class itself is untouched too
+    assert len(grown) == len(original) + 1 and len(shrunk) == len(original) - 1
+    unnamed = original.add(neps.Integer(0, 3))
+    assert len(unnamed) == len(original) + 1
+
+
+def test_add_refuses_a_taken_name_a_second_fidelity_and_remove_an_unknown_one() -> None:
+    space = MixedSpace()
+    with pytest.raises(ValueError, match="lr"):
+        space.add(neps.Float(0.0, 1.0), name="lr")
+    with pytest.raises(ValueError, match="epochs"):
+        space.add(neps.FloatFidelity(0.1, 1.0), name="subset")
+    with pytest.raises(KeyError, match="nonexistent"):
+        space.remove("nonexistent")
+
+
+# -- invalid definitions name the parameter --------------------------------------------------------
+def test_invalid_class_attributes_name_the_parameter() -> None:
+    with pytest.raises(ValueError, match=r"'lr'.*lower"):
+
+        class LowerAboveUpper(neps.PipelineSpace):
+            lr = neps.Float(lower=1.0, upper=0.1)
+
+    with pytest.raises(ValueError, match=r"'units'.*prior"):
+
+        class PriorOutside(neps.PipelineSpace):
+            units = neps.Integer(1, 10, prior=11)
+
+    with pytest.raises(ValueError, match=r"'decay'.*log"):
+
+        class LogFromZero(neps.PipelineSpace):
+            decay = neps.Float(0.0, 1.0, log=True)
+
+    with pytest.raises(ValueError, match=r"'act'.*choices"):
+
+        class NoChoices(neps.PipelineSpace):
+            act = neps.Categorical(choices=())
+
+    with pytest.raises(ValueError, match=r"'wd'.*prior_confidence"):
+
+        class BadConfidence(neps.PipelineSpace):
+            wd = neps.Float(0.0, 1.0, prior=0.5, prior_confidence="extreme")
+
+
+def test_invalid_wrapped_fidelity_names_the_parameter() -> None:
+    with pytest.raises(ValueError, match=r"'epochs'.*lower"):
+
+        class Space(neps.PipelineSpace):
+            epochs = neps.Fidelity(neps.Integer(10, 1))
+
+
+def test_annotated_class_attribute_is_named_by_its_attribute_not_its_annotation() -> None:
+    with pytest.raises(ValueError) as caught:
+
+        class Space(neps.PipelineSpace):
+            lr: neps.Float = neps.Float(0.0, 1.0, prior=5.0)
+
+    assert "'lr'" in str(caught.value)
+    assert "Parameter 'Float'" not in str(caught.value)
+
+
+def test_non_integral_integer_bound_names_the_parameter() -> None:
+    with pytest.raises(ValueError, match="'units'"):
+
+        class Space(neps.PipelineSpace):
+            units = neps.Integer(1.5, 10)
+
+
+@pytest.mark.parametrize(
+    ("make", "problem"),
+    [
+        (lambda: {"lr": neps.Float(0.5, 0.5)}, "lower"),
+        (lambda: {"lr": neps.Float(0.0, 1.0, prior=-1.0)}, "prior"),
+        (lambda: {"lr": neps.Float(-1.0, 1.0, log=True)}, "log"),
+        (lambda: {"lr": neps.Categorical(choices=[])}, "choices"),
+        (lambda: {"lr": neps.Categorical(("a", "b"), prior=0, prior_confidence="max")}, "prior_"),
+    ],
+)
+def test_invalid_dict_entries_name_the_parameter(make: Any, problem: str) -> None:
+    with pytest.raises(ValueError, match=rf"'lr'.*{problem}"):
+        make()
+
+
+def test_two_fidelities_name_both_parameters() -> None:
+    with pytest.raises(ValueError, match=r"epochs.*subset"):
+        neps.PipelineSpace(
+            {"epochs": neps.IntegerFidelity(1, 9), "subset": neps.FloatFidelity(0.1, 1)}
+        )
+
+    class TwoFidelities(neps.PipelineSpace):
+        epochs = neps.IntegerFidelity(1, 9)
+        subset = neps.FloatFidelity(0.1, 1.0)
+
+    with pytest.raises(ValueError, match=r"epochs.*subset"):
+        TwoFidelities()
+
+
+@pytest.mark.parametrize(
+    ("entry", "problem"),
+    [
+        ({"lower": 1.0, "upper": 0.1}, "lower"),
+        ({"lower": 0.0, "upper": 1.0, "prior": 3.0}, "prior"),
+        ({"lower": 0, "upper": 10, "log": True}, "log"),
+        ({"choices": []}, "choices"),
+        ({"choices": ["a", "b"], "prior": "a", "prior_confidence": "sure"}, "prior_confidence"),
+        ({"lower": 0.0, "upper": 1.0, "colour": "red"}, "colour"),
+    ],
+)
+def test_invalid_declarative_entries_name_the_parameter(entry: dict, problem: str) -> None:
+    with pytest.raises(ValueError, match=rf"'alpha'.*{problem}"):
+        space_from_description({"alpha": entry})
+
+
+def test_two_declarative_fidelities_are_refused() -> None:
+    description = {
+        "epochs": {"lower": 1, "upper": 9, "is_fidelity": True},
+        "subset": {"lower": 0.1, "upper": 1.0, "is_fidelity": True},
+    }
+    with pytest.raises(ValueError, match=r"epochs.*subset"):
+        space_from_description(description)
+
+
+def test_invalid_yaml_space_file_names_the_file_and_the_parameter(
+    root: Path, tmp_path: Path
+) -> None:
+    path = tmp_path / "space.yaml"
+    path.write_text("alpha:\n  lower: 1.0\n  upper: 0.1\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"space\.yaml.*'alpha'"):
+        neps.run(lambda alpha: alpha, path, root_directory=root, evaluations_to_spend=1)
+
+
+# -- sampling -----------------------------------------------------------------------------------
+def test_uniform_samples_stay_in_bounds_and_cover_the_range() -> None:
+    samples = _samples(MixedSpace(), 2000)
+    dropouts = np.array([s["dropout"] for s in samples])
+    assert dropouts.min() >= 0.0 and dropouts.max() <= 0.5
+    assert dropouts.min() < 0.02 and dropouts.max() > 0.48
+    assert abs(dropouts.mean() - 0.25) < 0.02
+    layers = [s["layers"] for s in samples]
+    assert all(isinstance(v, int) for v in layers)
+    counts = np.bincount(layers, minlength=9)[1:]
+    assert counts.min() > 2000 / 8 * 0.7  # every integer, the end points included
+    assert {s["optimizer"] for s in samples} == {"adam", "sgd", "rmsprop"}
+    assert {s["seed"] for s in samples} == {42}
+    assert {s["epochs"] for s in samples} == {16}  # the fidelity defaults to its maximum
+
+
+def test_uniform_log_samples_are_uniform_in_log_space() -> None:
+    samples = np.array([s["lr"] for s in _samples(MixedSpace(), 2000)])
+    assert samples.min() >= 1e-5 and samples.max() <= 1e-1
+    exponents = np.log10(samples)
+    assert abs(np.median(exponents) - (-3.0)) < 0.2
+    assert np.mean(samples < 1e-4) == pytest.approx(0.25, abs=0.05)
+
+
+def test_prior_samples_concentrate_around_the_prior() -> None:
+    samples = _samples(MixedSpace(), 2000, use_priors=True)
+    lr_exponents = np.log10([s["lr"] for s in samples])
+    assert np.mean(np.abs(lr_exponents - (-3.0)) < 0.5) > 0.8  # uniform would give 0.25
+    layers = np.array([s["layers"] for s in samples])
+    assert np.mean(np.abs(layers - 3) <= 1) > 0.6  # uniform would give 3/8
+    optimizers = [s["optimizer"] for s in samples]
+    assert optimizers.count("adam") / len(optimizers) > 0.42  # uniform would give 1/3
+    dropouts = np.array([s["dropout"] for s in samples])  # no prior: still uniform
+    assert abs(dropouts.mean() - 0.25) < 0.02
+
+
+def test_higher_prior_confidence_means_tighter_samples() -> None:
+    spreads = {}
+    for confidence in ("low", "medium", "high"):
+        space = neps.PipelineSpace(
+            {"x": neps.Float(0.0, 1.0, prior=0.3, prior_confidence=confidence)}
+        )
+        values = np.array([s["x"] for s in _samples(space, 1000, use_priors=True)])
+        assert values.min() >= 0.0 and values.max() <= 1.0
+        spreads[confidence] = float(np.mean(np.abs(values - 0.3)))
+    assert spreads["high"] < spreads["medium"] < spreads["low"] < 0.3
+
+
+def test_categorical_prior_by_value_equals_prior_by_index() -> None:
+    by_index = neps.Categorical(("a", "b", "c"), prior=2, prior_confidence="high")
+    by_value = neps.Categorical(("a", "b", "c"), prior="c", prior_confidence="high")
+    for parameter in (by_index, by_value):
+        picks = [
+            s["p"] for s in _samples(neps.PipelineSpace({"p": parameter}), 1000, use_priors=True)
+        ]
+        assert picks.count("c") / len(picks) > 0.75
+
+
+# -- the declarative form ------------------------------------------------------------------------
+def test_declarative_form_round_trips_through_yaml_text() -> None:
+    space = MixedSpace()
+    text = yaml.safe_dump(describe_space(space))
+    restored = space_from_description(yaml.safe_load(text))
+    assert restored == space
+    assert restored.fidelity_name == "epochs"
+    assert describe_space(restored) == describe_space(space)
+
+
+def test_neps_declarative_yaml_infers_types() -> None:
+    text = """
+learning_rate: {lower: 1e-5, upper: 1e-1, log: true, prior: 1e-3}
+units: {lower: 16, upper: 256}
+epochs: {lower: 1, upper: 20, is_fidelity: true}
+optimizer: {choices: [adam, sgd], prior: adam, prior_confidence: high}
+batch_size: 64
+"""
+    space = space_from_description(yaml.safe_load(text))
+    expected = neps.PipelineSpace(
+        {
+            "learning_rate": neps.Float(1e-5, 1e-1, log=True, prior=1e-3),
+            "units": neps.Integer(16, 256),
+            "epochs": neps.IntegerFidelity(1, 20),
+            "optimizer": neps.Categorical(("adam", "sgd"), prior="adam", prior_confidence="high"),
+            "batch_size": neps.Constant(64),
+        }
+    )
+    assert space == expected
+
+
+@pytest.mark.parametrize("nested", [False, True])
+def test_yaml_file_path_as_pipeline_space(root: Path, tmp_path: Path, nested: bool) -> None:
+    body = (
+        "lr: {lower: 1.0e-4, upper: 1.0, log: true}\n"
+        "depth: {lower: 2, upper: 4}\n"
+        "epochs: {lower: 1, upper: 3, is_fidelity: true}\n"
+        "act: {choices: [relu, tanh]}\n"
+    )
+    if nested:
+        body = "pipeline_space:\n" + "".join(f"  {line}\n" for line in body.splitlines())
+    path = tmp_path / "space.yaml"
+    path.write_text(body, encoding="utf-8")
+    seen: list[dict] = []
+
+    def evaluate(**config: Any) -> float:
+        seen.append(config)
+        return float(config["lr"])
+
+    neps.run(evaluate, str(path) if nested else path, root_directory=root, evaluations_to_spend=4)
+    assert len(seen) == 4
+    for config in seen:
+        assert set(config) == {"lr", "depth", "epochs", "act"}
+        assert 1e-4 <= config["lr"] <= 1.0 and config["depth"] in (2, 3, 4)
+        assert config["epochs"] == 3 and config["act"] in ("relu", "tanh")
+    assert neps.load_pipeline_space(root) == space_from_description(
+        yaml.safe_load(body)["pipeline_space"] if nested else yaml.safe_load(body)
+    )
+
+
+def test_dict_of_declarative_entries_as_pipeline_space(root: Path) -> None:
+    seen: list[dict] = []
+
+    def evaluate(x: float, kind: str) -> float:
+        seen.append({"x": x, "kind": kind})
+        return x
+
+    space = {"x": {"lower": -2.0, "upper": 2.0}, "kind": {"choices": ["p", "q"]}}
+    neps.run(evaluate, space, root_directory=root, evaluations_to_spend=3)
+    assert len(seen) == 3
+    assert all(-2.0 <= c["x"] <= 2.0 and c["kind"] in ("p", "q") for c in seen)

@@ -1,0 +1,166 @@
+"""Results on disk and as objects: the run summary, ``status()``, ``trajectory.csv``,
+``summary.yaml``, ``best_config.yaml``, ``load_config`` and logging.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+import neps_core as neps
+
+SPACE = {
+    "x": neps.Float(-1.0, 1.0),
+    "width": neps.Categorical((16, 32, 64)),
+    "bias": neps.Categorical((True, False)),
+    "epochs": neps.IntegerFidelity(1, 9),
+    "dataset": neps.Constant("mnist"),
+}
+
+
+class Objective:
+    """``x ** 2``, failing for trial 3 and asynchronous (no result) for trial 5."""
+
+    def __init__(self) -> None:
+        self.received: dict[str, dict[str, Any]] = {}
+
+    def __call__(self, pipeline_id: str, **config: Any) -> float | None:
+        self.received[pipeline_id] = config
+        if pipeline_id == "3":
+            raise RuntimeError("diverged")
+        if pipeline_id == "5":
+            return None
+        return config["x"] ** 2
+
+
+@pytest.fixture
+def finished_run(root: Path) -> tuple[neps.Summary, Objective]:
+    """Six trials: four successes, one failure, one still evaluating."""
+    objective = Objective()
+    summary = neps.run(
+        objective, SPACE, root_directory=root, evaluations_to_spend=6, ignore_errors=True, seed=3
+    )
+    return summary, objective
+
+
+def _trajectory(root: Path) -> list[dict[str, str]]:
+    with open(root / "trajectory.csv", newline="", encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_summary_has_the_best_config_and_counts_by_state(
+    finished_run: tuple[neps.Summary, Objective],
+) -> None:
+    summary, objective = finished_run
+    successes = {i: c for i, c in objective.received.items() if i not in ("3", "5")}
+    best_id = min(successes, key=lambda i: successes[i]["x"] ** 2)
+    assert summary.best_trial is not None and summary.best_trial.id == best_id
+    assert summary.best_config == successes[best_id]
+    assert summary.best_objective == pytest.approx(successes[best_id]["x"] ** 2)
+    counts = {state: n for state, n in summary.counts.items() if n}
+    assert counts == {"success": 4, "failed": 1, "evaluating": 1}
+    assert set(summary.counts) == {state.value for state in neps.TrialState}
+
+
+def test_status_returns_the_same_data(root: Path, finished_run: tuple[neps.Summary, Any]) -> None:
+    summary, _ = finished_run
+    status = neps.status(root)
+    assert dict(status.counts) == dict(summary.counts)
+    assert status.best_trial == summary.best_trial
+    assert status.budget.used_evaluations == 6
+
+
+def test_trajectory_has_one_row_per_finished_trial_and_a_monotone_best(
+    root: Path, finished_run: tuple[neps.Summary, Objective]
+) -> None:
+    _, objective = finished_run
+    rows = _trajectory(root)
+    assert sorted(row["trial_id"] for row in rows) == ["1", "2", "3", "4", "6"]
+    states = {row["trial_id"]: row["state"] for row in rows}
+    assert states["3"] == "failed" and states["1"] == "success"
+    running_best = float("inf")
+    for row in rows:
+        if row["state"] == "success":
+            running_best = min(running_best, float(row["objective_to_minimize"]))
+            expected = objective.received[row["trial_id"]]["x"] ** 2
+            assert float(row["objective_to_minimize"]) == pytest.approx(expected)
+        if row["best_objective_so_far"]:
+            assert float(row["best_objective_so_far"]) == pytest.approx(running_best)
+    bests = [float(r["best_objective_so_far"]) for r in rows if r["best_objective_so_far"]]
+    assert bests == sorted(bests, reverse=True)
+
+
+def test_trajectory_grows_when_an_asynchronous_result_arrives(
+    root: Path, finished_run: tuple[neps.Summary, Objective]
+) -> None:
+    neps.save_pipeline_results(-1.0, "5", root)
+    rows = _trajectory(root)
+    assert len(rows) == 6
+    assert rows[-1]["trial_id"] == "5" and float(rows[-1]["best_objective_so_far"]) == -1.0
+
+
+def test_summary_and_best_config_files(
+    root: Path, finished_run: tuple[neps.Summary, Objective]
+) -> None:
+    summary, _ = finished_run
+    on_disk = yaml.safe_load((root / "summary.yaml").read_text(encoding="utf-8"))
+    assert on_disk["counts"] == dict(summary.counts)
+    best = yaml.safe_load((root / "best_config.yaml").read_text(encoding="utf-8"))
+    assert summary.best_trial is not None
+    assert str(best["trial_id"]) == summary.best_trial.id
+    assert best["config"] == dict(summary.best_trial.config)
+    assert best["objective_to_minimize"] == pytest.approx(summary.best_objective)
+
+
+def test_load_config_returns_what_evaluate_pipeline_received(
+    root: Path, finished_run: tuple[neps.Summary, Objective]
+) -> None:
+    _, objective = finished_run
+    for trial_id, received in objective.received.items():
+        trial_dir = root / "configs" / f"config_{trial_id}"
+        for loaded in (
+            neps.load_config(root, config_id=trial_id),
+            neps.load_config(root, config_id=f"config_{trial_id}"),
+            neps.load_config(root, config_id=int(trial_id)),
+            neps.load_config(trial_dir / "config.yaml"),
+            neps.load_config(str(trial_dir)),
+            neps.load_config(root, config_id=trial_id, pipeline_space=SPACE),
+        ):
+            assert loaded == received
+            assert type(loaded["width"]) is int and type(loaded["bias"]) is bool
+    assert objective.received["1"]["dataset"] == "mnist" and objective.received["1"]["epochs"] == 9
+
+
+def test_load_config_checks_a_given_space_and_names_missing_ids(
+    root: Path, finished_run: tuple[neps.Summary, Any]
+) -> None:
+    with pytest.raises(ValueError, match="x"):
+        neps.load_config(root, config_id="1", pipeline_space={"x": neps.Float(5.0, 6.0)})
+    with pytest.raises(FileNotFoundError, match="config_77"):
+        neps.load_config(root, config_id="77")
+
+
+def test_status_of_a_directory_without_a_run(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="empty"):
+        neps.status(tmp_path / "empty")
+
+
+def test_post_run_summary_false_writes_no_summary_files(root: Path) -> None:
+    neps.run(
+        lambda **c: 1.0, SPACE, root_directory=root, evaluations_to_spend=2, post_run_summary=False
+    )
+    assert not (root / "summary.yaml").exists() and not (root / "trajectory.csv").exists()
+    assert neps.status(root).counts["success"] == 2
+
+
+def test_runs_log_through_logging(root: Path, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.INFO, logger="neps_core"):
+        neps.run(
+            lambda **c: 1.0, SPACE, root_directory=root, evaluations_to_spend=1, worker_id="w-9"
+        )
+    assert any(r.name.startswith("neps_core") for r in caplog.records)
