@@ -62,6 +62,7 @@ def run(
     heartbeat_interval: float = 10.0,
     stale_after: float = 120.0,
     max_trial_attempts: int = 3,
+    run_config: str | Path | None = None,
     **legacy_and_aliases: Any,
 ) -> Summary:
     """Optimize ``evaluate_pipeline`` over ``pipeline_space``; results go to ``root_directory``.
@@ -70,11 +71,15 @@ def run(
     on one root cooperate, sharing the ``*_to_spend`` budgets, which are global to the root.
     ``max_evaluations_per_run`` bounds only this call. Workers heartbeat every
     ``heartbeat_interval`` seconds; a trial silent for ``stale_after`` seconds is re-queued
-    (CRASHED after ``max_trial_attempts``). Returns the run's summary.
+    (CRASHED after ``max_trial_attempts``). ``run_config`` names a YAML run config whose
+    values apply to every argument not given explicitly. Returns the run's summary.
     """
+    from neps_core.run_config import settings_with_run_config
+
     arguments = _explicit_arguments(locals())
+    arguments.pop("run_config", None)
     arguments.update(legacy_and_aliases)
-    settings = RunSettings.from_kwargs(**arguments)
+    settings = settings_with_run_config(arguments, run_config)
     if not callable(settings.evaluate_pipeline):
         raise SettingsError(
             f"evaluate_pipeline must be a callable, got {type(settings.evaluate_pipeline).__name__}"
@@ -126,7 +131,9 @@ def _prepare(settings: RunSettings, plugins: Plugins) -> RunContext:
             )
         space = saved
     optimizer_cls = select_optimizer_class(settings.optimizer, space, settings, plugins)
-    optimizer = build_optimizer(optimizer_cls, settings.optimizer.options, space, settings.seed)
+    optimizer = build_optimizer(
+        optimizer_cls, settings.optimizer.options, space, settings.seed, plugins.converter
+    )
     initialize_run(storage, space, optimizer, settings.seed)
     evaluator = build_evaluator(settings.evaluator, plugins)
 
@@ -144,7 +151,7 @@ def _work(context: RunContext) -> Summary:
         context.optimizer.name,
         settings.root_directory,
     )
-    context.plugins.hook.neps_run_started(run=context)
+    context.plugins.notify("neps_run_started", run=context)
     try:
         Worker(context).run()
     finally:
@@ -152,7 +159,7 @@ def _work(context: RunContext) -> Summary:
         summary = _summary(context.storage, settings)
         if settings.post_run_summary:
             _write_summary(context.storage, summary)
-        context.plugins.hook.neps_run_finished(run=context, summary=summary)
+        context.plugins.notify("neps_run_finished", run=context, summary=summary)
         context.storage.close()
     return summary
 
@@ -231,10 +238,20 @@ def status(root_directory: str | Path) -> Summary:
 
 
 def load_pipeline_space(root_directory: str | Path) -> PipelineSpace:
-    """The space the run in ``root_directory`` was started with."""
+    """The space the run in ``root_directory`` was started with.
+
+    A space whose operations cannot be imported (lambdas, functions defined inside functions)
+    cannot be rebuilt from disk; the error says so, and the space itself must be passed.
+    """
     storage = _open_existing(root_directory)
-    space = stored_space(storage)
-    storage.close()
+    try:
+        space = stored_space(storage)
+    except ValueError as error:
+        raise NepsCoreError(
+            f"The space saved in {root_directory} cannot be rebuilt: {error}"
+        ) from error
+    finally:
+        storage.close()
     if space is None:
         raise NepsCoreError(f"The run in {root_directory} has no saved space")
     return space
@@ -245,12 +262,17 @@ def load_config(
     config_id: str | int | None = None,
     pipeline_space: Any = None,
 ) -> dict[str, Any]:
-    """The configuration exactly as ``evaluate_pipeline`` received it.
+    """The configuration exactly as ``evaluate_pipeline`` received it (operations called).
 
     ``path_or_root`` is a ``config.yaml``, a trial folder, or a run's root together with
-    ``config_id`` (with or without the ``config_`` prefix).
+    ``config_id`` (with or without the ``config_`` prefix). Without ``pipeline_space`` the
+    space saved with the run is used; a ``config.yaml`` outside any run is returned as stored
+    (without its underscore-prefixed entries).
     """
+    from neps_core.components import STORAGE_POINTER_FILE
+
     path = Path(path_or_root)
+    root = path if config_id is not None else None
     if config_id is not None:
         path = path / "configs" / f"config_{_trial_id(config_id)}"
     if path.is_dir():
@@ -260,8 +282,12 @@ def load_config(
     config = read_yaml(path)
     if not isinstance(config, Mapping):
         raise NepsCoreError(f"{path} does not hold a configuration mapping")
-    if pipeline_space is None:
-        return {k: v for k, v in config.items() if not str(k).startswith("_")}
-    space = resolve_space(pipeline_space, load_plugins())
+    if pipeline_space is not None:
+        space = resolve_space(pipeline_space, load_plugins())
+    else:
+        root = root or path.parent.parent.parent  # <root>/configs/config_<id>/config.yaml
+        if not (root / STORAGE_POINTER_FILE).is_file():
+            return {k: v for k, v in config.items() if not str(k).startswith("_")}
+        space = load_pipeline_space(root)
     space.validate_config(config)
     return space.resolve(config)

@@ -41,21 +41,29 @@ def resolve_space(space: Any, plugins: Plugins) -> PipelineSpace:
     )
 
 
-def structure_settings(settings_class: type, options: Mapping[str, Any], label: str) -> Any:
+def structure_settings(
+    settings_class: type,
+    options: Mapping[str, Any],
+    label: str,
+    converter: cattrs.Converter | None = None,
+) -> Any:
     """Build a plugin's ``Settings`` from user options; errors name the plugin and option."""
     known = {field.name for field in attrs.fields(settings_class)}
     unknown = sorted(set(options) - known)
     if unknown:
         raise SettingsError(f"{label}: unknown option(s) {unknown}; known: {sorted(known)}")
     try:
-        return make_converter().structure(dict(options), settings_class)
-    except (cattrs.BaseValidationError, TypeError, ValueError) as error:
-        details = (
-            cattrs.transform_error(error, format_exception=_describe_error)
-            if isinstance(error, cattrs.BaseValidationError)
-            else [str(error)]
-        )
-        raise SettingsError(f"{label}: invalid options: {'; '.join(details)}") from error
+        return (converter or make_converter()).structure(dict(options), settings_class)
+    except (cattrs.BaseValidationError, cattrs.StructureHandlerNotFoundError) as error:
+        raise SettingsError(f"{label}: invalid options: {_validation_details(error)}") from error
+    except (TypeError, ValueError) as error:
+        raise SettingsError(f"{label}: invalid options: {error}") from error
+
+
+def _validation_details(error: Exception) -> str:
+    if isinstance(error, cattrs.BaseValidationError):
+        return "; ".join(cattrs.transform_error(error, format_exception=_describe_error))
+    return str(error)
 
 
 def _describe_error(error: BaseException, expected: type | None) -> str:
@@ -91,11 +99,15 @@ def check_optimizer_fits(cls: type[Optimizer], space: PipelineSpace) -> None:
 
 
 def build_optimizer(
-    cls: type[Optimizer], options: Mapping[str, Any], space: PipelineSpace, seed: int | None
+    cls: type[Optimizer],
+    options: Mapping[str, Any],
+    space: PipelineSpace,
+    seed: int | None,
+    converter: cattrs.Converter | None = None,
 ) -> Optimizer:
     """Instantiate ``cls`` with validated options."""
     check_optimizer_fits(cls, space)
-    settings = structure_settings(cls.Settings, options, f"optimizer {cls.name!r}")
+    settings = structure_settings(cls.Settings, options, f"optimizer {cls.name!r}", converter)
     return cls(space, settings, seed=seed)
 
 
@@ -104,7 +116,8 @@ def build_evaluator(spec: ComponentSpec, plugins: Plugins) -> Evaluator:
     cls: type[Evaluator] = (
         spec.name if isinstance(spec.name, type) else plugins.evaluators[spec.name]
     )
-    settings = structure_settings(cls.Settings, spec.options, f"evaluator {spec.label!r}")
+    label = f"evaluator {spec.label!r}"
+    settings = structure_settings(cls.Settings, spec.options, label, plugins.converter)
     return cls(settings)
 
 
@@ -125,7 +138,9 @@ def open_storage(root: Path, spec: ComponentSpec | None, plugins: Plugins) -> St
     chosen = stored or _pointer_of(spec or ComponentSpec("disk"))
     cls = plugins.storages[chosen["name"]]
     with plugin_errors(f"storage {chosen['name']!r} of", plugins.storages.origin(chosen["name"])):
-        storage = cls(root, url=chosen.get("url"), **chosen.get("options", {}))
+        storage = cls(
+            root, url=chosen.get("url"), converter=plugins.converter, **chosen.get("options", {})
+        )
     if stored is None:
         root.mkdir(parents=True, exist_ok=True)
         write_atomic(pointer, dump_yaml(chosen))

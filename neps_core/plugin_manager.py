@@ -11,17 +11,20 @@ from __future__ import annotations
 import contextlib
 import importlib.metadata
 import os
+import traceback
 import warnings
 from collections.abc import Iterable, Iterator
 from typing import Any
 
 import attrs
+import cattrs
 import pluggy
 
 from neps_core import hookspecs
 from neps_core.errors import PluginLoadError, add_note
 from neps_core.interfaces import Evaluator, Optimizer, SpaceAdapter, Storage
 from neps_core.registry import Registry
+from neps_core.serialization import make_converter
 
 DISABLE_ENV = "NEPS_CORE_DISABLE_PLUGINS"
 AD_HOC_ORIGIN = "run(plugins=...)"
@@ -44,6 +47,8 @@ class Discovery:
         name = self.manager.get_name(plugin) or repr(plugin)
         if name in self.distributions:
             return f"distribution {self.distributions[name]!r} (entry point {name!r})"
+        if name.isdigit():  # pluggy names objects by id(); their type says more
+            name = getattr(plugin, "__name__", type(plugin).__qualname__)
         return f"{AD_HOC_ORIGIN} {name!r}"
 
 
@@ -94,18 +99,38 @@ def _disabled_names() -> list[str]:
 
 @attrs.define
 class Plugins:
-    """The loaded plugins: the hook caller plus one registry per kind of class."""
+    """The loaded plugins: the hook caller, one registry per kind of class, the converter."""
 
-    manager: pluggy.PluginManager
+    discovery: Discovery
     optimizers: Registry[type[Optimizer]]
     storages: Registry[type[Storage]]
     evaluators: Registry[type[Evaluator]]
     space_adapters: Registry[type[SpaceAdapter]]
+    converter: cattrs.Converter
+
+    @property
+    def manager(self) -> pluggy.PluginManager:
+        """The pluggy plugin manager."""
+        return self.discovery.manager
 
     @property
     def hook(self) -> Any:
-        """The hook relay, for firing observer hooks."""
+        """The hook relay."""
         return self.manager.hook
+
+    def notify(self, hook_name: str, **kwargs: Any) -> None:
+        """Fire an observer hook; an error keeps its type and gains a note naming the plugin."""
+        hook = getattr(self.manager.hook, hook_name)
+        try:
+            hook(**kwargs)
+        except Exception as error:
+            codes = {frame.f_code for frame, _ in traceback.walk_tb(error.__traceback__)}
+            culprit = next(
+                (i.plugin for i in hook.get_hookimpls() if i.function.__code__ in codes), None
+            )
+            origin = "an unknown plugin" if culprit is None else self.discovery.origin(culprit)
+            add_note(error, f"(raised in {hook_name} of {origin})")
+            raise
 
     def origin(self, cls: type) -> str:
         """Which plugin distribution registered ``cls``."""
@@ -137,12 +162,15 @@ def load_plugins(
             for cls in classes or ():
                 registry.register(cls, origin)
         registries[kind] = registry
+    converter = make_converter()
+    manager.hook.neps_configure_converter.call_historic(kwargs={"converter": converter})
     return Plugins(
-        manager=manager,
+        discovery=discovery,
         optimizers=registries["optimizer"],
         storages=registries["storage"],
         evaluators=registries["evaluator"],
         space_adapters=registries["space adapter"],
+        converter=converter,
     )
 
 

@@ -158,7 +158,7 @@ class Worker:
     def _launch(self, trial: Trial) -> None:
         self._claimed += 1
         self._in_flight[trial.id] = trial
-        self.context.plugins.hook.neps_trial_sampled(run=self.context, trial=trial)
+        self.context.plugins.notify("neps_trial_sampled", run=self.context, trial=trial)
         directory = self.context.storage.trial_directory(trial.id)
         directory.mkdir(parents=True, exist_ok=True)
         self.context.evaluator.submit(
@@ -196,8 +196,8 @@ class Worker:
             self._cost_spent += parsed.report.cost
         stored = record_result(self.context.storage, trial.id, parsed)
         assert stored.report is not None
-        self.context.plugins.hook.neps_trial_finished(
-            run=self.context, trial=stored, report=stored.report
+        self.context.plugins.notify(
+            "neps_trial_finished", run=self.context, trial=stored, report=stored.report
         )
         if raise_after is not None:
             raise raise_after

@@ -17,8 +17,11 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
+import cattrs
+
 from neps_core.history import TrialHistory
 from neps_core.models import RunInfo, Trial
+from neps_core.serialization import make_converter
 
 Change = Callable[[TrialHistory], Sequence[Trial]]
 
@@ -32,10 +35,19 @@ class Storage(abc.ABC):
     name: ClassVar[str]
     schemes: ClassVar[tuple[str, ...]] = ()
 
-    def __init__(self, root_directory: Path, *, url: str | None = None, **options: Any):
+    def __init__(
+        self,
+        root_directory: Path,
+        *,
+        url: str | None = None,
+        converter: cattrs.Converter | None = None,
+        **options: Any,
+    ):
         self.root_directory = Path(root_directory)
         self.url = url
         self.options = options
+        #: (Un)structures records; the run's converter, extended by ``neps_configure_converter``.
+        self.converter = converter or make_converter()
 
     @abc.abstractmethod
     def initialize(self, info: RunInfo) -> RunInfo:

@@ -23,11 +23,13 @@ import logging
 from pathlib import Path
 from typing import Any, ClassVar
 
+import cattrs
+
 from neps_core.errors import StorageError
 from neps_core.history import TrialHistory
 from neps_core.interfaces import Change, Storage
 from neps_core.models import Report, RunInfo, Trial, TrialState
-from neps_core.serialization import dump_yaml, make_converter, read_yaml, to_plain, write_atomic
+from neps_core.serialization import dump_yaml, read_yaml, to_plain, write_atomic
 from neps_core_plugins.disk_storage.journal import Journal
 
 logger = logging.getLogger(__name__)
@@ -42,11 +44,18 @@ class DiskStorage(Storage):
     name: ClassVar[str] = "disk"
     schemes: ClassVar[tuple[str, ...]] = ("file",)
 
-    def __init__(self, root_directory: Path, *, url: str | None = None, **options: Any):
+    def __init__(
+        self,
+        root_directory: Path,
+        *,
+        url: str | None = None,
+        converter: cattrs.Converter | None = None,
+        **options: Any,
+    ):
         unknown = sorted(set(options) - {"fsync", "lock_timeout"})
         if unknown:
             raise TypeError(f"disk storage: unknown option(s) {unknown}")
-        super().__init__(root_directory, url=url, **options)
+        super().__init__(root_directory, url=url, converter=converter, **options)
         self.fsync = bool(options.get("fsync", False))
         self._journal = Journal(
             self.root_directory / STATE_DIRECTORY / "journal.jsonl",
@@ -54,7 +63,6 @@ class DiskStorage(Storage):
             fsync=self.fsync,
         )
         self._history = TrialHistory()
-        self._converter = make_converter()
         self._viewed: set[str] = set()  # trials whose config.yaml is known to exist
 
     # -- run info ---------------------------------------------------------------------------
@@ -63,7 +71,7 @@ class DiskStorage(Storage):
             stored = self.load_info()
             if stored is not None:
                 return stored
-            plain = to_plain(self._converter.unstructure(info))
+            plain = to_plain(self.converter.unstructure(info))
             write_atomic(self.root_directory / RUN_INFO_FILE, dump_yaml(plain), fsync=self.fsync)
             return info
 
@@ -76,7 +84,7 @@ class DiskStorage(Storage):
         except Exception as error:
             raise StorageError(f"Could not read {path}: {error}") from error
         try:
-            return self._converter.structure(data, RunInfo)
+            return self.converter.structure(data, RunInfo)
         except Exception as error:
             raise StorageError(f"{path} is not a valid run info file: {error}") from error
 
@@ -106,14 +114,14 @@ class DiskStorage(Storage):
         self._journal.close()
 
     def _unstructure(self, trial: Trial) -> dict[str, Any]:
-        plain = to_plain(self._converter.unstructure(trial))
+        plain = to_plain(self.converter.unstructure(trial))
         assert isinstance(plain, dict)
         return plain
 
     def _structure(self, record: dict[str, Any]) -> Trial:
         """A trial from its journal record; a damaged record becomes a CORRUPTED trial."""
         try:
-            return self._converter.structure(record, Trial)
+            return self.converter.structure(record, Trial)
         except Exception as error:
             trial_id = record.get("id")
             if not isinstance(trial_id, str):
