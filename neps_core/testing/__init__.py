@@ -1,0 +1,59 @@
+"""Test suites and fixtures for authors of neps_core plugins (needs pytest).
+
+* :class:`OptimizerContract` - subclass it with ``optimizer_class = MyOptimizer``;
+* :class:`StorageContract` - subclass it with ``storage_class = MyStorage``;
+* :class:`EvaluatorContract` / :class:`BackgroundEvaluatorContract` - subclass it with
+  ``evaluator_class = MyEvaluator``;
+* ``pytest_plugins = ["neps_core.testing.fixtures"]`` - fixtures such as ``neps_run``,
+  ``neps_plugins`` and ``neps_disable_plugins``; the helpers in
+  :mod:`neps_core.testing.fixtures` (``make_trial``, ``history_of``, ``toy_spaces``, ...) are
+  plain functions usable anywhere.
+
+The built-in plugins are tested with exactly these suites. ``import neps_core`` never imports
+this package, so pytest stays a test-only dependency.
+"""
+
+import pytest
+
+# Plain ``assert`` statements in the contracts report their values, as in the author's tests.
+pytest.register_assert_rewrite(
+    "neps_core.testing.evaluator_contract",
+    "neps_core.testing.fixtures",
+    "neps_core.testing.optimizer_contract",
+    "neps_core.testing.storage_contract",
+)
+
+from neps_core.testing.evaluator_contract import (  # noqa: E402 - after the rewrite
+    BackgroundEvaluatorContract,
+    EvaluatorContract,
+)
+from neps_core.testing.fixtures import (  # noqa: E402 - after the rewrite registration
+    add_proposals,
+    config_key,
+    history_of,
+    make_trial,
+    simulate,
+    spaces_for,
+    toy_evaluate_pipeline,
+    toy_objective,
+    toy_spaces,
+)
+from neps_core.testing.optimizer_contract import OptimizerContract  # noqa: E402
+from neps_core.testing.storage_contract import ContractError, StorageContract  # noqa: E402
+
+__all__ = [
+    "BackgroundEvaluatorContract",
+    "ContractError",
+    "EvaluatorContract",
+    "OptimizerContract",
+    "StorageContract",
+    "add_proposals",
+    "config_key",
+    "history_of",
+    "make_trial",
+    "simulate",
+    "spaces_for",
+    "toy_evaluate_pipeline",
+    "toy_objective",
+    "toy_spaces",
+]

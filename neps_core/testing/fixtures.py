@@ -1,0 +1,273 @@
+"""Pytest fixtures and helpers for testing neps_core plugins (opt-in).
+
+Enable the fixtures in a plugin's test suite with::
+
+    pytest_plugins = ["neps_core.testing.fixtures"]
+
+The helper functions (:func:`make_trial`, :func:`history_of`, :func:`toy_spaces`, ...) are plain
+functions, usable without the fixtures; the contract suites build on them too. Everything works
+with real neps_core objects: trials are the frozen models storage writes, histories are the
+:class:`~neps_core.history.TrialHistory` optimizers receive.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import neps_core
+from neps_core.history import TrialHistory
+from neps_core.interfaces import Optimizer
+from neps_core.models import Proposal, Report, Summary, Trial, TrialState
+from neps_core.plugin_manager import DISABLE_ENV, Plugins, load_plugins
+from neps_core.space import (
+    Categorical,
+    Constant,
+    Float,
+    FloatFidelity,
+    Integer,
+    IntegerFidelity,
+    PipelineSpace,
+)
+
+OTHER_WORKER = "another-worker"
+
+# Categorical's ``choices`` converter (``tuple``) hides its parameter type from mypy's attrs
+# plugin, which then rejects any argument; calling through ``Any`` keeps this module checked.
+_Categorical: Any = Categorical
+
+
+# -- helpers ------------------------------------------------------------------------------------
+def toy_objective(config: Mapping[str, Any]) -> float:
+    """A deterministic objective for any configuration (numbers summed, others hashed)."""
+    total = 0.0
+    for name, value in sorted(config.items()):
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            total += float(value)
+        else:
+            total += zlib.crc32(f"{name}={value!r}".encode()) % 1000 / 1000
+    return total
+
+
+def toy_evaluate_pipeline(**config: Any) -> float:
+    """An ``evaluate_pipeline`` for any space: instant, deterministic, never failing."""
+    return toy_objective(config)
+
+
+def toy_spaces() -> dict[str, PipelineSpace]:
+    """Small spaces covering every parameter kind, priors and fidelities, by name."""
+    return {
+        "continuous": PipelineSpace(
+            {"x": Float(-5.0, 5.0), "lr": Float(1e-4, 1e-1, log=True)},
+        ),
+        "mixed": PipelineSpace(
+            {
+                "layers": Integer(1, 9),
+                "width": Integer(1, 1024, log=True),
+                "activation": _Categorical(("relu", "tanh", "sigmoid")),
+                "dropout": Float(0.0, 1.0),
+                "seed": Constant(7),
+            }
+        ),
+        "priors": PipelineSpace(
+            {
+                "x": Float(0.0, 1.0, prior=0.25, prior_confidence="high"),
+                "depth": Integer(1, 9, prior=3, prior_confidence="medium"),
+                "kind": _Categorical(("a", "b", "c"), prior=1, prior_confidence="low"),
+            }
+        ),
+        "fidelity": PipelineSpace(
+            {
+                "x": Float(-5.0, 5.0),
+                "kind": _Categorical(("a", "b")),
+                "epochs": IntegerFidelity(1, 27),
+            }
+        ),
+        "fidelity_priors": PipelineSpace(
+            {
+                "x": Float(0.0, 1.0, prior=0.7, prior_confidence="high"),
+                "fraction": FloatFidelity(0.1, 1.0),
+            }
+        ),
+    }
+
+
+def spaces_for(optimizer_class: type[Optimizer]) -> dict[str, PipelineSpace]:
+    """The toy spaces that fit what ``optimizer_class`` declares it supports and requires."""
+    fitting = {}
+    for name, space in toy_spaces().items():
+        has_fidelity = space.fidelity_name is not None
+        if has_fidelity and not (
+            optimizer_class.supports_fidelity or optimizer_class.requires_fidelity
+        ):
+            continue
+        if optimizer_class.requires_fidelity and not has_fidelity:
+            continue
+        if optimizer_class.requires_prior and not space.has_priors:
+            continue
+        fitting[name] = space
+    return fitting
+
+
+def config_key(config: Mapping[str, Any]) -> str:
+    """A hashable, order-independent identity of a configuration."""
+    return repr(sorted(config.items()))
+
+
+def make_trial(
+    trial_id: str | int,
+    config: Mapping[str, Any],
+    state: TrialState | str = TrialState.SUCCESS,
+    *,
+    objective: float | tuple[float, ...] | None = None,
+    cost: float | None = None,
+    worker_id: str | None = None,
+    fidelity: float | None = None,
+    previous_trial_id: str | None = None,
+    error: str | None = None,
+) -> Trial:
+    """A trial as a worker of some run would have stored it in ``state``.
+
+    A successful trial without ``objective`` gets :func:`toy_objective` of its config; a failed
+    one gets ``error`` (default: a ``RuntimeError`` message) and ``objective`` (default ``None``,
+    as without ``objective_value_on_error``). Timestamps derive from the id, so two histories
+    built the same way are equal.
+    """
+    state = TrialState(state)
+    number = float(trial_id) if str(trial_id).isdigit() else 0.0
+    report = None
+    if state is TrialState.SUCCESS:
+        value = toy_objective(config) if objective is None else objective
+        report = Report(objective_to_minimize=value, cost=cost)
+    elif state is TrialState.FAILED:
+        message = error or "RuntimeError: the evaluation failed"
+        report = Report(objective_to_minimize=objective, cost=cost, error=message)
+    started = state is not TrialState.PENDING
+    return Trial(
+        id=str(trial_id),
+        config=dict(config),
+        state=state,
+        created_at=number,
+        worker_id=(worker_id or OTHER_WORKER) if started else None,
+        started_at=number if started else None,
+        finished_at=number + 0.5 if state.is_final else None,
+        previous_trial_id=previous_trial_id,
+        fidelity=fidelity,
+        attempts=1 if started else 0,
+        report=report,
+    )
+
+
+def history_of(trials: Iterable[Trial]) -> TrialHistory:
+    """A trial history (what optimizers receive) holding ``trials``."""
+    history = TrialHistory()
+    for trial in trials:
+        history.put(trial)
+    return history
+
+
+def add_proposals(
+    history: TrialHistory,
+    space: PipelineSpace,
+    proposals: Iterable[Proposal],
+    state: TrialState | str = TrialState.SUCCESS,
+) -> list[Trial]:
+    """Turn ``proposals`` into trials in ``state`` with fresh ids, as the worker loop does."""
+    added = []
+    for proposal in proposals:
+        fidelity = None if space.fidelity_name is None else proposal.config[space.fidelity_name]
+        trial = make_trial(
+            history.next_id(),
+            proposal.config,
+            state,
+            fidelity=fidelity,
+            previous_trial_id=proposal.previous_trial_id,
+        )
+        history.put(trial)
+        added.append(trial)
+    return added
+
+
+def simulate(
+    optimizer: Optimizer,
+    rounds: int,
+    *,
+    n: int = 1,
+    history: TrialHistory | None = None,
+    states: Iterable[TrialState | str] = (TrialState.SUCCESS,),
+    evaluations_to_spend: int = 1000,
+) -> TrialHistory:
+    """Ask ``optimizer`` ``rounds`` times for ``n`` proposals; store each as a finished trial.
+
+    The trials take the ``states`` in turn (e.g. success, failed, crashed), which is how a
+    contract test builds a history with failures in it.
+    """
+    history = TrialHistory() if history is None else history
+    cycle = [TrialState(s) for s in states]
+    for step in range(rounds):
+        budget = history.budget(evaluations_to_spend=evaluations_to_spend)
+        proposals = list(optimizer.ask(history, budget, n))
+        add_proposals(history, optimizer.space, proposals, cycle[step % len(cycle)])
+    return history
+
+
+# -- fixtures -----------------------------------------------------------------------------------
+@pytest.fixture
+def neps_plugins() -> Plugins:
+    """Freshly discovered plugins: registries of optimizers, storages, evaluators, adapters."""
+    return load_plugins()
+
+
+@pytest.fixture
+def neps_root(tmp_path: Path) -> Path:
+    """A root directory for a run, not created yet."""
+    return tmp_path / "neps_root"
+
+
+@pytest.fixture
+def neps_space() -> PipelineSpace:
+    """A small space with an integer, a log-scaled integer, a categorical, a float, a constant."""
+    return toy_spaces()["mixed"]
+
+
+@pytest.fixture
+def neps_run(neps_root: Path) -> Callable[..., Summary]:
+    """Call :func:`neps_core.run` with an instant toy objective; keyword arguments override.
+
+    Defaults: ``evaluate_pipeline`` = :func:`toy_evaluate_pipeline`, the ``neps_space``
+    space, ``root_directory`` = ``neps_root`` and ``evaluations_to_spend=5``.
+    """
+
+    def run(**overrides: Any) -> Summary:
+        arguments: dict[str, Any] = {
+            "evaluate_pipeline": toy_evaluate_pipeline,
+            "pipeline_space": toy_spaces()["mixed"],
+            "root_directory": neps_root,
+            "evaluations_to_spend": 5,
+        }
+        arguments.update(overrides)
+        return neps_core.run(**arguments)
+
+    return run
+
+
+@pytest.fixture
+def neps_disable_plugins(monkeypatch: pytest.MonkeyPatch) -> Callable[..., None]:
+    """Block plugins by entry-point or distribution name, for this test only.
+
+    Sets ``NEPS_CORE_DISABLE_PLUGINS``, which every later plugin discovery honours.
+    """
+
+    def disable(*names: str) -> None:
+        monkeypatch.setenv(DISABLE_ENV, ",".join(names))
+
+    return disable
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Register the ``slow`` marker the contracts put on their multi-process tests."""
+    config.addinivalue_line("markers", "slow: end-to-end tests with several processes")

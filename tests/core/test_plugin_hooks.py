@@ -1,0 +1,250 @@
+"""Hooks seen from a plugin: observers, the converter hook, and errors raised in plugin code.
+
+(Discovery, registries and blocking are in test_plugin_system.py.)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from fractions import Fraction
+from pathlib import Path
+from typing import Any, ClassVar
+
+import attrs
+import cattrs
+import pytest
+
+import neps_core as neps
+from neps_core.interfaces import Storage
+from neps_core.models import TrialState
+from neps_core.runtime import RunContext
+from neps_core.testing import toy_objective
+from neps_core_plugins.disk_storage.storage import DiskStorage
+from neps_core_plugins.random_search import RandomSearch
+
+pytest_plugins = ["neps_core.testing.fixtures"]
+
+Run = Callable[..., neps.Summary]
+
+
+class Recorder:
+    """An observer plugin that records every call with its arguments."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+
+    @neps.hookimpl
+    def neps_run_started(self, run: RunContext) -> None:
+        self.calls.append(("neps_run_started", {"run": run}))
+
+    @neps.hookimpl
+    def neps_trial_sampled(self, run: RunContext, trial: neps.Trial) -> None:
+        self.calls.append(("neps_trial_sampled", {"run": run, "trial": trial}))
+
+    @neps.hookimpl
+    def neps_trial_finished(self, run: RunContext, trial: neps.Trial, report: neps.Report) -> None:
+        self.calls.append(("neps_trial_finished", {"run": run, "trial": trial, "report": report}))
+
+    @neps.hookimpl
+    def neps_run_finished(self, run: RunContext, summary: neps.Summary) -> None:
+        self.calls.append(("neps_run_finished", {"run": run, "summary": summary}))
+
+    def events(self) -> list[str]:
+        return [name.removeprefix("neps_") for name, _ in self.calls]
+
+
+def _failing_third(pipeline_id: str, **config: Any) -> float:
+    if pipeline_id == "3":
+        raise RuntimeError("the third one breaks")
+    return toy_objective(config)
+
+
+# -- observers -----------------------------------------------------------------------------------
+def test_observers_see_the_run_and_every_trial(neps_run: Run, neps_root: Path) -> None:
+    recorder = Recorder()
+    summary = neps_run(
+        evaluate_pipeline=_failing_third,
+        evaluations_to_spend=4,
+        ignore_errors=True,
+        worker_id="observed-worker",
+        plugins=[recorder],
+    )
+    assert recorder.events() == [
+        "run_started",
+        *["trial_sampled", "trial_finished"] * 4,
+        "run_finished",
+    ]
+    runs = {id(arguments["run"]) for _, arguments in recorder.calls}
+    assert len(runs) == 1  # one context for the whole run
+    run = recorder.calls[0][1]["run"]
+    assert run.worker_id == "observed-worker"
+    assert run.root_directory == neps_root
+    assert isinstance(run.storage, Storage)
+    assert run.optimizer.name == "random_search"
+    assert set(run.space) == set(summary.best_config or {})
+
+    sampled = [a["trial"] for name, a in recorder.calls if name == "neps_trial_sampled"]
+    finished = [a for name, a in recorder.calls if name == "neps_trial_finished"]
+    assert [t.id for t in sampled] == [a["trial"].id for a in finished] == ["1", "2", "3", "4"]
+    assert all(t.state is TrialState.EVALUATING for t in sampled)
+    assert all(t.worker_id == "observed-worker" for t in sampled)
+    for arguments in finished:
+        trial, report = arguments["trial"], arguments["report"]
+        assert report == trial.report
+        expected = TrialState.FAILED if trial.id == "3" else TrialState.SUCCESS
+        assert trial.state is expected
+        if expected is TrialState.SUCCESS:
+            assert report.objective_to_minimize == toy_objective(trial.config)
+        else:
+            assert report.error is not None
+            assert "the third one breaks" in report.error
+    assert recorder.calls[-1][1]["summary"] is summary
+    assert summary.counts["success"] == 3
+    assert summary.counts["failed"] == 1
+
+
+def test_a_continued_run_with_nothing_left_only_starts_and_finishes(neps_run: Run) -> None:
+    neps_run(evaluations_to_spend=2)
+    recorder = Recorder()
+    neps_run(evaluations_to_spend=2, plugins=[recorder])
+    assert recorder.events() == ["run_started", "run_finished"]
+    assert recorder.calls[-1][1]["summary"].counts["success"] == 2
+
+
+def test_run_finished_fires_when_an_evaluation_error_stops_the_run(neps_run: Run) -> None:
+    recorder = Recorder()
+    with pytest.raises(RuntimeError, match="the third one breaks"):
+        neps_run(evaluate_pipeline=_failing_third, evaluations_to_spend=5, plugins=[recorder])
+    assert recorder.events()[-1] == "run_finished"
+    assert recorder.calls[-1][1]["summary"].counts["failed"] == 1
+
+
+# -- errors in plugin code -----------------------------------------------------------------------
+class PluginBug(Exception):
+    """An error of a plugin's own type."""
+
+
+def _notes(error: BaseException) -> str:
+    return " ".join(getattr(error, "__notes__", []))
+
+
+class BuggyOptimizer(RandomSearch):
+    name = "buggy_optimizer"
+
+    def ask(self, trials: Any, budget: Any, n: int) -> Any:
+        raise PluginBug("ask broke")
+
+
+class BuggyStorage(DiskStorage):
+    name = "buggy_storage"
+    schemes: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, root_directory: Path, **options: Any) -> None:
+        raise PluginBug("cannot open")
+
+
+class Contributor:
+    """An ad-hoc plugin contributing the buggy classes."""
+
+    @neps.hookimpl
+    def neps_register_optimizers(self) -> list[type]:
+        return [BuggyOptimizer]
+
+    @neps.hookimpl
+    def neps_register_storages(self) -> list[type]:
+        return [BuggyStorage]
+
+
+def test_an_optimizer_error_keeps_its_type_and_names_the_plugin(neps_run: Run) -> None:
+    with pytest.raises(PluginBug, match="ask broke") as caught:
+        neps_run(optimizer="buggy_optimizer", plugins=[Contributor()])
+    assert "optimizer 'buggy_optimizer'" in _notes(caught.value)
+    assert "run(plugins=...)" in _notes(caught.value)
+
+
+def test_a_storage_error_keeps_its_type_and_names_the_plugin(neps_run: Run) -> None:
+    with pytest.raises(PluginBug, match="cannot open") as caught:
+        neps_run(storage="buggy_storage", plugins=[Contributor()])
+    assert "storage 'buggy_storage'" in _notes(caught.value)
+
+
+def test_a_registration_error_keeps_its_type_and_names_the_plugin(neps_run: Run) -> None:
+    class Broken:
+        @neps.hookimpl
+        def neps_register_evaluators(self) -> list[type]:
+            raise PluginBug("registration broke")
+
+    with pytest.raises(PluginBug, match="registration broke") as caught:
+        neps_run(plugins=[Broken()])
+    assert "neps_register_evaluators of run(plugins=...)" in _notes(caught.value)
+
+
+def test_a_space_adapter_error_keeps_its_type_and_names_the_plugin(neps_run: Run) -> None:
+    class Adapter:
+        name = "fussy"
+
+        @classmethod
+        def can_adapt(cls, space: Any) -> bool:
+            return isinstance(space, str) and space.startswith("fussy:")
+
+        @classmethod
+        def adapt(cls, space: Any) -> Any:
+            raise PluginBug("unreadable space")
+
+    class Plugin:
+        @neps.hookimpl
+        def neps_register_space_adapters(self) -> list[type]:
+            return [Adapter]
+
+    with pytest.raises(PluginBug, match="unreadable space") as caught:
+        neps_run(pipeline_space="fussy:space", plugins=[Plugin()])
+    assert "space adapter 'fussy'" in _notes(caught.value)
+
+
+def test_an_observer_error_keeps_its_type_and_names_the_plugin(neps_run: Run) -> None:
+    class Observer:
+        @neps.hookimpl
+        def neps_trial_sampled(self, run: Any, trial: Any) -> None:
+            raise PluginBug("observer broke")
+
+    with pytest.raises(PluginBug, match="observer broke") as caught:
+        neps_run(plugins=[Observer()])
+    assert "neps_trial_sampled" in _notes(caught.value)
+    assert "run(plugins=...)" in _notes(caught.value)
+
+
+# -- the converter hook --------------------------------------------------------------------------
+@attrs.frozen
+class StepSettings:
+    step: Fraction = Fraction(1, 2)
+    use_priors: bool = False  # read by the inherited RandomSearch.ask
+
+
+class StepSearch(RandomSearch):
+    name = "step_search"
+    Settings: ClassVar[type] = StepSettings
+
+
+class FractionPlugin:
+    """Teaches the shared converter the plugin's own option type."""
+
+    def __init__(self) -> None:
+        self.converters: list[cattrs.Converter] = []
+
+    @neps.hookimpl
+    def neps_register_optimizers(self) -> list[type]:
+        return [StepSearch]
+
+    @neps.hookimpl
+    def neps_configure_converter(self, converter: cattrs.Converter) -> None:
+        self.converters.append(converter)
+        converter.register_structure_hook(Fraction, lambda value, _: Fraction(value))
+        converter.register_unstructure_hook(Fraction, str)
+
+
+def test_plugins_configure_the_shared_converter(neps_run: Run) -> None:
+    plugin = FractionPlugin()
+    summary = neps_run(optimizer=("step_search", {"step": "1/3"}), plugins=[plugin])
+    assert summary.counts["success"] == 5
+    assert plugin.converters
+    assert all(isinstance(c, cattrs.Converter) for c in plugin.converters)

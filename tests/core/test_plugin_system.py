@@ -1,0 +1,322 @@
+"""The plugin system: entry-point discovery, registries, blocking, ad-hoc plugins and errors.
+
+Third-party distributions are simulated with a real ``*.dist-info`` folder (METADATA and
+entry_points.txt) on ``sys.path``, which is exactly what ``importlib.metadata`` discovers for
+an installed package; tests/core/test_third_party.py does the same with ``pip install``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.metadata
+import json
+import subprocess
+import sys
+import textwrap
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+import neps_core as neps
+from neps_core.errors import DuplicatePluginError, PluginLoadError, UnknownPluginError
+from neps_core.plugin_manager import (
+    DISABLE_ENV,
+    PluginLoadWarning,
+    load_plugins,
+    make_plugin_manager,
+)
+from neps_core.serialization import read_yaml
+from neps_core_plugins.random_search import RandomSearch
+
+pytest_plugins = ["neps_core.testing.fixtures"]
+
+Run = Callable[..., neps.Summary]
+MakeDistribution = Callable[..., str]
+
+BUILTINS = {  # entry point -> (registry, names it registers)
+    "random_search": ("optimizers", {"random_search"}),
+    "grid_search": ("optimizers", {"grid_search"}),
+    "disk_storage": ("storages", {"disk"}),
+    "sync_evaluator": ("evaluators", {"sync"}),
+    "native_space": ("space_adapters", {"native", "yaml"}),
+}
+
+OPTIMIZER_PLUGIN = """
+from neps_core import hookimpl
+from neps_core_plugins.random_search import RandomSearch
+
+class {cls}(RandomSearch):
+    name = "{name}"
+
+@hookimpl
+def neps_register_optimizers():
+    return [{cls}]
+"""
+
+
+@pytest.fixture
+def distribution(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[MakeDistribution]:
+    """Install a fake distribution: a module plus a dist-info folder with entry points.
+
+    Returns a function ``(name, source, entry_point=None) -> module name``; the module name is
+    unique per call, so nothing leaks into other tests through ``sys.modules``.
+    """
+    site = tmp_path / "site-packages"
+    site.mkdir()
+    monkeypatch.syspath_prepend(str(site))
+    modules: list[str] = []
+
+    def install(name: str, source: str, entry_point: str | None = None) -> str:
+        module = f"fake_plugin_{uuid.uuid4().hex[:10]}"
+        (site / f"{module}.py").write_text(textwrap.dedent(source))
+        info = site / f"{name.replace('-', '_')}-1.0.dist-info"
+        info.mkdir()
+        (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n")
+        (info / "entry_points.txt").write_text(f"[neps_core]\n{entry_point or name} = {module}\n")
+        importlib.invalidate_caches()
+        modules.append(module)
+        return module
+
+    yield install
+    for module in modules:
+        sys.modules.pop(module, None)
+
+
+# -- discovery -----------------------------------------------------------------------------------
+def test_every_entry_point_of_the_group_is_loaded() -> None:
+    discovery = make_plugin_manager()
+    for entry_point in importlib.metadata.entry_points(group="neps_core"):
+        loaded = discovery.manager.get_plugin(entry_point.name)
+        assert loaded is not None or entry_point.name in discovery.broken, entry_point
+        if loaded is not None:
+            assert loaded is entry_point.load()
+    assert set(BUILTINS) | {"auto_optimizer"} <= set(discovery.distributions)
+
+
+@pytest.mark.parametrize("entry_point", sorted(BUILTINS))
+def test_each_builtin_is_registered_by_its_own_entry_point(entry_point: str) -> None:
+    registry_name, names = BUILTINS[entry_point]
+    registry = getattr(load_plugins(), registry_name)
+    module = importlib.import_module(f"neps_core_plugins.{entry_point}")
+    for name in names:
+        assert registry[name].__module__.startswith(module.__name__)
+        assert registry.origin(name) == (f"distribution 'neps-core' (entry point {entry_point!r})")
+    without = getattr(load_plugins(disabled=[entry_point]), registry_name)
+    assert not names & set(without), "registered some other way than its entry point"
+
+
+def test_the_auto_choice_is_a_plugin_too() -> None:
+    plugins = load_plugins(disabled=["auto_optimizer"])
+    assert plugins.hook.neps_select_optimizer(space=None, settings=None) is None
+
+
+def test_importing_neps_core_loads_no_plugin() -> None:
+    code = "import sys, json, neps_core; print(json.dumps(sorted(sys.modules)))"
+    output = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert not [m for m in json.loads(output) if m.startswith("neps_core_plugins")]
+
+
+# -- registries ----------------------------------------------------------------------------------
+def test_a_name_claimed_twice_names_both_origins(neps_run: Run) -> None:
+    class Impostor(RandomSearch):
+        name = "random_search"
+
+    class Plugin:
+        @neps.hookimpl
+        def neps_register_optimizers(self) -> list[type]:
+            return [Impostor]
+
+    with pytest.raises(DuplicatePluginError) as caught:
+        neps_run(plugins=[Plugin()])
+    message = str(caught.value)
+    assert "'random_search' is registered twice" in message
+    assert "distribution 'neps-core' (entry point 'random_search')" in message
+    assert "run(plugins=...)" in message
+    assert "neps_core_plugins.random_search.RandomSearch" in message
+    assert "Impostor" in message
+
+
+def test_two_distributions_claiming_one_name_are_both_named(
+    distribution: MakeDistribution,
+) -> None:
+    distribution("neps-twin-a", OPTIMIZER_PLUGIN.format(cls="A", name="twin"))
+    distribution("neps-twin-b", OPTIMIZER_PLUGIN.format(cls="B", name="twin"))
+    with pytest.raises(DuplicatePluginError, match=r"'twin'.*neps-twin-[ab].*neps-twin-[ab]"):
+        load_plugins()
+
+
+def test_registering_the_same_class_twice_is_harmless(neps_run: Run) -> None:
+    class Plugin:
+        @neps.hookimpl
+        def neps_register_optimizers(self) -> list[type]:
+            return [RandomSearch]
+
+    assert neps_run(optimizer="random_search", plugins=[Plugin()]).counts["success"] == 5
+
+
+@pytest.mark.parametrize(
+    ("setting", "typo", "meant", "kind"),
+    [
+        ("optimizer", "random_serch", "random_search", "optimizer"),
+        ("optimizer", "grid-search", "grid_search", "optimizer"),
+        ("storage", "dsik", "disk", "storage"),
+        ("evaluator", "snyc", "sync", "evaluator"),
+    ],
+)
+def test_unknown_names_suggest_close_ones(
+    neps_run: Run, setting: str, typo: str, meant: str, kind: str
+) -> None:
+    with pytest.raises(UnknownPluginError) as caught:
+        neps_run(**{setting: typo})
+    message = str(caught.value)
+    assert f"Unknown {kind} {typo!r}. Did you mean {meant!r}" in message  # closest first
+    assert f"Available {kind}s: " in message
+    assert meant in caught.value.available
+
+
+def test_an_unknown_name_without_close_ones_lists_all(neps_run: Run) -> None:
+    with pytest.raises(UnknownPluginError) as caught:
+        neps_run(optimizer="bayesian_telepathy")
+    message = str(caught.value)
+    assert "Did you mean" not in message
+    assert "'grid_search'" in message
+    assert "'random_search'" in message
+    assert isinstance(caught.value, KeyError)
+
+
+# -- blocking ------------------------------------------------------------------------------------
+def test_disabled_plugins_are_not_loaded(
+    neps_disable_plugins: Callable[..., None], neps_run: Run, distribution: MakeDistribution
+) -> None:
+    distribution("neps-blocked-dist", OPTIMIZER_PLUGIN.format(cls="C", name="blocked_opt"))
+    assert "blocked_opt" in load_plugins().optimizers
+    neps_disable_plugins("grid_search", " random_search", "neps-blocked-dist")
+    plugins = load_plugins()
+    assert not {"grid_search", "random_search", "blocked_opt"} & set(plugins.optimizers)
+    assert plugins.manager.is_blocked("grid_search")
+    with pytest.raises(UnknownPluginError, match="'grid_search'"):
+        neps_run(optimizer="grid_search")
+
+
+def test_the_environment_variable_blocks_plugins_in_a_fresh_process(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv(DISABLE_ENV, "random_search,sync_evaluator")
+    code = (
+        "import json; from neps_core.plugin_manager import load_plugins; p = load_plugins(); "
+        "print(json.dumps([sorted(p.optimizers), sorted(p.evaluators)]))"
+    )
+    output = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    optimizers, evaluators = json.loads(output)
+    assert "grid_search" in optimizers
+    assert "random_search" not in optimizers
+    assert "sync" not in evaluators
+
+
+# -- ad-hoc plugins ------------------------------------------------------------------------------
+def test_an_ad_hoc_object_registers_an_optimizer_for_one_run(
+    neps_run: Run, neps_root: Path
+) -> None:
+    class Local(RandomSearch):
+        name = "local_search_of_my_site"
+
+    class Plugin:
+        @neps.hookimpl
+        def neps_register_optimizers(self) -> list[type]:
+            return [Local]
+
+    summary = neps_run(optimizer="local_search_of_my_site", plugins=[Plugin()])
+    assert summary.counts["success"] == 5
+    assert read_yaml(neps_root / "run_info.yaml")["optimizer"] == "local_search_of_my_site"
+    assert "local_search_of_my_site" not in load_plugins().optimizers
+
+
+def test_an_ad_hoc_module_adds_hooks(
+    neps_run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "site_hooks.py").write_text(
+        textwrap.dedent(
+            """
+            from neps_core import hookimpl
+
+            finished = []
+
+            @hookimpl
+            def neps_trial_finished(run, trial, report):
+                finished.append(trial.id)
+            """
+        )
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    module: ModuleType = importlib.import_module("site_hooks")
+    try:
+        neps_run(plugins=[module], evaluations_to_spend=3)
+        assert module.finished == ["1", "2", "3"]
+    finally:
+        sys.modules.pop("site_hooks", None)
+
+
+def test_an_ad_hoc_select_hook_beats_the_builtin_choice(neps_run: Run, neps_root: Path) -> None:
+    class Chooser:
+        @neps.hookimpl
+        def neps_select_optimizer(self, space: Any, settings: Any) -> str:
+            assert settings.evaluations_to_spend == 5
+            return "grid_search"
+
+    neps_run(plugins=[Chooser()])
+    assert read_yaml(neps_root / "run_info.yaml")["optimizer"] == "grid_search"
+
+
+# -- broken plugins ------------------------------------------------------------------------------
+BROKEN = "raise ImportError('needs the missing package frobnicate')\n"
+
+
+def test_a_plugin_that_fails_to_import_is_named_and_warned_about(
+    distribution: MakeDistribution,
+) -> None:
+    module = distribution("neps-broken-thing", BROKEN, entry_point="broken_thing")
+    with pytest.warns(PluginLoadWarning) as warned:
+        discovery = make_plugin_manager()
+    error = discovery.broken["broken_thing"]
+    assert isinstance(error, PluginLoadError)
+    assert isinstance(error, ImportError)
+    assert (error.entry_point, error.module, error.distribution) == (
+        "broken_thing",
+        module,
+        "neps-broken-thing",
+    )
+    assert isinstance(error.cause, ImportError)
+    message = str(warned[0].message)
+    for part in ("'broken_thing'", repr(module), "'neps-broken-thing'", "frobnicate"):
+        assert part in message
+
+
+def test_a_broken_plugin_only_breaks_runs_that_select_it(
+    distribution: MakeDistribution, neps_run: Run, tmp_path: Path
+) -> None:
+    distribution("neps-broken-opt", "raise RuntimeError('bad')\n", entry_point="broken_opt")
+    with pytest.warns(PluginLoadWarning, match="broken_opt"):
+        assert neps_run(optimizer="random_search").counts["success"] == 5
+    with pytest.warns(PluginLoadWarning), pytest.raises(PluginLoadError, match="'broken_opt'"):
+        neps_run(optimizer="broken_opt", root_directory=tmp_path / "other")
+    with pytest.warns(PluginLoadWarning), pytest.raises(UnknownPluginError) as caught:
+        neps_run(optimizer="broken_optimizer", root_directory=tmp_path / "third")
+    assert any("broken_opt" in note for note in getattr(caught.value, "__notes__", []))
+
+
+def test_a_blocked_broken_plugin_is_not_even_imported(
+    distribution: MakeDistribution, neps_disable_plugins: Callable[..., None]
+) -> None:
+    module = distribution("neps-broken-blocked", BROKEN, entry_point="broken_blocked")
+    neps_disable_plugins("broken_blocked")
+    discovery = make_plugin_manager()  # an unexpected warning would fail under -W error
+    assert "broken_blocked" not in discovery.broken
+    assert module not in sys.modules

@@ -1,0 +1,172 @@
+"""A third party adds an optimizer with ``pip install``: found by entry point, run end to end.
+
+The distributions under tests/fixtures/ are pip-installed into the running interpreter, as a
+user would install a plugin. The example optimizer stays installed for the session (and is
+removed at its end unless it was installed before); the broken plugin is removed again right
+after its test, so other tests' runs never see it.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.metadata
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pytest
+
+import neps_core as neps
+from neps_core.errors import PluginLoadError
+from neps_core.plugin_manager import PluginLoadWarning, load_plugins
+from neps_core.serialization import read_yaml
+from neps_core.space import PipelineSpace
+from neps_core.testing import OptimizerContract, toy_evaluate_pipeline, toy_spaces
+
+pytest_plugins = ["neps_core.testing.fixtures"]
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+EXAMPLE = "neps-core-example-optimizer"
+BROKEN = "neps-core-broken-plugin"
+
+
+def _pip(*arguments: str) -> None:
+    command = [sys.executable, "-m", "pip", *arguments, "-q", "--disable-pip-version-check"]
+    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    assert result.returncode == 0, f"{' '.join(command)} failed:\n{result.stdout}{result.stderr}"
+    importlib.invalidate_caches()
+
+
+def _install(name: str, workdir: Path) -> None:
+    """Install a fixture distribution from a copy, so no build files land in the repository."""
+    source = workdir / name
+    shutil.copytree(FIXTURES / name.replace("-", "_"), source)
+    _pip("install", "--no-deps", "--no-build-isolation", str(source))
+
+
+def _installed(name: str) -> bool:
+    try:
+        importlib.metadata.distribution(name)
+    except importlib.metadata.PackageNotFoundError:
+        return False
+    return True
+
+
+def _uninstall(name: str, module: str) -> None:
+    _pip("uninstall", "-y", name)
+    sys.modules.pop(module, None)
+
+
+@pytest.fixture(scope="session")
+def example_optimizer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[type]:
+    """The example optimizer class, installed with pip and loaded through its entry point."""
+    was_installed = _installed(EXAMPLE)
+    _install(EXAMPLE, tmp_path_factory.mktemp("example"))
+    [entry_point] = [
+        ep
+        for ep in importlib.metadata.entry_points(group="neps_core")
+        if ep.dist is not None and ep.dist.name == EXAMPLE
+    ]
+    module = entry_point.load()
+    yield module.LocalSearch
+    if not was_installed:
+        _uninstall(EXAMPLE, "neps_core_example_optimizer")
+
+
+@pytest.fixture
+def broken_plugin(tmp_path: Path) -> Iterator[None]:
+    """The broken distribution, installed for one test only."""
+    _install(BROKEN, tmp_path)
+    try:
+        yield
+    finally:
+        _uninstall(BROKEN, "neps_core_broken_plugin")
+
+
+class TestExampleOptimizerContract(OptimizerContract):
+    """The installed third-party optimizer passes the contract the built-ins pass.
+
+    The class only exists once the session fixture installed it, after collection; so the
+    spaces are given explicitly: all toy spaces, since it supports fidelities and needs no
+    priors.
+    """
+
+    spaces: ClassVar[dict[str, PipelineSpace]] = toy_spaces()
+
+    @pytest.fixture(autouse=True)
+    def _installed_class(self, example_optimizer: type, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setattr(type(self), "optimizer_class", example_optimizer)
+
+
+def test_the_entry_point_registers_the_optimizer(example_optimizer: type) -> None:
+    plugins = load_plugins()
+    assert plugins.optimizers["example_local_search"] is example_optimizer
+    assert plugins.optimizers.origin("example_local_search") == (
+        f"distribution {EXAMPLE!r} (entry point 'example_optimizer')"
+    )
+
+
+def test_a_run_selects_it_by_name(example_optimizer: type, tmp_path: Path) -> None:
+    summary = neps.run(
+        toy_evaluate_pipeline,
+        {"x": neps.Float(-3.0, 3.0), "act": neps.Categorical(choices=("relu", "tanh"))},
+        root_directory=tmp_path,
+        evaluations_to_spend=12,
+        optimizer=("example_local_search", {"explore": 0.2}),
+        seed=3,
+    )
+    assert summary.counts["success"] == 12
+    info = read_yaml(tmp_path / "run_info.yaml")
+    assert info["optimizer"] == "example_local_search"
+    assert info["optimizer_settings"] == {"explore": 0.2}
+
+
+def test_its_errors_name_its_distribution(
+    example_optimizer: type, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken_ask(self: Any, trials: Any, budget: Any, n: int) -> Any:
+        raise ZeroDivisionError("a bug in the plugin")
+
+    monkeypatch.setattr(example_optimizer, "ask", broken_ask)
+    with pytest.raises(ZeroDivisionError) as caught:
+        neps.run(
+            toy_evaluate_pipeline,
+            {"x": neps.Float(0.0, 1.0)},
+            root_directory=tmp_path,
+            evaluations_to_spend=2,
+            optimizer="example_local_search",
+        )
+    notes = " ".join(getattr(caught.value, "__notes__", []))
+    assert f"distribution {EXAMPLE!r}" in notes
+    assert "optimizer 'example_local_search'" in notes
+
+
+@pytest.mark.slow
+def test_a_broken_distribution_warns_and_breaks_only_runs_that_select_it(
+    broken_plugin: None, tmp_path: Path
+) -> None:
+    with pytest.warns(PluginLoadWarning) as warned:
+        summary = neps.run(
+            toy_evaluate_pipeline,
+            {"x": neps.Float(0.0, 1.0)},
+            root_directory=tmp_path / "ok",
+            evaluations_to_spend=2,
+            optimizer="random_search",
+        )
+    assert summary.counts["success"] == 2
+    message = " ".join(str(w.message) for w in warned)
+    for part in ("'broken_plugin'", "'neps_core_broken_plugin'", f"{BROKEN!r}", "ImportError"):
+        assert part in message
+    with pytest.warns(PluginLoadWarning), pytest.raises(PluginLoadError) as caught:
+        neps.run(
+            toy_evaluate_pipeline,
+            {"x": neps.Float(0.0, 1.0)},
+            root_directory=tmp_path / "selected",
+            evaluations_to_spend=2,
+            optimizer="broken_plugin",
+        )
+    assert caught.value.distribution == BROKEN
+    assert caught.value.module == "neps_core_broken_plugin"

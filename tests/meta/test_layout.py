@@ -1,0 +1,153 @@
+"""Checks of the project's shape: plugins vs entry points, hook docs and tests, the public API."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import inspect
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import neps_core
+from neps_core import hookspecs
+from neps_core.plugin_manager import load_plugins
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10: the backport from the test extra
+    import tomli as tomllib
+
+ROOT = Path(__file__).resolve().parents[2]
+SPEC_MARKER = f"{hookspecs.PROJECT_NAME}_spec"  # the attribute pluggy's HookspecMarker sets
+
+
+def _entry_points() -> dict[str, str]:
+    with (ROOT / "pyproject.toml").open("rb") as handle:
+        project = tomllib.load(handle)["project"]
+    return dict(project["entry-points"][hookspecs.PROJECT_NAME])
+
+
+def _plugin_modules() -> set[str]:
+    plugins = ROOT / "plugins"
+    modules = {p.stem for p in plugins.glob("*.py") if p.name != "__init__.py"}
+    packages = {p.parent.name for p in plugins.glob("*/__init__.py")}
+    return modules | packages
+
+
+def _hookspecs() -> dict[str, object]:
+    return {
+        name: function
+        for name, function in inspect.getmembers(hookspecs, inspect.isfunction)
+        if hasattr(function, SPEC_MARKER)
+    }
+
+
+def test_every_plugin_module_has_its_entry_point_and_vice_versa() -> None:
+    targets = {value.partition(":")[0] for value in _entry_points().values()}
+    modules = {f"neps_core_plugins.{module}" for module in _plugin_modules()}
+    assert not modules - targets, f"plugins/ modules without an entry point: {modules - targets}"
+    assert not targets - modules, f"entry points without a plugins/ module: {targets - modules}"
+
+
+def test_entry_points_are_named_after_their_modules() -> None:
+    for name, value in _entry_points().items():
+        assert value == f"neps_core_plugins.{name}", (name, value)
+
+
+def test_the_installed_metadata_matches_pyproject() -> None:
+    """Catches an entry point added to pyproject.toml without reinstalling the project."""
+    installed = {
+        ep.name: ep.value
+        for ep in importlib.metadata.entry_points(group=hookspecs.PROJECT_NAME)
+        if ep.dist is not None and ep.dist.name == "neps-core"
+    }
+    assert installed == _entry_points(), "run `pip install -e .` after editing entry points"
+
+
+def test_tests_plugins_mirrors_plugins() -> None:
+    tests = ROOT / "tests" / "plugins"
+    missing = sorted(
+        f"tests/plugins/test_{module}.py"
+        for module in _plugin_modules()
+        if not (tests / f"test_{module}.py").is_file()
+    )
+    assert not missing, f"plugins without their test module: {missing}"
+
+
+def test_every_builtin_runs_its_contract() -> None:
+    """Each built-in optimizer, storage and evaluator is tested by its contract suite."""
+    plugins = load_plugins()
+    uncovered = []
+    for registry, contract in (
+        (plugins.optimizers, "OptimizerContract"),
+        (plugins.storages, "StorageContract"),
+        (plugins.evaluators, "EvaluatorContract"),
+    ):
+        for cls in registry.values():
+            package, _, rest = cls.__module__.partition(".")
+            if package != "neps_core_plugins":
+                continue  # a third-party plugin, tested in its own distribution
+            path = ROOT / "tests" / "plugins" / f"test_{rest.partition('.')[0]}.py"
+            text = path.read_text(encoding="utf-8") if path.is_file() else ""
+            subclassed = re.search(rf"\(\w*{contract}\):", text) is not None
+            if not (subclassed and re.search(rf"_class = {cls.__name__}\b", text)):
+                uncovered.append(f"{cls.__name__} ({contract} in {path.relative_to(ROOT)})")
+    assert not uncovered, f"built-ins without their contract test: {uncovered}"
+
+
+def test_every_hookspec_is_documented() -> None:
+    specs = _hookspecs()
+    assert len(specs) >= 10
+    for name, function in specs.items():
+        assert name.startswith("neps_"), name
+        doc = inspect.getdoc(function)
+        assert doc is not None, f"hookspec {name} has no docstring"
+        assert len(doc) >= 40, f"hookspec {name}: the docstring should say when it is called"
+
+
+def test_every_hookspec_is_exercised_by_a_test() -> None:
+    tests = ROOT / "tests"
+    sources = "\n".join(
+        path.read_text(encoding="utf-8")
+        for path in tests.rglob("*.py")
+        if "meta" not in path.relative_to(tests).parts
+        and "fixtures" not in path.relative_to(tests).parts
+    )
+    untested = sorted(name for name in _hookspecs() if name not in sources)
+    assert not untested, f"hookspecs no test mentions: {untested}"
+
+
+def test_importing_neps_core_stays_light() -> None:
+    """No torch, no pytest, no plugins, no test helpers: only what the core needs."""
+    code = "import json, sys, neps_core; print(json.dumps(sorted(sys.modules)))"
+    output = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT
+    ).stdout
+    loaded = set(json.loads(output))
+    for heavy in ("torch", "pytest", "neps_core.testing", "neps_core_plugins"):
+        assert not {m for m in loaded if m == heavy or m.startswith(heavy + ".")}, heavy
+
+
+def test_the_public_api_is_declared_and_complete() -> None:
+    exported = neps_core.__all__
+    assert len(exported) == len(set(exported)), "duplicates in __all__"
+    missing = [name for name in exported if not hasattr(neps_core, name)]
+    assert not missing, f"__all__ names what neps_core does not have: {missing}"
+    for name in ("run", "save_pipeline_results", "load_config", "status", "PipelineSpace"):
+        assert name in exported
+    public = {
+        name
+        for name, value in vars(neps_core).items()
+        if not name.startswith("_") and not inspect.ismodule(value)
+    }
+    assert public <= set(exported), f"public but not in __all__: {sorted(public - set(exported))}"
+
+
+def test_the_plugin_testing_kit_is_importable() -> None:
+    from neps_core import testing
+
+    for name in testing.__all__:
+        assert hasattr(testing, name), name
+    assert {"OptimizerContract", "StorageContract"} <= set(testing.__all__)

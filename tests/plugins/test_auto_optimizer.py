@@ -1,0 +1,61 @@
+"""The ``auto_optimizer`` plugin: the built-in, overridable choice for ``optimizer="auto"``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import neps_core as neps
+from neps_core.config import RunSettings
+from neps_core.plugin_manager import Plugins
+from neps_core.serialization import read_yaml
+from neps_core.testing import toy_spaces
+from neps_core_plugins import auto_optimizer
+
+pytest_plugins = ["neps_core.testing.fixtures"]
+
+
+def _chosen(root: Path) -> str:
+    return str(read_yaml(root / "run_info.yaml")["optimizer"])
+
+
+def test_picks_random_search_for_any_space() -> None:
+    settings = RunSettings(root_directory=Path("unused"))
+    for space in toy_spaces().values():
+        assert auto_optimizer.neps_select_optimizer(space=space, settings=settings) == (
+            "random_search"
+        )
+
+
+def test_is_the_last_resort_of_the_hook(neps_plugins: Plugins) -> None:
+    [builtin] = [
+        impl
+        for impl in neps_plugins.manager.hook.neps_select_optimizer.get_hookimpls()
+        if impl.plugin is auto_optimizer
+    ]
+    assert builtin.trylast
+
+
+def test_auto_is_the_default_and_records_the_choice(neps_run: Any, neps_root: Path) -> None:
+    neps_run()  # optimizer not given
+    assert _chosen(neps_root) == "random_search"
+
+
+def test_a_plugin_overrides_the_choice(neps_run: Any, neps_root: Path) -> None:
+    class PreferGrid:
+        @neps.hookimpl
+        def neps_select_optimizer(self, space: Any, settings: Any) -> str:
+            return "grid_search"
+
+    neps_run(optimizer="auto", plugins=[PreferGrid()])
+    assert _chosen(neps_root) == "grid_search"
+
+
+def test_an_abstaining_plugin_leaves_the_choice_to_it(neps_run: Any, neps_root: Path) -> None:
+    class Abstain:
+        @neps.hookimpl
+        def neps_select_optimizer(self, space: Any, settings: Any) -> None:
+            return None
+
+    neps_run(optimizer="auto", plugins=[Abstain()])
+    assert _chosen(neps_root) == "random_search"

@@ -1,0 +1,230 @@
+"""The ``disk`` storage plugin: the storage contract plus its files, journal and crash safety."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, ClassVar
+
+import attrs
+import pytest
+import yaml
+
+import neps_core as neps
+from neps_core.errors import StorageError
+from neps_core.models import Report, TrialState
+from neps_core.testing import StorageContract, make_trial, toy_evaluate_pipeline
+from neps_core.testing._storage_workers import WORKER_CODE, child_environment
+from neps_core_plugins.disk_storage import storage as disk
+from neps_core_plugins.disk_storage.storage import DiskStorage
+
+pytest_plugins = ["neps_core.testing.fixtures"]
+
+
+class TestDiskStorageContract(StorageContract):
+    storage_class = DiskStorage
+    storage_variants: ClassVar[dict[str, dict[str, Any]]] = {
+        "default": {},
+        "fsync": {"fsync": True},
+    }
+
+
+@pytest.fixture
+def root(tmp_path: Path) -> Path:
+    return tmp_path / "root"
+
+
+@pytest.fixture
+def storages(root: Path) -> Iterator[list[DiskStorage]]:
+    """Instances opened by a test (append to the list); all closed afterwards."""
+    opened: list[DiskStorage] = []
+    yield opened
+    for storage in opened:
+        storage.close()
+
+
+def _open(storages: list[DiskStorage], root: Path, **options: Any) -> DiskStorage:
+    storages.append(DiskStorage(root, **options))
+    return storages[-1]
+
+
+def _journal(root: Path) -> Path:
+    return root / disk.STATE_DIRECTORY / "journal.jsonl"
+
+
+def _read(path: Path) -> Any:
+    return yaml.safe_load(path.read_text(encoding="utf-8"))
+
+
+# -- layout --------------------------------------------------------------------------------------
+def test_each_trial_has_a_readable_folder(root: Path, storages: list[DiskStorage]) -> None:
+    storage = _open(storages, root)
+    config = {"lr": 0.01, "act": "relu", "layers": 3}
+    storage.transact(lambda history: [make_trial(1, config, "pending")])
+    folder = root / "configs" / "config_1"
+    assert storage.trial_directory("1") == folder
+    assert _read(folder / "config.yaml") == config
+    assert not (folder / "report.yaml").exists()  # no result yet
+
+    report = Report(0.5, cost=2.0, learning_curve=(0.9, 0.5), extra={"accuracy": 0.8})
+    final = attrs.evolve(
+        make_trial(1, config, "evaluating", worker_id="w1"),
+        state=TrialState.SUCCESS,
+        report=report,
+        finished_at=9.0,
+    )
+    storage.transact(lambda history: [final])
+    assert _read(folder / "config.yaml") == config
+    assert _read(folder / "report.yaml") == {
+        "objective_to_minimize": 0.5,
+        "cost": 2.0,
+        "learning_curve": [0.9, 0.5],
+        "extra": {"accuracy": 0.8},
+        "error": None,
+        "traceback": None,
+        "evaluation_duration": None,
+    }
+    metadata = _read(folder / "metadata.yaml")
+    assert metadata["state"] == "success"
+    assert metadata["worker_id"] == "w1"
+    assert metadata["finished_at"] == 9.0
+
+
+def test_a_run_leaves_the_documented_layout(tmp_path: Path) -> None:
+    neps.run(
+        toy_evaluate_pipeline,
+        {"x": neps.Float(0.0, 1.0)},
+        root_directory=tmp_path,
+        evaluations_to_spend=3,
+        optimizer="random_search",
+    )
+    assert (tmp_path / disk.RUN_INFO_FILE).is_file()
+    assert _journal(tmp_path).is_file()
+    for trial_id in (1, 2, 3):
+        folder = tmp_path / "configs" / f"config_{trial_id}"
+        assert {"config.yaml", "metadata.yaml", "report.yaml"} <= {p.name for p in folder.iterdir()}
+        assert _read(folder / "metadata.yaml")["state"] == "success"
+
+
+def test_unknown_options_are_refused(root: Path) -> None:
+    with pytest.raises(TypeError, match=r"unknown option.*'fsynk'"):
+        DiskStorage(root, fsynk=True)
+
+
+# -- the journal ---------------------------------------------------------------------------------
+def test_the_journal_is_append_only(root: Path, storages: list[DiskStorage]) -> None:
+    storage = _open(storages, root)
+    storage.transact(lambda history: [make_trial(1, {"x": 0.1}, "pending")])
+    before = _journal(root).read_bytes()
+    storage.transact(lambda history: [make_trial(1, {"x": 0.1}, "evaluating")])
+    storage.transact(lambda history: [make_trial(1, {"x": 0.1}, "success")])
+    after = _journal(root).read_bytes()
+    assert after.startswith(before)
+    records = [json.loads(line) for line in after.splitlines()]
+    assert [(r["id"], r["state"]) for r in records] == [
+        ("1", "pending"),
+        ("1", "evaluating"),
+        ("1", "success"),
+    ]
+
+
+def test_sync_reads_only_what_was_appended(root: Path, storages: list[DiskStorage]) -> None:
+    """A reader never re-reads old records: damage to them goes unnoticed by it, not by a
+    newcomer, which proves the replay is incremental (cost per sync independent of run size)."""
+    writer, reader = _open(storages, root), _open(storages, root)
+    writer.transact(lambda history: [make_trial(i, {"x": i}, "pending") for i in (1, 2, 3)])
+    assert len(reader.sync()) == 3
+    journal = _journal(root)
+    data = journal.read_bytes()
+    first_line = data.index(b"\n")
+    journal.write_bytes(b"#" * first_line + data[first_line:])  # same size, line 1 is garbage
+
+    writer.transact(lambda history: [make_trial(4, {"x": 4}, "pending")])
+    assert list(reader.sync()) == ["1", "2", "3", "4"]
+    with pytest.raises(StorageError, match=r"journal\.jsonl, line 1"):
+        _open(storages, root).sync()
+
+
+def test_a_torn_last_line_is_repaired(root: Path, storages: list[DiskStorage]) -> None:
+    writer = _open(storages, root)
+    writer.transact(lambda history: [make_trial(1, {"x": 0.1}, "success")])
+    torn = b'{"id":"2","config":{"x":0.2},"sta'
+    with _journal(root).open("ab") as handle:  # what a writer killed mid-line leaves behind
+        handle.write(torn)
+
+    reader = _open(storages, root)
+    assert list(reader.sync()) == ["1"]  # an incomplete line is never parsed
+    newcomer = _open(storages, root)
+    created = newcomer.transact(
+        lambda history: [make_trial(history.next_id(), {"x": 0.3}, "pending")]
+    )
+    assert [trial.id for trial in created] == ["2"]
+    assert _journal(root).read_bytes().endswith(b"\n")
+    assert torn in _journal(root).with_suffix(".torn").read_bytes()  # kept for inspection
+    for storage in (reader, _open(storages, root)):
+        history = storage.sync()
+        assert list(history) == ["1", "2"]
+        assert history["2"].config == {"x": 0.3}
+
+
+# -- processes -----------------------------------------------------------------------------------
+def _worker(root: Path, tmp_path: Path, action: str, **params: Any) -> subprocess.Popen[str]:
+    job = {
+        "storage": "neps_core_plugins.disk_storage.storage:DiskStorage",
+        "root": str(root),
+        "options": {},
+        "action": action,
+        "index": 0,
+        "barrier": None,
+        **params,
+    }
+    return subprocess.Popen(
+        [sys.executable, "-c", WORKER_CODE, json.dumps(job)],
+        stdout=subprocess.PIPE,
+        stderr=(tmp_path / f"{action}.stderr").open("w"),
+        text=True,
+        env=child_environment(),
+    )
+
+
+@pytest.mark.slow
+def test_reports_survive_sigkill_during_a_stream_of_writes(
+    root: Path, tmp_path: Path, storages: list[DiskStorage]
+) -> None:
+    """Kill a process that writes as fast as it can: whatever it confirmed is in the journal,
+    whatever it was writing is repaired away, and the run goes on."""
+    process = _worker(root, tmp_path, "create", count=100_000)
+    assert process.stdout is not None
+    confirmed = [process.stdout.readline().strip() for _ in range(40)]
+    process.kill()
+    process.wait()
+    process.stdout.close()
+    assert all(confirmed), (tmp_path / "create.stderr").read_text()
+
+    storage = _open(storages, root)
+    storage.transact(lambda history: [make_trial(history.next_id(), {"x": 0.0}, "pending")])
+    history = storage.sync()
+    for trial_id in confirmed:
+        assert history[trial_id].state is TrialState.SUCCESS
+    assert _journal(root).read_bytes().endswith(b"\n")
+    assert list(_open(storages, root).sync()) == list(history)
+
+
+def test_a_stuck_lock_holder_gives_a_clear_error(
+    root: Path, tmp_path: Path, storages: list[DiskStorage]
+) -> None:
+    holder = _worker(root, tmp_path, "hold", seconds=60)
+    assert holder.stdout is not None
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        impatient = _open(storages, root, lock_timeout=0.2)
+        with pytest.raises(StorageError, match=r"journal\.jsonl\.lock"):
+            impatient.transact(lambda history: [])
+    finally:
+        holder.kill()
+        holder.wait()
+        holder.stdout.close()
+    assert _open(storages, root, lock_timeout=5).transact(lambda history: []) == []

@@ -1,0 +1,126 @@
+"""The ``grid_search`` plugin: the optimizer contract, the grid itself, and exhausting it."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pytest
+
+import neps_core as neps
+from neps_core.errors import SettingsError
+from neps_core.history import TrialHistory
+from neps_core.models import BudgetInfo
+from neps_core.testing import (
+    OptimizerContract,
+    add_proposals,
+    history_of,
+    make_trial,
+    toy_evaluate_pipeline,
+)
+from neps_core_plugins.grid_search import GridSearch, GridSearchSettings, grid_values
+
+pytest_plugins = ["neps_core.testing.fixtures"]
+
+
+class TestGridSearchContract(OptimizerContract):
+    optimizer_class = GridSearch
+
+
+class TestSmallGridSearchContract(OptimizerContract):
+    optimizer_class = GridSearch
+    optimizer_options: ClassVar[dict[str, Any]] = {"size": 3}
+
+
+def _grid(space: neps.PipelineSpace, size: int = 10) -> list[dict[str, Any]]:
+    optimizer = GridSearch(space, GridSearchSettings(size=size))
+    return [p.config for p in optimizer.ask(TrialHistory(), BudgetInfo(), 10_000)]
+
+
+def test_grid_values_of_each_parameter_kind() -> None:
+    assert grid_values(neps.Float(0.0, 1.0), 3) == [0.0, 0.5, 1.0]
+    log_values = grid_values(neps.Float(1e-4, 1e-0, log=True), 5)
+    assert [round(math.log10(v), 9) for v in log_values] == [-4.0, -3.0, -2.0, -1.0, 0.0]
+    integers = grid_values(neps.Integer(1, 4), 10)
+    assert integers == [1, 2, 3, 4]  # distinct, never more points than values
+    assert grid_values(neps.Integer(0, 100), 3) == [0, 50, 100]
+    assert grid_values(neps.Categorical(choices=("a", "b", "c")), 2) == ["a", "b", "c"]
+    assert grid_values(neps.Constant(5), 4) == [5]
+    assert grid_values(neps.Float(2.0, 4.0), 1) == [3.0]
+
+
+def test_the_grid_is_the_full_product_in_order() -> None:
+    space = neps.PipelineSpace(
+        {
+            "x": neps.Float(0.0, 1.0),
+            "act": neps.Categorical(choices=("relu", "tanh")),
+            "seed": neps.Constant(3),
+            "epochs": neps.IntegerFidelity(1, 9),
+        }
+    )
+    grid = _grid(space, size=3)
+    assert grid == [
+        {"x": x, "act": act, "seed": 3, "epochs": 9}
+        for x in (0.0, 0.5, 1.0)
+        for act in ("relu", "tanh")
+    ]
+
+
+def test_points_in_the_history_are_skipped_whoever_tried_them() -> None:
+    space = neps.PipelineSpace({"x": neps.Float(0.0, 1.0)})
+    history = history_of(
+        [
+            make_trial(1, {"x": 0.0}, "success"),
+            make_trial(2, {"x": 0.5}, "pending"),
+            make_trial(3, {"x": 1.0}, "failed"),
+        ]
+    )
+    proposals = GridSearch(space, GridSearchSettings(size=5)).ask(history, history.budget(), 10)
+    assert [p.config["x"] for p in proposals] == [0.25, 0.75]
+
+
+def test_a_cached_instance_follows_a_different_history() -> None:
+    """Correct for any history: a shorter history than last time starts the grid over."""
+    space = neps.PipelineSpace({"x": neps.Float(0.0, 1.0)})
+    optimizer = GridSearch(space, GridSearchSettings(size=3))
+    long = TrialHistory()
+    add_proposals(long, space, optimizer.ask(long, long.budget(), 3))
+    assert optimizer.ask(long, long.budget(), 3) == []
+    assert [p.config["x"] for p in optimizer.ask(TrialHistory(), BudgetInfo(), 3)] == [0, 0.5, 1]
+
+
+def test_a_run_ends_when_the_grid_is_exhausted(tmp_path: Path) -> None:
+    space = {"x": neps.Float(0.0, 1.0), "act": neps.Categorical(choices=("relu", "tanh"))}
+    summary = neps.run(
+        toy_evaluate_pipeline,
+        space,
+        root_directory=tmp_path,
+        evaluations_to_spend=50,
+        optimizer=("grid_search", {"size": 3}),
+    )
+    assert summary.counts["success"] == 6
+    configs = [neps.load_config(tmp_path, i) for i in range(1, 7)]
+    assert {(c["x"], c["act"]) for c in configs} == {
+        (x, act) for x in (0.0, 0.5, 1.0) for act in ("relu", "tanh")
+    }
+
+
+def test_a_continued_run_never_repeats_a_point(tmp_path: Path) -> None:
+    arguments: dict[str, Any] = {
+        "evaluate_pipeline": toy_evaluate_pipeline,
+        "pipeline_space": {"x": neps.Integer(1, 8)},
+        "root_directory": tmp_path,
+        "optimizer": "grid_search",
+    }
+    neps.run(**arguments, max_evaluations_per_run=3)
+    neps.run(**arguments, max_evaluations_per_run=3)
+    summary = neps.run(**arguments)
+    assert summary.counts["success"] == 8
+    assert sorted(neps.load_config(tmp_path, i)["x"] for i in range(1, 9)) == list(range(1, 9))
+
+
+@pytest.mark.parametrize("size", [0, -2])
+def test_a_grid_needs_at_least_one_point_per_parameter(neps_run: Any, size: int) -> None:
+    with pytest.raises(SettingsError, match="size must be at least 1"):
+        neps_run(optimizer=("grid_search", {"size": size}))

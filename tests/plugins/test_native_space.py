@@ -1,0 +1,109 @@
+"""The ``native_space`` plugin: PipelineSpace classes, dicts and YAML files as search spaces."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import neps_core as neps
+from neps_core.plugin_manager import Plugins
+from neps_core.testing import toy_evaluate_pipeline
+from neps_core_plugins.native_space import NativeSpaceAdapter, YamlSpaceAdapter
+
+pytest_plugins = ["neps_core.testing.fixtures"]
+
+
+class Space(neps.PipelineSpace):
+    lr = neps.Float(1e-4, 1e-1, log=True, prior=1e-2)
+    act = neps.Categorical(choices=("relu", "tanh"))
+    epochs = neps.IntegerFidelity(1, 9)
+
+
+EXPECTED = neps.PipelineSpace(
+    {
+        "lr": neps.Float(1e-4, 1e-1, log=True, prior=1e-2),
+        "act": neps.Categorical(choices=("relu", "tanh")),
+        "epochs": neps.IntegerFidelity(1, 9),
+    }
+)
+
+YAML = """\
+pipeline_space:
+  lr: {lower: 1.0e-4, upper: 1.0e-1, log: true, prior: 1.0e-2}
+  act: {choices: [relu, tanh]}
+  epochs: {lower: 1, upper: 9, is_fidelity: true}
+"""
+
+
+def test_both_adapters_are_registered(neps_plugins: Plugins) -> None:
+    assert neps_plugins.space_adapters["native"] is NativeSpaceAdapter
+    assert neps_plugins.space_adapters["yaml"] is YamlSpaceAdapter
+    assert "native_space" in neps_plugins.space_adapters.origin("yaml")
+
+
+@pytest.mark.parametrize(
+    "given",
+    [
+        Space,
+        Space(),
+        dict(EXPECTED.parameters),
+        {
+            "lr": {"lower": 1e-4, "upper": 1e-1, "log": True, "prior": 1e-2},
+            "act": {"choices": ["relu", "tanh"]},
+            "epochs": {"lower": 1, "upper": 9, "is_fidelity": True},
+        },
+    ],
+    ids=["class", "instance", "dict-of-parameters", "declarative-dict"],
+)
+def test_native_forms_become_the_same_space(given: Any) -> None:
+    assert NativeSpaceAdapter.can_adapt(given)
+    assert NativeSpaceAdapter.adapt(given) == EXPECTED
+
+
+def test_other_objects_are_not_native() -> None:
+    assert not NativeSpaceAdapter.can_adapt("space.yaml")
+    assert not NativeSpaceAdapter.can_adapt(int)
+    assert not NativeSpaceAdapter.can_adapt([neps.Float(0, 1)])
+
+
+def test_yaml_files_with_or_without_a_pipeline_space_key(tmp_path: Path) -> None:
+    nested = tmp_path / "run.yaml"
+    nested.write_text(YAML)
+    flat = tmp_path / "space.yml"
+    flat.write_text("\n".join(line[2:] for line in YAML.splitlines()[1:]))
+    for path in (nested, str(flat)):
+        assert YamlSpaceAdapter.can_adapt(path)
+        assert YamlSpaceAdapter.adapt(path) == EXPECTED
+    assert not YamlSpaceAdapter.can_adapt(tmp_path / "space.json")
+    assert not YamlSpaceAdapter.can_adapt({"x": neps.Float(0, 1)})
+
+
+def test_yaml_errors_name_the_file_and_the_parameter(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match=r"missing\.yaml"):
+        YamlSpaceAdapter.adapt(tmp_path / "missing.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("lr: {lower: 1.0, upper: 0.1}\n")
+    with pytest.raises(ValueError, match=r"bad\.yaml.*'lr'.*lower"):
+        YamlSpaceAdapter.adapt(bad)
+
+
+def test_a_run_takes_a_yaml_path(tmp_path: Path) -> None:
+    path = tmp_path / "space.yaml"
+    path.write_text(YAML)
+    summary = neps.run(
+        toy_evaluate_pipeline,
+        str(path),
+        root_directory=tmp_path / "root",
+        evaluations_to_spend=3,
+        optimizer="random_search",
+    )
+    assert summary.counts["success"] == 3
+    assert neps.load_pipeline_space(tmp_path / "root") == EXPECTED
+
+
+def test_a_run_takes_a_class_and_a_dict(neps_run: Any, tmp_path: Path) -> None:
+    for index, space in enumerate((Space, {"x": {"lower": 0, "upper": 5}})):
+        summary = neps_run(pipeline_space=space, root_directory=tmp_path / str(index))
+        assert summary.counts["success"] == 5

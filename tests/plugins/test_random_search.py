@@ -1,0 +1,123 @@
+"""The ``random_search`` plugin: the optimizer contract, uniform draws and draws around priors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import pytest
+
+import neps_core as neps
+from neps_core.errors import SettingsError
+from neps_core.history import TrialHistory
+from neps_core.models import BudgetInfo
+from neps_core.testing import OptimizerContract, history_of, make_trial, toy_evaluate_pipeline
+from neps_core_plugins.random_search import RandomSearch, RandomSearchSettings
+
+pytest_plugins = ["neps_core.testing.fixtures"]
+
+
+class TestRandomSearchContract(OptimizerContract):
+    optimizer_class = RandomSearch
+
+
+class TestRandomSearchWithPriorsContract(OptimizerContract):
+    optimizer_class = RandomSearch
+    optimizer_options: ClassVar[dict[str, Any]] = {"use_priors": True}
+
+
+def _draws(space: neps.PipelineSpace, count: int, **options: Any) -> list[dict[str, Any]]:
+    optimizer = RandomSearch(space, RandomSearchSettings(**options), seed=7)
+    return [p.config for p in optimizer.ask(TrialHistory(), BudgetInfo(), count)]
+
+
+def test_uniform_draws_cover_the_whole_space() -> None:
+    space = neps.PipelineSpace(
+        {
+            "x": neps.Float(0.0, 1.0, prior=0.5, prior_confidence="high"),
+            "lr": neps.Float(1e-5, 1e-1, log=True),
+            "units": neps.Integer(1, 4),
+            "act": neps.Categorical(choices=("relu", "tanh", "elu")),
+        }
+    )
+    configs = _draws(space, 400)
+    xs = np.array([c["x"] for c in configs])
+    assert xs.min() < 0.05 and xs.max() > 0.95  # uniform, the prior is ignored
+    assert 0.4 < float(np.mean(xs)) < 0.6
+    log_lrs = np.log10([c["lr"] for c in configs])
+    assert log_lrs.min() < -4.5 and log_lrs.max() > -1.5  # uniform on the log scale
+    assert float(np.median(log_lrs)) < -2.0
+    assert {c["units"] for c in configs} == {1, 2, 3, 4}
+    assert {c["act"] for c in configs} == {"relu", "tanh", "elu"}
+
+
+def test_use_priors_draws_around_the_priors() -> None:
+    space = neps.PipelineSpace(
+        {
+            "x": neps.Float(0.0, 1.0, prior=0.2, prior_confidence="high"),
+            "act": neps.Categorical(
+                choices=("relu", "tanh", "elu"), prior=2, prior_confidence="high"
+            ),
+        }
+    )
+    with_priors = _draws(space, 300, use_priors=True)
+    uniform = _draws(space, 300)
+    distance = [np.mean([abs(c["x"] - 0.2) for c in configs]) for configs in (with_priors, uniform)]
+    assert distance[0] < distance[1] / 2
+    share = [sum(c["act"] == "elu" for c in configs) / 300 for configs in (with_priors, uniform)]
+    assert share[0] > 0.6 > share[1]
+
+
+def test_the_fidelity_is_always_at_its_maximum() -> None:
+    space = neps.PipelineSpace({"x": neps.Float(0.0, 1.0), "epochs": neps.IntegerFidelity(1, 9)})
+    assert {c["epochs"] for c in _draws(space, 20)} == {9}
+
+
+def test_draws_depend_on_seed_and_history_only() -> None:
+    space = neps.PipelineSpace({"x": neps.Float(0.0, 1.0)})
+    history = history_of([make_trial(1, {"x": 0.5})])
+    budget = history.budget()
+
+    def ask(seed: int) -> list[Any]:
+        return list(RandomSearch(space, seed=seed).ask(history, budget, 3))
+
+    assert ask(1) == ask(1)
+    assert ask(1) != ask(2)
+    longer = history_of([make_trial(1, {"x": 0.5}), make_trial(2, {"x": 0.6})])
+    assert list(RandomSearch(space, seed=1).ask(longer, longer.budget(), 3)) != ask(1)
+
+
+def test_without_a_seed_numpys_global_state_decides() -> None:
+    space = neps.PipelineSpace({"x": neps.Float(0.0, 1.0)})
+
+    def ask() -> list[Any]:
+        return list(RandomSearch(space).ask(TrialHistory(), BudgetInfo(), 2))
+
+    np.random.seed(11)
+    first = ask()
+    np.random.seed(11)
+    assert ask() == first
+    assert ask() != first
+
+
+def test_seeded_runs_repeat_exactly(tmp_path: Path) -> None:
+    def configs(root: Path) -> list[Any]:
+        neps.run(
+            toy_evaluate_pipeline,
+            {"x": neps.Float(0.0, 1.0), "k": neps.Integer(1, 100)},
+            root_directory=root,
+            evaluations_to_spend=4,
+            optimizer="random_search",
+            seed=5,
+        )
+        return [neps.load_config(root, i) for i in range(1, 5)]
+
+    assert configs(tmp_path / "a") == configs(tmp_path / "b")
+
+
+def test_options_are_validated(neps_run: Any) -> None:
+    with pytest.raises(SettingsError, match=r"random_search.*unknown option.*use_prior"):
+        neps_run(optimizer=("random_search", {"use_prior": True}))
+    summary = neps_run(optimizer={"name": "random_search", "use_priors": True})
+    assert summary.counts["success"] == 5

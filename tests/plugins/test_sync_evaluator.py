@@ -1,0 +1,107 @@
+"""The ``sync`` evaluator plugin: the evaluator contract, in-process evaluation, errors captured."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from neps_core.errors import SettingsError
+from neps_core.interfaces import EvaluationJob
+from neps_core.plugin_manager import Plugins
+from neps_core.testing import EvaluatorContract, make_trial
+from neps_core_plugins.sync_evaluator import SyncEvaluator
+
+pytest_plugins = ["neps_core.testing.fixtures"]
+
+
+class TestSyncEvaluatorContract(EvaluatorContract):
+    evaluator_class = SyncEvaluator
+
+
+class EvaluationBroke(Exception):
+    """Raised by an evaluation on purpose."""
+
+
+def _job(function: Any, trial_id: int = 1, **arguments: Any) -> EvaluationJob:
+    return EvaluationJob(
+        trial=make_trial(trial_id, arguments, "evaluating"),
+        function=function,
+        arguments=arguments,
+        pipeline_directory=Path("unused"),
+    )
+
+
+def test_is_registered_as_sync(neps_plugins: Plugins) -> None:
+    assert neps_plugins.evaluators["sync"] is SyncEvaluator
+    assert "sync_evaluator" in neps_plugins.evaluators.origin("sync")
+
+
+def test_evaluates_in_this_process_one_job_at_a_time() -> None:
+    calls: list[dict[str, Any]] = []
+
+    def evaluate(**config: Any) -> Any:
+        calls.append(config)
+        return {"objective_to_minimize": config["x"], "extra": "kept verbatim"}
+
+    evaluator = SyncEvaluator()
+    assert evaluator.capacity == 1
+    evaluator.submit(_job(evaluate, 1, x=0.5))
+    assert calls == [{"x": 0.5}]  # already done when submit returns
+    [outcome] = evaluator.wait(timeout=0)
+    assert outcome.trial_id == "1"
+    assert outcome.result == {"objective_to_minimize": 0.5, "extra": "kept verbatim"}
+    assert outcome.error is None
+    assert outcome.duration >= 0.0
+    assert evaluator.wait(timeout=0) == []  # each outcome is handed out once
+
+
+def test_returns_none_untouched_for_asynchronous_evaluation() -> None:
+    evaluator = SyncEvaluator()
+    evaluator.submit(_job(lambda **config: None, 3))
+    [outcome] = evaluator.wait()
+    assert outcome.result is None
+    assert outcome.error is None
+
+
+def test_captures_an_exception_with_its_traceback() -> None:
+    def evaluate(**config: Any) -> float:
+        raise EvaluationBroke("diverged")
+
+    evaluator = SyncEvaluator()
+    evaluator.submit(_job(evaluate, 2, x=1.0))
+    [outcome] = evaluator.wait()
+    assert isinstance(outcome.error, EvaluationBroke)
+    assert outcome.result is None
+    assert outcome.traceback is not None
+    assert "EvaluationBroke: diverged" in outcome.traceback
+    assert "in evaluate" in outcome.traceback
+
+
+def test_runs_evaluate_pipeline_in_the_calling_process(neps_run: Any) -> None:
+    seen: list[int] = []
+
+    def evaluate(**config: Any) -> float:
+        seen.append(os.getpid())
+        return 1.0
+
+    summary = neps_run(evaluate_pipeline=evaluate, evaluator="sync", evaluations_to_spend=3)
+    assert summary.counts["success"] == 3
+    assert seen == [os.getpid()] * 3
+
+
+def test_failures_are_reported_through_the_run(neps_run: Any, neps_root: Path) -> None:
+    def evaluate(**config: Any) -> float:
+        raise EvaluationBroke("always")
+
+    summary = neps_run(evaluate_pipeline=evaluate, ignore_errors=True, evaluations_to_spend=2)
+    assert summary.counts["failed"] == 2
+    report = neps_root / "configs" / "config_1" / "report.yaml"
+    assert "EvaluationBroke" in report.read_text()
+
+
+def test_takes_no_options(neps_run: Any) -> None:
+    with pytest.raises(SettingsError, match=r"evaluator 'sync'.*unknown option.*workers"):
+        neps_run(evaluator={"name": "sync", "workers": 2})
