@@ -1,0 +1,60 @@
+"""Developer sessions: ``nox -s tests``, ``lint``, ``typecheck``, ``docs``, ``bench``.
+
+Each session gets its own virtualenv (the ``venv`` backend, nothing beyond the standard
+library) with the project installed in editable mode, so a session checks the package as a
+user installs it. ``.ci/run`` does the same work in one environment; these are for local use.
+Extra arguments after ``--`` go to the tool, e.g. ``nox -s tests -- -k budget``.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import nox
+
+nox.options.default_venv_backend = "venv"
+nox.options.sessions = ["tests", "lint", "typecheck", "docs"]
+
+ROOT = Path(__file__).parent
+PYTHON = f"{sys.version_info.major}.{sys.version_info.minor}"
+
+
+@nox.session(python=PYTHON)
+def tests(session: nox.Session) -> None:
+    """The test suite, with every extra CI tests (the ``ci`` extra)."""
+    session.install("-e", ".[ci]")
+    session.run("python", "-m", "pytest", "-q", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def lint(session: nox.Session) -> None:
+    """``ruff check`` over the whole repository (configuration in pyproject.toml)."""
+    session.install("ruff>=0.6")
+    session.run("ruff", "check", *(session.posargs or ["."]))
+
+
+@nox.session(python=PYTHON)
+def typecheck(session: nox.Session) -> None:
+    """``mypy`` over the packages listed in pyproject.toml's ``[tool.mypy] files``."""
+    session.install("-e", ".[dev]")
+    session.run("mypy", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def docs(session: nox.Session) -> None:
+    """Build the documentation site with ``--strict``: any warning fails the build."""
+    session.install("-e", ".[docs]")
+    session.run("mkdocs", "build", "--strict", *(session.posargs or ["--site-dir", "site"]))
+
+
+@nox.session(python=PYTHON)
+def bench(session: nox.Session) -> None:
+    """Run every ``benchmarks/*.py``; each prints its own table."""
+    session.install("-e", ".")
+    scripts = sorted((ROOT / "benchmarks").glob("*.py"))
+    if not scripts:
+        session.error("no benchmarks/*.py found")
+    for script in scripts:
+        session.log(f"benchmark {script.name}")
+        session.run("python", str(script), *session.posargs)
