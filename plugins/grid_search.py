@@ -10,6 +10,7 @@ import attrs
 import numpy as np
 
 from neps_core import hookimpl
+from neps_core.errors import SettingsError
 from neps_core.interfaces import Optimizer
 from neps_core.models import BudgetInfo, Proposal, Trial
 from neps_core.space.parameters import Categorical, Constant, Integer, Numerical, Parameter
@@ -31,7 +32,7 @@ class GridSearchSettings:
 def grid_values(parameter: Parameter, size: int) -> list[Any]:
     """The values of one parameter on the grid."""
     if isinstance(parameter, Categorical):
-        return list(parameter.choices)
+        return [parameter.decision_for(index) for index in range(len(parameter.choices))]
     if isinstance(parameter, Constant):
         return [parameter.value]
     assert isinstance(parameter, Numerical)
@@ -54,6 +55,11 @@ class GridSearch(Optimizer):
 
     def __init__(self, space: PipelineSpace, settings: Any = None, *, seed: int | None = None):
         super().__init__(space, settings, seed=seed)
+        if not space.is_flat:
+            raise SettingsError(
+                "grid_search needs a flat space (no operations, resampling or references); "
+                "use random_search, complex_random_search or regularized_evolution"
+            )
         self._names = list(space.parameters)
         self._start_over()
 
@@ -70,7 +76,10 @@ class GridSearch(Optimizer):
             for name, parameter in self.space.parameters.items()
         ]
         for values in itertools.product(*axes):
-            yield dict(zip(self._names, values, strict=True))
+            # Inactive parameters (conditions) drop out; forbidden points are skipped.
+            point = self.space.canonical(dict(zip(self._names, values, strict=True)))
+            if point is not None:
+                yield point
 
     def _key(self, config: Mapping[str, Any]) -> tuple[Any, ...]:
         return tuple(repr(config.get(name)) for name in self._names)

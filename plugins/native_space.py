@@ -1,16 +1,36 @@
-"""Space adapters for the native forms: `PipelineSpace`, dicts, and YAML files or mappings."""
+"""Space adapters for the native forms: `PipelineSpace`, dicts, and YAML files or mappings.
+
+For structural spaces the plugin also writes ``resolved.yaml`` next to each trial's
+``config.yaml``: the configuration's decision paths are exact but hard to read, so this file
+shows what ``evaluate_pipeline`` receives, e.g. ``model: Sequential(Conv2d(...), ...)``.
+"""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from os import PathLike
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from neps_core import hookimpl
 from neps_core.interfaces import SpaceAdapter
-from neps_core.serialization import read_yaml
+from neps_core.models import Trial
+from neps_core.serialization import dump_yaml, read_yaml, write_atomic
 from neps_core.space import Parameter, PipelineSpace, space_from_description
+
+if TYPE_CHECKING:
+    from neps_core.runtime import RunContext
+
+logger = logging.getLogger(__name__)
+
+#: The readable view of a structural configuration, next to ``config.yaml``.
+RESOLVED_FILE = "resolved.yaml"
+
+
+def _is_foreign(space: Any) -> bool:
+    """Objects of other space libraries (ConfigSpace's spaces are Mappings too)."""
+    return type(space).__module__.split(".")[0] == "ConfigSpace"
 
 
 class NativeSpaceAdapter(SpaceAdapter):
@@ -27,7 +47,7 @@ class NativeSpaceAdapter(SpaceAdapter):
             return True
         if isinstance(space, type) and issubclass(space, PipelineSpace):
             return True
-        return isinstance(space, Mapping)
+        return isinstance(space, Mapping) and not _is_foreign(space)
 
     @classmethod
     def adapt(cls, space: Any) -> PipelineSpace:
@@ -67,3 +87,16 @@ class YamlSpaceAdapter(SpaceAdapter):
 def neps_register_space_adapters() -> Sequence[type[SpaceAdapter]]:
     """Register the native adapters."""
     return [NativeSpaceAdapter, YamlSpaceAdapter]
+
+
+@hookimpl
+def neps_trial_sampled(run: RunContext, trial: Trial) -> None:
+    """Write the readable view of a structural configuration into the trial's folder."""
+    if run.space.is_flat:
+        return
+    directory = run.storage.trial_directory(trial.id)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        write_atomic(directory / RESOLVED_FILE, dump_yaml(run.space.readable(trial.config)))
+    except OSError as error:  # a convenience file; the run goes on without it
+        logger.warning("Could not write %s for trial %s: %s", RESOLVED_FILE, trial.id, error)

@@ -1,5 +1,23 @@
-"""The native space language: parameters, `PipelineSpace`, sampling and the declarative form."""
+"""The native space language: parameters, structure, conditions, `PipelineSpace`, sampling.
 
+Flat spaces are named parameters (``Float``, ``Integer``, ``Categorical``, ``Constant``, a
+fidelity); structural spaces add ``Operation``, ``.resample()`` and ``ByName`` (see
+:mod:`neps_core.space.structure`); conditions and forbidden clauses come from
+:mod:`neps_core.space.conditions`; :mod:`neps_core.space.encoding` turns flat configurations
+into arrays for model-based optimizers.
+"""
+
+from neps_core.space.conditions import (
+    And,
+    Clause,
+    Equals,
+    GreaterThan,
+    In,
+    LessThan,
+    NotEquals,
+    Or,
+    Relation,
+)
 from neps_core.space.description import describe_space, space_from_description
 from neps_core.space.parameters import (
     Categorical,
@@ -13,18 +31,31 @@ from neps_core.space.parameters import (
     Parameter,
 )
 from neps_core.space.pipeline_space import PipelineSpace
+from neps_core.space.structure import ByName, Operation, Resampled
 
 __all__ = [
+    "And",
+    "ByName",
     "Categorical",
+    "Clause",
     "Constant",
+    "Equals",
     "Fidelity",
     "Float",
     "FloatFidelity",
+    "GreaterThan",
+    "In",
     "Integer",
     "IntegerFidelity",
     "InvalidParameterError",
+    "LessThan",
+    "NotEquals",
+    "Operation",
+    "Or",
     "Parameter",
     "PipelineSpace",
+    "Relation",
+    "Resampled",
     "describe_space",
     "space_from_description",
 ]

@@ -6,7 +6,12 @@ is human-readable and round-trips exactly::
     learning_rate: {lower: 1.0e-5, upper: 1.0e-1, log: true, prior: 1.0e-3}
     epochs: {lower: 1, upper: 20, is_fidelity: true}
     optimizer: {choices: [adam, sgd], prior: adam, prior_confidence: high}
+    momentum: {lower: 0.0, upper: 0.99, condition: {eq: [optimizer, sgd]}}
     batch_size: 64        # a constant
+    $forbidden: [{and: [{eq: [optimizer, adam]}, {gt: [learning_rate, 0.05]}]}]
+
+Structural entries (operations, references, resamples) use the tagged form of
+:mod:`neps_core.space.nodes`; ``$forbidden`` and ``$max_depth`` hold space-wide settings.
 """
 
 from __future__ import annotations
@@ -14,6 +19,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from neps_core.space.analysis import DEFAULT_MAX_DEPTH
+from neps_core.space.conditions import Clause, clause_from_description
+from neps_core.space.nodes import (
+    describe_node,
+    is_node_form,
+    needs_node_form,
+    node_from_description,
+)
 from neps_core.space.parameters import (
     Categorical,
     Constant,
@@ -36,11 +49,26 @@ _TYPE_ALIASES = {
 }
 _NUMERIC_KEYS = {"lower", "upper", "log", "prior", "prior_confidence", "is_fidelity"}
 _CATEGORICAL_KEYS = {"choices", "prior", "prior_confidence"}
+FORBIDDEN_KEY = "$forbidden"
+MAX_DEPTH_KEY = "$max_depth"
 
 
 def describe_space(space: PipelineSpace) -> dict[str, Any]:
-    """The declarative form of ``space`` (explicit ``type`` on every entry)."""
-    return {name: describe_parameter(p) for name, p in space.parameters.items()}
+    """The declarative form of ``space`` (explicit ``type`` on every entry); plain data only."""
+    described: dict[str, Any] = {}
+    for name, parameter in space.parameters.items():
+        if needs_node_form(parameter):
+            entry = describe_node(parameter, space.structure, describe_parameter, root=True)
+        else:
+            entry = describe_parameter(parameter)
+        if name in space.conditions:
+            entry = {**entry, "condition": space.conditions[name].describe()}
+        described[name] = entry
+    if space.forbidden:
+        described[FORBIDDEN_KEY] = [clause.describe() for clause in space.forbidden]
+    if space.max_depth != DEFAULT_MAX_DEPTH:
+        described[MAX_DEPTH_KEY] = space.max_depth
+    return described
 
 
 def describe_parameter(parameter: Parameter) -> dict[str, Any]:
@@ -68,9 +96,33 @@ def space_from_description(description: Mapping[str, Any]) -> PipelineSpace:
             f"A space description must be a mapping of names to parameters, "
             f"got {type(description).__name__}"
         )
+    entries = {str(k): v for k, v in description.items() if str(k) not in _SPACE_KEYS}
+    conditions: dict[str, Clause] = {}
+    parameters: dict[str, Parameter] = {}
+    for name, given in entries.items():
+        entry = given
+        if isinstance(given, Mapping) and "condition" in given:
+            entry = {k: v for k, v in given.items() if k != "condition"}
+            conditions[name] = _clause(given["condition"], f"Condition of {name!r}")
+        parameters[name] = parameter_from_description(name, entry)
+    forbidden = [_clause(c, "Forbidden clause") for c in description.get(FORBIDDEN_KEY) or []]
+    max_depth = description.get(MAX_DEPTH_KEY)
     return PipelineSpace(
-        {str(name): parameter_from_description(str(name), e) for name, e in description.items()}
+        parameters,
+        conditions=conditions,
+        forbidden=forbidden,
+        max_depth=None if max_depth is None else int(max_depth),
     )
+
+
+_SPACE_KEYS = {FORBIDDEN_KEY, MAX_DEPTH_KEY}
+
+
+def _clause(entry: Any, label: str) -> Clause:
+    try:
+        return clause_from_description(entry)
+    except (ValueError, TypeError) as error:
+        raise InvalidParameterError(f"{label}: {error}") from error
 
 
 def parameter_from_description(name: str, entry: Any) -> Parameter:
@@ -79,6 +131,8 @@ def parameter_from_description(name: str, entry: Any) -> Parameter:
         return entry.checked(name)
     if not isinstance(entry, Mapping):
         return Constant(entry)
+    if is_node_form(entry):
+        return _structural_entry(name, entry)
     fields = dict(entry)
     kind = _kind_of(name, fields)
     try:
@@ -96,6 +150,22 @@ def parameter_from_description(name: str, entry: Any) -> Parameter:
         if not message.startswith("Parameter "):
             message = f"Parameter {name!r}: {message}"
         raise InvalidParameterError(message) from error
+
+
+def _structural_entry(name: str, entry: Mapping[str, Any]) -> Parameter:
+    """An operation, reference, resample, ... entry (see :mod:`neps_core.space.nodes`)."""
+    try:
+        node = node_from_description(entry, name, parameter_from_description)
+    except (InvalidParameterError, TypeError, KeyError) as error:
+        message = str(error)
+        if not message.startswith("Parameter "):
+            message = f"Parameter {name!r}: {message}"
+        raise InvalidParameterError(message) from error
+    if not isinstance(node, Parameter):
+        raise InvalidParameterError(
+            f"Parameter {name!r}: a space entry must be a parameter, got {node!r}"
+        )
+    return node.checked(name)
 
 
 def _kind_of(name: str, fields: dict[str, Any]) -> type[Parameter]:

@@ -11,8 +11,9 @@ import inspect
 import keyword
 import linecache
 import math
+import os
 import re
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import attrs
 
@@ -20,6 +21,16 @@ PriorConfidence = Literal["low", "medium", "high"]
 PRIOR_CONFIDENCES: tuple[str, ...] = ("low", "medium", "high")
 
 _NAME_BEFORE_CALL = re.compile(r"""["']?(\w+)["']?\s*[:=]\s*$""")
+_ANNOTATED_NAME = re.compile(r"""^\s*(\w+)\s*:[^=:]*=\s*$""")
+_OPEN_CALL = re.compile(r"""[\w.]+\(\s*$""")
+#: Modules whose frames are constructors, not the user's assignment (see `_assigned_name`).
+_CONSTRUCTOR_MODULES = {
+    os.path.join(os.path.dirname(os.path.abspath(__file__)), module)
+    for module in ("parameters.py", "structure.py")
+}
+
+if TYPE_CHECKING:
+    from neps_core.space.structure import Resampled
 
 
 class InvalidParameterError(ValueError):
@@ -34,8 +45,9 @@ def _assigned_name() -> str | None:
     """
     frame = inspect.currentframe()
     while frame is not None and (
-        frame.f_code.co_filename in (__file__, "<string>")
+        frame.f_code.co_filename == "<string>"
         or frame.f_code.co_filename.startswith("<attrs generated")
+        or os.path.abspath(frame.f_code.co_filename) in _CONSTRUCTOR_MODULES
     ):
         frame = frame.f_back
     if frame is None or not hasattr(frame.f_code, "co_positions"):  # Python 3.10
@@ -45,7 +57,9 @@ def _assigned_name() -> str | None:
     if line_number is None or column is None:
         return None
     prefix = linecache.getline(frame.f_code.co_filename, line_number)[:column]
-    match = _NAME_BEFORE_CALL.search(prefix)
+    while _OPEN_CALL.search(prefix):  # `epochs = Fidelity(Integer(...))` names the Integer
+        prefix = _OPEN_CALL.sub("", prefix)
+    match = _ANNOTATED_NAME.search(prefix) or _NAME_BEFORE_CALL.search(prefix)
     return match.group(1) if match and not keyword.iskeyword(match.group(1)) else None
 
 
@@ -74,6 +88,26 @@ class Parameter:
         if problems:
             self._raise(problems, name)
         return self
+
+    def resample(self) -> Resampled:
+        """An independent re-draw from this parameter's definition, wherever it is used.
+
+        Without ``.resample()`` a parameter is drawn once and every use sees that value.
+        """
+        from neps_core.space.structure import Resampled
+
+        return Resampled(self)
+
+
+def is_plain_data(value: Any) -> bool:
+    """Whether ``value`` survives a YAML/JSON round trip unchanged (scalars, lists, str dicts)."""
+    if value is None or isinstance(value, bool | int | float | str):
+        return True
+    if type(value) is list:
+        return all(is_plain_data(item) for item in value)
+    if type(value) is dict:
+        return all(isinstance(k, str) and is_plain_data(v) for k, v in value.items())
+    return False
 
 
 def _check_prior_confidence(confidence: str) -> list[str]:
@@ -162,7 +196,9 @@ class Float(Numerical):
 
 def _to_int(value: Any) -> int:
     if isinstance(value, float) and not value.is_integer():
-        raise InvalidParameterError(f"Integer bounds must be whole numbers, got {value}")
+        name = _assigned_name()
+        label = f"Parameter {name!r} (Integer)" if name else "Integer"
+        raise InvalidParameterError(f"{label}: bounds and prior must be whole numbers, got {value}")
     return int(value)
 
 
@@ -232,9 +268,34 @@ class Categorical(Parameter):
             )
         return problems + _check_prior_confidence(self.prior_confidence)
 
+    @property
+    def indexed(self) -> bool:
+        """Whether configurations store the choice's index rather than the choice itself.
+
+        Choices that are plain data (numbers, strings, lists and dicts of them) are stored as
+        they are, as NePS does for flat spaces; a categorical with any other choice (tuples,
+        callables, operations, other parameters) stores the index, which survives YAML/JSON.
+        """
+        return not all(is_plain_data(choice) for choice in self.choices)
+
+    def index_of(self, decision: Any) -> int | None:
+        """The index a stored decision stands for, ``None`` when it is not a valid decision."""
+        if self.indexed:
+            valid = isinstance(decision, int) and not isinstance(decision, bool)
+            return int(decision) if valid and 0 <= decision < len(self.choices) else None
+        same_type = [
+            i for i, c in enumerate(self.choices) if c == decision and type(c) is type(decision)
+        ]
+        equal = same_type or [i for i, c in enumerate(self.choices) if c == decision]
+        return equal[0] if equal else None
+
+    def decision_for(self, index: int) -> Any:
+        """What a configuration stores for choice ``index``."""
+        return index if self.indexed else self.choices[index]
+
     def contains(self, value: Any) -> bool:
-        """Whether ``value`` is one of the choices."""
-        return value in self.choices
+        """Whether ``value`` is a valid decision: a choice, or an index when :attr:`indexed`."""
+        return self.index_of(value) is not None
 
 
 @attrs.frozen(eq=True)

@@ -1,20 +1,33 @@
-"""`PipelineSpace`: a named collection of parameters, declared as a class or from a dict."""
+"""`PipelineSpace`: a named collection of parameters, declared as a class or from a dict.
+
+Configurations are mappings of decision paths to decisions (see
+:mod:`neps_core.space.resolution`); for a flat space that is simply ``{name: value}``.
+:meth:`PipelineSpace.resolve` turns one into the keyword arguments of ``evaluate_pipeline``.
+"""
 
 from __future__ import annotations
 
 import types
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
+from neps_core.space.analysis import DEFAULT_MAX_DEPTH, SpaceStructure
+from neps_core.space.conditions import Clause
+from neps_core.space.materialize import instantiate, readable
 from neps_core.space.parameters import (
     Constant,
     InvalidParameterError,
     Numerical,
     Parameter,
+    is_plain_data,
 )
-from neps_core.space.sampling import prior_value, sample_from_prior, sample_uniform
+from neps_core.space.resolution import DrawPolicy, Resolution, Resolver
+from neps_core.space.resolution import NoGeneratorError as _NoGenerator
+
+#: Draws before sampling gives up on a space whose forbidden clauses exclude almost everything.
+MAX_FORBIDDEN_REJECTIONS = 1000
 
 
 def _class_parameters(cls: type) -> dict[str, Parameter]:
@@ -28,17 +41,27 @@ class PipelineSpace:
     """The search space: subclass it with parameters as class attributes, as in NePS.
 
     ``PipelineSpace({"lr": Float(1e-4, 1e-1, log=True)})`` builds one from a mapping.
+    ``conditions`` maps a parameter to the clause under which it is active, ``forbidden``
+    lists clauses no configuration may satisfy (see :mod:`neps_core.space.conditions`), and
+    ``max_depth`` bounds nested ``.resample()`` levels when sampling recursive spaces.
     Spaces are immutable: :meth:`add` and :meth:`remove` return new spaces.
     """
 
-    def __init__(self, parameters: Mapping[str, Parameter] | None = None) -> None:
+    def __init__(
+        self,
+        parameters: Mapping[str, Parameter] | None = None,
+        *,
+        conditions: Mapping[str, Clause] | None = None,
+        forbidden: Sequence[Clause] = (),
+        max_depth: int | None = None,
+    ) -> None:
         merged = _class_parameters(type(self))
         merged.update(parameters or {})
         for name, parameter in merged.items():
             if not isinstance(parameter, Parameter):
                 raise InvalidParameterError(
                     f"Parameter {name!r}: expected a space parameter (Float, Integer, "
-                    f"Categorical, ...), got {type(parameter).__name__}"
+                    f"Categorical, Operation, ...), got {type(parameter).__name__}"
                 )
             parameter.checked(name)
         fidelities = [name for name, p in merged.items() if _is_fidelity(p)]
@@ -48,11 +71,21 @@ class PipelineSpace:
             )
         self._parameters = types.MappingProxyType(merged)
         self._fidelity_name = fidelities[0] if fidelities else None
+        self._conditions = types.MappingProxyType(dict(conditions or {}))
+        self._forbidden = tuple(forbidden)
+        self._max_depth = DEFAULT_MAX_DEPTH if max_depth is None else int(max_depth)
+        self._structure = SpaceStructure(
+            self._parameters,
+            fidelity_name=self._fidelity_name,
+            conditions=self._conditions,
+            forbidden=self._forbidden,
+            max_depth=self._max_depth,
+        )
 
     # -- structure ---------------------------------------------------------------------------
     @property
     def parameters(self) -> Mapping[str, Parameter]:
-        """Every parameter by name, in declaration order."""
+        """Every entry by name, in declaration order."""
         return self._parameters
 
     @property
@@ -71,7 +104,7 @@ class PipelineSpace:
 
     @property
     def searchable(self) -> dict[str, Parameter]:
-        """The parameters an optimizer chooses: all but constants and the fidelity."""
+        """The entries an optimizer chooses: all but constants and the fidelity."""
         return {
             name: p
             for name, p in self._parameters.items()
@@ -80,45 +113,136 @@ class PipelineSpace:
 
     @property
     def has_priors(self) -> bool:
-        """Whether any parameter carries a user prior."""
+        """Whether any top-level parameter carries a user prior."""
         return any(getattr(p, "prior", None) is not None for p in self._parameters.values())
+
+    @property
+    def conditions(self) -> Mapping[str, Clause]:
+        """The clause under which each conditional parameter is active."""
+        return self._conditions
+
+    @property
+    def forbidden(self) -> tuple[Clause, ...]:
+        """Clauses that no configuration may satisfy."""
+        return self._forbidden
+
+    @property
+    def max_depth(self) -> int:
+        """How many ``.resample()`` levels deep sampling may nest."""
+        return self._max_depth
+
+    @property
+    def is_flat(self) -> bool:
+        """Whether every entry is a single decision of plain values (no structure)."""
+        return self._structure.is_flat
+
+    @property
+    def structure(self) -> SpaceStructure:
+        """How the entries connect (references, resample heights, condition order)."""
+        return self._structure
+
+    def _with(self, parameters: Mapping[str, Parameter], **changes: Any) -> PipelineSpace:
+        arguments: dict[str, Any] = {
+            "conditions": self._conditions,
+            "forbidden": self._forbidden,
+            "max_depth": self._max_depth,
+        }
+        arguments.update(changes)
+        return PipelineSpace(parameters, **arguments)
 
     def add(self, new_param: Parameter, name: str | None = None) -> PipelineSpace:
         """A new space with ``new_param`` added under ``name`` (default ``param_<n>``)."""
         name = name or f"param_{len(self._parameters)}"
         if name in self._parameters:
             raise ValueError(f"Parameter {name!r} already exists in the space")
-        return PipelineSpace({**self._parameters, name: new_param})
+        return self._with({**self._parameters, name: new_param})
 
     def remove(self, name: str) -> PipelineSpace:
-        """A new space without the parameter ``name``."""
+        """A new space without the parameter ``name`` (and without its condition)."""
         if name not in self._parameters:
             raise KeyError(f"Parameter {name!r} is not in the space: {list(self._parameters)}")
-        return PipelineSpace({k: v for k, v in self._parameters.items() if k != name})
+        users: list[Any] = [c for c, clause in self._conditions.items() if name in clause.names()]
+        users += [clause.describe() for clause in self._forbidden if name in clause.names()]
+        if users:
+            raise ValueError(f"Parameter {name!r} is used by conditions or clauses: {users}")
+        return self._with(
+            {k: v for k, v in self._parameters.items() if k != name},
+            conditions={k: v for k, v in self._conditions.items() if k != name},
+        )
 
-    # -- configurations -----------------------------------------------------------------------
+    # -- drawing configurations ---------------------------------------------------------------
     def sample(
         self, rng: np.random.Generator, *, use_priors: bool = False, fidelity: Any = "max"
     ) -> dict[str, Any]:
-        """A configuration: searchable parameters drawn, constants set, fidelity at ``fidelity``.
+        """A configuration drawn uniformly, or around the priors; fidelity at ``fidelity``.
 
-        ``fidelity`` is ``"max"``, ``"min"`` or a value.
+        ``fidelity`` is ``"max"``, ``"min"`` or a value. Inactive parameters are left out and
+        forbidden configurations are drawn again.
         """
-        draw = sample_from_prior if use_priors else sample_uniform
-        config = {}
-        for name, parameter in self._parameters.items():
-            if name == self._fidelity_name:
-                config[name] = self.fidelity_value(fidelity)
-            else:
-                config[name] = draw(parameter, rng)
-        return config
+        return self.complete({}, rng, use_priors=use_priors, fidelity=fidelity)
+
+    def complete(
+        self,
+        partial: Mapping[str, Any],
+        rng: np.random.Generator,
+        *,
+        use_priors: bool = False,
+        fidelity: Any = "max",
+    ) -> dict[str, Any]:
+        """A configuration that keeps the valid decisions of ``partial`` and draws the rest.
+
+        Decisions that no longer apply (e.g. below a categorical whose choice changed) are
+        dropped; this is how mutations become valid configurations again.
+        """
+        policy = DrawPolicy(rng=rng, use_priors=use_priors, fidelity=fidelity)
+        return self._draw(partial, policy).decisions
+
+    def mutate(
+        self,
+        config: Mapping[str, Any],
+        rng: np.random.Generator,
+        *,
+        rate: float | None = None,
+        step: float = 0.2,
+        fidelity: Any = "max",
+    ) -> dict[str, Any]:
+        """A configuration near ``config``: some of its decisions moved, the rest kept.
+
+        Each decision that reaches ``evaluate_pipeline`` moves with probability ``rate``
+        (default: one over their number; at least one always moves): numbers by a normal
+        step of ``step`` in their unit interval, categoricals to another choice. Decisions
+        below a changed choice are drawn anew. The fidelity is set to ``fidelity``.
+        """
+        mutable = list(self.mutable_decisions(config))
+        if not mutable:
+            return self.sample(rng, fidelity=fidelity)
+        rate = 1.0 / len(mutable) if rate is None else rate
+        moved = [path for path in mutable if rng.random() < rate]
+        moved = moved or [mutable[int(rng.integers(len(mutable)))]]
+        kept = {k: v for k, v in config.items() if k not in moved and k != self._fidelity_name}
+        policy = DrawPolicy(
+            rng=rng, fidelity=fidelity, perturb={path: config[path] for path in moved}, step=step
+        )
+        return self._draw(kept, policy).decisions
 
     def prior_config(self, *, fidelity: Any = "max") -> dict[str, Any]:
         """The configuration made of every parameter's prior (its centre where it has none)."""
-        return {
-            name: self.fidelity_value(fidelity) if name == self._fidelity_name else prior_value(p)
-            for name, p in self._parameters.items()
-        }
+        return self._draw({}, DrawPolicy(center=True, fidelity=fidelity)).decisions
+
+    def _draw(self, given: Mapping[str, Any], policy: DrawPolicy) -> Resolution:
+        value = None if self._fidelity_name is None else self.fidelity_value(policy.fidelity)
+        tries = 1 if policy.center else MAX_FORBIDDEN_REJECTIONS
+        for _ in range(tries):
+            resolution = self._resolver(given, policy=policy, fidelity_value=value).run()
+            violated = self.violated_clause(resolution.decisions)
+            if violated is None:
+                return resolution
+            # Kept decisions may be what the clause forbids: draw its parameters anew.
+            given = {k: v for k, v in given.items() if k not in violated.names()}
+        raise ValueError(
+            f"Could not draw a configuration that the space's forbidden clauses allow in "
+            f"{tries} tries (the last one was excluded by {resolution.decisions})"
+        )
 
     def fidelity_value(self, which: Any) -> Any:
         """Resolve ``"max"``/``"min"`` (or pass a value through) for the fidelity parameter."""
@@ -131,29 +255,98 @@ class PipelineSpace:
             return fidelity.lower
         return which
 
+    # -- reading configurations ---------------------------------------------------------------
+    def _resolver(self, given: Mapping[str, Any], **options: Any) -> Resolver:
+        return Resolver(self._structure, self._conditions, given=given, **options)
+
+    def walk(self, config: Mapping[str, Any]) -> Resolution:
+        """Read a configuration strictly: every decision must be present and valid."""
+        return self._resolver(config, strict=True).run()
+
     def resolve(self, config: Mapping[str, Any]) -> dict[str, Any]:
         """The keyword arguments ``evaluate_pipeline`` receives for a stored configuration.
 
-        Underscore-prefixed (intermediate) parameters are not passed on.
+        Operations are called (shared ones once); underscore-prefixed (intermediate) entries
+        are not passed on.
         """
-        return {k: v for k, v in config.items() if not k.startswith("_")}
+        values = self.walk(config).values
+        made: dict[int, Any] = {}
+        return {k: instantiate(v, made) for k, v in values.items() if not k.startswith("_")}
+
+    def readable(self, config: Mapping[str, Any]) -> dict[str, Any]:
+        """Each passed-on entry as text (operations not called); plain values stay as they are."""
+        values = self.walk(config).values
+        return {
+            k: v if is_plain_data(v) else readable(v)
+            for k, v in values.items()
+            if not k.startswith("_")
+        }
+
+    def mutable_decisions(self, config: Mapping[str, Any]) -> dict[str, Parameter]:
+        """The decisions of ``config`` that change what ``evaluate_pipeline`` receives.
+
+        Leaves out constants, the fidelity and decisions only unused intermediate entries read.
+        """
+        walked = self.walk(config)
+        return {
+            path: parameter
+            for path, parameter in walked.parameters.items()
+            if path in walked.live
+            and path != self._fidelity_name
+            and not isinstance(parameter, Constant)
+        }
+
+    def violated_clause(self, config: Mapping[str, Any]) -> Clause | None:
+        """The first forbidden clause ``config`` satisfies, ``None`` when it is allowed."""
+        for clause in self._forbidden:
+            if clause.holds(config, self._parameters):
+                return clause
+        return None
+
+    def active_part(self, config: Mapping[str, Any]) -> dict[str, Any]:
+        """``config`` without the decisions that do not apply (e.g. of inactive parameters).
+
+        Every decision that does apply must be given (e.g. a grid point over all parameters).
+        """
+        try:
+            return self._resolver(config).run().decisions
+        except _NoGenerator as error:
+            raise ValueError(f"The configuration misses decisions: {error}") from None
+
+    def canonical(self, config: Mapping[str, Any]) -> dict[str, Any] | None:
+        """:meth:`active_part` of ``config``, or ``None`` when a forbidden clause excludes it."""
+        decisions = self.active_part(config)
+        return None if self.violated_clause(decisions) is not None else decisions
 
     def validate_config(self, config: Mapping[str, Any]) -> None:
-        """Raise ``ValueError`` naming the first key that does not fit the space."""
-        unknown = [key for key in config if key not in self._parameters]
-        if unknown:
-            raise ValueError(f"Unknown parameter(s) {unknown}; the space has {list(self)}")
-        for name, parameter in self._parameters.items():
-            if name not in config:
-                raise ValueError(f"Parameter {name!r} is missing from the configuration")
-            if not parameter.contains(config[name]):  # type: ignore[attr-defined]
-                raise ValueError(
-                    f"Parameter {name!r}: value {config[name]!r} is not in {parameter}"
-                )
+        """Raise ``ValueError`` naming the first decision that does not fit the space."""
+        if self.is_flat:
+            unknown = [key for key in config if key not in self._parameters]
+            if unknown:
+                raise ValueError(f"Unknown parameter(s) {unknown}; the space has {list(self)}")
+        resolver = self._resolver(config, strict=True)
+        decisions = resolver.run().decisions
+        unused = [k for k in config if k not in decisions and k not in resolver.consumed]
+        inactive = [k for k in unused if k in self._conditions]
+        if inactive:
+            raise ValueError(
+                f"Parameter {inactive[0]!r} is inactive (its condition "
+                f"{self._conditions[inactive[0]].describe()} does not hold) but is set"
+            )
+        if unused:
+            raise ValueError(
+                f"Unknown parameter(s) {unused}: no decision of the space has these paths"
+            )
+        violated = self.violated_clause(decisions)
+        if violated is not None:
+            raise ValueError(f"The configuration is forbidden by {violated.describe()}")
 
     # -- identity -----------------------------------------------------------------------------
     def __iter__(self) -> Iterator[str]:
         return iter(self._parameters)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._parameters
 
     def __len__(self) -> int:
         return len(self._parameters)
@@ -161,14 +354,27 @@ class PipelineSpace:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, PipelineSpace):
             return NotImplemented
-        return dict(self._parameters) == dict(other._parameters)
+        if self.is_flat and other.is_flat:
+            return (
+                dict(self._parameters) == dict(other._parameters)
+                and dict(self._conditions) == dict(other._conditions)
+                and self._forbidden == other._forbidden
+            )
+        from neps_core.space.description import describe_space
+
+        return describe_space(self) == describe_space(other)
 
     def __hash__(self) -> int:
         return hash(tuple(self._parameters))
 
     def __repr__(self) -> str:
         body = ", ".join(f"{k}={v!r}" for k, v in self._parameters.items())
-        return f"{type(self).__name__}({body})"
+        extras = ""
+        if self._conditions:
+            extras += f", conditions={dict(self._conditions)!r}"
+        if self._forbidden:
+            extras += f", forbidden={list(self._forbidden)!r}"
+        return f"{type(self).__name__}({body}{extras})"
 
 
 def _is_fidelity(parameter: Parameter) -> bool:

@@ -37,9 +37,9 @@ def sample_from_prior(parameter: Parameter, rng: np.random.Generator) -> Any:
     if isinstance(parameter, Numerical) and parameter.prior is not None:
         center = parameter.to_unit(parameter.prior)
         std = NUMERIC_PRIOR_STD[parameter.prior_confidence]
-        return parameter.from_unit(_truncated_normal(center, std, rng))
+        return parameter.from_unit(truncated_normal(center, std, rng))
     if isinstance(parameter, Categorical) and parameter.prior_index is not None:
-        return parameter.choices[_categorical_with_prior(parameter, rng)]
+        return parameter.choices[categorical_index_with_prior(parameter, rng)]
     return sample_uniform(parameter, rng)
 
 
@@ -54,7 +54,8 @@ def prior_value(parameter: Parameter) -> Any:
     raise TypeError(f"cannot take the prior of a {type(parameter).__name__}")
 
 
-def _truncated_normal(center: float, std: float, rng: np.random.Generator) -> float:
+def truncated_normal(center: float, std: float, rng: np.random.Generator) -> float:
+    """A normal draw restricted to [0, 1] (rejection; the centre after too many misses)."""
     for _ in range(_MAX_REJECTIONS):
         draw = rng.normal(center, std)
         if 0.0 <= draw <= 1.0:
@@ -62,12 +63,19 @@ def _truncated_normal(center: float, std: float, rng: np.random.Generator) -> fl
     return float(np.clip(center, 0.0, 1.0))
 
 
-def _categorical_with_prior(parameter: Categorical, rng: np.random.Generator) -> int:
-    n = len(parameter.choices)
-    assert parameter.prior_index is not None
+def categorical_index_with_prior(
+    parameter: Categorical, rng: np.random.Generator, allowed: list[int] | None = None
+) -> int:
+    """An index drawn with the prior's share on the prior choice, the rest spread evenly.
+
+    ``allowed`` restricts the draw to some indices (the prior must be one of them).
+    """
+    allowed = list(range(len(parameter.choices))) if allowed is None else allowed
+    assert parameter.prior_index is not None and parameter.prior_index in allowed
+    n = len(allowed)
     if n == 1:
-        return 0
+        return allowed[0]
     mass = CATEGORICAL_PRIOR_MASS[parameter.prior_confidence]
     weights = np.full(n, (1.0 - mass) / (n - 1))
-    weights[parameter.prior_index] = mass
-    return int(rng.choice(n, p=weights))
+    weights[allowed.index(parameter.prior_index)] = mass
+    return allowed[int(rng.choice(n, p=weights))]

@@ -1,0 +1,125 @@
+"""The ``complex_random_search`` optimizer: uniform draws, prior draws and incumbent mutations.
+
+Random search that also exploits: each proposal is, by the configured shares, a uniform draw
+of the space, a draw around the user's priors, or a mutation of one of the best configurations
+found so far (see :meth:`neps_core.space.PipelineSpace.mutate`). It works on every space,
+structural ones (operations, resampling, grammars) included, and never proposes a
+configuration the run has already seen.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, ClassVar
+
+import attrs
+import numpy as np
+
+from neps_core import hookimpl
+from neps_core.interfaces import Optimizer
+from neps_core.models import BudgetInfo, Proposal, Trial, TrialState
+
+#: Draws per proposal before giving up on finding a configuration the run has not seen.
+MAX_ATTEMPTS = 50
+
+
+def _share(_: Any, attribute: attrs.Attribute[Any], value: float) -> None:
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"{attribute.name} must be between 0 and 1, got {value}")
+
+
+def _positive(_: Any, attribute: attrs.Attribute[Any], value: float) -> None:
+    if value <= 0:
+        raise ValueError(f"{attribute.name} must be positive, got {value}")
+
+
+@attrs.frozen
+class ComplexRandomSearchSettings:
+    """Shares of the three kinds of proposals (uniform draws take what is left).
+
+    ``prior_share``: draws around the priors (uniform for parameters without one);
+    ``mutation_share``: mutations of one of the ``incumbents`` best configurations, each
+    decision moving with probability ``mutation_rate`` (default one over their number), numbers
+    by a normal ``step`` in their unit interval.
+    """
+
+    prior_share: float = attrs.field(default=1 / 3, validator=_share)
+    mutation_share: float = attrs.field(default=1 / 3, validator=_share)
+    incumbents: int = attrs.field(default=1, validator=_positive)
+    mutation_rate: float | None = None
+    step: float = attrs.field(default=0.2, validator=_positive)
+
+    def __attrs_post_init__(self) -> None:
+        if self.prior_share + self.mutation_share > 1.0 + 1e-9:
+            raise ValueError(
+                f"prior_share + mutation_share must be at most 1, got "
+                f"{self.prior_share} + {self.mutation_share}"
+            )
+        if self.mutation_rate is not None and not 0.0 < self.mutation_rate <= 1.0:
+            raise ValueError(f"mutation_rate must be in (0, 1], got {self.mutation_rate}")
+
+
+def config_key(config: Mapping[str, Any]) -> str:
+    """An order-independent identity of a configuration."""
+    return repr(sorted(config.items()))
+
+
+def best_trials(trials: Mapping[str, Trial], k: int) -> list[Trial]:
+    """The ``k`` successful trials with the lowest (scalar) objective."""
+    scored = [
+        t
+        for t in trials.values()
+        if t.state is TrialState.SUCCESS and isinstance(t.objective, int | float)
+    ]
+    return sorted(scored, key=lambda t: float(t.objective))[:k]  # type: ignore[arg-type]
+
+
+def unique_proposals(
+    trials: Mapping[str, Trial], n: int, draw: Callable[[int], Mapping[str, Any]]
+) -> list[Proposal]:
+    """Up to ``n`` proposals from ``draw(index)``, none already in the run or repeated."""
+    seen = {config_key(trial.config) for trial in trials.values()}
+    proposals = []
+    for index in range(n):
+        for _ in range(MAX_ATTEMPTS):
+            config = draw(index)
+            key = config_key(config)
+            if key not in seen:
+                seen.add(key)
+                proposals.append(Proposal(config))
+                break
+    return proposals
+
+
+class ComplexRandomSearch(Optimizer):
+    """Uniform, prior and mutation proposals; the fidelity, if any, at its maximum."""
+
+    name: ClassVar[str] = "complex_random_search"
+    Settings: ClassVar[type] = ComplexRandomSearchSettings
+    supports_fidelity: ClassVar[bool] = True
+    supports_multi_objective: ClassVar[bool] = False
+
+    def ask(self, trials: Mapping[str, Trial], budget: BudgetInfo, n: int) -> Sequence[Proposal]:
+        rng = self.random_generator(trials)
+        parents = best_trials(trials, self.settings.incumbents)
+        return unique_proposals(trials, n, lambda _: self._draw(rng, parents))
+
+    def _draw(self, rng: np.random.Generator, parents: list[Trial]) -> Mapping[str, Any]:
+        settings = self.settings
+        roll = float(rng.random())
+        if parents and roll < settings.mutation_share:
+            parent = parents[int(rng.integers(len(parents)))]
+            try:
+                return self.space.mutate(
+                    parent.config, rng, rate=settings.mutation_rate, step=settings.step
+                )
+            except ValueError:  # a configuration of another space version: draw instead
+                return self.space.sample(rng)
+        use_priors = roll < settings.mutation_share + settings.prior_share
+        return self.space.sample(rng, use_priors=use_priors)
+
+
+@hookimpl
+def neps_register_optimizers() -> Sequence[type[Optimizer]]:
+    """Register complex random search."""
+    return [ComplexRandomSearch]

@@ -1,0 +1,181 @@
+"""The ``configspace`` space adapter: a ``ConfigSpace.ConfigurationSpace`` as a native space.
+
+Install with ``pip install neps-core[configspace]``; ConfigSpace is imported only when a
+``ConfigurationSpace`` is actually adapted. How each part maps:
+
+=================================  ===========================================================
+ConfigSpace                        native
+=================================  ===========================================================
+Uniform/Normal/Beta Float          ``Float(lower, upper, log, prior=default_value)``
+Uniform/Normal/Beta Integer        ``Integer(lower, upper, log, prior=default_value)``
+Categorical                        ``Categorical(choices, prior=<index of the default>)``
+Ordinal                            ``Categorical(sequence, ...)``; order kept for ``<``/``>``
+Constant, UnParametrized           ``Constant(value)``
+Equals/NotEquals/In/GreaterThan/   ``Equals``/``NotEquals``/``In``/``GreaterThan``/``LessThan``
+LessThan conditions, And/Or        ``And``/``Or`` (the child is active only when it holds)
+Forbidden clauses and relations    forbidden clauses of the native space
+=================================  ===========================================================
+
+Defaults become priors (with ``prior_confidence`` from a normal's ``sigma``, else
+``"medium"``), so prior-aware optimizers use them; uniform samplers ignore them, and
+categorical ``weights`` are not carried over.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, ClassVar
+
+from neps_core import hookimpl
+from neps_core.interfaces import SpaceAdapter
+from neps_core.space import (
+    And,
+    Categorical,
+    Clause,
+    Constant,
+    Equals,
+    Float,
+    GreaterThan,
+    In,
+    Integer,
+    LessThan,
+    NotEquals,
+    Or,
+    Parameter,
+    PipelineSpace,
+    Relation,
+)
+
+#: ``prior_confidence`` for defaults that do not say how sure they are.
+DEFAULT_CONFIDENCE = "medium"
+
+
+def _plain(value: Any) -> Any:
+    """NumPy scalars (as ConfigSpace may hold them) to Python values."""
+    return value.item() if hasattr(value, "item") and not isinstance(value, str) else value
+
+
+def _confidence(parameter: Any) -> str:
+    sigma = getattr(parameter, "sigma", None)
+    if sigma is None:
+        return DEFAULT_CONFIDENCE
+    width = float(parameter.upper) - float(parameter.lower)
+    relative = float(sigma) / width if width > 0 else 0.0
+    return "high" if relative <= 0.08 else "medium" if relative <= 0.18 else "low"
+
+
+def convert_parameter(parameter: Any) -> Parameter:
+    """One ConfigSpace hyperparameter as a native parameter."""
+    kind = type(parameter).__name__
+    if kind in ("Constant", "UnParametrizedHyperparameter"):
+        return Constant(_plain(parameter.value))
+    if kind in ("CategoricalHyperparameter", "OrdinalHyperparameter"):
+        choices = [_plain(c) for c in getattr(parameter, "choices", None) or parameter.sequence]
+        default = _plain(parameter.default_value)
+        return Categorical(
+            choices, prior=choices.index(default), prior_confidence=DEFAULT_CONFIDENCE
+        )
+    if kind.endswith("FloatHyperparameter") or kind.endswith("IntegerHyperparameter"):
+        numeric = Integer if kind.endswith("IntegerHyperparameter") else Float
+        return numeric(
+            _plain(parameter.lower),
+            _plain(parameter.upper),
+            log=bool(parameter.log),
+            prior=_plain(parameter.default_value),
+            prior_confidence=_confidence(parameter),
+        )
+    raise TypeError(f"ConfigSpace hyperparameter {parameter.name!r}: {kind} is not supported")
+
+
+_CONDITIONS: dict[str, Callable[[str, Any], Clause]] = {
+    "EqualsCondition": Equals,
+    "NotEqualsCondition": NotEquals,
+    "GreaterThanCondition": GreaterThan,
+    "LessThanCondition": LessThan,
+}
+
+
+def convert_condition(condition: Any) -> Clause:
+    """A ConfigSpace condition (or conjunction) as the clause under which its child is active."""
+    kind = type(condition).__name__
+    if kind in ("AndConjunction", "OrConjunction"):
+        parts = [convert_condition(c) for c in condition.components]
+        return And(*parts) if kind == "AndConjunction" else Or(*parts)
+    parent = condition.parent.name
+    if kind == "InCondition":
+        return In(parent, [_plain(v) for v in condition.values])
+    if kind in _CONDITIONS:
+        return _CONDITIONS[kind](parent, _plain(condition.value))
+    raise TypeError(f"ConfigSpace condition {condition}: {kind} is not supported")
+
+
+_RELATIONS = {
+    "ForbiddenEqualsRelation": ["=="],
+    "ForbiddenLessThanRelation": ["<"],
+    "ForbiddenGreaterThanRelation": [">"],
+    "ForbiddenLessThanEqualsRelation": ["<", "=="],
+    "ForbiddenGreaterThanEqualsRelation": [">", "=="],
+}
+_FORBIDDEN_ATOMS: dict[str, list[Callable[[str, Any], Clause]]] = {
+    "ForbiddenEqualsClause": [Equals],
+    "ForbiddenGreaterThanClause": [GreaterThan],
+    "ForbiddenLessThanClause": [LessThan],
+    "ForbiddenGreaterThanEqualsClause": [GreaterThan, Equals],
+    "ForbiddenLessThanEqualsClause": [LessThan, Equals],
+}
+
+
+def _either(clauses: Sequence[Clause]) -> Clause:
+    return clauses[0] if len(clauses) == 1 else Or(*clauses)
+
+
+def convert_forbidden(clause: Any) -> Clause:
+    """A ConfigSpace forbidden clause as a native one (true for excluded configurations)."""
+    kind = type(clause).__name__
+    if kind in ("ForbiddenAndConjunction", "ForbiddenOrConjunction"):
+        parts = [convert_forbidden(c) for c in clause.components]
+        return And(*parts) if kind == "ForbiddenAndConjunction" else Or(*parts)
+    if kind in _RELATIONS:
+        left, right = clause.left.name, clause.right.name
+        return _either([Relation(left, op, right) for op in _RELATIONS[kind]])
+    name = clause.hyperparameter.name
+    if kind == "ForbiddenInClause":
+        return In(name, [_plain(v) for v in clause.values])
+    if kind in _FORBIDDEN_ATOMS:
+        value = _plain(clause.value)
+        return _either([atom(name, value) for atom in _FORBIDDEN_ATOMS[kind]])
+    raise TypeError(f"ConfigSpace forbidden clause {clause}: {kind} is not supported")
+
+
+def from_configspace(configspace: Any) -> PipelineSpace:
+    """The native space equivalent to ``configspace`` (conditions and forbiddens included).
+
+    Only the objects' public attributes are read, so nothing of ConfigSpace is imported here.
+    """
+    parameters = {str(name): convert_parameter(hp) for name, hp in configspace.items()}
+    conditions = {str(c.child.name): convert_condition(c) for c in configspace.conditions}
+    forbidden = [convert_forbidden(f) for f in configspace.forbidden_clauses]
+    return PipelineSpace(parameters, conditions=conditions, forbidden=forbidden)
+
+
+class ConfigSpaceAdapter(SpaceAdapter):
+    """``ConfigSpace.ConfigurationSpace`` objects (ConfigSpace >= 1.0)."""
+
+    name: ClassVar[str] = "configspace"
+
+    @classmethod
+    def can_adapt(cls, space: Any) -> bool:
+        kind = type(space)
+        return kind.__module__.split(".")[0] == "ConfigSpace" and kind.__name__ == (
+            "ConfigurationSpace"
+        )
+
+    @classmethod
+    def adapt(cls, space: Any) -> PipelineSpace:
+        return from_configspace(space)
+
+
+@hookimpl
+def neps_register_space_adapters() -> Sequence[type[SpaceAdapter]]:
+    """Register the ConfigSpace adapter."""
+    return [ConfigSpaceAdapter]

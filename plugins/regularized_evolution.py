@@ -1,0 +1,122 @@
+"""The ``regularized_evolution`` optimizer: aging evolution (Real et al., 2019).
+
+The population is the ``population_size`` most recently finished successful trials; the
+oldest drop out as new ones finish ("aging", which regularizes against lucky evaluations).
+Each proposal mutates the best of ``sample_size`` randomly picked members (a tournament).
+Until the run has started ``population_size`` trials, proposals are random draws. Mutations
+work on decision paths (see :meth:`neps_core.space.PipelineSpace.mutate`), so structural
+spaces evolve as naturally as flat ones. Everything derives from the history: any worker,
+with any history, makes the same decision under a seed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
+
+import attrs
+import numpy as np
+
+from neps_core import hookimpl
+from neps_core.interfaces import Optimizer
+from neps_core.models import BudgetInfo, Proposal, Trial, TrialState
+
+#: Draws per proposal before giving up on finding a configuration the run has not seen.
+MAX_ATTEMPTS = 50
+
+
+def _at_least(minimum: int) -> Any:
+    def check(_: Any, attribute: attrs.Attribute[Any], value: int) -> None:
+        if value < minimum:
+            raise ValueError(f"{attribute.name} must be at least {minimum}, got {value}")
+
+    return check
+
+
+@attrs.frozen
+class RegularizedEvolutionSettings:
+    """``population_size``: trials in the population; ``sample_size``: the tournament size.
+
+    ``initial_use_priors`` draws the initial population around the priors; ``mutation_rate``
+    and ``step`` shape mutations as in :meth:`~neps_core.space.PipelineSpace.mutate`.
+    """
+
+    population_size: int = attrs.field(default=20, validator=_at_least(2))
+    sample_size: int = attrs.field(default=5, validator=_at_least(1))
+    initial_use_priors: bool = False
+    mutation_rate: float | None = None
+    step: float = 0.2
+
+    def __attrs_post_init__(self) -> None:
+        if self.sample_size > self.population_size:
+            raise ValueError(
+                f"sample_size ({self.sample_size}) must not exceed population_size "
+                f"({self.population_size})"
+            )
+        if self.mutation_rate is not None and not 0.0 < self.mutation_rate <= 1.0:
+            raise ValueError(f"mutation_rate must be in (0, 1], got {self.mutation_rate}")
+        if self.step <= 0:
+            raise ValueError(f"step must be positive, got {self.step}")
+
+
+def _order(trial: Trial) -> tuple[float, int, str]:
+    return (trial.created_at, int(trial.id) if trial.id.isdigit() else -1, trial.id)
+
+
+def population(trials: Mapping[str, Trial], size: int) -> list[Trial]:
+    """The ``size`` most recently created successful trials with a scalar objective."""
+    alive = [
+        t
+        for t in sorted(trials.values(), key=_order)
+        if t.state is TrialState.SUCCESS and isinstance(t.objective, int | float)
+    ]
+    return alive[-size:]
+
+
+class RegularizedEvolution(Optimizer):
+    """Aging evolution with tournament selection; the fidelity, if any, at its maximum."""
+
+    name: ClassVar[str] = "regularized_evolution"
+    Settings: ClassVar[type] = RegularizedEvolutionSettings
+    supports_fidelity: ClassVar[bool] = True
+    supports_multi_objective: ClassVar[bool] = False
+
+    def ask(self, trials: Mapping[str, Trial], budget: BudgetInfo, n: int) -> Sequence[Proposal]:
+        rng = self.random_generator(trials)
+        members = population(trials, self.settings.population_size)
+        seen = {_key(trial.config) for trial in trials.values()}
+        proposals = []
+        for index in range(n):
+            initial = len(trials) + index < self.settings.population_size or not members
+            for _ in range(MAX_ATTEMPTS):
+                config = self._random(rng) if initial else self._child(rng, members)
+                if _key(config) not in seen:
+                    seen.add(_key(config))
+                    proposals.append(Proposal(config))
+                    break
+        return proposals
+
+    def _random(self, rng: np.random.Generator) -> Mapping[str, Any]:
+        return self.space.sample(rng, use_priors=self.settings.initial_use_priors)
+
+    def _child(self, rng: np.random.Generator, members: list[Trial]) -> Mapping[str, Any]:
+        """Mutate the winner of a tournament among ``sample_size`` random members."""
+        size = min(self.settings.sample_size, len(members))
+        picked = rng.choice(len(members), size=size, replace=False)
+        parent = min((members[int(i)] for i in picked), key=lambda t: float(t.objective))  # type: ignore[arg-type]
+        try:
+            return self.space.mutate(
+                parent.config, rng, rate=self.settings.mutation_rate, step=self.settings.step
+            )
+        except ValueError:  # a configuration of another space version: draw instead
+            return self._random(rng)
+
+
+def _key(config: Mapping[str, Any]) -> str:
+    return repr(sorted(config.items()))
+
+
+@hookimpl
+def neps_register_optimizers() -> Sequence[type[Optimizer]]:
+    """Register regularized evolution."""
+    return [RegularizedEvolution]

@@ -1,0 +1,110 @@
+"""The numeric encoding model-based optimizers build on: columns, bounds and round trips."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+import neps_core as neps
+from neps_core.space import Equals
+from neps_core.space.encoding import ConfigEncoder
+
+
+def _space() -> neps.PipelineSpace:
+    return neps.PipelineSpace(
+        {
+            "lr": neps.Float(1e-5, 1e-1, log=True),
+            "dropout": neps.Float(0.0, 0.5),
+            "units": neps.Integer(16, 512, log=True),
+            "layers": neps.Integer(1, 4),
+            "optimizer": neps.Categorical(("adam", "sgd", "rmsprop")),
+            "shape": neps.Categorical(((1, 2), (3,))),
+            "momentum": neps.Float(0.0, 0.99),
+            "epochs": neps.IntegerFidelity(1, 9),
+            "seed": neps.Constant(3),
+        },
+        conditions={"momentum": Equals("optimizer", "sgd")},
+    )
+
+
+def _configs(n: int) -> list[dict]:
+    rng = np.random.default_rng(4)
+    space = _space()
+    return [space.sample(rng) for _ in range(n)]
+
+
+def test_columns_bounds_and_categorical_dimensions() -> None:
+    encoder = ConfigEncoder.from_space(_space())
+    assert encoder.names == ("lr", "dropout", "units", "layers", "optimizer", "shape", "momentum")
+    assert encoder.n_dims == 7
+    assert encoder.categorical_dims == {4: 3, 5: 2}
+    assert encoder.numerical_dims == [0, 1, 2, 3, 6]
+    np.testing.assert_array_equal(encoder.bounds, [[0] * 7, [1, 1, 1, 1, 2, 1, 1]])
+    with_fidelity = ConfigEncoder.from_space(_space(), include_fidelity=True)
+    assert with_fidelity.names[-1] == "epochs" and with_fidelity.n_dims == 8
+
+
+def test_encoding_is_the_unit_interval_log_aware() -> None:
+    encoder = ConfigEncoder.from_space(_space())
+    config = {
+        "lr": 1e-3,
+        "dropout": 0.25,
+        "units": 16,
+        "layers": 4,
+        "optimizer": "sgd",
+        "shape": 1,
+        "momentum": 0.0,
+        "epochs": 9,
+        "seed": 3,
+    }
+    row = encoder.encode(config)[0]
+    assert row[0] == pytest.approx(0.5)  # 1e-3 is halfway between 1e-5 and 1e-1 in log space
+    assert row[1] == pytest.approx(0.5)
+    assert 0.0 < row[2] < 0.1 and row[3] == pytest.approx(7 / 8)  # integers centre their share
+    assert row[4] == 1.0 and row[5] == 1.0 and row[6] == 0.0
+
+
+def test_round_trip_of_configurations() -> None:
+    configs = _configs(200)
+    encoder = ConfigEncoder.from_space(_space())
+    encoded = encoder.encode(configs)
+    assert encoded.shape == (200, 7)
+    assert np.isnan(encoded[:, 6]).any() and not np.isnan(encoded[:, :6]).any()
+    decoded = encoder.decode(encoded)
+    for original, back in zip(configs, decoded, strict=True):
+        assert set(back) == set(original)
+        for name, value in original.items():
+            if isinstance(value, float):
+                assert math.isclose(back[name], value, rel_tol=1e-9, abs_tol=1e-12)
+            else:
+                assert back[name] == value
+        _space().validate_config(back)
+    np.testing.assert_allclose(encoder.encode(decoded), encoded, equal_nan=True)
+
+
+def test_any_point_in_the_bounds_decodes_to_a_valid_configuration() -> None:
+    space = _space()
+    encoder = ConfigEncoder.from_space(space)
+    rng = np.random.default_rng(0)
+    low, high = encoder.bounds
+    points = rng.uniform(low - 0.3, high + 0.3, size=(300, encoder.n_dims))
+    points[::7, 6] = np.nan  # a model may leave an inactive column empty
+    for config in encoder.decode(points, fidelity="min"):
+        space.validate_config(config)
+        assert config["epochs"] == 1 and config["seed"] == 3
+
+
+def test_a_single_row_decodes_to_a_list_of_one() -> None:
+    encoder = ConfigEncoder.from_space(_space())
+    row = encoder.encode(_configs(1)[0])[0]
+    assert len(encoder.decode(row)) == 1
+    with pytest.raises(ValueError, match="columns"):
+        encoder.decode(np.zeros((2, 3)))
+
+
+def test_structural_spaces_cannot_be_encoded() -> None:
+    space = neps.PipelineSpace({"x": neps.Float(0, 1), "block": neps.Operation(dict)})
+    with pytest.raises(ValueError, match="'block'"):
+        ConfigEncoder.from_space(space)

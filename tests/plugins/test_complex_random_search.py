@@ -1,0 +1,158 @@
+"""The ``complex_random_search`` plugin: the contract on flat and structural spaces, and the mix
+of uniform draws, prior draws and mutations of the incumbent it promises."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+import pytest
+
+import neps_core as neps
+from neps_core.errors import SettingsError
+from neps_core.history import TrialHistory
+from neps_core.models import BudgetInfo
+from neps_core.space import And, Equals, GreaterThan, PipelineSpace
+from neps_core.testing import OptimizerContract, history_of, make_trial, toy_spaces
+from neps_core_plugins.complex_random_search import (
+    ComplexRandomSearch,
+    ComplexRandomSearchSettings,
+)
+from neps_core_plugins.random_search import RandomSearch
+
+pytest_plugins = ["neps_core.testing.fixtures"]
+
+
+def join(*parts: Any, sep: str = "-", **named: Any) -> str:
+    return sep.join([*map(str, parts), *(f"{k}={v}" for k, v in named.items())])
+
+
+def structural_spaces() -> dict[str, PipelineSpace]:
+    """A grammar, an architecture-like space and a conditional space."""
+    grammar = PipelineSpace(
+        {
+            "expr": neps.Categorical(
+                choices=(
+                    neps.Operation(
+                        join, args=(neps.ByName("expr").resample(), neps.ByName("expr").resample())
+                    ),
+                    neps.ByName("leaf").resample(),
+                )
+            ),
+            "leaf": neps.Integer(0, 99),
+        }
+    )
+    width = neps.Integer(1, 64, log=True)
+    architecture = PipelineSpace(
+        {
+            "_width": width,
+            "_cell": neps.Operation(join, args=(width.resample(), neps.Categorical(("a", "b")))),
+            "model": neps.Operation(join, args=(neps.ByName("_cell").resample(),) * 3),
+            "head": neps.Operation(join, kwargs={"sep": neps.Categorical(("+", "*")), "w": width}),
+            "epochs": neps.IntegerFidelity(1, 9),
+        }
+    )
+    conditional = PipelineSpace(
+        {
+            "optimizer": neps.Categorical(("adam", "sgd")),
+            "momentum": neps.Float(0.0, 0.9),
+            "lr": neps.Float(1e-4, 1.0, log=True, prior=1e-2),
+        },
+        conditions={"momentum": Equals("optimizer", "sgd")},
+        forbidden=[And(Equals("optimizer", "sgd"), GreaterThan("lr", 0.5))],
+    )
+    return {"grammar": grammar, "architecture": architecture, "conditional": conditional}
+
+
+class TestComplexRandomSearchContract(OptimizerContract):
+    optimizer_class = ComplexRandomSearch
+    spaces: ClassVar[dict[str, PipelineSpace]] = {**toy_spaces(), **structural_spaces()}
+
+
+class TestMutationOnlyContract(OptimizerContract):
+    optimizer_class = ComplexRandomSearch
+    optimizer_options: ClassVar[dict[str, Any]] = {"prior_share": 0.0, "mutation_share": 1.0}
+    spaces: ClassVar[dict[str, PipelineSpace]] = structural_spaces()
+
+
+FLOATS = PipelineSpace({name: neps.Float(0.0, 1.0, prior=0.2) for name in "abcd"})
+
+
+def _history(best: dict[str, float], others: int) -> TrialHistory:
+    rng = np.random.default_rng(0)
+    trials = [make_trial(1, best, objective=0.0)]
+    trials += [make_trial(i + 2, FLOATS.sample(rng), objective=1.0 + i) for i in range(others)]
+    return history_of(trials)
+
+
+def _proposals(settings: ComplexRandomSearchSettings, history: TrialHistory, n: int) -> list:
+    optimizer = ComplexRandomSearch(FLOATS, settings, seed=1)
+    return [p.config for p in optimizer.ask(history, BudgetInfo(), n)]
+
+
+def test_mutations_stay_near_the_incumbent() -> None:
+    best = {"a": 0.5, "b": 0.5, "c": 0.5, "d": 0.5}
+    history = _history(best, 10)
+    others = [t.config for t in history.values() if t.config != best]
+    settings = ComplexRandomSearchSettings(prior_share=0.0, mutation_share=1.0)
+    children = _proposals(settings, history, 200)
+    shared = [sum(c[k] == best[k] for k in best) for c in children]
+    assert np.mean(np.array(shared) >= 1) > 0.95 and np.mean(shared) > 2  # most stay
+    assert not any(c[k] == o[k] for c in children for o in others for k in c)
+
+
+def test_the_shares_mix_uniform_prior_and_mutation_proposals() -> None:
+    best = {"a": 0.9, "b": 0.9, "c": 0.9, "d": 0.9}
+    history = _history(best, 5)
+    children = _proposals(ComplexRandomSearchSettings(), history, 600)
+    mutated = [c for c in children if any(c[k] == 0.9 for k in c)]
+    assert 0.25 < len(mutated) / len(children) < 0.42  # mutation_share is a third
+    fresh = np.array([[c[k] for k in "abcd"] for c in children if c not in mutated])
+    near_prior = np.mean(np.abs(fresh - 0.2) < 0.15)
+    assert near_prior > 0.3 + 0.05  # uniform alone gives 0.3; priors pull toward 0.2
+
+
+def test_without_successes_there_is_nothing_to_mutate() -> None:
+    history = history_of([make_trial(1, {"a": 0.1, "b": 0.1, "c": 0.1, "d": 0.1}, "failed")])
+    settings = ComplexRandomSearchSettings(prior_share=0.0, mutation_share=1.0)
+    children = _proposals(settings, history, 50)
+    assert len(children) == 50
+    assert not any(c[k] == 0.1 for c in children for k in c)
+
+
+def test_it_exploits_better_than_random_search_on_a_smooth_problem() -> None:
+    space = PipelineSpace({f"x{i}": neps.Float(-1.0, 1.0) for i in range(4)})
+
+    def best_after(optimizer_class: type, seed: int, **options: Any) -> float:
+        optimizer = optimizer_class(space, optimizer_class.Settings(**options), seed=seed)
+        history = TrialHistory()
+        for _ in range(80):
+            (proposal,) = optimizer.ask(history, BudgetInfo(), 1)
+            value = sum(v * v for v in proposal.config.values())
+            history.put(make_trial(history.next_id(), proposal.config, objective=value))
+        return min(float(t.objective) for t in history.values())  # type: ignore[arg-type]
+
+    seeds = range(6)
+    exploiting = [best_after(ComplexRandomSearch, s, mutation_share=0.6) for s in seeds]
+    uniform = [best_after(RandomSearch, s) for s in seeds]
+    assert np.mean(exploiting) < np.mean(uniform)
+
+
+@pytest.mark.parametrize(
+    ("options", "problem"),
+    [
+        ({"prior_share": 0.7, "mutation_share": 0.5}, "at most 1"),
+        ({"prior_share": 1.5}, "prior_share"),
+        ({"mutation_rate": 0.0}, "mutation_rate"),
+        ({"incumbents": 0}, "incumbents"),
+    ],
+)
+def test_invalid_settings_are_refused(options: dict[str, Any], problem: str, root: Any) -> None:
+    with pytest.raises(SettingsError, match=problem):
+        neps.run(
+            lambda a, b, c, d: 0.0,
+            FLOATS,
+            root_directory=root,
+            evaluations_to_spend=1,
+            optimizer=("complex_random_search", options),
+        )

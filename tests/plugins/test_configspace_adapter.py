@@ -1,0 +1,247 @@
+"""The ``configspace_adapter`` plugin, checked against the real ConfigSpace package.
+
+Every sampler must respect conditions (inactive parameters absent) and forbidden clauses;
+ConfigSpace's own ``check_valid_configuration`` is the judge, over thousands of samples.
+Native conditions (Python and YAML) are covered here too, since they are what the adapter
+produces.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import ConfigSpace as CS
+import numpy as np
+import pytest
+
+import neps_core as neps
+from neps_core.history import TrialHistory
+from neps_core.models import BudgetInfo
+from neps_core.plugin_manager import Plugins
+from neps_core.space import And, Equals, GreaterThan, In, PipelineSpace, describe_space
+from neps_core.testing import simulate
+from neps_core_plugins.complex_random_search import ComplexRandomSearch
+from neps_core_plugins.configspace_adapter import ConfigSpaceAdapter, from_configspace
+from neps_core_plugins.grid_search import GridSearch, GridSearchSettings
+from neps_core_plugins.native_space import NativeSpaceAdapter
+from neps_core_plugins.random_search import RandomSearch, RandomSearchSettings
+from neps_core_plugins.regularized_evolution import RegularizedEvolution
+
+pytest_plugins = ["neps_core.testing.fixtures"]
+
+
+def make_configspace() -> CS.ConfigurationSpace:
+    """Every kind of hyperparameter, condition and forbidden clause the adapter supports."""
+    cs = CS.ConfigurationSpace(seed=0)
+    cs.add(
+        [
+            CS.Float("lr", (1e-5, 1e-1), log=True, default=1e-3),
+            CS.Float("dropout", (0.0, 0.5), distribution=CS.Normal(0.1, 0.05), default=0.1),
+            CS.Integer("layers", (1, 8), default=2),
+            CS.Integer("units", (8, 512), log=True, distribution=CS.Normal(64, 100)),
+            CS.Categorical("optimizer", ["adam", "sgd", "rmsprop"], default="adam"),
+            CS.OrdinalHyperparameter("size", ["small", "medium", "large"], default_value="medium"),
+            CS.Constant("seed", 7),
+            CS.Float("momentum", (0.0, 0.99)),
+            CS.Categorical("nesterov", [True, False]),
+            CS.Float("beta2", (0.9, 0.9999)),
+            CS.Integer("warmup", (0, 10)),
+            CS.Categorical("scheduler", ["cosine", "step"]),
+        ]
+    )
+    cs.add(
+        [
+            CS.EqualsCondition(cs["momentum"], cs["optimizer"], "sgd"),
+            CS.InCondition(cs["nesterov"], cs["optimizer"], ["sgd", "rmsprop"]),
+            CS.AndConjunction(
+                CS.EqualsCondition(cs["beta2"], cs["optimizer"], "adam"),
+                CS.GreaterThanCondition(cs["beta2"], cs["size"], "small"),
+            ),
+            CS.OrConjunction(
+                CS.LessThanCondition(cs["warmup"], cs["layers"], 3),
+                CS.NotEqualsCondition(cs["warmup"], cs["scheduler"], "step"),
+            ),
+        ]
+    )
+    cs.add(
+        [
+            CS.ForbiddenAndConjunction(
+                CS.ForbiddenEqualsClause(cs["optimizer"], "sgd"),
+                CS.ForbiddenEqualsClause(cs["size"], "large"),
+            ),
+            CS.ForbiddenInClause(cs["layers"], [7, 8]),
+            CS.ForbiddenAndConjunction(
+                CS.ForbiddenEqualsClause(cs["nesterov"], True),
+                CS.ForbiddenEqualsClause(cs["scheduler"], "step"),
+            ),
+            CS.ForbiddenLessThanRelation(cs["warmup"], cs["layers"]),
+        ]
+    )
+    return cs
+
+
+def check_all(cs: CS.ConfigurationSpace, configs: Iterable[Mapping[str, Any]]) -> int:
+    """Assert ConfigSpace accepts every configuration; return how many were checked."""
+    count = 0
+    for config in configs:
+        CS.Configuration(cs, values=dict(config)).check_valid_configuration()
+        count += 1
+    return count
+
+
+def test_configspace_itself_catches_what_the_check_is_for() -> None:
+    """The judge works: a forbidden value and a set inactive parameter are both refused."""
+    cs = make_configspace()
+    good = dict(cs.get_default_configuration())
+    check_all(cs, [good])
+    with pytest.raises(Exception, match="forbidden"):
+        check_all(cs, [{**good, "layers": 7}])
+    with pytest.raises(Exception, match="momentum"):
+        check_all(cs, [{**good, "momentum": 0.5}])
+
+
+def test_the_adapter_is_registered_and_the_native_adapter_leaves_configspace_alone(
+    neps_plugins: Plugins,
+) -> None:
+    assert neps_plugins.space_adapters["configspace"] is ConfigSpaceAdapter
+    cs = make_configspace()
+    assert ConfigSpaceAdapter.can_adapt(cs) and not NativeSpaceAdapter.can_adapt(cs)
+    assert not ConfigSpaceAdapter.can_adapt({"x": neps.Float(0, 1)})
+
+
+def test_the_conversion() -> None:
+    space = from_configspace(make_configspace())
+    assert space.parameters["lr"] == neps.Float(
+        1e-5, 1e-1, log=True, prior=1e-3, prior_confidence="medium"
+    )
+    assert space.parameters["dropout"].prior_confidence == "medium"  # sigma: 10% of the range
+    assert space.parameters["units"] == neps.Integer(
+        8, 512, log=True, prior=64, prior_confidence="low"
+    )
+    assert space.parameters["size"] == neps.Categorical(
+        ("small", "medium", "large"), prior=1, prior_confidence="medium"
+    )
+    assert space.parameters["seed"] == neps.Constant(7)
+    assert space.conditions["momentum"] == Equals("optimizer", "sgd")
+    assert space.conditions["nesterov"] == In("optimizer", ("sgd", "rmsprop"))
+    assert space.conditions["beta2"] == And(
+        Equals("optimizer", "adam"), GreaterThan("size", "small")
+    )
+    assert len(space.forbidden) == 4
+    assert space.has_priors
+
+
+@pytest.mark.parametrize("use_priors", [False, True], ids=["uniform", "priors"])
+def test_random_search_never_violates_conditions_or_forbiddens(use_priors: bool) -> None:
+    cs = make_configspace()
+    optimizer = RandomSearch(
+        from_configspace(cs), RandomSearchSettings(use_priors=use_priors), seed=3
+    )
+    configs = [p.config for p in optimizer.ask(TrialHistory(), BudgetInfo(), 3000)]
+    assert check_all(cs, configs) == 3000
+    assert {c["optimizer"] for c in configs} == {"adam", "sgd", "rmsprop"}
+    assert any("momentum" in c for c in configs) and any("momentum" not in c for c in configs)
+    assert any("warmup" in c for c in configs) and any("warmup" not in c for c in configs)
+
+
+def test_complex_random_search_and_evolution_never_violate_them() -> None:
+    cs = make_configspace()
+    space = from_configspace(cs)
+    for optimizer in (
+        ComplexRandomSearch(space, seed=5),
+        RegularizedEvolution(space, RegularizedEvolution.Settings(population_size=10), seed=5),
+    ):
+        history = simulate(optimizer, rounds=60, n=25)
+        assert check_all(cs, (t.config for t in history.values())) == 1500
+
+
+def test_grid_search_yields_only_valid_distinct_points() -> None:
+    cs = make_configspace()
+    grid = GridSearch(from_configspace(cs), GridSearchSettings(size=2), seed=0)
+    configs = [p.config for p in grid.ask(TrialHistory(), BudgetInfo(), 100_000)]
+    assert len(configs) == len({repr(sorted(c.items())) for c in configs}) > 100
+    assert check_all(cs, configs) == len(configs)
+
+
+def test_a_run_on_a_configspace_passes_only_active_parameters(root: Path) -> None:
+    cs = make_configspace()
+    seen: list[dict[str, Any]] = []
+
+    def evaluate_pipeline(**config: Any) -> float:
+        seen.append(config)
+        return float(config["lr"])
+
+    neps.run(evaluate_pipeline, cs, root_directory=root, evaluations_to_spend=20, seed=1)
+    assert check_all(cs, seen) == 20
+    saved = neps.load_pipeline_space(root)
+    assert describe_space(saved) == describe_space(from_configspace(cs))
+    neps.run(evaluate_pipeline, cs, root_directory=root, evaluations_to_spend=25)
+    neps.run(evaluate_pipeline, root_directory=root, evaluations_to_spend=30)  # from disk
+    assert check_all(cs, seen) == 30
+
+
+def test_native_conditions_in_yaml(root: Path, tmp_path: Path) -> None:
+    path = tmp_path / "space.yaml"
+    path.write_text(
+        "optimizer: {choices: [adam, sgd]}\n"
+        "momentum: {lower: 0.0, upper: 0.9, condition: {eq: [optimizer, sgd]}}\n"
+        "lr: {lower: 1.0e-4, upper: 1.0, log: true}\n"
+        "$forbidden:\n"
+        "  - {and: [{eq: [optimizer, adam]}, {gt: [lr, 0.5]}]}\n",
+        encoding="utf-8",
+    )
+    seen: list[dict[str, Any]] = []
+
+    def evaluate(**config: Any) -> float:
+        seen.append(config)
+        return 0.0
+
+    neps.run(evaluate, path, root_directory=root, evaluations_to_spend=40, seed=0)
+    for config in seen:
+        assert ("momentum" in config) == (config["optimizer"] == "sgd")
+        assert not (config["optimizer"] == "adam" and config["lr"] > 0.5)
+    assert {c["optimizer"] for c in seen} == {"adam", "sgd"}
+
+
+def test_validation_of_conditional_configurations() -> None:
+    space = from_configspace(make_configspace())
+    config = space.sample(np.random.default_rng(0))
+    space.validate_config(config)
+    if "momentum" not in config:
+        with pytest.raises(ValueError, match=r"'momentum' is inactive"):
+            space.validate_config({**config, "momentum": 0.5})
+    with pytest.raises(ValueError, match="forbidden"):
+        space.validate_config({**config, "layers": 8})
+
+
+@pytest.mark.parametrize(
+    ("conditions", "forbidden", "expected"),
+    [
+        ({"y": Equals("nowhere", 1)}, [], r"Condition of 'y'.*nowhere"),
+        ({"y": Equals("x", "z")}, [], r"Condition of 'y'.*'z' is not a value of 'x'"),
+        ({"missing": Equals("x", "a")}, [], r"'missing'.*no such parameter"),
+        ({"x": Equals("y", 0.5), "y": Equals("x", "a")}, [], "cycle"),
+        ({}, [Equals("x", "q")], r"Forbidden clause.*'q'"),
+        ({"y": "x == a"}, [], r"Condition of 'y'.*clause"),
+    ],
+)
+def test_invalid_conditions_name_the_parameter(
+    conditions: dict[str, Any], forbidden: list[Any], expected: str
+) -> None:
+    parameters = {"x": neps.Categorical(("a", "b")), "y": neps.Float(0.0, 1.0)}
+    with pytest.raises(ValueError, match=expected):
+        PipelineSpace(parameters, conditions=conditions, forbidden=forbidden)
+
+
+def test_importing_the_plugin_does_not_import_configspace() -> None:
+    code = (
+        "import sys, neps_core, neps_core_plugins.configspace_adapter\n"
+        "from neps_core.plugin_manager import load_plugins\n"
+        "load_plugins()\n"
+        "assert 'ConfigSpace' not in sys.modules, 'imported eagerly'\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)

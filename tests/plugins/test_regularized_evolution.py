@@ -1,0 +1,192 @@
+"""The ``regularized_evolution`` plugin: the contract, tournaments, aging, and structures."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import pytest
+
+import neps_core as neps
+from neps_core.errors import SettingsError
+from neps_core.history import TrialHistory
+from neps_core.models import BudgetInfo
+from neps_core.space import Equals, PipelineSpace
+from neps_core.testing import OptimizerContract, history_of, make_trial, toy_spaces
+from neps_core_plugins.random_search import RandomSearch
+from neps_core_plugins.regularized_evolution import (
+    RegularizedEvolution,
+    RegularizedEvolutionSettings,
+    population,
+)
+
+pytest_plugins = ["neps_core.testing.fixtures"]
+
+
+def chain(*parts: Any) -> tuple[Any, ...]:
+    return parts
+
+
+def structural_spaces() -> dict[str, PipelineSpace]:
+    """A recursive space, a cell-based one and a conditional one."""
+    tree = PipelineSpace(
+        {
+            "tree": neps.Categorical(
+                choices=(
+                    neps.Operation(
+                        chain, args=(neps.ByName("tree").resample(), neps.ByName("tree").resample())
+                    ),
+                    neps.Float(0.0, 1.0),
+                )
+            )
+        },
+        max_depth=4,
+    )
+    cell = neps.Operation(chain, args=(neps.Integer(1, 9), neps.Categorical(("conv", "pool"))))
+    cells = PipelineSpace(
+        {"net": neps.Operation(chain, args=tuple(cell.resample() for _ in range(4)))}
+    )
+    conditional = PipelineSpace(
+        {"kind": neps.Categorical(("a", "b")), "extra": neps.Float(0.0, 1.0)},
+        conditions={"extra": Equals("kind", "b")},
+    )
+    return {"tree": tree, "cells": cells, "conditional": conditional}
+
+
+class TestRegularizedEvolutionContract(OptimizerContract):
+    optimizer_class = RegularizedEvolution
+    optimizer_options: ClassVar[dict[str, Any]] = {"population_size": 4, "sample_size": 2}
+    spaces: ClassVar[dict[str, PipelineSpace]] = {**toy_spaces(), **structural_spaces()}
+
+
+class TestDefaultSettingsContract(OptimizerContract):
+    optimizer_class = RegularizedEvolution
+
+
+FLOATS = PipelineSpace({name: neps.Float(0.0, 1.0) for name in "abcd"})
+
+
+def _evaluated(configs: list[dict[str, float]], objectives: list[float]) -> TrialHistory:
+    return history_of(
+        make_trial(i + 1, config, objective=objective)
+        for i, (config, objective) in enumerate(zip(configs, objectives, strict=True))
+    )
+
+
+def _children(settings: RegularizedEvolutionSettings, history: TrialHistory, n: int) -> list:
+    optimizer = RegularizedEvolution(FLOATS, settings, seed=3)
+    return [p.config for p in optimizer.ask(history, BudgetInfo(), n)]
+
+
+def _parent_of(child: dict[str, float], candidates: list[dict[str, float]]) -> int | None:
+    """The candidate the child shares decisions with (mutations keep most of them)."""
+    sharing = [i for i, c in enumerate(candidates) if any(child[k] == c[k] for k in child)]
+    return sharing[0] if len(sharing) == 1 else None
+
+
+def test_the_initial_population_is_random() -> None:
+    rng = np.random.default_rng(0)
+    configs = [FLOATS.sample(rng) for _ in range(3)]
+    history = _evaluated(configs, [1.0, 2.0, 3.0])
+    children = _children(RegularizedEvolutionSettings(population_size=10), history, 7)
+    assert len(children) == 7
+    assert all(_parent_of(child, configs) is None for child in children)
+
+
+def test_the_tournament_winner_is_mutated() -> None:
+    rng = np.random.default_rng(1)
+    configs = [FLOATS.sample(rng) for _ in range(5)]
+    history = _evaluated(configs, [3.0, 0.5, 2.0, 4.0, 1.0])
+    settings = RegularizedEvolutionSettings(population_size=5, sample_size=5)
+    parents = [_parent_of(child, configs) for child in _children(settings, history, 100)]
+    assert parents.count(1) >= 95  # the whole population competes: the best always wins
+    small = RegularizedEvolutionSettings(population_size=5, sample_size=2)
+    parents = [_parent_of(child, configs) for child in _children(small, history, 300)]
+    assert parents.count(3) < 5  # the worst never wins a tournament
+    assert {1, 4, 0, 2} <= set(parents)  # smaller tournaments give others a chance
+
+
+def test_aging_removes_old_members_however_good() -> None:
+    rng = np.random.default_rng(2)
+    configs = [FLOATS.sample(rng) for _ in range(8)]
+    objectives = [0.0, 5.0, 5.0, 5.0, 4.0, 3.0, 2.0, 1.0]  # the best is the oldest
+    history = _evaluated(configs, objectives)
+    assert [t.id for t in population(history, 4)] == ["5", "6", "7", "8"]
+    settings = RegularizedEvolutionSettings(population_size=4, sample_size=4)
+    parents = [_parent_of(child, configs) for child in _children(settings, history, 50)]
+    assert 0 not in parents and parents.count(7) >= 45
+
+
+def test_failed_and_pending_trials_are_not_members() -> None:
+    rng = np.random.default_rng(3)
+    trials = [
+        make_trial(1, FLOATS.sample(rng), objective=0.1),
+        make_trial(2, FLOATS.sample(rng), "failed", objective=0.0),
+        make_trial(3, FLOATS.sample(rng), "pending"),
+        make_trial(4, FLOATS.sample(rng), objective=0.2),
+    ]
+    assert [t.id for t in population(history_of(trials), 10)] == ["1", "4"]
+
+
+def test_evolution_beats_random_search_on_a_structured_problem() -> None:
+    space = structural_spaces()["cells"]
+
+    def objective(config: dict[str, Any]) -> float:
+        net = space.resolve(config)["net"]
+        return float(sum(abs(width - 7) + (kind == "pool") for width, kind in net))
+
+    def best_after(optimizer: Any) -> float:
+        history = TrialHistory()
+        for _ in range(60):
+            (proposal,) = optimizer.ask(history, BudgetInfo(), 1)
+            history.put(
+                make_trial(history.next_id(), proposal.config, objective=objective(proposal.config))
+            )
+        return min(float(t.objective) for t in history.values())  # type: ignore[arg-type]
+
+    settings = RegularizedEvolutionSettings(population_size=10, sample_size=3)
+    evolved = [best_after(RegularizedEvolution(space, settings, seed=s)) for s in range(5)]
+    random = [best_after(RandomSearch(space, seed=s)) for s in range(5)]
+    assert np.mean(evolved) < np.mean(random)
+
+
+@pytest.mark.parametrize(
+    ("options", "problem"),
+    [
+        ({"population_size": 4, "sample_size": 5}, "sample_size"),
+        ({"population_size": 1}, "population_size"),
+        ({"mutation_rate": 2.0}, "mutation_rate"),
+        ({"step": 0.0}, "step"),
+    ],
+)
+def test_invalid_settings_are_refused(options: dict[str, Any], problem: str, root: Path) -> None:
+    with pytest.raises(SettingsError, match=problem):
+        neps.run(
+            lambda a, b, c, d: 0.0,
+            FLOATS,
+            root_directory=root,
+            evaluations_to_spend=1,
+            optimizer=("regularized_evolution", options),
+        )
+
+
+def test_a_run_evolves_a_structural_space(root: Path) -> None:
+    space = structural_spaces()["tree"]
+    seen: list[Any] = []
+
+    def evaluate_pipeline(tree: Any) -> float:
+        seen.append(tree)
+        return float(len(repr(tree)))
+
+    neps.run(
+        evaluate_pipeline,
+        space,
+        root_directory=root,
+        evaluations_to_spend=15,
+        optimizer=("regularized_evolution", {"population_size": 5, "sample_size": 2}),
+        seed=4,
+    )
+    assert len(seen) == 15
+    for trial_id in range(1, 16):
+        assert neps.load_config(root, config_id=trial_id)["tree"] == seen[trial_id - 1]
