@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from neps_core.components import (
+    STORAGE_POINTER_FILE,
     build_evaluator,
     build_optimizer,
     initialize_run,
@@ -79,7 +80,11 @@ def run(
     arguments = _explicit_arguments(locals())
     arguments.pop("run_config", None)
     arguments.update(legacy_and_aliases)
-    settings = settings_with_run_config(arguments, run_config)
+    settings = (
+        RunSettings.from_kwargs(**arguments)  # direct: deprecation warnings name the caller
+        if run_config is None
+        else settings_with_run_config(arguments, run_config)
+    )
     if not callable(settings.evaluate_pipeline):
         raise SettingsError(
             f"evaluate_pipeline must be a callable, got {type(settings.evaluate_pipeline).__name__}"
@@ -193,8 +198,11 @@ def _seed_global_generators(seed: int) -> None:
 
 def _open_existing(root_directory: str | Path) -> Storage:
     root = Path(root_directory)
-    storage = open_storage(root, None, load_plugins()) if root.is_dir() else None
-    if storage is None or not storage.exists():
+    if not (root / STORAGE_POINTER_FILE).is_file():  # never create anything while looking
+        raise FileNotFoundError(f"No neps_core run in {root}")
+    storage = open_storage(root, None, load_plugins())
+    if not storage.exists():
+        storage.close()
         raise FileNotFoundError(f"No neps_core run in {root}")
     return storage
 

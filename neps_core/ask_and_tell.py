@@ -1,0 +1,307 @@
+"""Ask-and-tell: neps_core's optimizers and storage with a loop of your own.
+
+``run()`` owns the loop (sample, evaluate, report). :class:`AskAndTell` hands it over: ``ask``
+claims the next trial exactly as a worker does (the same :class:`~neps_core.sampler.
+TrialSampler`, in one storage transaction, within the run's global budget) and ``tell``
+records its result with the same contract and error settings as ``evaluate_pipeline``'s return
+value. Several clients - threads, processes, machines sharing the root - cooperate like
+workers. While a client holds asked trials it heartbeats them from a background thread, so
+another client treats them as taken; trials of a client that dies are re-queued after
+``stale_after`` seconds, like those of a crashed worker.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import traceback
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import attrs
+
+from neps_core.components import (
+    build_evaluator,
+    build_optimizer,
+    initialize_run,
+    open_storage,
+    resolve_space,
+    select_optimizer_class,
+    stored_space,
+)
+from neps_core.config import RunSettings
+from neps_core.errors import SettingsError
+from neps_core.interfaces import EvaluationOutcome, Storage
+from neps_core.liveness import Heartbeat
+from neps_core.models import Summary, Trial
+from neps_core.plugin_manager import load_plugins
+from neps_core.reporting import judge_outcome, record_result
+from neps_core.runtime import RunContext
+from neps_core.sampler import TrialSampler
+from neps_core.summary import summarize, write_summary_files
+
+logger = logging.getLogger(__name__)
+
+
+@attrs.frozen
+class AskedTrial:
+    """A trial to evaluate: its id, the configuration and its folder.
+
+    ``config`` is exactly what ``evaluate_pipeline`` would receive as keyword arguments;
+    ``previous_pipeline_directory`` is the folder of the trial a fidelity promotion continues.
+    """
+
+    id: str
+    config: Mapping[str, Any]
+    pipeline_directory: Path
+    previous_pipeline_directory: Path | None
+    trial: Trial
+
+
+class AskAndTell:
+    """A client of one run that asks for trials and tells their results.
+
+    Args:
+        pipeline_space: The space; may be left out when continuing an existing run.
+        root_directory: The run's root directory (shared by all clients).
+        optimizer: As in ``run()``: a name, ``{"name": ..., **options}`` or ``"auto"``.
+        storage: As in ``run()``; ``None`` means the run's storage (``disk`` for a new run).
+        evaluations_to_spend: Global budgets of the root, as in ``run()``; ``ask`` returns
+            ``None`` once one is used up.
+        cost_to_spend: See ``evaluations_to_spend``.
+        fidelities_to_spend: See ``evaluations_to_spend``.
+        max_evaluations_per_run: At most this many trials for this client.
+        plugins: Extra plugin objects (observers see ``ask``/``tell`` as a worker's run).
+        **settings: Any other ``run()`` setting: ``seed``, ``worker_id``, ``stale_after``,
+            ``heartbeat_interval``, ``objective_value_on_error``, ``sample_batch_size``, ...
+    """
+
+    def __init__(
+        self,
+        pipeline_space: Any = None,
+        root_directory: str | Path = "neps_results",
+        optimizer: Any = "auto",
+        storage: Any = None,
+        *,
+        evaluations_to_spend: int | None = None,
+        cost_to_spend: float | None = None,
+        fidelities_to_spend: float | None = None,
+        max_evaluations_per_run: int | None = None,
+        plugins: Iterable[object] = (),
+        **settings: Any,
+    ) -> None:
+        self.settings = RunSettings.from_kwargs(
+            pipeline_space=pipeline_space,
+            root_directory=root_directory,
+            optimizer=optimizer,
+            storage=storage,
+            evaluations_to_spend=evaluations_to_spend,
+            cost_to_spend=cost_to_spend,
+            fidelities_to_spend=fidelities_to_spend,
+            max_evaluations_per_run=max_evaluations_per_run,
+            plugins=plugins,
+            **settings,
+        )
+        self._context = self._connect()
+        self._sampler = TrialSampler(
+            self.settings, self._context.space, self._context.optimizer, self._context.plugins
+        )
+        self._lock = threading.Lock()
+        self._outstanding: dict[str, float] = {}  # trial id -> when it was asked (monotonic)
+        self._asked = 0
+        self._local_stop: str | None = None
+        self._heartbeat: Heartbeat | None = None
+        self._closed = False
+        self._final_summary: Summary | None = None
+        self._context.plugins.notify("neps_run_started", run=self._context)
+
+    def _connect(self) -> RunContext:
+        settings = self.settings
+        plugins = load_plugins(settings.plugins)
+        storage = open_storage(settings.root_directory, settings.storage, plugins)
+        try:
+            space = (
+                resolve_space(settings.pipeline_space, plugins)
+                if settings.pipeline_space is not None
+                else stored_space(storage)
+            )
+            if space is None:
+                raise SettingsError(
+                    f"pipeline_space is required to start a new run in {settings.root_directory}"
+                )
+            cls = select_optimizer_class(settings.optimizer, space, settings, plugins)
+            optimizer = build_optimizer(cls, settings.optimizer.options, space, settings.seed)
+            initialize_run(storage, space, optimizer, settings.seed)
+            evaluator = build_evaluator(settings.evaluator, plugins)  # observers expect one
+        except BaseException:
+            storage.close()
+            raise
+
+        def open_another_handle() -> Storage:
+            return open_storage(settings.root_directory, settings.storage, plugins)
+
+        return RunContext(
+            settings, space, storage, optimizer, evaluator, plugins, open_another_handle
+        )
+
+    # -- the public interface ---------------------------------------------------------------
+    @property
+    def root_directory(self) -> Path:
+        """The run's root directory."""
+        return self.settings.root_directory
+
+    @property
+    def worker_id(self) -> str:
+        """This client's worker id (what other clients and ``status`` see)."""
+        return self.settings.worker_id
+
+    @property
+    def stop_reason(self) -> str | None:
+        """Why the last ``ask`` returned ``None`` (``None`` while trials are still given)."""
+        return self._local_stop or self._sampler.stop_reason
+
+    def ask(self) -> AskedTrial | None:
+        """Claim the next trial, or ``None`` when a budget is used up or the optimizer is done."""
+        self._check_open()
+        limit = self.settings.max_evaluations_per_run
+        if limit is not None and self._asked >= limit:
+            self._local_stop = "max_evaluations_per_run reached"
+            return None
+        claimed = self._sampler.sample(self._context.storage, 1)
+        if not claimed:
+            return None
+        trial = claimed[0]
+        self._asked += 1
+        with self._lock:
+            self._outstanding[trial.id] = time.monotonic()
+        self._start_heartbeat()
+        self._context.plugins.notify("neps_trial_sampled", run=self._context, trial=trial)
+        return self._asked_trial(trial)
+
+    def tell(self, trial: AskedTrial | Trial | str | int, result: Any) -> Trial:
+        """Record ``result`` for ``trial`` (an asked trial, or its id from any client).
+
+        ``result`` follows the ``evaluate_pipeline`` contract: a number, a tuple, a dict with
+        ``objective_to_minimize`` (and ``cost``, ``learning_curve``, ...), an ``"F..."``
+        failure string - or the exception the evaluation raised, stored as FAILED with its
+        traceback. A result breaking the contract is stored as FAILED and raised as
+        ``TypeError``, as in ``run()``. Returns the stored trial.
+
+        Raises:
+            TrialNotFoundError: No trial with that id in the run.
+            TrialAlreadyReportedError: The trial already has a result.
+        """
+        self._check_open()
+        trial_id = _trial_id(trial)
+        if result is None:
+            raise TypeError(f"tell({trial_id!r}, None): a result is needed; None is not one")
+        with self._lock:
+            asked_at = self._outstanding.get(trial_id)
+        duration = 0.0 if asked_at is None else time.monotonic() - asked_at
+        outcome = _outcome(trial_id, result, duration)
+        parsed, raise_after = judge_outcome(outcome, self.settings)
+        stored = record_result(self._context.storage, trial_id, parsed)
+        with self._lock:
+            self._outstanding.pop(trial_id, None)
+        assert stored.report is not None
+        self._context.plugins.notify(
+            "neps_trial_finished", run=self._context, trial=stored, report=stored.report
+        )
+        if raise_after is not None and raise_after is not outcome.error:
+            raise raise_after
+        return stored
+
+    def close(self) -> Summary:
+        """Stop heartbeating, tell observers the client is done, and return the run's summary.
+
+        Trials asked but not told stay EVALUATING; once their heartbeat is ``stale_after``
+        seconds old, the next client re-queues them.
+        """
+        if self._final_summary is not None:
+            return self._final_summary
+        self._closed = True
+        if self._heartbeat is not None:
+            self._heartbeat.__exit__(None, None, None)
+        try:
+            summary = self._final_summary = self._summary()
+            if self.settings.post_run_summary:
+                _write_summary_files(self._context, summary)
+            self._context.plugins.notify("neps_run_finished", run=self._context, summary=summary)
+        finally:
+            self._context.evaluator.close()
+            self._context.storage.close()
+        return summary
+
+    def __enter__(self) -> AskAndTell:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # -- helpers ----------------------------------------------------------------------------
+    def _check_open(self) -> None:
+        if self._closed:
+            raise RuntimeError("This AskAndTell client is closed")
+
+    def _start_heartbeat(self) -> None:
+        if self._heartbeat is None:
+            self._heartbeat = Heartbeat(
+                self._context.open_storage,
+                self.worker_id,
+                self.settings.heartbeat_interval,
+                running=self._running,
+            )
+            self._heartbeat.__enter__()
+
+    def _running(self) -> set[str]:
+        with self._lock:
+            return set(self._outstanding)
+
+    def _asked_trial(self, trial: Trial) -> AskedTrial:
+        storage = self._context.storage
+        directory = storage.trial_directory(trial.id)
+        directory.mkdir(parents=True, exist_ok=True)
+        previous = trial.previous_trial_id
+        return AskedTrial(
+            id=trial.id,
+            config=self._context.space.resolve(trial.config),
+            pipeline_directory=directory,
+            previous_pipeline_directory=None
+            if previous is None
+            else storage.trial_directory(previous),
+            trial=trial,
+        )
+
+    def _summary(self) -> Summary:
+        storage = self._context.storage
+        history = storage.sync()
+        return summarize(storage.root_directory, history, self._sampler.budget(history))
+
+
+def _trial_id(trial: AskedTrial | Trial | str | int) -> str:
+    if isinstance(trial, AskedTrial | Trial):
+        return trial.id
+    return str(trial).removeprefix("config_")
+
+
+def _outcome(trial_id: str, result: Any, duration: float) -> EvaluationOutcome:
+    if isinstance(result, BaseException):
+        formatted = "".join(traceback.format_exception(type(result), result, result.__traceback__))
+        return EvaluationOutcome(trial_id, error=result, traceback=formatted, duration=duration)
+    return EvaluationOutcome(trial_id, result=result, duration=duration)
+
+
+def _write_summary_files(context: RunContext, summary: Summary) -> None:
+    """Summary files are a convenience; failing to write them must not hide the results."""
+    try:
+        write_summary_files(context.root_directory, context.storage.sync(), summary)
+    except OSError as error:
+        logger.warning("Could not write the summary files in %s: %s", context.root_directory, error)

@@ -1,0 +1,175 @@
+"""The ``neps-core`` command: run from YAML, inspect, plot, clean and migrate runs.
+
+Every subcommand is a thin layer over the Python API. Errors print one clear line on stderr
+and exit with status 1 (2 for wrong usage); ``--debug`` shows the traceback too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import traceback
+from collections.abc import Sequence
+
+from neps_core.cli import commands
+from neps_core.cli.clean import CLEAN_RULE
+from neps_core.errors import NepsCoreError
+
+EPILOG = "Run `neps-core COMMAND --help` for a command's options."
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``neps-core`` and its subcommands."""
+    from neps_core import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="neps-core",
+        description="NePS-compatible hyperparameter optimization from the command line.",
+        epilog=EPILOG,
+    )
+    parser.add_argument("--version", action="version", version=f"neps-core {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--debug", action="store_true", default=argparse.SUPPRESS, help="show error tracebacks"
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_run(sub, common)
+    _add_status(sub, common)
+    _add_plot(sub, common)
+    listing = sub.add_parser(
+        "plugins",
+        parents=[common],
+        help="list loaded plugins, what they register and where they come from",
+        description="Every plugin of the neps_core entry-point group: its distribution, the "
+        "classes it registers by kind and name, the hooks it implements; also plugins that "
+        "failed to load (with the error) and plugins blocked by NEPS_CORE_DISABLE_PLUGINS.",
+    )
+    listing.add_argument("--json", action="store_true", help="print JSON instead of text")
+    listing.set_defaults(handler=commands.plugins_command)
+    _add_clean(sub, common)
+    _add_migrate(sub, common)
+    return parser
+
+
+def _add_run(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    run = sub.add_parser(
+        "run",
+        parents=[common],
+        help="run an optimization described by a YAML run config",
+        description="Run the optimization described by a YAML run config (the keys are "
+        "run()'s arguments; see docs/run_config.md). Overrides KEY.PATH=VALUE (values parsed "
+        "as YAML) change the config before validation. The current directory is importable, "
+        "so evaluate_pipeline may be 'my_module:my_function'.",
+    )
+    run.add_argument("config", help="the YAML run config")
+    run.add_argument(
+        "overrides", nargs="*", metavar="KEY.PATH=VALUE", help="e.g. evaluations_to_spend=50"
+    )
+    run.set_defaults(handler=commands.run_command)
+
+
+def _add_status(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    status = sub.add_parser(
+        "status",
+        parents=[common],
+        help="counts by state, the best configuration and recent failures of a run",
+        description="Show a run's trials by state, the budget used, the best configuration "
+        "and the most recent failures with their error. Safe while workers are running.",
+    )
+    status.add_argument("root_directory", help="the run's root directory")
+    status.add_argument("--json", action="store_true", help="print JSON instead of text")
+    status.add_argument(
+        "--failures", type=int, default=5, metavar="N", help="show the last N failures (5)"
+    )
+    status.set_defaults(handler=commands.status_command)
+
+
+def _add_plot(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    plot = sub.add_parser(
+        "plot",
+        parents=[common],
+        help="save PNG plots of a run (needs the plot extra)",
+        description="Save trajectory.png (single objective), pareto_front.png (multiple "
+        "objectives) and learning_curves.png (fidelity spaces or reported learning curves). "
+        "Needs matplotlib: pip install 'neps-core[plot]'.",
+    )
+    plot.add_argument("root_directory", help="the run's root directory")
+    plot.add_argument(
+        "--output-dir", help="where to write the PNG files (default: ROOT_DIRECTORY/plots)"
+    )
+    plot.add_argument(
+        "--x-axis",
+        choices=("evaluations", "cost"),
+        default="evaluations",
+        help="x axis of the trajectory (default: evaluations)",
+    )
+    plot.set_defaults(handler=commands.plot_command)
+
+
+def _add_clean(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    clean = sub.add_parser(
+        "clean",
+        parents=[common],
+        help="remove what stopped workers left behind (pending and dead trials)",
+        description=CLEAN_RULE,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    clean.add_argument("root_directory", help="the run's root directory")
+    clean.add_argument(
+        "--stale-after",
+        type=float,
+        default=120.0,
+        metavar="SECONDS",
+        help="a worker silent this long counts as dead (default 120, the run default)",
+    )
+    clean.add_argument("--dry-run", action="store_true", help="only show what would be done")
+    clean.set_defaults(handler=commands.clean_command)
+
+
+def _add_migrate(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    migrate = sub.add_parser(
+        "migrate",
+        parents=[common],
+        help="copy a run into a new root directory with another storage",
+        description="Copy the run in SOURCE (any storage) into the new or empty directory "
+        "DESTINATION using --storage; SOURCE is only read. Stop the source's workers first; "
+        "continue the run with run(root_directory=DESTINATION).",
+    )
+    migrate.add_argument("source", help="the root directory of the existing run")
+    migrate.add_argument("destination", help="a new (or empty) root directory")
+    migrate.add_argument(
+        "--storage",
+        default="sqlite",
+        help="the destination's storage: a name (sqlite, disk) or URL (default: sqlite)",
+    )
+    migrate.set_defaults(handler=commands.migrate_command)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``neps-core`` console script; returns the exit status."""
+    parser = build_parser()
+    arguments = parser.parse_args(argv)
+    try:
+        status: int = arguments.handler(arguments)
+    except KeyboardInterrupt:
+        print("neps-core: interrupted", file=sys.stderr)
+        return 130
+    except Exception as error:
+        if arguments.debug:
+            traceback.print_exc()
+        print(f"neps-core: error: {describe_error(error)}", file=sys.stderr)
+        if not arguments.debug:
+            print("(run with --debug to see the traceback)", file=sys.stderr)
+        return 1
+    return status
+
+
+def describe_error(error: BaseException) -> str:
+    """One line for the user: our errors and OS errors speak for themselves, others get a type."""
+    if isinstance(error, NepsCoreError | OSError | ImportError):
+        text = str(error)
+    else:
+        text = f"{type(error).__name__}: {error}"
+    notes = getattr(error, "__notes__", [])
+    return " ".join([text, *map(str, notes)])

@@ -1,0 +1,154 @@
+"""``neps-core clean``: finish off what stopped or killed workers left behind, safely.
+
+Trial records are never deleted (storage is append-only); debris is taken out of the queue by
+marking it CRASHED in one storage transaction, which also checks that no worker is alive.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from pathlib import Path
+
+import attrs
+
+from neps_core.errors import NepsCoreError
+from neps_core.history import TrialHistory
+from neps_core.inspection import awaits_result, last_sign_of_life, live_trials, open_run
+from neps_core.models import Report, Trial, TrialState
+
+CLEAN_RULE = """\
+Remove the debris of stopped or killed workers from a run, safely.
+
+The rule:
+  * If any worker is alive - an EVALUATING trial heartbeated within --stale-after
+    seconds - nothing is changed and the command fails: stop the workers first.
+  * Otherwise these trials are debris and become CRASHED (their records and folders
+    stay; storage never forgets a trial):
+      - EVALUATING trials whose worker stopped heartbeating (it died or was killed);
+      - PENDING trials (sampled but never started, or re-queued after a crash).
+    A continued run() then samples fresh trials instead. Like every sampled trial,
+    they still count towards evaluations_to_spend.
+  * Temporary files of interrupted writes (.NAME.*.tmp next to neps-core's own
+    files) older than --stale-after seconds are deleted.
+  * SUCCESS, FAILED, CRASHED and CORRUPTED trials are never touched, and neither are
+    trials waiting for save_pipeline_results (asynchronous evaluation).
+The check and the change happen in one storage transaction. A worker that has not
+claimed its first trial yet is invisible to the check: stop workers before cleaning.
+"""
+
+#: Files neps_core writes atomically (a temporary sibling, then a rename).
+OWN_FILES = (
+    "config.yaml",
+    "metadata.yaml",
+    "report.yaml",
+    "summary.yaml",
+    "best_config.yaml",
+    "trajectory.csv",
+    "run_info.yaml",
+    "storage.yaml",
+)
+
+
+class LiveWorkersError(NepsCoreError):
+    """The run still has live workers; cleaning would take their trials away."""
+
+
+@attrs.frozen
+class Removed:
+    """One trial taken out of the queue: its id, its state before, and why."""
+
+    trial_id: str
+    was: str
+    reason: str
+
+
+@attrs.frozen
+class CleanReport:
+    """What ``clean_run`` did (or, for a dry run, would do)."""
+
+    removed: tuple[Removed, ...]
+    removed_files: tuple[Path, ...]
+    awaiting: int
+
+
+def clean_run(root_directory: str | Path, *, stale_after: float, dry_run: bool) -> CleanReport:
+    """Apply :data:`CLEAN_RULE` to the run in ``root_directory``."""
+    now = time.time()
+    removed: list[Removed] = []
+
+    def crash_debris(history: TrialHistory) -> list[Trial]:
+        _refuse_if_alive(history, now, stale_after, root_directory)
+        debris = _debris(history, now)
+        removed[:] = [Removed(t.id, t.state.value, why) for t, why in debris]
+        if dry_run:
+            raise _DryRun
+        return [_crashed(trial, why, now) for trial, why in debris]
+
+    with open_run(root_directory) as storage:
+        with contextlib.suppress(_DryRun):  # a dry run aborts: nothing is written
+            storage.transact(crash_debris)
+        history = storage.sync()
+        awaiting = sum(awaits_result(history[i]) for i in history.ids_in(TrialState.EVALUATING))
+    files = tuple(_temporary_files(Path(root_directory), now - stale_after))
+    if not dry_run:
+        for path in files:
+            path.unlink(missing_ok=True)
+    return CleanReport(removed=tuple(removed), removed_files=files, awaiting=awaiting)
+
+
+class _DryRun(Exception):
+    """Aborts the cleaning transaction of a dry run."""
+
+
+def _crashed(trial: Trial, why: str, now: float) -> Trial:
+    return attrs.evolve(
+        trial,
+        state=TrialState.CRASHED,
+        finished_at=now,
+        report=Report(objective_to_minimize=None, error=f"removed by neps-core clean: {why}"),
+    )
+
+
+def _refuse_if_alive(
+    history: TrialHistory, now: float, stale_after: float, root: str | Path
+) -> None:
+    alive = live_trials(history, now, stale_after)
+    if alive:
+        described = ", ".join(
+            f"trial {t.id} (worker {t.worker_id}, heartbeat {now - last_sign_of_life(t):.0f} s ago)"
+            for t in alive
+        )
+        raise LiveWorkersError(
+            f"Refusing to clean {root}: live workers are evaluating {described}. Stop them "
+            f"first, or wait until their heartbeat is older than --stale-after ({stale_after:g} s)."
+        )
+
+
+def _debris(history: TrialHistory, now: float) -> list[tuple[Trial, str]]:
+    debris: list[tuple[Trial, str]] = []
+    for trial_id in history.ids_in(TrialState.EVALUATING):
+        trial = history[trial_id]
+        if not awaits_result(trial):
+            silent = now - last_sign_of_life(trial)
+            debris.append(
+                (trial, f"worker {trial.worker_id} stopped heartbeating {silent:.0f} s ago")
+            )
+    for trial_id in history.ids_in(TrialState.PENDING):
+        debris.append((history[trial_id], "pending, never evaluated"))
+    return debris
+
+
+def _temporary_files(root: Path, older_than: float) -> list[Path]:
+    """Leftovers of interrupted atomic writes next to neps_core's own files."""
+    folders = [root, root / ".neps_core", *sorted((root / "configs").glob("config_*"))]
+    found = []
+    for folder in folders:
+        for name in OWN_FILES:
+            for path in folder.glob(f".{name}.*.tmp"):
+                try:
+                    if path.stat().st_mtime < older_than:
+                        found.append(path)
+                except FileNotFoundError:
+                    continue
+    return found

@@ -1,0 +1,109 @@
+"""The handlers of the ``neps-core`` subcommands; each returns the exit status."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from neps_core.cli.clean import clean_run
+from neps_core.cli.plugin_list import format_plugins, plugin_data
+from neps_core.cli.status import format_status, status_data
+from neps_core.errors import SettingsError
+
+
+def run_command(arguments: argparse.Namespace) -> int:
+    """``neps-core run CONFIG [KEY.PATH=VALUE ...]``."""
+    import neps_core
+    from neps_core.run_config import load_run_config
+
+    if os.getcwd() not in sys.path:  # as `python -m` does: the user's modules are importable
+        sys.path.insert(0, os.getcwd())
+    kwargs = load_run_config(arguments.config, arguments.overrides)
+    if "evaluate_pipeline" not in kwargs:
+        raise SettingsError(
+            f"{arguments.config}: evaluate_pipeline: required, e.g. "
+            "'train.py:evaluate_pipeline' or 'my_package.train:evaluate_pipeline'"
+        )
+    summary = neps_core.run(**kwargs)
+    print(format_status(status_data(summary.root_directory, failures=5)))
+    return 0
+
+
+def status_command(arguments: argparse.Namespace) -> int:
+    """``neps-core status ROOT [--json] [--failures N]``."""
+    data = status_data(arguments.root_directory, arguments.failures)
+    print(json.dumps(data, indent=2) if arguments.json else format_status(data))
+    return 0
+
+
+def plot_command(arguments: argparse.Namespace) -> int:
+    """``neps-core plot ROOT [--output-dir DIR]``: every plot that fits the run, as PNG."""
+    from neps_core import plotting
+    from neps_core.inspection import read_run
+
+    root = Path(arguments.root_directory)
+    run = read_run(root)
+    output = Path(arguments.output_dir) if arguments.output_dir else root / "plots"
+    makers = {
+        "trajectory.png": lambda: plotting.plot_trajectory(root, x_axis=arguments.x_axis),
+        "pareto_front.png": lambda: plotting.plot_pareto_front(root),
+        "learning_curves.png": lambda: plotting.plot_learning_curves(root),
+    }
+    written = []
+    for name, make in makers.items():
+        try:
+            figure = make()
+        except plotting.NothingToPlotError:
+            continue
+        output.mkdir(parents=True, exist_ok=True)
+        figure.savefig(output / name)
+        written.append(output / name)
+    if not written:
+        print(f"Nothing to plot yet: no finished trial with an objective in {root}")
+        return 1 if len(run.history) else 0
+    for path in written:
+        print(f"wrote {path}")
+    return 0
+
+
+def plugins_command(arguments: argparse.Namespace) -> int:
+    """``neps-core plugins [--json]``."""
+    data = plugin_data()
+    print(json.dumps(data, indent=2) if arguments.json else format_plugins(data))
+    return 0
+
+
+def clean_command(arguments: argparse.Namespace) -> int:
+    """``neps-core clean ROOT [--stale-after S] [--dry-run]``."""
+    report = clean_run(
+        arguments.root_directory, stale_after=arguments.stale_after, dry_run=arguments.dry_run
+    )
+    verb = "would mark" if arguments.dry_run else "marked"
+    if report.removed:
+        print(f"{verb} {len(report.removed)} trial(s) CRASHED:")
+        for item in report.removed:
+            print(f"  trial {item.trial_id} (was {item.was}): {item.reason}")
+    removed = "would remove" if arguments.dry_run else "removed"
+    for path in report.removed_files:
+        print(f"{removed} {path}")
+    if not report.removed and not report.removed_files:
+        print(f"Nothing to clean in {arguments.root_directory}")
+    if report.awaiting:
+        print(f"left alone: {report.awaiting} trial(s) waiting for save_pipeline_results")
+    return 0
+
+
+def migrate_command(arguments: argparse.Namespace) -> int:
+    """``neps-core migrate SOURCE DESTINATION [--storage NAME]``."""
+    from neps_core.migration import migrate_run
+
+    trials = migrate_run(arguments.source, arguments.destination, arguments.storage)
+    print(
+        f"Copied {len(trials)} trial(s) from {arguments.source} to {arguments.destination} "
+        f"(storage {arguments.storage}); continue with run(root_directory="
+        f"{str(arguments.destination)!r}, ...)"
+    )
+    return 0

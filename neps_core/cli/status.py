@@ -1,0 +1,112 @@
+"""``neps-core status``: a run's counts by state, budget, best configuration and failures."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from neps_core.inspection import RunSnapshot, read_run, recent_failures
+from neps_core.models import TrialState
+from neps_core.serialization import to_plain
+from neps_core.summary import summarize, summary_as_dict
+
+ERROR_WIDTH = 300
+
+
+def status_data(root_directory: str | Path, failures: int) -> dict[str, Any]:
+    """What ``status`` shows, as plain data (the ``--json`` output)."""
+    run = read_run(root_directory)
+    summary = summarize(run.root_directory, run.history, run.history.budget())
+    data = summary_as_dict(summary)
+    data["storage"] = run.storage_name
+    data["optimizer"] = run.info.optimizer
+    data["recent_failures"] = [
+        {
+            "trial_id": trial.id,
+            "state": trial.state.value,
+            "error": None if trial.report is None else trial.report.error,
+            "worker_id": trial.worker_id,
+            "finished_at": trial.finished_at,
+        }
+        for trial in recent_failures(run.history, failures)
+    ]
+    data["workers"] = _workers(run)
+    plain = to_plain(data)
+    assert isinstance(plain, dict)
+    return plain
+
+
+def _workers(run: RunSnapshot) -> list[dict[str, Any]]:
+    """Workers evaluating right now, with the age of their last heartbeat."""
+    now = time.time()
+    evaluating = [run.history[i] for i in run.history.ids_in(TrialState.EVALUATING)]
+    return [
+        {
+            "worker_id": trial.worker_id,
+            "trial_id": trial.id,
+            "seconds_since_heartbeat": round(
+                now - (trial.last_heartbeat or trial.started_at or trial.created_at), 1
+            ),
+        }
+        for trial in evaluating
+    ]
+
+
+def format_status(data: dict[str, Any]) -> str:
+    """The text form of :func:`status_data`."""
+    counts = data["counts"]
+    total = sum(counts.values())
+    lines = [
+        f"Run in {data['root_directory']} (storage {data['storage']}, "
+        f"optimizer {data['optimizer']})",
+        f"trials: {total} ("
+        + ", ".join(f"{n} {state}" for state, n in counts.items() if n or state == "success")
+        + ")",
+        f"budget: {_budget(data['budget'])}",
+    ]
+    best = data["best"]
+    if best is not None:
+        lines.append(
+            f"best: trial {best['trial_id']}, objective_to_minimize {best['objective_to_minimize']}"
+        )
+        lines += [f"  {name}: {value}" for name, value in best["config"].items()]
+    elif data["pareto_front"]:
+        lines.append(f"Pareto front: {len(data['pareto_front'])} trials")
+        lines += [
+            f"  trial {p['trial_id']}: {p['objective_to_minimize']}" for p in data["pareto_front"]
+        ]
+    else:
+        lines.append("best: no successful trial yet")
+    if data["workers"]:
+        lines.append("evaluating now:")
+        lines += [
+            f"  trial {w['trial_id']} by {w['worker_id']} "
+            f"(heartbeat {w['seconds_since_heartbeat']:.0f} s ago)"
+            for w in data["workers"]
+        ]
+    if data["recent_failures"]:
+        lines.append("recent failures:")
+        lines += [
+            f"  trial {f['trial_id']} ({f['state']}): {_short(f['error'])}"
+            for f in data["recent_failures"]
+        ]
+    return "\n".join(lines)
+
+
+def _budget(budget: dict[str, Any]) -> str:
+    parts = [f"{budget['evaluations_used']} evaluations"]
+    if budget.get("evaluations_to_spend") is not None:
+        parts[0] = f"{budget['evaluations_used']} of {budget['evaluations_to_spend']} evaluations"
+    if budget["cost_used"]:
+        parts.append(f"cost {budget['cost_used']:.6g}")
+    if budget["fidelities_used"]:
+        parts.append(f"fidelities {budget['fidelities_used']:.6g}")
+    return ", ".join(parts)
+
+
+def _short(error: str | None) -> str:
+    if not error:
+        return "(no error message)"
+    text = " ".join(error.split())
+    return text if len(text) <= ERROR_WIDTH else text[: ERROR_WIDTH - 3] + "..."

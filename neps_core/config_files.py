@@ -1,0 +1,79 @@
+"""Reading YAML configuration files strictly, and ``key.path=value`` overrides.
+
+PyYAML silently keeps the last of two equal keys; a config file where that happens is almost
+always wrong, so here it is an error naming the line. Errors are
+:class:`~neps_core.errors.SettingsError` starting with the file's path.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from neps_core.errors import SettingsError
+
+
+def read_config_file(path: Path) -> dict[str, Any]:
+    """The YAML mapping in ``path``; a duplicated key is an error (YAML would keep the last)."""
+    if not path.is_file():
+        raise FileNotFoundError(f"No run config at {path}")
+    try:
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_StrictLoader)
+    except _DuplicateKeyError as error:
+        raise SettingsError(f"{path}: line {error.line}: duplicate key {error.key!r}") from None
+    except yaml.YAMLError as error:
+        raise SettingsError(f"{path}: not valid YAML: {error}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise SettingsError(f"{path}: a run config must be a mapping, got {type(data).__name__}")
+    return data
+
+
+class _DuplicateKeyError(Exception):
+    """Raised by the loader; turned into a SettingsError naming the file."""
+
+    def __init__(self, key: Any, line: int) -> None:
+        super().__init__(key, line)
+        self.key = key
+        self.line = line
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """A safe loader refusing duplicated keys, which are almost always a mistake."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise _DuplicateKeyError(key, key_node.start_mark.line + 1)
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def apply_override(data: dict[str, Any], override: str, source: str) -> None:
+    """Set ``key.path=value`` in ``data``; a component name string becomes ``{name: ...}``."""
+    key_path, separator, text = override.partition("=")
+    if not separator or not key_path:
+        raise SettingsError(f"{source}: override {override!r} must look like key.path=value")
+    try:
+        value = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        raise SettingsError(f"{source}: override {override!r}: not valid YAML: {error}") from None
+    *parents, last = key_path.split(".")
+    node = data
+    for index, part in enumerate(parents):
+        child = node.get(part)
+        if isinstance(child, str) and index == len(parents) - 1:
+            child = {"name": child}  # optimizer=random_search, then optimizer.use_priors=true
+        if child is None:
+            child = {}
+        if not isinstance(child, dict):
+            where = ".".join(parents[: index + 1])
+            raise SettingsError(f"{source}: {where}: cannot set {key_path!r} in a non-mapping")
+        node[part] = child
+        node = child
+    node[last] = value

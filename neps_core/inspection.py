@@ -1,0 +1,93 @@
+"""Reading a run from outside its workers: the history, failures, and who is still alive.
+
+Used by the CLI (``status``, ``clean``, ``plot``) and the plotting functions. Opening a run
+here never creates one: a directory without a run is a ``FileNotFoundError``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+
+import attrs
+
+from neps_core.components import STORAGE_POINTER_FILE, open_storage, stored_space
+from neps_core.history import TrialHistory
+from neps_core.interfaces import Storage
+from neps_core.liveness import ASYNC_MARK
+from neps_core.models import RunInfo, Trial, TrialState
+from neps_core.plugin_manager import load_plugins
+from neps_core.space import PipelineSpace
+
+FAILURE_STATES = (TrialState.FAILED, TrialState.CRASHED, TrialState.CORRUPTED)
+
+
+@contextlib.contextmanager
+def open_run(root_directory: str | Path) -> Iterator[Storage]:
+    """The storage of the existing run in ``root_directory``, closed afterwards."""
+    root = Path(root_directory)
+    if not (root / STORAGE_POINTER_FILE).is_file():
+        raise FileNotFoundError(f"No neps_core run in {root}")
+    storage = open_storage(root, None, load_plugins())
+    try:
+        if not storage.exists():
+            raise FileNotFoundError(f"No neps_core run in {root}")
+        yield storage
+    finally:
+        storage.close()
+
+
+@attrs.frozen
+class RunSnapshot:
+    """Everything stored about a run at one moment."""
+
+    root_directory: Path
+    info: RunInfo
+    space: PipelineSpace | None
+    history: TrialHistory
+    storage_name: str
+
+
+def read_run(root_directory: str | Path) -> RunSnapshot:
+    """A snapshot of the run in ``root_directory``."""
+    with open_run(root_directory) as storage:
+        info = storage.load_info()
+        assert info is not None  # open_run checked that the run exists
+        return RunSnapshot(
+            root_directory=Path(root_directory),
+            info=info,
+            space=stored_space(storage),
+            history=storage.sync(),
+            storage_name=type(storage).name,
+        )
+
+
+def recent_failures(history: TrialHistory, limit: int) -> list[Trial]:
+    """The last ``limit`` trials that failed, crashed or were found corrupted, newest first."""
+    failed = [history[i] for state in FAILURE_STATES for i in history.ids_in(state)]
+    failed.sort(key=lambda t: (t.finished_at or 0.0, _numeric(t.id)), reverse=True)
+    return failed[:limit]
+
+
+def last_sign_of_life(trial: Trial) -> float:
+    """When the worker evaluating ``trial`` last proved it was alive."""
+    return trial.last_heartbeat or trial.started_at or trial.created_at
+
+
+def awaits_result(trial: Trial) -> bool:
+    """Whether ``trial`` waits for ``save_pipeline_results`` rather than for a worker."""
+    return bool(trial.metadata.get(ASYNC_MARK))
+
+
+def live_trials(history: TrialHistory, now: float, stale_after: float) -> list[Trial]:
+    """EVALUATING trials whose worker heartbeated within ``stale_after`` seconds."""
+    return [
+        history[i]
+        for i in history.ids_in(TrialState.EVALUATING)
+        if not awaits_result(history[i]) and now - last_sign_of_life(history[i]) < stale_after
+    ]
+
+
+def _numeric(trial_id: str) -> int:
+    return int(trial_id) if trial_id.isdigit() else 0

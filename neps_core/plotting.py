@@ -1,0 +1,193 @@
+"""Plots of a run: the incumbent trajectory, the Pareto front and learning curves.
+
+Needs the ``plot`` extra (``pip install 'neps-core[plot]'``, i.e. matplotlib), imported only
+when a plot is made. Every function reads the run in ``root_directory`` (also while workers
+are still writing) and returns a :class:`matplotlib.figure.Figure` built without pyplot, so
+nothing global changes and no display is needed; save it with ``figure.savefig("x.png")``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from neps_core.inspection import RunSnapshot, read_run
+from neps_core.models import Trial, TrialState
+from neps_core.summary import pareto_front, trajectory_rows
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+PLOT_EXTRA_HINT = "plotting needs matplotlib: pip install 'neps-core[plot]'"
+
+
+class NothingToPlotError(ValueError):
+    """The run has no data of the kind a plot needs (yet)."""
+
+
+def _figure(title: str) -> tuple[Figure, Axes]:
+    try:
+        from matplotlib.figure import Figure
+    except ImportError as error:
+        raise ImportError(PLOT_EXTRA_HINT) from error
+    figure = Figure(figsize=(7.0, 4.5), dpi=100, layout="constrained")
+    axes = figure.add_subplot()
+    axes.set_title(title)
+    axes.grid(True, alpha=0.3)
+    return figure, axes
+
+
+def plot_trajectory(root_directory: str | Path, *, x_axis: str = "evaluations") -> Figure:
+    """Each finished trial's objective and the best objective so far.
+
+    Args:
+        root_directory: The run's root directory.
+        x_axis: ``"evaluations"`` (finished trials, in finishing order) or ``"cost"``
+            (cumulative reported cost).
+
+    Raises:
+        NothingToPlotError: No trial succeeded with a single objective yet.
+    """
+    if x_axis not in ("evaluations", "cost"):
+        raise ValueError(f"x_axis must be 'evaluations' or 'cost', got {x_axis!r}")
+    run = read_run(root_directory)
+    xs: list[float] = []
+    objectives: list[float] = []
+    best: list[float] = []
+    for index, row in enumerate(trajectory_rows(run.history.values()), start=1):
+        objective, so_far = row["objective_to_minimize"], row["best_objective_so_far"]
+        if row["state"] != TrialState.SUCCESS.value or not isinstance(objective, float):
+            continue
+        assert isinstance(so_far, float)
+        cost = row["cumulative_cost"]
+        xs.append(float(cost) if x_axis == "cost" and isinstance(cost, float) else index)
+        objectives.append(objective)
+        best.append(so_far)
+    if not xs:
+        raise NothingToPlotError(f"No successful single-objective trial in {root_directory}")
+    figure, axes = _figure(f"Incumbent trajectory ({run.root_directory.name})")
+    axes.scatter(xs, objectives, s=14, alpha=0.5, label="trial objective")
+    axes.step(xs, best, where="post", linewidth=2, label="best so far")
+    axes.set_xlabel("cumulative cost" if x_axis == "cost" else "finished trials")
+    if x_axis == "evaluations":
+        from matplotlib.ticker import MaxNLocator
+
+        axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+    axes.set_ylabel("objective_to_minimize")
+    axes.legend()
+    return figure
+
+
+def plot_pareto_front(root_directory: str | Path, *, objectives: Sequence[int] = (0, 1)) -> Figure:
+    """All multi-objective results of a run, its Pareto front highlighted.
+
+    Args:
+        root_directory: The run's root directory.
+        objectives: The two objective indices to draw against each other.
+
+    Raises:
+        NothingToPlotError: No trial succeeded with (enough) objectives.
+    """
+    first, second = objectives
+    run = read_run(root_directory)
+    trials = [
+        trial
+        for trial in (run.history[i] for i in run.history.ids_in(TrialState.SUCCESS))
+        if isinstance(trial.objective, tuple) and len(trial.objective) > max(first, second)
+    ]
+    if not trials:
+        raise NothingToPlotError(f"No successful multi-objective trial in {root_directory}")
+    points = [_pair(t, first, second) for t in trials]
+    front = sorted(_pair(t, first, second) for t in pareto_front(trials))
+    figure, axes = _figure(f"Pareto front ({run.root_directory.name})")
+    axes.scatter([p[0] for p in points], [p[1] for p in points], s=14, alpha=0.5, label="trials")
+    axes.step(
+        [p[0] for p in front],
+        [p[1] for p in front],
+        where="post",
+        marker="o",
+        linewidth=2,
+        label="Pareto front",
+    )
+    axes.set_xlabel(f"objective {first}")
+    axes.set_ylabel(f"objective {second}")
+    axes.legend()
+    return figure
+
+
+def _pair(trial: Trial, first: int, second: int) -> tuple[float, float]:
+    objective = trial.objective
+    assert isinstance(objective, tuple)
+    return objective[first], objective[second]
+
+
+def plot_learning_curves(root_directory: str | Path, *, max_curves: int = 50) -> Figure:
+    """Learning curves: the ``learning_curve`` each trial reported, else objective by fidelity.
+
+    Without reported curves, a fidelity run is drawn as the objective of each configuration
+    at every fidelity it reached (promotions are linked through ``previous_trial_id``).
+
+    Raises:
+        NothingToPlotError: No trial reported a curve and the run has no fidelity.
+    """
+    run = read_run(root_directory)
+    curves = _reported_curves(run) or _fidelity_curves(run)
+    if not curves:
+        raise NothingToPlotError(
+            f"No learning curves in {root_directory}: no trial reported 'learning_curve' "
+            "and the space has no fidelity"
+        )
+    figure, axes = _figure(f"Learning curves ({run.root_directory.name})")
+    for label, xs, ys in curves[:max_curves]:
+        axes.plot(xs, ys, marker=".", linewidth=1, alpha=0.8, label=label)
+    reported = bool(_reported_curves(run))
+    fidelity = run.space.fidelity_name if run.space is not None else None
+    axes.set_xlabel("step" if reported else (fidelity or "fidelity"))
+    axes.set_ylabel("learning curve" if reported else "objective_to_minimize")
+    if len(curves) <= 10:
+        axes.legend(fontsize="small")
+    return figure
+
+
+Curve = tuple[str, list[float], list[float]]
+
+
+def _reported_curves(run: RunSnapshot) -> list[Curve]:
+    curves = []
+    for trial in _by_id(run.history.values()):
+        if trial.report is not None and trial.report.learning_curve:
+            values = list(trial.report.learning_curve)
+            curves.append(
+                (f"trial {trial.id}", [float(i) for i in range(1, len(values) + 1)], values)
+            )
+    return curves
+
+
+def _fidelity_curves(run: RunSnapshot) -> list[Curve]:
+    if run.space is None or run.space.fidelity_name is None:
+        return []
+    done = {t.id: t for t in _by_id(run.history.values()) if isinstance(t.objective, float)}
+    continued = {t.previous_trial_id for t in done.values() if t.previous_trial_id is not None}
+    curves = []
+    for last in (t for t in done.values() if t.id not in continued):
+        chain = _lineage(last, done)
+        xs = [float(t.fidelity or 0.0) for t in chain]
+        ys = [t.objective for t in chain if isinstance(t.objective, float)]
+        curves.append((f"trial {chain[0].id}", xs, ys))
+    return curves
+
+
+def _lineage(trial: Trial, done: dict[str, Trial]) -> list[Trial]:
+    """``trial`` and the finished lower-fidelity trials it continues, lowest fidelity first."""
+    chain = [trial]
+    previous = trial.previous_trial_id
+    while previous is not None and previous in done and len(chain) <= len(done):
+        chain.append(done[previous])
+        previous = done[previous].previous_trial_id
+    return chain[::-1]
+
+
+def _by_id(trials: Any) -> list[Trial]:
+    return sorted(trials, key=lambda t: (len(t.id), t.id))

@@ -1,0 +1,382 @@
+"""YAML run configs: every ``run()`` argument in one file, validated with the key path in errors.
+
+A run config holds ``run()``'s keyword arguments under their own names (NePS's declarative
+form)::
+
+    evaluate_pipeline: train.py:evaluate_pipeline   # or my_package.train:evaluate_pipeline
+    pipeline_space:                                 # inline, or a YAML file path, or module:attr
+      learning_rate: {lower: 1.0e-4, upper: 1.0e-1, log: true}
+      epochs: {lower: 1, upper: 9, is_fidelity: true}
+    root_directory: results
+    evaluations_to_spend: 20
+    optimizer: {name: random_search, use_priors: false}
+    evaluator: {name: process_pool, n_workers: 2}
+
+Relative paths (the ``evaluate_pipeline`` file, a space file, ``root_directory``) are taken
+relative to the YAML file, so a config means the same whatever the current directory. Errors
+are :class:`~neps_core.errors.SettingsError` starting with the file and the key path, e.g.
+``run.yaml: evaluator.n_workers: must be at least 1, got 0``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import re
+import sys
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+
+import attrs
+
+from neps_core.components import resolve_space, structure_settings
+from neps_core.config import ALIASES, DEPRECATED_ALIASES, RunSettings, component_spec
+from neps_core.config_files import apply_override, read_config_file
+from neps_core.errors import NepsCoreError, SettingsError
+from neps_core.plugin_manager import Plugins, load_plugins
+from neps_core.processes import Command
+from neps_core.registry import Registry
+from neps_core.space.description import parameter_from_description
+
+SETTINGS = tuple(field.name for field in attrs.fields(RunSettings))
+_FLOAT_SETTINGS = {
+    "cost_to_spend",
+    "max_cost_per_run",
+    "fidelities_to_spend",
+    "objective_value_on_error",
+    "cost_value_on_error",
+    "heartbeat_interval",
+    "stale_after",
+}
+_COMMAND_KEYS = ("command", "shell", "env", "cwd", "kill_grace")
+_PARAMETER_ERROR = re.compile(r"^Parameter '([^']+)': (.*)$", re.DOTALL)
+
+
+def load_run_config(path: str | Path, overrides: Sequence[str] = ()) -> dict[str, Any]:
+    """``run()`` keyword arguments from the YAML run config at ``path``.
+
+    ``overrides`` are ``key.path=value`` strings (values parsed as YAML) applied before
+    validation, as the CLI's ``neps-core run run.yaml evaluations_to_spend=5`` does.
+
+    Raises:
+        FileNotFoundError: There is no file at ``path``.
+        SettingsError: The file is not valid YAML or a setting is invalid; the message
+            starts with ``<path>: <key path>:``.
+    """
+    path = Path(path)
+    source = str(path)
+    data = read_config_file(path)
+    for override in overrides:
+        apply_override(data, override, source)
+    return _Parser(source, path.resolve().parent).parse(data)
+
+
+def canonical_name(key: str) -> str:
+    """The current name of a setting given under a legacy or alias name."""
+    return DEPRECATED_ALIASES.get(key) or ALIASES.get(key) or key
+
+
+class _Parser:
+    """Validates one config mapping; every error names ``source`` and the key path."""
+
+    def __init__(self, source: str, base: Path) -> None:
+        self.source = source
+        self.base = base
+
+    def fail(self, where: str, message: str) -> NoReturn:
+        raise SettingsError(f"{self.source}: {where}: {message}")
+
+    def parse(self, data: Mapping[str, Any]) -> dict[str, Any]:
+        values = self._canonical(data)
+        if "plugins" in values:
+            values["plugins"] = self._plugins(values["plugins"])
+        plugins = load_plugins(values.get("plugins", ()))
+        for key, value in values.items():
+            values[key] = self._value(key, value, plugins)
+        self._check_settings(values)
+        return values
+
+    def _canonical(self, data: Mapping[str, Any]) -> dict[str, Any]:
+        values: dict[str, Any] = {}
+        known = [*SETTINGS, *DEPRECATED_ALIASES, *ALIASES]
+        for key, value in data.items():
+            name = canonical_name(str(key))
+            if name not in SETTINGS:
+                self.fail(str(key), f"unknown setting.{did_you_mean(str(key), known)}")
+            if name in values:
+                self.fail(str(key), f"{name} is given twice (also under another name)")
+            if key in DEPRECATED_ALIASES:
+                warnings.warn(
+                    f"{self.source}: {key} is deprecated; use {name} instead",
+                    DeprecationWarning,
+                    stacklevel=4,
+                )
+            values[name] = value
+        return values
+
+    def _value(self, key: str, value: Any, plugins: Plugins) -> Any:
+        components: dict[str, tuple[Registry[Any], tuple[str, ...]]] = {
+            "optimizer": (plugins.optimizers, ("auto",)),
+            "evaluator": (plugins.evaluators, ()),
+            "storage": (plugins.storages, ()),
+        }
+        if key in components and value is not None:
+            registry, allow = components[key]
+            return self._component(key, value, registry, allow)
+        if key == "evaluate_pipeline":
+            return self._evaluate_pipeline(value)
+        if key == "pipeline_space":
+            return self._space(value, plugins)
+        if key == "root_directory":
+            return self._path(key, value)
+        if key in _FLOAT_SETTINGS and isinstance(value, str):
+            return _number_or_text(value)  # YAML 1.1 reads 1e3 as a string
+        return value
+
+    # -- values that name code ------------------------------------------------------------------
+    def _evaluate_pipeline(self, value: Any) -> Any:
+        key = "evaluate_pipeline"
+        if isinstance(value, str):
+            return self._callable(key, self._load(key, value))
+        if not isinstance(value, Mapping):
+            self.fail(
+                key,
+                f"expected 'module:function', 'file.py:function' or a mapping, "
+                f"got {type(value).__name__}",
+            )
+        if "command" in value:
+            return self._command(value)
+        unknown = sorted(set(value) - {"path", "name"})
+        if unknown:
+            self.fail(f"{key}.{unknown[0]}", "unknown key; use 'path' and 'name', or 'command'")
+        for part in ("path", "name"):
+            if not isinstance(value.get(part), str):
+                self.fail(f"{key}.{part}", "required (a string)")
+        return self._callable(key, self._load(key, f"{value['path']}:{value['name']}"))
+
+    def _command(self, value: Mapping[str, Any]) -> Command:
+        unknown = sorted(set(value) - set(_COMMAND_KEYS))
+        if unknown:
+            self.fail(f"evaluate_pipeline.{unknown[0]}", f"unknown key; known: {_COMMAND_KEYS}")
+        options = dict(value)
+        if options.get("cwd") is not None:
+            options["cwd"] = self._path("evaluate_pipeline.cwd", options["cwd"])
+        try:
+            return Command(options.pop("command"), **options)
+        except TypeError as error:
+            self.fail("evaluate_pipeline.command", str(error))
+
+    def _callable(self, key: str, value: Any) -> Callable[..., Any]:
+        if not callable(value):
+            self.fail(key, f"{value!r} is not callable")
+        function: Callable[..., Any] = value
+        return function
+
+    def _load(self, key: str, target: str) -> Any:
+        """The object named by ``module:attr`` or ``path/to/file.py:attr``."""
+        location, separator, attribute = target.rpartition(":")
+        if not separator or not location or not attribute:
+            self.fail(key, f"expected 'module:name' or 'path/to/file.py:name', got {target!r}")
+        owner: Any = self._module(key, location)
+        for part in attribute.split("."):
+            if not hasattr(owner, part):
+                self.fail(key, f"{location!r} has no attribute {attribute!r}")
+            owner = getattr(owner, part)
+        return owner
+
+    def _module(self, key: str, location: str) -> Any:
+        if location.endswith(".py") or "/" in location or "\\" in location:
+            return self._file_module(key, location)
+        try:
+            return importlib.import_module(location)
+        except ImportError as error:
+            self.fail(key, f"cannot import {location!r}: {error}")
+
+    def _file_module(self, key: str, location: str) -> Any:
+        """Import a file as a module named by its stem, importable by child processes too."""
+        path = self._path(key, location)
+        if not path.is_file():
+            self.fail(key, f"no such file {path}")
+        name = path.stem
+        if not name.isidentifier():
+            self.fail(key, f"{path.name} is not an importable module name; rename the file")
+        loaded = sys.modules.get(name)
+        if loaded is None:
+            if str(path.parent) not in sys.path:
+                sys.path.insert(0, str(path.parent))
+            try:
+                loaded = importlib.import_module(name)
+            except ImportError as error:
+                self.fail(key, f"cannot import {path}: {error}")
+        origin = getattr(loaded, "__file__", None)
+        if origin is None or Path(origin).resolve() != path:
+            self.fail(
+                key,
+                f"a different module named {name!r} is already imported "
+                f"({origin or 'built in'}); rename {path.name}",
+            )
+        return loaded
+
+    def _plugins(self, value: Any) -> tuple[object, ...]:
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list):
+            self.fail("plugins", f"expected a list of 'module' or 'module:name', got {value!r}")
+        loaded = []
+        for index, entry in enumerate(value):
+            where = f"plugins[{index}]"
+            if not isinstance(entry, str):
+                self.fail(where, f"expected 'module' or 'module:name', got {entry!r}")
+            plugin = self._load(where, entry) if ":" in entry else self._module(where, entry)
+            loaded.append(plugin() if isinstance(plugin, type) else plugin)
+        return tuple(loaded)
+
+    def _path(self, key: str, value: Any) -> Path:
+        if not isinstance(value, str | Path):
+            self.fail(key, f"expected a path, got {value!r}")
+        path = Path(value).expanduser()
+        return path if path.is_absolute() else (self.base / path).resolve()
+
+    # -- the space and the components ---------------------------------------------------------
+    def _space(self, value: Any, plugins: Plugins) -> Any:
+        key = "pipeline_space"
+        if isinstance(value, str):
+            if value.endswith((".yaml", ".yml")):
+                value = self._path(key, value)
+                if not value.is_file():
+                    self.fail(key, f"no such file {value}")
+            else:
+                value = self._load(key, value)
+        try:
+            return resolve_space(value, plugins)
+        except SettingsError as error:
+            self.fail(key, str(error).removeprefix(f"{key}: "))
+        except (ValueError, TypeError) as error:
+            if isinstance(value, Mapping):
+                where, message = _locate_space_error(value, error)
+                self.fail(f"{key}{where}", message)
+            self.fail(key, str(error))
+
+    def _component(
+        self, key: str, value: Any, registry: Registry[Any], allow: tuple[str, ...] = ()
+    ) -> Any:
+        try:
+            spec = component_spec(value, key)
+        except SettingsError as error:
+            self.fail(key, str(error).removeprefix(f"{key}: "))
+        where = key if isinstance(value, str) else f"{key}.name"
+        if not isinstance(spec.name, str):
+            self.fail(where, f"expected a name, got {spec.name!r}")
+        name = spec.name.split("://", 1)[0] if "://" in spec.name else spec.name
+        if name in allow:
+            return value
+        try:
+            cls = registry[name]
+        except NepsCoreError as error:
+            self.fail(where, str(error))
+        settings_class = getattr(cls, "Settings", None)
+        if settings_class is not None and attrs.has(settings_class):
+            self._options(key, spec.options, settings_class, name)
+        return value
+
+    def _options(self, key: str, options: Mapping[str, Any], cls: type, name: str) -> None:
+        fields = [field.name for field in attrs.fields(cls)]
+        for option in options:
+            if option not in fields:
+                hint = did_you_mean(option, fields)
+                self.fail(f"{key}.{option}", f"unknown option of {key} {name!r}.{hint}")
+        try:
+            structure_settings(cls, options, f"{key} {name!r}")
+        except SettingsError as error:
+            detail = str(error).split("invalid options: ", 1)[-1]
+            field = next((f for f in fields if re.search(rf"\b{re.escape(f)}\b", detail)), None)
+            if field is None:
+                self.fail(key, detail)
+            detail = re.sub(r"\s*@ \$\S*", "", detail)
+            self.fail(f"{key}.{field}", detail.removeprefix(f"{field} ").strip())
+
+    def _check_settings(self, values: Mapping[str, Any]) -> None:
+        """Let RunSettings check budgets and numbers, then say which YAML key was wrong."""
+        try:
+            RunSettings.from_kwargs(**{"root_directory": "neps_results", **values})
+        except SettingsError as error:
+            raise with_key_path(error, self.source, set(values)) from None
+
+
+def with_key_path(error: SettingsError, source: str, keys: set[str]) -> SettingsError:
+    """``error`` re-worded as ``<source>: <key>: ...`` when it is about one of ``keys``."""
+    message = str(error)
+    match = re.match(r"^(\w+)(?::\s*|\s+(?=must\b|is\b|needs\b))(.*)$", message, re.DOTALL)
+    if match is not None and match.group(1) in keys:
+        return SettingsError(f"{source}: {match.group(1)}: {match.group(2)}")
+    key = next((k for k in keys if re.match(rf"^{re.escape(k)}\b", message)), None)
+    return SettingsError(f"{source}: {key}: {message}" if key else f"{source}: {message}")
+
+
+def _locate_space_error(space: Mapping[str, Any], error: Exception) -> tuple[str, str]:
+    """The key path (``.name`` or ``.name.key``) inside an inline space that ``error`` is about."""
+    message = str(error)
+    match = _PARAMETER_ERROR.match(message)
+    if match is not None:
+        name, message = match.group(1), match.group(2)
+    else:  # find the entry by checking each on its own
+        name = next((n for n, entry in space.items() if not _valid_entry(str(n), entry)), "")
+    entry = space.get(name)
+    unknown = re.match(r"^unknown key\(s\) \['([^']+)'", message)
+    if unknown is not None:
+        return f".{name}.{unknown.group(1)}", message
+    first = message.split(" ", 1)[0]
+    if isinstance(entry, Mapping) and first in entry and message.startswith(f"{first} must"):
+        return f".{name}.{first}", message.removeprefix(f"{first} ")
+    return (f".{name}" if name else ""), message
+
+
+def _valid_entry(name: str, entry: Any) -> bool:
+    if isinstance(entry, Mapping):
+        entry = {k: v for k, v in entry.items() if k != "condition"}
+    try:
+        parameter_from_description(name, entry)
+    except (ValueError, TypeError, KeyError):
+        return False
+    return True
+
+
+def did_you_mean(name: str, known: Sequence[str]) -> str:
+    """`` Did you mean 'x'?`` for a close match, else the list of known names."""
+    close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
+    if close:
+        return f" Did you mean {close[0]!r}?"
+    return f" Known: {', '.join(sorted(known))}."
+
+
+def _number_or_text(value: str) -> float | str:
+    try:
+        return float(value)
+    except ValueError:
+        return value
+
+
+# -- run(..., run_config=...) -------------------------------------------------------------------
+def settings_with_run_config(
+    explicit: Mapping[str, Any], run_config: str | Path | None
+) -> RunSettings:
+    """``RunSettings`` from the arguments a caller gave explicitly, over the YAML's values.
+
+    ``explicit`` holds only what the caller set (``run()`` leaves out arguments equal to
+    their defaults), so YAML values fill everything else and explicit ones win. An error
+    about a value that came from the YAML is re-raised with the file and key.
+    """
+    if run_config is None:
+        return RunSettings.from_kwargs(**explicit)
+    from_yaml = load_run_config(run_config)
+    given = {canonical_name(key) for key in explicit}
+    taken = {key for key in from_yaml if key not in given}
+    merged = {**{key: from_yaml[key] for key in taken}, **explicit}
+    try:
+        return RunSettings.from_kwargs(**merged)
+    except SettingsError as error:
+        if any(re.match(rf"^{re.escape(key)}\b", str(error)) for key in taken):
+            raise with_key_path(error, str(run_config), taken) from error
+        raise

@@ -1,0 +1,132 @@
+"""The ``progress`` observer: one self-updating status line while a run works on a terminal.
+
+It shows trials finished out of the budget, the cost spent and the best objective so far,
+counted over all workers of the run. It writes only when stdout is a terminal (never into
+logs or pipes) and is off when ``NEPS_CORE_PROGRESS=0``. Hand-written (a ``\\r`` line), so it
+needs no extra dependency and cannot slow a run: it redraws at most ten times a second.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import time
+from typing import TYPE_CHECKING, TextIO
+
+from neps_core import hookimpl
+from neps_core.config import RunSettings
+from neps_core.history import TrialHistory
+from neps_core.models import Summary, TrialState
+
+if TYPE_CHECKING:
+    from neps_core.runtime import RunContext
+
+ENVIRONMENT_VARIABLE = "NEPS_CORE_PROGRESS"
+REDRAW_INTERVAL = 0.1
+BAR_WIDTH = 20
+FINAL_STATES = (TrialState.SUCCESS, TrialState.FAILED, TrialState.CRASHED, TrialState.CORRUPTED)
+
+
+def enabled(stream: TextIO) -> bool:
+    """Whether to draw on ``stream``: a terminal, and not switched off by the environment."""
+    switch = os.environ.get(ENVIRONMENT_VARIABLE, "1").strip().lower()
+    if switch in ("0", "false", "no", "off"):
+        return False
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())
+
+
+class ProgressLine:
+    """The status line of one worker's run."""
+
+    def __init__(self, stream: TextIO, settings: RunSettings) -> None:
+        self.stream = stream
+        self.settings = settings
+        self._best: float | None = None
+        self._seen_successes = 0
+        self._drawn_at = 0.0
+        self._width = 0
+
+    def update(self, history: TrialHistory, *, force: bool = False) -> None:
+        """Redraw from ``history`` (at most every ``REDRAW_INTERVAL`` s unless ``force``)."""
+        self._track_best(history)
+        now = time.monotonic()
+        if not force and now - self._drawn_at < REDRAW_INTERVAL:
+            return
+        self._drawn_at = now
+        text = self.render(history)
+        columns = shutil.get_terminal_size((80, 24)).columns
+        text = text[: max(columns - 1, 10)]
+        self.stream.write("\r" + text.ljust(self._width))
+        self.stream.flush()
+        self._width = len(text)
+
+    def finish(self, history: TrialHistory) -> None:
+        """Draw the final state and end the line."""
+        self.update(history, force=True)
+        self.stream.write("\n")
+        self.stream.flush()
+
+    def render(self, history: TrialHistory) -> str:
+        """The line's text, e.g. ``[#####.....] 12/50 trials | cost 3.2/10 | best 0.0123``."""
+        done = history.count(*FINAL_STATES)
+        total = self.settings.evaluations_to_spend
+        parts = [f"{done} trials"]
+        if total is not None:
+            filled = min(BAR_WIDTH, round(BAR_WIDTH * done / total))
+            parts = [f"[{'#' * filled}{'.' * (BAR_WIDTH - filled)}] {done}/{total} trials"]
+        running = history.count(TrialState.EVALUATING)
+        if running:
+            parts.append(f"{running} running")
+        cost_budget = self.settings.cost_to_spend
+        if cost_budget is not None or history.cost_spent:
+            limit = "" if cost_budget is None else f"/{cost_budget:g}"
+            parts.append(f"cost {history.cost_spent:.4g}{limit}")
+        parts.append("best -" if self._best is None else f"best {self._best:.6g}")
+        return "neps-core " + " | ".join(parts)
+
+    def _track_best(self, history: TrialHistory) -> None:
+        """Fold in the successes finished since the last update (oldest first, so cheap)."""
+        successes = history.ids_in(TrialState.SUCCESS)
+        for trial_id in successes[self._seen_successes :]:
+            objective = history[trial_id].objective
+            if isinstance(objective, float) and (self._best is None or objective < self._best):
+                self._best = objective
+        self._seen_successes = len(successes)
+
+
+_lines: dict[int, ProgressLine] = {}
+
+
+@hookimpl
+def neps_run_started(run: RunContext) -> None:
+    """Start a status line for this run when stdout is a terminal."""
+    if enabled(sys.stdout):
+        line = ProgressLine(sys.stdout, run.settings)
+        _lines[id(run)] = line
+        line.update(run.storage.sync(), force=True)
+
+
+@hookimpl
+def neps_trial_sampled(run: RunContext) -> None:
+    """Show the trial as running."""
+    line = _lines.get(id(run))
+    if line is not None:
+        line.update(run.storage.sync())
+
+
+@hookimpl
+def neps_trial_finished(run: RunContext) -> None:
+    """Count the finished trial."""
+    line = _lines.get(id(run))
+    if line is not None:
+        line.update(run.storage.sync())
+
+
+@hookimpl
+def neps_run_finished(run: RunContext, summary: Summary) -> None:
+    """Draw the final state and end the line."""
+    line = _lines.pop(id(run), None)
+    if line is not None:
+        line.finish(run.storage.sync())

@@ -1,0 +1,227 @@
+"""Ask-and-tell clients: the same sampling, result contract and cooperation as run()'s workers."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import neps_core as neps
+from neps_core.errors import MissingCostError, TrialAlreadyReportedError, TrialNotFoundError
+
+SPACE = {"x": neps.Float(0.0, 1.0), "depth": neps.Integer(1, 3)}
+
+
+def test_ask_and_tell_until_the_budget_is_used(root: Path) -> None:
+    with neps.AskAndTell(SPACE, root, optimizer="random_search", evaluations_to_spend=4) as client:
+        asked = []
+        while (trial := client.ask()) is not None:
+            assert trial.pipeline_directory == root / "configs" / f"config_{trial.id}"
+            assert trial.pipeline_directory.is_dir()
+            assert trial.previous_pipeline_directory is None
+            assert set(trial.config) == {"x", "depth"}
+            stored = client.tell(trial, {"objective_to_minimize": trial.config["x"], "extra": 1})
+            assert stored.state is neps.TrialState.SUCCESS
+            asked.append(trial)
+        assert client.stop_reason == "budget evaluations_to_spend used up"
+    assert [t.id for t in asked] == ["1", "2", "3", "4"]
+    status = neps.status(root)
+    assert status.counts["success"] == 4
+    assert status.best_objective == min(t.config["x"] for t in asked)
+    for trial in asked:
+        assert neps.load_config(root, trial.id) == dict(trial.config)
+    assert (root / "summary.yaml").is_file()  # written on close, as run() does
+
+
+def test_the_same_optimizer_decisions_as_run(tmp_path: Path) -> None:
+    run_root, client_root = tmp_path / "run", tmp_path / "client"
+    neps.run(
+        lambda x, depth: x,
+        SPACE,
+        root_directory=run_root,
+        evaluations_to_spend=5,
+        seed=7,
+        optimizer="random_search",
+    )
+    configs = []
+    with neps.AskAndTell(
+        SPACE, client_root, "random_search", evaluations_to_spend=5, seed=7
+    ) as client:
+        while (trial := client.ask()) is not None:
+            configs.append(dict(trial.config))
+            client.tell(trial, trial.config["x"])
+    assert configs == [neps.load_config(run_root, i) for i in range(1, 6)]
+
+
+def test_tell_accepts_ids_in_every_form_and_from_another_client(root: Path) -> None:
+    first = neps.AskAndTell(SPACE, root, evaluations_to_spend=3)
+    trials = [first.ask() for _ in range(3)]
+    assert all(t is not None for t in trials)
+    second = neps.AskAndTell(root_directory=root, evaluations_to_spend=3)  # space from the run
+    second.tell(trials[0].id, 0.1)  # type: ignore[union-attr]
+    second.tell(int(trials[1].id), 0.2)  # type: ignore[union-attr]
+    first.tell(f"config_{trials[2].id}", 0.3)  # type: ignore[union-attr]
+    assert second.ask() is None
+    second.close()
+    summary = first.close()
+    assert summary.counts["success"] == 3
+    assert summary.best_objective == 0.1
+
+
+def test_failures_follow_the_result_contract(root: Path) -> None:
+    client = neps.AskAndTell(SPACE, root, cost_to_spend=100.0)
+    raised = client.ask()
+    assert raised is not None
+    try:
+        raise RuntimeError("out of memory")
+    except RuntimeError as error:
+        stored = client.tell(raised, error)  # the caller reports it; tell does not re-raise
+    assert stored.state is neps.TrialState.FAILED
+    assert stored.report.error == "RuntimeError: out of memory"
+    assert "raise RuntimeError" in stored.report.traceback
+
+    wrong_type = client.ask()
+    with pytest.raises(TypeError, match="got list"):
+        client.tell(wrong_type, [1.0, 2.0])
+    assert neps.status(root).counts["failed"] == 2
+
+    no_cost = client.ask()
+    with pytest.raises(MissingCostError):
+        client.tell(no_cost, 0.5)
+    reason = client.ask()
+    assert client.tell(reason, "F_out_of_memory").report.error == "F_out_of_memory"
+
+    with pytest.raises(TrialAlreadyReportedError):
+        client.tell(reason, {"objective_to_minimize": 1.0, "cost": 1.0})
+    with pytest.raises(TrialNotFoundError):
+        client.tell("999", 1.0)
+    with pytest.raises(TypeError, match="None is not one"):
+        client.tell(client.ask(), None)
+    client.close()
+    with pytest.raises(RuntimeError, match="closed"):
+        client.ask()
+
+
+def test_max_evaluations_per_run_bounds_one_client(root: Path) -> None:
+    with neps.AskAndTell(SPACE, root, max_evaluations_per_run=2) as client:
+        for _ in range(2):
+            client.tell(client.ask(), 1.0)
+        assert client.ask() is None
+        assert client.stop_reason == "max_evaluations_per_run reached"
+
+
+def test_a_new_run_needs_a_space(root: Path) -> None:
+    with pytest.raises(neps.SettingsError, match="pipeline_space is required"):
+        neps.AskAndTell(root_directory=root)
+
+
+def test_heartbeats_keep_asked_trials_and_a_dead_clients_trials_are_requeued(root: Path) -> None:
+    timing = {"heartbeat_interval": 0.1, "stale_after": 1.0}
+    holder = neps.AskAndTell(SPACE, root, evaluations_to_spend=3, **timing)
+    held = holder.ask()
+    assert held is not None
+    time.sleep(1.5)  # longer than stale_after: only the heartbeats keep the trial taken
+    other = neps.AskAndTell(root_directory=root, evaluations_to_spend=3, **timing)
+    second = other.ask()
+    assert second is not None and second.id != held.id
+    holder.close()  # stops heartbeating without telling: like a client that died
+    time.sleep(1.5)
+    requeued = other.ask()
+    assert requeued is not None and requeued.id == held.id
+    assert requeued.trial.attempts == 2
+    other.tell(requeued, 0.5)
+    other.tell(second, 0.6)
+    assert other.ask() is not None  # the third slot of the budget
+    other.close()
+
+
+class Recorder:
+    """Observer hooks see an ask-and-tell client like a worker."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, Any]] = []
+
+    @neps.hookimpl
+    def neps_run_started(self, run: Any) -> None:
+        self.calls.append(("started", run.worker_id))
+
+    @neps.hookimpl
+    def neps_trial_sampled(self, run: Any, trial: neps.Trial) -> None:
+        self.calls.append(("sampled", trial.id))
+
+    @neps.hookimpl
+    def neps_trial_finished(self, run: Any, trial: neps.Trial, report: neps.Report) -> None:
+        self.calls.append(("finished", (trial.id, report.objective_to_minimize)))
+
+    @neps.hookimpl
+    def neps_run_finished(self, run: Any, summary: neps.Summary) -> None:
+        self.calls.append(("stopped", summary.counts["success"]))
+
+
+def test_observers_see_the_client(root: Path) -> None:
+    recorder = Recorder()
+    with neps.AskAndTell(
+        SPACE, root, evaluations_to_spend=1, plugins=[recorder], worker_id="client-a"
+    ) as client:
+        client.tell(client.ask(), 0.25)
+    assert recorder.calls == [
+        ("started", "client-a"),
+        ("sampled", "1"),
+        ("finished", ("1", 0.25)),
+        ("stopped", 1),
+    ]
+
+
+CLIENT = """
+import pathlib, sys, time
+import neps_core as neps
+
+root, name, budget = sys.argv[1], sys.argv[2], int(sys.argv[3])
+space = {"x": neps.Float(0.0, 1.0), "depth": neps.Integer(1, 3)}
+with neps.AskAndTell(space, root, optimizer="random_search", evaluations_to_spend=budget,
+                     worker_id=name) as client:
+    pathlib.Path(f"ready_{name}").touch()
+    while not pathlib.Path("go").exists():  # all clients start asking together
+        time.sleep(0.01)
+    while (trial := client.ask()) is not None:
+        time.sleep(0.02)  # a little work, so that the clients interleave
+        marker = trial.pipeline_directory / "evaluated_by"
+        assert not marker.exists(), f"trial {trial.id} handed out twice"
+        marker.write_text(name)
+        client.tell(trial, {"objective_to_minimize": trial.config["x"], "cost": 1.0})
+"""
+
+
+@pytest.mark.slow
+def test_client_processes_cooperate_like_workers(tmp_path: Path) -> None:
+    root = tmp_path / "shared"
+    (tmp_path / "client.py").write_text(CLIENT, encoding="utf-8")
+    clients = [
+        subprocess.Popen(
+            [sys.executable, "client.py", str(root), f"client-{i}", "30"],
+            cwd=tmp_path,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for i in range(3)
+    ]
+    deadline = time.monotonic() + 120
+    while len(list(tmp_path.glob("ready_*"))) < len(clients):
+        assert all(c.poll() is None for c in clients), "a client exited before the start"
+        assert time.monotonic() < deadline, "the clients never got ready"
+        time.sleep(0.02)
+    (tmp_path / "go").touch()
+    for client in clients:
+        _, errors = client.communicate(timeout=300)
+        assert client.returncode == 0, errors
+    status = neps.status(root)
+    assert status.counts["success"] == 30
+    assert status.budget.used_evaluations == 30
+    markers = sorted(root.glob("configs/config_*/evaluated_by"))
+    assert len(markers) == 30
+    assert {int(p.parent.name.removeprefix("config_")) for p in markers} == set(range(1, 31))
+    assert len({p.read_text() for p in markers}) == 3  # the clients really shared the work

@@ -1,0 +1,350 @@
+"""The ``neps-core`` console script, called as a user does: a real subprocess of the script."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+import neps_core as neps
+
+SCRIPT = Path(sys.executable).parent / "neps-core"
+SPACE = {"x": neps.Float(0.0, 1.0)}
+
+TRAIN = """
+def evaluate_pipeline(x, depth):
+    return {"objective_to_minimize": x * depth, "cost": 1.0}
+
+
+def broken(x, depth):
+    raise ValueError("boom in the user's code")
+"""
+
+CONFIG = {
+    "evaluate_pipeline": "train.py:evaluate_pipeline",
+    "pipeline_space": {"x": {"lower": 0.0, "upper": 1.0}, "depth": {"lower": 1, "upper": 3}},
+    "root_directory": "results",
+    "evaluations_to_spend": 4,
+    "optimizer": "random_search",
+}
+
+
+def cli(
+    *arguments: str, cwd: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run ``neps-core`` with ``arguments`` in ``cwd``; never raises on a non-zero exit."""
+    return subprocess.run(
+        [str(SCRIPT), *arguments],
+        cwd=cwd,
+        env={**os.environ, "PYTHONWARNINGS": "ignore", **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    (tmp_path / "train.py").write_text(TRAIN, encoding="utf-8")
+    (tmp_path / "run.yaml").write_text(yaml.safe_dump(CONFIG), encoding="utf-8")
+    return tmp_path
+
+
+def test_the_script_is_installed_and_has_help(tmp_path: Path) -> None:
+    assert SCRIPT.is_file(), "pip install -e . installs the neps-core script"
+    result = cli("--help", cwd=tmp_path)
+    assert result.returncode == 0
+    for command in ("run", "status", "plot", "plugins", "clean", "migrate"):
+        assert command in result.stdout
+    assert cli("--version", cwd=tmp_path).stdout.strip() == f"neps-core {neps.__version__}"
+    wrong = cli("frobnicate", cwd=tmp_path)
+    assert wrong.returncode == 2
+    assert "invalid choice" in wrong.stderr
+
+
+# -- run ------------------------------------------------------------------------------------------
+def test_run_from_yaml(project: Path) -> None:
+    result = cli("run", "run.yaml", cwd=project)
+    assert result.returncode == 0, result.stderr
+    assert "trials: 4 (4 success)" in result.stdout
+    assert "best: trial" in result.stdout
+    assert neps.status(project / "results").counts["success"] == 4
+
+
+def test_run_with_overrides_and_a_module_from_the_current_directory(project: Path) -> None:
+    result = cli(
+        "run",
+        "run.yaml",
+        "evaluate_pipeline=train:evaluate_pipeline",
+        "evaluations_to_spend=2",
+        "root_directory=other",
+        cwd=project,
+    )
+    assert result.returncode == 0, result.stderr
+    assert neps.status(project / "other").counts["success"] == 2
+
+
+def test_config_errors_are_one_line_without_traceback(project: Path) -> None:
+    result = cli("run", "run.yaml", "evaluations_to_spend=ten", cwd=project)
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [
+        "neps-core: error: run.yaml: evaluations_to_spend: must be a positive integer, got 'ten'",
+        "(run with --debug to see the traceback)",
+    ]
+    debug = cli("run", "run.yaml", "evaluations_to_spend=ten", "--debug", cwd=project)
+    assert debug.returncode == 1
+    assert "Traceback (most recent call last)" in debug.stderr
+    assert debug.stderr.rstrip().endswith(
+        "neps-core: error: run.yaml: evaluations_to_spend: must be a positive integer, got 'ten'"
+    )
+
+
+def test_run_without_evaluate_pipeline_says_what_is_missing(project: Path) -> None:
+    (project / "bare.yaml").write_text("evaluations_to_spend: 2\n", encoding="utf-8")
+    result = cli("run", "bare.yaml", cwd=project)
+    assert result.returncode == 1
+    assert "bare.yaml: evaluate_pipeline: required" in result.stderr
+    assert "Traceback" not in result.stderr
+    missing = cli("run", "absent.yaml", cwd=project)
+    assert missing.returncode == 1
+    assert "neps-core: error: No run config at absent.yaml" in missing.stderr
+
+
+def test_an_error_in_the_users_code_fails_the_command(project: Path) -> None:
+    result = cli("run", "run.yaml", "evaluate_pipeline=train.py:broken", cwd=project)
+    assert result.returncode == 1
+    assert "neps-core: error: ValueError: boom in the user's code" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert neps.status(project / "results").counts["failed"] == 1
+
+
+# -- status ---------------------------------------------------------------------------------------
+def _run_with_failures(root: Path) -> None:
+    def evaluate(x: float) -> float:
+        if x > 0.5:
+            raise ValueError(f"x={x:.3f} is too large")
+        return x
+
+    neps.run(
+        evaluate,
+        SPACE,
+        root_directory=root,
+        evaluations_to_spend=12,
+        ignore_errors=True,
+        optimizer="grid_search",
+        seed=0,
+    )
+
+
+def test_status_text_and_json(tmp_path: Path) -> None:
+    root = tmp_path / "run"
+    _run_with_failures(root)
+    summary = neps.status(root)
+    data = json.loads(cli("status", str(root), "--json", "--failures", "3", cwd=tmp_path).stdout)
+    assert data["counts"] == dict(summary.counts)
+    assert data["best"]["trial_id"] == summary.best_trial.id
+    assert data["best"]["config"] == dict(summary.best_config)
+    assert data["storage"] == "disk"
+    assert data["optimizer"] == "grid_search"
+    failures = data["recent_failures"]
+    assert len(failures) == min(3, summary.counts["failed"]) > 0
+    assert all(f["error"].startswith("ValueError: x=") for f in failures)
+    finished = [f["finished_at"] for f in failures]
+    assert finished == sorted(finished, reverse=True)  # newest first
+
+    text = cli("status", str(root), cwd=tmp_path)
+    assert text.returncode == 0
+    assert f"best: trial {summary.best_trial.id}, objective_to_minimize" in text.stdout
+    assert "recent failures:" in text.stdout
+    assert "ValueError: x=" in text.stdout
+
+
+def test_status_of_a_directory_without_a_run(tmp_path: Path) -> None:
+    result = cli("status", str(tmp_path / "nothing"), cwd=tmp_path)
+    assert result.returncode == 1
+    assert f"No neps_core run in {tmp_path / 'nothing'}" in result.stderr
+    assert not (tmp_path / "nothing").exists()  # looking never creates a run
+
+
+def test_python_status_of_an_empty_directory_leaves_it_untouched(tmp_path: Path) -> None:
+    """Core bug (neps_core/api.py, ``_open_existing``): it calls ``open_storage`` on any
+    existing directory, which writes ``storage.yaml`` (disk) before finding no run there.
+    A later ``run(storage="sqlite")`` on that directory is then refused as a storage
+    mismatch. Fix: check ``(root / STORAGE_POINTER_FILE).is_file()`` first, as
+    ``neps_core.migration._open_source`` and ``neps_core.inspection.open_run`` do.
+    """
+    with pytest.raises(FileNotFoundError):
+        neps.status(tmp_path)
+    assert list(tmp_path.iterdir()) == []
+
+
+# -- plot -----------------------------------------------------------------------------------------
+def test_plot_writes_the_pngs_that_fit_the_run(tmp_path: Path) -> None:
+    root = tmp_path / "run"
+
+    def evaluate(x: float, epochs: int) -> dict[str, Any]:
+        return {"objective_to_minimize": x, "learning_curve": [1.0, 0.5, x]}
+
+    space = {"x": neps.Float(0.0, 1.0), "epochs": neps.IntegerFidelity(1, 3)}
+    neps.run(
+        evaluate, space, root_directory=root, evaluations_to_spend=4, optimizer="random_search"
+    )
+    result = cli("plot", str(root), "--output-dir", "pngs", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    written = sorted(p.name for p in (tmp_path / "pngs").iterdir())
+    assert written == ["learning_curves.png", "trajectory.png"]
+    assert (tmp_path / "pngs" / "trajectory.png").read_bytes().startswith(b"\x89PNG")
+
+
+# -- plugins --------------------------------------------------------------------------------------
+def _broken_distribution(directory: Path) -> Path:
+    """A real installed-distribution record whose entry point cannot be imported."""
+    info = directory / "neps_core_cli_broken-1.0.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: neps-core-cli-broken\nVersion: 1.0\n", encoding="utf-8"
+    )
+    (info / "entry_points.txt").write_text(
+        "[neps_core]\ncli_broken = neps_core_cli_broken_module_that_is_missing\n", encoding="utf-8"
+    )
+    return directory
+
+
+def test_plugins_lists_what_each_plugin_registers(tmp_path: Path) -> None:
+    site = _broken_distribution(tmp_path / "site")
+    env = {"PYTHONPATH": str(site), "NEPS_CORE_DISABLE_PLUGINS": "grid_search"}
+    data = json.loads(cli("plugins", "--json", cwd=tmp_path, env=env).stdout)
+    by_name = {p["name"]: p for p in data["plugins"]}
+    assert by_name["random_search"]["registers"] == {"optimizer": ["random_search"]}
+    assert by_name["random_search"]["distribution"] == "neps-core"
+    assert by_name["sqlite_storage"]["registers"] == {"storage": ["sqlite"]}
+    assert "neps_trial_finished" in by_name["progress"]["hooks"]
+    assert "grid_search" not in by_name
+    assert data["disabled"] == ["grid_search"]
+    (broken,) = data["broken"]
+    assert broken["name"] == "cli_broken"
+    assert broken["distribution"] == "neps-core-cli-broken"
+    assert broken["error"].startswith("ModuleNotFoundError")
+
+    text = cli("plugins", cwd=tmp_path, env=env)
+    assert text.returncode == 0
+    assert "random_search  (neps-core; neps_core_plugins.random_search)" in text.stdout
+    assert "    optimizer: random_search" in text.stdout
+    assert "broken (failed to load" in text.stdout
+    assert "disabled by NEPS_CORE_DISABLE_PLUGINS: grid_search" in text.stdout
+
+
+# -- clean ----------------------------------------------------------------------------------------
+WORKER = """
+import sys, time
+import neps_core as neps
+
+def evaluate(x, pipeline_directory):
+    (pipeline_directory / "partial_checkpoint").write_text("half")
+    time.sleep(600)
+
+neps.run(evaluate, {"x": neps.Float(0.0, 1.0)}, root_directory=sys.argv[1],
+         evaluations_to_spend=10, sample_batch_size=3)
+"""
+
+
+def _killed_worker(tmp_path: Path, root: Path) -> None:
+    """A worker killed mid-evaluation: one EVALUATING trial and two PENDING ones remain."""
+    (tmp_path / "worker.py").write_text(WORKER, encoding="utf-8")
+    worker = subprocess.Popen([sys.executable, "worker.py", str(root)], cwd=tmp_path)
+    try:
+        deadline = time.monotonic() + 120
+        while not list(root.glob("configs/*/partial_checkpoint")):
+            assert worker.poll() is None, "the worker exited early"
+            assert time.monotonic() < deadline, "the worker never started evaluating"
+            time.sleep(0.05)
+    finally:
+        worker.send_signal(signal.SIGKILL)
+        worker.wait(timeout=60)
+
+
+def test_clean_refuses_live_workers_and_crashes_the_debris_of_dead_ones(tmp_path: Path) -> None:
+    root = tmp_path / "run"
+    neps.run(lambda x: x, SPACE, root_directory=root, evaluations_to_spend=2)
+    _killed_worker(tmp_path, root)
+    assert neps.status(root).counts["evaluating"] == 1
+    assert neps.status(root).counts["pending"] == 2
+    stray = root / ".summary.yaml.abc123.tmp"
+    stray.write_text("half-written", encoding="utf-8")
+    users_file = root / "configs" / "config_3" / ".model.pt.abc123.tmp"
+    users_file.write_text("user data", encoding="utf-8")
+    for path in (stray, users_file):
+        os.utime(path, (time.time() - 3600, time.time() - 3600))
+
+    status = cli("status", str(root), cwd=tmp_path).stdout
+    assert "evaluating now:\n  trial 3 by " in status
+
+    refused = cli("clean", str(root), cwd=tmp_path)  # the heartbeat is fresh: maybe alive
+    assert refused.returncode == 1
+    assert "Refusing to clean" in refused.stderr
+    assert "trial 3 (worker" in refused.stderr
+
+    time.sleep(1.0)
+    dry = cli("clean", str(root), "--stale-after", "0.5", "--dry-run", cwd=tmp_path)
+    assert dry.returncode == 0, dry.stderr
+    assert "would mark 3 trial(s) CRASHED" in dry.stdout
+    assert neps.status(root).counts["pending"] == 2  # nothing changed
+    assert stray.exists()
+
+    done = cli("clean", str(root), "--stale-after", "0.5", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "marked 3 trial(s) CRASHED" in done.stdout
+    assert "trial 3 (was evaluating): worker" in done.stdout
+    assert "(was pending): pending, never evaluated" in done.stdout
+    counts = neps.status(root).counts
+    assert (counts["success"], counts["crashed"], counts["pending"], counts["evaluating"]) == (
+        2,
+        3,
+        0,
+        0,
+    )
+    assert not stray.exists()
+    assert users_file.exists()  # only neps-core's own temporary files are removed
+    assert (root / "configs" / "config_3" / "partial_checkpoint").exists()
+    again = cli("clean", str(root), "--stale-after", "0.5", cwd=tmp_path)
+    assert again.stdout.strip() == f"Nothing to clean in {root}"
+
+
+# -- migrate --------------------------------------------------------------------------------------
+def test_migrate_to_sqlite(tmp_path: Path) -> None:
+    source = tmp_path / "disk_run"
+    neps.run(lambda x: x, SPACE, root_directory=source, evaluations_to_spend=3)
+    result = cli(
+        "migrate", str(source), str(tmp_path / "sql_run"), "--storage", "sqlite", cwd=tmp_path
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Copied 3 trial(s)" in result.stdout
+    status = json.loads(cli("status", str(tmp_path / "sql_run"), "--json", cwd=tmp_path).stdout)
+    assert status["storage"] == "sqlite"
+    assert status["counts"]["success"] == 3
+    again = cli("migrate", str(source), str(tmp_path / "sql_run"), cwd=tmp_path)
+    assert again.returncode == 1
+    assert "is not empty" in again.stderr
+
+
+def test_python_dash_m_works_too(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "neps_core.cli", "status", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert result.returncode == 1
+    assert "No neps_core run in" in result.stderr
+    assert len(result.stderr.splitlines()) == 2

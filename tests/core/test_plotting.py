@@ -1,0 +1,156 @@
+"""Plots of a run as figures and as PNG files (the ``plot`` extra: matplotlib)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import neps_core as neps
+from neps_core.interfaces import Optimizer
+from neps_core.models import BudgetInfo, Proposal, Trial, TrialState
+from neps_core.plotting import (
+    NothingToPlotError,
+    plot_learning_curves,
+    plot_pareto_front,
+    plot_trajectory,
+)
+
+OBJECTIVES = [0.8, 0.5, 0.9, 0.3, 0.4]
+
+
+def _saved_png(figure: Any, path: Path) -> tuple[int, int]:
+    figure.savefig(path)
+    with Image.open(path) as image:
+        assert image.format == "PNG"
+        return image.size
+
+
+@pytest.fixture
+def single_run(tmp_path: Path) -> Path:
+    """Five trials with known objectives, in order, and a cost of 2 each."""
+    values = iter(OBJECTIVES)
+    root = tmp_path / "single"
+    neps.run(
+        lambda x: {"objective_to_minimize": next(values), "cost": 2.0},
+        {"x": neps.Float(0.0, 1.0)},
+        root_directory=root,
+        evaluations_to_spend=len(OBJECTIVES),
+    )
+    return root
+
+
+def test_trajectory_figure_and_png(single_run: Path, tmp_path: Path) -> None:
+    figure = plot_trajectory(single_run)
+    axes = figure.axes[0]
+    (best_line,) = axes.get_lines()
+    assert list(best_line.get_ydata()) == [0.8, 0.5, 0.5, 0.3, 0.3]
+    assert list(best_line.get_xdata()) == [1, 2, 3, 4, 5]
+    scatter = axes.collections[0]
+    assert [float(y) for _, y in scatter.get_offsets()] == OBJECTIVES
+    assert _saved_png(figure, tmp_path / "trajectory.png") == (700, 450)
+    by_cost = plot_trajectory(single_run, x_axis="cost")
+    assert list(by_cost.axes[0].get_lines()[0].get_xdata()) == [2.0, 4.0, 6.0, 8.0, 10.0]
+    with pytest.raises(ValueError, match="x_axis"):
+        plot_trajectory(single_run, x_axis="time")
+
+
+def test_pareto_front_of_a_multi_objective_run(tmp_path: Path) -> None:
+    points = iter([(1.0, 5.0), (2.0, 2.0), (3.0, 3.0), (5.0, 1.0), (4.0, 4.0)])
+    root = tmp_path / "multi"
+    neps.run(
+        lambda x: next(points),
+        {"x": neps.Float(0.0, 1.0)},
+        root_directory=root,
+        evaluations_to_spend=5,
+    )
+    figure = plot_pareto_front(root)
+    (front,) = figure.axes[0].get_lines()
+    assert list(zip(front.get_xdata(), front.get_ydata(), strict=True)) == [
+        (1.0, 5.0),
+        (2.0, 2.0),
+        (5.0, 1.0),
+    ]
+    assert len(figure.axes[0].collections[0].get_offsets()) == 5
+    assert _saved_png(figure, tmp_path / "pareto.png") == (700, 450)
+    with pytest.raises(NothingToPlotError, match="single-objective"):
+        plot_trajectory(root)
+
+
+def test_single_objective_run_has_no_pareto_front(single_run: Path) -> None:
+    with pytest.raises(NothingToPlotError, match="multi-objective"):
+        plot_pareto_front(single_run)
+
+
+def test_reported_learning_curves(tmp_path: Path) -> None:
+    root = tmp_path / "curves"
+
+    def evaluate(x: float) -> dict[str, Any]:
+        return {"objective_to_minimize": x, "learning_curve": [1.0, 0.6, 0.4, x]}
+
+    neps.run(evaluate, {"x": neps.Float(0.0, 0.3)}, root_directory=root, evaluations_to_spend=3)
+    figure = plot_learning_curves(root)
+    lines = figure.axes[0].get_lines()
+    assert len(lines) == 3
+    assert all(list(line.get_xdata()) == [1.0, 2.0, 3.0, 4.0] for line in lines)
+    assert all(list(line.get_ydata())[:3] == [1.0, 0.6, 0.4] for line in lines)
+    assert _saved_png(figure, tmp_path / "curves.png") == (700, 450)
+    with pytest.raises(NothingToPlotError, match="learning_curve"):
+        plot_learning_curves(_plain_run(tmp_path))
+
+
+def _plain_run(tmp_path: Path) -> Path:
+    root = tmp_path / "plain"
+    neps.run(lambda x: x, {"x": neps.Float(0.0, 1.0)}, root_directory=root, evaluations_to_spend=1)
+    return root
+
+
+class PromotingOptimizer(Optimizer):
+    """Successive promotion: continue the newest finished trial one fidelity step higher."""
+
+    name: ClassVar[str] = "test_promoting"
+    supports_fidelity: ClassVar[bool] = True
+
+    def ask(self, trials: Mapping[str, Trial], budget: BudgetInfo, n: int) -> Sequence[Proposal]:
+        rng = np.random.default_rng(len(trials))
+        continued = {t.previous_trial_id for t in trials.values()}
+        for trial in sorted(trials.values(), key=lambda t: -int(t.id)):
+            epochs = trial.config["epochs"]
+            if trial.state is TrialState.SUCCESS and trial.id not in continued and epochs < 3:
+                return [Proposal({**trial.config, "epochs": epochs + 1}, trial.id)]
+        return [Proposal({"x": float(rng.uniform()), "epochs": 1})]
+
+
+class PromotingPlugin:
+    @neps.hookimpl
+    def neps_register_optimizers(self) -> list[type[Optimizer]]:
+        return [PromotingOptimizer]
+
+
+def test_learning_curves_of_a_fidelity_run_follow_promotions(tmp_path: Path) -> None:
+    root = tmp_path / "fidelity"
+    neps.run(
+        lambda x, epochs: x / epochs,
+        {"x": neps.Float(0.0, 1.0), "epochs": neps.IntegerFidelity(1, 3)},
+        root_directory=root,
+        evaluations_to_spend=6,
+        optimizer="test_promoting",
+        plugins=[PromotingPlugin()],
+    )
+    figure = plot_learning_curves(root)
+    axes = figure.axes[0]
+    assert [list(line.get_xdata()) for line in axes.get_lines()] == [[1.0, 2.0, 3.0]] * 2
+    for line in axes.get_lines():
+        x = line.get_ydata()[0]
+        assert list(line.get_ydata()) == pytest.approx([x, x / 2, x / 3])
+    assert axes.get_xlabel() == "epochs"
+    assert _saved_png(figure, tmp_path / "fidelity.png") == (700, 450)
+
+
+def test_a_directory_without_a_run(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="No neps_core run"):
+        plot_trajectory(tmp_path)

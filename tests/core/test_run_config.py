@@ -1,0 +1,292 @@
+"""YAML run configs: every run() argument from a file, errors naming the file and key path."""
+
+from __future__ import annotations
+
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+import neps_core as neps
+from neps_core.errors import SettingsError
+from neps_core.run_config import load_run_config
+
+TRAIN = """
+def evaluate_pipeline(x, depth):
+    return x + depth
+
+
+def failing(x, depth):
+    raise ValueError("boom")
+
+
+NOT_CALLABLE = 3
+"""
+
+BASE = {
+    "evaluate_pipeline": "train.py:evaluate_pipeline",
+    "pipeline_space": {"x": {"lower": 0.0, "upper": 1.0}, "depth": {"lower": 1, "upper": 3}},
+    "root_directory": "results",
+    "evaluations_to_spend": 3,
+    "optimizer": {"name": "random_search", "use_priors": False},
+}
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """A directory with the user's code; each test gets a module name of its own."""
+    (tmp_path / "train.py").write_text(TRAIN, encoding="utf-8")
+    yield tmp_path
+    sys.modules.pop("train", None)
+    if str(tmp_path) in sys.path:
+        sys.path.remove(str(tmp_path))
+
+
+def write_config(directory: Path, data: Any, name: str = "run.yaml") -> Path:
+    path = directory / name
+    text = data if isinstance(data, str) else yaml.safe_dump(data, sort_keys=False)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def config_error(directory: Path, changes: dict[str, Any], monkeypatch: Any) -> str:
+    """The message of the SettingsError for BASE with ``changes``, loaded as ``run.yaml``."""
+    data = {**BASE, **changes}
+    write_config(directory, {k: v for k, v in data.items() if v is not None})
+    monkeypatch.chdir(directory)
+    with pytest.raises(SettingsError) as caught:
+        load_run_config("run.yaml")
+    return str(caught.value)
+
+
+# -- what a valid config turns into ------------------------------------------------------------
+def test_a_config_becomes_run_arguments_with_paths_relative_to_the_file(project: Path) -> None:
+    path = write_config(project, BASE)
+    kwargs = load_run_config(path)
+    assert kwargs["evaluate_pipeline"](x=0.5, depth=2) == 2.5
+    assert isinstance(kwargs["pipeline_space"], neps.PipelineSpace)
+    assert set(kwargs["pipeline_space"].parameters) == {"x", "depth"}
+    assert kwargs["root_directory"] == project / "results"
+    assert kwargs["evaluations_to_spend"] == 3
+    assert kwargs["optimizer"] == {"name": "random_search", "use_priors": False}
+
+
+def test_the_function_is_importable_by_child_processes(project: Path) -> None:
+    kwargs = load_run_config(write_config(project, BASE))
+    function = kwargs["evaluate_pipeline"]
+    assert function.__module__ == "train"  # not a private name: spawn/pickle can import it
+    assert str(project) in sys.path
+
+
+def test_module_form_and_neps_path_name_form(project: Path, monkeypatch: Any) -> None:
+    monkeypatch.syspath_prepend(str(project))
+    by_module = load_run_config(write_config(project, {"evaluate_pipeline": "train:failing"}))
+    assert by_module["evaluate_pipeline"].__name__ == "failing"
+    neps_form = {"evaluate_pipeline": {"path": "train.py", "name": "evaluate_pipeline"}}
+    by_path = load_run_config(write_config(project, neps_form))
+    assert by_path["evaluate_pipeline"](x=1.0, depth=1) == 2.0
+
+
+def test_a_command_becomes_a_command_object(tmp_path: Path) -> None:
+    data = {"evaluate_pipeline": {"command": "python train.py --x {x}", "cwd": "code"}}
+    kwargs = load_run_config(write_config(tmp_path, data))
+    command = kwargs["evaluate_pipeline"]
+    assert isinstance(command, neps.Command)
+    assert command.render({"x": 0.5}) == ["python", "train.py", "--x", "0.5"]
+    assert command.cwd == tmp_path / "code"
+
+
+def test_a_space_file_relative_to_the_config(tmp_path: Path) -> None:
+    (tmp_path / "spaces").mkdir()
+    space = {"pipeline_space": {"lr": {"lower": 1e-4, "upper": 0.1, "log": True}}}
+    write_config(tmp_path / "spaces", space, "space.yaml")
+    kwargs = load_run_config(write_config(tmp_path, {"pipeline_space": "spaces/space.yaml"}))
+    assert kwargs["pipeline_space"].parameters["lr"].log is True
+
+
+def test_overrides_change_the_config_before_validation(tmp_path: Path) -> None:
+    path = write_config(tmp_path, {"optimizer": "random_search", "evaluations_to_spend": 3})
+    kwargs = load_run_config(path, ["optimizer.use_priors=true", "evaluations_to_spend=7"])
+    assert kwargs["optimizer"] == {"name": "random_search", "use_priors": True}
+    assert kwargs["evaluations_to_spend"] == 7
+    with pytest.raises(SettingsError, match=r"^.*run\.yaml: evaluations_to_spend: must be"):
+        load_run_config(path, ["evaluations_to_spend=0"])
+    with pytest.raises(SettingsError, match=r"must look like key\.path=value"):
+        load_run_config(path, ["evaluations_to_spend"])
+
+
+def test_legacy_names_and_yaml_1_1_numbers(tmp_path: Path) -> None:
+    path = write_config(tmp_path, "max_evaluations_total: 4\ncost_to_spend: 1e3\n")
+    with pytest.warns(DeprecationWarning, match="max_evaluations_total is deprecated"):
+        kwargs = load_run_config(path)
+    assert kwargs == {"evaluations_to_spend": 4, "cost_to_spend": 1000.0}
+
+
+# -- errors name the file and the key path -----------------------------------------------------
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        (
+            {"evaluations_to_spend": "ten"},
+            "run.yaml: evaluations_to_spend: must be a positive integer, got 'ten'",
+        ),
+        ({"cost_to_spend": -1}, "run.yaml: cost_to_spend: must be a positive number, got -1"),
+        (
+            {"optimzer": "random_search"},
+            "run.yaml: optimzer: unknown setting. Did you mean 'optimizer'?",
+        ),
+        (
+            {"optimizer": {"name": "random_search", "use_prior": True}},
+            "run.yaml: optimizer.use_prior: unknown option of optimizer 'random_search'. "
+            "Did you mean 'use_priors'?",
+        ),
+        (
+            {"evaluator": {"name": "process_pool", "n_workers": 0}},
+            "run.yaml: evaluator.n_workers: must be at least 1, got 0",
+        ),
+        (
+            {"pipeline_space": {"x": {"lower": "abc", "upper": 1.0}}},
+            "run.yaml: pipeline_space.x.lower: must be a number, got 'abc'",
+        ),
+        (
+            {"evaluate_pipeline": "train.py:nope"},
+            "run.yaml: evaluate_pipeline: 'train.py' has no attribute 'nope'",
+        ),
+        (
+            {"evaluate_pipeline": "train.py:NOT_CALLABLE"},
+            "run.yaml: evaluate_pipeline: 3 is not callable",
+        ),
+        (
+            {"evaluate_pipeline": {"path": "train.py", "nam": "f"}},
+            "run.yaml: evaluate_pipeline.nam: unknown key; use 'path' and 'name', or 'command'",
+        ),
+        (
+            {"evaluate_pipeline": "no_colon"},
+            "run.yaml: evaluate_pipeline: expected 'module:name' or 'path/to/file.py:name', "
+            "got 'no_colon'",
+        ),
+        ({"root_directory": [1]}, "run.yaml: root_directory: expected a path, got [1]"),
+    ],
+)
+def test_error_messages_give_the_key_path(
+    project: Path, monkeypatch: Any, changes: dict[str, Any], expected: str
+) -> None:
+    assert config_error(project, changes, monkeypatch) == expected
+
+
+@pytest.mark.parametrize(
+    ("changes", "prefix"),
+    [
+        (
+            {"optimizer": "random_serch"},
+            "run.yaml: optimizer: Unknown optimizer 'random_serch'. Did you mean 'random_search'",
+        ),
+        ({"optimizer": {"name": "random_serch"}}, "run.yaml: optimizer.name: Unknown optimizer"),
+        (
+            {"storage": "sqlte"},
+            "run.yaml: storage: Unknown storage 'sqlte'. Did you mean 'sqlite'?",
+        ),
+        (
+            {"evaluator": {"name": "process_pool", "n_workers": "many"}},
+            "run.yaml: evaluator.n_workers:",
+        ),
+        (
+            {"pipeline_space": {"x": {"lower": 0, "upper": 1, "foo": 2}}},
+            "run.yaml: pipeline_space.x.foo:",
+        ),
+        ({"pipeline_space": {"x": {"lower": 2.0, "upper": 1.0}}}, "run.yaml: pipeline_space.x:"),
+        ({"pipeline_space": "missing.yaml"}, "run.yaml: pipeline_space: no such file"),
+        ({"evaluate_pipeline": "missing.py:f"}, "run.yaml: evaluate_pipeline: no such file"),
+        (
+            {"evaluate_pipeline": "no_such_module:f"},
+            "run.yaml: evaluate_pipeline: cannot import 'no_such_module'",
+        ),
+        ({"plugins": ["no_such_plugin_module"]}, "run.yaml: plugins[0]: cannot import"),
+        ({"stale_after": 5}, "run.yaml: stale_after: stale_after (5 s) must be longer than"),
+    ],
+)
+def test_error_messages_start_with_the_key_path(
+    project: Path, monkeypatch: Any, changes: dict[str, Any], prefix: str
+) -> None:
+    assert config_error(project, changes, monkeypatch).startswith(prefix)
+
+
+def test_file_level_errors(tmp_path: Path, monkeypatch: Any) -> None:
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(FileNotFoundError, match=r"No run config at absent\.yaml"):
+        load_run_config("absent.yaml")
+    write_config(tmp_path, "- a\n- b\n")
+    with pytest.raises(
+        SettingsError, match=r"^run\.yaml: a run config must be a mapping, got list$"
+    ):
+        load_run_config("run.yaml")
+    write_config(tmp_path, "evaluations_to_spend: 3\nseed: 1\nevaluations_to_spend: 4\n")
+    with pytest.raises(
+        SettingsError, match=r"^run\.yaml: line 3: duplicate key 'evaluations_to_spend'"
+    ):
+        load_run_config("run.yaml")
+    write_config(tmp_path, "optimizer: [unclosed\n")
+    with pytest.raises(SettingsError, match=r"^run\.yaml: not valid YAML"):
+        load_run_config("run.yaml")
+    write_config(tmp_path, "evaluations_to_spend: 3\nmax_evaluations_total: 4\n")
+    with pytest.raises(
+        SettingsError, match="max_evaluations_total: evaluations_to_spend is given twice"
+    ):
+        load_run_config("run.yaml")
+
+
+def test_yaml_plugins_are_loaded_and_classes_instantiated(project: Path) -> None:
+    (project / "my_observer.py").write_text(
+        textwrap.dedent(
+            """
+            import neps_core
+
+            class Observer:
+                @neps_core.hookimpl
+                def neps_trial_finished(self, run, trial, report):
+                    pass
+            """
+        ),
+        encoding="utf-8",
+    )
+    kwargs = load_run_config(write_config(project, {"plugins": ["my_observer.py:Observer"]}))
+    (plugin,) = kwargs["plugins"]
+    assert type(plugin).__name__ == "Observer"
+    sys.modules.pop("my_observer", None)
+
+
+# -- run(..., run_config=...) ------------------------------------------------------------------
+def test_run_with_a_run_config(project: Path) -> None:
+    summary = neps.run(run_config=write_config(project, BASE))
+    assert summary.counts["success"] == 3
+    assert Path(summary.root_directory) == project / "results"
+
+
+def test_keyword_arguments_override_the_yaml(project: Path) -> None:
+    root = project / "elsewhere"
+    summary = neps.run(
+        run_config=write_config(project, BASE), root_directory=root, evaluations_to_spend=2
+    )
+    assert summary.counts["success"] == 2
+    assert not (project / "results").exists()
+    with pytest.warns(DeprecationWarning, match="max_evaluations_total"):
+        more = neps.run(
+            run_config=project / "run.yaml", root_directory=root, max_evaluations_total=4
+        )
+    assert more.counts["success"] == 4  # a legacy spelling overrides the YAML's new name
+
+
+def test_an_error_from_yaml_values_combined_with_keywords_names_the_yaml_key(
+    project: Path,
+) -> None:
+    path = write_config(project, {**BASE, "stale_after": 30})
+    with pytest.raises(SettingsError) as caught:
+        neps.run(run_config=path, heartbeat_interval=60)
+    assert str(caught.value).startswith(
+        f"{path}: stale_after: stale_after (30 s) must be longer than heartbeat_interval (60 s)"
+    )
+    with pytest.raises(SettingsError, match=r"^evaluations_to_spend must be a positive integer"):
+        neps.run(run_config=path, evaluations_to_spend=0)  # not the YAML's fault

@@ -1,0 +1,119 @@
+"""The ``progress`` observer: a status line on a terminal, silence everywhere else."""
+
+from __future__ import annotations
+
+import io
+import os
+import pty
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from neps_core.config import RunSettings
+from neps_core.history import TrialHistory
+from neps_core.models import Report, Trial, TrialState
+from neps_core_plugins.progress import ENVIRONMENT_VARIABLE, ProgressLine, enabled
+
+SCRIPT = """
+import sys
+import neps_core as neps
+
+def evaluate(x):
+    return {"objective_to_minimize": x, "cost": 0.5}
+
+neps.run(evaluate, {"x": neps.Float(0.0, 1.0)}, root_directory=sys.argv[1],
+         evaluations_to_spend=6, cost_to_spend=100)
+print("RUN DONE")
+"""
+
+
+def _run_script(tmp_path: Path, *, terminal: bool, env: dict[str, str] | None = None) -> str:
+    """Run a small optimization with stdout on a pseudo-terminal or a pipe; return stdout."""
+    (tmp_path / "script.py").write_text(SCRIPT, encoding="utf-8")
+    command = [sys.executable, "script.py", str(tmp_path / "root")]
+    environment = {**os.environ, **(env or {})}
+    if not terminal:
+        completed = subprocess.run(
+            command,
+            cwd=tmp_path,
+            env=environment,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=True,
+        )
+        return completed.stdout
+    controller, terminal_end = pty.openpty()
+    process = subprocess.Popen(
+        command, cwd=tmp_path, env=environment, stdout=terminal_end, stderr=subprocess.DEVNULL
+    )
+    os.close(terminal_end)
+    output = b""
+    while True:
+        try:
+            chunk = os.read(controller, 4096)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not chunk:
+            break
+        output += chunk
+    os.close(controller)
+    assert process.wait(timeout=120) == 0
+    return output.decode()
+
+
+def test_a_terminal_shows_trials_cost_and_best(tmp_path: Path) -> None:
+    output = _run_script(tmp_path, terminal=True)
+    assert "\r" in output
+    final = output.split("RUN DONE")[0].rstrip().split("\r")[-1]
+    assert final.startswith("neps-core [####################] 6/6 trials | cost 3/100 | best ")
+    assert float(final.rsplit("best ", 1)[1]) < 1.0
+    assert "[....................] 0/6 trials" in output  # drawn from the start
+
+
+def test_a_pipe_gets_no_progress(tmp_path: Path) -> None:
+    assert _run_script(tmp_path, terminal=False) == "RUN DONE\n"
+
+
+def test_the_environment_switches_it_off(tmp_path: Path) -> None:
+    output = _run_script(tmp_path, terminal=True, env={ENVIRONMENT_VARIABLE: "0"})
+    assert "neps-core" not in output
+    assert output.strip() == "RUN DONE"
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def _history(*trials: Trial) -> TrialHistory:
+    history = TrialHistory()
+    for trial in trials:
+        history.put(trial)
+    return history
+
+
+def _trial(trial_id: str, state: TrialState, objective: float | None, cost: float | None) -> Trial:
+    report = Report(objective_to_minimize=objective, cost=cost) if state.is_final else None
+    return Trial(id=trial_id, config={}, state=state, created_at=0.0, report=report)
+
+
+def test_the_line_without_budget_and_with_running_trials(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(ENVIRONMENT_VARIABLE, raising=False)
+    stream = _Terminal()
+    assert enabled(stream)
+    assert not enabled(io.StringIO())
+    line = ProgressLine(stream, RunSettings.from_kwargs())
+    history = _history(
+        _trial("1", TrialState.SUCCESS, 0.7, None),
+        _trial("2", TrialState.SUCCESS, 0.2, None),
+        _trial("3", TrialState.FAILED, None, None),
+        _trial("4", TrialState.EVALUATING, None, None),
+    )
+    line.update(history, force=True)
+    assert stream.getvalue() == "\rneps-core 3 trials | 1 running | best 0.2"
+    history.put(_trial("5", TrialState.SUCCESS, 0.1, 4.0))
+    line.finish(history)
+    assert stream.getvalue().endswith("\rneps-core 4 trials | 1 running | cost 4 | best 0.1\n")

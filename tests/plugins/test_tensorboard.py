@@ -1,0 +1,160 @@
+"""The ``tensorboard`` observer: event files read back record by record (the TFRecord framing)."""
+
+from __future__ import annotations
+
+import math
+import os
+import struct
+import subprocess
+import sys
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tensorboardX.proto import event_pb2, plugin_hparams_pb2
+
+import neps_core as neps
+from neps_core_plugins.tensorboard import ENVIRONMENT_VARIABLE, TensorBoardLogger
+
+SPACE = {
+    "lr": neps.Float(1e-4, 1e-1, log=True),
+    "act": neps.Categorical(("relu", "tanh")),
+    "epochs": neps.IntegerFidelity(1, 4),
+}
+
+
+def read_events(directory: Path) -> list[Any]:
+    """Every event in the event files of ``directory`` (length, crc, data, crc per record)."""
+    events = []
+    for path in sorted(directory.glob("events.out.tfevents.*")):
+        data = path.read_bytes()
+        offset = 0
+        while offset < len(data):
+            (length,) = struct.unpack("<Q", data[offset : offset + 8])
+            payload = data[offset + 12 : offset + 12 + length]
+            offset += 12 + length + 4
+            event = event_pb2.Event()
+            event.ParseFromString(payload)
+            events.append(event)
+    return events
+
+
+def read_trial(directory: Path) -> tuple[dict[str, Any], dict[str, list[tuple[int, float]]]]:
+    """The HParams of one trial's session and its scalars by tag."""
+    hparams: dict[str, Any] = {}
+    scalars: dict[str, list[tuple[int, float]]] = defaultdict(list)
+    for event in read_events(directory):
+        for value in event.summary.value:
+            if value.tag == "_hparams_/session_start_info":
+                plugin_data = plugin_hparams_pb2.HParamsPluginData()
+                plugin_data.ParseFromString(value.metadata.plugin_data.content)
+                for name, entry in plugin_data.session_start_info.hparams.items():
+                    hparams[name] = getattr(entry, entry.WhichOneof("kind"))
+            elif value.HasField("simple_value"):
+                scalars[value.tag].append((event.step, value.simple_value))
+    return hparams, dict(scalars)
+
+
+def evaluate(lr: float, act: str, epochs: int) -> Any:
+    if act == "tanh":
+        raise ValueError("diverged")
+    return {
+        "objective_to_minimize": lr * epochs,
+        "cost": float(epochs),
+        "learning_curve": [1.0 / (step + 1) for step in range(epochs)],
+    }
+
+
+def test_each_trial_gets_hparams_objective_and_learning_curve(tmp_path: Path) -> None:
+    root = tmp_path / "run"
+    summary = neps.run(
+        evaluate,
+        SPACE,
+        root_directory=root,
+        evaluations_to_spend=8,
+        optimizer="random_search",
+        ignore_errors=True,
+        seed=3,
+        plugins=[TensorBoardLogger()],
+    )
+    logged = sorted(p.name for p in (root / "tensorboard").iterdir())
+    assert logged == sorted(f"trial_{i}" for i in range(1, 9))
+    history = neps.status(root)
+    assert history.counts["failed"] > 0
+    assert history.counts["success"] > 0
+    for trial_id in range(1, 9):
+        config = neps.load_config(root, trial_id)
+        hparams, scalars = read_trial(root / "tensorboard" / f"trial_{trial_id}")
+        assert hparams["lr"] == pytest.approx(config["lr"])
+        assert hparams["act"] == config["act"]
+        assert hparams["epochs"] == config["epochs"]
+        report = _report(root, trial_id)
+        if report.get("error"):
+            assert hparams["trial_state"] == "failed"
+            assert "objective_to_minimize" not in scalars
+            continue
+        assert hparams["trial_state"] == "success"
+        ((step, objective),) = scalars["objective_to_minimize"]
+        assert step == config["epochs"]
+        assert objective == pytest.approx(report["objective_to_minimize"])
+        assert scalars["cost"] == [(config["epochs"], float(config["epochs"]))]
+        curve = scalars["learning_curve"]
+        assert [s for s, _ in curve] == list(range(1, config["epochs"] + 1))
+        assert [v for _, v in curve] == pytest.approx(report["learning_curve"])
+    assert summary.best_objective is not None
+
+
+def _report(root: Path, trial_id: int) -> dict[str, Any]:
+    import yaml
+
+    path = root / "configs" / f"config_{trial_id}" / "report.yaml"
+    return yaml.safe_load(path.read_text(encoding="utf-8"))
+
+
+def test_multi_objective_and_a_chosen_directory(tmp_path: Path) -> None:
+    neps.run(
+        lambda lr, act, epochs: (lr, float(epochs)),
+        SPACE,
+        root_directory=tmp_path / "run",
+        evaluations_to_spend=2,
+        optimizer="random_search",
+        plugins=[TensorBoardLogger(tmp_path / "tb")],
+    )
+    _, scalars = read_trial(tmp_path / "tb" / "trial_1")
+    assert set(scalars) == {"objective_to_minimize/0", "objective_to_minimize/1"}
+    assert not math.isnan(scalars["objective_to_minimize/1"][0][1])
+
+
+def test_installed_is_not_enabled(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(ENVIRONMENT_VARIABLE, raising=False)
+    neps.run(
+        lambda lr, act, epochs: lr, SPACE, root_directory=tmp_path / "run", evaluations_to_spend=2
+    )
+    assert not (tmp_path / "run" / "tensorboard").exists()
+
+
+SCRIPT = """
+import sys
+import neps_core as neps
+
+neps.run(lambda x: x, {"x": neps.Float(0.0, 1.0)}, root_directory=sys.argv[1],
+         evaluations_to_spend=3)
+"""
+
+
+@pytest.mark.parametrize("value", ["1", "custom_logs"])
+def test_the_environment_enables_it(tmp_path: Path, value: str) -> None:
+    (tmp_path / "script.py").write_text(SCRIPT, encoding="utf-8")
+    subprocess.run(
+        [sys.executable, "script.py", "run"],
+        cwd=tmp_path,
+        check=True,
+        timeout=120,
+        env={**os.environ, ENVIRONMENT_VARIABLE: value},
+    )
+    logs = tmp_path / "run" / "tensorboard" if value == "1" else tmp_path / value
+    assert sorted(p.name for p in logs.iterdir()) == ["trial_1", "trial_2", "trial_3"]
+    hparams, scalars = read_trial(logs / "trial_2")
+    assert set(hparams) == {"x", "trial_state"}
+    assert scalars["objective_to_minimize"][0][1] == pytest.approx(hparams["x"])
