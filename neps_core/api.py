@@ -101,7 +101,7 @@ def run(
 def _explicit_arguments(values: Mapping[str, Any]) -> dict[str, Any]:
     """The arguments of ``run`` the caller set, i.e. those differing from their defaults.
 
-    Defaults then come from :class:`RunSettings` alone, so an old spelling (``searcher=``) is
+    Defaults then come from ``RunSettings`` alone, so an old spelling (``searcher=``) is
     never mistaken for a conflict with a default (``optimizer="auto"``).
     """
     defaults = {

@@ -1,8 +1,8 @@
 """Ask-and-tell: neps_core's optimizers and storage with a loop of your own.
 
-``run()`` owns the loop (sample, evaluate, report). :class:`AskAndTell` hands it over: ``ask``
-claims the next trial exactly as a worker does (the same :class:`~neps_core.sampler.
-TrialSampler`, in one storage transaction, within the run's global budget) and ``tell``
+``run()`` owns the loop (sample, evaluate, report). ``AskAndTell`` hands it over: ``ask``
+claims the next trial exactly as a worker does (the same ``
+TrialSampler``, in one storage transaction, within the run's global budget) and ``tell``
 records its result with the same contract and error settings as ``evaluate_pipeline``'s return
 value. Several clients - threads, processes, machines sharing the root - cooperate like
 workers. While a client holds asked trials it heartbeats them from a background thread, so

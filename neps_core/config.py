@@ -1,6 +1,6 @@
 """Run settings: every ``run()`` argument validated in one place, legacy spellings mapped.
 
-Errors are :class:`~neps_core.errors.SettingsError` (a ``ValueError``) naming the setting;
+Errors are ``SettingsError`` (a ``ValueError``) naming the setting;
 when settings come from a YAML file the caller prefixes the file and key path.
 """
 

@@ -2,7 +2,7 @@
 
 PyYAML silently keeps the last of two equal keys; a config file where that happens is almost
 always wrong, so here it is an error naming the line. Errors are
-:class:`~neps_core.errors.SettingsError` starting with the file's path.
+``SettingsError`` starting with the file's path.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The exception family of neps_core.
 
-Every error the framework raises on purpose derives from :class:`NepsCoreError`, so a user can
+Every error the framework raises on purpose derives from ``NepsCoreError``, so a user can
 catch them all at once. Where an error is also a classic Python error (a bad value, a missing
 file), it derives from that builtin too, so ``except ValueError`` keeps working.
 """

@@ -1,6 +1,6 @@
 """An in-memory index of a run's trials with aggregates kept up to date incrementally.
 
-Storage backends feed every new trial version into a :class:`TrialHistory` as they sync, so
+Storage backends feed every new trial version into a ``TrialHistory`` as they sync, so
 budget checks and optimizer views cost O(1) per trial instead of a scan of the whole run.
 """
 
@@ -15,7 +15,7 @@ class TrialHistory(Mapping[str, Trial]):
     """Trials by id, plus counts by state and the cost and fidelity spent so far.
 
     It is a read-only mapping for everybody but the storage that owns it (which calls
-    :meth:`put`). Optimizers receive it as the trial history.
+    ``put``). Optimizers receive it as the trial history.
     """
 
     def __init__(self) -> None:

@@ -37,7 +37,7 @@ hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
 # -- registration ------------------------------------------------------------------------------
 @hookspec
 def neps_register_optimizers() -> Sequence[type[Optimizer]]:
-    """Return optimizer classes (subclasses of :class:`neps_core.interfaces.Optimizer`).
+    """Return optimizer classes (subclasses of ``neps_core.interfaces.Optimizer``).
 
     Each class is selectable as ``optimizer="<cls.name>"``; its ``Settings`` attrs class
     validates the options given with it.
@@ -46,7 +46,7 @@ def neps_register_optimizers() -> Sequence[type[Optimizer]]:
 
 @hookspec
 def neps_register_storages() -> Sequence[type[Storage]]:
-    """Return storage classes (subclasses of :class:`neps_core.interfaces.Storage`).
+    """Return storage classes (subclasses of ``neps_core.interfaces.Storage``).
 
     Each class is selectable as ``storage="<cls.name>"`` and through URLs whose scheme it
     lists in ``schemes``.
@@ -55,7 +55,7 @@ def neps_register_storages() -> Sequence[type[Storage]]:
 
 @hookspec
 def neps_register_evaluators() -> Sequence[type[Evaluator]]:
-    """Return evaluator classes (subclasses of :class:`neps_core.interfaces.Evaluator`).
+    """Return evaluator classes (subclasses of ``neps_core.interfaces.Evaluator``).
 
     Each class is selectable as ``evaluator="<cls.name>"`` or
     ``evaluator={"name": "<cls.name>", **options}``.
@@ -85,7 +85,7 @@ def neps_select_optimizer(space: PipelineSpace, settings: Any) -> str | None:
     """Return the optimizer name to use for ``optimizer="auto"``, or ``None`` to abstain.
 
     The built-in choice is registered with ``trylast``, so any plugin may override it.
-    ``settings`` are the run's validated :class:`neps_core.config.RunSettings`.
+    ``settings`` are the run's validated ``neps_core.config.RunSettings``.
     """
 
 

@@ -1,7 +1,7 @@
 """The data model shared by the core and every plugin.
 
 All records are frozen attrs classes: a trial is never mutated in place, a new version is made
-with :func:`attrs.evolve` and handed to storage. That keeps the view an optimizer receives
+with ``attrs.evolve`` and handed to storage. That keeps the view an optimizer receives
 trustworthy while other workers keep writing.
 """
 

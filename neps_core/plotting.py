@@ -2,7 +2,7 @@
 
 Needs the ``plot`` extra (``pip install 'neps-core[plot]'``, i.e. matplotlib), imported only
 when a plot is made. Every function reads the run in ``root_directory`` (also while workers
-are still writing) and returns a :class:`matplotlib.figure.Figure` built without pyplot, so
+are still writing) and returns a ``matplotlib.figure.Figure`` built without pyplot, so
 nothing global changes and no display is needed; save it with ``figure.savefig("x.png")``.
 """
 

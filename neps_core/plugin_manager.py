@@ -1,9 +1,9 @@
 """Building the plugin manager and the registries it fills.
 
 Nothing here runs at import time: every ``run()`` (and every tool that needs plugins) calls
-:func:`load_plugins`, which discovers the ``neps_core`` entry points afresh. A plugin that
+``load_plugins``, which discovers the ``neps_core`` entry points afresh. A plugin that
 fails to import does not stop the others; it is reported with a warning, and a run that asks
-for it gets the :class:`~neps_core.errors.PluginLoadError`.
+for it gets the ``PluginLoadError``.
 """
 
 from __future__ import annotations
@@ -61,7 +61,7 @@ def make_plugin_manager(
 
     ``disabled`` (default: the comma-separated ``NEPS_CORE_DISABLE_PLUGINS``) blocks entry
     points by entry-point name or distribution name. Entry points that fail to import are
-    kept in ``broken`` by name, with a :class:`PluginLoadWarning`.
+    kept in ``broken`` by name, with a ``PluginLoadWarning``.
     """
     manager = pluggy.PluginManager(hookspecs.PROJECT_NAME)
     manager.add_hookspecs(hookspecs)
@@ -144,7 +144,7 @@ class Plugins:
 def load_plugins(
     extra_plugins: Iterable[object] = (), *, disabled: Iterable[str] | None = None
 ) -> Plugins:
-    """Discover plugins and fill the registries (see :func:`make_plugin_manager`)."""
+    """Discover plugins and fill the registries (see ``make_plugin_manager``)."""
     discovery = make_plugin_manager(extra_plugins, disabled=disabled)
     manager = discovery.manager
     registries: dict[str, Registry[Any]] = {}

@@ -14,7 +14,7 @@ form)::
 
 Relative paths (the ``evaluate_pipeline`` file, a space file, ``root_directory``) are taken
 relative to the YAML file, so a config means the same whatever the current directory. Errors
-are :class:`~neps_core.errors.SettingsError` starting with the file and the key path, e.g.
+are ``SettingsError`` starting with the file and the key path, e.g.
 ``run.yaml: evaluator.n_workers: must be at least 1, got 0``.
 """
 

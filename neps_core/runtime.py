@@ -68,7 +68,7 @@ def injected_names(function: Callable[..., Any]) -> tuple[str, ...]:
 
 
 class Worker:
-    """One worker's loop over a run; build it, then call :meth:`run` once."""
+    """One worker's loop over a run; build it, then call ``run`` once."""
 
     def __init__(self, context: RunContext) -> None:
         self.context = context

@@ -2,7 +2,7 @@
 
 Random search that also exploits: each proposal is, by the configured shares, a uniform draw
 of the space, a draw around the user's priors, or a mutation of one of the best configurations
-found so far (see :meth:`neps_core.space.PipelineSpace.mutate`). It works on every space,
+found so far (see ``neps_core.space.PipelineSpace.mutate``). It works on every space,
 structural ones (operations, resampling, grammars) included, and never proposes a
 configuration the run has already seen.
 """

@@ -4,7 +4,7 @@ The population is the ``population_size`` most recently finished successful tria
 oldest drop out as new ones finish ("aging", which regularizes against lucky evaluations).
 Each proposal mutates the best of ``sample_size`` randomly picked members (a tournament).
 Until the run has started ``population_size`` trials, proposals are random draws. Mutations
-work on decision paths (see :meth:`neps_core.space.PipelineSpace.mutate`), so structural
+work on decision paths (see ``neps_core.space.PipelineSpace.mutate``), so structural
 spaces evolve as naturally as flat ones. Everything derives from the history: any worker,
 with any history, makes the same decision under a seed.
 """
@@ -38,7 +38,7 @@ class RegularizedEvolutionSettings:
     """``population_size``: trials in the population; ``sample_size``: the tournament size.
 
     ``initial_use_priors`` draws the initial population around the priors; ``mutation_rate``
-    and ``step`` shape mutations as in :meth:`~neps_core.space.PipelineSpace.mutate`.
+    and ``step`` shape mutations as in ``mutate``.
     """
 
     population_size: int = attrs.field(default=20, validator=_at_least(2))

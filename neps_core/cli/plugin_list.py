@@ -67,7 +67,7 @@ def _registrations(manager: Any, plugin: object) -> dict[str, list[str]]:
 
 
 def format_plugins(data: dict[str, Any]) -> str:
-    """The text form of :func:`plugin_data`."""
+    """The text form of ``plugin_data``."""
     lines = []
     for plugin in data["plugins"]:
         origin = plugin["distribution"] or "registered in code"

@@ -54,7 +54,7 @@ def _workers(run: RunSnapshot) -> list[dict[str, Any]]:
 
 
 def format_status(data: dict[str, Any]) -> str:
-    """The text form of :func:`status_data`."""
+    """The text form of ``status_data``."""
     counts = data["counts"]
     total = sum(counts.values())
     lines = [

@@ -1,9 +1,9 @@
 """The interface every evaluator plugin implements: where a trial's evaluation runs.
 
-Call sequence: the worker loop calls :meth:`Evaluator.submit` while fewer than ``capacity``
-jobs are in flight, and :meth:`Evaluator.wait` to collect the outcomes that finished. An
+Call sequence: the worker loop calls ``Evaluator.submit`` while fewer than ``capacity``
+jobs are in flight, and ``Evaluator.wait`` to collect the outcomes that finished. An
 evaluator reports what the user's function returned (or raised) verbatim; turning that into a
-:class:`~neps_core.models.Report` is the core's job, so every evaluator honours the same
+``Report`` is the core's job, so every evaluator honours the same
 result contract.
 """
 

@@ -2,7 +2,7 @@
 
 Call sequence: the worker loop builds the optimizer once per ``run()`` with the space, the
 validated ``Settings`` and the seed; then, inside storage's sampling transaction, it calls
-:meth:`Optimizer.ask` with the complete, current trial history of the run (all workers) and
+``Optimizer.ask`` with the complete, current trial history of the run (all workers) and
 the global budget. The returned proposals become trials in that same transaction, so an
 optimizer never has to coordinate workers itself. ``ask`` must be correct for any history: it
 may cache, but a fresh instance given the same history must make a valid decision.

@@ -1,13 +1,13 @@
 """The interface every storage plugin implements.
 
-A storage holds one run: its :class:`~neps_core.models.RunInfo` and all trial versions. It
-exposes one writing primitive, :meth:`Storage.transact`: an exclusive section (across
+A storage holds one run: its ``RunInfo`` and all trial versions. It
+exposes one writing primitive, ``Storage.transact``: an exclusive section (across
 processes and machines sharing the root) that sees the current history and persists the trial
 versions it returns before anybody else can look. Sampling and reporting are both
 transactions, which is what makes sampling atomic and budgets exact.
 
-Reading is incremental: :meth:`Storage.sync` applies only what changed since the last call to
-the in-memory :class:`~neps_core.history.TrialHistory`, so the cost per trial stays flat.
+Reading is incremental: ``Storage.sync`` applies only what changed since the last call to
+the in-memory ``TrialHistory``, so the cost per trial stays flat.
 """
 
 from __future__ import annotations

@@ -2,8 +2,8 @@
 
 Flat spaces are named parameters (``Float``, ``Integer``, ``Categorical``, ``Constant``, a
 fidelity); structural spaces add ``Operation``, ``.resample()`` and ``ByName`` (see
-:mod:`neps_core.space.structure`); conditions and forbidden clauses come from
-:mod:`neps_core.space.conditions`; :mod:`neps_core.space.encoding` turns flat configurations
+``neps_core.space.structure``); conditions and forbidden clauses come from
+``neps_core.space.conditions``; ``neps_core.space.encoding`` turns flat configurations
 into arrays for model-based optimizers.
 """
 

@@ -182,7 +182,7 @@ class SpaceStructure:
         return max((self.height(child) for child in children(node)), default=0.0)
 
     def choice_height(self, choice: Any) -> float:
-        """:meth:`height` of a categorical's choice, cached (choices live as long as the space)."""
+        """``height`` of a categorical's choice, cached (choices live as long as the space)."""
         key = id(choice)
         if key not in self._height_memo:
             self._height_memo[key] = self.height(choice)

@@ -47,7 +47,7 @@ class Clause(abc.ABC):
 
     @abc.abstractmethod
     def describe(self) -> dict[str, Any]:
-        """The plain (YAML/JSON) form, read back by :func:`clause_from_description`."""
+        """The plain (YAML/JSON) form, read back by ``clause_from_description``."""
 
     def problems(self, parameters: Mapping[str, Parameter]) -> list[str]:
         """What is wrong with the clause in a space with ``parameters``."""

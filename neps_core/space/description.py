@@ -1,4 +1,4 @@
-"""NePS's declarative space form (YAML/JSON) to and from a :class:`PipelineSpace`.
+"""NePS's declarative space form (YAML/JSON) to and from a ``PipelineSpace``.
 
 The same form is read from users' YAML files and written next to every run, so a saved space
 is human-readable and round-trips exactly::
@@ -11,7 +11,7 @@ is human-readable and round-trips exactly::
     $forbidden: [{and: [{eq: [optimizer, adam]}, {gt: [learning_rate, 0.05]}]}]
 
 Structural entries (operations, references, resamples) use the tagged form of
-:mod:`neps_core.space.nodes`; ``$forbidden`` and ``$max_depth`` hold space-wide settings.
+``neps_core.space.nodes``; ``$forbidden`` and ``$max_depth`` hold space-wide settings.
 """
 
 from __future__ import annotations
@@ -153,7 +153,7 @@ def parameter_from_description(name: str, entry: Any) -> Parameter:
 
 
 def _structural_entry(name: str, entry: Mapping[str, Any]) -> Parameter:
-    """An operation, reference, resample, ... entry (see :mod:`neps_core.space.nodes`)."""
+    """An operation, reference, resample, ... entry (see ``neps_core.space.nodes``)."""
     try:
         node = node_from_description(entry, name, parameter_from_description)
     except (InvalidParameterError, TypeError, KeyError) as error:

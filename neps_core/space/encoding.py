@@ -5,14 +5,14 @@ Each searchable parameter is one column of a float array:
 * ``Float``/``Integer``: its position in the unit interval, ``Numerical.to_unit`` (on the log
   scale for ``log=True``; an integer ``k`` sits in the middle of its own equal share of
   [0, 1], so rounding in ``from_unit`` maps any point back to the nearest integer);
-* ``Categorical``: the index of the choice, ``0 .. n-1`` (see :attr:`categorical_dims` to
+* ``Categorical``: the index of the choice, ``0 .. n-1`` (see ``categorical_dims`` to
   one-hot it or to use a categorical kernel); choices may be any values, tuples included;
 * a parameter absent from a configuration (inactive by a condition): ``NaN``.
 
 Constants are left out (they never vary) and so is the fidelity, unless
-``include_fidelity=True`` (for models over configuration *and* fidelity). :meth:`decode`
+``include_fidelity=True`` (for models over configuration *and* fidelity). ``decode``
 rounds and clips any array back to valid configurations, so an optimizer may propose points
-anywhere in :attr:`bounds`::
+anywhere in ``bounds``::
 
     encoder = ConfigEncoder.from_space(space)
     x = encoder.encode(configs)          # shape (len(configs), encoder.n_dims)
@@ -98,7 +98,7 @@ class ConfigEncoder:
     def decode(self, array: np.ndarray, *, fidelity: Any = "max") -> list[dict[str, Any]]:
         """Valid configurations for the rows of ``array`` (one row may be a 1-d array).
 
-        Values are clipped to :attr:`bounds` and categoricals rounded; constants are added,
+        Values are clipped to ``bounds`` and categoricals rounded; constants are added,
         the fidelity is set to ``fidelity`` unless it is a column, and parameters that the
         decoded values make inactive are dropped. A ``NaN`` of a parameter that turns out to
         be active decodes to its prior (or centre).

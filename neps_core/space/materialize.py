@@ -1,6 +1,6 @@
 """From a walked configuration to what ``evaluate_pipeline`` receives, and a readable view.
 
-Walking a configuration yields plain values and :class:`ResolvedOperation` records; only the
+Walking a configuration yields plain values and ``ResolvedOperation`` records; only the
 entries passed to ``evaluate_pipeline`` are then *instantiated*: each operation is called with
 its (instantiated) arguments. An operation shared by several uses is called once, so every
 use receives the same object (the meaning of a value drawn once); a resampled one is a

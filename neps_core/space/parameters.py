@@ -118,7 +118,7 @@ def _check_prior_confidence(confidence: str) -> list[str]:
 
 @attrs.frozen(eq=True)
 class Numerical(Parameter):
-    """Shared bounds, log scale and prior logic of :class:`Float` and :class:`Integer`."""
+    """Shared bounds, log scale and prior logic of ``Float`` and ``Integer``."""
 
     lower: float
     upper: float
@@ -150,7 +150,7 @@ class Numerical(Parameter):
         return (self._scaled(float(value)) - low) / (high - low)
 
     def from_unit(self, unit: float) -> Any:
-        """Map a number in [0, 1] back to a legal value (the inverse of :meth:`to_unit`)."""
+        """Map a number in [0, 1] back to a legal value (the inverse of ``to_unit``)."""
         low, high = self._unit_bounds()
         scaled = low + min(max(unit, 0.0), 1.0) * (high - low)
         return self._legal(math.exp(scaled) if self.log else scaled)
@@ -294,7 +294,7 @@ class Categorical(Parameter):
         return index if self.indexed else self.choices[index]
 
     def contains(self, value: Any) -> bool:
-        """Whether ``value`` is a valid decision: a choice, or an index when :attr:`indexed`."""
+        """Whether ``value`` is a valid decision: a choice, or an index when ``indexed``."""
         return self.index_of(value) is not None
 
 

@@ -1,8 +1,8 @@
 """`PipelineSpace`: a named collection of parameters, declared as a class or from a dict.
 
 Configurations are mappings of decision paths to decisions (see
-:mod:`neps_core.space.resolution`); for a flat space that is simply ``{name: value}``.
-:meth:`PipelineSpace.resolve` turns one into the keyword arguments of ``evaluate_pipeline``.
+``neps_core.space.resolution``); for a flat space that is simply ``{name: value}``.
+``PipelineSpace.resolve`` turns one into the keyword arguments of ``evaluate_pipeline``.
 """
 
 from __future__ import annotations
@@ -42,9 +42,9 @@ class PipelineSpace:
 
     ``PipelineSpace({"lr": Float(1e-4, 1e-1, log=True)})`` builds one from a mapping.
     ``conditions`` maps a parameter to the clause under which it is active, ``forbidden``
-    lists clauses no configuration may satisfy (see :mod:`neps_core.space.conditions`), and
+    lists clauses no configuration may satisfy (see ``neps_core.space.conditions``), and
     ``max_depth`` bounds nested ``.resample()`` levels when sampling recursive spaces.
-    Spaces are immutable: :meth:`add` and :meth:`remove` return new spaces.
+    Spaces are immutable: ``add`` and ``remove`` return new spaces.
     """
 
     def __init__(
@@ -314,7 +314,7 @@ class PipelineSpace:
             raise ValueError(f"The configuration misses decisions: {error}") from None
 
     def canonical(self, config: Mapping[str, Any]) -> dict[str, Any] | None:
-        """:meth:`active_part` of ``config``, or ``None`` when a forbidden clause excludes it."""
+        """``active_part`` of ``config``, or ``None`` when a forbidden clause excludes it."""
         decisions = self.active_part(config)
         return None if self.violated_clause(decisions) is not None else decisions
 

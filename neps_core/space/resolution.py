@@ -10,7 +10,7 @@ as ever); a decision inside a structure is named by where it sits::
 
 An entry used without ``.resample()`` is drawn once, under its own name, and shared by every
 use; a resample draws the definition again under the path of its use. The
-:class:`Resolver` walks the structure either *drawing* decisions (sampling; decisions given
+``Resolver`` walks the structure either *drawing* decisions (sampling; decisions given
 for some paths are kept, which is how mutation and completion work) or *reading* them
 strictly (validation and resolution of a stored configuration).
 """

@@ -1,12 +1,12 @@
 """Test suites and fixtures for authors of neps_core plugins (needs pytest).
 
-* :class:`OptimizerContract` - subclass it with ``optimizer_class = MyOptimizer``;
-* :class:`StorageContract` - subclass it with ``storage_class = MyStorage``;
-* :class:`EvaluatorContract` / :class:`BackgroundEvaluatorContract` - subclass it with
+* ``OptimizerContract`` - subclass it with ``optimizer_class = MyOptimizer``;
+* ``StorageContract`` - subclass it with ``storage_class = MyStorage``;
+* ``EvaluatorContract`` / ``BackgroundEvaluatorContract`` - subclass it with
   ``evaluator_class = MyEvaluator``;
 * ``pytest_plugins = ["neps_core.testing.fixtures"]`` - fixtures such as ``neps_run``,
   ``neps_plugins`` and ``neps_disable_plugins``; the helpers in
-  :mod:`neps_core.testing.fixtures` (``make_trial``, ``history_of``, ``toy_spaces``, ...) are
+  ``neps_core.testing.fixtures`` (``make_trial``, ``history_of``, ``toy_spaces``, ...) are
   plain functions usable anywhere.
 
 The built-in plugins are tested with exactly these suites. ``import neps_core`` never imports

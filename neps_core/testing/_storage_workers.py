@@ -100,7 +100,7 @@ class Spawner:
         self._files: list[IO[str]] = []
 
     def start(self, action: str, *, index: int, barrier: bool = False, **params: Any) -> Child:
-        """Start one worker doing ``action``; with ``barrier`` it waits for :meth:`release`."""
+        """Start one worker doing ``action``; with ``barrier`` it waits for ``release``."""
         job = {
             "storage": self.target,
             "root": str(self.root),

@@ -4,10 +4,10 @@ Enable the fixtures in a plugin's test suite with::
 
     pytest_plugins = ["neps_core.testing.fixtures"]
 
-The helper functions (:func:`make_trial`, :func:`history_of`, :func:`toy_spaces`, ...) are plain
+The helper functions (``make_trial``, ``history_of``, ``toy_spaces``, ...) are plain
 functions, usable without the fixtures; the contract suites build on them too. Everything works
 with real neps_core objects: trials are the frozen models storage writes, histories are the
-:class:`~neps_core.history.TrialHistory` optimizers receive.
+``TrialHistory`` optimizers receive.
 """
 
 from __future__ import annotations
@@ -132,7 +132,7 @@ def make_trial(
 ) -> Trial:
     """A trial as a worker of some run would have stored it in ``state``.
 
-    A successful trial without ``objective`` gets :func:`toy_objective` of its config; a failed
+    A successful trial without ``objective`` gets ``toy_objective`` of its config; a failed
     one gets ``error`` (default: a ``RuntimeError`` message) and ``objective`` (default ``None``,
     as without ``objective_value_on_error``). Timestamps derive from the id, so two histories
     built the same way are equal.
@@ -236,9 +236,9 @@ def neps_space() -> PipelineSpace:
 
 @pytest.fixture
 def neps_run(neps_root: Path) -> Callable[..., Summary]:
-    """Call :func:`neps_core.run` with an instant toy objective; keyword arguments override.
+    """Call ``neps_core.run`` with an instant toy objective; keyword arguments override.
 
-    Defaults: ``evaluate_pipeline`` = :func:`toy_evaluate_pipeline`, the ``neps_space``
+    Defaults: ``evaluate_pipeline`` = ``toy_evaluate_pipeline``, the ``neps_space``
     space, ``root_directory`` = ``neps_root`` and ``evaluations_to_spend=5``.
     """
 

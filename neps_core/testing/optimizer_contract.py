@@ -10,13 +10,13 @@ Usage, in a plugin's test suite::
         optimizer_options = {"some_option": 3}  # optional
 
 Every test runs once per search space in ``spaces`` (default: the toy spaces of
-:func:`~neps_core.testing.fixtures.toy_spaces` that fit the optimizer's declared capabilities:
+``toy_spaces`` that fit the optimizer's declared capabilities:
 ``supports_fidelity``, ``requires_fidelity``, ``requires_prior``). To test one particular space
 instead, set ``spaces = {"mine": MySpace()}`` or override the ``space`` fixture.
 
 The contract is what the worker loop relies on: proposals inside the space, at most ``n`` of
 them, reproducible under a seed, sensible with other workers' pending and running trials and
-with failures in the history, and a real :func:`neps_core.run` from start to finish.
+with failures in the history, and a real ``neps_core.run`` from start to finish.
 """
 
 from __future__ import annotations

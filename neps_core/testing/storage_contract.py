@@ -14,7 +14,7 @@ options by name). The concurrency and crash tests start real Python processes th
 ``storage_class`` by its module path and construct it with the same options, so the class
 must be importable from the test process's ``sys.path`` and the options JSON-serializable.
 
-The contract is what the worker loop relies on (see :class:`neps_core.interfaces.Storage`):
+The contract is what the worker loop relies on (see ``neps_core.interfaces.Storage``):
 ``transact`` is exclusive across processes and aborts cleanly, ``sync`` shows every
 instance's writes and the latest version of each trial, run info is stored once, and a
 report is durable once ``transact`` returned.

@@ -1,4 +1,4 @@
-"""The ``disk`` storage plugin (the default): see :mod:`.storage` for layout and guarantees."""
+"""The ``disk`` storage plugin (the default): see ``.storage`` for layout and guarantees."""
 
 from collections.abc import Sequence
 
