@@ -5,7 +5,6 @@ from __future__ import annotations
 import inspect
 import logging
 import random
-import shutil
 import sys
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
@@ -19,6 +18,7 @@ from neps_core.components import (
     build_optimizer,
     initialize_run,
     open_storage,
+    overwrite_run,
     resolve_space,
     select_optimizer_class,
     stored_space,
@@ -92,8 +92,8 @@ def run(
     if settings.seed is not None:
         _seed_global_generators(settings.seed)
     loaded = load_plugins(settings.plugins)
-    if settings.overwrite_root_directory and settings.root_directory.exists():
-        shutil.rmtree(settings.root_directory)
+    if settings.overwrite_root_directory:
+        overwrite_run(settings.root_directory, loaded)
     context = _prepare(settings, loaded)
     return _work(context)
 

@@ -7,6 +7,7 @@ the plugin and the option.
 
 from __future__ import annotations
 
+import shutil
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -145,6 +146,19 @@ def open_storage(root: Path, spec: ComponentSpec | None, plugins: Plugins) -> St
         root.mkdir(parents=True, exist_ok=True)
         write_atomic(pointer, dump_yaml(chosen))
     return storage
+
+
+def overwrite_run(root: Path, plugins: Plugins) -> None:
+    """Delete the run in ``root``: its storage's data (wherever it lives), then the directory."""
+    root = Path(root)
+    if (root / STORAGE_POINTER_FILE).is_file():
+        storage = open_storage(root, None, plugins)
+        try:
+            storage.erase()
+        finally:
+            storage.close()
+    if root.exists():
+        shutil.rmtree(root)
 
 
 def _read_pointer(pointer: Path) -> dict[str, Any] | None:

@@ -78,3 +78,9 @@ class Storage(abc.ABC):
 
     def close(self) -> None:  # noqa: B027 - most backends hold nothing open
         """Release open handles."""
+
+    def erase(self) -> None:  # noqa: B027 - most backends keep everything in the root
+        """Delete what this run keeps outside its root directory (``overwrite_root_directory``).
+
+        The core deletes the root directory itself afterwards.
+        """

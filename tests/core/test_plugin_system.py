@@ -182,7 +182,7 @@ def test_unknown_names_suggest_close_ones(
 
 def test_an_unknown_name_without_close_ones_lists_all(neps_run: Run) -> None:
     with pytest.raises(UnknownPluginError) as caught:
-        neps_run(optimizer="bayesian_telepathy")
+        neps_run(optimizer="xyzzy_quux")
     message = str(caught.value)
     assert "Did you mean" not in message
     assert "'grid_search'" in message

@@ -1,0 +1,178 @@
+"""``import_trials``: add trials evaluated elsewhere to a run, as if its workers had made them.
+
+Useful to warm-start an optimizer with earlier results, or to switch optimizers mid-study.
+Everything is checked before anything is written, and all trials are written in one storage
+transaction, so an import either happens completely or not at all.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from neps_core.components import (
+    build_optimizer,
+    initialize_run,
+    open_storage,
+    overwrite_run,
+    resolve_space,
+    select_optimizer_class,
+    stored_space,
+)
+from neps_core.config import RunSettings, component_spec
+from neps_core.errors import SettingsError
+from neps_core.history import TrialHistory
+from neps_core.interfaces import Storage
+from neps_core.models import Trial
+from neps_core.plugin_manager import Plugins, load_plugins
+from neps_core.result_contract import ParsedResult, parse_result
+from neps_core.serialization import to_plain
+from neps_core.space import Constant, PipelineSpace
+
+IMPORT_WORKER = "import_trials"
+
+
+def import_trials(
+    evaluated_trials: Sequence[tuple[Mapping[str, Any], Any]],
+    root_directory: str | Path,
+    pipeline_space: Any = None,
+    *,
+    overwrite_root_directory: bool = False,
+    optimizer: Any = "auto",
+    storage: Any = None,
+    plugins: Iterable[object] = (),
+) -> list[Trial]:
+    """Record ``(config, result)`` pairs evaluated elsewhere as finished trials of a run.
+
+    Args:
+        evaluated_trials: ``(config, result)`` pairs. Each config must fit the space
+            (missing ``Constant`` values are filled in); each result follows the
+            ``evaluate_pipeline`` contract (a number, a tuple, a dict with
+            ``objective_to_minimize``, ...).
+        root_directory: The run to import into; a new run is started when it has none.
+        pipeline_space: The space; required for a new run, and checked against the saved
+            space of an existing one.
+        overwrite_root_directory: Delete ``root_directory`` first.
+        optimizer: The optimizer a new run is recorded with (as in ``run``).
+        storage: The storage of a new run (as in ``run``); an existing run keeps its own.
+        plugins: Extra plugin objects, as in ``run``.
+
+    Returns:
+        The imported trials, final (SUCCESS or FAILED), in the order given. They count
+        toward the run's budgets like any other trial.
+
+    Raises:
+        ValueError: A config does not fit the space; the message names its index and why.
+        TypeError: A result breaks the ``evaluate_pipeline`` contract (index named).
+    """
+    pairs = _check_pairs(evaluated_trials)
+    loaded = load_plugins(plugins)
+    given = None if pipeline_space is None else resolve_space(pipeline_space, loaded)
+    checked = None if given is None else _parse_all(pairs, given)  # before anything is written
+    root = Path(root_directory)
+    if overwrite_root_directory:
+        overwrite_run(root, loaded)
+    spec = None if storage is None else component_spec(storage, "storage")
+    opened = open_storage(root, spec, loaded)
+    try:
+        if given is None or checked is None:
+            space = _saved_space(opened)
+            parsed = _parse_all(pairs, space)
+        else:
+            space, parsed = given, checked
+            _record_run(opened, given, optimizer, loaded)
+        return opened.transact(lambda history: _trials(history, parsed, space))
+    finally:
+        opened.close()
+
+
+def _check_pairs(evaluated_trials: Any) -> list[tuple[int, tuple[Mapping[str, Any], Any]]]:
+    if isinstance(evaluated_trials, str | bytes | Mapping) or not isinstance(
+        evaluated_trials, Iterable
+    ):
+        raise TypeError(
+            "evaluated_trials must be a sequence of (config, result) pairs, "
+            f"got {type(evaluated_trials).__name__}"
+        )
+    pairs = []
+    for index, pair in enumerate(evaluated_trials):
+        if not isinstance(pair, Sequence) or isinstance(pair, str) or len(pair) != 2:
+            raise TypeError(f"evaluated_trials[{index}] must be a (config, result) pair")
+        if not isinstance(pair[0], Mapping):
+            raise TypeError(
+                f"evaluated_trials[{index}]: the config must be a mapping, "
+                f"got {type(pair[0]).__name__}"
+            )
+        pairs.append((index, (pair[0], pair[1])))
+    return pairs
+
+
+def _saved_space(storage: Storage) -> PipelineSpace:
+    saved = stored_space(storage)
+    if saved is None:
+        raise SettingsError(
+            f"pipeline_space is required to import trials into a new run in "
+            f"{storage.root_directory}"
+        )
+    return saved
+
+
+def _record_run(storage: Storage, space: PipelineSpace, optimizer: Any, plugins: Plugins) -> None:
+    """Record a new run the way ``run()`` would; a saved space is checked against ``space``."""
+    settings = RunSettings.from_kwargs(
+        root_directory=storage.root_directory, pipeline_space=space, optimizer=optimizer
+    )
+    cls = select_optimizer_class(settings.optimizer, space, settings, plugins)
+    built = build_optimizer(cls, settings.optimizer.options, space, None, plugins.converter)
+    initialize_run(storage, space, built, seed=None)
+
+
+def _parse_all(
+    pairs: list[tuple[int, tuple[Mapping[str, Any], Any]]], space: PipelineSpace
+) -> list[tuple[dict[str, Any], ParsedResult]]:
+    return [_parse(index, config, result, space) for index, (config, result) in pairs]
+
+
+def _parse(
+    index: int, config: Mapping[str, Any], result: Any, space: PipelineSpace
+) -> tuple[dict[str, Any], ParsedResult]:
+    full = dict(config)
+    for name, parameter in space.parameters.items():
+        if isinstance(parameter, Constant):
+            full.setdefault(name, parameter.value)
+    try:
+        space.validate_config(full)
+    except ValueError as error:
+        raise ValueError(f"evaluated_trials[{index}]: invalid configuration: {error}") from error
+    if result is None:
+        raise TypeError(f"evaluated_trials[{index}]: an imported trial needs a result, got None")
+    try:
+        parsed = parse_result(result)
+    except TypeError as error:
+        raise TypeError(f"evaluated_trials[{index}]: invalid result: {error}") from error
+    return to_plain(full), parsed
+
+
+def _trials(
+    history: TrialHistory, parsed: list[tuple[dict[str, Any], ParsedResult]], space: PipelineSpace
+) -> list[Trial]:
+    now = time.time()
+    first = int(history.next_id())
+    fidelity = space.fidelity_name
+    return [
+        Trial(
+            id=str(first + offset),
+            config=config,
+            state=result.state,
+            created_at=now,
+            worker_id=IMPORT_WORKER,
+            started_at=now,
+            finished_at=now,
+            fidelity=None if fidelity is None else config[fidelity],
+            report=result.report,
+            metadata={"imported": True},
+        )
+        for offset, (config, result) in enumerate(parsed)
+    ]

@@ -1,0 +1,133 @@
+"""``import_trials``: external (config, result) pairs become finished trials of a run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import neps_core as neps
+from neps_core.errors import SettingsError, SpaceMismatchError
+from neps_core.models import TrialState
+from neps_core_plugins.disk_storage.storage import DiskStorage
+from neps_core_plugins.sqlite_storage import SQLiteStorage
+
+SPACE = {
+    "lr": neps.Float(1e-4, 1e-1, log=True),
+    "depth": neps.Integer(1, 8),
+    "act": neps.Categorical(["relu", "tanh"]),
+}
+EVALUATED = [
+    ({"lr": 0.01, "depth": 3, "act": "relu"}, 0.4),
+    ({"lr": 0.001, "depth": 5, "act": "tanh"}, {"objective_to_minimize": 0.3, "cost": 2.0}),
+    ({"lr": 0.05, "depth": 1, "act": "relu"}, {"exception": "diverged", "cost": 1.0}),
+]
+
+
+@pytest.mark.parametrize("storage", ["disk", "sqlite"])
+def test_imported_trials_are_final_and_stored(root: Path, storage: str) -> None:
+    trials = neps.import_trials(EVALUATED, root, SPACE, storage=storage)
+    assert [t.id for t in trials] == ["1", "2", "3"]
+    assert [t.state for t in trials] == [TrialState.SUCCESS, TrialState.SUCCESS, TrialState.FAILED]
+    backend = {"disk": DiskStorage, "sqlite": SQLiteStorage}[storage](root)
+    history = backend.sync()
+    assert history["2"].config == EVALUATED[1][0]
+    assert history["2"].report is not None and history["2"].report.cost == 2.0
+    assert history["3"].report is not None and history["3"].report.error == "diverged"
+    assert history["1"].metadata == {"imported": True}
+    assert history.cost_spent == 3.0
+    assert (root / "configs" / "config_1" / "config.yaml").is_file()
+    assert neps.load_config(root, "config_2") == EVALUATED[1][0]
+
+
+def test_imported_trials_count_toward_the_budget(root: Path) -> None:
+    neps.import_trials(EVALUATED, root, SPACE)
+    seen: list[dict[str, object]] = []
+
+    def evaluate(**config: object) -> float:
+        seen.append(config)
+        return 1.0
+
+    summary = neps.run(
+        evaluate, SPACE, root_directory=root, evaluations_to_spend=5, optimizer="random_search"
+    )
+    assert len(seen) == 2
+    assert summary.counts["success"] == 4
+    assert summary.best_objective == 0.3
+
+
+def test_import_into_an_existing_run_uses_its_saved_space(root: Path) -> None:
+    neps.run(lambda **c: 1.0, SPACE, root_directory=root, evaluations_to_spend=2, storage="sqlite")
+    trials = neps.import_trials(EVALUATED[:1], root)
+    assert trials[0].id == "3"
+    assert neps.status(root).counts["success"] == 3
+    with pytest.raises(ValueError, match=r"evaluated_trials\[0\].*'depth'"):
+        neps.import_trials([({"lr": 0.01, "depth": 99, "act": "relu"}, 1.0)], root)
+
+
+def test_a_bad_config_is_rejected_with_its_index_and_nothing_is_written(root: Path) -> None:
+    bad = [
+        *EVALUATED[:2],
+        ({"lr": 0.01, "depth": 3, "act": "gelu"}, 0.1),
+    ]
+    with pytest.raises(ValueError, match=r"evaluated_trials\[2\]: invalid configuration.*'act'"):
+        neps.import_trials(bad, root, SPACE)
+    assert not root.exists()  # checked before anything was written
+    with pytest.raises(ValueError, match=r"evaluated_trials\[0\].*Unknown parameter.*'width'"):
+        neps.import_trials([({**EVALUATED[0][0], "width": 3}, 1.0)], root, SPACE)
+    with pytest.raises(ValueError, match=r"evaluated_trials\[1\].*'depth' is missing"):
+        neps.import_trials([EVALUATED[0], ({"lr": 0.01, "act": "relu"}, 1.0)], root, SPACE)
+
+
+def test_a_bad_result_breaks_the_contract_with_its_index(root: Path) -> None:
+    with pytest.raises(TypeError, match=r"evaluated_trials\[1\]: invalid result.*list"):
+        neps.import_trials([EVALUATED[0], (EVALUATED[1][0], [0.1, 0.2])], root, SPACE)
+    with pytest.raises(TypeError, match=r"evaluated_trials\[0\].*needs a result"):
+        neps.import_trials([(EVALUATED[0][0], None)], root, SPACE)
+
+
+def test_malformed_pairs_are_type_errors(root: Path) -> None:
+    with pytest.raises(TypeError, match="sequence of"):
+        neps.import_trials({"lr": 0.1}, root, SPACE)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"evaluated_trials\[0\] must be a \(config, result\)"):
+        neps.import_trials([(EVALUATED[0][0],)], root, SPACE)  # type: ignore[list-item]
+    with pytest.raises(TypeError, match=r"evaluated_trials\[0\]: the config must be a mapping"):
+        neps.import_trials([([0.1, 3], 1.0)], root, SPACE)  # type: ignore[list-item]
+
+
+def test_a_new_run_needs_a_space(root: Path) -> None:
+    with pytest.raises(SettingsError, match="pipeline_space is required"):
+        neps.import_trials(EVALUATED, root)
+
+
+def test_a_different_space_than_the_saved_one_is_refused(root: Path) -> None:
+    neps.import_trials(EVALUATED, root, SPACE)
+    other = {**SPACE, "depth": neps.Integer(1, 16)}
+    with pytest.raises(SpaceMismatchError, match="'depth'"):
+        neps.import_trials(EVALUATED, root, other)
+
+
+def test_constants_may_be_left_out_and_fidelities_are_recorded(root: Path) -> None:
+    space = {
+        "x": neps.Float(0.0, 1.0),
+        "epochs": neps.IntegerFidelity(1, 9),
+        "dataset": neps.Constant("cifar"),
+    }
+    trials = neps.import_trials([({"x": 0.5, "epochs": 3}, 0.2)], root, space)
+    assert trials[0].config == {"x": 0.5, "epochs": 3, "dataset": "cifar"}
+    assert trials[0].fidelity == 3
+
+
+def test_overwrite_root_directory_starts_afresh(root: Path) -> None:
+    neps.import_trials(EVALUATED, root, SPACE)
+    trials = neps.import_trials(EVALUATED[:1], root, SPACE, overwrite_root_directory=True)
+    assert [t.id for t in trials] == ["1"]
+
+
+def test_multi_objective_results_are_imported(root: Path) -> None:
+    trials = neps.import_trials(
+        [(EVALUATED[0][0], (0.1, 0.9)), (EVALUATED[1][0], {"objective_to_minimize": [0.2, 0.3]})],
+        root,
+        SPACE,
+    )
+    assert [t.objective for t in trials] == [(0.1, 0.9), (0.2, 0.3)]

@@ -1,0 +1,139 @@
+"""``migrate_run``: a run started on one storage continues on another, nothing lost."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import attrs
+import pytest
+
+import neps_core as neps
+from neps_core.components import open_storage
+from neps_core.history import TrialHistory
+from neps_core.migration import MigrationError, migrate_run
+from neps_core.models import Trial, TrialState
+from neps_core.plugin_manager import load_plugins
+from neps_core_plugins.sqlite_storage import SQLiteStorage
+
+SPACE = {"x": neps.Float(0.0, 1.0), "n": neps.Integer(1, 5)}
+
+
+def _evaluate(x: float, n: int, pipeline_directory: Path) -> dict[str, float]:
+    (pipeline_directory / "model.txt").write_text(f"{x} {n}")
+    return {"objective_to_minimize": x * n, "cost": 1.0}
+
+
+def _start(root: Path, storage: str = "disk", count: int = 4) -> neps.Summary:
+    return neps.run(
+        _evaluate,
+        SPACE,
+        root_directory=root,
+        storage=storage,
+        evaluations_to_spend=count,
+        optimizer="random_search",
+        seed=3,
+    )
+
+
+def test_a_disk_run_continues_in_sqlite(tmp_path: Path) -> None:
+    source, destination = tmp_path / "disk", tmp_path / "sqlite"
+    before = _start(source)
+    copied = migrate_run(source, destination, storage="sqlite")
+    assert [t.id for t in copied] == ["1", "2", "3", "4"]
+    assert (destination / "run.db").is_file()
+    old, new = open_storage(source, None, load_plugins()).sync(), SQLiteStorage(destination).sync()
+    assert {k: old[k] for k in old} == {k: new[k] for k in new}
+    assert (destination / "configs" / "config_2" / "model.txt").read_text() == (
+        source / "configs" / "config_2" / "model.txt"
+    ).read_text()
+    # The same budget: nothing more to do; a bigger one continues in SQLite.
+    same = neps.run(_evaluate, SPACE, root_directory=destination, evaluations_to_spend=4)
+    assert same.counts["success"] == 4
+    after = neps.run(_evaluate, SPACE, root_directory=destination, evaluations_to_spend=6)
+    assert after.counts["success"] == 6
+    assert after.budget.used_cost == 6.0
+    assert isinstance(before.best_objective, float)
+    assert isinstance(after.best_objective, float)
+    assert after.best_objective <= before.best_objective
+    assert len(open_storage(source, None, load_plugins()).sync()) == 4  # source untouched
+
+
+def test_an_sqlite_run_moves_back_to_disk(tmp_path: Path) -> None:
+    source, destination = tmp_path / "sqlite", tmp_path / "disk"
+    _start(source, storage="sqlite", count=3)
+    migrate_run(source, destination, storage="disk")
+    assert (destination / ".neps_core" / "journal.jsonl").is_file()
+    assert neps.status(destination).counts["success"] == 3
+    assert (destination / "configs" / "config_3" / "report.yaml").is_file()
+
+
+def test_run_info_and_lineage_are_kept(tmp_path: Path) -> None:
+    source, destination = tmp_path / "a", tmp_path / "b"
+    _start(source, count=2)
+
+    def promote(history: TrialHistory) -> list[Trial]:
+        parent = history["2"]
+        return [attrs.evolve(parent, id="3", previous_trial_id="2", state=TrialState.PENDING)]
+
+    open_storage(source, None, load_plugins()).transact(promote)
+    migrate_run(source, destination)
+    reader, writer = open_storage(source, None, load_plugins()), SQLiteStorage(destination)
+    assert writer.load_info() == reader.load_info()
+    assert writer.sync()["3"].previous_trial_id == "2"
+
+
+def test_an_interrupted_evaluation_is_requeued(tmp_path: Path) -> None:
+    source, destination = tmp_path / "a", tmp_path / "b"
+    _start(source, count=1)
+
+    def claim(history: TrialHistory) -> list[Trial]:
+        return [
+            Trial(
+                id="2",
+                config={"x": 0.5, "n": 2},
+                state=TrialState.EVALUATING,
+                created_at=1.0,
+                worker_id="gone",
+                attempts=1,
+            )
+        ]
+
+    open_storage(source, None, load_plugins()).transact(claim)
+    migrate_run(source, destination)
+    moved = SQLiteStorage(destination).sync()["2"]
+    assert moved.state is TrialState.PENDING
+    assert moved.worker_id is None and moved.attempts == 1
+    summary = neps.run(_evaluate, SPACE, root_directory=destination, evaluations_to_spend=2)
+    assert summary.counts["success"] == 2
+
+
+def test_a_non_empty_destination_is_refused(tmp_path: Path) -> None:
+    source, destination = tmp_path / "a", tmp_path / "b"
+    _start(source, count=1)
+    destination.mkdir()
+    (destination / "notes.txt").write_text("mine")
+    with pytest.raises(MigrationError, match="not empty"):
+        migrate_run(source, destination)
+    assert [p.name for p in destination.iterdir()] == ["notes.txt"]
+    with pytest.raises(MigrationError, match="onto itself"):
+        migrate_run(source, source)
+
+
+def test_a_database_url_that_already_holds_a_run_is_refused(tmp_path: Path) -> None:
+    source, other, destination = tmp_path / "a", tmp_path / "other", tmp_path / "b"
+    _start(source, count=1)
+    database = tmp_path / "shared.db"
+    _start(other, storage=f"sqlite://{database}", count=1)
+    with pytest.raises(MigrationError, match="already holds a run"):
+        migrate_run(source, destination, storage=f"sqlite://{database}")
+    assert not destination.exists()  # the failed attempt leaves nothing behind
+    assert len(SQLiteStorage(other, url=f"sqlite://{database}").sync()) == 1
+
+
+def test_a_missing_source_is_named(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="No neps_core run"):
+        migrate_run(tmp_path / "nothing", tmp_path / "b")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(FileNotFoundError, match="No neps_core run"):
+        migrate_run(tmp_path / "empty", tmp_path / "b")
+    assert not (tmp_path / "empty" / "storage.yaml").exists()  # the source is only read

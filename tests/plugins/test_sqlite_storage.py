@@ -1,0 +1,387 @@
+"""The ``sqlite`` storage: the shared storage contract plus what only SQLite has.
+
+WAL mode, the schema version, the ``sqlite:///`` URL form, incremental reads, and clear errors
+for a database that another process keeps locked or that is read-only — all against real
+SQLite files and real processes.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, ClassVar
+
+import attrs
+import pytest
+
+import neps_core as neps
+from neps_core.errors import StorageError
+from neps_core.history import TrialHistory
+from neps_core.interfaces import Change
+from neps_core.models import Report, RunInfo, Trial, TrialState
+from neps_core.plugin_manager import load_plugins
+from neps_core.testing import StorageContract
+from neps_core_plugins.sqlite_storage import SQLiteStorage, database_path
+
+INFO = RunInfo(space={"x": {"type": "float", "lower": 0.0, "upper": 1.0}}, optimizer="random")
+
+
+def _new_trials(count: int) -> Change:
+    """A change that creates ``count`` PENDING trials with fresh ids."""
+
+    def change(history: TrialHistory) -> list[Trial]:
+        first = int(history.next_id())
+        return [
+            Trial(id=str(first + i), config={"x": 0.5}, state=TrialState.PENDING, created_at=1.0)
+            for i in range(count)
+        ]
+
+    return change
+
+
+def _finish(trial_id: str, objective: float) -> Change:
+    def change(history: TrialHistory) -> list[Trial]:
+        report = Report(objective_to_minimize=objective)
+        return [attrs.evolve(history[trial_id], state=TrialState.SUCCESS, report=report)]
+
+    return change
+
+
+class TestSQLiteStorageContract(StorageContract):
+    storage_class = SQLiteStorage
+    storage_variants: ClassVar[dict[str, dict[str, Any]]] = {
+        "default": {},
+        "fsync": {"fsync": True},
+    }
+
+
+@pytest.fixture
+def storage(root: Path) -> Iterator[SQLiteStorage]:
+    opened = SQLiteStorage(root)
+    opened.initialize(INFO)
+    yield opened
+    opened.close()
+
+
+# -- the basics ---------------------------------------------------------------------------------
+def test_is_registered_under_its_name_and_url_scheme() -> None:
+    storages = load_plugins().storages
+    assert storages["sqlite"] is SQLiteStorage
+    assert SQLiteStorage.schemes == ("sqlite",)
+
+
+def test_a_missing_database_is_an_empty_run_and_is_not_created(root: Path) -> None:
+    storage = SQLiteStorage(root)
+    assert storage.load_info() is None
+    assert len(storage.sync()) == 0
+    assert not storage.exists()
+    assert not (root / "run.db").exists()
+
+
+def test_new_trials_get_a_folder_with_their_config(
+    root: Path, trial_file: Callable[..., Any]
+) -> None:
+    storage = SQLiteStorage(root)
+    storage.initialize(INFO)
+    storage.transact(_new_trials(1))
+    assert trial_file(root, 1, "config") == {"x": 0.5}
+    assert storage.trial_directory("1") == root / "configs" / "config_1"
+
+
+def test_unknown_options_are_refused(root: Path) -> None:
+    with pytest.raises(TypeError, match="unknown option"):
+        SQLiteStorage(root, journal=True)
+
+
+# -- SQLite specifics ---------------------------------------------------------------------------
+def test_database_is_in_wal_mode(root: Path, storage: SQLiteStorage) -> None:
+    connection = sqlite3.connect(root / "run.db")
+    assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    connection.close()
+
+
+def test_rows_are_plain_json(root: Path, storage: SQLiteStorage) -> None:
+    storage.transact(_new_trials(1))
+    connection = sqlite3.connect(root / "run.db")
+    state, data = connection.execute("SELECT state, json(data) FROM trials").fetchone()
+    assert state == "pending"
+    assert '"config":{"x":0.5}' in data
+    connection.close()
+
+
+def test_unknown_schema_version_is_a_clear_error(root: Path, storage: SQLiteStorage) -> None:
+    connection = sqlite3.connect(root / "run.db")
+    with connection:
+        connection.execute("UPDATE schema_version SET version = 99")
+    connection.close()
+    with pytest.raises(StorageError, match=r"run\.db has schema version 99.*version 1"):
+        SQLiteStorage(root).sync()
+
+
+def test_a_foreign_database_is_refused(root: Path) -> None:
+    root.mkdir()
+    connection = sqlite3.connect(root / "run.db")
+    with connection:
+        connection.execute("CREATE TABLE users (name TEXT)")
+    connection.close()
+    with pytest.raises(StorageError, match="not one written by neps_core"):
+        SQLiteStorage(root).load_info()
+
+
+def test_a_file_that_is_no_database_is_named_in_the_error(root: Path) -> None:
+    root.mkdir()
+    (root / "run.db").write_bytes(b"certainly not SQLite " * 100)
+    with pytest.raises(StorageError, match=r"run\.db"):
+        SQLiteStorage(root).load_info()
+
+
+def test_url_selects_a_database_outside_the_root(tmp_path: Path, root: Path) -> None:
+    database = tmp_path / "elsewhere" / "my run.db"
+    space = {"x": neps.Float(0.0, 1.0)}
+    neps.run(
+        lambda x: x,
+        space,
+        root_directory=root,
+        storage=f"sqlite://{database.as_posix().replace(' ', '%20')}",
+        evaluations_to_spend=3,
+        optimizer="random_search",
+    )
+    assert database.is_file()
+    assert not (root / "run.db").exists()
+    assert (root / "configs" / "config_3").is_dir()
+    # A later call finds the database through the run's storage pointer.
+    summary = neps.run(lambda x: x, space, root_directory=root, evaluations_to_spend=5)
+    assert summary.counts["success"] == 5
+    assert len(SQLiteStorage(root, url=f"sqlite://{database}").sync()) == 5
+
+
+def test_database_path_forms(tmp_path: Path) -> None:
+    assert database_path(tmp_path, None) == tmp_path / "run.db"
+    assert database_path(tmp_path, "sqlite:///data/r.db") == Path("/data/r.db")
+    assert database_path(tmp_path, "sqlite:////data/r.db") == Path("/data/r.db")
+    assert database_path(tmp_path, "sqlite://") == tmp_path / "run.db"
+    with pytest.raises(ValueError, match="sqlite:///absolute"):
+        database_path(tmp_path, "sqlite://host/r.db")
+
+
+def test_storage_name_puts_the_database_in_the_root(root: Path) -> None:
+    summary = neps.run(
+        lambda x: x,
+        {"x": neps.Float(0.0, 1.0)},
+        root_directory=root,
+        storage="sqlite",
+        evaluations_to_spend=4,
+        optimizer="random_search",
+    )
+    assert summary.counts["success"] == 4
+    assert (root / "run.db").is_file()
+    assert not (root / ".neps_core").exists()  # no journal: this run is not on disk storage
+    assert neps.status(root).counts["success"] == 4
+
+
+def test_incremental_sync_reads_only_changed_rows(root: Path, storage: SQLiteStorage) -> None:
+    storage.transact(_new_trials(50))
+    reader = SQLiteStorage(root)
+    assert len(reader.sync()) == 50
+    assert reader.rows_read == 50
+    assert len(reader.sync()) == 50
+    assert reader.rows_read == 50  # nothing changed, nothing read
+    storage.transact(_finish("17", 1.0))
+    storage.transact(_new_trials(2))
+    history = reader.sync()
+    assert reader.rows_read == 53
+    assert history["17"].state is TrialState.SUCCESS
+    assert len(history) == 52
+    reader.close()
+
+
+def test_concurrent_writers_never_take_the_same_id(root: Path, storage: SQLiteStorage) -> None:
+    errors: list[BaseException] = []
+
+    def write() -> None:
+        mine = SQLiteStorage(root)
+        try:
+            for _ in range(25):
+                mine.transact(_new_trials(1))
+        except BaseException as error:
+            errors.append(error)
+        finally:
+            mine.close()
+
+    threads = [threading.Thread(target=write) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    history = SQLiteStorage(root).sync()
+    assert sorted(map(int, history)) == list(range(1, 151))
+
+
+# -- a database that cannot be written ----------------------------------------------------------
+HOLD_LOCK = """
+import sqlite3, sys
+connection = sqlite3.connect(sys.argv[1], isolation_level=None)
+connection.execute("BEGIN EXCLUSIVE")
+print("locked", flush=True)
+sys.stdin.readline()
+connection.execute("COMMIT")
+"""
+
+
+def test_a_database_locked_by_another_process_is_a_clear_error(
+    root: Path, storage: SQLiteStorage
+) -> None:
+    storage.transact(_new_trials(1))
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_LOCK, str(root / "run.db")],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+        blocked = SQLiteStorage(root, lock_timeout=0.5)
+        with pytest.raises(StorageError, match=r"run\.db stayed locked for .*lock_timeout=0\.5"):
+            blocked.transact(_new_trials(1))
+        assert len(blocked.sync()) == 1  # readers are not blocked by a writer in WAL mode
+    finally:
+        assert holder.stdin is not None
+        holder.stdin.write("\n")
+        holder.stdin.flush()
+        assert holder.wait(timeout=30) == 0
+    assert blocked.transact(_new_trials(1))[0].id == "2"
+    blocked.close()
+
+
+def test_a_waiting_writer_gets_the_lock_once_it_is_released(
+    root: Path, storage: SQLiteStorage
+) -> None:
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_LOCK, str(root / "run.db")],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+
+    def release_soon() -> None:
+        time.sleep(0.5)
+        assert holder.stdin is not None
+        holder.stdin.write("\n")
+        holder.stdin.flush()
+
+    releaser = threading.Thread(target=release_soon)
+    releaser.start()
+    created = SQLiteStorage(root, lock_timeout=60).transact(_new_trials(1))
+    releaser.join()
+    assert holder.wait(timeout=30) == 0
+    assert [t.id for t in created] == ["1"]
+
+
+@pytest.fixture
+def read_only_database(root: Path, storage: SQLiteStorage) -> Iterator[Path]:
+    """``run.db`` made read-only for real; root ignores permissions, so it is made immutable."""
+    storage.transact(_new_trials(2))
+    storage.close()
+    path = root / "run.db"
+    path.chmod(0o444)
+    immutable = os.geteuid() == 0
+    if immutable:
+        subprocess.run(["chattr", "+i", str(path)], check=True)
+    try:
+        yield path
+    finally:
+        if immutable:
+            subprocess.run(["chattr", "-i", str(path)], check=True)
+        path.chmod(0o644)
+
+
+def test_a_read_only_database_is_readable_and_writes_name_the_file(
+    root: Path, read_only_database: Path
+) -> None:
+    storage = SQLiteStorage(root, lock_timeout=2)
+    assert storage.load_info() == INFO
+    assert len(storage.sync()) == 2
+    with pytest.raises(StorageError, match=r"run\.db: attempt to write a readonly database"):
+        storage.transact(_new_trials(1))
+    assert len(storage.sync()) == 2
+    storage.close()
+
+
+def test_a_damaged_row_is_a_corrupted_trial_and_the_run_goes_on(
+    root: Path, storage: SQLiteStorage
+) -> None:
+    storage.transact(_new_trials(3))
+    storage.transact(_finish("1", 0.5))
+    connection = sqlite3.connect(root / "run.db")
+    with connection:
+        connection.execute(
+            "UPDATE trials SET data = json_set(data, '$.state', 'bogus') WHERE id = '2'"
+        )
+        connection.execute("UPDATE trials SET data = '{\"id\": \"3\", tor' WHERE id = '3'")
+    connection.close()
+    reader = SQLiteStorage(root)
+    history = reader.sync()
+    assert history["1"].state is TrialState.SUCCESS  # what was reported is kept
+    for trial_id in ("2", "3"):
+        damaged = history[trial_id]
+        assert damaged.state is TrialState.CORRUPTED
+        assert damaged.report is not None and damaged.report.error is not None
+        assert f"trial {trial_id} in {root / 'run.db'} is damaged" in damaged.report.error
+    assert history["2"].config == {"x": 0.5}
+    assert reader.transact(_new_trials(1))[0].id == "4"
+    reader.close()
+
+
+def test_a_full_database_is_a_clear_error_and_loses_nothing(
+    root: Path, storage: SQLiteStorage
+) -> None:
+    storage.transact(_new_trials(2))
+    connection = storage._connect(create=True)
+    assert connection is not None
+    pages = connection.execute("PRAGMA page_count").fetchone()[0]
+    connection.execute(f"PRAGMA max_page_count = {pages}")  # SQLite's own "disk is full"
+
+    def huge(history: TrialHistory) -> list[Trial]:
+        config = {"blob": "x" * 200_000}
+        return [Trial(id="3", config=config, state=TrialState.PENDING, created_at=1.0)]
+
+    with pytest.raises(StorageError, match=r"run\.db: database or disk is full"):
+        storage.transact(huge)
+    assert sorted(storage.sync()) == ["1", "2"]
+    assert sorted(SQLiteStorage(root).sync()) == ["1", "2"]
+
+
+def test_overwrite_root_directory_also_starts_a_database_outside_the_root_afresh(
+    tmp_path: Path, root: Path
+) -> None:
+    """Core bug (neps_core/api.py, run): overwrite only deletes the root directory.
+
+    A database given by URL lives outside the root, so the "overwritten" run silently
+    continues the old one. Expected: the second call evaluates three new trials.
+    """
+    url = f"sqlite://{tmp_path / 'db' / 'run.db'}"
+    space = {"x": neps.Float(0.0, 1.0)}
+    neps.run(lambda x: x, space, root_directory=root, storage=url, evaluations_to_spend=3)
+    calls: list[float] = []
+
+    def evaluate(x: float) -> float:
+        calls.append(x)
+        return x
+
+    neps.run(
+        evaluate,
+        space,
+        root_directory=root,
+        storage=url,
+        evaluations_to_spend=3,
+        overwrite_root_directory=True,
+    )
+    assert len(calls) == 3
