@@ -92,7 +92,9 @@ def test_fidelities_to_spend_counts_the_fidelity_of_every_trial(root: Path) -> N
         seen.append(epochs)
         return x
 
-    summary = neps.run(evaluate, space, root_directory=root, fidelities_to_spend=10)
+    summary = neps.run(
+        evaluate, space, root_directory=root, fidelities_to_spend=10, optimizer="random_search"
+    )
     assert seen == [4, 4, 4]  # random search evaluates at the maximum fidelity
     assert summary.budget.used_fidelities == 12
 

@@ -312,7 +312,13 @@ def test_yaml_file_path_as_pipeline_space(root: Path, tmp_path: Path, nested: bo
         seen.append(config)
         return float(config["lr"])
 
-    neps.run(evaluate, str(path) if nested else path, root_directory=root, evaluations_to_spend=4)
+    neps.run(
+        evaluate,
+        str(path) if nested else path,
+        root_directory=root,
+        evaluations_to_spend=4,
+        optimizer="random_search",  # evaluates at the maximum fidelity
+    )
     assert len(seen) == 4
     for config in seen:
         assert set(config) == {"lr", "depth", "epochs", "act"}

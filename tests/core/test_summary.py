@@ -43,7 +43,13 @@ def finished_run(root: Path) -> tuple[neps.Summary, Objective]:
     """Six trials: four successes, one failure, one still evaluating."""
     objective = Objective()
     summary = neps.run(
-        objective, SPACE, root_directory=root, evaluations_to_spend=6, ignore_errors=True, seed=3
+        objective,
+        SPACE,
+        root_directory=root,
+        evaluations_to_spend=6,
+        ignore_errors=True,
+        seed=3,
+        optimizer="random_search",  # the maximum fidelity, as the assertions expect
     )
     return summary, objective
 
