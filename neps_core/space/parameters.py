@@ -13,6 +13,7 @@ import linecache
 import math
 import os
 import re
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import attrs
@@ -229,6 +230,11 @@ class Integer(Numerical):
         return isinstance(value, int) and not isinstance(value, bool) and super().contains(value)
 
 
+def _to_tuple(values: Iterable[Any]) -> tuple[Any, ...]:
+    """Typed, so that mypy accepts any iterable of choices in users' code."""
+    return tuple(values)
+
+
 @attrs.frozen(eq=True)
 class Categorical(Parameter):
     """A choice among ``choices``; ``prior`` is the index of the preferred choice (as NePS).
@@ -238,7 +244,7 @@ class Categorical(Parameter):
     """
 
     kind: ClassVar[str] = "categorical"
-    choices: tuple[Any, ...] = attrs.field(converter=tuple)
+    choices: tuple[Any, ...] = attrs.field(converter=_to_tuple)
     prior: Any = None
     prior_confidence: str = "low"
 
