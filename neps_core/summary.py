@@ -36,7 +36,7 @@ def summarize(root: Path, history: TrialHistory, budget: BudgetInfo) -> Summary:
     successes = [history[i] for i in history.ids_in(TrialState.SUCCESS)]
     single = [t for t in successes if isinstance(t.objective, float)]
     multi = [t for t in successes if isinstance(t.objective, tuple)]
-    best = min(single, key=lambda t: t.objective, default=None)  # type: ignore[arg-type, return-value]
+    best = min(_at_top_fidelity(single), key=lambda t: t.objective, default=None)  # type: ignore[arg-type, return-value]
     return Summary(
         root_directory=str(root),
         counts=history.state_counts,
@@ -44,6 +44,15 @@ def summarize(root: Path, history: TrialHistory, budget: BudgetInfo) -> Summary:
         budget=budget,
         pareto_front=tuple(pareto_front(multi)),
     )
+
+
+def _at_top_fidelity(trials: list[Trial]) -> list[Trial]:
+    """Trials at the highest fidelity reached: a cheap, biased evaluation never is the best."""
+    fidelities = [t.fidelity for t in trials if t.fidelity is not None]
+    if not fidelities:
+        return trials
+    top = max(fidelities)
+    return [t for t in trials if t.fidelity is None or t.fidelity == top]
 
 
 def pareto_front(trials: Sequence[Trial]) -> list[Trial]:

@@ -19,12 +19,29 @@ def _chosen(root: Path) -> str:
     return str(read_yaml(root / "run_info.yaml")["optimizer"])
 
 
-def test_picks_random_search_for_any_space() -> None:
-    settings = RunSettings(root_directory=Path("unused"))
-    for space in toy_spaces().values():
-        assert auto_optimizer.neps_select_optimizer(space=space, settings=settings) == (
-            "random_search"
+def test_picks_by_fidelity_priors_and_evaluator() -> None:
+    sync = RunSettings(root_directory=Path("unused"))
+    parallel = RunSettings(root_directory=Path("unused"), evaluator={"name": "process_pool"})
+    expected = {
+        "continuous": ("random_search", "random_search"),
+        "mixed": ("random_search", "random_search"),
+        "priors": ("random_search", "random_search"),
+        "fidelity": ("hyperband", "asha"),
+        "fidelity_priors": ("priorband", "priorband"),
+    }
+    for name, space in toy_spaces().items():
+        chosen = tuple(
+            auto_optimizer.neps_select_optimizer(space=space, settings=settings)
+            for settings in (sync, parallel)
         )
+        assert chosen == expected[name], name
+
+
+def test_auto_runs_priorband_on_a_space_with_fidelity_and_priors(
+    neps_run: Any, neps_root: Path
+) -> None:
+    neps_run(pipeline_space=toy_spaces()["fidelity_priors"], evaluations_to_spend=4)
+    assert _chosen(neps_root) == "priorband"
 
 
 def test_is_the_last_resort_of_the_hook(neps_plugins: Plugins) -> None:

@@ -1,0 +1,254 @@
+"""Optimizer benchmarks: median final regret and optimizer time per proposal over seeds.
+
+    python benchmarks/optimizers.py                          # every row, 10 seeds
+    python benchmarks/optimizers.py --seeds 3 --rows hyperband priorband
+
+The benchmark is a table of rows, each a (problem, optimizer) pair: :data:`PROBLEMS` holds
+the problems (space, evaluation, budget, regret), :data:`ROWS` the optimizers run on them. To
+add a problem (Branin, Hartmann6 at 50 evaluations, a torch MLP, ...) define a
+:class:`Problem`, put it in ``PROBLEMS`` and append its rows; nothing else changes.
+
+Every run is a real :func:`neps_core.run` on disk storage. The optimizer time per proposal is
+the time spent in ``Optimizer.ask`` divided by the proposals it returned (measured by a
+subclass that times ``ask``). The table also shows the largest cost any seed used, so a
+budget overshoot is visible.
+
+Multi-fidelity Hartmann6 (``mf_hartmann6``): the 6-d Hartmann function on [0, 1]^6 (minimum
+-3.32237) with an integer fidelity ``z`` in 1..27 and cost ``z``. With ``s = (z - 1) / 26``
+an evaluation is Hartmann6 with its first weight ``alpha_1`` lowered by ``0.1 * (1 - s)``
+(a systematic low-fidelity bias, as in BoTorch's augmented Hartmann) plus Gaussian noise of
+standard deviation ``0.1 * (1 - s)``; at ``z = 27`` it is exact. The final regret of a run is
+the true Hartmann6 value of the best configuration evaluated at ``z = 27``, minus the minimum.
+Total cost 810 (30 full evaluations). Priors: "good" is the optimum rounded to one decimal
+(medium confidence); "misleading" is a far corner of the cube (medium confidence).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+import neps_core as neps
+from neps_core.components import open_storage
+from neps_core.interfaces import Optimizer
+from neps_core.models import BudgetInfo, Proposal, Trial, TrialState
+from neps_core.plugin_manager import load_plugins
+
+# -- problems -----------------------------------------------------------------------------------
+HARTMANN_ALPHA = np.array([1.0, 1.2, 3.0, 3.2])
+HARTMANN_A = np.array(
+    [
+        [10.0, 3.0, 17.0, 3.5, 1.7, 8.0],
+        [0.05, 10.0, 17.0, 0.1, 8.0, 14.0],
+        [3.0, 3.5, 1.7, 10.0, 17.0, 8.0],
+        [17.0, 8.0, 0.05, 10.0, 0.1, 14.0],
+    ]
+)
+HARTMANN_P = 1e-4 * np.array(
+    [
+        [1312, 1696, 5569, 124, 8283, 5886],
+        [2329, 4135, 8307, 3736, 1004, 9991],
+        [2348, 1451, 3522, 2883, 3047, 6650],
+        [4047, 8828, 8732, 5743, 1091, 381],
+    ]
+)
+HARTMANN6_MINIMUM = -3.32237
+HARTMANN6_ARGMIN = (0.20169, 0.150011, 0.476874, 0.275332, 0.311652, 0.6573)
+
+
+def hartmann6(x: Sequence[float], alpha_shift: float = 0.0) -> float:
+    """Hartmann6 at ``x``; ``alpha_shift`` is subtracted from the first weight."""
+    alpha = HARTMANN_ALPHA.copy()
+    alpha[0] -= alpha_shift
+    inner = (HARTMANN_A * (np.asarray(x) - HARTMANN_P) ** 2).sum(axis=1)
+    return float(-(alpha * np.exp(-inner)).sum())
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A benchmark problem: how to build its space and evaluation, its budget and its regret."""
+
+    space: Callable[[str | None], neps.PipelineSpace]  # the prior ("good", ...) or None
+    evaluation: Callable[[int], Callable[..., Any]]  # the seed -> evaluate_pipeline
+    budget: Mapping[str, Any]  # run()'s budget arguments
+    regret: Callable[[Mapping[str, Trial]], float]  # the final regret of a finished run
+
+
+MF_PRIORS = {
+    "good": tuple(round(v, 1) for v in HARTMANN6_ARGMIN),
+    "misleading": (0.9, 0.9, 0.1, 0.9, 0.9, 0.1),
+}
+
+
+def mf_hartmann6_space(prior: str | None) -> neps.PipelineSpace:
+    """Six floats in [0, 1] (with the named prior) and the fidelity ``z`` in 1..27."""
+    centre = MF_PRIORS[prior] if prior else (None,) * 6
+    parameters: dict[str, Any] = {
+        f"x{i}": neps.Float(0.0, 1.0, prior=c, prior_confidence="medium")
+        for i, c in enumerate(centre)
+    }
+    parameters["z"] = neps.IntegerFidelity(1, 27)
+    return neps.PipelineSpace(parameters)
+
+
+def mf_hartmann6_evaluation(seed: int) -> Callable[..., dict[str, float]]:
+    """Biased and noisy below z = 27 (see the module docstring); cost = z."""
+
+    def evaluate_pipeline(pipeline_id: str, z: int, **x: float) -> dict[str, float]:
+        point = [x[f"x{i}"] for i in range(6)]
+        gap = 1.0 - (z - 1) / 26
+        noise = np.random.default_rng([seed, int(pipeline_id)]).normal(0.0, 0.1 * gap)
+        return {"objective_to_minimize": hartmann6(point, 0.1 * gap) + noise, "cost": float(z)}
+
+    return evaluate_pipeline
+
+
+def mf_hartmann6_regret(trials: Mapping[str, Trial]) -> float:
+    """True regret of the best configuration evaluated at the highest fidelity."""
+    full = [t for t in trials.values() if t.state is TrialState.SUCCESS and t.fidelity == 27]
+    if not full:
+        return float("nan")
+    best = min(full, key=lambda t: float(t.objective))  # type: ignore[arg-type]
+    return hartmann6([best.config[f"x{i}"] for i in range(6)]) - HARTMANN6_MINIMUM
+
+
+PROBLEMS: dict[str, Problem] = {
+    "mf_hartmann6": Problem(
+        mf_hartmann6_space, mf_hartmann6_evaluation, {"cost_to_spend": 810.0}, mf_hartmann6_regret
+    ),
+}
+
+
+# -- rows -----------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Row:
+    """One line of the table: an optimizer (with options and a prior) on a problem."""
+
+    problem: str
+    optimizer: str
+    options: Mapping[str, Any] = field(default_factory=dict)
+    prior: str | None = None
+
+    @property
+    def label(self) -> str:
+        """The optimizer column: its name and the prior it got."""
+        options = ", ".join(f"{k}={v}" for k, v in self.options.items())
+        details = ", ".join(d for d in (f"{self.prior} prior" if self.prior else "", options) if d)
+        return self.optimizer + (f" ({details})" if details else "")
+
+
+ROWS: list[Row] = [
+    Row("mf_hartmann6", "random_search"),
+    Row("mf_hartmann6", "hyperband"),
+    Row("mf_hartmann6", "asha"),
+    Row("mf_hartmann6", "priorband", prior="good"),
+    Row("mf_hartmann6", "priorband", {"sample_prior_first": False}, prior="good"),
+    Row("mf_hartmann6", "priorband", prior="misleading"),
+]
+
+
+# -- running ------------------------------------------------------------------------------------
+@dataclass
+class Outcome:
+    """One seed of one row."""
+
+    regret: float
+    seconds_per_proposal: float
+    budget: BudgetInfo
+
+
+def timed(cls: type[Optimizer], clock: list[float]) -> type[Optimizer]:
+    """``cls`` with ``ask`` timed: ``clock`` accumulates [seconds, proposals]."""
+
+    class Timed(cls):  # type: ignore[valid-type, misc]
+        def ask(
+            self, trials: Mapping[str, Trial], budget: BudgetInfo, n: int
+        ) -> Sequence[Proposal]:
+            start = time.perf_counter()
+            proposals = super().ask(trials, budget, n)
+            clock[0] += time.perf_counter() - start
+            clock[1] += len(proposals)
+            return proposals
+
+    return Timed
+
+
+def run_once(row: Row, seed: int, root: Path) -> Outcome:
+    """One seeded run of ``row``; its regret, time per proposal and budget used."""
+    problem = PROBLEMS[row.problem]
+    clock = [0.0, 0.0]
+    optimizer = timed(load_plugins().optimizers[row.optimizer], clock)
+    summary = neps.run(
+        problem.evaluation(seed),
+        problem.space(row.prior),
+        root_directory=root,
+        optimizer=(optimizer, dict(row.options)),
+        seed=seed,
+        post_run_summary=False,
+        **problem.budget,
+    )
+    storage = open_storage(root, None, load_plugins())
+    trials = dict(storage.sync())
+    storage.close()
+    per_proposal = clock[0] / max(clock[1], 1.0)
+    return Outcome(problem.regret(trials), per_proposal, summary.budget)
+
+
+def run_row(row: Row, seeds: int) -> list[Outcome]:
+    """Every seed of ``row``, each in a fresh root directory."""
+    outcomes = []
+    with tempfile.TemporaryDirectory() as directory:
+        for seed in range(seeds):
+            outcomes.append(run_once(row, seed, Path(directory) / f"seed_{seed}"))
+    return outcomes
+
+
+def table_line(row: Row, outcomes: list[Outcome]) -> str:
+    """A line: median regret, median ms per proposal, the most cost any seed used."""
+    regret = statistics.median(o.regret for o in outcomes)
+    ms = 1000 * statistics.median(o.seconds_per_proposal for o in outcomes)
+    budget = PROBLEMS[row.problem].budget
+    used = max(o.budget.used_cost for o in outcomes)
+    spent = f"{used:g} / {budget['cost_to_spend']:g}" if "cost_to_spend" in budget else "-"
+    return f"| {row.problem} | {row.label} | {regret:.3f} | {ms:.2f} | {spent} |"
+
+
+def overshoots(row: Row, outcomes: list[Outcome]) -> bool:
+    """Whether any seed used more cost than the problem's cost budget."""
+    limit = PROBLEMS[row.problem].budget.get("cost_to_spend")
+    return limit is not None and any(o.budget.used_cost > limit + 1e-9 for o in outcomes)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, default=10)
+    parser.add_argument("--problems", nargs="*", default=None, help="problem names to run")
+    parser.add_argument("--rows", nargs="*", default=None, help="optimizer names to run")
+    arguments = parser.parse_args()
+    rows = [
+        row
+        for row in ROWS
+        if (arguments.problems is None or row.problem in arguments.problems)
+        and (arguments.rows is None or row.optimizer in arguments.rows)
+    ]
+    print(f"median over {arguments.seeds} seeds")
+    print("| problem | optimizer | median final regret | median ms / proposal | max cost used |")
+    print("|---|---|---|---|---|")
+    results = []
+    for row in rows:
+        results.append((row, run_row(row, arguments.seeds)))
+        print(table_line(*results[-1]), flush=True)
+    over = [row.label for row, outcomes in results if overshoots(row, outcomes)]
+    print("cost budget overshot by: " + (", ".join(over) if over else "none"))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,76 @@
+"""The one bracket implementation behind every multi-fidelity optimizer.
+
+Not an optimizer itself (it registers nothing); ``successive_halving``, ``hyperband``,
+``asha``, ``async_hb``, ``priorband`` and ``mo_asha`` are thin subclasses of
+:class:`BracketOptimizer` that pick a schedule, a sampler or a ranking.
+
+* **Rungs**: with ``R = floor(log_eta(upper / lower))`` the fidelity levels are
+  ``upper / eta**(R - r)`` for ``r = 0 .. R`` (rounded for integer fidelities); the
+  ``early_stopping_rate`` ``s`` makes rung ``s`` the lowest one used.
+* **Synchronous brackets** (successive halving, Hyperband): a bracket starts ``n`` configurations
+  at its base rung; once every trial of a rung is final, its best ``1/eta`` move up. Brackets
+  follow a fixed sequence; a new bracket starts while older ones wait for results.
+* **Asynchronous brackets** (ASHA, asynchronous Hyperband): whenever a trial of rung ``r`` is
+  in the top ``1/eta`` of the finished trials of its rung, it is promoted; otherwise a new
+  configuration starts at a base rung (async HB spreads them over bases as Hyperband does).
+
+Everything is recomputed from the trial history in id order, so any worker with any history
+reaches the same decision. A promotion is a trial whose ``previous_trial_id`` names the trial
+it continues: once it exists (pending or running, of any worker) its source counts as
+promoted, which is why two workers never promote one trial twice. Budgets: a proposal whose
+fidelity (or estimated cost, learned from finished trials) no longer fits the remaining
+budget is replaced by a cheaper action, or none - the optimizer then stops cleanly.
+"""
+
+from neps_core_plugins.brackets.budget import BudgetGuard, CostModel
+from neps_core_plugins.brackets.optimizer import BracketOptimizer, config_key, is_number
+from neps_core_plugins.brackets.plan import (
+    SCHEDULES,
+    Best,
+    Bracket,
+    Member,
+    Plan,
+    Ranking,
+    Schedule,
+    Slot,
+    async_promotions,
+    sync_promotions,
+    trial_order,
+)
+from neps_core_plugins.brackets.rungs import (
+    SAMPLERS,
+    BracketShape,
+    Rungs,
+    early_stopping_rate_field,
+    eta_field,
+    halving_shape,
+    hyperband_shape,
+    sampler_field,
+)
+
+__all__ = [
+    "SAMPLERS",
+    "SCHEDULES",
+    "Best",
+    "Bracket",
+    "BracketOptimizer",
+    "BracketShape",
+    "BudgetGuard",
+    "CostModel",
+    "Member",
+    "Plan",
+    "Ranking",
+    "Rungs",
+    "Schedule",
+    "Slot",
+    "async_promotions",
+    "config_key",
+    "early_stopping_rate_field",
+    "eta_field",
+    "halving_shape",
+    "hyperband_shape",
+    "is_number",
+    "sampler_field",
+    "sync_promotions",
+    "trial_order",
+]

@@ -1,0 +1,156 @@
+"""The base class of the multi-fidelity optimizers."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
+
+import numpy as np
+
+from neps_core.errors import SettingsError
+from neps_core.interfaces import Optimizer
+from neps_core.models import BudgetInfo, Proposal, Trial, TrialState
+from neps_core.space import PipelineSpace
+from neps_core_plugins.brackets.budget import BudgetGuard
+from neps_core_plugins.brackets.plan import Member, Plan, Schedule, Slot
+from neps_core_plugins.brackets.rungs import Rungs
+
+#: Draws before giving up on a configuration the run has not tried at that fidelity.
+MAX_DRAWS = 50
+
+
+class BracketOptimizer(Optimizer):
+    """Base of the multi-fidelity optimizers: brackets from the history, then a new trial.
+
+    Subclasses choose :attr:`schedule_kind` (or override :meth:`schedule_name`), and may
+    override :meth:`sample_config` (how new configurations are drawn), :meth:`rank` (which
+    trials of a rung are best) and :meth:`check_objectives`. Settings need ``eta`` and may
+    have ``early_stopping_rate``, ``sampler``, ``sample_prior_first`` (the prior configuration
+    is the first one started) and ``sample_prior_at_target`` (... at the highest fidelity,
+    outside the brackets, as PriorBand does).
+    """
+
+    supports_fidelity: ClassVar[bool] = True
+    requires_fidelity: ClassVar[bool] = True
+    supports_multi_objective: ClassVar[bool] = False
+    #: One of :data:`SCHEDULES`.
+    schedule_kind: ClassVar[str] = "hyperband"
+
+    def __init__(
+        self, space: PipelineSpace, settings: Any = None, *, seed: int | None = None
+    ) -> None:
+        super().__init__(space, settings, seed=seed)
+        eta = self.settings.eta
+        self.rungs = Rungs.from_space(space, eta)
+        rate = getattr(self.settings, "early_stopping_rate", 0)
+        self.schedule = Schedule.named(self.schedule_name(), self.rungs, eta, rate)
+
+    def schedule_name(self) -> str:
+        """Which of :data:`SCHEDULES` this optimizer runs."""
+        return self.schedule_kind
+
+    def ask(self, trials: Mapping[str, Trial], budget: BudgetInfo, n: int) -> Sequence[Proposal]:
+        self.check_objectives(trials)
+        plan = self.schedule.plan(trials, self.rungs, first_root_loose=self._prior_at_target)
+        guard = BudgetGuard(trials, budget)
+        rng = self.random_generator(trials)
+        seen = {config_key(trial.config) for trial in trials.values()}
+        proposals: list[Proposal] = []
+        while len(proposals) < n:
+            proposal = self._next(plan, guard, rng, seen)
+            if proposal is None:
+                break
+            proposals.append(proposal)
+        return proposals
+
+    def _next(
+        self, plan: Plan, guard: BudgetGuard, rng: np.random.Generator, seen: set[str]
+    ) -> Proposal | None:
+        """The first slot that fits the budget and yields a configuration not tried yet."""
+        if self._prior_at_target and plan.roots == 0:
+            first = self._prior_at_top(plan, guard, seen)
+            if first is not None:
+                return first
+        for slot in plan.slots(self.rank):
+            fidelity = self.rungs.fidelities[slot.rung]
+            continued = slot.source is not None
+            if not guard.fits(fidelity, continued):
+                continue
+            config = self._config_for(slot, fidelity, rng, plan, seen)
+            if config is None:
+                continue
+            plan.take(slot, config)
+            guard.spend(fidelity, continued)
+            seen.add(config_key(config))
+            previous = None if slot.source is None else slot.source.trial_id
+            return Proposal(config, previous_trial_id=previous)
+        return None
+
+    def _prior_at_top(self, plan: Plan, guard: BudgetGuard, seen: set[str]) -> Proposal | None:
+        """The prior configuration at the highest fidelity, outside the brackets (if it fits)."""
+        top = self.rungs.fidelities[-1]
+        config = self.space.prior_config(fidelity=top)
+        if not guard.fits(top, False) or config_key(config) in seen:
+            return None
+        plan.take_loose(config)
+        guard.spend(top, False)
+        seen.add(config_key(config))
+        return Proposal(config)
+
+    def _config_for(
+        self, slot: Slot, fidelity: float, rng: np.random.Generator, plan: Plan, seen: set[str]
+    ) -> dict[str, Any] | None:
+        if slot.source is not None:
+            assert self.space.fidelity_name is not None
+            promoted = {**slot.source.config, self.space.fidelity_name: fidelity}
+            return None if config_key(promoted) in seen else promoted
+        for _ in range(MAX_DRAWS):
+            config = self.sample_config(slot.rung, rng, plan)
+            if config_key(config) not in seen:
+                return config
+        return None
+
+    @property
+    def _prior_at_target(self) -> bool:
+        settings = self.settings
+        return bool(getattr(settings, "sample_prior_first", False)) and bool(
+            getattr(settings, "sample_prior_at_target", False)
+        )
+
+    def sample_config(self, rung: int, rng: np.random.Generator, plan: Plan) -> dict[str, Any]:
+        """A new configuration at rung ``rung``: the prior first if asked, then the sampler."""
+        fidelity = self.rungs.fidelities[rung]
+        if getattr(self.settings, "sample_prior_first", False) and plan.roots == 0:
+            return self.space.prior_config(fidelity=fidelity)
+        use_priors = getattr(self.settings, "sampler", "uniform") == "prior"
+        return self.space.sample(rng, use_priors=use_priors, fidelity=fidelity)
+
+    def rank(self, members: list[Member], limit: int | None = None) -> list[Member]:
+        """The best ``limit`` (default: all) successful members, lowest objective first.
+
+        Ties keep trial order; NaN objectives come last.
+        """
+        ordered = sorted(members, key=lambda m: (math.isnan(m.objective), m.objective))
+        return ordered if limit is None else ordered[:limit]
+
+    def check_objectives(self, trials: Mapping[str, Trial]) -> None:
+        """Refuse a multi-objective history with an error that names the way out."""
+        for trial in trials.values():
+            objective = trial.objective
+            if trial.state is TrialState.SUCCESS and not is_number(objective):
+                raise SettingsError(
+                    f"optimizer {self.name!r} minimizes a single objective, but trial "
+                    f"{trial.id} reported {objective!r}; for several objectives use 'mo_asha' "
+                    "(multi-fidelity) or 'random_search'"
+                )
+
+
+def is_number(value: Any) -> bool:
+    """Whether ``value`` is a real number (not a bool)."""
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def config_key(config: Mapping[str, Any]) -> str:
+    """A hashable, order-independent identity of a configuration."""
+    return repr(sorted(config.items()))

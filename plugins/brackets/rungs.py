@@ -1,0 +1,106 @@
+"""Rungs (the fidelity levels) and bracket shapes, plus the settings fields the plugins share."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import attrs
+
+from neps_core.errors import SettingsError
+from neps_core.space import Integer, PipelineSpace
+
+SAMPLERS = ("uniform", "prior")
+
+
+def _at_least(minimum: int) -> Callable[[Any, attrs.Attribute[Any], int], None]:
+    def check(_: Any, attribute: attrs.Attribute[Any], value: int) -> None:
+        if value < minimum:
+            raise ValueError(f"{attribute.name} must be at least {minimum}, got {value}")
+
+    return check
+
+
+def eta_field() -> Any:
+    """``eta``: the promotion ratio (the best 1/eta of a rung move up); at least 2."""
+    return attrs.field(default=3, validator=_at_least(2))
+
+
+def early_stopping_rate_field() -> Any:
+    """``early_stopping_rate``: the index of the lowest rung used (0 = the lowest fidelity)."""
+    return attrs.field(default=0, validator=_at_least(0))
+
+
+def sampler_field() -> Any:
+    """``sampler``: new configurations drawn ``"uniform"``-ly or around the ``"prior"``."""
+    return attrs.field(default="uniform", validator=attrs.validators.in_(SAMPLERS))
+
+
+# -- rungs and bracket shapes ------------------------------------------------------------------
+@attrs.frozen
+class Rungs:
+    """The fidelity value of each rung, lowest first."""
+
+    fidelities: tuple[float, ...]
+
+    @classmethod
+    def from_space(cls, space: PipelineSpace, eta: int) -> Rungs:
+        """Geometric levels ending at the fidelity's upper bound (see the module docstring)."""
+        fidelity = space.fidelity
+        if fidelity is None:
+            raise SettingsError("multi-fidelity optimizers need a fidelity parameter in the space")
+        lower, upper = fidelity.lower, fidelity.upper
+        if lower <= 0:
+            raise SettingsError(
+                f"fidelity {space.fidelity_name!r}: the lower bound must be positive for rungs "
+                f"upper / eta**k, got {lower}"
+            )
+        top = math.floor(math.log(upper / lower) / math.log(eta) + 1e-9)
+        values: list[float] = []
+        for rung in range(top + 1):
+            value: float = upper / eta ** (top - rung)
+            if isinstance(fidelity, Integer):
+                value = int(min(max(round(value), lower), upper))
+            value = min(max(value, lower), upper)
+            if not values or value > values[-1]:
+                values.append(value)
+        return cls(tuple(values))
+
+    @property
+    def top(self) -> int:
+        """The index of the highest rung (the fidelity's upper bound)."""
+        return len(self.fidelities) - 1
+
+    def rung_of(self, fidelity: float | None) -> int | None:
+        """The rung whose level is ``fidelity``, ``None`` when it is no rung's level."""
+        if fidelity is None:
+            return None
+        for rung, value in enumerate(self.fidelities):
+            if math.isclose(value, fidelity, rel_tol=1e-9, abs_tol=1e-12):
+                return rung
+        return None
+
+
+@attrs.frozen
+class BracketShape:
+    """A bracket's base rung and how many configurations each of its rungs holds."""
+
+    base: int
+    sizes: tuple[int, ...]  # rung base, base + 1, ..., top
+
+    def capacity(self, rung: int) -> int:
+        """How many trials rung ``rung`` of this bracket takes."""
+        return self.sizes[rung - self.base]
+
+
+def halving_shape(top: int, eta: int, base: int) -> BracketShape:
+    """Successive halving from ``base``: ``eta**(top - base)`` configurations, 1/eta move up."""
+    start = eta ** (top - base)
+    return BracketShape(base, tuple(start // eta**i for i in range(top - base + 1)))
+
+
+def hyperband_shape(top: int, eta: int, base: int) -> BracketShape:
+    """Hyperband's bracket from ``base``: ``ceil((R+1)/(R-base+1) * eta**(R-base))`` configs."""
+    start = -(-(top + 1) * eta ** (top - base) // (top - base + 1))
+    return BracketShape(base, tuple(max(1, start // eta**i) for i in range(top - base + 1)))

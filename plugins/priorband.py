@@ -1,0 +1,218 @@
+"""The ``priorband`` optimizer: Hyperband whose new configurations mix prior, incumbent and uniform.
+
+PriorBand (Mallik et al., 2023). Brackets and promotions are Hyperband's (``base`` picks another
+bracket schedule); only the draw of a new configuration at rung ``r`` changes:
+
+* uniform with probability ``p_u = 1 / (1 + eta**r)``: exploration where evaluations are cheap,
+  trust in the prior where they are expensive;
+* otherwise around the prior, or - once finished trials used the fidelity of one successive
+  halving bracket and some configuration finished at the highest fidelity - around the
+  incumbent (the best one there), mutated decision by decision with probability
+  ``mutation_rate`` by a normal step of ``mutation_std`` in the unit interval. The share
+  ``1 - p_u`` is split by how likely the best configurations of the highest rung with ``eta``
+  successes are under the prior and under the incumbent's neighbourhood (a rank-weighted
+  vote), so a misleading prior loses its weight as evidence comes in.
+
+The prior configuration itself is evaluated first, at the highest fidelity and outside the
+brackets (``sample_prior_first``, ``sample_prior_at_target``).
+
+Without priors (``requires_prior`` is False) a prior draw is a uniform draw: PriorBand is then
+Hyperband plus local search around the incumbent. ``optimizer="auto"`` picks it only for spaces
+with priors.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
+
+import attrs
+import numpy as np
+
+from neps_core import hookimpl
+from neps_core.interfaces import Optimizer
+from neps_core.space import Categorical, PipelineSpace
+from neps_core.space.parameters import Numerical
+from neps_core.space.sampling import CATEGORICAL_PRIOR_MASS, NUMERIC_PRIOR_STD
+from neps_core_plugins.brackets import (
+    SCHEDULES,
+    BracketOptimizer,
+    Member,
+    Plan,
+    early_stopping_rate_field,
+    eta_field,
+    halving_shape,
+)
+
+
+def _in_unit_interval(_: Any, attribute: attrs.Attribute[Any], value: float) -> None:
+    if not 0.0 < value <= 1.0:
+        raise ValueError(f"{attribute.name} must be in (0, 1], got {value}")
+
+
+@attrs.frozen
+class PriorBandSettings:
+    """``eta``: promotion ratio; ``base``: the bracket schedule (default ``"hyperband"``).
+
+    ``early_stopping_rate`` applies to the ``successive_halving`` and ``asha`` bases;
+    ``sample_prior_first`` starts with the prior configuration, with ``sample_prior_at_target``
+    at the highest fidelity and outside the brackets (as the PriorBand paper does);
+    ``mutation_rate`` and ``mutation_std`` shape the draws around the incumbent.
+    """
+
+    eta: int = eta_field()
+    base: str = attrs.field(default="hyperband", validator=attrs.validators.in_(SCHEDULES))
+    early_stopping_rate: int = early_stopping_rate_field()
+    sample_prior_first: bool = True
+    sample_prior_at_target: bool = True
+    mutation_rate: float = attrs.field(default=0.5, validator=_in_unit_interval)
+    mutation_std: float = attrs.field(default=0.25, validator=_in_unit_interval)
+
+
+class PriorBand(BracketOptimizer):
+    """PriorBand: prior-, incumbent- and uniformly-drawn configurations in Hyperband brackets."""
+
+    name: ClassVar[str] = "priorband"
+    Settings: ClassVar[type] = PriorBandSettings
+
+    def schedule_name(self) -> str:
+        return str(self.settings.base)
+
+    def sample_config(self, rung: int, rng: np.random.Generator, plan: Plan) -> dict[str, Any]:
+        fidelity = self.rungs.fidelities[rung]
+        if self.settings.sample_prior_first and plan.roots == 0:
+            return self.space.prior_config(fidelity=fidelity)
+        weights, incumbent = self.mixture(rung, plan)
+        pick = int(rng.choice(3, p=weights))
+        if pick == 2 and incumbent is not None:
+            try:
+                return self.space.mutate(
+                    incumbent.config,
+                    rng,
+                    rate=self.settings.mutation_rate,
+                    step=self.settings.mutation_std,
+                    fidelity=fidelity,
+                )
+            except ValueError:  # the incumbent belongs to an older version of the space
+                pass
+        return self.space.sample(rng, use_priors=pick == 1, fidelity=fidelity)
+
+    def mixture(self, rung: int, plan: Plan) -> tuple[np.ndarray, Member | None]:
+        """Probabilities of a uniform, a prior and an incumbent draw at ``rung``; the incumbent."""
+        uniform = 1.0 / (1.0 + self.settings.eta**rung)
+        by_rung = plan.successes_by_rung()
+        incumbent = self.incumbent(by_rung)
+        if incumbent is None:
+            return np.array([uniform, 1.0 - uniform, 0.0]), None
+        prior = (1.0 - uniform) * self.prior_share(by_rung, incumbent)
+        return np.array([uniform, prior, 1.0 - uniform - prior]), incumbent
+
+    def incumbent(self, by_rung: Mapping[int, list[Member]]) -> Member | None:
+        """The best configuration of the top rung, once local search is due.
+
+        That is when finished trials have used the fidelity of one successive halving bracket
+        from the lowest rung (with continuations) and some trial finished at the top rung.
+        """
+        at_top = by_rung.get(self.rungs.top, [])
+        fidelities = self.rungs.fidelities
+        spent = sum(fidelities[rung] * len(members) for rung, members in by_rung.items())
+        shape = halving_shape(self.rungs.top, self.settings.eta, 0)
+        steps = [high - low for low, high in zip((0, *fidelities), fidelities, strict=False)]
+        bracket = sum(n * step for n, step in zip(shape.sizes, steps, strict=True))
+        return self.rank(at_top, 1)[0] if at_top and spent >= bracket else None
+
+    def prior_share(self, by_rung: Mapping[int, list[Member]], incumbent: Member) -> float:
+        """How much of the non-uniform draws goes to the prior rather than to the incumbent.
+
+        The best ``max(n / eta, eta)`` members of the highest rung with ``eta`` successes
+        vote, weighted by rank: their likelihood under the prior against that under the
+        incumbent's neighbourhood. Before any rung has ``eta`` successes: ``eta / (1 + eta)``.
+        """
+        eta = self.settings.eta
+        evidence = max((r for r, found in by_rung.items() if len(found) >= eta), default=None)
+        if evidence is None:
+            return eta / (1.0 + eta)
+        members = by_rung[evidence]
+        best = self.rank(members, max(len(members) // eta, eta))
+        weights = [math.log(len(best) - i) for i in range(len(best))]
+        rate, std = self.settings.mutation_rate, self.settings.mutation_std
+        prior = _log_sum(
+            [
+                w + prior_log_density(self.space, m.config)
+                for w, m in zip(weights, best, strict=True)
+            ]
+        )
+        local = _log_sum(
+            [
+                w + local_log_density(self.space, m.config, incumbent.config, rate, std)
+                for w, m in zip(weights, best, strict=True)
+            ]
+        )
+        return 1.0 / (1.0 + math.exp(min(700.0, local - prior)))
+
+
+def prior_log_density(space: PipelineSpace, config: Mapping[str, Any]) -> float:
+    """Log density of ``config`` under the priors (unit-interval scale; uniform without one)."""
+    total = 0.0
+    for name, parameter in space.searchable.items():
+        if name not in config:
+            continue
+        value = config[name]
+        if isinstance(parameter, Numerical) and parameter.prior is not None:
+            std = NUMERIC_PRIOR_STD[parameter.prior_confidence]
+            center = parameter.to_unit(parameter.prior)
+            total += _log_truncated_normal(parameter.to_unit(value), center, std)
+        elif isinstance(parameter, Categorical) and len(parameter.choices) > 1:
+            count = len(parameter.choices)
+            if parameter.prior_index is None:
+                total -= math.log(count)
+                continue
+            mass = CATEGORICAL_PRIOR_MASS[parameter.prior_confidence]
+            chosen = parameter.index_of(value) == parameter.prior_index
+            total += math.log(mass if chosen else (1.0 - mass) / (count - 1))
+    return total
+
+
+def local_log_density(
+    space: PipelineSpace,
+    config: Mapping[str, Any],
+    center: Mapping[str, Any],
+    rate: float,
+    std: float,
+) -> float:
+    """Log density of ``config`` in the neighbourhood of ``center`` (the incumbent)."""
+    total = 0.0
+    for name, parameter in space.searchable.items():
+        if name not in config or name not in center:
+            continue
+        if isinstance(parameter, Numerical):
+            mean = parameter.to_unit(center[name])
+            total += _log_truncated_normal(parameter.to_unit(config[name]), mean, std)
+        elif isinstance(parameter, Categorical) and len(parameter.choices) > 1:
+            same = parameter.index_of(config[name]) == parameter.index_of(center[name])
+            stay = max(1.0 - rate, 1e-12)
+            total += math.log(stay if same else rate / (len(parameter.choices) - 1))
+    return total
+
+
+def _log_truncated_normal(x: float, center: float, std: float) -> float:
+    """Log density at ``x`` of a normal truncated to [0, 1]."""
+    mass = _normal_cdf((1.0 - center) / std) - _normal_cdf(-center / std)
+    z = (x - center) / std
+    return -0.5 * z * z - math.log(std * math.sqrt(2.0 * math.pi) * max(mass, 1e-300))
+
+
+def _normal_cdf(z: float) -> float:
+    return 0.5 * (1.0 + math.erf(z / math.sqrt(2.0)))
+
+
+def _log_sum(values: Sequence[float]) -> float:
+    peak = max(values)
+    return peak + math.log(sum(math.exp(v - peak) for v in values))
+
+
+@hookimpl
+def neps_register_optimizers() -> Sequence[type[Optimizer]]:
+    """Register PriorBand."""
+    return [PriorBand]

@@ -1,0 +1,41 @@
+"""The ``asha`` plugin: the contract, and real runs (one and several workers)."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import pytest
+
+from neps_core.testing import OptimizerContract
+from neps_core_plugins.asha import ASHA
+
+pytest_plugins = ["neps_core.testing.fixtures"]
+
+
+class TestASHAContract(OptimizerContract):
+    optimizer_class = ASHA
+
+
+class TestASHAWithEta2Contract(OptimizerContract):
+    optimizer_class = ASHA
+    optimizer_options: ClassVar[dict[str, Any]] = {"eta": 2, "early_stopping_rate": 1}
+
+
+def test_promotions_resume_checkpoints_within_the_cost_budget(multi_fidelity_run: Any) -> None:
+    run = multi_fidelity_run(optimizer="asha", cost_to_spend=200, seed=4)
+    run.check_promotions_continue_checkpoints()
+    assert run.summary.budget.used_cost == 200
+    assert max(t.fidelity for t in run.promotions) == 27
+
+
+def test_evaluations_budget(multi_fidelity_run: Any) -> None:
+    run = multi_fidelity_run(optimizer="asha", evaluations_to_spend=20, seed=5)
+    assert len(run.trials) == 20
+    run.check_promotions_continue_checkpoints()
+
+
+@pytest.mark.slow
+def test_parallel_workers_never_promote_twice(parallel_multi_fidelity_run: Any) -> None:
+    run = parallel_multi_fidelity_run("asha", 4, cost_to_spend=400)
+    run.check_each_trial_promoted_at_most_once()
+    assert run.summary.budget.used_cost <= 400

@@ -1,0 +1,293 @@
+"""The shared bracket machinery: rung math, promotion decisions from histories, budgets."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+import pytest
+
+import neps_core as neps
+from neps_core.errors import SettingsError
+from neps_core.history import TrialHistory
+from neps_core.models import BudgetInfo, Proposal, TrialState
+from neps_core.testing import history_of, make_trial, simulate
+from neps_core_plugins.asha import ASHA
+from neps_core_plugins.async_hb import AsyncHB
+from neps_core_plugins.brackets import (
+    BracketOptimizer,
+    BudgetGuard,
+    CostModel,
+    Rungs,
+    Schedule,
+    halving_shape,
+    hyperband_shape,
+)
+from neps_core_plugins.hyperband import Hyperband
+from neps_core_plugins.successive_halving import SuccessiveHalving, SuccessiveHalvingSettings
+
+
+def _space(lower: Any = 1, upper: Any = 9, **fidelity: Any) -> neps.PipelineSpace:
+    kind = neps.FloatFidelity if isinstance(lower, float) else neps.IntegerFidelity
+    return neps.PipelineSpace({"x": neps.Float(0.0, 1.0), "epochs": kind(lower, upper, **fidelity)})
+
+
+SPACE = _space()  # rungs 1, 3, 9 with eta = 3
+
+
+def _trial(
+    trial_id: int, x: float, epochs: int, state: str = "success", previous: int | None = None
+) -> Any:
+    """A trial at ``epochs`` whose objective is ``x`` (lower x is better)."""
+    return make_trial(
+        trial_id,
+        {"x": x, "epochs": epochs},
+        state,
+        objective=x if state == "success" else None,
+        cost=float(epochs) if state in ("success", "failed") else None,
+        fidelity=epochs,
+        previous_trial_id=None if previous is None else str(previous),
+    )
+
+
+def _base_rung(count: int, states: dict[int, str] | None = None) -> list[Any]:
+    """``count`` trials at epochs 1 with x = 0.1 * id; ``states`` overrides some states."""
+    states = states or {}
+    return [_trial(i, round(0.1 * i, 3), 1, states.get(i, "success")) for i in range(1, count + 1)]
+
+
+def _ask(optimizer: BracketOptimizer, history: TrialHistory, n: int = 1, **budget: Any) -> Any:
+    return list(optimizer.ask(history, history.budget(**budget), n))
+
+
+def _promotions(proposals: list[Proposal]) -> list[str | None]:
+    return [p.previous_trial_id for p in proposals]
+
+
+# -- rung math ----------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("lower", "upper", "eta", "expected"),
+    [
+        (1, 27, 3, (1, 3, 9, 27)),
+        (1, 10, 3, (1, 3, 10)),
+        (1, 16, 2, (1, 2, 4, 8, 16)),
+        (2, 5, 3, (5,)),  # fewer than eta times the lower bound: one rung
+        (0.1, 1.0, 3, (1 / 9, 1 / 3, 1.0)),
+    ],
+)
+def test_rungs_are_geometric_down_from_the_upper_bound(
+    lower: Any, upper: Any, eta: int, expected: tuple[float, ...]
+) -> None:
+    rungs = Rungs.from_space(_space(lower, upper), eta)
+    assert rungs.fidelities == pytest.approx(expected)
+    assert rungs.top == len(expected) - 1
+    assert rungs.rung_of(upper) == rungs.top
+    assert rungs.rung_of(expected[0]) == 0
+    assert rungs.rung_of(upper * 0.999) is None
+
+
+def test_integer_rungs_are_integers_and_distinct() -> None:
+    rungs = Rungs.from_space(_space(1, 100), 3)
+    assert rungs.fidelities == (1, 4, 11, 33, 100)
+    assert all(isinstance(f, int) for f in rungs.fidelities)
+
+
+def test_a_fidelity_starting_at_zero_is_refused() -> None:
+    with pytest.raises(SettingsError, match="lower bound must be positive"):
+        Rungs.from_space(_space(0, 9), 3)
+
+
+def test_bracket_shapes() -> None:
+    assert halving_shape(3, 3, 0).sizes == (27, 9, 3, 1)
+    assert halving_shape(3, 3, 2).sizes == (3, 1)
+    assert [hyperband_shape(3, 3, b).sizes for b in range(4)] == [
+        (27, 9, 3, 1),
+        (12, 4, 1),
+        (6, 2),
+        (4,),
+    ]
+    assert [hyperband_shape(4, 2, b).sizes[0] for b in range(5)] == [16, 10, 7, 5, 5]
+
+
+def test_early_stopping_rate_beyond_the_top_rung_is_an_error() -> None:
+    rungs = Rungs.from_space(SPACE, 3)
+    with pytest.raises(SettingsError, match=r"early_stopping_rate=3 leaves no rung.*\[1, 3, 9\]"):
+        Schedule.named("successive_halving", rungs, 3, 3)
+    with pytest.raises(SettingsError):
+        SuccessiveHalving(SPACE, SuccessiveHalvingSettings(early_stopping_rate=5))
+
+
+def test_settings_validate_eta_and_sampler() -> None:
+    with pytest.raises(ValueError, match="eta must be at least 2"):
+        SuccessiveHalvingSettings(eta=1)
+    with pytest.raises(ValueError, match="sampler"):
+        SuccessiveHalvingSettings(sampler="bogus")
+
+
+# -- synchronous promotions ---------------------------------------------------------------------
+def test_sync_waits_for_the_whole_rung_then_promotes_the_best_third() -> None:
+    optimizer = SuccessiveHalving(SPACE, seed=0)  # bracket: 9 at epochs 1, 3 at 3, 1 at 9
+    running = history_of(_base_rung(9, {5: "evaluating"}))
+    [proposal] = _ask(optimizer, running)
+    assert proposal.previous_trial_id is None  # a new bracket starts instead of waiting
+    assert proposal.config["epochs"] == 1
+
+    done = history_of(_base_rung(9, {2: "failed"}))
+    proposals = _ask(optimizer, done, n=5)
+    assert _promotions(proposals)[:3] == ["1", "3", "4"]  # the best three that succeeded
+    assert [p.config for p in proposals[:3]] == [
+        {"x": done[i].config["x"], "epochs": 3} for i in ("1", "3", "4")
+    ]
+    assert _promotions(proposals)[3:] == [None, None]
+
+
+def test_another_workers_pending_promotion_is_never_repeated() -> None:
+    optimizer = SuccessiveHalving(SPACE, seed=0)
+    trials = _base_rung(9)
+    trials.append(_trial(10, 0.1, 3, "pending", previous=1))  # another worker promoted trial 1
+    trials.append(_trial(11, 0.2, 3, "evaluating", previous=2))
+    proposals = _ask(optimizer, history_of(trials), n=3)
+    assert _promotions(proposals) == ["3", None, None]
+
+
+def test_the_next_rung_waits_for_all_its_trials_then_promotes_again() -> None:
+    optimizer = SuccessiveHalving(SPACE, seed=0)
+    trials = _base_rung(9)
+    trials += [_trial(10, 0.3, 3, previous=3), _trial(11, 0.1, 3, previous=1)]
+    trials.append(_trial(12, 0.2, 3, "evaluating", previous=2))
+    assert _promotions(_ask(optimizer, history_of(trials))) == [None]
+    trials[-1] = _trial(12, 0.2, 3, previous=2)
+    assert _promotions(_ask(optimizer, history_of(trials), n=2)) == ["11", None]
+
+
+def test_a_rung_without_successes_ends_its_bracket() -> None:
+    optimizer = SuccessiveHalving(SPACE, seed=0)
+    failures = dict.fromkeys(range(1, 10), "failed")
+    proposals = _ask(optimizer, history_of(_base_rung(9, failures)), n=4)
+    assert _promotions(proposals) == [None] * 4
+    assert {p.config["epochs"] for p in proposals} == {1}
+
+
+def test_hyperband_runs_every_bracket_once_per_iteration() -> None:
+    optimizer = Hyperband(_space(1, 27), seed=3)
+    history = simulate(optimizer, rounds=69)  # one iteration: 40 + 17 + 8 + 4 trials
+    started = Counter(t.fidelity for t in history.values() if t.previous_trial_id is None)
+    promoted = Counter(t.fidelity for t in history.values() if t.previous_trial_id is not None)
+    assert started == {1: 27, 3: 12, 9: 6, 27: 4}
+    assert promoted == {3: 9, 9: 3 + 4, 27: 1 + 1 + 2}
+    [next_one] = _ask(optimizer, history)
+    assert next_one.previous_trial_id is None
+    assert next_one.config["epochs"] == 1  # the second iteration starts
+
+
+# -- asynchronous promotions --------------------------------------------------------------------
+def test_asha_promotes_the_top_third_of_finished_trials_at_once() -> None:
+    optimizer = ASHA(SPACE, seed=0)
+    two_done = history_of(_base_rung(3, {3: "evaluating"}))
+    assert _promotions(_ask(optimizer, two_done)) == [None]
+    three_done = history_of(_base_rung(3))
+    assert _promotions(_ask(optimizer, three_done, n=2)) == ["1", None]
+
+
+def test_asha_prefers_the_highest_rung_and_skips_promoted_trials() -> None:
+    optimizer = ASHA(SPACE, seed=0)
+    trials = _base_rung(6)
+    trials += [_trial(7, 0.1, 3, previous=1), _trial(8, 0.2, 3, previous=2)]
+    trials += [_trial(9, 0.3, 3, "pending", previous=3)]  # another worker's promotion
+    proposals = _ask(optimizer, history_of(trials), n=2)
+    assert _promotions(proposals) == [None, None]  # 2 finished at rung 1: none in the top 1/3
+    trials[-1] = _trial(9, 0.05, 3, previous=3)
+    assert _promotions(_ask(optimizer, history_of(trials), n=2)) == ["9", None]
+
+
+def test_async_hyperband_spreads_new_configurations_like_hyperband() -> None:
+    optimizer = AsyncHB(_space(1, 27), seed=1)
+    history = simulate(optimizer, rounds=300, states=["failed"])  # no promotions at all
+    started = Counter(t.fidelity for t in history.values())
+    shares = {f: count / 300 for f, count in started.items()}
+    assert shares == pytest.approx({1: 27 / 49, 3: 12 / 49, 9: 6 / 49, 27: 4 / 49}, abs=0.01)
+
+
+# -- history, determinism and objectives --------------------------------------------------------
+def test_a_fresh_instance_makes_the_same_decision_on_the_same_history() -> None:
+    history = simulate(Hyperband(_space(1, 27), seed=5), rounds=50, n=2)
+    answers = [_ask(Hyperband(_space(1, 27), seed=5), history, n=4) for _ in range(2)]
+    assert answers[0] == answers[1]
+    first = [_ask(Hyperband(_space(1, 27), seed=seed), TrialHistory(), n=4) for seed in (5, 6)]
+    assert first[0] != first[1]
+
+
+def test_trials_off_the_rungs_are_ignored() -> None:
+    imported = [_trial(1, 0.5, 5), _trial(2, 0.4, 7, previous=1), _trial(3, 0.2, 9)]
+    optimizer = SuccessiveHalving(SPACE, seed=0)
+    proposals = _ask(optimizer, history_of(imported), n=2)
+    assert _promotions(proposals) == [None, None]
+    assert [p.config["epochs"] for p in proposals] == [1, 1]
+
+
+def test_a_multi_objective_history_is_refused_with_a_way_out() -> None:
+    trial = make_trial(1, {"x": 0.5, "epochs": 1}, objective=(1.0, 2.0), fidelity=1)
+    with pytest.raises(SettingsError, match=r"'hyperband' minimizes a single.*mo_asha"):
+        _ask(Hyperband(SPACE, seed=0), history_of([trial]))
+
+
+def test_sample_prior_first_and_prior_sampler() -> None:
+    space = neps.PipelineSpace(
+        {
+            "x": neps.Float(0.0, 1.0, prior=0.8, prior_confidence="high"),
+            "epochs": neps.IntegerFidelity(1, 9),
+        }
+    )
+    first = SuccessiveHalving(space, SuccessiveHalvingSettings(sample_prior_first=True), seed=0)
+    proposals = _ask(first, TrialHistory(), n=3)
+    assert proposals[0].config == {"x": 0.8, "epochs": 1}
+    assert proposals[1].config != proposals[0].config
+    around = SuccessiveHalving(space, SuccessiveHalvingSettings(sampler="prior"), seed=0)
+    xs = [p.config["x"] for p in _ask(around, TrialHistory(), n=9)]
+    assert all(abs(x - 0.8) < 0.25 for x in xs)
+
+
+# -- budgets ------------------------------------------------------------------------------------
+def test_the_cost_model_learns_from_finished_trials() -> None:
+    assert CostModel(TrialHistory()).estimate(9, False) == 0.0
+    resumed = make_trial(3, {"x": 0.1, "epochs": 3}, cost=2.0, fidelity=3, previous_trial_id="1")
+    model = CostModel(history_of([_trial(1, 0.1, 1), _trial(2, 0.2, 3), resumed]))
+    assert model.estimate(3, False) == 3.0
+    assert model.estimate(3, True) == 2.0
+    assert model.estimate(1, True) == 1.0  # by level when no promotion was seen there
+    assert model.estimate(9, False) == pytest.approx(6.0 / 7.0 * 9)  # cost per fidelity unit
+
+
+def test_running_trials_count_against_the_cost_budget() -> None:
+    history = history_of([_trial(1, 0.1, 9), _trial(2, 0.2, 9, "evaluating")])
+    guard = BudgetGuard(history, history.budget(cost_to_spend=20.0))
+    assert guard.cost_left == 2.0  # 20 - 9 spent - 9 expected
+    assert guard.fits(1, False)
+    assert not guard.fits(3, False)
+
+
+def test_a_promotion_that_exceeds_the_fidelity_budget_gives_way_to_a_cheaper_trial() -> None:
+    optimizer = SuccessiveHalving(SPACE, seed=0)
+    history = history_of(_base_rung(9))
+    assert _promotions(_ask(optimizer, history, fidelities_to_spend=12)) == ["1"]
+    proposals = _ask(optimizer, history, n=3, fidelities_to_spend=9 + 4)
+    assert _promotions(proposals) == ["1", None]  # 3 + 1 fit; a second promotion does not
+    assert _ask(optimizer, history, fidelities_to_spend=9.5) == []
+
+
+def test_the_cost_budget_is_never_overshot_when_costs_are_known() -> None:
+    optimizer = SuccessiveHalving(SPACE, seed=0)
+    history = history_of(_base_rung(9))  # cost 1 each
+    budget = BudgetInfo(cost_to_spend=11.0, used_cost=9.0)
+    proposals = list(optimizer.ask(history, budget, 3))
+    assert [p.config["epochs"] for p in proposals] == [1, 1]  # a promotion would cost 3
+    spent = BudgetInfo(cost_to_spend=9.5, used_cost=9.0)
+    assert list(optimizer.ask(history, spent, 3)) == []
+
+
+def test_failed_trials_are_final_but_never_promoted() -> None:
+    trials = _base_rung(3, {1: "failed", 2: "crashed"})
+    proposals = _ask(ASHA(SPACE, seed=0), history_of(trials), n=2)
+    assert _promotions(proposals) == ["3", None]
+    assert all(t.state.is_final for t in trials)
+    assert trials[1].state is TrialState.CRASHED

@@ -1,0 +1,104 @@
+"""The ``mo_asha`` plugin: Pareto-based promotions, the contract, a multi-objective run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+import neps_core as neps
+from neps_core.errors import SettingsError
+from neps_core.testing import OptimizerContract, history_of, make_trial
+from neps_core_plugins.mo_asha import (
+    MOASHA,
+    dominance,
+    epsilon_net_order,
+    nondominated_fronts,
+)
+
+pytest_plugins = ["neps_core.testing.fixtures"]
+
+SPACE = neps.PipelineSpace({"x": neps.Float(0.0, 1.0), "epochs": neps.IntegerFidelity(1, 9)})
+
+
+class TestMOASHAContract(OptimizerContract):
+    optimizer_class = MOASHA
+
+
+def test_dominance_and_fronts() -> None:
+    points = np.array([[1.0, 4.0], [2.0, 2.0], [4.0, 1.0], [3.0, 3.0], [4.0, 4.0], [2.0, 2.0]])
+    matrix = dominance(points)
+    assert matrix[1, 3] and matrix[3, 4] and not matrix[1, 5] and not matrix[0, 2]
+    assert nondominated_fronts(points) == [[0, 1, 2, 5], [3], [4]]
+    assert nondominated_fronts(points, limit=5) == [[0, 1, 2, 5], [3]]  # stops when enough
+    assert dominance(points, np.array([3])).tolist() == [matrix[3].tolist()]
+
+
+def test_the_epsilon_net_spreads_along_the_front() -> None:
+    front = np.array([[0.0, 1.0], [0.1, 0.9], [0.5, 0.5], [0.9, 0.1], [1.0, 0.0]])
+    order = epsilon_net_order(front)
+    assert order[:3] == [0, 4, 2]  # both ends first, then the middle
+    assert sorted(order) == [0, 1, 2, 3, 4]
+    assert epsilon_net_order(front, 2) == [0, 4]
+
+
+def _rung_zero(objectives: list[tuple[float, float]]) -> Any:
+    return history_of(
+        make_trial(i + 1, {"x": i / 10, "epochs": 1}, objective=o, fidelity=1)
+        for i, o in enumerate(objectives)
+    )
+
+
+def test_promotions_take_the_pareto_front_spread_out() -> None:
+    # Nine finished trials: three move up, all from the front (trials 1, 2, 5, 9), its ends first.
+    objectives = [(0.0, 1.0), (0.2, 0.8), (0.5, 0.9), (0.6, 0.6), (0.5, 0.5), (0.9, 0.9)]
+    objectives += [(1.0, 1.0), (0.8, 0.7), (1.0, 0.0)]
+    history = _rung_zero(objectives)
+    proposals = list(MOASHA(SPACE, seed=0).ask(history, history.budget(), 4))
+    assert [p.previous_trial_id for p in proposals] == ["1", "9", "5", None]
+    assert proposals[0].config == {"x": 0.0, "epochs": 3}
+
+
+def test_one_objective_is_plain_asha() -> None:
+    history = history_of(
+        make_trial(i + 1, {"x": i / 10, "epochs": 1}, objective=v, fidelity=1)
+        for i, v in enumerate([0.5, 0.1, 0.9])
+    )
+    [proposal] = MOASHA(SPACE, seed=0).ask(history, history.budget(), 1)
+    assert proposal.previous_trial_id == "2"
+
+
+def test_inconsistent_objectives_are_refused() -> None:
+    mixed = _rung_zero([(0.1, 0.2)])
+    mixed.put(make_trial(2, {"x": 0.5, "epochs": 1}, objective=(0.1, 0.2, 0.3), fidelity=1))
+    with pytest.raises(SettingsError, match=r"different numbers of objectives: 2 \(trial 1\)"):
+        MOASHA(SPACE, seed=0).ask(mixed, mixed.budget(), 1)
+
+
+def test_a_multi_objective_run_promotes_and_reports_the_front(tmp_path: Path) -> None:
+    seen: dict[str, Any] = {}
+
+    def evaluate_pipeline(
+        pipeline_directory: Path, previous_pipeline_directory: Path | None, x: float, epochs: int
+    ) -> dict[str, Any]:
+        if previous_pipeline_directory is not None:
+            seen[str(pipeline_directory)] = (previous_pipeline_directory / "ckpt").read_text()
+        (pipeline_directory / "ckpt").write_text(str(epochs))
+        error = x**2 + 1.0 / epochs
+        return {"objective_to_minimize": [error, (1.0 - x) ** 2], "cost": float(epochs)}
+
+    summary = neps.run(
+        evaluate_pipeline,
+        SPACE,
+        root_directory=tmp_path / "run",
+        optimizer="mo_asha",
+        cost_to_spend=120,
+        seed=3,
+    )
+    assert seen, "no promotion happened"
+    assert set(seen.values()) <= {"1", "3"}
+    assert summary.budget.used_cost <= 120
+    assert len(summary.pareto_front) >= 3
+    assert all(isinstance(t.objective, tuple) for t in summary.pareto_front)

@@ -1,0 +1,144 @@
+"""The ``priorband`` plugin: the contract, the sampling mixture, and real runs."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+import pytest
+
+import neps_core as neps
+from neps_core.history import TrialHistory
+from neps_core.models import Proposal
+from neps_core.testing import OptimizerContract, history_of, make_trial
+from neps_core_plugins.priorband import (
+    PriorBand,
+    PriorBandSettings,
+    local_log_density,
+    prior_log_density,
+)
+
+pytest_plugins = ["neps_core.testing.fixtures"]
+
+SPACE = neps.PipelineSpace(
+    {
+        "x": neps.Float(0.0, 1.0, prior=0.8, prior_confidence="high"),
+        "kind": neps.Categorical(choices=("a", "b", "c"), prior=0, prior_confidence="medium"),
+        "epochs": neps.IntegerFidelity(1, 9),
+    }
+)
+
+
+class TestPriorBandContract(OptimizerContract):
+    optimizer_class = PriorBand
+
+
+class TestPriorBandOnASHAContract(OptimizerContract):
+    optimizer_class = PriorBand
+    optimizer_options: ClassVar[dict[str, Any]] = {"base": "asha", "sample_prior_first": True}
+
+
+def _top_rung_history(xs: list[float]) -> TrialHistory:
+    """Successful trials at the highest fidelity; the objective is |x - 0.2|."""
+    return history_of(
+        make_trial(i + 1, {"x": x, "kind": "a", "epochs": 9}, objective=abs(x - 0.2), fidelity=9)
+        for i, x in enumerate(xs)
+    )
+
+
+def test_without_an_incumbent_uniform_draws_fade_with_the_rung() -> None:
+    optimizer = PriorBand(SPACE, seed=0)
+    plan = optimizer.schedule.plan(TrialHistory(), optimizer.rungs)
+    for rung, uniform in ((0, 0.5), (1, 0.25), (2, 0.1)):
+        weights, incumbent = optimizer.mixture(rung, plan)
+        assert incumbent is None
+        assert weights == pytest.approx([uniform, 1 - uniform, 0.0])
+
+
+def test_evidence_against_the_prior_shifts_weight_to_the_incumbent() -> None:
+    optimizer = PriorBand(SPACE, seed=0)
+    misleading = _top_rung_history([0.2, 0.25, 0.3, 0.5, 0.9, 0.95])  # best far from 0.8
+    weights, incumbent = optimizer.mixture(0, optimizer.schedule.plan(misleading, optimizer.rungs))
+    assert incumbent is not None
+    assert incumbent.config["x"] == 0.2
+    assert weights[0] == pytest.approx(0.5)
+    assert weights[2] > 0.45 > weights[1]
+
+    confirming = _top_rung_history([0.8, 0.2, 0.5, 0.9, 0.95, 0.3])
+    [first] = list(confirming.values())[:1]
+    confirming.put(make_trial(1, first.config, objective=0.0, fidelity=9))  # 0.8 is the best
+    weights, _ = optimizer.mixture(0, optimizer.schedule.plan(confirming, optimizer.rungs))
+    assert weights[1] > 0.4 > weights[2]
+
+
+def test_draws_follow_the_mixture() -> None:
+    history = _top_rung_history([0.2, 0.25, 0.3, 0.5, 0.9, 0.95])
+    optimizer = PriorBand(SPACE, seed=1)
+    plan = optimizer.schedule.plan(history, optimizer.rungs)
+    rng = np.random.default_rng(0)
+    xs = [optimizer.sample_config(2, rng, plan)["x"] for _ in range(400)]
+    near_incumbent = sum(abs(x - 0.2) < 0.15 for x in xs) / 400
+    near_prior = sum(abs(x - 0.8) < 0.15 for x in xs) / 400
+    assert near_incumbent > 0.5  # rung 2: 10% uniform, the rest mostly around the incumbent
+    assert near_prior < 0.25
+
+
+def test_densities_prefer_what_they_are_centred_on() -> None:
+    close, far = {"x": 0.8, "kind": "a"}, {"x": 0.1, "kind": "c"}
+    assert prior_log_density(SPACE, close) > prior_log_density(SPACE, far)
+    centre = {"x": 0.1, "kind": "c"}
+    assert local_log_density(SPACE, far, centre, 0.5, 0.25) > local_log_density(
+        SPACE, close, centre, 0.5, 0.25
+    )
+
+
+@pytest.mark.parametrize("base", ["hyperband", "asha", "successive_halving", "async_hb"])
+def test_the_prior_goes_first_at_the_highest_fidelity_outside_the_brackets(base: str) -> None:
+    optimizer = PriorBand(SPACE, PriorBandSettings(base=base), seed=0)
+    first, second = optimizer.ask(TrialHistory(), TrialHistory().budget(), 2)
+    assert first == Proposal({"x": 0.8, "kind": "a", "epochs": 9})
+    assert second.config["epochs"] == 1
+    history = history_of([make_trial(1, first.config, objective=0.5, fidelity=9)])
+    plan = optimizer.schedule.plan(history, optimizer.rungs, first_root_loose=True)
+    assert plan.roots == 1
+    assert all(not b.members(2) for b in plan.brackets)
+    assert plan.successes_by_rung() == {2: list(plan.loose.members(2))}
+    [after] = optimizer.ask(history, history.budget(), 1)
+    assert after.config["epochs"] == 1 and after.config != first.config
+
+
+def test_the_prior_goes_first_at_the_lowest_rung_when_the_budget_is_short() -> None:
+    optimizer = PriorBand(SPACE, seed=0)
+    [first] = optimizer.ask(TrialHistory(), TrialHistory().budget(fidelities_to_spend=5), 1)
+    assert first.config == {"x": 0.8, "kind": "a", "epochs": 1}
+
+
+def test_settings_are_validated() -> None:
+    with pytest.raises(ValueError, match="mutation_rate"):
+        PriorBandSettings(mutation_rate=0.0)
+    with pytest.raises(ValueError, match="base"):
+        PriorBandSettings(base="bayesian")
+
+
+def _share_near_optimum(run: Any) -> float:
+    started = [t for t in run.trials.values() if t.previous_trial_id is None]
+    return sum(abs(t.config["x"] - 0.3) < 0.1 for t in started) / len(started)
+
+
+def test_a_good_prior_focuses_the_search_at_equal_cost(multi_fidelity_run: Any) -> None:
+    shares: dict[str, list[float]] = {"priorband": [], "hyperband": []}
+    for seed in range(2):
+        for name, found in shares.items():
+            run = multi_fidelity_run(optimizer=name, prior="high", cost_to_spend=250, seed=seed)
+            assert run.summary.budget.used_cost <= 250
+            found.append(_share_near_optimum(run))
+    # Half of the draws on the lowest rung (most of them) and more on higher rungs come from
+    # the prior, most of which land near the optimum; of uniform draws about 0.2 do.
+    assert min(shares["priorband"]) > 0.4
+    assert max(shares["hyperband"]) < 0.35
+
+
+def test_promotions_resume_checkpoints(multi_fidelity_run: Any) -> None:
+    run = multi_fidelity_run(optimizer="priorband", cost_to_spend=200, seed=7)
+    run.check_promotions_continue_checkpoints()
+    assert run.summary.budget.used_cost <= 200

@@ -1,0 +1,50 @@
+"""The ``successive_halving`` plugin: the contract, and real runs that promote and resume."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import pytest
+
+from neps_core.errors import SettingsError
+from neps_core.testing import OptimizerContract
+from neps_core_plugins.successive_halving import SuccessiveHalving
+
+pytest_plugins = ["neps_core.testing.fixtures"]
+
+
+class TestSuccessiveHalvingContract(OptimizerContract):
+    optimizer_class = SuccessiveHalving
+
+
+class TestSuccessiveHalvingFromTheSecondRungContract(OptimizerContract):
+    optimizer_class = SuccessiveHalving
+    optimizer_options: ClassVar[dict[str, Any]] = {"early_stopping_rate": 1, "eta": 2}
+
+
+def test_promotions_resume_checkpoints_and_the_cost_budget_holds(multi_fidelity_run: Any) -> None:
+    run = multi_fidelity_run(optimizer="successive_halving", cost_to_spend=150, seed=1)
+    run.check_promotions_continue_checkpoints()
+    assert run.summary.budget.used_cost == 150  # rung 0 costs 1: the budget is used exactly
+    assert {t.fidelity for t in run.promotions} == {3, 9, 27}
+
+
+def test_early_stopping_rate_starts_higher(multi_fidelity_run: Any) -> None:
+    run = multi_fidelity_run(
+        optimizer=("successive_halving", {"early_stopping_rate": 2}), fidelities_to_spend=120
+    )
+    assert {t.fidelity for t in run.trials.values()} == {9, 27}
+    assert run.summary.budget.used_fidelities <= 120
+    run.check_promotions_continue_checkpoints()
+
+
+def test_a_space_without_fidelity_is_refused(neps_run: Any) -> None:
+    with pytest.raises(SettingsError, match="'successive_halving' needs a fidelity"):
+        neps_run(optimizer="successive_halving")
+
+
+@pytest.mark.slow
+def test_parallel_workers_share_brackets(parallel_multi_fidelity_run: Any) -> None:
+    run = parallel_multi_fidelity_run("successive_halving", 3, fidelities_to_spend=300)
+    run.check_each_trial_promoted_at_most_once()
+    assert run.summary.budget.used_fidelities <= 300
