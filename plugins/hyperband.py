@@ -10,23 +10,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import ClassVar
 
-import attrs
-
 from neps_core import hookimpl
 from neps_core.interfaces import Optimizer
-from neps_core_plugins.brackets import BracketOptimizer, eta_field, sampler_field
-
-
-@attrs.frozen
-class HyperbandSettings:
-    """``eta``: promotion ratio; ``sampler``: ``"uniform"`` or ``"prior"`` draws.
-
-    ``sample_prior_first``: start with the prior configuration.
-    """
-
-    eta: int = eta_field()
-    sampler: str = sampler_field()
-    sample_prior_first: bool = False
+from neps_core_plugins.brackets import BracketOptimizer, HyperbandSettings
 
 
 class Hyperband(BracketOptimizer):

@@ -15,7 +15,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
-import attrs
 import numpy as np
 
 from neps_core import hookimpl
@@ -24,36 +23,20 @@ from neps_core.interfaces import Optimizer
 from neps_core.models import Trial, TrialState
 from neps_core_plugins.brackets import (
     BracketOptimizer,
+    HalvingSettings,
     Member,
-    early_stopping_rate_field,
-    eta_field,
     is_number,
-    sampler_field,
 )
 
 #: Rows of the dominance matrix computed at once (bounds memory for large rungs).
 CHUNK = 256
 
 
-@attrs.frozen
-class MOASHASettings:
-    """``eta``: promotion ratio; ``early_stopping_rate``: the lowest rung used.
-
-    ``sampler``: ``"uniform"`` or ``"prior"`` draws of new configurations;
-    ``sample_prior_first``: start with the prior configuration.
-    """
-
-    eta: int = eta_field()
-    early_stopping_rate: int = early_stopping_rate_field()
-    sampler: str = sampler_field()
-    sample_prior_first: bool = False
-
-
 class MOASHA(BracketOptimizer):
     """Multi-objective ASHA with non-dominated sorting and an epsilon-net inside each front."""
 
     name: ClassVar[str] = "mo_asha"
-    Settings: ClassVar[type] = MOASHASettings
+    Settings: ClassVar[type] = HalvingSettings
     schedule_kind: ClassVar[str] = "asha"
     supports_multi_objective: ClassVar[bool] = True
 

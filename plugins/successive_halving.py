@@ -11,37 +11,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import ClassVar
 
-import attrs
-
 from neps_core import hookimpl
 from neps_core.interfaces import Optimizer
-from neps_core_plugins.brackets import (
-    BracketOptimizer,
-    early_stopping_rate_field,
-    eta_field,
-    sampler_field,
-)
-
-
-@attrs.frozen
-class SuccessiveHalvingSettings:
-    """``eta``: promotion ratio; ``early_stopping_rate``: the lowest rung used.
-
-    ``sampler``: ``"uniform"`` or ``"prior"`` draws of new configurations;
-    ``sample_prior_first``: start with the prior configuration.
-    """
-
-    eta: int = eta_field()
-    early_stopping_rate: int = early_stopping_rate_field()
-    sampler: str = sampler_field()
-    sample_prior_first: bool = False
+from neps_core_plugins.brackets import BracketOptimizer, HalvingSettings
 
 
 class SuccessiveHalving(BracketOptimizer):
     """Synchronous successive halving (Jamieson & Talwalkar, 2016)."""
 
     name: ClassVar[str] = "successive_halving"
-    Settings: ClassVar[type] = SuccessiveHalvingSettings
+    Settings: ClassVar[type] = HalvingSettings
     schedule_kind: ClassVar[str] = "successive_halving"
 
 

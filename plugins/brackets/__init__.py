@@ -40,6 +40,8 @@ from neps_core_plugins.brackets.plan import (
 from neps_core_plugins.brackets.rungs import (
     SAMPLERS,
     BracketShape,
+    HalvingSettings,
+    HyperbandSettings,
     Rungs,
     early_stopping_rate_field,
     eta_field,
@@ -57,6 +59,8 @@ __all__ = [
     "BracketShape",
     "BudgetGuard",
     "CostModel",
+    "HalvingSettings",
+    "HyperbandSettings",
     "Member",
     "Plan",
     "Ranking",

@@ -37,6 +37,29 @@ def sampler_field() -> Any:
     return attrs.field(default="uniform", validator=attrs.validators.in_(SAMPLERS))
 
 
+@attrs.frozen
+class HyperbandSettings:
+    """Options of the Hyperband-style optimizers (``hyperband``, ``async_hb``).
+
+    ``eta``: promotion ratio; ``sampler``: ``"uniform"`` or ``"prior"`` draws of new
+    configurations; ``sample_prior_first``: start with the prior configuration.
+    """
+
+    eta: int = eta_field()
+    sampler: str = sampler_field()
+    sample_prior_first: bool = False
+
+
+@attrs.frozen
+class HalvingSettings(HyperbandSettings):
+    """Options of the one-bracket optimizers (``successive_halving``, ``asha``, ``mo_asha``).
+
+    Those of Hyperband plus ``early_stopping_rate``: the index of the lowest rung used.
+    """
+
+    early_stopping_rate: int = early_stopping_rate_field()
+
+
 # -- rungs and bracket shapes ------------------------------------------------------------------
 @attrs.frozen
 class Rungs:

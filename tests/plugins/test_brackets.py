@@ -18,13 +18,14 @@ from neps_core_plugins.brackets import (
     BracketOptimizer,
     BudgetGuard,
     CostModel,
+    HalvingSettings,
     Rungs,
     Schedule,
     halving_shape,
     hyperband_shape,
 )
 from neps_core_plugins.hyperband import Hyperband
-from neps_core_plugins.successive_halving import SuccessiveHalving, SuccessiveHalvingSettings
+from neps_core_plugins.successive_halving import SuccessiveHalving
 
 
 def _space(lower: Any = 1, upper: Any = 9, **fidelity: Any) -> neps.PipelineSpace:
@@ -114,14 +115,14 @@ def test_early_stopping_rate_beyond_the_top_rung_is_an_error() -> None:
     with pytest.raises(SettingsError, match=r"early_stopping_rate=3 leaves no rung.*\[1, 3, 9\]"):
         Schedule.named("successive_halving", rungs, 3, 3)
     with pytest.raises(SettingsError):
-        SuccessiveHalving(SPACE, SuccessiveHalvingSettings(early_stopping_rate=5))
+        SuccessiveHalving(SPACE, HalvingSettings(early_stopping_rate=5))
 
 
 def test_settings_validate_eta_and_sampler() -> None:
     with pytest.raises(ValueError, match="eta must be at least 2"):
-        SuccessiveHalvingSettings(eta=1)
+        HalvingSettings(eta=1)
     with pytest.raises(ValueError, match="sampler"):
-        SuccessiveHalvingSettings(sampler="bogus")
+        HalvingSettings(sampler="bogus")
 
 
 # -- synchronous promotions ---------------------------------------------------------------------
@@ -238,11 +239,11 @@ def test_sample_prior_first_and_prior_sampler() -> None:
             "epochs": neps.IntegerFidelity(1, 9),
         }
     )
-    first = SuccessiveHalving(space, SuccessiveHalvingSettings(sample_prior_first=True), seed=0)
+    first = SuccessiveHalving(space, HalvingSettings(sample_prior_first=True), seed=0)
     proposals = _ask(first, TrialHistory(), n=3)
     assert proposals[0].config == {"x": 0.8, "epochs": 1}
     assert proposals[1].config != proposals[0].config
-    around = SuccessiveHalving(space, SuccessiveHalvingSettings(sampler="prior"), seed=0)
+    around = SuccessiveHalving(space, HalvingSettings(sampler="prior"), seed=0)
     xs = [p.config["x"] for p in _ask(around, TrialHistory(), n=9)]
     assert all(abs(x - 0.8) < 0.25 for x in xs)
 
