@@ -102,7 +102,14 @@ def check_multiple_workers(cwd: Path, completed: subprocess.CompletedProcess[str
     assert len(workers) >= 2, f"only {workers} did any work"
 
 
+def check_ask_and_tell(cwd: Path, completed: subprocess.CompletedProcess[str]) -> None:
+    rows = trajectory(cwd / "results" / "ask_and_tell")
+    assert len(rows) == 12 and {row["state"] for row in rows} == {"success"}
+    assert "stopped: budget evaluations_to_spend used up" in completed.stdout
+
+
 CHECKS: dict[str, Callable[[Path, subprocess.CompletedProcess[str]], None]] = {
+    "ask_and_tell.py": check_ask_and_tell,
     "basic_usage.py": check_basic_usage,
     "legacy_run_pipeline.py": check_legacy_run_pipeline,
     "multiple_workers.py": check_multiple_workers,
