@@ -29,9 +29,12 @@ def train(learning_rate: float, batch_size: int) -> dict[str, float]:
     return {"objective_to_minimize": error, "cost": batch_size / 64}
 
 
-with neps.AskAndTell(
-    Space(), "results/ask_and_tell", optimizer="random_search", evaluations_to_spend=12, seed=0
-) as client, ThreadPoolExecutor(max_workers=3) as scheduler:
+with (
+    neps.AskAndTell(
+        Space(), "results/ask_and_tell", optimizer="random_search", evaluations_to_spend=12, seed=0
+    ) as client,
+    ThreadPoolExecutor(max_workers=3) as scheduler,
+):
     in_flight: dict[Future[dict[str, float]], neps.AskedTrial] = {}
     while True:
         while len(in_flight) < 3 and (trial := client.ask()) is not None:

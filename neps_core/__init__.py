@@ -10,8 +10,10 @@ from neps_core.api import (
     save_pipeline_results,
     status,
 )
+from neps_core.ask_and_tell import AskAndTell, AskedTrial
 from neps_core.errors import (
     DuplicatePluginError,
+    EvaluationTimeoutError,
     NepsCoreError,
     PluginLoadError,
     SettingsError,
@@ -21,8 +23,12 @@ from neps_core.errors import (
     UnknownPluginError,
 )
 from neps_core.hookspecs import hookimpl
+from neps_core.importing import import_trials
 from neps_core.models import BudgetInfo, Proposal, Report, Summary, Trial, TrialState
+from neps_core.processes import Command
+from neps_core.profiling import profile
 from neps_core.space import (
+    ByName,
     Categorical,
     Constant,
     Fidelity,
@@ -30,22 +36,29 @@ from neps_core.space import (
     FloatFidelity,
     Integer,
     IntegerFidelity,
+    Operation,
     PipelineSpace,
 )
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "AskAndTell",
+    "AskedTrial",
     "BudgetInfo",
+    "ByName",
     "Categorical",
+    "Command",
     "Constant",
     "DuplicatePluginError",
+    "EvaluationTimeoutError",
     "Fidelity",
     "Float",
     "FloatFidelity",
     "Integer",
     "IntegerFidelity",
     "NepsCoreError",
+    "Operation",
     "PipelineSpace",
     "PluginLoadError",
     "Proposal",
@@ -60,8 +73,10 @@ __all__ = [
     "UnknownPluginError",
     "__version__",
     "hookimpl",
+    "import_trials",
     "load_config",
     "load_pipeline_space",
+    "profile",
     "run",
     "save_pipeline_results",
     "status",

@@ -24,6 +24,7 @@ from neps_core.components import (
     stored_space,
 )
 from neps_core.config import RunSettings
+from neps_core.distributed import maybe_run_as_nonzero_rank, rank_zero
 from neps_core.errors import NepsCoreError, SettingsError
 from neps_core.interfaces import Storage
 from neps_core.models import Summary
@@ -91,11 +92,15 @@ def run(
         )
     if settings.seed is not None:
         _seed_global_generators(settings.seed)
-    loaded = load_plugins(settings.plugins)
-    if settings.overwrite_root_directory:
-        overwrite_run(settings.root_directory, loaded)
-    context = _prepare(settings, loaded)
-    return _work(context)
+    followed = maybe_run_as_nonzero_rank(settings)  # under torchrun: ranks > 0 follow rank 0
+    if followed is not None:
+        return followed
+    with rank_zero(settings) as settings:
+        loaded = load_plugins(settings.plugins)
+        if settings.overwrite_root_directory:
+            overwrite_run(settings.root_directory, loaded)
+        context = _prepare(settings, loaded)
+        return _work(context)
 
 
 def _explicit_arguments(values: Mapping[str, Any]) -> dict[str, Any]:

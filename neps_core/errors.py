@@ -79,6 +79,28 @@ class MissingCostError(NepsCoreError, ValueError):
     """A cost budget is set but an evaluation returned no ``cost``."""
 
 
+class EvaluationLostError(NepsCoreError, RuntimeError):
+    """The process, task or job evaluating a trial vanished without a result.
+
+    Evaluators report it when a scheduler lost a job (a node failure, a cancelled or
+    vanished job). The worker handles the trial as it handles a dead worker's: it is
+    re-queued, or CRASHED once it was tried ``max_trial_attempts`` times.
+    """
+
+
+class EvaluationTimeoutError(NepsCoreError, TimeoutError):
+    """An evaluation overran its per-trial ``timeout`` and was killed.
+
+    Evaluators report it as the outcome's error; the trial is FAILED with a ``timeout``
+    reason, and (unlike an exception of ``evaluate_pipeline``) the run goes on even without
+    ``ignore_errors``: the limit is the user's choice, not a bug in their code.
+    """
+
+    def __init__(self, seconds: float, what: str) -> None:
+        super().__init__(f"timeout: the evaluation ran longer than {seconds:g} s; {what}")
+        self.seconds = seconds
+
+
 def add_note(error: BaseException, note: str) -> None:
     """Attach ``note`` to ``error`` (PEP 678), also on Python 3.10 where it shows in args."""
     if hasattr(error, "add_note"):

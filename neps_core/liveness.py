@@ -14,7 +14,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import attrs
 
@@ -37,27 +38,40 @@ def recover_stale_trials(
         last_sign = trial.last_heartbeat or trial.started_at or trial.created_at
         if trial.metadata.get(ASYNC_MARK) or now - last_sign < stale_after:
             continue
-        reason = (
-            f"worker {trial.worker_id} stopped heartbeating {now - last_sign:.0f} s ago "
-            f"(attempt {trial.attempts} of {max_attempts})"
-        )
-        if trial.attempts < max_attempts:
-            logger.warning("Re-queueing trial %s: %s", trial.id, reason)
-            recovered.append(
-                attrs.evolve(
-                    trial,
-                    state=TrialState.PENDING,
-                    worker_id=None,
-                    metadata={**trial.metadata, "requeued_because": reason},
-                )
-            )
-        else:
-            logger.warning("Trial %s crashed: %s", trial.id, reason)
-            report = Report(objective_to_minimize=None, error=f"crashed: {reason}")
-            recovered.append(
-                attrs.evolve(trial, state=TrialState.CRASHED, report=report, finished_at=now)
-            )
+        reason = f"worker {trial.worker_id} stopped heartbeating {now - last_sign:.0f} s ago"
+        recovered.append(requeue_or_crash(trial, reason, max_attempts=max_attempts, now=now))
     return recovered
+
+
+def requeue_or_crash(
+    trial: Trial,
+    reason: str,
+    *,
+    max_attempts: int,
+    now: float | None = None,
+    metadata: Mapping[str, Any] | None = None,
+) -> Trial:
+    """``trial`` back to PENDING for another attempt, or CRASHED after ``max_attempts``.
+
+    What happens to the trial of a dead worker, and of a job a scheduler lost; ``metadata``
+    (e.g. the lost job's id) is kept in the trial's metadata.
+    """
+    now = time.time() if now is None else now
+    reason = f"{reason} (attempt {trial.attempts} of {max_attempts})"
+    kept = {**trial.metadata, **(metadata or {})}
+    if trial.attempts < max_attempts:
+        logger.warning("Re-queueing trial %s: %s", trial.id, reason)
+        return attrs.evolve(
+            trial,
+            state=TrialState.PENDING,
+            worker_id=None,
+            metadata={**kept, "requeued_because": reason},
+        )
+    logger.warning("Trial %s crashed: %s", trial.id, reason)
+    report = Report(objective_to_minimize=None, error=f"crashed: {reason}")
+    return attrs.evolve(
+        trial, state=TrialState.CRASHED, report=report, finished_at=now, metadata=kept
+    )
 
 
 class Heartbeat:

@@ -15,7 +15,7 @@ from neps_core.config import RunSettings
 from neps_core.errors import MissingCostError, TrialAlreadyReportedError, TrialNotFoundError
 from neps_core.history import TrialHistory
 from neps_core.interfaces import EvaluationOutcome, Storage
-from neps_core.models import Report, Trial, TrialState
+from neps_core.models import Trial, TrialState
 from neps_core.result_contract import ParsedResult, failure_report, parse_result
 
 logger = logging.getLogger(__name__)
@@ -33,7 +33,13 @@ def record_result(storage: Storage, trial_id: str, parsed: ParsedResult) -> Tria
                 f"Trial {trial_id!r} already has a result (state {trial.state.value})"
             )
         return [
-            attrs.evolve(trial, state=parsed.state, report=parsed.report, finished_at=time.time())
+            attrs.evolve(
+                trial,
+                state=parsed.state,
+                report=parsed.report,
+                finished_at=time.time(),
+                metadata={**trial.metadata, **parsed.metadata},
+            )
         ]
 
     return storage.transact(change)[0]
@@ -57,13 +63,13 @@ def judge_outcome(
         )
         logger.warning("Trial %s failed: %s", outcome.trial_id, report.error)
         error = None if settings.ignore_errors else outcome.error
-        return ParsedResult(TrialState.FAILED, _timed(report, outcome)), error
+        return _timed(ParsedResult(TrialState.FAILED, report), outcome), error
     try:
         parsed = parse_result(outcome.result)
     except TypeError as contract_error:
         report = failure_report(contract_error, None)
-        return ParsedResult(TrialState.FAILED, _timed(report, outcome)), contract_error
-    parsed = ParsedResult(parsed.state, _timed(parsed.report, outcome))
+        return _timed(ParsedResult(TrialState.FAILED, report), outcome), contract_error
+    parsed = _timed(parsed, outcome)
     missing_cost = settings.cost_to_spend is not None and parsed.report.cost is None
     if missing_cost and parsed.state is TrialState.SUCCESS:
         missing = MissingCostError(
@@ -71,10 +77,14 @@ def judge_outcome(
             "return a dict with a 'cost' key"
         )
         failed = attrs.evolve(parsed.report, error=str(missing))
-        return ParsedResult(TrialState.FAILED, failed), missing
+        return attrs.evolve(parsed, state=TrialState.FAILED, report=failed), missing
     return parsed, None
 
 
-def _timed(report: Report, outcome: EvaluationOutcome) -> Report:
-    extra = {**report.extra, **outcome.metadata} if outcome.metadata else report.extra
-    return attrs.evolve(report, evaluation_duration=outcome.duration, extra=extra)
+def _timed(parsed: ParsedResult, outcome: EvaluationOutcome) -> ParsedResult:
+    """``parsed`` with the evaluation's duration and what the evaluator knows of it (job ids)."""
+    return attrs.evolve(
+        parsed,
+        report=attrs.evolve(parsed.report, evaluation_duration=outcome.duration),
+        metadata={**parsed.metadata, **outcome.metadata},
+    )

@@ -2,7 +2,8 @@
 
 Allowed: a number; a tuple of numbers (multi-objective); a dict with ``objective_to_minimize``
 (a number or a list for multi-objective), ``cost``, ``learning_curve``, ``extra``,
-``exception`` and any further keys (kept in the report's ``extra``); a string starting with
+``exception``, ``metadata`` (a dict kept in the trial's metadata, DeepHyper's convention) and
+any further keys (kept in the report's ``extra``); a string starting with
 ``F`` (a failure with that reason, DeepHyper's convention); ``None`` only for asynchronous
 evaluation. Anything else is a ``TypeError`` naming the type. The legacy keys ``loss`` and
 ``info_dict`` still work with a ``DeprecationWarning``.
@@ -22,16 +23,16 @@ import numpy as np
 from neps_core.models import Objective, Report, TrialState
 from neps_core.serialization import to_plain
 
-RESERVED_KEYS = ("objective_to_minimize", "cost", "learning_curve", "extra", "exception")
 _LEGACY_KEYS = {"loss": "objective_to_minimize", "info_dict": "extra"}
 
 
 @attrs.frozen
 class ParsedResult:
-    """A user's result as a final trial state and the report to store."""
+    """A user's result as a final trial state, the report and the trial metadata to store."""
 
     state: TrialState
     report: Report
+    metadata: Mapping[str, Any] = attrs.field(factory=dict)
 
 
 def parse_result(result: Any) -> ParsedResult:
@@ -89,6 +90,7 @@ def _parse_failure_string(result: str) -> ParsedResult:
 def _parse_mapping(result: Mapping[str, Any]) -> ParsedResult:
     data = _renamed_legacy_keys(dict(result))
     exception = data.pop("exception", None)
+    metadata = data.pop("metadata") if isinstance(data.get("metadata"), Mapping) else {}
     has_objective = data.get("objective_to_minimize") is not None
     if not has_objective and exception is None:
         raise TypeError(
@@ -109,8 +111,10 @@ def _parse_mapping(result: Mapping[str, Any]) -> ParsedResult:
         message = f"{type(exception).__name__}: {exception}"
         if not isinstance(exception, BaseException):
             message = str(exception)
-        return ParsedResult(TrialState.FAILED, attrs.evolve(report, error=message))
-    return _success(report)
+        parsed = ParsedResult(TrialState.FAILED, attrs.evolve(report, error=message))
+    else:
+        parsed = _success(report)
+    return attrs.evolve(parsed, metadata=_plain_dict(metadata))
 
 
 def _renamed_legacy_keys(data: dict[str, Any]) -> dict[str, Any]:
@@ -140,7 +144,11 @@ def _extra(data: dict[str, Any]) -> dict[str, Any]:
     elif blob is not None:
         extra["extra"] = blob
     extra.update(data)  # unknown keys are kept, never dropped
-    plain = to_plain(extra)
+    return _plain_dict(extra)
+
+
+def _plain_dict(values: Mapping[str, Any]) -> dict[str, Any]:
+    plain = to_plain(dict(values))
     assert isinstance(plain, dict)
     return plain
 

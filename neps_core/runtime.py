@@ -17,9 +17,10 @@ from typing import Any
 import attrs
 
 from neps_core.config import RunSettings
+from neps_core.errors import EvaluationLostError, EvaluationTimeoutError
 from neps_core.history import TrialHistory
 from neps_core.interfaces import EvaluationJob, EvaluationOutcome, Evaluator, Optimizer, Storage
-from neps_core.liveness import ASYNC_MARK, Heartbeat
+from neps_core.liveness import ASYNC_MARK, Heartbeat, requeue_or_crash
 from neps_core.models import Trial
 from neps_core.plugin_manager import Plugins
 from neps_core.reporting import judge_outcome, record_result
@@ -191,7 +192,21 @@ class Worker:
             logger.info("Trial %s is evaluated asynchronously; waiting for its result", trial.id)
             self._mark_awaiting(trial.id)
             return
+        if isinstance(outcome.error, EvaluationLostError):  # as if its worker had died
+            self.context.storage.transact(
+                lambda history: [
+                    requeue_or_crash(
+                        history[trial.id],
+                        f"{outcome.error}",
+                        max_attempts=self.settings.max_trial_attempts,
+                        metadata=outcome.metadata,
+                    )
+                ]
+            )
+            return
         parsed, raise_after = judge_outcome(outcome, self.settings)
+        if isinstance(raise_after, EvaluationTimeoutError):
+            raise_after = None  # the user's own limit: the trial is FAILED, the run goes on
         if parsed.report.cost is not None:
             self._cost_spent += parsed.report.cost
         stored = record_result(self.context.storage, trial.id, parsed)

@@ -38,7 +38,7 @@ class AsyncEvaluator(SyncEvaluator):
 
     @property
     def max_outstanding(self) -> int | None:
-        return self.settings.max_in_flight  # type: ignore[no-any-return]
+        return self.settings.max_in_flight
 
 
 @hookimpl

@@ -141,9 +141,7 @@ def test_recovery_leaves_fresh_and_asynchronous_trials_alone() -> None:
         _running("3", heartbeat=10.0),
     )
     recovered = recover_stale_trials(history, now=100.0, stale_after=30.0, max_attempts=3)
-    assert [(t.id, t.state, t.worker_id) for t in recovered] == [
-        ("3", TrialState.PENDING, None)
-    ]
+    assert [(t.id, t.state, t.worker_id) for t in recovered] == [("3", TrialState.PENDING, None)]
 
 
 def test_recovery_crashes_a_trial_out_of_attempts() -> None:

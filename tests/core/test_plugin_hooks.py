@@ -67,6 +67,7 @@ def test_observers_see_the_run_and_every_trial(neps_run: Run, neps_root: Path) -
         evaluations_to_spend=4,
         ignore_errors=True,
         worker_id="observed-worker",
+        optimizer="random_search",
         plugins=[recorder],
     )
     assert recorder.events() == [

@@ -71,6 +71,26 @@ def test_full_result_dict_is_stored(root: Path, trial_file: TrialFileReader) -> 
     assert _counts(root) == {"success": 1}
 
 
+@pytest.mark.parametrize("failing", [False, True], ids=["success", "exception key"])
+def test_a_metadata_dict_goes_to_the_trials_metadata(
+    root: Path, trial_file: TrialFileReader, failing: bool
+) -> None:
+    def evaluate(x: float, units: int) -> dict[str, Any]:
+        result = {"objective_to_minimize": x, "metadata": {"num_parameters": np.int64(420)}}
+        return {**result, "exception": "diverged"} if failing else result
+
+    _run(root, evaluate)
+    assert trial_file(root, 1, "metadata")["metadata"]["num_parameters"] == 420
+    assert "metadata" not in trial_file(root, 1, "report")["extra"]
+
+
+def test_a_metadata_value_that_is_no_dict_stays_in_extra(
+    root: Path, trial_file: TrialFileReader
+) -> None:
+    _run(root, lambda x, units: {"objective_to_minimize": x, "metadata": "v2"})
+    assert trial_file(root, 1, "report")["extra"] == {"metadata": "v2"}
+
+
 def test_tuple_is_a_multi_objective_result(root: Path, trial_file: TrialFileReader) -> None:
     summary = _run(root, lambda x, units: (x, float(units)), evaluations_to_spend=4)
     for trial_id in range(1, 5):

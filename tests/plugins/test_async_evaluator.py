@@ -10,8 +10,22 @@ import pytest
 
 import neps_core as neps
 from neps_core.errors import SettingsError
+from neps_core.testing import EvaluatorContract
+from neps_core_plugins.async_evaluator import AsyncEvaluator, AsyncSettings
 
 SPACE = {"x": neps.Float(0.0, 1.0)}
+
+
+class TestAsyncEvaluatorContract(EvaluatorContract):
+    """The launch happens in-process, so the whole evaluator contract applies to it."""
+
+    evaluator_class = AsyncEvaluator
+    evaluator_options = {"max_in_flight": 3}
+
+
+def test_max_in_flight_is_the_bound_on_outstanding_trials() -> None:
+    assert AsyncEvaluator().max_outstanding is None
+    assert AsyncEvaluator(AsyncSettings(max_in_flight=2)).max_outstanding == 2
 
 
 def _complete_launched(root: Path, launched: list[str], stop: threading.Event) -> None:

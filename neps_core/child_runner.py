@@ -1,0 +1,196 @@
+"""Runs one ``evaluate_pipeline`` call in a fresh interpreter, and the wire format it speaks.
+
+The ``subprocess`` evaluator starts ``python <this file> <target> <injected names>``. This
+file is executed by path, so it must only import the standard library: importing the
+``neps_core`` package would add its import time to every trial. The parent imports the same
+module as ``neps_core.child_runner`` to decode what the child wrote.
+
+Results travel as JSON, never pickle. Values JSON cannot express are tagged so that they
+come back as what the user returned: a tuple stays a tuple (a multi-objective result), a set
+stays a set (so the core can reject it by name), an exception keeps its type and message.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import json
+import os
+import sys
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+CONFIG_FILE_ENV = "NEPS_CORE_CONFIG_FILE"
+RESULT_FILE_ENV = "NEPS_CORE_RESULT_FILE"
+PIPELINE_DIRECTORY_ENV = "NEPS_CORE_PIPELINE_DIRECTORY"
+PREVIOUS_PIPELINE_DIRECTORY_ENV = "NEPS_CORE_PREVIOUS_PIPELINE_DIRECTORY"
+PIPELINE_ID_ENV = "NEPS_CORE_PIPELINE_ID"
+ROOT_DIRECTORY_ENV = "NEPS_CORE_ROOT_DIRECTORY"
+PARENT_SYS_PATH_ENV = "NEPS_CORE_PARENT_SYS_PATH"
+#: Keys of the record this runner writes; a result file without it is a user's plain JSON.
+RECORD_KEY = "neps_core_child"
+
+_INJECTED_ENV = {
+    "pipeline_directory": PIPELINE_DIRECTORY_ENV,
+    "previous_pipeline_directory": PREVIOUS_PIPELINE_DIRECTORY_ENV,
+    "pipeline_id": PIPELINE_ID_ENV,
+    "root_directory": ROOT_DIRECTORY_ENV,
+}
+_PATHS = {"pipeline_directory", "previous_pipeline_directory", "root_directory"}
+
+
+class RemoteEvaluationError(Exception):
+    """An exception from a child process whose own type could not be rebuilt here."""
+
+
+# -- encoding ----------------------------------------------------------------------------------
+def encode(value: Any) -> Any:
+    """``value`` as plain JSON data, with tags for tuples, sets, exceptions and odd objects."""
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    for kind, encoder in _ENCODERS:
+        if isinstance(value, kind):
+            return encoder(value)
+    if hasattr(value, "tolist"):  # numpy arrays and scalars, without importing numpy
+        return encode(value.tolist())
+    return {"__object__": {"type": type(value).__name__, "repr": repr(value)[:200]}}
+
+
+_ENCODERS: tuple[tuple[Any, Callable[[Any], Any]], ...] = (
+    (list, lambda value: [encode(item) for item in value]),
+    (dict, lambda value: {str(key): encode(item) for key, item in value.items()}),
+    (tuple, lambda value: {"__tuple__": [encode(item) for item in value]}),
+    (set | frozenset, lambda value: {"__set__": [encode(item) for item in value]}),
+    (BaseException, lambda value: {"__exception__": describe_exception(value)}),
+    (os.PathLike, os.fspath),
+)
+
+
+def describe_exception(error: BaseException, formatted: str | None = None) -> dict[str, Any]:
+    """What is needed to rebuild ``error`` in another process."""
+    cls = type(error)
+    try:
+        arguments = json.loads(json.dumps(error.args))
+    except (TypeError, ValueError):
+        arguments = None
+    return {
+        "module": cls.__module__,
+        "qualname": cls.__qualname__,
+        "args": arguments,
+        "message": str(error),
+        "traceback": formatted,
+    }
+
+
+def decode(data: Any) -> Any:
+    """The inverse of :func:`encode`."""
+    if isinstance(data, list):
+        return [decode(item) for item in data]
+    if not isinstance(data, dict):
+        return data
+    if len(data) == 1 and next(iter(data)) in _DECODERS:
+        ((tag, inner),) = data.items()
+        return _DECODERS[tag](inner)
+    return {key: decode(item) for key, item in data.items()}
+
+
+def _stand_in(description: dict[str, str]) -> Any:
+    """An object whose class has the original's name, so errors about it name that type."""
+    cls = type(description["type"], (), {"__repr__": lambda self: description["repr"]})
+    return cls()
+
+
+def rebuild_exception(description: dict[str, Any]) -> BaseException:
+    """The exception described by :func:`describe_exception`, with its original type if possible."""
+    module, qualname = description["module"], description["qualname"]
+    message = description["message"]
+    try:
+        cls: Any = importlib.import_module(module)
+        for part in qualname.split("."):
+            cls = getattr(cls, part)
+        if not (isinstance(cls, type) and issubclass(cls, BaseException)):
+            raise TypeError(qualname)
+        arguments = description.get("args")
+        error = cls(*arguments) if isinstance(arguments, list) else cls(message)
+        if str(error) != message:
+            error = cls(message)
+    except Exception:
+        name = qualname if module == "builtins" else f"{module}.{qualname}"
+        error = RemoteEvaluationError(f"{name}: {message}")
+    return error
+
+
+_DECODERS: dict[str, Callable[[Any], Any]] = {
+    "__tuple__": lambda inner: tuple(decode(item) for item in inner),
+    "__set__": lambda inner: {decode(item) for item in inner},
+    "__exception__": rebuild_exception,
+    "__object__": _stand_in,
+}
+
+
+# -- the child side ----------------------------------------------------------------------------
+def load_target(target: str) -> Callable[..., Any]:
+    """The function named ``module:qualname`` or ``/path/to/file.py:qualname``."""
+    location, _, qualname = target.rpartition(":")
+    if location.endswith(".py"):
+        path = Path(location)
+        sys.path.insert(0, str(path.parent))
+        spec = importlib.util.spec_from_file_location("__neps_core_main__", path)
+        if spec is None or spec.loader is None:
+            raise ImportError(f"Cannot load {path}")
+        owner: Any = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = owner
+        spec.loader.exec_module(owner)
+    else:
+        owner = importlib.import_module(location)
+    for part in qualname.split("."):
+        owner = getattr(owner, part)
+    if not callable(owner):
+        raise TypeError(f"{target} is not callable")
+    function: Callable[..., Any] = owner
+    return function
+
+
+def call_arguments(injected: list[str]) -> dict[str, Any]:
+    """The configuration from the config file plus the injected values from the environment."""
+    with open(os.environ[CONFIG_FILE_ENV], encoding="utf-8") as stream:
+        arguments: dict[str, Any] = decode(json.load(stream))
+    for name in injected:
+        value = os.environ.get(_INJECTED_ENV[name]) or None
+        arguments[name] = Path(value) if value is not None and name in _PATHS else value
+    return arguments
+
+
+def write_record(record: dict[str, Any]) -> None:
+    """Write the result record atomically, so the parent never reads half a file."""
+    path = Path(os.environ[RESULT_FILE_ENV])
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    temporary.write_text(json.dumps({RECORD_KEY: 1, **record}), encoding="utf-8")
+    os.replace(temporary, path)
+
+
+def main(argv: list[str]) -> int:
+    """Call the target with the trial's arguments and record what it returned or raised."""
+    for entry in json.loads(os.environ.get(PARENT_SYS_PATH_ENV, "[]")):
+        if entry not in sys.path:
+            sys.path.append(entry)
+    injected = [name for name in argv[2].split(",") if name] if len(argv) > 2 else []
+    try:
+        function = load_target(argv[1])
+        value = function(**call_arguments(injected))
+    except BaseException as error:  # the parent decides what an error means
+        formatted = traceback.format_exc()
+        sys.stderr.write(formatted)
+        write_record({"error": describe_exception(error, formatted)})
+        return 1
+    write_record({"result": encode(value)})
+    return 0
+
+
+if __name__ == "__main__":
+    # Executed by path: drop this file's directory (neps_core/) from the import path, so that
+    # its module names cannot shadow the user's modules.
+    sys.path[0] = os.getcwd()
+    sys.exit(main(sys.argv))

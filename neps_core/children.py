@@ -1,0 +1,228 @@
+"""Child processes of one trial: start, poll, time out, kill, and read what they reported.
+
+The mechanics under :mod:`neps_core.processes` (which builds the launches): each child runs
+in its own session, so a timeout or ``close()`` signals its whole process group (SIGTERM,
+then SIGKILL after a grace period). A child reports through ``NEPS_CORE_RESULT_FILE`` or a
+``NEPS_CORE_RESULT {json}`` stdout line; a non-zero exit becomes a
+:class:`CommandFailedError` carrying the tail of its stderr.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shlex
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from neps_core import child_runner
+from neps_core.child_runner import (
+    CONFIG_FILE_ENV,
+    PARENT_SYS_PATH_ENV,
+    RECORD_KEY,
+    RESULT_FILE_ENV,
+)
+from neps_core.errors import EvaluationTimeoutError
+
+RESULT_MARKER = "NEPS_CORE_RESULT"
+CONFIG_FILE = "neps_config.json"
+RESULT_FILE = "neps_result.json"
+STDOUT_FILE = "neps_stdout.txt"
+STDERR_FILE = "neps_stderr.txt"
+INJECTABLE = ("pipeline_directory", "previous_pipeline_directory", "pipeline_id", "root_directory")
+TAIL_CHARACTERS = 2000
+
+
+class CommandFailedError(subprocess.CalledProcessError):
+    """A child exited with a non-zero code; the message carries the tail of its stderr."""
+
+    def __str__(self) -> str:
+        code = self.returncode
+        how = f"was killed by signal {-code}" if code < 0 else f"exited with code {code}"
+        tail = (self.stderr or "").rstrip()
+        return f"{_short(self.cmd)} {how}" + (f"; stderr tail:\n{tail}" if tail else "")
+
+
+def _short(command: Any) -> str:
+    text = command if isinstance(command, str) else shlex.join(map(str, command))
+    return repr(text if len(text) <= 120 else text[:117] + "...")
+
+
+def read_marked_result(text: str) -> tuple[bool, Any]:
+    """``(found, value)`` for the last ``NEPS_CORE_RESULT {json}`` line of ``text``."""
+    for line in reversed(text.splitlines()):
+        if line.startswith(RESULT_MARKER + " "):
+            return True, _plain_json(json.loads(line[len(RESULT_MARKER) + 1 :]))
+    return False, None
+
+
+def _plain_json(value: Any) -> Any:
+    """A user's JSON result: JSON has no tuples, so a top-level array is multi-objective."""
+    return tuple(value) if isinstance(value, list) else value
+
+
+def signal_group(pid: int, signum: int, *, leader: bool = True) -> None:
+    """Send ``signum`` to the process group led by ``pid``, and with ``leader`` to ``pid``
+    itself (it may not have made its own group yet); processes that are gone are ignored.
+
+    Pass ``leader=False`` once ``pid`` was reaped: its number may belong to another process.
+    """
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, signum)
+    if leader:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signum)
+
+
+def stop_children(children: Sequence[ChildProcess], grace: float) -> None:
+    """SIGTERM every child's process group at once, SIGKILL what is left after ``grace``."""
+    for child in children:
+        child.signal(signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline and not all(child.reap(False) for child in children):
+        time.sleep(0.02)
+    for child in children:
+        child.signal(signal.SIGKILL)
+        child.reap(True)
+
+
+@attrs.frozen
+class ChildLaunch:
+    """Everything needed to start one child for one trial."""
+
+    argv: Sequence[str] | str
+    directory: Path
+    config: Mapping[str, Any]
+    context: Mapping[str, str]
+    shell: bool = False
+    env: Mapping[str, str] = attrs.field(factory=dict)
+    cwd: Path | None = None
+    plain_result: bool = True  # a command's result file is the user's plain JSON
+
+
+class ChildProcess:
+    """One running child: started, polled without blocking, and killed when it overstays."""
+
+    def __init__(self, launch: ChildLaunch, *, timeout: float | None, kill_grace: float) -> None:
+        self.launch = launch
+        self.timeout = timeout
+        self.kill_grace = kill_grace
+        self.started = 0.0
+        self.timed_out = False
+        self._process: subprocess.Popen[bytes] | None = None
+        self._kill_at: float | None = None
+
+    @property
+    def pid(self) -> int | None:
+        """The child's process id (also its process group id)."""
+        return None if self._process is None else self._process.pid
+
+    def start(self) -> None:
+        """Write the config file and start the child in its own session."""
+        directory = self.launch.directory
+        directory.mkdir(parents=True, exist_ok=True)
+        (directory / RESULT_FILE).unlink(missing_ok=True)
+        (directory / CONFIG_FILE).write_text(
+            json.dumps(child_runner.encode(dict(self.launch.config))), encoding="utf-8"
+        )
+        env = {**os.environ, **self.launch.context, **self.launch.env}
+        env[CONFIG_FILE_ENV] = str(directory / CONFIG_FILE)
+        env[RESULT_FILE_ENV] = str(directory / RESULT_FILE)
+        env[PARENT_SYS_PATH_ENV] = json.dumps([entry for entry in sys.path if entry])
+        with open(directory / STDOUT_FILE, "wb") as out, open(directory / STDERR_FILE, "wb") as err:
+            self._process = subprocess.Popen(
+                self.launch.argv,
+                shell=self.launch.shell,
+                cwd=self.launch.cwd,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=err,
+                start_new_session=True,
+            )
+        self.started = time.monotonic()
+
+    def poll(self) -> bool:
+        """Whether the child has exited; enforces the timeout (SIGTERM, then SIGKILL)."""
+        assert self._process is not None, "start() first"
+        if self._process.poll() is not None:
+            return True
+        now = time.monotonic()
+        if self.timeout is not None and not self.timed_out and now - self.started > self.timeout:
+            self.timed_out = True
+            self._kill_at = now + self.kill_grace
+            signal_group(self._process.pid, signal.SIGTERM)
+        elif self._kill_at is not None and now >= self._kill_at:
+            signal_group(self._process.pid, signal.SIGKILL)
+            self._kill_at = None
+        return False
+
+    def stop(self) -> None:
+        """Kill the child and everything it started, and reap it."""
+        stop_children([self], self.kill_grace)
+
+    def signal(self, signum: int) -> None:
+        """Send ``signum`` to the child's process group (if it was started)."""
+        if self._process is not None:
+            signal_group(self._process.pid, signum, leader=self._process.returncode is None)
+
+    def reap(self, block: bool) -> bool:
+        """Whether the child has exited (waiting for it when ``block``)."""
+        if self._process is None:
+            return True
+        if block:
+            self._process.wait()
+        return self._process.poll() is not None
+
+    def collect(self) -> tuple[Any, BaseException | None, str | None]:
+        """``(result, error, traceback)`` of the exited child."""
+        assert self._process is not None and self._process.returncode is not None
+        code, directory = self._process.returncode, self.launch.directory
+        stderr_tail = _tail(directory / STDERR_FILE)
+        if self.timed_out:
+            assert self.timeout is not None
+            error = EvaluationTimeoutError(self.timeout, "its process group was killed")
+            return None, error, stderr_tail or None
+        found, result, raised = self._record()
+        if raised is not None:
+            return None, child_runner.rebuild_exception(raised), raised.get("traceback")
+        if code != 0:
+            return None, CommandFailedError(code, self.launch.argv, stderr=stderr_tail), None
+        if found:
+            return result, None, None
+        missing = RuntimeError(
+            f"{_short(self.launch.argv)} exited without a result: write JSON to "
+            f"${RESULT_FILE_ENV} or print a line '{RESULT_MARKER} <json>'"
+        )
+        return None, missing, stderr_tail or None
+
+    def _record(self) -> tuple[bool, Any, dict[str, Any] | None]:
+        """``(found, result, error description)`` from the result file or the stdout line."""
+        result_file = self.launch.directory / RESULT_FILE
+        if result_file.exists():
+            data = json.loads(result_file.read_text(encoding="utf-8"))
+            if not self.launch.plain_result and isinstance(data, dict) and RECORD_KEY in data:
+                if "error" in data:
+                    return False, None, data["error"]
+                return True, child_runner.decode(data["result"]), None
+            return True, _plain_json(data), None
+        stdout = self.launch.directory / STDOUT_FILE
+        found, result = read_marked_result(stdout.read_text(encoding="utf-8", errors="replace"))
+        return found, result, None
+
+
+def _tail(path: Path) -> str:
+    try:
+        with open(path, "rb") as stream:
+            stream.seek(max(0, path.stat().st_size - TAIL_CHARACTERS))
+            return stream.read().decode("utf-8", errors="replace")
+    except FileNotFoundError:
+        return ""

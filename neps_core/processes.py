@@ -1,0 +1,209 @@
+"""Evaluating a trial in a child process: commands, fresh interpreters, results and kills.
+
+The child learns its configuration from a JSON file in the trial's ``pipeline_directory``
+(``NEPS_CORE_CONFIG_FILE``) and from environment variables (``NEPS_CORE_PIPELINE_DIRECTORY``,
+``NEPS_CORE_PIPELINE_ID``, ``NEPS_CORE_ROOT_DIRECTORY``, ...). It reports by writing JSON to
+``NEPS_CORE_RESULT_FILE`` or by printing a line ``NEPS_CORE_RESULT {json}``. Every child runs
+in its own process group, so a timeout or ``close()`` kills everything it started.
+"""
+
+from __future__ import annotations
+
+import shlex
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from neps_core import child_runner
+from neps_core.child_runner import (
+    CONFIG_FILE_ENV,
+    PIPELINE_DIRECTORY_ENV,
+    PIPELINE_ID_ENV,
+    PREVIOUS_PIPELINE_DIRECTORY_ENV,
+    RESULT_FILE_ENV,
+    ROOT_DIRECTORY_ENV,
+    RemoteEvaluationError,
+)
+from neps_core.children import (
+    INJECTABLE,
+    RESULT_MARKER,
+    ChildLaunch,
+    ChildProcess,
+    CommandFailedError,
+    read_marked_result,
+    signal_group,
+    stop_children,
+)
+
+__all__ = [
+    "CONFIG_FILE_ENV",
+    "PIPELINE_DIRECTORY_ENV",
+    "PIPELINE_ID_ENV",
+    "PREVIOUS_PIPELINE_DIRECTORY_ENV",
+    "RESULT_FILE_ENV",
+    "RESULT_MARKER",
+    "ROOT_DIRECTORY_ENV",
+    "ChildLaunch",
+    "ChildProcess",
+    "Command",
+    "CommandFailedError",
+    "RemoteEvaluationError",
+    "launch_for",
+    "read_marked_result",
+    "signal_group",
+    "stop_children",
+]
+
+
+def _split_arguments(arguments: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    config = {k: v for k, v in arguments.items() if k not in INJECTABLE}
+    injected = {k: v for k, v in arguments.items() if k in INJECTABLE}
+    return config, injected
+
+
+def _context(injected: Mapping[str, Any], directory: Path, trial_id: str) -> dict[str, str]:
+    context = {PIPELINE_DIRECTORY_ENV: str(directory), PIPELINE_ID_ENV: trial_id}
+    for name, variable in (
+        ("root_directory", ROOT_DIRECTORY_ENV),
+        ("previous_pipeline_directory", PREVIOUS_PIPELINE_DIRECTORY_ENV),
+    ):
+        if injected.get(name) is not None:
+            context[variable] = str(injected[name])
+    return context
+
+
+def function_target(function: Callable[..., Any]) -> str:
+    """``module:qualname`` (or ``file.py:qualname``) under which a fresh interpreter finds it."""
+    qualname = getattr(function, "__qualname__", None)
+    module = getattr(function, "__module__", None)
+    if not qualname or not module or "<" in qualname:
+        raise TypeError(
+            f"{function!r} cannot run in a fresh interpreter: use a module-level function "
+            "(not a lambda, closure or bound method) or a neps_core.Command"
+        )
+    if module != "__main__":
+        return f"{module}:{qualname}"
+    main = sys.modules["__main__"]
+    spec = getattr(main, "__spec__", None)
+    if spec is not None and spec.name:
+        return f"{spec.name}:{qualname}"
+    path = getattr(main, "__file__", None)
+    if path is None:
+        raise TypeError(f"{function!r} lives in an interactive session; put it in a file")
+    return f"{Path(path).resolve()}:{qualname}"
+
+
+def launch_for(
+    function: Callable[..., Any],
+    arguments: Mapping[str, Any],
+    directory: Path,
+    trial_id: str,
+    *,
+    python: str | None = None,
+    env: Mapping[str, str] | None = None,
+) -> ChildLaunch:
+    """How to evaluate ``function(**arguments)`` in a child: a :class:`Command` or a fresh
+    Python interpreter that imports the function and calls it."""
+    config, injected = _split_arguments(arguments)
+    context = _context(injected, directory, trial_id)
+    if isinstance(function, Command):
+        return function.launch(config, {**injected, "pipeline_id": trial_id}, directory, context)
+    runner = Path(child_runner.__file__)
+    argv = [python or sys.executable, str(runner), function_target(function), ",".join(injected)]
+    return ChildLaunch(argv, directory, config, context, env=dict(env or {}), plain_result=False)
+
+
+class Command:
+    """A shell-free command line run per trial, with ``{name}`` placeholders from the config.
+
+    ``run(evaluate_pipeline=neps.Command("python train.py --lr {lr}"), ...)`` runs the command
+    once per trial (in a child process with any evaluator; concurrently with
+    ``evaluator="subprocess"``). Placeholders may also name ``pipeline_directory``,
+    ``pipeline_id``, ``root_directory`` and ``previous_pipeline_directory``. A string is split
+    like a shell would (``shlex``) before filling in, so values never need quoting; pass
+    ``shell=True`` for pipes and redirections (values are then quoted for the shell).
+    """
+
+    def __init__(
+        self,
+        command: str | Sequence[str],
+        *,
+        shell: bool = False,
+        env: Mapping[str, str] | None = None,
+        cwd: str | Path | None = None,
+        kill_grace: float = 5.0,
+    ) -> None:
+        if not isinstance(command, str) and not (
+            isinstance(command, Sequence) and command and all(isinstance(a, str) for a in command)
+        ):
+            raise TypeError(f"Command needs a string or a list of strings, got {command!r}")
+        self.command = command
+        self.shell = shell
+        self.env = dict(env or {})
+        self.cwd = None if cwd is None else Path(cwd)
+        self.kill_grace = kill_grace
+
+    def __repr__(self) -> str:
+        return f"Command({self.command!r})"
+
+    def render(self, values: Mapping[str, Any]) -> list[str] | str:
+        """The command line for one trial; an unknown placeholder is a ``KeyError`` naming it."""
+        try:
+            if self.shell:
+                text = self.command if isinstance(self.command, str) else shlex.join(self.command)
+                return text.format(**{k: shlex.quote(str(v)) for k, v in values.items()})
+            parts = shlex.split(self.command) if isinstance(self.command, str) else self.command
+            return [part.format(**values) for part in parts]
+        except KeyError as error:
+            raise KeyError(
+                f"Command placeholder {{{error.args[0]}}} is not a parameter; available: "
+                f"{sorted(values)}"
+            ) from None
+
+    def launch(
+        self,
+        config: Mapping[str, Any],
+        injected: Mapping[str, Any],
+        directory: Path,
+        context: Mapping[str, str],
+    ) -> ChildLaunch:
+        """The child launch for one trial."""
+        values: dict[str, Any] = {name: "" for name in INJECTABLE}
+        values.update({k: "" if v is None else v for k, v in injected.items()})
+        values.update(config, pipeline_directory=directory)
+        return ChildLaunch(
+            self.render(values), directory, config, context, self.shell, self.env, self.cwd
+        )
+
+    def __call__(
+        self,
+        pipeline_directory: Path | None = None,
+        previous_pipeline_directory: Path | None = None,
+        pipeline_id: str | None = None,
+        root_directory: Path | None = None,
+        **config: Any,
+    ) -> Any:
+        """Run the command for one configuration and wait; returns what it reported."""
+        if pipeline_directory is None:
+            pipeline_directory = Path(tempfile.mkdtemp(prefix="neps_core_command_"))
+        injected = {
+            "previous_pipeline_directory": previous_pipeline_directory,
+            "root_directory": root_directory,
+        }
+        launch = launch_for(
+            self, {**config, **injected}, Path(pipeline_directory), str(pipeline_id or "0")
+        )
+        child = ChildProcess(launch, timeout=None, kill_grace=self.kill_grace)
+        child.start()
+        try:
+            while not child.poll():
+                time.sleep(0.005)
+        finally:
+            child.stop()
+        result, error, _ = child.collect()
+        if error is not None:
+            raise error
+        return result

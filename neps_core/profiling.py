@@ -1,0 +1,103 @@
+"""``@neps_core.profile``: run time and peak memory of every evaluation, in its trial's metadata.
+
+DeepHyper's convenience, with neps_core's result contract: the decorated ``evaluate_pipeline``
+returns a dict whose ``metadata`` holds ``timestamp_start``, ``timestamp_end``, ``duration``,
+``peak_memory_mb`` and ``max_rss_mb`` next to whatever the function returned, so every
+evaluator (in-process, subprocess, cluster) stores them in the trial's metadata
+(``metadata.yaml`` in the trial's folder, ``Trial.metadata`` in Python).
+
+``peak_memory_mb`` is the peak of Python allocations during the call (``tracemalloc``; NumPy
+and PyTorch CPU tensors report to it too); ``max_rss_mb`` is the process's peak resident size
+so far (``getrusage``), which also sees native allocations but never goes down, so in a
+long-lived worker it is an upper bound. ``memory=False`` skips ``tracemalloc`` and its
+slow-down.
+"""
+
+from __future__ import annotations
+
+import functools
+import numbers
+import resource
+import sys
+import time
+import tracemalloc
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar, overload
+
+F = TypeVar("F", bound=Callable[..., Any])
+_MB = 1024 * 1024
+
+
+@overload
+def profile(function: F) -> F: ...
+
+
+@overload
+def profile(*, memory: bool = True) -> Callable[[F], F]: ...
+
+
+def profile(function: Any = None, *, memory: bool = True) -> Any:
+    """Decorate ``evaluate_pipeline`` to record its run time and peak memory.
+
+    Usable bare (``@profile``) or with options (``@profile(memory=False)``). The wrapper keeps
+    the function's signature, so injected arguments such as ``pipeline_directory`` still
+    arrive. Results that carry no report (``None`` for asynchronous evaluation, an ``"F..."``
+    failure string) are returned unchanged; exceptions propagate unchanged.
+    """
+
+    def decorate(wrapped: F) -> F:
+        @functools.wraps(wrapped)
+        def profiled(*args: Any, **kwargs: Any) -> Any:
+            tracing = memory and not tracemalloc.is_tracing()
+            if tracing:
+                tracemalloc.start()
+            elif memory:
+                tracemalloc.reset_peak()
+            start = time.time()
+            started = time.perf_counter()
+            try:
+                result = wrapped(*args, **kwargs)
+                peak = tracemalloc.get_traced_memory()[1] if memory else None
+            finally:
+                if tracing:
+                    tracemalloc.stop()
+            elapsed = time.perf_counter() - started
+            record = {
+                "timestamp_start": start,
+                "timestamp_end": start + elapsed,
+                "duration": elapsed,
+                "peak_memory_mb": None if peak is None else peak / _MB,
+                "max_rss_mb": _max_rss_mb(),
+            }
+            return with_profile(result, record)
+
+        return profiled  # type: ignore[return-value]
+
+    return decorate if function is None else decorate(function)
+
+
+def _max_rss_mb() -> float:
+    """Peak resident set size of this process (kilobytes on Linux, bytes on macOS)."""
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return rss / _MB if sys.platform == "darwin" else rss / 1024
+
+
+def with_profile(result: Any, record: Mapping[str, Any]) -> Any:
+    """``result`` as a result dict whose ``metadata`` also holds ``record``."""
+    if isinstance(result, Mapping):
+        merged = dict(result)
+    elif isinstance(result, tuple):
+        merged = {"objective_to_minimize": list(result)}
+    elif isinstance(result, numbers.Real) and not isinstance(result, bool):
+        merged = {"objective_to_minimize": result}
+    else:  # None (async), an "F..." failure, or a value the result contract rejects by type
+        return result
+    metadata = merged.get("metadata")
+    if metadata is None:
+        metadata = {}
+    elif not isinstance(metadata, Mapping):
+        raise TypeError(
+            f"@profile: the 'metadata' of a result must be a dict, got {type(metadata).__name__}"
+        )
+    merged["metadata"] = {**metadata, **record}
+    return merged

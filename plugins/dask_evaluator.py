@@ -1,0 +1,251 @@
+"""The ``dask`` evaluator: trials as tasks on a ``dask.distributed`` cluster.
+
+``evaluator={"name": "dask", "address": "tcp://scheduler:8786"}`` submits to a running
+cluster; without an ``address`` the evaluator starts a ``LocalCluster`` of ``n_workers``
+processes (one thread each) and shuts it down at the end of ``run()``. ``n_workers`` is also
+the capacity: at most that many trials of this worker are on the cluster at once (default:
+the cluster's thread count), so one worker never floods a shared scheduler.
+
+A per-trial ``timeout`` cancels the task and, since a running Python thread cannot be
+stopped, restarts the dask worker process that runs it (``kill_on_timeout``, needs the
+nanny every ``dask worker`` and ``LocalCluster(processes=True)`` has). Needs the extra
+``neps-core[dask]``; dask is imported only when this evaluator is used.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import pickle
+import time
+import traceback
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, ClassVar
+
+import attrs
+
+from neps_core import hookimpl
+from neps_core.child_runner import RemoteEvaluationError
+from neps_core.errors import EvaluationTimeoutError
+from neps_core.interfaces import EvaluationJob, EvaluationOutcome, Evaluator
+
+logger = logging.getLogger(__name__)
+POLL_STEP = 0.005
+
+
+def _distributed() -> Any:
+    """The ``distributed`` module, or an ImportError that says how to get it."""
+    try:
+        import distributed
+    except ImportError as error:
+        raise ImportError(
+            "The dask evaluator needs dask.distributed: pip install 'neps-core[dask]'"
+        ) from error
+    return distributed
+
+
+def _at_least_one(_: Any, attribute: attrs.Attribute[Any], value: int | None) -> None:
+    if value is not None and value < 1:
+        raise ValueError(f"{attribute.name} must be at least 1, got {value}")
+
+
+def _positive_or_none(_: Any, attribute: attrs.Attribute[Any], value: float | None) -> None:
+    if value is not None and value <= 0:
+        raise ValueError(f"{attribute.name} must be positive, got {value}")
+
+
+@attrs.frozen
+class DaskSettings:
+    """Options of ``evaluator={"name": "dask", ...}``."""
+
+    address: str | None = None
+    n_workers: int | None = attrs.field(default=None, validator=_at_least_one)
+    threads_per_worker: int = attrs.field(default=1, validator=_at_least_one)
+    timeout: float | None = attrs.field(default=None, validator=_positive_or_none)
+    kill_on_timeout: bool = True
+
+
+def evaluate_remotely(
+    function: Callable[..., Any], arguments: Mapping[str, Any]
+) -> tuple[str, Any, str | None, float, str | None]:
+    """Runs on a dask worker: ``(kind, value or error, traceback, duration, worker address)``.
+
+    Exceptions are returned, not raised, so they reach the core verbatim with their traceback
+    instead of as dask's task errors.
+    """
+    worker = None
+    with contextlib.suppress(ValueError):  # not on a worker (e.g. a synchronous scheduler)
+        worker = _distributed().get_worker().address
+    started = time.perf_counter()
+    try:
+        value = function(**arguments)
+    except BaseException as error:
+        trace = traceback.format_exc()
+        try:
+            pickle.dumps(error)
+        except Exception:
+            error = RemoteEvaluationError(f"{type(error).__name__}: {error}")
+        return "error", error, trace, time.perf_counter() - started, worker
+    return "result", value, None, time.perf_counter() - started, worker
+
+
+@attrs.define
+class _Task:
+    future: Any
+    started: float
+    timeout: float | None
+
+
+class DaskEvaluator(Evaluator):
+    """Submits each trial as a task to a dask.distributed cluster."""
+
+    name: ClassVar[str] = "dask"
+    Settings: ClassVar[type] = DaskSettings
+
+    def __init__(self, settings: DaskSettings | None = None) -> None:
+        super().__init__(settings)
+        self._client: Any = None
+        self._cluster: Any = None
+        self._tasks: dict[str, _Task] = {}
+        self._finished: list[EvaluationOutcome] = []
+
+    # -- the cluster --------------------------------------------------------------------------
+    @property
+    def client(self) -> Any:
+        """The ``distributed.Client``, connected (or its LocalCluster started) on first use."""
+        if self._client is None:
+            distributed = _distributed()
+            settings: DaskSettings = self.settings
+            if settings.address is not None:
+                self._client = distributed.Client(settings.address)
+            else:
+                self._cluster = distributed.LocalCluster(
+                    n_workers=settings.n_workers or os.cpu_count() or 1,
+                    threads_per_worker=settings.threads_per_worker,
+                    processes=True,
+                    dashboard_address=None,
+                )
+                self._client = distributed.Client(self._cluster)
+        return self._client
+
+    @property
+    def capacity(self) -> int:
+        """``n_workers``, or the connected cluster's thread count."""
+        if self.settings.n_workers is not None:
+            return int(self.settings.n_workers)
+        if self.settings.address is None:
+            return os.cpu_count() or 1
+        return max(1, sum(self.client.nthreads().values()))
+
+    # -- evaluation ---------------------------------------------------------------------------
+    def submit(self, job: EvaluationJob) -> None:
+        """Submit ``job`` as a task with a unique key."""
+        key = f"neps-core-trial-{job.trial.id}-{uuid.uuid4().hex[:8]}"
+        future = self.client.submit(
+            evaluate_remotely, job.function, dict(job.arguments), key=key, pure=False
+        )
+        timeout = job.timeout if job.timeout is not None else self.settings.timeout
+        self._tasks[job.trial.id] = _Task(future, time.monotonic(), timeout)
+
+    def wait(self, timeout: float | None = None) -> list[EvaluationOutcome]:
+        """Collect finished tasks and enforce timeouts, blocking up to ``timeout`` seconds."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            now = time.monotonic()
+            for trial_id, task in list(self._tasks.items()):
+                if task.future.done():
+                    del self._tasks[trial_id]
+                    self._finished.append(self._outcome(trial_id, task))
+                elif task.timeout is not None and now - task.started > task.timeout:
+                    del self._tasks[trial_id]
+                    self._finished.append(self._time_out(trial_id, task))
+            if self._finished or not self._tasks:
+                break
+            if deadline is not None and time.monotonic() >= deadline:
+                break
+            self._block(deadline)
+        finished, self._finished = self._finished, []
+        return finished
+
+    def _block(self, deadline: float | None) -> None:
+        """Sleep until a task finishes, the caller's deadline or the next trial timeout."""
+        moments = [t.started + t.timeout for t in self._tasks.values() if t.timeout is not None]
+        if deadline is not None:
+            moments.append(deadline)
+        step = None if not moments else max(POLL_STEP, min(moments) - time.monotonic())
+        futures = [task.future for task in self._tasks.values()]
+        # Nothing finished in time: the caller decides (asyncio's TimeoutError on Python 3.10).
+        with contextlib.suppress(TimeoutError, asyncio.TimeoutError):
+            _distributed().wait(futures, timeout=step, return_when="FIRST_COMPLETED")
+
+    @staticmethod
+    def _outcome(trial_id: str, task: _Task) -> EvaluationOutcome:
+        duration = time.monotonic() - task.started
+        if task.future.status != "finished":  # a dask-level failure, e.g. a lost worker
+            error = task.future.exception() if task.future.status == "error" else None
+            return EvaluationOutcome(
+                trial_id=trial_id,
+                error=error or RuntimeError(f"the dask task ended as {task.future.status}"),
+                duration=duration,
+            )
+        kind, value, trace, duration, worker = task.future.result()
+        metadata = {} if worker is None else {"dask_worker": worker}
+        if kind == "error":
+            return EvaluationOutcome(
+                trial_id=trial_id,
+                error=value,
+                traceback=trace,
+                duration=duration,
+                metadata=metadata,
+            )
+        return EvaluationOutcome(
+            trial_id=trial_id, result=value, duration=duration, metadata=metadata
+        )
+
+    def _time_out(self, trial_id: str, task: _Task) -> EvaluationOutcome:
+        workers = self._stop([task.future]) if self.settings.kill_on_timeout else []
+        if not self.settings.kill_on_timeout:
+            task.future.cancel()
+        return EvaluationOutcome(
+            trial_id=trial_id,
+            error=EvaluationTimeoutError(
+                task.timeout or 0.0,
+                "its dask task was cancelled"
+                + (f" and worker(s) {workers} killed" if workers else ""),
+            ),
+            duration=time.monotonic() - task.started,
+        )
+
+    def _stop(self, futures: Sequence[Any]) -> list[str]:
+        """Cancel ``futures`` and restart the workers running them; the restarted addresses."""
+        keys = {future.key for future in futures}
+        processing = self.client.processing()
+        workers = [address for address, held in processing.items() if keys & set(held)]
+        self.client.cancel(list(futures))
+        if workers:
+            # The task's thread cannot be interrupted: end the worker process at once; its
+            # nanny starts a fresh one (``restart_workers`` would first wait for the thread).
+            logger.info("Ending dask worker(s) %s to stop overdue trials", workers)
+            self.client.run(os._exit, 1, workers=workers, on_error="ignore")
+        return workers
+
+    def close(self) -> None:
+        """Stop unfinished tasks, then disconnect (and shut down a cluster started here)."""
+        tasks, self._tasks = self._tasks, {}
+        if self._client is None:
+            return
+        if tasks and self._cluster is None:
+            self._stop([task.future for task in tasks.values()])
+        self._client.close()
+        if self._cluster is not None:
+            self._cluster.close()
+        self._client = self._cluster = None
+
+
+@hookimpl
+def neps_register_evaluators() -> Sequence[type[Evaluator]]:
+    """Register the dask evaluator (dask itself is imported only when it is used)."""
+    return [DaskEvaluator]

@@ -1,0 +1,302 @@
+"""The ``process_pool`` evaluator: ``n_workers`` local processes from one ``run()`` call.
+
+Design: the evaluator has a capacity of ``n_workers`` and owns that many long-lived worker
+processes; the one worker loop of ``run()`` keeps each of them busy with a trial. This fits the
+:class:`~neps_core.interfaces.Evaluator` interface as it is (the alternative, N children
+each running their own worker loop, would bypass it: no observer hooks, no ``capacity``, and
+a second code path for sampling). The results equal those of N separately launched scripts
+because the optimizer is a function of the trial history in storage: whether N trials are
+evaluating in one worker or in N workers, every ``ask`` sees the same history and claims the
+next trial in the same storage transaction.
+
+Each trial runs in a pool process that is its own process group, so a per-trial ``timeout``
+kills it (SIGTERM, SIGKILL after ``kill_grace`` seconds) together with anything it started;
+a fresh process takes its place. Processes start with ``start_method`` (default ``spawn``:
+a fresh interpreter, safe with the worker's heartbeat thread), so ``evaluate_pipeline`` must
+be importable (a module-level function of a script guarded by ``if __name__ ==
+"__main__"``); closures work when ``cloudpickle`` is installed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import multiprocessing.connection
+import os
+import pickle
+import signal
+import time
+import traceback
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+import attrs
+
+from neps_core import hookimpl
+from neps_core.child_runner import RemoteEvaluationError
+from neps_core.errors import EvaluationTimeoutError
+from neps_core.interfaces import EvaluationJob, EvaluationOutcome, Evaluator
+from neps_core.processes import signal_group
+
+START_METHODS = ("spawn", "forkserver", "fork")
+
+
+class PoolWorkerDiedError(RuntimeError):
+    """A pool process died while evaluating (killed by a signal, ``os._exit``, a crash)."""
+
+
+def _at_least_one(_: Any, attribute: attrs.Attribute[Any], value: int) -> None:
+    if value < 1:
+        raise ValueError(f"{attribute.name} must be at least 1, got {value}")
+
+
+def _positive_or_none(_: Any, attribute: attrs.Attribute[Any], value: float | None) -> None:
+    if value is not None and value <= 0:
+        raise ValueError(f"{attribute.name} must be positive, got {value}")
+
+
+def _start_method(_: Any, attribute: attrs.Attribute[Any], value: str) -> None:
+    if value not in START_METHODS:
+        raise ValueError(f"{attribute.name} must be one of {START_METHODS}, got {value!r}")
+
+
+@attrs.frozen
+class ProcessPoolSettings:
+    """Options of ``evaluator={"name": "process_pool", ...}``."""
+
+    n_workers: int = attrs.field(default=1, validator=_at_least_one)
+    timeout: float | None = attrs.field(default=None, validator=_positive_or_none)
+    kill_grace: float = 5.0
+    start_method: str = attrs.field(default="spawn", validator=_start_method)
+
+
+# -- the pool process ---------------------------------------------------------------------------
+def serve(connection: multiprocessing.connection.Connection) -> None:
+    """The loop of one pool process: receive a trial, evaluate it, send back what happened."""
+    os.setsid()  # its own process group: a timeout kills whatever the evaluation started
+    while True:
+        try:
+            message = connection.recv_bytes()
+        except (EOFError, OSError):
+            return
+        if not message:  # the evaluator closes
+            return
+        trial_id, job = pickle.loads(message)
+        started = time.perf_counter()
+        try:
+            function, arguments = pickle.loads(job)  # fails here if it cannot be imported
+            reply: tuple[Any, ...] = ("result", trial_id, function(**arguments))
+        except BaseException as error:
+            reply = ("error", trial_id, error, traceback.format_exc())
+        _send_reply(connection, reply, time.perf_counter() - started)
+
+
+def _send_reply(
+    connection: multiprocessing.connection.Connection, reply: tuple[Any, ...], duration: float
+) -> None:
+    """Send ``reply``; a value or exception that cannot be pickled becomes an error saying so."""
+    try:
+        payload = pickle.dumps((*reply, duration))
+    except Exception as problem:
+        kind, trial_id, value = reply[:3]
+        what = "exception" if kind == "error" else "result"
+        substitute = RemoteEvaluationError(
+            f"the {what} {type(value).__name__}: {value!r} cannot be sent back from the pool "
+            f"process ({problem})"
+        )
+        trace = reply[-1] if kind == "error" else None
+        payload = pickle.dumps(("error", trial_id, substitute, trace, duration))
+    connection.send_bytes(payload)
+
+
+def _dumps_job(job: EvaluationJob) -> bytes:
+    """The job for a pool process; closures and lambdas need ``cloudpickle``."""
+    call = (job.function, dict(job.arguments))
+    try:
+        payload = pickle.dumps(call)
+    except (pickle.PicklingError, AttributeError, TypeError) as error:
+        try:
+            import cloudpickle
+        except ImportError:
+            raise TypeError(
+                f"evaluate_pipeline {job.function!r} cannot be sent to a pool process: use a "
+                "module-level function, or install cloudpickle"
+            ) from error
+        payload = bytes(cloudpickle.dumps(call))
+    return pickle.dumps((job.trial.id, payload))
+
+
+# -- the parent side ----------------------------------------------------------------------------
+@attrs.define
+class _Member:
+    """One pool process and the trial it is evaluating (if any)."""
+
+    process: Any
+    connection: multiprocessing.connection.Connection
+    trial_id: str | None = None
+    started: float = 0.0
+    timeout: float | None = None
+    served: int = 0  # trials it reported on
+
+    @property
+    def deadline(self) -> float | None:
+        """When the current trial's timeout runs out."""
+        return None if self.timeout is None else self.started + self.timeout
+
+
+class ProcessPoolEvaluator(Evaluator):
+    """Keeps ``n_workers`` local processes busy with one trial each."""
+
+    name: ClassVar[str] = "process_pool"
+    Settings: ClassVar[type] = ProcessPoolSettings
+
+    def __init__(self, settings: ProcessPoolSettings | None = None) -> None:
+        super().__init__(settings)
+        self._context = multiprocessing.get_context(self.settings.start_method)
+        self._members: list[_Member] = []
+        self._dying: list[tuple[Any, float]] = []  # (process, when to SIGKILL it)
+        self._finished: list[EvaluationOutcome] = []
+
+    @property
+    def capacity(self) -> int:
+        """``n_workers`` trials at once."""
+        return int(self.settings.n_workers)
+
+    def submit(self, job: EvaluationJob) -> None:
+        """Hand ``job`` to an idle pool process (starting one if needed)."""
+        try:
+            payload = _dumps_job(job)
+        except TypeError as error:
+            self._finished.append(EvaluationOutcome(trial_id=job.trial.id, error=error))
+            return
+        member = next((m for m in self._members if m.trial_id is None), None) or self._spawn()
+        timeout = job.timeout if job.timeout is not None else self.settings.timeout
+        member.trial_id, member.started, member.timeout = job.trial.id, time.monotonic(), timeout
+        member.connection.send_bytes(payload)
+
+    def _spawn(self) -> _Member:
+        parent_end, child_end = self._context.Pipe(duplex=True)
+        process = self._context.Process(target=serve, args=(child_end,), daemon=True)
+        process.start()
+        child_end.close()
+        member = _Member(process, parent_end)
+        self._members.append(member)
+        return member
+
+    def wait(self, timeout: float | None = None) -> list[EvaluationOutcome]:
+        """Collect finished trials; enforce timeouts; replace processes that died."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while not self._finished:
+            self._enforce_timeouts()
+            busy = [m for m in self._members if m.trial_id is not None]
+            if self._finished or not busy:
+                break
+            step = self._step(busy, deadline)
+            ready = multiprocessing.connection.wait(
+                [m.connection for m in busy] + [m.process.sentinel for m in busy], timeout=step
+            )
+            for member in busy:
+                if member.connection in ready or member.process.sentinel in ready:
+                    self._collect(member)
+            if deadline is not None and time.monotonic() >= deadline:
+                break
+        self._reap_dying(block=False)
+        finished, self._finished = self._finished, []
+        return finished
+
+    @staticmethod
+    def _step(busy: list[_Member], deadline: float | None) -> float | None:
+        """How long to block: until the caller's deadline or the next trial timeout."""
+        moments = [m.deadline for m in busy if m.deadline is not None]
+        if deadline is not None:
+            moments.append(deadline)
+        return None if not moments else max(0.0, min(moments) - time.monotonic())
+
+    def _collect(self, member: _Member) -> None:
+        trial_id = member.trial_id
+        assert trial_id is not None
+        try:
+            kind, _, value, *rest = pickle.loads(member.connection.recv_bytes())
+        except (EOFError, OSError):
+            member.process.join(1.0)  # the pipe closes a moment before the exit code is known
+            hint = (
+                "; a pool process that dies at once often re-ran an unguarded script: put "
+                "run() under `if __name__ == '__main__':`"
+                if member.served == 0
+                else ""
+            )
+            error = PoolWorkerDiedError(
+                f"the pool process (pid {member.process.pid}) evaluating trial {trial_id} died "
+                f"with exit code {member.process.exitcode}{hint}"
+            )
+            self._retire(member, error, None)
+            return
+        duration = rest[-1]
+        if kind == "result":
+            outcome = EvaluationOutcome(trial_id=trial_id, result=value, duration=duration)
+        else:
+            outcome = EvaluationOutcome(
+                trial_id=trial_id, error=value, traceback=rest[0], duration=duration
+            )
+        self._finished.append(outcome)
+        member.trial_id, member.timeout = None, None
+        member.served += 1
+
+    def _enforce_timeouts(self) -> None:
+        now = time.monotonic()
+        for member in list(self._members):
+            deadline = member.deadline
+            if member.trial_id is not None and deadline is not None and now >= deadline:
+                assert member.timeout is not None
+                error = EvaluationTimeoutError(
+                    member.timeout, f"its pool process (pid {member.process.pid}) was killed"
+                )
+                self._retire(member, error, None)
+
+    def _retire(self, member: _Member, error: BaseException, trace: str | None) -> None:
+        """Fail the member's trial, kill its process group and drop it from the pool."""
+        assert member.trial_id is not None
+        self._finished.append(
+            EvaluationOutcome(
+                trial_id=member.trial_id,
+                error=error,
+                traceback=trace,
+                duration=time.monotonic() - member.started,
+            )
+        )
+        self._members.remove(member)
+        member.connection.close()
+        signal_group(member.process.pid, signal.SIGTERM)
+        self._dying.append((member.process, time.monotonic() + self.settings.kill_grace))
+
+    def _reap_dying(self, block: bool) -> None:
+        """Reap retired processes; SIGKILL (with their groups) those past their grace."""
+        still: list[tuple[Any, float]] = []
+        for process, kill_at in self._dying:
+            if block:
+                process.join(max(0.0, kill_at - time.monotonic()))
+            if process.exitcode is None and time.monotonic() < kill_at:
+                still.append((process, kill_at))
+                continue
+            signal_group(process.pid, signal.SIGKILL, leader=process.exitcode is None)
+            process.join()
+        self._dying = still
+
+    def close(self) -> None:
+        """Stop every pool process: idle ones exit, busy ones are killed with their groups."""
+        for member in list(self._members):
+            if member.trial_id is None:
+                with contextlib.suppress(OSError):
+                    member.connection.send_bytes(b"")  # an idle process exits on this
+            else:
+                signal_group(member.process.pid, signal.SIGTERM)
+            member.connection.close()
+            self._dying.append((member.process, time.monotonic() + self.settings.kill_grace))
+        self._members = []
+        self._reap_dying(block=True)
+
+
+@hookimpl
+def neps_register_evaluators() -> Sequence[type[Evaluator]]:
+    """Register the process pool evaluator."""
+    return [ProcessPoolEvaluator]

@@ -1,0 +1,330 @@
+"""The ``slurm`` evaluator: every trial a SLURM job, submitted through ``submitit``.
+
+Options become ``submitit`` parameters (``AutoExecutor.update_parameters``), which submitit
+turns into ``#SBATCH`` lines: the shared ones (``timeout_min``, ``mem_gb``, ``nodes``,
+``cpus_per_task``, ``gpus_per_node``, ``tasks_per_node``), the common ``slurm_*`` ones
+listed in :class:`SlurmSettings`, and anything else through ``parameters``. ``cluster="local"``
+runs the jobs as local processes (submitit's local executor), which is how this evaluator is
+tested and a convenient dry run on a laptop.
+
+Job ids go into the trial's metadata (``slurm_job_id``, ``slurm_stdout``). A job that ends
+without a result (FAILED, CANCELLED, NODE_FAIL, killed, or vanished from the queue) is a
+:class:`SlurmJobLostError` naming the job and its state, an ``EvaluationLostError``: the worker
+re-queues the trial like a dead worker's (CRASHED after ``max_trial_attempts``).
+``n_workers`` bounds this worker's jobs in the queue; a ``timeout`` cancels the job
+(``scancel``) and is also handed to SLURM as its time limit.
+Needs the extra ``neps-core[slurm]``.
+"""
+
+from __future__ import annotations
+
+import math
+import pickle
+import subprocess
+import sys
+import time
+import traceback
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, ClassVar
+
+import attrs
+
+from neps_core import hookimpl
+from neps_core.child_runner import RemoteEvaluationError
+from neps_core.errors import EvaluationLostError, EvaluationTimeoutError
+from neps_core.interfaces import EvaluationJob, EvaluationOutcome, Evaluator
+
+POLL_STEP = 0.05
+#: squeue states of a job that may still produce a result. COMPLETING is not one: the batch
+#: script has ended (or was killed), so a result must show up within ``lost_after``; a
+#: cancelled job stays COMPLETING while SLURM escalates from SIGTERM to SIGKILL.
+ACTIVE_STATES = frozenset(
+    {
+        "PENDING",
+        "CONFIGURING",
+        "RUNNING",
+        "SUSPENDED",
+        "REQUEUED",
+        "REQUEUE_FED",
+        "REQUEUE_HOLD",
+        "RESIZING",
+        "SIGNALING",
+        "STAGE_OUT",
+        "STOPPED",
+    }
+)
+#: The local executor's own default limit is 2 minutes; trials get a week unless told.
+LOCAL_DEFAULT_TIMEOUT_MIN = 7 * 24 * 60
+
+
+class SlurmJobLostError(EvaluationLostError):
+    """The job ended without reporting (failed, cancelled, node failure, vanished)."""
+
+
+def _submitit() -> Any:
+    try:
+        import submitit
+    except ImportError as error:
+        raise ImportError(
+            "The slurm evaluator needs submitit: pip install 'neps-core[slurm]'"
+        ) from error
+    return submitit
+
+
+def _at_least_one(_: Any, attribute: attrs.Attribute[Any], value: int | None) -> None:
+    if value is not None and value < 1:
+        raise ValueError(f"{attribute.name} must be at least 1, got {value}")
+
+
+def _positive_or_none(_: Any, attribute: attrs.Attribute[Any], value: float | None) -> None:
+    if value is not None and value <= 0:
+        raise ValueError(f"{attribute.name} must be positive, got {value}")
+
+
+@attrs.frozen
+class SlurmSettings:
+    """Options of ``evaluator={"name": "slurm", ...}``; ``None`` leaves SLURM's default."""
+
+    n_workers: int = attrs.field(default=1, validator=_at_least_one)
+    timeout: float | None = attrs.field(default=None, validator=_positive_or_none)
+    cluster: str | None = None  # None: detect SLURM; "local" / "debug": submitit's executors
+    folder: str | None = None  # job files; default: <pipeline_directory>/slurm
+    lost_after: float = 15.0  # seconds a finished job may take to show its result file
+    queue_poll_interval: float = 5.0  # seconds between squeue calls (spare the controller)
+    timeout_min: int | None = None
+    mem_gb: float | None = None
+    nodes: int | None = None
+    cpus_per_task: int | None = None
+    gpus_per_node: int | None = None
+    tasks_per_node: int | None = None
+    slurm_partition: str | None = None
+    slurm_account: str | None = None
+    slurm_qos: str | None = None
+    slurm_constraint: str | None = None
+    slurm_setup: list[str] | None = None
+    slurm_additional_parameters: dict[str, Any] | None = None
+    parameters: dict[str, Any] = attrs.field(factory=dict)
+
+    def submitit_parameters(self) -> dict[str, Any]:
+        """What goes to ``update_parameters``: the options that were set, plus ``parameters``."""
+        own = {
+            "n_workers",
+            "timeout",
+            "cluster",
+            "folder",
+            "lost_after",
+            "queue_poll_interval",
+            "parameters",
+        }
+        chosen = {
+            name: value
+            for name, value in attrs.asdict(self, recurse=False).items()
+            if name not in own and value is not None
+        }
+        if self.timeout is not None and "timeout_min" not in chosen:
+            chosen["timeout_min"] = math.ceil(self.timeout / 60) + 1  # SLURM's backstop
+        if self.cluster == "local":
+            chosen.setdefault("timeout_min", LOCAL_DEFAULT_TIMEOUT_MIN)
+        return {**chosen, **self.parameters}
+
+
+def evaluate_in_job(
+    payload: bytes, arguments: Mapping[str, Any], search_path: Sequence[str]
+) -> tuple[str, Any, str | None, float]:
+    """Runs inside the job: ``(kind, value or error, traceback, duration)``.
+
+    The function arrives pickled separately, so that the submitting process's import path is
+    in place before it is loaded (a function from a module next to the user's script). Returning
+    exceptions (instead of raising) keeps their type for the core; submitit would turn them
+    into its own ``FailedJobError``.
+    """
+    sys.path.extend(entry for entry in search_path if entry not in sys.path)
+    function = pickle.loads(payload)
+    started = time.perf_counter()
+    try:
+        value = function(**arguments)
+    except BaseException as error:
+        trace = traceback.format_exc()
+        try:
+            pickle.dumps(error)
+        except Exception:
+            error = RemoteEvaluationError(f"{type(error).__name__}: {error}")
+        return "error", error, trace, time.perf_counter() - started
+    return "result", value, None, time.perf_counter() - started
+
+
+def queue_states(job_ids: Sequence[str]) -> dict[str, str] | None:
+    """The squeue state of each job squeue still knows; ``None`` if squeue is unusable.
+
+    Used instead of submitit's ``sacct`` watcher, which sees nothing on clusters without
+    accounting storage. A job missing from the answer has left the queue.
+    """
+    command = ["squeue", "-h", "-o", "%i|%T", "--states=all", "-j", ",".join(job_ids)]
+    try:
+        completed = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    if completed.returncode != 0:
+        return {} if "Invalid job id" in completed.stderr else None
+    states = {}
+    for line in completed.stdout.splitlines():
+        job_id, _, state = line.partition("|")
+        if state.strip():
+            states[job_id.strip()] = state.split()[0]  # e.g. "CANCELLED by 0"
+    return states
+
+
+@attrs.define
+class _Submitted:
+    job: Any
+    cluster: str
+    started: float
+    timeout: float | None
+    ended: str | None = None  # the state in which the job was first seen ended
+    ended_at: float = 0.0
+
+
+class SlurmEvaluator(Evaluator):
+    """Submits each trial as a job and polls the jobs for results."""
+
+    name: ClassVar[str] = "slurm"
+    Settings: ClassVar[type] = SlurmSettings
+
+    def __init__(self, settings: SlurmSettings | None = None) -> None:
+        super().__init__(settings)
+        self._jobs: dict[str, _Submitted] = {}
+        self._finished: list[EvaluationOutcome] = []
+        self._queue_checked = 0.0
+
+    @property
+    def capacity(self) -> int:
+        """``n_workers`` jobs of this worker at once."""
+        return int(self.settings.n_workers)
+
+    def submit(self, job: EvaluationJob) -> None:
+        """Submit ``job`` as one SLURM job."""
+        settings: SlurmSettings = self.settings
+        folder = Path(settings.folder) if settings.folder else job.pipeline_directory / "slurm"
+        executor = _submitit().AutoExecutor(folder=folder, cluster=settings.cluster)
+        executor.update_parameters(name=f"neps-trial-{job.trial.id}")
+        executor.update_parameters(**settings.submitit_parameters())
+        import cloudpickle  # a dependency of submitit
+
+        payload = cloudpickle.dumps(job.function)  # functions of __main__ travel by value
+        search_path = [entry for entry in sys.path if entry]
+        submitted = executor.submit(evaluate_in_job, payload, dict(job.arguments), search_path)
+        timeout = job.timeout if job.timeout is not None else settings.timeout
+        self._jobs[job.trial.id] = _Submitted(
+            submitted, executor.cluster, time.monotonic(), timeout
+        )
+
+    def wait(self, timeout: float | None = None) -> list[EvaluationOutcome]:
+        """Collect finished jobs, detect lost ones and enforce timeouts."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            self._notice_ended_jobs()
+            for trial_id, submitted in list(self._jobs.items()):
+                outcome = self._check(trial_id, submitted)
+                if outcome is not None:
+                    del self._jobs[trial_id]
+                    self._finished.append(outcome)
+            if self._finished or not self._jobs:
+                break
+            if deadline is not None and time.monotonic() >= deadline:
+                break
+            time.sleep(POLL_STEP)
+        finished, self._finished = self._finished, []
+        return finished
+
+    def _notice_ended_jobs(self) -> None:
+        """Record which jobs have ended: SLURM's via squeue (rate-limited), others directly."""
+        now = time.monotonic()
+        waiting = [s for s in self._jobs.values() if s.ended is None]
+        on_slurm = [s for s in waiting if s.cluster == "slurm"]
+        for submitted in waiting:
+            if submitted.cluster != "slurm" and submitted.job.done():
+                submitted.ended, submitted.ended_at = str(submitted.job.state), now
+        if not on_slurm or now - self._queue_checked < self.settings.queue_poll_interval:
+            return
+        self._queue_checked = now
+        states = queue_states([str(s.job.job_id) for s in on_slurm])
+        for submitted in on_slurm:
+            if states is None:  # squeue unusable: fall back on submitit's own view
+                state = submitted.job.state if submitted.job.done() else "RUNNING"
+            else:
+                state = states.get(str(submitted.job.job_id), "VANISHED")
+            if state not in ACTIVE_STATES:
+                submitted.ended, submitted.ended_at = state, now
+
+    def _check(self, trial_id: str, submitted: _Submitted) -> EvaluationOutcome | None:
+        job, now = submitted.job, time.monotonic()
+        if job.paths.result_pickle.exists():
+            return self._outcome(trial_id, submitted)
+        if submitted.timeout is not None and now - submitted.started > submitted.timeout:
+            job.cancel(check=False)
+            error = EvaluationTimeoutError(
+                submitted.timeout, f"SLURM job {job.job_id} was cancelled"
+            )
+            return self._failure(trial_id, submitted, error)
+        if submitted.ended is None or now - submitted.ended_at < self.settings.lost_after:
+            return None  # still running, or its result file may still be on its way (NFS)
+        lost = SlurmJobLostError(
+            f"SLURM job {job.job_id} ended in state {submitted.ended} without a result "
+            f"(a failed, cancelled or lost job); stderr tail:\n{_stderr_tail(job)}"
+        )
+        return self._failure(trial_id, submitted, lost)
+
+    @staticmethod
+    def _metadata(job: Any) -> dict[str, Any]:
+        return {"slurm_job_id": str(job.job_id), "slurm_stdout": str(job.paths.stdout)}
+
+    def _outcome(self, trial_id: str, submitted: _Submitted) -> EvaluationOutcome:
+        job = submitted.job
+        try:
+            kind, value, trace, duration = job.result()
+        except Exception as error:  # the job itself failed around our function
+            return self._failure(trial_id, submitted, error)
+        metadata = self._metadata(job)
+        if kind == "error":
+            return EvaluationOutcome(
+                trial_id=trial_id,
+                error=value,
+                traceback=trace,
+                duration=duration,
+                metadata=metadata,
+            )
+        return EvaluationOutcome(
+            trial_id=trial_id, result=value, duration=duration, metadata=metadata
+        )
+
+    def _failure(
+        self, trial_id: str, submitted: _Submitted, error: BaseException
+    ) -> EvaluationOutcome:
+        return EvaluationOutcome(
+            trial_id=trial_id,
+            error=error,
+            duration=time.monotonic() - submitted.started,
+            metadata=self._metadata(submitted.job),
+        )
+
+    def close(self) -> None:
+        """Cancel every job of this worker that has not reported."""
+        jobs, self._jobs = self._jobs, {}
+        for submitted in jobs.values():
+            if not submitted.job.paths.result_pickle.exists():
+                submitted.job.cancel(check=False)
+
+
+def _stderr_tail(job: Any, characters: int = 2000) -> str:
+    try:
+        text = job.stderr() or ""
+    except Exception:
+        return ""
+    return str(text)[-characters:]
+
+
+@hookimpl
+def neps_register_evaluators() -> Sequence[type[Evaluator]]:
+    """Register the slurm evaluator (submitit is imported only when it is used)."""
+    return [SlurmEvaluator]

@@ -1,0 +1,120 @@
+"""The ``subprocess`` evaluator: every trial in a child process of its own.
+
+``evaluate_pipeline`` is either a :class:`neps_core.Command` (a command line with ``{name}``
+placeholders) or a module-level Python function, which then runs in a fresh interpreter. The
+child gets its configuration through ``neps_config.json`` in the trial's directory and the
+``NEPS_CORE_*`` environment variables, and reports through ``NEPS_CORE_RESULT_FILE`` or a
+``NEPS_CORE_RESULT {json}`` line on stdout (see :mod:`neps_core.processes`). Its stdout and
+stderr stay in the trial's directory. Up to ``n_workers`` children run at once; ``timeout``
+kills a child's whole process group (SIGTERM, then SIGKILL after ``kill_grace`` seconds).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+import attrs
+
+from neps_core import hookimpl
+from neps_core.interfaces import EvaluationJob, EvaluationOutcome, Evaluator
+from neps_core.processes import ChildProcess, launch_for, stop_children
+
+POLL_STEP = 0.002
+
+
+def _at_least_one(_: Any, attribute: attrs.Attribute[Any], value: int) -> None:
+    if value < 1:
+        raise ValueError(f"{attribute.name} must be at least 1, got {value}")
+
+
+def _positive_or_none(_: Any, attribute: attrs.Attribute[Any], value: float | None) -> None:
+    if value is not None and value <= 0:
+        raise ValueError(f"{attribute.name} must be positive, got {value}")
+
+
+@attrs.frozen
+class SubprocessSettings:
+    """Options of ``evaluator={"name": "subprocess", ...}``."""
+
+    n_workers: int = attrs.field(default=1, validator=_at_least_one)
+    timeout: float | None = attrs.field(default=None, validator=_positive_or_none)
+    kill_grace: float = 5.0
+    python: str | None = None
+    env: dict[str, str] = attrs.field(factory=dict)
+
+
+class SubprocessEvaluator(Evaluator):
+    """Runs each trial as a child process and collects what it reports."""
+
+    name: ClassVar[str] = "subprocess"
+    Settings: ClassVar[type] = SubprocessSettings
+
+    def __init__(self, settings: SubprocessSettings | None = None) -> None:
+        super().__init__(settings)
+        self._running: dict[str, ChildProcess] = {}
+        self._finished: list[EvaluationOutcome] = []
+
+    @property
+    def capacity(self) -> int:
+        """``n_workers`` children at once."""
+        return int(self.settings.n_workers)
+
+    def submit(self, job: EvaluationJob) -> None:
+        """Start the child for ``job``; a function that cannot run in a child fails the trial."""
+        settings: SubprocessSettings = self.settings
+        timeout = job.timeout if job.timeout is not None else settings.timeout
+        try:
+            launch = launch_for(
+                job.function,
+                job.arguments,
+                job.pipeline_directory,
+                job.trial.id,
+                python=settings.python,
+                env=settings.env,
+            )
+            child = ChildProcess(launch, timeout=timeout, kill_grace=settings.kill_grace)
+            child.start()
+        except Exception as error:
+            self._finished.append(EvaluationOutcome(trial_id=job.trial.id, error=error))
+            return
+        self._running[job.trial.id] = child
+
+    def wait(self, timeout: float | None = None) -> list[EvaluationOutcome]:
+        """Poll the children until at least one has exited or ``timeout`` passes."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            for trial_id, child in list(self._running.items()):
+                if child.poll():
+                    del self._running[trial_id]
+                    self._finished.append(self._outcome(trial_id, child))
+            if self._finished or not self._running:
+                break
+            if deadline is not None and time.monotonic() >= deadline:
+                break
+            time.sleep(POLL_STEP)
+        finished, self._finished = self._finished, []
+        return finished
+
+    @staticmethod
+    def _outcome(trial_id: str, child: ChildProcess) -> EvaluationOutcome:
+        result, error, trace = child.collect()
+        return EvaluationOutcome(
+            trial_id=trial_id,
+            result=result,
+            error=error,
+            traceback=trace,
+            duration=time.monotonic() - child.started,
+        )
+
+    def close(self) -> None:
+        """Kill every child still running (with its process group)."""
+        running, self._running = self._running, {}
+        stop_children(list(running.values()), self.settings.kill_grace)
+
+
+@hookimpl
+def neps_register_evaluators() -> Sequence[type[Evaluator]]:
+    """Register the subprocess evaluator."""
+    return [SubprocessEvaluator]

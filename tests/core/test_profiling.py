@@ -1,0 +1,124 @@
+"""``@neps_core.profile``: run time and peak memory land in the trial's metadata."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import yaml
+
+import neps_core as neps
+from neps_core.inspection import read_run
+from neps_core.profiling import with_profile
+
+SPACE = {"x": neps.Float(0.0, 1.0)}
+
+
+def record_of(root: Path, trial_id: str = "1", name: str = "report") -> dict:
+    path = root / "configs" / f"config_{trial_id}" / f"{name}.yaml"
+    return yaml.safe_load(path.read_text(encoding="utf-8"))
+
+
+def profile_of(root: Path, trial_id: str = "1") -> dict:
+    """The trial's metadata as stored in its folder's metadata.yaml."""
+    metadata = record_of(root, trial_id, "metadata")["metadata"]
+    assert isinstance(metadata, dict)
+    return metadata
+
+
+@neps.profile
+def allocating(x: float, pipeline_directory: Path) -> dict:
+    block = np.ones(8 * 1024 * 1024 // 8)  # 8 MB, freed before returning
+    (pipeline_directory / "seen").write_text(str(block.nbytes))
+    del block
+    return {"objective_to_minimize": x, "extra": {"mine": 1}, "metadata": {"note": "kept"}}
+
+
+def test_a_profiled_run_records_time_and_peak_memory(root: Path) -> None:
+    before = time.time()
+    neps.run(allocating, SPACE, root_directory=root, evaluations_to_spend=2)
+    history = read_run(root).history
+    for trial_id in ("1", "2"):
+        profile = profile_of(root, trial_id)
+        assert history[trial_id].metadata == profile  # the same record, from Python
+        assert record_of(root, trial_id)["extra"] == {"mine": 1}  # the user's extra is kept
+        assert profile["note"] == "kept"  # and so is the user's own metadata
+        assert before <= profile["timestamp_start"] <= profile["timestamp_end"]
+        assert profile["duration"] == pytest.approx(
+            profile["timestamp_end"] - profile["timestamp_start"], abs=1e-3
+        )
+        assert profile["peak_memory_mb"] >= 8.0  # the freed block still counts at its peak
+        assert profile["max_rss_mb"] >= profile["peak_memory_mb"]
+        # injected arguments still arrive through the wrapper
+        assert (root / "configs" / f"config_{trial_id}" / "seen").exists()
+
+
+def test_a_number_becomes_a_result_dict() -> None:
+    @neps.profile
+    def evaluate(x: float) -> float:
+        return x * 2
+
+    result: Any = evaluate(x=2.0)  # the decorator turned the float into a result dict
+    assert result["objective_to_minimize"] == 4.0
+    assert set(result["metadata"]) == {
+        "timestamp_start",
+        "timestamp_end",
+        "duration",
+        "peak_memory_mb",
+        "max_rss_mb",
+    }
+
+
+def test_a_tuple_stays_multi_objective(root: Path) -> None:
+    @neps.profile(memory=False)
+    def evaluate(x: float) -> tuple[float, float]:
+        return x, 1 - x
+
+    summary = neps.run(evaluate, SPACE, root_directory=root, evaluations_to_spend=3)
+    assert summary.counts["success"] == 3
+    assert len(record_of(root)["objective_to_minimize"]) == 2
+    assert profile_of(root)["peak_memory_mb"] is None
+
+
+@pytest.mark.parametrize("value", [None, "F_out_of_memory", [1.0, 2.0], {1, 2}])
+def test_results_without_a_report_or_breaking_the_contract_pass_unchanged(value: object) -> None:
+    assert with_profile(value, {"duration": 1.0}) == value
+
+
+def test_the_users_metadata_is_kept_and_a_non_mapping_one_is_refused() -> None:
+    merged = with_profile({"objective_to_minimize": 1.0, "metadata": {"a": 1}}, {"duration": 1.0})
+    assert merged["metadata"] == {"a": 1, "duration": 1.0}
+    with pytest.raises(TypeError, match="'metadata' of a result must be a dict, got str"):
+        with_profile({"objective_to_minimize": 1.0, "metadata": "note"}, {"duration": 1.0})
+
+
+def test_exceptions_propagate_unchanged_and_tracing_is_stopped() -> None:
+    import tracemalloc
+
+    @neps.profile
+    def evaluate(x: float) -> float:
+        raise ArithmeticError("boom")
+
+    with pytest.raises(ArithmeticError, match="boom"):
+        evaluate(x=1.0)
+    assert not tracemalloc.is_tracing()
+
+
+def test_the_signature_is_kept_for_injection() -> None:
+    import inspect
+
+    assert list(inspect.signature(allocating).parameters) == ["x", "pipeline_directory"]
+
+
+def test_profiling_works_in_a_subprocess_evaluator(root: Path) -> None:
+    neps.run(
+        allocating,
+        SPACE,
+        root_directory=root,
+        evaluations_to_spend=1,
+        evaluator="subprocess",
+    )
+    assert profile_of(root)["peak_memory_mb"] >= 8.0

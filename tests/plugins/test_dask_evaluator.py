@@ -1,0 +1,121 @@
+"""The ``dask`` evaluator against a real ``LocalCluster`` with two worker processes."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, ClassVar
+
+import distributed
+import pytest
+import yaml
+
+import neps_core as neps
+from neps_core.testing import BackgroundEvaluatorContract
+from neps_core_plugins.dask_evaluator import DaskEvaluator
+
+
+@pytest.fixture(scope="module")
+def cluster_address() -> Iterator[str]:
+    """One LocalCluster of 2 worker processes (with nannies) for the whole module."""
+    cluster = distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+    )
+    try:
+        yield cluster.scheduler_address
+    finally:
+        cluster.close()
+
+
+@pytest.mark.slow
+class TestDaskContract(BackgroundEvaluatorContract):
+    evaluator_class = DaskEvaluator
+    patience: ClassVar[float] = 180.0
+
+    @pytest.fixture(autouse=True)
+    def _use_the_cluster(self, cluster_address: str, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setattr(self, "evaluator_options", {"address": cluster_address})
+
+
+def pid_of_worker(x: float) -> dict[str, Any]:
+    return {"objective_to_minimize": x, "extra": {"pid": os.getpid()}}
+
+
+@pytest.mark.slow
+def test_a_run_spreads_its_trials_over_the_cluster(cluster_address: str, root: Path) -> None:
+    summary = neps.run(
+        pid_of_worker,
+        {"x": neps.Float(0.0, 1.0)},
+        root_directory=root,
+        evaluations_to_spend=8,
+        evaluator={"name": "dask", "address": cluster_address},
+    )
+    assert summary.counts["success"] == 8
+    reports = [yaml.safe_load(p.read_text()) for p in root.glob("configs/*/report.yaml")]
+    assert os.getpid() not in {report["extra"]["pid"] for report in reports}
+    metadata = [yaml.safe_load(p.read_text()) for p in root.glob("configs/*/metadata.yaml")]
+    workers = {record["metadata"]["dask_worker"] for record in metadata}
+    assert workers and all(worker.startswith("tcp://") for worker in workers)
+
+
+def test_the_capacity_of_an_address_without_n_workers_is_the_clusters_thread_count(
+    cluster_address: str,
+) -> None:
+    evaluator = DaskEvaluator(DaskEvaluator.Settings(address=cluster_address))
+    try:
+        evaluator.client.wait_for_workers(2, timeout=120)
+        assert evaluator.capacity == 2
+    finally:
+        evaluator.close()
+
+
+SCRIPT = """
+import sys
+import neps_core as neps
+
+def evaluate_pipeline(x):
+    return x
+
+if __name__ == "__main__":
+    summary = neps.run(
+        evaluate_pipeline,
+        {"x": neps.Float(0.0, 1.0)},
+        root_directory=sys.argv[1],
+        evaluations_to_spend=6,
+        evaluator={"name": "dask", "n_workers": 2},
+    )
+    print("success", summary.counts["success"])
+"""
+
+
+@pytest.mark.slow
+def test_without_an_address_a_local_cluster_is_started_and_shut_down(
+    tmp_path: Path, root: Path
+) -> None:
+    script = tmp_path / "script.py"
+    script.write_text(SCRIPT)
+    completed = subprocess.run(
+        [sys.executable, str(script), str(root)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+    assert completed.returncode == 0, completed.stderr
+    assert "success 6" in completed.stdout
+
+
+def test_importing_neps_core_does_not_import_dask() -> None:
+    code = (
+        "import sys, neps_core; from neps_core.plugin_manager import load_plugins; "
+        "assert 'dask' in load_plugins().evaluators; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('dask', 'distributed')))"
+    )
+    completed = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=False
+    )
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stdout.strip() == "[]"

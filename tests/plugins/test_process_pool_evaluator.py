@@ -1,0 +1,201 @@
+"""The ``process_pool`` evaluator: N local processes from one run(), real kills."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+import types
+from pathlib import Path
+
+import pytest
+import yaml
+
+import neps_core as neps
+from neps_core.testing import BackgroundEvaluatorContract
+from neps_core.testing.evaluator_contract import collect, make_job
+from neps_core_plugins.process_pool_evaluator import (
+    PoolWorkerDiedError,
+    ProcessPoolEvaluator,
+    ProcessPoolSettings,
+)
+
+
+class TestProcessPoolContract(BackgroundEvaluatorContract):
+    evaluator_class = ProcessPoolEvaluator
+    evaluator_options = {"kill_grace": 1.0}
+    timeout_seconds = 1.0
+
+
+# Functions the pool processes import by name.
+def die_hard(x: float) -> float:
+    os.kill(os.getpid(), signal.SIGKILL)
+    return x
+
+
+def unpicklable_result(x: float) -> object:
+    return threading.Lock()
+
+
+def start_grandchild(pid_file: str) -> float:
+    child = subprocess.Popen(["sleep", "300"])
+    Path(pid_file).write_text(str(child.pid))
+    time.sleep(300)
+    return 0.0
+
+
+def whoami(x: float) -> dict:
+    return {"objective_to_minimize": x, "extra": {"pid": os.getpid()}}
+
+
+WORKER = textwrap.dedent(
+    """
+    import os, sys, time
+    import neps_core as neps
+
+    def evaluate_pipeline(x, n, pipeline_directory):
+        time.sleep(0.02)
+        (pipeline_directory / "pid").write_text(str(os.getpid()))
+        return {"objective_to_minimize": x * n, "cost": float(n)}
+
+    if __name__ == "__main__":
+        evaluator = "sync" if sys.argv[3] == "sync" else {
+            "name": "process_pool", "n_workers": int(sys.argv[3])}
+        neps.run(
+            evaluate_pipeline,
+            {"x": neps.Float(0.0, 1.0), "n": neps.Integer(1, 4)},
+            root_directory=sys.argv[1],
+            evaluations_to_spend=int(sys.argv[2]),
+            optimizer=("grid_search", {"size": 5}),
+            evaluator=evaluator,
+        )
+    """
+)
+
+
+def _results(root: Path) -> dict[tuple, tuple]:
+    found = {}
+    for folder in (root / "configs").iterdir():
+        config = yaml.safe_load((folder / "config.yaml").read_text())
+        report = yaml.safe_load((folder / "report.yaml").read_text())
+        found[tuple(sorted(config.items()))] = (report["objective_to_minimize"], report["cost"])
+    return found
+
+
+@pytest.mark.slow
+def test_results_equal_those_of_separately_launched_scripts(tmp_path: Path) -> None:
+    script = tmp_path / "worker.py"
+    script.write_text(WORKER)
+    pooled, separate = tmp_path / "pooled", tmp_path / "separate"
+    completed = subprocess.run(
+        [sys.executable, str(script), str(pooled), "14", "4"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr
+    workers = [
+        subprocess.Popen([sys.executable, str(script), str(separate), "14", "sync"])
+        for _ in range(4)
+    ]
+    assert all(worker.wait(timeout=300) == 0 for worker in workers)
+
+    assert len(_results(pooled)) == 14
+    assert _results(pooled) == _results(separate)
+    assert neps.status(pooled).budget.used_evaluations == 14
+    pids = {(folder / "pid").read_text() for folder in (pooled / "configs").iterdir()}
+    assert len(pids) > 1  # the pool really spread the trials over its processes
+    assert str(os.getpid()) not in pids
+
+
+def test_a_run_uses_n_processes_none_of_them_the_caller(root: Path) -> None:
+    summary = neps.run(
+        whoami,
+        {"x": neps.Float(0.0, 1.0)},
+        root_directory=root,
+        evaluations_to_spend=6,
+        evaluator={"name": "process_pool", "n_workers": 2, "start_method": "forkserver"},
+    )
+    assert summary.counts["success"] == 6
+    reports = [yaml.safe_load(p.read_text()) for p in root.glob("configs/*/report.yaml")]
+    pids = {report["extra"]["pid"] for report in reports}
+    assert os.getpid() not in pids and 1 <= len(pids) <= 2
+
+
+def test_a_process_that_dies_fails_its_trial_and_is_replaced(tmp_path: Path) -> None:
+    evaluator = ProcessPoolEvaluator(ProcessPoolSettings(n_workers=1, kill_grace=1.0))
+    try:
+        evaluator.submit(make_job("1", die_hard, {"x": 1.0}, tmp_path / "1"))
+        outcome = collect(evaluator, 1, 120)["1"]
+        assert isinstance(outcome.error, PoolWorkerDiedError)
+        assert "exit code -9" in str(outcome.error)
+        evaluator.submit(make_job("2", whoami, {"x": 2.0}, tmp_path / "2"))
+        assert collect(evaluator, 1, 120)["2"].result["objective_to_minimize"] == 2.0
+    finally:
+        evaluator.close()
+
+
+def test_a_result_that_cannot_be_sent_back_is_an_error_naming_it(tmp_path: Path) -> None:
+    evaluator = ProcessPoolEvaluator()
+    try:
+        evaluator.submit(make_job("1", unpicklable_result, {"x": 1.0}, tmp_path / "1"))
+        outcome = collect(evaluator, 1, 120)["1"]
+        assert "cannot be sent back" in str(outcome.error) and "lock" in str(outcome.error)
+    finally:
+        evaluator.close()
+
+
+def test_a_timeout_kills_what_the_evaluation_started(tmp_path: Path) -> None:
+    pid_file = tmp_path / "grandchild"
+    evaluator = ProcessPoolEvaluator(ProcessPoolSettings(timeout=3.0, kill_grace=1.0))
+    try:
+        evaluator.submit(
+            make_job("1", start_grandchild, {"pid_file": str(pid_file)}, tmp_path / "1")
+        )
+        outcome = collect(evaluator, 1, 120)["1"]
+        assert isinstance(outcome.error, TimeoutError)
+    finally:
+        evaluator.close()
+    if pid_file.exists():  # it had started its grandchild before the timeout
+        status = Path(f"/proc/{pid_file.read_text()}/status")
+        assert not status.exists() or "State:\tZ" in status.read_text()
+
+
+def test_a_function_the_pool_cannot_import_fails_its_trial_only(tmp_path: Path) -> None:
+    module = types.ModuleType("exists_only_in_the_parent")
+    exec("def objective(x):\n    return x\n", module.__dict__)
+    sys.modules[module.__name__] = module
+    evaluator = ProcessPoolEvaluator()
+    try:
+        evaluator.submit(make_job("1", module.objective, {"x": 1.0}, tmp_path / "1"))
+        outcome = collect(evaluator, 1, 120)["1"]
+        assert isinstance(outcome.error, ModuleNotFoundError)
+        evaluator.submit(make_job("2", whoami, {"x": 2.0}, tmp_path / "2"))
+        assert collect(evaluator, 1, 120)["2"].error is None  # the same process goes on
+    finally:
+        evaluator.close()
+        del sys.modules[module.__name__]
+
+
+def test_closures_travel_with_cloudpickle(tmp_path: Path) -> None:
+    offset = 10.0
+    evaluator = ProcessPoolEvaluator()
+    try:
+        evaluator.submit(make_job("1", lambda x: x + offset, {"x": 1.0}, tmp_path / "1"))
+        assert collect(evaluator, 1, 120)["1"].result == 11.0
+    finally:
+        evaluator.close()
+
+
+def test_options_are_validated(root: Path) -> None:
+    with pytest.raises(neps.SettingsError, match="start_method"):
+        neps.run(
+            whoami,
+            {"x": neps.Float(0.0, 1.0)},
+            root_directory=root,
+            evaluator={"name": "process_pool", "start_method": "teleport"},
+        )

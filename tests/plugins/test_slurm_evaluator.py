@@ -1,0 +1,352 @@
+"""The ``slurm`` evaluator: submitit's local executor, and a real one-node SLURM.
+
+The real cluster (Debian's ``slurm-wlm``: munged, slurmctld, slurmd on free local ports) is
+started by the ``slurm_cluster`` fixture when those programs are installed.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pytest
+import yaml
+
+import neps_core as neps
+from neps_core.testing import BackgroundEvaluatorContract
+from neps_core.testing.evaluator_contract import (
+    beat_forever,
+    beats_stop,
+    collect,
+    make_job,
+    wait_for_beats,
+)
+from neps_core_plugins.slurm_evaluator import (
+    LOCAL_DEFAULT_TIMEOUT_MIN,
+    SlurmEvaluator,
+    SlurmJobLostError,
+    SlurmSettings,
+)
+
+DAEMONS = ("munged", "slurmctld", "slurmd", "sbatch", "squeue", "scancel", "scontrol")
+
+
+# -- functions the jobs run -----------------------------------------------------------------------
+def kill_myself(x: float) -> float:
+    os.kill(os.getpid(), signal.SIGKILL)
+    return x
+
+
+def sleep_and_tell(job_file: str) -> float:
+    Path(job_file).write_text(os.environ.get("SLURM_JOB_ID", "local"))
+    time.sleep(300)
+    return 0.0
+
+
+def square(x: float) -> float:
+    return x * x
+
+
+# -- submitit's local executor ------------------------------------------------------------------
+class TestSlurmLocalContract(BackgroundEvaluatorContract):
+    evaluator_class = SlurmEvaluator
+    # Four jobs at once: each local job starts two interpreters, so batches save time.
+    evaluator_options: ClassVar[dict[str, Any]] = {
+        "cluster": "local",
+        "lost_after": 2.0,
+        "n_workers": 4,
+    }
+
+
+def test_options_become_submitit_parameters() -> None:
+    settings = SlurmSettings(
+        timeout=90.0,
+        mem_gb=4.0,
+        slurm_partition="gpu",
+        parameters={"slurm_exclude": "node7"},
+    )
+    assert settings.submitit_parameters() == {
+        "timeout_min": 3,  # the trial timeout, rounded up, plus a minute: SLURM's backstop
+        "mem_gb": 4.0,
+        "slurm_partition": "gpu",
+        "slurm_exclude": "node7",
+    }
+    assert SlurmSettings(cluster="local").submitit_parameters() == {
+        "timeout_min": LOCAL_DEFAULT_TIMEOUT_MIN
+    }
+    assert SlurmSettings(timeout_min=5, timeout=600.0).submitit_parameters() == {"timeout_min": 5}
+
+
+def test_a_run_records_the_job_ids_in_the_trials_metadata(root: Path) -> None:
+    summary = neps.run(
+        square,
+        {"x": neps.Float(0.0, 1.0)},
+        root_directory=root,
+        evaluations_to_spend=3,
+        evaluator={"name": "slurm", "cluster": "local", "n_workers": 2},
+    )
+    assert summary.counts["success"] == 3
+    job_ids = set()
+    for folder in (root / "configs").iterdir():
+        metadata = yaml.safe_load((folder / "metadata.yaml").read_text())["metadata"]
+        job_ids.add(metadata["slurm_job_id"])
+        assert Path(metadata["slurm_stdout"]).is_relative_to(folder)
+    assert len(job_ids) == 3
+
+
+def test_a_job_that_dies_is_reported_as_lost(tmp_path: Path) -> None:
+    evaluator = SlurmEvaluator(SlurmSettings(cluster="local", lost_after=1.0))
+    try:
+        evaluator.submit(make_job("1", kill_myself, {"x": 1.0}, tmp_path / "1"))
+        outcome = collect(evaluator, 1, 120)["1"]
+    finally:
+        evaluator.close()
+    assert isinstance(outcome.error, SlurmJobLostError)
+    assert "without a result" in str(outcome.error)
+    assert outcome.metadata["slurm_job_id"]
+
+
+def test_a_lost_job_is_handled_like_a_dead_worker(root: Path) -> None:
+    # Re-queued and submitted again, then CRASHED after max_trial_attempts; no error raised.
+    summary = neps.run(
+        kill_myself,
+        {"x": neps.Float(0.0, 1.0)},
+        root_directory=root,
+        evaluations_to_spend=1,
+        max_trial_attempts=2,
+        evaluator={"name": "slurm", "cluster": "local", "lost_after": 0.5},
+    )
+    assert summary.counts["crashed"] == 1
+    folder = root / "configs" / "config_1"
+    report = yaml.safe_load((folder / "report.yaml").read_text())
+    assert report["error"].startswith("crashed: SLURM job") and "attempt 2 of 2" in report["error"]
+    metadata = yaml.safe_load((folder / "metadata.yaml").read_text())
+    assert "attempt 1 of 2" in metadata["metadata"]["requeued_because"]
+    assert metadata["metadata"]["slurm_job_id"] in report["error"]  # the second job's id
+
+
+def test_options_are_validated(root: Path) -> None:
+    with pytest.raises(neps.SettingsError, match="n_workers"):
+        neps.run(
+            square,
+            {"x": neps.Float(0.0, 1.0)},
+            root_directory=root,
+            evaluator={"name": "slurm", "n_workers": 0},
+        )
+
+
+# -- a real one-node SLURM ------------------------------------------------------------------------
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _write_config(directory: Path, node: str) -> Path:
+    host = socket.gethostname()
+    for sub in ("state", "spool", "log"):
+        (directory / sub).mkdir(parents=True, exist_ok=True)
+    config = directory / "slurm.conf"
+    config.write_text(
+        "\n".join(
+            [
+                f"ClusterName={node}",
+                f"SlurmctldHost={host}(127.0.0.1)",
+                f"SlurmctldPort={_free_port()}",
+                f"SlurmdPort={_free_port()}",
+                "SlurmUser=root",
+                "SlurmdUser=root",
+                "AuthType=auth/munge",
+                f"AuthInfo=socket={directory / 'munge.sock'}",
+                f"StateSaveLocation={directory / 'state'}",
+                f"SlurmdSpoolDir={directory / 'spool'}",
+                f"SlurmctldPidFile={directory / 'slurmctld.pid'}",
+                f"SlurmdPidFile={directory / 'slurmd.pid'}",
+                f"SlurmctldLogFile={directory / 'log' / 'slurmctld.log'}",
+                f"SlurmdLogFile={directory / 'log' / 'slurmd.log'}",
+                "ProctrackType=proctrack/linuxproc",
+                "TaskPlugin=task/none",
+                "SelectType=select/cons_tres",
+                "SelectTypeParameters=CR_Core",
+                "AccountingStorageType=accounting_storage/none",
+                "JobAcctGatherType=jobacct_gather/none",
+                "MpiDefault=none",
+                "ReturnToService=2",
+                "KillWait=1",  # how long a job may ignore SIGTERM (scancel)
+                f"NodeName={node} NodeHostname={host} NodeAddr=127.0.0.1 CPUs=2 "
+                "RealMemory=2000 State=UNKNOWN",
+                "PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP",
+                "",
+            ]
+        )
+    )
+    return config
+
+
+def _wait_until_idle(environment: dict[str, str], patience: float = 60.0) -> None:
+    deadline = time.monotonic() + patience
+    while time.monotonic() < deadline:
+        state = subprocess.run(
+            ["sinfo", "-h", "-o", "%t"],
+            capture_output=True,
+            text=True,
+            env=environment,
+            check=False,
+        ).stdout.strip()
+        if state == "idle":
+            return
+        time.sleep(0.5)
+    raise RuntimeError("the test SLURM cluster did not become idle")
+
+
+@pytest.fixture(scope="module")
+def slurm_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A running one-node SLURM of our own (SLURM_CONF points at it while the module runs)."""
+    missing = [name for name in DAEMONS if shutil.which(name) is None]
+    if missing or os.geteuid() != 0:
+        pytest.skip(f"a real SLURM needs root and Debian's slurm-wlm; missing: {missing}")
+    directory = tmp_path_factory.mktemp("slurm")
+    directory.chmod(0o700)
+    node = f"neps{os.getpid()}"
+    config = _write_config(directory, node)
+    key = directory / "munge.key"
+    key.write_bytes(os.urandom(1024))
+    key.chmod(0o600)
+    environment = {**os.environ, "SLURM_CONF": str(config)}
+    started = [
+        subprocess.Popen(
+            ["munged", "--foreground", "--force", f"--socket={directory / 'munge.sock'}",
+             f"--key-file={key}", f"--log-file={directory / 'log' / 'munged.log'}",
+             f"--pid-file={directory / 'munged.pid'}", f"--seed-file={directory / 'seed'}"]
+        )
+    ]  # fmt: skip
+    time.sleep(0.5)
+    started.append(subprocess.Popen(["slurmctld", "-D", "-c", "-f", str(config)], env=environment))
+    started.append(
+        subprocess.Popen(["slurmd", "-D", "-f", str(config), "-N", node], env=environment)
+    )
+    previous = os.environ.get("SLURM_CONF")
+    os.environ["SLURM_CONF"] = str(config)
+    try:
+        _wait_until_idle(environment)
+        yield config
+    finally:
+        subprocess.run(["scancel", "--full", "--user=root"], env=environment, check=False)
+        for process in reversed(started):
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        if previous is None:
+            os.environ.pop("SLURM_CONF", None)
+        else:
+            os.environ["SLURM_CONF"] = previous
+
+
+ON_THE_CLUSTER: dict[str, Any] = {"cluster": "slurm", "lost_after": 2.0, "queue_poll_interval": 0.5}
+
+
+@pytest.mark.slow
+def test_a_timeout_cancels_the_job_and_is_recorded(slurm_cluster: Path, tmp_path: Path) -> None:
+    # The full contract runs on submitit's local executor above; on the real cluster what
+    # differs is how jobs are stopped, so these two contract checks run here too.
+    evaluator = SlurmEvaluator(SlurmSettings(timeout=3.0, **ON_THE_CLUSTER))
+    directory = tmp_path / "stuck"
+    directory.mkdir()
+    try:
+        evaluator.submit(make_job("1", beat_forever, {"directory": str(directory)}, directory))
+        outcome = collect(evaluator, 1, 180)["1"]
+    finally:
+        evaluator.close()
+    assert isinstance(outcome.error, TimeoutError) and "timeout" in str(outcome.error)
+    assert outcome.metadata["slurm_job_id"].isdigit()
+    if (directory / "beats").exists():
+        assert beats_stop(directory, 180), "the job survived its timeout"
+
+
+@pytest.mark.slow
+def test_close_cancels_running_jobs(slurm_cluster: Path, tmp_path: Path) -> None:
+    evaluator = SlurmEvaluator(SlurmSettings(**ON_THE_CLUSTER))
+    directory = tmp_path / "stuck"
+    evaluator.submit(make_job("1", beat_forever, {"directory": str(directory)}, directory))
+    wait_for_beats(directory, 180)
+    evaluator.close()
+    assert beats_stop(directory, 180), "the job survived close()"
+
+
+@pytest.mark.slow
+def test_options_reach_sbatch(slurm_cluster: Path, tmp_path: Path) -> None:
+    evaluator = SlurmEvaluator(
+        SlurmSettings(
+            cluster="slurm",
+            timeout_min=7,
+            mem_gb=1.0,
+            slurm_partition="debug",
+            slurm_additional_parameters={"comment": "neps-core-test"},
+        )
+    )
+    job_file = tmp_path / "job_id"
+    try:
+        evaluator.submit(make_job("1", sleep_and_tell, {"job_file": str(job_file)}, tmp_path / "1"))
+        deadline = time.monotonic() + 120
+        while not job_file.exists():
+            assert time.monotonic() < deadline, "the job never started"
+            time.sleep(0.2)
+        shown = subprocess.run(
+            ["scontrol", "show", "job", job_file.read_text()],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    finally:
+        evaluator.close()
+    assert "TimeLimit=00:07:00" in shown
+    assert "Partition=debug" in shown
+    assert "MinMemoryNode=1G" in shown
+    assert "Comment=neps-core-test" in shown
+    assert "JobName=neps-trial-1" in shown
+
+
+@pytest.mark.slow
+def test_a_cancelled_job_is_detected_as_lost(slurm_cluster: Path, tmp_path: Path) -> None:
+    evaluator = SlurmEvaluator(
+        SlurmSettings(cluster="slurm", lost_after=2.0, queue_poll_interval=0.5)
+    )
+    job_file = tmp_path / "job_id"
+    try:
+        evaluator.submit(make_job("1", sleep_and_tell, {"job_file": str(job_file)}, tmp_path / "1"))
+        deadline = time.monotonic() + 120
+        while not job_file.exists():
+            assert time.monotonic() < deadline, "the job never started"
+            time.sleep(0.2)
+        subprocess.run(["scancel", job_file.read_text()], check=True)
+        outcome = collect(evaluator, 1, 180)["1"]
+    finally:
+        evaluator.close()
+    assert isinstance(outcome.error, SlurmJobLostError)
+    # Seen while SLURM still escalates its kill (COMPLETING), or after it (CANCELLED, gone).
+    assert any(state in str(outcome.error) for state in ("COMPLETING", "CANCELLED", "VANISHED"))
+    assert outcome.metadata["slurm_job_id"] == job_file.read_text()
+
+
+@pytest.mark.slow
+def test_a_run_on_the_cluster(slurm_cluster: Path, root: Path) -> None:
+    summary = neps.run(
+        square,
+        {"x": neps.Float(0.0, 1.0)},
+        root_directory=root,
+        evaluations_to_spend=4,
+        evaluator={"name": "slurm", "cluster": "slurm", "n_workers": 2},
+    )
+    assert summary.counts["success"] == 4
+    reports = [yaml.safe_load(p.read_text()) for p in root.glob("configs/*/report.yaml")]
+    assert all(report["extra"]["slurm_job_id"].isdigit() for report in reports)

@@ -1,0 +1,314 @@
+"""The ``subprocess`` evaluator: commands and functions in fresh processes, real signals."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+import yaml
+
+import neps_core as neps
+from neps_core.processes import Command, CommandFailedError, read_marked_result
+from neps_core.testing import BackgroundEvaluatorContract
+from neps_core.testing.evaluator_contract import collect, make_job
+from neps_core_plugins.subprocess_evaluator import SubprocessEvaluator, SubprocessSettings
+
+PYTHON = sys.executable
+SPACE = {"x": neps.Float(0.0, 1.0), "n": neps.Integer(1, 5)}
+
+
+class TestSubprocessContract(BackgroundEvaluatorContract):
+    evaluator_class = SubprocessEvaluator
+    evaluator_options = {"kill_grace": 1.0}
+    timeout_seconds = 1.0
+
+
+def report(root: Path, trial_id: str) -> dict:
+    path = root / "configs" / f"config_{trial_id}" / "report.yaml"
+    return yaml.safe_load(path.read_text(encoding="utf-8"))
+
+
+def config(root: Path, trial_id: str) -> dict:
+    path = root / "configs" / f"config_{trial_id}" / "config.yaml"
+    return yaml.safe_load(path.read_text(encoding="utf-8"))
+
+
+# -- commands -----------------------------------------------------------------------------------
+def test_a_command_with_placeholders_reports_through_a_marked_stdout_line(root: Path) -> None:
+    command = Command(
+        [
+            PYTHON,
+            "-c",
+            "import sys; print('noise'); print('NEPS_CORE_RESULT', "
+            "float(sys.argv[1]) * int(sys.argv[2])); print('more noise')",
+            "{x}",
+            "{n}",
+        ]
+    )
+    summary = neps.run(
+        command, SPACE, root_directory=root, evaluations_to_spend=4, evaluator="subprocess"
+    )
+    assert summary.counts["success"] == 4
+    for trial_id in "1234":
+        values = config(root, trial_id)
+        assert report(root, trial_id)["objective_to_minimize"] == pytest.approx(
+            values["x"] * values["n"]
+        )
+        stdout = root / "configs" / f"config_{trial_id}" / "neps_stdout.txt"
+        assert "noise" in stdout.read_text()
+
+
+def test_a_string_command_reads_the_config_file_and_writes_the_result_file(
+    root: Path, tmp_path: Path
+) -> None:
+    script = tmp_path / "train.py"
+    script.write_text(
+        textwrap.dedent(
+            """
+            import json, os, sys
+            config = json.load(open(os.environ["NEPS_CORE_CONFIG_FILE"]))
+            assert os.environ["NEPS_CORE_PIPELINE_ID"] == sys.argv[1]
+            directory = os.environ["NEPS_CORE_PIPELINE_DIRECTORY"]
+            result = {"objective_to_minimize": config["x"], "cost": config["n"],
+                      "extra": {"root": os.environ["NEPS_CORE_ROOT_DIRECTORY"],
+                                "directory": directory}}
+            json.dump(result, open(os.environ["NEPS_CORE_RESULT_FILE"], "w"))
+            """
+        )
+    )
+    command = Command(f"{PYTHON} '{script}' {{pipeline_id}}")
+    neps.run(
+        command,
+        SPACE,
+        root_directory=root,
+        evaluations_to_spend=2,
+        cost_to_spend=100,
+        evaluator={"name": "subprocess", "n_workers": 2},
+    )
+    for trial_id in "12":
+        stored = report(root, trial_id)
+        assert stored["objective_to_minimize"] == config(root, trial_id)["x"]
+        assert stored["cost"] == config(root, trial_id)["n"]
+        assert Path(stored["extra"]["root"]) == root
+        assert Path(stored["extra"]["directory"]) == root / "configs" / f"config_{trial_id}"
+
+
+def test_a_json_array_from_a_command_is_a_multi_objective_result(root: Path) -> None:
+    command = Command([PYTHON, "-c", "print('NEPS_CORE_RESULT [1.0, 2.5]')"])
+    summary = neps.run(
+        command, SPACE, root_directory=root, evaluations_to_spend=1, evaluator="subprocess"
+    )
+    assert summary.pareto_front[0].objective == (1.0, 2.5)
+
+
+def test_a_non_zero_exit_fails_the_trial_with_the_stderr_tail(root: Path) -> None:
+    command = Command(
+        [PYTHON, "-c", "import sys; sys.stderr.write('CUDA out of memory\\n'); sys.exit(3)"]
+    )
+    summary = neps.run(
+        command,
+        SPACE,
+        root_directory=root,
+        evaluations_to_spend=2,
+        evaluator="subprocess",
+        ignore_errors=True,
+    )
+    assert summary.counts["failed"] == 2
+    error = report(root, "1")["error"]
+    assert "exited with code 3" in error and "CUDA out of memory" in error
+
+
+def test_a_failed_command_raises_the_error_without_ignore_errors(root: Path) -> None:
+    command = Command([PYTHON, "-c", "raise SystemExit(2)"])
+    with pytest.raises(CommandFailedError, match="exited with code 2"):
+        neps.run(
+            command, SPACE, root_directory=root, evaluations_to_spend=3, evaluator="subprocess"
+        )
+    assert neps.status(root).counts["failed"] == 1
+
+
+def test_a_command_that_reports_nothing_is_an_error_saying_how_to_report(root: Path) -> None:
+    command = Command([PYTHON, "-c", "print('done')"])
+    neps.run(
+        command,
+        SPACE,
+        root_directory=root,
+        evaluations_to_spend=1,
+        evaluator="subprocess",
+        ignore_errors=True,
+    )
+    error = report(root, "1")["error"]
+    assert "without a result" in error and "NEPS_CORE_RESULT" in error
+
+
+def test_the_timeout_kills_the_whole_process_group(tmp_path: Path) -> None:
+    # The command starts a grandchild that would outlive a kill of the direct child alone.
+    pid_file = tmp_path / "grandchild.pid"
+    command = Command(f"sleep 300 & echo $! > '{pid_file}'; wait", shell=True)
+    evaluator = SubprocessEvaluator(SubprocessSettings(timeout=1.0, kill_grace=1.0))
+    evaluator.submit(make_job("1", command, {}, tmp_path / "trial"))
+    outcome = collect(evaluator, 1, 60)["1"]
+    assert isinstance(outcome.error, TimeoutError) and "timeout" in str(outcome.error)
+    grandchild = int(pid_file.read_text())
+    assert not Path(f"/proc/{grandchild}").exists() or _is_zombie(grandchild)
+
+
+def test_a_run_records_timeouts_as_failed_and_goes_on(root: Path) -> None:
+    # No ignore_errors: a timeout is the user's own limit, not a bug, so run() does not raise.
+    code = (
+        "import sys, time; x = int(sys.argv[1]); time.sleep(300 if x >= 2 else 0); "
+        "print('NEPS_CORE_RESULT', x)"
+    )
+    summary = neps.run(
+        Command([PYTHON, "-c", code, "{x}"]),
+        {"x": neps.Integer(0, 3)},
+        root_directory=root,
+        evaluations_to_spend=4,
+        optimizer="grid_search",
+        evaluator={"name": "subprocess", "n_workers": 4, "timeout": 1.0, "kill_grace": 0.5},
+    )
+    assert (summary.counts["success"], summary.counts["failed"]) == (2, 2)
+    for trial_id in "1234":
+        stored = report(root, trial_id)
+        if config(root, trial_id)["x"] >= 2:
+            assert stored["error"].startswith("EvaluationTimeoutError: timeout:")
+        else:
+            assert stored["objective_to_minimize"] == config(root, trial_id)["x"]
+
+
+def test_sigterm_is_followed_by_sigkill_after_the_grace(tmp_path: Path) -> None:
+    code = "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(300)"
+    command = Command([PYTHON, "-c", code])
+    evaluator = SubprocessEvaluator(SubprocessSettings(timeout=1.0, kill_grace=0.5))
+    evaluator.submit(make_job("1", command, {}, tmp_path / "trial"))
+    outcome = collect(evaluator, 1, 60)["1"]
+    assert "timeout" in str(outcome.error)
+
+
+def _is_zombie(pid: int) -> bool:
+    status = Path(f"/proc/{pid}/status").read_text()
+    return "State:\tZ" in status
+
+
+def test_an_unknown_placeholder_fails_the_trial_naming_it(tmp_path: Path) -> None:
+    evaluator = SubprocessEvaluator()
+    command = Command([PYTHON, "-c", "pass", "{learning_rate}"])
+    evaluator.submit(make_job("1", command, {"x": 0.5}, tmp_path / "trial"))
+    outcome = collect(evaluator, 1, 60)["1"]
+    assert isinstance(outcome.error, KeyError) and "learning_rate" in str(outcome.error)
+
+
+def test_shell_commands_quote_values(tmp_path: Path) -> None:
+    command = Command("echo NEPS_CORE_RESULT {value} | cat", shell=True)
+    assert command.render({"value": "1; rm -rf x"}) == "echo NEPS_CORE_RESULT '1; rm -rf x' | cat"
+    assert command(value=0.5, pipeline_directory=tmp_path) == 0.5
+
+
+def test_calling_a_command_directly_runs_it_in_a_child(tmp_path: Path) -> None:
+    command = Command([PYTHON, "-c", "import os; print('NEPS_CORE_RESULT', os.getpid())"])
+    assert command(x=1.0) != os.getpid()
+    failing = Command([PYTHON, "-c", "import sys; sys.exit('bad input')"])
+    with pytest.raises(CommandFailedError, match="bad input"):
+        failing(pipeline_directory=tmp_path)
+
+
+def test_a_command_needs_a_string_or_a_list_of_strings() -> None:
+    with pytest.raises(TypeError, match="string or a list"):
+        Command([PYTHON, 3])  # type: ignore[list-item]
+
+
+def test_marked_lines_the_last_one_wins() -> None:
+    assert read_marked_result('NEPS_CORE_RESULT 1\nNEPS_CORE_RESULT {"a": 2}\n') == (
+        True,
+        {"a": 2},
+    )
+    assert read_marked_result("nothing here") == (False, None)
+
+
+# -- python functions in a fresh interpreter ----------------------------------------------------
+SCRIPT = textwrap.dedent(
+    """
+    import os, sys
+    import neps_core as neps
+
+    PARENT = os.getpid()
+
+    def evaluate_pipeline(x, n, pipeline_directory, pipeline_id):
+        (pipeline_directory / "pid").write_text(str(os.getpid()))
+        if n == 5:
+            raise ArithmeticError(f"n is five in trial {pipeline_id}")
+        return x * n, float(n)
+
+    if __name__ == "__main__":
+        neps.run(
+            evaluate_pipeline,
+            {"x": neps.Float(0.0, 1.0), "n": neps.Integer(1, 5)},
+            root_directory=sys.argv[1],
+            evaluations_to_spend=int(sys.argv[2]),
+            optimizer="grid_search",
+            evaluator={"name": "subprocess", "n_workers": 2},
+            ignore_errors=True,
+        )
+        print("PARENT", PARENT)
+    """
+)
+
+
+def test_a_function_of_the_main_script_runs_in_a_fresh_interpreter(
+    root: Path, tmp_path: Path
+) -> None:
+    script = tmp_path / "script.py"
+    script.write_text(SCRIPT)
+    completed = subprocess.run(
+        [PYTHON, str(script), str(root), "8"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+    assert completed.returncode == 0, completed.stderr
+    parent = int(completed.stdout.split("PARENT")[1])
+    summary = neps.status(root)
+    assert summary.counts["success"] + summary.counts["failed"] == 8
+    for folder in (root / "configs").iterdir():
+        assert int((folder / "pid").read_text()) != parent
+        stored = yaml.safe_load((folder / "report.yaml").read_text())
+        values = yaml.safe_load((folder / "config.yaml").read_text())
+        if values["n"] == 5:
+            assert stored["error"].startswith("ArithmeticError: n is five in trial")
+        else:  # the tuple came back as a tuple: a multi-objective result
+            assert stored["objective_to_minimize"] == [
+                pytest.approx(values["x"] * values["n"]),
+                values["n"],
+            ]
+
+
+def test_a_lambda_cannot_run_in_a_fresh_interpreter(tmp_path: Path) -> None:
+    evaluator = SubprocessEvaluator()
+    evaluator.submit(make_job("1", lambda x: x, {"x": 1.0}, tmp_path / "trial"))
+    outcome = collect(evaluator, 1, 60)["1"]
+    assert isinstance(outcome.error, TypeError) and "module-level function" in str(outcome.error)
+
+
+def test_the_config_file_holds_the_configuration(tmp_path: Path) -> None:
+    evaluator = SubprocessEvaluator()
+    command = Command([PYTHON, "-c", "print('NEPS_CORE_RESULT 1')"])
+    evaluator.submit(make_job("1", command, {"x": 0.5, "name": "a"}, tmp_path / "trial"))
+    collect(evaluator, 1, 60)
+    written = json.loads((tmp_path / "trial" / "neps_config.json").read_text())
+    assert written == {"x": 0.5, "name": "a"}
+
+
+def test_options_are_validated(root: Path) -> None:
+    with pytest.raises(neps.SettingsError, match="n_workers"):
+        neps.run(
+            Command(["true"]),
+            SPACE,
+            root_directory=root,
+            evaluator={"name": "subprocess", "n_workers": 0},
+        )
