@@ -9,25 +9,21 @@ have waiting at once, so a worker cannot flood a scheduler's queue.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import attrs
 
 from neps_core import hookimpl
 from neps_core.interfaces import Evaluator
+from neps_core.validators import at_least
 from neps_core_plugins.sync_evaluator import SyncEvaluator
-
-
-def _at_least_one(_: Any, attribute: attrs.Attribute[Any], value: int | None) -> None:
-    if value is not None and value < 1:
-        raise ValueError(f"async evaluator: {attribute.name} must be at least 1, got {value}")
 
 
 @attrs.frozen
 class AsyncSettings:
     """``max_in_flight``: trials of one worker that may wait for their result (None: no bound)."""
 
-    max_in_flight: int | None = attrs.field(default=None, validator=_at_least_one)
+    max_in_flight: int | None = attrs.field(default=None, validator=at_least(1))
 
 
 class AsyncEvaluator(SyncEvaluator):

@@ -18,6 +18,7 @@ import numpy as np
 from neps_core import hookimpl
 from neps_core.interfaces import Optimizer
 from neps_core.models import BudgetInfo, Proposal, Trial, TrialState
+from neps_core.validators import positive
 
 #: Draws per proposal before giving up on finding a configuration the run has not seen.
 MAX_ATTEMPTS = 50
@@ -26,11 +27,6 @@ MAX_ATTEMPTS = 50
 def _share(_: Any, attribute: attrs.Attribute[Any], value: float) -> None:
     if not 0.0 <= value <= 1.0:
         raise ValueError(f"{attribute.name} must be between 0 and 1, got {value}")
-
-
-def _positive(_: Any, attribute: attrs.Attribute[Any], value: float) -> None:
-    if value <= 0:
-        raise ValueError(f"{attribute.name} must be positive, got {value}")
 
 
 @attrs.frozen
@@ -45,9 +41,9 @@ class ComplexRandomSearchSettings:
 
     prior_share: float = attrs.field(default=1 / 3, validator=_share)
     mutation_share: float = attrs.field(default=1 / 3, validator=_share)
-    incumbents: int = attrs.field(default=1, validator=_positive)
+    incumbents: int = attrs.field(default=1, validator=positive)
     mutation_rate: float | None = None
-    step: float = attrs.field(default=0.2, validator=_positive)
+    step: float = attrs.field(default=0.2, validator=positive)
 
     def __attrs_post_init__(self) -> None:
         if self.prior_share + self.mutation_share > 1.0 + 1e-9:

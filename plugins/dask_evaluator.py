@@ -31,6 +31,7 @@ from neps_core import hookimpl
 from neps_core.child_runner import RemoteEvaluationError
 from neps_core.errors import EvaluationTimeoutError
 from neps_core.interfaces import EvaluationJob, EvaluationOutcome, Evaluator
+from neps_core.validators import at_least, positive
 
 logger = logging.getLogger(__name__)
 POLL_STEP = 0.005
@@ -47,24 +48,14 @@ def _distributed() -> Any:
     return distributed
 
 
-def _at_least_one(_: Any, attribute: attrs.Attribute[Any], value: int | None) -> None:
-    if value is not None and value < 1:
-        raise ValueError(f"{attribute.name} must be at least 1, got {value}")
-
-
-def _positive_or_none(_: Any, attribute: attrs.Attribute[Any], value: float | None) -> None:
-    if value is not None and value <= 0:
-        raise ValueError(f"{attribute.name} must be positive, got {value}")
-
-
 @attrs.frozen
 class DaskSettings:
     """Options of ``evaluator={"name": "dask", ...}``."""
 
     address: str | None = None
-    n_workers: int | None = attrs.field(default=None, validator=_at_least_one)
-    threads_per_worker: int = attrs.field(default=1, validator=_at_least_one)
-    timeout: float | None = attrs.field(default=None, validator=_positive_or_none)
+    n_workers: int | None = attrs.field(default=None, validator=at_least(1))
+    threads_per_worker: int = attrs.field(default=1, validator=at_least(1))
+    timeout: float | None = attrs.field(default=None, validator=positive)
     kill_on_timeout: bool = True
 
 

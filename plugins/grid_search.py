@@ -15,18 +15,14 @@ from neps_core.interfaces import Optimizer
 from neps_core.models import BudgetInfo, Proposal, Trial
 from neps_core.space.parameters import Categorical, Constant, Integer, Numerical, Parameter
 from neps_core.space.pipeline_space import PipelineSpace
-
-
-def _positive(_: Any, attribute: attrs.Attribute[Any], value: int) -> None:
-    if value < 1:
-        raise ValueError(f"grid_search: {attribute.name} must be at least 1, got {value}")
+from neps_core.validators import at_least
 
 
 @attrs.frozen
 class GridSearchSettings:
     """``size``: points per numeric parameter (evenly spaced, on the log scale where set)."""
 
-    size: int = attrs.field(default=10, validator=_positive)
+    size: int = attrs.field(default=10, validator=at_least(1))
 
 
 def grid_values(parameter: Parameter, size: int) -> list[Any]:

@@ -37,6 +37,7 @@ from neps_core.child_runner import RemoteEvaluationError
 from neps_core.errors import EvaluationTimeoutError
 from neps_core.interfaces import EvaluationJob, EvaluationOutcome, Evaluator
 from neps_core.processes import signal_group
+from neps_core.validators import at_least, one_of, positive
 
 START_METHODS = ("spawn", "forkserver", "fork")
 
@@ -45,29 +46,14 @@ class PoolWorkerDiedError(RuntimeError):
     """A pool process died while evaluating (killed by a signal, ``os._exit``, a crash)."""
 
 
-def _at_least_one(_: Any, attribute: attrs.Attribute[Any], value: int) -> None:
-    if value < 1:
-        raise ValueError(f"{attribute.name} must be at least 1, got {value}")
-
-
-def _positive_or_none(_: Any, attribute: attrs.Attribute[Any], value: float | None) -> None:
-    if value is not None and value <= 0:
-        raise ValueError(f"{attribute.name} must be positive, got {value}")
-
-
-def _start_method(_: Any, attribute: attrs.Attribute[Any], value: str) -> None:
-    if value not in START_METHODS:
-        raise ValueError(f"{attribute.name} must be one of {START_METHODS}, got {value!r}")
-
-
 @attrs.frozen
 class ProcessPoolSettings:
     """Options of ``evaluator={"name": "process_pool", ...}``."""
 
-    n_workers: int = attrs.field(default=1, validator=_at_least_one)
-    timeout: float | None = attrs.field(default=None, validator=_positive_or_none)
+    n_workers: int = attrs.field(default=1, validator=at_least(1))
+    timeout: float | None = attrs.field(default=None, validator=positive)
     kill_grace: float = 5.0
-    start_method: str = attrs.field(default="spawn", validator=_start_method)
+    start_method: str = attrs.field(default="spawn", validator=one_of(START_METHODS))
 
 
 # -- the pool process ---------------------------------------------------------------------------

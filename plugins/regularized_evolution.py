@@ -20,17 +20,10 @@ import numpy as np
 from neps_core import hookimpl
 from neps_core.interfaces import Optimizer
 from neps_core.models import BudgetInfo, Proposal, Trial, TrialState
+from neps_core.validators import at_least
 
 #: Draws per proposal before giving up on finding a configuration the run has not seen.
 MAX_ATTEMPTS = 50
-
-
-def _at_least(minimum: int) -> Any:
-    def check(_: Any, attribute: attrs.Attribute[Any], value: int) -> None:
-        if value < minimum:
-            raise ValueError(f"{attribute.name} must be at least {minimum}, got {value}")
-
-    return check
 
 
 @attrs.frozen
@@ -41,8 +34,8 @@ class RegularizedEvolutionSettings:
     and ``step`` shape mutations as in ``mutate``.
     """
 
-    population_size: int = attrs.field(default=20, validator=_at_least(2))
-    sample_size: int = attrs.field(default=5, validator=_at_least(1))
+    population_size: int = attrs.field(default=20, validator=at_least(2))
+    sample_size: int = attrs.field(default=5, validator=at_least(1))
     initial_use_priors: bool = False
     mutation_rate: float | None = None
     step: float = 0.2

@@ -34,6 +34,7 @@ from neps_core import hookimpl
 from neps_core.child_runner import RemoteEvaluationError
 from neps_core.errors import EvaluationLostError, EvaluationTimeoutError
 from neps_core.interfaces import EvaluationJob, EvaluationOutcome, Evaluator
+from neps_core.validators import at_least, positive
 
 POLL_STEP = 0.05
 #: squeue states of a job that may still produce a result. COMPLETING is not one: the batch
@@ -72,22 +73,12 @@ def _submitit() -> Any:
     return submitit
 
 
-def _at_least_one(_: Any, attribute: attrs.Attribute[Any], value: int | None) -> None:
-    if value is not None and value < 1:
-        raise ValueError(f"{attribute.name} must be at least 1, got {value}")
-
-
-def _positive_or_none(_: Any, attribute: attrs.Attribute[Any], value: float | None) -> None:
-    if value is not None and value <= 0:
-        raise ValueError(f"{attribute.name} must be positive, got {value}")
-
-
 @attrs.frozen
 class SlurmSettings:
     """Options of ``evaluator={"name": "slurm", ...}``; ``None`` leaves SLURM's default."""
 
-    n_workers: int = attrs.field(default=1, validator=_at_least_one)
-    timeout: float | None = attrs.field(default=None, validator=_positive_or_none)
+    n_workers: int = attrs.field(default=1, validator=at_least(1))
+    timeout: float | None = attrs.field(default=None, validator=positive)
     cluster: str | None = None  # None: detect SLURM; "local" / "debug": submitit's executors
     folder: str | None = None  # job files; default: <pipeline_directory>/slurm
     lost_after: float = 15.0  # seconds a finished job may take to show its result file

@@ -13,33 +13,24 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import attrs
 
 from neps_core import hookimpl
 from neps_core.interfaces import EvaluationJob, EvaluationOutcome, Evaluator
 from neps_core.processes import ChildProcess, launch_for, stop_children
+from neps_core.validators import at_least, positive
 
 POLL_STEP = 0.002
-
-
-def _at_least_one(_: Any, attribute: attrs.Attribute[Any], value: int) -> None:
-    if value < 1:
-        raise ValueError(f"{attribute.name} must be at least 1, got {value}")
-
-
-def _positive_or_none(_: Any, attribute: attrs.Attribute[Any], value: float | None) -> None:
-    if value is not None and value <= 0:
-        raise ValueError(f"{attribute.name} must be positive, got {value}")
 
 
 @attrs.frozen
 class SubprocessSettings:
     """Options of ``evaluator={"name": "subprocess", ...}``."""
 
-    n_workers: int = attrs.field(default=1, validator=_at_least_one)
-    timeout: float | None = attrs.field(default=None, validator=_positive_or_none)
+    n_workers: int = attrs.field(default=1, validator=at_least(1))
+    timeout: float | None = attrs.field(default=None, validator=positive)
     kill_grace: float = 5.0
     python: str | None = None
     env: dict[str, str] = attrs.field(factory=dict)

@@ -3,33 +3,25 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from typing import Any
 
 import attrs
 
 from neps_core.errors import SettingsError
 from neps_core.space import Integer, PipelineSpace
+from neps_core.validators import at_least
 
 SAMPLERS = ("uniform", "prior")
 
 
-def _at_least(minimum: int) -> Callable[[Any, attrs.Attribute[Any], int], None]:
-    def check(_: Any, attribute: attrs.Attribute[Any], value: int) -> None:
-        if value < minimum:
-            raise ValueError(f"{attribute.name} must be at least {minimum}, got {value}")
-
-    return check
-
-
 def eta_field() -> Any:
     """``eta``: the promotion ratio (the best 1/eta of a rung move up); at least 2."""
-    return attrs.field(default=3, validator=_at_least(2))
+    return attrs.field(default=3, validator=at_least(2))
 
 
 def early_stopping_rate_field() -> Any:
     """``early_stopping_rate``: the index of the lowest rung used (0 = the lowest fidelity)."""
-    return attrs.field(default=0, validator=_at_least(0))
+    return attrs.field(default=0, validator=at_least(0))
 
 
 def sampler_field() -> Any:

@@ -1,0 +1,42 @@
+"""attrs validators for the ``Settings`` classes of plugins, with messages naming the option.
+
+Plugins validate their options in their frozen attrs ``Settings`` class; these validators give
+every plugin the same wording ("n_workers must be at least 1, got 0"), which the run-config
+errors then prefix with the YAML path of the bad key. ``None`` always passes: an optional
+option left unset means "the plugin's default".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import attrs
+
+Validator = Callable[[Any, "attrs.Attribute[Any]", Any], None]
+
+
+def at_least(minimum: float) -> Validator:
+    """The value is ``None`` or at least ``minimum``."""
+
+    def check(_: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+        if value is not None and value < minimum:
+            raise ValueError(f"{attribute.name} must be at least {minimum}, got {value}")
+
+    return check
+
+
+def positive(_: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    """The value is ``None`` or greater than zero."""
+    if value is not None and value <= 0:
+        raise ValueError(f"{attribute.name} must be positive, got {value}")
+
+
+def one_of(choices: Sequence[Any]) -> Validator:
+    """The value is one of ``choices``."""
+
+    def check(_: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+        if value not in choices:
+            raise ValueError(f"{attribute.name} must be one of {list(choices)}, got {value!r}")
+
+    return check
