@@ -21,6 +21,11 @@ standard deviation ``0.1 * (1 - s)``; at ``z = 27`` it is exact. The final regre
 the true Hartmann6 value of the best configuration evaluated at ``z = 27``, minus the minimum.
 Total cost 810 (30 full evaluations). Priors: "good" is the optimum rounded to one decimal
 (medium confidence); "misleading" is a far corner of the cube (medium confidence).
+
+Branin (2-d, minimum 0.397887) and Hartmann6 (6-d) without fidelity: 50 evaluations, regret of
+the best evaluation; priors as above (Branin's "good" is (3.1, 2.3) near the optimum at
+(pi, 2.275), "misleading" (7, 12)). ``mlp``: a small torch MLP, see ``tasks/mlp.py``; its
+"regret" is the validation error of the best configuration trained for the full 20 epochs.
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from tasks.mlp import MAX_EPOCHS, mlp_evaluation, mlp_space
 
 import neps_core as neps
 from neps_core.components import open_storage
@@ -120,10 +126,71 @@ def mf_hartmann6_regret(trials: Mapping[str, Trial]) -> float:
     return hartmann6([best.config[f"x{i}"] for i in range(6)]) - HARTMANN6_MINIMUM
 
 
+BRANIN_MINIMUM = 0.397887
+BRANIN_PRIORS = {"good": (3.1, 2.3), "misleading": (7.0, 12.0)}
+
+
+def branin(x1: float, x2: float) -> float:
+    """The Branin function on [-5, 10] x [0, 15]."""
+    b, c, t = 5.1 / (4 * np.pi**2), 5 / np.pi, 1 / (8 * np.pi)
+    return float((x2 - b * x1**2 + c * x1 - 6) ** 2 + 10 * (1 - t) * np.cos(x1) + 10)
+
+
+def branin_space(prior: str | None) -> neps.PipelineSpace:
+    """Branin's box, with the named prior."""
+    centre = BRANIN_PRIORS[prior] if prior else (None, None)
+    bounds = ((-5.0, 10.0), (0.0, 15.0))
+    return neps.PipelineSpace(
+        {
+            f"x{i + 1}": neps.Float(*bound, prior=c, prior_confidence="medium")
+            for i, (bound, c) in enumerate(zip(bounds, centre, strict=True))
+        }
+    )
+
+
+def hartmann6_space(prior: str | None) -> neps.PipelineSpace:
+    """Six floats in [0, 1] with the named prior (as mf_hartmann6's), no fidelity."""
+    full = mf_hartmann6_space(prior)
+    return neps.PipelineSpace({f"x{i}": full.parameters[f"x{i}"] for i in range(6)})
+
+
+def best_regret(minimum: float) -> Callable[[Mapping[str, Trial]], float]:
+    """Regret of the best successful trial (the objectives are exact)."""
+
+    def regret(trials: Mapping[str, Trial]) -> float:
+        values = [float(t.objective) for t in trials.values() if t.state is TrialState.SUCCESS]  # type: ignore[arg-type]
+        return min(values) - minimum if values else float("nan")
+
+    return regret
+
+
+def mlp_regret(trials: Mapping[str, Trial]) -> float:
+    """The validation error of the best configuration trained for all epochs."""
+    full = [
+        float(t.objective)  # type: ignore[arg-type]
+        for t in trials.values()
+        if t.state is TrialState.SUCCESS and t.config["epochs"] == MAX_EPOCHS
+    ]
+    return min(full) if full else float("nan")
+
+
 PROBLEMS: dict[str, Problem] = {
     "mf_hartmann6": Problem(
         mf_hartmann6_space, mf_hartmann6_evaluation, {"cost_to_spend": 810.0}, mf_hartmann6_regret
     ),
+    "branin": Problem(
+        branin_space,
+        lambda seed: branin,
+        {"evaluations_to_spend": 50},
+        best_regret(BRANIN_MINIMUM),
+    ),
+    "hartmann6": Problem(
+        hartmann6_space,
+        lambda seed: lambda **x: hartmann6([x[f"x{i}"] for i in range(6)]),
+        {"evaluations_to_spend": 50},
+        best_regret(HARTMANN6_MINIMUM),
+    ),
+    "mlp": Problem(mlp_space, mlp_evaluation, {"cost_to_spend": 20.0 * MAX_EPOCHS}, mlp_regret),
 }
 
 
@@ -152,6 +219,22 @@ ROWS: list[Row] = [
     Row("mf_hartmann6", "priorband", prior="good"),
     Row("mf_hartmann6", "priorband", {"sample_prior_first": False}, prior="good"),
     Row("mf_hartmann6", "priorband", prior="misleading"),
+    *(
+        row
+        for problem in ("branin", "hartmann6")
+        for row in (
+            Row(problem, "random_search"),
+            Row(problem, "bayesian_optimization"),
+            Row(problem, "pibo", prior="good"),
+            Row(problem, "pibo", prior="misleading"),
+        )
+    ),
+    Row("mlp", "random_search"),
+    Row("mlp", "bayesian_optimization"),
+    Row("mlp", "pibo", prior="good"),
+    Row("mlp", "hyperband"),
+    Row("mlp", "asha"),
+    Row("mlp", "priorband", prior="good"),
 ]
 
 
@@ -218,7 +301,7 @@ def table_line(row: Row, outcomes: list[Outcome]) -> str:
     budget = PROBLEMS[row.problem].budget
     used = max(o.budget.used_cost for o in outcomes)
     spent = f"{used:g} / {budget['cost_to_spend']:g}" if "cost_to_spend" in budget else "-"
-    return f"| {row.problem} | {row.label} | {regret:.3f} | {ms:.2f} | {spent} |"
+    return f"| {row.problem} | {row.label} | {regret:.4f} | {ms:.2f} | {spent} |"
 
 
 def overshoots(row: Row, outcomes: list[Outcome]) -> bool:

@@ -5,7 +5,8 @@ The decision looks at the space (and the evaluator) only:
 * a fidelity parameter and priors -> ``priorband``;
 * a fidelity parameter, no priors -> ``hyperband`` with the one-at-a-time ``sync`` evaluator,
   ``asha`` with any other evaluator (parallel workers never wait for a rung to fill);
-* no fidelity -> :func:`without_fidelity`.
+* no fidelity -> ``pibo`` with priors, ``bayesian_optimization`` without, when scipy (the
+  ``bo`` extra) is installed; ``random_search`` otherwise.
 
 Whether a run has several objectives is only known once results arrive, so it cannot steer
 this choice: multi-objective runs name ``mo_asha`` (with a fidelity) or ``random_search``.
@@ -13,6 +14,7 @@ this choice: multi-objective runs name ``mo_asha`` (with a fidelity) or ``random
 
 from __future__ import annotations
 
+import importlib.util
 from typing import Any
 
 from neps_core import hookimpl
@@ -37,5 +39,17 @@ def with_fidelity(space: PipelineSpace, settings: Any) -> str:
 
 
 def without_fidelity(space: PipelineSpace, settings: Any) -> str:
-    """The choice for spaces without a fidelity: the one place model-based optimizers hook in."""
-    return "random_search"
+    """πBO with priors, else Bayesian optimization; random search without scipy or flat space.
+
+    The GP optimizers need scipy (the ``bo`` extra) and a flat space (no operations or
+    resampled parameters); anything else falls back to random search, which handles every
+    space.
+    """
+    if not space.is_flat or not scipy_available():
+        return "random_search"
+    return "pibo" if space.has_priors else "bayesian_optimization"
+
+
+def scipy_available() -> bool:
+    """Whether scipy is importable, checked without importing it."""
+    return importlib.util.find_spec("scipy") is not None

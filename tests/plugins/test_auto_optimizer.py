@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 import neps_core as neps
 from neps_core.config import RunSettings
@@ -23,9 +26,9 @@ def test_picks_by_fidelity_priors_and_evaluator() -> None:
     sync = RunSettings(root_directory=Path("unused"))
     parallel = RunSettings(root_directory=Path("unused"), evaluator={"name": "process_pool"})
     expected = {
-        "continuous": ("random_search", "random_search"),
-        "mixed": ("random_search", "random_search"),
-        "priors": ("random_search", "random_search"),
+        "continuous": ("bayesian_optimization", "bayesian_optimization"),
+        "mixed": ("bayesian_optimization", "bayesian_optimization"),
+        "priors": ("pibo", "pibo"),
         "fidelity": ("hyperband", "asha"),
         "fidelity_priors": ("priorband", "priorband"),
     }
@@ -35,6 +38,32 @@ def test_picks_by_fidelity_priors_and_evaluator() -> None:
             for settings in (sync, parallel)
         )
         assert chosen == expected[name], name
+
+
+def test_without_scipy_spaces_without_fidelity_get_random_search(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(sys.modules, "scipy", None)  # what `import scipy` sees when missing
+    assert not auto_optimizer.scipy_available()
+    settings = RunSettings(root_directory=Path("unused"))
+    for name in ("continuous", "mixed", "priors"):
+        chosen = auto_optimizer.neps_select_optimizer(space=toy_spaces()[name], settings=settings)
+        assert chosen == "random_search", name
+    fidelity = auto_optimizer.neps_select_optimizer(
+        space=toy_spaces()["fidelity"], settings=settings
+    )
+    assert fidelity == "hyperband"
+
+
+def test_a_space_that_is_not_flat_gets_random_search() -> None:
+    space = neps.PipelineSpace({"model": neps.Operation(str, args=(neps.Float(0.0, 1.0),))})
+    settings = RunSettings(root_directory=Path("unused"))
+    assert auto_optimizer.neps_select_optimizer(space=space, settings=settings) == "random_search"
+
+
+def test_auto_runs_pibo_on_a_space_with_priors(neps_run: Any, neps_root: Path) -> None:
+    neps_run(pipeline_space=toy_spaces()["priors"], evaluations_to_spend=3)
+    assert _chosen(neps_root) == "pibo"
 
 
 def test_auto_runs_priorband_on_a_space_with_fidelity_and_priors(
@@ -55,7 +84,7 @@ def test_is_the_last_resort_of_the_hook(neps_plugins: Plugins) -> None:
 
 def test_auto_is_the_default_and_records_the_choice(neps_run: Any, neps_root: Path) -> None:
     neps_run()  # optimizer not given
-    assert _chosen(neps_root) == "random_search"
+    assert _chosen(neps_root) == "bayesian_optimization"
 
 
 def test_a_plugin_overrides_the_choice(neps_run: Any, neps_root: Path) -> None:
@@ -75,4 +104,4 @@ def test_an_abstaining_plugin_leaves_the_choice_to_it(neps_run: Any, neps_root: 
             return None
 
     neps_run(optimizer="auto", plugins=[Abstain()])
-    assert _chosen(neps_root) == "random_search"
+    assert _chosen(neps_root) == "bayesian_optimization"

@@ -1,0 +1,1 @@
+"""Benchmark tasks used by the scripts in ``benchmarks/`` (not scripts themselves)."""

@@ -1,0 +1,112 @@
+"""Turning a trial history into the arrays a surrogate model is fitted on.
+
+Successful trials give observations; a failed trial gives its substitute objective (from
+``objective_value_on_error``) or, without one, the worst value observed so far, and so does
+a trial that crashed for good: the model learns to avoid the region instead of proposing it
+again. Pending and running trials (of any worker) are returned apart, for fantasies. Only
+trials at the fidelity's maximum inform the model; every trial counts as already seen.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+import numpy as np
+
+from neps_core.models import Trial, TrialState
+from neps_core.space.encoding import ConfigEncoder
+
+#: Where an inactive (conditional) column sits: numeric in the middle, categorical apart.
+INACTIVE_NUMERIC = 0.5
+INACTIVE_CATEGORICAL = -1.0
+_IMPUTED_STATES = (TrialState.FAILED, TrialState.CRASHED)
+
+
+def config_key(config: Mapping[str, Any]) -> str:
+    """A hashable, order-independent identity of a configuration."""
+    return repr(sorted(config.items()))
+
+
+@attrs.frozen
+class Observations:
+    """Encoded inputs and targets of the model, the in-flight points and what the run has seen.
+
+    ``costs`` holds the reported cost of each observation (``NaN`` when none was reported).
+    """
+
+    x: np.ndarray
+    y: np.ndarray
+    costs: np.ndarray
+    pending: np.ndarray
+    seen: frozenset[str]
+
+    @property
+    def n_distinct_targets(self) -> int:
+        """How many different target values there are (a model needs at least two)."""
+        return len(np.unique(self.y))
+
+
+def _scalar(value: Any) -> float | None:
+    if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+        return float(value)
+    return None
+
+
+def _at_model_fidelity(trial: Trial, encoder: ConfigEncoder) -> bool:
+    fidelity = encoder.space.fidelity
+    name = encoder.space.fidelity_name
+    return fidelity is None or name is None or trial.config.get(name) == fidelity.upper
+
+
+def fill_inactive(x: np.ndarray, encoder: ConfigEncoder) -> np.ndarray:
+    """Replace the ``NaN`` of inactive parameters by fixed values the kernel can compare."""
+    filled = x.copy()
+    for column in range(encoder.n_dims):
+        missing = np.isnan(filled[:, column])
+        if missing.any():
+            is_categorical = column in encoder.categorical_dims
+            filled[missing, column] = INACTIVE_CATEGORICAL if is_categorical else INACTIVE_NUMERIC
+    return filled
+
+
+def _encode(encoder: ConfigEncoder, configs: list[Mapping[str, Any]]) -> np.ndarray:
+    if not configs:
+        return np.empty((0, encoder.n_dims))
+    return fill_inactive(encoder.encode(configs), encoder)
+
+
+def collect(trials: Mapping[str, Trial], encoder: ConfigEncoder) -> Observations:
+    """The observations in ``trials`` for a model over ``encoder``'s columns."""
+    observed: list[tuple[Mapping[str, Any], float | None, float]] = []
+    pending: list[Mapping[str, Any]] = []
+    for trial in trials.values():
+        if not _at_model_fidelity(trial, encoder):
+            continue
+        if trial.state in (TrialState.PENDING, TrialState.EVALUATING):
+            pending.append(trial.config)
+        elif trial.state is TrialState.SUCCESS or trial.state in _IMPUTED_STATES:
+            value = _scalar(trial.objective)
+            if trial.state is TrialState.SUCCESS and value is None:
+                continue  # a multi-objective or non-finite result: nothing to learn from
+            cost = _scalar(trial.cost)
+            observed.append((trial.config, value, math.nan if cost is None else cost))
+    successes = [_scalar(t.objective) for t in trials.values() if t.state is TrialState.SUCCESS]
+    known = [v for v in successes if v is not None] or [v for _, v, _ in observed if v is not None]
+    worst = max(known) if known else None
+    rows = [(c, worst if v is None else v, cost) for c, v, cost in observed]
+    rows = [(c, v, cost) for c, v, cost in rows if v is not None]
+    return Observations(
+        x=_encode(encoder, [c for c, _, _ in rows]),
+        y=np.array([v for _, v, _ in rows], dtype=float),
+        costs=np.array([cost for _, _, cost in rows], dtype=float),
+        pending=_encode(encoder, pending),
+        seen=frozenset(config_key(trial.config) for trial in trials.values()),
+    )
+
+
+def categorical_sizes(encoder: ConfigEncoder) -> tuple[tuple[int, int], ...]:
+    """``(column, number of choices)`` of every categorical column."""
+    return tuple(sorted(encoder.categorical_dims.items()))

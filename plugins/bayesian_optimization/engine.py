@@ -1,0 +1,230 @@
+"""One call of ``ask``: initial design, or model, acquisition and its maximizer, per proposal.
+
+Everything is a function of the history and the generator that
+`neps_core.interfaces.Optimizer.random_generator` derives from the seed and the history's
+size, so any worker (or a fresh instance) makes the same decision on the same history.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+import numpy as np
+from scipy import stats
+from scipy.stats import qmc
+
+from neps_core.models import BudgetInfo, Proposal, Trial
+from neps_core.space.parameters import Categorical, Numerical
+from neps_core.space.sampling import CATEGORICAL_PRIOR_MASS, NUMERIC_PRIOR_STD
+from neps_core_plugins.bayesian_optimization.acquisition import (
+    PriorDensity,
+    Term,
+    combine,
+    cost_term,
+    log_expected_improvement,
+    prior_term,
+)
+from neps_core_plugins.bayesian_optimization.data import (
+    Observations,
+    categorical_sizes,
+    collect,
+    config_key,
+    fill_inactive,
+)
+from neps_core_plugins.bayesian_optimization.gp import GaussianProcess, KernelLayout
+from neps_core_plugins.bayesian_optimization.optimizer import BayesianOptimization
+from neps_core_plugins.bayesian_optimization.search import SearchSpaceShape, maximize
+
+#: Draws before a fallback gives up on finding a configuration the run has not seen.
+MAX_FALLBACK_DRAWS = 50
+#: Best observed points around which candidates are perturbed.
+N_ANCHORS = 5
+#: Reported costs needed before the cost model is used.
+MIN_COSTS = 3
+
+
+class _Batch:
+    """The proposals of one call so far, and everything they must differ from."""
+
+    def __init__(self, optimizer: BayesianOptimization, observations: Observations) -> None:
+        self.optimizer = optimizer
+        self.encoder = optimizer.encoder
+        self.seen = set(observations.seen)
+        self.proposals: list[Proposal] = []
+        self.points: list[np.ndarray] = []
+
+    def accept(self, config: Mapping[str, Any]) -> bool:
+        """Add ``config`` unless the run has it or the space forbids it."""
+        key = config_key(config)
+        if key in self.seen or self.optimizer.space.violated_clause(config) is not None:
+            return False
+        self.seen.add(key)
+        self.proposals.append(Proposal(dict(config)))
+        self.points.append(fill_inactive(self.encoder.encode(config), self.encoder)[0])
+        return True
+
+    def accept_first(self, candidates: np.ndarray) -> bool:
+        """Accept the first candidate that decodes to a new, allowed configuration."""
+        return any(self.accept(config) for config in self.encoder.decode(candidates))
+
+    def accept_random(self, rng: np.random.Generator, *, use_priors: bool = False) -> bool:
+        """Accept a random draw of the space that is new (a few tries)."""
+        space = self.optimizer.space
+        return any(
+            self.accept(space.sample(rng, use_priors=use_priors)) for _ in range(MAX_FALLBACK_DRAWS)
+        )
+
+
+def shape_of(optimizer: BayesianOptimization) -> SearchSpaceShape:
+    """The encoded space of ``optimizer``'s encoder."""
+    encoder = optimizer.encoder
+    return SearchSpaceShape(
+        encoder.n_dims, tuple(encoder.numerical_dims), categorical_sizes(encoder)
+    )
+
+
+def design_config(
+    optimizer: BayesianOptimization, index: int, rng: np.random.Generator
+) -> dict[str, Any]:
+    """The ``index``-th configuration of the initial design."""
+    settings, space = optimizer.settings, optimizer.space
+    if settings.sample_prior_first and index == 0:
+        return space.prior_config()
+    if settings.initial_design != "sobol" or optimizer.encoder.n_dims == 0:
+        return space.sample(rng, use_priors=settings.initial_design == "prior")
+    shape = shape_of(optimizer)
+    sobol = qmc.Sobol(shape.n_dims, scramble=True, seed=optimizer.design_seed)
+    units = sobol.random_base2(max(1, math.ceil(math.log2(index + 1))))
+    return optimizer.encoder.decode(shape.from_units(units[index : index + 1]))[0]
+
+
+def prior_density(optimizer: BayesianOptimization) -> PriorDensity:
+    """The space's priors as a density over encoded points."""
+    encoder = optimizer.encoder
+    parameters = [encoder.space.parameters[name] for name in encoder.names]
+    numeric_dims = list(encoder.numerical_dims)
+    columns, centers, stds, positions, categorical = [], [], [], [], []
+    for column, parameter in enumerate(parameters):
+        if isinstance(parameter, Numerical) and parameter.prior is not None:
+            columns.append(column)
+            centers.append(parameter.to_unit(parameter.prior))
+            stds.append(NUMERIC_PRIOR_STD[parameter.prior_confidence])
+            positions.append(numeric_dims.index(column))
+        elif isinstance(parameter, Categorical) and parameter.prior_index is not None:
+            size = len(parameter.choices)
+            mass = CATEGORICAL_PRIOR_MASS[parameter.prior_confidence] if size > 1 else 1.0
+            rest = (1.0 - mass) / (size - 1) if size > 1 else 1.0
+            categorical.append((column, parameter.prior_index, math.log(mass), math.log(rest)))
+    return PriorDensity(
+        numeric_columns=tuple(columns),
+        centers=np.array(centers),
+        stds=np.array(stds),
+        gradient_columns=tuple(positions),
+        categorical=tuple(categorical),
+        n_numeric_dims=len(numeric_dims),
+    )
+
+
+def _cost_model(
+    optimizer: BayesianOptimization, observations: Observations, budget: BudgetInfo
+) -> tuple[GaussianProcess, float] | None:
+    """A GP on log cost and the cost exponent (cost cooling), when cost-aware search applies."""
+    total = budget.cost_to_spend
+    if not optimizer.settings.cost_aware or total is None or total <= 0:
+        return None
+    known = np.isfinite(observations.costs) & (observations.costs > 0)
+    if known.sum() < MIN_COSTS:
+        return None
+    log_costs = np.log(observations.costs[known])
+    model = GaussianProcess(observations.x[known], log_costs, _layout(optimizer))
+    remaining = budget.remaining_cost if budget.remaining_cost is not None else total
+    return model, float(np.clip(remaining / total, 0.0, 1.0))
+
+
+def _layout(optimizer: BayesianOptimization) -> KernelLayout:
+    encoder = optimizer.encoder
+    return KernelLayout(tuple(encoder.numerical_dims), tuple(sorted(encoder.categorical_dims)))
+
+
+def _acquisition(
+    optimizer: BayesianOptimization,
+    model: GaussianProcess,
+    observations: Observations,
+    cost: tuple[GaussianProcess, float] | None,
+) -> Term:
+    best = float(np.min((observations.y - model.y_mean) / model.y_std))
+    terms = [log_expected_improvement(model, best)]
+    if optimizer.prior_weight > 0 and optimizer.space.has_priors:
+        weight = optimizer.prior_weight / max(1, len(observations.y))
+        terms.append(prior_term(prior_density(optimizer), weight))
+    if cost is not None:
+        terms.append(cost_term(*cost))
+    return combine(terms)
+
+
+def transform_targets(y: np.ndarray) -> np.ndarray:
+    """Standardize ``y`` and Yeo-Johnson-transform it towards a normal distribution.
+
+    Objectives with a few very good values among many mediocre ones (Hartmann6, most
+    validation errors) otherwise fit a GP with long lengthscales that sees a flat landscape;
+    the monotone transform keeps the ranking and the incumbent, so EI stays meaningful.
+    """
+    spread = float(np.std(y))
+    if len(y) < 3 or spread < 1e-12:
+        return y
+    with np.errstate(all="ignore"):
+        transformed = np.asarray(stats.yeojohnson((y - np.mean(y)) / spread)[0], dtype=float)
+    return transformed if np.all(np.isfinite(transformed)) else y
+
+
+def _model_proposals(
+    batch: _Batch,
+    observations: Observations,
+    budget: BudgetInfo,
+    rng: np.random.Generator,
+    count: int,
+) -> None:
+    optimizer = batch.optimizer
+    settings = optimizer.settings
+    observations = attrs.evolve(observations, y=transform_targets(observations.y))
+    model = GaussianProcess(observations.x, observations.y, _layout(optimizer))
+    cost = _cost_model(optimizer, observations, budget)
+    anchors = observations.x[np.argsort(observations.y, kind="stable")[:N_ANCHORS]]
+    shape = shape_of(optimizer)
+    for _ in range(count):
+        in_flight = [observations.pending, *[p[None, :] for p in batch.points]]
+        believer = model.with_fantasies(np.vstack(in_flight))
+        acquisition = _acquisition(optimizer, believer, observations, cost)
+        candidates = maximize(
+            acquisition,
+            shape,
+            anchors,
+            rng,
+            raw_samples=settings.raw_samples,
+            restarts=settings.restarts,
+        )
+        if not batch.accept_first(candidates) and not batch.accept_random(rng):
+            return
+
+
+def propose(
+    optimizer: BayesianOptimization, trials: Mapping[str, Trial], budget: BudgetInfo, n: int
+) -> list[Proposal]:
+    """Up to ``n`` new configurations (fewer only when the space seems exhausted)."""
+    rng = optimizer.random_generator(trials)
+    observations = collect(trials, optimizer.encoder)
+    batch = _Batch(optimizer, observations)
+    use_model = observations.n_distinct_targets >= 2
+    for index in range(len(trials), len(trials) + n):
+        if use_model and index >= optimizer.n_initial:
+            _model_proposals(batch, observations, budget, rng, n - len(batch.proposals))
+            break
+        accepted = batch.accept(design_config(optimizer, index, rng)) or batch.accept_random(
+            rng, use_priors=optimizer.settings.initial_design == "prior"
+        )
+        if not accepted:
+            break
+    return batch.proposals

@@ -1,0 +1,101 @@
+"""The ``bayesian_optimization`` optimizer class and its settings (light: no scipy at import).
+
+The model, the acquisition and its maximizer live in sibling modules that import scipy; they
+are imported inside `BayesianOptimization.ask`, so registering the plugin stays cheap.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
+
+import attrs
+import numpy as np
+
+from neps_core.errors import SettingsError
+from neps_core.interfaces import Optimizer
+from neps_core.models import BudgetInfo, Proposal, Trial
+from neps_core.space.encoding import ConfigEncoder
+from neps_core.space.pipeline_space import PipelineSpace
+
+INITIAL_DESIGNS = ("sobol", "random", "prior")
+
+
+def _at_least(minimum: int) -> Any:
+    def check(_: Any, attribute: attrs.Attribute[Any], value: int | None) -> None:
+        if value is not None and value < minimum:
+            raise ValueError(f"{attribute.name} must be at least {minimum}, got {value}")
+
+    return check
+
+
+def _one_of(choices: Sequence[str]) -> Any:
+    def check(_: Any, attribute: attrs.Attribute[Any], value: str) -> None:
+        if value not in choices:
+            raise ValueError(f"{attribute.name} must be one of {list(choices)}, got {value!r}")
+
+    return check
+
+
+@attrs.frozen
+class BayesianOptimizationSettings:
+    """Options of ``bayesian_optimization``.
+
+    Attributes:
+        initial_design_size: Configurations drawn before the model takes over; ``None`` picks
+            ``max(5, min(20, 3 * dims))``.
+        initial_design: ``"sobol"`` (scrambled Sobol points), ``"random"`` (uniform draws) or
+            ``"prior"`` (draws around the space's priors).
+        sample_prior_first: Make the first configuration the space's prior configuration.
+        cost_aware: With a ``cost_to_spend`` budget and reported costs, divide expected
+            improvement by the predicted cost, less so as the budget runs out.
+        raw_samples: Random candidates scored before gradient-based refinement.
+        restarts: Candidates refined by L-BFGS-B (and categorical local search).
+    """
+
+    initial_design_size: int | None = attrs.field(default=None, validator=_at_least(1))
+    initial_design: str = attrs.field(default="sobol", validator=_one_of(INITIAL_DESIGNS))
+    sample_prior_first: bool = False
+    cost_aware: bool = True
+    raw_samples: int = attrs.field(default=1024, validator=_at_least(2))
+    restarts: int = attrs.field(default=10, validator=_at_least(1))
+
+
+class BayesianOptimization(Optimizer):
+    """GP-based Bayesian optimization with log expected improvement on flat spaces.
+
+    The fidelity, if the space has one, is always at its maximum. Pending and running trials
+    of other workers are fantasized at the model's mean (kriging believer), so parallel
+    workers spread out; proposals of one call are chosen the same way, one after the other.
+    """
+
+    name: ClassVar[str] = "bayesian_optimization"
+    Settings: ClassVar[type] = BayesianOptimizationSettings
+    supports_fidelity: ClassVar[bool] = True
+    supports_multi_objective: ClassVar[bool] = False
+    #: The exponent ``beta`` of πBO's prior factor ``pi(x)^(beta / n)``; 0 disables it.
+    prior_weight: float = 0.0
+
+    def __init__(
+        self, space: PipelineSpace, settings: Any = None, *, seed: int | None = None
+    ) -> None:
+        super().__init__(space, settings, seed=seed)
+        try:
+            self.encoder = ConfigEncoder.from_space(space)
+        except ValueError as error:
+            raise SettingsError(f"optimizer {self.name!r} needs a flat space: {error}") from None
+        # The initial design is one scrambled sequence per run; without a seed, NumPy's global
+        # state picks it (so np.random.seed applies), once per optimizer instance.
+        self.design_seed = int(np.random.randint(0, 2**31 - 1)) if seed is None else int(seed)
+
+    @property
+    def n_initial(self) -> int:
+        """The size of the initial design."""
+        if self.settings.initial_design_size is not None:
+            return int(self.settings.initial_design_size)
+        return max(5, min(20, 3 * self.encoder.n_dims))
+
+    def ask(self, trials: Mapping[str, Trial], budget: BudgetInfo, n: int) -> Sequence[Proposal]:
+        from neps_core_plugins.bayesian_optimization.engine import propose
+
+        return propose(self, trials, budget, n)

@@ -1,0 +1,290 @@
+"""The ``bayesian_optimization`` plugin: the contract, the model, and that the model matters."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar
+
+import numpy as np
+import pytest
+from scipy import optimize
+
+import neps_core as neps
+from neps_core.components import build_optimizer
+from neps_core.errors import SettingsError
+from neps_core.history import TrialHistory
+from neps_core.interfaces import Optimizer
+from neps_core.models import TrialState
+from neps_core.testing import OptimizerContract, history_of, make_trial
+from neps_core_plugins.bayesian_optimization import BayesianOptimization
+from neps_core_plugins.bayesian_optimization import gp as gp_module
+from neps_core_plugins.bayesian_optimization.acquisition import log_expected_improvement, log_h
+from neps_core_plugins.bayesian_optimization.data import collect
+from neps_core_plugins.bayesian_optimization.gp import GaussianProcess, KernelLayout
+from neps_core_plugins.random_search import RandomSearch
+
+pytest_plugins = ["neps_core.testing.fixtures"]
+
+SQUARE = neps.PipelineSpace({"x": neps.Float(0.0, 1.0), "y": neps.Float(0.0, 1.0)})
+MIXED = neps.PipelineSpace(
+    {
+        "lr": neps.Float(1e-5, 1.0, log=True),
+        "units": neps.Integer(1, 64),
+        "kind": neps.Categorical(choices=("a", "b", "c", "d")),
+    }
+)
+
+
+class TestBayesianOptimizationContract(OptimizerContract):
+    optimizer_class = BayesianOptimization
+
+
+class TestBayesianOptimizationModelContract(OptimizerContract):
+    """A tiny initial design, so that the contract's short histories reach the model."""
+
+    optimizer_class = BayesianOptimization
+    optimizer_options: ClassVar[dict[str, Any]] = {
+        "initial_design_size": 2,
+        "raw_samples": 64,
+        "restarts": 2,
+    }
+
+
+def sphere(config: Mapping[str, Any]) -> float:
+    """A bowl with its minimum 0 at (0.3, 0.7)."""
+    return (config["x"] - 0.3) ** 2 + (config["y"] - 0.7) ** 2
+
+
+def mixed_objective(config: Mapping[str, Any]) -> float:
+    """Best at lr = 1e-3 (log scale), units = 40 and kind "c"."""
+    lr_term = (math.log10(config["lr"]) + 3.0) ** 2 / 25.0
+    units_term = ((config["units"] - 40) / 63.0) ** 2
+    return lr_term + units_term + (0.0 if config["kind"] == "c" else 0.5)
+
+
+def optimize_with(
+    optimizer: Optimizer,
+    objective: Callable[[Mapping[str, Any]], float],
+    evaluations: int,
+    cost: Callable[[Mapping[str, Any]], float] | None = None,
+) -> TrialHistory:
+    """A sequential run of ``optimizer`` on ``objective`` without the runtime (fast)."""
+    history = TrialHistory()
+    for _ in range(evaluations):
+        [proposal] = optimizer.ask(history, history.budget(), 1)
+        value = objective(proposal.config)
+        spent = None if cost is None else cost(proposal.config)
+        history.put(make_trial(history.next_id(), proposal.config, objective=value, cost=spent))
+    return history
+
+
+def best_value(history: TrialHistory) -> float:
+    return min(float(t.objective) for t in history.values())  # type: ignore[arg-type]
+
+
+def bo(space: neps.PipelineSpace, seed: int = 0, **options: Any) -> Optimizer:
+    return build_optimizer(BayesianOptimization, options, space, seed)
+
+
+# -- the model matters ------------------------------------------------------------------------
+def test_beats_random_search_on_a_bowl_with_few_evaluations() -> None:
+    model_based = best_value(optimize_with(bo(SQUARE, initial_design_size=4), sphere, 12))
+    random = [best_value(optimize_with(RandomSearch(SQUARE, seed=s), sphere, 12)) for s in (0, 1)]
+    assert model_based < 1e-3, model_based  # random search's best of 12 is ~1e-2 here
+    assert model_based < min(random) / 5
+
+
+def test_finds_the_categorical_integer_and_log_optimum() -> None:
+    history = optimize_with(bo(MIXED, initial_design_size=6, raw_samples=256), mixed_objective, 20)
+    best = min(history.values(), key=lambda t: float(t.objective))  # type: ignore[arg-type]
+    assert best.config["kind"] == "c"
+    assert isinstance(best.config["units"], int)
+    assert 1e-4 < best.config["lr"] < 1e-2
+    assert float(best.objective) < 0.05  # type: ignore[arg-type]
+    for trial in history.values():
+        MIXED.validate_config(trial.config)
+
+
+def test_the_initial_design_comes_first_and_is_reproducible() -> None:
+    first = optimize_with(bo(SQUARE, seed=3, initial_design_size=4), sphere, 4)
+    second = optimize_with(bo(SQUARE, seed=3, initial_design_size=4), sphere, 4)
+    other = optimize_with(bo(SQUARE, seed=4, initial_design_size=4), sphere, 4)
+    configs = [t.config for t in first.values()]
+    assert configs == [t.config for t in second.values()]
+    assert configs != [t.config for t in other.values()]
+    xs = sorted(c["x"] for c in configs)  # Sobol points: one in each quarter of [0, 1]
+    assert [math.floor(4 * x) for x in xs] == [0, 1, 2, 3]
+
+
+def test_sample_prior_first_starts_at_the_prior() -> None:
+    space = neps.PipelineSpace({"x": neps.Float(0.0, 1.0, prior=0.125), "k": neps.Integer(1, 5)})
+    [proposal] = bo(space, sample_prior_first=True).ask(TrialHistory(), TrialHistory().budget(), 1)
+    assert proposal.config == space.prior_config()
+
+
+# -- settings -----------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"initial_design_size": 0}, "initial_design_size"),
+        ({"initial_design": "latin"}, "initial_design"),
+        ({"raw_samples": 1}, "raw_samples"),
+        ({"restarts": 0}, "restarts"),
+        ({"kernel": "rbf"}, "unknown option"),
+    ],
+)
+def test_invalid_settings_are_rejected(options: dict[str, Any], message: str) -> None:
+    with pytest.raises(SettingsError, match=message):
+        bo(SQUARE, **options)
+
+
+def test_a_hierarchical_space_is_rejected() -> None:
+    space = neps.PipelineSpace({"model": neps.Operation(str, args=(neps.Float(0.0, 1.0),))})
+    with pytest.raises(SettingsError, match="flat space"):
+        bo(space)
+
+
+# -- other workers, failures, costs -----------------------------------------------------------
+def _square_history(points: list[tuple[float, float]]) -> TrialHistory:
+    return history_of(
+        make_trial(i + 1, {"x": x, "y": y}, objective=sphere({"x": x, "y": y}))
+        for i, (x, y) in enumerate(points)
+    )
+
+
+SQUARE_POINTS = [(0.1, 0.1), (0.9, 0.2), (0.5, 0.9), (0.2, 0.6), (0.8, 0.8), (0.35, 0.65)]
+
+
+def test_pending_trials_are_fantasized_so_workers_spread_out() -> None:
+    history = _square_history(SQUARE_POINTS)
+    optimizer = bo(SQUARE, initial_design_size=2)
+    [alone] = optimizer.ask(history, history.budget(), 1)
+    history.put(make_trial(history.next_id(), alone.config, TrialState.EVALUATING))
+    [beside] = optimizer.ask(history, history.budget(), 1)
+    distance = math.dist(
+        (alone.config["x"], alone.config["y"]), (beside.config["x"], beside.config["y"])
+    )
+    assert distance > 0.02, (alone.config, beside.config)
+    batch = optimizer.ask(_square_history(SQUARE_POINTS), history.budget(), 3)
+    assert len({(p.config["x"], p.config["y"]) for p in batch}) == 3
+
+
+def test_fantasies_collapse_the_variance_but_keep_the_mean() -> None:
+    x = np.array([[0.1, 0.1], [0.9, 0.2], [0.5, 0.9], [0.2, 0.6]])
+    model = GaussianProcess(x, np.array([1.0, 2.0, 0.5, 0.2]), KernelLayout((0, 1), ()))
+    point = np.array([[0.6, 0.4]])
+    believer = model.with_fantasies(point)
+    assert believer.predict(point)[0] == pytest.approx(model.predict(point)[0], abs=1e-6)
+    assert believer.predict(point)[1] < 0.1 * model.predict(point)[1]
+
+
+def test_failed_trials_count_as_the_worst_result_and_crashes_too() -> None:
+    history = history_of(
+        [
+            make_trial(1, {"x": 0.1, "y": 0.1}, objective=2.0),
+            make_trial(2, {"x": 0.2, "y": 0.2}, objective=1.0),
+            make_trial(3, {"x": 0.3, "y": 0.3}, TrialState.FAILED),
+            make_trial(4, {"x": 0.4, "y": 0.4}, TrialState.CRASHED),
+            make_trial(5, {"x": 0.5, "y": 0.5}, TrialState.PENDING),
+        ]
+    )
+    observations = collect(history, bo(SQUARE).encoder)
+    assert observations.y.tolist() == [2.0, 1.0, 2.0, 2.0]
+    assert observations.pending.tolist() == [[0.5, 0.5]]
+    assert len(observations.seen) == 5
+
+
+def test_a_failed_region_is_avoided() -> None:
+    """Everything with x > 0.5 failed: the model must not keep proposing there."""
+    history = TrialHistory()
+    optimizer = bo(SQUARE, initial_design_size=4, raw_samples=256)
+    for _ in range(14):
+        [proposal] = optimizer.ask(history, history.budget(), 1)
+        failed = proposal.config["x"] > 0.5
+        state = TrialState.FAILED if failed else TrialState.SUCCESS
+        value = None if failed else -proposal.config["x"]  # better towards the failures
+        history.put(make_trial(history.next_id(), proposal.config, state, objective=value))
+    late = [t for t in list(history.values())[4:]]
+    assert sum(t.state is TrialState.FAILED for t in late) <= 4
+
+
+def test_cost_aware_search_prefers_cheap_configurations() -> None:
+    def cost(config: Mapping[str, Any]) -> float:
+        return 1.0 + 100.0 * config["x"] ** 2
+
+    def flat_in_x(config: Mapping[str, Any]) -> float:
+        return (config["y"] - 0.5) ** 2 + 0.01 * config["x"]
+
+    proposals = {}
+    for aware in (True, False):
+        optimizer = bo(SQUARE, initial_design_size=6, cost_aware=aware)
+        history = optimize_with(bo(SQUARE, initial_design_size=6), flat_in_x, 6, cost)
+        budget = history.budget(cost_to_spend=1000.0)
+        proposals[aware] = [p.config["x"] for p in optimizer.ask(history, budget, 3)]
+    assert max(proposals[True]) < 0.3, proposals
+    assert np.mean(proposals[True]) < np.mean(proposals[False])
+
+
+# -- numerics ---------------------------------------------------------------------------------
+def test_log_h_is_finite_smooth_and_matches_its_definition() -> None:
+    z = np.array([-1e4, -200.0, -30.0, -5.0, -1.0, -0.5, 0.0, 2.0])
+    value, slope = log_h(z)
+    assert np.all(np.isfinite(value))
+    assert np.all(np.diff(value) > 0)
+    moderate = z >= -5
+    from scipy import stats
+
+    direct = np.log(stats.norm.pdf(z[moderate]) + z[moderate] * stats.norm.cdf(z[moderate]))
+    assert value[moderate] == pytest.approx(direct, rel=1e-9)
+    step = 1e-6
+    numeric = (log_h(z + step)[0] - log_h(z - step)[0]) / (2 * step)
+    assert slope == pytest.approx(numeric, rel=1e-4)
+
+
+def test_marginal_likelihood_and_acquisition_gradients_are_right() -> None:
+    rng = np.random.default_rng(0)
+    x = rng.random((15, 3))
+    x[:, 2] = rng.integers(3, size=15)
+    y = np.sin(6 * x[:, 0]) + x[:, 1] + (x[:, 2] == 1)
+    layout = KernelLayout((0, 1), (2,))
+    theta = np.array([-1.0, -0.5, 0.2, 0.1, -4.0])
+    standardized = (y - y.mean()) / y.std()
+
+    def nll(t: np.ndarray) -> float:
+        return gp_module._neg_log_posterior(t, x, standardized, layout)[0]
+
+    def nll_gradient(t: np.ndarray) -> np.ndarray:
+        return gp_module._neg_log_posterior(t, x, standardized, layout)[1]
+
+    assert optimize.check_grad(nll, nll_gradient, theta) < 1e-4 * np.linalg.norm(
+        nll_gradient(theta)
+    )
+    model = GaussianProcess(x, y, layout)
+    term = log_expected_improvement(model, float(np.min(model.standardized)))
+    anchor = np.array([0.4, 0.3, 1.0])
+
+    def value(v: np.ndarray) -> float:
+        return float(term(np.array([[*v, anchor[2]]]))[0][0])
+
+    def gradient(v: np.ndarray) -> np.ndarray:
+        return term(np.array([[*v, anchor[2]]]))[1][0]
+
+    assert optimize.check_grad(value, gradient, anchor[:2]) < 1e-4 * max(
+        1.0, float(np.linalg.norm(gradient(anchor[:2])))
+    )
+
+
+@pytest.mark.slow
+def test_a_real_run_improves_on_its_initial_design(neps_root: Any) -> None:
+    summary = neps.run(
+        lambda x, y: sphere({"x": x, "y": y}),
+        SQUARE,
+        root_directory=neps_root,
+        optimizer=("bayesian_optimization", {"initial_design_size": 4}),
+        evaluations_to_spend=12,
+        seed=1,
+        post_run_summary=False,
+    )
+    assert summary.best_trial is not None
+    assert float(summary.best_trial.objective) < 1e-3  # type: ignore[arg-type]
