@@ -18,21 +18,12 @@ import attrs
 from neps_core import hookimpl
 from neps_core.interfaces import Optimizer
 from neps_core.space.pipeline_space import PipelineSpace
+from neps_core.validators import at_least, one_of
 from neps_core_plugins.bayesian_optimization.optimizer import (
     INITIAL_DESIGNS,
     BayesianOptimization,
     BayesianOptimizationSettings,
 )
-
-
-def _non_negative(_: Any, attribute: attrs.Attribute[Any], value: float) -> None:
-    if value < 0:
-        raise ValueError(f"{attribute.name} must not be negative, got {value}")
-
-
-def _design(_: Any, attribute: attrs.Attribute[Any], value: str) -> None:
-    if value not in INITIAL_DESIGNS:
-        raise ValueError(f"{attribute.name} must be one of {list(INITIAL_DESIGNS)}, got {value!r}")
 
 
 @attrs.frozen
@@ -44,9 +35,9 @@ class PiBOSettings(BayesianOptimizationSettings):
             trusts the prior longer (0 is plain Bayesian optimization).
     """
 
-    initial_design: str = attrs.field(default="sobol", validator=_design)
+    initial_design: str = attrs.field(default="sobol", validator=one_of(INITIAL_DESIGNS))
     sample_prior_first: bool = True
-    prior_weight: float = attrs.field(default=10.0, validator=_non_negative)
+    prior_weight: float = attrs.field(default=10.0, validator=at_least(0.0))
 
 
 class PiBO(BayesianOptimization):

@@ -17,24 +17,9 @@ from neps_core.interfaces import Optimizer
 from neps_core.models import BudgetInfo, Proposal, Trial
 from neps_core.space.encoding import ConfigEncoder
 from neps_core.space.pipeline_space import PipelineSpace
+from neps_core.validators import at_least, one_of
 
 INITIAL_DESIGNS = ("sobol", "random", "prior")
-
-
-def _at_least(minimum: int) -> Any:
-    def check(_: Any, attribute: attrs.Attribute[Any], value: int | None) -> None:
-        if value is not None and value < minimum:
-            raise ValueError(f"{attribute.name} must be at least {minimum}, got {value}")
-
-    return check
-
-
-def _one_of(choices: Sequence[str]) -> Any:
-    def check(_: Any, attribute: attrs.Attribute[Any], value: str) -> None:
-        if value not in choices:
-            raise ValueError(f"{attribute.name} must be one of {list(choices)}, got {value!r}")
-
-    return check
 
 
 @attrs.frozen
@@ -53,12 +38,12 @@ class BayesianOptimizationSettings:
         restarts: Candidates refined by L-BFGS-B (and categorical local search).
     """
 
-    initial_design_size: int | None = attrs.field(default=None, validator=_at_least(1))
-    initial_design: str = attrs.field(default="sobol", validator=_one_of(INITIAL_DESIGNS))
+    initial_design_size: int | None = attrs.field(default=None, validator=at_least(1))
+    initial_design: str = attrs.field(default="sobol", validator=one_of(INITIAL_DESIGNS))
     sample_prior_first: bool = False
     cost_aware: bool = True
-    raw_samples: int = attrs.field(default=1024, validator=_at_least(2))
-    restarts: int = attrs.field(default=10, validator=_at_least(1))
+    raw_samples: int = attrs.field(default=1024, validator=at_least(2))
+    restarts: int = attrs.field(default=10, validator=at_least(1))
 
 
 class BayesianOptimization(Optimizer):
