@@ -348,5 +348,6 @@ def test_a_run_on_the_cluster(slurm_cluster: Path, root: Path) -> None:
         evaluator={"name": "slurm", "cluster": "slurm", "n_workers": 2},
     )
     assert summary.counts["success"] == 4
-    reports = [yaml.safe_load(p.read_text()) for p in root.glob("configs/*/report.yaml")]
-    assert all(report["extra"]["slurm_job_id"].isdigit() for report in reports)
+    records = [yaml.safe_load(p.read_text()) for p in root.glob("configs/*/metadata.yaml")]
+    job_ids = {record["metadata"]["slurm_job_id"] for record in records}
+    assert len(records) == 4 and len(job_ids) == 4 and all(j.isdigit() for j in job_ids)
