@@ -16,11 +16,15 @@ import importlib
 import importlib.util
 import json
 import os
+import pickle
 import sys
+import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
+
+from neps_core.interfaces import EvaluationOutcome
 
 CONFIG_FILE_ENV = "NEPS_CORE_CONFIG_FILE"
 RESULT_FILE_ENV = "NEPS_CORE_RESULT_FILE"
@@ -43,6 +47,41 @@ _PATHS = {"pipeline_directory", "previous_pipeline_directory", "root_directory"}
 
 class RemoteEvaluationError(Exception):
     """An exception from a child process whose own type could not be rebuilt here."""
+
+
+#: What one call of ``evaluate_pipeline`` on a remote worker produced, in a picklable form:
+#: ``("result", value, None, seconds)`` or ``("error", exception, traceback, seconds)``.
+Captured = tuple[str, Any, "str | None", float]
+
+
+def call_capturing(function: Callable[..., Any], arguments: Mapping[str, Any]) -> Captured:
+    """Call ``function(**arguments)`` where a scheduler runs it (a dask task, a SLURM job).
+
+    Exceptions are returned, not raised, so they reach the core with their own type and
+    traceback instead of as the scheduler's wrapper error; one that cannot be pickled back is
+    replaced by a :class:`RemoteEvaluationError` carrying its type and message.
+    """
+    started = time.perf_counter()
+    try:
+        value = function(**arguments)
+    except BaseException as error:
+        trace = traceback.format_exc()
+        try:
+            pickle.dumps(error)
+        except Exception:
+            error = RemoteEvaluationError(f"{type(error).__name__}: {error}")
+        return "error", error, trace, time.perf_counter() - started
+    return "result", value, None, time.perf_counter() - started
+
+
+def outcome_of(trial_id: str, captured: Captured, metadata: Mapping[str, Any]) -> EvaluationOutcome:
+    """The outcome the worker records for what :func:`call_capturing` returned."""
+    kind, value, trace, duration = captured
+    if kind == "error":
+        return EvaluationOutcome(
+            trial_id=trial_id, error=value, traceback=trace, duration=duration, metadata=metadata
+        )
+    return EvaluationOutcome(trial_id=trial_id, result=value, duration=duration, metadata=metadata)
 
 
 # -- encoding ----------------------------------------------------------------------------------

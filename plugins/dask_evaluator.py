@@ -18,9 +18,7 @@ import asyncio
 import contextlib
 import logging
 import os
-import pickle
 import time
-import traceback
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar
@@ -28,7 +26,7 @@ from typing import Any, ClassVar
 import attrs
 
 from neps_core import hookimpl
-from neps_core.child_runner import RemoteEvaluationError
+from neps_core.child_runner import Captured, call_capturing, outcome_of
 from neps_core.errors import EvaluationTimeoutError
 from neps_core.interfaces import EvaluationJob, EvaluationOutcome, Evaluator
 from neps_core.validators import at_least, positive
@@ -61,26 +59,12 @@ class DaskSettings:
 
 def evaluate_remotely(
     function: Callable[..., Any], arguments: Mapping[str, Any]
-) -> tuple[str, Any, str | None, float, str | None]:
-    """Runs on a dask worker: ``(kind, value or error, traceback, duration, worker address)``.
-
-    Exceptions are returned, not raised, so they reach the core verbatim with their traceback
-    instead of as dask's task errors.
-    """
+) -> tuple[Captured, str | None]:
+    """Runs on a dask worker: what ``call_capturing`` returns, and the worker's address."""
     worker = None
     with contextlib.suppress(ValueError):  # not on a worker (e.g. a synchronous scheduler)
         worker = _distributed().get_worker().address
-    started = time.perf_counter()
-    try:
-        value = function(**arguments)
-    except BaseException as error:
-        trace = traceback.format_exc()
-        try:
-            pickle.dumps(error)
-        except Exception:
-            error = RemoteEvaluationError(f"{type(error).__name__}: {error}")
-        return "error", error, trace, time.perf_counter() - started, worker
-    return "result", value, None, time.perf_counter() - started, worker
+    return call_capturing(function, arguments), worker
 
 
 @attrs.define
@@ -182,19 +166,8 @@ class DaskEvaluator(Evaluator):
                 error=error or RuntimeError(f"the dask task ended as {task.future.status}"),
                 duration=duration,
             )
-        kind, value, trace, duration, worker = task.future.result()
-        metadata = {} if worker is None else {"dask_worker": worker}
-        if kind == "error":
-            return EvaluationOutcome(
-                trial_id=trial_id,
-                error=value,
-                traceback=trace,
-                duration=duration,
-                metadata=metadata,
-            )
-        return EvaluationOutcome(
-            trial_id=trial_id, result=value, duration=duration, metadata=metadata
-        )
+        captured, worker = task.future.result()
+        return outcome_of(trial_id, captured, {} if worker is None else {"dask_worker": worker})
 
     def _time_out(self, trial_id: str, task: _Task) -> EvaluationOutcome:
         workers = self._stop([task.future]) if self.settings.kill_on_timeout else []

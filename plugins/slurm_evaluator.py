@@ -23,7 +23,6 @@ import pickle
 import subprocess
 import sys
 import time
-import traceback
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
@@ -31,7 +30,7 @@ from typing import Any, ClassVar
 import attrs
 
 from neps_core import hookimpl
-from neps_core.child_runner import RemoteEvaluationError
+from neps_core.child_runner import Captured, call_capturing, outcome_of
 from neps_core.errors import EvaluationLostError, EvaluationTimeoutError
 from neps_core.interfaces import EvaluationJob, EvaluationOutcome, Evaluator
 from neps_core.validators import at_least, positive
@@ -122,8 +121,8 @@ class SlurmSettings:
 
 def evaluate_in_job(
     payload: bytes, arguments: Mapping[str, Any], search_path: Sequence[str]
-) -> tuple[str, Any, str | None, float]:
-    """Runs inside the job: ``(kind, value or error, traceback, duration)``.
+) -> Captured:
+    """Runs inside the job: what :func:`~neps_core.child_runner.call_capturing` returns.
 
     The function arrives pickled separately, so that the submitting process's import path is
     in place before it is loaded (a function from a module next to the user's script). Returning
@@ -131,18 +130,7 @@ def evaluate_in_job(
     into its own ``FailedJobError``.
     """
     sys.path.extend(entry for entry in search_path if entry not in sys.path)
-    function = pickle.loads(payload)
-    started = time.perf_counter()
-    try:
-        value = function(**arguments)
-    except BaseException as error:
-        trace = traceback.format_exc()
-        try:
-            pickle.dumps(error)
-        except Exception:
-            error = RemoteEvaluationError(f"{type(error).__name__}: {error}")
-        return "error", error, trace, time.perf_counter() - started
-    return "result", value, None, time.perf_counter() - started
+    return call_capturing(pickle.loads(payload), arguments)
 
 
 def queue_states(job_ids: Sequence[str]) -> dict[str, str] | None:
@@ -271,23 +259,11 @@ class SlurmEvaluator(Evaluator):
         return {"slurm_job_id": str(job.job_id), "slurm_stdout": str(job.paths.stdout)}
 
     def _outcome(self, trial_id: str, submitted: _Submitted) -> EvaluationOutcome:
-        job = submitted.job
         try:
-            kind, value, trace, duration = job.result()
+            captured = submitted.job.result()
         except Exception as error:  # the job itself failed around our function
             return self._failure(trial_id, submitted, error)
-        metadata = self._metadata(job)
-        if kind == "error":
-            return EvaluationOutcome(
-                trial_id=trial_id,
-                error=value,
-                traceback=trace,
-                duration=duration,
-                metadata=metadata,
-            )
-        return EvaluationOutcome(
-            trial_id=trial_id, result=value, duration=duration, metadata=metadata
-        )
+        return outcome_of(trial_id, captured, self._metadata(submitted.job))
 
     def _failure(
         self, trial_id: str, submitted: _Submitted, error: BaseException
