@@ -51,7 +51,8 @@ def docs(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def bench(session: nox.Session) -> None:
     """Run every ``benchmarks/*.py``; each prints its own table."""
-    session.install("-e", ".")
+    session.install("torch==2.13.0")
+    session.install("-e", ".[bench]")
     scripts = sorted((ROOT / "benchmarks").glob("*.py"))
     if not scripts:
         session.error("no benchmarks/*.py found")

@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from tasks.mlp import MAX_EPOCHS, mlp_evaluation, mlp_space
+from tasks.mlp import MAX_EPOCHS, dataset, mlp_evaluation, mlp_space
 
 import neps_core as neps
 from neps_core.components import open_storage
@@ -323,6 +323,8 @@ def main() -> None:
         and (arguments.rows is None or row.optimizer in arguments.rows)
     ]
     print(f"median over {arguments.seeds} seeds")
+    if any(row.problem == "mlp" for row in rows):
+        print(f"mlp data: {dataset()[4]}")
     print("| problem | optimizer | median final regret | median ms / proposal | max cost used |")
     print("|---|---|---|---|---|")
     results = []

@@ -1,0 +1,56 @@
+"""The optimizer benchmark still runs and prints its table (one seed of a few cheap rows).
+
+Its numbers are not asserted here (they belong in the benchmark's own output); what breaks
+silently without this test is the script itself: a renamed setting, a problem whose space
+no longer builds, a row whose cost column is wrong.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+REPOSITORY = Path(__file__).resolve().parents[2]
+ROW = re.compile(r"^\| (\S+) \| (.+?) \| (\d+\.\d{4}) \| (\d+\.\d{2}) \| (.+?) \|$")
+
+
+def test_optimizer_benchmark_prints_a_row_per_problem_and_optimizer(tmp_path: Path) -> None:
+    completed = subprocess.run(
+        [
+            sys.executable,
+            str(REPOSITORY / "benchmarks" / "optimizers.py"),
+            "--seeds",
+            "1",
+            "--problems",
+            "branin",
+            "mf_hartmann6",
+            "--rows",
+            "random_search",
+            "bayesian_optimization",
+            "hyperband",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+        stdin=subprocess.DEVNULL,
+    )
+    assert completed.returncode == 0, completed.stderr
+    rows = [m.groups() for line in completed.stdout.splitlines() if (m := ROW.match(line))]
+    assert [(problem, label) for problem, label, *_ in rows] == [
+        ("mf_hartmann6", "random_search"),
+        ("mf_hartmann6", "hyperband"),
+        ("branin", "random_search"),
+        ("branin", "bayesian_optimization"),
+    ]
+    spent = {(problem, label): used for problem, label, _, _, used in rows}
+    assert spent[("mf_hartmann6", "hyperband")].endswith("/ 810")
+    assert spent[("branin", "random_search")] == "-"
+    regrets = {(problem, label): float(regret) for problem, label, regret, _, _ in rows}
+    # Branin's regret is a distance above its minimum: never negative.
+    assert regrets[("branin", "random_search")] >= 0
+    assert regrets[("branin", "bayesian_optimization")] >= 0
+    assert "cost budget overshot by: none" in completed.stdout
