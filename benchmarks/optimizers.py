@@ -26,6 +26,9 @@ Branin (2-d, minimum 0.397887) and Hartmann6 (6-d) without fidelity: 50 evaluati
 the best evaluation; priors as above (Branin's "good" is (3.1, 2.3) near the optimum at
 (pi, 2.275), "misleading" (7, 12)). ``mlp``: a small torch MLP, see ``tasks/mlp.py``; its
 "regret" is the validation error of the best configuration trained for the full 20 epochs.
+
+Peer: with optuna installed (the ``bench`` extra), Branin and Hartmann6 get an ``optuna_gp``
+row, Optuna's GP sampler run through the same harness (``tasks/optuna_peer.py``).
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from tasks import optuna_peer
 from tasks.mlp import MAX_EPOCHS, dataset, mlp_evaluation, mlp_space
 
 import neps_core as neps
@@ -212,6 +216,8 @@ class Row:
         return self.optimizer + (f" ({details})" if details else "")
 
 
+#: The peer row (Optuna's GP sampler through the same harness), when optuna is installed.
+OPTUNA_PEER = "optuna_gp"
 ROWS: list[Row] = [
     Row("mf_hartmann6", "random_search"),
     Row("mf_hartmann6", "hyperband"),
@@ -227,6 +233,7 @@ ROWS: list[Row] = [
             Row(problem, "bayesian_optimization"),
             Row(problem, "pibo", prior="good"),
             Row(problem, "pibo", prior="misleading"),
+            *([Row(problem, OPTUNA_PEER)] if optuna_peer.available() else []),
         )
     ),
     Row("mlp", "random_search"),
@@ -268,7 +275,8 @@ def run_once(row: Row, seed: int, root: Path) -> Outcome:
     """One seeded run of ``row``; its regret, time per proposal and budget used."""
     problem = PROBLEMS[row.problem]
     clock = [0.0, 0.0]
-    optimizer = timed(load_plugins().optimizers[row.optimizer], clock)
+    peers: dict[str, type[Optimizer]] = {OPTUNA_PEER: optuna_peer.OptunaGP}
+    optimizer = timed(peers.get(row.optimizer) or load_plugins().optimizers[row.optimizer], clock)
     summary = neps.run(
         problem.evaluation(seed),
         problem.space(row.prior),
