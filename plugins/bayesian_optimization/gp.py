@@ -5,8 +5,9 @@ Matern-5/2 on the unit-cube columns (log parameters are already on the log scale
 `neps_core.space.encoding`) times an exponentiated weighted Hamming kernel on the
 categorical index columns. Hyperparameters (log lengthscales, log categorical weights, log
 output scale, log noise) are fitted by maximizing the log marginal likelihood plus log-normal
-priors (MAP) with L-BFGS-B and analytic gradients, on standardized targets. Predictions come
-with their gradients in the numeric inputs, which the acquisition optimizer follows.
+priors (MAP) with L-BFGS-B and analytic gradients, on standardized targets; the constant
+prior mean is then the generalized least-squares one. Predictions come with their gradients
+in the numeric inputs, which the acquisition optimizer follows.
 
 Why not BoTorch/GPyTorch: on 50 points the per-call overhead of torch modules and autograd
 dominates; this model fits in milliseconds (numbers in the package docstring).
@@ -161,10 +162,33 @@ def fit_hyper(x: np.ndarray, y: np.ndarray, layout: KernelLayout) -> Hyper:
     return Hyper.from_log(best[1], layout)
 
 
+def _covariance(x: np.ndarray, layout: KernelLayout, hyper: Hyper) -> np.ndarray:
+    """The covariance matrix of noisy observations at ``x``."""
+    k = kernel(x, x, layout, hyper)
+    k[np.diag_indices_from(k)] += hyper.noise + JITTER
+    return k
+
+
+def generalized_least_squares_mean(
+    x: np.ndarray, standardized: np.ndarray, layout: KernelLayout, hyper: Hyper
+) -> float:
+    """The constant prior mean that maximizes the likelihood: ``1'K^-1 y / 1'K^-1 1``.
+
+    Unlike the plain average it weighs observations by how much they tell independently of
+    each other: a cluster of good points from exploiting one basin counts about as one, so
+    the model does not expect the unexplored rest of the space to be as good as that basin
+    (which sent the plain-average model to the corners of the box, its most uncertain points).
+    """
+    factor = linalg.cho_factor(_covariance(x, layout, hyper), lower=True, check_finite=False)
+    weights = linalg.cho_solve(factor, np.ones(len(x)), check_finite=False)
+    return float(weights @ standardized / weights.sum())
+
+
 class GaussianProcess:
     """A fitted GP: posterior mean and variance (with input gradients) of standardized targets.
 
-    ``y`` is standardized inside; `predict` answers in the original units.
+    ``y`` is standardized inside; `predict` answers in the original units. The prior mean is
+    a constant fitted by generalized least squares (`generalized_least_squares_mean`).
     """
 
     def __init__(
@@ -175,15 +199,18 @@ class GaussianProcess:
         self.y_std = float(np.std(y)) if np.std(y) > 1e-12 else 1.0
         standardized = (y - self.y_mean) / self.y_std
         self.hyper = fit_hyper(x, standardized, layout) if hyper is None else hyper
+        self.prior_mean = generalized_least_squares_mean(x, standardized, layout, self.hyper)
         self._condition(x, standardized)
 
     def _condition(self, x: np.ndarray, standardized: np.ndarray) -> None:
         self.x = x
         self.standardized = standardized
-        k = kernel(x, x, self.layout, self.hyper)
-        k[np.diag_indices_from(k)] += self.hyper.noise + JITTER
-        self._factor = linalg.cho_factor(k, lower=True, check_finite=False)
-        self._alpha = linalg.cho_solve(self._factor, standardized, check_finite=False)
+        self._factor = linalg.cho_factor(
+            _covariance(x, self.layout, self.hyper), lower=True, check_finite=False
+        )
+        self._alpha = linalg.cho_solve(
+            self._factor, standardized - self.prior_mean, check_finite=False
+        )
 
     def with_fantasies(self, x_new: np.ndarray) -> GaussianProcess:
         """This GP with ``x_new`` observed at its posterior mean (the kriging believer).
@@ -195,7 +222,7 @@ class GaussianProcess:
             return self
         mean, _ = self.predict_standardized(x_new)
         clone = object.__new__(GaussianProcess)
-        clone.layout, clone.hyper = self.layout, self.hyper
+        clone.layout, clone.hyper, clone.prior_mean = self.layout, self.hyper, self.prior_mean
         clone.y_mean, clone.y_std = self.y_mean, self.y_std
         clone._condition(np.vstack([self.x, x_new]), np.concatenate([self.standardized, mean]))
         return clone
@@ -203,7 +230,7 @@ class GaussianProcess:
     def predict_standardized(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Posterior mean and variance of the latent function in standardized units."""
         k_star = kernel(x, self.x, self.layout, self.hyper)
-        mean = k_star @ self._alpha
+        mean = self.prior_mean + k_star @ self._alpha
         v = linalg.solve_triangular(self._factor[0], k_star.T, lower=True, check_finite=False)
         var = np.maximum(self.hyper.outputscale - np.sum(v**2, axis=0), 1e-12)
         return mean, var
@@ -219,7 +246,7 @@ class GaussianProcess:
         radial *= np.exp(-SQRT5 * r)
         # d k(x, x_i) / d x_j = -radial * (x_j - x_ij) / l_j^2
         dk = -radial[..., None] * diff / self.hyper.lengthscales
-        mean = k_star @ self._alpha
+        mean = self.prior_mean + k_star @ self._alpha
         k_inv_k = linalg.cho_solve(self._factor, k_star.T, check_finite=False)  # (n, m)
         var = np.maximum(self.hyper.outputscale - np.sum(k_star.T * k_inv_k, axis=0), 1e-12)
         d_mean = np.einsum("mnd,n->md", dk, self._alpha)

@@ -179,6 +179,26 @@ def test_fantasies_collapse_the_variance_but_keep_the_mean() -> None:
     assert believer.predict(point)[1] < 0.1 * model.predict(point)[1]
 
 
+def test_a_cluster_of_good_points_does_not_make_the_unexplored_space_look_good() -> None:
+    """The prior mean counts a tight cluster about once: far away the model expects the
+    typical value of the spread-out points, not the average dragged down by the cluster."""
+    rng = np.random.default_rng(0)
+    cluster = 0.8 + 0.01 * rng.random((12, 2))
+    spread = np.array([[0.1, 0.1], [0.1, 0.5], [0.5, 0.1], [0.4, 0.5], [0.3, 0.3], [0.6, 0.2]])
+    x = np.vstack([cluster, spread])
+    y = np.concatenate([np.full(12, -3.0), np.zeros(6)])
+    layout = KernelLayout((0, 1), ())
+    hyper = gp_module.Hyper(np.array([0.1, 0.1]), np.array([]), 1.0, 1e-6)
+    model = GaussianProcess(x, y, layout, hyper)
+    far_mean = model.predict(np.array([[0.0, 1.0]]))[0][0]
+    assert far_mean > -1.0, far_mean  # the plain average of y is -2
+    standardized = (y - model.y_mean) / model.y_std
+    # Uncorrelated observations: the generalized least-squares mean is the plain average.
+    far_apart = gp_module.Hyper(np.array([1e-6, 1e-6]), np.array([]), 1.0, 1e-6)
+    plain = gp_module.generalized_least_squares_mean(x, standardized, layout, far_apart)
+    assert plain == pytest.approx(float(np.mean(standardized)), abs=1e-6)
+
+
 def test_failed_trials_count_as_the_worst_result_and_crashes_too() -> None:
     history = history_of(
         [
