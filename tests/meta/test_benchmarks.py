@@ -13,7 +13,10 @@ import sys
 from pathlib import Path
 
 REPOSITORY = Path(__file__).resolve().parents[2]
-ROW = re.compile(r"^\| (\S+) \| (.+?) \| (\d+\.\d{4}) \| (\d+\.\d{2}) \| (.+?) \|$")
+ROW = re.compile(
+    r"^\| (\S+) \| (.+?) \| (\d+\.\d{4}) \| (\d+\.\d{4}) to (\d+\.\d{4})"
+    r" \| (\d+\.\d{2}) \| (.+?) \|$"
+)
 
 
 def test_optimizer_benchmark_prints_a_row_per_problem_and_optimizer(tmp_path: Path) -> None:
@@ -46,10 +49,13 @@ def test_optimizer_benchmark_prints_a_row_per_problem_and_optimizer(tmp_path: Pa
         ("branin", "random_search"),
         ("branin", "bayesian_optimization"),
     ]
-    spent = {(problem, label): used for problem, label, _, _, used in rows}
+    spent = {(problem, label): used for problem, label, *_, used in rows}
     assert spent[("mf_hartmann6", "hyperband")].endswith("/ 810")
     assert spent[("branin", "random_search")] == "-"
-    regrets = {(problem, label): float(regret) for problem, label, regret, _, _ in rows}
+    for problem, label, median, lower, upper, *_ in rows:
+        # One seed: its regret is the median and both quartiles.
+        assert float(lower) == float(median) == float(upper), (problem, label)
+    regrets = {(problem, label): float(median) for problem, label, median, *_ in rows}
     # Branin's regret is a distance above its minimum: never negative.
     assert regrets[("branin", "random_search")] >= 0
     assert regrets[("branin", "bayesian_optimization")] >= 0
