@@ -4,10 +4,9 @@ A lean in-house GP (numpy + scipy, analytic gradients) rather than BoTorch/GPyTo
 problems this optimizer is for (tens to a few hundred evaluations) the fixed overhead of torch
 modules and autograd dominates. On Hartmann6 (50 evaluations, same machine and load) a plain
 BoTorch loop (SingleTaskGP, qLogEI, 10 restarts) took about 1 s per proposal, this model about
-0.13 s; on a quiet machine this model takes about 0.03 s (docs/optimizers/bayesian_optimization.md
-has the measurements). See ``gp`` for the
-model, ``acquisition`` for log EI and its πBO and cost terms, ``search`` for the acquisition
-maximizer.
+0.13 s (0.03 s on a quiet machine; docs/optimizers/bayesian_optimization.md has the
+measurements). See ``gp`` for the model, ``acquisition`` for log EI and its πBO and cost
+terms, ``search`` for the acquisition maximizer.
 
 Importing this package stays light (numpy and attrs only); scipy is imported on the first
 ``ask``. It needs the ``bo`` extra: ``pip install "neps-core[bo]"``.
