@@ -176,8 +176,9 @@ TORCHRUN = textwrap.dedent(
             evaluations_to_spend=3,
             worker_id="rank-" + os.environ["RANK"],
         )
-        # One string, one flush: one write to the pipe both ranks share (no interleaving).
-        print(f"RESULT {json.dumps(summary.counts)}", flush=True)
+        # One write(2) of under PIPE_BUF bytes to the pipe both ranks share is atomic; print()
+        # may write the line and its newline separately (unbuffered stdout), and interleave.
+        os.write(1, f"RESULT {json.dumps(summary.counts)}\\n".encode())
         if MODE == "process_group":
             dist.destroy_process_group()
     """
