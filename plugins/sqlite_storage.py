@@ -97,6 +97,7 @@ class SQLiteStorage(Storage):
 
     name: ClassVar[str] = "sqlite"
     schemes: ClassVar[tuple[str, ...]] = ("sqlite",)
+    known_options: ClassVar[frozenset[str]] = frozenset({"fsync", "lock_timeout"})
 
     def __init__(
         self,
@@ -106,9 +107,6 @@ class SQLiteStorage(Storage):
         converter: cattrs.Converter | None = None,
         **options: Any,
     ):
-        unknown = sorted(set(options) - {"fsync", "lock_timeout"})
-        if unknown:
-            raise TypeError(f"sqlite storage: unknown option(s) {unknown}")
         super().__init__(root_directory, url=url, converter=converter, **options)
         self.path = database_path(self.root_directory, url)
         self.fsync = bool(options.get("fsync", False))

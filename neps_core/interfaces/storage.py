@@ -29,11 +29,14 @@ Change = Callable[[TrialHistory], Sequence[Trial]]
 class Storage(abc.ABC):
     """Base class of storage backends.
 
-    ``schemes`` lists URL schemes the backend accepts in ``storage="scheme:///..."``.
+    ``schemes`` lists URL schemes the backend accepts in ``storage="scheme:///..."``;
+    ``known_options`` the keyword options it understands (``None``: it checks them itself),
+    so a misspelt option fails at construction, naming the storage and the option.
     """
 
     name: ClassVar[str]
     schemes: ClassVar[tuple[str, ...]] = ()
+    known_options: ClassVar[frozenset[str] | None] = None
 
     def __init__(
         self,
@@ -43,6 +46,10 @@ class Storage(abc.ABC):
         converter: cattrs.Converter | None = None,
         **options: Any,
     ):
+        if self.known_options is not None:
+            unknown = sorted(set(options) - self.known_options)
+            if unknown:
+                raise TypeError(f"{self.name} storage: unknown option(s) {unknown}")
         self.root_directory = Path(root_directory)
         self.url = url
         self.options = options

@@ -43,6 +43,7 @@ class DiskStorage(Storage):
 
     name: ClassVar[str] = "disk"
     schemes: ClassVar[tuple[str, ...]] = ("file",)
+    known_options: ClassVar[frozenset[str]] = frozenset({"fsync", "lock_timeout"})
 
     def __init__(
         self,
@@ -52,9 +53,6 @@ class DiskStorage(Storage):
         converter: cattrs.Converter | None = None,
         **options: Any,
     ):
-        unknown = sorted(set(options) - {"fsync", "lock_timeout"})
-        if unknown:
-            raise TypeError(f"disk storage: unknown option(s) {unknown}")
         super().__init__(root_directory, url=url, converter=converter, **options)
         self.fsync = bool(options.get("fsync", False))
         self._journal = Journal(
