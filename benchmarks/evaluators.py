@@ -62,11 +62,12 @@ def rates(root: Path, start: float) -> tuple[float, float]:
     return end_to_end, steady
 
 
-def run_with(evaluator: Any, root: Path, trials: int) -> tuple[float, float]:
-    """Rates of one in-process ``run()`` with ``evaluator`` on the 50 ms objective."""
-    start = time.time()
+def random_search_run(
+    function: Callable[..., Any], root: Path, trials: int, evaluator: Any = "sync"
+) -> None:
+    """``trials`` evaluations of ``function`` by random search on the benchmark's space."""
     neps.run(
-        sleepy,
+        function,
         SPACE,
         root_directory=root,
         evaluations_to_spend=trials,
@@ -74,6 +75,12 @@ def run_with(evaluator: Any, root: Path, trials: int) -> tuple[float, float]:
         evaluator=evaluator,
         post_run_summary=False,
     )
+
+
+def run_with(evaluator: Any, root: Path, trials: int) -> tuple[float, float]:
+    """Rates of one in-process ``run()`` with ``evaluator`` on the 50 ms objective."""
+    start = time.time()
+    random_search_run(sleepy, root, trials, evaluator)
     return rates(root, start)
 
 
@@ -103,28 +110,13 @@ def worker(root: str, go: str, trials: int) -> None:
     Path(f"{go}.ready.{os.getpid()}").touch()
     while not Path(go).exists():
         time.sleep(0.001)
-    neps.run(
-        sleepy,
-        SPACE,
-        root_directory=root,
-        evaluations_to_spend=trials,
-        optimizer="random_search",
-        post_run_summary=False,
-    )
+    random_search_run(sleepy, Path(root), trials)
 
 
 def overhead_ms(function: Callable[..., Any], evaluator: Any, root: Path, trials: int) -> float:
     """Milliseconds of wall time per trial of a one-at-a-time run."""
     start = time.perf_counter()
-    neps.run(
-        function,
-        SPACE,
-        root_directory=root,
-        evaluations_to_spend=trials,
-        optimizer="random_search",
-        evaluator=evaluator,
-        post_run_summary=False,
-    )
+    random_search_run(function, root, trials, evaluator)
     return (time.perf_counter() - start) / trials * 1e3
 
 
