@@ -6,7 +6,7 @@
   ``evaluator_class = MyEvaluator``;
 * ``pytest_plugins = ["neps_core.testing.fixtures"]`` - fixtures such as ``neps_run``,
   ``neps_plugins`` and ``neps_disable_plugins``; the helpers in
-  ``neps_core.testing.fixtures`` (``make_trial``, ``history_of``, ``toy_spaces``, ...) are
+  ``neps_core.testing.fixtures`` (``make_trial``, ``history_of``, ``optimize``, ...) are
   plain functions usable anywhere.
 
 The built-in plugins are tested with exactly these suites. ``import neps_core`` never imports
@@ -29,9 +29,11 @@ from neps_core.testing.evaluator_contract import (  # noqa: E402 - after the rew
 )
 from neps_core.testing.fixtures import (  # noqa: E402 - after the rewrite registration
     add_proposals,
+    best_objective,
     config_key,
     history_of,
     make_trial,
+    optimize,
     simulate,
     spaces_for,
     toy_evaluate_pipeline,
@@ -48,9 +50,11 @@ __all__ = [
     "OptimizerContract",
     "StorageContract",
     "add_proposals",
+    "best_objective",
     "config_key",
     "history_of",
     "make_trial",
+    "optimize",
     "simulate",
     "spaces_for",
     "toy_evaluate_pipeline",

@@ -215,6 +215,36 @@ def simulate(
     return history
 
 
+def optimize(
+    optimizer: Optimizer,
+    objective: Callable[[Mapping[str, Any]], float],
+    evaluations: int,
+    *,
+    cost: Callable[[Mapping[str, Any]], float] | None = None,
+) -> TrialHistory:
+    """A sequential run without the runtime: ask for one configuration, evaluate it, store it.
+
+    Fast enough for a unit test that checks an optimizer beats random search on a problem;
+    ``cost`` (of a configuration) is reported with each result when given.
+    """
+    history = TrialHistory()
+    for _ in range(evaluations):
+        [proposal] = optimizer.ask(history, history.budget(), 1)
+        spent = None if cost is None else cost(proposal.config)
+        value = objective(proposal.config)
+        history.put(make_trial(history.next_id(), proposal.config, objective=value, cost=spent))
+    return history
+
+
+def best_objective(history: TrialHistory) -> float:
+    """The lowest objective among the successful trials of ``history``."""
+    return min(
+        float(trial.objective)  # type: ignore[arg-type]
+        for trial in history.values()
+        if trial.state is TrialState.SUCCESS
+    )
+
+
 # -- fixtures -----------------------------------------------------------------------------------
 @pytest.fixture
 def neps_plugins() -> Plugins:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import numpy as np
 import pytest
-from scipy import optimize
+from scipy.optimize import check_grad
 
 import neps_core as neps
 from neps_core.components import build_optimizer
@@ -16,7 +16,13 @@ from neps_core.errors import SettingsError
 from neps_core.history import TrialHistory
 from neps_core.interfaces import Optimizer
 from neps_core.models import TrialState
-from neps_core.testing import OptimizerContract, history_of, make_trial
+from neps_core.testing import (
+    OptimizerContract,
+    best_objective,
+    history_of,
+    make_trial,
+    optimize,
+)
 from neps_core_plugins.bayesian_optimization import BayesianOptimization
 from neps_core_plugins.bayesian_optimization import gp as gp_module
 from neps_core_plugins.bayesian_optimization.acquisition import log_expected_improvement, log_h
@@ -63,40 +69,20 @@ def mixed_objective(config: Mapping[str, Any]) -> float:
     return lr_term + units_term + (0.0 if config["kind"] == "c" else 0.5)
 
 
-def optimize_with(
-    optimizer: Optimizer,
-    objective: Callable[[Mapping[str, Any]], float],
-    evaluations: int,
-    cost: Callable[[Mapping[str, Any]], float] | None = None,
-) -> TrialHistory:
-    """A sequential run of ``optimizer`` on ``objective`` without the runtime (fast)."""
-    history = TrialHistory()
-    for _ in range(evaluations):
-        [proposal] = optimizer.ask(history, history.budget(), 1)
-        value = objective(proposal.config)
-        spent = None if cost is None else cost(proposal.config)
-        history.put(make_trial(history.next_id(), proposal.config, objective=value, cost=spent))
-    return history
-
-
-def best_value(history: TrialHistory) -> float:
-    return min(float(t.objective) for t in history.values())  # type: ignore[arg-type]
-
-
 def bo(space: neps.PipelineSpace, seed: int = 0, **options: Any) -> Optimizer:
     return build_optimizer(BayesianOptimization, options, space, seed)
 
 
 # -- the model matters ------------------------------------------------------------------------
 def test_beats_random_search_on_a_bowl_with_few_evaluations() -> None:
-    model_based = best_value(optimize_with(bo(SQUARE, initial_design_size=4), sphere, 12))
-    random = [best_value(optimize_with(RandomSearch(SQUARE, seed=s), sphere, 12)) for s in (0, 1)]
+    model_based = best_objective(optimize(bo(SQUARE, initial_design_size=4), sphere, 12))
+    random = [best_objective(optimize(RandomSearch(SQUARE, seed=s), sphere, 12)) for s in (0, 1)]
     assert model_based < 1e-3, model_based  # random search's best of 12 is ~1e-2 here
     assert model_based < min(random) / 5
 
 
 def test_finds_the_categorical_integer_and_log_optimum() -> None:
-    history = optimize_with(bo(MIXED, initial_design_size=6, raw_samples=256), mixed_objective, 20)
+    history = optimize(bo(MIXED, initial_design_size=6, raw_samples=256), mixed_objective, 20)
     best = min(history.values(), key=lambda t: float(t.objective))  # type: ignore[arg-type]
     assert best.config["kind"] == "c"
     assert isinstance(best.config["units"], int)
@@ -107,9 +93,9 @@ def test_finds_the_categorical_integer_and_log_optimum() -> None:
 
 
 def test_the_initial_design_comes_first_and_is_reproducible() -> None:
-    first = optimize_with(bo(SQUARE, seed=3, initial_design_size=4), sphere, 4)
-    second = optimize_with(bo(SQUARE, seed=3, initial_design_size=4), sphere, 4)
-    other = optimize_with(bo(SQUARE, seed=4, initial_design_size=4), sphere, 4)
+    first = optimize(bo(SQUARE, seed=3, initial_design_size=4), sphere, 4)
+    second = optimize(bo(SQUARE, seed=3, initial_design_size=4), sphere, 4)
+    other = optimize(bo(SQUARE, seed=4, initial_design_size=4), sphere, 4)
     configs = [t.config for t in first.values()]
     assert configs == [t.config for t in second.values()]
     assert configs != [t.config for t in other.values()]
@@ -239,7 +225,7 @@ def test_cost_aware_search_prefers_cheap_configurations() -> None:
     proposals = {}
     for aware in (True, False):
         optimizer = bo(SQUARE, initial_design_size=6, cost_aware=aware)
-        history = optimize_with(bo(SQUARE, initial_design_size=6), flat_in_x, 6, cost)
+        history = optimize(bo(SQUARE, initial_design_size=6), flat_in_x, 6, cost=cost)
         budget = history.budget(cost_to_spend=1000.0)
         proposals[aware] = [p.config["x"] for p in optimizer.ask(history, budget, 3)]
     assert max(proposals[True]) < 0.3, proposals
@@ -277,9 +263,7 @@ def test_marginal_likelihood_and_acquisition_gradients_are_right() -> None:
     def nll_gradient(t: np.ndarray) -> np.ndarray:
         return gp_module._neg_log_posterior(t, x, standardized, layout)[1]
 
-    assert optimize.check_grad(nll, nll_gradient, theta) < 1e-4 * np.linalg.norm(
-        nll_gradient(theta)
-    )
+    assert check_grad(nll, nll_gradient, theta) < 1e-4 * np.linalg.norm(nll_gradient(theta))
     model = GaussianProcess(x, y, layout)
     term = log_expected_improvement(model, float(np.min(model.standardized)))
     anchor = np.array([0.4, 0.3, 1.0])
@@ -290,7 +274,7 @@ def test_marginal_likelihood_and_acquisition_gradients_are_right() -> None:
     def gradient(v: np.ndarray) -> np.ndarray:
         return term(np.array([[*v, anchor[2]]]))[1][0]
 
-    assert optimize.check_grad(value, gradient, anchor[:2]) < 1e-4 * max(
+    assert check_grad(value, gradient, anchor[:2]) < 1e-4 * max(
         1.0, float(np.linalg.norm(gradient(anchor[:2])))
     )
 

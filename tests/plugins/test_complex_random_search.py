@@ -3,6 +3,7 @@ of uniform draws, prior draws and mutations of the incumbent it promises."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import numpy as np
@@ -13,7 +14,14 @@ from neps_core.errors import SettingsError
 from neps_core.history import TrialHistory
 from neps_core.models import BudgetInfo
 from neps_core.space import And, Equals, GreaterThan, PipelineSpace
-from neps_core.testing import OptimizerContract, history_of, make_trial, toy_spaces
+from neps_core.testing import (
+    OptimizerContract,
+    best_objective,
+    history_of,
+    make_trial,
+    optimize,
+    toy_spaces,
+)
 from neps_core_plugins.complex_random_search import (
     ComplexRandomSearch,
     ComplexRandomSearchSettings,
@@ -123,14 +131,12 @@ def test_without_successes_there_is_nothing_to_mutate() -> None:
 def test_it_exploits_better_than_random_search_on_a_smooth_problem() -> None:
     space = PipelineSpace({f"x{i}": neps.Float(-1.0, 1.0) for i in range(4)})
 
+    def sphere(config: Mapping[str, float]) -> float:
+        return sum(v * v for v in config.values())
+
     def best_after(optimizer_class: type, seed: int, **options: Any) -> float:
         optimizer = optimizer_class(space, optimizer_class.Settings(**options), seed=seed)
-        history = TrialHistory()
-        for _ in range(80):
-            (proposal,) = optimizer.ask(history, BudgetInfo(), 1)
-            value = sum(v * v for v in proposal.config.values())
-            history.put(make_trial(history.next_id(), proposal.config, objective=value))
-        return min(float(t.objective) for t in history.values())  # type: ignore[arg-type]
+        return best_objective(optimize(optimizer, sphere, 80))
 
     seeds = range(6)
     exploiting = [best_after(ComplexRandomSearch, s, mutation_share=0.6) for s in seeds]

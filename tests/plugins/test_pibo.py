@@ -13,7 +13,13 @@ import neps_core as neps
 from neps_core.components import build_optimizer
 from neps_core.errors import SettingsError
 from neps_core.history import TrialHistory
-from neps_core.testing import OptimizerContract, history_of, make_trial
+from neps_core.testing import (
+    OptimizerContract,
+    best_objective,
+    history_of,
+    make_trial,
+    optimize,
+)
 from neps_core_plugins.bayesian_optimization import BayesianOptimization
 from neps_core_plugins.bayesian_optimization.data import collect
 from neps_core_plugins.bayesian_optimization.engine import _acquisition, prior_density
@@ -116,17 +122,10 @@ def optimizer_layout(optimizer: PiBO) -> Any:
 def test_a_good_prior_gets_there_sooner_than_plain_bo() -> None:
     space = square((0.8, 0.2), confidence="medium")
 
-    def best_after(optimizer: Any, evaluations: int) -> float:
-        history = TrialHistory()
-        for _ in range(evaluations):
-            [proposal] = optimizer.ask(history, history.budget(), 1)
-            value = bowl(proposal.config)
-            history.put(make_trial(history.next_id(), proposal.config, objective=value))
-        return min(float(t.objective) for t in history.values())  # type: ignore[arg-type]
-
     options = {"initial_design_size": 3, "sample_prior_first": False, "raw_samples": 256}
-    guided = best_after(pibo(space, **options), 6)
-    plain = best_after(build_optimizer(BayesianOptimization, options, space, 0), 6)
+    guided = best_objective(optimize(pibo(space, **options), bowl, 6))
+    plain_bo = build_optimizer(BayesianOptimization, options, space, 0)
+    plain = best_objective(optimize(plain_bo, bowl, 6))
     assert guided < plain
     assert guided < 1e-2
 

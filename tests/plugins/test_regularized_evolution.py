@@ -13,7 +13,14 @@ from neps_core.errors import SettingsError
 from neps_core.history import TrialHistory
 from neps_core.models import BudgetInfo
 from neps_core.space import Equals, PipelineSpace
-from neps_core.testing import OptimizerContract, history_of, make_trial, toy_spaces
+from neps_core.testing import (
+    OptimizerContract,
+    best_objective,
+    history_of,
+    make_trial,
+    optimize,
+    toy_spaces,
+)
 from neps_core_plugins.random_search import RandomSearch
 from neps_core_plugins.regularized_evolution import (
     RegularizedEvolution,
@@ -137,13 +144,7 @@ def test_evolution_beats_random_search_on_a_structured_problem() -> None:
         return float(sum(abs(width - 7) + (kind == "pool") for width, kind in net))
 
     def best_after(optimizer: Any) -> float:
-        history = TrialHistory()
-        for _ in range(60):
-            (proposal,) = optimizer.ask(history, BudgetInfo(), 1)
-            history.put(
-                make_trial(history.next_id(), proposal.config, objective=objective(proposal.config))
-            )
-        return min(float(t.objective) for t in history.values())  # type: ignore[arg-type]
+        return best_objective(optimize(optimizer, objective, 60))
 
     settings = RegularizedEvolutionSettings(population_size=10, sample_size=3)
     evolved = [best_after(RegularizedEvolution(space, settings, seed=s)) for s in range(5)]
