@@ -8,9 +8,9 @@ no longer builds, a row whose cost column is wrong.
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 from pathlib import Path
+
+from python_process import run_python
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 ROW = re.compile(
@@ -20,9 +20,8 @@ ROW = re.compile(
 
 
 def test_optimizer_benchmark_prints_a_row_per_problem_and_optimizer(tmp_path: Path) -> None:
-    completed = subprocess.run(
+    completed = run_python(
         [
-            sys.executable,
             str(REPOSITORY / "benchmarks" / "optimizers.py"),
             "--seeds",
             "1",
@@ -34,14 +33,9 @@ def test_optimizer_benchmark_prints_a_row_per_problem_and_optimizer(tmp_path: Pa
             "bayesian_optimization",
             "hyperband",
         ],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=300,
-        stdin=subprocess.DEVNULL,
+        tmp_path,
+        "benchmarks/optimizers.py",
     )
-    assert completed.returncode == 0, completed.stderr
     rows = [m.groups() for line in completed.stdout.splitlines() if (m := ROW.match(line))]
     assert [(problem, label) for problem, label, *_ in rows] == [
         ("mf_hartmann6", "random_search"),

@@ -14,7 +14,6 @@ A comment on the line right before a fenced block changes what happens to it:
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import sys
@@ -22,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from python_process import run_python
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 DOCUMENTS = [REPOSITORY / "README.md", *sorted((REPOSITORY / "docs").rglob("*.md"))]
@@ -95,25 +95,6 @@ def page_script(document: Path, blocks: list[Block]) -> str:
             for offset, line in enumerate(block.code.splitlines()):
                 lines[block.first_line - 1 + offset] = line
     return "\n".join(lines) + "\n"
-
-
-def run_python(arguments: list[str], cwd: Path, what: str) -> subprocess.CompletedProcess[str]:
-    """Run the interpreter of this test session in ``cwd``; fail with the output if it fails."""
-    completed = subprocess.run(
-        [sys.executable, *arguments],
-        cwd=cwd,
-        env={**os.environ, "PYTHONWARNINGS": "", "NEPS_CORE_EXAMPLES_QUICK": "1"},
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=300,
-        stdin=subprocess.DEVNULL,
-    )
-    assert completed.returncode == 0, (
-        f"{what} exited with {completed.returncode}\n"
-        f"--- stdout\n{completed.stdout}\n--- stderr\n{completed.stderr}"
-    )
-    return completed
 
 
 def _with_snippets(document: Path) -> bool:

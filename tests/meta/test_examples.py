@@ -8,14 +8,13 @@ for a new example that makes a promise worth keeping.
 from __future__ import annotations
 
 import csv
-import os
 import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 import yaml
+from python_process import run_python
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 EXAMPLES = sorted((REPOSITORY / "examples").glob("*.py"))
@@ -23,22 +22,7 @@ EXAMPLES = sorted((REPOSITORY / "examples").glob("*.py"))
 
 def run_example(path: Path, cwd: Path) -> subprocess.CompletedProcess[str]:
     """Run one example in ``cwd`` with the quick mode CI uses, failing with its output."""
-    env = {**os.environ, "NEPS_CORE_EXAMPLES_QUICK": "1", "PYTHONWARNINGS": ""}
-    completed = subprocess.run(
-        [sys.executable, str(path)],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=300,
-        stdin=subprocess.DEVNULL,
-    )
-    assert completed.returncode == 0, (
-        f"{path.name} exited with {completed.returncode}\n"
-        f"--- stdout\n{completed.stdout}\n--- stderr\n{completed.stderr}"
-    )
-    return completed
+    return run_python([str(path)], cwd, path.name)
 
 
 def trajectory(root: Path) -> list[dict[str, str]]:
