@@ -10,6 +10,7 @@ Branin and Hartmann6 rows need.
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
@@ -19,13 +20,9 @@ from neps_core.space.parameters import Categorical, Float, Integer
 
 
 def available() -> bool:
-    """Whether optuna (and the torch its GP sampler needs) can be imported."""
-    try:
-        import optuna  # noqa: F401
-        import torch  # noqa: F401
-    except ImportError:
-        return False
-    return True
+    """Whether optuna and the torch its GP sampler needs are installed (without importing
+    them: the table of rows is built at import time, also for runs without the peer)."""
+    return all(importlib.util.find_spec(name) is not None for name in ("optuna", "torch"))
 
 
 class OptunaGP(Optimizer):
