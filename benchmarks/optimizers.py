@@ -218,6 +218,8 @@ class Row:
 
 #: The peer row (Optuna's GP sampler through the same harness), when optuna is installed.
 OPTUNA_PEER = "optuna_gp"
+#: Optimizers of other libraries, by row name; every other row names a plugin.
+PEERS: dict[str, type[Optimizer]] = {OPTUNA_PEER: optuna_peer.OptunaGP}
 ROWS: list[Row] = [
     Row("mf_hartmann6", "random_search"),
     Row("mf_hartmann6", "hyperband"),
@@ -275,8 +277,7 @@ def run_once(row: Row, seed: int, root: Path) -> Outcome:
     """One seeded run of ``row``; its regret, time per proposal and budget used."""
     problem = PROBLEMS[row.problem]
     clock = [0.0, 0.0]
-    peers: dict[str, type[Optimizer]] = {OPTUNA_PEER: optuna_peer.OptunaGP}
-    optimizer = timed(peers.get(row.optimizer) or load_plugins().optimizers[row.optimizer], clock)
+    optimizer = timed(PEERS.get(row.optimizer) or load_plugins().optimizers[row.optimizer], clock)
     summary = neps.run(
         problem.evaluation(seed),
         problem.space(row.prior),

@@ -162,25 +162,19 @@ def fit_hyper(x: np.ndarray, y: np.ndarray, layout: KernelLayout) -> Hyper:
     return Hyper.from_log(best[1], layout)
 
 
-def _covariance(x: np.ndarray, layout: KernelLayout, hyper: Hyper) -> np.ndarray:
-    """The covariance matrix of noisy observations at ``x``."""
-    k = kernel(x, x, layout, hyper)
-    k[np.diag_indices_from(k)] += hyper.noise + JITTER
-    return k
-
-
 def generalized_least_squares_mean(
-    x: np.ndarray, standardized: np.ndarray, layout: KernelLayout, hyper: Hyper
+    factor: tuple[np.ndarray, bool], standardized: np.ndarray
 ) -> float:
     """The constant prior mean that maximizes the likelihood: ``1'K^-1 y / 1'K^-1 1``.
+
+    ``factor`` is the Cholesky factor of the observations' covariance ``K``.
 
     Unlike the plain average it weighs observations by how much they tell independently of
     each other: a cluster of good points from exploiting one basin counts about as one, so
     the model does not expect the unexplored rest of the space to be as good as that basin
     (which sent the plain-average model to the corners of the box, its most uncertain points).
     """
-    factor = linalg.cho_factor(_covariance(x, layout, hyper), lower=True, check_finite=False)
-    weights = linalg.cho_solve(factor, np.ones(len(x)), check_finite=False)
+    weights = linalg.cho_solve(factor, np.ones(len(standardized)), check_finite=False)
     return float(weights @ standardized / weights.sum())
 
 
@@ -199,15 +193,20 @@ class GaussianProcess:
         self.y_std = float(np.std(y)) if np.std(y) > 1e-12 else 1.0
         standardized = (y - self.y_mean) / self.y_std
         self.hyper = fit_hyper(x, standardized, layout) if hyper is None else hyper
-        self.prior_mean = generalized_least_squares_mean(x, standardized, layout, self.hyper)
         self._condition(x, standardized)
 
-    def _condition(self, x: np.ndarray, standardized: np.ndarray) -> None:
+    def _condition(
+        self, x: np.ndarray, standardized: np.ndarray, prior_mean: float | None = None
+    ) -> None:
+        """Condition on ``standardized`` at ``x``; without ``prior_mean``, fit it (GLS)."""
         self.x = x
         self.standardized = standardized
-        self._factor = linalg.cho_factor(
-            _covariance(x, self.layout, self.hyper), lower=True, check_finite=False
-        )
+        k = kernel(x, x, self.layout, self.hyper)
+        k[np.diag_indices_from(k)] += self.hyper.noise + JITTER
+        self._factor = linalg.cho_factor(k, lower=True, check_finite=False)
+        if prior_mean is None:
+            prior_mean = generalized_least_squares_mean(self._factor, standardized)
+        self.prior_mean = prior_mean
         self._alpha = linalg.cho_solve(
             self._factor, standardized - self.prior_mean, check_finite=False
         )
@@ -222,9 +221,11 @@ class GaussianProcess:
             return self
         mean, _ = self.predict_standardized(x_new)
         clone = object.__new__(GaussianProcess)
-        clone.layout, clone.hyper, clone.prior_mean = self.layout, self.hyper, self.prior_mean
+        clone.layout, clone.hyper = self.layout, self.hyper
         clone.y_mean, clone.y_std = self.y_mean, self.y_std
-        clone._condition(np.vstack([self.x, x_new]), np.concatenate([self.standardized, mean]))
+        clone._condition(
+            np.vstack([self.x, x_new]), np.concatenate([self.standardized, mean]), self.prior_mean
+        )
         return clone
 
     def predict_standardized(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -181,7 +181,7 @@ def test_a_cluster_of_good_points_does_not_make_the_unexplored_space_look_good()
     standardized = (y - model.y_mean) / model.y_std
     # Uncorrelated observations: the generalized least-squares mean is the plain average.
     far_apart = gp_module.Hyper(np.array([1e-6, 1e-6]), np.array([]), 1.0, 1e-6)
-    plain = gp_module.generalized_least_squares_mean(x, standardized, layout, far_apart)
+    plain = GaussianProcess(x, y, layout, far_apart).prior_mean
     assert plain == pytest.approx(float(np.mean(standardized)), abs=1e-6)
 
 
