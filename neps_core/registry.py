@@ -30,18 +30,23 @@ class Registry(Mapping[str, T], Generic[T]):
         self._broken = dict(broken or {})
 
     def register(self, cls: T, origin: str) -> None:
-        """Add ``cls`` under ``cls.name``; ``origin`` names the plugin's distribution."""
+        """Add ``cls`` under ``cls.name`` and its ``aliases``; ``origin`` names its distribution.
+
+        Aliases let a class answer to another project's spelling (NePS's ``"moasha"`` for
+        ``"mo_asha"``) and clash like names do.
+        """
         name = getattr(cls, "name", None)
         if not isinstance(name, str) or not name:
             raise TypeError(f"{self.kind} class {cls!r} from {origin} has no string `name`")
-        if name in self._classes and self._classes[name] is not cls:
-            raise DuplicatePluginError(
-                f"{self.kind} name {name!r} is registered twice: by {self._origins[name]} "
-                f"({self._classes[name].__module__}.{self._classes[name].__qualname__}) and by "
-                f"{origin} ({cls.__module__}.{cls.__qualname__})"
-            )
-        self._classes[name] = cls
-        self._origins[name] = origin
+        for key in (name, *getattr(cls, "aliases", ())):
+            if key in self._classes and self._classes[key] is not cls:
+                raise DuplicatePluginError(
+                    f"{self.kind} name {key!r} is registered twice: by {self._origins[key]} "
+                    f"({self._classes[key].__module__}.{self._classes[key].__qualname__}) and by "
+                    f"{origin} ({cls.__module__}.{cls.__qualname__})"
+                )
+            self._classes[key] = cls
+            self._origins[key] = origin
 
     def origin(self, name: str) -> str:
         """The distribution that registered ``name``."""

@@ -36,6 +36,7 @@ class MOASHA(BracketOptimizer):
     """Multi-objective ASHA with non-dominated sorting and an epsilon-net inside each front."""
 
     name: ClassVar[str] = "mo_asha"
+    aliases: ClassVar[tuple[str, ...]] = ("moasha",)  # NePS's name
     Settings: ClassVar[type] = HalvingSettings
     schedule_kind: ClassVar[str] = "asha"
     supports_multi_objective: ClassVar[bool] = True

@@ -34,6 +34,8 @@ class Optimizer(abc.ABC):
     """
 
     name: ClassVar[str]
+    #: Other names the optimizer answers to (e.g. another library's spelling of ``name``).
+    aliases: ClassVar[tuple[str, ...]] = ()
     Settings: ClassVar[type] = NoSettings
     supports_fidelity: ClassVar[bool] = False
     requires_fidelity: ClassVar[bool] = False

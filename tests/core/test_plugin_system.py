@@ -151,6 +151,31 @@ def test_two_distributions_claiming_one_name_are_both_named(
         load_plugins()
 
 
+def test_an_alias_answers_for_its_class_and_clashes_like_a_name(neps_run: Run) -> None:
+    class Aliased(RandomSearch):
+        name = "aliased_search"
+        aliases = ("other_spelling",)
+
+    class Plugin:
+        @neps.hookimpl
+        def neps_register_optimizers(self) -> list[type]:
+            return [Aliased]
+
+    assert neps_run(optimizer="other_spelling", plugins=[Plugin()]).counts["success"] == 5
+
+    class Squatter(RandomSearch):
+        name = "squatter"
+        aliases = ("random_search",)
+
+    class Clash:
+        @neps.hookimpl
+        def neps_register_optimizers(self) -> list[type]:
+            return [Squatter]
+
+    with pytest.raises(DuplicatePluginError, match=r"'random_search' .* twice.*Squatter"):
+        neps_run(plugins=[Clash()])
+
+
 def test_registering_the_same_class_twice_is_harmless(neps_run: Run) -> None:
     class Plugin:
         @neps.hookimpl

@@ -77,7 +77,8 @@ def test_inconsistent_objectives_are_refused() -> None:
         MOASHA(SPACE, seed=0).ask(mixed, mixed.budget(), 1)
 
 
-def test_a_multi_objective_run_promotes_and_reports_the_front(tmp_path: Path) -> None:
+@pytest.mark.parametrize("name", ["mo_asha", "moasha"])  # "moasha": NePS's spelling
+def test_a_multi_objective_run_promotes_and_reports_the_front(tmp_path: Path, name: str) -> None:
     seen: dict[str, Any] = {}
 
     def evaluate_pipeline(
@@ -93,7 +94,7 @@ def test_a_multi_objective_run_promotes_and_reports_the_front(tmp_path: Path) ->
         evaluate_pipeline,
         SPACE,
         root_directory=tmp_path / "run",
-        optimizer="mo_asha",
+        optimizer=name,
         cost_to_spend=120,
         seed=3,
     )
