@@ -3,24 +3,31 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import attrs
+import numpy as np
 
 from neps_core import hookimpl
 from neps_core.interfaces import Optimizer
 from neps_core.models import BudgetInfo, Proposal, Trial
+from neps_core.space.sampling import sample_uniform
 
 
 @attrs.frozen
 class RandomSearchSettings:
-    """``use_priors``: sample around each parameter's prior instead of uniformly."""
+    """``use_priors``: sample around each parameter's prior instead of uniformly.
+
+    ``ignore_fidelity`` (NePS's option): keep the fidelity at its maximum (the default);
+    ``False`` draws it uniformly in its range like any other parameter.
+    """
 
     use_priors: bool = False
+    ignore_fidelity: bool = True
 
 
 class RandomSearch(Optimizer):
-    """Independent samples of the space; the fidelity, if any, at its maximum."""
+    """Independent samples of the space; the fidelity, if any, at its maximum unless asked."""
 
     name: ClassVar[str] = "random_search"
     Settings: ClassVar[type] = RandomSearchSettings
@@ -28,9 +35,13 @@ class RandomSearch(Optimizer):
 
     def ask(self, trials: Mapping[str, Trial], budget: BudgetInfo, n: int) -> Sequence[Proposal]:
         rng = self.random_generator(trials)
-        return [
-            Proposal(self.space.sample(rng, use_priors=self.settings.use_priors)) for _ in range(n)
-        ]
+        return [Proposal(self._sample(rng)) for _ in range(n)]
+
+    def _sample(self, rng: np.random.Generator) -> dict[str, Any]:
+        fidelity: Any = "max"
+        if self.space.fidelity is not None and not self.settings.ignore_fidelity:
+            fidelity = sample_uniform(self.space.fidelity, rng)
+        return self.space.sample(rng, use_priors=self.settings.use_priors, fidelity=fidelity)
 
 
 @hookimpl

@@ -69,9 +69,29 @@ def test_use_priors_draws_around_the_priors() -> None:
     assert share[0] > 0.6 > share[1]
 
 
-def test_the_fidelity_is_always_at_its_maximum() -> None:
+def test_the_fidelity_is_at_its_maximum_unless_ignore_fidelity_is_off() -> None:
     space = neps.PipelineSpace({"x": neps.Float(0.0, 1.0), "epochs": neps.IntegerFidelity(1, 9)})
     assert {c["epochs"] for c in _draws(space, 20)} == {9}
+    assert {c["epochs"] for c in _draws(space, 200, ignore_fidelity=False)} == set(range(1, 10))
+
+
+def test_a_run_with_the_fidelity_drawn_passes_it_to_the_evaluation(tmp_path: Path) -> None:
+    space = {"x": neps.Float(0.0, 1.0), "epochs": neps.IntegerFidelity(1, 9)}
+    seen: list[int] = []
+
+    def evaluate_pipeline(x: float, epochs: int) -> float:
+        seen.append(epochs)
+        return x / epochs
+
+    neps.run(
+        evaluate_pipeline,
+        space,
+        root_directory=tmp_path / "run",
+        optimizer=("random_search", {"ignore_fidelity": False}),
+        evaluations_to_spend=30,
+        seed=1,
+    )
+    assert len(seen) == 30 and len(set(seen)) > 3 and 1 <= min(seen) <= max(seen) <= 9
 
 
 def test_draws_depend_on_seed_and_history_only() -> None:
