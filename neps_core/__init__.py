@@ -3,6 +3,7 @@
 The public API; everything else is reachable through its submodules.
 """
 
+from neps_core import algorithms
 from neps_core.api import (
     load_config,
     load_pipeline_space,
@@ -72,6 +73,7 @@ __all__ = [
     "TrialState",
     "UnknownPluginError",
     "__version__",
+    "algorithms",
     "hookimpl",
     "import_trials",
     "load_config",

@@ -345,3 +345,28 @@ def test_a_blocked_broken_plugin_is_not_even_imported(
     discovery = make_plugin_manager()  # an unexpected warning would fail under -W error
     assert "broken_blocked" not in discovery.broken
     assert module not in sys.modules
+
+
+# -- neps.algorithms ------------------------------------------------------------------------------
+def test_algorithms_names_every_optimizer_as_neps_does(neps_run: Run, tmp_path: Path) -> None:
+    from neps_core_plugins.priorband import PriorBand
+
+    assert neps.algorithms.priorband is PriorBand
+    assert neps.algorithms.random_search is RandomSearch
+    assert neps_run(optimizer=neps.algorithms.random_search).counts["success"] == 5
+    summary = neps_run(
+        optimizer=(neps.algorithms.random_search, {"use_priors": True}),
+        root_directory=tmp_path / "with_options",
+    )
+    assert summary.counts["success"] == 5
+
+
+def test_algorithms_includes_installed_plugins_and_suggests_on_typos(
+    distribution: MakeDistribution,
+) -> None:
+    distribution("neps-extra-search", OPTIMIZER_PLUGIN.format(cls="Extra", name="extra_search"))
+    assert neps.algorithms.extra_search.name == "extra_search"
+    assert {"extra_search", "bayesian_optimization", "priorband"} <= set(dir(neps.algorithms))
+    assert not hasattr(neps.algorithms, "no_such_optimizer")
+    with pytest.raises(AttributeError, match=r"'hyperbnd'.*Did you mean 'hyperband'"):
+        _ = neps.algorithms.hyperbnd
