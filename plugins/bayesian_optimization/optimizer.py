@@ -22,26 +22,37 @@ from neps_core.validators import at_least, one_of
 INITIAL_DESIGNS = ("sobol", "random", "prior")
 
 
+def _design_size(_: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    """``None``, ``"ndim"`` or a positive integer."""
+    if value is None or value == "ndim":
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{attribute.name} must be a positive integer or 'ndim', got {value!r}")
+
+
 @attrs.frozen
 class BayesianOptimizationSettings:
     """Options of ``bayesian_optimization``.
 
     Attributes:
         initial_design_size: Configurations drawn before the model takes over; ``None`` picks
-            ``max(5, min(20, 3 * dims))``.
+            ``max(5, min(20, 3 * dims))``, ``"ndim"`` (NePS's default) one per dimension.
         initial_design: ``"sobol"`` (scrambled Sobol points), ``"random"`` (uniform draws) or
             ``"prior"`` (draws around the space's priors).
         sample_prior_first: Make the first configuration the space's prior configuration.
         cost_aware: With a ``cost_to_spend`` budget and reported costs, divide expected
-            improvement by the predicted cost, less so as the budget runs out.
+            improvement by the predicted cost, less so as the budget runs out. The cost model
+            is on log cost either way, so NePS's ``"log"`` means the same as ``True``.
         raw_samples: Random candidates scored before gradient-based refinement.
         restarts: Candidates refined by L-BFGS-B (and categorical local search).
     """
 
-    initial_design_size: int | None = attrs.field(default=None, validator=at_least(1))
+    # ``Any``: the settings converter cannot structure ``int | Literal["ndim"]``; the
+    # validators check the values instead.
+    initial_design_size: Any = attrs.field(default=None, validator=_design_size)
     initial_design: str = attrs.field(default="sobol", validator=one_of(INITIAL_DESIGNS))
     sample_prior_first: bool = False
-    cost_aware: bool = True
+    cost_aware: Any = attrs.field(default=True, validator=one_of((True, False, "log")))
     raw_samples: int = attrs.field(default=1024, validator=at_least(2))
     restarts: int = attrs.field(default=10, validator=at_least(1))
 
@@ -76,8 +87,11 @@ class BayesianOptimization(Optimizer):
     @property
     def n_initial(self) -> int:
         """The size of the initial design."""
-        if self.settings.initial_design_size is not None:
-            return int(self.settings.initial_design_size)
+        size = self.settings.initial_design_size
+        if size == "ndim":
+            return max(1, self.encoder.n_dims)
+        if size is not None:
+            return int(size)
         return max(5, min(20, 3 * self.encoder.n_dims))
 
     def ask(self, trials: Mapping[str, Trial], budget: BudgetInfo, n: int) -> Sequence[Proposal]:

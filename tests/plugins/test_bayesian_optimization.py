@@ -103,6 +103,11 @@ def test_the_initial_design_comes_first_and_is_reproducible() -> None:
     assert [math.floor(4 * x) for x in xs] == [0, 1, 2, 3]
 
 
+def test_ndim_initial_design_has_one_configuration_per_dimension() -> None:
+    assert bo(SQUARE, initial_design_size="ndim").n_initial == 2
+    assert bo(MIXED, initial_design_size="ndim").n_initial == len(MIXED.searchable)
+
+
 def test_sample_prior_first_starts_at_the_prior() -> None:
     space = neps.PipelineSpace({"x": neps.Float(0.0, 1.0, prior=0.125), "k": neps.Integer(1, 5)})
     [proposal] = bo(space, sample_prior_first=True).ask(TrialHistory(), TrialHistory().budget(), 1)
@@ -114,6 +119,9 @@ def test_sample_prior_first_starts_at_the_prior() -> None:
     ("options", "message"),
     [
         ({"initial_design_size": 0}, "initial_design_size"),
+        ({"initial_design_size": "auto"}, "initial_design_size"),
+        ({"initial_design_size": True}, "initial_design_size"),
+        ({"cost_aware": "sqrt"}, "cost_aware"),
         ({"initial_design": "latin"}, "initial_design"),
         ({"raw_samples": 1}, "raw_samples"),
         ({"restarts": 0}, "restarts"),
@@ -223,13 +231,14 @@ def test_cost_aware_search_prefers_cheap_configurations() -> None:
         return (config["y"] - 0.5) ** 2 + 0.01 * config["x"]
 
     proposals = {}
-    for aware in (True, False):
+    history = optimize(bo(SQUARE, initial_design_size=6), flat_in_x, 6, cost=cost)
+    budget = history.budget(cost_to_spend=1000.0)
+    for aware in (True, False, "log"):  # "log": NePS's spelling, our cost model is on log cost
         optimizer = bo(SQUARE, initial_design_size=6, cost_aware=aware)
-        history = optimize(bo(SQUARE, initial_design_size=6), flat_in_x, 6, cost=cost)
-        budget = history.budget(cost_to_spend=1000.0)
         proposals[aware] = [p.config["x"] for p in optimizer.ask(history, budget, 3)]
     assert max(proposals[True]) < 0.3, proposals
     assert np.mean(proposals[True]) < np.mean(proposals[False])
+    assert proposals["log"] == proposals[True]
 
 
 # -- numerics ---------------------------------------------------------------------------------
