@@ -36,6 +36,7 @@ from neps_core.space import Categorical, PipelineSpace
 from neps_core.space.parameters import Numerical
 from neps_core.space.sampling import CATEGORICAL_PRIOR_MASS, NUMERIC_PRIOR_STD
 from neps_core_plugins.brackets import (
+    SAMPLE_PRIOR_FIRST,
     SCHEDULES,
     BracketOptimizer,
     Member,
@@ -64,7 +65,7 @@ class PriorBandSettings:
     eta: int = eta_field()
     base: str = attrs.field(default="hyperband", validator=attrs.validators.in_(SCHEDULES))
     early_stopping_rate: int = early_stopping_rate_field()
-    sample_prior_first: bool = True
+    sample_prior_first: Any = attrs.field(default=True, validator=SAMPLE_PRIOR_FIRST)
     sample_prior_at_target: bool = True
     mutation_rate: float = attrs.field(default=0.5, validator=_in_unit_interval)
     mutation_std: float = attrs.field(default=0.25, validator=_in_unit_interval)

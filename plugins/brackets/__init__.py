@@ -38,6 +38,7 @@ from neps_core_plugins.brackets.plan import (
     trial_order,
 )
 from neps_core_plugins.brackets.rungs import (
+    SAMPLE_PRIOR_FIRST,
     SAMPLERS,
     BracketShape,
     HalvingSettings,
@@ -52,6 +53,7 @@ from neps_core_plugins.brackets.rungs import (
 
 __all__ = [
     "SAMPLERS",
+    "SAMPLE_PRIOR_FIRST",
     "SCHEDULES",
     "Best",
     "Bracket",

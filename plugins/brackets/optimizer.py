@@ -27,8 +27,8 @@ class BracketOptimizer(Optimizer):
     override :meth:`sample_config` (how new configurations are drawn), :meth:`rank` (which
     trials of a rung are best) and :meth:`check_objectives`. Settings need ``eta`` and may
     have ``early_stopping_rate``, ``sampler``, ``sample_prior_first`` (the prior configuration
-    is the first one started) and ``sample_prior_at_target`` (... at the highest fidelity,
-    outside the brackets, as PriorBand does).
+    is the first one started; ``"highest_fidelity"``: at the highest fidelity, outside the
+    brackets) and ``sample_prior_at_target`` (``True`` means the same, as PriorBand does).
     """
 
     supports_fidelity: ClassVar[bool] = True
@@ -113,10 +113,9 @@ class BracketOptimizer(Optimizer):
 
     @property
     def _prior_at_target(self) -> bool:
-        settings = self.settings
-        return bool(getattr(settings, "sample_prior_first", False)) and bool(
-            getattr(settings, "sample_prior_at_target", False)
-        )
+        first = getattr(self.settings, "sample_prior_first", False)
+        at_target = bool(getattr(self.settings, "sample_prior_at_target", False))
+        return first == "highest_fidelity" or (bool(first) and at_target)
 
     def sample_config(self, rung: int, rng: np.random.Generator, plan: Plan) -> dict[str, Any]:
         """A new configuration at rung ``rung``: the prior first if asked, then the sampler."""

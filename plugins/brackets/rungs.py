@@ -9,7 +9,7 @@ import attrs
 
 from neps_core.errors import SettingsError
 from neps_core.space import Integer, PipelineSpace
-from neps_core.validators import at_least
+from neps_core.validators import at_least, one_of
 
 SAMPLERS = ("uniform", "prior")
 
@@ -24,6 +24,12 @@ def early_stopping_rate_field() -> Any:
     return attrs.field(default=0, validator=at_least(0))
 
 
+#: Values of ``sample_prior_first``: start with the prior configuration (``True``), and
+#: NePS's ``"highest_fidelity"``: evaluate it at the highest fidelity, outside the brackets.
+#: The field is typed ``Any``: the settings converter cannot structure ``bool | Literal``.
+SAMPLE_PRIOR_FIRST = one_of((True, False, "highest_fidelity"))
+
+
 def sampler_field() -> Any:
     """``sampler``: new configurations drawn ``"uniform"``-ly or around the ``"prior"``."""
     return attrs.field(default="uniform", validator=attrs.validators.in_(SAMPLERS))
@@ -34,12 +40,13 @@ class HyperbandSettings:
     """Options of the Hyperband-style optimizers (``hyperband``, ``async_hb``).
 
     ``eta``: promotion ratio; ``sampler``: ``"uniform"`` or ``"prior"`` draws of new
-    configurations; ``sample_prior_first``: start with the prior configuration.
+    configurations; ``sample_prior_first``: start with the prior configuration (at the lowest
+    rung; ``"highest_fidelity"``: at the highest fidelity).
     """
 
     eta: int = eta_field()
     sampler: str = sampler_field()
-    sample_prior_first: bool = False
+    sample_prior_first: Any = attrs.field(default=False, validator=SAMPLE_PRIOR_FIRST)
 
 
 @attrs.frozen

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 import neps_core as neps
+from neps_core.components import build_optimizer
 from neps_core.errors import SettingsError
 from neps_core.history import TrialHistory
 from neps_core.models import BudgetInfo, Proposal, TrialState
@@ -246,6 +247,19 @@ def test_sample_prior_first_and_prior_sampler() -> None:
     around = SuccessiveHalving(space, HalvingSettings(sampler="prior"), seed=0)
     xs = [p.config["x"] for p in _ask(around, TrialHistory(), n=9)]
     assert all(abs(x - 0.8) < 0.25 for x in xs)
+
+
+@pytest.mark.parametrize("cls", [Hyperband, ASHA, AsyncHB, SuccessiveHalving])
+def test_sample_prior_first_at_the_highest_fidelity_as_neps_spells_it(cls: Any) -> None:
+    space = neps.PipelineSpace(
+        {"x": neps.Float(0.0, 1.0, prior=0.8), "epochs": neps.IntegerFidelity(1, 9)}
+    )
+    optimizer = build_optimizer(cls, {"sample_prior_first": "highest_fidelity"}, space, 0)
+    first, second = _ask(optimizer, TrialHistory(), n=2)
+    assert first.config == {"x": 0.8, "epochs": 9}
+    assert second.config["epochs"] == 1
+    with pytest.raises(SettingsError, match="sample_prior_first"):
+        build_optimizer(cls, {"sample_prior_first": "lowest_fidelity"}, space, 0)
 
 
 # -- budgets ------------------------------------------------------------------------------------
