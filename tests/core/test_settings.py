@@ -141,8 +141,12 @@ def test_invalid_optimizer_option_value_is_named(root: Path) -> None:
 @pytest.mark.parametrize(
     ("spec", "name", "settings"),
     [
-        ("random_search", "random_search", {"use_priors": False}),
-        (("random_search", {"use_priors": True}), "random_search", {"use_priors": True}),
+        ("random_search", "random_search", {"use_priors": False, "ignore_fidelity": True}),
+        (
+            ("random_search", {"use_priors": True}),
+            "random_search",
+            {"use_priors": True, "ignore_fidelity": True},
+        ),
         ({"name": "grid_search", "size": 3}, "grid_search", {"size": 3}),
     ],
     ids=["name", "pair", "mapping"],
