@@ -74,7 +74,12 @@ def _describe_error(error: BaseException, expected: type | None) -> str:
 
 
 def select_optimizer_class(
-    spec: ComponentSpec, space: PipelineSpace, settings: RunSettings, plugins: Plugins
+    spec: ComponentSpec,
+    space: PipelineSpace,
+    settings: RunSettings,
+    plugins: Plugins,
+    *,
+    multi_objective: bool = False,
 ) -> type[Optimizer]:
     """The optimizer class for ``spec``; ``"auto"`` asks the ``neps_select_optimizer`` hook."""
     if isinstance(spec.name, type):
@@ -83,7 +88,9 @@ def select_optimizer_class(
         return spec.name
     name = spec.name
     if name == "auto":
-        name = plugins.hook.neps_select_optimizer(space=space, settings=settings)
+        name = plugins.hook.neps_select_optimizer(
+            space=space, settings=settings, multi_objective=multi_objective
+        )
         if name is None:
             raise SettingsError("optimizer='auto': no plugin selected an optimizer")
     return plugins.optimizers[name]

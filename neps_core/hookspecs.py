@@ -81,11 +81,13 @@ def neps_configure_converter(converter: cattrs.Converter) -> None:
 
 # -- decision ----------------------------------------------------------------------------------
 @hookspec(firstresult=True)
-def neps_select_optimizer(space: PipelineSpace, settings: Any) -> str | None:
+def neps_select_optimizer(space: PipelineSpace, settings: Any, multi_objective: bool) -> str | None:
     """Return the optimizer name to use for ``optimizer="auto"``, or ``None`` to abstain.
 
     The built-in choice is registered with ``trylast``, so any plugin may override it.
-    ``settings`` are the run's validated ``neps_core.config.RunSettings``.
+    ``settings`` are the run's validated ``neps_core.config.RunSettings``. ``multi_objective``
+    is true once the run's results have several objectives: the hook is asked again then,
+    and the run switches to its answer if the first choice cannot use such results.
     """
 
 

@@ -8,17 +8,22 @@ exact. The worker loop and ask-and-tell clients share this one implementation.
 
 from __future__ import annotations
 
+import logging
 import time
 
 import attrs
 
+from neps_core.components import build_optimizer, select_optimizer_class
 from neps_core.config import RunSettings
 from neps_core.history import TrialHistory
 from neps_core.interfaces import Optimizer, Storage
+from neps_core.interfaces.optimizer import first_multi_objective
 from neps_core.liveness import recover_stale_trials
 from neps_core.models import BudgetInfo, Proposal, Trial, TrialState
 from neps_core.plugin_manager import Plugins, plugin_errors
 from neps_core.space import PipelineSpace
+
+logger = logging.getLogger(__name__)
 
 
 class TrialSampler:
@@ -86,9 +91,11 @@ class TrialSampler:
         )
 
     def _ask(self, history: TrialHistory, budget: BudgetInfo, n: int) -> list[Proposal]:
+        self._switch_auto_to_multi_objective(history)
         optimizer = self.optimizer
         origin = self.plugins.origin(type(optimizer))
         with plugin_errors(f"optimizer {optimizer.name!r} of", origin):
+            optimizer.check_objectives(history)
             proposals = list(optimizer.ask(history, budget, n))
         for proposal in proposals:
             try:
@@ -98,6 +105,29 @@ class TrialSampler:
                     f"Optimizer {optimizer.name!r} proposed an invalid configuration: {error}"
                 ) from error
         return proposals[:n]
+
+    def _switch_auto_to_multi_objective(self, history: TrialHistory) -> None:
+        """With ``optimizer="auto"``, results with several objectives get an optimizer for them.
+
+        Whether a run has several objectives shows only in its results; the first choice was
+        made before any arrived.
+        """
+        spec = self.settings.optimizer
+        if spec.name != "auto" or self.optimizer.supports_multi_objective:
+            return
+        if first_multi_objective(history) is None:
+            return
+        cls = select_optimizer_class(
+            spec, self.space, self.settings, self.plugins, multi_objective=True
+        )
+        logger.info(
+            "optimizer='auto': the results have several objectives, so %s replaces %s",
+            cls.name,
+            self.optimizer.name,
+        )
+        self.optimizer = build_optimizer(
+            cls, spec.options, self.space, self.settings.seed, self.plugins.converter
+        )
 
     def _new_trials(
         self, history: TrialHistory, proposals: list[Proposal], wanted: int, now: float

@@ -8,8 +8,11 @@ The decision looks at the space (and the evaluator) only:
 * no fidelity -> ``pibo`` with priors, ``bayesian_optimization`` without, when scipy (the
   ``bo`` extra) is installed; ``random_search`` otherwise.
 
-Whether a run has several objectives is only known once results arrive, so it cannot steer
-this choice: multi-objective runs name ``mo_asha`` (with a fidelity) or ``random_search``.
+* several objectives -> ``mo_asha`` with a fidelity, ``random_search`` without.
+
+Whether a run has several objectives is only known once results arrive: the run starts with
+the single-objective choice and asks again (``multi_objective=True``) when the first result
+with several objectives comes in.
 """
 
 from __future__ import annotations
@@ -22,8 +25,10 @@ from neps_core.space import PipelineSpace
 
 
 @hookimpl(trylast=True)
-def neps_select_optimizer(space: PipelineSpace, settings: Any) -> str | None:
-    """The optimizer for ``space``, by fidelity and priors (see the module docstring)."""
+def neps_select_optimizer(space: PipelineSpace, settings: Any, multi_objective: bool) -> str:
+    """The optimizer for ``space``, by objectives, fidelity and priors (see the module docs)."""
+    if multi_objective:
+        return "random_search" if space.fidelity_name is None else "mo_asha"
     if space.fidelity_name is not None:
         return with_fidelity(space, settings)
     return without_fidelity(space, settings)

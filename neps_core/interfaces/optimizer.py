@@ -2,10 +2,11 @@
 
 Call sequence: the worker loop builds the optimizer once per ``run()`` with the space, the
 validated ``Settings`` and the seed; then, inside storage's sampling transaction, it calls
-``Optimizer.ask`` with the complete, current trial history of the run (all workers) and
-the global budget. The returned proposals become trials in that same transaction, so an
-optimizer never has to coordinate workers itself. ``ask`` must be correct for any history: it
-may cache, but a fresh instance given the same history must make a valid decision.
+``Optimizer.check_objectives`` and ``Optimizer.ask`` with the complete, current trial history
+of the run (all workers) and the global budget. The returned proposals become trials in that
+same transaction, so an optimizer never has to coordinate workers itself. ``ask`` must be
+correct for any history: it may cache, but a fresh instance given the same history must make
+a valid decision.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from typing import Any, ClassVar
 import attrs
 import numpy as np
 
-from neps_core.models import BudgetInfo, Proposal, Trial
+from neps_core.errors import SettingsError
+from neps_core.models import BudgetInfo, Proposal, Trial, TrialState
 from neps_core.space import PipelineSpace
 
 
@@ -53,6 +55,22 @@ class Optimizer(abc.ABC):
     def ask(self, trials: Mapping[str, Trial], budget: BudgetInfo, n: int) -> Sequence[Proposal]:
         """Propose up to ``n`` configurations; fewer (or none) means the optimizer is done."""
 
+    def check_objectives(self, trials: Mapping[str, Trial]) -> None:
+        """Refuse results this optimizer cannot use, with an error that names the way out.
+
+        By default: several objectives when ``supports_multi_objective`` is false (such an
+        optimizer would otherwise silently learn nothing from them).
+        """
+        if self.supports_multi_objective:
+            return
+        trial = first_multi_objective(trials)
+        if trial is not None:
+            raise SettingsError(
+                f"optimizer {self.name!r} minimizes a single objective, but trial {trial.id} "
+                f"reported {trial.objective!r}; for several objectives use 'mo_asha' "
+                "(multi-fidelity) or 'random_search'"
+            )
+
     def random_generator(self, trials: Mapping[str, Trial]) -> np.random.Generator:
         """A generator fixed by the seed and the size of the history.
 
@@ -62,3 +80,11 @@ class Optimizer(abc.ABC):
         if self.seed is None:
             return np.random.default_rng(np.random.randint(0, 2**31 - 1, size=2))
         return np.random.default_rng([self.seed, len(trials)])
+
+
+def first_multi_objective(trials: Mapping[str, Trial]) -> Trial | None:
+    """The first successful trial that reported several objectives, if any."""
+    for trial in trials.values():
+        if trial.state is TrialState.SUCCESS and isinstance(trial.objective, tuple | list):
+            return trial
+    return None

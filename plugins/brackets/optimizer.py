@@ -8,9 +8,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from neps_core.errors import SettingsError
 from neps_core.interfaces import Optimizer
-from neps_core.models import BudgetInfo, Proposal, Trial, TrialState
+from neps_core.models import BudgetInfo, Proposal, Trial
 from neps_core.space import PipelineSpace
 from neps_core_plugins.brackets.budget import BudgetGuard
 from neps_core_plugins.brackets.plan import Member, Plan, Schedule, Slot
@@ -25,10 +24,11 @@ class BracketOptimizer(Optimizer):
 
     Subclasses choose :attr:`schedule_kind` (or override :meth:`schedule_name`), and may
     override :meth:`sample_config` (how new configurations are drawn), :meth:`rank` (which
-    trials of a rung are best) and :meth:`check_objectives`. Settings need ``eta`` and may
-    have ``early_stopping_rate``, ``sampler``, ``sample_prior_first`` (the prior configuration
-    is the first one started; ``"highest_fidelity"``: at the highest fidelity, outside the
-    brackets) and ``sample_prior_at_target`` (``True`` means the same, as PriorBand does).
+    trials of a rung are best) and :meth:`check_objectives` (which results are usable).
+    Settings need ``eta`` and may have ``early_stopping_rate``, ``sampler``,
+    ``sample_prior_first`` (the prior configuration is the first one started;
+    ``"highest_fidelity"``: at the highest fidelity, outside the brackets) and
+    ``sample_prior_at_target`` (``True`` means the same, as PriorBand does).
     """
 
     supports_fidelity: ClassVar[bool] = True
@@ -51,7 +51,6 @@ class BracketOptimizer(Optimizer):
         return self.schedule_kind
 
     def ask(self, trials: Mapping[str, Trial], budget: BudgetInfo, n: int) -> Sequence[Proposal]:
-        self.check_objectives(trials)
         plan = self.schedule.plan(trials, self.rungs, first_root_loose=self._prior_at_target)
         guard = BudgetGuard(trials, budget)
         rng = self.random_generator(trials)
@@ -132,17 +131,6 @@ class BracketOptimizer(Optimizer):
         """
         ordered = sorted(members, key=lambda m: (math.isnan(m.objective), m.objective))
         return ordered if limit is None else ordered[:limit]
-
-    def check_objectives(self, trials: Mapping[str, Trial]) -> None:
-        """Refuse a multi-objective history with an error that names the way out."""
-        for trial in trials.values():
-            objective = trial.objective
-            if trial.state is TrialState.SUCCESS and not is_number(objective):
-                raise SettingsError(
-                    f"optimizer {self.name!r} minimizes a single objective, but trial "
-                    f"{trial.id} reported {objective!r}; for several objectives use 'mo_asha' "
-                    "(multi-fidelity) or 'random_search'"
-                )
 
 
 def is_number(value: Any) -> bool:

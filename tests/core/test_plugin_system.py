@@ -111,7 +111,9 @@ def test_each_builtin_is_registered_by_its_own_entry_point(entry_point: str) -> 
 
 def test_the_auto_choice_is_a_plugin_too() -> None:
     plugins = load_plugins(disabled=["auto_optimizer"])
-    assert plugins.hook.neps_select_optimizer(space=None, settings=None) is None
+    assert (
+        plugins.hook.neps_select_optimizer(space=None, settings=None, multi_objective=False) is None
+    )
 
 
 def test_importing_neps_core_loads_no_plugin() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 from pathlib import Path
 from typing import Any
@@ -10,6 +11,7 @@ import pytest
 
 import neps_core as neps
 from neps_core.config import RunSettings
+from neps_core.errors import SettingsError
 from neps_core.plugin_manager import Plugins
 from neps_core.serialization import read_yaml
 from neps_core.testing import toy_spaces
@@ -34,7 +36,9 @@ def test_picks_by_fidelity_priors_and_evaluator() -> None:
     }
     for name, space in toy_spaces().items():
         chosen = tuple(
-            auto_optimizer.neps_select_optimizer(space=space, settings=settings)
+            auto_optimizer.neps_select_optimizer(
+                space=space, settings=settings, multi_objective=False
+            )
             for settings in (sync, parallel)
         )
         assert chosen == expected[name], name
@@ -47,10 +51,12 @@ def test_without_scipy_spaces_without_fidelity_get_random_search(
     assert not auto_optimizer.scipy_available()
     settings = RunSettings(root_directory=Path("unused"))
     for name in ("continuous", "mixed", "priors"):
-        chosen = auto_optimizer.neps_select_optimizer(space=toy_spaces()[name], settings=settings)
+        chosen = auto_optimizer.neps_select_optimizer(
+            space=toy_spaces()[name], settings=settings, multi_objective=False
+        )
         assert chosen == "random_search", name
     fidelity = auto_optimizer.neps_select_optimizer(
-        space=toy_spaces()["fidelity"], settings=settings
+        space=toy_spaces()["fidelity"], settings=settings, multi_objective=False
     )
     assert fidelity == "hyperband"
 
@@ -58,7 +64,77 @@ def test_without_scipy_spaces_without_fidelity_get_random_search(
 def test_a_space_that_is_not_flat_gets_random_search() -> None:
     space = neps.PipelineSpace({"model": neps.Operation(str, args=(neps.Float(0.0, 1.0),))})
     settings = RunSettings(root_directory=Path("unused"))
-    assert auto_optimizer.neps_select_optimizer(space=space, settings=settings) == "random_search"
+    chosen = auto_optimizer.neps_select_optimizer(
+        space=space, settings=settings, multi_objective=False
+    )
+    assert chosen == "random_search"
+
+
+def test_several_objectives_get_mo_asha_with_a_fidelity_and_random_search_without() -> None:
+    settings = RunSettings(root_directory=Path("unused"))
+    expected = {"continuous": "random_search", "priors": "random_search", "fidelity": "mo_asha"}
+    for name, optimizer in expected.items():
+        chosen = auto_optimizer.neps_select_optimizer(
+            space=toy_spaces()[name], settings=settings, multi_objective=True
+        )
+        assert chosen == optimizer, name
+
+
+def _two_objectives(x: float, epochs: int = 9, **_: Any) -> dict[str, Any]:
+    return {"objective_to_minimize": [x**2 + 1.0 / epochs, (1.0 - x) ** 2], "cost": epochs}
+
+
+def test_auto_switches_when_results_have_several_objectives(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    space = {"x": neps.Float(0.0, 1.0), "y": neps.Float(0.0, 1.0)}
+    with caplog.at_level(logging.INFO, logger="neps_core.sampler"):
+        summary = neps.run(
+            _two_objectives, space, root_directory=tmp_path / "flat", evaluations_to_spend=8
+        )
+    assert summary.counts["success"] == 8 and summary.pareto_front
+    assert "random_search replaces bayesian_optimization" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("optimizer", "space"),
+    [
+        ("bayesian_optimization", {"x": neps.Float(0.0, 1.0)}),
+        ("hyperband", {"x": neps.Float(0.0, 1.0), "epochs": neps.IntegerFidelity(1, 9)}),
+    ],
+)
+def test_a_named_single_objective_optimizer_refuses_several_objectives(
+    tmp_path: Path, optimizer: str, space: dict[str, Any]
+) -> None:
+    with pytest.raises(SettingsError, match=rf"'{optimizer}' minimizes a single.*trial 1.*mo_asha"):
+        neps.run(
+            _two_objectives,
+            space,
+            root_directory=tmp_path / optimizer,
+            optimizer=optimizer,
+            evaluations_to_spend=5,
+        )
+
+
+def test_auto_with_a_fidelity_and_several_objectives_promotes_by_pareto_rank(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    promotions: list[Path] = []
+
+    def evaluate_pipeline(
+        previous_pipeline_directory: Path | None, x: float, epochs: int
+    ) -> dict[str, Any]:
+        if previous_pipeline_directory is not None:
+            promotions.append(previous_pipeline_directory)
+        return _two_objectives(x, epochs)
+
+    space = {"x": neps.Float(0.0, 1.0), "epochs": neps.IntegerFidelity(1, 9)}
+    with caplog.at_level(logging.INFO, logger="neps_core.sampler"):
+        summary = neps.run(
+            evaluate_pipeline, space, root_directory=tmp_path / "mf", cost_to_spend=60
+        )
+    assert "mo_asha replaces hyperband" in caplog.text
+    assert promotions and summary.pareto_front
 
 
 def test_auto_runs_pibo_on_a_space_with_priors(neps_run: Any, neps_root: Path) -> None:

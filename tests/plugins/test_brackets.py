@@ -230,7 +230,7 @@ def test_trials_off_the_rungs_are_ignored() -> None:
 def test_a_multi_objective_history_is_refused_with_a_way_out() -> None:
     trial = make_trial(1, {"x": 0.5, "epochs": 1}, objective=(1.0, 2.0), fidelity=1)
     with pytest.raises(SettingsError, match=r"'hyperband' minimizes a single.*mo_asha"):
-        _ask(Hyperband(SPACE, seed=0), history_of([trial]))
+        Hyperband(SPACE, seed=0).check_objectives(history_of([trial]))
 
 
 def test_sample_prior_first_and_prior_sampler() -> None:

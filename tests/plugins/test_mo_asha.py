@@ -74,7 +74,7 @@ def test_inconsistent_objectives_are_refused() -> None:
     mixed = _rung_zero([(0.1, 0.2)])
     mixed.put(make_trial(2, {"x": 0.5, "epochs": 1}, objective=(0.1, 0.2, 0.3), fidelity=1))
     with pytest.raises(SettingsError, match=r"different numbers of objectives: 2 \(trial 1\)"):
-        MOASHA(SPACE, seed=0).ask(mixed, mixed.budget(), 1)
+        MOASHA(SPACE, seed=0).check_objectives(mixed)
 
 
 @pytest.mark.parametrize("name", ["mo_asha", "moasha"])  # "moasha": NePS's spelling
