@@ -1,14 +1,13 @@
 """The built-in choice for ``optimizer="auto"``; ``trylast`` so that any plugin can override it.
 
-The decision looks at the space (and the evaluator) only:
+The decision looks at the objectives, the space and the evaluator:
 
+* several objectives -> ``mo_asha`` with a fidelity parameter, ``random_search`` without;
 * a fidelity parameter and priors -> ``priorband``;
 * a fidelity parameter, no priors -> ``hyperband`` with the one-at-a-time ``sync`` evaluator,
   ``asha`` with any other evaluator (parallel workers never wait for a rung to fill);
 * no fidelity -> ``pibo`` with priors, ``bayesian_optimization`` without, when scipy (the
   ``bo`` extra) is installed; ``random_search`` otherwise.
-
-* several objectives -> ``mo_asha`` with a fidelity, ``random_search`` without.
 
 Whether a run has several objectives is only known once results arrive: the run starts with
 the single-objective choice and asks again (``multi_objective=True``) when the first result
