@@ -58,6 +58,17 @@ def neps_register_optimizers():
 """
 
 
+class RegistersOptimizers:
+    """An ad-hoc plugin object (as passed to ``run(plugins=...)``) registering ``classes``."""
+
+    def __init__(self, *classes: type) -> None:
+        self.classes = list(classes)
+
+    @neps.hookimpl
+    def neps_register_optimizers(self) -> list[type]:
+        return self.classes
+
+
 @pytest.fixture
 def distribution(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[MakeDistribution]:
     """Install a fake distribution: a module plus a dist-info folder with entry points.
@@ -129,13 +140,8 @@ def test_a_name_claimed_twice_names_both_origins(neps_run: Run) -> None:
     class Impostor(RandomSearch):
         name = "random_search"
 
-    class Plugin:
-        @neps.hookimpl
-        def neps_register_optimizers(self) -> list[type]:
-            return [Impostor]
-
     with pytest.raises(DuplicatePluginError) as caught:
-        neps_run(plugins=[Plugin()])
+        neps_run(plugins=[RegistersOptimizers(Impostor)])
     message = str(caught.value)
     assert "'random_search' is registered twice" in message
     assert "distribution 'neps-core' (entry point 'random_search')" in message
@@ -158,33 +164,20 @@ def test_an_alias_answers_for_its_class_and_clashes_like_a_name(neps_run: Run) -
         name = "aliased_search"
         aliases = ("other_spelling",)
 
-    class Plugin:
-        @neps.hookimpl
-        def neps_register_optimizers(self) -> list[type]:
-            return [Aliased]
-
-    assert neps_run(optimizer="other_spelling", plugins=[Plugin()]).counts["success"] == 5
+    summary = neps_run(optimizer="other_spelling", plugins=[RegistersOptimizers(Aliased)])
+    assert summary.counts["success"] == 5
 
     class Squatter(RandomSearch):
         name = "squatter"
         aliases = ("random_search",)
 
-    class Clash:
-        @neps.hookimpl
-        def neps_register_optimizers(self) -> list[type]:
-            return [Squatter]
-
     with pytest.raises(DuplicatePluginError, match=r"'random_search' .* twice.*Squatter"):
-        neps_run(plugins=[Clash()])
+        neps_run(plugins=[RegistersOptimizers(Squatter)])
 
 
 def test_registering_the_same_class_twice_is_harmless(neps_run: Run) -> None:
-    class Plugin:
-        @neps.hookimpl
-        def neps_register_optimizers(self) -> list[type]:
-            return [RandomSearch]
-
-    assert neps_run(optimizer="random_search", plugins=[Plugin()]).counts["success"] == 5
+    summary = neps_run(optimizer="random_search", plugins=[RegistersOptimizers(RandomSearch)])
+    assert summary.counts["success"] == 5
 
 
 @pytest.mark.parametrize(
@@ -255,12 +248,7 @@ def test_an_ad_hoc_object_registers_an_optimizer_for_one_run(
     class Local(RandomSearch):
         name = "local_search_of_my_site"
 
-    class Plugin:
-        @neps.hookimpl
-        def neps_register_optimizers(self) -> list[type]:
-            return [Local]
-
-    summary = neps_run(optimizer="local_search_of_my_site", plugins=[Plugin()])
+    summary = neps_run(optimizer="local_search_of_my_site", plugins=[RegistersOptimizers(Local)])
     assert summary.counts["success"] == 5
     assert read_yaml(neps_root / "run_info.yaml")["optimizer"] == "local_search_of_my_site"
     assert "local_search_of_my_site" not in load_plugins().optimizers
