@@ -337,9 +337,10 @@ def test_migrate_to_sqlite(tmp_path: Path) -> None:
     assert "is not empty" in again.stderr
 
 
-def test_python_dash_m_works_too(tmp_path: Path) -> None:
+@pytest.mark.parametrize("module", ["neps_core", "neps_core.cli"])
+def test_python_dash_m_works_too(tmp_path: Path, module: str) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "neps_core.cli", "status", str(tmp_path)],
+        [sys.executable, "-m", module, "status", str(tmp_path)],
         capture_output=True,
         text=True,
         check=False,

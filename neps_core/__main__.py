@@ -1,0 +1,7 @@
+"""``python -m neps_core``: the same as the ``neps-core`` script."""
+
+import sys
+
+from neps_core.cli import main
+
+sys.exit(main())
