@@ -3,7 +3,8 @@
 The base is log expected improvement (Ament et al., 2023), computed so that it stays finite
 and informative far from the incumbent, where plain EI underflows to zero and its gradient
 vanishes. Optional terms are added in log space: the πBO prior term ``(beta / n) log pi(x)``
-and the cost term ``-alpha * E[log cost(x)]`` (EI per unit cost with cost cooling).
+the cost term ``-alpha * E[log cost(x)]`` (EI per unit cost with cost cooling) and the
+failure term ``log P(failure rate(x) < 1/2)`` (EI under a constraint).
 """
 
 from __future__ import annotations
@@ -114,6 +115,29 @@ def cost_term(cost_model: GaussianProcess, alpha: float) -> Term:
         mean, _, d_mean, _ = cost_model.predict_with_gradients(x)
         scale = alpha * cost_model.y_std
         return -scale * mean, -scale * d_mean
+
+    return term
+
+
+def log_probability_below(model: GaussianProcess, threshold: float) -> Term:
+    """``log P(f(x) < threshold)`` under ``model``'s latent function (``threshold`` unstandardized).
+
+    On a model of the failure indicator (1 failed, 0 succeeded) with threshold 1/2 this is the
+    log probability that a configuration fails less often than not: added to log EI, it gives
+    EI under a constraint (Gardner et al., 2014). Failures that strike at random leave the
+    latent rate flat below 1/2, so the term is flat too and the search is unaffected.
+    """
+    limit = (threshold - model.y_mean) / model.y_std
+
+    def term(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        mean, var, d_mean, d_var = model.predict_with_gradients(x)
+        sigma = np.sqrt(var)
+        z = (limit - mean) / sigma
+        d_sigma = d_var / (2.0 * sigma[:, None])
+        d_z = -d_mean / sigma[:, None] - (z / sigma)[:, None] * d_sigma
+        value = special.log_ndtr(z)
+        slope = np.exp(-0.5 * z**2 - _LOG_SQRT_2PI - value)  # phi(z) / Phi(z)
+        return value, slope[:, None] * d_z
 
     return term
 

@@ -1,10 +1,12 @@
 """Turning a trial history into the arrays a surrogate model is fitted on.
 
-Successful trials give observations; a failed trial gives its substitute objective (from
-``objective_value_on_error``) or, without one, the worst value observed so far, and so does
-a trial that crashed for good: the model learns to avoid the region instead of proposing it
-again. Pending and running trials (of any worker) are returned apart, for fantasies. Only
-trials at the fidelity's maximum inform the model; every trial counts as already seen.
+Successful trials give observations, and so does a failed trial with a substitute objective
+(from ``objective_value_on_error``). Failed and crashed trials without one are returned apart:
+they say where evaluations fail, not how good the objective is there, so they feed a failure
+model instead of a made-up value (imputing the worst value at a random crash would put a
+spike into a smooth objective). Pending and running trials (of any worker) are returned
+apart too, for fantasies. Only trials at the fidelity's maximum inform the model; every
+trial counts as already seen.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from neps_core.space.encoding import ConfigEncoder
 #: Where an inactive (conditional) column sits: numeric in the middle, categorical apart.
 INACTIVE_NUMERIC = 0.5
 INACTIVE_CATEGORICAL = -1.0
-_IMPUTED_STATES = (TrialState.FAILED, TrialState.CRASHED)
+_FAILED_STATES = (TrialState.FAILED, TrialState.CRASHED)
 
 
 def config_key(config: Mapping[str, Any]) -> str:
@@ -34,13 +36,15 @@ def config_key(config: Mapping[str, Any]) -> str:
 class Observations:
     """Encoded inputs and targets of the model, the in-flight points and what the run has seen.
 
-    ``costs`` holds the reported cost of each observation (``NaN`` when none was reported).
+    ``costs`` holds the reported cost of each observation (``NaN`` when none was reported);
+    ``failed`` the inputs of failed trials without a substitute objective.
     """
 
     x: np.ndarray
     y: np.ndarray
     costs: np.ndarray
     pending: np.ndarray
+    failed: np.ndarray
     seen: frozenset[str]
 
     @property
@@ -80,29 +84,28 @@ def _encode(encoder: ConfigEncoder, configs: list[Mapping[str, Any]]) -> np.ndar
 
 def collect(trials: Mapping[str, Trial], encoder: ConfigEncoder) -> Observations:
     """The observations in ``trials`` for a model over ``encoder``'s columns."""
-    observed: list[tuple[Mapping[str, Any], float | None, float]] = []
+    observed: list[tuple[Mapping[str, Any], float, float]] = []
     pending: list[Mapping[str, Any]] = []
+    failed: list[Mapping[str, Any]] = []
     for trial in trials.values():
         if not _at_model_fidelity(trial, encoder):
             continue
         if trial.state in (TrialState.PENDING, TrialState.EVALUATING):
             pending.append(trial.config)
-        elif trial.state is TrialState.SUCCESS or trial.state in _IMPUTED_STATES:
+        elif trial.state is TrialState.SUCCESS or trial.state in _FAILED_STATES:
             value = _scalar(trial.objective)
-            if trial.state is TrialState.SUCCESS and value is None:
-                continue  # a multi-objective or non-finite result: nothing to learn from
-            cost = _scalar(trial.cost)
-            observed.append((trial.config, value, math.nan if cost is None else cost))
-    successes = [_scalar(t.objective) for t in trials.values() if t.state is TrialState.SUCCESS]
-    known = [v for v in successes if v is not None] or [v for _, v, _ in observed if v is not None]
-    worst = max(known) if known else None
-    rows = [(c, worst if v is None else v, cost) for c, v, cost in observed]
-    rows = [(c, v, cost) for c, v, cost in rows if v is not None]
+            if value is not None:
+                cost = _scalar(trial.cost)
+                observed.append((trial.config, value, math.nan if cost is None else cost))
+            elif trial.state in _FAILED_STATES:
+                failed.append(trial.config)
+            # else: a multi-objective or non-finite success, nothing to learn from
     return Observations(
-        x=_encode(encoder, [c for c, _, _ in rows]),
-        y=np.array([v for _, v, _ in rows], dtype=float),
-        costs=np.array([cost for _, _, cost in rows], dtype=float),
+        x=_encode(encoder, [c for c, _, _ in observed]),
+        y=np.array([v for _, v, _ in observed], dtype=float),
+        costs=np.array([cost for _, _, cost in observed], dtype=float),
         pending=_encode(encoder, pending),
+        failed=_encode(encoder, failed),
         seen=frozenset(config_key(trial.config) for trial in trials.values()),
     )
 

@@ -25,6 +25,7 @@ from neps_core_plugins.bayesian_optimization.acquisition import (
     combine,
     cost_term,
     log_expected_improvement,
+    log_probability_below,
     prior_term,
 )
 from neps_core_plugins.bayesian_optimization.data import (
@@ -44,6 +45,12 @@ MAX_FALLBACK_DRAWS = 50
 N_ANCHORS = 5
 #: Reported costs needed before the cost model is used.
 MIN_COSTS = 3
+#: The failure rate above which the failure model steers the search away.
+TOLERATED_FAILURE_RATE = 0.5
+#: Prior (mean, std) of the failure model's log noise: 0/1 outcomes are noisy, and with the
+#: objective's near-zero noise prior random crashes were fitted as tiny failure regions
+#: (lengthscale 0.02) that then kept the search away from the optimum.
+FAILURE_NOISE_PRIOR = (math.log(0.1), 1.0)
 
 
 class _Batch:
@@ -144,6 +151,38 @@ def _cost_model(
     return model, float(np.clip(remaining / total, 0.0, 1.0))
 
 
+def _failure_model(
+    optimizer: BayesianOptimization, observations: Observations
+) -> GaussianProcess | None:
+    """A GP on the failure indicator (1 failed, 0 succeeded), when something failed."""
+    if len(observations.failed) == 0:
+        return None
+    x = np.vstack([observations.x, observations.failed])
+    indicator = np.repeat([0.0, 1.0], [len(observations.x), len(observations.failed)])
+    return GaussianProcess(x, indicator, _layout(optimizer), noise_prior=FAILURE_NOISE_PRIOR)
+
+
+def _with_failed_regions(
+    observations: Observations, failures: GaussianProcess | None
+) -> Observations:
+    """Failures that their neighbours predict count as the worst result: the region is bad.
+
+    A failure the other trials do not predict (leave-one-out failure rate at most
+    `TOLERATED_FAILURE_RATE`) stays out of the objective model, since the worst value at a
+    random crash would put a spike into a smooth objective.
+    """
+    if failures is None or len(observations.y) == 0:
+        return observations
+    predicted = failures.leave_one_out_mean()[len(observations.x) :]
+    in_region = observations.failed[predicted > TOLERATED_FAILURE_RATE]
+    return attrs.evolve(
+        observations,
+        x=np.vstack([observations.x, in_region]),
+        y=np.concatenate([observations.y, np.full(len(in_region), np.max(observations.y))]),
+        costs=np.concatenate([observations.costs, np.full(len(in_region), np.nan)]),
+    )
+
+
 def _layout(optimizer: BayesianOptimization) -> KernelLayout:
     encoder = optimizer.encoder
     return KernelLayout(tuple(encoder.numerical_dims), tuple(sorted(encoder.categorical_dims)))
@@ -154,6 +193,7 @@ def _acquisition(
     model: GaussianProcess,
     observations: Observations,
     cost: tuple[GaussianProcess, float] | None,
+    failures: GaussianProcess | None,
 ) -> Term:
     best = float(np.min((observations.y - model.y_mean) / model.y_std))
     terms = [log_expected_improvement(model, best)]
@@ -162,6 +202,8 @@ def _acquisition(
         terms.append(prior_term(prior_density(optimizer), weight))
     if cost is not None:
         terms.append(cost_term(*cost))
+    if failures is not None:
+        terms.append(log_probability_below(failures, TOLERATED_FAILURE_RATE))
     return combine(terms)
 
 
@@ -189,6 +231,8 @@ def _model_proposals(
 ) -> None:
     optimizer = batch.optimizer
     settings = optimizer.settings
+    failures = _failure_model(optimizer, observations)
+    observations = _with_failed_regions(observations, failures)
     observations = attrs.evolve(observations, y=transform_targets(observations.y))
     model = GaussianProcess(observations.x, observations.y, _layout(optimizer))
     cost = _cost_model(optimizer, observations, budget)
@@ -197,7 +241,7 @@ def _model_proposals(
     for _ in range(count):
         in_flight = [observations.pending, *[p[None, :] for p in batch.points]]
         believer = model.with_fantasies(np.vstack(in_flight))
-        acquisition = _acquisition(optimizer, believer, observations, cost)
+        acquisition = _acquisition(optimizer, believer, observations, cost, failures)
         candidates = maximize(
             acquisition,
             shape,

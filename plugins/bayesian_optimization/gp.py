@@ -69,11 +69,13 @@ class Hyper:
         )
 
 
-def _log_prior_terms(layout: KernelLayout) -> tuple[np.ndarray, np.ndarray, list]:
+def _log_prior_terms(
+    layout: KernelLayout, noise_prior: tuple[float, float]
+) -> tuple[np.ndarray, np.ndarray, list]:
     """Prior means, prior stds and box bounds of the log hyperparameters, in vector order."""
     kinds = [LENGTHSCALE_PRIOR] * len(layout.numeric)
     kinds += [CATEGORICAL_WEIGHT_PRIOR] * len(layout.categorical)
-    kinds += [OUTPUTSCALE_PRIOR, NOISE_PRIOR]
+    kinds += [OUTPUTSCALE_PRIOR, noise_prior]
     bounds = [LENGTHSCALE_BOUNDS] * len(layout.numeric)
     bounds += [CATEGORICAL_WEIGHT_BOUNDS] * len(layout.categorical)
     bounds += [OUTPUTSCALE_BOUNDS, NOISE_BOUNDS]
@@ -106,7 +108,11 @@ def kernel(a: np.ndarray, b: np.ndarray, layout: KernelLayout, hyper: Hyper) -> 
 
 
 def _neg_log_posterior(
-    theta: np.ndarray, x: np.ndarray, y: np.ndarray, layout: KernelLayout
+    theta: np.ndarray,
+    x: np.ndarray,
+    y: np.ndarray,
+    layout: KernelLayout,
+    noise_prior: tuple[float, float] = NOISE_PRIOR,
 ) -> tuple[float, np.ndarray]:
     """Negative log marginal likelihood plus negative log prior, and its gradient."""
     hyper = Hyper.from_log(theta, layout)
@@ -130,19 +136,24 @@ def _neg_log_posterior(
         grads.append(np.sum(w * -hyper.weights[j] * mismatch * k_free))
     grads += [np.sum(w * k_free), hyper.noise * np.trace(w)]
     grad = -0.5 * np.array(grads)
-    means, stds, _ = _log_prior_terms(layout)
+    means, stds, _ = _log_prior_terms(layout, noise_prior)
     nll += float(np.sum(0.5 * ((theta - means) / stds) ** 2))
     grad += (theta - means) / stds**2
     return float(nll), grad
 
 
-def fit_hyper(x: np.ndarray, y: np.ndarray, layout: KernelLayout) -> Hyper:
+def fit_hyper(
+    x: np.ndarray,
+    y: np.ndarray,
+    layout: KernelLayout,
+    noise_prior: tuple[float, float] = NOISE_PRIOR,
+) -> Hyper:
     """MAP hyperparameters for standardized targets ``y`` at encoded inputs ``x``.
 
     Two deterministic starts (the prior means, and shorter lengthscales) guard against the
     flat, over-smooth optimum that small data sets often have; the better one wins.
     """
-    means, _, bounds = _log_prior_terms(layout)
+    means, _, bounds = _log_prior_terms(layout, noise_prior)
     starts = [means.copy(), means.copy()]
     starts[1][: len(layout.numeric)] = math.log(0.15)
     best: tuple[float, np.ndarray] | None = None
@@ -150,7 +161,7 @@ def fit_hyper(x: np.ndarray, y: np.ndarray, layout: KernelLayout) -> Hyper:
         result = optimize.minimize(
             _neg_log_posterior,
             np.clip(start, [b[0] for b in bounds], [b[1] for b in bounds]),
-            args=(x, y, layout),
+            args=(x, y, layout, noise_prior),
             jac=True,
             method="L-BFGS-B",
             bounds=bounds,
@@ -182,17 +193,24 @@ class GaussianProcess:
     """A fitted GP: posterior mean and variance (with input gradients) of standardized targets.
 
     ``y`` is standardized inside; `predict` answers in the original units. The prior mean is
-    a constant fitted by generalized least squares (`generalized_least_squares_mean`).
+    a constant fitted by generalized least squares (`generalized_least_squares_mean`). The
+    default noise prior is for nearly deterministic objectives; noisier targets need another.
     """
 
     def __init__(
-        self, x: np.ndarray, y: np.ndarray, layout: KernelLayout, hyper: Hyper | None = None
+        self,
+        x: np.ndarray,
+        y: np.ndarray,
+        layout: KernelLayout,
+        hyper: Hyper | None = None,
+        *,
+        noise_prior: tuple[float, float] = NOISE_PRIOR,
     ) -> None:
         self.layout = layout
         self.y_mean = float(np.mean(y))
         self.y_std = float(np.std(y)) if np.std(y) > 1e-12 else 1.0
         standardized = (y - self.y_mean) / self.y_std
-        self.hyper = fit_hyper(x, standardized, layout) if hyper is None else hyper
+        self.hyper = fit_hyper(x, standardized, layout, noise_prior) if hyper is None else hyper
         self._condition(x, standardized)
 
     def _condition(
@@ -253,6 +271,15 @@ class GaussianProcess:
         d_mean = np.einsum("mnd,n->md", dk, self._alpha)
         d_var = -2.0 * np.einsum("mnd,nm->md", dk, k_inv_k)
         return mean, var, d_mean, d_var
+
+    def leave_one_out_mean(self) -> np.ndarray:
+        """Each observation's prediction from all the others, in the original units.
+
+        Closed form: ``y_i - [K^-1 (y - m)]_i / [K^-1]_ii`` (the prior mean held fixed).
+        """
+        inverse = linalg.cho_solve(self._factor, np.eye(len(self.x)), check_finite=False)
+        loo = self.standardized - self._alpha / np.diag(inverse)
+        return self.y_mean + self.y_std * loo
 
     def predict(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Posterior mean and standard deviation in the targets' original units."""
