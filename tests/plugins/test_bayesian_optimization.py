@@ -197,6 +197,23 @@ def test_a_cluster_of_good_points_does_not_make_the_unexplored_space_look_good()
     assert plain == pytest.approx(float(np.mean(standardized)), abs=1e-6)
 
 
+def test_leave_one_out_mean_is_the_prediction_without_the_point() -> None:
+    rng = np.random.default_rng(1)
+    x = rng.random((8, 2))
+    y = np.sin(5 * x[:, 0]) + x[:, 1]
+    layout = KernelLayout((0, 1), ())
+    hyper = gp_module.Hyper(np.array([0.3, 0.4]), np.array([]), 1.0, 1e-3)
+    model = GaussianProcess(x, y, layout, hyper)
+    loo = model.leave_one_out_mean()
+    for i in range(len(x)):
+        rest = np.delete(np.arange(len(x)), i)
+        without = GaussianProcess(x[rest], y[rest], layout, hyper)
+        # the same standardization and prior mean as the full model
+        without._condition(x[rest], model.standardized[rest], model.prior_mean)
+        mean = without.predict_standardized(x[i : i + 1])[0][0]
+        assert loo[i] == pytest.approx(model.y_mean + model.y_std * mean, rel=1e-6)
+
+
 def test_failures_feed_the_failure_model_unless_they_have_a_substitute_objective() -> None:
     history = history_of(
         [
