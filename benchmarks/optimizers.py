@@ -27,13 +27,21 @@ the best evaluation; priors as above (Branin's "good" is (3.1, 2.3) near the opt
 (pi, 2.275), "misleading" (7, 12)). ``mlp``: a small torch MLP, see ``tasks/mlp.py``; its
 "regret" is the validation error of the best configuration trained for the full 20 epochs.
 
-Peer: with optuna installed (the ``bench`` extra), Branin and Hartmann6 get an ``optuna_gp``
-row, Optuna's GP sampler run through the same harness (``tasks/optuna_peer.py``).
+``branin_crashes``: Branin where every evaluation raises with probability 0.3 whatever its
+configuration (a flaky node), 50 evaluations including the crashed ones; the regret is that of
+the best successful one. It shows what crashes that say nothing about the configuration do
+to a model-based optimizer.
+
+Peer: with optuna installed (the ``bench`` extra), Branin (also with crashes) and Hartmann6
+get an ``optuna_gp`` row, Optuna's GP sampler run through the same harness
+(``tasks/optuna_peer.py``).
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
+import random
 import statistics
 import tempfile
 import time
@@ -88,7 +96,7 @@ class Problem:
 
     space: Callable[[str | None], neps.PipelineSpace]  # the prior ("good", ...) or None
     evaluation: Callable[[int], Callable[..., Any]]  # the seed -> evaluate_pipeline
-    budget: Mapping[str, Any]  # run()'s budget arguments
+    budget: Mapping[str, Any]  # run()'s budget (and error handling) arguments
     regret: Callable[[Mapping[str, Trial]], float]  # the final regret of a finished run
 
 
@@ -140,6 +148,22 @@ def branin(x1: float, x2: float) -> float:
     return float((x2 - b * x1**2 + c * x1 - 6) ** 2 + 10 * (1 - t) * np.cos(x1) + 10)
 
 
+#: The chance that a ``branin_crashes`` evaluation raises.
+CRASH_RATE = 0.3
+
+
+def crashing_branin(seed: int) -> Callable[..., float]:
+    """Branin that crashes at random (a seeded stream, so a rerun crashes the same trials)."""
+    chance = random.Random(seed)
+
+    def evaluate(x1: float, x2: float) -> float:
+        if chance.random() < CRASH_RATE:
+            raise RuntimeError("simulated crash of a flaky node")
+        return branin(x1, x2)
+
+    return evaluate
+
+
 def branin_space(prior: str | None) -> neps.PipelineSpace:
     """Branin's box, with the named prior."""
     centre = BRANIN_PRIORS[prior] if prior else (None, None)
@@ -186,6 +210,12 @@ PROBLEMS: dict[str, Problem] = {
         branin_space,
         lambda seed: branin,
         {"evaluations_to_spend": 50},
+        best_regret(BRANIN_MINIMUM),
+    ),
+    "branin_crashes": Problem(
+        branin_space,
+        crashing_branin,
+        {"evaluations_to_spend": 50, "ignore_errors": True},
         best_regret(BRANIN_MINIMUM),
     ),
     "hartmann6": Problem(
@@ -238,6 +268,9 @@ ROWS: list[Row] = [
             *([Row(problem, OPTUNA_PEER)] if optuna_peer.available() else []),
         )
     ),
+    Row("branin_crashes", "random_search"),
+    Row("branin_crashes", "bayesian_optimization"),
+    *([Row("branin_crashes", OPTUNA_PEER)] if optuna_peer.available() else []),
     Row("mlp", "random_search"),
     Row("mlp", "bayesian_optimization"),
     Row("mlp", "pibo", prior="good"),
@@ -332,6 +365,8 @@ def main() -> None:
     parser.add_argument("--problems", nargs="*", default=None, help="problem names to run")
     parser.add_argument("--rows", nargs="*", default=None, help="optimizer names to run")
     arguments = parser.parse_args()
+    # branin_crashes' deliberate crashes would each log a warning between the table's lines.
+    logging.getLogger("neps_core.reporting").setLevel(logging.ERROR)
     rows = [
         row
         for row in ROWS

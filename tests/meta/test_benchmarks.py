@@ -28,6 +28,7 @@ def test_optimizer_benchmark_prints_a_row_per_problem_and_optimizer(tmp_path: Pa
             "--problems",
             "branin",
             "mf_hartmann6",
+            "branin_crashes",
             "--rows",
             "random_search",
             "bayesian_optimization",
@@ -42,6 +43,8 @@ def test_optimizer_benchmark_prints_a_row_per_problem_and_optimizer(tmp_path: Pa
         ("mf_hartmann6", "hyperband"),
         ("branin", "random_search"),
         ("branin", "bayesian_optimization"),
+        ("branin_crashes", "random_search"),
+        ("branin_crashes", "bayesian_optimization"),
     ]
     spent = {(problem, label): used for problem, label, *_, used in rows}
     assert spent[("mf_hartmann6", "hyperband")].endswith("/ 810")
@@ -53,4 +56,6 @@ def test_optimizer_benchmark_prints_a_row_per_problem_and_optimizer(tmp_path: Pa
     # Branin's regret is a distance above its minimum: never negative.
     assert regrets[("branin", "random_search")] >= 0
     assert regrets[("branin", "bayesian_optimization")] >= 0
+    # Crashed evaluations are tolerated and leave successful ones to measure.
+    assert regrets[("branin_crashes", "bayesian_optimization")] >= 0
     assert "cost budget overshot by: none" in completed.stdout
