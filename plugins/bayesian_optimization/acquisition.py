@@ -54,16 +54,27 @@ def log_h(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return value, slope
 
 
+def _z_scores(
+    model: GaussianProcess, limit: float, x: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``z = (limit - mean) / sigma`` of the latent function at ``x``, ``sigma``, and gradients.
+
+    Returns ``z, dz/dx, sigma, dsigma/dx`` (gradients ``(m, d_num)``, standardized units).
+    """
+    mean, var, d_mean, d_var = model.predict_with_gradients(x)
+    sigma = np.sqrt(var)
+    z = (limit - mean) / sigma
+    d_sigma = d_var / (2.0 * sigma[:, None])
+    d_z = -d_mean / sigma[:, None] - (z / sigma)[:, None] * d_sigma
+    return z, d_z, sigma, d_sigma
+
+
 def log_expected_improvement(model: GaussianProcess, best: float) -> Term:
     """Log EI below ``best`` (a standardized target value) of ``model``'s latent function."""
 
     def term(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        mean, var, d_mean, d_var = model.predict_with_gradients(x)
-        sigma = np.sqrt(var)
-        z = (best - mean) / sigma
+        z, d_z, sigma, d_sigma = _z_scores(model, best, x)
         value, slope = log_h(z)
-        d_sigma = d_var / (2.0 * sigma[:, None])
-        d_z = -d_mean / sigma[:, None] - (z / sigma)[:, None] * d_sigma
         gradient = d_sigma / sigma[:, None] + slope[:, None] * d_z
         return np.log(sigma) + value, gradient
 
@@ -130,11 +141,7 @@ def log_probability_below(model: GaussianProcess, threshold: float) -> Term:
     limit = (threshold - model.y_mean) / model.y_std
 
     def term(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        mean, var, d_mean, d_var = model.predict_with_gradients(x)
-        sigma = np.sqrt(var)
-        z = (limit - mean) / sigma
-        d_sigma = d_var / (2.0 * sigma[:, None])
-        d_z = -d_mean / sigma[:, None] - (z / sigma)[:, None] * d_sigma
+        z, d_z, _, _ = _z_scores(model, limit, x)
         value = special.log_ndtr(z)
         slope = np.exp(-0.5 * z**2 - _LOG_SQRT_2PI - value)  # phi(z) / Phi(z)
         return value, slope[:, None] * d_z

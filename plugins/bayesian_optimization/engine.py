@@ -154,7 +154,11 @@ def _cost_model(
 def _failure_model(
     optimizer: BayesianOptimization, observations: Observations
 ) -> GaussianProcess | None:
-    """A GP on the failure indicator (1 failed, 0 succeeded), when something failed."""
+    """A GP on the failure indicator, when something failed.
+
+    1 for a failure without a result, 0 for an observation (a failure with a substitute
+    objective is an observation: the user said what it is worth).
+    """
     if len(observations.failed) == 0:
         return None
     x = np.vstack([observations.x, observations.failed])
