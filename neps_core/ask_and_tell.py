@@ -33,7 +33,7 @@ from neps_core.components import (
     stored_space,
 )
 from neps_core.config import RunSettings
-from neps_core.errors import SettingsError
+from neps_core.errors import ObjectiveCountError, SettingsError
 from neps_core.interfaces import EvaluationOutcome, Storage
 from neps_core.liveness import Heartbeat
 from neps_core.models import Summary, Trial
@@ -203,7 +203,11 @@ class AskAndTell:
         duration = 0.0 if asked_at is None else time.monotonic() - asked_at
         outcome = _outcome(trial_id, result, duration)
         parsed, raise_after = judge_outcome(outcome, self.settings)
-        stored = record_result(self._context.storage, trial_id, parsed)
+        try:
+            stored = record_result(self._context.storage, trial_id, parsed)
+        except ObjectiveCountError as mismatch:  # stored as FAILED; observers hear of it first
+            assert mismatch.trial is not None
+            stored, raise_after = mismatch.trial, mismatch
         with self._lock:
             self._outstanding.pop(trial_id, None)
         assert stored.report is not None

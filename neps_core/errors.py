@@ -8,6 +8,10 @@ file), it derives from that builtin too, so ``except ValueError`` keeps working.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from neps_core.models import Trial
 
 
 class NepsCoreError(Exception):
@@ -77,6 +81,17 @@ class StorageError(NepsCoreError, OSError):
 
 class MissingCostError(NepsCoreError, ValueError):
     """A cost budget is set but an evaluation returned no ``cost``."""
+
+
+class ObjectiveCountError(NepsCoreError, ValueError):
+    """A result with another number of objectives than the run's earlier results.
+
+    The trial is stored as FAILED with the same message; ``trial`` is that stored trial.
+    """
+
+    def __init__(self, message: str, trial: Trial | None = None) -> None:
+        super().__init__(message)
+        self.trial = trial
 
 
 class EvaluationLostError(NepsCoreError, RuntimeError):

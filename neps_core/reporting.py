@@ -12,17 +12,29 @@ import time
 import attrs
 
 from neps_core.config import RunSettings
-from neps_core.errors import MissingCostError, TrialAlreadyReportedError, TrialNotFoundError
+from neps_core.errors import (
+    MissingCostError,
+    ObjectiveCountError,
+    TrialAlreadyReportedError,
+    TrialNotFoundError,
+)
 from neps_core.history import TrialHistory
 from neps_core.interfaces import EvaluationOutcome, Storage
-from neps_core.models import Trial, TrialState
+from neps_core.models import Objective, Trial, TrialState
 from neps_core.result_contract import ParsedResult, failure_report, parse_result
 
 logger = logging.getLogger(__name__)
 
 
 def record_result(storage: Storage, trial_id: str, parsed: ParsedResult) -> Trial:
-    """Store a final result for ``trial_id``, refusing a second result for the same trial."""
+    """Store a final result for ``trial_id``, refusing a second result for the same trial.
+
+    Raises:
+        ObjectiveCountError: After storing the trial as FAILED, when its result has another
+            number of objectives than the run's earlier results (a Pareto front or a
+            promotion cannot compare them).
+    """
+    mismatch: list[str] = []
 
     def change(history: TrialHistory) -> list[Trial]:
         if trial_id not in history:
@@ -32,17 +44,58 @@ def record_result(storage: Storage, trial_id: str, parsed: ParsedResult) -> Tria
             raise TrialAlreadyReportedError(
                 f"Trial {trial_id!r} already has a result (state {trial.state.value})"
             )
+        result = parsed
+        message = _objective_count_mismatch(history, trial_id, parsed)
+        if message is not None:
+            mismatch[:] = [message]
+            result = attrs.evolve(
+                parsed, state=TrialState.FAILED, report=attrs.evolve(parsed.report, error=message)
+            )
         return [
             attrs.evolve(
                 trial,
-                state=parsed.state,
-                report=parsed.report,
+                state=result.state,
+                report=result.report,
                 finished_at=time.time(),
-                metadata={**trial.metadata, **parsed.metadata},
+                metadata={**trial.metadata, **result.metadata},
             )
         ]
 
-    return storage.transact(change)[0]
+    stored = storage.transact(change)[0]
+    if mismatch:
+        raise ObjectiveCountError(mismatch[0], stored)
+    return stored
+
+
+def _objective_count(objective: Objective) -> int:
+    return len(objective) if isinstance(objective, tuple) else 1
+
+
+def _objective_count_mismatch(
+    history: TrialHistory, trial_id: str, parsed: ParsedResult
+) -> str | None:
+    """Why ``parsed`` cannot join the run's successful results, if its objective count differs.
+
+    Checked against one earlier success only: every success passed this check when stored.
+    """
+    objective = parsed.report.objective_to_minimize
+    if parsed.state is not TrialState.SUCCESS or objective is None:
+        return None
+    count = _objective_count(objective)
+    for other in history.values():
+        if other.id == trial_id or other.state is not TrialState.SUCCESS:
+            continue
+        if other.objective is None:
+            continue
+        expected = _objective_count(other.objective)
+        if expected == count:
+            return None
+        return (
+            f"Trial {trial_id}: objective_to_minimize has {count} value(s), but trial "
+            f"{other.id} reported {expected}; every result of a run needs the same number "
+            "of objectives"
+        )
+    return None
 
 
 def judge_outcome(

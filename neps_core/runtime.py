@@ -17,7 +17,7 @@ from typing import Any
 import attrs
 
 from neps_core.config import RunSettings
-from neps_core.errors import EvaluationLostError, EvaluationTimeoutError
+from neps_core.errors import EvaluationLostError, EvaluationTimeoutError, ObjectiveCountError
 from neps_core.history import TrialHistory
 from neps_core.interfaces import EvaluationJob, EvaluationOutcome, Evaluator, Optimizer, Storage
 from neps_core.liveness import ASYNC_MARK, Heartbeat, requeue_or_crash
@@ -209,7 +209,11 @@ class Worker:
             raise_after = None  # the user's own limit: the trial is FAILED, the run goes on
         if parsed.report.cost is not None:
             self._cost_spent += parsed.report.cost
-        stored = record_result(self.context.storage, trial.id, parsed)
+        try:
+            stored = record_result(self.context.storage, trial.id, parsed)
+        except ObjectiveCountError as mismatch:  # stored as FAILED; observers hear of it first
+            assert mismatch.trial is not None
+            stored, raise_after = mismatch.trial, mismatch
         assert stored.report is not None
         self.context.plugins.notify(
             "neps_trial_finished", run=self.context, trial=stored, report=stored.report

@@ -11,7 +11,12 @@ from typing import Any
 import pytest
 
 import neps_core as neps
-from neps_core.errors import MissingCostError, TrialAlreadyReportedError, TrialNotFoundError
+from neps_core.errors import (
+    MissingCostError,
+    ObjectiveCountError,
+    TrialAlreadyReportedError,
+    TrialNotFoundError,
+)
 
 SPACE = {"x": neps.Float(0.0, 1.0), "depth": neps.Integer(1, 3)}
 
@@ -88,6 +93,13 @@ def test_failures_follow_the_result_contract(root: Path) -> None:
     with pytest.raises(TypeError, match="got list"):
         client.tell(wrong_type, [1.0, 2.0])
     assert neps.status(root).counts["failed"] == 2
+
+    two = client.ask()
+    client.tell(two, {"objective_to_minimize": [0.1, 0.2], "cost": 1.0})
+    one = client.ask()
+    with pytest.raises(ObjectiveCountError, match="but trial"):
+        client.tell(one, {"objective_to_minimize": 0.3, "cost": 1.0})
+    assert neps.status(root).counts["failed"] == 3
 
     no_cost = client.ask()
     with pytest.raises(MissingCostError):

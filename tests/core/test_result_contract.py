@@ -165,6 +165,30 @@ def test_bad_return_types_raise_and_fail_the_trial(
     assert trial_file(root, 1, "metadata")["state"] == "failed"
 
 
+def test_a_changed_number_of_objectives_raises_and_fails_only_that_trial(
+    root: Path, trial_file: TrialFileReader
+) -> None:
+    """Two objectives, then three: no Pareto front can compare them, so the run stops."""
+    calls = iter(range(100))
+
+    def changing(x: float, units: int) -> dict[str, Any]:
+        values = [x, 1.0 - x] if next(calls) < 2 else [x, 1.0 - x, float(units)]
+        return {"objective_to_minimize": values}
+
+    with pytest.raises(neps.ObjectiveCountError, match=r"Trial 3: .* 3 value\(s\), but trial 1"):
+        _run(root, changing, evaluations_to_spend=5, ignore_errors=True)
+    assert _counts(root) == {"success": 2, "failed": 1}
+    report = trial_file(root, 3, "report")
+    assert "every result of a run needs the same number of objectives" in report["error"]
+    assert len(report["objective_to_minimize"]) == 3  # what the user returned is kept
+    assert len(neps.status(root).pareto_front) >= 1  # built from the two consistent results
+    # Continuing with a consistent function works and keeps the failed trial.
+    _run(root, lambda x, units: (x, 1.0 - x), evaluations_to_spend=5)
+    assert _counts(root) == {"success": 4, "failed": 1}
+    with pytest.raises(neps.ObjectiveCountError, match="1 value"):
+        _run(root, lambda x, units: x, evaluations_to_spend=6)
+
+
 # -- raised exceptions -----------------------------------------------------------------------------
 def _raising(x: float, units: int) -> float:
     raise ValueError(f"bad units {units}")
