@@ -46,8 +46,8 @@ def record_result(storage: Storage, trial_id: str, parsed: ParsedResult) -> Tria
             )
         result = parsed
         message = _objective_count_mismatch(history, trial_id, parsed)
+        mismatch[:] = [message] if message is not None else []  # a retried transaction resets
         if message is not None:
-            mismatch[:] = [message]
             result = attrs.evolve(
                 parsed, state=TrialState.FAILED, report=attrs.evolve(parsed.report, error=message)
             )
