@@ -63,7 +63,9 @@ class Trial:
     space has none); it is stored so that fidelity budgets never need the space to be counted.
     ``previous_trial_id`` links a promotion to the lower-fidelity trial it continues.
     ``attempts`` counts how often the trial was handed to a worker (re-queues after a crash);
-    ``last_heartbeat`` is when its worker last proved to be alive.
+    ``last_heartbeat`` is when its worker last proved to be alive. ``optimizer`` names the
+    optimizer that proposed the trial (``None`` for imported trials and older runs): a run
+    continued with another optimizer, or ``"auto"`` switching, shows in it.
     """
 
     id: str
@@ -79,6 +81,7 @@ class Trial:
     last_heartbeat: float | None = None
     report: Report | None = None
     metadata: Mapping[str, Any] = attrs.field(factory=dict)
+    optimizer: str | None = None
 
     @property
     def objective(self) -> Objective | None:

@@ -150,6 +150,7 @@ class TrialSampler:
                     previous_trial_id=proposal.previous_trial_id,
                     fidelity=None if fidelity_name is None else proposal.config[fidelity_name],
                     attempts=1 if mine else 0,
+                    optimizer=self.optimizer.name,
                 )
             )
         return trials

@@ -20,7 +20,8 @@ def status_data(root_directory: str | Path, failures: int) -> dict[str, Any]:
     summary = summarize(run.root_directory, run.history, run.history.budget())
     data = summary_as_dict(summary)
     data["storage"] = run.storage_name
-    data["optimizer"] = run.info.optimizer
+    data["optimizer"] = _current_optimizer(run)
+    data["started_with"] = run.info.optimizer
     data["recent_failures"] = [
         {
             "trial_id": trial.id,
@@ -35,6 +36,19 @@ def status_data(root_directory: str | Path, failures: int) -> dict[str, Any]:
     plain = to_plain(data)
     assert isinstance(plain, dict)
     return plain
+
+
+def _current_optimizer(run: RunSnapshot) -> str:
+    """The optimizer of the newest trial that names one; the run's first one before that.
+
+    They differ when a run was continued with another optimizer or ``"auto"`` switched.
+    """
+    named = [trial for trial in run.history.values() if trial.optimizer is not None]
+    if not named:
+        return run.info.optimizer
+    newest = max(named, key=lambda trial: trial.created_at)
+    assert newest.optimizer is not None
+    return newest.optimizer
 
 
 def _workers(run: RunSnapshot) -> list[dict[str, Any]]:
@@ -59,7 +73,7 @@ def format_status(data: dict[str, Any]) -> str:
     total = sum(counts.values())
     lines = [
         f"Run in {data['root_directory']} (storage {data['storage']}, "
-        f"optimizer {data['optimizer']})",
+        f"optimizer {data['optimizer']}{_started_with(data)})",
         f"trials: {total} ("
         + ", ".join(f"{n} {state}" for state, n in counts.items() if n or state == "success")
         + ")",
@@ -110,3 +124,8 @@ def _short(error: str | None) -> str:
         return "(no error message)"
     text = " ".join(error.split())
     return text if len(text) <= ERROR_WIDTH else text[: ERROR_WIDTH - 3] + "..."
+
+
+def _started_with(data: dict[str, Any]) -> str:
+    started = data["started_with"]
+    return "" if started == data["optimizer"] else f", started with {started}"

@@ -155,7 +155,7 @@ def test_status_text_and_json(tmp_path: Path) -> None:
     assert data["best"]["trial_id"] == summary.best_trial.id
     assert data["best"]["config"] == dict(summary.best_config)
     assert data["storage"] == "disk"
-    assert data["optimizer"] == "grid_search"
+    assert data["optimizer"] == data["started_with"] == "grid_search"
     failures = data["recent_failures"]
     assert len(failures) == min(3, summary.counts["failed"]) > 0
     assert all(f["error"].startswith("ValueError: x=") for f in failures)

@@ -11,6 +11,9 @@ from typing import Any
 import pytest
 
 import neps_core as neps
+from neps_core.inspection import read_run
+from neps_core.models import Trial
+from neps_core.serialization import make_converter, to_plain
 
 SPACE = {"x": neps.Float(0.0, 1.0), "depth": neps.Integer(1, 3)}
 
@@ -187,6 +190,30 @@ def test_continued_run_with_a_different_space_names_the_parameter(
     assert isinstance(caught.value, ValueError)
     assert objective.calls == []
     assert _counts(root) == {"success": 1}
+
+
+def test_trials_name_their_optimizer_and_records_without_the_name_still_load(
+    root: Path,
+) -> None:
+    neps.run(lambda x, depth: x, SPACE, root_directory=root, evaluations_to_spend=2)
+    neps.run(
+        lambda x, depth: x,
+        SPACE,
+        root_directory=root,
+        optimizer="grid_search",
+        evaluations_to_spend=4,
+    )
+    history = read_run(root).history
+    assert [trial.optimizer for trial in history.values()] == [
+        "bayesian_optimization",
+        "bayesian_optimization",
+        "grid_search",
+        "grid_search",
+    ]
+    converter = make_converter()
+    record = to_plain(converter.unstructure(history["1"]))
+    del record["optimizer"]  # as written before trials named their optimizer
+    assert converter.structure(record, Trial).optimizer is None
 
 
 def test_overwrite_root_directory_starts_fresh(root: Path, trial_file: Any) -> None:

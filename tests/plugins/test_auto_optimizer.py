@@ -10,8 +10,10 @@ from typing import Any
 import pytest
 
 import neps_core as neps
+from neps_core.cli.status import format_status, status_data
 from neps_core.config import RunSettings
 from neps_core.errors import SettingsError
+from neps_core.inspection import read_run
 from neps_core.plugin_manager import Plugins
 from neps_core.serialization import read_yaml
 from neps_core.testing import toy_spaces
@@ -135,6 +137,12 @@ def test_auto_with_a_fidelity_and_several_objectives_promotes_by_pareto_rank(
         )
     assert "mo_asha replaces hyperband" in caplog.text
     assert promotions and summary.pareto_front
+    # Each trial names the optimizer that proposed it, and status shows the switch.
+    proposers = [trial.optimizer for trial in read_run(tmp_path / "mf").history.values()]
+    assert proposers[0] == "hyperband" and proposers[-1] == "mo_asha"
+    status = status_data(tmp_path / "mf", failures=0)
+    assert (status["optimizer"], status["started_with"]) == ("mo_asha", "hyperband")
+    assert "optimizer mo_asha, started with hyperband" in format_status(status)
 
 
 def test_auto_runs_pibo_on_a_space_with_priors(neps_run: Any, neps_root: Path) -> None:
