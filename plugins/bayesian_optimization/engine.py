@@ -175,7 +175,7 @@ def _with_failed_regions(
     `TOLERATED_FAILURE_RATE`) stays out of the objective model, since the worst value at a
     random crash would put a spike into a smooth objective.
     """
-    if failures is None or len(observations.y) == 0:
+    if failures is None:
         return observations
     predicted = failures.leave_one_out_mean()[len(observations.x) :]
     in_region = observations.failed[predicted > TOLERATED_FAILURE_RATE]
