@@ -270,7 +270,43 @@ def test_the_cost_model_learns_from_finished_trials() -> None:
     assert model.estimate(3, False) == 3.0
     assert model.estimate(3, True) == 2.0
     assert model.estimate(1, True) == 1.0  # by level when no promotion was seen there
-    assert model.estimate(9, False) == pytest.approx(6.0 / 7.0 * 9)  # cost per fidelity unit
+    assert model.estimate(9, False) == 9.0  # fresh trials' cost per fidelity unit (1)
+
+
+def test_a_fresh_trial_is_not_estimated_from_the_cheaper_promotions_at_its_fidelity() -> None:
+    # Promotions that continue from a checkpoint report the extra epochs only (3 - 1 = 2).
+    fresh = [_trial(1, 0.1, 1), _trial(2, 0.2, 1)]
+    promoted = make_trial(3, {"x": 0.1, "epochs": 3}, cost=2.0, fidelity=3, previous_trial_id="1")
+    model = CostModel(history_of([*fresh, promoted]))
+    assert model.estimate(3, True) == 2.0
+    assert model.estimate(3, False) == 3.0  # 1 per epoch, as the fresh trials cost
+
+
+@pytest.mark.parametrize(
+    "optimizer", ["successive_halving", "hyperband", "asha", "async_hb", "priorband"]
+)
+def test_checkpointed_costs_do_not_overshoot_the_cost_budget(optimizer: str, tmp_path: Any) -> None:
+    """A promotion costs the epochs it adds, a fresh trial all of its epochs."""
+
+    def evaluate(pipeline_directory: Any, previous_pipeline_directory: Any, x: float, epochs: int):
+        done = 0
+        if previous_pipeline_directory is not None:
+            done = int((previous_pipeline_directory / "epochs").read_text())
+        (pipeline_directory / "epochs").write_text(str(epochs))
+        return {"objective_to_minimize": (x - 0.3) ** 2 + 1 / epochs, "cost": epochs - done}
+
+    space = {"x": neps.Float(0.0, 1.0), "epochs": neps.IntegerFidelity(2, 50)}
+    for budget in (100.0, 230.0):
+        summary = neps.run(
+            evaluate,
+            space,
+            root_directory=tmp_path / f"{budget}",
+            optimizer=optimizer,
+            cost_to_spend=budget,
+            seed=0,
+            post_run_summary=False,
+        )
+        assert 0.5 * budget < summary.budget.used_cost <= budget
 
 
 def test_running_trials_count_against_the_cost_budget() -> None:
