@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from neps_core.inspection import RunSnapshot, read_run
 from neps_core.models import Trial, TrialState
-from neps_core.summary import pareto_front, trajectory_rows
+from neps_core.summary import at_top_fidelity, pareto_front, trajectory_rows
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -83,6 +83,8 @@ def plot_trajectory(root_directory: str | Path, *, x_axis: str = "evaluations") 
 def plot_pareto_front(root_directory: str | Path, *, objectives: Sequence[int] = (0, 1)) -> Figure:
     """All multi-objective results of a run, its Pareto front highlighted.
 
+    The front, as the summary's, is that of the trials at the highest fidelity reached.
+
     Args:
         root_directory: The run's root directory.
         objectives: The two objective indices to draw against each other.
@@ -100,7 +102,7 @@ def plot_pareto_front(root_directory: str | Path, *, objectives: Sequence[int] =
     if not trials:
         raise NothingToPlotError(f"No successful multi-objective trial in {root_directory}")
     points = [_pair(t, first, second) for t in trials]
-    front = sorted(_pair(t, first, second) for t in pareto_front(trials))
+    front = sorted(_pair(t, first, second) for t in pareto_front(at_top_fidelity(trials)))
     figure, axes = _figure(f"Pareto front ({run.root_directory.name})")
     axes.scatter([p[0] for p in points], [p[1] for p in points], s=14, alpha=0.5, label="trials")
     axes.step(

@@ -36,18 +36,21 @@ def summarize(root: Path, history: TrialHistory, budget: BudgetInfo) -> Summary:
     successes = [history[i] for i in history.ids_in(TrialState.SUCCESS)]
     single = [t for t in successes if isinstance(t.objective, float)]
     multi = [t for t in successes if isinstance(t.objective, tuple)]
-    best = min(_at_top_fidelity(single), key=lambda t: t.objective, default=None)  # type: ignore[arg-type, return-value]
+    best = min(at_top_fidelity(single), key=lambda t: t.objective, default=None)  # type: ignore[arg-type, return-value]
     return Summary(
         root_directory=str(root),
         counts=history.state_counts,
         best_trial=best,
         budget=budget,
-        pareto_front=tuple(pareto_front(multi)),
+        pareto_front=tuple(pareto_front(at_top_fidelity(multi))),
     )
 
 
-def _at_top_fidelity(trials: list[Trial]) -> list[Trial]:
-    """Trials at the highest fidelity reached: a cheap, biased evaluation never is the best."""
+def at_top_fidelity(trials: list[Trial]) -> list[Trial]:
+    """Trials at the highest fidelity reached: a cheap, biased evaluation never is the best.
+
+    The best trial and the Pareto front are both taken from these.
+    """
     fidelities = [t.fidelity for t in trials if t.fidelity is not None]
     if not fidelities:
         return trials

@@ -189,3 +189,24 @@ def test_the_best_trial_is_taken_at_the_highest_fidelity_reached(root: Path) -> 
     assert summary.best_trial is not None
     assert summary.best_trial.config["epochs"] == 4
     assert summary.best_objective is not None and summary.best_objective >= 0.0
+
+
+def test_the_pareto_front_is_taken_at_the_highest_fidelity_reached(root: Path) -> None:
+    """Cheap evaluations that look better on an objective do not make the front."""
+
+    def evaluate(x: float, epochs: int) -> dict[str, Any]:
+        optimism = 0.0 if epochs == 9 else 10.0
+        return {"objective_to_minimize": [x - optimism, 1.0 - x], "cost": epochs}
+
+    summary = neps.run(
+        evaluate,
+        {"x": neps.Float(0.0, 1.0), "epochs": neps.IntegerFidelity(1, 9)},
+        root_directory=root,
+        cost_to_spend=80,
+        optimizer="mo_asha",
+        seed=0,
+    )
+    assert summary.pareto_front
+    assert {trial.config["epochs"] for trial in summary.pareto_front} == {9}
+    status = neps.status(root)
+    assert [t.id for t in status.pareto_front] == [t.id for t in summary.pareto_front]
