@@ -22,7 +22,13 @@ from neps_core.errors import SettingsError, SpaceMismatchError
 from neps_core.interfaces import Evaluator, Optimizer, Storage
 from neps_core.models import RunInfo
 from neps_core.plugin_manager import Plugins, plugin_errors
-from neps_core.serialization import dump_yaml, make_converter, read_yaml, to_plain, write_atomic
+from neps_core.serialization import (
+    dump_yaml,
+    make_settings_converter,
+    read_yaml,
+    to_plain,
+    write_atomic,
+)
 from neps_core.space import PipelineSpace, describe_space, space_from_description
 
 STORAGE_POINTER_FILE = "storage.yaml"
@@ -54,7 +60,7 @@ def structure_settings(
     if unknown:
         raise SettingsError(f"{label}: unknown option(s) {unknown}; known: {sorted(known)}")
     try:
-        return (converter or make_converter()).structure(dict(options), settings_class)
+        return make_settings_converter(converter).structure(dict(options), settings_class)
     except (cattrs.BaseValidationError, cattrs.StructureHandlerNotFoundError) as error:
         raise SettingsError(f"{label}: invalid options: {_validation_details(error)}") from error
     except (TypeError, ValueError) as error:
@@ -71,6 +77,20 @@ def _describe_error(error: BaseException, expected: type | None) -> str:
     if expected is not None and isinstance(error, TypeError | ValueError) and not str(error):
         return f"expected {expected.__name__}"
     return str(error) or type(error).__name__
+
+
+def check_run_fits_space(settings: RunSettings, space: PipelineSpace) -> None:
+    """Refuse runs that could never make progress on ``space`` instead of looping forever."""
+    if len(space) == 0:
+        raise SettingsError(
+            "pipeline_space has no parameters: declare at least one (e.g. neps.Float) to search"
+        )
+    if settings.fidelities_to_spend is not None and space.fidelity_name is None:
+        raise SettingsError(
+            "fidelities_to_spend needs a fidelity parameter (e.g. neps.IntegerFidelity) in "
+            "pipeline_space, which has none; budget the run with evaluations_to_spend or "
+            "cost_to_spend instead"
+        )
 
 
 def select_optimizer_class(

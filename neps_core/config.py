@@ -91,6 +91,12 @@ def _positive_number(name: str, value: Any) -> None:
         raise SettingsError(f"{name} must be a positive number, got {value!r}")
 
 
+def _cost(name: str, value: Any) -> None:
+    number = isinstance(value, int | float) and not isinstance(value, bool)
+    if not number or not math.isfinite(value) or value < 0:
+        raise SettingsError(f"{name} must be a finite number >= 0, got {value!r}")
+
+
 def _number(name: str, value: Any) -> None:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise SettingsError(f"{name} must be a number, got {value!r}")
@@ -134,7 +140,7 @@ class RunSettings:
     )
     ignore_errors: bool = False
     objective_value_on_error: float | None = attrs.field(default=None, validator=_optional(_number))
-    cost_value_on_error: float | None = attrs.field(default=None, validator=_optional(_number))
+    cost_value_on_error: float | None = attrs.field(default=None, validator=_optional(_cost))
     sample_batch_size: int = attrs.field(default=1, validator=_optional(_positive_int))
     worker_id: str = attrs.field(factory=_default_worker_id, converter=str)
     optimizer: ComponentSpec = attrs.field(default=ComponentSpec("auto"), converter=_optimizer_spec)

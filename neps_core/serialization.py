@@ -7,6 +7,8 @@ that what storage writes can be read by people, by other tools and by later vers
 from __future__ import annotations
 
 import enum
+import math
+import numbers
 import os
 import tempfile
 from collections.abc import Callable, Mapping
@@ -29,6 +31,60 @@ def make_converter() -> cattrs.Converter:
     converter.register_structure_hook(Objective | None, _structure_objective)
     converter.register_structure_hook(Any, lambda value, _: value)
     return converter
+
+
+def make_settings_converter(base: cattrs.Converter | None = None) -> cattrs.Converter:
+    """A copy of ``base`` that structures the options of a plugin's ``Settings`` strictly.
+
+    cattrs' defaults call ``bool(value)`` and ``int(value)``, so ``"false"`` became ``True``
+    and ``eta: 3.9`` became ``3``; for options a silent conversion hides a typo, so only true
+    booleans, whole numbers and finite numbers pass (numeric strings too: YAML reads ``1e-3``
+    as a string).
+    """
+    converter = (base or make_converter()).copy()
+    converter.register_structure_hook(bool, _strict_bool)
+    converter.register_structure_hook(int, _strict_int)
+    converter.register_structure_hook(float, _strict_float)
+    return converter
+
+
+def _strict_bool(value: Any, _: Any) -> bool:
+    if isinstance(value, bool | np.bool_):
+        return bool(value)
+    raise ValueError(f"expected true or false, got {value!r}")
+
+
+def _strict_int(value: Any, _: Any) -> int:
+    number = _number(value, "a whole number")
+    if isinstance(number, int):
+        return number
+    if math.isfinite(number) and number.is_integer():
+        return int(number)
+    raise ValueError(f"expected a whole number, got {value!r}")
+
+
+def _strict_float(value: Any, _: Any) -> float:
+    number = float(_number(value, "a finite number"))
+    if not math.isfinite(number):
+        raise ValueError(f"expected a finite number, got {value!r}")
+    return number
+
+
+def _number(value: Any, expected: str) -> int | float:
+    """``value`` as a number: a real number or a numeric string, never a boolean."""
+    if isinstance(value, bool | np.bool_):
+        raise ValueError(f"expected {expected}, got {value!r}")
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real):
+        return float(value)
+    if isinstance(value, str):
+        for parse in (int, float):
+            try:
+                return parse(value.strip())
+            except ValueError:
+                continue
+    raise ValueError(f"expected {expected}, got {value!r}")
 
 
 def _structure_objective(value: Any, _: Any) -> float | tuple[float, ...] | None:

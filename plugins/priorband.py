@@ -35,6 +35,7 @@ from neps_core.interfaces import Optimizer
 from neps_core.space import Categorical, PipelineSpace
 from neps_core.space.parameters import Numerical
 from neps_core.space.sampling import CATEGORICAL_PRIOR_MASS, NUMERIC_PRIOR_STD
+from neps_core.validators import one_of
 from neps_core_plugins.brackets import (
     SAMPLE_PRIOR_FIRST,
     SCHEDULES,
@@ -52,6 +53,10 @@ def _in_unit_interval(_: Any, attribute: attrs.Attribute[Any], value: float) -> 
         raise ValueError(f"{attribute.name} must be in (0, 1], got {value}")
 
 
+#: Bases that start every bracket at one rung, so that ``early_stopping_rate`` means something.
+ONE_BRACKET_BASES = ("successive_halving", "asha")
+
+
 @attrs.frozen
 class PriorBandSettings:
     """``eta``: promotion ratio; ``base``: the bracket schedule (default ``"hyperband"``).
@@ -63,12 +68,20 @@ class PriorBandSettings:
     """
 
     eta: int = eta_field()
-    base: str = attrs.field(default="hyperband", validator=attrs.validators.in_(SCHEDULES))
+    base: str = attrs.field(default="hyperband", validator=one_of(SCHEDULES))
     early_stopping_rate: int = early_stopping_rate_field()
     sample_prior_first: Any = attrs.field(default=True, validator=SAMPLE_PRIOR_FIRST)
     sample_prior_at_target: bool = True
     mutation_rate: float = attrs.field(default=0.5, validator=_in_unit_interval)
     mutation_std: float = attrs.field(default=0.25, validator=_in_unit_interval)
+
+    def __attrs_post_init__(self) -> None:
+        if self.early_stopping_rate and self.base not in ONE_BRACKET_BASES:
+            raise ValueError(
+                f"early_stopping_rate applies to the bases {list(ONE_BRACKET_BASES)} only; "
+                f"base {self.base!r} spreads its brackets over every rung (got "
+                f"early_stopping_rate={self.early_stopping_rate})"
+            )
 
 
 class PriorBand(BracketOptimizer):

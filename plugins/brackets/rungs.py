@@ -32,7 +32,7 @@ SAMPLE_PRIOR_FIRST = one_of((True, False, "highest_fidelity"))
 
 def sampler_field() -> Any:
     """``sampler``: new configurations drawn ``"uniform"``-ly or around the ``"prior"``."""
-    return attrs.field(default="uniform", validator=attrs.validators.in_(SAMPLERS))
+    return attrs.field(default="uniform", validator=one_of(SAMPLERS))
 
 
 @attrs.frozen

@@ -59,6 +59,8 @@ def _trials(root: Path) -> int:
         ("sample_batch_size", 1.5),
         ("objective_value_on_error", "high"),
         ("cost_value_on_error", [1]),
+        ("cost_value_on_error", math.nan),
+        ("cost_value_on_error", -1.0),
         ("optimizer", 42),
         ("optimizer", {"use_priors": True}),
         ("evaluator", 3.5),
@@ -136,6 +138,70 @@ def test_invalid_optimizer_option_value_is_named(root: Path) -> None:
         neps.run(
             _objective, SPACE, root_directory=root, optimizer={"name": "grid_search", "size": 0}
         )
+
+
+PRIOR_FIDELITY_SPACE = {
+    "x": neps.Float(0.0, 1.0, prior=0.5),
+    "epochs": neps.IntegerFidelity(1, 9),
+}
+
+
+@pytest.mark.parametrize(
+    ("name", "options", "message"),
+    [
+        ("pibo", {"sample_prior_first": "false"}, "expected true or false, got 'false'"),
+        ("random_search", {"use_priors": 1}, "expected true or false, got 1"),
+        ("hyperband", {"eta": 3.9}, "expected a whole number, got 3.9"),
+        ("bayesian_optimization", {"raw_samples": 100.9}, "expected a whole number, got 100.9"),
+        ("bayesian_optimization", {"restarts": "ten"}, "expected a whole number, got 'ten'"),
+        ("pibo", {"prior_weight": math.inf}, "expected a finite number, got inf"),
+        ("pibo", {"prior_weight": math.nan}, "expected a finite number, got nan"),
+        ("hyperband", {"sampler": "bogus"}, "sampler must be one of ['uniform', 'prior']"),
+        ("priorband", {"base": "nope"}, "base must be one of ['successive_halving'"),
+        (
+            "priorband",
+            {"base": "hyperband", "early_stopping_rate": 1},
+            "early_stopping_rate applies to the bases ['successive_halving', 'asha'] only",
+        ),
+    ],
+)
+def test_optimizer_options_are_never_converted_silently(
+    root: Path, name: str, options: dict[str, Any], message: str
+) -> None:
+    # cattrs' defaults made "false" True and eta 3.9 into 3.
+    with pytest.raises(neps.SettingsError) as caught:
+        neps.run(
+            lambda x, epochs: x,
+            PRIOR_FIDELITY_SPACE,
+            root_directory=root,
+            optimizer=(name, options),
+        )
+    assert message in str(caught.value)
+    assert f"optimizer {name!r}" in str(caught.value)
+    assert "Attribute(" not in str(caught.value)  # one readable line, not attrs' repr
+    assert not root.exists()
+
+
+def test_numeric_strings_and_whole_floats_are_numbers(root: Path) -> None:
+    # YAML reads 1e-3 as a string; 3.0 is a whole number.
+    neps.run(
+        lambda x, epochs: x,
+        PRIOR_FIDELITY_SPACE,
+        root_directory=root,
+        optimizer=("priorband", {"eta": 3.0, "mutation_rate": "1e-1", "early_stopping_rate": "0"}),
+        evaluations_to_spend=1,
+    )
+    settings = _run_info(root)["optimizer_settings"]
+    assert type(settings["eta"]) is int and type(settings["early_stopping_rate"]) is int
+    assert settings == {
+        "eta": 3,
+        "base": "hyperband",
+        "early_stopping_rate": 0,
+        "sample_prior_first": True,
+        "sample_prior_at_target": True,
+        "mutation_rate": 0.1,
+        "mutation_std": 0.25,
+    }
 
 
 @pytest.mark.parametrize(
