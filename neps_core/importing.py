@@ -150,8 +150,8 @@ def _parse(
         raise TypeError(f"evaluated_trials[{index}]: an imported trial needs a result, got None")
     try:
         parsed = parse_result(result)
-    except TypeError as error:
-        raise TypeError(f"evaluated_trials[{index}]: invalid result: {error}") from error
+    except (TypeError, ValueError) as error:
+        raise type(error)(f"evaluated_trials[{index}]: invalid result: {error}") from error
     return to_plain(full), parsed
 
 

@@ -119,7 +119,8 @@ def judge_outcome(
         return _timed(ParsedResult(TrialState.FAILED, report), outcome), error
     try:
         parsed = parse_result(outcome.result)
-    except TypeError as contract_error:
+    except (TypeError, ValueError) as error:
+        contract_error = type(error)(f"Trial {outcome.trial_id}: {error}")
         report = failure_report(contract_error, None)
         return _timed(ParsedResult(TrialState.FAILED, report), outcome), contract_error
     parsed = _timed(parsed, outcome)

@@ -6,7 +6,8 @@ Allowed: a number; a tuple of numbers (multi-objective); a dict with ``objective
 any further keys (kept in the report's ``extra``); a string starting with
 ``F`` (a failure with that reason, DeepHyper's convention); ``None`` only for asynchronous
 evaluation. Anything else is a ``TypeError`` naming the type. The legacy keys ``loss`` and
-``info_dict`` still work with a ``DeprecationWarning``.
+``info_dict`` still work with a ``DeprecationWarning``. A ``cost`` that is NaN, infinite or
+negative is a ``ValueError``.
 """
 
 from __future__ import annotations
@@ -103,7 +104,7 @@ def _parse_mapping(result: Mapping[str, Any]) -> ParsedResult:
             if has_objective
             else data.pop("objective_to_minimize", None)
         ),
-        cost=_optional_number(data.pop("cost", None), "cost"),
+        cost=_cost(data.pop("cost", None)),
         learning_curve=_learning_curve(data.pop("learning_curve", None)),
         extra=_extra(data),
     )
@@ -169,12 +170,16 @@ def _objective(value: Any, where: str) -> Objective:
     )
 
 
-def _optional_number(value: Any, key: str) -> float | None:
+def _cost(value: Any) -> float | None:
+    """A cost is what budgets add up: a NaN, infinite or negative one would corrupt them."""
     if value is None:
         return None
     if not _is_number(value):
-        raise TypeError(f"{key!r} must be a number, got {type(value).__name__}")
-    return float(value)
+        raise TypeError(f"'cost' must be a number, got {type(value).__name__}")
+    cost = float(value)
+    if not math.isfinite(cost) or cost < 0:
+        raise ValueError(f"'cost' must be a finite number >= 0, got {cost}")
+    return cost
 
 
 def _learning_curve(value: Any) -> tuple[float, ...] | None:

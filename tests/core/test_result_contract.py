@@ -165,6 +165,23 @@ def test_bad_return_types_raise_and_fail_the_trial(
     assert trial_file(root, 1, "metadata")["state"] == "failed"
 
 
+@pytest.mark.parametrize("cost", [math.nan, math.inf, -1.0], ids=repr)
+def test_a_cost_that_would_corrupt_the_budget_fails_the_trial_and_names_it(
+    root: Path, trial_file: TrialFileReader, cost: float
+) -> None:
+    # A NaN cost made the used cost NaN for good; a negative one made the run endless.
+    with pytest.raises(ValueError, match=r"Trial 1: 'cost' must be a finite number >= 0"):
+        _run(
+            root,
+            lambda x, units: {"objective_to_minimize": x, "cost": cost},
+            evaluations_to_spend=None,
+            cost_to_spend=10.0,
+        )
+    assert _counts(root) == {"failed": 1}
+    assert "'cost' must be a finite number" in trial_file(root, 1, "report")["error"]
+    assert neps.status(root).budget.used_cost == 0.0
+
+
 def test_a_changed_number_of_objectives_raises_and_fails_only_that_trial(
     root: Path, trial_file: TrialFileReader
 ) -> None:
