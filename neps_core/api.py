@@ -14,21 +14,18 @@ import numpy as np
 
 from neps_core.components import (
     STORAGE_POINTER_FILE,
-    build_evaluator,
-    build_optimizer,
-    initialize_run,
     open_storage,
     overwrite_run,
     resolve_space,
-    select_optimizer_class,
     stored_space,
 )
 from neps_core.config import RunSettings
+from neps_core.connection import connect
 from neps_core.distributed import maybe_run_as_nonzero_rank, rank_zero
 from neps_core.errors import NepsCoreError, SettingsError
 from neps_core.interfaces import Storage
 from neps_core.models import Summary
-from neps_core.plugin_manager import Plugins, load_plugins
+from neps_core.plugin_manager import load_plugins
 from neps_core.reporting import record_result
 from neps_core.result_contract import ParsedResult, parse_result
 from neps_core.runtime import RunContext, Worker
@@ -99,7 +96,7 @@ def run(
         loaded = load_plugins(settings.plugins)
         if settings.overwrite_root_directory:
             overwrite_run(settings.root_directory, loaded)
-        context = _prepare(settings, loaded)
+        context = connect(settings, loaded)
         return _work(context)
 
 
@@ -127,30 +124,6 @@ def _same(value: Any, default: Any) -> bool:
         and isinstance(value, str | bool | int | float | tuple)
         and value == default
     )
-
-
-def _prepare(settings: RunSettings, plugins: Plugins) -> RunContext:
-    storage = open_storage(settings.root_directory, settings.storage, plugins)
-    if settings.pipeline_space is not None:
-        space = resolve_space(settings.pipeline_space, plugins)
-    else:
-        saved = stored_space(storage)
-        if saved is None:
-            raise SettingsError(
-                f"pipeline_space is required to start a new run in {settings.root_directory}"
-            )
-        space = saved
-    optimizer_cls = select_optimizer_class(settings.optimizer, space, settings, plugins)
-    optimizer = build_optimizer(
-        optimizer_cls, settings.optimizer.options, space, settings.seed, plugins.converter
-    )
-    initialize_run(storage, space, optimizer, settings.seed)
-    evaluator = build_evaluator(settings.evaluator, plugins)
-
-    def open_another_handle() -> Storage:
-        return open_storage(settings.root_directory, settings.storage, plugins)
-
-    return RunContext(settings, space, storage, optimizer, evaluator, plugins, open_another_handle)
 
 
 def _work(context: RunContext) -> Summary:

@@ -23,18 +23,10 @@ from typing import Any
 
 import attrs
 
-from neps_core.components import (
-    build_evaluator,
-    build_optimizer,
-    initialize_run,
-    open_storage,
-    resolve_space,
-    select_optimizer_class,
-    stored_space,
-)
 from neps_core.config import RunSettings
-from neps_core.errors import ObjectiveCountError, SettingsError
-from neps_core.interfaces import EvaluationOutcome, Storage
+from neps_core.connection import connect
+from neps_core.errors import ObjectiveCountError
+from neps_core.interfaces import EvaluationOutcome
 from neps_core.liveness import Heartbeat
 from neps_core.models import Summary, Trial
 from neps_core.plugin_manager import load_plugins
@@ -105,7 +97,7 @@ class AskAndTell:
             plugins=plugins,
             **settings,
         )
-        self._context = self._connect()
+        self._context = connect(self.settings, load_plugins(self.settings.plugins))
         self._sampler = TrialSampler(
             self.settings, self._context.space, self._context.optimizer, self._context.plugins
         )
@@ -117,35 +109,6 @@ class AskAndTell:
         self._closed = False
         self._final_summary: Summary | None = None
         self._context.plugins.notify("neps_run_started", run=self._context)
-
-    def _connect(self) -> RunContext:
-        settings = self.settings
-        plugins = load_plugins(settings.plugins)
-        storage = open_storage(settings.root_directory, settings.storage, plugins)
-        try:
-            space = (
-                resolve_space(settings.pipeline_space, plugins)
-                if settings.pipeline_space is not None
-                else stored_space(storage)
-            )
-            if space is None:
-                raise SettingsError(
-                    f"pipeline_space is required to start a new run in {settings.root_directory}"
-                )
-            cls = select_optimizer_class(settings.optimizer, space, settings, plugins)
-            optimizer = build_optimizer(cls, settings.optimizer.options, space, settings.seed)
-            initialize_run(storage, space, optimizer, settings.seed)
-            evaluator = build_evaluator(settings.evaluator, plugins)  # observers expect one
-        except BaseException:
-            storage.close()
-            raise
-
-        def open_another_handle() -> Storage:
-            return open_storage(settings.root_directory, settings.storage, plugins)
-
-        return RunContext(
-            settings, space, storage, optimizer, evaluator, plugins, open_another_handle
-        )
 
     # -- the public interface ---------------------------------------------------------------
     @property

@@ -6,7 +6,8 @@ budget checks and optimizer views cost O(1) per trial instead of a scan of the w
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from fractions import Fraction
 
 from neps_core.models import BudgetInfo, Trial, TrialState
 
@@ -23,7 +24,8 @@ class TrialHistory(Mapping[str, Trial]):
         self._by_state: dict[TrialState, dict[str, None]] = {state: {} for state in TrialState}
         self._max_numeric_id = 0
         self._cost = 0.0
-        self._fidelities = 0.0
+        # Summed exactly, so that a fidelity budget is never overshot by rounding.
+        self._fidelities = Fraction(0)
 
     def __getitem__(self, trial_id: str) -> Trial:
         return self._trials[trial_id]
@@ -50,7 +52,7 @@ class TrialHistory(Mapping[str, Trial]):
         else:
             del self._by_state[trial.state][trial.id]
         if trial.fidelity is not None:
-            self._fidelities += sign * trial.fidelity
+            self._fidelities += sign * Fraction(float(trial.fidelity))
         if trial.state.is_final and trial.cost is not None:
             self._cost += sign * trial.cost
 
@@ -84,7 +86,11 @@ class TrialHistory(Mapping[str, Trial]):
     @property
     def fidelities_spent(self) -> float:
         """The summed fidelity of all trials created so far."""
-        return self._fidelities
+        return float(self._fidelities)
+
+    def fidelities_spent_with(self, more: Iterable[float]) -> float:
+        """The fidelity spent once trials at the fidelities ``more`` are created too."""
+        return float(self._fidelities + sum(Fraction(float(f)) for f in more))
 
     def budget(
         self,
@@ -104,5 +110,5 @@ class TrialHistory(Mapping[str, Trial]):
             fidelities_to_spend=fidelities_to_spend,
             used_evaluations=len(self),
             used_cost=self._cost,
-            used_fidelities=self._fidelities,
+            used_fidelities=self.fidelities_spent,
         )

@@ -69,9 +69,12 @@ class TrialSampler:
         batch = max(wanted, self.settings.sample_batch_size)
         if budget.remaining_evaluations is not None:
             batch = min(batch, budget.remaining_evaluations)
-        proposals = self._ask(history, budget, batch)
-        if not proposals:
+        asked = self._ask(history, budget, batch)
+        proposals = self._within_fidelity_budget(history, asked)
+        if not asked:
             self.stop_reason = "the optimizer has nothing left to propose"
+        elif not proposals:
+            self.stop_reason = "budget fidelities_to_spend left too little for the next proposal"
         return claimed + self._new_trials(history, proposals, wanted, now)
 
     def budget(self, history: TrialHistory) -> BudgetInfo:
@@ -105,6 +108,24 @@ class TrialSampler:
                     f"Optimizer {optimizer.name!r} proposed an invalid configuration: {error}"
                 ) from error
         return proposals[:n]
+
+    def _within_fidelity_budget(
+        self, history: TrialHistory, proposals: list[Proposal]
+    ) -> list[Proposal]:
+        """The leading proposals whose fidelities fit ``fidelities_to_spend`` together.
+
+        A trial's fidelity is known before it runs, so unlike cost this budget is never
+        overshot, whichever optimizer proposes (one at the maximum fidelity, too).
+        """
+        limit, name = self.settings.fidelities_to_spend, self.space.fidelity_name
+        if limit is None or name is None:
+            return proposals
+        fidelities: list[float] = []
+        for index, proposal in enumerate(proposals):
+            fidelities.append(proposal.config[name])
+            if history.fidelities_spent_with(fidelities) > limit:
+                return proposals[:index]
+        return proposals
 
     def _switch_auto_to_multi_objective(self, history: TrialHistory) -> None:
         """With ``optimizer="auto"``, results with several objectives get an optimizer for them.

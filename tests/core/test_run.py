@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 import neps_core as neps
+from neps_core.errors import SettingsError
 from neps_core.inspection import read_run
 from neps_core.models import Trial
 from neps_core.serialization import make_converter, to_plain
@@ -87,7 +88,9 @@ def test_cost_budget_without_cost_in_the_result_names_the_trial(
     assert "cost" in trial_file(root, 1, "report")["error"]
 
 
-def test_fidelities_to_spend_counts_the_fidelity_of_every_trial(root: Path) -> None:
+def test_fidelities_to_spend_counts_the_fidelity_of_every_trial_and_is_never_overshot(
+    root: Path,
+) -> None:
     space = {"x": neps.Float(0.0, 1.0), "epochs": neps.IntegerFidelity(1, 4)}
     seen: list[int] = []
 
@@ -98,8 +101,41 @@ def test_fidelities_to_spend_counts_the_fidelity_of_every_trial(root: Path) -> N
     summary = neps.run(
         evaluate, space, root_directory=root, fidelities_to_spend=10, optimizer="random_search"
     )
-    assert seen == [4, 4, 4]  # random search evaluates at the maximum fidelity
-    assert summary.budget.used_fidelities == 12
+    assert seen == [4, 4]  # random search evaluates at the maximum fidelity; a third won't fit
+    assert summary.budget.used_fidelities == 8
+
+
+@pytest.mark.parametrize("optimizer", ["random_search", "hyperband", "priorband", "async_hb"])
+def test_float_fidelities_are_summed_exactly_so_rounding_never_overshoots(
+    root: Path, optimizer: str
+) -> None:
+    # Rungs of 10/81, 10/27, ... are not exact in binary: summed naively, priorband's 50 came
+    # to 50.000000000000014.
+    space = {
+        "x": neps.Float(0.0, 1.0, prior=0.3),
+        "epochs": neps.FloatFidelity(0.1, 10.0),
+    }
+    summary = neps.run(
+        lambda x, epochs: x / epochs,
+        space,
+        root_directory=root,
+        fidelities_to_spend=50,
+        optimizer=optimizer,
+        seed=1,
+    )
+    assert 45 <= summary.budget.used_fidelities <= 50
+
+
+def test_fidelities_to_spend_without_a_fidelity_parameter_is_refused(root: Path) -> None:
+    with pytest.raises(SettingsError, match="fidelities_to_spend needs a fidelity parameter"):
+        neps.run(Recorder(), SPACE, root_directory=root, fidelities_to_spend=10)
+    with pytest.raises(SettingsError, match="fidelities_to_spend needs a fidelity parameter"):
+        neps.AskAndTell(SPACE, root, fidelities_to_spend=10)
+
+
+def test_an_empty_space_is_refused(root: Path) -> None:
+    with pytest.raises(SettingsError, match="pipeline_space has no parameters"):
+        neps.run(Recorder(), {}, root_directory=root, evaluations_to_spend=3)
 
 
 def test_sample_batch_size_leaves_pending_trials_that_are_claimed_later(

@@ -1,0 +1,57 @@
+"""Opening a run: the space, optimizer, storage and evaluator one worker or client works with.
+
+Everything that can be checked without the run's files (space, budgets against the space,
+optimizer options) is checked before storage is opened, so a bad call writes nothing.
+"""
+
+from __future__ import annotations
+
+from neps_core.components import (
+    build_evaluator,
+    build_optimizer,
+    check_run_fits_space,
+    initialize_run,
+    open_storage,
+    resolve_space,
+    select_optimizer_class,
+    stored_space,
+)
+from neps_core.config import RunSettings
+from neps_core.errors import SettingsError
+from neps_core.interfaces import Optimizer, Storage
+from neps_core.plugin_manager import Plugins
+from neps_core.runtime import RunContext
+from neps_core.space import PipelineSpace
+
+
+def connect(settings: RunSettings, plugins: Plugins) -> RunContext:
+    """The context of the run in ``settings.root_directory``, created if it is new."""
+    space = optimizer = None
+    if settings.pipeline_space is not None:
+        space = resolve_space(settings.pipeline_space, plugins)
+        optimizer = _optimizer(settings, space, plugins)
+    storage = open_storage(settings.root_directory, settings.storage, plugins)
+    try:
+        if space is None or optimizer is None:
+            space = stored_space(storage)
+            if space is None:
+                raise SettingsError(
+                    f"pipeline_space is required to start a new run in {settings.root_directory}"
+                )
+            optimizer = _optimizer(settings, space, plugins)
+        initialize_run(storage, space, optimizer, settings.seed)
+        evaluator = build_evaluator(settings.evaluator, plugins)
+    except BaseException:
+        storage.close()
+        raise
+
+    def open_another_handle() -> Storage:
+        return open_storage(settings.root_directory, settings.storage, plugins)
+
+    return RunContext(settings, space, storage, optimizer, evaluator, plugins, open_another_handle)
+
+
+def _optimizer(settings: RunSettings, space: PipelineSpace, plugins: Plugins) -> Optimizer:
+    check_run_fits_space(settings, space)
+    cls = select_optimizer_class(settings.optimizer, space, settings, plugins)
+    return build_optimizer(cls, settings.optimizer.options, space, settings.seed, plugins.converter)
