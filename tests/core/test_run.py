@@ -131,11 +131,13 @@ def test_fidelities_to_spend_without_a_fidelity_parameter_is_refused(root: Path)
         neps.run(Recorder(), SPACE, root_directory=root, fidelities_to_spend=10)
     with pytest.raises(SettingsError, match="fidelities_to_spend needs a fidelity parameter"):
         neps.AskAndTell(SPACE, root, fidelities_to_spend=10)
+    assert not root.exists()  # refused before anything was written
 
 
 def test_an_empty_space_is_refused(root: Path) -> None:
     with pytest.raises(SettingsError, match="pipeline_space has no parameters"):
         neps.run(Recorder(), {}, root_directory=root, evaluations_to_spend=3)
+    assert not root.exists()
 
 
 def test_sample_batch_size_leaves_pending_trials_that_are_claimed_later(
