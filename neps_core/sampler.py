@@ -13,6 +13,7 @@ import time
 
 import attrs
 
+from neps_core.budget import BudgetGuard
 from neps_core.components import build_optimizer, select_optimizer_class
 from neps_core.config import RunSettings
 from neps_core.history import TrialHistory
@@ -70,11 +71,11 @@ class TrialSampler:
         if budget.remaining_evaluations is not None:
             batch = min(batch, budget.remaining_evaluations)
         asked = self._ask(history, budget, batch)
-        proposals = self._within_fidelity_budget(history, asked)
+        proposals = self._within_budgets(history, budget, asked)
         if not asked:
             self.stop_reason = "the optimizer has nothing left to propose"
         elif not proposals:
-            self.stop_reason = "budget fidelities_to_spend left too little for the next proposal"
+            self.stop_reason = "what is left of the budget does not fit the next trial"
         return claimed + self._new_trials(history, proposals, wanted, now)
 
     def budget(self, history: TrialHistory) -> BudgetInfo:
@@ -109,22 +110,27 @@ class TrialSampler:
                 ) from error
         return proposals[:n]
 
-    def _within_fidelity_budget(
-        self, history: TrialHistory, proposals: list[Proposal]
+    def _within_budgets(
+        self, history: TrialHistory, budget: BudgetInfo, proposals: list[Proposal]
     ) -> list[Proposal]:
-        """The leading proposals whose fidelities fit ``fidelities_to_spend`` together.
+        """The leading proposals that fit the fidelity and cost budgets together.
 
-        A trial's fidelity is known before it runs, so unlike cost this budget is never
-        overshot, whichever optimizer proposes (one at the maximum fidelity, too).
+        Whichever optimizer proposes: a trial's fidelity is known before it runs, and is
+        summed exactly, so ``fidelities_to_spend`` is never overshot; its cost is estimated
+        from finished trials like it (see :class:`~neps_core.budget.CostModel`).
         """
+        guard = BudgetGuard(history, budget)
         limit, name = self.settings.fidelities_to_spend, self.space.fidelity_name
-        if limit is None or name is None:
-            return proposals
         fidelities: list[float] = []
         for index, proposal in enumerate(proposals):
-            fidelities.append(proposal.config[name])
-            if history.fidelities_spent_with(fidelities) > limit:
+            fidelity = None if name is None else proposal.config[name]
+            continued = proposal.previous_trial_id is not None
+            if fidelity is not None:
+                fidelities.append(fidelity)
+            overshoots = limit is not None and history.fidelities_spent_with(fidelities) > limit
+            if overshoots or not guard.fits(fidelity, continued):
                 return proposals[:index]
+            guard.spend(fidelity, continued)
         return proposals
 
     def _switch_auto_to_multi_objective(self, history: TrialHistory) -> None:

@@ -22,7 +22,6 @@ fidelity (or estimated cost, learned from finished trials) no longer fits the re
 budget is replaced by a cheaper action, or none - the optimizer then stops cleanly.
 """
 
-from neps_core_plugins.brackets.budget import BudgetGuard, CostModel
 from neps_core_plugins.brackets.optimizer import BracketOptimizer, config_key, is_number
 from neps_core_plugins.brackets.plan import (
     SCHEDULES,
@@ -59,8 +58,6 @@ __all__ = [
     "Bracket",
     "BracketOptimizer",
     "BracketShape",
-    "BudgetGuard",
-    "CostModel",
     "HalvingSettings",
     "HyperbandSettings",
     "Member",

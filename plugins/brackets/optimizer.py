@@ -8,10 +8,10 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from neps_core.budget import BudgetGuard
 from neps_core.interfaces import Optimizer
 from neps_core.models import BudgetInfo, Proposal, Trial
 from neps_core.space import PipelineSpace
-from neps_core_plugins.brackets.budget import BudgetGuard
 from neps_core_plugins.brackets.plan import Member, Plan, Schedule, Slot
 from neps_core_plugins.brackets.rungs import Rungs
 

@@ -17,8 +17,6 @@ from neps_core_plugins.asha import ASHA
 from neps_core_plugins.async_hb import AsyncHB
 from neps_core_plugins.brackets import (
     BracketOptimizer,
-    BudgetGuard,
-    CostModel,
     HalvingSettings,
     Rungs,
     Schedule,
@@ -263,25 +261,6 @@ def test_sample_prior_first_at_the_highest_fidelity_as_neps_spells_it(cls: Any) 
 
 
 # -- budgets ------------------------------------------------------------------------------------
-def test_the_cost_model_learns_from_finished_trials() -> None:
-    assert CostModel(TrialHistory()).estimate(9, False) == 0.0
-    resumed = make_trial(3, {"x": 0.1, "epochs": 3}, cost=2.0, fidelity=3, previous_trial_id="1")
-    model = CostModel(history_of([_trial(1, 0.1, 1), _trial(2, 0.2, 3), resumed]))
-    assert model.estimate(3, False) == 3.0
-    assert model.estimate(3, True) == 2.0
-    assert model.estimate(1, True) == 1.0  # by level when no promotion was seen there
-    assert model.estimate(9, False) == 9.0  # fresh trials' cost per fidelity unit (1)
-
-
-def test_a_fresh_trial_is_not_estimated_from_the_cheaper_promotions_at_its_fidelity() -> None:
-    # Promotions that continue from a checkpoint report the extra epochs only (3 - 1 = 2).
-    fresh = [_trial(1, 0.1, 1), _trial(2, 0.2, 1)]
-    promoted = make_trial(3, {"x": 0.1, "epochs": 3}, cost=2.0, fidelity=3, previous_trial_id="1")
-    model = CostModel(history_of([*fresh, promoted]))
-    assert model.estimate(3, True) == 2.0
-    assert model.estimate(3, False) == 3.0  # 1 per epoch, as the fresh trials cost
-
-
 @pytest.mark.parametrize(
     "optimizer", ["successive_halving", "hyperband", "asha", "async_hb", "priorband"]
 )
@@ -307,14 +286,6 @@ def test_checkpointed_costs_do_not_overshoot_the_cost_budget(optimizer: str, tmp
             post_run_summary=False,
         )
         assert 0.5 * budget < summary.budget.used_cost <= budget
-
-
-def test_running_trials_count_against_the_cost_budget() -> None:
-    history = history_of([_trial(1, 0.1, 9), _trial(2, 0.2, 9, "evaluating")])
-    guard = BudgetGuard(history, history.budget(cost_to_spend=20.0))
-    assert guard.cost_left == 2.0  # 20 - 9 spent - 9 expected
-    assert guard.fits(1, False)
-    assert not guard.fits(3, False)
 
 
 def test_a_promotion_that_exceeds_the_fidelity_budget_gives_way_to_a_cheaper_trial() -> None:

@@ -1,0 +1,103 @@
+"""Keeping new trials inside the cost and fidelity budgets before they start.
+
+A trial's fidelity is known when it is proposed; its cost only once it has run. So the cost
+of a trial is estimated from finished trials like it, erring high, and a trial that would
+not fit what is left is not started. The core applies this to every optimizer's proposals;
+the multi-fidelity optimizers also consult it to pick a cheaper action instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from neps_core.models import BudgetInfo, Trial
+
+#: Fidelity key of trials in a space without a fidelity parameter.
+Level = float | None
+
+
+class CostModel:
+    """The expected cost of a new trial, learned from finished trials that reported a cost.
+
+    Trials are told apart by fidelity and kind: fresh trials and promotions (a promotion that
+    continues from a checkpoint reports the cost of the extra epochs only; a fresh trial at
+    that fidelity costs them all). Since the estimate decides whether a trial still fits,
+    it errs high: the largest cost seen for that kind at that fidelity; for a kind not seen
+    there, the larger of the largest cost seen at that fidelity and the largest cost per
+    fidelity unit times the fidelity (the unit cost taken from the same kind when seen).
+    0 while no finished trial reported a cost.
+    """
+
+    def __init__(self, trials: Mapping[str, Trial]) -> None:
+        self._by_kind: dict[tuple[Level, bool], float] = {}
+        self._by_level: dict[Level, float] = {}
+        # Largest cost per fidelity unit per kind: False fresh trials, True promotions.
+        self._unit_costs: dict[bool, float] = {}
+        for trial in trials.values():
+            if not trial.state.is_final or trial.cost is None:
+                continue
+            level = _level(trial.fidelity)
+            continued = trial.previous_trial_id is not None
+            _raise_to(self._by_kind, (level, continued), trial.cost)
+            _raise_to(self._by_level, level, trial.cost)
+            if level is not None and level > 0:
+                _raise_to(self._unit_costs, continued, trial.cost / level)
+
+    def estimate(self, fidelity: float | None, continued: bool) -> float:
+        """The cost to expect of a new trial (``continued``: a promotion) at ``fidelity``."""
+        level = _level(fidelity)
+        same_kind = self._by_kind.get((level, continued))
+        if same_kind is not None:
+            return same_kind
+        guesses = [self._by_level.get(level, 0.0)]
+        if level is not None:
+            unit = self._unit_costs.get(continued, max(self._unit_costs.values(), default=0.0))
+            guesses.append(unit * level)
+        return max(guesses)
+
+
+class BudgetGuard:
+    """What the remaining budget still allows, counting running trials and this ask's proposals.
+
+    Fidelity units are counted exactly (a trial spends its fidelity when created); cost is
+    estimated with :class:`CostModel` for trials that have not reported yet.
+    """
+
+    def __init__(self, trials: Mapping[str, Trial], budget: BudgetInfo) -> None:
+        self.costs = CostModel(trials)
+        self.fidelity_left = budget.remaining_fidelities
+        self.cost_left = budget.remaining_cost
+        if self.cost_left is not None:
+            for trial in trials.values():
+                if not trial.state.is_final:
+                    continued = trial.previous_trial_id is not None
+                    self.cost_left -= self.costs.estimate(trial.fidelity, continued)
+
+    def fits(self, fidelity: float | None, continued: bool) -> bool:
+        """Whether a trial at ``fidelity`` stays within every budget."""
+        left = self.fidelity_left
+        if left is not None and fidelity is not None and not _within(fidelity, left):
+            return False
+        if self.cost_left is None:
+            return True
+        return _within(self.costs.estimate(fidelity, continued), self.cost_left)
+
+    def spend(self, fidelity: float | None, continued: bool) -> None:
+        """Count a proposal at ``fidelity`` against the budgets."""
+        if self.fidelity_left is not None and fidelity is not None:
+            self.fidelity_left -= fidelity
+        if self.cost_left is not None:
+            self.cost_left -= self.costs.estimate(fidelity, continued)
+
+
+def _level(fidelity: float | None) -> Level:
+    return None if fidelity is None else round(float(fidelity), 9)
+
+
+def _raise_to(maxima: dict[Any, float], key: Any, value: float) -> None:
+    maxima[key] = max(value, maxima.get(key, value))
+
+
+def _within(amount: float, left: float) -> bool:
+    return amount <= left + 1e-9 * max(1.0, abs(left))
