@@ -119,8 +119,10 @@ class TrialSampler:
         summed exactly, so ``fidelities_to_spend`` is never overshot; its cost is estimated
         from finished trials like it (see :class:`~neps_core.budget.CostModel`).
         """
-        guard = BudgetGuard(history, budget)
         limit, name = self.settings.fidelities_to_spend, self.space.fidelity_name
+        if limit is None and budget.cost_to_spend is None:
+            return proposals  # nothing to check: keep asking O(1) in the size of the run
+        guard = BudgetGuard(history, budget)
         fidelities: list[float] = []
         for index, proposal in enumerate(proposals):
             fidelity = None if name is None else proposal.config[name]
