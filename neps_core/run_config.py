@@ -291,11 +291,8 @@ class _Parser:
             structure_settings(cls, options, f"{key} {name!r}")
         except SettingsError as error:
             detail = str(error).split("invalid options: ", 1)[-1]
-            field = next((f for f in fields if re.search(rf"\b{re.escape(f)}\b", detail)), None)
-            if field is None:
-                self.fail(key, detail)
-            detail = re.sub(r"\s*@ \$\S*", "", detail)
-            self.fail(f"{key}.{field}", detail.removeprefix(f"{field} ").strip())
+            problems = [_locate(key, problem, fields) for problem in detail.split("; ")]
+            raise SettingsError(f"{self.source}: " + "; ".join(problems)) from error
 
     def _check_settings(self, values: Mapping[str, Any]) -> None:
         """Let RunSettings check budgets and numbers, then say which YAML key was wrong."""
@@ -380,3 +377,24 @@ def settings_with_run_config(
         if any(re.match(rf"^{re.escape(key)}\b", str(error)) for key in taken):
             raise with_key_path(error, str(run_config), taken) from error
         raise
+
+
+def _locate(key: str, problem: str, fields: list[str]) -> str:
+    """``key.option: message`` for one problem the converter or a validator reported.
+
+    The option is the one cattrs' path names (``... @ $.eta``), else the first one the
+    message mentions.
+    """
+    path = re.search(r"\s*@ \$(?:\.(\w+))?\S*$", problem)
+    message = problem[: path.start()] if path else problem
+    field = path.group(1) if path else None
+    if field is None:
+        mentioned = [
+            (found.start(), name)
+            for name in fields
+            if (found := re.search(rf"\b{re.escape(name)}\b", message))
+        ]
+        field = min(mentioned)[1] if mentioned else None
+    if field is None:
+        return f"{key}: {message}"
+    return f"{key}.{field}: {message.removeprefix(f'{field} ').strip()}"

@@ -78,7 +78,7 @@ class PriorBandSettings:
     def __attrs_post_init__(self) -> None:
         if self.early_stopping_rate and self.base not in ONE_BRACKET_BASES:
             raise ValueError(
-                f"early_stopping_rate applies to the bases {list(ONE_BRACKET_BASES)} only; "
+                f"early_stopping_rate applies to the bases {list(ONE_BRACKET_BASES)} only, and "
                 f"base {self.base!r} spreads its brackets over every rung (got "
                 f"early_stopping_rate={self.early_stopping_rate})"
             )

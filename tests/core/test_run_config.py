@@ -169,6 +169,27 @@ def test_legacy_names_and_yaml_1_1_numbers(tmp_path: Path) -> None:
             "got 'no_colon'",
         ),
         ({"root_directory": [1]}, "run.yaml: root_directory: expected a path, got [1]"),
+        (
+            {"optimizer": {"name": "hyperband", "eta": 3.5, "sampler": "bogus"}},
+            "run.yaml: optimizer.eta: expected a whole number, got 3.5",
+        ),
+        (
+            {
+                "optimizer": {
+                    "name": "bayesian_optimization",
+                    "raw_samples": 9.5,
+                    "sample_prior_first": "no",
+                }
+            },
+            "run.yaml: optimizer.sample_prior_first: expected true or false, got 'no'; "
+            "optimizer.raw_samples: expected a whole number, got 9.5",
+        ),
+        (
+            {"optimizer": {"name": "priorband", "base": "async_hb", "early_stopping_rate": 1}},
+            "run.yaml: optimizer.early_stopping_rate: applies to the bases "
+            "['successive_halving', 'asha'] only, and base 'async_hb' spreads its brackets over "
+            "every rung (got early_stopping_rate=1)",
+        ),
     ],
 )
 def test_error_messages_give_the_key_path(
