@@ -8,10 +8,15 @@ the multi-fidelity optimizers also consult it to pick a cheaper action instead.
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Mapping
 from typing import Any
 
-from neps_core.models import BudgetInfo, Trial
+from neps_core.models import BudgetInfo, Trial, TrialState
+
+#: How many trials in a row may fail without a cost before a run that only ``cost_to_spend``
+#: could end is stopped: such failures spend nothing, so the run would never end.
+FAILURE_STREAK_LIMIT = 20
 
 #: Fidelity key of trials in a space without a fidelity parameter.
 Level = float | None
@@ -89,6 +94,18 @@ class BudgetGuard:
             self.fidelity_left -= fidelity
         if self.cost_left is not None:
             self.cost_left -= self.costs.estimate(fidelity, continued)
+
+
+def failure_streak_without_cost(trials: Mapping[str, Trial], length: int) -> list[Trial]:
+    """The last ``length`` trials to finish, oldest first, if every one failed without a cost.
+
+    Empty when fewer finished or any of them reported a cost (or succeeded).
+    """
+    finished = (trial for trial in trials.values() if trial.state.is_final)
+    last = heapq.nlargest(length, finished, key=lambda trial: trial.finished_at or 0.0)
+    if len(last) < length or any(t.state is TrialState.SUCCESS or t.cost is not None for t in last):
+        return []
+    return last[::-1]
 
 
 def _level(fidelity: float | None) -> Level:

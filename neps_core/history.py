@@ -24,6 +24,7 @@ class TrialHistory(Mapping[str, Trial]):
         self._by_state: dict[TrialState, dict[str, None]] = {state: {} for state in TrialState}
         self._max_numeric_id = 0
         self._cost = 0.0
+        self._costs_reported = 0
         # Summed exactly, so that a fidelity budget is never overshot by rounding.
         self._fidelities = Fraction(0)
 
@@ -55,6 +56,7 @@ class TrialHistory(Mapping[str, Trial]):
             self._fidelities += sign * Fraction(float(trial.fidelity))
         if trial.state.is_final and trial.cost is not None:
             self._cost += sign * trial.cost
+            self._costs_reported += sign
 
     def count(self, *states: TrialState) -> int:
         """How many trials are in any of ``states``."""
@@ -82,6 +84,11 @@ class TrialHistory(Mapping[str, Trial]):
     def cost_spent(self) -> float:
         """The summed cost of all finished trials that reported one."""
         return self._cost
+
+    @property
+    def costs_reported(self) -> int:
+        """How many finished trials reported a cost (none: no cost can be estimated yet)."""
+        return self._costs_reported
 
     @property
     def fidelities_spent(self) -> float:

@@ -113,9 +113,9 @@ class Worker:
             if self._in_flight:
                 for outcome in evaluator.wait(timeout=POLL_INTERVAL):
                     self._finish(self._in_flight.pop(outcome.trial_id), outcome)
-            elif self._must_wait_for_others() or (free <= 0 and self.stop_reason is None):
-                time.sleep(POLL_INTERVAL)
-            elif self.stop_reason is not None:
+            elif self.stop_reason is None or self._must_wait_for_others():
+                time.sleep(POLL_INTERVAL)  # for a free slot, or for other workers' trials
+            else:
                 break
 
     def _free_slots(self) -> int:

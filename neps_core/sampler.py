@@ -9,11 +9,12 @@ exact. The worker loop and ask-and-tell clients share this one implementation.
 from __future__ import annotations
 
 import logging
+import sys
 import time
 
 import attrs
 
-from neps_core.budget import BudgetGuard
+from neps_core.budget import FAILURE_STREAK_LIMIT, BudgetGuard, failure_streak_without_cost
 from neps_core.components import build_optimizer, select_optimizer_class
 from neps_core.config import RunSettings
 from neps_core.history import TrialHistory
@@ -28,7 +29,11 @@ logger = logging.getLogger(__name__)
 
 
 class TrialSampler:
-    """Samples trials for one worker; ``stop_reason`` says why it could not give more."""
+    """Samples trials for one worker.
+
+    ``stop_reason`` says why it gives no more trials; ``waiting_for`` names the running
+    trials it waits for before it can give one (see :meth:`_cost_allows`).
+    """
 
     def __init__(
         self, settings: RunSettings, space: PipelineSpace, optimizer: Optimizer, plugins: Plugins
@@ -38,6 +43,7 @@ class TrialSampler:
         self.optimizer = optimizer
         self.plugins = plugins
         self.stop_reason: str | None = None
+        self.waiting_for: list[str] = []
 
     def sample(self, storage: Storage, wanted: int) -> list[Trial]:
         """Up to ``wanted`` trials now EVALUATING by this worker (fewer when none are left)."""
@@ -46,6 +52,7 @@ class TrialSampler:
         return [t for t in written if t.state is TrialState.EVALUATING and t.worker_id == me]
 
     def _decide(self, history: TrialHistory, wanted: int) -> list[Trial]:
+        self.waiting_for = []
         now = time.time()
         changed = {trial.id: trial for trial in self._recover(history, now)}
         pending = [i for i in history.ids_in(TrialState.PENDING) if i not in changed]
@@ -70,6 +77,11 @@ class TrialSampler:
         batch = max(wanted, self.settings.sample_batch_size)
         if budget.remaining_evaluations is not None:
             batch = min(batch, budget.remaining_evaluations)
+        if budget.cost_to_spend is not None:
+            batch = min(batch, self._cost_allows(history, budget))
+            wanted = min(wanted, batch)
+            if batch == 0:
+                return claimed
         asked = self._ask(history, budget, batch)
         proposals = self._within_budgets(history, budget, asked)
         if not asked:
@@ -93,6 +105,34 @@ class TrialSampler:
             stale_after=self.settings.stale_after,
             max_attempts=self.settings.max_trial_attempts,
         )
+
+    def _cost_allows(self, history: TrialHistory, budget: BudgetInfo) -> int:
+        """How many new trials ``cost_to_spend`` allows before their cost can be estimated.
+
+        Until a finished trial reports a cost, nothing can be estimated: one trial runs at a
+        time (the others wait for it) so that a blind first batch cannot overshoot the budget.
+        Trials that fail without a cost spend nothing, so when only ``cost_to_spend`` could end
+        the run, a long streak of them stops it rather than loop forever.
+        """
+        only_cost_ends_it = budget.evaluations_to_spend is None and (
+            budget.fidelities_to_spend is None
+        )
+        streak = failure_streak_without_cost(history, FAILURE_STREAK_LIMIT)
+        if only_cost_ends_it and streak:
+            self.stop_reason = (
+                f"cost_to_spend cannot end this run: the last {len(streak)} trials "
+                f"({streak[0].id} to {streak[-1].id}) failed without a cost (last error: "
+                f"{_last_error(streak)}); set cost_value_on_error to charge failed trials, "
+                "or fix evaluate_pipeline"
+            )
+            logger.warning("Stopping: %s", self.stop_reason)
+            return 0
+        if history.costs_reported > 0:
+            return sys.maxsize
+        self.waiting_for = history.ids_in(TrialState.EVALUATING) + history.ids_in(
+            TrialState.PENDING
+        )
+        return 0 if self.waiting_for else 1
 
     def _ask(self, history: TrialHistory, budget: BudgetInfo, n: int) -> list[Proposal]:
         self._switch_auto_to_multi_objective(history)
@@ -183,3 +223,8 @@ class TrialSampler:
                 )
             )
         return trials
+
+
+def _last_error(trials: list[Trial]) -> str:
+    report = trials[-1].report
+    return "none recorded" if report is None or report.error is None else report.error

@@ -12,7 +12,12 @@ from typing import Any
 import pytest
 
 import neps_core as neps
-from neps_core.budget import BudgetGuard, CostModel
+from neps_core.budget import (
+    FAILURE_STREAK_LIMIT,
+    BudgetGuard,
+    CostModel,
+    failure_streak_without_cost,
+)
 from neps_core.history import TrialHistory
 from neps_core.models import Trial
 from neps_core.testing import history_of, make_trial
@@ -108,3 +113,86 @@ def test_optimizers_without_a_cost_model_of_their_own_never_overshoot_the_cost_b
         seed=3,
     )
     assert budget - 5.0 < summary.budget.used_cost <= budget  # stopped within one trial's cost
+
+
+# -- before any cost is known --------------------------------------------------------------------
+def _costs_eight(x: float) -> dict[str, float]:
+    return {"objective_to_minimize": x, "cost": 8.0}
+
+
+def test_a_blind_batch_does_not_overshoot_the_cost_budget(tmp_path: Path) -> None:
+    # Five proposals at once, none of whose cost is known, went 15 past a budget of 30.
+    summary = neps.run(
+        _costs_eight,
+        {"x": neps.Float(0.0, 1.0)},
+        root_directory=tmp_path,
+        cost_to_spend=30.0,
+        sample_batch_size=5,
+        seed=1,
+    )
+    assert summary.budget.used_cost == 24.0  # 3 trials of 8; the 4th no longer fits
+
+
+def test_parallel_evaluations_wait_for_the_first_cost(tmp_path: Path) -> None:
+    # Two evaluations at once, cost 8 each, budget 10: both started blind and spent 16.
+    summary = neps.run(
+        _costs_eight,
+        {"x": neps.Float(0.0, 1.0)},
+        root_directory=tmp_path,
+        cost_to_spend=10.0,
+        evaluator={"name": "process_pool", "n_workers": 2},
+    )
+    assert summary.budget.used_cost == 8.0
+    assert summary.budget.used_evaluations == 1
+
+
+def test_ask_and_tell_gives_one_trial_until_a_cost_is_known(tmp_path: Path) -> None:
+    client = neps.AskAndTell({"x": neps.Float(0.0, 1.0)}, root_directory=tmp_path, cost_to_spend=20)
+    first = client.ask()
+    assert first is not None
+    assert client.ask() is None  # its own trial has no result yet: it would wait for itself
+    assert client.stop_reason is not None and first.id in client.stop_reason
+    client.tell(first, {"objective_to_minimize": 0.5, "cost": 4.0})
+    more = [client.ask(), client.ask()]
+    assert all(trial is not None for trial in more)  # 4 + 4 + 4 of 20: the estimate is known
+
+
+def _always_fails(x: float) -> float:
+    raise RuntimeError(f"broken at x={x}")
+
+
+def test_failures_without_a_cost_stop_a_run_only_cost_could_end(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # They spend nothing: with ignore_errors the run looped forever.
+    summary = neps.run(
+        _always_fails,
+        {"x": neps.Float(0.0, 1.0)},
+        root_directory=tmp_path,
+        cost_to_spend=10.0,
+        ignore_errors=True,
+    )
+    assert summary.counts["failed"] == FAILURE_STREAK_LIMIT
+    assert "cost_to_spend cannot end this run" in caplog.text
+    assert "cost_value_on_error" in caplog.text and "broken at x=" in caplog.text
+
+
+def test_failures_with_cost_value_on_error_spend_the_budget(tmp_path: Path) -> None:
+    summary = neps.run(
+        _always_fails,
+        {"x": neps.Float(0.0, 1.0)},
+        root_directory=tmp_path,
+        cost_to_spend=10.0,
+        ignore_errors=True,
+        cost_value_on_error=2.5,
+    )
+    assert summary.counts["failed"] == 4
+    assert summary.budget.used_cost == 10.0
+
+
+def test_a_streak_of_failures_needs_consecutive_failures_without_cost() -> None:
+    trials = [_trial(i, None, None, "failed") for i in range(1, 4)]
+    assert [t.id for t in failure_streak_without_cost(history_of(trials), 3)] == ["1", "2", "3"]
+    assert failure_streak_without_cost(history_of(trials), 4) == []
+    interrupted = [*trials[:2], _trial(3, None, 1.0), _trial(4, None, None, "failed")]
+    assert failure_streak_without_cost(history_of(interrupted), 3) == []
