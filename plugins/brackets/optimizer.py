@@ -56,22 +56,32 @@ class BracketOptimizer(Optimizer):
         rng = self.random_generator(trials)
         seen = {config_key(trial.config) for trial in trials.values()}
         proposals: list[Proposal] = []
+        short_rungs = False  # until no slot yields a configuration: the space is used up
         while len(proposals) < n:
-            proposal = self._next(plan, guard, rng, seen)
+            proposal = self._next(plan, guard, rng, seen, short_rungs=short_rungs)
+            if proposal is None and not short_rungs:
+                short_rungs = True
+                continue
             if proposal is None:
                 break
             proposals.append(proposal)
         return proposals
 
     def _next(
-        self, plan: Plan, guard: BudgetGuard, rng: np.random.Generator, seen: set[str]
+        self,
+        plan: Plan,
+        guard: BudgetGuard,
+        rng: np.random.Generator,
+        seen: set[str],
+        *,
+        short_rungs: bool,
     ) -> Proposal | None:
         """The first slot that fits the budget and yields a configuration not tried yet."""
         if self._prior_at_target and plan.roots == 0:
             first = self._prior_at_top(plan, guard, seen)
             if first is not None:
                 return first
-        for slot in plan.slots(self.rank):
+        for slot in plan.slots(self.rank, short_rungs=short_rungs):
             fidelity = self.rungs.fidelities[slot.rung]
             continued = slot.source is not None
             if not guard.fits(fidelity, continued):

@@ -68,15 +68,25 @@ Ranking = Callable[[list[Member], int], list[Member]]
 Best = Callable[[Bracket, int, int], list[Member]]
 
 
-def sync_promotions(bracket: Bracket, top: int, best: Best) -> list[Slot]:
-    """Promotions of a synchronous bracket: from each completed rung its best move up."""
+def sync_promotions(
+    bracket: Bracket, top: int, best: Best, *, short_rungs_of: int | None = None
+) -> list[Slot]:
+    """Promotions of a synchronous bracket: from each completed rung its best move up.
+
+    ``short_rungs_of=eta``: a rung that cannot fill (the space has no new configurations
+    left) is complete once its members are final, and promotes its best 1/eta (at least one).
+    """
     slots: list[Slot] = []
     expected = bracket.shape.sizes[0]
     for rung in range(bracket.shape.base, top):
         members = bracket.members(rung)
-        if len(members) < expected or not all(m.state.is_final for m in members):
+        short = short_rungs_of is not None and 0 < len(members) < expected
+        if (len(members) < expected and not short) or not all(m.state.is_final for m in members):
             break
-        winners = best(bracket, rung, bracket.shape.capacity(rung + 1))
+        capacity = bracket.shape.capacity(rung + 1)
+        if short and short_rungs_of is not None:
+            capacity = min(capacity, max(1, len(members) // short_rungs_of))
+        winners = best(bracket, rung, capacity)
         free = len(winners) - len(bracket.members(rung + 1))
         waiting = [m for m in winners if not m.promoted][: max(0, free)]
         slots[:0] = [Slot(bracket, rung + 1, member) for member in waiting]  # higher rungs first
@@ -84,12 +94,19 @@ def sync_promotions(bracket: Bracket, top: int, best: Best) -> list[Slot]:
     return slots
 
 
-def async_promotions(bracket: Bracket, top: int, eta: int, best: Best) -> list[Slot]:
-    """ASHA's promotions: the top 1/eta of each rung's finished trials, highest rung first."""
+def async_promotions(
+    bracket: Bracket, top: int, eta: int, best: Best, *, short_rungs: bool = False
+) -> list[Slot]:
+    """ASHA's promotions: the top 1/eta of each rung's finished trials, highest rung first.
+
+    ``short_rungs``: rungs that cannot grow (the space has no new configurations left)
+    promote at least their best finished trial.
+    """
     slots: list[Slot] = []
     for rung in range(top - 1, bracket.shape.base - 1, -1):
         finished = sum(m.state.is_final for m in bracket.members(rung))
-        winners = best(bracket, rung, finished // eta) if finished >= eta else []
+        count = max(1, finished // eta) if short_rungs and finished > 0 else finished // eta
+        winners = best(bracket, rung, count) if count > 0 else []
         slots.extend(Slot(bracket, rung + 1, m) for m in winners if not m.promoted)
     return slots
 
@@ -194,8 +211,12 @@ class Plan:
         self._open.setdefault(bracket.shape.base, []).append(bracket)
         return bracket
 
-    def slots(self, rank: Ranking) -> Iterator[Slot]:
-        """Possible next trials, preferred first: promotions, then new configurations."""
+    def slots(self, rank: Ranking, *, short_rungs: bool = False) -> Iterator[Slot]:
+        """Possible next trials, preferred first: promotions, then new configurations.
+
+        ``short_rungs``: for when no new configuration can be drawn (a small discrete space
+        is used up): rungs promote from the members they have instead of waiting to fill.
+        """
         schedule = self.schedule
 
         def best(bracket: Bracket, rung: int, limit: int) -> list[Member]:
@@ -208,9 +229,14 @@ class Plan:
 
         for bracket in list(self.brackets):
             if schedule.synchronous:
-                yield from sync_promotions(bracket, schedule.top, best)
+                short_rungs_of = schedule.eta if short_rungs else None
+                yield from sync_promotions(
+                    bracket, schedule.top, best, short_rungs_of=short_rungs_of
+                )
             else:
-                yield from async_promotions(bracket, schedule.top, schedule.eta, best)
+                yield from async_promotions(
+                    bracket, schedule.top, schedule.eta, best, short_rungs=short_rungs
+                )
         if schedule.synchronous:
             yield from (Slot(b, b.shape.base) for b in self.brackets if b.base_open)
             shapes = schedule.shapes

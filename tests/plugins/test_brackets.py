@@ -313,3 +313,36 @@ def test_failed_trials_are_final_but_never_promoted() -> None:
     assert _promotions(proposals) == ["3", None]
     assert all(t.state.is_final for t in trials)
     assert trials[1].state is TrialState.CRASHED
+
+
+@pytest.mark.parametrize("optimizer", ["successive_halving", "asha", "hyperband", "async_hb"])
+def test_a_space_too_small_to_fill_a_rung_still_reaches_the_top(
+    optimizer: str, tmp_path: Any
+) -> None:
+    # Two configurations, rungs 1, 3, 9 wanting nine at the bottom: the run stopped after the
+    # two trials at fidelity 1 ("nothing left to propose").
+    def evaluate(kind: str, epochs: int) -> float:
+        return (0.0 if kind == "good" else 1.0) + 1.0 / epochs
+
+    summary = neps.run(
+        evaluate,
+        {"kind": neps.Categorical(("bad", "good")), "epochs": neps.IntegerFidelity(1, 9)},
+        root_directory=tmp_path,
+        optimizer=optimizer,
+        evaluations_to_spend=8,
+    )
+    assert summary.best_config is not None
+    assert dict(summary.best_config) == {"kind": "good", "epochs": 9}
+
+
+@pytest.mark.parametrize("optimizer", ["successive_halving", "asha"])
+def test_a_fidelity_only_space_climbs_every_rung_once(optimizer: str, tmp_path: Any) -> None:
+    summary = neps.run(
+        lambda epochs: 1.0 / epochs,
+        {"epochs": neps.IntegerFidelity(1, 9)},
+        root_directory=tmp_path,
+        optimizer=optimizer,
+        evaluations_to_spend=20,
+    )
+    assert summary.budget.used_evaluations == 3  # 1, 3 and 9 epochs; then nothing is left
+    assert summary.best_objective == pytest.approx(1.0 / 9)
