@@ -1,13 +1,14 @@
 """The ``evaluate_pipeline`` result contract: what a user may return, turned into a Report.
 
-Allowed: a number; a tuple of numbers (multi-objective); a dict with ``objective_to_minimize``
-(a number or a list for multi-objective), ``cost``, ``learning_curve``, ``extra``,
-``exception``, ``metadata`` (a dict kept in the trial's metadata, DeepHyper's convention) and
-any further keys (kept in the report's ``extra``); a string starting with
-``F`` (a failure with that reason, DeepHyper's convention); ``None`` only for asynchronous
-evaluation. Anything else is a ``TypeError`` naming the type. The legacy keys ``loss`` and
-``info_dict`` still work with a ``DeprecationWarning``. A ``cost`` that is NaN, infinite or
-negative is a ``ValueError``.
+Allowed: a number (also a NumPy scalar or 0-d tensor); a tuple of numbers (multi-objective;
+one element is one number); a dict with ``objective_to_minimize`` (a number, or a list, array
+or tensor for multi-objective), ``cost``, ``learning_curve``, ``extra``, ``exception``,
+``metadata`` (a dict kept in the trial's metadata, DeepHyper's convention) and any further
+keys (kept in the report's ``extra``); a string starting with ``F`` (a failure with that
+reason, DeepHyper's convention); ``None`` only for asynchronous evaluation. Anything else is a
+``TypeError`` naming the type. The legacy keys ``loss`` and ``info_dict`` still work with a
+``DeprecationWarning``. A ``cost`` that is NaN, infinite or negative is a ``ValueError``; a
+NaN or infinite objective fails the trial.
 """
 
 from __future__ import annotations
@@ -38,6 +39,8 @@ class ParsedResult:
 
 def parse_result(result: Any) -> ParsedResult:
     """Validate and normalize one return value of ``evaluate_pipeline`` (not ``None``)."""
+    if not isinstance(_from_array(result), list):  # a 0-d array or tensor: a number
+        result = _from_array(result)
     if isinstance(result, str):
         return _parse_failure_string(result)
     if isinstance(result, tuple):
@@ -50,6 +53,18 @@ def parse_result(result: Any) -> ParsedResult:
         f"evaluate_pipeline must return a number, a tuple of numbers, a dict or None, "
         f"got {type(result).__name__}: {_short_repr(result)}"
     )
+
+
+def _from_array(value: Any) -> Any:
+    """A NumPy array or scalar, or a tensor (``dtype`` and ``tolist``), as Python numbers.
+
+    ``return loss`` with a 0-d tensor is as common as ``return loss.item()``.
+    """
+    if isinstance(value, np.ndarray | np.generic) or (
+        hasattr(value, "tolist") and hasattr(value, "dtype")
+    ):
+        return value.tolist()
+    return value
 
 
 def failure_report(
@@ -72,10 +87,11 @@ def failure_report(
 def _success(report: Report) -> ParsedResult:
     objective = report.objective_to_minimize
     values = objective if isinstance(objective, tuple) else (objective,)
-    if any(value is not None and math.isnan(value) for value in values):
-        return ParsedResult(
-            TrialState.FAILED, attrs.evolve(report, error="objective_to_minimize is NaN")
-        )
+    for value in values:
+        if value is not None and not math.isfinite(value):
+            # An infinite loss is a diverged run, not the best (or worst) result there is.
+            error = f"objective_to_minimize is {'NaN' if math.isnan(value) else value}"
+            return ParsedResult(TrialState.FAILED, attrs.evolve(report, error=error))
     return ParsedResult(TrialState.SUCCESS, report)
 
 
@@ -94,9 +110,14 @@ def _parse_mapping(result: Mapping[str, Any]) -> ParsedResult:
     metadata = data.pop("metadata") if isinstance(data.get("metadata"), Mapping) else {}
     has_objective = data.get("objective_to_minimize") is not None
     if not has_objective and exception is None:
+        problem = (
+            "'objective_to_minimize' is None"
+            if "objective_to_minimize" in data
+            else f"it has no 'objective_to_minimize' key (keys: {sorted(result)})"
+        )
         raise TypeError(
-            "The dict returned by evaluate_pipeline needs an 'objective_to_minimize' key "
-            f"(or 'exception'); got keys {sorted(result)}"
+            f"The dict returned by evaluate_pipeline needs an objective to minimize, but "
+            f"{problem}; report a failure with 'exception' or by raising"
         )
     report = Report(
         objective_to_minimize=(
@@ -159,11 +180,13 @@ def _is_number(value: Any) -> bool:
 
 
 def _objective(value: Any, where: str) -> Objective:
+    """One number, or a tuple of several (multi-objective); a one-element list is one number."""
+    value = _from_array(value)
     if _is_number(value):
         return float(value)
-    is_sequence = isinstance(value, list | tuple | np.ndarray) and len(value) > 0
+    is_sequence = isinstance(value, list | tuple) and len(value) > 0
     if is_sequence and all(_is_number(v) for v in value):
-        return tuple(float(v) for v in value)
+        return float(value[0]) if len(value) == 1 else tuple(float(v) for v in value)
     raise TypeError(
         f"{where} must be a number or a non-empty sequence of numbers (multi-objective), "
         f"got {type(value).__name__}: {_short_repr(value)}"
@@ -172,6 +195,7 @@ def _objective(value: Any, where: str) -> Objective:
 
 def _cost(value: Any) -> float | None:
     """A cost is what budgets add up: a NaN, infinite or negative one would corrupt them."""
+    value = _from_array(value)
     if value is None:
         return None
     if not _is_number(value):
@@ -183,6 +207,7 @@ def _cost(value: Any) -> float | None:
 
 
 def _learning_curve(value: Any) -> tuple[float, ...] | None:
+    value = _from_array(value)
     if value is None:
         return None
     if isinstance(value, list | tuple | np.ndarray) and all(_is_number(v) for v in value):

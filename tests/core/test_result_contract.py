@@ -110,15 +110,64 @@ def test_dict_with_a_list_objective_is_multi_objective(
     assert sum(report["objective_to_minimize"]) == pytest.approx(1.0)
 
 
+@pytest.mark.parametrize(
+    "value",
+    [[0.25], (0.25,), np.array([0.25]), {"objective_to_minimize": [0.25]}],
+    ids=["list-in-dict", "tuple", "1d-array", "dict"],
+)
+def test_one_objective_in_a_sequence_is_a_single_objective(
+    root: Path, trial_file: TrialFileReader, value: Any
+) -> None:
+    # It made a "multi-objective" run of one objective: no best trial, a Pareto front instead.
+    if not isinstance(value, tuple | dict):
+        value = {"objective_to_minimize": value}
+    summary = _run(root, lambda x, units: value, evaluations_to_spend=2)
+    assert trial_file(root, 1, "report")["objective_to_minimize"] == 0.25
+    assert summary.best_objective == 0.25
+
+
+def test_a_0d_array_or_tensor_is_a_number(root: Path, trial_file: TrialFileReader) -> None:
+    import torch  # a test dependency; neps_core itself never imports it
+    values = iter(
+        [
+            np.array(0.5),
+            torch.tensor(0.25),
+            {"objective_to_minimize": torch.tensor(1.0), "cost": torch.tensor(2.0)},
+        ]
+    )
+    _run(root, lambda x, units: next(values), evaluations_to_spend=3)
+    objectives = [trial_file(root, i, "report")["objective_to_minimize"] for i in (1, 2, 3)]
+    assert objectives == [0.5, 0.25, 1.0]
+    assert trial_file(root, 3, "report")["cost"] == 2.0
+
+
 # -- failures the user reports ---------------------------------------------------------------------
 @pytest.mark.parametrize(
-    "value", [math.nan, np.float64("nan"), {"objective_to_minimize": math.nan}], ids=repr
+    "value",
+    [
+        math.nan,
+        np.float64("nan"),
+        {"objective_to_minimize": math.nan},
+        math.inf,
+        -math.inf,
+        {"objective_to_minimize": [0.5, -math.inf]},
+    ],
+    ids=repr,
 )
-def test_nan_objective_fails_the_trial(root: Path, trial_file: TrialFileReader, value: Any) -> None:
+def test_a_nan_or_infinite_objective_fails_the_trial(
+    root: Path, trial_file: TrialFileReader, value: Any
+) -> None:
+    # -inf was stored as a success, and became the best result of the run.
     summary = _run(root, lambda x, units: value, evaluations_to_spend=2)
     assert _counts(root) == {"failed": 2}
-    assert "nan" in trial_file(root, 1, "report")["error"].lower()
+    error = trial_file(root, 1, "report")["error"].lower()
+    assert "nan" in error or "inf" in error
     assert summary.best_trial is None
+
+
+def test_a_none_objective_is_named_as_none(root: Path) -> None:
+    with pytest.raises(TypeError, match="'objective_to_minimize' is None"):
+        _run(root, lambda x, units: {"objective_to_minimize": None, "cost": 1.0})
 
 
 def test_failure_string_fails_the_trial_with_that_reason(
