@@ -6,6 +6,7 @@ when settings come from a YAML file the caller prefixes the file and key path.
 
 from __future__ import annotations
 
+import difflib
 import math
 import os
 import socket
@@ -26,6 +27,16 @@ DEPRECATED_ALIASES = {
     "max_evaluations_total": "evaluations_to_spend",
     "max_cost_total": "cost_to_spend",
     "root_dir": "root_directory",
+    "working_directory": "root_directory",
+    "overwrite_working_directory": "overwrite_root_directory",
+    "loss_value_on_error": "objective_value_on_error",
+}
+#: Settings of older NePS versions with no counterpart, and what to do instead.
+REMOVED = {
+    "pre_load_hooks": "observe trials with a plugin's neps_trial_sampled hook instead",
+    "development_stage_id": "give each stage its own root_directory instead",
+    "task_id": "give each task its own root_directory instead",
+    "searcher_path": "register the optimizer as a plugin and pass its name as optimizer=",
 }
 ALIASES = {
     "total_evaluations_to_spend": "evaluations_to_spend",
@@ -169,8 +180,10 @@ class RunSettings:
                 settings.pop(optional, None)
         known = {field.name for field in attrs.fields(cls)}
         unknown = sorted(set(settings) - known)
-        if unknown:
-            raise SettingsError(f"Unknown run setting(s) {unknown}; known: {sorted(known)}")
+        if unknown and "searcher" in kwargs:
+            settings = _searcher_options(settings, unknown)
+        elif unknown:
+            raise SettingsError(_unknown_settings_message(unknown, known))
         try:
             return cls(**settings)
         except (TypeError, ValueError) as error:
@@ -179,6 +192,34 @@ class RunSettings:
                 if message.startswith(name):
                     message = written + message[len(name) :]
             raise SettingsError(message) from error
+
+
+def _searcher_options(settings: dict[str, Any], options: list[str]) -> dict[str, Any]:
+    """Seed 001's ``run(searcher="name", option=...)``: unknown settings are the optimizer's."""
+    spec = component_spec(settings["optimizer"], "searcher")
+    given = {key: settings.pop(key) for key in options}
+    warnings.warn(
+        f"run(searcher=..., {', '.join(f'{key}=...' for key in options)}) is deprecated; use "
+        f"optimizer=({spec.label!r}, {{{', '.join(f'{key!r}: ...' for key in options)}}}) "
+        "instead.",
+        DeprecationWarning,
+        stacklevel=4,
+    )
+    settings["optimizer"] = ComponentSpec(spec.name, {**spec.options, **given})
+    return settings
+
+
+def _unknown_settings_message(unknown: list[str], known: set[str]) -> str:
+    """Why each unknown setting was refused: removed, misspelled, or unknown."""
+    reasons = []
+    for key in unknown:
+        if key in REMOVED:
+            reasons.append(f"{key} is not supported by neps_core: {REMOVED[key]}")
+            continue
+        close = difflib.get_close_matches(key, [*known, *DEPRECATED_ALIASES, *ALIASES], n=1)
+        hint = f" (did you mean {close[0]}?)" if close else ""
+        reasons.append(f"{key}{hint}")
+    return f"Unknown run setting(s): {'; '.join(reasons)}. Known: {sorted(known)}"
 
 
 def _apply_aliases(kwargs: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:

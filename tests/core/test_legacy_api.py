@@ -38,6 +38,9 @@ def _deprecations(caught: list[warnings.WarningMessage]) -> list[str]:
         ("run_pipeline", "evaluate_pipeline", run_pipeline),
         ("searcher", "optimizer", "random_search"),
         ("max_evaluations_total", "evaluations_to_spend", 3),
+        ("working_directory", "root_directory", "<root>"),
+        ("overwrite_working_directory", "overwrite_root_directory", True),
+        ("loss_value_on_error", "objective_value_on_error", 10.0),
     ],
 )
 def test_legacy_run_arguments_warn_with_the_new_name(
@@ -50,7 +53,7 @@ def test_legacy_run_arguments_warn_with_the_new_name(
         "evaluations_to_spend": 3,
     }
     arguments.pop(new, None)
-    arguments[old] = value
+    arguments[old] = root if value == "<root>" else value
     with pytest.warns(DeprecationWarning, match=rf"{old}.*{new}") as caught:
         summary = neps.run(**arguments)
     assert summary.counts["success"] == 3
@@ -139,3 +142,45 @@ def test_new_names_do_not_warn(root: Path) -> None:
         warnings.simplefilter("always")
         neps.run(run_pipeline, SPACE, root_directory=root, evaluations_to_spend=2)
     assert _deprecations(caught) == []
+
+
+def test_searcher_options_given_as_run_arguments_reach_the_optimizer(root: Path) -> None:
+    # Seed 001's run(searcher="name", option=...): the extra arguments are the searcher's.
+    with pytest.warns(DeprecationWarning, match=r"optimizer=\('random_search', \{'use_priors'"):
+        neps.run(
+            run_pipeline,
+            SPACE,
+            root_directory=root,
+            evaluations_to_spend=2,
+            searcher="random_search",
+            use_priors=True,
+        )
+    with (
+        pytest.warns(DeprecationWarning),
+        pytest.raises(ValueError, match="optimizer.*initial_design_size"),
+    ):
+        neps.run(
+            run_pipeline,
+            SPACE,
+            root_directory=root,
+            evaluations_to_spend=3,
+            searcher="random_search",
+            initial_design_size=5,  # not an option of random search: named in the error
+        )
+
+
+@pytest.mark.parametrize(
+    ("setting", "hint"),
+    [
+        ("pre_load_hooks", "neps_trial_sampled"),
+        ("task_id", "its own root_directory"),
+        ("development_stage_id", "its own root_directory"),
+        ("evaluations_to_spent", "did you mean evaluations_to_spend"),
+    ],
+)
+def test_removed_and_misspelled_settings_say_what_to_do(
+    root: Path, setting: str, hint: str
+) -> None:
+    with pytest.raises(ValueError, match=rf"{setting}.*{hint}"):
+        neps.run(run_pipeline, SPACE, root_directory=root, evaluations_to_spend=1, **{setting: 1})
+    assert not root.exists()
