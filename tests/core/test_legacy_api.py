@@ -157,7 +157,7 @@ def test_searcher_options_given_as_run_arguments_reach_the_optimizer(root: Path)
         )
     with (
         pytest.warns(DeprecationWarning),
-        pytest.raises(ValueError, match="optimizer.*initial_design_size"),
+        pytest.raises(ValueError, match=r"optimizer.*initial_design_size"),
     ):
         neps.run(
             run_pipeline,
