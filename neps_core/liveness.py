@@ -74,6 +74,18 @@ def requeue_or_crash(
     )
 
 
+def give_back(trial: Trial, reason: str) -> Trial:
+    """``trial`` back to PENDING for any worker, its attempt not counted (it was cut short)."""
+    logger.warning("Giving back trial %s: %s", trial.id, reason)
+    return attrs.evolve(
+        trial,
+        state=TrialState.PENDING,
+        worker_id=None,
+        attempts=max(0, trial.attempts - 1),
+        metadata={**trial.metadata, "requeued_because": reason},
+    )
+
+
 class Heartbeat:
     """A daemon thread refreshing ``last_heartbeat`` of this worker's running trials."""
 

@@ -20,8 +20,8 @@ from neps_core.config import RunSettings
 from neps_core.errors import EvaluationLostError, EvaluationTimeoutError, ObjectiveCountError
 from neps_core.history import TrialHistory
 from neps_core.interfaces import EvaluationJob, EvaluationOutcome, Evaluator, Optimizer, Storage
-from neps_core.liveness import ASYNC_MARK, Heartbeat, requeue_or_crash
-from neps_core.models import Trial
+from neps_core.liveness import ASYNC_MARK, Heartbeat, give_back, requeue_or_crash
+from neps_core.models import Trial, TrialState
 from neps_core.plugin_manager import Plugins
 from neps_core.reporting import judge_outcome, record_result
 from neps_core.sampler import TrialSampler
@@ -99,7 +99,11 @@ class Worker:
             running=lambda: set(self._in_flight),
         )
         with heartbeat:
-            self._loop()
+            try:
+                self._loop()
+            except (KeyboardInterrupt, SystemExit) as stop:
+                self._give_back_in_flight(f"worker {self.settings.worker_id} stopped by {stop!r}")
+                raise
         logger.info("Worker %s stopped: %s", self.settings.worker_id, self.stop_reason)
 
     def _loop(self) -> None:
@@ -117,6 +121,18 @@ class Worker:
                 time.sleep(POLL_INTERVAL)  # for a free slot, or for other workers' trials
             else:
                 break
+
+    def _give_back_in_flight(self, reason: str) -> None:
+        """Trials this worker was evaluating go back to PENDING at once, not after stale_after."""
+        me, running = self.settings.worker_id, set(self._in_flight)
+
+        def release(history: TrialHistory) -> list[Trial]:
+            mine = (history[i] for i in running if i in history)
+            evaluating = [t for t in mine if t.state is TrialState.EVALUATING and t.worker_id == me]
+            return [give_back(trial, reason) for trial in evaluating]
+
+        if running:
+            self.context.storage.transact(release)
 
     def _free_slots(self) -> int:
         """Evaluator capacity left, also bounded by this worker's unanswered async trials."""

@@ -14,9 +14,11 @@ import attrs
 import pytest
 
 import neps_core as neps
+from neps_core.components import open_storage
 from neps_core.history import TrialHistory
 from neps_core.liveness import ASYNC_MARK, recover_stale_trials
 from neps_core.models import Trial, TrialState
+from neps_core.plugin_manager import load_plugins
 
 WORKER = textwrap.dedent(
     """
@@ -160,3 +162,25 @@ def test_stale_after_must_exceed_the_heartbeat_interval(tmp_path: Path) -> None:
             heartbeat_interval=5,
             stale_after=1,
         )
+
+
+@pytest.mark.slow
+def test_an_interrupted_worker_gives_its_trial_back_at_once(tmp_path: Path) -> None:
+    # Ctrl-C left the trial EVALUATING until stale_after ran out.
+    root = tmp_path / "run"
+    worker = _start_worker(tmp_path, root, SLOW="1")
+    _wait_for(root / "configs" / "config_1" / "started", worker)
+    worker.send_signal(signal.SIGINT)
+    assert worker.wait(timeout=60) != 0  # the KeyboardInterrupt still reaches the user
+    assert b"KeyboardInterrupt" in worker.stderr.read()  # type: ignore[union-attr]
+    storage = open_storage(root, None, load_plugins())
+    trial = storage.sync()["1"]
+    storage.close()
+    assert trial.state is TrialState.PENDING and trial.worker_id is None
+    assert trial.attempts == 0  # an interrupted attempt is not the trial's fault
+    assert "KeyboardInterrupt" in trial.metadata["requeued_because"]
+
+    survivor = _start_worker(tmp_path, root, SLOW="0")
+    assert survivor.wait(timeout=120) == 0, survivor.stderr.read().decode()  # type: ignore[union-attr]
+    assert neps.status(root).counts["success"] == 3
+    assert "attempts: 1" in (root / "configs" / "config_1" / "metadata.yaml").read_text()
