@@ -13,6 +13,7 @@ import linecache
 import math
 import os
 import re
+import warnings
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
@@ -250,6 +251,23 @@ class Categorical(Parameter):
 
     def __attrs_post_init__(self) -> None:
         self._validate()
+        self._warn_if_the_prior_reads_two_ways()
+
+    def _warn_if_the_prior_reads_two_ways(self) -> None:
+        """``prior=2`` among the choices ``(2, 4, 8)`` is index 2 (8), as NePS reads it."""
+        index = self.prior_index
+        if index is None or self.prior not in self.choices:
+            return
+        as_choice = self.choices.index(self.prior)
+        if as_choice != index:
+            name = _assigned_name()
+            label = f"Parameter {name!r} (Categorical)" if name else "Categorical"
+            warnings.warn(
+                f"{label}: prior={self.prior!r} is read as an index, the choice "
+                f"{self.choices[index]!r}; for the choice {self.prior!r} pass prior={as_choice}",
+                UserWarning,
+                stacklevel=4,  # this method, __attrs_post_init__, __init__, the user's line
+            )
 
     @property
     def prior_index(self) -> int | None:

@@ -6,6 +6,7 @@ error that names the parameter, and samples must honour bounds, log scales and p
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -261,6 +262,18 @@ def test_categorical_prior_by_value_equals_prior_by_index() -> None:
             s["p"] for s in _samples(neps.PipelineSpace({"p": parameter}), 1000, use_priors=True)
         ]
         assert picks.count("c") / len(picks) > 0.75
+
+
+def test_an_integer_prior_that_is_also_another_choice_warns_how_it_is_read() -> None:
+    with pytest.warns(UserWarning, match=r"'batch'.*index, the choice 8.*pass prior=0") as caught:
+        batch = neps.Categorical((2, 4, 8), prior=2)
+    assert caught[0].filename == __file__  # points at the user's line
+    assert batch.prior_index == 2  # NePS's reading: an index
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert neps.Categorical((2, 4, 8), prior=8).prior_index == 2  # only a choice
+        assert neps.Categorical((0, 1, 2), prior=1).prior_index == 1  # both readings agree
+        assert neps.Categorical(("a", "b"), prior=1).prior_index == 1
 
 
 # -- the declarative form ------------------------------------------------------------------------
