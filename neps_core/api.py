@@ -97,6 +97,8 @@ def run(
         if settings.overwrite_root_directory:
             overwrite_run(settings.root_directory, loaded)
         context = connect(settings, loaded)
+        if settings.seed is None and context.settings.seed is not None:
+            _seed_global_generators(context.settings.seed)  # the seed the run started with
         return _work(context)
 
 

@@ -98,6 +98,7 @@ class AskAndTell:
             **settings,
         )
         self._context = connect(self.settings, load_plugins(self.settings.plugins))
+        self.settings = self._context.settings  # with the run's seed when continuing
         self._sampler = TrialSampler(
             self.settings, self._context.space, self._context.optimizer, self._context.plugins
         )

@@ -216,8 +216,11 @@ def stored_space(storage: Storage) -> PipelineSpace | None:
 
 def initialize_run(
     storage: Storage, space: PipelineSpace, optimizer: Optimizer, seed: int | None
-) -> None:
-    """Record a new run, or check a continued one against the space it was started with."""
+) -> RunInfo:
+    """Record a new run, or check a continued one against the space it was started with.
+
+    Returns what the run was started with.
+    """
     described = describe_space(space)
     info = RunInfo(
         space=described,
@@ -229,6 +232,7 @@ def initialize_run(
     stored = storage.initialize(info)
     if dict(stored.space) != described:
         raise_space_mismatch(stored.space, described, storage.root_directory)
+    return stored
 
 
 def raise_space_mismatch(stored: Mapping[str, Any], given: Mapping[str, Any], root: Path) -> None:

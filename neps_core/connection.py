@@ -6,6 +6,10 @@ optimizer options) is checked before storage is opened, so a bad call writes not
 
 from __future__ import annotations
 
+import logging
+
+import attrs
+
 from neps_core.components import (
     build_evaluator,
     build_optimizer,
@@ -23,6 +27,8 @@ from neps_core.plugin_manager import Plugins
 from neps_core.runtime import RunContext
 from neps_core.space import PipelineSpace
 
+logger = logging.getLogger(__name__)
+
 
 def connect(settings: RunSettings, plugins: Plugins) -> RunContext:
     """The context of the run in ``settings.root_directory``, created if it is new."""
@@ -39,7 +45,12 @@ def connect(settings: RunSettings, plugins: Plugins) -> RunContext:
                     f"pipeline_space is required to start a new run in {settings.root_directory}"
                 )
             optimizer = _optimizer(settings, space, plugins)
-        initialize_run(storage, space, optimizer, settings.seed)
+        started = initialize_run(storage, space, optimizer, settings.seed)
+        if settings.seed is None and started.seed is not None:
+            # The seed belongs to the run: continuing without one continues the same stream.
+            logger.info("Continuing with the run's seed %s", started.seed)
+            settings = attrs.evolve(settings, seed=started.seed)
+            optimizer = _optimizer(settings, space, plugins)
         evaluator = build_evaluator(settings.evaluator, plugins)
     except BaseException:
         storage.close()

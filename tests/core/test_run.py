@@ -348,3 +348,34 @@ def test_random_search_with_priors_samples_around_them(tmp_path: Path) -> None:
 
     assert near_prior(results[True]) > 0.7 and near_prior(results[False]) < 0.4
     assert gelu_share(results[True]) > 0.7 and gelu_share(results[False]) < 0.55
+
+
+@pytest.mark.parametrize("optimizer", ["random_search", "bayesian_optimization"])
+def test_a_seeded_run_continued_without_the_seed_keeps_it(tmp_path: Path, optimizer: str) -> None:
+    # The seed belongs to the run, like its budgets: leaving it out made the continuation
+    # differ from continuing with it.
+    def continued(seed_again: bool) -> list[dict[str, Any]]:
+        root = tmp_path / f"again_{seed_again}"
+        neps.run(
+            Recorder(),
+            SPACE,
+            root_directory=root,
+            optimizer=optimizer,
+            seed=5,
+            evaluations_to_spend=6,
+        )
+        recorder = Recorder()
+        again = {"seed": 5} if seed_again else {}
+        neps.run(
+            recorder,
+            SPACE,
+            root_directory=root,
+            optimizer=optimizer,
+            evaluations_to_spend=9,
+            **again,
+        )
+        return recorder.calls
+
+    without_seed = continued(seed_again=False)
+    assert len(without_seed) == 3
+    assert without_seed == continued(seed_again=True)
