@@ -136,6 +136,12 @@ def _work(context: RunContext) -> Summary:
         context.optimizer.name,
         settings.root_directory,
     )
+    if not _has_budget(settings):
+        logger.warning(
+            "No budget is set (evaluations_to_spend, cost_to_spend, fidelities_to_spend, "
+            "max_evaluations_per_run): the run goes on until the optimizer has nothing left to "
+            "propose or it is stopped (Ctrl-C gives running trials back)"
+        )
     context.plugins.notify("neps_run_started", run=context)
     try:
         Worker(context).run()
@@ -147,6 +153,17 @@ def _work(context: RunContext) -> Summary:
         context.plugins.notify("neps_run_finished", run=context, summary=summary)
         context.storage.close()
     return summary
+
+
+def _has_budget(settings: RunSettings) -> bool:
+    limits = (
+        settings.evaluations_to_spend,
+        settings.cost_to_spend,
+        settings.fidelities_to_spend,
+        settings.max_evaluations_per_run,
+        settings.max_cost_per_run,
+    )
+    return any(limit is not None for limit in limits)
 
 
 def _write_summary(storage: Storage, summary: Summary) -> None:

@@ -379,3 +379,15 @@ def test_a_seeded_run_continued_without_the_seed_keeps_it(tmp_path: Path, optimi
     without_seed = continued(seed_again=False)
     assert len(without_seed) == 3
     assert without_seed == continued(seed_again=True)
+
+
+def test_a_run_without_any_budget_warns_that_it_may_not_end(
+    root: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    space = {"depth": neps.Integer(1, 3)}
+    summary = neps.run(lambda depth: depth, space, root_directory=root, optimizer="grid_search")
+    assert summary.counts["success"] == 3  # grid search ends by itself here
+    assert "No budget is set" in caplog.text
+    caplog.clear()
+    neps.run(lambda depth: depth, space, root_directory=root, evaluations_to_spend=3)
+    assert "No budget is set" not in caplog.text
