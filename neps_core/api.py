@@ -225,7 +225,9 @@ def save_pipeline_results(
         raise TypeError("save_pipeline_results needs a result; None is only a return value")
     storage = _open_existing(root_directory)
     try:
-        parsed: ParsedResult = parse_result(user_result)
+        parsed: ParsedResult = parse_result(
+            user_result, "the result given to save_pipeline_results"
+        )
         record_result(storage, _trial_id(pipeline_id), parsed)
         if post_run_summary:
             _write_summary(storage, _summary(storage))

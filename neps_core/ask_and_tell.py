@@ -187,7 +187,7 @@ class AskAndTell:
             asked_at = self._outstanding.get(trial_id)
         duration = 0.0 if asked_at is None else time.monotonic() - asked_at
         outcome = _outcome(trial_id, result, duration)
-        parsed, raise_after = judge_outcome(outcome, self.settings)
+        parsed, raise_after = judge_outcome(outcome, self.settings, "the result given to tell()")
         try:
             stored = record_result(self._context.storage, trial_id, parsed)
         except ObjectiveCountError as mismatch:  # stored as FAILED; observers hear of it first

@@ -136,7 +136,10 @@ def build_optimizer(
     """Instantiate ``cls`` with validated options."""
     check_optimizer_fits(cls, space)
     settings = structure_settings(cls.Settings, options, f"optimizer {cls.name!r}", converter)
-    return cls(space, settings, seed=seed)
+    try:
+        return cls(space, settings, seed=seed)
+    except SettingsError as error:  # options that do not fit together or with the space
+        raise SettingsError(f"optimizer {cls.name!r}: {error}") from error
 
 
 def build_evaluator(spec: ComponentSpec, plugins: Plugins) -> Evaluator:

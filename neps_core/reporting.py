@@ -21,7 +21,12 @@ from neps_core.errors import (
 from neps_core.history import TrialHistory
 from neps_core.interfaces import EvaluationOutcome, Storage
 from neps_core.models import Objective, Trial, TrialState
-from neps_core.result_contract import ParsedResult, failure_report, parse_result
+from neps_core.result_contract import (
+    RETURN_VALUE,
+    ParsedResult,
+    failure_report,
+    parse_result,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -99,7 +104,7 @@ def _objective_count_mismatch(
 
 
 def judge_outcome(
-    outcome: EvaluationOutcome, settings: RunSettings
+    outcome: EvaluationOutcome, settings: RunSettings, source: str = RETURN_VALUE
 ) -> tuple[ParsedResult, BaseException | None]:
     """The result to store for ``outcome``, and the error to raise once it is stored (if any).
 
@@ -118,7 +123,7 @@ def judge_outcome(
         error = None if settings.ignore_errors else outcome.error
         return _timed(ParsedResult(TrialState.FAILED, report), outcome), error
     try:
-        parsed = parse_result(outcome.result)
+        parsed = parse_result(outcome.result, source)
     except (TypeError, ValueError) as error:
         contract_error = type(error)(f"Trial {outcome.trial_id}: {error}")
         report = failure_report(contract_error, None)
@@ -127,8 +132,8 @@ def judge_outcome(
     missing_cost = settings.cost_to_spend is not None and parsed.report.cost is None
     if missing_cost and parsed.state is TrialState.SUCCESS:
         missing = MissingCostError(
-            f"Trial {outcome.trial_id}: cost_to_spend is set, so evaluate_pipeline must "
-            "return a dict with a 'cost' key"
+            f"Trial {outcome.trial_id}: cost_to_spend is set, so {source} must be a dict "
+            "with a 'cost' key"
         )
         failed = attrs.evolve(parsed.report, error=str(missing))
         return attrs.evolve(parsed, state=TrialState.FAILED, report=failed), missing

@@ -37,20 +37,24 @@ class ParsedResult:
     metadata: Mapping[str, Any] = attrs.field(factory=dict)
 
 
-def parse_result(result: Any) -> ParsedResult:
-    """Validate and normalize one return value of ``evaluate_pipeline`` (not ``None``)."""
+#: How errors name a result by default; ``tell()`` and ``save_pipeline_results`` name theirs.
+RETURN_VALUE = "evaluate_pipeline's return value"
+
+
+def parse_result(result: Any, source: str = RETURN_VALUE) -> ParsedResult:
+    """Validate and normalize one result (not ``None``); errors call it ``source``."""
     if not isinstance(_from_array(result), list):  # a 0-d array or tensor: a number
         result = _from_array(result)
     if isinstance(result, str):
-        return _parse_failure_string(result)
+        return _parse_failure_string(result, source)
     if isinstance(result, tuple):
-        return _success(Report(objective_to_minimize=_objective(result, "return value")))
+        return _success(Report(objective_to_minimize=_objective(result, source)))
     if isinstance(result, Mapping):
-        return _parse_mapping(result)
+        return _parse_mapping(result, source)
     if _is_number(result):
         return _success(Report(objective_to_minimize=float(result)))
     raise TypeError(
-        f"evaluate_pipeline must return a number, a tuple of numbers, a dict or None, "
+        f"{source} must be a number, a tuple of numbers, a dict or None, "
         f"got {type(result).__name__}: {_short_repr(result)}"
     )
 
@@ -95,16 +99,16 @@ def _success(report: Report) -> ParsedResult:
     return ParsedResult(TrialState.SUCCESS, report)
 
 
-def _parse_failure_string(result: str) -> ParsedResult:
+def _parse_failure_string(result: str, source: str) -> ParsedResult:
     if not result.startswith("F"):
         raise TypeError(
-            "evaluate_pipeline returned a str; only strings starting with 'F' (a failure "
+            f"{source} is a str; only strings starting with 'F' (a failure "
             f"reason such as 'F_out_of_memory') are allowed, got {_short_repr(result)}"
         )
     return ParsedResult(TrialState.FAILED, Report(objective_to_minimize=None, error=result))
 
 
-def _parse_mapping(result: Mapping[str, Any]) -> ParsedResult:
+def _parse_mapping(result: Mapping[str, Any], source: str) -> ParsedResult:
     data = _renamed_legacy_keys(dict(result))
     exception = data.pop("exception", None)
     metadata = data.pop("metadata") if isinstance(data.get("metadata"), Mapping) else {}
@@ -116,7 +120,7 @@ def _parse_mapping(result: Mapping[str, Any]) -> ParsedResult:
             else f"it has no 'objective_to_minimize' key (keys: {sorted(result)})"
         )
         raise TypeError(
-            f"The dict returned by evaluate_pipeline needs an objective to minimize, but "
+            f"{source} (a dict) needs an objective to minimize, but "
             f"{problem}; report a failure with 'exception' or by raising"
         )
     report = Report(

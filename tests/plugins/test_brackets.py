@@ -115,6 +115,8 @@ def test_early_stopping_rate_beyond_the_top_rung_is_an_error() -> None:
         Schedule.named("successive_halving", rungs, 3, 3)
     with pytest.raises(SettingsError):
         SuccessiveHalving(SPACE, HalvingSettings(early_stopping_rate=5))
+    with pytest.raises(SettingsError, match=r"^optimizer 'successive_halving': early_stopping"):
+        build_optimizer(SuccessiveHalving, {"early_stopping_rate": 5}, SPACE, seed=0)
 
 
 def test_settings_validate_eta_and_sampler() -> None:
