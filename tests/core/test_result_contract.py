@@ -128,6 +128,7 @@ def test_one_objective_in_a_sequence_is_a_single_objective(
 
 def test_a_0d_array_or_tensor_is_a_number(root: Path, trial_file: TrialFileReader) -> None:
     import torch  # a test dependency; neps_core itself never imports it
+
     values = iter(
         [
             np.array(0.5),
