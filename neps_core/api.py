@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from neps_core.budget_file import recorded_budgets
 from neps_core.components import (
     STORAGE_POINTER_FILE,
     open_storage,
@@ -175,12 +176,16 @@ def _write_summary(storage: Storage, summary: Summary) -> None:
 
 
 def _summary(storage: Storage, settings: RunSettings | None = None) -> Summary:
+    """The run's summary, with the budgets of ``settings`` or else the recorded ones."""
     history = storage.sync()
-    budget = history.budget(
-        evaluations_to_spend=settings.evaluations_to_spend if settings else None,
-        cost_to_spend=settings.cost_to_spend if settings else None,
-        fidelities_to_spend=settings.fidelities_to_spend if settings else None,
-    )
+    if settings is None:
+        budget = history.budget(**recorded_budgets(storage.root_directory))
+    else:
+        budget = history.budget(
+            evaluations_to_spend=settings.evaluations_to_spend,
+            cost_to_spend=settings.cost_to_spend,
+            fidelities_to_spend=settings.fidelities_to_spend,
+        )
     return summarize(storage.root_directory, history, budget)
 
 

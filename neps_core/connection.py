@@ -10,6 +10,7 @@ import logging
 
 import attrs
 
+from neps_core.budget_file import record_budgets
 from neps_core.components import (
     build_evaluator,
     build_optimizer,
@@ -51,6 +52,7 @@ def connect(settings: RunSettings, plugins: Plugins) -> RunContext:
             logger.info("Continuing with the run's seed %s", started.seed)
             settings = attrs.evolve(settings, seed=started.seed)
             optimizer = _optimizer(settings, space, plugins)
+        record_budgets(settings.root_directory, settings)
         evaluator = build_evaluator(settings.evaluator, plugins)
     except BaseException:
         storage.close()

@@ -6,6 +6,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from neps_core.budget_file import recorded_budgets
 from neps_core.inspection import RunSnapshot, read_run, recent_failures
 from neps_core.models import TrialState
 from neps_core.serialization import to_plain
@@ -17,7 +18,8 @@ ERROR_WIDTH = 300
 def status_data(root_directory: str | Path, failures: int) -> dict[str, Any]:
     """What ``status`` shows, as plain data (the ``--json`` output)."""
     run = read_run(root_directory)
-    summary = summarize(run.root_directory, run.history, run.history.budget())
+    budget = run.history.budget(**recorded_budgets(run.root_directory))
+    summary = summarize(run.root_directory, run.history, budget)
     data = summary_as_dict(summary)
     data["storage"] = run.storage_name
     data["optimizer"] = _current_optimizer(run)

@@ -152,6 +152,7 @@ def test_status_text_and_json(tmp_path: Path) -> None:
     summary = neps.status(root)
     data = json.loads(cli("status", str(root), "--json", "--failures", "3", cwd=tmp_path).stdout)
     assert data["counts"] == dict(summary.counts)
+    assert data["budget"]["evaluations_to_spend"] == 12
     assert data["best"]["trial_id"] == summary.best_trial.id
     assert data["best"]["config"] == dict(summary.best_config)
     assert data["storage"] == "disk"
@@ -165,6 +166,7 @@ def test_status_text_and_json(tmp_path: Path) -> None:
     text = cli("status", str(root), cwd=tmp_path)
     assert text.returncode == 0
     assert f"best: trial {summary.best_trial.id}, objective_to_minimize" in text.stdout
+    assert "10 of 12 evaluations" in text.stdout  # the grid had 10 points
     assert "recent failures:" in text.stdout
     assert "ValueError: x=" in text.stdout
 

@@ -79,6 +79,17 @@ def test_status_returns_the_same_data(root: Path, finished_run: tuple[neps.Summa
     assert dict(status.counts) == dict(summary.counts)
     assert status.best_trial == summary.best_trial
     assert status.budget.used_evaluations == 6
+    assert status.budget == summary.budget  # the budget the run was given too, not only its use
+    assert status.budget.evaluations_to_spend == 6
+
+
+def test_a_broken_budget_record_does_not_break_status(
+    root: Path, finished_run: tuple[neps.Summary, Any]
+) -> None:
+    (root / "budget.yaml").write_text("evaluations_to_spend: [unclosed")
+    status = neps.status(root)
+    assert status.budget.used_evaluations == 6
+    assert status.budget.evaluations_to_spend is None
 
 
 def test_trajectory_has_one_row_per_finished_trial_and_a_monotone_best(

@@ -1,0 +1,44 @@
+"""The global budgets a run was last given, kept in ``<root>/budget.yaml``.
+
+Budgets belong to the root directory but arrive as arguments of each ``run()``; recording
+them lets ``status()`` and ``neps-core status`` say "10 of 50 evaluations" after the run.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from neps_core.config import RunSettings
+from neps_core.serialization import dump_yaml, read_yaml, write_atomic
+
+logger = logging.getLogger(__name__)
+
+BUDGET_FILE = "budget.yaml"
+BUDGET_KEYS = ("evaluations_to_spend", "cost_to_spend", "fidelities_to_spend")
+
+
+def record_budgets(root: Path, settings: RunSettings) -> None:
+    """Record the ``*_to_spend`` budgets of ``settings`` (a call without any keeps the record)."""
+    budgets = {key: getattr(settings, key) for key in BUDGET_KEYS}
+    if any(value is not None for value in budgets.values()):
+        write_atomic(Path(root) / BUDGET_FILE, dump_yaml(budgets))
+
+
+def recorded_budgets(root: Path) -> dict[str, Any]:
+    """The recorded budgets, as ``history.budget()`` keyword arguments (empty if none)."""
+    path = Path(root) / BUDGET_FILE
+    if not path.is_file():
+        return {}
+    try:
+        data = read_yaml(path)
+    except (OSError, yaml.YAMLError) as error:
+        logger.warning("Ignoring %s, which cannot be read: %s", path, error)
+        return {}
+    if not isinstance(data, dict):
+        logger.warning("Ignoring %s: expected a mapping of budgets, got %r", path, data)
+        return {}
+    return {key: data[key] for key in BUDGET_KEYS if isinstance(data.get(key), int | float)}
