@@ -85,6 +85,7 @@ def _encode(encoder: ConfigEncoder, configs: list[Mapping[str, Any]]) -> np.ndar
 def collect(trials: Mapping[str, Trial], encoder: ConfigEncoder) -> Observations:
     """The observations in ``trials`` for a model over ``encoder``'s columns."""
     observed: list[tuple[Mapping[str, Any], float, float]] = []
+    substituted: list[int] = []  # indexes in observed of failures with a substitute objective
     pending: list[Mapping[str, Any]] = []
     failed: list[Mapping[str, Any]] = []
     for trial in trials.values():
@@ -95,11 +96,14 @@ def collect(trials: Mapping[str, Trial], encoder: ConfigEncoder) -> Observations
         elif trial.state is TrialState.SUCCESS or trial.state in _FAILED_STATES:
             value = _scalar(trial.objective)
             if value is not None:
+                if trial.state is not TrialState.SUCCESS:
+                    substituted.append(len(observed))
                 cost = _scalar(trial.cost)
                 observed.append((trial.config, value, math.nan if cost is None else cost))
             elif trial.state in _FAILED_STATES:
                 failed.append(trial.config)
             # else: a multi-objective or non-finite success, nothing to learn from
+    observed = _cap_substitutes(observed, substituted)
     return Observations(
         x=_encode(encoder, [c for c, _, _ in observed]),
         y=np.array([v for _, v, _ in observed], dtype=float),
@@ -108,6 +112,26 @@ def collect(trials: Mapping[str, Trial], encoder: ConfigEncoder) -> Observations
         failed=_encode(encoder, failed),
         seen=frozenset(config_key(trial.config) for trial in trials.values()),
     )
+
+
+def _cap_substitutes(
+    observed: list[tuple[Mapping[str, Any], float, float]], substituted: list[int]
+) -> list[tuple[Mapping[str, Any], float, float]]:
+    """Failures' substitute objectives, capped at the worst objective a success reported.
+
+    A substitute such as ``objective_value_on_error=1e6`` means "as bad as it gets"; taken
+    literally, it dwarfs every real difference between successes, and the model sees a flat
+    landscape with a cliff.
+    """
+    successes = [value for index, (_, value, _) in enumerate(observed) if index not in substituted]
+    if not successes or not substituted:
+        return observed
+    worst = max(successes)
+    capped = list(observed)
+    for index in substituted:
+        config, value, cost = observed[index]
+        capped[index] = (config, min(value, worst), cost)
+    return capped
 
 
 def categorical_sizes(encoder: ConfigEncoder) -> tuple[tuple[int, int], ...]:

@@ -47,6 +47,8 @@ N_ANCHORS = 5
 MIN_COSTS = 3
 #: The failure rate above which the failure model steers the search away.
 TOLERATED_FAILURE_RATE = 0.5
+#: How far above the upper quartile (in interquartile ranges) a target is clipped.
+OUTLIER_IQRS = 10.0
 #: Prior (mean, std) of the failure model's log noise: 0/1 outcomes are noisy, and with the
 #: objective's near-zero noise prior random crashes were fitted as tiny failure regions
 #: (lengthscale 0.02) that then kept the search away from the optimum.
@@ -218,12 +220,29 @@ def transform_targets(y: np.ndarray) -> np.ndarray:
     validation errors) otherwise fit a GP with long lengthscales that sees a flat landscape;
     the monotone transform keeps the ranking and the incumbent, so EI stays meaningful.
     """
-    spread = float(np.std(y))
-    if len(y) < 3 or spread < 1e-12:
+    if len(y) < 3:
         return y
+    y = _clip_outliers(y)
     with np.errstate(all="ignore"):
+        spread = float(np.std(y))
+        if not math.isfinite(spread):  # values near the float limit: keep their ranking only
+            y = stats.rankdata(y)
+            spread = float(np.std(y))
+        if spread < 1e-12:
+            return y
         transformed = np.asarray(stats.yeojohnson((y - np.mean(y)) / spread)[0], dtype=float)
     return transformed if np.all(np.isfinite(transformed)) else y
+
+
+def _clip_outliers(y: np.ndarray) -> np.ndarray:
+    """``y`` with values far above the bulk (beyond ``OUTLIER_IQRS`` IQRs) lowered to that bound.
+
+    A few enormous objectives (a diverged run returning 1e300) would otherwise squash every
+    other value together after standardizing; for a minimizer they only need to rank last.
+    """
+    low, high = np.percentile(y, [25.0, 75.0])
+    bound = high + OUTLIER_IQRS * (high - low)
+    return np.minimum(y, bound) if high > low and math.isfinite(bound) else y
 
 
 def _model_proposals(

@@ -31,6 +31,7 @@ from neps_core_plugins.bayesian_optimization.acquisition import (
     log_probability_below,
 )
 from neps_core_plugins.bayesian_optimization.data import collect
+from neps_core_plugins.bayesian_optimization.engine import transform_targets
 from neps_core_plugins.bayesian_optimization.gp import GaussianProcess, KernelLayout
 from neps_core_plugins.random_search import RandomSearch
 
@@ -226,10 +227,40 @@ def test_failures_feed_the_failure_model_unless_they_have_a_substitute_objective
         ]
     )
     observations = collect(history, bo(SQUARE).encoder)
-    assert observations.y.tolist() == [2.0, 1.0, 5.0]  # objective_value_on_error is kept
+    # objective_value_on_error is kept, capped at the worst success: "as bad as it gets"
+    assert observations.y.tolist() == [2.0, 1.0, 2.0]
     assert observations.failed.tolist() == [[0.3, 0.3], [0.4, 0.4]]
     assert observations.pending.tolist() == [[0.5, 0.5]]
     assert len(observations.seen) == 6
+
+
+def test_a_huge_substitute_objective_does_not_flatten_the_landscape() -> None:
+    """Failures beyond x + y > 1.2 report ``objective_value_on_error=1e6``.
+
+    Taken literally, the substitute squashed every real difference between successes, and
+    the search stalled at the edge of the box (Branin: regret 4.5 after 40 trials, not 0).
+    """
+    history = TrialHistory()
+    optimizer = bo(SQUARE, initial_design_size=5)
+    for _ in range(25):
+        [proposal] = optimizer.ask(history, history.budget(), 1)
+        config = proposal.config
+        if config["x"] + config["y"] > 1.2:
+            history.put(make_trial(history.next_id(), config, TrialState.FAILED, objective=1e6))
+        else:
+            history.put(make_trial(history.next_id(), config, objective=sphere(config)))
+    assert best_objective(history) < 1e-3
+
+
+def test_targets_far_above_the_rest_are_clipped_and_the_ranking_kept() -> None:
+    y = np.array([0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 1e300])
+    transformed = transform_targets(y)
+    assert np.all(np.isfinite(transformed))
+    assert np.all(np.diff(transformed) > 0)  # the ranking is kept, the outlier ranks last
+    assert transformed[1] - transformed[0] > 0.1  # the good values are still told apart
+    too_many = transform_targets(np.array([0.1, 0.2, 1e300, 1e300, 1e308, 0.3]))
+    assert np.all(np.isfinite(too_many))
+    assert np.argmin(too_many) == 0 and np.argmax(too_many) == 4
 
 
 def test_failures_at_random_do_not_derail_the_search() -> None:
