@@ -79,10 +79,20 @@ class Parameter:
         problems = self.problems()
         if problems:
             self._raise(problems, _assigned_name())
+        confidence = getattr(self, "prior_confidence", "low")
+        if getattr(self, "prior", None) is None and confidence != "low":
+            warnings.warn(
+                f"{self._label(_assigned_name())}: prior_confidence={confidence!r} has no "
+                "effect without a prior",
+                UserWarning,
+                stacklevel=4,  # this method, __attrs_post_init__, __init__, the user's line
+            )
+
+    def _label(self, name: str | None) -> str:
+        return f"Parameter {name!r} ({type(self).__name__})" if name else type(self).__name__
 
     def _raise(self, problems: list[str], name: str | None) -> None:
-        label = f"Parameter {name!r} ({type(self).__name__})" if name else type(self).__name__
-        raise InvalidParameterError(f"{label}: {'; '.join(problems)}")
+        raise InvalidParameterError(f"{self._label(name)}: {'; '.join(problems)}")
 
     def checked(self, name: str) -> Parameter:
         """Re-validate under a known name (used when building spaces from descriptions)."""
@@ -260,11 +270,10 @@ class Categorical(Parameter):
             return
         as_choice = self.choices.index(self.prior)
         if as_choice != index:
-            name = _assigned_name()
-            label = f"Parameter {name!r} (Categorical)" if name else "Categorical"
             warnings.warn(
-                f"{label}: prior={self.prior!r} is read as an index, the choice "
-                f"{self.choices[index]!r}; for the choice {self.prior!r} pass prior={as_choice}",
+                f"{self._label(_assigned_name())}: prior={self.prior!r} is read as an index, "
+                f"the choice {self.choices[index]!r}; for the choice {self.prior!r} pass "
+                f"prior={as_choice}",
                 UserWarning,
                 stacklevel=4,  # this method, __attrs_post_init__, __init__, the user's line
             )

@@ -276,6 +276,14 @@ def test_an_integer_prior_that_is_also_another_choice_warns_how_it_is_read() -> 
         assert neps.Categorical(("a", "b"), prior=1).prior_index == 1
 
 
+def test_prior_confidence_without_a_prior_warns() -> None:
+    with pytest.warns(UserWarning, match=r"'lr' \(Float\): prior_confidence='high' has no effect"):
+        lr = neps.Float(1e-4, 1e-1, log=True, prior_confidence="high")
+    assert lr.prior is None
+    with pytest.warns(UserWarning, match=r"'kind' \(Categorical\): prior_confidence='medium'"):
+        neps.PipelineSpace({"kind": neps.Categorical(("a", "b"), prior_confidence="medium")})
+
+
 # -- the declarative form ------------------------------------------------------------------------
 def test_declarative_form_round_trips_through_yaml_text() -> None:
     space = MixedSpace()
