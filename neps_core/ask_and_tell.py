@@ -31,7 +31,7 @@ from neps_core.liveness import Heartbeat
 from neps_core.models import Summary, Trial
 from neps_core.plugin_manager import load_plugins
 from neps_core.reporting import judge_outcome, record_result
-from neps_core.runtime import POLL_INTERVAL, RunContext
+from neps_core.runtime import RunContext
 from neps_core.sampler import TrialSampler
 from neps_core.summary import summarize, write_summary_files
 
@@ -130,16 +130,17 @@ class AskAndTell:
         if self._sampler.waiting_for:
             return (
                 f"waiting for the result of trial(s) {', '.join(self._sampler.waiting_for)}: "
-                "no trial has reported a cost yet, so cost_to_spend lets one run at a time"
+                "no trial has reported a cost yet, so cost_to_spend lets one run at a time; "
+                "ask again once it is told"
             )
         return None
 
     def ask(self) -> AskedTrial | None:
         """Claim the next trial, or ``None`` when a budget is used up or the optimizer is done.
 
-        Under ``cost_to_spend``, before any trial reported a cost, it waits while another
-        client's trial runs, and returns ``None`` while one of this client's asked trials
-        does (tell its result, then ask again); see ``stop_reason``.
+        Under ``cost_to_spend``, before any trial reported a cost, it also returns ``None``
+        while a trial (of any client) runs: its cost decides how many more fit. It never
+        blocks; ``stop_reason`` names the trial to wait for, then ask again.
         """
         self._check_open()
         limit = self.settings.max_evaluations_per_run
@@ -147,9 +148,6 @@ class AskAndTell:
             self._local_stop = "max_evaluations_per_run reached"
             return None
         claimed = self._sampler.sample(self._context.storage, 1)
-        while not claimed and self._waits_for_other_clients():
-            time.sleep(POLL_INTERVAL)
-            claimed = self._sampler.sample(self._context.storage, 1)
         if not claimed:
             return None
         trial = claimed[0]
@@ -159,12 +157,6 @@ class AskAndTell:
         self._start_heartbeat()
         self._context.plugins.notify("neps_trial_sampled", run=self._context, trial=trial)
         return self._asked_trial(trial)
-
-    def _waits_for_other_clients(self) -> bool:
-        with self._lock:
-            mine = set(self._outstanding)
-        waiting = set(self._sampler.waiting_for)
-        return bool(waiting) and not waiting & mine
 
     def tell(self, trial: AskedTrial | Trial | str | int, result: Any) -> Trial:
         """Record ``result`` for ``trial`` (an asked trial, or its id from any client).

@@ -147,14 +147,20 @@ def test_parallel_evaluations_wait_for_the_first_cost(tmp_path: Path) -> None:
 
 
 def test_ask_and_tell_gives_one_trial_until_a_cost_is_known(tmp_path: Path) -> None:
-    client = neps.AskAndTell({"x": neps.Float(0.0, 1.0)}, root_directory=tmp_path, cost_to_spend=20)
+    space = {"x": neps.Float(0.0, 1.0)}
+    client = neps.AskAndTell(space, root_directory=tmp_path, cost_to_spend=20)
+    other = neps.AskAndTell(root_directory=tmp_path, cost_to_spend=20)  # same process: no hang
     first = client.ask()
     assert first is not None
-    assert client.ask() is None  # its own trial has no result yet: it would wait for itself
-    assert client.stop_reason is not None and first.id in client.stop_reason
+    for asking in (client, other):
+        assert asking.ask() is None  # never blocks; says what it waits for
+        assert asking.stop_reason is not None and f"trial(s) {first.id}" in asking.stop_reason
     client.tell(first, {"objective_to_minimize": 0.5, "cost": 4.0})
-    more = [client.ask(), client.ask()]
+    more = [client.ask(), other.ask()]
     assert all(trial is not None for trial in more)  # 4 + 4 + 4 of 20: the estimate is known
+    assert other.stop_reason is None
+    client.close()
+    other.close()
 
 
 def _always_fails(x: float) -> float:
