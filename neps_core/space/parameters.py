@@ -246,6 +246,11 @@ def _to_tuple(values: Iterable[Any]) -> tuple[Any, ...]:
     return tuple(values)
 
 
+def _bool_agrees(one: Any, other: Any) -> bool:
+    """Whether neither or both are bools (``0 == False`` in Python, not in a search space)."""
+    return isinstance(one, bool) == isinstance(other, bool)
+
+
 @attrs.frozen(eq=True)
 class Categorical(Parameter):
     """A choice among ``choices``; ``prior`` is the index of the preferred choice (as NePS).
@@ -266,9 +271,12 @@ class Categorical(Parameter):
     def _warn_if_the_prior_reads_two_ways(self) -> None:
         """``prior=2`` among the choices ``(2, 4, 8)`` is index 2 (8), as NePS reads it."""
         index = self.prior_index
-        if index is None or self.prior not in self.choices:
+        same = [
+            i for i, c in enumerate(self.choices) if c == self.prior and _bool_agrees(c, self.prior)
+        ]
+        if index is None or not same:
             return
-        as_choice = self.choices.index(self.prior)
+        as_choice = same[0]
         if as_choice != index:
             warnings.warn(
                 f"{self._label(_assigned_name())}: prior={self.prior!r} is read as an index, "

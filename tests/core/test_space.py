@@ -274,6 +274,7 @@ def test_an_integer_prior_that_is_also_another_choice_warns_how_it_is_read() -> 
         assert neps.Categorical((2, 4, 8), prior=8).prior_index == 2  # only a choice
         assert neps.Categorical((0, 1, 2), prior=1).prior_index == 1  # both readings agree
         assert neps.Categorical(("a", "b"), prior=1).prior_index == 1
+        assert neps.Categorical((True, False), prior=0).prior_index == 0  # 0 == False, but...
 
 
 def test_prior_confidence_without_a_prior_warns() -> None:
