@@ -108,6 +108,17 @@ def _cost(name: str, value: Any) -> None:
         raise SettingsError(f"{name} must be a finite number >= 0, got {value!r}")
 
 
+def _bool(_: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    # A string such as "false" is truthy: taken as a bool it would, say, erase a run.
+    if not isinstance(value, bool):
+        raise SettingsError(f"{attribute.name} must be true or false, got {value!r}")
+
+
+def _seed(name: str, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise SettingsError(f"{name} must be an integer >= 0, got {value!r}")
+
+
 def _number(name: str, value: Any) -> None:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise SettingsError(f"{name} must be a number, got {value!r}")
@@ -136,12 +147,12 @@ class RunSettings:
     evaluate_pipeline: Callable[..., Any] | None = None
     pipeline_space: Any = None
     root_directory: Path = attrs.field(default=Path("neps_results"), converter=Path)
-    overwrite_root_directory: bool = False
+    overwrite_root_directory: bool = attrs.field(default=False, validator=_bool)
     evaluations_to_spend: int | None = attrs.field(default=None, validator=_optional(_positive_int))
     max_evaluations_per_run: int | None = attrs.field(
         default=None, validator=_optional(_positive_int)
     )
-    continue_until_max_evaluation_completed: bool = False
+    continue_until_max_evaluation_completed: bool = attrs.field(default=False, validator=_bool)
     cost_to_spend: float | None = attrs.field(default=None, validator=_optional(_positive_number))
     max_cost_per_run: float | None = attrs.field(
         default=None, validator=_optional(_positive_number)
@@ -149,7 +160,7 @@ class RunSettings:
     fidelities_to_spend: float | None = attrs.field(
         default=None, validator=_optional(_positive_number)
     )
-    ignore_errors: bool = False
+    ignore_errors: bool = attrs.field(default=False, validator=_bool)
     objective_value_on_error: float | None = attrs.field(default=None, validator=_optional(_number))
     cost_value_on_error: float | None = attrs.field(default=None, validator=_optional(_cost))
     sample_batch_size: int = attrs.field(default=1, validator=_optional(_positive_int))
@@ -158,8 +169,8 @@ class RunSettings:
     storage: ComponentSpec | None = attrs.field(default=None, converter=_storage_spec)
     evaluator: ComponentSpec = attrs.field(default=ComponentSpec("sync"), converter=_evaluator_spec)
     plugins: tuple[object, ...] = attrs.field(default=(), converter=tuple)
-    seed: int | None = None
-    post_run_summary: bool = True
+    seed: int | None = attrs.field(default=None, validator=_optional(_seed))
+    post_run_summary: bool = attrs.field(default=True, validator=_bool)
     heartbeat_interval: float = attrs.field(default=10.0, validator=_optional(_positive_number))
     stale_after: float = attrs.field(default=120.0, validator=_optional(_positive_number))
     max_trial_attempts: int = attrs.field(default=3, validator=_optional(_positive_int))

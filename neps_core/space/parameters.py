@@ -148,7 +148,9 @@ class Numerical(Parameter):
             problems.append(f"bounds must be finite, got [{self.lower}, {self.upper}]")
         elif self.lower >= self.upper:
             problems.append(f"lower ({self.lower}) must be smaller than upper ({self.upper})")
-        if self.log and self.lower <= 0:
+        if not isinstance(self.log, bool):
+            problems.append(f"log must be true or false, got {self.log!r}")
+        elif self.log and self.lower <= 0:
             problems.append(f"log=True needs lower > 0, got lower={self.lower}")
         if self.prior is not None and not self.lower <= self.prior <= self.upper:
             problems.append(f"prior {self.prior} lies outside [{self.lower}, {self.upper}]")

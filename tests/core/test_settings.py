@@ -69,6 +69,14 @@ def _trials(root: Path) -> int:
         ("total_cost_to_spend", -2),
         ("worker_evaluations_to_spend", 0),
         ("worker_cost_to_spend", -1),
+        ("overwrite_root_directory", "false"),
+        ("ignore_errors", "false"),
+        ("post_run_summary", "maybe"),
+        ("continue_until_max_evaluation_completed", 1),
+        ("seed", "abc"),
+        ("seed", 1.5),
+        ("seed", -3),
+        ("seed", True),
     ],
 )
 def test_invalid_values_name_the_setting_and_touch_no_files(
@@ -77,6 +85,14 @@ def test_invalid_values_name_the_setting_and_touch_no_files(
     with pytest.raises(ValueError, match=setting):
         neps.run(_objective, SPACE, root_directory=root, **{setting: value})
     assert not root.exists()
+
+
+def test_overwrite_with_a_string_never_erases_a_run(root: Path) -> None:
+    # "false" is truthy: taken as a bool, it erased the run it was meant to keep.
+    neps.run(_objective, SPACE, root_directory=root, evaluations_to_spend=2)
+    with pytest.raises(ValueError, match="overwrite_root_directory must be true or false"):
+        neps.run(_objective, SPACE, root_directory=root, overwrite_root_directory="false")
+    assert neps.status(root).budget.used_evaluations == 2
 
 
 def test_unknown_setting_is_named(root: Path) -> None:

@@ -149,6 +149,7 @@ def test_non_integral_integer_bound_names_the_parameter() -> None:
         (lambda: {"lr": neps.Float(0.5, 0.5)}, "lower"),
         (lambda: {"lr": neps.Float(0.0, 1.0, prior=-1.0)}, "prior"),
         (lambda: {"lr": neps.Float(-1.0, 1.0, log=True)}, "log"),
+        (lambda: {"lr": neps.Float(0.1, 1.0, log="maybe")}, "log must be true or false"),
         (lambda: {"lr": neps.Categorical(choices=[])}, "choices"),
         (lambda: {"lr": neps.Categorical(("a", "b"), prior=0, prior_confidence="max")}, "prior_"),
     ],
