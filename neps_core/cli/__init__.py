@@ -7,6 +7,7 @@ and exit with status 1 (2 for wrong usage); ``--debug`` shows the traceback too.
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import traceback
 from collections.abc import Sequence
@@ -80,7 +81,7 @@ def _add_status(sub: argparse._SubParsersAction, common: argparse.ArgumentParser
     status.add_argument("root_directory", help="the run's root directory")
     status.add_argument("--json", action="store_true", help="print JSON instead of text")
     status.add_argument(
-        "--failures", type=int, default=5, metavar="N", help="show the last N failures (5)"
+        "--failures", type=_count, default=5, metavar="N", help="show the last N failures (5)"
     )
     status.set_defaults(handler=commands.status_command)
 
@@ -107,6 +108,27 @@ def _add_plot(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) 
     plot.set_defaults(handler=commands.plot_command)
 
 
+def _positive_seconds(text: str) -> float:
+    """A duration > 0: 0, a negative or NaN one would take live workers for dead."""
+    try:
+        seconds = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if not math.isfinite(seconds) or seconds <= 0:
+        raise argparse.ArgumentTypeError(f"must be a number of seconds > 0, got {text!r}")
+    return seconds
+
+
+def _count(text: str) -> int:
+    try:
+        count = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if count < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {text!r}")
+    return count
+
+
 def _add_clean(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     clean = sub.add_parser(
         "clean",
@@ -118,7 +140,7 @@ def _add_clean(sub: argparse._SubParsersAction, common: argparse.ArgumentParser)
     clean.add_argument("root_directory", help="the run's root directory")
     clean.add_argument(
         "--stale-after",
-        type=float,
+        type=_positive_seconds,
         default=120.0,
         metavar="SECONDS",
         help="a worker silent this long counts as dead (default 120, the run default)",

@@ -7,6 +7,7 @@ marking it CRASHED in one storage transaction, which also checks that no worker 
 from __future__ import annotations
 
 import contextlib
+import math
 import time
 from pathlib import Path
 
@@ -74,6 +75,8 @@ class CleanReport:
 
 def clean_run(root_directory: str | Path, *, stale_after: float, dry_run: bool) -> CleanReport:
     """Apply :data:`CLEAN_RULE` to the run in ``root_directory``."""
+    if not math.isfinite(stale_after) or stale_after <= 0:
+        raise ValueError(f"stale_after must be a number of seconds > 0, got {stale_after!r}")
     now = time.time()
     removed: list[Removed] = []
 

@@ -296,6 +296,12 @@ def test_clean_refuses_live_workers_and_crashes_the_debris_of_dead_ones(tmp_path
     assert "Refusing to clean" in refused.stderr
     assert "trial 3 (worker" in refused.stderr
 
+    for nonsense in ("-5", "0", "nan", "soon"):  # each took the live worker for dead
+        refused = cli("clean", str(root), "--stale-after", nonsense, cwd=tmp_path)
+        assert refused.returncode == 2
+        assert "--stale-after" in refused.stderr
+    assert neps.status(root).counts["evaluating"] == 1
+
     time.sleep(1.0)
     dry = cli("clean", str(root), "--stale-after", "0.5", "--dry-run", cwd=tmp_path)
     assert dry.returncode == 0, dry.stderr
