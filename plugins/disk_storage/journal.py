@@ -46,10 +46,12 @@ class Journal:
         self._reader.seek(self._offset)
         chunk = self._reader.read()
         end = chunk.rfind(b"\n") + 1
-        for raw in chunk[:end].splitlines():
-            self._line_number += 1
-            yield self._parse(raw)
+        lines = chunk[:end].splitlines()
+        for number, raw in enumerate(lines, start=self._line_number + 1):
+            yield self._parse(raw, number)
+        # Only now: a damaged line stops the read, and the next read names the same line.
         self._offset += end
+        self._line_number += len(lines)
 
     def repair_torn_tail(self) -> None:
         """Cut off an incomplete last line left by a killed writer (call with the lock held)."""
@@ -106,14 +108,14 @@ class Journal:
         self._reader = self._writer = None
         self.lock.close()
 
-    def _parse(self, raw: bytes) -> dict[str, Any]:
+    def _parse(self, raw: bytes, line_number: int) -> dict[str, Any]:
         try:
             record = json.loads(raw)
         except ValueError as error:
             raise StorageError(
-                f"{self.path}, line {self._line_number}: not a valid journal record "
+                f"{self.path}, line {line_number}: not a valid journal record "
                 f"({error}); the journal was edited or damaged"
             ) from error
         if not isinstance(record, dict):
-            raise StorageError(f"{self.path}, line {self._line_number}: not a JSON object")
+            raise StorageError(f"{self.path}, line {line_number}: not a JSON object")
         return record

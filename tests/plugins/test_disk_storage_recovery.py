@@ -64,6 +64,8 @@ def test_garbage_inside_the_journal_is_an_error_naming_file_and_line(tmp_path: P
     _journal(root).write_text("\n".join([lines[0], "{not json", *lines[1:]]) + "\n")
     with pytest.raises(StorageError, match=r"journal\.jsonl, line 2"):
         neps.status(root)
+    with pytest.raises(StorageError, match=r"journal\.jsonl, line 2:"):  # run() read twice: 4
+        _run(root, 3)
 
 
 @contextlib.contextmanager
