@@ -109,8 +109,8 @@ class SQLiteStorage(Storage):
     ):
         super().__init__(root_directory, url=url, converter=converter, **options)
         self.path = database_path(self.root_directory, url)
-        self.fsync = bool(options.get("fsync", False))
-        self.lock_timeout = float(options.get("lock_timeout", 300.0))
+        self.fsync = self.flag_option("fsync", False)
+        self.lock_timeout = self.seconds_option("lock_timeout", 300.0)
         #: Trial rows read from the database so far (incremental sync keeps this small).
         self.rows_read = 0
         self._history = TrialHistory()

@@ -13,12 +13,14 @@ the in-memory ``TrialHistory``, so the cost per trial stays flat.
 from __future__ import annotations
 
 import abc
+import math
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
 import cattrs
 
+from neps_core.errors import SettingsError
 from neps_core.history import TrialHistory
 from neps_core.models import RunInfo, Trial
 from neps_core.serialization import make_converter
@@ -31,7 +33,8 @@ class Storage(abc.ABC):
 
     ``schemes`` lists URL schemes the backend accepts in ``storage="scheme:///..."``;
     ``known_options`` the keyword options it understands (``None``: it checks them itself),
-    so a misspelt option fails at construction, naming the storage and the option.
+    so a misspelt option fails at construction, naming the storage and the option;
+    ``flag_option`` and ``seconds_option`` read checked values.
     """
 
     name: ClassVar[str]
@@ -49,12 +52,34 @@ class Storage(abc.ABC):
         if self.known_options is not None:
             unknown = sorted(set(options) - self.known_options)
             if unknown:
-                raise TypeError(f"{self.name} storage: unknown option(s) {unknown}")
+                raise SettingsError(
+                    f"storage {self.name!r}: unknown option(s) {unknown}; "
+                    f"known: {sorted(self.known_options)}"
+                )
         self.root_directory = Path(root_directory)
         self.url = url
         self.options = options
         #: (Un)structures records; the run's converter, extended by ``neps_configure_converter``.
         self.converter = converter or make_converter()
+
+    def flag_option(self, name: str, default: bool) -> bool:
+        """The option ``name``, which must be a real boolean (``"false"`` is truthy)."""
+        value = self.options.get(name, default)
+        if not isinstance(value, bool):
+            raise SettingsError(
+                f"storage {self.name!r}: {name} must be true or false, got {value!r}"
+            )
+        return value
+
+    def seconds_option(self, name: str, default: float) -> float:
+        """The option ``name``, a number of seconds > 0."""
+        value = self.options.get(name, default)
+        number = isinstance(value, int | float) and not isinstance(value, bool)
+        if not number or not math.isfinite(value) or value <= 0:
+            raise SettingsError(
+                f"storage {self.name!r}: {name} must be a number of seconds > 0, got {value!r}"
+            )
+        return float(value)
 
     @abc.abstractmethod
     def initialize(self, info: RunInfo) -> RunInfo:

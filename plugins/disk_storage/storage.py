@@ -54,10 +54,10 @@ class DiskStorage(Storage):
         **options: Any,
     ):
         super().__init__(root_directory, url=url, converter=converter, **options)
-        self.fsync = bool(options.get("fsync", False))
+        self.fsync = self.flag_option("fsync", False)
         self._journal = Journal(
             self.root_directory / STATE_DIRECTORY / "journal.jsonl",
-            lock_timeout=float(options.get("lock_timeout", 300.0)),
+            lock_timeout=self.seconds_option("lock_timeout", 300.0),
             fsync=self.fsync,
         )
         self._history = TrialHistory()

@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 import neps_core as neps
-from neps_core.errors import StorageError
+from neps_core.errors import SettingsError, StorageError
 from neps_core.models import Report, TrialState
 from neps_core.testing import StorageContract, make_trial, toy_evaluate_pipeline
 from neps_core.testing._storage_workers import WORKER_CODE, child_environment
@@ -110,8 +110,34 @@ def test_a_run_leaves_the_documented_layout(tmp_path: Path) -> None:
 
 
 def test_unknown_options_are_refused(root: Path) -> None:
-    with pytest.raises(TypeError, match=r"unknown option.*'fsynk'"):
+    with pytest.raises(SettingsError, match=r"unknown option.*'fsynk'.*known: \['fsync'"):
         DiskStorage(root, fsynk=True)
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [
+        ("fsync", "maybe"),
+        ("fsync", 1),
+        ("lock_timeout", -1),
+        ("lock_timeout", 0),
+        ("lock_timeout", "x"),
+    ],
+)
+def test_bad_option_values_are_refused_before_anything_is_written(
+    tmp_path: Path, option: str, value: Any
+) -> None:
+    # lock_timeout=-1 was stored, then every worker died with "Could not lock within -1 s".
+    root = tmp_path / "run"
+    with pytest.raises(SettingsError, match=rf"storage 'disk': {option} must be"):
+        neps.run(
+            lambda x: x,
+            {"x": neps.Float(0.0, 1.0)},
+            root_directory=root,
+            evaluations_to_spend=1,
+            storage={"name": "disk", option: value},
+        )
+    assert not root.exists()
 
 
 # -- the journal ---------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ import attrs
 import pytest
 
 import neps_core as neps
-from neps_core.errors import StorageError
+from neps_core.errors import SettingsError, StorageError
 from neps_core.history import TrialHistory
 from neps_core.interfaces import Change
 from neps_core.models import Report, RunInfo, Trial, TrialState
@@ -94,9 +94,13 @@ def test_new_trials_get_a_folder_with_their_config(
     assert storage.trial_directory("1") == root / "configs" / "config_1"
 
 
-def test_unknown_options_are_refused(root: Path) -> None:
-    with pytest.raises(TypeError, match="unknown option"):
+def test_unknown_and_bad_options_are_refused(root: Path) -> None:
+    with pytest.raises(SettingsError, match="storage 'sqlite': unknown option"):
         SQLiteStorage(root, journal=True)
+    with pytest.raises(SettingsError, match="storage 'sqlite': lock_timeout must be"):
+        SQLiteStorage(root, lock_timeout=-1)
+    with pytest.raises(SettingsError, match="storage 'sqlite': fsync must be true or false"):
+        SQLiteStorage(root, fsync="no")
 
 
 # -- SQLite specifics ---------------------------------------------------------------------------
