@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
+import signal
 import sys
 import traceback
 from collections.abc import Sequence
@@ -174,6 +176,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     arguments = parser.parse_args(argv)
     try:
         status: int = arguments.handler(arguments)
+        sys.stdout.flush()  # here, so that a closed pipe is caught below
+    except BrokenPipeError:  # `neps-core status ROOT | head -1`: the reader has what it wants
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no error at exit
+        return 128 + signal.SIGPIPE
     except KeyboardInterrupt:
         print("neps-core: interrupted", file=sys.stderr)
         return 130

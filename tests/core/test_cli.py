@@ -171,6 +171,27 @@ def test_status_text_and_json(tmp_path: Path) -> None:
     assert "ValueError: x=" in text.stdout
 
 
+def test_status_into_a_closed_pipe_exits_quietly(tmp_path: Path) -> None:
+    # `neps-core status ROOT | head -1` printed "error: [Errno 32] Broken pipe", exit 1.
+    root = tmp_path / "run"
+    _run_with_failures(root)
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader is gone before anything is written
+    try:
+        done = subprocess.run(
+            [str(SCRIPT), "status", str(root), "--json"],
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    finally:
+        os.close(write_end)
+    assert done.returncode == 128 + signal.SIGPIPE
+    assert done.stderr == ""
+
+
 def test_status_of_a_directory_without_a_run(tmp_path: Path) -> None:
     result = cli("status", str(tmp_path / "nothing"), cwd=tmp_path)
     assert result.returncode == 1
