@@ -22,10 +22,20 @@ BUDGET_KEYS = ("evaluations_to_spend", "cost_to_spend", "fidelities_to_spend")
 
 
 def record_budgets(root: Path, settings: RunSettings) -> None:
-    """Record the ``*_to_spend`` budgets of ``settings`` (a call without any keeps the record)."""
+    """Record the ``*_to_spend`` budgets of ``settings``: the ones in force from now on.
+
+    A call without any records that none is set, so that no stale limit is reported
+    ("9 of 6 evaluations" after a continuation with ``max_evaluations_per_run`` only).
+    """
     budgets = {key: getattr(settings, key) for key in BUDGET_KEYS}
-    if any(value is not None for value in budgets.values()):
-        write_atomic(Path(root) / BUDGET_FILE, dump_yaml(budgets))
+    write_atomic(Path(root) / BUDGET_FILE, dump_yaml(budgets))
+
+
+def copy_budgets(source: Path, destination: Path) -> None:
+    """Copy the recorded budgets of the run in ``source`` to a migrated copy of it."""
+    budgets = recorded_budgets(source)
+    if budgets:
+        write_atomic(Path(destination) / BUDGET_FILE, dump_yaml(budgets))
 
 
 def recorded_budgets(root: Path) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from typing import Any
 
 import attrs
 
+from neps_core.budget_file import copy_budgets
 from neps_core.components import STORAGE_POINTER_FILE, open_storage
 from neps_core.config import component_spec
 from neps_core.errors import NepsCoreError
@@ -35,9 +36,9 @@ def migrate_run(
 ) -> list[Trial]:
     """Copy the run in ``source_root`` into a new run in ``destination_root`` using ``storage``.
 
-    The run info (space, optimizer, seed), every trial in its latest version (state, report,
-    timestamps, lineage) and every per-trial folder with the artifacts ``evaluate_pipeline``
-    left there are copied. The source is only read. Afterwards ``run(...,
+    The run info (space, optimizer, seed), the recorded budgets, every trial in its latest
+    version (state, report, timestamps, lineage) and every per-trial folder with the artifacts
+    ``evaluate_pipeline`` left there are copied. The source is only read. Afterwards ``run(...,
     root_directory=destination_root)`` continues the run with the same budgets.
 
     Stop all workers of the source run first: a trial still EVALUATING is copied as PENDING,
@@ -75,6 +76,7 @@ def migrate_run(
         raise
     try:
         copied = _copy(reader, writer)
+        copy_budgets(source, destination)
     except BaseException:
         writer.close()
         reader.close()

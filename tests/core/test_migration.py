@@ -46,6 +46,8 @@ def test_a_disk_run_continues_in_sqlite(tmp_path: Path) -> None:
     assert (destination / "configs" / "config_2" / "model.txt").read_text() == (
         source / "configs" / "config_2" / "model.txt"
     ).read_text()
+    assert neps.status(destination).budget == neps.status(source).budget  # limits too
+    assert neps.status(destination).budget.evaluations_to_spend == 4
     # The same budget: nothing more to do; a bigger one continues in SQLite.
     same = neps.run(_evaluate, SPACE, root_directory=destination, evaluations_to_spend=4)
     assert same.counts["success"] == 4

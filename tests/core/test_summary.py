@@ -83,6 +83,16 @@ def test_status_returns_the_same_data(root: Path, finished_run: tuple[neps.Summa
     assert status.budget.evaluations_to_spend == 6
 
 
+def test_a_continuation_without_budgets_reports_no_stale_limit(
+    root: Path, finished_run: tuple[neps.Summary, Any]
+) -> None:
+    # "9 of 6 evaluations": the limit of an earlier call, no longer in force.
+    neps.run(lambda **config: config["x"], SPACE, root_directory=root, max_evaluations_per_run=2)
+    status = neps.status(root)
+    assert status.budget.used_evaluations == 8
+    assert status.budget.evaluations_to_spend is None
+
+
 def test_a_broken_budget_record_does_not_break_status(
     root: Path, finished_run: tuple[neps.Summary, Any]
 ) -> None:
