@@ -15,6 +15,7 @@ from neps_core.ask_and_tell import AskAndTell, AskedTrial
 from neps_core.errors import (
     DuplicatePluginError,
     EvaluationTimeoutError,
+    LiveWorkersError,
     NepsCoreError,
     ObjectiveCountError,
     PluginLoadError,
@@ -59,6 +60,7 @@ __all__ = [
     "FloatFidelity",
     "Integer",
     "IntegerFidelity",
+    "LiveWorkersError",
     "NepsCoreError",
     "ObjectiveCountError",
     "Operation",

@@ -96,7 +96,7 @@ def run(
     with rank_zero(settings) as settings:
         loaded = load_plugins(settings.plugins)
         if settings.overwrite_root_directory:
-            overwrite_run(settings.root_directory, loaded)
+            overwrite_run(settings.root_directory, loaded, settings.stale_after)
         context = connect(settings, loaded)
         if settings.seed is None and context.settings.seed is not None:
             _seed_global_generators(context.settings.seed)  # the seed the run started with

@@ -20,6 +20,7 @@ import cattrs
 from neps_core.config import ComponentSpec, RunSettings
 from neps_core.errors import SettingsError, SpaceMismatchError
 from neps_core.interfaces import Evaluator, Optimizer, Storage
+from neps_core.liveness import refuse_if_alive
 from neps_core.models import RunInfo
 from neps_core.plugin_manager import Plugins, plugin_errors
 from neps_core.serialization import (
@@ -178,12 +179,18 @@ def open_storage(root: Path, spec: ComponentSpec | None, plugins: Plugins) -> St
     return storage
 
 
-def overwrite_run(root: Path, plugins: Plugins) -> None:
-    """Delete the run in ``root``: its storage's data (wherever it lives), then the directory."""
+def overwrite_run(root: Path, plugins: Plugins, stale_after: float) -> None:
+    """Delete the run in ``root``: its storage's data (wherever it lives), then the directory.
+
+    Raises:
+        LiveWorkersError: A worker heartbeated within ``stale_after`` seconds; deleting the
+            run under it would lose its result (or write it into the deleted run).
+    """
     root = Path(root)
     if (root / STORAGE_POINTER_FILE).is_file():
         storage = open_storage(root, None, plugins)
         try:
+            refuse_if_alive(storage.sync(), stale_after, f"overwrite {root}", "stale_after")
             storage.erase()
         finally:
             storage.close()

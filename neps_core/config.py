@@ -31,6 +31,9 @@ DEPRECATED_ALIASES = {
     "overwrite_working_directory": "overwrite_root_directory",
     "loss_value_on_error": "objective_value_on_error",
 }
+#: Seconds without a heartbeat after which a worker counts as dead.
+DEFAULT_STALE_AFTER = 120.0
+
 #: Settings of older NePS versions with no counterpart, and what to do instead.
 REMOVED = {
     "pre_load_hooks": "observe trials with a plugin's neps_trial_sampled hook instead",
@@ -172,7 +175,9 @@ class RunSettings:
     seed: int | None = attrs.field(default=None, validator=_optional(_seed))
     post_run_summary: bool = attrs.field(default=True, validator=_bool)
     heartbeat_interval: float = attrs.field(default=10.0, validator=_optional(_positive_number))
-    stale_after: float = attrs.field(default=120.0, validator=_optional(_positive_number))
+    stale_after: float = attrs.field(
+        default=DEFAULT_STALE_AFTER, validator=_optional(_positive_number)
+    )
     max_trial_attempts: int = attrs.field(default=3, validator=_optional(_positive_int))
 
     def __attrs_post_init__(self) -> None:

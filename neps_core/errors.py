@@ -75,6 +75,10 @@ class TrialAlreadyReportedError(NepsCoreError):
     """A second result for a trial that already has one."""
 
 
+class LiveWorkersError(NepsCoreError):
+    """The run still has live workers; what was asked would take their trials away."""
+
+
 class StorageError(NepsCoreError, OSError):
     """Storage could not read or write its state; the message names the file."""
 

@@ -21,7 +21,7 @@ from neps_core.components import (
     select_optimizer_class,
     stored_space,
 )
-from neps_core.config import RunSettings, component_spec
+from neps_core.config import DEFAULT_STALE_AFTER, RunSettings, component_spec
 from neps_core.errors import SettingsError
 from neps_core.history import TrialHistory
 from neps_core.interfaces import Storage
@@ -73,7 +73,7 @@ def import_trials(
     checked = None if given is None else _parse_all(pairs, given)  # before anything is written
     root = Path(root_directory)
     if overwrite_root_directory:
-        overwrite_run(root, loaded)
+        overwrite_run(root, loaded, DEFAULT_STALE_AFTER)
     spec = None if storage is None else component_spec(storage, "storage")
     opened = open_storage(root, spec, loaded)
     try:

@@ -15,7 +15,6 @@ import attrs
 from neps_core.components import STORAGE_POINTER_FILE, open_storage, stored_space
 from neps_core.history import TrialHistory
 from neps_core.interfaces import Storage
-from neps_core.liveness import ASYNC_MARK
 from neps_core.models import RunInfo, Trial, TrialState
 from neps_core.plugin_manager import load_plugins
 from neps_core.space import PipelineSpace
@@ -68,25 +67,6 @@ def recent_failures(history: TrialHistory, limit: int) -> list[Trial]:
     failed = [history[i] for state in FAILURE_STATES for i in history.ids_in(state)]
     failed.sort(key=lambda t: (t.finished_at or 0.0, _numeric(t.id)), reverse=True)
     return failed[:limit]
-
-
-def last_sign_of_life(trial: Trial) -> float:
-    """When the worker evaluating ``trial`` last proved it was alive."""
-    return trial.last_heartbeat or trial.started_at or trial.created_at
-
-
-def awaits_result(trial: Trial) -> bool:
-    """Whether ``trial`` waits for ``save_pipeline_results`` rather than for a worker."""
-    return bool(trial.metadata.get(ASYNC_MARK))
-
-
-def live_trials(history: TrialHistory, now: float, stale_after: float) -> list[Trial]:
-    """EVALUATING trials whose worker heartbeated within ``stale_after`` seconds."""
-    return [
-        history[i]
-        for i in history.ids_in(TrialState.EVALUATING)
-        if not awaits_result(history[i]) and now - last_sign_of_life(history[i]) < stale_after
-    ]
 
 
 def _numeric(trial_id: str) -> int:

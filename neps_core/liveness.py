@@ -19,6 +19,7 @@ from typing import Any
 
 import attrs
 
+from neps_core.errors import LiveWorkersError
 from neps_core.history import TrialHistory
 from neps_core.interfaces import Storage
 from neps_core.models import Report, Trial, TrialState
@@ -28,6 +29,43 @@ logger = logging.getLogger(__name__)
 ASYNC_MARK = "awaiting_result"
 
 
+def last_sign_of_life(trial: Trial) -> float:
+    """When the worker evaluating ``trial`` last proved it was alive."""
+    return trial.last_heartbeat or trial.started_at or trial.created_at
+
+
+def awaits_result(trial: Trial) -> bool:
+    """Whether ``trial`` waits for ``save_pipeline_results`` rather than for a worker."""
+    return bool(trial.metadata.get(ASYNC_MARK))
+
+
+def live_trials(history: TrialHistory, now: float, stale_after: float) -> list[Trial]:
+    """EVALUATING trials whose worker heartbeated within ``stale_after`` seconds."""
+    return [
+        history[i]
+        for i in history.ids_in(TrialState.EVALUATING)
+        if not awaits_result(history[i]) and now - last_sign_of_life(history[i]) < stale_after
+    ]
+
+
+def refuse_if_alive(history: TrialHistory, stale_after: float, action: str, wait_hint: str) -> None:
+    """Raise ``LiveWorkersError`` if workers still evaluate trials: ``action`` would harm them.
+
+    ``wait_hint`` names the setting the heartbeat age is compared with.
+    """
+    now = time.time()
+    alive = live_trials(history, now, stale_after)
+    if alive:
+        described = ", ".join(
+            f"trial {t.id} (worker {t.worker_id}, heartbeat {now - last_sign_of_life(t):.0f} s ago)"
+            for t in alive
+        )
+        raise LiveWorkersError(
+            f"Refusing to {action}: live workers are evaluating {described}. Stop them first, "
+            f"or wait until their heartbeat is older than {wait_hint} ({stale_after:g} s)."
+        )
+
+
 def recover_stale_trials(
     history: TrialHistory, *, now: float, stale_after: float, max_attempts: int
 ) -> list[Trial]:
@@ -35,8 +73,8 @@ def recover_stale_trials(
     recovered = []
     for trial_id in history.ids_in(TrialState.EVALUATING):
         trial = history[trial_id]
-        last_sign = trial.last_heartbeat or trial.started_at or trial.created_at
-        if trial.metadata.get(ASYNC_MARK) or now - last_sign < stale_after:
+        last_sign = last_sign_of_life(trial)
+        if awaits_result(trial) or now - last_sign < stale_after:
             continue
         reason = f"worker {trial.worker_id} stopped heartbeating {now - last_sign:.0f} s ago"
         recovered.append(requeue_or_crash(trial, reason, max_attempts=max_attempts, now=now))

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import attrs
 
-from neps_core.errors import NepsCoreError
 from neps_core.history import TrialHistory
-from neps_core.inspection import awaits_result, last_sign_of_life, live_trials, open_run
+from neps_core.inspection import open_run
+from neps_core.liveness import awaits_result, last_sign_of_life, refuse_if_alive
 from neps_core.models import Report, Trial, TrialState
 
 CLEAN_RULE = """\
@@ -51,10 +51,6 @@ OWN_FILES = (
 )
 
 
-class LiveWorkersError(NepsCoreError):
-    """The run still has live workers; cleaning would take their trials away."""
-
-
 @attrs.frozen
 class Removed:
     """One trial taken out of the queue: its id, its state before, and why."""
@@ -81,7 +77,7 @@ def clean_run(root_directory: str | Path, *, stale_after: float, dry_run: bool) 
     removed: list[Removed] = []
 
     def crash_debris(history: TrialHistory) -> list[Trial]:
-        _refuse_if_alive(history, now, stale_after, root_directory)
+        refuse_if_alive(history, stale_after, f"clean {root_directory}", "--stale-after")
         debris = _debris(history, now)
         removed[:] = [Removed(t.id, t.state.value, why) for t, why in debris]
         if dry_run:
@@ -111,21 +107,6 @@ def _crashed(trial: Trial, why: str, now: float) -> Trial:
         finished_at=now,
         report=Report(objective_to_minimize=None, error=f"removed by neps-core clean: {why}"),
     )
-
-
-def _refuse_if_alive(
-    history: TrialHistory, now: float, stale_after: float, root: str | Path
-) -> None:
-    alive = live_trials(history, now, stale_after)
-    if alive:
-        described = ", ".join(
-            f"trial {t.id} (worker {t.worker_id}, heartbeat {now - last_sign_of_life(t):.0f} s ago)"
-            for t in alive
-        )
-        raise LiveWorkersError(
-            f"Refusing to clean {root}: live workers are evaluating {described}. Stop them "
-            f"first, or wait until their heartbeat is older than --stale-after ({stale_after:g} s)."
-        )
 
 
 def _debris(history: TrialHistory, now: float) -> list[tuple[Trial, str]]:
