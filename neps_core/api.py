@@ -15,7 +15,7 @@ import numpy as np
 from neps_core.budget_file import recorded_budgets
 from neps_core.components import (
     STORAGE_POINTER_FILE,
-    open_storage,
+    open_existing_run,
     overwrite_run,
     resolve_space,
     stored_space,
@@ -199,14 +199,7 @@ def _seed_global_generators(seed: int) -> None:
 
 
 def _open_existing(root_directory: str | Path) -> Storage:
-    root = Path(root_directory)
-    if not (root / STORAGE_POINTER_FILE).is_file():  # never create anything while looking
-        raise FileNotFoundError(f"No neps_core run in {root}")
-    storage = open_storage(root, None, load_plugins())
-    if not storage.exists():
-        storage.close()
-        raise FileNotFoundError(f"No neps_core run in {root}")
-    return storage
+    return open_existing_run(Path(root_directory), load_plugins())
 
 
 def _trial_id(pipeline_id: str | int) -> str:
@@ -281,7 +274,6 @@ def load_config(
     space saved with the run is used; a ``config.yaml`` outside any run is returned as stored
     (without its underscore-prefixed entries).
     """
-    from neps_core.components import STORAGE_POINTER_FILE
 
     path = Path(path_or_root)
     root = path if config_id is not None else None

@@ -17,8 +17,9 @@ from urllib.parse import urlparse
 import attrs
 import cattrs
 
+from neps_core.budget_file import BUDGET_FILE
 from neps_core.config import ComponentSpec, RunSettings
-from neps_core.errors import SettingsError, SpaceMismatchError
+from neps_core.errors import SettingsError, SpaceMismatchError, StorageError
 from neps_core.interfaces import Evaluator, Optimizer, Storage
 from neps_core.liveness import refuse_if_alive
 from neps_core.models import RunInfo
@@ -33,6 +34,9 @@ from neps_core.serialization import (
 from neps_core.space import PipelineSpace, describe_space, space_from_description
 
 STORAGE_POINTER_FILE = "storage.yaml"
+#: What the core writes into every run's root (besides the pointer); found without the
+#: pointer, they mean a run lost it.
+RUN_FILES = ("configs", BUDGET_FILE, "summary.yaml", "trajectory.csv", "best_config.yaml")
 
 
 def resolve_space(space: Any, plugins: Plugins) -> PipelineSpace:
@@ -167,6 +171,9 @@ def open_storage(root: Path, spec: ComponentSpec | None, plugins: Plugins) -> St
             f"storage: {root} was started with storage {stored} but {_pointer_of(spec)} was "
             "given; continue with the original storage or migrate the run"
         )
+    lost = _lost_pointer(root) if stored is None else None
+    if lost is not None:  # a new run here would mix its trials with the old one's files
+        raise StorageError(lost)
     chosen = stored or _pointer_of(spec or ComponentSpec("disk"))
     cls = plugins.storages[chosen["name"]]
     with plugin_errors(f"storage {chosen['name']!r} of", plugins.storages.origin(chosen["name"])):
@@ -177,6 +184,36 @@ def open_storage(root: Path, spec: ComponentSpec | None, plugins: Plugins) -> St
         root.mkdir(parents=True, exist_ok=True)
         write_atomic(pointer, dump_yaml(chosen))
     return storage
+
+
+def open_existing_run(root: Path, plugins: Plugins) -> Storage:
+    """The storage of the run in ``root``; never creates anything while looking.
+
+    Raises:
+        FileNotFoundError: ``root`` holds no run, or the files of one without its
+            ``storage.yaml`` (the message says which, and what to do).
+    """
+    root = Path(root)
+    if not (root / STORAGE_POINTER_FILE).is_file():
+        raise FileNotFoundError(_lost_pointer(root) or f"No neps_core run in {root}")
+    storage = open_storage(root, None, plugins)
+    if not storage.exists():
+        storage.close()
+        raise FileNotFoundError(f"No neps_core run in {root}")
+    return storage
+
+
+def _lost_pointer(root: Path) -> str | None:
+    """Why ``root`` without ``storage.yaml`` is no place for a new run, if it held one."""
+    found = [name for name in RUN_FILES if (root / name).exists()]
+    if not found:
+        return None
+    return (
+        f"{root} holds files of a run ({', '.join(found)}) but not its {STORAGE_POINTER_FILE}, "
+        "which names the storage holding its trials: restore it (for the default storage it "
+        "reads 'name: disk'), or use a new root_directory (overwrite_root_directory=True "
+        "deletes this one)"
+    )
 
 
 def overwrite_run(root: Path, plugins: Plugins, stale_after: float) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import attrs
 
-from neps_core.components import STORAGE_POINTER_FILE, open_storage, stored_space
+from neps_core.components import open_existing_run, stored_space
 from neps_core.history import TrialHistory
 from neps_core.interfaces import Storage
 from neps_core.models import RunInfo, Trial, TrialState
@@ -25,13 +25,8 @@ FAILURE_STATES = (TrialState.FAILED, TrialState.CRASHED, TrialState.CORRUPTED)
 @contextlib.contextmanager
 def open_run(root_directory: str | Path) -> Iterator[Storage]:
     """The storage of the existing run in ``root_directory``, closed afterwards."""
-    root = Path(root_directory)
-    if not (root / STORAGE_POINTER_FILE).is_file():
-        raise FileNotFoundError(f"No neps_core run in {root}")
-    storage = open_storage(root, None, load_plugins())
+    storage = open_existing_run(Path(root_directory), load_plugins())
     try:
-        if not storage.exists():
-            raise FileNotFoundError(f"No neps_core run in {root}")
         yield storage
     finally:
         storage.close()

@@ -14,7 +14,7 @@ from typing import Any
 import attrs
 
 from neps_core.budget_file import copy_budgets
-from neps_core.components import STORAGE_POINTER_FILE, open_storage
+from neps_core.components import open_existing_run, open_storage
 from neps_core.config import component_spec
 from neps_core.errors import NepsCoreError
 from neps_core.history import TrialHistory
@@ -67,7 +67,7 @@ def migrate_run(
             f"The destination {destination} is not empty; migrate into a new directory"
         )
     loaded = load_plugins(plugins)
-    reader = _open_source(source, loaded)
+    reader = open_existing_run(source, loaded)  # never writes to the source
     existed = destination.exists()
     try:
         writer = open_storage(destination, component_spec(storage, "storage"), loaded)
@@ -85,16 +85,6 @@ def migrate_run(
     writer.close()
     reader.close()
     return copied
-
-
-def _open_source(source: Path, plugins: Any) -> Storage:
-    if not (source / STORAGE_POINTER_FILE).is_file():  # checked first: never write to a source
-        raise FileNotFoundError(f"No neps_core run in {source}")
-    reader = open_storage(source, None, plugins)
-    if not reader.exists():
-        reader.close()
-        raise FileNotFoundError(f"No neps_core run in {source}")
-    return reader
 
 
 def _copy(reader: Storage, writer: Storage) -> list[Trial]:

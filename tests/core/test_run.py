@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 import neps_core as neps
-from neps_core.errors import SettingsError
+from neps_core.errors import SettingsError, StorageError
 from neps_core.inspection import read_run
 from neps_core.models import Trial
 from neps_core.serialization import make_converter, to_plain
@@ -391,3 +391,22 @@ def test_a_run_without_any_budget_warns_that_it_may_not_end(
     caplog.clear()
     neps.run(lambda depth: depth, space, root_directory=root, evaluations_to_spend=3)
     assert "No budget is set" not in caplog.text
+
+
+@pytest.mark.parametrize("storage", ["disk", "sqlite"])
+def test_a_run_that_lost_its_storage_pointer_is_never_mixed_with_a_new_one(
+    root: Path, storage: str
+) -> None:
+    # Without storage.yaml a new run started in the same folder and overwrote
+    # configs/config_1/config.yaml next to the old trial's checkpoint.
+    neps.run(Recorder(), SPACE, root_directory=root, evaluations_to_spend=2)
+    (root / "configs" / "config_1" / "checkpoint.pt").write_text("precious")
+    config = (root / "configs" / "config_1" / "config.yaml").read_text()
+    (root / "storage.yaml").unlink()
+    with pytest.raises(StorageError, match=r"holds files of a run \(configs.*restore it"):
+        neps.run(Recorder(), SPACE, root_directory=root, evaluations_to_spend=4, storage=storage)
+    with pytest.raises(FileNotFoundError, match=r"holds files of a run .* storage.yaml"):
+        neps.status(root)
+    assert (root / "configs" / "config_1" / "config.yaml").read_text() == config
+    (root / "storage.yaml").write_text("name: disk\n")  # restored, as the message says
+    assert neps.status(root).budget.used_evaluations == 2
