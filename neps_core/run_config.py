@@ -32,7 +32,7 @@ from typing import Any, NoReturn
 import attrs
 
 from neps_core.components import resolve_space, structure_settings
-from neps_core.config import ALIASES, DEPRECATED_ALIASES, RunSettings, component_spec
+from neps_core.config import ALIASES, DEPRECATED_ALIASES, REMOVED, RunSettings, component_spec
 from neps_core.config_files import apply_override, read_config_file
 from neps_core.errors import NepsCoreError, SettingsError
 from neps_core.plugin_manager import Plugins, load_plugins
@@ -69,8 +69,17 @@ def load_run_config(path: str | Path, overrides: Sequence[str] = ()) -> dict[str
     source = str(path)
     data = read_config_file(path)
     for override in overrides:
+        _drop_other_spellings(data, override)
         apply_override(data, override, source)
     return _Parser(source, path.resolve().parent).parse(data)
+
+
+def _drop_other_spellings(data: dict[str, Any], override: str) -> None:
+    """An override replaces its setting under any name (``max_evaluations_total=4`` too)."""
+    key = override.partition("=")[0].split(".")[0]
+    name = canonical_name(key)
+    for other in [k for k in data if str(k) != key and canonical_name(str(k)) == name]:
+        del data[other]
 
 
 def canonical_name(key: str) -> str:
@@ -103,6 +112,8 @@ class _Parser:
         known = [*SETTINGS, *DEPRECATED_ALIASES, *ALIASES]
         for key, value in data.items():
             name = canonical_name(str(key))
+            if name in REMOVED:
+                self.fail(str(key), f"not supported by neps_core: {REMOVED[name]}")
             if name not in SETTINGS:
                 self.fail(str(key), f"unknown setting.{did_you_mean(str(key), known)}")
             if name in values:

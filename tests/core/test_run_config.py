@@ -118,6 +118,20 @@ def test_overrides_change_the_config_before_validation(tmp_path: Path) -> None:
         load_run_config(path, ["evaluations_to_spend"])
 
 
+def test_an_override_replaces_its_setting_under_any_name(tmp_path: Path) -> None:
+    # "max_evaluations_total is given twice": an override could not replace the YAML value.
+    path = write_config(tmp_path, {"evaluations_to_spend": 3})
+    with pytest.warns(DeprecationWarning):
+        assert load_run_config(path, ["max_evaluations_total=4"])["evaluations_to_spend"] == 4
+    assert load_run_config(path, ["evaluations_to_spend=5"])["evaluations_to_spend"] == 5
+
+
+def test_removed_settings_say_what_to_do_instead(tmp_path: Path) -> None:
+    path = write_config(tmp_path, {"pre_load_hooks": ["x"]})
+    with pytest.raises(SettingsError, match=r"run\.yaml: pre_load_hooks: not supported .*hook"):
+        load_run_config(path)
+
+
 def test_legacy_names_and_yaml_1_1_numbers(tmp_path: Path) -> None:
     path = write_config(tmp_path, "max_evaluations_total: 4\ncost_to_spend: 1e3\n")
     with pytest.warns(DeprecationWarning, match="max_evaluations_total is deprecated"):
