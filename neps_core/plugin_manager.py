@@ -67,12 +67,22 @@ def make_plugin_manager(
     manager.add_hookspecs(hookspecs)
     blocked = set(_disabled_names() if disabled is None else disabled)
     discovery = Discovery(manager, broken={}, distributions={})
+    seen: set[str] = set()
     for entry_point in importlib.metadata.entry_points(group=hookspecs.PROJECT_NAME):
         distribution = entry_point.dist.name if entry_point.dist else "unknown"
+        seen |= {entry_point.name, distribution}
         if entry_point.name in blocked or distribution in blocked:
             manager.set_blocked(entry_point.name)
         elif not manager.has_plugin(entry_point.name):  # a distribution seen twice
             _load_entry_point(discovery, entry_point, distribution)
+    unknown = sorted(blocked - seen)
+    if unknown:  # a typo would leave the plugin meant enabled without a word
+        warnings.warn(
+            f"{DISABLE_ENV} names no installed plugin: {unknown}; installed entry points and "
+            f"distributions: {sorted(seen)}",
+            PluginLoadWarning,
+            stacklevel=2,
+        )
     for plugin in extra_plugins:
         if not manager.is_registered(plugin):
             manager.register(plugin)

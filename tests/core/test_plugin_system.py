@@ -224,6 +224,14 @@ def test_disabled_plugins_are_not_loaded(
         neps_run(optimizer="grid_search")
 
 
+def test_a_misspelt_disabled_plugin_warns(neps_disable_plugins: Callable[..., None]) -> None:
+    # A typo left the plugin enabled without a word.
+    neps_disable_plugins("grid_serch")
+    with pytest.warns(PluginLoadWarning, match=r"names no installed plugin: \['grid_serch'\]"):
+        plugins = load_plugins()
+    assert "grid_search" in plugins.optimizers
+
+
 def test_the_environment_variable_blocks_plugins_in_a_fresh_process(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
