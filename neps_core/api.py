@@ -84,6 +84,9 @@ def run(
         if run_config is None
         else settings_with_run_config(arguments, run_config)
     )
+    if settings.evaluate_pipeline is None:
+        where = "" if run_config is None else f" or set it in {run_config}"
+        raise SettingsError(f"evaluate_pipeline is missing: pass it to run(){where}")
     if not callable(settings.evaluate_pipeline):
         raise SettingsError(
             f"evaluate_pipeline must be a callable, got {type(settings.evaluate_pipeline).__name__}"

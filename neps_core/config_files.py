@@ -25,6 +25,10 @@ def read_config_file(path: Path) -> dict[str, Any]:
         raise SettingsError(f"{path}: line {error.line}: duplicate key {error.key!r}") from None
     except yaml.YAMLError as error:
         raise SettingsError(f"{path}: not valid YAML: {error}") from None
+    except UnicodeDecodeError as error:
+        raise SettingsError(
+            f"{path}: not UTF-8 text ({error.reason} at byte {error.start})"
+        ) from None
     if data is None:
         return {}
     if not isinstance(data, dict):

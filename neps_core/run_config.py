@@ -356,6 +356,8 @@ def did_you_mean(name: str, known: Sequence[str]) -> str:
     close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
     if close:
         return f" Did you mean {close[0]!r}?"
+    if not known:
+        return " It takes no options."
     return f" Known: {', '.join(sorted(known))}."
 
 

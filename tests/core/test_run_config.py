@@ -126,6 +126,19 @@ def test_an_override_replaces_its_setting_under_any_name(tmp_path: Path) -> None
     assert load_run_config(path, ["evaluations_to_spend=5"])["evaluations_to_spend"] == 5
 
 
+def test_unreadable_or_incomplete_configs_name_the_file(tmp_path: Path) -> None:
+    latin = tmp_path / "latin.yaml"
+    latin.write_bytes("evaluations_to_spend: 3 # caf\xe9\n".encode("latin-1"))
+    with pytest.raises(SettingsError, match=r"latin\.yaml: not UTF-8 text"):
+        load_run_config(latin)
+    empty = write_config(tmp_path, "", "empty.yaml")
+    with pytest.raises(SettingsError, match=r"evaluate_pipeline is missing.*empty\.yaml"):
+        neps.run(run_config=empty)
+    no_options = write_config(tmp_path, {"evaluator": {"name": "sync", "bogus": 1}})
+    with pytest.raises(SettingsError, match=r"evaluator\.bogus: .*'sync'\. It takes no options"):
+        load_run_config(no_options)
+
+
 def test_removed_settings_say_what_to_do_instead(tmp_path: Path) -> None:
     path = write_config(tmp_path, {"pre_load_hooks": ["x"]})
     with pytest.raises(SettingsError, match=r"run\.yaml: pre_load_hooks: not supported .*hook"):
