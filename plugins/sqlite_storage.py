@@ -44,8 +44,8 @@ import cattrs
 from neps_core import hookimpl
 from neps_core.errors import StorageError
 from neps_core.history import TrialHistory
-from neps_core.interfaces import Change, Storage
-from neps_core.models import Report, RunInfo, Trial, TrialState
+from neps_core.interfaces import Change, Storage, damaged_trial
+from neps_core.models import RunInfo, Trial
 from neps_core.serialization import dump_yaml, to_plain, write_atomic
 
 logger = logging.getLogger(__name__)
@@ -309,15 +309,8 @@ class SQLiteStorage(Storage):
             record = json.loads(data)
             return self.converter.structure(record, Trial)
         except Exception as error:
-            message = f"the row of trial {trial_id} in {self.path} is damaged"
-            logger.error("%s: %s; the trial is marked corrupted", message, error)
-            config = record.get("config") if isinstance(record, dict) else None
-            return Trial(
-                id=trial_id,
-                config=config if isinstance(config, dict) else {},
-                state=TrialState.CORRUPTED,
-                created_at=0.0,
-                report=Report(objective_to_minimize=None, error=f"{message}: {error}"),
+            return damaged_trial(
+                trial_id, record, f"the row of trial {trial_id} in {self.path}", error
             )
 
     def _rows(self, trials: Sequence[Trial]) -> list[tuple[str, int, str, str]]:

@@ -3,7 +3,7 @@
 from neps_core.interfaces.evaluator import EvaluationJob, EvaluationOutcome, Evaluator
 from neps_core.interfaces.optimizer import NoSettings, Optimizer
 from neps_core.interfaces.space_adapter import SpaceAdapter
-from neps_core.interfaces.storage import Change, Storage
+from neps_core.interfaces.storage import Change, Storage, damaged_trial
 
 __all__ = [
     "Change",
@@ -14,4 +14,5 @@ __all__ = [
     "Optimizer",
     "SpaceAdapter",
     "Storage",
+    "damaged_trial",
 ]

@@ -13,6 +13,7 @@ the in-memory ``TrialHistory``, so the cost per trial stays flat.
 from __future__ import annotations
 
 import abc
+import logging
 import math
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -22,10 +23,12 @@ import cattrs
 
 from neps_core.errors import SettingsError
 from neps_core.history import TrialHistory
-from neps_core.models import RunInfo, Trial
+from neps_core.models import Report, RunInfo, Trial, TrialState
 from neps_core.serialization import make_converter
 
 Change = Callable[[TrialHistory], Sequence[Trial]]
+
+logger = logging.getLogger(__name__)
 
 
 class Storage(abc.ABC):
@@ -116,3 +119,25 @@ class Storage(abc.ABC):
 
         The core deletes the root directory itself afterwards.
         """
+
+
+def damaged_trial(trial_id: str, record: Any, where: str, error: Exception) -> Trial:
+    """The CORRUPTED stand-in for a stored trial that no longer structures (edited by hand).
+
+    ``where`` says which record ("the row of trial 3 in run.db"); the error names the
+    offending fields (``state``: not a valid TrialState), not just "1 sub-exception".
+    """
+    if isinstance(error, cattrs.BaseValidationError):
+        details = "; ".join(cattrs.transform_error(error, path="trial"))
+    else:
+        details = f"{type(error).__name__}: {error}"
+    message = f"{where} is damaged: {details}"
+    logger.error("%s; the trial is marked corrupted", message)
+    config = record.get("config") if isinstance(record, dict) else None
+    return Trial(
+        id=trial_id,
+        config=config if isinstance(config, dict) else {},
+        state=TrialState.CORRUPTED,
+        created_at=0.0,
+        report=Report(objective_to_minimize=None, error=message),
+    )

@@ -27,8 +27,8 @@ import cattrs
 
 from neps_core.errors import StorageError
 from neps_core.history import TrialHistory
-from neps_core.interfaces import Change, Storage
-from neps_core.models import Report, RunInfo, Trial, TrialState
+from neps_core.interfaces import Change, Storage, damaged_trial
+from neps_core.models import RunInfo, Trial
 from neps_core.serialization import dump_yaml, read_yaml, to_plain, write_atomic
 from neps_core_plugins.disk_storage.journal import Journal
 
@@ -126,15 +126,8 @@ class DiskStorage(Storage):
                 raise StorageError(
                     f"{self._journal.path}: a record without a trial id is damaged: {error}"
                 ) from error
-            message = f"journal record of trial {trial_id} in {self._journal.path} is damaged"
-            logger.error("%s: %s; the trial is marked corrupted", message, error)
-            return Trial(
-                id=trial_id,
-                config=record["config"] if isinstance(record.get("config"), dict) else {},
-                state=TrialState.CORRUPTED,
-                created_at=0.0,
-                report=Report(objective_to_minimize=None, error=f"{message}: {error}"),
-            )
+            where = f"journal record of trial {trial_id} in {self._journal.path}"
+            return damaged_trial(trial_id, record, where, error)
 
     def _write_views(self, trial: Trial) -> None:
         """config.yaml when a trial is created; metadata.yaml and report.yaml when it is final.

@@ -17,7 +17,9 @@ from pathlib import Path
 import pytest
 
 import neps_core as neps
+from neps_core.components import open_storage
 from neps_core.errors import StorageError
+from neps_core.plugin_manager import load_plugins
 from neps_core_plugins.disk_storage.journal import Journal
 
 SPACE = {"x": neps.Float(0.0, 1.0)}
@@ -53,6 +55,10 @@ def test_a_damaged_journal_record_marks_its_trial_corrupted(tmp_path: Path) -> N
 
     summary = _run(root, 5)
     assert summary.counts["corrupted"] == 1
+    storage = open_storage(root, None, load_plugins())
+    damaged = storage.sync()[record["id"]]
+    storage.close()
+    assert "expected TrialState @ trial.state" in str(damaged.report.error)  # the field
     assert summary.counts["success"] == 4
     assert summary.budget.used_evaluations == 5
 

@@ -340,6 +340,9 @@ def test_a_damaged_row_is_a_corrupted_trial_and_the_run_goes_on(
         assert damaged.report is not None and damaged.report.error is not None
         assert f"trial {trial_id} in {root / 'run.db'} is damaged" in damaged.report.error
     assert history["2"].config == {"x": 0.5}
+    # which field is wrong, not "While structuring Trial (1 sub-exception)"
+    assert "expected TrialState @ trial.state" in str(history["2"].report.error)
+    assert "JSONDecodeError" in str(history["3"].report.error)
     assert reader.transact(_new_trials(1))[0].id == "4"
     reader.close()
 
