@@ -50,6 +50,8 @@ _FLOAT_SETTINGS = {
     "heartbeat_interval",
     "stale_after",
 }
+#: Settings naming a plugin, which take options under their key.
+COMPONENT_KEYS = ("optimizer", "evaluator", "storage")
 _COMMAND_KEYS = ("command", "shell", "env", "cwd", "kill_grace")
 _PARAMETER_ERROR = re.compile(r"^Parameter '([^']+)': (.*)$", re.DOTALL)
 
@@ -70,8 +72,21 @@ def load_run_config(path: str | Path, overrides: Sequence[str] = ()) -> dict[str
     data = read_config_file(path)
     for override in overrides:
         _drop_other_spellings(data, override)
+        _check_component_override(data, override, source)
         apply_override(data, override, source)
     return _Parser(source, path.resolve().parent).parse(data)
+
+
+def _check_component_override(data: Mapping[str, Any], override: str, source: str) -> None:
+    """``optimizer.eta=2`` needs an optimizer named in the file or by ``optimizer.name=...``."""
+    parts = override.partition("=")[0].split(".")
+    if len(parts) < 2 or parts[0] not in COMPONENT_KEYS or parts[0] in data:
+        return
+    if parts[1] != "name":
+        raise SettingsError(
+            f"{source}: override {override!r}: the config names no {parts[0]} to give options "
+            f"to; name it first ({parts[0]}.name=... or {parts[0]}=...)"
+        )
 
 
 def _drop_other_spellings(data: dict[str, Any], override: str) -> None:

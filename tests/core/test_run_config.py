@@ -139,6 +139,15 @@ def test_unreadable_or_incomplete_configs_name_the_file(tmp_path: Path) -> None:
         load_run_config(no_options)
 
 
+def test_options_of_an_unnamed_component_ask_for_its_name(tmp_path: Path) -> None:
+    # "optimizer: a mapping needs a 'name' key" did not say which override was meant.
+    path = write_config(tmp_path, {"evaluations_to_spend": 3})
+    with pytest.raises(SettingsError, match=r"'optimizer.use_priors=true'.*names no optimizer"):
+        load_run_config(path, ["optimizer.use_priors=true"])
+    kwargs = load_run_config(path, ["optimizer.name=random_search", "optimizer.use_priors=true"])
+    assert kwargs["optimizer"] == {"name": "random_search", "use_priors": True}
+
+
 def test_removed_settings_say_what_to_do_instead(tmp_path: Path) -> None:
     path = write_config(tmp_path, {"pre_load_hooks": ["x"]})
     with pytest.raises(SettingsError, match=r"run\.yaml: pre_load_hooks: not supported .*hook"):
