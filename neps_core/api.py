@@ -277,7 +277,6 @@ def load_config(
     space saved with the run is used; a ``config.yaml`` outside any run is returned as stored
     (without its underscore-prefixed entries).
     """
-
     path = Path(path_or_root)
     root = path if config_id is not None else None
     if config_id is not None:

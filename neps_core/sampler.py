@@ -117,8 +117,10 @@ class TrialSampler:
         only_cost_ends_it = budget.evaluations_to_spend is None and (
             budget.fidelities_to_spend is None
         )
-        streak = failure_streak_without_cost(history, FAILURE_STREAK_LIMIT)
-        if only_cost_ends_it and streak:
+        streak = (
+            failure_streak_without_cost(history, FAILURE_STREAK_LIMIT) if only_cost_ends_it else []
+        )
+        if streak:
             self.stop_reason = (
                 f"cost_to_spend cannot end this run: the last {len(streak)} trials "
                 f"({streak[0].id} to {streak[-1].id}) failed without a cost (last error: "
