@@ -172,8 +172,12 @@ def open_storage(root: Path, spec: ComponentSpec | None, plugins: Plugins) -> St
             "given; continue with the original storage or migrate the run"
         )
     lost = _lost_pointer(root) if stored is None else None
-    if lost is not None:  # a new run here would mix its trials with the old one's files
-        raise StorageError(lost)
+    if lost is not None:
+        # Run files are written only after the pointer: read it again, another worker may
+        # have just started this run. Still missing, a new run would mix with the old files.
+        stored = _read_pointer(pointer)
+        if stored is None:
+            raise StorageError(lost)
     chosen = stored or _pointer_of(spec or ComponentSpec("disk"))
     cls = plugins.storages[chosen["name"]]
     with plugin_errors(f"storage {chosen['name']!r} of", plugins.storages.origin(chosen["name"])):

@@ -23,9 +23,10 @@ class TrialHistory(Mapping[str, Trial]):
         self._trials: dict[str, Trial] = {}
         self._by_state: dict[TrialState, dict[str, None]] = {state: {} for state in TrialState}
         self._max_numeric_id = 0
-        self._cost = 0.0
         self._costs_reported = 0
-        # Summed exactly, so that a fidelity budget is never overshot by rounding.
+        # Summed exactly, so that rounding never pushes a total past its budget
+        # (0.1 + 0.2 + ... added as floats came to 60.000000000000014 of 60).
+        self._cost = Fraction(0)
         self._fidelities = Fraction(0)
 
     def __getitem__(self, trial_id: str) -> Trial:
@@ -55,7 +56,7 @@ class TrialHistory(Mapping[str, Trial]):
         if trial.fidelity is not None:
             self._fidelities += sign * Fraction(float(trial.fidelity))
         if trial.state.is_final and trial.cost is not None:
-            self._cost += sign * trial.cost
+            self._cost += sign * Fraction(trial.cost)
             self._costs_reported += sign
 
     def count(self, *states: TrialState) -> int:
@@ -83,7 +84,7 @@ class TrialHistory(Mapping[str, Trial]):
     @property
     def cost_spent(self) -> float:
         """The summed cost of all finished trials that reported one."""
-        return self._cost
+        return float(self._cost)
 
     @property
     def costs_reported(self) -> int:
@@ -116,6 +117,6 @@ class TrialHistory(Mapping[str, Trial]):
             cost_to_spend=cost_to_spend,
             fidelities_to_spend=fidelities_to_spend,
             used_evaluations=len(self),
-            used_cost=self._cost,
+            used_cost=float(self._cost),
             used_fidelities=self.fidelities_spent,
         )

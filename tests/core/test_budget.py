@@ -202,3 +202,13 @@ def test_a_streak_of_failures_needs_consecutive_failures_without_cost() -> None:
     assert failure_streak_without_cost(history_of(trials), 4) == []
     interrupted = [*trials[:2], _trial(3, None, 1.0), _trial(4, None, None, "failed")]
     assert failure_streak_without_cost(history_of(interrupted), 3) == []
+
+
+def test_costs_are_summed_exactly() -> None:
+    # Added as floats, ten costs of 0.1 came to 0.9999999999999999 and costs like 10 * (0.7 -
+    # 0.3) to 60.000000000000014 of a budget of 60.
+    history = history_of([_trial(i, None, 0.1) for i in range(1, 11)])
+    assert history.cost_spent == 1.0
+    assert history.budget(cost_to_spend=1.0).used_cost == 1.0
+    history.put(_trial(10, None, 0.3))  # a replaced version counts once
+    assert history.cost_spent == pytest.approx(1.2)
