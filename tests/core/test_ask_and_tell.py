@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -237,3 +238,26 @@ def test_client_processes_cooperate_like_workers(tmp_path: Path) -> None:
     assert len(markers) == 30
     assert {int(p.parent.name.removeprefix("config_")) for p in markers} == set(range(1, 31))
     assert len({p.read_text() for p in markers}) == 3  # the clients really shared the work
+
+
+@pytest.mark.slow
+def test_clients_starting_one_run_at_once_never_see_it_half_made(tmp_path: Path) -> None:
+    # A client found budget.yaml of a run another thread had just created, and refused the
+    # root as one that lost its storage.yaml (2 of 90 starts).
+    errors: list[BaseException] = []
+
+    def start(root: Path) -> None:
+        try:
+            neps.AskAndTell(SPACE, root, evaluations_to_spend=4).close()
+        except BaseException as error:  # reported below, with the root
+            errors.append(error)
+
+    for attempt in range(25):
+        threads = [
+            threading.Thread(target=start, args=(tmp_path / f"run_{attempt}",)) for _ in range(4)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=120)
+    assert errors == []
