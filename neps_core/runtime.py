@@ -101,7 +101,7 @@ class Worker:
         with heartbeat:
             try:
                 self._loop()
-            except (KeyboardInterrupt, SystemExit) as stop:
+            except BaseException as stop:  # Ctrl-C, sys.exit, or an error that ends the run
                 self._give_back_in_flight(f"worker {self.settings.worker_id} stopped by {stop!r}")
                 raise
         logger.info("Worker %s stopped: %s", self.settings.worker_id, self.stop_reason)
@@ -123,7 +123,12 @@ class Worker:
                 break
 
     def _give_back_in_flight(self, reason: str) -> None:
-        """Trials this worker was evaluating go back to PENDING at once, not after stale_after."""
+        """Trials this worker was evaluating go back to PENDING at once, not after stale_after.
+
+        The trial whose error stops the run is already stored as FAILED; the others (of a
+        process pool, say) would otherwise stay EVALUATING and count against the budget.
+        A failure to give them back must not hide why the worker stopped.
+        """
         me, running = self.settings.worker_id, set(self._in_flight)
 
         def release(history: TrialHistory) -> list[Trial]:
@@ -132,7 +137,10 @@ class Worker:
             return [give_back(trial, reason) for trial in evaluating]
 
         if running:
-            self.context.storage.transact(release)
+            try:
+                self.context.storage.transact(release)
+            except Exception as error:  # the storage may be why the worker stops
+                logger.warning("Could not give back trials %s: %s", sorted(running), error)
 
     def _free_slots(self) -> int:
         """Evaluator capacity left, also bounded by this worker's unanswered async trials."""

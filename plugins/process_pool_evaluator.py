@@ -80,9 +80,15 @@ def serve(connection: multiprocessing.connection.Connection) -> None:
 def _send_reply(
     connection: multiprocessing.connection.Connection, reply: tuple[Any, ...], duration: float
 ) -> None:
-    """Send ``reply``; a value or exception that cannot be pickled becomes an error saying so."""
+    """Send ``reply``; a value or exception that cannot be pickled becomes an error saying so.
+
+    An exception is also unpickled here first: one whose ``__init__`` takes other arguments
+    than it passes to ``Exception`` pickles fine but cannot be rebuilt in the parent.
+    """
     try:
         payload = pickle.dumps((*reply, duration))
+        if reply[0] == "error":
+            pickle.loads(payload)
     except Exception as problem:
         kind, trial_id, value = reply[:3]
         what = "exception" if kind == "error" else "result"
@@ -202,7 +208,7 @@ class ProcessPoolEvaluator(Evaluator):
         trial_id = member.trial_id
         assert trial_id is not None
         try:
-            kind, _, value, *rest = pickle.loads(member.connection.recv_bytes())
+            message = member.connection.recv_bytes()
         except (EOFError, OSError):
             member.process.join(1.0)  # the pipe closes a moment before the exit code is known
             hint = (
@@ -217,6 +223,17 @@ class ProcessPoolEvaluator(Evaluator):
             )
             self._retire(member, error, None)
             return
+        try:
+            kind, _, value, *rest = pickle.loads(message)
+        except Exception as problem:  # a result whose class cannot be rebuilt here
+            kind, value, rest = (
+                "error",
+                RemoteEvaluationError(
+                    f"the reply for trial {trial_id} cannot be read in the parent process: "
+                    f"{type(problem).__name__}: {problem}"
+                ),
+                [None, time.monotonic() - member.started],
+            )
         duration = rest[-1]
         if kind == "result":
             outcome = EvaluationOutcome(trial_id=trial_id, result=value, duration=duration)

@@ -52,6 +52,25 @@ def whoami(x: float) -> dict:
     return {"objective_to_minimize": x, "extra": {"pid": os.getpid()}}
 
 
+class TwoArgumentError(Exception):
+    """Pickles, but cannot be rebuilt: ``Exception`` keeps only the message it was given."""
+
+    def __init__(self, code: int, detail: str) -> None:
+        super().__init__(f"code={code}: {detail}")
+
+
+def raise_two_argument_error(x: float) -> float:
+    raise TwoArgumentError(7, "custom")
+
+
+def fail_first_then_sleep(x: float, pipeline_id: str) -> float:
+    if pipeline_id == "1":
+        time.sleep(0.3)
+        raise ValueError("boom")
+    time.sleep(60)
+    return x
+
+
 WORKER = textwrap.dedent(
     """
     import os, sys, time
@@ -147,6 +166,36 @@ def test_a_result_that_cannot_be_sent_back_is_an_error_naming_it(tmp_path: Path)
         assert "cannot be sent back" in str(outcome.error) and "lock" in str(outcome.error)
     finally:
         evaluator.close()
+
+
+def test_an_exception_that_cannot_be_rebuilt_fails_its_trial_only(tmp_path: Path) -> None:
+    # Unpickling it in the parent raised a TypeError that ended the run, trials left evaluating.
+    summary = neps.run(
+        raise_two_argument_error,
+        {"x": neps.Float(0.0, 1.0)},
+        root_directory=tmp_path / "run",
+        evaluations_to_spend=3,
+        ignore_errors=True,
+        evaluator={"name": "process_pool", "n_workers": 2},
+    )
+    assert summary.counts["failed"] == 3 and summary.counts["evaluating"] == 0
+    report = yaml.safe_load((tmp_path / "run" / "configs" / "config_1" / "report.yaml").read_text())
+    assert "TwoArgumentError" in report["error"] and "code=7: custom" in report["error"]
+
+
+def test_a_run_stopped_by_an_error_gives_back_the_other_running_trials(tmp_path: Path) -> None:
+    # They stayed EVALUATING, counted against the budget, until stale_after ran out.
+    root = tmp_path / "run"
+    with pytest.raises(ValueError, match="boom"):
+        neps.run(
+            fail_first_then_sleep,
+            {"x": neps.Float(0.0, 1.0)},
+            root_directory=root,
+            evaluations_to_spend=4,
+            evaluator={"name": "process_pool", "n_workers": 2},
+        )
+    counts = neps.status(root).counts
+    assert (counts["failed"], counts["pending"], counts["evaluating"]) == (1, 1, 0)
 
 
 def test_a_timeout_kills_what_the_evaluation_started(tmp_path: Path) -> None:
