@@ -14,17 +14,22 @@ kills it (SIGTERM, SIGKILL after ``kill_grace`` seconds) together with anything 
 a fresh process takes its place. Processes start with ``start_method`` (default ``spawn``:
 a fresh interpreter, safe with the worker's heartbeat thread), so ``evaluate_pipeline`` must
 be importable (a module-level function of a script guarded by ``if __name__ ==
-"__main__"``); closures work when ``cloudpickle`` is installed.
+"__main__"``); closures, and functions defined under that guard, work when ``cloudpickle``
+is installed.
 """
 
 from __future__ import annotations
 
+import ast
 import contextlib
+import functools
+import inspect
 import multiprocessing
 import multiprocessing.connection
 import os
 import pickle
 import signal
+import sys
 import time
 import traceback
 from collections.abc import Sequence
@@ -102,20 +107,61 @@ def _send_reply(
 
 
 def _dumps_job(job: EvaluationJob) -> bytes:
-    """The job for a pool process; closures and lambdas need ``cloudpickle``."""
+    """The job for a pool process; closures, lambdas and ``__main__``-only code need cloudpickle.
+
+    A function of the script (``__main__``) pickles by name, but a spawned pool process
+    knows only what the script defines outside ``if __name__ == "__main__":`` (and nothing of
+    a notebook's); such a function travels by value, like a closure.
+    """
     call = (job.function, dict(job.arguments))
-    try:
-        payload = pickle.dumps(call)
-    except (pickle.PicklingError, AttributeError, TypeError) as error:
+    by_value = _only_in_main(job.function)
+    if not by_value:
         try:
-            import cloudpickle
-        except ImportError:
-            raise TypeError(
-                f"evaluate_pipeline {job.function!r} cannot be sent to a pool process: use a "
-                "module-level function, or install cloudpickle"
-            ) from error
-        payload = bytes(cloudpickle.dumps(call))
-    return pickle.dumps((job.trial.id, payload))
+            return pickle.dumps((job.trial.id, pickle.dumps(call)))
+        except (pickle.PicklingError, AttributeError, TypeError) as error:
+            cannot_pickle: Exception = error
+    try:
+        import cloudpickle
+    except ImportError:
+        if by_value:  # by name: works if the script defines it outside the guard
+            return pickle.dumps((job.trial.id, pickle.dumps(call)))
+        raise TypeError(
+            f"evaluate_pipeline {job.function!r} cannot be sent to a pool process: use a "
+            "module-level function, or install cloudpickle"
+        ) from cannot_pickle
+    return pickle.dumps((job.trial.id, bytes(cloudpickle.dumps(call))))
+
+
+def _only_in_main(function: Any) -> bool:
+    """Whether a spawned process cannot import ``function`` (or its class) by name.
+
+    True for code of ``__main__`` that re-running the script as ``__mp_main__`` would not
+    define: under its ``if __name__ == "__main__":`` guard, or typed into a notebook.
+    """
+    if "__main__" not in (getattr(function, "__module__", None), type(function).__module__):
+        return False
+    script = getattr(sys.modules.get("__main__"), "__file__", None)
+    routine = inspect.isfunction(function) or inspect.ismethod(function)
+    try:
+        line = inspect.getsourcelines(function if routine else type(function))[1]
+    except (OSError, TypeError):
+        return True
+    return script is None or any(first <= line <= last for first, last in _main_guard_lines(script))
+
+
+@functools.cache
+def _main_guard_lines(script: str) -> tuple[tuple[int, int], ...]:
+    """The line ranges of the script's top-level ``if __name__ == "__main__":`` blocks."""
+    try:
+        with open(script, encoding="utf-8") as source:
+            tree = ast.parse(source.read())
+    except (OSError, SyntaxError, ValueError):
+        return ((0, sys.maxsize),)  # unreadable: assume the worst, send by value
+    return tuple(
+        (node.lineno, node.end_lineno or node.lineno)
+        for node in tree.body
+        if isinstance(node, ast.If) and "__main__" in ast.unparse(node.test)
+    )
 
 
 # -- the parent side ----------------------------------------------------------------------------

@@ -198,6 +198,52 @@ def test_a_run_stopped_by_an_error_gives_back_the_other_running_trials(tmp_path:
     assert (counts["failed"], counts["pending"], counts["evaluating"]) == (1, 1, 0)
 
 
+GUARDED = textwrap.dedent(
+    """
+    import sys
+    import neps_core as neps
+
+    def at_module_level(x):
+        return x
+
+    if __name__ == "__main__":
+        def under_the_guard(x):  # a spawned pool process re-runs the script without this
+            return x
+
+        class CallableUnderTheGuard:
+            def __call__(self, x):
+                return x
+
+        for index, function in enumerate(
+            [at_module_level, under_the_guard, CallableUnderTheGuard()]
+        ):
+            summary = neps.run(
+                function,
+                {"x": neps.Float(0.0, 1.0)},
+                root_directory=f"{sys.argv[1]}/run_{index}",
+                evaluations_to_spend=2,
+                evaluator={"name": "process_pool", "n_workers": 2},
+            )
+            print(summary.counts["success"])
+    """
+)
+
+
+def test_functions_defined_under_the_main_guard_reach_the_pool(tmp_path: Path) -> None:
+    # "Can't get attribute 'under_the_guard' on <module '__mp_main__'>" failed every trial.
+    script = tmp_path / "script.py"
+    script.write_text(GUARDED)
+    done = subprocess.run(
+        [sys.executable, str(script), str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["2", "2", "2"]
+
+
 def test_a_timeout_kills_what_the_evaluation_started(tmp_path: Path) -> None:
     pid_file = tmp_path / "grandchild"
     evaluator = ProcessPoolEvaluator(ProcessPoolSettings(timeout=3.0, kill_grace=1.0))
