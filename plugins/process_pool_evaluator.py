@@ -61,6 +61,10 @@ class ProcessPoolSettings:
     start_method: str = attrs.field(default="spawn", validator=one_of(START_METHODS))
 
 
+#: Seconds a trial's timeout is extended by until its evaluation starts (process start, imports).
+STARTUP_ALLOWANCE = 60.0
+
+
 # -- the pool process ---------------------------------------------------------------------------
 def serve(connection: multiprocessing.connection.Connection) -> None:
     """The loop of one pool process: receive a trial, evaluate it, send back what happened."""
@@ -76,6 +80,9 @@ def serve(connection: multiprocessing.connection.Connection) -> None:
         started = time.perf_counter()
         try:
             function, arguments = pickle.loads(job)  # fails here if it cannot be imported
+            # The timeout counts from here: not the process start nor the imports.
+            connection.send_bytes(pickle.dumps(("started", trial_id)))
+            started = time.perf_counter()
             reply: tuple[Any, ...] = ("result", trial_id, function(**arguments))
         except BaseException as error:
             reply = ("error", trial_id, error, traceback.format_exc())
@@ -176,10 +183,18 @@ class _Member:
     timeout: float | None = None
     served: int = 0  # trials it reported on
 
+    running: bool = False  # the evaluation itself has started (the imports are done)
+
     @property
     def deadline(self) -> float | None:
-        """When the current trial's timeout runs out."""
-        return None if self.timeout is None else self.started + self.timeout
+        """When the current trial's timeout runs out.
+
+        It counts from the start of the evaluation; before, from the submission plus
+        ``STARTUP_ALLOWANCE`` (a fresh process, the user's imports), so a hang there ends too.
+        """
+        if self.timeout is None:
+            return None
+        return self.started + self.timeout + (0.0 if self.running else STARTUP_ALLOWANCE)
 
 
 class ProcessPoolEvaluator(Evaluator):
@@ -210,6 +225,7 @@ class ProcessPoolEvaluator(Evaluator):
         member = next((m for m in self._members if m.trial_id is None), None) or self._spawn()
         timeout = job.timeout if job.timeout is not None else self.settings.timeout
         member.trial_id, member.started, member.timeout = job.trial.id, time.monotonic(), timeout
+        member.running = False
         member.connection.send_bytes(payload)
 
     def _spawn(self) -> _Member:
@@ -270,16 +286,17 @@ class ProcessPoolEvaluator(Evaluator):
             self._retire(member, error, None)
             return
         try:
-            kind, _, value, *rest = pickle.loads(message)
+            reply = pickle.loads(message)
         except Exception as problem:  # a result whose class cannot be rebuilt here
-            kind, value, rest = (
-                "error",
-                RemoteEvaluationError(
-                    f"the reply for trial {trial_id} cannot be read in the parent process: "
-                    f"{type(problem).__name__}: {problem}"
-                ),
-                [None, time.monotonic() - member.started],
+            unreadable = RemoteEvaluationError(
+                f"the reply for trial {trial_id} cannot be read in the parent process: "
+                f"{type(problem).__name__}: {problem}"
             )
+            reply = ("error", trial_id, unreadable, None, time.monotonic() - member.started)
+        if reply[0] == "started":  # the evaluation itself begins now
+            member.started, member.running = time.monotonic(), True
+            return
+        kind, _, value, *rest = reply
         duration = rest[-1]
         if kind == "result":
             outcome = EvaluationOutcome(trial_id=trial_id, result=value, duration=duration)

@@ -244,6 +244,28 @@ def test_functions_defined_under_the_main_guard_reach_the_pool(tmp_path: Path) -
     assert done.stdout.split() == ["2", "2", "2"]
 
 
+def test_the_timeout_counts_from_the_evaluation_not_the_imports(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A fresh pool process and a slow import (torch at module level) used up a tight timeout
+    # before the evaluation began: the first trial failed, later ones in that process passed.
+    (tmp_path / "slow_to_import.py").write_text(
+        "import time\ntime.sleep(2.0)\n\ndef objective(x):\n    time.sleep(0.2)\n    return x\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))  # spawned processes get the same sys.path
+    import slow_to_import  # type: ignore[import-not-found]
+
+    evaluator = ProcessPoolEvaluator(ProcessPoolSettings(timeout=1.5, kill_grace=1.0))
+    try:
+        evaluator.submit(make_job("1", slow_to_import.objective, {"x": 1.0}, tmp_path / "1"))
+        outcome = collect(evaluator, 1, 120)["1"]
+        assert outcome.error is None, outcome.error
+        assert outcome.result == 1.0
+        assert outcome.duration < 1.5  # the evaluation's own time
+    finally:
+        evaluator.close()
+
+
 def test_a_timeout_kills_what_the_evaluation_started(tmp_path: Path) -> None:
     pid_file = tmp_path / "grandchild"
     evaluator = ProcessPoolEvaluator(ProcessPoolSettings(timeout=3.0, kill_grace=1.0))
