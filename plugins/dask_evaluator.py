@@ -6,7 +6,8 @@ processes (one thread each) and shuts it down at the end of ``run()``. ``n_worke
 the capacity: at most that many trials of this worker are on the cluster at once (default:
 the cluster's thread count), so one worker never floods a shared scheduler.
 
-A per-trial ``timeout`` cancels the task and, since a running Python thread cannot be
+A per-trial ``timeout`` (counted from when a worker takes the task, not while it waits for
+one) cancels the task and, since a running Python thread cannot be
 stopped, restarts the dask worker process that runs it (``kill_on_timeout``, needs the
 nanny every ``dask worker`` and ``LocalCluster(processes=True)`` has). Needs the extra
 ``neps-core[dask]``; dask is imported only when this evaluator is used.
@@ -33,6 +34,8 @@ from neps_core.validators import at_least, positive
 
 logger = logging.getLogger(__name__)
 POLL_STEP = 0.005
+#: How often to look whether a task with a timeout has reached a worker.
+START_POLL = 0.2
 
 
 def _distributed() -> Any:
@@ -69,9 +72,19 @@ def evaluate_remotely(
 
 @attrs.define
 class _Task:
+    """A submitted trial; ``started`` once a worker runs it (its timeout counts from there)."""
+
     future: Any
-    started: float
+    submitted: float
     timeout: float | None
+    started: float | None = None
+
+    @property
+    def deadline(self) -> float | None:
+        """When its timeout runs out; ``None`` without one or before a worker has it."""
+        if self.timeout is None or self.started is None:
+            return None
+        return self.started + self.timeout
 
 
 class DaskEvaluator(Evaluator):
@@ -86,6 +99,7 @@ class DaskEvaluator(Evaluator):
         self._cluster: Any = None
         self._tasks: dict[str, _Task] = {}
         self._finished: list[EvaluationOutcome] = []
+        self._next_start_check = 0.0
 
     # -- the cluster --------------------------------------------------------------------------
     @property
@@ -129,12 +143,13 @@ class DaskEvaluator(Evaluator):
         """Collect finished tasks and enforce timeouts, blocking up to ``timeout`` seconds."""
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
+            self._note_starts()
             now = time.monotonic()
             for trial_id, task in list(self._tasks.items()):
                 if task.future.done():
                     del self._tasks[trial_id]
                     self._finished.append(self._outcome(trial_id, task))
-                elif task.timeout is not None and now - task.started > task.timeout:
+                elif task.deadline is not None and now > task.deadline:
                     del self._tasks[trial_id]
                     self._finished.append(self._time_out(trial_id, task))
             if self._finished or not self._tasks:
@@ -145,9 +160,27 @@ class DaskEvaluator(Evaluator):
         finished, self._finished = self._finished, []
         return finished
 
+    def _note_starts(self) -> None:
+        """Start the timeout clock of tasks a worker now processes.
+
+        Not at submission: the task may wait for a worker, e.g. one restarting after another
+        trial's timeout, and that wait used up its timeout before it ran.
+        """
+        waiting = {t.future.key: t for t in self._tasks.values() if t.started is None}
+        now = time.monotonic()
+        if now < self._next_start_check or all(t.timeout is None for t in waiting.values()):
+            return
+        self._next_start_check = now + START_POLL  # one scheduler call per START_POLL
+        for keys in self.client.processing().values():
+            for key in keys:
+                if key in waiting:
+                    waiting[key].started = now
+
     def _block(self, deadline: float | None) -> None:
         """Sleep until a task finishes, the caller's deadline or the next trial timeout."""
-        moments = [t.started + t.timeout for t in self._tasks.values() if t.timeout is not None]
+        moments = [t.deadline for t in self._tasks.values() if t.deadline is not None]
+        if any(t.timeout is not None and t.started is None for t in self._tasks.values()):
+            moments.append(time.monotonic() + START_POLL)  # to see when it starts
         if deadline is not None:
             moments.append(deadline)
         step = None if not moments else max(POLL_STEP, min(moments) - time.monotonic())
@@ -158,7 +191,7 @@ class DaskEvaluator(Evaluator):
 
     @staticmethod
     def _outcome(trial_id: str, task: _Task) -> EvaluationOutcome:
-        duration = time.monotonic() - task.started
+        duration = time.monotonic() - (task.started or task.submitted)
         if task.future.status != "finished":  # a dask-level failure, e.g. a lost worker
             error = task.future.exception() if task.future.status == "error" else None
             return EvaluationOutcome(
@@ -180,7 +213,7 @@ class DaskEvaluator(Evaluator):
                 "its dask task was cancelled"
                 + (f" and worker(s) {workers} killed" if workers else ""),
             ),
-            duration=time.monotonic() - task.started,
+            duration=time.monotonic() - (task.started or task.submitted),
         )
 
     def _stop(self, futures: Sequence[Any]) -> list[str]:

@@ -119,3 +119,27 @@ def test_importing_neps_core_does_not_import_dask() -> None:
     )
     assert completed.returncode == 0, completed.stderr
     assert completed.stdout.strip() == "[]"
+
+
+def hang_first(x: float, pipeline_id: str) -> float:
+    import time
+
+    time.sleep(600 if pipeline_id == "1" else 1.5)
+    return x
+
+
+@pytest.mark.slow
+def test_the_timeout_counts_from_when_a_worker_takes_the_trial(root: Path) -> None:
+    # After the hung trial's worker was restarted, the next trials' timeouts ran while they
+    # waited for it, and each "timed out" the fresh worker again: every trial failed.
+    summary = neps.run(
+        hang_first,
+        {"x": neps.Float(0.0, 1.0)},
+        root_directory=root,
+        evaluations_to_spend=4,
+        ignore_errors=True,
+        evaluator={"name": "dask", "n_workers": 1, "timeout": 2.0},
+    )
+    assert (summary.counts["failed"], summary.counts["success"]) == (1, 3)
+    report = yaml.safe_load((root / "configs" / "config_1" / "report.yaml").read_text())
+    assert report["error"].startswith("EvaluationTimeoutError: timeout")
