@@ -58,8 +58,10 @@ def call_capturing(function: Callable[..., Any], arguments: Mapping[str, Any]) -
     """Call ``function(**arguments)`` where a scheduler runs it (a dask task, a SLURM job).
 
     Exceptions are returned, not raised, so they reach the core with their own type and
-    traceback instead of as the scheduler's wrapper error; one that cannot be pickled back is
-    replaced by a :class:`RemoteEvaluationError` carrying its type and message.
+    traceback instead of as the scheduler's wrapper error; one that cannot be pickled back (or
+    rebuilt: its ``__init__`` takes other arguments) is replaced by a
+    :class:`RemoteEvaluationError` carrying its type and message. A result that cannot be
+    pickled fails the trial the same way instead of the scheduler's transfer.
     """
     started = time.perf_counter()
     try:
@@ -67,10 +69,17 @@ def call_capturing(function: Callable[..., Any], arguments: Mapping[str, Any]) -
     except BaseException as error:
         trace = traceback.format_exc()
         try:
-            pickle.dumps(error)
+            pickle.loads(pickle.dumps(error))
         except Exception:
             error = RemoteEvaluationError(f"{type(error).__name__}: {error}")
         return "error", error, trace, time.perf_counter() - started
+    try:
+        pickle.dumps(value)
+    except Exception as problem:
+        unsendable = RemoteEvaluationError(
+            f"the result {type(value).__name__}: {value!r:.200} cannot be sent back ({problem})"
+        )
+        return "error", unsendable, None, time.perf_counter() - started
     return "result", value, None, time.perf_counter() - started
 
 

@@ -143,3 +143,41 @@ def test_the_timeout_counts_from_when_a_worker_takes_the_trial(root: Path) -> No
     assert (summary.counts["failed"], summary.counts["success"]) == (1, 3)
     report = yaml.safe_load((root / "configs" / "config_1" / "report.yaml").read_text())
     assert report["error"].startswith("EvaluationTimeoutError: timeout")
+
+
+class TwoArgumentError(Exception):
+    """Pickles, but cannot be rebuilt: ``Exception`` keeps only the message it was given."""
+
+    def __init__(self, code: int, detail: str) -> None:
+        super().__init__(f"code={code}: {detail}")
+
+
+def unsendable(x: float, pipeline_id: str) -> Any:
+    import threading
+
+    if pipeline_id == "1":
+        return {"objective_to_minimize": x, "lock": threading.Lock()}
+    if pipeline_id == "2":
+        raise TwoArgumentError(7, "custom")
+    return x
+
+
+@pytest.mark.slow
+def test_what_cannot_travel_back_fails_its_trial_only(cluster_address: str, root: Path) -> None:
+    # An unpicklable result raised "Could not serialize object" out of run(), trials left
+    # evaluating; an exception that cannot be rebuilt would do the same.
+    summary = neps.run(
+        unsendable,
+        {"x": neps.Float(0.0, 1.0)},
+        root_directory=root,
+        evaluations_to_spend=4,
+        ignore_errors=True,
+        evaluator={"name": "dask", "address": cluster_address, "n_workers": 1},
+    )
+    assert (summary.counts["failed"], summary.counts["success"]) == (2, 2)
+    errors = [
+        yaml.safe_load((root / "configs" / f"config_{i}" / "report.yaml").read_text())["error"]
+        for i in (1, 2)
+    ]
+    assert "cannot be sent back" in errors[0] and "lock" in errors[0]
+    assert "TwoArgumentError: code=7: custom" in errors[1]
