@@ -27,7 +27,7 @@ from neps_core.config import RunSettings
 from neps_core.connection import connect
 from neps_core.errors import ObjectiveCountError
 from neps_core.interfaces import EvaluationOutcome
-from neps_core.liveness import Heartbeat
+from neps_core.liveness import Heartbeat, give_back_running
 from neps_core.models import Summary, Trial
 from neps_core.plugin_manager import load_plugins
 from neps_core.reporting import judge_outcome, record_result
@@ -198,8 +198,9 @@ class AskAndTell:
     def close(self) -> Summary:
         """Stop heartbeating, tell observers the client is done, and return the run's summary.
 
-        Trials asked but not told stay EVALUATING; once their heartbeat is ``stale_after``
-        seconds old, the next client re-queues them.
+        Trials asked but not told stay EVALUATING (their results may still be told, by any
+        client); once their heartbeat is ``stale_after`` seconds old, the next client
+        re-queues them. Leaving a ``with`` block on an error gives them back at once.
         """
         if self._final_summary is not None:
             return self._final_summary
@@ -225,6 +226,14 @@ class AskAndTell:
         error: BaseException | None,
         trace: TracebackType | None,
     ) -> None:
+        """Close; leaving on an error gives the asked, untold trials back at once (as run())."""
+        if error is not None and not self._closed:
+            give_back_running(
+                self._context.storage,
+                self._running(),
+                self.worker_id,
+                f"ask-and-tell client {self.worker_id} stopped by {error!r}",
+            )
         self.close()
 
     # -- helpers ----------------------------------------------------------------------------

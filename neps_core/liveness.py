@@ -124,6 +124,26 @@ def give_back(trial: Trial, reason: str) -> Trial:
     )
 
 
+def give_back_running(storage: Storage, trial_ids: set[str], worker_id: str, reason: str) -> None:
+    """Give back those of ``trial_ids`` that ``worker_id`` still evaluates, at once.
+
+    For a worker or client that stops (Ctrl-C, an error): not after ``stale_after``, and
+    without counting the cut-short attempt. A failure here must not hide why it stopped.
+    """
+
+    def release(history: TrialHistory) -> list[Trial]:
+        mine = (history[i] for i in trial_ids if i in history)
+        running = [t for t in mine if t.state is TrialState.EVALUATING and t.worker_id == worker_id]
+        return [give_back(trial, reason) for trial in running]
+
+    if not trial_ids:
+        return
+    try:
+        storage.transact(release)
+    except Exception as error:  # the storage may be why it stops
+        logger.warning("Could not give back trials %s: %s", sorted(trial_ids), error)
+
+
 class Heartbeat:
     """A daemon thread refreshing ``last_heartbeat`` of this worker's running trials."""
 

@@ -20,8 +20,8 @@ from neps_core.config import RunSettings
 from neps_core.errors import EvaluationLostError, EvaluationTimeoutError, ObjectiveCountError
 from neps_core.history import TrialHistory
 from neps_core.interfaces import EvaluationJob, EvaluationOutcome, Evaluator, Optimizer, Storage
-from neps_core.liveness import ASYNC_MARK, Heartbeat, give_back, requeue_or_crash
-from neps_core.models import Trial, TrialState
+from neps_core.liveness import ASYNC_MARK, Heartbeat, give_back_running, requeue_or_crash
+from neps_core.models import Trial
 from neps_core.plugin_manager import Plugins
 from neps_core.reporting import judge_outcome, record_result
 from neps_core.sampler import TrialSampler
@@ -102,7 +102,11 @@ class Worker:
             try:
                 self._loop()
             except BaseException as stop:  # Ctrl-C, sys.exit, or an error that ends the run
-                self._give_back_in_flight(f"worker {self.settings.worker_id} stopped by {stop!r}")
+                # The trial whose error stops the run is stored already; others of a process
+                # pool, say, would stay EVALUATING and count against the budget.
+                me = self.settings.worker_id
+                reason = f"worker {me} stopped by {stop!r}"
+                give_back_running(self.context.storage, set(self._in_flight), me, reason)
                 raise
         logger.info("Worker %s stopped: %s", self.settings.worker_id, self.stop_reason)
 
@@ -121,26 +125,6 @@ class Worker:
                 time.sleep(POLL_INTERVAL)  # for a free slot, or for other workers' trials
             else:
                 break
-
-    def _give_back_in_flight(self, reason: str) -> None:
-        """Trials this worker was evaluating go back to PENDING at once, not after stale_after.
-
-        The trial whose error stops the run is already stored as FAILED; the others (of a
-        process pool, say) would otherwise stay EVALUATING and count against the budget.
-        A failure to give them back must not hide why the worker stopped.
-        """
-        me, running = self.settings.worker_id, set(self._in_flight)
-
-        def release(history: TrialHistory) -> list[Trial]:
-            mine = (history[i] for i in running if i in history)
-            evaluating = [t for t in mine if t.state is TrialState.EVALUATING and t.worker_id == me]
-            return [give_back(trial, reason) for trial in evaluating]
-
-        if running:
-            try:
-                self.context.storage.transact(release)
-            except Exception as error:  # the storage may be why the worker stops
-                logger.warning("Could not give back trials %s: %s", sorted(running), error)
 
     def _free_slots(self) -> int:
         """Evaluator capacity left, also bounded by this worker's unanswered async trials."""

@@ -12,12 +12,14 @@ from typing import Any
 import pytest
 
 import neps_core as neps
+from neps_core.components import open_storage
 from neps_core.errors import (
     MissingCostError,
     ObjectiveCountError,
     TrialAlreadyReportedError,
     TrialNotFoundError,
 )
+from neps_core.plugin_manager import load_plugins
 
 SPACE = {"x": neps.Float(0.0, 1.0), "depth": neps.Integer(1, 3)}
 
@@ -261,3 +263,24 @@ def test_clients_starting_one_run_at_once_never_see_it_half_made(tmp_path: Path)
         for thread in threads:
             thread.join(timeout=120)
     assert errors == []
+
+
+def test_leaving_on_an_error_gives_the_untold_trials_back(root: Path) -> None:
+    # They stayed EVALUATING until stale_after, counted against the budget meanwhile.
+    with (
+        pytest.raises(RuntimeError, match="the training crashed"),
+        neps.AskAndTell(SPACE, root, evaluations_to_spend=3) as client,
+    ):
+        told, untold = client.ask(), client.ask()
+        assert told is not None and untold is not None
+        client.tell(told, 0.5)
+        raise RuntimeError("the training crashed")
+    storage = open_storage(root, None, load_plugins())
+    history = storage.sync()
+    storage.close()
+    assert history[told.id].state is neps.TrialState.SUCCESS
+    assert history[untold.id].state is neps.TrialState.PENDING
+    assert history[untold.id].attempts == 0
+    with neps.AskAndTell(root_directory=root, evaluations_to_spend=3) as other:
+        again = other.ask()
+        assert again is not None and again.id == untold.id  # the next client gets it at once
