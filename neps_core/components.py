@@ -210,6 +210,8 @@ def open_existing_run(root: Path, plugins: Plugins) -> Storage:
 def _lost_pointer(root: Path) -> str | None:
     """Why ``root`` without ``storage.yaml`` is no place for a new run, if it held one."""
     found = [name for name in RUN_FILES if (root / name).exists()]
+    if "configs" in found and not any((root / "configs").glob("config_*")):
+        found.remove("configs")  # a folder of the user's own (say, Hydra's configs/)
     if not found:
         return None
     return (

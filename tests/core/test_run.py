@@ -410,3 +410,10 @@ def test_a_run_that_lost_its_storage_pointer_is_never_mixed_with_a_new_one(
     assert (root / "configs" / "config_1" / "config.yaml").read_text() == config
     (root / "storage.yaml").write_text("name: disk\n")  # restored, as the message says
     assert neps.status(root).budget.used_evaluations == 2
+
+
+def test_a_folder_with_configs_of_its_own_can_hold_a_new_run(root: Path) -> None:
+    (root / "configs").mkdir(parents=True)
+    (root / "configs" / "model.yaml").write_text("layers: 3\n")  # Hydra's, say
+    summary = neps.run(Recorder(), SPACE, root_directory=root, evaluations_to_spend=1)
+    assert summary.budget.used_evaluations == 1
