@@ -42,6 +42,11 @@ class Discovery:
     broken: dict[str, PluginLoadError]
     distributions: dict[str, str]
 
+    @property
+    def disabled(self) -> list[str]:
+        """The entry points blocked through ``NEPS_CORE_DISABLE_PLUGINS`` (or ``disabled``)."""
+        return [name for name, plugin in self.manager.list_name_plugin() if plugin is None]
+
     def origin(self, plugin: object) -> str:
         """A human description of where ``plugin`` came from, for error messages."""
         name = self.manager.get_name(plugin) or repr(plugin)
@@ -164,7 +169,7 @@ def load_plugins(
         ("evaluator", "neps_register_evaluators"),
         ("space adapter", "neps_register_space_adapters"),
     ):
-        registry: Registry[Any] = Registry(kind, discovery.broken)
+        registry: Registry[Any] = Registry(kind, discovery.broken, discovery.disabled)
         for implementation in getattr(manager.hook, hook_name).get_hookimpls():
             origin = discovery.origin(implementation.plugin)
             with plugin_errors(f"{hook_name} of", origin):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from typing import Generic, TypeVar
 
 from neps_core.errors import (
@@ -19,15 +19,22 @@ T = TypeVar("T", bound=type)
 class Registry(Mapping[str, T], Generic[T]):
     """Classes of one kind (optimizer, storage, ...) by their ``name``.
 
-    Remembers which distribution registered each name, so that a clash names both, and which
-    plugins failed to load, so that asking for one of them re-raises its load error.
+    Remembers which distribution registered each name, so that a clash names both, which
+    plugins failed to load, so that asking for one of them re-raises its load error, and
+    which were disabled, so that asking for one says so.
     """
 
-    def __init__(self, kind: str, broken: Mapping[str, PluginLoadError] | None = None) -> None:
+    def __init__(
+        self,
+        kind: str,
+        broken: Mapping[str, PluginLoadError] | None = None,
+        disabled: Collection[str] = (),
+    ) -> None:
         self.kind = kind
         self._classes: dict[str, T] = {}
         self._origins: dict[str, str] = {}
         self._broken = dict(broken or {})
+        self._disabled = frozenset(disabled)  # entry points blocked on purpose
 
     def register(self, cls: T, origin: str) -> None:
         """Add ``cls`` under ``cls.name`` and its ``aliases``; ``origin`` names its distribution.
@@ -61,6 +68,8 @@ class Registry(Mapping[str, T], Generic[T]):
             raise self._broken[name]
         suggestions = difflib.get_close_matches(name, list(self._classes), n=3, cutoff=0.6)
         error = UnknownPluginError(self.kind, name, self._classes, suggestions)
+        if name in self._disabled:
+            add_note(error, f"(the plugin {name!r} is disabled by NEPS_CORE_DISABLE_PLUGINS)")
         if self._broken:
             add_note(
                 error,

@@ -220,8 +220,9 @@ def test_disabled_plugins_are_not_loaded(
     plugins = load_plugins()
     assert not {"grid_search", "random_search", "blocked_opt"} & set(plugins.optimizers)
     assert plugins.manager.is_blocked("grid_search")
-    with pytest.raises(UnknownPluginError, match="'grid_search'"):
+    with pytest.raises(UnknownPluginError, match="'grid_search'") as refused:
         neps_run(optimizer="grid_search")
+    assert "'grid_search' is disabled by NEPS_CORE_DISABLE_PLUGINS" in str(refused.value.__notes__)
 
 
 def test_a_misspelt_disabled_plugin_warns(neps_disable_plugins: Callable[..., None]) -> None:
