@@ -284,12 +284,17 @@ def initialize_run(
     )
     stored = storage.initialize(info)
     if dict(stored.space) != described:
-        raise_space_mismatch(stored.space, described, storage.root_directory)
+        raise_space_mismatch(stored.space, described, storage.root_directory, storage.url)
     return stored
 
 
-def raise_space_mismatch(stored: Mapping[str, Any], given: Mapping[str, Any], root: Path) -> None:
-    """Explain, parameter by parameter, how a continued run's space differs from the saved one."""
+def raise_space_mismatch(
+    stored: Mapping[str, Any], given: Mapping[str, Any], root: Path, url: str | None = None
+) -> None:
+    """Explain, parameter by parameter, how a continued run's space differs from the saved one.
+
+    With a storage ``url`` the run lives outside ``root``: overwriting the root cannot help.
+    """
     differences = [
         f"{name!r}: saved {stored.get(name)!r}, given {given.get(name)!r}"
         for name in dict.fromkeys([*stored, *given])
@@ -298,5 +303,10 @@ def raise_space_mismatch(stored: Mapping[str, Any], given: Mapping[str, Any], ro
     raise SpaceMismatchError(
         f"The run in {root} was started with a different pipeline_space. Differences: "
         + "; ".join(differences)
-        + ". Use a new root_directory, overwrite_root_directory=True, or the original space."
+        + (
+            f". The storage at {url} holds that run: point storage= at another database, "
+            "or use the original space."
+            if url
+            else ". Use a new root_directory, overwrite_root_directory=True, or the original space."
+        )
     )

@@ -163,6 +163,16 @@ def test_url_selects_a_database_outside_the_root(tmp_path: Path, root: Path) -> 
     summary = neps.run(lambda x: x, space, root_directory=root, evaluations_to_spend=5)
     assert summary.counts["success"] == 5
     assert len(SQLiteStorage(root, url=f"sqlite://{database}").sync()) == 5
+    # Another root pointed at the same database with another space: the database is the
+    # culprit, and overwriting the new root (the old advice) could not help.
+    with pytest.raises(neps.SpaceMismatchError, match=r"The storage at sqlite://.* another"):
+        neps.run(
+            lambda y: y,
+            {"y": neps.Float(0.0, 1.0)},
+            root_directory=tmp_path / "other",
+            storage=f"sqlite://{database.as_posix().replace(' ', '%20')}",
+            evaluations_to_spend=1,
+        )
 
 
 def test_database_path_forms(tmp_path: Path) -> None:
