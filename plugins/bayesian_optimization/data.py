@@ -85,7 +85,7 @@ def _encode(encoder: ConfigEncoder, configs: list[Mapping[str, Any]]) -> np.ndar
 def collect(trials: Mapping[str, Trial], encoder: ConfigEncoder) -> Observations:
     """The observations in ``trials`` for a model over ``encoder``'s columns."""
     observed: list[tuple[Mapping[str, Any], float, float]] = []
-    substituted: list[int] = []  # indexes in observed of failures with a substitute objective
+    substituted: set[int] = set()  # indexes in observed of failures with a substitute objective
     pending: list[Mapping[str, Any]] = []
     failed: list[Mapping[str, Any]] = []
     for trial in trials.values():
@@ -97,7 +97,7 @@ def collect(trials: Mapping[str, Trial], encoder: ConfigEncoder) -> Observations
             value = _scalar(trial.objective)
             if value is not None:
                 if trial.state is not TrialState.SUCCESS:
-                    substituted.append(len(observed))
+                    substituted.add(len(observed))
                 cost = _scalar(trial.cost)
                 observed.append((trial.config, value, math.nan if cost is None else cost))
             elif trial.state in _FAILED_STATES:
@@ -115,7 +115,7 @@ def collect(trials: Mapping[str, Trial], encoder: ConfigEncoder) -> Observations
 
 
 def _cap_substitutes(
-    observed: list[tuple[Mapping[str, Any], float, float]], substituted: list[int]
+    observed: list[tuple[Mapping[str, Any], float, float]], substituted: set[int]
 ) -> list[tuple[Mapping[str, Any], float, float]]:
     """Failures' substitute objectives, capped at the worst objective a success reported.
 
