@@ -25,7 +25,7 @@ from neps_core.config import RunSettings
 from neps_core.errors import SettingsError
 from neps_core.interfaces import Optimizer, Storage
 from neps_core.plugin_manager import Plugins
-from neps_core.runtime import RunContext
+from neps_core.runtime import RunContext, injected_names
 from neps_core.space import PipelineSpace
 
 logger = logging.getLogger(__name__)
@@ -66,5 +66,20 @@ def connect(settings: RunSettings, plugins: Plugins) -> RunContext:
 
 def _optimizer(settings: RunSettings, space: PipelineSpace, plugins: Plugins) -> Optimizer:
     check_run_fits_space(settings, space)
+    _refuse_injected_names(settings, space)
     cls = select_optimizer_class(settings.optimizer, space, settings, plugins)
     return build_optimizer(cls, settings.optimizer.options, space, settings.seed, plugins.converter)
+
+
+def _refuse_injected_names(settings: RunSettings, space: PipelineSpace) -> None:
+    """A parameter named like an argument the framework injects would be silently replaced."""
+    if settings.evaluate_pipeline is None:
+        return
+    clash = [
+        name for name in injected_names(settings.evaluate_pipeline) if name in space.parameters
+    ]
+    if clash:
+        raise SettingsError(
+            f"pipeline_space parameter(s) {clash} have the name(s) of argument(s) the framework "
+            "passes to evaluate_pipeline, which would replace their sampled value; rename them"
+        )

@@ -417,3 +417,17 @@ def test_a_folder_with_configs_of_its_own_can_hold_a_new_run(root: Path) -> None
     (root / "configs" / "model.yaml").write_text("layers: 3\n")  # Hydra's, say
     summary = neps.run(Recorder(), SPACE, root_directory=root, evaluations_to_spend=1)
     assert summary.budget.used_evaluations == 1
+
+
+def test_a_parameter_named_like_an_injected_argument_is_refused(root: Path) -> None:
+    # Its sampled value was silently replaced by the trial's folder.
+    def evaluate(pipeline_directory: Path, x: float) -> float:
+        return x
+
+    space = {"x": neps.Float(0.0, 1.0), "pipeline_directory": neps.Float(0.0, 1.0)}
+    with pytest.raises(SettingsError, match=r"\['pipeline_directory'\] .* rename"):
+        neps.run(evaluate, space, root_directory=root, evaluations_to_spend=1)
+    assert not root.exists()
+    # Without the function asking for it, it is an ordinary parameter.
+    summary = neps.run(lambda **c: c["x"], space, root_directory=root, evaluations_to_spend=1)
+    assert summary.counts["success"] == 1
