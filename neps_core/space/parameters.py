@@ -253,6 +253,31 @@ def _bool_agrees(one: Any, other: Any) -> bool:
     return isinstance(one, bool) == isinstance(other, bool)
 
 
+def _same_choice(one: Any, other: Any) -> bool:
+    try:
+        return one is other or (bool(one == other) and _bool_agrees(one, other))
+    except Exception:  # an object whose == does not give a truth value (an array)
+        return False
+
+
+def _position(choices: tuple[Any, ...], value: Any) -> int | None:
+    """Where ``value`` is among ``choices`` (``True`` is not ``1``), ``None`` if absent."""
+    return next((i for i, choice in enumerate(choices) if _same_choice(choice, value)), None)
+
+
+def _has_duplicates(choices: tuple[Any, ...]) -> bool:
+    """Whether two choices are the same: plain data by value and type, objects by ``==``.
+
+    Not by ``repr``: two different operations (lambdas, a class of the same name) may
+    print alike.
+    """
+    plain = [repr(choice) for choice in choices if is_plain_data(choice)]
+    if len(set(plain)) != len(plain):
+        return True
+    others = [choice for choice in choices if not is_plain_data(choice)]
+    return any(_same_choice(a, b) for i, a in enumerate(others) for b in others[i + 1 :])
+
+
 @attrs.frozen(eq=True)
 class Categorical(Parameter):
     """A choice among ``choices``; ``prior`` is the index of the preferred choice (as NePS).
@@ -273,13 +298,8 @@ class Categorical(Parameter):
     def _warn_if_the_prior_reads_two_ways(self) -> None:
         """``prior=2`` among the choices ``(2, 4, 8)`` is index 2 (8), as NePS reads it."""
         index = self.prior_index
-        same = [
-            i for i, c in enumerate(self.choices) if c == self.prior and _bool_agrees(c, self.prior)
-        ]
-        if index is None or not same:
-            return
-        as_choice = same[0]
-        if as_choice != index:
+        as_choice = _position(self.choices, self.prior)
+        if index is not None and as_choice is not None and as_choice != index:
             warnings.warn(
                 f"{self._label(_assigned_name())}: prior={self.prior!r} is read as an index, "
                 f"the choice {self.choices[index]!r}; for the choice {self.prior!r} pass "
@@ -296,13 +316,13 @@ class Categorical(Parameter):
         is_index = isinstance(self.prior, int) and not isinstance(self.prior, bool)
         if is_index and 0 <= self.prior < len(self.choices):
             return int(self.prior)
-        return self.choices.index(self.prior) if self.prior in self.choices else None
+        return _position(self.choices, self.prior)
 
     def problems(self) -> list[str]:
         problems = []
         if not self.choices:
             problems.append("choices must not be empty")
-        elif len(set(map(repr, self.choices))) != len(self.choices):
+        elif _has_duplicates(self.choices):
             problems.append(f"choices must be distinct, got {list(self.choices)}")
         if self.prior is not None and self.choices and self.prior_index is None:
             problems.append(

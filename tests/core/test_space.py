@@ -278,6 +278,27 @@ def test_an_integer_prior_that_is_also_another_choice_warns_how_it_is_read() -> 
         assert neps.Categorical((True, False), prior=0).prior_index == 0  # 0 == False, but...
 
 
+def test_bool_priors_never_mean_the_number_one_or_zero() -> None:
+    # choices.index(True) found the choice 1 (1 == True), and the warning said so.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert neps.Categorical((1, True), prior=True).prior_index == 1
+        assert neps.Categorical((0.0, False, None), prior=False).prior_index == 1
+
+
+def test_operations_that_print_alike_are_distinct_choices() -> None:
+    # The distinctness check compared repr(): two lambdas, or closures made in a loop, were
+    # refused as "choices must be distinct".
+    def make(kind: str) -> Any:
+        return lambda step: f"{kind}:{step}"
+
+    schedules = neps.Categorical(tuple(neps.Operation(make(k)) for k in ("cos", "step")))
+    assert len(schedules.choices) == 2
+    with pytest.raises(ValueError, match="choices must be distinct"):
+        neps.Categorical((1, 2, 1))
+    assert len(neps.Categorical((1, True, 1.0)).choices) == 3  # three types, three choices
+
+
 def test_prior_confidence_without_a_prior_warns() -> None:
     with pytest.warns(UserWarning, match=r"'lr' \(Float\): prior_confidence='high' has no effect"):
         lr = neps.Float(1e-4, 1e-1, log=True, prior_confidence="high")
