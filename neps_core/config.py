@@ -238,6 +238,11 @@ def _unknown_settings_message(unknown: list[str], known: set[str]) -> str:
     return f"Unknown run setting(s): {'; '.join(reasons)}. Known: {sorted(known)}"
 
 
+def canonical_name(key: str) -> str:
+    """The current name of a setting given under a legacy or alias name."""
+    return DEPRECATED_ALIASES.get(key) or ALIASES.get(key) or key
+
+
 def _apply_aliases(kwargs: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
     """Settings under their current names, and the old spelling of each renamed one."""
     settings: dict[str, Any] = {}

@@ -1,4 +1,4 @@
-"""Reading YAML configuration files strictly, and ``key.path=value`` overrides.
+"""Reading YAML configuration files strictly, ``key.path=value`` overrides, and hints.
 
 PyYAML silently keeps the last of two equal keys; a config file where that happens is almost
 always wrong, so here it is an error naming the line. Errors are
@@ -7,11 +7,14 @@ always wrong, so here it is an error naming the line. Errors are
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from neps_core.config import canonical_name
 from neps_core.errors import SettingsError
 
 
@@ -58,6 +61,38 @@ class _StrictLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep=deep)
 
 
+#: Settings naming a plugin, which take options under their key.
+COMPONENT_KEYS = ("optimizer", "evaluator", "storage")
+
+
+def apply_overrides(data: dict[str, Any], overrides: Sequence[str], source: str) -> None:
+    """Apply ``key.path=value`` overrides to a run config's ``data``, in order."""
+    for override in overrides:
+        _drop_other_spellings(data, override)
+        _check_component_override(data, override, source)
+        apply_override(data, override, source)
+
+
+def _check_component_override(data: Mapping[str, Any], override: str, source: str) -> None:
+    """``optimizer.eta=2`` needs an optimizer named in the file or by ``optimizer.name=...``."""
+    parts = override.partition("=")[0].split(".")
+    if len(parts) < 2 or parts[0] not in COMPONENT_KEYS or parts[0] in data:
+        return
+    if parts[1] != "name":
+        raise SettingsError(
+            f"{source}: override {override!r}: the config names no {parts[0]} to give options "
+            f"to; name it first ({parts[0]}.name=... or {parts[0]}=...)"
+        )
+
+
+def _drop_other_spellings(data: dict[str, Any], override: str) -> None:
+    """An override replaces its setting under any name (``max_evaluations_total=4`` too)."""
+    key = override.partition("=")[0].split(".")[0]
+    name = canonical_name(key)
+    for other in [k for k in data if str(k) != key and canonical_name(str(k)) == name]:
+        del data[other]
+
+
 def apply_override(data: dict[str, Any], override: str, source: str) -> None:
     """Set ``key.path=value`` in ``data``; a component name string becomes ``{name: ...}``."""
     key_path, separator, text = override.partition("=")
@@ -81,3 +116,13 @@ def apply_override(data: dict[str, Any], override: str, source: str) -> None:
         node[part] = child
         node = child
     node[last] = value
+
+
+def did_you_mean(name: str, known: Sequence[str]) -> str:
+    """`` Did you mean 'x'?`` for a close match, else the list of known names."""
+    close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
+    if close:
+        return f" Did you mean {close[0]!r}?"
+    if not known:
+        return " It takes no options."
+    return f" Known: {', '.join(sorted(known))}."

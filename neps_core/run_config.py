@@ -20,7 +20,6 @@ are ``SettingsError`` starting with the file and the key path, e.g.
 
 from __future__ import annotations
 
-import difflib
 import importlib
 import re
 import sys
@@ -32,8 +31,15 @@ from typing import Any, NoReturn
 import attrs
 
 from neps_core.components import resolve_space, structure_settings
-from neps_core.config import ALIASES, DEPRECATED_ALIASES, REMOVED, RunSettings, component_spec
-from neps_core.config_files import apply_override, read_config_file
+from neps_core.config import (
+    ALIASES,
+    DEPRECATED_ALIASES,
+    REMOVED,
+    RunSettings,
+    canonical_name,
+    component_spec,
+)
+from neps_core.config_files import apply_overrides, did_you_mean, read_config_file
 from neps_core.errors import NepsCoreError, SettingsError
 from neps_core.plugin_manager import Plugins, load_plugins
 from neps_core.processes import Command
@@ -50,8 +56,6 @@ _FLOAT_SETTINGS = {
     "heartbeat_interval",
     "stale_after",
 }
-#: Settings naming a plugin, which take options under their key.
-COMPONENT_KEYS = ("optimizer", "evaluator", "storage")
 _COMMAND_KEYS = ("command", "shell", "env", "cwd", "kill_grace")
 _PARAMETER_ERROR = re.compile(r"^Parameter '([^']+)': (.*)$", re.DOTALL)
 
@@ -70,36 +74,8 @@ def load_run_config(path: str | Path, overrides: Sequence[str] = ()) -> dict[str
     path = Path(path)
     source = str(path)
     data = read_config_file(path)
-    for override in overrides:
-        _drop_other_spellings(data, override)
-        _check_component_override(data, override, source)
-        apply_override(data, override, source)
+    apply_overrides(data, overrides, source)
     return _Parser(source, path.resolve().parent).parse(data)
-
-
-def _check_component_override(data: Mapping[str, Any], override: str, source: str) -> None:
-    """``optimizer.eta=2`` needs an optimizer named in the file or by ``optimizer.name=...``."""
-    parts = override.partition("=")[0].split(".")
-    if len(parts) < 2 or parts[0] not in COMPONENT_KEYS or parts[0] in data:
-        return
-    if parts[1] != "name":
-        raise SettingsError(
-            f"{source}: override {override!r}: the config names no {parts[0]} to give options "
-            f"to; name it first ({parts[0]}.name=... or {parts[0]}=...)"
-        )
-
-
-def _drop_other_spellings(data: dict[str, Any], override: str) -> None:
-    """An override replaces its setting under any name (``max_evaluations_total=4`` too)."""
-    key = override.partition("=")[0].split(".")[0]
-    name = canonical_name(key)
-    for other in [k for k in data if str(k) != key and canonical_name(str(k)) == name]:
-        del data[other]
-
-
-def canonical_name(key: str) -> str:
-    """The current name of a setting given under a legacy or alias name."""
-    return DEPRECATED_ALIASES.get(key) or ALIASES.get(key) or key
 
 
 class _Parser:
@@ -364,16 +340,6 @@ def _valid_entry(name: str, entry: Any) -> bool:
     except (ValueError, TypeError, KeyError):
         return False
     return True
-
-
-def did_you_mean(name: str, known: Sequence[str]) -> str:
-    """`` Did you mean 'x'?`` for a close match, else the list of known names."""
-    close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
-    if close:
-        return f" Did you mean {close[0]!r}?"
-    if not known:
-        return " It takes no options."
-    return f" Known: {', '.join(sorted(known))}."
 
 
 def _number_or_text(value: str) -> float | str:
