@@ -17,6 +17,7 @@ from neps_core.components import (
     STORAGE_POINTER_FILE,
     open_existing_run,
     overwrite_run,
+    rebuildable_space,
     resolve_space,
     stored_space,
 )
@@ -151,7 +152,7 @@ def _work(context: RunContext) -> Summary:
         Worker(context).run()
     finally:
         context.evaluator.close()
-        summary = _summary(context.storage, settings)
+        summary = _summary(context.storage, settings, context.space)
         if settings.post_run_summary:
             _write_summary(context.storage, summary)
         context.plugins.notify("neps_run_finished", run=context, summary=summary)
@@ -178,8 +179,13 @@ def _write_summary(storage: Storage, summary: Summary) -> None:
         logger.warning("Could not write the summary files in %s: %s", storage.root_directory, error)
 
 
-def _summary(storage: Storage, settings: RunSettings | None = None) -> Summary:
-    """The run's summary, with the budgets of ``settings`` or else the recorded ones."""
+def _summary(
+    storage: Storage, settings: RunSettings | None = None, space: PipelineSpace | None = None
+) -> Summary:
+    """The run's summary, with the budgets of ``settings`` or else the recorded ones.
+
+    ``space`` (else the stored one, where it can be rebuilt) makes the best pipeline readable.
+    """
     history = storage.sync()
     if settings is None:
         budget = history.budget(**recorded_budgets(storage.root_directory))
@@ -189,7 +195,9 @@ def _summary(storage: Storage, settings: RunSettings | None = None) -> Summary:
             cost_to_spend=settings.cost_to_spend,
             fidelities_to_spend=settings.fidelities_to_spend,
         )
-    return summarize(storage.root_directory, history, budget)
+    if space is None:
+        space = rebuildable_space(storage)
+    return summarize(storage.root_directory, history, budget, space)
 
 
 def _seed_global_generators(seed: int) -> None:

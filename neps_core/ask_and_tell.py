@@ -273,7 +273,9 @@ class AskAndTell:
     def _summary(self) -> Summary:
         storage = self._context.storage
         history = storage.sync()
-        return summarize(storage.root_directory, history, self._sampler.budget(history))
+        return summarize(
+            storage.root_directory, history, self._sampler.budget(history), self._context.space
+        )
 
 
 def _trial_id(trial: AskedTrial | Trial | str | int) -> str:

@@ -267,6 +267,17 @@ def stored_space(storage: Storage) -> PipelineSpace | None:
     return None if info is None else space_from_description(info.space)
 
 
+def rebuildable_space(storage: Storage) -> PipelineSpace | None:
+    """``stored_space``, or ``None`` when its operations cannot be imported (lambdas).
+
+    For what only reads a run (status, summaries), which must work without the space.
+    """
+    try:
+        return stored_space(storage)
+    except ValueError:
+        return None
+
+
 def initialize_run(
     storage: Storage, space: PipelineSpace, optimizer: Optimizer, seed: int | None
 ) -> RunInfo:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import attrs
 
-from neps_core.components import open_existing_run, stored_space
+from neps_core.components import open_existing_run, rebuildable_space
 from neps_core.history import TrialHistory
 from neps_core.interfaces import Storage
 from neps_core.models import RunInfo, Trial, TrialState
@@ -51,7 +51,7 @@ def read_run(root_directory: str | Path) -> RunSnapshot:
         return RunSnapshot(
             root_directory=Path(root_directory),
             info=info,
-            space=stored_space(storage),
+            space=rebuildable_space(storage),
             history=storage.sync(),
             storage_name=type(storage).name,
         )

@@ -165,6 +165,9 @@ class Summary:
     best_trial: Trial | None
     budget: BudgetInfo
     pareto_front: Sequence[Trial] = ()
+    #: The best configuration as ``evaluate_pipeline`` received it (operations as text), where
+    #: that differs from ``best_config``: a categorical of tuples or operations stores an index.
+    best_pipeline: Mapping[str, Any] | None = None
 
     @property
     def best_config(self) -> Mapping[str, Any] | None:

@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from neps_core.history import TrialHistory
 from neps_core.models import BudgetInfo, Summary, Trial, TrialState
 from neps_core.serialization import dump_yaml, to_plain, write_atomic
+from neps_core.space import PipelineSpace
 
 TRAJECTORY_COLUMNS = (
     "trial_id",
@@ -31,8 +33,10 @@ TRAJECTORY_COLUMNS = (
 )
 
 
-def summarize(root: Path, history: TrialHistory, budget: BudgetInfo) -> Summary:
-    """The summary of everything in ``history``."""
+def summarize(
+    root: Path, history: TrialHistory, budget: BudgetInfo, space: PipelineSpace | None = None
+) -> Summary:
+    """The summary of everything in ``history``; with ``space``, the best pipeline readable."""
     successes = [history[i] for i in history.ids_in(TrialState.SUCCESS)]
     single = [t for t in successes if isinstance(t.objective, float)]
     multi = [t for t in successes if isinstance(t.objective, tuple)]
@@ -43,7 +47,18 @@ def summarize(root: Path, history: TrialHistory, budget: BudgetInfo) -> Summary:
         best_trial=best,
         budget=budget,
         pareto_front=tuple(pareto_front(at_top_fidelity(multi))),
+        best_pipeline=None if best is None or space is None else _as_passed(space, best.config),
     )
+
+
+def _as_passed(space: PipelineSpace, config: Mapping[str, Any]) -> dict[str, Any] | None:
+    """``config`` as ``evaluate_pipeline`` received it, where that reads differently."""
+    if space.reads_as_stored:
+        return None
+    try:
+        return space.readable(config)
+    except ValueError:  # a configuration the space cannot read is shown as stored
+        return None
 
 
 def at_top_fidelity(trials: list[Trial]) -> list[Trial]:
@@ -123,10 +138,16 @@ def write_summary_files(root: Path, history: TrialHistory, summary: Summary) -> 
                         "trial_id": best.id,
                         "objective_to_minimize": best.objective,
                         "config": best.config,
+                        **_pipeline_entry(summary),
                     }
                 )
             ),
         )
+
+
+def _pipeline_entry(summary: Summary) -> dict[str, Any]:
+    """``pipeline:`` beside ``config:`` where the stored decisions are indices."""
+    return {} if summary.best_pipeline is None else {"pipeline": summary.best_pipeline}
 
 
 def summary_as_dict(summary: Summary) -> dict[str, object]:
@@ -146,7 +167,12 @@ def summary_as_dict(summary: Summary) -> dict[str, object]:
         },
         "best": None
         if best is None
-        else {"trial_id": best.id, "objective_to_minimize": best.objective, "config": best.config},
+        else {
+            "trial_id": best.id,
+            "objective_to_minimize": best.objective,
+            "config": best.config,
+            **_pipeline_entry(summary),
+        },
         "pareto_front": [
             {"trial_id": t.id, "objective_to_minimize": t.objective} for t in summary.pareto_front
         ],

@@ -1,8 +1,9 @@
 """Space adapters for the native forms: `PipelineSpace`, dicts, and YAML files or mappings.
 
-For structural spaces the plugin also writes ``resolved.yaml`` next to each trial's
-``config.yaml``: the configuration's decision paths are exact but hard to read, so this file
-shows what ``evaluate_pipeline`` receives, e.g. ``model: Sequential(Conv2d(...), ...)``.
+For structural spaces, and spaces with categoricals that store an index (tuples,
+callables), the plugin also writes ``resolved.yaml`` next to each trial's ``config.yaml``: the
+configuration's decision paths and indices are exact but hard to read, so this file shows what
+``evaluate_pipeline`` receives, e.g. ``model: Sequential(Conv2d(...), ...)``.
 """
 
 from __future__ import annotations
@@ -91,8 +92,8 @@ def neps_register_space_adapters() -> Sequence[type[SpaceAdapter]]:
 
 @hookimpl
 def neps_trial_sampled(run: RunContext, trial: Trial) -> None:
-    """Write the readable view of a structural configuration into the trial's folder."""
-    if run.space.is_flat:
+    """Write the readable view of a configuration into the trial's folder, where it differs."""
+    if run.space.reads_as_stored:
         return
     directory = run.storage.trial_directory(trial.id)
     try:

@@ -19,7 +19,7 @@ def status_data(root_directory: str | Path, failures: int) -> dict[str, Any]:
     """What ``status`` shows, as plain data (the ``--json`` output)."""
     run = read_run(root_directory)
     budget = run.history.budget(**recorded_budgets(run.root_directory))
-    summary = summarize(run.root_directory, run.history, budget)
+    summary = summarize(run.root_directory, run.history, budget, run.space)
     data = summary_as_dict(summary)
     data["storage"] = run.storage_name
     data["optimizer"] = _current_optimizer(run)
@@ -86,7 +86,8 @@ def format_status(data: dict[str, Any]) -> str:
         lines.append(
             f"best: trial {best['trial_id']}, objective_to_minimize {best['objective_to_minimize']}"
         )
-        lines += [f"  {name}: {value}" for name, value in best["config"].items()]
+        shown = best.get("pipeline") or best["config"]
+        lines += [f"  {name}: {value}" for name, value in shown.items()]
     elif data["pareto_front"]:
         lines.append(f"Pareto front: {len(data['pareto_front'])} trials")
         lines += [

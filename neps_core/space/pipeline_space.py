@@ -17,6 +17,7 @@ from neps_core.space.analysis import DEFAULT_MAX_DEPTH, SpaceStructure
 from neps_core.space.conditions import Clause
 from neps_core.space.materialize import instantiate, readable
 from neps_core.space.parameters import (
+    Categorical,
     Constant,
     InvalidParameterError,
     Numerical,
@@ -135,6 +136,17 @@ class PipelineSpace:
     def is_flat(self) -> bool:
         """Whether every entry is a single decision of plain values (no structure)."""
         return self._structure.is_flat
+
+    @property
+    def reads_as_stored(self) -> bool:
+        """Whether stored configurations read as what ``evaluate_pipeline`` receives.
+
+        Not for structural spaces (decision paths) nor for categoricals that store an index
+        (tuples, callables): for those, ``readable`` is the view to show people.
+        """
+        return self.is_flat and not any(
+            isinstance(p, Categorical) and p.indexed for p in self._parameters.values()
+        )
 
     @property
     def structure(self) -> SpaceStructure:

@@ -171,6 +171,41 @@ def test_status_text_and_json(tmp_path: Path) -> None:
     assert "ValueError: x=" in text.stdout
 
 
+def test_status_shows_choices_stored_as_indices_as_the_pipeline_received_them(
+    tmp_path: Path,
+) -> None:
+    root = tmp_path / "run"
+    layouts = ((32, 32), (64, 64, 64))
+    summary = neps.run(
+        lambda sizes: float(sum(sizes)),
+        {"sizes": neps.Categorical(choices=layouts)},
+        root_directory=root,
+        evaluations_to_spend=2,
+        optimizer="grid_search",
+    )
+    assert summary.best_config == {"sizes": 0}  # the index is what the run stores
+    text = cli("status", str(root), cwd=tmp_path)
+    assert text.returncode == 0, text.stderr
+    assert "  sizes: (32, 32)" in text.stdout
+    data = json.loads(cli("status", str(root), "--json", cwd=tmp_path).stdout)
+    assert data["best"]["config"] == {"sizes": 0}
+    assert data["best"]["pipeline"] == {"sizes": "(32, 32)"}
+
+
+def test_status_of_a_run_whose_space_cannot_be_rebuilt(tmp_path: Path) -> None:
+    """Operations made of lambdas cannot be imported back; status still reads the run."""
+    root = tmp_path / "run"
+    space = {
+        "act": neps.Categorical(
+            choices=(neps.Operation(lambda: "relu"), neps.Operation(lambda: "tanh"))
+        )
+    }
+    neps.run(lambda act: 1.0, space, root_directory=root, evaluations_to_spend=2)
+    text = cli("status", str(root), cwd=tmp_path)
+    assert text.returncode == 0, text.stderr
+    assert "2 of 2 evaluations" in text.stdout and "act: " in text.stdout
+
+
 def test_status_into_a_closed_pipe_exits_quietly(tmp_path: Path) -> None:
     # `neps-core status ROOT | head -1` printed "error: [Errno 32] Broken pipe", exit 1.
     root = tmp_path / "run"

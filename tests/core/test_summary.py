@@ -142,6 +142,32 @@ def test_summary_and_best_config_files(
     assert str(best["trial_id"]) == summary.best_trial.id
     assert best["config"] == dict(summary.best_trial.config)
     assert best["objective_to_minimize"] == pytest.approx(summary.best_objective)
+    assert "pipeline" not in best and summary.best_pipeline is None  # it would read the same
+
+
+def test_choices_stored_as_indices_are_shown_as_the_pipeline_received_them(root: Path) -> None:
+    """A categorical of tuples stores the index; the summaries also show the tuple."""
+    layouts = ((32, 32), (64, 64, 64))
+    space = {"sizes": neps.Categorical(choices=layouts), "lr": neps.Float(0.1, 1.0)}
+    summary = neps.run(
+        lambda sizes, lr: sum(sizes) * lr,
+        space,
+        root_directory=root,
+        evaluations_to_spend=4,
+        optimizer="random_search",
+        seed=0,
+    )
+    assert summary.best_config is not None and summary.best_pipeline is not None
+    index = summary.best_config["sizes"]
+    expected = {"sizes": str(layouts[index]), "lr": summary.best_config["lr"]}
+    assert summary.best_pipeline == expected
+    assert neps.status(root).best_pipeline == expected  # the space is rebuilt from the run
+    best = yaml.safe_load((root / "best_config.yaml").read_text(encoding="utf-8"))
+    assert best["config"]["sizes"] == index and best["pipeline"] == expected
+    on_disk = yaml.safe_load((root / "summary.yaml").read_text(encoding="utf-8"))
+    assert on_disk["best"]["pipeline"] == expected
+    trial = root / "configs" / f"config_{summary.best_trial.id}"  # type: ignore[union-attr]
+    assert yaml.safe_load((trial / "resolved.yaml").read_text(encoding="utf-8")) == expected
 
 
 def test_load_config_returns_what_evaluate_pipeline_received(
