@@ -15,7 +15,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from neps_core.space.conditions import Clause
-from neps_core.space.parameters import InvalidParameterError, Numerical, Parameter
+from neps_core.space.parameters import Constant, InvalidParameterError, Numerical, Parameter
 from neps_core.space.structure import ByName, Categorical, Operation, Resampled, children, is_leaf
 
 #: Nested ``.resample()`` levels a sampled configuration may use (``PipelineSpace(max_depth=)``).
@@ -60,6 +60,8 @@ class SpaceStructure:
             self._check_shared_cycles()
             self._solve_heights()
         self.order = self._check_conditions(conditions, forbidden, referenced)
+        clauses = [*conditions.values(), *forbidden]
+        self._check_intermediates_used(referenced.union(*(c.names() for c in clauses)))
 
     # -- references ---------------------------------------------------------------------------
     def reference(self, node: Any, *, root: bool = False) -> str | None:
@@ -167,6 +169,22 @@ class SpaceStructure:
 
         for name in self.entries:
             visit(name, [])
+
+    def _check_intermediates_used(self, used: set[str]) -> None:
+        """Refuse an intermediate (``_name``) entry that nothing uses: it is searched for nothing.
+
+        ``evaluate_pipeline`` never receives intermediates; a NePS user who writes ``_lr`` in a
+        flat space expects to, and would otherwise lose the dimension without a word.
+        """
+        for name, entry in self.entries.items():
+            if name.startswith("_") and name not in used and not isinstance(entry, Constant):
+                raise _fail(
+                    name,
+                    "a name starting with '_' marks an intermediate entry, which "
+                    "evaluate_pipeline never receives, and no other entry, condition or "
+                    "forbidden clause uses this one, so it would be searched for nothing; "
+                    "rename it without the leading '_' to receive it",
+                )
 
     # -- heights ------------------------------------------------------------------------------
     def height(self, node: Any, *, root: bool = False) -> float:

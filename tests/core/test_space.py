@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 import neps_core as neps
-from neps_core.space import describe_space, space_from_description
+from neps_core.space import Equals, describe_space, space_from_description
 
 
 class MixedSpace(neps.PipelineSpace):
@@ -384,3 +384,42 @@ def test_dict_of_declarative_entries_as_pipeline_space(root: Path) -> None:
     neps.run(evaluate, space, root_directory=root, evaluations_to_spend=3)
     assert len(seen) == 3
     assert all(-2.0 <= c["x"] <= 2.0 and c["kind"] in ("p", "q") for c in seen)
+
+
+UNUSED_INTERMEDIATE = r"'_lr'.*intermediate.*searched for nothing.*without the leading '_'"
+
+
+def test_an_intermediate_nothing_uses_is_refused_in_every_space_form(tmp_path: Path) -> None:
+    """``_lr`` would be searched but never reach ``evaluate_pipeline``: refused, not ignored."""
+    with pytest.raises(ValueError, match=UNUSED_INTERMEDIATE):
+        neps.PipelineSpace({"_lr": neps.Float(1e-4, 1e-1), "x": neps.Float(0.0, 1.0)})
+
+    class Space(neps.PipelineSpace):
+        _lr = neps.Float(1e-4, 1e-1)
+
+    with pytest.raises(ValueError, match=UNUSED_INTERMEDIATE):
+        Space()
+    path = tmp_path / "space.yaml"
+    path.write_text("_lr: {lower: 1.0e-4, upper: 0.1}\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=UNUSED_INTERMEDIATE):
+        neps.run(lambda **c: 0.0, path, root_directory=tmp_path / "run", evaluations_to_spend=1)
+    assert not (tmp_path / "run").exists()
+
+
+def test_intermediates_used_by_an_entry_or_a_clause_are_fine() -> None:
+    class Space(neps.PipelineSpace):
+        _width = neps.Integer(16, 64)
+        model = neps.Operation(dict, kwargs={"width": _width})
+
+    space = Space()
+    config = space.sample(np.random.default_rng(0))
+    assert list(space.resolve(config)) == ["model"]
+    gated = neps.PipelineSpace(
+        {
+            "_use_momentum": neps.Categorical((True, False)),
+            "momentum": neps.Float(0.0, 0.9),
+            "_seed": neps.Constant(3),  # not searched, so harmless
+        },
+        conditions={"momentum": Equals("_use_momentum", True)},
+    )
+    assert set(gated.searchable) == {"_use_momentum", "momentum"}

@@ -245,3 +245,10 @@ def test_importing_the_plugin_does_not_import_configspace() -> None:
         "assert 'ConfigSpace' not in sys.modules, 'imported eagerly'\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
+def test_a_configspace_hyperparameter_named_like_an_intermediate_is_refused() -> None:
+    """``_lr`` would be searched but, as an intermediate, never passed on."""
+    configspace = CS.ConfigurationSpace({"_lr": (1e-4, 1e-1), "x": (0.0, 1.0)})
+    with pytest.raises(ValueError, match=r"'_lr'.*intermediate.*searched for nothing"):
+        from_configspace(configspace)
