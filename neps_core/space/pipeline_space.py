@@ -26,15 +26,22 @@ from neps_core.space.parameters import (
 )
 from neps_core.space.resolution import DrawPolicy, Resolution, Resolver
 from neps_core.space.resolution import NoGeneratorError as _NoGenerator
+from neps_core.space.structure import ByName
 
 #: Draws before sampling gives up on a space whose forbidden clauses exclude almost everything.
 MAX_FORBIDDEN_REJECTIONS = 1000
 
 
 def _class_parameters(cls: type) -> dict[str, Parameter]:
+    """The class's parameters; ``b = a`` shares a's value (one parameter is drawn once)."""
     found: dict[str, Parameter] = {}
     for klass in reversed(cls.__mro__):
         found.update({k: v for k, v in vars(klass).items() if isinstance(v, Parameter)})
+    first_names: dict[int, str] = {}
+    for name, parameter in found.items():
+        first = first_names.setdefault(id(parameter), name)
+        if first != name:
+            found[name] = ByName(first)
     return found
 
 
@@ -139,11 +146,8 @@ class PipelineSpace:
 
     @property
     def reads_as_stored(self) -> bool:
-        """Whether stored configurations read as what ``evaluate_pipeline`` receives.
-
-        Not for structural spaces (decision paths) nor for categoricals that store an index
-        (tuples, callables): for those, ``readable`` is the view to show people.
-        """
+        """Whether stored configurations read as what ``evaluate_pipeline`` receives: not
+        with decision paths or categoricals storing an index (``readable`` shows those)."""
         return self.is_flat and not any(
             isinstance(p, Categorical) and p.indexed for p in self._parameters.values()
         )

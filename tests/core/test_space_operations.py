@@ -127,6 +127,27 @@ def test_a_parameter_is_drawn_once_unless_resampled() -> None:
         assert "_block.kwargs.width" in config  # the shared block's own decision
 
 
+def test_a_class_attribute_that_is_another_entry_shares_its_value() -> None:
+    """``b = a`` in a class is the parameter ``a`` used twice: drawn once, as in NePS."""
+
+    class Aliased(neps.PipelineSpace):
+        a = neps.Float(0.0, 1.0)
+        b = a
+        c = neps.Integer(1, 9)
+
+    space = Aliased()
+    for config in _samples(space, 10):
+        assert set(config) == {"a", "c"}  # one decision
+        values = space.resolve(config)
+        assert values["b"] == values["a"]
+    assert space_from_description(describe_space(space)) == space
+    # In a dict each key is its own parameter, whatever object defines it.
+    shared_range = neps.Float(0.0, 1.0)
+    flat = neps.PipelineSpace({"lr_encoder": shared_range, "lr_decoder": shared_range})
+    config = flat.sample(np.random.default_rng(0))
+    assert config["lr_encoder"] != config["lr_decoder"]
+
+
 def test_a_shared_operation_is_one_object_and_a_resampled_one_is_new() -> None:
     space = SharingSpace()
     config = _samples(space, 1)[0]
