@@ -19,6 +19,12 @@ from neps_core.space.conditions import (
     Relation,
 )
 from neps_core.space.description import describe_space, space_from_description
+from neps_core.space.legacy import (
+    CategoricalParameter,
+    ConstantParameter,
+    FloatParameter,
+    IntegerParameter,
+)
 from neps_core.space.parameters import (
     Categorical,
     Constant,
@@ -37,16 +43,20 @@ __all__ = [
     "And",
     "ByName",
     "Categorical",
+    "CategoricalParameter",
     "Clause",
     "Constant",
+    "ConstantParameter",
     "Equals",
     "Fidelity",
     "Float",
     "FloatFidelity",
+    "FloatParameter",
     "GreaterThan",
     "In",
     "Integer",
     "IntegerFidelity",
+    "IntegerParameter",
     "InvalidParameterError",
     "LessThan",
     "NotEquals",

@@ -21,6 +21,7 @@ from typing import Any
 
 from neps_core.space.analysis import DEFAULT_MAX_DEPTH
 from neps_core.space.conditions import Clause, clause_from_description
+from neps_core.space.legacy import current_keys
 from neps_core.space.nodes import (
     describe_node,
     is_node_form,
@@ -133,7 +134,7 @@ def parameter_from_description(name: str, entry: Any) -> Parameter:
         return Constant(entry)
     if is_node_form(entry):
         return _structural_entry(name, entry)
-    fields = dict(entry)
+    fields = current_keys(entry, f"Parameter {name!r}")
     kind = _kind_of(name, fields)
     try:
         if kind is Constant:

@@ -21,6 +21,8 @@ import attrs
 
 PriorConfidence = Literal["low", "medium", "high"]
 PRIOR_CONFIDENCES: tuple[str, ...] = ("low", "medium", "high")
+#: NePS's old argument names -> today's (see ``neps_core.space.legacy``).
+LEGACY_KEYS = {"default": "prior", "default_confidence": "prior_confidence"}
 
 _NAME_BEFORE_CALL = re.compile(r"""["']?(\w+)["']?\s*[:=]\s*$""")
 _ANNOTATED_NAME = re.compile(r"""^\s*(\w+)\s*:[^=:]*=\s*$""")
@@ -28,7 +30,7 @@ _OPEN_CALL = re.compile(r"""[\w.]+\(\s*$""")
 #: Modules whose frames are constructors, not the user's assignment (see `_assigned_name`).
 _CONSTRUCTOR_MODULES = {
     os.path.join(os.path.dirname(os.path.abspath(__file__)), module)
-    for module in ("parameters.py", "structure.py")
+    for module in ("parameters.py", "structure.py", "legacy.py")
 }
 
 if TYPE_CHECKING:
@@ -70,6 +72,14 @@ class Parameter:
 
     kind: ClassVar[str] = "parameter"
     _name_hint: str | None
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Any:
+        """Refuse NePS's old argument names with the new ones (not a bare ``TypeError``)."""
+        old = sorted(kwargs.keys() & LEGACY_KEYS.keys())
+        if old:
+            current = ", ".join(f"{LEGACY_KEYS[key]}= for {key}=" for key in old)
+            raise TypeError(f"{cls.__name__}: {current} (NePS's old names)")
+        return super().__new__(cls)
 
     def problems(self) -> list[str]:
         """What is wrong with this definition (empty when it is valid)."""

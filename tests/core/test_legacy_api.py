@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 import neps_core as neps
+from neps_core.space import space_from_description
 
 TrialFileReader = Callable[..., Any]
 SPACE = {
@@ -185,3 +186,47 @@ def test_removed_and_misspelled_settings_say_what_to_do(
     with pytest.raises(ValueError, match=rf"{setting}.*{hint}"):
         neps.run(run_pipeline, SPACE, root_directory=root, evaluations_to_spend=1, **{setting: 1})
     assert not root.exists()
+
+
+def test_old_parameter_names_build_todays_parameters(root: Path) -> None:
+    with pytest.warns(DeprecationWarning, match="FloatParameter is NePS's old name of Float"):
+        lr = neps.FloatParameter(1e-4, 1e-1, log=True, default=1e-2, default_confidence="high")
+    assert lr == neps.Float(1e-4, 1e-1, log=True, prior=1e-2, prior_confidence="high")
+    with pytest.warns(DeprecationWarning):
+        space = {
+            "lr": lr,
+            "epochs": neps.IntegerParameter(1, 9, is_fidelity=True),
+            "optimizer": neps.CategoricalParameter(["adam", "sgd"], default="sgd"),
+            "seed": neps.ConstantParameter(7),
+        }
+    assert space["epochs"] == neps.IntegerFidelity(1, 9)
+    assert space["optimizer"].prior_index == 1 and space["seed"] == neps.Constant(7)
+    summary = neps.run(
+        lambda lr, epochs, optimizer, seed: lr * epochs,
+        space,
+        root_directory=root,
+        fidelities_to_spend=20,
+        optimizer="priorband",
+    )
+    assert summary.best_trial is not None
+
+    description = {
+        "lr": {
+            "lower": 1e-4,
+            "upper": 0.1,
+            "log": True,
+            "default": 0.01,
+            "default_confidence": "high",
+        }
+    }
+    with pytest.warns(DeprecationWarning, match="'default' is NePS's old name of 'prior'"):
+        assert space_from_description(description).parameters["lr"] == lr
+
+
+def test_old_argument_names_of_todays_parameters_say_the_new_ones() -> None:
+    with pytest.raises(TypeError, match="Float: prior= for default="):
+        neps.Float(0.0, 1.0, default=0.5)
+    with pytest.raises(TypeError, match="prior_confidence= for default_confidence="):
+        neps.Categorical(("a", "b"), default_confidence="high")
+    with pytest.raises(ValueError, match="'prior' or its old name 'default', not both"):
+        space_from_description({"x": {"lower": 0, "upper": 1, "prior": 0.5, "default": 0.2}})
