@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from neps_core import hookimpl
 from neps_core.interfaces import SpaceAdapter
 from neps_core.models import Trial
-from neps_core.serialization import dump_yaml, read_yaml, write_atomic
+from neps_core.serialization import dump_yaml, read_yaml, to_plain, write_atomic
 from neps_core.space import Parameter, PipelineSpace, space_from_description
 
 if TYPE_CHECKING:
@@ -98,6 +98,7 @@ def neps_trial_sampled(run: RunContext, trial: Trial) -> None:
     directory = run.storage.trial_directory(trial.id)
     try:
         directory.mkdir(parents=True, exist_ok=True)
-        write_atomic(directory / RESOLVED_FILE, dump_yaml(run.space.readable(trial.config)))
+        readable = to_plain(run.space.readable(trial.config))  # NumPy choices too
+        write_atomic(directory / RESOLVED_FILE, dump_yaml(readable))
     except OSError as error:  # a convenience file; the run goes on without it
         logger.warning("Could not write %s for trial %s: %s", RESOLVED_FILE, trial.id, error)

@@ -9,6 +9,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 import yaml
 
@@ -148,9 +149,13 @@ def test_summary_and_best_config_files(
 def test_choices_stored_as_indices_are_shown_as_the_pipeline_received_them(root: Path) -> None:
     """A categorical of tuples stores the index; the summaries also show the tuple."""
     layouts = ((32, 32), (64, 64, 64))
-    space = {"sizes": neps.Categorical(choices=layouts), "lr": neps.Float(0.1, 1.0)}
+    space = {
+        "sizes": neps.Categorical(choices=layouts),
+        "lr": neps.Float(0.1, 1.0),
+        "dropout": neps.Categorical(choices=list(np.linspace(0.1, 0.5, 3))),  # NumPy floats
+    }
     summary = neps.run(
-        lambda sizes, lr: sum(sizes) * lr,
+        lambda sizes, lr, dropout: sum(sizes) * lr + dropout,
         space,
         root_directory=root,
         evaluations_to_spend=4,
@@ -159,7 +164,11 @@ def test_choices_stored_as_indices_are_shown_as_the_pipeline_received_them(root:
     )
     assert summary.best_config is not None and summary.best_pipeline is not None
     index = summary.best_config["sizes"]
-    expected = {"sizes": str(layouts[index]), "lr": summary.best_config["lr"]}
+    expected = {
+        "sizes": str(layouts[index]),
+        "lr": summary.best_config["lr"],
+        "dropout": summary.best_config["dropout"],
+    }
     assert summary.best_pipeline == expected
     assert neps.status(root).best_pipeline == expected  # the space is rebuilt from the run
     best = yaml.safe_load((root / "best_config.yaml").read_text(encoding="utf-8"))
