@@ -14,7 +14,7 @@ import math
 import os
 import re
 import warnings
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import attrs
@@ -254,7 +254,17 @@ class Integer(Numerical):
 
 
 def _to_tuple(values: Iterable[Any]) -> tuple[Any, ...]:
-    """Typed, so that mypy accepts any iterable of choices in users' code."""
+    """The choices as a tuple; a string or mapping is refused rather than taken apart.
+
+    ``choices="adam"`` would otherwise search the letters ``a``, ``d``, ``a``, ``m``.
+    """
+    if isinstance(values, str | bytes | Mapping) or not isinstance(values, Iterable):
+        name = _assigned_name()
+        label = f"Parameter {name!r} (Categorical)" if name else "Categorical"
+        raise InvalidParameterError(
+            f"{label}: choices must be a list or tuple of choices, got "
+            f"{type(values).__name__} {values!r}"
+        )
     return tuple(values)
 
 

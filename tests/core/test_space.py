@@ -151,6 +151,8 @@ def test_non_integral_integer_bound_names_the_parameter() -> None:
         (lambda: {"lr": neps.Float(-1.0, 1.0, log=True)}, "log"),
         (lambda: {"lr": neps.Float(0.1, 1.0, log="maybe")}, "log must be true or false"),
         (lambda: {"lr": neps.Categorical(choices=[])}, "choices"),
+        (lambda: {"lr": neps.Categorical(choices="adam")}, "choices must be a list or tuple.*str"),
+        (lambda: {"lr": neps.Categorical(choices={"a": 1})}, "choices must be a list or tuple"),
         (lambda: {"lr": neps.Categorical(("a", "b"), prior=0, prior_confidence="max")}, "prior_"),
     ],
 )
@@ -180,6 +182,7 @@ def test_two_fidelities_name_both_parameters() -> None:
         ({"lower": 0.0, "upper": 1.0, "prior": 3.0}, "prior"),
         ({"lower": 0, "upper": 10, "log": True}, "log"),
         ({"choices": []}, "choices"),
+        ({"choices": "adam"}, "choices must be a list or tuple"),
         ({"choices": ["a", "b"], "prior": "a", "prior_confidence": "sure"}, "prior_confidence"),
         ({"lower": 0.0, "upper": 1.0, "colour": "red"}, "colour"),
     ],
