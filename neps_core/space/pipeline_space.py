@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from neps_core.space.analysis import DEFAULT_MAX_DEPTH, SpaceStructure
+from neps_core.space.class_attributes import class_entries
 from neps_core.space.conditions import Clause
 from neps_core.space.materialize import instantiate, readable
 from neps_core.space.parameters import (
@@ -26,23 +27,9 @@ from neps_core.space.parameters import (
 )
 from neps_core.space.resolution import DrawPolicy, Resolution, Resolver
 from neps_core.space.resolution import NoGeneratorError as _NoGenerator
-from neps_core.space.structure import ByName
 
 #: Draws before sampling gives up on a space whose forbidden clauses exclude almost everything.
 MAX_FORBIDDEN_REJECTIONS = 1000
-
-
-def _class_parameters(cls: type) -> dict[str, Parameter]:
-    """The class's parameters; ``b = a`` shares a's value (one parameter is drawn once)."""
-    found: dict[str, Parameter] = {}
-    for klass in reversed(cls.__mro__):
-        found.update({k: v for k, v in vars(klass).items() if isinstance(v, Parameter)})
-    first_names: dict[int, str] = {}
-    for name, parameter in found.items():
-        first = first_names.setdefault(id(parameter), name)
-        if first != name:
-            found[name] = ByName(first)
-    return found
 
 
 class PipelineSpace:
@@ -63,7 +50,7 @@ class PipelineSpace:
         forbidden: Sequence[Clause] = (),
         max_depth: int | None = None,
     ) -> None:
-        merged = _class_parameters(type(self))
+        merged = class_entries(type(self), PipelineSpace)
         merged.update(parameters or {})
         for name, parameter in merged.items():
             if not isinstance(parameter, Parameter):

@@ -426,3 +426,32 @@ def test_intermediates_used_by_an_entry_or_a_clause_are_fine() -> None:
         conditions={"momentum": Equals("_use_momentum", True)},
     )
     assert set(gated.searchable) == {"_use_momentum", "momentum"}
+
+
+def test_plain_class_attributes_are_passed_on_as_constants() -> None:
+    """As in NePS, ``batch_size = 64`` in a space class reaches ``evaluate_pipeline``."""
+
+    class Space(neps.PipelineSpace):
+        lr = neps.Float(1e-4, 1e-1, log=True)
+        batch_size = 64
+        _internal = "not passed"
+
+        def helper(self) -> int:
+            return 1
+
+        @property
+        def described(self) -> str:
+            return "not an entry"
+
+    space = Space()
+    assert dict(space.parameters) == {
+        "lr": neps.Float(1e-4, 1e-1, log=True),
+        "batch_size": neps.Constant(64),
+    }
+    assert space.resolve(space.sample(np.random.default_rng(0)))["batch_size"] == 64
+
+    class Layers(neps.PipelineSpace):
+        layers = [neps.Integer(1, 3), neps.Integer(1, 3)]
+
+    with pytest.raises(ValueError, match="'layers': a list holding parameters"):
+        Layers()

@@ -1,0 +1,46 @@
+"""The entries a ``PipelineSpace`` subclass declares as class attributes, read as NePS does.
+
+Parameters are entries; ``b = a`` is the parameter ``a`` used twice, so ``b`` shares its
+value; any other public value (``batch_size = 64``) is passed on as a constant. Methods,
+properties and names starting with ``_`` that are not parameters are the class's own business.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from neps_core.space.parameters import Constant, InvalidParameterError, Parameter
+from neps_core.space.structure import ByName, contains_node
+
+
+def class_entries(cls: type, base: type) -> dict[str, Parameter]:
+    """The entries declared by ``cls`` and its ancestors below ``base``, in declaration order."""
+    found: dict[str, Parameter] = {}
+    for klass in reversed(cls.__mro__):
+        if klass is base or not issubclass(klass, base):
+            continue
+        for name, value in vars(klass).items():
+            entry = _entry(name, value)
+            if entry is not None:
+                found[name] = entry
+            else:
+                found.pop(name, None)  # a subclass may turn an entry into a method
+    first_names: dict[int, str] = {}
+    for name, parameter in found.items():
+        first = first_names.setdefault(id(parameter), name)
+        if first != name:
+            found[name] = ByName(first)
+    return found
+
+
+def _entry(name: str, value: Any) -> Parameter | None:
+    if isinstance(value, Parameter):
+        return value
+    if name.startswith("_") or callable(value) or hasattr(value, "__get__"):
+        return None  # private values, methods, properties, class and static methods
+    if contains_node(value):
+        raise InvalidParameterError(
+            f"Parameter {name!r}: a {type(value).__name__} holding parameters is not an entry; "
+            "wrap it in an Operation whose args hold them, or in a Categorical"
+        )
+    return Constant(value)
