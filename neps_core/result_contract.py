@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 import numbers
 import warnings
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -185,16 +185,33 @@ def _is_number(value: Any) -> bool:
 
 def _objective(value: Any, where: str) -> Objective:
     """One number, or a tuple of several (multi-objective); a one-element list is one number."""
-    value = _from_array(value)
+    value = _numbers(value)
     if _is_number(value):
         return float(value)
-    is_sequence = isinstance(value, list | tuple) and len(value) > 0
-    if is_sequence and all(_is_number(v) for v in value):
+    if isinstance(value, list | tuple) and len(value) > 0:
+        _check_elements(value, where)
         return float(value[0]) if len(value) == 1 else tuple(float(v) for v in value)
     raise TypeError(
         f"{where} must be a number or a non-empty sequence of numbers (multi-objective), "
         f"got {type(value).__name__}: {_short_repr(value)}"
     )
+
+
+def _numbers(value: Any) -> Any:
+    """``_from_array`` of ``value`` and of each element of a list or tuple (of 0-d tensors)."""
+    value = _from_array(value)
+    if isinstance(value, list | tuple):
+        return [_from_array(item) for item in value]
+    return value
+
+
+def _check_elements(values: Sequence[Any], where: str) -> None:
+    """Name the first element that is not a number (the list itself is fine)."""
+    for index, item in enumerate(values):
+        if not _is_number(item):
+            raise TypeError(
+                f"{where}[{index}] must be a number, got {type(item).__name__}: {_short_repr(item)}"
+            )
 
 
 def _cost(value: Any) -> float | None:
@@ -211,14 +228,15 @@ def _cost(value: Any) -> float | None:
 
 
 def _learning_curve(value: Any) -> tuple[float, ...] | None:
-    value = _from_array(value)
+    value = _numbers(value)
     if value is None:
         return None
-    if isinstance(value, list | tuple | np.ndarray) and all(_is_number(v) for v in value):
-        return tuple(float(v) for v in value)
-    raise TypeError(
-        f"'learning_curve' must be a list or array of numbers, got {type(value).__name__}"
-    )
+    if not isinstance(value, list):
+        raise TypeError(
+            f"'learning_curve' must be a list or array of numbers, got {type(value).__name__}"
+        )
+    _check_elements(value, "'learning_curve'")
+    return tuple(float(v) for v in value)
 
 
 def _short_repr(value: Any) -> str:

@@ -142,6 +142,38 @@ def test_a_0d_array_or_tensor_is_a_number(root: Path, trial_file: TrialFileReade
     assert trial_file(root, 3, "report")["cost"] == 2.0
 
 
+def test_lists_of_0d_tensors_are_lists_of_numbers(root: Path, trial_file: TrialFileReader) -> None:
+    """``[loss, latency]`` with a tensor loss, or a curve of appended tensor losses."""
+    import torch
+
+    curve = [torch.tensor(0.5), torch.tensor(0.25)]
+    values = iter(
+        [
+            {"objective_to_minimize": [torch.tensor(1.0), 2.0], "learning_curve": curve},
+            (torch.tensor(0.5), np.float32(3.0)),
+        ]
+    )
+    _run(root, lambda x, units: next(values), evaluations_to_spend=2)
+    first = trial_file(root, 1, "report")
+    assert first["objective_to_minimize"] == [1.0, 2.0]
+    assert first["learning_curve"] == [0.5, 0.25]
+    assert trial_file(root, 2, "report")["objective_to_minimize"] == [0.5, 3.0]
+
+
+@pytest.mark.parametrize(
+    ("value", "named"),
+    [
+        ({"objective_to_minimize": [0.5, "fast"]}, r"objective_to_minimize\[1\] must be a number"),
+        ({"objective_to_minimize": 0.5, "learning_curve": [0.5, None]}, r"'learning_curve'\[1\]"),
+    ],
+)
+def test_a_sequence_element_that_is_no_number_is_named(
+    root: Path, value: dict[str, Any], named: str
+) -> None:
+    with pytest.raises(TypeError, match=named):
+        _run(root, lambda x, units: value, evaluations_to_spend=1)
+
+
 # -- failures the user reports ---------------------------------------------------------------------
 @pytest.mark.parametrize(
     "value",
