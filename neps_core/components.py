@@ -32,6 +32,7 @@ from neps_core.serialization import (
     write_atomic,
 )
 from neps_core.space import PipelineSpace, describe_space, space_from_description
+from neps_core.space.parameters import prior_indices_meant
 
 STORAGE_POINTER_FILE = "storage.yaml"
 #: What the core writes into every run's root (besides the pointer); found without the
@@ -264,7 +265,10 @@ def _pointer_of(spec: ComponentSpec) -> dict[str, Any]:
 def stored_space(storage: Storage) -> PipelineSpace | None:
     """The space a run in ``storage`` was started with, ``None`` for a new run."""
     info = storage.load_info()
-    return None if info is None else space_from_description(info.space)
+    if info is None:
+        return None
+    with prior_indices_meant():  # a saved categorical prior is an index
+        return space_from_description(info.space)
 
 
 def rebuildable_space(storage: Storage) -> PipelineSpace | None:

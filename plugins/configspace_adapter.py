@@ -45,6 +45,7 @@ from neps_core.space import (
     PipelineSpace,
     Relation,
 )
+from neps_core.space.parameters import prior_indices_meant
 
 #: ``prior_confidence`` for defaults that do not say how sure they are.
 DEFAULT_CONFIDENCE = "medium"
@@ -72,9 +73,10 @@ def convert_parameter(parameter: Any) -> Parameter:
     if kind in ("CategoricalHyperparameter", "OrdinalHyperparameter"):
         choices = [_plain(c) for c in getattr(parameter, "choices", None) or parameter.sequence]
         default = _plain(parameter.default_value)
-        return Categorical(
-            choices, prior=choices.index(default), prior_confidence=DEFAULT_CONFIDENCE
-        )
+        with prior_indices_meant():
+            return Categorical(
+                choices, prior=choices.index(default), prior_confidence=DEFAULT_CONFIDENCE
+            )
     if kind.endswith("FloatHyperparameter") or kind.endswith("IntegerHyperparameter"):
         numeric = Integer if kind.endswith("IntegerHyperparameter") else Float
         return numeric(

@@ -7,6 +7,7 @@ the caller assigns it to (``lr = Float(...)`` or ``"lr": Float(...)``), best eff
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import keyword
 import linecache
@@ -14,7 +15,7 @@ import math
 import os
 import re
 import warnings
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import attrs
@@ -39,6 +40,22 @@ if TYPE_CHECKING:
 
 class InvalidParameterError(ValueError):
     """A parameter definition that cannot describe a search dimension."""
+
+
+class AmbiguousPriorWarning(UserWarning):
+    """A categorical ``prior`` that is both a valid index and another choice (read as index)."""
+
+
+@contextlib.contextmanager
+def prior_indices_meant() -> Iterator[None]:
+    """Silence ``AmbiguousPriorWarning`` where priors are indices on purpose.
+
+    Adapters (ConfigSpace's default as an index) and saved spaces being reloaded: the user
+    was warned, if at all, where the space was written.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", AmbiguousPriorWarning)
+        yield
 
 
 def _assigned_name() -> str | None:
@@ -324,7 +341,7 @@ class Categorical(Parameter):
                 f"{self._label(_assigned_name())}: prior={self.prior!r} is read as an index, "
                 f"the choice {self.choices[index]!r}; for the choice {self.prior!r} pass "
                 f"prior={as_choice}",
-                UserWarning,
+                AmbiguousPriorWarning,
                 stacklevel=4,  # this method, __attrs_post_init__, __init__, the user's line
             )
 

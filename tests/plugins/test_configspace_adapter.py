@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import warnings
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from neps_core.history import TrialHistory
 from neps_core.models import BudgetInfo
 from neps_core.plugin_manager import Plugins
 from neps_core.space import And, Equals, GreaterThan, In, PipelineSpace, describe_space
+from neps_core.space.parameters import AmbiguousPriorWarning
 from neps_core.testing import simulate
 from neps_core_plugins.complex_random_search import ComplexRandomSearch
 from neps_core_plugins.configspace_adapter import ConfigSpaceAdapter, from_configspace
@@ -252,3 +254,18 @@ def test_a_configspace_hyperparameter_named_like_an_intermediate_is_refused() ->
     configspace = CS.ConfigurationSpace({"_lr": (1e-4, 1e-1), "x": (0.0, 1.0)})
     with pytest.raises(ValueError, match=r"'_lr'.*intermediate.*searched for nothing"):
         from_configspace(configspace)
+
+
+def test_an_integer_categorical_default_converts_without_a_prior_warning(root: Path) -> None:
+    """The adapter passes the default's index on purpose; saved spaces reload quietly too."""
+    configspace = CS.ConfigurationSpace({"x": (0.0, 1.0)})
+    configspace.add(CS.Categorical("n_layers", [1, 0, 2], default=0))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", AmbiguousPriorWarning)
+        space = from_configspace(configspace)
+        neps.run(lambda x, n_layers: x, configspace, root_directory=root, evaluations_to_spend=1)
+        neps.run(lambda x, n_layers: x, root_directory=root, evaluations_to_spend=2)
+    categorical = space.parameters["n_layers"]
+    assert categorical.choices[categorical.prior_index] == 0
+    with pytest.warns(AmbiguousPriorWarning, match="read as an index"):
+        neps.Categorical((1, 0, 2), prior=0)  # written by a person, it is worth a word
