@@ -22,21 +22,24 @@ def read_config_file(path: Path) -> dict[str, Any]:
     """The YAML mapping in ``path``; a duplicated key is an error (YAML would keep the last)."""
     if not path.is_file():
         raise FileNotFoundError(f"No run config at {path}")
-    try:
-        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_StrictLoader)
-    except _DuplicateKeyError as error:
-        raise SettingsError(f"{path}: line {error.line}: duplicate key {error.key!r}") from None
-    except yaml.YAMLError as error:
-        raise SettingsError(f"{path}: not valid YAML: {error}") from None
-    except UnicodeDecodeError as error:
-        raise SettingsError(
-            f"{path}: not UTF-8 text ({error.reason} at byte {error.start})"
-        ) from None
+    data = read_strict_yaml(path)
     if data is None:
         return {}
     if not isinstance(data, dict):
         raise SettingsError(f"{path}: a run config must be a mapping, got {type(data).__name__}")
     return data
+
+
+def read_strict_yaml(path: Path, error_type: type[Exception] = SettingsError) -> Any:
+    """The YAML document in ``path``; errors (``error_type``) name the file and line."""
+    try:
+        return yaml.load(path.read_text(encoding="utf-8"), Loader=_StrictLoader)
+    except _DuplicateKeyError as error:
+        raise error_type(f"{path}: line {error.line}: duplicate key {error.key!r}") from None
+    except yaml.YAMLError as error:
+        raise error_type(f"{path}: not valid YAML: {error}") from None
+    except UnicodeDecodeError as error:
+        raise error_type(f"{path}: not UTF-8 text ({error.reason} at byte {error.start})") from None
 
 
 class _DuplicateKeyError(Exception):

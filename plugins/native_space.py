@@ -15,10 +15,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from neps_core import hookimpl
+from neps_core.config_files import read_strict_yaml
 from neps_core.interfaces import SpaceAdapter
 from neps_core.models import Trial
-from neps_core.serialization import dump_yaml, read_yaml, to_plain, write_atomic
-from neps_core.space import Parameter, PipelineSpace, space_from_description
+from neps_core.serialization import dump_yaml, to_plain, write_atomic
+from neps_core.space import InvalidParameterError, Parameter, PipelineSpace, space_from_description
 
 if TYPE_CHECKING:
     from neps_core.runtime import RunContext
@@ -75,7 +76,7 @@ class YamlSpaceAdapter(SpaceAdapter):
         path = Path(space)
         if not path.is_file():
             raise FileNotFoundError(f"pipeline_space: no such YAML file {path}")
-        data = read_yaml(path)
+        data = read_strict_yaml(path, InvalidParameterError)
         if isinstance(data, Mapping) and isinstance(data.get("pipeline_space"), Mapping):
             data = data["pipeline_space"]
         try:

@@ -87,6 +87,14 @@ def test_yaml_errors_name_the_file_and_the_parameter(tmp_path: Path) -> None:
     bad.write_text("lr: {lower: 1.0, upper: 0.1}\n")
     with pytest.raises(ValueError, match=r"bad\.yaml.*'lr'.*lower"):
         YamlSpaceAdapter.adapt(bad)
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("lr: {lower: 1.0, upper: [\n")
+    with pytest.raises(ValueError, match=r"broken\.yaml: not valid YAML"):
+        YamlSpaceAdapter.adapt(broken)
+    twice = tmp_path / "twice.yaml"
+    twice.write_text("lr: {lower: 0.1, upper: 1.0}\nlr: {lower: 1, upper: 9}\n")
+    with pytest.raises(ValueError, match=r"twice\.yaml: line 2: duplicate key 'lr'"):
+        YamlSpaceAdapter.adapt(twice)  # YAML alone would keep the second silently
 
 
 def test_a_run_takes_a_yaml_path(tmp_path: Path) -> None:
