@@ -24,7 +24,7 @@ from neps_core.components import (
 from neps_core.config import RunSettings
 from neps_core.connection import connect
 from neps_core.distributed import maybe_run_as_nonzero_rank, rank_zero
-from neps_core.errors import NepsCoreError, SettingsError
+from neps_core.errors import NepsCoreError, SettingsError, add_note
 from neps_core.interfaces import Storage
 from neps_core.models import Summary
 from neps_core.plugin_manager import load_plugins
@@ -147,17 +147,38 @@ def _work(context: RunContext) -> Summary:
             "max_evaluations_per_run): the run goes on until the optimizer has nothing left to "
             "propose or it is stopped (Ctrl-C gives running trials back)"
         )
-    context.plugins.notify("neps_run_started", run=context)
     try:
+        context.plugins.notify("neps_run_started", run=context)
         Worker(context).run()
-    finally:
+    except BaseException as error:
+        _finish(context, failure=error)
+        raise
+    summary = _finish(context, failure=None)
+    assert summary is not None  # without a failure, _finish raises or returns one
+    return summary
+
+
+def _finish(context: RunContext, failure: BaseException | None) -> Summary | None:
+    """Close the evaluator, write the summary, tell the observers, close the storage.
+
+    After a failed run, an error here (an observer of ``neps_run_finished`` raising, say) is
+    logged and noted on the run's own error, which is what the user must see.
+    """
+    try:
         context.evaluator.close()
-        summary = _summary(context.storage, settings, context.space)
-        if settings.post_run_summary:
+        summary = _summary(context.storage, context.settings, context.space)
+        if context.settings.post_run_summary:
             _write_summary(context.storage, summary)
         context.plugins.notify("neps_run_finished", run=context, summary=summary)
+        return summary
+    except Exception as cleanup_error:
+        if failure is None:
+            raise
+        logger.error("While ending the failed run: %s", cleanup_error)
+        add_note(failure, f"neps_core: while ending the run, also: {cleanup_error!r}")
+        return None
+    finally:
         context.storage.close()
-    return summary
 
 
 def _has_budget(settings: RunSettings) -> bool:

@@ -431,3 +431,43 @@ def test_a_parameter_named_like_an_injected_argument_is_refused(root: Path) -> N
     # Without the function asking for it, it is an ordinary parameter.
     summary = neps.run(lambda **c: c["x"], space, root_directory=root, evaluations_to_spend=1)
     assert summary.counts["success"] == 1
+
+
+# -- ending a run ---------------------------------------------------------------------------------
+class BrokenFinishObserver:
+    """A plugin whose ``neps_run_finished`` raises."""
+
+    @neps.hookimpl
+    def neps_run_finished(self, run: Any, summary: neps.Summary) -> None:
+        raise RuntimeError("observer failed in run_finished")
+
+
+def test_an_observer_failing_at_the_end_does_not_hide_the_runs_own_error(root: Path) -> None:
+    def evaluate_pipeline(x: float, depth: int) -> float:
+        raise ValueError("the user's real training error")
+
+    with pytest.raises(ValueError, match="the user's real training error") as caught:
+        neps.run(
+            evaluate_pipeline,
+            SPACE,
+            root_directory=root,
+            evaluations_to_spend=2,
+            storage="sqlite",
+            plugins=[BrokenFinishObserver()],
+        )
+    notes = " ".join(getattr(caught.value, "__notes__", []))
+    assert "observer failed in run_finished" in notes
+    assert _counts(root) == {"failed": 1}
+    assert (root / "summary.yaml").is_file()  # the run was ended properly all the same
+
+
+def test_an_observer_failing_at_the_end_of_a_good_run_raises(root: Path) -> None:
+    with pytest.raises(RuntimeError, match="observer failed in run_finished"):
+        neps.run(
+            Recorder(),
+            SPACE,
+            root_directory=root,
+            evaluations_to_spend=2,
+            plugins=[BrokenFinishObserver()],
+        )
+    assert _counts(root) == {"success": 2}
