@@ -174,7 +174,8 @@ def summary_as_dict(summary: Summary) -> dict[str, object]:
             **_pipeline_entry(summary),
         },
         "pareto_front": [
-            {"trial_id": t.id, "objective_to_minimize": t.objective} for t in summary.pareto_front
+            {"trial_id": t.id, "objective_to_minimize": t.objective, "config": t.config}
+            for t in summary.pareto_front
         ],
     }
     plain = to_plain(data)

@@ -266,3 +266,7 @@ def test_the_pareto_front_is_taken_at_the_highest_fidelity_reached(root: Path) -
     assert {trial.config["epochs"] for trial in summary.pareto_front} == {9}
     status = neps.status(root)
     assert [t.id for t in status.pareto_front] == [t.id for t in summary.pareto_front]
+    on_disk = yaml.safe_load((root / "summary.yaml").read_text(encoding="utf-8"))
+    assert [p["config"] for p in on_disk["pareto_front"]] == [
+        dict(t.config) for t in summary.pareto_front
+    ]
