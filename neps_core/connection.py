@@ -52,6 +52,7 @@ def connect(settings: RunSettings, plugins: Plugins) -> RunContext:
             logger.info("Continuing with the run's seed %s", started.seed)
             settings = attrs.evolve(settings, seed=started.seed)
             optimizer = _optimizer(settings, space, plugins)
+        _warn_if_auto_switches(settings, optimizer, started.optimizer)
         record_budgets(settings.root_directory, settings)
         evaluator = build_evaluator(settings.evaluator, plugins)
     except BaseException:
@@ -69,6 +70,19 @@ def _optimizer(settings: RunSettings, space: PipelineSpace, plugins: Plugins) ->
     _refuse_injected_names(settings, space)
     cls = select_optimizer_class(settings.optimizer, space, settings, plugins)
     return build_optimizer(cls, settings.optimizer.options, space, settings.seed, plugins.converter)
+
+
+def _warn_if_auto_switches(settings: RunSettings, optimizer: Optimizer, started: str) -> None:
+    """Continuing a run without naming its optimizer may pick another one: say so."""
+    if settings.optimizer.name == "auto" and optimizer.name != started:
+        logger.warning(
+            "The run in %s was started with optimizer %r; optimizer='auto' continues it with "
+            "%r (pass optimizer=%r, and its plugin, to keep the first one)",
+            settings.root_directory,
+            started,
+            optimizer.name,
+            started,
+        )
 
 
 def _refuse_injected_names(settings: RunSettings, space: PipelineSpace) -> None:

@@ -471,3 +471,18 @@ def test_an_observer_failing_at_the_end_of_a_good_run_raises(root: Path) -> None
             plugins=[BrokenFinishObserver()],
         )
     assert _counts(root) == {"success": 2}
+
+
+def test_continuing_with_auto_says_when_it_picks_another_optimizer(
+    root: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    neps.run(
+        Recorder(), SPACE, root_directory=root, evaluations_to_spend=2, optimizer="grid_search"
+    )
+    with caplog.at_level("WARNING", logger="neps_core"):
+        neps.run(Recorder(), root_directory=root, evaluations_to_spend=3)
+    assert "started with optimizer 'grid_search'; optimizer='auto' continues it" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="neps_core"):
+        neps.run(Recorder(), root_directory=root, evaluations_to_spend=4, optimizer="grid_search")
+    assert "started with optimizer" not in caplog.text
