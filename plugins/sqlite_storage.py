@@ -27,6 +27,7 @@ edited by hand) becomes a CORRUPTED trial whose error names the database; the ru
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -34,7 +35,7 @@ import random
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 from urllib.parse import unquote, urlparse
@@ -53,6 +54,7 @@ logger = logging.getLogger(__name__)
 SCHEMA_VERSION = 1
 DEFAULT_DATABASE = "run.db"
 _BUSY_CODES = (5, 6)  # SQLITE_BUSY, SQLITE_LOCKED
+_UNWRITABLE_CODES = (8, 14)  # SQLITE_READONLY, SQLITE_CANTOPEN
 _MAX_BUSY_WAIT = 2.0  # seconds SQLite itself waits before we back off and retry
 _SCHEMA = (
     "CREATE TABLE schema_version (version INTEGER NOT NULL)",
@@ -80,12 +82,12 @@ def database_path(root_directory: Path, url: str | None) -> Path:
     return Path("/" + path) if path else Path(root_directory) / DEFAULT_DATABASE
 
 
-def _is_busy(error: sqlite3.Error) -> bool:
+def _has_code(error: BaseException | None, codes: tuple[int, ...], *words: str) -> bool:
+    """Whether ``error`` is an SQLite error with one of the primary result ``codes``."""
     code = getattr(error, "sqlite_errorcode", None)
-    if code is not None:
-        return code & 0xFF in _BUSY_CODES
-    message = str(error).lower()  # Python 3.10 has no error codes on exceptions
-    return "locked" in message or "busy" in message
+    if code is not None or not isinstance(error, sqlite3.Error):
+        return code is not None and code & 0xFF in codes
+    return any(word in str(error).lower() for word in words)  # Python 3.10 has no codes
 
 
 class SQLiteStorage(Storage):
@@ -116,6 +118,7 @@ class SQLiteStorage(Storage):
         self._history = TrialHistory()
         self._last_seq = 0
         self._connection: sqlite3.Connection | None = None
+        self._writable = False  # whether _connection may write (see _connect)
         self._pid = os.getpid()
         self._lock = threading.RLock()
 
@@ -179,20 +182,55 @@ class SQLiteStorage(Storage):
 
     # -- connection and schema --------------------------------------------------------------
     def _connect(self, *, create: bool) -> sqlite3.Connection | None:
-        """The open connection (one per process), or ``None`` for a database not yet created."""
+        """The open connection (one per process), or ``None`` for a database not yet created.
+
+        Reading works read-only where writing cannot (say, a read-only file system); a write
+        then opens read-write again, to fail with SQLite's own error naming the file."""
         if self._pid != os.getpid():  # forked: the parent's connection must not be used
             self._connection, self._pid = None, os.getpid()
-        if self._connection is not None:
+        if self._connection is not None and (self._writable or not create):
             return self._connection
         if not create and not self.path.exists():
             return None
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if create:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            connection, writable = self._open(str(self.path)), True
+        except StorageError as error:
+            if create or not _has_code(error.__cause__, _UNWRITABLE_CODES, "unable to open"):
+                raise
+            connection, writable = self._open_read_only(), False
+        self.close()  # an earlier read-only connection, replaced by a writable one
+        self._connection, self._writable = connection, writable
+        return connection
+
+    def _open_read_only(self) -> sqlite3.Connection:
+        """SQLite opens a read-only WAL database only if its ``-shm`` exists or can be created
+        (https://www.sqlite.org/wal.html); else ``immutable=1``, which ignores the WAL, so only
+        while no WAL holds changes the database file lacks."""
+        uri = self.path.resolve().as_uri()
+        try:
+            return self._open(f"{uri}?mode=ro", uri=True)
+        except StorageError as error:
+            wal = Path(f"{self.path}-wal")
+            if not _has_code(error.__cause__, _UNWRITABLE_CODES, "unable to open"):
+                raise
+            if wal.exists() and wal.stat().st_size > 0:
+                raise StorageError(
+                    f"{error}; {wal} holds changes that SQLite reads only with write access to "
+                    f"{self.path.parent}: copy the run to a writable place and read it there"
+                ) from error
+        return self._open(f"{uri}?mode=ro&immutable=1", uri=True)
+
+    def _open(self, target: str, *, uri: bool = False) -> sqlite3.Connection:
+        """A new connection to ``target`` with the schema checked (and created if missing)."""
         try:
             connection = sqlite3.connect(
-                self.path,
+                target,
                 timeout=min(self.lock_timeout, _MAX_BUSY_WAIT),
                 isolation_level=None,
                 check_same_thread=False,
+                uri=uri,
             )
         except sqlite3.Error as error:
             raise StorageError(
@@ -205,7 +243,6 @@ class SQLiteStorage(Storage):
             if isinstance(error, sqlite3.Error):
                 raise self.error("open the run", error) from error
             raise
-        self._connection = connection
         return connection
 
     def _prepare(self, connection: sqlite3.Connection) -> None:
@@ -252,8 +289,21 @@ class SQLiteStorage(Storage):
             raise sqlite3.OperationalError(f"could not switch to WAL mode (still {mode})")
 
     # -- transactions and retries -----------------------------------------------------------
-    def _write_transaction(self, connection: sqlite3.Connection) -> _Transaction:
-        return _Transaction(self, connection)
+    @contextlib.contextmanager
+    def _write_transaction(self, connection: sqlite3.Connection) -> Iterator[None]:
+        """``BEGIN IMMEDIATE`` (retried while busy) ... ``COMMIT``, or ``ROLLBACK`` on any error."""
+        self._retrying(lambda: connection.execute("BEGIN IMMEDIATE"), "start a write transaction")
+        what = "write"
+        try:
+            yield
+            what = "commit a transaction"
+            connection.execute("COMMIT")
+        except BaseException as error:
+            if connection.in_transaction:
+                connection.execute("ROLLBACK")
+            if isinstance(error, sqlite3.Error):
+                raise self.error(what, error) from error
+            raise
 
     def _retrying(self, action: Callable[[], T], what: str) -> T:
         """Run ``action``, retrying while the database is busy, up to ``lock_timeout``."""
@@ -264,7 +314,7 @@ class SQLiteStorage(Storage):
                 return action()
             except sqlite3.Error as error:
                 waited = time.monotonic() - started
-                if not _is_busy(error):
+                if not _has_code(error, _BUSY_CODES, "locked", "busy"):
                     raise self.error(what, error) from error
                 if waited >= self.lock_timeout:
                     raise StorageError(
@@ -280,6 +330,8 @@ class SQLiteStorage(Storage):
         message = str(error)
         if "readonly" in message.replace(" ", "").lower():
             message += " (the database file or its directory is not writable)"
+        elif "unable to open" in message and not os.access(self.path.parent, os.W_OK):
+            message += f" (its directory {self.path.parent} is not writable)"
         return StorageError(f"Could not {what} in the SQLite database {self.path}: {message}")
 
     # -- rows -------------------------------------------------------------------------------
@@ -331,38 +383,6 @@ class SQLiteStorage(Storage):
             except OSError as error:
                 # The database already holds the trial; the file is a convenience.
                 logger.warning("Could not write %s/config.yaml: %s", directory, error)
-
-
-class _Transaction:
-    """``BEGIN IMMEDIATE`` (retried while busy) ... ``COMMIT``, or ``ROLLBACK`` on any error."""
-
-    def __init__(self, storage: SQLiteStorage, connection: sqlite3.Connection) -> None:
-        self.storage = storage
-        self.connection = connection
-
-    def __enter__(self) -> sqlite3.Connection:
-        self.storage._retrying(
-            lambda: self.connection.execute("BEGIN IMMEDIATE"), "start a write transaction"
-        )
-        return self.connection
-
-    def __exit__(
-        self, kind: type[BaseException] | None, value: BaseException | None, _: Any
-    ) -> None:
-        if kind is None:
-            try:
-                self.connection.execute("COMMIT")
-                return
-            except sqlite3.Error as error:
-                self._rollback()
-                raise self.storage.error("commit a transaction", error) from error
-        self._rollback()
-        if isinstance(value, sqlite3.Error):
-            raise self.storage.error("write", value) from value
-
-    def _rollback(self) -> None:
-        if self.connection.in_transaction:
-            self.connection.execute("ROLLBACK")
 
 
 @hookimpl

@@ -6,7 +6,6 @@ marking it CRASHED in one storage transaction, which also checks that no worker 
 
 from __future__ import annotations
 
-import contextlib
 import math
 import time
 from pathlib import Path
@@ -36,6 +35,7 @@ The rule:
     trials waiting for save_pipeline_results (asynchronous evaluation).
 The check and the change happen in one storage transaction. A worker that has not
 claimed its first trial yet is invisible to the check: stop workers before cleaning.
+--dry-run only reads (no lock, no file written), so it also works on a read-only run.
 """
 
 #: Files neps_core writes atomically (a temporary sibling, then a rename).
@@ -80,12 +80,12 @@ def clean_run(root_directory: str | Path, *, stale_after: float, dry_run: bool) 
         refuse_if_alive(history, stale_after, f"clean {root_directory}", "--stale-after")
         debris = _debris(history, now)
         removed[:] = [Removed(t.id, t.state.value, why) for t, why in debris]
-        if dry_run:
-            raise _DryRun
-        return [_crashed(trial, why, now) for trial, why in debris]
+        return [] if dry_run else [_crashed(trial, why, now) for trial, why in debris]
 
     with open_run(root_directory) as storage:
-        with contextlib.suppress(_DryRun):  # a dry run aborts: nothing is written
+        if dry_run:  # only reads: no lock taken, no file created, so a read-only run works
+            crash_debris(storage.sync())
+        else:
             storage.transact(crash_debris)
         history = storage.sync()
         awaiting = sum(awaits_result(history[i]) for i in history.ids_in(TrialState.EVALUATING))
@@ -94,10 +94,6 @@ def clean_run(root_directory: str | Path, *, stale_after: float, dry_run: bool) 
         for path in files:
             path.unlink(missing_ok=True)
     return CleanReport(removed=tuple(removed), removed_files=files, awaiting=awaiting)
-
-
-class _DryRun(Exception):
-    """Aborts the cleaning transaction of a dry run."""
 
 
 def _crashed(trial: Trial, why: str, now: float) -> Trial:
