@@ -54,8 +54,14 @@ class ExclusiveLock:
 
     def _open(self) -> int:
         if self._descriptor is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._descriptor = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self._descriptor = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            except OSError as error:  # a read-only run: writing needs the lock file
+                raise StorageError(
+                    f"Could not open the lock file {self.path} to write to the run: "
+                    f"{error.strerror or error}"
+                ) from error
         return self._descriptor
 
     def _acquire(self, descriptor: int) -> None:

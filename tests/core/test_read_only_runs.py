@@ -124,7 +124,7 @@ def test_a_read_only_run_can_be_inspected_and_migrated_but_not_continued(
         assert migrated.returncode == 0, migrated.stderr
         assert neps.status(tmp_path / "copy").counts["success"] == 3
 
-        with pytest.raises(OSError, match=r"(run\.db|journal\.jsonl)") as refused:
+        with pytest.raises(StorageError, match=r"(run\.db|journal\.jsonl)") as refused:
             neps.run(lambda x: x, SPACE, root_directory=view, evaluations_to_spend=5)
         assert str(view) in str(refused.value)
         assert neps.status(view).counts["success"] == 3
