@@ -8,7 +8,8 @@ storages, evaluators and space adapters use exactly these hooks.
 Hooks come in three phases:
 
 * **registration** - plugins contribute classes; results from all plugins are collected and
-  every class is registered under its ``name`` (a name claimed twice is an error);
+  every class is registered under its ``name`` (a name claimed twice fails the runs that
+  select it, with a ``DuplicatePluginError`` naming both);
 * **decision** - the first plugin with an answer wins;
 * **observation** - plugins are told what happened; they return nothing and cannot change it.
 """

@@ -1,19 +1,24 @@
 """Building the plugin manager and the registries it fills.
 
 Nothing here runs at import time: every ``run()`` (and every tool that needs plugins) calls
-``load_plugins``, which discovers the ``neps_core`` entry points afresh. A plugin that
-fails to import does not stop the others; it is reported with a warning, and a run that asks
-for it gets the ``PluginLoadError``.
+``load_plugins``, which discovers the ``neps_core`` entry points afresh. A problem in an
+installed plugin (it fails to import, its registration hook fails, it claims a taken name)
+does not stop the others: it is reported with a ``PluginLoadWarning``, and only a run that
+asks for that plugin gets the error. Plugins passed to ``run(plugins=...)`` are part of the
+run, so their problems are raised at once.
 """
 
 from __future__ import annotations
 
 import contextlib
+import difflib
 import importlib.metadata
 import os
+import sys
 import traceback
 import warnings
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
+from types import FrameType
 from typing import Any
 
 import attrs
@@ -21,40 +26,90 @@ import cattrs
 import pluggy
 
 from neps_core import hookspecs
-from neps_core.errors import PluginLoadError, add_note
+from neps_core.errors import DuplicatePluginError, PluginLoadError, add_note
 from neps_core.interfaces import Evaluator, Optimizer, SpaceAdapter, Storage
 from neps_core.registry import Registry
 from neps_core.serialization import make_converter
 
 DISABLE_ENV = "NEPS_CORE_DISABLE_PLUGINS"
 AD_HOC_ORIGIN = "run(plugins=...)"
+REGISTRATIONS: tuple[tuple[str, str, type], ...] = (  # kind, hook, interface
+    ("optimizer", "neps_register_optimizers", Optimizer),
+    ("storage", "neps_register_storages", Storage),
+    ("evaluator", "neps_register_evaluators", Evaluator),
+    ("space adapter", "neps_register_space_adapters", SpaceAdapter),
+)
+_INTERNAL_PACKAGES = frozenset({"neps_core", "neps_core_plugins"})
 
 
 class PluginLoadWarning(UserWarning):
-    """A plugin entry point failed to import; runs that do not select it are unaffected."""
+    """An installed plugin has a problem; runs that do not select it are unaffected."""
+
+
+def _warn(message: str) -> None:
+    """Warn with a ``PluginLoadWarning`` attributed to the first caller outside neps_core.
+
+    Plugins are loaded deep inside ``run()``, the CLI and other tools; a fixed stacklevel
+    would point at some line of neps_core, which is where the problem is not.
+    """
+    frame: FrameType | None = sys._getframe(0)  # this function: stacklevel 1
+    level = 1
+    while frame is not None and _package(frame) in _INTERNAL_PACKAGES:
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, PluginLoadWarning, stacklevel=level)
+
+
+def _package(frame: FrameType) -> str:
+    return str(frame.f_globals.get("__name__", "")).partition(".")[0]
 
 
 @attrs.frozen
 class Discovery:
-    """A plugin manager plus what discovery learned on the way."""
+    """A plugin manager plus what discovery learned on the way.
+
+    Plugins are keyed by their pluggy name: the entry-point name, or ``name@distribution``
+    for a second distribution using an entry-point name that is already taken.
+    """
 
     manager: pluggy.PluginManager
     broken: dict[str, PluginLoadError]
     distributions: dict[str, str]
+    entry_points: dict[str, str] = attrs.field(factory=dict)  # only where name differs
 
     @property
     def disabled(self) -> list[str]:
         """The entry points blocked through ``NEPS_CORE_DISABLE_PLUGINS`` (or ``disabled``)."""
         return [name for name, plugin in self.manager.list_name_plugin() if plugin is None]
 
+    def entry_point(self, name: str) -> str:
+        """The entry-point name of the plugin registered as ``name``."""
+        return self.entry_points.get(name, name)
+
     def origin(self, plugin: object) -> str:
         """A human description of where ``plugin`` came from, for error messages."""
         name = self.manager.get_name(plugin) or repr(plugin)
         if name in self.distributions:
-            return f"distribution {self.distributions[name]!r} (entry point {name!r})"
+            entry_point = self.entry_point(name)
+            return f"distribution {self.distributions[name]!r} (entry point {entry_point!r})"
         if name.isdigit():  # pluggy names objects by id(); their type says more
             name = getattr(plugin, "__name__", type(plugin).__qualname__)
         return f"{AD_HOC_ORIGIN} {name!r}"
+
+    def is_installed(self, plugin: object) -> bool:
+        """Whether ``plugin`` came from an entry point (not from ``run(plugins=...)``)."""
+        return self.manager.get_name(plugin) in self.distributions
+
+    def mark_broken(self, name: str, error: PluginLoadError) -> None:
+        """Keep ``error`` for the runs that select the plugin ``name``, and warn now."""
+        self.broken[name] = error
+        _warn(str(error))
+
+    def registration_failed(self, plugin: object, cause: Exception) -> None:
+        """An installed plugin's registration hook failed: it is broken like an import error."""
+        name = self.manager.get_name(plugin) or repr(plugin)
+        module = getattr(plugin, "__name__", type(plugin).__qualname__)
+        error = PluginLoadError(self.entry_point(name), module, self.distributions[name], cause)
+        self.mark_broken(name, error)
 
 
 def make_plugin_manager(
@@ -66,46 +121,109 @@ def make_plugin_manager(
 
     ``disabled`` (default: the comma-separated ``NEPS_CORE_DISABLE_PLUGINS``) blocks entry
     points by entry-point name or distribution name. Entry points that fail to import are
-    kept in ``broken`` by name, with a ``PluginLoadWarning``.
+    kept in ``broken`` by name, with a ``PluginLoadWarning``. An unknown hook name in an
+    installed plugin is a warning, in one of ``extra_plugins`` a ``PluginValidationError``.
     """
     manager = pluggy.PluginManager(hookspecs.PROJECT_NAME)
     manager.add_hookspecs(hookspecs)
     blocked = set(_disabled_names() if disabled is None else disabled)
     discovery = Discovery(manager, broken={}, distributions={})
-    seen: set[str] = set()
-    for entry_point in importlib.metadata.entry_points(group=hookspecs.PROJECT_NAME):
-        distribution = entry_point.dist.name if entry_point.dist else "unknown"
-        seen |= {entry_point.name, distribution}
-        if entry_point.name in blocked or distribution in blocked:
-            manager.set_blocked(entry_point.name)
-        elif not manager.has_plugin(entry_point.name):  # a distribution seen twice
-            _load_entry_point(discovery, entry_point, distribution)
+    seen = _discover(discovery, blocked)
     unknown = sorted(blocked - seen)
     if unknown:  # a typo would leave the plugin meant enabled without a word
-        warnings.warn(
+        _warn(
             f"{DISABLE_ENV} names no installed plugin: {unknown}; installed entry points and "
-            f"distributions: {sorted(seen)}",
-            PluginLoadWarning,
-            stacklevel=2,
+            f"distributions: {sorted(seen)}"
         )
     for plugin in extra_plugins:
         if not manager.is_registered(plugin):
             manager.register(plugin)
+            _check_hooks(discovery, plugin, strict=True)
     return discovery
 
 
+def _discover(discovery: Discovery, blocked: set[str]) -> set[str]:
+    """Load (or block) every entry point of the group; returns the names seen."""
+    seen: set[str] = set()
+    claims: dict[str, str] = {}  # entry-point name -> the first distribution using it
+    loaded: dict[str, str] = {}  # the same, for entry points that were not blocked
+    for entry_point in importlib.metadata.entry_points(group=hookspecs.PROJECT_NAME):
+        distribution = entry_point.dist.name if entry_point.dist else "unknown"
+        seen |= {entry_point.name, distribution}
+        if claims.get(entry_point.name) == distribution:
+            continue  # the same distribution seen twice (on sys.path twice)
+        claims.setdefault(entry_point.name, distribution)
+        name = entry_point.name
+        if _taken(discovery, name):  # by another distribution: pluggy names must be unique
+            name = f"{entry_point.name}@{distribution}"
+            discovery.entry_points[name] = entry_point.name
+        if entry_point.name in blocked or distribution in blocked:
+            discovery.manager.set_blocked(name)
+            continue
+        if entry_point.name in loaded:
+            _warn(
+                f"Plugin entry point {entry_point.name!r} exists in two distributions, "
+                f"{loaded[entry_point.name]!r} and {distribution!r}; both are loaded, and a "
+                "name both register fails with DuplicatePluginError when a run selects it. "
+                f"Uninstall one, or block one with {DISABLE_ENV}=<distribution>"
+            )
+        loaded.setdefault(entry_point.name, distribution)
+        _load_entry_point(discovery, entry_point, distribution, name)
+    return seen
+
+
+def _taken(discovery: Discovery, name: str) -> bool:
+    manager = discovery.manager
+    return manager.has_plugin(name) or manager.is_blocked(name) or name in discovery.broken
+
+
 def _load_entry_point(
-    discovery: Discovery, entry_point: importlib.metadata.EntryPoint, distribution: str
+    discovery: Discovery, entry_point: importlib.metadata.EntryPoint, distribution: str, name: str
 ) -> None:
     try:
         plugin = entry_point.load()
     except Exception as cause:
         error = PluginLoadError(entry_point.name, entry_point.value, distribution, cause)
-        warnings.warn(str(error), PluginLoadWarning, stacklevel=3)
-        discovery.broken[entry_point.name] = error
+        discovery.mark_broken(name, error)
         return
-    discovery.manager.register(plugin, name=entry_point.name)
-    discovery.distributions[entry_point.name] = distribution
+    if discovery.manager.is_registered(plugin):  # one module behind two distributions
+        return
+    discovery.manager.register(plugin, name=name)
+    discovery.distributions[name] = distribution
+    _check_hooks(discovery, plugin, strict=False)
+
+
+def _check_hooks(discovery: Discovery, plugin: object, *, strict: bool) -> None:
+    """Refuse (``strict``) or warn about hook implementations that match no hookspec.
+
+    Such a hook (a misspelt name) would never be called, silently. pluggy's
+    ``check_pending`` finds them too, but across all plugins and only the first one; this
+    asks the same question of one plugin, so installed plugins can warn and others raise.
+    ``@hookimpl(optionalhook=True)`` marks a hook that may be missing (another version).
+    """
+    manager = discovery.manager
+    unknown = sorted(
+        caller.name
+        for caller in manager.get_hookcallers(plugin) or ()
+        if not caller.has_spec()
+        and any(i.plugin is plugin and not i.optionalhook for i in caller.get_hookimpls())
+    )
+    if not unknown:
+        return
+    known = [n for n in dir(manager.hook) if n[0] != "_" and getattr(manager.hook, n).has_spec()]
+    hints = [difflib.get_close_matches(name, known, n=1) for name in unknown]
+    listing = ", ".join(
+        f"{name!r}" + (f" (did you mean {hint[0]!r}?)" if hint else "")
+        for name, hint in zip(unknown, hints, strict=True)
+    )
+    message = (
+        f"{discovery.origin(plugin)} implements unknown hook(s) {listing}, which neps_core "
+        "never calls; see the hook reference (mark hooks of other neps_core versions "
+        "@hookimpl(optionalhook=True))"
+    )
+    if strict:
+        raise pluggy.PluginValidationError(plugin, message)
+    _warn(message)
 
 
 def _disabled_names() -> list[str]:
@@ -122,6 +240,8 @@ class Plugins:
     evaluators: Registry[type[Evaluator]]
     space_adapters: Registry[type[SpaceAdapter]]
     converter: cattrs.Converter
+    registered: dict[str, dict[str, list[str]]] = attrs.field(factory=dict)
+    """Plugin name -> kind -> the names its classes registered (for ``neps-core plugins``)."""
 
     @property
     def manager(self) -> pluggy.PluginManager:
@@ -132,6 +252,11 @@ class Plugins:
     def hook(self) -> Any:
         """The hook relay."""
         return self.manager.hook
+
+    @property
+    def registries(self) -> tuple[Registry[Any], ...]:
+        """Every registry, in the order of ``REGISTRATIONS``."""
+        return (self.optimizers, self.storages, self.evaluators, self.space_adapters)
 
     def notify(self, hook_name: str, **kwargs: Any) -> None:
         """Fire an observer hook; an error keeps its type and gains a note naming the plugin."""
@@ -149,7 +274,7 @@ class Plugins:
 
     def origin(self, cls: type) -> str:
         """Which plugin distribution registered ``cls``."""
-        for registry in (self.optimizers, self.storages, self.evaluators, self.space_adapters):
+        for registry in self.registries:
             for name, registered in registry.items():
                 if registered is cls:
                     return registry.origin(name)
@@ -159,34 +284,75 @@ class Plugins:
 def load_plugins(
     extra_plugins: Iterable[object] = (), *, disabled: Iterable[str] | None = None
 ) -> Plugins:
-    """Discover plugins and fill the registries (see ``make_plugin_manager``)."""
+    """Discover plugins and fill the registries (see ``make_plugin_manager``).
+
+    A name claimed by two installed plugins warns here and raises its
+    ``DuplicatePluginError`` only in a run that selects it.
+    """
     discovery = make_plugin_manager(extra_plugins, disabled=disabled)
-    manager = discovery.manager
-    registries: dict[str, Registry[Any]] = {}
-    for kind, hook_name in (
-        ("optimizer", "neps_register_optimizers"),
-        ("storage", "neps_register_storages"),
-        ("evaluator", "neps_register_evaluators"),
-        ("space adapter", "neps_register_space_adapters"),
-    ):
-        registry: Registry[Any] = Registry(kind, discovery.broken, discovery.disabled)
-        for implementation in getattr(manager.hook, hook_name).get_hookimpls():
-            origin = discovery.origin(implementation.plugin)
-            with plugin_errors(f"{hook_name} of", origin):
-                classes = implementation.function()
-            for cls in classes or ():
-                registry.register(cls, origin)
-        registries[kind] = registry
+    registries = [
+        Registry[Any](kind, base, discovery.broken, discovery.disabled)
+        for kind, _, base in REGISTRATIONS
+    ]
+    registered = _fill(discovery, registries)
+    for registry in registries:
+        for error in registry.clashes.values():
+            _warn(f"{error} (only runs that select it fail; block one with {DISABLE_ENV})")
     converter = make_converter()
-    manager.hook.neps_configure_converter.call_historic(kwargs={"converter": converter})
+    discovery.manager.hook.neps_configure_converter.call_historic(kwargs={"converter": converter})
+    optimizers, storages, evaluators, space_adapters = registries
     return Plugins(
         discovery=discovery,
-        optimizers=registries["optimizer"],
-        storages=registries["storage"],
-        evaluators=registries["evaluator"],
-        space_adapters=registries["space adapter"],
+        optimizers=optimizers,
+        storages=storages,
+        evaluators=evaluators,
+        space_adapters=space_adapters,
         converter=converter,
+        registered=registered,
     )
+
+
+def _fill(discovery: Discovery, registries: list[Registry[Any]]) -> dict[str, dict[str, list[str]]]:
+    """Register every class the registration hooks return; returns who registered what.
+
+    A failure in an installed plugin marks it broken (see ``Discovery.registration_failed``);
+    one in a plugin passed to ``run()`` is raised.
+    """
+    registered: dict[str, dict[str, list[str]]] = {}
+    for registry, (kind, hook_name, _) in zip(registries, REGISTRATIONS, strict=True):
+        for implementation in getattr(discovery.manager.hook, hook_name).get_hookimpls():
+            plugin = implementation.plugin
+            origin = discovery.origin(plugin)
+            installed = discovery.is_installed(plugin)
+            try:
+                names = [
+                    registry.register(cls, origin, strict=not installed)
+                    for cls in registered_classes(implementation, hook_name, origin)
+                ]
+            except Exception as error:
+                if not installed or isinstance(error, DuplicatePluginError):
+                    raise
+                discovery.registration_failed(plugin, error)
+                continue
+            registered.setdefault(implementation.plugin_name, {}).setdefault(kind, []).extend(names)
+    return registered
+
+
+def registered_classes(implementation: pluggy.HookImpl, hook_name: str, origin: str) -> list[type]:
+    """Call one registration hook; anything but a list of classes is a ``TypeError``.
+
+    Iterating a bare class would fail later with a message that names no plugin.
+    """
+    with plugin_errors(f"{hook_name} of", origin):
+        classes = implementation.function()
+    if classes is None:
+        return []
+    if isinstance(classes, str) or not isinstance(classes, Sequence):
+        raise TypeError(
+            f"{hook_name} of {origin} returned {classes!r} (a {type(classes).__name__}); it "
+            f"must return a list of classes, e.g. `return [{getattr(classes, '__name__', 'C')}]`"
+        )
+    return list(classes)
 
 
 @contextlib.contextmanager

@@ -6,12 +6,7 @@ import difflib
 from collections.abc import Collection, Iterator, Mapping
 from typing import Generic, TypeVar
 
-from neps_core.errors import (
-    DuplicatePluginError,
-    PluginLoadError,
-    UnknownPluginError,
-    add_note,
-)
+from neps_core.errors import DuplicatePluginError, UnknownPluginError, add_note
 
 T = TypeVar("T", bound=type)
 
@@ -19,44 +14,88 @@ T = TypeVar("T", bound=type)
 class Registry(Mapping[str, T], Generic[T]):
     """Classes of one kind (optimizer, storage, ...) by their ``name``.
 
-    Remembers which distribution registered each name, so that a clash names both, which
-    plugins failed to load, so that asking for one of them re-raises its load error, and
-    which were disabled, so that asking for one says so.
+    Remembers which plugin registered each name, so that a clash names both; which plugins
+    failed to load, so that asking for one of them re-raises its load error; and which were
+    disabled, so that asking for one says so. A name two plugins claim is left out of the
+    mapping and raises its ``DuplicatePluginError`` when asked for (see ``register``).
     """
 
     def __init__(
         self,
         kind: str,
-        broken: Mapping[str, PluginLoadError] | None = None,
+        base: type,
+        broken: Mapping[str, Exception] | None = None,
         disabled: Collection[str] = (),
     ) -> None:
         self.kind = kind
+        self.base = base  # the interface every registered class must implement
         self._classes: dict[str, T] = {}
         self._origins: dict[str, str] = {}
-        self._broken = dict(broken or {})
+        self._broken = broken if broken is not None else {}  # live: filled while registering
         self._disabled = frozenset(disabled)  # entry points blocked on purpose
+        self._clashes: dict[str, DuplicatePluginError] = {}
+        self._strict: set[str] = set()  # names claimed by a plugin passed to this run
 
-    def register(self, cls: T, origin: str) -> None:
-        """Add ``cls`` under ``cls.name`` and its ``aliases``; ``origin`` names its distribution.
+    def register(self, cls: T, origin: str, *, strict: bool = False) -> str:
+        """Add ``cls`` under ``cls.name`` and its ``aliases``; ``origin`` names its plugin.
 
         Aliases let a class answer to another project's spelling (NePS's ``"moasha"`` for
-        ``"mo_asha"``) and clash like names do.
+        ``"mo_asha"``) and clash like names do. A clash between installed plugins is only
+        kept, so that one package cannot break the runs that never use the name; it raises
+        at once when ``strict`` (or an earlier claim was strict): a plugin passed to this run.
+        Returns the class's ``name``.
         """
+        keys = self._keys(cls, origin)
+        for key in keys:
+            if key in self._clashes or self._classes.get(key, cls) is not cls:
+                self._clash(key, cls, origin, strict=strict)
+                continue
+            self._classes[key] = cls
+            self._origins[key] = origin
+            if strict:
+                self._strict.add(key)
+        return keys[0]
+
+    def _keys(self, cls: object, origin: str) -> tuple[str, ...]:
+        """The names ``cls`` claims; refuses what would fail only later, in a run."""
+        if not (isinstance(cls, type) and issubclass(cls, self.base)):
+            base = f"{self.base.__module__}.{self.base.__qualname__}"
+            raise TypeError(f"{origin} registered {cls!r} as {self.kind}: not a subclass of {base}")
         name = getattr(cls, "name", None)
         if not isinstance(name, str) or not name:
             raise TypeError(f"{self.kind} class {cls!r} from {origin} has no string `name`")
-        for key in (name, *getattr(cls, "aliases", ())):
-            if key in self._classes and self._classes[key] is not cls:
-                raise DuplicatePluginError(
-                    f"{self.kind} name {key!r} is registered twice: by {self._origins[key]} "
-                    f"({self._classes[key].__module__}.{self._classes[key].__qualname__}) and by "
-                    f"{origin} ({cls.__module__}.{cls.__qualname__})"
-                )
-            self._classes[key] = cls
-            self._origins[key] = origin
+        aliases = getattr(cls, "aliases", ())
+        if not isinstance(aliases, tuple | list) or not all(
+            isinstance(alias, str) and alias for alias in aliases
+        ):
+            raise TypeError(
+                f"{self.kind} class {cls!r} from {origin}: `aliases` must be a tuple of names, "
+                f'e.g. ("other_name",), not {aliases!r}'
+            )
+        return (name, *aliases)
+
+    def _clash(self, key: str, cls: T, origin: str, *, strict: bool) -> None:
+        described = f"{origin} ({cls.__module__}.{cls.__qualname__})"
+        error = self._clashes.get(key)
+        if error is None:
+            first = self._classes.pop(key)
+            error = DuplicatePluginError(
+                f"{self.kind} name {key!r} is registered twice: by {self._origins.pop(key)} "
+                f"({first.__module__}.{first.__qualname__}) and by {described}"
+            )
+            self._clashes[key] = error
+        else:
+            add_note(error, f"(also registered by {described})")
+        if strict or key in self._strict:
+            raise error
+
+    @property
+    def clashes(self) -> Mapping[str, DuplicatePluginError]:
+        """Names claimed by more than one plugin, with the error asking for them raises."""
+        return self._clashes
 
     def origin(self, name: str) -> str:
-        """The distribution that registered ``name``."""
+        """The plugin that registered ``name``."""
         return self._origins[name]
 
     def __getitem__(self, name: str) -> T:
@@ -64,6 +103,8 @@ class Registry(Mapping[str, T], Generic[T]):
             return self._classes[name]
         except KeyError:
             pass
+        if name in self._clashes:
+            raise self._clashes[name]
         if name in self._broken:
             raise self._broken[name]
         suggestions = difflib.get_close_matches(name, list(self._classes), n=3, cutoff=0.6)
@@ -77,6 +118,9 @@ class Registry(Mapping[str, T], Generic[T]):
                 + "; ".join(str(e) for e in self._broken.values()),
             )
         raise error
+
+    def __contains__(self, name: object) -> bool:  # without asking, so a clash does not raise
+        return name in self._classes
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._classes)

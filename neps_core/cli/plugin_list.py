@@ -1,69 +1,82 @@
-"""``neps-core plugins``: what every installed plugin registers, and which ones are broken."""
+"""``neps-core plugins``: what every installed plugin registers, and what is wrong with them.
+
+It loads plugins exactly as a run does, but reports problems (broken plugins, names claimed
+twice, unknown hooks) in its output instead of failing: it is the tool to diagnose them.
+"""
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
-from neps_core.plugin_manager import DISABLE_ENV, make_plugin_manager
-
-REGISTRATIONS = (
-    ("optimizer", "neps_register_optimizers"),
-    ("storage", "neps_register_storages"),
-    ("evaluator", "neps_register_evaluators"),
-    ("space adapter", "neps_register_space_adapters"),
+from neps_core.plugin_manager import (
+    DISABLE_ENV,
+    REGISTRATIONS,
+    PluginLoadWarning,
+    Plugins,
+    load_plugins,
 )
-_REGISTRATION_HOOKS = {hook for _, hook in REGISTRATIONS}
+
+_REGISTRATION_HOOKS = {hook for _, hook, _ in REGISTRATIONS}
 
 
 def plugin_data() -> dict[str, Any]:
-    """Loaded, broken and disabled plugins as plain data (the ``--json`` output)."""
-    discovery = make_plugin_manager()
-    manager = discovery.manager
-    loaded, disabled = [], []
-    for name, plugin in manager.list_name_plugin():
-        if plugin is None:  # blocked through NEPS_CORE_DISABLE_PLUGINS
-            disabled.append(name)
-            continue
-        loaded.append(
-            {
-                "name": name,
-                "distribution": discovery.distributions.get(name),
-                "module": getattr(plugin, "__name__", type(plugin).__qualname__),
-                "registers": _registrations(manager, plugin),
-                "hooks": sorted(
-                    hook.name
-                    for hook in manager.get_hookcallers(plugin) or ()
-                    if hook.name not in _REGISTRATION_HOOKS
-                ),
-            }
-        )
+    """Loaded, broken, disabled and clashing plugins as plain data (the ``--json`` output)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", PluginLoadWarning)
+        plugins = load_plugins()
+    for warning in caught:  # only the plugin warnings become part of the listing
+        if not issubclass(warning.category, PluginLoadWarning):
+            warnings.showwarning(
+                warning.message, warning.category, warning.filename, warning.lineno
+            )
+    discovery = plugins.discovery
     broken = [
         {
-            "name": name,
+            "name": error.entry_point,
             "distribution": error.distribution,
             "module": error.module,
             "error": f"{type(error.cause).__name__}: {error.cause}",
         }
-        for name, error in sorted(discovery.broken.items())
+        for _, error in sorted(discovery.broken.items())
     ]
-    return {"plugins": loaded, "broken": broken, "disabled": sorted(disabled)}
+    conflicts = [
+        {"kind": registry.kind, "name": name, "error": str(error)}
+        for registry in plugins.registries
+        for name, error in sorted(registry.clashes.items())
+    ]
+    reported = {str(e) for e in discovery.broken.values()} | {c["error"] for c in conflicts}
+    return {
+        "plugins": _loaded(plugins),
+        "broken": broken,
+        "disabled": sorted(discovery.disabled),
+        "conflicts": conflicts,
+        "warnings": [
+            str(w.message)
+            for w in caught
+            if issubclass(w.category, PluginLoadWarning)
+            and not any(str(w.message).startswith(text) for text in reported)
+        ],
+    }
 
 
-def _registrations(manager: Any, plugin: object) -> dict[str, list[str]]:
-    registers: dict[str, list[str]] = {}
-    for kind, hook_name in REGISTRATIONS:
-        for implementation in getattr(manager.hook, hook_name).get_hookimpls():
-            if implementation.plugin is not plugin:
-                continue
-            try:
-                classes = implementation.function() or ()
-            except Exception as error:
-                registers.setdefault(kind, []).append(f"<error: {type(error).__name__}: {error}>")
-                continue
-            registers.setdefault(kind, []).extend(
-                str(getattr(cls, "name", cls.__qualname__)) for cls in classes
-            )
-    return registers
+def _loaded(plugins: Plugins) -> list[dict[str, Any]]:
+    discovery = plugins.discovery
+    return [
+        {
+            "name": discovery.entry_point(name),
+            "distribution": discovery.distributions.get(name),
+            "module": getattr(plugin, "__name__", type(plugin).__qualname__),
+            "registers": plugins.registered.get(name, {}),
+            "hooks": sorted(
+                hook.name
+                for hook in plugins.manager.get_hookcallers(plugin) or ()
+                if hook.name not in _REGISTRATION_HOOKS
+            ),
+        }
+        for name, plugin in plugins.manager.list_name_plugin()
+        if plugin is not None  # None: blocked through NEPS_CORE_DISABLE_PLUGINS
+    ]
 
 
 def format_plugins(data: dict[str, Any]) -> str:
@@ -76,14 +89,23 @@ def format_plugins(data: dict[str, Any]) -> str:
             lines.append(f"    {kind}: {', '.join(names)}")
         if plugin["hooks"]:
             lines.append(f"    hooks: {', '.join(plugin['hooks'])}")
-    if data["broken"]:
-        lines.append("")
-        lines.append("broken (failed to load; only runs selecting them fail):")
-        lines += [
-            f"  {b['name']}  ({b['distribution']}; {b['module']}): {b['error']}"
-            for b in data["broken"]
-        ]
+    sections = (
+        ("broken (failed to load; only runs selecting them fail):", "broken"),
+        ("conflicts (names claimed twice; only runs selecting them fail):", "conflicts"),
+        ("warnings:", "warnings"),
+    )
+    for title, key in sections:
+        if data[key]:
+            lines += ["", title, *(f"  {_describe(item)}" for item in data[key])]
     if data["disabled"]:
         lines.append("")
         lines.append(f"disabled by {DISABLE_ENV}: " + ", ".join(data["disabled"]))
     return "\n".join(lines)
+
+
+def _describe(item: Any) -> str:
+    if isinstance(item, str):
+        return item
+    if "distribution" in item:  # a broken plugin
+        return f"{item['name']}  ({item['distribution']}; {item['module']}): {item['error']}"
+    return f"{item['kind']} {item['name']!r}: {item['error']}"

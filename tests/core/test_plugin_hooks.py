@@ -1,6 +1,7 @@
-"""Hooks seen from a plugin: observers, the converter hook, and errors raised in plugin code.
+"""Hooks seen from a plugin: registration (checks, name clashes), observers, the converter hook
+and errors raised in plugin code, mostly through plugins passed to ``run(plugins=...)``.
 
-(Discovery, registries and blocking are in test_plugin_system.py.)
+(Discovery of installed plugins, unknown names and blocking are in test_plugin_system.py.)
 """
 
 from __future__ import annotations
@@ -12,12 +13,16 @@ from typing import Any, ClassVar
 
 import attrs
 import cattrs
+import pluggy
 import pytest
 
 import neps_core as neps
-from neps_core.interfaces import Storage
+from neps_core.errors import DuplicatePluginError
+from neps_core.interfaces import SpaceAdapter, Storage
 from neps_core.models import TrialState
+from neps_core.plugin_manager import PluginLoadWarning, load_plugins
 from neps_core.runtime import RunContext
+from neps_core.serialization import read_yaml
 from neps_core.testing import toy_objective
 from neps_core_plugins.disk_storage.storage import DiskStorage
 from neps_core_plugins.random_search import RandomSearch
@@ -120,6 +125,133 @@ def test_run_finished_fires_when_an_evaluation_error_stops_the_run(neps_run: Run
     assert recorder.calls[-1][1]["summary"].counts["failed"] == 1
 
 
+# -- registration hooks of plugins passed to run() ------------------------------------------------
+class RegistersOptimizers:
+    """An ad-hoc plugin object (as passed to ``run(plugins=...)``) registering ``classes``."""
+
+    def __init__(self, *classes: type) -> None:
+        self.classes = list(classes)
+
+    @neps.hookimpl
+    def neps_register_optimizers(self) -> list[type]:
+        return self.classes
+
+
+def test_a_name_claimed_twice_names_both_origins(neps_run: Run) -> None:
+    class Impostor(RandomSearch):
+        name = "random_search"
+
+    with pytest.raises(DuplicatePluginError) as caught:
+        neps_run(plugins=[RegistersOptimizers(Impostor)])
+    message = str(caught.value)
+    assert "'random_search' is registered twice" in message
+    assert "distribution 'neps-core' (entry point 'random_search')" in message
+    assert "run(plugins=...)" in message
+    assert "neps_core_plugins.random_search.RandomSearch" in message
+    assert "Impostor" in message
+
+
+def test_an_alias_answers_for_its_class_and_clashes_like_a_name(neps_run: Run) -> None:
+    class Aliased(RandomSearch):
+        name = "aliased_search"
+        aliases = ("other_spelling",)
+
+    summary = neps_run(optimizer="other_spelling", plugins=[RegistersOptimizers(Aliased)])
+    assert summary.counts["success"] == 5
+
+    class Squatter(RandomSearch):
+        name = "squatter"
+        aliases = ("random_search",)
+
+    with pytest.raises(DuplicatePluginError, match=r"'random_search' .* twice.*Squatter"):
+        neps_run(plugins=[RegistersOptimizers(Squatter)])
+
+
+def test_registering_the_same_class_twice_is_harmless(neps_run: Run) -> None:
+    summary = neps_run(optimizer="random_search", plugins=[RegistersOptimizers(RandomSearch)])
+    assert summary.counts["success"] == 5
+
+
+def test_an_ad_hoc_object_registers_an_optimizer_for_one_run(
+    neps_run: Run, neps_root: Path
+) -> None:
+    class Local(RandomSearch):
+        name = "local_search_of_my_site"
+
+    summary = neps_run(optimizer="local_search_of_my_site", plugins=[RegistersOptimizers(Local)])
+    assert summary.counts["success"] == 5
+    assert read_yaml(neps_root / "run_info.yaml")["optimizer"] == "local_search_of_my_site"
+    assert "local_search_of_my_site" not in load_plugins().optimizers
+
+
+@pytest.mark.parametrize(
+    ("returned", "message"),
+    [
+        (
+            RandomSearch,
+            r"neps_register_optimizers of run\(plugins=...\) .* returned "
+            r"<class .*RandomSearch'> \(a ABCMeta\); it must return a list",
+        ),
+        (
+            [int],
+            r"run\(plugins=...\) .* registered <class 'int'> as optimizer: "
+            r"not a subclass of neps_core.interfaces.optimizer.Optimizer",
+        ),
+        (
+            [type("Letters", (RandomSearch,), {"name": "letters", "aliases": "topk"})],
+            r"`aliases` must be a tuple of names, .* not 'topk'",
+        ),
+    ],
+    ids=["a bare class", "not an optimizer", "aliases as a str"],
+)
+def test_a_bad_registration_is_refused_naming_the_plugin(
+    neps_run: Run, returned: Any, message: str
+) -> None:
+    class Plugin:
+        @neps.hookimpl
+        def neps_register_optimizers(self) -> Any:
+            return returned
+
+    with pytest.raises(TypeError, match=message):
+        neps_run(optimizer="random_search", plugins=[Plugin()])
+
+
+def test_a_misspelt_hook_is_refused_and_an_optional_one_is_not(neps_run: Run) -> None:
+    class Typo:
+        @neps.hookimpl
+        def neps_trial_finshed(self, run: Any, trial: Any, report: Any) -> None:
+            pass
+
+        @neps.hookimpl(optionalhook=True)
+        def neps_hook_of_a_later_version(self) -> None:
+            pass
+
+    with pytest.raises(pluggy.PluginValidationError) as caught:
+        neps_run(plugins=[Typo()])
+    assert str(caught.value).startswith("run(plugins=...) '")
+    assert str(caught.value).endswith(
+        "Typo' implements unknown hook(s) 'neps_trial_finshed' (did you mean "
+        "'neps_trial_finished'?), which neps_core never calls; see the hook reference (mark "
+        "hooks of other neps_core versions @hookimpl(optionalhook=True))"
+    )
+    del Typo.neps_trial_finshed
+    assert neps_run(plugins=[Typo()]).counts["success"] == 5
+
+
+def test_plugin_warnings_point_at_the_users_call(
+    neps_run: Run, neps_disable_plugins: Callable[..., None]
+) -> None:
+    neps_disable_plugins("grid_serch")
+    with pytest.warns(PluginLoadWarning) as warned:
+        neps_run()  # deep inside run(), through the neps_core.testing fixture
+    assert {(w.filename, w.lineno) for w in warned} == {(__file__, _line_of("neps_run()  # deep"))}
+
+
+def _line_of(text: str) -> int:
+    lines = Path(__file__).read_text().splitlines()
+    return next(number for number, line in enumerate(lines, 1) if line.strip().startswith(text))
+
+
 # -- errors in plugin code -----------------------------------------------------------------------
 class PluginBug(Exception):
     """An error of a plugin's own type."""
@@ -181,7 +313,7 @@ def test_a_registration_error_keeps_its_type_and_names_the_plugin(neps_run: Run)
 
 
 def test_a_space_adapter_error_keeps_its_type_and_names_the_plugin(neps_run: Run) -> None:
-    class Adapter:
+    class Adapter(SpaceAdapter):
         name = "fussy"
 
         @classmethod

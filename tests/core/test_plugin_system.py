@@ -10,10 +10,12 @@ from __future__ import annotations
 import importlib
 import importlib.metadata
 import json
+import shutil
 import subprocess
 import sys
 import textwrap
 import uuid
+import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
@@ -22,7 +24,7 @@ from typing import Any
 import pytest
 
 import neps_core as neps
-from neps_core.errors import DuplicatePluginError, PluginLoadError, UnknownPluginError
+from neps_core.errors import PluginLoadError, UnknownPluginError
 from neps_core.plugin_manager import (
     DISABLE_ENV,
     PluginLoadWarning,
@@ -56,17 +58,6 @@ class {cls}(RandomSearch):
 def neps_register_optimizers():
     return [{cls}]
 """
-
-
-class RegistersOptimizers:
-    """An ad-hoc plugin object (as passed to ``run(plugins=...)``) registering ``classes``."""
-
-    def __init__(self, *classes: type) -> None:
-        self.classes = list(classes)
-
-    @neps.hookimpl
-    def neps_register_optimizers(self) -> list[type]:
-        return self.classes
 
 
 @pytest.fixture
@@ -136,48 +127,17 @@ def test_importing_neps_core_loads_no_plugin() -> None:
 
 
 # -- registries ----------------------------------------------------------------------------------
-def test_a_name_claimed_twice_names_both_origins(neps_run: Run) -> None:
-    class Impostor(RandomSearch):
-        name = "random_search"
-
-    with pytest.raises(DuplicatePluginError) as caught:
-        neps_run(plugins=[RegistersOptimizers(Impostor)])
-    message = str(caught.value)
-    assert "'random_search' is registered twice" in message
-    assert "distribution 'neps-core' (entry point 'random_search')" in message
-    assert "run(plugins=...)" in message
-    assert "neps_core_plugins.random_search.RandomSearch" in message
-    assert "Impostor" in message
-
-
-def test_two_distributions_claiming_one_name_are_both_named(
-    distribution: MakeDistribution,
+def test_one_distribution_seen_twice_is_loaded_once_without_a_word(
+    distribution: MakeDistribution, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    distribution("neps-twin-a", OPTIMIZER_PLUGIN.format(cls="A", name="twin"))
-    distribution("neps-twin-b", OPTIMIZER_PLUGIN.format(cls="B", name="twin"))
-    with pytest.raises(DuplicatePluginError, match=r"'twin'.*neps-twin-[ab].*neps-twin-[ab]"):
-        load_plugins()
-
-
-def test_an_alias_answers_for_its_class_and_clashes_like_a_name(neps_run: Run) -> None:
-    class Aliased(RandomSearch):
-        name = "aliased_search"
-        aliases = ("other_spelling",)
-
-    summary = neps_run(optimizer="other_spelling", plugins=[RegistersOptimizers(Aliased)])
-    assert summary.counts["success"] == 5
-
-    class Squatter(RandomSearch):
-        name = "squatter"
-        aliases = ("random_search",)
-
-    with pytest.raises(DuplicatePluginError, match=r"'random_search' .* twice.*Squatter"):
-        neps_run(plugins=[RegistersOptimizers(Squatter)])
-
-
-def test_registering_the_same_class_twice_is_harmless(neps_run: Run) -> None:
-    summary = neps_run(optimizer="random_search", plugins=[RegistersOptimizers(RandomSearch)])
-    assert summary.counts["success"] == 5
+    distribution("neps-twice", OPTIMIZER_PLUGIN.format(cls="Twice", name="twice"))
+    shutil.copytree(tmp_path / "site-packages", tmp_path / "again")
+    monkeypatch.syspath_prepend(str(tmp_path / "again"))  # the same package, twice on sys.path
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", PluginLoadWarning)
+        plugins = load_plugins()
+    assert list(plugins.discovery.distributions.values()).count("neps-twice") == 1
+    assert plugins.optimizers["twice"].__qualname__ == "Twice"
 
 
 @pytest.mark.parametrize(
@@ -251,18 +211,6 @@ def test_the_environment_variable_blocks_plugins_in_a_fresh_process(
 
 
 # -- ad-hoc plugins ------------------------------------------------------------------------------
-def test_an_ad_hoc_object_registers_an_optimizer_for_one_run(
-    neps_run: Run, neps_root: Path
-) -> None:
-    class Local(RandomSearch):
-        name = "local_search_of_my_site"
-
-    summary = neps_run(optimizer="local_search_of_my_site", plugins=[RegistersOptimizers(Local)])
-    assert summary.counts["success"] == 5
-    assert read_yaml(neps_root / "run_info.yaml")["optimizer"] == "local_search_of_my_site"
-    assert "local_search_of_my_site" not in load_plugins().optimizers
-
-
 def test_an_ad_hoc_module_adds_hooks(
     neps_run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -334,6 +282,47 @@ def test_a_broken_plugin_only_breaks_runs_that_select_it(
     with pytest.warns(PluginLoadWarning), pytest.raises(UnknownPluginError) as caught:
         neps_run(optimizer="broken_optimizer", root_directory=tmp_path / "third")
     assert any("broken_opt" in note for note in getattr(caught.value, "__notes__", []))
+
+
+def test_an_installed_plugin_with_a_bad_registration_is_broken_not_fatal(
+    distribution: MakeDistribution, neps_run: Run, tmp_path: Path
+) -> None:
+    source = OPTIMIZER_PLUGIN.replace("return [{cls}]", "return {cls}")  # a class, not a list
+    distribution("neps-bad-reg", source.format(cls="Bad", name="bad"), entry_point="bad_reg")
+    with pytest.warns(PluginLoadWarning, match=r"'bad_reg'.*'neps-bad-reg'.*TypeError"):
+        assert neps_run(optimizer="random_search").counts["success"] == 5
+    with pytest.warns(PluginLoadWarning), pytest.raises(PluginLoadError) as caught:
+        neps_run(optimizer="bad_reg", root_directory=tmp_path / "selected")
+    assert isinstance(caught.value.cause, TypeError)
+    assert str(caught.value.cause).startswith(
+        "neps_register_optimizers of distribution 'neps-bad-reg' (entry point 'bad_reg') "
+        "returned <class"
+    )
+
+
+def test_an_installed_plugin_with_a_misspelt_hook_is_warned_about(
+    distribution: MakeDistribution,
+) -> None:
+    source = """
+    from neps_core import hookimpl
+
+    @hookimpl
+    def neps_register_optimizer():
+        return []
+
+    @hookimpl(optionalhook=True)
+    def neps_hook_of_a_later_version():
+        pass
+    """
+    distribution("neps-typo", source, entry_point="typo")
+    with pytest.warns(PluginLoadWarning) as warned:
+        make_plugin_manager()
+    [message] = [str(w.message) for w in warned]
+    assert message.startswith(
+        "distribution 'neps-typo' (entry point 'typo') implements unknown hook(s) "
+        "'neps_register_optimizer' (did you mean 'neps_register_optimizers'?)"
+    )
+    assert "later_version" not in message
 
 
 def test_a_blocked_broken_plugin_is_not_even_imported(

@@ -2,12 +2,13 @@
 
 The distributions under tests/fixtures/ are pip-installed into the running interpreter, as a
 user would install a plugin. The example optimizer stays installed for the session (and is
-removed at its end unless it was installed before); the broken plugin is removed again right
-after its test, so other tests' runs never see it.
+removed at its end unless it was installed before); the broken and the clashing plugin are
+removed again right after their test, so other tests' runs never see them.
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.metadata
 import shutil
@@ -20,7 +21,7 @@ from typing import Any, ClassVar
 import pytest
 
 import neps_core as neps
-from neps_core.errors import PluginLoadError
+from neps_core.errors import DuplicatePluginError, PluginLoadError
 from neps_core.plugin_manager import PluginLoadWarning, load_plugins
 from neps_core.serialization import read_yaml
 from neps_core.space import PipelineSpace
@@ -31,6 +32,7 @@ pytest_plugins = ["neps_core.testing.fixtures"]
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 EXAMPLE = "neps-core-example-optimizer"
 BROKEN = "neps-core-broken-plugin"
+CLASHING = "neps-core-clashing-plugin"
 
 
 def _pip(*arguments: str) -> None:
@@ -76,14 +78,27 @@ def example_optimizer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[type
         _uninstall(EXAMPLE, "neps_core_example_optimizer")
 
 
-@pytest.fixture
-def broken_plugin(tmp_path: Path) -> Iterator[None]:
-    """The broken distribution, installed for one test only."""
-    _install(BROKEN, tmp_path)
+@contextlib.contextmanager
+def _installed_for_one_test(name: str, workdir: Path) -> Iterator[None]:
+    _install(name, workdir)
     try:
         yield
     finally:
-        _uninstall(BROKEN, "neps_core_broken_plugin")
+        _uninstall(name, name.replace("-", "_"))
+
+
+@pytest.fixture
+def broken_plugin(tmp_path: Path) -> Iterator[None]:
+    """The broken distribution, installed for one test only."""
+    with _installed_for_one_test(BROKEN, tmp_path):
+        yield
+
+
+@pytest.fixture
+def clashing_plugin(tmp_path: Path) -> Iterator[None]:
+    """The distribution whose names clash with others', installed for one test only."""
+    with _installed_for_one_test(CLASHING, tmp_path):
+        yield
 
 
 class TestExampleOptimizerContract(OptimizerContract):
@@ -170,3 +185,44 @@ def test_a_broken_distribution_warns_and_breaks_only_runs_that_select_it(
         )
     assert caught.value.distribution == BROKEN
     assert caught.value.module == "neps_core_broken_plugin"
+
+
+@pytest.mark.slow
+def test_clashing_names_break_only_runs_that_select_them(
+    example_optimizer: type, clashing_plugin: None, tmp_path: Path
+) -> None:
+    space = {"x": neps.Float(0.0, 1.0)}
+    with pytest.warns(PluginLoadWarning) as warned:  # the same entry point name: both load
+        summary = neps.run(
+            toy_evaluate_pipeline,
+            space,
+            root_directory=tmp_path / "ok",
+            evaluations_to_spend=2,
+            optimizer="example_local_search",
+        )
+    assert summary.counts["success"] == 2
+    message = " ".join(str(w.message) for w in warned)
+    assert "entry point 'example_optimizer' exists in two distributions" in message
+    assert EXAMPLE in message
+    assert "optimizer name 'random_search' is registered twice" in message
+    with pytest.warns(PluginLoadWarning), pytest.raises(DuplicatePluginError) as caught:
+        neps.run(
+            toy_evaluate_pipeline,
+            space,
+            root_directory=tmp_path / "selected",
+            evaluations_to_spend=2,
+            optimizer="random_search",
+        )
+    for part in (f"{CLASHING!r} (entry point 'example_optimizer')", "OtherRandomSearch"):
+        assert part in str(caught.value)
+    assert "distribution 'neps-core' (entry point 'random_search')" in str(caught.value)
+    listing = subprocess.run(
+        [sys.executable, "-m", "neps_core.cli", "plugins"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert listing.returncode == 0, listing.stderr  # the diagnosis tool works and shows it
+    assert "conflicts (names claimed twice" in listing.stdout
+    assert f"example_optimizer  ({CLASHING}; neps_core_clashing_plugin)" in listing.stdout
+    assert f"example_optimizer  ({EXAMPLE}; neps_core_example_optimizer)" in listing.stdout
