@@ -17,7 +17,12 @@ from typing import Any
 import attrs
 
 from neps_core.config import RunSettings
-from neps_core.errors import EvaluationLostError, EvaluationTimeoutError, ObjectiveCountError
+from neps_core.errors import (
+    EvaluationLostError,
+    EvaluationTimeoutError,
+    ObjectiveCountError,
+    TrialAlreadyReportedError,
+)
 from neps_core.history import TrialHistory
 from neps_core.interfaces import EvaluationJob, EvaluationOutcome, Evaluator, Optimizer, Storage
 from neps_core.liveness import ASYNC_MARK, Heartbeat, give_back_running, requeue_or_crash
@@ -202,14 +207,18 @@ class Worker:
             return
         if isinstance(outcome.error, EvaluationLostError):  # as if its worker had died
             self.context.storage.transact(
-                lambda history: [
-                    requeue_or_crash(
-                        history[trial.id],
-                        f"{outcome.error}",
-                        max_attempts=self.settings.max_trial_attempts,
-                        metadata=outcome.metadata,
-                    )
-                ]
+                lambda history: (
+                    [
+                        requeue_or_crash(
+                            history[trial.id],
+                            f"{outcome.error}",
+                            max_attempts=self.settings.max_trial_attempts,
+                            metadata=outcome.metadata,
+                        )
+                    ]
+                    if not history[trial.id].state.is_final  # another worker finished it
+                    else []
+                )
             )
             return
         parsed, raise_after = judge_outcome(outcome, self.settings)
@@ -222,6 +231,15 @@ class Worker:
         except ObjectiveCountError as mismatch:  # stored as FAILED; observers hear of it first
             assert mismatch.trial is not None
             stored, raise_after = mismatch.trial, mismatch
+        except TrialAlreadyReportedError:
+            logger.warning(
+                "Trial %s was handed to another worker while this one was silent for longer "
+                "than stale_after, and that one reported first; this late result is dropped",
+                trial.id,
+            )
+            if raise_after is not None:
+                raise raise_after from None
+            return
         assert stored.report is not None
         self.context.plugins.notify(
             "neps_trial_finished", run=self.context, trial=stored, report=stored.report

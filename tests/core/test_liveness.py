@@ -115,6 +115,26 @@ def test_a_slow_but_alive_worker_keeps_its_trial(tmp_path: Path) -> None:
     assert neps.status(root).counts["success"] == 3
 
 
+@pytest.mark.slow
+def test_a_worker_silent_past_stale_after_drops_its_late_result(tmp_path: Path) -> None:
+    """Its trial went to another worker, which reported first: a warning, not a crash."""
+    root = tmp_path / "run"
+    paused = _start_worker(tmp_path, root, SLOW="1", SLEEP="2")
+    _wait_for(root / "configs" / "config_1" / "started", paused)
+    os.kill(paused.pid, signal.SIGSTOP)  # a suspended job, an overloaded node
+    try:
+        other = _start_worker(tmp_path, root, SLOW="0")  # re-queues trial 1 and finishes it
+        assert other.wait(timeout=120) == 0, other.stderr.read().decode()  # type: ignore[union-attr]
+        time.sleep(max(0.0, 2.5 - 1.5))  # the paused evaluation's sleep is over by now
+    finally:
+        os.kill(paused.pid, signal.SIGCONT)
+    _, stderr = paused.communicate(timeout=120)
+    assert paused.returncode == 0, stderr.decode()
+    assert "this late result is dropped" in stderr.decode()
+    assert neps.status(root).counts["success"] == 3
+    assert "attempts: 2" in (root / "configs" / "config_1" / "metadata.yaml").read_text()
+
+
 def _history(*trials: Trial) -> TrialHistory:
     history = TrialHistory()
     for trial in trials:
