@@ -54,7 +54,11 @@ class Journal:
         self._line_number += len(lines)
 
     def repair_torn_tail(self) -> None:
-        """Cut off an incomplete last line left by a killed writer (call with the lock held)."""
+        """Cut off an incomplete last line left by a killed writer (call with the lock held).
+
+        A last line that is a whole record without its newline is completed instead: no prefix
+        of a JSON object is itself one, so nothing half-written is kept.
+        """
         try:
             size = self.path.stat().st_size
         except FileNotFoundError:
@@ -70,6 +74,10 @@ class Journal:
             cut = self._offset + tail.rfind(b"\n") + 1
             handle.seek(cut)
             torn = handle.read()
+            if _is_record(torn):  # complete but for its newline (an editor dropped it): keep it
+                handle.write(b"\n")
+                logger.warning("Repaired %s: added the newline its last record lacked", self.path)
+                return
             with open(self.path.with_suffix(".torn"), "ab") as keep:
                 keep.write(torn + b"\n")
             handle.truncate(cut)
@@ -119,3 +127,10 @@ class Journal:
         if not isinstance(record, dict):
             raise StorageError(f"{self.path}, line {line_number}: not a JSON object")
         return record
+
+
+def _is_record(raw: bytes) -> bool:
+    try:
+        return isinstance(json.loads(raw), dict)
+    except ValueError:
+        return False

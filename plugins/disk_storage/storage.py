@@ -62,6 +62,7 @@ class DiskStorage(Storage):
         )
         self._history = TrialHistory()
         self._viewed: set[str] = set()  # trials whose config.yaml is known to exist
+        self._views_checked = False  # see _restore_missing_views
 
     # -- run info ---------------------------------------------------------------------------
     def initialize(self, info: RunInfo) -> RunInfo:
@@ -81,10 +82,22 @@ class DiskStorage(Storage):
             return None
         except Exception as error:
             raise StorageError(f"Could not read {path}: {error}") from error
+        self._refuse_a_lost_journal()
         try:
             return self.converter.structure(data, RunInfo)
         except Exception as error:
             raise StorageError(f"{path} is not a valid run info file: {error}") from error
+
+    def _refuse_a_lost_journal(self) -> None:
+        """Trial folders without the journal: continuing would start over among old files."""
+        if self._journal.path.exists() or not any(self.root_directory.glob("configs/config_*")):
+            return
+        raise StorageError(
+            f"{self.root_directory} holds a run ({RUN_INFO_FILE}, configs/) but not its journal "
+            f"{self._journal.path}, the record of its trials; was it copied without hidden "
+            "folders (cp -r run/* leaves .neps_core out)? Restore it (cp -r run/. copy/), or "
+            "start over with overwrite_root_directory=True"
+        )
 
     # -- trials -----------------------------------------------------------------------------
     def sync(self) -> TrialHistory:
@@ -96,6 +109,8 @@ class DiskStorage(Storage):
         with self._locked():
             self._journal.repair_torn_tail()
             history = self.sync()
+            if not self._views_checked:
+                self._restore_missing_views(history)
             trials = list(change(history))
             if trials:
                 self._journal.append([self._unstructure(t) for t in trials])
@@ -129,6 +144,19 @@ class DiskStorage(Storage):
             where = f"journal record of trial {trial_id} in {self._journal.path}"
             return damaged_trial(trial_id, record, where, error)
 
+    def _restore_missing_views(self, history: TrialHistory) -> None:
+        """Write the files of finished trials a killed writer left without them (once).
+
+        A record reaches the journal before its files; a process killed in between leaves
+        a result that ``status`` shows but no ``metadata.yaml`` for people to read.
+        """
+        self._views_checked = True
+        for trial in history.values():
+            directory = self.trial_directory(trial.id)
+            if trial.state.is_final and not (directory / "metadata.yaml").exists():
+                self._viewed.discard(trial.id)
+                self._write_views(trial)
+
     def _write_views(self, trial: Trial) -> None:
         """config.yaml when a trial is created; metadata.yaml and report.yaml when it is final.
 
@@ -142,13 +170,13 @@ class DiskStorage(Storage):
                 if not (directory / "config.yaml").exists():
                     write_atomic(directory / "config.yaml", dump_yaml(to_plain(trial.config)))
                 self._viewed.add(trial.id)
-            if trial.state.is_final:
+            if trial.state.is_final:  # the report first: a final metadata.yaml implies it
                 record = self._unstructure(trial)
                 report = record.pop("report")
                 record.pop("config")
-                write_atomic(directory / "metadata.yaml", dump_yaml(record))
                 if report is not None:
                     write_atomic(directory / "report.yaml", dump_yaml(report))
+                write_atomic(directory / "metadata.yaml", dump_yaml(record))
         except OSError as error:
             # The journal already holds the record; the views are a convenience.
             logger.warning(

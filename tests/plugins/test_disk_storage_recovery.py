@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import json
+import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -175,3 +176,45 @@ def test_a_read_only_file_system_is_a_clear_error(tmp_path: Path) -> None:
             _run(root, 5)
         assert str(root) in str(raised.value)
         assert neps.status(root).counts["success"] == 3
+
+
+def test_files_a_killed_writer_left_out_are_written_by_the_next_run(tmp_path: Path) -> None:
+    """The journal holds the result; a kill before the views leaves them missing."""
+    root = tmp_path / "run"
+    _run(root, 3)
+    trial = root / "configs" / "config_2"
+    expected = {name: (trial / name).read_text() for name in ("metadata.yaml", "report.yaml")}
+    for name in expected:  # what a SIGKILL between journal and views leaves behind
+        (trial / name).unlink()
+    _run(root, 4)
+    assert {name: (trial / name).read_text() for name in expected} == expected
+
+
+def test_a_run_copied_without_its_journal_is_refused(tmp_path: Path) -> None:
+    """``cp -r run/* copy/`` leaves ``.neps_core`` out: the copy must not start over."""
+    root = tmp_path / "run"
+    _run(root, 3)
+    copy = tmp_path / "copy"
+    shutil.copytree(root, copy, ignore=shutil.ignore_patterns(".neps_core"))
+    with pytest.raises(StorageError, match=r"not its journal .*journal\.jsonl.*cp -r run/\."):
+        _run(copy, 5)
+    with pytest.raises(StorageError, match="not its journal"):
+        neps.status(copy)
+    assert sorted(p.name for p in (copy / "configs").iterdir()) == [
+        "config_1",
+        "config_2",
+        "config_3",
+    ]  # nothing was added among the old files
+    assert _run(copy, 2, overwrite_root_directory=True).counts["success"] == 2
+
+
+def test_a_last_record_without_its_newline_is_kept(tmp_path: Path) -> None:
+    """An editor that drops the final newline must not cost the last result."""
+    root = tmp_path / "run"
+    _run(root, 3)
+    journal = _journal(root)
+    journal.write_bytes(journal.read_bytes().rstrip(b"\n"))
+    summary = _run(root, 4)
+    assert summary.counts["success"] == 4 and summary.counts["evaluating"] == 0
+    assert not journal.with_suffix(".torn").exists()
+    assert journal.read_bytes().endswith(b"\n")
