@@ -133,6 +133,16 @@ def read_yaml(path: Path) -> Any:
     return load_yaml(Path(path).read_text(encoding="utf-8"))
 
 
+def _file_mode() -> int:
+    """The mode ``open()`` gives new files: 0666 less the process's umask."""
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+_FILE_MODE = _file_mode()
+
+
 def write_atomic(path: Path, text: str, *, fsync: bool = False) -> None:
     """Replace ``path`` with ``text`` so that readers see the old or the new file, never half.
 
@@ -142,6 +152,8 @@ def write_atomic(path: Path, text: str, *, fsync: bool = False) -> None:
     path = Path(path)
     fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        if hasattr(os, "fchmod"):  # mkstemp gives 0600, hiding the run from a shared group
+            os.fchmod(fd, _FILE_MODE)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
             if fsync:

@@ -56,7 +56,7 @@ class ExclusiveLock:
         if self._descriptor is None:
             try:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
-                self._descriptor = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+                self._descriptor = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)  # less umask
             except OSError as error:  # a read-only run: writing needs the lock file
                 raise StorageError(
                     f"Could not open the lock file {self.path} to write to the run: "

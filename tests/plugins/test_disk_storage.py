@@ -254,3 +254,30 @@ def test_a_stuck_lock_holder_gives_a_clear_error(
         holder.wait()
         holder.stdout.close()
     assert _open(storages, root, lock_timeout=5).transact(lambda history: []) == []
+
+
+@pytest.mark.parametrize(("umask", "mode"), [(0o022, 0o644), (0o002, 0o664)])
+def test_run_files_follow_the_umask_like_any_new_file(
+    tmp_path: Path, umask: int, mode: int
+) -> None:
+    """A group sharing a run (umask 002) must read and write all of its files."""
+    script = (
+        "import os, sys\n"
+        f"os.umask({umask})\n"
+        "import neps_core as neps\n"
+        "neps.run(lambda x: x, {'x': neps.Float(0.0, 1.0)}, root_directory=sys.argv[1],\n"
+        "         evaluations_to_spend=2)\n"
+    )
+    root = tmp_path / "run"
+    subprocess.run([sys.executable, "-c", script, str(root)], check=True, capture_output=True)
+    files = [p for p in root.rglob("*") if p.is_file()]  # the journal and its lock too
+    assert {p.relative_to(root).as_posix() for p in files} >= {
+        "storage.yaml",
+        "run_info.yaml",
+        "configs/config_1/config.yaml",
+        "configs/config_1/report.yaml",
+        "summary.yaml",
+    }
+    assert {p.relative_to(root).as_posix(): oct(p.stat().st_mode & 0o777) for p in files} == {
+        p.relative_to(root).as_posix(): oct(mode) for p in files
+    }
