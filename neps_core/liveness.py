@@ -66,6 +66,31 @@ def refuse_if_alive(history: TrialHistory, stale_after: float, action: str, wait
         )
 
 
+def mention_silent_workers(
+    history: TrialHistory, me: str, *, heartbeat_interval: float, stale_after: float
+) -> None:
+    """Warn when trials of other workers look abandoned but are not yet ``stale_after`` old.
+
+    A run continued right after a crash stops at once, its budget taken by trials that still
+    read ``evaluating``; without a word, the user cannot tell they will ever be re-run.
+    """
+    now = time.time()
+    silent = [
+        trial
+        for trial in live_trials(history, now, stale_after)
+        if trial.worker_id != me and now - last_sign_of_life(trial) > 3 * heartbeat_interval
+    ]
+    if silent:
+        logger.warning(
+            "Trial(s) %s of other workers have not heartbeated for %.0f s or more: if those "
+            "workers are gone, the next run() re-queues them once they are %g s silent "
+            "(stale_after)",
+            ", ".join(t.id for t in silent),
+            min(now - last_sign_of_life(t) for t in silent),
+            stale_after,
+        )
+
+
 def recover_stale_trials(
     history: TrialHistory, *, now: float, stale_after: float, max_attempts: int
 ) -> list[Trial]:

@@ -25,7 +25,13 @@ from neps_core.errors import (
 )
 from neps_core.history import TrialHistory
 from neps_core.interfaces import EvaluationJob, EvaluationOutcome, Evaluator, Optimizer, Storage
-from neps_core.liveness import ASYNC_MARK, Heartbeat, give_back_running, requeue_or_crash
+from neps_core.liveness import (
+    ASYNC_MARK,
+    Heartbeat,
+    give_back_running,
+    mention_silent_workers,
+    requeue_or_crash,
+)
 from neps_core.models import Trial
 from neps_core.plugin_manager import Plugins
 from neps_core.reporting import judge_outcome, record_result
@@ -114,6 +120,12 @@ class Worker:
                 give_back_running(self.context.storage, set(self._in_flight), me, reason)
                 raise
         logger.info("Worker %s stopped: %s", self.settings.worker_id, self.stop_reason)
+        mention_silent_workers(
+            self.context.storage.sync(),
+            self.settings.worker_id,
+            heartbeat_interval=self.settings.heartbeat_interval,
+            stale_after=self.settings.stale_after,
+        )
 
     def _loop(self) -> None:
         evaluator = self.context.evaluator

@@ -135,6 +135,27 @@ def test_a_worker_silent_past_stale_after_drops_its_late_result(tmp_path: Path) 
     assert "attempts: 2" in (root / "configs" / "config_1" / "metadata.yaml").read_text()
 
 
+@pytest.mark.slow
+def test_a_continuation_right_after_a_crash_says_what_will_happen(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The dead worker's trial still reads evaluating; the user is told it is not lost."""
+    root = tmp_path / "run"
+    _kill_mid_evaluation(tmp_path, root, attempts="3")
+    time.sleep(1.0)  # several missed heartbeats (every 0.2 s), well within stale_after
+    with caplog.at_level("WARNING", logger="neps_core"):
+        summary = neps.run(
+            lambda x: x,
+            root_directory=root,
+            evaluations_to_spend=1,
+            heartbeat_interval=0.2,
+            stale_after=60,
+        )
+    assert summary.counts["evaluating"] == 1
+    assert "Trial(s) 1 of other workers have not heartbeated" in caplog.text
+    assert "re-queues them once they are 60 s silent" in caplog.text
+
+
 def _history(*trials: Trial) -> TrialHistory:
     history = TrialHistory()
     for trial in trials:
