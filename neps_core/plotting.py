@@ -132,14 +132,21 @@ def plot_learning_curves(root_directory: str | Path, *, max_curves: int = 50) ->
     at every fidelity it reached (promotions are linked through ``previous_trial_id``).
 
     Raises:
-        NothingToPlotError: No trial reported a curve and the run has no fidelity.
+        NothingToPlotError: No trial reported a curve, and the run has no fidelity or
+            several objectives.
     """
     run = read_run(root_directory)
     curves = _reported_curves(run) or _fidelity_curves(run)
     if not curves:
+        has_fidelity = run.space is not None and run.space.fidelity_name is not None
+        why = (
+            "its trials have several objectives (the Pareto front is pareto_front.png)"
+            if has_fidelity
+            else "the space has no fidelity"
+        )
         raise NothingToPlotError(
             f"No learning curves in {root_directory}: no trial reported 'learning_curve' "
-            "and the space has no fidelity"
+            f"and {why}"
         )
     figure, axes = _figure(f"Learning curves ({run.root_directory.name})")
     for label, xs, ys in curves[:max_curves]:

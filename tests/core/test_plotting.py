@@ -81,6 +81,18 @@ def test_pareto_front_of_a_multi_objective_run(tmp_path: Path) -> None:
         plot_trajectory(root)
 
 
+def test_a_multi_objective_fidelity_run_says_why_it_has_no_curves(tmp_path: Path) -> None:
+    root = tmp_path / "multi_fidelity"
+    neps.run(
+        lambda x, epochs: (x, float(epochs)),
+        {"x": neps.Float(0.0, 1.0), "epochs": neps.IntegerFidelity(1, 9)},
+        root_directory=root,
+        evaluations_to_spend=6,
+    )
+    with pytest.raises(NothingToPlotError, match="several objectives"):
+        plot_learning_curves(root)
+
+
 def test_single_objective_run_has_no_pareto_front(single_run: Path) -> None:
     with pytest.raises(NothingToPlotError, match="multi-objective"):
         plot_pareto_front(single_run)
