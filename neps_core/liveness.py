@@ -67,23 +67,26 @@ def refuse_if_alive(history: TrialHistory, stale_after: float, action: str, wait
 
 
 def mention_silent_workers(
-    history: TrialHistory, me: str, *, heartbeat_interval: float, stale_after: float
+    history: TrialHistory, me: str, *, idle: bool, heartbeat_interval: float, stale_after: float
 ) -> None:
-    """Warn when trials of other workers look abandoned but are not yet ``stale_after`` old.
+    """Warn about trials of other workers that may be abandoned but are not yet re-queued.
 
-    A run continued right after a crash stops at once, its budget taken by trials that still
-    read ``evaluating``; without a word, the user cannot tell they will ever be re-run.
+    A run continued right after a crash stops at once (``idle``: it evaluated nothing), its
+    budget taken by trials that still read ``evaluating``; without a word, the user cannot
+    tell they will ever be re-run. After a busy run, only trials silent for a few
+    heartbeats are mentioned: other live workers are no news.
     """
     now = time.time()
     silent = [
         trial
         for trial in live_trials(history, now, stale_after)
-        if trial.worker_id != me and now - last_sign_of_life(trial) > 3 * heartbeat_interval
+        if trial.worker_id != me
+        and (idle or now - last_sign_of_life(trial) > 3 * heartbeat_interval)
     ]
     if silent:
         logger.warning(
-            "Trial(s) %s of other workers have not heartbeated for %.0f s or more: if those "
-            "workers are gone, the next run() re-queues them once they are %g s silent "
+            "Trial(s) %s of other workers are still evaluating (last heartbeat %.0f s ago): if "
+            "those workers are gone, the next run() re-queues them once they are %g s silent "
             "(stale_after)",
             ", ".join(t.id for t in silent),
             min(now - last_sign_of_life(t) for t in silent),

@@ -123,6 +123,7 @@ class Worker:
         mention_silent_workers(
             self.context.storage.sync(),
             self.settings.worker_id,
+            idle=self._claimed == 0,
             heartbeat_interval=self.settings.heartbeat_interval,
             stale_after=self.settings.stale_after,
         )
