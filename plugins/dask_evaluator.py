@@ -6,8 +6,8 @@ processes (one thread each) and shuts it down at the end of ``run()``. ``n_worke
 the capacity: at most that many trials of this worker are on the cluster at once (default:
 the cluster's thread count), so one worker never floods a shared scheduler.
 
-A per-trial ``timeout`` (counted from when a worker takes the task, not while it waits for
-one) cancels the task and, since a running Python thread cannot be
+A per-trial ``timeout`` (counted from when a worker starts running the task, not while it
+waits or queues for one) cancels the task and, since a running Python thread cannot be
 stopped, restarts the dask worker process that runs it (``kill_on_timeout``, needs the
 nanny every ``dask worker`` and ``LocalCluster(processes=True)`` has). Needs the extra
 ``neps-core[dask]``; dask is imported only when this evaluator is used.
@@ -36,6 +36,11 @@ logger = logging.getLogger(__name__)
 POLL_STEP = 0.005
 #: How often to look whether a task with a timeout has reached a worker.
 START_POLL = 0.2
+
+
+def _executing_keys(dask_worker: Any) -> list[str]:
+    """Run on each dask worker: the keys of the tasks it is executing (not just holding)."""
+    return [str(task.key) for task in dask_worker.state.executing]
 
 
 def _distributed() -> Any:
@@ -170,11 +175,20 @@ class DaskEvaluator(Evaluator):
         now = time.monotonic()
         if now < self._next_start_check or all(t.timeout is None for t in waiting.values()):
             return
-        self._next_start_check = now + START_POLL  # one scheduler call per START_POLL
-        for keys in self.client.processing().values():
+        self._next_start_check = now + START_POLL  # one round of calls per START_POLL
+        for keys in self._executing().values():
             for key in keys:
                 if key in waiting:
                     waiting[key].started = now
+
+    def _executing(self) -> dict[str, set[str]]:
+        """The keys each dask worker is running now.
+
+        The scheduler's ``processing`` also lists tasks queued on a worker whose threads are
+        busy; counting their timeout from there timed out trials that never ran.
+        """
+        running = self.client.run(_executing_keys, on_error="ignore")
+        return {address: set(keys) for address, keys in running.items() if isinstance(keys, list)}
 
     def _block(self, deadline: float | None) -> None:
         """Sleep until a task finishes, the caller's deadline or the next trial timeout."""
@@ -219,8 +233,7 @@ class DaskEvaluator(Evaluator):
     def _stop(self, futures: Sequence[Any]) -> list[str]:
         """Cancel ``futures`` and restart the workers running them; the restarted addresses."""
         keys = {future.key for future in futures}
-        processing = self.client.processing()
-        workers = [address for address, held in processing.items() if keys & set(held)]
+        workers = [address for address, held in self._executing().items() if keys & held]
         self.client.cancel(list(futures))
         if workers:
             # The task's thread cannot be interrupted: end the worker process at once; its

@@ -145,6 +145,38 @@ def test_the_timeout_counts_from_when_a_worker_takes_the_trial(root: Path) -> No
     assert report["error"].startswith("EvaluationTimeoutError: timeout")
 
 
+def sleep_a_while(x: float) -> float:
+    import time
+
+    time.sleep(1.5)
+    return x
+
+
+@pytest.mark.slow
+def test_a_trial_queued_behind_a_busy_thread_does_not_use_up_its_timeout(root: Path) -> None:
+    """Three trials on one thread: the scheduler lists all three as processing at once."""
+    cluster = distributed.LocalCluster(
+        n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None
+    )
+    try:
+        summary = neps.run(
+            sleep_a_while,
+            {"x": neps.Float(0.0, 1.0)},
+            root_directory=root,
+            evaluations_to_spend=3,
+            ignore_errors=True,
+            evaluator={
+                "name": "dask",
+                "address": cluster.scheduler_address,
+                "n_workers": 3,
+                "timeout": 2.5,
+            },
+        )
+    finally:
+        cluster.close()
+    assert summary.counts["success"] == 3, summary.counts
+
+
 class TwoArgumentError(Exception):
     """Pickles, but cannot be rebuilt: ``Exception`` keeps only the message it was given."""
 
