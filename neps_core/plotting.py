@@ -145,8 +145,7 @@ def plot_learning_curves(root_directory: str | Path, *, max_curves: int = 50) ->
             else "the space has no fidelity"
         )
         raise NothingToPlotError(
-            f"No learning curves in {root_directory}: no trial reported 'learning_curve' "
-            f"and {why}"
+            f"No learning curves in {root_directory}: no trial reported 'learning_curve' and {why}"
         )
     figure, axes = _figure(f"Learning curves ({run.root_directory.name})")
     for label, xs, ys in curves[:max_curves]:

@@ -17,6 +17,8 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import attrs
+
 from neps_core import child_runner
 from neps_core.child_runner import (
     CONFIG_FILE_ENV,
@@ -106,11 +108,15 @@ def launch_for(
     env: Mapping[str, str] | None = None,
 ) -> ChildLaunch:
     """How to evaluate ``function(**arguments)`` in a child: a :class:`Command` or a fresh
-    Python interpreter that imports the function and calls it."""
+    Python interpreter that imports the function and calls it.
+
+    ``env`` (the evaluator's) reaches both; a :class:`Command`'s own ``env`` takes precedence.
+    """
     config, injected = _split_arguments(arguments)
     context = _context(injected, directory, trial_id)
     if isinstance(function, Command):
-        return function.launch(config, {**injected, "pipeline_id": trial_id}, directory, context)
+        launch = function.launch(config, {**injected, "pipeline_id": trial_id}, directory, context)
+        return attrs.evolve(launch, env={**(env or {}), **launch.env})  # the command's wins
     runner = Path(child_runner.__file__)
     argv = [python or sys.executable, str(runner), function_target(function), ",".join(injected)]
     return ChildLaunch(argv, directory, config, context, env=dict(env or {}), plain_result=False)

@@ -106,6 +106,19 @@ def test_a_json_array_from_a_command_is_a_multi_objective_result(root: Path) -> 
     assert summary.pareto_front[0].objective == (1.0, 2.5)
 
 
+def test_the_evaluators_env_reaches_commands_and_the_commands_own_env_wins(root: Path) -> None:
+    code = "import os; print('NEPS_CORE_RESULT', len(os.environ['SITE']) + len(os.environ['MINE']))"
+    command = Command([PYTHON, "-c", code], env={"MINE": "ab"})
+    summary = neps.run(
+        command,
+        SPACE,
+        root_directory=root,
+        evaluations_to_spend=1,
+        evaluator={"name": "subprocess", "env": {"SITE": "cluster", "MINE": "overridden"}},
+    )
+    assert summary.best_objective == len("cluster") + len("ab")
+
+
 def test_a_non_zero_exit_fails_the_trial_with_the_stderr_tail(root: Path) -> None:
     command = Command(
         [PYTHON, "-c", "import sys; sys.stderr.write('CUDA out of memory\\n'); sys.exit(3)"]
