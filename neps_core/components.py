@@ -16,6 +16,7 @@ from urllib.parse import urlparse
 
 import attrs
 import cattrs
+import yaml
 
 from neps_core.budget_file import BUDGET_FILE
 from neps_core.config import ComponentSpec, RunSettings
@@ -247,6 +248,8 @@ def _read_pointer(pointer: Path) -> dict[str, Any] | None:
         data = read_yaml(pointer)
     except FileNotFoundError:
         return None
+    except yaml.YAMLError as error:
+        raise SettingsError(f"{pointer} is damaged: not valid YAML ({error})") from None
     if not isinstance(data, dict) or "name" not in data:
         raise SettingsError(f"{pointer} is damaged: expected a mapping with a 'name'")
     return data

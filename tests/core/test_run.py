@@ -412,6 +412,18 @@ def test_a_run_that_lost_its_storage_pointer_is_never_mixed_with_a_new_one(
     assert neps.status(root).budget.used_evaluations == 2
 
 
+def test_damaged_run_files_that_are_read_back_are_named(root: Path) -> None:
+    neps.run(Recorder(), SPACE, root_directory=root, evaluations_to_spend=2)
+    pointer = (root / "storage.yaml").read_text()
+    (root / "storage.yaml").write_text("name: [disk\n")
+    with pytest.raises(SettingsError, match=r"storage\.yaml is damaged: not valid YAML"):
+        neps.run(Recorder(), SPACE, root_directory=root, evaluations_to_spend=3)
+    (root / "storage.yaml").write_text(pointer)
+    (root / "run_info.yaml").write_text("garbage: [\n")
+    with pytest.raises(StorageError, match=r"run_info\.yaml"):
+        neps.run(Recorder(), SPACE, root_directory=root, evaluations_to_spend=3)
+
+
 def test_a_folder_with_configs_of_its_own_can_hold_a_new_run(root: Path) -> None:
     (root / "configs").mkdir(parents=True)
     (root / "configs" / "model.yaml").write_text("layers: 3\n")  # Hydra's, say
