@@ -8,8 +8,9 @@ storages, evaluators and space adapters use exactly these hooks.
 Hooks come in three phases:
 
 * **registration** - plugins contribute classes; results from all plugins are collected and
-  every class is registered under its ``name`` (a name claimed twice fails the runs that
-  select it, with a ``DuplicatePluginError`` naming both);
+  every class is registered under its ``name`` (a name two installed plugins claim fails the
+  runs that select it, one a plugin of ``run(plugins=...)`` claims again fails that run at
+  once; either way with a ``DuplicatePluginError`` naming both);
 * **decision** - the first plugin with an answer wins;
 * **observation** - plugins are told what happened; they return nothing and cannot change it.
 """
