@@ -130,8 +130,7 @@ class AskAndTell:
         if self._sampler.waiting_for:
             return (
                 f"waiting for the result of trial(s) {', '.join(self._sampler.waiting_for)}: "
-                "no trial has reported a cost yet, so cost_to_spend lets one run at a time; "
-                "ask again once it is told"
+                f"{self._sampler.waiting_because}; ask again once it is told"
             )
         return None
 

@@ -131,14 +131,17 @@ class Worker:
     def _loop(self) -> None:
         evaluator = self.context.evaluator
         waits = self.settings.continue_until_max_evaluation_completed
+        until_results = False  # the sampler waits for results of trials this worker runs
         while True:
             free = self._free_slots()
-            if free > 0 and (self.stop_reason is None or waits):
+            if free > 0 and (self.stop_reason is None or waits) and not until_results:
                 for trial in self._sample(free):
                     self._launch(trial)
+                until_results = bool(self._sampler.waiting_for and self._in_flight)
             if self._in_flight:
                 for outcome in evaluator.wait(timeout=POLL_INTERVAL):
                     self._finish(self._in_flight.pop(outcome.trial_id), outcome)
+                    until_results = False
             elif self.stop_reason is None or self._must_wait_for_others():
                 time.sleep(POLL_INTERVAL)  # for a free slot, or for other workers' trials
             else:

@@ -20,7 +20,7 @@ from neps_core.config import RunSettings
 from neps_core.history import TrialHistory
 from neps_core.interfaces import Optimizer, Storage
 from neps_core.interfaces.optimizer import first_multi_objective
-from neps_core.liveness import recover_stale_trials
+from neps_core.liveness import awaits_result, recover_stale_trials
 from neps_core.models import BudgetInfo, Proposal, Trial, TrialState
 from neps_core.plugin_manager import Plugins, plugin_errors
 from neps_core.space import PipelineSpace
@@ -32,7 +32,8 @@ class TrialSampler:
     """Samples trials for one worker.
 
     ``stop_reason`` says why it gives no more trials; ``waiting_for`` names the running
-    trials it waits for before it can give one (see :meth:`_cost_allows`).
+    trials it waits for before it may give one, and ``waiting_because`` says why (a first
+    cost to learn, see :meth:`_cost_allows`, or results that may bring promotions).
     """
 
     def __init__(
@@ -44,6 +45,7 @@ class TrialSampler:
         self.plugins = plugins
         self.stop_reason: str | None = None
         self.waiting_for: list[str] = []
+        self.waiting_because = ""
 
     def sample(self, storage: Storage, wanted: int) -> list[Trial]:
         """Up to ``wanted`` trials now EVALUATING by this worker (fewer when none are left)."""
@@ -52,7 +54,7 @@ class TrialSampler:
         return [t for t in written if t.state is TrialState.EVALUATING and t.worker_id == me]
 
     def _decide(self, history: TrialHistory, wanted: int) -> list[Trial]:
-        self.waiting_for = []
+        self.waiting_for, self.stop_reason = [], None
         now = time.time()
         changed = {trial.id: trial for trial in self._recover(history, now)}
         pending = [i for i in history.ids_in(TrialState.PENDING) if i not in changed]
@@ -84,11 +86,35 @@ class TrialSampler:
                 return claimed
         asked = self._ask(history, budget, batch)
         proposals = self._within_budgets(history, budget, asked)
-        if not asked:
-            self.stop_reason = "the optimizer has nothing left to propose"
-        elif not proposals:
-            self.stop_reason = "what is left of the budget does not fit the next trial"
+        if not proposals:
+            self._nothing_now(
+                history,
+                claimed,
+                "the optimizer has nothing left to propose"
+                if not asked
+                else "what is left of the budget does not fit the next trial",
+            )
         return claimed + self._new_trials(history, proposals, wanted, now)
+
+    def _nothing_now(self, history: TrialHistory, claimed: list[Trial], reason: str) -> None:
+        """Stop for ``reason``, unless this worker's own trials still run.
+
+        Their results may bring new trials (promotions, a budget estimate that was too high);
+        a process pool that stopped on the first empty answer left the best configuration of
+        a small space below the top rung. Trials awaiting an asynchronous result do not count.
+        """
+        me = self.settings.worker_id
+        running = {t.id for t in claimed if t.worker_id == me}
+        running |= {
+            i
+            for i in history.ids_in(TrialState.EVALUATING)
+            if history[i].worker_id == me and not awaits_result(history[i])
+        }
+        if not running:
+            self.stop_reason = reason
+            return
+        self.waiting_for = sorted(running, key=lambda i: (len(i), i))
+        self.waiting_because = f"{reason} until they finish"
 
     def budget(self, history: TrialHistory) -> BudgetInfo:
         """The run's global budget as used by ``history``."""
@@ -133,6 +159,9 @@ class TrialSampler:
             return sys.maxsize
         self.waiting_for = history.ids_in(TrialState.EVALUATING) + history.ids_in(
             TrialState.PENDING
+        )
+        self.waiting_because = (
+            "no trial has reported a cost yet, so cost_to_spend lets one run at a time"
         )
         return 0 if self.waiting_for else 1
 

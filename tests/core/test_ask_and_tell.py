@@ -265,6 +265,36 @@ def test_clients_starting_one_run_at_once_never_see_it_half_made(tmp_path: Path)
     assert errors == []
 
 
+def test_stop_reason_is_cleared_once_ask_gives_a_trial_again(root: Path) -> None:
+    waiting = neps.AskAndTell(SPACE, root, optimizer="random_search", evaluations_to_spend=1)
+    with (
+        pytest.raises(RuntimeError, match="gone"),
+        neps.AskAndTell(root_directory=root, evaluations_to_spend=1) as holder,
+    ):
+        assert holder.ask() is not None
+        assert waiting.ask() is None
+        assert waiting.stop_reason == "budget evaluations_to_spend used up"
+        raise RuntimeError("gone")  # gives its trial back
+    assert waiting.ask() is not None
+    assert waiting.stop_reason is None
+    waiting.close()
+
+
+def test_an_empty_answer_while_own_trials_run_is_a_wait_not_an_end(root: Path) -> None:
+    """A grid of two points, both asked: no more now, but not "nothing left" for good."""
+    space = {"x": neps.Categorical(("a", "b"))}
+    with neps.AskAndTell(space, root, optimizer="grid_search", evaluations_to_spend=4) as client:
+        first, second = client.ask(), client.ask()
+        assert first is not None and second is not None
+        assert client.ask() is None
+        assert client.stop_reason is not None
+        assert client.stop_reason.startswith(f"waiting for the result of trial(s) {first.id}")
+        client.tell(first, 0.1)
+        client.tell(second, 0.2)
+        assert client.ask() is None
+        assert client.stop_reason == "the optimizer has nothing left to propose"
+
+
 def test_leaving_on_an_error_gives_the_untold_trials_back(root: Path) -> None:
     # They stayed EVALUATING until stale_after, counted against the budget meanwhile.
     with (
