@@ -33,10 +33,10 @@ def positive(_: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
 
 
 def one_of(choices: Sequence[Any]) -> Validator:
-    """The value is one of ``choices``."""
+    """The value is one of ``choices``, of the same type (``1`` is not ``True``)."""
 
     def check(_: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
-        if value not in choices:
+        if not any(value == choice and type(value) is type(choice) for choice in choices):
             raise ValueError(f"{attribute.name} must be one of {list(choices)}, got {value!r}")
 
     return check

@@ -78,3 +78,13 @@ def test_a_process_pool_waits_for_its_trials_before_it_stops(neps_run: Any, opti
     )
     assert summary.best_trial is not None
     assert dict(summary.best_trial.config) == {"a": "p", "b": 0, "epochs": 9}
+
+
+@pytest.mark.parametrize("value", [1, 0, 1.0, "yes"])
+def test_sample_prior_first_takes_only_its_own_values(neps_run: Any, value: Any) -> None:
+    """``1 == True`` in Python; a setting documented as a flag must not take it."""
+    with pytest.raises(SettingsError, match="sample_prior_first must be one of"):
+        neps_run(
+            optimizer=("successive_halving", {"sample_prior_first": value}),
+            pipeline_space={"x": neps.Float(0.0, 1.0), "epochs": neps.IntegerFidelity(1, 9)},
+        )
