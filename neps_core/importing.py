@@ -7,6 +7,8 @@ transaction, so an import either happens completely or not at all.
 
 from __future__ import annotations
 
+import json
+import logging
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -22,16 +24,19 @@ from neps_core.components import (
     stored_space,
 )
 from neps_core.config import DEFAULT_STALE_AFTER, RunSettings, component_spec
-from neps_core.errors import SettingsError
+from neps_core.errors import ObjectiveCountError, SettingsError
 from neps_core.history import TrialHistory
 from neps_core.interfaces import Storage
-from neps_core.models import Trial
+from neps_core.models import Trial, TrialState
 from neps_core.plugin_manager import Plugins, load_plugins
+from neps_core.reporting import objective_count
 from neps_core.result_contract import ParsedResult, parse_result
 from neps_core.serialization import to_plain
 from neps_core.space import Constant, PipelineSpace
 
 IMPORT_WORKER = "import_trials"
+
+logger = logging.getLogger(__name__)
 
 
 def import_trials(
@@ -56,7 +61,8 @@ def import_trials(
             space of an existing one.
         overwrite_root_directory: Delete ``root_directory`` first.
         optimizer: The optimizer a new run is recorded with (as in ``run``).
-        storage: The storage of a new run (as in ``run``); an existing run keeps its own.
+        storage: The storage of a new run (as in ``run``); for an existing run it may be
+            left out, and naming another storage than the run's is refused.
         plugins: Extra plugin objects, as in ``run``.
 
     Returns:
@@ -66,6 +72,10 @@ def import_trials(
     Raises:
         ValueError: A config does not fit the space; the message names its index and why.
         TypeError: A result breaks the ``evaluate_pipeline`` contract (index named).
+        ObjectiveCountError: Results with another number of objectives than the others, or
+            than the run's (index named; nothing is imported).
+
+    A configuration given twice is imported twice, with a warning.
     """
     pairs = _check_pairs(evaluated_trials)
     loaded = load_plugins(plugins)
@@ -132,7 +142,19 @@ def _record_run(storage: Storage, space: PipelineSpace, optimizer: Any, plugins:
 def _parse_all(
     pairs: list[tuple[int, tuple[Mapping[str, Any], Any]]], space: PipelineSpace
 ) -> list[tuple[dict[str, Any], ParsedResult]]:
-    return [_parse(index, config, result, space) for index, (config, result) in pairs]
+    parsed = [_parse(index, config, result, space) for index, (config, result) in pairs]
+    first_seen: dict[str, int] = {}
+    for index, (config, _) in enumerate(parsed):
+        key = json.dumps(config, sort_keys=True)
+        if key in first_seen:  # repeated seeds, say; a bracket then promotes it only once
+            logger.warning(
+                "evaluated_trials[%d] repeats the configuration of evaluated_trials[%d]; both "
+                "are imported as separate trials",
+                index,
+                first_seen[key],
+            )
+        first_seen.setdefault(key, index)
+    return parsed
 
 
 def _parse(
@@ -158,6 +180,7 @@ def _parse(
 def _trials(
     history: TrialHistory, parsed: list[tuple[dict[str, Any], ParsedResult]], space: PipelineSpace
 ) -> list[Trial]:
+    _check_objective_counts(history, parsed)
     now = time.time()
     first = int(history.next_id())
     fidelity = space.fidelity_name
@@ -176,3 +199,27 @@ def _trials(
         )
         for offset, (config, result) in enumerate(parsed)
     ]
+
+
+def _check_objective_counts(
+    history: TrialHistory, parsed: list[tuple[dict[str, Any], ParsedResult]]
+) -> None:
+    """Every success of a run has one number of objectives, imported ones too (as ``tell``)."""
+    expected, source = None, ""
+    for trial in history.values():
+        if trial.state is TrialState.SUCCESS and trial.objective is not None:
+            expected, source = objective_count(trial.objective), f"trial {trial.id} of the run"
+            break
+    for index, (_, result) in enumerate(parsed):
+        objective = result.report.objective_to_minimize
+        if result.state is not TrialState.SUCCESS or objective is None:
+            continue
+        count = objective_count(objective)
+        if expected is None:
+            expected, source = count, f"evaluated_trials[{index}]"
+        elif count != expected:
+            raise ObjectiveCountError(
+                f"evaluated_trials[{index}]: objective_to_minimize has {count} value(s), but "
+                f"{source} has {expected}; every result of a run needs the same number of "
+                "objectives (nothing was imported)"
+            )

@@ -72,7 +72,8 @@ def record_result(storage: Storage, trial_id: str, parsed: ParsedResult) -> Tria
     return stored
 
 
-def _objective_count(objective: Objective) -> int:
+def objective_count(objective: Objective) -> int:
+    """How many objectives ``objective`` holds (a tuple is multi-objective)."""
     return len(objective) if isinstance(objective, tuple) else 1
 
 
@@ -86,13 +87,13 @@ def _objective_count_mismatch(
     objective = parsed.report.objective_to_minimize
     if parsed.state is not TrialState.SUCCESS or objective is None:
         return None
-    count = _objective_count(objective)
+    count = objective_count(objective)
     for other in history.values():
         if other.id == trial_id or other.state is not TrialState.SUCCESS:
             continue
         if other.objective is None:
             continue
-        expected = _objective_count(other.objective)
+        expected = objective_count(other.objective)
         if expected == count:
             return None
         return (

@@ -79,6 +79,18 @@ def test_a_bad_config_is_rejected_with_its_index_and_nothing_is_written(root: Pa
         neps.import_trials([EVALUATED[0], ({"lr": 0.01, "act": "relu"}, 1.0)], root, SPACE)
 
 
+def test_results_with_another_number_of_objectives_are_refused_whole(root: Path) -> None:
+    """As tell() and run() refuse them: a Pareto front cannot compare 1 and 2 objectives."""
+    config = EVALUATED[0][0]
+    with pytest.raises(neps.ObjectiveCountError, match=r"evaluated_trials\[2\].*1 value.*\[0\]"):
+        neps.import_trials([(config, (0.1, 0.2)), EVALUATED[2], (config, 0.5)], root, SPACE)
+    assert neps.status(root).counts["success"] == 0  # nothing of the batch was written
+    neps.import_trials(EVALUATED[:2], root, SPACE)
+    with pytest.raises(neps.ObjectiveCountError, match=r"\[0\].*2 value.*trial 1 of the run"):
+        neps.import_trials([(config, (0.1, 0.2))], root)
+    assert neps.status(root).counts["success"] == 2
+
+
 def test_a_bad_result_breaks_the_contract_with_its_index(root: Path) -> None:
     with pytest.raises(TypeError, match=r"evaluated_trials\[1\]: invalid result.*list"):
         neps.import_trials([EVALUATED[0], (EVALUATED[1][0], [0.1, 0.2])], root, SPACE)
@@ -131,3 +143,12 @@ def test_multi_objective_results_are_imported(root: Path) -> None:
         SPACE,
     )
     assert [t.objective for t in trials] == [(0.1, 0.9), (0.2, 0.3)]
+
+
+def test_a_repeated_configuration_is_imported_with_a_warning(
+    root: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level("WARNING", logger="neps_core"):
+        trials = neps.import_trials([EVALUATED[0], EVALUATED[1], EVALUATED[0]], root, SPACE)
+    assert len(trials) == 3
+    assert "evaluated_trials[2] repeats the configuration of evaluated_trials[0]" in caplog.text
