@@ -176,7 +176,10 @@ class AskAndTell:
             raise TypeError(f"tell({trial_id!r}, None): a result is needed; None is not one")
         with self._lock:
             asked_at = self._outstanding.get(trial_id)
-        duration = 0.0 if asked_at is None else time.monotonic() - asked_at
+        if asked_at is not None:
+            duration = time.monotonic() - asked_at
+        else:  # asked by another client: from when the trial was claimed, by the wall clock
+            duration = self._since_claimed(trial_id)
         outcome = _outcome(trial_id, result, duration)
         parsed, raise_after = judge_outcome(outcome, self.settings, "the result given to tell()")
         try:
@@ -193,6 +196,11 @@ class AskAndTell:
         if raise_after is not None and raise_after is not outcome.error:
             raise raise_after
         return stored
+
+    def _since_claimed(self, trial_id: str) -> float:
+        history = self._context.storage.sync()
+        started = history[trial_id].started_at if trial_id in history else None
+        return 0.0 if started is None else max(0.0, time.time() - started)
 
     def close(self) -> Summary:
         """Stop heartbeating, tell observers the client is done, and return the run's summary.

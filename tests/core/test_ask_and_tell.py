@@ -295,6 +295,18 @@ def test_an_empty_answer_while_own_trials_run_is_a_wait_not_an_end(root: Path) -
         assert client.stop_reason == "the optimizer has nothing left to propose"
 
 
+def test_a_result_told_by_another_client_has_its_real_duration(root: Path) -> None:
+    submitter = neps.AskAndTell(SPACE, root, evaluations_to_spend=2, worker_id="submitter")
+    asked = submitter.ask()
+    assert asked is not None
+    time.sleep(0.5)
+    with neps.AskAndTell(root_directory=root, worker_id="collector") as collector:
+        stored = collector.tell(asked.id, 0.3)
+    assert stored.report is not None and stored.report.evaluation_duration is not None
+    assert stored.report.evaluation_duration >= 0.5  # not 0.0 for "unknown"
+    submitter.close()
+
+
 def test_leaving_on_an_error_gives_the_untold_trials_back(root: Path) -> None:
     # They stayed EVALUATING until stale_after, counted against the budget meanwhile.
     with (
