@@ -56,12 +56,17 @@ def migrate_run(
 
     Raises:
         FileNotFoundError: ``source_root`` holds no run.
-        MigrationError: The destination is not empty, is the source, or its storage
-            already holds a run.
+        MigrationError: The destination is not empty, is the source or inside it, or its
+            storage already holds a run.
     """
     source, destination = Path(source_root), Path(destination_root)
     if source.resolve() == destination.resolve():
         raise MigrationError(f"Cannot migrate {source} onto itself; choose a new directory")
+    if source.resolve() in destination.resolve().parents:  # copying trial folders into itself
+        raise MigrationError(
+            f"Cannot migrate {source} into {destination}, which lies inside it (the source is "
+            "only read); choose a directory outside the run"
+        )
     if destination.exists() and any(destination.iterdir()):
         raise MigrationError(
             f"The destination {destination} is not empty; migrate into a new directory"

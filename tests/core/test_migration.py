@@ -119,6 +119,10 @@ def test_a_non_empty_destination_is_refused(tmp_path: Path) -> None:
     assert [p.name for p in destination.iterdir()] == ["notes.txt"]
     with pytest.raises(MigrationError, match="onto itself"):
         migrate_run(source, source)
+    inside = source / "configs" / "config_1" / "copy"
+    with pytest.raises(MigrationError, match="lies inside it"):
+        migrate_run(source, inside, storage="disk")  # recursed until RecursionError
+    assert not inside.exists()
 
 
 def test_a_database_url_that_already_holds_a_run_is_refused(tmp_path: Path) -> None:
