@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 from typing import Any
 
@@ -10,6 +11,8 @@ import attrs
 from neps_core.errors import SettingsError
 from neps_core.space import Integer, PipelineSpace
 from neps_core.validators import at_least, one_of
+
+logger = logging.getLogger(__name__)
 
 SAMPLERS = ("uniform", "prior")
 
@@ -87,6 +90,16 @@ class Rungs:
             value = min(max(value, lower), upper)
             if not values or value > values[-1]:
                 values.append(value)
+        if len(values) == 1:
+            logger.warning(
+                "eta=%s leaves a single rung for the fidelity %r (%s to %s): every trial runs "
+                "at %s, as in random search; a smaller eta gives lower rungs",
+                eta,
+                space.fidelity_name,
+                lower,
+                upper,
+                values[0],
+            )
         return cls(tuple(values))
 
     @property

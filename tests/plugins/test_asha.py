@@ -6,6 +6,7 @@ from typing import Any, ClassVar
 
 import pytest
 
+import neps_core as neps
 from neps_core.testing import OptimizerContract
 from neps_core_plugins.asha import ASHA
 
@@ -39,3 +40,16 @@ def test_parallel_workers_never_promote_twice(parallel_multi_fidelity_run: Any) 
     run = parallel_multi_fidelity_run("asha", 4, cost_to_spend=400)
     run.check_each_trial_promoted_at_most_once()
     assert run.summary.budget.used_cost <= 400
+
+
+def test_an_eta_that_leaves_one_rung_says_so(
+    neps_run: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level("WARNING", logger="neps_core_plugins"):
+        summary = neps_run(
+            optimizer=("asha", {"eta": 100}),
+            pipeline_space={"x": neps.Float(0.0, 1.0), "epochs": neps.IntegerFidelity(1, 27)},
+            evaluations_to_spend=3,
+        )
+    assert "eta=100 leaves a single rung for the fidelity 'epochs' (1 to 27)" in caplog.text
+    assert summary.best_trial is not None and summary.best_trial.fidelity == 27
