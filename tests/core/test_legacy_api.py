@@ -219,8 +219,14 @@ def test_old_parameter_names_build_todays_parameters(root: Path) -> None:
             "default_confidence": "high",
         }
     }
-    with pytest.warns(DeprecationWarning, match="'default' is NePS's old name of 'prior'"):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
         assert space_from_description(description).parameters["lr"] == lr
+    assert [str(w.message) for w in caught] == [
+        "Parameter 'lr': 'default' is NePS's old name of 'prior'",
+        "Parameter 'lr': 'default_confidence' is NePS's old name of 'prior_confidence'",
+    ]
+    assert {w.category for w in caught} == {DeprecationWarning}
 
 
 def test_old_argument_names_of_todays_parameters_say_the_new_ones() -> None:
