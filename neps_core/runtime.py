@@ -10,6 +10,7 @@ from __future__ import annotations
 import inspect
 import logging
 import time
+import traceback
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from neps_core.errors import (
     EvaluationTimeoutError,
     ObjectiveCountError,
     TrialAlreadyReportedError,
+    add_note,
 )
 from neps_core.history import TrialHistory
 from neps_core.interfaces import EvaluationJob, EvaluationOutcome, Evaluator, Optimizer, Storage
@@ -88,6 +90,8 @@ class Worker:
         self._injected = injected_names(context.settings.evaluate_pipeline or (lambda: None))
         self._in_flight: dict[str, Trial] = {}
         self._awaiting: set[str] = set()  # launched asynchronously, no result yet
+        # Trials whose pipeline could not be built: failed like an evaluation that raised.
+        self._unbuilt: list[EvaluationOutcome] = []
         self._claimed = 0
         self._cost_spent = 0.0
         self._local_stop: str | None = None
@@ -137,6 +141,9 @@ class Worker:
             if free > 0 and (self.stop_reason is None or waits) and not until_results:
                 for trial in self._sample(free):
                     self._launch(trial)
+                while self._unbuilt:  # after every claimed trial is in flight (given back)
+                    outcome = self._unbuilt.pop(0)
+                    self._finish(self._in_flight.pop(outcome.trial_id), outcome)
                 until_results = bool(self._sampler.waiting_for and self._in_flight)
             if self._in_flight:
                 for outcome in evaluator.wait(timeout=POLL_INTERVAL):
@@ -191,11 +198,18 @@ class Worker:
         self.context.plugins.notify("neps_trial_sampled", run=self.context, trial=trial)
         directory = self.context.storage.trial_directory(trial.id)
         directory.mkdir(parents=True, exist_ok=True)
+        try:
+            arguments = self._arguments(trial, directory)
+        except Exception as error:  # an operation's constructor refused this configuration
+            add_note(error, f"neps_core: while building the pipeline of trial {trial.id}")
+            formatted = traceback.format_exc()
+            self._unbuilt.append(EvaluationOutcome(trial.id, error=error, traceback=formatted))
+            return
         self.context.evaluator.submit(
             EvaluationJob(
                 trial=trial,
                 function=self.settings.evaluate_pipeline,  # type: ignore[arg-type]
-                arguments=self._arguments(trial, directory),
+                arguments=arguments,
                 pipeline_directory=directory,
             )
         )

@@ -449,3 +449,53 @@ def test_grid_search_refuses_structural_spaces(root: Path) -> None:
             evaluations_to_spend=1,
             optimizer="grid_search",
         )
+
+
+def attention_block(width: int, heads: int) -> tuple[int, int]:
+    if width % heads:
+        raise ValueError(f"width {width} is not divisible by heads {heads}")
+    return width, heads
+
+
+class AttentionSpace(neps.PipelineSpace):
+    block = neps.Operation(
+        attention_block, kwargs={"width": neps.Integer(8, 12), "heads": neps.Categorical((2, 4))}
+    )
+
+
+def test_a_pipeline_that_cannot_be_built_fails_its_trial_only(root: Path) -> None:
+    """The operation refused the configuration: a failed trial, not a trial handed back."""
+    summary = neps.run(
+        lambda block: float(sum(block)),
+        AttentionSpace(),
+        root_directory=root,
+        evaluations_to_spend=8,
+        seed=0,
+        ignore_errors=True,
+    )
+    assert summary.counts["failed"] > 0 and summary.counts["pending"] == 0
+    assert summary.counts["failed"] + summary.counts["success"] == 8
+    reports = [yaml.safe_load(p.read_text()) for p in root.glob("configs/*/report.yaml")]
+    errors = [r["error"] for r in reports if r.get("error")]
+    assert errors and all("is not divisible by heads" in error for error in errors)
+
+
+def test_without_ignore_errors_an_unbuildable_pipeline_raises_once(root: Path) -> None:
+    def run() -> neps.Summary:
+        return neps.run(
+            lambda block: float(sum(block)),
+            AttentionSpace(),
+            root_directory=root,
+            evaluations_to_spend=30,
+            seed=0,
+        )
+
+    with pytest.raises(ValueError, match="not divisible") as caught:
+        run()
+    assert "while building the pipeline of trial" in " ".join(caught.value.__notes__)
+    status = neps.status(root)
+    assert status.counts["failed"] == 1 and status.counts["pending"] == 0
+    # A continuation is not stuck on that trial: it goes on to the next configurations.
+    with pytest.raises(ValueError, match="not divisible"):
+        run()
+    assert neps.status(root).counts["failed"] == 2
