@@ -146,7 +146,10 @@ def build_optimizer(
     try:
         return cls(space, settings, seed=seed)
     except SettingsError as error:  # options that do not fit together or with the space
-        raise SettingsError(f"optimizer {cls.name!r}: {error}") from error
+        label = f"optimizer {cls.name!r}"
+        if str(error).startswith(label):
+            raise
+        raise SettingsError(f"{label}: {error}") from error
 
 
 def build_evaluator(spec: ComponentSpec, plugins: Plugins) -> Evaluator:

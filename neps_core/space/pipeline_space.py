@@ -27,6 +27,7 @@ from neps_core.space.parameters import (
 )
 from neps_core.space.resolution import DrawPolicy, Resolution, Resolver
 from neps_core.space.resolution import NoGeneratorError as _NoGenerator
+from neps_core.space.structure import Resampled, children
 
 #: Draws before sampling gives up on a space whose forbidden clauses exclude almost everything.
 MAX_FORBIDDEN_REJECTIONS = 1000
@@ -108,8 +109,20 @@ class PipelineSpace:
 
     @property
     def has_priors(self) -> bool:
-        """Whether any top-level parameter carries a user prior."""
-        return any(getattr(p, "prior", None) is not None for p in self._parameters.values())
+        """Whether any parameter carries a user prior, also one inside an operation."""
+        pending: list[Any] = list(self._parameters.values())
+        seen: set[int] = set()
+        while pending:
+            node = pending.pop()
+            if id(node) in seen:
+                continue
+            seen.add(id(node))
+            if getattr(node, "prior", None) is not None:
+                return True
+            pending.extend(children(node))
+            if isinstance(node, Resampled):
+                pending.append(node.source)
+        return False
 
     @property
     def conditions(self) -> Mapping[str, Clause]:

@@ -499,3 +499,33 @@ def test_without_ignore_errors_an_unbuildable_pipeline_raises_once(root: Path) -
     with pytest.raises(ValueError, match="not divisible"):
         run()
     assert neps.status(root).counts["failed"] == 2
+
+
+def width_of(out_features: int) -> int:
+    return out_features
+
+
+class NestedPriorSpace(neps.PipelineSpace):
+    layer = neps.Operation(
+        width_of, kwargs={"out_features": neps.Integer(10, 1000, prior=20, prior_confidence="high")}
+    )
+    epochs = neps.IntegerFidelity(1, 9)
+
+
+def test_a_prior_inside_an_operation_is_a_prior_of_the_space(root: Path) -> None:
+    assert NestedPriorSpace().has_priors
+    summary = neps.run(
+        lambda layer, epochs: abs(layer - 20) / epochs,
+        NestedPriorSpace(),
+        root_directory=root,
+        fidelities_to_spend=30,
+    )
+    assert summary.best_trial is not None and summary.best_trial.optimizer == "priorband"
+    with pytest.raises(neps.SettingsError, match=r"^optimizer 'pibo' needs a flat space"):
+        neps.run(
+            lambda layer, epochs: 0.0,
+            NestedPriorSpace(),
+            root_directory=root / "pibo",
+            evaluations_to_spend=1,
+            optimizer="pibo",
+        )
