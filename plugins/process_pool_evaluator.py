@@ -32,7 +32,7 @@ import signal
 import sys
 import time
 import traceback
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 import attrs
@@ -114,29 +114,53 @@ def _send_reply(
 
 
 def _dumps_job(job: EvaluationJob) -> bytes:
-    """The job for a pool process; closures, lambdas and ``__main__``-only code need cloudpickle.
+    """The job for a pool process; closures, lambdas and the script's own code need cloudpickle.
 
-    A function of the script (``__main__``) pickles by name, but a spawned pool process
-    knows only what the script defines outside ``if __name__ == "__main__":`` (and nothing of
-    a notebook's); such a function travels by value, like a closure.
+    An object of the script (``__main__``) pickles by name, but a spawned pool process knows
+    only what the script defines outside ``if __name__ == "__main__":`` (and nothing of a
+    notebook's); such a function, or an argument built from such a class (an operation of
+    the space), travels by value, like a closure.
     """
     call = (job.function, dict(job.arguments))
-    by_value = _only_in_main(job.function)
-    if not by_value:
+    plain: bytes | None = None
+    cannot_pickle: Exception | None = None
+    if not _only_in_main(job.function):
         try:
-            return pickle.dumps((job.trial.id, pickle.dumps(call)))
+            plain = pickle.dumps(call)
         except (pickle.PicklingError, AttributeError, TypeError) as error:
-            cannot_pickle: Exception = error
+            cannot_pickle = error
+        else:
+            if b"__main__" not in plain:  # nothing of the script's own
+                return pickle.dumps((job.trial.id, plain))
     try:
         import cloudpickle
     except ImportError:
-        if by_value:  # by name: works if the script defines it outside the guard
-            return pickle.dumps((job.trial.id, pickle.dumps(call)))
+        if cannot_pickle is None:  # by name: works if the script defines it outside the guard
+            return pickle.dumps((job.trial.id, plain or pickle.dumps(call)))
         raise TypeError(
-            f"evaluate_pipeline {job.function!r} cannot be sent to a pool process: use a "
-            "module-level function, or install cloudpickle"
+            f"evaluate_pipeline {job.function!r} or its arguments cannot be sent to a pool "
+            "process: use module-level code, or install cloudpickle"
         ) from cannot_pickle
-    return pickle.dumps((job.trial.id, bytes(cloudpickle.dumps(call))))
+    try:
+        return pickle.dumps((job.trial.id, bytes(cloudpickle.dumps(call))))
+    except Exception as error:
+        culprit = _unpicklable_argument(job.arguments, cloudpickle.dumps)
+        if culprit is None:
+            raise
+        raise TypeError(
+            f"the argument {culprit!r} of trial {job.trial.id} cannot be sent to a pool "
+            f"process: {error}"
+        ) from error
+
+
+def _unpicklable_argument(arguments: Mapping[str, Any], dumps: Any) -> str | None:
+    """The name of the first argument ``dumps`` refuses, if one does."""
+    for name, value in arguments.items():
+        try:
+            dumps(value)
+        except Exception:
+            return name
+    return None
 
 
 def _only_in_main(function: Any) -> bool:

@@ -168,6 +168,18 @@ def test_a_result_that_cannot_be_sent_back_is_an_error_naming_it(tmp_path: Path)
         evaluator.close()
 
 
+def test_an_argument_that_cannot_be_sent_is_named(tmp_path: Path) -> None:
+    evaluator = ProcessPoolEvaluator()
+    data = (i for i in range(3))  # an operation that built a generator, say
+    try:
+        evaluator.submit(make_job("1", whoami, {"x": 1.0, "data": data}, tmp_path / "1"))
+        outcome = collect(evaluator, 1, 60)["1"]
+        assert isinstance(outcome.error, TypeError)
+        assert "the argument 'data' of trial 1 cannot be sent" in str(outcome.error)
+    finally:
+        evaluator.close()
+
+
 def test_an_exception_that_cannot_be_rebuilt_fails_its_trial_only(tmp_path: Path) -> None:
     # Unpickling it in the parent raised a TypeError that ended the run, trials left evaluating.
     summary = neps.run(
@@ -206,6 +218,9 @@ GUARDED = textwrap.dedent(
     def at_module_level(x):
         return x
 
+    def lambda_free_width(block):
+        return float(block.width)
+
     if __name__ == "__main__":
         def under_the_guard(x):  # a spawned pool process re-runs the script without this
             return x
@@ -225,12 +240,29 @@ GUARDED = textwrap.dedent(
                 evaluator={"name": "process_pool", "n_workers": 2},
             )
             print(summary.counts["success"])
+
+        class BlockUnderTheGuard:  # an operation of the space: its objects are the arguments
+            def __init__(self, width):
+                self.width = width
+
+        class Space(neps.PipelineSpace):
+            block = neps.Operation(BlockUnderTheGuard, kwargs={"width": neps.Integer(2, 8)})
+
+        summary = neps.run(
+            lambda_free_width,
+            Space(),
+            root_directory=f"{sys.argv[1]}/run_operation",
+            evaluations_to_spend=2,
+            evaluator={"name": "process_pool", "n_workers": 2},
+        )
+        print(summary.counts["success"])
     """
 )
 
 
 def test_functions_defined_under_the_main_guard_reach_the_pool(tmp_path: Path) -> None:
-    # "Can't get attribute 'under_the_guard' on <module '__mp_main__'>" failed every trial.
+    # "Can't get attribute 'under_the_guard' on <module '__mp_main__'>" failed every trial,
+    # and so did an operation whose class is defined under the guard.
     script = tmp_path / "script.py"
     script.write_text(GUARDED)
     done = subprocess.run(
@@ -241,7 +273,7 @@ def test_functions_defined_under_the_main_guard_reach_the_pool(tmp_path: Path) -
         check=False,
     )
     assert done.returncode == 0, done.stderr
-    assert done.stdout.split() == ["2", "2", "2"]
+    assert done.stdout.split() == ["2", "2", "2", "2"]
 
 
 def test_the_timeout_counts_from_the_evaluation_not_the_imports(
