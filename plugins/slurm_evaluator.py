@@ -56,6 +56,10 @@ ACTIVE_STATES = frozenset(
 )
 #: The local executor's own default limit is 2 minutes; trials get a week unless told.
 LOCAL_DEFAULT_TIMEOUT_MIN = 7 * 24 * 60
+#: Seconds SLURM's time limit lies beyond ``timeout``. submitit has SLURM send SIGUSR2 90 s
+#: before the limit (SLURM may send it up to 60 s earlier) and then gives the job up as
+#: timed out; with a one-minute margin that ended trials long before their ``timeout``.
+BACKSTOP_MARGIN_SECONDS = 90 + 60 + 60
 
 
 class SlurmJobLostError(EvaluationLostError):
@@ -113,7 +117,7 @@ class SlurmSettings:
             if name not in own and value is not None
         }
         if self.timeout is not None and "timeout_min" not in chosen:
-            chosen["timeout_min"] = math.ceil(self.timeout / 60) + 1  # SLURM's backstop
+            chosen["timeout_min"] = math.ceil((self.timeout + BACKSTOP_MARGIN_SECONDS) / 60)
         if self.cluster == "local":
             chosen.setdefault("timeout_min", LOCAL_DEFAULT_TIMEOUT_MIN)
         return {**chosen, **self.parameters}

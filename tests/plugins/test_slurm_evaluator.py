@@ -65,6 +65,13 @@ class TestSlurmLocalContract(BackgroundEvaluatorContract):
     }
 
 
+@pytest.mark.parametrize("timeout", [3.0, 20.0, 60.0, 90.0, 3600.0])
+def test_slurms_time_limit_never_signals_before_the_timeout(timeout: float) -> None:
+    """submitit's SIGUSR2 (90 s before the limit, up to 60 s earlier) gave up jobs early."""
+    limit = SlurmSettings(timeout=timeout).submitit_parameters()["timeout_min"] * 60
+    assert limit - 90 - 60 > timeout
+
+
 def test_options_become_submitit_parameters() -> None:
     settings = SlurmSettings(
         timeout=90.0,
@@ -73,7 +80,7 @@ def test_options_become_submitit_parameters() -> None:
         parameters={"slurm_exclude": "node7"},
     )
     assert settings.submitit_parameters() == {
-        "timeout_min": 3,  # the trial timeout, rounded up, plus a minute: SLURM's backstop
+        "timeout_min": 5,  # SLURM's backstop: (90 s + 210 s) / 60, see the next test
         "mem_gb": 4.0,
         "slurm_partition": "gpu",
         "slurm_exclude": "node7",
