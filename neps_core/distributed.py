@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import attrs
 
 from neps_core.child_runner import decode, encode
+from neps_core.errors import SettingsError
 
 if TYPE_CHECKING:
     from neps_core.config import RunSettings
@@ -43,6 +44,8 @@ logger = logging.getLogger(__name__)
 LAUNCH_ID_ENV = "NEPS_CORE_LAUNCH_ID"
 CHANNEL_DIRECTORY = ".neps_core_ranks"
 POLL_STEP = 0.01
+#: Evaluators that call ``evaluate_pipeline`` in the worker's own process.
+IN_PROCESS_EVALUATORS = ("sync", "async")
 _PATH_ARGUMENTS = ("pipeline_directory", "previous_pipeline_directory", "root_directory")
 _RUN_CALLS = itertools.count()  # run() calls in this process, the same count on every rank
 
@@ -167,6 +170,7 @@ def maybe_run_as_nonzero_rank(settings: RunSettings) -> Summary | None:
         return None
     function = settings.evaluate_pipeline
     assert function is not None
+    _refuse_other_processes(settings)  # as rank 0 does: every rank stops with the error
     channel = open_channel(settings.root_directory, launch, next(_RUN_CALLS))
     followed = 0
     while (message := channel.receive())["kind"] == "trial":
@@ -192,12 +196,25 @@ def rank_zero(settings: RunSettings) -> Iterator[RunSettings]:
     if launch is None or launch.rank != 0 or function is None:
         yield settings
         return
+    _refuse_other_processes(settings)
     channel = open_channel(settings.root_directory, launch, next(_RUN_CALLS))
     try:
         yield attrs.evolve(settings, evaluate_pipeline=_leading(function, channel))
     finally:
         channel.send({"kind": "stop"})
         channel.finish()
+
+
+def _refuse_other_processes(settings: RunSettings) -> None:
+    """The ranks follow calls made in rank 0's own process: an evaluator that calls
+    ``evaluate_pipeline`` in other processes would leave them idle or waiting forever."""
+    label = settings.evaluator.label
+    if label not in IN_PROCESS_EVALUATORS:
+        raise SettingsError(
+            f"evaluator {label!r} under torchrun: the other ranks follow evaluate_pipeline "
+            f"only when rank 0 calls it in its own process ({', '.join(IN_PROCESS_EVALUATORS)})"
+            "; torchrun already gives every trial all ranks, so leave the evaluator out"
+        )
 
 
 def _leading(function: Callable[..., Any], channel: Channel) -> Callable[..., Any]:

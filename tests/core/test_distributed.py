@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+import neps_core as neps
 from neps_core.config import RunSettings
 from neps_core.distributed import (
     FileChannel,
@@ -64,6 +65,24 @@ def test_a_file_channel_delivers_messages_in_order_to_another_process(tmp_path: 
         sender.send({"kind": "trial", "number": number})
     out, _ = reader.communicate(timeout=120)
     assert [message["number"] for message in json.loads(out)] == [0, 1, 2]
+
+
+@pytest.mark.parametrize("evaluator", ["process_pool", "subprocess"])
+def test_an_evaluator_in_other_processes_is_refused_under_torchrun(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, evaluator: str
+) -> None:
+    """The other ranks follow calls in rank 0's process: elsewhere they idled or hung."""
+    for rank in ("0", "1"):  # every rank stops with the error, none waits for the others
+        for name, value in {"WORLD_SIZE": "2", "RANK": rank, "NEPS_CORE_LAUNCH_ID": "t"}.items():
+            monkeypatch.setenv(name, value)
+        with pytest.raises(neps.SettingsError, match=rf"evaluator '{evaluator}' under torchrun"):
+            neps.run(
+                lambda x: x,
+                {"x": neps.Float(0.0, 1.0)},
+                root_directory=tmp_path / "run",
+                evaluations_to_spend=1,
+                evaluator=evaluator,
+            )
 
 
 def test_outside_a_launch_nothing_changes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
