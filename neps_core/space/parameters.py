@@ -8,31 +8,19 @@ the caller assigns it to (``lr = Float(...)`` or ``"lr": Float(...)``), best eff
 from __future__ import annotations
 
 import contextlib
-import inspect
-import keyword
-import linecache
 import math
-import os
-import re
 import warnings
 from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import attrs
 
+from neps_core.space.naming import assigned_name
+
 PriorConfidence = Literal["low", "medium", "high"]
 PRIOR_CONFIDENCES: tuple[str, ...] = ("low", "medium", "high")
 #: NePS's old argument names -> today's (see ``neps_core.space.legacy``).
 LEGACY_KEYS = {"default": "prior", "default_confidence": "prior_confidence"}
-
-_NAME_BEFORE_CALL = re.compile(r"""["']?(\w+)["']?\s*[:=]\s*$""")
-_ANNOTATED_NAME = re.compile(r"""^\s*(\w+)\s*:[^=:]*=\s*$""")
-_OPEN_CALL = re.compile(r"""[\w.]+\(\s*$""")
-#: Modules whose frames are constructors, not the user's assignment (see `_assigned_name`).
-_CONSTRUCTOR_MODULES = {
-    os.path.join(os.path.dirname(os.path.abspath(__file__)), module)
-    for module in ("parameters.py", "structure.py", "legacy.py")
-}
 
 if TYPE_CHECKING:
     from neps_core.space.structure import Resampled
@@ -58,32 +46,6 @@ def prior_indices_meant() -> Iterator[None]:
         yield
 
 
-def _assigned_name() -> str | None:
-    """The name the user's code binds the parameter under construction to, if it is visible.
-
-    Reads the caller's source just before the constructor call, so ``lr = Float(...)``,
-    ``"lr": Float(...)`` and ``dict(lr=Float(...))`` all give ``"lr"``.
-    """
-    frame = inspect.currentframe()
-    while frame is not None and (
-        frame.f_code.co_filename == "<string>"
-        or frame.f_code.co_filename.startswith("<attrs generated")
-        or os.path.abspath(frame.f_code.co_filename) in _CONSTRUCTOR_MODULES
-    ):
-        frame = frame.f_back
-    if frame is None or not hasattr(frame.f_code, "co_positions"):  # Python 3.10
-        return None
-    positions = list(frame.f_code.co_positions())[frame.f_lasti // 2]
-    line_number, column = positions[0], positions[2]
-    if line_number is None or column is None:
-        return None
-    prefix = linecache.getline(frame.f_code.co_filename, line_number)[:column]
-    while _OPEN_CALL.search(prefix):  # `epochs = Fidelity(Integer(...))` names the Integer
-        prefix = _OPEN_CALL.sub("", prefix)
-    match = _ANNOTATED_NAME.search(prefix) or _NAME_BEFORE_CALL.search(prefix)
-    return match.group(1) if match and not keyword.iskeyword(match.group(1)) else None
-
-
 class Parameter:
     """Base of every search dimension; subclasses are frozen attrs classes."""
 
@@ -105,11 +67,11 @@ class Parameter:
     def _validate(self) -> None:
         problems = self.problems()
         if problems:
-            self._raise(problems, _assigned_name())
+            self._raise(problems, assigned_name())
         confidence = getattr(self, "prior_confidence", "low")
         if getattr(self, "prior", None) is None and confidence != "low":
             warnings.warn(
-                f"{self._label(_assigned_name())}: prior_confidence={confidence!r} has no "
+                f"{self._label(assigned_name())}: prior_confidence={confidence!r} has no "
                 "effect without a prior",
                 UserWarning,
                 stacklevel=4,  # this method, __attrs_post_init__, __init__, the user's line
@@ -237,7 +199,7 @@ class Float(Numerical):
 
 def _to_int(value: Any) -> int:
     if isinstance(value, float) and not value.is_integer():
-        name = _assigned_name()
+        name = assigned_name()
         label = f"Parameter {name!r} (Integer)" if name else "Integer"
         raise InvalidParameterError(f"{label}: bounds and prior must be whole numbers, got {value}")
     return int(value)
@@ -276,7 +238,7 @@ def _to_tuple(values: Iterable[Any]) -> tuple[Any, ...]:
     ``choices="adam"`` would otherwise search the letters ``a``, ``d``, ``a``, ``m``.
     """
     if isinstance(values, str | bytes | Mapping) or not isinstance(values, Iterable):
-        name = _assigned_name()
+        name = assigned_name()
         label = f"Parameter {name!r} (Categorical)" if name else "Categorical"
         raise InvalidParameterError(
             f"{label}: choices must be a list or tuple of choices, got "
@@ -338,7 +300,7 @@ class Categorical(Parameter):
         as_choice = _position(self.choices, self.prior)
         if index is not None and as_choice is not None and as_choice != index:
             warnings.warn(
-                f"{self._label(_assigned_name())}: prior={self.prior!r} is read as an index, "
+                f"{self._label(assigned_name())}: prior={self.prior!r} is read as an index, "
                 f"the choice {self.choices[index]!r}; for the choice {self.prior!r} pass "
                 f"prior={as_choice}",
                 AmbiguousPriorWarning,
