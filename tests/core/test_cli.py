@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 import yaml
+from worker_processes import kill_mid_evaluation
 
 import neps_core as neps
 
@@ -316,25 +317,15 @@ neps.run(evaluate, {"x": neps.Float(0.0, 1.0)}, root_directory=sys.argv[1],
 """
 
 
-def _killed_worker(tmp_path: Path, root: Path) -> None:
+def _killed_worker(root: Path) -> None:
     """A worker killed mid-evaluation: one EVALUATING trial and two PENDING ones remain."""
-    (tmp_path / "worker.py").write_text(WORKER, encoding="utf-8")
-    worker = subprocess.Popen([sys.executable, "worker.py", str(root)], cwd=tmp_path)
-    try:
-        deadline = time.monotonic() + 120
-        while not list(root.glob("configs/*/partial_checkpoint")):
-            assert worker.poll() is None, "the worker exited early"
-            assert time.monotonic() < deadline, "the worker never started evaluating"
-            time.sleep(0.05)
-    finally:
-        worker.send_signal(signal.SIGKILL)
-        worker.wait(timeout=60)
+    kill_mid_evaluation(WORKER, [str(root)], root, "configs/*/partial_checkpoint")
 
 
 def test_clean_refuses_live_workers_and_crashes_the_debris_of_dead_ones(tmp_path: Path) -> None:
     root = tmp_path / "run"
     neps.run(lambda x: x, SPACE, root_directory=root, evaluations_to_spend=2)
-    _killed_worker(tmp_path, root)
+    _killed_worker(root)
     assert neps.status(root).counts["evaluating"] == 1
     assert neps.status(root).counts["pending"] == 2
     stray = root / ".summary.yaml.abc123.tmp"

@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -19,6 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from worker_processes import kill_mid_evaluation
 
 import neps_core as neps
 from neps_core.errors import StorageError
@@ -85,20 +85,10 @@ def cli(*arguments: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
-def _killed_worker(tmp_path: Path, root: Path, storage: str) -> None:
+def _killed_worker(root: Path, storage: str) -> None:
     """A worker SIGKILLed mid-evaluation: one EVALUATING and two PENDING trials remain (and,
     for SQLite, the ``-wal`` and ``-shm`` files, with the trials only in the ``-wal``)."""
-    (tmp_path / "worker.py").write_text(WORKER, encoding="utf-8")
-    worker = subprocess.Popen([sys.executable, "worker.py", str(root), storage], cwd=tmp_path)
-    try:
-        deadline = time.monotonic() + 120
-        while not list(root.glob("configs/*/started")):
-            assert worker.poll() is None, "the worker exited early"
-            assert time.monotonic() < deadline, "the worker never started evaluating"
-            time.sleep(0.05)
-    finally:
-        worker.send_signal(signal.SIGKILL)
-        worker.wait(timeout=60)
+    kill_mid_evaluation(WORKER, [str(root), storage], root, "configs/*/started")
 
 
 @pytest.mark.parametrize("storage", STORAGES)
@@ -134,7 +124,7 @@ def test_a_read_only_run_can_be_inspected_and_migrated_but_not_continued(
 @pytest.mark.parametrize("storage", STORAGES)
 def test_clean_dry_run_only_reads_a_read_only_run(tmp_path: Path, storage: str) -> None:
     root = tmp_path / "run"
-    _killed_worker(tmp_path, root, storage)
+    _killed_worker(root, storage)
     time.sleep(1.0)  # the dead worker's heartbeat goes stale
     with read_only(root) as view:
         dry = cli("clean", str(view), "--stale-after", "0.5", "--dry-run", cwd=tmp_path)
@@ -151,7 +141,7 @@ def test_sqlite_refuses_a_write_ahead_log_it_cannot_index_instead_of_reading_sta
     tmp_path: Path,
 ) -> None:
     root = tmp_path / "run"
-    _killed_worker(tmp_path, root, "sqlite")
+    _killed_worker(root, "sqlite")
     wal, index = root / "run.db-wal", root / "run.db-shm"
     assert wal.stat().st_size > 0  # the trials are only in the log
     index.unlink()  # as when only run.db and run.db-wal were archived

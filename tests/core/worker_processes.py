@@ -1,0 +1,29 @@
+"""A real worker process SIGKILLed mid-evaluation, shared by the crash tests of the CLI and
+of read-only runs."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+
+def kill_mid_evaluation(script: str, arguments: Sequence[str], root: Path, marker: str) -> None:
+    """Run ``script`` (with ``arguments``) in ``root``'s parent until a file matching the glob
+    ``marker`` appears under ``root`` (the evaluation has begun), then SIGKILL it."""
+    cwd = root.parent
+    cwd.mkdir(parents=True, exist_ok=True)
+    (cwd / "worker.py").write_text(script, encoding="utf-8")
+    worker = subprocess.Popen([sys.executable, "worker.py", *arguments], cwd=cwd)
+    try:
+        deadline = time.monotonic() + 120
+        while not list(root.glob(marker)):
+            assert worker.poll() is None, "the worker exited early"
+            assert time.monotonic() < deadline, "the worker never started evaluating"
+            time.sleep(0.05)
+    finally:
+        worker.send_signal(signal.SIGKILL)
+        worker.wait(timeout=60)
