@@ -10,7 +10,9 @@ tested and a convenient dry run on a laptop.
 Job ids go into the trial's metadata (``slurm_job_id``, ``slurm_stdout``). A job that ends
 without a result (FAILED, CANCELLED, NODE_FAIL, killed, or vanished from the queue) is a
 :class:`SlurmJobLostError` naming the job and its state, an ``EvaluationLostError``: the worker
-re-queues the trial like a dead worker's (CRASHED after ``max_trial_attempts``).
+re-queues the trial like a dead worker's (CRASHED after ``max_trial_attempts``). The jobs of a
+worker that died keep running; the worker that takes over such a trial waits for its job
+rather than submitting another (``slurm_job.yaml`` in the trial's folder names it).
 ``n_workers`` bounds this worker's jobs in the queue; a ``timeout`` cancels the job
 (``scancel``) and is also handed to SLURM as its time limit.
 Needs the extra ``neps-core[slurm]``.
@@ -18,6 +20,7 @@ Needs the extra ``neps-core[slurm]``.
 
 from __future__ import annotations
 
+import logging
 import math
 import pickle
 import subprocess
@@ -28,6 +31,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import attrs
+import yaml
 
 from neps_core import hookimpl
 from neps_core.child_runner import Captured, call_capturing, outcome_of
@@ -35,7 +39,11 @@ from neps_core.errors import EvaluationLostError, EvaluationTimeoutError
 from neps_core.interfaces import EvaluationJob, EvaluationOutcome, Evaluator
 from neps_core.validators import at_least, positive
 
+logger = logging.getLogger(__name__)
+
 POLL_STEP = 0.05
+#: The file in a trial's folder naming its SLURM job, for a worker that takes the trial over.
+JOB_RECORD = "slurm_job.yaml"
 #: squeue states of a job that may still produce a result. COMPLETING is not one: the batch
 #: script has ended (or was killed), so a result must show up within ``lost_after``; a
 #: cancelled job stays COMPLETING while SLURM escalates from SIGTERM to SIGKILL.
@@ -158,6 +166,33 @@ def queue_states(job_ids: Sequence[str]) -> dict[str, str] | None:
     return states
 
 
+def record_job(pipeline_directory: Path, job_id: str, folder: Path) -> None:
+    """Note the trial's job where a later worker looks for it (see :func:`adoptable_job`)."""
+    pipeline_directory.mkdir(parents=True, exist_ok=True)
+    record = {"job_id": job_id, "folder": str(folder.resolve())}
+    (pipeline_directory / JOB_RECORD).write_text(yaml.safe_dump(record), encoding="utf-8")
+
+
+def adoptable_job(pipeline_directory: Path) -> Any | None:
+    """The SLURM job an earlier worker submitted for this trial, if it can still deliver.
+
+    A worker that dies leaves its jobs running; when its trial is re-queued, waiting for that
+    job (queued, running, or finished with a result nobody collected) saves its compute and
+    keeps two jobs from training the same configuration. A job that ended without a result
+    (the "lost" case) is not adopted: the trial is submitted again.
+    """
+    try:
+        record = yaml.safe_load((pipeline_directory / JOB_RECORD).read_text(encoding="utf-8"))
+        job_id, folder = str(record["job_id"]), Path(record["folder"])
+    except (OSError, yaml.YAMLError, TypeError, KeyError):
+        return None
+    job = _submitit().SlurmJob(folder=folder, job_id=job_id)
+    if job.paths.result_pickle.exists():
+        return job
+    states = queue_states([job_id])
+    return job if states is not None and states.get(job_id) in ACTIVE_STATES else None
+
+
 @attrs.define
 class _Submitted:
     job: Any
@@ -186,8 +221,20 @@ class SlurmEvaluator(Evaluator):
         return int(self.settings.n_workers)
 
     def submit(self, job: EvaluationJob) -> None:
-        """Submit ``job`` as one SLURM job."""
+        """Submit ``job`` as one SLURM job, or adopt the one a dead worker left for its trial."""
         settings: SlurmSettings = self.settings
+        timeout = job.timeout if job.timeout is not None else settings.timeout
+        adopted = adoptable_job(job.pipeline_directory)
+        if adopted is not None:
+            logger.warning(
+                "Trial %s: waiting for SLURM job %s, which an earlier worker submitted for it "
+                "and which is still %s, instead of submitting another (scancel it to rerun)",
+                job.trial.id,
+                adopted.job_id,
+                "queued or running" if not adopted.paths.result_pickle.exists() else "finished",
+            )
+            self._jobs[job.trial.id] = _Submitted(adopted, "slurm", time.monotonic(), timeout)
+            return
         folder = Path(settings.folder) if settings.folder else job.pipeline_directory / "slurm"
         executor = _submitit().AutoExecutor(folder=folder, cluster=settings.cluster)
         executor.update_parameters(name=f"neps-trial-{job.trial.id}")
@@ -197,7 +244,8 @@ class SlurmEvaluator(Evaluator):
         payload = cloudpickle.dumps(job.function)  # functions of __main__ travel by value
         search_path = [entry for entry in sys.path if entry]
         submitted = executor.submit(evaluate_in_job, payload, dict(job.arguments), search_path)
-        timeout = job.timeout if job.timeout is not None else settings.timeout
+        if executor.cluster == "slurm":
+            record_job(job.pipeline_directory, str(submitted.job_id), folder)
         self._jobs[job.trial.id] = _Submitted(
             submitted, executor.cluster, time.monotonic(), timeout
         )

@@ -11,6 +11,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +19,7 @@ from typing import Any, ClassVar
 
 import pytest
 import yaml
+from worker_processes import kill_mid_evaluation
 
 import neps_core as neps
 from neps_core.testing import BackgroundEvaluatorContract
@@ -358,3 +360,67 @@ def test_a_run_on_the_cluster(slurm_cluster: Path, root: Path) -> None:
     records = [yaml.safe_load(p.read_text()) for p in root.glob("configs/*/metadata.yaml")]
     job_ids = {record["metadata"]["slurm_job_id"] for record in records}
     assert len(records) == 4 and len(job_ids) == 4 and all(j.isdigit() for j in job_ids)
+
+
+WAITS_FOR_GO = """
+import ast
+import os
+import sys
+import time
+from pathlib import Path
+
+import neps_core as neps
+
+SIGNALS = Path(sys.argv[2])
+
+
+def evaluate_pipeline(x: float) -> float:
+    with open(SIGNALS / "started", "a") as log:
+        log.write(os.environ["SLURM_JOB_ID"] + "\\n")
+    while not (SIGNALS / "go").exists():
+        time.sleep(0.2)
+    return x
+
+
+if __name__ == "__main__":
+    neps.run(evaluate_pipeline, {"x": neps.Float(0.0, 1.0)}, root_directory=sys.argv[1],
+             **ast.literal_eval(sys.argv[3]))
+"""
+
+
+@pytest.mark.slow
+def test_the_job_of_a_dead_worker_is_adopted_not_submitted_again(
+    slurm_cluster: Path, root: Path, tmp_path: Path
+) -> None:
+    # A worker killed on a login node leaves its job running; before, the next worker re-queued
+    # the trial and trained the same configuration in a second job while the first ran on.
+    signals = tmp_path / "signals"
+    signals.mkdir()
+    options = {
+        "evaluations_to_spend": 1,
+        "heartbeat_interval": 0.5,
+        "stale_after": 2.0,
+        "evaluator": {"name": "slurm", **ON_THE_CLUSTER},
+    }
+    arguments = [str(root), str(signals), repr(options)]
+    kill_mid_evaluation(WAITS_FOR_GO, arguments, root, "configs/*/slurm_job.yaml")
+    deadline = time.monotonic() + 120
+    while not (signals / "started").exists():
+        assert time.monotonic() < deadline, "the job never started"
+        time.sleep(0.2)
+    job_ids = (signals / "started").read_text().split()
+    (signals / "go").touch()
+    time.sleep(3.0)  # past stale_after: the dead worker's trial is re-queued
+    takeover = subprocess.run(
+        [sys.executable, "worker.py", *arguments],
+        cwd=root.parent,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=True,
+    )
+    assert (signals / "started").read_text().split() == job_ids, "the trial ran in a second job"
+    assert f"waiting for SLURM job {job_ids[0]}" in takeover.stderr
+    assert neps.status(root).counts["success"] == 1
+    metadata = yaml.safe_load((root / "configs" / "config_1" / "metadata.yaml").read_text())
+    assert metadata["metadata"]["slurm_job_id"] == job_ids[0]
