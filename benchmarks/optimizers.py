@@ -106,13 +106,17 @@ MF_PRIORS = {
 }
 
 
+def prior_float(low: float, high: float, prior: float | None) -> neps.Float:
+    """A float with a medium-confidence prior, or none (no warning about an unused confidence)."""
+    if prior is None:
+        return neps.Float(low, high)
+    return neps.Float(low, high, prior=prior, prior_confidence="medium")
+
+
 def mf_hartmann6_space(prior: str | None) -> neps.PipelineSpace:
     """Six floats in [0, 1] (with the named prior) and the fidelity ``z`` in 1..27."""
     centre = MF_PRIORS[prior] if prior else (None,) * 6
-    parameters: dict[str, Any] = {
-        f"x{i}": neps.Float(0.0, 1.0, prior=c, prior_confidence="medium")
-        for i, c in enumerate(centre)
-    }
+    parameters: dict[str, Any] = {f"x{i}": prior_float(0.0, 1.0, c) for i, c in enumerate(centre)}
     parameters["z"] = neps.IntegerFidelity(1, 27)
     return neps.PipelineSpace(parameters)
 
@@ -170,7 +174,7 @@ def branin_space(prior: str | None) -> neps.PipelineSpace:
     bounds = ((-5.0, 10.0), (0.0, 15.0))
     return neps.PipelineSpace(
         {
-            f"x{i + 1}": neps.Float(*bound, prior=c, prior_confidence="medium")
+            f"x{i + 1}": prior_float(*bound, c)
             for i, (bound, c) in enumerate(zip(bounds, centre, strict=True))
         }
     )
