@@ -167,11 +167,12 @@ class PriorBand(BracketOptimizer):
 
 
 def prior_log_density(space: PipelineSpace, config: Mapping[str, Any]) -> float:
-    """Log density of ``config`` under the priors (unit-interval scale; uniform without one)."""
+    """Log density of ``config`` under the priors (unit-interval scale; uniform without one).
+
+    Every decision counts, also those inside operations (``model.kwargs.width``).
+    """
     total = 0.0
-    for name, parameter in space.searchable.items():
-        if name not in config:
-            continue
+    for name, parameter in space.mutable_decisions(config).items():
         value = config[name]
         if isinstance(parameter, Numerical) and parameter.prior is not None:
             std = NUMERIC_PRIOR_STD[parameter.prior_confidence]
@@ -197,8 +198,8 @@ def local_log_density(
 ) -> float:
     """Log density of ``config`` in the neighbourhood of ``center`` (the incumbent)."""
     total = 0.0
-    for name, parameter in space.searchable.items():
-        if name not in config or name not in center:
+    for name, parameter in space.mutable_decisions(config).items():
+        if name not in center:  # below a choice the incumbent did not make
             continue
         if isinstance(parameter, Numerical):
             mean = parameter.to_unit(center[name])

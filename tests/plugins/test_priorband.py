@@ -84,11 +84,41 @@ def test_draws_follow_the_mixture() -> None:
 
 
 def test_densities_prefer_what_they_are_centred_on() -> None:
-    close, far = {"x": 0.8, "kind": "a"}, {"x": 0.1, "kind": "c"}
+    close, far = {"x": 0.8, "kind": "a", "epochs": 9}, {"x": 0.1, "kind": "c", "epochs": 9}
     assert prior_log_density(SPACE, close) > prior_log_density(SPACE, far)
-    centre = {"x": 0.1, "kind": "c"}
+    centre = {"x": 0.1, "kind": "c", "epochs": 9}
     assert local_log_density(SPACE, far, centre, 0.5, 0.25) > local_log_density(
         SPACE, close, centre, 0.5, 0.25
+    )
+
+
+def _layer(width: int, activation: str) -> tuple[int, str]:
+    return width, activation
+
+
+NESTED = neps.PipelineSpace(
+    {
+        "layer": neps.Operation(
+            _layer,
+            kwargs={
+                "width": neps.Integer(8, 256, prior=200, prior_confidence="high"),
+                "activation": neps.Categorical(("relu", "tanh"), prior=0, prior_confidence="high"),
+            },
+        ),
+        "epochs": neps.IntegerFidelity(1, 9),
+    }
+)
+
+
+def test_priors_inside_operations_weigh_the_prior_against_the_incumbent() -> None:
+    # They were sampled from but ignored when weighing: evidence for them counted for nothing.
+    def layer(width: int, activation: str) -> dict[str, Any]:
+        return {"layer.kwargs.width": width, "layer.kwargs.activation": activation, "epochs": 9}
+
+    close, far = layer(200, "relu"), layer(20, "tanh")
+    assert prior_log_density(NESTED, close) > prior_log_density(NESTED, far) + 5
+    assert local_log_density(NESTED, far, far, 0.5, 0.1) > local_log_density(
+        NESTED, close, far, 0.5, 0.1
     )
 
 
