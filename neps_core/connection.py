@@ -24,6 +24,7 @@ from neps_core.components import (
 from neps_core.config import RunSettings
 from neps_core.errors import SettingsError
 from neps_core.interfaces import Optimizer, Storage
+from neps_core.interfaces.optimizer import first_multi_objective
 from neps_core.plugin_manager import Plugins
 from neps_core.runtime import RunContext, injected_names
 from neps_core.space import PipelineSpace
@@ -47,11 +48,14 @@ def connect(settings: RunSettings, plugins: Plugins) -> RunContext:
                 )
             optimizer = _optimizer(settings, space, plugins)
         started = initialize_run(storage, space, optimizer, settings.seed)
-        if settings.seed is None and started.seed is not None:
+        seed_of_the_run = settings.seed is None and started.seed is not None
+        if seed_of_the_run:
             # The seed belongs to the run: continuing without one continues the same stream.
             logger.info("Continuing with the run's seed %s", started.seed)
             settings = attrs.evolve(settings, seed=started.seed)
-            optimizer = _optimizer(settings, space, plugins)
+        several_objectives = _auto_sees_several_objectives(settings, storage)
+        if seed_of_the_run or several_objectives:
+            optimizer = _optimizer(settings, space, plugins, multi_objective=several_objectives)
         _warn_if_auto_switches(settings, optimizer, started.optimizer)
         record_budgets(settings.root_directory, settings)
         evaluator = build_evaluator(settings.evaluator, plugins)
@@ -65,11 +69,24 @@ def connect(settings: RunSettings, plugins: Plugins) -> RunContext:
     return RunContext(settings, space, storage, optimizer, evaluator, plugins, open_another_handle)
 
 
-def _optimizer(settings: RunSettings, space: PipelineSpace, plugins: Plugins) -> Optimizer:
+def _optimizer(
+    settings: RunSettings, space: PipelineSpace, plugins: Plugins, *, multi_objective: bool = False
+) -> Optimizer:
     check_run_fits_space(settings, space)
     _refuse_injected_names(settings, space)
-    cls = select_optimizer_class(settings.optimizer, space, settings, plugins)
+    cls = select_optimizer_class(
+        settings.optimizer, space, settings, plugins, multi_objective=multi_objective
+    )
     return build_optimizer(cls, settings.optimizer.options, space, settings.seed, plugins.converter)
+
+
+def _auto_sees_several_objectives(settings: RunSettings, storage: Storage) -> bool:
+    """Whether ``"auto"`` continues a run whose results have several objectives.
+
+    The sampler would switch to a multi-objective optimizer at the first proposal anyway;
+    choosing it now keeps the log (and the warning below) about the optimizer that runs.
+    """
+    return settings.optimizer.name == "auto" and first_multi_objective(storage.sync()) is not None
 
 
 def _warn_if_auto_switches(settings: RunSettings, optimizer: Optimizer, started: str) -> None:

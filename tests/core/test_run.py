@@ -498,3 +498,27 @@ def test_continuing_with_auto_says_when_it_picks_another_optimizer(
     with caplog.at_level("WARNING", logger="neps_core"):
         neps.run(Recorder(), root_directory=root, evaluations_to_spend=4, optimizer="grid_search")
     assert "started with optimizer" not in caplog.text
+
+
+def _two_objectives(x: float) -> dict[str, Any]:
+    return {"objective_to_minimize": [x, 1.0 - x]}
+
+
+def test_continuing_a_multi_objective_run_with_auto_keeps_its_optimizer(
+    root: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # "auto" first picked a single-objective optimizer, warned that it replaced random_search,
+    # then switched to random_search at the first proposal: the warning was false.
+    space = {"x": neps.Float(0.0, 1.0)}
+    neps.run(
+        _two_objectives,
+        space,
+        root_directory=root,
+        evaluations_to_spend=2,
+        optimizer="random_search",
+    )
+    with caplog.at_level("INFO", logger="neps_core"):
+        neps.run(_two_objectives, root_directory=root, evaluations_to_spend=4)
+    assert "started with optimizer" not in caplog.text
+    assert "runs random_search" in caplog.text
+    assert neps.status(root).counts["success"] == 4
