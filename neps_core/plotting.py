@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from neps_core.inspection import RunSnapshot, read_run
 from neps_core.models import Trial, TrialState
-from neps_core.summary import at_top_fidelity, pareto_front, trajectory_rows
+from neps_core.summary import at_top_fidelity, trajectory_rows
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -97,12 +97,18 @@ def plot_pareto_front(root_directory: str | Path, *, objectives: Sequence[int] =
     trials = [
         trial
         for trial in (run.history[i] for i in run.history.ids_in(TrialState.SUCCESS))
-        if isinstance(trial.objective, tuple) and len(trial.objective) > max(first, second)
+        if isinstance(trial.objective, tuple)
     ]
     if not trials:
         raise NothingToPlotError(f"No successful multi-objective trial in {root_directory}")
+    count = min(len(t.objective) for t in trials if isinstance(t.objective, tuple))
+    if not 0 <= min(first, second) <= max(first, second) < count:
+        raise NothingToPlotError(
+            f"objectives={tuple(objectives)}: the results in {root_directory} have {count} "
+            f"objectives, so the indices run from 0 to {count - 1}"
+        )
     points = [_pair(t, first, second) for t in trials]
-    front = sorted(_pair(t, first, second) for t in pareto_front(at_top_fidelity(trials)))
+    front = front_of_pair([_pair(t, first, second) for t in at_top_fidelity(trials)])
     figure, axes = _figure(f"Pareto front ({run.root_directory.name})")
     axes.scatter([p[0] for p in points], [p[1] for p in points], s=14, alpha=0.5, label="trials")
     axes.step(
@@ -117,6 +123,19 @@ def plot_pareto_front(root_directory: str | Path, *, objectives: Sequence[int] =
     axes.set_ylabel(f"objective {second}")
     axes.legend()
     return figure
+
+
+def front_of_pair(points: Sequence[tuple[float, float]]) -> list[tuple[float, float]]:
+    """The points no other point beats in both coordinates, left to right.
+
+    Computed on the drawn pair itself: the front of three or more objectives, seen from two of
+    them, holds points that the pair alone dominates, and drew a zigzag.
+    """
+    front: list[tuple[float, float]] = []
+    for point in sorted(set(points)):
+        if not front or point[1] < front[-1][1]:
+            front.append(point)
+    return front
 
 
 def _pair(trial: Trial, first: int, second: int) -> tuple[float, float]:

@@ -81,6 +81,25 @@ def test_pareto_front_of_a_multi_objective_run(tmp_path: Path) -> None:
         plot_trajectory(root)
 
 
+def test_the_front_of_three_objectives_is_drawn_for_the_chosen_pair(tmp_path: Path) -> None:
+    # All four are non-dominated in three objectives; seen from the first two, (3, 3) and
+    # (2, 4) are beaten by (2, 2) and the old line zigzagged through them.
+    points = iter([(1.0, 5.0, 9.0), (2.0, 2.0, 9.0), (2.0, 4.0, 1.0), (3.0, 3.0, 0.0)])
+    root = tmp_path / "three"
+    neps.run(lambda x: next(points), {"x": neps.Float(0.0, 1.0)}, root_directory=root,
+             evaluations_to_spend=4)  # fmt: skip
+    (front,) = plot_pareto_front(root).axes[0].get_lines()
+    assert list(zip(front.get_xdata(), front.get_ydata(), strict=True)) == [(1.0, 5.0), (2.0, 2.0)]
+    (front,) = plot_pareto_front(root, objectives=(2, 0)).axes[0].get_lines()
+    assert list(zip(front.get_xdata(), front.get_ydata(), strict=True)) == [
+        (0.0, 3.0),
+        (1.0, 2.0),
+        (9.0, 1.0),
+    ]
+    with pytest.raises(NothingToPlotError, match=r"3 objectives, so the indices run from 0 to 2"):
+        plot_pareto_front(root, objectives=(0, 5))
+
+
 def test_a_multi_objective_fidelity_run_says_why_it_has_no_curves(tmp_path: Path) -> None:
     root = tmp_path / "multi_fidelity"
     neps.run(
