@@ -154,23 +154,31 @@ def _renamed_legacy_keys(data: dict[str, Any]) -> dict[str, Any]:
             stacklevel=5,
         )
         value, current = data.pop(old), data.get(new)
-        if isinstance(value, Mapping) and isinstance(current, Mapping):
-            value = {**value, **current}
-        elif current is not None:
-            value = current
-        data[new] = value
+        if current is None:
+            data[new] = value
+        elif (
+            isinstance(value, Mapping)
+            and isinstance(current, Mapping)
+            and not (value.keys() & current.keys())
+        ):
+            data[new] = {**value, **current}
+        else:  # both given and they clash: the old one is kept as returned, under its name
+            data[old] = value
     return data
 
 
 def _extra(data: dict[str, Any]) -> dict[str, Any]:
+    """The ``extra`` blob merged with the unknown keys, which are kept, never dropped.
+
+    A blob that is not a mapping, or whose keys clash with unknown keys, stays nested under
+    ``extra`` as returned, so that neither value overwrites the other.
+    """
     blob = data.pop("extra", None)
-    extra: dict[str, Any] = {}
-    if isinstance(blob, Mapping):
-        extra.update(blob)
-    elif blob is not None:
-        extra["extra"] = blob
-    extra.update(data)  # unknown keys are kept, never dropped
-    return _plain_dict(extra)
+    if blob is None:
+        return _plain_dict(data)
+    if isinstance(blob, Mapping) and not (blob.keys() & data.keys()):
+        return _plain_dict({**blob, **data})
+    return _plain_dict({**data, "extra": blob})
 
 
 def _plain_dict(values: Mapping[str, Any]) -> dict[str, Any]:

@@ -8,6 +8,7 @@ stuck in ``EVALUATING``.
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -397,3 +398,30 @@ def test_var_keyword_function_receives_only_the_configuration(root: Path) -> Non
 
     _run(root, evaluate, evaluations_to_spend=2)
     assert [set(c) for c in received] == [{"x", "units"}, {"x", "units"}]
+
+
+@pytest.mark.parametrize(
+    ("returned", "stored"),
+    [
+        ({"extra": {"acc": 0.9}, "acc": 0.1}, {"acc": 0.1, "extra": {"acc": 0.9}}),
+        ({"extra": {"acc": 0.9}, "f1": 0.1}, {"acc": 0.9, "f1": 0.1}),
+        ({"extra": [1, 2]}, {"extra": [1, 2]}),
+        (
+            {"extra": {"acc": 1}, "info_dict": {"acc": 2}, "acc": 3},
+            {"acc": 3, "info_dict": {"acc": 2}, "extra": {"acc": 1}},
+        ),
+        ({"extra": {"a": 1}, "info_dict": {"b": 2}}, {"a": 1, "b": 2}),
+        ({"loss": 5.0}, {"loss": 5.0}),  # beside objective_to_minimize: kept, not dropped
+    ],
+)
+def test_no_extra_value_overwrites_another(
+    root: Path, trial_file: TrialFileReader, returned: dict[str, Any], stored: dict[str, Any]
+) -> None:
+    # An "acc" in the extra blob and an "acc" beside it: the blob's value was silently lost.
+    def evaluate(x: float) -> dict[str, Any]:
+        return {"objective_to_minimize": x, **returned}
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # info_dict, loss
+        neps.run(evaluate, {"x": neps.Float(0.0, 1.0)}, root_directory=root, evaluations_to_spend=1)
+    assert trial_file(root, 1, "report").get("extra", {}) == stored
