@@ -7,6 +7,7 @@ from neps_core import algorithms
 from neps_core.api import (
     load_config,
     load_pipeline_space,
+    plot,
     run,
     save_pipeline_results,
     status,
@@ -90,6 +91,7 @@ __all__ = [
     "import_trials",
     "load_config",
     "load_pipeline_space",
+    "plot",
     "profile",
     "run",
     "save_pipeline_results",

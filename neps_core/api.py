@@ -265,13 +265,38 @@ def save_pipeline_results(
         storage.close()
 
 
-def status(root_directory: str | Path) -> Summary:
-    """The summary of the run in ``root_directory``: counts by state, best trial, budget used."""
+def status(root_directory: str | Path, *, print_summary: bool = False) -> Summary:
+    """The summary of the run in ``root_directory``: counts by state, best trial, budget used.
+
+    ``print_summary=True`` (NePS's argument) also prints what ``neps-core status`` shows.
+    """
     storage = _open_existing(root_directory)
     try:
-        return _summary(storage)
+        summary = _summary(storage)
     finally:
         storage.close()
+    if print_summary:
+        from neps_core.cli.status import format_status, status_data
+
+        print(format_status(status_data(root_directory, failures=5)))
+    return summary
+
+
+def plot(
+    root_directory: str | Path,
+    *,
+    output_dir: str | Path | None = None,
+    x_axis: str = "evaluations",
+) -> list[Path]:
+    """Save every plot that fits the run as PNG, by default into ``<root_directory>/plots``.
+
+    NePS's ``neps.plot``; the figures themselves come from :mod:`neps_core.plotting`
+    (needs matplotlib: ``pip install 'neps-core[plot]'``). Returns the files written.
+    """
+    from neps_core.plotting import write_plots
+
+    _open_existing(root_directory).close()  # a folder without a run is named, not skipped
+    return write_plots(root_directory, output_dir=output_dir, x_axis=x_axis)
 
 
 def load_pipeline_space(root_directory: str | Path) -> PipelineSpace:

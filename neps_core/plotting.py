@@ -39,6 +39,36 @@ def _figure(title: str) -> tuple[Figure, Axes]:
     return figure, axes
 
 
+def write_plots(
+    root_directory: str | Path,
+    *,
+    output_dir: str | Path | None = None,
+    x_axis: str = "evaluations",
+) -> list[Path]:
+    """Save every plot that fits the run as PNG (default: ``<root_directory>/plots``).
+
+    The trajectory (single objective), the Pareto front (several) and the learning curves
+    (when trials reported them); returns the files written, none when nothing fits yet.
+    """
+    root = Path(root_directory)
+    output = Path(output_dir) if output_dir is not None else root / "plots"
+    makers = {
+        "trajectory.png": lambda: plot_trajectory(root, x_axis=x_axis),
+        "pareto_front.png": lambda: plot_pareto_front(root),
+        "learning_curves.png": lambda: plot_learning_curves(root),
+    }
+    written = []
+    for name, make in makers.items():
+        try:
+            figure = make()
+        except NothingToPlotError:
+            continue
+        output.mkdir(parents=True, exist_ok=True)
+        figure.savefig(output / name)
+        written.append(output / name)
+    return written
+
+
 def plot_trajectory(root_directory: str | Path, *, x_axis: str = "evaluations") -> Figure:
     """Each finished trial's objective and the best objective so far.
 

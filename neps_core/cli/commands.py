@@ -41,29 +41,14 @@ def status_command(arguments: argparse.Namespace) -> int:
 
 def plot_command(arguments: argparse.Namespace) -> int:
     """``neps-core plot ROOT [--output-dir DIR]``: every plot that fits the run, as PNG."""
-    from neps_core import plotting
     from neps_core.inspection import read_run
+    from neps_core.plotting import write_plots
 
     root = Path(arguments.root_directory)
-    run = read_run(root)
-    output = Path(arguments.output_dir) if arguments.output_dir else root / "plots"
-    makers = {
-        "trajectory.png": lambda: plotting.plot_trajectory(root, x_axis=arguments.x_axis),
-        "pareto_front.png": lambda: plotting.plot_pareto_front(root),
-        "learning_curves.png": lambda: plotting.plot_learning_curves(root),
-    }
-    written = []
-    for name, make in makers.items():
-        try:
-            figure = make()
-        except plotting.NothingToPlotError:
-            continue
-        output.mkdir(parents=True, exist_ok=True)
-        figure.savefig(output / name)
-        written.append(output / name)
+    written = write_plots(root, output_dir=arguments.output_dir, x_axis=arguments.x_axis)
     if not written:
         print(f"Nothing to plot yet: no finished trial with an objective in {root}")
-        return 1 if len(run.history) else 0
+        return 1 if len(read_run(root).history) else 0
     for path in written:
         print(f"wrote {path}")
     return 0

@@ -44,6 +44,19 @@ def single_run(tmp_path: Path) -> Path:
     return root
 
 
+def test_neps_plot_saves_every_plot_that_fits(single_run: Path, tmp_path: Path) -> None:
+    # NePS scripts end with neps.plot(root); it was an AttributeError.
+    written = neps.plot(single_run)
+    assert written == [single_run / "plots" / "trajectory.png"]
+    with Image.open(written[0]) as image:
+        assert image.format == "PNG"
+    assert neps.plot(single_run, output_dir=tmp_path / "pngs") == [
+        tmp_path / "pngs" / "trajectory.png"
+    ]
+    with pytest.raises(FileNotFoundError, match="nowhere"):
+        neps.plot(tmp_path / "nowhere")
+
+
 def test_trajectory_figure_and_png(single_run: Path, tmp_path: Path) -> None:
     figure = plot_trajectory(single_run)
     axes = figure.axes[0]

@@ -84,6 +84,20 @@ def test_status_returns_the_same_data(root: Path, finished_run: tuple[neps.Summa
     assert status.budget.evaluations_to_spend == 6
 
 
+def test_status_prints_what_the_cli_shows_when_asked(
+    root: Path, finished_run: tuple[neps.Summary, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    # NePS scripts call neps.status(root, print_summary=True); it was a TypeError.
+    neps.status(root)
+    assert capsys.readouterr().out == ""
+    summary = neps.status(root, print_summary=True)
+    printed = capsys.readouterr().out
+    assert f"Run in {root}" in printed
+    assert summary.best_trial is not None
+    best = f"best: trial {summary.best_trial.id}, objective_to_minimize {summary.best_objective}"
+    assert best in printed
+
+
 def test_a_continuation_without_budgets_reports_no_stale_limit(
     root: Path, finished_run: tuple[neps.Summary, Any]
 ) -> None:
