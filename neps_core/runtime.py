@@ -12,6 +12,7 @@ import logging
 import time
 import traceback
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +36,7 @@ from neps_core.liveness import (
     requeue_or_crash,
 )
 from neps_core.models import Trial
-from neps_core.plugin_manager import Plugins
+from neps_core.plugin_manager import Plugins, plugin_errors
 from neps_core.reporting import judge_outcome, record_result
 from neps_core.sampler import TrialSampler
 from neps_core.space import PipelineSpace
@@ -133,7 +134,6 @@ class Worker:
         )
 
     def _loop(self) -> None:
-        evaluator = self.context.evaluator
         waits = self.settings.continue_until_max_evaluation_completed
         until_results = False  # the sampler waits for results of trials this worker runs
         while True:
@@ -146,7 +146,7 @@ class Worker:
                     self._finish(self._in_flight.pop(outcome.trial_id), outcome)
                 until_results = bool(self._sampler.waiting_for and self._in_flight)
             if self._in_flight:
-                for outcome in evaluator.wait(timeout=POLL_INTERVAL):
+                for outcome in self._collect():
                     self._finish(self._in_flight.pop(outcome.trial_id), outcome)
                     until_results = False
             elif self.stop_reason is None or self._must_wait_for_others():
@@ -205,14 +205,36 @@ class Worker:
             formatted = traceback.format_exc()
             self._unbuilt.append(EvaluationOutcome(trial.id, error=error, traceback=formatted))
             return
-        self.context.evaluator.submit(
-            EvaluationJob(
-                trial=trial,
-                function=self.settings.evaluate_pipeline,  # type: ignore[arg-type]
-                arguments=arguments,
-                pipeline_directory=directory,
-            )
+        job = EvaluationJob(
+            trial=trial,
+            function=self.settings.evaluate_pipeline,  # type: ignore[arg-type]
+            arguments=arguments,
+            pipeline_directory=directory,
         )
+        with self._evaluator_errors():
+            self.context.evaluator.submit(job)
+
+    def _collect(self) -> list[EvaluationOutcome]:
+        """The evaluator's finished outcomes, refused (naming the evaluator) if malformed."""
+        with self._evaluator_errors():
+            outcomes = list(self.context.evaluator.wait(timeout=POLL_INTERVAL))
+            for outcome in outcomes:
+                if not isinstance(outcome, EvaluationOutcome):
+                    raise TypeError(
+                        f"wait() returned a {type(outcome).__name__}; it must return a list "
+                        "of EvaluationOutcome"
+                    )
+                if outcome.trial_id not in self._in_flight:
+                    raise ValueError(
+                        f"wait() returned an outcome for trial {outcome.trial_id!r}, which this "
+                        f"worker did not submit (in flight: {sorted(self._in_flight)})"
+                    )
+        return outcomes
+
+    def _evaluator_errors(self) -> AbstractContextManager[None]:
+        evaluator = self.context.evaluator
+        origin = self.context.plugins.origin(type(evaluator))
+        return plugin_errors(f"evaluator {evaluator.name!r} of", origin)
 
     def _arguments(self, trial: Trial, directory: Path) -> dict[str, Any]:
         storage = self.context.storage

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import sys
 import time
+from typing import Any
 
 import attrs
 
@@ -172,14 +173,27 @@ class TrialSampler:
         with plugin_errors(f"optimizer {optimizer.name!r} of", origin):
             optimizer.check_objectives(history)
             proposals = list(optimizer.ask(history, budget, n))
-        for proposal in proposals:
-            try:
-                self.space.validate_config(proposal.config)
-            except ValueError as error:
-                raise ValueError(
-                    f"Optimizer {optimizer.name!r} proposed an invalid configuration: {error}"
-                ) from error
+        for proposal in proposals[:n]:
+            self._check_proposal(proposal, history, f"Optimizer {optimizer.name!r} ({origin})")
         return proposals[:n]
+
+    def _check_proposal(self, proposal: Any, history: TrialHistory, culprit: str) -> None:
+        """Refuse what would break the run later, naming the optimizer and its plugin."""
+        if not isinstance(proposal, Proposal):
+            raise TypeError(
+                f"{culprit} returned a {type(proposal).__name__} from ask(); it must return "
+                "neps_core.Proposal objects, e.g. Proposal(config)"
+            )
+        try:
+            self.space.validate_config(proposal.config)
+        except ValueError as error:
+            raise ValueError(f"{culprit} proposed an invalid configuration: {error}") from error
+        previous = proposal.previous_trial_id
+        if previous is not None and previous not in history:
+            raise ValueError(
+                f"{culprit} proposed to continue trial {previous!r} (previous_trial_id), "
+                "which this run does not have"
+            )
 
     def _within_budgets(
         self, history: TrialHistory, budget: BudgetInfo, proposals: list[Proposal]

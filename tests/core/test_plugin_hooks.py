@@ -26,6 +26,7 @@ from neps_core.serialization import read_yaml
 from neps_core.testing import toy_objective
 from neps_core_plugins.disk_storage.storage import DiskStorage
 from neps_core_plugins.random_search import RandomSearch
+from neps_core_plugins.sync_evaluator import SyncEvaluator
 
 pytest_plugins = ["neps_core.testing.fixtures"]
 
@@ -293,6 +294,74 @@ def test_an_optimizer_error_keeps_its_type_and_names_the_plugin(neps_run: Run) -
         neps_run(optimizer="buggy_optimizer", plugins=[Contributor()])
     assert "optimizer 'buggy_optimizer'" in _notes(caught.value)
     assert "run(plugins=...)" in _notes(caught.value)
+
+
+class DictProposer(RandomSearch):
+    name = "dict_proposer"
+
+    def ask(self, trials: Any, budget: Any, n: int) -> Any:
+        return [proposal.config for proposal in super().ask(trials, budget, n)]
+
+
+class Continuer(RandomSearch):
+    name = "continuer"
+
+    def ask(self, trials: Any, budget: Any, n: int) -> Any:
+        return [attrs.evolve(p, previous_trial_id="999") for p in super().ask(trials, budget, n)]
+
+
+@pytest.mark.parametrize(
+    ("optimizer", "error", "message"),
+    [
+        # Was a bare "'dict' object has no attribute 'config'" naming nobody.
+        (DictProposer, TypeError, "returned a dict from ask\\(\\); it must return"),
+        # Was accepted: evaluate_pipeline got a previous_pipeline_directory that did not exist.
+        (Continuer, ValueError, "continue trial '999' \\(previous_trial_id\\), which this run"),
+    ],
+)
+def test_malformed_proposals_are_refused_naming_the_optimizer(
+    neps_run: Run, neps_root: Path, optimizer: type, error: type, message: str
+) -> None:
+    with pytest.raises(error, match=message) as caught:
+        neps_run(optimizer=optimizer)
+    assert f"Optimizer {optimizer.name!r}" in str(caught.value)
+    assert not (neps_root / "configs").exists() or not any((neps_root / "configs").iterdir())
+
+
+class RawValueEvaluator(SyncEvaluator):
+    name = "raw_values"
+
+    def wait(self, timeout: float | None = None) -> Any:
+        return [outcome.result for outcome in super().wait(timeout)]
+
+
+class DownClusterEvaluator(SyncEvaluator):
+    name = "cluster_down"
+
+    def submit(self, job: Any) -> None:
+        raise PluginBug("cluster down")
+
+
+class EvaluatorContributor:
+    @neps.hookimpl
+    def neps_register_evaluators(self) -> list[type]:
+        return [RawValueEvaluator, DownClusterEvaluator]
+
+
+@pytest.mark.parametrize(
+    ("evaluator", "error", "message"),
+    [
+        ("cluster_down", PluginBug, "cluster down"),  # had no note
+        ("raw_values", TypeError, "wait\\(\\) returned a float; it must return a list"),
+    ],
+)
+def test_an_evaluator_error_names_the_plugin_and_loses_no_trial(
+    neps_run: Run, neps_root: Path, evaluator: str, error: type, message: str
+) -> None:
+    with pytest.raises(error, match=message) as caught:
+        neps_run(evaluator=evaluator, plugins=[EvaluatorContributor()])
+    assert f"evaluator {evaluator!r} of run(plugins=...)" in _notes(caught.value)
+    assert neps.status(neps_root).counts["pending"] == 1  # handed back, not lost
 
 
 def test_a_storage_error_keeps_its_type_and_names_the_plugin(neps_run: Run) -> None:
