@@ -296,8 +296,3 @@ def neps_disable_plugins(monkeypatch: pytest.MonkeyPatch) -> Callable[..., None]
         monkeypatch.setenv(DISABLE_ENV, ",".join(names))
 
     return disable
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    """Register the ``slow`` marker the contracts put on their multi-process tests."""
-    config.addinivalue_line("markers", "slow: end-to-end tests with several processes")

@@ -261,7 +261,6 @@ class StorageContract:
         assert seen == ["1"], "the transaction ran while another process held the storage"
         assert [trial.id for trial in mine] == ["2"]
 
-    @pytest.mark.slow
     def test_concurrent_sampling_keeps_ids_unique_and_every_write(
         self, new_storage: StorageFactory, spawn: workers.Spawner
     ) -> None:
@@ -278,7 +277,6 @@ class StorageContract:
                 assert trial.config == {"worker": index, "number": number}
                 assert trial.objective == workers.objective_of(index, number)
 
-    @pytest.mark.slow
     def test_concurrent_claims_take_each_pending_trial_once(
         self, new_storage: StorageFactory, spawn: workers.Spawner
     ) -> None:
