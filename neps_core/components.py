@@ -20,7 +20,13 @@ import yaml
 
 from neps_core.budget_file import BUDGET_FILE
 from neps_core.config import ComponentSpec, RunSettings
-from neps_core.errors import SettingsError, SpaceMismatchError, StorageError
+from neps_core.errors import (
+    SettingsError,
+    SpaceMismatchError,
+    StorageError,
+    UnknownPluginError,
+    add_note,
+)
 from neps_core.interfaces import Evaluator, Optimizer, Storage
 from neps_core.liveness import refuse_if_alive
 from neps_core.models import RunInfo
@@ -113,14 +119,27 @@ def select_optimizer_class(
         if not issubclass(spec.name, Optimizer):
             raise SettingsError(f"optimizer: {spec.name!r} is not an Optimizer subclass")
         return spec.name
-    name = spec.name
-    if name == "auto":
-        name = plugins.hook.neps_select_optimizer(
-            space=space, settings=settings, multi_objective=multi_objective
+    if spec.name != "auto":
+        return plugins.optimizers[spec.name]
+    name = plugins.hook.neps_select_optimizer(
+        space=space, settings=settings, multi_objective=multi_objective
+    )
+    deciders = ", ".join(
+        plugins.discovery.origin(hookimpl.plugin)
+        for hookimpl in plugins.hook.neps_select_optimizer.get_hookimpls()
+    )
+    if not isinstance(name, str):
+        raise SettingsError(
+            f"optimizer='auto': the neps_select_optimizer hook answered {name!r}, not an "
+            f"optimizer's name (implemented by: {deciders})"
         )
-        if name is None:
-            raise SettingsError("optimizer='auto': no plugin selected an optimizer")
-    return plugins.optimizers[name]
+    try:
+        return plugins.optimizers[name]
+    except UnknownPluginError as error:
+        add_note(
+            error, f"(chosen for optimizer='auto' by the neps_select_optimizer hook of: {deciders})"
+        )
+        raise
 
 
 def check_optimizer_fits(cls: type[Optimizer], space: PipelineSpace) -> None:

@@ -289,6 +289,35 @@ def test_auto_asks_the_selection_hook(root: Path, tmp_path: Path) -> None:
     assert _run_info(other)["optimizer"] == "grid_search"
 
 
+class _PickNonsense:
+    """A selection hook whose answer is no optimizer."""
+
+    def __init__(self, answer: Any) -> None:
+        self.answer = answer
+
+    @neps.hookimpl
+    def neps_select_optimizer(self, space: Any, settings: Any) -> Any:
+        return self.answer
+
+
+@pytest.mark.parametrize(
+    ("answer", "error", "message"),
+    [
+        (42, neps.SettingsError, "the neps_select_optimizer hook answered 42, not an optimizer"),
+        ("nonexistent_opt", neps.UnknownPluginError, "nonexistent_opt"),
+    ],
+)
+def test_a_selection_hooks_bad_answer_names_the_hook_and_its_plugins(
+    root: Path, answer: Any, error: type, message: str
+) -> None:
+    # 42 crashed inside difflib; an unknown name was reported as if the user had typed it.
+    with pytest.raises(error, match=message) as caught:
+        neps.run(_objective, SPACE, root_directory=root, optimizer="auto",
+                 plugins=[_PickNonsense(answer)])  # fmt: skip
+    text = str(caught.value) + " ".join(getattr(caught.value, "__notes__", []))
+    assert "run(plugins=...)" in text and "neps_select_optimizer" in text
+
+
 # -- storage and evaluator -----------------------------------------------------------------------
 @pytest.mark.parametrize("storage", ["disk", {"name": "disk", "fsync": True}])
 def test_storage_by_name_and_mapping(root: Path, storage: Any) -> None:
