@@ -75,7 +75,12 @@ def component_spec(value: Any, setting: str) -> ComponentSpec:
         if "name" not in options:
             raise SettingsError(f"{setting}: a mapping needs a 'name' key, got {sorted(options)}")
         return ComponentSpec(options.pop("name"), options)
-    if isinstance(value, Sequence) and len(value) == 2 and isinstance(value[1], Mapping):
+    if isinstance(value, Sequence) and len(value) == 2:
+        if not isinstance(value[1], Mapping):
+            raise SettingsError(
+                f"{setting}: in a (name, options) pair the options are a mapping such as "
+                f"{{'eta': 3}}, got {type(value[1]).__name__} {value[1]!r}"
+            )
         return ComponentSpec(component_spec(value[0], setting).name, dict(value[1]))
     raise SettingsError(
         f"{setting}: expected a name, a (name, options) pair, a mapping with 'name' or a class, "

@@ -149,6 +149,12 @@ def test_unknown_optimizer_option_is_named(root: Path, spec: Any) -> None:
         neps.run(_objective, SPACE, root_directory=root, optimizer=spec)
 
 
+def test_a_pair_whose_options_are_no_mapping_says_so(root: Path) -> None:
+    # Was "expected ... a (name, options) pair ... got tuple" for what is a pair.
+    with pytest.raises(neps.SettingsError, match=r"options are a mapping .*got int 3"):
+        neps.run(_objective, SPACE, root_directory=root, optimizer=("hyperband", 3))
+
+
 def test_invalid_optimizer_option_value_is_named(root: Path) -> None:
     with pytest.raises(ValueError, match="size"):
         neps.run(
