@@ -125,13 +125,38 @@ class Worker:
                 give_back_running(self.context.storage, set(self._in_flight), me, reason)
                 raise
         logger.info("Worker %s stopped: %s", self.settings.worker_id, self.stop_reason)
+        history = self.context.storage.sync()
         mention_silent_workers(
-            self.context.storage.sync(),
+            history,
             self.settings.worker_id,
             idle=self._claimed == 0,
             heartbeat_interval=self.settings.heartbeat_interval,
             stale_after=self.settings.stale_after,
         )
+        if self._claimed == 0 and history.all_final:
+            self._say_the_budget_was_spent_before(history)
+
+    def _say_the_budget_was_spent_before(self, history: TrialHistory) -> None:
+        """A continuation whose budget the run had already spent did nothing: say so loudly,
+        as a budget smaller than what the run used is usually a mistake."""
+        budget = self._sampler.budget(history)
+        used = {
+            "evaluations_to_spend": budget.used_evaluations,
+            "cost_to_spend": budget.used_cost,
+            "fidelities_to_spend": budget.used_fidelities,
+        }
+        name = budget.exhausted_by
+        if name is not None:
+            logger.warning(
+                "Worker %s evaluated nothing: the run in %s had used %g of %s=%g already; "
+                "pass a larger %s to continue it",
+                self.settings.worker_id,
+                self.settings.root_directory,
+                used[name],
+                name,
+                getattr(budget, name),
+                name,
+            )
 
     def _loop(self) -> None:
         waits = self.settings.continue_until_max_evaluation_completed

@@ -212,3 +212,20 @@ def test_costs_are_summed_exactly() -> None:
     assert history.budget(cost_to_spend=1.0).used_cost == 1.0
     history.put(_trial(10, None, 0.3))  # a replaced version counts once
     assert history.cost_spent == pytest.approx(1.2)
+
+
+def test_a_continuation_whose_budget_is_spent_already_says_so(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A smaller budget than the run used returned at once, silently (an INFO line only).
+    root = tmp_path / "run"
+    neps.run(lambda x: x, {"x": neps.Float(0.0, 1.0)}, root_directory=root, evaluations_to_spend=5)
+    with caplog.at_level("WARNING", logger="neps_core"):
+        summary = neps.run(lambda x: x, root_directory=root, evaluations_to_spend=3)
+    assert summary.counts["success"] == 5
+    assert "evaluated nothing: the run in" in caplog.text
+    assert "had used 5 of evaluations_to_spend=3 already" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="neps_core"):
+        neps.run(lambda x: x, root_directory=root, evaluations_to_spend=6)
+    assert "evaluated nothing" not in caplog.text
