@@ -10,7 +10,7 @@ import logging
 
 import attrs
 
-from neps_core.budget_file import record_budgets
+from neps_core.budget_file import BUDGET_KEYS, record_budgets, recorded_budgets
 from neps_core.components import (
     build_evaluator,
     build_optimizer,
@@ -25,6 +25,7 @@ from neps_core.config import RunSettings
 from neps_core.errors import SettingsError
 from neps_core.interfaces import Optimizer, Storage
 from neps_core.interfaces.optimizer import first_multi_objective
+from neps_core.models import TrialState
 from neps_core.plugin_manager import Plugins
 from neps_core.runtime import RunContext, injected_names
 from neps_core.space import PipelineSpace
@@ -57,6 +58,7 @@ def connect(settings: RunSettings, plugins: Plugins) -> RunContext:
         if seed_of_the_run or several_objectives:
             optimizer = _optimizer(settings, space, plugins, multi_objective=several_objectives)
         _warn_if_auto_switches(settings, optimizer, started.optimizer)
+        _warn_if_joining_with_other_budgets(settings, storage)
         record_budgets(settings.root_directory, settings)
         evaluator = build_evaluator(settings.evaluator, plugins)
     except BaseException:
@@ -100,6 +102,24 @@ def _warn_if_auto_switches(settings: RunSettings, optimizer: Optimizer, started:
             optimizer.name,
             started,
         )
+
+
+def _warn_if_joining_with_other_budgets(settings: RunSettings, storage: Storage) -> None:
+    """Workers of one run given different budgets each stop at their own: say so on joining."""
+    before = recorded_budgets(settings.root_directory)
+    mine = {
+        key: getattr(settings, key) for key in BUDGET_KEYS if getattr(settings, key) is not None
+    }
+    if before == mine or not storage.sync().ids_in(TrialState.EVALUATING):
+        return
+    logger.warning(
+        "This worker joins the run in %s with budgets %s while its other workers run with %s: "
+        "each worker stops when the run reaches its own, and status reports this worker's "
+        "(give every worker the same budgets)",
+        settings.root_directory,
+        mine or "none",
+        before or "none",
+    )
 
 
 def _refuse_injected_names(settings: RunSettings, space: PipelineSpace) -> None:

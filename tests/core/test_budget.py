@@ -229,3 +229,20 @@ def test_a_continuation_whose_budget_is_spent_already_says_so(
     with caplog.at_level("WARNING", logger="neps_core"):
         neps.run(lambda x: x, root_directory=root, evaluations_to_spend=6)
     assert "evaluated nothing" not in caplog.text
+
+
+def test_a_worker_joining_with_other_budgets_is_told(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Each worker stops at its own budget; status showed "30 of 20 evaluations" without a word.
+    root = tmp_path / "run"
+    space = {"x": neps.Float(0.0, 1.0)}
+    client = neps.AskAndTell(space, root_directory=root, evaluations_to_spend=20)
+    assert client.ask() is not None  # another worker's trial, still running
+    with caplog.at_level("WARNING", logger="neps_core"):
+        neps.run(lambda x: x, space, root_directory=root, evaluations_to_spend=20)
+    assert "joins the run" not in caplog.text
+    with caplog.at_level("WARNING", logger="neps_core"):
+        neps.run(lambda x: x, space, root_directory=root, evaluations_to_spend=22)
+    assert "joins the run" in caplog.text
+    assert "{'evaluations_to_spend': 22} while its other workers run with " in caplog.text
