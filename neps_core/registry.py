@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import difflib
+import inspect
 from collections.abc import Collection, Iterator, Mapping
 from typing import Generic, TypeVar
+
+import attrs
 
 from neps_core.errors import DuplicatePluginError, UnknownPluginError, add_note
 
@@ -64,6 +67,15 @@ class Registry(Mapping[str, T], Generic[T]):
         name = getattr(cls, "name", None)
         if not isinstance(name, str) or not name:
             raise TypeError(f"{self.kind} class {cls!r} from {origin} has no string `name`")
+        if inspect.isabstract(cls):
+            missing = ", ".join(sorted(getattr(cls, "__abstractmethods__", ())))
+            raise TypeError(f"{self.kind} class {cls!r} from {origin} leaves {missing} abstract")
+        settings = getattr(cls, "Settings", None)
+        if settings is not None and not attrs.has(settings):
+            raise TypeError(
+                f"{self.kind} class {cls!r} from {origin}: `Settings` must be an attrs class "
+                f"(decorate it with @attrs.frozen), not {settings!r}"
+            )
         aliases = getattr(cls, "aliases", ())
         if not isinstance(aliases, tuple | list) or not all(
             isinstance(alias, str) and alias for alias in aliases

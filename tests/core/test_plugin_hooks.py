@@ -18,7 +18,7 @@ import pytest
 
 import neps_core as neps
 from neps_core.errors import DuplicatePluginError
-from neps_core.interfaces import SpaceAdapter, Storage
+from neps_core.interfaces import Optimizer, SpaceAdapter, Storage
 from neps_core.models import TrialState
 from neps_core.plugin_manager import PluginLoadWarning, load_plugins
 from neps_core.runtime import RunContext
@@ -202,8 +202,16 @@ def test_an_ad_hoc_object_registers_an_optimizer_for_one_run(
             [type("Letters", (RandomSearch,), {"name": "letters", "aliases": "topk"})],
             r"`aliases` must be a tuple of names, .* not 'topk'",
         ),
+        (
+            [type("Plain", (RandomSearch,), {"name": "plain", "Settings": type("S", (), {})})],
+            r"`Settings` must be an attrs class",
+        ),
+        (
+            [type("Unfinished", (Optimizer,), {"name": "unfinished"})],
+            r"optimizer class .*Unfinished'> from run\(plugins=...\) .* leaves ask abstract",
+        ),
     ],
-    ids=["a bare class", "not an optimizer", "aliases as a str"],
+    ids=["a bare class", "not an optimizer", "aliases as a str", "plain Settings", "abstract"],
 )
 def test_a_bad_registration_is_refused_naming_the_plugin(
     neps_run: Run, returned: Any, message: str
