@@ -123,6 +123,12 @@ class Registry(Mapping[str, T], Generic[T]):
         error = UnknownPluginError(self.kind, name, self._classes, suggestions)
         if name in self._disabled:
             add_note(error, f"(the plugin {name!r} is disabled by NEPS_CORE_DISABLE_PLUGINS)")
+        elif self._disabled:  # a plugin's entry-point name need not be the names it registers
+            add_note(
+                error,
+                f"(NEPS_CORE_DISABLE_PLUGINS disables {', '.join(sorted(self._disabled))}, "
+                "which may be the plugin that registers it)",
+            )
         if self._broken:
             add_note(
                 error,

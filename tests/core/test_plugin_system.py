@@ -183,6 +183,12 @@ def test_disabled_plugins_are_not_loaded(
     with pytest.raises(UnknownPluginError, match="'grid_search'") as refused:
         neps_run(optimizer="grid_search")
     assert "'grid_search' is disabled by NEPS_CORE_DISABLE_PLUGINS" in str(refused.value.__notes__)
+    # A third-party entry point registers names of its own: the hint still points at it.
+    with pytest.raises(UnknownPluginError, match="'blocked_opt'") as refused:
+        neps_run(optimizer="blocked_opt")
+    assert "disables grid_search, neps-blocked-dist, random_search, which may be" in str(
+        refused.value.__notes__
+    )
 
 
 def test_a_misspelt_disabled_plugin_warns(neps_disable_plugins: Callable[..., None]) -> None:
