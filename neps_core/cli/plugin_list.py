@@ -68,6 +68,7 @@ def _loaded(plugins: Plugins) -> list[dict[str, Any]]:
             "distribution": discovery.distributions.get(name),
             "module": getattr(plugin, "__name__", type(plugin).__qualname__),
             "registers": plugins.registered.get(name, {}),
+            "aliases": _aliases(plugins, plugins.registered.get(name, {})),
             "hooks": sorted(
                 hook.name
                 for hook in plugins.manager.get_hookcallers(plugin) or ()
@@ -79,6 +80,19 @@ def _loaded(plugins: Plugins) -> list[dict[str, Any]]:
     ]
 
 
+def _aliases(plugins: Plugins, registers: dict[str, list[str]]) -> dict[str, list[str]]:
+    """The other names each registered class answers to (NePS's ``moasha`` for ``mo_asha``)."""
+    registries = {registry.kind: registry for registry in plugins.registries}
+    found = {}
+    for kind, names in registers.items():
+        for name in names:
+            if name in registries[kind]:
+                aliases = list(getattr(registries[kind][name], "aliases", ()))
+                if aliases:
+                    found[name] = aliases
+    return found
+
+
 def format_plugins(data: dict[str, Any]) -> str:
     """The text form of ``plugin_data``."""
     lines = []
@@ -86,7 +100,8 @@ def format_plugins(data: dict[str, Any]) -> str:
         origin = plugin["distribution"] or "registered in code"
         lines.append(f"{plugin['name']}  ({origin}; {plugin['module']})")
         for kind, names in plugin["registers"].items():
-            lines.append(f"    {kind}: {', '.join(names)}")
+            shown = [_with_aliases(name, plugin["aliases"].get(name, [])) for name in names]
+            lines.append(f"    {kind}: {', '.join(shown)}")
         if plugin["hooks"]:
             lines.append(f"    hooks: {', '.join(plugin['hooks'])}")
     sections = (
@@ -101,6 +116,10 @@ def format_plugins(data: dict[str, Any]) -> str:
         lines.append("")
         lines.append(f"disabled by {DISABLE_ENV}: " + ", ".join(data["disabled"]))
     return "\n".join(lines)
+
+
+def _with_aliases(name: str, aliases: list[str]) -> str:
+    return f"{name} (alias {', '.join(aliases)})" if aliases else name
 
 
 def _describe(item: Any) -> str:

@@ -287,6 +287,8 @@ def test_plugins_lists_what_each_plugin_registers(tmp_path: Path) -> None:
     assert by_name["random_search"]["registers"] == {"optimizer": ["random_search"]}
     assert by_name["random_search"]["distribution"] == "neps-core"
     assert by_name["sqlite_storage"]["registers"] == {"storage": ["sqlite"]}
+    assert by_name["mo_asha"]["aliases"] == {"mo_asha": ["moasha"]}  # NePS's spelling works too
+    assert by_name["random_search"]["aliases"] == {}
     assert "neps_trial_finished" in by_name["progress"]["hooks"]
     assert "grid_search" not in by_name
     assert data["disabled"] == ["grid_search"]
@@ -299,6 +301,7 @@ def test_plugins_lists_what_each_plugin_registers(tmp_path: Path) -> None:
     assert text.returncode == 0
     assert "random_search  (neps-core; neps_core_plugins.random_search)" in text.stdout
     assert "    optimizer: random_search" in text.stdout
+    assert "    optimizer: mo_asha (alias moasha)" in text.stdout
     assert "broken (failed to load" in text.stdout
     assert "disabled by NEPS_CORE_DISABLE_PLUGINS: grid_search" in text.stdout
 
