@@ -7,6 +7,7 @@ optimizer options) is checked before storage is opened, so a bad call writes not
 from __future__ import annotations
 
 import logging
+import time
 
 import attrs
 
@@ -25,7 +26,7 @@ from neps_core.config import RunSettings
 from neps_core.errors import SettingsError
 from neps_core.interfaces import Optimizer, Storage
 from neps_core.interfaces.optimizer import first_multi_objective
-from neps_core.models import TrialState
+from neps_core.liveness import live_trials
 from neps_core.plugin_manager import Plugins
 from neps_core.runtime import RunContext, injected_names
 from neps_core.space import PipelineSpace
@@ -110,7 +111,7 @@ def _warn_if_joining_with_other_budgets(settings: RunSettings, storage: Storage)
     mine = {
         key: getattr(settings, key) for key in BUDGET_KEYS if getattr(settings, key) is not None
     }
-    if before == mine or not storage.sync().ids_in(TrialState.EVALUATING):
+    if before == mine or not live_trials(storage.sync(), time.time(), settings.stale_after):
         return
     logger.warning(
         "This worker joins the run in %s with budgets %s while its other workers run with %s: "
