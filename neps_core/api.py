@@ -70,7 +70,9 @@ def run(
 
     Calling ``run`` again with the same root continues the run; several processes calling it
     on one root cooperate, sharing the ``*_to_spend`` budgets, which are global to the root.
-    ``max_evaluations_per_run`` bounds only this call. Workers heartbeat every
+    ``max_evaluations_per_run`` bounds only this call. With
+    ``continue_until_max_evaluation_completed`` a worker that stops sampling waits until every
+    trial of the run is final (also other workers', re-queued if they die). Workers heartbeat every
     ``heartbeat_interval`` seconds; a trial silent for ``stale_after`` seconds is re-queued
     (CRASHED after ``max_trial_attempts``). ``run_config`` names a YAML run config whose
     values apply to every argument not given explicitly. Returns the run's summary.

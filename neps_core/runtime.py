@@ -38,7 +38,7 @@ from neps_core.liveness import (
 from neps_core.models import Trial
 from neps_core.plugin_manager import Plugins, plugin_errors
 from neps_core.reporting import judge_outcome, record_result
-from neps_core.sampler import TrialSampler
+from neps_core.sampler import BUDGET_DOES_NOT_FIT, TrialSampler
 from neps_core.space import PipelineSpace
 
 logger = logging.getLogger(__name__)
@@ -134,29 +134,32 @@ class Worker:
             stale_after=self.settings.stale_after,
         )
         if self._claimed == 0 and history.all_final:
-            self._say_the_budget_was_spent_before(history)
+            self._say_why_nothing_was_evaluated(history)
 
-    def _say_the_budget_was_spent_before(self, history: TrialHistory) -> None:
-        """A continuation whose budget the run had already spent did nothing: say so loudly,
+    def _say_why_nothing_was_evaluated(self, history: TrialHistory) -> None:
+        """A continuation whose budget the run had (nearly) spent did nothing: say so loudly,
         as a budget smaller than what the run used is usually a mistake."""
         budget = self._sampler.budget(history)
+        if budget.exhausted_by is None and self._sampler.stop_reason != BUDGET_DOES_NOT_FIT:
+            return
         used = {
             "evaluations_to_spend": budget.used_evaluations,
             "cost_to_spend": budget.used_cost,
             "fidelities_to_spend": budget.used_fidelities,
         }
-        name = budget.exhausted_by
-        if name is not None:
-            logger.warning(
-                "Worker %s evaluated nothing: the run in %s had used %g of %s=%g already; "
-                "pass a larger %s to continue it",
-                self.settings.worker_id,
-                self.settings.root_directory,
-                used[name],
-                name,
-                getattr(budget, name),
-                name,
-            )
+        usage = ", ".join(
+            f"{used[name]:g} of {name}={getattr(budget, name):g}"
+            for name in used
+            if getattr(budget, name) is not None
+        )
+        logger.warning(
+            "Worker %s evaluated nothing: %s (the run in %s had used %s); pass a larger "
+            "budget to continue it",
+            self.settings.worker_id,
+            self._sampler.stop_reason,
+            self.settings.root_directory,
+            usage,
+        )
 
     def _loop(self) -> None:
         waits = self.settings.continue_until_max_evaluation_completed

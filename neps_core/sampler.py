@@ -28,6 +28,9 @@ from neps_core.space import PipelineSpace
 
 logger = logging.getLogger(__name__)
 
+#: The stop reason when the budget left is smaller than the next trial would spend.
+BUDGET_DOES_NOT_FIT = "what is left of the budget does not fit the next trial"
+
 
 class TrialSampler:
     """Samples trials for one worker.
@@ -91,9 +94,7 @@ class TrialSampler:
             self._nothing_now(
                 history,
                 claimed,
-                "the optimizer has nothing left to propose"
-                if not asked
-                else "what is left of the budget does not fit the next trial",
+                "the optimizer has nothing left to propose" if not asked else BUDGET_DOES_NOT_FIT,
             )
         return claimed + self._new_trials(history, proposals, wanted, now)
 

@@ -223,8 +223,9 @@ def test_a_continuation_whose_budget_is_spent_already_says_so(
     with caplog.at_level("WARNING", logger="neps_core"):
         summary = neps.run(lambda x: x, root_directory=root, evaluations_to_spend=3)
     assert summary.counts["success"] == 5
-    assert "evaluated nothing: the run in" in caplog.text
-    assert "had used 5 of evaluations_to_spend=3 already" in caplog.text
+    assert "evaluated nothing" in caplog.text
+    assert "budget evaluations_to_spend used up (the run in" in caplog.text
+    assert "had used 5 of evaluations_to_spend=3); pass a larger budget" in caplog.text
     caplog.clear()
     with caplog.at_level("WARNING", logger="neps_core"):
         neps.run(lambda x: x, root_directory=root, evaluations_to_spend=6)
@@ -246,3 +247,21 @@ def test_a_worker_joining_with_other_budgets_is_told(
         neps.run(lambda x: x, space, root_directory=root, evaluations_to_spend=22)
     assert "joins the run" in caplog.text
     assert "{'evaluations_to_spend': 22} while its other workers run with " in caplog.text
+
+
+def test_a_budget_raised_by_less_than_a_trial_says_so(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # 9 of 10 spent with trials costing 3: raising the budget to 10.5 ran nothing, silently.
+    root = tmp_path / "run"
+    costly = {"x": neps.Float(0.0, 1.0)}
+    neps.run(lambda x: {"objective_to_minimize": x, "cost": 3.0}, costly, root_directory=root,
+             cost_to_spend=10)  # fmt: skip
+    with caplog.at_level("WARNING", logger="neps_core"):
+        neps.run(lambda x: {"objective_to_minimize": x, "cost": 3.0}, root_directory=root,
+                 cost_to_spend=10.5)  # fmt: skip
+    assert neps.status(root).budget.used_cost == 9.0
+    assert "evaluated nothing: what is left of the budget does not fit the next trial" in (
+        caplog.text
+    )
+    assert "had used 9 of cost_to_spend=10.5" in caplog.text
