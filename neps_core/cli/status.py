@@ -112,13 +112,16 @@ def format_status(data: dict[str, Any]) -> str:
 
 
 def _budget(budget: dict[str, Any]) -> str:
+    """E.g. ``12 of 50 evaluations, cost 31.5 of 100``: each use, and its limit when set."""
     parts = [f"{budget['evaluations_used']} evaluations"]
     if budget.get("evaluations_to_spend") is not None:
         parts[0] = f"{budget['evaluations_used']} of {budget['evaluations_to_spend']} evaluations"
-    if budget["cost_used"]:
-        parts.append(f"cost {budget['cost_used']:.6g}")
-    if budget["fidelities_used"]:
-        parts.append(f"fidelities {budget['fidelities_used']:.6g}")
+    for kind in ("cost", "fidelities"):
+        used, limit = budget[f"{kind}_used"], budget.get(f"{kind}_to_spend")
+        if limit is not None:
+            parts.append(f"{kind} {used:.6g} of {limit:.6g}")
+        elif used:
+            parts.append(f"{kind} {used:.6g}")
     return ", ".join(parts)
 
 

@@ -16,6 +16,7 @@ import yaml
 from worker_processes import kill_mid_evaluation
 
 import neps_core as neps
+from neps_core.cli.status import format_status, status_data
 
 SCRIPT = Path(sys.executable).parent / "neps-core"
 SPACE = {"x": neps.Float(0.0, 1.0)}
@@ -191,6 +192,17 @@ def test_status_shows_choices_stored_as_indices_as_the_pipeline_received_them(
     data = json.loads(cli("status", str(root), "--json", cwd=tmp_path).stdout)
     assert data["best"]["config"] == {"sizes": 0}
     assert data["best"]["pipeline"] == {"sizes": "(32, 32)"}
+
+
+def test_status_shows_each_budgets_limit(tmp_path: Path) -> None:
+    # Cost and fidelities showed only what was used ("fidelities 60", not "60 of 60").
+    root = tmp_path / "run"
+    space = {"x": neps.Float(0.0, 1.0), "epochs": neps.IntegerFidelity(1, 3)}
+    neps.run(lambda x, epochs: {"objective_to_minimize": x, "cost": 2.0}, space,
+             root_directory=root, optimizer="random_search", cost_to_spend=6,
+             fidelities_to_spend=30)  # fmt: skip
+    text = format_status(status_data(root, failures=0))
+    assert "budget: 3 evaluations, cost 6 of 6, fidelities 9 of 30" in text
 
 
 def test_status_of_a_run_whose_space_cannot_be_rebuilt(tmp_path: Path) -> None:
