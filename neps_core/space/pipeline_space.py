@@ -242,22 +242,24 @@ class PipelineSpace:
         return self._draw(kept, policy).decisions
 
     def prior_config(self, *, fidelity: Any = "max") -> dict[str, Any]:
-        """The configuration made of every parameter's prior (its centre where it has none)."""
+        """The configuration made of every parameter's prior (its centre where it has none);
+        where a forbidden clause excludes it, that clause's parameters drawn near it (seed 0)."""
         return self._draw({}, DrawPolicy(center=True, fidelity=fidelity)).decisions
 
     def _draw(self, given: Mapping[str, Any], policy: DrawPolicy) -> Resolution:
         value = None if self._fidelity_name is None else self.fidelity_value(policy.fidelity)
-        tries = 1 if policy.center else MAX_FORBIDDEN_REJECTIONS
-        for _ in range(tries):
+        for _ in range(MAX_FORBIDDEN_REJECTIONS):
             resolution = self._resolver(given, policy=policy, fidelity_value=value).run()
             violated = self.violated_clause(resolution.decisions)
             if violated is None:
                 return resolution
+            if policy.center:  # keep the centre's allowed decisions, draw the rest near it
+                given, policy = resolution.decisions, policy.near_center()
             # Kept decisions may be what the clause forbids: draw its parameters anew.
             given = {k: v for k, v in given.items() if k not in violated.names()}
         raise ValueError(
-            f"Could not draw a configuration that the space's forbidden clauses allow in "
-            f"{tries} tries (the last one was excluded by {resolution.decisions})"
+            f"No configuration the space's forbidden clauses allow in {MAX_FORBIDDEN_REJECTIONS} "
+            f"draws (the last was excluded by {resolution.decisions})"
         )
 
     def fidelity_value(self, which: Any) -> Any:

@@ -77,6 +77,10 @@ class DrawPolicy:
     perturb: Mapping[str, Any] = attrs.field(factory=dict)
     step: float = 0.2
 
+    def near_center(self) -> DrawPolicy:
+        """Draws around the priors, seeded: for the decisions of a centre a clause forbids."""
+        return DrawPolicy(rng=np.random.default_rng(0), use_priors=True, fidelity=self.fidelity)
+
 
 class Resolver:
     """One walk over ``structure``; ``given`` decisions are used where valid.

@@ -455,3 +455,59 @@ def test_plain_class_attributes_are_passed_on_as_constants() -> None:
 
     with pytest.raises(ValueError, match="'layers': a list holding parameters"):
         Layers()
+
+
+def _forbids(optimizer: str, above: float) -> Any:
+    from neps_core.space import And, GreaterThan
+
+    return And(Equals("optimizer", optimizer), GreaterThan("learning_rate", above))
+
+
+FORBIDDEN_STARTS = {
+    "priors": ({"prior": 1, "lr_prior": 0.5}, _forbids("sgd", 0.1)),  # forbidden together
+    "centre": ({"prior": None, "lr_prior": None}, _forbids("adam", 0.005)),  # (adam, 0.01)
+}
+STARTING_FROM_THE_PRIOR = {
+    "priorband": {},
+    "pibo": {},  # needs priors: not run on the centre
+    "hyperband": {"sample_prior_first": True},
+    "successive_halving": {"sample_prior_first": "highest_fidelity"},
+}
+
+
+@pytest.mark.parametrize(
+    ("start", "optimizer"),
+    [
+        (start, optimizer)
+        for start in FORBIDDEN_STARTS
+        for optimizer in STARTING_FROM_THE_PRIOR
+        if not (start == "centre" and optimizer == "pibo")
+    ],
+)
+def test_a_forbidden_prior_configuration_is_replaced_by_an_allowed_one_near_it(
+    root: Path, start: str, optimizer: str
+) -> None:
+    # Optimizers starting from the prior configuration failed before evaluating anything.
+    priors, clause = FORBIDDEN_STARTS[start]
+    space = neps.PipelineSpace(
+        {
+            "optimizer": neps.Categorical(("adam", "sgd"), prior=priors["prior"]),
+            "learning_rate": neps.Float(1e-4, 1.0, log=True, prior=priors["lr_prior"]),
+            "layers": neps.Integer(1, 9, prior=None if priors["prior"] is None else 3),
+            "epochs": neps.IntegerFidelity(1, 9),
+        },
+        forbidden=[clause],
+    )
+    first = space.prior_config()
+    assert space.violated_clause(first) is None
+    assert first == space.prior_config()  # still one configuration
+    assert first["layers"] == (3 if priors["prior"] is not None else 5)  # allowed part kept
+    seen: list[dict[str, Any]] = []
+
+    def evaluate(**config: Any) -> float:
+        seen.append(config)
+        return float(config["learning_rate"])
+
+    neps.run(evaluate, space, root_directory=root, evaluations_to_spend=4,
+             optimizer=(optimizer, STARTING_FROM_THE_PRIOR[optimizer]))  # fmt: skip
+    assert len(seen) == 4 and all(space.violated_clause(c) is None for c in seen)
