@@ -167,7 +167,8 @@ def _finish(context: RunContext, failure: BaseException | None) -> Summary | Non
     logged and noted on the run's own error, which is what the user must see.
     """
     try:
-        context.evaluator.close()
+        with context.plugins.errors_of("evaluator", type(context.evaluator)):
+            context.evaluator.close()
         summary = _summary(context.storage, context.settings, context.space)
         if context.settings.post_run_summary:
             _write_summary(context.storage, summary)

@@ -220,8 +220,11 @@ class AskAndTell:
                 _write_summary_files(self._context, summary)
             self._context.plugins.notify("neps_run_finished", run=self._context, summary=summary)
         finally:
-            self._context.evaluator.close()
-            self._context.storage.close()
+            try:
+                with self._context.plugins.errors_of("evaluator", type(self._context.evaluator)):
+                    self._context.evaluator.close()
+            finally:
+                self._context.storage.close()
         return summary
 
     def __enter__(self) -> AskAndTell:

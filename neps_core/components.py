@@ -178,7 +178,12 @@ def build_evaluator(spec: ComponentSpec, plugins: Plugins) -> Evaluator:
     )
     label = f"evaluator {spec.label!r}"
     settings = structure_settings(cls.Settings, spec.options, label, plugins.converter)
-    return cls(settings)
+    with plugins.errors_of("evaluator", cls):
+        evaluator = cls(settings)
+        capacity = evaluator.capacity
+    if not (isinstance(capacity, int) and capacity >= 1):  # 0 waited forever for a free slot
+        raise SettingsError(f"{label}: its capacity is {capacity!r}; it must be at least 1")
+    return evaluator
 
 
 def open_storage(root: Path, spec: ComponentSpec | None, plugins: Plugins) -> Storage:

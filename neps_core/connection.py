@@ -80,7 +80,10 @@ def _optimizer(
     cls = select_optimizer_class(
         settings.optimizer, space, settings, plugins, multi_objective=multi_objective
     )
-    return build_optimizer(cls, settings.optimizer.options, space, settings.seed, plugins.converter)
+    with plugins.errors_of("optimizer", cls):
+        return build_optimizer(
+            cls, settings.optimizer.options, space, settings.seed, plugins.converter
+        )
 
 
 def _auto_sees_several_objectives(settings: RunSettings, storage: Storage) -> bool:

@@ -17,7 +17,7 @@ import os
 import sys
 import traceback
 import warnings
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from types import FrameType
 from typing import Any
 
@@ -272,6 +272,11 @@ class Plugins:
             add_note(error, f"(raised in {hook_name} of {origin})")
             raise
 
+    def errors_of(self, kind: str, cls: type) -> contextlib.AbstractContextManager[None]:
+        """Errors raised in ``cls``'s code (a ``kind`` of plugin) get a note naming its plugin."""
+        label = getattr(cls, "name", cls.__qualname__)
+        return plugin_errors(f"{kind} {label!r} of", self.origin(cls))
+
     def origin(self, cls: type) -> str:
         """Which plugin distribution registered ``cls``."""
         for registry in self.registries:
@@ -345,14 +350,26 @@ def registered_classes(implementation: pluggy.HookImpl, hook_name: str, origin: 
     """
     with plugin_errors(f"{hook_name} of", origin):
         classes = implementation.function()
-    if classes is None:
-        return []
+    if classes is None:  # registering nothing is `return []`
+        raise TypeError(f"{hook_name} of {origin} returned None: is its `return` missing?")
     if isinstance(classes, str) or not isinstance(classes, Sequence):
         raise TypeError(
             f"{hook_name} of {origin} returned {classes!r} (a {type(classes).__name__}); it "
             f"must return a list of classes, e.g. `return [{getattr(classes, '__name__', 'C')}]`"
         )
     return list(classes)
+
+
+def returned_list(value: Any, what: str, element: type) -> list[Any]:
+    """``value``, which ``what`` returned, as a list; a ``TypeError`` if it is not one.
+
+    Iterating ``None`` or a lone ``element`` would fail with a message naming no plugin.
+    """
+    if isinstance(value, Iterable) and not isinstance(value, str | Mapping | element):
+        return list(value)
+    raise TypeError(
+        f"{what} returned {type(value).__name__}; it must return a list of {element.__name__}"
+    )
 
 
 @contextlib.contextmanager

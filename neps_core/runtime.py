@@ -11,7 +11,7 @@ import inspect
 import logging
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
@@ -36,7 +36,7 @@ from neps_core.liveness import (
     requeue_or_crash,
 )
 from neps_core.models import Trial
-from neps_core.plugin_manager import Plugins, plugin_errors
+from neps_core.plugin_manager import Plugins, returned_list
 from neps_core.reporting import judge_outcome, record_result
 from neps_core.sampler import BUDGET_DOES_NOT_FIT, TrialSampler
 from neps_core.space import PipelineSpace
@@ -71,6 +71,29 @@ class RunContext:
     def root_directory(self) -> Path:
         """The run's root directory."""
         return self.settings.root_directory
+
+
+def check_outcomes(outcomes: list[Any], in_flight: Mapping[str, Trial]) -> None:
+    """Refuse outcomes the worker cannot store: not outcomes, unknown or repeated trials, or
+    an ``error`` that is no exception (it is raised once stored)."""
+    seen: set[str] = set()
+    for outcome in outcomes:
+        if not isinstance(outcome, EvaluationOutcome):
+            raise TypeError(
+                f"wait() returned a {type(outcome).__name__}; it must return a list of "
+                "EvaluationOutcome"
+            )
+        if outcome.trial_id not in in_flight or outcome.trial_id in seen:
+            raise ValueError(
+                f"wait() returned an outcome for trial {outcome.trial_id!r}, which is not in "
+                f"flight (any more): in flight were {sorted(in_flight)}"
+            )
+        if outcome.error is not None and not isinstance(outcome.error, BaseException):
+            raise TypeError(
+                f"wait() returned an outcome of trial {outcome.trial_id!r} whose error is a "
+                f"{type(outcome.error).__name__}; it must be the exception raised"
+            )
+        seen.add(outcome.trial_id)
 
 
 def injected_names(function: Callable[..., Any]) -> tuple[str, ...]:
@@ -245,24 +268,13 @@ class Worker:
     def _collect(self) -> list[EvaluationOutcome]:
         """The evaluator's finished outcomes, refused (naming the evaluator) if malformed."""
         with self._evaluator_errors():
-            outcomes = list(self.context.evaluator.wait(timeout=POLL_INTERVAL))
-            for outcome in outcomes:
-                if not isinstance(outcome, EvaluationOutcome):
-                    raise TypeError(
-                        f"wait() returned a {type(outcome).__name__}; it must return a list "
-                        "of EvaluationOutcome"
-                    )
-                if outcome.trial_id not in self._in_flight:
-                    raise ValueError(
-                        f"wait() returned an outcome for trial {outcome.trial_id!r}, which this "
-                        f"worker did not submit (in flight: {sorted(self._in_flight)})"
-                    )
+            answer = self.context.evaluator.wait(timeout=POLL_INTERVAL)
+            outcomes = returned_list(answer, "wait()", EvaluationOutcome)
+            check_outcomes(outcomes, self._in_flight)
         return outcomes
 
     def _evaluator_errors(self) -> AbstractContextManager[None]:
-        evaluator = self.context.evaluator
-        origin = self.context.plugins.origin(type(evaluator))
-        return plugin_errors(f"evaluator {evaluator.name!r} of", origin)
+        return self.context.plugins.errors_of("evaluator", type(self.context.evaluator))
 
     def _arguments(self, trial: Trial, directory: Path) -> dict[str, Any]:
         storage = self.context.storage

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import sys
 import time
+from collections.abc import Mapping
 from typing import Any
 
 import attrs
@@ -23,7 +24,7 @@ from neps_core.interfaces import Optimizer, Storage
 from neps_core.interfaces.optimizer import first_multi_objective
 from neps_core.liveness import awaits_result, recover_stale_trials
 from neps_core.models import BudgetInfo, Proposal, Trial, TrialState
-from neps_core.plugin_manager import Plugins, plugin_errors
+from neps_core.plugin_manager import Plugins, returned_list
 from neps_core.space import PipelineSpace
 
 logger = logging.getLogger(__name__)
@@ -170,13 +171,14 @@ class TrialSampler:
     def _ask(self, history: TrialHistory, budget: BudgetInfo, n: int) -> list[Proposal]:
         self._switch_auto_to_multi_objective(history)
         optimizer = self.optimizer
-        origin = self.plugins.origin(type(optimizer))
-        with plugin_errors(f"optimizer {optimizer.name!r} of", origin):
+        culprit = f"Optimizer {optimizer.name!r} ({self.plugins.origin(type(optimizer))})"
+        with self.plugins.errors_of("optimizer", type(optimizer)):
             optimizer.check_objectives(history)
-            proposals = list(optimizer.ask(history, budget, n))
-        for proposal in proposals[:n]:
-            self._check_proposal(proposal, history, f"Optimizer {optimizer.name!r} ({origin})")
-        return proposals[:n]
+            answer = optimizer.ask(history, budget, n)
+        proposals = returned_list(answer, f"{culprit}: ask()", Proposal)[:n]
+        for proposal in proposals:
+            self._check_proposal(proposal, history, culprit)
+        return proposals
 
     def _check_proposal(self, proposal: Any, history: TrialHistory, culprit: str) -> None:
         """Refuse what would break the run later, naming the optimizer and its plugin."""
@@ -184,6 +186,11 @@ class TrialSampler:
             raise TypeError(
                 f"{culprit} returned a {type(proposal).__name__} from ask(); it must return "
                 "neps_core.Proposal objects, e.g. Proposal(config)"
+            )
+        if not isinstance(proposal.config, Mapping):
+            raise TypeError(
+                f"{culprit} proposed a {type(proposal.config).__name__} as a configuration; "
+                "it must be a mapping of parameter names to values"
             )
         try:
             self.space.validate_config(proposal.config)
@@ -240,9 +247,10 @@ class TrialSampler:
             cls.name,
             self.optimizer.name,
         )
-        self.optimizer = build_optimizer(
-            cls, spec.options, self.space, self.settings.seed, self.plugins.converter
-        )
+        with self.plugins.errors_of("optimizer", cls):
+            self.optimizer = build_optimizer(
+                cls, spec.options, self.space, self.settings.seed, self.plugins.converter
+            )
 
     def _new_trials(
         self, history: TrialHistory, proposals: list[Proposal], wanted: int, now: float

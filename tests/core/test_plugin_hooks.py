@@ -19,7 +19,7 @@ import pytest
 import neps_core as neps
 from neps_core.errors import DuplicatePluginError
 from neps_core.interfaces import Optimizer, SpaceAdapter, Storage
-from neps_core.models import TrialState
+from neps_core.models import Proposal, TrialState
 from neps_core.plugin_manager import PluginLoadWarning, load_plugins
 from neps_core.runtime import RunContext
 from neps_core.serialization import read_yaml
@@ -210,8 +210,19 @@ def test_an_ad_hoc_object_registers_an_optimizer_for_one_run(
             [type("Unfinished", (Optimizer,), {"name": "unfinished"})],
             r"optimizer class .*Unfinished'> from run\(plugins=...\) .* leaves ask abstract",
         ),
+        (
+            None,
+            r"neps_register_optimizers of run\(plugins=...\) .* returned None: is its `return`",
+        ),
     ],
-    ids=["a bare class", "not an optimizer", "aliases as a str", "plain Settings", "abstract"],
+    ids=[
+        "a bare class",
+        "not an optimizer",
+        "aliases as a str",
+        "plain Settings",
+        "abstract",
+        "no return",
+    ],
 )
 def test_a_bad_registration_is_refused_naming_the_plugin(
     neps_run: Run, returned: Any, message: str
@@ -304,43 +315,51 @@ def test_an_optimizer_error_keeps_its_type_and_names_the_plugin(neps_run: Run) -
     assert "run(plugins=...)" in _notes(caught.value)
 
 
-class DictProposer(RandomSearch):
-    name = "dict_proposer"
+def _optimizer_answering(name: str, mistake: Callable[[list[Proposal]], Any]) -> type:
+    """A random search whose ``ask()`` answer a plugin author got wrong in one way."""
 
-    def ask(self, trials: Any, budget: Any, n: int) -> Any:
-        return [proposal.config for proposal in super().ask(trials, budget, n)]
+    def ask(self: Any, trials: Any, budget: Any, n: int) -> Any:
+        return mistake(list(RandomSearch.ask(self, trials, budget, n)))
 
-
-class Continuer(RandomSearch):
-    name = "continuer"
-
-    def ask(self, trials: Any, budget: Any, n: int) -> Any:
-        return [attrs.evolve(p, previous_trial_id="999") for p in super().ask(trials, budget, n)]
+    return type(name, (RandomSearch,), {"name": name, "ask": ask})
 
 
 @pytest.mark.parametrize(
-    ("optimizer", "error", "message"),
+    ("mistake", "error", "message"),
     [
         # Was a bare "'dict' object has no attribute 'config'" naming nobody.
-        (DictProposer, TypeError, "returned a dict from ask\\(\\); it must return"),
+        (lambda ps: [p.config for p in ps], TypeError, r"returned a dict from ask\(\); it must"),
         # Was accepted: evaluate_pipeline got a previous_pipeline_directory that did not exist.
-        (Continuer, ValueError, "continue trial '999' \\(previous_trial_id\\), which this run"),
+        (
+            lambda ps: [attrs.evolve(p, previous_trial_id="999") for p in ps],
+            ValueError,
+            r"continue trial '999' \(previous_trial_id\), which this run",
+        ),
+        # These were "... is not iterable", noted as raised by the optimizer.
+        (lambda ps: None, TypeError, r"ask\(\) returned NoneType; it must return a list of Pro"),
+        (lambda ps: ps[0], TypeError, r"ask\(\) returned Proposal; it must return a list"),
+        (lambda ps: [Proposal(None)], TypeError, "proposed a NoneType as a configuration"),  # type: ignore[arg-type]
     ],
+    ids=["dicts", "unknown previous trial", "None", "a lone proposal", "a None config"],
 )
 def test_malformed_proposals_are_refused_naming_the_optimizer(
-    neps_run: Run, neps_root: Path, optimizer: type, error: type, message: str
+    neps_run: Run, neps_root: Path, mistake: Callable[..., Any], error: type, message: str
 ) -> None:
+    optimizer = _optimizer_answering("sloppy", mistake)
     with pytest.raises(error, match=message) as caught:
         neps_run(optimizer=optimizer)
-    assert f"Optimizer {optimizer.name!r}" in str(caught.value)
+    assert "Optimizer 'sloppy'" in str(caught.value)
     assert not (neps_root / "configs").exists() or not any((neps_root / "configs").iterdir())
 
 
-class RawValueEvaluator(SyncEvaluator):
-    name = "raw_values"
+def _evaluator_answering(name: str, mistake: Callable[[list[Any]], Any]) -> type:
+    """The in-process evaluator with its ``wait()`` answer wrong in one way."""
 
-    def wait(self, timeout: float | None = None) -> Any:
-        return [outcome.result for outcome in super().wait(timeout)]
+    def wait(self: Any, timeout: float | None = None) -> Any:
+        outcomes = SyncEvaluator.wait(self, timeout)
+        return mistake(outcomes) if outcomes else outcomes
+
+    return type(name, (SyncEvaluator,), {"name": name, "wait": wait})
 
 
 class DownClusterEvaluator(SyncEvaluator):
@@ -353,14 +372,25 @@ class DownClusterEvaluator(SyncEvaluator):
 class EvaluatorContributor:
     @neps.hookimpl
     def neps_register_evaluators(self) -> list[type]:
-        return [RawValueEvaluator, DownClusterEvaluator]
+        return [
+            DownClusterEvaluator,
+            _evaluator_answering("raw_values", lambda outcomes: [o.result for o in outcomes]),
+            _evaluator_answering("twice", lambda outcomes: outcomes * 2),  # was a bare KeyError
+            _evaluator_answering("nothing", lambda outcomes: None),
+            _evaluator_answering(  # was stored, then "exceptions must derive from BaseException"
+                "error_text", lambda outcomes: [attrs.evolve(o, error="boom") for o in outcomes]
+            ),
+        ]
 
 
 @pytest.mark.parametrize(
     ("evaluator", "error", "message"),
     [
         ("cluster_down", PluginBug, "cluster down"),  # had no note
-        ("raw_values", TypeError, "wait\\(\\) returned a float; it must return a list"),
+        ("raw_values", TypeError, r"wait\(\) returned a float; it must return a list"),
+        ("twice", ValueError, r"an outcome for trial '1', which is not in flight \(any more\)"),
+        ("nothing", TypeError, r"wait\(\) returned NoneType; it must return a list"),
+        ("error_text", TypeError, "trial '1' whose error is a str; it must be the exception"),
     ],
 )
 def test_an_evaluator_error_names_the_plugin_and_loses_no_trial(
@@ -370,6 +400,53 @@ def test_an_evaluator_error_names_the_plugin_and_loses_no_trial(
         neps_run(evaluator=evaluator, plugins=[EvaluatorContributor()])
     assert f"evaluator {evaluator!r} of run(plugins=...)" in _notes(caught.value)
     assert neps.status(neps_root).counts["pending"] == 1  # handed back, not lost
+
+
+class UnreachableCluster(SyncEvaluator):
+    name = "unreachable"
+
+    def __init__(self, settings: Any = None) -> None:
+        raise PluginBug("no route to the scheduler")
+
+
+class NoSlots(SyncEvaluator):
+    name = "no_slots"
+    capacity = 0
+
+
+class BrokenOptimizer(RandomSearch):
+    name = "broken_at_start"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        raise PluginBug("model file missing")
+
+
+class Starters:
+    @neps.hookimpl
+    def neps_register_evaluators(self) -> list[type]:
+        return [UnreachableCluster, NoSlots]
+
+    @neps.hookimpl
+    def neps_register_optimizers(self) -> list[type]:
+        return [BrokenOptimizer]
+
+
+@pytest.mark.parametrize(
+    ("component", "error", "message", "note"),
+    [
+        ({"evaluator": "unreachable"}, PluginBug, "no route", "evaluator 'unreachable' of"),
+        ({"optimizer": "broken_at_start"}, PluginBug, "model file", "optimizer 'broken_at_start'"),
+        # A capacity of 0 waited forever for a free slot.
+        ({"evaluator": "no_slots"}, neps.SettingsError, "its capacity is 0; it must be", ""),
+    ],
+    ids=["evaluator", "optimizer", "capacity 0"],
+)
+def test_a_plugin_failing_to_start_is_named(
+    neps_run: Run, component: dict[str, str], error: type, message: str, note: str
+) -> None:
+    with pytest.raises(error, match=message) as caught:
+        neps_run(plugins=[Starters()], **component)
+    assert note in _notes(caught.value)
 
 
 def test_a_storage_error_keeps_its_type_and_names_the_plugin(neps_run: Run) -> None:
