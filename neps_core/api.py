@@ -34,6 +34,7 @@ from neps_core.runtime import RunContext, Worker
 from neps_core.serialization import read_yaml
 from neps_core.space import PipelineSpace
 from neps_core.summary import summarize, write_summary_files
+from neps_core.termination import signals_stop_the_worker
 
 logger = logging.getLogger(__name__)
 
@@ -150,8 +151,9 @@ def _work(context: RunContext) -> Summary:
             "propose or it is stopped (Ctrl-C gives running trials back)"
         )
     try:
-        context.plugins.notify("neps_run_started", run=context)
-        Worker(context).run()
+        with signals_stop_the_worker():  # SIGTERM and SIGHUP give trials back, like Ctrl-C
+            context.plugins.notify("neps_run_started", run=context)
+            Worker(context).run()
     except BaseException as error:
         _finish(context, failure=error)
         raise

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -75,3 +78,60 @@ def test_a_later_worker_on_a_finished_root_evaluates_nothing(tmp_path: Path) -> 
     _launch_workers(tmp_path, root, n=2, budget=10, storage="disk")
     _launch_workers(tmp_path, root, n=2, budget=10, storage="disk")
     assert neps.status(root).budget.used_evaluations == 10
+
+
+STOPPABLE_WORKER = """
+import os, sys, time
+from pathlib import Path
+import neps_core as neps
+
+
+def evaluate_pipeline(x: float) -> float:
+    Path(sys.argv[2], f"{os.getpid()}.pid").touch()
+    time.sleep(120)
+    return x
+
+
+if __name__ == "__main__":
+    evaluator = sys.argv[3]
+    options = {"n_workers": 1} if evaluator != "sync" else {}
+    neps.run(evaluate_pipeline, {"x": neps.Float(0.0, 1.0)}, root_directory=sys.argv[1],
+             evaluations_to_spend=1, evaluator={"name": evaluator, **options})
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("stop", ["SIGTERM", "SIGHUP"])
+@pytest.mark.parametrize("evaluator", ["process_pool", "sync"])
+def test_sigterm_and_sighup_stop_a_worker_like_ctrl_c(
+    tmp_path: Path, stop: str, evaluator: str
+) -> None:
+    # They ended the worker on the spot: its trial stayed "evaluating" until stale_after, and a
+    # pool's evaluation (in a session of its own) ran on as an orphan.
+    root, pids = tmp_path / "run", tmp_path / "pids"
+    pids.mkdir()
+    (tmp_path / "worker.py").write_text(STOPPABLE_WORKER)
+    worker = subprocess.Popen(
+        [sys.executable, "worker.py", str(root), str(pids), evaluator], cwd=tmp_path
+    )
+    deadline = time.monotonic() + 120
+    while not list(pids.iterdir()):
+        assert worker.poll() is None and time.monotonic() < deadline, "no evaluation started"
+        time.sleep(0.05)
+    (evaluating,) = [int(p.stem) for p in pids.iterdir()]
+    worker.send_signal(getattr(signal, stop))
+    assert worker.wait(timeout=60) == 128 + getattr(signal, stop)
+    if evaluating != worker.pid:
+        deadline = time.monotonic() + 30
+        while _alive(evaluating):
+            assert time.monotonic() < deadline, "the evaluation outlived its worker"
+            time.sleep(0.1)
+    assert neps.status(root).counts["pending"] == 1  # given back at once
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True

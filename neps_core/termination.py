@@ -1,0 +1,44 @@
+"""SIGTERM and SIGHUP stop a worker the way Ctrl-C does.
+
+Batch systems, ``timeout``, ``docker stop`` and a closed ssh session stop a job with SIGTERM or
+SIGHUP, whose default action ends the process on the spot: its running trials stayed
+``evaluating`` until ``stale_after``, and evaluations in processes of their own (``subprocess``,
+``process_pool``, which start sessions of their own) ran on as orphans. Raising ``SystemExit``
+instead lets the worker give its trials back and close its evaluator, which stops them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import threading
+from collections.abc import Iterator
+from types import FrameType
+
+#: The signals that stop a worker; SIGHUP does not exist on Windows.
+STOPPING_SIGNALS = tuple(
+    getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name)
+)
+
+
+def _exit(signum: int, frame: FrameType | None) -> None:
+    raise SystemExit(128 + signum)  # the exit status a shell reports for a signal
+
+
+@contextlib.contextmanager
+def signals_stop_the_worker() -> Iterator[None]:
+    """While the block runs, a stopping signal raises ``SystemExit`` in the main thread.
+
+    Only signals left at their default action are taken over (an application's own handler
+    stays), and only in the main thread, the one Python delivers signals to.
+    """
+    taken: dict[int, object] = {}
+    if threading.current_thread() is threading.main_thread():
+        for signum in STOPPING_SIGNALS:
+            if signal.getsignal(signum) is signal.SIG_DFL:
+                taken[signum] = signal.signal(signum, _exit)
+    try:
+        yield
+    finally:
+        for signum, handler in taken.items():
+            signal.signal(signum, handler)  # type: ignore[arg-type]
