@@ -82,6 +82,17 @@ def signal_group(pid: int, signum: int, *, leader: bool = True) -> None:
             os.kill(pid, signum)
 
 
+def _group_alive(pgid: int) -> bool:
+    """Whether any process of the group ``pgid`` still runs."""
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def stop_children(children: Sequence[ChildProcess], grace: float) -> None:
     """SIGTERM every child's process group at once, SIGKILL what is left after ``grace``."""
     for child in children:
@@ -151,18 +162,25 @@ class ChildProcess:
         self.started = time.monotonic()
 
     def poll(self) -> bool:
-        """Whether the child has exited; enforces the timeout (SIGTERM, then SIGKILL)."""
+        """Whether the child has exited; enforces the timeout (SIGTERM, then SIGKILL).
+
+        After a timeout the whole group gets the grace, not only the child: a process it
+        started that ignores SIGTERM outlived a child that obeyed it.
+        """
         assert self._process is not None, "start() first"
-        if self._process.poll() is not None:
-            return True
+        exited = self._process.poll() is not None
         now = time.monotonic()
+        if self._kill_at is not None:
+            if now < self._kill_at and not (exited and not _group_alive(self._process.pid)):
+                return False
+            signal_group(self._process.pid, signal.SIGKILL, leader=not exited)
+            self._kill_at = None
+        if exited:
+            return True
         if self.timeout is not None and not self.timed_out and now - self.started > self.timeout:
             self.timed_out = True
             self._kill_at = now + self.kill_grace
             signal_group(self._process.pid, signal.SIGTERM)
-        elif self._kill_at is not None and now >= self._kill_at:
-            signal_group(self._process.pid, signal.SIGKILL)
-            self._kill_at = None
         return False
 
     def stop(self) -> None:

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -201,6 +202,29 @@ def test_sigterm_is_followed_by_sigkill_after_the_grace(tmp_path: Path) -> None:
     evaluator.submit(make_job("1", command, {}, tmp_path / "trial"))
     outcome = collect(evaluator, 1, 60)["1"]
     assert "timeout" in str(outcome.error)
+
+
+def test_a_timeout_also_kills_what_the_child_started(tmp_path: Path) -> None:
+    # The child obeyed SIGTERM, its own child ignored it and ran on: the group's SIGKILL after
+    # the grace was never sent once the child had exited.
+    started = tmp_path / "grandchild.pid"
+    grandchild = (
+        "import os, signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+        f"open({str(started)!r}, 'w').write(str(os.getpid())); time.sleep(300)"
+    )
+    code = (
+        "import subprocess, sys, time; "
+        f"subprocess.Popen([sys.executable, '-c', {grandchild!r}]); time.sleep(300)"
+    )
+    evaluator = SubprocessEvaluator(SubprocessSettings(timeout=2.0, kill_grace=0.5))
+    evaluator.submit(make_job("1", Command([PYTHON, "-c", code]), {}, tmp_path / "trial"))
+    outcome = collect(evaluator, 1, 60)["1"]
+    assert "timeout" in str(outcome.error)
+    pid = int(started.read_text())
+    deadline = time.monotonic() + 10
+    while Path(f"/proc/{pid}").exists() and not _is_zombie(pid):
+        assert time.monotonic() < deadline, "the grandchild survived the timeout"
+        time.sleep(0.05)
 
 
 def _is_zombie(pid: int) -> bool:
