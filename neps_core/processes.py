@@ -9,6 +9,9 @@ in its own process group, so a timeout or ``close()`` kills everything it starte
 
 from __future__ import annotations
 
+import ast
+import functools
+import inspect
 import shlex
 import sys
 import tempfile
@@ -81,10 +84,16 @@ def function_target(function: Callable[..., Any]) -> str:
     """``module:qualname`` (or ``file.py:qualname``) under which a fresh interpreter finds it."""
     qualname = getattr(function, "__qualname__", None)
     module = getattr(function, "__module__", None)
-    if not qualname or not module or "<" in qualname:
+    if not qualname or not module or "<" in qualname or inspect.ismethod(function):
         raise TypeError(
             f"{function!r} cannot run in a fresh interpreter: use a module-level function "
             "(not a lambda, closure or bound method) or a neps_core.Command"
+        )
+    if module == "__main__" and only_in_main(function):
+        raise TypeError(
+            f'{function!r} is defined under the script\'s `if __name__ == "__main__":` guard '
+            "(or in a notebook), where a fresh interpreter cannot import it: define it at "
+            "module level"
         )
     if module != "__main__":
         return f"{module}:{qualname}"
@@ -213,3 +222,35 @@ class Command:
         if error is not None:
             raise error
         return result
+
+
+def only_in_main(function: Any) -> bool:
+    """Whether a spawned process cannot import ``function`` (or its class) by name.
+
+    True for code of ``__main__`` that re-running the script as ``__mp_main__`` would not
+    define: under its ``if __name__ == "__main__":`` guard, or typed into a notebook.
+    """
+    if "__main__" not in (getattr(function, "__module__", None), type(function).__module__):
+        return False
+    script = getattr(sys.modules.get("__main__"), "__file__", None)
+    routine = inspect.isfunction(function) or inspect.ismethod(function)
+    try:
+        line = inspect.getsourcelines(function if routine else type(function))[1]
+    except (OSError, TypeError):
+        return True
+    return script is None or any(first <= line <= last for first, last in _main_guard_lines(script))
+
+
+@functools.cache
+def _main_guard_lines(script: str) -> tuple[tuple[int, int], ...]:
+    """The line ranges of the script's top-level ``if __name__ == "__main__":`` blocks."""
+    try:
+        with open(script, encoding="utf-8") as source:
+            tree = ast.parse(source.read())
+    except (OSError, SyntaxError, ValueError):
+        return ((0, sys.maxsize),)  # unreadable: assume the worst, send by value
+    return tuple(
+        (node.lineno, node.end_lineno or node.lineno)
+        for node in tree.body
+        if isinstance(node, ast.If) and "__main__" in ast.unparse(node.test)
+    )

@@ -20,16 +20,12 @@ is installed.
 
 from __future__ import annotations
 
-import ast
 import contextlib
-import functools
-import inspect
 import multiprocessing
 import multiprocessing.connection
 import os
 import pickle
 import signal
-import sys
 import time
 import traceback
 from collections.abc import Mapping, Sequence
@@ -41,7 +37,7 @@ from neps_core import hookimpl
 from neps_core.child_runner import RemoteEvaluationError
 from neps_core.errors import EvaluationTimeoutError
 from neps_core.interfaces import EvaluationJob, EvaluationOutcome, Evaluator
-from neps_core.processes import signal_group
+from neps_core.processes import only_in_main, signal_group
 from neps_core.validators import at_least, one_of, positive
 
 START_METHODS = ("spawn", "forkserver", "fork")
@@ -124,7 +120,7 @@ def _dumps_job(job: EvaluationJob) -> bytes:
     call = (job.function, dict(job.arguments))
     plain: bytes | None = None
     cannot_pickle: Exception | None = None
-    if not _only_in_main(job.function):
+    if not only_in_main(job.function):
         try:
             plain = pickle.dumps(call)
         except (pickle.PicklingError, AttributeError, TypeError) as error:
@@ -161,38 +157,6 @@ def _unpicklable_argument(arguments: Mapping[str, Any], dumps: Any) -> str | Non
         except Exception:
             return name
     return None
-
-
-def _only_in_main(function: Any) -> bool:
-    """Whether a spawned process cannot import ``function`` (or its class) by name.
-
-    True for code of ``__main__`` that re-running the script as ``__mp_main__`` would not
-    define: under its ``if __name__ == "__main__":`` guard, or typed into a notebook.
-    """
-    if "__main__" not in (getattr(function, "__module__", None), type(function).__module__):
-        return False
-    script = getattr(sys.modules.get("__main__"), "__file__", None)
-    routine = inspect.isfunction(function) or inspect.ismethod(function)
-    try:
-        line = inspect.getsourcelines(function if routine else type(function))[1]
-    except (OSError, TypeError):
-        return True
-    return script is None or any(first <= line <= last for first, last in _main_guard_lines(script))
-
-
-@functools.cache
-def _main_guard_lines(script: str) -> tuple[tuple[int, int], ...]:
-    """The line ranges of the script's top-level ``if __name__ == "__main__":`` blocks."""
-    try:
-        with open(script, encoding="utf-8") as source:
-            tree = ast.parse(source.read())
-    except (OSError, SyntaxError, ValueError):
-        return ((0, sys.maxsize),)  # unreadable: assume the worst, send by value
-    return tuple(
-        (node.lineno, node.end_lineno or node.lineno)
-        for node in tree.body
-        if isinstance(node, ast.If) and "__main__" in ast.unparse(node.test)
-    )
 
 
 # -- the parent side ----------------------------------------------------------------------------

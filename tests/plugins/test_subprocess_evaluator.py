@@ -332,6 +332,48 @@ def test_a_lambda_cannot_run_in_a_fresh_interpreter(tmp_path: Path) -> None:
     assert isinstance(outcome.error, TypeError) and "module-level function" in str(outcome.error)
 
 
+class Model:
+    def evaluate(self, x: float) -> float:
+        return x
+
+
+def test_a_bound_method_is_refused_before_it_runs(tmp_path: Path) -> None:
+    # Was "missing 1 required positional argument: 'self'" from the child.
+    evaluator = SubprocessEvaluator()
+    evaluator.submit(make_job("1", Model().evaluate, {"x": 1.0}, tmp_path / "trial"))
+    outcome = collect(evaluator, 1, 60)["1"]
+    assert isinstance(outcome.error, TypeError) and "bound method" in str(outcome.error)
+
+
+GUARDED_SCRIPT = """
+import neps_core as neps
+
+if __name__ == "__main__":
+    def evaluate_pipeline(x: float) -> float:
+        return x
+
+    neps.run(evaluate_pipeline, {"x": neps.Float(0.0, 1.0)}, root_directory="run",
+             evaluations_to_spend=1, ignore_errors=True, evaluator="subprocess")
+"""
+
+
+def test_a_function_under_the_main_guard_is_refused_naming_the_guard(tmp_path: Path) -> None:
+    # Was "module '__neps_core_main__' has no attribute 'evaluate_pipeline'" from the child.
+    (tmp_path / "script.py").write_text(GUARDED_SCRIPT)
+    done = subprocess.run(
+        [PYTHON, "script.py"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    stored = report(tmp_path / "run", "1")
+    assert stored["error"].startswith("TypeError:") and "__main__" in stored["error"]
+    assert "define it at module level" in stored["error"]
+
+
 def test_the_config_file_holds_the_configuration(tmp_path: Path) -> None:
     evaluator = SubprocessEvaluator()
     command = Command([PYTHON, "-c", "print('NEPS_CORE_RESULT 1')"])
