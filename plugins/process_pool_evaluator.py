@@ -264,7 +264,7 @@ class ProcessPoolEvaluator(Evaluator):
             hint = (
                 "; a pool process that dies at once often re-ran an unguarded script: put "
                 "run() under `if __name__ == '__main__':`"
-                if member.served == 0
+                if member.served == 0 and not member.running  # died before evaluating
                 else ""
             )
             error = PoolWorkerDiedError(
