@@ -300,7 +300,6 @@ def plot(
     """
     from neps_core.plotting import write_plots
 
-    _open_existing(root_directory).close()  # a folder without a run is named, not skipped
     return write_plots(root_directory, output_dir=output_dir, x_axis=x_axis)
 
 

@@ -171,7 +171,8 @@ class ChildProcess:
         exited = self._process.poll() is not None
         now = time.monotonic()
         if self._kill_at is not None:
-            if now < self._kill_at and not (exited and not _group_alive(self._process.pid)):
+            group_gone = exited and not _group_alive(self._process.pid)
+            if now < self._kill_at and not group_gone:
                 return False
             signal_group(self._process.pid, signal.SIGKILL, leader=not exited)
             self._kill_at = None

@@ -124,22 +124,23 @@ def select_optimizer_class(
     name = plugins.hook.neps_select_optimizer(
         space=space, settings=settings, multi_objective=multi_objective
     )
-    deciders = ", ".join(
-        plugins.discovery.origin(hookimpl.plugin)
-        for hookimpl in plugins.hook.neps_select_optimizer.get_hookimpls()
-    )
     if not isinstance(name, str):
         raise SettingsError(
             f"optimizer='auto': the neps_select_optimizer hook answered {name!r}, not an "
-            f"optimizer's name (implemented by: {deciders})"
+            f"optimizer's name (implemented by: {_selectors(plugins)})"
         )
     try:
         return plugins.optimizers[name]
     except UnknownPluginError as error:
-        add_note(
-            error, f"(chosen for optimizer='auto' by the neps_select_optimizer hook of: {deciders})"
-        )
+        hook = f"the neps_select_optimizer hook of: {_selectors(plugins)}"
+        add_note(error, f"(chosen for optimizer='auto' by {hook})")
         raise
+
+
+def _selectors(plugins: Plugins) -> str:
+    """The plugins implementing ``neps_select_optimizer``, for errors about its answer."""
+    implementations = plugins.hook.neps_select_optimizer.get_hookimpls()
+    return ", ".join(plugins.discovery.origin(hookimpl.plugin) for hookimpl in implementations)
 
 
 def check_optimizer_fits(cls: type[Optimizer], space: PipelineSpace) -> None:

@@ -24,6 +24,7 @@ from neps_core.components import (
 )
 from neps_core.config import RunSettings
 from neps_core.errors import SettingsError
+from neps_core.history import TrialHistory
 from neps_core.interfaces import Optimizer, Storage
 from neps_core.interfaces.optimizer import first_multi_objective
 from neps_core.liveness import live_trials
@@ -55,11 +56,12 @@ def connect(settings: RunSettings, plugins: Plugins) -> RunContext:
             # The seed belongs to the run: continuing without one continues the same stream.
             logger.info("Continuing with the run's seed %s", started.seed)
             settings = attrs.evolve(settings, seed=started.seed)
-        several_objectives = _auto_sees_several_objectives(settings, storage)
+        history = storage.sync()
+        several_objectives = _auto_sees_several_objectives(settings, history)
         if seed_of_the_run or several_objectives:
             optimizer = _optimizer(settings, space, plugins, multi_objective=several_objectives)
         _warn_if_auto_switches(settings, optimizer, started.optimizer)
-        _warn_if_joining_with_other_budgets(settings, storage)
+        _warn_if_joining_with_other_budgets(settings, history)
         record_budgets(settings.root_directory, settings)
         evaluator = build_evaluator(settings.evaluator, plugins)
     except BaseException:
@@ -86,13 +88,13 @@ def _optimizer(
         )
 
 
-def _auto_sees_several_objectives(settings: RunSettings, storage: Storage) -> bool:
+def _auto_sees_several_objectives(settings: RunSettings, history: TrialHistory) -> bool:
     """Whether ``"auto"`` continues a run whose results have several objectives.
 
     The sampler would switch to a multi-objective optimizer at the first proposal anyway;
     choosing it now keeps the log (and the warning below) about the optimizer that runs.
     """
-    return settings.optimizer.name == "auto" and first_multi_objective(storage.sync()) is not None
+    return settings.optimizer.name == "auto" and first_multi_objective(history) is not None
 
 
 def _warn_if_auto_switches(settings: RunSettings, optimizer: Optimizer, started: str) -> None:
@@ -108,13 +110,13 @@ def _warn_if_auto_switches(settings: RunSettings, optimizer: Optimizer, started:
         )
 
 
-def _warn_if_joining_with_other_budgets(settings: RunSettings, storage: Storage) -> None:
+def _warn_if_joining_with_other_budgets(settings: RunSettings, history: TrialHistory) -> None:
     """Workers of one run given different budgets each stop at their own: say so on joining."""
     before = recorded_budgets(settings.root_directory)
     mine = {
         key: getattr(settings, key) for key in BUDGET_KEYS if getattr(settings, key) is not None
     }
-    if before == mine or not live_trials(storage.sync(), time.time(), settings.stale_after):
+    if before == mine or not live_trials(history, time.time(), settings.stale_after):
         return
     logger.warning(
         "This worker joins the run in %s with budgets %s while its other workers run with %s: "
