@@ -85,21 +85,21 @@ def plot_trajectory(root_directory: str | Path, *, x_axis: str = "evaluations") 
     run = read_run(root_directory)
     xs: list[float] = []
     objectives: list[float] = []
-    best: list[float] = []
+    best: list[tuple[float, float]] = []
     for index, row in enumerate(trajectory_rows(run.history.values()), start=1):
         objective, so_far = row["objective_to_minimize"], row["best_objective_so_far"]
         if row["state"] != TrialState.SUCCESS.value or not isinstance(objective, float):
             continue
-        assert isinstance(so_far, float)
         cost = row["cumulative_cost"]
         xs.append(float(cost) if x_axis == "cost" and isinstance(cost, float) else index)
         objectives.append(objective)
-        best.append(so_far)
+        if isinstance(so_far, float):  # blank before the first trial at the top fidelity
+            best.append((xs[-1], so_far))
     if not xs:
         raise NothingToPlotError(f"No successful single-objective trial in {root_directory}")
     figure, axes = _figure(f"Incumbent trajectory ({run.root_directory.name})")
     axes.scatter(xs, objectives, s=14, alpha=0.5, label="trial objective")
-    axes.step(xs, best, where="post", linewidth=2, label="best so far")
+    axes.step(*zip(*best, strict=True), where="post", linewidth=2, label="best so far")
     axes.set_xlabel("cumulative cost" if x_axis == "cost" else "finished trials")
     if x_axis == "evaluations":
         from matplotlib.ticker import MaxNLocator

@@ -1,7 +1,8 @@
 """Run summaries: the best trial, counts by state, the Pareto front and the trajectory file.
 
-Written at the end of every ``run()`` (unless ``post_run_summary=False``) and on demand by
-``status()``. Files in the root directory::
+Written when a worker's ``run()`` or an ask-and-tell client's ``close()`` ends (unless
+``post_run_summary=False``); ``status()`` computes the same summary from the live history
+without writing. Files in the root directory::
 
     summary.yaml       counts by state, budget used, best trial
     best_config.yaml   the best configuration and its objective
@@ -88,15 +89,24 @@ def pareto_front(trials: Sequence[Trial]) -> list[Trial]:
 
 
 def trajectory_rows(trials: Iterable[Trial]) -> list[dict[str, object]]:
-    """Finished trials in finishing order with the running best objective and total cost."""
+    """Finished trials in finishing order with the running best objective and total cost.
+
+    The best so far counts the trials the summary's best is chosen from (those at the
+    highest fidelity reached), so the trajectory ends at the summary's best and is blank
+    until the first of them finishes.
+    """
     finished = sorted(
         (t for t in trials if t.state.is_final),
         key=lambda t: (t.finished_at or 0.0, int(t.id) if t.id.isdigit() else 0),
     )
+    single = [
+        t for t in finished if t.state is TrialState.SUCCESS and isinstance(t.objective, float)
+    ]
+    contenders = {t.id for t in at_top_fidelity(single)}
     rows, best, total = [], None, 0.0
     for trial in finished:
         objective = trial.objective
-        if trial.state is TrialState.SUCCESS and isinstance(objective, float):
+        if trial.id in contenders and isinstance(objective, float):
             best = objective if best is None else min(best, objective)
         total += trial.cost or 0.0
         rows.append(

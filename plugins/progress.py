@@ -1,9 +1,10 @@
 """The ``progress`` observer: one self-updating status line while a run works on a terminal.
 
-It shows trials finished out of the budget, the cost spent and the best objective so far,
-counted over all workers of the run. It writes only when stdout is a terminal (never into
-logs or pipes) and is off when ``NEPS_CORE_PROGRESS=0``. Hand-written (a ``\\r`` line), so it
-needs no extra dependency and cannot slow a run: it redraws at most ten times a second.
+It shows trials finished out of the budget, the cost spent and the best objective so far (at
+the highest fidelity reached), counted over all workers of the run. It writes only when
+stdout is a terminal (never into logs or pipes) and is off when ``NEPS_CORE_PROGRESS=0``.
+Hand-written (a ``\\r`` line), so it needs no extra dependency and cannot slow a run: it
+redraws at most ten times a second.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ class ProgressLine:
         self.stream = stream
         self.settings = settings
         self._best: float | None = None
+        self._top: float | None = None  # the highest fidelity among the successes seen
         self._seen_successes = 0
         self._drawn_at = 0.0
         self._width = 0
@@ -87,12 +89,22 @@ class ProgressLine:
         return "neps-core " + " | ".join(parts)
 
     def _track_best(self, history: TrialHistory) -> None:
-        """Fold in the successes finished since the last update (oldest first, so cheap)."""
+        """Fold in the successes finished since the last update (oldest first, so cheap).
+
+        As in the summary, only trials at the highest fidelity reached count: a higher one
+        starts the best afresh.
+        """
         successes = history.ids_in(TrialState.SUCCESS)
         for trial_id in successes[self._seen_successes :]:
-            objective = history[trial_id].objective
-            if isinstance(objective, float) and (self._best is None or objective < self._best):
-                self._best = objective
+            trial = history[trial_id]
+            if not isinstance(trial.objective, float):
+                continue
+            if trial.fidelity is not None and (self._top is None or trial.fidelity > self._top):
+                self._top, self._best = trial.fidelity, trial.objective
+            elif trial.fidelity in (None, self._top) and (
+                self._best is None or trial.objective < self._best
+            ):
+                self._best = trial.objective
         self._seen_successes = len(successes)
 
 

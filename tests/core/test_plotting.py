@@ -198,3 +198,25 @@ def test_learning_curves_of_a_fidelity_run_follow_promotions(tmp_path: Path) -> 
 def test_a_directory_without_a_run(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="No neps_core run"):
         plot_trajectory(tmp_path)
+
+
+def test_the_best_line_of_a_fidelity_run_counts_the_highest_fidelity_only(tmp_path: Path) -> None:
+    """It ended at an optimistic cheap evaluation that the summary never calls the best."""
+
+    def evaluate(x: float, epochs: int) -> float:
+        return x if epochs == 4 else x - 10.0
+
+    root = tmp_path / "fidelity"
+    summary = neps.run(
+        evaluate,
+        {"x": neps.Float(0.0, 1.0), "epochs": neps.IntegerFidelity(1, 4)},
+        root_directory=root,
+        evaluations_to_spend=12,
+        optimizer="hyperband",
+        seed=1,
+    )
+    axes = plot_trajectory(root).axes[0]
+    (best_line,) = axes.get_lines()
+    assert len(axes.collections[0].get_offsets()) == 12
+    assert min(best_line.get_ydata()) == summary.best_objective
+    assert list(best_line.get_xdata())[-1] == 12

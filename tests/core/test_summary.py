@@ -259,6 +259,14 @@ def test_the_best_trial_is_taken_at_the_highest_fidelity_reached(root: Path) -> 
     assert summary.best_trial is not None
     assert summary.best_trial.config["epochs"] == 4
     assert summary.best_objective is not None and summary.best_objective >= 0.0
+    # The trajectory counts the same trials: blank until the first at epochs 4, then
+    # monotone, ending at the summary's best (it ended at an optimistic epochs-1 value).
+    rows = _trajectory(root)
+    at_top = [i for i, row in enumerate(rows) if float(row["objective_to_minimize"]) >= 0.0]
+    assert all(row["best_objective_so_far"] == "" for row in rows[: at_top[0]])
+    best = [float(row["best_objective_so_far"]) for row in rows[at_top[0] :]]
+    assert best == sorted(best, reverse=True)
+    assert best[-1] == summary.best_objective
 
 
 def test_the_pareto_front_is_taken_at_the_highest_fidelity_reached(root: Path) -> None:

@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import attrs
 import pytest
 
 from neps_core.config import RunSettings
@@ -117,3 +118,25 @@ def test_the_line_without_budget_and_with_running_trials(monkeypatch: pytest.Mon
     history.put(_trial("5", TrialState.SUCCESS, 0.1, 4.0))
     line.finish(history)
     assert stream.getvalue().endswith("\rneps-core 4 trials | 1 running | cost 4 | best 0.1\n")
+
+
+def test_the_best_counts_only_the_highest_fidelity_reached(monkeypatch: pytest.MonkeyPatch) -> None:
+    """As in the summary: an optimistic cheap evaluation never shows as the best."""
+    monkeypatch.delenv(ENVIRONMENT_VARIABLE, raising=False)
+    stream = _Terminal()
+    line = ProgressLine(stream, RunSettings.from_kwargs())
+
+    def at(trial_id: str, objective: float, fidelity: float) -> Trial:
+        trial = _trial(trial_id, TrialState.SUCCESS, objective, None)
+        return attrs.evolve(trial, fidelity=fidelity)
+
+    history = _history(at("1", 0.1, 1), at("2", 0.3, 1))
+    line.update(history, force=True)
+    assert stream.getvalue().endswith("best 0.1")
+    history.put(at("3", 0.9, 3))
+    line.update(history, force=True)
+    assert stream.getvalue().endswith("best 0.9")
+    history.put(at("4", 0.05, 1))
+    history.put(at("5", 0.7, 3))
+    line.update(history, force=True)
+    assert stream.getvalue().endswith("best 0.7")
