@@ -52,7 +52,7 @@ def parse_result(result: Any, source: str = RETURN_VALUE) -> ParsedResult:
     if isinstance(result, Mapping):
         return _parse_mapping(result, source)
     if _is_number(result):
-        return _success(Report(objective_to_minimize=float(result)))
+        return _success(Report(objective_to_minimize=_as_float(result, source)))
     raise TypeError(
         f"{source} must be a number, a tuple of numbers, a dict or None, "
         f"got {type(result).__name__}: {_short_repr(result)}"
@@ -195,10 +195,11 @@ def _objective(value: Any, where: str) -> Objective:
     """One number, or a tuple of several (multi-objective); a one-element list is one number."""
     value = _numbers(value)
     if _is_number(value):
-        return float(value)
+        return _as_float(value, where)
     if isinstance(value, list | tuple) and len(value) > 0:
         _check_elements(value, where)
-        return float(value[0]) if len(value) == 1 else tuple(float(v) for v in value)
+        floats = tuple(_as_float(v, f"{where}[{i}]") for i, v in enumerate(value))
+        return floats[0] if len(floats) == 1 else floats
     raise TypeError(
         f"{where} must be a number or a non-empty sequence of numbers (multi-objective), "
         f"got {type(value).__name__}: {_short_repr(value)}"
@@ -229,7 +230,7 @@ def _cost(value: Any) -> float | None:
         return None
     if not _is_number(value):
         raise TypeError(f"'cost' must be a number, got {type(value).__name__}")
-    cost = float(value)
+    cost = _as_float(value, "'cost'")
     if not math.isfinite(cost) or cost < 0:
         raise ValueError(f"'cost' must be a finite number >= 0, got {cost}")
     return cost
@@ -244,7 +245,18 @@ def _learning_curve(value: Any) -> tuple[float, ...] | None:
             f"'learning_curve' must be a list or array of numbers, got {type(value).__name__}"
         )
     _check_elements(value, "'learning_curve'")
-    return tuple(float(v) for v in value)
+    return tuple(_as_float(v, f"'learning_curve'[{i}]") for i, v in enumerate(value))
+
+
+def _as_float(value: Any, where: str) -> float:
+    """``float(value)``, naming ``where`` for an int beyond a float's range (OverflowError)."""
+    try:
+        return float(value)
+    except OverflowError:
+        size = ""  # repr() of an int this long may itself be refused (over 4300 digits)
+        if isinstance(value, int):
+            size = f" (an int of about {int(value.bit_length() * math.log10(2)) + 1} digits)"
+        raise ValueError(f"{where} is too large for a float{size}") from None
 
 
 def _short_repr(value: Any) -> str:

@@ -248,6 +248,27 @@ def test_bad_return_types_raise_and_fail_the_trial(
     assert trial_file(root, 1, "metadata")["state"] == "failed"
 
 
+@pytest.mark.parametrize(
+    ("value", "named"),
+    [
+        (10**400, "evaluate_pipeline's return value"),
+        ({"objective_to_minimize": [0.5, -(10**400)]}, r"objective_to_minimize\[1\]"),
+        ({"objective_to_minimize": 0.5, "cost": 10**5000}, "'cost'"),
+        ({"objective_to_minimize": 0.5, "learning_curve": [1, 10**400]}, r"'learning_curve'\[1\]"),
+    ],
+    ids=["objective", "second objective", "cost of 5000 digits", "learning curve"],
+)
+def test_an_int_too_large_for_a_float_fails_the_trial_and_names_it(
+    root: Path, trial_file: TrialFileReader, value: Any, named: str
+) -> None:
+    # A bare OverflowError stopped the run, even with ignore_errors, and left the trial
+    # EVALUATING with no report.
+    with pytest.raises(ValueError, match=f"Trial 1: {named} is too large for a float"):
+        _run(root, lambda x, units: value, evaluations_to_spend=2, ignore_errors=True)
+    assert _counts(root) == {"failed": 1}
+    assert "too large for a float" in trial_file(root, 1, "report")["error"]
+
+
 @pytest.mark.parametrize("cost", [math.nan, math.inf, -1.0], ids=repr)
 def test_a_cost_that_would_corrupt_the_budget_fails_the_trial_and_names_it(
     root: Path, trial_file: TrialFileReader, cost: float
