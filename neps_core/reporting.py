@@ -20,6 +20,7 @@ from neps_core.errors import (
 )
 from neps_core.history import TrialHistory
 from neps_core.interfaces import EvaluationOutcome, Storage
+from neps_core.liveness import ASYNC_MARK
 from neps_core.models import Objective, Trial, TrialState
 from neps_core.result_contract import (
     RETURN_VALUE,
@@ -62,7 +63,7 @@ def record_result(storage: Storage, trial_id: str, parsed: ParsedResult) -> Tria
                 state=result.state,
                 report=result.report,
                 finished_at=time.time(),
-                metadata={**trial.metadata, **result.metadata},
+                metadata=_final_metadata(trial, result),
             )
         ]
 
@@ -70,6 +71,12 @@ def record_result(storage: Storage, trial_id: str, parsed: ParsedResult) -> Tria
     if mismatch:
         raise ObjectiveCountError(mismatch[0], stored)
     return stored
+
+
+def _final_metadata(trial: Trial, result: ParsedResult) -> dict[str, object]:
+    """The trial's metadata with the result's, without the no-longer-true "awaiting" mark."""
+    kept = {key: value for key, value in trial.metadata.items() if key != ASYNC_MARK}
+    return {**kept, **result.metadata}
 
 
 def objective_count(objective: Objective) -> int:

@@ -77,7 +77,9 @@ def test_result_from_a_separate_process_completes_the_trial(
     report = trial_file(root, 2, "report")
     assert report["objective_to_minimize"] == 0.25 and report["cost"] == 3.0
     assert report["extra"]["node"] == "n1"
-    assert trial_file(root, 2, "metadata")["state"] == "success"
+    metadata = trial_file(root, 2, "metadata")
+    assert metadata["state"] == "success"
+    assert "awaiting_result" not in metadata["metadata"]  # marked while it waited only
     summary = yaml.safe_load((root / "summary.yaml").read_text(encoding="utf-8"))
     assert summary["counts"]["success"] == 1  # post_run_summary defaults to True
     assert neps.status(root).best_trial.id == "2"  # type: ignore[union-attr]
