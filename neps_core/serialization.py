@@ -119,8 +119,13 @@ _PLAIN_FORMS: tuple[tuple[Any, Callable[[Any], Any]], ...] = (
 
 
 def dump_yaml(data: Any) -> str:
-    """Readable block-style YAML, keys in insertion order."""
-    return yaml.dump(data, Dumper=_YAML_DUMPER, sort_keys=False, default_flow_style=False)
+    """Readable block-style YAML, keys in insertion order, non-ASCII text as written.
+
+    Every file is written and read as UTF-8, so ``"größe"`` need not become ``"gr\\xF6\\xDFe"``.
+    """
+    return yaml.dump(
+        data, Dumper=_YAML_DUMPER, sort_keys=False, default_flow_style=False, allow_unicode=True
+    )
 
 
 def load_yaml(text: str) -> Any:

@@ -109,6 +109,24 @@ def test_a_run_leaves_the_documented_layout(tmp_path: Path) -> None:
         assert _read(folder / "metadata.yaml")["state"] == "success"
 
 
+def test_non_ascii_text_is_written_as_such(tmp_path: Path) -> None:
+    """People read these files: "größe" was written as "gr\\xF6\\xDFe"."""
+    neps.run(
+        lambda size: {"objective_to_minimize": 0.5, "note": f"{size} → 日本"},
+        {"size": neps.Categorical(("größe", "größer"))},
+        root_directory=tmp_path,
+        evaluations_to_spend=1,
+        optimizer="random_search",
+        seed=0,
+    )
+    folder = tmp_path / "configs" / "config_1"
+    config = (folder / "config.yaml").read_text(encoding="utf-8")
+    report = (folder / "report.yaml").read_text(encoding="utf-8")
+    size = _read(folder / "config.yaml")["size"]
+    assert size in config and "\\x" not in config + report
+    assert _read(folder / "report.yaml")["extra"]["note"] == f"{size} → 日本"
+
+
 def test_unknown_options_are_refused(root: Path) -> None:
     with pytest.raises(SettingsError, match=r"unknown option.*'fsynk'.*known: \['fsync'"):
         DiskStorage(root, fsynk=True)
