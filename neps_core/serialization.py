@@ -96,14 +96,18 @@ def _structure_objective(value: Any, _: Any) -> float | tuple[float, ...] | None
 
 
 def to_plain(value: Any) -> Any:
-    """Make ``value`` JSON/YAML friendly: enums, NumPy scalars and arrays, tuples, paths, sets.
+    """Make ``value`` JSON/YAML friendly: enums, NumPy scalars and arrays, tensors, tuples,
+    paths, sets.
 
-    Objects with no plain form become their ``repr`` (an exception its type and message).
+    Tensors are recognized by ``dtype`` and ``tolist`` (torch, JAX), never imported. Objects
+    with no plain form become their ``repr`` (an exception its type and message).
     """
     if isinstance(value, enum.Enum | np.generic):
         value = value.value if isinstance(value, enum.Enum) else value.item()
     if value is None or isinstance(value, bool | str | int | float):
         return value
+    if hasattr(value, "dtype") and hasattr(value, "tolist"):
+        return to_plain(value.tolist())
     for types, convert in _PLAIN_FORMS:
         if isinstance(value, types):
             return convert(value)

@@ -161,6 +161,22 @@ def test_lists_of_0d_tensors_are_lists_of_numbers(root: Path, trial_file: TrialF
     assert trial_file(root, 2, "report")["objective_to_minimize"] == [0.5, 3.0]
 
 
+def test_tensors_among_extra_keys_are_stored_as_numbers(
+    root: Path, trial_file: TrialFileReader
+) -> None:
+    # A multi-element tensor was stored as its repr, "tensor([0.1000, 0.2000])".
+    import torch
+
+    result = {
+        "objective_to_minimize": 0.5,
+        "per_class": torch.tensor([0.25, 0.5]),
+        "extra": {"step": torch.tensor(3), "grid": torch.ones(2, 2, requires_grad=True)},
+    }
+    _run(root, lambda x, units: result)
+    extra = trial_file(root, 1, "report")["extra"]
+    assert extra == {"step": 3, "grid": [[1.0, 1.0], [1.0, 1.0]], "per_class": [0.25, 0.5]}
+
+
 @pytest.mark.parametrize(
     ("value", "named"),
     [
