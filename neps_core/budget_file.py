@@ -13,6 +13,7 @@ from typing import Any
 import yaml
 
 from neps_core.config import RunSettings
+from neps_core.errors import StorageError
 from neps_core.serialization import dump_yaml, read_yaml, write_atomic
 
 logger = logging.getLogger(__name__)
@@ -28,7 +29,11 @@ def record_budgets(root: Path, settings: RunSettings) -> None:
     ("9 of 6 evaluations" after a continuation with ``max_evaluations_per_run`` only).
     """
     budgets = {key: getattr(settings, key) for key in BUDGET_KEYS}
-    write_atomic(Path(root) / BUDGET_FILE, dump_yaml(budgets))
+    path = Path(root) / BUDGET_FILE
+    try:
+        write_atomic(path, dump_yaml(budgets))
+    except OSError as error:  # a full disk, as for the storage's own files
+        raise StorageError(f"Could not record the run's budgets in {path}: {error}") from error
 
 
 def copy_budgets(source: Path, destination: Path) -> None:

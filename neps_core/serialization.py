@@ -169,6 +169,8 @@ def write_atomic(path: Path, text: str, *, fsync: bool = False) -> None:
                 handle.flush()
                 os.fsync(handle.fileno())
         os.replace(temporary, path)
-    except BaseException:
+    except BaseException as error:
         Path(temporary).unlink(missing_ok=True)
+        if isinstance(error, OSError) and error.filename is None:  # a failed write names none
+            raise OSError(error.errno, error.strerror, str(path)) from error
         raise

@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 import neps_core as neps
+from neps_core.errors import StorageError
 
 SPACE = {
     "x": neps.Float(-1.0, 1.0),
@@ -115,6 +116,18 @@ def test_a_broken_budget_record_does_not_break_status(
     status = neps.status(root)
     assert status.budget.used_evaluations == 6
     assert status.budget.evaluations_to_spend is None
+
+
+def test_a_budget_record_that_cannot_be_written_is_a_storage_error_naming_it(
+    root: Path,
+) -> None:
+    # It was a bare OSError naming no file (a full disk: "[Errno 28] No space left").
+    space = {"x": neps.Float(0.0, 1.0)}
+    neps.run(lambda x: x, space, root_directory=root, evaluations_to_spend=1)
+    (root / "budget.yaml").unlink()
+    (root / "budget.yaml").mkdir()  # any file that cannot be replaced
+    with pytest.raises(StorageError, match=r"budgets in .*budget\.yaml: .*budget\.yaml"):
+        neps.run(lambda x: x, space, root_directory=root, evaluations_to_spend=2)
 
 
 def test_trajectory_has_one_row_per_finished_trial_and_a_monotone_best(
