@@ -32,7 +32,7 @@ from neps_core.plugin_manager import Plugins, load_plugins
 from neps_core.reporting import objective_count
 from neps_core.result_contract import ParsedResult, parse_result
 from neps_core.serialization import to_plain
-from neps_core.space import Constant, PipelineSpace
+from neps_core.space import Constant, Integer, PipelineSpace
 
 IMPORT_WORKER = "import_trials"
 
@@ -164,6 +164,9 @@ def _parse(
     for name, parameter in space.parameters.items():
         if isinstance(parameter, Constant):
             full.setdefault(name, parameter.value)
+        value = full.get(name)
+        if isinstance(parameter, Integer) and isinstance(value, float) and value.is_integer():
+            full[name] = int(value)  # CSV files and pandas give integer columns as floats
     try:
         space.validate_config(full)
     except ValueError as error:

@@ -130,6 +130,24 @@ def test_constants_may_be_left_out_and_fidelities_are_recorded(root: Path) -> No
     assert trials[0].fidelity == 3
 
 
+def test_whole_floats_of_integer_parameters_are_taken_as_ints(root: Path) -> None:
+    """Integer columns read from CSV or pandas (with gaps) are floats: 3.0 was refused."""
+    trials = neps.import_trials([({"lr": 0.01, "depth": 3.0, "act": "relu"}, 0.4)], root, SPACE)
+    depth = trials[0].config["depth"]
+    assert depth == 3 and isinstance(depth, int)
+    received = []
+    neps.run(
+        lambda **config: received.append(config) or 0.5,
+        SPACE,
+        root_directory=root,
+        evaluations_to_spend=2,
+        optimizer="bayesian_optimization",
+    )
+    assert all(isinstance(config["depth"], int) for config in received)
+    with pytest.raises(ValueError, match=r"evaluated_trials\[0\].*'depth': value 3.5"):
+        neps.import_trials([({"lr": 0.01, "depth": 3.5, "act": "relu"}, 0.4)], root)
+
+
 def test_overwrite_root_directory_starts_afresh(root: Path) -> None:
     neps.import_trials(EVALUATED, root, SPACE)
     trials = neps.import_trials(EVALUATED[:1], root, SPACE, overwrite_root_directory=True)
