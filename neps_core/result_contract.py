@@ -53,8 +53,9 @@ def parse_result(result: Any, source: str = RETURN_VALUE) -> ParsedResult:
         return _parse_mapping(result, source)
     if _is_number(result):
         return _success(Report(objective_to_minimize=_as_float(result, source)))
+    later = " or None (a result reported later)" if source == RETURN_VALUE else ""
     raise TypeError(
-        f"{source} must be a number, a tuple of numbers, a dict or None, "
+        f"{source} must be a number, a tuple of numbers or a dict{later}, "
         f"got {type(result).__name__}: {_short_repr(result)}"
     )
 

@@ -93,7 +93,7 @@ def test_failures_follow_the_result_contract(root: Path) -> None:
     assert "raise RuntimeError" in stored.report.traceback
 
     wrong_type = client.ask()
-    with pytest.raises(TypeError, match=r"the result given to tell\(\) must be .* got list"):
+    with pytest.raises(TypeError, match=r"tell\(\) must be .* or a dict, got list"):
         client.tell(wrong_type, [1.0, 2.0])
     assert neps.status(root).counts["failed"] == 2
 

@@ -257,8 +257,10 @@ def test_exception_key_fails_the_trial_and_keeps_the_message(
 def test_bad_return_types_raise_and_fail_the_trial(
     root: Path, trial_file: TrialFileReader, value: Any, named: str
 ) -> None:
-    with pytest.raises(TypeError, match=named):
+    with pytest.raises(TypeError, match=named) as raised:
         _run(root, lambda x, units: value, evaluations_to_spend=3)
+    if named not in ("str", "objective_to_minimize"):  # messages of their own
+        assert "or a dict or None (a result reported later), got" in str(raised.value)
     assert _counts(root) == {"failed": 1}  # recorded, not left EVALUATING; the run stopped
     assert "TypeError" in trial_file(root, 1, "report")["error"]
     assert trial_file(root, 1, "metadata")["state"] == "failed"
