@@ -16,7 +16,8 @@ LessThan conditions, And/Or        ``And``/``Or`` (the child is active only when
 Forbidden clauses and relations    forbidden clauses of the native space
 =================================  ===========================================================
 
-Defaults become priors (with ``prior_confidence`` from a normal's ``sigma``, else
+An integer or float with ``meta={"is_fidelity": True}`` becomes the fidelity (its default is
+not a prior then). Defaults become priors (with ``prior_confidence`` from a normal's ``sigma``, else
 ``"medium"``), so prior-aware optimizers use them; uniform samplers ignore them, and
 categorical ``weights`` are not carried over.
 """
@@ -47,6 +48,10 @@ from neps_core.space import (
 )
 from neps_core.space.parameters import prior_indices_meant
 
+#: The ``meta`` key that marks an integer or float hyperparameter as the fidelity (epochs),
+#: as NePS's ``is_fidelity=True`` does; ConfigSpace itself has no notion of one.
+FIDELITY_MARK = "is_fidelity"
+
 #: ``prior_confidence`` for defaults that do not say how sure they are.
 DEFAULT_CONFIDENCE = "medium"
 
@@ -68,6 +73,20 @@ def _confidence(parameter: Any) -> str:
 def convert_parameter(parameter: Any) -> Parameter:
     """One ConfigSpace hyperparameter as a native parameter."""
     kind = type(parameter).__name__
+    numeric = kind.endswith("FloatHyperparameter") or kind.endswith("IntegerHyperparameter")
+    if (getattr(parameter, "meta", None) or {}).get(FIDELITY_MARK):
+        if not numeric:
+            raise TypeError(
+                f"ConfigSpace hyperparameter {parameter.name!r}: only an integer or float can "
+                f"be the fidelity (meta {FIDELITY_MARK!r}), not a {kind}"
+            )
+        fidelity = Integer if kind.endswith("IntegerHyperparameter") else Float
+        return fidelity(
+            _plain(parameter.lower),
+            _plain(parameter.upper),
+            log=bool(parameter.log),
+            is_fidelity=True,
+        )
     if kind in ("Constant", "UnParametrizedHyperparameter"):
         return Constant(_plain(parameter.value))
     if kind in ("CategoricalHyperparameter", "OrdinalHyperparameter"):
@@ -77,9 +96,9 @@ def convert_parameter(parameter: Any) -> Parameter:
             return Categorical(
                 choices, prior=choices.index(default), prior_confidence=DEFAULT_CONFIDENCE
             )
-    if kind.endswith("FloatHyperparameter") or kind.endswith("IntegerHyperparameter"):
-        numeric = Integer if kind.endswith("IntegerHyperparameter") else Float
-        return numeric(
+    if numeric:
+        number = Integer if kind.endswith("IntegerHyperparameter") else Float
+        return number(
             _plain(parameter.lower),
             _plain(parameter.upper),
             log=bool(parameter.log),

@@ -269,3 +269,29 @@ def test_an_integer_categorical_default_converts_without_a_prior_warning(root: P
     assert categorical.choices[categorical.prior_index] == 0
     with pytest.warns(AmbiguousPriorWarning, match="read as an index"):
         neps.Categorical((1, 0, 2), prior=0)  # written by a person, it is worth a word
+
+
+def test_meta_is_fidelity_marks_the_fidelity_for_multi_fidelity_optimizers(root: Path) -> None:
+    """ConfigSpace has no fidelity; without a mark hyperband refused every ConfigSpace."""
+    configspace = CS.ConfigurationSpace(seed=0)
+    configspace.add(
+        [
+            CS.Float("lr", (1e-4, 1e-1), log=True, default=1e-2),
+            CS.Integer("epochs", (1, 9), default=9, meta={"is_fidelity": True}),
+        ]
+    )
+    epochs = from_configspace(configspace).parameters["epochs"]
+    assert epochs == neps.IntegerFidelity(1, 9)  # the default is no prior
+    received: list[int] = []
+    neps.run(
+        lambda lr, epochs: received.append(epochs) or lr,
+        configspace,
+        root_directory=root,
+        optimizer="hyperband",
+        evaluations_to_spend=13,
+    )
+    assert sorted(set(received)) == [1, 3, 9]
+    marked = CS.ConfigurationSpace()
+    marked.add(CS.Categorical("size", ["s", "m"], meta={"is_fidelity": True}))
+    with pytest.raises(TypeError, match=r"'size': only an integer or float can be the fidelity"):
+        from_configspace(marked)
