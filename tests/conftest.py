@@ -9,6 +9,8 @@ from typing import Any
 import pytest
 import yaml
 
+import neps_core as neps
+
 TrialFileReader = Callable[[Path, "str | int", str], Any]
 
 
@@ -27,3 +29,20 @@ def trial_file() -> TrialFileReader:
         return yaml.safe_load(path.read_text(encoding="utf-8"))
 
     return read
+
+
+@pytest.fixture
+def optimistic_fidelity_run(root: Path) -> neps.Summary:
+    """Hyperband where cheap evaluations look 10 better than the top fidelity (epochs 4) does."""
+
+    def evaluate(x: float, epochs: int) -> float:
+        return x if epochs == 4 else x - 10.0
+
+    return neps.run(
+        evaluate,
+        {"x": neps.Float(0.0, 1.0), "epochs": neps.IntegerFidelity(1, 4)},
+        root_directory=root,
+        evaluations_to_spend=12,
+        optimizer="hyperband",
+        seed=1,
+    )

@@ -200,21 +200,11 @@ def test_a_directory_without_a_run(tmp_path: Path) -> None:
         plot_trajectory(tmp_path)
 
 
-def test_the_best_line_of_a_fidelity_run_counts_the_highest_fidelity_only(tmp_path: Path) -> None:
+def test_the_best_line_of_a_fidelity_run_counts_the_highest_fidelity_only(
+    root: Path, optimistic_fidelity_run: neps.Summary
+) -> None:
     """It ended at an optimistic cheap evaluation that the summary never calls the best."""
-
-    def evaluate(x: float, epochs: int) -> float:
-        return x if epochs == 4 else x - 10.0
-
-    root = tmp_path / "fidelity"
-    summary = neps.run(
-        evaluate,
-        {"x": neps.Float(0.0, 1.0), "epochs": neps.IntegerFidelity(1, 4)},
-        root_directory=root,
-        evaluations_to_spend=12,
-        optimizer="hyperband",
-        seed=1,
-    )
+    summary = optimistic_fidelity_run
     axes = plot_trajectory(root).axes[0]
     (best_line,) = axes.get_lines()
     assert len(axes.collections[0].get_offsets()) == 12

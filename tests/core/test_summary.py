@@ -255,20 +255,11 @@ def test_runs_log_through_logging(root: Path, caplog: pytest.LogCaptureFixture) 
     assert any(r.name.startswith("neps_core") for r in caplog.records)
 
 
-def test_the_best_trial_is_taken_at_the_highest_fidelity_reached(root: Path) -> None:
+def test_the_best_trial_is_taken_at_the_highest_fidelity_reached(
+    root: Path, optimistic_fidelity_run: neps.Summary
+) -> None:
     """A low-fidelity evaluation that looks better is not reported as the best."""
-
-    def evaluate(x: float, epochs: int) -> float:
-        return x if epochs == 4 else x - 10.0  # cheap evaluations are optimistic
-
-    summary = neps.run(
-        evaluate,
-        {"x": neps.Float(0.0, 1.0), "epochs": neps.IntegerFidelity(1, 4)},
-        root_directory=root,
-        evaluations_to_spend=12,
-        optimizer="hyperband",
-        seed=1,
-    )
+    summary = optimistic_fidelity_run
     assert summary.best_trial is not None
     assert summary.best_trial.config["epochs"] == 4
     assert summary.best_objective is not None and summary.best_objective >= 0.0
