@@ -107,6 +107,28 @@ def test_a_space_file_relative_to_the_config(tmp_path: Path) -> None:
     assert kwargs["pipeline_space"].parameters["lr"].log is True
 
 
+def test_a_configspace_named_by_module_and_attribute(project: Path) -> None:
+    (project / "cs_spaces.py").write_text(
+        textwrap.dedent(
+            """
+            import ConfigSpace as CS
+
+            cs = CS.ConfigurationSpace()
+            cs.add(CS.Float("x", (0.0, 1.0)))
+            cs.add(CS.Integer("depth", (1, 9), meta={"is_fidelity": True}))
+            """
+        ),
+        encoding="utf-8",
+    )
+    config = {**BASE, "pipeline_space": "cs_spaces:cs", "optimizer": "hyperband"}
+    try:
+        kwargs = load_run_config(write_config(project, config))
+    finally:
+        sys.modules.pop("cs_spaces", None)
+    assert kwargs["pipeline_space"].fidelity_name == "depth"
+    assert neps.run(**kwargs).counts["success"] == 3
+
+
 def test_overrides_change_the_config_before_validation(tmp_path: Path) -> None:
     path = write_config(tmp_path, {"optimizer": "random_search", "evaluations_to_spend": 3})
     kwargs = load_run_config(path, ["optimizer.use_priors=true", "evaluations_to_spend=7"])
