@@ -8,6 +8,8 @@ is human-readable and round-trips exactly::
     optimizer: {choices: [adam, sgd], prior: adam, prior_confidence: high}
     momentum: {lower: 0.0, upper: 0.99, condition: {eq: [optimizer, sgd]}}
     batch_size: 64        # a constant
+    activation: [relu, tanh]          # short for {choices: [relu, tanh]}
+    layers: [1, 10]                   # short for {lower: 1, upper: 10}; [0.01, 1.0] floats
     $forbidden: [{and: [{eq: [optimizer, adam]}, {gt: [learning_rate, 0.05]}]}]
 
 Structural entries (operations, references, resamples) use the tagged form of
@@ -127,9 +129,12 @@ def _clause(entry: Any, label: str) -> Clause:
 
 
 def parameter_from_description(name: str, entry: Any) -> Parameter:
-    """One parameter from its declarative form (a mapping, or a bare value for a constant)."""
+    """One parameter from its declarative form: a mapping, a list (NePS's short forms, see
+    ``_from_list``), or a bare value for a constant."""
     if isinstance(entry, Parameter):
         return entry.checked(name)
+    if isinstance(entry, list | tuple):
+        return _from_list(name, entry)
     if not isinstance(entry, Mapping):
         return Constant(entry)
     if is_node_form(entry):
@@ -147,6 +152,23 @@ def parameter_from_description(name: str, entry: Any) -> Parameter:
             fields = {k: _number(k, v) for k, v in fields.items()}
         return kind(**fields).checked(name)
     except (InvalidParameterError, TypeError, KeyError) as error:
+        message = str(error)
+        if not message.startswith("Parameter "):
+            message = f"Parameter {name!r}: {message}"
+        raise InvalidParameterError(message) from error
+
+
+def _from_list(name: str, entry: list[Any] | tuple[Any, ...]) -> Parameter:
+    """NePS's short forms: two numbers are a range (``[1, 10]`` integers, ``[0.01, 1.0]``
+    floats), any other list the choices of a categorical (``[adam, sgd]``)."""
+    try:
+        if len(entry) == 2:
+            bounds = [_numeric_text(value) for value in entry]
+            if all(isinstance(b, int | float) and not isinstance(b, bool) for b in bounds):
+                kind = Integer if all(isinstance(b, int) for b in bounds) else Float
+                return kind(*bounds).checked(name)
+        return Categorical(list(entry)).checked(name)
+    except (InvalidParameterError, TypeError, ValueError) as error:
         message = str(error)
         if not message.startswith("Parameter "):
             message = f"Parameter {name!r}: {message}"
@@ -191,11 +213,19 @@ def _kind_of(name: str, fields: dict[str, Any]) -> type[Parameter]:
     )
 
 
+def _numeric_text(value: Any) -> Any:
+    """``value``, or the float a numeric string spells (YAML 1.1 reads ``1e-5`` as text)."""
+    try:
+        return float(value) if isinstance(value, str) else value
+    except ValueError:
+        return value
+
+
 def _number(key: str, value: Any) -> Any:
-    """YAML 1.1 reads ``1e-5`` as a string; accept numeric strings for numeric keys."""
-    if key in {"lower", "upper", "prior"} and isinstance(value, str):
-        try:
-            return float(value)
-        except ValueError:
-            raise InvalidParameterError(f"{key} must be a number, got {value!r}") from None
-    return value
+    """Numeric strings for numeric keys as numbers (see ``_numeric_text``); other text refused."""
+    if key not in {"lower", "upper", "prior"}:
+        return value
+    number = _numeric_text(value)
+    if isinstance(number, str):
+        raise InvalidParameterError(f"{key} must be a number, got {value!r}")
+    return number

@@ -341,6 +341,38 @@ batch_size: 64
     assert space == expected
 
 
+def test_neps_short_forms_are_ranges_and_choices_not_constants(root: Path) -> None:
+    """NePS's declarative page writes these; each was a constant list, so nothing was searched."""
+    text = """
+optimizer: [adam, sgd, adamw]
+alpha: [0.01, 1.0]
+n_layers: [1, 10]
+learning_rate: [1e-5, 1e-1]
+batch_size: [16, 32, 64]
+"""
+    space = space_from_description(yaml.safe_load(text))
+    assert space == neps.PipelineSpace(
+        {
+            "optimizer": neps.Categorical(("adam", "sgd", "adamw")),
+            "alpha": neps.Float(0.01, 1.0),
+            "n_layers": neps.Integer(1, 10),
+            "learning_rate": neps.Float(1e-5, 1e-1),
+            "batch_size": neps.Categorical((16, 32, 64)),
+        }
+    )
+    seen: list[dict[str, Any]] = []
+    neps.run(  # a Python dict mixing the short forms with parameters means the same
+        lambda **config: seen.append(config) or 0.5,
+        {"optimizer": ["adam", "sgd"], "units": (16, 256), "x": neps.Float(0.0, 1.0)},
+        root_directory=root,
+        evaluations_to_spend=3,
+    )
+    assert all(c["optimizer"] in ("adam", "sgd") and 16 <= c["units"] <= 256 for c in seen)
+    for entry, problem in (([], "must not be empty"), ([3, 1], "must be smaller")):
+        with pytest.raises(ValueError, match=f"Parameter 'alpha'.*{problem}"):
+            space_from_description({"alpha": entry})
+
+
 @pytest.mark.parametrize("nested", [False, True])
 def test_yaml_file_path_as_pipeline_space(root: Path, tmp_path: Path, nested: bool) -> None:
     body = (
