@@ -23,6 +23,7 @@ from __future__ import annotations
 import importlib
 import re
 import sys
+import traceback
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -44,7 +45,7 @@ from neps_core.errors import NepsCoreError, SettingsError
 from neps_core.plugin_manager import Plugins, load_plugins
 from neps_core.processes import Command
 from neps_core.registry import Registry
-from neps_core.space.description import parameter_from_description
+from neps_core.space.description import locate_description_error, numeric_text
 
 SETTINGS = tuple(field.name for field in attrs.fields(RunSettings))
 _FLOAT_SETTINGS = {
@@ -57,7 +58,6 @@ _FLOAT_SETTINGS = {
     "stale_after",
 }
 _COMMAND_KEYS = ("command", "shell", "env", "cwd", "kill_grace")
-_PARAMETER_ERROR = re.compile(r"^Parameter '([^']+)': (.*)$", re.DOTALL)
 
 
 def load_run_config(path: str | Path, overrides: Sequence[str] = ()) -> dict[str, Any]:
@@ -134,7 +134,7 @@ class _Parser:
         if key == "root_directory":
             return self._path(key, value)
         if key in _FLOAT_SETTINGS and isinstance(value, str):
-            return _number_or_text(value)  # YAML 1.1 reads 1e3 as a string
+            return numeric_text(value)  # YAML 1.1 reads 1e3 as a string
         return value
 
     # -- values that name code ------------------------------------------------------------------
@@ -191,10 +191,22 @@ class _Parser:
     def _module(self, key: str, location: str) -> Any:
         if location.endswith(".py") or "/" in location or "\\" in location:
             return self._file_module(key, location)
+        return self._import(key, location, repr(location))
+
+    def _import(self, key: str, name: str, shown: str) -> Any:
+        """Import module ``name``; any error the user's module raises names it and its line."""
         try:
-            return importlib.import_module(location)
+            return importlib.import_module(name)
         except ImportError as error:
-            self.fail(key, f"cannot import {location!r}: {error}")
+            self.fail(key, f"cannot import {shown}: {error}")
+        except Exception as error:
+            where = ""
+            if not isinstance(error, SyntaxError):  # which names its file and line itself
+                frame = traceback.extract_tb(error.__traceback__)[-1]
+                where = f" ({frame.filename}, line {frame.lineno})"
+            self.fail(key, f"importing {shown} raised {type(error).__name__}: {error}{where}")
+        except SystemExit as error:  # a script's sys.exit() outside its main guard
+            self.fail(key, f"importing {shown} called sys.exit({error.code!r})")
 
     def _file_module(self, key: str, location: str) -> Any:
         """Import a file as a module named by its stem, importable by child processes too."""
@@ -208,10 +220,7 @@ class _Parser:
         if loaded is None:
             if str(path.parent) not in sys.path:
                 sys.path.insert(0, str(path.parent))
-            try:
-                loaded = importlib.import_module(name)
-            except ImportError as error:
-                self.fail(key, f"cannot import {path}: {error}")
+            loaded = self._import(key, name, str(path))
         origin = getattr(loaded, "__file__", None)
         if origin is None or Path(origin).resolve() != path:
             self.fail(
@@ -257,7 +266,7 @@ class _Parser:
             self.fail(key, str(error).removeprefix(f"{key}: "))
         except (ValueError, TypeError) as error:
             if isinstance(value, Mapping):
-                where, message = _locate_space_error(value, error)
+                where, message = locate_description_error(value, error)
                 self.fail(f"{key}{where}", message)
             self.fail(key, str(error))
 
@@ -281,14 +290,20 @@ class _Parser:
         settings_class = getattr(cls, "Settings", None)
         if settings_class is not None and attrs.has(settings_class):
             self._options(key, spec.options, settings_class, name)
+        known = getattr(cls, "known_options", None)  # storages: names only, values at start
+        if isinstance(known, frozenset):
+            self._known(key, spec.options, sorted(known), name)
         return value
+
+    def _known(self, key: str, options: Mapping[str, Any], known: list[str], name: str) -> None:
+        for option in options:
+            if option not in known:
+                hint = did_you_mean(option, known)
+                self.fail(f"{key}.{option}", f"unknown option of {key} {name!r}.{hint}")
 
     def _options(self, key: str, options: Mapping[str, Any], cls: type, name: str) -> None:
         fields = [field.name for field in attrs.fields(cls)]
-        for option in options:
-            if option not in fields:
-                hint = did_you_mean(option, fields)
-                self.fail(f"{key}.{option}", f"unknown option of {key} {name!r}.{hint}")
+        self._known(key, options, fields, name)
         try:
             structure_settings(cls, options, f"{key} {name!r}")
         except SettingsError as error:
@@ -312,41 +327,6 @@ def with_key_path(error: SettingsError, source: str, keys: set[str]) -> Settings
         return SettingsError(f"{source}: {match.group(1)}: {match.group(2)}")
     key = next((k for k in keys if re.match(rf"^{re.escape(k)}\b", message)), None)
     return SettingsError(f"{source}: {key}: {message}" if key else f"{source}: {message}")
-
-
-def _locate_space_error(space: Mapping[str, Any], error: Exception) -> tuple[str, str]:
-    """The key path (``.name`` or ``.name.key``) inside an inline space that ``error`` is about."""
-    message = str(error)
-    match = _PARAMETER_ERROR.match(message)
-    if match is not None:
-        name, message = match.group(1), match.group(2)
-    else:  # find the entry by checking each on its own
-        name = next((n for n, entry in space.items() if not _valid_entry(str(n), entry)), "")
-    entry = space.get(name)
-    unknown = re.match(r"^unknown key\(s\) \['([^']+)'", message)
-    if unknown is not None:
-        return f".{name}.{unknown.group(1)}", message
-    first = message.split(" ", 1)[0]
-    if isinstance(entry, Mapping) and first in entry and message.startswith(f"{first} must"):
-        return f".{name}.{first}", message.removeprefix(f"{first} ")
-    return (f".{name}" if name else ""), message
-
-
-def _valid_entry(name: str, entry: Any) -> bool:
-    if isinstance(entry, Mapping):
-        entry = {k: v for k, v in entry.items() if k != "condition"}
-    try:
-        parameter_from_description(name, entry)
-    except (ValueError, TypeError, KeyError):
-        return False
-    return True
-
-
-def _number_or_text(value: str) -> float | str:
-    try:
-        return float(value)
-    except ValueError:
-        return value
 
 
 # -- run(..., run_config=...) -------------------------------------------------------------------

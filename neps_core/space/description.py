@@ -18,6 +18,7 @@ Structural entries (operations, references, resamples) use the tagged form of
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -163,7 +164,7 @@ def _from_list(name: str, entry: list[Any] | tuple[Any, ...]) -> Parameter:
     floats), any other list the choices of a categorical (``[adam, sgd]``)."""
     try:
         if len(entry) == 2:
-            bounds = [_numeric_text(value) for value in entry]
+            bounds = [numeric_text(value) for value in entry]
             if all(isinstance(b, int | float) and not isinstance(b, bool) for b in bounds):
                 kind = Integer if all(isinstance(b, int) for b in bounds) else Float
                 return kind(*bounds).checked(name)
@@ -213,7 +214,7 @@ def _kind_of(name: str, fields: dict[str, Any]) -> type[Parameter]:
     )
 
 
-def _numeric_text(value: Any) -> Any:
+def numeric_text(value: Any) -> Any:
     """``value``, or the float a numeric string spells (YAML 1.1 reads ``1e-5`` as text)."""
     try:
         return float(value) if isinstance(value, str) else value
@@ -222,10 +223,42 @@ def _numeric_text(value: Any) -> Any:
 
 
 def _number(key: str, value: Any) -> Any:
-    """Numeric strings for numeric keys as numbers (see ``_numeric_text``); other text refused."""
+    """Numeric strings for numeric keys as numbers (see ``numeric_text``); other text refused."""
     if key not in {"lower", "upper", "prior"}:
         return value
-    number = _numeric_text(value)
+    number = numeric_text(value)
     if isinstance(number, str):
         raise InvalidParameterError(f"{key} must be a number, got {value!r}")
     return number
+
+
+_PARAMETER_ERROR = re.compile(r"^Parameter '([^']+)': (.*)$", re.DOTALL)
+
+
+def locate_description_error(space: Mapping[str, Any], error: Exception) -> tuple[str, str]:
+    """The key path (``.name`` or ``.name.key``) in ``space``, a description, that ``error``
+    (raised building it) is about, and the message without the parameter's name."""
+    message = str(error)
+    match = _PARAMETER_ERROR.match(message)
+    if match is not None:
+        name, message = match.group(1), match.group(2)
+    else:  # find the entry by checking each on its own
+        name = next((n for n, entry in space.items() if not _valid_entry(str(n), entry)), "")
+    entry = space.get(name)
+    unknown = re.match(r"^unknown key\(s\) \['([^']+)'", message)
+    if unknown is not None:
+        return f".{name}.{unknown.group(1)}", message
+    first = message.split(" ", 1)[0]
+    if isinstance(entry, Mapping) and first in entry and message.startswith(f"{first} must"):
+        return f".{name}.{first}", message.removeprefix(f"{first} ")
+    return (f".{name}" if name else ""), message
+
+
+def _valid_entry(name: str, entry: Any) -> bool:
+    if isinstance(entry, Mapping):
+        entry = {k: v for k, v in entry.items() if k != "condition"}
+    try:
+        parameter_from_description(name, entry)
+    except (ValueError, TypeError, KeyError):
+        return False
+    return True

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 import textwrap
 from pathlib import Path
@@ -285,12 +286,46 @@ def test_error_messages_give_the_key_path(
         ),
         ({"plugins": ["no_such_plugin_module"]}, "run.yaml: plugins[0]: cannot import"),
         ({"stale_after": 5}, "run.yaml: stale_after: stale_after (5 s) must be longer than"),
+        (  # was accepted, then failed at the start naming neither the file nor the key
+            {"storage": {"name": "sqlite", "lock_timout": 3}},
+            "run.yaml: storage.lock_timout: unknown option of storage 'sqlite'. Did you mean "
+            "'lock_timeout'?",
+        ),
     ],
 )
 def test_error_messages_start_with_the_key_path(
     project: Path, monkeypatch: Any, changes: dict[str, Any], prefix: str
 ) -> None:
     assert config_error(project, changes, monkeypatch).startswith(prefix)
+
+
+@pytest.mark.parametrize(
+    ("code", "message"),
+    [
+        (
+            "x = 1\nundefined_name\n",
+            r"raised NameError: name 'undefined_name' .*broken\.py, line 2\)$",
+        ),
+        ("def f(:\n", r"raised SyntaxError: .*broken\.py, line 1\)$"),
+        ("import sys\nsys.exit(3)\n", r"called sys\.exit\(3\)$"),
+    ],
+    ids=["NameError", "SyntaxError", "sys.exit"],
+)
+def test_an_error_importing_the_function_names_the_key_and_the_file(
+    tmp_path: Path, monkeypatch: Any, code: str, message: str
+) -> None:
+    # Only an ImportError named them; a NameError was bare, and sys.exit() ended the CLI.
+    (tmp_path / "broken.py").write_text(code, encoding="utf-8")
+    try:
+        with pytest.raises(SettingsError) as raised:
+            load_run_config(write_config(tmp_path, {**BASE, "evaluate_pipeline": "broken.py:f"}))
+    finally:
+        sys.modules.pop("broken", None)
+        if str(tmp_path) in sys.path:
+            sys.path.remove(str(tmp_path))
+    text = str(raised.value)
+    assert text.startswith(f"{tmp_path / 'run.yaml'}: evaluate_pipeline: importing ")
+    assert re.search(message, text), text
 
 
 def test_file_level_errors(tmp_path: Path, monkeypatch: Any) -> None:
