@@ -3,6 +3,8 @@
 The public API; everything else is reachable through its submodules.
 """
 
+import warnings
+
 from neps_core import algorithms
 from neps_core.api import (
     load_config,
@@ -49,6 +51,11 @@ from neps_core.space import (
 )
 
 __version__ = "0.1.0"
+
+# Python shows a DeprecationWarning only when it points into __main__; ours about NePS's old
+# names are raised inside neps_core (a run config's keys, a result's 'loss'), so a script or
+# the CLI would never see them. Show each once, for this package's warnings only.
+warnings.filterwarnings("default", category=DeprecationWarning, module=r"neps_core(\.|$)")
 
 __all__ = [
     "AskAndTell",

@@ -6,6 +6,9 @@ Old NePS scripts (``run_pipeline=``, ``searcher=``, ``max_evaluations_total=``,
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -113,6 +116,28 @@ def test_info_dict_warns_with_its_new_name(root: Path) -> None:
 
     with pytest.warns(DeprecationWarning, match="'info_dict'.*'extra'"):
         neps.run(legacy, SPACE, root_directory=root, evaluations_to_spend=1)
+
+
+def test_a_plain_script_sees_the_warnings_raised_inside_neps_core(tmp_path: Path) -> None:
+    """Python hides a DeprecationWarning that does not point into __main__: these never showed."""
+    (tmp_path / "run.yaml").write_text(
+        "pipeline_space: {x: {lower: 0.0, upper: 1.0}}\n"
+        "root_directory: results\n"
+        "max_evaluations_total: 2\n",
+        encoding="utf-8",
+    )
+    script = "import neps_core as neps\nneps.run(lambda x: {'loss': x}, run_config='run.yaml')\n"
+    completed = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+        env={k: v for k, v in os.environ.items() if k != "PYTHONWARNINGS"},
+    )
+    assert "run.yaml: max_evaluations_total is deprecated" in completed.stderr
+    assert completed.stderr.count("The result key 'loss' is deprecated") == 1  # once, not per trial
 
 
 def test_max_cost_total_counts_the_cost(root: Path) -> None:
