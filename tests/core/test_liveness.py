@@ -226,14 +226,14 @@ def test_overwrite_refuses_a_run_with_live_workers(tmp_path: Path) -> None:
     # deleted database (sqlite).
     root = tmp_path / "run"
 
-    def overwrite() -> neps.Summary:
+    def overwrite(stale_after: float) -> neps.Summary:
         return neps.run(
             lambda x: x,
             {"x": neps.Float(0.0, 1.0)},
             root_directory=root,
             overwrite_root_directory=True,
             evaluations_to_spend=1,
-            stale_after=1.5,
+            stale_after=stale_after,
             heartbeat_interval=0.2,
         )
 
@@ -241,12 +241,12 @@ def test_overwrite_refuses_a_run_with_live_workers(tmp_path: Path) -> None:
     try:
         _wait_for(root / "configs" / "config_1" / "started", worker)
         with pytest.raises(neps.LiveWorkersError, match=r"Refusing to overwrite .*trial 1"):
-            overwrite()
+            overwrite(stale_after=60.0)  # generous: a loaded machine delays heartbeats
         assert (root / "configs" / "config_1" / "started").exists()  # nothing was deleted
     finally:
         worker.send_signal(signal.SIGKILL)
         worker.wait(timeout=60)
     time.sleep(2.0)  # its heartbeat is now older than stale_after: the worker counts as dead
-    summary = overwrite()
+    summary = overwrite(stale_after=1.5)
     assert summary.budget.used_evaluations == 1
     assert not (root / "configs" / "config_1" / "started").exists()
