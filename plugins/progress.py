@@ -57,9 +57,11 @@ class ProgressLine:
         if not force and now - self._drawn_at < REDRAW_INTERVAL:
             return
         self._drawn_at = now
+        width = max(shutil.get_terminal_size((80, 24)).columns - 1, 10)
         text = self.render(history)
-        columns = shutil.get_terminal_size((80, 24)).columns
-        text = text[: max(columns - 1, 10)]
+        if len(text) > width:  # the bar goes first, so that the best objective stays
+            text = self.render(history, bar=False)
+        text = text[:width]
         self.stream.write("\r" + text.ljust(self._width))
         self.stream.flush()
         self._width = len(text)
@@ -70,14 +72,14 @@ class ProgressLine:
         self.stream.write("\n")
         self.stream.flush()
 
-    def render(self, history: TrialHistory) -> str:
+    def render(self, history: TrialHistory, *, bar: bool = True) -> str:
         """The line's text, e.g. ``[#####.....] 12/50 trials | cost 3.2/10 | best 0.0123``."""
         done = history.count(*FINAL_STATES)
         total = self.settings.evaluations_to_spend
-        parts = [f"{done} trials"]
-        if total is not None:
+        parts = [f"{done} trials" if total is None else f"{done}/{total} trials"]
+        if total is not None and bar:
             filled = min(BAR_WIDTH, round(BAR_WIDTH * done / total))
-            parts = [f"[{'#' * filled}{'.' * (BAR_WIDTH - filled)}] {done}/{total} trials"]
+            parts = [f"[{'#' * filled}{'.' * (BAR_WIDTH - filled)}] {parts[0]}"]
         running = history.count(TrialState.EVALUATING)
         if running:
             parts.append(f"{running} running")
@@ -122,10 +124,10 @@ def neps_run_started(run: RunContext) -> None:
 
 @hookimpl
 def neps_trial_sampled(run: RunContext) -> None:
-    """Show the trial as running."""
+    """Show the trial as running (always: throttled, "1 running" never showed for one worker)."""
     line = _lines.get(id(run))
     if line is not None:
-        line.update(run.storage.sync())
+        line.update(run.storage.sync(), force=True)
 
 
 @hookimpl

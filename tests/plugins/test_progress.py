@@ -19,13 +19,15 @@ from neps_core_plugins.progress import ENVIRONMENT_VARIABLE, ProgressLine, enabl
 
 SCRIPT = """
 import sys
+import time
 import neps_core as neps
 
 def evaluate(x):
+    time.sleep(0.2)  # long enough to be seen running, sampled right after the last finished
     return {"objective_to_minimize": x, "cost": 0.5}
 
 neps.run(evaluate, {"x": neps.Float(0.0, 1.0)}, root_directory=sys.argv[1],
-         evaluations_to_spend=6, cost_to_spend=100)
+         evaluations_to_spend=6, cost_to_spend=100, optimizer="random_search")
 print("RUN DONE")
 """
 
@@ -72,6 +74,7 @@ def test_a_terminal_shows_trials_cost_and_best(tmp_path: Path) -> None:
     assert final.startswith("neps-core [####################] 6/6 trials | cost 3/100 | best ")
     assert float(final.rsplit("best ", 1)[1]) < 1.0
     assert "[....................] 0/6 trials" in output  # drawn from the start
+    assert "| 1 running |" in output  # a sampled trial is shown at once, never throttled away
 
 
 def test_a_pipe_gets_no_progress(tmp_path: Path) -> None:
@@ -140,3 +143,20 @@ def test_the_best_counts_only_the_highest_fidelity_reached(monkeypatch: pytest.M
     history.put(at("5", 0.7, 3))
     line.update(history, force=True)
     assert stream.getvalue().endswith("best 0.7")
+
+
+def test_a_narrow_terminal_drops_the_bar_before_the_best(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Cut at 79 columns, the line lost the best objective first ("... | bes").
+    monkeypatch.delenv(ENVIRONMENT_VARIABLE, raising=False)
+    monkeypatch.setenv("COLUMNS", "64")
+    stream = _Terminal()
+    line = ProgressLine(stream, RunSettings.from_kwargs(evaluations_to_spend=20))
+    history = _history(
+        _trial("1", TrialState.SUCCESS, 0.331323, 500.0),
+        _trial("2", TrialState.EVALUATING, None, None),
+    )
+    line.update(history, force=True)
+    assert stream.getvalue() == "\rneps-core 1/20 trials | 1 running | cost 500 | best 0.331323"
+    monkeypatch.setenv("COLUMNS", "200")
+    line.update(history, force=True)
+    assert "[#...................] 1/20 trials" in stream.getvalue().rsplit("\r", 1)[1]
