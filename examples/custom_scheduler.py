@@ -18,7 +18,7 @@ class ScriptScheduler(Evaluator):
 
     def __init__(self, settings: object = None) -> None:
         super().__init__(settings)
-        self.jobs: dict = {}  # trial id -> its directory
+        self.jobs: dict = {}  # trial id -> its directory and the submit command's process
 
     def submit(self, job: EvaluationJob) -> None:
         assert isinstance(job.function, neps.Command), "this site runs commands only"
@@ -26,13 +26,16 @@ class ScriptScheduler(Evaluator):
         line = command if isinstance(command, str) else shlex.join(command)
         script = f"cd {shlex.quote(str(folder))}\n{line} > out.txt\ntouch done\n"
         (folder / "job.sh").write_text(script)
-        subprocess.Popen([*SUBMIT, str(folder / "job.sh")])
-        self.jobs[job.trial.id] = folder
+        self.jobs[job.trial.id] = folder, subprocess.Popen([*SUBMIT, str(folder / "job.sh")])
 
     def wait(self, timeout: float | None = None) -> list:
         time.sleep(timeout or 0)  # a real scheduler would poll its queue here
-        done = [i for i, folder in self.jobs.items() if (folder / "done").exists()]
-        found = {i: read_marked_result((self.jobs.pop(i) / "out.txt").read_text()) for i in done}
+        done = [i for i, (folder, _) in self.jobs.items() if (folder / "done").exists()]
+        found = {}
+        for i in done:
+            folder, submitter = self.jobs.pop(i)
+            submitter.wait()  # reap it (sbatch returns at once; bash once the job is done)
+            found[i] = read_marked_result((folder / "out.txt").read_text())
         failed = RuntimeError("the job printed no NEPS_CORE_RESULT line")
         return [EvaluationOutcome(i, r, None if ok else failed) for i, (ok, r) in found.items()]
 

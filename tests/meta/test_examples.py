@@ -21,8 +21,11 @@ EXAMPLES = sorted((REPOSITORY / "examples").glob("*.py"))
 
 
 def run_example(path: Path, cwd: Path) -> subprocess.CompletedProcess[str]:
-    """Run one example in ``cwd`` with the quick mode CI uses, failing with its output."""
-    return run_python([str(path)], cwd, path.name)
+    """Run one example in ``cwd`` with the quick mode CI uses, failing with its output.
+
+    ResourceWarnings are shown: code users copy must not leak processes or files.
+    """
+    return run_python(["-W", "default::ResourceWarning", str(path)], cwd, path.name)
 
 
 def trajectory(root: Path) -> list[dict[str, str]]:
@@ -108,6 +111,7 @@ def test_the_documented_examples_exist() -> None:
 @pytest.mark.parametrize("example", EXAMPLES, ids=[path.name for path in EXAMPLES])
 def test_example_runs(example: Path, tmp_path: Path) -> None:
     completed = run_example(example, tmp_path)
+    assert "ResourceWarning" not in completed.stderr, completed.stderr
     check = CHECKS.get(example.name)
     if check is not None:
         check(tmp_path, completed)
