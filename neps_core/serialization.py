@@ -51,7 +51,8 @@ def make_settings_converter(base: cattrs.Converter | None = None) -> cattrs.Conv
 def _strict_bool(value: Any, _: Any) -> bool:
     if isinstance(value, bool | np.bool_):
         return bool(value)
-    raise ValueError(f"expected true or false, got {value!r}")
+    kind = "the string " if isinstance(value, str) else ""  # "'false'" reads like false
+    raise ValueError(f"expected true or false, got {kind}{value!r}")
 
 
 def _strict_int(value: Any, _: Any) -> int:

@@ -240,7 +240,7 @@ def test_legacy_names_and_yaml_1_1_numbers(tmp_path: Path) -> None:
                     "sample_prior_first": "no",
                 }
             },
-            "run.yaml: optimizer.sample_prior_first: expected true or false, got 'no'; "
+            "run.yaml: optimizer.sample_prior_first: expected true or false, got the string 'no'; "
             "optimizer.raw_samples: expected a whole number, got 9.5",
         ),
         (

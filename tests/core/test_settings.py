@@ -171,7 +171,7 @@ PRIOR_FIDELITY_SPACE = {
 @pytest.mark.parametrize(
     ("name", "options", "message"),
     [
-        ("pibo", {"sample_prior_first": "false"}, "expected true or false, got 'false'"),
+        ("pibo", {"sample_prior_first": "false"}, "expected true or false, got the string 'false'"),
         ("random_search", {"use_priors": 1}, "expected true or false, got 1"),
         ("hyperband", {"eta": 3.9}, "expected a whole number, got 3.9"),
         ("bayesian_optimization", {"raw_samples": 100.9}, "expected a whole number, got 100.9"),
