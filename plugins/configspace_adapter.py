@@ -17,9 +17,9 @@ Forbidden clauses and relations    forbidden clauses of the native space
 =================================  ===========================================================
 
 An integer or float with ``meta={"is_fidelity": True}`` becomes the fidelity (its default is
-not a prior then). Defaults become priors (with ``prior_confidence`` from a normal's ``sigma``, else
-``"medium"``), so prior-aware optimizers use them; uniform samplers ignore them, and
-categorical ``weights`` are not carried over.
+not a prior then). Defaults become priors (with ``prior_confidence`` from a normal's
+``sigma``, else ``"medium"``), so prior-aware optimizers use them; uniform samplers ignore
+them, and categorical ``weights`` are not carried over.
 """
 
 from __future__ import annotations
@@ -74,14 +74,14 @@ def convert_parameter(parameter: Any) -> Parameter:
     """One ConfigSpace hyperparameter as a native parameter."""
     kind = type(parameter).__name__
     numeric = kind.endswith("FloatHyperparameter") or kind.endswith("IntegerHyperparameter")
+    number = Integer if kind.endswith("IntegerHyperparameter") else Float
     if (getattr(parameter, "meta", None) or {}).get(FIDELITY_MARK):
         if not numeric:
             raise TypeError(
                 f"ConfigSpace hyperparameter {parameter.name!r}: only an integer or float can "
                 f"be the fidelity (meta {FIDELITY_MARK!r}), not a {kind}"
             )
-        fidelity = Integer if kind.endswith("IntegerHyperparameter") else Float
-        return fidelity(
+        return number(
             _plain(parameter.lower),
             _plain(parameter.upper),
             log=bool(parameter.log),
@@ -97,7 +97,6 @@ def convert_parameter(parameter: Any) -> Parameter:
                 choices, prior=choices.index(default), prior_confidence=DEFAULT_CONFIDENCE
             )
     if numeric:
-        number = Integer if kind.endswith("IntegerHyperparameter") else Float
         return number(
             _plain(parameter.lower),
             _plain(parameter.upper),
