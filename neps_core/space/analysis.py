@@ -256,6 +256,11 @@ class SpaceStructure:
         if not isinstance(clause, Clause):
             raise InvalidParameterError(f"{label}: expected a clause, got {clause!r}")
         problems = clause.problems(self.entries)
+        if self.fidelity_name in clause.names():  # a promotion would change what it decides
+            problems.append(
+                f"it reads the fidelity {self.fidelity_name!r}, which the optimizer changes "
+                "between a trial and its promotions"
+            )
         for name in sorted(clause.names() & set(self.entries)):
             node = self.entries[name]
             if not is_leaf(node) or isinstance(node, Operation):

@@ -229,12 +229,20 @@ def test_validation_of_conditional_configurations() -> None:
         ({"x": Equals("y", 0.5), "y": Equals("x", "a")}, [], "cycle"),
         ({}, [Equals("x", "q")], r"Forbidden clause.*'q'"),
         ({"y": "x == a"}, [], r"Condition of 'y'.*clause"),
+        # Accepted, then a promotion to another fidelity changed the clause's answer and the
+        # run stopped with "proposed an invalid configuration".
+        ({"y": GreaterThan("epochs", 3)}, [], r"Condition of 'y'.*reads the fidelity 'epochs'"),
+        ({}, [Equals("epochs", 3)], r"Forbidden clause.*reads the fidelity 'epochs'"),
     ],
 )
 def test_invalid_conditions_name_the_parameter(
     conditions: dict[str, Any], forbidden: list[Any], expected: str
 ) -> None:
-    parameters = {"x": neps.Categorical(("a", "b")), "y": neps.Float(0.0, 1.0)}
+    parameters = {
+        "x": neps.Categorical(("a", "b")),
+        "y": neps.Float(0.0, 1.0),
+        "epochs": neps.IntegerFidelity(1, 9),
+    }
     with pytest.raises(ValueError, match=expected):
         PipelineSpace(parameters, conditions=conditions, forbidden=forbidden)
 
