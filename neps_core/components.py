@@ -187,11 +187,14 @@ def build_evaluator(spec: ComponentSpec, plugins: Plugins) -> Evaluator:
     return evaluator
 
 
-def open_storage(root: Path, spec: ComponentSpec | None, plugins: Plugins) -> Storage:
+def open_storage(
+    root: Path, spec: ComponentSpec | None, plugins: Plugins, *, lost_ok: bool = False
+) -> Storage:
     """The storage of the run in ``root``: the one it was started with, or ``spec`` for a new run.
 
     The choice is remembered in ``root/storage.yaml`` so that later ``run()`` calls,
-    ``save_pipeline_results`` and ``status`` find the same backend.
+    ``save_pipeline_results`` and ``status`` find the same backend. A store that lost its
+    trials is refused unless ``lost_ok`` (deleting the run).
     """
     root = Path(root)
     pointer = root / STORAGE_POINTER_FILE
@@ -217,7 +220,34 @@ def open_storage(root: Path, spec: ComponentSpec | None, plugins: Plugins) -> St
     if stored is None:
         root.mkdir(parents=True, exist_ok=True)
         write_atomic(pointer, dump_yaml(chosen))
+    elif not lost_ok:
+        _refuse_a_lost_store(root, storage)
     return storage
+
+
+def _refuse_a_lost_store(root: Path, storage: Storage) -> None:
+    """Trial folders but no trials: the store was lost (a wiped scratch database, an emptied
+    journal). Going on would start over at trial 1 inside the old folders and their files.
+
+    A trial is stored before its folder is made, so folders without trials are never a race.
+    """
+    folders = sorted((root / "configs").glob("config_*"), key=lambda f: (len(f.name), f.name))
+    if not folders:
+        return
+    try:
+        storage.load_info()  # a storage's own, more specific refusal comes first
+        if len(storage.sync()) > 0:
+            return
+    except BaseException:
+        storage.close()
+        raise
+    storage.close()
+    raise StorageError(
+        f"{root} holds trial folders ({', '.join(f.name for f in folders[:3])}, ...) but its "
+        f"storage {storage.name!r} records no trials: their record was lost (a deleted or "
+        "emptied database or journal). Restore it, or start over with "
+        "overwrite_root_directory=True"
+    )
 
 
 def open_existing_run(root: Path, plugins: Plugins) -> Storage:
@@ -261,7 +291,7 @@ def overwrite_run(root: Path, plugins: Plugins, stale_after: float) -> None:
     """
     root = Path(root)
     if (root / STORAGE_POINTER_FILE).is_file():
-        storage = open_storage(root, None, plugins)
+        storage = open_storage(root, None, plugins, lost_ok=True)
         try:
             refuse_if_alive(storage.sync(), stale_after, f"overwrite {root}", "stale_after")
             storage.erase()

@@ -412,6 +412,33 @@ def test_a_run_that_lost_its_storage_pointer_is_never_mixed_with_a_new_one(
     assert neps.status(root).budget.used_evaluations == 2
 
 
+@pytest.mark.parametrize("storage", ["disk", "sqlite"])
+def test_a_store_that_lost_its_trials_is_refused_not_started_over(root: Path, storage: str) -> None:
+    # A wiped scratch database or an emptied journal started over at trial 1 inside the old
+    # folders: old results gone, old config.yaml beside new results, old checkpoints reused.
+    neps.run(Recorder(), SPACE, root_directory=root, evaluations_to_spend=2, storage=storage)
+    (root / "configs" / "config_1" / "checkpoint.pt").write_text("precious")
+    if storage == "disk":
+        (root / ".neps_core" / "journal.jsonl").write_text("")
+    else:
+        for database in root.glob("run.db*"):
+            database.unlink()
+    lost = r"holds trial folders \(config_1, config_2, ...\) but its storage .* records no trials"
+    with pytest.raises(StorageError, match=lost):
+        neps.run(Recorder(), SPACE, root_directory=root, evaluations_to_spend=4)
+    with pytest.raises(StorageError, match=lost):
+        neps.status(root)
+    assert (root / "configs" / "config_1" / "checkpoint.pt").read_text() == "precious"
+    summary = neps.run(  # the way out the message names
+        Recorder(),
+        SPACE,
+        root_directory=root,
+        evaluations_to_spend=1,
+        overwrite_root_directory=True,
+    )
+    assert summary.budget.used_evaluations == 1
+
+
 def test_damaged_run_files_that_are_read_back_are_named(root: Path) -> None:
     neps.run(Recorder(), SPACE, root_directory=root, evaluations_to_spend=2)
     pointer = (root / "storage.yaml").read_text()
