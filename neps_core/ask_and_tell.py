@@ -174,6 +174,7 @@ class AskAndTell:
         trial_id = _trial_id(trial)
         if result is None:
             raise TypeError(f"tell({trial_id!r}, None): a result is needed; None is not one")
+        self._check_same_run(trial)
         with self._lock:
             asked_at = self._outstanding.get(trial_id)
         if asked_at is not None:
@@ -247,6 +248,18 @@ class AskAndTell:
         self.close()
 
     # -- helpers ----------------------------------------------------------------------------
+    def _check_same_run(self, trial: AskedTrial | Trial | str | int) -> None:
+        """A trial object of another run has an id here too: its result must not land on it."""
+        record = trial.trial if isinstance(trial, AskedTrial) else trial
+        if not isinstance(record, Trial):
+            return
+        stored = self._context.storage.sync().get(record.id)
+        if stored is not None and dict(stored.config) != dict(record.config):
+            raise ValueError(
+                f"tell(): trial {record.id!r} was asked in another run; trial {record.id!r} of "
+                f"{self._context.root_directory} has another configuration"
+            )
+
     def _check_open(self) -> None:
         if self._closed:
             raise RuntimeError("This AskAndTell client is closed")

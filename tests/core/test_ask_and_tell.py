@@ -80,6 +80,22 @@ def test_tell_accepts_ids_in_every_form_and_from_another_client(root: Path) -> N
     assert summary.best_objective == 0.1
 
 
+def test_a_trial_asked_in_another_run_is_refused(tmp_path: Path) -> None:
+    # Root B's trial 1 took the score measured for root A's trial 1, silently.
+    with (
+        neps.AskAndTell(SPACE, tmp_path / "a", seed=1) as a,
+        neps.AskAndTell(SPACE, tmp_path / "b", seed=2) as b,
+    ):
+        asked_in_a, asked_in_b = a.ask(), b.ask()
+        assert asked_in_a is not None and asked_in_b is not None
+        for given in (asked_in_a, asked_in_a.trial):
+            with pytest.raises(ValueError, match=r"trial '1' was asked in another run"):
+                b.tell(given, 0.5)
+        assert neps.status(tmp_path / "b").counts["evaluating"] == 1  # nothing was recorded
+        b.tell(asked_in_b, 0.25)  # its own trial, as an object, is told as before
+        a.tell(asked_in_a.trial, 0.75)
+
+
 def test_failures_follow_the_result_contract(root: Path) -> None:
     client = neps.AskAndTell(SPACE, root, cost_to_spend=100.0)
     raised = client.ask()
