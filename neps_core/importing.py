@@ -174,7 +174,7 @@ def _parse(
     if result is None:
         raise TypeError(f"evaluated_trials[{index}]: an imported trial needs a result, got None")
     try:
-        parsed = parse_result(result)
+        parsed = parse_result(result, "the result")  # not evaluate_pipeline's: None is no result
     except (TypeError, ValueError) as error:
         raise type(error)(f"evaluated_trials[{index}]: invalid result: {error}") from error
     return to_plain(full), parsed
