@@ -235,9 +235,9 @@ def _refuse_a_lost_store(root: Path, storage: Storage) -> None:
     if not folders:
         return
     try:
-        storage.load_info()  # a storage's own, more specific refusal comes first
         if len(storage.sync()) > 0:
             return
+        storage.load_info()  # a storage's own, more specific refusal comes first
     except BaseException:
         storage.close()
         raise
