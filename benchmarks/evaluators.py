@@ -33,8 +33,8 @@ from pathlib import Path
 from typing import Any
 
 import neps_core as neps
-from neps_core.components import open_storage
 from neps_core.plugin_manager import load_plugins
+from neps_core.run_storage import open_storage
 
 SPACE = {"x": neps.Float(0.0, 1.0), "n": neps.Integer(1, 100)}
 WORKERS = 4

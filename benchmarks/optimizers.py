@@ -55,10 +55,10 @@ from tasks import optuna_peer
 from tasks.mlp import MAX_EPOCHS, dataset, mlp_evaluation, mlp_space
 
 import neps_core as neps
-from neps_core.components import open_storage
 from neps_core.interfaces import Optimizer
 from neps_core.models import BudgetInfo, Proposal, Trial, TrialState
 from neps_core.plugin_manager import load_plugins
+from neps_core.run_storage import open_storage
 
 # -- problems -----------------------------------------------------------------------------------
 HARTMANN_ALPHA = np.array([1.0, 1.2, 3.0, 3.2])

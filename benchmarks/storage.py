@@ -30,8 +30,8 @@ from pathlib import Path
 import attrs
 
 import neps_core as neps
-from neps_core.components import open_storage
 from neps_core.plugin_manager import load_plugins
+from neps_core.run_storage import open_storage
 
 SPACE = {"x": neps.Float(0.0, 1.0), "n": neps.Integer(1, 100), "log_lr": neps.Float(-6.0, -1.0)}
 WORKERS = 4

@@ -13,14 +13,7 @@ from typing import Any
 import numpy as np
 
 from neps_core.budget_file import recorded_budgets
-from neps_core.components import (
-    STORAGE_POINTER_FILE,
-    open_existing_run,
-    overwrite_run,
-    rebuildable_space,
-    resolve_space,
-    stored_space,
-)
+from neps_core.components import resolve_space
 from neps_core.config import RunSettings
 from neps_core.connection import connect
 from neps_core.distributed import maybe_run_as_nonzero_rank, rank_zero
@@ -30,6 +23,13 @@ from neps_core.models import Summary
 from neps_core.plugin_manager import load_plugins
 from neps_core.reporting import record_result
 from neps_core.result_contract import ParsedResult, parse_result
+from neps_core.run_storage import (
+    STORAGE_POINTER_FILE,
+    open_existing_run,
+    overwrite_run,
+    rebuildable_space,
+    stored_space,
+)
 from neps_core.runtime import RunContext, Worker
 from neps_core.serialization import read_yaml
 from neps_core.space import PipelineSpace

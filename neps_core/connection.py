@@ -16,11 +16,8 @@ from neps_core.components import (
     build_evaluator,
     build_optimizer,
     check_run_fits_space,
-    initialize_run,
-    open_storage,
     resolve_space,
     select_optimizer_class,
-    stored_space,
 )
 from neps_core.config import RunSettings
 from neps_core.errors import SettingsError
@@ -29,6 +26,7 @@ from neps_core.interfaces import Optimizer, Storage
 from neps_core.interfaces.optimizer import first_multi_objective
 from neps_core.liveness import live_trials
 from neps_core.plugin_manager import Plugins
+from neps_core.run_storage import initialize_run, open_storage, stored_space
 from neps_core.runtime import RunContext, injected_names
 from neps_core.space import PipelineSpace
 
@@ -41,14 +39,19 @@ def connect(settings: RunSettings, plugins: Plugins) -> RunContext:
     if settings.pipeline_space is not None:
         space = resolve_space(settings.pipeline_space, plugins)
         optimizer = _optimizer(settings, space, plugins)
-    storage = open_storage(settings.root_directory, settings.storage, plugins)
+    evaluator = build_evaluator(settings.evaluator, plugins)
+    storage = open_storage(
+        settings.root_directory,
+        settings.storage,
+        plugins,
+        no_new_run=None
+        if space is not None
+        else f"pipeline_space is required to start a new run in {settings.root_directory}",
+    )
     try:
         if space is None or optimizer is None:
             space = stored_space(storage)
-            if space is None:
-                raise SettingsError(
-                    f"pipeline_space is required to start a new run in {settings.root_directory}"
-                )
+            assert space is not None  # open_storage refused a new run
             optimizer = _optimizer(settings, space, plugins)
         started = initialize_run(storage, space, optimizer, settings.seed)
         seed_of_the_run = settings.seed is None and started.seed is not None
@@ -63,7 +66,6 @@ def connect(settings: RunSettings, plugins: Plugins) -> RunContext:
         _warn_if_auto_switches(settings, optimizer, started.optimizer)
         _warn_if_joining_with_other_budgets(settings, history)
         record_budgets(settings.root_directory, settings)
-        evaluator = build_evaluator(settings.evaluator, plugins)
     except BaseException:
         storage.close()
         raise

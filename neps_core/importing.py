@@ -14,23 +14,16 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from neps_core.components import (
-    build_optimizer,
-    initialize_run,
-    open_storage,
-    overwrite_run,
-    resolve_space,
-    select_optimizer_class,
-    stored_space,
-)
+from neps_core.components import build_optimizer, resolve_space, select_optimizer_class
 from neps_core.config import DEFAULT_STALE_AFTER, RunSettings, component_spec
-from neps_core.errors import ObjectiveCountError, SettingsError
+from neps_core.errors import ObjectiveCountError
 from neps_core.history import TrialHistory
-from neps_core.interfaces import Storage
+from neps_core.interfaces import Optimizer
 from neps_core.models import Trial, TrialState
 from neps_core.plugin_manager import Plugins, load_plugins
 from neps_core.reporting import objective_count
 from neps_core.result_contract import ParsedResult, parse_result
+from neps_core.run_storage import initialize_run, open_storage, overwrite_run, stored_space
 from neps_core.serialization import to_plain
 from neps_core.space import Constant, Integer, PipelineSpace
 
@@ -79,20 +72,31 @@ def import_trials(
     """
     pairs = _check_pairs(evaluated_trials)
     loaded = load_plugins(plugins)
-    given = None if pipeline_space is None else resolve_space(pipeline_space, loaded)
-    checked = None if given is None else _parse_all(pairs, given)  # before anything is written
     root = Path(root_directory)
+    new_run = None
+    if pipeline_space is not None:  # everything checked before anything is written
+        given = resolve_space(pipeline_space, loaded)
+        new_run = (given, _parse_all(pairs, given), _optimizer(root, given, optimizer, loaded))
+        _check_objective_counts([], new_run[1])
     if overwrite_root_directory:
         overwrite_run(root, loaded, DEFAULT_STALE_AFTER)
     spec = None if storage is None else component_spec(storage, "storage")
-    opened = open_storage(root, spec, loaded)
+    opened = open_storage(
+        root,
+        spec,
+        loaded,
+        no_new_run=None
+        if new_run
+        else f"pipeline_space is required to import trials into a new run in {root}",
+    )
     try:
-        if given is None or checked is None:
-            space = _saved_space(opened)
+        if new_run is None:
+            space = stored_space(opened)
+            assert space is not None  # open_storage refused a new run
             parsed = _parse_all(pairs, space)
         else:
-            space, parsed = given, checked
-            _record_run(opened, given, optimizer, loaded)
+            space, parsed, built = new_run
+            initialize_run(opened, space, built, seed=None)
         return opened.transact(lambda history: _trials(history, parsed, space))
     finally:
         opened.close()
@@ -119,24 +123,13 @@ def _check_pairs(evaluated_trials: Any) -> list[tuple[int, tuple[Mapping[str, An
     return pairs
 
 
-def _saved_space(storage: Storage) -> PipelineSpace:
-    saved = stored_space(storage)
-    if saved is None:
-        raise SettingsError(
-            f"pipeline_space is required to import trials into a new run in "
-            f"{storage.root_directory}"
-        )
-    return saved
-
-
-def _record_run(storage: Storage, space: PipelineSpace, optimizer: Any, plugins: Plugins) -> None:
-    """Record a new run the way ``run()`` would; a saved space is checked against ``space``."""
+def _optimizer(root: Path, space: PipelineSpace, optimizer: Any, plugins: Plugins) -> Optimizer:
+    """The optimizer a new run is recorded with, built the way ``run()`` would build it."""
     settings = RunSettings.from_kwargs(
-        root_directory=storage.root_directory, pipeline_space=space, optimizer=optimizer
+        root_directory=root, pipeline_space=space, optimizer=optimizer
     )
     cls = select_optimizer_class(settings.optimizer, space, settings, plugins)
-    built = build_optimizer(cls, settings.optimizer.options, space, None, plugins.converter)
-    initialize_run(storage, space, built, seed=None)
+    return build_optimizer(cls, settings.optimizer.options, space, None, plugins.converter)
 
 
 def _parse_all(
@@ -183,7 +176,7 @@ def _parse(
 def _trials(
     history: TrialHistory, parsed: list[tuple[dict[str, Any], ParsedResult]], space: PipelineSpace
 ) -> list[Trial]:
-    _check_objective_counts(history, parsed)
+    _check_objective_counts(history.values(), parsed)
     now = time.time()
     first = int(history.next_id())
     fidelity = space.fidelity_name
@@ -205,11 +198,11 @@ def _trials(
 
 
 def _check_objective_counts(
-    history: TrialHistory, parsed: list[tuple[dict[str, Any], ParsedResult]]
+    trials: Iterable[Trial], parsed: list[tuple[dict[str, Any], ParsedResult]]
 ) -> None:
     """Every success of a run has one number of objectives, imported ones too (as ``tell``)."""
     expected, source = None, ""
-    for trial in history.values():
+    for trial in trials:
         if trial.state is TrialState.SUCCESS and trial.objective is not None:
             expected, source = objective_count(trial.objective), f"trial {trial.id} of the run"
             break

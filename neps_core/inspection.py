@@ -12,11 +12,11 @@ from pathlib import Path
 
 import attrs
 
-from neps_core.components import open_existing_run, rebuildable_space
 from neps_core.history import TrialHistory
 from neps_core.interfaces import Storage
 from neps_core.models import RunInfo, Trial, TrialState
 from neps_core.plugin_manager import load_plugins
+from neps_core.run_storage import open_existing_run, rebuildable_space
 from neps_core.space import PipelineSpace
 
 FAILURE_STATES = (TrialState.FAILED, TrialState.CRASHED, TrialState.CORRUPTED)

@@ -14,13 +14,13 @@ from typing import Any
 import attrs
 
 from neps_core.budget_file import copy_budgets
-from neps_core.components import open_existing_run, open_storage
 from neps_core.config import component_spec
 from neps_core.errors import NepsCoreError
 from neps_core.history import TrialHistory
 from neps_core.interfaces import Storage
 from neps_core.models import Trial, TrialState
 from neps_core.plugin_manager import load_plugins
+from neps_core.run_storage import open_existing_run, open_storage
 
 
 class MigrationError(NepsCoreError):
@@ -48,7 +48,7 @@ def migrate_run(
         source_root: The root directory of an existing run (any storage).
         destination_root: A root directory that does not exist yet or is empty.
         storage: The destination's storage, as in ``run(storage=...)``: ``"sqlite"``,
-            ``"sqlite:///abs/path/run.db"``, ``"disk"`` or a mapping with options.
+            ``"sqlite:////abs/path/run.db"``, ``"disk"`` or a mapping with options.
         plugins: Extra plugin objects (e.g. a third-party storage), as in ``run``.
 
     Returns:

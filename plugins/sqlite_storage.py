@@ -1,8 +1,10 @@
 """The ``sqlite`` storage plugin: one SQLite database per run, for many processes on one machine.
 
-Select it with ``storage="sqlite"`` (the database is ``<root_directory>/run.db``) or with
-``storage="sqlite:///absolute/path/run.db"``. Per-trial folders (``pipeline_directory``) stay
-in ``<root_directory>/configs/config_<id>/``, each with a ``config.yaml``.
+Select it with ``storage="sqlite"`` (the database is ``<root_directory>/run.db``) or with a URL
+in SQLAlchemy's (and Optuna's) form: ``"sqlite:///run.db"`` is relative to the working
+directory, ``"sqlite:////absolute/path/run.db"`` absolute. Per-trial folders
+(``pipeline_directory``) stay in ``<root_directory>/configs/config_<id>/``, each with a
+``config.yaml``.
 
 Schema (version :data:`SCHEMA_VERSION`)::
 
@@ -38,12 +40,12 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
-from urllib.parse import unquote, urlparse
+from urllib.parse import quote, unquote, urlparse
 
 import cattrs
 
 from neps_core import hookimpl
-from neps_core.errors import StorageError
+from neps_core.errors import SettingsError, StorageError
 from neps_core.history import TrialHistory
 from neps_core.interfaces import Change, Storage, damaged_trial
 from neps_core.models import RunInfo, Trial
@@ -70,16 +72,21 @@ T = TypeVar("T")
 
 
 def database_path(root_directory: Path, url: str | None) -> Path:
-    """Where the database lives: ``root/run.db``, or the absolute path of a ``sqlite://`` URL."""
+    """Where the database lives: ``root/run.db``, or the path of a ``sqlite://`` URL.
+
+    As in SQLAlchemy, the path is what follows ``sqlite:///``: relative to the working
+    directory unless it starts with another ``/``.
+    """
     if url is None:
         return Path(root_directory) / DEFAULT_DATABASE
     parsed = urlparse(url)
     if parsed.scheme != "sqlite" or parsed.netloc not in ("", "localhost"):
-        raise ValueError(
-            f"sqlite storage: expected a URL like 'sqlite:///absolute/path/run.db', got {url!r}"
+        raise SettingsError(
+            f"sqlite storage: expected a URL like 'sqlite:///run.db' (relative) or "
+            f"'sqlite:////absolute/path/run.db', got {url!r}"
         )
-    path = unquote(parsed.path).lstrip("/")
-    return Path("/" + path) if path else Path(root_directory) / DEFAULT_DATABASE
+    path = unquote(parsed.path).removeprefix("/")
+    return Path(path) if path else Path(root_directory) / DEFAULT_DATABASE
 
 
 def _has_code(error: BaseException | None, codes: tuple[int, ...], *words: str) -> bool:
@@ -100,6 +107,13 @@ class SQLiteStorage(Storage):
     name: ClassVar[str] = "sqlite"
     schemes: ClassVar[tuple[str, ...]] = ("sqlite",)
     known_options: ClassVar[frozenset[str]] = frozenset({"fsync", "lock_timeout"})
+
+    @classmethod
+    def canonical_url(cls, url: str) -> str:
+        path = database_path(Path(), url)  # refuses a malformed URL
+        if not urlparse(url).path.removeprefix("/"):
+            return url  # "sqlite://": the root's run.db, wherever the root is
+        return "sqlite:///" + quote(os.path.abspath(path))
 
     def __init__(
         self,

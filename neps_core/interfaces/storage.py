@@ -84,6 +84,15 @@ class Storage(abc.ABC):
             )
         return float(value)
 
+    @classmethod
+    def canonical_url(cls, url: str) -> str:
+        """``url`` as the run records it in ``storage.yaml``, meaning the same from anywhere.
+
+        A backend whose URLs may hold a relative path makes it absolute here, so that a
+        worker or ``status`` started in another directory finds the same data.
+        """
+        return url
+
     @abc.abstractmethod
     def initialize(self, info: RunInfo) -> RunInfo:
         """Store ``info`` for a new run, or return the info stored by an earlier start."""

@@ -29,11 +29,12 @@ import attrs
 import pytest
 
 import neps_core
-from neps_core.components import build_optimizer, open_storage, structure_settings
+from neps_core.components import build_optimizer, structure_settings
 from neps_core.history import TrialHistory
 from neps_core.interfaces import Optimizer
 from neps_core.models import Proposal, TrialState
 from neps_core.plugin_manager import load_plugins
+from neps_core.run_storage import open_storage
 from neps_core.space import PipelineSpace
 from neps_core.testing.fixtures import (
     add_proposals,

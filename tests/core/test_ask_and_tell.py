@@ -12,7 +12,6 @@ from typing import Any
 import pytest
 
 import neps_core as neps
-from neps_core.components import open_storage
 from neps_core.errors import (
     MissingCostError,
     ObjectiveCountError,
@@ -20,6 +19,7 @@ from neps_core.errors import (
     TrialNotFoundError,
 )
 from neps_core.plugin_manager import load_plugins
+from neps_core.run_storage import open_storage
 
 SPACE = {"x": neps.Float(0.0, 1.0), "depth": neps.Integer(1, 3)}
 
@@ -145,9 +145,15 @@ def test_max_evaluations_per_run_bounds_one_client(root: Path) -> None:
         assert client.stop_reason == "max_evaluations_per_run reached"
 
 
-def test_a_new_run_needs_a_space(root: Path) -> None:
+def test_a_new_run_needs_a_space_and_the_refusal_writes_nothing(root: Path) -> None:
     with pytest.raises(neps.SettingsError, match="pipeline_space is required"):
         neps.AskAndTell(root_directory=root)
+    with pytest.raises(neps.SettingsError, match="pipeline_space is required"):
+        neps.AskAndTell(root_directory=root, storage=f"sqlite:///{root.parent / 'x.db'}")
+    assert not root.exists() and not (root.parent / "x.db").exists()
+    with neps.AskAndTell(SPACE, root, storage="sqlite") as client:  # free to choose storage
+        client.tell(client.ask(), 1.0)
+    assert neps.status(root).counts["success"] == 1
 
 
 def test_heartbeats_keep_asked_trials_and_a_dead_clients_trials_are_requeued(root: Path) -> None:

@@ -84,7 +84,7 @@ def test_results_with_another_number_of_objectives_are_refused_whole(root: Path)
     config = EVALUATED[0][0]
     with pytest.raises(neps.ObjectiveCountError, match=r"evaluated_trials\[2\].*1 value.*\[0\]"):
         neps.import_trials([(config, (0.1, 0.2)), EVALUATED[2], (config, 0.5)], root, SPACE)
-    assert neps.status(root).counts["success"] == 0  # nothing of the batch was written
+    assert not root.exists()  # checked before anything was written
     neps.import_trials(EVALUATED[:2], root, SPACE)
     with pytest.raises(neps.ObjectiveCountError, match=r"\[0\].*2 value.*trial 1 of the run"):
         neps.import_trials([(config, (0.1, 0.2))], root)
@@ -108,9 +108,18 @@ def test_malformed_pairs_are_type_errors(root: Path) -> None:
         neps.import_trials([([0.1, 3], 1.0)], root, SPACE)  # type: ignore[list-item]
 
 
-def test_a_new_run_needs_a_space(root: Path) -> None:
+def test_a_failed_import_into_a_new_root_leaves_nothing_to_refuse_a_retry(root: Path) -> None:
+    """Neither storage.yaml nor run_info.yaml: the corrected retry may choose any storage."""
     with pytest.raises(SettingsError, match="pipeline_space is required"):
         neps.import_trials(EVALUATED, root)
+    with pytest.raises(neps.UnknownPluginError, match="'bo'"):
+        neps.import_trials(EVALUATED, root, SPACE, optimizer="bo")
+    mixed = [EVALUATED[0], (EVALUATED[1][0], (0.1, 0.2))]
+    with pytest.raises(neps.ObjectiveCountError, match=r"evaluated_trials\[1\]"):
+        neps.import_trials(mixed, root, SPACE, storage="sqlite")
+    assert not root.exists()
+    neps.import_trials(EVALUATED, root, SPACE, storage="sqlite")
+    assert neps.status(root).counts["success"] == 2
 
 
 def test_a_different_space_than_the_saved_one_is_refused(root: Path) -> None:

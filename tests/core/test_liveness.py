@@ -14,11 +14,11 @@ import attrs
 import pytest
 
 import neps_core as neps
-from neps_core.components import open_storage
 from neps_core.history import TrialHistory
 from neps_core.liveness import ASYNC_MARK, recover_stale_trials
 from neps_core.models import Trial, TrialState
 from neps_core.plugin_manager import load_plugins
+from neps_core.run_storage import open_storage
 
 WORKER = textwrap.dedent(
     """

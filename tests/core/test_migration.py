@@ -8,11 +8,11 @@ import attrs
 import pytest
 
 import neps_core as neps
-from neps_core.components import open_storage
 from neps_core.history import TrialHistory
 from neps_core.migration import MigrationError, migrate_run
 from neps_core.models import Trial, TrialState
 from neps_core.plugin_manager import load_plugins
+from neps_core.run_storage import open_storage
 from neps_core_plugins.sqlite_storage import SQLiteStorage
 
 SPACE = {"x": neps.Float(0.0, 1.0), "n": neps.Integer(1, 5)}
@@ -129,11 +129,11 @@ def test_a_database_url_that_already_holds_a_run_is_refused(tmp_path: Path) -> N
     source, other, destination = tmp_path / "a", tmp_path / "other", tmp_path / "b"
     _start(source, count=1)
     database = tmp_path / "shared.db"
-    _start(other, storage=f"sqlite://{database}", count=1)
+    _start(other, storage=f"sqlite:///{database}", count=1)
     with pytest.raises(MigrationError, match="already holds a run"):
-        migrate_run(source, destination, storage=f"sqlite://{database}")
+        migrate_run(source, destination, storage=f"sqlite:///{database}")
     assert not destination.exists()  # the failed attempt leaves nothing behind
-    assert len(SQLiteStorage(other, url=f"sqlite://{database}").sync()) == 1
+    assert len(SQLiteStorage(other, url=f"sqlite:///{database}").sync()) == 1
 
 
 def test_a_missing_source_is_named(tmp_path: Path) -> None:

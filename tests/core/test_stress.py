@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 
 import neps_core as neps
-from neps_core.components import open_storage
 from neps_core.models import TrialState
 from neps_core.plugin_manager import load_plugins
+from neps_core.run_storage import open_storage
 
 WORKERS = 8
 TRIALS = 400

@@ -14,9 +14,9 @@ import attrs
 import pytest
 
 import neps_core as neps
-from neps_core.components import open_storage
 from neps_core.models import Summary, Trial
 from neps_core.plugin_manager import load_plugins
+from neps_core.run_storage import open_storage
 
 CHECKPOINT = "checkpoint.json"
 

@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 
 import neps_core as neps
-from neps_core.components import open_storage
 from neps_core.errors import StorageError
 from neps_core.plugin_manager import load_plugins
+from neps_core.run_storage import open_storage
 from neps_core_plugins.disk_storage.journal import Journal
 
 SPACE = {"x": neps.Float(0.0, 1.0)}

@@ -19,6 +19,7 @@ from typing import Any, ClassVar
 
 import attrs
 import pytest
+import yaml
 
 import neps_core as neps
 from neps_core.errors import SettingsError, StorageError
@@ -152,7 +153,7 @@ def test_url_selects_a_database_outside_the_root(tmp_path: Path, root: Path) -> 
         lambda x: x,
         space,
         root_directory=root,
-        storage=f"sqlite://{database.as_posix().replace(' ', '%20')}",
+        storage=f"sqlite:///{database.as_posix().replace(' ', '%20')}",
         evaluations_to_spend=3,
         optimizer="random_search",
     )
@@ -162,7 +163,7 @@ def test_url_selects_a_database_outside_the_root(tmp_path: Path, root: Path) -> 
     # A later call finds the database through the run's storage pointer.
     summary = neps.run(lambda x: x, space, root_directory=root, evaluations_to_spend=5)
     assert summary.counts["success"] == 5
-    assert len(SQLiteStorage(root, url=f"sqlite://{database}").sync()) == 5
+    assert len(SQLiteStorage(root, url=f"sqlite:///{database}").sync()) == 5
     # Another root pointed at the same database with another space: the database is the
     # culprit, and overwriting the new root (the old advice) could not help.
     with pytest.raises(neps.SpaceMismatchError, match=r"The storage at sqlite://.* another"):
@@ -170,18 +171,63 @@ def test_url_selects_a_database_outside_the_root(tmp_path: Path, root: Path) -> 
             lambda y: y,
             {"y": neps.Float(0.0, 1.0)},
             root_directory=tmp_path / "other",
-            storage=f"sqlite://{database.as_posix().replace(' ', '%20')}",
+            storage=f"sqlite:///{database.as_posix().replace(' ', '%20')}",
             evaluations_to_spend=1,
         )
 
 
-def test_database_path_forms(tmp_path: Path) -> None:
+def test_database_path_forms_follow_sqlalchemy(tmp_path: Path) -> None:
     assert database_path(tmp_path, None) == tmp_path / "run.db"
-    assert database_path(tmp_path, "sqlite:///data/r.db") == Path("/data/r.db")
+    assert database_path(tmp_path, "sqlite:///data/r.db") == Path("data/r.db")  # relative
     assert database_path(tmp_path, "sqlite:////data/r.db") == Path("/data/r.db")
     assert database_path(tmp_path, "sqlite://") == tmp_path / "run.db"
-    with pytest.raises(ValueError, match="sqlite:///absolute"):
+    with pytest.raises(SettingsError, match=r"'sqlite:///run.db' \(relative\).*sqlite://host"):
         database_path(tmp_path, "sqlite://host/r.db")
+
+
+def test_a_relative_url_is_recorded_absolute_so_any_directory_finds_the_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Optuna's ``sqlite:///example.db`` is a file in the working directory, not in ``/``."""
+    work, elsewhere = tmp_path / "work", tmp_path / "elsewhere"
+    work.mkdir()
+    elsewhere.mkdir()
+    monkeypatch.chdir(work)
+    space = {"x": neps.Float(0.0, 1.0)}
+    neps.run(
+        lambda x: x,
+        space,
+        root_directory="results",
+        storage="sqlite:///example.db",
+        evaluations_to_spend=2,
+    )
+    assert (work / "example.db").is_file()
+    pointer = yaml.safe_load((work / "results" / "storage.yaml").read_text())
+    assert pointer["url"] == f"sqlite:///{work / 'example.db'}"
+    # Continued from another directory, with or without the URL: the same database.
+    monkeypatch.chdir(elsewhere)
+    assert neps.status(work / "results").budget.used_evaluations == 2
+    summary = neps.run(
+        lambda x: x,
+        space,
+        root_directory=work / "results",
+        storage=f"sqlite:///{work / 'example.db'}",
+        evaluations_to_spend=3,
+    )
+    assert summary.budget.used_evaluations == 3
+    assert not (elsewhere / "example.db").exists()
+
+
+def test_a_malformed_url_is_a_settings_error_naming_it(root: Path) -> None:
+    with pytest.raises(SettingsError, match=r"sqlite://host/r\.db"):
+        neps.run(
+            lambda x: x,
+            {"x": neps.Float(0.0, 1.0)},
+            root_directory=root,
+            storage="sqlite://host/r.db",
+            evaluations_to_spend=1,
+        )
+    assert not root.exists()
 
 
 def test_storage_name_puts_the_database_in_the_root(root: Path) -> None:
@@ -384,7 +430,7 @@ def test_overwrite_root_directory_also_starts_a_database_outside_the_root_afresh
     A database given by URL lives outside the root, so the "overwritten" run silently
     continues the old one. Expected: the second call evaluates three new trials.
     """
-    url = f"sqlite://{tmp_path / 'db' / 'run.db'}"
+    url = f"sqlite:///{tmp_path / 'db' / 'run.db'}"
     space = {"x": neps.Float(0.0, 1.0)}
     neps.run(lambda x: x, space, root_directory=root, storage=url, evaluations_to_spend=3)
     calls: list[float] = []

@@ -1,0 +1,246 @@
+"""A run's storage: finding the one it was started with, opening it, recording and deleting runs.
+
+The chosen backend is remembered in the root's ``storage.yaml``; this module is the only
+place that reads or writes it.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import attrs
+import yaml
+
+from neps_core.budget_file import BUDGET_FILE
+from neps_core.config import ComponentSpec
+from neps_core.errors import SettingsError, SpaceMismatchError, StorageError
+from neps_core.interfaces import Optimizer, Storage
+from neps_core.liveness import refuse_if_alive
+from neps_core.models import RunInfo
+from neps_core.plugin_manager import Plugins, plugin_errors
+from neps_core.serialization import dump_yaml, read_yaml, to_plain, write_atomic
+from neps_core.space import PipelineSpace, describe_space, space_from_description
+from neps_core.space.parameters import prior_indices_meant
+
+STORAGE_POINTER_FILE = "storage.yaml"
+#: What the core writes into every run's root (besides the pointer); found without the
+#: pointer, they mean a run lost it.
+RUN_FILES = ("configs", BUDGET_FILE, "summary.yaml", "trajectory.csv", "best_config.yaml")
+
+
+def open_storage(
+    root: Path,
+    spec: ComponentSpec | None,
+    plugins: Plugins,
+    *,
+    lost_ok: bool = False,
+    no_new_run: str | None = None,
+) -> Storage:
+    """The storage of the run in ``root``: the one it was started with, or ``spec`` for a new run.
+
+    The choice is remembered in ``root/storage.yaml`` so that later ``run()`` calls,
+    ``save_pipeline_results`` and ``status`` find the same backend. A store that lost its
+    trials is refused unless ``lost_ok`` (deleting the run). A caller that cannot start a new
+    run gives ``no_new_run``, the reason: it is raised, with nothing written, if there is none.
+    """
+    root = Path(root)
+    pointer = root / STORAGE_POINTER_FILE
+    stored = _read_pointer(pointer)
+    given = None if spec is None else _pointer_of(spec, plugins)
+    if stored is not None and given is not None and given != stored:
+        raise SettingsError(
+            f"storage: {root} was started with storage {stored} but {given} was "
+            "given; continue with the original storage or migrate the run"
+        )
+    lost = _lost_pointer(root) if stored is None else None
+    if lost is not None:
+        # Run files are written only after the pointer: read it again, another worker may
+        # have just started this run. Still missing, a new run would mix with the old files.
+        stored = _read_pointer(pointer)
+        if stored is None:
+            raise StorageError(lost)
+    chosen = stored or given or _pointer_of(ComponentSpec("disk"), plugins)
+    cls = plugins.storages[chosen["name"]]
+    with plugin_errors(f"storage {chosen['name']!r} of", plugins.storages.origin(chosen["name"])):
+        storage = cls(
+            root, url=chosen.get("url"), converter=plugins.converter, **chosen.get("options", {})
+        )
+    if stored is None:
+        if no_new_run is not None and storage.load_info() is None:
+            storage.close()  # a corrected retry may then choose another storage
+            raise SettingsError(no_new_run)
+        root.mkdir(parents=True, exist_ok=True)
+        write_atomic(pointer, dump_yaml(chosen))
+    elif not lost_ok:
+        _refuse_a_lost_store(root, storage)
+    return storage
+
+
+def _refuse_a_lost_store(root: Path, storage: Storage) -> None:
+    """Trial folders but no trials: the store was lost (a wiped scratch database, an emptied
+    journal). Going on would start over at trial 1 inside the old folders and their files.
+
+    A trial is stored before its folder is made, so folders without trials are never a race.
+    """
+    folders = sorted((root / "configs").glob("config_*"), key=lambda f: (len(f.name), f.name))
+    if not folders:
+        return
+    try:
+        if len(storage.sync()) > 0:
+            return
+        storage.load_info()  # a storage's own, more specific refusal comes first
+    except BaseException:
+        storage.close()
+        raise
+    storage.close()
+    raise StorageError(
+        f"{root} holds trial folders ({', '.join(f.name for f in folders[:3])}, ...) but its "
+        f"storage {storage.name!r} records no trials: their record was lost (a deleted or "
+        "emptied database or journal). Restore it, or start over with "
+        "overwrite_root_directory=True"
+    )
+
+
+def open_existing_run(root: Path, plugins: Plugins) -> Storage:
+    """The storage of the run in ``root``; never creates anything while looking.
+
+    Raises:
+        FileNotFoundError: ``root`` holds no run, or the files of one without its
+            ``storage.yaml`` (the message says which, and what to do).
+    """
+    root = Path(root)
+    if not (root / STORAGE_POINTER_FILE).is_file():
+        raise FileNotFoundError(_lost_pointer(root) or f"No neps_core run in {root}")
+    storage = open_storage(root, None, plugins)
+    if not storage.exists():
+        storage.close()
+        raise FileNotFoundError(f"No neps_core run in {root}")
+    return storage
+
+
+def _lost_pointer(root: Path) -> str | None:
+    """Why ``root`` without ``storage.yaml`` is no place for a new run, if it held one."""
+    found = [name for name in RUN_FILES if (root / name).exists()]
+    if "configs" in found and not any((root / "configs").glob("config_*")):
+        found.remove("configs")  # a folder of the user's own (say, Hydra's configs/)
+    if not found:
+        return None
+    return (
+        f"{root} holds files of a run ({', '.join(found)}) but not its {STORAGE_POINTER_FILE}, "
+        "which names the storage holding its trials: restore it (for the default storage it "
+        "reads 'name: disk'), or use a new root_directory (overwrite_root_directory=True "
+        "deletes this one)"
+    )
+
+
+def overwrite_run(root: Path, plugins: Plugins, stale_after: float) -> None:
+    """Delete the run in ``root``: its storage's data (wherever it lives), then the directory.
+
+    Raises:
+        LiveWorkersError: A worker heartbeated within ``stale_after`` seconds; deleting the
+            run under it would lose its result (or write it into the deleted run).
+    """
+    root = Path(root)
+    if (root / STORAGE_POINTER_FILE).is_file():
+        storage = open_storage(root, None, plugins, lost_ok=True)
+        try:
+            refuse_if_alive(storage.sync(), stale_after, f"overwrite {root}", "stale_after")
+            storage.erase()
+        finally:
+            storage.close()
+    if root.exists():
+        shutil.rmtree(root)
+
+
+def _read_pointer(pointer: Path) -> dict[str, Any] | None:
+    try:
+        data = read_yaml(pointer)
+    except FileNotFoundError:
+        return None
+    except yaml.YAMLError as error:
+        raise SettingsError(f"{pointer} is damaged: not valid YAML ({error})") from None
+    if not isinstance(data, dict) or "name" not in data:
+        raise SettingsError(f"{pointer} is damaged: expected a mapping with a 'name'")
+    return data
+
+
+def _pointer_of(spec: ComponentSpec, plugins: Plugins) -> dict[str, Any]:
+    """``"sqlite:///x.db"`` names the storage by URL scheme; other names are plugin names."""
+    name = spec.label
+    options = dict(spec.options)
+    url = options.pop("url", None)
+    if "://" in name:
+        url, name = name, urlparse(name).scheme
+    if url is not None:
+        url = plugins.storages[name].canonical_url(url)
+    return {"name": name, "url": url, "options": to_plain(options)}
+
+
+def stored_space(storage: Storage) -> PipelineSpace | None:
+    """The space a run in ``storage`` was started with, ``None`` for a new run."""
+    info = storage.load_info()
+    if info is None:
+        return None
+    with prior_indices_meant():  # a saved categorical prior is an index
+        return space_from_description(info.space)
+
+
+def rebuildable_space(storage: Storage) -> PipelineSpace | None:
+    """``stored_space``, or ``None`` when its operations cannot be imported (lambdas).
+
+    For what only reads a run (status, summaries), which must work without the space.
+    """
+    try:
+        return stored_space(storage)
+    except ValueError:
+        return None
+
+
+def initialize_run(
+    storage: Storage, space: PipelineSpace, optimizer: Optimizer, seed: int | None
+) -> RunInfo:
+    """Record a new run, or check a continued one against the space it was started with.
+
+    Returns what the run was started with.
+    """
+    described = describe_space(space)
+    info = RunInfo(
+        space=described,
+        optimizer=optimizer.name,
+        optimizer_settings=to_plain(attrs.asdict(optimizer.settings)),
+        seed=seed,
+        created_at=time.time(),
+    )
+    stored = storage.initialize(info)
+    if dict(stored.space) != described:
+        raise_space_mismatch(stored.space, described, storage.root_directory, storage.url)
+    return stored
+
+
+def raise_space_mismatch(
+    stored: Mapping[str, Any], given: Mapping[str, Any], root: Path, url: str | None = None
+) -> None:
+    """Explain, parameter by parameter, how a continued run's space differs from the saved one.
+
+    With a storage ``url`` the run lives outside ``root``: overwriting the root cannot help.
+    """
+    differences = [
+        f"{name!r}: saved {stored.get(name)!r}, given {given.get(name)!r}"
+        for name in dict.fromkeys([*stored, *given])
+        if stored.get(name) != given.get(name)
+    ]
+    raise SpaceMismatchError(
+        f"The run in {root} was started with a different pipeline_space. Differences: "
+        + "; ".join(differences)
+        + (
+            f". The storage at {url} holds that run: point storage= at another database, "
+            "or use the original space."
+            if url
+            else ". Use a new root_directory, overwrite_root_directory=True, or the original space."
+        )
+    )
