@@ -193,6 +193,7 @@ def _has_budget(settings: RunSettings) -> bool:
         settings.fidelities_to_spend,
         settings.max_evaluations_per_run,
         settings.max_cost_per_run,
+        settings.max_fidelities_per_run,
     )
     return any(limit is not None for limit in limits)
 

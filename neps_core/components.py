@@ -74,12 +74,13 @@ def check_run_fits_space(settings: RunSettings, space: PipelineSpace) -> None:
         raise SettingsError(
             "pipeline_space has no parameters: declare at least one (e.g. neps.Float) to search"
         )
-    if settings.fidelities_to_spend is not None and space.fidelity_name is None:
-        raise SettingsError(
-            "fidelities_to_spend needs a fidelity parameter (e.g. neps.IntegerFidelity) in "
-            "pipeline_space, which has none; budget the run with evaluations_to_spend or "
-            "cost_to_spend instead"
-        )
+    for budget in ("fidelities_to_spend", "max_fidelities_per_run"):
+        if getattr(settings, budget) is not None and space.fidelity_name is None:
+            raise SettingsError(
+                f"{budget} needs a fidelity parameter (e.g. neps.IntegerFidelity) in "
+                "pipeline_space, which has none; budget the run with evaluations_to_spend or "
+                "cost_to_spend instead"
+            )
 
 
 def select_optimizer_class(

@@ -46,6 +46,7 @@ ALIASES = {
     "total_cost_to_spend": "cost_to_spend",
     "worker_evaluations_to_spend": "max_evaluations_per_run",
     "worker_cost_to_spend": "max_cost_per_run",
+    "worker_fidelities_to_spend": "max_fidelities_per_run",
 }
 
 
@@ -168,6 +169,9 @@ class RunSettings:
     fidelities_to_spend: float | None = attrs.field(
         default=None, validator=_optional(_positive_number)
     )
+    max_fidelities_per_run: float | None = attrs.field(
+        default=None, validator=_optional(_positive_number)
+    )
     ignore_errors: bool = attrs.field(default=False, validator=_bool)
     objective_value_on_error: float | None = attrs.field(default=None, validator=_optional(_number))
     cost_value_on_error: float | None = attrs.field(default=None, validator=_optional(_cost))
@@ -196,10 +200,11 @@ class RunSettings:
     def from_kwargs(cls, **kwargs: Any) -> RunSettings:
         """Settings from ``run()``'s keyword arguments, legacy and alias names included."""
         settings, spelled = _apply_aliases(kwargs)
-        for optional in ("root_directory", "sample_batch_size", "worker_id"):
-            if settings.get(optional) is None:
-                settings.pop(optional, None)
-        known = {field.name for field in attrs.fields(cls)}
+        fields = attrs.fields(cls)
+        for field in fields:  # None means the default (an empty key in a YAML file, say)
+            if field.default is not None and settings.get(field.name, ...) is None:
+                del settings[field.name]
+        known = {field.name for field in fields}
         unknown = sorted(set(settings) - known)
         if unknown and "searcher" in kwargs:
             settings = _searcher_options(settings, unknown)

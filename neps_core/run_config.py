@@ -51,6 +51,7 @@ SETTINGS = tuple(field.name for field in attrs.fields(RunSettings))
 _FLOAT_SETTINGS = {
     "cost_to_spend",
     "max_cost_per_run",
+    "max_fidelities_per_run",
     "fidelities_to_spend",
     "objective_value_on_error",
     "cost_value_on_error",

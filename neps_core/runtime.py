@@ -118,6 +118,7 @@ class Worker:
         self._unbuilt: list[EvaluationOutcome] = []
         self._claimed = 0
         self._cost_spent = 0.0
+        self._fidelities_spent = 0.0
         self._local_stop: str | None = None
         self._sampler = TrialSampler(
             context.settings, context.space, context.optimizer, context.plugins
@@ -232,9 +233,13 @@ class Worker:
         if local_left == 0:
             self._local_stop = "max_evaluations_per_run reached"
             return []
-        if self.settings.max_cost_per_run and self._cost_spent >= self.settings.max_cost_per_run:
-            self._local_stop = "max_cost_per_run reached"
-            return []
+        for spent, limit in (
+            (self._cost_spent, "max_cost_per_run"),
+            (self._fidelities_spent, "max_fidelities_per_run"),
+        ):
+            if getattr(self.settings, limit) is not None and spent >= getattr(self.settings, limit):
+                self._local_stop = f"{limit} reached"
+                return []
         wanted = free if local_left is None else min(free, local_left)
         return self._sampler.sample(self.context.storage, wanted)
 
@@ -245,6 +250,7 @@ class Worker:
     # -- evaluation -------------------------------------------------------------------------
     def _launch(self, trial: Trial) -> None:
         self._claimed += 1
+        self._fidelities_spent += trial.fidelity or 0.0
         self._in_flight[trial.id] = trial
         self.context.plugins.notify("neps_trial_sampled", run=self.context, trial=trial)
         directory = self.context.storage.trial_directory(trial.id)

@@ -69,6 +69,7 @@ def _trials(root: Path) -> int:
         ("total_cost_to_spend", -2),
         ("worker_evaluations_to_spend", 0),
         ("worker_cost_to_spend", -1),
+        ("worker_fidelities_to_spend", 0),
         ("overwrite_root_directory", "false"),
         ("ignore_errors", "false"),
         ("post_run_summary", "maybe"),
@@ -461,3 +462,38 @@ def test_worker_budget_aliases_bound_each_call(tmp_path: Path) -> None:
         neps.run(_costly, SPACE, root_directory=tmp_path / "c", worker_cost_to_spend=3)
     assert neps.status(tmp_path / "e").counts["success"] == 4
     assert neps.status(tmp_path / "c").counts["success"] == 6
+
+
+def test_worker_fidelities_to_spend_bounds_the_fidelity_each_call_evaluates(
+    tmp_path: Path,
+) -> None:
+    """NePS's per-worker fidelity budget: random search at epochs=3 spends 3 per trial."""
+    space = {**SPACE, "epochs": neps.IntegerFidelity(1, 3)}
+    for _ in range(2):
+        neps.run(
+            lambda x, kind, epochs: x,
+            space,
+            root_directory=tmp_path / "f",
+            optimizer="random_search",
+            worker_fidelities_to_spend=7,  # stops once 7 are spent: 3 trials, 9 epochs
+        )
+    assert neps.status(tmp_path / "f").counts["success"] == 6
+    with pytest.raises(neps.SettingsError, match="max_fidelities_per_run needs a fidelity"):
+        neps.run(_objective, SPACE, root_directory=tmp_path / "n", max_fidelities_per_run=3)
+
+
+def test_none_means_the_default_as_an_empty_key_of_a_yaml_file_does(tmp_path: Path) -> None:
+    """NePS's YAML template leaves keys empty (``ignore_errors:``); run(**yaml) gets None."""
+    summary = neps.run(
+        _objective,
+        SPACE,
+        root_directory=tmp_path,
+        evaluations_to_spend=2,
+        ignore_errors=None,
+        overwrite_root_directory=None,
+        heartbeat_interval=None,
+        optimizer=None,
+        post_run_summary=None,
+    )
+    assert summary.counts["success"] == 2
+    assert (tmp_path / "summary.yaml").is_file()  # post_run_summary kept its default, True
