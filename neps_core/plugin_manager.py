@@ -180,15 +180,18 @@ def _taken(discovery: Discovery, name: str) -> bool:
 def _load_entry_point(
     discovery: Discovery, entry_point: importlib.metadata.EntryPoint, distribution: str, name: str
 ) -> None:
+    manager = discovery.manager
     try:
         plugin = entry_point.load()
+        if manager.is_registered(plugin):  # one module behind two distributions
+            return
+        manager.register(plugin, name=name)  # refuses a hook with the wrong arguments
     except Exception as cause:
+        if manager.has_plugin(name):  # pluggy before 1.6 registered before validating
+            manager.unregister(name=name)
         error = PluginLoadError(entry_point.name, entry_point.value, distribution, cause)
         discovery.mark_broken(name, error)
         return
-    if discovery.manager.is_registered(plugin):  # one module behind two distributions
-        return
-    discovery.manager.register(plugin, name=name)
     discovery.distributions[name] = distribution
     _check_hooks(discovery, plugin, strict=False)
 

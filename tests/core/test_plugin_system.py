@@ -21,6 +21,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import pluggy
 import pytest
 
 import neps_core as neps
@@ -304,6 +305,26 @@ def test_an_installed_plugin_with_a_bad_registration_is_broken_not_fatal(
         "neps_register_optimizers of distribution 'neps-bad-reg' (entry point 'bad_reg') "
         "returned <class"
     )
+
+
+def test_an_installed_plugin_with_a_hook_of_wrong_arguments_breaks_only_itself(
+    distribution: MakeDistribution, neps_run: Run, tmp_path: Path
+) -> None:
+    """pluggy refuses the hook when it registers the plugin; the other plugins still load."""
+    source = """
+    from neps_core import hookimpl
+
+    @hookimpl
+    def neps_trial_finished(run, trial, report, extra_argument):
+        pass
+    """
+    distribution("neps-bad-sig", source, entry_point="bad_sig")
+    with pytest.warns(PluginLoadWarning, match=r"(?s)'bad_sig'.*'neps-bad-sig'.*extra_argument"):
+        discovery = make_plugin_manager()
+    assert isinstance(discovery.broken["bad_sig"].cause, pluggy.PluginValidationError)
+    assert not discovery.manager.has_plugin("bad_sig")
+    with pytest.warns(PluginLoadWarning):
+        assert neps_run(optimizer="random_search").counts["success"] == 5
 
 
 def test_an_installed_plugin_with_a_misspelt_hook_is_warned_about(
