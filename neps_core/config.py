@@ -145,6 +145,19 @@ def _storage_spec(value: Any) -> ComponentSpec | None:
     return None if value is None else component_spec(value, "storage")
 
 
+def _named_evaluate_pipeline(value: Any) -> Any:
+    from neps_core.run_config import named_in_run  # which reads settings from this module
+
+    return named_in_run("evaluate_pipeline", value)
+
+
+def _named_plugins(value: Any) -> tuple[object, ...]:
+    from neps_core.run_config import named_in_run
+
+    plugins: tuple[object, ...] = named_in_run("plugins", value)
+    return plugins
+
+
 def _default_worker_id() -> str:
     return f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
 
@@ -153,7 +166,9 @@ def _default_worker_id() -> str:
 class RunSettings:
     """Everything one ``run()`` call was asked to do (NePS's argument names)."""
 
-    evaluate_pipeline: Callable[..., Any] | None = None
+    evaluate_pipeline: Callable[..., Any] | None = attrs.field(
+        default=None, converter=_named_evaluate_pipeline
+    )
     pipeline_space: Any = None
     root_directory: Path = attrs.field(default=Path("neps_results"), converter=Path)
     overwrite_root_directory: bool = attrs.field(default=False, validator=_bool)
@@ -180,7 +195,7 @@ class RunSettings:
     optimizer: ComponentSpec = attrs.field(default=ComponentSpec("auto"), converter=_optimizer_spec)
     storage: ComponentSpec | None = attrs.field(default=None, converter=_storage_spec)
     evaluator: ComponentSpec = attrs.field(default=ComponentSpec("sync"), converter=_evaluator_spec)
-    plugins: tuple[object, ...] = attrs.field(default=(), converter=tuple)
+    plugins: tuple[object, ...] = attrs.field(default=(), converter=_named_plugins)
     seed: int | None = attrs.field(default=None, validator=_optional(_seed))
     post_run_summary: bool = attrs.field(default=True, validator=_bool)
     heartbeat_interval: float = attrs.field(default=10.0, validator=_optional(_positive_number))

@@ -142,7 +142,7 @@ class _Parser:
     def _evaluate_pipeline(self, value: Any) -> Any:
         key = "evaluate_pipeline"
         if isinstance(value, str):
-            return self._callable(key, self._load(key, value))
+            return self._callable(key, self.load(key, value))
         if not isinstance(value, Mapping):
             self.fail(
                 key,
@@ -157,7 +157,7 @@ class _Parser:
         for part in ("path", "name"):
             if not isinstance(value.get(part), str):
                 self.fail(f"{key}.{part}", "required (a string)")
-        return self._callable(key, self._load(key, f"{value['path']}:{value['name']}"))
+        return self._callable(key, self.load(key, f"{value['path']}:{value['name']}"))
 
     def _command(self, value: Mapping[str, Any]) -> Command:
         unknown = sorted(set(value) - set(_COMMAND_KEYS))
@@ -177,9 +177,10 @@ class _Parser:
         function: Callable[..., Any] = value
         return function
 
-    def _load(self, key: str, target: str) -> Any:
+    def load(self, key: str, target: str) -> Any:
         """The object named by ``module:attr`` or ``path/to/file.py:attr``."""
         location, separator, attribute = target.rpartition(":")
+        location = location.removesuffix(":")  # NePS's templates write path/to/file.py::name
         if not separator or not location or not attribute:
             self.fail(key, f"expected 'module:name' or 'path/to/file.py:name', got {target!r}")
         owner: Any = self._module(key, location)
@@ -236,14 +237,15 @@ class _Parser:
             value = [value]
         if not isinstance(value, list):
             self.fail("plugins", f"expected a list of 'module' or 'module:name', got {value!r}")
-        loaded = []
         for index, entry in enumerate(value):
-            where = f"plugins[{index}]"
             if not isinstance(entry, str):
-                self.fail(where, f"expected 'module' or 'module:name', got {entry!r}")
-            plugin = self._load(where, entry) if ":" in entry else self._module(where, entry)
-            loaded.append(plugin() if isinstance(plugin, type) else plugin)
-        return tuple(loaded)
+                self.fail(f"plugins[{index}]", f"expected 'module' or 'module:name', got {entry!r}")
+        return tuple(self.plugin(f"plugins[{index}]", entry) for index, entry in enumerate(value))
+
+    def plugin(self, where: str, entry: str) -> object:
+        """The plugin named ``module`` or ``module:name`` (a class is instantiated)."""
+        plugin = self.load(where, entry) if ":" in entry else self._module(where, entry)
+        return plugin() if isinstance(plugin, type) else plugin
 
     def _path(self, key: str, value: Any) -> Path:
         if not isinstance(value, str | Path):
@@ -260,7 +262,7 @@ class _Parser:
                 if not value.is_file():
                     self.fail(key, f"no such file {value}")
             else:
-                value = self._load(key, value)
+                value = self.load(key, value)
         try:
             return resolve_space(value, plugins)
         except SettingsError as error:
@@ -318,6 +320,23 @@ class _Parser:
             RunSettings.from_kwargs(**{"root_directory": "neps_results", **values})
         except SettingsError as error:
             raise with_key_path(error, self.source, set(values)) from None
+
+
+def named_in_run(setting: str, value: Any) -> Any:
+    """A ``run()`` argument naming objects as a run config does, resolved from the working
+    directory: ``evaluate_pipeline="path/to/file.py:name"`` (or ``"module:name"``), and
+    ``plugins=["module", "module:name", ...]``. Anything else is returned unchanged.
+    """
+    parser = _Parser("run()", Path.cwd())
+    if setting == "evaluate_pipeline" and isinstance(value, str):
+        return parser.load(setting, value)
+    if setting == "plugins":
+        entries = [value] if isinstance(value, str) else list(value)
+        return tuple(
+            parser.plugin(f"plugins[{index}]", entry) if isinstance(entry, str) else entry
+            for index, entry in enumerate(entries)
+        )
+    return value
 
 
 def with_key_path(error: SettingsError, source: str, keys: set[str]) -> SettingsError:

@@ -372,6 +372,42 @@ def test_yaml_plugins_are_loaded_and_classes_instantiated(project: Path) -> None
     sys.modules.pop("my_observer", None)
 
 
+def test_run_takes_functions_and_plugins_by_name_as_a_run_config_does(
+    project: Path, monkeypatch: Any
+) -> None:
+    """NePS's run(**yaml.safe_load(template)) hands run() the strings a run config holds."""
+    (project / "my_counter.py").write_text(
+        textwrap.dedent(
+            """
+            import neps_core
+
+            finished = []
+
+            @neps_core.hookimpl
+            def neps_trial_finished(run, trial, report):
+                finished.append(trial.id)
+            """
+        ),
+        encoding="utf-8",
+    )
+    monkeypatch.chdir(project)
+    monkeypatch.syspath_prepend(str(project))
+    summary = neps.run(
+        "train.py::evaluate_pipeline",  # NePS's template writes two colons
+        BASE["pipeline_space"],
+        root_directory="results",
+        evaluations_to_spend=2,
+        plugins="my_counter",
+    )
+    assert summary.counts["success"] == 2
+    assert sys.modules["my_counter"].finished == ["1", "2"]
+    with pytest.raises(SettingsError, match=r"run\(\): plugins\[1\]: cannot import 'no_such'"):
+        neps.run("train.py:evaluate_pipeline", root_directory="results", plugins=[1, "no_such"])
+    with pytest.raises(SettingsError, match=r"run\(\): evaluate_pipeline: .*no attribute 'nope'"):
+        neps.run("train.py:nope", root_directory="results")
+    sys.modules.pop("my_counter", None)
+
+
 # -- run(..., run_config=...) ------------------------------------------------------------------
 def test_run_with_a_run_config(project: Path) -> None:
     summary = neps.run(run_config=write_config(project, BASE))
