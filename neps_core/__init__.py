@@ -33,6 +33,7 @@ from neps_core.importing import import_trials
 from neps_core.models import BudgetInfo, Proposal, Report, Summary, Trial, TrialState
 from neps_core.processes import Command
 from neps_core.profiling import profile
+from neps_core.result_contract import UserResultDict
 from neps_core.space import (
     ByName,
     Categorical,
@@ -48,6 +49,7 @@ from neps_core.space import (
     IntegerParameter,
     Operation,
     PipelineSpace,
+    Resampled,
 )
 
 __version__ = "0.1.0"
@@ -84,6 +86,7 @@ __all__ = [
     "PluginLoadError",
     "Proposal",
     "Report",
+    "Resampled",
     "SettingsError",
     "SpaceMismatchError",
     "Summary",
@@ -92,6 +95,7 @@ __all__ = [
     "TrialNotFoundError",
     "TrialState",
     "UnknownPluginError",
+    "UserResultDict",
     "__version__",
     "algorithms",
     "hookimpl",

@@ -6,6 +6,7 @@ import inspect
 import logging
 import random
 import sys
+import warnings
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -80,6 +81,15 @@ def run(
     """
     from neps_core.run_config import settings_with_run_config
 
+    if "run_args" in legacy_and_aliases:  # NePS's older name of run_config
+        if run_config is not None:
+            raise SettingsError("Both run_args= and run_config= were given; use only run_config=")
+        warnings.warn(
+            "run(run_args=...) is deprecated; use run_config= instead.",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        run_config = legacy_and_aliases.pop("run_args")
     arguments = _explicit_arguments(locals())
     arguments.pop("run_config", None)
     arguments.update(legacy_and_aliases)

@@ -83,6 +83,15 @@ def check_run_fits_space(settings: RunSettings, space: PipelineSpace) -> None:
             )
 
 
+#: NePS optimizers neps_core does not ship, and what to use instead.
+NEPS_OPTIMIZERS_NOT_HERE = {
+    "primo": "not in neps_core; for several objectives use 'mo_asha' (with a fidelity) "
+    "or 'random_search'",
+    "ifbo": "not in neps_core; with a fidelity use 'asha', 'hyperband' or 'priorband'",
+    "mo_hyperband": "not in neps_core; use 'mo_asha'",
+}
+
+
 def select_optimizer_class(
     spec: ComponentSpec,
     space: PipelineSpace,
@@ -97,7 +106,12 @@ def select_optimizer_class(
             raise SettingsError(f"optimizer: {spec.name!r} is not an Optimizer subclass")
         return spec.name
     if spec.name != "auto":
-        return plugins.optimizers[spec.name]
+        try:
+            return plugins.optimizers[spec.name]
+        except UnknownPluginError as error:
+            if spec.name in NEPS_OPTIMIZERS_NOT_HERE:
+                add_note(error, f"(NePS's {spec.name!r}: {NEPS_OPTIMIZERS_NOT_HERE[spec.name]})")
+            raise
     name = plugins.hook.neps_select_optimizer(
         space=space, settings=settings, multi_objective=multi_objective
     )

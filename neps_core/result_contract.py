@@ -17,7 +17,7 @@ import math
 import numbers
 import warnings
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, TypedDict
 
 import attrs
 import numpy as np
@@ -26,6 +26,20 @@ from neps_core.models import Objective, Report, TrialState
 from neps_core.serialization import to_plain
 
 _LEGACY_KEYS = {"loss": "objective_to_minimize", "info_dict": "extra"}
+
+
+class UserResultDict(TypedDict, total=False):
+    """The dict ``evaluate_pipeline`` may return, typed (NePS's name); calling it makes a dict.
+
+    Further keys are allowed at run time and kept in the report's ``extra``.
+    """
+
+    objective_to_minimize: float | Sequence[float]
+    cost: float
+    learning_curve: Sequence[float]
+    extra: Mapping[str, Any]
+    exception: BaseException | str
+    metadata: Mapping[str, Any]
 
 
 @attrs.frozen

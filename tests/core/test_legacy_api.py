@@ -261,3 +261,31 @@ def test_old_argument_names_of_todays_parameters_say_the_new_ones() -> None:
         neps.Categorical(("a", "b"), default_confidence="high")
     with pytest.raises(ValueError, match="'prior' or its old name 'default', not both"):
         space_from_description({"x": {"lower": 0, "upper": 1, "prior": 0.5, "default": 0.2}})
+
+
+def test_neps_names_of_newer_scripts_exist(root: Path) -> None:
+    """NePS's import_trials docs, architecture and multi-objective examples use these."""
+    space = {"lr": neps.Float(1e-4, 1e-1, log=True), "width": neps.Integer(8, 64)}
+    result = neps.UserResultDict(objective_to_minimize=0.45, cost=2.0)
+    assert result == {"objective_to_minimize": 0.45, "cost": 2.0}
+    (trial,) = neps.import_trials([({"lr": 0.001, "width": 16}, result)], root, space)
+    assert trial.report is not None and trial.report.cost == 2.0
+    assert neps.Resampled(space["width"]).source == space["width"]
+    with pytest.raises(neps.UnknownPluginError) as caught:
+        neps.run(lambda lr, width: lr, space, root_directory=root / "primo", optimizer="primo")
+    assert any("'mo_asha'" in note for note in caught.value.__notes__)
+
+
+def test_run_args_is_the_old_name_of_run_config(tmp_path: Path) -> None:
+    (tmp_path / "train.py").write_text("def f(x):\n    return x\n", encoding="utf-8")
+    (tmp_path / "run.yaml").write_text(
+        "evaluate_pipeline: train.py:f\npipeline_space: {x: {lower: 0.0, upper: 1.0}}\n"
+        f"root_directory: {tmp_path / 'results'}\nevaluations_to_spend: 2\n",
+        encoding="utf-8",
+    )
+    with pytest.warns(DeprecationWarning, match="use run_config="):
+        summary = neps.run(run_args=tmp_path / "run.yaml")
+    assert summary.counts["success"] == 2
+    with pytest.raises(neps.SettingsError, match="use only run_config="):
+        neps.run(run_args=tmp_path / "run.yaml", run_config=tmp_path / "run.yaml")
+    sys.modules.pop("train", None)
