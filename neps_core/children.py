@@ -23,7 +23,7 @@ from typing import Any
 
 import attrs
 
-from neps_core import child_runner
+from neps_core import child_runner, orphan_guardian
 from neps_core.child_runner import (
     CONFIG_FILE_ENV,
     PARENT_SYS_PATH_ENV,
@@ -159,6 +159,7 @@ class ChildProcess:
                 stderr=err,
                 start_new_session=True,
             )
+        orphan_guardian.guard(self._process.pid)  # its own session would outlive a SIGKILLed us
         self.started = time.monotonic()
 
     def poll(self) -> bool:
@@ -177,6 +178,7 @@ class ChildProcess:
             signal_group(self._process.pid, signal.SIGKILL, leader=not exited)
             self._kill_at = None
         if exited:
+            orphan_guardian.release(self._process.pid)
             return True
         if self.timeout is not None and not self.timed_out and now - self.started > self.timeout:
             self.timed_out = True
@@ -199,7 +201,10 @@ class ChildProcess:
             return True
         if block:
             self._process.wait()
-        return self._process.poll() is not None
+        if self._process.poll() is None:
+            return False
+        orphan_guardian.release(self._process.pid)
+        return True
 
     def collect(self) -> tuple[Any, BaseException | None, str | None]:
         """``(result, error, traceback)`` of the exited child."""

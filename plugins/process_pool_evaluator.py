@@ -33,7 +33,7 @@ from typing import Any, ClassVar
 
 import attrs
 
-from neps_core import hookimpl
+from neps_core import hookimpl, orphan_guardian
 from neps_core.child_runner import RemoteEvaluationError
 from neps_core.errors import EvaluationTimeoutError
 from neps_core.interfaces import EvaluationJob, EvaluationOutcome, Evaluator
@@ -220,6 +220,7 @@ class ProcessPoolEvaluator(Evaluator):
         parent_end, child_end = self._context.Pipe(duplex=True)
         process = self._context.Process(target=serve, args=(child_end,), daemon=True)
         process.start()
+        orphan_guardian.guard(process.pid)  # busy, it would outlive a SIGKILLed worker
         child_end.close()
         member = _Member(process, parent_end)
         self._members.append(member)
@@ -334,6 +335,7 @@ class ProcessPoolEvaluator(Evaluator):
                 continue
             signal_group(process.pid, signal.SIGKILL, leader=process.exitcode is None)
             process.join()
+            orphan_guardian.release(process.pid)
         self._dying = still
 
     def close(self) -> None:

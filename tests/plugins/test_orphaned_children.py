@@ -1,0 +1,65 @@
+"""A worker killed with SIGKILL takes its evaluations with it (``neps_core.orphan_guardian``).
+
+Trials run in child processes of their own session; without the guardian they outlived the
+worker and evaluated on next to the worker that re-ran the re-queued trial in the same folder.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.worker_processes import kill_mid_evaluation
+
+WORKER = """
+import os, sys, time
+import neps_core as neps
+
+def evaluate_pipeline(x, pipeline_directory):
+    (pipeline_directory / "pid").write_text(str(os.getpid()))
+    time.sleep(120)
+    return x
+
+if __name__ == "__main__":
+    evaluator = sys.argv[1]
+    function = evaluate_pipeline
+    if evaluator == "command":
+        evaluator = "subprocess"
+        function = neps.Command(
+            ["sh", "-c", "sleep 120 & echo $! > {pipeline_directory}/pid; wait"]
+        )
+    neps.run(
+        function, {"x": neps.Float(0.0, 1.0)}, root_directory="run",
+        evaluations_to_spend=1, evaluator=evaluator,
+    )
+"""
+
+
+def _running(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie waiting for a parent that does not reap is no longer)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return state != "Z"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("evaluator", ["process_pool", "subprocess", "command"])
+def test_a_sigkilled_workers_evaluation_is_stopped(tmp_path: Path, evaluator: str) -> None:
+    root = tmp_path / "run"
+    kill_mid_evaluation(WORKER, [evaluator], root, "configs/config_1/pid")
+    deadline = time.monotonic() + 30
+    pid_file = root / "configs" / "config_1" / "pid"
+    while not pid_file.read_text().strip():  # created before its number is written
+        time.sleep(0.05)
+    pid = int(pid_file.read_text())
+    while _running(pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    alive = _running(pid)
+    if alive:
+        os.kill(pid, 9)
+    assert not alive, f"the evaluation (pid {pid}) outlived its SIGKILLed worker"
