@@ -27,48 +27,63 @@ GRACE = 5.0
 
 
 class _Link:
-    """The worker's end: the pipe to its guardian, started on first use."""
+    """The worker's end: the pipe to its guardian, started on first use.
+
+    The guardian detaches from the process that starts it, so the worker holds only the pipe's
+    file descriptor: nothing to reap, and nothing a forked child would inherit as an object.
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._guardian: subprocess.Popen[bytes] | None = None
+        self._pipe: int | None = None
+
+    def open(self) -> int:
+        with self._lock:
+            if self._pipe is None:
+                self._pipe = _start_guardian()
+                atexit.register(self.close)
+            return self._pipe
 
     def send(self, line: str) -> None:
-        with self._lock:
-            if self._guardian is None:
-                self._guardian = subprocess.Popen(
-                    [sys.executable, __file__],
-                    stdin=subprocess.PIPE,
-                    stdout=subprocess.DEVNULL,
-                    start_new_session=True,  # a Ctrl-C to the terminal's group spares it
-                )
-                atexit.register(self.close)
-            assert self._guardian.stdin is not None
-            with contextlib.suppress(OSError):  # a guardian killed by hand guards nothing
-                self._guardian.stdin.write(line.encode())
-                self._guardian.stdin.flush()
+        with contextlib.suppress(OSError):  # a guardian killed by hand guards nothing
+            os.write(self.open(), line.encode())
 
     def close(self) -> None:
         """End the guardian: a worker that exits normally has stopped its children itself."""
         with self._lock:
-            guardian, self._guardian = self._guardian, None
-        if guardian is not None:
-            with contextlib.suppress(OSError):
-                guardian.stdin.close()  # type: ignore[union-attr]
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                guardian.wait(GRACE + 1)
+            pipe, self._pipe = self._pipe, None
+        if pipe is not None:
+            os.close(pipe)
 
     def forget_after_fork(self) -> None:
         """A forked child has no children of the worker's: it must not hold the pipe open."""
         self._lock = threading.Lock()
-        if self._guardian is not None and self._guardian.stdin is not None:
-            with contextlib.suppress(OSError):
-                os.close(self._guardian.stdin.fileno())
-        self._guardian = None
+        if self._pipe is not None:
+            os.close(self._pipe)
+        self._pipe = None
+
+
+def _start_guardian() -> int:
+    """Start the guardian reading the returned pipe; it detaches before this returns."""
+    reading, writing = os.pipe()  # not inherited by other children (PEP 446)
+    starter = subprocess.Popen(
+        [sys.executable, "-I", __file__],  # isolated: no neps_core/ on sys.path
+        stdin=reading,
+        stdout=subprocess.DEVNULL,
+        start_new_session=True,  # a Ctrl-C to the terminal's process group spares it
+    )
+    os.close(reading)
+    starter.wait()
+    return writing
 
 
 _LINK = _Link()
 os.register_at_fork(after_in_child=_LINK.forget_after_fork)
+
+
+def prepare() -> None:
+    """Start the guardian now, before a child: ``guard`` then tells it within microseconds."""
+    _LINK.open()
 
 
 def guard(group: int) -> None:
@@ -106,7 +121,9 @@ def _stop(groups: set[int]) -> None:
 
 
 def main() -> None:
-    """Track ``+group`` / ``-group`` lines until the worker's end of the pipe closes."""
+    """Detach, then track ``+group`` / ``-group`` lines until the worker's pipe closes."""
+    if os.fork() > 0:
+        os._exit(0)  # the worker reaps this process at once and never waits for the guardian
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     groups: set[int] = set()
     for line in sys.stdin.buffer:

@@ -219,6 +219,7 @@ class ProcessPoolEvaluator(Evaluator):
     def _spawn(self) -> _Member:
         parent_end, child_end = self._context.Pipe(duplex=True)
         process = self._context.Process(target=serve, args=(child_end,), daemon=True)
+        orphan_guardian.prepare()
         process.start()
         orphan_guardian.guard(process.pid)  # busy, it would outlive a SIGKILLed worker
         child_end.close()
