@@ -35,6 +35,8 @@ class TrialState(str, enum.Enum):
 
 
 Objective = float | tuple[float, ...]
+#: A fidelity value: an ``int`` for an integer fidelity stays one when read back.
+FidelityValue = int | float
 
 
 @attrs.frozen
@@ -76,7 +78,7 @@ class Trial:
     started_at: float | None = None
     finished_at: float | None = None
     previous_trial_id: str | None = None
-    fidelity: float | None = None
+    fidelity: FidelityValue | None = None
     attempts: int = 0
     last_heartbeat: float | None = None
     report: Report | None = None

@@ -19,7 +19,7 @@ import cattrs
 import numpy as np
 import yaml
 
-from neps_core.models import Objective
+from neps_core.models import FidelityValue, Objective
 
 _YAML_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -29,6 +29,7 @@ def make_converter() -> cattrs.Converter:
     """The converter for neps_core's models; plugins extend it via ``neps_configure_converter``."""
     converter = cattrs.Converter()
     converter.register_structure_hook(Objective | None, _structure_objective)
+    converter.register_structure_hook(FidelityValue | None, _structure_fidelity)
     converter.register_structure_hook(Any, lambda value, _: value)
     return converter
 
@@ -86,6 +87,12 @@ def _number(value: Any, expected: str) -> int | float:
             except ValueError:
                 continue
     raise ValueError(f"expected {expected}, got {value!r}")
+
+
+def _structure_fidelity(value: Any, _: Any) -> int | float | None:
+    if value is None or (isinstance(value, int) and not isinstance(value, bool)):
+        return value
+    return float(value)
 
 
 def _structure_objective(value: Any, _: Any) -> float | tuple[float, ...] | None:

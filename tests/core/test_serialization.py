@@ -42,3 +42,24 @@ def test_a_failed_write_names_the_file_and_keeps_the_old_one(tmp_path: Path) -> 
     assert f"File too large: '{target}'" in completed.stderr.splitlines()[-1]
     assert read_yaml(target) == {"old": True}
     assert [p.name for p in tmp_path.iterdir()] == ["budget.yaml"]
+
+
+def test_an_integer_fidelity_reads_back_as_an_int_in_both_storages(tmp_path: Path) -> None:
+    """A re-queued trial is read back and written again: it kept 3, not 3.0 (metadata.yaml)."""
+    import neps_core as neps
+    from neps_core_plugins.disk_storage.storage import DiskStorage
+    from neps_core_plugins.sqlite_storage import SQLiteStorage
+
+    space = {"x": neps.Float(0.0, 1.0), "epochs": neps.IntegerFidelity(1, 9)}
+    for name, backend in (("disk", DiskStorage), ("sqlite", SQLiteStorage)):
+        root = tmp_path / name
+        neps.run(
+            lambda x, epochs: x,
+            space,
+            root_directory=root,
+            evaluations_to_spend=3,
+            storage=name,
+            optimizer="hyperband",
+        )
+        fidelities = [trial.fidelity for trial in backend(root).sync().values()]
+        assert fidelities and all(type(f) is int for f in fidelities), fidelities
