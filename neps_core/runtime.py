@@ -83,7 +83,9 @@ def check_outcomes(outcomes: list[Any], in_flight: Mapping[str, Trial]) -> None:
                 f"wait() returned a {type(outcome).__name__}; it must return a list of "
                 "EvaluationOutcome"
             )
-        if outcome.trial_id not in in_flight or outcome.trial_id in seen:
+        if outcome.trial_id in seen:
+            raise ValueError(f"wait() returned two outcomes for trial {outcome.trial_id!r}")
+        if outcome.trial_id not in in_flight:
             raise ValueError(
                 f"wait() returned an outcome for trial {outcome.trial_id!r}, which is not in "
                 f"flight (any more): in flight were {sorted(in_flight)}"

@@ -388,7 +388,7 @@ class EvaluatorContributor:
     [
         ("cluster_down", PluginBug, "cluster down"),  # had no note
         ("raw_values", TypeError, r"wait\(\) returned a float; it must return a list"),
-        ("twice", ValueError, r"an outcome for trial '1', which is not in flight \(any more\)"),
+        ("twice", ValueError, r"wait\(\) returned two outcomes for trial '1'\n"),
         ("nothing", TypeError, r"wait\(\) returned NoneType; it must return a list"),
         ("error_text", TypeError, "trial '1' whose error is a str; it must be the exception"),
     ],
