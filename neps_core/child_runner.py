@@ -76,11 +76,38 @@ def call_capturing(function: Callable[..., Any], arguments: Mapping[str, Any]) -
     try:
         pickle.dumps(value)
     except Exception as problem:
-        unsendable = RemoteEvaluationError(
-            f"the result {type(value).__name__}: {value!r:.200} cannot be sent back ({problem})"
-        )
-        return "error", unsendable, None, time.perf_counter() - started
+        try:
+            value = with_plain_values(value)
+        except Exception:
+            unsendable = RemoteEvaluationError(
+                f"the result {type(value).__name__}: {value!r:.200} cannot be sent back ({problem})"
+            )
+            return "error", unsendable, None, time.perf_counter() - started
     return "result", value, None, time.perf_counter() - started
+
+
+def with_plain_values(result: Any) -> dict[str, Any]:
+    """A dict result that could not be pickled, its unpicklable values made plain.
+
+    ``sync`` stores such a value (a lock, a client handle in ``extra``) as its text; sent back
+    from another process it would otherwise cost the trial its objective. Anything else
+    raises: there is no objective to keep.
+    """
+    if not isinstance(result, Mapping):
+        raise TypeError(f"a {type(result).__name__} result has no values to make plain")
+    from neps_core.serialization import to_plain  # not at the top: this file runs as a script
+
+    plain = {key: item if _pickles(item) else to_plain(item) for key, item in result.items()}
+    pickle.dumps(plain)
+    return plain
+
+
+def _pickles(value: Any) -> bool:
+    try:
+        pickle.dumps(value)
+    except Exception:
+        return False
+    return True
 
 
 def outcome_of(trial_id: str, captured: Captured, metadata: Mapping[str, Any]) -> EvaluationOutcome:

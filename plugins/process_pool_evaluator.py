@@ -34,7 +34,7 @@ from typing import Any, ClassVar
 import attrs
 
 from neps_core import hookimpl, orphan_guardian
-from neps_core.child_runner import RemoteEvaluationError
+from neps_core.child_runner import RemoteEvaluationError, with_plain_values
 from neps_core.errors import EvaluationTimeoutError
 from neps_core.interfaces import EvaluationJob, EvaluationOutcome, Evaluator
 from neps_core.processes import only_in_main, signal_group
@@ -88,7 +88,8 @@ def serve(connection: multiprocessing.connection.Connection) -> None:
 def _send_reply(
     connection: multiprocessing.connection.Connection, reply: tuple[Any, ...], duration: float
 ) -> None:
-    """Send ``reply``; a value or exception that cannot be pickled becomes an error saying so.
+    """Send ``reply``; a value or exception that cannot be pickled becomes an error saying so,
+    except a dict result, sent with those of its values made plain (``with_plain_values``).
 
     An exception is also unpickled here first: one whose ``__init__`` takes other arguments
     than it passes to ``Exception`` pickles fine but cannot be rebuilt in the parent.
@@ -99,6 +100,11 @@ def _send_reply(
             pickle.loads(payload)
     except Exception as problem:
         kind, trial_id, value = reply[:3]
+        if kind == "result":
+            with contextlib.suppress(Exception):
+                plain = with_plain_values(value)
+                connection.send_bytes(pickle.dumps(("result", trial_id, plain, duration)))
+                return
         what = "exception" if kind == "error" else "result"
         substitute = RemoteEvaluationError(
             f"the {what} {type(value).__name__}: {value!r} cannot be sent back from the pool "

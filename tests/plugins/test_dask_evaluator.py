@@ -188,6 +188,8 @@ def unsendable(x: float, pipeline_id: str) -> Any:
     import threading
 
     if pipeline_id == "1":
+        return threading.Lock()  # a dict result would travel with the lock as its text
+    if pipeline_id == "3":
         return {"objective_to_minimize": x, "lock": threading.Lock()}
     if pipeline_id == "2":
         raise TwoArgumentError(7, "custom")
@@ -213,3 +215,5 @@ def test_what_cannot_travel_back_fails_its_trial_only(cluster_address: str, root
     ]
     assert "cannot be sent back" in errors[0] and "lock" in errors[0]
     assert "TwoArgumentError: code=7: custom" in errors[1]
+    third = yaml.safe_load((root / "configs" / "config_3" / "report.yaml").read_text())
+    assert third["objective_to_minimize"] is not None and "lock" in third["extra"]["lock"]

@@ -41,6 +41,10 @@ def unpicklable_result(x: float) -> object:
     return threading.Lock()
 
 
+def result_with_an_unpicklable_extra(x: float) -> dict[str, object]:
+    return {"objective_to_minimize": x, "handle": threading.Lock()}
+
+
 def start_grandchild(pid_file: str) -> float:
     child = subprocess.Popen(["sleep", "300"])
     Path(pid_file).write_text(str(child.pid))
@@ -165,6 +169,22 @@ def test_a_result_that_cannot_be_sent_back_is_an_error_naming_it(tmp_path: Path)
         evaluator.submit(make_job("1", unpicklable_result, {"x": 1.0}, tmp_path / "1"))
         outcome = collect(evaluator, 1, 120)["1"]
         assert "cannot be sent back" in str(outcome.error) and "lock" in str(outcome.error)
+    finally:
+        evaluator.close()
+
+
+def test_a_dict_result_keeps_its_objective_and_sends_what_cannot_travel_as_text(
+    tmp_path: Path,
+) -> None:
+    """As sync stores it: the objective was lost for a lock among the extra values."""
+    evaluator = ProcessPoolEvaluator()
+    try:
+        job = make_job("1", result_with_an_unpicklable_extra, {"x": 0.25}, tmp_path / "1")
+        evaluator.submit(job)
+        outcome = collect(evaluator, 1, 120)["1"]
+        assert outcome.error is None
+        assert outcome.result["objective_to_minimize"] == 0.25
+        assert "lock" in outcome.result["handle"]
     finally:
         evaluator.close()
 
