@@ -246,6 +246,20 @@ def _seed_global_generators(seed: int) -> None:
         torch.manual_seed(seed)
 
 
+def _stored_config(folder: Path) -> Mapping[str, Any] | None:
+    """The config of the trial whose folder is ``folder``, from its run's storage: a storage
+    plugin need not write ``config.yaml``."""
+    root = folder.parent.parent  # <root>/configs/config_<id>
+    if not folder.name.startswith("config_") or not (root / STORAGE_POINTER_FILE).is_file():
+        return None
+    storage = _open_existing(root)
+    try:
+        trial = storage.sync().get(_trial_id(folder.name))
+    finally:
+        storage.close()
+    return None if trial is None else trial.config
+
+
 def _open_existing(root_directory: str | Path) -> Storage:
     return open_existing_run(Path(root_directory), load_plugins())
 
@@ -352,9 +366,9 @@ def load_config(
         path = path / "configs" / f"config_{_trial_id(config_id)}"
     if path.is_dir():
         path = path / "config.yaml"
-    if not path.is_file():
+    config = read_yaml(path) if path.is_file() else _stored_config(path.parent)
+    if config is None:
         raise FileNotFoundError(f"No configuration at {path}")
-    config = read_yaml(path)
     if not isinstance(config, Mapping):
         raise NepsCoreError(f"{path} does not hold a configuration mapping")
     if pipeline_space is not None:

@@ -18,7 +18,13 @@ import yaml
 
 from neps_core.budget_file import BUDGET_FILE
 from neps_core.config import ComponentSpec
-from neps_core.errors import SettingsError, SpaceMismatchError, StorageError
+from neps_core.errors import (
+    SettingsError,
+    SpaceMismatchError,
+    StorageError,
+    UnknownPluginError,
+    add_note,
+)
 from neps_core.interfaces import Optimizer, Storage
 from neps_core.liveness import refuse_if_alive
 from neps_core.models import RunInfo
@@ -65,7 +71,17 @@ def open_storage(
         if stored is None:
             raise StorageError(lost)
     chosen = stored or given or _pointer_of(ComponentSpec("disk"), plugins)
-    cls = plugins.storages[chosen["name"]]
+    try:
+        cls = plugins.storages[chosen["name"]]
+    except UnknownPluginError as error:
+        if stored is not None:  # named by the run's storage.yaml, not by this call
+            add_note(
+                error,
+                f"({root} was started with storage {chosen['name']!r}: every process that "
+                "opens it, status and save_pipeline_results included, needs that plugin "
+                "installed, with an entry point in the 'neps_core' group)",
+            )
+        raise
     with plugin_errors(f"storage {chosen['name']!r} of", plugins.storages.origin(chosen["name"])):
         storage = cls(
             root, url=chosen.get("url"), converter=plugins.converter, **chosen.get("options", {})

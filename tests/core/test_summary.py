@@ -225,6 +225,17 @@ def test_load_config_returns_what_evaluate_pipeline_received(
     assert objective.received["1"]["dataset"] == "mnist" and objective.received["1"]["epochs"] == 9
 
 
+def test_load_config_reads_the_storage_when_a_trial_folder_has_no_config_file(
+    root: Path, finished_run: tuple[neps.Summary, Objective]
+) -> None:
+    """A storage plugin need not write config.yaml (the built-in ones do)."""
+    _, objective = finished_run
+    trial_dir = root / "configs" / "config_1"
+    (trial_dir / "config.yaml").unlink()
+    assert neps.load_config(root, config_id="1") == objective.received["1"]
+    assert neps.load_config(trial_dir) == objective.received["1"]
+
+
 def test_load_config_checks_a_given_space_and_names_missing_ids(
     root: Path, finished_run: tuple[neps.Summary, Any]
 ) -> None:
@@ -232,6 +243,16 @@ def test_load_config_checks_a_given_space_and_names_missing_ids(
         neps.load_config(root, config_id="1", pipeline_space={"x": neps.Float(5.0, 6.0)})
     with pytest.raises(FileNotFoundError, match="config_77"):
         neps.load_config(root, config_id="77")
+
+
+def test_a_run_whose_storage_plugin_is_missing_says_it_must_be_installed(
+    root: Path, finished_run: tuple[neps.Summary, Any]
+) -> None:
+    """Say, a storage passed to run(plugins=[module]) once: status() has no plugins= to pass."""
+    (root / "storage.yaml").write_text("name: jsonfile\nurl: null\noptions: {}\n")
+    with pytest.raises(neps.UnknownPluginError, match="'jsonfile'") as caught:
+        neps.status(root)
+    assert any("started with storage 'jsonfile'" in note for note in caught.value.__notes__)
 
 
 def test_status_of_a_directory_without_a_run(tmp_path: Path) -> None:
