@@ -25,9 +25,11 @@ from neps_core.history import TrialHistory
 from neps_core.interfaces import Optimizer, Storage
 from neps_core.interfaces.optimizer import first_multi_objective
 from neps_core.liveness import live_trials
+from neps_core.models import RunInfo
 from neps_core.plugin_manager import Plugins
 from neps_core.run_storage import initialize_run, open_storage, stored_space
 from neps_core.runtime import RunContext, injected_names
+from neps_core.serialization import to_plain
 from neps_core.space import PipelineSpace
 
 logger = logging.getLogger(__name__)
@@ -64,6 +66,7 @@ def connect(settings: RunSettings, plugins: Plugins) -> RunContext:
         if seed_of_the_run or several_objectives:
             optimizer = _optimizer(settings, space, plugins, multi_objective=several_objectives)
         _warn_if_auto_switches(settings, optimizer, started.optimizer)
+        _warn_if_options_change(settings, optimizer, started)
         _warn_if_joining_with_other_budgets(settings, history)
         record_budgets(settings.root_directory, settings)
     except BaseException:
@@ -109,6 +112,24 @@ def _warn_if_auto_switches(settings: RunSettings, optimizer: Optimizer, started:
             started,
             optimizer.name,
             started,
+        )
+
+
+def _warn_if_options_change(settings: RunSettings, optimizer: Optimizer, started: RunInfo) -> None:
+    """Other options for the same optimizer change it midway (hyperband's rungs, with another
+    eta): allowed, as switching optimizers is, but said."""
+    if optimizer.name != started.optimizer:
+        return
+    before = started.optimizer_settings
+    now = to_plain(attrs.asdict(optimizer.settings))
+    changed = {key: value for key, value in now.items() if before.get(key, value) != value}
+    if changed:
+        logger.warning(
+            "The run in %s was started with %s options %s; it continues with %s",
+            settings.root_directory,
+            optimizer.name,
+            {key: before[key] for key in changed},
+            changed,
         )
 
 

@@ -527,6 +527,34 @@ def test_continuing_with_auto_says_when_it_picks_another_optimizer(
     assert "started with optimizer" not in caplog.text
 
 
+def test_continuing_with_other_options_of_the_same_optimizer_says_which(
+    root: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """hyperband continued with eta=2 after eta=3 changes its rungs midway, silently before."""
+    space = {"x": neps.Float(0.0, 1.0), "epochs": neps.IntegerFidelity(1, 27)}
+    neps.run(
+        lambda x, epochs: x,
+        space,
+        root_directory=root,
+        evaluations_to_spend=3,
+        optimizer="hyperband",
+    )
+    with caplog.at_level("WARNING", logger="neps_core"):
+        neps.run(
+            lambda x, epochs: x,
+            root_directory=root,
+            evaluations_to_spend=4,
+            optimizer=("hyperband", {"eta": 2}),
+        )
+    assert "started with hyperband options {'eta': 3}; it continues with {'eta': 2}" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="neps_core"):
+        neps.run(
+            lambda x, epochs: x, root_directory=root, evaluations_to_spend=5, optimizer="hyperband"
+        )
+    assert "options" not in caplog.text  # compared with the options the run started with
+
+
 def _two_objectives(x: float) -> dict[str, Any]:
     return {"objective_to_minimize": [x, 1.0 - x]}
 
