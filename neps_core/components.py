@@ -58,7 +58,9 @@ def structure_settings(
 
 def _validation_details(error: Exception) -> str:
     if isinstance(error, cattrs.BaseValidationError):
-        return "; ".join(cattrs.transform_error(error, format_exception=_describe_error))
+        messages = cattrs.transform_error(error, format_exception=_describe_error)
+        # A check of the whole Settings class is located at "$"; its message names the option.
+        return "; ".join(message.removesuffix(" @ $") for message in messages)
     return str(error)
 
 

@@ -124,6 +124,8 @@ def test_settings_validate_eta_and_sampler() -> None:
         HalvingSettings(eta=1)
     with pytest.raises(ValueError, match="sampler"):
         HalvingSettings(sampler="bogus")
+    with pytest.raises(SettingsError, match=r"eta must be at least 2, got 1$"):  # not "@ $"
+        build_optimizer(SuccessiveHalving, {"eta": 1}, SPACE, seed=0)
 
 
 # -- synchronous promotions ---------------------------------------------------------------------
