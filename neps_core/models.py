@@ -8,7 +8,7 @@ trustworthy while other workers keep writing.
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -170,6 +170,21 @@ class Summary:
     #: The best configuration as ``evaluate_pipeline`` received it (operations as text), where
     #: that differs from ``best_config``: a categorical of tuples or operations stores an index.
     best_pipeline: Mapping[str, Any] | None = None
+    #: Every trial of the run, for the tables of ``to_dataframe`` and NePS's unpacking.
+    trials: Sequence[Trial] = attrs.field(default=(), repr=False, eq=False)
+
+    def to_dataframe(self) -> Any:
+        """The trials as a pandas ``DataFrame`` (see :mod:`neps_core.frames`; needs pandas)."""
+        from neps_core.frames import trials_frame
+
+        return trials_frame(self.trials)
+
+    def __iter__(self) -> Iterator[Any]:
+        """``full, short = neps.status(root)``, as in NePS: the trials as a pandas
+        ``DataFrame`` and a short ``Series`` of counts and the best trial (needs pandas)."""
+        from neps_core.frames import status_frames
+
+        return iter(status_frames(self))
 
     @property
     def best_config(self) -> Mapping[str, Any] | None:

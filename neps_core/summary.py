@@ -49,6 +49,7 @@ def summarize(
         budget=budget,
         pareto_front=tuple(pareto_front(at_top_fidelity(multi))),
         best_pipeline=None if best is None or space is None else _as_passed(space, best.config),
+        trials=tuple(history.values()),
     )
 
 

@@ -1,0 +1,87 @@
+"""A run as pandas tables, the shape NePS's ``status`` returns: ``full, short = neps.status(root)``.
+
+``full`` has one row per trial, indexed by trial id, with ``config.<name>`` columns, the
+report (``objective_to_minimize``, ``cost``, ``learning_curve``, ``extra.<key>``, ``error``)
+and the trial's record (``state``, ``fidelity``, ``previous_trial_id``, ``worker_id``,
+``time_sampled``, ``time_started``, ``time_end``, ``attempts``). ``short`` counts trials by
+state (``num_success``, ...) and, for a single objective, names the best trial
+(``best_objective_to_minimize``, ``best_config_id``) and its configuration.
+
+pandas is imported only here, on first use (``pip install "neps-core[analysis]"``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from neps_core.models import Summary, Trial
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+
+def _pandas() -> Any:
+    try:
+        import pandas
+    except ImportError as error:
+        raise ImportError(
+            "A run as tables (full, short = neps.status(root), Summary.to_dataframe()) needs "
+            'pandas: pip install "neps-core[analysis]"'
+        ) from error
+    return pandas
+
+
+def trials_frame(trials: Iterable[Trial]) -> pd.DataFrame:
+    """One row per trial, in the order they were sampled."""
+    pandas = _pandas()
+    ordered = sorted(trials, key=lambda trial: (trial.created_at, len(trial.id), trial.id))
+    frame = pandas.DataFrame.from_records([_row(trial) for trial in ordered])
+    if frame.empty:
+        return frame
+    frame.index = pandas.Index([trial.id for trial in ordered], name="id")
+    return frame.dropna(axis="columns", how="all")
+
+
+def _row(trial: Trial) -> dict[str, Any]:
+    row: dict[str, Any] = {f"config.{name}": value for name, value in trial.config.items()}
+    report = trial.report
+    if report is not None:
+        objective, curve = report.objective_to_minimize, report.learning_curve
+        row["objective_to_minimize"] = _plain_objective(objective)
+        row["cost"] = report.cost
+        row["learning_curve"] = None if curve is None else list(curve)
+        row.update({f"extra.{key}": value for key, value in report.extra.items()})
+        row["error"] = report.error
+    row.update(
+        state=trial.state.value,
+        fidelity=trial.fidelity,
+        previous_trial_id=trial.previous_trial_id,
+        worker_id=trial.worker_id,
+        time_sampled=trial.created_at,
+        time_started=trial.started_at,
+        time_end=trial.finished_at,
+        attempts=trial.attempts,
+    )
+    return row
+
+
+def _plain_objective(objective: Any) -> Any:
+    return list(objective) if isinstance(objective, tuple) else objective
+
+
+def status_frames(summary: Summary) -> tuple[pd.DataFrame, pd.Series]:
+    """NePS's ``(full, short)`` pair for ``summary``."""
+    pandas = _pandas()
+    full = trials_frame(summary.trials)
+    short: dict[str, Any] = {
+        f"num_{state}": count for state, count in summary.counts.items() if count > 0
+    }
+    best = summary.best_trial
+    if best is not None:
+        short["best_objective_to_minimize"] = best.objective
+        short["best_config_id"] = best.id
+        short.update(best.config)
+    series = pandas.Series(short, name="value", dtype=object)
+    series.index.name = "summary"
+    return full, series

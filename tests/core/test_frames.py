@@ -1,0 +1,63 @@
+"""NePS's table view of a run: ``full, short = neps.status(root)`` and ``to_dataframe()``."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+import neps_core as neps
+
+SPACE = {"x": neps.Float(-1.0, 1.0), "act": neps.Categorical(("relu", "tanh"))}
+
+
+def _objective(x: float, act: str, pipeline_id: str) -> dict[str, object]:
+    if pipeline_id == "2":
+        raise RuntimeError("diverged")
+    return {"objective_to_minimize": x**2, "cost": 1.5, "extra": {"params": 7}}
+
+
+def test_full_and_short_unpack_as_in_neps(root: Path) -> None:
+    neps.run(_objective, SPACE, root_directory=root, evaluations_to_spend=4, ignore_errors=True)
+    full, short = neps.status(root)
+    assert list(full.index) == ["1", "2", "3", "4"] and full.index.name == "id"
+    assert full.loc["1", "config.x"] ** 2 == pytest.approx(full.loc["1", "objective_to_minimize"])
+    assert full.loc["2", "state"] == "failed" and "diverged" in full.loc["2", "error"]
+    assert full.loc["3", "extra.params"] == 7 and full.loc["3", "cost"] == 1.5
+    assert {"config.act", "time_sampled", "time_end", "worker_id"} <= set(full.columns)
+    summary = neps.status(root)
+    assert short["num_success"] == 3 and short["num_failed"] == 1
+    assert short["best_config_id"] == summary.best_trial.id  # type: ignore[union-attr]
+    assert short["best_objective_to_minimize"] == summary.best_objective
+    assert short["x"] == summary.best_config["x"]  # type: ignore[index]
+    assert neps.status(root).to_dataframe().equals(full)
+
+
+def test_a_multi_objective_run_has_no_best_in_short(root: Path) -> None:
+    neps.run(
+        lambda x, act: {"objective_to_minimize": [x, -x]},
+        SPACE,
+        root_directory=root,
+        evaluations_to_spend=3,
+        optimizer="random_search",
+    )
+    full, short = neps.status(root)
+    assert all(len(value) == 2 for value in full["objective_to_minimize"])
+    assert dict(short) == {"num_success": 3}
+
+
+def test_a_run_without_trials_gives_empty_tables(root: Path) -> None:
+    with neps.AskAndTell(SPACE, root):
+        pass
+    full, short = neps.status(root)
+    assert full.empty and short.empty
+
+
+def test_without_pandas_the_error_says_what_to_install(
+    root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    summary = neps.run(lambda x, act: x, SPACE, root_directory=root, evaluations_to_spend=1)
+    monkeypatch.setitem(sys.modules, "pandas", None)
+    with pytest.raises(ImportError, match=r"neps-core\[analysis\]"):
+        iter(summary)
