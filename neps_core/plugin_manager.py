@@ -39,7 +39,8 @@ REGISTRATIONS: tuple[tuple[str, str, type], ...] = (  # kind, hook, interface
     ("evaluator", "neps_register_evaluators", Evaluator),
     ("space adapter", "neps_register_space_adapters", SpaceAdapter),
 )
-_INTERNAL_PACKAGES = frozenset({"neps_core", "neps_core_plugins"})
+#: Packages a warning's location skips: ours, and contextlib's context managers around us.
+_INTERNAL_PACKAGES = frozenset({"neps_core", "neps_core_plugins", "contextlib"})
 
 
 class PluginLoadWarning(UserWarning):

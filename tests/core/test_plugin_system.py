@@ -278,6 +278,19 @@ def test_a_plugin_that_fails_to_import_is_named_and_warned_about(
         assert part in message
 
 
+def test_the_warning_of_a_broken_plugin_points_at_the_callers_line(
+    distribution: MakeDistribution, neps_run: Run, tmp_path: Path
+) -> None:
+    """Through the CLI's context managers it pointed at contextlib.py."""
+    from neps_core.cli import main
+
+    neps_run(optimizer="random_search", root_directory=tmp_path / "run")
+    distribution("neps-broken-cli", BROKEN, entry_point="broken_cli")
+    with pytest.warns(PluginLoadWarning, match="broken_cli") as warned:
+        main(["status", str(tmp_path / "run")])
+    assert {Path(w.filename).name for w in warned} == {Path(__file__).name}
+
+
 def test_a_broken_plugin_only_breaks_runs_that_select_it(
     distribution: MakeDistribution, neps_run: Run, tmp_path: Path
 ) -> None:
