@@ -148,9 +148,9 @@ def _lost_pointer(root: Path) -> str | None:
         return None
     return (
         f"{root} holds files of a run ({', '.join(found)}) but not its {STORAGE_POINTER_FILE}, "
-        "which names the storage holding its trials: restore it (for the default storage it "
-        "reads 'name: disk'), or use a new root_directory (overwrite_root_directory=True "
-        "deletes this one)"
+        "which names the storage holding its trials: restore it (it reads 'name: disk' for "
+        "the default storage, 'name: sqlite' for a run.db in the root), or use a new "
+        "root_directory (overwrite_root_directory=True deletes this one)"
     )
 
 

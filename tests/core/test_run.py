@@ -403,7 +403,7 @@ def test_a_run_that_lost_its_storage_pointer_is_never_mixed_with_a_new_one(
     (root / "configs" / "config_1" / "checkpoint.pt").write_text("precious")
     config = (root / "configs" / "config_1" / "config.yaml").read_text()
     (root / "storage.yaml").unlink()
-    with pytest.raises(StorageError, match=r"holds files of a run \(configs.*restore it"):
+    with pytest.raises(StorageError, match=r"holds files of a run \(configs.*'name: sqlite'"):
         neps.run(Recorder(), SPACE, root_directory=root, evaluations_to_spend=4, storage=storage)
     with pytest.raises(FileNotFoundError, match=r"holds files of a run .* storage.yaml"):
         neps.status(root)
