@@ -30,7 +30,7 @@ from neps_core.interfaces import EvaluationOutcome
 from neps_core.liveness import Heartbeat, give_back_running
 from neps_core.models import Summary, Trial
 from neps_core.plugin_manager import load_plugins
-from neps_core.reporting import judge_outcome, record_result
+from neps_core.reporting import judge_outcome, record_result, reportable_trial
 from neps_core.runtime import RunContext
 from neps_core.sampler import TrialSampler
 from neps_core.summary import summarize, write_summary_files
@@ -175,6 +175,9 @@ class AskAndTell:
         if result is None:
             raise TypeError(f"tell({trial_id!r}, None): a result is needed; None is not one")
         self._check_same_run(trial)
+        # Refused before the result is judged, which logs a failure (record_result checks
+        # again, atomically).
+        reportable_trial(self._context.storage.sync(), trial_id, self.root_directory)
         with self._lock:
             asked_at = self._outstanding.get(trial_id)
         if asked_at is not None:

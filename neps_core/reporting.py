@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
+from pathlib import Path
 
 import attrs
 
@@ -32,6 +33,23 @@ from neps_core.result_contract import (
 logger = logging.getLogger(__name__)
 
 
+def reportable_trial(history: TrialHistory, trial_id: str, root: Path) -> Trial:
+    """The trial ``trial_id``, which must exist and have no result yet.
+
+    Raises:
+        TrialNotFoundError: No such trial in the run in ``root``.
+        TrialAlreadyReportedError: It has a result.
+    """
+    if trial_id not in history:
+        raise TrialNotFoundError(f"No trial with id {trial_id!r} in {root}")
+    trial = history[trial_id]
+    if trial.state.is_final:
+        raise TrialAlreadyReportedError(
+            f"Trial {trial_id!r} already has a result (state {trial.state.value})"
+        )
+    return trial
+
+
 def record_result(storage: Storage, trial_id: str, parsed: ParsedResult) -> Trial:
     """Store a final result for ``trial_id``, refusing a second result for the same trial.
 
@@ -43,13 +61,7 @@ def record_result(storage: Storage, trial_id: str, parsed: ParsedResult) -> Tria
     mismatch: list[str] = []
 
     def change(history: TrialHistory) -> list[Trial]:
-        if trial_id not in history:
-            raise TrialNotFoundError(f"No trial with id {trial_id!r} in {storage.root_directory}")
-        trial = history[trial_id]
-        if trial.state.is_final:
-            raise TrialAlreadyReportedError(
-                f"Trial {trial_id!r} already has a result (state {trial.state.value})"
-            )
+        trial = reportable_trial(history, trial_id, storage.root_directory)
         result = parsed
         message = _objective_count_mismatch(history, trial_id, parsed)
         mismatch[:] = [message] if message is not None else []  # a retried transaction resets

@@ -96,7 +96,7 @@ def test_a_trial_asked_in_another_run_is_refused(tmp_path: Path) -> None:
         a.tell(asked_in_a.trial, 0.75)
 
 
-def test_failures_follow_the_result_contract(root: Path) -> None:
+def test_failures_follow_the_result_contract(root: Path, caplog: pytest.LogCaptureFixture) -> None:
     client = neps.AskAndTell(SPACE, root, cost_to_spend=100.0)
     raised = client.ask()
     assert raised is not None
@@ -128,6 +128,10 @@ def test_failures_follow_the_result_contract(root: Path) -> None:
 
     with pytest.raises(TrialAlreadyReportedError):
         client.tell(reason, {"objective_to_minimize": 1.0, "cost": 1.0})
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="neps_core"), pytest.raises(TrialAlreadyReportedError):
+        client.tell(reason, RuntimeError("late"))
+    assert "failed" not in caplog.text  # refused before the exception was logged as a failure
     with pytest.raises(TrialNotFoundError):
         client.tell("999", 1.0)
     with pytest.raises(TypeError, match="None is not one"):
