@@ -29,6 +29,7 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
+import attrs
 import pytest
 
 from neps_core.components import structure_settings
@@ -323,6 +324,8 @@ class BackgroundEvaluatorContract(EvaluatorContract):
         else:  # killed while starting up: it must never start later
             time.sleep(1.0)
             assert not (directory / "beats").exists(), "the evaluation survived its timeout"
-        # The evaluator is still usable afterwards.
-        evaluator.submit(make_job("2", echo, {"kind": "number"}, tmp_path / "2"))
+        # The evaluator is still usable afterwards (with a timeout of its own, not the short
+        # one above: a fresh process may need longer just to start on a loaded machine).
+        again = make_job("2", echo, {"kind": "number"}, tmp_path / "2")
+        evaluator.submit(attrs.evolve(again, timeout=self.patience))
         assert collect(evaluator, 1, self.patience)["2"].result == RESULTS["number"]
