@@ -12,6 +12,25 @@ from typing import Any
 from neps_core.space.parameters import Constant, InvalidParameterError, Parameter
 from neps_core.space.structure import ByName, contains_node
 
+#: A subclass's attributes in declaration order, kept where some had to be removed.
+_DECLARED = "_declared_attributes"
+
+
+def unshadow(cls: type, base: type) -> None:
+    """Entries named like a member of ``base`` (``max_depth``, ``sample``, ``fidelity``) would
+    hide it from the space's own code: remove them from ``cls``, keeping its attributes aside
+    in declaration order for ``class_entries``."""
+    declared = dict(vars(cls))
+    clashes = [
+        name
+        for name, value in declared.items()
+        if not name.startswith("_") and hasattr(base, name) and _may_be_entry(name, value)
+    ]
+    if clashes:
+        setattr(cls, _DECLARED, declared)
+        for name in clashes:
+            delattr(cls, name)
+
 
 def class_entries(cls: type, base: type) -> dict[str, Parameter]:
     """The entries declared by ``cls`` and its ancestors below ``base``, in declaration order."""
@@ -19,7 +38,7 @@ def class_entries(cls: type, base: type) -> dict[str, Parameter]:
     for klass in reversed(cls.__mro__):
         if klass is base or not issubclass(klass, base):
             continue
-        for name, value in vars(klass).items():
+        for name, value in vars(klass).get(_DECLARED, vars(klass)).items():
             entry = _entry(name, value)
             if entry is not None:
                 found[name] = entry
@@ -33,11 +52,18 @@ def class_entries(cls: type, base: type) -> dict[str, Parameter]:
     return found
 
 
+def _may_be_entry(name: str, value: Any) -> bool:
+    """Not private values, methods, properties, class and static methods."""
+    if isinstance(value, Parameter):
+        return True
+    return not (name.startswith("_") or callable(value) or hasattr(value, "__get__"))
+
+
 def _entry(name: str, value: Any) -> Parameter | None:
     if isinstance(value, Parameter):
         return value
-    if name.startswith("_") or callable(value) or hasattr(value, "__get__"):
-        return None  # private values, methods, properties, class and static methods
+    if not _may_be_entry(name, value):
+        return None
     if contains_node(value):
         raise InvalidParameterError(
             f"Parameter {name!r}: a {type(value).__name__} holding parameters is not an entry; "

@@ -85,6 +85,8 @@ class Parameter:
 
     def checked(self, name: str) -> Parameter:
         """Re-validate under a known name (used when building spaces from descriptions)."""
+        if not isinstance(name, str):
+            raise InvalidParameterError(f"Parameter names are strings, got {name!r}")
         problems = self.problems()
         if problems:
             self._raise(problems, name)

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from neps_core.space.analysis import DEFAULT_MAX_DEPTH, SpaceStructure
-from neps_core.space.class_attributes import class_entries
+from neps_core.space.class_attributes import class_entries, unshadow
 from neps_core.space.conditions import Clause
 from neps_core.space.materialize import instantiate, readable
 from neps_core.space.parameters import (
@@ -158,13 +158,12 @@ class PipelineSpace:
         return self._structure
 
     def _with(self, parameters: Mapping[str, Parameter], **changes: Any) -> PipelineSpace:
-        arguments: dict[str, Any] = {
-            "conditions": self._conditions,
-            "forbidden": self._forbidden,
-            "max_depth": self._max_depth,
-        }
-        arguments.update(changes)
-        return PipelineSpace(parameters, **arguments)
+        kept = {"conditions": self._conditions, "forbidden": self._forbidden}
+        return PipelineSpace(parameters, **{**kept, "max_depth": self._max_depth, **changes})
+
+    def __init_subclass__(cls, **options: Any) -> None:
+        super().__init_subclass__(**options)
+        unshadow(cls, PipelineSpace)  # a parameter named max_depth must not hide the property
 
     def add(self, new_param: Parameter, name: str | None = None) -> PipelineSpace:
         """A new space with ``new_param`` added under ``name`` (default ``param_<n>``)."""

@@ -119,6 +119,41 @@ def test_invalid_class_attributes_name_the_parameter() -> None:
             wd = neps.Float(0.0, 1.0, prior=0.5, prior_confidence="extreme")
 
 
+def test_parameters_named_like_space_members_work_and_keep_the_members(tmp_path: Path) -> None:
+    """XGBoost's max_depth hid PipelineSpace.max_depth: saved as the space's depth, the run
+    could not be continued or reloaded; a parameter named sample broke every optimizer."""
+
+    class Boosting(neps.PipelineSpace):
+        max_depth = neps.Integer(2, 12)
+        sample = neps.Categorical(("rows", "columns"))
+        fidelity = neps.Float(0.0, 1.0)
+        learning_rate = neps.Float(1e-3, 1.0, log=True)
+
+    space = Boosting()
+    assert list(space.parameters) == ["max_depth", "sample", "fidelity", "learning_rate"]
+    assert isinstance(space.max_depth, int) and space.fidelity is None
+
+    def evaluate(max_depth: int, sample: str, fidelity: float, learning_rate: float) -> float:
+        return learning_rate * max_depth
+
+    root = tmp_path / "run"
+    neps.run(evaluate, Boosting(), root_directory=root, evaluations_to_spend=2)
+    summary = neps.run(evaluate, Boosting(), root_directory=root, evaluations_to_spend=3)
+    assert summary.counts["success"] == 3
+    assert neps.load_pipeline_space(root) == space
+    assert set(neps.load_config(root, config_id=1)) == set(space.parameters)
+
+    class Deeper(Boosting):  # inherited entries keep their order
+        subsample = neps.Float(0.5, 1.0)
+
+    assert list(Deeper().parameters) == [*space.parameters, "subsample"]
+
+
+def test_a_parameter_name_that_is_no_string_is_named() -> None:
+    with pytest.raises(ValueError, match="Parameter names are strings, got 1"):
+        neps.PipelineSpace({1: neps.Float(0.0, 1.0)})  # type: ignore[dict-item]
+
+
 def test_invalid_wrapped_fidelity_names_the_parameter() -> None:
     with pytest.raises(ValueError, match=r"'epochs'.*lower"):
 
