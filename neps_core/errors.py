@@ -60,6 +60,10 @@ class SettingsError(NepsCoreError, ValueError):
     """Run settings (keyword arguments or YAML) are invalid; the message names the setting."""
 
 
+class StorageInUseError(SettingsError):
+    """A new root was given a storage (a database URL) that holds another root's run."""
+
+
 class SpaceMismatchError(NepsCoreError, ValueError):
     """A run is continued with a search space that differs from the one it was started with."""
 

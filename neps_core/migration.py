@@ -15,7 +15,7 @@ import attrs
 
 from neps_core.budget_file import copy_budgets
 from neps_core.config import component_spec
-from neps_core.errors import NepsCoreError
+from neps_core.errors import NepsCoreError, StorageInUseError
 from neps_core.history import TrialHistory
 from neps_core.interfaces import Storage
 from neps_core.models import Trial, TrialState
@@ -76,6 +76,9 @@ def migrate_run(
     existed = destination.exists()
     try:
         writer = open_storage(destination, component_spec(storage, "storage"), loaded)
+    except StorageInUseError as error:
+        reader.close()
+        raise MigrationError(str(error)) from error
     except BaseException:
         reader.close()
         raise

@@ -22,6 +22,7 @@ from neps_core.errors import (
     SettingsError,
     SpaceMismatchError,
     StorageError,
+    StorageInUseError,
     UnknownPluginError,
     add_note,
 )
@@ -87,14 +88,37 @@ def open_storage(
             root, url=chosen.get("url"), converter=plugins.converter, **chosen.get("options", {})
         )
     if stored is None:
-        if no_new_run is not None and storage.load_info() is None:
-            storage.close()  # a corrected retry may then choose another storage
-            raise SettingsError(no_new_run)
-        root.mkdir(parents=True, exist_ok=True)
-        write_atomic(pointer, dump_yaml(chosen))
+        _record_pointer(root, chosen, storage, no_new_run)
     elif not lost_ok:
         _refuse_a_lost_store(root, storage)
     return storage
+
+
+def _record_pointer(
+    root: Path, chosen: dict[str, Any], storage: Storage, no_new_run: str | None
+) -> None:
+    """Make ``storage`` the one of the new run in ``root``, if it may be.
+
+    A database given by URL that already holds a run holds another root's: this root would
+    share its trials, and overwriting it would erase them. (Unless the pointer appeared
+    meanwhile: a worker of this root started the run first.)
+    """
+    try:
+        info = storage.load_info()
+        if no_new_run is not None and info is None:
+            raise SettingsError(no_new_run)  # nothing written: a retry may choose any storage
+        pointer = root / STORAGE_POINTER_FILE
+        if info is not None and chosen["url"] is not None and _read_pointer(pointer) != chosen:
+            raise StorageInUseError(
+                f"storage: {chosen['url']} already holds the run of another root directory, "
+                f"and one database holds one run: give {root} a database of its own, or "
+                "continue that run in its own root directory"
+            )
+    except BaseException:
+        storage.close()
+        raise
+    root.mkdir(parents=True, exist_ok=True)
+    write_atomic(pointer, dump_yaml(chosen))
 
 
 def _refuse_a_lost_store(root: Path, storage: Storage) -> None:

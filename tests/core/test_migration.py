@@ -130,7 +130,7 @@ def test_a_database_url_that_already_holds_a_run_is_refused(tmp_path: Path) -> N
     _start(source, count=1)
     database = tmp_path / "shared.db"
     _start(other, storage=f"sqlite:///{database}", count=1)
-    with pytest.raises(MigrationError, match="already holds a run"):
+    with pytest.raises(MigrationError, match="already holds the run of another root"):
         migrate_run(source, destination, storage=f"sqlite:///{database}")
     assert not destination.exists()  # the failed attempt leaves nothing behind
     assert len(SQLiteStorage(other, url=f"sqlite:///{database}").sync()) == 1

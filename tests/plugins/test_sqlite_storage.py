@@ -164,9 +164,9 @@ def test_url_selects_a_database_outside_the_root(tmp_path: Path, root: Path) -> 
     summary = neps.run(lambda x: x, space, root_directory=root, evaluations_to_spend=5)
     assert summary.counts["success"] == 5
     assert len(SQLiteStorage(root, url=f"sqlite:///{database}").sync()) == 5
-    # Another root pointed at the same database with another space: the database is the
-    # culprit, and overwriting the new root (the old advice) could not help.
-    with pytest.raises(neps.SpaceMismatchError, match=r"The storage at sqlite://.* another"):
+    # Another root pointed at the same database: the database is the culprit, and
+    # overwriting the new root (the old advice) could not help.
+    with pytest.raises(SettingsError, match=r"sqlite://.*my%20run.db already holds the run"):
         neps.run(
             lambda y: y,
             {"y": neps.Float(0.0, 1.0)},
@@ -216,6 +216,31 @@ def test_a_relative_url_is_recorded_absolute_so_any_directory_finds_the_run(
     )
     assert summary.budget.used_evaluations == 3
     assert not (elsewhere / "example.db").exists()
+
+
+def test_a_database_holds_one_run_and_another_root_cannot_join_or_erase_it(
+    tmp_path: Path,
+) -> None:
+    """Optuna keeps several studies in one file; here a second root joined the first's run,
+    and overwriting it erased the first's trials."""
+    url = f"sqlite:///{tmp_path / 'studies.db'}"
+    space = {"x": neps.Float(0.0, 1.0)}
+    first = tmp_path / "study_a"
+    neps.run(lambda x: x, space, root_directory=first, storage=url, evaluations_to_spend=3)
+    for overwrite in (False, True):
+        with pytest.raises(SettingsError, match=r"already holds the run of another root"):
+            neps.run(
+                lambda x: 10 + x,
+                space,
+                root_directory=tmp_path / "study_b",
+                storage=url,
+                evaluations_to_spend=2,
+                overwrite_root_directory=overwrite,
+            )
+        assert not (tmp_path / "study_b" / "storage.yaml").exists()
+    with pytest.raises(SettingsError, match=r"already holds the run of another root"):
+        neps.AskAndTell(root_directory=tmp_path / "study_c", storage=url)
+    assert neps.status(first).budget.used_evaluations == 3  # untouched
 
 
 def test_a_malformed_url_is_a_settings_error_naming_it(root: Path) -> None:
