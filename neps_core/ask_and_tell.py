@@ -171,6 +171,11 @@ class AskAndTell:
             TrialAlreadyReportedError: The trial already has a result.
         """
         self._check_open()
+        if trial is None:  # ask() returned None: the loop went on without checking
+            raise TypeError(
+                f"tell(None, ...): no trial to tell; ask() returns None when no trial is left "
+                f"(stop reason: {self.stop_reason or 'none yet'})"
+            )
         trial_id = _trial_id(trial)
         if result is None:
             raise TypeError(f"tell({trial_id!r}, None): a result is needed; None is not one")

@@ -134,6 +134,8 @@ def test_failures_follow_the_result_contract(root: Path, caplog: pytest.LogCaptu
     assert "failed" not in caplog.text  # refused before the exception was logged as a failure
     with pytest.raises(TrialNotFoundError):
         client.tell("999", 1.0)
+    with pytest.raises(TypeError, match=r"tell\(None, \.\.\.\): no trial to tell; ask\(\)"):
+        client.tell(None, 1.0)  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="None is not one"):
         client.tell(client.ask(), None)
     client.close()
