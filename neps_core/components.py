@@ -9,6 +9,7 @@ the plugin and the option.
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Mapping
 from typing import Any
 
@@ -47,7 +48,13 @@ def structure_settings(
     known = {field.name for field in attrs.fields(settings_class)}
     unknown = sorted(set(options) - known)
     if unknown:
-        raise SettingsError(f"{label}: unknown option(s) {unknown}; known: {sorted(known)}")
+        meant = [
+            f"{name!r} for {close[0]!r}"
+            for name in unknown
+            if (close := difflib.get_close_matches(name, known, n=1))
+        ]
+        hint = f" (did you mean {', '.join(meant)}?)" if meant else ""
+        raise SettingsError(f"{label}: unknown option(s) {unknown}{hint}; known: {sorted(known)}")
     try:
         return make_settings_converter(converter).structure(dict(options), settings_class)
     except (cattrs.BaseValidationError, cattrs.StructureHandlerNotFoundError) as error:

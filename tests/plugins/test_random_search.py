@@ -137,7 +137,10 @@ def test_seeded_runs_repeat_exactly(tmp_path: Path) -> None:
 
 
 def test_options_are_validated(neps_run: Any) -> None:
-    with pytest.raises(SettingsError, match=r"random_search.*unknown option.*use_prior"):
+    with pytest.raises(
+        SettingsError,
+        match=r"random_search.*unknown option.*use_prior.*'use_prior' for 'use_priors'",
+    ):
         neps_run(optimizer=("random_search", {"use_prior": True}))
     summary = neps_run(optimizer={"name": "random_search", "use_priors": True})
     assert summary.counts["success"] == 5
