@@ -79,7 +79,13 @@ class TrialSampler:
             return claimed
         budget = self.budget(history)
         if budget.exhausted_by is not None:
-            self.stop_reason = f"budget {budget.exhausted_by} used up"
+            running = len(history.ids_in(TrialState.EVALUATING))
+            self.stop_reason = f"budget {budget.exhausted_by} used up" + (
+                f" ({running} trial(s) still evaluating; one whose worker dies is re-queued "
+                "after stale_after and handed out again)"
+                if running
+                else ""
+            )
             return claimed
         batch = max(wanted, self.settings.sample_batch_size)
         if budget.remaining_evaluations is not None:

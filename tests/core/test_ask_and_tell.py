@@ -301,7 +301,10 @@ def test_stop_reason_is_cleared_once_ask_gives_a_trial_again(root: Path) -> None
     ):
         assert holder.ask() is not None
         assert waiting.ask() is None
-        assert waiting.stop_reason == "budget evaluations_to_spend used up"
+        assert waiting.stop_reason == (
+            "budget evaluations_to_spend used up (1 trial(s) still evaluating; one whose "
+            "worker dies is re-queued after stale_after and handed out again)"
+        )
         raise RuntimeError("gone")  # gives its trial back
     assert waiting.ask() is not None
     assert waiting.stop_reason is None
