@@ -8,6 +8,7 @@ the caller assigns it to (``lr = Float(...)`` or ``"lr": Float(...)``), best eff
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import warnings
 from collections.abc import Iterable, Iterator, Mapping
@@ -332,7 +333,7 @@ class Categorical(Parameter):
             )
         return problems + _check_prior_confidence(self.prior_confidence)
 
-    @property
+    @functools.cached_property
     def indexed(self) -> bool:
         """Whether configurations store the choice's index rather than the choice itself.
 
@@ -347,11 +348,23 @@ class Categorical(Parameter):
         if self.indexed:
             valid = isinstance(decision, int) and not isinstance(decision, bool)
             return int(decision) if valid and 0 <= decision < len(self.choices) else None
-        same_type = [
-            i for i, c in enumerate(self.choices) if c == decision and type(c) is type(decision)
-        ]
-        equal = same_type or [i for i, c in enumerate(self.choices) if c == decision]
-        return equal[0] if equal else None
+        try:
+            found = self._positions.get((type(decision), decision))
+        except TypeError:  # unhashable, as a list choice is
+            found = None
+        if found is None:  # a decision of another type (1.0 read back for 1), or none
+            found = next((i for i, c in enumerate(self.choices) if c == decision), None)
+        return found
+
+    @functools.cached_property
+    def _positions(self) -> dict[tuple[type, Any], int]:
+        """The first index of each hashable choice by type and value: a categorical of 10,000
+        choices searched them all for every decision of every trial."""
+        positions: dict[tuple[type, Any], int] = {}
+        for index, choice in enumerate(self.choices):
+            with contextlib.suppress(TypeError):
+                positions.setdefault((type(choice), choice), index)
+        return positions
 
     def decision_for(self, index: int) -> Any:
         """What a configuration stores for choice ``index``."""

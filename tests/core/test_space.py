@@ -149,6 +149,16 @@ def test_parameters_named_like_space_members_work_and_keep_the_members(tmp_path:
     assert list(Deeper().parameters) == [*space.parameters, "subsample"]
 
 
+def test_a_categorical_finds_decisions_by_type_first_then_by_equality() -> None:
+    """Looked up in a table now (a categorical of 10,000 choices scanned them per decision)."""
+    flags = neps.Categorical((True, 2, "2", [1, 2]))
+    assert [flags.index_of(d) for d in (True, 2, "2", [1, 2])] == [0, 1, 2, 3]
+    assert flags.index_of(1) == 0  # equal to True, as before: no choice is the int 1
+    assert flags.index_of(2.0) == 1 and flags.index_of("3") is None and flags.index_of([3]) is None
+    many = neps.Categorical(tuple(f"choice_{i}" for i in range(10_000)))
+    assert many.index_of("choice_9999") == 9999 and not many.indexed
+
+
 def test_a_parameter_name_that_is_no_string_is_named() -> None:
     with pytest.raises(ValueError, match="Parameter names are strings, got 1"):
         neps.PipelineSpace({1: neps.Float(0.0, 1.0)})  # type: ignore[dict-item]
