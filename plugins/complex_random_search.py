@@ -9,7 +9,7 @@ configuration the run has already seen.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 import attrs
@@ -18,10 +18,8 @@ import numpy as np
 from neps_core import hookimpl
 from neps_core.interfaces import Optimizer
 from neps_core.models import BudgetInfo, Proposal, Trial, TrialState
+from neps_core.space.enumeration import unique_proposals
 from neps_core.validators import positive
-
-#: Draws per proposal before giving up on finding a configuration the run has not seen.
-MAX_ATTEMPTS = 50
 
 
 def _share(_: Any, attribute: attrs.Attribute[Any], value: float) -> None:
@@ -55,11 +53,6 @@ class ComplexRandomSearchSettings:
             raise ValueError(f"mutation_rate must be in (0, 1], got {self.mutation_rate}")
 
 
-def config_key(config: Mapping[str, Any]) -> str:
-    """An order-independent identity of a configuration."""
-    return repr(sorted(config.items()))
-
-
 def best_trials(trials: Mapping[str, Trial], k: int) -> list[Trial]:
     """The ``k`` successful trials with the lowest (scalar) objective."""
     scored = [
@@ -68,23 +61,6 @@ def best_trials(trials: Mapping[str, Trial], k: int) -> list[Trial]:
         if t.state is TrialState.SUCCESS and isinstance(t.objective, int | float)
     ]
     return sorted(scored, key=lambda t: float(t.objective))[:k]  # type: ignore[arg-type]
-
-
-def unique_proposals(
-    trials: Mapping[str, Trial], n: int, draw: Callable[[int], Mapping[str, Any]]
-) -> list[Proposal]:
-    """Up to ``n`` proposals from ``draw(index)``, none already in the run or repeated."""
-    seen = {config_key(trial.config) for trial in trials.values()}
-    proposals = []
-    for index in range(n):
-        for _ in range(MAX_ATTEMPTS):
-            config = draw(index)
-            key = config_key(config)
-            if key not in seen:
-                seen.add(key)
-                proposals.append(Proposal(config))
-                break
-    return proposals
 
 
 class ComplexRandomSearch(Optimizer):
@@ -98,7 +74,7 @@ class ComplexRandomSearch(Optimizer):
     def ask(self, trials: Mapping[str, Trial], budget: BudgetInfo, n: int) -> Sequence[Proposal]:
         rng = self.random_generator(trials)
         parents = best_trials(trials, self.settings.incumbents)
-        return unique_proposals(trials, n, lambda _: self._draw(rng, parents))
+        return unique_proposals(self.space, trials, n, lambda _: self._draw(rng, parents), rng)
 
     def _draw(self, rng: np.random.Generator, parents: list[Trial]) -> Mapping[str, Any]:
         settings = self.settings

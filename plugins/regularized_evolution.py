@@ -20,10 +20,8 @@ import numpy as np
 from neps_core import hookimpl
 from neps_core.interfaces import Optimizer
 from neps_core.models import BudgetInfo, Proposal, Trial, TrialState
+from neps_core.space.enumeration import unique_proposals
 from neps_core.validators import at_least
-
-#: Draws per proposal before giving up on finding a configuration the run has not seen.
-MAX_ATTEMPTS = 50
 
 
 @attrs.frozen
@@ -77,17 +75,12 @@ class RegularizedEvolution(Optimizer):
     def ask(self, trials: Mapping[str, Trial], budget: BudgetInfo, n: int) -> Sequence[Proposal]:
         rng = self.random_generator(trials)
         members = population(trials, self.settings.population_size)
-        seen = {_key(trial.config) for trial in trials.values()}
-        proposals = []
-        for index in range(n):
+
+        def draw(index: int) -> Mapping[str, Any]:
             initial = len(trials) + index < self.settings.population_size or not members
-            for _ in range(MAX_ATTEMPTS):
-                config = self._random(rng) if initial else self._child(rng, members)
-                if _key(config) not in seen:
-                    seen.add(_key(config))
-                    proposals.append(Proposal(config))
-                    break
-        return proposals
+            return self._random(rng) if initial else self._child(rng, members)
+
+        return unique_proposals(self.space, trials, n, draw, rng)
 
     def _random(self, rng: np.random.Generator) -> Mapping[str, Any]:
         return self.space.sample(rng, use_priors=self.settings.initial_use_priors)
@@ -103,10 +96,6 @@ class RegularizedEvolution(Optimizer):
             )
         except ValueError:  # a configuration of another space version: draw instead
             return self._random(rng)
-
-
-def _key(config: Mapping[str, Any]) -> str:
-    return repr(sorted(config.items()))
 
 
 @hookimpl

@@ -23,6 +23,7 @@ pytest.register_assert_rewrite(
     "neps_core.testing.storage_contract",
 )
 
+from neps_core.space.enumeration import config_key  # noqa: E402
 from neps_core.testing.evaluator_contract import (  # noqa: E402 - after the rewrite
     BackgroundEvaluatorContract,
     EvaluatorContract,
@@ -30,7 +31,6 @@ from neps_core.testing.evaluator_contract import (  # noqa: E402 - after the rew
 from neps_core.testing.fixtures import (  # noqa: E402 - after the rewrite registration
     add_proposals,
     best_objective,
-    config_key,
     history_of,
     make_trial,
     optimize,

@@ -113,11 +113,6 @@ def spaces_for(optimizer_class: type[Optimizer]) -> dict[str, PipelineSpace]:
     return fitting
 
 
-def config_key(config: Mapping[str, Any]) -> str:
-    """A hashable, order-independent identity of a configuration."""
-    return repr(sorted(config.items()))
-
-
 def make_trial(
     trial_id: str | int,
     config: Mapping[str, Any],

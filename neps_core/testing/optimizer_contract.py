@@ -36,9 +36,9 @@ from neps_core.models import Proposal, TrialState
 from neps_core.plugin_manager import load_plugins
 from neps_core.run_storage import open_storage
 from neps_core.space import PipelineSpace
+from neps_core.space.enumeration import config_key
 from neps_core.testing.fixtures import (
     add_proposals,
-    config_key,
     simulate,
     spaces_for,
     toy_objective,

@@ -20,16 +20,12 @@ import numpy as np
 
 from neps_core.models import Trial, TrialState
 from neps_core.space.encoding import ConfigEncoder
+from neps_core.space.enumeration import config_key
 
 #: Where an inactive (conditional) column sits: numeric in the middle, categorical apart.
 INACTIVE_NUMERIC = 0.5
 INACTIVE_CATEGORICAL = -1.0
 _FAILED_STATES = (TrialState.FAILED, TrialState.CRASHED)
-
-
-def config_key(config: Mapping[str, Any]) -> str:
-    """A hashable, order-independent identity of a configuration."""
-    return repr(sorted(config.items()))
 
 
 @attrs.frozen

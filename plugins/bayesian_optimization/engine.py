@@ -17,6 +17,7 @@ from scipy import stats
 from scipy.stats import qmc
 
 from neps_core.models import BudgetInfo, Proposal, Trial
+from neps_core.space.enumeration import MAX_DRAWS, unseen_config
 from neps_core.space.parameters import Categorical, Numerical
 from neps_core.space.sampling import CATEGORICAL_PRIOR_MASS, NUMERIC_PRIOR_STD
 from neps_core_plugins.bayesian_optimization.acquisition import (
@@ -39,8 +40,6 @@ from neps_core_plugins.bayesian_optimization.gp import GaussianProcess, KernelLa
 from neps_core_plugins.bayesian_optimization.optimizer import BayesianOptimization
 from neps_core_plugins.bayesian_optimization.search import SearchSpaceShape, maximize
 
-#: Draws before a fallback gives up on finding a configuration the run has not seen.
-MAX_FALLBACK_DRAWS = 50
 #: Best observed points around which candidates are perturbed.
 N_ANCHORS = 5
 #: Reported costs needed before the cost model is used.
@@ -80,11 +79,13 @@ class _Batch:
         return any(self.accept(config) for config in self.encoder.decode(candidates))
 
     def accept_random(self, rng: np.random.Generator, *, use_priors: bool = False) -> bool:
-        """Accept a random draw of the space that is new (a few tries)."""
+        """Accept a random draw of the space that is new (a few tries, then the configurations
+        not tried yet of a small finite space)."""
         space = self.optimizer.space
-        return any(
-            self.accept(space.sample(rng, use_priors=use_priors)) for _ in range(MAX_FALLBACK_DRAWS)
-        )
+        if any(self.accept(space.sample(rng, use_priors=use_priors)) for _ in range(MAX_DRAWS)):
+            return True
+        config = unseen_config(space, self.seen, rng)
+        return config is not None and self.accept(config)
 
 
 def shape_of(optimizer: BayesianOptimization) -> SearchSpaceShape:

@@ -12,6 +12,7 @@ from neps_core.budget import BudgetGuard
 from neps_core.interfaces import Optimizer
 from neps_core.models import BudgetInfo, Proposal, Trial
 from neps_core.space import PipelineSpace
+from neps_core.space.enumeration import config_key
 from neps_core_plugins.brackets.plan import Member, Plan, Schedule, Slot
 from neps_core_plugins.brackets.rungs import Rungs
 
@@ -146,8 +147,3 @@ class BracketOptimizer(Optimizer):
 def is_number(value: Any) -> bool:
     """Whether ``value`` is a real number (not a bool)."""
     return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-def config_key(config: Mapping[str, Any]) -> str:
-    """A hashable, order-independent identity of a configuration."""
-    return repr(sorted(config.items()))

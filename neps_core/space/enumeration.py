@@ -1,0 +1,87 @@
+"""Telling configurations apart, and finding one not tried yet in a small finite space.
+
+Optimizers that must not repeat a configuration draw until they find a new one; near the end
+of a small discrete space (81 configurations, 5 left) a few dozen draws all miss, and the run
+stopped with "nothing left to propose" while configurations were left. ``unseen_config``
+lists such a space instead, so an optimizer gives up only when the space is really used up.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Callable, Container, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from neps_core.models import Proposal, Trial
+from neps_core.space.parameters import Categorical, Integer
+from neps_core.space.pipeline_space import PipelineSpace
+
+#: Configurations listed at most; a larger space is treated as never used up.
+MAX_LISTED = 100_000
+#: Draws per proposal before the space is listed (or, if it cannot be, taken as used up).
+MAX_DRAWS = 50
+
+
+def config_key(config: Mapping[str, Any]) -> str:
+    """A hashable, order-independent identity of a configuration."""
+    return repr(sorted(config.items()))
+
+
+def unique_proposals(
+    space: PipelineSpace,
+    trials: Mapping[str, Trial],
+    n: int,
+    draw: Callable[[int], Mapping[str, Any]],
+    rng: np.random.Generator,
+) -> list[Proposal]:
+    """Up to ``n`` proposals from ``draw(index)``, none already in the run or repeated; when
+    ``MAX_DRAWS`` draws miss, one not tried yet of a small finite space (``unseen_config``)."""
+    seen = {config_key(trial.config) for trial in trials.values()}
+    proposals = []
+    for index in range(n):
+        draws = (draw(index) for _ in range(MAX_DRAWS))
+        config = next((c for c in draws if config_key(c) not in seen), None)
+        config = config if config is not None else unseen_config(space, seen, rng)
+        if config is None:
+            break
+        seen.add(config_key(config))
+        proposals.append(Proposal(config))
+    return proposals
+
+
+def unseen_config(
+    space: PipelineSpace, seen: Container[str], rng: np.random.Generator
+) -> dict[str, Any] | None:
+    """A configuration whose ``config_key`` is not in ``seen``, drawn uniformly among them;
+    ``None`` when there is none, or when the space is not a small finite one (a float, a
+    structure, conditions, more than ``MAX_LISTED`` configurations)."""
+    decisions = _finite_decisions(space)
+    if decisions is None:
+        return None
+    template = space.sample(rng)  # constants, and the fidelity at its maximum
+    names = list(decisions)
+    unseen = []
+    for values in itertools.product(*decisions.values()):
+        config = {**template, **dict(zip(names, values, strict=True))}
+        if config_key(config) not in seen and space.violated_clause(config) is None:
+            unseen.append(config)
+    return unseen[int(rng.integers(len(unseen)))] if unseen else None
+
+
+def _finite_decisions(space: PipelineSpace) -> dict[str, Sequence[Any]] | None:
+    if not space.is_flat or space.conditions:
+        return None
+    decisions: dict[str, Sequence[Any]] = {}
+    for name, parameter in space.searchable.items():
+        if isinstance(parameter, Categorical):
+            decisions[name] = [parameter.decision_for(i) for i in range(len(parameter.choices))]
+        elif isinstance(parameter, Integer):
+            decisions[name] = range(parameter.lower, parameter.upper + 1)
+        else:
+            return None
+        if math.prod(len(values) for values in decisions.values()) > MAX_LISTED:
+            return None
+    return decisions

@@ -1,0 +1,57 @@
+"""Optimizers that must not repeat a configuration use the whole of a small finite space."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import neps_core as neps
+from neps_core.space.enumeration import MAX_LISTED, config_key, unseen_config
+
+GRID = neps.PipelineSpace(
+    {
+        **{f"c{i}": neps.Categorical(("a", "b", "c")) for i in range(4)},  # 81 configurations
+        "epochs": neps.IntegerFidelity(1, 9),
+        "dataset": neps.Constant("mnist"),
+    }
+)
+
+
+def test_the_one_configuration_left_is_found() -> None:
+    rng = np.random.default_rng(0)
+    seen: set[str] = set()
+    for _ in range(80):
+        config = unseen_config(GRID, seen, rng)
+        assert config is not None and config["epochs"] == 9 and config["dataset"] == "mnist"
+        seen.add(config_key(config))
+    last = unseen_config(GRID, seen, rng)
+    assert last is not None and config_key(last) not in seen
+    assert unseen_config(GRID, {*seen, config_key(last)}, rng) is None
+
+
+def test_spaces_that_cannot_be_listed_give_none() -> None:
+    rng = np.random.default_rng(0)
+    assert unseen_config(neps.PipelineSpace({"x": neps.Float(0.0, 1.0)}), set(), rng) is None
+    huge = neps.PipelineSpace({"n": neps.Integer(0, MAX_LISTED)})  # one more than listed
+    assert unseen_config(huge, set(), rng) is None
+
+
+@pytest.mark.parametrize(
+    "optimizer", ["bayesian_optimization", "regularized_evolution", "complex_random_search"]
+)
+def test_a_small_discrete_space_is_used_up_before_nothing_is_left(
+    tmp_path: Path, optimizer: str
+) -> None:
+    """They stopped with 'nothing left to propose' at 74 to 79 of 81 configurations."""
+    summary = neps.run(
+        lambda c0, c1, c2, c3, epochs, dataset: float(f"{c0}{c1}{c2}{c3}".count("a")),
+        GRID,
+        root_directory=tmp_path,
+        evaluations_to_spend=81,
+        optimizer=optimizer,
+        seed=1,
+    )
+    configs = {config_key(trial.config) for trial in summary.trials}
+    assert summary.budget.used_evaluations == len(configs) == 81
