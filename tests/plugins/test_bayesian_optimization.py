@@ -227,7 +227,7 @@ def test_failures_feed_the_failure_model_unless_they_have_a_substitute_objective
         ]
     )
     observations = collect(history, bo(SQUARE).encoder)
-    # objective_value_on_error is kept, capped at the worst success: "as bad as it gets"
+    # objective_value_on_error counts as the worst success: "as bad as it gets"
     assert observations.y.tolist() == [2.0, 1.0, 2.0]
     assert observations.failed.tolist() == [[0.3, 0.3], [0.4, 0.4]]
     assert observations.pending.tolist() == [[0.5, 0.5]]
@@ -249,6 +249,26 @@ def test_a_huge_substitute_objective_does_not_flatten_the_landscape() -> None:
             history.put(make_trial(history.next_id(), config, TrialState.FAILED, objective=1e6))
         else:
             history.put(make_trial(history.next_id(), config, objective=sphere(config)))
+    assert best_objective(history) < 1e-3
+
+
+def test_a_substitute_objective_below_the_successes_does_not_lure_the_search() -> None:
+    """``objective_value_on_error=0.0`` for an objective that is never negative.
+
+    Taken literally, the failing region (x > 0.5) looked like the best one: 22 of 25 trials
+    failed and the best found was 1e4 times worse than with no substitute.
+    """
+    history = TrialHistory()
+    optimizer = bo(SQUARE, initial_design_size=5)
+    for _ in range(25):
+        [proposal] = optimizer.ask(history, history.budget(), 1)
+        config = proposal.config
+        if config["x"] > 0.5:
+            history.put(make_trial(history.next_id(), config, TrialState.FAILED, objective=0.0))
+        else:
+            history.put(make_trial(history.next_id(), config, objective=sphere(config)))
+    failed = sum(trial.state is TrialState.FAILED for trial in history.values())
+    assert failed <= 10
     assert best_objective(history) < 1e-3
 
 
