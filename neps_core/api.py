@@ -149,9 +149,10 @@ def _same(value: Any, default: Any) -> bool:
 def _work(context: RunContext) -> Summary:
     settings = context.settings
     logger.info(
-        "Worker %s runs %s in %s",
+        "Worker %s runs %s%s in %s",
         settings.worker_id,
         context.optimizer.name,
+        " (chosen by optimizer='auto')" if settings.optimizer.name == "auto" else "",
         settings.root_directory,
     )
     if not _has_budget(settings):

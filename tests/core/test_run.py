@@ -575,5 +575,5 @@ def test_continuing_a_multi_objective_run_with_auto_keeps_its_optimizer(
     with caplog.at_level("INFO", logger="neps_core"):
         neps.run(_two_objectives, root_directory=root, evaluations_to_spend=4)
     assert "started with optimizer" not in caplog.text
-    assert "runs random_search" in caplog.text
+    assert "runs random_search (chosen by optimizer='auto')" in caplog.text
     assert neps.status(root).counts["success"] == 4
