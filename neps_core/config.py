@@ -158,6 +158,13 @@ def _named_plugins(value: Any) -> tuple[object, ...]:
     return plugins
 
 
+def _worker_id(value: Any) -> str:
+    """A name (a rank number too): a list or ``None`` stored as text would name no worker."""
+    if isinstance(value, bool) or not isinstance(value, str | int) or str(value).strip() == "":
+        raise SettingsError(f"worker_id must be a non-empty string, got {value!r}")
+    return str(value)
+
+
 def _default_worker_id() -> str:
     return f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
 
@@ -191,7 +198,7 @@ class RunSettings:
     objective_value_on_error: float | None = attrs.field(default=None, validator=_optional(_number))
     cost_value_on_error: float | None = attrs.field(default=None, validator=_optional(_cost))
     sample_batch_size: int = attrs.field(default=1, validator=_optional(_positive_int))
-    worker_id: str = attrs.field(factory=_default_worker_id, converter=str)
+    worker_id: str = attrs.field(factory=_default_worker_id, converter=_worker_id)
     optimizer: ComponentSpec = attrs.field(default=ComponentSpec("auto"), converter=_optimizer_spec)
     storage: ComponentSpec | None = attrs.field(default=None, converter=_storage_spec)
     evaluator: ComponentSpec = attrs.field(default=ComponentSpec("sync"), converter=_evaluator_spec)

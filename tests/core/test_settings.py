@@ -78,6 +78,9 @@ def _trials(root: Path) -> int:
         ("seed", 1.5),
         ("seed", -3),
         ("seed", True),
+        ("worker_id", ["a"]),
+        ("worker_id", ""),
+        ("worker_id", True),
     ],
 )
 def test_invalid_values_name_the_setting_and_touch_no_files(
