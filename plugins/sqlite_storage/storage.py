@@ -40,21 +40,19 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
-from urllib.parse import quote, unquote, urlparse
 
 import cattrs
 
-from neps_core import hookimpl
-from neps_core.errors import SettingsError, StorageError
+from neps_core.errors import StorageError
 from neps_core.history import TrialHistory
 from neps_core.interfaces import Change, Storage, damaged_trial
 from neps_core.models import RunInfo, Trial
 from neps_core.serialization import dump_yaml, to_plain, write_atomic
+from neps_core_plugins.sqlite_storage.location import absolute_url, database_path
 
 logger = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
-DEFAULT_DATABASE = "run.db"
 _BUSY_CODES = (5, 6)  # SQLITE_BUSY, SQLITE_LOCKED
 _UNWRITABLE_CODES = (8, 14)  # SQLITE_READONLY, SQLITE_CANTOPEN
 _MAX_BUSY_WAIT = 2.0  # seconds SQLite itself waits before we back off and retry
@@ -69,24 +67,6 @@ _UPSERT = (
     "DO UPDATE SET seq = excluded.seq, state = excluded.state, data = excluded.data"
 )
 T = TypeVar("T")
-
-
-def database_path(root_directory: Path, url: str | None) -> Path:
-    """Where the database lives: ``root/run.db``, or the path of a ``sqlite://`` URL.
-
-    As in SQLAlchemy, the path is what follows ``sqlite:///``: relative to the working
-    directory unless it starts with another ``/``.
-    """
-    if url is None:
-        return Path(root_directory) / DEFAULT_DATABASE
-    parsed = urlparse(url)
-    if parsed.scheme != "sqlite" or parsed.netloc not in ("", "localhost"):
-        raise SettingsError(
-            f"sqlite storage: expected a URL like 'sqlite:///run.db' (relative) or "
-            f"'sqlite:////absolute/path/run.db', got {url!r}"
-        )
-    path = unquote(parsed.path).removeprefix("/")
-    return Path(path) if path else Path(root_directory) / DEFAULT_DATABASE
 
 
 def _has_code(error: BaseException | None, codes: tuple[int, ...], *words: str) -> bool:
@@ -110,10 +90,7 @@ class SQLiteStorage(Storage):
 
     @classmethod
     def canonical_url(cls, url: str) -> str:
-        path = database_path(Path(), url)  # refuses a malformed URL
-        if not urlparse(url).path.removeprefix("/"):
-            return url  # "sqlite://": the root's run.db, wherever the root is
-        return "sqlite:///" + quote(os.path.abspath(path))
+        return absolute_url(url)
 
     def __init__(
         self,
@@ -397,9 +374,3 @@ class SQLiteStorage(Storage):
             except OSError as error:
                 # The database already holds the trial; the file is a convenience.
                 logger.warning("Could not write %s/config.yaml: %s", directory, error)
-
-
-@hookimpl
-def neps_register_storages() -> Sequence[type[Storage]]:
-    """Register the SQLite storage."""
-    return [SQLiteStorage]

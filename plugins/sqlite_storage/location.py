@@ -1,0 +1,41 @@
+"""Where an ``sqlite`` storage's database lives: the root's ``run.db`` or a URL's path.
+
+URLs read as in SQLAlchemy (and Optuna): ``sqlite:///run.db`` is relative to the working
+directory, ``sqlite:////abs/run.db`` absolute; ``sqlite://`` alone is the root's ``run.db``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from urllib.parse import quote, unquote, urlparse
+
+from neps_core.errors import SettingsError
+
+DEFAULT_DATABASE = "run.db"
+
+
+def database_path(root_directory: Path, url: str | None) -> Path:
+    """Where the database lives: ``root/run.db``, or the path of a ``sqlite://`` URL.
+
+    As in SQLAlchemy, the path is what follows ``sqlite:///``: relative to the working
+    directory unless it starts with another ``/``.
+    """
+    if url is None:
+        return Path(root_directory) / DEFAULT_DATABASE
+    parsed = urlparse(url)
+    if parsed.scheme != "sqlite" or parsed.netloc not in ("", "localhost"):
+        raise SettingsError(
+            f"sqlite storage: expected a URL like 'sqlite:///run.db' (relative) or "
+            f"'sqlite:////absolute/path/run.db', got {url!r}"
+        )
+    path = unquote(parsed.path).removeprefix("/")
+    return Path(path) if path else Path(root_directory) / DEFAULT_DATABASE
+
+
+def absolute_url(url: str) -> str:
+    """``url`` with its path made absolute, as the run records it: the same from anywhere."""
+    path = database_path(Path(), url)  # refuses a malformed URL
+    if not urlparse(url).path.removeprefix("/"):
+        return url  # "sqlite://": the root's run.db, wherever the root is
+    return "sqlite:///" + quote(os.path.abspath(path))
