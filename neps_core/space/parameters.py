@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import attrs
 
+from neps_core.space.choices import has_duplicates, is_plain_data, position
 from neps_core.space.naming import assigned_name
 
 PriorConfidence = Literal["low", "medium", "high"]
@@ -101,17 +102,6 @@ class Parameter:
         from neps_core.space.structure import Resampled
 
         return Resampled(self)
-
-
-def is_plain_data(value: Any) -> bool:
-    """Whether ``value`` survives a YAML/JSON round trip unchanged (scalars, lists, str dicts)."""
-    if value is None or isinstance(value, bool | int | float | str):
-        return True
-    if type(value) is list:
-        return all(is_plain_data(item) for item in value)
-    if type(value) is dict:
-        return all(isinstance(k, str) and is_plain_data(v) for k, v in value.items())
-    return False
 
 
 def _check_prior_confidence(confidence: str) -> list[str]:
@@ -250,36 +240,6 @@ def _to_tuple(values: Iterable[Any]) -> tuple[Any, ...]:
     return tuple(values)
 
 
-def _bool_agrees(one: Any, other: Any) -> bool:
-    """Whether neither or both are bools (``0 == False`` in Python, not in a search space)."""
-    return isinstance(one, bool) == isinstance(other, bool)
-
-
-def _same_choice(one: Any, other: Any) -> bool:
-    try:
-        return one is other or (bool(one == other) and _bool_agrees(one, other))
-    except Exception:  # an object whose == does not give a truth value (an array)
-        return False
-
-
-def _position(choices: tuple[Any, ...], value: Any) -> int | None:
-    """Where ``value`` is among ``choices`` (``True`` is not ``1``), ``None`` if absent."""
-    return next((i for i, choice in enumerate(choices) if _same_choice(choice, value)), None)
-
-
-def _has_duplicates(choices: tuple[Any, ...]) -> bool:
-    """Whether two choices are the same: plain data by value and type, objects by ``==``.
-
-    Not by ``repr``: two different operations (lambdas, a class of the same name) may
-    print alike.
-    """
-    plain = [repr(choice) for choice in choices if is_plain_data(choice)]
-    if len(set(plain)) != len(plain):
-        return True
-    others = [choice for choice in choices if not is_plain_data(choice)]
-    return any(_same_choice(a, b) for i, a in enumerate(others) for b in others[i + 1 :])
-
-
 @attrs.frozen(eq=True)
 class Categorical(Parameter):
     """A choice among ``choices``; ``prior`` is the index of the preferred choice (as NePS).
@@ -300,7 +260,7 @@ class Categorical(Parameter):
     def _warn_if_the_prior_reads_two_ways(self) -> None:
         """``prior=2`` among the choices ``(2, 4, 8)`` is index 2 (8), as NePS reads it."""
         index = self.prior_index
-        as_choice = _position(self.choices, self.prior)
+        as_choice = position(self.choices, self.prior)
         if index is not None and as_choice is not None and as_choice != index:
             warnings.warn(
                 f"{self._label(assigned_name())}: prior={self.prior!r} is read as an index, "
@@ -318,13 +278,13 @@ class Categorical(Parameter):
         is_index = isinstance(self.prior, int) and not isinstance(self.prior, bool)
         if is_index and 0 <= self.prior < len(self.choices):
             return int(self.prior)
-        return _position(self.choices, self.prior)
+        return position(self.choices, self.prior)
 
     def problems(self) -> list[str]:
         problems = []
         if not self.choices:
             problems.append("choices must not be empty")
-        elif _has_duplicates(self.choices):
+        elif has_duplicates(self.choices):
             problems.append(f"choices must be distinct, got {list(self.choices)}")
         if self.prior is not None and self.choices and self.prior_index is None:
             problems.append(

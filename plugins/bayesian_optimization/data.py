@@ -127,7 +127,7 @@ def _cap_substitutes(
     worst = max(successes)
     capped = list(observed)
     for index in substituted:
-        config, value, cost = observed[index]
+        config, _, cost = observed[index]
         capped[index] = (config, worst, cost)
     return capped
 

@@ -1,0 +1,50 @@
+"""Comparing a categorical's choices: by value and type, so ``True`` is not the choice ``1``.
+
+Plain data (what survives a YAML/JSON round trip) is compared by value; other choices
+(operations, callables) by ``==``, never by ``repr``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def is_plain_data(value: Any) -> bool:
+    """Whether ``value`` survives a YAML/JSON round trip unchanged (scalars, lists, str dicts)."""
+    if value is None or isinstance(value, bool | int | float | str):
+        return True
+    if type(value) is list:
+        return all(is_plain_data(item) for item in value)
+    if type(value) is dict:
+        return all(isinstance(k, str) and is_plain_data(v) for k, v in value.items())
+    return False
+
+
+def _bool_agrees(one: Any, other: Any) -> bool:
+    """Whether neither or both are bools (``0 == False`` in Python, not in a search space)."""
+    return isinstance(one, bool) == isinstance(other, bool)
+
+
+def _same_choice(one: Any, other: Any) -> bool:
+    try:
+        return one is other or (bool(one == other) and _bool_agrees(one, other))
+    except Exception:  # an object whose == does not give a truth value (an array)
+        return False
+
+
+def position(choices: tuple[Any, ...], value: Any) -> int | None:
+    """Where ``value`` is among ``choices`` (``True`` is not ``1``), ``None`` if absent."""
+    return next((i for i, choice in enumerate(choices) if _same_choice(choice, value)), None)
+
+
+def has_duplicates(choices: tuple[Any, ...]) -> bool:
+    """Whether two choices are the same: plain data by value and type, objects by ``==``.
+
+    Not by ``repr``: two different operations (lambdas, a class of the same name) may
+    print alike.
+    """
+    plain = [repr(choice) for choice in choices if is_plain_data(choice)]
+    if len(set(plain)) != len(plain):
+        return True
+    others = [choice for choice in choices if not is_plain_data(choice)]
+    return any(_same_choice(a, b) for i, a in enumerate(others) for b in others[i + 1 :])
