@@ -59,6 +59,24 @@ __version__ = "0.1.0"
 # the CLI would never see them. Show each once, for this package's warnings only.
 warnings.filterwarnings("default", category=DeprecationWarning, module=r"neps_core(\.|$)")
 
+#: NePS's public names that neps_core has no counterpart of, and what to use instead.
+_NEPS_ONLY = {
+    "tblogger": "the TensorBoard plugin: run(..., plugins=['neps_core_plugins.tensorboard:"
+    "TensorBoardLogger']), see docs/monitoring.md",
+    "create_config": "a configuration written as a dict, checked by "
+    "PipelineSpace.validate_config and recorded with import_trials",
+    "load_yamls": "run(run_config='run.yaml'), or neps_core.run_config.load_run_config",
+    "utils": "status(root).trials or status(root).to_dataframe() for a run's trials",
+}
+
+
+def __getattr__(name: str) -> object:
+    """NePS's names without a counterpart here say what to use instead."""
+    if name in _NEPS_ONLY:
+        raise AttributeError(f"neps_core has no {name!r} (NePS's); use {_NEPS_ONLY[name]}")
+    raise AttributeError(f"module 'neps_core' has no attribute {name!r}")
+
+
 __all__ = [
     "AskAndTell",
     "AskedTrial",

@@ -25,8 +25,8 @@ import attrs
 
 from neps_core.config import RunSettings
 from neps_core.connection import connect
-from neps_core.errors import ObjectiveCountError
-from neps_core.interfaces import EvaluationOutcome
+from neps_core.errors import ObjectiveCountError, SettingsError
+from neps_core.interfaces import EvaluationOutcome, Optimizer
 from neps_core.liveness import Heartbeat, give_back_running
 from neps_core.models import Summary, Trial
 from neps_core.plugin_manager import load_plugins
@@ -85,6 +85,14 @@ class AskAndTell:
         plugins: Iterable[object] = (),
         **settings: Any,
     ) -> None:
+        if isinstance(pipeline_space, Optimizer) or (
+            isinstance(pipeline_space, type) and issubclass(pipeline_space, Optimizer)
+        ):
+            raise SettingsError(
+                "AskAndTell takes the space first, then the root and the optimizer: "
+                "AskAndTell(space, root_directory, optimizer=('hyperband', {'eta': 3})); "
+                "NePS's AskAndTell(optimizer) form is not supported"
+            )
         self.settings = RunSettings.from_kwargs(
             pipeline_space=pipeline_space,
             root_directory=root_directory,

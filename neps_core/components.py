@@ -115,12 +115,10 @@ def select_optimizer_class(
             raise SettingsError(f"optimizer: {spec.name!r} is not an Optimizer subclass")
         return spec.name
     if spec.name != "auto":
-        try:
-            return plugins.optimizers[spec.name]
-        except UnknownPluginError as error:
-            if spec.name in NEPS_OPTIMIZERS_NOT_HERE:
-                add_note(error, f"(NePS's {spec.name!r}: {NEPS_OPTIMIZERS_NOT_HERE[spec.name]})")
-            raise
+        if spec.name in NEPS_OPTIMIZERS_NOT_HERE and spec.name not in plugins.optimizers:
+            advice = f"NePS's {spec.name!r} is {NEPS_OPTIMIZERS_NOT_HERE[spec.name]}."
+            raise UnknownPluginError("optimizer", spec.name, plugins.optimizers, [], advice)
+        return plugins.optimizers[spec.name]
     name = plugins.hook.neps_select_optimizer(
         space=space, settings=settings, multi_objective=multi_objective
     )

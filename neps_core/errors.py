@@ -39,11 +39,19 @@ class DuplicatePluginError(NepsCoreError):
 class UnknownPluginError(NepsCoreError, KeyError):
     """A name was asked for that no plugin registers; the message lists what exists."""
 
-    def __init__(self, kind: str, name: str, available: Iterable[str], suggestions: list[str]):
+    def __init__(
+        self,
+        kind: str,
+        name: str,
+        available: Iterable[str],
+        suggestions: list[str],
+        advice: str | None = None,
+    ):
         self.kind = kind
         self.name = name
         self.available = sorted(available)
         hint = f" Did you mean {' or '.join(map(repr, suggestions))}?" if suggestions else ""
+        hint = f" {advice}" if advice else hint
         listing = ", ".join(map(repr, self.available)) or "none"
         self.message = f"Unknown {kind} {name!r}.{hint} Available {kind}s: {listing}."
         super().__init__(self.message)

@@ -273,7 +273,10 @@ def test_neps_names_of_newer_scripts_exist(root: Path) -> None:
     assert neps.Resampled(space["width"]).source == space["width"]
     with pytest.raises(neps.UnknownPluginError) as caught:
         neps.run(lambda lr, width: lr, space, root_directory=root / "primo", optimizer="primo")
-    assert any("'mo_asha'" in note for note in caught.value.__notes__)
+    assert "NePS's 'primo' is not in neps_core; for several objectives use 'mo_asha'" in str(
+        caught.value
+    )
+    assert "pibo" not in str(caught.value).split("Available")[0]  # no close-match guess
 
 
 def test_run_args_is_the_old_name_of_run_config(tmp_path: Path) -> None:
@@ -289,3 +292,10 @@ def test_run_args_is_the_old_name_of_run_config(tmp_path: Path) -> None:
     with pytest.raises(neps.SettingsError, match="use only run_config="):
         neps.run(run_args=tmp_path / "run.yaml", run_config=tmp_path / "run.yaml")
     sys.modules.pop("train", None)
+
+
+def test_neps_names_without_a_counterpart_say_what_to_use() -> None:
+    with pytest.raises(AttributeError, match=r"no 'tblogger' \(NePS's\); use the TensorBoard"):
+        neps.tblogger  # noqa: B018
+    with pytest.raises(AttributeError, match=r"has no attribute 'no_such_name'"):
+        neps.no_such_name  # noqa: B018
