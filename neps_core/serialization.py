@@ -30,7 +30,8 @@ def make_converter() -> cattrs.Converter:
     converter = cattrs.Converter()
     converter.register_structure_hook(Objective | None, _structure_objective)
     converter.register_structure_hook(FidelityValue | None, _structure_fidelity)
-    converter.register_structure_hook(Any, lambda value, _: value)
+    # A predicate, not a type: Python 3.10's singledispatch refuses typing.Any as a class.
+    converter.register_structure_hook_func(lambda kind: kind is Any, lambda value, _: value)
     return converter
 
 
