@@ -265,7 +265,12 @@ def _unknown_settings_message(unknown: list[str], known: set[str]) -> str:
             reasons.append(f"{key} is not supported by neps_core: {REMOVED[key]}")
             continue
         close = difflib.get_close_matches(key, [*known, *DEPRECATED_ALIASES, *ALIASES], n=1)
-        hint = f" (did you mean {close[0]}?)" if close else ""
+        now = (
+            f", today {canonical_name(close[0])}"
+            if close and close[0] in DEPRECATED_ALIASES
+            else ""
+        )
+        hint = f" (did you mean {close[0]}{now}?)" if close else ""
         reasons.append(f"{key}{hint}")
     return f"Unknown run setting(s): {'; '.join(reasons)}. Known: {sorted(known)}"
 

@@ -203,6 +203,7 @@ def test_searcher_options_given_as_run_arguments_reach_the_optimizer(root: Path)
         ("task_id", "its own root_directory"),
         ("development_stage_id", "its own root_directory"),
         ("evaluations_to_spent", "did you mean evaluations_to_spend"),
+        ("max_evaluations_totl", "did you mean max_evaluations_total, today evaluations_to_spend"),
     ],
 )
 def test_removed_and_misspelled_settings_say_what_to_do(
