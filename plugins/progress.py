@@ -57,7 +57,8 @@ class ProgressLine:
         if not force and now - self._drawn_at < REDRAW_INTERVAL:
             return
         self._drawn_at = now
-        width = max(shutil.get_terminal_size((80, 24)).columns - 1, 10)
+        columns = shutil.get_terminal_size((80, 24)).columns
+        width = max((columns if columns > 0 else 80) - 1, 10)  # an unsized pty: 0 on 3.10
         text = self.render(history)
         if len(text) > width:  # the bar goes first, so that the best objective stays
             text = self.render(history, bar=False)

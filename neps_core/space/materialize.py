@@ -13,6 +13,8 @@ from typing import Any
 
 import attrs
 
+from neps_core.errors import add_note
+
 
 @attrs.frozen(eq=False)
 class ResolvedOperation:
@@ -37,9 +39,7 @@ def instantiate(value: Any, made: dict[int, Any] | None = None) -> Any:
             try:
                 made[id(value)] = operator(*args, **kwargs)
             except Exception as error:
-                add_note = getattr(error, "add_note", None)  # Python >= 3.11
-                if add_note is not None:
-                    add_note(f"neps_core: while calling the operation {readable(value)}")
+                add_note(error, f"neps_core: while calling the operation {readable(value)}")
                 raise
         return made[id(value)]
     if type(value) in (tuple, list):

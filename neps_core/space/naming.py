@@ -29,19 +29,26 @@ def assigned_name() -> str | None:
     ``"lr": Float(...)`` and ``dict(lr=Float(...))`` all give ``"lr"``.
     """
     frame = inspect.currentframe()
+    built = ""  # the class under construction: the outermost constructor's ``self``
     while frame is not None and (
         frame.f_code.co_filename == "<string>"
         or frame.f_code.co_filename.startswith("<attrs generated")
         or os.path.abspath(frame.f_code.co_filename) in _CONSTRUCTOR_MODULES
     ):
+        built = type(frame.f_locals["self"]).__name__ if "self" in frame.f_locals else built
         frame = frame.f_back
-    if frame is None or not hasattr(frame.f_code, "co_positions"):  # Python 3.10
+    if frame is None:
         return None
-    positions = list(frame.f_code.co_positions())[frame.f_lasti // 2]
-    line_number, column = positions[0], positions[2]
-    if line_number is None or column is None:
-        return None
-    prefix = linecache.getline(frame.f_code.co_filename, line_number)[:column]
+    if hasattr(frame.f_code, "co_positions"):
+        positions = list(frame.f_code.co_positions())[frame.f_lasti // 2]
+        line_number, column = positions[0], positions[2]
+        if line_number is None or column is None:
+            return None
+        prefix = linecache.getline(frame.f_code.co_filename, line_number)[:column]
+    else:  # Python 3.10 knows only the line: what precedes the call of the class built
+        line = linecache.getline(frame.f_code.co_filename, frame.f_lineno)
+        call = re.search(rf"[\w.]*\b{built}\(", line) if built else None
+        prefix = line[: call.start()] if call else ""
     while _OPEN_CALL.search(prefix):  # `epochs = Fidelity(Integer(...))` names the Integer
         prefix = _OPEN_CALL.sub("", prefix)
     match = _ANNOTATED_NAME.search(prefix) or _NAME_BEFORE_CALL.search(prefix)
