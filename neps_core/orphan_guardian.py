@@ -36,11 +36,19 @@ class _Link:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._pipe: int | None = None
+        self._reading: int | None = None  # the guardian's end, open while it starts
 
     def open(self) -> int:
         with self._lock:
             if self._pipe is None:
-                self._pipe = _start_guardian()
+                # Both ends are known before the guardian starts (tens of ms): a thread that
+                # forks meanwhile leaves a child that closes them (forget_after_fork).
+                self._reading, self._pipe = os.pipe()  # not inherited by exec (PEP 446)
+                try:
+                    _start_guardian(self._reading)
+                finally:
+                    os.close(self._reading)
+                    self._reading = None
                 atexit.register(self.close)
             return self._pipe
 
@@ -58,23 +66,22 @@ class _Link:
     def forget_after_fork(self) -> None:
         """A forked child has no children of the worker's: it must not hold the pipe open."""
         self._lock = threading.Lock()
-        if self._pipe is not None:
-            os.close(self._pipe)
-        self._pipe = None
+        for end in (self._pipe, self._reading):
+            if end is not None:
+                with contextlib.suppress(OSError):
+                    os.close(end)
+        self._pipe = self._reading = None
 
 
-def _start_guardian() -> int:
-    """Start the guardian reading the returned pipe; it detaches before this returns."""
-    reading, writing = os.pipe()  # not inherited by other children (PEP 446)
+def _start_guardian(reading: int) -> None:
+    """Start the guardian reading the pipe end ``reading``; it detaches before this returns."""
     starter = subprocess.Popen(
         [sys.executable, "-I", __file__],  # isolated: no neps_core/ on sys.path
         stdin=reading,
         stdout=subprocess.DEVNULL,
         start_new_session=True,  # a Ctrl-C to the terminal's process group spares it
     )
-    os.close(reading)
     starter.wait()
-    return writing
 
 
 _LINK = _Link()

@@ -7,6 +7,8 @@ worker and evaluated on next to the worker that re-ran the re-queued trial in th
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -63,3 +65,41 @@ def test_a_sigkilled_workers_evaluation_is_stopped(tmp_path: Path, evaluator: st
     if alive:
         os.kill(pid, 9)
     assert not alive, f"the evaluation (pid {pid}) outlived its SIGKILLed worker"
+
+
+FORK_DURING_START = """
+import os
+from neps_core import orphan_guardian
+
+start = orphan_guardian._start_guardian
+
+def start_while_another_thread_forks(reading):
+    ends = (reading, orphan_guardian._LINK._pipe)
+    child = os.fork()  # as a thread of the worker might, while the guardian starts
+    if child == 0:
+        still_open = 0
+        for end in ends:
+            try:
+                os.fstat(end)
+                still_open += 1
+            except OSError:
+                pass
+        os._exit(still_open)
+    _, status = os.waitpid(child, 0)
+    print("open in the fork:", os.waitstatus_to_exitcode(status))
+    start(reading)
+
+orphan_guardian._start_guardian = start_while_another_thread_forks
+orphan_guardian.prepare()
+"""
+
+
+def test_a_fork_while_the_guardian_starts_does_not_hold_its_pipe(tmp_path: Path) -> None:
+    """A forked child holding the pipe kept the guardian waiting: 27 s, not 5, after a
+    SIGKILL (probe: a thread forking every 3 ms during the first Command)."""
+    script = tmp_path / "fork_during_start.py"
+    script.write_text(FORK_DURING_START, encoding="utf-8")
+    done = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert "open in the fork: 0" in done.stdout, done.stdout + done.stderr
