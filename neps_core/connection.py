@@ -1,7 +1,8 @@
 """Opening a run: the space, optimizer, storage and evaluator one worker or client works with.
 
 Everything that can be checked without the run's files (space, budgets against the space,
-optimizer options) is checked before storage is opened, so a bad call writes nothing.
+optimizer options, the evaluator) is checked before storage is opened, and a call that cannot
+start a new run (no space) is refused by ``open_storage`` itself, so a bad call writes nothing.
 """
 
 from __future__ import annotations
