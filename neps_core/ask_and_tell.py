@@ -26,6 +26,7 @@ import attrs
 from neps_core.config import RunSettings
 from neps_core.connection import connect
 from neps_core.errors import ObjectiveCountError, SettingsError
+from neps_core.history import TrialHistory
 from neps_core.interfaces import EvaluationOutcome, Optimizer
 from neps_core.liveness import Heartbeat, give_back_running
 from neps_core.models import Summary, Trial
@@ -187,16 +188,18 @@ class AskAndTell:
         trial_id = _trial_id(trial)
         if result is None:
             raise TypeError(f"tell({trial_id!r}, None): a result is needed; None is not one")
-        self._check_same_run(trial)
+        history = self._context.storage.sync()
+        _check_same_run(trial, history, self.root_directory)
         # Refused before the result is judged, which logs a failure (record_result checks
         # again, atomically).
-        reportable_trial(self._context.storage.sync(), trial_id, self.root_directory)
+        claimed = reportable_trial(history, trial_id, self.root_directory)
         with self._lock:
             asked_at = self._outstanding.get(trial_id)
         if asked_at is not None:
             duration = time.monotonic() - asked_at
         else:  # asked by another client: from when the trial was claimed, by the wall clock
-            duration = self._since_claimed(trial_id)
+            started = claimed.started_at
+            duration = 0.0 if started is None else max(0.0, time.time() - started)
         outcome = _outcome(trial_id, result, duration)
         parsed, raise_after = judge_outcome(outcome, self.settings, "the result given to tell()")
         try:
@@ -213,11 +216,6 @@ class AskAndTell:
         if raise_after is not None and raise_after is not outcome.error:
             raise raise_after
         return stored
-
-    def _since_claimed(self, trial_id: str) -> float:
-        history = self._context.storage.sync()
-        started = history[trial_id].started_at if trial_id in history else None
-        return 0.0 if started is None else max(0.0, time.time() - started)
 
     def close(self) -> Summary:
         """Stop heartbeating, tell observers the client is done, and return the run's summary.
@@ -264,18 +262,6 @@ class AskAndTell:
         self.close()
 
     # -- helpers ----------------------------------------------------------------------------
-    def _check_same_run(self, trial: AskedTrial | Trial | str | int) -> None:
-        """A trial object of another run has an id here too: its result must not land on it."""
-        record = trial.trial if isinstance(trial, AskedTrial) else trial
-        if not isinstance(record, Trial):
-            return
-        stored = self._context.storage.sync().get(record.id)
-        if stored is not None and dict(stored.config) != dict(record.config):
-            raise ValueError(
-                f"tell(): trial {record.id!r} was asked in another run; trial {record.id!r} of "
-                f"{self._context.root_directory} has another configuration"
-            )
-
     def _check_open(self) -> None:
         if self._closed:
             raise RuntimeError("This AskAndTell client is closed")
@@ -314,6 +300,21 @@ class AskAndTell:
         history = storage.sync()
         return summarize(
             storage.root_directory, history, self._sampler.budget(history), self._context.space
+        )
+
+
+def _check_same_run(
+    trial: AskedTrial | Trial | str | int, history: TrialHistory, root: Path
+) -> None:
+    """A trial object of another run has an id here too: its result must not land on it."""
+    record = trial.trial if isinstance(trial, AskedTrial) else trial
+    if not isinstance(record, Trial):
+        return
+    stored = history.get(record.id)
+    if stored is not None and dict(stored.config) != dict(record.config):
+        raise ValueError(
+            f"tell(): trial {record.id!r} was asked in another run; trial {record.id!r} of "
+            f"{root} has another configuration"
         )
 
 
