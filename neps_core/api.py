@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import inspect
 import logging
 import random
@@ -34,7 +35,7 @@ from neps_core.run_storage import (
 from neps_core.runtime import RunContext, Worker
 from neps_core.serialization import read_yaml
 from neps_core.space import PipelineSpace
-from neps_core.summary import summarize, write_summary_files
+from neps_core.summary import refresh_summary_files, summarize
 from neps_core.termination import signals_stop_the_worker
 
 logger = logging.getLogger(__name__)
@@ -182,9 +183,11 @@ def _finish(context: RunContext, failure: BaseException | None) -> Summary | Non
     try:
         with context.plugins.errors_of("evaluator", type(context.evaluator)):
             context.evaluator.close()
-        summary = _summary(context.storage, context.settings, context.space)
+        build = functools.partial(_summary, context.storage, context.settings, context.space)
         if context.settings.post_run_summary:
-            _write_summary(context.storage, summary)
+            summary = refresh_summary_files(context.storage.root_directory, build)
+        else:
+            summary = build()
         context.plugins.notify("neps_run_finished", run=context, summary=summary)
         return summary
     except Exception as cleanup_error:
@@ -207,14 +210,6 @@ def _has_budget(settings: RunSettings) -> bool:
         settings.max_fidelities_per_run,
     )
     return any(limit is not None for limit in limits)
-
-
-def _write_summary(storage: Storage, summary: Summary) -> None:
-    """Summary files are a convenience: failing to write them must not hide the run's outcome."""
-    try:
-        write_summary_files(storage.root_directory, storage.sync(), summary)
-    except OSError as error:
-        logger.warning("Could not write the summary files in %s: %s", storage.root_directory, error)
 
 
 def _summary(
@@ -291,7 +286,7 @@ def save_pipeline_results(
         )
         record_result(storage, _trial_id(pipeline_id), parsed)
         if post_run_summary:
-            _write_summary(storage, _summary(storage))
+            refresh_summary_files(storage.root_directory, functools.partial(_summary, storage))
     finally:
         storage.close()
 

@@ -32,9 +32,8 @@ from neps_core.liveness import Heartbeat, give_back_running
 from neps_core.models import Summary, Trial
 from neps_core.plugin_manager import load_plugins
 from neps_core.reporting import judge_outcome, record_result, reportable_trial
-from neps_core.runtime import RunContext
 from neps_core.sampler import TrialSampler
-from neps_core.summary import summarize, write_summary_files
+from neps_core.summary import refresh_summary_files, summarize
 
 logger = logging.getLogger(__name__)
 
@@ -230,9 +229,11 @@ class AskAndTell:
         if self._heartbeat is not None:
             self._heartbeat.__exit__(None, None, None)
         try:
-            summary = self._final_summary = self._summary()
             if self.settings.post_run_summary:
-                _write_summary_files(self._context, summary)
+                summary = refresh_summary_files(self._context.root_directory, self._summary)
+            else:
+                summary = self._summary()
+            self._final_summary = summary
             self._context.plugins.notify("neps_run_finished", run=self._context, summary=summary)
         finally:
             try:
@@ -329,11 +330,3 @@ def _outcome(trial_id: str, result: Any, duration: float) -> EvaluationOutcome:
         formatted = "".join(traceback.format_exception(type(result), result, result.__traceback__))
         return EvaluationOutcome(trial_id, error=result, traceback=formatted, duration=duration)
     return EvaluationOutcome(trial_id, result=result, duration=duration)
-
-
-def _write_summary_files(context: RunContext, summary: Summary) -> None:
-    """Summary files are a convenience; failing to write them must not hide the results."""
-    try:
-        write_summary_files(context.root_directory, context.storage.sync(), summary)
-    except OSError as error:
-        logger.warning("Could not write the summary files in %s: %s", context.root_directory, error)

@@ -7,15 +7,19 @@ without writing. Files in the root directory::
     summary.yaml       counts by state, budget used, best trial
     best_config.yaml   the best configuration and its objective
     trajectory.csv     every finished trial in finishing order, with the best objective so far
+    .neps_core/summary.lock   held while one process rebuilds and writes the three
 """
 
 from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable, Mapping, Sequence
+import logging
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
+
+import filelock
 
 from neps_core.history import TrialHistory
 from neps_core.models import BudgetInfo, Summary, Trial, TrialState
@@ -32,6 +36,9 @@ TRAJECTORY_COLUMNS = (
     "worker_id",
     "finished_at",
 )
+logger = logging.getLogger(__name__)
+SUMMARY_LOCK = Path(".neps_core", "summary.lock")
+SUMMARY_LOCK_TIMEOUT = 60.0  # seconds; on expiry the files are not written, with a warning
 
 
 def summarize(
@@ -131,12 +138,31 @@ def _cell(value: object) -> object:
     return "" if value is None else value
 
 
-def write_summary_files(root: Path, history: TrialHistory, summary: Summary) -> None:
+def refresh_summary_files(root: Path, build: Callable[[], Summary]) -> Summary:
+    """The summary ``build`` makes, with its files written under a lock shared by all processes.
+
+    Workers finish together: one that read the storage earlier but wrote later would put an
+    older trajectory over a newer one. Building inside the lock makes each writer read the
+    storage after the previous one wrote, so the files only ever move forward. The files are
+    a convenience: failing to write them is a warning, never the run's outcome.
+    """
+    try:
+        (root / SUMMARY_LOCK).parent.mkdir(exist_ok=True)
+        with filelock.FileLock(root / SUMMARY_LOCK, timeout=SUMMARY_LOCK_TIMEOUT):
+            summary = build()
+            write_summary_files(root, summary)
+            return summary
+    except OSError as error:  # a read-only or full file system, or the lock timed out
+        logger.warning("Could not write the summary files in %s: %s", root, error)
+        return build()
+
+
+def write_summary_files(root: Path, summary: Summary) -> None:
     """Write ``summary.yaml``, ``best_config.yaml`` and ``trajectory.csv`` into ``root``."""
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=TRAJECTORY_COLUMNS)
     writer.writeheader()
-    writer.writerows(trajectory_rows(history.values()))
+    writer.writerows(trajectory_rows(summary.trials))
     write_atomic(root / "trajectory.csv", buffer.getvalue())
     write_atomic(root / "summary.yaml", dump_yaml(summary_as_dict(summary)))
     if summary.best_trial is not None:

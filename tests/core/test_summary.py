@@ -4,8 +4,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import logging
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +19,7 @@ import yaml
 
 import neps_core as neps
 from neps_core.errors import StorageError
+from neps_core.summary import refresh_summary_files
 
 SPACE = {
     "x": neps.Float(-1.0, 1.0),
@@ -23,6 +28,8 @@ SPACE = {
     "epochs": neps.IntegerFidelity(1, 9),
     "dataset": neps.Constant("mnist"),
 }
+
+LATE_REPORT = "import sys, neps_core as neps; neps.save_pipeline_results(-1.0, '5', sys.argv[1])"
 
 
 class Objective:
@@ -157,6 +164,32 @@ def test_trajectory_grows_when_an_asynchronous_result_arrives(
     rows = _trajectory(root)
     assert len(rows) == 6
     assert rows[-1]["trial_id"] == "5" and float(rows[-1]["best_objective_so_far"]) == -1.0
+
+
+def test_a_writer_that_read_the_run_earlier_never_writes_over_a_newer_trajectory(
+    root: Path, finished_run: tuple[neps.Summary, Objective]
+) -> None:
+    """Workers finishing together: one read the run before another's result landed."""
+    reporter: subprocess.Popen[str] | None = None
+
+    def read_before_the_other_result_lands() -> neps.Summary:
+        nonlocal reporter
+        stale = neps.status(root)  # five finished trials; trial 5 still awaits its result
+        reporter = subprocess.Popen(
+            [sys.executable, "-c", LATE_REPORT, str(root)], stdin=subprocess.DEVNULL, text=True
+        )
+        while neps.status(root).counts["success"] < 5:  # trial 5's result has landed
+            assert reporter.poll() in (None, 0), "the reporting process failed"
+            time.sleep(0.05)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            reporter.wait(timeout=3)  # without a lock, it writes its newer files now
+        return stale
+
+    refresh_summary_files(root, read_before_the_other_result_lands)
+    assert reporter is not None and reporter.wait(timeout=60) == 0
+    assert [row["trial_id"] for row in _trajectory(root)][-1] == "5"
+    summary_file = yaml.safe_load((root / "summary.yaml").read_text(encoding="utf-8"))
+    assert summary_file["counts"]["success"] == 5
 
 
 def test_summary_and_best_config_files(
