@@ -266,7 +266,7 @@ def test_storage_name_puts_the_database_in_the_root(root: Path) -> None:
     )
     assert summary.counts["success"] == 4
     assert (root / "run.db").is_file()
-    assert not (root / ".neps_core").exists()  # no journal: this run is not on disk storage
+    assert not (root / ".neps_core" / "journal.jsonl").exists()  # the run is not on disk storage
     assert neps.status(root).counts["success"] == 4
 
 
