@@ -23,6 +23,7 @@ from neps_core.errors import NepsCoreError, SettingsError, add_note
 from neps_core.interfaces import Storage
 from neps_core.models import Summary
 from neps_core.plugin_manager import load_plugins
+from neps_core.presence import present_in
 from neps_core.reporting import record_result
 from neps_core.result_contract import ParsedResult, parse_result
 from neps_core.run_storage import (
@@ -113,12 +114,16 @@ def run(
         return followed
     with rank_zero(settings) as settings:
         loaded = load_plugins(settings.plugins)
-        if settings.overwrite_root_directory:
-            overwrite_run(settings.root_directory, loaded, settings.stale_after)
-        context = connect(settings, loaded)
-        if settings.seed is None and context.settings.seed is not None:
-            _seed_global_generators(context.settings.seed)  # the seed the run started with
-        return _work(context)
+        overwrite = (
+            functools.partial(overwrite_run, settings.root_directory, loaded, settings.stale_after)
+            if settings.overwrite_root_directory
+            else None
+        )
+        with present_in(settings.root_directory, overwrite=overwrite):
+            context = connect(settings, loaded)
+            if settings.seed is None and context.settings.seed is not None:
+                _seed_global_generators(context.settings.seed)  # the seed the run started with
+            return _work(context)
 
 
 def _explicit_arguments(values: Mapping[str, Any]) -> dict[str, Any]:

@@ -12,6 +12,7 @@ another client treats them as taken; trials of a client that dies are re-queued 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -31,6 +32,7 @@ from neps_core.interfaces import EvaluationOutcome, Optimizer
 from neps_core.liveness import Heartbeat, give_back_running
 from neps_core.models import Summary, Trial
 from neps_core.plugin_manager import load_plugins
+from neps_core.presence import present_in
 from neps_core.reporting import judge_outcome, record_result, reportable_trial
 from neps_core.sampler import TrialSampler
 from neps_core.summary import refresh_summary_files, summarize
@@ -105,7 +107,10 @@ class AskAndTell:
             plugins=plugins,
             **settings,
         )
-        self._context = connect(self.settings, load_plugins(self.settings.plugins))
+        with contextlib.ExitStack() as presence:  # held until close(), released on errors
+            presence.enter_context(present_in(self.settings.root_directory))
+            self._context = connect(self.settings, load_plugins(self.settings.plugins))
+            self._presence = presence.pop_all()
         self.settings = self._context.settings  # with the run's seed when continuing
         self._sampler = TrialSampler(
             self.settings, self._context.space, self._context.optimizer, self._context.plugins
@@ -241,6 +246,7 @@ class AskAndTell:
                     self._context.evaluator.close()
             finally:
                 self._context.storage.close()
+                self._presence.close()
         return summary
 
     def __enter__(self) -> AskAndTell:

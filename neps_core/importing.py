@@ -7,6 +7,7 @@ transaction, so an import either happens completely or not at all.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import time
@@ -15,12 +16,13 @@ from pathlib import Path
 from typing import Any
 
 from neps_core.components import build_optimizer, resolve_space, select_optimizer_class
-from neps_core.config import DEFAULT_STALE_AFTER, RunSettings, component_spec
+from neps_core.config import DEFAULT_STALE_AFTER, ComponentSpec, RunSettings, component_spec
 from neps_core.errors import ObjectiveCountError
 from neps_core.history import TrialHistory
 from neps_core.interfaces import Optimizer
 from neps_core.models import Trial, TrialState
 from neps_core.plugin_manager import Plugins, load_plugins
+from neps_core.presence import present_in
 from neps_core.reporting import objective_count
 from neps_core.result_contract import ParsedResult, parse_result
 from neps_core.run_storage import initialize_run, open_storage, overwrite_run, stored_space
@@ -78,9 +80,24 @@ def import_trials(
         given = resolve_space(pipeline_space, loaded)
         new_run = (given, _parse_all(pairs, given), _optimizer(root, given, optimizer, loaded))
         _check_objective_counts([], new_run[1])
-    if overwrite_root_directory:
-        overwrite_run(root, loaded, DEFAULT_STALE_AFTER)
     spec = None if storage is None else component_spec(storage, "storage")
+    overwrite = (
+        functools.partial(overwrite_run, root, loaded, DEFAULT_STALE_AFTER)
+        if overwrite_root_directory
+        else None
+    )
+    with present_in(root, overwrite=overwrite):
+        return _import(root, spec, loaded, pairs, new_run)
+
+
+def _import(
+    root: Path,
+    spec: ComponentSpec | None,
+    loaded: Plugins,
+    pairs: list[tuple[int, tuple[Mapping[str, Any], Any]]],
+    new_run: tuple[PipelineSpace, list[tuple[dict[str, Any], ParsedResult]], Optimizer] | None,
+) -> list[Trial]:
+    """Import ``pairs`` into the run in ``root`` (a new one, from ``new_run``)."""
     opened = open_storage(
         root,
         spec,

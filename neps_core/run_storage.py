@@ -30,7 +30,13 @@ from neps_core.interfaces import Optimizer, Storage
 from neps_core.liveness import refuse_if_alive
 from neps_core.models import RunInfo
 from neps_core.plugin_manager import Plugins, plugin_errors
-from neps_core.serialization import dump_yaml, read_yaml, to_plain, write_atomic
+from neps_core.serialization import (
+    describe_yaml_error,
+    dump_yaml,
+    read_yaml,
+    to_plain,
+    write_atomic,
+)
 from neps_core.space import PipelineSpace, describe_space, space_from_description
 from neps_core.space.parameters import prior_indices_meant
 
@@ -178,8 +184,10 @@ def _lost_pointer(root: Path) -> str | None:
     )
 
 
-def overwrite_run(root: Path, plugins: Plugins, stale_after: float) -> None:
+def overwrite_run(root: Path, plugins: Plugins, stale_after: float, *, erase: bool = True) -> None:
     """Delete the run in ``root``: its storage's data (wherever it lives), then the directory.
+
+    ``erase=False`` only checks that it may be deleted.
 
     Raises:
         LiveWorkersError: A worker heartbeated within ``stale_after`` seconds; deleting the
@@ -190,10 +198,11 @@ def overwrite_run(root: Path, plugins: Plugins, stale_after: float) -> None:
         storage = open_storage(root, None, plugins, lost_ok=True)
         try:
             refuse_if_alive(storage.sync(), stale_after, f"overwrite {root}", "stale_after")
-            storage.erase()
+            if erase:
+                storage.erase()
         finally:
             storage.close()
-    if root.exists():
+    if erase and root.exists():
         shutil.rmtree(root)
 
 
@@ -203,7 +212,9 @@ def _read_pointer(pointer: Path) -> dict[str, Any] | None:
     except FileNotFoundError:
         return None
     except yaml.YAMLError as error:
-        raise SettingsError(f"{pointer} is damaged: not valid YAML ({error})") from None
+        raise SettingsError(
+            f"{pointer} is damaged: not valid YAML ({describe_yaml_error(error)})"
+        ) from None
     if not isinstance(data, dict) or "name" not in data:
         raise SettingsError(f"{pointer} is damaged: expected a mapping with a 'name'")
     return data

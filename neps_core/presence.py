@@ -1,0 +1,156 @@
+"""Processes present in a run's root directory, made visible by a lock file.
+
+A worker between two trials evaluates nothing, so trial heartbeats cannot show that it is
+alive, and ``overwrite_root_directory=True`` in another process would delete the run under
+it: its next results would land in the new run's folders, or in a deleted database. So each
+process working on a run (``run()``, ``AskAndTell``, ``import_trials``) holds a shared
+``flock`` on ``.neps_core/workers.lock`` while it works, and an overwrite needs that lock
+exclusively: it is refused while anyone is present, and workers arriving meanwhile wait for
+it to finish. The kernel drops the locks of a killed process, so a dead worker never blocks
+an overwrite. Without ``fcntl`` (Windows), or on a file system that refuses ``flock``,
+presence is not tracked and only the trial heartbeats protect a run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import logging
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Protocol
+
+from neps_core.errors import LiveWorkersError, NepsCoreError
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None  # type: ignore[assignment]
+
+logger = logging.getLogger(__name__)
+
+WORKERS_LOCK = Path(".neps_core", "workers.lock")
+_FLOCK_UNSUPPORTED = {errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL}
+_READ_ONLY = {errno.EROFS, errno.EACCES, errno.EPERM}
+
+
+class Overwrite(Protocol):
+    """Deletes the run; with ``erase=False`` only raises ``LiveWorkersError`` if it may not."""
+
+    def __call__(self, *, erase: bool = True) -> None: ...
+
+
+@contextlib.contextmanager
+def present_in(root: Path, *, overwrite: Overwrite | None = None) -> Iterator[None]:
+    """Be present in ``root`` for the ``with`` block; ``overwrite()`` is called first, alone.
+
+    A block that fails before it wrote anything leaves no lock file behind (a refused new
+    run writes nothing).
+
+    Raises:
+        LiveWorkersError: ``overwrite`` was given while another process is present; named
+            by ``overwrite(erase=False)`` where it can tell which trials are running.
+    """
+    root = Path(root)
+    root_existed = root.exists()
+    exclusive = None
+    if overwrite is not None:
+        try:
+            exclusive = _lock(root, "exclusive")
+        except LiveWorkersError:
+            _explain(overwrite)
+            raise
+        try:
+            overwrite()
+        except BaseException:
+            _unlock(exclusive)
+            raise
+    try:
+        shared = _lock(root, "shared")
+    finally:
+        _unlock(exclusive)  # after the shared lock: nobody erases the new run in between
+    try:
+        yield
+    except BaseException:
+        _remove_if_alone(root, shared, remove_root=not root_existed)
+        raise
+    finally:
+        _unlock(shared)
+
+
+def _explain(overwrite: Overwrite) -> None:
+    """Raise ``overwrite``'s own refusal, which names the running trials, if it has one."""
+    try:
+        overwrite(erase=False)
+    except LiveWorkersError:
+        raise
+    except (OSError, NepsCoreError):  # the other process may be deleting the run right now
+        return
+
+
+def _lock(root: Path, kind: str) -> int | None:
+    """A descriptor of the current lock file, locked; ``None`` where locks are not supported."""
+    if fcntl is None:  # pragma: no cover - Windows
+        return None
+    path = root / WORKERS_LOCK
+    operation = fcntl.LOCK_SH if kind == "shared" else fcntl.LOCK_EX | fcntl.LOCK_NB
+    while True:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+        except FileNotFoundError:  # an overwrite deleted the folder meanwhile: again
+            continue
+        except OSError as error:
+            if error.errno not in _READ_ONLY:
+                raise
+            return None  # nobody can overwrite it either; the storage says what it cannot write
+        try:
+            fcntl.flock(descriptor, operation)
+        except BlockingIOError:
+            os.close(descriptor)
+            raise LiveWorkersError(
+                f"Refusing to overwrite {root}: another process is working on the run (a "
+                "worker between two trials, an AskAndTell client, ...). Stop it first, or "
+                "continue the run without overwrite_root_directory."
+            ) from None
+        except OSError as error:
+            os.close(descriptor)
+            if error.errno not in _FLOCK_UNSUPPORTED:
+                raise
+            logger.warning("%s does not support flock: workers' presence is not tracked", path)
+            return None
+        if _is_current(descriptor, path):
+            return descriptor
+        os.close(descriptor)  # an overwrite replaced the file while we waited: lock the new one
+
+
+def _is_current(descriptor: int, path: Path) -> bool:
+    try:
+        on_disk = os.stat(path)
+    except FileNotFoundError:
+        return False
+    held = os.fstat(descriptor)
+    return (held.st_dev, held.st_ino) == (on_disk.st_dev, on_disk.st_ino)
+
+
+def _unlock(descriptor: int | None) -> None:
+    if descriptor is not None:
+        os.close(descriptor)  # closing the only descriptor releases its flock
+
+
+def _remove_if_alone(root: Path, descriptor: int | None, *, remove_root: bool) -> None:
+    """Remove the lock file if it is all there is and no one else is present."""
+    if descriptor is None or fcntl is None:
+        return
+    state = root / WORKERS_LOCK.parent
+    try:
+        if os.listdir(state) != [WORKERS_LOCK.name] or os.listdir(root) != [state.name]:
+            return
+        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        os.unlink(root / WORKERS_LOCK)
+        state.rmdir()
+        if remove_root:
+            root.rmdir()
+    except OSError:  # someone else is present or wrote something: it is their run now
+        return

@@ -1,0 +1,136 @@
+"""Overwriting a run while other processes work on it (neps_core.presence).
+
+Trial heartbeats only show workers that are evaluating: a worker between two trials, or an
+ask-and-tell client between ``ask`` calls, looked absent, and ``overwrite_root_directory``
+deleted the run under it. Real processes hold the run here, and are killed with SIGKILL.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+import neps_core as neps
+from neps_core.errors import UnknownPluginError
+from neps_core.presence import WORKERS_LOCK
+
+SPACE = {"x": neps.Float(0.0, 1.0)}
+
+CLIENT = textwrap.dedent(
+    """
+    import sys
+    import neps_core as neps
+
+    client = neps.AskAndTell({"x": neps.Float(0.0, 1.0)}, sys.argv[1], "random_search")
+    client.tell(client.ask(), 0.5)
+    print("ready", flush=True)
+    sys.stdin.readline()  # idle between two asks, evaluating nothing, until told to go on
+    client.tell(client.ask(), 0.25)
+    client.close()
+    """
+)
+
+OVERWRITER = textwrap.dedent(
+    """
+    import sys
+    import neps_core as neps
+
+    try:
+        neps.run(
+            lambda x: x,
+            {"x": neps.Float(0.0, 1.0)},
+            root_directory=sys.argv[1],
+            overwrite_root_directory=True,
+            evaluations_to_spend=5,
+            optimizer="random_search",
+        )
+    except neps.LiveWorkersError:
+        sys.exit(3)
+    """
+)
+
+
+def _overwrite(root: Path) -> neps.Summary:
+    return neps.run(
+        lambda x: x,
+        SPACE,
+        root_directory=root,
+        overwrite_root_directory=True,
+        evaluations_to_spend=2,
+        optimizer="random_search",
+    )
+
+
+def _start_idle_client(root: Path) -> subprocess.Popen[str]:
+    client = subprocess.Popen(
+        [sys.executable, "-c", CLIENT, str(root)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert client.stdout is not None and client.stdout.readline() == "ready\n", client.stderr
+    return client
+
+
+def test_overwrite_is_refused_while_a_client_is_idle_between_two_trials(root: Path) -> None:
+    client = _start_idle_client(root)
+    try:
+        assert neps.status(root).counts["evaluating"] == 0  # no heartbeat shows the client
+        with pytest.raises(neps.LiveWorkersError, match="another process is working on the run"):
+            _overwrite(root)
+        client.communicate("go on\n", timeout=60)
+        assert client.returncode == 0, client.stderr
+    finally:
+        client.kill()
+    assert neps.status(root).counts["success"] == 2  # the client's run survived, continued
+    assert _overwrite(root).counts["success"] == 2  # the client is gone: overwriting works
+    assert {t.objective for t in neps.status(root).trials}.isdisjoint({0.5, 0.25})
+
+
+def test_a_killed_client_does_not_block_an_overwrite(root: Path) -> None:
+    client = _start_idle_client(root)
+    os.kill(client.pid, signal.SIGKILL)
+    client.wait(timeout=60)
+    assert _overwrite(root).counts["success"] == 2
+
+
+@pytest.mark.slow
+def test_workers_started_together_with_overwrite_make_one_run_or_are_refused(
+    root: Path,
+) -> None:
+    """A job array whose every task passes overwrite_root_directory=True."""
+    _overwrite(root)  # the old run, to be deleted
+    workers = [
+        subprocess.Popen(
+            [sys.executable, "-c", OVERWRITER, str(root)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(4)
+    ]
+    outcomes = [(w.wait(timeout=120), w.stderr.read()) for w in workers]  # type: ignore[union-attr]
+    assert all(code in (0, 3) for code, _ in outcomes), outcomes  # no raw OSError
+    assert any(code == 0 for code, _ in outcomes)
+    status = neps.status(root)
+    assert status.counts["success"] == 5 and len(status.trials) == 5
+
+
+def test_a_refused_new_run_leaves_no_lock_file(tmp_path: Path) -> None:
+    root = tmp_path / "new"
+    with pytest.raises(UnknownPluginError, match="no_such_optimizer"):
+        neps.run(lambda x: x, SPACE, root_directory=root, optimizer="no_such_optimizer")
+    assert not root.exists()
+
+
+def test_the_lock_file_is_where_the_docs_say(root: Path) -> None:
+    neps.run(lambda x: x, SPACE, root_directory=root, evaluations_to_spend=1)
+    assert (root / WORKERS_LOCK).is_file()
+    assert WORKERS_LOCK.as_posix() == ".neps_core/workers.lock"
