@@ -14,7 +14,7 @@ import yaml
 
 from neps_core.config import RunSettings
 from neps_core.errors import StorageError
-from neps_core.serialization import dump_yaml, read_yaml, write_atomic
+from neps_core.serialization import describe_yaml_error, dump_yaml, read_yaml, write_atomic
 
 logger = logging.getLogger(__name__)
 
@@ -50,8 +50,11 @@ def recorded_budgets(root: Path) -> dict[str, Any]:
         return {}
     try:
         data = read_yaml(path)
-    except (OSError, yaml.YAMLError) as error:
+    except OSError as error:
         logger.warning("Ignoring %s, which cannot be read: %s", path, error)
+        return {}
+    except yaml.YAMLError as error:
+        logger.warning("Ignoring %s, not valid YAML: %s", path, describe_yaml_error(error))
         return {}
     if not isinstance(data, dict):
         logger.warning("Ignoring %s: expected a mapping of budgets, got %r", path, data)

@@ -16,6 +16,7 @@ import yaml
 
 from neps_core.config import canonical_name
 from neps_core.errors import SettingsError
+from neps_core.serialization import describe_yaml_error
 
 
 def read_config_file(path: Path) -> dict[str, Any]:
@@ -37,7 +38,7 @@ def read_strict_yaml(path: Path, error_type: type[Exception] = SettingsError) ->
     except _DuplicateKeyError as error:
         raise error_type(f"{path}: line {error.line}: duplicate key {error.key!r}") from None
     except yaml.YAMLError as error:
-        raise error_type(f"{path}: not valid YAML: {error}") from None
+        raise error_type(f"{path}: not valid YAML: {describe_yaml_error(error)}") from None
     except UnicodeDecodeError as error:
         raise error_type(f"{path}: not UTF-8 text ({error.reason} at byte {error.start})") from None
 
@@ -104,7 +105,9 @@ def apply_override(data: dict[str, Any], override: str, source: str) -> None:
     try:
         value = yaml.safe_load(text)
     except yaml.YAMLError as error:
-        raise SettingsError(f"{source}: override {override!r}: not valid YAML: {error}") from None
+        raise SettingsError(
+            f"{source}: override {override!r}: not valid YAML: {describe_yaml_error(error)}"
+        ) from None
     *parents, last = key_path.split(".")
     node = data
     for index, part in enumerate(parents):

@@ -135,20 +135,38 @@ def dump_yaml(data: Any) -> str:
     """Readable block-style YAML, keys in insertion order, non-ASCII text as written.
 
     Every file is written and read as UTF-8, so ``"größe"`` need not become ``"gr\\xF6\\xDFe"``.
+    A path with a byte that is not UTF-8 (legal on Linux; Python reads it as a lone surrogate)
+    stops libyaml's emitter, so such data goes to PyYAML's own, which escapes it.
     """
-    return yaml.dump(
-        data, Dumper=_YAML_DUMPER, sort_keys=False, default_flow_style=False, allow_unicode=True
-    )
+    options: dict[str, Any] = {"sort_keys": False, "default_flow_style": False}
+    try:
+        return yaml.dump(data, Dumper=_YAML_DUMPER, allow_unicode=True, **options)
+    except UnicodeEncodeError:
+        return yaml.dump(data, Dumper=yaml.SafeDumper, allow_unicode=True, **options)
 
 
 def load_yaml(text: str) -> Any:
-    """Parse YAML safely."""
-    return yaml.load(text, Loader=_YAML_LOADER)
+    """Parse YAML safely (with PyYAML's own parser where libyaml refuses an escaped surrogate)."""
+    try:
+        return yaml.load(text, Loader=_YAML_LOADER)
+    except yaml.YAMLError:
+        if "\\u" not in text:
+            raise
+        return yaml.load(text, Loader=yaml.SafeLoader)
 
 
 def read_yaml(path: Path) -> Any:
     """Read a YAML file."""
     return load_yaml(Path(path).read_text(encoding="utf-8"))
+
+
+def describe_yaml_error(error: yaml.YAMLError) -> str:
+    """PyYAML's message, which spans lines with a caret under the culprit, as one line."""
+    mark = getattr(error, "problem_mark", None)
+    if mark is None:
+        return " ".join(str(error).split())
+    said = (getattr(error, "context", None), getattr(error, "problem", None))
+    return f"line {mark.line + 1}, column {mark.column + 1}: " + ": ".join(filter(None, said))
 
 
 def _file_mode() -> int:

@@ -12,7 +12,9 @@ import os
 import signal
 import sys
 import traceback
+import warnings
 from collections.abc import Sequence
+from typing import TextIO
 
 from neps_core.cli import commands
 from neps_core.cli.clean import CLEAN_RULE
@@ -175,8 +177,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     arguments = parser.parse_args(argv)
     try:
-        status: int = arguments.handler(arguments)
-        sys.stdout.flush()  # here, so that a closed pipe is caught below
+        with warnings.catch_warnings():
+            warnings.showwarning = _show_warning
+            status: int = arguments.handler(arguments)
+        if sys.stdout is not None:  # None when started with stdout closed (`>&-`)
+            sys.stdout.flush()  # here, so that a closed pipe is caught below
     except BrokenPipeError:  # `neps-core status ROOT | head -1`: the reader has what it wants
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no error at exit
         return 128 + signal.SIGPIPE
@@ -191,6 +196,19 @@ def main(argv: Sequence[str] | None = None) -> int:
             print("(run with --debug to see the traceback)", file=sys.stderr)
         return 1
     return status
+
+
+def _show_warning(  # noqa: PLR0917 - the signature warnings.showwarning is called with
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: TextIO | None = None,
+    line: str | None = None,
+) -> None:
+    """A warning as one line, like errors: the source line it came from is ours, not the user's."""
+    if sys.stderr is not None:
+        print(f"neps-core: warning: {message}", file=sys.stderr)
 
 
 def describe_error(error: BaseException) -> str:

@@ -47,8 +47,14 @@ def plot_command(arguments: argparse.Namespace) -> int:
     root = Path(arguments.root_directory)
     written = write_plots(root, output_dir=arguments.output_dir, x_axis=arguments.x_axis)
     if not written:
-        print(f"Nothing to plot yet: no finished trial with an objective in {root}")
-        return 1 if len(read_run(root).history) else 0
+        if len(read_run(root).history):  # trials, but none with an objective: an error
+            print(
+                f"neps-core: error: nothing to plot: no trial of {root} finished with an objective",
+                file=sys.stderr,
+            )
+            return 1
+        print(f"Nothing to plot yet: {root} has no trials")
+        return 0
     for path in written:
         print(f"wrote {path}")
     return 0

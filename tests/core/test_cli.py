@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -109,6 +110,40 @@ def test_config_errors_are_one_line_without_traceback(project: Path) -> None:
     assert debug.stderr.rstrip().endswith(
         "neps-core: error: run.yaml: evaluations_to_spend: must be a positive integer, got 'ten'"
     )
+
+
+def test_invalid_yaml_is_one_line_naming_the_file_and_line(project: Path) -> None:
+    (project / "bad.yaml").write_text("evaluations_to_spend: [2\n", encoding="utf-8")
+    for arguments in (["bad.yaml"], ["run.yaml", "evaluations_to_spend=[2"]):
+        result = cli("run", *arguments, cwd=project)
+        assert result.returncode == 1
+        [error, hint] = result.stderr.splitlines()
+        assert error.startswith(f"neps-core: error: {arguments[0]}: ")
+        assert re.search(r"not valid YAML: line \d+, column \d+: .*expected", error), error
+        assert hint.startswith("(run with --debug")
+
+
+def test_warnings_are_one_line_not_a_line_of_neps_cores_source(project: Path) -> None:
+    result = cli(
+        "run", "run.yaml", "max_evaluations_total=2", cwd=project, env={"PYTHONWARNINGS": ""}
+    )
+    assert result.returncode == 0, result.stderr
+    warning = "neps-core: warning: run.yaml: max_evaluations_total is deprecated"
+    assert any(line.startswith(warning) for line in result.stderr.splitlines()), result.stderr
+    assert ".py:" not in result.stderr
+
+
+def test_a_closed_stdout_does_not_fail_a_finished_command(project: Path) -> None:
+    def closed_stdout(command: str) -> subprocess.CompletedProcess[str]:
+        shell = f"'{SCRIPT}' {command} >&-"
+        return subprocess.run(
+            ["sh", "-c", shell], cwd=project, capture_output=True, text=True, check=False
+        )
+
+    ran = closed_stdout("run run.yaml")
+    assert ran.returncode == 0, ran.stderr
+    status = closed_stdout("status results")
+    assert status.returncode == 0 and status.stderr == ""
 
 
 def test_run_without_evaluate_pipeline_says_what_is_missing(project: Path) -> None:
@@ -275,6 +310,19 @@ def test_plot_writes_the_pngs_that_fit_the_run(tmp_path: Path) -> None:
     written = sorted(p.name for p in (tmp_path / "pngs").iterdir())
     assert written == ["learning_curves.png", "trajectory.png"]
     assert (tmp_path / "pngs" / "trajectory.png").read_bytes().startswith(b"\x89PNG")
+
+
+def test_plot_fails_on_stderr_only_when_no_trial_has_an_objective(tmp_path: Path) -> None:
+    def diverge(x: float) -> float:
+        raise ValueError("diverged")
+
+    root = tmp_path / "run"
+    nothing_yet = cli("plot", str(root), cwd=tmp_path)
+    assert nothing_yet.returncode == 1 and "No neps_core run" in nothing_yet.stderr
+    neps.run(diverge, SPACE, root_directory=root, evaluations_to_spend=2, ignore_errors=True)
+    all_failed = cli("plot", str(root), cwd=tmp_path)
+    assert all_failed.returncode == 1 and all_failed.stdout == ""
+    assert all_failed.stderr.startswith("neps-core: error: nothing to plot: no trial of")
 
 
 # -- plugins --------------------------------------------------------------------------------------

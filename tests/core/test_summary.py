@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import logging
+import os
 import subprocess
 import sys
 import time
@@ -190,6 +191,27 @@ def test_a_writer_that_read_the_run_earlier_never_writes_over_a_newer_trajectory
     assert [row["trial_id"] for row in _trajectory(root)][-1] == "5"
     summary_file = yaml.safe_load((root / "summary.yaml").read_text(encoding="utf-8"))
     assert summary_file["counts"]["success"] == 5
+
+
+@pytest.mark.parametrize("storage", ["disk", "sqlite"])
+def test_a_root_whose_path_is_not_utf8_is_written_and_continued(
+    tmp_path: Path, storage: str
+) -> None:
+    """Linux allows any byte in a file name; libyaml's emitter refused the surrogate."""
+    root = tmp_path / os.fsdecode(b"nb\xff dir") / "run"
+    for budget in (2, 3):
+        summary = neps.run(
+            lambda x: x,
+            {"x": neps.Float(0.0, 1.0)},
+            root_directory=root,
+            evaluations_to_spend=budget,
+            storage=storage,
+        )
+        assert summary.counts["success"] == budget
+    assert neps.status(root).counts["success"] == 3
+    written = yaml.safe_load((root / "summary.yaml").read_text(encoding="utf-8"))
+    assert written["root_directory"] == str(root)
+    assert len(_trajectory(root)) == 3
 
 
 def test_summary_and_best_config_files(
