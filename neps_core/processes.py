@@ -69,6 +69,23 @@ def _split_arguments(arguments: Mapping[str, Any]) -> tuple[dict[str, Any], dict
     return config, injected
 
 
+def _refuse_objects(config: Mapping[str, Any]) -> None:
+    """A built object (an Operation's module) would reach the child as an empty stand-in."""
+    for name, value in config.items():
+        if _holds_a_stand_in(child_runner.encode(value)):
+            raise TypeError(
+                f"argument {name!r} ({type(value).__name__}) cannot be sent to a child "
+                "interpreter, which receives its arguments as JSON: evaluate spaces that build "
+                "objects (neps.Operation) with evaluator='sync' or 'process_pool'"
+            )
+
+
+def _holds_a_stand_in(data: Any) -> bool:
+    if isinstance(data, dict):
+        return "__object__" in data or any(map(_holds_a_stand_in, data.values()))
+    return isinstance(data, list) and any(map(_holds_a_stand_in, data))
+
+
 def _context(injected: Mapping[str, Any], directory: Path, trial_id: str) -> dict[str, str]:
     context = {PIPELINE_DIRECTORY_ENV: str(directory), PIPELINE_ID_ENV: trial_id}
     for name, variable in (
@@ -126,6 +143,7 @@ def launch_for(
     if isinstance(function, Command):
         launch = function.launch(config, {**injected, "pipeline_id": trial_id}, directory, context)
         return attrs.evolve(launch, env={**(env or {}), **launch.env})  # the command's wins
+    _refuse_objects(config)
     runner = Path(child_runner.__file__)
     argv = [python or sys.executable, str(runner), function_target(function), ",".join(injected)]
     return ChildLaunch(argv, directory, config, context, env=dict(env or {}), plain_result=False)

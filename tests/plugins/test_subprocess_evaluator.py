@@ -391,3 +391,24 @@ def test_options_are_validated(root: Path) -> None:
             root_directory=root,
             evaluator={"name": "subprocess", "n_workers": 0},
         )
+
+
+class Layer:
+    """A built object, as an Operation makes (a torch module, say)."""
+
+    def __init__(self, width: int) -> None:
+        self.width = width
+
+
+def test_a_built_object_is_refused_naming_the_argument(tmp_path: Path) -> None:
+    # The child got an empty stand-in of the same class name instead of the object.
+    evaluator = SubprocessEvaluator()
+    arguments = {"layer": Layer(4), "lr": 0.1}
+    evaluator.submit(make_job("1", evaluate_layer, arguments, tmp_path / "trial"))
+    outcome = collect(evaluator, 1, 60)["1"]
+    assert isinstance(outcome.error, TypeError)
+    assert "argument 'layer' (Layer)" in str(outcome.error) and "process_pool" in str(outcome.error)
+
+
+def evaluate_layer(layer: Layer, lr: float) -> float:
+    return layer.width * lr
