@@ -38,6 +38,7 @@ from neps_core.serialization import (
     write_atomic,
 )
 from neps_core.space import PipelineSpace, describe_space, space_from_description
+from neps_core.space.nodes import same_description
 from neps_core.space.parameters import prior_indices_meant
 
 STORAGE_POINTER_FILE = "storage.yaml"
@@ -268,7 +269,7 @@ def initialize_run(
         created_at=time.time(),
     )
     stored = storage.initialize(info)
-    if dict(stored.space) != described:
+    if not same_description(dict(stored.space), described):
         raise_space_mismatch(stored.space, described, storage.root_directory, storage.url)
     return stored
 

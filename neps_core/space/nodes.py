@@ -109,6 +109,32 @@ def _describe_value(value: Any, inner: Callable[[Any], Any]) -> Any:
     return {"type": "object", "repr": repr(value)}
 
 
+def same_description(saved: Any, given: Any) -> bool:
+    """Whether two space descriptions are equal, reading ``__main__`` as any module.
+
+    A class defined in the script that started the run is saved as ``__main__:Cell``; the
+    same class imported from that file by a later script is ``train:Cell``. Both are the
+    class the user means, so a continuation with either is not a different space.
+    """
+    if isinstance(saved, Mapping) and isinstance(given, Mapping):
+        if saved.get("type") == given.get("type") == "callable":
+            return _same_callable(str(saved.get("path")), str(given.get("path")))
+        return saved.keys() == given.keys() and all(
+            same_description(saved[key], given[key]) for key in saved
+        )
+    if isinstance(saved, list | tuple) and isinstance(given, list | tuple):
+        return len(saved) == len(given) and all(map(same_description, saved, given))
+    return bool(saved == given)
+
+
+def _same_callable(saved: str, given: str) -> bool:
+    saved_module, _, saved_name = saved.partition(":")
+    given_module, _, given_name = given.partition(":")
+    return saved == given or (
+        saved_name == given_name and "__main__" in (saved_module, given_module)
+    )
+
+
 def is_node_form(entry: Any) -> bool:
     """Whether a description entry uses the structural form."""
     if not isinstance(entry, Mapping):
