@@ -85,12 +85,17 @@ class ByName(Parameter):
 
 @attrs.frozen(eq=True)
 class Resampled(Parameter):
-    """``source.resample()``: ``source``'s definition drawn independently at this use."""
+    """``source.resample()``: ``source``'s definition drawn independently at this use.
+
+    NePS's ``Resampled("x")`` names the entry: it is ``ByName("x").resample()``.
+    """
 
     kind: ClassVar[str] = "resample"
     source: Parameter
 
     def __attrs_post_init__(self) -> None:
+        if isinstance(self.source, str):
+            object.__setattr__(self, "source", ByName(self.source))
         if isinstance(self.source, Resampled):  # resampling a resample is one resample
             object.__setattr__(self, "source", self.source.source)
         self._validate()

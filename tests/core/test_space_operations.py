@@ -127,6 +127,17 @@ def test_a_parameter_is_drawn_once_unless_resampled() -> None:
         assert "_block.kwargs.width" in config  # the shared block's own decision
 
 
+def test_neps_resampled_with_an_entry_name_draws_that_entry_anew() -> None:
+    space = neps.PipelineSpace(
+        {"x": neps.Float(0.0, 1.0), "pair": neps.Operation(pack, args=(neps.Resampled("x"),) * 2)}
+    )
+    assert neps.Resampled("x") == neps.ByName("x").resample()
+    for config in _samples(space, 5):
+        values = space.resolve(config)
+        first, second = values["pair"][0]
+        assert len({values["x"], first, second}) == 3
+
+
 def test_a_class_attribute_that_is_another_entry_shares_its_value() -> None:
     """``b = a`` in a class is the parameter ``a`` used twice: drawn once, as in NePS."""
 
