@@ -172,14 +172,18 @@ def _add_migrate(sub: argparse._SubParsersAction, common: argparse.ArgumentParse
     migrate.set_defaults(handler=commands.migrate_command)
 
 
+def console_main() -> int:
+    """The ``neps-core`` program: :func:`main`, with warnings as one line like errors."""
+    warnings.showwarning = _show_warning
+    return main()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``neps-core`` console script; returns the exit status."""
     parser = build_parser()
     arguments = parser.parse_args(argv)
     try:
-        with warnings.catch_warnings():
-            warnings.showwarning = _show_warning
-            status: int = arguments.handler(arguments)
+        status: int = arguments.handler(arguments)
         if sys.stdout is not None:  # None when started with stdout closed (`>&-`)
             sys.stdout.flush()  # here, so that a closed pipe is caught below
     except BrokenPipeError:  # `neps-core status ROOT | head -1`: the reader has what it wants
