@@ -7,6 +7,7 @@ start a new run (no space) is refused by ``open_storage`` itself, so a bad call 
 
 from __future__ import annotations
 
+import inspect
 import logging
 import time
 
@@ -28,8 +29,13 @@ from neps_core.interfaces.optimizer import first_multi_objective
 from neps_core.liveness import live_trials
 from neps_core.models import RunInfo
 from neps_core.plugin_manager import Plugins
-from neps_core.run_storage import initialize_run, open_storage, stored_space
-from neps_core.runtime import RunContext, injected_names
+from neps_core.run_storage import (
+    STORAGE_POINTER_FILE,
+    initialize_run,
+    open_storage,
+    stored_space,
+)
+from neps_core.runtime import INJECTABLE, RunContext, injected_names
 from neps_core.serialization import to_plain
 from neps_core.space import PipelineSpace
 
@@ -42,6 +48,8 @@ def connect(settings: RunSettings, plugins: Plugins) -> RunContext:
     if settings.pipeline_space is not None:
         space = resolve_space(settings.pipeline_space, plugins)
         optimizer = _optimizer(settings, space, plugins)
+        if not (settings.root_directory / STORAGE_POINTER_FILE).exists():  # nothing written yet
+            _refuse_arguments_no_one_passes(settings, space)
     evaluator = build_evaluator(settings.evaluator, plugins)
     storage = open_storage(
         settings.root_directory,
@@ -57,6 +65,7 @@ def connect(settings: RunSettings, plugins: Plugins) -> RunContext:
             assert space is not None  # open_storage refused a new run
             optimizer = _optimizer(settings, space, plugins)
         started = initialize_run(storage, space, optimizer, settings.seed)
+        _refuse_arguments_no_one_passes(settings, space)  # continued: after the space check
         seed_of_the_run = settings.seed is None and started.seed is not None
         if seed_of_the_run:
             # The seed belongs to the run: continuing without one continues the same stream.
@@ -163,4 +172,43 @@ def _refuse_injected_names(settings: RunSettings, space: PipelineSpace) -> None:
         raise SettingsError(
             f"pipeline_space parameter(s) {clash} have the name(s) of argument(s) the framework "
             "passes to evaluate_pipeline, which would replace their sampled value; rename them"
+        )
+
+
+def _refuse_arguments_no_one_passes(settings: RunSettings, space: PipelineSpace) -> None:
+    """A required parameter of ``evaluate_pipeline`` that is neither a space entry nor an
+    injected argument fails every trial with a ``TypeError``: say so before the first one.
+
+    The signature a wrapper shows is its own (``follow_wrapped=False``): a decorator may
+    supply arguments of the function it wraps.
+    """
+    function = settings.evaluate_pipeline
+    if function is None:
+        return
+    try:
+        parameters = inspect.signature(function, follow_wrapped=False).parameters
+    except (TypeError, ValueError):  # no signature to read (a builtin, a C extension)
+        return
+    passed = {name for name in space.parameters if not name.startswith("_")} | set(INJECTABLE)
+    kinds = (
+        inspect.Parameter.POSITIONAL_ONLY,
+        inspect.Parameter.POSITIONAL_OR_KEYWORD,
+        inspect.Parameter.KEYWORD_ONLY,
+    )
+    missing = [
+        name
+        for name, parameter in parameters.items()
+        if parameter.kind in kinds
+        and parameter.default is inspect.Parameter.empty
+        and name not in passed
+    ]
+    if missing:
+        neps_name = any("working_directory" in name for name in missing)
+        hint = " (NePS's working_directory is pipeline_directory here)" if neps_name else ""
+        entries = ", ".join(sorted(passed - set(INJECTABLE)))
+        raise SettingsError(
+            f"evaluate_pipeline requires {', '.join(map(repr, missing))}, which no trial "
+            f"passes: it receives the space's entries ({entries}) and, if it names them, "
+            f"{', '.join(INJECTABLE)}{hint}; add the parameter to the space or give it a "
+            "default"
         )

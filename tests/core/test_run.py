@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import functools
 import threading
 from pathlib import Path
 from typing import Any
@@ -577,3 +578,44 @@ def test_continuing_a_multi_objective_run_with_auto_keeps_its_optimizer(
     assert "started with optimizer" not in caplog.text
     assert "runs random_search (chosen by optimizer='auto')" in caplog.text
     assert neps.status(root).counts["success"] == 4
+
+
+def _requires_width(x: float, width: int) -> float:
+    return x * width
+
+
+def _requires_a_neps_name(x: float, working_directory: Path) -> float:
+    return x
+
+
+def _takes_the_rest_by_keyword(x: float, width: int = 2, **rest: Any) -> float:
+    return x * width
+
+
+def _keyword_supplied_by_a_decorator(x: float, width: int) -> float:
+    return x * width
+
+
+@functools.wraps(_keyword_supplied_by_a_decorator)
+def _decorated(*args: Any, **kwargs: Any) -> float:
+    return _keyword_supplied_by_a_decorator(*args, width=3, **kwargs)
+
+
+@pytest.mark.parametrize(
+    ("function", "named"),
+    [(_requires_width, "'width'"), (_requires_a_neps_name, "working_directory is pipeline_dir")],
+)
+def test_a_required_argument_no_trial_passes_is_refused_before_anything_is_written(
+    tmp_path: Path, function: Any, named: str
+) -> None:
+    root = tmp_path / "run"
+    with pytest.raises(SettingsError, match=named):
+        neps.run(function, {"x": neps.Float(0.0, 1.0)}, root_directory=root, evaluations_to_spend=1)
+    assert not root.exists()
+
+
+@pytest.mark.parametrize("function", [_takes_the_rest_by_keyword, _decorated])
+def test_defaults_kwargs_and_decorators_are_not_refused(root: Path, function: Any) -> None:
+    space = {"x": neps.Float(0.0, 1.0)}
+    summary = neps.run(function, space, root_directory=root, evaluations_to_spend=1)
+    assert summary.counts["success"] == 1
