@@ -6,9 +6,10 @@ it: its next results would land in the new run's folders, or in a deleted databa
 process working on a run (``run()``, ``AskAndTell``, ``import_trials``) holds a shared
 ``flock`` on ``.neps_core/workers.lock`` while it works, and an overwrite needs that lock
 exclusively: it is refused while anyone is present, and workers arriving meanwhile wait for
-it to finish. The kernel drops the locks of a killed process, so a dead worker never blocks
-an overwrite. Without ``fcntl`` (Windows), or on a file system that refuses ``flock``,
-presence is not tracked and only the trial heartbeats protect a run.
+it to finish (the overwrite keeps the lock file, so they all lock the same one). The
+kernel drops the locks of a killed process, so a dead worker never blocks an overwrite.
+Without ``fcntl`` (Windows), or on a file system that refuses ``flock``, presence is not
+tracked and only the trial heartbeats protect a run.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Protocol
 
-from neps_core.errors import LiveWorkersError, NepsCoreError
+from neps_core.errors import LiveWorkersError
 
 try:
     import fcntl
@@ -54,22 +55,7 @@ def present_in(root: Path, *, overwrite: Overwrite | None = None) -> Iterator[No
     """
     root = Path(root)
     root_existed = root.exists()
-    exclusive = None
-    if overwrite is not None:
-        try:
-            exclusive = _lock(root, "exclusive")
-        except LiveWorkersError:
-            _explain(overwrite)
-            raise
-        try:
-            overwrite()
-        except BaseException:
-            _unlock(exclusive)
-            raise
-    try:
-        shared = _lock(root, "shared")
-    finally:
-        _unlock(exclusive)  # after the shared lock: nobody erases the new run in between
+    shared = _lock(root, "shared") if overwrite is None else _overwritten(root, overwrite)
     try:
         yield
     except BaseException:
@@ -79,13 +65,33 @@ def present_in(root: Path, *, overwrite: Overwrite | None = None) -> Iterator[No
         _unlock(shared)
 
 
+def _overwritten(root: Path, overwrite: Overwrite) -> int | None:
+    """Overwrite the run alone, then stay in the new run: the exclusive lock becomes shared.
+
+    The overwrite keeps the lock file, so whoever arrives meanwhile waits for this lock.
+    """
+    try:
+        descriptor = _lock(root, "exclusive")
+    except LiveWorkersError:
+        _explain(overwrite)
+        raise
+    try:
+        overwrite()
+        if descriptor is not None:
+            fcntl.flock(descriptor, fcntl.LOCK_SH)
+    except BaseException:
+        _unlock(descriptor)
+        raise
+    return descriptor
+
+
 def _explain(overwrite: Overwrite) -> None:
     """Raise ``overwrite``'s own refusal, which names the running trials, if it has one."""
     try:
         overwrite(erase=False)
     except LiveWorkersError:
         raise
-    except (OSError, NepsCoreError):  # the other process may be deleting the run right now
+    except Exception:  # the other process may be deleting the run right now: say less
         return
 
 

@@ -30,6 +30,7 @@ from neps_core.interfaces import Optimizer, Storage
 from neps_core.liveness import refuse_if_alive
 from neps_core.models import RunInfo
 from neps_core.plugin_manager import Plugins, plugin_errors
+from neps_core.presence import WORKERS_LOCK
 from neps_core.serialization import (
     describe_yaml_error,
     dump_yaml,
@@ -188,6 +189,8 @@ def _lost_pointer(root: Path) -> str | None:
 def overwrite_run(root: Path, plugins: Plugins, stale_after: float, *, erase: bool = True) -> None:
     """Delete the run in ``root``: its storage's data (wherever it lives), then the directory.
 
+    The presence lock file stays, so workers arriving meanwhile wait for the lock the
+    overwrite holds, rather than create a new lock file and delete the run in parallel.
     ``erase=False`` only checks that it may be deleted.
 
     Raises:
@@ -204,7 +207,20 @@ def overwrite_run(root: Path, plugins: Plugins, stale_after: float, *, erase: bo
         finally:
             storage.close()
     if erase and root.exists():
-        shutil.rmtree(root)
+        _delete_all_but(root, root / WORKERS_LOCK)
+
+
+def _delete_all_but(folder: Path, kept: Path) -> None:
+    """Delete the contents of ``folder`` except the file ``kept`` and the folders above it."""
+    for child in folder.iterdir():
+        if child == kept:
+            continue
+        if child in kept.parents:
+            _delete_all_but(child, kept)
+        elif child.is_dir() and not child.is_symlink():
+            shutil.rmtree(child)
+        else:
+            child.unlink()
 
 
 def _read_pointer(pointer: Path) -> dict[str, Any] | None:

@@ -126,7 +126,7 @@ class Storage(abc.ABC):
     def erase(self) -> None:  # noqa: B027 - most backends keep everything in the root
         """Delete what this run keeps outside its root directory (``overwrite_root_directory``).
 
-        The core deletes the root directory itself afterwards.
+        The core deletes the root directory's contents afterwards.
         """
 
 

@@ -18,7 +18,9 @@ import pytest
 
 import neps_core as neps
 from neps_core.errors import UnknownPluginError
-from neps_core.presence import WORKERS_LOCK
+from neps_core.plugin_manager import load_plugins
+from neps_core.presence import WORKERS_LOCK, present_in
+from neps_core.run_storage import overwrite_run
 
 SPACE = {"x": neps.Float(0.0, 1.0)}
 
@@ -121,6 +123,33 @@ def test_workers_started_together_with_overwrite_make_one_run_or_are_refused(
     assert any(code == 0 for code, _ in outcomes)
     status = neps.status(root)
     assert status.counts["success"] == 5 and len(status.trials) == 5
+
+
+def test_a_second_overwrite_is_refused_while_the_first_is_deleting(root: Path) -> None:
+    """The lock file outlives the overwrite: a newcomer cannot lock a fresh one meanwhile.
+
+    When the overwrite deleted the lock file with the run, a worker arriving between the
+    deletion and the new run created a new lock file, got it exclusively at once, and
+    deleted the run in parallel (a raw ``FileNotFoundError`` out of ``shutil.rmtree``).
+    """
+    _overwrite(root)
+    newcomer: list[subprocess.CompletedProcess[str]] = []
+
+    def overwrite_with_a_newcomer(*, erase: bool = True) -> None:
+        overwrite_run(root, load_plugins(), stale_after=60.0, erase=erase)
+        newcomer.append(
+            subprocess.run(
+                [sys.executable, "-c", OVERWRITER, str(root)],
+                capture_output=True,
+                text=True,
+                timeout=120,
+                check=False,
+            )
+        )
+
+    with present_in(root, overwrite=overwrite_with_a_newcomer):
+        pass
+    assert newcomer[0].returncode == 3, newcomer[0].stderr  # refused, not run alongside
 
 
 def test_a_refused_new_run_leaves_no_lock_file(tmp_path: Path) -> None:
