@@ -6,14 +6,7 @@ The public API; everything else is reachable through its submodules.
 import warnings
 
 from neps_core import algorithms
-from neps_core.api import (
-    load_config,
-    load_pipeline_space,
-    plot,
-    run,
-    save_pipeline_results,
-    status,
-)
+from neps_core.api import plot, run, save_pipeline_results, status
 from neps_core.ask_and_tell import AskAndTell, AskedTrial
 from neps_core.errors import (
     DuplicatePluginError,
@@ -30,6 +23,7 @@ from neps_core.errors import (
 )
 from neps_core.hookspecs import hookimpl
 from neps_core.importing import import_trials
+from neps_core.loading import load_config, load_pipeline_space
 from neps_core.models import BudgetInfo, Proposal, Report, Summary, Trial, TrialState
 from neps_core.processes import Command
 from neps_core.profiling import profile

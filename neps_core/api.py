@@ -15,26 +15,22 @@ from typing import Any
 import numpy as np
 
 from neps_core.budget_file import recorded_budgets
-from neps_core.components import resolve_space
 from neps_core.config import RunSettings
 from neps_core.connection import connect
 from neps_core.distributed import maybe_run_as_nonzero_rank, rank_zero
-from neps_core.errors import NepsCoreError, SettingsError, add_note
+from neps_core.errors import SettingsError, add_note
 from neps_core.interfaces import Storage
+from neps_core.loading import open_existing, trial_id
 from neps_core.models import Summary
 from neps_core.plugin_manager import load_plugins
 from neps_core.presence import present_in
 from neps_core.reporting import record_result
 from neps_core.result_contract import ParsedResult, parse_result
 from neps_core.run_storage import (
-    STORAGE_POINTER_FILE,
-    open_existing_run,
     overwrite_run,
     rebuildable_space,
-    stored_space,
 )
 from neps_core.runtime import RunContext, Worker
-from neps_core.serialization import read_yaml
 from neps_core.space import PipelineSpace
 from neps_core.summary import refresh_summary_files, summarize
 from neps_core.termination import signals_stop_the_worker
@@ -247,29 +243,6 @@ def _seed_global_generators(seed: int) -> None:
         torch.manual_seed(seed)
 
 
-def _stored_config(folder: Path) -> Mapping[str, Any] | None:
-    """The config of the trial whose folder is ``folder``, from its run's storage: a storage
-    plugin need not write ``config.yaml``."""
-    root = folder.parent.parent  # <root>/configs/config_<id>
-    if not folder.name.startswith("config_") or not (root / STORAGE_POINTER_FILE).is_file():
-        return None
-    storage = _open_existing(root)
-    try:
-        trial = storage.sync().get(_trial_id(folder.name))
-    finally:
-        storage.close()
-    return None if trial is None else trial.config
-
-
-def _open_existing(root_directory: str | Path) -> Storage:
-    return open_existing_run(Path(root_directory), load_plugins())
-
-
-def _trial_id(pipeline_id: str | int) -> str:
-    text = str(pipeline_id)
-    return text.removeprefix("config_")
-
-
 def save_pipeline_results(
     user_result: Any,
     pipeline_id: str | int,
@@ -284,12 +257,12 @@ def save_pipeline_results(
     """
     if user_result is None:
         raise TypeError("save_pipeline_results needs a result; None is only a return value")
-    storage = _open_existing(root_directory)
+    storage = open_existing(root_directory)
     try:
         parsed: ParsedResult = parse_result(
             user_result, "the result given to save_pipeline_results"
         )
-        record_result(storage, _trial_id(pipeline_id), parsed)
+        record_result(storage, trial_id(pipeline_id), parsed)
         if post_run_summary:
             refresh_summary_files(storage.root_directory, functools.partial(_summary, storage))
     finally:
@@ -301,7 +274,7 @@ def status(root_directory: str | Path, *, print_summary: bool = False) -> Summar
 
     ``print_summary=True`` (NePS's argument) also prints what ``neps-core status`` shows.
     """
-    storage = _open_existing(root_directory)
+    storage = open_existing(root_directory)
     try:
         summary = _summary(storage)
     finally:
@@ -327,57 +300,3 @@ def plot(
     from neps_core.plotting import write_plots
 
     return write_plots(root_directory, output_dir=output_dir, x_axis=x_axis)
-
-
-def load_pipeline_space(root_directory: str | Path) -> PipelineSpace:
-    """The space the run in ``root_directory`` was started with.
-
-    A space whose operations cannot be imported (lambdas, functions defined inside functions)
-    cannot be rebuilt from disk; the error says so, and the space itself must be passed.
-    """
-    storage = _open_existing(root_directory)
-    try:
-        space = stored_space(storage)
-    except ValueError as error:
-        raise NepsCoreError(
-            f"The space saved in {root_directory} cannot be rebuilt: {error}"
-        ) from error
-    finally:
-        storage.close()
-    if space is None:
-        raise NepsCoreError(f"The run in {root_directory} has no saved space")
-    return space
-
-
-def load_config(
-    path_or_root: str | Path,
-    config_id: str | int | None = None,
-    pipeline_space: Any = None,
-) -> dict[str, Any]:
-    """The configuration exactly as ``evaluate_pipeline`` received it (operations called).
-
-    ``path_or_root`` is a ``config.yaml``, a trial folder, or a run's root together with
-    ``config_id`` (with or without the ``config_`` prefix). Without ``pipeline_space`` the
-    space saved with the run is used; a ``config.yaml`` outside any run is returned as stored
-    (without its underscore-prefixed entries).
-    """
-    path = Path(path_or_root)
-    root = path if config_id is not None else None
-    if config_id is not None:
-        path = path / "configs" / f"config_{_trial_id(config_id)}"
-    if path.is_dir():
-        path = path / "config.yaml"
-    config = read_yaml(path) if path.is_file() else _stored_config(path.parent)
-    if config is None:
-        raise FileNotFoundError(f"No configuration at {path}")
-    if not isinstance(config, Mapping):
-        raise NepsCoreError(f"{path} does not hold a configuration mapping")
-    if pipeline_space is not None:
-        space = resolve_space(pipeline_space, load_plugins())
-    else:
-        root = root or path.parent.parent.parent  # <root>/configs/config_<id>/config.yaml
-        if not (root / STORAGE_POINTER_FILE).is_file():
-            return {k: v for k, v in config.items() if not str(k).startswith("_")}
-        space = load_pipeline_space(root)
-    space.validate_config(config)
-    return space.resolve(config)

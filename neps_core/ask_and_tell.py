@@ -117,6 +117,7 @@ class AskAndTell:
         )
         self._lock = threading.Lock()
         self._outstanding: dict[str, float] = {}  # trial id -> when it was asked (monotonic)
+        self._claiming: set[str] = set()  # stored as this client's, not yet outstanding
         self._asked = 0
         self._local_stop: str | None = None
         self._heartbeat: Heartbeat | None = None
@@ -159,13 +160,14 @@ class AskAndTell:
         if limit is not None and self._asked >= limit:
             self._local_stop = "max_evaluations_per_run reached"
             return None
-        claimed = self._sampler.sample(self._context.storage, 1)
+        claimed = self._sampler.sample(self._context.storage, 1, self._claiming)
         if not claimed:
             return None
         trial = claimed[0]
         self._asked += 1
         with self._lock:
             self._outstanding[trial.id] = time.monotonic()
+        self._claiming.clear()
         self._start_heartbeat()
         self._context.plugins.notify("neps_trial_sampled", run=self._context, trial=trial)
         return self._asked_trial(trial)
@@ -262,7 +264,7 @@ class AskAndTell:
         if error is not None and not self._closed:
             give_back_running(
                 self._context.storage,
-                self._running(),
+                self._running() | self._claiming,  # Ctrl-C in ask() may leave one claimed
                 self.worker_id,
                 f"ask-and-tell client {self.worker_id} stopped by {error!r}",
             )

@@ -114,7 +114,8 @@ class Worker:
         self.context = context
         self.settings = context.settings
         self._injected = injected_names(context.settings.evaluate_pipeline or (lambda: None))
-        self._in_flight: dict[str, Trial] = {}
+        self._in_flight: dict[str, Trial] = {}  # until its result is stored
+        self._claiming: set[str] = set()  # stored as this worker's, not yet in flight
         self._awaiting: set[str] = set()  # launched asynchronously, no result yet
         # Trials whose pipeline could not be built: failed like an evaluation that raised.
         self._unbuilt: list[EvaluationOutcome] = []
@@ -148,7 +149,8 @@ class Worker:
                 # pool, say, would stay EVALUATING and count against the budget.
                 me = self.settings.worker_id
                 reason = f"worker {me} stopped by {stop!r}"
-                give_back_running(self.context.storage, set(self._in_flight), me, reason)
+                mine = set(self._in_flight) | self._claiming
+                give_back_running(self.context.storage, mine, me, reason)
                 raise
         logger.info("Worker %s stopped: %s", self.settings.worker_id, self.stop_reason)
         history = self.context.storage.sync()
@@ -195,13 +197,13 @@ class Worker:
             if free > 0 and (self.stop_reason is None or waits) and not until_results:
                 for trial in self._sample(free):
                     self._launch(trial)
+                self._claiming.clear()
                 while self._unbuilt:  # after every claimed trial is in flight (given back)
-                    outcome = self._unbuilt.pop(0)
-                    self._finish(self._in_flight.pop(outcome.trial_id), outcome)
+                    self._finish_in_flight(self._unbuilt.pop(0))
                 until_results = bool(self._sampler.waiting_for and self._in_flight)
             if self._in_flight:
                 for outcome in self._collect():
-                    self._finish(self._in_flight.pop(outcome.trial_id), outcome)
+                    self._finish_in_flight(outcome)
                     until_results = False
             elif self.stop_reason is None or self._must_wait_for_others():
                 time.sleep(POLL_INTERVAL)  # for a free slot, or for other workers' trials
@@ -243,7 +245,7 @@ class Worker:
                 self._local_stop = f"{limit} reached"
                 return []
         wanted = free if local_left is None else min(free, local_left)
-        return self._sampler.sample(self.context.storage, wanted)
+        return self._sampler.sample(self.context.storage, wanted, self._claiming)
 
     def _local_allowance(self) -> int | None:
         limit = self.settings.max_evaluations_per_run
@@ -299,6 +301,11 @@ class Worker:
         arguments = self.context.space.resolve(trial.config)
         arguments.update((name, available[name]) for name in self._injected)
         return arguments
+
+    def _finish_in_flight(self, outcome: EvaluationOutcome) -> None:
+        """Store the outcome; the trial stays in flight (given back if stopped) until then."""
+        self._finish(self._in_flight[outcome.trial_id], outcome)
+        del self._in_flight[outcome.trial_id]
 
     def _finish(self, trial: Trial, outcome: EvaluationOutcome) -> None:
         if outcome.error is None and outcome.result is None:

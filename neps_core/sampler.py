@@ -52,11 +52,24 @@ class TrialSampler:
         self.waiting_for: list[str] = []
         self.waiting_because = ""
 
-    def sample(self, storage: Storage, wanted: int) -> list[Trial]:
-        """Up to ``wanted`` trials now EVALUATING by this worker (fewer when none are left)."""
-        written = storage.transact(lambda history: self._decide(history, wanted))
+    def sample(self, storage: Storage, wanted: int, claiming: set[str]) -> list[Trial]:
+        """Up to ``wanted`` trials now EVALUATING by this worker (fewer when none are left).
+
+        Their ids are in ``claiming`` before they are stored: a worker stopped before this
+        returns knows which trials to give back.
+        """
+
+        def decide(history: TrialHistory) -> list[Trial]:
+            decided = self._decide(history, wanted)
+            claiming.clear()  # a retried transaction stores only its last decision
+            claiming.update(t.id for t in self._mine(decided))
+            return decided
+
+        return self._mine(storage.transact(decide))
+
+    def _mine(self, trials: list[Trial]) -> list[Trial]:
         me = self.settings.worker_id
-        return [t for t in written if t.state is TrialState.EVALUATING and t.worker_id == me]
+        return [t for t in trials if t.state is TrialState.EVALUATING and t.worker_id == me]
 
     def _decide(self, history: TrialHistory, wanted: int) -> list[Trial]:
         self.waiting_for, self.stop_reason = [], None

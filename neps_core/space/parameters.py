@@ -286,6 +286,10 @@ class Categorical(Parameter):
             problems.append("choices must not be empty")
         elif has_duplicates(self.choices):
             problems.append(f"choices must be distinct, got {list(self.choices)}")
+        if any(isinstance(choice, float) and math.isnan(choice) for choice in self.choices):
+            problems.append(  # NaN equals nothing: no stored configuration could match it
+                f"choices must not contain NaN, got {list(self.choices)}"
+            )
         if self.prior is not None and self.choices and self.prior_index is None:
             problems.append(
                 f"prior {self.prior!r} is neither an index into nor one of the choices "

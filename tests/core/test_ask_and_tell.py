@@ -20,6 +20,7 @@ from neps_core.errors import (
 )
 from neps_core.plugin_manager import load_plugins
 from neps_core.run_storage import open_storage
+from neps_core.sampler import TrialSampler
 
 SPACE = {"x": neps.Float(0.0, 1.0), "depth": neps.Integer(1, 3)}
 
@@ -342,6 +343,26 @@ def test_a_result_told_by_another_client_has_its_real_duration(root: Path) -> No
     assert stored.report is not None and stored.report.evaluation_duration is not None
     assert stored.report.evaluation_duration >= 0.5  # not 0.0 for "unknown"
     submitter.close()
+
+
+def test_ctrl_c_inside_ask_gives_back_the_trial_it_claimed(
+    root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The trial was stored as the client's before ask() returned it: it stayed EVALUATING.
+    stored_then_interrupted = TrialSampler.sample
+
+    def interrupted(*args: Any, **kwargs: Any) -> Any:
+        stored_then_interrupted(*args, **kwargs)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(TrialSampler, "sample", interrupted)
+    with (
+        pytest.raises(KeyboardInterrupt),
+        neps.AskAndTell(SPACE, root, optimizer="random_search", evaluations_to_spend=3) as client,
+    ):
+        client.ask()
+    counts = neps.status(root).counts
+    assert (counts["evaluating"], counts["pending"]) == (0, 1)
 
 
 def test_leaving_on_an_error_gives_the_untold_trials_back(root: Path) -> None:

@@ -283,7 +283,7 @@ def test_status_of_a_directory_without_a_run(tmp_path: Path) -> None:
 
 
 def test_python_status_of_an_empty_directory_leaves_it_untouched(tmp_path: Path) -> None:
-    """Core bug (neps_core/api.py, ``_open_existing``): it calls ``open_storage`` on any
+    """Core bug (neps_core/loading.py, ``open_existing``): it calls ``open_storage`` on any
     existing directory, which writes ``storage.yaml`` (disk) before finding no run there.
     A later ``run(storage="sqlite")`` on that directory is then refused as a storage
     mismatch. Fix: check ``(root / STORAGE_POINTER_FILE).is_file()`` first, as

@@ -129,6 +129,67 @@ def test_sigterm_and_sighup_stop_a_worker_like_ctrl_c(
     assert neps.status(root).counts["pending"] == 1  # given back at once
 
 
+STOPPED_AT_A_CHOSEN_POINT = """
+import os, signal, sys
+import neps_core as neps
+import neps_core.runtime
+import neps_core.sampler
+
+
+def stop_after(function):
+    def stopped(*args, **kwargs):
+        value = function(*args, **kwargs)
+        os.kill(os.getpid(), signal.SIGTERM)  # raises SystemExit before the caller sees value
+        return value
+    return stopped
+
+
+def stop_before(function):
+    def stopped(*args, **kwargs):
+        os.kill(os.getpid(), signal.SIGTERM)
+        return function(*args, **kwargs)
+    return stopped
+
+
+if sys.argv[2] == "claimed_not_yet_launched":
+    sampler = neps_core.sampler.TrialSampler
+    sampler.sample = stop_after(sampler.sample)
+else:  # evaluated, the result not stored yet
+    neps_core.runtime.record_result = stop_before(neps_core.runtime.record_result)
+neps.run(lambda x: x, {"x": neps.Float(0.0, 1.0)}, root_directory=sys.argv[1],
+         evaluations_to_spend=1, optimizer="random_search", storage=sys.argv[3])
+"""
+
+
+@pytest.mark.parametrize("storage", ["disk", "sqlite"])
+@pytest.mark.parametrize("window", ["claimed_not_yet_launched", "evaluated_not_yet_stored"])
+def test_a_sigterm_between_the_steps_of_a_trial_gives_the_trial_back(
+    tmp_path: Path, window: str, storage: str
+) -> None:
+    # The worker only gave back the trials it was evaluating: one stored as EVALUATING but
+    # not yet handed to it, or evaluated but not yet stored, stayed EVALUATING (and counted
+    # against the budget) until stale_after.
+    root = tmp_path / "run"
+    stopped = subprocess.run(
+        [sys.executable, "-c", STOPPED_AT_A_CHOSEN_POINT, str(root), window, storage],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert stopped.returncode == 128 + signal.SIGTERM, stopped.stderr
+    counts = neps.status(root).counts
+    assert (counts["evaluating"], counts["pending"]) == (0, 1), counts
+    summary = neps.run(
+        lambda x: x,
+        {"x": neps.Float(0.0, 1.0)},
+        root_directory=root,
+        evaluations_to_spend=1,
+        optimizer="random_search",
+    )
+    assert (summary.counts["success"], len(summary.trials)) == (1, 1)
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)

@@ -6,6 +6,7 @@ error that names the parameter, and samples must honour bounds, log scales and p
 
 from __future__ import annotations
 
+import math
 import warnings
 from pathlib import Path
 from typing import Any
@@ -345,6 +346,20 @@ def test_operations_that_print_alike_are_distinct_choices() -> None:
     with pytest.raises(ValueError, match="choices must be distinct"):
         neps.Categorical((1, 2, 1))
     assert len(neps.Categorical((1, True, 1.0)).choices) == 3  # three types, three choices
+
+
+def test_a_nan_choice_is_refused_before_anything_is_written(tmp_path: Path) -> None:
+    # NaN != NaN: the run wrote its run info, then refused its own saved space as different
+    # ("Differences: .") on every later start.
+    with pytest.raises(ValueError, match=r"'c' \(Categorical\): choices must not contain NaN"):
+        neps.PipelineSpace({"c": neps.Categorical((math.nan, 1.0))})
+    with pytest.raises(ValueError, match="NaN"):
+        neps.run(
+            lambda c: 0.0,
+            {"c": neps.Categorical((np.float64("nan"), 1.0))},
+            root_directory=tmp_path / "run",
+        )
+    assert not (tmp_path / "run").exists()
 
 
 def test_prior_confidence_without_a_prior_warns() -> None:

@@ -291,6 +291,31 @@ def test_load_config_reads_the_storage_when_a_trial_folder_has_no_config_file(
     assert neps.load_config(trial_dir) == objective.received["1"]
 
 
+def test_load_config_reads_the_storage_when_config_yaml_is_damaged(
+    root: Path, finished_run: tuple[neps.Summary, Objective], caplog: pytest.LogCaptureFixture
+) -> None:
+    # It raised PyYAML's multi-line error, though the run's storage holds the configuration.
+    _, objective = finished_run
+    damaged = root / "configs" / "config_1" / "config.yaml"
+    damaged.write_text("width: [1, 2\n", encoding="utf-8")
+    assert neps.load_config(root, config_id="1") == objective.received["1"]
+    assert f"{damaged} is damaged: not valid YAML" in caplog.text
+    outside = root.parent / "copied" / "config.yaml"  # outside a run there is no record
+    outside.parent.mkdir()
+    outside.write_text("width: [1, 2\n", encoding="utf-8")
+    with pytest.raises(
+        neps.NepsCoreError, match=r"config.yaml is damaged: not valid YAML \(.*line"
+    ):
+        neps.load_config(outside)
+
+
+def test_load_config_of_a_root_without_config_id_asks_for_it(
+    root: Path, finished_run: tuple[neps.Summary, Any]
+) -> None:
+    with pytest.raises(neps.NepsCoreError, match="is a run's root directory: pass config_id="):
+        neps.load_config(root)
+
+
 def test_load_config_checks_a_given_space_and_names_missing_ids(
     root: Path, finished_run: tuple[neps.Summary, Any]
 ) -> None:

@@ -1,0 +1,125 @@
+"""Reading a run's trials back: ``load_config`` and ``load_pipeline_space``.
+
+A trial's ``config.yaml`` is a view for people; the run's storage holds the record. So a
+missing or damaged view falls back to the record, and only a configuration found in
+neither place is an error, naming the file.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from neps_core.components import resolve_space
+from neps_core.errors import NepsCoreError
+from neps_core.interfaces import Storage
+from neps_core.plugin_manager import load_plugins
+from neps_core.run_storage import STORAGE_POINTER_FILE, open_existing_run, stored_space
+from neps_core.serialization import describe_yaml_error, read_yaml
+from neps_core.space import PipelineSpace
+
+logger = logging.getLogger(__name__)
+
+
+def open_existing(root_directory: str | Path) -> Storage:
+    """The storage of the run in ``root_directory``; an error if there is no run there."""
+    return open_existing_run(Path(root_directory), load_plugins())
+
+
+def trial_id(pipeline_id: str | int) -> str:
+    """A trial's id from its id or its folder's name (``config_<id>``)."""
+    return str(pipeline_id).removeprefix("config_")
+
+
+def load_pipeline_space(root_directory: str | Path) -> PipelineSpace:
+    """The space the run in ``root_directory`` was started with.
+
+    A space whose operations cannot be imported (lambdas, functions defined inside functions)
+    cannot be rebuilt from disk; the error says so, and the space itself must be passed.
+    """
+    storage = open_existing(root_directory)
+    try:
+        space = stored_space(storage)
+    except ValueError as error:
+        raise NepsCoreError(
+            f"The space saved in {root_directory} cannot be rebuilt: {error}"
+        ) from error
+    finally:
+        storage.close()
+    if space is None:
+        raise NepsCoreError(f"The run in {root_directory} has no saved space")
+    return space
+
+
+def load_config(
+    path_or_root: str | Path,
+    config_id: str | int | None = None,
+    pipeline_space: Any = None,
+) -> dict[str, Any]:
+    """The configuration exactly as ``evaluate_pipeline`` received it (operations called).
+
+    ``path_or_root`` is a ``config.yaml``, a trial folder, or a run's root together with
+    ``config_id`` (with or without the ``config_`` prefix). Without ``pipeline_space`` the
+    space saved with the run is used; a ``config.yaml`` outside any run is returned as stored
+    (without its underscore-prefixed entries). Inside a run, a missing or damaged
+    ``config.yaml`` is read from the run's storage instead (warning when damaged).
+    """
+    path = Path(path_or_root)
+    root = path if config_id is not None else None
+    if config_id is not None:
+        path = path / "configs" / f"config_{trial_id(config_id)}"
+    elif (path / STORAGE_POINTER_FILE).is_file():
+        raise NepsCoreError(
+            f"{path} is a run's root directory: pass config_id= to say which trial's "
+            "configuration to load (the number in its configs/config_<id> folder)"
+        )
+    if path.is_dir():
+        path = path / "config.yaml"
+    config = _read_config(path)
+    if pipeline_space is not None:
+        space = resolve_space(pipeline_space, load_plugins())
+    else:
+        root = root or path.parent.parent.parent  # <root>/configs/config_<id>/config.yaml
+        if not (root / STORAGE_POINTER_FILE).is_file():
+            return {k: v for k, v in config.items() if not str(k).startswith("_")}
+        space = load_pipeline_space(root)
+    space.validate_config(config)
+    return space.resolve(config)
+
+
+def _read_config(path: Path) -> Mapping[str, Any]:
+    """The configuration in ``path``, else its trial's record in the run's storage."""
+    problem = f"No configuration at {path}"
+    if path.is_file():
+        try:
+            config = read_yaml(path)
+        except yaml.YAMLError as error:
+            problem = f"{path} is damaged: not valid YAML ({describe_yaml_error(error)})"
+        else:
+            if isinstance(config, Mapping):
+                return config
+            problem = f"{path} does not hold a configuration mapping"
+    stored = _stored_config(path.parent)
+    if stored is not None:
+        if path.is_file():
+            logger.warning("%s; loading the run's record of the trial instead", problem)
+        return stored
+    raise NepsCoreError(problem) if path.is_file() else FileNotFoundError(problem)
+
+
+def _stored_config(folder: Path) -> Mapping[str, Any] | None:
+    """The config of the trial whose folder is ``folder``, from its run's storage: a storage
+    plugin need not write ``config.yaml``."""
+    root = folder.parent.parent  # <root>/configs/config_<id>
+    if not folder.name.startswith("config_") or not (root / STORAGE_POINTER_FILE).is_file():
+        return None
+    storage = open_existing(root)
+    try:
+        trial = storage.sync().get(trial_id(folder.name))
+    finally:
+        storage.close()
+    return None if trial is None else trial.config
