@@ -176,8 +176,9 @@ def _refuse_injected_names(settings: RunSettings, space: PipelineSpace) -> None:
 
 
 def _refuse_arguments_no_one_passes(settings: RunSettings, space: PipelineSpace) -> None:
-    """A required parameter of ``evaluate_pipeline`` that is neither a space entry nor an
-    injected argument fails every trial with a ``TypeError``: say so before the first one.
+    """Refuse a signature that fails every trial with a ``TypeError``, before the first one:
+    a required parameter that is neither a space entry nor injected, or an entry that
+    ``evaluate_pipeline`` does not accept (no parameter of that name, no ``**kwargs``).
 
     The signature a wrapper shows is its own (``follow_wrapped=False``): a decorator may
     supply arguments of the function it wraps.
@@ -189,26 +190,35 @@ def _refuse_arguments_no_one_passes(settings: RunSettings, space: PipelineSpace)
         parameters = inspect.signature(function, follow_wrapped=False).parameters
     except (TypeError, ValueError):  # no signature to read (a builtin, a C extension)
         return
-    passed = {name for name in space.parameters if not name.startswith("_")} | set(INJECTABLE)
-    kinds = (
-        inspect.Parameter.POSITIONAL_ONLY,
-        inspect.Parameter.POSITIONAL_OR_KEYWORD,
-        inspect.Parameter.KEYWORD_ONLY,
-    )
-    missing = [
+    entries = {name for name in space.parameters if not name.startswith("_")}
+    by_name = {
         name
         for name, parameter in parameters.items()
-        if parameter.kind in kinds
-        and parameter.default is inspect.Parameter.empty
-        and name not in passed
+        if parameter.kind
+        in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    }
+    required = [
+        name
+        for name, parameter in parameters.items()
+        if parameter.default is inspect.Parameter.empty
+        and parameter.kind not in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
     ]
+    passed_by_name = (entries | set(INJECTABLE)) & by_name
+    missing = [name for name in required if name not in passed_by_name]
+    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
+    unaccepted = [] if takes_any else sorted(entries - by_name)
     if missing:
         neps_name = any("working_directory" in name for name in missing)
         hint = " (NePS's working_directory is pipeline_directory here)" if neps_name else ""
-        entries = ", ".join(sorted(passed - set(INJECTABLE)))
         raise SettingsError(
             f"evaluate_pipeline requires {', '.join(map(repr, missing))}, which no trial "
-            f"passes: it receives the space's entries ({entries}) and, if it names them, "
-            f"{', '.join(INJECTABLE)}{hint}; add the parameter to the space or give it a "
-            "default"
+            f"passes: it receives the space's entries ({', '.join(sorted(entries))}) by name "
+            f"and, if it names them, {', '.join(INJECTABLE)}{hint}; add the parameter to the "
+            "space or give it a default"
+        )
+    if unaccepted:
+        raise SettingsError(
+            f"evaluate_pipeline does not accept the space's entries "
+            f"{', '.join(map(repr, unaccepted))}, which every trial passes by name: add them "
+            "as parameters (or **kwargs), or remove them from the space"
         )

@@ -614,6 +614,32 @@ def test_a_required_argument_no_trial_passes_is_refused_before_anything_is_writt
     assert not root.exists()
 
 
+def _accepts_only_x(x: float) -> float:
+    return x
+
+
+def _takes_x_positionally_only(x: float, /, width: int) -> float:
+    return x * width
+
+
+@pytest.mark.parametrize(
+    ("function", "named"),
+    [
+        (_accepts_only_x, "does not accept the space's entries 'width'"),
+        (_takes_x_positionally_only, "requires 'x'"),  # passed by name, so never received
+    ],
+)
+def test_an_entry_evaluate_pipeline_cannot_receive_is_refused_before_anything_is_written(
+    tmp_path: Path, function: Any, named: str
+) -> None:
+    # Every trial failed with "unexpected keyword argument 'width'", each using up budget.
+    root = tmp_path / "run"
+    space = {"x": neps.Float(0.0, 1.0), "width": neps.Integer(1, 4)}
+    with pytest.raises(SettingsError, match=named):
+        neps.run(function, space, root_directory=root, evaluations_to_spend=1)
+    assert not root.exists()
+
+
 @pytest.mark.parametrize("function", [_takes_the_rest_by_keyword, _decorated])
 def test_defaults_kwargs_and_decorators_are_not_refused(root: Path, function: Any) -> None:
     space = {"x": neps.Float(0.0, 1.0)}
