@@ -165,6 +165,16 @@ def _worker_id(value: Any) -> str:
     return str(value)
 
 
+def run_directory(value: Any) -> Path:
+    """``root_directory`` as a path: refused, named, when it is not one or is a file's."""
+    if not isinstance(value, str | os.PathLike):
+        raise SettingsError(f"root_directory must be a path, got {value!r}")
+    path = Path(value)
+    if path.exists() and not path.is_dir():
+        raise SettingsError(f"root_directory {path} is a file, not a directory")
+    return path
+
+
 def _default_worker_id() -> str:
     return f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
 
@@ -177,7 +187,7 @@ class RunSettings:
         default=None, converter=_named_evaluate_pipeline
     )
     pipeline_space: Any = None
-    root_directory: Path = attrs.field(default=Path("neps_results"), converter=Path)
+    root_directory: Path = attrs.field(default=Path("neps_results"), converter=run_directory)
     overwrite_root_directory: bool = attrs.field(default=False, validator=_bool)
     evaluations_to_spend: int | None = attrs.field(default=None, validator=_optional(_positive_int))
     max_evaluations_per_run: int | None = attrs.field(

@@ -16,7 +16,13 @@ from pathlib import Path
 from typing import Any
 
 from neps_core.components import build_optimizer, resolve_space, select_optimizer_class
-from neps_core.config import DEFAULT_STALE_AFTER, ComponentSpec, RunSettings, component_spec
+from neps_core.config import (
+    DEFAULT_STALE_AFTER,
+    ComponentSpec,
+    RunSettings,
+    component_spec,
+    run_directory,
+)
 from neps_core.errors import ObjectiveCountError
 from neps_core.history import TrialHistory
 from neps_core.interfaces import Optimizer
@@ -74,7 +80,7 @@ def import_trials(
     """
     pairs = _check_pairs(evaluated_trials)
     loaded = load_plugins(plugins)
-    root = Path(root_directory)
+    root = run_directory(root_directory)
     new_run = None
     if pipeline_space is not None:  # everything checked before anything is written
         given = resolve_space(pipeline_space, loaded)

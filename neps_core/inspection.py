@@ -12,6 +12,7 @@ from pathlib import Path
 
 import attrs
 
+from neps_core.config import run_directory
 from neps_core.history import TrialHistory
 from neps_core.interfaces import Storage
 from neps_core.models import RunInfo, Trial, TrialState
@@ -25,7 +26,7 @@ FAILURE_STATES = (TrialState.FAILED, TrialState.CRASHED, TrialState.CORRUPTED)
 @contextlib.contextmanager
 def open_run(root_directory: str | Path) -> Iterator[Storage]:
     """The storage of the existing run in ``root_directory``, closed afterwards."""
-    storage = open_existing_run(Path(root_directory), load_plugins())
+    storage = open_existing_run(run_directory(root_directory), load_plugins())
     try:
         yield storage
     finally:

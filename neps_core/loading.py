@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 
 from neps_core.components import resolve_space
+from neps_core.config import run_directory
 from neps_core.errors import NepsCoreError
 from neps_core.interfaces import Storage
 from neps_core.plugin_manager import load_plugins
@@ -27,7 +28,7 @@ logger = logging.getLogger(__name__)
 
 def open_existing(root_directory: str | Path) -> Storage:
     """The storage of the run in ``root_directory``; an error if there is no run there."""
-    return open_existing_run(Path(root_directory), load_plugins())
+    return open_existing_run(run_directory(root_directory), load_plugins())
 
 
 def trial_id(pipeline_id: str | int) -> str:

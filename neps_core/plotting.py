@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from neps_core.config import run_directory
 from neps_core.inspection import RunSnapshot, read_run
 from neps_core.models import Trial, TrialState
 from neps_core.summary import at_top_fidelity, trajectory_rows
@@ -50,7 +51,7 @@ def write_plots(
     The trajectory (single objective), the Pareto front (several) and the learning curves
     (when trials reported them); returns the files written, none when nothing fits yet.
     """
-    root = Path(root_directory)
+    root = run_directory(root_directory)
     output = Path(output_dir) if output_dir is not None else root / "plots"
     makers = {
         "trajectory.png": lambda: plot_trajectory(root, x_axis=x_axis),

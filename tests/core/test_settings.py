@@ -500,3 +500,29 @@ def test_none_means_the_default_as_an_empty_key_of_a_yaml_file_does(tmp_path: Pa
     )
     assert summary.counts["success"] == 2
     assert (tmp_path / "summary.yaml").is_file()  # post_run_summary kept its default, True
+
+
+ROOT_DIRECTORY_USERS: dict[str, Callable[[Any], Any]] = {
+    "run": lambda root: neps.run(
+        lambda x: x, {"x": neps.Float(0.0, 1.0)}, root_directory=root, evaluations_to_spend=1
+    ),
+    "AskAndTell": lambda root: neps.AskAndTell({"x": neps.Float(0.0, 1.0)}, root),
+    "status": neps.status,
+    "load_pipeline_space": neps.load_pipeline_space,
+    "save_pipeline_results": lambda root: neps.save_pipeline_results(0.5, "1", root),
+    "import_trials": lambda root: neps.import_trials([({"x": 0.5}, 0.5)], root),
+    "plot": neps.plot,
+}
+
+
+@pytest.mark.parametrize("user", sorted(ROOT_DIRECTORY_USERS))
+def test_a_root_directory_that_is_a_file_or_no_path_is_named(tmp_path: Path, user: str) -> None:
+    # A file gave a raw NotADirectoryError ('results/.neps_core'), a number a TypeError
+    # naming no argument.
+    a_file = tmp_path / "results"
+    a_file.write_text("not a run\n", encoding="utf-8")
+    with pytest.raises(neps.SettingsError, match=f"root_directory {a_file} is a file"):
+        ROOT_DIRECTORY_USERS[user](a_file)
+    assert a_file.read_text(encoding="utf-8") == "not a run\n"
+    with pytest.raises(neps.SettingsError, match="root_directory must be a path, got 5"):
+        ROOT_DIRECTORY_USERS[user](5)
