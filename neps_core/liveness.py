@@ -6,7 +6,9 @@ evaluation itself is never interrupted). Whoever samples next looks for trials t
 silent for ``stale_after`` seconds: they go back to PENDING for another worker, or become
 CRASHED once they have been tried ``max_trial_attempts`` times. Trials evaluated
 asynchronously (``evaluate_pipeline`` returned ``None``) are waiting for
-``save_pipeline_results``, not for a worker, and are left alone.
+``save_pipeline_results``, not for a worker, and are left alone. A dead ``run()`` worker
+of this machine is known at once when no other process is present in the run (see
+``recover_gone_workers``); its trials do not wait for ``stale_after``.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 import attrs
@@ -23,10 +26,18 @@ from neps_core.errors import LiveWorkersError
 from neps_core.history import TrialHistory
 from neps_core.interfaces import Storage
 from neps_core.models import Report, Trial, TrialState
+from neps_core.presence import alone_in, this_process
 
 logger = logging.getLogger(__name__)
 
 ASYNC_MARK = "awaiting_result"
+#: Metadata of a trial claimed by a run() worker: its process (see ``presence.this_process``).
+WORKER_PROCESS = "worker_process"
+
+
+def without_running_marks(metadata: Mapping[str, Any]) -> dict[str, Any]:
+    """``metadata`` without what was true only while the trial ran (who runs it, awaiting)."""
+    return {k: v for k, v in metadata.items() if k not in (ASYNC_MARK, WORKER_PROCESS)}
 
 
 def last_sign_of_life(trial: Trial) -> float:
@@ -109,6 +120,41 @@ def recover_stale_trials(
     return recovered
 
 
+def recover_gone_workers(
+    history: TrialHistory, root: Path, *, now: float, max_attempts: int
+) -> list[Trial]:
+    """New versions of the EVALUATING trials of ``run()`` workers known to be gone.
+
+    A worker holds the presence lock while it works and records its process in the trials
+    it claims (``WORKER_PROCESS``). When no other process is present and a trial was claimed
+    by another process on this machine, that worker died (SIGKILL, out of memory): its trial
+    need not wait ``stale_after``. Workers elsewhere are left to the heartbeat check.
+    """
+    me = this_process()
+    if me is None:
+        return []
+    machine = me.split("/")[0]
+    gone = [
+        history[i]
+        for i in history.ids_in(TrialState.EVALUATING)
+        if str(history[i].metadata.get(WORKER_PROCESS, "")).split("/")[0] == machine
+        and history[i].metadata[WORKER_PROCESS] != me
+        and not awaits_result(history[i])
+    ]
+    if not gone or not alone_in(root):
+        return []
+    return [
+        requeue_or_crash(
+            trial,
+            f"worker {trial.worker_id} is gone (it ran on this machine, and no process works "
+            "on the run any more)",
+            max_attempts=max_attempts,
+            now=now,
+        )
+        for trial in gone
+    ]
+
+
 def requeue_or_crash(
     trial: Trial,
     reason: str,
@@ -124,7 +170,7 @@ def requeue_or_crash(
     """
     now = time.time() if now is None else now
     reason = f"{reason} (attempt {trial.attempts} of {max_attempts})"
-    kept = {**trial.metadata, **(metadata or {})}
+    kept = {**without_running_marks(trial.metadata), **(metadata or {})}
     if trial.attempts < max_attempts:
         logger.warning("Re-queueing trial %s: %s", trial.id, reason)
         return attrs.evolve(
@@ -148,7 +194,7 @@ def give_back(trial: Trial, reason: str) -> Trial:
         state=TrialState.PENDING,
         worker_id=None,
         attempts=max(0, trial.attempts - 1),
-        metadata={**trial.metadata, "requeued_because": reason},
+        metadata={**without_running_marks(trial.metadata), "requeued_because": reason},
     )
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import logging
 import os
 from collections.abc import Iterator
@@ -160,3 +161,43 @@ def _remove_if_alone(root: Path, descriptor: int | None, *, remove_root: bool) -
             root.rmdir()
     except OSError:  # someone else is present or wrote something: it is their run now
         return
+
+
+def this_process() -> str | None:
+    """This process as ``<kernel boot id>/<pid>``; ``None`` off Linux.
+
+    Processes under one kernel (one machine, containers included) see each other's locks,
+    so only there can ``alone_in`` vouch that a worker is gone.
+    """
+    boot_id = _boot_id()
+    return f"{boot_id}/{os.getpid()}" if boot_id else None
+
+
+@functools.cache
+def _boot_id() -> str:
+    try:
+        return Path("/proc/sys/kernel/random/boot_id").read_text(encoding="ascii").strip()
+    except (OSError, UnicodeDecodeError):
+        return ""
+
+
+def alone_in(root: Path) -> bool:
+    """Whether this process is certainly the only one present in ``root``.
+
+    Reads the kernel's lock table (``/proc/locks``): the presence file must carry exactly one
+    lock, this process's own, and no waiter. Anything else (not Linux, a file system whose
+    locks the table shows under another device, several presences in this process, a
+    process of another pid namespace) answers ``False``: not known.
+    """
+    try:
+        held = os.stat(root / WORKERS_LOCK)
+        table = Path("/proc/locks").read_text(encoding="ascii")
+    except (OSError, UnicodeDecodeError):
+        return False
+    file_id = f"{os.major(held.st_dev):02x}:{os.minor(held.st_dev):02x}:{held.st_ino}"
+    holders = [  # "1: FLOCK  ADVISORY  READ 4242 08:01:1234 0 EOF"; waiters add a "->"
+        fields[fields.index(file_id) - 1]
+        for fields in map(str.split, table.splitlines())
+        if file_id in fields
+    ]
+    return holders == [str(os.getpid())]

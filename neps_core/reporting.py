@@ -21,7 +21,7 @@ from neps_core.errors import (
 )
 from neps_core.history import TrialHistory
 from neps_core.interfaces import EvaluationOutcome, Storage
-from neps_core.liveness import ASYNC_MARK
+from neps_core.liveness import without_running_marks
 from neps_core.models import Objective, Trial, TrialState
 from neps_core.result_contract import (
     RETURN_VALUE,
@@ -86,9 +86,8 @@ def record_result(storage: Storage, trial_id: str, parsed: ParsedResult) -> Tria
 
 
 def _final_metadata(trial: Trial, result: ParsedResult) -> dict[str, object]:
-    """The trial's metadata with the result's, without the no-longer-true "awaiting" mark."""
-    kept = {key: value for key, value in trial.metadata.items() if key != ASYNC_MARK}
-    return {**kept, **result.metadata}
+    """The trial's metadata with the result's, without the marks true only while it ran."""
+    return {**without_running_marks(trial.metadata), **result.metadata}
 
 
 def objective_count(objective: Objective) -> int:

@@ -37,6 +37,7 @@ from neps_core.liveness import (
 )
 from neps_core.models import Trial
 from neps_core.plugin_manager import Plugins, returned_list
+from neps_core.presence import this_process
 from neps_core.reporting import judge_outcome, record_result
 from neps_core.sampler import BUDGET_DOES_NOT_FIT, TrialSampler
 from neps_core.space import PipelineSpace
@@ -124,7 +125,11 @@ class Worker:
         self._fidelities_spent = 0.0
         self._local_stop: str | None = None
         self._sampler = TrialSampler(
-            context.settings, context.space, context.optimizer, context.plugins
+            context.settings,
+            context.space,
+            context.optimizer,
+            context.plugins,
+            process=this_process(),
         )
 
     @property

@@ -22,7 +22,12 @@ from neps_core.config import RunSettings
 from neps_core.history import TrialHistory
 from neps_core.interfaces import Optimizer, Storage
 from neps_core.interfaces.optimizer import first_multi_objective
-from neps_core.liveness import awaits_result, recover_stale_trials
+from neps_core.liveness import (
+    WORKER_PROCESS,
+    awaits_result,
+    recover_gone_workers,
+    recover_stale_trials,
+)
 from neps_core.models import BudgetInfo, Proposal, Trial, TrialState
 from neps_core.plugin_manager import Plugins, returned_list
 from neps_core.space import PipelineSpace
@@ -42,9 +47,18 @@ class TrialSampler:
     """
 
     def __init__(
-        self, settings: RunSettings, space: PipelineSpace, optimizer: Optimizer, plugins: Plugins
+        self,
+        settings: RunSettings,
+        space: PipelineSpace,
+        optimizer: Optimizer,
+        plugins: Plugins,
+        *,
+        process: str | None = None,
     ) -> None:
+        """``process`` (a ``run()`` worker's, see ``presence.this_process``) is recorded in
+        the trials it claims, so that they are re-queued at once should it die."""
         self.settings = settings
+        self.process = process
         self.space = space
         self.optimizer = optimizer
         self.plugins = plugins
@@ -78,13 +92,15 @@ class TrialSampler:
         pending = [i for i in history.ids_in(TrialState.PENDING) if i not in changed]
         pending += [t.id for t in changed.values() if t.state is TrialState.PENDING]
         for trial_id in pending[:wanted]:
+            trial = changed.get(trial_id, history[trial_id])
             changed[trial_id] = attrs.evolve(
-                changed.get(trial_id, history[trial_id]),
+                trial,
                 state=TrialState.EVALUATING,
                 worker_id=self.settings.worker_id,
                 started_at=now,
                 last_heartbeat=now,
                 attempts=history[trial_id].attempts + 1,
+                metadata=self._claimed_metadata(trial.metadata),
             )
         wanted -= min(wanted, len(pending))
         claimed = list(changed.values())
@@ -147,12 +163,19 @@ class TrialSampler:
         )
 
     def _recover(self, history: TrialHistory, now: float) -> list[Trial]:
-        return recover_stale_trials(
-            history,
-            now=now,
-            stale_after=self.settings.stale_after,
-            max_attempts=self.settings.max_trial_attempts,
+        attempts = self.settings.max_trial_attempts
+        stale = recover_stale_trials(
+            history, now=now, stale_after=self.settings.stale_after, max_attempts=attempts
         )
+        gone = recover_gone_workers(
+            history, self.settings.root_directory, now=now, max_attempts=attempts
+        )
+        return list({trial.id: trial for trial in [*gone, *stale]}.values())
+
+    def _claimed_metadata(self, metadata: Mapping[str, Any]) -> dict[str, Any]:
+        """``metadata`` naming this sampler's process as the one evaluating, if it has one."""
+        kept = {key: value for key, value in metadata.items() if key != WORKER_PROCESS}
+        return kept if self.process is None else {**kept, WORKER_PROCESS: self.process}
 
     def _cost_allows(self, history: TrialHistory, budget: BudgetInfo) -> int:
         """How many new trials ``cost_to_spend`` allows before their cost can be estimated.
@@ -293,6 +316,7 @@ class TrialSampler:
                     fidelity=None if fidelity_name is None else proposal.config[fidelity_name],
                     attempts=1 if mine else 0,
                     optimizer=self.optimizer.name,
+                    metadata=self._claimed_metadata({}) if mine else {},
                 )
             )
         return trials

@@ -19,6 +19,7 @@ from neps_core.liveness import ASYNC_MARK, recover_stale_trials
 from neps_core.models import Trial, TrialState
 from neps_core.plugin_manager import load_plugins
 from neps_core.run_storage import open_storage
+from neps_core.serialization import read_yaml
 
 WORKER = textwrap.dedent(
     """
@@ -99,7 +100,7 @@ def test_killed_worker_trial_crashes_after_its_last_attempt(tmp_path: Path) -> N
     summary = neps.status(root)
     assert summary.counts == {**summary.counts, "crashed": 1, "success": 2, "evaluating": 0}
     report = (root / "configs" / "config_1" / "report.yaml").read_text()
-    assert "stopped heartbeating" in report
+    assert "is gone (it ran on this machine" in report
 
 
 @pytest.mark.slow
@@ -136,17 +137,58 @@ def test_a_worker_silent_past_stale_after_drops_its_late_result(tmp_path: Path) 
 
 
 @pytest.mark.slow
-def test_a_continuation_right_after_a_crash_says_what_will_happen(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
+def test_a_continuation_right_after_a_crash_re_queues_the_dead_workers_trial_at_once(
+    tmp_path: Path,
 ) -> None:
-    """The dead worker's trial still reads evaluating; the user is told it is not lost."""
+    """No other process holds the run and the dead worker ran here: no stale_after to wait."""
     root = tmp_path / "run"
     _kill_mid_evaluation(tmp_path, root, attempts="3")
-    with caplog.at_level("WARNING", logger="neps_core"):  # at once, with default settings
-        summary = neps.run(lambda x: x, root_directory=root, evaluations_to_spend=1)
+    (claimed,) = neps.status(root).trials
+    assert claimed.metadata["worker_process"].endswith(
+        "/" + (root / CONFIG_1 / "started").read_text()
+    )
+    summary = neps.run(lambda x: x, root_directory=root, evaluations_to_spend=3)  # defaults
+    assert (summary.counts["success"], summary.counts["evaluating"]) == (3, 0)
+    metadata = read_yaml(root / CONFIG_1 / "metadata.yaml")
+    assert metadata["attempts"] == 2 and "is gone" in metadata["metadata"]["requeued_because"]
+    assert "worker_process" not in metadata["metadata"]  # true only while it runs
+
+
+@pytest.mark.slow
+def test_with_another_process_present_a_dead_workers_trial_waits_for_stale_after(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Who is gone cannot be told while someone else is present: the heartbeat decides."""
+    root = tmp_path / "run"
+    _kill_mid_evaluation(tmp_path, root, attempts="3")
+    client = subprocess.Popen(
+        [sys.executable, "-c", IDLE_CLIENT, str(root)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert client.stdout is not None and client.stdout.readline() == "present\n"
+        with caplog.at_level("WARNING", logger="neps_core"):
+            summary = neps.run(lambda x: x, root_directory=root, evaluations_to_spend=1)
+    finally:
+        client.communicate("", timeout=60)
     assert summary.counts["evaluating"] == 1
     assert "Trial(s) 1 of other workers are still evaluating" in caplog.text
     assert "re-queues them once they are 120 s silent" in caplog.text
+
+
+CONFIG_1 = Path("configs", "config_1")
+IDLE_CLIENT = textwrap.dedent(
+    """
+    import sys
+    import neps_core as neps
+
+    with neps.AskAndTell(root_directory=sys.argv[1]):
+        print("present", flush=True)
+        sys.stdin.read()
+    """
+)
 
 
 def _history(*trials: Trial) -> TrialHistory:

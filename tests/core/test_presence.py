@@ -19,7 +19,7 @@ import pytest
 import neps_core as neps
 from neps_core.errors import UnknownPluginError
 from neps_core.plugin_manager import load_plugins
-from neps_core.presence import WORKERS_LOCK, present_in
+from neps_core.presence import WORKERS_LOCK, alone_in, present_in
 from neps_core.run_storage import overwrite_run
 
 SPACE = {"x": neps.Float(0.0, 1.0)}
@@ -150,6 +150,22 @@ def test_a_second_overwrite_is_refused_while_the_first_is_deleting(root: Path) -
     with present_in(root, overwrite=overwrite_with_a_newcomer):
         pass
     assert newcomer[0].returncode == 3, newcomer[0].stderr  # refused, not run alongside
+
+
+@pytest.mark.skipif(not Path("/proc/locks").exists(), reason="reads Linux's lock table")
+def test_alone_in_sees_this_process_alone_and_no_further(root: Path) -> None:
+    assert not alone_in(root)  # not present at all: nothing can be vouched for
+    with present_in(root):
+        assert alone_in(root)
+        with present_in(root):  # a second presence in this process: cannot tell whose
+            assert not alone_in(root)
+        client = _start_idle_client(root)
+        try:
+            assert not alone_in(root)
+        finally:
+            client.kill()
+            client.wait(timeout=60)
+        assert alone_in(root)  # the killed client's lock went with it
 
 
 def test_a_refused_new_run_leaves_no_lock_file(tmp_path: Path) -> None:
