@@ -12,12 +12,11 @@ from pathlib import Path
 
 import attrs
 
-from neps_core.config import run_directory
 from neps_core.history import TrialHistory
 from neps_core.interfaces import Storage
+from neps_core.loading import open_existing
 from neps_core.models import RunInfo, Trial, TrialState
-from neps_core.plugin_manager import load_plugins
-from neps_core.run_storage import open_existing_run, rebuildable_space
+from neps_core.run_storage import rebuildable_space
 from neps_core.space import PipelineSpace
 
 FAILURE_STATES = (TrialState.FAILED, TrialState.CRASHED, TrialState.CORRUPTED)
@@ -26,7 +25,7 @@ FAILURE_STATES = (TrialState.FAILED, TrialState.CRASHED, TrialState.CORRUPTED)
 @contextlib.contextmanager
 def open_run(root_directory: str | Path) -> Iterator[Storage]:
     """The storage of the existing run in ``root_directory``, closed afterwards."""
-    storage = open_existing_run(run_directory(root_directory), load_plugins())
+    storage = open_existing(root_directory)
     try:
         yield storage
     finally:
