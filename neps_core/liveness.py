@@ -34,6 +34,12 @@ ASYNC_MARK = "awaiting_result"
 #: Metadata of a trial claimed by a run() worker: its process (see ``presence.this_process``).
 WORKER_PROCESS = "worker_process"
 
+#: Seconds between two checks of a sampler for gone workers. The check reads ``/proc/locks``,
+#: and while the kernel lists its locks every lock operation of the machine waits: done at
+#: each sample, it cut the throughput of 4 workers on a 50 ms objective from 91% of the
+#: ideal to 81%. A continuation still checks at its first sample.
+GONE_CHECK_INTERVAL = 2.0
+
 
 def without_running_marks(metadata: Mapping[str, Any]) -> dict[str, Any]:
     """``metadata`` without what was true only while the trial ran (who runs it, awaiting)."""

@@ -23,6 +23,7 @@ from neps_core.history import TrialHistory
 from neps_core.interfaces import Optimizer, Storage
 from neps_core.interfaces.optimizer import first_multi_objective
 from neps_core.liveness import (
+    GONE_CHECK_INTERVAL,
     WORKER_PROCESS,
     awaits_result,
     recover_gone_workers,
@@ -65,6 +66,7 @@ class TrialSampler:
         self.stop_reason: str | None = None
         self.waiting_for: list[str] = []
         self.waiting_because = ""
+        self._next_gone_check = 0.0
 
     def sample(self, storage: Storage, wanted: int, claiming: set[str]) -> list[Trial]:
         """Up to ``wanted`` trials now EVALUATING by this worker (fewer when none are left).
@@ -167,9 +169,12 @@ class TrialSampler:
         stale = recover_stale_trials(
             history, now=now, stale_after=self.settings.stale_after, max_attempts=attempts
         )
-        gone = recover_gone_workers(
-            history, self.settings.root_directory, now=now, max_attempts=attempts
-        )
+        gone: list[Trial] = []
+        if now >= self._next_gone_check:  # the first sample checks at once, later ones seldom
+            self._next_gone_check = now + GONE_CHECK_INTERVAL
+            gone = recover_gone_workers(
+                history, self.settings.root_directory, now=now, max_attempts=attempts
+            )
         return list({trial.id: trial for trial in [*gone, *stale]}.values())
 
     def _claimed_metadata(self, metadata: Mapping[str, Any]) -> dict[str, Any]:

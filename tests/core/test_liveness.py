@@ -18,6 +18,7 @@ from neps_core.history import TrialHistory
 from neps_core.liveness import ASYNC_MARK, recover_stale_trials
 from neps_core.models import Trial, TrialState
 from neps_core.plugin_manager import load_plugins
+from neps_core.presence import alone_in
 from neps_core.run_storage import open_storage
 from neps_core.serialization import read_yaml
 
@@ -176,6 +177,32 @@ def test_with_another_process_present_a_dead_workers_trial_waits_for_stale_after
     assert summary.counts["evaluating"] == 1
     assert "Trial(s) 1 of other workers are still evaluating" in caplog.text
     assert "re-queues them once they are 120 s silent" in caplog.text
+
+
+def test_a_worker_beside_a_live_one_reads_the_lock_table_once_not_at_every_sample(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Reading /proc/locks holds up every file lock of the machine (10% of 4 workers'
+    throughput when done at each sample): a worker checks at its first sample, then seldom."""
+    root = tmp_path / "run"
+    other = _start_worker(tmp_path, root, SLOW="1")
+    checks: list[Path] = []
+
+    def counted_alone_in(root_directory: Path) -> bool:
+        checks.append(root_directory)
+        return alone_in(root_directory)
+
+    try:
+        _wait_for(root / CONFIG_1 / "started", other)
+        monkeypatch.setattr("neps_core.liveness.alone_in", counted_alone_in)
+        summary = neps.run(lambda x: x, root_directory=root, evaluations_to_spend=25)
+    finally:
+        other.kill()
+        other.wait()
+    assert summary.counts["success"] == 24  # the other worker's trial is left to it
+    # Each of the 24 samples saw the other worker's trial; a check at each took 24. Only
+    # a machine so slow that 24 instant trials take 8 s would make this 5.
+    assert 1 <= len(checks) < 5, checks
 
 
 CONFIG_1 = Path("configs", "config_1")
