@@ -5,19 +5,21 @@ For each storage backend it prints
 * the framework's overhead per trial for runs of 100, 1000 and 5000 trials (random search, an
   objective that returns at once; measured as the time between consecutive
   ``evaluate_pipeline`` calls, so sampling, storage and reporting are all included),
+* the baseline for it, timed inside the largest run: the file-system floor, what making a
+  trial's folder and files costs on the same disk at the same time (``tasks/per_trial.py``),
 * the growth ratio of the largest run: the median gap of its last 100 trials over that of
   its first 100 (flat is 1.0; medians, so that a garbage collection or a busy neighbour on a
   shared machine does not decide it),
 * the throughput of 4 separately launched worker processes on a 50 ms objective, as trials
   per second and as a fraction of the ideal 80 trials/s.
 
-Usage: ``python benchmarks/storage.py [--quick] [--backends disk sqlite]``. Not a test.
+Usage: ``python benchmarks/storage.py [--quick] [--backends disk sqlite] [--directory DIR]``.
+Not a test.
 """
 
 from __future__ import annotations
 
 import argparse
-import itertools
 import logging
 import os
 import statistics
@@ -28,6 +30,7 @@ import time
 from pathlib import Path
 
 import attrs
+from tasks.per_trial import measure as per_trial
 
 import neps_core as neps
 from neps_core.plugin_manager import load_plugins
@@ -45,28 +48,9 @@ class Row:
 
     backend: str
     overhead_ms: dict[int, float]
+    floor_ms: float
     growth: float
     throughput: float
-
-
-def overhead(backend: str, trials: int, directory: Path) -> list[float]:
-    """Gaps (seconds) between consecutive evaluate_pipeline calls of one in-process run."""
-    calls: list[float] = []
-
-    def evaluate_pipeline(x: float, n: int, log_lr: float) -> float:
-        calls.append(time.perf_counter())
-        return x * n
-
-    neps.run(
-        evaluate_pipeline,
-        SPACE,
-        root_directory=directory / f"{backend}_{trials}",
-        storage=backend,
-        evaluations_to_spend=trials,
-        optimizer="random_search",
-        seed=0,
-    )
-    return [later - earlier for earlier, later in itertools.pairwise(calls)]
 
 
 def throughput(backend: str, trials: int, directory: Path) -> float:
@@ -112,18 +96,16 @@ def worker(backend: str, root: str, go: str, trials: int) -> None:
     )
 
 
-def measure(backend: str, sizes: list[int], parallel_trials: int) -> Row:
+def measure(backend: str, sizes: list[int], parallel_trials: int, parent: Path | None) -> Row:
     """All figures of one backend, each run in a fresh directory."""
-    with tempfile.TemporaryDirectory(prefix=f"bench_{backend}_") as temporary:
+    with tempfile.TemporaryDirectory(prefix=f"bench_{backend}_", dir=parent) as temporary:
         directory = Path(temporary)
-        means, gaps = {}, []
+        means = {}
         for size in sizes:
-            gaps = overhead(backend, size, directory)
-            means[size] = statistics.fmean(gaps) * 1e3
-        window = min(100, len(gaps) // 2)
-        growth = statistics.median(gaps[-window:]) / statistics.median(gaps[:window])
+            timing = per_trial(SPACE, backend, size, directory / f"overhead_{size}")
+            means[size] = statistics.fmean(timing.gaps) * 1e3
         rate = throughput(backend, parallel_trials, directory)
-    return Row(backend, means, growth, rate)
+    return Row(backend, means, timing.floor_ms(), timing.growth(), rate)
 
 
 def print_table(rows: list[Row], sizes: list[int], parallel_trials: int) -> None:
@@ -131,6 +113,7 @@ def print_table(rows: list[Row], sizes: list[int], parallel_trials: int) -> None
     header = [
         "backend",
         *(f"ms/trial @{size}" for size in sizes),
+        f"file-system floor ms @{sizes[-1]}",
         "growth last/first 100",
         f"4 workers x 50 ms ({parallel_trials} trials)",
         "of ideal 80/s",
@@ -141,6 +124,7 @@ def print_table(rows: list[Row], sizes: list[int], parallel_trials: int) -> None
         cells = [
             row.backend,
             *(f"{row.overhead_ms[size]:.2f}" for size in sizes),
+            f"{row.floor_ms:.2f}",
             f"{row.growth:.2f}x",
             f"{row.throughput:.1f} trials/s",
             f"{row.throughput / IDEAL:.0%}",
@@ -153,6 +137,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller runs (a smoke test)")
     parser.add_argument("--backends", nargs="+", default=["disk", "sqlite"])
+    parser.add_argument("--directory", type=Path, help="where the runs go (default: temp dir)")
     parser.add_argument("--worker", nargs=4, help=argparse.SUPPRESS)
     arguments = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
@@ -162,7 +147,10 @@ def main() -> None:
         return
     sizes = [50, 200, 500] if arguments.quick else [100, 1000, 5000]
     parallel_trials = 80 if arguments.quick else 400
-    rows = [measure(backend, sizes, parallel_trials) for backend in arguments.backends]
+    rows = [
+        measure(backend, sizes, parallel_trials, arguments.directory)
+        for backend in arguments.backends
+    ]
     print_table(rows, sizes, parallel_trials)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
 from python_process import run_python
 
 REPOSITORY = Path(__file__).resolve().parents[2]
@@ -59,3 +60,36 @@ def test_optimizer_benchmark_prints_a_row_per_problem_and_optimizer(tmp_path: Pa
     # Crashed evaluations are tolerated and leave successful ones to measure.
     assert regrets[("branin_crashes", "bayesian_optimization")] >= 0
     assert "cost budget overshot by: none" in completed.stdout
+
+
+def test_overhead_benchmark_separates_the_file_system_floor_from_the_framework(
+    tmp_path: Path,
+) -> None:
+    completed = run_python(
+        [str(REPOSITORY / "benchmarks" / "overhead.py"), "--sizes", "30", "--storage", "sqlite"],
+        tmp_path,
+        "benchmarks/overhead.py",
+    )
+    (row,) = [line for line in completed.stdout.splitlines() if line.startswith("| 30 |")]
+    _, mean, median, floor, beyond, growth = row.strip("| ").split(" | ")
+    assert float(median) == pytest.approx(float(floor) + float(beyond), abs=0.002)
+    # SQLite writes one file per trial (config.yaml) in a new folder: the floor is not zero.
+    assert float(floor) > 0 and float(mean) > 0 and float(growth) > 0
+    assert not list(tmp_path.iterdir())  # runs in a temporary directory, left clean
+
+
+def test_storage_benchmark_prints_overhead_floor_and_throughput(tmp_path: Path) -> None:
+    completed = run_python(
+        [str(REPOSITORY / "benchmarks" / "storage.py"), "--quick", "--directory", str(tmp_path)],
+        tmp_path,
+        "benchmarks/storage.py",
+    )
+    rows = [line.strip("| ").split(" | ") for line in completed.stdout.splitlines()]
+    by_backend = {row[0]: row for row in rows if row[0] in {"disk", "sqlite"}}
+    assert set(by_backend) == {"disk", "sqlite"}
+    for backend, *overheads, floor, growth, rate, share in by_backend.values():
+        assert len(overheads) == 3 and all(float(ms) > 0 for ms in overheads), backend
+        assert float(floor) > 0 and growth.endswith("x")
+        assert rate.endswith(" trials/s") and 0 < float(rate.split()[0]) <= 80
+        assert share.endswith("%")
+    assert not [path for path in tmp_path.iterdir() if path.name.startswith("bench_")]
