@@ -20,11 +20,12 @@ import pickle
 import sys
 import time
 import traceback
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from neps_core.interfaces import EvaluationOutcome
+if TYPE_CHECKING:
+    from neps_core.interfaces import EvaluationOutcome
 
 CONFIG_FILE_ENV = "NEPS_CORE_CONFIG_FILE"
 RESULT_FILE_ENV = "NEPS_CORE_RESULT_FILE"
@@ -49,6 +50,28 @@ class RemoteEvaluationError(Exception):
     """An exception from a child process whose own type could not be rebuilt here."""
 
 
+def call_evaluate_pipeline(function: Callable[..., Any], arguments: Mapping[str, Any]) -> Any:
+    """``function(**arguments)``; the coroutine an ``async def`` function returns is run to
+    its end, so such a function works with every evaluator.
+
+    Where an event loop already runs in this thread (a Jupyter cell), ``asyncio.run`` is
+    refused: the coroutine then gets a loop of its own in a helper thread. ``asyncio`` is
+    imported only for a coroutine (this module runs in a fresh interpreter per trial).
+    """
+    value = function(**arguments)
+    if not isinstance(value, Coroutine):
+        return value
+    import asyncio
+    import concurrent.futures
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(value)
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, value).result()
+
+
 #: What one call of ``evaluate_pipeline`` on a remote worker produced, in a picklable form:
 #: ``("result", value, None, seconds)`` or ``("error", exception, traceback, seconds)``.
 Captured = tuple[str, Any, "str | None", float]
@@ -65,7 +88,7 @@ def call_capturing(function: Callable[..., Any], arguments: Mapping[str, Any]) -
     """
     started = time.perf_counter()
     try:
-        value = function(**arguments)
+        value = call_evaluate_pipeline(function, arguments)
     except BaseException as error:
         trace = traceback.format_exc()
         try:
@@ -112,6 +135,8 @@ def _pickles(value: Any) -> bool:
 
 def outcome_of(trial_id: str, captured: Captured, metadata: Mapping[str, Any]) -> EvaluationOutcome:
     """The outcome the worker records for what :func:`call_capturing` returned."""
+    from neps_core.interfaces import EvaluationOutcome  # here: the child must not import it
+
     kind, value, trace, duration = captured
     if kind == "error":
         return EvaluationOutcome(
@@ -254,7 +279,7 @@ def main(argv: list[str]) -> int:
     injected = [name for name in argv[2].split(",") if name] if len(argv) > 2 else []
     try:
         function = load_target(argv[1])
-        value = function(**call_arguments(injected))
+        value = call_evaluate_pipeline(function, call_arguments(injected))
     except BaseException as error:  # the parent decides what an error means
         formatted = traceback.format_exc()
         sys.stderr.write(formatted)

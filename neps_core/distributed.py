@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import attrs
 
-from neps_core.child_runner import decode, encode
+from neps_core.child_runner import call_evaluate_pipeline, decode, encode
 from neps_core.errors import SettingsError
 
 if TYPE_CHECKING:
@@ -176,7 +176,7 @@ def maybe_run_as_nonzero_rank(settings: RunSettings) -> Summary | None:
     while (message := channel.receive())["kind"] == "trial":
         followed += 1
         try:
-            function(**_decode_arguments(message["arguments"]))
+            call_evaluate_pipeline(function, _decode_arguments(message["arguments"]))
         except Exception:  # rank 0 reports the trial; its error is the one that counts
             logger.exception("Rank %d: evaluate_pipeline raised", launch.rank)
     logger.info("Rank %d followed %d evaluations of rank 0", launch.rank, followed)

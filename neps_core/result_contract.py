@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 import numbers
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Coroutine, Mapping, Sequence
 from typing import Any, TypedDict
 
 import attrs
@@ -68,9 +68,16 @@ def parse_result(result: Any, source: str = RETURN_VALUE) -> ParsedResult:
     if _is_number(result):
         return _success(Report(objective_to_minimize=_as_float(result, source)))
     later = " or None (a result reported later)" if source == RETURN_VALUE else ""
+    unawaited = ""
+    if isinstance(result, Coroutine):  # an evaluator plugin that calls the function itself
+        result.close()
+        unawaited = (
+            " (from an async def function, which the evaluator did not await: evaluators "
+            "call it with neps_core.interfaces.call_evaluate_pipeline)"
+        )
     raise TypeError(
         f"{source} must be a number, a tuple of numbers or a dict{later}, "
-        f"got {type(result).__name__}: {_short_repr(result)}"
+        f"got {type(result).__name__}: {_short_repr(result)}{unawaited}"
     )
 
 

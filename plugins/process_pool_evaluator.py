@@ -34,7 +34,11 @@ from typing import Any, ClassVar
 import attrs
 
 from neps_core import hookimpl, orphan_guardian
-from neps_core.child_runner import RemoteEvaluationError, with_plain_values
+from neps_core.child_runner import (
+    RemoteEvaluationError,
+    call_evaluate_pipeline,
+    with_plain_values,
+)
 from neps_core.errors import EvaluationTimeoutError
 from neps_core.interfaces import EvaluationJob, EvaluationOutcome, Evaluator
 from neps_core.processes import only_in_main, signal_group
@@ -79,7 +83,11 @@ def serve(connection: multiprocessing.connection.Connection) -> None:
             # The timeout counts from here: not the process start nor the imports.
             connection.send_bytes(pickle.dumps(("started", trial_id)))
             started = time.perf_counter()
-            reply: tuple[Any, ...] = ("result", trial_id, function(**arguments))
+            reply: tuple[Any, ...] = (
+                "result",
+                trial_id,
+                call_evaluate_pipeline(function, arguments),
+            )
         except BaseException as error:
             reply = ("error", trial_id, error, traceback.format_exc())
         _send_reply(connection, reply, time.perf_counter() - started)

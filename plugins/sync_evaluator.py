@@ -8,11 +8,17 @@ from collections.abc import Sequence
 from typing import ClassVar
 
 from neps_core import hookimpl
-from neps_core.interfaces import EvaluationJob, EvaluationOutcome, Evaluator
+from neps_core.interfaces import (
+    EvaluationJob,
+    EvaluationOutcome,
+    Evaluator,
+    call_evaluate_pipeline,
+)
 
 
 class SyncEvaluator(Evaluator):
-    """Calls ``evaluate_pipeline`` directly; what it raises is caught and reported."""
+    """Calls ``evaluate_pipeline`` directly (awaiting an ``async def`` one); what it raises is
+    caught and reported."""
 
     name: ClassVar[str] = "sync"
 
@@ -23,7 +29,7 @@ class SyncEvaluator(Evaluator):
     def submit(self, job: EvaluationJob) -> None:
         started = time.perf_counter()
         try:
-            result = job.function(**job.arguments)
+            result = call_evaluate_pipeline(job.function, job.arguments)
         except Exception as error:
             outcome = EvaluationOutcome(
                 trial_id=job.trial.id,

@@ -1,5 +1,6 @@
-"""The abstract classes plugins implement."""
+"""The abstract classes plugins implement (and the call an evaluator makes)."""
 
+from neps_core.child_runner import call_evaluate_pipeline
 from neps_core.interfaces.evaluator import EvaluationJob, EvaluationOutcome, Evaluator
 from neps_core.interfaces.optimizer import NoSettings, Optimizer
 from neps_core.interfaces.space_adapter import SpaceAdapter
@@ -14,5 +15,6 @@ __all__ = [
     "Optimizer",
     "SpaceAdapter",
     "Storage",
+    "call_evaluate_pipeline",
     "damaged_trial",
 ]

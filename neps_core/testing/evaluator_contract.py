@@ -23,6 +23,7 @@ a safety net against a hung evaluator.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -59,6 +60,12 @@ class ContractEvaluationError(ValueError):
 # -- the functions the jobs call ----------------------------------------------------------------
 def echo(kind: str) -> Any:
     """Return ``RESULTS[kind]``."""
+    return RESULTS[kind]
+
+
+async def echo_awaited(kind: str) -> Any:
+    """:func:`echo` as an ``async def`` function, which must be awaited to give its result."""
+    await asyncio.sleep(0)
     return RESULTS[kind]
 
 
@@ -216,6 +223,16 @@ class EvaluatorContract:
         assert outcome.result == RESULTS[kind]
         assert type(outcome.result) is type(RESULTS[kind])
         assert outcome.duration >= 0.0
+
+    def test_an_async_def_function_is_awaited(
+        self, make_evaluator: Callable[..., Evaluator], tmp_path: Path
+    ) -> None:
+        """Its result, not the coroutine: ``call_evaluate_pipeline`` makes the call."""
+        evaluator = make_evaluator()
+        job = make_job("4", echo_awaited, {"kind": "dict"}, tmp_path / "4")
+        outcome = self._run(evaluator, [job])["4"]
+        assert outcome.error is None, outcome.traceback
+        assert outcome.result == RESULTS["dict"]
 
     def test_exceptions_pass_through_with_type_message_and_traceback(
         self, make_evaluator: Callable[..., Evaluator], tmp_path: Path

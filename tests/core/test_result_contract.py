@@ -7,6 +7,7 @@ stuck in ``EVALUATING``.
 
 from __future__ import annotations
 
+import asyncio
 import math
 import warnings
 from collections.abc import Callable
@@ -18,6 +19,7 @@ import pytest
 import yaml
 
 import neps_core as neps
+from neps_core.result_contract import parse_result
 
 TrialFileReader = Callable[..., Any]
 SPACE = {"x": neps.Float(0.0, 1.0), "units": neps.Integer(1, 4)}
@@ -241,6 +243,43 @@ def test_exception_key_fails_the_trial_and_keeps_the_message(
 
 
 # -- contract violations ---------------------------------------------------------------------------
+async def _awaited_objective(x: float, units: int, pipeline_directory: Path) -> dict[str, Any]:
+    await asyncio.sleep(0.001)
+    return {"objective_to_minimize": x * units, "extra": {"folder": pipeline_directory.name}}
+
+
+def test_an_async_def_function_is_awaited(root: Path, trial_file: TrialFileReader) -> None:
+    """DeepHyper's run functions may be coroutine functions; every evaluator awaits them."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # "coroutine ... was never awaited" would fail this
+        summary = _run(root, _awaited_objective, evaluations_to_spend=2)
+    assert _counts(root) == {"success": 2}
+    report = trial_file(root, 1, "report")
+    config = trial_file(root, 1, "config")
+    assert report["objective_to_minimize"] == pytest.approx(config["x"] * config["units"])
+    assert report["extra"] == {"folder": "config_1"}
+    assert summary.best_trial is not None
+
+
+def test_an_async_def_function_runs_where_an_event_loop_already_runs(root: Path) -> None:
+    """As in a Jupyter cell: asyncio.run is refused inside a running loop, so the call
+    gets a loop of its own."""
+
+    async def notebook_cell() -> neps.Summary:
+        return _run(root, _awaited_objective, evaluations_to_spend=2)
+
+    summary = asyncio.run(notebook_cell())
+    assert summary.counts["success"] == 2
+
+
+def test_an_unawaited_coroutine_is_named_with_what_to_do() -> None:
+    """A plugin evaluator that calls the function itself hands the core a coroutine."""
+    coroutine = _awaited_objective(0.5, 1, Path("x"))
+    with pytest.raises(TypeError, match=r"got coroutine: .*neps_core\.interfaces\.call_evaluate"):
+        parse_result(coroutine)
+    assert coroutine.cr_frame is None  # closed: no "never awaited" warning later
+
+
 @pytest.mark.parametrize(
     ("value", "named"),
     [

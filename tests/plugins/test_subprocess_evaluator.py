@@ -325,6 +325,35 @@ def test_a_function_of_the_main_script_runs_in_a_fresh_interpreter(
             ]
 
 
+PLAIN_MODULE = textwrap.dedent(
+    """
+    import sys
+
+    def evaluate_pipeline(x):
+        loaded = sorted(name for name in sys.modules if name.split(".")[0] == "neps_core")
+        return {"objective_to_minimize": x, "extra": {"neps_core_modules": loaded}}
+    """
+)
+
+
+def test_the_child_imports_no_neps_core_for_a_function_that_does_not(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Importing neps_core costs the child about 0.25 s per trial; it only runs the call."""
+    (tmp_path / "plain_training.py").write_text(PLAIN_MODULE)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    from plain_training import evaluate_pipeline
+
+    evaluator = SubprocessEvaluator()
+    try:
+        evaluator.submit(make_job("1", evaluate_pipeline, {"x": 0.5}, tmp_path / "trial"))
+        (outcome,) = collect(evaluator, 1, patience=120.0).values()
+    finally:
+        evaluator.close()
+    assert outcome.error is None, outcome.traceback
+    assert outcome.result == {"objective_to_minimize": 0.5, "extra": {"neps_core_modules": []}}
+
+
 def test_a_lambda_cannot_run_in_a_fresh_interpreter(tmp_path: Path) -> None:
     evaluator = SubprocessEvaluator()
     evaluator.submit(make_job("1", lambda x: x, {"x": 1.0}, tmp_path / "trial"))
