@@ -141,6 +141,8 @@ def _parse_mapping(result: Mapping[str, Any], source: str) -> ParsedResult:
             if "objective_to_minimize" in data
             else f"it has no 'objective_to_minimize' key (keys: {sorted(result)})"
         )
+        if "objective" in data:  # DeepHyper's key, which DeepHyper maximizes
+            problem += "; DeepHyper's 'objective' is maximized, so return its negative as that key"
         raise TypeError(
             f"{source} (a dict) needs an objective to minimize, but "
             f"{problem}; report a failure with 'exception' or by raising"

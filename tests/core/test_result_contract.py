@@ -280,6 +280,13 @@ def test_an_unawaited_coroutine_is_named_with_what_to_do() -> None:
     assert coroutine.cr_frame is None  # closed: no "never awaited" warning later
 
 
+def test_deephypers_objective_key_is_refused_saying_it_is_maximized() -> None:
+    """{"objective": 42.0} is DeepHyper's result, to maximize: taking it as a loss would
+    search for the worst configurations."""
+    with pytest.raises(TypeError, match=r"'objective' is maximized, so return its negative"):
+        parse_result({"objective": 42.0})
+
+
 @pytest.mark.parametrize(
     ("value", "named"),
     [
