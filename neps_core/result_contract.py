@@ -68,17 +68,27 @@ def parse_result(result: Any, source: str = RETURN_VALUE) -> ParsedResult:
     if _is_number(result):
         return _success(Report(objective_to_minimize=_as_float(result, source)))
     later = " or None (a result reported later)" if source == RETURN_VALUE else ""
-    unawaited = ""
+    raise TypeError(
+        f"{source} must be a number, a tuple of numbers or a dict{later}, "
+        f"got {type(result).__name__}: {_short_repr(result)}{_hint(result)}"
+    )
+
+
+def _hint(result: Any) -> str:
+    """What was probably meant by a result of a refused type."""
     if isinstance(result, Coroutine):  # an evaluator plugin that calls the function itself
-        result.close()
-        unawaited = (
+        result.close()  # no "never awaited" warning on top of this error
+        return (
             " (from an async def function, which the evaluator did not await: evaluators "
             "call it with neps_core.interfaces.call_evaluate_pipeline)"
         )
-    raise TypeError(
-        f"{source} must be a number, a tuple of numbers or a dict{later}, "
-        f"got {type(result).__name__}: {_short_repr(result)}{unawaited}"
-    )
+    values = _from_array(result) if isinstance(result, list | np.ndarray) else None
+    if isinstance(values, list) and len(values) > 1 and all(map(_is_number, values)):
+        return (
+            " (for several objectives return a tuple, or a dict whose "
+            "'objective_to_minimize' is the list)"
+        )
+    return ""
 
 
 def _from_array(value: Any) -> Any:

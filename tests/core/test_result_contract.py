@@ -280,6 +280,12 @@ def test_an_unawaited_coroutine_is_named_with_what_to_do() -> None:
     assert coroutine.cr_frame is None  # closed: no "never awaited" warning later
 
 
+@pytest.mark.parametrize("value", [[0.5, 2.0], np.array([0.5, 2.0])], ids=["list", "array"])
+def test_a_list_of_numbers_is_refused_saying_how_to_return_several_objectives(value: Any) -> None:
+    with pytest.raises(TypeError, match=r"for several objectives return a tuple, or a dict"):
+        parse_result(value)
+
+
 def test_deephypers_objective_key_is_refused_saying_it_is_maximized() -> None:
     """{"objective": 42.0} is DeepHyper's result, to maximize: taking it as a loss would
     search for the worst configurations."""
