@@ -164,13 +164,23 @@ def _remove_if_alone(root: Path, descriptor: int | None, *, remove_root: bool) -
 
 
 def this_process() -> str | None:
-    """This process as ``<kernel boot id>/<pid>``; ``None`` off Linux.
+    """This process as ``<kernel boot id>/<pid>/<start time>``; ``None`` off Linux.
 
     Processes under one kernel (one machine, containers included) see each other's locks,
-    so only there can ``alone_in`` vouch that a worker is gone.
+    so only there can ``alone_in`` vouch that a worker is gone. The start time (clock ticks
+    after boot) tells apart processes that had the same pid: a container's main process is
+    pid 1 again after every restart.
     """
     boot_id = _boot_id()
-    return f"{boot_id}/{os.getpid()}" if boot_id else None
+    return f"{boot_id}/{os.getpid()}/{_start_ticks()}" if boot_id else None
+
+
+def _start_ticks() -> str:
+    try:  # "pid (comm) state ..."; comm may hold spaces and parentheses, so split after it
+        fields = Path("/proc/self/stat").read_bytes().rsplit(b")", 1)[1].split()
+        return fields[19].decode("ascii")  # field 22 of proc(5), starttime
+    except (OSError, IndexError, UnicodeDecodeError):
+        return "?"
 
 
 @functools.cache

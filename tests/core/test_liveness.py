@@ -14,6 +14,7 @@ import attrs
 import pytest
 
 import neps_core as neps
+from neps_core import liveness, presence
 from neps_core.history import TrialHistory
 from neps_core.liveness import ASYNC_MARK, recover_stale_trials
 from neps_core.models import Trial, TrialState
@@ -145,9 +146,8 @@ def test_a_continuation_right_after_a_crash_re_queues_the_dead_workers_trial_at_
     root = tmp_path / "run"
     _kill_mid_evaluation(tmp_path, root, attempts="3")
     (claimed,) = neps.status(root).trials
-    assert claimed.metadata["worker_process"].endswith(
-        "/" + (root / CONFIG_1 / "started").read_text()
-    )
+    boot_id, pid, started = claimed.metadata["worker_process"].split("/")
+    assert pid == (root / CONFIG_1 / "started").read_text() and boot_id and started.isdigit()
     summary = neps.run(lambda x: x, root_directory=root, evaluations_to_spend=3)  # defaults
     assert (summary.counts["success"], summary.counts["evaluating"]) == (3, 0)
     metadata = read_yaml(root / CONFIG_1 / "metadata.yaml")
@@ -247,6 +247,25 @@ def test_recovery_leaves_fresh_and_asynchronous_trials_alone() -> None:
     )
     recovered = recover_stale_trials(history, now=100.0, stale_after=30.0, max_attempts=3)
     assert [(t.id, t.state, t.worker_id) for t in recovered] == [("3", TrialState.PENDING, None)]
+
+
+@pytest.mark.skipif(not Path("/proc/locks").exists(), reason="reads Linux's lock table")
+def test_a_dead_worker_that_had_this_processs_pid_is_told_apart_by_its_start(
+    tmp_path: Path,
+) -> None:
+    """A container's main process is pid 1 after every restart: the pid alone would take the
+    dead worker's trial for this process's own and leave it to stale_after."""
+    me = presence.this_process()
+    assert me is not None
+    boot_id, pid, started = me.split("/")
+    earlier_self = f"{boot_id}/{pid}/{int(started) - 1}"
+    history = _history(
+        _running("1", heartbeat=99.0, metadata={liveness.WORKER_PROCESS: earlier_self}),
+        _running("2", heartbeat=99.0, metadata={liveness.WORKER_PROCESS: me}),
+    )
+    with presence.present_in(tmp_path):
+        recovered = liveness.recover_gone_workers(history, tmp_path, now=100.0, max_attempts=3)
+    assert [(t.id, t.state) for t in recovered] == [("1", TrialState.PENDING)]
 
 
 def test_recovery_crashes_a_trial_out_of_attempts() -> None:
