@@ -63,13 +63,24 @@ def call_evaluate_pipeline(function: Callable[..., Any], arguments: Mapping[str,
         return value
     import asyncio
     import concurrent.futures
+    import threading
 
     try:
         asyncio.get_running_loop()
     except RuntimeError:
         return asyncio.run(value)
-    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(asyncio.run, value).result()
+    # A daemon thread: a Ctrl-C here must neither wait for the coroutine nor, at exit, be
+    # held up by it (a thread pool would join its threads).
+    future: concurrent.futures.Future[Any] = concurrent.futures.Future()
+
+    def run_in_a_loop_of_its_own() -> None:
+        try:
+            future.set_result(asyncio.run(value))
+        except BaseException as error:
+            future.set_exception(error)
+
+    threading.Thread(target=run_in_a_loop_of_its_own, daemon=True).start()
+    return future.result()
 
 
 #: What one call of ``evaluate_pipeline`` on a remote worker produced, in a picklable form:

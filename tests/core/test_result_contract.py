@@ -9,6 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import math
+import signal
+import subprocess
+import sys
+import time
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -270,6 +274,45 @@ def test_an_async_def_function_runs_where_an_event_loop_already_runs(root: Path)
 
     summary = asyncio.run(notebook_cell())
     assert summary.counts["success"] == 2
+
+
+NOTEBOOK_SCRIPT = """
+import asyncio, sys
+from pathlib import Path
+import neps_core as neps
+
+async def evaluate_pipeline(x, pipeline_directory):
+    (pipeline_directory / "started").touch()
+    await asyncio.sleep(600)
+    return x
+
+async def cell():
+    neps.run(evaluate_pipeline, {"x": neps.Float(0.0, 1.0)}, root_directory=sys.argv[1],
+             evaluations_to_spend=1)
+
+# As a notebook kernel runs a cell: a loop without asyncio.run's own Ctrl-C handling.
+asyncio.new_event_loop().run_until_complete(cell())
+"""
+
+
+def test_ctrl_c_stops_an_awaited_function_where_an_event_loop_runs(tmp_path: Path) -> None:
+    """A kernel interrupt in a notebook: the run stops now, not when the coroutine ends."""
+    root = tmp_path / "run"
+    process = subprocess.Popen(
+        [sys.executable, "-c", NOTEBOOK_SCRIPT, str(root)], stderr=subprocess.PIPE, text=True
+    )
+    started = root / "configs" / "config_1" / "started"
+    deadline = time.monotonic() + 120
+    try:
+        while not started.exists():
+            assert process.poll() is None and time.monotonic() < deadline, process.stderr
+            time.sleep(0.05)
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=60)  # the coroutine would sleep 600 s
+    finally:
+        process.kill()
+    assert "KeyboardInterrupt" in stderr
+    assert neps.status(root).counts["pending"] == 1  # given back, to be evaluated again
 
 
 def test_an_unawaited_coroutine_is_named_with_what_to_do() -> None:
