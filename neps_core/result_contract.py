@@ -1,7 +1,8 @@
 """The ``evaluate_pipeline`` result contract: what a user may return, turned into a Report.
 
-Allowed: a number (also a NumPy scalar or 0-d tensor); a tuple of numbers (multi-objective;
-one element is one number); a dict with ``objective_to_minimize`` (a number, or a list, array
+Allowed: a number (also a NumPy scalar or 0-d tensor); a tuple, list or 1-d array of numbers
+(multi-objective, as in NePS; one element is one number); an exception (a failed trial, as in
+NePS); a dict with ``objective_to_minimize`` (a number, or a list, array
 or tensor for multi-objective), ``cost``, ``learning_curve``, ``extra``, ``exception``,
 ``metadata`` (a dict kept in the trial's metadata, DeepHyper's convention) and any further
 keys (kept in the report's ``extra``); a string starting with ``F`` (a failure with that
@@ -57,19 +58,20 @@ RETURN_VALUE = "evaluate_pipeline's return value"
 
 def parse_result(result: Any, source: str = RETURN_VALUE) -> ParsedResult:
     """Validate and normalize one result (not ``None``); errors call it ``source``."""
-    if not isinstance(_from_array(result), list):  # a 0-d array or tensor: a number
-        result = _from_array(result)
+    result = _from_array(result)
     if isinstance(result, str):
         return _parse_failure_string(result, source)
-    if isinstance(result, tuple):
+    if isinstance(result, tuple | list):
         return _success(Report(objective_to_minimize=_objective(result, source)))
+    if isinstance(result, BaseException):  # returned rather than raised: no traceback
+        return _parse_mapping({"exception": result}, source)
     if isinstance(result, Mapping):
         return _parse_mapping(result, source)
     if _is_number(result):
         return _success(Report(objective_to_minimize=_as_float(result, source)))
     later = " or None (a result reported later)" if source == RETURN_VALUE else ""
     raise TypeError(
-        f"{source} must be a number, a tuple of numbers or a dict{later}, "
+        f"{source} must be a number, a tuple or list of numbers, a dict, an exception{later}, "
         f"got {type(result).__name__}: {_short_repr(result)}{_hint(result)}"
     )
 
@@ -81,12 +83,6 @@ def _hint(result: Any) -> str:
         return (
             " (from an async def function, which the evaluator did not await: evaluators "
             "call it with neps_core.interfaces.call_evaluate_pipeline)"
-        )
-    values = _from_array(result) if isinstance(result, list | np.ndarray) else None
-    if isinstance(values, list) and len(values) > 1 and all(map(_is_number, values)):
-        return (
-            " (for several objectives return a tuple, or a dict whose "
-            "'objective_to_minimize' is the list)"
         )
     return ""
 

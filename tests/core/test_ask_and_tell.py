@@ -110,8 +110,8 @@ def test_failures_follow_the_result_contract(root: Path, caplog: pytest.LogCaptu
     assert "raise RuntimeError" in stored.report.traceback
 
     wrong_type = client.ask()
-    with pytest.raises(TypeError, match=r"tell\(\) must be .* or a dict, got list"):
-        client.tell(wrong_type, [1.0, 2.0])
+    with pytest.raises(TypeError, match=r"tell\(\) must be .* a dict, an exception, got set"):
+        client.tell(wrong_type, {1.0, 2.0})
     assert neps.status(root).counts["failed"] == 2
 
     two = client.ask()

@@ -123,8 +123,8 @@ def test_reported_exception_fails_the_trial(root: Path, trial_file: TrialFileRea
 
 def test_bad_result_is_a_type_error_and_the_trial_stays_open(root: Path) -> None:
     _start(root, n=1)
-    with pytest.raises(TypeError, match="list"):
-        neps.save_pipeline_results([0.1, 0.2], "1", root)
+    with pytest.raises(TypeError, match="set"):
+        neps.save_pipeline_results({0.1, 0.2}, "1", root)
     assert _counts(root) == {"evaluating": 1}
     neps.save_pipeline_results(0.3, "1", root)  # the corrected result is still accepted
     assert _counts(root) == {"success": 1}

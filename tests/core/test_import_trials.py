@@ -92,8 +92,8 @@ def test_results_with_another_number_of_objectives_are_refused_whole(root: Path)
 
 
 def test_a_bad_result_breaks_the_contract_with_its_index(root: Path) -> None:
-    with pytest.raises(TypeError, match=r"evaluated_trials\[1\]: invalid result.*list") as bad:
-        neps.import_trials([EVALUATED[0], (EVALUATED[1][0], [0.1, 0.2])], root, SPACE)
+    with pytest.raises(TypeError, match=r"evaluated_trials\[1\]: invalid result.*set") as bad:
+        neps.import_trials([EVALUATED[0], (EVALUATED[1][0], {0.1, 0.2})], root, SPACE)
     assert "evaluate_pipeline" not in str(bad.value) and "None" not in str(bad.value)
     with pytest.raises(TypeError, match=r"evaluated_trials\[0\].*needs a result"):
         neps.import_trials([(EVALUATED[0][0], None)], root, SPACE)
