@@ -20,6 +20,7 @@ from neps_core.interfaces import SpaceAdapter
 from neps_core.models import Trial
 from neps_core.serialization import dump_yaml, to_plain, write_atomic
 from neps_core.space import InvalidParameterError, Parameter, PipelineSpace, space_from_description
+from neps_core_plugins.configspace_adapter import from_configspace
 
 if TYPE_CHECKING:
     from neps_core.runtime import RunContext
@@ -57,9 +58,35 @@ class NativeSpaceAdapter(SpaceAdapter):
             return space
         if isinstance(space, type):
             return space()
+        embedded = {name: value for name, value in space.items() if _is_foreign(value)}
+        if embedded:
+            native = {name: value for name, value in space.items() if name not in embedded}
+            return _with_embedded(cls.adapt(native), embedded)
         if all(isinstance(value, Parameter) for value in space.values()):
             return PipelineSpace(space)
         return space_from_description(space)
+
+
+def _with_embedded(space: PipelineSpace, embedded: Mapping[str, Any]) -> PipelineSpace:
+    """``space`` plus the hyperparameters of ConfigSpace spaces given as dict values.
+
+    NePS merged a ``ConfigurationSpace`` found among a dict's parameters into the space; its
+    key only names it. Its conditions and forbidden clauses come along.
+    """
+    parameters = dict(space.parameters)
+    conditions = dict(space.conditions)
+    forbidden = list(space.forbidden)
+    for key, configspace in embedded.items():
+        converted = from_configspace(configspace)
+        for name in converted.parameters.keys() & parameters.keys():
+            raise InvalidParameterError(
+                f"Parameter {name!r} of the ConfigurationSpace under {key!r} is also defined "
+                "elsewhere in the space; rename one of them"
+            )
+        parameters.update(converted.parameters)
+        conditions.update(converted.conditions)
+        forbidden.extend(converted.forbidden)
+    return PipelineSpace(parameters, conditions=conditions, forbidden=forbidden)
 
 
 class YamlSpaceAdapter(SpaceAdapter):

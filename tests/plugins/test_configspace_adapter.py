@@ -137,6 +137,29 @@ def test_the_conversion() -> None:
     assert space.has_priors
 
 
+def test_a_configspace_among_a_dicts_parameters_is_merged_as_in_neps(root: Path) -> None:
+    """Older NePS merged a ConfigurationSpace given as a dict value into the space."""
+    space = {"width": neps.Integer(8, 64), "optimizer_space": make_configspace()}
+    merged = NativeSpaceAdapter.adapt(space)
+    converted = from_configspace(make_configspace())
+    assert dict(merged.parameters) == {"width": neps.Integer(8, 64), **converted.parameters}
+    assert merged.conditions == converted.conditions
+    assert merged.forbidden == converted.forbidden
+    summary = neps.run(
+        lambda width, lr, **_: lr * width,
+        space,
+        root_directory=root,
+        evaluations_to_spend=3,
+        optimizer="random_search",
+    )
+    assert summary.counts["success"] == 3
+
+
+def test_a_name_in_a_merged_configspace_and_the_dict_is_refused_naming_both() -> None:
+    with pytest.raises(neps.space.InvalidParameterError, match=r"'lr' of the .* under 'cs'"):
+        NativeSpaceAdapter.adapt({"lr": neps.Float(0, 1), "cs": make_configspace()})
+
+
 @pytest.mark.parametrize("use_priors", [False, True], ids=["uniform", "priors"])
 def test_random_search_never_violates_conditions_or_forbiddens(use_priors: bool) -> None:
     cs = make_configspace()
