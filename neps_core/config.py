@@ -231,7 +231,7 @@ class RunSettings:
     @classmethod
     def from_kwargs(cls, **kwargs: Any) -> RunSettings:
         """Settings from ``run()``'s keyword arguments, legacy and alias names included."""
-        settings, spelled = _apply_aliases(kwargs)
+        settings, spelled = _apply_aliases(_with_stage_directories(kwargs))
         fields = attrs.fields(cls)
         for field in fields:  # None means the default (an empty key in a YAML file, say)
             if field.default is not None and settings.get(field.name, ...) is None:
@@ -250,6 +250,35 @@ class RunSettings:
                 if message.startswith(name):
                     message = written + message[len(name) :]
             raise SettingsError(message) from error
+
+
+#: Seed 001's run() arguments that name a subfolder of the root, and the folder's prefix.
+STAGE_DIRECTORIES = {"task_id": "task_", "development_stage_id": "dev_"}
+
+
+def _with_stage_directories(kwargs: Mapping[str, Any]) -> dict[str, Any]:
+    """Seed 001's ``task_id`` and ``development_stage_id``: the root's subfolders, as in NePS.
+
+    ``root/task_<task_id>/dev_<development_stage_id>`` is where NePS kept such a run, so a
+    continued NePS script finds its trials there.
+    """
+    settings = {key: value for key, value in kwargs.items() if key not in STAGE_DIRECTORIES}
+    stages = [key for key in STAGE_DIRECTORIES if kwargs.get(key) is not None]
+    if not stages:
+        return settings
+    given = [key for key in ("root_directory", *DEPRECATED_ALIASES) if key in settings]
+    root_key = next((key for key in given if canonical_name(key) == "root_directory"), None)
+    root = Path(settings.get(root_key or "root_directory", "neps_results"))
+    for key in stages:
+        root /= f"{STAGE_DIRECTORIES[key]}{kwargs[key]}"
+    settings[root_key or "root_directory"] = root
+    warnings.warn(
+        f"run({', '.join(f'{key}=...' for key in stages)}) is deprecated; use "
+        f"root_directory={str(root)!r} instead.",
+        DeprecationWarning,
+        stacklevel=4,
+    )
+    return settings
 
 
 def _searcher_options(settings: dict[str, Any], options: list[str]) -> dict[str, Any]:

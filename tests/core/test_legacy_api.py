@@ -196,12 +196,31 @@ def test_searcher_options_given_as_run_arguments_reach_the_optimizer(root: Path)
         )
 
 
+def test_task_and_development_stage_ids_are_subfolders_of_the_root_as_in_neps(
+    root: Path,
+) -> None:
+    with pytest.warns(DeprecationWarning, match=r"root_directory='.*task_2.dev_b'") as caught:
+        summary = neps.run(
+            run_pipeline,
+            SPACE,
+            root_directory=root,
+            evaluations_to_spend=2,
+            task_id=2,
+            development_stage_id="b",
+        )
+    assert Path(summary.root_directory) == root / "task_2" / "dev_b"
+    assert neps.status(root / "task_2" / "dev_b").counts["success"] == 2
+    assert [w.filename for w in caught if "task_id" in str(w.message)] == [__file__]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DeprecationWarning)  # None: no subfolder, no warning
+        neps.run(run_pipeline, SPACE, root_directory=root, evaluations_to_spend=1, task_id=None)
+    assert neps.status(root).counts["success"] == 1
+
+
 @pytest.mark.parametrize(
     ("setting", "hint"),
     [
         ("pre_load_hooks", "neps_trial_sampled"),
-        ("task_id", "its own root_directory"),
-        ("development_stage_id", "its own root_directory"),
         ("evaluations_to_spent", "did you mean evaluations_to_spend"),
         ("max_evaluations_totl", "did you mean max_evaluations_total, today evaluations_to_spend"),
     ],
