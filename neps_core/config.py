@@ -26,6 +26,7 @@ DEPRECATED_ALIASES = {
     "searcher": "optimizer",
     "max_evaluations_total": "evaluations_to_spend",
     "max_cost_total": "cost_to_spend",
+    "budget": "cost_to_spend",
     "root_dir": "root_directory",
     "working_directory": "root_directory",
     "overwrite_working_directory": "overwrite_root_directory",

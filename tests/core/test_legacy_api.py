@@ -140,12 +140,13 @@ def test_a_plain_script_sees_the_warnings_raised_inside_neps_core(tmp_path: Path
     assert completed.stderr.count("The result key 'loss' is deprecated") == 1  # once, not per trial
 
 
-def test_max_cost_total_counts_the_cost(root: Path) -> None:
+@pytest.mark.parametrize("old", ["max_cost_total", "budget"])  # budget: NePS's older name
+def test_max_cost_total_counts_the_cost(root: Path, old: str) -> None:
     def costly(**config: Any) -> dict[str, Any]:
         return {"objective_to_minimize": 0.0, "cost": 4}
 
-    with pytest.warns(DeprecationWarning, match="max_cost_total.*cost_to_spend"):
-        summary = neps.run(costly, SPACE, root_directory=root, max_cost_total=8)
+    with pytest.warns(DeprecationWarning, match=f"{old}.*cost_to_spend"):
+        summary = neps.run(costly, SPACE, root_directory=root, searcher="random_search", **{old: 8})
     assert summary.counts["success"] == 2
 
 
