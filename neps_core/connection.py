@@ -208,8 +208,7 @@ def _refuse_arguments_no_one_passes(settings: RunSettings, space: PipelineSpace)
     takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
     unaccepted = [] if takes_any else sorted(entries - by_name)
     if missing:
-        neps_name = any("working_directory" in name for name in missing)
-        hint = " (NePS's working_directory is pipeline_directory here)" if neps_name else ""
+        hint = _hint_for(missing)
         raise SettingsError(
             f"evaluate_pipeline requires {', '.join(map(repr, missing))}, which no trial "
             f"passes: it receives the space's entries ({', '.join(sorted(entries))}) by name "
@@ -222,3 +221,15 @@ def _refuse_arguments_no_one_passes(settings: RunSettings, space: PipelineSpace)
             f"{', '.join(map(repr, unaccepted))}, which every trial passes by name: add them "
             "as parameters (or **kwargs), or remove them from the space"
         )
+
+
+def _hint_for(missing: list[str]) -> str:
+    """Where a required parameter comes from another library's contract, what to write."""
+    if any("working_directory" in name for name in missing):
+        return " (NePS's working_directory is pipeline_directory here)"
+    if missing == ["job"]:
+        return (
+            " (DeepHyper's run(job) reads job.parameters; here each entry is an argument of "
+            "its own, and the return value is minimized where DeepHyper maximizes it)"
+        )
+    return ""

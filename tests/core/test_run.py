@@ -601,9 +601,17 @@ def _decorated(*args: Any, **kwargs: Any) -> float:
     return _keyword_supplied_by_a_decorator(*args, width=3, **kwargs)
 
 
+def _deephyper_run_function(job: Any) -> float:
+    return -float(job.parameters["x"])
+
+
 @pytest.mark.parametrize(
     ("function", "named"),
-    [(_requires_width, "'width'"), (_requires_a_neps_name, "working_directory is pipeline_dir")],
+    [
+        (_requires_width, "'width'"),
+        (_requires_a_neps_name, "working_directory is pipeline_dir"),
+        (_deephyper_run_function, r"DeepHyper's run\(job\) reads job.parameters"),
+    ],
 )
 def test_a_required_argument_no_trial_passes_is_refused_before_anything_is_written(
     tmp_path: Path, function: Any, named: str
