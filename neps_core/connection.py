@@ -10,6 +10,7 @@ from __future__ import annotations
 import inspect
 import logging
 import time
+from typing import Any
 
 import attrs
 
@@ -75,7 +76,10 @@ def connect(settings: RunSettings, plugins: Plugins) -> RunContext:
         several_objectives = _auto_sees_several_objectives(settings, history)
         if seed_of_the_run or several_objectives:
             optimizer = _optimizer(settings, space, plugins, multi_objective=several_objectives)
-        _warn_if_auto_switches(settings, optimizer, started.optimizer)
+        if settings.optimizer.name == "auto":
+            optimizer = _the_runs_own_optimizer(
+                settings, space, plugins, started, optimizer, several_objectives=several_objectives
+            )
         _warn_if_options_change(settings, optimizer, started)
         _warn_if_joining_with_other_budgets(settings, history)
         record_budgets(settings.root_directory, settings)
@@ -112,17 +116,46 @@ def _auto_sees_several_objectives(settings: RunSettings, history: TrialHistory) 
     return settings.optimizer.name == "auto" and first_multi_objective(history) is not None
 
 
-def _warn_if_auto_switches(settings: RunSettings, optimizer: Optimizer, started: str) -> None:
-    """Continuing a run without naming its optimizer may pick another one: say so."""
-    if settings.optimizer.name == "auto" and optimizer.name != started:
-        logger.warning(
-            "The run in %s was started with optimizer %r; optimizer='auto' continues it with "
-            "%r (pass optimizer=%r, and its plugin, to keep the first one)",
-            settings.root_directory,
-            started,
-            optimizer.name,
-            started,
+def _the_runs_own_optimizer(
+    settings: RunSettings,
+    space: PipelineSpace,
+    plugins: Plugins,
+    started: RunInfo,
+    chosen: Optimizer,
+    *,
+    several_objectives: bool,
+) -> Optimizer:
+    """``optimizer="auto"`` continues a run with the optimizer and options it started with.
+
+    As in NePS: a continued script that names no optimizer must not change the search
+    midway (hyperband's brackets, BO's initial design). Where that optimizer is not installed,
+    or cannot take the run's several objectives, ``"auto"``'s own choice runs, and is said.
+    """
+    if started.optimizer == chosen.name and not _changed_options(chosen, started):
+        return chosen
+    if started.optimizer not in plugins.optimizers:
+        return _auto_continues_with(chosen, settings, started, "which is not installed here")
+    cls = plugins.optimizers[started.optimizer]
+    if several_objectives and not cls.supports_multi_objective:
+        return _auto_continues_with(chosen, settings, started, "which takes one objective")
+    logger.info("Continuing the run in %s with its optimizer %r", settings.root_directory, cls.name)
+    with plugins.errors_of("optimizer", cls):
+        return build_optimizer(
+            cls, started.optimizer_settings, space, settings.seed, plugins.converter
         )
+
+
+def _auto_continues_with(
+    chosen: Optimizer, settings: RunSettings, started: RunInfo, why_not_its_own: str
+) -> Optimizer:
+    logger.warning(
+        "The run in %s was started with optimizer %r, %s; optimizer='auto' continues it with %r",
+        settings.root_directory,
+        started.optimizer,
+        why_not_its_own,
+        chosen.name,
+    )
+    return chosen
 
 
 def _warn_if_options_change(settings: RunSettings, optimizer: Optimizer, started: RunInfo) -> None:
@@ -130,17 +163,22 @@ def _warn_if_options_change(settings: RunSettings, optimizer: Optimizer, started
     eta): allowed, as switching optimizers is, but said."""
     if optimizer.name != started.optimizer:
         return
-    before = started.optimizer_settings
-    now = to_plain(attrs.asdict(optimizer.settings))
-    changed = {key: value for key, value in now.items() if before.get(key, value) != value}
+    changed = _changed_options(optimizer, started)
     if changed:
         logger.warning(
             "The run in %s was started with %s options %s; it continues with %s",
             settings.root_directory,
             optimizer.name,
-            {key: before[key] for key in changed},
+            {key: started.optimizer_settings[key] for key in changed},
             changed,
         )
+
+
+def _changed_options(optimizer: Optimizer, started: RunInfo) -> dict[str, Any]:
+    """The options of ``optimizer`` that differ from those the run started with."""
+    before = started.optimizer_settings
+    now = to_plain(attrs.asdict(optimizer.settings))
+    return {key: value for key, value in now.items() if before.get(key, value) != value}
 
 
 def _warn_if_joining_with_other_budgets(settings: RunSettings, history: TrialHistory) -> None:

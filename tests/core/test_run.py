@@ -16,6 +16,7 @@ from neps_core.errors import SettingsError, StorageError
 from neps_core.inspection import read_run
 from neps_core.models import Trial
 from neps_core.serialization import make_converter, to_plain
+from neps_core_plugins.random_search import RandomSearch
 
 SPACE = {"x": neps.Float(0.0, 1.0), "depth": neps.Integer(1, 3)}
 
@@ -513,18 +514,45 @@ def test_an_observer_failing_at_the_end_of_a_good_run_raises(root: Path) -> None
     assert _counts(root) == {"success": 2}
 
 
-def test_continuing_with_auto_says_when_it_picks_another_optimizer(
+def test_continuing_with_auto_keeps_the_optimizer_and_options_the_run_started_with(
+    root: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """As in NePS: a continued script that names no optimizer does not change the search."""
+    space = {"x": neps.Float(0.0, 1.0), "epochs": neps.IntegerFidelity(1, 9)}
+    neps.run(
+        lambda x, epochs: x,
+        space,
+        root_directory=root,
+        evaluations_to_spend=3,
+        optimizer=("asha", {"eta": 2}),
+    )
+    with caplog.at_level("INFO", logger="neps_core"):
+        summary = neps.run(lambda x, epochs: x, root_directory=root, evaluations_to_spend=12)
+    assert {trial.optimizer for trial in summary.trials} == {"asha"}  # "auto" picks hyperband
+    assert "with its optimizer 'asha'" in caplog.text
+    assert "options" not in caplog.text  # eta=2 kept, not auto's eta=3
+    assert {trial.fidelity for trial in summary.trials} >= {2, 4}  # rungs of eta=2 on 1..9
+
+
+class _UnlistedSearch(RandomSearch):
+    """An optimizer passed as a class, so not registered: a continuation cannot name it."""
+
+    name = "unlisted_search"
+
+
+def test_continuing_with_auto_says_when_the_runs_optimizer_is_not_installed(
     root: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     neps.run(
-        Recorder(), SPACE, root_directory=root, evaluations_to_spend=2, optimizer="grid_search"
+        Recorder(), SPACE, root_directory=root, evaluations_to_spend=2, optimizer=_UnlistedSearch
     )
     with caplog.at_level("WARNING", logger="neps_core"):
         neps.run(Recorder(), root_directory=root, evaluations_to_spend=3)
-    assert "started with optimizer 'grid_search'; optimizer='auto' continues it" in caplog.text
+    expected = "started with optimizer 'unlisted_search', which is not installed here"
+    assert expected in caplog.text
     caplog.clear()
     with caplog.at_level("WARNING", logger="neps_core"):
-        neps.run(Recorder(), root_directory=root, evaluations_to_spend=4, optimizer="grid_search")
+        neps.run(Recorder(), root_directory=root, evaluations_to_spend=4, optimizer=_UnlistedSearch)
     assert "started with optimizer" not in caplog.text
 
 
