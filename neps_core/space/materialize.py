@@ -32,6 +32,8 @@ def instantiate(value: Any, made: dict[int, Any] | None = None) -> Any:
     """``value`` with every operation called; ``made`` keeps shared operations shared."""
     made = {} if made is None else made
     if isinstance(value, ResolvedOperation):
+        if id(value) not in made and isinstance(value.operator, str):
+            made[id(value)] = readable(value)  # a named operator: the operation as text
         if id(value) not in made:
             operator = instantiate(value.operator, made)
             args = [instantiate(a, made) for a in value.args]
@@ -50,6 +52,8 @@ def instantiate(value: Any, made: dict[int, Any] | None = None) -> Any:
 
 
 def _name_of(operator: Any) -> str:
+    if isinstance(operator, str):
+        return operator
     name = getattr(operator, "__qualname__", None) or getattr(operator, "__name__", None)
     return str(name) if name else readable(operator)
 

@@ -32,7 +32,9 @@ class Operation(Parameter):
     ``operator`` is a callable (a class such as ``torch.nn.Linear``, a function) or a space
     node that resolves to one (e.g. a ``Categorical`` of classes). ``args`` and ``kwargs`` may
     hold parameters, other operations and containers of them; ``evaluate_pipeline`` receives
-    the object the call returns.
+    the object the call returns. An operator that is a name (a string, as NePS allows) is not
+    called: ``evaluate_pipeline`` receives the operation as text, ``"Conv(3, act='relu')"``,
+    for grammar-like spaces whose result the user builds from that text.
     """
 
     kind: ClassVar[str] = "operation"
@@ -45,9 +47,11 @@ class Operation(Parameter):
 
     def problems(self) -> list[str]:
         problems = []
-        if not (callable(self.operator) or isinstance(self.operator, Parameter)):
+        named = isinstance(self.operator, str) and bool(self.operator.strip())
+        if not (named or callable(self.operator) or isinstance(self.operator, Parameter)):
             problems.append(
-                f"operator must be a callable or a space parameter, got {self.operator!r}"
+                "operator must be a callable, a space parameter or a non-empty name, "
+                f"got {self.operator!r}"
             )
         if not isinstance(self.args, tuple):
             problems.append(f"args must be a tuple or list, got {type(self.args).__name__}")
@@ -58,7 +62,8 @@ class Operation(Parameter):
         return problems
 
     def __repr__(self) -> str:
-        name = getattr(self.operator, "__qualname__", None) or repr(self.operator)
+        name = self.operator if isinstance(self.operator, str) else None
+        name = name or getattr(self.operator, "__qualname__", None) or repr(self.operator)
         parts = [repr(a) for a in self.args] + [f"{k}={v!r}" for k, v in self.kwargs.items()]
         return f"Operation({name}({', '.join(parts)}))"
 

@@ -8,6 +8,7 @@ survive YAML, and a run can be reloaded from disk into exactly what was evaluate
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 from typing import Any
 
@@ -240,12 +241,47 @@ def test_the_operator_itself_can_be_searched() -> None:
     assert kinds == {"Layer", "tuple"}
 
 
+class GrammarSpace(neps.PipelineSpace):
+    """NePS's named operators: the pipeline arrives as text, for a grammar-like search."""
+
+    _act = neps.Categorical(choices=(neps.Operation("ReLU"), neps.Operation("GELU")))
+    width = neps.Integer(8, 64)
+    model = neps.Operation(
+        "Sequential",
+        args=(neps.Operation("Linear", args=(neps.ByName("width"),)), neps.ByName("_act")),
+        kwargs={"name": "mlp"},
+    )
+    cell = neps.Operation(neps.Categorical(choices=("conv3x3", "conv5x5")), kwargs={"bias": True})
+
+
+def test_named_operators_give_the_operation_as_text(root: Path) -> None:
+    received: list[tuple[str, str]] = []
+
+    def evaluate_pipeline(model: str, cell: str, width: int) -> float:
+        received.append((model, cell))
+        return float(width)
+
+    neps.run(evaluate_pipeline, GrammarSpace(), root_directory=root, evaluations_to_spend=6)
+    for model, cell in received:
+        assert re.fullmatch(r"Sequential\(Linear\(\d+\), (ReLU|GELU)\(\), name='mlp'\)", model)
+        assert cell in ("conv3x3(bias=True)", "conv5x5(bias=True)")
+    described = describe_space(GrammarSpace())
+    restored = space_from_description(yaml.safe_load(yaml.safe_dump(described)))
+    assert restored == GrammarSpace()  # saved with the run: a continuation reloads it
+    summary = neps.run(evaluate_pipeline, root_directory=root, evaluations_to_spend=8)
+    assert summary.best_pipeline is not None
+    assert summary.best_pipeline["model"] == received[int(summary.best_trial.id) - 1][0]
+
+
 # -- invalid constructions name the parameter -------------------------------------------------
 def test_invalid_operations_name_the_parameter() -> None:
-    with pytest.raises(ValueError, match=r"'block'.*operator"):
+    with pytest.raises(ValueError, match=r"'block'.*operator must be a callable"):
 
         class NotCallable(neps.PipelineSpace):
             block = neps.Operation(operator=5)
+
+    with pytest.raises(ValueError, match=r"'block'.*non-empty name, got ' '"):
+        neps.PipelineSpace({"block": neps.Operation(operator=" ")})
 
     with pytest.raises(ValueError, match=r"'block'.*kwargs"):
 
