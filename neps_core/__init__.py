@@ -23,7 +23,7 @@ from neps_core.errors import (
 )
 from neps_core.hookspecs import hookimpl
 from neps_core.importing import import_trials
-from neps_core.loading import load_config, load_pipeline_space
+from neps_core.loading import load_config, load_optimizer_info, load_pipeline_space
 from neps_core.models import BudgetInfo, Proposal, Report, Summary, Trial, TrialState
 from neps_core.processes import Command
 from neps_core.profiling import profile
@@ -113,6 +113,7 @@ __all__ = [
     "hookimpl",
     "import_trials",
     "load_config",
+    "load_optimizer_info",
     "load_pipeline_space",
     "plot",
     "profile",

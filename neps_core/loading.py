@@ -1,4 +1,4 @@
-"""Reading a run's trials back: ``load_config`` and ``load_pipeline_space``.
+"""Reading a run back: ``load_config``, ``load_pipeline_space`` and ``load_optimizer_info``.
 
 A trial's ``config.yaml`` is a view for people; the run's storage holds the record. So a
 missing or damaged view falls back to the record, and only a configuration found in
@@ -54,6 +54,22 @@ def load_pipeline_space(root_directory: str | Path) -> PipelineSpace:
     if space is None:
         raise NepsCoreError(f"The run in {root_directory} has no saved space")
     return space
+
+
+def load_optimizer_info(root_directory: str | Path) -> dict[str, Any]:
+    """The optimizer the run in ``root_directory`` was started with: ``name`` and ``info``.
+
+    NePS's shape: ``info`` holds the optimizer's options, every one of them, defaults
+    included; ``optimizer=(info["name"], info["info"])`` starts another run the same way.
+    """
+    storage = open_existing(root_directory)
+    try:
+        info = storage.load_info()
+    finally:
+        storage.close()
+    if info is None:
+        raise NepsCoreError(f"The run in {root_directory} has not been started")
+    return {"name": info.optimizer, "info": dict(info.optimizer_settings)}
 
 
 def load_config(

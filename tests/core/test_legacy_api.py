@@ -301,6 +301,30 @@ def test_neps_names_of_newer_scripts_exist(root: Path) -> None:
     assert "pibo" not in str(caught.value).split("Available")[0]  # no close-match guess
 
 
+def test_load_optimizer_info_gives_neps_name_and_info(root: Path, tmp_path: Path) -> None:
+    space = {"x": neps.Float(0.0, 1.0), "epochs": neps.IntegerFidelity(1, 9)}
+    neps.run(
+        lambda x, epochs: x,
+        space,
+        root_directory=root,
+        evaluations_to_spend=2,
+        optimizer=("asha", {"eta": 2}),
+    )
+    info = neps.load_optimizer_info(root)
+    assert info["name"] == "asha" and info["info"]["eta"] == 2
+    again = tmp_path / "again"  # NePS's way to start another run like it
+    neps.run(
+        lambda x, epochs: x,
+        space,
+        root_directory=again,
+        evaluations_to_spend=1,
+        optimizer=(info["name"], info["info"]),
+    )
+    assert neps.load_optimizer_info(again) == info
+    with pytest.raises(FileNotFoundError, match="nowhere"):
+        neps.load_optimizer_info(tmp_path / "nowhere")
+
+
 def test_run_args_is_the_old_name_of_run_config(tmp_path: Path) -> None:
     (tmp_path / "train.py").write_text("def f(x):\n    return x\n", encoding="utf-8")
     (tmp_path / "run.yaml").write_text(
