@@ -177,6 +177,9 @@ def _parse(
     index: int, config: Mapping[str, Any], result: Any, space: PipelineSpace
 ) -> tuple[dict[str, Any], ParsedResult]:
     full = dict(config)
+    fidelity = space.fidelity_name
+    if fidelity is not None and space.fidelity is not None and fidelity not in full:
+        full[fidelity] = space.fidelity.upper  # as NePS: a full evaluation
     for name, parameter in space.parameters.items():
         if isinstance(parameter, Constant):
             full.setdefault(name, parameter.value)

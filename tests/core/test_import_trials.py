@@ -129,15 +129,19 @@ def test_a_different_space_than_the_saved_one_is_refused(root: Path) -> None:
         neps.import_trials(EVALUATED, root, other)
 
 
-def test_constants_may_be_left_out_and_fidelities_are_recorded(root: Path) -> None:
+def test_constants_and_the_fidelity_may_be_left_out_and_fidelities_are_recorded(root: Path) -> None:
     space = {
         "x": neps.Float(0.0, 1.0),
         "epochs": neps.IntegerFidelity(1, 9),
         "dataset": neps.Constant("cifar"),
     }
-    trials = neps.import_trials([({"x": 0.5, "epochs": 3}, 0.2)], root, space)
+    trials = neps.import_trials([({"x": 0.5, "epochs": 3}, 0.2), ({"x": 0.7}, 0.1)], root, space)
     assert trials[0].config == {"x": 0.5, "epochs": 3, "dataset": "cifar"}
     assert trials[0].fidelity == 3
+    # As in NePS, a configuration without the fidelity was evaluated at its maximum.
+    assert trials[1].config == {"x": 0.7, "epochs": 9, "dataset": "cifar"}
+    assert trials[1].fidelity == 9
+    assert neps.status(root).best_trial.id == trials[1].id  # the best at the highest fidelity
 
 
 def test_whole_floats_of_integer_parameters_are_taken_as_ints(root: Path) -> None:
