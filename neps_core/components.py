@@ -170,8 +170,22 @@ def build_optimizer(
         raise SettingsError(f"{label}: {error}") from error
 
 
+#: DeepHyper's evaluator methods neps_core does not ship, and what to use instead.
+DEEPHYPER_METHODS_NOT_HERE = {
+    "thread": "not in neps_core; use 'process_pool' (n_workers) for parallel trials on this "
+    "machine, or 'sync'",
+    "ray": "not in neps_core; use 'dask' for a cluster, or 'slurm', or start run() on every "
+    "node with one root_directory",
+    "mpicomm": "not in neps_core; start run() in every MPI rank with one root_directory "
+    "(they share the run through it), or use 'dask' or 'slurm'",
+}
+
+
 def build_evaluator(spec: ComponentSpec, plugins: Plugins) -> Evaluator:
     """Instantiate the evaluator named by ``spec`` with validated options."""
+    if spec.name in DEEPHYPER_METHODS_NOT_HERE and spec.name not in plugins.evaluators:
+        advice = f"DeepHyper's {spec.name!r} is {DEEPHYPER_METHODS_NOT_HERE[spec.name]}."
+        raise UnknownPluginError("evaluator", spec.name, plugins.evaluators, [], advice)
     cls: type[Evaluator] = (
         spec.name if isinstance(spec.name, type) else plugins.evaluators[spec.name]
     )

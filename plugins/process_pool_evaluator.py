@@ -203,6 +203,7 @@ class ProcessPoolEvaluator(Evaluator):
     """Keeps ``n_workers`` local processes busy with one trial each."""
 
     name: ClassVar[str] = "process_pool"
+    aliases: ClassVar[tuple[str, ...]] = ("process",)  # DeepHyper's method name
     Settings: ClassVar[type] = ProcessPoolSettings
 
     def __init__(self, settings: ProcessPoolSettings | None = None) -> None:

@@ -21,6 +21,7 @@ class SyncEvaluator(Evaluator):
     caught and reported."""
 
     name: ClassVar[str] = "sync"
+    aliases: ClassVar[tuple[str, ...]] = ("serial",)  # DeepHyper's method name
 
     def __init__(self, settings: object = None) -> None:
         super().__init__(settings)

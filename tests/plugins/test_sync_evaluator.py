@@ -8,10 +8,12 @@ from typing import Any
 
 import pytest
 
+import neps_core as neps
 from neps_core.errors import SettingsError
 from neps_core.interfaces import EvaluationJob
 from neps_core.plugin_manager import Plugins
 from neps_core.testing import EvaluatorContract, make_trial
+from neps_core_plugins.process_pool_evaluator import ProcessPoolEvaluator
 from neps_core_plugins.sync_evaluator import SyncEvaluator
 
 pytest_plugins = ["neps_core.testing.fixtures"]
@@ -37,6 +39,31 @@ def _job(function: Any, trial_id: int = 1, **arguments: Any) -> EvaluationJob:
 def test_is_registered_as_sync(neps_plugins: Plugins) -> None:
     assert neps_plugins.evaluators["sync"] is SyncEvaluator
     assert "sync_evaluator" in neps_plugins.evaluators.origin("sync")
+
+
+def test_deephypers_method_names_pick_the_evaluator_or_say_what_to_use(
+    neps_plugins: Plugins, tmp_path: Path
+) -> None:
+    assert neps_plugins.evaluators["serial"] is SyncEvaluator
+    assert neps_plugins.evaluators["process"] is ProcessPoolEvaluator
+    assert neps_plugins.evaluators["async"] is not SyncEvaluator  # a subclass, not an alias
+    summary = neps.run(
+        lambda x: x,
+        {"x": neps.Float(0.0, 1.0)},
+        root_directory=tmp_path / "serial",
+        evaluations_to_spend=2,
+        evaluator="serial",
+    )
+    assert summary.counts["success"] == 2
+    for method, advice in [("thread", "process_pool"), ("ray", "dask"), ("mpicomm", "MPI rank")]:
+        with pytest.raises(neps.UnknownPluginError, match=rf"DeepHyper's '{method}' .*{advice}"):
+            neps.run(
+                lambda x: x,
+                {"x": neps.Float(0.0, 1.0)},
+                root_directory=tmp_path / method,
+                evaluations_to_spend=1,
+                evaluator=method,
+            )
 
 
 def test_evaluates_in_this_process_one_job_at_a_time() -> None:
