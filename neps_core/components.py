@@ -49,7 +49,7 @@ def structure_settings(
     unknown = sorted(set(options) - known)
     if unknown:
         meant = [
-            f"{name!r} for {close[0]!r}"
+            f"{close[0]!r} instead of {name!r}"
             for name in unknown
             if (close := difflib.get_close_matches(name, known, n=1))
         ]
