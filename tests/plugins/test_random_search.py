@@ -139,7 +139,7 @@ def test_seeded_runs_repeat_exactly(tmp_path: Path) -> None:
 def test_options_are_validated(neps_run: Any) -> None:
     with pytest.raises(
         SettingsError,
-        match=r"random_search.*unknown option.*use_prior.*did you mean 'use_priors' instead of 'use_prior'",
+        match=r"random_search.*unknown option.*did you mean 'use_priors' instead of 'use_prior'",
     ):
         neps_run(optimizer=("random_search", {"use_prior": True}))
     summary = neps_run(optimizer={"name": "random_search", "use_priors": True})
