@@ -33,6 +33,7 @@ from neps_core.child_runner import (
 from neps_core.errors import EvaluationTimeoutError
 
 RESULT_MARKER = "NEPS_CORE_RESULT"
+DEEPHYPER_MARKER = "DH-OUTPUT:"
 CONFIG_FILE = "neps_config.json"
 RESULT_FILE = "neps_result.json"
 STDOUT_FILE = "neps_stdout.txt"
@@ -225,9 +226,19 @@ class ChildProcess:
             return result, None, None
         missing = RuntimeError(
             f"{_short(self.launch.argv)} exited without a result: write JSON to "
-            f"${RESULT_FILE_ENV} or print a line '{RESULT_MARKER} <json>'"
+            f"${RESULT_FILE_ENV} or print a line '{RESULT_MARKER} <json>'{self._deephyper_hint()}"
         )
         return None, missing, stderr_tail or None
+
+    def _deephyper_hint(self) -> str:
+        """A DeepHyper script prints ``DH-OUTPUT:<json>``, a value to maximize."""
+        stdout = (self.launch.directory / STDOUT_FILE).read_text(encoding="utf-8", errors="replace")
+        if not any(line.startswith(DEEPHYPER_MARKER) for line in stdout.splitlines()):
+            return ""
+        return (
+            f" (it printed DeepHyper's '{DEEPHYPER_MARKER}' line, whose objective DeepHyper "
+            f"maximizes: print '{RESULT_MARKER} <json>' with the value to minimize instead)"
+        )
 
     def _record(self) -> tuple[bool, Any, dict[str, Any] | None]:
         """``(found, result, error description)`` from the result file or the stdout line."""

@@ -146,8 +146,11 @@ def test_a_failed_command_raises_the_error_without_ignore_errors(root: Path) -> 
     assert neps.status(root).counts["failed"] == 1
 
 
-def test_a_command_that_reports_nothing_is_an_error_saying_how_to_report(root: Path) -> None:
-    command = Command([PYTHON, "-c", "print('done')"])
+@pytest.mark.parametrize(("printed", "deephyper"), [("done", False), ("DH-OUTPUT:0.9", True)])
+def test_a_command_that_reports_nothing_is_an_error_saying_how_to_report(
+    root: Path, printed: str, deephyper: bool
+) -> None:
+    command = Command([PYTHON, "-c", f"print({printed!r})"])
     neps.run(
         command,
         SPACE,
@@ -158,6 +161,7 @@ def test_a_command_that_reports_nothing_is_an_error_saying_how_to_report(root: P
     )
     error = report(root, "1")["error"]
     assert "without a result" in error and "NEPS_CORE_RESULT" in error
+    assert ("DeepHyper maximizes" in error) is deephyper  # its value would search the worst
 
 
 def test_the_timeout_kills_the_whole_process_group(tmp_path: Path) -> None:
