@@ -139,10 +139,10 @@ def _the_runs_own_optimizer(
     if several_objectives and not cls.supports_multi_objective:
         return _auto_continues_with(chosen, settings, started, "which takes one objective")
     logger.info("Continuing the run in %s with its optimizer %r", settings.root_directory, cls.name)
+    known = {field.name for field in attrs.fields(cls.Settings)}  # options since removed: gone
+    options = {k: v for k, v in started.optimizer_settings.items() if k in known}
     with plugins.errors_of("optimizer", cls):
-        return build_optimizer(
-            cls, started.optimizer_settings, space, settings.seed, plugins.converter
-        )
+        return build_optimizer(cls, options, space, settings.seed, plugins.converter)
 
 
 def _auto_continues_with(

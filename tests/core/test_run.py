@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 import neps_core as neps
 from neps_core.errors import SettingsError, StorageError
@@ -532,6 +533,26 @@ def test_continuing_with_auto_keeps_the_optimizer_and_options_the_run_started_wi
     assert "with its optimizer 'asha'" in caplog.text
     assert "options" not in caplog.text  # eta=2 kept, not auto's eta=3
     assert {trial.fidelity for trial in summary.trials} >= {2, 4}  # rungs of eta=2 on 1..9
+
+
+def test_continuing_with_auto_drops_options_the_runs_optimizer_no_longer_has(
+    root: Path,
+) -> None:
+    """A run recorded by an older version of a plugin: its removed option must not stop it."""
+    space = {"x": neps.Float(0.0, 1.0), "epochs": neps.IntegerFidelity(1, 9)}
+    neps.run(
+        lambda x, epochs: x,
+        space,
+        root_directory=root,
+        evaluations_to_spend=2,
+        optimizer=("asha", {"eta": 2}),
+    )
+    run_info = root / "run_info.yaml"
+    recorded = yaml.safe_load(run_info.read_text(encoding="utf-8"))
+    recorded["optimizer_settings"]["removed_option"] = 1
+    run_info.write_text(yaml.safe_dump(recorded), encoding="utf-8")
+    summary = neps.run(lambda x, epochs: x, root_directory=root, evaluations_to_spend=4)
+    assert {trial.optimizer for trial in summary.trials} == {"asha"}
 
 
 class _UnlistedSearch(RandomSearch):
