@@ -134,10 +134,12 @@ def _the_runs_own_optimizer(
     if started.optimizer == chosen.name and not _changed_options(chosen, started):
         return chosen
     if started.optimizer not in plugins.optimizers:
-        return _auto_continues_with(chosen, settings, started, "which is not installed here")
+        why = "which is not installed here"
+        return _auto_continues_with(chosen, settings, started, why, logging.WARNING)
     cls = plugins.optimizers[started.optimizer]
-    if several_objectives and not cls.supports_multi_objective:
-        return _auto_continues_with(chosen, settings, started, "which takes one objective")
+    if several_objectives and not cls.supports_multi_objective:  # "auto" switched, as it does
+        why = "which takes one objective"
+        return _auto_continues_with(chosen, settings, started, why, logging.INFO)
     logger.info("Continuing the run in %s with its optimizer %r", settings.root_directory, cls.name)
     known = {field.name for field in attrs.fields(cls.Settings)}  # options since removed: gone
     options = {k: v for k, v in started.optimizer_settings.items() if k in known}
@@ -146,9 +148,10 @@ def _the_runs_own_optimizer(
 
 
 def _auto_continues_with(
-    chosen: Optimizer, settings: RunSettings, started: RunInfo, why_not_its_own: str
+    chosen: Optimizer, settings: RunSettings, started: RunInfo, why_not_its_own: str, level: int
 ) -> Optimizer:
-    logger.warning(
+    logger.log(
+        level,
         "The run in %s was started with optimizer %r, %s; optimizer='auto' continues it with %r",
         settings.root_directory,
         started.optimizer,

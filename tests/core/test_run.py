@@ -609,6 +609,20 @@ def _two_objectives(x: float) -> dict[str, Any]:
     return {"objective_to_minimize": [x, 1.0 - x]}
 
 
+def test_continuing_a_run_auto_moved_to_several_objectives_warns_nothing(
+    root: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """ "auto" started with a single-objective optimizer and switched at the first result."""
+    neps.run(
+        _two_objectives, {"x": neps.Float(0.0, 1.0)}, root_directory=root, evaluations_to_spend=2
+    )
+    assert neps.load_optimizer_info(root)["name"] == "bayesian_optimization"
+    with caplog.at_level("WARNING", logger="neps_core"):
+        summary = neps.run(_two_objectives, root_directory=root, evaluations_to_spend=4)
+    assert "started with optimizer" not in caplog.text
+    assert summary.counts["success"] == 4 and summary.pareto_front
+
+
 def test_continuing_a_multi_objective_run_with_auto_keeps_its_optimizer(
     root: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
