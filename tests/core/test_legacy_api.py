@@ -303,22 +303,16 @@ def test_neps_names_of_newer_scripts_exist(root: Path) -> None:
 
 def test_load_optimizer_info_gives_neps_name_and_info(root: Path, tmp_path: Path) -> None:
     space = {"x": neps.Float(0.0, 1.0), "epochs": neps.IntegerFidelity(1, 9)}
+    first = ("asha", {"eta": 2})
     neps.run(
-        lambda x, epochs: x,
-        space,
-        root_directory=root,
-        evaluations_to_spend=2,
-        optimizer=("asha", {"eta": 2}),
+        lambda x, epochs: x, space, root_directory=root, evaluations_to_spend=2, optimizer=first
     )
     info = neps.load_optimizer_info(root)
     assert info["name"] == "asha" and info["info"]["eta"] == 2
     again = tmp_path / "again"  # NePS's way to start another run like it
+    same = (info["name"], info["info"])
     neps.run(
-        lambda x, epochs: x,
-        space,
-        root_directory=again,
-        evaluations_to_spend=1,
-        optimizer=(info["name"], info["info"]),
+        lambda x, epochs: x, space, root_directory=again, evaluations_to_spend=1, optimizer=same
     )
     assert neps.load_optimizer_info(again) == info
     with pytest.raises(FileNotFoundError, match="nowhere"):

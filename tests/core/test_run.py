@@ -515,18 +515,24 @@ def test_an_observer_failing_at_the_end_of_a_good_run_raises(root: Path) -> None
     assert _counts(root) == {"success": 2}
 
 
-def test_continuing_with_auto_keeps_the_optimizer_and_options_the_run_started_with(
-    root: Path, caplog: pytest.LogCaptureFixture
-) -> None:
-    """As in NePS: a continued script that names no optimizer does not change the search."""
+def _start_with_asha_eta_2(root: Path, evaluations: int) -> None:
+    """A run whose optimizer and options differ from what "auto" would pick (hyperband)."""
     space = {"x": neps.Float(0.0, 1.0), "epochs": neps.IntegerFidelity(1, 9)}
+    asha = ("asha", {"eta": 2})
     neps.run(
         lambda x, epochs: x,
         space,
         root_directory=root,
-        evaluations_to_spend=3,
-        optimizer=("asha", {"eta": 2}),
+        evaluations_to_spend=evaluations,
+        optimizer=asha,
     )
+
+
+def test_continuing_with_auto_keeps_the_optimizer_and_options_the_run_started_with(
+    root: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """As in NePS: a continued script that names no optimizer does not change the search."""
+    _start_with_asha_eta_2(root, evaluations=3)
     with caplog.at_level("INFO", logger="neps_core"):
         summary = neps.run(lambda x, epochs: x, root_directory=root, evaluations_to_spend=12)
     assert {trial.optimizer for trial in summary.trials} == {"asha"}  # "auto" picks hyperband
@@ -539,14 +545,7 @@ def test_continuing_with_auto_drops_options_the_runs_optimizer_no_longer_has(
     root: Path,
 ) -> None:
     """A run recorded by an older version of a plugin: its removed option must not stop it."""
-    space = {"x": neps.Float(0.0, 1.0), "epochs": neps.IntegerFidelity(1, 9)}
-    neps.run(
-        lambda x, epochs: x,
-        space,
-        root_directory=root,
-        evaluations_to_spend=2,
-        optimizer=("asha", {"eta": 2}),
-    )
+    _start_with_asha_eta_2(root, evaluations=2)
     run_info = root / "run_info.yaml"
     recorded = yaml.safe_load(run_info.read_text(encoding="utf-8"))
     recorded["optimizer_settings"]["removed_option"] = 1
