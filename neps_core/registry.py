@@ -76,7 +76,9 @@ class Registry(Mapping[str, T], Generic[T]):
                 f"{self.kind} class {cls!r} from {origin}: `Settings` must be an attrs class "
                 f"(decorate it with @attrs.frozen), not {settings!r}"
             )
-        aliases = getattr(cls, "aliases", ())
+        # A subclass (a site's evaluator built on ``sync``) has its own name, not the base's
+        # other spellings: inherited aliases would clash with the base class's.
+        aliases = vars(cls).get("aliases", ())
         if not isinstance(aliases, tuple | list) or not all(
             isinstance(alias, str) and alias for alias in aliases
         ):

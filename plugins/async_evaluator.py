@@ -30,7 +30,6 @@ class AsyncEvaluator(SyncEvaluator):
     """Launches in-process, completes through ``save_pipeline_results``."""
 
     name: ClassVar[str] = "async"
-    aliases: ClassVar[tuple[str, ...]] = ()  # not the sync evaluator's
     Settings: ClassVar[type] = AsyncSettings
 
     @property

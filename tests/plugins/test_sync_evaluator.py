@@ -41,6 +41,30 @@ def test_is_registered_as_sync(neps_plugins: Plugins) -> None:
     assert "sync_evaluator" in neps_plugins.evaluators.origin("sync")
 
 
+class _SiteEvaluator(SyncEvaluator):
+    """A site's evaluator built on ``sync``: it must not claim ``sync``'s alias too."""
+
+    name = "site_evaluator"
+
+
+def test_a_subclass_answers_to_its_own_name_only(tmp_path: Path) -> None:
+    summary = neps.run(
+        lambda x: x,
+        {"x": neps.Float(0.0, 1.0)},
+        root_directory=tmp_path,
+        evaluations_to_spend=1,
+        evaluator="site_evaluator",
+        plugins=[_SiteRegistration()],
+    )
+    assert summary.counts["success"] == 1  # "serial" claimed twice raised DuplicatePluginError
+
+
+class _SiteRegistration:
+    @neps.hookimpl
+    def neps_register_evaluators(self) -> list[type]:
+        return [_SiteEvaluator]
+
+
 def test_deephypers_method_names_pick_the_evaluator_or_say_what_to_use(
     neps_plugins: Plugins, tmp_path: Path
 ) -> None:
