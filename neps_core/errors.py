@@ -60,10 +60,6 @@ class UnknownPluginError(NepsCoreError, KeyError):
         return self.message
 
 
-class PluginBrokenError(NepsCoreError):
-    """A selected plugin failed to load earlier; raised when a run actually needs it."""
-
-
 class SettingsError(NepsCoreError, ValueError):
     """Run settings (keyword arguments or YAML) are invalid; the message names the setting."""
 

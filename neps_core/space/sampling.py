@@ -32,28 +32,6 @@ def sample_uniform(parameter: Parameter, rng: np.random.Generator) -> Any:
     raise TypeError(f"cannot sample a {type(parameter).__name__}")
 
 
-def sample_from_prior(parameter: Parameter, rng: np.random.Generator) -> Any:
-    """A value drawn around the prior, or uniformly when the parameter has none."""
-    if isinstance(parameter, Numerical) and parameter.prior is not None:
-        center = parameter.to_unit(parameter.prior)
-        std = NUMERIC_PRIOR_STD[parameter.prior_confidence]
-        return parameter.from_unit(truncated_normal(center, std, rng))
-    if isinstance(parameter, Categorical) and parameter.prior_index is not None:
-        return parameter.choices[categorical_index_with_prior(parameter, rng)]
-    return sample_uniform(parameter, rng)
-
-
-def prior_value(parameter: Parameter) -> Any:
-    """The most likely value under the prior (the prior itself, else the middle/first choice)."""
-    if isinstance(parameter, Numerical):
-        return parameter.prior if parameter.prior is not None else parameter.from_unit(0.5)
-    if isinstance(parameter, Categorical):
-        return parameter.choices[parameter.prior_index or 0]
-    if isinstance(parameter, Constant):
-        return parameter.value
-    raise TypeError(f"cannot take the prior of a {type(parameter).__name__}")
-
-
 def truncated_normal(center: float, std: float, rng: np.random.Generator) -> float:
     """A normal draw restricted to [0, 1] (rejection; the centre after too many misses)."""
     for _ in range(_MAX_REJECTIONS):

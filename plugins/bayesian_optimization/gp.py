@@ -42,11 +42,6 @@ class KernelLayout:
     numeric: tuple[int, ...]
     categorical: tuple[int, ...]
 
-    @property
-    def n_hyper(self) -> int:
-        """The number of hyperparameters: one per column, output scale and noise."""
-        return len(self.numeric) + len(self.categorical) + 2
-
 
 @attrs.frozen
 class Hyper:
