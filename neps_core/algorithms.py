@@ -1,23 +1,24 @@
 """NePS's ``neps.algorithms``: every installed optimizer as an attribute named like it.
 
-A NePS script that passes ``optimizer=neps.algorithms.priorband`` or
-``optimizer=(neps.algorithms.priorband, {"eta": 3})`` runs unchanged: the attribute is the
-registered optimizer class (built-in or from any installed plugin), looked up on access, so
-importing this module loads no plugin.
+A NePS script that passes ``optimizer=neps.algorithms.priorband``,
+``optimizer=(neps.algorithms.priorband, {"eta": 3})`` or ``AskAndTell(
+neps.algorithms.priorband(space, eta=3))`` runs unchanged: the attribute is an
+:class:`~neps_core.optimizer_choice.Algorithm` holding the registered optimizer class (built-in
+or from any installed plugin), looked up on access, so importing this module loads no plugin.
 """
 
 from __future__ import annotations
 
 from neps_core.errors import UnknownPluginError
-from neps_core.interfaces import Optimizer
+from neps_core.optimizer_choice import Algorithm
 from neps_core.plugin_manager import load_plugins
 
 
-def __getattr__(name: str) -> type[Optimizer]:
+def __getattr__(name: str) -> Algorithm:
     if name.startswith("__"):  # dunder lookups (copy, pickle, doctest) are not optimizers
         raise AttributeError(name)
     try:
-        return load_plugins().optimizers[name]
+        return Algorithm(load_plugins().optimizers[name])
     except UnknownPluginError as error:
         raise AttributeError(f"neps_core.algorithms has no optimizer {name!r}: {error}") from None
 

@@ -20,7 +20,7 @@ import traceback
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, overload
 
 import attrs
 
@@ -28,9 +28,15 @@ from neps_core.config import RunSettings
 from neps_core.connection import connect
 from neps_core.errors import ObjectiveCountError, SettingsError
 from neps_core.history import TrialHistory
+from neps_core.importing import import_into
 from neps_core.interfaces import EvaluationOutcome, Optimizer
 from neps_core.liveness import Heartbeat, give_back_running
 from neps_core.models import Summary, Trial
+from neps_core.optimizer_choice import (
+    Algorithm,
+    ConfiguredOptimizer,
+    neps_ask_and_tell_arguments,
+)
 from neps_core.plugin_manager import load_plugins
 from neps_core.presence import present_in
 from neps_core.reporting import judge_outcome, record_result, reportable_trial
@@ -59,8 +65,12 @@ class AskAndTell:
     """A client of one run that asks for trials and tells their results.
 
     Args:
-        pipeline_space: The space; may be left out when continuing an existing run.
-        root_directory: The run's root directory (shared by all clients).
+        pipeline_space: The space; may be left out when continuing an existing run. NePS's
+            ``AskAndTell(neps.algorithms.hyperband(space, eta=3))`` gives the optimizer with
+            its space here; such a client works in a new temporary root unless
+            ``root_directory`` is given (NePS keeps those trials in memory).
+        root_directory: The run's root directory (shared by all clients); ``neps_results``
+            by default.
         optimizer: As in ``run()``: a name, ``{"name": ..., **options}`` or ``"auto"``.
         storage: As in ``run()``; ``None`` means the run's storage (``disk`` for a new run).
         evaluations_to_spend: Global budgets of the root, as in ``run()``; ``ask`` returns
@@ -76,7 +86,7 @@ class AskAndTell:
     def __init__(
         self,
         pipeline_space: Any = None,
-        root_directory: str | Path = "neps_results",
+        root_directory: str | Path | None = None,
         optimizer: Any = "auto",
         storage: Any = None,
         *,
@@ -87,17 +97,21 @@ class AskAndTell:
         plugins: Iterable[object] = (),
         **settings: Any,
     ) -> None:
-        if isinstance(pipeline_space, Optimizer) or (
+        if isinstance(pipeline_space, ConfiguredOptimizer):
+            pipeline_space, optimizer, root_directory = neps_ask_and_tell_arguments(
+                pipeline_space, optimizer, root_directory
+            )
+        elif isinstance(pipeline_space, Algorithm | Optimizer) or (
             isinstance(pipeline_space, type) and issubclass(pipeline_space, Optimizer)
         ):
             raise SettingsError(
-                "AskAndTell takes the space first, then the root and the optimizer: "
-                "AskAndTell(space, root_directory, optimizer=('hyperband', {'eta': 3})); "
-                "NePS's AskAndTell(optimizer) form is not supported"
+                "AskAndTell needs the space with the optimizer: as in NePS, "
+                "AskAndTell(neps.algorithms.hyperband(space, eta=3)), or "
+                "AskAndTell(space, root_directory, optimizer=('hyperband', {'eta': 3}))"
             )
         self.settings = RunSettings.from_kwargs(
             pipeline_space=pipeline_space,
-            root_directory=root_directory,
+            root_directory="neps_results" if root_directory is None else root_directory,
             optimizer=optimizer,
             storage=storage,
             evaluations_to_spend=evaluations_to_spend,
@@ -148,14 +162,33 @@ class AskAndTell:
             )
         return None
 
-    def ask(self) -> AskedTrial | None:
+    @overload
+    def ask(self, n: None = None) -> AskedTrial | None: ...
+
+    @overload
+    def ask(self, n: int) -> list[AskedTrial]: ...
+
+    def ask(self, n: int | None = None) -> AskedTrial | list[AskedTrial] | None:
         """Claim the next trial, or ``None`` when a budget is used up or the optimizer is done.
 
         Under ``cost_to_spend``, before any trial reported a cost, it also returns ``None``
         while a trial (of any client) runs: its cost decides how many more fit. It never
         blocks; ``stop_reason`` names the trial to wait for, then ask again.
+
+        With ``n`` (NePS's ``ask(n=...)``) it claims up to ``n`` trials and returns them as a
+        list, shorter (or empty) where ``ask()`` would have returned ``None``.
         """
         self._check_open()
+        if n is None:
+            return self._ask_one()
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise ValueError(f"ask(n={n!r}): n is the number of trials wanted, at least 1")
+        asked: list[AskedTrial] = []
+        while len(asked) < n and (trial := self._ask_one()) is not None:
+            asked.append(trial)
+        return asked
+
+    def _ask_one(self) -> AskedTrial | None:
         limit = self.settings.max_evaluations_per_run
         if limit is not None and self._asked >= limit:
             self._local_stop = "max_evaluations_per_run reached"
@@ -222,6 +255,18 @@ class AskAndTell:
         if raise_after is not None and raise_after is not outcome.error:
             raise raise_after
         return stored
+
+    def tell_custom(
+        self, *, config: Mapping[str, Any], result: Any, config_id: str | None = None
+    ) -> Trial:
+        """Record a configuration evaluated elsewhere (NePS's warm start), as ``import_trials``.
+
+        The trial gets the run's next id; NePS's ``config_id`` is kept in its metadata.
+        """
+        self._check_open()
+        custom = {} if config_id is None else {"config_id": str(config_id)}
+        space = self._context.space
+        return import_into(self._context.storage, space, [(config, result)], **custom)[0]
 
     def close(self) -> Summary:
         """Stop heartbeating, tell observers the client is done, and return the run's summary.

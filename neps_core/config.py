@@ -19,6 +19,7 @@ from typing import Any
 import attrs
 
 from neps_core.errors import SettingsError
+from neps_core.optimizer_choice import Algorithm, ConfiguredOptimizer
 
 #: Old names of seed 001 (deprecated, with a warning) and NePS 0.17 spellings (aliases).
 DEPRECATED_ALIASES = {
@@ -67,9 +68,16 @@ class ComponentSpec:
 
 
 def component_spec(value: Any, setting: str) -> ComponentSpec:
-    """Normalize ``"name"``, ``("name", {...})``, ``{"name": ..., **options}`` or a class."""
+    """Normalize ``"name"``, ``("name", {...})``, ``{"name": ..., **options}`` or a class.
+
+    NePS's ``neps.algorithms.<name>``, called with a space and options or not, is the class.
+    """
     if isinstance(value, ComponentSpec):
         return value
+    if isinstance(value, Algorithm):
+        return ComponentSpec(value.optimizer)
+    if isinstance(value, ConfiguredOptimizer):
+        return ComponentSpec(value.optimizer, dict(value.options))
     if isinstance(value, str | type):
         return ComponentSpec(value)
     if isinstance(value, Mapping):
@@ -243,6 +251,9 @@ class RunSettings:
             settings = _searcher_options(settings, unknown)
         elif unknown:
             raise SettingsError(_unknown_settings_message(unknown, known))
+        optimizer = settings.get("optimizer")
+        if isinstance(optimizer, ConfiguredOptimizer) and settings.get("pipeline_space") is None:
+            settings["pipeline_space"] = optimizer.pipeline_space  # neps.algorithms.X(space)
         try:
             return cls(**settings)
         except (TypeError, ValueError) as error:

@@ -25,7 +25,7 @@ from neps_core.config import (
 )
 from neps_core.errors import ObjectiveCountError
 from neps_core.history import TrialHistory
-from neps_core.interfaces import Optimizer
+from neps_core.interfaces import Optimizer, Storage
 from neps_core.models import Trial, TrialState
 from neps_core.plugin_manager import Plugins, load_plugins
 from neps_core.presence import present_in
@@ -125,6 +125,18 @@ def _import(
         opened.close()
 
 
+def import_into(
+    storage: Storage, space: PipelineSpace, evaluated_trials: Any, **metadata: Any
+) -> list[Trial]:
+    """Import ``(config, result)`` pairs into an open run; ``metadata`` joins each trial's.
+
+    For ``AskAndTell.tell_custom``: checked as ``import_trials`` checks, written in one
+    transaction.
+    """
+    parsed = _parse_all(_check_pairs(evaluated_trials), space)
+    return storage.transact(lambda history: _trials(history, parsed, space, metadata))
+
+
 def _check_pairs(evaluated_trials: Any) -> list[tuple[int, tuple[Mapping[str, Any], Any]]]:
     if isinstance(evaluated_trials, str | bytes | Mapping) or not isinstance(
         evaluated_trials, Iterable
@@ -200,7 +212,10 @@ def _parse(
 
 
 def _trials(
-    history: TrialHistory, parsed: list[tuple[dict[str, Any], ParsedResult]], space: PipelineSpace
+    history: TrialHistory,
+    parsed: list[tuple[dict[str, Any], ParsedResult]],
+    space: PipelineSpace,
+    metadata: Mapping[str, Any] | None = None,
 ) -> list[Trial]:
     _check_objective_counts(history.values(), parsed)
     now = time.time()
@@ -217,7 +232,7 @@ def _trials(
             finished_at=now,
             fidelity=None if fidelity is None else config[fidelity],
             report=result.report,
-            metadata={"imported": True},
+            metadata={"imported": True, **(metadata or {})},
         )
         for offset, (config, result) in enumerate(parsed)
     ]

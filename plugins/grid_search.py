@@ -46,6 +46,8 @@ class GridSearch(Optimizer):
     """
 
     name: ClassVar[str] = "grid_search"
+    #: NePS's name of this optimizer for its PipelineSpace, which is the only kind here.
+    aliases: ClassVar[tuple[str, ...]] = ("neps_grid_search",)
     Settings: ClassVar[type] = GridSearchSettings
     supports_fidelity: ClassVar[bool] = True
 

@@ -19,6 +19,8 @@ class Hyperband(BracketOptimizer):
     """Hyperband (Li et al., 2018) with synchronous brackets."""
 
     name: ClassVar[str] = "hyperband"
+    #: NePS's name of this optimizer for its PipelineSpace, which is the only kind here.
+    aliases: ClassVar[tuple[str, ...]] = ("neps_hyperband",)
     Settings: ClassVar[type] = HyperbandSettings
     schedule_kind: ClassVar[str] = "hyperband"
 

@@ -88,6 +88,8 @@ class PriorBand(BracketOptimizer):
     """PriorBand: prior-, incumbent- and uniformly-drawn configurations in Hyperband brackets."""
 
     name: ClassVar[str] = "priorband"
+    #: NePS's name of this optimizer for its PipelineSpace, which is the only kind here.
+    aliases: ClassVar[tuple[str, ...]] = ("neps_priorband",)
     Settings: ClassVar[type] = PriorBandSettings
 
     def schedule_name(self) -> str:

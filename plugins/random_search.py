@@ -30,6 +30,8 @@ class RandomSearch(Optimizer):
     """Independent samples of the space; the fidelity, if any, at its maximum unless asked."""
 
     name: ClassVar[str] = "random_search"
+    #: NePS's name of this optimizer for its PipelineSpace, which is the only kind here.
+    aliases: ClassVar[tuple[str, ...]] = ("neps_random_search",)
     Settings: ClassVar[type] = RandomSearchSettings
     supports_fidelity: ClassVar[bool] = True
 

@@ -68,6 +68,8 @@ class RegularizedEvolution(Optimizer):
     """Aging evolution with tournament selection; the fidelity, if any, at its maximum."""
 
     name: ClassVar[str] = "regularized_evolution"
+    #: NePS's name of this optimizer for its PipelineSpace, which is the only kind here.
+    aliases: ClassVar[tuple[str, ...]] = ("neps_regularized_evolution",)
     Settings: ClassVar[type] = RegularizedEvolutionSettings
     supports_fidelity: ClassVar[bool] = True
     supports_multi_objective: ClassVar[bool] = False

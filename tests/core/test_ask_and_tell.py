@@ -152,12 +152,6 @@ def test_max_evaluations_per_run_bounds_one_client(root: Path) -> None:
         assert client.stop_reason == "max_evaluations_per_run reached"
 
 
-def test_neps_ask_and_tell_of_an_optimizer_says_the_space_comes_first(root: Path) -> None:
-    with pytest.raises(neps.SettingsError, match=r"takes the space first.*NePS's"):
-        neps.AskAndTell(neps.algorithms.hyperband)  # type: ignore[arg-type]
-    assert not root.exists()
-
-
 def test_a_new_run_needs_a_space_and_the_refusal_writes_nothing(root: Path) -> None:
     with pytest.raises(neps.SettingsError, match="pipeline_space is required"):
         neps.AskAndTell(root_directory=root)

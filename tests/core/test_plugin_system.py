@@ -379,8 +379,8 @@ def test_a_blocked_broken_plugin_is_not_even_imported(
 def test_algorithms_names_every_optimizer_as_neps_does(neps_run: Run, tmp_path: Path) -> None:
     from neps_core_plugins.priorband import PriorBand
 
-    assert neps.algorithms.priorband is PriorBand
-    assert neps.algorithms.random_search is RandomSearch
+    assert neps.algorithms.priorband.optimizer is PriorBand
+    assert neps.algorithms.random_search.optimizer is RandomSearch
     assert neps_run(optimizer=neps.algorithms.random_search).counts["success"] == 5
     summary = neps_run(
         optimizer=(neps.algorithms.random_search, {"use_priors": True}),

@@ -1,0 +1,70 @@
+"""NePS's optimizer objects: ``neps.algorithms.<name>``, passed as it is or called.
+
+``optimizer=neps.algorithms.hyperband`` names an optimizer, like ``"hyperband"``. NePS scripts
+also call it with the space and options, ``neps.algorithms.hyperband(space, eta=3)``, and
+hand the result to ``AskAndTell``. Both are plain descriptions (the optimizer's class, its
+options, the space): a run builds and checks the optimizer from them exactly as it does for
+``optimizer=("hyperband", {"eta": 3})``, so a wrong option is refused the same way, naming it.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from neps_core.errors import SettingsError
+
+if TYPE_CHECKING:
+    from neps_core.interfaces import Optimizer
+
+logger = logging.getLogger(__name__)
+
+
+@attrs.frozen
+class ConfiguredOptimizer:
+    """An optimizer with its options and the space it searches (``algorithm(space, **options)``)."""
+
+    optimizer: type[Optimizer]
+    options: Mapping[str, Any]
+    pipeline_space: Any
+
+
+@attrs.frozen
+class Algorithm:
+    """One registered optimizer as ``neps.algorithms`` shows it."""
+
+    optimizer: type[Optimizer]
+
+    @property
+    def name(self) -> str:
+        """The optimizer's registered name."""
+        return self.optimizer.name
+
+    def __call__(self, pipeline_space: Any, **options: Any) -> ConfiguredOptimizer:
+        """This optimizer for ``pipeline_space`` with ``options``, as NePS's call gives it."""
+        return ConfiguredOptimizer(self.optimizer, dict(options), pipeline_space)
+
+
+def neps_ask_and_tell_arguments(
+    configured: ConfiguredOptimizer, optimizer: Any, root_directory: str | Path | None
+) -> tuple[None, ConfiguredOptimizer, str | Path]:
+    """``AskAndTell``'s space, optimizer and root for NePS's ``AskAndTell(algorithm(space))``.
+
+    NePS keeps such a client's trials in memory, so each script run starts afresh; without a
+    ``root_directory`` they go to a new temporary root here (logged, and kept: the trials'
+    folders are the user's data). The space is the optimizer's, taken by the settings.
+    """
+    if optimizer != "auto":
+        raise SettingsError(
+            f"AskAndTell got two optimizers: {configured.optimizer.name!r} with its space, "
+            f"and optimizer={optimizer!r}; give one"
+        )
+    if root_directory is None:
+        root_directory = tempfile.mkdtemp(prefix="neps_core_ask_and_tell_")
+        logger.info("AskAndTell keeps this run in %s (root_directory= chooses)", root_directory)
+    return None, configured, root_directory

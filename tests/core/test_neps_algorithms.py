@@ -1,0 +1,142 @@
+"""NePS's optimizer objects and ask-and-tell calls: ``neps.algorithms.X(space, ...)``,
+``AskAndTell(optimizer)``, ``ask(n=...)``, ``tell_custom`` and the ``neps_*`` names."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import pytest
+
+import neps_core as neps
+from neps_core.optimizer_choice import ConfiguredOptimizer
+
+
+class FidelitySpace(neps.PipelineSpace):
+    a = neps.IntegerFidelity(1, 13)
+    b = neps.Float(1.0, 5.0)
+
+
+def objective(a: int, b: float) -> float:
+    return (b - 2.0) ** 2 + 1.0 / a
+
+
+@pytest.fixture
+def temporary_roots(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Where AskAndTell(optimizer) makes its temporary root: a folder of this test."""
+    folder = tmp_path / "temporary"
+    folder.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(folder))
+    return folder
+
+
+def test_calling_an_algorithm_gives_the_optimizer_its_space_and_options() -> None:
+    from neps_core_plugins.hyperband import Hyperband
+
+    space = FidelitySpace()
+    configured = neps.algorithms.hyperband(space, eta=3)
+    assert configured == ConfiguredOptimizer(Hyperband, {"eta": 3}, space)
+    assert neps.algorithms.hyperband.optimizer is Hyperband
+    assert neps.algorithms.hyperband.name == "hyperband"
+
+
+def test_run_takes_a_called_algorithm_and_its_space(root: Path) -> None:
+    neps.run(
+        objective,
+        root_directory=root,
+        fidelities_to_spend=30,
+        optimizer=neps.algorithms.hyperband(FidelitySpace(), eta=3),
+    )
+    assert neps.load_optimizer_info(root)["name"] == "hyperband"
+    assert neps.load_optimizer_info(root)["info"]["eta"] == 3
+    assert set(neps.load_pipeline_space(root).parameters) == {"a", "b"}
+    with pytest.raises(neps.SettingsError, match=r"unknown option\(s\) \['etaa'\].*'eta'"):
+        neps.run(
+            objective,
+            root_directory=root.parent / "typo",
+            fidelities_to_spend=30,
+            optimizer=neps.algorithms.hyperband(FidelitySpace(), etaa=3),
+        )
+    assert not (root.parent / "typo").exists()
+
+
+@pytest.mark.parametrize(
+    ("neps_name", "name"),
+    [
+        ("neps_hyperband", "hyperband"),
+        ("neps_priorband", "priorband"),
+        ("neps_random_search", "random_search"),
+        ("neps_regularized_evolution", "regularized_evolution"),
+        ("neps_grid_search", "grid_search"),
+    ],
+)
+def test_nepss_names_for_its_pipeline_spaces_are_the_optimizers_here(
+    root: Path, neps_name: str, name: str
+) -> None:
+    assert getattr(neps.algorithms, neps_name).name == name
+    neps.run(
+        objective, FidelitySpace(), root_directory=root, evaluations_to_spend=3, optimizer=neps_name
+    )
+    assert neps.load_optimizer_info(root)["name"] == name
+    assert neps.status(root).counts["success"] == 3
+
+
+def test_nepss_ask_and_tell_loop_runs_in_a_temporary_root(temporary_roots: Path) -> None:
+    client = neps.AskAndTell(neps.algorithms.neps_hyperband(FidelitySpace(), eta=3))
+    first_rung = client.ask(n=9)
+    assert [trial.config["a"] for trial in first_rung] == [1] * 9
+    for trial in first_rung:
+        client.tell(trial, {"objective_to_minimize": objective(**trial.config)})
+    promoted = client.ask()
+    assert promoted is not None and promoted.config["a"] == 4  # eta 3 promotes the best third
+    summary = client.close()
+    assert client.root_directory.parent == temporary_roots
+    assert summary.counts["success"] == 9
+    assert neps.load_optimizer_info(client.root_directory)["info"]["eta"] == 3
+    # A second client is a new run, as NePS's in-memory one would be.
+    with neps.AskAndTell(neps.algorithms.hyperband(FidelitySpace(), eta=3)) as second:
+        assert second.root_directory != client.root_directory
+        assert second.ask() is not None
+
+
+def test_nepss_ask_and_tell_form_takes_a_root_directory(root: Path) -> None:
+    configured = neps.algorithms.random_search(FidelitySpace())
+    with neps.AskAndTell(configured, root_directory=root) as client:
+        client.tell(client.ask(), 1.0)
+    assert neps.status(root).counts["success"] == 1
+
+
+def test_ask_and_tell_refuses_an_optimizer_without_its_space_or_given_twice(root: Path) -> None:
+    with pytest.raises(neps.SettingsError, match=r"needs the space.*hyperband\(space, eta=3\)"):
+        neps.AskAndTell(neps.algorithms.hyperband)  # type: ignore[arg-type]
+    with pytest.raises(neps.SettingsError, match=r"two optimizers: 'hyperband'.*'asha'"):
+        neps.AskAndTell(neps.algorithms.hyperband(FidelitySpace()), root, optimizer="asha")
+    assert not root.exists()
+
+
+def test_ask_n_gives_a_list_as_long_as_the_budget_allows(root: Path) -> None:
+    space = {"x": neps.Float(0.0, 1.0)}
+    with neps.AskAndTell(space, root, optimizer="random_search", evaluations_to_spend=5) as client:
+        batch = client.ask(n=3)
+        assert len({trial.id for trial in batch}) == 3
+        assert [trial.id for trial in client.ask(n=3)] == ["4", "5"]
+        assert client.ask(n=2) == []
+        with pytest.raises(ValueError, match=r"ask\(n=0\)"):
+            client.ask(n=0)
+
+
+def test_tell_custom_records_a_warm_start_trial(root: Path) -> None:
+    space = {"x": neps.Float(0.0, 1.0), "y": neps.Integer(1, 3)}
+    with neps.AskAndTell(space, root, optimizer="random_search", evaluations_to_spend=3) as client:
+        trial = client.tell_custom(
+            config_id="warm_1", config={"x": 0.25, "y": 2}, result={"objective_to_minimize": 0.5}
+        )
+        assert trial.state is neps.TrialState.SUCCESS
+        assert trial.metadata["config_id"] == "warm_1"
+        with pytest.raises(ValueError, match="'y'"):
+            client.tell_custom(config={"x": 0.5, "y": 7}, result=1.0)
+        asked = client.ask(n=3)
+        assert len(asked) == 2  # the told trial counts toward evaluations_to_spend
+    status = neps.status(root)
+    assert status.best_trial is not None and status.best_trial.id == trial.id
+    assert status.best_trial.config == {"x": 0.25, "y": 2}
