@@ -112,7 +112,12 @@ def select_optimizer_class(
     """The optimizer class for ``spec``; ``"auto"`` asks the ``neps_select_optimizer`` hook."""
     if isinstance(spec.name, type):
         if not issubclass(spec.name, Optimizer):
-            raise SettingsError(f"optimizer: {spec.name!r} is not an Optimizer subclass")
+            raise SettingsError(
+                f"optimizer: {spec.name!r} is not an Optimizer subclass; an optimizer here "
+                "subclasses neps_core.interfaces.Optimizer and implements ask(trials, budget, "
+                "n) returning Proposals (NePS's __call__(trials, budget_info, n) returning "
+                "SampledConfigs is not read)"
+            )
         return spec.name
     if spec.name != "auto":
         if spec.name in NEPS_OPTIMIZERS_NOT_HERE and spec.name not in plugins.optimizers:

@@ -140,3 +140,16 @@ def test_tell_custom_records_a_warm_start_trial(root: Path) -> None:
     status = neps.status(root)
     assert status.best_trial is not None and status.best_trial.id == trial.id
     assert status.best_trial.config == {"x": 0.25, "y": 2}
+
+
+def test_a_nepss_custom_optimizer_class_is_refused_saying_what_to_write(root: Path) -> None:
+    class AskFunction:  # NePS's protocol for custom optimizers
+        def __init__(self, space: object) -> None:
+            self.space = space
+
+        def __call__(self, trials: object, budget_info: object, n: int | None = None) -> None:
+            return None
+
+    with pytest.raises(neps.SettingsError, match=r"not an Optimizer subclass.*ask\(trials"):
+        neps.run(objective, FidelitySpace(), root_directory=root, optimizer=AskFunction)
+    assert not root.exists()
