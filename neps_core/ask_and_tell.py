@@ -16,7 +16,6 @@ import contextlib
 import logging
 import threading
 import time
-import traceback
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from types import TracebackType
@@ -29,7 +28,7 @@ from neps_core.connection import connect
 from neps_core.errors import ObjectiveCountError, SettingsError
 from neps_core.history import TrialHistory
 from neps_core.importing import import_into
-from neps_core.interfaces import EvaluationOutcome, Optimizer
+from neps_core.interfaces import Optimizer
 from neps_core.liveness import Heartbeat, give_back_running
 from neps_core.models import Summary, Trial
 from neps_core.optimizer_choice import (
@@ -39,7 +38,7 @@ from neps_core.optimizer_choice import (
 )
 from neps_core.plugin_manager import load_plugins
 from neps_core.presence import present_in
-from neps_core.reporting import judge_outcome, record_result, reportable_trial
+from neps_core.reporting import judge_outcome, record_result, reportable_trial, told_outcome
 from neps_core.sampler import TrialSampler
 from neps_core.summary import refresh_summary_files, summarize
 
@@ -205,7 +204,15 @@ class AskAndTell:
         self._context.plugins.notify("neps_trial_sampled", run=self._context, trial=trial)
         return self._asked_trial(trial)
 
-    def tell(self, trial: AskedTrial | Trial | str | int, result: Any) -> Trial:
+    def tell(
+        self,
+        trial: AskedTrial | Trial | str | int,
+        result: Any,
+        *,
+        evaluation_duration: float | None = None,
+        traceback_str: str | None = None,
+        time_end: float | None = None,
+    ) -> Trial:
         """Record ``result`` for ``trial`` (an asked trial, or its id from any client).
 
         ``result`` follows the ``evaluate_pipeline`` contract: a number, a tuple, a dict with
@@ -213,6 +220,10 @@ class AskAndTell:
         failure string - or the exception the evaluation raised, stored as FAILED with its
         traceback. A result breaking the contract is stored as FAILED and raised as
         ``TypeError``, as in ``run()``. Returns the stored trial.
+
+        NePS's keywords: ``evaluation_duration`` replaces the time since ``ask()``;
+        ``traceback_str`` is stored as the traceback of an exception result (with any other
+        result, in the trial's metadata, as ``time_end`` is).
 
         Raises:
             TrialNotFoundError: No trial with that id in the run.
@@ -239,7 +250,9 @@ class AskAndTell:
         else:  # asked by another client: from when the trial was claimed, by the wall clock
             started = claimed.started_at
             duration = 0.0 if started is None else max(0.0, time.time() - started)
-        outcome = _outcome(trial_id, result, duration)
+        if evaluation_duration is not None:
+            duration = evaluation_duration
+        outcome = told_outcome(trial_id, result, duration, traceback_str, time_end)
         parsed, raise_after = judge_outcome(outcome, self.settings, "the result given to tell()")
         try:
             stored = record_result(self._context.storage, trial_id, parsed)
@@ -376,10 +389,3 @@ def _trial_id(trial: AskedTrial | Trial | str | int) -> str:
     if isinstance(trial, AskedTrial | Trial):
         return trial.id
     return str(trial).removeprefix("config_")
-
-
-def _outcome(trial_id: str, result: Any, duration: float) -> EvaluationOutcome:
-    if isinstance(result, BaseException):
-        formatted = "".join(traceback.format_exception(type(result), result, result.__traceback__))
-        return EvaluationOutcome(trial_id, error=result, traceback=formatted, duration=duration)
-    return EvaluationOutcome(trial_id, result=result, duration=duration)

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import logging
 import time
+import traceback
 from pathlib import Path
+from typing import Any
 
 import attrs
 
@@ -166,3 +168,27 @@ def _timed(parsed: ParsedResult, outcome: EvaluationOutcome) -> ParsedResult:
         report=attrs.evolve(parsed.report, evaluation_duration=outcome.duration),
         metadata={**parsed.metadata, **outcome.metadata},
     )
+
+
+def told_outcome(
+    trial_id: str,
+    result: Any,
+    duration: float,
+    traceback_text: str | None = None,
+    time_end: float | None = None,
+) -> EvaluationOutcome:
+    """The outcome of a result the user hands in (``AskAndTell.tell``): a value or an exception.
+
+    NePS's ``time_end``, and a traceback given with a value, go to the trial's metadata.
+    """
+    metadata: dict[str, Any] = {} if time_end is None else {"time_end": time_end}
+    if isinstance(result, BaseException):
+        formatted = traceback_text or "".join(
+            traceback.format_exception(type(result), result, result.__traceback__)
+        )
+        return EvaluationOutcome(
+            trial_id, error=result, traceback=formatted, duration=duration, metadata=metadata
+        )
+    if traceback_text is not None:
+        metadata["traceback"] = traceback_text
+    return EvaluationOutcome(trial_id, result=result, duration=duration, metadata=metadata)

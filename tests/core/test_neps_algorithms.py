@@ -153,3 +153,16 @@ def test_a_nepss_custom_optimizer_class_is_refused_saying_what_to_write(root: Pa
     with pytest.raises(neps.SettingsError, match=r"not an Optimizer subclass.*ask\(trials"):
         neps.run(objective, FidelitySpace(), root_directory=root, optimizer=AskFunction)
     assert not root.exists()
+
+
+def test_tell_takes_nepss_timing_and_traceback_keywords(root: Path) -> None:
+    space = {"x": neps.Float(0.0, 1.0)}
+    with neps.AskAndTell(space, root, optimizer="random_search") as client:
+        told = client.tell(client.ask(), 0.5, evaluation_duration=12.5, time_end=1_700_000_000.0)
+        assert told.report is not None and told.report.evaluation_duration == 12.5
+        assert told.metadata["time_end"] == 1_700_000_000.0
+        failed = client.tell(client.ask(), RuntimeError("job died"), traceback_str="node 7 log")
+        assert failed.report is not None and failed.report.traceback == "node 7 log"
+        assert failed.state is neps.TrialState.FAILED
+        kept = client.tell(client.ask(), 0.1, traceback_str="a warning trace")
+        assert kept.metadata["traceback"] == "a warning trace"
