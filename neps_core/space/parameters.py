@@ -169,12 +169,21 @@ class Numerical(Parameter):
         )
 
 
+def _not_a_number(kind: str, value: Any) -> InvalidParameterError:
+    name = assigned_name()
+    label = f"Parameter {name!r} ({kind})" if name else kind
+    return InvalidParameterError(f"{label}: bounds and prior must be numbers, got {value!r}")
+
+
 def _to_float(value: Any) -> float:
-    return float(value)
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise _not_a_number("Float", value) from None
 
 
 def _to_optional_float(value: Any) -> float | None:
-    return None if value is None else float(value)
+    return None if value is None else _to_float(value)
 
 
 @attrs.frozen(eq=True)
@@ -195,7 +204,10 @@ def _to_int(value: Any) -> int:
         name = assigned_name()
         label = f"Parameter {name!r} (Integer)" if name else "Integer"
         raise InvalidParameterError(f"{label}: bounds and prior must be whole numbers, got {value}")
-    return int(value)
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise _not_a_number("Integer", value) from None
 
 
 def _to_optional_int(value: Any) -> int | None:

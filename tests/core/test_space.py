@@ -193,6 +193,9 @@ def test_non_integral_integer_bound_names_the_parameter() -> None:
     ("make", "problem"),
     [
         (lambda: {"lr": neps.Float(0.5, 0.5)}, "lower"),
+        (lambda: {"lr": neps.Float("small", 1.0)}, "must be numbers, got 'small'"),
+        (lambda: {"lr": neps.Integer(1, None)}, "must be numbers, got None"),
+        (lambda: {"lr": neps.Float(0.0, 1.0, prior=[0.5])}, r"must be numbers, got \[0.5\]"),
         (lambda: {"lr": neps.Float(0.0, 1.0, prior=-1.0)}, "prior"),
         (lambda: {"lr": neps.Float(-1.0, 1.0, log=True)}, "log"),
         (lambda: {"lr": neps.Float(0.1, 1.0, log="maybe")}, "log must be true or false"),
