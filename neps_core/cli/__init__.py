@@ -14,7 +14,6 @@ import sys
 import traceback
 import warnings
 from collections.abc import Sequence
-from typing import TextIO
 
 from neps_core.cli import commands
 from neps_core.cli.clean import CLEAN_RULE
@@ -202,14 +201,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     return status
 
 
-def _show_warning(  # noqa: PLR0917 - the signature warnings.showwarning is called with
-    message: Warning | str,
-    category: type[Warning],
-    filename: str,
-    lineno: int,
-    file: TextIO | None = None,
-    line: str | None = None,
-) -> None:
+def _show_warning(message: Warning | str, *_where: object, **_more: object) -> None:
     """A warning as one line, like errors: the source line it came from is ours, not the user's."""
     if sys.stderr is not None:
         print(f"neps-core: warning: {message}", file=sys.stderr)
