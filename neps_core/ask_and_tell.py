@@ -34,7 +34,7 @@ from neps_core.models import Summary, Trial
 from neps_core.optimizer_choice import (
     Algorithm,
     ConfiguredOptimizer,
-    neps_ask_and_tell_arguments,
+    neps_client_root,
 )
 from neps_core.plugin_manager import load_plugins
 from neps_core.presence import present_in
@@ -96,10 +96,9 @@ class AskAndTell:
         plugins: Iterable[object] = (),
         **settings: Any,
     ) -> None:
-        if isinstance(pipeline_space, ConfiguredOptimizer):
-            pipeline_space, optimizer, root_directory = neps_ask_and_tell_arguments(
-                pipeline_space, optimizer, root_directory
-            )
+        if isinstance(pipeline_space, ConfiguredOptimizer):  # NePS's AskAndTell(algorithm(space))
+            root_directory = neps_client_root(pipeline_space, optimizer, root_directory)
+            pipeline_space, optimizer = pipeline_space.pipeline_space, pipeline_space
         elif isinstance(pipeline_space, Algorithm | Optimizer) or (
             isinstance(pipeline_space, type) and issubclass(pipeline_space, Optimizer)
         ):

@@ -50,14 +50,14 @@ class Algorithm:
         return ConfiguredOptimizer(self.optimizer, dict(options), pipeline_space)
 
 
-def neps_ask_and_tell_arguments(
+def neps_client_root(
     configured: ConfiguredOptimizer, optimizer: Any, root_directory: str | Path | None
-) -> tuple[None, ConfiguredOptimizer, str | Path]:
-    """``AskAndTell``'s space, optimizer and root for NePS's ``AskAndTell(algorithm(space))``.
+) -> str | Path:
+    """The root of NePS's ``AskAndTell(algorithm(space))``, which names no root of its own.
 
     NePS keeps such a client's trials in memory, so each script run starts afresh; without a
     ``root_directory`` they go to a new temporary root here (logged, and kept: the trials'
-    folders are the user's data). The space is the optimizer's, taken by the settings.
+    folders are the user's data).
     """
     if optimizer != "auto":
         raise SettingsError(
@@ -67,4 +67,4 @@ def neps_ask_and_tell_arguments(
     if root_directory is None:
         root_directory = tempfile.mkdtemp(prefix="neps_core_ask_and_tell_")
         logger.info("AskAndTell keeps this run in %s (root_directory= chooses)", root_directory)
-    return None, configured, root_directory
+    return root_directory
