@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -36,11 +37,22 @@ logger = logging.getLogger(__name__)
 POLL_STEP = 0.005
 #: How often to look whether a task with a timeout has reached a worker.
 START_POLL = 0.2
+#: Seconds between a worker's answer to `_exit_soon` and the end of its process.
+EXIT_DELAY = 0.1
 
 
 def _executing_keys(dask_worker: Any) -> list[str]:
     """Run on each dask worker: the keys of the tasks it is executing (not just holding)."""
     return [str(task.key) for task in dask_worker.state.executing]
+
+
+def _exit_soon() -> None:
+    """Run on a dask worker: end its process just after this call has answered.
+
+    Exiting within the call cut the scheduler's connection mid-reply, which it logged as an
+    error ("broadcast ... failed: CommClosedError") beside the trial's own timeout message.
+    """
+    threading.Timer(EXIT_DELAY, os._exit, args=(1,)).start()
 
 
 def _distributed() -> Any:
@@ -236,10 +248,10 @@ class DaskEvaluator(Evaluator):
         workers = [address for address, held in self._executing().items() if keys & held]
         self.client.cancel(list(futures))
         if workers:
-            # The task's thread cannot be interrupted: end the worker process at once; its
-            # nanny starts a fresh one (``restart_workers`` would first wait for the thread).
+            # The task's thread cannot be interrupted: end the worker process; its nanny
+            # starts a fresh one (``restart_workers`` would first wait for the thread).
             logger.info("Ending dask worker(s) %s to stop overdue trials", workers)
-            self.client.run(os._exit, 1, workers=workers, on_error="ignore")
+            self.client.run(_exit_soon, workers=workers, on_error="ignore")
         return workers
 
     def close(self) -> None:

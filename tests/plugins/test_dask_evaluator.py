@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import sys
@@ -128,8 +129,19 @@ def hang_first(x: float, pipeline_id: str) -> float:
     return x
 
 
+@pytest.fixture
+def distributed_log(caplog: pytest.LogCaptureFixture) -> Iterator[pytest.LogCaptureFixture]:
+    """``caplog`` that also sees dask's own loggers (they do not propagate to the root)."""
+    dask_logger = logging.getLogger("distributed")
+    dask_logger.addHandler(caplog.handler)
+    yield caplog
+    dask_logger.removeHandler(caplog.handler)
+
+
 @pytest.mark.slow
-def test_the_timeout_counts_from_when_a_worker_takes_the_trial(root: Path) -> None:
+def test_the_timeout_counts_from_when_a_worker_takes_the_trial(
+    root: Path, distributed_log: pytest.LogCaptureFixture
+) -> None:
     # After the hung trial's worker was restarted, the next trials' timeouts ran while they
     # waited for it, and each "timed out" the fresh worker again: every trial failed.
     summary = neps.run(
@@ -143,6 +155,9 @@ def test_the_timeout_counts_from_when_a_worker_takes_the_trial(root: Path) -> No
     assert (summary.counts["failed"], summary.counts["success"]) == (1, 3)
     report = yaml.safe_load((root / "configs" / "config_1" / "report.yaml").read_text())
     assert report["error"].startswith("EvaluationTimeoutError: timeout")
+    # Ending the worker is the plan, not a fault: the scheduler (in this process) logs no error.
+    errors = [r.getMessage() for r in distributed_log.records if r.levelno >= logging.ERROR]
+    assert errors == []
 
 
 def sleep_a_while(x: float) -> float:
