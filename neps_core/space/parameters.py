@@ -48,6 +48,16 @@ def prior_indices_meant() -> Iterator[None]:
         yield
 
 
+def _label(kind: str, name: str | None) -> str:
+    """How an error names a parameter: by its name once it has one, else by its kind."""
+    return f"Parameter {name!r} ({kind})" if name else kind
+
+
+def _conversion_error(kind: str, problem: str) -> InvalidParameterError:
+    """An error of an attrs converter, which runs before the parameter is built."""
+    return InvalidParameterError(f"{_label(kind, assigned_name())}: {problem}")
+
+
 class Parameter:
     """Base of every search dimension; subclasses are frozen attrs classes."""
 
@@ -80,7 +90,7 @@ class Parameter:
             )
 
     def _label(self, name: str | None) -> str:
-        return f"Parameter {name!r} ({type(self).__name__})" if name else type(self).__name__
+        return _label(type(self).__name__, name)
 
     def _raise(self, problems: list[str], name: str | None) -> None:
         raise InvalidParameterError(f"{self._label(name)}: {'; '.join(problems)}")
@@ -170,9 +180,7 @@ class Numerical(Parameter):
 
 
 def _not_a_number(kind: str, value: Any) -> InvalidParameterError:
-    name = assigned_name()
-    label = f"Parameter {name!r} ({kind})" if name else kind
-    return InvalidParameterError(f"{label}: bounds and prior must be numbers, got {value!r}")
+    return _conversion_error(kind, f"bounds and prior must be numbers, got {value!r}")
 
 
 def _to_float(value: Any) -> float:
@@ -201,9 +209,7 @@ class Float(Numerical):
 
 def _to_int(value: Any) -> int:
     if isinstance(value, float) and not value.is_integer():
-        name = assigned_name()
-        label = f"Parameter {name!r} (Integer)" if name else "Integer"
-        raise InvalidParameterError(f"{label}: bounds and prior must be whole numbers, got {value}")
+        raise _conversion_error("Integer", f"bounds and prior must be whole numbers, got {value}")
     try:
         return int(value)
     except (TypeError, ValueError):
@@ -243,11 +249,9 @@ def _to_tuple(values: Iterable[Any]) -> tuple[Any, ...]:
     ``choices="adam"`` would otherwise search the letters ``a``, ``d``, ``a``, ``m``.
     """
     if isinstance(values, str | bytes | Mapping) or not isinstance(values, Iterable):
-        name = assigned_name()
-        label = f"Parameter {name!r} (Categorical)" if name else "Categorical"
-        raise InvalidParameterError(
-            f"{label}: choices must be a list or tuple of choices, got "
-            f"{type(values).__name__} {values!r}"
+        raise _conversion_error(
+            "Categorical",
+            f"choices must be a list or tuple of choices, got {type(values).__name__} {values!r}",
         )
     return tuple(values)
 
