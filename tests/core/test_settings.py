@@ -226,7 +226,7 @@ def test_numeric_strings_and_whole_floats_are_numbers(root: Path) -> None:
         "sample_prior_first": True,
         "sample_prior_at_target": True,
         "mutation_rate": 0.1,
-        "mutation_std": 0.25,
+        "mutation_std": 0.1,
     }
 
 
