@@ -40,3 +40,17 @@ def one_of(choices: Sequence[Any]) -> Validator:
             raise ValueError(f"{attribute.name} must be one of {list(choices)}, got {value!r}")
 
     return check
+
+
+def unset_only(instead: str) -> Validator:
+    """The value is ``None``: a NePS option whose feature neps_core does not have.
+
+    Accepting ``None`` lets NePS scripts that spell out its defaults run unchanged; any other
+    value stops the run with ``instead``, what to use in its place.
+    """
+
+    def check(_: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+        if value is not None:
+            raise ValueError(f"{attribute.name}={value!r} is not supported: {instead}")
+
+    return check

@@ -15,14 +15,22 @@ from neps_core.interfaces import Optimizer
 from neps_core.models import BudgetInfo, Proposal, Trial
 from neps_core.space.parameters import Categorical, Constant, Integer, Numerical, Parameter
 from neps_core.space.pipeline_space import PipelineSpace
-from neps_core.validators import at_least
+from neps_core.validators import at_least, one_of
 
 
 @attrs.frozen
 class GridSearchSettings:
-    """``size``: points per numeric parameter (evenly spaced, on the log scale where set)."""
+    """``size``: points per numeric parameter (evenly spaced, on the log scale where set).
+
+    ``ignore_fidelity`` (NePS's option): keep the fidelity at its maximum (the default, also
+    NePS's ``"highest fidelity"``); ``False`` makes it one more axis of the grid, with ``size``
+    points like the others.
+    """
 
     size: int = attrs.field(default=10, validator=at_least(1))
+    ignore_fidelity: Any = attrs.field(
+        default=True, validator=one_of((True, False, "highest fidelity"))
+    )
 
 
 def grid_values(parameter: Parameter, size: int) -> list[Any]:
@@ -41,6 +49,8 @@ def grid_values(parameter: Parameter, size: int) -> list[Any]:
 
 class GridSearch(Optimizer):
     """Proposes grid points not yet in the history; the fidelity, if any, at its maximum.
+
+    Unless ``ignore_fidelity`` is off: then each grid point comes at every fidelity value.
 
     When every point has been tried it proposes nothing and the run ends.
     """
@@ -69,7 +79,7 @@ class GridSearch(Optimizer):
     def _points(self) -> Iterator[dict[str, Any]]:
         axes = [
             [self.space.fidelity_value("max")]
-            if name == self.space.fidelity_name
+            if name == self.space.fidelity_name and self.settings.ignore_fidelity
             else grid_values(parameter, self.settings.size)
             for name, parameter in self.space.parameters.items()
         ]

@@ -35,7 +35,7 @@ from neps_core.interfaces import Optimizer
 from neps_core.space import Categorical, PipelineSpace
 from neps_core.space.parameters import Numerical
 from neps_core.space.sampling import CATEGORICAL_PRIOR_MASS, NUMERIC_PRIOR_STD
-from neps_core.validators import one_of
+from neps_core.validators import one_of, unset_only
 from neps_core_plugins.brackets import (
     SAMPLE_PRIOR_FIRST,
     SCHEDULES,
@@ -66,7 +66,8 @@ class PriorBandSettings:
     at the highest fidelity and outside the brackets (as the PriorBand paper does);
     ``mutation_rate`` and ``mutation_std`` shape the draws around the incumbent. The step is
     0.1 rather than NePS's 0.25, whose mutations mostly leave the incumbent's basin (numbers
-    in docs/optimizers/multi_fidelity.md).
+    in docs/optimizers/multi_fidelity.md). ``bayesian_optimization_kick_in_point`` (NePS's
+    model-based PriorBand) accepts only its default, ``None``.
     """
 
     eta: int = eta_field()
@@ -76,6 +77,13 @@ class PriorBandSettings:
     sample_prior_at_target: bool = True
     mutation_rate: float = attrs.field(default=0.5, validator=_in_unit_interval)
     mutation_std: float = attrs.field(default=0.1, validator=_in_unit_interval)
+    bayesian_optimization_kick_in_point: Any = attrs.field(
+        default=None,
+        validator=unset_only(
+            "PriorBand with a Bayesian-optimization model is not provided; use 'priorband' "
+            "without it or, without a fidelity, 'pibo'"
+        ),
+    )
 
     def __attrs_post_init__(self) -> None:
         if self.early_stopping_rate and self.base not in ONE_BRACKET_BASES:

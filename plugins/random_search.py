@@ -12,18 +12,22 @@ from neps_core import hookimpl
 from neps_core.interfaces import Optimizer
 from neps_core.models import BudgetInfo, Proposal, Trial
 from neps_core.space.sampling import sample_uniform
+from neps_core.validators import one_of
 
 
 @attrs.frozen
 class RandomSearchSettings:
     """``use_priors``: sample around each parameter's prior instead of uniformly.
 
-    ``ignore_fidelity`` (NePS's option): keep the fidelity at its maximum (the default);
-    ``False`` draws it uniformly in its range like any other parameter.
+    ``ignore_fidelity`` (NePS's option): keep the fidelity at its maximum (the default, also
+    NePS's ``"highest fidelity"``); ``False`` draws it uniformly in its range like any other
+    parameter.
     """
 
     use_priors: bool = False
-    ignore_fidelity: bool = True
+    ignore_fidelity: Any = attrs.field(
+        default=True, validator=one_of((True, False, "highest fidelity"))
+    )
 
 
 class RandomSearch(Optimizer):

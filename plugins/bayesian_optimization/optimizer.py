@@ -17,7 +17,7 @@ from neps_core.interfaces import Optimizer
 from neps_core.models import BudgetInfo, Proposal, Trial
 from neps_core.space.encoding import ConfigEncoder
 from neps_core.space.pipeline_space import PipelineSpace
-from neps_core.validators import at_least, one_of
+from neps_core.validators import at_least, one_of, unset_only
 
 INITIAL_DESIGNS = ("sobol", "random", "prior")
 
@@ -28,6 +28,11 @@ def _design_size(_: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
         return
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValueError(f"{attribute.name} must be a positive integer or 'ndim', got {value!r}")
+
+
+def _device_name(device: Any) -> str | None:
+    """A torch device (or its name) as its name, which run_info.yaml can hold."""
+    return None if device is None else str(device)
 
 
 @attrs.frozen
@@ -45,6 +50,12 @@ class BayesianOptimizationSettings:
             is on log cost either way, so NePS's ``"log"`` means the same as ``True``.
         raw_samples: Random candidates scored before gradient-based refinement.
         restarts: Candidates refined by L-BFGS-B (and categorical local search).
+        ignore_fidelity: NePS's option, accepted so its scripts run; the fidelity, if the
+            space has one, is at its maximum whatever the value.
+        device: NePS's torch device for its model, accepted and unused: this GP is NumPy on
+            the CPU (a few milliseconds per fit, see the package docstring).
+        reference_point: NePS's option for multi-objective BO, which this optimizer is not:
+            only ``None``.
     """
 
     # ``Any``: the settings converter cannot structure ``int | Literal["ndim"]``; the
@@ -55,6 +66,14 @@ class BayesianOptimizationSettings:
     cost_aware: Any = attrs.field(default=True, validator=one_of((True, False, "log")))
     raw_samples: int = attrs.field(default=1024, validator=at_least(2))
     restarts: int = attrs.field(default=10, validator=at_least(1))
+    ignore_fidelity: Any = attrs.field(
+        default=False, validator=one_of((True, False, "highest fidelity"))
+    )
+    device: str | None = attrs.field(default=None, converter=_device_name)
+    reference_point: Any = attrs.field(
+        default=None,
+        validator=unset_only("for several objectives use 'mo_asha' or 'random_search'"),
+    )
 
 
 class BayesianOptimization(Optimizer):

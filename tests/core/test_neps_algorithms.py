@@ -166,3 +166,105 @@ def test_tell_takes_nepss_timing_and_traceback_keywords(root: Path) -> None:
         assert failed.state is neps.TrialState.FAILED
         kept = client.tell(client.ask(), 0.1, traceback_str="a warning trace")
         assert kept.metadata["traceback"] == "a warning trace"
+
+
+class PriorSpace(neps.PipelineSpace):
+    a = neps.IntegerFidelity(1, 9)
+    b = neps.Float(1.0, 5.0, prior=2.0)
+
+
+# Every keyword of NePS's optimizer functions (neps.optimizers.algorithms), spelled out with a
+# value a NePS script could pass: such a script must run here unchanged.
+NEPS_KEYWORDS = [
+    ("random_search", {"use_priors": True, "ignore_fidelity": "highest fidelity"}),
+    ("grid_search", {"ignore_fidelity": True}),
+    (
+        "bayesian_optimization",
+        {
+            "initial_design_size": "ndim",
+            "cost_aware": "log",
+            "ignore_fidelity": True,
+            "device": "cpu",
+            "reference_point": None,
+        },
+    ),
+    (
+        "pibo",
+        {
+            "initial_design_size": 3,
+            "cost_aware": False,
+            "device": None,
+            "sample_prior_first": True,
+            "ignore_fidelity": True,
+        },
+    ),
+    (
+        "successive_halving",
+        {"sampler": "prior", "eta": 3, "early_stopping_rate": 0, "sample_prior_first": True},
+    ),
+    ("hyperband", {"eta": 3, "sampler": "uniform", "sample_prior_first": "highest_fidelity"}),
+    (
+        "asha",
+        {"eta": 3, "early_stopping_rate": 1, "sampler": "prior", "sample_prior_first": False},
+    ),
+    ("async_hb", {"eta": 3, "sampler": "prior", "sample_prior_first": False}),
+    (
+        "priorband",
+        {
+            "eta": 3,
+            "sample_prior_first": False,
+            "base": "asha",
+            "bayesian_optimization_kick_in_point": None,
+        },
+    ),
+]
+
+
+@pytest.mark.parametrize(("name", "keywords"), NEPS_KEYWORDS, ids=[n for n, _ in NEPS_KEYWORDS])
+def test_nepss_keywords_of_each_optimizer_are_accepted(
+    root: Path, name: str, keywords: dict
+) -> None:
+    grid = name == "grid_search"  # NePS's grid search refuses priors
+    space = FidelitySpace() if grid else PriorSpace()
+    neps.run(
+        objective, space, root_directory=root, evaluations_to_spend=4, optimizer=(name, keywords)
+    )
+    info = neps.load_optimizer_info(root)["info"]
+    assert {key: info[key] for key in keywords} == keywords
+
+
+@pytest.mark.parametrize(
+    ("name", "keywords", "culprit"),
+    [
+        ("bayesian_optimization", {"reference_point": [1.0, 2.0]}, "reference_point"),
+        ("priorband", {"bayesian_optimization_kick_in_point": 10}, "kick_in_point=10"),
+        ("bayesian_optimization", {"ignore_fidelity": "yes"}, "ignore_fidelity"),
+    ],
+)
+def test_nepss_keywords_for_features_not_here_stop_the_run_by_name(
+    root: Path, name: str, keywords: dict, culprit: str
+) -> None:
+    with pytest.raises(neps.SettingsError, match=culprit):
+        neps.run(
+            objective,
+            PriorSpace(),
+            root_directory=root,
+            evaluations_to_spend=2,
+            optimizer=(name, keywords),
+        )
+    assert not root.exists()
+
+
+def test_a_torch_device_is_recorded_by_its_name(root: Path) -> None:
+    class Device:  # what str(torch.device("cuda", 0)) gives, without importing torch
+        def __str__(self) -> str:
+            return "cuda:0"
+
+    neps.run(
+        objective,
+        PriorSpace(),
+        root_directory=root,
+        evaluations_to_spend=2,
+        optimizer=("bayesian_optimization", {"device": Device()}),
+    )
+    assert neps.load_optimizer_info(root)["info"]["device"] == "cuda:0"

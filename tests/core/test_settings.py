@@ -227,6 +227,7 @@ def test_numeric_strings_and_whole_floats_are_numbers(root: Path) -> None:
         "sample_prior_at_target": True,
         "mutation_rate": 0.1,
         "mutation_std": 0.1,
+        "bayesian_optimization_kick_in_point": None,
     }
 
 
@@ -239,7 +240,7 @@ def test_numeric_strings_and_whole_floats_are_numbers(root: Path) -> None:
             "random_search",
             {"use_priors": True, "ignore_fidelity": True},
         ),
-        ({"name": "grid_search", "size": 3}, "grid_search", {"size": 3}),
+        ({"name": "grid_search", "size": 3}, "grid_search", {"size": 3, "ignore_fidelity": True}),
     ],
     ids=["name", "pair", "mapping"],
 )

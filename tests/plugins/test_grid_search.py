@@ -33,8 +33,8 @@ class TestSmallGridSearchContract(OptimizerContract):
     optimizer_options: ClassVar[dict[str, Any]] = {"size": 3}
 
 
-def _grid(space: neps.PipelineSpace, size: int = 10) -> list[dict[str, Any]]:
-    optimizer = GridSearch(space, GridSearchSettings(size=size))
+def _grid(space: neps.PipelineSpace, size: int = 10, **options: Any) -> list[dict[str, Any]]:
+    optimizer = GridSearch(space, GridSearchSettings(size=size, **options))
     return [p.config for p in optimizer.ask(TrialHistory(), BudgetInfo(), 10_000)]
 
 
@@ -65,6 +65,13 @@ def test_the_grid_is_the_full_product_in_order() -> None:
         for x in (0.0, 0.5, 1.0)
         for act in ("relu", "tanh")
     ]
+
+
+def test_without_ignore_fidelity_the_fidelity_is_an_axis_of_the_grid() -> None:
+    space = neps.PipelineSpace({"x": neps.Float(0.0, 1.0), "epochs": neps.IntegerFidelity(1, 9)})
+    grid = _grid(space, size=3, ignore_fidelity=False)
+    assert grid == [{"x": x, "epochs": e} for x in (0.0, 0.5, 1.0) for e in (1, 5, 9)]
+    assert _grid(space, size=3, ignore_fidelity="highest fidelity") == _grid(space, size=3)
 
 
 def test_points_in_the_history_are_skipped_whoever_tried_them() -> None:
