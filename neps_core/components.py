@@ -97,7 +97,6 @@ NEPS_OPTIMIZERS_NOT_HERE = {
     "primo": "not in neps_core; for several objectives use 'mo_asha' (with a fidelity) "
     "or 'random_search'",
     "ifbo": "not in neps_core; with a fidelity use 'asha', 'hyperband' or 'priorband'",
-    "mo_hyperband": "not in neps_core; use 'mo_asha'",
 }
 
 

@@ -1,4 +1,4 @@
-"""The ``mo_asha`` optimizer: ASHA for several objectives, promoting by Pareto rank.
+"""Bracket optimizers for several objectives: ``mo_asha`` and ``mo_hyperband`` (Pareto ranks).
 
 MO-ASHA (Schmucker et al., 2021): brackets and promotion rule are ASHA's, only "the best
 ``1/eta`` of a rung" is decided for vectors of objectives. Members are sorted by non-dominated
@@ -7,23 +7,32 @@ epsilon-net order picks, starting from the best member in the first objective, a
 member farthest from those already picked (objectives scaled to [0, 1] over the rung). The
 promoted trials thus spread along the front instead of crowding one end of it.
 
-A single objective (every trial reporting one number) works too and gives plain ASHA.
+``mo_hyperband`` (NePS's name) ranks rungs the same way in Hyperband's synchronous brackets.
+Both take NePS's ``mo_selector``: ``"epsnet"`` (the default, above) or ``"nsga2"``, which
+orders a front by NSGA-II's crowding distance (Deb et al., 2002): its two ends in every
+objective first, then the members with the most room between their neighbours.
+
+A single objective (every trial reporting one number) works too and gives plain ASHA or
+Hyperband.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar
 
+import attrs
 import numpy as np
 
 from neps_core import hookimpl
 from neps_core.errors import SettingsError
 from neps_core.interfaces import Optimizer
 from neps_core.models import Trial, TrialState
+from neps_core.validators import one_of
 from neps_core_plugins.brackets import (
     BracketOptimizer,
     HalvingSettings,
+    HyperbandSettings,
     Member,
     is_number,
 )
@@ -32,25 +41,41 @@ from neps_core_plugins.brackets import (
 CHUNK = 256
 
 
-class MOASHA(BracketOptimizer):
-    """Multi-objective ASHA with non-dominated sorting and an epsilon-net inside each front."""
+def mo_selector_field() -> Any:
+    """``mo_selector``: how the members of one Pareto front are ordered (NePS's option)."""
+    return attrs.field(default="epsnet", validator=one_of(("epsnet", "nsga2")))
 
-    name: ClassVar[str] = "mo_asha"
-    aliases: ClassVar[tuple[str, ...]] = ("moasha",)  # NePS's name
-    Settings: ClassVar[type] = HalvingSettings
-    schedule_kind: ClassVar[str] = "asha"
+
+@attrs.frozen
+class MOHalvingSettings(HalvingSettings):
+    """``mo_asha``'s options: ASHA's, plus ``mo_selector`` (``"epsnet"`` or ``"nsga2"``)."""
+
+    mo_selector: str = mo_selector_field()
+
+
+@attrs.frozen
+class MOHyperbandSettings(HyperbandSettings):
+    """``mo_hyperband``'s options: Hyperband's, plus ``mo_selector``."""
+
+    mo_selector: str = mo_selector_field()
+
+
+class ParetoPromotion(BracketOptimizer):
+    """A bracket optimizer whose rungs rank their members by Pareto front, then ``mo_selector``."""
+
     supports_multi_objective: ClassVar[bool] = True
 
     def rank(self, members: list[Member], limit: int | None = None) -> list[Member]:
-        """The best ``limit`` members by Pareto front, then epsilon-net order in a front."""
+        """The best ``limit`` members by Pareto front, then in ``mo_selector`` order in a front."""
         limit = len(members) if limit is None else min(limit, len(members))
         if limit <= 0:
             return []
         points = np.array([_vector(m.objective) for m in members], dtype=float)
         points = np.where(np.isnan(points), np.inf, points)
+        front_order = FRONT_ORDERS[self.settings.mo_selector]
         order: list[int] = []
         for front in nondominated_fronts(points, limit):
-            picks = epsilon_net_order(points[front], limit - len(order))
+            picks = front_order(points[front], limit - len(order))
             order.extend(front[i] for i in picks)
         return [members[i] for i in order]
 
@@ -66,15 +91,32 @@ class MOASHA(BracketOptimizer):
             )
             if not valid:
                 raise SettingsError(
-                    f"optimizer 'mo_asha': trial {trial.id} reported {objective!r}, not a number "
-                    "or a list of numbers"
+                    f"optimizer {self.name!r}: trial {trial.id} reported {objective!r}, not a "
+                    "number or a list of numbers"
                 )
             sizes.setdefault(len(_vector(objective)), trial.id)
         if len(sizes) > 1:
             found = ", ".join(f"{n} (trial {i})" for n, i in sorted(sizes.items()))
             raise SettingsError(
-                f"optimizer 'mo_asha': trials report different numbers of objectives: {found}"
+                f"optimizer {self.name!r}: trials report different numbers of objectives: {found}"
             )
+
+
+class MOASHA(ParetoPromotion):
+    """Multi-objective ASHA with non-dominated sorting and an ordering inside each front."""
+
+    name: ClassVar[str] = "mo_asha"
+    aliases: ClassVar[tuple[str, ...]] = ("moasha",)  # NePS's name
+    Settings: ClassVar[type] = MOHalvingSettings
+    schedule_kind: ClassVar[str] = "asha"
+
+
+class MOHyperband(ParetoPromotion):
+    """Hyperband's synchronous brackets with MO-ASHA's Pareto-based promotions."""
+
+    name: ClassVar[str] = "mo_hyperband"
+    Settings: ClassVar[type] = MOHyperbandSettings
+    schedule_kind: ClassVar[str] = "hyperband"
 
 
 def _vector(objective: Any) -> tuple[float, ...]:
@@ -143,7 +185,32 @@ def epsilon_net_order(points: np.ndarray, limit: int | None = None) -> list[int]
     return order[:limit]
 
 
+def crowding_distance_order(points: np.ndarray, limit: int | None = None) -> list[int]:
+    """(The first ``limit`` of) the points of one front by crowding distance, largest first.
+
+    A point's crowding distance sums, over the objectives, the gap between its two neighbours
+    along that objective, scaled by the front's range there; the ends in any objective get
+    an infinite distance. Ties keep the points' order.
+    """
+    limit = len(points) if limit is None else min(limit, len(points))
+    distance = np.zeros(len(points))
+    for column in points.T:
+        order = np.argsort(column, kind="stable")
+        distance[order[[0, -1]]] = np.inf
+        span = column[order[-1]] - column[order[0]]
+        if len(points) > 2 and np.isfinite(span) and span > 0:
+            distance[order[1:-1]] += (column[order[2:]] - column[order[:-2]]) / span
+    return [int(i) for i in np.argsort(-distance, kind="stable")[:limit]]
+
+
+#: ``mo_selector`` -> the order of the members of one front.
+FRONT_ORDERS: dict[str, Callable[[np.ndarray, int | None], list[int]]] = {
+    "epsnet": epsilon_net_order,
+    "nsga2": crowding_distance_order,
+}
+
+
 @hookimpl
 def neps_register_optimizers() -> Sequence[type[Optimizer]]:
-    """Register MO-ASHA."""
-    return [MOASHA]
+    """Register MO-ASHA and MO-Hyperband."""
+    return [MOASHA, MOHyperband]

@@ -209,6 +209,20 @@ NEPS_KEYWORDS = [
     ),
     ("async_hb", {"eta": 3, "sampler": "prior", "sample_prior_first": False}),
     (
+        "moasha",
+        {
+            "eta": 3,
+            "early_stopping_rate": 0,
+            "sampler": "uniform",
+            "sample_prior_first": False,
+            "mo_selector": "nsga2",
+        },
+    ),
+    (
+        "mo_hyperband",
+        {"eta": 3, "sampler": "prior", "sample_prior_first": True, "mo_selector": "epsnet"},
+    ),
+    (
         "priorband",
         {
             "eta": 3,

@@ -1,9 +1,9 @@
-"""The ``mo_asha`` plugin: Pareto-based promotions, the contract, a multi-objective run."""
+"""``mo_asha`` and ``mo_hyperband``: Pareto-based promotions, the contract, multi-objective runs."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pytest
@@ -13,6 +13,9 @@ from neps_core.errors import SettingsError
 from neps_core.testing import OptimizerContract, history_of, make_trial
 from neps_core_plugins.mo_asha import (
     MOASHA,
+    MOHalvingSettings,
+    MOHyperband,
+    crowding_distance_order,
     dominance,
     epsilon_net_order,
     nondominated_fronts,
@@ -25,6 +28,15 @@ SPACE = neps.PipelineSpace({"x": neps.Float(0.0, 1.0), "epochs": neps.IntegerFid
 
 class TestMOASHAContract(OptimizerContract):
     optimizer_class = MOASHA
+
+
+class TestMOASHAWithNSGA2Contract(OptimizerContract):
+    optimizer_class = MOASHA
+    optimizer_options: ClassVar[dict[str, Any]] = {"mo_selector": "nsga2"}
+
+
+class TestMOHyperbandContract(OptimizerContract):
+    optimizer_class = MOHyperband
 
 
 def test_dominance_and_fronts() -> None:
@@ -44,6 +56,16 @@ def test_the_epsilon_net_spreads_along_the_front() -> None:
     assert epsilon_net_order(front, 2) == [0, 4]
 
 
+def test_crowding_distance_puts_the_ends_first_then_the_loneliest() -> None:
+    front = np.array([[0.0, 1.0], [0.1, 0.9], [0.5, 0.5], [0.9, 0.1], [1.0, 0.0]])
+    # Inner distances: point 1 (0.5 + 0.5), 2 (0.8 + 0.8), 3 (0.5 + 0.5).
+    assert crowding_distance_order(front) == [0, 4, 2, 1, 3]
+    assert crowding_distance_order(front, 3) == [0, 4, 2]
+    assert crowding_distance_order(np.array([[1.0, 2.0]])) == [0]
+    with_inf = np.array([[0.0, np.inf], [0.5, 0.5], [1.0, 0.0], [0.7, 0.2]])
+    assert crowding_distance_order(with_inf)[:3] == [0, 2, 1]
+
+
 def _rung_zero(objectives: list[tuple[float, float]]) -> Any:
     return history_of(
         make_trial(i + 1, {"x": i / 10, "epochs": 1}, objective=o, fidelity=1)
@@ -59,6 +81,30 @@ def test_promotions_take_the_pareto_front_spread_out() -> None:
     proposals = list(MOASHA(SPACE, seed=0).ask(history, history.budget(), 4))
     assert [p.previous_trial_id for p in proposals] == ["1", "9", "5", None]
     assert proposals[0].config == {"x": 0.0, "epochs": 3}
+
+
+@pytest.mark.parametrize(("selector", "third"), [("epsnet", "3"), ("nsga2", "4")])
+def test_mo_selector_decides_the_order_inside_the_front(selector: str, third: str) -> None:
+    # The front is trials 1 to 5 on a bent curve. Both selectors take its ends (1, 5) first;
+    # then the epsilon-net takes the point farthest from them (3), NSGA-II the one with the
+    # largest crowding distance (4: 0.8 + 0.4, against 0.4 + 0.4 for 3).
+    objectives = [(0.0, 1.0), (0.1, 0.5), (0.2, 0.4), (0.5, 0.1), (1.0, 0.0)]
+    objectives += [(0.9, 0.9), (1.0, 1.0), (0.8, 0.7), (0.6, 0.6)]
+    history = _rung_zero(objectives)
+    optimizer = MOASHA(SPACE, MOHalvingSettings(mo_selector=selector), seed=0)
+    proposals = list(optimizer.ask(history, history.budget(), 3))
+    assert [p.previous_trial_id for p in proposals] == ["1", "5", third]
+
+
+def test_an_unknown_mo_selector_is_refused_by_name(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError, match="mo_selector must be one of"):
+        neps.run(
+            lambda x, epochs: [x, 1 - x],
+            SPACE,
+            root_directory=tmp_path / "run",
+            optimizer=("mo_asha", {"mo_selector": "nsga3"}),
+            evaluations_to_spend=2,
+        )
 
 
 def test_one_objective_is_plain_asha() -> None:
@@ -77,7 +123,10 @@ def test_inconsistent_objectives_are_refused() -> None:
         MOASHA(SPACE, seed=0).check_objectives(mixed)
 
 
-@pytest.mark.parametrize("name", ["mo_asha", "moasha"])  # "moasha": NePS's spelling
+@pytest.mark.parametrize(
+    "name",
+    ["mo_asha", "moasha", "mo_hyperband"],  # "moasha": NePS's spelling of "mo_asha"
+)
 def test_a_multi_objective_run_promotes_and_reports_the_front(tmp_path: Path, name: str) -> None:
     seen: dict[str, Any] = {}
 
