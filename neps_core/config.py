@@ -36,12 +36,14 @@ DEPRECATED_ALIASES = {
 #: Seconds without a heartbeat after which a worker counts as dead.
 DEFAULT_STALE_AFTER = 120.0
 
-#: Settings of older NePS versions with no counterpart, and what to do instead.
+#: Settings of NePS (some only of older versions) with no counterpart, and what to do instead.
 REMOVED = {
     "pre_load_hooks": "observe trials with a plugin's neps_trial_sampled hook instead",
     "development_stage_id": "give each stage its own root_directory instead",
     "task_id": "give each task its own root_directory instead",
     "searcher_path": "register the optimizer as a plugin and pass its name as optimizer=",
+    "warmstart_configs": "record the finished configurations with neps.import_trials(...) "
+    "before run() instead",
 }
 ALIASES = {
     "total_evaluations_to_spend": "evaluations_to_spend",
@@ -49,6 +51,7 @@ ALIASES = {
     "worker_evaluations_to_spend": "max_evaluations_per_run",
     "worker_cost_to_spend": "max_cost_per_run",
     "worker_fidelities_to_spend": "max_fidelities_per_run",
+    "write_summary_to_disk": "post_run_summary",  # NePS's newer name
 }
 
 

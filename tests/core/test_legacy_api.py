@@ -172,6 +172,22 @@ def test_new_names_do_not_warn(root: Path) -> None:
     assert _deprecations(caught) == []
 
 
+def test_write_summary_to_disk_is_nepss_newer_name_of_post_run_summary(tmp_path: Path) -> None:
+    for write in (False, True):
+        root = tmp_path / str(write)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            neps.run(
+                run_pipeline,
+                SPACE,
+                root_directory=root,
+                evaluations_to_spend=1,
+                write_summary_to_disk=write,
+            )
+        assert _deprecations(caught) == []  # a current NePS name
+        assert (root / "summary.yaml").exists() is write
+
+
 def test_searcher_options_given_as_run_arguments_reach_the_optimizer(root: Path) -> None:
     # Seed 001's run(searcher="name", option=...): the extra arguments are the searcher's.
     with pytest.warns(DeprecationWarning) as caught:
@@ -223,6 +239,7 @@ def test_task_and_development_stage_ids_are_subfolders_of_the_root_as_in_neps(
     ("setting", "hint"),
     [
         ("pre_load_hooks", "neps_trial_sampled"),
+        ("warmstart_configs", "neps.import_trials"),
         ("evaluations_to_spent", "did you mean evaluations_to_spend"),
         ("max_evaluations_totl", "did you mean max_evaluations_total, today evaluations_to_spend"),
     ],
