@@ -54,3 +54,8 @@ def unset_only(instead: str) -> Validator:
             raise ValueError(f"{attribute.name}={value!r} is not supported: {instead}")
 
     return check
+
+
+#: NePS's ``ignore_fidelity`` values. ``"highest fidelity"`` is NePS's spelling of "keep the
+#: fidelity at its maximum", which is what ``True`` means here.
+IGNORE_FIDELITY = one_of((True, False, "highest fidelity"))

@@ -15,7 +15,7 @@ from neps_core.interfaces import Optimizer
 from neps_core.models import BudgetInfo, Proposal, Trial
 from neps_core.space.parameters import Categorical, Constant, Integer, Numerical, Parameter
 from neps_core.space.pipeline_space import PipelineSpace
-from neps_core.validators import at_least, one_of
+from neps_core.validators import IGNORE_FIDELITY, at_least
 
 
 @attrs.frozen
@@ -28,9 +28,7 @@ class GridSearchSettings:
     """
 
     size: int = attrs.field(default=10, validator=at_least(1))
-    ignore_fidelity: Any = attrs.field(
-        default=True, validator=one_of((True, False, "highest fidelity"))
-    )
+    ignore_fidelity: Any = attrs.field(default=True, validator=IGNORE_FIDELITY)
 
 
 def grid_values(parameter: Parameter, size: int) -> list[Any]:

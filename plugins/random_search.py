@@ -12,7 +12,7 @@ from neps_core import hookimpl
 from neps_core.interfaces import Optimizer
 from neps_core.models import BudgetInfo, Proposal, Trial
 from neps_core.space.sampling import sample_uniform
-from neps_core.validators import one_of
+from neps_core.validators import IGNORE_FIDELITY
 
 
 @attrs.frozen
@@ -25,9 +25,7 @@ class RandomSearchSettings:
     """
 
     use_priors: bool = False
-    ignore_fidelity: Any = attrs.field(
-        default=True, validator=one_of((True, False, "highest fidelity"))
-    )
+    ignore_fidelity: Any = attrs.field(default=True, validator=IGNORE_FIDELITY)
 
 
 class RandomSearch(Optimizer):

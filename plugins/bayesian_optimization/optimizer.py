@@ -17,7 +17,7 @@ from neps_core.interfaces import Optimizer
 from neps_core.models import BudgetInfo, Proposal, Trial
 from neps_core.space.encoding import ConfigEncoder
 from neps_core.space.pipeline_space import PipelineSpace
-from neps_core.validators import at_least, one_of, unset_only
+from neps_core.validators import IGNORE_FIDELITY, at_least, one_of, unset_only
 
 INITIAL_DESIGNS = ("sobol", "random", "prior")
 
@@ -66,9 +66,7 @@ class BayesianOptimizationSettings:
     cost_aware: Any = attrs.field(default=True, validator=one_of((True, False, "log")))
     raw_samples: int = attrs.field(default=1024, validator=at_least(2))
     restarts: int = attrs.field(default=10, validator=at_least(1))
-    ignore_fidelity: Any = attrs.field(
-        default=False, validator=one_of((True, False, "highest fidelity"))
-    )
+    ignore_fidelity: Any = attrs.field(default=False, validator=IGNORE_FIDELITY)
     device: str | None = attrs.field(default=None, converter=_device_name)
     reference_point: Any = attrs.field(
         default=None,
