@@ -132,7 +132,9 @@ class DaskEvaluator(Evaluator):
                     n_workers=settings.n_workers or os.cpu_count() or 1,
                     threads_per_worker=settings.threads_per_worker,
                     processes=True,
-                    dashboard_address=None,
+                    # A free port: None still binds dask's default 8787, and a second run on
+                    # the machine (or the user's own dashboard) then gets a UserWarning.
+                    dashboard_address=":0",
                 )
                 self._client = distributed.Client(self._cluster)
         return self._client

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -18,12 +20,14 @@ import neps_core as neps
 from neps_core.testing import BackgroundEvaluatorContract
 from neps_core_plugins.dask_evaluator import DaskEvaluator
 
+DASK_DEFAULT_DASHBOARD_PORT = 8787
+
 
 @pytest.fixture(scope="module")
 def cluster_address() -> Iterator[str]:
     """One LocalCluster of 2 worker processes (with nannies) for the whole module."""
     cluster = distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
     )
     try:
         yield cluster.scheduler_address
@@ -98,15 +102,20 @@ def test_without_an_address_a_local_cluster_is_started_and_shut_down(
 ) -> None:
     script = tmp_path / "script.py"
     script.write_text(SCRIPT)
-    completed = subprocess.run(
-        [sys.executable, str(script), str(root)],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=300,
-    )
+    with socket.socket() as blocker:  # dask's default dashboard port, taken as by another run
+        with contextlib.suppress(OSError):  # already taken: just as good
+            blocker.bind(("", DASK_DEFAULT_DASHBOARD_PORT))
+            blocker.listen()
+        completed = subprocess.run(
+            [sys.executable, str(script), str(root)],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=300,
+        )
     assert completed.returncode == 0, completed.stderr
     assert "success 6" in completed.stdout
+    assert "already in use" not in completed.stderr  # the cluster took a free port instead
 
 
 def test_importing_neps_core_does_not_import_dask() -> None:
@@ -171,7 +180,7 @@ def sleep_a_while(x: float) -> float:
 def test_a_trial_queued_behind_a_busy_thread_does_not_use_up_its_timeout(root: Path) -> None:
     """Three trials on one thread: the scheduler lists all three as processing at once."""
     cluster = distributed.LocalCluster(
-        n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None
+        n_workers=1, threads_per_worker=1, processes=True, dashboard_address=":0"
     )
     try:
         summary = neps.run(
