@@ -11,7 +11,7 @@ import math
 import numbers
 import os
 import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -41,13 +41,23 @@ def make_settings_converter(base: cattrs.Converter | None = None) -> cattrs.Conv
     cattrs' defaults call ``bool(value)`` and ``int(value)``, so ``"false"`` became ``True``
     and ``eta: 3.9`` became ``3``; for options a silent conversion hides a typo, so only true
     booleans, whole numbers and finite numbers pass (numeric strings too: YAML reads ``1e-3``
-    as a string).
+    as a string). A string option takes any scalar but ``None``, a boolean or a collection,
+    which ``str()`` would turn into ``'None'``, ``'True'`` or ``"['a']"``.
     """
     converter = (base or make_converter()).copy()
+    converter.register_structure_hook(str, _strict_str)
     converter.register_structure_hook(bool, _strict_bool)
     converter.register_structure_hook(int, _strict_int)
     converter.register_structure_hook(float, _strict_float)
     return converter
+
+
+def _strict_str(value: Any, _: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if value is None or isinstance(value, bool | np.bool_ | Collection):
+        raise ValueError(f"expected a string, got {value!r}")
+    return str(value)
 
 
 def _strict_bool(value: Any, _: Any) -> bool:

@@ -183,6 +183,10 @@ PRIOR_FIDELITY_SPACE = {
         ("pibo", {"prior_weight": math.inf}, "expected a finite number, got inf"),
         ("pibo", {"prior_weight": math.nan}, "expected a finite number, got nan"),
         ("hyperband", {"sampler": "bogus"}, "sampler must be one of ['uniform', 'prior']"),
+        # str() made these 'None' and "['prior']", and the choice check then quoted that.
+        ("hyperband", {"sampler": None}, "expected a string, got None"),
+        ("hyperband", {"sampler": ["prior"]}, "expected a string, got ['prior']"),
+        ("pibo", {"initial_design": True}, "expected a string, got True"),
         ("priorband", {"base": "nope"}, "base must be one of ['successive_halving'"),
         (
             "priorband",
