@@ -1,13 +1,15 @@
 """Reading YAML configuration files strictly, ``key.path=value`` overrides, and hints.
 
 PyYAML silently keeps the last of two equal keys; a config file where that happens is almost
-always wrong, so here it is an error naming the line. Errors are
-``SettingsError`` starting with the file's path.
+always wrong, so here it is an error naming the line. PyYAML also follows YAML 1.1, where
+``1e-4`` (no dot) is a string; people write it meaning a number, as YAML 1.2 reads it. Errors
+are ``SettingsError`` starting with the file's path.
 """
 
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -53,7 +55,8 @@ class _DuplicateKeyError(Exception):
 
 
 class _StrictLoader(yaml.SafeLoader):
-    """A safe loader refusing duplicated keys, which are almost always a mistake."""
+    """A safe loader refusing duplicated keys, which are almost always a mistake, and reading
+    ``1e-4`` as a float."""
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         seen: set[Any] = set()
@@ -63,6 +66,13 @@ class _StrictLoader(yaml.SafeLoader):
                 raise _DuplicateKeyError(key, key_node.start_mark.line + 1)
             seen.add(key)
         return super().construct_mapping(node, deep=deep)
+
+
+_StrictLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)[eE][-+]?[0-9]+$"),
+    list("-+.0123456789"),
+)
 
 
 #: Settings naming a plugin, which take options under their key.
@@ -103,7 +113,7 @@ def apply_override(data: dict[str, Any], override: str, source: str) -> None:
     if not separator or not key_path:
         raise SettingsError(f"{source}: override {override!r} must look like key.path=value")
     try:
-        value = yaml.safe_load(text)
+        value = yaml.load(text, Loader=_StrictLoader)
     except yaml.YAMLError as error:
         raise SettingsError(
             f"{source}: override {override!r}: not valid YAML: {describe_yaml_error(error)}"

@@ -182,6 +182,10 @@ def test_legacy_names_and_yaml_1_1_numbers(tmp_path: Path) -> None:
     with pytest.warns(DeprecationWarning, match="max_evaluations_total is deprecated"):
         kwargs = load_run_config(path)
     assert kwargs == {"evaluations_to_spend": 4, "cost_to_spend": 1000.0}
+    assert isinstance(kwargs["cost_to_spend"], float)
+    with pytest.warns(DeprecationWarning):
+        overridden = load_run_config(path, overrides=["cost_to_spend=2E2"])
+    assert overridden["cost_to_spend"] == 200.0
 
 
 # -- errors name the file and the key path -----------------------------------------------------

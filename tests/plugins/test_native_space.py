@@ -111,6 +111,27 @@ def test_a_run_takes_a_yaml_path(tmp_path: Path) -> None:
     assert neps.load_pipeline_space(tmp_path / "root") == EXPECTED
 
 
+def test_numbers_in_exponent_notation_are_numbers_everywhere_in_a_yaml_file(
+    tmp_path: Path,
+) -> None:
+    # YAML 1.1 reads 1e-4 (no dot) as text: the bounds were parsed, but a constant or a choice
+    # reached evaluate_pipeline as the string '1e-4', and Adam(lr='1e-4') fails in user code.
+    path = tmp_path / "space.yaml"
+    path.write_text("weight_decay: 1e-4\nlr: [1e-3, 1e-2, 1E-1]\nname: {choices: [a1e2, 2e]}\n")
+    seen: list[tuple[Any, Any, Any]] = []
+
+    def evaluate_pipeline(weight_decay: Any, lr: Any, name: Any) -> float:
+        seen.append((weight_decay, lr, name))
+        return 0.0
+
+    neps.run(evaluate_pipeline, str(path), root_directory=tmp_path / "root", evaluations_to_spend=6)
+    assert {type(w) for w, _, _ in seen} == {float}
+    assert {w for w, _, _ in seen} == {1e-4}
+    assert {lr for _, lr, _ in seen} <= {1e-3, 1e-2, 1e-1}
+    assert {type(lr) for _, lr, _ in seen} == {float}
+    assert {n for _, _, n in seen} <= {"a1e2", "2e"}  # text that is no number stays text
+
+
 def test_a_run_takes_a_class_and_a_dict(neps_run: Any, tmp_path: Path) -> None:
     for index, space in enumerate((Space, {"x": {"lower": 0, "upper": 5}})):
         summary = neps_run(pipeline_space=space, root_directory=tmp_path / str(index))
