@@ -24,7 +24,7 @@ from typing import Any
 
 from neps_core.space.analysis import DEFAULT_MAX_DEPTH
 from neps_core.space.conditions import Clause, clause_from_description
-from neps_core.space.legacy import current_keys
+from neps_core.space.legacy import current_keys, prior_of_default
 from neps_core.space.nodes import (
     describe_node,
     is_node_form,
@@ -38,6 +38,7 @@ from neps_core.space.parameters import (
     Integer,
     InvalidParameterError,
     Parameter,
+    prior_indices_meant,
 )
 from neps_core.space.pipeline_space import PipelineSpace
 
@@ -140,6 +141,11 @@ def parameter_from_description(name: str, entry: Any) -> Parameter:
         return Constant(entry)
     if is_node_form(entry):
         return _structural_entry(name, entry)
+    return _from_mapping(name, entry)
+
+
+def _from_mapping(name: str, entry: Mapping[str, Any]) -> Parameter:
+    """A parameter from its keys (``lower``/``upper``, ``choices``, ``value``, ``type``...)."""
     fields = current_keys(entry, f"Parameter {name!r}")
     kind = _kind_of(name, fields)
     try:
@@ -151,6 +157,10 @@ def parameter_from_description(name: str, entry: Any) -> Parameter:
             raise InvalidParameterError(f"unknown key(s) {unknown}; allowed: {sorted(allowed)}")
         if kind is not Categorical:
             fields = {k: _number(k, v) for k, v in fields.items()}
+        elif "default" in entry:  # NePS's old key named a choice; today's prior is an index
+            fields["prior"] = prior_of_default(fields.get("choices", ()), fields["prior"])
+            with prior_indices_meant():
+                return kind(**fields).checked(name)
         return kind(**fields).checked(name)
     except (InvalidParameterError, TypeError, KeyError) as error:
         message = str(error)

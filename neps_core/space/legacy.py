@@ -12,6 +12,7 @@ import warnings
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from neps_core.space.choices import position
 from neps_core.space.parameters import (
     LEGACY_KEYS,
     Categorical,
@@ -20,6 +21,7 @@ from neps_core.space.parameters import (
     Integer,
     InvalidParameterError,
     Parameter,
+    prior_indices_meant,
 )
 
 
@@ -83,8 +85,25 @@ def IntegerParameter(
 def CategoricalParameter(
     choices: Iterable[Any], *, default: Any = None, default_confidence: str = "low"
 ) -> Categorical:
-    """NePS's old name of ``Categorical``; ``default`` is a choice or its index."""
-    return _legacy(Categorical, choices, default=default, default_confidence=default_confidence)
+    """NePS's old name of ``Categorical``; ``default`` is a choice (see ``prior_of_default``)."""
+    choices = tuple(choices)
+    with prior_indices_meant():
+        return _legacy(
+            Categorical,
+            choices,
+            default=prior_of_default(choices, default),
+            default_confidence=default_confidence,
+        )
+
+
+def prior_of_default(choices: Iterable[Any], default: Any) -> Any:
+    """The prior index of NePS's old categorical ``default``, which named a choice.
+
+    Today's ``prior`` is an index, so ``default=2`` among the choices ``(1, 2, 4)`` meant 2,
+    not 4. A default that is none of the choices is passed on as it is (an index, or an error).
+    """
+    index = None if default is None else position(tuple(choices), default)
+    return default if index is None else index
 
 
 def ConstantParameter(value: Any) -> Constant:

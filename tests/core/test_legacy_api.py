@@ -293,6 +293,22 @@ def test_old_parameter_names_build_todays_parameters(root: Path) -> None:
     assert {w.category for w in caught} == {DeprecationWarning}
 
 
+def test_an_old_categorical_default_names_a_choice_not_an_index() -> None:
+    # NePS's old default= was a choice; read as today's index prior, 2 among (1, 2, 4) meant 4.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # and no AmbiguousPriorWarning: nothing is ambiguous
+        warnings.simplefilter("ignore", DeprecationWarning)
+        old = neps.CategoricalParameter([1, 2, 4], default=2, default_confidence="high")
+        from_yaml = space_from_description({"b": {"choices": [1, 2, 4], "default": 2}})
+    assert (old.prior_index, old.prior_confidence) == (1, "high")
+    assert from_yaml.parameters["b"].prior_index == 1
+    with pytest.warns(DeprecationWarning):
+        by_index = neps.CategoricalParameter(["a", "b"], default=1)  # no choice: an index
+    assert by_index.prior_index == 1
+    with pytest.warns(DeprecationWarning), pytest.raises(ValueError, match="prior 'c'"):
+        neps.CategoricalParameter(["a", "b"], default="c")
+
+
 def test_old_argument_names_of_todays_parameters_say_the_new_ones() -> None:
     with pytest.raises(TypeError, match="Float: prior= for default="):
         neps.Float(0.0, 1.0, default=0.5)
