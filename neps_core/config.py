@@ -178,10 +178,14 @@ def _worker_id(value: Any) -> str:
 
 
 def run_directory(value: Any) -> Path:
-    """``root_directory`` as a path: refused, named, when it is not one or is a file's."""
+    """``root_directory`` as an absolute path: refused, named, when it is not one or is a file's.
+
+    Absolute, so that an ``evaluate_pipeline`` changing the working directory (into its
+    ``pipeline_directory``, say) does not send later trials' files somewhere else.
+    """
     if not isinstance(value, str | os.PathLike):
         raise SettingsError(f"root_directory must be a path, got {value!r}")
-    path = Path(value)
+    path = Path(value).absolute()
     if path.exists() and not path.is_dir():
         raise SettingsError(f"root_directory {path} is a file, not a directory")
     return path

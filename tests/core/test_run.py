@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import functools
+import os
 import threading
 from pathlib import Path
 from typing import Any
@@ -191,6 +192,31 @@ def test_continue_until_max_evaluation_completed_waits_for_open_trials(root: Pat
 
 
 # -- continuing ----------------------------------------------------------------------------------
+def test_an_evaluation_changing_the_working_directory_moves_no_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # With a relative root, the injected paths were relative: after os.chdir into the first
+    # trial's folder, later trials went to config_1/root/configs/... and their files failed.
+    monkeypatch.chdir(tmp_path)
+    seen: list[Path] = []
+
+    def evaluate_pipeline(x: float, pipeline_directory: Path) -> float:
+        seen.append(pipeline_directory)
+        os.chdir(pipeline_directory)
+        return x
+
+    space = {"x": neps.Float(0.0, 1.0)}
+    summary = neps.run(evaluate_pipeline, space, root_directory="root", evaluations_to_spend=3)
+    assert summary.counts["success"] == 3
+    assert seen == [tmp_path / "root" / "configs" / f"config_{i}" for i in (1, 2, 3)]
+    assert sorted(p.parent.name for p in tmp_path.rglob("report.yaml")) == [
+        "config_1",
+        "config_2",
+        "config_3",
+    ]
+    assert len(list(tmp_path.rglob("configs"))) == 1
+
+
 def test_continued_run_without_a_space_uses_the_saved_one(root: Path) -> None:
     neps.run(Recorder(), SPACE, root_directory=root, evaluations_to_spend=2)
     objective = Recorder()
