@@ -16,7 +16,7 @@ import numpy as np
 
 from neps_core.budget_file import recorded_budgets
 from neps_core.config import RunSettings
-from neps_core.connection import connect
+from neps_core.connection import check_new_run, connect
 from neps_core.distributed import maybe_run_as_nonzero_rank, rank_zero
 from neps_core.errors import SettingsError, add_note
 from neps_core.interfaces import Storage
@@ -110,6 +110,8 @@ def run(
         return followed
     with rank_zero(settings) as settings:
         loaded = load_plugins(settings.plugins)
+        if settings.overwrite_root_directory:
+            check_new_run(settings, loaded)  # before the old run is deleted
         overwrite = (
             functools.partial(overwrite_run, settings.root_directory, loaded, settings.stale_after)
             if settings.overwrite_root_directory

@@ -32,6 +32,7 @@ from neps_core.models import RunInfo
 from neps_core.plugin_manager import Plugins
 from neps_core.run_storage import (
     STORAGE_POINTER_FILE,
+    check_storage_options,
     initialize_run,
     open_storage,
     stored_space,
@@ -91,6 +92,24 @@ def connect(settings: RunSettings, plugins: Plugins) -> RunContext:
         return open_storage(settings.root_directory, settings.storage, plugins)
 
     return RunContext(settings, space, storage, optimizer, evaluator, plugins, open_another_handle)
+
+
+def check_new_run(settings: RunSettings, plugins: Plugins) -> None:
+    """Raise what ``connect`` would raise starting a new run with ``settings``, writing nothing.
+
+    ``overwrite_root_directory`` deletes the old run before ``connect``: a misspelt option
+    must not cost it.
+    """
+    if settings.pipeline_space is None:
+        raise SettingsError(
+            "overwrite_root_directory=True starts a new run, which needs a pipeline_space; "
+            f"{settings.root_directory} was left as it is"
+        )
+    space = resolve_space(settings.pipeline_space, plugins)
+    _optimizer(settings, space, plugins)
+    _refuse_arguments_no_one_passes(settings, space)
+    build_evaluator(settings.evaluator, plugins)
+    check_storage_options(settings.root_directory, settings.storage, plugins)
 
 
 def _optimizer(

@@ -91,15 +91,30 @@ def open_storage(
                 "installed, with an entry point in the 'neps_core' group)",
             )
         raise
-    with plugin_errors(f"storage {chosen['name']!r} of", plugins.storages.origin(chosen["name"])):
-        storage = cls(
-            root, url=chosen.get("url"), converter=plugins.converter, **chosen.get("options", {})
-        )
+    storage = _construct(cls, root, chosen, plugins)
     if stored is None:
         _record_pointer(root, chosen, storage, no_new_run)
     elif not lost_ok:
         _refuse_a_lost_store(root, storage)
     return storage
+
+
+def _construct(cls: type[Storage], root: Path, chosen: dict[str, Any], plugins: Plugins) -> Storage:
+    with plugin_errors(f"storage {chosen['name']!r} of", plugins.storages.origin(chosen["name"])):
+        return cls(
+            root, url=chosen.get("url"), converter=plugins.converter, **chosen.get("options", {})
+        )
+
+
+def check_storage_options(root: Path, spec: ComponentSpec | None, plugins: Plugins) -> None:
+    """Raise what opening a new run's storage ``spec`` in ``root`` would raise, writing nothing.
+
+    Backends check their options when built and touch their data only when used, so the
+    storage is built and closed at once.
+    """
+    if spec is not None:
+        chosen = _pointer_of(spec, plugins)
+        _construct(plugins.storages[chosen["name"]], root, chosen, plugins).close()
 
 
 def _record_pointer(

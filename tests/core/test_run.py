@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 import neps_core as neps
-from neps_core.errors import SettingsError, StorageError
+from neps_core.errors import SettingsError, StorageError, UnknownPluginError
 from neps_core.inspection import read_run
 from neps_core.models import Trial
 from neps_core.serialization import make_converter, to_plain
@@ -300,6 +300,40 @@ def test_overwrite_root_directory_starts_fresh(root: Path, trial_file: Any) -> N
     assert not (root / "configs" / "config_3").exists()
     assert set(trial_file(root, 1, "config")) == {"y"}
     assert neps.load_pipeline_space(root) == neps.PipelineSpace(other)
+
+
+@pytest.mark.parametrize(
+    ("mistake", "message"),
+    [
+        ({"evaluator": "thread"}, "Unknown evaluator 'thread'"),
+        ({"optimizer": "nosuch"}, "Unknown optimizer 'nosuch'"),
+        ({"optimizer": ("random_search", {"use_prior": True})}, "unknown option"),
+        ({"storage": "nosuch"}, "Unknown storage 'nosuch'"),
+        ({"storage": {"name": "disk", "fsync": "maybe"}}, "fsync must be true or false"),
+        ({"storage": {"name": "sqlite", "lock_timout": 3}}, "unknown option"),
+        ({"evaluator": {"name": "process_pool", "n_workers": 0}}, "n_workers must be at least 1"),
+        ({"evaluate_pipeline": lambda y: y}, "requires 'y'"),
+        ({"pipeline_space": None}, "needs a pipeline_space"),
+    ],
+)
+def test_a_mistake_in_an_overwriting_call_keeps_the_old_run(
+    root: Path, mistake: dict[str, Any], message: str
+) -> None:
+    # The old run was deleted first; then the mistake stopped the new one: nothing was left.
+    neps.run(lambda x: x, {"x": neps.Float(0.0, 1.0)}, root_directory=root, evaluations_to_spend=2)
+    before = sorted(p.relative_to(root) for p in root.rglob("*"))
+    arguments = {
+        "evaluate_pipeline": lambda x: x,
+        "pipeline_space": {"x": neps.Float(0.0, 1.0)},
+        "root_directory": root,
+        "evaluations_to_spend": 2,
+        "overwrite_root_directory": True,
+        **mistake,
+    }
+    with pytest.raises((SettingsError, UnknownPluginError), match=message):
+        neps.run(**arguments)
+    assert neps.status(root).counts["success"] == 2
+    assert sorted(p.relative_to(root) for p in root.rglob("*")) == before
 
 
 # -- the built-in optimizers end to end ----------------------------------------------------------
