@@ -56,22 +56,44 @@ def awaits_result(trial: Trial) -> bool:
     return bool(trial.metadata.get(ASYNC_MARK))
 
 
-def live_trials(history: TrialHistory, now: float, stale_after: float) -> list[Trial]:
-    """EVALUATING trials whose worker heartbeated within ``stale_after`` seconds."""
+def live_trials(
+    history: TrialHistory, now: float, stale_after: float, present: list[str] | None = None
+) -> list[Trial]:
+    """EVALUATING trials whose worker is alive.
+
+    A ``run()`` worker of this machine is alive while its pid is ``present`` (see
+    ``presence.processes_present``), whatever its heartbeat; other workers, or all of them
+    when ``present`` is ``None``, while they heartbeated within ``stale_after`` seconds.
+    """
     return [
         history[i]
         for i in history.ids_in(TrialState.EVALUATING)
-        if not awaits_result(history[i]) and now - last_sign_of_life(history[i]) < stale_after
+        if not awaits_result(history[i]) and _alive(history[i], now, stale_after, present)
     ]
 
 
-def refuse_if_alive(history: TrialHistory, stale_after: float, action: str, wait_hint: str) -> None:
+def _alive(trial: Trial, now: float, stale_after: float, present: list[str] | None) -> bool:
+    me = this_process()
+    worker = str(trial.metadata.get(WORKER_PROCESS, "")).split("/")
+    if present is not None and me is not None and worker[0] == me.split("/")[0]:
+        return len(worker) == 3 and worker[1] in present  # boot id / pid / start time
+    return now - last_sign_of_life(trial) < stale_after
+
+
+def refuse_if_alive(
+    history: TrialHistory,
+    stale_after: float,
+    action: str,
+    wait_hint: str,
+    present: list[str] | None = None,
+) -> None:
     """Raise ``LiveWorkersError`` if workers still evaluate trials: ``action`` would harm them.
 
-    ``wait_hint`` names the setting the heartbeat age is compared with.
+    ``wait_hint`` names the setting the heartbeat age is compared with; ``present`` is as
+    for ``live_trials``.
     """
     now = time.time()
-    alive = live_trials(history, now, stale_after)
+    alive = live_trials(history, now, stale_after, present)
     if alive:
         described = ", ".join(
             f"trial {t.id} (worker {t.worker_id}, heartbeat {now - last_sign_of_life(t):.0f} s ago)"

@@ -194,20 +194,54 @@ def _boot_id() -> str:
 def alone_in(root: Path) -> bool:
     """Whether this process is certainly the only one present in ``root``.
 
-    Reads the kernel's lock table (``/proc/locks``): the presence file must carry exactly one
-    lock, this process's own, and no waiter. Anything else (not Linux, a file system whose
-    locks the table shows under another device, several presences in this process, a
-    process of another pid namespace) answers ``False``: not known.
+    The presence file must carry exactly one lock, this process's own, and no waiter.
+    Anything else (see ``_lock_holders``, or several presences in this process) answers
+    ``False``: not known.
+    """
+    return _lock_holders(root) == [str(os.getpid())]
+
+
+def processes_present(root: Path) -> list[str] | None:
+    """The pids of the processes of this machine present in ``root``; ``None`` if unknown.
+
+    For a process that is not present itself (``neps-core clean``): it takes a shared lock
+    for a moment, and the lock table is trusted only if that lock shows in it.
+    """
+    if fcntl is None:  # pragma: no cover - Windows
+        return None
+    try:
+        descriptor = os.open(root / WORKERS_LOCK, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        holders = _lock_holders(root)
+    except OSError:  # held exclusively: a run is being overwritten
+        return None
+    finally:
+        os.close(descriptor)  # releases the lock
+    me = str(os.getpid())
+    if holders is None or me not in holders:
+        return None
+    holders.remove(me)
+    return holders
+
+
+def _lock_holders(root: Path) -> list[str] | None:
+    """The pids holding or awaiting a lock on ``root``'s presence file, from ``/proc/locks``.
+
+    ``None`` where that is not known: not Linux, no presence file. A file system whose locks
+    the table shows under another device, or a process of another pid namespace, give a
+    wrong answer the caller must allow for.
     """
     try:
         held = os.stat(root / WORKERS_LOCK)
         table = Path("/proc/locks").read_text(encoding="ascii")
     except (OSError, UnicodeDecodeError):
-        return False
+        return None
     file_id = f"{os.major(held.st_dev):02x}:{os.minor(held.st_dev):02x}:{held.st_ino}"
-    holders = [  # "1: FLOCK  ADVISORY  READ 4242 08:01:1234 0 EOF"; waiters add a "->"
+    return [  # "1: FLOCK  ADVISORY  READ 4242 08:01:1234 0 EOF"; waiters add a "->"
         fields[fields.index(file_id) - 1]
         for fields in map(str.split, table.splitlines())
         if file_id in fields
     ]
-    return holders == [str(os.getpid())]

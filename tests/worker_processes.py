@@ -1,5 +1,5 @@
-"""A real worker process SIGKILLed mid-evaluation, shared by the crash tests of the CLI and
-of read-only runs."""
+"""A real worker process mid-evaluation, alive or SIGKILLed, shared by the crash tests of the
+CLI and of read-only runs."""
 
 from __future__ import annotations
 
@@ -11,9 +11,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 
-def kill_mid_evaluation(script: str, arguments: Sequence[str], root: Path, marker: str) -> None:
+def start_worker(
+    script: str, arguments: Sequence[str], root: Path, marker: str
+) -> subprocess.Popen[bytes]:
     """Run ``script`` (with ``arguments``) in ``root``'s parent until a file matching the glob
-    ``marker`` appears under ``root`` (the evaluation has begun), then SIGKILL it."""
+    ``marker`` appears under ``root`` (the evaluation has begun); the caller stops it."""
     cwd = root.parent
     cwd.mkdir(parents=True, exist_ok=True)
     (cwd / "worker.py").write_text(script, encoding="utf-8")
@@ -24,6 +26,17 @@ def kill_mid_evaluation(script: str, arguments: Sequence[str], root: Path, marke
             assert worker.poll() is None, "the worker exited early"
             assert time.monotonic() < deadline, "the worker never started evaluating"
             time.sleep(0.05)
-    finally:
-        worker.send_signal(signal.SIGKILL)
-        worker.wait(timeout=60)
+    except BaseException:
+        kill(worker)
+        raise
+    return worker
+
+
+def kill_mid_evaluation(script: str, arguments: Sequence[str], root: Path, marker: str) -> None:
+    """``start_worker``, then SIGKILL it."""
+    kill(start_worker(script, arguments, root, marker))
+
+
+def kill(worker: subprocess.Popen[bytes]) -> None:
+    worker.send_signal(signal.SIGKILL)
+    worker.wait(timeout=60)

@@ -16,16 +16,19 @@ from neps_core.history import TrialHistory
 from neps_core.inspection import open_run
 from neps_core.liveness import awaits_result, last_sign_of_life, refuse_if_alive
 from neps_core.models import Report, Trial, TrialState
+from neps_core.presence import processes_present
 
 CLEAN_RULE = """\
 Remove the debris of stopped or killed workers from a run, safely.
 
 The rule:
-  * If any worker is alive - an EVALUATING trial heartbeated within --stale-after
+  * If any worker is alive - an EVALUATING trial whose worker process still runs on
+    this machine, or, for workers elsewhere, that heartbeated within --stale-after
     seconds - nothing is changed and the command fails: stop the workers first.
   * Otherwise these trials are debris and become CRASHED (their records and folders
     stay; storage never forgets a trial):
-      - EVALUATING trials whose worker stopped heartbeating (it died or was killed);
+      - EVALUATING trials whose worker died or was killed (its process is gone from
+        this machine, or it stopped heartbeating);
       - PENDING trials (sampled but never started, or re-queued after a crash).
     A continued run() then samples fresh trials instead. Like every sampled trial,
     they still count towards evaluations_to_spend.
@@ -35,7 +38,7 @@ The rule:
     trials waiting for save_pipeline_results (asynchronous evaluation).
 The check and the change happen in one storage transaction. A worker that has not
 claimed its first trial yet is invisible to the check: stop workers before cleaning.
---dry-run only reads (no lock, no file written), so it also works on a read-only run.
+--dry-run only reads (no storage lock, no file written), so it also works on a read-only run.
 """
 
 #: Files neps_core writes atomically (a temporary sibling, then a rename).
@@ -76,14 +79,17 @@ def clean_run(root_directory: str | Path, *, stale_after: float, dry_run: bool) 
     now = time.time()
     removed: list[Removed] = []
 
+    present = processes_present(Path(root_directory))
+
     def crash_debris(history: TrialHistory) -> list[Trial]:
-        refuse_if_alive(history, stale_after, f"clean {root_directory}", "--stale-after")
+        action = f"clean {root_directory}"
+        refuse_if_alive(history, stale_after, action, "--stale-after", present)
         debris = _debris(history, now)
         removed[:] = [Removed(t.id, t.state.value, why) for t, why in debris]
         return [] if dry_run else [_crashed(trial, why, now) for trial, why in debris]
 
     with open_run(root_directory) as storage:
-        if dry_run:  # only reads: no lock taken, no file created, so a read-only run works
+        if dry_run:  # only reads: no storage lock, no file created, so a read-only run works
             crash_debris(storage.sync())
         else:
             storage.transact(crash_debris)
