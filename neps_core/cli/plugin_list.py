@@ -86,8 +86,13 @@ def _aliases(plugins: Plugins, registers: dict[str, list[str]]) -> dict[str, lis
     found = {}
     for kind, names in registers.items():
         for name in names:
-            if name in registries[kind]:
-                aliases = list(getattr(registries[kind][name], "aliases", ()))
+            registry = registries[kind]
+            if name in registry:
+                cls = registry[name]
+                # Only names that reach this class: not those a subclass inherits, not lost clashes.
+                aliases = [
+                    a for a in getattr(cls, "aliases", ()) if a in registry and registry[a] is cls
+                ]
                 if aliases:
                     found[name] = aliases
     return found

@@ -350,6 +350,7 @@ def test_plugins_lists_what_each_plugin_registers(tmp_path: Path) -> None:
     assert by_name["mo_asha"]["aliases"] == {"mo_asha": ["moasha"]}  # NePS's spelling works too
     assert by_name["random_search"]["aliases"] == {"random_search": ["neps_random_search"]}
     assert by_name["asha"]["aliases"] == {}
+    assert by_name["async_evaluator"]["aliases"] == {}  # sync's "serial" is not inherited
     assert "neps_trial_finished" in by_name["progress"]["hooks"]
     assert "grid_search" not in by_name
     assert data["disabled"] == ["grid_search"]
