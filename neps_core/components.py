@@ -20,6 +20,7 @@ from neps_core.config import ComponentSpec, RunSettings
 from neps_core.errors import SettingsError, UnknownPluginError, add_note
 from neps_core.interfaces import Evaluator, Optimizer
 from neps_core.plugin_manager import Plugins, plugin_errors
+from neps_core.registry import Registry
 from neps_core.serialization import make_settings_converter
 from neps_core.space import PipelineSpace
 
@@ -119,9 +120,7 @@ def select_optimizer_class(
             )
         return spec.name
     if spec.name != "auto":
-        if spec.name in NEPS_OPTIMIZERS_NOT_HERE and spec.name not in plugins.optimizers:
-            advice = f"NePS's {spec.name!r} is {NEPS_OPTIMIZERS_NOT_HERE[spec.name]}."
-            raise UnknownPluginError("optimizer", spec.name, plugins.optimizers, [], advice)
+        refuse_other_projects_name(plugins.optimizers, spec.name)
         return plugins.optimizers[spec.name]
     name = plugins.hook.neps_select_optimizer(
         space=space, settings=settings, multi_objective=multi_objective
@@ -185,11 +184,26 @@ DEEPHYPER_METHODS_NOT_HERE = {
 }
 
 
+#: Other projects' names of components neps_core lacks, by registry kind: (project, advice).
+_OTHER_PROJECTS = {
+    "optimizer": ("NePS", NEPS_OPTIMIZERS_NOT_HERE),
+    "evaluator": ("DeepHyper", DEEPHYPER_METHODS_NOT_HERE),
+}
+
+
+def refuse_other_projects_name(registry: Registry[Any], name: str) -> None:
+    """Raise ``UnknownPluginError`` saying what to use instead of another project's ``name``
+    that no installed plugin provides (NePS's ``ifbo``, DeepHyper's ``thread``)."""
+    project, missing = _OTHER_PROJECTS.get(registry.kind, ("", {}))
+    if name in missing and name not in registry:
+        advice = f"{project}'s {name!r} is {missing[name]}."
+        raise UnknownPluginError(registry.kind, name, registry, [], advice)
+
+
 def build_evaluator(spec: ComponentSpec, plugins: Plugins) -> Evaluator:
     """Instantiate the evaluator named by ``spec`` with validated options."""
-    if spec.name in DEEPHYPER_METHODS_NOT_HERE and spec.name not in plugins.evaluators:
-        advice = f"DeepHyper's {spec.name!r} is {DEEPHYPER_METHODS_NOT_HERE[spec.name]}."
-        raise UnknownPluginError("evaluator", spec.name, plugins.evaluators, [], advice)
+    if isinstance(spec.name, str):
+        refuse_other_projects_name(plugins.evaluators, spec.name)
     cls: type[Evaluator] = (
         spec.name if isinstance(spec.name, type) else plugins.evaluators[spec.name]
     )

@@ -31,7 +31,7 @@ from typing import Any, NoReturn
 
 import attrs
 
-from neps_core.components import resolve_space, structure_settings
+from neps_core.components import refuse_other_projects_name, resolve_space, structure_settings
 from neps_core.config import (
     ALIASES,
     DEPRECATED_ALIASES,
@@ -287,6 +287,7 @@ class _Parser:
         if name in allow:
             return value
         try:
+            refuse_other_projects_name(registry, name)
             cls = registry[name]
         except NepsCoreError as error:
             self.fail(where, str(error))

@@ -269,6 +269,12 @@ def test_error_messages_give_the_key_path(
             "run.yaml: optimizer: Unknown optimizer 'random_serch'. Did you mean 'random_search'",
         ),
         ({"optimizer": {"name": "random_serch"}}, "run.yaml: optimizer.name: Unknown optimizer"),
+        (  # run() said what to use instead; a run config only listed what exists
+            {"evaluator": "thread"},
+            "run.yaml: evaluator: Unknown evaluator 'thread'. DeepHyper's 'thread' is not in "
+            "neps_core; use 'process_pool'",
+        ),
+        ({"optimizer": "ifbo"}, "run.yaml: optimizer: Unknown optimizer 'ifbo'. NePS's 'ifbo'"),
         (
             {"storage": "sqlte"},
             "run.yaml: storage: Unknown storage 'sqlte'. Did you mean 'sqlite'?",
