@@ -125,7 +125,9 @@ class _Parser:
             "evaluator": (plugins.evaluators, ()),
             "storage": (plugins.storages, ()),
         }
-        if key in components and value is not None:
+        if value is None:  # an empty key: the setting's default
+            return value
+        if key in components:
             registry, allow = components[key]
             return self._component(key, value, registry, allow)
         if key == "evaluate_pipeline":

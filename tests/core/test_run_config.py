@@ -188,6 +188,18 @@ def test_legacy_names_and_yaml_1_1_numbers(tmp_path: Path) -> None:
     assert overridden["cost_to_spend"] == 200.0
 
 
+def test_an_empty_key_is_the_settings_default(tmp_path: Path) -> None:
+    # root_directory left empty was "expected a path, got None", though other keys took it.
+    path = write_config(tmp_path, "root_directory:\nevaluator:\nseed:\nevaluations_to_spend: 2\n")
+    assert load_run_config(path) == {
+        "root_directory": None,
+        "evaluator": None,
+        "seed": None,
+        "evaluations_to_spend": 2,
+    }
+    assert load_run_config(path, overrides=["root_directory="])["root_directory"] is None
+
+
 # -- errors name the file and the key path -----------------------------------------------------
 @pytest.mark.parametrize(
     ("changes", "expected"),
