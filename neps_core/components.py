@@ -85,11 +85,20 @@ def check_run_fits_space(settings: RunSettings, space: PipelineSpace) -> None:
             "pipeline_space has no parameters: declare at least one (e.g. neps.Float) to search"
         )
     for budget in ("fidelities_to_spend", "max_fidelities_per_run"):
-        if getattr(settings, budget) is not None and space.fidelity_name is None:
+        if getattr(settings, budget) is None:
+            continue
+        if space.fidelity is None:
             raise SettingsError(
                 f"{budget} needs a fidelity parameter (e.g. neps.IntegerFidelity) in "
                 "pipeline_space, which has none; budget the run with evaluations_to_spend or "
                 "cost_to_spend instead"
+            )
+        lowest = space.fidelity.lower
+        if lowest <= 0:  # a trial at fidelity <= 0 would give budget back, or spend none
+            raise SettingsError(
+                f"{budget} sums the fidelity {space.fidelity_name!r} of every trial, so its "
+                f"lower bound must be > 0, got {lowest}; budget the run with "
+                "evaluations_to_spend or cost_to_spend instead"
             )
 
 

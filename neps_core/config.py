@@ -141,7 +141,7 @@ def _seed(name: str, value: Any) -> None:
 
 
 def _number(name: str, value: Any) -> None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
+    if isinstance(value, bool) or not isinstance(value, int | float) or math.isnan(value):
         raise SettingsError(f"{name} must be a number, got {value!r}")
 
 

@@ -95,7 +95,8 @@ class _Parser:
             values["plugins"] = self._plugins(values["plugins"])
         plugins = load_plugins(values.get("plugins", ()))
         for key, value in values.items():
-            values[key] = self._value(key, value, plugins)
+            if value is not None:  # None, an empty key, is the setting's default
+                values[key] = self._value(key, value, plugins)
         self._check_settings(values)
         return values
 
@@ -125,8 +126,6 @@ class _Parser:
             "evaluator": (plugins.evaluators, ()),
             "storage": (plugins.storages, ()),
         }
-        if value is None:  # an empty key: the setting's default
-            return value
         if key in components:
             registry, allow = components[key]
             return self._component(key, value, registry, allow)

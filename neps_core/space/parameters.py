@@ -140,6 +140,11 @@ class Numerical(Parameter):
             problems.append(f"bounds must be finite, got [{self.lower}, {self.upper}]")
         elif self.lower >= self.upper:
             problems.append(f"lower ({self.lower}) must be smaller than upper ({self.upper})")
+        elif not self.log and math.isinf(self.upper - self.lower):  # samples would be nan
+            problems.append(
+                f"the range [{self.lower}, {self.upper}] is wider than a float holds "
+                "(upper - lower overflows); narrow it, or use log=True with lower > 0"
+            )
         if not isinstance(self.log, bool):
             problems.append(f"log must be true or false, got {self.log!r}")
         elif self.log and self.lower <= 0:

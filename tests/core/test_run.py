@@ -138,6 +138,23 @@ def test_fidelities_to_spend_without_a_fidelity_parameter_is_refused(root: Path)
     assert not root.exists()  # refused before anything was written
 
 
+@pytest.mark.parametrize("lower", [-5, 0])
+def test_fidelities_to_spend_with_a_fidelity_reaching_zero_is_refused(
+    root: Path, lower: int
+) -> None:
+    # A trial at fidelity -5 gave 5 back: 54 trials ran on fidelities_to_spend=10.
+    space = {"x": neps.Float(0.0, 1.0), "epochs": neps.IntegerFidelity(lower, 5)}
+    with pytest.raises(SettingsError, match=rf"'epochs'.*lower bound must be > 0, got {lower}"):
+        neps.run(
+            lambda x, epochs: x,
+            space,
+            root_directory=root,
+            fidelities_to_spend=10,
+            optimizer=("random_search", {"ignore_fidelity": False}),
+        )
+    assert not root.exists()
+
+
 def test_an_empty_space_is_refused(root: Path) -> None:
     with pytest.raises(SettingsError, match="pipeline_space has no parameters"):
         neps.run(Recorder(), {}, root_directory=root, evaluations_to_spend=3)

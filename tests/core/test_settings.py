@@ -58,6 +58,7 @@ def _trials(root: Path) -> int:
         ("sample_batch_size", 0),
         ("sample_batch_size", 1.5),
         ("objective_value_on_error", "high"),
+        ("objective_value_on_error", math.nan),
         ("cost_value_on_error", [1]),
         ("cost_value_on_error", math.nan),
         ("cost_value_on_error", -1.0),
