@@ -6,8 +6,8 @@ The decision looks at the objectives, the space and the evaluator:
 * a fidelity parameter and priors -> ``priorband``;
 * a fidelity parameter, no priors -> ``hyperband`` with the one-at-a-time ``sync`` evaluator,
   ``asha`` with any other evaluator (parallel workers never wait for a rung to fill);
-* no fidelity -> ``pibo`` with priors, ``bayesian_optimization`` without, when scipy (the
-  ``bo`` extra) is installed; ``random_search`` otherwise.
+* no fidelity -> ``pibo`` with priors, ``bayesian_optimization`` without, when the
+  ``bo`` extra (scipy, threadpoolctl) is installed; ``random_search`` otherwise.
 
 Whether a run has several objectives is only known once results arrive: the run starts with
 the single-objective choice and asks again (``multi_objective=True``) when the first result
@@ -43,17 +43,18 @@ def with_fidelity(space: PipelineSpace, settings: Any) -> str:
 
 
 def without_fidelity(space: PipelineSpace, settings: Any) -> str:
-    """πBO with priors, else Bayesian optimization; random search without scipy or flat space.
+    """πBO with priors, else Bayesian optimization; random search without the extra or a flat space.
 
-    The GP optimizers need scipy (the ``bo`` extra) and a flat space (no operations or
-    resampled parameters); anything else falls back to random search, which handles every
-    space.
+    The GP optimizers need the ``bo`` extra (scipy, threadpoolctl) and a flat space (no
+    operations or resampled parameters); anything else falls back to random search, which
+    handles every space.
     """
-    if not space.is_flat or not scipy_available():
+    if not space.is_flat or not bo_extra_available():
         return "random_search"
     return "pibo" if space.has_priors else "bayesian_optimization"
 
 
-def scipy_available() -> bool:
-    """Whether scipy is importable, checked without importing it."""
-    return importlib.util.find_spec("scipy") is not None
+def bo_extra_available() -> bool:
+    """Whether the ``bo`` extra (scipy, threadpoolctl) is importable, checked without importing
+    it."""
+    return all(importlib.util.find_spec(name) is not None for name in ("scipy", "threadpoolctl"))

@@ -46,11 +46,12 @@ def test_picks_by_fidelity_priors_and_evaluator() -> None:
         assert chosen == expected[name], name
 
 
-def test_without_scipy_spaces_without_fidelity_get_random_search(
-    monkeypatch: pytest.MonkeyPatch,
+@pytest.mark.parametrize("missing", ["scipy", "threadpoolctl"])
+def test_without_the_bo_extra_spaces_without_fidelity_get_random_search(
+    monkeypatch: pytest.MonkeyPatch, missing: str
 ) -> None:
-    monkeypatch.setitem(sys.modules, "scipy", None)  # what `import scipy` sees when missing
-    assert not auto_optimizer.scipy_available()
+    monkeypatch.setitem(sys.modules, missing, None)  # what `import` sees when it is missing
+    assert not auto_optimizer.bo_extra_available()
     settings = RunSettings(root_directory=Path("unused"))
     for name in ("continuous", "mixed", "priors"):
         chosen = auto_optimizer.neps_select_optimizer(

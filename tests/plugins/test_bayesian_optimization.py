@@ -406,3 +406,29 @@ def test_a_real_run_improves_on_its_initial_design(neps_root: Any) -> None:
     )
     assert summary.best_trial is not None
     assert float(summary.best_trial.objective) < 1e-3  # type: ignore[arg-type]
+
+
+def test_the_model_runs_blas_on_one_thread(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    # With a BLAS thread per core, two workers on two cores took 4x as long per proposal.
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    seen: list[int] = []
+    build = GaussianProcess.__init__
+
+    def recording_build(*args: Any, **kwargs: Any) -> None:
+        seen.extend(pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas")
+        build(*args, **kwargs)
+
+    monkeypatch.setattr(GaussianProcess, "__init__", recording_build)
+    space = {"x": neps.Float(0.0, 1.0), "y": neps.Float(0.0, 1.0)}
+    with threadpool_limits(limits=2, user_api="blas"):  # as on a 2-core machine, whatever this is
+        neps.run(
+            lambda x, y: (x - 0.3) ** 2 + y,
+            space,
+            root_directory=tmp_path / "run",
+            evaluations_to_spend=8,
+            optimizer=("bayesian_optimization", {"initial_design_size": 5}),
+        )
+        after = [p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"]
+    assert seen and set(seen) == {1}
+    assert set(after) == {2}  # restored for the user's own code
