@@ -96,6 +96,7 @@ def open_storage(
         _record_pointer(root, chosen, storage, no_new_run)
     elif not lost_ok:
         _refuse_a_lost_store(root, storage)
+        _refuse_trials_without_their_run(root, storage)
     return storage
 
 
@@ -142,6 +143,29 @@ def _record_pointer(
         raise
     root.mkdir(parents=True, exist_ok=True)
     write_atomic(pointer, dump_yaml(chosen))
+
+
+def _refuse_trials_without_their_run(root: Path, storage: Storage) -> None:
+    """Trials but no run info (space, optimizer, seed): it was deleted. Going on would start
+    a new run among the old trials, with any space, and mix their configurations.
+
+    The run info is stored before the first trial, so this is never a race.
+    """
+    try:
+        if storage.load_info() is not None:
+            return
+        count = len(storage.sync())
+    except BaseException:
+        storage.close()
+        raise
+    if count:
+        storage.close()
+        raise StorageError(
+            f"{root}: its storage {storage.name!r} holds {count} trial(s) but not the record "
+            "of the run they belong to (its space, optimizer and seed; the disk storage keeps "
+            "it in run_info.yaml): it was deleted or lost. Restore it, or start over with "
+            "overwrite_root_directory=True"
+        )
 
 
 def _refuse_a_lost_store(root: Path, storage: Storage) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import functools
 import os
+import sqlite3
 import threading
 from pathlib import Path
 from typing import Any
@@ -512,6 +513,32 @@ def test_a_store_that_lost_its_trials_is_refused_not_started_over(root: Path, st
     summary = neps.run(  # the way out the message names
         Recorder(),
         SPACE,
+        root_directory=root,
+        evaluations_to_spend=1,
+        overwrite_root_directory=True,
+    )
+    assert summary.budget.used_evaluations == 1
+
+
+@pytest.mark.parametrize("storage", ["disk", "sqlite"])
+def test_trials_whose_run_record_was_lost_are_refused_not_joined(root: Path, storage: str) -> None:
+    # Without run_info.yaml (or the database's run_info row) a run with another space started
+    # among the old trials, mixing {'x': ...} and {'a': ...}; status said there was no run.
+    neps.run(Recorder(), SPACE, root_directory=root, evaluations_to_spend=2, storage=storage)
+    if storage == "disk":
+        (root / "run_info.yaml").unlink()
+    else:
+        with sqlite3.connect(root / "run.db") as database:
+            database.execute("DELETE FROM run_info")
+    lost = r"holds 2 trial\(s\) but not the record of the run they belong to"
+    other = {"a": neps.Integer(0, 10)}
+    with pytest.raises(StorageError, match=lost):
+        neps.run(lambda a: a, other, root_directory=root, evaluations_to_spend=4)
+    with pytest.raises(StorageError, match=lost):
+        neps.status(root)
+    summary = neps.run(  # the way out the message names
+        lambda a: a,
+        other,
         root_directory=root,
         evaluations_to_spend=1,
         overwrite_root_directory=True,
