@@ -124,6 +124,7 @@ class Worker:
         self._cost_spent = 0.0
         self._fidelities_spent = 0.0
         self._local_stop: str | None = None
+        self._told_waiting = ""  # the reason for waiting last logged
         self._sampler = TrialSampler(
             context.settings,
             context.space,
@@ -200,8 +201,11 @@ class Worker:
         while True:
             free = self._free_slots()
             if free > 0 and (self.stop_reason is None or waits) and not until_results:
-                for trial in self._sample(free):
+                sampled = self._sample(free)
+                for trial in sampled:
                     self._launch(trial)
+                if not sampled:
+                    self._say_why_waiting()
                 self._claiming.clear()
                 while self._unbuilt:  # after every claimed trial is in flight (given back)
                     self._finish_in_flight(self._unbuilt.pop(0))
@@ -214,6 +218,15 @@ class Worker:
                 time.sleep(POLL_INTERVAL)  # for a free slot, or for other workers' trials
             else:
                 break
+
+    def _say_why_waiting(self) -> None:
+        """Log, once per reason, why nothing new starts while trials run: with an asynchronous
+        evaluation and cost_to_spend, the worker waited silently for a first cost."""
+        sampler = self._sampler
+        reason = sampler.waiting_because if sampler.waiting_for else ""
+        if reason and reason != self._told_waiting:
+            logger.info("Waiting for trial(s) %s: %s", ", ".join(sampler.waiting_for), reason)
+        self._told_waiting = reason
 
     def _free_slots(self) -> int:
         """Evaluator capacity left, also bounded by this worker's unanswered async trials."""

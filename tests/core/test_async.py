@@ -6,8 +6,10 @@ The separate processes here are real ``python -c`` interpreters, as a SLURM job 
 
 from __future__ import annotations
 
+import logging
 import subprocess
 import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -165,3 +167,26 @@ def test_seed_000_walkthrough_with_real_jobs(root: Path) -> None:
     assert status.counts["success"] == 3
     configs = [neps.load_config(root, config_id=i) for i in ("1", "2", "3")]
     assert status.best_objective == min(c["x"] for c in configs)
+
+
+def test_a_worker_waiting_for_a_first_cost_says_so(
+    root: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # With cost_to_spend one trial runs until a cost is known; an asynchronous worker waited
+    # for its job's result without a word, which looked like a hang.
+    def submit_a_job(x: float, opt: str, pipeline_id: str) -> None:
+        report = threading.Timer(0.5, _report_from_another_process, (root, pipeline_id))
+        report.start()
+        jobs.append(report)
+
+    jobs: list[threading.Timer] = []
+    with caplog.at_level(logging.INFO, logger="neps_core.runtime"):
+        summary = neps.run(submit_a_job, SPACE, root_directory=root, cost_to_spend=6)
+    for job in jobs:
+        job.join()
+    assert summary.counts["success"] >= 1
+    waiting = [r.getMessage() for r in caplog.records if r.getMessage().startswith("Waiting for")]
+    assert waiting[0] == (
+        "Waiting for trial(s) 1: no trial has reported a cost yet, so cost_to_spend lets one run "
+        "at a time"
+    )
