@@ -106,8 +106,15 @@ def failure_report(
     objective_on_error: float | None = None,
     cost_on_error: float | None = None,
 ) -> Report:
-    """The report of an evaluation that raised (or reported) an error."""
+    """The report of an evaluation that raised (or reported) an error.
+
+    The error's notes (say, which space entry was being built) end its message, which
+    ``status`` and the summaries show without the traceback.
+    """
     message = error if isinstance(error, str) else f"{type(error).__name__}: {error}"
+    notes = [] if isinstance(error, str) else getattr(error, "__notes__", [])
+    if notes:
+        message += f" ({'; '.join(map(str, notes))})"
     return Report(
         objective_to_minimize=objective_on_error,
         cost=cost_on_error,

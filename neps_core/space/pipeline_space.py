@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from neps_core.errors import add_note
 from neps_core.space.analysis import DEFAULT_MAX_DEPTH, SpaceStructure
 from neps_core.space.class_attributes import class_entries, unshadow
 from neps_core.space.conditions import Clause
@@ -288,7 +289,16 @@ class PipelineSpace:
         """
         values = self.walk(config).values
         made: dict[int, Any] = {}
-        return {k: instantiate(v, made) for k, v in values.items() if not k.startswith("_")}
+        arguments = {}
+        for name, value in values.items():
+            if name.startswith("_"):
+                continue
+            try:
+                arguments[name] = instantiate(value, made)
+            except Exception as error:
+                add_note(error, f"neps_core: while building the space entry {name!r}")
+                raise
+        return arguments
 
     def readable(self, config: Mapping[str, Any]) -> dict[str, Any]:
         """Each passed-on entry as text (operations not called); plain values stay as they are."""

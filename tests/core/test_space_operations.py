@@ -525,6 +525,9 @@ def test_a_pipeline_that_cannot_be_built_fails_its_trial_only(root: Path) -> Non
     reports = [yaml.safe_load(p.read_text()) for p in root.glob("configs/*/report.yaml")]
     errors = [r["error"] for r in reports if r.get("error")]
     assert errors and all("is not divisible by heads" in error for error in errors)
+    # The report names the space entry and the operation; it said only the constructor's words.
+    assert all("while building the space entry 'block'" in error for error in errors)
+    assert all("while calling the operation" in error for error in errors)
 
 
 def test_without_ignore_errors_an_unbuildable_pipeline_raises_once(root: Path) -> None:
