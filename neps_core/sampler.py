@@ -19,6 +19,7 @@ import attrs
 from neps_core.budget import FAILURE_STREAK_LIMIT, BudgetGuard, failure_streak_without_cost
 from neps_core.components import build_optimizer, select_optimizer_class
 from neps_core.config import RunSettings
+from neps_core.errors import add_note
 from neps_core.history import TrialHistory
 from neps_core.interfaces import Optimizer, Storage
 from neps_core.interfaces.optimizer import first_multi_objective
@@ -221,11 +222,35 @@ class TrialSampler:
         culprit = f"Optimizer {optimizer.name!r} ({self.plugins.origin(type(optimizer))})"
         with self.plugins.errors_of("optimizer", type(optimizer)):
             optimizer.check_objectives(history)
-            answer = optimizer.ask(history, budget, n)
+            try:
+                answer = optimizer.ask(history, budget, n)
+            except Exception as error:
+                self._name_misfits(error, history)
+                raise
         proposals = returned_list(answer, f"{culprit}: ask()", Proposal)[:n]
         for proposal in proposals:
             self._check_proposal(proposal, history, culprit)
         return proposals
+
+    def _name_misfits(self, error: Exception, history: TrialHistory) -> None:
+        """Name the stored trials whose configuration does not fit the space, which an
+        optimizer may fail on (a value edited by hand: ``x: "str"`` for a Float).
+
+        Checked only after a failure: on every ask it would cost time for nothing.
+        """
+        misfits = []
+        for trial in history.values():
+            try:
+                self.space.validate_config(trial.config)
+            except (ValueError, TypeError) as problem:
+                misfits.append(f"trial {trial.id}: {problem}")
+        if misfits:
+            add_note(
+                error,
+                "neps_core: stored configurations that do not fit the space (edited by hand?): "
+                + "; ".join(misfits[:3])
+                + ("; ..." if len(misfits) > 3 else ""),
+            )
 
     def _check_proposal(self, proposal: Any, history: TrialHistory, culprit: str) -> None:
         """Refuse what would break the run later, naming the optimizer and its plugin."""

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import functools
+import json
 import os
 import sqlite3
 import threading
@@ -544,6 +545,23 @@ def test_trials_whose_run_record_was_lost_are_refused_not_joined(root: Path, sto
         overwrite_root_directory=True,
     )
     assert summary.budget.used_evaluations == 1
+
+
+def test_an_optimizer_failing_on_a_hand_edited_configuration_names_the_trial(root: Path) -> None:
+    # A value edited into the journal ("x": "str" for a Float) stopped BO with "could not
+    # convert string to float: 'str'", naming neither the trial nor the parameter.
+    space = {"x": neps.Float(0.0, 1.0)}
+    run = functools.partial(neps.run, lambda x: x, space, root_directory=root)
+    run(evaluations_to_spend=3, optimizer="bayesian_optimization")
+    journal = root / ".neps_core" / "journal.jsonl"
+    records = [json.loads(line) for line in journal.read_text().splitlines()]
+    for record in records:
+        if record["id"] == "2":
+            record["config"]["x"] = "str"
+    journal.write_text("".join(json.dumps(record) + "\n" for record in records))
+    with pytest.raises(ValueError, match="could not convert") as caught:
+        run(evaluations_to_spend=5)
+    assert "trial 2: Parameter 'x': value 'str' is not in Float" in " ".join(caught.value.__notes__)
 
 
 def test_damaged_run_files_that_are_read_back_are_named(root: Path) -> None:
