@@ -9,6 +9,7 @@ separate record and a separate object.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import attrs
@@ -26,6 +27,22 @@ class ResolvedOperation:
 
     def __repr__(self) -> str:
         return readable(self)
+
+
+def instantiate_entries(values: Mapping[str, Any]) -> dict[str, Any]:
+    """The entries of ``values`` passed on (not ``_``-prefixed) with every operation called,
+    shared ones once; an error notes which entry was being built."""
+    made: dict[int, Any] = {}
+    entries = {}
+    for name, value in values.items():
+        if name.startswith("_"):
+            continue
+        try:
+            entries[name] = instantiate(value, made)
+        except Exception as error:
+            add_note(error, f"neps_core: while building the space entry {name!r}")
+            raise
+    return entries
 
 
 def instantiate(value: Any, made: dict[int, Any] | None = None) -> Any:

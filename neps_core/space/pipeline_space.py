@@ -13,11 +13,10 @@ from typing import Any
 
 import numpy as np
 
-from neps_core.errors import add_note
 from neps_core.space.analysis import DEFAULT_MAX_DEPTH, SpaceStructure
 from neps_core.space.class_attributes import class_entries, unshadow
 from neps_core.space.conditions import Clause
-from neps_core.space.materialize import instantiate, readable
+from neps_core.space.materialize import instantiate_entries, readable
 from neps_core.space.parameters import (
     Categorical,
     Constant,
@@ -287,18 +286,7 @@ class PipelineSpace:
         Operations are called (shared ones once); underscore-prefixed (intermediate) entries
         are not passed on.
         """
-        values = self.walk(config).values
-        made: dict[int, Any] = {}
-        arguments = {}
-        for name, value in values.items():
-            if name.startswith("_"):
-                continue
-            try:
-                arguments[name] = instantiate(value, made)
-            except Exception as error:
-                add_note(error, f"neps_core: while building the space entry {name!r}")
-                raise
-        return arguments
+        return instantiate_entries(self.walk(config).values)
 
     def readable(self, config: Mapping[str, Any]) -> dict[str, Any]:
         """Each passed-on entry as text (operations not called); plain values stay as they are."""
