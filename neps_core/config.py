@@ -19,7 +19,7 @@ from typing import Any
 import attrs
 
 from neps_core.errors import SettingsError
-from neps_core.optimizer_choice import Algorithm, ConfiguredOptimizer
+from neps_core.optimizer_choice import Algorithm, ConfiguredOptimizer, space_of_the_run
 
 #: Old names of seed 001 (deprecated, with a warning) and NePS 0.17 spellings (aliases).
 DEPRECATED_ALIASES = {
@@ -259,8 +259,8 @@ class RunSettings:
         elif unknown:
             raise SettingsError(_unknown_settings_message(unknown, known))
         optimizer = settings.get("optimizer")
-        if isinstance(optimizer, ConfiguredOptimizer) and settings.get("pipeline_space") is None:
-            settings["pipeline_space"] = optimizer.pipeline_space  # neps.algorithms.X(space)
+        if isinstance(optimizer, ConfiguredOptimizer):  # neps.algorithms.X(space)
+            settings["pipeline_space"] = space_of_the_run(optimizer, settings.get("pipeline_space"))
         try:
             return cls(**settings)
         except (TypeError, ValueError) as error:

@@ -50,6 +50,40 @@ class Algorithm:
         return ConfiguredOptimizer(self.optimizer, dict(options), pipeline_space)
 
 
+def space_of_the_run(configured: ConfiguredOptimizer, given: Any) -> Any:
+    """The space of a run given ``optimizer=algorithm(space)``: that space, or ``given``
+    (``pipeline_space``) when it is the same one; two different spaces are refused, since only
+    one can be searched."""
+    if given is None:
+        return configured.pipeline_space
+    if not _same_space(given, configured.pipeline_space):
+        raise SettingsError(
+            f"pipeline_space differs from the space given to neps.algorithms."
+            f"{configured.optimizer.name}(...); pass the space once"
+        )
+    return given
+
+
+def _same_space(one: Any, other: Any) -> bool:
+    if one is other or one == other:
+        return True
+    try:
+        return bool(_comparable(one) == _comparable(other))
+    except (TypeError, ValueError):  # a form that only its plugin reads (a file, ConfigSpace)
+        return False
+
+
+def _comparable(space: Any) -> Any:
+    """A space class or a mapping of parameters as the ``PipelineSpace`` it describes."""
+    from neps_core.space import PipelineSpace, space_from_description
+
+    if isinstance(space, type) and issubclass(space, PipelineSpace):
+        return space()
+    if isinstance(space, Mapping):
+        return space_from_description(space)
+    return space
+
+
 def neps_client_root(
     configured: ConfiguredOptimizer, optimizer: Any, root_directory: str | Path | None
 ) -> str | Path:

@@ -60,6 +60,29 @@ def test_run_takes_a_called_algorithm_and_its_space(root: Path) -> None:
     assert not (root.parent / "typo").exists()
 
 
+def test_a_called_algorithm_and_pipeline_space_must_be_the_same_space(root: Path) -> None:
+    # The algorithm's space was dropped without a word when pipeline_space was given too.
+    other = {"a": neps.Integer(1, 5), "c": neps.Float(0.0, 1.0), "e": neps.IntegerFidelity(1, 27)}
+    with pytest.raises(neps.SettingsError, match=r"differs from the space given to .*hyperband"):
+        neps.run(
+            objective,
+            FidelitySpace(),
+            root_directory=root,
+            fidelities_to_spend=30,
+            optimizer=neps.algorithms.hyperband(other),
+        )
+    assert not root.exists()
+    for same in (FidelitySpace, FidelitySpace()):  # the same space in another form is fine
+        summary = neps.run(
+            objective,
+            same,
+            root_directory=root,
+            fidelities_to_spend=30,
+            optimizer=neps.algorithms.hyperband(FidelitySpace(), eta=3),
+        )
+        assert summary.budget.used_fidelities <= 30
+
+
 @pytest.mark.parametrize(
     ("neps_name", "name"),
     [
