@@ -196,3 +196,40 @@ def _alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     return True
+
+
+FORKED_WORKERS = """
+import multiprocessing, sys, time
+import numpy as np
+import neps_core as neps
+
+def evaluate(x):
+    time.sleep(0.05)
+    return x
+
+def work(root):
+    neps.run(evaluate, {"x": neps.Float(0.0, 1.0)}, root_directory=root,
+             evaluations_to_spend=12, optimizer=sys.argv[2])
+
+if __name__ == "__main__":
+    multiprocessing.set_start_method("fork")
+    np.random.seed(0)  # each forked worker starts from a copy of this state
+    workers = [multiprocessing.Process(target=work, args=(sys.argv[1],)) for _ in range(3)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+"""
+
+
+def test_forked_workers_without_a_seed_propose_distinct_configurations(tmp_path: Path) -> None:
+    # Copies of one NumPy state drew the same configurations: 12 trials, 5 distinct.
+    script = tmp_path / "forked.py"
+    script.write_text(FORKED_WORKERS, encoding="utf-8")
+    root = tmp_path / "run"
+    subprocess.run(
+        [sys.executable, str(script), str(root), "random_search"], check=True, timeout=120
+    )
+    trials = neps.status(root).trials
+    assert len(trials) == 12
+    assert len({trial.config["x"] for trial in trials}) == 12
