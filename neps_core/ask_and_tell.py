@@ -377,10 +377,14 @@ def _check_same_run(
     if not isinstance(record, Trial):
         return
     stored = history.get(record.id)
-    if stored is not None and dict(stored.config) != dict(record.config):
+    # Another run's trial may have drawn the same configuration (one seed, one optimizer),
+    # but not at the same moment.
+    if stored is not None and (
+        dict(stored.config) != dict(record.config) or stored.created_at != record.created_at
+    ):
         raise ValueError(
             f"tell(): trial {record.id!r} was asked in another run; trial {record.id!r} of "
-            f"{root} has another configuration"
+            f"{root} is another trial (another configuration, or created at another time)"
         )
 
 

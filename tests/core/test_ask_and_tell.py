@@ -95,6 +95,18 @@ def test_a_trial_asked_in_another_run_is_refused(tmp_path: Path) -> None:
         assert neps.status(tmp_path / "b").counts["evaluating"] == 1  # nothing was recorded
         b.tell(asked_in_b, 0.25)  # its own trial, as an object, is told as before
         a.tell(asked_in_a.trial, 0.75)
+    # With one seed both runs draw the same configuration for trial 1: it was taken as B's.
+    with (
+        neps.AskAndTell(SPACE, tmp_path / "c", seed=3) as c,
+        neps.AskAndTell(SPACE, tmp_path / "d", seed=3) as d,
+    ):
+        asked_in_c, asked_in_d = c.ask(), d.ask()
+        assert asked_in_c is not None and asked_in_d is not None
+        assert asked_in_c.config == asked_in_d.config
+        with pytest.raises(ValueError, match=r"trial '1' was asked in another run"):
+            d.tell(asked_in_c, 0.5)
+        d.tell(asked_in_d, 0.25)
+        c.tell(asked_in_c, 0.75)
 
 
 def test_failures_follow_the_result_contract(root: Path, caplog: pytest.LogCaptureFixture) -> None:
