@@ -94,7 +94,7 @@ def load_config(
             f"{path} is a run's root directory: pass config_id= to say which trial's "
             "configuration to load (the number in its configs/config_<id> folder)"
         )
-    if path.is_dir():
+    if config_id is not None or path.is_dir():  # the folder may be gone, not its record
         path = path / "config.yaml"
     config = _read_config(path)
     if pipeline_space is not None:
@@ -104,7 +104,10 @@ def load_config(
         if not (root / STORAGE_POINTER_FILE).is_file():
             return {k: v for k, v in config.items() if not str(k).startswith("_")}
         space = load_pipeline_space(root)
-    space.validate_config(config)
+    try:
+        space.validate_config(config)
+    except ValueError as error:
+        raise ValueError(f"{path}: {error}") from error
     return space.resolve(config)
 
 

@@ -8,6 +8,7 @@ import contextlib
 import csv
 import logging
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -289,6 +290,8 @@ def test_load_config_reads_the_storage_when_a_trial_folder_has_no_config_file(
     (trial_dir / "config.yaml").unlink()
     assert neps.load_config(root, config_id="1") == objective.received["1"]
     assert neps.load_config(trial_dir) == objective.received["1"]
+    shutil.rmtree(trial_dir)  # the whole folder gone: it looked for configs/config.yaml
+    assert neps.load_config(root, config_id="1") == objective.received["1"]
 
 
 def test_load_config_reads_the_storage_when_config_yaml_is_damaged(
@@ -319,7 +322,7 @@ def test_load_config_of_a_root_without_config_id_asks_for_it(
 def test_load_config_checks_a_given_space_and_names_missing_ids(
     root: Path, finished_run: tuple[neps.Summary, Any]
 ) -> None:
-    with pytest.raises(ValueError, match="x"):
+    with pytest.raises(ValueError, match=r"config_1/config.yaml: .*'x'"):  # names the file
         neps.load_config(root, config_id="1", pipeline_space={"x": neps.Float(5.0, 6.0)})
     with pytest.raises(FileNotFoundError, match="config_77"):
         neps.load_config(root, config_id="77")
