@@ -33,7 +33,8 @@ from neps_core.reporting import objective_count
 from neps_core.result_contract import ParsedResult, parse_result
 from neps_core.run_storage import initialize_run, open_storage, overwrite_run, stored_space
 from neps_core.serialization import to_plain
-from neps_core.space import Constant, Integer, PipelineSpace
+from neps_core.space import Categorical, Constant, Integer, PipelineSpace
+from neps_core.space.choices import position
 
 IMPORT_WORKER = "import_trials"
 
@@ -185,6 +186,15 @@ def _parse_all(
     return parsed
 
 
+def _stored_decision(parameter: Categorical, value: Any) -> Any:
+    """A choice as its index where the space stores indices (tuples, objects): users import
+    what ``evaluate_pipeline`` received. A list read from YAML or JSON matches a tuple."""
+    if not parameter.indexed or parameter.contains(value):
+        return value
+    index = position(parameter.choices, tuple(value) if isinstance(value, list) else value)
+    return value if index is None else index
+
+
 def _parse(
     index: int, config: Mapping[str, Any], result: Any, space: PipelineSpace
 ) -> tuple[dict[str, Any], ParsedResult]:
@@ -198,6 +208,8 @@ def _parse(
         value = full.get(name)
         if isinstance(parameter, Integer) and isinstance(value, float) and value.is_integer():
             full[name] = int(value)  # CSV files and pandas give integer columns as floats
+        if isinstance(parameter, Categorical) and name in full:
+            full[name] = _stored_decision(parameter, value)
     try:
         space.validate_config(full)
     except ValueError as error:

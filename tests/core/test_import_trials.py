@@ -184,3 +184,20 @@ def test_a_repeated_configuration_is_imported_with_a_warning(
         trials = neps.import_trials([EVALUATED[0], EVALUATED[1], EVALUATED[0]], root, SPACE)
     assert len(trials) == 3
     assert "evaluated_trials[2] repeats the configuration of evaluated_trials[0]" in caplog.text
+
+
+def test_a_choice_stored_as_its_index_is_imported_as_evaluate_pipeline_received_it(
+    root: Path,
+) -> None:
+    # A categorical of tuples stores indices; importing the tuple itself was "not in Categorical".
+    space = {"shape": neps.Categorical(((1, 2), (3, 4))), "x": neps.Float(0.0, 1.0)}
+    neps.import_trials(
+        [({"shape": (3, 4), "x": 0.5}, 0.1), ({"shape": [1, 2], "x": 0.2}, 0.3)],  # JSON: a list
+        root_directory=root,
+        pipeline_space=space,
+    )
+    assert [neps.load_config(root, config_id=i)["shape"] for i in (1, 2)] == [(3, 4), (1, 2)]
+    with pytest.raises(ValueError, match=r"evaluated_trials\[0\].*'shape': value \(5, 6\)"):
+        neps.import_trials(
+            [({"shape": (5, 6), "x": 0.5}, 0.1)], root_directory=root, pipeline_space=space
+        )
