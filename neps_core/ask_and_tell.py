@@ -217,8 +217,10 @@ class AskAndTell:
         ``result`` follows the ``evaluate_pipeline`` contract: a number, a tuple, a dict with
         ``objective_to_minimize`` (and ``cost``, ``learning_curve``, ...), an ``"F..."``
         failure string - or the exception the evaluation raised, stored as FAILED with its
-        traceback. A result breaking the contract is stored as FAILED and raised as
-        ``TypeError``, as in ``run()``. Returns the stored trial.
+        traceback. A result breaking the contract is stored as FAILED and raised, as in
+        ``run()``: a ``TypeError`` for a wrong kind of value (no objective, a ``bool``), a
+        ``ValueError`` for a wrong number (a ``MissingCostError`` under ``cost_to_spend``, a
+        negative cost). Returns the stored trial.
 
         NePS's keywords: ``evaluation_duration`` replaces the time since ``ask()``;
         ``traceback_str`` is stored as the traceback of an exception result (with any other
