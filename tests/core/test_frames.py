@@ -32,6 +32,8 @@ def test_full_and_short_unpack_as_in_neps(root: Path) -> None:
     assert short["best_objective_to_minimize"] == summary.best_objective
     assert short["x"] == summary.best_config["x"]  # type: ignore[index]
     assert neps.status(root).to_dataframe().equals(full)
+    # No fidelity in this space: the documented column is there, empty (it was dropped).
+    assert full["fidelity"].isna().all() and full["learning_curve"].isna().all()
 
 
 def test_a_multi_objective_run_has_no_best_in_short(root: Path) -> None:
