@@ -79,11 +79,17 @@ def plot_trajectory(root_directory: str | Path, *, x_axis: str = "evaluations") 
             (cumulative reported cost).
 
     Raises:
-        NothingToPlotError: No trial succeeded with a single objective yet.
+        NothingToPlotError: No trial succeeded with a single objective yet, or, for
+            ``x_axis="cost"``, none reported a cost.
     """
     if x_axis not in ("evaluations", "cost"):
         raise ValueError(f"x_axis must be 'evaluations' or 'cost', got {x_axis!r}")
     run = read_run(root_directory)
+    reported = [t.report for t in run.history.values() if t.report is not None]
+    if x_axis == "cost" and all(report.cost is None for report in reported):
+        raise NothingToPlotError(
+            f"No trial in {root_directory} reported a cost: plot with x_axis='evaluations'"
+        )
     xs: list[float] = []
     objectives: list[float] = []
     best: list[tuple[float, float]] = []

@@ -72,6 +72,14 @@ def test_trajectory_figure_and_png(single_run: Path, tmp_path: Path) -> None:
         plot_trajectory(single_run, x_axis="time")
 
 
+def test_a_trajectory_by_cost_of_a_run_without_costs_says_so(tmp_path: Path) -> None:
+    # Every point was drawn at a cost of 0.
+    root = tmp_path / "costless"
+    neps.run(lambda x: x, {"x": neps.Float(0.0, 1.0)}, root_directory=root, evaluations_to_spend=3)
+    with pytest.raises(NothingToPlotError, match="reported a cost: plot with x_axis='evaluations'"):
+        plot_trajectory(root, x_axis="cost")
+
+
 def test_pareto_front_of_a_multi_objective_run(tmp_path: Path) -> None:
     points = iter([(1.0, 5.0), (2.0, 2.0), (3.0, 3.0), (5.0, 1.0), (4.0, 4.0)])
     root = tmp_path / "multi"
