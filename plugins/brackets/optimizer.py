@@ -55,7 +55,7 @@ class BracketOptimizer(Optimizer):
         plan = self.schedule.plan(trials, self.rungs, first_root_loose=self._prior_at_target)
         guard = BudgetGuard(trials, budget)
         rng = self.random_generator(trials)
-        seen = {config_key(trial.config) for trial in trials.values()}
+        seen = {self._without_fidelity(trial.config) for trial in trials.values()}
         proposals: list[Proposal] = []
         short_rungs = False  # until no slot yields a configuration: the space is used up
         while len(proposals) < n:
@@ -92,7 +92,7 @@ class BracketOptimizer(Optimizer):
                 continue
             plan.take(slot, config)
             guard.spend(fidelity, continued)
-            seen.add(config_key(config))
+            seen.add(self._without_fidelity(config))
             previous = None if slot.source is None else slot.source.trial_id
             return Proposal(config, previous_trial_id=previous)
         return None
@@ -101,25 +101,36 @@ class BracketOptimizer(Optimizer):
         """The prior configuration at the highest fidelity, outside the brackets (if it fits)."""
         top = self.rungs.fidelities[-1]
         config = self.space.prior_config(fidelity=top)
-        if not guard.fits(top, False) or config_key(config) in seen:
+        if not guard.fits(top, False) or self._without_fidelity(config) in seen:
             return None
         plan.take_loose(config)
         guard.spend(top, False)
-        seen.add(config_key(config))
+        seen.add(self._without_fidelity(config))
         return Proposal(config)
 
     def _config_for(
         self, slot: Slot, fidelity: float, rng: np.random.Generator, plan: Plan, seen: set[str]
     ) -> dict[str, Any] | None:
+        """A promotion continues its member whatever ran elsewhere; a new configuration is one
+        not tried at any fidelity (``seen``).
+
+        A configuration drawn again at another fidelity ran from scratch what a promotion
+        would continue: on small discrete spaces every configuration ran at every rung, and
+        a promotion whose pair had run fresh in another bracket left its rung waiting forever.
+        """
         if slot.source is not None:
             assert self.space.fidelity_name is not None
-            promoted = {**slot.source.config, self.space.fidelity_name: fidelity}
-            return None if config_key(promoted) in seen else promoted
+            return {**slot.source.config, self.space.fidelity_name: fidelity}
         for _ in range(MAX_DRAWS):
             config = self.sample_config(slot.rung, rng, plan)
-            if config_key(config) not in seen:
+            if self._without_fidelity(config) not in seen:
                 return config
         return None
+
+    def _without_fidelity(self, config: Mapping[str, Any]) -> str:
+        """The key of ``config`` whatever its fidelity."""
+        fidelity = self.space.fidelity_name
+        return config_key({k: v for k, v in config.items() if k != fidelity})
 
     @property
     def _prior_at_target(self) -> bool:

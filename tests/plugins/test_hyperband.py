@@ -58,3 +58,54 @@ def test_several_objectives_stop_the_run_with_a_way_out(tmp_path: Path) -> None:
             optimizer="hyperband",
             evaluations_to_spend=5,
         )
+
+
+def _fresh_configurations(root: Path) -> list[tuple[Any, ...]]:
+    """The configurations (without the fidelity) of the trials not continuing another."""
+    return [
+        tuple(sorted((k, v) for k, v in trial.config.items() if k != "epochs"))
+        for trial in neps.status(root).trials
+        if trial.previous_trial_id is None
+    ]
+
+
+@pytest.mark.parametrize("optimizer", ["hyperband", "async_hb", "priorband"])
+def test_a_small_space_promotes_instead_of_rerunning_from_scratch(
+    tmp_path: Path, optimizer: str
+) -> None:
+    # Every configuration ran from scratch at every rung: 1:bad@1 2:good@1 3:bad@3 4:good@3 ...
+    space = {"kind": neps.Categorical(("good", "bad")), "epochs": neps.IntegerFidelity(1, 9)}
+    root = tmp_path / optimizer
+    neps.run(
+        lambda kind, epochs: (0.2 if kind == "good" else 0.5) + 1 / epochs,
+        space,
+        root_directory=root,
+        evaluations_to_spend=20,
+        optimizer=(optimizer, {"eta": 3}),
+    )
+    fresh = _fresh_configurations(root)
+    assert len(fresh) == len(set(fresh)) == 2
+    top = [t for t in neps.status(root).trials if t.config["epochs"] == 9]
+    assert top  # and something got there
+
+
+def test_a_bracket_promotes_a_configuration_that_ran_fresh_in_another(tmp_path: Path) -> None:
+    # The best of bracket 3 had run at epochs 3 in bracket 1: its promotion was skipped, the
+    # rung waited for it forever and the bracket never reached epochs 9.
+    space = {"i": neps.Integer(1, 40), "epochs": neps.IntegerFidelity(1, 9)}
+    root = tmp_path / "run"
+    neps.run(
+        lambda i, epochs: i + 1 / epochs,
+        space,
+        root_directory=root,
+        evaluations_to_spend=50,
+        optimizer=("hyperband", {"eta": 3}),
+        seed=4,
+    )
+    trials = {t.id: t for t in neps.status(root).trials}
+    fresh = _fresh_configurations(root)
+    assert len(fresh) == len(set(fresh))  # a configuration starts from scratch once
+    base = [t for t in trials.values() if t.previous_trial_id is None and t.config["epochs"] == 1]
+    best_of_base = min(t.config["i"] for t in base)
+    chain_tops = [t for t in trials.values() if t.config == {"i": best_of_base, "epochs": 9}]
+    assert chain_tops and chain_tops[0].previous_trial_id is not None
