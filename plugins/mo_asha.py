@@ -4,7 +4,7 @@ MO-ASHA (Schmucker et al., 2021): brackets and promotion rule are ASHA's, only "
 ``1/eta`` of a rung" is decided for vectors of objectives. Members are sorted by non-dominated
 fronts (the Pareto front first, then the front of what remains, ...); inside a front, an
 epsilon-net order picks, starting from the best member in the first objective, always the
-member farthest from those already picked (objectives scaled to [0, 1] over the rung). The
+member farthest from those already picked (objectives scaled to [0, 1] over the front). The
 promoted trials thus spread along the front instead of crowding one end of it.
 
 ``mo_hyperband`` (NePS's name) ranks rungs the same way in Hyperband's synchronous brackets.
