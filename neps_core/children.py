@@ -61,8 +61,17 @@ def read_marked_result(text: str) -> tuple[bool, Any]:
     """``(found, value)`` for the last ``NEPS_CORE_RESULT {json}`` line of ``text``."""
     for line in reversed(text.splitlines()):
         if line.startswith(RESULT_MARKER + " "):
-            return True, _plain_json(json.loads(line[len(RESULT_MARKER) + 1 :]))
+            return True, _plain_json(_json(line[len(RESULT_MARKER) + 1 :], f"the line {line!r}"))
     return False, None
+
+
+def _json(text: str, source: str) -> Any:
+    """``text`` parsed; not JSON, a ``ValueError`` naming ``source`` (the trial fails on it)."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        shown = source if len(source) <= 200 else source[:197] + "..."
+        raise ValueError(f"the child's result is not JSON: {shown}: {error}") from None
 
 
 def _plain_json(value: Any) -> Any:
@@ -217,7 +226,10 @@ class ChildProcess:
             assert self.timeout is not None
             error = EvaluationTimeoutError(self.timeout, "its process group was killed")
             return None, error, stderr_tail or None
-        found, result, raised = self._record()
+        try:
+            found, result, raised = self._record()
+        except ValueError as error:  # not JSON: this trial's failure, not the run's
+            return None, error, stderr_tail or None
         if raised is not None:
             return None, child_runner.rebuild_exception(raised), raised.get("traceback")
         if code != 0:
@@ -244,7 +256,7 @@ class ChildProcess:
         """``(found, result, error description)`` from the result file or the stdout line."""
         result_file = self.launch.directory / RESULT_FILE
         if result_file.exists():
-            data = json.loads(result_file.read_text(encoding="utf-8"))
+            data = _json(result_file.read_text(encoding="utf-8"), str(result_file))
             if not self.launch.plain_result and isinstance(data, dict) and RECORD_KEY in data:
                 if "error" in data:
                     return False, None, data["error"]

@@ -107,6 +107,33 @@ def test_a_json_array_from_a_command_is_a_multi_objective_result(root: Path) -> 
     assert summary.pareto_front[0].objective == (1.0, 2.5)
 
 
+@pytest.mark.parametrize(
+    ("code", "named"),
+    [
+        ("print('NEPS_CORE_RESULT {{not json')", "the line 'NEPS_CORE_RESULT {not json'"),
+        (
+            "import os; open(os.environ['NEPS_CORE_RESULT_FILE'], 'w').write('not json')",
+            "result.json",
+        ),
+    ],
+)
+def test_a_result_that_is_not_json_fails_its_trial_only(root: Path, code: str, named: str) -> None:
+    # The JSONDecodeError stopped the run; its trial went back to pending, and the next run
+    # stopped on it again.
+    summary = neps.run(
+        Command([PYTHON, "-c", code]),
+        SPACE,
+        root_directory=root,
+        evaluations_to_spend=2,
+        evaluator="subprocess",
+        ignore_errors=True,
+    )
+    assert summary.counts["failed"] == 2
+    error = report(root, "1")["error"]
+    assert error.startswith("ValueError: the child's result is not JSON: ")
+    assert named in error
+
+
 def test_the_evaluators_env_reaches_commands_and_the_commands_own_env_wins(root: Path) -> None:
     code = "import os; print('NEPS_CORE_RESULT', len(os.environ['SITE']) + len(os.environ['MINE']))"
     command = Command([PYTHON, "-c", code], env={"MINE": "ab"})
