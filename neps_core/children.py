@@ -140,6 +140,7 @@ class ChildProcess:
         self.timed_out = False
         self._process: subprocess.Popen[bytes] | None = None
         self._kill_at: float | None = None
+        self._group_signalled = False  # its group got SIGTERM (or SIGKILL) once it exited
 
     @property
     def pid(self) -> int | None:
@@ -182,12 +183,20 @@ class ChildProcess:
         assert self._process is not None, "start() first"
         exited = self._process.poll() is not None
         now = time.monotonic()
+        if exited and self._kill_at is None and not self._group_signalled:
+            self._group_signalled = True
+            if _group_alive(self._process.pid):
+                # What the child started outlives it (``sleep 300 &``): SIGTERM, the grace,
+                # then SIGKILL, as after a timeout.
+                signal_group(self._process.pid, signal.SIGTERM, leader=False)
+                self._kill_at = now + self.kill_grace
         if self._kill_at is not None:
             group_gone = exited and not _group_alive(self._process.pid)
             if now < self._kill_at and not group_gone:
                 return False
             signal_group(self._process.pid, signal.SIGKILL, leader=not exited)
             self._kill_at = None
+            self._group_signalled = True
         if exited:
             orphan_guardian.release(self._process.pid)
             return True

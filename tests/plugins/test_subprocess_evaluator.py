@@ -134,6 +134,34 @@ def test_a_result_that_is_not_json_fails_its_trial_only(root: Path, code: str, n
     assert named in error
 
 
+def _running(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie waiting for its parent does not)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def test_what_a_successful_child_started_is_stopped_with_it(root: Path) -> None:
+    # `sleep 300 &` outlived its trial and the run (kill_grace worked only after a timeout).
+    command = Command(
+        "sleep 300 & echo $! > {pipeline_directory}/leftover; echo NEPS_CORE_RESULT {x}",
+        shell=True,
+    )
+    summary = neps.run(
+        command,
+        SPACE,
+        root_directory=root,
+        evaluations_to_spend=2,
+        evaluator={"name": "subprocess", "kill_grace": 2},
+    )
+    assert summary.counts["success"] == 2
+    leftovers = [int(p.read_text()) for p in root.glob("configs/*/leftover")]
+    assert len(leftovers) == 2
+    assert not any(_running(pid) for pid in leftovers)
+
+
 def test_the_evaluators_env_reaches_commands_and_the_commands_own_env_wins(root: Path) -> None:
     code = "import os; print('NEPS_CORE_RESULT', len(os.environ['SITE']) + len(os.environ['MINE']))"
     command = Command([PYTHON, "-c", code], env={"MINE": "ab"})
