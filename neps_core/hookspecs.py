@@ -106,7 +106,11 @@ def neps_trial_sampled(run: RunContext, trial: Trial) -> None:
 
 @hookspec
 def neps_trial_finished(run: RunContext, trial: Trial, report: Report) -> None:
-    """``trial`` got its result; ``report`` is what was stored (``trial.state`` is final)."""
+    """``trial`` got its result; ``report`` is what was stored (``trial.state`` is final).
+
+    Also called for a trial that became CRASHED in this worker (a job the scheduler lost,
+    after its last attempt).
+    """
 
 
 @hookspec

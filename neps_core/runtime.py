@@ -35,7 +35,7 @@ from neps_core.liveness import (
     mention_silent_workers,
     requeue_or_crash,
 )
-from neps_core.models import Trial
+from neps_core.models import Trial, TrialState
 from neps_core.plugin_manager import Plugins, returned_list
 from neps_core.presence import this_process
 from neps_core.reporting import judge_outcome, record_result
@@ -331,20 +331,7 @@ class Worker:
             self._mark_awaiting(trial.id)
             return
         if isinstance(outcome.error, EvaluationLostError):  # as if its worker had died
-            self.context.storage.transact(
-                lambda history: (
-                    [
-                        requeue_or_crash(
-                            history[trial.id],
-                            f"{outcome.error}",
-                            max_attempts=self.settings.max_trial_attempts,
-                            metadata=outcome.metadata,
-                        )
-                    ]
-                    if not history[trial.id].state.is_final  # another worker finished it
-                    else []
-                )
-            )
+            self._requeue_or_crash(trial, outcome)
             return
         parsed, raise_after = judge_outcome(outcome, self.settings)
         if isinstance(raise_after, EvaluationTimeoutError):
@@ -371,6 +358,29 @@ class Worker:
         )
         if raise_after is not None:
             raise raise_after
+
+    def _requeue_or_crash(self, trial: Trial, outcome: EvaluationOutcome) -> None:
+        """A lost evaluation (a scheduler lost the job): another attempt, or CRASHED after
+        the last one, which observers hear of like any final result."""
+        stored_versions = self.context.storage.transact(
+            lambda history: (
+                [
+                    requeue_or_crash(
+                        history[trial.id],
+                        f"{outcome.error}",
+                        max_attempts=self.settings.max_trial_attempts,
+                        metadata=outcome.metadata,
+                    )
+                ]
+                if not history[trial.id].state.is_final  # another worker finished it
+                else []
+            )
+        )
+        for crashed in (t for t in stored_versions if t.state is TrialState.CRASHED):
+            assert crashed.report is not None
+            self.context.plugins.notify(
+                "neps_trial_finished", run=self.context, trial=crashed, report=crashed.report
+            )
 
     def _mark_awaiting(self, trial_id: str) -> None:
         """Record that the trial waits for save_pipeline_results, not for this worker."""

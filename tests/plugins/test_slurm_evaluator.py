@@ -122,8 +122,20 @@ def test_a_job_that_dies_is_reported_as_lost(tmp_path: Path) -> None:
     assert outcome.metadata["slurm_job_id"]
 
 
+class FinishedTrials:
+    """A plugin recording what ``neps_trial_finished`` is told."""
+
+    def __init__(self) -> None:
+        self.states: list[tuple[str, str]] = []
+
+    @neps.hookimpl
+    def neps_trial_finished(self, run: Any, trial: neps.Trial, report: neps.Report) -> None:
+        self.states.append((trial.id, trial.state.value))
+
+
 def test_a_lost_job_is_handled_like_a_dead_worker(root: Path) -> None:
     # Re-queued and submitted again, then CRASHED after max_trial_attempts; no error raised.
+    finished = FinishedTrials()
     summary = neps.run(
         kill_myself,
         {"x": neps.Float(0.0, 1.0)},
@@ -131,8 +143,10 @@ def test_a_lost_job_is_handled_like_a_dead_worker(root: Path) -> None:
         evaluations_to_spend=1,
         max_trial_attempts=2,
         evaluator={"name": "slurm", "cluster": "local", "lost_after": 0.5},
+        plugins=[finished],
     )
     assert summary.counts["crashed"] == 1
+    assert finished.states == [("1", "crashed")]  # observers heard of nothing before
     folder = root / "configs" / "config_1"
     report = yaml.safe_load((folder / "report.yaml").read_text())
     assert report["error"].startswith("crashed: SLURM job") and "attempt 2 of 2" in report["error"]
