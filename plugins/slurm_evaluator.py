@@ -292,11 +292,13 @@ class SlurmEvaluator(Evaluator):
         job, now = submitted.job, time.monotonic()
         if job.paths.result_pickle.exists():
             return self._outcome(trial_id, submitted)
-        if submitted.timeout is not None and now - submitted.started > submitted.timeout:
+        limit = math.inf if submitted.timeout is None else submitted.timeout
+        ended_in_time = (
+            submitted.ended is not None and submitted.ended_at - submitted.started <= limit
+        )
+        if now - submitted.started > limit and not ended_in_time:  # a crash is no timeout
             job.cancel(check=False)
-            error = EvaluationTimeoutError(
-                submitted.timeout, f"SLURM job {job.job_id} was cancelled"
-            )
+            error = EvaluationTimeoutError(limit, f"SLURM job {job.job_id} was cancelled")
             return self._failure(trial_id, submitted, error)
         if submitted.ended is None or now - submitted.ended_at < self.settings.lost_after:
             return None  # still running, or its result file may still be on its way (NFS)

@@ -155,6 +155,21 @@ def test_a_lost_job_is_handled_like_a_dead_worker(root: Path) -> None:
     assert metadata["metadata"]["slurm_job_id"] in report["error"]  # the second job's id
 
 
+def test_a_job_that_dies_before_its_timeout_is_lost_not_timed_out(root: Path) -> None:
+    # The timeout was checked first: a job killed at once was "ran longer than 1 s".
+    summary = neps.run(
+        kill_myself,
+        {"x": neps.Float(0.0, 1.0)},
+        root_directory=root,
+        evaluations_to_spend=1,
+        max_trial_attempts=1,
+        evaluator={"name": "slurm", "cluster": "local", "timeout": 1.0, "lost_after": 2.0},
+    )
+    assert summary.counts["crashed"] == 1
+    report = yaml.safe_load((root / "configs" / "config_1" / "report.yaml").read_text())
+    assert "without a result" in report["error"] and "timeout" not in report["error"]
+
+
 def test_options_are_validated(root: Path) -> None:
     with pytest.raises(neps.SettingsError, match="n_workers"):
         neps.run(
