@@ -13,6 +13,7 @@ import ast
 import functools
 import inspect
 import shlex
+import string
 import sys
 import tempfile
 import time
@@ -149,6 +150,23 @@ def launch_for(
     return ChildLaunch(argv, directory, config, context, env=dict(env or {}), plain_result=False)
 
 
+def _check_placeholders(text: str) -> None:
+    """Refuse a template ``str.format`` cannot fill, when the command is made: found per
+    trial, it failed every trial of the budget without naming the command."""
+    try:
+        names = [name for _, name, _, _ in string.Formatter().parse(text) if name is not None]
+    except ValueError as error:
+        names, problem = [], str(error)
+    else:
+        unnamed = any(name == "" or name.isdigit() for name in names)
+        problem = "a placeholder needs a name, such as {lr}" if unnamed else ""
+    if problem:
+        raise ValueError(
+            f"Command {text!r}: {problem}; write {{{{ and }}}} for literal braces "
+            "(a JSON literal, a Python dict)"
+        )
+
+
 class Command:
     """A shell-free command line run per trial, with ``{name}`` placeholders from the config.
 
@@ -173,6 +191,8 @@ class Command:
             isinstance(command, Sequence) and command and all(isinstance(a, str) for a in command)
         ):
             raise TypeError(f"Command needs a string or a list of strings, got {command!r}")
+        for part in [command] if isinstance(command, str) else command:
+            _check_placeholders(part)
         self.command = command
         self.shell = shell
         self.env = dict(env or {})
@@ -193,7 +213,7 @@ class Command:
         except KeyError as error:
             raise KeyError(
                 f"Command placeholder {{{error.args[0]}}} is not a parameter; available: "
-                f"{sorted(values)}"
+                f"{sorted(values)} (write {{{{ and }}}} for literal braces)"
             ) from None
 
     def launch(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -316,6 +317,24 @@ def test_calling_a_command_directly_runs_it_in_a_child(tmp_path: Path) -> None:
 def test_a_command_needs_a_string_or_a_list_of_strings() -> None:
     with pytest.raises(TypeError, match="string or a list"):
         Command([PYTHON, 3])  # type: ignore[list-item]
+
+
+@pytest.mark.parametrize(
+    ("template", "problem"),
+    [
+        ("print({x", "expected '}' before end of string"),
+        ("echo {}", "a placeholder needs a name"),
+        ("echo {0}", "a placeholder needs a name"),
+    ],
+)
+def test_a_template_str_format_cannot_fill_is_refused_when_made(
+    template: str, problem: str
+) -> None:
+    # Found only when each trial ran: every trial of the budget failed, the command unnamed.
+    with pytest.raises(ValueError, match=re.escape(problem)) as caught:
+        Command(["echo", template])
+    assert repr(template) in str(caught.value) and "{{ and }}" in str(caught.value)
+    assert Command(["echo", "{{literal}}", "{x}"]).render({"x": 1}) == ["echo", "{literal}", "1"]
 
 
 def test_marked_lines_the_last_one_wins() -> None:
