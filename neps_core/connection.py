@@ -108,7 +108,7 @@ def check_new_run(settings: RunSettings, plugins: Plugins) -> None:
     space = resolve_space(settings.pipeline_space, plugins)
     _optimizer(settings, space, plugins)
     _refuse_arguments_no_one_passes(settings, space)
-    build_evaluator(settings.evaluator, plugins)
+    build_evaluator(settings.evaluator, plugins).close()  # dask's connected to count threads
     check_storage_options(settings.root_directory, settings.storage, plugins)
 
 

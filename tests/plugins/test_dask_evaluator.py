@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import os
 import socket
@@ -64,6 +65,24 @@ def test_a_run_spreads_its_trials_over_the_cluster(cluster_address: str, root: P
     metadata = [yaml.safe_load(p.read_text()) for p in root.glob("configs/*/metadata.yaml")]
     workers = {record["metadata"]["dask_worker"] for record in metadata}
     assert workers and all(worker.startswith("tcp://") for worker in workers)
+
+
+def test_a_run_leaves_no_client_connected(cluster_address: str, root: Path) -> None:
+    # Checking an overwriting run's settings connected a client to count the cluster's
+    # threads, never closed: closing the cluster later logged ConnectionRefusedError.
+    from distributed.client import _global_clients
+
+    for overwrite in (False, True):
+        neps.run(
+            lambda x: x,
+            {"x": neps.Float(0.0, 1.0)},
+            root_directory=root,
+            evaluations_to_spend=2,
+            evaluator={"name": "dask", "address": cluster_address},
+            overwrite_root_directory=overwrite,
+        )
+        gc.collect()
+        assert [c.status for c in _global_clients.values() if c.status == "running"] == []
 
 
 def test_the_capacity_of_an_address_without_n_workers_is_the_clusters_thread_count(
