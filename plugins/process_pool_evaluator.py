@@ -57,7 +57,7 @@ class ProcessPoolSettings:
 
     n_workers: int = attrs.field(default=1, validator=at_least(1))
     timeout: float | None = attrs.field(default=None, validator=positive)
-    kill_grace: float = 5.0
+    kill_grace: float = attrs.field(default=5.0, validator=at_least(0))
     start_method: str = attrs.field(default="spawn", validator=one_of(START_METHODS))
 
 

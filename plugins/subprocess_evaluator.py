@@ -31,7 +31,7 @@ class SubprocessSettings:
 
     n_workers: int = attrs.field(default=1, validator=at_least(1))
     timeout: float | None = attrs.field(default=None, validator=positive)
-    kill_grace: float = 5.0
+    kill_grace: float = attrs.field(default=5.0, validator=at_least(0))
     python: str | None = None
     env: dict[str, str] = attrs.field(factory=dict)
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import attrs
 import pytest
 
+import neps_core as neps
 from neps_core.validators import at_least, one_of, positive
 
 
@@ -33,3 +36,16 @@ def test_bad_values_name_the_option(options: dict, message: str) -> None:
     with pytest.raises(ValueError) as caught:
         Options(**options)
     assert str(caught.value) == message
+
+
+@pytest.mark.parametrize("evaluator", ["subprocess", "process_pool"])
+def test_a_negative_kill_grace_is_refused(tmp_path: Path, evaluator: str) -> None:
+    # It was accepted, while a negative timeout was refused.
+    with pytest.raises(neps.SettingsError, match="kill_grace must be at least 0, got -1"):
+        neps.run(
+            lambda x: x,
+            {"x": neps.Float(0.0, 1.0)},
+            root_directory=tmp_path / "run",
+            evaluations_to_spend=1,
+            evaluator={"name": evaluator, "kill_grace": -1},
+        )
