@@ -35,6 +35,20 @@ def report(root: Path, trial_id: str) -> dict:
     return yaml.safe_load(path.read_text(encoding="utf-8"))
 
 
+def error_of_failing_trials(command: Command, root: Path) -> str:
+    """The error of trial 1 of a run of two trials of ``command``, which both must fail."""
+    summary = neps.run(
+        command,
+        SPACE,
+        root_directory=root,
+        evaluations_to_spend=2,
+        evaluator="subprocess",
+        ignore_errors=True,
+    )
+    assert summary.counts["failed"] == 2
+    return str(report(root, "1")["error"])
+
+
 def config(root: Path, trial_id: str) -> dict:
     path = root / "configs" / f"config_{trial_id}" / "config.yaml"
     return yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -121,16 +135,7 @@ def test_a_json_array_from_a_command_is_a_multi_objective_result(root: Path) -> 
 def test_a_result_that_is_not_json_fails_its_trial_only(root: Path, code: str, named: str) -> None:
     # The JSONDecodeError stopped the run; its trial went back to pending, and the next run
     # stopped on it again.
-    summary = neps.run(
-        Command([PYTHON, "-c", code]),
-        SPACE,
-        root_directory=root,
-        evaluations_to_spend=2,
-        evaluator="subprocess",
-        ignore_errors=True,
-    )
-    assert summary.counts["failed"] == 2
-    error = report(root, "1")["error"]
+    error = error_of_failing_trials(Command([PYTHON, "-c", code]), root)
     assert error.startswith("ValueError: the child's result is not JSON: ")
     assert named in error
 
@@ -180,16 +185,7 @@ def test_a_non_zero_exit_fails_the_trial_with_the_stderr_tail(root: Path) -> Non
     command = Command(
         [PYTHON, "-c", "import sys; sys.stderr.write('CUDA out of memory\\n'); sys.exit(3)"]
     )
-    summary = neps.run(
-        command,
-        SPACE,
-        root_directory=root,
-        evaluations_to_spend=2,
-        evaluator="subprocess",
-        ignore_errors=True,
-    )
-    assert summary.counts["failed"] == 2
-    error = report(root, "1")["error"]
+    error = error_of_failing_trials(command, root)
     assert "exited with code 3" in error and "CUDA out of memory" in error
 
 
