@@ -65,19 +65,30 @@ def live_trials(
     ``presence.processes_present``), whatever its heartbeat; other workers, or all of them
     when ``present`` is ``None``, while they heartbeated within ``stale_after`` seconds.
     """
+    machine = None if present is None else _process_parts(this_process())[0]
     return [
         history[i]
         for i in history.ids_in(TrialState.EVALUATING)
-        if not awaits_result(history[i]) and _alive(history[i], now, stale_after, present)
+        if not awaits_result(history[i])
+        and _alive(history[i], now, stale_after, machine, present or [])
     ]
 
 
-def _alive(trial: Trial, now: float, stale_after: float, present: list[str] | None) -> bool:
-    me = this_process()
-    worker = str(trial.metadata.get(WORKER_PROCESS, "")).split("/")
-    if present is not None and me is not None and worker[0] == me.split("/")[0]:
-        return len(worker) == 3 and worker[1] in present  # boot id / pid / start time
+def _alive(
+    trial: Trial, now: float, stale_after: float, machine: str | None, present: list[str]
+) -> bool:
+    """Known from the lock table for a worker of ``machine``, else from its heartbeat."""
+    worker = _process_parts(trial.metadata.get(WORKER_PROCESS))
+    if machine and worker[0] == machine:
+        return worker[1] in present
     return now - last_sign_of_life(trial) < stale_after
+
+
+def _process_parts(process: object) -> list[str]:
+    """``[boot id, pid, start time]`` of a process as ``presence.this_process`` names it
+    (empty strings for what is unknown)."""
+    parts = str(process or "").split("/")
+    return [*parts, "", "", ""][:3]
 
 
 def refuse_if_alive(
@@ -161,11 +172,11 @@ def recover_gone_workers(
     me = this_process()
     if me is None:
         return []
-    machine = me.split("/")[0]
+    machine = _process_parts(me)[0]
     gone = [
         history[i]
         for i in history.ids_in(TrialState.EVALUATING)
-        if str(history[i].metadata.get(WORKER_PROCESS, "")).split("/")[0] == machine
+        if _process_parts(history[i].metadata.get(WORKER_PROCESS))[0] == machine
         and history[i].metadata[WORKER_PROCESS] != me
         and not awaits_result(history[i])
     ]
