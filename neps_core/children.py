@@ -46,10 +46,25 @@ class CommandFailedError(subprocess.CalledProcessError):
     """A child exited with a non-zero code; the message carries the tail of its stderr."""
 
     def __str__(self) -> str:
-        code = self.returncode
-        how = f"was killed by signal {-code}" if code < 0 else f"exited with code {code}"
+        how = how_it_exited(self.returncode)
         tail = (self.stderr or "").rstrip()
         return f"{_short(self.cmd)} {how}" + (f"; stderr tail:\n{tail}" if tail else "")
+
+
+def how_it_exited(code: int | None) -> str:
+    """A process's end in words: a negative code is the signal that killed it, not a code."""
+    if code is None:
+        return "ended without an exit code"
+    if code < 0:
+        return f"was killed by signal {-code} ({_signal_name(-code)})"
+    return f"exited with code {code}"
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return "unknown signal"
 
 
 def _short(command: Any) -> str:

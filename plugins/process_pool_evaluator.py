@@ -39,6 +39,7 @@ from neps_core.child_runner import (
     call_evaluate_pipeline,
     with_plain_values,
 )
+from neps_core.children import how_it_exited
 from neps_core.errors import EvaluationTimeoutError
 from neps_core.interfaces import EvaluationJob, EvaluationOutcome, Evaluator
 from neps_core.processes import only_in_main, signal_group
@@ -285,8 +286,8 @@ class ProcessPoolEvaluator(Evaluator):
                 else ""
             )
             error = PoolWorkerDiedError(
-                f"the pool process (pid {member.process.pid}) evaluating trial {trial_id} died "
-                f"with exit code {member.process.exitcode}{hint}"
+                f"the pool process (pid {member.process.pid}) evaluating trial {trial_id} "
+                f"{how_it_exited(member.process.exitcode)}{hint}"
             )
             self._retire(member, error, None)
             return

@@ -155,7 +155,7 @@ def test_a_process_that_dies_fails_its_trial_and_is_replaced(tmp_path: Path) -> 
         evaluator.submit(make_job("1", die_hard, {"x": 1.0}, tmp_path / "1"))
         outcome = collect(evaluator, 1, 120)["1"]
         assert isinstance(outcome.error, PoolWorkerDiedError)
-        assert "exit code -9" in str(outcome.error)
+        assert "was killed by signal 9 (SIGKILL)" in str(outcome.error)
         assert "unguarded" not in str(outcome.error)  # it died evaluating, not importing
         evaluator.submit(make_job("2", whoami, {"x": 2.0}, tmp_path / "2"))
         assert collect(evaluator, 1, 120)["2"].result["objective_to_minimize"] == 2.0

@@ -189,6 +189,12 @@ def test_a_non_zero_exit_fails_the_trial_with_the_stderr_tail(root: Path) -> Non
     assert "exited with code 3" in error and "CUDA out of memory" in error
 
 
+def test_a_command_killed_by_a_signal_is_named_by_its_signal(root: Path) -> None:
+    command = Command([PYTHON, "-c", "import os, signal; os.kill(os.getpid(), signal.SIGSEGV)"])
+    error = error_of_failing_trials(command, root)
+    assert "was killed by signal 11 (SIGSEGV)" in error and "code -11" not in error
+
+
 def test_a_failed_command_raises_the_error_without_ignore_errors(root: Path) -> None:
     command = Command([PYTHON, "-c", "raise SystemExit(2)"])
     with pytest.raises(CommandFailedError, match="exited with code 2"):
