@@ -192,21 +192,17 @@ def plot_learning_curves(root_directory: str | Path, *, max_curves: int = 50) ->
             several objectives.
     """
     run = read_run(root_directory)
-    curves = _reported_curves(run) or _fidelity_curves(run)
+    reported_curves = _reported_curves(run)
+    curves = reported_curves or _fidelity_curves(run)
     if not curves:
-        has_fidelity = run.space is not None and run.space.fidelity_name is not None
-        why = (
-            "its trials have several objectives (the Pareto front is pareto_front.png)"
-            if has_fidelity
-            else "the space has no fidelity"
-        )
         raise NothingToPlotError(
-            f"No learning curves in {root_directory}: no trial reported 'learning_curve' and {why}"
+            f"No learning curves in {root_directory}: no trial reported 'learning_curve' and "
+            f"{_why_no_fidelity_curves(run)}"
         )
     figure, axes = _figure(f"Learning curves ({run.root_directory.name})")
     for label, xs, ys in curves[:max_curves]:
         axes.plot(xs, ys, marker=".", linewidth=1, alpha=0.8, label=label)
-    reported = bool(_reported_curves(run))
+    reported = bool(reported_curves)
     fidelity = run.space.fidelity_name if run.space is not None else None
     axes.set_xlabel("step" if reported else (fidelity or "fidelity"))
     axes.set_ylabel("learning curve" if reported else "objective_to_minimize")
@@ -216,6 +212,14 @@ def plot_learning_curves(root_directory: str | Path, *, max_curves: int = 50) ->
 
 
 Curve = tuple[str, list[float], list[float]]
+
+
+def _why_no_fidelity_curves(run: RunSnapshot) -> str:
+    if run.space is None or run.space.fidelity_name is None:
+        return "the space has no fidelity"
+    if any(isinstance(t.objective, tuple) for t in run.history.values()):
+        return "its trials have several objectives (the Pareto front is pareto_front.png)"
+    return "no trial has succeeded yet"
 
 
 def _reported_curves(run: RunSnapshot) -> list[Curve]:

@@ -133,6 +133,22 @@ def test_a_multi_objective_fidelity_run_says_why_it_has_no_curves(tmp_path: Path
         plot_learning_curves(root)
 
 
+def test_a_fidelity_run_whose_trials_all_failed_says_so(tmp_path: Path) -> None:
+    def fails(x: float, epochs: int) -> float:
+        raise RuntimeError("diverged")
+
+    root = tmp_path / "all_failed"
+    neps.run(
+        fails,
+        {"x": neps.Float(0.0, 1.0), "epochs": neps.IntegerFidelity(1, 9)},
+        root_directory=root,
+        evaluations_to_spend=3,
+        ignore_errors=True,
+    )
+    with pytest.raises(NothingToPlotError, match="no trial has succeeded yet"):
+        plot_learning_curves(root)
+
+
 def test_single_objective_run_has_no_pareto_front(single_run: Path) -> None:
     with pytest.raises(NothingToPlotError, match="multi-objective"):
         plot_pareto_front(single_run)
