@@ -117,6 +117,7 @@ class DaskEvaluator(Evaluator):
         self._tasks: dict[str, _Task] = {}
         self._finished: list[EvaluationOutcome] = []
         self._next_start_check = 0.0
+        self._ended_workers: set[str] = set()  # still answer for a moment after being ended
 
     # -- the cluster --------------------------------------------------------------------------
     @property
@@ -202,7 +203,11 @@ class DaskEvaluator(Evaluator):
         busy; counting their timeout from there timed out trials that never ran.
         """
         running = self.client.run(_executing_keys, on_error="ignore")
-        return {address: set(keys) for address, keys in running.items() if isinstance(keys, list)}
+        return {
+            address: set(keys)
+            for address, keys in running.items()
+            if isinstance(keys, list) and address not in self._ended_workers
+        }
 
     def _block(self, deadline: float | None) -> None:
         """Sleep until a task finishes, the caller's deadline or the next trial timeout."""
@@ -247,12 +252,18 @@ class DaskEvaluator(Evaluator):
     def _stop(self, futures: Sequence[Any]) -> list[str]:
         """Cancel ``futures`` and restart the workers running them; the restarted addresses."""
         keys = {future.key for future in futures}
-        workers = [address for address, held in self._executing().items() if keys & held]
+        executing = self._executing()
+        workers = [address for address, held in executing.items() if keys & held]
         self.client.cancel(list(futures))
+        bystanders = set().union(*(executing[address] for address in workers)) - keys
+        for task in self._tasks.values():
+            if task.future.key in bystanders:
+                task.started = None  # dask runs it again elsewhere: its clock restarts there
         if workers:
             # The task's thread cannot be interrupted: end the worker process; its nanny
             # starts a fresh one (``restart_workers`` would first wait for the thread).
             logger.info("Ending dask worker(s) %s to stop overdue trials", workers)
+            self._ended_workers.update(workers)
             self.client.run(_exit_soon, workers=workers, on_error="ignore")
         return workers
 

@@ -220,6 +220,42 @@ def test_a_trial_queued_behind_a_busy_thread_does_not_use_up_its_timeout(root: P
     assert summary.counts["success"] == 3, summary.counts
 
 
+def hang_first_then_take_three_seconds(x: float, pipeline_id: str) -> float:
+    import time
+
+    time.sleep(600 if pipeline_id == "1" else 3.0)
+    return x
+
+
+@pytest.mark.slow
+def test_a_trial_rerun_after_its_workers_restart_gets_a_fresh_timeout(root: Path) -> None:
+    # Trial 3 shares a worker with the hung trial 1 and is running when that worker is ended
+    # at trial 1's timeout; dask runs trial 3 again on the fresh worker. Its clock kept the
+    # first start, so it timed out mid-way through the second run, which it would finish.
+    cluster = distributed.LocalCluster(
+        n_workers=1, threads_per_worker=2, processes=True, dashboard_address=":0"
+    )
+    try:
+        summary = neps.run(
+            hang_first_then_take_three_seconds,
+            {"x": neps.Float(0.0, 1.0)},
+            root_directory=root,
+            evaluations_to_spend=3,
+            ignore_errors=True,
+            evaluator={
+                "name": "dask",
+                "address": cluster.scheduler_address,
+                "n_workers": 2,
+                "timeout": 5.0,
+            },
+        )
+    finally:
+        cluster.close()
+    assert (summary.counts["failed"], summary.counts["success"]) == (1, 2), summary.counts
+    report = yaml.safe_load((root / "configs" / "config_1" / "report.yaml").read_text())
+    assert report["error"].startswith("EvaluationTimeoutError: timeout")
+
+
 class TwoArgumentError(Exception):
     """Pickles, but cannot be rebuilt: ``Exception`` keeps only the message it was given."""
 
