@@ -145,9 +145,10 @@ class Numerical(Parameter):
                 f"the range [{self.lower}, {self.upper}] is wider than a float holds "
                 "(upper - lower overflows); narrow it, or use log=True with lower > 0"
             )
-        if not isinstance(self.log, bool):
-            problems.append(f"log must be true or false, got {self.log!r}")
-        elif self.log and self.lower <= 0:
+        for flag in ("log", "is_fidelity"):  # "false" is a truthy string, not False
+            if not isinstance(getattr(self, flag), bool):
+                problems.append(f"{flag} must be true or false, got {getattr(self, flag)!r}")
+        if self.log is True and self.lower <= 0:
             problems.append(f"log=True needs lower > 0, got lower={self.lower}")
         if self.prior is not None and not self.lower <= self.prior <= self.upper:
             problems.append(f"prior {self.prior} lies outside [{self.lower}, {self.upper}]")

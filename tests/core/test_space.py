@@ -199,6 +199,10 @@ def test_non_integral_integer_bound_names_the_parameter() -> None:
         (lambda: {"lr": neps.Float(0.0, 1.0, prior=-1.0)}, "prior"),
         (lambda: {"lr": neps.Float(-1.0, 1.0, log=True)}, "log"),
         (lambda: {"lr": neps.Float(0.1, 1.0, log="maybe")}, "log must be true or false"),
+        (  # the string "false" is truthy: the parameter silently became the fidelity
+            lambda: {"lr": neps.Integer(1, 9, is_fidelity="false")},
+            "is_fidelity must be true or false, got 'false'",
+        ),
         (  # its samples were nan: upper - lower is inf
             lambda: {"lr": neps.Float(-1e308, 1e308)},
             "wider than a float holds",
