@@ -10,6 +10,7 @@ the plugin and the option.
 from __future__ import annotations
 
 import difflib
+import typing
 from collections.abc import Mapping
 from typing import Any
 
@@ -75,6 +76,8 @@ def _validation_details(error: Exception) -> str:
 def _describe_error(error: BaseException, expected: type | None) -> str:
     if expected is not None and isinstance(error, TypeError | ValueError) and not str(error):
         return f"expected {expected.__name__}"
+    if isinstance(error, AttributeError) and typing.get_origin(expected) in (dict, Mapping):
+        return "expected a mapping such as {NAME: value}"  # cattrs called .items() on it
     return str(error) or type(error).__name__
 
 

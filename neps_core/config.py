@@ -18,6 +18,7 @@ from typing import Any
 
 import attrs
 
+from neps_core.code_locations import named_in_run
 from neps_core.errors import SettingsError
 from neps_core.optimizer_choice import Algorithm, ConfiguredOptimizer, space_of_the_run
 
@@ -158,14 +159,10 @@ def _storage_spec(value: Any) -> ComponentSpec | None:
 
 
 def _named_evaluate_pipeline(value: Any) -> Any:
-    from neps_core.run_config import named_in_run  # which reads settings from this module
-
     return named_in_run("evaluate_pipeline", value)
 
 
 def _named_plugins(value: Any) -> tuple[object, ...]:
-    from neps_core.run_config import named_in_run
-
     plugins: tuple[object, ...] = named_in_run("plugins", value)
     return plugins
 

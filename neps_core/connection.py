@@ -23,7 +23,7 @@ from neps_core.components import (
     select_optimizer_class,
 )
 from neps_core.config import RunSettings
-from neps_core.errors import SettingsError
+from neps_core.errors import SettingsError, add_note
 from neps_core.history import TrialHistory
 from neps_core.interfaces import Optimizer, Storage
 from neps_core.interfaces.optimizer import first_multi_objective
@@ -120,10 +120,18 @@ def _optimizer(
     cls = select_optimizer_class(
         settings.optimizer, space, settings, plugins, multi_objective=multi_objective
     )
-    with plugins.errors_of("optimizer", cls):
-        return build_optimizer(
-            cls, settings.optimizer.options, space, settings.seed, plugins.converter
-        )
+    options = settings.optimizer.options
+    try:
+        with plugins.errors_of("optimizer", cls):
+            return build_optimizer(cls, options, space, settings.seed, plugins.converter)
+    except SettingsError as error:
+        if settings.optimizer.name == "auto" and options:
+            add_note(
+                error,
+                f"(optimizer='auto' chose {cls.name!r} for this run and passed it the options "
+                f"{sorted(options)}; name the optimizer those options are meant for)",
+            )
+        raise
 
 
 def _auto_sees_several_objectives(settings: RunSettings, history: TrialHistory) -> bool:

@@ -193,6 +193,11 @@ class Command:
             raise TypeError(f"Command needs a string or a list of strings, got {command!r}")
         for part in [command] if isinstance(command, str) else command:
             _check_placeholders(part)
+        if env is not None and not isinstance(env, Mapping):
+            raise TypeError(
+                f"Command env must be a mapping of variable names to values, such as "
+                f"{{'OMP_NUM_THREADS': '1'}}, got {type(env).__name__} {env!r}"
+            )
         self.command = command
         self.shell = shell
         self.env = dict(env or {})

@@ -20,17 +20,16 @@ are ``SettingsError`` starting with the file and the key path, e.g.
 
 from __future__ import annotations
 
-import importlib
 import re
-import sys
-import traceback
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
+from urllib.parse import urlparse
 
 import attrs
 
+from neps_core.code_locations import CodeLocator
 from neps_core.components import refuse_other_projects_name, resolve_space, structure_settings
 from neps_core.config import (
     ALIASES,
@@ -61,11 +60,14 @@ _FLOAT_SETTINGS = {
 _COMMAND_KEYS = ("command", "shell", "env", "cwd", "kill_grace")
 
 
-def load_run_config(path: str | Path, overrides: Sequence[str] = ()) -> dict[str, Any]:
+def load_run_config(
+    path: str | Path, overrides: Sequence[str] = (), skip: Collection[str] = ()
+) -> dict[str, Any]:
     """``run()`` keyword arguments from the YAML run config at ``path``.
 
     ``overrides`` are ``key.path=value`` strings (values parsed as YAML) applied before
     validation, as the CLI's ``neps-core run run.yaml evaluations_to_spend=5`` does.
+    Settings in ``skip`` (given to ``run()`` instead) are left out, their code not loaded.
 
     Raises:
         FileNotFoundError: There is no file at ``path``.
@@ -76,7 +78,7 @@ def load_run_config(path: str | Path, overrides: Sequence[str] = ()) -> dict[str
     source = str(path)
     data = read_config_file(path)
     apply_overrides(data, overrides, source)
-    return _Parser(source, path.resolve().parent).parse(data)
+    return _Parser(source, path.resolve().parent).parse(data, skip)
 
 
 class _Parser:
@@ -84,13 +86,13 @@ class _Parser:
 
     def __init__(self, source: str, base: Path) -> None:
         self.source = source
-        self.base = base
+        self.code = CodeLocator(source, base)
 
     def fail(self, where: str, message: str) -> NoReturn:
         raise SettingsError(f"{self.source}: {where}: {message}")
 
-    def parse(self, data: Mapping[str, Any]) -> dict[str, Any]:
-        values = self._canonical(data)
+    def parse(self, data: Mapping[str, Any], skip: Collection[str] = ()) -> dict[str, Any]:
+        values = {k: v for k, v in self._canonical(data).items() if k not in skip}
         if "plugins" in values:
             values["plugins"] = self._plugins(values["plugins"])
         plugins = load_plugins(values.get("plugins", ()))
@@ -128,13 +130,14 @@ class _Parser:
         }
         if key in components:
             registry, allow = components[key]
-            return self._component(key, value, registry, allow)
+            checked = self._component(key, value, registry, allow)
+            return self._storage_from_here(checked, plugins) if key == "storage" else checked
         if key == "evaluate_pipeline":
             return self._evaluate_pipeline(value)
         if key == "pipeline_space":
             return self._space(value, plugins)
         if key == "root_directory":
-            return self._path(key, value)
+            return self.code.path(key, value)
         if key in _FLOAT_SETTINGS and isinstance(value, str):
             return numeric_text(value)  # YAML 1.1 reads 1e3 as a string
         return value
@@ -143,7 +146,7 @@ class _Parser:
     def _evaluate_pipeline(self, value: Any) -> Any:
         key = "evaluate_pipeline"
         if isinstance(value, str):
-            return self._callable(key, self.load(key, value))
+            return self._callable(key, self.code.load(key, value))
         if not isinstance(value, Mapping):
             self.fail(
                 key,
@@ -158,80 +161,26 @@ class _Parser:
         for part in ("path", "name"):
             if not isinstance(value.get(part), str):
                 self.fail(f"{key}.{part}", "required (a string)")
-        return self._callable(key, self.load(key, f"{value['path']}:{value['name']}"))
+        return self._callable(key, self.code.load(key, f"{value['path']}:{value['name']}"))
 
     def _command(self, value: Mapping[str, Any]) -> Command:
         unknown = sorted(set(value) - set(_COMMAND_KEYS))
         if unknown:
             self.fail(f"evaluate_pipeline.{unknown[0]}", f"unknown key; known: {_COMMAND_KEYS}")
         options = dict(value)
-        if options.get("cwd") is not None:
-            options["cwd"] = self._path("evaluate_pipeline.cwd", options["cwd"])
+        # As every relative path here: from the YAML's folder, whatever the current directory.
+        options["cwd"] = self.code.path("evaluate_pipeline.cwd", options.get("cwd") or ".")
         try:
             return Command(options.pop("command"), **options)
         except TypeError as error:
-            self.fail("evaluate_pipeline.command", str(error))
+            part = "env" if str(error).startswith("Command env") else "command"
+            self.fail(f"evaluate_pipeline.{part}", str(error))
 
     def _callable(self, key: str, value: Any) -> Callable[..., Any]:
         if not callable(value):
             self.fail(key, f"{value!r} is not callable")
         function: Callable[..., Any] = value
         return function
-
-    def load(self, key: str, target: str) -> Any:
-        """The object named by ``module:attr`` or ``path/to/file.py:attr``."""
-        location, separator, attribute = target.rpartition(":")
-        location = location.removesuffix(":")  # NePS's templates write path/to/file.py::name
-        if not separator or not location or not attribute:
-            self.fail(key, f"expected 'module:name' or 'path/to/file.py:name', got {target!r}")
-        owner: Any = self._module(key, location)
-        for part in attribute.split("."):
-            if not hasattr(owner, part):
-                self.fail(key, f"{location!r} has no attribute {attribute!r}")
-            owner = getattr(owner, part)
-        return owner
-
-    def _module(self, key: str, location: str) -> Any:
-        if location.endswith(".py") or "/" in location or "\\" in location:
-            return self._file_module(key, location)
-        return self._import(key, location, repr(location))
-
-    def _import(self, key: str, name: str, shown: str) -> Any:
-        """Import module ``name``; any error the user's module raises names it and its line."""
-        try:
-            return importlib.import_module(name)
-        except ImportError as error:
-            self.fail(key, f"cannot import {shown}: {error}")
-        except Exception as error:
-            where = ""
-            if not isinstance(error, SyntaxError):  # which names its file and line itself
-                frame = traceback.extract_tb(error.__traceback__)[-1]
-                where = f" ({frame.filename}, line {frame.lineno})"
-            self.fail(key, f"importing {shown} raised {type(error).__name__}: {error}{where}")
-        except SystemExit as error:  # a script's sys.exit() outside its main guard
-            self.fail(key, f"importing {shown} called sys.exit({error.code!r})")
-
-    def _file_module(self, key: str, location: str) -> Any:
-        """Import a file as a module named by its stem, importable by child processes too."""
-        path = self._path(key, location)
-        if not path.is_file():
-            self.fail(key, f"no such file {path}")
-        name = path.stem
-        if not name.isidentifier():
-            self.fail(key, f"{path.name} is not an importable module name; rename the file")
-        loaded = sys.modules.get(name)
-        if loaded is None:
-            if str(path.parent) not in sys.path:
-                sys.path.insert(0, str(path.parent))
-            loaded = self._import(key, name, str(path))
-        origin = getattr(loaded, "__file__", None)
-        if origin is None or Path(origin).resolve() != path:
-            self.fail(
-                key,
-                f"a different module named {name!r} is already imported "
-                f"({origin or 'built in'}); rename {path.name}",
-            )
-        return loaded
 
     def _plugins(self, value: Any) -> tuple[object, ...]:
         if isinstance(value, str):
@@ -241,29 +190,18 @@ class _Parser:
         for index, entry in enumerate(value):
             if not isinstance(entry, str):
                 self.fail(f"plugins[{index}]", f"expected 'module' or 'module:name', got {entry!r}")
-        return tuple(self.plugin(f"plugins[{index}]", entry) for index, entry in enumerate(value))
-
-    def plugin(self, where: str, entry: str) -> object:
-        """The plugin named ``module`` or ``module:name`` (a class is instantiated)."""
-        plugin = self.load(where, entry) if ":" in entry else self._module(where, entry)
-        return plugin() if isinstance(plugin, type) else plugin
-
-    def _path(self, key: str, value: Any) -> Path:
-        if not isinstance(value, str | Path):
-            self.fail(key, f"expected a path, got {value!r}")
-        path = Path(value).expanduser()
-        return path if path.is_absolute() else (self.base / path).resolve()
+        return tuple(self.code.plugin(f"plugins[{i}]", entry) for i, entry in enumerate(value))
 
     # -- the space and the components ---------------------------------------------------------
     def _space(self, value: Any, plugins: Plugins) -> Any:
         key = "pipeline_space"
         if isinstance(value, str):
             if value.endswith((".yaml", ".yml")):
-                value = self._path(key, value)
+                value = self.code.path(key, value)
                 if not value.is_file():
                     self.fail(key, f"no such file {value}")
             else:
-                value = self.load(key, value)
+                value = self.code.load(key, value)
         try:
             return resolve_space(value, plugins)
         except SettingsError as error:
@@ -300,6 +238,18 @@ class _Parser:
             self._known(key, spec.options, sorted(known), name)
         return value
 
+    def _storage_from_here(self, value: Any, plugins: Plugins) -> Any:
+        """``value`` with a URL's relative path taken from the YAML's folder, not the cwd."""
+        spec = component_spec(value, "storage")
+        url = spec.label
+        if "://" not in url:  # a plugin's name, not a URL such as "sqlite:///run.db"
+            return value
+        try:
+            url = plugins.storages[urlparse(url).scheme].canonical_url(url, self.code.base)
+        except NepsCoreError as error:
+            self.fail("storage", str(error))
+        return {"name": url, **spec.options}
+
     def _known(self, key: str, options: Mapping[str, Any], known: list[str], name: str) -> None:
         for option in options:
             if option not in known:
@@ -324,23 +274,6 @@ class _Parser:
             raise with_key_path(error, self.source, set(values)) from None
 
 
-def named_in_run(setting: str, value: Any) -> Any:
-    """A ``run()`` argument naming objects as a run config does, resolved from the working
-    directory: ``evaluate_pipeline="path/to/file.py:name"`` (or ``"module:name"``), and
-    ``plugins=["module", "module:name", ...]``. Anything else is returned unchanged.
-    """
-    parser = _Parser("run()", Path.cwd())
-    if setting == "evaluate_pipeline" and isinstance(value, str):
-        return parser.load(setting, value)
-    if setting == "plugins":
-        entries = [value] if isinstance(value, str) else list(value)
-        return tuple(
-            parser.plugin(f"plugins[{index}]", entry) if isinstance(entry, str) else entry
-            for index, entry in enumerate(entries)
-        )
-    return value
-
-
 def with_key_path(error: SettingsError, source: str, keys: set[str]) -> SettingsError:
     """``error`` re-worded as ``<source>: <key>: ...`` when it is about one of ``keys``."""
     message = str(error)
@@ -363,9 +296,9 @@ def settings_with_run_config(
     """
     if run_config is None:
         return RunSettings.from_kwargs(**explicit)
-    from_yaml = load_run_config(run_config)
     given = {canonical_name(key) for key in explicit}
-    taken = {key for key in from_yaml if key not in given}
+    from_yaml = load_run_config(run_config, skip=given)
+    taken = set(from_yaml)
     merged = {**{key: from_yaml[key] for key in taken}, **explicit}
     try:
         return RunSettings.from_kwargs(**merged)

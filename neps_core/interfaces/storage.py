@@ -85,11 +85,12 @@ class Storage(abc.ABC):
         return float(value)
 
     @classmethod
-    def canonical_url(cls, url: str) -> str:
+    def canonical_url(cls, url: str, base: Path | None = None) -> str:
         """``url`` as the run records it in ``storage.yaml``, meaning the same from anywhere.
 
-        A backend whose URLs may hold a relative path makes it absolute here, so that a
-        worker or ``status`` started in another directory finds the same data.
+        A backend whose URLs may hold a relative path makes it absolute here, taken from
+        ``base`` (a run config's folder) or else the working directory, so that a worker or
+        ``status`` started in another directory finds the same data.
         """
         return url
 

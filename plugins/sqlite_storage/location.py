@@ -33,9 +33,10 @@ def database_path(root_directory: Path, url: str | None) -> Path:
     return Path(path) if path else Path(root_directory) / DEFAULT_DATABASE
 
 
-def absolute_url(url: str) -> str:
-    """``url`` with its path made absolute, as the run records it: the same from anywhere."""
+def absolute_url(url: str, base: Path | None = None) -> str:
+    """``url`` with its path made absolute (a relative one taken from ``base``, else the
+    working directory), as the run records it: the same from anywhere."""
     path = database_path(Path(), url)  # refuses a malformed URL
     if not urlparse(url).path.removeprefix("/"):
         return url  # "sqlite://": the root's run.db, wherever the root is
-    return "sqlite:///" + quote(os.path.abspath(path))
+    return "sqlite:///" + quote(os.path.abspath(path if base is None else base / path))

@@ -89,8 +89,8 @@ class SQLiteStorage(Storage):
     known_options: ClassVar[frozenset[str]] = frozenset({"fsync", "lock_timeout"})
 
     @classmethod
-    def canonical_url(cls, url: str) -> str:
-        return absolute_url(url)
+    def canonical_url(cls, url: str, base: Path | None = None) -> str:
+        return absolute_url(url, base)
 
     def __init__(
         self,

@@ -1,0 +1,120 @@
+"""Code named by its location in a setting: ``module:name`` or ``path/to/file.py:name``.
+
+Run configs name the evaluation function, the space and plugins this way, and so may
+``run()``'s string arguments. Everything is looked up from one base folder, the YAML file's
+(or the working directory, for ``run()``): a relative file path is taken from there, and the
+folder is put first on ``sys.path`` before the first lookup, so a module next to the YAML is
+found whatever the order of the keys that name code.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+import traceback
+from pathlib import Path
+from typing import Any, NoReturn
+
+from neps_core.errors import SettingsError
+
+
+class CodeLocator:
+    """Loads the objects a settings file names; every error names ``source`` and the key."""
+
+    def __init__(self, source: str, base: Path) -> None:
+        self.source = source
+        self.base = base
+
+    def fail(self, where: str, message: str) -> NoReturn:
+        raise SettingsError(f"{self.source}: {where}: {message}")
+
+    def path(self, key: str, value: Any) -> Path:
+        """``value`` as an absolute path; a relative one is taken from the base folder."""
+        if not isinstance(value, str | Path):
+            self.fail(key, f"expected a path, got {value!r}")
+        path = Path(value).expanduser()
+        return path if path.is_absolute() else (self.base / path).resolve()
+
+    def load(self, key: str, target: str) -> Any:
+        """The object named by ``module:attr`` or ``path/to/file.py:attr``."""
+        location, separator, attribute = target.rpartition(":")
+        location = location.removesuffix(":")  # NePS's templates write path/to/file.py::name
+        if not separator or not location or not attribute:
+            self.fail(key, f"expected 'module:name' or 'path/to/file.py:name', got {target!r}")
+        owner: Any = self.module(key, location)
+        for part in attribute.split("."):
+            if not hasattr(owner, part):
+                self.fail(key, f"{location!r} has no attribute {attribute!r}")
+            owner = getattr(owner, part)
+        return owner
+
+    def plugin(self, where: str, entry: str) -> object:
+        """The plugin named ``module`` or ``module:name`` (a class is instantiated)."""
+        plugin = self.load(where, entry) if ":" in entry else self.module(where, entry)
+        return plugin() if isinstance(plugin, type) else plugin
+
+    def module(self, key: str, location: str) -> Any:
+        """The module at ``location``: a file path, or a module name."""
+        _search_first(self.base)
+        if location.endswith(".py") or "/" in location or "\\" in location:
+            return self._file_module(key, location)
+        return self._import(key, location, repr(location))
+
+    def _import(self, key: str, name: str, shown: str) -> Any:
+        """Import module ``name``; any error the user's module raises names it and its line."""
+        try:
+            return importlib.import_module(name)
+        except ImportError as error:
+            self.fail(key, f"cannot import {shown}: {error}")
+        except Exception as error:
+            where = ""
+            if not isinstance(error, SyntaxError):  # which names its file and line itself
+                frame = traceback.extract_tb(error.__traceback__)[-1]
+                where = f" ({frame.filename}, line {frame.lineno})"
+            self.fail(key, f"importing {shown} raised {type(error).__name__}: {error}{where}")
+        except SystemExit as error:  # a script's sys.exit() outside its main guard
+            self.fail(key, f"importing {shown} called sys.exit({error.code!r})")
+
+    def _file_module(self, key: str, location: str) -> Any:
+        """Import a file as a module named by its stem, importable by child processes too."""
+        path = self.path(key, location)
+        if not path.is_file():
+            self.fail(key, f"no such file {path}")
+        name = path.stem
+        if not name.isidentifier():
+            self.fail(key, f"{path.name} is not an importable module name; rename the file")
+        loaded = sys.modules.get(name)
+        if loaded is None:
+            _search_first(path.parent)
+            loaded = self._import(key, name, str(path))
+        origin = getattr(loaded, "__file__", None)
+        if origin is None or Path(origin).resolve() != path:
+            self.fail(
+                key,
+                f"a different module named {name!r} is already imported "
+                f"({origin or 'built in'}); rename {path.name}",
+            )
+        return loaded
+
+
+def _search_first(folder: Path) -> None:
+    """Let imports find modules in ``folder``, as ``python script.py`` does for its own."""
+    if str(folder) not in sys.path:
+        sys.path.insert(0, str(folder))
+
+
+def named_in_run(setting: str, value: Any) -> Any:
+    """A ``run()`` argument naming objects as a run config does, resolved from the working
+    directory: ``evaluate_pipeline="path/to/file.py:name"`` (or ``"module:name"``), and
+    ``plugins=["module", "module:name", ...]``. Anything else is returned unchanged.
+    """
+    locator = CodeLocator("run()", Path.cwd())
+    if setting == "evaluate_pipeline" and isinstance(value, str):
+        return locator.load(setting, value)
+    if setting == "plugins":
+        entries = [value] if isinstance(value, str) else list(value)
+        return tuple(
+            locator.plugin(f"plugins[{index}]", entry) if isinstance(entry, str) else entry
+            for index, entry in enumerate(entries)
+        )
+    return value
