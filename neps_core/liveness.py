@@ -65,7 +65,7 @@ def live_trials(
     ``presence.processes_present``), whatever its heartbeat; other workers, or all of them
     when ``present`` is ``None``, while they heartbeated within ``stale_after`` seconds.
     """
-    machine = None if present is None else _process_parts(this_process())[0]
+    machine = _this_machine(present)
     return [
         history[i]
         for i in history.ids_in(TrialState.EVALUATING)
@@ -78,10 +78,19 @@ def _alive(
     trial: Trial, now: float, stale_after: float, machine: str | None, present: list[str]
 ) -> bool:
     """Known from the lock table for a worker of ``machine``, else from its heartbeat."""
-    worker = _process_parts(trial.metadata.get(WORKER_PROCESS))
-    if machine and worker[0] == machine:
-        return worker[1] in present
+    if _runs_on(trial, machine):
+        return _process_parts(trial.metadata.get(WORKER_PROCESS))[1] in present
     return now - last_sign_of_life(trial) < stale_after
+
+
+def _this_machine(present: list[str] | None) -> str | None:
+    """This machine's boot id where the lock table is known (``present``), else ``None``."""
+    return None if present is None else _process_parts(this_process())[0]
+
+
+def _runs_on(trial: Trial, machine: str | None) -> bool:
+    """Whether ``trial``'s worker is a process of ``machine`` (a kernel boot id)."""
+    return bool(machine) and _process_parts(trial.metadata.get(WORKER_PROCESS))[0] == machine
 
 
 def _process_parts(process: object) -> list[str]:
@@ -110,9 +119,15 @@ def refuse_if_alive(
             f"trial {t.id} (worker {t.worker_id}, heartbeat {now - last_sign_of_life(t):.0f} s ago)"
             for t in alive
         )
+        machine = _this_machine(present)
+        elsewhere = [t for t in alive if not _runs_on(t, machine)]
+        wait = (  # waiting helps only for workers known by their heartbeat
+            f", or wait until their heartbeat is older than {wait_hint} ({stale_after:g} s)"
+            if elsewhere
+            else " (their processes still run on this machine)"
+        )
         raise LiveWorkersError(
-            f"Refusing to {action}: live workers are evaluating {described}. Stop them first, "
-            f"or wait until their heartbeat is older than {wait_hint} ({stale_after:g} s)."
+            f"Refusing to {action}: live workers are evaluating {described}. Stop them first{wait}."
         )
 
 

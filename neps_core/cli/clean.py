@@ -12,6 +12,7 @@ from pathlib import Path
 
 import attrs
 
+from neps_core.errors import LiveWorkersError
 from neps_core.history import TrialHistory
 from neps_core.inspection import open_run
 from neps_core.liveness import awaits_result, last_sign_of_life, refuse_if_alive
@@ -22,9 +23,10 @@ CLEAN_RULE = """\
 Remove the debris of stopped or killed workers from a run, safely.
 
 The rule:
-  * If any worker is alive - an EVALUATING trial whose worker process still runs on
-    this machine, or, for workers elsewhere, that heartbeated within --stale-after
-    seconds - nothing is changed and the command fails: stop the workers first.
+  * If any worker is alive - a run() worker or ask-and-tell session of this machine
+    still running in the run (whatever it is doing), or, for workers elsewhere, an
+    EVALUATING trial that heartbeated within --stale-after seconds - nothing is
+    changed and the command fails: stop the workers first.
   * Otherwise these trials are debris and become CRASHED (their records and folders
     stay; storage never forgets a trial):
       - EVALUATING trials whose worker died or was killed (its process is gone from
@@ -36,8 +38,9 @@ The rule:
     files) older than --stale-after seconds are deleted.
   * SUCCESS, FAILED, CRASHED and CORRUPTED trials are never touched, and neither are
     trials waiting for save_pipeline_results (asynchronous evaluation).
-The check and the change happen in one storage transaction. A worker that has not
-claimed its first trial yet is invisible to the check: stop workers before cleaning.
+The check and the change happen in one storage transaction. A worker on another
+machine that has not claimed its first trial yet is invisible to the check: stop
+workers before cleaning.
 --dry-run only reads (no storage lock, no file written), so it also works on a read-only run.
 """
 
@@ -84,6 +87,11 @@ def clean_run(root_directory: str | Path, *, stale_after: float, dry_run: bool) 
     def crash_debris(history: TrialHistory) -> list[Trial]:
         action = f"clean {root_directory}"
         refuse_if_alive(history, stale_after, action, "--stale-after", present)
+        if present:  # between trials, or waiting for results: its PENDING trials are its own
+            raise LiveWorkersError(
+                f"Refusing to {action}: process(es) {', '.join(present)} of this machine are "
+                "running in it (run() workers or ask-and-tell sessions). Stop them first."
+            )
         debris = _debris(history, now)
         removed[:] = [Removed(t.id, t.state.value, why) for t, why in debris]
         return [] if dry_run else [_crashed(trial, why, now) for trial, why in debris]

@@ -18,6 +18,7 @@ from worker_processes import kill, start_worker
 
 import neps_core as neps
 from neps_core.cli.status import format_status, status_data
+from neps_core.liveness import awaits_result
 
 SCRIPT = Path(sys.executable).parent / "neps-core"
 SPACE = {"x": neps.Float(0.0, 1.0)}
@@ -395,6 +396,9 @@ def test_clean_refuses_live_workers_and_crashes_the_debris_of_dead_ones(tmp_path
         assert refused.returncode == 1
         assert "Refusing to clean" in refused.stderr
         assert "trial 3 (worker" in refused.stderr
+        # Waiting would not help: a process of this machine is alive until it is stopped.
+        assert "their processes still run on this machine" in refused.stderr
+        assert "wait until" not in refused.stderr
         for nonsense in ("-5", "0", "nan", "soon"):  # each took the live worker for dead
             refused = cli("clean", str(root), "--stale-after", nonsense, cwd=tmp_path)
             assert refused.returncode == 2
@@ -434,6 +438,38 @@ def test_clean_refuses_live_workers_and_crashes_the_debris_of_dead_ones(tmp_path
     assert (root / "configs" / "config_3" / "partial_checkpoint").exists()
     again = cli("clean", str(root), cwd=tmp_path)
     assert again.stdout.strip() == f"Nothing to clean in {root}"
+
+
+ASYNC_WORKER = """
+import sys
+import neps_core as neps
+
+def evaluate(x, pipeline_directory):
+    (pipeline_directory / "submitted").write_text("to a queue")  # its result comes later
+
+neps.run(evaluate, {"x": neps.Float(0.0, 1.0)}, root_directory=sys.argv[1],
+         evaluations_to_spend=3, sample_batch_size=3,
+         evaluator={"name": "async", "max_in_flight": 1})
+"""
+
+
+def test_clean_refuses_a_live_worker_that_evaluates_nothing_itself(tmp_path: Path) -> None:
+    # It waits for save_pipeline_results, its two other sampled trials PENDING: clean crashed
+    # those, and the worker spent its budget on trials that never ran.
+    root = tmp_path / "run"
+    worker = start_worker(ASYNC_WORKER, [str(root)], root, "configs/*/submitted")
+    try:
+        deadline = time.monotonic() + 60
+        while not any(awaits_result(t) for t in neps.status(root).trials):
+            assert time.monotonic() < deadline, "trial 1 never came to wait for its result"
+            time.sleep(0.05)
+        refused = cli("clean", str(root), cwd=tmp_path)
+        assert refused.returncode == 1
+        assert f"process(es) {worker.pid} of this machine are running in it" in refused.stderr
+        counts = neps.status(root).counts
+        assert (counts["evaluating"], counts["pending"], counts["crashed"]) == (1, 2, 0)
+    finally:
+        kill(worker)
 
 
 # -- migrate --------------------------------------------------------------------------------------

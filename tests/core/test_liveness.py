@@ -268,6 +268,20 @@ def test_a_dead_worker_that_had_this_processs_pid_is_told_apart_by_its_start(
     assert [(t.id, t.state) for t in recovered] == [("1", TrialState.PENDING)]
 
 
+@pytest.mark.skipif(presence.this_process() is None, reason="names processes by Linux's boot id")
+def test_a_refusal_suggests_waiting_only_for_workers_known_by_their_heartbeat() -> None:
+    here = str(presence.this_process())
+    local = _running("1", heartbeat=time.time(), metadata={liveness.WORKER_PROCESS: here})
+    present = [here.split("/")[1]]
+    with pytest.raises(neps.LiveWorkersError) as refused:
+        liveness.refuse_if_alive(_history(local), 30.0, "clean it", "--stale-after", present)
+    assert "still run on this machine" in str(refused.value)
+    assert "wait until" not in str(refused.value)
+    remote = _running("2", heartbeat=time.time())  # no process recorded: another machine's
+    with pytest.raises(neps.LiveWorkersError, match=r"or wait until their heartbeat is older"):
+        liveness.refuse_if_alive(_history(remote), 30.0, "clean it", "--stale-after", present)
+
+
 def test_recovery_crashes_a_trial_out_of_attempts() -> None:
     history = _history(_running("1", heartbeat=0.0, attempts=3))
     (crashed,) = recover_stale_trials(history, now=100.0, stale_after=30.0, max_attempts=3)
