@@ -96,12 +96,19 @@ class BudgetGuard:
             self.cost_left -= self.costs.estimate(fidelity, continued)
 
 
-def failure_streak_without_cost(trials: Mapping[str, Trial], length: int) -> list[Trial]:
+def failure_streak_without_cost(
+    trials: Mapping[str, Trial], length: int, since: float = 0.0
+) -> list[Trial]:
     """The last ``length`` trials to finish, oldest first, if every one failed without a cost.
 
-    Empty when fewer finished or any of them reported a cost (or succeeded).
+    Empty when fewer finished at or after ``since`` (a continued run, its function fixed,
+    deserves a fresh try) or any of them reported a cost (or succeeded).
     """
-    finished = (trial for trial in trials.values() if trial.state.is_final)
+    finished = (
+        trial
+        for trial in trials.values()
+        if trial.state.is_final and (trial.finished_at or 0.0) >= since
+    )
     last = heapq.nlargest(length, finished, key=lambda trial: trial.finished_at or 0.0)
     if len(last) < length or any(t.state is TrialState.SUCCESS or t.cost is not None for t in last):
         return []

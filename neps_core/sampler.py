@@ -68,6 +68,7 @@ class TrialSampler:
         self.waiting_for: list[str] = []
         self.waiting_because = ""
         self._next_gone_check = 0.0
+        self._started = time.time()  # failures before this call do not stop it
 
     def sample(self, storage: Storage, wanted: int, claiming: set[str]) -> list[Trial]:
         """Up to ``wanted`` trials now EVALUATING by this worker (fewer when none are left).
@@ -195,7 +196,9 @@ class TrialSampler:
             budget.fidelities_to_spend is None
         )
         streak = (
-            failure_streak_without_cost(history, FAILURE_STREAK_LIMIT) if only_cost_ends_it else []
+            failure_streak_without_cost(history, FAILURE_STREAK_LIMIT, self._started)
+            if only_cost_ends_it
+            else []
         )
         if streak:
             self.stop_reason = (

@@ -181,6 +181,15 @@ def test_failures_without_a_cost_stop_a_run_only_cost_could_end(
     assert summary.counts["failed"] == FAILURE_STREAK_LIMIT
     assert "cost_to_spend cannot end this run" in caplog.text
     assert "cost_value_on_error" in caplog.text and "broken at x=" in caplog.text
+    # The advice taken, the run continues: the old streak no longer stops it.
+    fixed = neps.run(
+        lambda x: {"objective_to_minimize": x, "cost": 4.0},
+        {"x": neps.Float(0.0, 1.0)},
+        root_directory=tmp_path,
+        cost_to_spend=10.0,
+        ignore_errors=True,
+    )
+    assert (fixed.counts["success"], fixed.budget.used_cost) == (2, 8.0)  # a third overshoots
 
 
 def test_failures_with_cost_value_on_error_spend_the_budget(tmp_path: Path) -> None:
