@@ -51,7 +51,21 @@ class CodeLocator:
     def plugin(self, where: str, entry: str) -> object:
         """The plugin named ``module`` or ``module:name`` (a class is instantiated)."""
         plugin = self.load(where, entry) if ":" in entry else self.module(where, entry)
-        return plugin() if isinstance(plugin, type) else plugin
+        return self.instance(where, plugin)
+
+    def instance(self, where: str, plugin: object) -> object:
+        """``plugin``, or an instance of it if it is a class: pluggy would call a class's
+        hooks unbound, without ``self``, and they would fail mid-run."""
+        if not isinstance(plugin, type):
+            return plugin
+        try:
+            return plugin()
+        except TypeError as error:
+            self.fail(
+                where,
+                f"{plugin.__qualname__} cannot be made without arguments ({error}): "
+                "pass an instance",
+            )
 
     def module(self, key: str, location: str) -> Any:
         """The module at ``location``: a file path, or a module name."""
@@ -114,7 +128,9 @@ def named_in_run(setting: str, value: Any) -> Any:
     if setting == "plugins":
         entries = [value] if isinstance(value, str) else list(value)
         return tuple(
-            locator.plugin(f"plugins[{index}]", entry) if isinstance(entry, str) else entry
+            locator.plugin(f"plugins[{index}]", entry)
+            if isinstance(entry, str)
+            else locator.instance(f"plugins[{index}]", entry)
             for index, entry in enumerate(entries)
         )
     return value

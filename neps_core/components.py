@@ -20,7 +20,7 @@ import cattrs
 from neps_core.config import ComponentSpec, RunSettings
 from neps_core.errors import SettingsError, UnknownPluginError, add_note
 from neps_core.interfaces import Evaluator, Optimizer
-from neps_core.plugin_manager import Plugins, plugin_errors
+from neps_core.plugin_manager import Plugins, plugin_errors, warn_plugin_problem
 from neps_core.registry import Registry
 from neps_core.serialization import make_settings_converter
 from neps_core.space import PipelineSpace
@@ -31,13 +31,33 @@ def resolve_space(space: Any, plugins: Plugins) -> PipelineSpace:
     if isinstance(space, PipelineSpace):
         return space
     for name, adapter in plugins.space_adapters.items():
-        if adapter.can_adapt(space):
-            with plugin_errors(f"space adapter {name!r} of", plugins.space_adapters.origin(name)):
-                return adapter.adapt(space)
+        role, origin = f"space adapter {name!r} of", plugins.space_adapters.origin(name)
+        if not _accepts(adapter, space, f"{role} {origin}"):
+            continue
+        with plugin_errors(role, origin):
+            adapted = adapter.adapt(space)
+        if not isinstance(adapted, PipelineSpace):
+            raise TypeError(
+                f"{role} {origin}: adapt() returned a {type(adapted).__name__}; it must return a "
+                "neps_core PipelineSpace"
+            )
+        return adapted
     raise SettingsError(
         f"pipeline_space: no space adapter accepts a {type(space).__name__}; installed "
         f"adapters: {sorted(plugins.space_adapters)}"
     )
+
+
+def _accepts(adapter: Any, space: Any, role: str) -> bool:
+    """``adapter.can_adapt(space)``; one that raises is skipped with a warning, as it would
+    otherwise break every run, not only those whose space it adapts."""
+    try:
+        return bool(adapter.can_adapt(space))
+    except Exception as error:
+        warn_plugin_problem(
+            f"{role}: can_adapt() raised {type(error).__name__}: {error}; it is skipped"
+        )
+        return False
 
 
 def structure_settings(
@@ -130,13 +150,15 @@ def select_optimizer_class(
                 "n) returning Proposals (NePS's __call__(trials, budget_info, n) returning "
                 "SampledConfigs is not read)"
             )
+        _refuse_a_taken_name(spec.name, plugins)
         return spec.name
     if spec.name != "auto":
         refuse_other_projects_name(plugins.optimizers, spec.name)
         return plugins.optimizers[spec.name]
-    name = plugins.hook.neps_select_optimizer(
-        space=space, settings=settings, multi_objective=multi_objective
-    )
+    with plugin_errors("the neps_select_optimizer hook of:", _selectors(plugins)):
+        name = plugins.hook.neps_select_optimizer(
+            space=space, settings=settings, multi_objective=multi_objective
+        )
     if not isinstance(name, str):
         raise SettingsError(
             f"optimizer='auto': the neps_select_optimizer hook answered {name!r}, not an "
@@ -148,6 +170,18 @@ def select_optimizer_class(
         hook = f"the neps_select_optimizer hook of: {_selectors(plugins)}"
         add_note(error, f"(chosen for optimizer='auto' by {hook})")
         raise
+
+
+def _refuse_a_taken_name(cls: type[Optimizer], plugins: Plugins) -> None:
+    """A run records its optimizer by name: a class passed under an installed optimizer's
+    name would be recorded as that one, and a continued run would switch to it."""
+    name = str(getattr(cls, "name", ""))
+    if name in plugins.optimizers and plugins.optimizers[name] is not cls:
+        raise SettingsError(
+            f"optimizer: {cls.__qualname__} is named {name!r}, the name of the installed "
+            f"optimizer of {plugins.optimizers.origin(name)}; give your class a name of its "
+            f"own (name: ClassVar[str] = 'my_{name}')"
+        )
 
 
 def _selectors(plugins: Plugins) -> str:

@@ -47,7 +47,7 @@ class PluginLoadWarning(UserWarning):
     """An installed plugin has a problem; runs that do not select it are unaffected."""
 
 
-def _warn(message: str) -> None:
+def warn_plugin_problem(message: str) -> None:
     """Warn with a ``PluginLoadWarning`` attributed to the first caller outside neps_core.
 
     Plugins are loaded deep inside ``run()``, the CLI and other tools; a fixed stacklevel
@@ -103,7 +103,7 @@ class Discovery:
     def mark_broken(self, name: str, error: PluginLoadError) -> None:
         """Keep ``error`` for the runs that select the plugin ``name``, and warn now."""
         self.broken[name] = error
-        _warn(str(error))
+        warn_plugin_problem(str(error))
 
     def registration_failed(self, plugin: object, cause: Exception) -> None:
         """An installed plugin's registration hook failed: it is broken like an import error."""
@@ -132,7 +132,7 @@ def make_plugin_manager(
     seen = _discover(discovery, blocked)
     unknown = sorted(blocked - seen)
     if unknown:  # a typo would leave the plugin meant enabled without a word
-        _warn(
+        warn_plugin_problem(
             f"{DISABLE_ENV} names no installed plugin: {unknown}; installed entry points and "
             f"distributions: {sorted(seen)}"
         )
@@ -162,7 +162,7 @@ def _discover(discovery: Discovery, blocked: set[str]) -> set[str]:
             discovery.manager.set_blocked(name)
             continue
         if entry_point.name in loaded:
-            _warn(
+            warn_plugin_problem(
                 f"Plugin entry point {entry_point.name!r} exists in two distributions, "
                 f"{loaded[entry_point.name]!r} and {distribution!r}; both are loaded, and a "
                 "name both register fails with DuplicatePluginError when a run selects it. "
@@ -227,7 +227,7 @@ def _check_hooks(discovery: Discovery, plugin: object, *, strict: bool) -> None:
     )
     if strict:
         raise pluggy.PluginValidationError(plugin, message)
-    _warn(message)
+    warn_plugin_problem(message)
 
 
 def _disabled_names() -> list[str]:
@@ -306,7 +306,9 @@ def load_plugins(
     registered = _fill(discovery, registries)
     for registry in registries:
         for error in registry.clashes.values():
-            _warn(f"{error} (only runs that select it fail; block one with {DISABLE_ENV})")
+            warn_plugin_problem(
+                f"{error} (only runs that select it fail; block one with {DISABLE_ENV})"
+            )
     converter = make_converter()
     discovery.manager.hook.neps_configure_converter.call_historic(kwargs={"converter": converter})
     optimizers, storages, evaluators, space_adapters = registries

@@ -1,0 +1,127 @@
+"""Mistakes third-party plugin authors make, each named or contained rather than breaking runs
+that do not use the plugin (or failing mid-run with an error that names no plugin)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+import neps_core as neps
+from neps_core.interfaces import SpaceAdapter
+from neps_core.plugin_manager import PluginLoadWarning
+from neps_core.runtime import RunContext
+from neps_core_plugins.grid_search import GridSearch
+from neps_core_plugins.native_space import NativeSpaceAdapter
+
+pytest_plugins = ["neps_core.testing.fixtures"]
+
+Run = Callable[..., neps.Summary]
+DICT_SPACE = {"x": neps.Float(0.0, 1.0)}
+
+
+def _registering(adapter: type) -> object:
+    class Plugin:
+        @neps.hookimpl
+        def neps_register_space_adapters(self) -> list[type]:
+            return [adapter]
+
+    return Plugin()
+
+
+class Box:
+    """A third party's space type."""
+
+
+class BoxAdapter(SpaceAdapter):
+    name = "box"
+
+    @classmethod
+    def can_adapt(cls, space: Any) -> bool:
+        return isinstance(space, Box)
+
+    @classmethod
+    def adapt(cls, space: Any) -> Any:
+        return NativeSpaceAdapter.adapt(DICT_SPACE)
+
+
+def test_an_adapter_whose_can_adapt_raises_is_skipped_with_a_warning(neps_run: Run) -> None:
+    class Careless(SpaceAdapter):
+        name = "careless"
+
+        @classmethod
+        def can_adapt(cls, space: Any) -> bool:
+            return bool(space.__frozen_space__)  # assumes its own type: breaks on any other
+
+        @classmethod
+        def adapt(cls, space: Any) -> Any:
+            raise AssertionError("never asked")
+
+    plugins = [_registering(Careless), _registering(BoxAdapter)]  # asked in this order
+    with pytest.warns(PluginLoadWarning, match=r"space adapter 'careless' of .*can_adapt\(\)"):
+        summary = neps_run(pipeline_space=Box(), plugins=plugins)
+    assert summary.counts["success"] == 5  # the space went to the adapter meant for it
+
+
+def test_an_adapter_returning_no_pipeline_space_is_named(neps_run: Run) -> None:
+    class Sloppy(SpaceAdapter):
+        name = "sloppy"
+
+        @classmethod
+        def can_adapt(cls, space: Any) -> bool:
+            return space == "sloppy:space"
+
+        @classmethod
+        def adapt(cls, space: Any) -> Any:
+            return {"x": neps.Float(0.0, 1.0)}
+
+    with pytest.raises(TypeError, match=r"space adapter 'sloppy' of .*returned a dict; it must"):
+        neps_run(pipeline_space="sloppy:space", plugins=[_registering(Sloppy)])
+
+
+def test_a_raising_optimizer_selector_is_named(neps_run: Run) -> None:
+    class Selector:
+        @neps.hookimpl(tryfirst=True)
+        def neps_select_optimizer(self, space: Any, settings: Any, multi_objective: bool) -> str:
+            raise KeyError("lr")
+
+    with pytest.raises(KeyError) as caught:
+        neps_run(optimizer="auto", plugins=[Selector()])
+    notes = " ".join(getattr(caught.value, "__notes__", []))
+    assert "the neps_select_optimizer hook of:" in notes and "run(plugins=...)" in notes
+
+
+class CountsFinished:
+    """An observer whose author passed the class, not an instance."""
+
+    finished: int = 0
+
+    @neps.hookimpl
+    def neps_trial_finished(self, run: RunContext, trial: neps.Trial, report: neps.Report) -> None:
+        type(self).finished += 1
+
+
+def test_a_plugin_class_passed_to_run_is_instantiated(neps_run: Run) -> None:
+    neps_run(plugins=[CountsFinished])  # its hooks were called unbound, without ``self``
+    assert CountsFinished.finished == 5
+
+
+def test_a_plugin_class_that_needs_arguments_is_refused_at_once(neps_run: Run) -> None:
+    class NeedsDirectory:
+        def __init__(self, directory: str) -> None:
+            self.directory = directory
+
+    with pytest.raises(neps.SettingsError, match=r"plugins\[0\]: .*NeedsDirectory cannot be"):
+        neps_run(plugins=[NeedsDirectory])
+
+
+def test_an_optimizer_class_under_an_installed_optimizers_name_is_refused(
+    neps_run: Run,
+) -> None:
+    class MyGrid(GridSearch):  # inherits name = "grid_search"
+        pass
+
+    # It was recorded as grid_search, and a continued run switched to the real one.
+    with pytest.raises(neps.SettingsError, match=r"MyGrid is named 'grid_search'.*name of its"):
+        neps_run(optimizer=MyGrid)
