@@ -143,6 +143,13 @@ def test_the_public_api_is_declared_and_complete() -> None:
         if not name.startswith("_") and not inspect.ismodule(value)
     }
     assert public <= set(exported), f"public but not in __all__: {sorted(public - set(exported))}"
+    # The API reference renders every error class, and the docs catch them as neps.<Name>.
+    errors = {
+        name
+        for name, value in vars(neps_core.errors).items()
+        if inspect.isclass(value) and issubclass(value, neps_core.errors.NepsCoreError)
+    }
+    assert errors <= set(exported), f"errors not in neps_core: {sorted(errors - set(exported))}"
 
 
 def test_the_plugin_testing_kit_is_importable() -> None:
