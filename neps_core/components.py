@@ -173,10 +173,11 @@ def select_optimizer_class(
 
 
 def _refuse_a_taken_name(cls: type[Optimizer], plugins: Plugins) -> None:
-    """A run records its optimizer by name: a class passed under an installed optimizer's
-    name would be recorded as that one, and a continued run would switch to it."""
+    """A run records its optimizer by name: another class passed under an installed
+    optimizer's name would be recorded as that one, and a continued run would switch to it.
+    (A subclass, e.g. one that instruments it, is that optimizer still.)"""
     name = str(getattr(cls, "name", ""))
-    if name in plugins.optimizers and plugins.optimizers[name] is not cls:
+    if name in plugins.optimizers and not issubclass(cls, plugins.optimizers[name]):
         raise SettingsError(
             f"optimizer: {cls.__qualname__} is named {name!r}, the name of the installed "
             f"optimizer of {plugins.optimizers.origin(name)}; give your class a name of its "

@@ -14,6 +14,7 @@ from neps_core.plugin_manager import PluginLoadWarning
 from neps_core.runtime import RunContext
 from neps_core_plugins.grid_search import GridSearch
 from neps_core_plugins.native_space import NativeSpaceAdapter
+from neps_core_plugins.random_search import RandomSearch
 
 pytest_plugins = ["neps_core.testing.fixtures"]
 
@@ -119,9 +120,14 @@ def test_a_plugin_class_that_needs_arguments_is_refused_at_once(neps_run: Run) -
 def test_an_optimizer_class_under_an_installed_optimizers_name_is_refused(
     neps_run: Run,
 ) -> None:
-    class MyGrid(GridSearch):  # inherits name = "grid_search"
-        pass
+    class MyGrid(RandomSearch):
+        name = "grid_search"
 
     # It was recorded as grid_search, and a continued run switched to the real one.
     with pytest.raises(neps.SettingsError, match=r"MyGrid is named 'grid_search'.*name of its"):
         neps_run(optimizer=MyGrid)
+
+    class TimedGrid(GridSearch):  # instruments the installed one: it is that optimizer still
+        pass
+
+    assert neps_run(optimizer=TimedGrid).counts["success"] == 5
