@@ -28,6 +28,11 @@ class NothingToPlotError(ValueError):
     """The run has no data of the kind a plot needs (yet)."""
 
 
+class NoCostToPlotError(NothingToPlotError):
+    """A plot by cost was asked for a run whose trials report no cost: a wrong request, not
+    a plot that does not fit the run yet."""
+
+
 def _figure(title: str) -> tuple[Figure, Axes]:
     try:
         from matplotlib.figure import Figure
@@ -50,6 +55,9 @@ def write_plots(
 
     The trajectory (single objective), the Pareto front (several) and the learning curves
     (when trials reported them); returns the files written, none when nothing fits yet.
+
+    Raises:
+        NoCostToPlotError: ``x_axis="cost"`` for a run whose trials reported no cost.
     """
     root = run_directory(root_directory)
     output = Path(output_dir) if output_dir is not None else root / "plots"
@@ -62,6 +70,8 @@ def write_plots(
     for name, make in makers.items():
         try:
             figure = make()
+        except NoCostToPlotError:
+            raise
         except NothingToPlotError:
             continue
         output.mkdir(parents=True, exist_ok=True)
@@ -87,7 +97,7 @@ def plot_trajectory(root_directory: str | Path, *, x_axis: str = "evaluations") 
     run = read_run(root_directory)
     reported = [t.report for t in run.history.values() if t.report is not None]
     if x_axis == "cost" and all(report.cost is None for report in reported):
-        raise NothingToPlotError(
+        raise NoCostToPlotError(
             f"No trial in {root_directory} reported a cost: plot with x_axis='evaluations'"
         )
     xs: list[float] = []

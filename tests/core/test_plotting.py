@@ -78,6 +78,9 @@ def test_a_trajectory_by_cost_of_a_run_without_costs_says_so(tmp_path: Path) -> 
     neps.run(lambda x: x, {"x": neps.Float(0.0, 1.0)}, root_directory=root, evaluations_to_spend=3)
     with pytest.raises(NothingToPlotError, match="reported a cost: plot with x_axis='evaluations'"):
         plot_trajectory(root, x_axis="cost")
+    # Asked of every plot at once, it was skipped: no file, no word (or a wrong reason).
+    with pytest.raises(NothingToPlotError, match="reported a cost: plot with x_axis='evaluations'"):
+        neps.plot(root, x_axis="cost")
 
 
 def test_pareto_front_of_a_multi_objective_run(tmp_path: Path) -> None:
