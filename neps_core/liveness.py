@@ -74,6 +74,14 @@ def live_trials(
     ]
 
 
+def process_gone(trial: Trial, present: list[str] | None) -> bool:
+    """Whether ``trial``'s worker is known dead: a process of this machine no longer present
+    (``present`` as for ``live_trials``; ``None``, unknown, says nothing is known)."""
+    machine = _this_machine(present)
+    worker_pid = _process_parts(trial.metadata.get(WORKER_PROCESS))[1]
+    return present is not None and _runs_on(trial, machine) and worker_pid not in present
+
+
 def _alive(
     trial: Trial, now: float, stale_after: float, machine: str | None, present: list[str]
 ) -> bool:

@@ -8,7 +8,9 @@ from typing import Any
 
 from neps_core.budget_file import recorded_budgets
 from neps_core.inspection import RunSnapshot, read_run, recent_failures
+from neps_core.liveness import process_gone
 from neps_core.models import TrialState
+from neps_core.presence import processes_present
 from neps_core.serialization import to_plain
 from neps_core.summary import summarize, summary_as_dict
 
@@ -54,9 +56,11 @@ def _current_optimizer(run: RunSnapshot) -> str:
 
 
 def _workers(run: RunSnapshot) -> list[dict[str, Any]]:
-    """Workers evaluating right now, with the age of their last heartbeat."""
+    """Workers of EVALUATING trials, with the age of their last heartbeat, and whether the
+    worker is known to be gone (a process of this machine that died, say by ``kill -9``)."""
     now = time.time()
     evaluating = [run.history[i] for i in run.history.ids_in(TrialState.EVALUATING)]
+    present = processes_present(run.root_directory) if evaluating else None
     return [
         {
             "worker_id": trial.worker_id,
@@ -64,6 +68,7 @@ def _workers(run: RunSnapshot) -> list[dict[str, Any]]:
             "seconds_since_heartbeat": round(
                 now - (trial.last_heartbeat or trial.started_at or trial.created_at), 1
             ),
+            "process_gone": process_gone(trial, present),
         }
         for trial in evaluating
     ]
@@ -95,13 +100,18 @@ def format_status(data: dict[str, Any]) -> str:
         ]
     else:
         lines.append("best: no successful trial yet")
-    if data["workers"]:
-        lines.append("evaluating now:")
-        lines += [
-            f"  trial {w['trial_id']} by {w['worker_id']} "
-            f"(heartbeat {w['seconds_since_heartbeat']:.0f} s ago)"
-            for w in data["workers"]
-        ]
+    for gone, heading in (
+        (False, "evaluating now:"),
+        (True, "left by workers whose process is gone (the next run() re-queues them):"),
+    ):
+        workers = [w for w in data["workers"] if w["process_gone"] is gone]
+        if workers:
+            lines.append(heading)
+            lines += [
+                f"  trial {w['trial_id']} by {w['worker_id']} "
+                f"(heartbeat {w['seconds_since_heartbeat']:.0f} s ago)"
+                for w in workers
+            ]
     if data["recent_failures"]:
         lines.append("recent failures:")
         lines += [

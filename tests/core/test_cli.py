@@ -407,6 +407,10 @@ def test_clean_refuses_live_workers_and_crashes_the_debris_of_dead_ones(tmp_path
         kill(worker)  # one EVALUATING trial and two PENDING ones remain
     counts = neps.status(root).counts
     assert (counts["evaluating"], counts["pending"]) == (1, 2)
+    status = cli("status", str(root), cwd=tmp_path).stdout  # it listed the dead worker as
+    assert "evaluating now" not in status  # evaluating, its heartbeat still fresh
+    assert "left by workers whose process is gone (the next run() re-queues them):" in status
+    assert "  trial 3 by " in status
     stray = root / ".summary.yaml.abc123.tmp"
     stray.write_text("half-written", encoding="utf-8")
     users_file = root / "configs" / "config_3" / ".model.pt.abc123.tmp"
