@@ -23,7 +23,7 @@ def database_path(root_directory: Path, url: str | None) -> Path:
     """
     if url is None:
         return Path(root_directory) / DEFAULT_DATABASE
-    parsed = urlparse(url)
+    parsed = urlparse(url, allow_fragments=False)  # "#" is part of a file name
     if parsed.scheme != "sqlite" or parsed.netloc not in ("", "localhost"):
         raise SettingsError(
             f"sqlite storage: expected a URL like 'sqlite:///run.db' (relative) or "
@@ -37,6 +37,6 @@ def absolute_url(url: str, base: Path | None = None) -> str:
     """``url`` with its path made absolute (a relative one taken from ``base``, else the
     working directory), as the run records it: the same from anywhere."""
     path = database_path(Path(), url)  # refuses a malformed URL
-    if not urlparse(url).path.removeprefix("/"):
+    if not urlparse(url, allow_fragments=False).path.removeprefix("/"):
         return url  # "sqlite://": the root's run.db, wherever the root is
     return "sqlite:///" + quote(os.path.abspath(path if base is None else base / path))

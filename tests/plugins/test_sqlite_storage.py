@@ -29,6 +29,7 @@ from neps_core.models import Report, RunInfo, Trial, TrialState
 from neps_core.plugin_manager import load_plugins
 from neps_core.testing import StorageContract
 from neps_core_plugins.sqlite_storage import SQLiteStorage, database_path
+from neps_core_plugins.sqlite_storage.location import absolute_url
 
 INFO = RunInfo(space={"x": {"type": "float", "lower": 0.0, "upper": 1.0}}, optimizer="random")
 
@@ -181,6 +182,9 @@ def test_database_path_forms_follow_sqlalchemy(tmp_path: Path) -> None:
     assert database_path(tmp_path, "sqlite:///data/r.db") == Path("data/r.db")  # relative
     assert database_path(tmp_path, "sqlite:////data/r.db") == Path("/data/r.db")
     assert database_path(tmp_path, "sqlite://") == tmp_path / "run.db"
+    # "#" is part of the name, as in SQLAlchemy: it had cut the path to "/runs/exp".
+    assert database_path(tmp_path, "sqlite:////runs/exp#1/r.db") == Path("/runs/exp#1/r.db")
+    assert absolute_url("sqlite:////runs/exp#1/r.db") == "sqlite:////runs/exp%231/r.db"
     with pytest.raises(SettingsError, match=r"'sqlite:///run.db' \(relative\).*sqlite://host"):
         database_path(tmp_path, "sqlite://host/r.db")
 
