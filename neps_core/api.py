@@ -26,10 +26,8 @@ from neps_core.plugin_manager import load_plugins
 from neps_core.presence import present_in
 from neps_core.reporting import record_result
 from neps_core.result_contract import ParsedResult, parse_result
-from neps_core.run_storage import (
-    overwrite_run,
-    rebuildable_space,
-)
+from neps_core.run_info import rebuildable_space
+from neps_core.run_storage import overwrite_run
 from neps_core.runtime import RunContext, Worker
 from neps_core.space import PipelineSpace
 from neps_core.summary import refresh_summary_files, summarize
@@ -113,7 +111,13 @@ def run(
         if settings.overwrite_root_directory:
             check_new_run(settings, loaded)  # before the old run is deleted
         overwrite = (
-            functools.partial(overwrite_run, settings.root_directory, loaded, settings.stale_after)
+            functools.partial(
+                overwrite_run,
+                settings.root_directory,
+                loaded,
+                settings.stale_after,
+                settings.storage,
+            )
             if settings.overwrite_root_directory
             else None
         )

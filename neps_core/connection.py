@@ -30,13 +30,8 @@ from neps_core.interfaces.optimizer import first_multi_objective
 from neps_core.liveness import live_trials
 from neps_core.models import RunInfo
 from neps_core.plugin_manager import Plugins
-from neps_core.run_storage import (
-    STORAGE_POINTER_FILE,
-    check_storage_options,
-    initialize_run,
-    open_storage,
-    stored_space,
-)
+from neps_core.run_info import initialize_run, stored_space
+from neps_core.run_storage import STORAGE_POINTER_FILE, check_storage_options, open_storage
 from neps_core.runtime import INJECTABLE, RunContext, injected_names
 from neps_core.serialization import to_plain
 from neps_core.space import PipelineSpace

@@ -31,7 +31,8 @@ from neps_core.plugin_manager import Plugins, load_plugins
 from neps_core.presence import present_in
 from neps_core.reporting import objective_count
 from neps_core.result_contract import ParsedResult, parse_result
-from neps_core.run_storage import initialize_run, open_storage, overwrite_run, stored_space
+from neps_core.run_info import initialize_run, stored_space
+from neps_core.run_storage import open_storage, overwrite_run
 from neps_core.serialization import to_plain
 from neps_core.space import Categorical, Constant, Integer, PipelineSpace
 from neps_core.space.choices import position
@@ -89,7 +90,7 @@ def import_trials(
         _check_objective_counts([], new_run[1])
     spec = None if storage is None else component_spec(storage, "storage")
     overwrite = (
-        functools.partial(overwrite_run, root, loaded, DEFAULT_STALE_AFTER)
+        functools.partial(overwrite_run, root, loaded, DEFAULT_STALE_AFTER, spec)
         if overwrite_root_directory
         else None
     )

@@ -16,7 +16,7 @@ from neps_core.history import TrialHistory
 from neps_core.interfaces import Storage
 from neps_core.loading import open_existing
 from neps_core.models import RunInfo, Trial, TrialState
-from neps_core.run_storage import rebuildable_space
+from neps_core.run_info import rebuildable_space
 from neps_core.space import PipelineSpace
 
 FAILURE_STATES = (TrialState.FAILED, TrialState.CRASHED, TrialState.CORRUPTED)

@@ -19,7 +19,8 @@ from neps_core.config import run_directory
 from neps_core.errors import NepsCoreError
 from neps_core.interfaces import Storage
 from neps_core.plugin_manager import load_plugins
-from neps_core.run_storage import STORAGE_POINTER_FILE, open_existing_run, stored_space
+from neps_core.run_info import stored_space
+from neps_core.run_storage import STORAGE_POINTER_FILE, open_existing_run
 from neps_core.serialization import describe_yaml_error, read_yaml
 from neps_core.space import PipelineSpace
 

@@ -108,7 +108,8 @@ def _copy(reader: Storage, writer: Storage) -> list[Trial]:
         folder = reader.trial_directory(trial.id)
         if folder.is_dir():
             shutil.copytree(folder, writer.trial_directory(trial.id), dirs_exist_ok=True)
-    writer.initialize(info)
+    # The copy is a run of its own root: a database given by URL tells it from the source.
+    writer.initialize(attrs.evolve(info, root_directory=str(writer.root_directory.resolve())))
 
     def change(history: TrialHistory) -> list[Trial]:
         if len(history) > 0:

@@ -156,6 +156,9 @@ class RunInfo:
     optimizer_settings: Mapping[str, Any] = attrs.field(factory=dict)
     seed: int | None = None
     created_at: float = 0.0
+    #: The absolute root directory the run was started in: a database given by URL tells
+    #: its own root from a copy of it (whose ``storage.yaml`` names the same database).
+    root_directory: str | None = None
 
 
 @attrs.frozen

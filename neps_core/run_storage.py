@@ -7,26 +7,22 @@ place that reads or writes it.
 from __future__ import annotations
 
 import shutil
-import time
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-import attrs
 import yaml
 
 from neps_core.budget_file import BUDGET_FILE
 from neps_core.config import ComponentSpec
 from neps_core.errors import (
     SettingsError,
-    SpaceMismatchError,
     StorageError,
     StorageInUseError,
     UnknownPluginError,
     add_note,
 )
-from neps_core.interfaces import Optimizer, Storage
+from neps_core.interfaces import Storage
 from neps_core.liveness import refuse_if_alive
 from neps_core.models import RunInfo
 from neps_core.plugin_manager import Plugins, plugin_errors
@@ -38,9 +34,6 @@ from neps_core.serialization import (
     to_plain,
     write_atomic,
 )
-from neps_core.space import PipelineSpace, describe_space, space_from_description
-from neps_core.space.nodes import same_description
-from neps_core.space.parameters import prior_indices_meant
 
 STORAGE_POINTER_FILE = "storage.yaml"
 #: What the core writes into every run's root (besides the pointer); found without the
@@ -94,7 +87,9 @@ def open_storage(
     storage = _construct(cls, root, chosen, plugins)
     if stored is None:
         _record_pointer(root, chosen, storage, no_new_run)
-    elif not lost_ok:
+    elif chosen.get("url") is not None:
+        _refuse_a_copy_sharing_the_database(root, chosen, storage)
+    if stored is not None and not lost_ok:
         _refuse_a_lost_store(root, storage)
         _refuse_trials_without_their_run(root, storage)
     return storage
@@ -133,16 +128,56 @@ def _record_pointer(
             raise SettingsError(no_new_run)  # nothing written: a retry may choose any storage
         pointer = root / STORAGE_POINTER_FILE
         if info is not None and chosen["url"] is not None and _read_pointer(pointer) != chosen:
+            if _owner(info) == root.resolve():
+                raise StorageInUseError(
+                    f"storage: {chosen['url']} holds the earlier run of {root}, whose files "
+                    "were deleted: pass overwrite_root_directory=True to start afresh (it "
+                    "erases that run), or delete the database"
+                )
             raise StorageInUseError(
-                f"storage: {chosen['url']} already holds the run of another root directory, "
-                f"and one database holds one run: give {root} a database of its own, or "
-                "continue that run in its own root directory"
+                f"storage: {chosen['url']} already holds the run of another root directory"
+                f"{_named(info)}, and one database holds one run: give {root} a database of "
+                "its own, or continue that run in its own root directory"
             )
     except BaseException:
         storage.close()
         raise
     root.mkdir(parents=True, exist_ok=True)
     write_atomic(pointer, dump_yaml(chosen))
+
+
+def _refuse_a_copy_sharing_the_database(
+    root: Path, chosen: dict[str, Any], storage: Storage
+) -> None:
+    """A root copied with its ``storage.yaml`` names its original's database: continuing the
+    copy would add to the original's trials, and overwriting it would erase them. A root
+    that was moved (its original gone) is its run's root still."""
+    try:
+        owner = _owner(storage.load_info())
+        if (
+            owner is not None
+            and owner != root.resolve()
+            and _read_pointer(owner / STORAGE_POINTER_FILE) == chosen
+        ):
+            raise StorageInUseError(
+                f"storage: {root} names the database {chosen['url']} of the run in "
+                f"{owner}: it is a copy of that root, and one database holds one run; "
+                f"copy the run with `neps-core migrate {owner} NEW_ROOT` instead, which "
+                "gives the copy a database of its own"
+            )
+    except BaseException:
+        storage.close()
+        raise
+
+
+def _owner(info: RunInfo | None) -> Path | None:
+    """The root a run was started in, where its info records it."""
+    return None if info is None or info.root_directory is None else Path(info.root_directory)
+
+
+def _named(info: RunInfo | None) -> str:
+    owner = _owner(info)
+    return "" if owner is None else f" ({owner})"
 
 
 def _refuse_trials_without_their_run(root: Path, storage: Storage) -> None:
@@ -225,8 +260,18 @@ def _lost_pointer(root: Path) -> str | None:
     )
 
 
-def overwrite_run(root: Path, plugins: Plugins, stale_after: float, *, erase: bool = True) -> None:
+def overwrite_run(
+    root: Path,
+    plugins: Plugins,
+    stale_after: float,
+    spec: ComponentSpec | None = None,
+    *,
+    erase: bool = True,
+) -> None:
     """Delete the run in ``root``: its storage's data (wherever it lives), then the directory.
+
+    Without its ``storage.yaml`` (the folder was deleted), the database the new run names
+    by URL (``spec``) is erased too if it holds this root's earlier run.
 
     The presence lock file stays, so workers arriving meanwhile wait for the lock the
     overwrite holds, rather than create a new lock file and delete the run in parallel.
@@ -237,8 +282,8 @@ def overwrite_run(root: Path, plugins: Plugins, stale_after: float, *, erase: bo
             run under it would lose its result (or write it into the deleted run).
     """
     root = Path(root)
-    if (root / STORAGE_POINTER_FILE).is_file():
-        storage = open_storage(root, None, plugins, lost_ok=True)
+    storage = _storage_to_erase(root, plugins, spec)
+    if storage is not None:
         try:
             refuse_if_alive(storage.sync(), stale_after, f"overwrite {root}", "stale_after")
             if erase:
@@ -247,6 +292,19 @@ def overwrite_run(root: Path, plugins: Plugins, stale_after: float, *, erase: bo
             storage.close()
     if erase and root.exists():
         _delete_all_but(root, root / WORKERS_LOCK)
+
+
+def _storage_to_erase(root: Path, plugins: Plugins, spec: ComponentSpec | None) -> Storage | None:
+    if (root / STORAGE_POINTER_FILE).is_file():
+        return open_storage(root, None, plugins, lost_ok=True)
+    chosen = None if spec is None else _pointer_of(spec, plugins)
+    if chosen is None or chosen["url"] is None:
+        return None
+    storage = _construct(plugins.storages[chosen["name"]], root, chosen, plugins)
+    if _owner(storage.load_info()) == root.resolve():
+        return storage
+    storage.close()
+    return None
 
 
 def _delete_all_but(folder: Path, kept: Path) -> None:
@@ -286,68 +344,3 @@ def _pointer_of(spec: ComponentSpec, plugins: Plugins) -> dict[str, Any]:
     if url is not None:
         url = plugins.storages[name].canonical_url(url)
     return {"name": name, "url": url, "options": to_plain(options)}
-
-
-def stored_space(storage: Storage) -> PipelineSpace | None:
-    """The space a run in ``storage`` was started with, ``None`` for a new run."""
-    info = storage.load_info()
-    if info is None:
-        return None
-    with prior_indices_meant():  # a saved categorical prior is an index
-        return space_from_description(info.space)
-
-
-def rebuildable_space(storage: Storage) -> PipelineSpace | None:
-    """``stored_space``, or ``None`` when its operations cannot be imported (lambdas).
-
-    For what only reads a run (status, summaries), which must work without the space.
-    """
-    try:
-        return stored_space(storage)
-    except ValueError:
-        return None
-
-
-def initialize_run(
-    storage: Storage, space: PipelineSpace, optimizer: Optimizer, seed: int | None
-) -> RunInfo:
-    """Record a new run, or check a continued one against the space it was started with.
-
-    Returns what the run was started with.
-    """
-    described = describe_space(space)
-    info = RunInfo(
-        space=described,
-        optimizer=optimizer.name,
-        optimizer_settings=to_plain(attrs.asdict(optimizer.settings)),
-        seed=seed,
-        created_at=time.time(),
-    )
-    stored = storage.initialize(info)
-    if not same_description(dict(stored.space), described):
-        raise_space_mismatch(stored.space, described, storage.root_directory, storage.url)
-    return stored
-
-
-def raise_space_mismatch(
-    stored: Mapping[str, Any], given: Mapping[str, Any], root: Path, url: str | None = None
-) -> None:
-    """Explain, parameter by parameter, how a continued run's space differs from the saved one.
-
-    With a storage ``url`` the run lives outside ``root``: overwriting the root cannot help.
-    """
-    differences = [
-        f"{name!r}: saved {stored.get(name)!r}, given {given.get(name)!r}"
-        for name in dict.fromkeys([*stored, *given])
-        if stored.get(name) != given.get(name)
-    ]
-    raise SpaceMismatchError(
-        f"The run in {root} was started with a different pipeline_space. Differences: "
-        + "; ".join(differences)
-        + (
-            f". The storage at {url} holds that run: point storage= at another database, "
-            "or use the original space."
-            if url
-            else ". Use a new root_directory, overwrite_root_directory=True, or the original space."
-        )
-    )

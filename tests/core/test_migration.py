@@ -80,7 +80,9 @@ def test_run_info_and_lineage_are_kept(tmp_path: Path) -> None:
     open_storage(source, None, load_plugins()).transact(promote)
     migrate_run(source, destination)
     reader, writer = open_storage(source, None, load_plugins()), SQLiteStorage(destination)
-    assert writer.load_info() == reader.load_info()
+    copied, original = writer.load_info(), reader.load_info()
+    assert original is not None and original.root_directory == str(source.resolve())
+    assert copied == attrs.evolve(original, root_directory=str(destination.resolve()))
     assert writer.sync()["3"].previous_trial_id == "2"
 
 

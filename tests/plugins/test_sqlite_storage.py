@@ -8,6 +8,7 @@ SQLite files and real processes.
 from __future__ import annotations
 
 import os
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -245,6 +246,53 @@ def test_a_database_holds_one_run_and_another_root_cannot_join_or_erase_it(
     with pytest.raises(SettingsError, match=r"already holds the run of another root"):
         neps.AskAndTell(root_directory=tmp_path / "study_c", storage=url)
     assert neps.status(first).budget.used_evaluations == 3  # untouched
+
+
+def test_a_copied_root_cannot_join_or_erase_its_originals_database(tmp_path: Path) -> None:
+    # The copy's storage.yaml names the same database: continuing the copy added its trials
+    # to the original's run, and overwriting the copy erased the original's.
+    url = f"sqlite:///{tmp_path / 'scratch' / 'a.db'}"
+    space = {"x": neps.Float(0.0, 1.0)}
+    original, copy = tmp_path / "A", tmp_path / "B"
+    neps.run(lambda x: x, space, root_directory=original, storage=url, evaluations_to_spend=3)
+    shutil.copytree(original, copy)
+    for overwrite in (False, True):
+        with pytest.raises(SettingsError, match=rf"it is a copy of that root.*migrate {original}"):
+            neps.run(
+                lambda x: x,
+                space,
+                root_directory=copy,
+                evaluations_to_spend=6,
+                overwrite_root_directory=overwrite,
+            )
+    assert neps.status(original).budget.used_evaluations == 3  # untouched
+    moved = tmp_path / "moved"  # a moved root is its run's root still
+    shutil.move(original, moved)
+    assert (
+        neps.run(
+            lambda x: x, space, root_directory=moved, evaluations_to_spend=4
+        ).budget.used_evaluations
+        == 4
+    )
+
+
+def test_a_root_deleted_beside_its_database_can_be_started_afresh(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'scratch' / 'run.db'}"
+    space = {"x": neps.Float(0.0, 1.0)}
+    root = tmp_path / "results"
+    neps.run(lambda x: x, space, root_directory=root, storage=url, evaluations_to_spend=3)
+    shutil.rmtree(root)  # it was refused as "another root directory's" run, overwrite or not
+    with pytest.raises(SettingsError, match=r"holds the earlier run of .*results, whose files"):
+        neps.run(lambda x: x, space, root_directory=root, storage=url, evaluations_to_spend=2)
+    again = neps.run(
+        lambda x: x,
+        space,
+        root_directory=root,
+        storage=url,
+        evaluations_to_spend=2,
+        overwrite_root_directory=True,
+    )
+    assert again.budget.used_evaluations == 2
 
 
 def test_a_malformed_url_is_a_settings_error_naming_it(root: Path) -> None:
