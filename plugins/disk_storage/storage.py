@@ -63,6 +63,7 @@ class DiskStorage(Storage):
         self._history = TrialHistory()
         self._viewed: set[str] = set()  # trials whose config.yaml is known to exist
         self._views_checked = False  # see _restore_missing_views
+        self._others_final: set[str] = set()  # final trials read from others' records
 
     # -- run info ---------------------------------------------------------------------------
     def initialize(self, info: RunInfo) -> RunInfo:
@@ -102,15 +103,17 @@ class DiskStorage(Storage):
     # -- trials -----------------------------------------------------------------------------
     def sync(self) -> TrialHistory:
         for record in self._journal.read_new():
-            self._history.put(self._structure(record))
+            trial = self._structure(record)
+            self._history.put(trial)
+            if trial.state.is_final:
+                self._others_final.add(trial.id)
         return self._history
 
     def transact(self, change: Change) -> list[Trial]:
         with self._locked():
             self._journal.repair_torn_tail()
             history = self.sync()
-            if not self._views_checked:
-                self._restore_missing_views(history)
+            self._restore_missing_views(history)
             trials = list(change(history))
             if trials:
                 self._journal.append([self._unstructure(t) for t in trials])
@@ -145,17 +148,24 @@ class DiskStorage(Storage):
             return damaged_trial(trial_id, record, where, error)
 
     def _restore_missing_views(self, history: TrialHistory) -> None:
-        """Write the files of finished trials a killed writer left without them (once).
+        """Write the files of finished trials a killed writer left without them.
 
-        A record reaches the journal before its files; a process killed in between leaves
-        a result that ``status`` shows but no ``metadata.yaml`` for people to read.
+        A record reaches the journal before its files, both under the lock; a process killed
+        in between leaves a result that ``status`` shows but no ``metadata.yaml`` for people
+        to read. Under the lock, every final record read from others (all of them, the first
+        time) has its files unless its writer died: one look each.
         """
+        checked = history.keys() if not self._views_checked else self._others_final
         self._views_checked = True
-        for trial in history.values():
-            directory = self.trial_directory(trial.id)
-            if trial.state.is_final and not (directory / "metadata.yaml").exists():
-                self._viewed.discard(trial.id)
+        for trial_id in list(checked):
+            trial = history[trial_id]
+            if (
+                trial.state.is_final
+                and not self.trial_directory(trial_id).joinpath("metadata.yaml").exists()
+            ):
+                self._viewed.discard(trial_id)
                 self._write_views(trial)
+        self._others_final.clear()
 
     def _write_views(self, trial: Trial) -> None:
         """config.yaml when a trial is created; metadata.yaml and report.yaml when it is final.

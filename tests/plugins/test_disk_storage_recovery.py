@@ -15,6 +15,7 @@ import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
+import attrs
 import pytest
 
 import neps_core as neps
@@ -188,6 +189,26 @@ def test_files_a_killed_writer_left_out_are_written_by_the_next_run(tmp_path: Pa
         (trial / name).unlink()
     _run(root, 4)
     assert {name: (trial / name).read_text() for name in expected} == expected
+
+
+def test_files_a_killed_writer_left_out_are_written_by_a_worker_already_running(
+    tmp_path: Path,
+) -> None:
+    """Each process looked once, at its first write: the workers still running never did."""
+    root = tmp_path / "run"
+    _run(root, 2)
+    writer, running = (open_storage(root, None, load_plugins()) for _ in range(2))
+    running.transact(lambda history: [])  # its first look: nothing missing then
+    third = attrs.evolve(writer.sync()["2"], id="3")
+    writer.transact(lambda history: [third])
+    folder = root / "configs" / "config_3"
+    expected = {name: (folder / name).read_text() for name in ("metadata.yaml", "report.yaml")}
+    for name in expected:  # what a SIGKILL of the writer between journal and views leaves
+        (folder / name).unlink()
+    running.transact(lambda history: [])
+    assert {name: (folder / name).read_text() for name in expected} == expected
+    writer.close()
+    running.close()
 
 
 def test_a_run_copied_without_its_journal_is_refused(tmp_path: Path) -> None:
