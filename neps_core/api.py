@@ -14,23 +14,19 @@ from typing import Any
 
 import numpy as np
 
-from neps_core.budget_file import recorded_budgets
 from neps_core.config import RunSettings
 from neps_core.connection import check_new_run, connect
 from neps_core.distributed import maybe_run_as_nonzero_rank, rank_zero
 from neps_core.errors import SettingsError, add_note
-from neps_core.interfaces import Storage
 from neps_core.loading import open_existing, trial_id
 from neps_core.models import Summary
 from neps_core.plugin_manager import load_plugins
 from neps_core.presence import present_in
 from neps_core.reporting import record_result
 from neps_core.result_contract import ParsedResult, parse_result
-from neps_core.run_info import rebuildable_space
 from neps_core.run_storage import overwrite_run
 from neps_core.runtime import RunContext, Worker
-from neps_core.space import PipelineSpace
-from neps_core.summary import refresh_summary_files, summarize
+from neps_core.summary import refresh_shared_summary_files, summary_of
 from neps_core.termination import signals_stop_the_worker
 
 logger = logging.getLogger(__name__)
@@ -190,11 +186,9 @@ def _finish(context: RunContext, failure: BaseException | None) -> Summary | Non
     try:
         with context.plugins.errors_of("evaluator", type(context.evaluator)):
             context.evaluator.close()
-        build = functools.partial(_summary, context.storage, context.settings, context.space)
         if context.settings.post_run_summary:
-            summary = refresh_summary_files(context.storage.root_directory, build)
-        else:
-            summary = build()
+            refresh_shared_summary_files(context.storage, context.space)
+        summary = summary_of(context.storage, context.settings, context.space)  # this worker's
         context.plugins.notify("neps_run_finished", run=context, summary=summary)
         return summary
     except Exception as cleanup_error:
@@ -217,27 +211,6 @@ def _has_budget(settings: RunSettings) -> bool:
         settings.max_fidelities_per_run,
     )
     return any(limit is not None for limit in limits)
-
-
-def _summary(
-    storage: Storage, settings: RunSettings | None = None, space: PipelineSpace | None = None
-) -> Summary:
-    """The run's summary, with the budgets of ``settings`` or else the recorded ones.
-
-    ``space`` (else the stored one, where it can be rebuilt) makes the best pipeline readable.
-    """
-    history = storage.sync()
-    if settings is None:
-        budget = history.budget(**recorded_budgets(storage.root_directory))
-    else:
-        budget = history.budget(
-            evaluations_to_spend=settings.evaluations_to_spend,
-            cost_to_spend=settings.cost_to_spend,
-            fidelities_to_spend=settings.fidelities_to_spend,
-        )
-    if space is None:
-        space = rebuildable_space(storage)
-    return summarize(storage.root_directory, history, budget, space)
 
 
 def _seed_global_generators(seed: int) -> None:
@@ -270,7 +243,7 @@ def save_pipeline_results(
         )
         record_result(storage, trial_id(pipeline_id), parsed)
         if post_run_summary:
-            refresh_summary_files(storage.root_directory, functools.partial(_summary, storage))
+            refresh_shared_summary_files(storage)
     finally:
         storage.close()
 
@@ -282,7 +255,7 @@ def status(root_directory: str | Path, *, print_summary: bool = False) -> Summar
     """
     storage = open_existing(root_directory)
     try:
-        summary = _summary(storage)
+        summary = summary_of(storage)
     finally:
         storage.close()
     if print_summary:

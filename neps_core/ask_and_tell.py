@@ -40,7 +40,7 @@ from neps_core.plugin_manager import load_plugins
 from neps_core.presence import present_in
 from neps_core.reporting import judge_outcome, record_result, reportable_trial, told_outcome
 from neps_core.sampler import TrialSampler
-from neps_core.summary import refresh_summary_files, summarize
+from neps_core.summary import refresh_shared_summary_files, summarize
 
 logger = logging.getLogger(__name__)
 
@@ -296,9 +296,8 @@ class AskAndTell:
             self._heartbeat.__exit__(None, None, None)
         try:
             if self.settings.post_run_summary:
-                summary = refresh_summary_files(self._context.root_directory, self._summary)
-            else:
-                summary = self._summary()
+                refresh_shared_summary_files(self._context.storage, self._context.space)
+            summary = self._summary()
             self._final_summary = summary
             self._context.plugins.notify("neps_run_finished", run=self._context, summary=summary)
         finally:

@@ -21,8 +21,12 @@ from typing import Any
 
 import filelock
 
+from neps_core.budget_file import recorded_budgets
+from neps_core.config import RunSettings
 from neps_core.history import TrialHistory
+from neps_core.interfaces import Storage
 from neps_core.models import BudgetInfo, Summary, Trial, TrialState
+from neps_core.run_info import rebuildable_space
 from neps_core.serialization import dump_yaml, to_plain, write_atomic
 from neps_core.space import PipelineSpace
 
@@ -155,6 +159,36 @@ def refresh_summary_files(root: Path, build: Callable[[], Summary]) -> Summary:
     except OSError as error:  # a read-only or full file system, or the lock timed out
         logger.warning("Could not write the summary files in %s: %s", root, error)
         return build()
+
+
+def summary_of(
+    storage: Storage, settings: RunSettings | None = None, space: PipelineSpace | None = None
+) -> Summary:
+    """The run's summary, with the budgets of ``settings`` or else the recorded ones.
+
+    ``space`` (else the stored one, where it can be rebuilt) makes the best pipeline readable.
+    """
+    history = storage.sync()
+    if settings is None:
+        budget = history.budget(**recorded_budgets(storage.root_directory))
+    else:
+        budget = history.budget(
+            evaluations_to_spend=settings.evaluations_to_spend,
+            cost_to_spend=settings.cost_to_spend,
+            fidelities_to_spend=settings.fidelities_to_spend,
+        )
+    if space is None:
+        space = rebuildable_space(storage)
+    return summarize(storage.root_directory, history, budget, space)
+
+
+def refresh_shared_summary_files(storage: Storage, space: PipelineSpace | None = None) -> None:
+    """Write the summary files with the run's recorded budgets, as ``status`` shows it.
+
+    Workers given different budgets each stop at their own; the files, shared by all, must
+    not say one thing while ``status`` says another.
+    """
+    refresh_summary_files(storage.root_directory, lambda: summary_of(storage, None, space))
 
 
 def write_summary_files(root: Path, summary: Summary) -> None:

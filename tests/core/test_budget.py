@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 import neps_core as neps
 from neps_core.budget import (
@@ -256,6 +257,12 @@ def test_a_worker_joining_with_other_budgets_is_told(
         neps.run(lambda x: x, space, root_directory=root, evaluations_to_spend=22)
     assert "joins the run" in caplog.text
     assert "{'evaluations_to_spend': 22} while its other workers run with " in caplog.text
+    # The first worker, budget 20, finishes last: its summary.yaml said "of 20" beside a
+    # status (and the latest worker's files) saying "of 22".
+    client.close()
+    written = yaml.safe_load((root / "summary.yaml").read_text())
+    assert written["budget"]["evaluations_to_spend"] == 22
+    assert neps.status(root).budget.evaluations_to_spend == 22
 
 
 def test_a_budget_raised_by_less_than_a_trial_says_so(
