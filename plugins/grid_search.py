@@ -73,6 +73,7 @@ class GridSearch(Optimizer):
         self._seen: set[tuple[Any, ...]] = set()
         self._seen_upto = 0
         self._cursor = self._points()
+        self._offered: list[dict[str, Any]] = []
 
     def _points(self) -> Iterator[dict[str, Any]]:
         axes = [
@@ -96,14 +97,17 @@ class GridSearch(Optimizer):
         for trial in itertools.islice(trials.values(), self._seen_upto, None):
             self._seen.add(self._key(trial.config))
         self._seen_upto = len(trials)
-        proposals: list[Proposal] = []
-        for config in self._cursor:
+        # Points proposed earlier but not stored (the budget could not fit them then) come
+        # first again: the cursor has passed them.
+        offered = [c for c in self._offered if self._key(c) not in self._seen]
+        while len(offered) < n:
+            config = next(self._cursor, None)
+            if config is None:
+                break
             if self._key(config) not in self._seen:
-                self._seen.add(self._key(config))
-                proposals.append(Proposal(config))
-                if len(proposals) == n:
-                    break
-        return proposals
+                offered.append(config)
+        self._offered = offered
+        return [Proposal(config) for config in offered[:n]]
 
 
 @hookimpl

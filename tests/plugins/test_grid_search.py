@@ -97,6 +97,33 @@ def test_a_cached_instance_follows_a_different_history() -> None:
     assert [p.config["x"] for p in optimizer.ask(TrialHistory(), BudgetInfo(), 3)] == [0, 0.5, 1]
 
 
+def test_a_point_proposed_but_not_stored_is_proposed_again() -> None:
+    # The sampler drops proposals the budget cannot fit yet; the grid had moved past them.
+    space = neps.PipelineSpace({"x": neps.Float(0.0, 1.0)})
+    optimizer = GridSearch(space, GridSearchSettings(size=3))
+    history = TrialHistory()
+    assert [p.config["x"] for p in optimizer.ask(history, history.budget(), 1)] == [0]
+    assert [p.config["x"] for p in optimizer.ask(history, history.budget(), 2)] == [0, 0.5]
+    add_proposals(history, space, optimizer.ask(history, history.budget(), 1))
+    assert [p.config["x"] for p in optimizer.ask(history, history.budget(), 3)] == [0.5, 1]
+
+
+def test_a_cost_budget_that_fits_the_grid_evaluates_all_of_it(tmp_path: Path) -> None:
+    root = tmp_path / "run"
+    with neps.AskAndTell(
+        {"x": neps.Float(0.0, 1.0)}, root, optimizer=("grid_search", {"size": 4}), cost_to_spend=10
+    ) as client:
+        first = client.ask()
+        client.tell(first, {"objective_to_minimize": 1.0, "cost": 4.0})
+        second = client.ask()
+        assert client.ask() is None  # 4 + 4 estimated for the next two: wait for the second
+        client.tell(second, {"objective_to_minimize": 1.0, "cost": 1.0})
+        while (trial := client.ask()) is not None:
+            client.tell(trial, {"objective_to_minimize": 1.0, "cost": 1.0})
+    xs = sorted(round(t.config["x"], 3) for t in neps.status(root).trials)
+    assert xs == [0.0, 0.333, 0.667, 1.0]  # 2/3 had been skipped
+
+
 def test_a_run_ends_when_the_grid_is_exhausted(tmp_path: Path) -> None:
     space = {"x": neps.Float(0.0, 1.0), "act": neps.Categorical(choices=("relu", "tanh"))}
     summary = neps.run(
