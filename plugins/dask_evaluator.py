@@ -42,8 +42,9 @@ EXIT_DELAY = 0.1
 
 
 def _executing_keys(dask_worker: Any) -> list[str]:
-    """Run on each dask worker: the keys of the tasks it is executing (not just holding)."""
-    return [str(task.key) for task in dask_worker.state.executing]
+    """Run on each dask worker: the id of its process (a worker restarted at the same address
+    has another), then the keys of the tasks it is executing (not just holding)."""
+    return [str(dask_worker.id), *(str(task.key) for task in dask_worker.state.executing)]
 
 
 def _exit_soon() -> None:
@@ -117,7 +118,7 @@ class DaskEvaluator(Evaluator):
         self._tasks: dict[str, _Task] = {}
         self._finished: list[EvaluationOutcome] = []
         self._next_start_check = 0.0
-        self._ended_workers: set[str] = set()  # still answer for a moment after being ended
+        self._ended_workers: set[str] = set()  # ids: they answer a moment after being ended
 
     # -- the cluster --------------------------------------------------------------------------
     @property
@@ -191,22 +192,22 @@ class DaskEvaluator(Evaluator):
         if now < self._next_start_check or all(t.timeout is None for t in waiting.values()):
             return
         self._next_start_check = now + START_POLL  # one round of calls per START_POLL
-        for keys in self._executing().values():
+        for _, keys in self._executing().values():
             for key in keys:
                 if key in waiting:
                     waiting[key].started = now
 
-    def _executing(self) -> dict[str, set[str]]:
-        """The keys each dask worker is running now.
+    def _executing(self) -> dict[str, tuple[str, set[str]]]:
+        """The id of each dask worker (by address) and the keys it is running now.
 
         The scheduler's ``processing`` also lists tasks queued on a worker whose threads are
         busy; counting their timeout from there timed out trials that never ran.
         """
         running = self.client.run(_executing_keys, on_error="ignore")
         return {
-            address: set(keys)
-            for address, keys in running.items()
-            if isinstance(keys, list) and address not in self._ended_workers
+            address: (answer[0], set(answer[1:]))
+            for address, answer in running.items()
+            if isinstance(answer, list) and answer and answer[0] not in self._ended_workers
         }
 
     def _block(self, deadline: float | None) -> None:
@@ -253,9 +254,9 @@ class DaskEvaluator(Evaluator):
         """Cancel ``futures`` and restart the workers running them; the restarted addresses."""
         keys = {future.key for future in futures}
         executing = self._executing()
-        workers = [address for address, held in executing.items() if keys & held]
+        workers = [address for address, (_, held) in executing.items() if keys & held]
         self.client.cancel(list(futures))
-        bystanders = set().union(*(executing[address] for address in workers)) - keys
+        bystanders = set().union(*(executing[address][1] for address in workers)) - keys
         for task in self._tasks.values():
             if task.future.key in bystanders:
                 task.started = None  # dask runs it again elsewhere: its clock restarts there
@@ -263,7 +264,7 @@ class DaskEvaluator(Evaluator):
             # The task's thread cannot be interrupted: end the worker process; its nanny
             # starts a fresh one (``restart_workers`` would first wait for the thread).
             logger.info("Ending dask worker(s) %s to stop overdue trials", workers)
-            self._ended_workers.update(workers)
+            self._ended_workers.update(executing[address][0] for address in workers)
             self.client.run(_exit_soon, workers=workers, on_error="ignore")
         return workers
 

@@ -256,6 +256,42 @@ def test_a_trial_rerun_after_its_workers_restart_gets_a_fresh_timeout(root: Path
     assert report["error"].startswith("EvaluationTimeoutError: timeout")
 
 
+def sleep_six_seconds(x: float) -> float:
+    import time
+
+    time.sleep(6.0)
+    return x
+
+
+@pytest.mark.slow
+def test_a_worker_restarted_at_the_same_address_still_times_out_its_trials(root: Path) -> None:
+    # A worker with a fixed port (dask worker --worker-port) comes back at its address; the
+    # ended addresses were ignored for good, so its trials never started their clocks.
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    cluster = distributed.LocalCluster(
+        n_workers=1,
+        threads_per_worker=1,
+        processes=True,
+        dashboard_address=":0",
+        host="127.0.0.1",
+        worker_port=port,
+    )
+    try:
+        summary = neps.run(
+            sleep_six_seconds,
+            {"x": neps.Float(0.0, 1.0)},
+            root_directory=root,
+            evaluations_to_spend=3,
+            ignore_errors=True,
+            evaluator={"name": "dask", "address": cluster.scheduler_address, "timeout": 1.5},
+        )
+    finally:
+        cluster.close()
+    assert summary.counts["failed"] == 3, summary.counts
+
+
 class TwoArgumentError(Exception):
     """Pickles, but cannot be rebuilt: ``Exception`` keeps only the message it was given."""
 
