@@ -107,13 +107,7 @@ def run(
         if settings.overwrite_root_directory:
             check_new_run(settings, loaded)  # before the old run is deleted
         overwrite = (
-            functools.partial(
-                overwrite_run,
-                settings.root_directory,
-                loaded,
-                settings.stale_after,
-                settings.storage,
-            )
+            functools.partial(overwrite_run, settings.root_directory, loaded, settings.stale_after)
             if settings.overwrite_root_directory
             else None
         )

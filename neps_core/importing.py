@@ -90,7 +90,7 @@ def import_trials(
         _check_objective_counts([], new_run[1])
     spec = None if storage is None else component_spec(storage, "storage")
     overwrite = (
-        functools.partial(overwrite_run, root, loaded, DEFAULT_STALE_AFTER, spec)
+        functools.partial(overwrite_run, root, loaded, DEFAULT_STALE_AFTER)
         if overwrite_root_directory
         else None
     )

@@ -128,11 +128,11 @@ def _record_pointer(
             raise SettingsError(no_new_run)  # nothing written: a retry may choose any storage
         pointer = root / STORAGE_POINTER_FILE
         if info is not None and chosen["url"] is not None and _read_pointer(pointer) != chosen:
-            if _owner(info) == root.resolve():
+            if _owner(info) == root.resolve():  # the root was deleted, or moved away
                 raise StorageInUseError(
-                    f"storage: {chosen['url']} holds the earlier run of {root}, whose files "
-                    "were deleted: pass overwrite_root_directory=True to start afresh (it "
-                    "erases that run), or delete the database"
+                    f"storage: {chosen['url']} holds the run started in {root}, whose "
+                    "storage.yaml is gone: if that root was moved, continue the run where it "
+                    "is now; if it was deleted, delete the database to start afresh"
                 )
             raise StorageInUseError(
                 f"storage: {chosen['url']} already holds the run of another root directory"
@@ -260,18 +260,8 @@ def _lost_pointer(root: Path) -> str | None:
     )
 
 
-def overwrite_run(
-    root: Path,
-    plugins: Plugins,
-    stale_after: float,
-    spec: ComponentSpec | None = None,
-    *,
-    erase: bool = True,
-) -> None:
+def overwrite_run(root: Path, plugins: Plugins, stale_after: float, *, erase: bool = True) -> None:
     """Delete the run in ``root``: its storage's data (wherever it lives), then the directory.
-
-    Without its ``storage.yaml`` (the folder was deleted), the database the new run names
-    by URL (``spec``) is erased too if it holds this root's earlier run.
 
     The presence lock file stays, so workers arriving meanwhile wait for the lock the
     overwrite holds, rather than create a new lock file and delete the run in parallel.
@@ -282,8 +272,8 @@ def overwrite_run(
             run under it would lose its result (or write it into the deleted run).
     """
     root = Path(root)
-    storage = _storage_to_erase(root, plugins, spec)
-    if storage is not None:
+    if (root / STORAGE_POINTER_FILE).is_file():
+        storage = open_storage(root, None, plugins, lost_ok=True)
         try:
             refuse_if_alive(storage.sync(), stale_after, f"overwrite {root}", "stale_after")
             if erase:
@@ -292,19 +282,6 @@ def overwrite_run(
             storage.close()
     if erase and root.exists():
         _delete_all_but(root, root / WORKERS_LOCK)
-
-
-def _storage_to_erase(root: Path, plugins: Plugins, spec: ComponentSpec | None) -> Storage | None:
-    if (root / STORAGE_POINTER_FILE).is_file():
-        return open_storage(root, None, plugins, lost_ok=True)
-    chosen = None if spec is None else _pointer_of(spec, plugins)
-    if chosen is None or chosen["url"] is None:
-        return None
-    storage = _construct(plugins.storages[chosen["name"]], root, chosen, plugins)
-    if _owner(storage.load_info()) == root.resolve():
-        return storage
-    storage.close()
-    return None
 
 
 def _delete_all_but(folder: Path, kept: Path) -> None:

@@ -276,23 +276,25 @@ def test_a_copied_root_cannot_join_or_erase_its_originals_database(tmp_path: Pat
     )
 
 
-def test_a_root_deleted_beside_its_database_can_be_started_afresh(tmp_path: Path) -> None:
+def test_a_root_gone_from_beside_its_database_is_named_and_its_run_kept(tmp_path: Path) -> None:
+    # It was refused as "another root directory's" run. Erasing it on overwrite would erase
+    # the run of a root that was only moved: the database cannot tell moved from deleted.
     url = f"sqlite:///{tmp_path / 'scratch' / 'run.db'}"
     space = {"x": neps.Float(0.0, 1.0)}
-    root = tmp_path / "results"
+    root, moved = tmp_path / "results", tmp_path / "moved"
     neps.run(lambda x: x, space, root_directory=root, storage=url, evaluations_to_spend=3)
-    shutil.rmtree(root)  # it was refused as "another root directory's" run, overwrite or not
-    with pytest.raises(SettingsError, match=r"holds the earlier run of .*results, whose files"):
-        neps.run(lambda x: x, space, root_directory=root, storage=url, evaluations_to_spend=2)
-    again = neps.run(
-        lambda x: x,
-        space,
-        root_directory=root,
-        storage=url,
-        evaluations_to_spend=2,
-        overwrite_root_directory=True,
-    )
-    assert again.budget.used_evaluations == 2
+    shutil.move(root, moved)
+    for overwrite in (False, True):
+        with pytest.raises(SettingsError, match=r"holds the run started in .*results, whose"):
+            neps.run(
+                lambda x: x,
+                space,
+                root_directory=root,
+                storage=url,
+                evaluations_to_spend=2,
+                overwrite_root_directory=overwrite,
+            )
+    assert neps.status(moved).budget.used_evaluations == 3
 
 
 def test_a_malformed_url_is_a_settings_error_naming_it(root: Path) -> None:
