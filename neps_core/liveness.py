@@ -77,6 +77,8 @@ def live_trials(
 def process_gone(trial: Trial, present: list[str] | None) -> bool:
     """Whether ``trial``'s worker is known dead: a process of this machine no longer present
     (``present`` as for ``live_trials``; ``None``, unknown, says nothing is known)."""
+    if awaits_result(trial):  # its result comes through save_pipeline_results, not a worker
+        return False
     machine = _this_machine(present)
     worker_pid = _process_parts(trial.metadata.get(WORKER_PROCESS))[1]
     return present is not None and _runs_on(trial, machine) and worker_pid not in present

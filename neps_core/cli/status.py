@@ -8,7 +8,7 @@ from typing import Any
 
 from neps_core.budget_file import recorded_budgets
 from neps_core.inspection import RunSnapshot, read_run, recent_failures
-from neps_core.liveness import process_gone
+from neps_core.liveness import awaits_result, process_gone
 from neps_core.models import TrialState
 from neps_core.presence import processes_present
 from neps_core.serialization import to_plain
@@ -69,6 +69,7 @@ def _workers(run: RunSnapshot) -> list[dict[str, Any]]:
                 now - (trial.last_heartbeat or trial.started_at or trial.created_at), 1
             ),
             "process_gone": process_gone(trial, present),
+            "awaits_result": awaits_result(trial),
         }
         for trial in evaluating
     ]
@@ -100,11 +101,16 @@ def format_status(data: dict[str, Any]) -> str:
         ]
     else:
         lines.append("best: no successful trial yet")
-    for gone, heading in (
-        (False, "evaluating now:"),
-        (True, "left by workers whose process is gone (the next run() re-queues them):"),
+    for gone, awaiting, heading in (
+        (False, False, "evaluating now:"),
+        (False, True, "waiting for save_pipeline_results:"),
+        (True, False, "left by workers whose process is gone (the next run() re-queues them):"),
     ):
-        workers = [w for w in data["workers"] if w["process_gone"] is gone]
+        workers = [
+            w
+            for w in data["workers"]
+            if (w["process_gone"], w["awaits_result"]) == (gone, awaiting)
+        ]
         if workers:
             lines.append(heading)
             lines += [

@@ -474,6 +474,10 @@ def test_clean_refuses_a_live_worker_that_evaluates_nothing_itself(tmp_path: Pat
         assert (counts["evaluating"], counts["pending"], counts["crashed"]) == (1, 2, 0)
     finally:
         kill(worker)
+    # Its submitted trial waits for its result, not for the dead worker: not "left by" it.
+    status = cli("status", str(root), cwd=tmp_path).stdout
+    assert "waiting for save_pipeline_results:\n  trial 1 by " in status
+    assert "process is gone" not in status
 
 
 # -- migrate --------------------------------------------------------------------------------------
