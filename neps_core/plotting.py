@@ -95,11 +95,6 @@ def plot_trajectory(root_directory: str | Path, *, x_axis: str = "evaluations") 
     if x_axis not in ("evaluations", "cost"):
         raise ValueError(f"x_axis must be 'evaluations' or 'cost', got {x_axis!r}")
     run = read_run(root_directory)
-    reported = [t.report for t in run.history.values() if t.report is not None]
-    if x_axis == "cost" and all(report.cost is None for report in reported):
-        raise NoCostToPlotError(
-            f"No trial in {root_directory} reported a cost: plot with x_axis='evaluations'"
-        )
     xs: list[float] = []
     objectives: list[float] = []
     best: list[tuple[float, float]] = []
@@ -114,6 +109,11 @@ def plot_trajectory(root_directory: str | Path, *, x_axis: str = "evaluations") 
             best.append((xs[-1], so_far))
     if not xs:
         raise NothingToPlotError(f"No successful single-objective trial in {root_directory}")
+    reported = [t.report for t in run.history.values() if t.report is not None]
+    if x_axis == "cost" and all(report.cost is None for report in reported):
+        raise NoCostToPlotError(
+            f"No trial in {root_directory} reported a cost: plot with x_axis='evaluations'"
+        )
     figure, axes = _figure(f"Incumbent trajectory ({run.root_directory.name})")
     axes.scatter(xs, objectives, s=14, alpha=0.5, label="trial objective")
     axes.step(*zip(*best, strict=True), where="post", linewidth=2, label="best so far")

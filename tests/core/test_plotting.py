@@ -81,6 +81,12 @@ def test_a_trajectory_by_cost_of_a_run_without_costs_says_so(tmp_path: Path) -> 
     # Asked of every plot at once, it was skipped: no file, no word (or a wrong reason).
     with pytest.raises(NothingToPlotError, match="reported a cost: plot with x_axis='evaluations'"):
         neps.plot(root, x_axis="cost")
+    # But no trajectory to draw is no error, whatever its axis: a multi-objective run still
+    # gets its Pareto front (it had been stopped by the cost axis it does not use).
+    several = tmp_path / "several"
+    neps.run(lambda x: (x, 1.0 - x), {"x": neps.Float(0.0, 1.0)}, root_directory=several,
+             evaluations_to_spend=3)  # fmt: skip
+    assert [p.name for p in neps.plot(several, x_axis="cost")] == ["pareto_front.png"]
 
 
 def test_pareto_front_of_a_multi_objective_run(tmp_path: Path) -> None:
