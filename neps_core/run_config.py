@@ -22,14 +22,14 @@ from __future__ import annotations
 
 import re
 import warnings
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 from urllib.parse import urlparse
 
 import attrs
 
-from neps_core.code_locations import CodeLocator
+from neps_core.code_locations import CodeLocator, named_in_run
 from neps_core.components import refuse_other_projects_name, resolve_space, structure_settings
 from neps_core.config import (
     ALIASES,
@@ -61,13 +61,14 @@ _COMMAND_KEYS = ("command", "shell", "env", "cwd", "kill_grace")
 
 
 def load_run_config(
-    path: str | Path, overrides: Sequence[str] = (), skip: Collection[str] = ()
+    path: str | Path, overrides: Sequence[str] = (), given: Mapping[str, Any] | None = None
 ) -> dict[str, Any]:
     """``run()`` keyword arguments from the YAML run config at ``path``.
 
     ``overrides`` are ``key.path=value`` strings (values parsed as YAML) applied before
     validation, as the CLI's ``neps-core run run.yaml evaluations_to_spend=5`` does.
-    Settings in ``skip`` (given to ``run()`` instead) are left out, their code not loaded.
+    Settings ``given`` to ``run()`` instead are left out, their code not loaded; plugins
+    given there (loaded objects) may register the components the file names.
 
     Raises:
         FileNotFoundError: There is no file at ``path``.
@@ -78,7 +79,7 @@ def load_run_config(
     source = str(path)
     data = read_config_file(path)
     apply_overrides(data, overrides, source)
-    return _Parser(source, path.resolve().parent).parse(data, skip)
+    return _Parser(source, path.resolve().parent).parse(data, given or {})
 
 
 class _Parser:
@@ -91,11 +92,11 @@ class _Parser:
     def fail(self, where: str, message: str) -> NoReturn:
         raise SettingsError(f"{self.source}: {where}: {message}")
 
-    def parse(self, data: Mapping[str, Any], skip: Collection[str] = ()) -> dict[str, Any]:
-        values = {k: v for k, v in self._canonical(data).items() if k not in skip}
+    def parse(self, data: Mapping[str, Any], given: Mapping[str, Any]) -> dict[str, Any]:
+        values = {k: v for k, v in self._canonical(data).items() if k not in given}
         if "plugins" in values:
             values["plugins"] = self._plugins(values["plugins"])
-        plugins = load_plugins(values.get("plugins", ()))
+        plugins = load_plugins(values.get("plugins", given.get("plugins", ())))
         for key, value in values.items():
             if value is not None:  # None, an empty key, is the setting's default
                 values[key] = self._value(key, value, plugins)
@@ -296,8 +297,11 @@ def settings_with_run_config(
     """
     if run_config is None:
         return RunSettings.from_kwargs(**explicit)
-    given = {canonical_name(key) for key in explicit}
-    from_yaml = load_run_config(run_config, skip=given)
+    explicit = dict(explicit)
+    if "plugins" in explicit:  # loaded once, for the file's components too
+        explicit["plugins"] = named_in_run("plugins", explicit["plugins"])
+    given = {canonical_name(key): value for key, value in explicit.items()}
+    from_yaml = load_run_config(run_config, given=given)
     taken = set(from_yaml)
     merged = {**{key: from_yaml[key] for key in taken}, **explicit}
     try:

@@ -13,6 +13,7 @@ import yaml
 import neps_core as neps
 from neps_core.errors import SettingsError
 from neps_core.run_config import load_run_config
+from neps_core_plugins.random_search import RandomSearch
 
 SPACE = {"x": {"lower": 0.0, "upper": 1.0}}
 
@@ -150,3 +151,30 @@ def test_options_under_auto_that_its_choice_lacks_say_what_auto_chose(tmp_path: 
     assert done.returncode != 0
     assert "unknown option(s) ['use_prior']" in done.stderr
     assert "optimizer='auto' chose" in done.stderr, done.stderr
+
+
+class YamlNamedSearch(RandomSearch):
+    name = "yaml_named_search"
+
+
+class RegistersYamlNamedSearch:
+    @neps.hookimpl
+    def neps_register_optimizers(self) -> list[type]:
+        return [YamlNamedSearch]
+
+
+def test_the_yaml_may_name_an_optimizer_of_a_plugin_given_to_run(tmp_path: Path) -> None:
+    # The file was checked with its own plugins only: "Unknown optimizer".
+    (tmp_path / "train_plugin.py").write_text("def f(x):\n    return x\n", encoding="utf-8")
+    data = {
+        "evaluate_pipeline": "train_plugin.py:f",
+        "pipeline_space": SPACE,
+        "root_directory": "results",
+        "evaluations_to_spend": 2,
+        "optimizer": "yaml_named_search",
+    }
+    path = write(tmp_path, data)
+    summary = neps.run(run_config=path, plugins=[RegistersYamlNamedSearch()])
+    assert {t.optimizer for t in neps.status(summary.root_directory).trials} == {
+        "yaml_named_search"
+    }
