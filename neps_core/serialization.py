@@ -68,6 +68,12 @@ def _strict_bool(value: Any, _: Any) -> bool:
 
 
 def _strict_int(value: Any, _: Any) -> int:
+    return whole_number(value)
+
+
+def whole_number(value: Any) -> int:
+    """``value`` as an ``int``: ``3``, ``3.0`` and ``"3"`` are, ``3.9`` and ``True`` are not
+    (a ``ValueError``), as options from YAML files and command lines are read."""
     number = _number(value, "a whole number")
     if isinstance(number, int):
         return number

@@ -15,11 +15,22 @@ import numpy as np
 from neps_core.errors import SettingsError
 from neps_core.interfaces import Optimizer
 from neps_core.models import BudgetInfo, Proposal, Trial
+from neps_core.serialization import whole_number
 from neps_core.space.encoding import ConfigEncoder
 from neps_core.space.pipeline_space import PipelineSpace
 from neps_core.validators import IGNORE_FIDELITY, at_least, one_of, unset_only
 
 INITIAL_DESIGNS = ("sobol", "random", "prior")
+
+
+def _design_size_value(value: Any) -> Any:
+    """A whole number as an ``int`` (``3.0``, ``"3"``); anything else for the validator."""
+    if value is None or value == "ndim":
+        return value
+    try:
+        return whole_number(value)
+    except ValueError:
+        return value
 
 
 def _design_size(_: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
@@ -60,7 +71,9 @@ class BayesianOptimizationSettings:
 
     # ``Any``: the settings converter cannot structure ``int | Literal["ndim"]``; the
     # validators check the values instead.
-    initial_design_size: Any = attrs.field(default=None, validator=_design_size)
+    initial_design_size: Any = attrs.field(
+        default=None, converter=_design_size_value, validator=_design_size
+    )
     initial_design: str = attrs.field(default="sobol", validator=one_of(INITIAL_DESIGNS))
     sample_prior_first: bool = False
     cost_aware: Any = attrs.field(default=True, validator=one_of((True, False, "log")))

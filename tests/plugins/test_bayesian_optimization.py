@@ -113,6 +113,15 @@ def test_ndim_initial_design_has_one_configuration_per_dimension() -> None:
     assert bo(MIXED, initial_design_size="ndim").n_initial == len(MIXED.searchable)
 
 
+def test_the_initial_design_size_is_read_as_other_whole_number_options_are() -> None:
+    # 3.0 and "3" (a YAML file, a command line) were refused; eta takes them.
+    assert bo(SQUARE, initial_design_size=3.0).n_initial == 3
+    assert bo(SQUARE, initial_design_size="3").n_initial == 3
+    for wrong in (3.5, "three", 0, True):
+        with pytest.raises(neps.SettingsError, match="positive integer or 'ndim'"):
+            bo(SQUARE, initial_design_size=wrong)
+
+
 def test_sample_prior_first_starts_at_the_prior() -> None:
     space = neps.PipelineSpace({"x": neps.Float(0.0, 1.0, prior=0.125), "k": neps.Integer(1, 5)})
     [proposal] = bo(space, sample_prior_first=True).ask(TrialHistory(), TrialHistory().budget(), 1)
