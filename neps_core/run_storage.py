@@ -108,9 +108,15 @@ def check_storage_options(root: Path, spec: ComponentSpec | None, plugins: Plugi
     Backends check their options when built and touch their data only when used, so the
     storage is built and closed at once.
     """
-    if spec is not None:
-        chosen = _pointer_of(spec, plugins)
-        _construct(plugins.storages[chosen["name"]], root, chosen, plugins).close()
+    if spec is None:
+        return
+    chosen = _pointer_of(spec, plugins)
+    storage = _construct(plugins.storages[chosen["name"]], root, chosen, plugins)
+    try:
+        if chosen["url"] is not None:  # before an overwrite deletes the root's own run
+            _refuse_a_database_of_another_run(root, chosen, storage.load_info())
+    finally:
+        storage.close()
 
 
 def _record_pointer(
@@ -126,24 +132,34 @@ def _record_pointer(
         info = storage.load_info()
         if no_new_run is not None and info is None:
             raise SettingsError(no_new_run)  # nothing written: a retry may choose any storage
-        pointer = root / STORAGE_POINTER_FILE
-        if info is not None and chosen["url"] is not None and _read_pointer(pointer) != chosen:
-            if _owner(info) == root.resolve():  # the root was deleted, or moved away
-                raise StorageInUseError(
-                    f"storage: {chosen['url']} holds the run started in {root}, whose "
-                    "storage.yaml is gone: if that root was moved, continue the run where it "
-                    "is now; if it was deleted, delete the database to start afresh"
-                )
-            raise StorageInUseError(
-                f"storage: {chosen['url']} already holds the run of another root directory"
-                f"{_named(info)}, and one database holds one run: give {root} a database of "
-                "its own, or continue that run in its own root directory"
-            )
+        _refuse_a_database_of_another_run(root, chosen, info)
     except BaseException:
         storage.close()
         raise
     root.mkdir(parents=True, exist_ok=True)
-    write_atomic(pointer, dump_yaml(chosen))
+    write_atomic(root / STORAGE_POINTER_FILE, dump_yaml(chosen))
+
+
+def _refuse_a_database_of_another_run(
+    root: Path, chosen: dict[str, Any], info: RunInfo | None
+) -> None:
+    """A database given by URL that holds a run ``root``'s ``storage.yaml`` does not name
+    holds another root's run, or one this root no longer has: never share or erase it."""
+    if info is None or chosen["url"] is None:
+        return
+    if _read_pointer(root / STORAGE_POINTER_FILE) == chosen:
+        return
+    if _owner(info) == root.resolve():  # the root was moved, deleted or started over
+        raise StorageInUseError(
+            f"storage: {chosen['url']} holds a run started in {root} that its storage.yaml "
+            "does not name (the root was moved, deleted or started again): continue that run "
+            "where its root is now, or delete the database to start afresh"
+        )
+    raise StorageInUseError(
+        f"storage: {chosen['url']} already holds the run of another root directory"
+        f"{_named(info)}, and one database holds one run: give {root} a database of its own, "
+        "or continue that run in its own root directory"
+    )
 
 
 def _refuse_a_copy_sharing_the_database(

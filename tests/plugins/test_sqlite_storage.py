@@ -285,7 +285,7 @@ def test_a_root_gone_from_beside_its_database_is_named_and_its_run_kept(tmp_path
     neps.run(lambda x: x, space, root_directory=root, storage=url, evaluations_to_spend=3)
     shutil.move(root, moved)
     for overwrite in (False, True):
-        with pytest.raises(SettingsError, match=r"holds the run started in .*results, whose"):
+        with pytest.raises(SettingsError, match=r"holds a run started in .*results that its"):
             neps.run(
                 lambda x: x,
                 space,
@@ -295,6 +295,25 @@ def test_a_root_gone_from_beside_its_database_is_named_and_its_run_kept(tmp_path
                 overwrite_root_directory=overwrite,
             )
     assert neps.status(moved).budget.used_evaluations == 3
+
+
+def test_an_overwrite_refused_for_its_database_keeps_the_roots_own_run(tmp_path: Path) -> None:
+    # The refusal came after the overwrite had deleted the root's own run.
+    space = {"x": neps.Float(0.0, 1.0)}
+    other, mine = tmp_path / "other", tmp_path / "mine"
+    url = f"sqlite:///{tmp_path / 'other.db'}"
+    neps.run(lambda x: x, space, root_directory=other, storage=url, evaluations_to_spend=1)
+    neps.run(lambda x: x, space, root_directory=mine, evaluations_to_spend=3)
+    with pytest.raises(SettingsError, match=r"already holds the run of another root directory"):
+        neps.run(
+            lambda x: x,
+            space,
+            root_directory=mine,
+            storage=url,
+            evaluations_to_spend=2,
+            overwrite_root_directory=True,
+        )
+    assert neps.status(mine).budget.used_evaluations == 3
 
 
 def test_a_malformed_url_is_a_settings_error_naming_it(root: Path) -> None:
