@@ -100,12 +100,15 @@ class GridSearch(Optimizer):
         # Points proposed earlier but not stored (the budget could not fit them then) come
         # first again: the cursor has passed them.
         offered = [c for c in self._offered if self._key(c) not in self._seen]
+        keys = {self._key(c) for c in offered}
         while len(offered) < n:
             config = next(self._cursor, None)
             if config is None:
                 break
-            if self._key(config) not in self._seen:
+            key = self._key(config)  # points a condition made equal come once
+            if key not in self._seen and key not in keys:
                 offered.append(config)
+                keys.add(key)
         self._offered = offered
         return [Proposal(config) for config in offered[:n]]
 
