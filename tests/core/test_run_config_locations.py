@@ -6,6 +6,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -39,18 +40,23 @@ def write(folder: Path, data: dict, name: str = "run.yaml") -> Path:
     return path
 
 
+def config_with_function(folder: Path, module: str, **settings: Any) -> dict[str, Any]:
+    """A run config whose ``evaluate_pipeline`` is ``f`` of a new file ``<module>.py``."""
+    (folder / f"{module}.py").write_text("def f(x):\n    return x\n", encoding="utf-8")
+    return {
+        "evaluate_pipeline": f"{module}.py:f",
+        "pipeline_space": SPACE,
+        "root_directory": "results",
+        "evaluations_to_spend": 2,
+        **settings,
+    }
+
+
 def test_a_relative_sqlite_url_is_taken_from_the_yamls_folder(
     folders: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     config, elsewhere = folders
-    (config / "train_sqlite.py").write_text("def f(x):\n    return x\n", encoding="utf-8")
-    data = {
-        "evaluate_pipeline": "train_sqlite.py:f",
-        "pipeline_space": SPACE,
-        "root_directory": "results",
-        "evaluations_to_spend": 2,
-        "storage": "sqlite:///run.db",
-    }
+    data = config_with_function(config, "train_sqlite", storage="sqlite:///run.db")
     neps.run(run_config=write(config, data))
     assert (config / "run.db").is_file() and not (elsewhere / "run.db").exists()
     # Continued from a third directory: the same database, not a conflicting new one.
@@ -133,14 +139,9 @@ def test_a_list_where_a_mapping_belongs_says_a_mapping_is_expected(tmp_path: Pat
 
 def test_options_under_auto_that_its_choice_lacks_say_what_auto_chose(tmp_path: Path) -> None:
     # Through the CLI, which prints the notes of the error.
-    (tmp_path / "train_auto.py").write_text("def f(x):\n    return x\n", encoding="utf-8")
-    data = {
-        "evaluate_pipeline": "train_auto.py:f",
-        "pipeline_space": SPACE,
-        "root_directory": str(tmp_path / "results"),
-        "evaluations_to_spend": 1,
-        "optimizer": {"name": "auto", "use_prior": True},
-    }
+    data = config_with_function(
+        tmp_path, "train_auto", optimizer={"name": "auto", "use_prior": True}
+    )
     done = subprocess.run(
         [sys.executable, "-m", "neps_core", "run", str(write(tmp_path, data))],
         capture_output=True,
@@ -165,14 +166,7 @@ class RegistersYamlNamedSearch:
 
 def test_the_yaml_may_name_an_optimizer_of_a_plugin_given_to_run(tmp_path: Path) -> None:
     # The file was checked with its own plugins only: "Unknown optimizer".
-    (tmp_path / "train_plugin.py").write_text("def f(x):\n    return x\n", encoding="utf-8")
-    data = {
-        "evaluate_pipeline": "train_plugin.py:f",
-        "pipeline_space": SPACE,
-        "root_directory": "results",
-        "evaluations_to_spend": 2,
-        "optimizer": "yaml_named_search",
-    }
+    data = config_with_function(tmp_path, "train_plugin", optimizer="yaml_named_search")
     path = write(tmp_path, data)
     summary = neps.run(run_config=path, plugins=[RegistersYamlNamedSearch()])
     assert {t.optimizer for t in neps.status(summary.root_directory).trials} == {

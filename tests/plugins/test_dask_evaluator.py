@@ -195,28 +195,30 @@ def sleep_a_while(x: float) -> float:
     return x
 
 
-@pytest.mark.slow
-def test_a_trial_queued_behind_a_busy_thread_does_not_use_up_its_timeout(root: Path) -> None:
-    """Three trials on one thread: the scheduler lists all three as processing at once."""
-    cluster = distributed.LocalCluster(
-        n_workers=1, threads_per_worker=1, processes=True, dashboard_address=":0"
-    )
+def run_three_on_a_local_cluster(
+    function: Any, root: Path, cluster: dict[str, Any], **evaluator: Any
+) -> neps.Summary:
+    """Three trials of ``function`` (failures ignored) on a fresh one-worker LocalCluster."""
+    local = distributed.LocalCluster(n_workers=1, processes=True, dashboard_address=":0", **cluster)
     try:
-        summary = neps.run(
-            sleep_a_while,
+        return neps.run(
+            function,
             {"x": neps.Float(0.0, 1.0)},
             root_directory=root,
             evaluations_to_spend=3,
             ignore_errors=True,
-            evaluator={
-                "name": "dask",
-                "address": cluster.scheduler_address,
-                "n_workers": 3,
-                "timeout": 2.5,
-            },
+            evaluator={"name": "dask", "address": local.scheduler_address, **evaluator},
         )
     finally:
-        cluster.close()
+        local.close()
+
+
+@pytest.mark.slow
+def test_a_trial_queued_behind_a_busy_thread_does_not_use_up_its_timeout(root: Path) -> None:
+    """Three trials on one thread: the scheduler lists all three as processing at once."""
+    summary = run_three_on_a_local_cluster(
+        sleep_a_while, root, {"threads_per_worker": 1}, n_workers=3, timeout=2.5
+    )
     assert summary.counts["success"] == 3, summary.counts
 
 
@@ -232,25 +234,13 @@ def test_a_trial_rerun_after_its_workers_restart_gets_a_fresh_timeout(root: Path
     # Trial 3 shares a worker with the hung trial 1 and is running when that worker is ended
     # at trial 1's timeout; dask runs trial 3 again on the fresh worker. Its clock kept the
     # first start, so it timed out mid-way through the second run, which it would finish.
-    cluster = distributed.LocalCluster(
-        n_workers=1, threads_per_worker=2, processes=True, dashboard_address=":0"
+    summary = run_three_on_a_local_cluster(
+        hang_first_then_take_three_seconds,
+        root,
+        {"threads_per_worker": 2},
+        n_workers=2,
+        timeout=5.0,
     )
-    try:
-        summary = neps.run(
-            hang_first_then_take_three_seconds,
-            {"x": neps.Float(0.0, 1.0)},
-            root_directory=root,
-            evaluations_to_spend=3,
-            ignore_errors=True,
-            evaluator={
-                "name": "dask",
-                "address": cluster.scheduler_address,
-                "n_workers": 2,
-                "timeout": 5.0,
-            },
-        )
-    finally:
-        cluster.close()
     assert (summary.counts["failed"], summary.counts["success"]) == (1, 2), summary.counts
     report = yaml.safe_load((root / "configs" / "config_1" / "report.yaml").read_text())
     assert report["error"].startswith("EvaluationTimeoutError: timeout")
@@ -270,25 +260,8 @@ def test_a_worker_restarted_at_the_same_address_still_times_out_its_trials(root:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    cluster = distributed.LocalCluster(
-        n_workers=1,
-        threads_per_worker=1,
-        processes=True,
-        dashboard_address=":0",
-        host="127.0.0.1",
-        worker_port=port,
-    )
-    try:
-        summary = neps.run(
-            sleep_six_seconds,
-            {"x": neps.Float(0.0, 1.0)},
-            root_directory=root,
-            evaluations_to_spend=3,
-            ignore_errors=True,
-            evaluator={"name": "dask", "address": cluster.scheduler_address, "timeout": 1.5},
-        )
-    finally:
-        cluster.close()
+    fixed_port = {"threads_per_worker": 1, "host": "127.0.0.1", "worker_port": port}
+    summary = run_three_on_a_local_cluster(sleep_six_seconds, root, fixed_port, timeout=1.5)
     assert summary.counts["failed"] == 3, summary.counts
 
 

@@ -248,6 +248,19 @@ def test_a_database_holds_one_run_and_another_root_cannot_join_or_erase_it(
     assert neps.status(first).budget.used_evaluations == 3  # untouched
 
 
+def refused_with_or_without_overwrite(match: str, **arguments: Any) -> None:
+    """A new run with ``arguments`` is refused (``match``), whether it overwrites or not."""
+    for overwrite in (False, True):
+        with pytest.raises(SettingsError, match=match):
+            neps.run(
+                lambda x: x,
+                {"x": neps.Float(0.0, 1.0)},
+                evaluations_to_spend=2,
+                overwrite_root_directory=overwrite,
+                **arguments,
+            )
+
+
 def test_a_copied_root_cannot_join_or_erase_its_originals_database(tmp_path: Path) -> None:
     # The copy's storage.yaml names the same database: continuing the copy added its trials
     # to the original's run, and overwriting the copy erased the original's.
@@ -256,15 +269,9 @@ def test_a_copied_root_cannot_join_or_erase_its_originals_database(tmp_path: Pat
     original, copy = tmp_path / "A", tmp_path / "B"
     neps.run(lambda x: x, space, root_directory=original, storage=url, evaluations_to_spend=3)
     shutil.copytree(original, copy)
-    for overwrite in (False, True):
-        with pytest.raises(SettingsError, match=rf"it is a copy of that root.*migrate {original}"):
-            neps.run(
-                lambda x: x,
-                space,
-                root_directory=copy,
-                evaluations_to_spend=6,
-                overwrite_root_directory=overwrite,
-            )
+    refused_with_or_without_overwrite(
+        rf"it is a copy of that root.*migrate {original}", root_directory=copy
+    )
     assert neps.status(original).budget.used_evaluations == 3  # untouched
     moved = tmp_path / "moved"  # a moved root is its run's root still
     shutil.move(original, moved)
@@ -284,16 +291,9 @@ def test_a_root_gone_from_beside_its_database_is_named_and_its_run_kept(tmp_path
     root, moved = tmp_path / "results", tmp_path / "moved"
     neps.run(lambda x: x, space, root_directory=root, storage=url, evaluations_to_spend=3)
     shutil.move(root, moved)
-    for overwrite in (False, True):
-        with pytest.raises(SettingsError, match=r"holds a run started in .*results that its"):
-            neps.run(
-                lambda x: x,
-                space,
-                root_directory=root,
-                storage=url,
-                evaluations_to_spend=2,
-                overwrite_root_directory=overwrite,
-            )
+    refused_with_or_without_overwrite(
+        r"holds a run started in .*results that its", root_directory=root, storage=url
+    )
     assert neps.status(moved).budget.used_evaluations == 3
 
 
