@@ -210,8 +210,8 @@ def recover_gone_workers(
     return [
         requeue_or_crash(
             trial,
-            f"worker {trial.worker_id} is gone (it ran on this machine, and no process works "
-            "on the run any more)",
+            f"worker {trial.worker_id} is gone (it ran on this machine, and no other process "
+            "works on the run now)",
             max_attempts=max_attempts,
             now=now,
         )

@@ -92,7 +92,10 @@ class TrialSampler:
     def _decide(self, history: TrialHistory, wanted: int) -> list[Trial]:
         self.waiting_for, self.stop_reason = [], None
         now = time.time()
-        changed = {trial.id: trial for trial in self._recover(history, now)}
+        # With the budget used up this may be the last sample of the run's last worker: a
+        # trial a dead worker left would stay EVALUATING for good, so look now, not in 2 s.
+        last = self.budget(history).exhausted_by is not None
+        changed = {trial.id: trial for trial in self._recover(history, now, look_for_gone=last)}
         pending = [i for i in history.ids_in(TrialState.PENDING) if i not in changed]
         pending += [t.id for t in changed.values() if t.state is TrialState.PENDING]
         for trial_id in pending[:wanted]:
@@ -166,13 +169,15 @@ class TrialSampler:
             fidelities_to_spend=self.settings.fidelities_to_spend,
         )
 
-    def _recover(self, history: TrialHistory, now: float) -> list[Trial]:
+    def _recover(
+        self, history: TrialHistory, now: float, *, look_for_gone: bool = False
+    ) -> list[Trial]:
         attempts = self.settings.max_trial_attempts
         stale = recover_stale_trials(
             history, now=now, stale_after=self.settings.stale_after, max_attempts=attempts
         )
         gone: list[Trial] = []
-        if now >= self._next_gone_check:  # the first sample checks at once, later ones seldom
+        if look_for_gone or now >= self._next_gone_check:  # the first at once, later seldom
             self._next_gone_check = now + GONE_CHECK_INTERVAL
             gone = recover_gone_workers(
                 history, self.settings.root_directory, now=now, max_attempts=attempts

@@ -156,6 +156,28 @@ def test_a_continuation_right_after_a_crash_re_queues_the_dead_workers_trial_at_
 
 
 @pytest.mark.slow
+def test_the_last_sample_re_queues_a_trial_whose_worker_died_meanwhile(tmp_path: Path) -> None:
+    # The check for dead workers ran at most every 2 s; a worker whose budget was used up
+    # stopped at once, so a dead worker's trial stayed EVALUATING after every worker left.
+    root = tmp_path / "run"
+    other = _start_worker(tmp_path, root, SLOW="1")
+    try:
+        _wait_for(root / CONFIG_1 / "started", other)
+
+        def kill_the_other_worker_first(x: float, pipeline_id: str) -> float:
+            if pipeline_id == "2":  # after this worker's first check, which saw it alive
+                other.kill()
+                other.wait()
+            return x
+
+        summary = neps.run(kill_the_other_worker_first, root_directory=root, evaluations_to_spend=3)
+    finally:
+        other.kill()
+        other.wait()
+    assert (summary.counts["success"], summary.counts["evaluating"]) == (3, 0)
+
+
+@pytest.mark.slow
 def test_with_another_process_present_a_dead_workers_trial_waits_for_stale_after(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
