@@ -65,6 +65,7 @@ _NEPS_ONLY = {
     "PipelineSpace.validate_config and recorded with import_trials",
     "load_yamls": "run(run_config='run.yaml'), or neps_core.run_config.load_run_config",
     "utils": "status(root).trials or status(root).to_dataframe() for a run's trials",
+    "save_evaluation_results": "save_pipeline_results (same arguments)",
 }
 
 

@@ -130,6 +130,9 @@ NEPS_OPTIMIZERS_NOT_HERE = {
     "primo": "not in neps_core; for several objectives use 'mo_asha' (with a fidelity) "
     "or 'random_search'",
     "ifbo": "not in neps_core; with a fidelity use 'asha', 'hyperband' or 'priorband'",
+    "mobster": "not in neps_core; for asynchronous multi-fidelity use 'async_hb' or 'asha'",
+    "default": "old NePS's name for the automatic choice, which is 'auto' here (the default: "
+    "leave optimizer= out)",
 }
 
 

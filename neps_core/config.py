@@ -245,6 +245,10 @@ class RunSettings:
     def from_kwargs(cls, **kwargs: Any) -> RunSettings:
         """Settings from ``run()``'s keyword arguments, legacy and alias names included."""
         settings, spelled = _apply_aliases(_with_stage_directories(kwargs))
+        if spelled.get("objective_value_on_error") == "loss_value_on_error":
+            # The run_pipeline-era meaning: a value for failures is given, so they do not stop
+            # the run (the new name does not imply it).
+            settings.setdefault("ignore_errors", True)
         fields = attrs.fields(cls)
         for field in fields:  # None means the default (an empty key in a YAML file, say)
             if field.default is not None and settings.get(field.name, ...) is None:

@@ -372,3 +372,44 @@ def test_neps_names_without_a_counterpart_say_what_to_use() -> None:
         neps.tblogger  # noqa: B018
     with pytest.raises(AttributeError, match=r"has no attribute 'no_such_name'"):
         neps.no_such_name  # noqa: B018
+
+
+def _diverges_on_the_second(x: float, pipeline_id: str) -> float:
+    if pipeline_id == "2":
+        raise RuntimeError("diverged")
+    return x
+
+
+def test_the_legacy_loss_value_on_error_keeps_the_run_going(root: Path) -> None:
+    """run_pipeline-era NePS: a value for failures suppresses them (the new name does not)."""
+    with pytest.warns(DeprecationWarning, match="loss_value_on_error"):
+        summary = neps.run(
+            _diverges_on_the_second,
+            {"x": neps.Float(0.0, 1.0)},
+            root_directory=root,
+            max_evaluations_total=4,
+            loss_value_on_error=10.0,
+        )
+    assert (summary.counts["success"], summary.counts["failed"]) == (3, 1)
+    with pytest.raises(RuntimeError, match="diverged"):
+        neps.run(
+            _diverges_on_the_second,
+            {"x": neps.Float(0.0, 1.0)},
+            root_directory=root / "new_name",
+            evaluations_to_spend=4,
+            objective_value_on_error=10.0,
+        )
+
+
+@pytest.mark.parametrize(
+    ("name", "advice"),
+    [("default", "which is 'auto' here"), ("mobster", "use 'async_hb' or 'asha'")],
+)
+def test_old_neps_optimizer_names_say_what_to_use(root: Path, name: str, advice: str) -> None:
+    with pytest.raises(neps.UnknownPluginError, match=advice):
+        neps.run(lambda x: x, {"x": neps.Float(0.0, 1.0)}, root_directory=root, searcher=name)
+
+
+def test_neps_save_evaluation_results_names_its_counterpart() -> None:
+    with pytest.raises(AttributeError, match="use save_pipeline_results"):
+        neps.save_evaluation_results  # noqa: B018
