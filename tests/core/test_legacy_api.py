@@ -387,7 +387,7 @@ def test_the_legacy_loss_value_on_error_keeps_the_run_going(root: Path) -> None:
             _diverges_on_the_second,
             {"x": neps.Float(0.0, 1.0)},
             root_directory=root,
-            max_evaluations_total=4,
+            evaluations_to_spend=4,
             loss_value_on_error=10.0,
         )
     assert (summary.counts["success"], summary.counts["failed"]) == (3, 1)
@@ -407,7 +407,7 @@ def test_the_legacy_loss_value_on_error_keeps_the_run_going(root: Path) -> None:
 )
 def test_old_neps_optimizer_names_say_what_to_use(root: Path, name: str, advice: str) -> None:
     with pytest.raises(neps.UnknownPluginError, match=advice):
-        neps.run(lambda x: x, {"x": neps.Float(0.0, 1.0)}, root_directory=root, searcher=name)
+        neps.run(lambda x: x, {"x": neps.Float(0.0, 1.0)}, root_directory=root, optimizer=name)
 
 
 def test_neps_save_evaluation_results_names_its_counterpart() -> None:
