@@ -9,6 +9,7 @@ exact. The worker loop and ask-and-tell clients share this one implementation.
 from __future__ import annotations
 
 import logging
+import math
 import sys
 import time
 from collections.abc import Mapping
@@ -67,7 +68,8 @@ class TrialSampler:
         self.stop_reason: str | None = None
         self.waiting_for: list[str] = []
         self.waiting_because = ""
-        self._next_gone_check = 0.0
+        self._last_gone_check = -math.inf
+        self._saw_budget_used_up = False
         self._started = time.time()  # failures before this call do not stop it
 
     def sample(self, storage: Storage, wanted: int, claiming: set[str]) -> list[Trial]:
@@ -92,10 +94,13 @@ class TrialSampler:
     def _decide(self, history: TrialHistory, wanted: int) -> list[Trial]:
         self.waiting_for, self.stop_reason = [], None
         now = time.time()
-        # With the budget used up this may be the last sample of the run's last worker: a
-        # trial a dead worker left would stay EVALUATING for good, so look now, not in 2 s.
-        last = self.budget(history).exhausted_by is not None
-        changed = {trial.id: trial for trial in self._recover(history, now, look_for_gone=last)}
+        # The first sample that finds the budget used up may be the last of the run's last
+        # worker: a trial a dead worker left would stay EVALUATING for good, so look now, not
+        # in 2 s. (A worker that then waits for the others' trials samples every 50 ms.)
+        used_up = self.budget(history).exhausted_by is not None
+        last = used_up and not self._saw_budget_used_up
+        self._saw_budget_used_up = used_up
+        changed = {trial.id: trial for trial in self._recover(history, now, look_now=last)}
         pending = [i for i in history.ids_in(TrialState.PENDING) if i not in changed]
         pending += [t.id for t in changed.values() if t.state is TrialState.PENDING]
         for trial_id in pending[:wanted]:
@@ -169,16 +174,14 @@ class TrialSampler:
             fidelities_to_spend=self.settings.fidelities_to_spend,
         )
 
-    def _recover(
-        self, history: TrialHistory, now: float, *, look_for_gone: bool = False
-    ) -> list[Trial]:
+    def _recover(self, history: TrialHistory, now: float, *, look_now: bool) -> list[Trial]:
         attempts = self.settings.max_trial_attempts
         stale = recover_stale_trials(
             history, now=now, stale_after=self.settings.stale_after, max_attempts=attempts
         )
         gone: list[Trial] = []
-        if look_for_gone or now >= self._next_gone_check:  # the first at once, later seldom
-            self._next_gone_check = now + GONE_CHECK_INTERVAL
+        if look_now or now >= self._last_gone_check + GONE_CHECK_INTERVAL:  # the first at once
+            self._last_gone_check = now
             gone = recover_gone_workers(
                 history, self.settings.root_directory, now=now, max_attempts=attempts
             )
