@@ -69,7 +69,7 @@ class TrialSampler:
         self.waiting_for: list[str] = []
         self.waiting_because = ""
         self._last_gone_check = -math.inf
-        self._saw_budget_used_up = False
+        self._saw_budget_used_up = self._budget_used_up = False
         self._started = time.time()  # failures before this call do not stop it
 
     def sample(self, storage: Storage, wanted: int, claiming: set[str]) -> list[Trial]:
@@ -85,7 +85,9 @@ class TrialSampler:
             claiming.update(t.id for t in self._mine(decided))
             return decided
 
-        return self._mine(storage.transact(decide))
+        trials = self._mine(storage.transact(decide))
+        self._saw_budget_used_up = self._budget_used_up  # as the stored decision saw it
+        return trials
 
     def _mine(self, trials: list[Trial]) -> list[Trial]:
         me = self.settings.worker_id
@@ -97,9 +99,8 @@ class TrialSampler:
         # The first sample that finds the budget used up may be the last of the run's last
         # worker: a trial a dead worker left would stay EVALUATING for good, so look now, not
         # in 2 s. (A worker that then waits for the others' trials samples every 50 ms.)
-        used_up = self.budget(history).exhausted_by is not None
-        last = used_up and not self._saw_budget_used_up
-        self._saw_budget_used_up = used_up
+        self._budget_used_up = self.budget(history).exhausted_by is not None
+        last = self._budget_used_up and not self._saw_budget_used_up
         changed = {trial.id: trial for trial in self._recover(history, now, look_now=last)}
         pending = [i for i in history.ids_in(TrialState.PENDING) if i not in changed]
         pending += [t.id for t in changed.values() if t.state is TrialState.PENDING]
