@@ -40,7 +40,7 @@ from neps_core.plugin_manager import load_plugins
 from neps_core.presence import present_in
 from neps_core.reporting import judge_outcome, record_result, reportable_trial, told_outcome
 from neps_core.sampler import TrialSampler
-from neps_core.summary import refresh_shared_summary_files, summarize
+from neps_core.summary import refresh_shared_summary_files, summary_of
 
 logger = logging.getLogger(__name__)
 
@@ -363,11 +363,7 @@ class AskAndTell:
         )
 
     def _summary(self) -> Summary:
-        storage = self._context.storage
-        history = storage.sync()
-        return summarize(
-            storage.root_directory, history, self._sampler.budget(history), self._context.space
-        )
+        return summary_of(self._context.storage, self.settings, self._context.space)
 
 
 def _check_same_run(

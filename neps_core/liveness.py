@@ -26,7 +26,7 @@ from neps_core.errors import LiveWorkersError
 from neps_core.history import TrialHistory
 from neps_core.interfaces import Storage
 from neps_core.models import Report, Trial, TrialState
-from neps_core.presence import alone_in, this_process
+from neps_core.presence import alone_in, this_machine, this_process
 
 logger = logging.getLogger(__name__)
 
@@ -79,9 +79,7 @@ def process_gone(trial: Trial, present: list[str] | None) -> bool:
     (``present`` as for ``live_trials``; ``None``, unknown, says nothing is known)."""
     if awaits_result(trial):  # its result comes through save_pipeline_results, not a worker
         return False
-    machine = _this_machine(present)
-    worker_pid = _process_parts(trial.metadata.get(WORKER_PROCESS))[1]
-    return present is not None and _runs_on(trial, machine) and worker_pid not in present
+    return _runs_on(trial, _this_machine(present)) and _worker_pid(trial) not in (present or [])
 
 
 def _alive(
@@ -89,13 +87,17 @@ def _alive(
 ) -> bool:
     """Known from the lock table for a worker of ``machine``, else from its heartbeat."""
     if _runs_on(trial, machine):
-        return _process_parts(trial.metadata.get(WORKER_PROCESS))[1] in present
+        return _worker_pid(trial) in present
     return now - last_sign_of_life(trial) < stale_after
 
 
 def _this_machine(present: list[str] | None) -> str | None:
     """This machine's boot id where the lock table is known (``present``), else ``None``."""
-    return None if present is None else _process_parts(this_process())[0]
+    return None if present is None else this_machine()
+
+
+def _worker_pid(trial: Trial) -> str:
+    return _process_parts(trial.metadata.get(WORKER_PROCESS))[1]
 
 
 def _runs_on(trial: Trial, machine: str | None) -> bool:
@@ -197,11 +199,10 @@ def recover_gone_workers(
     me = this_process()
     if me is None:
         return []
-    machine = _process_parts(me)[0]
     gone = [
         history[i]
         for i in history.ids_in(TrialState.EVALUATING)
-        if _process_parts(history[i].metadata.get(WORKER_PROCESS))[0] == machine
+        if _runs_on(history[i], this_machine())
         and history[i].metadata[WORKER_PROCESS] != me
         and not awaits_result(history[i])
     ]

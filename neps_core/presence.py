@@ -175,6 +175,12 @@ def this_process() -> str | None:
     return f"{boot_id}/{os.getpid()}/{_start_ticks()}" if boot_id else None
 
 
+def this_machine() -> str | None:
+    """This machine's kernel boot id, the first part of ``this_process()``; ``None`` off
+    Linux."""
+    return _boot_id() or None
+
+
 def _start_ticks() -> str:
     try:  # "pid (comm) state ..."; comm may hold spaces and parentheses, so split after it
         fields = Path("/proc/self/stat").read_bytes().rsplit(b")", 1)[1].split()

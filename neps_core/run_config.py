@@ -302,13 +302,11 @@ def settings_with_run_config(
         explicit["plugins"] = named_in_run("plugins", explicit["plugins"])
     given = {canonical_name(key): value for key, value in explicit.items()}
     from_yaml = load_run_config(run_config, given=given)
-    taken = set(from_yaml)
-    merged = {**{key: from_yaml[key] for key in taken}, **explicit}
     try:
-        return RunSettings.from_kwargs(**merged)
+        return RunSettings.from_kwargs(**from_yaml, **explicit)
     except SettingsError as error:
-        if any(re.match(rf"^{re.escape(key)}\b", str(error)) for key in taken):
-            raise with_key_path(error, str(run_config), taken) from error
+        if any(re.match(rf"^{re.escape(key)}\b", str(error)) for key in from_yaml):
+            raise with_key_path(error, str(run_config), set(from_yaml)) from error
         raise
 
 
