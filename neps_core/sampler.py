@@ -9,7 +9,6 @@ exact. The worker loop and ask-and-tell clients share this one implementation.
 from __future__ import annotations
 
 import logging
-import math
 import sys
 import time
 from collections.abc import Mapping
@@ -68,7 +67,7 @@ class TrialSampler:
         self.stop_reason: str | None = None
         self.waiting_for: list[str] = []
         self.waiting_because = ""
-        self._last_gone_check = -math.inf
+        self._last_gone_check = 0.0  # so the first sample checks
         self._saw_budget_used_up = self._budget_used_up = False
         self._started = time.time()  # failures before this call do not stop it
 

@@ -73,7 +73,7 @@ class GridSearch(Optimizer):
         self._seen: set[tuple[Any, ...]] = set()
         self._seen_upto = 0
         self._cursor = self._points()
-        self._offered: list[dict[str, Any]] = []
+        self._offered: dict[tuple[Any, ...], dict[str, Any]] = {}  # in grid order
 
     def _points(self) -> Iterator[dict[str, Any]]:
         axes = [
@@ -99,18 +99,16 @@ class GridSearch(Optimizer):
         self._seen_upto = len(trials)
         # Points proposed earlier but not stored (the budget could not fit them then) come
         # first again: the cursor has passed them.
-        offered = [c for c in self._offered if self._key(c) not in self._seen]
-        keys = {self._key(c) for c in offered}
+        offered = {key: c for key, c in self._offered.items() if key not in self._seen}
         while len(offered) < n:
             config = next(self._cursor, None)
             if config is None:
                 break
             key = self._key(config)  # points a condition made equal come once
-            if key not in self._seen and key not in keys:
-                offered.append(config)
-                keys.add(key)
+            if key not in self._seen:
+                offered.setdefault(key, config)
         self._offered = offered
-        return [Proposal(config) for config in offered[:n]]
+        return [Proposal(config) for config in list(offered.values())[:n]]
 
 
 @hookimpl
