@@ -248,71 +248,58 @@ def test_a_database_holds_one_run_and_another_root_cannot_join_or_erase_it(
     assert neps.status(first).budget.used_evaluations == 3  # untouched
 
 
-def refused_with_or_without_overwrite(match: str, **arguments: Any) -> None:
-    """A new run with ``arguments`` is refused (``match``), whether it overwrites or not."""
+def run_identity(root: Path, evaluations: int, **arguments: Any) -> neps.Summary:
+    """A run of ``x -> x`` on ``x`` in [0, 1] in ``root``."""
+    return neps.run(
+        lambda x: x,
+        {"x": neps.Float(0.0, 1.0)},
+        root_directory=root,
+        evaluations_to_spend=evaluations,
+        **arguments,
+    )
+
+
+def refused_with_or_without_overwrite(match: str, root: Path, **arguments: Any) -> None:
+    """A new run in ``root`` with ``arguments`` is refused (``match``), overwriting or not."""
     for overwrite in (False, True):
         with pytest.raises(SettingsError, match=match):
-            neps.run(
-                lambda x: x,
-                {"x": neps.Float(0.0, 1.0)},
-                evaluations_to_spend=2,
-                overwrite_root_directory=overwrite,
-                **arguments,
-            )
+            run_identity(root, 2, overwrite_root_directory=overwrite, **arguments)
 
 
 def test_a_copied_root_cannot_join_or_erase_its_originals_database(tmp_path: Path) -> None:
     # The copy's storage.yaml names the same database: continuing the copy added its trials
     # to the original's run, and overwriting the copy erased the original's.
-    url = f"sqlite:///{tmp_path / 'scratch' / 'a.db'}"
-    space = {"x": neps.Float(0.0, 1.0)}
     original, copy = tmp_path / "A", tmp_path / "B"
-    neps.run(lambda x: x, space, root_directory=original, storage=url, evaluations_to_spend=3)
+    run_identity(original, 3, storage=f"sqlite:///{tmp_path / 'scratch' / 'a.db'}")
     shutil.copytree(original, copy)
-    refused_with_or_without_overwrite(
-        rf"it is a copy of that root.*migrate {original}", root_directory=copy
-    )
+    refused_with_or_without_overwrite(rf"it is a copy of that root.*migrate {original}", copy)
     assert neps.status(original).budget.used_evaluations == 3  # untouched
     moved = tmp_path / "moved"  # a moved root is its run's root still
     shutil.move(original, moved)
-    assert (
-        neps.run(
-            lambda x: x, space, root_directory=moved, evaluations_to_spend=4
-        ).budget.used_evaluations
-        == 4
-    )
+    assert run_identity(moved, 4).budget.used_evaluations == 4
 
 
 def test_a_root_gone_from_beside_its_database_is_named_and_its_run_kept(tmp_path: Path) -> None:
     # It was refused as "another root directory's" run. Erasing it on overwrite would erase
     # the run of a root that was only moved: the database cannot tell moved from deleted.
     url = f"sqlite:///{tmp_path / 'scratch' / 'run.db'}"
-    space = {"x": neps.Float(0.0, 1.0)}
     root, moved = tmp_path / "results", tmp_path / "moved"
-    neps.run(lambda x: x, space, root_directory=root, storage=url, evaluations_to_spend=3)
+    run_identity(root, 3, storage=url)
     shutil.move(root, moved)
     refused_with_or_without_overwrite(
-        r"holds a run started in .*results that its", root_directory=root, storage=url
+        r"holds a run started in .*results that its", root, storage=url
     )
     assert neps.status(moved).budget.used_evaluations == 3
 
 
 def test_an_overwrite_refused_for_its_database_keeps_the_roots_own_run(tmp_path: Path) -> None:
     # The refusal came after the overwrite had deleted the root's own run.
-    space = {"x": neps.Float(0.0, 1.0)}
     other, mine = tmp_path / "other", tmp_path / "mine"
     url = f"sqlite:///{tmp_path / 'other.db'}"
-    neps.run(lambda x: x, space, root_directory=other, storage=url, evaluations_to_spend=1)
-    neps.run(lambda x: x, space, root_directory=mine, evaluations_to_spend=3)
+    run_identity(other, 1, storage=url)
+    run_identity(mine, 3)
     with pytest.raises(SettingsError, match=r"already holds the run of another root directory"):
-        neps.run(
-            lambda x: x,
-            space,
-            root_directory=mine,
-            storage=url,
-            evaluations_to_spend=2,
-            overwrite_root_directory=True,
-        )
+        run_identity(mine, 2, storage=url, overwrite_root_directory=True)
     assert neps.status(mine).budget.used_evaluations == 3
 
 
