@@ -4,16 +4,19 @@ It shows trials finished out of the budget, the cost spent and the best objectiv
 the highest fidelity reached), counted over all workers of the run. It writes only when
 stdout is a terminal (never into logs or pipes) and is off when ``NEPS_CORE_PROGRESS=0``.
 Hand-written (a ``\\r`` line), so it needs no extra dependency and cannot slow a run: it
-redraws at most ten times a second.
+redraws at most ten times a second. A log record or warning bound for the terminal first
+clears the line, so that it starts a line of its own rather than being glued onto the status.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import sys
 import time
-from typing import TYPE_CHECKING, TextIO
+import warnings
+from typing import TYPE_CHECKING, Any, TextIO
 
 from neps_core import hookimpl
 from neps_core.config import RunSettings
@@ -67,6 +70,14 @@ class ProgressLine:
         self.stream.flush()
         self._width = len(text)
 
+    def clear(self) -> None:
+        """Blank the line and put the cursor at its start; the next update redraws it."""
+        if self._width:
+            self.stream.write("\r" + " " * self._width + "\r")
+            self.stream.flush()
+        self._width = 0
+        self._drawn_at = 0.0
+
     def finish(self, history: TrialHistory) -> None:
         """Draw the final state and end the line."""
         self.update(history, force=True)
@@ -114,11 +125,72 @@ class ProgressLine:
 _lines: dict[int, ProgressLine] = {}
 
 
+def _clear_lines() -> None:
+    for line in _lines.values():
+        line.clear()
+
+
+class _ClearLinesFirst(logging.Filter):
+    """Attached to the terminal's log handlers while a line is drawn: clears it before a record."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        _clear_lines()
+        return True
+
+
+class TerminalGuard:
+    """Clears the lines before log records and warnings reach the terminal, while any is drawn.
+
+    Covers the handlers of the root and ``neps_core`` loggers that write to a terminal (as
+    ``logging.basicConfig`` sets up) and Python's last-resort handler, and wraps
+    ``warnings.showwarning`` (a pipeline's own warnings, e.g. torch's).
+    """
+
+    def __init__(self) -> None:
+        self._filter = _ClearLinesFirst()
+        self._handlers: list[logging.Handler] = []
+        self._showwarning: Any = None
+
+    def install(self) -> None:
+        candidates = [
+            *logging.getLogger().handlers,
+            *logging.getLogger("neps_core").handlers,
+            logging.lastResort,
+        ]
+        self._handlers = [handler for handler in candidates if handler and _on_terminal(handler)]
+        for handler in self._handlers:
+            handler.addFilter(self._filter)
+        self._showwarning = warnings.showwarning
+        warnings.showwarning = self._show_warning
+
+    def uninstall(self) -> None:
+        for handler in self._handlers:
+            handler.removeFilter(self._filter)
+        self._handlers = []
+        if warnings.showwarning == self._show_warning:  # not if somebody replaced it since
+            warnings.showwarning = self._showwarning
+
+    def _show_warning(self, *args: Any, **kwargs: Any) -> None:
+        _clear_lines()
+        self._showwarning(*args, **kwargs)
+
+
+def _on_terminal(handler: logging.Handler) -> bool:
+    stream = getattr(handler, "stream", None)
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())
+
+
+_guard = TerminalGuard()
+
+
 @hookimpl
 def neps_run_started(run: RunContext) -> None:
     """Start a status line for this run when stdout is a terminal."""
     if enabled(sys.stdout):
         line = ProgressLine(sys.stdout, run.settings)
+        if not _lines:
+            _guard.install()
         _lines[id(run)] = line
         line.update(run.storage.sync(), force=True)
 
@@ -144,4 +216,6 @@ def neps_run_finished(run: RunContext, summary: Summary) -> None:
     """Draw the final state and end the line."""
     line = _lines.pop(id(run), None)
     if line is not None:
+        if not _lines:
+            _guard.uninstall()
         line.finish(run.storage.sync())

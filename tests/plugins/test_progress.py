@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import io
+import logging
 import os
 import pty
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import attrs
@@ -15,7 +17,12 @@ import pytest
 from neps_core.config import RunSettings
 from neps_core.history import TrialHistory
 from neps_core.models import Report, Trial, TrialState
-from neps_core_plugins.progress import ENVIRONMENT_VARIABLE, ProgressLine, enabled
+from neps_core_plugins.progress import (
+    ENVIRONMENT_VARIABLE,
+    ProgressLine,
+    TerminalGuard,
+    enabled,
+)
 
 SCRIPT = """
 import sys
@@ -32,9 +39,39 @@ print("RUN DONE")
 """
 
 
-def _run_script(tmp_path: Path, *, terminal: bool, env: dict[str, str] | None = None) -> str:
-    """Run a small optimization with stdout on a pseudo-terminal or a pipe; return stdout."""
-    (tmp_path / "script.py").write_text(SCRIPT, encoding="utf-8")
+SCRIPT_THAT_LOGS = """
+import logging
+import sys
+import warnings
+import neps_core as neps
+
+logging.basicConfig(level=logging.INFO)
+
+def evaluate(x):
+    if x > 0.5:
+        warnings.warn("the pipeline warns")
+        logging.getLogger("pipeline").warning("the pipeline logs")
+        raise ValueError("the pipeline fails")
+    return x
+
+neps.run(evaluate, {"x": neps.Float(0.0, 1.0)}, root_directory=sys.argv[1],
+         evaluations_to_spend=12, optimizer="random_search", ignore_errors=True)
+print("RUN DONE")
+"""
+
+
+def _run_script(
+    tmp_path: Path,
+    *,
+    terminal: bool,
+    env: dict[str, str] | None = None,
+    script: str = SCRIPT,
+) -> str:
+    """Run a small optimization with stdout on a pseudo-terminal or a pipe; return stdout.
+
+    On a terminal, stderr goes to the terminal too only for ``SCRIPT_THAT_LOGS``.
+    """
+    (tmp_path / "script.py").write_text(script, encoding="utf-8")
     command = [sys.executable, "script.py", str(tmp_path / "root")]
     environment = {**os.environ, **(env or {})}
     if not terminal:
@@ -49,8 +86,9 @@ def _run_script(tmp_path: Path, *, terminal: bool, env: dict[str, str] | None = 
         )
         return completed.stdout
     controller, terminal_end = pty.openpty()
+    stderr = terminal_end if script == SCRIPT_THAT_LOGS else subprocess.DEVNULL
     process = subprocess.Popen(
-        command, cwd=tmp_path, env=environment, stdout=terminal_end, stderr=subprocess.DEVNULL
+        command, cwd=tmp_path, env=environment, stdout=terminal_end, stderr=stderr
     )
     os.close(terminal_end)
     output = b""
@@ -75,6 +113,24 @@ def test_a_terminal_shows_trials_cost_and_best(tmp_path: Path) -> None:
     assert float(final.rsplit("best ", 1)[1]) < 1.0
     assert "[....................] 0/6 trials" in output  # drawn from the start
     assert "| 1 running |" in output  # a sampled trial is shown at once, never throttled away
+
+
+def test_log_records_and_warnings_start_a_line_of_their_own(tmp_path: Path) -> None:
+    """They were glued onto the end of the status line ("... | best 0.29WARNING:...")."""
+    output = _run_script(tmp_path, terminal=True, script=SCRIPT_THAT_LOGS)
+    assert "UserWarning: the pipeline warns" in output
+    messages = [f"{tmp_path / 'script.py'}:", "WARNING:pipeline:the pipeline logs"]
+    messages += ["WARNING:neps_core.reporting:Trial", "INFO:neps_core.runtime:Worker"]
+    for message in messages:
+        assert message in output
+        for before in output.split(message)[:-1]:
+            start_of_line = before.rsplit("\n", 1)[-1]
+            if "neps-core [" in start_of_line:  # the status was drawn: blanked, back to column 0
+                *_, blanked, rest = start_of_line.rsplit("\r", 2)
+                assert rest == ""
+                assert blanked.strip() == ""
+                assert len(blanked) >= len("neps-core [....................] 0/12 trials")
+    assert "neps-core [####################] 12/12 trials" in output
 
 
 def test_a_pipe_gets_no_progress(tmp_path: Path) -> None:
@@ -160,3 +216,23 @@ def test_a_narrow_terminal_drops_the_bar_before_the_best(monkeypatch: pytest.Mon
     monkeypatch.setenv("COLUMNS", "200")
     line.update(history, force=True)
     assert "[#...................] 1/20 trials" in stream.getvalue().rsplit("\r", 1)[1]
+
+
+def test_the_terminal_guard_leaves_logging_and_warnings_as_it_found_them() -> None:
+    handler = logging.StreamHandler(_Terminal())
+    file_like = logging.StreamHandler(io.StringIO())
+    root = logging.getLogger()
+    root.addHandler(handler)
+    root.addHandler(file_like)
+    showwarning = warnings.showwarning
+    guard = TerminalGuard()
+    try:
+        guard.install()
+        assert handler.filters and not file_like.filters  # only what writes to a terminal
+        assert warnings.showwarning != showwarning
+        guard.uninstall()
+        assert not handler.filters
+        assert warnings.showwarning == showwarning
+    finally:
+        root.removeHandler(handler)
+        root.removeHandler(file_like)
