@@ -26,18 +26,19 @@ from neps_core.config import (
 from neps_core.errors import ObjectiveCountError
 from neps_core.history import TrialHistory
 from neps_core.interfaces import Optimizer, Storage
-from neps_core.models import Trial, TrialState
+from neps_core.models import Report, Trial, TrialState
 from neps_core.plugin_manager import Plugins, load_plugins
 from neps_core.presence import present_in
 from neps_core.reporting import objective_count
 from neps_core.result_contract import ParsedResult, parse_result
 from neps_core.run_info import initialize_run, stored_space
 from neps_core.run_storage import open_storage, overwrite_run
-from neps_core.serialization import to_plain
+from neps_core.serialization import make_converter, to_plain
 from neps_core.space import Categorical, Constant, Integer, PipelineSpace
 from neps_core.space.choices import position
 
 IMPORT_WORKER = "import_trials"
+_CONVERTER = make_converter()
 
 logger = logging.getLogger(__name__)
 
@@ -78,7 +79,10 @@ def import_trials(
         ObjectiveCountError: Results with another number of objectives than the others, or
             than the run's (index named; nothing is imported).
 
-    A configuration given twice is imported twice, with a warning.
+    A configuration given twice is imported twice, with a warning. Importing again what an
+    earlier ``import_trials`` imported (the same configuration with the same result, as when
+    a script that imports and then runs is run again to continue) adds nothing: the earlier
+    trial is returned in its place.
     """
     pairs = _check_pairs(evaluated_trials)
     loaded = load_plugins(plugins)
@@ -122,7 +126,7 @@ def _import(
         else:
             space, parsed, built = new_run
             initialize_run(opened, space, built, seed=None)
-        return opened.transact(lambda history: _trials(history, parsed, space))
+        return opened.transact(lambda history: _new_or_earlier_trials(history, parsed, space))
     finally:
         opened.close()
 
@@ -222,6 +226,42 @@ def _parse(
     except (TypeError, ValueError) as error:
         raise type(error)(f"evaluated_trials[{index}]: invalid result: {error}") from error
     return to_plain(full), parsed
+
+
+def _new_or_earlier_trials(
+    history: TrialHistory, parsed: list[tuple[dict[str, Any], ParsedResult]], space: PipelineSpace
+) -> list[Trial]:
+    """The trials for ``parsed``, reusing those an earlier ``import_trials`` made of a pair.
+
+    Each earlier trial stands for one pair: a pair given twice is imported twice once.
+    """
+    earlier: dict[str, list[Trial]] = {}
+    for trial in history.values():
+        if trial.worker_id == IMPORT_WORKER and trial.metadata == {"imported": True}:
+            earlier.setdefault(_import_key(trial.config, trial.state, trial.report), []).append(
+                trial
+            )
+    reused: dict[int, Trial] = {}
+    for index, (config, result) in enumerate(parsed):
+        matches = earlier.get(_import_key(config, result.state, result.report))
+        if matches:
+            reused[index] = matches.pop(0)
+    if reused:
+        logger.info(
+            "%d of the %d evaluated trials were imported before (trials %s); they are not "
+            "imported again",
+            len(reused),
+            len(parsed),
+            ", ".join(trial.id for trial in reused.values()),
+        )
+    new = iter(_trials(history, [p for i, p in enumerate(parsed) if i not in reused], space))
+    return [reused[index] if index in reused else next(new) for index in range(len(parsed))]
+
+
+def _import_key(config: Mapping[str, Any], state: TrialState, report: Report | None) -> str:
+    """The same for a parsed pair as for the trial stored from it (tuples read back as lists)."""
+    plain_report = to_plain(_CONVERTER.unstructure(report))
+    return json.dumps([to_plain(config), state.value, plain_report], sort_keys=True, default=repr)
 
 
 def _trials(

@@ -175,6 +175,8 @@ def test_multi_objective_results_are_imported(root: Path) -> None:
         SPACE,
     )
     assert [t.objective for t in trials] == [(0.1, 0.9), (0.2, 0.3)]
+    again = neps.import_trials([(EVALUATED[0][0], (0.1, 0.9))], root)  # read back as a list
+    assert [t.id for t in again] == [trials[0].id]
 
 
 def test_a_repeated_configuration_is_imported_with_a_warning(
@@ -201,3 +203,20 @@ def test_a_choice_stored_as_its_index_is_imported_as_evaluate_pipeline_received_
         neps.import_trials(
             [({"shape": (5, 6), "x": 0.5}, 0.1)], root_directory=root, pipeline_space=space
         )
+
+
+@pytest.mark.parametrize("storage", ["disk", "sqlite"])
+def test_importing_again_what_was_imported_adds_nothing(root: Path, storage: str) -> None:
+    """A script that imports and then runs, run again to continue, imported everything twice."""
+    repeated = [*EVALUATED, EVALUATED[0], ({"lr": 0.02, "depth": 2, "act": "relu"}, (0.4))]
+    first = neps.import_trials(repeated[:4], root, SPACE, storage=storage)
+    again = neps.import_trials(repeated, root, SPACE, storage=storage)
+    assert [t.id for t in first] == ["1", "2", "3", "4"]
+    assert [t.id for t in again] == ["1", "2", "3", "4", "5"]  # only the new pair is new
+    changed_result = neps.import_trials([(EVALUATED[0][0], 0.41)], root, SPACE)
+    assert [t.id for t in changed_result] == ["6"]  # another result: another evaluation
+    assert len(neps.status(root).trials) == 6
+    neps.run(lambda **c: 0.4, SPACE, root_directory=root, evaluations_to_spend=7)
+    evaluated_by_the_run = neps.status(root).trials[-1]
+    imported = neps.import_trials([(evaluated_by_the_run.config, 0.4)], root)
+    assert [t.id for t in imported] == ["8"]  # only earlier imports stand for a pair
