@@ -68,7 +68,9 @@ def _loaded(plugins: Plugins) -> list[dict[str, Any]]:
             "distribution": discovery.distributions.get(name),
             "module": getattr(plugin, "__name__", type(plugin).__qualname__),
             "registers": plugins.registered.get(name, {}),
-            "aliases": _aliases(plugins, plugins.registered.get(name, {})),
+            "aliases": _aliases(
+                plugins, plugins.registered.get(name, {}), discovery.origin(plugin)
+            ),
             "hooks": sorted(
                 hook.name
                 for hook in plugins.manager.get_hookcallers(plugin) or ()
@@ -80,21 +82,26 @@ def _loaded(plugins: Plugins) -> list[dict[str, Any]]:
     ]
 
 
-def _aliases(plugins: Plugins, registers: dict[str, list[str]]) -> dict[str, list[str]]:
-    """The other names each registered class answers to (NePS's ``moasha`` for ``mo_asha``)."""
+def _aliases(
+    plugins: Plugins, registers: dict[str, list[str]], origin: str
+) -> dict[str, list[str]]:
+    """The other names each registered class answers to (NePS's ``moasha`` for ``mo_asha``).
+
+    Only names that reach the class: not those a subclass inherits, not lost clashes. A class
+    whose own name another plugin claims too still answers to its aliases.
+    """
     registries = {registry.kind: registry for registry in plugins.registries}
     found = {}
     for kind, names in registers.items():
+        registry = registries[kind]
         for name in names:
-            registry = registries[kind]
-            if name in registry:
-                cls = registry[name]
-                # Only names that reach this class: not those a subclass inherits, not lost clashes.
-                aliases = [
-                    a for a in getattr(cls, "aliases", ()) if a in registry and registry[a] is cls
-                ]
-                if aliases:
-                    found[name] = aliases
+            aliases = [
+                key
+                for key in registry
+                if key != name and registry[key].name == name and registry.origin(key) == origin
+            ]
+            if aliases:
+                found[name] = aliases
     return found
 
 

@@ -226,3 +226,6 @@ def test_clashing_names_break_only_runs_that_select_them(
     assert "conflicts (names claimed twice" in listing.stdout
     assert f"example_optimizer  ({CLASHING}; neps_core_clashing_plugin)" in listing.stdout
     assert f"example_optimizer  ({EXAMPLE}; neps_core_example_optimizer)" in listing.stdout
+    # The built-in still answers to its alias, and the listing says so (it dropped it).
+    assert "    optimizer: random_search (alias neps_random_search)" in listing.stdout
+    assert listing.stdout.count("(alias neps_random_search)") == 1  # not the clashing class
