@@ -36,15 +36,30 @@ def trials_frame(trials: Iterable[Trial]) -> pd.DataFrame:
     """One row per trial, in the order they were sampled."""
     pandas = _pandas()
     ordered = sorted(trials, key=lambda trial: (trial.created_at, len(trial.id), trial.id))
-    frame = pandas.DataFrame.from_records([_row(trial) for trial in ordered])
-    if frame.empty:
-        return frame
-    frame.index = pandas.Index([trial.id for trial in ordered], name="id")
-    return frame  # every documented column, empty ones too: full["fidelity"] always works
+    frame = pandas.DataFrame.from_records(
+        [_row(trial) for trial in ordered], columns=None if ordered else _RECORD_COLUMNS
+    )
+    frame.index = pandas.Index([trial.id for trial in ordered], name="id", dtype=object)
+    return frame  # every documented column, empty ones too: full["cost"] always works
+
+
+_REPORT_COLUMNS = ("objective_to_minimize", "cost", "learning_curve", "error")
+_RECORD_COLUMNS = (
+    *_REPORT_COLUMNS,
+    "state",
+    "fidelity",
+    "previous_trial_id",
+    "worker_id",
+    "time_sampled",
+    "time_started",
+    "time_end",
+    "attempts",
+)
 
 
 def _row(trial: Trial) -> dict[str, Any]:
     row: dict[str, Any] = {f"config.{name}": value for name, value in trial.config.items()}
+    row.update(dict.fromkeys(_REPORT_COLUMNS))  # before any report: a trial still running
     report = trial.report
     if report is not None:
         objective, curve = report.objective_to_minimize, report.learning_curve

@@ -54,6 +54,17 @@ def test_a_run_without_trials_gives_empty_tables(root: Path) -> None:
         pass
     full, short = neps.status(root)
     assert full.empty and short.empty
+    assert {"objective_to_minimize", "cost", "state", "fidelity"} <= set(full.columns)
+
+
+def test_trials_still_running_have_the_report_columns(root: Path) -> None:
+    """With no report yet, full["objective_to_minimize"] was a KeyError."""
+    with neps.AskAndTell(SPACE, root) as session:
+        session.ask()
+        full, _ = neps.status(root)
+    assert full.loc["1", "state"] == "evaluating"
+    for column in ("objective_to_minimize", "cost", "learning_curve", "error"):
+        assert full[column].isna().all()
 
 
 def test_without_pandas_the_error_says_what_to_install(
