@@ -171,10 +171,14 @@ def _from_mapping(name: str, entry: Mapping[str, Any]) -> Parameter:
 
 def _from_list(name: str, entry: list[Any] | tuple[Any, ...]) -> Parameter:
     """NePS's short forms: two numbers are a range (``[1, 10]`` integers, ``[0.01, 1.0]``
-    floats), any other list the choices of a categorical (``[adam, sgd]``)."""
+    floats), any other list the choices of a categorical (``[adam, sgd]``).
+
+    Of strings, only those in scientific notation count as numbers: PyYAML leaves ``1e-4``
+    as text, but ``"16"`` is text only when quoted, so ``["16", "32"]`` are two choices.
+    """
     try:
         if len(entry) == 2:
-            bounds = [numeric_text(value) for value in entry]
+            bounds = [_scientific_text(value) for value in entry]
             if all(isinstance(b, int | float) and not isinstance(b, bool) for b in bounds):
                 kind = Integer if all(isinstance(b, int) for b in bounds) else Float
                 return kind(*bounds).checked(name)
@@ -230,6 +234,11 @@ def numeric_text(value: Any) -> Any:
         return float(value) if isinstance(value, str) else value
     except ValueError:
         return value
+
+
+def _scientific_text(value: Any) -> Any:
+    """``value``, or the float a string such as ``1e-4`` spells (but not ``"16"``)."""
+    return numeric_text(value) if isinstance(value, str) and "e" in value.lower() else value
 
 
 def _number(key: str, value: Any) -> Any:

@@ -444,6 +444,22 @@ batch_size: [16, 32, 64]
             space_from_description({"alpha": entry})
 
 
+def test_two_quoted_numbers_are_two_choices_not_a_range() -> None:
+    """``precision: ["16", "32"]`` searched the floats between 16 and 32."""
+    text = """
+precision: ["16", "32"]
+python: ["3.8", "3.11"]
+weight_decay: [1e-5, 1e-1]
+"""
+    assert space_from_description(yaml.safe_load(text)) == neps.PipelineSpace(
+        {
+            "precision": neps.Categorical(("16", "32")),
+            "python": neps.Categorical(("3.8", "3.11")),
+            "weight_decay": neps.Float(1e-5, 1e-1),  # PyYAML's text "1e-5" is still a number
+        }
+    )
+
+
 @pytest.mark.parametrize("nested", [False, True])
 def test_yaml_file_path_as_pipeline_space(root: Path, tmp_path: Path, nested: bool) -> None:
     body = (
