@@ -184,8 +184,12 @@ def _load_entry_point(
     manager = discovery.manager
     try:
         plugin = entry_point.load()
-        if manager.is_registered(plugin):  # one module behind two distributions
+        if manager.is_registered(plugin) or any(  # one module behind two distributions
+            type(registered) is plugin for registered in manager.get_plugins()
+        ):
             return
+        if isinstance(plugin, type):  # as in run(plugins=...): pluggy would call its hooks
+            plugin = plugin()  # unbound, without `self`, every argument shifted by one
         manager.register(plugin, name=name)  # refuses a hook with the wrong arguments
     except Exception as cause:
         if manager.has_plugin(name):  # pluggy before 1.6 registered before validating

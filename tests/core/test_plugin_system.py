@@ -65,21 +65,25 @@ def neps_register_optimizers():
 def distribution(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[MakeDistribution]:
     """Install a fake distribution: a module plus a dist-info folder with entry points.
 
-    Returns a function ``(name, source, entry_point=None) -> module name``; the module name is
-    unique per call, so nothing leaks into other tests through ``sys.modules``.
+    Returns a function ``(name, source, entry_point=None, attribute=None) -> module name``
+    (``attribute``: the entry point names ``module:attribute``); the module name is unique per
+    call, so nothing leaks into other tests through ``sys.modules``.
     """
     site = tmp_path / "site-packages"
     site.mkdir()
     monkeypatch.syspath_prepend(str(site))
     modules: list[str] = []
 
-    def install(name: str, source: str, entry_point: str | None = None) -> str:
+    def install(
+        name: str, source: str, entry_point: str | None = None, attribute: str | None = None
+    ) -> str:
         module = f"fake_plugin_{uuid.uuid4().hex[:10]}"
+        target = module if attribute is None else f"{module}:{attribute}"
         (site / f"{module}.py").write_text(textwrap.dedent(source))
         info = site / f"{name.replace('-', '_')}-1.0.dist-info"
         info.mkdir()
         (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n")
-        (info / "entry_points.txt").write_text(f"[neps_core]\n{entry_point or name} = {module}\n")
+        (info / "entry_points.txt").write_text(f"[neps_core]\n{entry_point or name} = {target}\n")
         importlib.invalidate_caches()
         modules.append(module)
         return module
@@ -338,6 +342,33 @@ def test_an_installed_plugin_with_a_hook_of_wrong_arguments_breaks_only_itself(
     assert not discovery.manager.has_plugin("bad_sig")
     with pytest.warns(PluginLoadWarning):
         assert neps_run(optimizer="random_search").counts["success"] == 5
+
+
+def test_an_entry_point_naming_a_class_gets_an_instance(
+    distribution: MakeDistribution, neps_run: Run, tmp_path: Path
+) -> None:
+    """Registered as a class, its hooks were called without ``self`` and failed every run."""
+    source = """
+    from neps_core import hookimpl
+
+    class Observer:
+        finished = []
+
+        @hookimpl
+        def neps_trial_finished(self, run, trial, report):
+            self.finished.append((trial.id, report.objective_to_minimize))
+
+    class NeedsArguments(Observer):
+        def __init__(self, target):
+            self.target = target
+    """
+    module = distribution("neps-class-plugin", source, entry_point="observer", attribute="Observer")
+    assert neps_run(optimizer="random_search").counts["success"] == 5
+    assert [trial_id for trial_id, _ in sys.modules[module].Observer.finished] == list("12345")
+    distribution("neps-bad-class", source, entry_point="needs", attribute="NeedsArguments")
+    with pytest.warns(PluginLoadWarning, match=r"(?s)'needs'.*'neps-bad-class'.*TypeError"):
+        summary = neps_run(optimizer="random_search", root_directory=tmp_path / "other")
+    assert summary.counts["success"] == 5
 
 
 def test_an_installed_plugin_with_a_misspelt_hook_is_warned_about(
