@@ -96,12 +96,22 @@ class Trial:
         return None if self.report is None else self.report.cost
 
 
+#: A proposal's metadata key saying its fidelity was drawn like any other parameter (NePS's
+#: ``ignore_fidelity=False``), not set by a schedule: its trial then competes for the best
+#: whatever its fidelity, rather than only at the highest fidelity reached.
+FIDELITY_SEARCHED = "fidelity_searched"
+
+
 @attrs.frozen
 class Proposal:
-    """An optimizer's suggestion: a configuration, and the trial it continues (if any)."""
+    """An optimizer's suggestion: a configuration, and the trial it continues (if any).
+
+    ``metadata`` goes into the trial's metadata (e.g. ``{FIDELITY_SEARCHED: True}``).
+    """
 
     config: Mapping[str, Any]
     previous_trial_id: str | None = None
+    metadata: Mapping[str, Any] = attrs.field(factory=dict)
 
 
 @attrs.frozen

@@ -357,7 +357,9 @@ class TrialSampler:
                     fidelity=None if fidelity_name is None else proposal.config[fidelity_name],
                     attempts=1 if mine else 0,
                     optimizer=self.optimizer.name,
-                    metadata=self._claimed_metadata({}) if mine else {},
+                    metadata=(
+                        self._claimed_metadata(proposal.metadata) if mine else proposal.metadata
+                    ),
                 )
             )
         return trials

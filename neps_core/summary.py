@@ -25,7 +25,14 @@ from neps_core.budget_file import recorded_budgets
 from neps_core.config import RunSettings
 from neps_core.history import TrialHistory
 from neps_core.interfaces import Storage
-from neps_core.models import BudgetInfo, Summary, Trial, TrialState
+from neps_core.models import (
+    FIDELITY_SEARCHED,
+    BudgetInfo,
+    FidelityValue,
+    Summary,
+    Trial,
+    TrialState,
+)
 from neps_core.run_info import rebuildable_space
 from neps_core.serialization import dump_yaml, to_plain, write_atomic
 from neps_core.space import PipelineSpace
@@ -79,11 +86,17 @@ def at_top_fidelity(trials: list[Trial]) -> list[Trial]:
 
     The best trial and the Pareto front are both taken from these.
     """
-    fidelities = [t.fidelity for t in trials if t.fidelity is not None]
+    fidelities = [ranked_fidelity(t) for t in trials if ranked_fidelity(t) is not None]
     if not fidelities:
         return trials
-    top = max(fidelities)
-    return [t for t in trials if t.fidelity is None or t.fidelity == top]
+    top = max(fidelities)  # type: ignore[type-var]
+    return [t for t in trials if ranked_fidelity(t) in (None, top)]
+
+
+def ranked_fidelity(trial: Trial) -> FidelityValue | None:
+    """The fidelity a trial is ranked by: ``None`` (competes with all) also where its fidelity
+    was searched like any other parameter (``FIDELITY_SEARCHED``), not set by a schedule."""
+    return None if trial.metadata.get(FIDELITY_SEARCHED) else trial.fidelity
 
 
 def pareto_front(trials: Sequence[Trial]) -> list[Trial]:

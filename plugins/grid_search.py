@@ -12,7 +12,7 @@ import numpy as np
 from neps_core import hookimpl
 from neps_core.errors import SettingsError
 from neps_core.interfaces import Optimizer
-from neps_core.models import BudgetInfo, Proposal, Trial
+from neps_core.models import FIDELITY_SEARCHED, BudgetInfo, Proposal, Trial
 from neps_core.space.parameters import Categorical, Constant, Integer, Numerical, Parameter
 from neps_core.space.pipeline_space import PipelineSpace
 from neps_core.validators import IGNORE_FIDELITY, at_least
@@ -108,7 +108,9 @@ class GridSearch(Optimizer):
             if key not in self._seen:
                 offered.setdefault(key, config)
         self._offered = offered
-        return [Proposal(config) for config in list(offered.values())[:n]]
+        searched = self.space.fidelity is not None and not self.settings.ignore_fidelity
+        metadata = {FIDELITY_SEARCHED: True} if searched else {}
+        return [Proposal(config, metadata=metadata) for config in list(offered.values())[:n]]
 
 
 @hookimpl

@@ -22,6 +22,7 @@ from neps_core import hookimpl
 from neps_core.config import RunSettings
 from neps_core.history import TrialHistory
 from neps_core.models import Summary, TrialState
+from neps_core.summary import ranked_fidelity
 
 if TYPE_CHECKING:
     from neps_core.runtime import RunContext
@@ -113,9 +114,10 @@ class ProgressLine:
             trial = history[trial_id]
             if not isinstance(trial.objective, float):
                 continue
-            if trial.fidelity is not None and (self._top is None or trial.fidelity > self._top):
-                self._top, self._best = trial.fidelity, trial.objective
-            elif trial.fidelity in (None, self._top) and (
+            fidelity = ranked_fidelity(trial)
+            if fidelity is not None and (self._top is None or fidelity > self._top):
+                self._top, self._best = fidelity, trial.objective
+            elif fidelity in (None, self._top) and (
                 self._best is None or trial.objective < self._best
             ):
                 self._best = trial.objective

@@ -10,7 +10,7 @@ import numpy as np
 
 from neps_core import hookimpl
 from neps_core.interfaces import Optimizer
-from neps_core.models import BudgetInfo, Proposal, Trial
+from neps_core.models import FIDELITY_SEARCHED, BudgetInfo, Proposal, Trial
 from neps_core.space.sampling import sample_uniform
 from neps_core.validators import IGNORE_FIDELITY
 
@@ -39,7 +39,9 @@ class RandomSearch(Optimizer):
 
     def ask(self, trials: Mapping[str, Trial], budget: BudgetInfo, n: int) -> Sequence[Proposal]:
         rng = self.random_generator(trials)
-        return [Proposal(self._sample(rng)) for _ in range(n)]
+        searched = self.space.fidelity is not None and not self.settings.ignore_fidelity
+        metadata = {FIDELITY_SEARCHED: True} if searched else {}
+        return [Proposal(self._sample(rng), metadata=metadata) for _ in range(n)]
 
     def _sample(self, rng: np.random.Generator) -> dict[str, Any]:
         fidelity: Any = "max"

@@ -377,6 +377,55 @@ def test_the_best_trial_is_taken_at_the_highest_fidelity_reached(
     assert best[-1] == summary.best_objective
 
 
+@pytest.mark.parametrize("optimizer", ["random_search", "grid_search"])
+def test_a_fidelity_searched_like_a_parameter_competes_at_any_value(
+    root: Path, optimizer: str
+) -> None:
+    """With ``ignore_fidelity=False`` the best was the trial with the largest fidelity drawn."""
+
+    def evaluate(x: float, fraction: float) -> dict[str, Any]:
+        return {"objective_to_minimize": [x + fraction, 1.0 - x], "cost": 1.0}
+
+    space = {"x": neps.Float(0.0, 1.0), "fraction": neps.FloatFidelity(0.1, 1.0)}
+    neps.run(
+        evaluate,
+        space,
+        root_directory=root,
+        evaluations_to_spend=12,
+        optimizer=(optimizer, {"ignore_fidelity": False}),
+        seed=2,
+    )
+    status = neps.status(root)
+    trials = [t for t in status.trials if t.objective is not None]
+    assert len({t.fidelity for t in trials}) > 1
+    assert all(t.metadata.get("fidelity_searched") is True for t in trials)
+    front = {t.id for t in status.pareto_front}
+    dominated = {
+        t.id
+        for t in trials
+        for u in trials
+        if all(a <= b for a, b in zip(u.objective, t.objective, strict=True))  # type: ignore[arg-type]
+        and u.objective != t.objective
+    }
+    assert front == {t.id for t in trials} - dominated
+    assert len(front) > 1
+
+    single = root.parent / "single"
+    neps.run(
+        lambda x, fraction: x + fraction,
+        space,
+        root_directory=single,
+        evaluations_to_spend=12,
+        optimizer=(optimizer, {"ignore_fidelity": False}),
+        seed=2,
+    )
+    status = neps.status(single)
+    assert status.best_objective == min(t.objective for t in status.trials)  # type: ignore[type-var]
+    rows = _trajectory(single)
+    assert float(rows[-1]["best_objective_so_far"]) == status.best_objective
+    assert all(row["best_objective_so_far"] != "" for row in rows)
+
+
 def test_the_pareto_front_is_taken_at_the_highest_fidelity_reached(root: Path) -> None:
     """Cheap evaluations that look better on an objective do not make the front."""
 
