@@ -168,8 +168,15 @@ class Plan:
         self._ranked: dict[tuple[int, int, int], list[Member]] = {}
 
     def add_trial(self, trial: Trial, rung: int | None) -> None:
-        """Place an existing trial; trials off the rungs or off the schedule are ignored."""
+        """Place an existing trial; trials off the rungs or off the schedule are ignored.
+
+        A continuation off the rungs (made with another ``eta``) still marks its source as
+        promoted: promoting it again would train the configuration along a second chain.
+        """
         if rung is None:
+            found = self._by_id.get(trial.previous_trial_id or "")
+            if found is not None:
+                found[1].promoted = True
             return
         objective = trial.objective if trial.state is TrialState.SUCCESS else None
         member = Member(trial.config, rung, trial.state, objective, trial.id)

@@ -229,6 +229,16 @@ def test_trials_off_the_rungs_are_ignored() -> None:
     assert [p.config["epochs"] for p in proposals] == [1, 1]
 
 
+def test_a_trial_continued_off_the_rungs_is_not_promoted_again() -> None:
+    """A run continued with ``eta=2`` (rungs 1, 2, 4, 9) after ``eta=3`` promoted trial 1 a
+    second time, training its configuration along a second chain."""
+    trials = [*_base_rung(3), _trial(4, 0.1, 3, previous=1)]  # eta=3's promotion: off-rung
+    optimizer = build_optimizer(ASHA, {"eta": 2}, SPACE, seed=0)
+    assert _promotions(_ask(optimizer, history_of(trials))) == [None]
+    trials += [_trial(5, 0.4, 1), _trial(6, 0.5, 1)]
+    assert _promotions(_ask(optimizer, history_of(trials))) == ["2"]  # the next best
+
+
 def test_a_multi_objective_history_is_refused_with_a_way_out() -> None:
     trial = make_trial(1, {"x": 0.5, "epochs": 1}, objective=(1.0, 2.0), fidelity=1)
     with pytest.raises(SettingsError, match=r"'hyperband' minimizes a single.*mo_asha"):
