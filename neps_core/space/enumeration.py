@@ -53,11 +53,14 @@ def unique_proposals(
 
 
 def unseen_config(
-    space: PipelineSpace, seen: Container[str], rng: np.random.Generator
+    space: PipelineSpace,
+    seen: Container[str],
+    rng: np.random.Generator,
+    key: Callable[[Mapping[str, Any]], str] = config_key,
 ) -> dict[str, Any] | None:
-    """A configuration whose ``config_key`` is not in ``seen``, drawn uniformly among them;
-    ``None`` when there is none, or when the space is not a small finite one (a float, a
-    structure, conditions, more than ``MAX_LISTED`` configurations)."""
+    """A configuration whose ``key`` is not in ``seen``, drawn uniformly among them; ``None``
+    when there is none, or when the space is not a small finite one (a float, a structure,
+    conditions, more than ``MAX_LISTED`` configurations). Its fidelity is at the maximum."""
     decisions = _finite_decisions(space)
     if decisions is None:
         return None
@@ -66,7 +69,7 @@ def unseen_config(
     unseen = []
     for values in itertools.product(*decisions.values()):
         config = {**template, **dict(zip(names, values, strict=True))}
-        if config_key(config) not in seen and space.violated_clause(config) is None:
+        if key(config) not in seen and space.violated_clause(config) is None:
             unseen.append(config)
     return unseen[int(rng.integers(len(unseen)))] if unseen else None
 

@@ -12,12 +12,9 @@ from neps_core.budget import BudgetGuard
 from neps_core.interfaces import Optimizer
 from neps_core.models import BudgetInfo, Proposal, Trial
 from neps_core.space import PipelineSpace
-from neps_core.space.enumeration import config_key
+from neps_core.space.enumeration import MAX_DRAWS, config_key, unseen_config
 from neps_core_plugins.brackets.plan import Member, Plan, Schedule, Slot
 from neps_core_plugins.brackets.rungs import Rungs
-
-#: Draws before giving up on a configuration the run has not tried at that fidelity.
-MAX_DRAWS = 50
 
 
 class BracketOptimizer(Optimizer):
@@ -117,6 +114,8 @@ class BracketOptimizer(Optimizer):
         A configuration drawn again at another fidelity ran from scratch what a promotion
         would continue: on small discrete spaces every configuration ran at every rung, and
         a promotion whose pair had run fresh in another bracket left its rung waiting forever.
+        When draws keep missing, a small finite space is listed (``unseen_config``): the run
+        stopped with "nothing left to propose" while configurations were left.
         """
         if slot.source is not None:
             assert self.space.fidelity_name is not None
@@ -125,7 +124,11 @@ class BracketOptimizer(Optimizer):
             config = self.sample_config(slot.rung, rng, plan)
             if self._without_fidelity(config) not in seen:
                 return config
-        return None
+        unseen = unseen_config(self.space, seen, rng, key=self._without_fidelity)
+        if unseen is None:  # used up (or too large to list, where draws rarely all miss)
+            return None
+        assert self.space.fidelity_name is not None
+        return {**unseen, self.space.fidelity_name: fidelity}
 
     def _without_fidelity(self, config: Mapping[str, Any]) -> str:
         """The key of ``config`` whatever its fidelity."""

@@ -329,6 +329,32 @@ def test_failed_trials_are_final_but_never_promoted() -> None:
     assert trials[1].state is TrialState.CRASHED
 
 
+@pytest.mark.parametrize("seed", range(5))
+def test_the_last_untried_configuration_of_a_finite_space_is_found(seed: int) -> None:
+    """After 50 draws that all missed, asha said "nothing left to propose" with ``n = 100``
+    never tried, and a continued run made the same draws."""
+    space = neps.PipelineSpace({"n": neps.Integer(1, 100), "epochs": neps.IntegerFidelity(1, 9)})
+    trials = [
+        make_trial(n, {"n": n, "epochs": 1}, "success", objective=float(n), fidelity=1)
+        for n in range(1, 100)
+    ]
+    trials += [  # the top ninth already promoted: nothing to do but start the last one
+        make_trial(
+            100 + n,
+            {"n": n, "epochs": 9},
+            "success",
+            objective=0.0,
+            fidelity=9,
+            previous_trial_id=str(n),
+        )
+        for n in range(1, 12)
+    ]
+    optimizer = build_optimizer(ASHA, {"eta": 9}, space, seed=seed)
+    (proposal,) = _ask(optimizer, history_of(trials))
+    assert proposal.config == {"n": 100, "epochs": 1}
+    assert proposal.previous_trial_id is None
+
+
 @pytest.mark.parametrize("optimizer", ["successive_halving", "asha", "hyperband", "async_hb"])
 def test_a_space_too_small_to_fill_a_rung_still_reaches_the_top(
     optimizer: str, tmp_path: Any
