@@ -335,7 +335,9 @@ def _fill(discovery: Discovery, registries: list[Registry[Any]]) -> dict[str, di
     """
     registered: dict[str, dict[str, list[str]]] = {}
     for registry, (kind, hook_name, _) in zip(registries, REGISTRATIONS, strict=True):
-        for implementation in getattr(discovery.manager.hook, hook_name).get_hookimpls():
+        # In pluggy's call order (tryfirst first, later-registered first): the order in
+        # which space adapters are asked.
+        for implementation in reversed(getattr(discovery.manager.hook, hook_name).get_hookimpls()):
             plugin = implementation.plugin
             origin = discovery.origin(plugin)
             installed = discovery.is_installed(plugin)

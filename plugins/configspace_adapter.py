@@ -195,7 +195,7 @@ class ConfigSpaceAdapter(SpaceAdapter):
         return from_configspace(space)
 
 
-@hookimpl
+@hookimpl(trylast=True)  # after other plugins' adapters: a Mapping subclass may be theirs
 def neps_register_space_adapters() -> Sequence[type[SpaceAdapter]]:
     """Register the ConfigSpace adapter."""
     return [ConfigSpaceAdapter]

@@ -112,7 +112,7 @@ class YamlSpaceAdapter(SpaceAdapter):
             raise type(error)(f"{path}: {error}") from error
 
 
-@hookimpl
+@hookimpl(trylast=True)  # after other plugins' adapters: a Mapping subclass may be theirs
 def neps_register_space_adapters() -> Sequence[type[SpaceAdapter]]:
     """Register the native adapters."""
     return [NativeSpaceAdapter, YamlSpaceAdapter]

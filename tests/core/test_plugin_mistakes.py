@@ -10,7 +10,7 @@ import pytest
 
 import neps_core as neps
 from neps_core.interfaces import SpaceAdapter
-from neps_core.plugin_manager import PluginLoadWarning
+from neps_core.plugin_manager import PluginLoadWarning, load_plugins
 from neps_core.runtime import RunContext
 from neps_core_plugins.grid_search import GridSearch
 from neps_core_plugins.native_space import NativeSpaceAdapter
@@ -22,9 +22,9 @@ Run = Callable[..., neps.Summary]
 DICT_SPACE = {"x": neps.Float(0.0, 1.0)}
 
 
-def _registering(adapter: type) -> object:
+def _registering(adapter: type, **order: bool) -> object:
     class Plugin:
-        @neps.hookimpl
+        @neps.hookimpl(**order)
         def neps_register_space_adapters(self) -> list[type]:
             return [adapter]
 
@@ -59,10 +59,50 @@ def test_an_adapter_whose_can_adapt_raises_is_skipped_with_a_warning(neps_run: R
         def adapt(cls, space: Any) -> Any:
             raise AssertionError("never asked")
 
-    plugins = [_registering(Careless), _registering(BoxAdapter)]  # asked in this order
+    plugins = [_registering(BoxAdapter), _registering(Careless)]  # the later one is asked first
     with pytest.warns(PluginLoadWarning, match=r"space adapter 'careless' of .*can_adapt\(\)"):
         summary = neps_run(pipeline_space=Box(), plugins=plugins)
     assert summary.counts["success"] == 5  # the space went to the adapter meant for it
+
+
+class RangeSpace(dict[str, str]):
+    """Another library's mapping: ``{"x": "0..1"}``."""
+
+
+class RangeAdapter(SpaceAdapter):
+    name = "ranges"
+
+    @classmethod
+    def can_adapt(cls, space: Any) -> bool:
+        return isinstance(space, RangeSpace)
+
+    @classmethod
+    def adapt(cls, space: Any) -> Any:
+        bounds = {name: text.split("..") for name, text in space.items()}
+        return neps.PipelineSpace(
+            {n: neps.Float(float(a), float(b)) for n, (a, b) in bounds.items()}
+        )
+
+
+def test_a_plugins_adapter_for_a_mapping_is_asked_before_the_native_one(neps_run: Run) -> None:
+    """The native adapter took the mapping first and made ``x`` the constant ``"0..1"``."""
+    seen: list[Any] = []
+
+    def evaluate(x: Any) -> float:
+        seen.append(x)
+        return 0.5
+
+    space = RangeSpace(x="0..1")
+    neps_run(evaluate_pipeline=evaluate, pipeline_space=space, plugins=[_registering(RangeAdapter)])
+    assert seen and all(isinstance(x, float) and 0.0 <= x <= 1.0 for x in seen)
+
+
+def test_adapters_are_asked_in_pluggys_call_order() -> None:
+    """``tryfirst`` first and ``trylast`` last, as pluggy calls hooks (it was the reverse)."""
+    first = load_plugins([_registering(RangeAdapter, tryfirst=True)])
+    assert next(iter(first.space_adapters)) == "ranges"
+    last = load_plugins([_registering(RangeAdapter, trylast=True)])
+    assert list(last.space_adapters)[-1] == "ranges"
 
 
 def test_an_adapter_returning_no_pipeline_space_is_named(neps_run: Run) -> None:
