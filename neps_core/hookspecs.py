@@ -110,7 +110,8 @@ def neps_trial_finished(run: RunContext, trial: Trial, report: Report) -> None:
     """``trial`` got its result; ``report`` is what was stored (``trial.state`` is final).
 
     Also called for a trial that became CRASHED in this worker (a job the scheduler lost,
-    after its last attempt).
+    after its last attempt), and for this worker's asynchronous trials (``evaluate_pipeline``
+    returned ``None``) whose ``save_pipeline_results`` it sees arrive while it runs.
     """
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import time
 import traceback
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -192,3 +193,28 @@ def told_outcome(
     if traceback_text is not None:
         metadata["traceback"] = traceback_text
     return EvaluationOutcome(trial_id, result=result, duration=duration, metadata=metadata)
+
+
+def check_outcomes(outcomes: list[Any], in_flight: Mapping[str, Trial]) -> None:
+    """Refuse outcomes the worker cannot store: not outcomes, unknown or repeated trials, or
+    an ``error`` that is no exception (it is raised once stored)."""
+    seen: set[str] = set()
+    for outcome in outcomes:
+        if not isinstance(outcome, EvaluationOutcome):
+            raise TypeError(
+                f"wait() returned a {type(outcome).__name__}; it must return a list of "
+                "EvaluationOutcome"
+            )
+        if outcome.trial_id in seen:
+            raise ValueError(f"wait() returned two outcomes for trial {outcome.trial_id!r}")
+        if outcome.trial_id not in in_flight:
+            raise ValueError(
+                f"wait() returned an outcome for trial {outcome.trial_id!r}, which is not in "
+                f"flight (any more): in flight were {sorted(in_flight)}"
+            )
+        if outcome.error is not None and not isinstance(outcome.error, BaseException):
+            raise TypeError(
+                f"wait() returned an outcome of trial {outcome.trial_id!r} whose error is a "
+                f"{type(outcome.error).__name__}; it must be the exception raised"
+            )
+        seen.add(outcome.trial_id)

@@ -11,7 +11,7 @@ import inspect
 import logging
 import time
 import traceback
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
@@ -38,7 +38,7 @@ from neps_core.liveness import (
 from neps_core.models import Trial, TrialState
 from neps_core.plugin_manager import Plugins, returned_list
 from neps_core.presence import this_process
-from neps_core.reporting import judge_outcome, record_result
+from neps_core.reporting import check_outcomes, judge_outcome, record_result
 from neps_core.sampler import BUDGET_DOES_NOT_FIT, TrialSampler
 from neps_core.space import PipelineSpace
 
@@ -72,31 +72,6 @@ class RunContext:
     def root_directory(self) -> Path:
         """The run's root directory."""
         return self.settings.root_directory
-
-
-def check_outcomes(outcomes: list[Any], in_flight: Mapping[str, Trial]) -> None:
-    """Refuse outcomes the worker cannot store: not outcomes, unknown or repeated trials, or
-    an ``error`` that is no exception (it is raised once stored)."""
-    seen: set[str] = set()
-    for outcome in outcomes:
-        if not isinstance(outcome, EvaluationOutcome):
-            raise TypeError(
-                f"wait() returned a {type(outcome).__name__}; it must return a list of "
-                "EvaluationOutcome"
-            )
-        if outcome.trial_id in seen:
-            raise ValueError(f"wait() returned two outcomes for trial {outcome.trial_id!r}")
-        if outcome.trial_id not in in_flight:
-            raise ValueError(
-                f"wait() returned an outcome for trial {outcome.trial_id!r}, which is not in "
-                f"flight (any more): in flight were {sorted(in_flight)}"
-            )
-        if outcome.error is not None and not isinstance(outcome.error, BaseException):
-            raise TypeError(
-                f"wait() returned an outcome of trial {outcome.trial_id!r} whose error is a "
-                f"{type(outcome.error).__name__}; it must be the exception raised"
-            )
-        seen.add(outcome.trial_id)
 
 
 def injected_names(function: Callable[..., Any]) -> tuple[str, ...]:
@@ -199,6 +174,7 @@ class Worker:
         waits = self.settings.continue_until_max_evaluation_completed
         until_results = False  # the sampler waits for results of trials this worker runs
         while True:
+            self._notice_async_results()
             free = self._free_slots()
             if free > 0 and (self.stop_reason is None or waits) and not until_results:
                 sampled = self._sample(free)
@@ -218,6 +194,22 @@ class Worker:
                 time.sleep(POLL_INTERVAL)  # for a free slot, or for other workers' trials
             else:
                 break
+        self._notice_async_results()
+
+    def _notice_async_results(self) -> None:
+        """Tell observers of the results that arrived through ``save_pipeline_results`` for
+        this worker's asynchronous trials while it runs (TensorBoard logged none of them)."""
+        if not self._awaiting:
+            return
+        history = self.context.storage.sync()
+        for trial_id in sorted(self._awaiting, key=lambda i: (len(i), i)):
+            trial = history[trial_id]
+            if trial.state.is_final:
+                self._awaiting.discard(trial_id)
+                if trial.report is not None:
+                    self.context.plugins.notify(
+                        "neps_trial_finished", run=self.context, trial=trial, report=trial.report
+                    )
 
     def _say_why_waiting(self) -> None:
         """Log, once per reason, why nothing new starts while trials run: with an asynchronous
@@ -232,10 +224,7 @@ class Worker:
         """Evaluator capacity left, also bounded by this worker's unanswered async trials."""
         evaluator = self.context.evaluator
         free = evaluator.capacity - len(self._in_flight)
-        limit = evaluator.max_outstanding
-        if limit is not None and self._awaiting:
-            history = self.context.storage.sync()
-            self._awaiting = {i for i in self._awaiting if not history[i].state.is_final}
+        limit = evaluator.max_outstanding  # _awaiting holds no final trial (_loop noticed them)
         if limit is not None:
             free = min(free, limit - len(self._in_flight) - len(self._awaiting))
         return free

@@ -190,3 +190,31 @@ def test_a_worker_waiting_for_a_first_cost_says_so(
         "Waiting for trial(s) 1: no trial has reported a cost yet, so cost_to_spend lets one run "
         "at a time"
     )
+
+
+def test_observers_hear_of_results_that_arrive_while_the_worker_runs(root: Path) -> None:
+    """neps_trial_finished never fired for them: TensorBoard logged no asynchronous trial."""
+    finished: list[tuple[str, float | None]] = []
+
+    class Observer:
+        @neps.hookimpl
+        def neps_trial_finished(self, trial: Any, report: Any) -> None:
+            finished.append((trial.id, report.objective_to_minimize))
+
+    jobs: list[subprocess.Popen[bytes]] = []
+
+    def submit(x: float, opt: str, pipeline_id: str) -> None:
+        jobs.append(
+            subprocess.Popen([sys.executable, "-c", REPORT_SCRIPT, pipeline_id, str(root), "0.5"])
+        )
+
+    neps.run(
+        submit,
+        SPACE,
+        root_directory=root,
+        evaluations_to_spend=3,
+        continue_until_max_evaluation_completed=True,  # the worker waits for every result
+        plugins=[Observer()],
+    )
+    assert [job.wait(timeout=120) for job in jobs] == [0, 0, 0]
+    assert sorted(finished) == [("1", 0.5), ("2", 0.5), ("3", 0.5)]
