@@ -30,10 +30,9 @@ from neps_core.interfaces.optimizer import first_multi_objective
 from neps_core.liveness import live_trials
 from neps_core.models import RunInfo
 from neps_core.plugin_manager import Plugins
-from neps_core.run_info import initialize_run, stored_space
+from neps_core.run_info import initialize_run, recorded_settings, stored_space
 from neps_core.run_storage import STORAGE_POINTER_FILE, check_storage_options, open_storage
 from neps_core.runtime import INJECTABLE, RunContext, injected_names
-from neps_core.serialization import to_plain
 from neps_core.space import PipelineSpace
 
 logger = logging.getLogger(__name__)
@@ -61,7 +60,7 @@ def connect(settings: RunSettings, plugins: Plugins) -> RunContext:
             space = stored_space(storage)
             assert space is not None  # open_storage refused a new run
             optimizer = _optimizer(settings, space, plugins)
-        started = initialize_run(storage, space, optimizer, settings.seed)
+        started = initialize_run(storage, space, optimizer, settings.seed, plugins.converter)
         _refuse_arguments_no_one_passes(settings, space)  # continued: after the space check
         seed_of_the_run = settings.seed is None and started.seed is not None
         if seed_of_the_run:
@@ -76,7 +75,7 @@ def connect(settings: RunSettings, plugins: Plugins) -> RunContext:
             optimizer = _the_runs_own_optimizer(
                 settings, space, plugins, started, optimizer, several_objectives=several_objectives
             )
-        _warn_if_options_change(settings, optimizer, started)
+        _warn_if_options_change(settings, optimizer, started, plugins)
         _warn_if_joining_with_other_budgets(settings, history)
         record_budgets(settings.root_directory, settings)
     except BaseException:
@@ -153,7 +152,7 @@ def _the_runs_own_optimizer(
     midway (hyperband's brackets, BO's initial design). Where that optimizer is not installed,
     or cannot take the run's several objectives, ``"auto"``'s own choice runs, and is said.
     """
-    if started.optimizer == chosen.name and not _changed_options(chosen, started):
+    if started.optimizer == chosen.name and not _changed_options(chosen, started, plugins):
         return chosen
     if started.optimizer not in plugins.optimizers:
         why = "which is not installed here"
@@ -183,12 +182,14 @@ def _auto_continues_with(
     return chosen
 
 
-def _warn_if_options_change(settings: RunSettings, optimizer: Optimizer, started: RunInfo) -> None:
+def _warn_if_options_change(
+    settings: RunSettings, optimizer: Optimizer, started: RunInfo, plugins: Plugins
+) -> None:
     """Other options for the same optimizer change it midway (hyperband's rungs, with another
     eta): allowed, as switching optimizers is, but said."""
     if optimizer.name != started.optimizer:
         return
-    changed = _changed_options(optimizer, started)
+    changed = _changed_options(optimizer, started, plugins)
     if changed:
         logger.warning(
             "The run in %s was started with %s options %s; it continues with %s",
@@ -199,10 +200,10 @@ def _warn_if_options_change(settings: RunSettings, optimizer: Optimizer, started
         )
 
 
-def _changed_options(optimizer: Optimizer, started: RunInfo) -> dict[str, Any]:
+def _changed_options(optimizer: Optimizer, started: RunInfo, plugins: Plugins) -> dict[str, Any]:
     """The options of ``optimizer`` that differ from those the run started with."""
     before = started.optimizer_settings
-    now = to_plain(attrs.asdict(optimizer.settings))
+    now = recorded_settings(optimizer, plugins.converter)
     return {key: value for key, value in now.items() if before.get(key, value) != value}
 
 

@@ -125,7 +125,7 @@ def _import(
             parsed = _parse_all(pairs, space)
         else:
             space, parsed, built = new_run
-            initialize_run(opened, space, built, seed=None)
+            initialize_run(opened, space, built, None, loaded.converter)
         return opened.transact(lambda history: _new_or_earlier_trials(history, parsed, space))
     finally:
         opened.close()

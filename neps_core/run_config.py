@@ -28,6 +28,7 @@ from typing import Any, NoReturn
 from urllib.parse import urlparse
 
 import attrs
+import cattrs
 
 from neps_core.code_locations import CodeLocator, named_in_run
 from neps_core.components import refuse_other_projects_name, resolve_space, structure_settings
@@ -131,7 +132,7 @@ class _Parser:
         }
         if key in components:
             registry, allow = components[key]
-            checked = self._component(key, value, registry, allow)
+            checked = self._component(key, value, registry, plugins.converter, allow)
             return self._storage_from_here(checked, plugins) if key == "storage" else checked
         if key == "evaluate_pipeline":
             return self._evaluate_pipeline(value)
@@ -214,7 +215,12 @@ class _Parser:
             self.fail(key, str(error))
 
     def _component(
-        self, key: str, value: Any, registry: Registry[Any], allow: tuple[str, ...] = ()
+        self,
+        key: str,
+        value: Any,
+        registry: Registry[Any],
+        converter: cattrs.Converter,
+        allow: tuple[str, ...] = (),
     ) -> Any:
         try:
             spec = component_spec(value, key)
@@ -233,7 +239,7 @@ class _Parser:
             self.fail(where, str(error))
         settings_class = getattr(cls, "Settings", None)
         if settings_class is not None and attrs.has(settings_class):
-            self._options(key, spec.options, settings_class, name)
+            self._options(key, spec.options, settings_class, name, converter)
         known = getattr(cls, "known_options", None)  # storages: names only, values at start
         if isinstance(known, frozenset):
             self._known(key, spec.options, sorted(known), name)
@@ -257,11 +263,19 @@ class _Parser:
                 hint = did_you_mean(option, known)
                 self.fail(f"{key}.{option}", f"unknown option of {key} {name!r}.{hint}")
 
-    def _options(self, key: str, options: Mapping[str, Any], cls: type, name: str) -> None:
+    def _options(
+        self,
+        key: str,
+        options: Mapping[str, Any],
+        cls: type,
+        name: str,
+        converter: cattrs.Converter,
+    ) -> None:
+        """Check ``options`` as the run will structure them (with the plugins' hooks)."""
         fields = [field.name for field in attrs.fields(cls)]
         self._known(key, options, fields, name)
         try:
-            structure_settings(cls, options, f"{key} {name!r}")
+            structure_settings(cls, options, f"{key} {name!r}", converter)
         except SettingsError as error:
             detail = str(error).split("invalid options: ", 1)[-1]
             problems = [_locate(key, problem, fields) for problem in detail.split("; ")]

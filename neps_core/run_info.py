@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import attrs
+import cattrs
 
 from neps_core.errors import SpaceMismatchError
 from neps_core.interfaces import Optimizer, Storage
@@ -40,7 +40,11 @@ def rebuildable_space(storage: Storage) -> PipelineSpace | None:
 
 
 def initialize_run(
-    storage: Storage, space: PipelineSpace, optimizer: Optimizer, seed: int | None
+    storage: Storage,
+    space: PipelineSpace,
+    optimizer: Optimizer,
+    seed: int | None,
+    converter: cattrs.Converter,
 ) -> RunInfo:
     """Record a new run, or check a continued one against the space it was started with.
 
@@ -50,7 +54,7 @@ def initialize_run(
     info = RunInfo(
         space=described,
         optimizer=optimizer.name,
-        optimizer_settings=to_plain(attrs.asdict(optimizer.settings)),
+        optimizer_settings=recorded_settings(optimizer, converter),
         seed=seed,
         created_at=time.time(),
         root_directory=str(Path(storage.root_directory).resolve()),
@@ -59,6 +63,13 @@ def initialize_run(
     if not same_description(dict(stored.space), described):
         raise_space_mismatch(stored.space, described, storage.root_directory, storage.url)
     return stored
+
+
+def recorded_settings(optimizer: Optimizer, converter: cattrs.Converter) -> dict[str, Any]:
+    """``optimizer``'s settings as the run records them: unstructured with the plugins'
+    converter hooks, so that a plugin's own option types read back (a ``repr`` did not)."""
+    plain: dict[str, Any] = to_plain(converter.unstructure(optimizer.settings))
+    return plain
 
 
 def raise_space_mismatch(

@@ -23,7 +23,7 @@ from neps_core.models import Proposal, TrialState
 from neps_core.plugin_manager import PluginLoadWarning, load_plugins
 from neps_core.runtime import RunContext
 from neps_core.serialization import read_yaml
-from neps_core.testing import toy_objective
+from neps_core.testing import toy_objective, toy_spaces
 from neps_core_plugins.disk_storage.storage import DiskStorage
 from neps_core_plugins.random_search import RandomSearch
 from neps_core_plugins.sync_evaluator import SyncEvaluator
@@ -535,3 +535,61 @@ def test_plugins_configure_the_shared_converter(neps_run: Run) -> None:
     assert summary.counts["success"] == 5
     assert plugin.converters
     assert all(isinstance(c, cattrs.Converter) for c in plugin.converters)
+
+
+def test_the_plugins_converter_records_and_reads_back_its_option_types(
+    neps_run: Run, neps_root: Path, tmp_path: Path
+) -> None:
+    """The run recorded ``Fraction(1, 3)``'s repr and a continued ``"auto"`` run failed on it;
+    a run config's options were checked without the plugin's structure hook."""
+    neps_run(optimizer=("step_search", {"step": "1/3"}), plugins=[FractionPlugin()])
+    info = read_yaml(neps_root / "run_info.yaml")
+    assert info["optimizer_settings"]["step"] == "1/3"
+    summary = neps_run(evaluations_to_spend=7, plugins=[FractionPlugin()])  # "auto" continues
+    assert summary.counts["success"] == 7
+
+    (tmp_path / "fraction_plugin.py").write_text(FRACTION_PLUGIN_MODULE, encoding="utf-8")
+    config = tmp_path / "run.yaml"
+    config.write_text(
+        "plugins: ['fraction_plugin:Plugin']\n"
+        "optimizer: {name: yaml_step_search, step: '2/3'}\n"
+        f"root_directory: {tmp_path / 'from_yaml'}\n"
+        "evaluations_to_spend: 2\n",
+        encoding="utf-8",
+    )
+    summary = neps.run(
+        evaluate_pipeline=lambda **c: 1.0, pipeline_space=toy_spaces()["mixed"], run_config=config
+    )
+    assert summary.counts["success"] == 2
+
+
+FRACTION_PLUGIN_MODULE = """
+from fractions import Fraction
+
+import attrs
+
+import neps_core as neps
+from neps_core_plugins.random_search import RandomSearch
+
+
+@attrs.frozen
+class Settings:
+    step: Fraction = Fraction(1, 2)
+    use_priors: bool = False
+
+
+class YamlStepSearch(RandomSearch):
+    name = "yaml_step_search"
+    Settings = Settings
+
+
+class Plugin:
+    @neps.hookimpl
+    def neps_register_optimizers(self):
+        return [YamlStepSearch]
+
+    @neps.hookimpl
+    def neps_configure_converter(self, converter):
+        converter.register_structure_hook(Fraction, lambda value, _: Fraction(value))
+        converter.register_unstructure_hook(Fraction, str)
+"""
