@@ -26,7 +26,7 @@ import cattrs
 import pluggy
 
 from neps_core import hookspecs
-from neps_core.errors import DuplicatePluginError, PluginLoadError, add_note
+from neps_core.errors import PluginLoadError, add_note
 from neps_core.interfaces import Evaluator, Optimizer, SpaceAdapter, Storage
 from neps_core.registry import Registry
 from neps_core.serialization import make_converter
@@ -106,10 +106,12 @@ class Discovery:
         warn_plugin_problem(str(error))
 
     def registration_failed(self, plugin: object, cause: Exception) -> None:
-        """An installed plugin's registration hook failed: it is broken like an import error."""
+        """An installed plugin's registration hook failed: it is broken like an import error,
+        and unregistered, so that none of its other hooks runs either."""
         name = self.manager.get_name(plugin) or repr(plugin)
         module = getattr(plugin, "__name__", type(plugin).__qualname__)
         error = PluginLoadError(self.entry_point(name), module, self.distributions[name], cause)
+        self.manager.unregister(plugin)
         self.mark_broken(name, error)
 
 
@@ -330,36 +332,51 @@ def load_plugins(
 def _fill(discovery: Discovery, registries: list[Registry[Any]]) -> dict[str, dict[str, list[str]]]:
     """Register every class the registration hooks return; returns who registered what.
 
-    A failure in an installed plugin marks it broken (see ``Discovery.registration_failed``);
-    one in a plugin passed to ``run()`` is raised.
+    Every hook is called and its classes checked before any is registered: a failure in an
+    installed plugin marks it broken (see ``Discovery.registration_failed``) and leaves it
+    wholly out, its other classes and hooks too; one in a plugin passed to ``run()`` is raised.
     """
-    registered: dict[str, dict[str, list[str]]] = {}
+    returned = []  # (registry, kind, plugin name, origin, installed, classes)
+    failed: dict[str, tuple[object, Exception]] = {}
     for registry, (kind, hook_name, _) in zip(registries, REGISTRATIONS, strict=True):
         # In pluggy's call order (tryfirst first, later-registered first): the order in
         # which space adapters are asked.
         for implementation in reversed(getattr(discovery.manager.hook, hook_name).get_hookimpls()):
-            plugin = implementation.plugin
+            plugin, name = implementation.plugin, implementation.plugin_name
             origin = discovery.origin(plugin)
             installed = discovery.is_installed(plugin)
             try:
-                names = [
-                    registry.register(cls, origin, strict=not installed)
-                    for cls in registered_classes(implementation, hook_name, origin)
-                ]
+                classes = registered_classes(implementation, hook_name, origin)
+                for cls in classes:
+                    registry.check(cls, origin)
             except Exception as error:
-                if not installed or isinstance(error, DuplicatePluginError):
+                if not installed:
                     raise
-                discovery.registration_failed(plugin, error)
+                failed.setdefault(name, (plugin, error))
                 continue
-            registered.setdefault(implementation.plugin_name, {}).setdefault(kind, []).extend(names)
+            returned.append((registry, kind, name, origin, installed, classes))
+    for plugin, cause in failed.values():
+        discovery.registration_failed(plugin, cause)
+    registered: dict[str, dict[str, list[str]]] = {}
+    for registry, kind, name, origin, installed, classes in returned:
+        if name not in failed:
+            names = [registry.register(cls, origin, strict=not installed) for cls in classes]
+            registered.setdefault(name, {}).setdefault(kind, []).extend(names)
     return registered
 
 
 def registered_classes(implementation: pluggy.HookImpl, hook_name: str, origin: str) -> list[type]:
     """Call one registration hook; anything but a list of classes is a ``TypeError``.
 
-    Iterating a bare class would fail later with a message that names no plugin.
+    Iterating a bare class would fail later with a message that names no plugin. A wrapper
+    would get no result to wrap (each hook is called on its own, to know whose classes are
+    whose), so it is refused.
     """
+    if implementation.wrapper or implementation.hookwrapper:
+        raise TypeError(
+            f"{hook_name} of {origin} is a hook wrapper: registration hooks are called one by "
+            f"one and each returns a list of classes (to leave a plugin out: {DISABLE_ENV})"
+        )
     with plugin_errors(f"{hook_name} of", origin):
         classes = implementation.function()
     if classes is None:  # registering nothing is `return []`

@@ -48,7 +48,7 @@ class Registry(Mapping[str, T], Generic[T]):
         at once when ``strict`` (or an earlier claim was strict): a plugin passed to this run.
         Returns the class's ``name``.
         """
-        keys = self._keys(cls, origin)
+        keys = self.check(cls, origin)
         for key in keys:
             if key in self._clashes or self._classes.get(key, cls) is not cls:
                 self._clash(key, cls, origin, strict=strict)
@@ -59,7 +59,7 @@ class Registry(Mapping[str, T], Generic[T]):
                 self._strict.add(key)
         return keys[0]
 
-    def _keys(self, cls: object, origin: str) -> tuple[str, ...]:
+    def check(self, cls: object, origin: str) -> tuple[str, ...]:
         """The names ``cls`` claims; refuses what would fail only later, in a run."""
         if not (isinstance(cls, type) and issubclass(cls, self.base)):
             base = f"{self.base.__module__}.{self.base.__qualname__}"

@@ -105,6 +105,19 @@ def test_adapters_are_asked_in_pluggys_call_order() -> None:
     assert list(last.space_adapters)[-1] == "ranges"
 
 
+def test_a_registration_hook_wrapper_is_refused_with_the_reason(neps_run: Run) -> None:
+    """It got a generator back and the error suggested ``return [neps_register_optimizers]``."""
+
+    class SitePolicy:
+        @neps.hookimpl(wrapper=True)
+        def neps_register_optimizers(self) -> Any:
+            classes = yield
+            return [c for c in classes if c.name != "grid_search"]
+
+    with pytest.raises(TypeError, match=r"neps_register_optimizers of .* is a hook wrapper"):
+        neps_run(plugins=[SitePolicy()])
+
+
 def test_an_adapter_returning_no_pipeline_space_is_named(neps_run: Run) -> None:
     class Sloppy(SpaceAdapter):
         name = "sloppy"

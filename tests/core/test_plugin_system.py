@@ -324,6 +324,43 @@ def test_an_installed_plugin_with_a_bad_registration_is_broken_not_fatal(
     )
 
 
+def test_a_plugin_whose_registration_fails_is_left_out_whole(
+    distribution: MakeDistribution, neps_run: Run, tmp_path: Path
+) -> None:
+    """Reported as failed to load, its storage stayed selectable and its observer ran."""
+    source = """
+    from neps_core import hookimpl
+    from neps_core_plugins.disk_storage.storage import DiskStorage
+
+    class HalfStorage(DiskStorage):
+        name = "half_storage"
+
+    finished = []
+
+    @hookimpl
+    def neps_register_storages():
+        return [HalfStorage]
+
+    @hookimpl
+    def neps_register_optimizers():
+        raise RuntimeError("registration broke")
+
+    @hookimpl
+    def neps_trial_finished(trial):
+        finished.append(trial.id)
+    """
+    module = distribution("neps-half", source, entry_point="half")
+    with pytest.warns(PluginLoadWarning, match=r"(?s)'half'.*RuntimeError: registration broke"):
+        plugins = load_plugins()
+    assert "half_storage" not in plugins.storages
+    assert not plugins.manager.has_plugin("half")
+    with pytest.warns(PluginLoadWarning):
+        assert neps_run(optimizer="random_search").counts["success"] == 5
+    assert sys.modules[module].finished == []
+    with pytest.warns(PluginLoadWarning), pytest.raises(UnknownPluginError):
+        neps_run(storage="half_storage", root_directory=tmp_path / "other")
+
+
 def test_an_installed_plugin_with_a_hook_of_wrong_arguments_breaks_only_itself(
     distribution: MakeDistribution, neps_run: Run, tmp_path: Path
 ) -> None:
