@@ -25,6 +25,7 @@ from neps_core.errors import (
 from neps_core.interfaces import Storage
 from neps_core.liveness import refuse_if_alive
 from neps_core.models import RunInfo
+from neps_core.neps_results import NEPS_MARKER, is_neps_results_directory
 from neps_core.plugin_manager import Plugins, plugin_errors
 from neps_core.presence import WORKERS_LOCK
 from neps_core.serialization import (
@@ -263,6 +264,13 @@ def open_existing_run(root: Path, plugins: Plugins) -> Storage:
 
 def _lost_pointer(root: Path) -> str | None:
     """Why ``root`` without ``storage.yaml`` is no place for a new run, if it held one."""
+    if is_neps_results_directory(root):  # not a damaged run of ours: no advice to delete it
+        return (
+            f"{root} holds a run of NePS itself ({NEPS_MARKER}, configs/config_<id>/ with "
+            "NePS's reports), which neps_core does not continue in place; import its finished "
+            "trials into a new root: neps.import_trials(neps.read_neps_results("
+            f"{str(root)!r}), 'new_root', pipeline_space)"
+        )
     found = [name for name in RUN_FILES if (root / name).exists()]
     if "configs" in found and not any((root / "configs").glob("config_*")):
         found.remove("configs")  # a folder of the user's own (say, Hydra's configs/)

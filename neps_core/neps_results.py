@@ -1,0 +1,86 @@
+"""Reading a results directory that NePS itself wrote, to import it with ``import_trials``.
+
+NePS keeps one folder per trial, ``configs/config_<id>/``, with the configuration in
+``config.yaml`` and the outcome in ``report.yaml`` (``result.yaml`` before NePS 0.12), next to
+``optimizer_info.yaml``. neps_core does not continue such a run in place (its own record is
+another), but its finished trials carry over: ``import_trials(read_neps_results(old), new,
+space)`` warm-starts a new run with them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from neps_core.serialization import read_yaml
+
+NEPS_MARKER = "optimizer_info.yaml"
+REPORT_FILES = ("report.yaml", "result.yaml")
+#: Keys of NePS's reports that are results (the rest, ``err``, ``tb``, ... describe them).
+RESULT_KEYS = ("objective_to_minimize", "loss", "cost", "learning_curve", "extra")
+
+
+def is_neps_results_directory(root: Path) -> bool:
+    """Whether ``root`` holds NePS's optimizer record and none of neps_core's own (whose
+    trial folders look like NePS's)."""
+    ours = ("run_info.yaml", "storage.yaml", ".neps_core/journal.jsonl", "run.db")
+    return (root / NEPS_MARKER).is_file() and not any((root / name).exists() for name in ours)
+
+
+def read_neps_results(root_directory: str | Path) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """The finished trials of the NePS run in ``root_directory`` as ``(config, result)`` pairs.
+
+    A success gives its objective, cost, learning curve and extra; a failed or crashed trial
+    a result with an ``exception`` (NePS's error message), so it imports as FAILED. Trials
+    still pending or running in NePS have no report and are left out.
+
+    Raises:
+        FileNotFoundError: ``root_directory`` has no ``configs/config_<id>`` folders.
+        ValueError: A config or report file is no YAML mapping (the file is named).
+    """
+    root = Path(root_directory)
+    folders = _trial_folders(root)
+    if not folders:
+        raise FileNotFoundError(f"No NePS trial folders (configs/config_<id>/) in {root}")
+    pairs = []
+    for folder in folders:
+        report_file = _report_file(folder)
+        if report_file is None:
+            continue
+        config = _mapping(folder / "config.yaml")
+        pairs.append((config, _result(_mapping(report_file))))
+    return pairs
+
+
+def _trial_folders(root: Path) -> list[Path]:
+    folders = [p for p in (root / "configs").glob("config_*") if p.is_dir()]
+    return sorted(folders, key=lambda p: (len(p.name), p.name))
+
+
+def _report_file(folder: Path) -> Path | None:
+    return next((folder / name for name in REPORT_FILES if (folder / name).is_file()), None)
+
+
+def _mapping(path: Path) -> dict[str, Any]:
+    try:
+        data = read_yaml(path)
+    except (OSError, yaml.YAMLError) as error:
+        raise ValueError(f"{path}: cannot be read: {error}") from error
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: expected a YAML mapping, got {type(data).__name__}")
+    return data
+
+
+def _result(report: dict[str, Any]) -> dict[str, Any]:
+    result = {key: report[key] for key in RESULT_KEYS if report.get(key) is not None}
+    if "loss" in result:  # NePS's older name, which neps_core warns about when users return it
+        result.setdefault("objective_to_minimize", result["loss"])
+        del result["loss"]
+    failed = report.get("reported_as", "success") != "success" or report.get("err") is not None
+    objective = result.get("objective_to_minimize")
+    if failed or objective is None or objective == "error":  # legacy NePS wrote "error"
+        result = {key: result[key] for key in ("cost", "extra") if key in result}
+        result["exception"] = str(report.get("err") or "failed in NePS")
+    return result

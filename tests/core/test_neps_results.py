@@ -1,0 +1,88 @@
+"""A results directory NePS itself wrote: recognized, never offered for deletion, imported."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import neps_core as neps
+from neps_core.errors import StorageError
+
+SPACE = {"x": neps.Float(0.0, 1.0), "epochs": neps.IntegerFidelity(1, 9)}
+NEPS_FILES = {
+    "optimizer_info.yaml": "name: random_search\ninfo: {}\n",
+    "configs/config_1/config.yaml": "x: 0.5\nepochs: 9\n",
+    "configs/config_1/report.yaml": (
+        "objective_to_minimize: 0.25\ncost: 9.0\nlearning_curve: [0.5, 0.25]\n"
+        "extra: {acc: 0.9}\nerr: null\ntb: null\nreported_as: success\n"
+    ),
+    "configs/config_2/config.yaml": "x: 0.9\nepochs: 3\n",
+    "configs/config_2/report.yaml": (
+        "objective_to_minimize: null\ncost: 1.0\nlearning_curve: null\nextra: {}\n"
+        "err: 'ValueError: diverged'\ntb: 'Traceback ...'\nreported_as: failed\n"
+    ),
+    "configs/config_3/config.yaml": "x: 0.1\n",  # still running in NePS: no report
+    "configs/config_10/config.yaml": "x: 0.2\n",  # NePS before 0.12: result.yaml with loss
+    "configs/config_10/result.yaml": "loss: 0.04\ncost: 2.0\n",
+}
+
+
+@pytest.fixture
+def neps_root(tmp_path: Path) -> Path:
+    root = tmp_path / "neps_results"
+    for name, text in NEPS_FILES.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text, encoding="utf-8")
+    return root
+
+
+def test_its_finished_trials_read_as_config_result_pairs(neps_root: Path) -> None:
+    assert neps.read_neps_results(neps_root) == [
+        (
+            {"x": 0.5, "epochs": 9},
+            {
+                "objective_to_minimize": 0.25,
+                "cost": 9.0,
+                "learning_curve": [0.5, 0.25],
+                "extra": {"acc": 0.9},
+            },
+        ),
+        ({"x": 0.9, "epochs": 3}, {"cost": 1.0, "extra": {}, "exception": "ValueError: diverged"}),
+        ({"x": 0.2}, {"cost": 2.0, "objective_to_minimize": 0.04}),
+    ]
+
+
+def test_they_warm_start_a_new_run(neps_root: Path, tmp_path: Path) -> None:
+    new = tmp_path / "new"
+    trials = neps.import_trials(neps.read_neps_results(neps_root), new, SPACE)
+    assert [t.state.value for t in trials] == ["success", "failed", "success"]
+    assert trials[2].config == {"x": 0.2, "epochs": 9}  # evaluated at the fidelity's maximum
+    summary = neps.run(
+        lambda x, epochs: x, SPACE, root_directory=new, evaluations_to_spend=5, seed=0
+    )
+    assert summary.budget.used_evaluations == 5
+    assert summary.counts["failed"] == 1
+
+
+def test_the_directory_is_named_as_neps_and_never_offered_for_deletion(neps_root: Path) -> None:
+    """It was called a damaged neps_core run whose record was lost, to delete or restore."""
+    with pytest.raises(FileNotFoundError) as caught:
+        neps.status(neps_root)
+    with pytest.raises(StorageError) as refused:
+        neps.run(lambda x, epochs: x, SPACE, root_directory=neps_root, evaluations_to_spend=1)
+    for message in (str(caught.value), str(refused.value)):
+        assert "holds a run of NePS itself" in message
+        assert "neps.import_trials(neps.read_neps_results(" in message
+        assert "overwrite" not in message and "lost" not in message
+    assert (neps_root / "configs" / "config_1" / "report.yaml").is_file()
+
+
+def test_a_folder_without_neps_trials_is_named(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match=r"No NePS trial folders"):
+        neps.read_neps_results(tmp_path)
+    (tmp_path / "configs" / "config_1").mkdir(parents=True)
+    (tmp_path / "configs" / "config_1" / "config.yaml").write_text("- 1\n", encoding="utf-8")
+    (tmp_path / "configs" / "config_1" / "report.yaml").write_text("{}\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"config_1/config.yaml: expected a YAML mapping"):
+        neps.read_neps_results(tmp_path)
