@@ -7,6 +7,7 @@ path applies the same result contract and error settings.
 from __future__ import annotations
 
 import logging
+import math
 import time
 import traceback
 from collections.abc import Mapping
@@ -181,7 +182,10 @@ def told_outcome(
     """The outcome of a result the user hands in (``AskAndTell.tell``): a value or an exception.
 
     NePS's ``time_end``, and a traceback given with a value, go to the trial's metadata.
+    Those keywords are checked first: a duration of the wrong type was stored, and the trial
+    then read back as corrupted, its result lost.
     """
+    _check_told_keywords(duration, traceback_text, time_end)
     metadata: dict[str, Any] = {} if time_end is None else {"time_end": time_end}
     if isinstance(result, BaseException):
         formatted = traceback_text or "".join(
@@ -193,6 +197,22 @@ def told_outcome(
     if traceback_text is not None:
         metadata["traceback"] = traceback_text
     return EvaluationOutcome(trial_id, result=result, duration=duration, metadata=metadata)
+
+
+def _check_told_keywords(duration: Any, traceback_text: Any, time_end: Any) -> None:
+    def is_time(value: Any) -> bool:
+        return (
+            isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+        )
+
+    if not is_time(duration) or duration < 0:
+        raise TypeError(
+            f"tell(): evaluation_duration must be a number of seconds >= 0, got {duration!r}"
+        )
+    if time_end is not None and not is_time(time_end):
+        raise TypeError(f"tell(): time_end must be a time in seconds (a number), got {time_end!r}")
+    if traceback_text is not None and not isinstance(traceback_text, str):
+        raise TypeError(f"tell(): traceback_str must be a str, got {traceback_text!r}")
 
 
 def check_outcomes(outcomes: list[Any], in_flight: Mapping[str, Trial]) -> None:

@@ -351,6 +351,30 @@ def test_a_result_told_by_another_client_has_its_real_duration(root: Path) -> No
     submitter.close()
 
 
+@pytest.mark.parametrize("storage", ["disk", "sqlite"])
+def test_neps_keywords_of_tell_are_checked_before_anything_is_stored(
+    root: Path, storage: str
+) -> None:
+    """A duration "3.2s" was stored; the trial then read back as corrupted, its result lost."""
+    with neps.AskAndTell(SPACE, root, evaluations_to_spend=3, storage=storage) as client:
+        asked = client.ask()
+        assert asked is not None
+        for keywords, culprit in (
+            ({"evaluation_duration": "3.2s"}, "evaluation_duration"),
+            ({"evaluation_duration": -7.0}, "evaluation_duration"),
+            ({"evaluation_duration": True}, "evaluation_duration"),
+            ({"time_end": float("nan")}, "time_end"),
+            ({"traceback_str": 123}, "traceback_str"),
+        ):
+            with pytest.raises(TypeError, match=f"tell\\(\\): {culprit} must be"):
+                client.tell(asked, 0.5, **keywords)
+        stored = client.tell(asked, 0.5, evaluation_duration=3, time_end=1.0e9)
+    assert stored.state.value == "success"
+    counts = {state: n for state, n in neps.status(root).counts.items() if n}
+    assert counts == {"success": 1}
+    assert neps.status(root).trials[0].report.evaluation_duration == 3  # type: ignore[union-attr]
+
+
 def test_ctrl_c_inside_ask_gives_back_the_trial_it_claimed(
     root: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
