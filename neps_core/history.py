@@ -6,6 +6,7 @@ budget checks and optimizer views cost O(1) per trial instead of a scan of the w
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Iterator, Mapping
 from fractions import Fraction
 
@@ -84,7 +85,7 @@ class TrialHistory(Mapping[str, Trial]):
     @property
     def cost_spent(self) -> float:
         """The summed cost of all finished trials that reported one."""
-        return float(self._cost)
+        return _as_float(self._cost)
 
     @property
     def costs_reported(self) -> int:
@@ -94,11 +95,11 @@ class TrialHistory(Mapping[str, Trial]):
     @property
     def fidelities_spent(self) -> float:
         """The summed fidelity of all trials created so far."""
-        return float(self._fidelities)
+        return _as_float(self._fidelities)
 
     def fidelities_spent_with(self, more: Iterable[float]) -> float:
         """The fidelity spent once trials at the fidelities ``more`` are created too."""
-        return float(self._fidelities + sum(Fraction(float(f)) for f in more))
+        return _as_float(self._fidelities + sum(Fraction(float(f)) for f in more))
 
     def budget(
         self,
@@ -117,6 +118,15 @@ class TrialHistory(Mapping[str, Trial]):
             cost_to_spend=cost_to_spend,
             fidelities_to_spend=fidelities_to_spend,
             used_evaluations=len(self),
-            used_cost=float(self._cost),
+            used_cost=self.cost_spent,
             used_fidelities=self.fidelities_spent,
         )
+
+
+def _as_float(total: Fraction) -> float:
+    """``total`` as a float: infinite where it is too large for one (two costs of 1e308, each
+    valid), which spends any budget rather than breaking every later read of the run."""
+    try:
+        return float(total)
+    except OverflowError:
+        return math.inf

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 from neps_core.cli.clean import clean_run
 from neps_core.cli.plugin_list import format_plugins, plugin_data
@@ -35,8 +37,20 @@ def run_command(arguments: argparse.Namespace) -> int:
 def status_command(arguments: argparse.Namespace) -> int:
     """``neps-core status ROOT [--json] [--failures N]``."""
     data = status_data(arguments.root_directory, arguments.failures)
-    print(json.dumps(data, indent=2) if arguments.json else format_status(data))
+    print(json.dumps(_strict_json(data), indent=2) if arguments.json else format_status(data))
     return 0
+
+
+def _strict_json(value: Any) -> Any:
+    """``value`` with infinite and NaN numbers as the strings ``"inf"``, ``"-inf"``, ``"nan"``:
+    strict JSON parsers refuse Python's ``Infinity`` (a cost total too large for a float)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {key: _strict_json(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_strict_json(item) for item in value]
+    return value
 
 
 def plot_command(arguments: argparse.Namespace) -> int:

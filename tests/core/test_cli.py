@@ -326,6 +326,22 @@ def test_plot_fails_on_stderr_only_when_no_trial_has_an_objective(tmp_path: Path
     assert all_failed.stderr.startswith("neps-core: error: nothing to plot: no trial of")
 
 
+def test_costs_whose_total_overflows_a_float_spend_the_budget_not_the_run(tmp_path: Path) -> None:
+    """Two valid costs of 1e308: ask(), close() and status failed with an OverflowError ever
+    after, and the JSON held Infinity, which strict parsers refuse."""
+    root = tmp_path / "run"
+    client = neps.AskAndTell(SPACE, root, evaluations_to_spend=5)
+    for _ in range(2):
+        client.tell(client.ask(), {"objective_to_minimize": 0.1, "cost": 1e308})
+    assert client.ask() is not None
+    client.close()
+    assert neps.status(root).budget.used_cost == float("inf")
+    shown = cli("status", str(root), "--json", cwd=tmp_path)
+    assert shown.returncode == 0, shown.stderr
+    data = json.loads(shown.stdout, parse_constant=lambda name: pytest.fail(f"JSON has {name}"))
+    assert data["budget"]["cost_used"] == "inf"
+
+
 # -- plugins --------------------------------------------------------------------------------------
 def _broken_distribution(directory: Path) -> Path:
     """A real installed-distribution record whose entry point cannot be imported."""
