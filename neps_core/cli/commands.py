@@ -61,14 +61,15 @@ def plot_command(arguments: argparse.Namespace) -> int:
     root = Path(arguments.root_directory)
     written = write_plots(root, output_dir=arguments.output_dir, x_axis=arguments.x_axis)
     if not written:
-        if len(read_run(root).history):  # trials, but none with an objective: an error
-            print(
-                f"neps-core: error: nothing to plot: no trial of {root} finished with an objective",
-                file=sys.stderr,
-            )
-            return 1
-        print(f"Nothing to plot yet: {root} has no trials")
-        return 0
+        history = read_run(root).history
+        if not any(trial.state.is_final for trial in history.values()):  # a run in progress
+            print(f"Nothing to plot yet: no trial of {root} has finished")
+            return 0
+        print(  # trials finished, but none with an objective: an error
+            f"neps-core: error: nothing to plot: no trial of {root} finished with an objective",
+            file=sys.stderr,
+        )
+        return 1
     for path in written:
         print(f"wrote {path}")
     return 0

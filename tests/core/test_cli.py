@@ -320,7 +320,13 @@ def test_plot_fails_on_stderr_only_when_no_trial_has_an_objective(tmp_path: Path
     root = tmp_path / "run"
     nothing_yet = cli("plot", str(root), cwd=tmp_path)
     assert nothing_yet.returncode == 1 and "No neps_core run" in nothing_yet.stderr
-    neps.run(diverge, SPACE, root_directory=root, evaluations_to_spend=2, ignore_errors=True)
+    with neps.AskAndTell(SPACE, root) as client:  # a run in progress: not an error
+        client.ask()
+        in_progress = cli("plot", str(root), cwd=tmp_path)
+        assert in_progress.returncode == 0, in_progress.stderr
+        assert in_progress.stdout.startswith("Nothing to plot yet: no trial of")
+        client.tell(client.ask(), ValueError("diverged"))
+    neps.run(diverge, SPACE, root_directory=root, evaluations_to_spend=4, ignore_errors=True)
     all_failed = cli("plot", str(root), cwd=tmp_path)
     assert all_failed.returncode == 1 and all_failed.stdout == ""
     assert all_failed.stderr.startswith("neps-core: error: nothing to plot: no trial of")
