@@ -56,11 +56,13 @@ def present_in(root: Path, *, overwrite: Overwrite | None = None) -> Iterator[No
     """
     root = Path(root)
     root_existed = root.exists()
+    state_existed = (root / WORKERS_LOCK.parent).exists()
     shared = _lock(root, "shared") if overwrite is None else _overwritten(root, overwrite)
     try:
         yield
     except BaseException:
-        _remove_if_alone(root, shared, remove_root=not root_existed)
+        if not state_existed:  # also in a folder of other files (another tool's results)
+            _remove_if_alone(root, shared, remove_root=not root_existed)
         raise
     finally:
         _unlock(shared)
@@ -147,17 +149,18 @@ def _unlock(descriptor: int | None) -> None:
 
 
 def _remove_if_alone(root: Path, descriptor: int | None, *, remove_root: bool) -> None:
-    """Remove the lock file if it is all there is and no one else is present."""
+    """Remove the lock file (and the root, if ``remove_root`` and it is then empty) if the
+    lock file is all there is of neps_core's state and no one else is present."""
     if descriptor is None or fcntl is None:
         return
     state = root / WORKERS_LOCK.parent
     try:
-        if os.listdir(state) != [WORKERS_LOCK.name] or os.listdir(root) != [state.name]:
+        if os.listdir(state) != [WORKERS_LOCK.name]:
             return
         fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
         os.unlink(root / WORKERS_LOCK)
         state.rmdir()
-        if remove_root:
+        if remove_root and not os.listdir(root):
             root.rmdir()
     except OSError:  # someone else is present or wrote something: it is their run now
         return

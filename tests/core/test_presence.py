@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 import neps_core as neps
-from neps_core.errors import UnknownPluginError
+from neps_core.errors import NepsCoreError, UnknownPluginError
 from neps_core.plugin_manager import load_plugins
 from neps_core.presence import WORKERS_LOCK, alone_in, present_in
 from neps_core.run_storage import overwrite_run
@@ -173,6 +173,18 @@ def test_a_refused_new_run_leaves_no_lock_file(tmp_path: Path) -> None:
     with pytest.raises(UnknownPluginError, match="no_such_optimizer"):
         neps.run(lambda x: x, SPACE, root_directory=root, optimizer="no_such_optimizer")
     assert not root.exists()
+
+
+def test_a_refused_start_in_another_tools_folder_leaves_it_as_it_was(tmp_path: Path) -> None:
+    """.neps_core/workers.lock stayed behind among the other tool's files."""
+    foreign = tmp_path / "foreign"
+    (foreign / "configs").mkdir(parents=True)
+    (foreign / "results.csv").write_text("x,y\n", encoding="utf-8")
+    with pytest.raises(NepsCoreError, match="pipeline_space is required"):
+        neps.run(lambda x: x, root_directory=foreign, evaluations_to_spend=1)
+    with pytest.raises(NepsCoreError, match="pipeline_space is required"):
+        neps.AskAndTell(root_directory=foreign)
+    assert sorted(p.name for p in foreign.iterdir()) == ["configs", "results.csv"]
 
 
 def test_the_lock_file_is_where_the_docs_say(root: Path) -> None:
