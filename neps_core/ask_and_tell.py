@@ -280,7 +280,9 @@ class AskAndTell:
         self._check_open()
         custom = {} if config_id is None else {"config_id": str(config_id)}
         space = self._context.space
-        return import_into(self._context.storage, space, [(config, result)], **custom)[0]
+        return import_into(
+            self._context.storage, space, (config, result), "tell_custom()", **custom
+        )
 
     def close(self) -> Summary:
         """Stop heartbeating, tell observers the client is done, and return the run's summary.

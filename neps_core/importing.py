@@ -132,15 +132,20 @@ def _import(
 
 
 def import_into(
-    storage: Storage, space: PipelineSpace, evaluated_trials: Any, **metadata: Any
-) -> list[Trial]:
-    """Import ``(config, result)`` pairs into an open run; ``metadata`` joins each trial's.
+    storage: Storage, space: PipelineSpace, pair: tuple[Any, Any], caller: str, **metadata: Any
+) -> Trial:
+    """Import one ``(config, result)`` pair into an open run; ``metadata`` joins the trial's.
 
-    For ``AskAndTell.tell_custom``: checked as ``import_trials`` checks, written in one
-    transaction.
+    For ``AskAndTell.tell_custom``: checked as ``import_trials`` checks, and its errors name
+    ``caller`` (say ``tell_custom()``), not ``evaluated_trials[0]``, which it was not given.
     """
-    parsed = _parse_all(_check_pairs(evaluated_trials), space)
-    return storage.transact(lambda history: _trials(history, parsed, space, metadata))
+    try:
+        parsed = _parse_all(_check_pairs([pair]), space)
+        return storage.transact(lambda history: _trials(history, parsed, space, metadata))[0]
+    except (TypeError, ValueError) as error:  # the same error, its subject renamed
+        if error.args and isinstance(error.args[0], str):
+            error.args = (error.args[0].replace("evaluated_trials[0]", caller), *error.args[1:])
+        raise
 
 
 def _check_pairs(evaluated_trials: Any) -> list[tuple[int, tuple[Mapping[str, Any], Any]]]:

@@ -156,8 +156,13 @@ def test_tell_custom_records_a_warm_start_trial(root: Path) -> None:
         )
         assert trial.state is neps.TrialState.SUCCESS
         assert trial.metadata["config_id"] == "warm_1"
-        with pytest.raises(ValueError, match="'y'"):
+        # The errors named evaluated_trials[0], an argument of import_trials, not of this call.
+        with pytest.raises(ValueError, match=r"^tell_custom\(\): invalid configuration: .*'y'"):
             client.tell_custom(config={"x": 0.5, "y": 7}, result=1.0)
+        with pytest.raises(ValueError, match=r"^tell_custom\(\): invalid result: .*cost"):
+            client.tell_custom(
+                config={"x": 0.5, "y": 1}, result={"objective_to_minimize": 1, "cost": -1}
+            )
         asked = client.ask(n=3)
         assert len(asked) == 2  # the told trial counts toward evaluations_to_spend
     status = neps.status(root)
