@@ -198,8 +198,14 @@ def _parse_all(
 
 def _stored_decision(parameter: Categorical, value: Any) -> Any:
     """A choice as its index where the space stores indices (tuples, objects): users import
-    what ``evaluate_pipeline`` received. A list read from YAML or JSON matches a tuple."""
-    if not parameter.indexed or parameter.contains(value):
+    what ``evaluate_pipeline`` received. A list read from YAML or JSON matches a tuple.
+
+    Elsewhere the choice itself, as the space spells it (``16`` for ``16.0`` from a CSV file,
+    ``True`` for ``1``): stored as given, it read differently and was imported again."""
+    if not parameter.indexed:
+        found = parameter.index_of(value)
+        return value if found is None else parameter.choices[found]
+    if parameter.contains(value):
         return value
     index = position(parameter.choices, tuple(value) if isinstance(value, list) else value)
     return value if index is None else index

@@ -220,3 +220,19 @@ def test_importing_again_what_was_imported_adds_nothing(root: Path, storage: str
     evaluated_by_the_run = neps.status(root).trials[-1]
     imported = neps.import_trials([(evaluated_by_the_run.config, 0.4)], root)
     assert [t.id for t in imported] == ["8"]  # only earlier imports stand for a pair
+
+
+def test_a_choice_is_stored_as_the_space_spells_it(root: Path) -> None:
+    """``16.0`` (a CSV column) and ``1`` were stored as given: the best config read
+    ``bs: 16.0`` and importing ``16`` later made a second trial of the same configuration."""
+    space = {
+        "flag": neps.Categorical((True, False)),
+        "bs": neps.Categorical((16, 32)),
+        "x": neps.Float(0.0, 1.0),
+    }
+    (first,) = neps.import_trials([({"flag": 1, "bs": 16.0, "x": 0.5}, 0.3)], root, space)
+    assert first.config == {"flag": True, "bs": 16, "x": 0.5}
+    assert [type(first.config[n]) for n in ("flag", "bs")] == [bool, int]
+    again = neps.import_trials([({"flag": True, "bs": 16, "x": 0.5}, 0.3)], root)
+    assert [t.id for t in again] == [first.id]
+    assert neps.load_config(root, config_id=first.id) == {"flag": True, "bs": 16, "x": 0.5}
