@@ -24,7 +24,7 @@ from typing import Any, ClassVar
 
 import attrs
 
-from neps_core.space.parameters import Categorical, Parameter, is_plain_data
+from neps_core.space.parameters import Categorical, Numerical, Parameter, is_plain_data
 
 _ORDER: dict[str, Callable[[Any, Any], bool]] = {
     "==": operator.eq,
@@ -52,6 +52,20 @@ class Clause(abc.ABC):
     def problems(self, parameters: Mapping[str, Parameter]) -> list[str]:
         """What is wrong with the clause in a space with ``parameters``."""
         return [f"unknown parameter {name!r}" for name in sorted(self.names() - set(parameters))]
+
+
+def _value_kind(parameter: Any) -> str | None:
+    """``"number"`` or ``"text"`` where all values of ``parameter`` are of that kind."""
+    if isinstance(parameter, Numerical):
+        return "number"
+    if not isinstance(parameter, Categorical) or parameter.indexed:
+        return None
+    kinds = {
+        "number" if isinstance(c, int | float) and not isinstance(c, bool) else type(c).__name__
+        for c in parameter.choices
+    }
+    kind = kinds.pop() if len(kinds) == 1 else None
+    return "text" if kind == "str" else kind if kind == "number" else None
 
 
 def _comparable(value: Any, parameter: Parameter) -> Any:
@@ -88,7 +102,8 @@ class _Atom(Clause):
     def problems(self, parameters: Mapping[str, Parameter]) -> list[str]:
         problems = super().problems(parameters)
         parameter = parameters.get(self.name)
-        if parameter is not None and not parameter.contains(self.value):  # type: ignore[attr-defined]
+        contains = getattr(parameter, "contains", None)  # an Operation has none: not plain,
+        if contains is not None and not contains(self.value):  # which the space reports
             problems.append(f"{self.value!r} is not a value of {self.name!r}")
         if not is_plain_data(self.value):
             problems.append(f"compares with {self.value!r}, which is not plain data")
@@ -173,6 +188,13 @@ class Relation(Clause):
         problems = super().problems(parameters)
         if self.op not in _ORDER:
             problems.append(f"unknown relation {self.op!r}; use one of {sorted(_ORDER)}")
+        sides = [parameters[name] for name in (self.left, self.right) if name in parameters]
+        kinds = {_value_kind(side) for side in sides}
+        if self.op in ("<", ">") and len(sides) == 2 and (None in kinds or len(kinds) > 1):
+            problems.append(  # found only when a configuration was checked, mid-run
+                f"{self.left!r} {self.op} {self.right!r} needs two numeric parameters (or two "
+                "with text choices) to order"
+            )
         return problems
 
 

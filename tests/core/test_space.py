@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 import neps_core as neps
-from neps_core.space import Equals, describe_space, space_from_description
+from neps_core.space import Equals, Relation, describe_space, space_from_description
 
 
 class MixedSpace(neps.PipelineSpace):
@@ -630,3 +630,17 @@ def test_a_forbidden_prior_configuration_is_replaced_by_an_allowed_one_near_it(
     neps.run(evaluate, space, root_directory=root, evaluations_to_spend=4,
              optimizer=(optimizer, STARTING_FROM_THE_PRIOR[optimizer]))  # fmt: skip
     assert len(seen) == 4 and all(space.violated_clause(c) is None for c in seen)
+
+
+def test_clauses_that_cannot_be_evaluated_are_refused_when_the_space_is_made() -> None:
+    """A string categorical ordered against a float crashed the run with a bare TypeError
+    (comparing 'adam' < 0.1); a condition on an operation with an AttributeError."""
+    plain = {"optimizer": neps.Categorical(("adam", "sgd")), "lr": neps.Float(0.0, 1.0)}
+    with pytest.raises(ValueError, match=r"'optimizer' < 'lr' needs two numeric parameters"):
+        neps.PipelineSpace(plain, forbidden=[Relation("optimizer", "<", "lr")])
+    numbers = {"batch": neps.Categorical((16, 32)), "width": neps.Integer(8, 64)}
+    neps.PipelineSpace(numbers, forbidden=[Relation("batch", ">", "width")])  # numbers: fine
+    neps.PipelineSpace(plain, forbidden=[Relation("optimizer", "==", "lr")])  # any types
+    operation = {"act": neps.Operation("relu", args=(neps.Float(0.0, 1.0),)), "b": neps.Float(0, 1)}
+    with pytest.raises(ValueError, match=r"'act' is not a plain parameter"):
+        neps.PipelineSpace(operation, conditions={"b": Equals("act", 0)})
