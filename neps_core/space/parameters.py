@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import math
+import sys
 import warnings
 from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
@@ -136,8 +137,9 @@ class Numerical(Parameter):
 
     def problems(self) -> list[str]:
         problems = []
-        if not (math.isfinite(self.lower) and math.isfinite(self.upper)):
-            problems.append(f"bounds must be finite, got [{self.lower}, {self.upper}]")
+        largest = sys.float_info.max  # not math.isfinite: an int beyond it overflows that
+        if not all(-largest <= bound <= largest for bound in (self.lower, self.upper)):
+            problems.append(f"bounds must be finite floats, got [{self.lower}, {self.upper}]")
         elif self.lower >= self.upper:
             problems.append(f"lower ({self.lower}) must be smaller than upper ({self.upper})")
         elif not self.log and math.isinf(self.upper - self.lower):  # samples would be nan
@@ -192,6 +194,8 @@ def _not_a_number(kind: str, value: Any) -> InvalidParameterError:
 def _to_float(value: Any) -> float:
     try:
         return float(value)
+    except OverflowError:  # an int beyond 1.8e308: refused by the finiteness check
+        return math.inf if value > 0 else -math.inf
     except (TypeError, ValueError):
         raise _not_a_number("Float", value) from None
 

@@ -207,6 +207,8 @@ def test_non_integral_integer_bound_names_the_parameter() -> None:
             lambda: {"lr": neps.Float(-1e308, 1e308)},
             "wider than a float holds",
         ),
+        (lambda: {"lr": neps.Integer(0, 2**1100)}, "bounds must be finite floats"),  # not an
+        (lambda: {"lr": neps.Float(0, 2**1100)}, "bounds must be finite floats"),  # OverflowError
         (lambda: {"lr": neps.Categorical(choices=[])}, "choices"),
         (lambda: {"lr": neps.Categorical(choices="adam")}, "choices must be a list or tuple.*str"),
         (lambda: {"lr": neps.Categorical(choices={"a": 1})}, "choices must be a list or tuple"),
