@@ -24,7 +24,13 @@ from typing import Any, ClassVar
 
 import attrs
 
-from neps_core.space.parameters import Categorical, Numerical, Parameter, is_plain_data
+from neps_core.space.parameters import (
+    Categorical,
+    Constant,
+    Numerical,
+    Parameter,
+    is_plain_data,
+)
 
 _ORDER: dict[str, Callable[[Any, Any], bool]] = {
     "==": operator.eq,
@@ -54,18 +60,21 @@ class Clause(abc.ABC):
         return [f"unknown parameter {name!r}" for name in sorted(self.names() - set(parameters))]
 
 
-def _value_kind(parameter: Any) -> str | None:
-    """``"number"`` or ``"text"`` where all values of ``parameter`` are of that kind."""
+def _value_kinds(parameter: Any) -> set[str]:
+    """Whether ``parameter``'s values are numbers (bools too) or text: ``"<"`` between the
+    two fails. Empty where unknown (operations, choices stored as indices)."""
     if isinstance(parameter, Numerical):
-        return "number"
-    if not isinstance(parameter, Categorical) or parameter.indexed:
-        return None
-    kinds = {
-        "number" if isinstance(c, int | float) and not isinstance(c, bool) else type(c).__name__
-        for c in parameter.choices
-    }
-    kind = kinds.pop() if len(kinds) == 1 else None
-    return "text" if kind == "str" else kind if kind == "number" else None
+        return {"number"}
+    values: tuple[Any, ...] = ()
+    if isinstance(parameter, Categorical) and not parameter.indexed:
+        values = parameter.choices
+    elif isinstance(parameter, Constant):
+        values = (parameter.value,)
+    return {"number" if isinstance(v, int | float) else "text" for v in values if _plain(v)}
+
+
+def _plain(value: Any) -> bool:
+    return isinstance(value, int | float | str)
 
 
 def _comparable(value: Any, parameter: Parameter) -> Any:
@@ -188,12 +197,10 @@ class Relation(Clause):
         problems = super().problems(parameters)
         if self.op not in _ORDER:
             problems.append(f"unknown relation {self.op!r}; use one of {sorted(_ORDER)}")
-        sides = [parameters[name] for name in (self.left, self.right) if name in parameters]
-        kinds = {_value_kind(side) for side in sides}
-        if self.op in ("<", ">") and len(sides) == 2 and (None in kinds or len(kinds) > 1):
+        left, right = (_value_kinds(parameters.get(name)) for name in (self.left, self.right))
+        if self.op in ("<", ">") and {"number", "text"} <= (left | right) and left != right:
             problems.append(  # found only when a configuration was checked, mid-run
-                f"{self.left!r} {self.op} {self.right!r} needs two numeric parameters (or two "
-                "with text choices) to order"
+                f"{self.left!r} {self.op} {self.right!r} orders numbers against text"
             )
         return problems
 

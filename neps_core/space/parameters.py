@@ -142,7 +142,7 @@ class Numerical(Parameter):
             problems.append(f"bounds must be finite floats, got [{self.lower}, {self.upper}]")
         elif self.lower >= self.upper:
             problems.append(f"lower ({self.lower}) must be smaller than upper ({self.upper})")
-        elif not self.log and math.isinf(self.upper - self.lower):  # samples would be nan
+        elif not self.log and math.isinf(float(self.upper) - float(self.lower)):  # nan samples
             problems.append(
                 f"the range [{self.lower}, {self.upper}] is wider than a float holds "
                 "(upper - lower overflows); narrow it, or use log=True with lower > 0"

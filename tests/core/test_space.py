@@ -209,6 +209,7 @@ def test_non_integral_integer_bound_names_the_parameter() -> None:
         ),
         (lambda: {"lr": neps.Integer(0, 2**1100)}, "bounds must be finite floats"),  # not an
         (lambda: {"lr": neps.Float(0, 2**1100)}, "bounds must be finite floats"),  # OverflowError
+        (lambda: {"lr": neps.Integer(-(10**308), 10**308)}, "wider than a float holds"),
         (lambda: {"lr": neps.Categorical(choices=[])}, "choices"),
         (lambda: {"lr": neps.Categorical(choices="adam")}, "choices must be a list or tuple.*str"),
         (lambda: {"lr": neps.Categorical(choices={"a": 1})}, "choices must be a list or tuple"),
@@ -638,10 +639,17 @@ def test_clauses_that_cannot_be_evaluated_are_refused_when_the_space_is_made() -
     """A string categorical ordered against a float crashed the run with a bare TypeError
     (comparing 'adam' < 0.1); a condition on an operation with an AttributeError."""
     plain = {"optimizer": neps.Categorical(("adam", "sgd")), "lr": neps.Float(0.0, 1.0)}
-    with pytest.raises(ValueError, match=r"'optimizer' < 'lr' needs two numeric parameters"):
+    with pytest.raises(ValueError, match=r"'optimizer' < 'lr' orders numbers against text"):
         neps.PipelineSpace(plain, forbidden=[Relation("optimizer", "<", "lr")])
-    numbers = {"batch": neps.Categorical((16, 32)), "width": neps.Integer(8, 64)}
-    neps.PipelineSpace(numbers, forbidden=[Relation("batch", ">", "width")])  # numbers: fine
+    numbers = {
+        "batch": neps.Categorical((16, 32)),
+        "width": neps.Integer(8, 64),
+        "cap": neps.Constant(40),
+        "a": neps.Categorical((False, True)),
+        "b": neps.Categorical((False, True)),
+    }
+    orderable = [Relation("batch", ">", "width"), Relation("width", ">", "cap")]
+    neps.PipelineSpace(numbers, forbidden=[*orderable, Relation("a", "<", "b")])  # all fine
     neps.PipelineSpace(plain, forbidden=[Relation("optimizer", "==", "lr")])  # any types
     operation = {"act": neps.Operation("relu", args=(neps.Float(0.0, 1.0),)), "b": neps.Float(0, 1)}
     with pytest.raises(ValueError, match=r"'act' is not a plain parameter"):
