@@ -25,14 +25,7 @@ from neps_core.budget_file import recorded_budgets
 from neps_core.config import RunSettings
 from neps_core.history import TrialHistory
 from neps_core.interfaces import Storage
-from neps_core.models import (
-    FIDELITY_SEARCHED,
-    BudgetInfo,
-    FidelityValue,
-    Summary,
-    Trial,
-    TrialState,
-)
+from neps_core.models import FIDELITY_SEARCHED, BudgetInfo, Summary, Trial, TrialState
 from neps_core.run_info import rebuildable_space
 from neps_core.serialization import dump_yaml, to_plain, write_atomic
 from neps_core.space import PipelineSpace
@@ -84,19 +77,16 @@ def _as_passed(space: PipelineSpace, config: Mapping[str, Any]) -> dict[str, Any
 def at_top_fidelity(trials: list[Trial]) -> list[Trial]:
     """Trials at the highest fidelity reached: a cheap, biased evaluation never is the best.
 
-    The best trial and the Pareto front are both taken from these.
+    The best trial and the Pareto front are both taken from these. Where every fidelity was
+    searched like any other parameter (``FIDELITY_SEARCHED``: random or grid search with
+    ``ignore_fidelity=False``), all trials compete; one scheduled fidelity (a run continued
+    with a multi-fidelity optimizer) ranks them all by fidelity again.
     """
-    fidelities = [ranked_fidelity(t) for t in trials if ranked_fidelity(t) is not None]
-    if not fidelities:
+    with_fidelity = [t for t in trials if t.fidelity is not None]
+    if all(t.metadata.get(FIDELITY_SEARCHED) for t in with_fidelity):
         return trials
-    top = max(fidelities)  # type: ignore[type-var]
-    return [t for t in trials if ranked_fidelity(t) in (None, top)]
-
-
-def ranked_fidelity(trial: Trial) -> FidelityValue | None:
-    """The fidelity a trial is ranked by: ``None`` (competes with all) also where its fidelity
-    was searched like any other parameter (``FIDELITY_SEARCHED``), not set by a schedule."""
-    return None if trial.metadata.get(FIDELITY_SEARCHED) else trial.fidelity
+    top = max(t.fidelity for t in with_fidelity)  # type: ignore[type-var]
+    return [t for t in trials if t.fidelity in (None, top)]
 
 
 def pareto_front(trials: Sequence[Trial]) -> list[Trial]:

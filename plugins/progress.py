@@ -14,6 +14,7 @@ import logging
 import os
 import shutil
 import sys
+import threading
 import time
 import warnings
 from typing import TYPE_CHECKING, Any, TextIO
@@ -22,7 +23,7 @@ from neps_core import hookimpl
 from neps_core.config import RunSettings
 from neps_core.history import TrialHistory
 from neps_core.models import Summary, TrialState
-from neps_core.summary import ranked_fidelity
+from neps_core.summary import at_top_fidelity
 
 if TYPE_CHECKING:
     from neps_core.runtime import RunContext
@@ -49,13 +50,16 @@ class ProgressLine:
         self.stream = stream
         self.settings = settings
         self._best: float | None = None
-        self._top: float | None = None  # the highest fidelity among the successes seen
         self._seen_successes = 0
         self._drawn_at = 0.0
         self._width = 0
 
     def update(self, history: TrialHistory, *, force: bool = False) -> None:
         """Redraw from ``history`` (at most every ``REDRAW_INTERVAL`` s unless ``force``)."""
+        with _lines_lock:
+            self._draw(history, force=force)
+
+    def _draw(self, history: TrialHistory, *, force: bool) -> None:
         self._track_best(history)
         now = time.monotonic()
         if not force and now - self._drawn_at < REDRAW_INTERVAL:
@@ -104,32 +108,25 @@ class ProgressLine:
         return "neps-core " + " | ".join(parts)
 
     def _track_best(self, history: TrialHistory) -> None:
-        """Fold in the successes finished since the last update (oldest first, so cheap).
-
-        As in the summary, only trials at the highest fidelity reached count: a higher one
-        starts the best afresh.
-        """
+        """The best objective as in the summary (at the highest fidelity reached); recounted
+        only when a trial succeeded since the last update."""
         successes = history.ids_in(TrialState.SUCCESS)
-        for trial_id in successes[self._seen_successes :]:
-            trial = history[trial_id]
-            if not isinstance(trial.objective, float):
-                continue
-            fidelity = ranked_fidelity(trial)
-            if fidelity is not None and (self._top is None or fidelity > self._top):
-                self._top, self._best = fidelity, trial.objective
-            elif fidelity in (None, self._top) and (
-                self._best is None or trial.objective < self._best
-            ):
-                self._best = trial.objective
+        if len(successes) == self._seen_successes:
+            return
+        single = [history[i] for i in successes if isinstance(history[i].objective, float)]
+        contenders = [t.objective for t in at_top_fidelity(single)]
+        self._best = min((c for c in contenders if isinstance(c, float)), default=None)
         self._seen_successes = len(successes)
 
 
 _lines: dict[int, ProgressLine] = {}
+_lines_lock = threading.RLock()  # log records come from any thread (heartbeats, evaluators)
 
 
 def _clear_lines() -> None:
-    for line in _lines.values():
-        line.clear()
+    with _lines_lock:
+        for line in _lines.values():
+            line.clear()
 
 
 class _ClearLinesFirst(logging.Filter):
@@ -151,7 +148,7 @@ class TerminalGuard:
     def __init__(self) -> None:
         self._filter = _ClearLinesFirst()
         self._handlers: list[logging.Handler] = []
-        self._showwarning: Any = None
+        self._wrapper: Any = None
 
     def install(self) -> None:
         candidates = [
@@ -162,19 +159,26 @@ class TerminalGuard:
         self._handlers = [handler for handler in candidates if handler and _on_terminal(handler)]
         for handler in self._handlers:
             handler.addFilter(self._filter)
-        self._showwarning = warnings.showwarning
-        warnings.showwarning = self._show_warning
+        shown = warnings.showwarning
+        if getattr(shown, "clears_progress_lines", False):  # one of ours, put back by someone
+            return  # (warnings.catch_warnings restores what it saw): it does the job already
+
+        def show_warning(*args: Any, **kwargs: Any) -> None:
+            _clear_lines()
+            shown(*args, **kwargs)
+
+        show_warning.clears_progress_lines = True  # type: ignore[attr-defined]
+        self._wrapper, warnings.showwarning = (shown, show_warning), show_warning
 
     def uninstall(self) -> None:
         for handler in self._handlers:
             handler.removeFilter(self._filter)
         self._handlers = []
-        if warnings.showwarning == self._show_warning:  # not if somebody replaced it since
-            warnings.showwarning = self._showwarning
-
-    def _show_warning(self, *args: Any, **kwargs: Any) -> None:
-        _clear_lines()
-        self._showwarning(*args, **kwargs)
+        if self._wrapper is not None:
+            original, wrapper = self._wrapper
+            if warnings.showwarning is wrapper:  # not if somebody replaced it since
+                warnings.showwarning = original
+            self._wrapper = None
 
 
 def _on_terminal(handler: logging.Handler) -> bool:
@@ -191,9 +195,10 @@ def neps_run_started(run: RunContext) -> None:
     """Start a status line for this run when stdout is a terminal."""
     if enabled(sys.stdout):
         line = ProgressLine(sys.stdout, run.settings)
-        if not _lines:
-            _guard.install()
-        _lines[id(run)] = line
+        with _lines_lock:
+            if not _lines:
+                _guard.install()
+            _lines[id(run)] = line
         line.update(run.storage.sync(), force=True)
 
 
@@ -216,8 +221,9 @@ def neps_trial_finished(run: RunContext) -> None:
 @hookimpl
 def neps_run_finished(run: RunContext, summary: Summary) -> None:
     """Draw the final state and end the line."""
-    line = _lines.pop(id(run), None)
-    if line is not None:
-        if not _lines:
+    with _lines_lock:
+        line = _lines.pop(id(run), None)
+        if line is not None and not _lines:
             _guard.uninstall()
+    if line is not None:
         line.finish(run.storage.sync())

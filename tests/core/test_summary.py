@@ -15,13 +15,16 @@ import time
 from pathlib import Path
 from typing import Any
 
+import attrs
 import numpy as np
 import pytest
 import yaml
 
 import neps_core as neps
 from neps_core.errors import StorageError
-from neps_core.summary import refresh_summary_files
+from neps_core.models import FIDELITY_SEARCHED
+from neps_core.summary import at_top_fidelity, refresh_summary_files
+from neps_core.testing import make_trial
 
 SPACE = {
     "x": neps.Float(-1.0, 1.0),
@@ -424,6 +427,18 @@ def test_a_fidelity_searched_like_a_parameter_competes_at_any_value(
     rows = _trajectory(single)
     assert float(rows[-1]["best_objective_so_far"]) == status.best_objective
     assert all(row["best_objective_so_far"] != "" for row in rows)
+
+
+def test_one_scheduled_fidelity_ranks_every_trial_by_fidelity_again() -> None:
+    """Continued with a multi-fidelity optimizer, a searched low-fidelity trial that looks
+    better must not become the best (nor the incumbent it promotes from)."""
+    searched = attrs.evolve(
+        make_trial(1, {"x": 0.1, "epochs": 1}, objective=0.01, fidelity=1),
+        metadata={FIDELITY_SEARCHED: True},
+    )
+    scheduled = make_trial(2, {"x": 0.5, "epochs": 9}, objective=0.5, fidelity=9)
+    assert at_top_fidelity([searched]) == [searched]
+    assert at_top_fidelity([searched, scheduled]) == [scheduled]
 
 
 def test_the_pareto_front_is_taken_at_the_highest_fidelity_reached(root: Path) -> None:

@@ -236,3 +236,21 @@ def test_the_terminal_guard_leaves_logging_and_warnings_as_it_found_them() -> No
     finally:
         root.removeHandler(handler)
         root.removeHandler(file_like)
+
+
+def test_a_wrapper_put_back_by_catch_warnings_is_not_wrapped_into_a_recursion() -> None:
+    """The guard saved its own wrapper as the original and every warning then recursed."""
+    original = warnings.showwarning
+    shown: list[str] = []
+    warnings.showwarning = lambda message, *args, **kwargs: shown.append(str(message))
+    first, second = TerminalGuard(), TerminalGuard()
+    try:
+        first.install()
+        with warnings.catch_warnings():  # restores, on exit, the wrapper it found
+            first.uninstall()
+        second.install()
+        warnings.showwarning("still shown", UserWarning, "file.py", 1)
+        assert shown == ["still shown"]
+        second.uninstall()
+    finally:
+        warnings.showwarning = original
