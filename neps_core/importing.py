@@ -126,7 +126,10 @@ def _import(
         else:
             space, parsed, built = new_run
             initialize_run(opened, space, built, None, loaded.converter)
-        return opened.transact(lambda history: _new_or_earlier_trials(history, parsed, space))
+        reused: dict[int, Trial] = {}  # filled in the transaction, which stores only new ones
+        new = opened.transact(lambda history: _new_trials(history, parsed, space, reused))
+        fresh = iter(new)
+        return [reused[index] if index in reused else next(fresh) for index in range(len(parsed))]
     finally:
         opened.close()
 
@@ -239,20 +242,23 @@ def _parse(
     return to_plain(full), parsed
 
 
-def _new_or_earlier_trials(
-    history: TrialHistory, parsed: list[tuple[dict[str, Any], ParsedResult]], space: PipelineSpace
+def _new_trials(
+    history: TrialHistory,
+    parsed: list[tuple[dict[str, Any], ParsedResult]],
+    space: PipelineSpace,
+    reused: dict[int, Trial],
 ) -> list[Trial]:
-    """The trials for ``parsed``, reusing those an earlier ``import_trials`` made of a pair.
+    """The trials to store for ``parsed``; ``reused`` gets, by index, the earlier trials that
+    an earlier ``import_trials`` made of the same pair (returned, they were stored again).
 
     Each earlier trial stands for one pair: a pair given twice is imported twice once.
     """
     earlier: dict[str, list[Trial]] = {}
     for trial in history.values():
         if trial.worker_id == IMPORT_WORKER and trial.metadata == {"imported": True}:
-            earlier.setdefault(_import_key(trial.config, trial.state, trial.report), []).append(
-                trial
-            )
-    reused: dict[int, Trial] = {}
+            key = _import_key(trial.config, trial.state, trial.report)
+            earlier.setdefault(key, []).append(trial)
+    reused.clear()  # a retried transaction starts over
     for index, (config, result) in enumerate(parsed):
         matches = earlier.get(_import_key(config, result.state, result.report))
         if matches:
@@ -265,8 +271,7 @@ def _new_or_earlier_trials(
             len(parsed),
             ", ".join(trial.id for trial in reused.values()),
         )
-    new = iter(_trials(history, [p for i, p in enumerate(parsed) if i not in reused], space))
-    return [reused[index] if index in reused else next(new) for index in range(len(parsed))]
+    return _trials(history, [p for i, p in enumerate(parsed) if i not in reused], space)
 
 
 def _import_key(config: Mapping[str, Any], state: TrialState, report: Report | None) -> str:

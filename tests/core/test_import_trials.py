@@ -213,6 +213,11 @@ def test_importing_again_what_was_imported_adds_nothing(root: Path, storage: str
     again = neps.import_trials(repeated, root, SPACE, storage=storage)
     assert [t.id for t in first] == ["1", "2", "3", "4"]
     assert [t.id for t in again] == ["1", "2", "3", "4", "5"]  # only the new pair is new
+    journal = root / ".neps_core" / "journal.jsonl"
+    written = journal.read_bytes() if storage == "disk" else b""
+    neps.import_trials(repeated, root, SPACE, storage=storage)  # all five imported before
+    if storage == "disk":  # the earlier trials were written again on every rerun
+        assert journal.read_bytes() == written
     changed_result = neps.import_trials([(EVALUATED[0][0], 0.41)], root, SPACE)
     assert [t.id for t in changed_result] == ["6"]  # another result: another evaluation
     assert len(neps.status(root).trials) == 6
