@@ -29,6 +29,7 @@ from neps_core.liveness import (
     awaits_result,
     recover_gone_workers,
     recover_stale_trials,
+    without_running_marks,
 )
 from neps_core.models import BudgetInfo, Proposal, Trial, TrialState
 from neps_core.plugin_manager import Plugins, returned_list
@@ -344,6 +345,9 @@ class TrialSampler:
         trials = []
         for index, proposal in enumerate(proposals):
             mine = index < wanted
+            # A copy, without marks only the runtime sets (an optimizer copying a previous
+            # trial's metadata would make its promotion "await a result", never re-queued).
+            metadata = without_running_marks(proposal.metadata)
             trials.append(
                 Trial(
                     id=str(first_id + index),
@@ -357,9 +361,7 @@ class TrialSampler:
                     fidelity=None if fidelity_name is None else proposal.config[fidelity_name],
                     attempts=1 if mine else 0,
                     optimizer=self.optimizer.name,
-                    metadata=(
-                        self._claimed_metadata(proposal.metadata) if mine else proposal.metadata
-                    ),
+                    metadata=self._claimed_metadata(metadata) if mine else metadata,
                 )
             )
         return trials

@@ -500,6 +500,38 @@ def test_an_observer_error_keeps_its_type_and_names_the_plugin(neps_run: Run) ->
     assert "run(plugins=...)" in _notes(caught.value)
 
 
+class MarkingSearch(RandomSearch):
+    """Proposes with metadata, including marks only the runtime may set."""
+
+    name = "marking_search"
+
+    def ask(self, trials: Any, budget: Any, n: int) -> list[Proposal]:
+        marks = {"awaiting_result": True, "worker_process": "x/1/2", "source": "mine"}
+        return [attrs.evolve(p, metadata=marks) for p in super().ask(trials, budget, n)]
+
+
+def test_a_proposals_metadata_reaches_its_trial_without_the_runtimes_marks(
+    neps_run: Run,
+) -> None:
+    """A copied "awaiting_result" made a promotion look asynchronous: never re-queued."""
+    sampled: list[dict[str, Any]] = []
+
+    class Plugin:
+        @neps.hookimpl
+        def neps_register_optimizers(self) -> list[type]:
+            return [MarkingSearch]
+
+        @neps.hookimpl
+        def neps_trial_sampled(self, trial: Any) -> None:
+            sampled.append(dict(trial.metadata))
+
+    neps_run(optimizer="marking_search", plugins=[Plugin()], sample_batch_size=3)
+    assert len(sampled) == 5
+    assert all(metadata.get("source") == "mine" for metadata in sampled)
+    assert not any(metadata.get("awaiting_result") for metadata in sampled)
+    assert all(metadata.get("worker_process") != "x/1/2" for metadata in sampled)
+
+
 # -- the converter hook --------------------------------------------------------------------------
 @attrs.frozen
 class StepSettings:
