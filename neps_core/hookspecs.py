@@ -68,9 +68,9 @@ def neps_register_evaluators() -> Sequence[type[Evaluator]]:
 def neps_register_space_adapters() -> Sequence[type[SpaceAdapter]]:
     """Return space adapters that turn user space objects into a native ``PipelineSpace``.
 
-    Adapters are asked in pluggy's call order (``tryfirst`` first, then plugins registered
-    later before earlier ones; the built-in adapters are ``trylast``); the first whose
-    ``can_adapt`` accepts the object converts it.
+    Adapters are asked in pluggy's call order: ``tryfirst`` ones, then plain ones (plugins
+    registered later first), then ``trylast`` ones (earlier first), among them the built-in
+    adapters; the first whose ``can_adapt`` accepts the object converts it.
     """
 
 
