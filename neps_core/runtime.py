@@ -46,6 +46,7 @@ logger = logging.getLogger(__name__)
 
 INJECTABLE = ("pipeline_directory", "previous_pipeline_directory", "pipeline_id", "root_directory")
 POLL_INTERVAL = 0.05
+ASYNC_NOTICE_INTERVAL = 1.0  # seconds between looks for asynchronous results
 
 
 @attrs.define
@@ -93,6 +94,7 @@ class Worker:
         self._in_flight: dict[str, Trial] = {}  # until its result is stored
         self._claiming: set[str] = set()  # stored as this worker's, not yet in flight
         self._awaiting: set[str] = set()  # launched asynchronously, no result yet
+        self._noticed_at = 0.0  # when results of those were last looked for
         # Trials whose pipeline could not be built: failed like an evaluation that raised.
         self._unbuilt: list[EvaluationOutcome] = []
         self._claimed = 0
@@ -194,12 +196,23 @@ class Worker:
                 time.sleep(POLL_INTERVAL)  # for a free slot, or for other workers' trials
             else:
                 break
-        self._notice_async_results()
+        self._notice_async_results(now=True)
 
-    def _notice_async_results(self) -> None:
+    def _notice_due(self) -> bool:
+        due = time.monotonic() - self._noticed_at >= ASYNC_NOTICE_INTERVAL
+        if due:
+            self._noticed_at = time.monotonic()
+        return due
+
+    def _notice_async_results(self, *, now: bool = False) -> None:
         """Tell observers of the results that arrived through ``save_pipeline_results`` for
-        this worker's asynchronous trials while it runs (TensorBoard logged none of them)."""
-        if not self._awaiting:
+        this worker's asynchronous trials while it runs (TensorBoard logged none of them).
+
+        Every ``ASYNC_NOTICE_INTERVAL`` seconds, or ``now``; every loop where the evaluator
+        bounds the trials in flight, whose free slots depend on it.
+        """
+        bounded = self.context.evaluator.max_outstanding is not None
+        if not self._awaiting or not (now or bounded or self._notice_due()):
             return
         history = self.context.storage.sync()
         for trial_id in sorted(self._awaiting, key=lambda i: (len(i), i)):
