@@ -193,14 +193,24 @@ def adoptable_job(pipeline_directory: Path) -> Any | None:
     return job if states is not None and states.get(job_id) in ACTIVE_STATES else None
 
 
+#: Active states of a job that has not started running ``evaluate_pipeline`` yet: its
+#: ``timeout`` does not run while it waits in the queue.
+QUEUED_STATES = frozenset({"PENDING", "CONFIGURING", "REQUEUED", "REQUEUE_FED", "REQUEUE_HOLD"})
+
+
 @attrs.define
 class _Submitted:
     job: Any
     cluster: str
-    started: float
+    submitted_at: float
     timeout: float | None
+    started: float | None = None  # first seen running (a local job: when submitted)
     ended: str | None = None  # the state in which the job was first seen ended
     ended_at: float = 0.0
+
+    @property
+    def running_since(self) -> float:
+        return self.submitted_at if self.started is None else self.started
 
 
 class SlurmEvaluator(Evaluator):
@@ -244,10 +254,12 @@ class SlurmEvaluator(Evaluator):
         payload = cloudpickle.dumps(job.function)  # functions of __main__ travel by value
         search_path = [entry for entry in sys.path if entry]
         submitted = executor.submit(evaluate_in_job, payload, dict(job.arguments), search_path)
-        if executor.cluster == "slurm":
+        on_slurm = executor.cluster == "slurm"
+        if on_slurm:
             record_job(job.pipeline_directory, str(submitted.job_id), folder)
+        now = time.monotonic()
         self._jobs[job.trial.id] = _Submitted(
-            submitted, executor.cluster, time.monotonic(), timeout
+            submitted, executor.cluster, now, timeout, started=None if on_slurm else now
         )
 
     def wait(self, timeout: float | None = None) -> list[EvaluationOutcome]:
@@ -285,6 +297,8 @@ class SlurmEvaluator(Evaluator):
                 state = submitted.job.state if submitted.job.done() else "RUNNING"
             else:
                 state = states.get(str(submitted.job.job_id), "VANISHED")
+            if submitted.started is None and state not in QUEUED_STATES:
+                submitted.started = now  # running (or ended): its timeout runs from here
             if state not in ACTIVE_STATES:
                 submitted.ended, submitted.ended_at = state, now
 
@@ -294,9 +308,10 @@ class SlurmEvaluator(Evaluator):
             return self._outcome(trial_id, submitted)
         limit = math.inf if submitted.timeout is None else submitted.timeout
         ended_in_time = (
-            submitted.ended is not None and submitted.ended_at - submitted.started <= limit
+            submitted.ended is not None and submitted.ended_at - submitted.running_since <= limit
         )
-        if now - submitted.started > limit and not ended_in_time:  # a crash is no timeout
+        running = submitted.started is not None
+        if running and now - submitted.running_since > limit and not ended_in_time:
             job.cancel(check=False)
             error = EvaluationTimeoutError(limit, f"SLURM job {job.job_id} was cancelled")
             return self._failure(trial_id, submitted, error)
@@ -325,7 +340,7 @@ class SlurmEvaluator(Evaluator):
         return EvaluationOutcome(
             trial_id=trial_id,
             error=error,
-            duration=time.monotonic() - submitted.started,
+            duration=time.monotonic() - submitted.running_since,
             metadata=self._metadata(submitted.job),
         )
 

@@ -312,6 +312,27 @@ def test_a_timeout_cancels_the_job_and_is_recorded(slurm_cluster: Path, tmp_path
 
 
 @pytest.mark.slow
+def test_the_timeout_does_not_run_while_the_job_waits_in_the_queue(
+    slurm_cluster: Path, tmp_path: Path
+) -> None:
+    """A job queued behind a full node was cancelled as a timeout before it ever started."""
+    blocker = subprocess.run(
+        ["sbatch", "--parsable", "-c", "2", "-o", str(tmp_path / "blocker.out"),
+         "--wrap", "sleep 10"],
+        capture_output=True, text=True, check=True,
+    ).stdout.strip()  # fmt: skip
+    evaluator = SlurmEvaluator(SlurmSettings(timeout=4.0, **ON_THE_CLUSTER))
+    try:
+        evaluator.submit(make_job("1", square, {"x": 3.0}, tmp_path / "1"))
+        outcome = collect(evaluator, 1, 180)["1"]
+    finally:
+        evaluator.close()
+        subprocess.run(["scancel", blocker], check=False)
+    assert outcome.error is None, outcome.error
+    assert outcome.result == 9.0
+
+
+@pytest.mark.slow
 def test_close_cancels_running_jobs(slurm_cluster: Path, tmp_path: Path) -> None:
     evaluator = SlurmEvaluator(SlurmSettings(**ON_THE_CLUSTER))
     directory = tmp_path / "stuck"
