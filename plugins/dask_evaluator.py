@@ -17,8 +17,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copyreg
+import io
 import logging
 import os
+import pickle
 import threading
 import time
 import uuid
@@ -81,11 +84,32 @@ class DaskSettings:
 def evaluate_remotely(
     function: Callable[..., Any], arguments: Mapping[str, Any]
 ) -> tuple[Captured, str | None]:
-    """Runs on a dask worker: what ``call_capturing`` returns, and the worker's address."""
+    """Runs on a dask worker: what ``call_capturing`` returns, and the worker's address.
+
+    An exception travels pickled by us (``_pickled_by_python``): dask's own transfer dropped
+    ``SystemExit``'s code (``sys.exit(3)`` in a pipeline ended the user's script with 0).
+    """
     worker = None
     with contextlib.suppress(ValueError):  # not on a worker (e.g. a synchronous scheduler)
         worker = _distributed().get_worker().address
-    return call_capturing(function, arguments), worker
+    kind, value, trace, duration = call_capturing(function, arguments)
+    if kind == "error":
+        value = _pickled_by_python(value)
+    return (kind, value, trace, duration), worker
+
+
+def _pickled_by_python(error: BaseException) -> bytes:
+    """``error`` pickled by Python's own rules for exceptions: the tblib reducers that
+    distributed registers rebuild them without what their ``__init__`` sets (``code``)."""
+    buffer = io.BytesIO()
+    pickler = pickle.Pickler(buffer)
+    pickler.dispatch_table = {
+        kind: reducer
+        for kind, reducer in copyreg.dispatch_table.items()
+        if not (isinstance(kind, type) and issubclass(kind, BaseException))
+    }
+    pickler.dump(error)
+    return buffer.getvalue()
 
 
 @attrs.define
@@ -233,7 +257,10 @@ class DaskEvaluator(Evaluator):
                 error=error or RuntimeError(f"the dask task ended as {task.future.status}"),
                 duration=duration,
             )
-        captured, worker = task.future.result()
+        (kind, value, trace, duration), worker = task.future.result()
+        if kind == "error":
+            value = pickle.loads(value)  # a pickle of our own worker's call_capturing
+        captured = (kind, value, trace, duration)
         return outcome_of(trial_id, captured, {} if worker is None else {"dask_worker": worker})
 
     def _time_out(self, trial_id: str, task: _Task) -> EvaluationOutcome:

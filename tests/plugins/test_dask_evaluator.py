@@ -305,3 +305,21 @@ def test_what_cannot_travel_back_fails_its_trial_only(cluster_address: str, root
     assert "TwoArgumentError: code=7: custom" in errors[1]
     third = yaml.safe_load((root / "configs" / "config_3" / "report.yaml").read_text())
     assert third["objective_to_minimize"] is not None and "lock" in third["extra"]["lock"]
+
+
+def exit_with_three(x: float) -> float:
+    sys.exit(3)
+
+
+@pytest.mark.slow
+def test_sys_exit_in_the_pipeline_keeps_its_code(cluster_address: str, root: Path) -> None:
+    """dask's transfer dropped SystemExit's code: a script ended with status 0, not 3."""
+    with pytest.raises(SystemExit) as caught:
+        neps.run(
+            exit_with_three,
+            {"x": neps.Float(0.0, 1.0)},
+            root_directory=root,
+            evaluations_to_spend=1,
+            evaluator={"name": "dask", "address": cluster_address, "n_workers": 1},
+        )
+    assert caught.value.code == 3
