@@ -22,6 +22,7 @@ from neps_core.errors import (
     ObjectiveCountError,
     TrialAlreadyReportedError,
     TrialNotFoundError,
+    add_note,
 )
 from neps_core.history import TrialHistory
 from neps_core.interfaces import EvaluationOutcome, Storage
@@ -144,6 +145,12 @@ def judge_outcome(
         )
         logger.warning("Trial %s failed: %s", outcome.trial_id, report.error)
         error = None if settings.ignore_errors else outcome.error
+        if error is not None and source == RETURN_VALUE:  # raised out of run(), not tell()
+            add_note(  # its own type and message; the note says which trial
+                error,
+                f"neps_core: raised by evaluate_pipeline in trial {outcome.trial_id}, stored "
+                "as failed (ignore_errors=True goes on after such errors)",
+            )
         return _timed(ParsedResult(TrialState.FAILED, report), outcome), error
     try:
         parsed = parse_result(outcome.result, source)

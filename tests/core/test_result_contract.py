@@ -459,8 +459,10 @@ def _raising(x: float, units: int) -> float:
 def test_raised_exception_fails_the_trial_stores_the_traceback_and_propagates(
     root: Path, trial_file: TrialFileReader
 ) -> None:
-    with pytest.raises(ValueError, match="bad units"):
+    with pytest.raises(ValueError, match="bad units") as caught:
         _run(root, _raising, evaluations_to_spend=3)
+    assert type(caught.value) is ValueError  # its own type, and a note naming the trial
+    assert any("in trial 1, stored as failed" in n for n in caught.value.__notes__)
     report = trial_file(root, 1, "report")
     assert _counts(root) == {"failed": 1}
     assert report["error"].startswith("ValueError: bad units")
