@@ -389,16 +389,20 @@ def test_a_fidelity_searched_like_a_parameter_competes_at_any_value(
     def evaluate(x: float, fraction: float) -> dict[str, Any]:
         return {"objective_to_minimize": [x + fraction, 1.0 - x], "cost": 1.0}
 
-    space = {"x": neps.Float(0.0, 1.0), "fraction": neps.FloatFidelity(0.1, 1.0)}
-    neps.run(
-        evaluate,
-        space,
-        root_directory=root,
-        evaluations_to_spend=12,
-        optimizer=(optimizer, {"ignore_fidelity": False}),
-        seed=2,
-    )
-    status = neps.status(root)
+    def run_12(evaluate: Any, directory: Path) -> neps.Summary:
+        space = {"x": neps.Float(0.0, 1.0), "fraction": neps.FloatFidelity(0.1, 1.0)}
+        searched = (optimizer, {"ignore_fidelity": False})
+        neps.run(
+            evaluate,
+            space,
+            root_directory=directory,
+            evaluations_to_spend=12,
+            optimizer=searched,
+            seed=2,
+        )
+        return neps.status(directory)
+
+    status = run_12(evaluate, root)
     trials = [t for t in status.trials if t.objective is not None]
     assert len({t.fidelity for t in trials}) > 1
     assert all(t.metadata.get("fidelity_searched") is True for t in trials)
@@ -414,15 +418,7 @@ def test_a_fidelity_searched_like_a_parameter_competes_at_any_value(
     assert len(front) > 1
 
     single = root.parent / "single"
-    neps.run(
-        lambda x, fraction: x + fraction,
-        space,
-        root_directory=single,
-        evaluations_to_spend=12,
-        optimizer=(optimizer, {"ignore_fidelity": False}),
-        seed=2,
-    )
-    status = neps.status(single)
+    status = run_12(lambda x, fraction: x + fraction, single)
     assert status.best_objective == min(t.objective for t in status.trials)  # type: ignore[type-var]
     rows = _trajectory(single)
     assert float(rows[-1]["best_objective_so_far"]) == status.best_objective
