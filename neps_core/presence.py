@@ -38,9 +38,13 @@ _READ_ONLY = {errno.EROFS, errno.EACCES, errno.EPERM}
 
 
 class Overwrite(Protocol):
-    """Deletes the run; with ``erase=False`` only raises ``LiveWorkersError`` if it may not."""
+    """Deletes the run; with ``erase=False`` only raises ``LiveWorkersError`` if it may not.
 
-    def __call__(self, *, erase: bool = True) -> None: ...
+    ``alone``: no other process of this machine is present (the exclusive lock is held), so
+    a trial a worker of this machine left EVALUATING has lost its worker (``kill -9``).
+    """
+
+    def __call__(self, *, erase: bool = True, alone: bool = False) -> None: ...
 
 
 @contextlib.contextmanager
@@ -79,7 +83,7 @@ def _overwritten(root: Path, overwrite: Overwrite) -> int | None:
         _explain(overwrite)
         raise
     try:
-        overwrite()
+        overwrite(alone=descriptor is not None)
         if descriptor is not None:
             fcntl.flock(descriptor, fcntl.LOCK_SH)
     except BaseException:

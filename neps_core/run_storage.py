@@ -284,7 +284,9 @@ def _lost_pointer(root: Path) -> str | None:
     )
 
 
-def overwrite_run(root: Path, plugins: Plugins, stale_after: float, *, erase: bool = True) -> None:
+def overwrite_run(
+    root: Path, plugins: Plugins, stale_after: float, *, erase: bool = True, alone: bool = False
+) -> None:
     """Delete the run in ``root``: its storage's data (wherever it lives), then the directory.
 
     The presence lock file stays, so workers arriving meanwhile wait for the lock the
@@ -299,7 +301,9 @@ def overwrite_run(root: Path, plugins: Plugins, stale_after: float, *, erase: bo
     if (root / STORAGE_POINTER_FILE).is_file():
         storage = open_storage(root, None, plugins, lost_ok=True)
         try:
-            refuse_if_alive(storage.sync(), stale_after, f"overwrite {root}", "stale_after")
+            present: list[str] | None = [] if alone else None  # alone: no worker here lives
+            history = storage.sync()
+            refuse_if_alive(history, stale_after, f"overwrite {root}", "stale_after", present)
             if erase:
                 storage.erase()
         finally:

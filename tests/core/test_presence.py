@@ -15,6 +15,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from worker_processes import kill_mid_evaluation
 
 import neps_core as neps
 from neps_core.errors import NepsCoreError, UnknownPluginError
@@ -103,6 +104,25 @@ def test_a_killed_client_does_not_block_an_overwrite(root: Path) -> None:
     assert _overwrite(root).counts["success"] == 2
 
 
+KILLED_WORKER = """
+import sys, time
+import neps_core as neps
+
+def evaluate(x, pipeline_directory):
+    (pipeline_directory / "started").write_text("yes")
+    time.sleep(600)
+
+neps.run(evaluate, {"x": neps.Float(0.0, 1.0)}, root_directory=sys.argv[1], evaluations_to_spend=3)
+"""
+
+
+def test_a_worker_killed_mid_evaluation_does_not_block_an_overwrite(root: Path) -> None:
+    """Its trial's heartbeat was fresh, so the overwrite called it live for stale_after."""
+    kill_mid_evaluation(KILLED_WORKER, [str(root)], root, "configs/*/started")
+    assert neps.status(root).counts["evaluating"] == 1
+    assert _overwrite(root).counts["success"] == 2
+
+
 @pytest.mark.slow
 def test_workers_started_together_with_overwrite_make_one_run_or_are_refused(
     root: Path,
@@ -135,8 +155,8 @@ def test_a_second_overwrite_is_refused_while_the_first_is_deleting(root: Path) -
     _overwrite(root)
     newcomer: list[subprocess.CompletedProcess[str]] = []
 
-    def overwrite_with_a_newcomer(*, erase: bool = True) -> None:
-        overwrite_run(root, load_plugins(), stale_after=60.0, erase=erase)
+    def overwrite_with_a_newcomer(*, erase: bool = True, alone: bool = False) -> None:
+        overwrite_run(root, load_plugins(), stale_after=60.0, erase=erase, alone=alone)
         newcomer.append(
             subprocess.run(
                 [sys.executable, "-c", OVERWRITER, str(root)],
