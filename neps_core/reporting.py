@@ -27,7 +27,7 @@ from neps_core.errors import (
 from neps_core.history import TrialHistory
 from neps_core.interfaces import EvaluationOutcome, Storage
 from neps_core.liveness import without_running_marks
-from neps_core.models import Objective, Trial, TrialState
+from neps_core.models import Objective, Report, Trial, TrialState
 from neps_core.result_contract import (
     RETURN_VALUE,
     ParsedResult,
@@ -159,6 +159,8 @@ def judge_outcome(
         report = failure_report(contract_error, None)
         return _timed(ParsedResult(TrialState.FAILED, report), outcome), contract_error
     parsed = _timed(parsed, outcome)
+    if parsed.state is TrialState.FAILED:  # returned: an exception, an "F..." string, NaN
+        parsed = attrs.evolve(parsed, report=_with_error_values(parsed.report, settings))
     missing_cost = settings.cost_to_spend is not None and parsed.report.cost is None
     if missing_cost and parsed.state is TrialState.SUCCESS:
         missing = MissingCostError(
@@ -168,6 +170,20 @@ def judge_outcome(
         failed = attrs.evolve(parsed.report, error=str(missing))
         return attrs.evolve(parsed, state=TrialState.FAILED, report=failed), missing
     return parsed, None
+
+
+def _with_error_values(report: Report, settings: RunSettings) -> Report:
+    """A returned failure with ``objective_value_on_error`` and ``cost_value_on_error``
+    where it has no (finite) objective or no cost, as a raised one gets them."""
+    objective, on_error = report.objective_to_minimize, settings.objective_value_on_error
+    values = objective if isinstance(objective, tuple) else (objective,)
+    usable = all(v is not None and math.isfinite(v) for v in values)
+    cost = settings.cost_value_on_error if report.cost is None else report.cost
+    return attrs.evolve(
+        report,
+        objective_to_minimize=objective if usable or on_error is None else on_error,
+        cost=cost,
+    )
 
 
 def _timed(parsed: ParsedResult, outcome: EvaluationOutcome) -> ParsedResult:

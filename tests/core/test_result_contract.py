@@ -472,6 +472,27 @@ def test_raised_exception_fails_the_trial_stores_the_traceback_and_propagates(
     assert summary["counts"]["failed"] == 1  # the files reflect the failure that stopped the run
 
 
+@pytest.mark.parametrize(
+    "failure",
+    [ValueError("diverged"), "F: diverged", float("nan"), {"exception": "diverged"}],
+    ids=["exception", "F-string", "nan", "dict"],
+)
+def test_a_returned_failure_gets_the_substitute_values_too(root: Path, failure: Any) -> None:
+    """Only raised errors got them: 20 returned failures stopped a cost budget whose
+    cost_value_on_error was set, as if it were not."""
+    summary = _run(
+        root,
+        lambda x, units: failure,
+        evaluations_to_spend=3,
+        ignore_errors=True,
+        objective_value_on_error=100.0,
+        cost_value_on_error=2.5,
+    )
+    assert summary.budget.used_cost == 7.5
+    trials = neps.status(root).trials
+    assert [(t.state.value, t.objective, t.cost) for t in trials] == [("failed", 100.0, 2.5)] * 3
+
+
 def test_ignore_errors_continues_with_substitute_values(
     root: Path, trial_file: TrialFileReader
 ) -> None:
