@@ -199,12 +199,14 @@ def _layout(optimizer: BayesianOptimization) -> KernelLayout:
 
 def _acquisition(
     optimizer: BayesianOptimization,
-    model: GaussianProcess,
+    model: GaussianProcess,  # with the pending points believed at its mean
     observations: Observations,
     cost: tuple[GaussianProcess, float] | None,
     failures: GaussianProcess | None,
 ) -> Term:
-    best = float(np.min((observations.y - model.y_mean) / model.y_std))
+    # The believed values count for the incumbent too: else, where the model's mean beats the
+    # best result, EI stayed positive at a pending point and one ask(n) proposed it n times.
+    best = float(np.min(model.standardized))
     terms = [log_expected_improvement(model, best)]
     if optimizer.prior_weight > 0 and optimizer.space.has_priors:
         weight = optimizer.prior_weight / max(1, len(observations.y))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Mapping
 from typing import Any, ClassVar
@@ -176,6 +177,21 @@ def test_pending_trials_are_fantasized_so_workers_spread_out() -> None:
     assert distance > 0.02, (alone.config, beside.config)
     batch = optimizer.ask(_square_history(SQUARE_POINTS), history.budget(), 3)
     assert len({(p.config["x"], p.config["y"]) for p in batch}) == 3
+
+
+def test_one_ask_for_several_spreads_them_where_the_model_expects_better() -> None:
+    """Where the model's mean beat the best result, EI stayed positive at a believed point:
+    ask(n=4) proposed x = 0.6538519827 four times, 1e-9 apart."""
+    line = neps.PipelineSpace({"x": neps.Float(0.0, 1.0)})
+    history = history_of(
+        [
+            make_trial(i + 1, {"x": x}, objective=(x - 0.7) ** 2)
+            for i, x in enumerate((0.1, 0.35, 0.5, 0.95))
+        ]
+    )
+    batch = bo(line, initial_design_size=2).ask(history, history.budget(), 4)
+    xs = sorted(p.config["x"] for p in batch)
+    assert min(b - a for a, b in itertools.pairwise(xs)) > 1e-3, xs
 
 
 def test_fantasies_collapse_the_variance_but_keep_the_mean() -> None:
