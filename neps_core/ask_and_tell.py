@@ -21,10 +21,10 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, overload
 
-import attrs
-
+from neps_core.asked_trial import AskedTrial
 from neps_core.config import RunSettings
 from neps_core.connection import connect
+from neps_core.custom_record import CustomRecord
 from neps_core.errors import ObjectiveCountError, SettingsError
 from neps_core.history import TrialHistory
 from neps_core.importing import import_into
@@ -43,21 +43,6 @@ from neps_core.sampler import TrialSampler
 from neps_core.summary import refresh_shared_summary_files, summary_of
 
 logger = logging.getLogger(__name__)
-
-
-@attrs.frozen
-class AskedTrial:
-    """A trial to evaluate: its id, the configuration and its folder.
-
-    ``config`` is exactly what ``evaluate_pipeline`` would receive as keyword arguments;
-    ``previous_pipeline_directory`` is the folder of the trial a fidelity promotion continues.
-    """
-
-    id: str
-    config: Mapping[str, Any]
-    pipeline_directory: Path
-    previous_pipeline_directory: Path | None
-    trial: Trial
 
 
 class AskAndTell:
@@ -161,12 +146,14 @@ class AskAndTell:
         return None
 
     @overload
-    def ask(self, n: None = None) -> AskedTrial | None: ...
+    def ask(self, n: None = None, *, budget_info: None = None) -> AskedTrial | None: ...
 
     @overload
-    def ask(self, n: int) -> list[AskedTrial]: ...
+    def ask(self, n: int, *, budget_info: None = None) -> list[AskedTrial]: ...
 
-    def ask(self, n: int | None = None) -> AskedTrial | list[AskedTrial] | None:
+    def ask(
+        self, n: int | None = None, *, budget_info: None = None
+    ) -> AskedTrial | list[AskedTrial] | None:
         """Claim the next trial, or ``None`` when a budget is used up or the optimizer is done.
 
         Under ``cost_to_spend``, before any trial reported a cost, it also returns ``None``
@@ -174,9 +161,15 @@ class AskAndTell:
         blocks; ``stop_reason`` names the trial to wait for, then ask again.
 
         With ``n`` (NePS's ``ask(n=...)``) it claims up to ``n`` trials and returns them as a
-        list, shorter (or empty) where ``ask()`` would have returned ``None``.
+        list, shorter (or empty) where ``ask()`` would have returned ``None``. NePS's
+        ``budget_info`` is accepted as ``None``: the client counts the run's budgets itself.
         """
         self._check_open()
+        if budget_info is not None:
+            raise TypeError(
+                "ask(budget_info=...): the client counts the run's budget itself; give "
+                "evaluations_to_spend, cost_to_spend or fidelities_to_spend to AskAndTell"
+            )
         if n is None:
             return self._ask_one()
         if isinstance(n, bool) or not isinstance(n, int) or n < 1:
@@ -271,18 +264,20 @@ class AskAndTell:
         return stored
 
     def tell_custom(
-        self, *, config: Mapping[str, Any], result: Any, config_id: str | None = None
+        self, *, config: Mapping[str, Any], result: Any, config_id: str | None = None, **told: Any
     ) -> Trial:
         """Record a configuration evaluated elsewhere (NePS's warm start), as ``import_trials``.
 
-        The trial gets the run's next id; NePS's ``config_id`` is kept in its metadata.
+        The trial gets the run's next id; NePS's ``config_id`` is kept in its metadata (one
+        told twice is a ``ValueError``), and so are NePS's other keywords: ``time_sampled``,
+        ``time_started``, ``time_end``, ``evaluation_duration``, ``traceback_str``,
+        ``worker_id`` and ``previous_trial_id`` (a ``config_id`` told before, or a trial id:
+        the trial this one continues).
         """
         self._check_open()
-        custom = {} if config_id is None else {"config_id": str(config_id)}
-        space = self._context.space
-        return import_into(
-            self._context.storage, space, (config, result), "tell_custom()", **custom
-        )
+        record = CustomRecord.of({"config_id": config_id, **told})
+        space, storage = self._context.space, self._context.storage
+        return import_into(storage, space, (config, result), "tell_custom()", record.apply)
 
     def close(self) -> Summary:
         """Stop heartbeating, tell observers the client is done, and return the run's summary.

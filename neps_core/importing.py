@@ -11,7 +11,7 @@ import functools
 import json
 import logging
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -135,16 +135,24 @@ def _import(
 
 
 def import_into(
-    storage: Storage, space: PipelineSpace, pair: tuple[Any, Any], caller: str, **metadata: Any
+    storage: Storage,
+    space: PipelineSpace,
+    pair: tuple[Any, Any],
+    caller: str,
+    adjust: Callable[[Trial, TrialHistory], Trial],
 ) -> Trial:
-    """Import one ``(config, result)`` pair into an open run; ``metadata`` joins the trial's.
+    """Import one ``(config, result)`` pair into an open run, ``adjust``-ed in the transaction.
 
     For ``AskAndTell.tell_custom``: checked as ``import_trials`` checks, and its errors name
     ``caller`` (say ``tell_custom()``), not ``evaluated_trials[0]``, which it was not given.
     """
     try:
         parsed = _parse_all(_check_pairs([pair]), space)
-        return storage.transact(lambda history: _trials(history, parsed, space, metadata))[0]
+
+        def record(history: TrialHistory) -> list[Trial]:
+            return [adjust(trial, history) for trial in _trials(history, parsed, space)]
+
+        return storage.transact(record)[0]
     except (TypeError, ValueError) as error:  # the same error, its subject renamed
         if error.args and isinstance(error.args[0], str):
             error.args = (error.args[0].replace("evaluated_trials[0]", caller), *error.args[1:])
@@ -281,10 +289,7 @@ def _import_key(config: Mapping[str, Any], state: TrialState, report: Report | N
 
 
 def _trials(
-    history: TrialHistory,
-    parsed: list[tuple[dict[str, Any], ParsedResult]],
-    space: PipelineSpace,
-    metadata: Mapping[str, Any] | None = None,
+    history: TrialHistory, parsed: list[tuple[dict[str, Any], ParsedResult]], space: PipelineSpace
 ) -> list[Trial]:
     _check_objective_counts(history.values(), parsed)
     now = time.time()
@@ -301,7 +306,7 @@ def _trials(
             finished_at=now,
             fidelity=None if fidelity is None else config[fidelity],
             report=result.report,
-            metadata={"imported": True, **(metadata or {})},
+            metadata={"imported": True},
         )
         for offset, (config, result) in enumerate(parsed)
     ]

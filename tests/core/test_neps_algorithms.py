@@ -170,6 +170,46 @@ def test_tell_custom_records_a_warm_start_trial(root: Path) -> None:
     assert status.best_trial.config == {"x": 0.25, "y": 2}
 
 
+def test_nepss_ask_and_tell_spellings(root: Path) -> None:
+    """As NePS's AskAndTell docstring reads a trial and warm-starts: these raised
+    AttributeError and TypeError, and a config_id told twice was stored twice."""
+    space = {"x": neps.Float(0.0, 1.0), "epochs": neps.IntegerFidelity(1, 9)}
+    client = neps.AskAndTell(neps.algorithms.hyperband(space), root_directory=root, seed=0)
+    warm = client.tell_custom(
+        config_id="warm_1",
+        config={"x": 0.5, "epochs": 1},
+        result=0.5,
+        time_sampled=100.0,
+        time_started=110.0,
+        time_end=float("nan"),  # NePS's "not given"
+        evaluation_duration=9.5,
+        worker_id="laptop",
+        traceback_str=None,
+    )
+    assert (warm.created_at, warm.started_at, warm.worker_id) == (100.0, 110.0, "laptop")
+    assert warm.report is not None and warm.report.evaluation_duration == 9.5
+    promoted = client.tell_custom(
+        config_id="warm_2", config={"x": 0.5, "epochs": 3}, result=0.4, previous_trial_id="warm_1"
+    )
+    assert promoted.previous_trial_id == warm.id
+    with pytest.raises(ValueError, match="config_id 'warm_1' was told before"):
+        client.tell_custom(config_id="warm_1", config={"x": 0.1, "epochs": 1}, result=0.1)
+    with pytest.raises(ValueError, match="previous_trial_id 'nope' is no trial of the run"):
+        client.tell_custom(config={"x": 0.2, "epochs": 3}, result=0.1, previous_trial_id="nope")
+    with pytest.raises(TypeError, match=r"unknown keyword\(s\) \['tiem_end'\]"):
+        client.tell_custom(config={"x": 0.2, "epochs": 1}, result=0.1, tiem_end=1.0)
+    trials = client.ask(n=3, budget_info=None)
+    for trial in trials:
+        assert trial.config_id == trial.id and trial.config == dict(trial.config)
+        assert trial.metadata.previous_trial_id == trial.trial.previous_trial_id
+        previous = trial.previous_pipeline_directory
+        assert trial.metadata.previous_trial_location == ("" if previous is None else str(previous))
+        client.tell(trial.config_id, 0.3)
+    with pytest.raises(TypeError, match="counts the run's budget itself"):
+        client.ask(budget_info=object())  # type: ignore[call-overload]
+    client.close()
+
+
 def test_a_nepss_custom_optimizer_class_is_refused_saying_what_to_write(root: Path) -> None:
     class AskFunction:  # NePS's protocol for custom optimizers
         def __init__(self, space: object) -> None:

@@ -1,0 +1,53 @@
+"""What ``AskAndTell.ask`` hands out: a trial to evaluate, also under NePS's names.
+
+NePS's ``AskAndTell`` returns its ``Trial``, read as ``trial.config_id``, ``trial.config``,
+``trial.metadata.previous_trial_id`` and ``trial.metadata.previous_trial_location``; those
+spellings work here too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from neps_core.models import Trial
+
+
+@attrs.frozen
+class AskedTrialMetadata:
+    """NePS's ``trial.metadata`` fields that say where an asked trial comes from."""
+
+    id: str
+    previous_trial_id: str | None
+    previous_trial_location: str
+
+
+@attrs.frozen
+class AskedTrial:
+    """A trial to evaluate: its id, the configuration and its folder.
+
+    ``config`` is exactly what ``evaluate_pipeline`` would receive as keyword arguments;
+    ``previous_pipeline_directory`` is the folder of the trial a fidelity promotion continues.
+    """
+
+    id: str
+    config: Mapping[str, Any]
+    pipeline_directory: Path
+    previous_pipeline_directory: Path | None
+    trial: Trial
+
+    @property
+    def config_id(self) -> str:
+        """NePS's name of ``id``."""
+        return self.id
+
+    @property
+    def metadata(self) -> AskedTrialMetadata:
+        """NePS's ``trial.metadata``: the trial a promotion continues, and its folder."""
+        previous = self.previous_pipeline_directory
+        return AskedTrialMetadata(
+            self.id, self.trial.previous_trial_id, "" if previous is None else str(previous)
+        )
