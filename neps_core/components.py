@@ -66,7 +66,12 @@ def structure_settings(
     label: str,
     converter: cattrs.Converter | None = None,
 ) -> Any:
-    """Build a plugin's ``Settings`` from user options; errors name the plugin and option."""
+    """Build a plugin's ``Settings`` from user options; errors name the plugin and option.
+
+    A ``Settings`` class may map other projects' option names to its own in a class
+    attribute ``option_aliases`` (NePS's ``size_per_numerical_dimension`` for ``size``).
+    """
+    options = with_canonical_names(settings_class, options, label)
     known = {field.name for field in attrs.fields(settings_class)}
     unknown = sorted(set(options) - known)
     if unknown:
@@ -83,6 +88,20 @@ def structure_settings(
         raise SettingsError(f"{label}: invalid options: {_validation_details(error)}") from error
     except (TypeError, ValueError) as error:
         raise SettingsError(f"{label}: invalid options: {error}") from error
+
+
+def with_canonical_names(
+    settings_class: type, options: Mapping[str, Any], label: str
+) -> dict[str, Any]:
+    """``options`` under the names of ``settings_class``'s fields (see ``structure_settings``)."""
+    aliases: Mapping[str, str] = getattr(settings_class, "option_aliases", {})
+    renamed: dict[str, Any] = {}
+    for name, value in options.items():
+        canonical = aliases.get(name, name)
+        if canonical in renamed:
+            raise SettingsError(f"{label}: {name!r} is another name of {canonical!r}; give one")
+        renamed[canonical] = value
+    return renamed
 
 
 def _validation_details(error: Exception) -> str:

@@ -273,7 +273,7 @@ class _Parser:
     ) -> None:
         """Check ``options`` as the run will structure them (with the plugins' hooks)."""
         fields = [field.name for field in attrs.fields(cls)]
-        self._known(key, options, fields, name)
+        self._known(key, options, [*fields, *getattr(cls, "option_aliases", {})], name)
         try:
             structure_settings(cls, options, f"{key} {name!r}", converter)
         except SettingsError as error:

@@ -19,7 +19,7 @@ from neps_core import hookimpl
 from neps_core.interfaces import Optimizer
 from neps_core.models import BudgetInfo, Proposal, Trial, TrialState
 from neps_core.space.enumeration import unique_proposals
-from neps_core.validators import positive
+from neps_core.validators import one_of, positive
 
 
 def _share(_: Any, attribute: attrs.Attribute[Any], value: float) -> None:
@@ -34,7 +34,8 @@ class ComplexRandomSearchSettings:
     ``prior_share``: draws around the priors (uniform for parameters without one);
     ``mutation_share``: mutations of one of the ``incumbents`` best configurations, each
     decision moving with probability ``mutation_rate`` (default one over their number), numbers
-    by a normal ``step`` in their unit interval.
+    by a normal ``step`` in their unit interval. ``ignore_fidelity`` (NePS's option) may
+    only be ``True`` or ``"highest fidelity"``: the fidelity stays at its maximum.
     """
 
     prior_share: float = attrs.field(default=1 / 3, validator=_share)
@@ -42,6 +43,7 @@ class ComplexRandomSearchSettings:
     incumbents: int = attrs.field(default=1, validator=positive)
     mutation_rate: float | None = None
     step: float = attrs.field(default=0.2, validator=positive)
+    ignore_fidelity: Any = attrs.field(default=True, validator=one_of((True, "highest fidelity")))
 
     def __attrs_post_init__(self) -> None:
         if self.prior_share + self.mutation_share > 1.0 + 1e-9:

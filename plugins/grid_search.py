@@ -29,6 +29,7 @@ class GridSearchSettings:
 
     size: int = attrs.field(default=10, validator=at_least(1))
     ignore_fidelity: Any = attrs.field(default=True, validator=IGNORE_FIDELITY)
+    option_aliases: ClassVar[dict[str, str]] = {"size_per_numerical_dimension": "size"}
 
 
 def grid_values(parameter: Parameter, size: int) -> list[Any]:

@@ -37,6 +37,11 @@ class RegularizedEvolutionSettings:
     initial_use_priors: bool = False
     mutation_rate: float | None = None
     step: float = 0.2
+    #: NePS's names of the same options.
+    option_aliases: ClassVar[dict[str, str]] = {
+        "tournament_size": "sample_size",
+        "use_priors": "initial_use_priors",
+    }
 
     def __attrs_post_init__(self) -> None:
         if self.sample_size > self.population_size:

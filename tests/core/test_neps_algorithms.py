@@ -350,3 +350,37 @@ def test_a_torch_device_is_recorded_by_its_name(root: Path) -> None:
         optimizer=("bayesian_optimization", {"device": Device()}),
     )
     assert neps.load_optimizer_info(root)["info"]["device"] == "cuda:0"
+
+
+def test_nepss_option_names_are_other_names_of_the_same_options(root: Path) -> None:
+    """NePS's keywords of these optimizers were unknown options, so its scripts stopped."""
+    space = {"x": neps.Float(0.0, 1.0), "epochs": neps.IntegerFidelity(1, 9)}
+    neps.run(
+        lambda x, epochs: x,
+        space,
+        root_directory=root,
+        evaluations_to_spend=4,
+        optimizer=neps.algorithms.grid_search(space, size_per_numerical_dimension=3),
+    )
+    assert {t.config["x"] for t in neps.status(root).trials} <= {0.0, 0.5, 1.0}  # 3 a side
+    assert neps.load_optimizer_info(root)["info"]["size"] == 3
+    for name, options, recorded in (
+        ("regularized_evolution", {"tournament_size": 3, "use_priors": True}, "sample_size"),
+        ("complex_random_search", {"ignore_fidelity": "highest fidelity"}, "ignore_fidelity"),
+    ):
+        neps.run(
+            lambda x, epochs: x,
+            space,
+            root_directory=root / name,
+            evaluations_to_spend=2,
+            optimizer=(name, options),
+        )
+        assert recorded in neps.load_optimizer_info(root / name)["info"]
+    with pytest.raises(neps.SettingsError, match="'size_per_numerical_dimension' is another name"):
+        neps.run(
+            lambda x, epochs: x,
+            space,
+            root_directory=root / "both",
+            evaluations_to_spend=1,
+            optimizer=("grid_search", {"size": 3, "size_per_numerical_dimension": 4}),
+        )
