@@ -9,6 +9,7 @@ or from any installed plugin), looked up on access, so importing this module loa
 
 from __future__ import annotations
 
+from neps_core.components import NEPS_OPTIMIZERS_NOT_HERE
 from neps_core.errors import UnknownPluginError
 from neps_core.optimizer_choice import Algorithm
 from neps_core.plugin_manager import load_plugins
@@ -20,7 +21,8 @@ def __getattr__(name: str) -> Algorithm:
     try:
         return Algorithm(load_plugins().optimizers[name])
     except UnknownPluginError as error:
-        raise AttributeError(f"neps_core.algorithms has no optimizer {name!r}: {error}") from None
+        advice = NEPS_OPTIMIZERS_NOT_HERE.get(name.removeprefix("neps_"), str(error))
+        raise AttributeError(f"neps_core.algorithms has no optimizer {name!r}: {advice}") from None
 
 
 def __dir__() -> list[str]:
