@@ -388,7 +388,7 @@ def test_nepss_option_names_are_other_names_of_the_same_options(root: Path) -> N
 
 def test_a_nepss_optimizer_not_here_says_what_to_use_instead() -> None:
     """neps.algorithms.primo suggested 'pibo', while run(optimizer="primo") named mo_asha."""
-    with pytest.raises(AttributeError, match="'primo': not in neps_core; .*'mo_asha'"):
+    with pytest.raises(AttributeError, match=r"'primo': not in neps_core; .*'mo_asha'"):
         neps.algorithms.primo  # noqa: B018
-    with pytest.raises(AttributeError, match="'neps_ifbo': not in neps_core; .*'asha'"):
+    with pytest.raises(AttributeError, match=r"'neps_ifbo': not in neps_core; .*'asha'"):
         neps.algorithms.neps_ifbo  # noqa: B018
