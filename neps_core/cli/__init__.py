@@ -181,6 +181,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``neps-core`` console script; returns the exit status."""
     parser = build_parser()
     arguments = parser.parse_args(argv)
+    if os.getcwd() not in sys.path:  # as `python -m` does: the user's modules are importable
+        sys.path.insert(0, os.getcwd())  # (a space's operations, to show a readable pipeline)
     try:
         status: int = arguments.handler(arguments)
         if sys.stdout is not None:  # None when started with stdout closed (`>&-`)

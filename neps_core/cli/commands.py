@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -21,8 +20,6 @@ def run_command(arguments: argparse.Namespace) -> int:
     import neps_core
     from neps_core.run_config import load_run_config
 
-    if os.getcwd() not in sys.path:  # as `python -m` does: the user's modules are importable
-        sys.path.insert(0, os.getcwd())
     kwargs = load_run_config(arguments.config, arguments.overrides)
     if "evaluate_pipeline" not in kwargs:
         raise SettingsError(

@@ -332,6 +332,43 @@ def test_plot_fails_on_stderr_only_when_no_trial_has_an_objective(tmp_path: Path
     assert all_failed.stderr.startswith("neps-core: error: nothing to plot: no trial of")
 
 
+CELLS = """
+import neps_core as neps
+
+
+class Cell:
+    def __init__(self, width):
+        self.width = width
+
+    def __repr__(self):
+        return f"Cell({self.width})"
+
+
+SPACE = {"cell": neps.Operation(Cell, args=(neps.Integer(1, 4),))}
+"""
+
+RUN_CELLS = """
+import sys
+import neps_core as neps
+from cells import SPACE
+
+neps.run(lambda cell: float(cell.width), SPACE, root_directory=sys.argv[1], evaluations_to_spend=2)
+"""
+
+
+def test_status_shows_the_readable_pipeline_of_a_space_from_the_users_module(
+    tmp_path: Path,
+) -> None:
+    """The console script did not put the working directory on the path, as python -m does:
+    the space's module could not be imported and the best pipeline was silently left out."""
+    (tmp_path / "cells.py").write_text(CELLS, encoding="utf-8")
+    (tmp_path / "run_cells.py").write_text(RUN_CELLS, encoding="utf-8")
+    subprocess.run([sys.executable, "run_cells.py", "run"], cwd=tmp_path, check=True, timeout=240)
+    shown = cli("status", "run", cwd=tmp_path)
+    assert shown.returncode == 0, shown.stderr
+    assert re.search(r"\n  cell: Cell\(\d\)\n", shown.stdout), shown.stdout
+
+
 def test_costs_whose_total_overflows_a_float_spend_the_budget_not_the_run(tmp_path: Path) -> None:
     """Two valid costs of 1e308: ask(), close() and status failed with an OverflowError ever
     after, and the JSON held Infinity, which strict parsers refuse."""
