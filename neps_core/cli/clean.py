@@ -15,7 +15,7 @@ import attrs
 from neps_core.errors import LiveWorkersError
 from neps_core.history import TrialHistory
 from neps_core.inspection import open_run
-from neps_core.liveness import awaits_result, last_sign_of_life, refuse_if_alive
+from neps_core.liveness import awaits_result, last_sign_of_life, process_gone, refuse_if_alive
 from neps_core.models import Report, Trial, TrialState
 from neps_core.presence import processes_present
 
@@ -92,7 +92,7 @@ def clean_run(root_directory: str | Path, *, stale_after: float, dry_run: bool) 
                 f"Refusing to {action}: process(es) {', '.join(present)} of this machine are "
                 "running in it (run() workers or ask-and-tell sessions). Stop them first."
             )
-        debris = _debris(history, now)
+        debris = _debris(history, now, present)
         removed[:] = [Removed(t.id, t.state.value, why) for t, why in debris]
         return [] if dry_run else [_crashed(trial, why, now) for trial, why in debris]
 
@@ -119,11 +119,15 @@ def _crashed(trial: Trial, why: str, now: float) -> Trial:
     )
 
 
-def _debris(history: TrialHistory, now: float) -> list[tuple[Trial, str]]:
+def _debris(
+    history: TrialHistory, now: float, present: list[str] | None
+) -> list[tuple[Trial, str]]:
     debris: list[tuple[Trial, str]] = []
     for trial_id in history.ids_in(TrialState.EVALUATING):
         trial = history[trial_id]
-        if not awaits_result(trial):
+        if process_gone(trial, present):
+            debris.append((trial, f"the process of worker {trial.worker_id} is gone"))
+        elif not awaits_result(trial):
             silent = now - last_sign_of_life(trial)
             debris.append(
                 (trial, f"worker {trial.worker_id} stopped heartbeating {silent:.0f} s ago")

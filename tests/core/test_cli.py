@@ -481,13 +481,14 @@ def test_clean_refuses_live_workers_and_crashes_the_debris_of_dead_ones(tmp_path
     dry = cli("clean", str(root), "--dry-run", cwd=tmp_path)
     assert dry.returncode == 0, dry.stderr
     assert "would mark 3 trial(s) CRASHED" in dry.stdout
+    assert re.search(r"trial 3 \(was evaluating\): the process of worker \S+ is gone", dry.stdout)
     assert neps.status(root).counts["pending"] == 2  # nothing changed
     assert stray.exists()
 
     done = cli("clean", str(root), cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert "marked 3 trial(s) CRASHED" in done.stdout
-    assert "trial 3 (was evaluating): worker" in done.stdout
+    assert "trial 3 (was evaluating): the process of worker" in done.stdout
     assert "(was pending): pending, never evaluated" in done.stdout
     counts = neps.status(root).counts
     assert (counts["success"], counts["crashed"], counts["pending"], counts["evaluating"]) == (
