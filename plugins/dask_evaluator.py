@@ -31,7 +31,12 @@ from typing import Any, ClassVar
 import attrs
 
 from neps_core import hookimpl
-from neps_core.child_runner import Captured, call_capturing, outcome_of
+from neps_core.child_runner import (
+    Captured,
+    RemoteEvaluationError,
+    call_capturing,
+    outcome_of,
+)
 from neps_core.errors import EvaluationTimeoutError
 from neps_core.interfaces import EvaluationJob, EvaluationOutcome, Evaluator
 from neps_core.validators import at_least, positive
@@ -99,8 +104,8 @@ def evaluate_remotely(
 
 
 def _pickled_by_python(error: BaseException) -> bytes:
-    """``error`` pickled by Python's own rules for exceptions: the tblib reducers that
-    distributed registers rebuild them without what their ``__init__`` sets (``code``)."""
+    """``error`` pickled by Python's own rules for exceptions where they rebuild it: the
+    tblib reducers that distributed registers leave out what ``__init__`` sets (``code``)."""
     buffer = io.BytesIO()
     pickler = pickle.Pickler(buffer)
     pickler.dispatch_table = {
@@ -109,6 +114,10 @@ def _pickled_by_python(error: BaseException) -> bytes:
         if not (isinstance(kind, type) and issubclass(kind, BaseException))
     }
     pickler.dump(error)
+    try:  # by those rules, a class whose __init__ takes other arguments cannot be rebuilt:
+        pickle.loads(buffer.getvalue())
+    except Exception:  # then by tblib's (call_capturing checked that they work)
+        return pickle.dumps(error)
     return buffer.getvalue()
 
 
@@ -258,8 +267,11 @@ class DaskEvaluator(Evaluator):
                 duration=duration,
             )
         (kind, value, trace, duration), worker = task.future.result()
-        if kind == "error":
-            value = pickle.loads(value)  # a pickle of our own worker's call_capturing
+        if kind == "error":  # a pickle of our own worker's, which may still not load here
+            try:
+                value = pickle.loads(value)
+            except Exception as error:
+                value = RemoteEvaluationError(f"the evaluation's error cannot be read: {error}")
         captured = (kind, value, trace, duration)
         return outcome_of(trial_id, captured, {} if worker is None else {"dask_worker": worker})
 

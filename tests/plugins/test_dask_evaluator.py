@@ -6,6 +6,7 @@ import contextlib
 import gc
 import logging
 import os
+import pickle
 import socket
 import subprocess
 import sys
@@ -16,10 +17,11 @@ from typing import Any, ClassVar
 import distributed
 import pytest
 import yaml
+from tblib import pickling_support
 
 import neps_core as neps
 from neps_core.testing import BackgroundEvaluatorContract
-from neps_core_plugins.dask_evaluator import DaskEvaluator
+from neps_core_plugins.dask_evaluator import DaskEvaluator, evaluate_remotely
 
 DASK_DEFAULT_DASHBOARD_PORT = 8787
 
@@ -323,3 +325,28 @@ def test_sys_exit_in_the_pipeline_keeps_its_code(cluster_address: str, root: Pat
             evaluator={"name": "dask", "address": cluster_address, "n_workers": 1},
         )
     assert caught.value.code == 3
+
+
+class QuotaError(Exception):
+    """An __init__ of its own: rebuilt by tblib's rules, not by Python's default ones."""
+
+    def __init__(self, used: int, limit: int) -> None:
+        super().__init__(f"used {used} of {limit}")
+        self.used, self.limit = used, limit
+
+
+def over_quota(x: float) -> float:
+    raise QuotaError(3, 2)
+
+
+def test_an_error_travels_back_whole_by_whichever_rules_rebuild_it() -> None:
+    """Pickled by Python's rules only, such an error (registered with tblib, as distributed
+    does for the exceptions it handles) failed to load and ended the run."""
+    pickling_support.install(QuotaError)
+    for function, check in (
+        (over_quota, lambda error: (error.used, error.limit) == (3, 2)),
+        (exit_with_three, lambda error: error.code == 3),
+    ):
+        (kind, value, _, _), _ = evaluate_remotely(function, {"x": 0.5})
+        assert kind == "error"
+        assert check(pickle.loads(value))
