@@ -293,12 +293,15 @@ class SlurmEvaluator(Evaluator):
         self._queue_checked = now
         states = queue_states([str(s.job.job_id) for s in on_slurm])
         for submitted in on_slurm:
-            if states is None:  # squeue unusable: fall back on submitit's own view
-                state = submitted.job.state if submitted.job.done() else "RUNNING"
+            if states is None:  # squeue unusable: fall back on submitit's own view (sacct)
+                known = str(submitted.job.state)
+                state = known if submitted.job.done() else "RUNNING"
+                running = known not in QUEUED_STATES and known != "UNKNOWN"
             else:
                 state = states.get(str(submitted.job.job_id), "VANISHED")
-            if submitted.started is None and state not in QUEUED_STATES:
-                submitted.started = now  # running (or ended): its timeout runs from here
+                running = state not in QUEUED_STATES  # or ended
+            if submitted.started is None and running:
+                submitted.started = now  # its timeout runs from here, not from the queue
             if state not in ACTIVE_STATES:
                 submitted.ended, submitted.ended_at = state, now
 

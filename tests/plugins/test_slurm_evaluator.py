@@ -30,6 +30,7 @@ from neps_core.testing.evaluator_contract import (
     make_job,
     wait_for_beats,
 )
+from neps_core_plugins import slurm_evaluator
 from neps_core_plugins.slurm_evaluator import (
     LOCAL_DEFAULT_TIMEOUT_MIN,
     SlurmEvaluator,
@@ -54,6 +55,41 @@ def sleep_and_tell(job_file: str) -> float:
 
 def square(x: float) -> float:
     return x * x
+
+
+class _QueuedJob:
+    """A SLURM job as submitit shows it, without a result yet."""
+
+    job_id = "42"
+    state = "PENDING"
+    cancelled = False
+
+    class paths:  # submitit's attribute name
+        result_pickle = Path("/nonexistent/result.pkl")
+        stdout = Path("/nonexistent/stdout")
+
+    def done(self) -> bool:
+        return False
+
+    def cancel(self, check: bool = False) -> None:
+        self.cancelled = True
+
+    def stderr(self) -> str:
+        return ""
+
+
+def test_the_timeout_starts_only_when_squeue_shows_the_job_running(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """One failed squeue call took the queued job for running: it was cancelled as a timeout."""
+    answers = iter([{"42": "PENDING"}, None] + [{"42": "PENDING"}] * 40 + [{"42": "RUNNING"}] * 99)
+    monkeypatch.setattr(slurm_evaluator, "queue_states", lambda job_ids: next(answers))
+    evaluator = SlurmEvaluator(SlurmSettings(timeout=0.3, queue_poll_interval=0.02))
+    job = _QueuedJob()
+    evaluator._jobs["1"] = slurm_evaluator._Submitted(job, "slurm", time.monotonic(), 0.3)
+    assert evaluator.wait(timeout=0.6) == [] and not job.cancelled  # queued: no timeout
+    outcome = collect(evaluator, 1, 30)["1"]  # running for longer than 0.3 s
+    assert isinstance(outcome.error, TimeoutError) and job.cancelled
 
 
 # -- submitit's local executor ------------------------------------------------------------------
