@@ -29,6 +29,7 @@ from neps_core.interfaces import EvaluationOutcome, Storage
 from neps_core.liveness import without_running_marks
 from neps_core.models import Objective, Report, Trial, TrialState
 from neps_core.result_contract import (
+    RAISED_IN_TRIAL,
     RETURN_VALUE,
     ParsedResult,
     failure_report,
@@ -146,11 +147,7 @@ def judge_outcome(
         logger.warning("Trial %s failed: %s", outcome.trial_id, report.error)
         error = None if settings.ignore_errors else outcome.error
         if error is not None and source == RETURN_VALUE:  # raised out of run(), not tell()
-            add_note(  # its own type and message; the note says which trial
-                error,
-                f"neps_core: raised by evaluate_pipeline in trial {outcome.trial_id}, stored "
-                "as failed (ignore_errors=True goes on after such errors)",
-            )
+            _name_the_trial(error, outcome.trial_id)
         return _timed(ParsedResult(TrialState.FAILED, report), outcome), error
     try:
         parsed = parse_result(outcome.result, source)
@@ -170,6 +167,19 @@ def judge_outcome(
         failed = attrs.evolve(parsed.report, error=str(missing))
         return attrs.evolve(parsed, state=TrialState.FAILED, report=failed), missing
     return parsed, None
+
+
+def _name_the_trial(error: BaseException, trial_id: str) -> None:
+    """Note on ``error`` (its own type and message) which trial raised it; an instance raised
+    again (a cached failure, a retried ``run()``) names only its latest trial."""
+    notes = getattr(error, "__notes__", None)
+    if notes:
+        notes[:] = [note for note in notes if not str(note).startswith(RAISED_IN_TRIAL)]
+    add_note(
+        error,
+        f"{RAISED_IN_TRIAL} {trial_id}, stored as failed (ignore_errors=True goes on after "
+        "such errors)",
+    )
 
 
 def _with_error_values(report: Report, settings: RunSettings) -> Report:

@@ -99,6 +99,11 @@ def _from_array(value: Any) -> Any:
     return value
 
 
+#: The start of the note naming the trial on an error raised out of ``run()`` (see
+#: ``reporting.judge_outcome``); never part of a stored error message.
+RAISED_IN_TRIAL = "neps_core: raised by evaluate_pipeline in trial"
+
+
 def failure_report(
     error: BaseException | str,
     traceback: str | None,
@@ -113,6 +118,7 @@ def failure_report(
     """
     message = error if isinstance(error, str) else f"{type(error).__name__}: {error}"
     notes = [] if isinstance(error, str) else getattr(error, "__notes__", [])
+    notes = [note for note in notes if not str(note).startswith(RAISED_IN_TRIAL)]
     if notes:
         message += f" ({'; '.join(map(str, notes))})"
     return Report(

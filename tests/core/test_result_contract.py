@@ -472,6 +472,27 @@ def test_raised_exception_fails_the_trial_stores_the_traceback_and_propagates(
     assert summary["counts"]["failed"] == 1  # the files reflect the failure that stopped the run
 
 
+UNREACHABLE = RuntimeError("dataset server unreachable")  # a cached failure, raised again
+
+
+def _raise_the_same_instance(x: float, units: int) -> float:
+    raise UNREACHABLE
+
+
+def test_an_error_raised_again_names_only_its_latest_trial(
+    root: Path, trial_file: TrialFileReader
+) -> None:
+    """The note piled up per trial, and a later trial's stored error named an earlier one."""
+    for trial_id in ("1", "2"):
+        with pytest.raises(RuntimeError) as caught:
+            _run(root, _raise_the_same_instance, evaluations_to_spend=5)
+        assert [n for n in caught.value.__notes__ if "raised by evaluate_pipeline" in n] == [
+            f"neps_core: raised by evaluate_pipeline in trial {trial_id}, stored as failed "
+            "(ignore_errors=True goes on after such errors)"
+        ]
+    assert trial_file(root, 2, "report")["error"] == "RuntimeError: dataset server unreachable"
+
+
 @pytest.mark.parametrize(
     "failure",
     [ValueError("diverged"), "F: diverged", float("nan"), {"exception": "diverged"}],
