@@ -181,8 +181,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``neps-core`` console script; returns the exit status."""
     parser = build_parser()
     arguments = parser.parse_args(argv)
-    if os.getcwd() not in sys.path:  # as `python -m` does: the user's modules are importable
-        sys.path.insert(0, os.getcwd())  # (a space's operations, to show a readable pipeline)
+    _import_from_the_working_directory()
     try:
         status: int = arguments.handler(arguments)
         if sys.stdout is not None:  # None when started with stdout closed (`>&-`)
@@ -201,6 +200,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             print("(run with --debug to see the traceback)", file=sys.stderr)
         return 1
     return status
+
+
+def _import_from_the_working_directory() -> None:
+    """Make the user's modules importable (a pipeline, a space's operations), after the
+    standard library and the installed packages: a user's ``asyncio.py`` must not replace
+    the one ``status`` imports."""
+    try:
+        here = os.getcwd()
+    except FileNotFoundError:  # started in a directory deleted since
+        return
+    if here not in sys.path:
+        sys.path.append(here)
 
 
 def _show_warning(message: Warning | str, *_where: object, **_more: object) -> None:

@@ -364,7 +364,9 @@ def test_status_shows_the_readable_pipeline_of_a_space_from_the_users_module(
     (tmp_path / "cells.py").write_text(CELLS, encoding="utf-8")
     (tmp_path / "run_cells.py").write_text(RUN_CELLS, encoding="utf-8")
     subprocess.run([sys.executable, "run_cells.py", "run"], cwd=tmp_path, check=True, timeout=240)
-    shown = cli("status", "run", cwd=tmp_path)
+    for name in ("asyncio", "sqlite3", "multiprocessing"):  # status imports these later:
+        (tmp_path / f"{name}.py").write_text("raise SystemExit('shadowed')\n", encoding="utf-8")
+    shown = cli("status", "run", cwd=tmp_path)  # the user's files must not replace them
     assert shown.returncode == 0, shown.stderr
     assert re.search(r"\n  cell: Cell\(\d\)\n", shown.stdout), shown.stdout
 
