@@ -198,7 +198,12 @@ class Relation(Clause):
         if self.op not in _ORDER:
             problems.append(f"unknown relation {self.op!r}; use one of {sorted(_ORDER)}")
         left, right = (_value_kinds(parameters.get(name)) for name in (self.left, self.right))
-        if self.op in ("<", ">") and {"number", "text"} <= (left | right) and left != right:
+        mixed = {"number", "text"} <= left or {"number", "text"} <= right
+        if (
+            self.op in ("<", ">")
+            and {"number", "text"} <= (left | right)
+            and (mixed or left != right)
+        ):
             problems.append(  # found only when a configuration was checked, mid-run
                 f"{self.left!r} {self.op} {self.right!r} orders numbers against text"
             )

@@ -648,6 +648,9 @@ def test_clauses_that_cannot_be_evaluated_are_refused_when_the_space_is_made() -
         "a": neps.Categorical((False, True)),
         "b": neps.Categorical((False, True)),
     }
+    mixed = {"a": neps.Categorical(("x", 1)), "b": neps.Categorical(("y", 2))}
+    with pytest.raises(ValueError, match=r"'a' < 'b' orders numbers against text"):
+        neps.PipelineSpace(mixed, forbidden=[Relation("a", "<", "b")])
     orderable = [Relation("batch", ">", "width"), Relation("width", ">", "cap")]
     neps.PipelineSpace(numbers, forbidden=[*orderable, Relation("a", "<", "b")])  # all fine
     neps.PipelineSpace(plain, forbidden=[Relation("optimizer", "==", "lr")])  # any types
