@@ -13,6 +13,7 @@ another client treats them as taken; trials of a client that dies are re-queued 
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import threading
 import time
@@ -277,7 +278,10 @@ class AskAndTell:
         self._check_open()
         record = CustomRecord.of({"config_id": config_id, **told})
         space, storage = self._context.space, self._context.storage
-        return import_into(storage, space, (config, result), "tell_custom()", record.apply)
+
+        fidelity, settings = space.fidelity_name, self.settings
+        adjust = functools.partial(record.apply, fidelity_name=fidelity, settings=settings)
+        return import_into(storage, space, (config, result), "tell_custom()", adjust)
 
     def close(self) -> Summary:
         """Stop heartbeating, tell observers the client is done, and return the run's summary.

@@ -8,8 +8,10 @@ from typing import Any
 
 import attrs
 
+from neps_core.config import RunSettings
 from neps_core.history import TrialHistory
-from neps_core.models import Trial
+from neps_core.models import Report, Trial, TrialState
+from neps_core.reporting import with_error_values
 
 #: NePS's keyword -> the trial field it fills (times are NaN in NePS when not given).
 TIMES = {"time_sampled": "created_at", "time_started": "started_at", "time_end": "finished_at"}
@@ -41,16 +43,29 @@ class CustomRecord:
         for name in (*TIMES, "evaluation_duration"):
             value = getattr(self, name)
             number = isinstance(value, int | float) and not isinstance(value, bool)
-            if value is not None and not (number and (math.isnan(value) or value >= 0)):
+            given = number and not math.isnan(value)
+            if value is not None and not (number and (not given or 0 <= value < math.inf)):
                 raise TypeError(f"tell_custom(): {name} must be seconds (a number), got {value!r}")
         for name in ("config_id", "previous_trial_id", "worker_id", "traceback_str"):
             value = getattr(self, name)
             if value is not None and not isinstance(value, str | int):
                 raise TypeError(f"tell_custom(): {name} must be a str, got {value!r}")
 
-    def apply(self, trial: Trial, history: TrialHistory) -> Trial:
-        """``trial`` (just imported) with what was told; a ``config_id`` told before, or a
-        ``previous_trial_id`` that is no trial of the run, is a ``ValueError``."""
+    def apply(
+        self,
+        trial: Trial,
+        history: TrialHistory,
+        *,
+        fidelity_name: str | None,
+        settings: RunSettings,
+    ) -> Trial:
+        """``trial`` (just imported) with what was told, and, failed, the ``settings``'
+        error values (as ``tell()`` gives them).
+
+        A ``config_id`` told before is a ``ValueError``, and so is a ``previous_trial_id``
+        that is no lower-fidelity trial of the same configuration: a bracket would promote
+        the wrong configuration from it.
+        """
         known = {t.metadata.get("config_id"): t.id for t in history.values()}
         config_id = None if self.config_id is None else str(self.config_id)
         if config_id is not None and config_id in known:
@@ -66,29 +81,54 @@ class CustomRecord:
         if self.worker_id is not None:
             changes["worker_id"] = str(self.worker_id)
         if self.previous_trial_id is not None:
-            changes["previous_trial_id"] = self._previous(
-                str(self.previous_trial_id), known, history
-            )
-        report = trial.report
-        if report is not None and self.evaluation_duration is not None:
-            duration = None if math.isnan(self.evaluation_duration) else self.evaluation_duration
-            report = attrs.evolve(report, evaluation_duration=duration)
-        if report is not None and self.traceback_str is not None:
-            report = attrs.evolve(report, traceback=self.traceback_str)
+            previous = _previous(str(self.previous_trial_id), known, history)
+            _check_continues(trial, history[previous], fidelity_name)
+            changes["previous_trial_id"] = previous
         metadata = dict(trial.metadata)
         if config_id is not None:
             metadata["config_id"] = config_id
+        report = self._report(trial, metadata)
+        if report is not None and trial.state is TrialState.FAILED:
+            report = with_error_values(report, settings)
         return attrs.evolve(trial, report=report, metadata=metadata, **changes)
 
-    @staticmethod
-    def _previous(told: str, known: dict[Any, str], history: TrialHistory) -> str:
-        """The run's id of the trial NePS's ``previous_trial_id`` names: a ``config_id``
-        told before, or a trial id of the run."""
-        if told in known:
-            return known[told]
-        if told in history:
-            return told
+    def _report(self, trial: Trial, metadata: dict[str, Any]) -> Report | None:
+        """The trial's report with the duration and traceback told; a traceback given with a
+        value goes to ``metadata``, as ``tell()`` keeps it."""
+        report = trial.report
+        if report is None:
+            return None
+        if self.evaluation_duration is not None:
+            duration = None if math.isnan(self.evaluation_duration) else self.evaluation_duration
+            report = attrs.evolve(report, evaluation_duration=duration)
+        if self.traceback_str is not None and report.error is None:
+            metadata["traceback"] = self.traceback_str
+        elif self.traceback_str is not None:
+            report = attrs.evolve(report, traceback=self.traceback_str)
+        return report
+
+
+def _previous(told: str, known: dict[Any, str], history: TrialHistory) -> str:
+    """The run's id of the trial NePS's ``previous_trial_id`` names: a ``config_id`` told
+    before, or a trial id of the run (also as NePS's folder name, ``config_<id>``)."""
+    if told in known:
+        return known[told]
+    for trial_id in (told, told.removeprefix("config_")):
+        if trial_id in history:
+            return trial_id
+    raise ValueError(
+        f"tell_custom(): previous_trial_id {told!r} is no trial of the run (neither a "
+        "config_id told before nor a trial id)"
+    )
+
+
+def _check_continues(trial: Trial, previous: Trial, fidelity_name: str | None) -> None:
+    """``trial`` must be ``previous``'s configuration at a higher fidelity."""
+    others = {k: v for k, v in trial.config.items() if k != fidelity_name}
+    same = others == {k: v for k, v in previous.config.items() if k != fidelity_name}
+    higher = fidelity_name is not None and (previous.fidelity or 0) < (trial.fidelity or 0)
+    if not (same and higher):
         raise ValueError(
-            f"tell_custom(): previous_trial_id {told!r} is no trial of the run (neither a "
-            "config_id told before nor a trial id)"
+            f"tell_custom(): previous_trial_id names trial {previous.id}, but this trial is not "
+            "its configuration at a higher fidelity"
         )

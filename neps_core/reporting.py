@@ -157,7 +157,7 @@ def judge_outcome(
         return _timed(ParsedResult(TrialState.FAILED, report), outcome), contract_error
     parsed = _timed(parsed, outcome)
     if parsed.state is TrialState.FAILED:  # returned: an exception, an "F..." string, NaN
-        parsed = attrs.evolve(parsed, report=_with_error_values(parsed.report, settings))
+        parsed = attrs.evolve(parsed, report=with_error_values(parsed.report, settings))
     missing_cost = settings.cost_to_spend is not None and parsed.report.cost is None
     if missing_cost and parsed.state is TrialState.SUCCESS:
         missing = MissingCostError(
@@ -182,7 +182,7 @@ def _name_the_trial(error: BaseException, trial_id: str) -> None:
     )
 
 
-def _with_error_values(report: Report, settings: RunSettings) -> Report:
+def with_error_values(report: Report, settings: RunSettings) -> Report:
     """A returned failure with ``objective_value_on_error`` and ``cost_value_on_error``
     where it has no (finite) objective or no cost, as a raised one gets them."""
     objective, on_error = report.objective_to_minimize, settings.objective_value_on_error

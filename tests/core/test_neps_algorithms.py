@@ -196,6 +196,11 @@ def test_nepss_ask_and_tell_spellings(root: Path) -> None:
         client.tell_custom(config_id="warm_1", config={"x": 0.1, "epochs": 1}, result=0.1)
     with pytest.raises(ValueError, match="previous_trial_id 'nope' is no trial of the run"):
         client.tell_custom(config={"x": 0.2, "epochs": 3}, result=0.1, previous_trial_id="nope")
+    for config in ({"x": 0.9, "epochs": 3}, {"x": 0.5, "epochs": 1}):  # another config, or
+        with pytest.raises(ValueError, match="not its configuration at a higher fidelity"):
+            client.tell_custom(config=config, result=0.1, previous_trial_id=warm.id)  # no higher
+    with pytest.raises(TypeError, match="time_end must be seconds"):
+        client.tell_custom(config={"x": 0.2, "epochs": 1}, result=0.1, time_end=float("inf"))
     with pytest.raises(TypeError, match=r"unknown keyword\(s\) \['tiem_end'\]"):
         client.tell_custom(config={"x": 0.2, "epochs": 1}, result=0.1, tiem_end=1.0)
     trials = client.ask(n=3, budget_info=None)
@@ -392,3 +397,18 @@ def test_a_nepss_optimizer_not_here_says_what_to_use_instead() -> None:
         neps.algorithms.primo  # noqa: B018
     with pytest.raises(AttributeError, match=r"'neps_ifbo': not in neps_core; .*'asha'"):
         neps.algorithms.neps_ifbo  # noqa: B018
+
+
+def test_tell_custom_treats_a_result_as_tell_does(root: Path) -> None:
+    """A told failure lacked the client's error values; a traceback given with a value
+    replaced the report's traceback instead of going to the metadata."""
+    space = {"x": neps.Float(0.0, 1.0)}
+    with neps.AskAndTell(
+        space, root, objective_value_on_error=9.0, cost_value_on_error=2.0
+    ) as client:
+        failed = client.tell_custom(config={"x": 0.1}, result=float("nan"))
+        worked = client.tell_custom(config={"x": 0.2}, result=0.5, traceback_str="(warnings)")
+    assert failed.state is neps.TrialState.FAILED
+    assert (failed.objective, failed.cost) == (9.0, 2.0)
+    assert worked.metadata["traceback"] == "(warnings)"
+    assert worked.report is not None and worked.report.traceback is None
