@@ -20,7 +20,8 @@ import cattrs
 from neps_core.config import ComponentSpec, RunSettings
 from neps_core.errors import SettingsError, UnknownPluginError, add_note
 from neps_core.interfaces import Evaluator, Optimizer
-from neps_core.plugin_manager import Plugins, plugin_errors, warn_plugin_problem
+from neps_core.plugin_checks import plugin_errors
+from neps_core.plugin_manager import Plugins, warn_plugin_problem
 from neps_core.registry import Registry
 from neps_core.serialization import make_settings_converter
 from neps_core.space import PipelineSpace

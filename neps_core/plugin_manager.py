@@ -17,7 +17,7 @@ import os
 import sys
 import traceback
 import warnings
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from types import FrameType
 from typing import Any
 
@@ -28,6 +28,7 @@ import pluggy
 from neps_core import hookspecs
 from neps_core.errors import PluginLoadError, add_note
 from neps_core.interfaces import Evaluator, Optimizer, SpaceAdapter, Storage
+from neps_core.plugin_checks import plugin_errors
 from neps_core.registry import Registry
 from neps_core.serialization import make_converter
 
@@ -387,25 +388,3 @@ def registered_classes(implementation: pluggy.HookImpl, hook_name: str, origin: 
             f"must return a list of classes, e.g. `return [{getattr(classes, '__name__', 'C')}]`"
         )
     return list(classes)
-
-
-def returned_list(value: Any, what: str, element: type) -> list[Any]:
-    """``value``, which ``what`` returned, as a list; a ``TypeError`` if it is not one.
-
-    Iterating ``None`` or a lone ``element`` would fail with a message naming no plugin.
-    """
-    if isinstance(value, Iterable) and not isinstance(value, str | Mapping | element):
-        return list(value)
-    raise TypeError(
-        f"{what} returned {type(value).__name__}; it must return a list of {element.__name__}"
-    )
-
-
-@contextlib.contextmanager
-def plugin_errors(role: str, origin: str) -> Iterator[None]:
-    """Let errors from plugin code pass unchanged but for a note naming the plugin."""
-    try:
-        yield
-    except Exception as error:
-        add_note(error, f"(raised in {role} {origin})")
-        raise

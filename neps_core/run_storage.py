@@ -26,7 +26,8 @@ from neps_core.interfaces import Storage
 from neps_core.liveness import refuse_if_alive
 from neps_core.models import RunInfo
 from neps_core.neps_results import NEPS_MARKER, is_neps_results_directory
-from neps_core.plugin_manager import Plugins, plugin_errors
+from neps_core.plugin_checks import plugin_errors
+from neps_core.plugin_manager import Plugins
 from neps_core.presence import WORKERS_LOCK
 from neps_core.serialization import (
     describe_yaml_error,

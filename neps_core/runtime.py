@@ -36,7 +36,8 @@ from neps_core.liveness import (
     requeue_or_crash,
 )
 from neps_core.models import Trial, TrialState
-from neps_core.plugin_manager import Plugins, returned_list
+from neps_core.plugin_checks import returned_list
+from neps_core.plugin_manager import Plugins
 from neps_core.presence import this_process
 from neps_core.reporting import check_outcomes, judge_outcome, record_result
 from neps_core.sampler import BUDGET_DOES_NOT_FIT, TrialSampler

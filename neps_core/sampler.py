@@ -32,7 +32,8 @@ from neps_core.liveness import (
     without_running_marks,
 )
 from neps_core.models import BudgetInfo, Proposal, Trial, TrialState
-from neps_core.plugin_manager import Plugins, returned_list
+from neps_core.plugin_checks import returned_list
+from neps_core.plugin_manager import Plugins
 from neps_core.space import PipelineSpace
 
 logger = logging.getLogger(__name__)
