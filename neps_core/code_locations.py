@@ -9,6 +9,7 @@ found whatever the order of the keys that name code.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import sys
 import traceback
@@ -112,8 +113,11 @@ class CodeLocator:
 
 
 def _search_first(folder: Path) -> None:
-    """Let imports find modules in ``folder``, as ``python script.py`` does for its own."""
-    if str(folder) not in sys.path:
+    """Let imports find modules in ``folder`` first, as ``python script.py`` does for its own
+    (also where it was on the path already, behind the installed packages)."""
+    if sys.path[:1] != [str(folder)]:
+        with contextlib.suppress(ValueError):
+            sys.path.remove(str(folder))
         sys.path.insert(0, str(folder))
 
 

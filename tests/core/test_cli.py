@@ -85,6 +85,17 @@ def test_run_from_yaml(project: Path) -> None:
     assert neps.status(project / "results").counts["success"] == 4
 
 
+def test_run_loads_the_users_module_before_one_of_the_same_name_installed(
+    project: Path,
+) -> None:
+    """With the working directory searched last, a user's code.py lost to the standard
+    library's module of that name."""
+    (project / "code.py").write_text(TRAIN, encoding="utf-8")
+    for target in ("code:evaluate_pipeline", "code.py:evaluate_pipeline"):
+        result = cli("run", "run.yaml", f"evaluate_pipeline={target}", cwd=project)
+        assert result.returncode == 0, result.stderr
+
+
 def test_run_with_overrides_and_a_module_from_the_current_directory(project: Path) -> None:
     result = cli(
         "run",
