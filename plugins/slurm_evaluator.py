@@ -205,6 +205,7 @@ class _Submitted:
     submitted_at: float
     timeout: float | None
     started: float | None = None  # first seen running (a local job: when submitted)
+    queue_state: str | None = None  # what squeue said last
     ended: str | None = None  # the state in which the job was first seen ended
     ended_at: float = 0.0
 
@@ -293,12 +294,14 @@ class SlurmEvaluator(Evaluator):
         self._queue_checked = now
         states = queue_states([str(s.job.job_id) for s in on_slurm])
         for submitted in on_slurm:
-            if states is None:  # squeue unusable: fall back on submitit's own view (sacct)
-                known = str(submitted.job.state)
+            if states is None:  # squeue unusable: fall back on submitit's own view (sacct),
+                known = str(submitted.job.state)  # else on what squeue said last
                 state = known if submitted.job.done() else "RUNNING"
-                running = known not in QUEUED_STATES and known != "UNKNOWN"
+                last = known if known != "UNKNOWN" else submitted.queue_state or "RUNNING"
+                running = last not in QUEUED_STATES
             else:
                 state = states.get(str(submitted.job.job_id), "VANISHED")
+                submitted.queue_state = state
                 running = state not in QUEUED_STATES  # or ended
             if submitted.started is None and running:
                 submitted.started = now  # its timeout runs from here, not from the queue

@@ -90,6 +90,13 @@ def test_the_timeout_starts_only_when_squeue_shows_the_job_running(
     assert evaluator.wait(timeout=0.6) == [] and not job.cancelled  # queued: no timeout
     outcome = collect(evaluator, 1, 30)["1"]  # running for longer than 0.3 s
     assert isinstance(outcome.error, TimeoutError) and job.cancelled
+    # Where neither squeue nor sacct ever says anything, the timeout runs from submission.
+    monkeypatch.setattr(slurm_evaluator, "queue_states", lambda job_ids: None)
+    job = _QueuedJob()
+    job.state = "UNKNOWN"
+    evaluator._jobs["2"] = slurm_evaluator._Submitted(job, "slurm", time.monotonic(), 0.3)
+    outcome = collect(evaluator, 1, 30)["2"]
+    assert isinstance(outcome.error, TimeoutError) and job.cancelled
 
 
 # -- submitit's local executor ------------------------------------------------------------------
