@@ -280,7 +280,10 @@ class AskAndTell:
         space, storage = self._context.space, self._context.storage
 
         fidelity, settings = space.fidelity_name, self.settings
-        adjust = functools.partial(record.apply, fidelity_name=fidelity, settings=settings)
+        raised = isinstance(result, BaseException)
+        adjust = functools.partial(
+            record.apply, fidelity_name=fidelity, settings=settings, raised=raised
+        )
         return import_into(storage, space, (config, result), "tell_custom()", adjust)
 
     def close(self) -> Summary:

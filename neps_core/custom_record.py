@@ -45,7 +45,10 @@ class CustomRecord:
             number = isinstance(value, int | float) and not isinstance(value, bool)
             given = number and not math.isnan(value)
             if value is not None and not (number and (not given or 0 <= value < math.inf)):
-                raise TypeError(f"tell_custom(): {name} must be seconds (a number), got {value!r}")
+                raise TypeError(
+                    f"tell_custom(): {name} must be a finite number of seconds >= 0 (NaN: not "
+                    f"given), got {value!r}"
+                )
         for name in ("config_id", "previous_trial_id", "worker_id", "traceback_str"):
             value = getattr(self, name)
             if value is not None and not isinstance(value, str | int):
@@ -58,9 +61,10 @@ class CustomRecord:
         *,
         fidelity_name: str | None,
         settings: RunSettings,
+        raised: bool,
     ) -> Trial:
         """``trial`` (just imported) with what was told, and, failed, the ``settings``'
-        error values (as ``tell()`` gives them).
+        error values (as ``tell()`` gives them); ``raised``: the result was an exception.
 
         A ``config_id`` told before is a ``ValueError``, and so is a ``previous_trial_id``
         that is no lower-fidelity trial of the same configuration: a bracket would promote
@@ -87,21 +91,21 @@ class CustomRecord:
         metadata = dict(trial.metadata)
         if config_id is not None:
             metadata["config_id"] = config_id
-        report = self._report(trial, metadata)
+        report = self._report(trial, metadata, raised)
         if report is not None and trial.state is TrialState.FAILED:
             report = with_error_values(report, settings)
         return attrs.evolve(trial, report=report, metadata=metadata, **changes)
 
-    def _report(self, trial: Trial, metadata: dict[str, Any]) -> Report | None:
+    def _report(self, trial: Trial, metadata: dict[str, Any], raised: bool) -> Report | None:
         """The trial's report with the duration and traceback told; a traceback given with a
-        value goes to ``metadata``, as ``tell()`` keeps it."""
+        value (not an exception) goes to ``metadata``, as ``tell()`` keeps it."""
         report = trial.report
         if report is None:
             return None
         if self.evaluation_duration is not None:
             duration = None if math.isnan(self.evaluation_duration) else self.evaluation_duration
             report = attrs.evolve(report, evaluation_duration=duration)
-        if self.traceback_str is not None and report.error is None:
+        if self.traceback_str is not None and not raised:
             metadata["traceback"] = self.traceback_str
         elif self.traceback_str is not None:
             report = attrs.evolve(report, traceback=self.traceback_str)
@@ -124,9 +128,14 @@ def _previous(told: str, known: dict[Any, str], history: TrialHistory) -> str:
 
 def _check_continues(trial: Trial, previous: Trial, fidelity_name: str | None) -> None:
     """``trial`` must be ``previous``'s configuration at a higher fidelity."""
+    if fidelity_name is None:
+        raise ValueError(
+            "tell_custom(): previous_trial_id names the trial this one continues at a higher "
+            "fidelity, but the space has no fidelity"
+        )
     others = {k: v for k, v in trial.config.items() if k != fidelity_name}
     same = others == {k: v for k, v in previous.config.items() if k != fidelity_name}
-    higher = fidelity_name is not None and (previous.fidelity or 0) < (trial.fidelity or 0)
+    higher = (previous.fidelity or 0) < (trial.fidelity or 0)
     if not (same and higher):
         raise ValueError(
             f"tell_custom(): previous_trial_id names trial {previous.id}, but this trial is not "

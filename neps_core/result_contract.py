@@ -119,6 +119,9 @@ def failure_report(
     message = error if isinstance(error, str) else f"{type(error).__name__}: {error}"
     notes = [] if isinstance(error, str) else getattr(error, "__notes__", [])
     notes = [note for note in notes if not str(note).startswith(RAISED_IN_TRIAL)]
+    if traceback is not None:  # formatted with the note of an earlier raise of this instance
+        lines = traceback.splitlines(keepends=True)
+        traceback = "".join(line for line in lines if not line.startswith(RAISED_IN_TRIAL))
     if notes:
         message += f" ({'; '.join(map(str, notes))})"
     return Report(

@@ -199,7 +199,7 @@ def test_nepss_ask_and_tell_spellings(root: Path) -> None:
     for config in ({"x": 0.9, "epochs": 3}, {"x": 0.5, "epochs": 1}):  # another config, or
         with pytest.raises(ValueError, match="not its configuration at a higher fidelity"):
             client.tell_custom(config=config, result=0.1, previous_trial_id=warm.id)  # no higher
-    with pytest.raises(TypeError, match="time_end must be seconds"):
+    with pytest.raises(TypeError, match="time_end must be a finite number of seconds"):
         client.tell_custom(config={"x": 0.2, "epochs": 1}, result=0.1, time_end=float("inf"))
     with pytest.raises(TypeError, match=r"unknown keyword\(s\) \['tiem_end'\]"):
         client.tell_custom(config={"x": 0.2, "epochs": 1}, result=0.1, tiem_end=1.0)
@@ -412,3 +412,8 @@ def test_tell_custom_treats_a_result_as_tell_does(root: Path) -> None:
     assert (failed.objective, failed.cost) == (9.0, 2.0)
     assert worked.metadata["traceback"] == "(warnings)"
     assert worked.report is not None and worked.report.traceback is None
+    with neps.AskAndTell(space, root) as client:
+        nan = client.tell_custom(config={"x": 0.3}, result=float("nan"), traceback_str="(tb)")
+        with pytest.raises(ValueError, match="but the space has no fidelity"):
+            client.tell_custom(config={"x": 0.3}, result=0.1, previous_trial_id=worked.id)
+    assert nan.metadata["traceback"] == "(tb)"  # a returned failure: as tell() keeps it
