@@ -12,6 +12,7 @@ from neps_core.config import RunSettings
 from neps_core.history import TrialHistory
 from neps_core.models import Report, Trial, TrialState
 from neps_core.reporting import with_error_values
+from neps_core.validators import is_seconds
 
 #: NePS's keyword -> the trial field it fills (times are NaN in NePS when not given).
 TIMES = {"time_sampled": "created_at", "time_started": "started_at", "time_end": "finished_at"}
@@ -42,9 +43,7 @@ class CustomRecord:
     def __attrs_post_init__(self) -> None:
         for name in (*TIMES, "evaluation_duration"):
             value = getattr(self, name)
-            number = isinstance(value, int | float) and not isinstance(value, bool)
-            given = number and not math.isnan(value)
-            if value is not None and not (number and (not given or 0 <= value < math.inf)):
+            if value is not None and not (_not_given(value) or is_seconds(value)):
                 raise TypeError(
                     f"tell_custom(): {name} must be a finite number of seconds >= 0 (NaN: not "
                     f"given), got {value!r}"
@@ -80,7 +79,7 @@ class CustomRecord:
         changes: dict[str, Any] = {
             field: getattr(self, keyword)
             for keyword, field in TIMES.items()
-            if getattr(self, keyword) is not None and not math.isnan(getattr(self, keyword))
+            if not _not_given(getattr(self, keyword))
         }
         if self.worker_id is not None:
             changes["worker_id"] = str(self.worker_id)
@@ -103,13 +102,18 @@ class CustomRecord:
         if report is None:
             return None
         if self.evaluation_duration is not None:
-            duration = None if math.isnan(self.evaluation_duration) else self.evaluation_duration
+            duration = None if _not_given(self.evaluation_duration) else self.evaluation_duration
             report = attrs.evolve(report, evaluation_duration=duration)
         if self.traceback_str is not None and not raised:
             metadata["traceback"] = self.traceback_str
         elif self.traceback_str is not None:
             report = attrs.evolve(report, traceback=self.traceback_str)
         return report
+
+
+def _not_given(value: Any) -> bool:
+    """NePS's default for an unknown time: NaN (``None`` here too)."""
+    return value is None or (isinstance(value, float) and math.isnan(value))
 
 
 def _previous(told: str, known: dict[Any, str], history: TrialHistory) -> str:

@@ -15,6 +15,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import attrs
+
 from neps_core.components import build_optimizer, resolve_space, select_optimizer_class
 from neps_core.config import (
     DEFAULT_STALE_AFTER,
@@ -33,12 +35,11 @@ from neps_core.reporting import objective_count
 from neps_core.result_contract import ParsedResult, parse_result
 from neps_core.run_info import initialize_run, stored_space
 from neps_core.run_storage import open_storage, overwrite_run
-from neps_core.serialization import make_converter, to_plain
+from neps_core.serialization import to_plain
 from neps_core.space import Categorical, Constant, Integer, PipelineSpace
 from neps_core.space.choices import position
 
 IMPORT_WORKER = "import_trials"
-_CONVERTER = make_converter()
 
 logger = logging.getLogger(__name__)
 
@@ -284,7 +285,7 @@ def _new_trials(
 
 def _import_key(config: Mapping[str, Any], state: TrialState, report: Report | None) -> str:
     """The same for a parsed pair as for the trial stored from it (tuples read back as lists)."""
-    plain_report = to_plain(_CONVERTER.unstructure(report))
+    plain_report = None if report is None else to_plain(attrs.asdict(report))
     return json.dumps([to_plain(config), state.value, plain_report], sort_keys=True, default=repr)
 
 

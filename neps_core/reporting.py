@@ -35,6 +35,7 @@ from neps_core.result_contract import (
     failure_report,
     parse_result,
 )
+from neps_core.validators import is_seconds
 
 logger = logging.getLogger(__name__)
 
@@ -233,16 +234,11 @@ def told_outcome(
 
 
 def _check_told_keywords(duration: Any, traceback_text: Any, time_end: Any) -> None:
-    def is_time(value: Any) -> bool:
-        return (
-            isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-        )
-
-    if not is_time(duration) or duration < 0:
+    if not is_seconds(duration):
         raise TypeError(
             f"tell(): evaluation_duration must be a number of seconds >= 0, got {duration!r}"
         )
-    if time_end is not None and not is_time(time_end):
+    if time_end is not None and not is_seconds(time_end):
         raise TypeError(f"tell(): time_end must be a time in seconds (a number), got {time_end!r}")
     if traceback_text is not None and not isinstance(traceback_text, str):
         raise TypeError(f"tell(): traceback_str must be a str, got {traceback_text!r}")

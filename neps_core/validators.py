@@ -8,6 +8,7 @@ option left unset means "the plugin's default".
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -24,6 +25,12 @@ def at_least(minimum: float) -> Validator:
             raise ValueError(f"{attribute.name} must be at least {minimum}, got {value}")
 
     return check
+
+
+def is_seconds(value: Any) -> bool:
+    """Whether ``value`` is a duration or a time: a finite number >= 0, not a bool."""
+    number = isinstance(value, int | float) and not isinstance(value, bool)
+    return number and math.isfinite(value) and value >= 0
 
 
 def positive(_: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
