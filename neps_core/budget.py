@@ -82,11 +82,11 @@ class BudgetGuard:
     def fits(self, fidelity: float | None, continued: bool) -> bool:
         """Whether a trial at ``fidelity`` stays within every budget."""
         left = self.fidelity_left
-        if left is not None and fidelity is not None and not _within(fidelity, left):
+        if left is not None and fidelity is not None and not within(fidelity, left):
             return False
         if self.cost_left is None:
             return True
-        return _within(self.costs.estimate(fidelity, continued), self.cost_left)
+        return within(self.costs.estimate(fidelity, continued), self.cost_left)
 
     def spend(self, fidelity: float | None, continued: bool) -> None:
         """Count a proposal at ``fidelity`` against the budgets."""
@@ -123,5 +123,6 @@ def _raise_to(maxima: dict[Any, float], key: Any, value: float) -> None:
     maxima[key] = max(value, maxima.get(key, value))
 
 
-def _within(amount: float, left: float) -> bool:
+def within(amount: float, left: float) -> bool:
+    """Whether spending ``amount`` stays inside ``left``, allowing for rounding in the sums."""
     return amount <= left + 1e-9 * max(1.0, abs(left))

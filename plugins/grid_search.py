@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, ClassVar
 
 import attrs
 import numpy as np
 
 from neps_core import hookimpl
+from neps_core.budget import within
 from neps_core.errors import SettingsError
 from neps_core.interfaces import Optimizer
 from neps_core.models import FIDELITY_SEARCHED, BudgetInfo, Proposal, Trial
@@ -49,7 +50,8 @@ def grid_values(parameter: Parameter, size: int) -> list[Any]:
 class GridSearch(Optimizer):
     """Proposes grid points not yet in the history; the fidelity, if any, at its maximum.
 
-    Unless ``ignore_fidelity`` is off: then each grid point comes at every fidelity value.
+    Unless ``ignore_fidelity`` is off: then each grid point comes at every fidelity value
+    that still fits ``fidelities_to_spend``.
 
     When every point has been tried it proposes nothing and the run ends.
     """
@@ -89,6 +91,17 @@ class GridSearch(Optimizer):
             if point is not None:
                 yield point
 
+    def _fidelity_check(self, budget: BudgetInfo) -> Callable[[Mapping[str, Any]], bool]:
+        """Whether a point's fidelity fits what is left of ``fidelities_to_spend``.
+
+        A point that does not is skipped for good (what is left only shrinks), so that the
+        grid goes on with points at lower fidelities instead of ending the run.
+        """
+        left, name = budget.remaining_fidelities, self.space.fidelity_name
+        if left is None or name is None:
+            return lambda config: True
+        return lambda config: within(config[name], left)
+
     def _key(self, config: Mapping[str, Any]) -> tuple[Any, ...]:
         return tuple(repr(config.get(name)) for name in self._names)
 
@@ -98,18 +111,19 @@ class GridSearch(Optimizer):
         for trial in itertools.islice(trials.values(), self._seen_upto, None):
             self._seen.add(self._key(trial.config))
         self._seen_upto = len(trials)
+        searched = self.space.fidelity is not None and not self.settings.ignore_fidelity
+        fits = self._fidelity_check(budget) if searched else lambda config: True
         # Points proposed earlier but not stored (the budget could not fit them then) come
         # first again: the cursor has passed them.
-        offered = {key: c for key, c in self._offered.items() if key not in self._seen}
+        offered = {key: c for key, c in self._offered.items() if key not in self._seen and fits(c)}
         while len(offered) < n:
             config = next(self._cursor, None)
             if config is None:
                 break
             key = self._key(config)  # points a condition made equal come once
-            if key not in self._seen:
+            if key not in self._seen and fits(config):
                 offered.setdefault(key, config)
         self._offered = offered
-        searched = self.space.fidelity is not None and not self.settings.ignore_fidelity
         metadata = {FIDELITY_SEARCHED: True} if searched else {}
         return [Proposal(config, metadata=metadata) for config in list(offered.values())[:n]]
 

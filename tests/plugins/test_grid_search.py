@@ -140,6 +140,23 @@ def test_a_run_ends_when_the_grid_is_exhausted(tmp_path: Path) -> None:
     }
 
 
+def test_points_above_the_fidelity_left_are_skipped_not_the_end_of_the_run(
+    tmp_path: Path,
+) -> None:
+    summary = neps.run(
+        toy_evaluate_pipeline,
+        {"x": neps.Float(0.0, 1.0), "epochs": neps.IntegerFidelity(1, 9)},
+        root_directory=tmp_path,
+        fidelities_to_spend=20,
+        optimizer=("grid_search", {"size": 3, "ignore_fidelity": False}),
+    )
+    points = [neps.load_config(tmp_path, i) for i in range(1, summary.counts["success"] + 1)]
+    # 1 + 5 + 9 + 1 leave 4: (0.5, 5) and (0.5, 9) cannot fit, (1.0, 1) still does.
+    assert [(p["x"], p["epochs"]) for p in points] == [
+        (0.0, 1), (0.0, 5), (0.0, 9), (0.5, 1), (1.0, 1)
+    ]  # fmt: skip
+
+
 def test_a_continued_run_never_repeats_a_point(tmp_path: Path) -> None:
     arguments: dict[str, Any] = {
         "evaluate_pipeline": toy_evaluate_pipeline,
