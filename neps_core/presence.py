@@ -61,35 +61,30 @@ def present_in(root: Path, *, overwrite: Overwrite | None = None) -> Iterator[No
     root = Path(root)
     root_existed = root.exists()
     state_existed = (root / WORKERS_LOCK.parent).exists()
-    shared = _lock(root, "shared") if overwrite is None else _overwritten(root, overwrite)
+    descriptor = _lock(root, "shared") if overwrite is None else _exclusive(root, overwrite)
     try:
+        if overwrite is not None:
+            # Alone, then stay in the new run: the exclusive lock becomes shared. The
+            # overwrite keeps the lock file, so whoever arrives meanwhile waits for this lock.
+            overwrite(alone=descriptor is not None)
+            if descriptor is not None:
+                fcntl.flock(descriptor, fcntl.LOCK_SH)
         yield
     except BaseException:
         if not state_existed:  # also in a folder of other files (another tool's results)
-            _remove_if_alone(root, shared, remove_root=not root_existed)
+            _remove_if_alone(root, descriptor, remove_root=not root_existed)
         raise
     finally:
-        _unlock(shared)
+        _unlock(descriptor)
 
 
-def _overwritten(root: Path, overwrite: Overwrite) -> int | None:
-    """Overwrite the run alone, then stay in the new run: the exclusive lock becomes shared.
-
-    The overwrite keeps the lock file, so whoever arrives meanwhile waits for this lock.
-    """
+def _exclusive(root: Path, overwrite: Overwrite) -> int | None:
+    """The lock for an overwrite; refused, naming the running trials where it can."""
     try:
-        descriptor = _lock(root, "exclusive")
+        return _lock(root, "exclusive")
     except LiveWorkersError:
         _explain(overwrite)
         raise
-    try:
-        overwrite(alone=descriptor is not None)
-        if descriptor is not None:
-            fcntl.flock(descriptor, fcntl.LOCK_SH)
-    except BaseException:
-        _unlock(descriptor)
-        raise
-    return descriptor
 
 
 def _explain(overwrite: Overwrite) -> None:

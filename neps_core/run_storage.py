@@ -299,6 +299,7 @@ def overwrite_run(
             run under it would lose its result (or write it into the deleted run).
     """
     root = Path(root)
+    _refuse_to_erase_no_run(root)
     if (root / STORAGE_POINTER_FILE).is_file():
         storage = open_storage(root, None, plugins, lost_ok=True)
         try:
@@ -311,6 +312,23 @@ def overwrite_run(
             storage.close()
     if erase and root.exists():
         _delete_all_but(root, root / WORKERS_LOCK)
+
+
+def _refuse_to_erase_no_run(root: Path) -> None:
+    """Raise if ``root`` holds files but no run: an overwrite would delete the user's files.
+
+    ``root_directory="."`` next to a run config, or a typo naming a project folder, must not
+    cost the code and data there.
+    """
+    if not root.is_dir() or (root / STORAGE_POINTER_FILE).exists() or _lost_pointer(root):
+        return
+    others = sorted(child.name for child in root.iterdir() if child.name != WORKERS_LOCK.parts[0])
+    if others:
+        shown = ", ".join(others[:5]) + (", ..." if len(others) > 5 else "")
+        raise SettingsError(
+            f"overwrite_root_directory=True refused: {root} holds no run but files of its own "
+            f"({shown}), which the overwrite would delete; use a new or empty root_directory"
+        )
 
 
 def _delete_all_but(folder: Path, kept: Path) -> None:

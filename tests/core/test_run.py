@@ -321,6 +321,32 @@ def test_overwrite_root_directory_starts_fresh(root: Path, trial_file: Any) -> N
     assert neps.load_pipeline_space(root) == neps.PipelineSpace(other)
 
 
+def test_overwrite_root_directory_never_deletes_a_folder_without_a_run(tmp_path: Path) -> None:
+    # root_directory="." next to the user's run config and code, say.
+    (tmp_path / "train.py").write_text("print('the code')\n")
+    (tmp_path / "data").mkdir()
+
+    def evaluate(x: float, depth: int) -> float:
+        return x
+
+    with pytest.raises(
+        SettingsError, match=r"holds no run but files of its own \(data, train.py\)"
+    ):
+        neps.run(
+            evaluate,
+            SPACE,
+            root_directory=tmp_path,
+            evaluations_to_spend=1,
+            overwrite_root_directory=True,
+        )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data", "train.py"]
+    empty = tmp_path / "data"
+    summary = neps.run(
+        evaluate, SPACE, root_directory=empty, evaluations_to_spend=1, overwrite_root_directory=True
+    )
+    assert summary.counts["success"] == 1
+
+
 @pytest.mark.parametrize(
     ("mistake", "message"),
     [
