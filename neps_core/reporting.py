@@ -35,6 +35,7 @@ from neps_core.result_contract import (
     failure_report,
     parse_result,
 )
+from neps_core.serialization import exception_text
 from neps_core.validators import is_seconds
 
 logger = logging.getLogger(__name__)
@@ -152,8 +153,8 @@ def judge_outcome(
         return _timed(ParsedResult(TrialState.FAILED, report), outcome), error
     try:
         parsed = parse_result(outcome.result, source)
-    except (TypeError, ValueError) as error:
-        contract_error = type(error)(f"Trial {outcome.trial_id}: {error}")
+    except Exception as error:
+        contract_error = _contract_error(error, outcome.trial_id, source)
         report = failure_report(contract_error, None)
         return _timed(ParsedResult(TrialState.FAILED, report), outcome), contract_error
     parsed = _timed(parsed, outcome)
@@ -168,6 +169,14 @@ def judge_outcome(
         failed = attrs.evolve(parsed.report, error=str(missing))
         return attrs.evolve(parsed, state=TrialState.FAILED, report=failed), missing
     return parsed, None
+
+
+def _contract_error(error: Exception, trial_id: str, source: str) -> Exception:
+    """The error to store and raise for a result ``parse_result`` refused (or broke on)."""
+    if isinstance(error, TypeError | ValueError):  # the contract's own refusals
+        return type(error)(f"Trial {trial_id}: {error}")
+    # A value that breaks on reading: a sparse tensor, a dict that contains itself, ...
+    return TypeError(f"Trial {trial_id}: {source} cannot be read: {exception_text(error)}")
 
 
 def _name_the_trial(error: BaseException, trial_id: str) -> None:

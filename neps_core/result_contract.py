@@ -24,7 +24,7 @@ import attrs
 import numpy as np
 
 from neps_core.models import Objective, Report, TrialState
-from neps_core.serialization import to_plain
+from neps_core.serialization import exception_text, safe_repr, to_plain
 
 _LEGACY_KEYS = {"loss": "objective_to_minimize", "info_dict": "extra"}
 
@@ -116,7 +116,7 @@ def failure_report(
     The error's notes (say, which space entry was being built) end its message, which
     ``status`` and the summaries show without the traceback.
     """
-    message = error if isinstance(error, str) else f"{type(error).__name__}: {error}"
+    message = error if isinstance(error, str) else exception_text(error)
     notes = [] if isinstance(error, str) else getattr(error, "__notes__", [])
     notes = [note for note in notes if not str(note).startswith(RAISED_IN_TRIAL)]
     if traceback is not None:  # formatted with the note of an earlier raise of this instance
@@ -306,5 +306,5 @@ def _as_float(value: Any, where: str) -> float:
 
 
 def _short_repr(value: Any) -> str:
-    text = repr(value)
+    text = safe_repr(value)
     return text if len(text) <= 80 else text[:77] + "..."

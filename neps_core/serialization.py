@@ -132,18 +132,39 @@ def to_plain(value: Any) -> Any:
     if value is None or isinstance(value, bool | str | int | float):
         return value
     if hasattr(value, "dtype") and hasattr(value, "tolist"):
-        return to_plain(value.tolist())
+        try:
+            listed = value.tolist()
+        except Exception:  # a sparse or meta tensor has no list form
+            return safe_repr(value)
+        return to_plain(listed)
     for types, convert in _PLAIN_FORMS:
         if isinstance(value, types):
             return convert(value)
-    return repr(value)
+    return safe_repr(value)
+
+
+def exception_text(error: BaseException) -> str:
+    """``"Type: message"``, also of an exception whose ``__str__`` raises (half built)."""
+    try:
+        return f"{type(error).__name__}: {error}"
+    except Exception as problem:
+        return f"{type(error).__name__} (its message cannot be shown: {type(problem).__name__})"
+
+
+def safe_repr(value: Any) -> str:
+    """``repr(value)``, or its type's name where ``__repr__`` raises: text for the user's
+    objects that cannot fail in turn."""
+    try:
+        return repr(value)
+    except Exception:
+        return f"<{type(value).__name__} object whose repr() fails>"
 
 
 _PLAIN_FORMS: tuple[tuple[Any, Callable[[Any], Any]], ...] = (
     (Mapping, lambda v: {str(k): to_plain(x) for k, x in v.items()}),
     (list | tuple | set | frozenset | np.ndarray, lambda v: [to_plain(x) for x in v]),
     (os.PathLike, os.fspath),
-    (BaseException, lambda e: f"{type(e).__name__}: {e}"),
+    (BaseException, exception_text),
 )
 
 

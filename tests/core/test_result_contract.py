@@ -389,6 +389,74 @@ def test_bad_return_types_raise_and_fail_the_trial(
     assert trial_file(root, 1, "metadata")["state"] == "failed"
 
 
+def _containing_itself() -> dict[str, Any]:
+    loop: dict[str, Any] = {"objective_to_minimize": 0.5}
+    loop["self"] = loop
+    return loop
+
+
+def _sparse_objective() -> Any:
+    import torch
+
+    return torch.tensor([0.5]).to_sparse()
+
+
+@pytest.mark.parametrize(
+    ("make_value", "problem"),
+    [(_containing_itself, "RecursionError"), (_sparse_objective, "RuntimeError")],
+    ids=["dict containing itself", "sparse tensor objective"],
+)
+def test_a_result_that_breaks_on_reading_fails_its_trial_for_good(
+    root: Path, trial_file: TrialFileReader, make_value: Callable[[], Any], problem: str
+) -> None:
+    # The worker stopped on the bare error and gave the trial back without counting an
+    # attempt: every later run() evaluated it again, and stopped again.
+    value = make_value()
+    for trial_id in (1, 2):
+        message = f"Trial {trial_id}: evaluate_pipeline's return value cannot be read: {problem}"
+        with pytest.raises(TypeError, match=message):
+            _run(root, lambda x, units: value, evaluations_to_spend=2, ignore_errors=True)
+    assert _counts(root) == {"failed": 2}
+    assert problem in trial_file(root, 1, "report")["error"]
+
+
+def test_extra_values_without_a_plain_form_are_stored_as_text(
+    root: Path, trial_file: TrialFileReader
+) -> None:
+    import torch
+
+    class Unprintable:
+        def __repr__(self) -> str:
+            raise RuntimeError("half built")
+
+    result = {
+        "objective_to_minimize": 0.25,
+        "adjacency": torch.eye(2).to_sparse(),
+        "model": Unprintable(),
+    }
+    _run(root, lambda x, units: result)
+    report = trial_file(root, 1, "report")
+    assert report["objective_to_minimize"] == 0.25
+    assert "layout=torch.sparse_coo" in report["extra"]["adjacency"]
+    assert report["extra"]["model"] == "<Unprintable object whose repr() fails>"
+
+
+def test_an_exception_whose_message_raises_is_stored_by_its_type(
+    root: Path, trial_file: TrialFileReader
+) -> None:
+    class HalfBuiltError(Exception):
+        def __str__(self) -> str:
+            return self.detail  # type: ignore[attr-defined, no-any-return]
+
+    def evaluate(x: float, units: int) -> float:
+        raise HalfBuiltError
+
+    _run(root, evaluate, evaluations_to_spend=2, ignore_errors=True)
+    assert _counts(root) == {"failed": 2}
+    error = trial_file(root, 2, "report")["error"]
+    assert error == "HalfBuiltError (its message cannot be shown: AttributeError)"
+
+
 @pytest.mark.parametrize(
     ("value", "named"),
     [
