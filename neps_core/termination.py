@@ -21,8 +21,13 @@ STOPPING_SIGNALS = tuple(
 )
 
 
+class WorkerStopped(SystemExit):
+    """A stopping signal arrived: unlike a ``sys.exit()`` inside ``evaluate_pipeline``, which
+    ends only its evaluation (a failed trial), this stops the worker."""
+
+
 def _exit(signum: int, frame: FrameType | None) -> None:
-    raise SystemExit(128 + signum)  # the exit status a shell reports for a signal
+    raise WorkerStopped(128 + signum)  # the exit status a shell reports for a signal
 
 
 @contextlib.contextmanager

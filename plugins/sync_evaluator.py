@@ -14,11 +14,12 @@ from neps_core.interfaces import (
     Evaluator,
     call_evaluate_pipeline,
 )
+from neps_core.termination import WorkerStopped
 
 
 class SyncEvaluator(Evaluator):
     """Calls ``evaluate_pipeline`` directly (awaiting an ``async def`` one); what it raises is
-    caught and reported."""
+    caught and reported, ``sys.exit()`` too (Ctrl-C and stopping signals stop the worker)."""
 
     name: ClassVar[str] = "sync"
     aliases: ClassVar[tuple[str, ...]] = ("serial",)  # DeepHyper's method name
@@ -31,7 +32,9 @@ class SyncEvaluator(Evaluator):
         started = time.perf_counter()
         try:
             result = call_evaluate_pipeline(job.function, job.arguments)
-        except Exception as error:
+        except WorkerStopped:
+            raise
+        except (Exception, SystemExit) as error:  # sys.exit() ends the evaluation, as in a pool
             outcome = EvaluationOutcome(
                 trial_id=job.trial.id,
                 error=error,

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import signal
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +14,7 @@ import neps_core as neps
 from neps_core.errors import SettingsError
 from neps_core.interfaces import EvaluationJob
 from neps_core.plugin_manager import Plugins
+from neps_core.termination import WorkerStopped, signals_stop_the_worker
 from neps_core.testing import EvaluatorContract, make_trial
 from neps_core_plugins.process_pool_evaluator import ProcessPoolEvaluator
 from neps_core_plugins.sync_evaluator import SyncEvaluator
@@ -151,6 +154,40 @@ def test_failures_are_reported_through_the_run(neps_run: Any, neps_root: Path) -
     assert summary.counts["failed"] == 2
     report = neps_root / "configs" / "config_1" / "report.yaml"
     assert "EvaluationBroke" in report.read_text()
+
+
+def test_sys_exit_in_the_pipeline_fails_its_trial_as_under_a_pool(
+    neps_run: Any, neps_root: Path
+) -> None:
+    # The trial was given back as pending, uncounted: every run() evaluated it again, and
+    # exited again, while process_pool stored it as failed.
+    calls: list[int] = []
+
+    def evaluate(**config: Any) -> float:
+        calls.append(1)
+        sys.exit(2)
+
+    for _ in range(2):
+        with pytest.raises(SystemExit) as exited:
+            neps_run(evaluate_pipeline=evaluate, evaluations_to_spend=2)
+        assert exited.value.code == 2
+    assert len(calls) == 2
+    assert neps.status(neps_root).counts["failed"] == 2
+    report = neps_root / "configs" / "config_1" / "report.yaml"
+    assert "SystemExit: 2" in report.read_text()
+    summary = neps_run(evaluate_pipeline=evaluate, ignore_errors=True, evaluations_to_spend=4)
+    assert summary.counts["failed"] == 4
+
+
+def test_a_stopping_signal_still_stops_the_worker() -> None:
+    def evaluate(**config: Any) -> float:
+        os.kill(os.getpid(), signal.SIGTERM)
+        return 1.0
+
+    evaluator = SyncEvaluator()
+    with signals_stop_the_worker(), pytest.raises(WorkerStopped):
+        evaluator.submit(_job(evaluate, x=1.0))
+    assert evaluator.wait() == []
 
 
 def test_takes_no_options(neps_run: Any) -> None:
