@@ -52,14 +52,22 @@ def reportable_trial(history: TrialHistory, trial_id: str, root: Path) -> Trial:
         raise TrialNotFoundError(f"No trial with id {trial_id!r} in {root}")
     trial = history[trial_id]
     if trial.state.is_final:
+        by = f", from worker {trial.worker_id}" if trial.worker_id else ""
         raise TrialAlreadyReportedError(
-            f"Trial {trial_id!r} already has a result (state {trial.state.value})"
+            f"Trial {trial_id!r} already has a result (state {trial.state.value}{by})"
         )
     return trial
 
 
-def record_result(storage: Storage, trial_id: str, parsed: ParsedResult) -> Trial:
+def record_result(
+    storage: Storage, trial_id: str, parsed: ParsedResult, evaluated: Trial | None = None
+) -> Trial:
     """Store a final result for ``trial_id``, refusing a second result for the same trial.
+
+    ``evaluated`` is the reporting worker's copy of the trial as it claimed it: where the
+    trial was handed to another worker meanwhile (this one was silent for longer than
+    ``stale_after``) and this result came first, the stored trial names this worker and its
+    start, not those of the evaluation whose result will be dropped.
 
     Raises:
         ObjectiveCountError: After storing the trial as FAILED, when its result has another
@@ -77,11 +85,14 @@ def record_result(storage: Storage, trial_id: str, parsed: ParsedResult) -> Tria
             result = attrs.evolve(
                 parsed, state=TrialState.FAILED, report=attrs.evolve(parsed.report, error=message)
             )
+        evaluator = trial if evaluated is None else evaluated
         return [
             attrs.evolve(
                 trial,
                 state=result.state,
                 report=result.report,
+                worker_id=evaluator.worker_id,
+                started_at=evaluator.started_at,
                 finished_at=time.time(),
                 metadata=_final_metadata(trial, result),
             )

@@ -342,15 +342,15 @@ class Worker:
         if parsed.report.cost is not None:
             self._cost_spent += parsed.report.cost
         try:
-            stored = record_result(self.context.storage, trial.id, parsed)
+            stored = record_result(self.context.storage, trial.id, parsed, evaluated=trial)
         except ObjectiveCountError as mismatch:  # stored as FAILED; observers hear of it first
             assert mismatch.trial is not None
             stored, raise_after = mismatch.trial, mismatch
-        except TrialAlreadyReportedError:
+        except TrialAlreadyReportedError as reported:
             logger.warning(
-                "Trial %s was handed to another worker while this one was silent for longer "
-                "than stale_after, and that one reported first; this late result is dropped",
-                trial.id,
+                "%s: it was evaluated twice, re-queued after a worker was silent for longer "
+                "than stale_after, and this later result is dropped",
+                reported,
             )
             if raise_after is not None:
                 raise raise_after from None

@@ -31,7 +31,8 @@ WORKER = textwrap.dedent(
 
     def evaluate_pipeline(x, pipeline_directory):
         (Path(pipeline_directory) / "started").write_text(str(os.getpid()))
-        if os.environ.get("SLOW") == "1":
+        only = os.environ.get("ONLY")  # the one trial folder to be slow in
+        if os.environ.get("SLOW") == "1" and only in (None, Path(pipeline_directory).name):
             time.sleep(float(os.environ.get("SLEEP", "600")))
         return x
 
@@ -133,9 +134,35 @@ def test_a_worker_silent_past_stale_after_drops_its_late_result(tmp_path: Path) 
         os.kill(paused.pid, signal.SIGCONT)
     _, stderr = paused.communicate(timeout=120)
     assert paused.returncode == 0, stderr.decode()
-    assert "this late result is dropped" in stderr.decode()
+    assert "this later result is dropped" in stderr.decode()
     assert neps.status(root).counts["success"] == 3
     assert "attempts: 2" in (root / "configs" / "config_1" / "metadata.yaml").read_text()
+
+
+@pytest.mark.slow
+def test_a_silent_worker_reporting_first_is_named_as_the_trials_worker(tmp_path: Path) -> None:
+    # The stored trial named the worker whose later result was dropped, and its start time.
+    root = tmp_path / "run"
+    started = root / CONFIG_1 / "started"
+    paused = _start_worker(tmp_path, root, SLOW="1", SLEEP="2")
+    _wait_for(started, paused)
+    paused_since = time.time()
+    os.kill(paused.pid, signal.SIGSTOP)
+    try:
+        other = _start_worker(tmp_path, root, SLOW="1", SLEEP="8", ONLY="config_1")
+        while started.read_text() != str(other.pid):  # re-queued and evaluated again
+            _wait_for(started, other)
+            time.sleep(0.05)
+    finally:
+        os.kill(paused.pid, signal.SIGCONT)  # its evaluation is over: it reports first
+    _, paused_errors = paused.communicate(timeout=120)
+    _, other_errors = other.communicate(timeout=120)
+    assert paused.returncode == other.returncode == 0, paused_errors.decode()
+    stored = next(t for t in neps.status(root).trials if t.id == "1")
+    assert stored.worker_id is not None and f"-{paused.pid}-" in stored.worker_id
+    assert stored.started_at is not None and stored.started_at < paused_since
+    dropped = f"Trial '1' already has a result (state success, from worker {stored.worker_id})"
+    assert dropped in other_errors.decode()
 
 
 @pytest.mark.slow
