@@ -83,8 +83,8 @@ def load_config(
     ``path_or_root`` is a ``config.yaml``, a trial folder, or a run's root together with
     ``config_id`` (with or without the ``config_`` prefix). Without ``pipeline_space`` the
     space saved with the run is used; a ``config.yaml`` outside any run is returned as stored
-    (without its underscore-prefixed entries). Inside a run, a missing or damaged
-    ``config.yaml`` is read from the run's storage instead (warning when damaged).
+    (without its underscore-prefixed entries). Inside a run, the configuration comes from
+    the run's storage, whatever the trial folder's ``config.yaml`` (a view) says now.
     """
     path = Path(path_or_root)
     root = path if config_id is not None else None
@@ -113,23 +113,25 @@ def load_config(
 
 
 def _read_config(path: Path) -> Mapping[str, Any]:
-    """The configuration in ``path``, else its trial's record in the run's storage."""
-    problem = f"No configuration at {path}"
-    if path.is_file():
-        try:
-            config = read_yaml(path)
-        except yaml.YAMLError as error:
-            problem = f"{path} is damaged: not valid YAML ({describe_yaml_error(error)})"
-        else:
-            if isinstance(config, Mapping):
-                return config
-            problem = f"{path} does not hold a configuration mapping"
+    """The trial's record in the run's storage, else the configuration in ``path``.
+
+    In a run, ``config.yaml`` is a view, never read back: an edited copy must not pass for
+    what ``evaluate_pipeline`` received.
+    """
     stored = _stored_config(path.parent)
     if stored is not None:
-        if path.is_file():
-            logger.warning("%s; loading the run's record of the trial instead", problem)
         return stored
-    raise NepsCoreError(problem) if path.is_file() else FileNotFoundError(problem)
+    if not path.is_file():
+        raise FileNotFoundError(f"No configuration at {path}")
+    try:
+        config = read_yaml(path)
+    except yaml.YAMLError as error:
+        raise NepsCoreError(
+            f"{path} is damaged: not valid YAML ({describe_yaml_error(error)})"
+        ) from None
+    if not isinstance(config, Mapping):
+        raise NepsCoreError(f"{path} does not hold a configuration mapping")
+    return config
 
 
 def _stored_config(folder: Path) -> Mapping[str, Any] | None:

@@ -297,15 +297,17 @@ def test_load_config_reads_the_storage_when_a_trial_folder_has_no_config_file(
     assert neps.load_config(root, config_id="1") == objective.received["1"]
 
 
-def test_load_config_reads_the_storage_when_config_yaml_is_damaged(
-    root: Path, finished_run: tuple[neps.Summary, Objective], caplog: pytest.LogCaptureFixture
+@pytest.mark.parametrize("edited", [False, True], ids=["damaged", "edited"])
+def test_load_config_reads_the_storage_whatever_config_yaml_says(
+    root: Path, finished_run: tuple[neps.Summary, Objective], edited: bool
 ) -> None:
-    # It raised PyYAML's multi-line error, though the run's storage holds the configuration.
+    # A damaged view raised PyYAML's multi-line error; an edited one was returned as what
+    # evaluate_pipeline had received.
     _, objective = finished_run
-    damaged = root / "configs" / "config_1" / "config.yaml"
-    damaged.write_text("width: [1, 2\n", encoding="utf-8")
+    view = root / "configs" / "config_1" / "config.yaml"
+    text = yaml.safe_dump({**yaml.safe_load(view.read_text()), "x": 0.123})
+    view.write_text(text if edited else "width: [1, 2\n", encoding="utf-8")
     assert neps.load_config(root, config_id="1") == objective.received["1"]
-    assert f"{damaged} is damaged: not valid YAML" in caplog.text
     outside = root.parent / "copied" / "config.yaml"  # outside a run there is no record
     outside.parent.mkdir()
     outside.write_text("width: [1, 2\n", encoding="utf-8")
