@@ -138,7 +138,7 @@ def parameter_from_description(name: str, entry: Any) -> Parameter:
     if isinstance(entry, list | tuple):
         return _from_list(name, entry)
     if not isinstance(entry, Mapping):
-        return Constant(entry)
+        return Constant(_scientific_text(entry))
     if is_node_form(entry):
         return _structural_entry(name, entry)
     return _from_mapping(name, entry)
@@ -150,15 +150,19 @@ def _from_mapping(name: str, entry: Mapping[str, Any]) -> Parameter:
     kind = _kind_of(name, fields)
     try:
         if kind is Constant:
-            return Constant(fields["value"])
+            return Constant(_scientific_text(fields["value"]))
         allowed = _CATEGORICAL_KEYS if kind is Categorical else _NUMERIC_KEYS
         unknown = sorted(set(fields) - allowed)
         if unknown:
             raise InvalidParameterError(f"unknown key(s) {unknown}; allowed: {sorted(allowed)}")
         if kind is not Categorical:
             fields = {k: _number(k, v) for k, v in fields.items()}
-        elif "default" in entry:  # NePS's old key named a choice; today's prior is an index
-            fields["prior"] = prior_of_default(fields.get("choices", ()), fields["prior"])
+        elif isinstance(fields.get("choices"), list | tuple):
+            fields["choices"] = [_scientific_text(choice) for choice in fields["choices"]]
+        if kind is Categorical and "default" in entry:
+            # NePS's old key named a choice; today's prior is an index
+            default = _scientific_text(fields["prior"])
+            fields["prior"] = prior_of_default(fields.get("choices", ()), default)
             with prior_indices_meant():
                 return kind(**fields).checked(name)
         return kind(**fields).checked(name)
@@ -173,8 +177,9 @@ def _from_list(name: str, entry: list[Any] | tuple[Any, ...]) -> Parameter:
     """NePS's short forms: two numbers are a range (``[1, 10]`` integers, ``[0.01, 1.0]``
     floats), any other list the choices of a categorical (``[adam, sgd]``).
 
-    Of strings, only those in scientific notation count as numbers: PyYAML leaves ``1e-4``
-    as text, but ``"16"`` is text only when quoted, so ``["16", "32"]`` are two choices.
+    Of strings, only those in scientific notation count as numbers, here as in choices and
+    constants of every form (as in NePS): PyYAML leaves ``1e-4`` as text, but ``"16"`` is
+    text only when quoted, so ``["16", "32"]`` are two choices.
     """
     try:
         if len(entry) == 2:
@@ -182,7 +187,7 @@ def _from_list(name: str, entry: list[Any] | tuple[Any, ...]) -> Parameter:
             if all(isinstance(b, int | float) and not isinstance(b, bool) for b in bounds):
                 kind = Integer if all(isinstance(b, int) for b in bounds) else Float
                 return kind(*bounds).checked(name)
-        return Categorical(list(entry)).checked(name)
+        return Categorical([_scientific_text(choice) for choice in entry]).checked(name)
     except (InvalidParameterError, TypeError, ValueError) as error:
         message = str(error)
         if not message.startswith("Parameter "):

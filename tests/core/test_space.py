@@ -463,6 +463,26 @@ weight_decay: [1e-5, 1e-1]
     )
 
 
+def test_scientific_notation_is_a_number_in_choices_and_constants_too() -> None:
+    # yaml.safe_load leaves 1e-4 as text: evaluate_pipeline received weight_decay='1e-4'.
+    text = """
+weight_decay: 1e-4
+lr: [1e-4, 1e-3, 1e-2]
+dropout: {choices: [0.0, 5e-1], default: 5e-1}
+scale: {value: 2e3}
+optimizer: [adam, 1e-3]
+"""
+    assert space_from_description(yaml.safe_load(text)) == neps.PipelineSpace(
+        {
+            "weight_decay": neps.Constant(1e-4),
+            "lr": neps.Categorical((1e-4, 1e-3, 1e-2)),
+            "dropout": neps.Categorical((0.0, 0.5), prior=1),
+            "scale": neps.Constant(2e3),
+            "optimizer": neps.Categorical(("adam", 1e-3)),
+        }
+    )
+
+
 @pytest.mark.parametrize("nested", [False, True])
 def test_yaml_file_path_as_pipeline_space(root: Path, tmp_path: Path, nested: bool) -> None:
     body = (
