@@ -100,11 +100,14 @@ def _check_component_override(data: Mapping[str, Any], override: str, source: st
 
 
 def _drop_other_spellings(data: dict[str, Any], override: str) -> None:
-    """An override replaces its setting under any name (``max_evaluations_total=4`` too)."""
-    key = override.partition("=")[0].split(".")[0]
+    """An override replaces its setting under any name (``max_evaluations_total=4`` too);
+    one inside it (``optimizer.eta=2`` with a ``searcher:``) goes to the setting as spelled."""
+    key, *inside = override.partition("=")[0].split(".")
     name = canonical_name(key)
     for other in [k for k in data if str(k) != key and canonical_name(str(k)) == name]:
-        del data[other]
+        value = data.pop(other)
+        if inside and key not in data:
+            data[key] = value
 
 
 def apply_override(data: dict[str, Any], override: str, source: str) -> None:
@@ -122,13 +125,18 @@ def apply_override(data: dict[str, Any], override: str, source: str) -> None:
     node = data
     for index, part in enumerate(parents):
         child = node.get(part)
-        if isinstance(child, str) and index == len(parents) - 1:
+        component = index == 0 and canonical_name(part) in COMPONENT_KEYS
+        if isinstance(child, str) and component and len(parents) == 1:
             child = {"name": child}  # optimizer=random_search, then optimizer.use_priors=true
         if child is None:
             child = {}
         if not isinstance(child, dict):
+            # pipeline_space: space.yaml, say: the override must not replace the file's space
             where = ".".join(parents[: index + 1])
-            raise SettingsError(f"{source}: {where}: cannot set {key_path!r} in a non-mapping")
+            raise SettingsError(
+                f"{source}: override {override!r}: {where} is {child!r}, not a mapping, so "
+                f"{key_path!r} cannot be set in it"
+            )
         node[part] = child
         node = child
     node[last] = value

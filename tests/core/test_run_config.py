@@ -149,6 +149,17 @@ def test_an_override_replaces_its_setting_under_any_name(tmp_path: Path) -> None
     assert load_run_config(path, ["evaluations_to_spend=5"])["evaluations_to_spend"] == 5
 
 
+def test_an_override_into_a_space_file_is_refused_not_a_new_space(tmp_path: Path) -> None:
+    # pipeline_space.momentum=... replaced the file's space by {name: space.yaml, momentum}.
+    (tmp_path / "space.yaml").write_text("lr: [0.001, 0.1]\nmomentum: [0.1, 0.9]\n")
+    path = write_config(tmp_path, {"pipeline_space": "space.yaml", "searcher": "random_search"})
+    with pytest.raises(SettingsError, match=r"pipeline_space is 'space\.yaml', not a mapping"):
+        load_run_config(path, ["pipeline_space.momentum={lower: 0.5, upper: 0.9}"])
+    for key in ("searcher", "optimizer"):  # NePS's spelling, as in the file, or today's
+        overridden = load_run_config(path, [f"{key}.use_priors=true"])
+        assert overridden["optimizer"] == {"name": "random_search", "use_priors": True}
+
+
 def test_unreadable_or_incomplete_configs_name_the_file(tmp_path: Path) -> None:
     latin = tmp_path / "latin.yaml"
     latin.write_bytes("evaluations_to_spend: 3 # caf\xe9\n".encode("latin-1"))
