@@ -73,7 +73,12 @@ class CodeLocator:
         _search_first(self.base)
         if location.endswith(".py") or "/" in location or "\\" in location:
             return self._file_module(key, location)
-        return self._import(key, location, repr(location))
+        module = self._import(key, location, repr(location))
+        top = location.partition(".")[0]
+        for local in (self.base / f"{top}.py", self.base / top / "__init__.py"):
+            if local.is_file():  # looked up here first: another one of that name is stale
+                self._check_origin(key, sys.modules[top], local.resolve())
+        return module
 
     def _import(self, key: str, name: str, shown: str) -> Any:
         """Import module ``name``; any error the user's module raises names it and its line."""
@@ -102,14 +107,20 @@ class CodeLocator:
         if loaded is None:
             _search_first(path.parent)
             loaded = self._import(key, name, str(path))
+        self._check_origin(key, loaded, path)
+        return loaded
+
+    def _check_origin(self, key: str, loaded: Any, path: Path) -> None:
+        """Refuse ``loaded`` unless it is the module in ``path``: Python imports a name once
+        per process, so a second config's ``train.py`` (or a ``json.py``) would be ignored."""
         origin = getattr(loaded, "__file__", None)
         if origin is None or Path(origin).resolve() != path:
+            ours = path.parent if path.name == "__init__.py" else path  # a package, or a file
             self.fail(
                 key,
-                f"a different module named {name!r} is already imported "
-                f"({origin or 'built in'}); rename {path.name}",
+                f"a different module named {loaded.__name__!r} is already imported "
+                f"({origin or 'built in'}); rename {ours.name}",
             )
-        return loaded
 
 
 def _search_first(folder: Path) -> None:

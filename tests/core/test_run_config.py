@@ -130,6 +130,40 @@ def test_a_configspace_named_by_module_and_attribute(project: Path) -> None:
     assert neps.run(**kwargs).counts["success"] == 3
 
 
+@pytest.mark.parametrize("suffix", ["", ".py"], ids=["module", "file"])
+def test_a_second_config_whose_module_has_a_taken_name_is_refused(
+    tmp_path: Path, suffix: str
+) -> None:
+    # With the module form, the second experiment ran the first one's sweep_train.py.
+    configs = []
+    for n in (1, 2):
+        folder = tmp_path / f"exp{n}"
+        folder.mkdir()
+        (folder / "sweep_train.py").write_text(f"def evaluate_pipeline(x):\n    return {n}\n")
+        function = f"sweep_train{suffix}:evaluate_pipeline"
+        configs.append(write_config(folder, {**BASE, "evaluate_pipeline": function}))
+    try:
+        assert load_run_config(configs[0])["evaluate_pipeline"](x=0.5) == 1
+        with pytest.raises(
+            SettingsError,
+            match=r"exp2/run\.yaml: evaluate_pipeline: a different module named 'sweep_train' "
+            r"is already imported \(.*exp1/sweep_train\.py\); rename sweep_train\.py",
+        ):
+            load_run_config(configs[1])
+    finally:
+        sys.modules.pop("sweep_train", None)
+
+
+def test_a_module_beside_the_config_shadowed_by_the_standard_library_is_named(
+    tmp_path: Path,
+) -> None:
+    # json:evaluate_pipeline said "'json' has no attribute": the standard library's came first.
+    (tmp_path / "json.py").write_text("def evaluate_pipeline(x):\n    return x\n")
+    path = write_config(tmp_path, {**BASE, "evaluate_pipeline": "json:evaluate_pipeline"})
+    with pytest.raises(SettingsError, match=r"a different module named 'json'.*rename json\.py"):
+        load_run_config(path)
+
+
 def test_overrides_change_the_config_before_validation(tmp_path: Path) -> None:
     path = write_config(tmp_path, {"optimizer": "random_search", "evaluations_to_spend": 3})
     kwargs = load_run_config(path, ["optimizer.use_priors=true", "evaluations_to_spend=7"])
