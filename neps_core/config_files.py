@@ -55,12 +55,14 @@ class _DuplicateKeyError(Exception):
 
 
 class _StrictLoader(yaml.SafeLoader):
-    """A safe loader refusing duplicated keys, which are almost always a mistake, and reading
-    ``1e-4`` as a float."""
+    """A safe loader refusing duplicated keys, which are almost always a mistake (keys merged
+    with ``<<`` excepted), and reading ``1e-4`` as a float."""
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         seen: set[Any] = set()
         for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue  # `<<: *defaults`: merged below, where keys written here win
             key = self.construct_object(key_node, deep=deep)
             if key in seen:
                 raise _DuplicateKeyError(key, key_node.start_mark.line + 1)

@@ -395,6 +395,19 @@ def test_an_error_importing_the_function_names_the_key_and_the_file(
     assert re.search(message, text), text
 
 
+def test_yaml_merge_keys_work_and_keys_written_beside_them_win(tmp_path: Path) -> None:
+    # "could not determine a constructor for the tag 'tag:yaml.org,2002:merge'".
+    text = (
+        "pipeline_space:\n"
+        "  x: &unit {lower: 0.0, upper: 1.0}\n"
+        "  y:\n"
+        "    <<: *unit\n"
+        "    upper: 2.0\n"
+    )
+    space = load_run_config(write_config(tmp_path, text))["pipeline_space"]
+    assert space == neps.PipelineSpace({"x": neps.Float(0.0, 1.0), "y": neps.Float(0.0, 2.0)})
+
+
 def test_file_level_errors(tmp_path: Path, monkeypatch: Any) -> None:
     monkeypatch.chdir(tmp_path)
     with pytest.raises(FileNotFoundError, match=r"No run config at absent\.yaml"):
