@@ -167,6 +167,24 @@ def _check_placeholders(text: str) -> None:
         )
 
 
+def _environment(env: Mapping[str, Any] | None) -> dict[str, str]:
+    """``env`` as text; a number is its text (``OMP_NUM_THREADS: 1`` in a YAML config)."""
+    if env is None:
+        return {}
+    if not isinstance(env, Mapping):
+        raise TypeError(
+            f"Command env must be a mapping of variable names to values, such as "
+            f"{{'OMP_NUM_THREADS': '1'}}, got {type(env).__name__} {env!r}"
+        )
+    for name, value in env.items():
+        if isinstance(value, bool) or not isinstance(value, str | int | float):
+            raise TypeError(
+                f"Command env {name!r} must be text or a number, got "
+                f"{type(value).__name__} {value!r}"
+            )
+    return {str(name): str(value) for name, value in env.items()}
+
+
 class Command:
     """A shell-free command line run per trial, with ``{name}`` placeholders from the config.
 
@@ -193,16 +211,16 @@ class Command:
             raise TypeError(f"Command needs a string or a list of strings, got {command!r}")
         for part in [command] if isinstance(command, str) else command:
             _check_placeholders(part)
-        if env is not None and not isinstance(env, Mapping):
-            raise TypeError(
-                f"Command env must be a mapping of variable names to values, such as "
-                f"{{'OMP_NUM_THREADS': '1'}}, got {type(env).__name__} {env!r}"
-            )
+        if not isinstance(shell, bool):
+            raise TypeError(f"Command shell must be true or false, got {shell!r}")
+        number = isinstance(kill_grace, int | float) and not isinstance(kill_grace, bool)
+        if not number or not kill_grace >= 0:
+            raise TypeError(f"Command kill_grace must be seconds >= 0, got {kill_grace!r}")
         self.command = command
         self.shell = shell
-        self.env = dict(env or {})
+        self.env = _environment(env)
         self.cwd = None if cwd is None else Path(cwd)
-        self.kill_grace = kill_grace
+        self.kill_grace = float(kill_grace)
 
     def __repr__(self) -> str:
         return f"Command({self.command!r})"

@@ -174,9 +174,9 @@ class _Parser:
         options["cwd"] = self.code.path("evaluate_pipeline.cwd", options.get("cwd") or ".")
         try:
             return Command(options.pop("command"), **options)
-        except TypeError as error:
-            part = "env" if str(error).startswith("Command env") else "command"
-            self.fail(f"evaluate_pipeline.{part}", str(error))
+        except (TypeError, ValueError) as error:
+            named = [key for key in _COMMAND_KEYS if str(error).startswith(f"Command {key} ")]
+            self.fail(f"evaluate_pipeline.{(named or ['command'])[0]}", str(error))
 
     def _callable(self, key: str, value: Any) -> Callable[..., Any]:
         if not callable(value):

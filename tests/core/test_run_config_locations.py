@@ -137,6 +137,38 @@ def test_a_list_where_a_mapping_belongs_says_a_mapping_is_expected(tmp_path: Pat
         load_run_config(write(tmp_path, {"evaluate_pipeline": command}))
 
 
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [
+        ({"env": {"OMP": [1]}}, r"evaluate_pipeline\.env: Command env 'OMP' must be text or a"),
+        ({"kill_grace": "abc"}, r"evaluate_pipeline\.kill_grace: .*seconds >= 0, got 'abc'"),
+        ({"shell": "yes"}, r"evaluate_pipeline\.shell: .*true or false, got 'yes'"),
+        ({"command": "python score.py {}"}, r"evaluate_pipeline\.command: .*needs a name"),
+    ],
+    ids=["env list", "kill_grace text", "shell text", "unnamed placeholder"],
+)
+def test_a_commands_options_are_checked_when_the_config_is_loaded(
+    tmp_path: Path, option: dict[str, Any], message: str
+) -> None:
+    # Accepted, then every trial failed with a TypeError naming neither env nor the variable.
+    command = {"command": "python score.py", **option}
+    with pytest.raises(SettingsError, match=rf"run\.yaml: {message}"):
+        load_run_config(write(tmp_path, {"evaluate_pipeline": command}))
+
+
+def test_a_number_in_a_commands_env_is_its_text(tmp_path: Path) -> None:
+    code = "import os; print('NEPS_CORE_RESULT', os.environ['THREADS'])"
+    command = {"command": [sys.executable, "-c", code], "env": {"THREADS": 3}}
+    data = {
+        "evaluate_pipeline": command,
+        "pipeline_space": {"x": {"lower": 0.0, "upper": 1.0}},
+        "root_directory": "results",
+        "evaluations_to_spend": 1,
+    }
+    summary = neps.run(run_config=write(tmp_path, data))
+    assert summary.best_trial is not None and summary.best_trial.objective == 3.0
+
+
 def test_options_under_auto_that_its_choice_lacks_say_what_auto_chose(tmp_path: Path) -> None:
     # Through the CLI, which prints the notes of the error.
     data = config_with_function(
