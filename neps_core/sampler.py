@@ -141,12 +141,18 @@ class TrialSampler:
         asked = self._ask(history, budget, batch)
         proposals = self._within_budgets(history, budget, asked)
         if not proposals:
-            self._nothing_now(
-                history,
-                claimed,
-                "the optimizer has nothing left to propose" if not asked else BUDGET_DOES_NOT_FIT,
-            )
+            exhausted = not asked and self._cheapest_trial_fits(history, budget)
+            reason = "the optimizer has nothing left to propose" if exhausted else None
+            self._nothing_now(history, claimed, reason or BUDGET_DOES_NOT_FIT)
         return claimed + self._new_trials(history, proposals, wanted, now)
+
+    def _cheapest_trial_fits(self, history: TrialHistory, budget: BudgetInfo) -> bool:
+        """Whether a new trial at the lowest fidelity fits: the multi-fidelity optimizers
+        propose nothing when none does, which is the budget's doing, not theirs."""
+        if budget.remaining_cost is None and budget.remaining_fidelities is None:
+            return True
+        lowest = None if self.space.fidelity is None else self.space.fidelity_value("min")
+        return BudgetGuard(history, budget).fits(lowest, continued=False)
 
     def _nothing_now(self, history: TrialHistory, claimed: list[Trial], reason: str) -> None:
         """Stop for ``reason``, unless this worker's own trials still run.

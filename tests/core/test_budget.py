@@ -281,3 +281,24 @@ def test_a_budget_raised_by_less_than_a_trial_says_so(
         caplog.text
     )
     assert "had used 9 of cost_to_spend=10.5" in caplog.text
+
+
+@pytest.mark.parametrize("optimizer", ["hyperband", "asha", "priorband"])
+def test_a_multi_fidelity_run_ended_by_its_cost_budget_says_so(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, optimizer: str
+) -> None:
+    # These optimizers propose nothing when no trial fits: the run said "the optimizer has
+    # nothing left to propose", and a continuation gave no warning.
+    root = tmp_path / "run"
+    space = {"x": neps.Float(0.0, 1.0), "epochs": neps.IntegerFidelity(1, 9)}
+
+    def evaluate(x: float, epochs: int) -> dict[str, float]:
+        return {"objective_to_minimize": x + 1 / epochs, "cost": 2.5}
+
+    with caplog.at_level("INFO", logger="neps_core"):
+        for _ in range(2):
+            neps.run(evaluate, space, root_directory=root, optimizer=optimizer, cost_to_spend=11)
+    assert "nothing left to propose" not in caplog.text
+    assert "evaluated nothing: what is left of the budget does not fit the next trial" in (
+        caplog.text
+    )
