@@ -67,6 +67,9 @@ _NEPS_ONLY = {
     "load_yamls": "run(run_config='run.yaml'), or neps_core.run_config.load_run_config",
     "utils": "status(root).trials or status(root).to_dataframe() for a run's trials",
     "save_evaluation_results": "save_pipeline_results (same arguments)",
+    "state": "status(root) to read a run's trials, AskAndTell to sample and report trials "
+    "safely beside other workers, import_trials to add some (NePS's NePSState is internal; "
+    "see docs/neps.md)",
 }
 
 
