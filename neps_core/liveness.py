@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -172,12 +172,20 @@ def mention_silent_workers(
 
 
 def recover_stale_trials(
-    history: TrialHistory, *, now: float, stale_after: float, max_attempts: int
+    history: TrialHistory,
+    *,
+    now: float,
+    stale_after: float,
+    max_attempts: int,
+    known: Collection[str] = (),
 ) -> list[Trial]:
-    """New versions of the EVALUATING trials whose worker stopped heartbeating."""
+    """New versions of the EVALUATING trials whose worker stopped heartbeating, but for the
+    ``known`` ones (re-queued already, as their worker is gone)."""
     recovered = []
     for trial_id in history.ids_in(TrialState.EVALUATING):
         trial = history[trial_id]
+        if trial_id in known:
+            continue
         last_sign = last_sign_of_life(trial)
         if awaits_result(trial) or now - last_sign < stale_after:
             continue

@@ -184,16 +184,20 @@ class TrialSampler:
 
     def _recover(self, history: TrialHistory, now: float, *, look_now: bool) -> list[Trial]:
         attempts = self.settings.max_trial_attempts
-        stale = recover_stale_trials(
-            history, now=now, stale_after=self.settings.stale_after, max_attempts=attempts
-        )
         gone: list[Trial] = []
         if look_now or now >= self._last_gone_check + GONE_CHECK_INTERVAL:  # the first at once
             self._last_gone_check = now
             gone = recover_gone_workers(
                 history, self.settings.root_directory, now=now, max_attempts=attempts
             )
-        return list({trial.id: trial for trial in [*gone, *stale]}.values())
+        stale = recover_stale_trials(
+            history,
+            now=now,
+            stale_after=self.settings.stale_after,
+            max_attempts=attempts,
+            known={trial.id for trial in gone},  # one re-queue, logged once
+        )
+        return [*gone, *stale]
 
     def _claimed_metadata(self, metadata: Mapping[str, Any]) -> dict[str, Any]:
         """``metadata`` naming this sampler's process as the one evaluating, if it has one."""

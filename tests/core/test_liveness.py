@@ -183,6 +183,27 @@ def test_a_continuation_right_after_a_crash_re_queues_the_dead_workers_trial_at_
 
 
 @pytest.mark.slow
+def test_a_dead_workers_trial_both_stale_and_gone_is_re_queued_once(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Two warnings, "stopped heartbeating" and "is gone", for one re-queue.
+    root = tmp_path / "run"
+    _kill_mid_evaluation(tmp_path, root, attempts="3")
+    time.sleep(2.0)  # past stale_after too
+    with caplog.at_level("WARNING", logger="neps_core"):
+        neps.run(
+            lambda x: x,
+            root_directory=root,
+            evaluations_to_spend=3,
+            heartbeat_interval=0.2,
+            stale_after=1.5,
+        )
+    requeues = [r.getMessage() for r in caplog.records if "Re-queueing trial 1" in r.getMessage()]
+    assert len(requeues) == 1 and "is gone" in requeues[0]
+    assert read_yaml(root / CONFIG_1 / "metadata.yaml")["attempts"] == 2
+
+
+@pytest.mark.slow
 def test_the_last_sample_re_queues_a_trial_whose_worker_died_meanwhile(tmp_path: Path) -> None:
     # The check for dead workers ran at most every 2 s; a worker whose budget was used up
     # stopped at once, so a dead worker's trial stayed EVALUATING after every worker left.
