@@ -31,7 +31,12 @@ from neps_core.liveness import live_trials
 from neps_core.models import RunInfo
 from neps_core.plugin_manager import Plugins
 from neps_core.run_info import initialize_run, recorded_settings, stored_space
-from neps_core.run_storage import STORAGE_POINTER_FILE, check_storage_options, open_storage
+from neps_core.run_storage import (
+    STORAGE_POINTER_FILE,
+    check_storage_options,
+    history_refusing_unrecorded_folders,
+    open_storage,
+)
 from neps_core.runtime import INJECTABLE, RunContext, injected_names
 from neps_core.space import PipelineSpace
 
@@ -67,7 +72,7 @@ def connect(settings: RunSettings, plugins: Plugins) -> RunContext:
             # The seed belongs to the run: continuing without one continues the same stream.
             logger.info("Continuing with the run's seed %s", started.seed)
             settings = attrs.evolve(settings, seed=started.seed)
-        history = storage.sync()
+        history = history_refusing_unrecorded_folders(settings.root_directory, storage)
         several_objectives = _auto_sees_several_objectives(settings, history)
         if seed_of_the_run or several_objectives:
             optimizer = _optimizer(settings, space, plugins, multi_objective=several_objectives)

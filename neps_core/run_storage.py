@@ -22,6 +22,7 @@ from neps_core.errors import (
     UnknownPluginError,
     add_note,
 )
+from neps_core.history import TrialHistory
 from neps_core.interfaces import Storage
 from neps_core.liveness import refuse_if_alive
 from neps_core.models import RunInfo
@@ -244,6 +245,30 @@ def _refuse_a_lost_store(root: Path, storage: Storage) -> None:
         "emptied database or journal). Restore it, or start over with "
         "overwrite_root_directory=True"
     )
+
+
+def history_refusing_unrecorded_folders(root: Path, storage: Storage) -> TrialHistory:
+    """The run's trials; raises if trial folders lie beyond its newest recorded trial.
+
+    Part of the record was lost (a crash without ``fsync``, a database restored from a
+    backup): new trials would get those ids and take the old folders, files and checkpoints.
+    The folders are listed before the record is read, as each is made after its trial is
+    stored: another worker's new trial is never taken for a lost one.
+    """
+    numbers = [f.name.removeprefix("config_") for f in (root / "configs").glob("config_*")]
+    folder_ids = sorted(int(n) for n in numbers if n.isdigit())
+    history = storage.sync()
+    newest = int(history.next_id()) - 1
+    beyond = [f"config_{i}" for i in folder_ids if i > newest]
+    if beyond and len(history) > 0:  # no trials at all: _refuse_a_lost_store says so
+        raise StorageError(
+            f"{root} holds trial folders the record of its storage {storage.name!r} lacks "
+            f"({', '.join(beyond[:3])}{', ...' if len(beyond) > 3 else ''}; its newest trial "
+            f"is {newest}): the record of the newest trials was lost (a crash without "
+            "fsync, a restored backup), and new trials would take their folders. Restore "
+            "it, move those folders away, or start over with overwrite_root_directory=True"
+        )
+    return history
 
 
 def open_existing_run(root: Path, plugins: Plugins) -> Storage:

@@ -548,6 +548,29 @@ def test_a_store_that_lost_its_trials_is_refused_not_started_over(root: Path, st
 
 
 @pytest.mark.parametrize("storage", ["disk", "sqlite"])
+def test_a_store_that_lost_its_newest_trials_is_refused_not_reusing_their_folders(
+    root: Path, storage: str
+) -> None:
+    # New trials 3 and 4 took the old folders: the old checkpoint beside the new config, the
+    # old config.yaml kept, the old results overwritten.
+    neps.run(Recorder(), SPACE, root_directory=root, evaluations_to_spend=4, storage=storage)
+    (root / "configs" / "config_3" / "checkpoint.pt").write_text("precious")
+    if storage == "disk":
+        journal = root / ".neps_core" / "journal.jsonl"
+        kept = [line for line in journal.read_text().splitlines(keepends=True)
+                if json.loads(line)["id"] in ("1", "2")]  # fmt: skip
+        journal.write_text("".join(kept))
+    else:
+        with sqlite3.connect(root / "run.db") as database:
+            database.execute("DELETE FROM trials WHERE id IN ('3', '4')")
+    lost = r"holds trial folders the record of its storage .* lacks \(config_3, config_4; its "
+    with pytest.raises(StorageError, match=lost + r"newest trial is 2\)"):
+        neps.run(Recorder(), SPACE, root_directory=root, evaluations_to_spend=6)
+    assert (root / "configs" / "config_3" / "checkpoint.pt").read_text() == "precious"
+    assert neps.status(root).budget.used_evaluations == 2  # what is left can still be read
+
+
+@pytest.mark.parametrize("storage", ["disk", "sqlite"])
 def test_trials_whose_run_record_was_lost_are_refused_not_joined(root: Path, storage: str) -> None:
     # Without run_info.yaml (or the database's run_info row) a run with another space started
     # among the old trials, mixing {'x': ...} and {'a': ...}; status said there was no run.
