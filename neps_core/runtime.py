@@ -41,6 +41,7 @@ from neps_core.plugin_manager import Plugins
 from neps_core.presence import this_process
 from neps_core.reporting import check_outcomes, judge_outcome, record_result
 from neps_core.sampler import BUDGET_DOES_NOT_FIT, TrialSampler
+from neps_core.serialization import make_folder
 from neps_core.space import PipelineSpace
 
 logger = logging.getLogger(__name__)
@@ -279,7 +280,7 @@ class Worker:
         self._in_flight[trial.id] = trial
         self.context.plugins.notify("neps_trial_sampled", run=self.context, trial=trial)
         directory = self.context.storage.trial_directory(trial.id)
-        directory.mkdir(parents=True, exist_ok=True)
+        make_folder(directory)
         try:
             arguments = self._arguments(trial, directory)
         except Exception as error:  # an operation's constructor refused this configuration

@@ -19,6 +19,7 @@ import cattrs
 import numpy as np
 import yaml
 
+from neps_core.errors import StorageError
 from neps_core.models import FidelityValue, Objective
 
 _YAML_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
@@ -214,6 +215,15 @@ def _file_mode() -> int:
 
 
 _FILE_MODE = _file_mode()
+
+
+def make_folder(path: Path) -> None:
+    """Create ``path`` and its parents; failing (read-only, full disk) is a ``StorageError``
+    naming it, as every write of a run is."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise StorageError(f"Could not create the folder {path}: {error}") from error
 
 
 def write_atomic(path: Path, text: str, *, fsync: bool = False) -> None:

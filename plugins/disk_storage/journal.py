@@ -65,10 +65,19 @@ class Journal:
             return
         if size == 0:
             return
-        with open(self.path, "r+b") as handle:
-            handle.seek(size - 1)
-            if handle.read(1) == b"\n":
+        try:
+            self._repair(size)
+        except OSError as error:  # a read-only journal, a full disk
+            raise StorageError(
+                f"Could not check the end of the journal {self.path}: {error}"
+            ) from error
+
+    def _repair(self, size: int) -> None:
+        with open(self.path, "rb") as reader:  # writable only where a repair is due
+            reader.seek(size - 1)
+            if reader.read(1) == b"\n":
                 return
+        with open(self.path, "r+b") as handle:
             handle.seek(self._offset)
             tail = handle.read()
             cut = self._offset + tail.rfind(b"\n") + 1

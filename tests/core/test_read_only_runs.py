@@ -148,3 +148,40 @@ def test_sqlite_refuses_a_write_ahead_log_it_cannot_index_instead_of_reading_sta
     with read_only(root) as view, pytest.raises(StorageError, match=r"run\.db-wal holds changes"):
         neps.status(view)
     assert neps.status(root).counts["pending"] == 2  # with write access, SQLite reads the log
+
+
+CONTINUE = """
+import sys
+import neps_core as neps
+
+try:
+    neps.run(lambda x: x, root_directory=sys.argv[1], evaluations_to_spend=4)
+except neps.StorageError as error:
+    print("StorageError:", error)
+"""
+
+
+@pytest.mark.parametrize("locked", [".neps_core/journal.jsonl", "configs"])
+def test_a_file_or_folder_without_write_permission_is_a_storage_error(
+    tmp_path: Path, locked: str
+) -> None:
+    # A bare PermissionError: `except neps.StorageError` missed it.
+    root = tmp_path / "run"
+    neps.run(lambda x: x, SPACE, root_directory=root, evaluations_to_spend=2, storage="disk")
+    with (root / ".neps_core" / "journal.jsonl").open("ab") as journal:
+        journal.write(b'{"torn')  # a killed writer's last line: the journal needs a repair
+    (root / locked).chmod(0o555 if (root / locked).is_dir() else 0o444)
+    # As a user without root's right to write anywhere (CI runs as root).
+    drop = ["setpriv", "--inh-caps=-all", "--bounding-set=-all"] if os.geteuid() == 0 else []
+    try:
+        done = subprocess.run(
+            [*drop, sys.executable, "-c", CONTINUE, str(root)],
+            capture_output=True,
+            text=True,
+            timeout=240,
+            check=False,
+        )
+    finally:
+        (root / locked).chmod(0o755 if (root / locked).is_dir() else 0o644)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("StorageError: Could not ") and locked in done.stdout
