@@ -41,7 +41,7 @@ from neps_core.config import (
     component_spec,
 )
 from neps_core.config_files import apply_overrides, did_you_mean, read_config_file
-from neps_core.errors import NepsCoreError, SettingsError
+from neps_core.errors import NepsCoreError, SettingsError, add_note
 from neps_core.plugin_manager import Plugins, load_plugins
 from neps_core.processes import Command
 from neps_core.registry import Registry
@@ -236,7 +236,10 @@ class _Parser:
             refuse_other_projects_name(registry, name)
             cls = registry[name]
         except NepsCoreError as error:
-            self.fail(where, str(error))
+            refused = SettingsError(f"{self.source}: {where}: {error}")
+            for note in getattr(error, "__notes__", ()):  # a disabled or broken plugin, say
+                add_note(refused, note)
+            raise refused from None
         settings_class = getattr(cls, "Settings", None)
         if settings_class is not None and attrs.has(settings_class):
             self._options(key, spec.options, settings_class, name, converter)

@@ -25,13 +25,14 @@ import pluggy
 import pytest
 
 import neps_core as neps
-from neps_core.errors import PluginLoadError, UnknownPluginError
+from neps_core.errors import PluginLoadError, SettingsError, UnknownPluginError
 from neps_core.plugin_manager import (
     DISABLE_ENV,
     PluginLoadWarning,
     load_plugins,
     make_plugin_manager,
 )
+from neps_core.run_config import load_run_config
 from neps_core.serialization import read_yaml
 from neps_core_plugins.random_search import RandomSearch
 
@@ -177,7 +178,10 @@ def test_an_unknown_name_without_close_ones_lists_all(neps_run: Run) -> None:
 
 # -- blocking ------------------------------------------------------------------------------------
 def test_disabled_plugins_are_not_loaded(
-    neps_disable_plugins: Callable[..., None], neps_run: Run, distribution: MakeDistribution
+    neps_disable_plugins: Callable[..., None],
+    neps_run: Run,
+    distribution: MakeDistribution,
+    tmp_path: Path,
 ) -> None:
     distribution("neps-blocked-dist", OPTIMIZER_PLUGIN.format(cls="C", name="blocked_opt"))
     assert "blocked_opt" in load_plugins().optimizers
@@ -187,6 +191,11 @@ def test_disabled_plugins_are_not_loaded(
     assert plugins.manager.is_blocked("grid_search")
     with pytest.raises(UnknownPluginError, match="'grid_search'") as refused:
         neps_run(optimizer="grid_search")
+    assert "'grid_search' is disabled by NEPS_CORE_DISABLE_PLUGINS" in str(refused.value.__notes__)
+    run_config = tmp_path / "run.yaml"  # the note was lost on the way through a run config
+    run_config.write_text("optimizer: grid_search\n")
+    with pytest.raises(SettingsError, match=r"run\.yaml: optimizer: .*'grid_search'") as refused:
+        load_run_config(run_config)
     assert "'grid_search' is disabled by NEPS_CORE_DISABLE_PLUGINS" in str(refused.value.__notes__)
     # A third-party entry point registers names of its own: the hint still points at it.
     with pytest.raises(UnknownPluginError, match="'blocked_opt'") as refused:
