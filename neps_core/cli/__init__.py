@@ -67,8 +67,12 @@ def _add_run(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
         "so evaluate_pipeline may be 'my_module:my_function'.",
     )
     run.add_argument("config", help="the YAML run config")
-    run.add_argument(
-        "overrides", nargs="*", metavar="KEY.PATH=VALUE", help="e.g. evaluations_to_spend=50"
+    run.add_argument(  # with a default, argparse no longer calls the overrides required
+        "overrides",
+        nargs="*",
+        default=[],
+        metavar="KEY.PATH=VALUE",
+        help="e.g. evaluations_to_spend=50",
     )
     run.set_defaults(handler=commands.run_command)
 

@@ -74,6 +74,9 @@ def test_the_script_is_installed_and_has_help(tmp_path: Path) -> None:
     wrong = cli("frobnicate", cwd=tmp_path)
     assert wrong.returncode == 2
     assert "invalid choice" in wrong.stderr
+    bare = cli("run", cwd=tmp_path)  # the overrides were named as required too
+    assert bare.returncode == 2
+    assert bare.stderr.strip().endswith("the following arguments are required: config")
 
 
 # -- run ------------------------------------------------------------------------------------------
