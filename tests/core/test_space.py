@@ -182,6 +182,22 @@ def test_annotated_class_attribute_is_named_by_its_attribute_not_its_annotation(
     assert "Parameter 'Float'" not in str(caught.value)
 
 
+def _log_float(lower: float, upper: float) -> neps.Float:
+    return neps.Float(lower, upper, log=True)
+
+
+def test_a_generated_or_helper_built_parameter_is_named_by_its_key() -> None:
+    # "Parameter 'name'" (the loop variable) and an unnamed "Float: ..." before.
+    bounds = {"lr": (1e-5, 1e-1), "dropout": (0.5, 0.1)}
+    with pytest.raises(ValueError, match=r"^Parameter 'dropout' \(Float\): lower"):
+        {name: neps.Float(lower, upper) for name, (lower, upper) in bounds.items()}
+    with pytest.raises(ValueError, match=r"^Parameter 'wd' \(Float\): log=True needs lower > 0"):
+
+        class Space(neps.PipelineSpace):
+            lr = _log_float(1e-5, 1e-1)
+            wd = _log_float(0.0, 1e-2)
+
+
 def test_non_integral_integer_bound_names_the_parameter() -> None:
     with pytest.raises(ValueError, match="'units'"):
 
