@@ -16,6 +16,7 @@ from neps_core.interfaces import Optimizer
 from neps_core.models import FIDELITY_SEARCHED, BudgetInfo, Proposal, Trial
 from neps_core.space.parameters import Categorical, Constant, Integer, Numerical, Parameter
 from neps_core.space.pipeline_space import PipelineSpace
+from neps_core.space.structure import first_structural
 from neps_core.validators import IGNORE_FIDELITY, at_least
 
 
@@ -66,8 +67,9 @@ class GridSearch(Optimizer):
         super().__init__(space, settings, seed=seed)
         if not space.is_flat:
             raise SettingsError(
-                "grid_search needs a flat space (no operations, resampling or references); "
-                "use random_search, complex_random_search or regularized_evolution"
+                f"Parameter {first_structural(space.parameters)!r}: grid_search needs a flat "
+                "space (no operations, resampling or references); use random_search, "
+                "complex_random_search or regularized_evolution"
             )
         self._names = list(space.parameters)
         self._start_over()

@@ -29,7 +29,7 @@ import numpy as np
 
 from neps_core.space.parameters import Categorical, Constant, Numerical, Parameter
 from neps_core.space.pipeline_space import PipelineSpace
-from neps_core.space.structure import is_leaf
+from neps_core.space.structure import first_structural
 
 
 @attrs.frozen
@@ -44,7 +44,7 @@ class ConfigEncoder:
     def from_space(cls, space: PipelineSpace, *, include_fidelity: bool = False) -> ConfigEncoder:
         """The encoder of ``space``; a ``ValueError`` names the first non-flat entry."""
         if not space.is_flat:
-            structural = next(name for name, p in space.parameters.items() if not is_leaf(p))
+            structural = first_structural(space.parameters)
             raise ValueError(
                 f"Parameter {structural!r}: only flat spaces can be encoded as arrays; this "
                 "entry is an operation, a resample, a reference or a categorical over them"

@@ -116,6 +116,11 @@ class Resampled(Parameter):
         return self
 
 
+def first_structural(parameters: Mapping[str, Any]) -> str | None:
+    """The first entry that is not a flat-space parameter: the one an error should name."""
+    return next((name for name, node in parameters.items() if not is_leaf(node)), None)
+
+
 def is_leaf(node: Any) -> bool:
     """Whether ``node`` is a single decision of plain values (a flat-space parameter)."""
     if isinstance(node, Numerical | Constant):

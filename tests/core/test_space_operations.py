@@ -488,7 +488,9 @@ def test_a_continued_run_with_a_different_structure_is_refused(root: Path) -> No
 
 
 def test_grid_search_refuses_structural_spaces(root: Path) -> None:
-    with pytest.raises(neps.SettingsError, match="grid_search needs a flat space"):
+    with pytest.raises(
+        neps.SettingsError, match=r"Parameter '_cell_block': grid_search needs a flat space"
+    ):
         neps.run(
             lambda cnn: 0.0,
             CNNSpace(),
