@@ -6,8 +6,9 @@ The decision looks at the objectives, the space and the evaluator:
 * a fidelity parameter and priors -> ``priorband``;
 * a fidelity parameter, no priors -> ``hyperband`` with the one-at-a-time ``sync`` evaluator,
   ``asha`` with any other evaluator (parallel workers never wait for a rung to fill);
-* no fidelity -> ``pibo`` with priors, ``bayesian_optimization`` without, when the
-  ``bo`` extra (scipy, threadpoolctl) is installed; ``random_search`` otherwise.
+* no fidelity (or one from 0, which the multi-fidelity optimizers refuse) -> ``pibo`` with
+  priors, ``bayesian_optimization`` without, when the ``bo`` extra (scipy, threadpoolctl) is
+  installed; ``random_search`` otherwise.
 
 Whether a run has several objectives is only known once results arrive: the run starts with
 the single-objective choice and asks again (``multi_objective=True``) when the first result
@@ -28,7 +29,8 @@ def neps_select_optimizer(space: PipelineSpace, settings: Any, multi_objective: 
     """The optimizer for ``space``, by objectives, fidelity and priors (see the module docs)."""
     if multi_objective:
         return "random_search" if space.fidelity_name is None else "mo_asha"
-    if space.fidelity_name is not None:
+    fidelity = space.fidelity
+    if fidelity is not None and fidelity.lower > 0:  # from 0, it has no rungs to climb
         return with_fidelity(space, settings)
     return without_fidelity(space, settings)
 

@@ -73,6 +73,15 @@ def test_a_space_that_is_not_flat_gets_random_search() -> None:
     assert chosen == "random_search"
 
 
+def test_a_fidelity_from_zero_gets_an_optimizer_that_runs_it(neps_run: Any) -> None:
+    # auto chose hyperband, which refused the space the space language accepts.
+    space = {"x": neps.Float(0.0, 1.0), "epochs": neps.IntegerFidelity(0, 9)}
+    summary = neps_run(
+        evaluate_pipeline=lambda x, epochs: x, pipeline_space=space, evaluations_to_spend=3
+    )
+    assert summary.counts["success"] == 3
+
+
 def test_several_objectives_get_mo_asha_with_a_fidelity_and_random_search_without() -> None:
     settings = RunSettings(root_directory=Path("unused"))
     expected = {"continuous": "random_search", "priors": "random_search", "fidelity": "mo_asha"}
