@@ -167,6 +167,9 @@ def judge_outcome(
     except Exception as error:
         contract_error = _contract_error(error, outcome.trial_id, source)
         report = failure_report(contract_error, None)
+        kept = _kept_without_cost(outcome.result)
+        if kept is not None:  # the objective and extras of an expensive evaluation stay
+            report = attrs.evolve(kept, error=report.error)
         return _timed(ParsedResult(TrialState.FAILED, report), outcome), contract_error
     parsed = _timed(parsed, outcome)
     if parsed.state is TrialState.FAILED:  # returned: an exception, an "F..." string, NaN
@@ -180,6 +183,16 @@ def judge_outcome(
         failed = attrs.evolve(parsed.report, error=str(missing))
         return attrs.evolve(parsed, state=TrialState.FAILED, report=failed), missing
     return parsed, None
+
+
+def _kept_without_cost(result: Any) -> Report | None:
+    """The report of a result refused for its ``cost`` alone (negative, NaN), without it."""
+    if not isinstance(result, Mapping) or "cost" not in result:
+        return None
+    try:
+        return parse_result({k: v for k, v in result.items() if k != "cost"}).report
+    except Exception:  # refused for more than its cost
+        return None
 
 
 def _contract_error(error: Exception, trial_id: str, source: str) -> Exception:
