@@ -22,9 +22,9 @@ from neps_core.errors import (
     UnknownPluginError,
     add_note,
 )
-from neps_core.history import TrialHistory
 from neps_core.interfaces import Storage
 from neps_core.liveness import refuse_if_alive
+from neps_core.lost_records import refuse_a_lost_store, refuse_trials_without_their_run
 from neps_core.models import RunInfo
 from neps_core.neps_results import NEPS_MARKER, is_neps_results_directory
 from neps_core.plugin_checks import plugin_errors
@@ -87,22 +87,33 @@ def open_storage(
                 "installed, with an entry point in the 'neps_core' group)",
             )
         raise
-    storage = _construct(cls, root, chosen, plugins)
+    storage = _construct(cls, root, chosen, plugins, None if stored is None else pointer)
     if stored is None:
         _record_pointer(root, chosen, storage, no_new_run)
     elif chosen.get("url") is not None:
         _refuse_a_copy_sharing_the_database(root, chosen, storage)
     if stored is not None and not lost_ok:
-        _refuse_a_lost_store(root, storage)
-        _refuse_trials_without_their_run(root, storage)
+        refuse_a_lost_store(root, storage)
+        refuse_trials_without_their_run(root, storage)
     return storage
 
 
-def _construct(cls: type[Storage], root: Path, chosen: dict[str, Any], plugins: Plugins) -> Storage:
+def _construct(
+    cls: type[Storage],
+    root: Path,
+    chosen: dict[str, Any],
+    plugins: Plugins,
+    recorded_in: Path | None = None,
+) -> Storage:
+    """The storage ``chosen`` names; ``recorded_in``: the pointer file that chose it."""
     with plugin_errors(f"storage {chosen['name']!r} of", plugins.storages.origin(chosen["name"])):
-        return cls(
-            root, url=chosen.get("url"), converter=plugins.converter, **chosen.get("options", {})
-        )
+        try:
+            options = chosen.get("options", {})
+            return cls(root, url=chosen.get("url"), converter=plugins.converter, **options)
+        except (SettingsError, TypeError, ValueError) as error:
+            if recorded_in is not None:  # damaged by hand, not mistyped in this call
+                add_note(error, f"(the storage's url and options are those {recorded_in} records)")
+            raise
 
 
 def check_storage_options(root: Path, spec: ComponentSpec | None, plugins: Plugins) -> None:
@@ -197,78 +208,6 @@ def _owner(info: RunInfo | None) -> Path | None:
 def _named(info: RunInfo | None) -> str:
     owner = _owner(info)
     return "" if owner is None else f" ({owner})"
-
-
-def _refuse_trials_without_their_run(root: Path, storage: Storage) -> None:
-    """Trials but no run info (space, optimizer, seed): it was deleted. Going on would start
-    a new run among the old trials, with any space, and mix their configurations.
-
-    The run info is stored before the first trial, so this is never a race.
-    """
-    try:
-        if storage.load_info() is not None:
-            return
-        count = len(storage.sync())
-    except BaseException:
-        storage.close()
-        raise
-    if count:
-        storage.close()
-        raise StorageError(
-            f"{root}: its storage {storage.name!r} holds {count} trial(s) but not the record "
-            "of the run they belong to (its space, optimizer and seed; the disk storage keeps "
-            "it in run_info.yaml): it was deleted or lost. Restore it, or start over with "
-            "overwrite_root_directory=True"
-        )
-
-
-def _refuse_a_lost_store(root: Path, storage: Storage) -> None:
-    """Trial folders but no trials: the store was lost (a wiped scratch database, an emptied
-    journal). Going on would start over at trial 1 inside the old folders and their files.
-
-    A trial is stored before its folder is made, so folders without trials are never a race.
-    """
-    folders = sorted((root / "configs").glob("config_*"), key=lambda f: (len(f.name), f.name))
-    if not folders:
-        return
-    try:
-        if len(storage.sync()) > 0:
-            return
-        storage.load_info()  # a storage's own, more specific refusal comes first
-    except BaseException:
-        storage.close()
-        raise
-    storage.close()
-    raise StorageError(
-        f"{root} holds trial folders ({', '.join(f.name for f in folders[:3])}, ...) but its "
-        f"storage {storage.name!r} records no trials: their record was lost (a deleted or "
-        "emptied database or journal). Restore it, or start over with "
-        "overwrite_root_directory=True"
-    )
-
-
-def history_refusing_unrecorded_folders(root: Path, storage: Storage) -> TrialHistory:
-    """The run's trials; raises if trial folders lie beyond its newest recorded trial.
-
-    Part of the record was lost (a crash without ``fsync``, a database restored from a
-    backup): new trials would get those ids and take the old folders, files and checkpoints.
-    The folders are listed before the record is read, as each is made after its trial is
-    stored: another worker's new trial is never taken for a lost one.
-    """
-    numbers = [f.name.removeprefix("config_") for f in (root / "configs").glob("config_*")]
-    folder_ids = sorted(int(n) for n in numbers if n.isdigit())
-    history = storage.sync()
-    newest = int(history.next_id()) - 1
-    beyond = [f"config_{i}" for i in folder_ids if i > newest]
-    if beyond and len(history) > 0:  # no trials at all: _refuse_a_lost_store says so
-        raise StorageError(
-            f"{root} holds trial folders the record of its storage {storage.name!r} lacks "
-            f"({', '.join(beyond[:3])}{', ...' if len(beyond) > 3 else ''}; its newest trial "
-            f"is {newest}): the record of the newest trials was lost (a crash without "
-            "fsync, a restored backup), and new trials would take their folders. Restore "
-            "it, move those folders away, or start over with overwrite_root_directory=True"
-        )
-    return history
 
 
 def open_existing_run(root: Path, plugins: Plugins) -> Storage:

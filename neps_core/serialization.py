@@ -144,6 +144,14 @@ def to_plain(value: Any) -> Any:
     return safe_repr(value)
 
 
+def structure_error_text(error: BaseException, path: str) -> str:
+    """What is wrong in a record cattrs could not structure: the offending fields (``trial.
+    state``: not a valid TrialState), not just "1 sub-exception"."""
+    if isinstance(error, cattrs.BaseValidationError):
+        return "; ".join(cattrs.transform_error(error, path=path))
+    return exception_text(error)
+
+
 def exception_text(error: BaseException) -> str:
     """``"Type: message"``, also of an exception whose ``__str__`` raises (half built)."""
     try:

@@ -24,7 +24,7 @@ import cattrs
 from neps_core.errors import SettingsError
 from neps_core.history import TrialHistory
 from neps_core.models import Report, RunInfo, Trial, TrialState
-from neps_core.serialization import make_converter
+from neps_core.serialization import make_converter, structure_error_text
 
 Change = Callable[[TrialHistory], Sequence[Trial]]
 
@@ -137,11 +137,7 @@ def damaged_trial(trial_id: str, record: Any, where: str, error: Exception) -> T
     ``where`` says which record ("the row of trial 3 in run.db"); the error names the
     offending fields (``state``: not a valid TrialState), not just "1 sub-exception".
     """
-    if isinstance(error, cattrs.BaseValidationError):
-        details = "; ".join(cattrs.transform_error(error, path="trial"))
-    else:
-        details = f"{type(error).__name__}: {error}"
-    message = f"{where} is damaged: {details}"
+    message = f"{where} is damaged: {structure_error_text(error, 'trial')}"
     logger.error("%s; the trial is marked corrupted", message)
     config = record.get("config") if isinstance(record, dict) else None
     return Trial(

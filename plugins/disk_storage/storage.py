@@ -29,7 +29,13 @@ from neps_core.errors import StorageError
 from neps_core.history import TrialHistory
 from neps_core.interfaces import Change, Storage, damaged_trial
 from neps_core.models import RunInfo, Trial
-from neps_core.serialization import dump_yaml, read_yaml, to_plain, write_atomic
+from neps_core.serialization import (
+    dump_yaml,
+    read_yaml,
+    structure_error_text,
+    to_plain,
+    write_atomic,
+)
 from neps_core_plugins.disk_storage.journal import Journal
 
 logger = logging.getLogger(__name__)
@@ -87,7 +93,9 @@ class DiskStorage(Storage):
         try:
             return self.converter.structure(data, RunInfo)
         except Exception as error:
-            raise StorageError(f"{path} is not a valid run info file: {error}") from error
+            raise StorageError(
+                f"{path} is not a valid run info file: {structure_error_text(error, 'run_info')}"
+            ) from error
 
     def _refuse_a_lost_journal(self) -> None:
         """Trial folders without the journal: continuing would start over among old files."""

@@ -47,7 +47,7 @@ from neps_core.errors import StorageError
 from neps_core.history import TrialHistory
 from neps_core.interfaces import Change, Storage, damaged_trial
 from neps_core.models import RunInfo, Trial
-from neps_core.serialization import dump_yaml, to_plain, write_atomic
+from neps_core.serialization import dump_yaml, structure_error_text, to_plain, write_atomic
 from neps_core_plugins.sqlite_storage.location import absolute_url, database_path
 
 logger = logging.getLogger(__name__)
@@ -333,7 +333,8 @@ class SQLiteStorage(Storage):
         try:
             return self.converter.structure(json.loads(row[0]), RunInfo)
         except Exception as error:
-            raise StorageError(f"{self.path}: the stored run info is invalid: {error}") from error
+            details = structure_error_text(error, "run_info")
+            raise StorageError(f"{self.path}: the stored run info is invalid: {details}") from error
 
     def _read_new(self, connection: sqlite3.Connection) -> TrialHistory:
         rows = connection.execute(

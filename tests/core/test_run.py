@@ -619,10 +619,17 @@ def test_damaged_run_files_that_are_read_back_are_named(root: Path) -> None:
     (root / "storage.yaml").write_text("name: [disk\n")
     with pytest.raises(SettingsError, match=r"storage\.yaml is damaged: not valid YAML"):
         neps.run(Recorder(), SPACE, root_directory=root, evaluations_to_spend=3)
+    (root / "storage.yaml").write_text("name: disk\noptions: {fsync: maybe}\n")
+    with pytest.raises(SettingsError, match="fsync must be true or false") as refused:
+        neps.run(Recorder(), SPACE, root_directory=root, evaluations_to_spend=3)
+    assert f"those {root / 'storage.yaml'} records" in str(refused.value.__notes__)
     (root / "storage.yaml").write_text(pointer)
     (root / "run_info.yaml").write_text("garbage: [\n")
     with pytest.raises(StorageError, match=r"run_info\.yaml"):
         neps.run(Recorder(), SPACE, root_directory=root, evaluations_to_spend=3)
+    (root / "run_info.yaml").write_text("space: {}\n")  # cut short: the fields are named
+    with pytest.raises(StorageError, match=r"valid run info file: .*run_info\.\w+"):
+        neps.status(root)
 
 
 def test_a_folder_with_configs_of_its_own_can_hold_a_new_run(root: Path) -> None:

@@ -533,3 +533,14 @@ def test_overwrite_root_directory_also_starts_a_database_outside_the_root_afresh
         overwrite_root_directory=True,
     )
     assert len(calls) == 3
+
+
+def test_a_database_missing_from_its_url_is_named(tmp_path: Path, root: Path) -> None:
+    # "records no trials" without saying where it looked: a scratch disk not mounted, say.
+    database = tmp_path / "scratch" / "run.db"
+    space = {"x": neps.Float(0.0, 1.0)}
+    url = f"sqlite:///{database}"
+    neps.run(lambda x: x, space, root_directory=root, storage=url, evaluations_to_spend=1)
+    database.unlink()
+    with pytest.raises(StorageError, match=rf"storage 'sqlite' \(at sqlite:///{database}\)"):
+        neps.status(root)
