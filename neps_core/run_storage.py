@@ -279,20 +279,37 @@ def overwrite_run(
 
 
 def _refuse_to_erase_no_run(root: Path) -> None:
-    """Raise if ``root`` holds files but no run: an overwrite would delete the user's files.
+    """Raise if ``root`` holds files no run made but no run's ``storage.yaml``: the overwrite
+    would delete the user's files.
 
     ``root_directory="."`` next to a run config, or a typo naming a project folder, must not
-    cost the code and data there.
+    cost the code and data there (a ``summary.yaml`` of its own included). A NePS results
+    directory is a run, whatever it holds.
     """
-    if not root.is_dir() or (root / STORAGE_POINTER_FILE).exists() or _lost_pointer(root):
+    if not root.is_dir() or (root / STORAGE_POINTER_FILE).exists():
         return
-    others = sorted(child.name for child in root.iterdir() if child.name != WORKERS_LOCK.parts[0])
+    if is_neps_results_directory(root):
+        return
+    others = sorted(child.name for child in root.iterdir() if child.name not in _MADE_BY_A_RUN)
     if others:
         shown = ", ".join(others[:5]) + (", ..." if len(others) > 5 else "")
         raise SettingsError(
             f"overwrite_root_directory=True refused: {root} holds no run but files of its own "
             f"({shown}), which the overwrite would delete; use a new or empty root_directory"
         )
+
+
+#: What a run (of a built-in storage) writes into its root: the only entries an overwrite of
+#: a root without ``storage.yaml`` may delete.
+_MADE_BY_A_RUN = {
+    *RUN_FILES,
+    WORKERS_LOCK.parts[0],
+    "run_info.yaml",
+    "plots",
+    "run.db",
+    "run.db-wal",
+    "run.db-shm",
+}
 
 
 def _delete_all_but(folder: Path, kept: Path) -> None:

@@ -324,6 +324,7 @@ def test_overwrite_root_directory_starts_fresh(root: Path, trial_file: Any) -> N
 def test_overwrite_root_directory_never_deletes_a_folder_without_a_run(tmp_path: Path) -> None:
     # root_directory="." next to the user's run config and code, say.
     (tmp_path / "train.py").write_text("print('the code')\n")
+    (tmp_path / "summary.yaml").write_text("accuracy: 0.9\n")  # a name a run writes too
     (tmp_path / "data").mkdir()
 
     def evaluate(x: float, depth: int) -> float:
@@ -339,7 +340,7 @@ def test_overwrite_root_directory_never_deletes_a_folder_without_a_run(tmp_path:
             evaluations_to_spend=1,
             overwrite_root_directory=True,
         )
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["data", "train.py"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data", "summary.yaml", "train.py"]
     empty = tmp_path / "data"
     summary = neps.run(
         evaluate, SPACE, root_directory=empty, evaluations_to_spend=1, overwrite_root_directory=True
