@@ -12,8 +12,9 @@ from __future__ import annotations
 import contextlib
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from types import FrameType
+from typing import Any
 
 #: The signals that stop a worker; SIGHUP does not exist on Windows.
 STOPPING_SIGNALS = tuple(
@@ -30,18 +31,37 @@ def _exit(signum: int, frame: FrameType | None) -> None:
     raise WorkerStopped(128 + signum)  # the exit status a shell reports for a signal
 
 
+def _stopping_through(handler: Callable[[int, FrameType | None], Any]) -> Callable[..., None]:
+    """The application's own handler (a batch job's ``sys.exit`` on SIGTERM) still runs; the
+    ``SystemExit`` it raises stops the worker, not only the evaluation it interrupts."""
+
+    def handle(signum: int, frame: FrameType | None) -> None:
+        try:
+            handler(signum, frame)
+        except WorkerStopped:
+            raise
+        except SystemExit as stop:
+            raise WorkerStopped(stop.code) from None
+
+    return handle
+
+
 @contextlib.contextmanager
 def signals_stop_the_worker() -> Iterator[None]:
     """While the block runs, a stopping signal raises ``SystemExit`` in the main thread.
 
-    Only signals left at their default action are taken over (an application's own handler
-    stays), and only in the main thread, the one Python delivers signals to.
+    Only signals left at their default action are taken over; an application's own handler
+    stays, its ``SystemExit`` made to stop the worker too. Only in the main thread, the one
+    Python delivers signals to.
     """
     taken: dict[int, object] = {}
     if threading.current_thread() is threading.main_thread():
         for signum in STOPPING_SIGNALS:
-            if signal.getsignal(signum) is signal.SIG_DFL:
+            current = signal.getsignal(signum)
+            if current is signal.SIG_DFL:
                 taken[signum] = signal.signal(signum, _exit)
+            elif callable(current):
+                taken[signum] = signal.signal(signum, _stopping_through(current))
     try:
         yield
     finally:

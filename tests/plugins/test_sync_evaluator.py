@@ -179,6 +179,30 @@ def test_sys_exit_in_the_pipeline_fails_its_trial_as_under_a_pool(
     assert summary.counts["failed"] == 4
 
 
+def test_an_applications_own_stop_handler_still_stops_the_worker(
+    neps_run: Any, neps_root: Path
+) -> None:
+    # A batch job's SIGTERM handler calling sys.exit(): the SystemExit failed the trial and,
+    # with ignore_errors, the worker went on with the next one.
+    def evaluate(**config: Any) -> float:
+        os.kill(os.getpid(), signal.SIGTERM)
+        return 1.0
+
+    def exit_on_term(signum: int, frame: Any) -> None:
+        sys.exit(143)
+
+    previous = signal.signal(signal.SIGTERM, exit_on_term)
+    try:
+        with pytest.raises(SystemExit) as stopped:
+            neps_run(evaluate_pipeline=evaluate, ignore_errors=True, evaluations_to_spend=3)
+        assert signal.getsignal(signal.SIGTERM) is exit_on_term  # the application's again
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert stopped.value.code == 143
+    counts = neps.status(neps_root).counts
+    assert (counts["pending"], counts["failed"]) == (1, 0)  # given back, not failed
+
+
 def test_a_stopping_signal_still_stops_the_worker() -> None:
     def evaluate(**config: Any) -> float:
         os.kill(os.getpid(), signal.SIGTERM)
