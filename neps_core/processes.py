@@ -12,6 +12,8 @@ from __future__ import annotations
 import ast
 import functools
 import inspect
+import numbers
+import os
 import shlex
 import string
 import sys
@@ -168,7 +170,8 @@ def _check_placeholders(text: str) -> None:
 
 
 def _environment(env: Mapping[str, Any] | None) -> dict[str, str]:
-    """``env`` as text; a number is its text (``OMP_NUM_THREADS: 1`` in a YAML config)."""
+    """``env`` as text: a path as ``os.fspath``, a number as its text (``OMP_NUM_THREADS: 1``
+    in a YAML config)."""
     if env is None:
         return {}
     if not isinstance(env, Mapping):
@@ -176,13 +179,18 @@ def _environment(env: Mapping[str, Any] | None) -> dict[str, str]:
             f"Command env must be a mapping of variable names to values, such as "
             f"{{'OMP_NUM_THREADS': '1'}}, got {type(env).__name__} {env!r}"
         )
-    for name, value in env.items():
-        if isinstance(value, bool) or not isinstance(value, str | int | float):
-            raise TypeError(
-                f"Command env {name!r} must be text or a number, got "
-                f"{type(value).__name__} {value!r}"
-            )
-    return {str(name): str(value) for name, value in env.items()}
+    return {str(name): _variable(str(name), value) for name, value in env.items()}
+
+
+def _variable(name: str, value: Any) -> str:
+    if isinstance(value, str | os.PathLike):
+        return os.fspath(value)
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+        return str(value)
+    raise TypeError(
+        f"Command env {name!r} must be text, a path or a number, got "
+        f"{type(value).__name__} {value!r}"
+    )
 
 
 class Command:

@@ -180,9 +180,8 @@ def _parse_mapping(result: Mapping[str, Any], source: str) -> ParsedResult:
         extra=_extra(data),
     )
     if exception is not None:
-        message = f"{type(exception).__name__}: {exception}"
-        if not isinstance(exception, BaseException):
-            message = str(exception)
+        is_error = isinstance(exception, BaseException)
+        message = exception_text(exception) if is_error else str(exception)
         parsed = ParsedResult(TrialState.FAILED, attrs.evolve(report, error=message))
     else:
         parsed = _success(report)

@@ -706,3 +706,16 @@ def test_no_extra_value_overwrites_another(
         warnings.simplefilter("ignore", DeprecationWarning)  # info_dict, loss
         neps.run(evaluate, {"x": neps.Float(0.0, 1.0)}, root_directory=root, evaluations_to_spend=1)
     assert trial_file(root, 1, "report").get("extra", {}) == stored
+
+
+def test_a_returned_exception_whose_message_raises_fails_only_its_trial(
+    root: Path, trial_file: TrialFileReader
+) -> None:
+    class HalfBuiltError(Exception):
+        def __str__(self) -> str:
+            return self.detail  # type: ignore[attr-defined, no-any-return]
+
+    _run(root, lambda x, units: HalfBuiltError(), evaluations_to_spend=2)
+    assert _counts(root) == {"failed": 2}
+    error = trial_file(root, 1, "report")["error"]
+    assert error == "HalfBuiltError (its message cannot be shown: AttributeError)"

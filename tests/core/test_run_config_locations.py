@@ -140,7 +140,7 @@ def test_a_list_where_a_mapping_belongs_says_a_mapping_is_expected(tmp_path: Pat
 @pytest.mark.parametrize(
     ("option", "message"),
     [
-        ({"env": {"OMP": [1]}}, r"evaluate_pipeline\.env: Command env 'OMP' must be text or a"),
+        ({"env": {"OMP": [1]}}, r"evaluate_pipeline\.env: Command env 'OMP' must be text, a path"),
         ({"kill_grace": "abc"}, r"evaluate_pipeline\.kill_grace: .*seconds >= 0, got 'abc'"),
         ({"shell": "yes"}, r"evaluate_pipeline\.shell: .*true or false, got 'yes'"),
         ({"command": "python score.py {}"}, r"evaluate_pipeline\.command: .*needs a name"),

@@ -181,6 +181,15 @@ def test_the_evaluators_env_reaches_commands_and_the_commands_own_env_wins(root:
     assert summary.best_objective == len("cluster") + len("ab")
 
 
+def test_a_commands_env_takes_paths_and_numbers_as_their_text() -> None:
+    import numpy as np
+
+    command = Command("true", env={"DATA": Path("/data/set"), "THREADS": np.int64(4), "P": 0.5})
+    assert command.env == {"DATA": "/data/set", "THREADS": "4", "P": "0.5"}
+    with pytest.raises(TypeError, match="Command env 'FLAG' must be text, a path or a number"):
+        Command("true", env={"FLAG": True})
+
+
 def test_a_non_zero_exit_fails_the_trial_with_the_stderr_tail(root: Path) -> None:
     command = Command(
         [PYTHON, "-c", "import sys; sys.stderr.write('CUDA out of memory\\n'); sys.exit(3)"]
