@@ -148,10 +148,21 @@ class TrialSampler:
 
     def _cheapest_trial_fits(self, history: TrialHistory, budget: BudgetInfo) -> bool:
         """Whether a new trial at the lowest fidelity fits: the multi-fidelity optimizers
-        propose nothing when none does, which is the budget's doing, not theirs."""
+        propose nothing when none does, which is the budget's doing, not theirs.
+
+        The lowest fidelity a new trial of the run had, else the space's: an optimizer's
+        lowest rung may lie above the space's lower bound.
+        """
         if budget.remaining_cost is None and budget.remaining_fidelities is None:
             return True
-        lowest = None if self.space.fidelity is None else self.space.fidelity_value("min")
+        if self.space.fidelity is None:
+            return BudgetGuard(history, budget).fits(None, continued=False)
+        started = [
+            t.fidelity
+            for t in history.values()
+            if t.fidelity is not None and t.previous_trial_id is None
+        ]
+        lowest = min(started, default=self.space.fidelity_value("min"))
         return BudgetGuard(history, budget).fits(lowest, continued=False)
 
     def _nothing_now(self, history: TrialHistory, claimed: list[Trial], reason: str) -> None:

@@ -302,3 +302,21 @@ def test_a_multi_fidelity_run_ended_by_its_cost_budget_says_so(
     assert "evaluated nothing: what is left of the budget does not fit the next trial" in (
         caplog.text
     )
+
+
+def test_a_fidelity_budget_below_the_lowest_rung_left_is_the_budgets_doing(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # asha's lowest rung here is 100/81 ≈ 1.235, above the space's 1.0: with 1.1 left, the
+    # run blamed the optimizer ("nothing left to propose").
+    space = {"x": neps.Float(0.0, 1.0), "epochs": neps.FloatFidelity(1.0, 100.0)}
+    with caplog.at_level("INFO", logger="neps_core"):
+        summary = neps.run(
+            lambda x, epochs: x,
+            space,
+            root_directory=tmp_path / "run",
+            optimizer="asha",
+            fidelities_to_spend=3 * 100 / 81 + 1.1,
+        )
+    assert summary.budget.used_evaluations == 3
+    assert "stopped: what is left of the budget does not fit the next trial" in caplog.text
