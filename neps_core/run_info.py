@@ -15,6 +15,7 @@ from neps_core.interfaces import Optimizer, Storage
 from neps_core.models import RunInfo
 from neps_core.serialization import to_plain
 from neps_core.space import PipelineSpace, describe_space, space_from_description
+from neps_core.space.description import saved_description
 from neps_core.space.nodes import same_description
 from neps_core.space.parameters import prior_indices_meant
 
@@ -24,7 +25,7 @@ def stored_space(storage: Storage) -> PipelineSpace | None:
     info = storage.load_info()
     if info is None:
         return None
-    with prior_indices_meant():  # a saved categorical prior is an index
+    with prior_indices_meant(), saved_description():  # a saved categorical prior is an index
         return space_from_description(info.space)
 
 

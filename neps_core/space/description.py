@@ -18,8 +18,10 @@ Structural entries (operations, references, resamples) use the tagged form of
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from neps_core.space.analysis import DEFAULT_MAX_DEPTH
@@ -241,9 +243,27 @@ def numeric_text(value: Any) -> Any:
         return value
 
 
+#: False while a run's own saved description is read: its text choices stay text.
+_USER_WRITTEN = contextvars.ContextVar("neps_core_user_written_description", default=True)
+
+
+@contextlib.contextmanager
+def saved_description() -> Iterator[None]:
+    """Read a description the core wrote (``describe_space``) exactly as written: a choice
+    ``"1e-4"`` saved as text was text in the run (``neps.Categorical(["1e-4"])``)."""
+    token = _USER_WRITTEN.set(False)
+    try:
+        yield
+    finally:
+        _USER_WRITTEN.reset(token)
+
+
 def _scientific_text(value: Any) -> Any:
-    """``value``, or the float a string such as ``1e-4`` spells (but not ``"16"``)."""
-    return numeric_text(value) if isinstance(value, str) and "e" in value.lower() else value
+    """``value``, or the float a string such as ``1e-4`` spells (but not ``"16"``), in what
+    a user wrote (PyYAML's ``1e-4``)."""
+    if not isinstance(value, str) or "e" not in value.lower() or not _USER_WRITTEN.get():
+        return value
+    return numeric_text(value)
 
 
 def _number(key: str, value: Any) -> Any:

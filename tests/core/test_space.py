@@ -499,6 +499,28 @@ optimizer: [adam, 1e-3]
     )
 
 
+def test_text_choices_in_scientific_notation_stay_text_in_a_continued_run(tmp_path: Path) -> None:
+    # The saved space was read back as numbers: continuing the run was refused (another
+    # space), and without a space its trials' text values no longer fit.
+    space = {
+        "lr": neps.Categorical(["1e-4", "1e-3"]),
+        "tag": neps.Constant("1e-4"),
+        "x": neps.Float(0.0, 1.0),
+    }
+    received: list[tuple[Any, Any]] = []
+
+    def evaluate(lr: str, tag: str, x: float) -> float:
+        received.append((lr, tag))
+        return x
+
+    root = tmp_path / "run"
+    neps.run(evaluate, space, root_directory=root, evaluations_to_spend=1)
+    neps.run(evaluate, root_directory=root, evaluations_to_spend=2)
+    neps.run(evaluate, space, root_directory=root, evaluations_to_spend=3)
+    assert len(received) == 3 and all(isinstance(v, str) for pair in received for v in pair)
+    assert neps.load_pipeline_space(root) == neps.PipelineSpace(space)
+
+
 @pytest.mark.parametrize("nested", [False, True])
 def test_yaml_file_path_as_pipeline_space(root: Path, tmp_path: Path, nested: bool) -> None:
     body = (
