@@ -24,8 +24,9 @@ from neps_core.plugin_manager import load_plugins
 from neps_core.presence import present_in
 from neps_core.reporting import record_result
 from neps_core.result_contract import ParsedResult, parse_result
+from neps_core.run_context import RunContext
 from neps_core.run_storage import overwrite_run
-from neps_core.runtime import RunContext, Worker
+from neps_core.runtime import Worker
 from neps_core.summary import refresh_shared_summary_files, summary_of
 from neps_core.termination import signals_stop_the_worker
 

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
     from neps_core.interfaces import Evaluator, Optimizer, SpaceAdapter, Storage
     from neps_core.models import Report, Summary, Trial
-    from neps_core.runtime import RunContext
+    from neps_core.run_context import RunContext
     from neps_core.space import PipelineSpace
 
 PROJECT_NAME = "neps_core"

@@ -7,18 +7,15 @@ the global budget stays exact.
 
 from __future__ import annotations
 
-import inspect
 import logging
 import time
 import traceback
-from collections.abc import Callable
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
 import attrs
 
-from neps_core.config import RunSettings
 from neps_core.errors import (
     EvaluationLostError,
     EvaluationTimeoutError,
@@ -27,7 +24,7 @@ from neps_core.errors import (
     add_note,
 )
 from neps_core.history import TrialHistory
-from neps_core.interfaces import EvaluationJob, EvaluationOutcome, Evaluator, Optimizer, Storage
+from neps_core.interfaces import EvaluationJob, EvaluationOutcome
 from neps_core.liveness import (
     ASYNC_MARK,
     Heartbeat,
@@ -37,53 +34,16 @@ from neps_core.liveness import (
 )
 from neps_core.models import Trial, TrialState
 from neps_core.plugin_checks import returned_list
-from neps_core.plugin_manager import Plugins
 from neps_core.presence import this_process
 from neps_core.reporting import check_outcomes, judge_outcome, record_result
+from neps_core.run_context import RunContext, injected_names
 from neps_core.sampler import BUDGET_DOES_NOT_FIT, TrialSampler
 from neps_core.serialization import make_folder
-from neps_core.space import PipelineSpace
 
 logger = logging.getLogger(__name__)
 
-INJECTABLE = ("pipeline_directory", "previous_pipeline_directory", "pipeline_id", "root_directory")
 POLL_INTERVAL = 0.05
 ASYNC_NOTICE_INTERVAL = 1.0  # seconds between looks for asynchronous results
-
-
-@attrs.define
-class RunContext:
-    """What observer hooks see of a worker's run.
-
-    ``open_storage`` opens another handle on the same run (for the heartbeat thread).
-    """
-
-    settings: RunSettings
-    space: PipelineSpace
-    storage: Storage
-    optimizer: Optimizer
-    evaluator: Evaluator
-    plugins: Plugins
-    open_storage: Callable[[], Storage]
-
-    @property
-    def worker_id(self) -> str:
-        """This worker's id."""
-        return self.settings.worker_id
-
-    @property
-    def root_directory(self) -> Path:
-        """The run's root directory."""
-        return self.settings.root_directory
-
-
-def injected_names(function: Callable[..., Any]) -> tuple[str, ...]:
-    """The framework arguments ``function`` asks for by name (never through ``**kwargs``)."""
-    try:
-        parameters = inspect.signature(function).parameters
-    except (TypeError, ValueError):
-        return ()
-    return tuple(name for name in INJECTABLE if name in parameters)
 
 
 class Worker:

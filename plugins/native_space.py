@@ -23,7 +23,7 @@ from neps_core.space import InvalidParameterError, Parameter, PipelineSpace, spa
 from neps_core_plugins.configspace_adapter import from_configspace
 
 if TYPE_CHECKING:
-    from neps_core.runtime import RunContext
+    from neps_core.run_context import RunContext
 
 logger = logging.getLogger(__name__)
 

@@ -26,7 +26,7 @@ from neps_core.models import Summary, TrialState
 from neps_core.summary import at_top_fidelity
 
 if TYPE_CHECKING:
-    from neps_core.runtime import RunContext
+    from neps_core.run_context import RunContext
 
 ENVIRONMENT_VARIABLE = "NEPS_CORE_PROGRESS"
 REDRAW_INTERVAL = 0.1

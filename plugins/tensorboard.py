@@ -28,7 +28,7 @@ from neps_core.models import Report, Summary, Trial
 from neps_core.serialization import to_plain
 
 if TYPE_CHECKING:
-    from neps_core.runtime import RunContext
+    from neps_core.run_context import RunContext
 
 ENVIRONMENT_VARIABLE = "NEPS_CORE_TENSORBOARD"
 DEFAULT_DIRECTORY = "tensorboard"

@@ -21,7 +21,7 @@ from neps_core.errors import DuplicatePluginError
 from neps_core.interfaces import Optimizer, SpaceAdapter, Storage
 from neps_core.models import Proposal, TrialState
 from neps_core.plugin_manager import PluginLoadWarning, load_plugins
-from neps_core.runtime import RunContext
+from neps_core.run_context import RunContext
 from neps_core.serialization import read_yaml
 from neps_core.testing import toy_objective, toy_spaces
 from neps_core_plugins.disk_storage.storage import DiskStorage

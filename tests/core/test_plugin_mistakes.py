@@ -11,7 +11,7 @@ import pytest
 import neps_core as neps
 from neps_core.interfaces import SpaceAdapter
 from neps_core.plugin_manager import PluginLoadWarning, load_plugins
-from neps_core.runtime import RunContext
+from neps_core.run_context import RunContext
 from neps_core_plugins.grid_search import GridSearch
 from neps_core_plugins.native_space import NativeSpaceAdapter
 from neps_core_plugins.random_search import RandomSearch

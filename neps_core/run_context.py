@@ -1,0 +1,52 @@
+"""What a worker's run consists of, as observer hooks see it, and the arguments the framework
+passes to ``evaluate_pipeline`` by name."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from neps_core.children import INJECTABLE
+from neps_core.config import RunSettings
+from neps_core.interfaces import Evaluator, Optimizer, Storage
+from neps_core.plugin_manager import Plugins
+from neps_core.space import PipelineSpace
+
+
+@attrs.define
+class RunContext:
+    """What observer hooks see of a worker's run.
+
+    ``open_storage`` opens another handle on the same run (for the heartbeat thread).
+    """
+
+    settings: RunSettings
+    space: PipelineSpace
+    storage: Storage
+    optimizer: Optimizer
+    evaluator: Evaluator
+    plugins: Plugins
+    open_storage: Callable[[], Storage]
+
+    @property
+    def worker_id(self) -> str:
+        """This worker's id."""
+        return self.settings.worker_id
+
+    @property
+    def root_directory(self) -> Path:
+        """The run's root directory."""
+        return self.settings.root_directory
+
+
+def injected_names(function: Callable[..., Any]) -> tuple[str, ...]:
+    """The framework arguments ``function`` asks for by name (never through ``**kwargs``)."""
+    try:
+        parameters = inspect.signature(function).parameters
+    except (TypeError, ValueError):
+        return ()
+    return tuple(name for name in INJECTABLE if name in parameters)
