@@ -64,6 +64,7 @@ class Worker:
         self._fidelities_spent = 0.0
         self._local_stop: str | None = None
         self._told_waiting = ""  # the reason for waiting last logged
+        self._budget_seen_at = -ASYNC_NOTICE_INTERVAL  # the first look at once
         self._sampler = TrialSampler(
             context.settings,
             context.space,
@@ -150,6 +151,8 @@ class Worker:
                 while self._unbuilt:  # after every claimed trial is in flight (given back)
                     self._finish_in_flight(self._unbuilt.pop(0))
                 until_results = bool(self._sampler.waiting_for and self._in_flight)
+            if free <= 0 and not self._in_flight and self.stop_reason is None:
+                self._look_at_the_budget()
             if self._in_flight:
                 for outcome in self._collect():
                     self._finish_in_flight(outcome)
@@ -203,6 +206,13 @@ class Worker:
         if limit is not None:
             free = min(free, limit - len(self._in_flight) - len(self._awaiting))
         return free
+
+    def _look_at_the_budget(self) -> None:
+        """With every slot awaiting an async result, sample nothing, but learn (once a
+        second) whether the budget is spent: then nothing is left to wait for."""
+        if time.monotonic() - self._budget_seen_at >= ASYNC_NOTICE_INTERVAL:
+            self._budget_seen_at = time.monotonic()
+            self._sample(0)
 
     def _must_wait_for_others(self) -> bool:
         """With continue_until_max_evaluation_completed, wait until every trial is final."""

@@ -116,12 +116,13 @@ class TrialSampler:
                 attempts=history[trial_id].attempts + 1,
                 metadata=self._claimed_metadata(trial.metadata),
             )
-        wanted -= min(wanted, len(pending))
+        handed_out = min(wanted, len(pending))
+        wanted -= handed_out
         claimed = list(changed.values())
-        if wanted == 0:
+        if handed_out and wanted == 0:
             return claimed
         budget = self.budget(history)
-        if budget.exhausted_by is not None:
+        if budget.exhausted_by is not None:  # also when asked for nothing: it stops
             running = len(history.ids_in(TrialState.EVALUATING))
             self.stop_reason = f"budget {budget.exhausted_by} used up" + (
                 f" ({running} trial(s) still evaluating; one whose worker dies is re-queued "
@@ -129,6 +130,8 @@ class TrialSampler:
                 if running
                 else ""
             )
+            return claimed
+        if wanted == 0:
             return claimed
         batch = max(wanted, self.settings.sample_batch_size)
         if budget.remaining_evaluations is not None:

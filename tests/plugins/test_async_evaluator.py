@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -99,6 +101,38 @@ def test_max_evaluations_per_run_bounds_what_one_worker_launches(tmp_path: Path)
         evaluator="async",
     )
     assert summary.counts["evaluating"] == 4
+
+
+LAUNCHER = """
+import sys
+import neps_core as neps
+
+summary = neps.run(
+    lambda x: None,
+    {"x": neps.Float(0.0, 1.0)},
+    root_directory=sys.argv[1],
+    evaluations_to_spend=int(sys.argv[2]),
+    max_evaluations_per_run=int(sys.argv[3]) or None,
+    evaluator={"name": "async", "max_in_flight": 2},
+)
+print(summary.counts["evaluating"])
+"""
+
+
+@pytest.mark.parametrize(("budget", "per_run"), [(2, 0), (10, 2)], ids=["budget", "per run"])
+def test_a_worker_whose_slots_fill_as_its_budget_ends_returns(
+    tmp_path: Path, budget: int, per_run: int
+) -> None:
+    # It waited for a free slot, that is for an outside result, with nothing left to launch:
+    # a script reporting the results after run() returned waited for ever.
+    launched = subprocess.run(
+        [sys.executable, "-c", LAUNCHER, str(tmp_path / "run"), str(budget), str(per_run)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    assert launched.stdout.strip() == "2"
 
 
 def test_invalid_max_in_flight_names_the_option(tmp_path: Path) -> None:
