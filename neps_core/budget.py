@@ -34,20 +34,25 @@ class CostModel:
     0 while no finished trial reported a cost.
     """
 
-    def __init__(self, trials: Mapping[str, Trial]) -> None:
+    def __init__(self, trials: Mapping[str, Trial] | None = None) -> None:
         self._by_kind: dict[tuple[Level, bool], float] = {}
         self._by_level: dict[Level, float] = {}
         # Largest cost per fidelity unit per kind: False fresh trials, True promotions.
         self._unit_costs: dict[bool, float] = {}
-        for trial in trials.values():
-            if not trial.state.is_final or trial.cost is None:
-                continue
-            level = _level(trial.fidelity)
-            continued = trial.previous_trial_id is not None
-            _raise_to(self._by_kind, (level, continued), trial.cost)
-            _raise_to(self._by_level, level, trial.cost)
-            if level is not None and level > 0:
-                _raise_to(self._unit_costs, continued, trial.cost / level)
+        for trial in (trials or {}).values():
+            self.learn(trial)
+
+    def learn(self, trial: Trial) -> None:
+        """Take ``trial``'s cost into account, if it finished with one (a ``TrialHistory``
+        keeps its model up to date this way, so that asking costs no scan of the run)."""
+        if not trial.state.is_final or trial.cost is None:
+            return
+        level = _level(trial.fidelity)
+        continued = trial.previous_trial_id is not None
+        _raise_to(self._by_kind, (level, continued), trial.cost)
+        _raise_to(self._by_level, level, trial.cost)
+        if level is not None and level > 0:
+            _raise_to(self._unit_costs, continued, trial.cost / level)
 
     def estimate(self, fidelity: float | None, continued: bool) -> float:
         """The cost to expect of a new trial (``continued``: a promotion) at ``fidelity``."""
@@ -70,11 +75,14 @@ class BudgetGuard:
     """
 
     def __init__(self, trials: Mapping[str, Trial], budget: BudgetInfo) -> None:
-        self.costs = CostModel(trials)
+        # A TrialHistory keeps its cost model and its unfinished trials at hand: no scan.
+        self.costs = getattr(trials, "cost_model", None) or CostModel(trials)
+        unfinished = getattr(trials, "unfinished", None)
         self.fidelity_left = budget.remaining_fidelities
         self.cost_left = budget.remaining_cost
         if self.cost_left is not None:
-            for trial in trials.values():
+            running = unfinished() if unfinished else trials.values()
+            for trial in running:
                 if not trial.state.is_final:
                     continued = trial.previous_trial_id is not None
                     self.cost_left -= self.costs.estimate(trial.fidelity, continued)

@@ -10,6 +10,7 @@ import math
 from collections.abc import Iterable, Iterator, Mapping
 from fractions import Fraction
 
+from neps_core.budget import CostModel
 from neps_core.models import BudgetInfo, Trial, TrialState
 
 
@@ -29,6 +30,8 @@ class TrialHistory(Mapping[str, Trial]):
         # (0.1 + 0.2 + ... added as floats came to 60.000000000000014 of 60).
         self._cost = Fraction(0)
         self._fidelities = Fraction(0)
+        #: The expected cost of new trials, learned as trials finish (see ``CostModel``).
+        self.cost_model = CostModel()
 
     def __getitem__(self, trial_id: str) -> Trial:
         return self._trials[trial_id]
@@ -59,10 +62,17 @@ class TrialHistory(Mapping[str, Trial]):
         if trial.state.is_final and trial.cost is not None:
             self._cost += sign * Fraction(trial.cost)
             self._costs_reported += sign
+            if sign > 0:  # a replaced version's cost stays learned: estimates err high
+                self.cost_model.learn(trial)
 
     def count(self, *states: TrialState) -> int:
         """How many trials are in any of ``states``."""
         return sum(len(self._by_state[state]) for state in states)
+
+    def unfinished(self) -> Iterator[Trial]:
+        """The trials pending or being evaluated."""
+        for state in (TrialState.PENDING, TrialState.EVALUATING):
+            yield from (self._trials[i] for i in self._by_state[state])
 
     def ids_in(self, state: TrialState) -> list[str]:
         """The ids of trials in ``state``, oldest first."""

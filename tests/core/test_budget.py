@@ -57,6 +57,21 @@ def test_the_cost_model_learns_from_finished_trials() -> None:
     assert model.estimate(9, False) == 9.0  # fresh trials' cost per fidelity unit (1)
 
 
+def test_a_history_keeps_its_cost_model_as_trials_finish() -> None:
+    # Every sample under a cost budget rebuilt the model from the whole run: O(n) per trial.
+    trials = [_trial(1, 1, 1.0), _trial(2, 3, 3.0), _trial(3, 3, 2.0, previous=1)]
+    history = history_of([_trial(1, 1, None, "evaluating")])
+    assert history.cost_model.estimate(1, False) == 0.0  # nothing finished yet
+    for trial in trials:
+        history.put(trial)
+    rebuilt = CostModel(history)
+    for fidelity, continued in [(1, False), (3, False), (3, True), (9, False), (9, True)]:
+        assert history.cost_model.estimate(fidelity, continued) == rebuilt.estimate(
+            fidelity, continued
+        )
+    assert [t.id for t in history.unfinished()] == []
+
+
 def test_a_fresh_trial_is_not_estimated_from_the_cheaper_promotions_at_its_fidelity() -> None:
     # Promotions that continue from a checkpoint report the extra epochs only (3 - 1 = 2).
     model = CostModel(
