@@ -89,6 +89,37 @@ def at_top_fidelity(trials: list[Trial]) -> list[Trial]:
     return [t for t in trials if t.fidelity in (None, top)]
 
 
+class RunningBest:
+    """The best single objective as ``at_top_fidelity`` ranks trials, kept up to date one
+    successful trial at a time (a progress line redrawn per trial must not rescan the run)."""
+
+    def __init__(self) -> None:
+        self._by_level: dict[float | None, float] = {}  # the best at each fidelity
+        self._overall: float | None = None
+        self._top: float | None = None  # the highest fidelity reached
+        self._all_searched = True  # every fidelity searched like a parameter: all compete
+
+    def add(self, trial: Trial) -> None:
+        """Count ``trial`` (a success; several objectives are not ranked here)."""
+        objective = trial.objective
+        if not isinstance(objective, float):
+            return
+        level = trial.fidelity
+        if level is not None:
+            self._all_searched &= bool(trial.metadata.get(FIDELITY_SEARCHED))
+            self._top = level if self._top is None else max(self._top, level)
+        self._by_level[level] = min(objective, self._by_level.get(level, objective))
+        self._overall = min(objective, self._overall if self._overall is not None else objective)
+
+    @property
+    def best(self) -> float | None:
+        """The best objective so far; ``None`` before the first success."""
+        if self._all_searched:
+            return self._overall
+        contenders = [self._by_level.get(level) for level in (None, self._top)]
+        return min((c for c in contenders if c is not None), default=None)
+
+
 def pareto_front(trials: Sequence[Trial]) -> list[Trial]:
     """The trials no other trial dominates (all objectives minimized)."""
 

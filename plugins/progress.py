@@ -23,7 +23,7 @@ from neps_core import hookimpl
 from neps_core.config import RunSettings
 from neps_core.history import TrialHistory
 from neps_core.models import Summary, TrialState
-from neps_core.summary import at_top_fidelity
+from neps_core.summary import RunningBest
 
 if TYPE_CHECKING:
     from neps_core.run_context import RunContext
@@ -49,7 +49,7 @@ class ProgressLine:
     def __init__(self, stream: TextIO, settings: RunSettings) -> None:
         self.stream = stream
         self.settings = settings
-        self._best: float | None = None
+        self._best = RunningBest()
         self._seen_successes = 0
         self._drawn_at = 0.0
         self._width = 0
@@ -104,18 +104,16 @@ class ProgressLine:
         if cost_budget is not None or history.cost_spent:
             limit = "" if cost_budget is None else f"/{cost_budget:g}"
             parts.append(f"cost {history.cost_spent:.4g}{limit}")
-        parts.append("best -" if self._best is None else f"best {self._best:.6g}")
+        best = self._best.best
+        parts.append("best -" if best is None else f"best {best:.6g}")
         return "neps-core " + " | ".join(parts)
 
     def _track_best(self, history: TrialHistory) -> None:
-        """The best objective as in the summary (at the highest fidelity reached); recounted
-        only when a trial succeeded since the last update."""
+        """The best objective as in the summary (at the highest fidelity reached), from the
+        trials that succeeded since the last update (successes never change state again)."""
         successes = history.ids_in(TrialState.SUCCESS)
-        if len(successes) == self._seen_successes:
-            return
-        single = [history[i] for i in successes if isinstance(history[i].objective, float)]
-        contenders = [t.objective for t in at_top_fidelity(single)]
-        self._best = min((c for c in contenders if isinstance(c, float)), default=None)
+        for trial_id in successes[self._seen_successes :]:
+            self._best.add(history[trial_id])
         self._seen_successes = len(successes)
 
 

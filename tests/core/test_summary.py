@@ -23,7 +23,7 @@ import yaml
 import neps_core as neps
 from neps_core.errors import StorageError
 from neps_core.models import FIDELITY_SEARCHED
-from neps_core.summary import at_top_fidelity, refresh_summary_files
+from neps_core.summary import RunningBest, at_top_fidelity, refresh_summary_files
 from neps_core.testing import make_trial
 
 SPACE = {
@@ -462,3 +462,19 @@ def test_the_pareto_front_is_taken_at_the_highest_fidelity_reached(root: Path) -
     assert [p["config"] for p in on_disk["pareto_front"]] == [
         dict(t.config) for t in summary.pareto_front
     ]
+
+
+@pytest.mark.parametrize("searched", [False, True], ids=["scheduled", "searched"])
+def test_the_running_best_ranks_as_the_summary_does(searched: bool) -> None:
+    # The progress line recomputed the best over every success after each trial: O(n).
+    rng = np.random.default_rng(0)
+    running, trials = RunningBest(), []
+    for number in range(1, 60):
+        fidelity = float(rng.choice([1.0, 3.0, 9.0])) if number > 1 else None
+        trial = make_trial(number, {}, objective=float(rng.random()), fidelity=fidelity)
+        if searched:
+            trial = attrs.evolve(trial, metadata={FIDELITY_SEARCHED: True})
+        trials.append(trial)
+        running.add(trial)
+        expected = min(t.objective for t in at_top_fidelity(trials))
+        assert running.best == expected, number
