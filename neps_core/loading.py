@@ -1,8 +1,8 @@
 """Reading a run back: ``load_config``, ``load_pipeline_space`` and ``load_optimizer_info``.
 
-A trial's ``config.yaml`` is a view for people; the run's storage holds the record. So a
-missing or damaged view falls back to the record, and only a configuration found in
-neither place is an error, naming the file.
+A trial's ``config.yaml`` is a view for people; the run's storage holds the record, which is
+what is read in a run. A view is read only outside a run (or for a trial the record lacks),
+and a configuration found in neither place is an error, naming the file.
 """
 
 from __future__ import annotations
@@ -45,13 +45,18 @@ def load_pipeline_space(root_directory: str | Path) -> PipelineSpace:
     """
     storage = open_existing(root_directory)
     try:
+        return _saved_space(storage, root_directory)
+    finally:
+        storage.close()
+
+
+def _saved_space(storage: Storage, root_directory: str | Path) -> PipelineSpace:
+    try:
         space = stored_space(storage)
     except ValueError as error:
         raise NepsCoreError(
             f"The space saved in {root_directory} cannot be rebuilt: {error}"
         ) from error
-    finally:
-        storage.close()
     if space is None:
         raise NepsCoreError(f"The run in {root_directory} has no saved space")
     return space
@@ -87,7 +92,6 @@ def load_config(
     the run's storage, whatever the trial folder's ``config.yaml`` (a view) says now.
     """
     path = Path(path_or_root)
-    root = path if config_id is not None else None
     if config_id is not None:
         path = path / "configs" / f"config_{trial_id(config_id)}"
     elif (path / STORAGE_POINTER_FILE).is_file():
@@ -97,14 +101,15 @@ def load_config(
         )
     if config_id is not None or path.is_dir():  # the folder may be gone, not its record
         path = path / "config.yaml"
-    config = _read_config(path)
+    config, saved = _from_the_run(path.parent, with_space=pipeline_space is None)
+    if config is None:
+        config = _read_config_file(path)
     if pipeline_space is not None:
         space = resolve_space(pipeline_space, load_plugins())
+    elif saved is None:  # outside any run
+        return {k: v for k, v in config.items() if not str(k).startswith("_")}
     else:
-        root = root or path.parent.parent.parent  # <root>/configs/config_<id>/config.yaml
-        if not (root / STORAGE_POINTER_FILE).is_file():
-            return {k: v for k, v in config.items() if not str(k).startswith("_")}
-        space = load_pipeline_space(root)
+        space = saved
     try:
         space.validate_config(config)
     except ValueError as error:
@@ -112,15 +117,8 @@ def load_config(
     return space.resolve(config)
 
 
-def _read_config(path: Path) -> Mapping[str, Any]:
-    """The trial's record in the run's storage, else the configuration in ``path``.
-
-    In a run, ``config.yaml`` is a view, never read back: an edited copy must not pass for
-    what ``evaluate_pipeline`` received.
-    """
-    stored = _stored_config(path.parent)
-    if stored is not None:
-        return stored
+def _read_config_file(path: Path) -> Mapping[str, Any]:
+    """The configuration in ``path``: outside a run, or a trial its record lacks."""
     if not path.is_file():
         raise FileNotFoundError(f"No configuration at {path}")
     try:
@@ -134,15 +132,21 @@ def _read_config(path: Path) -> Mapping[str, Any]:
     return config
 
 
-def _stored_config(folder: Path) -> Mapping[str, Any] | None:
-    """The config of the trial whose folder is ``folder``, from its run's storage: a storage
-    plugin need not write ``config.yaml``."""
+def _from_the_run(
+    folder: Path, *, with_space: bool
+) -> tuple[Mapping[str, Any] | None, PipelineSpace | None]:
+    """The record of the trial whose folder is ``folder`` and (``with_space``) the run's
+    space, in one look at the run's storage; ``None`` for what is not there (outside a run,
+    both). In a run, ``config.yaml`` is a view, never read back: an edited copy must not pass
+    for what ``evaluate_pipeline`` received, and a storage plugin need not write it.
+    """
     root = folder.parent.parent  # <root>/configs/config_<id>
     if not folder.name.startswith("config_") or not (root / STORAGE_POINTER_FILE).is_file():
-        return None
+        return None, None
     storage = open_existing(root)
     try:
         trial = storage.sync().get(trial_id(folder.name))
+        space = _saved_space(storage, root) if with_space else None
     finally:
         storage.close()
-    return None if trial is None else trial.config
+    return (None if trial is None else trial.config), space
