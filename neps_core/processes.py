@@ -12,8 +12,10 @@ from __future__ import annotations
 import ast
 import functools
 import inspect
+import io
 import numbers
 import os
+import pickle
 import shlex
 import string
 import sys
@@ -302,12 +304,39 @@ def only_in_main(function: Any) -> bool:
     if "__main__" not in (getattr(function, "__module__", None), type(function).__module__):
         return False
     script = getattr(sys.modules.get("__main__"), "__file__", None)
-    routine = inspect.isfunction(function) or inspect.ismethod(function)
+    code = inspect.isfunction(function) or inspect.ismethod(function) or inspect.isclass(function)
     try:
-        line = inspect.getsourcelines(function if routine else type(function))[1]
+        line = inspect.getsourcelines(function if code else type(function))[1]
     except (OSError, TypeError):
         return True
     return script is None or any(first <= line <= last for first, last in _main_guard_lines(script))
+
+
+class _GuardedCodeFinder(pickle.Pickler):
+    """Pickles as usual, noting the script's functions and classes only its main guard
+    defines: pickled by name, a spawned process could not import them."""
+
+    def __init__(self, file: io.BytesIO) -> None:
+        super().__init__(file)
+        self.guarded = False
+
+    def reducer_override(self, obj: Any) -> Any:
+        code = inspect.isfunction(obj) or inspect.isclass(obj)
+        if code and getattr(obj, "__module__", None) == "__main__" and only_in_main(obj):
+            self.guarded = True
+        return NotImplemented  # pickled as it would be without this look
+
+
+def pickled_by_name(value: Any) -> bytes | None:
+    """``value`` pickled, code by reference (a module-level function of the script too);
+    ``None`` where it refers to code of the script's main guard, which must travel by value.
+
+    Raises what ``pickle`` raises for a value it cannot pickle.
+    """
+    buffer = io.BytesIO()
+    finder = _GuardedCodeFinder(buffer)
+    finder.dump(value)
+    return None if finder.guarded else buffer.getvalue()
 
 
 @functools.cache

@@ -42,7 +42,7 @@ from neps_core.child_runner import (
 from neps_core.children import how_it_exited
 from neps_core.errors import EvaluationTimeoutError
 from neps_core.interfaces import EvaluationJob, EvaluationOutcome, Evaluator
-from neps_core.processes import only_in_main, signal_group
+from neps_core.processes import only_in_main, pickled_by_name, signal_group
 from neps_core.validators import at_least, one_of, positive
 
 START_METHODS = ("spawn", "forkserver", "fork")
@@ -125,29 +125,29 @@ def _send_reply(
 
 
 def _dumps_job(job: EvaluationJob) -> bytes:
-    """The job for a pool process; closures, lambdas and the script's own code need cloudpickle.
+    """The job for a pool process: code by name where the pool can import it, else by value.
 
     An object of the script (``__main__``) pickles by name, but a spawned pool process knows
     only what the script defines outside ``if __name__ == "__main__":`` (and nothing of a
     notebook's); such a function, or an argument built from such a class (an operation of
-    the space), travels by value, like a closure.
+    the space), travels by value with cloudpickle, like a closure. A module-level function
+    goes by name: what it uses (a lock, a dataset) is never pickled.
     """
     call = (job.function, dict(job.arguments))
-    plain: bytes | None = None
     cannot_pickle: Exception | None = None
     if not only_in_main(job.function):
         try:
-            plain = pickle.dumps(call)
+            plain = pickled_by_name(call)
         except (pickle.PicklingError, AttributeError, TypeError) as error:
             cannot_pickle = error
         else:
-            if b"__main__" not in plain:  # nothing of the script's own
+            if plain is not None:  # nothing of the script's main guard
                 return pickle.dumps((job.trial.id, plain))
     try:
         import cloudpickle
     except ImportError:
-        if cannot_pickle is None:  # by name: works if the script defines it outside the guard
-            return pickle.dumps((job.trial.id, plain or pickle.dumps(call)))
+        if cannot_pickle is None:  # by name: an error in the pool names what is missing
+            return pickle.dumps((job.trial.id, pickle.dumps(call)))
         raise TypeError(
             f"evaluate_pipeline {job.function!r} or its arguments cannot be sent to a pool "
             "process: use module-level code, or install cloudpickle"

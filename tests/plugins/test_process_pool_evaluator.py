@@ -297,6 +297,62 @@ def test_functions_defined_under_the_main_guard_reach_the_pool(tmp_path: Path) -
     assert done.stdout.split() == ["2", "2", "2", "2"]
 
 
+MODULE_LEVEL = textwrap.dedent(
+    """
+    import sys
+    import threading
+    import neps_core as neps
+
+    LOCK = threading.Lock()  # what a module-level function uses is never pickled
+
+
+    class DivergedError(Exception):
+        pass
+
+
+    def evaluate_pipeline(x):
+        with LOCK:
+            if x > 0.5:
+                raise DivergedError(f"diverged at {x}")
+            return x
+
+
+    if __name__ == "__main__":
+        summary = neps.run(
+            evaluate_pipeline,
+            {"x": neps.Float(0.0, 1.0)},
+            root_directory=sys.argv[1],
+            evaluations_to_spend=6,
+            ignore_errors=True,
+            evaluator={"name": "process_pool", "n_workers": 2},
+        )
+        errors = {t.report.error.split(":")[0] for t in summary.trials if t.report.error}
+        print(summary.counts["success"] + summary.counts["failed"], sorted(errors))
+        try:
+            neps.run(evaluate_pipeline, root_directory=sys.argv[1], evaluations_to_spend=20)
+        except DivergedError:
+            print("caught")
+    """
+)
+
+
+def test_a_module_level_function_goes_by_name_even_with_cloudpickle(tmp_path: Path) -> None:
+    # With cloudpickle installed it went by value: "cannot pickle '_thread.lock' object", and
+    # a raised DivergedError came back as another class, which `except` did not catch.
+    pytest.importorskip("cloudpickle")  # the [ci] extras install it: the case at stake
+    script = tmp_path / "script.py"
+    script.write_text(MODULE_LEVEL)
+    done = subprocess.run(
+        [sys.executable, str(script), str(tmp_path / "run")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() in (["6", "[]", "caught"], ["6", "['DivergedError']", "caught"])
+
+
 def test_the_timeout_counts_from_the_evaluation_not_the_imports(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
