@@ -15,13 +15,15 @@ slow-down.
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import inspect
 import numbers
 import resource
 import sys
 import time
 import tracemalloc
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, TypeVar, overload
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -46,34 +48,52 @@ def profile(function: Any = None, *, memory: bool = True) -> Any:
     """
 
     def decorate(wrapped: F) -> F:
+        if inspect.iscoroutinefunction(wrapped):  # measured while awaited, not when called
+
+            @functools.wraps(wrapped)
+            async def profiled_coroutine(*args: Any, **kwargs: Any) -> Any:
+                with _measured(memory) as record:
+                    result = await wrapped(*args, **kwargs)
+                return with_profile(result, record)
+
+            return profiled_coroutine  # type: ignore[return-value]
+
         @functools.wraps(wrapped)
         def profiled(*args: Any, **kwargs: Any) -> Any:
-            tracing = memory and not tracemalloc.is_tracing()
-            if tracing:
-                tracemalloc.start()
-            elif memory:
-                tracemalloc.reset_peak()
-            start = time.time()
-            started = time.perf_counter()
-            try:
+            with _measured(memory) as record:
                 result = wrapped(*args, **kwargs)
-                peak = tracemalloc.get_traced_memory()[1] if memory else None
-            finally:
-                if tracing:
-                    tracemalloc.stop()
-            elapsed = time.perf_counter() - started
-            record = {
-                "timestamp_start": start,
-                "timestamp_end": start + elapsed,
-                "duration": elapsed,
-                "peak_memory_mb": None if peak is None else peak / _MB,
-                "max_rss_mb": _max_rss_mb(),
-            }
             return with_profile(result, record)
 
         return profiled  # type: ignore[return-value]
 
     return decorate if function is None else decorate(function)
+
+
+@contextlib.contextmanager
+def _measured(memory: bool) -> Iterator[dict[str, Any]]:
+    """The profile record of the block, filled in when it ends (left empty if it raises)."""
+    tracing = memory and not tracemalloc.is_tracing()
+    if tracing:
+        tracemalloc.start()
+    elif memory:
+        tracemalloc.reset_peak()
+    start = time.time()
+    started = time.perf_counter()
+    record: dict[str, Any] = {}
+    try:
+        yield record
+        peak = tracemalloc.get_traced_memory()[1] if memory else None
+    finally:
+        if tracing:
+            tracemalloc.stop()
+    elapsed = time.perf_counter() - started
+    record.update(
+        timestamp_start=start,
+        timestamp_end=start + elapsed,
+        duration=elapsed,
+        peak_memory_mb=None if peak is None else peak / _MB,
+        max_rss_mb=_max_rss_mb(),
+    )
 
 
 def _max_rss_mb() -> float:
@@ -86,9 +106,9 @@ def with_profile(result: Any, record: Mapping[str, Any]) -> Any:
     """``result`` as a result dict whose ``metadata`` also holds ``record``."""
     if isinstance(result, Mapping):
         merged = dict(result)
-    elif isinstance(result, tuple):
-        merged = {"objective_to_minimize": list(result)}
-    elif isinstance(result, numbers.Real) and not isinstance(result, bool):
+    elif isinstance(result, BaseException):  # returned: the trial's failure
+        merged = {"exception": result}
+    elif _is_objective(result):
         merged = {"objective_to_minimize": result}
     else:  # None (async), an "F..." failure, or a value the result contract rejects by type
         return result
@@ -101,3 +121,13 @@ def with_profile(result: Any, record: Mapping[str, Any]) -> Any:
         )
     merged["metadata"] = {**metadata, **record}
     return merged
+
+
+def _is_objective(result: Any) -> bool:
+    """A number, a list or tuple of them, or an array or tensor (``dtype`` and ``tolist``):
+    what the result contract reads the same under ``objective_to_minimize``."""
+    if isinstance(result, bool):
+        return False
+    return isinstance(result, numbers.Real | list | tuple) or (
+        hasattr(result, "dtype") and hasattr(result, "tolist")
+    )

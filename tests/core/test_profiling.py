@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from pathlib import Path
 from typing import Any
@@ -83,9 +84,45 @@ def test_a_tuple_stays_multi_objective(root: Path) -> None:
     assert profile_of(root)["peak_memory_mb"] is None
 
 
-@pytest.mark.parametrize("value", [None, "F_out_of_memory", [1.0, 2.0], {1, 2}])
+@pytest.mark.parametrize("value", [None, "F_out_of_memory", {1, 2}, True])
 def test_results_without_a_report_or_breaking_the_contract_pass_unchanged(value: object) -> None:
     assert with_profile(value, {"duration": 1.0}) == value
+
+
+def _list(x: float) -> Any:
+    return [x]
+
+
+def _array(x: float) -> Any:
+    return np.array([x, 1 - x])
+
+
+def _tensor(x: float) -> Any:
+    import torch
+
+    return torch.tensor(x)
+
+
+def _returned_error(x: float) -> Any:
+    return RuntimeError("diverged")
+
+
+@pytest.mark.parametrize("result", [_list, _array, _tensor, _returned_error])
+def test_every_kind_of_result_carries_the_profile(root: Path, result: Any) -> None:
+    # A list, an array, a 0-d tensor: the trial succeeded with no profile at all.
+    profiled = neps.profile(memory=False)(result)
+    neps.run(profiled, SPACE, root_directory=root, evaluations_to_spend=1)
+    assert profile_of(root)["duration"] >= 0.0
+
+
+def test_an_async_function_is_measured_while_awaited(root: Path) -> None:
+    @neps.profile(memory=False)
+    async def evaluate(x: float) -> float:
+        await asyncio.sleep(0.2)
+        return x
+
+    neps.run(evaluate, SPACE, root_directory=root, evaluations_to_spend=1)
+    assert profile_of(root)["duration"] >= 0.2
 
 
 def test_the_users_metadata_is_kept_and_a_non_mapping_one_is_refused() -> None:
