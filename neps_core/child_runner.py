@@ -34,6 +34,8 @@ PREVIOUS_PIPELINE_DIRECTORY_ENV = "NEPS_CORE_PREVIOUS_PIPELINE_DIRECTORY"
 PIPELINE_ID_ENV = "NEPS_CORE_PIPELINE_ID"
 ROOT_DIRECTORY_ENV = "NEPS_CORE_ROOT_DIRECTORY"
 PARENT_SYS_PATH_ENV = "NEPS_CORE_PARENT_SYS_PATH"
+#: Written beside the result file when ``evaluate_pipeline`` is about to be called.
+BEGAN_FILE = "neps_began"
 #: Keys of the record this runner writes; a result file without it is a user's plain JSON.
 RECORD_KEY = "neps_core_child"
 
@@ -290,7 +292,10 @@ def main(argv: list[str]) -> int:
     injected = [name for name in argv[2].split(",") if name] if len(argv) > 2 else []
     try:
         function = load_target(argv[1])
-        value = call_evaluate_pipeline(function, call_arguments(injected))
+        arguments = call_arguments(injected)
+        # The imports are done: the parent's timeout counts from here.
+        Path(os.environ[RESULT_FILE_ENV]).with_name(BEGAN_FILE).touch()
+        value = call_evaluate_pipeline(function, arguments)
     except BaseException as error:  # the parent decides what an error means
         formatted = traceback.format_exc()
         sys.stderr.write(formatted)

@@ -25,6 +25,7 @@ import attrs
 
 from neps_core import child_runner, orphan_guardian
 from neps_core.child_runner import (
+    BEGAN_FILE,
     CONFIG_FILE_ENV,
     PARENT_SYS_PATH_ENV,
     RECORD_KEY,
@@ -40,6 +41,8 @@ STDOUT_FILE = "neps_stdout.txt"
 STDERR_FILE = "neps_stderr.txt"
 INJECTABLE = ("pipeline_directory", "previous_pipeline_directory", "pipeline_id", "root_directory")
 TAIL_CHARACTERS = 2000
+#: Seconds a trial's timeout is extended by until its evaluation starts (process start, imports).
+STARTUP_ALLOWANCE = 60.0
 
 
 class CommandFailedError(subprocess.CalledProcessError):
@@ -156,6 +159,7 @@ class ChildProcess:
         self._process: subprocess.Popen[bytes] | None = None
         self._kill_at: float | None = None
         self._group_signalled = False  # its group got SIGTERM (or SIGKILL) once it exited
+        self._began: float | None = None  # when the child called evaluate_pipeline
 
     @property
     def pid(self) -> int | None:
@@ -167,6 +171,7 @@ class ChildProcess:
         directory = self.launch.directory
         directory.mkdir(parents=True, exist_ok=True)
         (directory / RESULT_FILE).unlink(missing_ok=True)
+        (directory / BEGAN_FILE).unlink(missing_ok=True)
         (directory / CONFIG_FILE).write_text(
             json.dumps(child_runner.encode(dict(self.launch.config))), encoding="utf-8"
         )
@@ -215,11 +220,23 @@ class ChildProcess:
         if exited:
             orphan_guardian.release(self._process.pid)
             return True
-        if self.timeout is not None and not self.timed_out and now - self.started > self.timeout:
+        if self.timeout is not None and not self.timed_out and now > self._deadline(now):
             self.timed_out = True
             self._kill_at = now + self.kill_grace
             signal_group(self._process.pid, signal.SIGTERM)
         return False
+
+    def _deadline(self, now: float) -> float:
+        """When the timeout runs out: a command's counts from its start; a Python function's
+        from the call of ``evaluate_pipeline``, its imports getting ``STARTUP_ALLOWANCE`` more."""
+        assert self.timeout is not None
+        if self.launch.plain_result:  # a command: all of it is the evaluation
+            return self.started + self.timeout
+        if self._began is None and (self.launch.directory / BEGAN_FILE).exists():
+            self._began = now
+        if self._began is None:
+            return self.started + self.timeout + STARTUP_ALLOWANCE
+        return self._began + self.timeout
 
     def stop(self) -> None:
         """Kill the child and everything it started, and reap it."""

@@ -39,7 +39,7 @@ from neps_core.child_runner import (
     call_evaluate_pipeline,
     with_plain_values,
 )
-from neps_core.children import how_it_exited
+from neps_core.children import STARTUP_ALLOWANCE, how_it_exited
 from neps_core.errors import EvaluationTimeoutError
 from neps_core.interfaces import EvaluationJob, EvaluationOutcome, Evaluator
 from neps_core.processes import only_in_main, pickled_by_name, signal_group
@@ -60,10 +60,6 @@ class ProcessPoolSettings:
     timeout: float | None = attrs.field(default=None, validator=positive)
     kill_grace: float = attrs.field(default=5.0, validator=at_least(0))
     start_method: str = attrs.field(default="spawn", validator=one_of(START_METHODS))
-
-
-#: Seconds a trial's timeout is extended by until its evaluation starts (process start, imports).
-STARTUP_ALLOWANCE = 60.0
 
 
 # -- the pool process ---------------------------------------------------------------------------

@@ -266,6 +266,30 @@ def test_a_run_records_timeouts_as_failed_and_goes_on(root: Path) -> None:
             assert stored["objective_to_minimize"] == config(root, trial_id)["x"]
 
 
+def test_a_functions_timeout_counts_from_the_evaluation_not_the_imports(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The child's interpreter start and a slow import (torch, say) counted: every trial of a
+    # 1.5 s timeout failed although each evaluation took no time.
+    (tmp_path / "slow_module.py").write_text(
+        "import time\ntime.sleep(2.0)\n\n"
+        "def quick(x):\n    return x\n\n"
+        "def slow(x):\n    time.sleep(300)\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))  # the child gets the same sys.path
+    import slow_module  # type: ignore[import-not-found]
+
+    evaluator = SubprocessEvaluator(SubprocessSettings(n_workers=2, timeout=1.5, kill_grace=0.5))
+    try:
+        evaluator.submit(make_job("1", slow_module.quick, {"x": 1.0}, tmp_path / "1"))
+        evaluator.submit(make_job("2", slow_module.slow, {"x": 1.0}, tmp_path / "2"))
+        outcomes = collect(evaluator, 2, 120)
+    finally:
+        evaluator.close()
+    assert outcomes["1"].error is None and outcomes["1"].result == 1.0
+    assert "timeout" in str(outcomes["2"].error)  # the evaluation itself is still limited
+
+
 def test_sigterm_is_followed_by_sigkill_after_the_grace(tmp_path: Path) -> None:
     code = "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(300)"
     command = Command([PYTHON, "-c", code])
