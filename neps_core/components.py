@@ -249,9 +249,11 @@ DEEPHYPER_METHODS_NOT_HERE = {
     "machine, or 'sync'",
     "ray": "not in neps_core; use 'dask' for a cluster, or 'slurm', or start run() on every "
     "node with one root_directory",
+    "loky": "not in neps_core; use 'process_pool' (n_workers), which also reuses its processes",
     "mpicomm": "not in neps_core; start run() in every MPI rank with one root_directory "
     "(they share the run through it), or use 'dask' or 'slurm'",
 }
+DEEPHYPER_METHODS_NOT_HERE["mpipool"] = DEEPHYPER_METHODS_NOT_HERE["mpicomm"]  # its old name
 
 
 #: Other projects' names of components neps_core lacks, by registry kind: (project, advice).

@@ -82,7 +82,14 @@ def test_deephypers_method_names_pick_the_evaluator_or_say_what_to_use(
         evaluator="serial",
     )
     assert summary.counts["success"] == 2
-    for method, advice in [("thread", "process_pool"), ("ray", "dask"), ("mpicomm", "MPI rank")]:
+    advice_by_method = [
+        ("thread", "process_pool"),
+        ("ray", "dask"),
+        ("mpicomm", "MPI rank"),
+        ("mpipool", "MPI rank"),
+        ("loky", "process_pool"),
+    ]
+    for method, advice in advice_by_method:
         with pytest.raises(neps.UnknownPluginError, match=rf"DeepHyper's '{method}' .*{advice}"):
             neps.run(
                 lambda x: x,
