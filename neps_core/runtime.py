@@ -209,9 +209,12 @@ class Worker:
 
     def _look_at_the_budget(self) -> None:
         """With every slot awaiting an async result, sample nothing, but learn (once a
-        second) whether the budget is spent: then nothing is left to wait for."""
-        if time.monotonic() - self._budget_seen_at >= ASYNC_NOTICE_INTERVAL:
-            self._budget_seen_at = time.monotonic()
+        second) whether the budget is spent and no trial is pending: then nothing is left to
+        wait for."""
+        if time.monotonic() - self._budget_seen_at < ASYNC_NOTICE_INTERVAL:
+            return
+        self._budget_seen_at = time.monotonic()
+        if self.context.storage.sync().count(TrialState.PENDING) == 0:
             self._sample(0)
 
     def _must_wait_for_others(self) -> bool:
