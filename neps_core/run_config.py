@@ -89,8 +89,13 @@ class _Parser:
     def __init__(self, source: str, base: Path) -> None:
         self.source = source
         self.code = CodeLocator(source, base)
+        self._written: dict[str, str] = {}  # a setting's name -> its spelling in the file
 
     def fail(self, where: str, message: str) -> NoReturn:
+        """Raise naming the key path as the file spells it (NePS's ``searcher:``, say)."""
+        setting, dot, rest = where.partition(".")
+        written = self._written.get(setting, setting)
+        where = f"{written}{dot}{rest}"
         raise SettingsError(f"{self.source}: {where}: {message}")
 
     def parse(self, data: Mapping[str, Any], given: Mapping[str, Any]) -> dict[str, Any]:
@@ -122,6 +127,7 @@ class _Parser:
                     stacklevel=4,
                 )
             values[name] = value
+            self._written[name] = str(key)
         return values
 
     def _value(self, key: str, value: Any, plugins: Plugins) -> Any:
@@ -281,7 +287,8 @@ class _Parser:
             structure_settings(cls, options, f"{key} {name!r}", converter)
         except SettingsError as error:
             detail = str(error).split("invalid options: ", 1)[-1]
-            problems = [_locate(key, problem, fields) for problem in detail.split("; ")]
+            written = self._written.get(key, key)
+            problems = [_locate(written, problem, fields) for problem in detail.split("; ")]
             raise SettingsError(f"{self.source}: " + "; ".join(problems)) from error
 
     def _check_settings(self, values: Mapping[str, Any]) -> None:
@@ -289,17 +296,24 @@ class _Parser:
         try:
             RunSettings.from_kwargs(**{"root_directory": "neps_results", **values})
         except SettingsError as error:
-            raise with_key_path(error, self.source, set(values)) from None
+            raise with_key_path(error, self.source, set(values), self._written) from None
 
 
-def with_key_path(error: SettingsError, source: str, keys: set[str]) -> SettingsError:
-    """``error`` re-worded as ``<source>: <key>: ...`` when it is about one of ``keys``."""
+def with_key_path(
+    error: SettingsError, source: str, keys: set[str], written: Mapping[str, str] | None = None
+) -> SettingsError:
+    """``error`` re-worded as ``<source>: <key>: ...`` when it is about one of ``keys``,
+    the key spelled as ``written`` has it (the file's own spelling)."""
+    written = written or {}
     message = str(error)
     match = re.match(r"^(\w+)(?::\s*|\s+(?=must\b|is\b|needs\b))(.*)$", message, re.DOTALL)
     if match is not None and match.group(1) in keys:
-        return SettingsError(f"{source}: {match.group(1)}: {match.group(2)}")
+        key = match.group(1)
+        return SettingsError(f"{source}: {written.get(key, key)}: {match.group(2)}")
     key = next((k for k in keys if re.match(rf"^{re.escape(k)}\b", message)), None)
-    return SettingsError(f"{source}: {key}: {message}" if key else f"{source}: {message}")
+    if key is None:
+        return SettingsError(f"{source}: {message}")
+    return SettingsError(f"{source}: {written.get(key, key)}: {message}")
 
 
 # -- run(..., run_config=...) -------------------------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import sys
 import textwrap
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -173,6 +174,24 @@ def test_overrides_change_the_config_before_validation(tmp_path: Path) -> None:
         load_run_config(path, ["evaluations_to_spend=0"])
     with pytest.raises(SettingsError, match=r"must look like key\.path=value"):
         load_run_config(path, ["evaluations_to_spend"])
+
+
+@pytest.mark.parametrize(
+    ("text", "named"),
+    [
+        ("max_evaluations_total: ten\n", "max_evaluations_total: must be a positive integer"),
+        ("budget: -3\n", "budget: must be a positive number"),
+        ("searcher: {name: random_search, use_prior: true}\n", "searcher.use_prior: unknown"),
+    ],
+    ids=["max_evaluations_total", "budget", "searcher"],
+)
+def test_errors_name_a_key_as_the_file_spells_it(tmp_path: Path, text: str, named: str) -> None:
+    # "evaluations_to_spend: must be ...", a key the file does not have.
+    path = write_config(tmp_path, text)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        with pytest.raises(SettingsError, match=rf"run\.yaml: {re.escape(named)}"):
+            load_run_config(path)
 
 
 def test_an_override_replaces_its_setting_under_any_name(tmp_path: Path) -> None:
