@@ -82,13 +82,30 @@ def structure_settings(
             if (close := difflib.get_close_matches(name, known, n=1))
         ]
         hint = f" (did you mean {', '.join(meant)}?)" if meant else ""
-        raise SettingsError(f"{label}: unknown option(s) {unknown}{hint}; known: {sorted(known)}")
+        advice = "".join(option_advice(name) for name in unknown)
+        raise SettingsError(
+            f"{label}: unknown option(s) {unknown}{hint}; known: {sorted(known)}{advice}"
+        )
     try:
         return make_settings_converter(converter).structure(dict(options), settings_class)
     except (cattrs.BaseValidationError, cattrs.StructureHandlerNotFoundError) as error:
         raise SettingsError(f"{label}: invalid options: {_validation_details(error)}") from error
     except (TypeError, ValueError) as error:
         raise SettingsError(f"{label}: invalid options: {error}") from error
+
+
+#: Options of other projects' components with no counterpart here, and what to use instead.
+_FOREIGN_OPTIONS = {
+    "callbacks": "DeepHyper's callbacks are observer plugins here: a plugin with the "
+    "neps_trial_finished hook, passed as run(plugins=[...]); see docs/plugins/hooks.md",
+    "timeout": "a per-trial timeout needs an evaluator that can stop an evaluation: "
+    "'process_pool' or 'subprocess'",
+}
+
+
+def option_advice(name: str) -> str:
+    """`` (...)`` saying what to use instead of another project's option ``name``."""
+    return f" ({_FOREIGN_OPTIONS[name]})" if name in _FOREIGN_OPTIONS else ""
 
 
 def with_canonical_names(

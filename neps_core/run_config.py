@@ -31,7 +31,12 @@ import attrs
 import cattrs
 
 from neps_core.code_locations import CodeLocator, named_in_run
-from neps_core.components import refuse_other_projects_name, resolve_space, structure_settings
+from neps_core.components import (
+    option_advice,
+    refuse_other_projects_name,
+    resolve_space,
+    structure_settings,
+)
 from neps_core.config import (
     ALIASES,
     DEPRECATED_ALIASES,
@@ -269,7 +274,7 @@ class _Parser:
     def _known(self, key: str, options: Mapping[str, Any], known: list[str], name: str) -> None:
         for option in options:
             if option not in known:
-                hint = did_you_mean(option, known)
+                hint = did_you_mean(option, known) + option_advice(option)
                 self.fail(f"{key}.{option}", f"unknown option of {key} {name!r}.{hint}")
 
     def _options(

@@ -224,3 +224,7 @@ def test_a_stopping_signal_still_stops_the_worker() -> None:
 def test_takes_no_options(neps_run: Any) -> None:
     with pytest.raises(SettingsError, match=r"evaluator 'sync'.*unknown option.*workers"):
         neps_run(evaluator={"name": "sync", "workers": 2})
+    with pytest.raises(SettingsError, match=r"timeout.*needs an evaluator .*'process_pool'"):
+        neps_run(evaluator={"name": "serial", "timeout": 3})  # DeepHyper's spelling
+    with pytest.raises(SettingsError, match=r"callbacks are observer plugins here"):
+        neps_run(evaluator={"name": "process", "callbacks": []})
