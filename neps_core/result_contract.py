@@ -163,7 +163,10 @@ def _parse_mapping(result: Mapping[str, Any], source: str) -> ParsedResult:
             if "objective_to_minimize" in data
             else f"it has no 'objective_to_minimize' key (keys: {sorted(result)})"
         )
-        if "objective" in data:  # DeepHyper's key, which DeepHyper maximizes
+        deephypers = data.get("objective", None)
+        if isinstance(deephypers, str) and deephypers.startswith("F"):  # DeepHyper's failure
+            problem += f"; return the failure {deephypers!r} itself, not in a dict"
+        elif "objective" in data:  # DeepHyper's key, which DeepHyper maximizes
             problem += "; DeepHyper's 'objective' is maximized, so return its negative as that key"
         raise TypeError(
             f"{source} (a dict) needs an objective to minimize, but "

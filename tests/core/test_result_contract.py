@@ -364,6 +364,8 @@ def test_deephypers_objective_key_is_refused_saying_it_is_maximized() -> None:
     search for the worst configurations."""
     with pytest.raises(TypeError, match=r"'objective' is maximized, so return its negative"):
         parse_result({"objective": 42.0})
+    with pytest.raises(TypeError, match=r"return the failure 'F_fail' itself, not in a dict"):
+        parse_result({"objective": "F_fail"})  # DeepHyper's failure, under its key
 
 
 @pytest.mark.parametrize(
