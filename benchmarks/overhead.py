@@ -9,6 +9,7 @@ its files on the same disk (``tasks/per_trial.py``); "beyond floor" is the frame
     python benchmarks/overhead.py            # 100, 500 and 2000 trials, disk storage
     python benchmarks/overhead.py --storage sqlite --sizes 100 1000
     python benchmarks/overhead.py --directory /dev/shm   # on tmpfs: no disk in the way
+    python benchmarks/overhead.py --cost-budget          # budget checks that estimate cost
 """
 
 from __future__ import annotations
@@ -43,13 +44,20 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[100, 500, 2000])
     parser.add_argument("--storage", default="disk")
     parser.add_argument("--directory", type=Path, help="where the runs go (default: temp dir)")
+    parser.add_argument(
+        "--cost-budget", action="store_true", help="also under a cost_to_spend (never reached)"
+    )
     arguments = parser.parse_args()
-    print(f"storage: {arguments.storage}")
+    print(
+        f"storage: {arguments.storage}" + (", with a cost budget" if arguments.cost_budget else "")
+    )
     print("| " + " | ".join(COLUMNS) + " |")
     print("|" + "|".join("---:" for _ in COLUMNS) + "|")
     for size in arguments.sizes:
         with tempfile.TemporaryDirectory(dir=arguments.directory) as directory:
-            timing = measure(SPACE, arguments.storage, size, Path(directory))
+            timing = measure(
+                SPACE, arguments.storage, size, Path(directory), cost_budget=arguments.cost_budget
+            )
         cells = (
             f"{size}",
             f"{1000 * statistics.fmean(timing.gaps):.3f}",

@@ -50,25 +50,41 @@ class PerTrial:
         return self.median_ms(slice(-window, None)) / self.median_ms(slice(window))
 
 
-def measure(space: Mapping[str, Any], storage: str, trials: int, directory: Path) -> PerTrial:
-    """Run ``trials`` random-search trials in ``directory`` and time each one's overhead."""
+def measure(
+    space: Mapping[str, Any],
+    storage: str,
+    trials: int,
+    directory: Path,
+    *,
+    cost_budget: bool = False,
+) -> PerTrial:
+    """Run ``trials`` random-search trials in ``directory`` and time each one's overhead;
+    ``cost_budget``: under a ``cost_to_spend`` too (never reached), whose checks run per trial."""
     files = _files_per_trial(space, storage, directory / "probe")
     floor_directory = directory / "file_floor"
     calls: list[tuple[float, float]] = []
     floors: list[float] = []
 
-    def evaluate_pipeline(**_: object) -> float:
+    def evaluate_pipeline(**_: object) -> dict[str, float]:
         start = time.perf_counter()
         floors.append(_make_trial_files(floor_directory / f"config_{len(floors)}", files))
         calls.append((start, time.perf_counter()))
-        return float(len(calls))
+        return {"objective_to_minimize": float(len(calls)), "cost": 1.0}
 
-    _run(evaluate_pipeline, space, storage, trials, directory / "run")
+    budget = {"cost_to_spend": 10.0 * trials} if cost_budget else {}
+    _run(evaluate_pipeline, space, storage, trials, directory / "run", **budget)
     gaps = [started - ended for (_, ended), (started, _) in itertools.pairwise(calls)]
     return PerTrial(gaps, floors)
 
 
-def _run(function: Any, space: Mapping[str, Any], storage: str, trials: int, root: Path) -> None:
+def _run(
+    function: Any,
+    space: Mapping[str, Any],
+    storage: str,
+    trials: int,
+    root: Path,
+    **budgets: float,
+) -> None:
     neps.run(
         function,
         space,
@@ -77,6 +93,7 @@ def _run(function: Any, space: Mapping[str, Any], storage: str, trials: int, roo
         evaluations_to_spend=trials,
         optimizer="random_search",
         seed=0,
+        **budgets,
     )
 
 
