@@ -290,26 +290,41 @@ def _refuse_to_erase_no_run(root: Path) -> None:
         return
     if is_neps_results_directory(root):
         return
-    others = sorted(child.name for child in root.iterdir() if child.name not in _MADE_BY_A_RUN)
-    if others:
-        shown = ", ".join(others[:5]) + (", ..." if len(others) > 5 else "")
+    blocking = _not_of_a_run(root)
+    if blocking:
+        shown = ", ".join(blocking[:5]) + (", ..." if len(blocking) > 5 else "")
         raise SettingsError(
             f"overwrite_root_directory=True refused: {root} holds no run but files of its own "
             f"({shown}), which the overwrite would delete; use a new or empty root_directory"
         )
 
 
+def _not_of_a_run(root: Path) -> list[str]:
+    """The entries of ``root`` no run wrote; all of them where it holds no record of a run
+    (names alone prove nothing: a project's own ``plots/`` or ``summary.yaml``)."""
+    entries = sorted(c.name for c in root.iterdir() if c.name != WORKERS_LOCK.parts[0])
+    configs = root / "configs"
+    inside = list(configs.iterdir()) if configs.is_dir() else []
+    of_trials = bool(inside) and all(c.name.startswith("config_") for c in inside)
+    others = [n for n in entries if n not in _MADE_BY_A_RUN or (n == "configs" and not of_trials)]
+    recorded = of_trials or any((root / record).is_file() for record in _RUN_RECORDS)
+    return others if others or recorded else entries
+
+
 #: What a run (of a built-in storage) writes into its root: the only entries an overwrite of
-#: a root without ``storage.yaml`` may delete.
+#: a root without ``storage.yaml`` may delete, ...
 _MADE_BY_A_RUN = {
     *RUN_FILES,
     WORKERS_LOCK.parts[0],
     "run_info.yaml",
     "plots",
+    "tensorboard",
     "run.db",
     "run.db-wal",
     "run.db-shm",
 }
+#: ... and only beside one of these records of a run (or trial folders ``configs/config_*``).
+_RUN_RECORDS = ("run_info.yaml", ".neps_core/journal.jsonl", "run.db")
 
 
 def _delete_all_but(folder: Path, kept: Path) -> None:

@@ -349,6 +349,44 @@ def test_overwrite_root_directory_never_deletes_a_folder_without_a_run(tmp_path:
 
 
 @pytest.mark.parametrize(
+    ("files", "named"),
+    [
+        ({"configs/model.yaml": "layers: 3\n"}, "configs"),  # Hydra's configs/
+        ({"plots/loss.png": "png", "summary.yaml": "a: 1\n"}, "plots, summary.yaml"),
+    ],
+    ids=["configs of its own", "run names only"],
+)
+def test_overwrite_never_deletes_folders_that_only_share_a_runs_names(
+    tmp_path: Path, files: dict[str, str], named: str
+) -> None:
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    with pytest.raises(SettingsError, match=rf"files of its own \({named}\)"):
+        neps.run(
+            lambda x, depth: x,
+            SPACE,
+            root_directory=tmp_path,
+            evaluations_to_spend=1,
+            overwrite_root_directory=True,
+        )
+    assert all((tmp_path / name).read_text() == text for name, text in files.items())
+
+
+def test_overwrite_deletes_a_run_that_lost_its_storage_pointer(root: Path) -> None:
+    neps.run(lambda x, depth: x, SPACE, root_directory=root, evaluations_to_spend=2)
+    (root / "storage.yaml").unlink()
+    summary = neps.run(
+        lambda x, depth: x,
+        SPACE,
+        root_directory=root,
+        evaluations_to_spend=1,
+        overwrite_root_directory=True,
+    )
+    assert summary.counts["success"] == 1
+
+
+@pytest.mark.parametrize(
     ("mistake", "message"),
     [
         ({"evaluator": "thread"}, "Unknown evaluator 'thread'"),
