@@ -2,7 +2,8 @@
 
 The decision looks at the objectives, the space and the evaluator:
 
-* several objectives -> ``mo_asha`` with a fidelity parameter, ``random_search`` without;
+* several objectives -> ``mo_asha`` with a fidelity parameter (from above 0),
+  ``random_search`` without;
 * a fidelity parameter and priors -> ``priorband``;
 * a fidelity parameter, no priors -> ``hyperband`` with the one-at-a-time ``sync`` evaluator,
   ``asha`` with any other evaluator (parallel workers never wait for a rung to fill);
@@ -27,12 +28,11 @@ from neps_core.space import PipelineSpace
 @hookimpl(trylast=True)
 def neps_select_optimizer(space: PipelineSpace, settings: Any, multi_objective: bool) -> str:
     """The optimizer for ``space``, by objectives, fidelity and priors (see the module docs)."""
-    if multi_objective:
-        return "random_search" if space.fidelity_name is None else "mo_asha"
     fidelity = space.fidelity
-    if fidelity is not None and fidelity.lower > 0:  # from 0, it has no rungs to climb
-        return with_fidelity(space, settings)
-    return without_fidelity(space, settings)
+    rungs = fidelity is not None and fidelity.lower > 0  # from 0, it has no rungs to climb
+    if multi_objective:
+        return "mo_asha" if rungs else "random_search"
+    return with_fidelity(space, settings) if rungs else without_fidelity(space, settings)
 
 
 def with_fidelity(space: PipelineSpace, settings: Any) -> str:

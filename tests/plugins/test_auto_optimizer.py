@@ -73,12 +73,17 @@ def test_a_space_that_is_not_flat_gets_random_search() -> None:
     assert chosen == "random_search"
 
 
-def test_a_fidelity_from_zero_gets_an_optimizer_that_runs_it(neps_run: Any) -> None:
-    # auto chose hyperband, which refused the space the space language accepts.
+@pytest.mark.parametrize("objectives", [1, 2])
+def test_a_fidelity_from_zero_gets_an_optimizer_that_runs_it(
+    neps_run: Any, objectives: int
+) -> None:
+    # auto chose hyperband (mo_asha for several objectives), which refused the space.
     space = {"x": neps.Float(0.0, 1.0), "epochs": neps.IntegerFidelity(0, 9)}
-    summary = neps_run(
-        evaluate_pipeline=lambda x, epochs: x, pipeline_space=space, evaluations_to_spend=3
-    )
+
+    def evaluate(x: float, epochs: int) -> Any:
+        return x if objectives == 1 else [x, 1 - x]
+
+    summary = neps_run(evaluate_pipeline=evaluate, pipeline_space=space, evaluations_to_spend=3)
     assert summary.counts["success"] == 3
 
 
