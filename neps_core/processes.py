@@ -9,13 +9,9 @@ in its own process group, so a timeout or ``close()`` kills everything it starte
 
 from __future__ import annotations
 
-import ast
-import functools
 import inspect
-import io
 import numbers
 import os
-import pickle
 import shlex
 import string
 import sys
@@ -47,6 +43,7 @@ from neps_core.children import (
     signal_group,
     stop_children,
 )
+from neps_core.main_script import guard_only_globals, only_in_main
 
 __all__ = [
     "CONFIG_FILE_ENV",
@@ -116,6 +113,12 @@ def function_target(function: Callable[..., Any]) -> str:
             f'{function!r} is defined under the script\'s `if __name__ == "__main__":` guard '
             "(or in a notebook), where a fresh interpreter cannot import it: define it at "
             "module level"
+        )
+    if module == "__main__" and (missing := guard_only_globals(function)):
+        raise TypeError(
+            f"{function!r} uses {', '.join(missing)}, which only the script's "
+            '`if __name__ == "__main__":` block sets: a fresh interpreter importing the script '
+            "would not have them; set them at module level, or pass them as a Constant"
         )
     if module != "__main__":
         return f"{module}:{qualname}"
@@ -293,62 +296,3 @@ class Command:
         if error is not None:
             raise error
         return result
-
-
-def only_in_main(function: Any) -> bool:
-    """Whether a spawned process cannot import ``function`` (or its class) by name.
-
-    True for code of ``__main__`` that re-running the script as ``__mp_main__`` would not
-    define: under its ``if __name__ == "__main__":`` guard, or typed into a notebook.
-    """
-    if "__main__" not in (getattr(function, "__module__", None), type(function).__module__):
-        return False
-    script = getattr(sys.modules.get("__main__"), "__file__", None)
-    code = inspect.isfunction(function) or inspect.ismethod(function) or inspect.isclass(function)
-    try:
-        line = inspect.getsourcelines(function if code else type(function))[1]
-    except (OSError, TypeError):
-        return True
-    return script is None or any(first <= line <= last for first, last in _main_guard_lines(script))
-
-
-class _GuardedCodeFinder(pickle.Pickler):
-    """Pickles as usual, noting the script's functions and classes only its main guard
-    defines: pickled by name, a spawned process could not import them."""
-
-    def __init__(self, file: io.BytesIO) -> None:
-        super().__init__(file)
-        self.guarded = False
-
-    def reducer_override(self, obj: Any) -> Any:
-        code = inspect.isfunction(obj) or inspect.isclass(obj)
-        if code and getattr(obj, "__module__", None) == "__main__" and only_in_main(obj):
-            self.guarded = True
-        return NotImplemented  # pickled as it would be without this look
-
-
-def pickled_by_name(value: Any) -> bytes | None:
-    """``value`` pickled, code by reference (a module-level function of the script too);
-    ``None`` where it refers to code of the script's main guard, which must travel by value.
-
-    Raises what ``pickle`` raises for a value it cannot pickle.
-    """
-    buffer = io.BytesIO()
-    finder = _GuardedCodeFinder(buffer)
-    finder.dump(value)
-    return None if finder.guarded else buffer.getvalue()
-
-
-@functools.cache
-def _main_guard_lines(script: str) -> tuple[tuple[int, int], ...]:
-    """The line ranges of the script's top-level ``if __name__ == "__main__":`` blocks."""
-    try:
-        with open(script, encoding="utf-8") as source:
-            tree = ast.parse(source.read())
-    except (OSError, SyntaxError, ValueError):
-        return ((0, sys.maxsize),)  # unreadable: assume the worst, send by value
-    return tuple(
-        (node.lineno, node.end_lineno or node.lineno)
-        for node in tree.body
-        if isinstance(node, ast.If) and "__main__" in ast.unparse(node.test)
-    )

@@ -42,7 +42,8 @@ from neps_core.child_runner import (
 from neps_core.children import STARTUP_ALLOWANCE, how_it_exited
 from neps_core.errors import EvaluationTimeoutError
 from neps_core.interfaces import EvaluationJob, EvaluationOutcome, Evaluator
-from neps_core.processes import only_in_main, pickled_by_name, signal_group
+from neps_core.main_script import only_in_main, pickled_by_name
+from neps_core.processes import signal_group
 from neps_core.validators import at_least, one_of, positive
 
 START_METHODS = ("spawn", "forkserver", "fork")

@@ -353,6 +353,51 @@ def test_a_module_level_function_goes_by_name_even_with_cloudpickle(tmp_path: Pa
     assert done.stdout.split() in (["6", "[]", "caught"], ["6", "['DivergedError']", "caught"])
 
 
+GUARD_GLOBAL = textwrap.dedent(
+    """
+    import argparse
+    import neps_core as neps
+
+
+    def evaluate_pipeline(x):
+        return x * args.scale  # `args` is set under the guard, as argparse scripts do
+
+
+    if __name__ == "__main__":
+        parser = argparse.ArgumentParser()
+        parser.add_argument("root")
+        parser.add_argument("--scale", type=float, default=2.0)
+        args = parser.parse_args()
+        summary = neps.run(
+            evaluate_pipeline,
+            {"x": neps.Float(0.0, 1.0)},
+            root_directory=args.root,
+            evaluations_to_spend=2,
+            evaluator={"name": "process_pool", "n_workers": 1},
+        )
+        print(summary.counts["success"])
+    """
+)
+
+
+def test_a_module_level_function_using_a_global_the_guard_sets_goes_by_value(
+    tmp_path: Path,
+) -> None:
+    # Sent by name, the pool process imported the script without `args`: NameError.
+    pytest.importorskip("cloudpickle")
+    script = tmp_path / "script.py"
+    script.write_text(GUARD_GLOBAL)
+    done = subprocess.run(
+        [sys.executable, str(script), str(tmp_path / "run")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["2"]
+
+
 def test_the_timeout_counts_from_the_evaluation_not_the_imports(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -290,6 +290,48 @@ def test_a_functions_timeout_counts_from_the_evaluation_not_the_imports(
     assert "timeout" in str(outcomes["2"].error)  # the evaluation itself is still limited
 
 
+GUARD_GLOBAL = textwrap.dedent(
+    """
+    import sys
+    import neps_core as neps
+
+
+    def evaluate_pipeline(x):
+        return x * scale
+
+
+    if __name__ == "__main__":
+        scale = 2.0  # only here: the child, importing the script, would not have it
+        try:
+            neps.run(
+                evaluate_pipeline,
+                {"x": neps.Float(0.0, 1.0)},
+                root_directory=sys.argv[1],
+                evaluations_to_spend=1,
+                evaluator="subprocess",
+            )
+        except TypeError as error:
+            print(error)
+    """
+)
+
+
+def test_a_function_using_a_global_only_the_guard_sets_is_refused_naming_it(
+    tmp_path: Path,
+) -> None:
+    # Every trial failed in the child with a NameError about `scale`.
+    script = tmp_path / "script.py"
+    script.write_text(GUARD_GLOBAL)
+    done = subprocess.run(
+        [PYTHON, str(script), str(tmp_path / "run")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    assert "uses scale, which only the script's" in done.stdout
+
+
 def test_sigterm_is_followed_by_sigkill_after_the_grace(tmp_path: Path) -> None:
     code = "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(300)"
     command = Command([PYTHON, "-c", code])
