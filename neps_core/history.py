@@ -32,6 +32,9 @@ class TrialHistory(Mapping[str, Trial]):
         self._fidelities = Fraction(0)
         #: The expected cost of new trials, learned as trials finish (see ``CostModel``).
         self.cost_model = CostModel()
+        #: The lowest fidelity a trial started afresh (not continued) had: an optimizer's
+        #: lowest rung, for telling a budget too small for any new trial.
+        self.lowest_fresh_fidelity: float | None = None
 
     def __getitem__(self, trial_id: str) -> Trial:
         return self._trials[trial_id]
@@ -59,6 +62,10 @@ class TrialHistory(Mapping[str, Trial]):
             del self._by_state[trial.state][trial.id]
         if trial.fidelity is not None:
             self._fidelities += sign * Fraction(float(trial.fidelity))
+            if sign > 0 and trial.previous_trial_id is None:
+                lowest = self.lowest_fresh_fidelity
+                fidelity = float(trial.fidelity)
+                self.lowest_fresh_fidelity = fidelity if lowest is None else min(lowest, fidelity)
         if trial.state.is_final and trial.cost is not None:
             self._cost += sign * Fraction(trial.cost)
             self._costs_reported += sign

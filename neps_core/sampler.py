@@ -158,14 +158,10 @@ class TrialSampler:
         """
         if budget.remaining_cost is None and budget.remaining_fidelities is None:
             return True
-        if self.space.fidelity is None:
-            return BudgetGuard(history, budget).fits(None, continued=False)
-        started = [
-            t.fidelity
-            for t in history.values()
-            if t.fidelity is not None and t.previous_trial_id is None
-        ]
-        lowest = min(started, default=self.space.fidelity_value("min"))
+        lowest = None
+        if self.space.fidelity is not None:
+            lowest = history.lowest_fresh_fidelity
+            lowest = self.space.fidelity_value("min") if lowest is None else lowest
         return BudgetGuard(history, budget).fits(lowest, continued=False)
 
     def _nothing_now(self, history: TrialHistory, claimed: list[Trial], reason: str) -> None:

@@ -70,6 +70,7 @@ def test_a_history_keeps_its_cost_model_as_trials_finish() -> None:
             fidelity, continued
         )
     assert [t.id for t in history.unfinished()] == []
+    assert history.lowest_fresh_fidelity == 1  # trial 3 continued: not a fresh start
 
 
 def test_a_fresh_trial_is_not_estimated_from_the_cheaper_promotions_at_its_fidelity() -> None:
