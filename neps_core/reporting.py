@@ -10,6 +10,7 @@ import logging
 import math
 import time
 import traceback
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -167,10 +168,12 @@ def judge_outcome(
     except Exception as error:
         contract_error = _contract_error(error, outcome.trial_id, source)
         report = failure_report(contract_error, None)
+        refused = ParsedResult(TrialState.FAILED, report)
         kept = _kept_without_cost(outcome.result)
-        if kept is not None:  # the objective and extras of an expensive evaluation stay
-            report = attrs.evolve(kept, error=report.error)
-        return _timed(ParsedResult(TrialState.FAILED, report), outcome), contract_error
+        if kept is not None:  # the objective, extras and metadata of a costly evaluation stay
+            kept_report = attrs.evolve(kept.report, error=report.error)
+            refused = attrs.evolve(kept, state=TrialState.FAILED, report=kept_report)
+        return _timed(refused, outcome), contract_error
     parsed = _timed(parsed, outcome)
     if parsed.state is TrialState.FAILED:  # returned: an exception, an "F..." string, NaN
         parsed = attrs.evolve(parsed, report=with_error_values(parsed.report, settings))
@@ -185,12 +188,14 @@ def judge_outcome(
     return parsed, None
 
 
-def _kept_without_cost(result: Any) -> Report | None:
-    """The report of a result refused for its ``cost`` alone (negative, NaN), without it."""
+def _kept_without_cost(result: Any) -> ParsedResult | None:
+    """A result refused for its ``cost`` alone (negative, NaN), read without it."""
     if not isinstance(result, Mapping) or "cost" not in result:
         return None
     try:
-        return parse_result({k: v for k, v in result.items() if k != "cost"}).report
+        with warnings.catch_warnings():  # the first reading warned already (legacy keys)
+            warnings.simplefilter("ignore", DeprecationWarning)
+            return parse_result({k: v for k, v in result.items() if k != "cost"})
     except Exception:  # refused for more than its cost
         return None
 

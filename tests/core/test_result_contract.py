@@ -488,7 +488,12 @@ def test_a_cost_that_would_corrupt_the_budget_fails_the_trial_and_names_it(
     with pytest.raises(ValueError, match=r"Trial 1: 'cost' must be a finite number >= 0"):
         _run(
             root,
-            lambda x, units: {"objective_to_minimize": 0.25, "cost": cost, "acc": 0.9},
+            lambda x, units: {
+                "objective_to_minimize": 0.25,
+                "cost": cost,
+                "acc": 0.9,
+                "metadata": {"gpu": "a100"},
+            },
             evaluations_to_spend=None,
             cost_to_spend=10.0,
         )
@@ -498,6 +503,7 @@ def test_a_cost_that_would_corrupt_the_budget_fails_the_trial_and_names_it(
     # The rest of the result is kept (it was all lost): the evaluation may have been costly.
     assert (report["objective_to_minimize"], report["cost"]) == (0.25, None)
     assert report["extra"] == {"acc": 0.9}
+    assert trial_file(root, 1, "metadata")["metadata"]["gpu"] == "a100"
     assert neps.status(root).budget.used_cost == 0.0
     assert neps.status(root).best_trial is None  # still a failed trial
 
