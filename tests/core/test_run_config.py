@@ -133,9 +133,10 @@ def test_a_configspace_named_by_module_and_attribute(project: Path) -> None:
 
 @pytest.mark.parametrize("suffix", ["", ".py"], ids=["module", "file"])
 def test_a_second_config_whose_module_has_a_taken_name_is_refused(
-    tmp_path: Path, suffix: str
+    tmp_path: Path, suffix: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # With the module form, the second experiment ran the first one's sweep_train.py.
+    monkeypatch.setattr(sys, "path", [*sys.path])  # the configs' folders go first: undone
     configs = []
     for n in (1, 2):
         folder = tmp_path / f"exp{n}"
@@ -156,9 +157,10 @@ def test_a_second_config_whose_module_has_a_taken_name_is_refused(
 
 
 def test_a_module_beside_the_config_shadowed_by_the_standard_library_is_named(
-    tmp_path: Path,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # json:evaluate_pipeline said "'json' has no attribute": the standard library's came first.
+    monkeypatch.setattr(sys, "path", [*sys.path])  # the config's folder goes first: undone
     (tmp_path / "json.py").write_text("def evaluate_pipeline(x):\n    return x\n")
     path = write_config(tmp_path, {**BASE, "evaluate_pipeline": "json:evaluate_pipeline"})
     with pytest.raises(SettingsError, match=r"a different module named 'json'.*rename json\.py"):
