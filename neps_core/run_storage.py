@@ -305,7 +305,7 @@ def _not_of_a_run(root: Path) -> list[str]:
     entries = sorted(c.name for c in root.iterdir() if c.name != WORKERS_LOCK.parts[0])
     configs = root / "configs"
     inside = list(configs.iterdir()) if configs.is_dir() else []
-    of_trials = bool(inside) and all(c.name.startswith("config_") for c in inside)
+    of_trials = bool(inside) and all(c.is_dir() and c.name.startswith("config_") for c in inside)
     others = [n for n in entries if n not in _MADE_BY_A_RUN or (n == "configs" and not of_trials)]
     recorded = of_trials or any((root / record).is_file() for record in _RUN_RECORDS)
     return others if others or recorded else entries

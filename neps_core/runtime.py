@@ -209,13 +209,15 @@ class Worker:
 
     def _look_at_the_budget(self) -> None:
         """With every slot awaiting an async result, sample nothing, but learn (once a
-        second) whether the budget is spent and no trial is pending: then nothing is left to
-        wait for."""
+        second) whether this worker's limit is reached, or the budget spent with no trial
+        pending: then nothing is left to wait for."""
         if time.monotonic() - self._budget_seen_at < ASYNC_NOTICE_INTERVAL:
             return
         self._budget_seen_at = time.monotonic()
-        if self.context.storage.sync().count(TrialState.PENDING) == 0:
+        if self._local_allowance() == 0:  # this worker launches no more: nothing to wait for
             self._sample(0)
+        elif self.context.storage.sync().count(TrialState.PENDING) == 0:
+            self._sample(0)  # pending trials wait for a slot; without them, is the budget spent?
 
     def _must_wait_for_others(self) -> bool:
         """With continue_until_max_evaluation_completed, wait until every trial is final."""

@@ -113,20 +113,31 @@ summary = neps.run(
     root_directory=sys.argv[1],
     evaluations_to_spend=int(sys.argv[2]),
     max_evaluations_per_run=int(sys.argv[3]) or None,
+    sample_batch_size=int(sys.argv[4]),
     evaluator={"name": "async", "max_in_flight": 2},
 )
 print(summary.counts["evaluating"])
 """
 
 
-@pytest.mark.parametrize(("budget", "per_run"), [(2, 0), (10, 2)], ids=["budget", "per run"])
+@pytest.mark.parametrize(
+    ("budget", "per_run", "batch"),
+    [(2, 0, 1), (10, 2, 1), (10, 2, 4)],
+    ids=["budget", "per_run", "per_run_sampled_ahead"],
+)
 def test_a_worker_whose_slots_fill_as_its_budget_ends_returns(
-    tmp_path: Path, budget: int, per_run: int
+    tmp_path: Path, budget: int, per_run: int, batch: int
 ) -> None:
     # It waited for a free slot, that is for an outside result, with nothing left to launch:
     # a script reporting the results after run() returned waited for ever.
     launched = subprocess.run(
-        [sys.executable, "-c", LAUNCHER, str(tmp_path / "run"), str(budget), str(per_run)],
+        [
+            sys.executable,
+            "-c",
+            LAUNCHER,
+            str(tmp_path / "run"),
+            *map(str, (budget, per_run, batch)),
+        ],
         capture_output=True,
         text=True,
         timeout=120,
