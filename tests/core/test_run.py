@@ -353,8 +353,9 @@ def test_overwrite_root_directory_never_deletes_a_folder_without_a_run(tmp_path:
     [
         ({"configs/model.yaml": "layers: 3\n"}, "configs"),  # Hydra's configs/
         ({"plots/loss.png": "png", "summary.yaml": "a: 1\n"}, "plots, summary.yaml"),
+        ({"configs/config_small.yaml": "a: 1\n", "plots/loss.png": "png"}, "configs"),
     ],
-    ids=["configs of its own", "run names only"],
+    ids=["configs of its own", "run names only", "config_ files, not folders"],
 )
 def test_overwrite_never_deletes_folders_that_only_share_a_runs_names(
     tmp_path: Path, files: dict[str, str], named: str
