@@ -9,6 +9,7 @@ uses at module level (a lock, a dataset) is never pickled; elsewhere it must tra
 from __future__ import annotations
 
 import ast
+import dis
 import functools
 import inspect
 import io
@@ -37,21 +38,39 @@ def only_in_main(function: Any) -> bool:
 
 
 def guard_only_globals(function: Any) -> list[str]:
-    """The globals a function (or a class's methods) of the script uses that only its main
-    guard sets: a spawned process importing the script by name would not have them."""
+    """The globals a function (or a class's methods) of the script reads, itself or through
+    the script's functions it calls, that only its main guard sets: a spawned process
+    importing the script by name would lack them (or see their module-level placeholder)."""
     script = _script()
     if getattr(function, "__module__", None) != "__main__" or script is None:
         return []
     missing = _layout(script)[1]
     if not missing:
         return []
-    functions = [function] if inspect.isfunction(function) else []
-    if inspect.isclass(function):
-        functions = [f for f in vars(function).values() if inspect.isfunction(f)]
+    main = vars(sys.modules["__main__"])
     used: set[str] = set()
-    for routine in functions:
-        used |= _names_used(routine.__code__)
+    todo, seen = _routines(function), set()
+    while todo:
+        routine = todo.pop()
+        if routine in seen:
+            continue
+        seen.add(routine)
+        names = _globals_read(routine.__code__)
+        used |= names
+        for name in names:  # a helper of the script: what it reads counts too
+            if getattr(main.get(name), "__module__", None) == "__main__":
+                todo += _routines(main[name])
     return sorted(used & missing)
+
+
+def _routines(code: Any) -> list[types.FunctionType]:
+    """The functions whose code runs for ``code``: a decorated function's own, a class's methods."""
+    code = inspect.unwrap(code) if callable(code) else code
+    if inspect.isfunction(code):
+        return [code]
+    if inspect.isclass(code):
+        return [value for value in vars(code).values() if inspect.isfunction(value)]
+    return []
 
 
 class _GuardedCodeFinder(pickle.Pickler):
@@ -84,19 +103,23 @@ def _script() -> str | None:
     return getattr(sys.modules.get("__main__"), "__file__", None)
 
 
-def _names_used(code: types.CodeType) -> set[str]:
-    """The global (and attribute) names ``code`` and the code nested in it refer to."""
-    names = set(code.co_names)
+def _globals_read(code: types.CodeType) -> set[str]:
+    """The global names ``code`` and the code nested in it read (not attribute names)."""
+    names = {
+        instruction.argval
+        for instruction in dis.get_instructions(code)
+        if instruction.opname in ("LOAD_GLOBAL", "LOAD_NAME")
+    }
     for constant in code.co_consts:
         if isinstance(constant, types.CodeType):
-            names |= _names_used(constant)
+            names |= _globals_read(constant)
     return names
 
 
 @functools.cache
 def _layout(script: str) -> tuple[tuple[tuple[int, int], ...], frozenset[str]]:
     """The line ranges of the script's top-level ``if __name__ == "__main__":`` blocks, and
-    the global names only those blocks bind."""
+    the global names set only when the script runs as ``__main__``."""
     try:
         with open(script, encoding="utf-8") as source:
             tree = ast.parse(source.read())
@@ -108,9 +131,13 @@ def _layout(script: str) -> tuple[tuple[tuple[int, int], ...], frozenset[str]]:
         if isinstance(node, ast.If) and "__main__" in ast.unparse(node.test)
     ]
     lines = tuple((node.lineno, node.end_lineno or node.lineno) for node in guards)
-    in_guards = _bound(statement for guard in guards for statement in guard.body)
-    elsewhere = _bound(node for node in tree.body if not any(node is g for g in guards))
-    return lines, frozenset(in_guards - elsewhere)
+    # Set (or reset, over a module-level placeholder) when the script runs, not on import:
+    # bound in a guard, or declared global in a function (``main()`` calling parse_args).
+    at_run_time = _bound(statement for guard in guards for statement in guard.body)
+    at_run_time |= {
+        name for node in ast.walk(tree) if isinstance(node, ast.Global) for name in node.names
+    }
+    return lines, frozenset(at_run_time)
 
 
 def _bound(statements: Iterable[ast.stmt]) -> set[str]:

@@ -398,6 +398,76 @@ def test_a_module_level_function_using_a_global_the_guard_sets_goes_by_value(
     assert done.stdout.split() == ["2"]
 
 
+RUN_TIME_GLOBALS = textwrap.dedent(
+    """
+    import argparse
+    import threading
+    import neps_core as neps
+
+    LOCK = threading.Lock()  # must not travel: unpicklable
+
+
+    def scale_of():
+        return args.scale
+
+
+    def through_a_helper(x):
+        return x * scale_of()
+
+
+    @neps.profile(memory=False)
+    def decorated(x):
+        return x * args.scale
+
+
+    def locked(x, pipeline_directory):  # `.name` is an attribute, not the guard's `name`
+        with LOCK:
+            return x + 0 * len(pipeline_directory.name)
+
+
+    def main():
+        global args
+        parser = argparse.ArgumentParser()
+        parser.add_argument("root")
+        parser.add_argument("--scale", type=float, default=2.0)
+        args = parser.parse_args()
+
+
+    if __name__ == "__main__":
+        main()
+        for name in ("through_a_helper", "decorated", "locked"):
+            summary = neps.run(
+                globals()[name],
+                {"x": neps.Float(0.0, 1.0)},
+                root_directory=f"{args.root}/{name}",
+                evaluations_to_spend=1,
+                evaluator={"name": "process_pool", "n_workers": 1},
+            )
+            print(name, summary.counts["success"])
+    """
+)
+
+
+def test_globals_set_at_run_time_are_found_through_helpers_decorators_and_main(
+    tmp_path: Path,
+) -> None:
+    # A helper reading `args`, a decorated function, `global args` in main(): each went by
+    # name and failed with a NameError; an attribute `.name` sent a function using a lock
+    # by value, which failed to pickle the lock.
+    pytest.importorskip("cloudpickle")
+    script = tmp_path / "script.py"
+    script.write_text(RUN_TIME_GLOBALS)
+    done = subprocess.run(
+        [sys.executable, str(script), str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["through_a_helper", "1", "decorated", "1", "locked", "1"]
+
+
 def test_the_timeout_counts_from_the_evaluation_not_the_imports(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
