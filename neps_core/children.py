@@ -262,6 +262,7 @@ class ChildProcess:
         """``(result, error, traceback)`` of the exited child."""
         assert self._process is not None and self._process.returncode is not None
         code, directory = self._process.returncode, self.launch.directory
+        (directory / BEGAN_FILE).unlink(missing_ok=True)  # the timeout's mark, done with
         stderr_tail = _tail(directory / STDERR_FILE)
         if self.timed_out:
             assert self.timeout is not None

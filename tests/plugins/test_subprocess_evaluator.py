@@ -288,6 +288,7 @@ def test_a_functions_timeout_counts_from_the_evaluation_not_the_imports(
         evaluator.close()
     assert outcomes["1"].error is None and outcomes["1"].result == 1.0
     assert "timeout" in str(outcomes["2"].error)  # the evaluation itself is still limited
+    assert not (tmp_path / "1" / "neps_began").exists()  # the mark is not left to the user
 
 
 GUARD_GLOBAL = textwrap.dedent(
