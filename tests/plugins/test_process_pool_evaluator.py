@@ -281,20 +281,25 @@ GUARDED = textwrap.dedent(
 )
 
 
-def test_functions_defined_under_the_main_guard_reach_the_pool(tmp_path: Path) -> None:
-    # "Can't get attribute 'under_the_guard' on <module '__mp_main__'>" failed every trial,
-    # and so did an operation whose class is defined under the guard.
+def _script_output(tmp_path: Path, text: str, root: Path) -> list[str]:
+    """The words a script printed, run as ``python script.py <root>``; it must succeed."""
     script = tmp_path / "script.py"
-    script.write_text(GUARDED)
+    script.write_text(text)
     done = subprocess.run(
-        [sys.executable, str(script), str(tmp_path)],
+        [sys.executable, str(script), str(root)],
         capture_output=True,
         text=True,
         timeout=300,
         check=False,
     )
     assert done.returncode == 0, done.stderr
-    assert done.stdout.split() == ["2", "2", "2", "2"]
+    return done.stdout.split()
+
+
+def test_functions_defined_under_the_main_guard_reach_the_pool(tmp_path: Path) -> None:
+    # "Can't get attribute 'under_the_guard' on <module '__mp_main__'>" failed every trial,
+    # and so did an operation whose class is defined under the guard.
+    assert _script_output(tmp_path, GUARDED, tmp_path) == ["2", "2", "2", "2"]
 
 
 MODULE_LEVEL = textwrap.dedent(
@@ -340,17 +345,10 @@ def test_a_module_level_function_goes_by_name_even_with_cloudpickle(tmp_path: Pa
     # With cloudpickle installed it went by value: "cannot pickle '_thread.lock' object", and
     # a raised DivergedError came back as another class, which `except` did not catch.
     pytest.importorskip("cloudpickle")  # the [ci] extras install it: the case at stake
-    script = tmp_path / "script.py"
-    script.write_text(MODULE_LEVEL)
-    done = subprocess.run(
-        [sys.executable, str(script), str(tmp_path / "run")],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
+    assert _script_output(tmp_path, MODULE_LEVEL, tmp_path / "run") in (
+        ["6", "[]", "caught"],
+        ["6", "['DivergedError']", "caught"],
     )
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.split() in (["6", "[]", "caught"], ["6", "['DivergedError']", "caught"])
 
 
 GUARD_GLOBAL = textwrap.dedent(
@@ -385,17 +383,7 @@ def test_a_module_level_function_using_a_global_the_guard_sets_goes_by_value(
 ) -> None:
     # Sent by name, the pool process imported the script without `args`: NameError.
     pytest.importorskip("cloudpickle")
-    script = tmp_path / "script.py"
-    script.write_text(GUARD_GLOBAL)
-    done = subprocess.run(
-        [sys.executable, str(script), str(tmp_path / "run")],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.split() == ["2"]
+    assert _script_output(tmp_path, GUARD_GLOBAL, tmp_path / "run") == ["2"]
 
 
 RUN_TIME_GLOBALS = textwrap.dedent(
@@ -455,17 +443,8 @@ def test_globals_set_at_run_time_are_found_through_helpers_decorators_and_main(
     # name and failed with a NameError; an attribute `.name` sent a function using a lock
     # by value, which failed to pickle the lock.
     pytest.importorskip("cloudpickle")
-    script = tmp_path / "script.py"
-    script.write_text(RUN_TIME_GLOBALS)
-    done = subprocess.run(
-        [sys.executable, str(script), str(tmp_path)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.split() == ["through_a_helper", "1", "decorated", "1", "locked", "1"]
+    printed = _script_output(tmp_path, RUN_TIME_GLOBALS, tmp_path)
+    assert " ".join(printed) == "through_a_helper 1 decorated 1 locked 1"
 
 
 def test_the_timeout_counts_from_the_evaluation_not_the_imports(
