@@ -214,10 +214,10 @@ class Worker:
         if time.monotonic() - self._budget_seen_at < ASYNC_NOTICE_INTERVAL:
             return
         self._budget_seen_at = time.monotonic()
-        if self._local_allowance() == 0:  # this worker launches no more: nothing to wait for
-            self._sample(0)
-        elif self.context.storage.sync().count(TrialState.PENDING) == 0:
-            self._sample(0)  # pending trials wait for a slot; without them, is the budget spent?
+        # Trials pending wait for a slot, unless this worker may launch no more.
+        limit_reached = self._local_allowance() == 0
+        if limit_reached or self.context.storage.sync().count(TrialState.PENDING) == 0:
+            self._sample(0)  # says whether this worker's limit or the budget stops it
 
     def _must_wait_for_others(self) -> bool:
         """With continue_until_max_evaluation_completed, wait until every trial is final."""
