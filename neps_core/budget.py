@@ -9,7 +9,7 @@ the multi-fidelity optimizers also consult it to pick a cheaper action instead.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from neps_core.models import BudgetInfo, Trial, TrialState
@@ -75,13 +75,17 @@ class BudgetGuard:
     """
 
     def __init__(self, trials: Mapping[str, Trial], budget: BudgetInfo) -> None:
+        from neps_core.history import TrialHistory  # here: the history builds on this module
+
         # A TrialHistory keeps its cost model and its unfinished trials at hand: no scan.
-        self.costs = getattr(trials, "cost_model", None) or CostModel(trials)
-        unfinished = getattr(trials, "unfinished", None)
+        running: Iterable[Trial]
+        if isinstance(trials, TrialHistory):
+            self.costs, running = trials.cost_model, trials.unfinished()
+        else:
+            self.costs, running = CostModel(trials), trials.values()
         self.fidelity_left = budget.remaining_fidelities
         self.cost_left = budget.remaining_cost
         if self.cost_left is not None:
-            running = unfinished() if unfinished else trials.values()
             for trial in running:
                 if not trial.state.is_final:
                     continued = trial.previous_trial_id is not None
