@@ -7,7 +7,6 @@ and a configuration found in neither place is an error, naming the file.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -23,8 +22,6 @@ from neps_core.run_info import stored_space
 from neps_core.run_storage import STORAGE_POINTER_FILE, open_existing_run
 from neps_core.serialization import describe_yaml_error, read_yaml
 from neps_core.space import PipelineSpace
-
-logger = logging.getLogger(__name__)
 
 
 def open_existing(root_directory: str | Path) -> Storage:
