@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import logging
 import threading
 import time
 from collections.abc import Iterable, Mapping
@@ -42,8 +41,6 @@ from neps_core.presence import present_in
 from neps_core.reporting import judge_outcome, record_result, reportable_trial, told_outcome
 from neps_core.sampler import TrialSampler
 from neps_core.summary import refresh_shared_summary_files, summary_of
-
-logger = logging.getLogger(__name__)
 
 
 class AskAndTell:
