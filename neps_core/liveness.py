@@ -317,12 +317,23 @@ class Heartbeat:
         self._thread.join()
 
     def _loop(self) -> None:
-        storage = self._open_storage()
+        storage: Storage | None = None  # opened at the first beat, once the run is under way
         try:
             while not self._stop.wait(self._interval):
-                self._beat(storage)
+                if storage is None:
+                    storage = self._opened()
+                if storage is not None:
+                    self._beat(storage)
         finally:
-            storage.close()
+            if storage is not None:
+                storage.close()
+
+    def _opened(self) -> Storage | None:
+        try:
+            return self._open_storage()
+        except Exception:  # tried again at the next beat: missed beats must not end beating
+            logger.exception("Heartbeat of worker %s could not open the storage", self._worker_id)
+            return None
 
     def _beat(self, storage: Storage) -> None:
         running = self._running()

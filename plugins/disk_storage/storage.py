@@ -98,8 +98,12 @@ class DiskStorage(Storage):
             ) from error
 
     def _refuse_a_lost_journal(self) -> None:
-        """Trial folders without the journal: continuing would start over among old files."""
-        if self._journal.path.exists() or not any(self.root_directory.glob("configs/config_*")):
+        """Trial folders without the journal: continuing would start over among old files.
+
+        The folders are looked for first: a trial's folder is made after the journal records
+        it, so a worker storing the first trial meanwhile is never taken for a lost journal.
+        """
+        if not any(self.root_directory.glob("configs/config_*")) or self._journal.path.exists():
             return
         raise StorageError(
             f"{self.root_directory} holds a run ({RUN_INFO_FILE}, configs/) but not its journal "

@@ -422,3 +422,30 @@ def test_overwrite_refuses_a_run_with_live_workers(tmp_path: Path) -> None:
     summary = overwrite(stale_after=1.5)
     assert summary.budget.used_evaluations == 1
     assert not (root / "configs" / "config_1" / "started").exists()
+
+
+def test_a_heartbeat_that_cannot_open_the_storage_tries_again(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A failed first open ended the heartbeat thread: the worker's trials got no heartbeat
+    # and were re-queued by other workers as if it had died.
+    root = tmp_path / "run"
+    neps.run(lambda x: x, {"x": neps.Float(0.0, 1.0)}, root_directory=root, evaluations_to_spend=1)
+    storage = open_storage(root, None, load_plugins())
+    storage.transact(lambda history: [_running("1", 0.0)])
+    opened: list[int] = []
+
+    def open_after_a_failure() -> object:
+        opened.append(1)
+        if len(opened) == 1:
+            raise OSError("the file system hiccups")
+        return open_storage(root, None, load_plugins())
+
+    heartbeat = liveness.Heartbeat(open_after_a_failure, "w", 0.05, running=lambda: {"1"})
+    with caplog.at_level("ERROR", logger="neps_core"), heartbeat:
+        deadline = time.monotonic() + 30
+        while storage.sync()["1"].last_heartbeat == 0.0:
+            assert time.monotonic() < deadline, "no heartbeat after the failed open"
+            time.sleep(0.05)
+    storage.close()
+    assert "could not open the storage" in caplog.text

@@ -229,6 +229,29 @@ def test_a_run_copied_without_its_journal_is_refused(tmp_path: Path) -> None:
     assert _run(copy, 2, overwrite_root_directory=True).counts["success"] == 2
 
 
+def test_a_first_trial_stored_meanwhile_is_not_taken_for_a_lost_journal(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The heartbeat thread opens the storage while the worker stores its first trial: it saw
+    # no journal yet, then the trial's new folder, and died of "holds a run but not its
+    # journal"; the worker's trials then got no heartbeats.
+    root = tmp_path / "run"
+    _run(root, 1)
+    _journal(root).unlink()
+    shutil.rmtree(root / "configs")
+    real_exists = Path.exists
+
+    def first_trial_stored_meanwhile(path: Path) -> bool:
+        found = real_exists(path)
+        if path == _journal(root) and not found:  # now the worker stores trial 1 ...
+            (root / "configs" / "config_1").mkdir(parents=True)  # ... and makes its folder
+        return found
+
+    monkeypatch.setattr(Path, "exists", first_trial_stored_meanwhile)
+    storage = open_storage(root, None, load_plugins())
+    storage.close()
+
+
 def test_a_last_record_without_its_newline_is_kept(tmp_path: Path) -> None:
     """An editor that drops the final newline must not cost the last result."""
     root = tmp_path / "run"
