@@ -17,6 +17,8 @@ import yaml
 from neps_core.serialization import read_yaml
 
 NEPS_MARKER = "optimizer_info.yaml"
+#: Records only a neps_core run holds (with the built-in storages), beside its storage.yaml.
+NEPS_CORE_RECORDS = ("run_info.yaml", ".neps_core/journal.jsonl", "run.db")
 REPORT_FILES = ("report.yaml", "result.yaml")
 #: Keys of NePS's reports that are results (the rest, ``err``, ``tb``, ... describe them).
 RESULT_KEYS = ("objective_to_minimize", "loss", "cost", "learning_curve", "extra")
@@ -25,7 +27,7 @@ RESULT_KEYS = ("objective_to_minimize", "loss", "cost", "learning_curve", "extra
 def is_neps_results_directory(root: Path) -> bool:
     """Whether ``root`` holds NePS's optimizer record and none of neps_core's own (whose
     trial folders look like NePS's)."""
-    ours = ("run_info.yaml", "storage.yaml", ".neps_core/journal.jsonl", "run.db")
+    ours = ("storage.yaml", *NEPS_CORE_RECORDS)
     return (root / NEPS_MARKER).is_file() and not any((root / name).exists() for name in ours)
 
 

@@ -26,7 +26,7 @@ from neps_core.interfaces import Storage
 from neps_core.liveness import refuse_if_alive
 from neps_core.lost_records import refuse_a_lost_store, refuse_trials_without_their_run
 from neps_core.models import RunInfo
-from neps_core.neps_results import NEPS_MARKER, is_neps_results_directory
+from neps_core.neps_results import NEPS_CORE_RECORDS, NEPS_MARKER, is_neps_results_directory
 from neps_core.plugin_checks import plugin_errors
 from neps_core.plugin_manager import Plugins
 from neps_core.presence import WORKERS_LOCK
@@ -307,12 +307,13 @@ def _not_of_a_run(root: Path) -> list[str]:
     inside = list(configs.iterdir()) if configs.is_dir() else []
     of_trials = bool(inside) and all(c.is_dir() and c.name.startswith("config_") for c in inside)
     others = [n for n in entries if n not in _MADE_BY_A_RUN or (n == "configs" and not of_trials)]
-    recorded = of_trials or any((root / record).is_file() for record in _RUN_RECORDS)
+    recorded = of_trials or any((root / record).is_file() for record in NEPS_CORE_RECORDS)
     return others if others or recorded else entries
 
 
 #: What a run (of a built-in storage) writes into its root: the only entries an overwrite of
-#: a root without ``storage.yaml`` may delete, ...
+#: a root without ``storage.yaml`` may delete, and only beside a record of a run
+#: (``NEPS_CORE_RECORDS``, or trial folders ``configs/config_*``).
 _MADE_BY_A_RUN = {
     *RUN_FILES,
     WORKERS_LOCK.parts[0],
@@ -323,8 +324,6 @@ _MADE_BY_A_RUN = {
     "run.db-wal",
     "run.db-shm",
 }
-#: ... and only beside one of these records of a run (or trial folders ``configs/config_*``).
-_RUN_RECORDS = ("run_info.yaml", ".neps_core/journal.jsonl", "run.db")
 
 
 def _delete_all_but(folder: Path, kept: Path) -> None:

@@ -111,6 +111,8 @@ class ProgressLine:
     def _track_best(self, history: TrialHistory) -> None:
         """The best objective as in the summary (at the highest fidelity reached), from the
         trials that succeeded since the last update (successes never change state again)."""
+        if history.count(TrialState.SUCCESS) == self._seen_successes:
+            return  # no copy of the ids at every redraw
         successes = history.ids_in(TrialState.SUCCESS)
         for trial_id in successes[self._seen_successes :]:
             self._best.add(history[trial_id])

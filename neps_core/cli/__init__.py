@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from neps_core.cli import commands
 from neps_core.cli.clean import CLEAN_RULE
 from neps_core.errors import NepsCoreError
+from neps_core.serialization import exception_text
 
 EPILOG = "Run `neps-core COMMAND --help` for a command's options."
 
@@ -229,6 +230,6 @@ def describe_error(error: BaseException) -> str:
     if isinstance(error, NepsCoreError | OSError | ImportError):
         text = str(error)
     else:
-        text = f"{type(error).__name__}: {error}"
+        text = exception_text(error)  # the user's own exception, whose message may raise
     notes = getattr(error, "__notes__", [])
     return " ".join([text, *map(str, notes)])
