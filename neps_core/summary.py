@@ -15,17 +15,20 @@ from __future__ import annotations
 import csv
 import io
 import logging
+import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import filelock
+import numpy as np
 
 from neps_core.budget_file import recorded_budgets
 from neps_core.config import RunSettings
 from neps_core.history import TrialHistory
 from neps_core.interfaces import Storage
 from neps_core.models import FIDELITY_SEARCHED, BudgetInfo, Summary, Trial, TrialState
+from neps_core.pareto import first_front
 from neps_core.run_info import rebuildable_space
 from neps_core.serialization import dump_yaml, to_plain, write_atomic
 from neps_core.space import PipelineSpace
@@ -121,17 +124,15 @@ class RunningBest:
 
 
 def pareto_front(trials: Sequence[Trial]) -> list[Trial]:
-    """The trials no other trial dominates (all objectives minimized)."""
+    """The trials no other trial dominates (all objectives minimized).
 
-    def dominates(a: tuple[float, ...], b: tuple[float, ...]) -> bool:
-        return all(x <= y for x, y in zip(a, b, strict=False)) and a != b
-
-    objectives = [t.objective for t in trials]
-    return [
-        trial
-        for trial, mine in zip(trials, objectives, strict=True)
-        if not any(dominates(other, mine) for other in objectives)  # type: ignore[arg-type]
-    ]
+    A vector shorter than the others (only in a hand-edited report: runs refuse mixed
+    counts) is padded with ``inf``: it is worst on the objectives it lacks.
+    """
+    vectors = [tuple(t.objective) for t in trials]  # type: ignore[arg-type]
+    width = max(map(len, vectors), default=0)
+    points = np.array([v + (math.inf,) * (width - len(v)) for v in vectors], dtype=float)
+    return [trials[i] for i in first_front(points)]
 
 
 def trajectory_rows(trials: Iterable[Trial]) -> list[dict[str, object]]:

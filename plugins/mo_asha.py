@@ -28,6 +28,7 @@ from neps_core import hookimpl
 from neps_core.errors import SettingsError
 from neps_core.interfaces import Optimizer
 from neps_core.models import Trial, TrialState
+from neps_core.pareto import nondominated_fronts
 from neps_core.validators import one_of
 from neps_core_plugins.brackets import (
     BracketOptimizer,
@@ -36,9 +37,6 @@ from neps_core_plugins.brackets import (
     Member,
     is_number,
 )
-
-#: Rows of the dominance matrix computed at once (bounds memory for large rungs).
-CHUNK = 256
 
 
 def mo_selector_field() -> Any:
@@ -121,45 +119,6 @@ class MOHyperband(ParetoPromotion):
 
 def _vector(objective: Any) -> tuple[float, ...]:
     return (float(objective),) if is_number(objective) else tuple(map(float, objective))
-
-
-def dominance(points: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
-    """``D[i, j]``: point ``rows[i]`` dominates point ``j`` (no worse anywhere, better somewhere).
-
-    ``rows`` defaults to all points.
-    """
-    chosen = points if rows is None else points[rows]
-    no_worse = (chosen[:, None, :] <= points[None, :, :]).all(axis=2)
-    better = (chosen[:, None, :] < points[None, :, :]).any(axis=2)
-    return np.asarray(no_worse & better, dtype=bool)
-
-
-def _dominated_counts(points: np.ndarray, rows: np.ndarray) -> np.ndarray:
-    """How many of ``rows`` dominate each point (in chunks, to bound memory)."""
-    counts = np.zeros(len(points), dtype=int)
-    for start in range(0, len(rows), CHUNK):
-        counts += dominance(points, rows[start : start + CHUNK]).sum(axis=0)
-    return counts
-
-
-def nondominated_fronts(points: np.ndarray, limit: int | None = None) -> list[list[int]]:
-    """Indices of ``points`` by front: the non-dominated ones, then those of the rest, ...
-
-    Stops once the fronts hold ``limit`` points. Keeps for every point the number of
-    remaining points that dominate it, so the sort costs O(n^2) comparisons in total.
-    """
-    limit = len(points) if limit is None else limit
-    counts = _dominated_counts(points, np.arange(len(points)))
-    remaining = np.ones(len(points), dtype=bool)
-    fronts: list[list[int]] = []
-    covered = 0
-    while covered < limit and remaining.any():
-        front = np.flatnonzero(remaining & (counts == 0))
-        fronts.append([int(i) for i in front])
-        covered += len(front)
-        remaining[front] = False
-        counts -= _dominated_counts(points, front)
-    return fronts
 
 
 def epsilon_net_order(points: np.ndarray, limit: int | None = None) -> list[int]:

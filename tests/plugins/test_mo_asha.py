@@ -16,9 +16,7 @@ from neps_core_plugins.mo_asha import (
     MOHalvingSettings,
     MOHyperband,
     crowding_distance_order,
-    dominance,
     epsilon_net_order,
-    nondominated_fronts,
 )
 
 pytest_plugins = ["neps_core.testing.fixtures"]
@@ -37,15 +35,6 @@ class TestMOASHAWithNSGA2Contract(OptimizerContract):
 
 class TestMOHyperbandContract(OptimizerContract):
     optimizer_class = MOHyperband
-
-
-def test_dominance_and_fronts() -> None:
-    points = np.array([[1.0, 4.0], [2.0, 2.0], [4.0, 1.0], [3.0, 3.0], [4.0, 4.0], [2.0, 2.0]])
-    matrix = dominance(points)
-    assert matrix[1, 3] and matrix[3, 4] and not matrix[1, 5] and not matrix[0, 2]
-    assert nondominated_fronts(points) == [[0, 1, 2, 5], [3], [4]]
-    assert nondominated_fronts(points, limit=5) == [[0, 1, 2, 5], [3]]  # stops when enough
-    assert dominance(points, np.array([3])).tolist() == [matrix[3].tolist()]
 
 
 def test_the_epsilon_net_spreads_along_the_front() -> None:
