@@ -155,6 +155,8 @@ def _the_runs_own_optimizer(
     """
     if started.optimizer == chosen.name and not _changed_options(chosen, started, plugins):
         return chosen
+    if plugins.optimizers.unavailable(started.optimizer):
+        _refuse_another_optimizer(started, settings, plugins)
     if started.optimizer not in plugins.optimizers:
         why = "which is not installed here"
         return _auto_continues_with(chosen, settings, started, why, logging.WARNING)
@@ -167,6 +169,22 @@ def _the_runs_own_optimizer(
     options = {k: v for k, v in started.optimizer_settings.items() if k in known}
     with plugins.errors_of("optimizer", cls):
         return build_optimizer(cls, options, space, settings.seed, plugins.converter)
+
+
+def _refuse_another_optimizer(started: RunInfo, settings: RunSettings, plugins: Plugins) -> None:
+    """Raise why the run's own optimizer is unavailable: a plugin that failed to load here
+    (a missing dependency on one node) may be it, and another optimizer must not join the
+    run in its place."""
+    try:
+        plugins.optimizers[started.optimizer]
+    except Exception as error:
+        add_note(
+            error,
+            f"(the run in {settings.root_directory} was started with optimizer "
+            f"{started.optimizer!r}; optimizer='auto' continues it with that one only: fix the "
+            "plugin, or name the optimizer to continue with)",
+        )
+        raise
 
 
 def _auto_continues_with(

@@ -108,6 +108,11 @@ class Registry(Mapping[str, T], Generic[T]):
         """Names claimed by more than one plugin, with the error asking for them raises."""
         return self._clashes
 
+    def unavailable(self, name: str) -> bool:
+        """Whether ``name`` is claimed twice, or may be what a plugin that failed to load
+        registers (asking for it raises the error that says which)."""
+        return name not in self._classes and (name in self._clashes or bool(self._broken))
+
     def origin(self, name: str) -> str:
         """The plugin that registered ``name``."""
         return self._origins[name]

@@ -317,6 +317,28 @@ def test_a_broken_plugin_only_breaks_runs_that_select_it(
     assert any("broken_opt" in note for note in getattr(caught.value, "__notes__", []))
 
 
+def test_a_run_whose_optimizer_plugin_broke_is_not_continued_with_another(
+    distribution: MakeDistribution,
+    neps_run: Run,
+    neps_root: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A worker on a node missing the plugin's dependency joined with ``auto``'s own choice."""
+    source = "import os\nif os.environ.get('FLAKY_BREAK'):\n    raise ImportError('no dep')\n"
+    module = distribution(
+        "neps-flaky", source + OPTIMIZER_PLUGIN.format(cls="Flaky", name="flaky_opt")
+    )
+    neps_run(optimizer="flaky_opt", evaluations_to_spend=2)
+    monkeypatch.setenv("FLAKY_BREAK", "1")
+    monkeypatch.delitem(sys.modules, module)
+    with pytest.warns(PluginLoadWarning), pytest.raises(UnknownPluginError) as caught:
+        neps_run(evaluations_to_spend=4)
+    notes = "\n".join(getattr(caught.value, "__notes__", []))
+    assert "no dep" in notes and "continues it with that one only" in notes
+    assert read_yaml(neps_root / "run_info.yaml")["optimizer"] == "flaky_opt"
+    assert len(list((neps_root / "configs").iterdir())) == 2
+
+
 def test_an_installed_plugin_with_a_bad_registration_is_broken_not_fatal(
     distribution: MakeDistribution, neps_run: Run, tmp_path: Path
 ) -> None:
