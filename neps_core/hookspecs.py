@@ -74,11 +74,12 @@ def neps_register_space_adapters() -> Sequence[type[SpaceAdapter]]:
     """
 
 
-@hookspec(historic=True)
+@hookspec
 def neps_configure_converter(converter: cattrs.Converter) -> None:
     """Add cattrs (un)structure hooks for a plugin's own types to the shared converter.
 
-    Historic: a plugin registered after the converter was built is still called with it.
+    Each plugin's hook is called on its own: an installed plugin whose hook raises is broken
+    (left out, like one that fails to import) and the converter is built again without it.
     """
 
 

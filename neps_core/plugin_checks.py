@@ -9,6 +9,9 @@ from typing import Any
 
 from neps_core.errors import add_note
 
+#: Comma-separated entry-point or distribution names of plugins to leave out.
+DISABLE_ENV = "NEPS_CORE_DISABLE_PLUGINS"
+
 
 def returned_list(value: Any, what: str, element: type) -> list[Any]:
     """``value``, which ``what`` returned, as a list; a ``TypeError`` if it is not one.

@@ -17,7 +17,7 @@ import os
 import sys
 import traceback
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from types import FrameType
 from typing import Any
 
@@ -28,18 +28,11 @@ import pluggy
 from neps_core import hookspecs
 from neps_core.errors import PluginLoadError, add_note
 from neps_core.interfaces import Evaluator, Optimizer, SpaceAdapter, Storage
-from neps_core.plugin_checks import plugin_errors
+from neps_core.plugin_checks import DISABLE_ENV, plugin_errors
+from neps_core.plugin_registration import REGISTRATIONS, configured_converter, fill_registries
 from neps_core.registry import Registry
-from neps_core.serialization import make_converter
 
-DISABLE_ENV = "NEPS_CORE_DISABLE_PLUGINS"
 AD_HOC_ORIGIN = "run(plugins=...)"
-REGISTRATIONS: tuple[tuple[str, str, type], ...] = (  # kind, hook, interface
-    ("optimizer", "neps_register_optimizers", Optimizer),
-    ("storage", "neps_register_storages", Storage),
-    ("evaluator", "neps_register_evaluators", Evaluator),
-    ("space adapter", "neps_register_space_adapters", SpaceAdapter),
-)
 #: Packages a warning's location skips: ours, and contextlib's context managers around us.
 _INTERNAL_PACKAGES = frozenset({"neps_core", "neps_core_plugins", "contextlib"})
 
@@ -310,14 +303,13 @@ def load_plugins(
         Registry[Any](kind, base, discovery.broken, discovery.disabled)
         for kind, _, base in REGISTRATIONS
     ]
-    registered = _fill(discovery, registries)
+    converter = configured_converter(discovery)
+    registered = fill_registries(discovery, registries)
     for registry in registries:
         for error in registry.clashes.values():
             warn_plugin_problem(
                 f"{error} (only runs that select it fail; block one with {DISABLE_ENV})"
             )
-    converter = make_converter()
-    discovery.manager.hook.neps_configure_converter.call_historic(kwargs={"converter": converter})
     optimizers, storages, evaluators, space_adapters = registries
     return Plugins(
         discovery=discovery,
@@ -328,63 +320,3 @@ def load_plugins(
         converter=converter,
         registered=registered,
     )
-
-
-def _fill(discovery: Discovery, registries: list[Registry[Any]]) -> dict[str, dict[str, list[str]]]:
-    """Register every class the registration hooks return; returns who registered what.
-
-    Every hook is called and its classes checked before any is registered: a failure in an
-    installed plugin marks it broken (see ``Discovery.registration_failed``) and leaves it
-    wholly out, its other classes and hooks too; one in a plugin passed to ``run()`` is raised.
-    """
-    returned = []  # (registry, kind, plugin name, origin, installed, classes)
-    failed: dict[str, tuple[object, Exception]] = {}
-    for registry, (kind, hook_name, _) in zip(registries, REGISTRATIONS, strict=True):
-        # In pluggy's call order (tryfirst first, later-registered first): the order in
-        # which space adapters are asked.
-        for implementation in reversed(getattr(discovery.manager.hook, hook_name).get_hookimpls()):
-            plugin, name = implementation.plugin, implementation.plugin_name
-            origin = discovery.origin(plugin)
-            installed = discovery.is_installed(plugin)
-            try:
-                classes = registered_classes(implementation, hook_name, origin)
-                for cls in classes:
-                    registry.check(cls, origin)
-            except Exception as error:
-                if not installed:
-                    raise
-                failed.setdefault(name, (plugin, error))
-                continue
-            returned.append((registry, kind, name, origin, installed, classes))
-    for plugin, cause in failed.values():
-        discovery.registration_failed(plugin, cause)
-    registered: dict[str, dict[str, list[str]]] = {}
-    for registry, kind, name, origin, installed, classes in returned:
-        if name not in failed:
-            names = [registry.register(cls, origin, strict=not installed) for cls in classes]
-            registered.setdefault(name, {}).setdefault(kind, []).extend(names)
-    return registered
-
-
-def registered_classes(implementation: pluggy.HookImpl, hook_name: str, origin: str) -> list[type]:
-    """Call one registration hook; anything but a list of classes is a ``TypeError``.
-
-    Iterating a bare class would fail later with a message that names no plugin. A wrapper
-    would get no result to wrap (each hook is called on its own, to know whose classes are
-    whose), so it is refused.
-    """
-    if implementation.wrapper or implementation.hookwrapper:
-        raise TypeError(
-            f"{hook_name} of {origin} is a hook wrapper: registration hooks are called one by "
-            f"one and each returns a list of classes (to leave a plugin out: {DISABLE_ENV})"
-        )
-    with plugin_errors(f"{hook_name} of", origin):
-        classes = implementation.function()
-    if classes is None:  # registering nothing is `return []`
-        raise TypeError(f"{hook_name} of {origin} returned None: is its `return` missing?")
-    if isinstance(classes, str) or not isinstance(classes, Sequence):
-        raise TypeError(
-            f"{hook_name} of {origin} returned {classes!r} (a {type(classes).__name__}); it "
-            f"must return a list of classes, e.g. `return [{getattr(classes, '__name__', 'C')}]`"
-        )
-    return list(classes)

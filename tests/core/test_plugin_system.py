@@ -355,6 +355,52 @@ def test_an_installed_plugin_with_a_bad_registration_is_broken_not_fatal(
     )
 
 
+CONVERTER_PLUGIN = """
+from neps_core import hookimpl
+from neps_core_plugins.random_search import RandomSearch
+
+class Conv(RandomSearch):
+    name = "conv_search"
+
+@hookimpl
+def neps_register_optimizers():
+    return [Conv]
+
+@hookimpl
+def neps_configure_converter(converter):
+    converter.register_unstructure_hook(complex, str)
+    raise RuntimeError("converter setup failed")
+"""
+
+
+def test_an_installed_plugin_whose_converter_hook_fails_is_broken_not_fatal(
+    distribution: MakeDistribution, neps_run: Run, tmp_path: Path
+) -> None:
+    """Every run failed with the plugin's error and no note; ``neps-core plugins`` too."""
+    distribution("neps-bad-conv", CONVERTER_PLUGIN, entry_point="bad_conv")
+    with pytest.warns(PluginLoadWarning, match=r"'bad_conv'.*converter setup failed"):
+        plugins = load_plugins()
+    assert "conv_search" not in plugins.optimizers  # left out whole
+    assert plugins.converter.unstructure(1j) == 1j  # its half-made change is gone
+    with pytest.warns(PluginLoadWarning):
+        assert neps_run(optimizer="random_search").counts["success"] == 5
+    with pytest.warns(PluginLoadWarning), pytest.raises(PluginLoadError, match="'bad_conv'"):
+        neps_run(optimizer="bad_conv", root_directory=tmp_path / "selected")
+
+
+def test_a_converter_hook_error_of_a_plugin_passed_to_run_names_it() -> None:
+    class Failing:
+        @neps.hookimpl
+        def neps_configure_converter(self, converter: Any) -> None:
+            raise RuntimeError("converter setup failed")
+
+    with pytest.raises(RuntimeError) as caught:
+        load_plugins([Failing()])
+    assert "(raised in neps_configure_converter of run(plugins=...)" in "\n".join(
+        caught.value.__notes__
+    )
+
+
 def test_a_plugin_whose_registration_fails_is_left_out_whole(
     distribution: MakeDistribution, neps_run: Run, tmp_path: Path
 ) -> None:
