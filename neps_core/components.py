@@ -20,7 +20,7 @@ import cattrs
 from neps_core.config import ComponentSpec, RunSettings
 from neps_core.errors import SettingsError, UnknownPluginError, add_note
 from neps_core.interfaces import Evaluator, Optimizer
-from neps_core.plugin_checks import plugin_errors
+from neps_core.plugin_checks import DISABLE_ENV, plugin_errors
 from neps_core.plugin_manager import Plugins, warn_plugin_problem
 from neps_core.registry import Registry
 from neps_core.serialization import make_settings_converter
@@ -43,10 +43,13 @@ def resolve_space(space: Any, plugins: Plugins) -> PipelineSpace:
                 "neps_core PipelineSpace"
             )
         return adapted
-    raise SettingsError(
+    error = SettingsError(
         f"pipeline_space: no space adapter accepts a {type(space).__name__}; installed "
         f"adapters: {sorted(plugins.space_adapters)}"
     )
+    for clash in plugins.space_adapters.clashes.values():  # a built-in one may be among them
+        add_note(error, f"({clash}: neither is asked; block one with {DISABLE_ENV})")
+    raise error
 
 
 def _accepts(adapter: Any, space: Any, role: str) -> bool:

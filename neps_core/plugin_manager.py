@@ -306,10 +306,10 @@ def load_plugins(
     converter = configured_converter(discovery)
     registered = fill_registries(discovery, registries)
     for registry in registries:
+        # Space adapters are not selected by name: every run goes without both.
+        fails = "neither is asked" if registry.kind == "space adapter" else "runs selecting it fail"
         for error in registry.clashes.values():
-            warn_plugin_problem(
-                f"{error} (only runs that select it fail; block one with {DISABLE_ENV})"
-            )
+            warn_plugin_problem(f"{error} ({fails}; block one with {DISABLE_ENV})")
     optimizers, storages, evaluators, space_adapters = registries
     return Plugins(
         discovery=discovery,

@@ -355,6 +355,38 @@ def test_an_installed_plugin_with_a_bad_registration_is_broken_not_fatal(
     )
 
 
+def test_a_space_adapter_claiming_a_builtin_name_is_named_when_no_adapter_accepts(
+    distribution: MakeDistribution, neps_run: Run
+) -> None:
+    """Both claimants of 'native' drop out: every dict space failed without naming either."""
+    source = """
+    from neps_core import hookimpl
+    from neps_core.interfaces import SpaceAdapter
+
+    class Native(SpaceAdapter):
+        name = "native"
+
+        def can_adapt(self, space):
+            return False
+
+        def adapt(self, space):
+            raise AssertionError
+
+    @hookimpl
+    def neps_register_space_adapters():
+        return [Native]
+    """
+    distribution("neps-native-too", source, entry_point="native_too")
+    with (
+        pytest.warns(PluginLoadWarning, match="'native' is registered twice.*neither is asked"),
+        pytest.raises(SettingsError) as caught,
+    ):
+        neps_run(pipeline_space={"x": neps.Float(0.0, 1.0)})
+    notes = "\n".join(caught.value.__notes__)
+    assert "space adapter name 'native' is registered twice" in notes
+    assert "'neps-native-too'" in notes and DISABLE_ENV in notes
+
+
 CONVERTER_PLUGIN = """
 from neps_core import hookimpl
 from neps_core_plugins.random_search import RandomSearch
