@@ -18,7 +18,7 @@ import sys
 import traceback
 import warnings
 from collections.abc import Iterable
-from types import FrameType
+from types import FrameType, ModuleType
 from typing import Any
 
 import attrs
@@ -134,9 +134,20 @@ def make_plugin_manager(
         )
     for plugin in extra_plugins:
         if not manager.is_registered(plugin):
+            _unregister_installed_instances(manager, type(plugin))
             manager.register(plugin)
             _check_hooks(discovery, plugin, strict=True)
     return discovery
+
+
+def _unregister_installed_instances(manager: pluggy.PluginManager, cls: type) -> None:
+    """An entry point naming ``cls`` made an instance; one passed to ``run()`` replaces it
+    (both got every event before). Modules are the same object either way."""
+    if cls is ModuleType:
+        return
+    for registered in manager.get_plugins():
+        if type(registered) is cls:
+            manager.unregister(registered)
 
 
 def _discover(discovery: Discovery, blocked: set[str]) -> set[str]:

@@ -517,6 +517,33 @@ def test_an_entry_point_naming_a_class_gets_an_instance(
     assert summary.counts["success"] == 5
 
 
+def test_an_installed_plugin_class_passed_to_run_again_is_called_once(
+    distribution: MakeDistribution, neps_run: Run
+) -> None:
+    """Its entry point's instance and run()'s both got every event."""
+    source = """
+    from neps_core import hookimpl
+
+    class Observer:
+        finished = []
+
+        def __init__(self, tag="installed"):
+            self.tag = tag
+
+        @hookimpl
+        def neps_trial_finished(self, run, trial, report):
+            self.finished.append((self.tag, trial.id))
+    """
+    module = distribution("neps-observer", source, entry_point="observer", attribute="Observer")
+    observer = sys.modules.get(module) or importlib.import_module(module)
+    neps_run(optimizer="random_search", evaluations_to_spend=2, plugins=[observer.Observer])
+    assert [trial_id for _, trial_id in observer.Observer.finished] == ["1", "2"]
+    observer.Observer.finished.clear()
+    configured = observer.Observer(tag="mine")  # the user's own instance is the one called
+    neps_run(optimizer="random_search", evaluations_to_spend=3, plugins=[configured])
+    assert observer.Observer.finished == [("mine", "3")]
+
+
 def test_an_installed_plugin_with_a_misspelt_hook_is_warned_about(
     distribution: MakeDistribution,
 ) -> None:
