@@ -26,6 +26,9 @@ from neps_core.registry import Registry
 from neps_core.serialization import make_settings_converter
 from neps_core.space import PipelineSpace
 
+#: The hook ``optimizer="auto"`` asks.
+SELECT = "neps_select_optimizer"
+
 
 def resolve_space(space: Any, plugins: Plugins) -> PipelineSpace:
     """The native space for a user's space object, via the first adapter that accepts it."""
@@ -198,19 +201,21 @@ def select_optimizer_class(
     if spec.name != "auto":
         refuse_other_projects_name(plugins.optimizers, spec.name)
         return plugins.optimizers[spec.name]
-    with plugin_errors("the neps_select_optimizer hook of:", _selectors(plugins)):
-        name = plugins.hook.neps_select_optimizer(
-            space=space, settings=settings, multi_objective=multi_objective
-        )
+    question = {"space": space, "settings": settings, "multi_objective": multi_objective}
+    try:
+        name = plugins.hook.neps_select_optimizer(**question)
+    except Exception as error:
+        add_note(error, f"(raised in neps_select_optimizer of {plugins.culprit(SELECT, error)})")
+        raise
     if not isinstance(name, str):
         raise SettingsError(
-            f"optimizer='auto': the neps_select_optimizer hook answered {name!r}, not an "
-            f"optimizer's name (implemented by: {_selectors(plugins)})"
+            f"optimizer='auto': the neps_select_optimizer hook of {_answerer(plugins, question)} "
+            f"answered {name!r}, not an optimizer's name"
         )
     try:
         return plugins.optimizers[name]
     except UnknownPluginError as error:
-        hook = f"the neps_select_optimizer hook of: {_selectors(plugins)}"
+        hook = f"the neps_select_optimizer hook of {_answerer(plugins, question)}"
         add_note(error, f"(chosen for optimizer='auto' by {hook})")
         raise
 
@@ -228,10 +233,16 @@ def _refuse_a_taken_name(cls: type[Optimizer], plugins: Plugins) -> None:
         )
 
 
-def _selectors(plugins: Plugins) -> str:
-    """The plugins implementing ``neps_select_optimizer``, for errors about its answer."""
-    implementations = plugins.hook.neps_select_optimizer.get_hookimpls()
-    return ", ".join(plugins.discovery.origin(hookimpl.plugin) for hookimpl in implementations)
+def _answerer(plugins: Plugins, question: dict[str, Any]) -> str:
+    """The plugin whose ``neps_select_optimizer`` gave the run's answer: the first in call
+    order not to abstain, found by asking each again (the hook only decides)."""
+    for implementation in reversed(getattr(plugins.hook, SELECT).get_hookimpls()):
+        if implementation.wrapper or implementation.hookwrapper:
+            continue
+        answer = implementation.function(**{k: question[k] for k in implementation.argnames})
+        if answer is not None:
+            return plugins.discovery.origin(implementation.plugin)
+    return "an unknown plugin"
 
 
 def check_optimizer_fits(cls: type[Optimizer], space: PipelineSpace) -> None:

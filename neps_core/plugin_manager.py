@@ -279,13 +279,16 @@ class Plugins:
         try:
             hook(**kwargs)
         except Exception as error:
-            codes = {frame.f_code for frame, _ in traceback.walk_tb(error.__traceback__)}
-            culprit = next(
-                (i.plugin for i in hook.get_hookimpls() if i.function.__code__ in codes), None
-            )
-            origin = "an unknown plugin" if culprit is None else self.discovery.origin(culprit)
-            add_note(error, f"(raised in {hook_name} of {origin})")
+            add_note(error, f"(raised in {hook_name} of {self.culprit(hook_name, error)})")
             raise
+
+    def culprit(self, hook_name: str, error: BaseException) -> str:
+        """The plugin whose implementation of ``hook_name`` raised ``error`` (its traceback
+        passes through that function)."""
+        codes = {frame.f_code for frame, _ in traceback.walk_tb(error.__traceback__)}
+        implementations = getattr(self.manager.hook, hook_name).get_hookimpls()
+        plugin = next((i.plugin for i in implementations if i.function.__code__ in codes), None)
+        return "an unknown plugin" if plugin is None else self.discovery.origin(plugin)
 
     def errors_of(self, kind: str, cls: type) -> contextlib.AbstractContextManager[None]:
         """Errors raised in ``cls``'s code (a ``kind`` of plugin) get a note naming its plugin."""

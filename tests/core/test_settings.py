@@ -319,7 +319,7 @@ class _PickNonsense:
 @pytest.mark.parametrize(
     ("answer", "error", "message"),
     [
-        (42, neps.SettingsError, "the neps_select_optimizer hook answered 42, not an optimizer"),
+        (42, neps.SettingsError, r"hook of run\(plugins=...\) '_PickNonsense' answered 42, not an"),
         ("nonexistent_opt", neps.UnknownPluginError, "nonexistent_opt"),
     ],
 )
@@ -332,6 +332,7 @@ def test_a_selection_hooks_bad_answer_names_the_hook_and_its_plugins(
                  plugins=[_PickNonsense(answer)])  # fmt: skip
     text = str(caught.value) + " ".join(getattr(caught.value, "__notes__", []))
     assert "run(plugins=...)" in text and "neps_select_optimizer" in text
+    assert "neps-core" not in text  # the built-in choice, which did not answer, is not blamed
 
 
 # -- storage and evaluator -----------------------------------------------------------------------
