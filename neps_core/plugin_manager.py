@@ -14,6 +14,7 @@ import contextlib
 import difflib
 import importlib.metadata
 import os
+import re
 import sys
 import traceback
 import warnings
@@ -126,7 +127,7 @@ def make_plugin_manager(
     blocked = set(_disabled_names() if disabled is None else disabled)
     discovery = Discovery(manager, broken={}, distributions={})
     seen = _discover(discovery, blocked)
-    unknown = sorted(blocked - seen)
+    unknown = sorted(name for name in blocked if name not in seen and _canonical(name) not in seen)
     if unknown:  # a typo would leave the plugin meant enabled without a word
         warn_plugin_problem(
             f"{DISABLE_ENV} names no installed plugin: {unknown}; installed entry points and "
@@ -155,9 +156,10 @@ def _discover(discovery: Discovery, blocked: set[str]) -> set[str]:
     seen: set[str] = set()
     claims: dict[str, str] = {}  # entry-point name -> the first distribution using it
     loaded: dict[str, str] = {}  # the same, for entry points that were not blocked
+    blocked_distributions = {_canonical(name) for name in blocked}
     for entry_point in importlib.metadata.entry_points(group=hookspecs.PROJECT_NAME):
         distribution = entry_point.dist.name if entry_point.dist else "unknown"
-        seen |= {entry_point.name, distribution}
+        seen |= {entry_point.name, distribution, _canonical(distribution)}
         if claims.get(entry_point.name) == distribution:
             continue  # the same distribution seen twice (on sys.path twice)
         claims.setdefault(entry_point.name, distribution)
@@ -165,7 +167,7 @@ def _discover(discovery: Discovery, blocked: set[str]) -> set[str]:
         if _taken(discovery, name):  # by another distribution: pluggy names must be unique
             name = f"{entry_point.name}@{distribution}"
             discovery.entry_points[name] = entry_point.name
-        if entry_point.name in blocked or distribution in blocked:
+        if entry_point.name in blocked or _canonical(distribution) in blocked_distributions:
             discovery.manager.set_blocked(name)
             continue
         if entry_point.name in loaded:
@@ -178,6 +180,11 @@ def _discover(discovery: Discovery, blocked: set[str]) -> set[str]:
         loaded.setdefault(entry_point.name, distribution)
         _load_entry_point(discovery, entry_point, distribution, name)
     return seen
+
+
+def _canonical(distribution: str) -> str:
+    """A distribution name as pip compares them: ``My_Package`` is ``my-package``."""
+    return re.sub(r"[-_.]+", "-", distribution).lower()
 
 
 def _taken(discovery: Discovery, name: str) -> bool:

@@ -579,6 +579,17 @@ def test_a_blocked_broken_plugin_is_not_even_imported(
     assert module not in sys.modules
 
 
+@pytest.mark.parametrize("spelling", ["neps_probe.Suite", "NEPS-PROBE-SUITE"])
+def test_a_distribution_is_blocked_by_any_spelling_pip_accepts(
+    distribution: MakeDistribution, neps_disable_plugins: Callable[..., None], spelling: str
+) -> None:
+    module = distribution("neps-probe-suite", BROKEN, entry_point="probe_suite")
+    neps_disable_plugins(spelling)
+    discovery = make_plugin_manager()  # a warning (broken, or names nothing) fails under -W error
+    assert "probe_suite" not in discovery.broken
+    assert module not in sys.modules
+
+
 # -- neps.algorithms ------------------------------------------------------------------------------
 def test_algorithms_names_every_optimizer_as_neps_does(neps_run: Run, tmp_path: Path) -> None:
     from neps_core_plugins.priorband import PriorBand
