@@ -316,5 +316,7 @@ def build_evaluator(spec: ComponentSpec, plugins: Plugins) -> Evaluator:
         evaluator = cls(settings)
         capacity = evaluator.capacity
     if not (isinstance(capacity, int) and capacity >= 1):  # 0 waited forever for a free slot
-        raise SettingsError(f"{label}: its capacity is {capacity!r}; it must be at least 1")
+        raise SettingsError(
+            f"{label} of {plugins.origin(cls)}: its capacity is {capacity!r}; it must be at least 1"
+        )
     return evaluator

@@ -437,7 +437,12 @@ class Starters:
         ({"evaluator": "unreachable"}, PluginBug, "no route", "evaluator 'unreachable' of"),
         ({"optimizer": "broken_at_start"}, PluginBug, "model file", "optimizer 'broken_at_start'"),
         # A capacity of 0 waited forever for a free slot.
-        ({"evaluator": "no_slots"}, neps.SettingsError, "its capacity is 0; it must be", ""),
+        (
+            {"evaluator": "no_slots"},
+            neps.SettingsError,
+            "of run.plugins=.... 'Starters': its capacity is 0; it must",
+            "",
+        ),
     ],
     ids=["evaluator", "optimizer", "capacity 0"],
 )
