@@ -29,8 +29,10 @@ from neps_core.space.resolution import DrawPolicy, Resolution, Resolver
 from neps_core.space.resolution import NoGeneratorError as _NoGenerator
 from neps_core.space.structure import Resampled, children
 
-#: Draws before sampling gives up on a space whose forbidden clauses exclude almost everything.
-MAX_FORBIDDEN_REJECTIONS = 1000
+#: Draws before sampling gives up on a space whose forbidden clauses exclude almost everything
+#: (a few seconds). Legal constraints can be tight: "no layer wider than the one before" over
+#: six layers allows one draw in 720, and 1,000 draws failed a quarter of the time.
+MAX_FORBIDDEN_REJECTIONS = 100_000
 
 
 class PipelineSpace:
@@ -256,9 +258,10 @@ class PipelineSpace:
                 given, policy = resolution.decisions, policy.near_center()
             # Kept decisions may be what the clause forbids: draw its parameters anew.
             given = {k: v for k, v in given.items() if k not in violated.names()}
+        assert violated is not None  # the loop ran (the limit is positive) and got none
         raise ValueError(
             f"No configuration the space's forbidden clauses allow in {MAX_FORBIDDEN_REJECTIONS} "
-            f"draws (the last was excluded by {resolution.decisions})"
+            f"draws (the last, {resolution.decisions}, by {violated.describe()})"
         )
 
     def fidelity_value(self, which: Any) -> Any:

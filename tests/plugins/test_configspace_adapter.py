@@ -326,3 +326,33 @@ def test_meta_is_fidelity_marks_the_fidelity_for_multi_fidelity_optimizers(root:
     marked.add(CS.Categorical("size", ["s", "m"], meta={"is_fidelity": True}))
     with pytest.raises(TypeError, match=r"'size': only an integer or float can be the fidelity"):
         from_configspace(marked)
+
+
+def test_tight_but_legal_forbidden_relations_are_sampled(root: Path) -> None:
+    """ "No layer wider than the one before" allows one draw in 720: 1,000 draws often failed."""
+    configspace = CS.ConfigurationSpace(seed=0)
+    configspace.add([CS.Integer(f"u{k}", (1, 1000)) for k in range(6)])
+    configspace.add(
+        [
+            CS.ForbiddenLessThanRelation(configspace[f"u{k}"], configspace[f"u{k + 1}"])
+            for k in range(5)
+        ]
+    )
+    space = from_configspace(configspace)
+    rng = np.random.default_rng(0)
+    for config in (space.sample(rng) for _ in range(40)):
+        assert [config[f"u{k}"] for k in range(6)] == sorted(config.values(), reverse=True)
+
+
+def test_a_space_whose_forbidden_clauses_exclude_everything_names_the_clause(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import neps_core.space.pipeline_space as module
+
+    monkeypatch.setattr(module, "MAX_FORBIDDEN_REJECTIONS", 50)
+    space = PipelineSpace(
+        {"a": neps.Categorical(("x", "y"))},
+        forbidden=[neps.space.In("a", ["x", "y"])],
+    )
+    with pytest.raises(ValueError, match=r"in 50 draws \(the last, \{'a': '[xy]'\}, by \{'in'"):
+        space.sample(np.random.default_rng(0))
