@@ -24,8 +24,11 @@ them, and categorical ``weights`` are not carried over.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
+
+import numpy as np
 
 from neps_core import hookimpl
 from neps_core.interfaces import SpaceAdapter
@@ -52,6 +55,9 @@ from neps_core.space.parameters import prior_indices_meant
 #: as NePS's ``is_fidelity=True`` does; ConfigSpace itself has no notion of one.
 FIDELITY_MARK = "is_fidelity"
 
+#: Draws that measure the spread of a log-scale normal hyperparameter.
+SPREAD_DRAWS = 4096
+
 #: ``prior_confidence`` for defaults that do not say how sure they are.
 DEFAULT_CONFIDENCE = "medium"
 
@@ -62,11 +68,19 @@ def _plain(value: Any) -> Any:
 
 
 def _confidence(parameter: Any) -> str:
+    """How sure a normal (or beta) hyperparameter's default is: its spread on the unit scale."""
     sigma = getattr(parameter, "sigma", None)
     if sigma is None:
         return DEFAULT_CONFIDENCE
-    width = float(parameter.upper) - float(parameter.lower)
-    relative = float(sigma) / width if width > 0 else 0.0
+    lower, upper = float(parameter.lower), float(parameter.upper)
+    if parameter.log:
+        # ConfigSpace maps sigma onto its log-scaled unit interval in a way of its own (sigma
+        # 1e-3 around 1e-3 spans 1e-5..1e-1): measure the spread it samples, on that scale.
+        drawn = parameter.sample_value(size=SPREAD_DRAWS, seed=np.random.RandomState(0))
+        unit = (np.log(np.asarray(drawn, dtype=float)) - math.log(lower)) / math.log(upper / lower)
+        relative = float(np.std(unit))
+    else:
+        relative = float(sigma) / (upper - lower) if upper > lower else 0.0
     return "high" if relative <= 0.08 else "medium" if relative <= 0.18 else "low"
 
 
