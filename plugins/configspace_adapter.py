@@ -89,7 +89,13 @@ def convert_parameter(parameter: Any) -> Parameter:
     kind = type(parameter).__name__
     numeric = kind.endswith("FloatHyperparameter") or kind.endswith("IntegerHyperparameter")
     number = Integer if kind.endswith("IntegerHyperparameter") else Float
-    if (getattr(parameter, "meta", None) or {}).get(FIDELITY_MARK):
+    mark = (getattr(parameter, "meta", None) or {}).get(FIDELITY_MARK, False)
+    if not isinstance(mark, bool):  # "no" is truthy, and made a fidelity
+        raise TypeError(
+            f"ConfigSpace hyperparameter {parameter.name!r}: meta {FIDELITY_MARK!r} must be True "
+            f"or False, got {mark!r}"
+        )
+    if mark:
         if not numeric:
             raise TypeError(
                 f"ConfigSpace hyperparameter {parameter.name!r}: only an integer or float can "

@@ -345,6 +345,13 @@ def test_meta_is_fidelity_marks_the_fidelity_for_multi_fidelity_optimizers(root:
     marked.add(CS.Categorical("size", ["s", "m"], meta={"is_fidelity": True}))
     with pytest.raises(TypeError, match=r"'size': only an integer or float can be the fidelity"):
         from_configspace(marked)
+    unsure = CS.ConfigurationSpace()
+    unsure.add(CS.Integer("epochs", (1, 9), meta={"is_fidelity": "no"}))
+    with pytest.raises(TypeError, match=r"'epochs': meta 'is_fidelity' must be True or False"):
+        from_configspace(unsure)
+    not_marked = CS.ConfigurationSpace()
+    not_marked.add(CS.Integer("epochs", (1, 9), meta={"is_fidelity": False}))
+    assert from_configspace(not_marked).fidelity_name is None
 
 
 def test_tight_but_legal_forbidden_relations_are_sampled(root: Path) -> None:
