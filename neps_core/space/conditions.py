@@ -111,11 +111,16 @@ class _Atom(Clause):
     def problems(self, parameters: Mapping[str, Parameter]) -> list[str]:
         problems = super().problems(parameters)
         parameter = parameters.get(self.name)
+        if not is_plain_data(self.value):  # such choices are stored by index: none compares
+            problems.append(
+                f"compares with {self.value!r}, which is not plain data (clauses compare "
+                "numbers, strings, booleans and None; a categorical of tuples or objects "
+                "cannot be compared)"
+            )
+            return problems
         contains = getattr(parameter, "contains", None)  # an Operation has none: not plain,
         if contains is not None and not contains(self.value):  # which the space reports
             problems.append(f"{self.value!r} is not a value of {self.name!r}")
-        if not is_plain_data(self.value):
-            problems.append(f"compares with {self.value!r}, which is not plain data")
         return problems
 
 

@@ -267,6 +267,8 @@ def test_validation_of_conditional_configurations() -> None:
     [
         ({"y": Equals("nowhere", 1)}, [], r"Condition of 'y'.*nowhere"),
         ({"y": Equals("x", "z")}, [], r"Condition of 'y'.*'z' is not a value of 'x'"),
+        # "(1, 2) is not a value of 'shape'" said first, though it is one of its choices.
+        ({"y": In("shape", [(1, 2)])}, [], r"Condition of 'y'[^;]*: compares with \(1, 2\), which"),
         ({"missing": Equals("x", "a")}, [], r"'missing'.*no such parameter"),
         ({"x": Equals("y", 0.5), "y": Equals("x", "a")}, [], "cycle"),
         ({}, [Equals("x", "q")], r"Forbidden clause.*'q'"),
@@ -284,6 +286,7 @@ def test_invalid_conditions_name_the_parameter(
         "x": neps.Categorical(("a", "b")),
         "y": neps.Float(0.0, 1.0),
         "epochs": neps.IntegerFidelity(1, 9),
+        "shape": neps.Categorical(((1, 2), (3, 4))),
     }
     with pytest.raises(ValueError, match=expected):
         PipelineSpace(parameters, conditions=conditions, forbidden=forbidden)
