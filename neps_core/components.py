@@ -10,6 +10,7 @@ the plugin and the option.
 from __future__ import annotations
 
 import difflib
+import os
 import typing
 from collections.abc import Mapping
 from typing import Any
@@ -50,6 +51,12 @@ def resolve_space(space: Any, plugins: Plugins) -> PipelineSpace:
         f"pipeline_space: no space adapter accepts a {type(space).__name__}; installed "
         f"adapters: {sorted(plugins.space_adapters)}"
     )
+    if isinstance(space, str | os.PathLike):
+        add_note(
+            error,
+            "(a path is read as a YAML space, ending in .yaml or .yml; for a ConfigSpace JSON "
+            "file pass ConfigurationSpace.from_json(path))",
+        )
     for clash in plugins.space_adapters.clashes.values():  # a built-in one may be among them
         add_note(error, f"({clash}: neither is asked; block one with {DISABLE_ENV})")
     raise error

@@ -533,3 +533,13 @@ def test_a_root_directory_that_is_a_file_or_no_path_is_named(tmp_path: Path, use
     assert a_file.read_text(encoding="utf-8") == "not a run\n"
     with pytest.raises(neps.SettingsError, match="root_directory must be a path, got 5"):
         ROOT_DIRECTORY_USERS[user](5)
+
+
+@pytest.mark.parametrize("space", ["space.json", Path("space.pcs"), 42])
+def test_a_space_no_adapter_accepts_is_refused_with_what_a_path_can_be(
+    root: Path, space: Any
+) -> None:
+    with pytest.raises(neps.SettingsError, match="no space adapter accepts") as caught:
+        neps.run(_objective, space, root_directory=root, evaluations_to_spend=1)
+    notes = "\n".join(getattr(caught.value, "__notes__", []))
+    assert ("ConfigurationSpace.from_json" in notes) == (not isinstance(space, int))
