@@ -69,8 +69,11 @@ class Parameter:
         """Refuse NePS's old argument names with the new ones (not a bare ``TypeError``)."""
         old = sorted(kwargs.keys() & LEGACY_KEYS.keys())
         if old:
-            current = ", ".join(f"{LEGACY_KEYS[key]}= for {key}=" for key in old)
-            raise TypeError(f"{cls.__name__}: {current} (NePS's old names)")
+            current = " and ".join(f"{LEGACY_KEYS[key]}= instead of {key}=" for key in old)
+            raise TypeError(
+                f"{cls.__name__}: write {current} (NePS's old names, which only the old "
+                "classes such as FloatParameter still take)"
+            )
         return super().__new__(cls)
 
     def problems(self) -> list[str]:

@@ -310,9 +310,11 @@ def test_an_old_categorical_default_names_a_choice_not_an_index() -> None:
 
 
 def test_old_argument_names_of_todays_parameters_say_the_new_ones() -> None:
-    with pytest.raises(TypeError, match="Float: prior= for default="):
+    with pytest.raises(
+        TypeError, match=r"Float: write prior= instead of default= \(NePS's old names"
+    ):
         neps.Float(0.0, 1.0, default=0.5)
-    with pytest.raises(TypeError, match="prior_confidence= for default_confidence="):
+    with pytest.raises(TypeError, match="prior_confidence= instead of default_confidence="):
         neps.Categorical(("a", "b"), default_confidence="high")
     with pytest.raises(ValueError, match="'prior' or its old name 'default', not both"):
         space_from_description({"x": {"lower": 0, "upper": 1, "prior": 0.5, "default": 0.2}})
