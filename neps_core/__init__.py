@@ -59,6 +59,11 @@ __version__ = "0.1.0"
 warnings.filterwarnings("default", category=DeprecationWarning, module=r"neps_core(\.|$)")
 
 #: NePS's public names that neps_core has no counterpart of, and what to use instead.
+_STATE_HINT = (
+    "status(root) to read a run's trials, AskAndTell to sample and report trials safely "
+    "beside other workers, import_trials to add some (NePS's NePSState is internal; see "
+    "docs/neps.md)"
+)
 _NEPS_ONLY = {
     "tblogger": "the TensorBoard plugin: run(..., plugins=['neps_core_plugins.tensorboard:"
     "TensorBoardLogger']), see docs/monitoring.md",
@@ -67,9 +72,9 @@ _NEPS_ONLY = {
     "load_yamls": "run(run_config='run.yaml'), or neps_core.run_config.load_run_config",
     "utils": "status(root).trials or status(root).to_dataframe() for a run's trials",
     "save_evaluation_results": "save_pipeline_results (same arguments)",
-    "state": "status(root) to read a run's trials, AskAndTell to sample and report trials "
-    "safely beside other workers, import_trials to add some (NePS's NePSState is internal; "
-    "see docs/neps.md)",
+    "state": _STATE_HINT,
+    "NePSState": _STATE_HINT,
+    "create_or_load_filebased_neps_state": _STATE_HINT,
 }
 
 
