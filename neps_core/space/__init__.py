@@ -19,6 +19,7 @@ from neps_core.space.conditions import (
     Relation,
 )
 from neps_core.space.description import describe_space, space_from_description
+from neps_core.space.fidelity import Fidelity, FloatFidelity, IntegerFidelity
 from neps_core.space.legacy import (
     CategoricalParameter,
     ConstantParameter,
@@ -28,11 +29,8 @@ from neps_core.space.legacy import (
 from neps_core.space.parameters import (
     Categorical,
     Constant,
-    Fidelity,
     Float,
-    FloatFidelity,
     Integer,
-    IntegerFidelity,
     InvalidParameterError,
     Parameter,
 )

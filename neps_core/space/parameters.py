@@ -378,22 +378,3 @@ class Constant(Parameter):
     def contains(self, value: Any) -> bool:
         """Whether ``value`` equals the constant."""
         return bool(value == self.value)
-
-
-def Fidelity(parameter: Integer | Float) -> Integer | Float:
-    """Mark a numeric parameter as the fidelity (e.g. epochs), as ``neps.Fidelity`` does."""
-    if not isinstance(parameter, Integer | Float):
-        raise InvalidParameterError(
-            f"Fidelity wraps an Integer or a Float, got {type(parameter).__name__}"
-        )
-    return attrs.evolve(parameter, is_fidelity=True)
-
-
-def IntegerFidelity(lower: int, upper: int, *, log: bool = False) -> Integer:
-    """Short form of ``Fidelity(Integer(lower, upper))``."""
-    return Integer(lower, upper, log=log, is_fidelity=True)
-
-
-def FloatFidelity(lower: float, upper: float, *, log: bool = False) -> Float:
-    """Short form of ``Fidelity(Float(lower, upper))``."""
-    return Float(lower, upper, log=log, is_fidelity=True)

@@ -18,10 +18,16 @@ from neps_core.space.parameters import Categorical, Constant, Numerical, Paramet
 
 
 def _to_args(value: Any) -> tuple[Any, ...]:
+    """A list or tuple as a tuple; ``None`` (NePS's default) as none."""
+    if value is None:
+        return ()
     return tuple(value) if isinstance(value, list | tuple) else value
 
 
 def _to_kwargs(value: Any) -> Any:
+    """A mapping as a dict; ``None`` (NePS's default) as none."""
+    if value is None:
+        return {}
     return dict(value) if isinstance(value, Mapping) else value
 
 

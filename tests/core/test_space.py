@@ -66,6 +66,14 @@ def test_fidelity_short_forms_equal_the_generic_wrapper() -> None:
     assert neps.PipelineSpace({"subset": neps.FloatFidelity(0.1, 1.0)}).fidelity_name == "subset"
     with pytest.raises(ValueError, match="Categorical"):
         neps.Fidelity(neps.Categorical(("a", "b")))  # type: ignore[arg-type]
+    assert neps.Fidelity(domain=neps.Integer(1, 16)) == neps.IntegerFidelity(1, 16)  # NePS's
+    with pytest.raises(TypeError, match="Fidelity takes one Integer or Float"):
+        neps.Fidelity()
+
+
+def test_an_operation_takes_nepss_none_for_no_arguments() -> None:
+    operation = neps.Operation(dict, args=None, kwargs=None)
+    assert (operation.args, operation.kwargs) == ((), {})
 
 
 def test_add_and_remove_return_new_spaces_and_leave_the_original_alone() -> None:

@@ -1,0 +1,33 @@
+"""The fidelity forms of the numeric parameters (NePS's ``Fidelity``, ``IntegerFidelity``,
+``FloatFidelity``): a parameter the multi-fidelity optimizers set instead of searching."""
+
+from __future__ import annotations
+
+import attrs
+
+from neps_core.space.parameters import Float, Integer, InvalidParameterError
+
+
+def Fidelity(
+    parameter: Integer | Float | None = None, *, domain: Integer | Float | None = None
+) -> Integer | Float:
+    """Mark a numeric parameter as the fidelity (e.g. epochs), as ``neps.Fidelity`` does
+    (whose keyword is ``domain``)."""
+    if (parameter is None) == (domain is None):
+        raise TypeError("Fidelity takes one Integer or Float: Fidelity(neps.Integer(1, 10))")
+    parameter = parameter if domain is None else domain
+    if not isinstance(parameter, Integer | Float):
+        raise InvalidParameterError(
+            f"Fidelity wraps an Integer or a Float, got {type(parameter).__name__}"
+        )
+    return attrs.evolve(parameter, is_fidelity=True)
+
+
+def IntegerFidelity(lower: int, upper: int, *, log: bool = False) -> Integer:
+    """Short form of ``Fidelity(Integer(lower, upper))``."""
+    return Integer(lower, upper, log=log, is_fidelity=True)
+
+
+def FloatFidelity(lower: float, upper: float, *, log: bool = False) -> Float:
+    """Short form of ``Fidelity(Float(lower, upper))``."""
+    return Float(lower, upper, log=log, is_fidelity=True)
