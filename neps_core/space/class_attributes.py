@@ -39,6 +39,13 @@ def class_entries(cls: type, base: type) -> dict[str, Parameter]:
         if klass is base or not issubclass(klass, base):
             continue
         for name, value in vars(klass).get(_DECLARED, vars(klass)).items():
+            if isinstance(value, base):  # was passed on unsampled, as a constant
+                raise InvalidParameterError(
+                    f"Parameter {name!r}: the space {type(value).__name__}() inside a space is "
+                    f"not an entry; subclass it to add its parameters (class "
+                    f"{cls.__name__}({type(value).__name__}): ...), or use a dict: "
+                    f"PipelineSpace({{**{type(value).__name__}().parameters, ...}})"
+                )
             entry = _entry(name, value)
             if entry is not None:
                 found[name] = entry

@@ -71,6 +71,18 @@ def test_fidelity_short_forms_equal_the_generic_wrapper() -> None:
         neps.Fidelity()
 
 
+def test_a_space_inside_a_space_is_refused_not_passed_on_unsampled() -> None:
+    class Inner(neps.PipelineSpace):
+        a = neps.Float(0.0, 1.0)
+
+    class Outer(neps.PipelineSpace):
+        inner = Inner()
+        b = neps.Integer(1, 2)
+
+    with pytest.raises(ValueError, match=r"'inner': the space Inner\(\) inside a space"):
+        Outer()
+
+
 def test_an_operation_takes_nepss_none_for_no_arguments() -> None:
     operation = neps.Operation(dict, args=None, kwargs=None)
     assert (operation.args, operation.kwargs) == ((), {})
