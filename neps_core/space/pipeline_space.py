@@ -1,8 +1,7 @@
 """`PipelineSpace`: a named collection of parameters, declared as a class or from a dict.
 
-Configurations are mappings of decision paths to decisions (see
-``neps_core.space.resolution``); for a flat space that is simply ``{name: value}``.
-``PipelineSpace.resolve`` turns one into the keyword arguments of ``evaluate_pipeline``.
+Configurations map decision paths to decisions (``neps_core.space.resolution``); for a flat
+space simply ``{name: value}``. ``resolve`` turns one into ``evaluate_pipeline``'s arguments.
 """
 
 from __future__ import annotations
@@ -27,11 +26,11 @@ from neps_core.space.parameters import (
 )
 from neps_core.space.resolution import DrawPolicy, Resolution, Resolver
 from neps_core.space.resolution import NoGeneratorError as _NoGenerator
+from neps_core.space.sharing import name_shared_objects
 from neps_core.space.structure import Resampled, children
 
-#: Draws before sampling gives up on a space whose forbidden clauses exclude almost everything
-#: (a few seconds). Legal constraints can be tight: "no layer wider than the one before" over
-#: six layers allows one draw in 720, and 1,000 draws failed a quarter of the time.
+#: Draws before sampling gives up on forbidden clauses (seconds): "no layer wider than the one
+#: before" over six layers allows one draw in 720, and 1,000 draws failed one time in four.
 MAX_FORBIDDEN_REJECTIONS = 100_000
 
 
@@ -53,8 +52,9 @@ class PipelineSpace:
         forbidden: Sequence[Clause] = (),
         max_depth: int | None = None,
     ) -> None:
-        merged = class_entries(type(self), PipelineSpace)
-        merged.update(parameters or {})
+        merged = name_shared_objects(
+            {**class_entries(type(self), PipelineSpace), **(parameters or {})}
+        )
         for name, parameter in merged.items():
             if not isinstance(parameter, Parameter):
                 raise InvalidParameterError(

@@ -193,6 +193,61 @@ def test_inline_parameters_are_decided_where_they_are_used() -> None:
     assert layer.width == config["layer.args.0"] and layer.activation == "tanh"
 
 
+HIDDEN = neps.Integer(16, 128)  # one object, used by two layers below: one width, as in NePS
+
+
+class AutoEncoder(neps.PipelineSpace):
+    encoder = neps.Operation(Layer, kwargs={"width": HIDDEN})
+    decoder = neps.Operation(pack, kwargs={"in_width": HIDDEN, "out": neps.Integer(1, 3)})
+
+
+def test_an_inline_parameter_object_used_twice_is_drawn_once(root: Path) -> None:
+    """Each use was its own decision: the decoder's input did not fit the encoder's output."""
+    space = AutoEncoder()
+    assert list(space.parameters) == ["encoder", "decoder", "_encoder_width"]
+    for config in _samples(space, 10):
+        assert set(config) == {"_encoder_width", "decoder.kwargs.out"}
+        values = space.resolve(config)
+        assert values["encoder"].width == values["decoder"][1]["in_width"]
+    seen: list[tuple[int, int]] = []
+    neps.run(
+        lambda encoder, decoder: seen.append((encoder.width, decoder[1]["in_width"])) or 0.0,
+        AutoEncoder(),
+        root_directory=root,
+        evaluations_to_spend=3,
+    )
+    assert len(seen) == 3 and all(a == b for a, b in seen)
+    assert space_from_description(describe_space(space)) == space
+    assert neps.load_pipeline_space(root) == space  # continuing a run finds the same space
+
+
+def test_removing_a_shared_entry_keeps_its_uses_shared() -> None:
+    class Shared(neps.PipelineSpace):
+        _width = neps.Integer(80, 100)
+        first = neps.Operation(pack, kwargs={"out": _width})
+        second = neps.Operation(pack, kwargs={"into": _width})
+
+    space = Shared().remove("_width")
+    for config in _samples(space, 5):
+        values = space.resolve(config)
+        assert values["first"][1]["out"] == values["second"][1]["into"]
+
+
+def test_only_objects_used_twice_become_entries_and_each_once() -> None:
+    width = neps.Integer(1, 9)
+    block = neps.Operation(Layer, kwargs={"width": width})  # used twice, holding `width`
+    space = neps.PipelineSpace(
+        {
+            "pair": neps.Operation(pack, args=(block, block)),
+            "fresh": neps.Operation(pack, args=(block.resample(), neps.Float(0.0, 1.0))),
+        }
+    )
+    assert list(space.parameters) == ["pair", "fresh", "_pair_arg0"]
+    config = _samples(space, 1)[0]
+    values = space.resolve(config)
+    assert values["pair"][0][0] is values["pair"][0][1]
+
+
 # -- categoricals over structure --------------------------------------------------------------
 def test_categorical_over_tuples_stores_the_index() -> None:
     space = neps.PipelineSpace(
