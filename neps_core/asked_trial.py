@@ -1,8 +1,8 @@
 """What ``AskAndTell.ask`` hands out: a trial to evaluate, also under NePS's names.
 
 NePS's ``AskAndTell`` returns its ``Trial``, read as ``trial.config_id``, ``trial.config``,
-``trial.metadata.previous_trial_id`` and ``trial.metadata.previous_trial_location``; those
-spellings work here too.
+``trial.metadata.location``, ``.state``, ``.previous_trial_id`` and
+``.previous_trial_location``; those spellings work here too.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Any
 
 import attrs
 
-from neps_core.models import Trial
+from neps_core.models import Trial, TrialState
 
 
 @attrs.frozen
@@ -21,6 +21,8 @@ class AskedTrialMetadata:
     """NePS's ``trial.metadata`` fields that say where an asked trial comes from."""
 
     id: str
+    location: str
+    state: TrialState
     previous_trial_id: str | None
     previous_trial_location: str
 
@@ -49,5 +51,9 @@ class AskedTrial:
         """NePS's ``trial.metadata``: the trial a promotion continues, and its folder."""
         previous = self.previous_pipeline_directory
         return AskedTrialMetadata(
-            self.id, self.trial.previous_trial_id, "" if previous is None else str(previous)
+            id=self.id,
+            location=str(self.pipeline_directory),
+            state=self.trial.state,
+            previous_trial_id=self.trial.previous_trial_id,
+            previous_trial_location="" if previous is None else str(previous),
         )

@@ -56,6 +56,16 @@ class Report:
     traceback: str | None = None
     evaluation_duration: float | None = None
 
+    @property
+    def err(self) -> str | None:
+        """NePS's name of ``error`` (there an exception, here its text)."""
+        return self.error
+
+    @property
+    def tb(self) -> str | None:
+        """NePS's name of ``traceback``."""
+        return self.traceback
+
 
 @attrs.frozen
 class Trial:

@@ -120,6 +120,7 @@ def test_failures_follow_the_result_contract(root: Path, caplog: pytest.LogCaptu
     assert stored.state is neps.TrialState.FAILED
     assert stored.report.error == "RuntimeError: out of memory"
     assert "raise RuntimeError" in stored.report.traceback
+    assert (stored.report.err, stored.report.tb) == (stored.report.error, stored.report.traceback)
 
     wrong_type = client.ask()
     with pytest.raises(TypeError, match=r"tell\(\) must be .* a dict, an exception, got set"):

@@ -209,6 +209,8 @@ def test_nepss_ask_and_tell_spellings(root: Path) -> None:
         assert trial.metadata.previous_trial_id == trial.trial.previous_trial_id
         previous = trial.previous_pipeline_directory
         assert trial.metadata.previous_trial_location == ("" if previous is None else str(previous))
+        assert trial.metadata.location == str(trial.pipeline_directory)
+        assert trial.metadata.state == neps.TrialState.EVALUATING
         client.tell(trial.config_id, 0.3)
     with pytest.raises(TypeError, match="counts the run's budget itself"):
         client.ask(budget_info=object())  # type: ignore[call-overload]
