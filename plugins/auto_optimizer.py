@@ -18,11 +18,11 @@ with several objectives comes in.
 
 from __future__ import annotations
 
-import importlib.util
 from typing import Any
 
 from neps_core import hookimpl
 from neps_core.space import PipelineSpace
+from neps_core_plugins.bayesian_optimization.optimizer import bo_extra_available
 
 
 @hookimpl(trylast=True)
@@ -54,9 +54,3 @@ def without_fidelity(space: PipelineSpace, settings: Any) -> str:
     if not space.is_flat or not bo_extra_available():
         return "random_search"
     return "pibo" if space.has_priors else "bayesian_optimization"
-
-
-def bo_extra_available() -> bool:
-    """Whether the ``bo`` extra (scipy, threadpoolctl) is importable, checked without importing
-    it."""
-    return all(importlib.util.find_spec(name) is not None for name in ("scipy", "threadpoolctl"))

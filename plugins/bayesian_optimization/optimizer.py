@@ -6,6 +6,7 @@ are imported inside `BayesianOptimization.ask`, so registering the plugin stays 
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
@@ -21,6 +22,13 @@ from neps_core.space.pipeline_space import PipelineSpace
 from neps_core.validators import IGNORE_FIDELITY, at_least, one_of, unset_only
 
 INITIAL_DESIGNS = ("sobol", "random", "prior")
+#: What the ``bo`` extra installs; the model imports them on the first ``ask``.
+BO_EXTRA = ("scipy", "threadpoolctl")
+
+
+def bo_extra_available() -> bool:
+    """Whether the ``bo`` extra is importable, checked without importing it."""
+    return all(importlib.util.find_spec(name) is not None for name in BO_EXTRA)
 
 
 def _design_size_value(value: Any) -> Any:
@@ -106,6 +114,11 @@ class BayesianOptimization(Optimizer):
         self, space: PipelineSpace, settings: Any = None, *, seed: int | None = None
     ) -> None:
         super().__init__(space, settings, seed=seed)
+        if not bo_extra_available():  # before the run starts, not at its first ask
+            raise ImportError(
+                f"optimizer {self.name!r} needs the bo extra ({', '.join(BO_EXTRA)}): "
+                "pip install 'neps-core[bo]'"
+            )
         try:
             self.encoder = ConfigEncoder.from_space(space)
         except ValueError as error:

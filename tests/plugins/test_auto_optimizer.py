@@ -14,7 +14,7 @@ from neps_core.cli.status import format_status, status_data
 from neps_core.config import RunSettings
 from neps_core.errors import SettingsError
 from neps_core.inspection import read_run
-from neps_core.plugin_manager import Plugins
+from neps_core.plugin_manager import Plugins, load_plugins
 from neps_core.serialization import read_yaml
 from neps_core.testing import toy_spaces
 from neps_core_plugins import auto_optimizer
@@ -52,6 +52,9 @@ def test_without_the_bo_extra_spaces_without_fidelity_get_random_search(
 ) -> None:
     monkeypatch.setitem(sys.modules, missing, None)  # what `import` sees when it is missing
     assert not auto_optimizer.bo_extra_available()
+    for name in ("bayesian_optimization", "pibo"):  # named, they say what is missing
+        with pytest.raises(ImportError, match=r"needs the bo extra .*neps-core\[bo\]"):
+            load_plugins().optimizers[name](toy_spaces()["continuous"])
     settings = RunSettings(root_directory=Path("unused"))
     for name in ("continuous", "mixed", "priors"):
         chosen = auto_optimizer.neps_select_optimizer(
