@@ -112,7 +112,8 @@ def plot_trajectory(root_directory: str | Path, *, x_axis: str = "evaluations") 
     reported = [t.report for t in run.history.values() if t.report is not None]
     if x_axis == "cost" and all(report.cost is None for report in reported):
         raise NoCostToPlotError(
-            f"No trial in {root_directory} reported a cost: plot with x_axis='evaluations'"
+            f"No trial in {root_directory} reported a cost: plot with x_axis='evaluations' "
+            "(--x-axis evaluations on the command line)"
         )
     figure, axes = _figure(f"Incumbent trajectory ({run.root_directory.name})")
     axes.scatter(xs, objectives, s=14, alpha=0.5, label="trial objective")
@@ -139,6 +140,8 @@ def plot_pareto_front(root_directory: str | Path, *, objectives: Sequence[int] =
     Raises:
         NothingToPlotError: No trial succeeded with (enough) objectives.
     """
+    if len(objectives) != 2 or objectives[0] == objectives[1]:
+        raise ValueError(f"objectives={tuple(objectives)}: give two different indices, e.g. (0, 1)")
     first, second = objectives
     run = read_run(root_directory)
     trials = [

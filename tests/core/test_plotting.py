@@ -76,10 +76,16 @@ def test_a_trajectory_by_cost_of_a_run_without_costs_says_so(tmp_path: Path) -> 
     # Every point was drawn at a cost of 0.
     root = tmp_path / "costless"
     neps.run(lambda x: x, {"x": neps.Float(0.0, 1.0)}, root_directory=root, evaluations_to_spend=3)
-    with pytest.raises(NothingToPlotError, match="reported a cost: plot with x_axis='evaluations'"):
+    with pytest.raises(
+        NothingToPlotError,
+        match=r"reported a cost: plot with x_axis='evaluations' \(--x-axis evaluations",
+    ):
         plot_trajectory(root, x_axis="cost")
     # Asked of every plot at once, it was skipped: no file, no word (or a wrong reason).
-    with pytest.raises(NothingToPlotError, match="reported a cost: plot with x_axis='evaluations'"):
+    with pytest.raises(
+        NothingToPlotError,
+        match=r"reported a cost: plot with x_axis='evaluations' \(--x-axis evaluations",
+    ):
         neps.plot(root, x_axis="cost")
     # But no trajectory to draw is no error, whatever its axis: a multi-objective run still
     # gets its Pareto front (it had been stopped by the cost axis it does not use).
@@ -128,6 +134,9 @@ def test_the_front_of_three_objectives_is_drawn_for_the_chosen_pair(tmp_path: Pa
     ]
     with pytest.raises(NothingToPlotError, match=r"3 objectives, so the indices run from 0 to 2"):
         plot_pareto_front(root, objectives=(0, 5))
+    for pair in [(1, 1), (0,), (0, 1, 2)]:  # a diagonal, and a bare unpacking error, before
+        with pytest.raises(ValueError, match=r"give two different indices"):
+            plot_pareto_front(root, objectives=pair)
 
 
 def test_a_multi_objective_fidelity_run_says_why_it_has_no_curves(tmp_path: Path) -> None:
