@@ -56,13 +56,15 @@ def summarize(
     single = [t for t in successes if isinstance(t.objective, float)]
     multi = [t for t in successes if isinstance(t.objective, tuple)]
     best = min(at_top_fidelity(single), key=lambda t: t.objective, default=None)  # type: ignore[arg-type, return-value]
+    front = tuple(pareto_front(at_top_fidelity(multi)))
     return Summary(
         root_directory=str(root),
         counts=history.state_counts,
         best_trial=best,
         budget=budget,
-        pareto_front=tuple(pareto_front(at_top_fidelity(multi))),
+        pareto_front=front,
         best_pipeline=None if best is None or space is None else _as_passed(space, best.config),
+        pareto_pipelines=() if space is None else tuple(_as_passed(space, t.config) for t in front),
         trials=tuple(history.values()),
     )
 
@@ -244,16 +246,16 @@ def write_summary_files(root: Path, summary: Summary) -> None:
                         "trial_id": best.id,
                         "objective_to_minimize": best.objective,
                         "config": best.config,
-                        **_pipeline_entry(summary),
+                        **_pipeline_entry(summary.best_pipeline),
                     }
                 )
             ),
         )
 
 
-def _pipeline_entry(summary: Summary) -> dict[str, Any]:
+def _pipeline_entry(pipeline: Mapping[str, Any] | None) -> dict[str, Any]:
     """``pipeline:`` beside ``config:`` where the stored decisions are indices."""
-    return {} if summary.best_pipeline is None else {"pipeline": summary.best_pipeline}
+    return {} if pipeline is None else {"pipeline": pipeline}
 
 
 def summary_as_dict(summary: Summary) -> dict[str, object]:
@@ -277,11 +279,20 @@ def summary_as_dict(summary: Summary) -> dict[str, object]:
             "trial_id": best.id,
             "objective_to_minimize": best.objective,
             "config": best.config,
-            **_pipeline_entry(summary),
+            **_pipeline_entry(summary.best_pipeline),
         },
         "pareto_front": [
-            {"trial_id": t.id, "objective_to_minimize": t.objective, "config": t.config}
-            for t in summary.pareto_front
+            {
+                "trial_id": trial.id,
+                "objective_to_minimize": trial.objective,
+                "config": trial.config,
+                **_pipeline_entry(pipeline),
+            }
+            for trial, pipeline in zip(
+                summary.pareto_front,
+                summary.pareto_pipelines or [None] * len(summary.pareto_front),
+                strict=True,
+            )
         ],
     }
     plain = to_plain(data)

@@ -464,6 +464,23 @@ def test_the_pareto_front_is_taken_at_the_highest_fidelity_reached(root: Path) -
     ]
 
 
+def test_the_pareto_front_shows_choices_stored_as_indices_readably(root: Path) -> None:
+    """Only the single-objective best got ``pipeline:``; the front showed bare indices."""
+    shapes = [(1, 2), (2, 1), (0, 3)]
+    summary = neps.run(
+        lambda x, shape: [x + shape[0], 1 - x + shape[1]],
+        {"x": neps.Float(0.0, 1.0), "shape": neps.Categorical(shapes)},
+        root_directory=root,
+        evaluations_to_spend=10,
+        optimizer="random_search",
+    )
+    assert len(summary.pareto_pipelines) == len(summary.pareto_front) > 0
+    on_disk = yaml.safe_load((root / "summary.yaml").read_text(encoding="utf-8"))
+    for entry in on_disk["pareto_front"]:
+        assert entry["pipeline"]["shape"] == str(shapes[entry["config"]["shape"]])
+        assert entry["pipeline"]["x"] == entry["config"]["x"]
+
+
 @pytest.mark.parametrize("searched", [False, True], ids=["scheduled", "searched"])
 def test_the_running_best_ranks_as_the_summary_does(searched: bool) -> None:
     # The progress line recomputed the best over every success after each trial: O(n).
