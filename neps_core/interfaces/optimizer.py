@@ -67,8 +67,8 @@ class Optimizer(abc.ABC):
         if trial is not None:
             raise SettingsError(
                 f"optimizer {self.name!r} minimizes a single objective, but trial {trial.id} "
-                f"reported {trial.objective!r}; for several objectives use 'mo_asha' "
-                "(multi-fidelity) or 'random_search'"
+                f"reported {trial.objective!r}; for several objectives use 'mo_asha' or "
+                "'mo_hyperband' (multi-fidelity), 'random_search' or 'grid_search'"
             )
 
     def random_generator(self, trials: Mapping[str, Trial]) -> np.random.Generator:

@@ -50,7 +50,9 @@ def test_several_objectives_stop_the_run_with_a_way_out(tmp_path: Path) -> None:
     def evaluate_pipeline(x: float, epochs: int) -> tuple[float, float]:
         return x + 1 / epochs, 1 - x
 
-    with pytest.raises(SettingsError, match=r"'hyperband' minimizes a single objective.*mo_asha"):
+    with pytest.raises(
+        SettingsError, match=r"'hyperband' minimizes a single objective.*'mo_hyperband'"
+    ):
         neps.run(
             evaluate_pipeline,
             {"x": neps.Float(0.0, 1.0), "epochs": neps.IntegerFidelity(1, 9)},
