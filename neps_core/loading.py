@@ -64,6 +64,9 @@ def load_optimizer_info(root_directory: str | Path) -> dict[str, Any]:
 
     NePS's shape: ``info`` holds the optimizer's options, every one of them, defaults
     included; ``optimizer=(info["name"], info["info"])`` starts another run the same way.
+    An ``"auto"`` run that switched at its first result with several objectives names the
+    optimizer it started with here; each trial's ``optimizer`` (and ``neps-core status``)
+    names the one that proposed it.
     """
     storage = open_existing(root_directory)
     try:
