@@ -194,6 +194,20 @@ def test_one_ask_for_several_spreads_them_where_the_model_expects_better() -> No
     assert min(b - a for a, b in itertools.pairwise(xs)) > 1e-3, xs
 
 
+def test_trials_in_flight_on_a_converged_model_are_spread_out(tmp_path: Any) -> None:
+    """Nine of ten asked in a row lay within 0.001 of each other, 5.7e-5 apart at the least."""
+    plane = neps.PipelineSpace({"x": neps.Float(0.0, 1.0), "y": neps.Float(0.0, 1.0)})
+    client = neps.AskAndTell(plane, tmp_path / "run", optimizer="bayesian_optimization", seed=0)
+    for _ in range(12):
+        trial = client.ask()
+        client.tell(trial, (trial.config["x"] - 0.3) ** 2 + (trial.config["y"] - 0.6) ** 2)
+    in_flight = np.array(
+        [[t.config["x"], t.config["y"]] for t in (client.ask() for _ in range(10))]
+    )
+    closest = min(np.linalg.norm(a - b) for a, b in itertools.combinations(in_flight, 2))
+    assert closest > 0.01, in_flight
+
+
 def test_fantasies_collapse_the_variance_but_keep_the_mean() -> None:
     x = np.array([[0.1, 0.1], [0.9, 0.2], [0.5, 0.9], [0.2, 0.6]])
     model = GaussianProcess(x, np.array([1.0, 2.0, 0.5, 0.2]), KernelLayout((0, 1), ()))
