@@ -324,8 +324,9 @@ class Worker:
             stored, raise_after = mismatch.trial, mismatch
         except TrialAlreadyReportedError as reported:
             logger.warning(
-                "%s: it was evaluated twice, re-queued after a worker was silent for longer "
-                "than stale_after, and this later result is dropped",
+                "%s, so this worker's result is dropped: the trial was re-queued after this "
+                "worker was silent for longer than stale_after and evaluated again, or its "
+                "result was told from elsewhere (AskAndTell.tell, save_pipeline_results)",
                 reported,
             )
             if raise_after is not None:
