@@ -6,8 +6,8 @@ three trials are kept in flight, and each result is told as soon as it arrives.
 
     python examples/ask_and_tell.py
 
-Results land in ``results/ask_and_tell`` with the same layout as a ``neps.run()`` run, so
-``neps-core status results/ask_and_tell`` and the plots work on it too.
+Results land in ``results/ask_and_tell_example`` with the same layout as a ``neps.run()`` run, so
+``neps-core status results/ask_and_tell_example`` and the plots work on it too.
 """
 
 import math
@@ -31,7 +31,11 @@ def train(learning_rate: float, batch_size: int) -> dict[str, float]:
 
 with (
     neps.AskAndTell(
-        Space(), "results/ask_and_tell", optimizer="random_search", evaluations_to_spend=12, seed=0
+        Space(),
+        "results/ask_and_tell_example",
+        optimizer="random_search",
+        evaluations_to_spend=12,
+        seed=0,
     ) as client,
     ThreadPoolExecutor(max_workers=3) as scheduler,
 ):
@@ -46,5 +50,5 @@ with (
             client.tell(in_flight.pop(future), future.result())
     print("stopped:", client.stop_reason)
 
-status = neps.status("results/ask_and_tell")
+status = neps.status("results/ask_and_tell_example")
 print(f"{status.counts['success']} trials, best objective {status.best_objective:.4f}")
