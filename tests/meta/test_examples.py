@@ -90,7 +90,7 @@ def check_multiple_workers(cwd: Path, completed: subprocess.CompletedProcess[str
 
 
 def check_ask_and_tell(cwd: Path, completed: subprocess.CompletedProcess[str]) -> None:
-    rows = trajectory(cwd / "results" / "ask_and_tell")
+    rows = trajectory(cwd / "results" / "ask_and_tell_example")
     assert len(rows) == 12 and {row["state"] for row in rows} == {"success"}
     assert "stopped: budget evaluations_to_spend used up" in completed.stdout
 
