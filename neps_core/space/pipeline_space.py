@@ -26,7 +26,7 @@ from neps_core.space.parameters import (
 )
 from neps_core.space.resolution import DrawPolicy, Resolution, Resolver
 from neps_core.space.resolution import NoGeneratorError as _NoGenerator
-from neps_core.space.sharing import name_shared_objects
+from neps_core.space.sharing import refuse_unnamed_sharing
 from neps_core.space.structure import Resampled, children
 
 #: Draws before sampling gives up on forbidden clauses (seconds): "no layer wider than the one
@@ -52,9 +52,7 @@ class PipelineSpace:
         forbidden: Sequence[Clause] = (),
         max_depth: int | None = None,
     ) -> None:
-        merged = name_shared_objects(
-            {**class_entries(type(self), PipelineSpace), **(parameters or {})}
-        )
+        merged = {**class_entries(type(self), PipelineSpace), **(parameters or {})}
         for name, parameter in merged.items():
             if not isinstance(parameter, Parameter):
                 raise InvalidParameterError(
@@ -62,6 +60,7 @@ class PipelineSpace:
                     f"Categorical, Operation, ...), got {type(parameter).__name__}"
                 )
             parameter.checked(name)
+        refuse_unnamed_sharing(merged)
         fidelities = [name for name, p in merged.items() if _is_fidelity(p)]
         if len(fidelities) > 1:
             raise InvalidParameterError(

@@ -193,59 +193,54 @@ def test_inline_parameters_are_decided_where_they_are_used() -> None:
     assert layer.width == config["layer.args.0"] and layer.activation == "tanh"
 
 
-HIDDEN = neps.Integer(16, 128)  # one object, used by two layers below: one width, as in NePS
+HIDDEN = neps.Integer(16, 128)  # one object, used by two layers below: NePS draws it once
 
 
-class AutoEncoder(neps.PipelineSpace):
-    encoder = neps.Operation(Layer, kwargs={"width": HIDDEN})
-    decoder = neps.Operation(pack, kwargs={"in_width": HIDDEN, "out": neps.Integer(1, 3)})
+def test_a_number_object_used_twice_without_being_an_entry_is_refused() -> None:
+    """Each use was its own decision: an autoencoder's decoder did not fit its encoder."""
 
+    class AutoEncoder(neps.PipelineSpace):
+        encoder = neps.Operation(Layer, kwargs={"width": HIDDEN})
+        decoder = neps.Operation(pack, kwargs={"in_width": HIDDEN})
 
-def test_an_inline_parameter_object_used_twice_is_drawn_once(root: Path) -> None:
-    """Each use was its own decision: the decoder's input did not fit the encoder's output."""
-    space = AutoEncoder()
-    assert list(space.parameters) == ["encoder", "decoder", "_encoder_width"]
-    for config in _samples(space, 10):
-        assert set(config) == {"_encoder_width", "decoder.kwargs.out"}
-        values = space.resolve(config)
-        assert values["encoder"].width == values["decoder"][1]["in_width"]
-    seen: list[tuple[int, int]] = []
-    neps.run(
-        lambda encoder, decoder: seen.append((encoder.width, decoder[1]["in_width"])) or 0.0,
-        AutoEncoder(),
-        root_directory=root,
-        evaluations_to_spend=3,
+    expected = (
+        r"Parameter 'encoder.kwargs.width': the same Integer object is also used at "
+        r"'decoder.kwargs.in_width' without being an entry.*make it an entry"
     )
-    assert len(seen) == 3 and all(a == b for a, b in seen)
-    assert space_from_description(describe_space(space)) == space
-    assert neps.load_pipeline_space(root) == space  # continuing a run finds the same space
+    with pytest.raises(neps.space.InvalidParameterError, match=expected):
+        AutoEncoder()
+
+    class Shared(neps.PipelineSpace):  # the way to share it
+        _width = HIDDEN
+        encoder = neps.Operation(Layer, kwargs={"width": _width})
+        decoder = neps.Operation(pack, kwargs={"in_width": _width})
+
+    for config in _samples(Shared(), 5):
+        values = Shared().resolve(config)
+        assert values["encoder"].width == values["decoder"][1]["in_width"]
+    with pytest.raises(neps.space.InvalidParameterError, match="also used at 'decoder"):
+        Shared().remove("_width")  # its uses would have drawn a value each, silently
 
 
-def test_removing_a_shared_entry_keeps_its_uses_shared() -> None:
-    class Shared(neps.PipelineSpace):
-        _width = neps.Integer(80, 100)
-        first = neps.Operation(pack, kwargs={"out": _width})
-        second = neps.Operation(pack, kwargs={"into": _width})
-
-    space = Shared().remove("_width")
-    for config in _samples(space, 5):
-        values = space.resolve(config)
-        assert values["first"][1]["out"] == values["second"][1]["into"]
-
-
-def test_only_objects_used_twice_become_entries_and_each_once() -> None:
+def test_structures_used_twice_are_one_decision_and_are_not_refused() -> None:
     width = neps.Integer(1, 9)
-    block = neps.Operation(Layer, kwargs={"width": width})  # used twice, holding `width`
+    block = neps.Operation(Layer, kwargs={"width": width})  # twice, holding `width` once
     space = neps.PipelineSpace(
         {
             "pair": neps.Operation(pack, args=(block, block)),
-            "fresh": neps.Operation(pack, args=(block.resample(), neps.Float(0.0, 1.0))),
+            "fresh": neps.Operation(pack, args=(block.resample(), width.resample())),
+            "again": block,  # a dict key holding it too
+            "again_too": block,
         }
     )
-    assert list(space.parameters) == ["pair", "fresh", "_pair_arg0"]
-    config = _samples(space, 1)[0]
-    values = space.resolve(config)
-    assert values["pair"][0][0] is values["pair"][0][1]
+    assert list(space.parameters) == ["pair", "fresh", "again", "again_too"]
+
+    cell = neps.Operation(pack, args=(neps.ByName("expr").resample(),))
+
+    class Grammar(neps.PipelineSpace):  # a production used twice, as grammars do
+        expr = neps.Categorical((neps.Operation(pack, args=(cell, cell)), neps.Operation(pack)))
+
+    assert _samples(Grammar(), 3)
 
 
 # -- categoricals over structure --------------------------------------------------------------
