@@ -17,7 +17,6 @@ import sys
 import threading
 import time
 import warnings
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TextIO
 
 from neps_core import hookimpl
@@ -54,7 +53,6 @@ class ProgressLine:
         self._seen_successes = 0
         self._drawn_at = 0.0
         self._width = 0
-        self._text = ""
 
     def update(self, history: TrialHistory, *, force: bool = False) -> None:
         """Redraw from ``history`` (at most every ``REDRAW_INTERVAL`` s unless ``force``)."""
@@ -76,22 +74,14 @@ class ProgressLine:
         self.stream.write("\r" + text.ljust(self._width))
         self.stream.flush()
         self._width = len(text)
-        self._text = text
 
     def clear(self) -> None:
-        """Blank the line and put the cursor at its start (for a log record to come)."""
+        """Blank the line and put the cursor at its start; the next update redraws it."""
         if self._width:
             self.stream.write("\r" + " " * self._width + "\r")
             self.stream.flush()
         self._width = 0
-
-    def redraw(self) -> None:
-        """Draw the last text again below what was printed since ``clear``: a training that
-        logs every epoch left no line until its trial ended."""
-        if self._text and not self._width:
-            self.stream.write(self._text)
-            self.stream.flush()
-            self._width = len(self._text)
+        self._drawn_at = 0.0
 
     def finish(self, history: TrialHistory) -> None:
         """Draw the final state and end the line."""
@@ -133,27 +123,22 @@ _lines: dict[int, ProgressLine] = {}
 _lines_lock = threading.RLock()  # log records come from any thread (heartbeats, evaluators)
 
 
-def _around_lines(write: Callable[..., Any]) -> Callable[..., None]:
-    """``write`` (a handler's ``emit``, ``warnings.showwarning``) on lines of its own: the
-    status lines are blanked first and drawn again below."""
+def _clear_lines() -> None:
+    with _lines_lock:
+        for line in _lines.values():
+            line.clear()
 
-    def on_own_lines(*args: Any, **kwargs: Any) -> None:
-        with _lines_lock:
-            for line in _lines.values():
-                line.clear()
-        try:
-            write(*args, **kwargs)
-        finally:
-            with _lines_lock:
-                for line in _lines.values():
-                    line.redraw()
 
-    on_own_lines.clears_progress_lines = True  # type: ignore[attr-defined]
-    return on_own_lines
+class _ClearLinesFirst(logging.Filter):
+    """Attached to the terminal's log handlers while a line is drawn: clears it before a record."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        _clear_lines()
+        return True
 
 
 class TerminalGuard:
-    """Prints log records and warnings on lines of their own while a status line is drawn.
+    """Clears the lines before log records and warnings reach the terminal, while any is drawn.
 
     Covers the handlers of the root and ``neps_core`` loggers that write to a terminal (as
     ``logging.basicConfig`` sets up) and Python's last-resort handler, and wraps
@@ -161,6 +146,7 @@ class TerminalGuard:
     """
 
     def __init__(self) -> None:
+        self._filter = _ClearLinesFirst()
         self._handlers: list[logging.Handler] = []
         self._wrapper: Any = None
 
@@ -170,22 +156,23 @@ class TerminalGuard:
             *logging.getLogger("neps_core").handlers,
             logging.lastResort,
         ]
-        self._handlers = [
-            handler
-            for handler in dict.fromkeys(candidates)
-            if handler and _on_terminal(handler) and "emit" not in vars(handler)
-        ]
+        self._handlers = [handler for handler in candidates if handler and _on_terminal(handler)]
         for handler in self._handlers:
-            handler.emit = _around_lines(handler.emit)  # type: ignore[method-assign]
+            handler.addFilter(self._filter)
         shown = warnings.showwarning
         if getattr(shown, "clears_progress_lines", False):  # one of ours, put back by someone
             return  # (warnings.catch_warnings restores what it saw): it does the job already
-        show_warning = _around_lines(shown)
+
+        def show_warning(*args: Any, **kwargs: Any) -> None:
+            _clear_lines()
+            shown(*args, **kwargs)
+
+        show_warning.clears_progress_lines = True  # type: ignore[attr-defined]
         self._wrapper, warnings.showwarning = (shown, show_warning), show_warning
 
     def uninstall(self) -> None:
         for handler in self._handlers:
-            del handler.emit  # the class's own again
+            handler.removeFilter(self._filter)
         self._handlers = []
         if self._wrapper is not None:
             original, wrapper = self._wrapper
