@@ -135,20 +135,21 @@ def make_plugin_manager(
         )
     for plugin in extra_plugins:
         if not manager.is_registered(plugin):
-            _unregister_installed_instances(manager, type(plugin))
+            _unregister_installed_instances(discovery, type(plugin))
             manager.register(plugin)
             _check_hooks(discovery, plugin, strict=True)
     return discovery
 
 
-def _unregister_installed_instances(manager: pluggy.PluginManager, cls: type) -> None:
+def _unregister_installed_instances(discovery: Discovery, cls: type) -> None:
     """An entry point naming ``cls`` made an instance; one passed to ``run()`` replaces it
-    (both got every event before). Modules are the same object either way."""
+    (both got every event before). Modules are the same object either way, and several
+    instances passed to ``run()`` are all kept."""
     if cls is ModuleType:
         return
-    for registered in manager.get_plugins():
-        if type(registered) is cls:
-            manager.unregister(registered)
+    for registered in discovery.manager.get_plugins():
+        if type(registered) is cls and discovery.is_installed(registered):
+            discovery.manager.unregister(registered)
 
 
 def _discover(discovery: Discovery, blocked: set[str]) -> set[str]:

@@ -542,6 +542,10 @@ def test_an_installed_plugin_class_passed_to_run_again_is_called_once(
     configured = observer.Observer(tag="mine")  # the user's own instance is the one called
     neps_run(optimizer="random_search", evaluations_to_spend=3, plugins=[configured])
     assert observer.Observer.finished == [("mine", "3")]
+    observer.Observer.finished.clear()
+    two = [observer.Observer(tag="a"), observer.Observer(tag="b")]  # both of run()'s kept
+    neps_run(optimizer="random_search", evaluations_to_spend=4, plugins=two)
+    assert sorted(observer.Observer.finished) == [("a", "4"), ("b", "4")]
 
 
 def test_an_installed_plugin_with_a_misspelt_hook_is_warned_about(
