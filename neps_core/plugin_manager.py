@@ -326,7 +326,10 @@ def load_plugins(
         for kind, _, base in REGISTRATIONS
     ]
     converter = configured_converter(discovery)
+    working = len(discovery.broken)
     registered = fill_registries(discovery, registries)
+    if len(discovery.broken) > working:  # left out whole: its converter hook too
+        converter = configured_converter(discovery)
     for registry in registries:
         # Space adapters are not selected by name: every run goes without both.
         fails = "neither is asked" if registry.kind == "space adapter" else "runs selecting it fail"

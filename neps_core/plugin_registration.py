@@ -41,9 +41,15 @@ def configured_converter(discovery: Discovery) -> cattrs.Converter:
         converter = make_converter()
         for implementation in reversed(hook.get_hookimpls()):  # pluggy's call order
             plugin = implementation.plugin
+            origin = discovery.origin(plugin)
             try:
-                with plugin_errors("neps_configure_converter of", discovery.origin(plugin)):
-                    implementation.function(converter=converter)
+                if implementation.wrapper or implementation.hookwrapper:
+                    raise TypeError(
+                        f"neps_configure_converter of {origin} is a hook wrapper: it has "
+                        "nothing to wrap (each plugin's hook is called on its own)"
+                    )
+                with plugin_errors("neps_configure_converter of", origin):
+                    implementation.function(**{name: converter for name in implementation.argnames})
             except Exception as error:
                 if not discovery.is_installed(plugin):
                     raise

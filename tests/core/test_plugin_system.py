@@ -420,6 +420,45 @@ def test_an_installed_plugin_whose_converter_hook_fails_is_broken_not_fatal(
         neps_run(optimizer="bad_conv", root_directory=tmp_path / "selected")
 
 
+def test_converter_hooks_get_the_arguments_they_declare_and_wrappers_are_refused() -> None:
+    class Silent:
+        called = False
+
+        @neps.hookimpl
+        def neps_configure_converter(self) -> None:  # pluggy allows fewer arguments
+            Silent.called = True
+
+    class Wrapping:
+        @neps.hookimpl(wrapper=True)
+        def neps_configure_converter(self, converter: Any) -> Any:
+            return (yield)
+
+    load_plugins([Silent()])
+    assert Silent.called
+    with pytest.raises(TypeError, match=r"neps_configure_converter of .* is a hook wrapper"):
+        load_plugins([Wrapping()])
+
+
+def test_a_plugin_whose_registration_fails_leaves_the_converter_alone(
+    distribution: MakeDistribution,
+) -> None:
+    source = """
+    from neps_core import hookimpl
+
+    @hookimpl
+    def neps_configure_converter(converter):
+        converter.register_unstructure_hook(complex, str)
+
+    @hookimpl
+    def neps_register_optimizers():
+        raise RuntimeError("registration broke")
+    """
+    distribution("neps-half-conv", source, entry_point="half_conv")
+    with pytest.warns(PluginLoadWarning, match="registration broke"):
+        plugins = load_plugins()
+    assert plugins.converter.unstructure(1j) == 1j
+
+
 def test_a_converter_hook_error_of_a_plugin_passed_to_run_names_it() -> None:
     class Failing:
         @neps.hookimpl
