@@ -29,9 +29,9 @@ from neps_core.space.resolution import NoGeneratorError as _NoGenerator
 from neps_core.space.sharing import refuse_unnamed_sharing
 from neps_core.space.structure import Resampled, children
 
-#: Draws before sampling gives up on forbidden clauses (seconds): "no layer wider than the one
-#: before" over six layers allows one draw in 720, and 1,000 draws failed one time in four.
-MAX_FORBIDDEN_REJECTIONS = 100_000
+#: Draws before sampling gives up on forbidden clauses (a second or so): "no layer wider than
+#: the one before" over six layers allows one draw in 720, and 1,000 draws failed 1 time in 4.
+MAX_FORBIDDEN_REJECTIONS = 20_000
 
 
 class PipelineSpace:
