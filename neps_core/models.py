@@ -193,10 +193,10 @@ class Summary:
     #: The best configuration as ``evaluate_pipeline`` received it (operations as text), where
     #: that differs from ``best_config``: a categorical of tuples or operations stores an index.
     best_pipeline: Mapping[str, Any] | None = None
-    #: The same for each trial of ``pareto_front``, in its order.
-    pareto_pipelines: Sequence[Mapping[str, Any] | None] = ()
     #: Every trial of the run, for the tables of ``to_dataframe`` and NePS's unpacking.
     trials: Sequence[Trial] = attrs.field(default=(), repr=False, eq=False)
+    #: ``best_pipeline`` for each trial of ``pareto_front``, in its order (or empty).
+    pareto_pipelines: Sequence[Mapping[str, Any] | None] = ()
 
     def to_dataframe(self) -> Any:
         """The trials as a pandas ``DataFrame`` (see :mod:`neps_core.frames`; needs pandas)."""

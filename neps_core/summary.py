@@ -258,6 +258,13 @@ def _pipeline_entry(pipeline: Mapping[str, Any] | None) -> dict[str, Any]:
     return {} if pipeline is None else {"pipeline": pipeline}
 
 
+def _front_pipelines(summary: Summary) -> Sequence[Mapping[str, Any] | None]:
+    """``summary.pareto_pipelines``, or none where they do not match the front."""
+    pipelines = summary.pareto_pipelines
+    front = summary.pareto_front
+    return pipelines if len(pipelines) == len(front) else [None] * len(front)
+
+
 def summary_as_dict(summary: Summary) -> dict[str, object]:
     """Plain data for YAML output and the CLI."""
     best = summary.best_trial
@@ -288,11 +295,7 @@ def summary_as_dict(summary: Summary) -> dict[str, object]:
                 "config": trial.config,
                 **_pipeline_entry(pipeline),
             }
-            for trial, pipeline in zip(
-                summary.pareto_front,
-                summary.pareto_pipelines or [None] * len(summary.pareto_front),
-                strict=True,
-            )
+            for trial, pipeline in zip(summary.pareto_front, _front_pipelines(summary), strict=True)
         ],
     }
     plain = to_plain(data)

@@ -90,7 +90,7 @@ def convert_parameter(parameter: Any) -> Parameter:
     numeric = kind.endswith("FloatHyperparameter") or kind.endswith("IntegerHyperparameter")
     number = Integer if kind.endswith("IntegerHyperparameter") else Float
     mark = (getattr(parameter, "meta", None) or {}).get(FIDELITY_MARK, False)
-    if not isinstance(mark, bool):  # "no" is truthy, and made a fidelity
+    if mark not in (True, False):  # "no" is truthy, and made a fidelity (1 and numpy's True pass)
         raise TypeError(
             f"ConfigSpace hyperparameter {parameter.name!r}: meta {FIDELITY_MARK!r} must be True "
             f"or False, got {mark!r}"

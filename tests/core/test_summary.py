@@ -23,7 +23,12 @@ import yaml
 import neps_core as neps
 from neps_core.errors import StorageError
 from neps_core.models import FIDELITY_SEARCHED
-from neps_core.summary import RunningBest, at_top_fidelity, refresh_summary_files
+from neps_core.summary import (
+    RunningBest,
+    at_top_fidelity,
+    refresh_summary_files,
+    summary_as_dict,
+)
 from neps_core.testing import make_trial
 
 SPACE = {
@@ -479,6 +484,8 @@ def test_the_pareto_front_shows_choices_stored_as_indices_readably(root: Path) -
     for entry in on_disk["pareto_front"]:
         assert entry["pipeline"]["shape"] == str(shapes[entry["config"]["shape"]])
         assert entry["pipeline"]["x"] == entry["config"]["x"]
+    built_elsewhere = attrs.evolve(summary, pareto_pipelines=())  # e.g. by a plugin
+    assert "pipeline" not in summary_as_dict(built_elsewhere)["pareto_front"][0]
 
 
 @pytest.mark.parametrize("searched", [False, True], ids=["scheduled", "searched"])

@@ -355,6 +355,10 @@ def test_meta_is_fidelity_marks_the_fidelity_for_multi_fidelity_optimizers(root:
     not_marked = CS.ConfigurationSpace()
     not_marked.add(CS.Integer("epochs", (1, 9), meta={"is_fidelity": False}))
     assert from_configspace(not_marked).fidelity_name is None
+    for mark in (1, np.True_):  # True by other names
+        counted = CS.ConfigurationSpace()
+        counted.add(CS.Integer("epochs", (1, 9), meta={"is_fidelity": mark}))
+        assert from_configspace(counted).fidelity_name == "epochs"
 
 
 def test_tight_but_legal_forbidden_relations_are_sampled(root: Path) -> None:
