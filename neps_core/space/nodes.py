@@ -22,6 +22,7 @@ can only be rebuilt from it by passing the space itself.
 from __future__ import annotations
 
 import importlib
+import sys
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -105,8 +106,25 @@ def _describe_value(value: Any, inner: Callable[[Any], Any]) -> Any:
     module = getattr(value, "__module__", None)
     qualname = getattr(value, "__qualname__", None)
     if callable(value) and isinstance(module, str) and isinstance(qualname, str):
-        return {"type": "callable", "path": f"{module}:{qualname}"}
+        return {"type": "callable", "path": f"{module}:{_importable_name(value, module, qualname)}"}
     return {"type": "object", "repr": repr(value)}
+
+
+def _importable_name(value: Any, module: str, qualname: str) -> str:
+    """The name under which ``value`` imports back from ``module``: its qualified name, or
+    else its plain name (``torch.sqrt``'s qualified name is ``_VariableFunctionsClass.sqrt``,
+    which ``torch`` has no attribute for); the qualified name where neither does."""
+    home = sys.modules.get(module)
+    for name in (qualname, getattr(value, "__name__", None)):
+        if home is not None and isinstance(name, str) and _attribute(home, name) is value:
+            return name
+    return qualname
+
+
+def _attribute(owner: Any, dotted: str) -> Any:
+    for part in dotted.split("."):
+        owner = getattr(owner, part, None)
+    return owner
 
 
 def same_description(saved: Any, given: Any) -> bool:

@@ -511,6 +511,22 @@ def _lambda_space() -> neps.PipelineSpace:
     )
 
 
+def test_torch_functions_are_saved_under_a_path_that_imports_back(root: Path) -> None:
+    """``torch.sqrt`` was saved as ``torch:_VariableFunctionsClass.sqrt``, which torch lacks:
+    NePS's optimizer-search example could not be continued without its space."""
+    space = neps.PipelineSpace(
+        {"function": neps.Categorical((torch.sqrt, torch.log)), "x": neps.Float(1.0, 2.0)}
+    )
+    paths = [choice["path"] for choice in describe_space(space)["function"]["choices"]]
+    assert paths == ["torch:sqrt", "torch:log"]
+    assert space_from_description(describe_space(space)) == space
+    neps.run(lambda function, x: float(function(torch.tensor(x))), space,
+             root_directory=root, evaluations_to_spend=2)  # fmt: skip
+    neps.run(lambda function, x: float(function(torch.tensor(x))),
+             root_directory=root, evaluations_to_spend=3)  # fmt: skip
+    assert neps.load_pipeline_space(root) == space
+
+
 def test_a_lambda_operator_cannot_be_reloaded_without_the_space(root: Path) -> None:
     def evaluate(scaled: float) -> float:
         return scaled
