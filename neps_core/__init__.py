@@ -51,6 +51,9 @@ from neps_core.space import (
     Resampled,
 )
 
+#: NePS's other name of ``Resampled`` (``neps.Resample("name")``).
+Resample = Resampled
+
 __version__ = "0.1.0"
 
 # Python shows a DeprecationWarning only when it points into __main__; ours about NePS's old
@@ -114,6 +117,7 @@ __all__ = [
     "PluginLoadError",
     "Proposal",
     "Report",
+    "Resample",
     "Resampled",
     "SettingsError",
     "SpaceMismatchError",

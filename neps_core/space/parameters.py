@@ -23,7 +23,12 @@ from neps_core.space.naming import assigned_name
 PriorConfidence = Literal["low", "medium", "high"]
 PRIOR_CONFIDENCES: tuple[str, ...] = ("low", "medium", "high")
 #: NePS's old argument names -> today's (see ``neps_core.space.legacy``).
-LEGACY_KEYS = {"default": "prior", "default_confidence": "prior_confidence"}
+LEGACY_KEYS = {
+    "default": "prior",
+    "default_confidence": "prior_confidence",
+    "min_value": "lower",
+    "max_value": "upper",
+}
 
 if TYPE_CHECKING:
     from neps_core.space.structure import Resampled

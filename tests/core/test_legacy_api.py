@@ -309,6 +309,17 @@ def test_an_old_categorical_default_names_a_choice_not_an_index() -> None:
         neps.CategoricalParameter(["a", "b"], default="c")
 
 
+def test_nepss_other_spellings_of_todays_names() -> None:
+    assert neps.Resample("x") == neps.Resampled("x")
+    with pytest.raises(
+        TypeError,
+        match=r"Float: write upper= instead of max_value= and lower= instead of min_value=",
+    ):
+        neps.Float(min_value=1e-6, max_value=1e-2, log=True)  # type: ignore[call-arg]
+    with pytest.warns(DeprecationWarning):
+        assert neps.FloatParameter(lower=0.0, upper=1.0) == neps.Float(0.0, 1.0)
+
+
 def test_old_argument_names_of_todays_parameters_say_the_new_ones() -> None:
     with pytest.raises(
         TypeError, match=r"Float: write prior= instead of default= \(NePS's old names"
