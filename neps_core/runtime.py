@@ -114,7 +114,8 @@ class Worker:
         """A continuation whose budget the run had (nearly) spent did nothing: say so loudly,
         as a budget smaller than what the run used is usually a mistake."""
         budget = self._sampler.budget(history)
-        if budget.exhausted_by is None and self._sampler.stop_reason != BUDGET_DOES_NOT_FIT:
+        fits = not (self._sampler.stop_reason or "").startswith(BUDGET_DOES_NOT_FIT)
+        if budget.exhausted_by is None and fits:
             return
         used = {
             "evaluations_to_spend": budget.used_evaluations,

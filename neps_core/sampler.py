@@ -1,9 +1,8 @@
 """Deciding which trials a worker gets, inside one storage transaction.
 
-The decision, in order: recover trials of dead workers, claim PENDING trials, then - while
-the global budget allows - ask the optimizer for new configurations. Because the decision
-runs on the complete, locked history, two workers never take the same slot and the budget is
-exact. The worker loop and ask-and-tell clients share this one implementation.
+In order: recover trials of dead workers, claim PENDING trials, then - while the global
+budget allows - ask the optimizer for new configurations. On the complete, locked history,
+two workers never take the same slot and the budget is exact (worker loop and ask-and-tell).
 """
 
 from __future__ import annotations
@@ -146,8 +145,15 @@ class TrialSampler:
         if not proposals:
             exhausted = not asked and self._cheapest_trial_fits(history, budget)
             reason = "the optimizer has nothing left to propose" if exhausted else None
-            self._nothing_now(history, claimed, reason or BUDGET_DOES_NOT_FIT)
+            self._nothing_now(history, claimed, reason or self._does_not_fit(asked))
         return claimed + self._new_trials(history, proposals, wanted, now)
+
+    def _does_not_fit(self, asked: list[Proposal]) -> str:
+        """``BUDGET_DOES_NOT_FIT``, with the next trial's fidelity (BO runs at the maximum)."""
+        name = self.space.fidelity_name
+        if asked and name is not None and self.settings.fidelities_to_spend is not None:
+            return f"{BUDGET_DOES_NOT_FIT} (at {name}={asked[0].config[name]})"
+        return BUDGET_DOES_NOT_FIT
 
     def _cheapest_trial_fits(self, history: TrialHistory, budget: BudgetInfo) -> bool:
         """Whether a new trial at the lowest fidelity fits: the multi-fidelity optimizers

@@ -299,6 +299,18 @@ def test_a_budget_raised_by_less_than_a_trial_says_so(
     assert "had used 9 of cost_to_spend=10.5" in caplog.text
 
 
+def test_a_fidelity_budget_below_the_next_trial_names_its_fidelity(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """BO runs at the maximum fidelity: 5 of 10 epochs left evaluated nothing, unexplained."""
+    space = {"x": neps.Float(0.0, 1.0), "epochs": neps.IntegerFidelity(1, 10)}
+    with caplog.at_level("WARNING", logger="neps_core"):
+        summary = neps.run(lambda x, epochs: x, space, root_directory=tmp_path / "run",
+                           optimizer="random_search", fidelities_to_spend=5)  # fmt: skip
+    assert summary.counts["success"] == 0
+    assert "does not fit the next trial (at epochs=10)" in caplog.text
+
+
 @pytest.mark.parametrize("optimizer", ["hyperband", "asha", "priorband"])
 def test_a_multi_fidelity_run_ended_by_its_cost_budget_says_so(
     tmp_path: Path, caplog: pytest.LogCaptureFixture, optimizer: str
