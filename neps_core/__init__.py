@@ -75,6 +75,7 @@ _NEPS_ONLY = {
     "load_yamls": "run(run_config='run.yaml'), or neps_core.run_config.load_run_config",
     "utils": "status(root).trials or status(root).to_dataframe() for a run's trials",
     "save_evaluation_results": "save_pipeline_results (same arguments)",
+    "Pipeline": "PipelineSpace (NePS's later name of its space class)",
     "state": _STATE_HINT,
     "NePSState": _STATE_HINT,
     "create_or_load_filebased_neps_state": _STATE_HINT,

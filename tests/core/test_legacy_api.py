@@ -385,6 +385,8 @@ def test_neps_names_without_a_counterpart_say_what_to_use() -> None:
         neps.tblogger  # noqa: B018
     with pytest.raises(AttributeError, match=r"no 'state' \(NePS's\); use status\(root\)"):
         neps.state.NePSState  # noqa: B018
+    with pytest.raises(AttributeError, match=r"no 'Pipeline' \(NePS's\); use PipelineSpace"):
+        neps.Pipeline  # noqa: B018
     for name in ("NePSState", "create_or_load_filebased_neps_state"):  # seed 003's names
         with pytest.raises(AttributeError, match=rf"no '{name}' \(NePS's\); use status\(root\)"):
             getattr(neps, name)
