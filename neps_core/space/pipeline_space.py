@@ -300,15 +300,14 @@ class PipelineSpace:
         }
 
     def mutable_decisions(self, config: Mapping[str, Any]) -> dict[str, Parameter]:
-        """The decisions of ``config`` that change what ``evaluate_pipeline`` receives.
-
-        Leaves out constants, the fidelity and decisions only unused intermediate entries read.
-        """
+        """The decisions of ``config`` that change what ``evaluate_pipeline`` receives (also
+        through a condition); not constants, the fidelity, or what only unused entries read."""
         walked = self.walk(config)
+        conditions = set().union(*(clause.names() for clause in self._conditions.values()))
         return {
             path: parameter
             for path, parameter in walked.parameters.items()
-            if path in walked.live
+            if (path in walked.live or path in conditions)
             and path != self._fidelity_name
             and not isinstance(parameter, Constant)
         }

@@ -429,6 +429,24 @@ def test_mutation_moves_decisions_and_keeps_the_configuration_valid() -> None:
     assert "_cell_block.kwargs.kernel_size" not in space.mutable_decisions(parent)
 
 
+def test_a_private_entry_read_by_a_condition_is_mutated() -> None:
+    """Only the condition read it: evolution never flipped it, 0 times in 500."""
+    from neps_core.space import Equals
+
+    space = neps.PipelineSpace(
+        {
+            "_use_bn": neps.Categorical((True, False)),
+            "width": neps.Integer(4, 64),
+            "bn": neps.Operation(Layer, args=(neps.ByName("width"),)),
+        },
+        conditions={"bn": Equals("_use_bn", True)},
+    )
+    assert "_use_bn" in space.mutable_decisions({"_use_bn": False, "width": 10})
+    rng = np.random.default_rng(0)
+    flipped = [space.mutate({"_use_bn": False, "width": 10}, rng)["_use_bn"] for _ in range(50)]
+    assert True in flipped
+
+
 def test_mutation_of_a_choice_redraws_what_lies_below_it() -> None:
     space = neps.PipelineSpace(
         {"body": neps.Categorical(choices=((neps.Float(0.0, 1.0),), (neps.Integer(1, 9),)))}
