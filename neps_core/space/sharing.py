@@ -1,13 +1,13 @@
-"""A parameter object used in several places of a space without being an entry is refused.
+"""A decision object used in several places of a space without being an entry is refused.
 
 NePS draws a parameter object once and uses its value wherever the object appears:
 ``hidden = neps.Integer(16, 128)`` given as the ``out_features`` of one layer and the
 ``in_features`` of the next makes both the same width. Here values are shared through
-entries (``b = a``, ``ByName``), and a decision that is no entry is drawn where it sits: such
-a space would draw two widths and build layers that do not fit. Rather than build a
-different search than the script means, the space is refused, saying how to share the value.
-An operation used twice is one decision (both uses are the same built object), so only
-single-valued parameters (numbers, categoricals of plain values) are checked.
+entries (``b = a``, ``ByName``), and a decision that is no entry is drawn at each place it
+sits: such a space would draw two widths and build layers that do not fit. Rather than search
+something else than the script means, the space is refused, saying how to share the value.
+The places are found as sampling finds them, by path: an operation used twice is two places
+for every decision inside it; each resampled copy draws its inside anew, on its own.
 """
 
 from __future__ import annotations
@@ -15,26 +15,26 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from neps_core.space.parameters import Constant, InvalidParameterError, Numerical, Parameter
+from neps_core.space.parameters import InvalidParameterError, Numerical, Parameter
 from neps_core.space.structure import ByName, Categorical, Operation, Resampled, is_leaf
 
 
 def refuse_unnamed_sharing(entries: Mapping[str, Any]) -> None:
-    """Raise where a number or categorical object is used in two places and is no entry."""
+    """Raise where a number or categorical object that is no entry is drawn at two places."""
     entry_ids = {id(value) for value in entries.values()}
-    entered: set[int] = set()
-    first_use: dict[int, str] = {}
+    walked: set[int] = set()
+    first_use: dict[tuple[str, int], str] = {}
     for name, entry in entries.items():
-        if id(entry) in entered:  # one object under two keys: its inside is walked once
+        if id(entry) in walked:  # one object under two keys: each key its own parameter
             continue
-        entered.add(id(entry))
-        for path, node in _uses(entry, name, entry_ids, entered):
-            if id(node) not in first_use:
-                first_use[id(node)] = path
+        walked.add(id(entry))
+        for scope, path, node in _uses(entry, name, entry_ids, scope=""):
+            if (scope, id(node)) not in first_use:
+                first_use[scope, id(node)] = path
                 continue
             kind = type(node).__name__
             raise InvalidParameterError(
-                f"Parameter {first_use[id(node)]!r}: the same {kind} object is also used at "
+                f"Parameter {first_use[scope, id(node)]!r}: the same {kind} object is also used at "
                 f"{path!r} without being an entry of the space. NePS draws it once for both; "
                 f"to share its value, make it an entry (a class attribute such as "
                 f"`_width = neps.{kind}(...)`, used in both places); to draw each anew, use "
@@ -43,23 +43,24 @@ def refuse_unnamed_sharing(entries: Mapping[str, Any]) -> None:
 
 
 def _uses(
-    node: Any, path: str, entry_ids: set[int], entered: set[int]
-) -> Iterator[tuple[str, Parameter]]:
-    """Each use of a single-valued parameter inside ``node`` that is no entry, with its path;
-    structures are entered once, references (entries, ``ByName``, resamples) not at all."""
+    node: Any, path: str, entry_ids: set[int], *, scope: str
+) -> Iterator[tuple[str, str, Parameter]]:
+    """Each place inside ``node`` where a decision object that is no entry is drawn: the
+    resampled copy it is in (``scope``: every copy draws its inside anew) and its path.
+    References (entries, ``ByName``, resamples of them or of a single value) are none."""
     for step, child in _steps(node):
-        if isinstance(child, Resampled | ByName) or id(child) in entry_ids:
+        if isinstance(child, ByName) or id(child) in entry_ids:
             continue
         where = f"{path}{step}"
-        if isinstance(child, Parameter) and is_leaf(child):
-            if not isinstance(child, Constant) and not _is_fidelity(child):
-                yield where, child
+        if isinstance(child, Resampled):
+            source = child.source
+            if not (isinstance(source, ByName) or id(source) in entry_ids or is_leaf(source)):
+                yield from _uses(source, where, entry_ids, scope=where)
             continue
-        if isinstance(child, Parameter):
-            if id(child) in entered:
-                continue
-            entered.add(id(child))
-        yield from _uses(child, where, entry_ids, entered)
+        if _is_decision(child):
+            yield scope, where, child
+        if not is_leaf(child):
+            yield from _uses(child, where, entry_ids, scope=scope)
 
 
 def _steps(node: Any) -> Iterator[tuple[str, Any]]:
@@ -76,6 +77,9 @@ def _steps(node: Any) -> Iterator[tuple[str, Any]]:
         yield from ((f".{key}", value) for key, value in node.items())
 
 
-def _is_fidelity(node: Parameter) -> bool:
-    """A fidelity inside a structure is refused elsewhere, with its own message."""
-    return isinstance(node, Numerical) and node.is_fidelity
+def _is_decision(node: Any) -> bool:
+    """A number or categorical, drawn where it sits (a fidelity inside a structure is refused
+    elsewhere, with its own message)."""
+    if isinstance(node, Numerical):
+        return not node.is_fidelity
+    return isinstance(node, Categorical)

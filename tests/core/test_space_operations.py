@@ -222,18 +222,47 @@ def test_a_number_object_used_twice_without_being_an_entry_is_refused() -> None:
         Shared().remove("_width")  # its uses would have drawn a value each, silently
 
 
-def test_structures_used_twice_are_one_decision_and_are_not_refused() -> None:
+def test_every_place_a_decision_is_drawn_counts_as_sampling_finds_them() -> None:
+    """An operation used twice draws what is inside it twice, within a resampled copy too;
+    a categorical of operations is a decision too (all were drawn apart). Each resampled
+    copy draws its inside anew, on its own."""
     width = neps.Integer(1, 9)
-    block = neps.Operation(Layer, kwargs={"width": width})  # twice, holding `width` once
-    space = neps.PipelineSpace(
+    block = neps.Operation(Layer, kwargs={"width": width})
+    refused = {
+        "pair.args.1.kwargs.width": {"pair": neps.Operation(pack, args=(block, block))},
+        "net.args.0.args.1.kwargs.in_width": {  # twice inside one resampled block
+            "net": neps.Operation(
+                pack,
+                args=(
+                    neps.Operation(
+                        pack,
+                        args=(
+                            neps.Operation(pack, kwargs={"out_width": width}),
+                            neps.Operation(pack, kwargs={"in_width": width}),
+                        ),
+                    ).resample(),
+                ),
+            )
+        },
+        "b.args.0": {
+            "a": neps.Operation(pack, args=(act := neps.Categorical((neps.Operation(pack),)),)),
+            "b": neps.Operation(pack, args=(act,)),
+        },
+    }
+    for second, entries in refused.items():
+        with pytest.raises(neps.space.InvalidParameterError, match=re.escape(f"{second!r}")):
+            neps.PipelineSpace(entries)
+    fine = neps.PipelineSpace(
         {
-            "pair": neps.Operation(pack, args=(block, block)),
-            "fresh": neps.Operation(pack, args=(block.resample(), width.resample())),
-            "again": block,  # a dict key holding it too
+            "fresh": neps.Operation(pack, args=(block.resample(), block.resample())),
+            "values": neps.Operation(pack, args=(width.resample(), width.resample())),
+            "copies": neps.Operation(pack, args=(block.resample(),) * 3),  # each draws anew
+            "again": block,  # a dict's keys are parameters of their own, one object or not
             "again_too": block,
+            "plain": neps.Operation(pack, args=(neps.Operation(Layer),) * 2),  # no decision
         }
     )
-    assert list(space.parameters) == ["pair", "fresh", "again", "again_too"]
+    assert len(fine.parameters) == 6
 
     cell = neps.Operation(pack, args=(neps.ByName("expr").resample(),))
 
