@@ -146,11 +146,18 @@ def same_description(saved: Any, given: Any) -> bool:
 
 
 def _same_callable(saved: str, given: str) -> bool:
+    """The same path, or the same name with one in ``__main__``, or two paths to one object
+    (``random:Random.uniform`` as saved before paths had to import back, ``random:uniform``,
+    whose bound method is that function)."""
     saved_module, _, saved_name = saved.partition(":")
     given_module, _, given_name = given.partition(":")
-    return saved == given or (
-        saved_name == given_name and "__main__" in (saved_module, given_module)
-    )
+    if saved == given or (saved_name == given_name and "__main__" in (saved_module, given_module)):
+        return True
+    try:
+        one, other = import_path(saved, ""), import_path(given, "")
+    except InvalidParameterError:
+        return False
+    return bool(getattr(one, "__func__", one) is getattr(other, "__func__", other))
 
 
 def is_node_form(entry: Any) -> bool:

@@ -75,10 +75,7 @@ class Parameter:
         old = sorted(kwargs.keys() & LEGACY_KEYS.keys())
         if old:
             current = " and ".join(f"{LEGACY_KEYS[key]}= instead of {key}=" for key in old)
-            raise TypeError(
-                f"{cls.__name__}: write {current} (NePS's old names, which only the old "
-                "classes such as FloatParameter still take)"
-            )
+            raise TypeError(f"{cls.__name__}: write {current} (NePS's old names)")
         return super().__new__(cls)
 
     def problems(self) -> list[str]:

@@ -574,6 +574,18 @@ def test_torch_functions_are_saved_under_a_path_that_imports_back(root: Path) ->
     assert neps.load_pipeline_space(root) == space
 
 
+def test_a_callable_saved_under_its_qualified_name_is_the_same_callable() -> None:
+    """Runs saved ``random:Random.uniform`` before paths had to import back (review)."""
+    from neps_core.space.nodes import same_description
+
+    def saved(path: str) -> dict[str, str]:
+        return {"type": "callable", "path": path}
+
+    assert same_description(saved("random:Random.uniform"), saved("random:uniform"))
+    assert not same_description(saved("random:Random.uniform"), saved("random:gauss"))
+    assert not same_description(saved("no_such_module:f"), saved("random:uniform"))
+
+
 def test_a_lambda_operator_cannot_be_reloaded_without_the_space(root: Path) -> None:
     def evaluate(scaled: float) -> float:
         return scaled
