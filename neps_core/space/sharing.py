@@ -18,49 +18,66 @@ from typing import Any
 from neps_core.space.parameters import InvalidParameterError, Numerical, Parameter
 from neps_core.space.structure import ByName, Categorical, Operation, Resampled, is_leaf
 
+#: Where a use sits: its resampled copy (each draws its inside anew) and the choice it is in
+#: of every categorical above it (two choices of one categorical are never drawn together).
+Place = tuple[str, tuple[tuple[str, int], ...]]
+
 
 def refuse_unnamed_sharing(entries: Mapping[str, Any]) -> None:
     """Raise where a number or categorical object that is no entry is drawn at two places."""
     entry_ids = {id(value) for value in entries.values()}
     walked: set[int] = set()
-    first_use: dict[tuple[str, int], str] = {}
+    uses: dict[int, list[tuple[Place, str]]] = {}
     for name, entry in entries.items():
         if id(entry) in walked:  # one object under two keys: each key its own parameter
             continue
         walked.add(id(entry))
-        for scope, path, node in _uses(entry, name, entry_ids, scope=""):
-            if (scope, id(node)) not in first_use:
-                first_use[scope, id(node)] = path
-                continue
-            kind = type(node).__name__
-            raise InvalidParameterError(
-                f"Parameter {first_use[scope, id(node)]!r}: the same {kind} object is also used at "
-                f"{path!r} without being an entry of the space. NePS draws it once for both; "
-                f"to share its value, make it an entry (a class attribute such as "
-                f"`_width = neps.{kind}(...)`, used in both places); to draw each anew, use "
-                f"one object per place or `.resample()`"
-            )
+        for place, path, node in _uses(entry, name, entry_ids, place=("", ())):
+            earlier = next((p for q, p in uses.get(id(node), []) if _together(q, place)), None)
+            if earlier is not None:
+                raise _shared_unnamed(node, earlier, path)
+            uses.setdefault(id(node), []).append((place, path))
+
+
+def _together(one: Place, other: Place) -> bool:
+    """Whether two places can be drawn in one configuration: the same resampled copy, and
+    no categorical above both with each in another choice."""
+    choices = dict(one[1])
+    return one[0] == other[0] and all(choices.get(at, index) == index for at, index in other[1])
+
+
+def _shared_unnamed(node: Parameter, first: str, second: str) -> InvalidParameterError:
+    kind = type(node).__name__
+    return InvalidParameterError(
+        f"Parameter {first!r}: the same {kind} object is also used at {second!r} without "
+        f"being an entry of the space. NePS draws it once for both; to share its value, make "
+        f"it an entry (a class attribute such as `_width = neps.{kind}(...)`, used in both "
+        f"places); to draw each anew, use one object per place or `.resample()`"
+    )
 
 
 def _uses(
-    node: Any, path: str, entry_ids: set[int], *, scope: str
-) -> Iterator[tuple[str, str, Parameter]]:
-    """Each place inside ``node`` where a decision object that is no entry is drawn: the
-    resampled copy it is in (``scope``: every copy draws its inside anew) and its path.
-    References (entries, ``ByName``, resamples of them or of a single value) are none."""
-    for step, child in _steps(node):
+    node: Any, path: str, entry_ids: set[int], *, place: Place
+) -> Iterator[tuple[Place, str, Parameter]]:
+    """Each place inside ``node`` where a decision object that is no entry is drawn, with
+    its path. References (entries, ``ByName``, resamples of them or of a single value) are
+    none."""
+    for index, (step, child) in enumerate(_steps(node)):
         if isinstance(child, ByName) or id(child) in entry_ids:
             continue
         where = f"{path}{step}"
+        inner = place
+        if isinstance(node, Categorical):  # this child is choice `index` of `node`
+            inner = (place[0], (*place[1], (path, index)))
         if isinstance(child, Resampled):
             source = child.source
             if not (isinstance(source, ByName) or id(source) in entry_ids or is_leaf(source)):
-                yield from _uses(source, where, entry_ids, scope=where)
+                yield from _uses(source, where, entry_ids, place=(where, inner[1]))
             continue
         if _is_decision(child):
-            yield scope, where, child
+            yield inner, where, child
         if not is_leaf(child):
-            yield from _uses(child, where, entry_ids, scope=scope)
+            yield from _uses(child, where, entry_ids, place=inner)
 
 
 def _steps(node: Any) -> Iterator[tuple[str, Any]]:

@@ -249,6 +249,11 @@ def test_every_place_a_decision_is_drawn_counts_as_sampling_finds_them() -> None
             "b": neps.Operation(pack, args=(act,)),
         },
     }
+    lr = neps.Float(1e-4, 1e-1, log=True)
+    refused["outside.args.0"] = {  # in a choice and outside the categorical: both drawn
+        "optimizer": neps.Categorical((neps.Operation(pack, kwargs={"lr": lr}), "none")),
+        "outside": neps.Operation(pack, args=(lr,)),
+    }
     for second, entries in refused.items():
         with pytest.raises(neps.space.InvalidParameterError, match=re.escape(f"{second!r}")):
             neps.PipelineSpace(entries)
@@ -260,14 +265,26 @@ def test_every_place_a_decision_is_drawn_counts_as_sampling_finds_them() -> None
             "again": block,  # a dict's keys are parameters of their own, one object or not
             "again_too": block,
             "plain": neps.Operation(pack, args=(neps.Operation(Layer),) * 2),  # no decision
+            "optimizer": neps.Categorical(  # one choice at a time: never drawn twice (review)
+                (neps.Operation(pack, kwargs={"lr": lr}), neps.Operation(Layer, args=(lr,)))
+            ),
+            "pair_choice": neps.Categorical(((size := neps.Integer(1, 3), "a"), (size, "b"))),
         }
     )
-    assert len(fine.parameters) == 6
+    assert len(fine.parameters) == 8
 
     cell = neps.Operation(pack, args=(neps.ByName("expr").resample(),))
 
+    op = neps.Categorical(("+", "*"))  # an operator shared by two rules of the grammar
+
     class Grammar(neps.PipelineSpace):  # a production used twice, as grammars do
-        expr = neps.Categorical((neps.Operation(pack, args=(cell, cell)), neps.Operation(pack)))
+        expr = neps.Categorical(
+            (
+                neps.Operation(pack, args=(cell, cell)),
+                neps.Operation(pack, args=(neps.ByName("expr").resample(), op)),
+                neps.Operation(pack, args=(op,)),
+            )
+        )
 
     assert _samples(Grammar(), 3)
 
