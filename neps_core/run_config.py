@@ -121,6 +121,10 @@ class _Parser:
             name = canonical_name(str(key))
             if name in REMOVED:
                 self.fail(str(key), f"not supported by neps_core: {REMOVED[name]}")
+            if name not in SETTINGS and _a_section(value):
+                self.fail(
+                    str(key), "a section of settings (NePS's form): put them at the top level"
+                )
             if name not in SETTINGS:
                 self.fail(str(key), f"unknown setting.{did_you_mean(str(key), known)}")
             if name in values:
@@ -365,3 +369,8 @@ def _locate(key: str, problem: str, fields: list[str]) -> str:
     if field is None:
         return f"{key}: {message}"
     return f"{key}.{field}: {message.removeprefix(f'{field} ').strip()}"
+
+
+def _a_section(value: Any) -> bool:
+    """Whether ``value`` is a mapping of settings (NePS's ``experiment:`` sections)."""
+    return isinstance(value, Mapping) and any(canonical_name(str(k)) in SETTINGS for k in value)

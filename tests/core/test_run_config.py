@@ -367,6 +367,10 @@ def test_error_messages_give_the_key_path(
         ),
         ({"pipeline_space": {"x": {"lower": 2.0, "upper": 1.0}}}, "run.yaml: pipeline_space.x:"),
         ({"pipeline_space": "missing.yaml"}, "run.yaml: pipeline_space: no such file"),
+        (  # NePS's sectioned form was "unknown setting" with a list of settings
+            {"experiment": {"max_evaluations_total": 5}},
+            "run.yaml: experiment: a section of settings (NePS's form): put them at the top",
+        ),
         ({"evaluate_pipeline": "missing.py:f"}, "run.yaml: evaluate_pipeline: no such file"),
         (
             {"evaluate_pipeline": "no_such_module:f"},
