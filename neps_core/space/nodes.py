@@ -22,7 +22,6 @@ can only be rebuilt from it by passing the space itself.
 from __future__ import annotations
 
 import importlib
-import sys
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -114,17 +113,13 @@ def _importable_name(value: Any, module: str, qualname: str) -> str:
     """The name under which ``value`` imports back from ``module``: its qualified name, or
     else its plain name (``torch.sqrt``'s qualified name is ``_VariableFunctionsClass.sqrt``,
     which ``torch`` has no attribute for); the qualified name where neither does."""
-    home = sys.modules.get(module)
     for name in (qualname, getattr(value, "__name__", None)):
-        if home is not None and isinstance(name, str) and _attribute(home, name) is value:
-            return name
+        try:
+            if isinstance(name, str) and import_path(f"{module}:{name}", "") is value:
+                return name
+        except InvalidParameterError:
+            continue
     return qualname
-
-
-def _attribute(owner: Any, dotted: str) -> Any:
-    for part in dotted.split("."):
-        owner = getattr(owner, part, None)
-    return owner
 
 
 def same_description(saved: Any, given: Any) -> bool:
