@@ -61,7 +61,9 @@ class SpaceStructure:
             self._solve_heights()
         self.order = self._check_conditions(conditions, forbidden, referenced)
         clauses = [*conditions.values(), *forbidden]
-        self._check_intermediates_used(referenced.union(*(c.names() for c in clauses)))
+        #: Entries a condition or forbidden clause reads: their decisions are always made.
+        self.clause_names: set[str] = set().union(*(c.names() for c in clauses))
+        self._check_intermediates_used(referenced | self.clause_names)
 
     # -- references ---------------------------------------------------------------------------
     def reference(self, node: Any, *, root: bool = False) -> str | None:

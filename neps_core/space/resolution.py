@@ -115,20 +115,35 @@ class Resolver:
         self._drawing = ""
 
     def run(self) -> Resolution:
-        """Walk every active entry (parents of conditions first) and return the result."""
+        """Walk every active entry (parents of conditions first) and return the result.
+
+        An intermediate (``_name``) entry is walked where it is used: one only resampled, or
+        used by inactive entries, makes no decision of its own, which would change nothing
+        ``evaluate_pipeline`` receives yet tell configurations apart.
+        """
         entries = self.structure.entries
         for name in self.structure.order:
             clause = self.conditions.get(name)
             if clause is not None and not clause.holds(self.result.decisions, entries):
                 continue
-            self.value_of(name)
+            if not name.startswith("_") or name in self.structure.clause_names:
+                self.value_of(name)
         for name in entries:  # declaration order
             if name in self._memo:
                 value, keys = self._memo[name]
                 self.result.values[name] = value
                 if not name.startswith("_"):
                     self.result.live |= keys
+            elif name.startswith("_") and name not in self.conditions:
+                self._consume_unused(name)
         return self.result
+
+    def _consume_unused(self, name: str) -> None:
+        """Accept the decisions given under entry ``name`` that this walk did not need (stored
+        by a version that walked every intermediate entry)."""
+        self.consumed |= {
+            path for path in self.given if path == name or path.startswith((f"{name}.", f"{name}["))
+        }
 
     # -- entries ------------------------------------------------------------------------------
     def value_of(self, name: str) -> Any:

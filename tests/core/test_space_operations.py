@@ -178,6 +178,25 @@ def test_underscore_entries_are_not_passed_on() -> None:
     assert set(space.resolve(config)) == {"x", "same", "fresh", "shared_blocks", "fresh_blocks"}
 
 
+class OnlyResampledSpace(neps.PipelineSpace):
+    _width = neps.Integer(1, 1000)
+    first = neps.Operation(Layer, kwargs={"width": _width.resample()})
+    second = neps.Operation(Layer, kwargs={"width": _width.resample()})
+
+
+def test_an_entry_used_only_resampled_makes_no_decision_of_its_own() -> None:
+    """Its own draw would change nothing evaluated, yet tell configurations apart."""
+    space = OnlyResampledSpace()
+    config = _samples(space, 1)[0]
+    assert set(config) == {"first.kwargs.width", "second.kwargs.width"}
+    space.validate_config(config)
+    stored_by_an_older_version = {**config, "_width": 7}
+    space.validate_config(stored_by_an_older_version)
+    assert space.active_part(stored_by_an_older_version) == config
+    with pytest.raises(ValueError, match="_widht"):
+        space.validate_config({**config, "_widht": 7})
+
+
 def test_resampling_twice_is_resampling_once() -> None:
     x = neps.Float(0.0, 1.0)
     assert x.resample().resample() == x.resample()

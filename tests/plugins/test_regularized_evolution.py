@@ -191,3 +191,16 @@ def test_a_run_evolves_a_structural_space(root: Path) -> None:
     assert len(seen) == 15
     for trial_id in range(1, 16):
         assert neps.load_config(root, config_id=trial_id)["tree"] == seen[trial_id - 1]
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_an_entry_only_resampled_does_not_make_an_architecture_new(seed: int) -> None:
+    """Four architectures in four evaluations: a draw of the unused ``_units`` itself made a
+    configuration look new while evaluating an architecture again."""
+
+    class Space(neps.PipelineSpace):
+        _units = neps.Integer(1, 4)
+        layer = neps.Operation(dict, kwargs={"units": _units.resample()})
+
+    history = optimize(RegularizedEvolution(Space(), seed=seed), lambda c: 0.0, 4)
+    assert sorted(t.config["layer.kwargs.units"] for t in history.values()) == [1, 2, 3, 4]
