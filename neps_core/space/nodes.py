@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable, Mapping
+from types import ModuleType
 from typing import Any
 
 from neps_core.space.analysis import SpaceStructure
@@ -102,11 +103,21 @@ def _describe_value(value: Any, inner: Callable[[Any], Any]) -> Any:
         return {"type": type(value).__name__, "items": [inner(item) for item in value]}
     if type(value) is dict and all(isinstance(k, str) for k in value):
         return {"type": "dict", "items": {k: inner(v) for k, v in value.items()}}
-    module = getattr(value, "__module__", None)
+    module = getattr(value, "__module__", None) or _module_of_bound_instance(value)
     qualname = getattr(value, "__qualname__", None)
     if callable(value) and isinstance(module, str) and isinstance(qualname, str):
         return {"type": "callable", "path": f"{module}:{_importable_name(value, module, qualname)}"}
     return {"type": "object", "repr": repr(value)}
+
+
+def _module_of_bound_instance(method: Any) -> str | None:
+    """The module of the class a builtin bound method's instance has: ``random.random`` has
+    no module of its own, and its text holds an address that changes per process."""
+    instance = getattr(method, "__self__", None)
+    if instance is None or isinstance(instance, type | ModuleType):
+        return None
+    module = getattr(type(instance), "__module__", None)
+    return module if isinstance(module, str) else None
 
 
 def _importable_name(value: Any, module: str, qualname: str) -> str:

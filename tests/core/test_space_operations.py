@@ -8,6 +8,7 @@ survive YAML, and a run can be reloaded from disk into exactly what was evaluate
 from __future__ import annotations
 
 import math
+import random
 import re
 from pathlib import Path
 from typing import Any
@@ -608,6 +609,15 @@ def test_torch_functions_are_saved_under_a_path_that_imports_back(root: Path) ->
     neps.run(lambda function, x: float(function(torch.tensor(x))),
              root_directory=root, evaluations_to_spend=3)  # fmt: skip
     assert neps.load_pipeline_space(root) == space
+
+
+def test_a_builtin_bound_method_is_saved_under_its_module_name() -> None:
+    """``random.random`` has no module of its own: it was saved as its text, with an address
+    that changes per process, so its run could not be continued without its space."""
+    space = neps.PipelineSpace({"draw": neps.Categorical((random.random, random.gauss))})
+    paths = [choice["path"] for choice in describe_space(space)["draw"]["choices"]]
+    assert paths == ["random:random", "random:gauss"]
+    assert space_from_description(describe_space(space)) == space
 
 
 def test_a_callable_saved_under_its_qualified_name_is_the_same_callable() -> None:
