@@ -23,6 +23,7 @@ with priors.
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
@@ -46,6 +47,8 @@ from neps_core_plugins.brackets import (
     eta_field,
     halving_shape,
 )
+
+logger = logging.getLogger(__name__)
 
 
 def _in_unit_interval(_: Any, attribute: attrs.Attribute[Any], value: float) -> None:
@@ -104,6 +107,20 @@ class PriorBand(BracketOptimizer):
 
     def schedule_name(self) -> str:
         return str(self.settings.base)
+
+    def check_prior_options(self) -> None:
+        """PriorBand draws from the prior by design: without one, warn (as NePS does)."""
+        if not self.space.has_priors:
+            first = (
+                ", and its first configuration is the space's centre"
+                if self.prior_options()
+                else ""
+            )
+            logger.warning(
+                "priorband: no parameter of the space has a prior, so its prior draws are "
+                "uniform%s; give parameters a prior, or use hyperband",
+                first,
+            )
 
     def sample_config(self, rung: int, rng: np.random.Generator, plan: Plan) -> dict[str, Any]:
         fidelity = self.rungs.fidelities[rung]

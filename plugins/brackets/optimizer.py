@@ -9,12 +9,16 @@ from typing import Any, ClassVar
 import numpy as np
 
 from neps_core.budget import BudgetGuard
+from neps_core.errors import SettingsError
 from neps_core.interfaces import Optimizer
 from neps_core.models import BudgetInfo, Proposal, Trial
 from neps_core.space import PipelineSpace
 from neps_core.space.enumeration import MAX_DRAWS, config_key, unseen_config
 from neps_core_plugins.brackets.plan import Member, Plan, Schedule, Slot
 from neps_core_plugins.brackets.rungs import Rungs
+
+#: What :meth:`BracketOptimizer._next` returns when the space has no new configuration left.
+USED_UP = object()
 
 
 class BracketOptimizer(Optimizer):
@@ -43,6 +47,28 @@ class BracketOptimizer(Optimizer):
         self.rungs = Rungs.from_space(space, eta)
         rate = getattr(self.settings, "early_stopping_rate", 0)
         self.schedule = Schedule.named(self.schedule_name(), self.rungs, eta, rate)
+        self.check_prior_options()
+
+    def check_prior_options(self) -> None:
+        """Refuse options that draw from the prior when no parameter has one (as NePS does):
+        "the prior" would be the space's centre, which no one chose."""
+        asked = self.prior_options()
+        if asked and not self.space.has_priors:
+            raise SettingsError(
+                f"{' and '.join(asked)} {'needs' if len(asked) == 1 else 'need'} a prior, and "
+                "no parameter of the space has one; "
+                "give parameters a prior, or use sampler='uniform' and sample_prior_first=False"
+            )
+
+    def prior_options(self) -> list[str]:
+        """The settings given that draw from the prior, as written."""
+        asked = []
+        if getattr(self.settings, "sampler", "uniform") == "prior":
+            asked.append("sampler='prior'")
+        first = getattr(self.settings, "sample_prior_first", False)
+        if first:
+            asked.append(f"sample_prior_first={first!r}")
+        return asked
 
     def schedule_name(self) -> str:
         """Which of :data:`SCHEDULES` this optimizer runs."""
@@ -54,15 +80,15 @@ class BracketOptimizer(Optimizer):
         rng = self.random_generator(trials)
         seen = {self._without_fidelity(trial.config) for trial in trials.values()}
         proposals: list[Proposal] = []
-        short_rungs = False  # until no slot yields a configuration: the space is used up
+        short_rungs = False  # until a slot that fits the budget finds the space used up
         while len(proposals) < n:
             proposal = self._next(plan, guard, rng, seen, short_rungs=short_rungs)
-            if proposal is None and not short_rungs:
+            if isinstance(proposal, Proposal):
+                proposals.append(proposal)
+            elif proposal is USED_UP and not short_rungs:
                 short_rungs = True
-                continue
-            if proposal is None:
+            else:  # nothing fits the budget: rungs still wait for their full size
                 break
-            proposals.append(proposal)
         return proposals
 
     def _next(
@@ -73,12 +99,14 @@ class BracketOptimizer(Optimizer):
         seen: set[str],
         *,
         short_rungs: bool,
-    ) -> Proposal | None:
-        """The first slot that fits the budget and yields a configuration not tried yet."""
+    ) -> Proposal | object | None:
+        """The first slot that fits the budget and yields a configuration not tried yet;
+        :data:`USED_UP` when a slot fitted but the space had no new configuration left."""
         if self._prior_at_target and plan.roots == 0:
             first = self._prior_at_top(plan, guard, seen)
             if first is not None:
                 return first
+        used_up = False
         for slot in plan.slots(self.rank, short_rungs=short_rungs):
             fidelity = self.rungs.fidelities[slot.rung]
             continued = slot.source is not None
@@ -86,13 +114,14 @@ class BracketOptimizer(Optimizer):
                 continue
             config = self._config_for(slot, fidelity, rng, plan, seen)
             if config is None:
+                used_up = True
                 continue
             plan.take(slot, config)
             guard.spend(fidelity, continued)
             seen.add(self._without_fidelity(config))
             previous = None if slot.source is None else slot.source.trial_id
             return Proposal(config, previous_trial_id=previous)
-        return None
+        return USED_UP if used_up else None
 
     def _prior_at_top(self, plan: Plan, guard: BudgetGuard, seen: set[str]) -> Proposal | None:
         """The prior configuration at the highest fidelity, outside the brackets (if it fits)."""

@@ -669,10 +669,12 @@ FORBIDDEN_STARTS = {
 }
 STARTING_FROM_THE_PRIOR = {
     "priorband": {},
-    "pibo": {},  # needs priors: not run on the centre
+    "pibo": {},
     "hyperband": {"sample_prior_first": True},
     "successive_halving": {"sample_prior_first": "highest_fidelity"},
 }
+#: Those refused without priors: not run on the centre.
+NEEDING_PRIORS = ("pibo", "hyperband", "successive_halving")
 
 
 @pytest.mark.parametrize(
@@ -681,7 +683,7 @@ STARTING_FROM_THE_PRIOR = {
         (start, optimizer)
         for start in FORBIDDEN_STARTS
         for optimizer in STARTING_FROM_THE_PRIOR
-        if not (start == "centre" and optimizer == "pibo")
+        if not (start == "centre" and optimizer in NEEDING_PRIORS)
     ],
 )
 def test_a_forbidden_prior_configuration_is_replaced_by_an_allowed_one_near_it(

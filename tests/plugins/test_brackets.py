@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import re
 from collections import Counter
 from typing import Any
 
@@ -24,6 +26,7 @@ from neps_core_plugins.brackets import (
     hyperband_shape,
 )
 from neps_core_plugins.hyperband import Hyperband
+from neps_core_plugins.priorband import PriorBand
 from neps_core_plugins.successive_halving import SuccessiveHalving
 
 
@@ -274,6 +277,30 @@ def test_sample_prior_first_at_the_highest_fidelity_as_neps_spells_it(cls: Any) 
         build_optimizer(cls, {"sample_prior_first": "lowest_fidelity"}, space, 0)
 
 
+@pytest.mark.parametrize("cls", [Hyperband, ASHA, AsyncHB, SuccessiveHalving])
+@pytest.mark.parametrize(
+    ("options", "named"),
+    [
+        ({"sampler": "prior"}, "sampler='prior' needs a prior"),
+        ({"sample_prior_first": True}, "sample_prior_first=True needs a prior"),
+        ({"sample_prior_first": "highest_fidelity"}, "sample_prior_first='highest_fidelity'"),
+    ],
+)
+def test_prior_options_without_priors_are_refused_as_in_neps(
+    cls: Any, options: dict[str, Any], named: str
+) -> None:
+    """ "The prior configuration" was the space's centre, evaluated first without a word."""
+    with pytest.raises(SettingsError, match=rf"{re.escape(named)}.*no parameter.*has one"):
+        build_optimizer(cls, options, SPACE, 0)
+
+
+def test_priorband_without_priors_warns_and_runs(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING):
+        optimizer = build_optimizer(PriorBand, {}, SPACE, 0)
+    assert "no parameter of the space has a prior" in caplog.text
+    assert len(_ask(optimizer, TrialHistory(), n=2)) == 2
+
+
 # -- budgets ------------------------------------------------------------------------------------
 @pytest.mark.parametrize(
     "optimizer", ["successive_halving", "hyperband", "asha", "async_hb", "priorband"]
@@ -319,6 +346,26 @@ def test_the_cost_budget_is_never_overshot_when_costs_are_known() -> None:
     assert [p.config["epochs"] for p in proposals] == [1, 1]  # a promotion would cost 3
     spent = BudgetInfo(cost_to_spend=9.5, used_cost=9.0)
     assert list(optimizer.ask(history, spent, 3)) == []
+
+
+@pytest.mark.parametrize(("optimizer", "budget"), [("successive_halving", 138), ("asha", 75)])
+def test_a_budget_too_small_for_a_new_trial_does_not_promote_from_short_rungs(
+    optimizer: str, budget: float, tmp_path: Any
+) -> None:
+    """Fresh trials cost 10, promotions 1: when no fresh trial fitted, rungs promoted before
+    they were full (successive halving from a rung of 4, ASHA the best of 2 at rung 3)."""
+
+    def evaluate(previous_pipeline_directory: Any, x: float, epochs: int) -> dict[str, float]:
+        return {
+            "objective_to_minimize": x,
+            "cost": 10.0 if previous_pipeline_directory is None else 1.0,
+        }
+
+    summary = neps.run(evaluate, SPACE, root_directory=tmp_path, optimizer=(optimizer, {"eta": 3}),
+                       cost_to_spend=budget, seed=1, post_run_summary=False)  # fmt: skip
+    by_fidelity = Counter(t.fidelity for t in summary.trials)
+    assert by_fidelity[3] <= by_fidelity[1] // 3 and by_fidelity[9] <= by_fidelity[3] // 3
+    assert summary.budget.used_cost <= budget
 
 
 def test_failed_trials_are_final_but_never_promoted() -> None:

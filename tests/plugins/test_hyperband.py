@@ -9,7 +9,8 @@ import pytest
 
 import neps_core as neps
 from neps_core.errors import SettingsError
-from neps_core.testing import OptimizerContract
+from neps_core.space import PipelineSpace
+from neps_core.testing import OptimizerContract, toy_spaces
 from neps_core_plugins.hyperband import Hyperband
 
 pytest_plugins = ["neps_core.testing.fixtures"]
@@ -22,6 +23,7 @@ class TestHyperbandContract(OptimizerContract):
 class TestHyperbandAroundPriorsContract(OptimizerContract):
     optimizer_class = Hyperband
     optimizer_options: ClassVar[dict[str, Any]] = {"sampler": "prior", "sample_prior_first": True}
+    spaces: ClassVar[dict[str, PipelineSpace]] = {"priors": toy_spaces()["fidelity_priors"]}
 
 
 def test_every_bracket_runs_and_promotions_resume(multi_fidelity_run: Any) -> None:
