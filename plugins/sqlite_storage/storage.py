@@ -238,7 +238,8 @@ class SQLiteStorage(Storage):
 
     def _prepare(self, connection: sqlite3.Connection) -> None:
         """Check the schema version, creating the schema (in WAL mode) for a new database."""
-        connection.execute(f"PRAGMA synchronous = {'FULL' if self.fsync else 'NORMAL'}")
+        synchronous = f"PRAGMA synchronous = {'FULL' if self.fsync else 'NORMAL'}"
+        self._retrying(lambda: connection.execute(synchronous), "set the sync mode")
         version = self._retrying(lambda: self._schema_version(connection), "read the schema")
         if version is None:
             self._retrying(lambda: self._enable_wal(connection), "enable WAL mode")

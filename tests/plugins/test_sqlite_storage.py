@@ -430,6 +430,49 @@ def test_a_waiting_writer_gets_the_lock_once_it_is_released(
     assert [t.id for t in created] == ["1"]
 
 
+HOLD_EXCLUSIVE_MODE = """
+import sqlite3, sys
+connection = sqlite3.connect(sys.argv[1], isolation_level=None)
+connection.execute("PRAGMA locking_mode=EXCLUSIVE")
+connection.execute("BEGIN EXCLUSIVE")
+connection.execute("COMMIT")  # the lock stays until the connection closes, readers too wait
+print("locked", flush=True)
+sys.stdin.readline()
+connection.close()
+"""
+
+
+def test_opening_waits_up_to_lock_timeout_for_a_database_held_in_exclusive_mode(
+    root: Path, storage: SQLiteStorage
+) -> None:
+    """Opening failed after SQLite's own 2 s wait, not lock_timeout: a setting was made
+    outside the retries."""
+    storage.transact(_new_trials(1))
+    storage.close()
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_EXCLUSIVE_MODE, str(root / "run.db")],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+
+    def release() -> None:
+        assert holder.stdin is not None
+        holder.stdin.write("\n")
+        holder.stdin.flush()
+
+    releaser = threading.Timer(3.0, release)  # longer than SQLite's own wait
+    releaser.start()
+    try:
+        waiting = SQLiteStorage(root, lock_timeout=60)
+        assert list(waiting.sync()) == ["1"]
+        waiting.close()
+    finally:
+        releaser.join()
+        assert holder.wait(timeout=30) == 0
+
+
 @pytest.fixture
 def read_only_database(root: Path, storage: SQLiteStorage) -> Iterator[Path]:
     """``run.db`` made read-only for real; root ignores permissions, so it is made immutable."""
