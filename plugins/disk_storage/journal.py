@@ -37,7 +37,11 @@ class Journal:
         self._writer: BinaryIO | None = None
 
     def read_new(self) -> Iterator[dict[str, Any]]:
-        """Records appended since the last call (complete lines only)."""
+        """Records appended since the last call.
+
+        A last line that is a whole record without its newline (dropped by an editor, or about
+        to be written) is read too, and again next time: readers may not repair the file.
+        """
         if self._reader is None:
             try:
                 self._reader = open(self.path, "rb")  # noqa: SIM115 - kept open across reads
@@ -52,6 +56,9 @@ class Journal:
         # Only now: a damaged line stops the read, and the next read names the same line.
         self._offset += end
         self._line_number += len(lines)
+        last = _whole_record(chunk[end:])
+        if last is not None:
+            yield last
 
     def repair_torn_tail(self) -> None:
         """Cut off an incomplete last line left by a killed writer (call with the lock held).
@@ -83,7 +90,7 @@ class Journal:
             cut = self._offset + tail.rfind(b"\n") + 1
             handle.seek(cut)
             torn = handle.read()
-            if _is_record(torn):  # complete but for its newline (an editor dropped it): keep it
+            if _whole_record(torn) is not None:  # whole but for its newline: keep it
                 handle.write(b"\n")
                 logger.warning("Repaired %s: added the newline its last record lacked", self.path)
                 return
@@ -138,8 +145,12 @@ class Journal:
         return record
 
 
-def _is_record(raw: bytes) -> bool:
+def _whole_record(raw: bytes) -> dict[str, Any] | None:
+    """``raw`` as a record if it is one whole JSON object (no prefix of one is)."""
+    if not raw:
+        return None
     try:
-        return isinstance(json.loads(raw), dict)
+        record = json.loads(raw)
     except ValueError:
-        return False
+        return None
+    return record if isinstance(record, dict) else None

@@ -262,3 +262,16 @@ def test_a_last_record_without_its_newline_is_kept(tmp_path: Path) -> None:
     assert summary.counts["success"] == 4 and summary.counts["evaluating"] == 0
     assert not journal.with_suffix(".torn").exists()
     assert journal.read_bytes().endswith(b"\n")
+
+
+def test_readers_see_a_last_record_without_its_newline_too(tmp_path: Path) -> None:
+    """``status`` showed the last trial still evaluating, and ``migrate`` copied it so, while
+    the next writer keeps that record: readers only parsed up to the last newline."""
+    root = tmp_path / "run"
+    _run(root, 3)
+    journal = _journal(root)
+    journal.write_bytes(journal.read_bytes().rstrip(b"\n"))
+    before = journal.read_bytes()
+    status = neps.status(root)
+    assert status.counts["success"] == 3 and status.counts["evaluating"] == 0
+    assert journal.read_bytes() == before  # a reader does not repair
