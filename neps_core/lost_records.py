@@ -32,7 +32,8 @@ def refuse_trials_without_their_run(root: Path, storage: Storage) -> None:
         raise StorageError(
             f"{root}: its storage {storage.name!r} holds {count} trial(s) but not the record "
             "of the run they belong to (its space, optimizer and seed; the disk storage keeps "
-            "it in run_info.yaml): it was deleted or lost. Restore it, or start over with "
+            "it in run_info.yaml, the sqlite storage in its run_info table): it was deleted or "
+            "lost. Restore it, or start over with "
             "overwrite_root_directory=True"
         )
 
