@@ -9,6 +9,7 @@ configuration the run has already seen.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
@@ -18,7 +19,7 @@ import numpy as np
 from neps_core import hookimpl
 from neps_core.interfaces import Optimizer
 from neps_core.models import BudgetInfo, Proposal, Trial, TrialState
-from neps_core.space.enumeration import unique_proposals
+from neps_core.space.enumeration import ConfigKeys, unique_proposals
 from neps_core.validators import one_of, positive
 
 
@@ -76,7 +77,12 @@ class ComplexRandomSearch(Optimizer):
     def ask(self, trials: Mapping[str, Trial], budget: BudgetInfo, n: int) -> Sequence[Proposal]:
         rng = self.random_generator(trials)
         parents = best_trials(trials, self.settings.incumbents)
-        return unique_proposals(self.space, trials, n, lambda _: self._draw(rng, parents), rng)
+        seen = self._keys.of(trials)
+        return unique_proposals(self.space, seen, n, lambda _: self._draw(rng, parents), rng)
+
+    @functools.cached_property
+    def _keys(self) -> ConfigKeys:
+        return ConfigKeys()
 
     def _draw(self, rng: np.random.Generator, parents: list[Trial]) -> Mapping[str, Any]:
         settings = self.settings

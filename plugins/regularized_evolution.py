@@ -11,6 +11,7 @@ with any history, makes the same decision under a seed.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
@@ -20,7 +21,7 @@ import numpy as np
 from neps_core import hookimpl
 from neps_core.interfaces import Optimizer
 from neps_core.models import BudgetInfo, Proposal, Trial, TrialState
-from neps_core.space.enumeration import unique_proposals
+from neps_core.space.enumeration import ConfigKeys, unique_proposals
 from neps_core.validators import at_least
 
 
@@ -87,7 +88,11 @@ class RegularizedEvolution(Optimizer):
             initial = len(trials) + index < self.settings.population_size or not members
             return self._random(rng) if initial else self._child(rng, members)
 
-        return unique_proposals(self.space, trials, n, draw, rng)
+        return unique_proposals(self.space, self._keys.of(trials), n, draw, rng)
+
+    @functools.cached_property
+    def _keys(self) -> ConfigKeys:
+        return ConfigKeys()
 
     def _random(self, rng: np.random.Generator) -> Mapping[str, Any]:
         return self.space.sample(rng, use_priors=self.settings.initial_use_priors)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
@@ -13,7 +14,7 @@ from neps_core.errors import SettingsError
 from neps_core.interfaces import Optimizer
 from neps_core.models import BudgetInfo, Proposal, Trial
 from neps_core.space import PipelineSpace
-from neps_core.space.enumeration import MAX_DRAWS, config_key, unseen_config
+from neps_core.space.enumeration import MAX_DRAWS, ConfigKeys, config_key, unseen_config
 from neps_core_plugins.brackets.plan import Member, Plan, Schedule, Slot
 from neps_core_plugins.brackets.rungs import Rungs
 
@@ -78,7 +79,7 @@ class BracketOptimizer(Optimizer):
         plan = self.schedule.plan(trials, self.rungs, first_root_loose=self._prior_at_target)
         guard = BudgetGuard(trials, budget)
         rng = self.random_generator(trials)
-        seen = {self._without_fidelity(trial.config) for trial in trials.values()}
+        seen = self._keys.of(trials)
         proposals: list[Proposal] = []
         short_rungs = False  # until a slot that fits the budget finds the space used up
         while len(proposals) < n:
@@ -158,6 +159,11 @@ class BracketOptimizer(Optimizer):
             return None
         assert self.space.fidelity_name is not None
         return {**unseen, self.space.fidelity_name: fidelity}
+
+    @functools.cached_property
+    def _keys(self) -> ConfigKeys:
+        """Trials' keys whatever their fidelity."""
+        return ConfigKeys(self._without_fidelity)
 
     def _without_fidelity(self, config: Mapping[str, Any]) -> str:
         """The key of ``config`` whatever its fidelity."""
