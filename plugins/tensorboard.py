@@ -14,16 +14,22 @@ HParams session (configuration, final objective and cost) and the scalars
 ``objective_to_minimize`` and ``learning_curve`` (one point per reported step), so
 ``tensorboard --logdir <log_dir>`` compares trials in the HParams and Scalars views. Workers of
 one run never write to the same file.
+
+A log directory that cannot be created stops the run before its first trial (a
+``SettingsError`` naming it); a write that fails later (a full disk) is a warning, and the
+logger writes nothing more into that directory for the rest of the run, which goes on.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from neps_core import hookimpl
+from neps_core.errors import SettingsError
 from neps_core.models import Report, Summary, Trial
 from neps_core.serialization import to_plain
 
@@ -33,6 +39,8 @@ if TYPE_CHECKING:
 ENVIRONMENT_VARIABLE = "NEPS_CORE_TENSORBOARD"
 DEFAULT_DIRECTORY = "tensorboard"
 EXTRA_HINT = "TensorBoard logging needs tensorboardX: pip install 'neps-core[tensorboard]'"
+
+logger = logging.getLogger(__name__)
 
 
 def _summary_writer() -> Any:
@@ -48,20 +56,54 @@ class TensorBoardLogger:
 
     Args:
         log_dir: Where the event directories go; default ``<root_directory>/tensorboard``.
+            It is created now, so that a path that cannot be one fails here.
     """
 
     def __init__(self, log_dir: str | Path | None = None) -> None:
         _summary_writer()  # fail now, not after the first trial, when the extra is missing
-        self.log_dir = None if log_dir is None else Path(log_dir)
+        self.log_dir = None if log_dir is None else prepared_directory(Path(log_dir))
+        self._unwritable: set[Path] = set()  # directories a write failed in, for this run
 
     def directory(self, run: RunContext) -> Path:
         """The log directory for ``run``."""
         return self.log_dir or run.root_directory / DEFAULT_DIRECTORY
 
     @hookimpl
+    def neps_run_started(self, run: RunContext) -> None:
+        """Create the log directory (the default one needs the run's root) before any trial."""
+        directory = prepared_directory(self.directory(run))
+        self._unwritable.discard(directory)
+
+    @hookimpl
     def neps_trial_finished(self, run: RunContext, trial: Trial, report: Report) -> None:
-        """Write the trial's HParams session and scalars."""
-        log_trial(self.directory(run) / f"trial_{trial.id}", trial, report)
+        """Write the trial's HParams session and scalars; a failed write stops the logging,
+        not the run."""
+        directory = self.directory(run)
+        if directory in self._unwritable:
+            return
+        try:
+            log_trial(directory / f"trial_{trial.id}", trial, report)
+        except OSError as error:
+            self._unwritable.add(directory)
+            logger.warning(
+                "TensorBoard logging into %s stopped at trial %s, the run goes on: %s",
+                directory,
+                trial.id,
+                error,
+            )
+
+
+def prepared_directory(directory: Path) -> Path:
+    """``directory``, created if need be; a ``SettingsError`` naming it if it cannot be."""
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise SettingsError(
+            f"TensorBoard log directory {directory} cannot be created: {error}"
+        ) from error
+    if not os.access(directory, os.W_OK | os.X_OK):
+        raise SettingsError(f"TensorBoard log directory {directory} is not writable")
+    return directory
 
 
 def log_trial(directory: Path, trial: Trial, report: Report) -> None:
@@ -122,7 +164,13 @@ def neps_run_started(run: RunContext) -> None:
     """Start logging when ``NEPS_CORE_TENSORBOARD`` asks for it."""
     log_dir = _environment_log_dir()
     if log_dir is not None:
-        _from_environment[id(run)] = TensorBoardLogger(log_dir or None)
+        try:
+            environment_logger = TensorBoardLogger(log_dir or None)
+            environment_logger.neps_run_started(run)
+        except SettingsError as error:
+            setting = f"{ENVIRONMENT_VARIABLE}={os.environ[ENVIRONMENT_VARIABLE]}"
+            raise SettingsError(f"{setting}: {error}") from error
+        _from_environment[id(run)] = environment_logger
 
 
 @hookimpl

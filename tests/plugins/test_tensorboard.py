@@ -158,3 +158,63 @@ def test_the_environment_enables_it(tmp_path: Path, value: str) -> None:
     hparams, scalars = read_trial(logs / "trial_2")
     assert set(hparams) == {"x", "trial_state"}
     assert scalars["objective_to_minimize"][0][1] == pytest.approx(hparams["x"])
+
+
+# -- a log directory it cannot write ------------------------------------------------------------
+def test_a_log_directory_that_cannot_be_made_fails_before_any_trial(tmp_path: Path) -> None:
+    (tmp_path / "afile").write_text("not a directory", encoding="utf-8")
+    with pytest.raises(neps.SettingsError, match=r"TensorBoard log directory .*afile/tb"):
+        TensorBoardLogger(tmp_path / "afile" / "tb")
+    root = tmp_path / "run"
+    root.mkdir()
+    (root / "tensorboard").write_text("where the default directory goes", encoding="utf-8")
+    with pytest.raises(neps.SettingsError, match=r"TensorBoard log directory .*run/tensorboard"):
+        neps.run(
+            lambda lr, act, epochs: lr,
+            SPACE,
+            root_directory=root,
+            evaluations_to_spend=2,
+            plugins=[TensorBoardLogger()],
+        )
+    assert sum(neps.status(root).counts.values()) == 0
+
+
+def test_the_environment_naming_a_bad_directory_stops_the_run_at_its_start(tmp_path: Path) -> None:
+    # The run used to stop after its first trial, with a bare NotADirectoryError.
+    (tmp_path / "afile").write_text("not a directory", encoding="utf-8")
+    (tmp_path / "script.py").write_text(SCRIPT, encoding="utf-8")
+    completed = subprocess.run(
+        [sys.executable, "script.py", "run"],
+        check=False,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, ENVIRONMENT_VARIABLE: str(tmp_path / "afile" / "tb")},
+    )
+    assert completed.returncode != 0
+    assert f"SettingsError: {ENVIRONMENT_VARIABLE}={tmp_path / 'afile' / 'tb'}" in completed.stderr
+    assert "TensorBoard log directory" in completed.stderr
+    assert sum(neps.status(tmp_path / "run").counts.values()) == 0
+
+
+def test_a_write_failing_during_the_run_stops_the_logging_not_the_run(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    logs = tmp_path / "tb"
+    logs.mkdir()
+    (logs / "trial_2").write_text("a file where trial 2's events go", encoding="utf-8")
+    summary = neps.run(
+        lambda lr, act, epochs: lr,
+        SPACE,
+        root_directory=tmp_path / "run",
+        evaluations_to_spend=4,
+        optimizer="random_search",
+        plugins=[TensorBoardLogger(logs)],
+    )
+    assert summary.counts["success"] == 4
+    assert sorted(p.name for p in logs.iterdir()) == ["trial_1", "trial_2"]
+    assert read_trial(logs / "trial_1")[1]["objective_to_minimize"]
+    (warning,) = [r for r in caplog.records if "TensorBoard" in r.getMessage()]
+    assert warning.levelname == "WARNING"
+    assert f"TensorBoard logging into {logs} stopped at trial 2" in warning.getMessage()
