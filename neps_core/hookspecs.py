@@ -13,6 +13,10 @@ Hooks come in three phases:
   once; either way with a ``DuplicatePluginError`` naming both);
 * **decision** - the first plugin with an answer wins;
 * **observation** - plugins are told what happened; they return nothing and cannot change it.
+  Every implementation is called, even after one raised (so each observer also hears of the
+  end of a run, to clean up); then the first error is raised with a note naming its plugin,
+  and the run stops as for any error. Observer hooks are called one by one, so they cannot be
+  wrappers (``wrapper=True``).
 """
 
 from __future__ import annotations

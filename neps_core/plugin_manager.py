@@ -282,13 +282,23 @@ class Plugins:
         return (self.optimizers, self.storages, self.evaluators, self.space_adapters)
 
     def notify(self, hook_name: str, **kwargs: Any) -> None:
-        """Fire an observer hook; an error keeps its type and gains a note naming the plugin."""
-        hook = getattr(self.manager.hook, hook_name)
-        try:
-            hook(**kwargs)
-        except Exception as error:
-            add_note(error, f"(raised in {hook_name} of {self.culprit(hook_name, error)})")
-            raise
+        """Fire an observer hook: every implementation is called, in pluggy's order, even
+        after one raised, so that no observer misses an event (nor its cleanup at the end of
+        a run) for another's failure. Then the first error is raised; it keeps its type and
+        gains a note naming its plugin, and one naming each later error.
+        """
+        first: Exception | None = None
+        for implementation in reversed(getattr(self.manager.hook, hook_name).get_hookimpls()):
+            origin = self.discovery.origin(implementation.plugin)
+            try:
+                _call_observer(hook_name, origin, implementation, kwargs)
+            except Exception as error:
+                if first is None:
+                    first = error
+                else:
+                    add_note(first, f"(then {hook_name} of {origin} raised {error!r})")
+        if first is not None:
+            raise first
 
     def culprit(self, hook_name: str, error: BaseException) -> str:
         """The plugin whose implementation of ``hook_name`` raised ``error`` (its traceback
@@ -310,6 +320,19 @@ class Plugins:
                 if registered is cls:
                     return registry.origin(name)
         return f"module {cls.__module__!r}"
+
+
+def _call_observer(
+    hook_name: str, origin: str, implementation: pluggy.HookImpl, kwargs: dict[str, Any]
+) -> None:
+    """Call one implementation of an observer hook; its errors are noted with ``origin``."""
+    if implementation.wrapper or implementation.hookwrapper:
+        raise TypeError(
+            f"{hook_name} of {origin} is a hook wrapper: observer hooks are called one by one "
+            "(each is told even when another raises), so there is nothing to wrap"
+        )
+    with plugin_errors(f"{hook_name} of", origin):
+        implementation.function(**{name: kwargs[name] for name in implementation.argnames})
 
 
 def load_plugins(

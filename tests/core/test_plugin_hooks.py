@@ -126,6 +126,47 @@ def test_run_finished_fires_when_an_evaluation_error_stops_the_run(neps_run: Run
     assert recorder.calls[-1][1]["summary"].counts["failed"] == 1
 
 
+class FailsToFinish:
+    """An observer whose ``neps_run_finished`` raises ``message``."""
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+
+    @neps.hookimpl
+    def neps_run_finished(self, run: RunContext, summary: neps.Summary) -> None:
+        raise RuntimeError(self.message)
+
+
+def test_every_observer_hears_the_end_of_the_run_when_one_raises(neps_run: Run) -> None:
+    """pluggy stopped at the first error: the observers after it (the progress line, others
+    registered earlier) never ended, and their state outlived the run."""
+    recorder = Recorder()
+    with pytest.raises(RuntimeError, match="first observer fails") as caught:
+        # Called in reverse order of registration: the failing ones come first.
+        neps_run(
+            evaluations_to_spend=1,
+            plugins=[
+                recorder,
+                FailsToFinish("second observer fails"),
+                FailsToFinish("first observer fails"),
+            ],
+        )
+    assert recorder.events()[-1] == "run_finished"
+    notes = caught.value.__notes__
+    assert notes[0].startswith("(raised in neps_run_finished of run(plugins=...) 'FailsToFinish')")
+    assert "second observer fails" in notes[1]
+
+
+def test_an_observer_hook_wrapper_is_refused_with_the_reason(neps_run: Run) -> None:
+    class Timing:
+        @neps.hookimpl(wrapper=True)
+        def neps_run_started(self, run: RunContext) -> Any:
+            return (yield)
+
+    with pytest.raises(TypeError, match=r"neps_run_started of .*Timing' is a hook wrapper"):
+        neps_run(evaluations_to_spend=1, plugins=[Timing()])
+
+
 # -- registration hooks of plugins passed to run() ------------------------------------------------
 class RegistersOptimizers:
     """An ad-hoc plugin object (as passed to ``run(plugins=...)``) registering ``classes``."""

@@ -142,6 +142,34 @@ def _assert_on_lines_of_their_own(output: str, messages: list[str]) -> None:
                 assert len(blanked) >= len("neps-core [....................] 0/12 trials")
 
 
+SCRIPT_WITH_A_FAILING_OBSERVER = """
+import sys
+import warnings
+import neps_core as neps
+
+class FailsToFinish:
+    @neps.hookimpl
+    def neps_run_finished(self, run, summary):
+        raise RuntimeError("the observer fails")
+
+try:
+    neps.run(lambda x: x, {"x": neps.Float(0.0, 1.0)}, root_directory=sys.argv[1],
+             evaluations_to_spend=2, plugins=[FailsToFinish()])
+except RuntimeError:
+    pass
+print("WRAPPED" if getattr(warnings.showwarning, "clears_progress_lines", False) else "RESTORED")
+print("RUN DONE")
+"""
+
+
+def test_another_observer_failing_at_the_end_still_ends_the_line(tmp_path: Path) -> None:
+    """The progress plugin's end was skipped: the line stayed open and its warnings wrapper
+    stayed installed for the rest of the process."""
+    output = _run_script(tmp_path, terminal=True, script=SCRIPT_WITH_A_FAILING_OBSERVER)
+    assert "neps-core [####################] 2/2 trials" in output
+    assert output.endswith("\r\nRESTORED\r\nRUN DONE\r\n")
+
+
 def test_a_pipe_gets_no_progress(tmp_path: Path) -> None:
     assert _run_script(tmp_path, terminal=False) == "RUN DONE\n"
 
