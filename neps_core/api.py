@@ -260,17 +260,61 @@ def status(root_directory: str | Path, *, print_summary: bool = False) -> Summar
     return summary
 
 
+_OWN_ROOT = "plot each run's root directory on its own (neps.plot(root) per run)"
+_AXES = (
+    "change the figure of neps_core.plotting.plot_trajectory(root) (figure.axes[0].set_xlim, "
+    ".set_yscale('log'), ...) and save it yourself"
+)
+_FILES = (
+    "neps.plot writes <output_dir>/trajectory.png; for another name, format or resolution "
+    "save neps_core.plotting.plot_trajectory(root).savefig(path, dpi=...)"
+)
+_ANY_VALUE = object()
+#: NePS's ``neps.plot`` keywords: each at NePS's default value changes nothing here (so a
+#: script that spells it out runs); another value is refused, saying what to use instead.
+NEPS_PLOT_KEYWORDS: dict[str, tuple[Any, str]] = {
+    "scientific_mode": (False, _OWN_ROOT),
+    "benchmarks": (None, _OWN_ROOT),
+    "algorithms": (None, _OWN_ROOT),
+    "n_workers": (_ANY_VALUE, "every worker's trials are read from the root directory"),
+    "key_to_extract": (None, "x_axis='cost' plots by the cost the trials reported"),
+    "consider_continuations": (False, "x_axis='cost' adds up the cost each trial reported"),
+    "x_range": (None, _AXES),
+    "log_x": (False, _AXES),
+    "log_y": (True, _AXES),
+    "filename": ("incumbent_trajectory", _FILES),
+    "extension": ("png", _FILES),
+    "dpi": (100, _FILES),
+}
+
+
 def plot(
     root_directory: str | Path,
     *,
     output_dir: str | Path | None = None,
     x_axis: str = "evaluations",
+    **neps_keywords: Any,
 ) -> list[Path]:
     """Save every plot that fits the run as PNG, by default into ``<root_directory>/plots``.
 
     NePS's ``neps.plot``; the figures themselves come from :mod:`neps_core.plotting`
     (needs matplotlib: ``pip install 'neps-core[plot]'``). Returns the files written.
+    NePS's other keywords are accepted at their defaults only (``NEPS_PLOT_KEYWORDS``).
     """
     from neps_core.plotting import write_plots
 
+    _check_neps_plot_keywords(neps_keywords)
     return write_plots(root_directory, output_dir=output_dir, x_axis=x_axis)
+
+
+def _check_neps_plot_keywords(keywords: Mapping[str, Any]) -> None:
+    for name, value in keywords.items():
+        if name not in NEPS_PLOT_KEYWORDS:
+            raise TypeError(f"plot() got an unexpected keyword argument {name!r}")
+        default, instead = NEPS_PLOT_KEYWORDS[name]
+        if default is not _ANY_VALUE and not (value is default or _same(value, default)):
+            raise TypeError(
+                f"plot({name}={value!r}) is NePS's, which neps_core does not support: "
+                f"{instead} (NePS's plot keywords are accepted only at their defaults, "
+                "without effect)"
+            )

@@ -57,6 +57,33 @@ def test_neps_plot_saves_every_plot_that_fits(single_run: Path, tmp_path: Path) 
         neps.plot(tmp_path / "nowhere")
 
 
+def test_neps_plot_keywords_work_at_their_defaults_and_say_what_to_use_otherwise(
+    single_run: Path,
+) -> None:
+    """They were a bare TypeError ("unexpected keyword argument 'scientific_mode'")."""
+    written = neps.plot(
+        single_run,
+        scientific_mode=False,
+        key_to_extract=None,
+        filename="incumbent_trajectory",
+        n_workers=4,
+        log_y=True,
+        dpi=100,
+    )
+    assert written == [single_run / "plots" / "trajectory.png"]
+    refused = {
+        "scientific_mode": (True, "on its own"),
+        "key_to_extract": ("cost", "x_axis='cost'"),
+        "filename": ("mine", r"savefig\(path, dpi=...\)"),
+        "log_y": (False, r"set_yscale"),
+    }
+    for name, (value, instead) in refused.items():
+        with pytest.raises(TypeError, match=rf"plot\({name}={value!r}\) is NePS's.*{instead}"):
+            neps.plot(single_run, **{name: value})
+    with pytest.raises(TypeError, match="unexpected keyword argument 'scientific'"):
+        neps.plot(single_run, scientific=True)
+
+
 def test_trajectory_figure_and_png(single_run: Path, tmp_path: Path) -> None:
     figure = plot_trajectory(single_run)
     axes = figure.axes[0]
