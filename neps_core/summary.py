@@ -63,13 +63,13 @@ def summarize(
         best_trial=best,
         budget=budget,
         pareto_front=front,
-        best_pipeline=None if best is None or space is None else _as_passed(space, best.config),
-        pareto_pipelines=() if space is None else tuple(_as_passed(space, t.config) for t in front),
+        best_pipeline=None if best is None or space is None else as_passed(space, best.config),
+        pareto_pipelines=() if space is None else tuple(as_passed(space, t.config) for t in front),
         trials=tuple(history.values()),
     )
 
 
-def _as_passed(space: PipelineSpace, config: Mapping[str, Any]) -> dict[str, Any] | None:
+def as_passed(space: PipelineSpace, config: Mapping[str, Any]) -> dict[str, Any] | None:
     """``config`` as ``evaluate_pipeline`` received it, where that reads differently."""
     if space.reads_as_stored:
         return None

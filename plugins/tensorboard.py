@@ -10,7 +10,8 @@ asked for, in one of two ways::
 or ``NEPS_CORE_TENSORBOARD=1`` (or ``=path/to/logs``) in the environment, which also works for
 the CLI and for YAML run configs. Each trial gets its own event directory
 ``<log_dir>/trial_<id>`` (default ``log_dir``: ``<root_directory>/tensorboard``) holding its
-HParams session (configuration, final objective and cost) and the scalars
+HParams session (configuration as ``evaluate_pipeline`` received it, final objective and
+cost; a trial that did not succeed is a failed session) and the scalars
 ``objective_to_minimize`` and ``learning_curve`` (one point per reported step), so
 ``tensorboard --logdir <log_dir>`` compares trials in the HParams and Scalars views. Workers of
 one run never write to the same file.
@@ -30,11 +31,13 @@ from typing import TYPE_CHECKING, Any
 
 from neps_core import hookimpl
 from neps_core.errors import SettingsError
-from neps_core.models import Report, Summary, Trial
+from neps_core.models import Report, Summary, Trial, TrialState
 from neps_core.serialization import to_plain
+from neps_core.summary import as_passed
 
 if TYPE_CHECKING:
     from neps_core.run_context import RunContext
+    from neps_core.space import PipelineSpace
 
 ENVIRONMENT_VARIABLE = "NEPS_CORE_TENSORBOARD"
 DEFAULT_DIRECTORY = "tensorboard"
@@ -82,7 +85,7 @@ class TensorBoardLogger:
         if directory in self._unwritable:
             return
         try:
-            log_trial(directory / f"trial_{trial.id}", trial, report)
+            log_trial(directory / f"trial_{trial.id}", trial, report, run.space)
         except OSError as error:
             self._unwritable.add(directory)
             logger.warning(
@@ -106,19 +109,29 @@ def prepared_directory(directory: Path) -> Path:
     return directory
 
 
-def log_trial(directory: Path, trial: Trial, report: Report) -> None:
-    """Write one trial's event file into ``directory``."""
+def log_trial(
+    directory: Path, trial: Trial, report: Report, space: PipelineSpace | None = None
+) -> None:
+    """Write one trial's event file into ``directory``.
+
+    With ``space``, the configuration is logged as ``evaluate_pipeline`` received it (an
+    operation as ``Linear(in_features=64)``, not the index of its choice).
+    """
     from tensorboardX.summary import hparams
 
     metrics = _metrics(report)
+    passed = None if space is None else as_passed(space, trial.config)
     writer = _summary_writer()(logdir=str(directory), flush_secs=5)
     try:
-        hyperparameters = {name: _hparam_value(value) for name, value in trial.config.items()}
+        hyperparameters = {
+            name: _hparam_value(value) for name, value in (passed or trial.config).items()
+        }
         hyperparameters["trial_state"] = trial.state.value
         # The session lists every metric name (NaN where there is none: failed trials still
         # show their configuration in the HParams table).
         declared = {name: value if value is not None else math.nan for name, value in metrics}
-        for summary in hparams(hyperparameters, declared):
+        experiment, start, end = hparams(hyperparameters, declared)
+        for summary in (experiment, start, _with_status(end, trial.state)):
             writer.file_writer.add_summary(summary)
         step = int(trial.fidelity) if trial.fidelity is not None else 0
         for name, value in metrics:
@@ -128,6 +141,21 @@ def log_trial(directory: Path, trial: Trial, report: Report) -> None:
             writer.add_scalar("learning_curve", value, index)
     finally:
         writer.close()
+
+
+def _with_status(session_end: Any, state: TrialState) -> Any:
+    """The session's end marked failed for a trial that did not succeed (tensorboardX marks
+    every session a success)."""
+    from tensorboardX.proto.api_pb2 import Status
+    from tensorboardX.proto.plugin_hparams_pb2 import HParamsPluginData
+
+    if state is TrialState.SUCCESS:
+        return session_end
+    plugin_data = session_end.value[0].metadata.plugin_data
+    content = HParamsPluginData.FromString(plugin_data.content)
+    content.session_end_info.status = Status.Value("STATUS_FAILURE")
+    plugin_data.content = content.SerializeToString()
+    return session_end
 
 
 def _metrics(report: Report) -> list[tuple[str, float | None]]:

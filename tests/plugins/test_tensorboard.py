@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tensorboardX.proto import event_pb2, plugin_hparams_pb2
+from tensorboardX.proto import api_pb2, event_pb2, plugin_hparams_pb2
 
 import neps_core as neps
 from neps_core_plugins.tensorboard import ENVIRONMENT_VARIABLE, TensorBoardLogger
@@ -56,6 +56,21 @@ def read_trial(directory: Path) -> tuple[dict[str, Any], dict[str, list[tuple[in
     return hparams, dict(scalars)
 
 
+def session_status(directory: Path) -> str:
+    """The status the trial's HParams session ended with, e.g. ``STATUS_SUCCESS``."""
+    (status,) = [
+        api_pb2.Status.Name(
+            plugin_hparams_pb2.HParamsPluginData.FromString(
+                value.metadata.plugin_data.content
+            ).session_end_info.status
+        )
+        for event in read_events(directory)
+        for value in event.summary.value
+        if value.tag == "_hparams_/session_end_info"
+    ]
+    return status
+
+
 def evaluate(lr: float, act: str, epochs: int) -> Any:
     if act == "tanh":
         raise ValueError("diverged")
@@ -92,9 +107,11 @@ def test_each_trial_gets_hparams_objective_and_learning_curve(tmp_path: Path) ->
         report = _report(root, trial_id)
         if report.get("error"):
             assert hparams["trial_state"] == "failed"
+            assert session_status(root / "tensorboard" / f"trial_{trial_id}") == "STATUS_FAILURE"
             assert "objective_to_minimize" not in scalars
             continue
         assert hparams["trial_state"] == "success"
+        assert session_status(root / "tensorboard" / f"trial_{trial_id}") == "STATUS_SUCCESS"
         ((step, objective),) = scalars["objective_to_minimize"]
         assert step == config["epochs"]
         assert objective == pytest.approx(report["objective_to_minimize"])
@@ -124,6 +141,44 @@ def test_multi_objective_and_a_chosen_directory(tmp_path: Path) -> None:
     _, scalars = read_trial(tmp_path / "tb" / "trial_1")
     assert set(scalars) == {"objective_to_minimize/0", "objective_to_minimize/1"}
     assert not math.isnan(scalars["objective_to_minimize/1"][0][1])
+
+
+class Relu:
+    pass
+
+
+class Tanh:
+    pass
+
+
+class Layer:
+    def __init__(self, width: int) -> None:
+        self.width = width
+
+
+class OperationSpace(neps.PipelineSpace):
+    activation = neps.Categorical(
+        choices=(neps.Operation(operator=Relu), neps.Operation(operator=Tanh))
+    )
+    _width = neps.Integer(8, 16)
+    layer = neps.Operation(operator=Layer, kwargs={"width": _width})
+
+
+def test_operations_are_logged_as_evaluate_pipeline_gets_them(tmp_path: Path) -> None:
+    """A categorical of operations was logged as the index of its choice (0, 1)."""
+    summary = neps.run(
+        lambda activation, layer: float(layer.width),
+        OperationSpace(),
+        root_directory=tmp_path / "run",
+        evaluations_to_spend=2,
+        optimizer="random_search",
+        plugins=[TensorBoardLogger(tmp_path / "tb")],
+    )
+    for trial in summary.trials:
+        hparams, _ = read_trial(tmp_path / "tb" / f"trial_{trial.id}")
+        width = trial.config["_width"]
+        assert hparams["activation"] in ("Relu()", "Tanh()")
+        assert hparams["layer"] == f"Layer(width={width})"
 
 
 def test_installed_is_not_enabled(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
