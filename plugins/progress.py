@@ -4,9 +4,8 @@ It shows trials finished out of the budget, the cost spent and the best objectiv
 the highest fidelity reached), counted over all workers of the run. It writes only when
 stdout is a terminal (never into logs or pipes) and is off when ``NEPS_CORE_PROGRESS=0``.
 Hand-written (a ``\\r`` line), so it needs no extra dependency and cannot slow a run: it
-redraws at most ten times a second. A log record, a warning or text the pipeline prints,
-bound for the terminal, first clears the line, so that it starts a line of its own rather
-than being glued onto the status.
+redraws at most ten times a second. A log record or warning bound for the terminal first
+clears the line, so that it starts a line of its own rather than being glued onto the status.
 """
 
 from __future__ import annotations
@@ -40,7 +39,8 @@ def enabled(stream: TextIO) -> bool:
     switch = os.environ.get(ENVIRONMENT_VARIABLE, "1").strip().lower()
     if switch in ("0", "false", "no", "off"):
         return False
-    return _is_terminal(stream)
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())
 
 
 class ProgressLine:
@@ -137,53 +137,20 @@ class _ClearLinesFirst(logging.Filter):
         return True
 
 
-class ClearFirstStream:
-    """``sys.stdout`` or ``sys.stderr`` on a terminal while a line is drawn: what the pipeline
-    prints (an epoch's loss, a tqdm bar) clears the line first."""
-
-    def __init__(self, wrapped: TextIO) -> None:
-        self.wrapped = wrapped
-
-    def write(self, text: str) -> int:
-        if text:
-            _clear_lines()
-        return self.wrapped.write(text)
-
-    def writelines(self, lines: Any) -> None:
-        self.write("".join(lines))
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.wrapped, name)
-
-
-def unwrapped(stream: Any) -> Any:
-    """The terminal stream itself, where a line draws (never through a wrapper that clears)."""
-    return stream.wrapped if isinstance(stream, ClearFirstStream) else stream
-
-
 class TerminalGuard:
-    """Clears the lines before log records, warnings and prints reach the terminal, while any
-    is drawn.
+    """Clears the lines before log records and warnings reach the terminal, while any is drawn.
 
     Covers the handlers of the root and ``neps_core`` loggers that write to a terminal (as
-    ``logging.basicConfig`` sets up) and Python's last-resort handler, wraps
-    ``warnings.showwarning`` (a pipeline's own warnings, e.g. torch's) and puts a
-    :class:`ClearFirstStream` in place of ``sys.stdout`` and ``sys.stderr`` on a terminal.
+    ``logging.basicConfig`` sets up) and Python's last-resort handler, and wraps
+    ``warnings.showwarning`` (a pipeline's own warnings, e.g. torch's).
     """
 
     def __init__(self) -> None:
         self._filter = _ClearLinesFirst()
         self._handlers: list[logging.Handler] = []
         self._wrapper: Any = None
-        self._streams: list[tuple[str, ClearFirstStream]] = []
 
     def install(self) -> None:
-        for name in ("stdout", "stderr"):
-            stream = getattr(sys, name)
-            if _is_terminal(stream) and not isinstance(stream, ClearFirstStream):
-                wrapper = ClearFirstStream(stream)
-                setattr(sys, name, wrapper)
-                self._streams.append((name, wrapper))
         candidates = [
             *logging.getLogger().handlers,
             *logging.getLogger("neps_core").handlers,
@@ -204,10 +171,6 @@ class TerminalGuard:
         self._wrapper, warnings.showwarning = (shown, show_warning), show_warning
 
     def uninstall(self) -> None:
-        for name, wrapper in self._streams:
-            if getattr(sys, name) is wrapper:  # not if somebody replaced it since
-                setattr(sys, name, wrapper.wrapped)
-        self._streams = []
         for handler in self._handlers:
             handler.removeFilter(self._filter)
         self._handlers = []
@@ -219,10 +182,7 @@ class TerminalGuard:
 
 
 def _on_terminal(handler: logging.Handler) -> bool:
-    return _is_terminal(getattr(handler, "stream", None))
-
-
-def _is_terminal(stream: Any) -> bool:
+    stream = getattr(handler, "stream", None)
     isatty = getattr(stream, "isatty", None)
     return bool(isatty and isatty())
 
@@ -234,7 +194,7 @@ _guard = TerminalGuard()
 def neps_run_started(run: RunContext) -> None:
     """Start a status line for this run when stdout is a terminal."""
     if enabled(sys.stdout):
-        line = ProgressLine(unwrapped(sys.stdout), run.settings)
+        line = ProgressLine(sys.stdout, run.settings)
         with _lines_lock:
             if not _lines:
                 _guard.install()

@@ -22,7 +22,6 @@ from neps_core_plugins.progress import (
     ProgressLine,
     TerminalGuard,
     enabled,
-    unwrapped,
 )
 
 SCRIPT = """
@@ -49,8 +48,6 @@ import neps_core as neps
 logging.basicConfig(level=logging.INFO)
 
 def evaluate(x):
-    print(f"training x={x:.3f}")  # a pipeline's own output (print, a tqdm bar on stderr)
-    sys.stderr.write(f"tqdm-like x={x:.3f}\\n")
     if x > 0.5:
         warnings.warn("the pipeline warns")
         logging.getLogger("pipeline").warning("the pipeline logs")
@@ -124,13 +121,6 @@ def test_log_records_and_warnings_start_a_line_of_their_own(tmp_path: Path) -> N
     assert "UserWarning: the pipeline warns" in output
     messages = [f"{tmp_path / 'script.py'}:", "WARNING:pipeline:the pipeline logs"]
     messages += ["WARNING:neps_core.reporting:Trial", "INFO:neps_core.runtime:Worker"]
-    messages += ["training x=", "tqdm-like x="]
-    _assert_on_lines_of_their_own(output, messages)
-    assert "neps-core [####################] 12/12 trials" in output
-
-
-def _assert_on_lines_of_their_own(output: str, messages: list[str]) -> None:
-    """Each message starts a line, or follows a status line blanked back to column 0."""
     for message in messages:
         assert message in output
         for before in output.split(message)[:-1]:
@@ -140,6 +130,7 @@ def _assert_on_lines_of_their_own(output: str, messages: list[str]) -> None:
                 assert rest == ""
                 assert blanked.strip() == ""
                 assert len(blanked) >= len("neps-core [....................] 0/12 trials")
+    assert "neps-core [####################] 12/12 trials" in output
 
 
 SCRIPT_WITH_A_FAILING_OBSERVER = """
@@ -255,12 +246,7 @@ def test_a_narrow_terminal_drops_the_bar_before_the_best(monkeypatch: pytest.Mon
     assert "[#...................] 1/20 trials" in stream.getvalue().rsplit("\r", 1)[1]
 
 
-def test_the_terminal_guard_leaves_logging_and_warnings_as_it_found_them(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    terminal, pipe = _Terminal(), io.StringIO()
-    monkeypatch.setattr(sys, "stdout", terminal)
-    monkeypatch.setattr(sys, "stderr", pipe)
+def test_the_terminal_guard_leaves_logging_and_warnings_as_it_found_them() -> None:
     handler = logging.StreamHandler(_Terminal())
     file_like = logging.StreamHandler(io.StringIO())
     root = logging.getLogger()
@@ -272,12 +258,9 @@ def test_the_terminal_guard_leaves_logging_and_warnings_as_it_found_them(
         guard.install()
         assert handler.filters and not file_like.filters  # only what writes to a terminal
         assert warnings.showwarning != showwarning
-        assert unwrapped(sys.stdout) is terminal and sys.stdout is not terminal
-        assert sys.stderr is pipe  # only a terminal is wrapped
         guard.uninstall()
         assert not handler.filters
         assert warnings.showwarning == showwarning
-        assert sys.stdout is terminal
     finally:
         root.removeHandler(handler)
         root.removeHandler(file_like)
