@@ -6,8 +6,10 @@ copied to a new root with the storage wanted, and continued there with ``run()``
 
 from __future__ import annotations
 
+import contextlib
+import os
 import shutil
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,12 +17,19 @@ import attrs
 
 from neps_core.budget_file import copy_budgets
 from neps_core.config import component_spec
-from neps_core.errors import NepsCoreError, StorageInUseError
+from neps_core.errors import NepsCoreError, StorageError, StorageInUseError
 from neps_core.history import TrialHistory
 from neps_core.interfaces import Storage
+from neps_core.migration_marker import (
+    MIGRATION_MARKER,
+    describe_migration,
+    lock_for_migration,
+    unlock,
+    write_source,
+)
 from neps_core.models import Trial, TrialState
-from neps_core.plugin_manager import load_plugins
-from neps_core.run_storage import open_existing_run, open_storage
+from neps_core.plugin_manager import Plugins, load_plugins
+from neps_core.run_storage import open_existing_run, open_storage, refuse_an_unfinished_migration
 
 
 class MigrationError(NepsCoreError):
@@ -56,8 +65,9 @@ def migrate_run(
 
     Raises:
         FileNotFoundError: ``source_root`` holds no run.
-        MigrationError: The destination is not empty, is the source or inside it, or its
-            storage already holds a run.
+        MigrationError: The destination is not empty (another migration may be writing
+            there: it is left alone), is the source or inside it, or its storage already
+            holds a run.
     """
     source, destination = Path(source_root), Path(destination_root)
     if source.resolve() == destination.resolve():
@@ -67,32 +77,100 @@ def migrate_run(
             f"Cannot migrate {source} into {destination}, which lies inside it (the source is "
             "only read); choose a directory outside the run"
         )
+    _refuse_a_used_destination(destination)  # before anything is opened or created
+    loaded = load_plugins(plugins)
+    reader = open_existing_run(source, loaded)  # never writes to the source
+    try:
+        with _reserved(destination, source):
+            return _migrate(reader, source, destination, storage, loaded)
+    finally:
+        reader.close()
+
+
+def _migrate(
+    reader: Storage, source: Path, destination: Path, storage: Any, loaded: Plugins
+) -> list[Trial]:
+    try:
+        writer = open_storage(destination, component_spec(storage, "storage"), loaded)
+    except StorageInUseError as error:
+        raise MigrationError(str(error)) from error
+    try:
+        copied = _copy(reader, writer)
+        copy_budgets(source, destination)
+    finally:
+        writer.close()
+    return copied
+
+
+def _refuse_a_used_destination(destination: Path) -> None:
+    """Raise ``MigrationError`` if ``destination`` holds anything (a migration included)."""
+    try:
+        refuse_an_unfinished_migration(destination)
+    except StorageError as error:
+        raise MigrationError(str(error)) from None
     if destination.exists() and any(destination.iterdir()):
         raise MigrationError(
             f"The destination {destination} is not empty; migrate into a new directory"
         )
-    loaded = load_plugins(plugins)
-    reader = open_existing_run(source, loaded)  # never writes to the source
-    existed = destination.exists()
+
+
+@contextlib.contextmanager
+def _reserved(destination: Path, source: Path) -> Iterator[None]:
+    """Hold ``destination`` for this migration alone (see ``migration_marker``) while the
+    block writes there; if it fails, remove what it wrote. Only the holder may write or
+    clean up there.
+
+    Raises:
+        MigrationError: Another process holds or used ``destination``; nothing is removed.
+    """
     try:
-        writer = open_storage(destination, component_spec(storage, "storage"), loaded)
-    except StorageInUseError as error:
-        reader.close()
-        raise MigrationError(str(error)) from error
-    except BaseException:
-        reader.close()
-        raise
+        destination.mkdir(parents=True)
+        created = True
+    except FileExistsError:
+        created = False
     try:
-        copied = _copy(reader, writer)
-        copy_budgets(source, destination)
-    except BaseException:
-        writer.close()
-        reader.close()
-        _remove_partial(destination, existed)
-        raise
-    writer.close()
-    reader.close()
-    return copied
+        lock = lock_for_migration(destination)
+    except BlockingIOError:
+        raise MigrationError(describe_migration(destination, "running", None)) from None
+    try:
+        _mark(destination, source, lock)
+        try:
+            yield
+        except BaseException:
+            _remove_partial(destination)
+            (destination / MIGRATION_MARKER).unlink(missing_ok=True)  # not to hide the error
+            if created:
+                with contextlib.suppress(OSError):  # someone else's file arrived meanwhile
+                    destination.rmdir()
+            raise
+        (destination / MIGRATION_MARKER).unlink()  # last: the copy is complete
+    finally:
+        if lock is not None:
+            os.close(lock)
+
+
+def _mark(destination: Path, source: Path, lock: int | None) -> None:
+    """Create the marker of a migration from ``source`` in the empty ``destination``.
+
+    Raises:
+        MigrationError: Another migration (or its marker) or other files are there; this
+            one leaves nothing behind but an empty ``destination``.
+    """
+    try:
+        marker = os.open(destination / MIGRATION_MARKER, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
+    except FileExistsError:
+        unlock(lock)  # held, it would show a migration stopped half-way as running
+        _refuse_a_used_destination(destination)
+        raise MigrationError(f"Another process migrated into {destination} meanwhile") from None
+    try:
+        write_source(marker, source)
+    finally:
+        os.close(marker)
+    if [child.name for child in destination.iterdir()] != [MIGRATION_MARKER]:
+        (destination / MIGRATION_MARKER).unlink()
+        raise MigrationError(
+            f"The destination {destination} is not empty; migrate into a new directory"
+        )
 
 
 def _copy(reader: Storage, writer: Storage) -> list[Trial]:
@@ -131,12 +209,12 @@ def _continuable(trial: Trial) -> Trial:
     )
 
 
-def _remove_partial(destination: Path, existed: bool) -> None:
-    """Undo a failed migration: the destination was absent or empty before."""
-    if not existed:
-        shutil.rmtree(destination, ignore_errors=True)
-        return
+def _remove_partial(destination: Path) -> None:
+    """Undo a failed migration, which reserved the empty ``destination``: all but its marker,
+    which goes last (removed, the directory may be reserved by another migration)."""
     for child in destination.iterdir():
+        if child.name == MIGRATION_MARKER:
+            continue
         if child.is_dir() and not child.is_symlink():
             shutil.rmtree(child, ignore_errors=True)
         else:

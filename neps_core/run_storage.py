@@ -25,6 +25,7 @@ from neps_core.errors import (
 from neps_core.interfaces import Storage
 from neps_core.liveness import refuse_if_alive
 from neps_core.lost_records import refuse_a_lost_store, refuse_trials_without_their_run
+from neps_core.migration_marker import describe_migration, migration_state
 from neps_core.models import RunInfo
 from neps_core.neps_results import NEPS_CORE_RECORDS, NEPS_MARKER, is_neps_results_directory
 from neps_core.plugin_checks import plugin_errors
@@ -225,6 +226,16 @@ def open_existing_run(root: Path, plugins: Plugins) -> Storage:
         storage.close()
         raise FileNotFoundError(f"No neps_core run in {root}")
     return storage
+
+
+def refuse_an_unfinished_migration(root: Path) -> None:
+    """Raise ``StorageError`` if a migration is copying a run into ``root``, or was stopped
+    half-way: its trials, records and folders are not all there, and nothing may start or
+    continue a run among them."""
+    state = migration_state(root)
+    if state is not None:
+        stored = _read_pointer(root / STORAGE_POINTER_FILE) or {}
+        raise StorageError(describe_migration(root, state, stored.get("url")))
 
 
 def _lost_pointer(root: Path) -> str | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import attrs
@@ -145,3 +146,42 @@ def test_a_missing_source_is_named(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="No neps_core run"):
         migrate_run(tmp_path / "empty", tmp_path / "b")
     assert not (tmp_path / "empty" / "storage.yaml").exists()  # the source is only read
+
+
+class _PausedWhileLoading:
+    """A plugin whose registration waits for ``go``: a migration given it pauses after it
+    found its destination empty, before it writes there."""
+
+    def __init__(self) -> None:
+        self.loading, self.go = threading.Event(), threading.Event()
+
+    @neps.hookimpl
+    def neps_register_storages(self) -> list[type]:
+        self.loading.set()
+        assert self.go.wait(30)
+        return []
+
+
+def test_a_migration_that_lost_the_race_leaves_the_winners_copy(tmp_path: Path) -> None:
+    # The loser found the destination empty too; failing, it deleted the winner's copy.
+    source, destination = tmp_path / "a", tmp_path / "b"
+    _start(source, count=2)
+    paused, refused = _PausedWhileLoading(), []
+
+    def late() -> None:
+        try:
+            migrate_run(source, destination, plugins=[paused])
+        except MigrationError as error:
+            refused.append(str(error))
+
+    loser = threading.Thread(target=late)
+    loser.start()
+    try:
+        assert paused.loading.wait(30)
+        migrate_run(source, destination)  # the winner
+    finally:
+        paused.go.set()
+        loser.join(30)
+    assert sorted(p.name for p in (destination / "configs").iterdir()) == ["config_1", "config_2"]
+    assert neps.status(destination).counts["success"] == 2
+    assert len(refused) == 1 and "is not empty" in refused[0]
