@@ -30,6 +30,7 @@ from neps_core.migration_marker import (
 from neps_core.models import Trial, TrialState
 from neps_core.plugin_manager import Plugins, load_plugins
 from neps_core.run_storage import open_existing_run, open_storage, refuse_an_unfinished_migration
+from neps_core.termination import signals_stop_the_worker
 
 
 class MigrationError(NepsCoreError):
@@ -81,7 +82,8 @@ def migrate_run(
     loaded = load_plugins(plugins)
     reader = open_existing_run(source, loaded)  # never writes to the source
     try:
-        with _reserved(destination, source):
+        # SIGTERM and SIGHUP remove the half-made copy, like Ctrl-C.
+        with signals_stop_the_worker(), _reserved(destination, source):
             return _migrate(reader, source, destination, storage, loaded)
     finally:
         reader.close()
@@ -91,7 +93,9 @@ def _migrate(
     reader: Storage, source: Path, destination: Path, storage: Any, loaded: Plugins
 ) -> list[Trial]:
     try:
-        writer = open_storage(destination, component_spec(storage, "storage"), loaded)
+        writer = open_storage(
+            destination, component_spec(storage, "storage"), loaded, migrating=True
+        )
     except StorageInUseError as error:
         raise MigrationError(str(error)) from error
     try:

@@ -52,6 +52,7 @@ def open_storage(
     *,
     lost_ok: bool = False,
     no_new_run: str | None = None,
+    migrating: bool = False,
 ) -> Storage:
     """The storage of the run in ``root``: the one it was started with, or ``spec`` for a new run.
 
@@ -59,8 +60,11 @@ def open_storage(
     ``save_pipeline_results`` and ``status`` find the same backend. A store that lost its
     trials is refused unless ``lost_ok`` (deleting the run). A caller that cannot start a new
     run gives ``no_new_run``, the reason: it is raised, with nothing written, if there is none.
+    A root a migration writes into is refused, but to that migration (``migrating``).
     """
     root = Path(root)
+    if not migrating:
+        refuse_an_unfinished_migration(root)
     pointer = root / STORAGE_POINTER_FILE
     stored = _read_pointer(pointer)
     given = None if spec is None else _pointer_of(spec, plugins)
@@ -219,6 +223,7 @@ def open_existing_run(root: Path, plugins: Plugins) -> Storage:
             ``storage.yaml`` (the message says which, and what to do).
     """
     root = Path(root)
+    refuse_an_unfinished_migration(root)
     if not (root / STORAGE_POINTER_FILE).is_file():
         raise FileNotFoundError(_lost_pointer(root) or f"No neps_core run in {root}")
     storage = open_storage(root, None, plugins)
@@ -274,6 +279,7 @@ def overwrite_run(
             run under it would lose its result (or write it into the deleted run).
     """
     root = Path(root)
+    refuse_an_unfinished_migration(root)
     _refuse_to_erase_no_run(root)
     if (root / STORAGE_POINTER_FILE).is_file():
         storage = open_storage(root, None, plugins, lost_ok=True)

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import re
+import shutil
+import signal
+import subprocess
 import threading
 from pathlib import Path
 
 import attrs
 import pytest
+from worker_processes import kill, start_worker
 
 import neps_core as neps
+from neps_core.errors import StorageError
 from neps_core.history import TrialHistory
 from neps_core.migration import MigrationError, migrate_run
 from neps_core.models import Trial, TrialState
@@ -185,3 +191,81 @@ def test_a_migration_that_lost_the_race_leaves_the_winners_copy(tmp_path: Path) 
     assert sorted(p.name for p in (destination / "configs").iterdir()) == ["config_1", "config_2"]
     assert neps.status(destination).counts["success"] == 2
     assert len(refused) == 1 and "is not empty" in refused[0]
+
+
+STALLING_MIGRATION = """
+import sys, time
+import neps_core as neps
+from neps_core.migration import migrate_run
+from neps_core_plugins.sqlite_storage import SQLiteStorage
+
+class Stalling(SQLiteStorage):
+    name, schemes = "stalling", ()
+
+    def initialize(self, info):  # the trial folders are copied, the trials not yet
+        super().initialize(info)
+        (self.root_directory / "stalled").write_text("")
+        time.sleep(600)
+
+class Plugin:
+    @neps.hookimpl
+    def neps_register_storages(self):
+        return [Stalling]
+
+migrate_run(sys.argv[1], sys.argv[2], {"name": "stalling", "url": sys.argv[3]}, plugins=[Plugin()])
+"""
+
+
+def _stalled_migration(source: Path, destination: Path, database: str) -> subprocess.Popen[bytes]:
+    """A real migration process, halted half-way through copying ``source``."""
+    script = STALLING_MIGRATION
+    return start_worker(script, [str(source), str(destination), database], destination, "stalled")
+
+
+def test_a_half_made_copy_is_named_as_such_and_left_alone(tmp_path: Path) -> None:
+    # Killed half-way, a migration left a root that status and run() called a run whose
+    # records were lost, and a retry just "not empty"; a live one could be overwritten.
+    source, destination = tmp_path / "a", tmp_path / "b"
+    _start(source, count=2)
+    database = f"sqlite:///{tmp_path / 'elsewhere.db'}"
+    migration = _stalled_migration(source, destination, database)
+    try:
+        written = sorted(destination.rglob("*"))
+        with pytest.raises(MigrationError, match=r"is copying the run .* into it right now"):
+            migrate_run(source, destination)
+        with pytest.raises(StorageError, match="right now; wait until it has finished"):
+            neps.status(destination)
+        assert sorted(destination.rglob("*")) == written
+    finally:
+        kill(migration)
+    stopped = rf"was stopped before it finished .* delete {re.escape(str(destination))} and the "
+    stopped += f"database {re.escape(database)}"
+    with pytest.raises(MigrationError, match=stopped):
+        migrate_run(source, destination)
+    for opening in (
+        lambda: neps.status(destination),
+        lambda: neps.load_config(destination, "1"),
+        lambda: _start(destination),
+        lambda: _start(destination, storage="sqlite"),
+        lambda: neps.run(
+            _evaluate, SPACE, root_directory=destination, overwrite_root_directory=True
+        ),
+    ):
+        with pytest.raises(StorageError, match=stopped):
+            opening()
+    assert sorted(destination.rglob("*")) == written
+    shutil.rmtree(destination)
+    Path(database.removeprefix("sqlite:///")).unlink()
+    migrate_run(source, destination, storage=database)
+    assert neps.status(destination).counts["success"] == 2
+
+
+def test_sigterm_removes_the_half_made_copy_like_ctrl_c(tmp_path: Path) -> None:
+    source, destination = tmp_path / "a", tmp_path / "b"
+    _start(source, count=2)
+    migration = _stalled_migration(source, destination, f"sqlite:///{destination / 'copy.db'}")
+    migration.send_signal(signal.SIGTERM)
+    assert migration.wait(timeout=60) == 128 + signal.SIGTERM
+    assert not destination.exists()
+    migrate_run(source, destination)
+    assert neps.status(destination).counts["success"] == 2
