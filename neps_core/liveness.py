@@ -14,6 +14,7 @@ of this machine is known at once when no other process is present in the run (se
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable, Collection, Mapping
@@ -140,6 +141,26 @@ def refuse_if_alive(
         )
         raise LiveWorkersError(
             f"Refusing to {action}: live workers are evaluating {described}. Stop them first{wait}."
+        )
+
+
+def refuse_if_working(
+    history: TrialHistory,
+    stale_after: float,
+    action: str,
+    wait_hint: str,
+    present: list[str] | None,
+) -> None:
+    """``refuse_if_alive``, and refuse too while processes of this machine are ``present`` in
+    the run, evaluating nothing: between two trials, or waiting for results, the PENDING
+    trials are theirs, and what they report next is yet to come."""
+    if not math.isfinite(stale_after) or stale_after <= 0:
+        raise ValueError(f"stale_after must be a number of seconds > 0, got {stale_after!r}")
+    refuse_if_alive(history, stale_after, action, wait_hint, present)
+    if present:
+        raise LiveWorkersError(
+            f"Refusing to {action}: process(es) {', '.join(present)} of this machine are "
+            "running in it (run() workers or ask-and-tell sessions). Stop them first."
         )
 
 

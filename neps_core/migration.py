@@ -20,6 +20,7 @@ from neps_core.config import component_spec
 from neps_core.errors import NepsCoreError, StorageError, StorageInUseError
 from neps_core.history import TrialHistory
 from neps_core.interfaces import Storage
+from neps_core.liveness import refuse_if_working
 from neps_core.migration_marker import (
     MIGRATION_MARKER,
     describe_migration,
@@ -29,6 +30,7 @@ from neps_core.migration_marker import (
 )
 from neps_core.models import Trial, TrialState
 from neps_core.plugin_manager import Plugins, load_plugins
+from neps_core.presence import processes_present
 from neps_core.run_storage import open_existing_run, open_storage, refuse_an_unfinished_migration
 from neps_core.termination import signals_stop_the_worker
 
@@ -42,6 +44,7 @@ def migrate_run(
     destination_root: str | Path,
     storage: Any = "sqlite",
     *,
+    stale_after: float = 120.0,
     plugins: Iterable[object] = (),
 ) -> list[Trial]:
     """Copy the run in ``source_root`` into a new run in ``destination_root`` using ``storage``.
@@ -51,14 +54,18 @@ def migrate_run(
     ``evaluate_pipeline`` left there are copied. The source is only read. Afterwards ``run(...,
     root_directory=destination_root)`` continues the run with the same budgets.
 
-    Stop all workers of the source run first: a trial still EVALUATING is copied as PENDING,
-    so that a worker of the destination evaluates it again (its ``attempts`` are kept).
+    Stop all workers of the source run first: while one is alive, the migration is refused
+    (what it reports later would never reach the copy). A trial left EVALUATING by a worker
+    that is gone is copied as PENDING, so that a worker of the destination evaluates it again
+    (its ``attempts`` are kept).
 
     Args:
         source_root: The root directory of an existing run (any storage).
         destination_root: A root directory that does not exist yet or is empty.
         storage: The destination's storage, as in ``run(storage=...)``: ``"sqlite"``,
             ``"sqlite:////abs/path/run.db"``, ``"disk"`` or a mapping with options.
+        stale_after: Seconds after which a worker of another machine that stopped
+            heartbeating counts as gone (a process of this machine is known alive while it runs).
         plugins: Extra plugin objects (e.g. a third-party storage), as in ``run``.
 
     Returns:
@@ -66,6 +73,7 @@ def migrate_run(
 
     Raises:
         FileNotFoundError: ``source_root`` holds no run.
+        LiveWorkersError: A worker of the source is alive (named, with its trial).
         MigrationError: The destination is not empty (another migration may be writing
             there: it is left alone), is the source or inside it, or its storage already
             holds a run.
@@ -82,6 +90,9 @@ def migrate_run(
     loaded = load_plugins(plugins)
     reader = open_existing_run(source, loaded)  # never writes to the source
     try:
+        present = processes_present(source)
+        action = f"migrate {source}"
+        refuse_if_working(reader.sync(), stale_after, action, "stale_after", present)
         # SIGTERM and SIGHUP remove the half-made copy, like Ctrl-C.
         with signals_stop_the_worker(), _reserved(destination, source):
             return _migrate(reader, source, destination, storage, loaded)

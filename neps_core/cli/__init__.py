@@ -163,8 +163,8 @@ def _add_migrate(sub: argparse._SubParsersAction, common: argparse.ArgumentParse
         parents=[common],
         help="copy a run into a new root directory with another storage",
         description="Copy the run in SOURCE (any storage) into the new or empty directory "
-        "DESTINATION using --storage; SOURCE is only read. Stop the source's workers first; "
-        "continue the run with run(root_directory=DESTINATION).",
+        "DESTINATION using --storage; SOURCE is only read. Refused while a worker of SOURCE is "
+        "alive: stop them first. Continue the run with run(root_directory=DESTINATION).",
     )
     migrate.add_argument("source", help="the root directory of the existing run")
     migrate.add_argument("destination", help="a new (or empty) root directory")
@@ -172,6 +172,13 @@ def _add_migrate(sub: argparse._SubParsersAction, common: argparse.ArgumentParse
         "--storage",
         default="sqlite",
         help="the destination's storage: a name (sqlite, disk) or URL (default: sqlite)",
+    )
+    migrate.add_argument(
+        "--stale-after",
+        type=_positive_seconds,
+        default=120.0,
+        metavar="SECONDS",
+        help="a worker of another machine silent this long counts as gone (default 120)",
     )
     migrate.set_defaults(handler=commands.migrate_command)
 

@@ -6,16 +6,14 @@ marking it CRASHED in one storage transaction, which also checks that no worker 
 
 from __future__ import annotations
 
-import math
 import time
 from pathlib import Path
 
 import attrs
 
-from neps_core.errors import LiveWorkersError
 from neps_core.history import TrialHistory
 from neps_core.inspection import open_run
-from neps_core.liveness import awaits_result, last_sign_of_life, process_gone, refuse_if_alive
+from neps_core.liveness import awaits_result, last_sign_of_life, process_gone, refuse_if_working
 from neps_core.models import Report, Trial, TrialState
 from neps_core.presence import processes_present
 
@@ -77,21 +75,13 @@ class CleanReport:
 
 def clean_run(root_directory: str | Path, *, stale_after: float, dry_run: bool) -> CleanReport:
     """Apply :data:`CLEAN_RULE` to the run in ``root_directory``."""
-    if not math.isfinite(stale_after) or stale_after <= 0:
-        raise ValueError(f"stale_after must be a number of seconds > 0, got {stale_after!r}")
     now = time.time()
     removed: list[Removed] = []
 
     present = processes_present(Path(root_directory))
 
     def crash_debris(history: TrialHistory) -> list[Trial]:
-        action = f"clean {root_directory}"
-        refuse_if_alive(history, stale_after, action, "--stale-after", present)
-        if present:  # between trials, or waiting for results: its PENDING trials are its own
-            raise LiveWorkersError(
-                f"Refusing to {action}: process(es) {', '.join(present)} of this machine are "
-                "running in it (run() workers or ask-and-tell sessions). Stop them first."
-            )
+        refuse_if_working(history, stale_after, f"clean {root_directory}", "--stale-after", present)
         debris = _debris(history, now, present)
         removed[:] = [Removed(t.id, t.state.value, why) for t, why in debris]
         return [] if dry_run else [_crashed(trial, why, now) for trial, why in debris]

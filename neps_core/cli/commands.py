@@ -103,7 +103,12 @@ def migrate_command(arguments: argparse.Namespace) -> int:
     """``neps-core migrate SOURCE DESTINATION [--storage NAME]``."""
     from neps_core.migration import migrate_run
 
-    trials = migrate_run(arguments.source, arguments.destination, arguments.storage)
+    trials = migrate_run(
+        arguments.source,
+        arguments.destination,
+        arguments.storage,
+        stale_after=arguments.stale_after,
+    )
     print(
         f"Copied {len(trials)} trial(s) from {arguments.source} to {arguments.destination} "
         f"(storage {arguments.storage}); continue with run(root_directory="

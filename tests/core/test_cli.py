@@ -571,6 +571,8 @@ def test_migrate_to_sqlite(tmp_path: Path) -> None:
     again = cli("migrate", str(source), str(tmp_path / "sql_run"), cwd=tmp_path)
     assert again.returncode == 1
     assert "is not empty" in again.stderr
+    nonsense = cli("migrate", str(source), str(tmp_path / "x"), "--stale-after", "0", cwd=tmp_path)
+    assert nonsense.returncode == 2 and "must be a number of seconds > 0" in nonsense.stderr
 
 
 @pytest.mark.parametrize("module", ["neps_core", "neps_core.cli"])

@@ -14,7 +14,7 @@ import pytest
 from worker_processes import kill, start_worker
 
 import neps_core as neps
-from neps_core.errors import StorageError
+from neps_core.errors import LiveWorkersError, StorageError
 from neps_core.history import TrialHistory
 from neps_core.migration import MigrationError, migrate_run
 from neps_core.models import Trial, TrialState
@@ -269,3 +269,31 @@ def test_sigterm_removes_the_half_made_copy_like_ctrl_c(tmp_path: Path) -> None:
     assert not destination.exists()
     migrate_run(source, destination)
     assert neps.status(destination).counts["success"] == 2
+
+
+LIVE_WORKER = """
+import sys, time
+import neps_core as neps
+
+def evaluate(x, n, pipeline_directory):
+    (pipeline_directory / "started").write_text("")
+    time.sleep(600)
+
+neps.run(evaluate, {"x": neps.Float(0.0, 1.0), "n": neps.Integer(1, 5)},
+         root_directory=sys.argv[1], evaluations_to_spend=3)
+"""
+
+
+def test_a_run_with_a_live_worker_is_not_migrated(tmp_path: Path) -> None:
+    # The live worker's trial was copied as PENDING; its result never reached the copy.
+    source, destination = tmp_path / "a", tmp_path / "b"
+    _start(source, count=2)
+    worker = start_worker(LIVE_WORKER, [str(source)], source, "configs/*/started")
+    try:
+        with pytest.raises(LiveWorkersError, match=r"Refusing to migrate .* trial 3 \(worker "):
+            migrate_run(source, destination)
+        assert not destination.exists()
+    finally:
+        kill(worker)
+    migrate_run(source, destination)  # its process is gone: its trial is evaluated again
+    assert SQLiteStorage(destination).sync()["3"].state is TrialState.PENDING
