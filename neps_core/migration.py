@@ -200,7 +200,10 @@ def _copy(reader: Storage, writer: Storage) -> list[Trial]:
     for trial in trials:
         folder = reader.trial_directory(trial.id)
         if folder.is_dir():
-            shutil.copytree(folder, writer.trial_directory(trial.id), dirs_exist_ok=True)
+            # A link stays a link: one to a data set is not copied in full, a dangling one
+            # is no error.
+            target = writer.trial_directory(trial.id)
+            shutil.copytree(folder, target, symlinks=True, dirs_exist_ok=True)
     # The copy is a run of its own root: a database given by URL tells it from the source.
     writer.initialize(attrs.evolve(info, root_directory=str(writer.root_directory.resolve())))
 

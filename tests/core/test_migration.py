@@ -297,3 +297,21 @@ def test_a_run_with_a_live_worker_is_not_migrated(tmp_path: Path) -> None:
         kill(worker)
     migrate_run(source, destination)  # its process is gone: its trial is evaluated again
     assert SQLiteStorage(destination).sync()["3"].state is TrialState.PENDING
+
+
+def test_symbolic_links_in_trial_folders_are_copied_as_links(tmp_path: Path) -> None:
+    # A dangling link failed the migration with a raw list of errors; a link to a data set
+    # copied the data set.
+    source, destination = tmp_path / "a", tmp_path / "b"
+    _start(source, count=1)
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "big.bin").write_bytes(b"0" * 1000)
+    folder = source / "configs" / "config_1"
+    (folder / "data").symlink_to(data)
+    (folder / "gone").symlink_to(tmp_path / "deleted_checkpoint")
+    migrate_run(source, destination)
+    copied = destination / "configs" / "config_1"
+    assert (copied / "data").readlink() == data
+    assert (copied / "gone").readlink() == tmp_path / "deleted_checkpoint"
+    assert (copied / "model.txt").read_text() == (folder / "model.txt").read_text()
