@@ -203,17 +203,20 @@ def alone_in(root: Path) -> bool:
     """Whether this process is certainly the only one present in ``root``.
 
     The presence file must carry exactly one lock, this process's own, and no waiter.
-    Anything else (see ``_lock_holders``, or several presences in this process) answers
+    Anything else (see ``_locks``, or several presences in this process) answers
     ``False``: not known.
     """
-    return _lock_holders(root) == [str(os.getpid())]
+    locks = _locks(root)
+    return locks is not None and _present(locks) == [str(os.getpid())]
 
 
 def processes_present(root: Path) -> list[str] | None:
     """The pids of the processes of this machine present in ``root``; ``None`` if unknown.
 
-    For a process that is not present itself (``neps-core clean``): it takes a shared lock
-    for a moment, and the lock table is trusted only if that lock shows in it.
+    For a process that is not present itself (``neps-core clean``, ``status``, ``migrate``):
+    it takes a POSIX lock (``lockf``) for a moment, and the lock table is trusted only if that
+    lock shows in it. Presence is an ``flock``, so those looking never count as present,
+    however many look at once (two ``migrate`` of one run each refused the other).
     """
     if fcntl is None:  # pragma: no cover - Windows
         return None
@@ -222,21 +225,27 @@ def processes_present(root: Path) -> list[str] | None:
     except OSError:
         return None
     try:
-        fcntl.flock(descriptor, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        holders = _lock_holders(root)
-    except OSError:  # held exclusively: a run is being overwritten
+        fcntl.lockf(descriptor, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        locks = _locks(root)
+    except OSError:
         return None
     finally:
         os.close(descriptor)  # releases the lock
-    me = str(os.getpid())
-    if holders is None or me not in holders:
+    if locks is None or ("POSIX", "READ", str(os.getpid())) not in locks:
         return None
-    holders.remove(me)
-    return holders
+    if any(kind == "FLOCK" and mode == "WRITE" for kind, mode, _ in locks):
+        return None  # held exclusively: a run is being overwritten
+    return _present(locks)
 
 
-def _lock_holders(root: Path) -> list[str] | None:
-    """The pids holding or awaiting a lock on ``root``'s presence file, from ``/proc/locks``.
+def _present(locks: list[tuple[str, str, str]]) -> list[str]:
+    """The pids holding or awaiting an ``flock``: the processes present."""
+    return [pid for kind, _, pid in locks if kind == "FLOCK"]
+
+
+def _locks(root: Path) -> list[tuple[str, str, str]] | None:
+    """``(kind, mode, pid)`` of the locks held or awaited on ``root``'s presence file, from
+    ``/proc/locks``, e.g. ``("FLOCK", "READ", "4242")``.
 
     ``None`` where that is not known: not Linux, no presence file. A file system whose locks
     the table shows under another device, or a process of another pid namespace, give a
@@ -248,8 +257,10 @@ def _lock_holders(root: Path) -> list[str] | None:
     except (OSError, UnicodeDecodeError):
         return None
     file_id = f"{os.major(held.st_dev):02x}:{os.minor(held.st_dev):02x}:{held.st_ino}"
-    return [  # "1: FLOCK  ADVISORY  READ 4242 08:01:1234 0 EOF"; waiters add a "->"
-        fields[fields.index(file_id) - 1]
-        for fields in map(str.split, table.splitlines())
-        if file_id in fields
-    ]
+    found = []
+    for fields in map(str.split, table.splitlines()):
+        # "1: FLOCK  ADVISORY  READ 4242 08:01:1234 0 EOF"; waiters add a "->" after "1:"
+        if file_id in fields and fields.index(file_id) >= 4:
+            at = fields.index(file_id)
+            found.append((fields[at - 4], fields[at - 2], fields[at - 1]))
+    return found

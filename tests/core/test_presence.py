@@ -20,7 +20,7 @@ from worker_processes import kill_mid_evaluation
 import neps_core as neps
 from neps_core.errors import NepsCoreError, UnknownPluginError
 from neps_core.plugin_manager import load_plugins
-from neps_core.presence import WORKERS_LOCK, alone_in, present_in
+from neps_core.presence import WORKERS_LOCK, alone_in, present_in, processes_present
 from neps_core.run_storage import overwrite_run
 
 SPACE = {"x": neps.Float(0.0, 1.0)}
@@ -186,6 +186,37 @@ def test_alone_in_sees_this_process_alone_and_no_further(root: Path) -> None:
             client.kill()
             client.wait(timeout=60)
         assert alone_in(root)  # the killed client's lock went with it
+
+
+LOOKER = textwrap.dedent(
+    """
+    import sys, time
+    from pathlib import Path
+    from neps_core.presence import processes_present
+
+    print("looking", flush=True)
+    deadline = time.monotonic() + 3
+    while time.monotonic() < deadline:  # as clean, status and migrate look
+        assert processes_present(Path(sys.argv[1])) == []
+    """
+)
+
+
+@pytest.mark.skipif(not Path("/proc/locks").exists(), reason="reads Linux's lock table")
+def test_processes_looking_at_a_run_never_see_each_other_as_present(root: Path) -> None:
+    # Each looked with a shared flock: two migrate of one run each refused the other.
+    neps.run(lambda x: x, SPACE, root_directory=root, evaluations_to_spend=1)
+    looker = subprocess.Popen(
+        [sys.executable, "-c", LOOKER, str(root)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert looker.stdout is not None and looker.stdout.readline() == "looking\n"
+        seen = {pid for _ in range(300) for pid in processes_present(root) or []}
+        assert seen == set()
+    finally:
+        assert looker.wait(timeout=60) == 0
+    with present_in(root):  # a process present is still seen
+        assert processes_present(root) == [str(os.getpid())]
 
 
 def test_a_refused_new_run_leaves_no_lock_file(tmp_path: Path) -> None:
