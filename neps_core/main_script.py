@@ -4,6 +4,8 @@ there, and globals only they set (``args = parser.parse_args()``), do not exist 
 
 Code of the script pickles by name where the spawned process has all it needs, so what it
 uses at module level (a lock, a dataset) is never pickled; elsewhere it must travel by value.
+What cannot travel at all is named by :func:`unsendable_job_error`, for every evaluator that
+pickles a trial's call to another process.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import io
 import pickle
 import sys
 import types
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 
@@ -97,6 +99,33 @@ def pickled_by_name(value: Any) -> bytes | None:
     finder = _GuardedCodeFinder(buffer)
     finder.dump(value)
     return None if finder.guarded else buffer.getvalue()
+
+
+def unsendable_job_error(
+    function: Any,
+    arguments: Mapping[str, Any],
+    trial_id: str,
+    destination: str,
+    dumps: Callable[[Any], object],
+) -> TypeError | None:
+    """The error that fails a trial whose call could not be pickled, naming the part
+    ``dumps`` refuses: ``evaluate_pipeline`` or an argument (say, an operation's object
+    holding a lock); ``None`` where each part pickles alone, so the failure was another one.
+
+    A bare "cannot pickle '_thread.lock' object" (or dask's "Could not serialize object of
+    type LLGExpr") said nothing of where the lock was.
+    """
+    parts = {"evaluate_pipeline": function} | {
+        f"the argument {name!r}": value for name, value in arguments.items()
+    }
+    for part, value in parts.items():
+        try:
+            dumps(value)
+        except Exception as problem:
+            return TypeError(
+                f"{part} of trial {trial_id} cannot be sent to {destination}: {problem}"
+            )
+    return None
 
 
 def _script() -> str | None:

@@ -28,7 +28,7 @@ import pickle
 import signal
 import time
 import traceback
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
 import attrs
@@ -42,11 +42,12 @@ from neps_core.child_runner import (
 from neps_core.children import STARTUP_ALLOWANCE, how_it_exited
 from neps_core.errors import EvaluationTimeoutError
 from neps_core.interfaces import EvaluationJob, EvaluationOutcome, Evaluator
-from neps_core.main_script import only_in_main, pickled_by_name
+from neps_core.main_script import only_in_main, pickled_by_name, unsendable_job_error
 from neps_core.processes import signal_group
 from neps_core.validators import at_least, one_of, positive
 
 START_METHODS = ("spawn", "forkserver", "fork")
+POOL = "a pool process"
 
 
 class PoolWorkerDiedError(RuntimeError):
@@ -146,29 +147,18 @@ def _dumps_job(job: EvaluationJob) -> bytes:
         if cannot_pickle is None:  # by name: an error in the pool names what is missing
             return pickle.dumps((job.trial.id, pickle.dumps(call)))
         raise TypeError(
-            f"evaluate_pipeline {job.function!r} or its arguments cannot be sent to a pool "
-            "process: use module-level code, or install cloudpickle"
+            f"evaluate_pipeline {job.function!r} or its arguments cannot be sent to {POOL}: "
+            "use module-level code, or install cloudpickle"
         ) from cannot_pickle
     try:
         return pickle.dumps((job.trial.id, bytes(cloudpickle.dumps(call))))
     except Exception as error:
-        culprit = _unpicklable_argument(job.arguments, cloudpickle.dumps)
-        if culprit is None:
+        named = unsendable_job_error(
+            job.function, job.arguments, job.trial.id, POOL, cloudpickle.dumps
+        )
+        if named is None:
             raise
-        raise TypeError(
-            f"the argument {culprit!r} of trial {job.trial.id} cannot be sent to a pool "
-            f"process: {error}"
-        ) from error
-
-
-def _unpicklable_argument(arguments: Mapping[str, Any], dumps: Any) -> str | None:
-    """The name of the first argument ``dumps`` refuses, if one does."""
-    for name, value in arguments.items():
-        try:
-            dumps(value)
-        except Exception:
-            return name
-    return None
+        raise named from error
 
 
 # -- the parent side ----------------------------------------------------------------------------

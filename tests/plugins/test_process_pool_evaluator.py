@@ -201,6 +201,29 @@ def test_an_argument_that_cannot_be_sent_is_named(tmp_path: Path) -> None:
         evaluator.close()
 
 
+class LockedCallable:
+    """A callable evaluate_pipeline holding a lock: no pickler can send it."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+
+    def __call__(self, x: float) -> float:
+        return x
+
+
+def test_an_evaluate_pipeline_that_cannot_be_sent_is_named(tmp_path: Path) -> None:
+    # Every trial failed with a bare "cannot pickle '_thread.lock' object".
+    evaluator = ProcessPoolEvaluator()
+    try:
+        evaluator.submit(make_job("1", LockedCallable(), {"x": 1.0}, tmp_path / "1"))
+        outcome = collect(evaluator, 1, 60)["1"]
+    finally:
+        evaluator.close()
+    assert isinstance(outcome.error, TypeError)
+    assert str(outcome.error).startswith("evaluate_pipeline of trial 1 cannot be sent to a pool")
+    assert "_thread.lock" in str(outcome.error)
+
+
 def test_an_exception_that_cannot_be_rebuilt_fails_its_trial_only(tmp_path: Path) -> None:
     # Unpickling it in the parent raised a TypeError that ended the run, trials left evaluating.
     summary = neps.run(
