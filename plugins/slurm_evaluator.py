@@ -37,6 +37,7 @@ from neps_core import hookimpl
 from neps_core.child_runner import Captured, call_capturing, outcome_of
 from neps_core.errors import EvaluationLostError, EvaluationTimeoutError
 from neps_core.interfaces import EvaluationJob, EvaluationOutcome, Evaluator
+from neps_core.main_script import unsendable_job_error
 from neps_core.validators import at_least, positive
 
 logger = logging.getLogger(__name__)
@@ -232,7 +233,8 @@ class SlurmEvaluator(Evaluator):
         return int(self.settings.n_workers)
 
     def submit(self, job: EvaluationJob) -> None:
-        """Submit ``job`` as one SLURM job, or adopt the one a dead worker left for its trial."""
+        """Submit ``job`` as one SLURM job, or adopt the one a dead worker left for its trial;
+        one that cannot be pickled fails its trial, naming what could not be sent."""
         settings: SlurmSettings = self.settings
         timeout = job.timeout if job.timeout is not None else settings.timeout
         adopted = adoptable_job(job.pipeline_directory)
@@ -250,11 +252,20 @@ class SlurmEvaluator(Evaluator):
         executor = _submitit().AutoExecutor(folder=folder, cluster=settings.cluster)
         executor.update_parameters(name=f"neps-trial-{job.trial.id}")
         executor.update_parameters(**settings.submitit_parameters())
-        import cloudpickle  # a dependency of submitit
+        import cloudpickle  # a dependency of submitit, which pickles the job with it too
 
-        payload = cloudpickle.dumps(job.function)  # functions of __main__ travel by value
         search_path = [entry for entry in sys.path if entry]
-        submitted = executor.submit(evaluate_in_job, payload, dict(job.arguments), search_path)
+        try:
+            payload = cloudpickle.dumps(job.function)  # functions of __main__ travel by value
+            submitted = executor.submit(evaluate_in_job, payload, dict(job.arguments), search_path)
+        except Exception:  # a pickling error, or another one (sbatch), raised again below
+            named = unsendable_job_error(
+                job.function, job.arguments, job.trial.id, "a SLURM job", cloudpickle.dumps
+            )
+            if named is None:
+                raise
+            self._finished.append(EvaluationOutcome(trial_id=job.trial.id, error=named))
+            return
         on_slurm = executor.cluster == "slurm"
         if on_slurm:
             record_job(job.pipeline_directory, str(submitted.job_id), folder)

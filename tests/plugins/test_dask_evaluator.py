@@ -10,6 +10,7 @@ import pickle
 import socket
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar
@@ -21,7 +22,8 @@ from tblib import pickling_support
 
 import neps_core as neps
 from neps_core.testing import BackgroundEvaluatorContract
-from neps_core_plugins.dask_evaluator import DaskEvaluator, evaluate_remotely
+from neps_core.testing.evaluator_contract import collect, make_job
+from neps_core_plugins.dask_evaluator import DaskEvaluator, DaskSettings, evaluate_remotely
 
 DASK_DEFAULT_DASHBOARD_PORT = 8787
 
@@ -307,6 +309,46 @@ def test_what_cannot_travel_back_fails_its_trial_only(cluster_address: str, root
     assert "TwoArgumentError: code=7: custom" in errors[1]
     third = yaml.safe_load((root / "configs" / "config_3" / "report.yaml").read_text())
     assert third["objective_to_minimize"] is not None and "lock" in third["extra"]["lock"]
+
+
+class Locked:
+    """What an Operation builds, or a callable evaluate_pipeline, holding a lock."""
+
+    def __init__(self, width: int = 1) -> None:
+        self.width = width
+        self.lock = threading.Lock()
+
+    def __call__(self, x: float) -> float:
+        return x
+
+
+def width_of(thing: Locked) -> float:
+    return float(thing.width)
+
+
+@pytest.mark.slow
+def test_what_cannot_be_sent_fails_its_trial_naming_it(cluster_address: str, root: Path) -> None:
+    # run() raised "Could not serialize object of type LLGExpr", even with ignore_errors.
+    space = neps.PipelineSpace({"thing": neps.Operation(Locked, args=(neps.Integer(1, 5),))})
+    summary = neps.run(
+        width_of,
+        space,
+        root_directory=root,
+        evaluations_to_spend=2,
+        ignore_errors=True,
+        evaluator={"name": "dask", "address": cluster_address, "n_workers": 1},
+    )
+    assert summary.counts["failed"] == 2
+    report = yaml.safe_load((root / "configs" / "config_1" / "report.yaml").read_text())
+    assert "the argument 'thing' of trial 1 cannot be sent to a dask worker" in report["error"]
+    evaluator = DaskEvaluator(DaskSettings(address=cluster_address))
+    try:
+        evaluator.submit(make_job("1", Locked(), {"x": 1.0}, root / "function"))
+        error = collect(evaluator, 1, 60)["1"].error
+    finally:
+        evaluator.close()
+    assert isinstance(error, TypeError) and "_thread.lock" in str(error)
+    assert str(error).startswith("evaluate_pipeline of trial 1 cannot be sent to a dask worker")
 
 
 def exit_with_three(x: float) -> float:

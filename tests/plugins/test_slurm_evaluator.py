@@ -12,6 +12,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -163,6 +164,31 @@ def test_a_job_that_dies_is_reported_as_lost(tmp_path: Path) -> None:
     assert isinstance(outcome.error, SlurmJobLostError)
     assert "without a result" in str(outcome.error)
     assert outcome.metadata["slurm_job_id"]
+
+
+class Locked:
+    """What an Operation builds, or a callable evaluate_pipeline, holding a lock."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+
+    def __call__(self, x: float) -> float:
+        return x
+
+
+def test_what_cannot_be_sent_fails_its_trial_naming_it(tmp_path: Path) -> None:
+    # submit() raised "cannot pickle '_thread.lock' object" out of run(), naming nothing.
+    evaluator = SlurmEvaluator(SlurmSettings(cluster="local"))
+    try:
+        evaluator.submit(make_job("1", square, {"x": Locked()}, tmp_path / "1"))
+        evaluator.submit(make_job("2", Locked(), {"x": 1.0}, tmp_path / "2"))
+        outcomes = collect(evaluator, 2, 60)
+    finally:
+        evaluator.close()
+    errors = {trial_id: str(outcome.error) for trial_id, outcome in outcomes.items()}
+    assert errors["1"].startswith("the argument 'x' of trial 1 cannot be sent to a SLURM job")
+    assert errors["2"].startswith("evaluate_pipeline of trial 2 cannot be sent to a SLURM job")
+    assert all("_thread.lock" in error for error in errors.values())
 
 
 class FinishedTrials:
