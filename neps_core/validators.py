@@ -9,6 +9,7 @@ option left unset means "the plugin's default".
 from __future__ import annotations
 
 import math
+import shutil
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -37,6 +38,18 @@ def positive(_: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
     """The value is ``None`` or greater than zero."""
     if value is not None and value <= 0:
         raise ValueError(f"{attribute.name} must be positive, got {value}")
+
+
+def executable(_: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    """The value is ``None``, an executable file, or a program found on ``PATH``.
+
+    Checked when the plugin is built: a wrong interpreter failed every trial instead, each
+    error blaming ``evaluate_pipeline``, until the budget was used up.
+    """
+    if value is not None and shutil.which(value) is None:
+        raise ValueError(
+            f"{attribute.name}={value!r} is neither an executable file nor a program on PATH"
+        )
 
 
 def one_of(choices: Sequence[Any]) -> Validator:

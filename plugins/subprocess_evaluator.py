@@ -20,7 +20,7 @@ import attrs
 from neps_core import hookimpl
 from neps_core.interfaces import EvaluationJob, EvaluationOutcome, Evaluator
 from neps_core.processes import ChildProcess, launch_for, stop_children
-from neps_core.validators import at_least, positive
+from neps_core.validators import at_least, executable, positive
 
 POLL_STEP = 0.002
 
@@ -32,7 +32,7 @@ class SubprocessSettings:
     n_workers: int = attrs.field(default=1, validator=at_least(1))
     timeout: float | None = attrs.field(default=None, validator=positive)
     kill_grace: float = attrs.field(default=5.0, validator=at_least(0))
-    python: str | None = None
+    python: str | None = attrs.field(default=None, validator=executable)
     env: dict[str, str] = attrs.field(factory=dict)
 
 

@@ -578,6 +578,26 @@ def test_options_are_validated(root: Path) -> None:
         )
 
 
+def test_an_interpreter_that_cannot_run_is_refused_naming_the_option(
+    root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Every trial failed, each error blaming evaluate_pipeline, until the budget was spent.
+    not_executable = tmp_path / "python"
+    not_executable.write_text("#!/bin/sh\n")
+    for python in ("/nonexistent/python", str(not_executable), "no-such-python-on-path"):
+        with pytest.raises(neps.SettingsError, match=r"python=.* neither an executable file"):
+            neps.run(
+                Command(["true"]),
+                SPACE,
+                root_directory=root,
+                evaluator={"name": "subprocess", "python": python},
+            )
+    assert not root.exists()  # refused before anything ran
+    interpreter = Path(sys.executable)
+    monkeypatch.setenv("PATH", str(interpreter.parent))
+    SubprocessSettings(python=interpreter.name)  # a name on PATH is fine
+
+
 class Layer:
     """A built object, as an Operation makes (a torch module, say)."""
 
