@@ -93,9 +93,11 @@ class SlurmSettings:
     timeout: float | None = attrs.field(default=None, validator=positive)
     cluster: str | None = None  # None: detect SLURM; "local" / "debug": submitit's executors
     folder: str | None = None  # job files; default: <pipeline_directory>/slurm
-    lost_after: float = 15.0  # seconds a finished job may take to show its result file
-    queue_poll_interval: float = 5.0  # seconds between squeue calls (spare the controller)
-    timeout_min: int | None = None
+    # seconds a finished job may take to show its result file
+    lost_after: float = attrs.field(default=15.0, validator=at_least(0))
+    # seconds between squeue calls (spare the controller)
+    queue_poll_interval: float = attrs.field(default=5.0, validator=positive)
+    timeout_min: int | None = attrs.field(default=None, validator=at_least(1))
     mem_gb: float | None = None
     nodes: int | None = None
     cpus_per_task: int | None = None

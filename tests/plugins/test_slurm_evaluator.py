@@ -134,7 +134,7 @@ def test_options_become_submitit_parameters() -> None:
     assert SlurmSettings(cluster="local").submitit_parameters() == {
         "timeout_min": LOCAL_DEFAULT_TIMEOUT_MIN
     }
-    assert SlurmSettings(timeout_min=5, timeout=600.0).submitit_parameters() == {"timeout_min": 5}
+    assert SlurmSettings(timeout_min=60, timeout=600.0).submitit_parameters() == {"timeout_min": 60}
 
 
 def test_a_run_records_the_job_ids_in_the_trials_metadata(root: Path) -> None:
@@ -239,13 +239,19 @@ def test_a_job_that_dies_before_its_timeout_is_lost_not_timed_out(root: Path) ->
     assert "without a result" in report["error"] and "timeout" not in report["error"]
 
 
-def test_options_are_validated(root: Path) -> None:
-    with pytest.raises(neps.SettingsError, match="n_workers"):
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [("n_workers", 0), ("lost_after", -5), ("queue_poll_interval", 0), ("timeout_min", 0)],
+)
+def test_options_are_validated(root: Path, option: str, value: float) -> None:
+    # lost_after=-5 and queue_poll_interval=0 ran without a word.
+    with pytest.raises(neps.SettingsError, match=f"{option} must be"):
         neps.run(
             square,
             {"x": neps.Float(0.0, 1.0)},
             root_directory=root,
-            evaluator={"name": "slurm", "n_workers": 0},
+            evaluations_to_spend=1,
+            evaluator={"name": "slurm", "cluster": "local", option: value},
         )
 
 
