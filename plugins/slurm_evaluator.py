@@ -71,6 +71,11 @@ LOCAL_DEFAULT_TIMEOUT_MIN = 7 * 24 * 60
 BACKSTOP_MARGIN_SECONDS = 90 + 60 + 60
 
 
+def minimum_timeout_min(timeout: float) -> int:
+    """The smallest SLURM time limit (minutes) that lets a job run for ``timeout`` seconds."""
+    return math.ceil((timeout + BACKSTOP_MARGIN_SECONDS) / 60)
+
+
 class SlurmJobLostError(EvaluationLostError):
     """The job ended without reporting (failed, cancelled, node failure, vanished)."""
 
@@ -111,6 +116,20 @@ class SlurmSettings:
     slurm_additional_parameters: dict[str, Any] | None = None
     parameters: dict[str, Any] = attrs.field(factory=dict)
 
+    def __attrs_post_init__(self) -> None:
+        """Refuse a time limit of one's own that would end jobs before ``timeout``."""
+        chosen = self.parameters.get("timeout_min", self.timeout_min)
+        if self.timeout is None or chosen is None:
+            return
+        needed = minimum_timeout_min(self.timeout)
+        if chosen < needed:
+            raise ValueError(
+                f"timeout_min={chosen} ends jobs before timeout={self.timeout:g} s: SLURM's "
+                f"limit must leave {BACKSTOP_MARGIN_SECONDS} s beyond it (submitit gives a job "
+                f"up 90 s before the limit, SLURM signals up to 60 s earlier), so timeout_min "
+                f"must be at least {needed}; leave it out to have it set so"
+            )
+
     def submitit_parameters(self) -> dict[str, Any]:
         """What goes to ``update_parameters``: the options that were set, plus ``parameters``."""
         own = {
@@ -128,7 +147,7 @@ class SlurmSettings:
             if name not in own and value is not None
         }
         if self.timeout is not None and "timeout_min" not in chosen:
-            chosen["timeout_min"] = math.ceil((self.timeout + BACKSTOP_MARGIN_SECONDS) / 60)
+            chosen["timeout_min"] = minimum_timeout_min(self.timeout)
         if self.cluster == "local":
             chosen.setdefault("timeout_min", LOCAL_DEFAULT_TIMEOUT_MIN)
         return {**chosen, **self.parameters}

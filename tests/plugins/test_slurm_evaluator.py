@@ -137,6 +137,24 @@ def test_options_become_submitit_parameters() -> None:
     assert SlurmSettings(timeout_min=60, timeout=600.0).submitit_parameters() == {"timeout_min": 60}
 
 
+@pytest.mark.parametrize(
+    "options", [{"timeout_min": 13}, {"parameters": {"timeout_min": 13}}], ids=["own", "parameters"]
+)
+def test_a_time_limit_too_short_for_the_timeout_is_refused(root: Path, options: dict) -> None:
+    # It replaced the derived limit: submitit gave trials up 90 s before it, with
+    # "UncompletedJobError: Job not requeued because: timed-out and not checkpointable".
+    evaluator = {"name": "slurm", "cluster": "local", "timeout": 600.0, **options}
+    with pytest.raises(neps.SettingsError, match=r"timeout_min=13 .* at least 14"):
+        neps.run(
+            square,
+            {"x": neps.Float(0.0, 1.0)},
+            root_directory=root,
+            evaluations_to_spend=1,
+            evaluator=evaluator,
+        )
+    assert SlurmSettings(timeout=600.0, timeout_min=14).submitit_parameters()["timeout_min"] == 14
+
+
 def test_a_run_records_the_job_ids_in_the_trials_metadata(root: Path) -> None:
     summary = neps.run(
         square,
