@@ -77,8 +77,8 @@ class ComplexRandomSearch(Optimizer):
     def ask(self, trials: Mapping[str, Trial], budget: BudgetInfo, n: int) -> Sequence[Proposal]:
         rng = self.random_generator(trials)
         parents = best_trials(trials, self.settings.incumbents)
-        seen = self._keys.of(trials)
-        return unique_proposals(self.space, seen, n, lambda _: self._draw(rng, parents), rng)
+        draw = lambda _: self._draw(rng, parents)  # noqa: E731
+        return unique_proposals(self.space, trials, n, draw, rng, keys=self._keys)
 
     @functools.cached_property
     def _keys(self) -> ConfigKeys:

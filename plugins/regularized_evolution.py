@@ -88,7 +88,7 @@ class RegularizedEvolution(Optimizer):
             initial = len(trials) + index < self.settings.population_size or not members
             return self._random(rng) if initial else self._child(rng, members)
 
-        return unique_proposals(self.space, self._keys.of(trials), n, draw, rng)
+        return unique_proposals(self.space, trials, n, draw, rng, keys=self._keys)
 
     @functools.cached_property
     def _keys(self) -> ConfigKeys:

@@ -53,14 +53,19 @@ class ConfigKeys:
 
 def unique_proposals(
     space: PipelineSpace,
-    seen: set[str],
+    trials: Mapping[str, Trial],
     n: int,
     draw: Callable[[int], Mapping[str, Any]],
     rng: np.random.Generator,
+    *,
+    keys: ConfigKeys | None = None,
 ) -> list[Proposal]:
-    """Up to ``n`` proposals from ``draw(index)``, none with a key in ``seen`` (those of the
-    run's trials) or repeated; when ``MAX_DRAWS`` draws miss, one not tried yet of a small
-    finite space (``unseen_config``)."""
+    """Up to ``n`` proposals from ``draw(index)``, none already in the run or repeated; when
+    ``MAX_DRAWS`` draws miss, one not tried yet of a small finite space (``unseen_config``).
+
+    ``keys``: an optimizer's own :class:`ConfigKeys`, so that each trial's key is computed once.
+    """
+    seen = (keys or ConfigKeys()).of(trials)
     proposals = []
     for index in range(n):
         draws = (draw(index) for _ in range(MAX_DRAWS))

@@ -103,21 +103,29 @@ def _describe_value(value: Any, inner: Callable[[Any], Any]) -> Any:
         return {"type": type(value).__name__, "items": [inner(item) for item in value]}
     if type(value) is dict and all(isinstance(k, str) for k in value):
         return {"type": "dict", "items": {k: inner(v) for k, v in value.items()}}
-    module = getattr(value, "__module__", None) or _module_of_bound_instance(value)
+    module = getattr(value, "__module__", None)
     qualname = getattr(value, "__qualname__", None)
     if callable(value) and isinstance(module, str) and isinstance(qualname, str):
         return {"type": "callable", "path": f"{module}:{_importable_name(value, module, qualname)}"}
-    return {"type": "object", "repr": repr(value)}
+    path = _path_of_bound_builtin(value)
+    return {"type": "callable", "path": path} if path else {"type": "object", "repr": repr(value)}
 
 
-def _module_of_bound_instance(method: Any) -> str | None:
-    """The module of the class a builtin bound method's instance has: ``random.random`` has
-    no module of its own, and its text holds an address that changes per process."""
+def _path_of_bound_builtin(method: Any) -> str | None:
+    """The import path of a builtin bound method a module publishes (``random.random`` has no
+    module of its own, and its text holds an address that changes per process); ``None`` for
+    one that imports back as nothing or something else (``{}.get``)."""
     instance = getattr(method, "__self__", None)
-    if instance is None or isinstance(instance, type | ModuleType):
+    module, name = getattr(type(instance), "__module__", None), getattr(method, "__name__", None)
+    if instance is None or isinstance(instance, type | ModuleType) or not callable(method):
         return None
-    module = getattr(type(instance), "__module__", None)
-    return module if isinstance(module, str) else None
+    if not isinstance(module, str) or not isinstance(name, str):
+        return None
+    try:
+        found = import_path(f"{module}:{name}", "")
+    except InvalidParameterError:
+        return None
+    return f"{module}:{name}" if found is method else None
 
 
 def _importable_name(value: Any, module: str, qualname: str) -> str:

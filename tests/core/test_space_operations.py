@@ -618,6 +618,9 @@ def test_a_builtin_bound_method_is_saved_under_its_module_name() -> None:
     paths = [choice["path"] for choice in describe_space(space)["draw"]["choices"]]
     assert paths == ["random:random", "random:gauss"]
     assert space_from_description(describe_space(space)) == space
+    table = {"a": 1}  # a method of an object no module publishes stays text, as before
+    described = describe_space(neps.PipelineSpace({"get": neps.Categorical((table.get,))}))
+    assert described["get"]["choices"][0]["type"] == "object"
 
 
 def test_a_callable_saved_under_its_qualified_name_is_the_same_callable() -> None:
