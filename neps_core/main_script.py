@@ -21,6 +21,8 @@ import types
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
+from neps_core.interfaces import EvaluationJob, EvaluationOutcome
+
 
 def only_in_main(function: Any) -> bool:
     """Whether a spawned process cannot import ``function`` (or its class) by name.
@@ -126,6 +128,17 @@ def unsendable_job_error(
                 f"{part} of trial {trial_id} cannot be sent to {destination}: {problem}"
             )
     return None
+
+
+def unsendable_outcome(
+    job: EvaluationJob, error: Exception, destination: str, dumps: Callable[[Any], object]
+) -> EvaluationOutcome:
+    """The outcome failing ``job``'s trial when submitting it raised ``error`` because a part
+    of it cannot be pickled (:func:`unsendable_job_error`); ``error`` itself otherwise."""
+    named = unsendable_job_error(job.function, job.arguments, job.trial.id, destination, dumps)
+    if named is None:
+        raise error
+    return EvaluationOutcome(trial_id=job.trial.id, error=named)
 
 
 def _script() -> str | None:

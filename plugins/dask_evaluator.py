@@ -39,7 +39,7 @@ from neps_core.child_runner import (
 )
 from neps_core.errors import EvaluationTimeoutError
 from neps_core.interfaces import EvaluationJob, EvaluationOutcome, Evaluator
-from neps_core.main_script import unsendable_job_error
+from neps_core.main_script import unsendable_outcome
 from neps_core.validators import at_least, positive
 
 logger = logging.getLogger(__name__)
@@ -193,14 +193,9 @@ class DaskEvaluator(Evaluator):
             future = self.client.submit(
                 evaluate_remotely, job.function, dict(job.arguments), key=key, pure=False
             )
-        except Exception:  # a pickling error, or another one, raised again below
+        except Exception as error:  # a part that cannot be pickled fails the trial
             dumps = _distributed().protocol.pickle.dumps  # what dask itself pickles with
-            named = unsendable_job_error(
-                job.function, job.arguments, job.trial.id, "a dask worker", dumps
-            )
-            if named is None:
-                raise
-            self._finished.append(EvaluationOutcome(trial_id=job.trial.id, error=named))
+            self._finished.append(unsendable_outcome(job, error, "a dask worker", dumps))
             return
         timeout = job.timeout if job.timeout is not None else self.settings.timeout
         self._tasks[job.trial.id] = _Task(future, time.monotonic(), timeout)

@@ -37,7 +37,7 @@ from neps_core import hookimpl
 from neps_core.child_runner import Captured, call_capturing, outcome_of
 from neps_core.errors import EvaluationLostError, EvaluationTimeoutError
 from neps_core.interfaces import EvaluationJob, EvaluationOutcome, Evaluator
-from neps_core.main_script import unsendable_job_error
+from neps_core.main_script import unsendable_outcome
 from neps_core.validators import at_least, positive
 
 logger = logging.getLogger(__name__)
@@ -279,13 +279,8 @@ class SlurmEvaluator(Evaluator):
         try:
             payload = cloudpickle.dumps(job.function)  # functions of __main__ travel by value
             submitted = executor.submit(evaluate_in_job, payload, dict(job.arguments), search_path)
-        except Exception:  # a pickling error, or another one (sbatch), raised again below
-            named = unsendable_job_error(
-                job.function, job.arguments, job.trial.id, "a SLURM job", cloudpickle.dumps
-            )
-            if named is None:
-                raise
-            self._finished.append(EvaluationOutcome(trial_id=job.trial.id, error=named))
+        except Exception as error:  # a part that cannot be pickled fails the trial (not sbatch)
+            self._finished.append(unsendable_outcome(job, error, "a SLURM job", cloudpickle.dumps))
             return
         on_slurm = executor.cluster == "slurm"
         if on_slurm:
