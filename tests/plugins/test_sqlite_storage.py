@@ -13,7 +13,6 @@ import sqlite3
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, ClassVar
@@ -380,26 +379,36 @@ connection.execute("COMMIT")
 """
 
 
-def test_a_database_locked_by_another_process_is_a_clear_error(
-    root: Path, storage: SQLiteStorage
-) -> None:
-    storage.transact(_new_trials(1))
+def _holding(script: str, database: Path) -> subprocess.Popen[str]:
+    """A process holding ``database`` locked as ``script`` does, until :func:`_release`."""
     holder = subprocess.Popen(
-        [sys.executable, "-c", HOLD_LOCK, str(root / "run.db")],
+        [sys.executable, "-c", script, str(database)],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
     )
+    assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+    return holder
+
+
+def _release(holder: subprocess.Popen[str]) -> None:
+    assert holder.stdin is not None
+    holder.stdin.write("\n")
+    holder.stdin.flush()
+
+
+def test_a_database_locked_by_another_process_is_a_clear_error(
+    root: Path, storage: SQLiteStorage
+) -> None:
+    storage.transact(_new_trials(1))
+    holder = _holding(HOLD_LOCK, root / "run.db")
     try:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
         blocked = SQLiteStorage(root, lock_timeout=0.5)
         with pytest.raises(StorageError, match=r"run\.db stayed locked for .*lock_timeout=0\.5"):
             blocked.transact(_new_trials(1))
         assert len(blocked.sync()) == 1  # readers are not blocked by a writer in WAL mode
     finally:
-        assert holder.stdin is not None
-        holder.stdin.write("\n")
-        holder.stdin.flush()
+        _release(holder)
         assert holder.wait(timeout=30) == 0
     assert blocked.transact(_new_trials(1))[0].id == "2"
     blocked.close()
@@ -408,21 +417,8 @@ def test_a_database_locked_by_another_process_is_a_clear_error(
 def test_a_waiting_writer_gets_the_lock_once_it_is_released(
     root: Path, storage: SQLiteStorage
 ) -> None:
-    holder = subprocess.Popen(
-        [sys.executable, "-c", HOLD_LOCK, str(root / "run.db")],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
-
-    def release_soon() -> None:
-        time.sleep(0.5)
-        assert holder.stdin is not None
-        holder.stdin.write("\n")
-        holder.stdin.flush()
-
-    releaser = threading.Thread(target=release_soon)
+    holder = _holding(HOLD_LOCK, root / "run.db")
+    releaser = threading.Timer(0.5, _release, (holder,))
     releaser.start()
     created = SQLiteStorage(root, lock_timeout=60).transact(_new_trials(1))
     releaser.join()
@@ -449,20 +445,8 @@ def test_opening_waits_up_to_lock_timeout_for_a_database_held_in_exclusive_mode(
     outside the retries."""
     storage.transact(_new_trials(1))
     storage.close()
-    holder = subprocess.Popen(
-        [sys.executable, "-c", HOLD_EXCLUSIVE_MODE, str(root / "run.db")],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
-
-    def release() -> None:
-        assert holder.stdin is not None
-        holder.stdin.write("\n")
-        holder.stdin.flush()
-
-    releaser = threading.Timer(3.0, release)  # longer than SQLite's own wait
+    holder = _holding(HOLD_EXCLUSIVE_MODE, root / "run.db")
+    releaser = threading.Timer(3.0, _release, (holder,))  # longer than SQLite's own wait
     releaser.start()
     try:
         waiting = SQLiteStorage(root, lock_timeout=60)
