@@ -10,10 +10,11 @@ tells the two apart (the kernel drops the lock of a killed process).
 
 from __future__ import annotations
 
-import errno
 import os
 from pathlib import Path
 from typing import Literal
+
+from neps_core.presence import FLOCK_UNSUPPORTED
 
 try:
     import fcntl
@@ -21,7 +22,6 @@ except ImportError:  # pragma: no cover - Windows
     fcntl = None  # type: ignore[assignment]
 
 MIGRATION_MARKER = ".neps_core_migrating"
-_FLOCK_UNSUPPORTED = {errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL}
 
 MigrationState = Literal["running", "interrupted", "unknown"]
 
@@ -107,7 +107,7 @@ def _lock(root: Path, *, exclusive: bool) -> int | None:
         raise
     except OSError as error:
         os.close(descriptor)
-        if error.errno not in _FLOCK_UNSUPPORTED:
+        if error.errno not in FLOCK_UNSUPPORTED:
             raise
         return None
     return descriptor

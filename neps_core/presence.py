@@ -33,7 +33,8 @@ except ImportError:  # pragma: no cover - Windows
 logger = logging.getLogger(__name__)
 
 WORKERS_LOCK = Path(".neps_core", "workers.lock")
-_FLOCK_UNSUPPORTED = {errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL}
+#: errno values of a file system that refuses ``flock`` (then nothing is tracked).
+FLOCK_UNSUPPORTED = {errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL}
 _READ_ONLY = {errno.EROFS, errno.EACCES, errno.EPERM}
 
 
@@ -124,7 +125,7 @@ def _lock(root: Path, kind: str) -> int | None:
             ) from None
         except OSError as error:
             os.close(descriptor)
-            if error.errno not in _FLOCK_UNSUPPORTED:
+            if error.errno not in FLOCK_UNSUPPORTED:
                 raise
             logger.warning("%s does not support flock: workers' presence is not tracked", path)
             return None
