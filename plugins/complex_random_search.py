@@ -77,8 +77,9 @@ class ComplexRandomSearch(Optimizer):
     def ask(self, trials: Mapping[str, Trial], budget: BudgetInfo, n: int) -> Sequence[Proposal]:
         rng = self.random_generator(trials)
         parents = best_trials(trials, self.settings.incumbents)
-        draw = lambda _: self._draw(rng, parents)  # noqa: E731
-        return unique_proposals(self.space, trials, n, draw, rng, keys=self._keys)
+        return unique_proposals(
+            self.space, trials, n, lambda _: self._draw(rng, parents), rng, keys=self._keys
+        )
 
     @functools.cached_property
     def _keys(self) -> ConfigKeys:
