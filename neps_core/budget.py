@@ -9,6 +9,7 @@ the multi-fidelity optimizers also consult it to pick a cheaper action instead.
 from __future__ import annotations
 
 import heapq
+import math
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -106,6 +107,49 @@ class BudgetGuard:
             self.fidelity_left -= fidelity
         if self.cost_left is not None:
             self.cost_left -= self.costs.estimate(fidelity, continued)
+
+
+class CallBudget:
+    """What one ``run()`` call has spent of ``max_cost_per_run`` and ``max_fidelities_per_run``.
+
+    As with one slot, a call's last trial may pass a limit; parallel slots must not multiply
+    that. A trial's fidelity counts when it starts, so trials start one at a time; its cost
+    is known only when it ends, so each trial in flight is taken to cost the most any of this
+    call's trials did, and until one reports, a trial runs alone.
+    """
+
+    def __init__(self, max_cost: float | None, max_fidelities: float | None) -> None:
+        self.max_cost, self.max_fidelities = max_cost, max_fidelities
+        self.cost_spent = self.fidelities_spent = 0.0
+        self._largest_cost: float | None = None
+
+    def started(self, trial: Trial) -> None:
+        self.fidelities_spent += trial.fidelity or 0.0
+
+    def ended(self, cost: float) -> None:
+        self.cost_spent += cost
+        self._largest_cost = max(cost, self._largest_cost or cost)
+
+    def reached(self) -> str | None:
+        """The setting whose limit this call has reached, if any."""
+        for spent, limit, name in (
+            (self.cost_spent, self.max_cost, "max_cost_per_run"),
+            (self.fidelities_spent, self.max_fidelities, "max_fidelities_per_run"),
+        ):
+            if limit is not None and spent >= limit:
+                return name
+        return None
+
+    def room(self, in_flight: int) -> int | None:
+        """How many trials may start now beside ``in_flight`` running ones (None: no bound)."""
+        rooms = [1] if self.max_fidelities is not None else []
+        if self.max_cost is not None:
+            if self._largest_cost is None:
+                rooms.append(1 - min(in_flight, 1))
+            elif self._largest_cost > 0:
+                fit = math.ceil((self.max_cost - self.cost_spent) / self._largest_cost)
+                rooms.append(max(0, fit - in_flight))
+        return min(rooms, default=None)
 
 
 def failure_streak_without_cost(

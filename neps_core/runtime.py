@@ -16,6 +16,7 @@ from typing import Any
 
 import attrs
 
+from neps_core.budget import CallBudget
 from neps_core.errors import (
     EvaluationLostError,
     EvaluationTimeoutError,
@@ -60,8 +61,9 @@ class Worker:
         # Trials whose pipeline could not be built: failed like an evaluation that raised.
         self._unbuilt: list[EvaluationOutcome] = []
         self._claimed = 0
-        self._cost_spent = 0.0
-        self._fidelities_spent = 0.0
+        self._spent = CallBudget(
+            context.settings.max_cost_per_run, context.settings.max_fidelities_per_run
+        )
         self._local_stop: str | None = None
         self._told_waiting = ""  # the reason for waiting last logged
         self._budget_seen_at = -ASYNC_NOTICE_INTERVAL  # the first look at once
@@ -235,14 +237,14 @@ class Worker:
         if local_left == 0:
             self._local_stop = "max_evaluations_per_run reached"
             return []
-        for spent, limit in (
-            (self._cost_spent, "max_cost_per_run"),
-            (self._fidelities_spent, "max_fidelities_per_run"),
-        ):
-            if getattr(self.settings, limit) is not None and spent >= getattr(self.settings, limit):
-                self._local_stop = f"{limit} reached"
-                return []
-        wanted = free if local_left is None else min(free, local_left)
+        reached = self._spent.reached()
+        if reached is not None:
+            self._local_stop = f"{reached} reached"
+            return []
+        bounds = (free, local_left, self._spent.room(len(self._in_flight)))
+        wanted = min(bound for bound in bounds if bound is not None)
+        if wanted == 0 < free:  # the trials in flight may use up this call's cost limit
+            return []
         return self._sampler.sample(self.context.storage, wanted, self._claiming)
 
     def _local_allowance(self) -> int | None:
@@ -252,7 +254,7 @@ class Worker:
     # -- evaluation -------------------------------------------------------------------------
     def _launch(self, trial: Trial) -> None:
         self._claimed += 1
-        self._fidelities_spent += trial.fidelity or 0.0
+        self._spent.started(trial)
         self._in_flight[trial.id] = trial
         self.context.plugins.notify("neps_trial_sampled", run=self.context, trial=trial)
         directory = self.context.storage.trial_directory(trial.id)
@@ -317,7 +319,7 @@ class Worker:
         if isinstance(raise_after, EvaluationTimeoutError):
             raise_after = None  # the user's own limit: the trial is FAILED, the run goes on
         if parsed.report.cost is not None:
-            self._cost_spent += parsed.report.cost
+            self._spent.ended(parsed.report.cost)
         try:
             stored = record_result(self.context.storage, trial.id, parsed, evaluated=trial)
         except ObjectiveCountError as mismatch:  # stored as FAILED; observers hear of it first

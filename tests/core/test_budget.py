@@ -16,6 +16,7 @@ import neps_core as neps
 from neps_core.budget import (
     FAILURE_STREAK_LIMIT,
     BudgetGuard,
+    CallBudget,
     CostModel,
     failure_streak_without_cost,
 )
@@ -161,6 +162,46 @@ def test_parallel_evaluations_wait_for_the_first_cost(tmp_path: Path) -> None:
     )
     assert summary.budget.used_cost == 8.0
     assert summary.budget.used_evaluations == 1
+
+
+def _costs_fidelity(x: float, epochs: int) -> dict[str, float]:
+    return {"objective_to_minimize": x, "cost": float(epochs)}
+
+
+@pytest.mark.parametrize(
+    ("limit", "trials"),
+    [
+        # Four slots started four blind trials (cost 9 each) against a limit of 10: cost 45.
+        ({"max_cost_per_run": 10.0}, 2),
+        # Four slots each started a trial of fidelity 9 before the limit of 10 was looked at.
+        ({"max_fidelities_per_run": 10.0}, 2),
+    ],
+)
+def test_parallel_slots_pass_a_per_call_limit_by_one_trial_at_most(
+    tmp_path: Path, limit: dict[str, float], trials: int
+) -> None:
+    summary = neps.run(
+        _costs_fidelity,
+        {"x": neps.Float(0.0, 1.0), "epochs": neps.Integer(1, 9, is_fidelity=True)},
+        root_directory=tmp_path,
+        optimizer="random_search",  # proposes the highest fidelity, 9
+        evaluator={"name": "process_pool", "n_workers": 4},
+        **limit,
+    )
+    assert summary.budget.used_evaluations == trials  # as with one slot: 9, then 9 more
+
+
+def test_a_call_runs_as_many_trials_at_once_as_its_cost_limit_fits() -> None:
+    spent = CallBudget(max_cost=3.0, max_fidelities=None)
+    assert spent.room(in_flight=0) == 1 and spent.room(in_flight=1) == 0  # no cost known
+    spent.ended(1.0)
+    assert spent.room(in_flight=0) == 2  # each in flight is taken to cost 1 more
+    assert spent.room(in_flight=2) == 0
+    spent.ended(1.5)
+    assert spent.room(in_flight=0) == 1 and spent.reached() is None
+    spent.ended(1.0)
+    assert spent.reached() == "max_cost_per_run"
+    assert CallBudget(max_cost=None, max_fidelities=None).room(in_flight=3) is None
 
 
 def test_ask_and_tell_gives_one_trial_until_a_cost_is_known(tmp_path: Path) -> None:
