@@ -44,9 +44,15 @@ class RunContext:
 
 
 def injected_names(function: Callable[..., Any]) -> tuple[str, ...]:
-    """The framework arguments ``function`` asks for by name (never through ``**kwargs``)."""
+    """The framework arguments ``function`` asks for by name (never through ``**kwargs``).
+
+    A wrapper (``functools.wraps``) asks for what the function it wraps names, if it can
+    take it: through ``**kwargs`` or a parameter of its own, else every call would fail.
+    """
     try:
-        parameters = inspect.signature(function).parameters
+        asked = inspect.signature(function).parameters
+        own = inspect.signature(function, follow_wrapped=False).parameters
     except (TypeError, ValueError):
         return ()
-    return tuple(name for name in INJECTABLE if name in parameters)
+    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in own.values())
+    return tuple(name for name in INJECTABLE if name in asked and (takes_any or name in own))

@@ -881,6 +881,16 @@ def _decorated(*args: Any, **kwargs: Any) -> float:
     return _keyword_supplied_by_a_decorator(*args, width=3, **kwargs)
 
 
+def _needs_a_directory(x: float, pipeline_directory: Path) -> float:
+    assert pipeline_directory.is_dir()
+    return x
+
+
+@functools.wraps(_needs_a_directory)
+def _narrow_wrapper(x: float) -> float:  # supplies the directory itself
+    return _needs_a_directory(x, pipeline_directory=Path.cwd())
+
+
 def _deephyper_run_function(job: Any) -> float:
     return -float(job.parameters["x"])
 
@@ -928,8 +938,12 @@ def test_an_entry_evaluate_pipeline_cannot_receive_is_refused_before_anything_is
     assert not root.exists()
 
 
-@pytest.mark.parametrize("function", [_takes_the_rest_by_keyword, _decorated])
+@pytest.mark.parametrize(
+    "function", [_takes_the_rest_by_keyword, _decorated, _narrow_wrapper, _needs_a_directory]
+)
 def test_defaults_kwargs_and_decorators_are_not_refused(root: Path, function: Any) -> None:
     space = {"x": neps.Float(0.0, 1.0)}
+    # A wrapper whose own signature cannot take pipeline_directory failed every trial with
+    # "_needs_a_directory() got an unexpected keyword argument".
     summary = neps.run(function, space, root_directory=root, evaluations_to_spend=1)
     assert summary.counts["success"] == 1
