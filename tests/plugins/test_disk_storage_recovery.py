@@ -14,6 +14,7 @@ import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import attrs
 import pytest
@@ -234,22 +235,39 @@ def test_a_first_trial_stored_meanwhile_is_not_taken_for_a_lost_journal(
 ) -> None:
     # The heartbeat thread opens the storage while the worker stores its first trial: it saw
     # no journal yet, then the trial's new folder, and died of "holds a run but not its
-    # journal"; the worker's trials then got no heartbeats.
+    # journal"; the worker's trials then got no heartbeats. The worker stores the trial (its
+    # record, then its folder) right after the storage's first look at either.
     root = tmp_path / "run"
     _run(root, 1)
+    record = _journal(root).read_bytes()
     _journal(root).unlink()
     shutil.rmtree(root / "configs")
-    real_exists = Path.exists
+    stored: list[Path] = []
 
-    def first_trial_stored_meanwhile(path: Path) -> bool:
+    def store_the_first_trial(looked_at: Path) -> None:
+        if not stored and looked_at in (_journal(root), root):
+            stored.append(looked_at)
+            _journal(root).write_bytes(record)
+            (root / "configs" / "config_1").mkdir(parents=True)
+
+    real_exists, real_glob = Path.exists, Path.glob
+
+    def exists(path: Path) -> bool:
         found = real_exists(path)
-        if path == _journal(root) and not found:  # now the worker stores trial 1 ...
-            (root / "configs" / "config_1").mkdir(parents=True)  # ... and makes its folder
+        store_the_first_trial(path)
         return found
 
-    monkeypatch.setattr(Path, "exists", first_trial_stored_meanwhile)
+    def glob(path: Path, pattern: str) -> Any:
+        found = list(real_glob(path, pattern))
+        if pattern.startswith("configs/"):
+            store_the_first_trial(path)
+        return iter(found)
+
+    monkeypatch.setattr(Path, "exists", exists)
+    monkeypatch.setattr(Path, "glob", glob)
     storage = open_storage(root, None, load_plugins())
     storage.close()
+    assert stored  # the storage looked, and the trial was stored meanwhile
 
 
 def test_a_last_record_without_its_newline_is_kept(tmp_path: Path) -> None:
