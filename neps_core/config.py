@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import numbers
 import os
 import socket
 import uuid
@@ -113,6 +114,18 @@ def _optional(check: Callable[[str, Any], None]) -> Validator:
     return validator
 
 
+def _plain_number(value: Any) -> Any:
+    """A NumPy (or other) integer or real as Python's own, so that it validates and is saved
+    like one; anything else, bools included, is left for the validator to judge."""
+    if (
+        isinstance(value, bool)
+        or type(value) in (int, float)
+        or not isinstance(value, numbers.Real)
+    ):
+        return value
+    return int(value) if isinstance(value, numbers.Integral) else float(value)
+
+
 def _positive_int(name: str, value: Any) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise SettingsError(f"{name} must be a positive integer, got {value!r}")
@@ -202,37 +215,53 @@ class RunSettings:
     pipeline_space: Any = None
     root_directory: Path = attrs.field(default=Path("neps_results"), converter=run_directory)
     overwrite_root_directory: bool = attrs.field(default=False, validator=_bool)
-    evaluations_to_spend: int | None = attrs.field(default=None, validator=_optional(_positive_int))
+    evaluations_to_spend: int | None = attrs.field(
+        converter=_plain_number, default=None, validator=_optional(_positive_int)
+    )
     max_evaluations_per_run: int | None = attrs.field(
-        default=None, validator=_optional(_positive_int)
+        converter=_plain_number, default=None, validator=_optional(_positive_int)
     )
     continue_until_max_evaluation_completed: bool = attrs.field(default=False, validator=_bool)
-    cost_to_spend: float | None = attrs.field(default=None, validator=_optional(_positive_number))
+    cost_to_spend: float | None = attrs.field(
+        converter=_plain_number, default=None, validator=_optional(_positive_number)
+    )
     max_cost_per_run: float | None = attrs.field(
-        default=None, validator=_optional(_positive_number)
+        converter=_plain_number, default=None, validator=_optional(_positive_number)
     )
     fidelities_to_spend: float | None = attrs.field(
-        default=None, validator=_optional(_positive_number)
+        converter=_plain_number, default=None, validator=_optional(_positive_number)
     )
     max_fidelities_per_run: float | None = attrs.field(
-        default=None, validator=_optional(_positive_number)
+        converter=_plain_number, default=None, validator=_optional(_positive_number)
     )
     ignore_errors: bool = attrs.field(default=False, validator=_bool)
-    objective_value_on_error: float | None = attrs.field(default=None, validator=_optional(_number))
-    cost_value_on_error: float | None = attrs.field(default=None, validator=_optional(_cost))
-    sample_batch_size: int = attrs.field(default=1, validator=_optional(_positive_int))
+    objective_value_on_error: float | None = attrs.field(
+        converter=_plain_number, default=None, validator=_optional(_number)
+    )
+    cost_value_on_error: float | None = attrs.field(
+        converter=_plain_number, default=None, validator=_optional(_cost)
+    )
+    sample_batch_size: int = attrs.field(
+        converter=_plain_number, default=1, validator=_optional(_positive_int)
+    )
     worker_id: str = attrs.field(factory=_default_worker_id, converter=_worker_id)
     optimizer: ComponentSpec = attrs.field(default=ComponentSpec("auto"), converter=_optimizer_spec)
     storage: ComponentSpec | None = attrs.field(default=None, converter=_storage_spec)
     evaluator: ComponentSpec = attrs.field(default=ComponentSpec("sync"), converter=_evaluator_spec)
     plugins: tuple[object, ...] = attrs.field(default=(), converter=_named_plugins)
-    seed: int | None = attrs.field(default=None, validator=_optional(_seed))
-    post_run_summary: bool = attrs.field(default=True, validator=_bool)
-    heartbeat_interval: float = attrs.field(default=10.0, validator=_optional(_positive_number))
-    stale_after: float = attrs.field(
-        default=DEFAULT_STALE_AFTER, validator=_optional(_positive_number)
+    seed: int | None = attrs.field(
+        converter=_plain_number, default=None, validator=_optional(_seed)
     )
-    max_trial_attempts: int = attrs.field(default=3, validator=_optional(_positive_int))
+    post_run_summary: bool = attrs.field(default=True, validator=_bool)
+    heartbeat_interval: float = attrs.field(
+        converter=_plain_number, default=10.0, validator=_optional(_positive_number)
+    )
+    stale_after: float = attrs.field(
+        converter=_plain_number, default=DEFAULT_STALE_AFTER, validator=_optional(_positive_number)
+    )
+    max_trial_attempts: int = attrs.field(
+        converter=_plain_number, default=3, validator=_optional(_positive_int)
+    )
 
     def __attrs_post_init__(self) -> None:
         if self.stale_after <= self.heartbeat_interval:

@@ -92,6 +92,25 @@ def test_invalid_values_name_the_setting_and_touch_no_files(
     assert not root.exists()
 
 
+def test_numpy_numbers_are_settings_like_pythons_own(root: Path) -> None:
+    # cost_to_spend=np.float64(4.0) crashed saving run_info.yaml ("cannot represent an
+    # object"); evaluations_to_spend=np.int64(3) was refused as no positive integer.
+    summary = neps.run(
+        _costly,
+        SPACE,
+        root_directory=root,
+        evaluations_to_spend=np.int64(3),
+        cost_to_spend=np.float64(40.0),
+        seed=np.uint32(7),
+        heartbeat_interval=np.float32(5.0),
+    )
+    assert summary.counts["success"] == 3
+    saved = yaml.safe_load((root / "summary.yaml").read_text(encoding="utf-8"))["budget"]
+    assert saved["evaluations_to_spend"] == 3 and saved["cost_to_spend"] == 40.0
+    with pytest.raises(ValueError, match="evaluations_to_spend"):
+        neps.run(_objective, SPACE, root_directory=root, evaluations_to_spend=np.bool_(True))
+
+
 def test_overwrite_with_a_string_never_erases_a_run(root: Path) -> None:
     # "false" is truthy: taken as a bool, it erased the run it was meant to keep.
     neps.run(_objective, SPACE, root_directory=root, evaluations_to_spend=2)
