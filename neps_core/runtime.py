@@ -66,6 +66,7 @@ class Worker:
         )
         self._local_stop: str | None = None
         self._told_waiting = ""  # the reason for waiting last logged
+        self._told_none = False  # whether a trial returning None was warned about
         self._budget_seen_at = -ASYNC_NOTICE_INTERVAL  # the first look at once
         self._sampler = TrialSampler(
             context.settings,
@@ -309,7 +310,16 @@ class Worker:
 
     def _finish(self, trial: Trial, outcome: EvaluationOutcome) -> None:
         if outcome.error is None and outcome.result is None:
-            logger.info("Trial %s is evaluated asynchronously; waiting for its result", trial.id)
+            # Said once aloud: a forgotten `return` looks the same, and would leave every
+            # trial EVALUATING without a word.
+            logger.log(
+                logging.INFO if self._told_none else logging.WARNING,
+                "Trial %s: evaluate_pipeline returned None, so the trial waits for its result "
+                "from save_pipeline_results (asynchronous evaluation); if that is not meant, "
+                "evaluate_pipeline lacks a `return`",
+                trial.id,
+            )
+            self._told_none = True
             self._mark_awaiting(trial.id)
             return
         if isinstance(outcome.error, EvaluationLostError):  # as if its worker had died

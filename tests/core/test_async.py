@@ -64,6 +64,17 @@ def test_returning_none_leaves_trials_evaluating(root: Path) -> None:
     assert not (root / "configs" / "config_1" / "report.yaml").exists()
 
 
+def test_the_first_none_is_a_warning_since_a_forgotten_return_looks_the_same(
+    root: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Only an INFO line said why every trial of a function without `return` stayed EVALUATING.
+    with caplog.at_level(logging.INFO, logger="neps_core"):
+        neps.run(_submit, SPACE, root_directory=root, evaluations_to_spend=3)
+    said = [r for r in caplog.records if "returned None" in r.getMessage()]
+    assert [r.levelno for r in said] == [logging.WARNING, logging.INFO, logging.INFO]
+    assert "lacks a `return`" in said[0].getMessage() and "Trial 1" in said[0].getMessage()
+
+
 def test_max_evaluations_per_run_bounds_an_asynchronous_worker(root: Path) -> None:
     neps.run(_submit, SPACE, root_directory=root, max_evaluations_per_run=2)
     assert _counts(root) == {"evaluating": 2}
