@@ -43,7 +43,9 @@ def run(
     max_evaluations_per_run: int | None = None,
     continue_until_max_evaluation_completed: bool = False,
     cost_to_spend: float | None = None,
+    max_cost_per_run: float | None = None,
     fidelities_to_spend: float | None = None,
+    max_fidelities_per_run: float | None = None,
     ignore_errors: bool = False,
     objective_value_on_error: float | None = None,
     cost_value_on_error: float | None = None,
@@ -65,12 +67,14 @@ def run(
 
     Calling ``run`` again with the same root continues the run; several processes calling it
     on one root cooperate, sharing the ``*_to_spend`` budgets, which are global to the root.
-    ``max_evaluations_per_run`` bounds only this call. With
+    ``max_evaluations_per_run``, ``max_cost_per_run`` and ``max_fidelities_per_run`` bound
+    only this call. With
     ``continue_until_max_evaluation_completed`` a worker that stops sampling waits until every
     trial of the run is final (also other workers', re-queued if they die). Workers heartbeat every
     ``heartbeat_interval`` seconds; a trial silent for ``stale_after`` seconds is re-queued
     (CRASHED after ``max_trial_attempts``). ``run_config`` names a YAML run config whose
-    values apply to every argument not given explicitly. Returns the run's summary.
+    values apply to every argument not given, or given its default value (docs/run_config.md).
+    Returns the run's summary (docs/concepts.md explains every argument).
     """
     from neps_core.run_config import settings_with_run_config
 

@@ -7,16 +7,19 @@ each way of naming a component must select exactly that component.
 
 from __future__ import annotations
 
+import inspect
 import math
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
+import attrs
 import numpy as np
 import pytest
 import yaml
 
 import neps_core as neps
+from neps_core.config import RunSettings
 from neps_core.interfaces import Optimizer
 
 TrialFileReader = Callable[..., Any]
@@ -109,6 +112,14 @@ def test_numpy_numbers_are_settings_like_pythons_own(root: Path) -> None:
     assert saved["evaluations_to_spend"] == 3 and saved["cost_to_spend"] == 40.0
     with pytest.raises(ValueError, match="evaluations_to_spend"):
         neps.run(_objective, SPACE, root_directory=root, evaluations_to_spend=np.bool_(True))
+
+
+def test_every_budget_is_a_parameter_of_run_that_editors_can_see() -> None:
+    budgets = [
+        name for name in attrs.fields_dict(RunSettings) if "_to_spend" in name or "per_run" in name
+    ]
+    assert len(budgets) == 6
+    assert set(budgets) <= set(inspect.signature(neps.run).parameters)
 
 
 def test_overwrite_with_a_string_never_erases_a_run(root: Path) -> None:
