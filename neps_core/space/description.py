@@ -149,8 +149,8 @@ def parameter_from_description(name: str, entry: Any) -> Parameter:
 def _from_mapping(name: str, entry: Mapping[str, Any]) -> Parameter:
     """A parameter from its keys (``lower``/``upper``, ``choices``, ``value``, ``type``...)."""
     fields = current_keys(entry, f"Parameter {name!r}")
-    kind = _kind_of(name, fields)
     try:
+        kind = _kind_of(name, fields)
         if kind is Constant:
             return Constant(_scientific_text(fields["value"]))
         allowed = _CATEGORICAL_KEYS if kind is Categorical else _NUMERIC_KEYS

@@ -281,6 +281,7 @@ def test_two_fidelities_name_both_parameters() -> None:
         ({"choices": "adam"}, "choices must be a list or tuple"),
         ({"choices": ["a", "b"], "prior": "a", "prior_confidence": "sure"}, "prior_confidence"),
         ({"lower": 0.0, "upper": 1.0, "colour": "red"}, "colour"),
+        ({"lower": "abc", "upper": 1.0}, "lower must be a number"),  # said no name
     ],
 )
 def test_invalid_declarative_entries_name_the_parameter(entry: dict, problem: str) -> None:
