@@ -87,6 +87,14 @@ class LiveWorkersError(NepsCoreError):
     """The run still has live workers; what was asked would take their trials away."""
 
 
+class InvalidParameterError(NepsCoreError, ValueError):
+    """A parameter definition that cannot describe a search dimension."""
+
+
+class MigrationError(NepsCoreError):
+    """A run cannot be migrated; the message says which root and why."""
+
+
 class StorageError(NepsCoreError, OSError):
     """Storage could not read or write its state; the message names the file."""
 

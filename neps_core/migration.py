@@ -17,7 +17,7 @@ import attrs
 
 from neps_core.budget_file import copy_budgets
 from neps_core.config import component_spec
-from neps_core.errors import NepsCoreError, StorageError, StorageInUseError
+from neps_core.errors import MigrationError, StorageError, StorageInUseError
 from neps_core.history import TrialHistory
 from neps_core.interfaces import Storage
 from neps_core.liveness import refuse_if_working
@@ -33,10 +33,6 @@ from neps_core.plugin_manager import Plugins, load_plugins
 from neps_core.presence import processes_present
 from neps_core.run_storage import open_existing_run, open_storage, refuse_an_unfinished_migration
 from neps_core.termination import signals_stop_the_worker
-
-
-class MigrationError(NepsCoreError):
-    """A run cannot be migrated; the message says which root and why."""
 
 
 def migrate_run(

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import attrs
 
+from neps_core.errors import InvalidParameterError
 from neps_core.space.choices import has_duplicates, is_plain_data, position
 from neps_core.space.naming import assigned_name
 
@@ -32,10 +33,6 @@ LEGACY_KEYS = {
 
 if TYPE_CHECKING:
     from neps_core.space.structure import Resampled
-
-
-class InvalidParameterError(ValueError):
-    """A parameter definition that cannot describe a search dimension."""
 
 
 class AmbiguousPriorWarning(UserWarning):

@@ -289,6 +289,13 @@ def test_invalid_declarative_entries_name_the_parameter(entry: dict, problem: st
         space_from_description({"alpha": entry})
 
 
+def test_space_errors_are_of_the_framework_family() -> None:
+    # InvalidParameterError was a bare ValueError: `except neps.NepsCoreError` missed it.
+    with pytest.raises(neps.NepsCoreError, match="lower"):
+        neps.Float(1.0, 0.0)
+    assert issubclass(neps.InvalidParameterError, ValueError)
+
+
 def test_two_declarative_fidelities_are_refused() -> None:
     description = {
         "epochs": {"lower": 1, "upper": 9, "is_fidelity": True},
