@@ -24,7 +24,7 @@ import attrs
 import numpy as np
 
 from neps_core.models import Objective, Report, TrialState
-from neps_core.serialization import exception_text, safe_repr, to_plain
+from neps_core.serialization import exception_text, int_size, safe_repr, to_plain
 
 _LEGACY_KEYS = {"loss": "objective_to_minimize", "info_dict": "extra"}
 
@@ -303,7 +303,7 @@ def _as_float(value: Any, where: str) -> float:
     except OverflowError:
         size = ""  # repr() of an int this long may itself be refused (over 4300 digits)
         if isinstance(value, int):
-            size = f" (an int of about {int(value.bit_length() * math.log10(2)) + 1} digits)"
+            size = f" ({int_size(value)})"
         raise ValueError(f"{where} is too large for a float{size}") from None
 
 

@@ -10,6 +10,7 @@ import enum
 import math
 import numbers
 import os
+import sys
 import tempfile
 from collections.abc import Callable, Collection, Mapping
 from pathlib import Path
@@ -126,10 +127,14 @@ def to_plain(value: Any) -> Any:
     paths, sets.
 
     Tensors are recognized by ``dtype`` and ``tolist`` (torch, JAX), never imported. Objects
-    with no plain form become their ``repr`` (an exception its type and message).
+    with no plain form become their ``repr`` (an exception its type and message), and an int
+    too long for Python to write in decimal (over 4300 digits by default, which JSON and YAML
+    writers refuse) becomes text giving its size.
     """
     if isinstance(value, enum.Enum | np.generic):
         value = value.value if isinstance(value, enum.Enum) else value.item()
+    if isinstance(value, int) and not isinstance(value, bool) and not _writable_int(value):
+        return f"<{int_size(value)}>"
     if value is None or isinstance(value, bool | str | int | float):
         return value
     if hasattr(value, "dtype") and hasattr(value, "tolist"):
@@ -142,6 +147,24 @@ def to_plain(value: Any) -> Any:
         if isinstance(value, types):
             return convert(value)
     return safe_repr(value)
+
+
+def int_size(number: int) -> str:
+    """``"an int of about N digits"``: how to name an int whose ``repr()`` may be refused."""
+    return f"an int of about {int(number.bit_length() * math.log10(2)) + 1} digits"
+
+
+def _writable_int(number: int) -> bool:
+    """Whether ``str(number)`` works: Python refuses ints past ``sys.get_int_max_str_digits()``
+    digits (a ``ValueError``), which would stop the write of a whole trial."""
+    limit = getattr(sys, "get_int_max_str_digits", lambda: 0)()  # from Python 3.10.7 on
+    if limit == 0 or number.bit_length() < 3 * limit:  # fewer than 3 bits a digit: too short
+        return True
+    try:
+        str(number)
+    except ValueError:
+        return False
+    return True
 
 
 def structure_error_text(error: BaseException, path: str) -> str:

@@ -480,6 +480,28 @@ def test_an_int_too_large_for_a_float_fails_the_trial_and_names_it(
     assert "too large for a float" in trial_file(root, 1, "report")["error"]
 
 
+@pytest.mark.parametrize("storage", ["disk", "sqlite"])
+def test_an_int_too_long_to_write_in_extra_or_metadata_is_stored_as_its_size(
+    root: Path, storage: str
+) -> None:
+    # Python refuses to write an int of over 4300 digits in decimal, so the journal (or the
+    # SQLite row) could not be written: run() stopped, even with ignore_errors, naming neither
+    # trial nor key, and the trial went back to pending to be evaluated again on every restart.
+    def evaluate(x: float, units: int) -> dict[str, Any]:
+        return {
+            "objective_to_minimize": x,
+            "extra": {"n": 10**5000},
+            "metadata": {"m": -(10**5000)},
+        }
+
+    _run(root, evaluate, evaluations_to_spend=2, storage=storage)
+    assert _counts(root) == {"success": 2}
+    trial = neps.status(root).trials[0]
+    assert trial.report is not None
+    assert trial.report.extra["n"] == "<an int of about 5001 digits>"
+    assert trial.metadata["m"] == "<an int of about 5001 digits>"
+
+
 @pytest.mark.parametrize("cost", [math.nan, math.inf, -1.0], ids=repr)
 def test_a_cost_that_would_corrupt_the_budget_fails_the_trial_and_names_it(
     root: Path, trial_file: TrialFileReader, cost: float
