@@ -39,7 +39,7 @@ from neps_core.presence import this_process
 from neps_core.reporting import check_outcomes, judge_outcome, record_result
 from neps_core.run_context import RunContext, injected_names
 from neps_core.sampler import BUDGET_DOES_NOT_FIT, TrialSampler
-from neps_core.serialization import make_folder
+from neps_core.serialization import make_folder, safe_repr
 
 logger = logging.getLogger(__name__)
 
@@ -97,7 +97,7 @@ class Worker:
                 # The trial whose error stops the run is stored already; others of a process
                 # pool, say, would stay EVALUATING and count against the budget.
                 me = self.settings.worker_id
-                reason = f"worker {me} stopped by {stop!r}"
+                reason = f"worker {me} stopped by {safe_repr(stop)}"  # a user's may raise
                 mine = set(self._in_flight) | self._claiming
                 give_back_running(self.context.storage, mine, me, reason)
                 raise

@@ -392,6 +392,25 @@ def test_an_interrupted_worker_gives_its_trial_back_at_once(tmp_path: Path) -> N
     assert "attempts: 1" in (root / "configs" / "config_1" / "metadata.yaml").read_text()
 
 
+class _StopWithBrokenRepr(BaseException):
+    def __repr__(self) -> str:
+        raise RuntimeError("repr boom")
+
+
+def test_a_stopping_exception_whose_repr_raises_still_reaches_the_user(tmp_path: Path) -> None:
+    # Naming the exception in the give-back reason raised the RuntimeError of its __repr__,
+    # which replaced the user's exception and left the trial EVALUATING until stale_after.
+    def evaluate(x: float) -> float:
+        raise _StopWithBrokenRepr
+
+    root = tmp_path / "run"
+    with pytest.raises(_StopWithBrokenRepr):
+        neps.run(evaluate, {"x": neps.Float(0, 1)}, root_directory=root, evaluations_to_spend=2)
+    [trial] = neps.status(root).trials
+    assert trial.state is TrialState.PENDING
+    assert "_StopWithBrokenRepr object whose repr() fails" in trial.metadata["requeued_because"]
+
+
 @pytest.mark.slow
 def test_overwrite_refuses_a_run_with_live_workers(tmp_path: Path) -> None:
     # Deleting the run under a live worker lost its result (disk) or wrote it into the
