@@ -8,8 +8,9 @@ or tensor for multi-objective), ``cost``, ``learning_curve``, ``extra``, ``excep
 keys (kept in the report's ``extra``); a string starting with ``F`` (a failure with that
 reason, DeepHyper's convention); ``None`` only for asynchronous evaluation. Anything else is a
 ``TypeError`` naming the type. The legacy keys ``loss`` and ``info_dict`` still work with a
-``DeprecationWarning``. A ``cost`` that is NaN, infinite or negative is a ``ValueError``; a
-NaN or infinite objective fails the trial.
+``DeprecationWarning``. A ``cost`` that is NaN, infinite or negative is a ``ValueError``, as
+is an empty ``exception`` string; an ``exception`` neither an exception nor a string is a
+``TypeError``; a NaN or infinite objective fails the trial.
 """
 
 from __future__ import annotations
@@ -154,10 +155,10 @@ def _parse_failure_string(result: str, source: str) -> ParsedResult:
 
 def _parse_mapping(result: Mapping[str, Any], source: str) -> ParsedResult:
     data = _renamed_legacy_keys(dict(result))
-    exception = data.pop("exception", None)
+    failure = _failure_message(data.pop("exception", None))
     metadata = data.pop("metadata") if isinstance(data.get("metadata"), Mapping) else {}
     has_objective = data.get("objective_to_minimize") is not None
-    if not has_objective and exception is None:
+    if not has_objective and failure is None:
         problem = (
             "'objective_to_minimize' is None"
             if "objective_to_minimize" in data
@@ -182,13 +183,37 @@ def _parse_mapping(result: Mapping[str, Any], source: str) -> ParsedResult:
         learning_curve=_learning_curve(data.pop("learning_curve", None)),
         extra=_extra(data),
     )
-    if exception is not None:
-        is_error = isinstance(exception, BaseException)
-        message = exception_text(exception) if is_error else str(exception)
-        parsed = ParsedResult(TrialState.FAILED, attrs.evolve(report, error=message))
+    if failure is not None:
+        parsed = ParsedResult(TrialState.FAILED, attrs.evolve(report, error=failure))
     else:
         parsed = _success(report)
     return attrs.evolve(parsed, metadata=_plain_dict(metadata))
+
+
+def _failure_message(value: Any) -> str | None:
+    """The error an ``exception`` key reports: an exception's text or a message string.
+
+    Anything else (``False``, ``0``, ``[]``, the class ``ValueError``) failed the trial
+    silently, as did ``""``, a failure with nothing to say: these are refused.
+    """
+    if value is None:
+        return None
+    if isinstance(value, BaseException):
+        return exception_text(value)
+    if isinstance(value, str):
+        if not value.strip():
+            raise ValueError(
+                f"'exception' is an empty string {value!r}; give the failure a message, "
+                "or leave the key out (or None) for a successful trial"
+            )
+        return value
+    hint = ""
+    if isinstance(value, type) and issubclass(value, BaseException):
+        hint = f" (a class; return an instance such as {value.__name__}('why'))"
+    raise TypeError(
+        "'exception' must be an exception or a message string, got "
+        f"{type(value).__name__}: {_short_repr(value)}{hint}"
+    )
 
 
 def _renamed_legacy_keys(data: dict[str, Any]) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import re
 import signal
 import subprocess
 import sys
@@ -248,6 +249,36 @@ def test_exception_key_fails_the_trial_and_keeps_the_message(
     report = trial_file(root, 1, "report")
     assert _counts(root) == {"failed": 1}
     assert "diverged at step 7" in report["error"]
+
+
+@pytest.mark.parametrize(
+    ("exception", "refused"),
+    [
+        (False, "TypeError: 'exception' must be an exception or a message string, got bool"),
+        (0, "TypeError: 'exception' must be an exception or a message string, got int"),
+        ([], "TypeError: 'exception' must be an exception or a message string, got list"),
+        (ValueError, "TypeError: 'exception' must be an exception or a message string, got type"),
+        ("", "ValueError: 'exception' is an empty string ''; give the failure a message"),
+        (" ", "ValueError: 'exception' is an empty string ' '"),
+    ],
+    ids=["False", "0", "[]", "the class ValueError", "empty string", "blank string"],
+)
+def test_an_exception_key_neither_an_exception_nor_a_message_is_refused(
+    root: Path, trial_file: TrialFileReader, exception: Any, refused: str
+) -> None:
+    # Any value but None silently failed the trial, with an error of "False" or "".
+    kind, message = refused.split(": ", 1)
+    with pytest.raises((TypeError, ValueError), match=f"Trial 1: {re.escape(message)}") as raised:
+        _run(root, lambda x, units: {"objective_to_minimize": 0.1, "exception": exception})
+    assert type(raised.value).__name__ == kind
+    assert _counts(root) == {"failed": 1}
+    stored = trial_file(root, 1, "report")["error"]
+    assert stored.startswith(kind) and message in stored
+
+
+def test_an_exception_class_under_the_exception_key_is_refused_suggesting_an_instance() -> None:
+    with pytest.raises(TypeError, match=re.escape("(a class; return an instance such as Value")):
+        parse_result({"objective_to_minimize": 0.1, "exception": ValueError})
 
 
 # -- contract violations ---------------------------------------------------------------------------
