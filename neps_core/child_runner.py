@@ -107,7 +107,7 @@ def call_capturing(function: Callable[..., Any], arguments: Mapping[str, Any]) -
         try:
             pickle.loads(pickle.dumps(error))
         except Exception:
-            error = RemoteEvaluationError(f"{type(error).__name__}: {error}")
+            error = RemoteEvaluationError(exception_text(error))
         return "error", error, trace, time.perf_counter() - started
     try:
         pickle.dumps(value)
@@ -188,13 +188,30 @@ def describe_exception(error: BaseException, formatted: str | None = None) -> di
         arguments = json.loads(json.dumps(error.args))
     except (TypeError, ValueError):
         arguments = None
+    try:
+        message, unshown = str(error), None
+    except Exception as problem:  # the parent's rebuilt one fails alike, or is named by this
+        message, unshown = None, type(problem).__name__
     return {
         "module": cls.__module__,
         "qualname": cls.__qualname__,
         "args": arguments,
-        "message": str(error),
+        "message": message,
+        "unshown_because": unshown,
         "traceback": formatted,
     }
+
+
+def exception_text(error: BaseException) -> str:
+    """``"Type: message"``, also of an exception whose ``__str__`` raises (half built)."""
+    try:
+        return f"{type(error).__name__}: {error}"
+    except Exception as problem:
+        return _unshown(type(error).__name__, type(problem).__name__)
+
+
+def _unshown(name: str, problem: str) -> str:
+    return f"{name} (its message cannot be shown: {problem})"
 
 
 def decode(data: Any) -> Any:
@@ -227,11 +244,13 @@ def rebuild_exception(description: dict[str, Any]) -> BaseException:
             raise TypeError(qualname)
         arguments = description.get("args")
         error = cls(*arguments) if isinstance(arguments, list) else cls(message)
-        if str(error) != message:
+        if message is not None and str(error) != message:
             error = cls(message)
     except Exception:
         name = qualname if module == "builtins" else f"{module}.{qualname}"
-        error = RemoteEvaluationError(f"{name}: {message}")
+        unshown = description.get("unshown_because")
+        text = f"{name}: {message}" if message is not None else _unshown(name, str(unshown))
+        error = RemoteEvaluationError(text)
     return error
 
 

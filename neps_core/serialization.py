@@ -20,6 +20,7 @@ import cattrs
 import numpy as np
 import yaml
 
+from neps_core.child_runner import exception_text
 from neps_core.errors import StorageError
 from neps_core.models import FidelityValue, Objective
 
@@ -173,14 +174,6 @@ def structure_error_text(error: BaseException, path: str) -> str:
     if isinstance(error, cattrs.BaseValidationError):
         return "; ".join(cattrs.transform_error(error, path=path))
     return exception_text(error)
-
-
-def exception_text(error: BaseException) -> str:
-    """``"Type: message"``, also of an exception whose ``__str__`` raises (half built)."""
-    try:
-        return f"{type(error).__name__}: {error}"
-    except Exception as problem:
-        return f"{type(error).__name__} (its message cannot be shown: {type(problem).__name__})"
 
 
 def safe_repr(value: Any) -> str:

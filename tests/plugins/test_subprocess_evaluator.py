@@ -15,6 +15,7 @@ import pytest
 import yaml
 
 import neps_core as neps
+from neps_core.child_runner import RemoteEvaluationError, rebuild_exception
 from neps_core.processes import Command, CommandFailedError, read_marked_result
 from neps_core.testing import BackgroundEvaluatorContract
 from neps_core.testing.evaluator_contract import collect, make_job
@@ -508,6 +509,47 @@ def test_the_child_imports_no_neps_core_for_a_function_that_does_not(
         evaluator.close()
     assert outcome.error is None, outcome.traceback
     assert outcome.result == {"objective_to_minimize": 0.5, "extra": {"neps_core_modules": []}}
+
+
+UNPRINTABLE_ERROR_MODULE = textwrap.dedent(
+    """
+    class BadStr(Exception):
+        def __str__(self):
+            raise RuntimeError("str boom")
+
+    def evaluate_pipeline(x):
+        raise BadStr
+    """
+)
+
+
+def test_an_exception_whose_str_raises_is_stored_as_the_other_evaluators_store_it(
+    root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The child's str(error) raised, so the stored error named the runner's crash
+    # (CommandFailedError ... RuntimeError: str boom), not the user's exception.
+    (tmp_path / "unprintable_error.py").write_text(UNPRINTABLE_ERROR_MODULE)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    from unprintable_error import evaluate_pipeline
+
+    for evaluator in ("sync", "subprocess"):
+        neps.run(
+            evaluate_pipeline,
+            {"x": neps.Float(0.0, 1.0)},
+            root_directory=root / evaluator,
+            evaluations_to_spend=1,
+            evaluator=evaluator,
+            ignore_errors=True,
+        )
+        error = report(root / evaluator, "1")["error"]
+        assert error == "BadStr (its message cannot be shown: RuntimeError)"
+
+
+def test_an_exception_whose_str_raises_and_whose_type_is_gone_is_named_by_its_type() -> None:
+    described = {"module": "gone", "qualname": "BadStr", "args": []}
+    rebuilt = rebuild_exception({**described, "message": None, "unshown_because": "RuntimeError"})
+    assert isinstance(rebuilt, RemoteEvaluationError)
+    assert str(rebuilt) == "gone.BadStr (its message cannot be shown: RuntimeError)"
 
 
 def test_a_lambda_cannot_run_in_a_fresh_interpreter(tmp_path: Path) -> None:
