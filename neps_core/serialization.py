@@ -168,6 +168,11 @@ def _writable_int(number: int) -> bool:
     return True
 
 
+def _key_text(key: Any) -> str:
+    """A mapping key as JSON/YAML text; an int too long to write in decimal gives its size."""
+    return str(to_plain(key) if isinstance(key, int) else key)
+
+
 def structure_error_text(error: BaseException, path: str) -> str:
     """What is wrong in a record cattrs could not structure: the offending fields (``trial.
     state``: not a valid TrialState), not just "1 sub-exception"."""
@@ -186,7 +191,7 @@ def safe_repr(value: Any) -> str:
 
 
 _PLAIN_FORMS: tuple[tuple[Any, Callable[[Any], Any]], ...] = (
-    (Mapping, lambda v: {str(k): to_plain(x) for k, x in v.items()}),
+    (Mapping, lambda v: {_key_text(k): to_plain(x) for k, x in v.items()}),
     (list | tuple | set | frozenset | np.ndarray, lambda v: [to_plain(x) for x in v]),
     (os.PathLike, os.fspath),
     (BaseException, exception_text),

@@ -521,7 +521,7 @@ def test_an_int_too_long_to_write_in_extra_or_metadata_is_stored_as_its_size(
     def evaluate(x: float, units: int) -> dict[str, Any]:
         return {
             "objective_to_minimize": x,
-            "extra": {"n": 10**5000},
+            "extra": {"n": 10**5000, "by_size": {10**5000: 1, 7: 2}},
             "metadata": {"m": -(10**5000)},
         }
 
@@ -530,6 +530,7 @@ def test_an_int_too_long_to_write_in_extra_or_metadata_is_stored_as_its_size(
     trial = neps.status(root).trials[0]
     assert trial.report is not None
     assert trial.report.extra["n"] == "<an int of about 5001 digits>"
+    assert trial.report.extra["by_size"] == {"<an int of about 5001 digits>": 1, "7": 2}
     assert trial.metadata["m"] == "<an int of about 5001 digits>"
 
 
