@@ -115,7 +115,8 @@ class CallBudget:
     As with one slot, a call's last trial may pass a limit; parallel slots must not multiply
     that. A trial's fidelity counts when it starts, so trials start one at a time; its cost
     is known only when it ends, so each trial in flight is taken to cost the most any of this
-    call's trials did, and until one reports, a trial runs alone.
+    call's trials did (one without a cost as costing nothing), and until one ends, a trial
+    runs alone.
     """
 
     def __init__(self, max_cost: float | None, max_fidelities: float | None) -> None:
@@ -126,9 +127,10 @@ class CallBudget:
     def started(self, trial: Trial) -> None:
         self.fidelities_spent += trial.fidelity or 0.0
 
-    def ended(self, cost: float) -> None:
-        self.cost_spent += cost
-        self._largest_cost = max(cost, self._largest_cost or cost)
+    def ended(self, cost: float | None) -> None:
+        """A trial of this call ended; one without a cost spent nothing."""
+        self.cost_spent += cost or 0.0
+        self._largest_cost = max(cost or 0.0, self._largest_cost or 0.0)
 
     def reached(self) -> str | None:
         """The setting whose limit this call has reached, if any."""
@@ -147,8 +149,8 @@ class CallBudget:
             if self._largest_cost is None:
                 rooms.append(1 - min(in_flight, 1))
             elif self._largest_cost > 0:
-                fit = math.ceil((self.max_cost - self.cost_spent) / self._largest_cost)
-                rooms.append(max(0, fit - in_flight))
+                fit = min((self.max_cost - self.cost_spent) / self._largest_cost, 2.0**31)
+                rooms.append(max(0, math.ceil(fit) - in_flight))
         return min(rooms, default=None)
 
 

@@ -123,7 +123,10 @@ def _plain_number(value: Any) -> Any:
         or not isinstance(value, numbers.Real)
     ):
         return value
-    return int(value) if isinstance(value, numbers.Integral) else float(value)
+    try:
+        return int(value) if isinstance(value, numbers.Integral) else float(value)
+    except OverflowError:  # a Fraction past float's range: the validator names the setting
+        return value
 
 
 def _positive_int(name: str, value: Any) -> None:

@@ -51,8 +51,11 @@ def injected_names(function: Callable[..., Any]) -> tuple[str, ...]:
     """
     try:
         asked = inspect.signature(function).parameters
-        own = inspect.signature(function, follow_wrapped=False).parameters
     except (TypeError, ValueError):
         return ()
+    try:
+        own = inspect.signature(function, follow_wrapped=False).parameters
+    except (TypeError, ValueError):  # a C wrapper such as functools.cache passes all on
+        own = asked
     takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in own.values())
     return tuple(name for name in INJECTABLE if name in asked and (takes_any or name in own))

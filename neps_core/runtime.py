@@ -328,8 +328,7 @@ class Worker:
         parsed, raise_after = judge_outcome(outcome, self.settings)
         if isinstance(raise_after, EvaluationTimeoutError):
             raise_after = None  # the user's own limit: the trial is FAILED, the run goes on
-        if parsed.report.cost is not None:
-            self._spent.ended(parsed.report.cost)
+        self._spent.ended(parsed.report.cost)
         try:
             stored = record_result(self.context.storage, trial.id, parsed, evaluated=trial)
         except ObjectiveCountError as mismatch:  # stored as FAILED; observers hear of it first

@@ -204,6 +204,17 @@ def test_a_call_runs_as_many_trials_at_once_as_its_cost_limit_fits() -> None:
     assert CallBudget(max_cost=None, max_fidelities=None).room(in_flight=3) is None
 
 
+def test_trials_without_a_cost_do_not_keep_a_call_to_one_trial_at_a_time() -> None:
+    # Results without a cost (or failures without cost_value_on_error) ran a process pool
+    # one trial at a time for the whole call.
+    spent = CallBudget(max_cost=100.0, max_fidelities=None)
+    spent.ended(None)
+    assert spent.room(in_flight=3) is None and spent.cost_spent == 0.0
+    tiny = CallBudget(max_cost=1e10, max_fidelities=None)
+    tiny.ended(1e-300)  # an OverflowError once: 1e310 trials fit
+    assert (tiny.room(in_flight=4) or 0) > 1000
+
+
 def test_ask_and_tell_gives_one_trial_until_a_cost_is_known(tmp_path: Path) -> None:
     space = {"x": neps.Float(0.0, 1.0)}
     client = neps.AskAndTell(space, root_directory=tmp_path, cost_to_spend=20)

@@ -891,6 +891,11 @@ def _narrow_wrapper(x: float) -> float:  # supplies the directory itself
     return _needs_a_directory(x, pipeline_directory=Path.cwd())
 
 
+@functools.cache  # a C wrapper: its own signature cannot be read
+def _cached(x: float, pipeline_directory: Path) -> float:
+    return _needs_a_directory(x, pipeline_directory)
+
+
 def _deephyper_run_function(job: Any) -> float:
     return -float(job.parameters["x"])
 
@@ -939,7 +944,8 @@ def test_an_entry_evaluate_pipeline_cannot_receive_is_refused_before_anything_is
 
 
 @pytest.mark.parametrize(
-    "function", [_takes_the_rest_by_keyword, _decorated, _narrow_wrapper, _needs_a_directory]
+    "function",
+    [_takes_the_rest_by_keyword, _decorated, _narrow_wrapper, _needs_a_directory, _cached],
 )
 def test_defaults_kwargs_and_decorators_are_not_refused(root: Path, function: Any) -> None:
     space = {"x": neps.Float(0.0, 1.0)}

@@ -10,6 +10,7 @@ from __future__ import annotations
 import inspect
 import math
 from collections.abc import Callable, Mapping, Sequence
+from fractions import Fraction
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -82,6 +83,7 @@ def _trials(root: Path) -> int:
         ("seed", 1.5),
         ("seed", -3),
         ("seed", True),
+        ("cost_to_spend", Fraction(10**400, 1)),  # past float's range: was an OverflowError
         ("worker_id", ["a"]),
         ("worker_id", ""),
         ("worker_id", True),
