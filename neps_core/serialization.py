@@ -130,12 +130,12 @@ def to_plain(value: Any) -> Any:
     Tensors are recognized by ``dtype`` and ``tolist`` (torch, JAX), never imported. Objects
     with no plain form become their ``repr`` (an exception its type and message), and an int
     too long for Python to write in decimal (over 4300 digits by default, which JSON and YAML
-    writers refuse) becomes text giving its size.
+    writers refuse) becomes text giving its size and its value in hexadecimal.
     """
     if isinstance(value, enum.Enum | np.generic):
         value = value.value if isinstance(value, enum.Enum) else value.item()
     if isinstance(value, int) and not isinstance(value, bool) and not _writable_int(value):
-        return f"<{int_size(value)}>"
+        return f"<{int_size(value)}: {value:#x}>"  # hex has no length limit: nothing lost
     if value is None or isinstance(value, bool | str | int | float):
         return value
     if hasattr(value, "dtype") and hasattr(value, "tolist"):
@@ -169,8 +169,11 @@ def _writable_int(number: int) -> bool:
 
 
 def _key_text(key: Any) -> str:
-    """A mapping key as JSON/YAML text; an int too long to write in decimal gives its size."""
-    return str(to_plain(key) if isinstance(key, int) else key)
+    """A mapping key as JSON/YAML text, also one holding an int too long to write in decimal."""
+    try:
+        return str(to_plain(key) if isinstance(key, int) else key)
+    except ValueError:  # such an int inside a tuple, say
+        return str(to_plain(key))
 
 
 def structure_error_text(error: BaseException, path: str) -> str:

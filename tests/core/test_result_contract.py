@@ -521,7 +521,7 @@ def test_an_int_too_long_to_write_in_extra_or_metadata_is_stored_as_its_size(
     def evaluate(x: float, units: int) -> dict[str, Any]:
         return {
             "objective_to_minimize": x,
-            "extra": {"n": 10**5000, "by_size": {10**5000: 1, 7: 2}},
+            "extra": {"n": 10**5000, "by_size": {10**5000: 1, -(10**5000): 2, (10**5000, 1): 3}},
             "metadata": {"m": -(10**5000)},
         }
 
@@ -529,9 +529,12 @@ def test_an_int_too_long_to_write_in_extra_or_metadata_is_stored_as_its_size(
     assert _counts(root) == {"success": 2}
     trial = neps.status(root).trials[0]
     assert trial.report is not None
-    assert trial.report.extra["n"] == "<an int of about 5001 digits>"
-    assert trial.report.extra["by_size"] == {"<an int of about 5001 digits>": 1, "7": 2}
-    assert trial.metadata["m"] == "<an int of about 5001 digits>"
+    big = f"<an int of about 5001 digits: {10**5000:#x}>"
+    assert trial.report.extra["n"] == big
+    assert int(big.split(": ")[1].rstrip(">"), 16) == 10**5000  # nothing lost
+    negative = big.replace("0x", "-0x")
+    assert trial.report.extra["by_size"] == {big: 1, negative: 2, f"['{big}', 1]": 3}
+    assert trial.metadata["m"] == negative
 
 
 @pytest.mark.parametrize("cost", [math.nan, math.inf, -1.0], ids=repr)
