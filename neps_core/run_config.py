@@ -175,10 +175,14 @@ class _Parser:
         unknown = sorted(set(value) - {"path", "name"})
         if unknown:
             self.fail(f"{key}.{unknown[0]}", "unknown key; use 'path' and 'name', or 'command'")
+        return self._callable(key, self._load_path_name(key, value))
+
+    def _load_path_name(self, key: str, value: Mapping[str, Any]) -> Any:
+        """The object NePS's ``{path: file.py, name: attribute}`` form names."""
         for part in ("path", "name"):
             if not isinstance(value.get(part), str):
                 self.fail(f"{key}.{part}", "required (a string)")
-        return self._callable(key, self.code.load(key, f"{value['path']}:{value['name']}"))
+        return self.code.load(key, f"{value['path']}:{value['name']}")
 
     def _command(self, value: Mapping[str, Any]) -> Command:
         unknown = sorted(set(value) - set(_COMMAND_KEYS))
@@ -219,6 +223,8 @@ class _Parser:
                     self.fail(key, f"no such file {value}")
             else:
                 value = self.code.load(key, value)
+        elif _names_code(value):
+            value = self._load_path_name(key, value)
         try:
             return resolve_space(value, plugins)
         except SettingsError as error:
@@ -237,6 +243,11 @@ class _Parser:
         converter: cattrs.Converter,
         allow: tuple[str, ...] = (),
     ) -> Any:
+        if key == "optimizer" and isinstance(value, Mapping) and "path" in value:
+            self.fail(
+                f"{key}.path",
+                f"an optimizer loaded from a file is not supported: {REMOVED['searcher_path']}",
+            )
         try:
             spec = component_spec(value, key)
         except SettingsError as error:
@@ -369,6 +380,17 @@ def _locate(key: str, problem: str, fields: list[str]) -> str:
     if field is None:
         return f"{key}: {message}"
     return f"{key}.{field}: {message.removeprefix(f'{field} ').strip()}"
+
+
+def _names_code(value: Any) -> bool:
+    """Whether ``value`` is NePS's ``{path: file.py, name: attribute}``, not an inline space:
+    exactly those two keys, both text (a parameter is a mapping, a list or a number, and a
+    space of just two text constants called path and name goes in a space file instead)."""
+    return (
+        isinstance(value, Mapping)
+        and set(value) == {"path", "name"}
+        and all(isinstance(part, str) for part in value.values())
+    )
 
 
 def _a_section(value: Any) -> bool:

@@ -109,6 +109,31 @@ def test_a_space_file_relative_to_the_config(tmp_path: Path) -> None:
     assert kwargs["pipeline_space"].parameters["lr"].log is True
 
 
+def test_neps_path_name_form_of_the_space_loads_the_object(tmp_path: Path) -> None:
+    (tmp_path / "code").mkdir()
+    (tmp_path / "code" / "space_def.py").write_text(
+        "import neps_core as neps\npipeline_space = {'lr': neps.Float(1e-4, 1e-1, log=True)}\n",
+        encoding="utf-8",
+    )
+    data = {"pipeline_space": {"path": "code/space_def.py", "name": "pipeline_space"}}
+    kwargs = load_run_config(write_config(tmp_path, data))
+    assert set(kwargs["pipeline_space"].parameters) == {"lr"}
+    inline = {"path": {"lower": 1, "upper": 3}, "name": ["a", "b"]}  # parameters of those names
+    kwargs = load_run_config(write_config(tmp_path, {"pipeline_space": inline}))
+    assert set(kwargs["pipeline_space"].parameters) == {"path", "name"}
+
+
+@pytest.mark.filterwarnings("ignore:.*searcher is deprecated:DeprecationWarning")
+def test_an_optimizer_from_a_file_is_refused_with_what_to_do(tmp_path: Path) -> None:
+    data = {"searcher": {"path": "x.py", "name": "MySearcher"}}
+    with pytest.raises(
+        SettingsError,
+        match=r"run.yaml: searcher.path: an optimizer loaded "
+        r"from a file is not supported: register the optimizer as a plugin",
+    ):
+        load_run_config(write_config(tmp_path, data))
+
+
 def test_a_configspace_named_by_module_and_attribute(project: Path) -> None:
     (project / "cs_spaces.py").write_text(
         textwrap.dedent(
