@@ -21,7 +21,7 @@ def run_command(arguments: argparse.Namespace) -> int:
     from neps_core.run_config import load_run_config
 
     kwargs = load_run_config(arguments.config, arguments.overrides)
-    if "evaluate_pipeline" not in kwargs:
+    if kwargs.get("evaluate_pipeline") is None:  # left out, left empty or overridden to null
         raise SettingsError(
             f"{arguments.config}: evaluate_pipeline: required, e.g. "
             "'train.py:evaluate_pipeline' or 'my_package.train:evaluate_pipeline'"

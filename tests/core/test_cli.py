@@ -161,9 +161,20 @@ def test_a_closed_stdout_does_not_fail_a_finished_command(project: Path) -> None
     assert status.returncode == 0 and status.stderr == ""
 
 
-def test_run_without_evaluate_pipeline_says_what_is_missing(project: Path) -> None:
-    (project / "bare.yaml").write_text("evaluations_to_spend: 2\n", encoding="utf-8")
-    result = cli("run", "bare.yaml", cwd=project)
+@pytest.mark.parametrize(
+    ("text", "overrides"),
+    [
+        ("evaluations_to_spend: 2\n", []),
+        ("evaluate_pipeline:\nevaluations_to_spend: 2\n", []),
+        ("evaluate_pipeline: train.py:evaluate_pipeline\n", ["evaluate_pipeline=null"]),
+    ],
+    ids=["left-out", "left-empty", "overridden-to-null"],
+)
+def test_run_without_evaluate_pipeline_says_what_is_missing(
+    project: Path, text: str, overrides: list[str]
+) -> None:
+    (project / "bare.yaml").write_text(text, encoding="utf-8")
+    result = cli("run", "bare.yaml", *overrides, cwd=project)
     assert result.returncode == 1
     assert "bare.yaml: evaluate_pipeline: required" in result.stderr
     assert "Traceback" not in result.stderr
