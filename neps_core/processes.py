@@ -198,6 +198,15 @@ def _variable(name: str, value: Any) -> str:
     )
 
 
+def _existing_folder(cwd: str | Path) -> Path:
+    """``cwd`` as a path, checked now: a missing one failed every trial, naming no option."""
+    path = Path(cwd)
+    if not path.is_dir():
+        problem = "is not a directory" if path.exists() else "does not exist"
+        raise ValueError(f"Command cwd {str(path)!r} {problem}")
+    return path
+
+
 class Command:
     """A shell-free command line run per trial, with ``{name}`` placeholders from the config.
 
@@ -222,6 +231,9 @@ class Command:
             isinstance(command, Sequence) and command and all(isinstance(a, str) for a in command)
         ):
             raise TypeError(f"Command needs a string or a list of strings, got {command!r}")
+        program = command if isinstance(command, str) else command[0]
+        if not program.strip():  # else every trial fails, with an IndexError or "no such file"
+            raise ValueError(f"Command command names no program to run, got {command!r}")
         for part in [command] if isinstance(command, str) else command:
             _check_placeholders(part)
         if not isinstance(shell, bool):
@@ -232,7 +244,7 @@ class Command:
         self.command = command
         self.shell = shell
         self.env = _environment(env)
-        self.cwd = None if cwd is None else Path(cwd)
+        self.cwd = None if cwd is None else _existing_folder(cwd)
         self.kill_grace = float(kill_grace)
 
     def __repr__(self) -> str:

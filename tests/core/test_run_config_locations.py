@@ -144,8 +144,19 @@ def test_a_list_where_a_mapping_belongs_says_a_mapping_is_expected(tmp_path: Pat
         ({"kill_grace": "abc"}, r"evaluate_pipeline\.kill_grace: .*seconds >= 0, got 'abc'"),
         ({"shell": "yes"}, r"evaluate_pipeline\.shell: .*true or false, got 'yes'"),
         ({"command": "python score.py {}"}, r"evaluate_pipeline\.command: .*needs a name"),
+        ({"command": "  "}, r"evaluate_pipeline\.command: Command command names no program"),
+        ({"cwd": "missing"}, r"evaluate_pipeline\.cwd: Command cwd '.*missing' does not exist"),
+        ({"cwd": "run.yaml"}, r"evaluate_pipeline\.cwd: .*run\.yaml' is not a directory"),
     ],
-    ids=["env list", "kill_grace text", "shell text", "unnamed placeholder"],
+    ids=[
+        "env list",
+        "kill_grace text",
+        "shell text",
+        "unnamed placeholder",
+        "blank command",
+        "missing cwd",
+        "file as cwd",
+    ],
 )
 def test_a_commands_options_are_checked_when_the_config_is_loaded(
     tmp_path: Path, option: dict[str, Any], message: str

@@ -398,6 +398,19 @@ def test_a_command_needs_a_string_or_a_list_of_strings() -> None:
         Command([PYTHON, 3])  # type: ignore[list-item]
 
 
+def test_an_empty_command_or_a_missing_cwd_is_refused_when_made(tmp_path: Path) -> None:
+    # Accepted, then every trial failed: an IndexError, or a FileNotFoundError not naming cwd.
+    for empty in ("", "   ", ["", "x"]):
+        with pytest.raises(ValueError, match="Command command names no program to run"):
+            Command(empty)
+    with pytest.raises(ValueError, match=r"Command cwd '.*nowhere' does not exist"):
+        Command("true", cwd=tmp_path / "nowhere")
+    (tmp_path / "a_file").write_text("", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"Command cwd '.*a_file' is not a directory"):
+        Command("true", cwd=tmp_path / "a_file")
+    assert Command("true", cwd=tmp_path).cwd == tmp_path
+
+
 @pytest.mark.parametrize(
     ("template", "problem"),
     [
