@@ -192,7 +192,7 @@ def console_main() -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``neps-core`` console script; returns the exit status."""
     parser = build_parser()
-    arguments = parser.parse_args(argv)
+    arguments = _parse(parser, argv)
     _import_from_the_working_directory()
     try:
         status: int = arguments.handler(arguments)
@@ -212,6 +212,31 @@ def main(argv: Sequence[str] | None = None) -> int:
             print("(run with --debug to see the traceback)", file=sys.stderr)
         return 1
     return status
+
+
+def _parse(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argparse.Namespace:
+    """``argv`` parsed, ``run``'s overrides allowed after an option too (``run run.yaml a=1
+    --debug b=2``): argparse ends an ``nargs="*"`` positional at the first option."""
+    arguments, extra = parser.parse_known_args(argv)
+    options = [item for item in extra if item.startswith("-")]
+    running = arguments.handler is commands.run_command
+    if running and not options:
+        arguments.overrides = [*arguments.overrides, *extra]  # in the order they were given
+    elif extra:
+        hint = f" (give settings as KEY.PATH=VALUE, e.g. {_as_override(extra)})" if running else ""
+        parser.error(f"unrecognized arguments: {' '.join(extra)}{hint}")
+    return arguments
+
+
+def _as_override(extra: list[str]) -> str:
+    """The first option in ``extra`` (``--evaluations_to_spend 5``) written as an override."""
+    index = next(i for i, item in enumerate(extra) if item.startswith("-"))
+    key = extra[index].lstrip("-")
+    if "=" in key:
+        return key
+    following = extra[index + 1 : index + 2]
+    value = following[0] if following and not following[0].startswith("-") else "VALUE"
+    return f"{key}={value}"
 
 
 def _import_from_the_working_directory() -> None:

@@ -112,6 +112,27 @@ def test_run_with_overrides_and_a_module_from_the_current_directory(project: Pat
     assert neps.status(project / "other").counts["success"] == 2
 
 
+def test_run_takes_overrides_after_an_option_in_the_order_given(project: Path) -> None:
+    # "unrecognized arguments": argparse ended the overrides at --debug.
+    after = ("--debug", "evaluations_to_spend=2", "root_directory=other")
+    result = cli("run", "run.yaml", "evaluations_to_spend=3", *after, cwd=project)
+    assert result.returncode == 0, result.stderr
+    assert neps.status(project / "other").counts["success"] == 2
+
+
+def test_a_setting_given_as_an_option_gets_the_override_form(project: Path) -> None:
+    for given in (["--evaluations_to_spend", "5"], ["--evaluations_to_spend=5"]):
+        result = cli("run", "run.yaml", *given, cwd=project)
+        assert result.returncode == 2
+        assert result.stderr.rstrip().endswith(
+            f"unrecognized arguments: {' '.join(given)} "
+            "(give settings as KEY.PATH=VALUE, e.g. evaluations_to_spend=5)"
+        )
+    other = cli("status", "results", "--bogus", cwd=project)
+    assert other.returncode == 2
+    assert other.stderr.rstrip().endswith("unrecognized arguments: --bogus")
+
+
 def test_config_errors_are_one_line_without_traceback(project: Path) -> None:
     result = cli("run", "run.yaml", "evaluations_to_spend=ten", cwd=project)
     assert result.returncode == 1
