@@ -179,6 +179,8 @@ class ChildProcess:
         env[CONFIG_FILE_ENV] = str(directory / CONFIG_FILE)
         env[RESULT_FILE_ENV] = str(directory / RESULT_FILE)
         env[PARENT_SYS_PATH_ENV] = json.dumps([entry for entry in sys.path if entry])
+        if self.launch.cwd is not None and not self.launch.cwd.is_dir():
+            raise FileNotFoundError(f"Command cwd {str(self.launch.cwd)!r} is no existing folder")
         orphan_guardian.prepare()
         with open(directory / STDOUT_FILE, "wb") as out, open(directory / STDERR_FILE, "wb") as err:
             self._process = subprocess.Popen(

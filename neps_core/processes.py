@@ -198,12 +198,12 @@ def _variable(name: str, value: Any) -> str:
     )
 
 
-def _existing_folder(cwd: str | Path) -> Path:
-    """``cwd`` as a path, checked now: a missing one failed every trial, naming no option."""
+def _folder(cwd: str | Path) -> Path:
+    """``cwd`` as a path; a file is refused now, a missing folder when a trial starts (the
+    run may make it: its root directory, say)."""
     path = Path(cwd)
-    if not path.is_dir():
-        problem = "is not a directory" if path.exists() else "does not exist"
-        raise ValueError(f"Command cwd {str(path)!r} {problem}")
+    if path.exists() and not path.is_dir():
+        raise ValueError(f"Command cwd {str(path)!r} is not a directory")
     return path
 
 
@@ -244,7 +244,7 @@ class Command:
         self.command = command
         self.shell = shell
         self.env = _environment(env)
-        self.cwd = None if cwd is None else _existing_folder(cwd)
+        self.cwd = None if cwd is None else _folder(cwd)
         self.kill_grace = float(kill_grace)
 
     def __repr__(self) -> str:

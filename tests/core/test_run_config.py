@@ -93,7 +93,6 @@ def test_module_form_and_neps_path_name_form(project: Path, monkeypatch: Any) ->
 
 
 def test_a_command_becomes_a_command_object(tmp_path: Path) -> None:
-    (tmp_path / "code").mkdir()  # cwd must exist when the file is loaded
     data = {"evaluate_pipeline": {"command": "python train.py --x {x}", "cwd": "code"}}
     kwargs = load_run_config(write_config(tmp_path, data))
     command = kwargs["evaluate_pipeline"]

@@ -398,13 +398,11 @@ def test_a_command_needs_a_string_or_a_list_of_strings() -> None:
         Command([PYTHON, 3])  # type: ignore[list-item]
 
 
-def test_an_empty_command_or_a_missing_cwd_is_refused_when_made(tmp_path: Path) -> None:
+def test_an_empty_command_or_a_file_as_cwd_is_refused_when_made(tmp_path: Path) -> None:
     # Accepted, then every trial failed: an IndexError, or a FileNotFoundError not naming cwd.
     for empty in ("", "   ", ["", "x"]):
         with pytest.raises(ValueError, match="Command command names no program to run"):
             Command(empty)
-    with pytest.raises(ValueError, match=r"Command cwd '.*nowhere' does not exist"):
-        Command("true", cwd=tmp_path / "nowhere")
     (tmp_path / "a_file").write_text("", encoding="utf-8")
     with pytest.raises(ValueError, match=r"Command cwd '.*a_file' is not a directory"):
         Command("true", cwd=tmp_path / "a_file")
@@ -612,6 +610,22 @@ def test_a_function_under_the_main_guard_is_refused_naming_the_guard(tmp_path: P
     stored = report(tmp_path / "run", "1")
     assert stored["error"].startswith("TypeError:") and "__main__" in stored["error"]
     assert "define it at module level" in stored["error"]
+
+
+def test_a_cwd_the_run_makes_is_used_and_a_missing_one_fails_its_trial_by_name(
+    tmp_path: Path,
+) -> None:
+    # A cwd checked when the Command was made refused the run's own root on a first run.
+    root = tmp_path / "run"
+    report_cwd = [PYTHON, "-c", "import os; print('NEPS_CORE_RESULT', len(os.getcwd()))"]
+    summary = neps.run(
+        Command(report_cwd, cwd=root), SPACE, root_directory=root, evaluations_to_spend=1
+    )
+    assert summary.best_trial is not None
+    assert summary.best_trial.objective == len(str(root))
+    missing = tmp_path / "nowhere"
+    with pytest.raises(FileNotFoundError, match=r"Command cwd '.*nowhere' is no existing folder"):
+        neps.run(Command(report_cwd, cwd=missing), SPACE, root_directory=tmp_path / "other")
 
 
 def test_the_config_file_holds_the_configuration(tmp_path: Path) -> None:
