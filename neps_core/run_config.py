@@ -243,7 +243,7 @@ class _Parser:
         converter: cattrs.Converter,
         allow: tuple[str, ...] = (),
     ) -> Any:
-        if key == "optimizer" and isinstance(value, Mapping) and "path" in value:
+        if key == "optimizer" and _names_code(value) and str(value["path"]).endswith(".py"):
             self.fail(
                 f"{key}.path",
                 f"an optimizer loaded from a file is not supported: {REMOVED['searcher_path']}",

@@ -223,20 +223,21 @@ def _parse(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argpa
     if running and not options:
         arguments.overrides = [*arguments.overrides, *extra]  # in the order they were given
     elif extra:
-        hint = f" (give settings as KEY.PATH=VALUE, e.g. {_as_override(extra)})" if running else ""
+        example = _as_override(extra) if running else None
+        hint = f" (give settings as KEY.PATH=VALUE, e.g. {example})" if example else ""
         parser.error(f"unrecognized arguments: {' '.join(extra)}{hint}")
     return arguments
 
 
-def _as_override(extra: list[str]) -> str:
-    """The first option in ``extra`` (``--evaluations_to_spend 5``) written as an override."""
-    index = next(i for i, item in enumerate(extra) if item.startswith("-"))
-    key = extra[index].lstrip("-")
-    if "=" in key:
-        return key
-    following = extra[index + 1 : index + 2]
-    value = following[0] if following and not following[0].startswith("-") else "VALUE"
-    return f"{key}={value}"
+def _as_override(extra: list[str]) -> str | None:
+    """``--evaluations_to_spend 5`` (or ``--seed=3``) written as an override, if the first
+    unknown argument looks like a setting given as an option."""
+    key = extra[0].removeprefix("--")
+    if key == extra[0] or not key[:1].isalpha() or "=" in key:
+        return key if key != extra[0] and key[:1].isalpha() else None
+    following = extra[1:2]
+    plain = following and not following[0].startswith("-") and "=" not in following[0]
+    return f"{key}={following[0] if plain else 'VALUE'}"
 
 
 def _import_from_the_working_directory() -> None:

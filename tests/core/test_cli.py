@@ -128,6 +128,8 @@ def test_a_setting_given_as_an_option_gets_the_override_form(project: Path) -> N
             f"unrecognized arguments: {' '.join(given)} "
             "(give settings as KEY.PATH=VALUE, e.g. evaluations_to_spend=5)"
         )
+    odd = cli("run", "run.yaml", "--debug", "--", "b=2", cwd=project)  # hinted '=b=2' once
+    assert odd.returncode == 2 and odd.stderr.rstrip().endswith("unrecognized arguments: -- b=2")
     other = cli("status", "results", "--bogus", cwd=project)
     assert other.returncode == 2
     assert other.stderr.rstrip().endswith("unrecognized arguments: --bogus")

@@ -132,6 +132,11 @@ def test_an_optimizer_from_a_file_is_refused_with_what_to_do(tmp_path: Path) -> 
         r"from a file is not supported: register the optimizer as a plugin",
     ):
         load_run_config(write_config(tmp_path, data))
+    # A plugin optimizer may have a path option of its own: that is no file to load.
+    with pytest.raises(SettingsError) as refused:
+        options = {"optimizer": {"name": "random_search", "path": "priors.json"}}
+        load_run_config(write_config(tmp_path, options))
+    assert "from a file" not in str(refused.value) and "path" in str(refused.value)
 
 
 def test_a_configspace_named_by_module_and_attribute(project: Path) -> None:
