@@ -58,6 +58,11 @@ def square(x: float) -> float:
     return x * x
 
 
+def _run_slurm(root: Path, *, function: Any = square, **settings: Any) -> neps.Summary:
+    """``function`` run over one float ``x`` in ``root``, with the settings given."""
+    return neps.run(function, {"x": neps.Float(0.0, 1.0)}, root_directory=root, **settings)
+
+
 class _QueuedJob:
     """A SLURM job as submitit shows it, without a result yet."""
 
@@ -145,10 +150,8 @@ def test_a_time_limit_too_short_for_the_timeout_is_refused(root: Path, options: 
     # "UncompletedJobError: Job not requeued because: timed-out and not checkpointable".
     evaluator = {"name": "slurm", "cluster": "local", "timeout": 600.0, **options}
     with pytest.raises(neps.SettingsError, match=r"timeout_min=13 .* at least 14"):
-        neps.run(
-            square,
-            {"x": neps.Float(0.0, 1.0)},
-            root_directory=root,
+        _run_slurm(
+            root,
             evaluations_to_spend=1,
             evaluator=evaluator,
         )
@@ -156,10 +159,8 @@ def test_a_time_limit_too_short_for_the_timeout_is_refused(root: Path, options: 
 
 
 def test_a_run_records_the_job_ids_in_the_trials_metadata(root: Path) -> None:
-    summary = neps.run(
-        square,
-        {"x": neps.Float(0.0, 1.0)},
-        root_directory=root,
+    summary = _run_slurm(
+        root,
         evaluations_to_spend=3,
         evaluator={"name": "slurm", "cluster": "local", "n_workers": 2},
     )
@@ -223,14 +224,13 @@ class FinishedTrials:
 def test_a_lost_job_is_handled_like_a_dead_worker(root: Path) -> None:
     # Re-queued and submitted again, then CRASHED after max_trial_attempts; no error raised.
     finished = FinishedTrials()
-    summary = neps.run(
-        kill_myself,
-        {"x": neps.Float(0.0, 1.0)},
-        root_directory=root,
+    summary = _run_slurm(
+        root,
         evaluations_to_spend=1,
         max_trial_attempts=2,
         evaluator={"name": "slurm", "cluster": "local", "lost_after": 0.5},
         plugins=[finished],
+        function=kill_myself,
     )
     assert summary.counts["crashed"] == 1
     assert finished.states == [("1", "crashed")]  # observers heard of nothing before
@@ -244,13 +244,12 @@ def test_a_lost_job_is_handled_like_a_dead_worker(root: Path) -> None:
 
 def test_a_job_that_dies_before_its_timeout_is_lost_not_timed_out(root: Path) -> None:
     # The timeout was checked first: a job killed at once was "ran longer than 1 s".
-    summary = neps.run(
-        kill_myself,
-        {"x": neps.Float(0.0, 1.0)},
-        root_directory=root,
+    summary = _run_slurm(
+        root,
         evaluations_to_spend=1,
         max_trial_attempts=1,
         evaluator={"name": "slurm", "cluster": "local", "timeout": 1.0, "lost_after": 2.0},
+        function=kill_myself,
     )
     assert summary.counts["crashed"] == 1
     report = yaml.safe_load((root / "configs" / "config_1" / "report.yaml").read_text())
@@ -264,10 +263,8 @@ def test_a_job_that_dies_before_its_timeout_is_lost_not_timed_out(root: Path) ->
 def test_options_are_validated(root: Path, option: str, value: float) -> None:
     # lost_after=-5 and queue_poll_interval=0 ran without a word.
     with pytest.raises(neps.SettingsError, match=f"{option} must be"):
-        neps.run(
-            square,
-            {"x": neps.Float(0.0, 1.0)},
-            root_directory=root,
+        _run_slurm(
+            root,
             evaluations_to_spend=1,
             evaluator={"name": "slurm", "cluster": "local", option: value},
         )
@@ -492,10 +489,8 @@ def test_a_cancelled_job_is_detected_as_lost(slurm_cluster: Path, tmp_path: Path
 
 @pytest.mark.slow
 def test_a_run_on_the_cluster(slurm_cluster: Path, root: Path) -> None:
-    summary = neps.run(
-        square,
-        {"x": neps.Float(0.0, 1.0)},
-        root_directory=root,
+    summary = _run_slurm(
+        root,
         evaluations_to_spend=4,
         evaluator={"name": "slurm", "cluster": "slurm", "n_workers": 2},
     )
