@@ -39,8 +39,7 @@ def enabled(stream: TextIO) -> bool:
     switch = os.environ.get(ENVIRONMENT_VARIABLE, "1").strip().lower()
     if switch in ("0", "false", "no", "off"):
         return False
-    isatty = getattr(stream, "isatty", None)
-    return bool(isatty and isatty())
+    return _is_terminal(stream)
 
 
 class ProgressLine:
@@ -182,7 +181,10 @@ class TerminalGuard:
 
 
 def _on_terminal(handler: logging.Handler) -> bool:
-    stream = getattr(handler, "stream", None)
+    return _is_terminal(getattr(handler, "stream", None))
+
+
+def _is_terminal(stream: Any) -> bool:
     isatty = getattr(stream, "isatty", None)
     return bool(isatty and isatty())
 
