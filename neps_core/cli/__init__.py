@@ -233,8 +233,10 @@ def _as_override(extra: list[str]) -> str | None:
     """``--evaluations_to_spend 5`` (or ``--seed=3``) written as an override, if the first
     unknown argument looks like a setting given as an option."""
     key = extra[0].removeprefix("--")
-    if key == extra[0] or not key[:1].isalpha() or "=" in key:
-        return key if key != extra[0] and key[:1].isalpha() else None
+    if key == extra[0] or not key[:1].isalpha():  # no "--name": "-x", "--", "--1"
+        return None
+    if "=" in key:
+        return key
     following = extra[1:2]
     plain = following and not following[0].startswith("-") and "=" not in following[0]
     return f"{key}={following[0] if plain else 'VALUE'}"
