@@ -19,6 +19,7 @@ import distributed
 import pytest
 import yaml
 from tblib import pickling_support
+from unpicklable import Locked
 
 import neps_core as neps
 from neps_core.testing import BackgroundEvaluatorContract
@@ -277,7 +278,6 @@ class TwoArgumentError(Exception):
 
 
 def unsendable(x: float, pipeline_id: str) -> Any:
-    import threading
 
     if pipeline_id == "1":
         return threading.Lock()  # a dict result would travel with the lock as its text
@@ -309,17 +309,6 @@ def test_what_cannot_travel_back_fails_its_trial_only(cluster_address: str, root
     assert "TwoArgumentError: code=7: custom" in errors[1]
     third = yaml.safe_load((root / "configs" / "config_3" / "report.yaml").read_text())
     assert third["objective_to_minimize"] is not None and "lock" in third["extra"]["lock"]
-
-
-class Locked:
-    """What an Operation builds, or a callable evaluate_pipeline, holding a lock."""
-
-    def __init__(self, width: int = 1) -> None:
-        self.width = width
-        self.lock = threading.Lock()
-
-    def __call__(self, x: float) -> float:
-        return x
 
 
 def width_of(thing: Locked) -> float:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from unpicklable import Locked
 
 import neps_core as neps
 from neps_core.testing import BackgroundEvaluatorContract
@@ -201,21 +202,11 @@ def test_an_argument_that_cannot_be_sent_is_named(tmp_path: Path) -> None:
         evaluator.close()
 
 
-class LockedCallable:
-    """A callable evaluate_pipeline holding a lock: no pickler can send it."""
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-
-    def __call__(self, x: float) -> float:
-        return x
-
-
 def test_an_evaluate_pipeline_that_cannot_be_sent_is_named(tmp_path: Path) -> None:
     # Every trial failed with a bare "cannot pickle '_thread.lock' object".
     evaluator = ProcessPoolEvaluator()
     try:
-        evaluator.submit(make_job("1", LockedCallable(), {"x": 1.0}, tmp_path / "1"))
+        evaluator.submit(make_job("1", Locked(), {"x": 1.0}, tmp_path / "1"))
         outcome = collect(evaluator, 1, 60)["1"]
     finally:
         evaluator.close()

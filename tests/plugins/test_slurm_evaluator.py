@@ -12,7 +12,6 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +19,7 @@ from typing import Any, ClassVar
 
 import pytest
 import yaml
+from unpicklable import Locked
 from worker_processes import kill_mid_evaluation
 
 import neps_core as neps
@@ -183,16 +183,6 @@ def test_a_job_that_dies_is_reported_as_lost(tmp_path: Path) -> None:
     assert isinstance(outcome.error, SlurmJobLostError)
     assert "without a result" in str(outcome.error)
     assert outcome.metadata["slurm_job_id"]
-
-
-class Locked:
-    """What an Operation builds, or a callable evaluate_pipeline, holding a lock."""
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-
-    def __call__(self, x: float) -> float:
-        return x
 
 
 def test_what_cannot_be_sent_fails_its_trial_naming_it(tmp_path: Path) -> None:
