@@ -205,9 +205,8 @@ def run_once(row: Row, seed: int, root: Path) -> Outcome:
         post_run_summary=False,
         **problem.budget,
     )
-    storage = open_storage(root, None, load_plugins())
-    trials = dict(storage.sync())
-    storage.close()
+    with open_storage(root, None, load_plugins()) as storage:
+        trials = dict(storage.sync())
     per_proposal = clock[0] / max(clock[1], 1.0)
     return Outcome(problem.regret(trials), per_proposal, summary.budget)
 

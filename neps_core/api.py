@@ -235,16 +235,13 @@ def save_pipeline_results(
     """
     if user_result is None:
         raise TypeError("save_pipeline_results needs a result; None is only a return value")
-    storage = open_existing(root_directory)
-    try:
+    with open_existing(root_directory) as storage:
         parsed: ParsedResult = parse_result(
             user_result, "the result given to save_pipeline_results"
         )
         record_result(storage, trial_id(pipeline_id), parsed)
         if post_run_summary:
             refresh_shared_summary_files(storage)
-    finally:
-        storage.close()
 
 
 def status(root_directory: str | Path, *, print_summary: bool = False) -> Summary:
@@ -252,11 +249,8 @@ def status(root_directory: str | Path, *, print_summary: bool = False) -> Summar
 
     ``print_summary=True`` (NePS's argument) also prints what ``neps-core status`` shows.
     """
-    storage = open_existing(root_directory)
-    try:
+    with open_existing(root_directory) as storage:
         summary = summary_of(storage)
-    finally:
-        storage.close()
     if print_summary:
         from neps_core.cli.status import format_status, status_data
 

@@ -6,30 +6,17 @@ here never creates one: a directory without a run is a ``FileNotFoundError``.
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
 from pathlib import Path
 
 import attrs
 
 from neps_core.history import TrialHistory
-from neps_core.interfaces import Storage
 from neps_core.loading import open_existing
 from neps_core.models import RunInfo, Trial, TrialState
 from neps_core.run_info import rebuildable_space
 from neps_core.space import PipelineSpace
 
 FAILURE_STATES = (TrialState.FAILED, TrialState.CRASHED, TrialState.CORRUPTED)
-
-
-@contextlib.contextmanager
-def open_run(root_directory: str | Path) -> Iterator[Storage]:
-    """The storage of the existing run in ``root_directory``, closed afterwards."""
-    storage = open_existing(root_directory)
-    try:
-        yield storage
-    finally:
-        storage.close()
 
 
 @attrs.frozen
@@ -45,9 +32,9 @@ class RunSnapshot:
 
 def read_run(root_directory: str | Path) -> RunSnapshot:
     """A snapshot of the run in ``root_directory``."""
-    with open_run(root_directory) as storage:
+    with open_existing(root_directory) as storage:
         info = storage.load_info()
-        assert info is not None  # open_run checked that the run exists
+        assert info is not None  # open_existing checked that the run exists
         return RunSnapshot(
             root_directory=Path(root_directory),
             info=info,

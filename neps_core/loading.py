@@ -40,11 +40,8 @@ def load_pipeline_space(root_directory: str | Path) -> PipelineSpace:
     A space whose operations cannot be imported (lambdas, functions defined inside functions)
     cannot be rebuilt from disk; the error says so, and the space itself must be passed.
     """
-    storage = open_existing(root_directory)
-    try:
+    with open_existing(root_directory) as storage:
         return _saved_space(storage, root_directory)
-    finally:
-        storage.close()
 
 
 def _saved_space(storage: Storage, root_directory: str | Path) -> PipelineSpace:
@@ -68,11 +65,8 @@ def load_optimizer_info(root_directory: str | Path) -> dict[str, Any]:
     optimizer it started with here; each trial's ``optimizer`` (and ``neps-core status``)
     names the one that proposed it.
     """
-    storage = open_existing(root_directory)
-    try:
+    with open_existing(root_directory) as storage:
         info = storage.load_info()
-    finally:
-        storage.close()
     if info is None:
         raise NepsCoreError(f"The run in {root_directory} has not been started")
     return {"name": info.optimizer, "info": dict(info.optimizer_settings)}
@@ -143,10 +137,7 @@ def _from_the_run(
     root = folder.parent.parent  # <root>/configs/config_<id>
     if not folder.name.startswith("config_") or not (root / STORAGE_POINTER_FILE).is_file():
         return None, None
-    storage = open_existing(root)
-    try:
+    with open_existing(root) as storage:
         trial = storage.sync().get(trial_id(folder.name))
         space = _saved_space(storage, root) if with_space else None
-    finally:
-        storage.close()
     return (None if trial is None else trial.config), space

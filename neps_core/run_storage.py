@@ -130,12 +130,9 @@ def check_storage_options(root: Path, spec: ComponentSpec | None, plugins: Plugi
     if spec is None:
         return
     chosen = _pointer_of(spec, plugins)
-    storage = _construct(plugins.storages[chosen["name"]], root, chosen, plugins)
-    try:
+    with _construct(plugins.storages[chosen["name"]], root, chosen, plugins) as storage:
         if chosen["url"] is not None:  # before an overwrite deletes the root's own run
             _refuse_a_database_of_another_run(root, chosen, storage.load_info())
-    finally:
-        storage.close()
 
 
 def _record_pointer(
@@ -282,15 +279,12 @@ def overwrite_run(
     refuse_an_unfinished_migration(root)
     _refuse_to_erase_no_run(root)
     if (root / STORAGE_POINTER_FILE).is_file():
-        storage = open_storage(root, None, plugins, lost_ok=True)
-        try:
+        with open_storage(root, None, plugins, lost_ok=True) as storage:
             present: list[str] | None = [] if alone else None  # alone: no worker here lives
             history = storage.sync()
             refuse_if_alive(history, stale_after, f"overwrite {root}", "stale_after", present)
             if erase:
                 storage.erase()
-        finally:
-            storage.close()
     if erase and root.exists():
         _delete_all_but(root, root / WORKERS_LOCK)
 

@@ -12,8 +12,8 @@ from pathlib import Path
 import attrs
 
 from neps_core.history import TrialHistory
-from neps_core.inspection import open_run
 from neps_core.liveness import awaits_result, last_sign_of_life, process_gone, refuse_if_working
+from neps_core.loading import open_existing
 from neps_core.models import Report, Trial, TrialState
 from neps_core.presence import processes_present
 
@@ -86,7 +86,7 @@ def clean_run(root_directory: str | Path, *, stale_after: float, dry_run: bool) 
         removed[:] = [Removed(t.id, t.state.value, why) for t, why in debris]
         return [] if dry_run else [_crashed(trial, why, now) for trial, why in debris]
 
-    with open_run(root_directory) as storage:
+    with open_existing(root_directory) as storage:
         if dry_run:  # only reads: no storage lock, no file created, so a read-only run works
             crash_debris(storage.sync())
         else:

@@ -17,7 +17,7 @@ import logging
 import math
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 import cattrs
 
@@ -29,6 +29,7 @@ from neps_core.serialization import make_converter, structure_error_text
 Change = Callable[[TrialHistory], Sequence[Trial]]
 
 logger = logging.getLogger(__name__)
+StorageT = TypeVar("StorageT", bound="Storage")
 
 
 class Storage(abc.ABC):
@@ -123,6 +124,13 @@ class Storage(abc.ABC):
 
     def close(self) -> None:  # noqa: B027 - most backends hold nothing open
         """Release open handles."""
+
+    def __enter__(self: StorageT) -> StorageT:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        """``with open_storage(...) as storage:`` closes it however the block ends."""
+        self.close()
 
     def erase(self) -> None:  # noqa: B027 - most backends keep everything in the root
         """Delete what this run keeps outside its root directory (``overwrite_root_directory``).

@@ -162,13 +162,10 @@ def main() -> None:
     storage_class: Any = importlib.import_module(module)
     for part in qualname.split("."):
         storage_class = getattr(storage_class, part)
-    storage = storage_class(Path(job["root"]), **job["options"])
-    try:
+    with storage_class(Path(job["root"]), **job["options"]) as storage:
         if job["barrier"] is not None:
             _wait_for_release(Path(job["barrier"]), job["index"])
         JOBS[job["action"]](storage, job)
-    finally:
-        storage.close()
 
 
 def _wait_for_release(barrier: Path, index: int) -> None:

@@ -406,9 +406,8 @@ def test_leaving_on_an_error_gives_the_untold_trials_back(root: Path) -> None:
         assert told is not None and untold is not None
         client.tell(told, 0.5)
         raise RuntimeError("the training crashed")
-    storage = open_storage(root, None, load_plugins())
-    history = storage.sync()
-    storage.close()
+    with open_storage(root, None, load_plugins()) as storage:
+        history = storage.sync()
     assert history[told.id].state is neps.TrialState.SUCCESS
     assert history[untold.id].state is neps.TrialState.PENDING
     assert history[untold.id].attempts == 0

@@ -396,9 +396,8 @@ def test_an_interrupted_worker_gives_its_trial_back_at_once(tmp_path: Path) -> N
     worker.send_signal(signal.SIGINT)
     assert worker.wait(timeout=60) != 0  # the KeyboardInterrupt still reaches the user
     assert b"KeyboardInterrupt" in worker.stderr.read()  # type: ignore[union-attr]
-    storage = open_storage(root, None, load_plugins())
-    trial = storage.sync()["1"]
-    storage.close()
+    with open_storage(root, None, load_plugins()) as storage:
+        trial = storage.sync()["1"]
     assert trial.state is TrialState.PENDING and trial.worker_id is None
     assert trial.attempts == 0  # an interrupted attempt is not the trial's fault
     assert "KeyboardInterrupt" in trial.metadata["requeued_because"]

@@ -112,9 +112,8 @@ def multi_fidelity_run(tmp_path: Path) -> Callable[..., MultiFidelityRun]:
         root = tmp_path / f"run_{len(list(tmp_path.iterdir()))}"
         arguments.setdefault("pipeline_space", multi_fidelity_space(prior=prior))
         summary = neps.run(evaluate_with_checkpoints(seen), root_directory=root, **arguments)
-        storage = open_storage(root, None, load_plugins())
-        trials = dict(storage.sync())
-        storage.close()
+        with open_storage(root, None, load_plugins()) as storage:
+            trials = dict(storage.sync())
         return MultiFidelityRun(summary, trials, seen)
 
     return run
@@ -170,9 +169,8 @@ def parallel_multi_fidelity_run(tmp_path: Path) -> Callable[..., MultiFidelityRu
         for process in processes:
             _, errors = process.communicate(timeout=240)
             assert process.returncode == 0, errors
-        storage = open_storage(root, None, load_plugins())
-        trials = dict(storage.sync())
-        storage.close()
+        with open_storage(root, None, load_plugins()) as storage:
+            trials = dict(storage.sync())
         return MultiFidelityRun(neps.status(root), trials, {})
 
     return run

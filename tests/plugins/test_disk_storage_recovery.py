@@ -58,9 +58,8 @@ def test_a_damaged_journal_record_marks_its_trial_corrupted(tmp_path: Path) -> N
 
     summary = _run(root, 5)
     assert summary.counts["corrupted"] == 1
-    storage = open_storage(root, None, load_plugins())
-    damaged = storage.sync()[record["id"]]
-    storage.close()
+    with open_storage(root, None, load_plugins()) as storage:
+        damaged = storage.sync()[record["id"]]
     assert "expected TrialState @ trial.state" in str(damaged.report.error)  # the field
     assert summary.counts["success"] == 4
     assert summary.budget.used_evaluations == 5

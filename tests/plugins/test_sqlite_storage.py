@@ -7,6 +7,7 @@ SQLite files and real processes.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import sqlite3
@@ -110,6 +111,22 @@ def test_database_is_in_wal_mode(root: Path, storage: SQLiteStorage) -> None:
     connection = sqlite3.connect(root / "run.db")
     assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     connection.close()
+
+
+@pytest.mark.parametrize("block_fails", [False, True])
+def test_a_with_block_closes_the_storage(root: Path, block_fails: bool) -> None:
+    """SQLite removes the WAL file when its last connection closes: it shows the close."""
+    wal = root / "run.db-wal"
+    failure = pytest.raises(RuntimeError) if block_fails else contextlib.nullcontext()
+    with failure, SQLiteStorage(root) as storage:
+        storage.initialize(INFO)
+        storage.transact(_new_trials(1))
+        assert wal.exists()
+        if block_fails:
+            raise RuntimeError("the block failed")
+    assert not wal.exists()
+    with SQLiteStorage(root) as reopened:
+        assert len(reopened.sync()) == 1
 
 
 def test_rows_are_plain_json(root: Path, storage: SQLiteStorage) -> None:
