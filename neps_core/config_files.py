@@ -2,7 +2,9 @@
 
 PyYAML silently keeps the last of two equal keys; a config file where that happens is almost
 always wrong, so here it is an error naming the line. PyYAML also follows YAML 1.1, where
-``1e-4`` (no dot) is a string; people write it meaning a number, as YAML 1.2 reads it. Errors
+``1e-4`` (no dot) is a string; people write it meaning a number, as YAML 1.2 reads it. And
+YAML 1.1 reads ``no`` as false, ``2024-01-01`` as a date and ``12:30`` as 750: where a run
+config names a file, a folder or code (``TEXT_SETTINGS``), the text as written is kept. Errors
 are ``SettingsError`` starting with the file's path.
 """
 
@@ -10,7 +12,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,12 +22,32 @@ from neps_core.config import canonical_name
 from neps_core.errors import SettingsError
 from neps_core.serialization import describe_yaml_error
 
+#: Where a run config names a file, a folder or code: key paths whose plain scalars stay the
+#: text written; ``*`` is any key, ``-`` a list's items. Settings match under any of their names.
+TEXT_SETTINGS: frozenset[tuple[str, ...]] = frozenset(
+    {
+        ("root_directory",),
+        ("pipeline_space",),
+        ("evaluate_pipeline",),
+        ("evaluate_pipeline", "path"),
+        ("evaluate_pipeline", "name"),
+        ("evaluate_pipeline", "cwd"),
+        ("evaluate_pipeline", "command"),
+        ("evaluate_pipeline", "command", "-"),
+        ("evaluate_pipeline", "env", "*"),
+        ("plugins",),
+        ("plugins", "-"),
+    }
+)
+_TEXT_TAG = "tag:yaml.org,2002:str"
+_NULL_TAG = "tag:yaml.org,2002:null"
+
 
 def read_config_file(path: Path) -> dict[str, Any]:
     """The YAML mapping in ``path``; a duplicated key is an error (YAML would keep the last)."""
     if not path.is_file():
         raise FileNotFoundError(f"No run config at {path}")
-    data = read_strict_yaml(path)
+    data = read_strict_yaml(path, text_at=TEXT_SETTINGS)
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -33,10 +55,17 @@ def read_config_file(path: Path) -> dict[str, Any]:
     return data
 
 
-def read_strict_yaml(path: Path, error_type: type[Exception] = SettingsError) -> Any:
-    """The YAML document in ``path``; errors (``error_type``) name the file and line."""
+def read_strict_yaml(
+    path: Path,
+    error_type: type[Exception] = SettingsError,
+    text_at: Collection[tuple[str, ...]] = (),
+) -> Any:
+    """The YAML document in ``path``; errors (``error_type``) name the file and line.
+
+    Plain scalars at the key paths ``text_at`` are read as the text written (``no`` too).
+    """
     try:
-        return yaml.load(path.read_text(encoding="utf-8"), Loader=_StrictLoader)
+        return _load(path.read_text(encoding="utf-8"), text_at)
     except _DuplicateKeyError as error:
         raise error_type(f"{path}: line {error.line}: duplicate key {error.key!r}") from None
     except yaml.YAMLError as error:
@@ -75,6 +104,53 @@ _StrictLoader.add_implicit_resolver(
     re.compile(r"^[-+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)[eE][-+]?[0-9]+$"),
     list("-+.0123456789"),
 )
+
+
+def _load(text: str, text_at: Collection[tuple[str, ...]]) -> Any:
+    """The YAML document in ``text``, plain scalars at the key paths ``text_at`` as text."""
+    loader = _StrictLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        return loader.construct_document(_keep_text(node, text_at))
+    finally:
+        loader.dispose()
+
+
+def _keep_text(node: yaml.Node, text_at: Collection[tuple[str, ...]]) -> yaml.Node:
+    """``node`` with its plain scalars at ``text_at`` (key paths from ``node``) re-tagged as
+    text, the way it was written; an empty scalar stays null (a setting's default)."""
+    if not text_at:
+        return node
+    if isinstance(node, yaml.MappingNode):
+        node.value = [
+            (key, _keep_text(value, _below(text_at, key.value) if _is_text(key) else set()))
+            for key, value in node.value
+        ]
+        return node
+    if isinstance(node, yaml.SequenceNode):
+        items = [_keep_text(item, _below(text_at, "-")) for item in node.value]
+        return yaml.SequenceNode(node.tag, items, node.start_mark, node.end_mark, node.flow_style)
+    if (
+        () in text_at
+        and isinstance(node, yaml.ScalarNode)
+        and node.style is None
+        and node.tag != _NULL_TAG
+    ):
+        return yaml.ScalarNode(_TEXT_TAG, node.value, node.start_mark, node.end_mark)
+    return node
+
+
+def _is_text(node: yaml.Node) -> bool:
+    return isinstance(node, yaml.ScalarNode) and isinstance(node.value, str)
+
+
+def _below(text_at: Collection[tuple[str, ...]], key: str) -> set[tuple[str, ...]]:
+    """The key paths in ``text_at`` inside ``key``'s value, relative to it (a setting is
+    matched by any of its names)."""
+    name = canonical_name(key)
+    return {tuple(rest) for first, *rest in (p for p in text_at if p) if first in (name, "*")}
 
 
 #: Settings naming a plugin, which take options under their key.
@@ -117,13 +193,16 @@ def apply_override(data: dict[str, Any], override: str, source: str) -> None:
     key_path, separator, text = override.partition("=")
     if not separator or not key_path:
         raise SettingsError(f"{source}: override {override!r} must look like key.path=value")
+    *parents, last = key_path.split(".")
+    text_at: Collection[tuple[str, ...]] = TEXT_SETTINGS
+    for part in key_path.split("."):
+        text_at = _below(text_at, part)
     try:
-        value = yaml.load(text, Loader=_StrictLoader)
+        value = _load(text, text_at)
     except yaml.YAMLError as error:
         raise SettingsError(
             f"{source}: override {override!r}: not valid YAML: {describe_yaml_error(error)}"
         ) from None
-    *parents, last = key_path.split(".")
     node = data
     for index, part in enumerate(parents):
         child = node.get(part)

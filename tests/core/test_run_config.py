@@ -284,6 +284,28 @@ def test_legacy_names_and_yaml_1_1_numbers(tmp_path: Path) -> None:
     assert overridden["cost_to_spend"] == 200.0
 
 
+@pytest.mark.parametrize("written", ["no", "2024-01-01", "12:30", "1e3", "0x10"])
+def test_paths_and_code_locations_are_the_text_written(tmp_path: Path, written: str) -> None:
+    # YAML 1.1 read root_directory: no as False, 2024-01-01 as a date, 12:30 as 750.
+    text = (
+        f"root_directory: {written}\n"
+        f"evaluate_pipeline:\n  command: [echo, {written}]\n"
+        f"  cwd: {written}\n  env: {{A: {written}}}\n"
+    )
+    kwargs = load_run_config(write_config(tmp_path, text))
+    assert kwargs["root_directory"] == tmp_path / written
+    command = kwargs["evaluate_pipeline"]
+    assert (command.command, command.cwd, command.env) == (
+        ["echo", written],
+        tmp_path / written,
+        {"A": written},
+    )
+    overridden = load_run_config(
+        write_config(tmp_path, "evaluations_to_spend: 1\n"), [f"root_directory={written}"]
+    )
+    assert overridden["root_directory"] == tmp_path / written
+
+
 def test_an_empty_key_is_the_settings_default(tmp_path: Path) -> None:
     # root_directory left empty was "expected a path, got None", though other keys took it.
     path = write_config(tmp_path, "root_directory:\nevaluator:\nseed:\nevaluations_to_spend: 2\n")
