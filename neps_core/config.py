@@ -194,11 +194,12 @@ def run_directory(value: Any) -> Path:
     """``root_directory`` as an absolute path: refused, named, when it is not one or is a file's.
 
     Absolute, so that an ``evaluate_pipeline`` changing the working directory (into its
-    ``pipeline_directory``, say) does not send later trials' files somewhere else.
+    ``pipeline_directory``, say) does not send later trials' files somewhere else. A leading
+    ``~`` is the home directory, as in a shell (``$VARIABLES`` are left as written).
     """
     if not isinstance(value, str | os.PathLike):
         raise SettingsError(f"root_directory must be a path, got {value!r}")
-    path = Path(value).absolute()
+    path = Path(value).expanduser().absolute()
     if path.exists() and not path.is_dir():
         raise SettingsError(f"root_directory {path} is a file, not a directory")
     return path

@@ -86,7 +86,7 @@ def _add_status(sub: argparse._SubParsersAction, common: argparse.ArgumentParser
         description="Show a run's trials by state, the budget used, the best configuration "
         "and the most recent failures with their error. Safe while workers are running.",
     )
-    status.add_argument("root_directory", help="the run's root directory")
+    status.add_argument("root_directory", help="the run's root directory", type=_directory)
     status.add_argument("--json", action="store_true", help="print JSON instead of text")
     status.add_argument(
         "--failures", type=_count, default=5, metavar="N", help="show the last N failures (5)"
@@ -103,9 +103,11 @@ def _add_plot(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) 
         "objectives) and learning_curves.png (fidelity spaces or reported learning curves). "
         "Needs matplotlib: pip install 'neps-core[plot]'.",
     )
-    plot.add_argument("root_directory", help="the run's root directory")
+    plot.add_argument("root_directory", help="the run's root directory", type=_directory)
     plot.add_argument(
-        "--output-dir", help="where to write the PNG files (default: ROOT_DIRECTORY/plots)"
+        "--output-dir",
+        type=_directory,
+        help="where to write the PNG files (default: ROOT_DIRECTORY/plots)",
     )
     plot.add_argument(
         "--x-axis",
@@ -114,6 +116,12 @@ def _add_plot(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) 
         help="x axis of the trajectory (default: evaluations)",
     )
     plot.set_defaults(handler=commands.plot_command)
+
+
+def _directory(text: str) -> str:
+    """A folder argument with a leading ``~`` as the home directory, also where the shell
+    left it (quoted, or after ``=``)."""
+    return os.path.expanduser(text)
 
 
 def _positive_seconds(text: str) -> float:
@@ -145,7 +153,7 @@ def _add_clean(sub: argparse._SubParsersAction, common: argparse.ArgumentParser)
         description=CLEAN_RULE,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    clean.add_argument("root_directory", help="the run's root directory")
+    clean.add_argument("root_directory", help="the run's root directory", type=_directory)
     clean.add_argument(
         "--stale-after",
         type=_positive_seconds,
@@ -166,8 +174,8 @@ def _add_migrate(sub: argparse._SubParsersAction, common: argparse.ArgumentParse
         "DESTINATION using --storage; SOURCE is only read. Refused while a worker of SOURCE is "
         "alive: stop them first. Continue the run with run(root_directory=DESTINATION).",
     )
-    migrate.add_argument("source", help="the root directory of the existing run")
-    migrate.add_argument("destination", help="a new (or empty) root directory")
+    migrate.add_argument("source", help="the root directory of the existing run", type=_directory)
+    migrate.add_argument("destination", help="a new (or empty) root directory", type=_directory)
     migrate.add_argument(
         "--storage",
         default="sqlite",

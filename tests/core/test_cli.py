@@ -331,6 +331,21 @@ def test_status_of_a_directory_without_a_run(tmp_path: Path) -> None:
     assert not (tmp_path / "nothing").exists()  # looking never creates a run
 
 
+def test_a_tilde_in_a_root_directory_is_the_home_directory(project: Path) -> None:
+    # `neps-core status '~/runs/x'` (quoted, or after `=`) looked for a folder named "~".
+    home = {"HOME": str(project / "home")}
+    ran = cli("run", "run.yaml", "root_directory=~/runs/x", cwd=project, env=home)
+    assert ran.returncode == 0, ran.stderr
+    assert (project / "home" / "runs" / "x" / "configs").is_dir()
+    for command in (["status", "~/runs/x"], ["clean", "~/runs/x", "--dry-run"]):
+        result = cli(*command, cwd=project, env=home)
+        assert result.returncode == 0, result.stderr
+    moved = cli("migrate", "~/runs/x", "~/runs/y", cwd=project, env=home)
+    assert moved.returncode == 0, moved.stderr
+    assert neps.status(project / "home" / "runs" / "y").counts["success"] == 4
+    assert not (project / "~").exists()
+
+
 def test_python_status_of_an_empty_directory_leaves_it_untouched(tmp_path: Path) -> None:
     """Core bug (neps_core/loading.py, ``open_existing``): it calls ``open_storage`` on any
     existing directory, which writes ``storage.yaml`` (disk) before finding no run there.

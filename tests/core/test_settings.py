@@ -20,7 +20,7 @@ import pytest
 import yaml
 
 import neps_core as neps
-from neps_core.config import RunSettings
+from neps_core.config import RunSettings, run_directory
 from neps_core.interfaces import Optimizer
 
 TrialFileReader = Callable[..., Any]
@@ -565,6 +565,21 @@ def test_a_root_directory_that_is_a_file_or_no_path_is_named(tmp_path: Path, use
     assert a_file.read_text(encoding="utf-8") == "not a run\n"
     with pytest.raises(neps.SettingsError, match="root_directory must be a path, got 5"):
         ROOT_DIRECTORY_USERS[user](5)
+
+
+def test_a_tilde_in_root_directory_is_the_home_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # run(root_directory="~/runs/x") made a folder literally named "~" in the cwd.
+    home, elsewhere = tmp_path / "home", tmp_path / "cwd"
+    elsewhere.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.chdir(elsewhere)
+    for user in ("run", "status", "load_pipeline_space", "import_trials"):
+        ROOT_DIRECTORY_USERS[user]("~/runs/x")
+    assert neps.status(home / "runs" / "x").counts["success"] == 2
+    assert list(elsewhere.iterdir()) == []
+    assert run_directory("~/$HOME") == home / "$HOME"  # a variable is left as written
 
 
 @pytest.mark.parametrize("space", ["space.json", Path("space.pcs"), 42])
