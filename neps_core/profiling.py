@@ -18,13 +18,14 @@ from __future__ import annotations
 import contextlib
 import functools
 import inspect
-import numbers
 import resource
 import sys
 import time
 import tracemalloc
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, TypeVar, overload
+
+from neps_core.result_contract import is_real_number
 
 F = TypeVar("F", bound=Callable[..., Any])
 _MB = 1024 * 1024
@@ -126,8 +127,8 @@ def with_profile(result: Any, record: Mapping[str, Any]) -> Any:
 def _is_objective(result: Any) -> bool:
     """A number, a list or tuple of them, or an array or tensor (``dtype`` and ``tolist``):
     what the result contract reads the same under ``objective_to_minimize``."""
-    if isinstance(result, bool):
-        return False
-    return isinstance(result, numbers.Real | list | tuple) or (
-        hasattr(result, "dtype") and hasattr(result, "tolist")
+    return (
+        is_real_number(result)
+        or isinstance(result, list | tuple)
+        or (hasattr(result, "dtype") and hasattr(result, "tolist"))
     )

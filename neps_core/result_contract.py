@@ -1,11 +1,11 @@
 """The ``evaluate_pipeline`` result contract: what a user may return, turned into a Report.
 
-Allowed: a number (also a NumPy scalar or 0-d tensor); a tuple, list or 1-d array of numbers
-(multi-objective, as in NePS; one element is one number); an exception (a failed trial, as in
-NePS); a dict with ``objective_to_minimize`` (a number, or a list, array
-or tensor for multi-objective), ``cost``, ``learning_curve``, ``extra``, ``exception``,
-``metadata`` (a dict kept in the trial's metadata, DeepHyper's convention) and any further
-keys (kept in the report's ``extra``); a string starting with ``F`` (a failure with that
+Allowed: a number (also a NumPy scalar, a 0-d tensor, a ``Decimal`` or a ``Fraction``); a
+tuple, list or 1-d array of numbers (multi-objective, as in NePS; one element is one number);
+an exception (a failed trial, as in NePS); a dict with ``objective_to_minimize`` (a number,
+or a list, array or tensor for multi-objective), ``cost``, ``learning_curve``, ``extra``,
+``exception``, ``metadata`` (a dict kept in the trial's metadata, DeepHyper's convention) and
+any further keys (kept in the report's ``extra``); a string starting with ``F`` (a failure with that
 reason, DeepHyper's convention); ``None`` only for asynchronous evaluation. Anything else is a
 ``TypeError`` naming the type. The legacy keys ``loss`` and ``info_dict`` still work with a
 ``DeprecationWarning``. A ``cost`` that is NaN, infinite or negative is a ``ValueError``, as
@@ -15,6 +15,7 @@ is an empty ``exception`` string; an ``exception`` neither an exception nor a st
 
 from __future__ import annotations
 
+import decimal
 import math
 import numbers
 import warnings
@@ -68,7 +69,7 @@ def parse_result(result: Any, source: str = RETURN_VALUE) -> ParsedResult:
         return _parse_mapping({"exception": result}, source)
     if isinstance(result, Mapping):
         return _parse_mapping(result, source)
-    if _is_number(result):
+    if is_real_number(result):
         return _success(Report(objective_to_minimize=_as_float(result, source)))
     later = " or None (a result reported later)" if source == RETURN_VALUE else ""
     raise TypeError(
@@ -260,14 +261,16 @@ def _plain_dict(values: Mapping[str, Any]) -> dict[str, Any]:
     return plain
 
 
-def _is_number(value: Any) -> bool:
-    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+def is_real_number(value: Any) -> bool:
+    """Whether ``value`` is a real number (a ``Decimal`` too, which Python does not register
+    as ``numbers.Real`` though it is one); a boolean is not."""
+    return isinstance(value, numbers.Real | decimal.Decimal) and not isinstance(value, bool)
 
 
 def _objective(value: Any, where: str) -> Objective:
     """One number, or a tuple of several (multi-objective); a one-element list is one number."""
     value = _numbers(value)
-    if _is_number(value):
+    if is_real_number(value):
         return _as_float(value, where)
     if isinstance(value, list | tuple) and len(value) > 0:
         _check_elements(value, where)
@@ -290,7 +293,7 @@ def _numbers(value: Any) -> Any:
 def _check_elements(values: Sequence[Any], where: str) -> None:
     """Name the first element that is not a number (the list itself is fine)."""
     for index, item in enumerate(values):
-        if not _is_number(item):
+        if not is_real_number(item):
             raise TypeError(
                 f"{where}[{index}] must be a number, got {type(item).__name__}: {_short_repr(item)}"
             )
@@ -301,7 +304,7 @@ def _cost(value: Any) -> float | None:
     value = _from_array(value)
     if value is None:
         return None
-    if not _is_number(value):
+    if not is_real_number(value):
         raise TypeError(f"'cost' must be a number, got {type(value).__name__}")
     cost = _as_float(value, "'cost'")
     if not math.isfinite(cost) or cost < 0:
@@ -323,6 +326,8 @@ def _learning_curve(value: Any) -> tuple[float, ...] | None:
 
 def _as_float(value: Any, where: str) -> float:
     """``float(value)``, naming ``where`` for an int beyond a float's range (OverflowError)."""
+    if isinstance(value, decimal.Decimal) and value.is_snan():  # float() refuses a signaling NaN
+        return math.nan
     try:
         return float(value)
     except OverflowError:

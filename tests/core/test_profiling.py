@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -107,7 +108,11 @@ def _returned_error(x: float) -> Any:
     return RuntimeError("diverged")
 
 
-@pytest.mark.parametrize("result", [_list, _array, _tensor, _returned_error])
+def _decimal(x: float) -> Any:
+    return Decimal(str(x))
+
+
+@pytest.mark.parametrize("result", [_list, _array, _tensor, _returned_error, _decimal])
 def test_every_kind_of_result_carries_the_profile(root: Path, result: Any) -> None:
     # A list, an array, a 0-d tensor: the trial succeeded with no profile at all.
     profiled = neps.profile(memory=False)(result)

@@ -16,6 +16,8 @@ import sys
 import time
 import warnings
 from collections.abc import Callable
+from decimal import Decimal
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +43,9 @@ def _counts(root: Path) -> dict[str, int]:
 
 # -- accepted results ------------------------------------------------------------------------------
 @pytest.mark.parametrize(
-    "value", [3, 2.5, np.float64(0.25), np.float32(0.5), np.int64(7), -1e9], ids=repr
+    "value",
+    [3, 2.5, np.float64(0.25), np.float32(0.5), np.int64(7), -1e9, Decimal("0.1"), Fraction(1, 3)],
+    ids=repr,
 )
 def test_scalar_results_are_the_objective(
     root: Path, trial_file: TrialFileReader, value: Any
@@ -52,6 +56,24 @@ def test_scalar_results_are_the_objective(
     assert isinstance(report["objective_to_minimize"], float)
     assert _counts(root) == {"success": 1}
     assert summary.best_objective == pytest.approx(float(value))
+
+
+def test_decimals_and_fractions_are_numbers_everywhere_in_a_result(
+    root: Path, trial_file: TrialFileReader
+) -> None:
+    # A Decimal (not registered as numbers.Real) was refused as "got Decimal".
+    def evaluate(x: float, units: int) -> dict[str, Any]:
+        return {
+            "objective_to_minimize": [Decimal("0.25"), Fraction(1, 2)],
+            "cost": Decimal("1.5"),
+            "learning_curve": [Decimal("0.75"), Fraction(1, 4)],
+        }
+
+    _run(root, evaluate)
+    report = trial_file(root, 1, "report")
+    assert report["objective_to_minimize"] == [0.25, 0.5]
+    assert (report["cost"], report["learning_curve"]) == (1.5, [0.75, 0.25])
+    assert _counts(root) == {"success": 1}
 
 
 def test_full_result_dict_is_stored(root: Path, trial_file: TrialFileReader) -> None:
@@ -212,6 +234,9 @@ def test_a_sequence_element_that_is_no_number_is_named(
         math.inf,
         -math.inf,
         {"objective_to_minimize": [0.5, -math.inf]},
+        Decimal("NaN"),
+        Decimal("sNaN"),  # float() refuses it
+        Decimal("-Infinity"),
     ],
     ids=repr,
 )
