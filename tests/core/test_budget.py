@@ -232,6 +232,26 @@ def test_ask_and_tell_gives_one_trial_until_a_cost_is_known(tmp_path: Path) -> N
     other.close()
 
 
+def test_evaluations_to_spend_counts_trials_once_created_not_once_started(tmp_path: Path) -> None:
+    # docs/concepts.md said "trials started"; a batch's waiting trials count too.
+    space = {"x": neps.Float(0.0, 1.0)}
+    first = neps.run(
+        lambda x: x,
+        space,
+        root_directory=tmp_path / "run",
+        evaluations_to_spend=4,
+        sample_batch_size=3,
+        max_evaluations_per_run=1,
+    )
+    assert (first.counts["success"], first.counts["pending"]) == (1, 2)
+    assert first.budget.used_evaluations == 3  # two never started
+    client = neps.AskAndTell(space, tmp_path / "asked", evaluations_to_spend=4)
+    assert len(client.ask(n=3)) == 3
+    assert len(client.ask(n=3)) == 1  # what is left of the budget
+    assert client.ask() is None
+    client.close()
+
+
 def _always_fails(x: float) -> float:
     raise RuntimeError(f"broken at x={x}")
 
