@@ -30,7 +30,7 @@ class Journal:
         self.path = Path(path)
         self.fsync = fsync
         lock_path = self.path.with_name(self.path.name + ".lock")
-        self.lock = ExclusiveLock(lock_path, timeout=lock_timeout)
+        self.lock = ExclusiveLock(lock_path, timeout=lock_timeout, guards=self.path)
         self._offset = 0
         self._line_number = 0
         self._reader: BinaryIO | None = None

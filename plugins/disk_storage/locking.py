@@ -17,6 +17,7 @@ from pathlib import Path
 import filelock
 
 from neps_core.errors import StorageError
+from neps_core.presence import FLOCK_UNSUPPORTED
 
 try:
     import fcntl
@@ -30,9 +31,10 @@ _LAST_RETRY_SECONDS = 0.005
 class ExclusiveLock:
     """A blocking, non-reentrant lock shared by all processes that open ``path``."""
 
-    def __init__(self, path: Path, *, timeout: float = 300.0) -> None:
+    def __init__(self, path: Path, *, timeout: float = 300.0, guards: Path | None = None) -> None:
         self.path = Path(path)
         self.timeout = timeout
+        self.guards = guards  # the file the lock protects, named in errors
         self._descriptor: int | None = None
         self._threads = threading.Lock()  # flock does not exclude threads sharing a descriptor
         self._fallback = None if fcntl is not None else filelock.FileLock(str(path))
@@ -78,6 +80,26 @@ class ExclusiveLock:
                     ) from None
                 time.sleep(pause)
                 pause = min(pause * 2, _LAST_RETRY_SECONDS)
+            except OSError as error:
+                raise self._refusal(error) from error
+
+    def _refusal(self, error: OSError) -> StorageError:
+        """Why ``flock`` failed other than by waiting: mostly a file system without locks (an
+        NFS mount without its lock service, Lustre without ``flock``)."""
+        what = (
+            str(self.path)
+            if self.guards is None
+            else f"{self.guards} (its lock file {self.path.name})"
+        )
+        reason = error.strerror or str(error)
+        if error.errno not in FLOCK_UNSUPPORTED:
+            return StorageError(f"Could not lock {what}: {reason}")
+        return StorageError(
+            f"Could not lock {what}: the file system of {self.path.parent} does not support "
+            f"file locking ({reason}), which the disk storage needs so that workers never write "
+            "at once. Use a root directory on another file system, or the sqlite storage with "
+            "its database on a local disk (storage='sqlite:////local/path/run.db')."
+        )
 
     def close(self) -> None:
         """Close the descriptor (the lock is free whenever it is not held)."""

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -272,6 +275,26 @@ def test_a_stuck_lock_holder_gives_a_clear_error(
         holder.wait()
         holder.stdout.close()
     assert _open(storages, root, lock_timeout=5).transact(lambda history: []) == []
+
+
+@pytest.mark.parametrize("code", [errno.ENOLCK, errno.EOPNOTSUPP])
+def test_a_file_system_without_flock_is_named_with_what_to_do(
+    root: Path, monkeypatch: pytest.MonkeyPatch, code: int
+) -> None:
+    # A raw OSError (ENOLCK) escaped from the journal lock. No file system here refuses
+    # flock (an NFS mount without its lock service would), so flock is made to refuse.
+    def refused(descriptor: int, operation: int) -> None:
+        raise OSError(code, os.strerror(code))
+
+    monkeypatch.setattr(fcntl, "flock", refused)
+    with pytest.raises(StorageError) as caught:
+        neps.run(
+            lambda x: x, {"x": neps.Float(0.0, 1.0)}, root_directory=root, evaluations_to_spend=1
+        )
+    message = str(caught.value)
+    assert str(_journal(root)) in message
+    assert "does not support file locking" in message
+    assert "sqlite" in message and "another file system" in message
 
 
 @pytest.mark.parametrize(("umask", "mode"), [(0o022, 0o644), (0o002, 0o664)])
