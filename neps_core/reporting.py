@@ -176,6 +176,7 @@ def judge_outcome(
         return _timed(refused, outcome), contract_error
     parsed = _timed(parsed, outcome)
     if parsed.state is TrialState.FAILED:  # returned: an exception, an "F..." string, NaN
+        logger.warning("Trial %s failed: %s", outcome.trial_id, parsed.report.error)
         parsed = attrs.evolve(parsed, report=with_error_values(parsed.report, settings))
     missing_cost = settings.cost_to_spend is not None and parsed.report.cost is None
     if missing_cost and parsed.state is TrialState.SUCCESS:

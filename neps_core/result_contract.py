@@ -137,10 +137,12 @@ def failure_report(
 def _success(report: Report) -> ParsedResult:
     objective = report.objective_to_minimize
     values = objective if isinstance(objective, tuple) else (objective,)
-    for value in values:
+    several = isinstance(objective, tuple)
+    for index, value in enumerate(values):
         if value is not None and not math.isfinite(value):
             # An infinite loss is a diverged run, not the best (or worst) result there is.
-            error = f"objective_to_minimize is {'NaN' if math.isnan(value) else value}"
+            where = f"objective_to_minimize[{index}]" if several else "objective_to_minimize"
+            error = f"{where} is {'NaN' if math.isnan(value) else value}"
             return ParsedResult(TrialState.FAILED, attrs.evolve(report, error=error))
     return ParsedResult(TrialState.SUCCESS, report)
 

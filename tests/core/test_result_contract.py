@@ -679,6 +679,28 @@ def test_a_returned_failure_gets_the_substitute_values_too(root: Path, failure: 
     assert [(t.state.value, t.objective, t.cost) for t in trials] == [("failed", 100.0, 2.5)] * 3
 
 
+@pytest.mark.parametrize(
+    "failure",
+    [ValueError("diverged"), "F: diverged", float("nan"), {"exception": "diverged"}],
+    ids=["exception", "F-string", "nan", "dict"],
+)
+def test_a_returned_failure_is_logged_like_a_raised_one(
+    root: Path, caplog: pytest.LogCaptureFixture, failure: Any
+) -> None:
+    """Only raised errors were logged: a diverged run returning NaN failed without a word."""
+    with caplog.at_level("WARNING", logger="neps_core"):
+        _run(root, lambda x, units: failure, evaluations_to_spend=1)
+    assert "Trial 1 failed:" in caplog.text
+    assert "diverged" in caplog.text or "NaN" in caplog.text
+
+
+def test_a_nan_among_several_objectives_is_named_by_its_index(
+    root: Path, trial_file: TrialFileReader
+) -> None:
+    _run(root, lambda x, units: [1.0, math.nan], evaluations_to_spend=1)
+    assert trial_file(root, 1, "report")["error"] == "objective_to_minimize[1] is NaN"
+
+
 def test_ignore_errors_continues_with_substitute_values(
     root: Path, trial_file: TrialFileReader
 ) -> None:
