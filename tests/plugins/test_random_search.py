@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import textwrap
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -92,6 +95,33 @@ def test_a_run_with_the_fidelity_drawn_passes_it_to_the_evaluation(tmp_path: Pat
         seed=1,
     )
     assert len(seen) == 30 and len(set(seen)) > 3 and 1 <= min(seen) <= max(seen) <= 9
+
+
+@pytest.mark.parametrize("workers", [1, 3])
+def test_a_searched_fidelity_is_drawn_among_the_values_that_still_fit(
+    tmp_path: Path, workers: int
+) -> None:
+    """A draw that did not fit ended the run with up to half of fidelities_to_spend unused."""
+    script = tmp_path / "search.py"
+    script.write_text(
+        textwrap.dedent(
+            f"""
+            import neps_core as neps
+            space = {{"x": neps.Float(0.0, 1.0), "epochs": neps.IntegerFidelity(1, 27)}}
+            neps.run(lambda x, epochs: x, space, root_directory={str(tmp_path / "run")!r},
+                     optimizer=("random_search", {{"ignore_fidelity": False}}),
+                     fidelities_to_spend=50, seed=4, sample_batch_size=2)
+            """
+        )
+    )
+    processes = [
+        subprocess.Popen([sys.executable, str(script)], stderr=subprocess.PIPE)
+        for _ in range(workers)
+    ]
+    for process in processes:
+        _, errors = process.communicate(timeout=120)
+        assert process.returncode == 0, errors.decode()
+    assert neps.status(tmp_path / "run").budget.used_fidelities == 50
 
 
 def test_draws_depend_on_seed_and_history_only() -> None:
