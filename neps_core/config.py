@@ -22,6 +22,7 @@ import attrs
 from neps_core.code_locations import named_in_run
 from neps_core.errors import SettingsError
 from neps_core.optimizer_choice import Algorithm, ConfiguredOptimizer, space_of_the_run
+from neps_core.validators import is_number
 
 #: Old names of seed 001 (deprecated, with a warning) and NePS 0.17 spellings (aliases).
 DEPRECATED_ALIASES = {
@@ -135,14 +136,12 @@ def _positive_int(name: str, value: Any) -> None:
 
 
 def _positive_number(name: str, value: Any) -> None:
-    number = isinstance(value, int | float) and not isinstance(value, bool)
-    if not number or not math.isfinite(value) or value <= 0:
+    if not is_number(value) or not math.isfinite(value) or value <= 0:
         raise SettingsError(f"{name} must be a positive number, got {value!r}")
 
 
 def _cost(name: str, value: Any) -> None:
-    number = isinstance(value, int | float) and not isinstance(value, bool)
-    if not number or not math.isfinite(value) or value < 0:
+    if not is_number(value) or not math.isfinite(value) or value < 0:
         raise SettingsError(f"{name} must be a finite number >= 0, got {value!r}")
 
 
@@ -158,7 +157,7 @@ def _seed(name: str, value: Any) -> None:
 
 
 def _number(name: str, value: Any) -> None:
-    if isinstance(value, bool) or not isinstance(value, int | float) or math.isnan(value):
+    if not is_number(value) or math.isnan(value):
         raise SettingsError(f"{name} must be a number, got {value!r}")
 
 

@@ -28,10 +28,15 @@ def at_least(minimum: float) -> Validator:
     return check
 
 
+def is_number(value: Any) -> bool:
+    """Whether ``value`` is an int or a float; not a bool, which Python counts as an int but
+    nobody means as a number of seconds, workers or euros."""
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
 def is_seconds(value: Any) -> bool:
     """Whether ``value`` is a duration or a time: a finite number >= 0, not a bool."""
-    number = isinstance(value, int | float) and not isinstance(value, bool)
-    return number and math.isfinite(value) and value >= 0
+    return is_number(value) and math.isfinite(value) and value >= 0
 
 
 def positive(_: Any, attribute: attrs.Attribute[Any], value: Any) -> None:

@@ -29,13 +29,12 @@ from neps_core.errors import SettingsError
 from neps_core.interfaces import Optimizer
 from neps_core.models import Trial, TrialState
 from neps_core.pareto import nondominated_fronts
-from neps_core.validators import one_of
+from neps_core.validators import is_number, one_of
 from neps_core_plugins.brackets import (
     BracketOptimizer,
     HalvingSettings,
     HyperbandSettings,
     Member,
-    is_number,
 )
 
 

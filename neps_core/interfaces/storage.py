@@ -25,6 +25,7 @@ from neps_core.errors import SettingsError
 from neps_core.history import TrialHistory
 from neps_core.models import Report, RunInfo, Trial, TrialState
 from neps_core.serialization import make_converter, structure_error_text
+from neps_core.validators import is_number
 
 Change = Callable[[TrialHistory], Sequence[Trial]]
 
@@ -78,8 +79,7 @@ class Storage(abc.ABC):
     def seconds_option(self, name: str, default: float) -> float:
         """The option ``name``, a number of seconds > 0."""
         value = self.options.get(name, default)
-        number = isinstance(value, int | float) and not isinstance(value, bool)
-        if not number or not math.isfinite(value) or value <= 0:
+        if not is_number(value) or not math.isfinite(value) or value <= 0:
             raise SettingsError(
                 f"storage {self.name!r}: {name} must be a number of seconds > 0, got {value!r}"
             )

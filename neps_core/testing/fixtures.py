@@ -33,6 +33,7 @@ from neps_core.space import (
     IntegerFidelity,
     PipelineSpace,
 )
+from neps_core.validators import is_number
 
 OTHER_WORKER = "another-worker"
 
@@ -46,7 +47,7 @@ def toy_objective(config: Mapping[str, Any]) -> float:
     """A deterministic objective for any configuration (numbers summed, others hashed)."""
     total = 0.0
     for name, value in sorted(config.items()):
-        if isinstance(value, int | float) and not isinstance(value, bool):
+        if is_number(value):
             total += float(value)
         else:
             total += zlib.crc32(f"{name}={value!r}".encode()) % 1000 / 1000

@@ -21,6 +21,7 @@ import numpy as np
 from neps_core.models import Trial, TrialState
 from neps_core.space.encoding import ConfigEncoder
 from neps_core.space.enumeration import config_key
+from neps_core.validators import is_number
 
 #: Where an inactive (conditional) column sits: numeric in the middle, categorical apart.
 INACTIVE_NUMERIC = 0.5
@@ -50,7 +51,7 @@ class Observations:
 
 
 def _scalar(value: Any) -> float | None:
-    if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+    if is_number(value) and math.isfinite(value):
         return float(value)
     return None
 

@@ -22,7 +22,7 @@ fidelity (or estimated cost, learned from finished trials) no longer fits the re
 budget is replaced by a cheaper action, or none - the optimizer then stops cleanly.
 """
 
-from neps_core_plugins.brackets.optimizer import BracketOptimizer, config_key, is_number
+from neps_core_plugins.brackets.optimizer import BracketOptimizer, config_key
 from neps_core_plugins.brackets.plan import (
     SCHEDULES,
     Best,
@@ -72,7 +72,6 @@ __all__ = [
     "eta_field",
     "halving_shape",
     "hyperband_shape",
-    "is_number",
     "sampler_field",
     "sync_promotions",
     "trial_order",

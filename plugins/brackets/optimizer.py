@@ -191,8 +191,3 @@ class BracketOptimizer(Optimizer):
         """
         ordered = sorted(members, key=lambda m: (math.isnan(m.objective), m.objective))
         return ordered if limit is None else ordered[:limit]
-
-
-def is_number(value: Any) -> bool:
-    """Whether ``value`` is a real number (not a bool)."""
-    return isinstance(value, int | float) and not isinstance(value, bool)
