@@ -18,7 +18,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import inspect
-import resource
 import sys
 import time
 import tracemalloc
@@ -26,6 +25,11 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any, TypeVar, overload
 
 from neps_core.result_contract import is_real_number
+
+try:
+    import resource
+except ImportError:  # pragma: no cover - Windows: no peak RSS, the rest of the profile stays
+    resource = None  # type: ignore[assignment]
 
 F = TypeVar("F", bound=Callable[..., Any])
 _MB = 1024 * 1024
@@ -97,8 +101,10 @@ def _measured(memory: bool) -> Iterator[dict[str, Any]]:
     )
 
 
-def _max_rss_mb() -> float:
+def _max_rss_mb() -> float | None:
     """Peak resident set size of this process (kilobytes on Linux, bytes on macOS)."""
+    if resource is None:
+        return None
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return rss / _MB if sys.platform == "darwin" else rss / 1024
 

@@ -8,6 +8,7 @@ import json
 import re
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 import neps_core
@@ -128,6 +129,36 @@ def test_importing_neps_core_stays_light() -> None:
     loaded = set(json.loads(output))
     for heavy in ("torch", "pytest", "neps_core.testing", "neps_core_plugins"):
         assert not {m for m in loaded if m == heavy or m.startswith(heavy + ".")}, heavy
+
+
+def test_a_run_needs_no_posix_only_module() -> None:
+    """On Windows ``resource`` and ``fcntl`` do not exist: ``import neps_core`` failed on
+    ``resource`` (profiling), so the fallbacks written for them could never run."""
+    code = textwrap.dedent(
+        """
+        import sys, tempfile
+        sys.modules.update(resource=None, fcntl=None)  # an import of either now fails
+        import neps_core as neps
+
+        @neps.profile
+        def evaluate_pipeline(x):
+            return x
+
+        with tempfile.TemporaryDirectory() as root:
+            summary = neps.run(evaluate_pipeline, {"x": neps.Float(0.0, 1.0)},
+                               root_directory=root, evaluations_to_spend=2)
+            print(summary.counts["success"], neps.status(root).trials[0].metadata["max_rss_mb"])
+        """
+    )
+    result = subprocess.run(
+        [sys.executable, "-W", "ignore", "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["2", "None"]
 
 
 def test_the_public_api_is_declared_and_complete() -> None:
