@@ -6,8 +6,8 @@ import sys
 import time
 
 import neps_core as neps
+from neps_core.evaluation.processes import read_marked_result
 from neps_core.interfaces import EvaluationJob, EvaluationOutcome, Evaluator
-from neps_core.processes import read_marked_result
 
 SUBMIT = ["bash"]  # on a cluster: ["sbatch"], ["qsub"], ...; they return at once too
 

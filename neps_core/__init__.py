@@ -27,12 +27,12 @@ from neps_core.errors import (
     TrialNotFoundError,
     UnknownPluginError,
 )
+from neps_core.evaluation.processes import Command
 from neps_core.hookspecs import hookimpl
 from neps_core.importing import import_trials
 from neps_core.loading import load_config, load_optimizer_info, load_pipeline_space
 from neps_core.models import BudgetInfo, Proposal, Report, Summary, Trial, TrialState
 from neps_core.neps_results import read_neps_results
-from neps_core.processes import Command
 from neps_core.profiling import profile
 from neps_core.result_contract import UserResultDict
 from neps_core.space import (

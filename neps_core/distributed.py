@@ -32,8 +32,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import attrs
 
-from neps_core.child_runner import call_evaluate_pipeline, decode, encode
 from neps_core.errors import SettingsError
+from neps_core.evaluation.child_runner import call_evaluate_pipeline, decode, encode
 
 if TYPE_CHECKING:
     from neps_core.config import RunSettings

@@ -47,8 +47,8 @@ from neps_core.config import (
 )
 from neps_core.config_files import apply_overrides, did_you_mean, read_config_file
 from neps_core.errors import NepsCoreError, SettingsError, add_note
+from neps_core.evaluation.processes import Command
 from neps_core.plugin_manager import Plugins, load_plugins
-from neps_core.processes import Command
 from neps_core.registry import Registry
 from neps_core.space.description import locate_description_error, numeric_text
 

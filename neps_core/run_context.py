@@ -10,8 +10,8 @@ from typing import Any
 
 import attrs
 
-from neps_core.children import INJECTABLE
 from neps_core.config import RunSettings
+from neps_core.evaluation.children import INJECTABLE
 from neps_core.interfaces import Evaluator, Optimizer, Storage
 from neps_core.plugin_manager import Plugins
 from neps_core.space import PipelineSpace

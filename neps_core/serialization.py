@@ -20,8 +20,8 @@ import cattrs
 import numpy as np
 import yaml
 
-from neps_core.child_runner import exception_text
 from neps_core.errors import StorageError
+from neps_core.evaluation.child_runner import exception_text
 from neps_core.models import FidelityValue, Objective
 
 _YAML_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)

@@ -31,15 +31,15 @@ from typing import Any, ClassVar
 import attrs
 
 from neps_core import hookimpl
-from neps_core.child_runner import (
+from neps_core.errors import EvaluationTimeoutError
+from neps_core.evaluation.child_runner import (
     Captured,
     RemoteEvaluationError,
     call_capturing,
     outcome_of,
 )
-from neps_core.errors import EvaluationTimeoutError
+from neps_core.evaluation.main_script import unsendable_outcome
 from neps_core.interfaces import EvaluationJob, EvaluationOutcome, Evaluator
-from neps_core.main_script import unsendable_outcome
 from neps_core.validators import at_least, positive
 
 logger = logging.getLogger(__name__)

@@ -33,17 +33,18 @@ from typing import Any, ClassVar
 
 import attrs
 
-from neps_core import hookimpl, orphan_guardian
-from neps_core.child_runner import (
+from neps_core import hookimpl
+from neps_core.errors import EvaluationTimeoutError
+from neps_core.evaluation import orphan_guardian
+from neps_core.evaluation.child_runner import (
     RemoteEvaluationError,
     call_evaluate_pipeline,
     with_plain_values,
 )
-from neps_core.children import STARTUP_ALLOWANCE, how_it_exited
-from neps_core.errors import EvaluationTimeoutError
+from neps_core.evaluation.children import STARTUP_ALLOWANCE, how_it_exited
+from neps_core.evaluation.main_script import only_in_main, pickled_by_name, unsendable_job_error
+from neps_core.evaluation.processes import signal_group
 from neps_core.interfaces import EvaluationJob, EvaluationOutcome, Evaluator
-from neps_core.main_script import only_in_main, pickled_by_name, unsendable_job_error
-from neps_core.processes import signal_group
 from neps_core.validators import at_least, one_of, positive
 
 START_METHODS = ("spawn", "forkserver", "fork")

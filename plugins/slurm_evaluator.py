@@ -34,10 +34,10 @@ import attrs
 import yaml
 
 from neps_core import hookimpl
-from neps_core.child_runner import Captured, call_capturing, outcome_of
 from neps_core.errors import EvaluationLostError, EvaluationTimeoutError
+from neps_core.evaluation.child_runner import Captured, call_capturing, outcome_of
+from neps_core.evaluation.main_script import unsendable_outcome
 from neps_core.interfaces import EvaluationJob, EvaluationOutcome, Evaluator
-from neps_core.main_script import unsendable_outcome
 from neps_core.validators import at_least, positive
 
 logger = logging.getLogger(__name__)
@@ -156,7 +156,7 @@ class SlurmSettings:
 def evaluate_in_job(
     payload: bytes, arguments: Mapping[str, Any], search_path: Sequence[str]
 ) -> Captured:
-    """Runs inside the job: what :func:`~neps_core.child_runner.call_capturing` returns.
+    """Runs inside the job: what :func:`~neps_core.evaluation.child_runner.call_capturing` returns.
 
     The function arrives pickled separately, so that the submitting process's import path is
     in place before it is loaded (a function from a module next to the user's script). Returning

@@ -4,9 +4,10 @@
 placeholders) or a module-level Python function, which then runs in a fresh interpreter. The
 child gets its configuration through ``neps_config.json`` in the trial's directory and the
 ``NEPS_CORE_*`` environment variables, and reports through ``NEPS_CORE_RESULT_FILE`` or a
-``NEPS_CORE_RESULT {json}`` line on stdout (see :mod:`neps_core.processes`). Its stdout and
-stderr stay in the trial's directory. Up to ``n_workers`` children run at once; ``timeout``
-kills a child's whole process group (SIGTERM, then SIGKILL after ``kill_grace`` seconds).
+``NEPS_CORE_RESULT {json}`` line on stdout (see :mod:`neps_core.evaluation.processes`). Its
+stdout and stderr stay in the trial's directory. Up to ``n_workers`` children run at once;
+``timeout`` kills a child's whole process group (SIGTERM, then SIGKILL after ``kill_grace``
+seconds).
 """
 
 from __future__ import annotations
@@ -18,8 +19,8 @@ from typing import ClassVar
 import attrs
 
 from neps_core import hookimpl
+from neps_core.evaluation.processes import ChildProcess, launch_for, stop_children
 from neps_core.interfaces import EvaluationJob, EvaluationOutcome, Evaluator
-from neps_core.processes import ChildProcess, launch_for, stop_children
 from neps_core.validators import at_least, executable, positive
 
 POLL_STEP = 0.002

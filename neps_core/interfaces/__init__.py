@@ -1,6 +1,6 @@
 """The abstract classes plugins implement (and the call an evaluator makes)."""
 
-from neps_core.child_runner import call_evaluate_pipeline
+from neps_core.evaluation.child_runner import call_evaluate_pipeline
 from neps_core.interfaces.evaluator import EvaluationJob, EvaluationOutcome, Evaluator
 from neps_core.interfaces.optimizer import NoSettings, Optimizer
 from neps_core.interfaces.space_adapter import SpaceAdapter

@@ -67,6 +67,19 @@ def test_the_installed_metadata_matches_pyproject() -> None:
     assert installed == _entry_points(), "run `pip install -e .` after editing entry points"
 
 
+def test_every_package_is_listed_for_the_wheel() -> None:
+    """pyproject.toml lists the packages by hand: one left out is missing from a wheel or a
+    non-editable install while every test of an editable checkout still passes."""
+    with (ROOT / "pyproject.toml").open("rb") as handle:
+        listed = set(tomllib.load(handle)["tool"]["setuptools"]["packages"])
+    found = set()
+    for top, name in (("neps_core", "neps_core"), ("plugins", "neps_core_plugins")):
+        for init in (ROOT / top).rglob("__init__.py"):
+            inside = init.parent.relative_to(ROOT / top).parts
+            found.add(".".join((name, *inside)))
+    assert found == listed
+
+
 def test_tests_plugins_mirrors_plugins() -> None:
     tests = ROOT / "tests" / "plugins"
     missing = sorted(

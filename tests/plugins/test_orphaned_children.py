@@ -1,4 +1,4 @@
-"""A worker killed with SIGKILL takes its evaluations with it (``neps_core.orphan_guardian``).
+"""A worker killed with SIGKILL takes its evaluations with it (``evaluation.orphan_guardian``).
 
 Trials run in child processes of their own session; without the guardian they outlived the
 worker and evaluated on next to the worker that re-ran the re-queued trial in the same folder.
@@ -69,7 +69,7 @@ def test_a_sigkilled_workers_evaluation_is_stopped(tmp_path: Path, evaluator: st
 
 FORK_DURING_START = """
 import os
-from neps_core import orphan_guardian
+from neps_core.evaluation import orphan_guardian
 
 start = orphan_guardian._start_guardian
 

@@ -15,8 +15,8 @@ import pytest
 import yaml
 
 import neps_core as neps
-from neps_core.child_runner import RemoteEvaluationError, rebuild_exception
-from neps_core.processes import Command, CommandFailedError, read_marked_result
+from neps_core.evaluation.child_runner import RemoteEvaluationError, rebuild_exception
+from neps_core.evaluation.processes import Command, CommandFailedError, read_marked_result
 from neps_core.testing import BackgroundEvaluatorContract
 from neps_core.testing.evaluator_contract import collect, make_job
 from neps_core_plugins.subprocess_evaluator import SubprocessEvaluator, SubprocessSettings

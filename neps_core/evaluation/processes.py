@@ -23,8 +23,8 @@ from typing import Any
 
 import attrs
 
-from neps_core import child_runner
-from neps_core.child_runner import (
+from neps_core.evaluation import child_runner
+from neps_core.evaluation.child_runner import (
     CONFIG_FILE_ENV,
     PIPELINE_DIRECTORY_ENV,
     PIPELINE_ID_ENV,
@@ -33,7 +33,7 @@ from neps_core.child_runner import (
     ROOT_DIRECTORY_ENV,
     RemoteEvaluationError,
 )
-from neps_core.children import (
+from neps_core.evaluation.children import (
     INJECTABLE,
     RESULT_MARKER,
     ChildLaunch,
@@ -43,7 +43,7 @@ from neps_core.children import (
     signal_group,
     stop_children,
 )
-from neps_core.main_script import guard_only_globals, only_in_main
+from neps_core.evaluation.main_script import guard_only_globals, only_in_main
 
 __all__ = [
     "CONFIG_FILE_ENV",

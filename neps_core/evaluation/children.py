@@ -1,7 +1,7 @@
 """Child processes of one trial: start, poll, time out, kill, and read what they reported.
 
-The mechanics under :mod:`neps_core.processes` (which builds the launches): each child runs
-in its own session, so a timeout or ``close()`` signals its whole process group (SIGTERM,
+The mechanics under :mod:`neps_core.evaluation.processes` (which builds the launches): each
+child runs in its own session, so a timeout or ``close()`` signals its whole process group (SIGTERM,
 then SIGKILL after a grace period). A child reports through ``NEPS_CORE_RESULT_FILE`` or a
 ``NEPS_CORE_RESULT {json}`` stdout line; a non-zero exit becomes a
 :class:`CommandFailedError` carrying the tail of its stderr.
@@ -23,15 +23,15 @@ from typing import Any
 
 import attrs
 
-from neps_core import child_runner, orphan_guardian
-from neps_core.child_runner import (
+from neps_core.errors import EvaluationTimeoutError
+from neps_core.evaluation import child_runner, orphan_guardian
+from neps_core.evaluation.child_runner import (
     BEGAN_FILE,
     CONFIG_FILE_ENV,
     PARENT_SYS_PATH_ENV,
     RECORD_KEY,
     RESULT_FILE_ENV,
 )
-from neps_core.errors import EvaluationTimeoutError
 
 RESULT_MARKER = "NEPS_CORE_RESULT"
 DEEPHYPER_MARKER = "DH-OUTPUT:"

@@ -3,7 +3,7 @@
 The ``subprocess`` evaluator starts ``python <this file> <target> <injected names>``. This
 file is executed by path, so it must only import the standard library: importing the
 ``neps_core`` package would add its import time to every trial. The parent imports the same
-module as ``neps_core.child_runner`` to decode what the child wrote.
+module as ``neps_core.evaluation.child_runner`` to decode what the child wrote.
 
 Results travel as JSON, never pickle. Values JSON cannot express are tagged so that they
 come back as what the user returned: a tuple stays a tuple (a multi-objective result), a set
