@@ -6,6 +6,7 @@ when settings come from a YAML file the caller prefixes the file and key path.
 
 from __future__ import annotations
 
+import decimal
 import difflib
 import math
 import numbers
@@ -116,12 +117,13 @@ def _optional(check: Callable[[str, Any], None]) -> Validator:
 
 
 def _plain_number(value: Any) -> Any:
-    """A NumPy (or other) integer or real as Python's own, so that it validates and is saved
-    like one; anything else, bools included, is left for the validator to judge."""
+    """A NumPy (or other) integer or real, a ``Decimal`` too, as Python's own, so that it
+    validates and is saved like one; anything else, bools included, is left for the validator
+    to judge."""
     if (
         isinstance(value, bool)
         or type(value) in (int, float)
-        or not isinstance(value, numbers.Real)
+        or not isinstance(value, numbers.Real | decimal.Decimal)
     ):
         return value
     try:

@@ -25,6 +25,7 @@ from typing import Any, TypedDict
 import attrs
 import numpy as np
 
+from neps_core.evaluation.child_runner import EXACT_REALS, exact_real_as_float
 from neps_core.models import Objective, Report, TrialState
 from neps_core.serialization import exception_text, int_size, safe_repr, to_plain
 
@@ -327,16 +328,17 @@ def _learning_curve(value: Any) -> tuple[float, ...] | None:
 
 
 def _as_float(value: Any, where: str) -> float:
-    """``float(value)``, naming ``where`` for an int beyond a float's range (OverflowError)."""
-    if isinstance(value, decimal.Decimal) and value.is_snan():  # float() refuses a signaling NaN
-        return math.nan
+    """``float(value)``, naming ``where`` for a number beyond a float's range."""
     try:
-        return float(value)
+        number = exact_real_as_float(value) if isinstance(value, EXACT_REALS) else float(value)
     except OverflowError:
+        number = None
+    if number is None:
         size = ""  # repr() of an int this long may itself be refused (over 4300 digits)
         if isinstance(value, int):
             size = f" ({int_size(value)})"
-        raise ValueError(f"{where} is too large for a float{size}") from None
+        raise ValueError(f"{where} is too large for a float{size}")
+    return number
 
 
 def _short_repr(value: Any) -> str:

@@ -21,7 +21,7 @@ import numpy as np
 import yaml
 
 from neps_core.errors import StorageError
-from neps_core.evaluation.child_runner import exception_text
+from neps_core.evaluation.child_runner import EXACT_REALS, exact_real_as_float, exception_text
 from neps_core.models import FidelityValue, Objective
 
 _YAML_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
@@ -127,7 +127,8 @@ def to_plain(value: Any) -> Any:
     """Make ``value`` JSON/YAML friendly: enums, NumPy scalars and arrays, tensors, tuples,
     paths, sets.
 
-    Tensors are recognized by ``dtype`` and ``tolist`` (torch, JAX), never imported. Objects
+    Tensors are recognized by ``dtype`` and ``tolist`` (torch, JAX), never imported; a
+    ``Decimal`` or ``Fraction`` becomes a float (its repr beyond a float's range). Objects
     with no plain form become their ``repr`` (an exception its type and message), and an int
     too long for Python to write in decimal (over 4300 digits by default, which JSON and YAML
     writers refuse) becomes text giving its size and its value in hexadecimal.
@@ -198,7 +199,12 @@ _PLAIN_FORMS: tuple[tuple[Any, Callable[[Any], Any]], ...] = (
     (list | tuple | set | frozenset | np.ndarray, lambda v: [to_plain(x) for x in v]),
     (os.PathLike, os.fspath),
     (BaseException, exception_text),
+    (EXACT_REALS, lambda v: _or_repr(exact_real_as_float(v), v)),
 )
+
+
+def _or_repr(number: float | None, value: Any) -> Any:
+    return safe_repr(value) if number is None else number
 
 
 def dump_yaml(data: Any) -> str:

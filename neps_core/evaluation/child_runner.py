@@ -12,9 +12,12 @@ stays a set (so the core can reject it by name), an exception keeps its type and
 
 from __future__ import annotations
 
+import decimal
+import fractions
 import importlib
 import importlib.util
 import json
+import math
 import os
 import pickle
 import sys
@@ -168,7 +171,27 @@ def encode(value: Any) -> Any:
             return encoder(value)
     if hasattr(value, "tolist"):  # numpy arrays and scalars, without importing numpy
         return encode(value.tolist())
+    if isinstance(value, EXACT_REALS) and (number := exact_real_as_float(value)) is not None:
+        return number
     return {"__object__": {"type": type(value).__name__, "repr": repr(value)[:200]}}
+
+
+#: Real numbers Python keeps exactly; results read them as floats, like NumPy's numbers.
+EXACT_REALS = (decimal.Decimal, fractions.Fraction)
+
+
+def exact_real_as_float(value: decimal.Decimal | fractions.Fraction) -> float | None:
+    """``value`` as a float (a signaling NaN, which ``float()`` refuses, as NaN), ``None``
+    when it is finite but beyond a float's range (a Decimal would silently become infinite)."""
+    if isinstance(value, decimal.Decimal):
+        if value.is_snan():
+            return math.nan
+        number = float(value)
+        return None if math.isinf(number) and value.is_finite() else number
+    try:
+        return float(value)
+    except OverflowError:
+        return None
 
 
 _ENCODERS: tuple[tuple[Any, Callable[[Any], Any]], ...] = (

@@ -76,6 +76,15 @@ def test_decimals_and_fractions_are_numbers_everywhere_in_a_result(
     assert _counts(root) == {"success": 1}
 
 
+@pytest.mark.parametrize("value", [Decimal("1e400"), Fraction(10**400)], ids=repr)
+def test_an_exact_real_beyond_a_floats_range_is_named_not_taken_as_infinite(
+    root: Path, value: Any
+) -> None:
+    # Decimal("1e400") became inf, a diverged run, where an int that large is an error.
+    with pytest.raises(ValueError, match="objective_to_minimize is too large for a float"):
+        _run(root, lambda x, units: {"objective_to_minimize": value})
+
+
 def test_full_result_dict_is_stored(root: Path, trial_file: TrialFileReader) -> None:
     def evaluate(x: float, units: int) -> dict[str, Any]:
         return {

@@ -10,6 +10,7 @@ from __future__ import annotations
 import inspect
 import math
 from collections.abc import Callable, Mapping, Sequence
+from decimal import Decimal
 from fractions import Fraction
 from pathlib import Path
 from typing import Any, ClassVar
@@ -97,7 +98,7 @@ def test_invalid_values_name_the_setting_and_touch_no_files(
     assert not root.exists()
 
 
-def test_numpy_numbers_are_settings_like_pythons_own(root: Path) -> None:
+def test_numpy_numbers_and_decimals_are_settings_like_pythons_own(root: Path) -> None:
     # cost_to_spend=np.float64(4.0) crashed saving run_info.yaml ("cannot represent an
     # object"); evaluations_to_spend=np.int64(3) was refused as no positive integer.
     summary = neps.run(
@@ -108,6 +109,7 @@ def test_numpy_numbers_are_settings_like_pythons_own(root: Path) -> None:
         cost_to_spend=np.float64(40.0),
         seed=np.uint32(7),
         heartbeat_interval=np.float32(5.0),
+        objective_value_on_error=Decimal("1.5"),  # refused as "must be a number"
     )
     assert summary.counts["success"] == 3
     saved = yaml.safe_load((root / "summary.yaml").read_text(encoding="utf-8"))["budget"]

@@ -556,6 +556,47 @@ def test_an_exception_whose_str_raises_is_stored_as_the_other_evaluators_store_i
         assert error == "BadStr (its message cannot be shown: RuntimeError)"
 
 
+EXACT_REALS_MODULE = textwrap.dedent(
+    """
+    from decimal import Decimal
+    from fractions import Fraction
+
+
+    def evaluate_pipeline(x):
+        return {
+            "objective_to_minimize": [Decimal("0.25"), Fraction(1, 2)],
+            "cost": Decimal("1.5"),
+            "learning_curve": [Fraction(3, 4)],
+            "accuracy": Decimal("0.75"),
+        }
+    """
+)
+
+
+def test_decimals_and_fractions_are_numbers_as_in_the_workers_own_process(
+    root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The child sent them as object stand-ins, which the result contract refused as
+    # "must be a number, got Decimal"; an extra key kept its repr text.
+    (tmp_path / "exact_reals.py").write_text(EXACT_REALS_MODULE)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    from exact_reals import evaluate_pipeline  # type: ignore[import-not-found]
+
+    for evaluator in ("sync", "subprocess"):
+        summary = neps.run(
+            evaluate_pipeline,
+            {"x": neps.Float(0.0, 1.0)},
+            root_directory=root / evaluator,
+            evaluations_to_spend=1,
+            evaluator=evaluator,
+        )
+        assert summary.counts["success"] == 1, evaluator
+        stored = report(root / evaluator, "1")
+        assert stored["objective_to_minimize"] == [0.25, 0.5]
+        assert (stored["cost"], stored["learning_curve"]) == (1.5, [0.75])
+        assert stored["extra"] == {"accuracy": 0.75}
+
+
 def test_an_exception_whose_str_raises_and_whose_type_is_gone_is_named_by_its_type() -> None:
     described = {"module": "gone", "qualname": "BadStr", "args": []}
     rebuilt = rebuild_exception({**described, "message": None, "unshown_because": "RuntimeError"})
