@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
@@ -9,10 +10,9 @@ import attrs
 import numpy as np
 
 from neps_core import hookimpl
-from neps_core.budget import within
 from neps_core.interfaces import Optimizer
 from neps_core.models import FIDELITY_SEARCHED, BudgetInfo, Proposal, Trial
-from neps_core.space.enumeration import MAX_DRAWS
+from neps_core.space.parameters import Integer, Numerical
 from neps_core.space.sampling import sample_uniform
 from neps_core.validators import IGNORE_FIDELITY
 
@@ -55,20 +55,22 @@ class RandomSearch(Optimizer):
         return proposals
 
     def _fitting_fidelity(self, rng: np.random.Generator, left: float | None) -> Any:
-        """A uniform draw of the fidelity among the values within ``left`` (``None``: any).
+        """A uniform draw of the fidelity (on the log scale for a log one) among the values
+        within ``left`` (``None``: all of them); ``None`` when not even the lowest fits.
 
-        A draw that did not fit ended the run with up to half of ``fidelities_to_spend``
-        unused; drawing again samples the range that still fits, and after ``MAX_DRAWS``
-        misses (very little left) the lowest fidelity is taken if it fits.
+        Drawn in the whole range, a draw that did not fit ended the run with up to half of
+        ``fidelities_to_spend`` unused.
         """
         parameter = self.space.fidelity
-        assert parameter is not None
-        for _ in range(MAX_DRAWS):
-            value = sample_uniform(parameter, rng)
-            if left is None or within(value, left):
-                return value
-        lowest = self.space.fidelity_value("min")
-        return lowest if left is None or within(lowest, left) else None
+        assert isinstance(parameter, Numerical)
+        if left is None:
+            return sample_uniform(parameter, rng)
+        top = min(parameter.upper, left + 1e-9 * max(1.0, left))  # as lenient as within()
+        if top < parameter.lower:
+            return None
+        if isinstance(parameter, Integer):  # up to the end of the top integer's share
+            top = math.floor(top) + 0.5
+        return parameter.from_unit(rng.random() * min(1.0, parameter.to_unit(top)))
 
     def _sample(self, rng: np.random.Generator, fidelity: Any) -> dict[str, Any]:
         return self.space.sample(rng, use_priors=self.settings.use_priors, fidelity=fidelity)

@@ -124,6 +124,39 @@ def test_a_searched_fidelity_is_drawn_among_the_values_that_still_fit(
     assert neps.status(tmp_path / "run").budget.used_fidelities == 50
 
 
+def _fidelity_draws(fidelity: Any, left: float) -> list[Any]:
+    """One draw of each of 400 seeds with ``left`` of ``fidelities_to_spend`` remaining."""
+    space = neps.PipelineSpace({"x": neps.Float(0.0, 1.0), "epochs": fidelity})
+    budget = BudgetInfo(fidelities_to_spend=1000.0, used_fidelities=1000.0 - left)
+    settings = RandomSearchSettings(ignore_fidelity=False)
+    return [
+        proposal.config["epochs"]
+        for seed in range(400)
+        for proposal in RandomSearch(space, settings, seed=seed).ask(TrialHistory(), budget, 1)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("fidelity", "left", "middle"),
+    [(neps.IntegerFidelity(1, 1000), 22.0, 11.5), (neps.FloatFidelity(0.5, 100.0), 2.0, 1.25)],
+    ids=["integer", "float"],
+)
+def test_a_searched_fidelity_is_uniform_among_the_values_that_fit(
+    fidelity: Any, left: float, middle: float
+) -> None:
+    """With little left, draws in the whole range and then the lowest value after 50 misses
+    gave the lowest value nearly every time."""
+    drawn = np.array(_fidelity_draws(fidelity, left))
+    assert fidelity.lower <= drawn.min() and drawn.max() <= left
+    assert 0.4 < np.mean(drawn < middle) < 0.6
+    if isinstance(fidelity, neps.Integer):
+        assert set(drawn) == set(range(1, 23))
+
+
+def test_no_fidelity_is_drawn_when_not_even_the_lowest_fits() -> None:
+    assert _fidelity_draws(neps.IntegerFidelity(1, 1000), 0.5) == []
+
+
 def test_draws_depend_on_seed_and_history_only() -> None:
     space = neps.PipelineSpace({"x": neps.Float(0.0, 1.0)})
     history = history_of([make_trial(1, {"x": 0.5})])
