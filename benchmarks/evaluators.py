@@ -55,7 +55,8 @@ def instant(x: float, n: int) -> float:
 
 def rates(root: Path, start: float) -> tuple[float, float]:
     """(end-to-end, steady) trials per second of the finished run in ``root``."""
-    history = open_storage(root, None, load_plugins()).sync()
+    with open_storage(root, None, load_plugins()) as storage:
+        history = storage.sync()
     finished = sorted(trial.finished_at or 0.0 for trial in history.values())
     end_to_end = len(finished) / (finished[-1] - start)
     steady = (len(finished) - WORKERS) / (finished[-1] - finished[WORKERS - 1])

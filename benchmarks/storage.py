@@ -68,7 +68,8 @@ def throughput(backend: str, trials: int, directory: Path) -> float:
     for worker in workers:
         if worker.wait() != 0:
             raise SystemExit(f"a {backend} worker failed")
-    history = open_storage(root, None, load_plugins()).sync()
+    with open_storage(root, None, load_plugins()) as storage:
+        history = storage.sync()
     if len(history) != trials:
         raise SystemExit(f"{backend}: {len(history)} trials instead of {trials}")
     end = max(trial.finished_at or 0.0 for trial in history.values())

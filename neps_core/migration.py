@@ -84,16 +84,13 @@ def migrate_run(
         )
     _refuse_a_used_destination(destination)  # before anything is opened or created
     loaded = load_plugins(plugins)
-    reader = open_existing_run(source, loaded)  # never writes to the source
-    try:
+    with open_existing_run(source, loaded) as reader:  # never writes to the source
         present = processes_present(source)
         action = f"migrate {source}"
         refuse_if_working(reader.sync(), stale_after, action, "stale_after", present)
         # SIGTERM and SIGHUP remove the half-made copy, like Ctrl-C.
         with signals_stop_the_worker(), _reserved(destination, source):
             return _migrate(reader, source, destination, storage, loaded)
-    finally:
-        reader.close()
 
 
 def _migrate(
@@ -105,11 +102,9 @@ def _migrate(
         )
     except StorageInUseError as error:
         raise MigrationError(str(error)) from error
-    try:
+    with writer:
         copied = _copy(reader, writer)
         copy_budgets(source, destination)
-    finally:
-        writer.close()
     return copied
 
 

@@ -206,9 +206,8 @@ class OptimizerContract:
         assert 1 <= total <= self.evaluations
         assert counts["pending"] == counts["evaluating"] == 0
         assert counts["success"] + counts["failed"] == total
-        storage = open_storage(root, None, load_plugins())
-        trials = list(storage.sync().values())
-        storage.close()
+        with open_storage(root, None, load_plugins()) as storage:
+            trials = list(storage.sync().values())
         assert len(trials) == total
         for trial in trials:
             assert trial.state.is_final
