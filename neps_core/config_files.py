@@ -41,6 +41,7 @@ TEXT_SETTINGS: frozenset[tuple[str, ...]] = frozenset(
 )
 _TEXT_TAG = "tag:yaml.org,2002:str"
 _NULL_TAG = "tag:yaml.org,2002:null"
+_MERGE_TAG = "tag:yaml.org,2002:merge"
 
 
 def read_config_file(path: Path) -> dict[str, Any]:
@@ -90,7 +91,7 @@ class _StrictLoader(yaml.SafeLoader):
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         seen: set[Any] = set()
         for key_node, _ in node.value:
-            if key_node.tag == "tag:yaml.org,2002:merge":
+            if key_node.tag == _MERGE_TAG:
                 continue  # `<<: *defaults`: merged below, where keys written here win
             key = self.construct_object(key_node, deep=deep)
             if key in seen:
@@ -124,10 +125,7 @@ def _keep_text(node: yaml.Node, text_at: Collection[tuple[str, ...]]) -> yaml.No
     if not text_at:
         return node
     if isinstance(node, yaml.MappingNode):
-        node.value = [
-            (key, _keep_text(value, _below(text_at, key.value) if _is_text(key) else set()))
-            for key, value in node.value
-        ]
+        node.value = [(key, _keep_text_in(key, value, text_at)) for key, value in node.value]
         return node
     if isinstance(node, yaml.SequenceNode):
         items = [_keep_text(item, _below(text_at, "-")) for item in node.value]
@@ -140,6 +138,19 @@ def _keep_text(node: yaml.Node, text_at: Collection[tuple[str, ...]]) -> yaml.No
     ):
         return yaml.ScalarNode(_TEXT_TAG, node.value, node.start_mark, node.end_mark)
     return node
+
+
+def _keep_text_in(
+    key: yaml.Node, value: yaml.Node, text_at: Collection[tuple[str, ...]]
+) -> yaml.Node:
+    """``value`` of ``key`` with its text kept; a ``<<`` merge is transparent, since the keys of
+    the mapping (or mappings) it merges become the enclosing mapping's own."""
+    if key.tag != _MERGE_TAG:
+        return _keep_text(value, _below(text_at, key.value) if _is_text(key) else set())
+    if isinstance(value, yaml.SequenceNode):  # <<: [*a, *b]
+        items = [_keep_text(item, text_at) for item in value.value]
+        return yaml.SequenceNode(value.tag, items, value.start_mark, value.end_mark)
+    return _keep_text(value, text_at)
 
 
 def _is_text(node: yaml.Node) -> bool:

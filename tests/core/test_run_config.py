@@ -306,6 +306,19 @@ def test_paths_and_code_locations_are_the_text_written(tmp_path: Path, written: 
     assert overridden["root_directory"] == tmp_path / written
 
 
+def test_text_settings_merged_with_a_yaml_merge_key_keep_the_text(project: Path) -> None:
+    # <<: {root_directory: 2024-01-01} was a date, and a merged name: no was False.
+    (project / "train.py").write_text(TRAIN + "\nno = evaluate_pipeline\n", encoding="utf-8")
+    text = (
+        "<<: {root_directory: 2024-01-01}\n"
+        "evaluate_pipeline:\n  <<: [{path: train.py}, {name: no}]\n"
+        "pipeline_space:\n  x: {lower: 0.0, upper: 1.0}\n  depth: {lower: 1, upper: 3}\n"
+    )
+    kwargs = load_run_config(write_config(project, text))
+    assert kwargs["root_directory"] == project / "2024-01-01"
+    assert kwargs["evaluate_pipeline"](x=0.5, depth=2) == 2.5
+
+
 def test_an_empty_key_is_the_settings_default(tmp_path: Path) -> None:
     # root_directory left empty was "expected a path, got None", though other keys took it.
     path = write_config(tmp_path, "root_directory:\nevaluator:\nseed:\nevaluations_to_spend: 2\n")
