@@ -24,10 +24,15 @@ from neps_core.serialization import describe_yaml_error
 
 #: Where a run config names a file, a folder or code: key paths whose plain scalars stay the
 #: text written; ``*`` is any key, ``-`` a list's items. Settings match under any of their names.
+#: ``pipeline_space``'s ``path`` and ``name`` are NePS's ``{path: space.py, name: space}``; an
+#: inline space's parameters are mappings, unaffected, but a constant written as a plain scalar
+#: and called ``path`` or ``name`` is read as text too.
 TEXT_SETTINGS: frozenset[tuple[str, ...]] = frozenset(
     {
         ("root_directory",),
         ("pipeline_space",),
+        ("pipeline_space", "path"),
+        ("pipeline_space", "name"),
         ("evaluate_pipeline",),
         ("evaluate_pipeline", "path"),
         ("evaluate_pipeline", "name"),

@@ -118,6 +118,15 @@ def test_neps_path_name_form_of_the_space_loads_the_object(tmp_path: Path) -> No
     data = {"pipeline_space": {"path": "code/space_def.py", "name": "pipeline_space"}}
     kwargs = load_run_config(write_config(tmp_path, data))
     assert set(kwargs["pipeline_space"].parameters) == {"lr"}
+    # name: on was True, so this was an inline space of two constants, path and name.
+    (tmp_path / "code" / "space_on.py").write_text(
+        "import neps_core as neps\non = {'lr': neps.Float(1e-4, 1e-1, log=True)}\n",
+        encoding="utf-8",
+    )
+    kwargs = load_run_config(
+        write_config(tmp_path, "pipeline_space: {path: code/space_on.py, name: on}\n")
+    )
+    assert set(kwargs["pipeline_space"].parameters) == {"lr"}
     inline = {"path": {"lower": 1, "upper": 3}, "name": ["a", "b"]}  # parameters of those names
     kwargs = load_run_config(write_config(tmp_path, {"pipeline_space": inline}))
     assert set(kwargs["pipeline_space"].parameters) == {"path", "name"}
