@@ -315,6 +315,13 @@ def test_paths_and_code_locations_are_the_text_written(tmp_path: Path, written: 
     assert overridden["root_directory"] == tmp_path / written
 
 
+def test_an_env_mapping_of_a_plugin_keeps_the_text_written(tmp_path: Path) -> None:
+    # evaluator: {name: subprocess, env: {FLAG: no}} was "expected a string, got False".
+    path = write_config(tmp_path, "evaluator: {name: subprocess, env: {FLAG: no, AT: 12:30}}\n")
+    kwargs = load_run_config(path, ["evaluator.env.MORE=off"])
+    assert kwargs["evaluator"]["env"] == {"FLAG": "no", "AT": "12:30", "MORE": "off"}
+
+
 def test_text_settings_merged_with_a_yaml_merge_key_keep_the_text(project: Path) -> None:
     # <<: {root_directory: 2024-01-01} was a date, and a merged name: no was False.
     (project / "train.py").write_text(TRAIN + "\nno = evaluate_pipeline\n", encoding="utf-8")
