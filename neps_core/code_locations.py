@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from neps_core.errors import SettingsError
+from neps_core.user_paths import user_path
 
 
 class CodeLocator:
@@ -33,7 +34,7 @@ class CodeLocator:
         """``value`` as an absolute path; a relative one is taken from the base folder."""
         if not isinstance(value, str | Path):
             self.fail(key, f"expected a path, got {value!r}")
-        path = Path(value).expanduser()
+        path = user_path(value, f"{self.source}: {key}")
         return path if path.is_absolute() else (self.base / path).resolve()
 
     def load(self, key: str, target: str) -> Any:

@@ -23,6 +23,7 @@ import attrs
 from neps_core.code_locations import named_in_run
 from neps_core.errors import SettingsError
 from neps_core.optimizer_choice import Algorithm, ConfiguredOptimizer, space_of_the_run
+from neps_core.user_paths import user_path
 from neps_core.validators import is_number
 
 #: Old names of seed 001 (deprecated, with a warning) and NePS 0.17 spellings (aliases).
@@ -198,9 +199,7 @@ def run_directory(value: Any) -> Path:
     ``pipeline_directory``, say) does not send later trials' files somewhere else. A leading
     ``~`` is the home directory, as in a shell (``$VARIABLES`` are left as written).
     """
-    if not isinstance(value, str | os.PathLike):
-        raise SettingsError(f"root_directory must be a path, got {value!r}")
-    path = Path(value).expanduser().absolute()
+    path = user_path(value, "root_directory").absolute()
     if path.exists() and not path.is_dir():
         raise SettingsError(f"root_directory {path} is a file, not a directory")
     return path

@@ -15,6 +15,7 @@ from neps_core.loading import open_existing
 from neps_core.models import RunInfo, Trial, TrialState
 from neps_core.run_info import rebuildable_space
 from neps_core.space import PipelineSpace
+from neps_core.user_paths import user_path
 
 FAILURE_STATES = (TrialState.FAILED, TrialState.CRASHED, TrialState.CORRUPTED)
 
@@ -32,11 +33,12 @@ class RunSnapshot:
 
 def read_run(root_directory: str | Path) -> RunSnapshot:
     """A snapshot of the run in ``root_directory``."""
-    with open_existing(root_directory) as storage:
+    root = user_path(root_directory, "root_directory")
+    with open_existing(root) as storage:
         info = storage.load_info()
         assert info is not None  # open_existing checked that the run exists
         return RunSnapshot(
-            root_directory=Path(root_directory),
+            root_directory=root,
             info=info,
             space=rebuildable_space(storage),
             history=storage.sync(),

@@ -22,6 +22,7 @@ from neps_core.run_info import stored_space
 from neps_core.run_storage import STORAGE_POINTER_FILE, open_existing_run
 from neps_core.serialization import describe_yaml_error, read_yaml
 from neps_core.space import PipelineSpace
+from neps_core.user_paths import user_path
 
 
 def open_existing(root_directory: str | Path) -> Storage:
@@ -85,7 +86,7 @@ def load_config(
     (without its underscore-prefixed entries). Inside a run, the configuration comes from
     the run's storage, whatever the trial folder's ``config.yaml`` (a view) says now.
     """
-    path = Path(path_or_root)
+    path = user_path(path_or_root, "path_or_root")
     if config_id is not None:
         path = path / "configs" / f"config_{trial_id(config_id)}"
     elif (path / STORAGE_POINTER_FILE).is_file():

@@ -33,6 +33,7 @@ from neps_core.plugin_manager import Plugins, load_plugins
 from neps_core.presence import processes_present
 from neps_core.run_storage import open_existing_run, open_storage, refuse_an_unfinished_migration
 from neps_core.termination import signals_stop_the_worker
+from neps_core.user_paths import user_path
 
 
 def migrate_run(
@@ -74,7 +75,8 @@ def migrate_run(
             there: it is left alone), is the source or inside it, or its storage already
             holds a run.
     """
-    source, destination = Path(source_root), Path(destination_root)
+    source = user_path(source_root, "source_root")
+    destination = user_path(destination_root, "destination_root")
     if source.resolve() == destination.resolve():
         raise MigrationError(f"Cannot migrate {source} onto itself; choose a new directory")
     if source.resolve() in destination.resolve().parents:  # copying trial folders into itself

@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 
 from neps_core.serialization import read_yaml
+from neps_core.user_paths import user_path
 
 NEPS_MARKER = "optimizer_info.yaml"
 #: Records only a neps_core run holds (with the built-in storages), beside its storage.yaml.
@@ -42,7 +43,7 @@ def read_neps_results(root_directory: str | Path) -> list[tuple[dict[str, Any], 
         FileNotFoundError: ``root_directory`` has no ``configs/config_<id>`` folders.
         ValueError: A config or report file is no YAML mapping (the file is named).
     """
-    root = Path(root_directory)
+    root = user_path(root_directory, "root_directory")
     folders = _trial_folders(root)
     if not folders:
         raise FileNotFoundError(f"No NePS trial folders (configs/config_<id>/) in {root}")

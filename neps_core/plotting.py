@@ -16,6 +16,7 @@ from neps_core.config import run_directory
 from neps_core.inspection import RunSnapshot, read_run
 from neps_core.models import Trial, TrialState
 from neps_core.summary import at_top_fidelity, trajectory_rows
+from neps_core.user_paths import user_path
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -60,7 +61,7 @@ def write_plots(
         NoCostToPlotError: ``x_axis="cost"`` for a run whose trials reported no cost.
     """
     root = run_directory(root_directory)
-    output = Path(output_dir) if output_dir is not None else root / "plots"
+    output = user_path(output_dir, "output_dir") if output_dir is not None else root / "plots"
     makers = {
         "trajectory.png": lambda: plot_trajectory(root, x_axis=x_axis),
         "pareto_front.png": lambda: plot_pareto_front(root),

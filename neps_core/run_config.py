@@ -51,6 +51,7 @@ from neps_core.evaluation.processes import Command
 from neps_core.plugin_manager import Plugins, load_plugins
 from neps_core.registry import Registry
 from neps_core.space.description import locate_description_error, numeric_text
+from neps_core.user_paths import user_path
 
 SETTINGS = tuple(field.name for field in attrs.fields(RunSettings))
 _FLOAT_SETTINGS = {
@@ -81,7 +82,7 @@ def load_run_config(
         SettingsError: The file is not valid YAML or a setting is invalid; the message
             starts with ``<path>: <key path>:``.
     """
-    path = Path(path)
+    path = user_path(path, "path")
     source = str(path)
     data = read_config_file(path)
     apply_overrides(data, overrides, source)

@@ -17,8 +17,9 @@ from collections.abc import Sequence
 
 from neps_core.cli import commands
 from neps_core.cli.clean import CLEAN_RULE
-from neps_core.errors import NepsCoreError
+from neps_core.errors import NepsCoreError, SettingsError
 from neps_core.serialization import exception_text
+from neps_core.user_paths import user_path
 
 EPILOG = "Run `neps-core COMMAND --help` for a command's options."
 
@@ -67,7 +68,7 @@ def _add_run(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
         "as YAML) change the config before validation. The current directory is importable, "
         "so evaluate_pipeline may be 'my_module:my_function'.",
     )
-    run.add_argument("config", help="the YAML run config")
+    run.add_argument("config", help="the YAML run config", type=_user_path)
     run.add_argument(  # with a default, argparse no longer calls the overrides required
         "overrides",
         nargs="*",
@@ -86,7 +87,7 @@ def _add_status(sub: argparse._SubParsersAction, common: argparse.ArgumentParser
         description="Show a run's trials by state, the budget used, the best configuration "
         "and the most recent failures with their error. Safe while workers are running.",
     )
-    status.add_argument("root_directory", help="the run's root directory", type=_directory)
+    status.add_argument("root_directory", help="the run's root directory", type=_user_path)
     status.add_argument("--json", action="store_true", help="print JSON instead of text")
     status.add_argument(
         "--failures", type=_count, default=5, metavar="N", help="show the last N failures (5)"
@@ -103,10 +104,10 @@ def _add_plot(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) 
         "objectives) and learning_curves.png (fidelity spaces or reported learning curves). "
         "Needs matplotlib: pip install 'neps-core[plot]'.",
     )
-    plot.add_argument("root_directory", help="the run's root directory", type=_directory)
+    plot.add_argument("root_directory", help="the run's root directory", type=_user_path)
     plot.add_argument(
         "--output-dir",
-        type=_directory,
+        type=_user_path,
         help="where to write the PNG files (default: ROOT_DIRECTORY/plots)",
     )
     plot.add_argument(
@@ -118,10 +119,13 @@ def _add_plot(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) 
     plot.set_defaults(handler=commands.plot_command)
 
 
-def _directory(text: str) -> str:
-    """A folder argument with a leading ``~`` as the home directory, also where the shell
-    left it (quoted, or after ``=``)."""
-    return os.path.expanduser(text)
+def _user_path(text: str) -> str:
+    """A path argument with a leading ``~`` as the home directory, also where the shell left
+    it (quoted, or after ``=``); an unknown ``~name`` is an error naming the argument."""
+    try:
+        return str(user_path(text, "path"))
+    except SettingsError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def _positive_seconds(text: str) -> float:
@@ -153,7 +157,7 @@ def _add_clean(sub: argparse._SubParsersAction, common: argparse.ArgumentParser)
         description=CLEAN_RULE,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    clean.add_argument("root_directory", help="the run's root directory", type=_directory)
+    clean.add_argument("root_directory", help="the run's root directory", type=_user_path)
     clean.add_argument(
         "--stale-after",
         type=_positive_seconds,
@@ -174,8 +178,8 @@ def _add_migrate(sub: argparse._SubParsersAction, common: argparse.ArgumentParse
         "DESTINATION using --storage; SOURCE is only read. Refused while a worker of SOURCE is "
         "alive: stop them first. Continue the run with run(root_directory=DESTINATION).",
     )
-    migrate.add_argument("source", help="the root directory of the existing run", type=_directory)
-    migrate.add_argument("destination", help="a new (or empty) root directory", type=_directory)
+    migrate.add_argument("source", help="the root directory of the existing run", type=_user_path)
+    migrate.add_argument("destination", help="a new (or empty) root directory", type=_user_path)
     migrate.add_argument(
         "--storage",
         default="sqlite",

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import attrs
 
+from neps_core.config import run_directory
 from neps_core.history import TrialHistory
 from neps_core.liveness import awaits_result, last_sign_of_life, process_gone, refuse_if_working
 from neps_core.loading import open_existing
@@ -78,7 +79,8 @@ def clean_run(root_directory: str | Path, *, stale_after: float, dry_run: bool) 
     now = time.time()
     removed: list[Removed] = []
 
-    present = processes_present(Path(root_directory))
+    root = run_directory(root_directory)
+    present = processes_present(root)
 
     def crash_debris(history: TrialHistory) -> list[Trial]:
         refuse_if_working(history, stale_after, f"clean {root_directory}", "--stale-after", present)
@@ -86,14 +88,14 @@ def clean_run(root_directory: str | Path, *, stale_after: float, dry_run: bool) 
         removed[:] = [Removed(t.id, t.state.value, why) for t, why in debris]
         return [] if dry_run else [_crashed(trial, why, now) for trial, why in debris]
 
-    with open_existing(root_directory) as storage:
+    with open_existing(root) as storage:
         if dry_run:  # only reads: no storage lock, no file created, so a read-only run works
             crash_debris(storage.sync())
         else:
             storage.transact(crash_debris)
         history = storage.sync()
         awaiting = sum(awaits_result(history[i]) for i in history.ids_in(TrialState.EVALUATING))
-    files = tuple(_temporary_files(Path(root_directory), now - stale_after))
+    files = tuple(_temporary_files(root, now - stale_after))
     if not dry_run:
         for path in files:
             path.unlink(missing_ok=True)

@@ -346,6 +346,16 @@ def test_a_tilde_in_a_root_directory_is_the_home_directory(project: Path) -> Non
     assert not (project / "~").exists()
 
 
+def test_an_unknown_users_home_in_a_path_argument_is_named(tmp_path: Path) -> None:
+    # '~nobody/x' was left as written and looked for as a folder named '~nobody'.
+    result = cli("status", "~neps_core_no_such_user/x", cwd=tmp_path)
+    assert result.returncode == 2
+    assert (
+        "argument root_directory: path '~neps_core_no_such_user/x': no home directory is known "
+        "for '~neps_core_no_such_user'" in result.stderr
+    )
+
+
 def test_python_status_of_an_empty_directory_leaves_it_untouched(tmp_path: Path) -> None:
     """Core bug (neps_core/loading.py, ``open_existing``): it calls ``open_storage`` on any
     existing directory, which writes ``storage.yaml`` (disk) before finding no run there.

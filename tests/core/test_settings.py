@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import inspect
 import math
+import re
 from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from fractions import Fraction
@@ -21,8 +22,12 @@ import pytest
 import yaml
 
 import neps_core as neps
+from neps_core.cli.clean import clean_run
 from neps_core.config import RunSettings, run_directory
+from neps_core.inspection import read_run
 from neps_core.interfaces import Optimizer
+from neps_core.migration import migrate_run
+from neps_core.run_config import load_run_config
 
 TrialFileReader = Callable[..., Any]
 SPACE = {"x": neps.Float(0.0, 1.0), "kind": neps.Categorical(("a", "b"))}
@@ -553,6 +558,19 @@ ROOT_DIRECTORY_USERS: dict[str, Callable[[Any], Any]] = {
     "save_pipeline_results": lambda root: neps.save_pipeline_results(0.5, "1", root),
     "import_trials": lambda root: neps.import_trials([({"x": 0.5}, 0.5)], root),
     "plot": neps.plot,
+    "load_optimizer_info": neps.load_optimizer_info,
+    "read_run": read_run,
+    "clean_run": lambda root: clean_run(root, stale_after=60.0, dry_run=True),
+}
+
+#: Every public function reading a folder or file a user names, the root's users too.
+PATH_READERS: dict[str, Callable[[Any], Any]] = {
+    **ROOT_DIRECTORY_USERS,
+    "load_config": lambda root: neps.load_config(root, 1),
+    "load_config of a trial folder": lambda root: neps.load_config(f"{root}/configs/config_1"),
+    "read_neps_results": neps.read_neps_results,
+    "migrate_run": lambda root: migrate_run(root, f"{root}_copy"),
+    "load_run_config": lambda root: load_run_config(f"{root}/run.yaml"),
 }
 
 
@@ -580,8 +598,42 @@ def test_a_tilde_in_root_directory_is_the_home_directory(
     for user in ("run", "status", "load_pipeline_space", "import_trials"):
         ROOT_DIRECTORY_USERS[user]("~/runs/x")
     assert neps.status(home / "runs" / "x").counts["success"] == 2
+    # load_config, read_neps_results, read_run, clean_run, migrate_run... took "~" as a folder.
+    for user in ("load_optimizer_info", "read_run", "clean_run", "migrate_run"):
+        PATH_READERS[user]("~/runs/x")
+    assert neps.status(home / "runs" / "x_copy").counts["success"] == 2
+    assert PATH_READERS["load_config"]("~/runs/x") == neps.load_config(home / "runs" / "x", 1)
+    assert "x" in PATH_READERS["load_config of a trial folder"]("~/runs/x")
+    assert len(PATH_READERS["read_neps_results"]("~/runs/x")) == 2
+    (home / "runs" / "x" / "run.yaml").write_text("root_directory: ~/runs/y\n", encoding="utf-8")
+    assert PATH_READERS["load_run_config"]("~/runs/x")["root_directory"] == home / "runs" / "y"
+    assert neps.plot(home / "runs" / "x", output_dir="~/plots") == [
+        home / "plots" / "trajectory.png"
+    ]
     assert list(elsewhere.iterdir()) == []
     assert run_directory("~/$HOME") == home / "$HOME"  # a variable is left as written
+
+
+@pytest.mark.parametrize("reader", sorted(PATH_READERS))
+def test_an_unknown_users_home_is_an_error_naming_the_setting(tmp_path: Path, reader: str) -> None:
+    # pathlib's RuntimeError 'Could not determine home directory.' named no setting.
+    with pytest.raises(
+        neps.SettingsError,
+        match=r"^(root_directory|path_or_root|source_root|path) "
+        r"'~neps_core_no_such_user/x[^']*': no home directory is known for "
+        r"'~neps_core_no_such_user'$",
+    ):
+        PATH_READERS[reader]("~neps_core_no_such_user/x")
+
+
+def test_an_unknown_users_home_in_a_run_config_or_plots_folder_is_named(tmp_path: Path) -> None:
+    with pytest.raises(neps.SettingsError, match=r"^output_dir '~neps_core_no_such_user/p"):
+        neps.plot(tmp_path, output_dir="~neps_core_no_such_user/plots")
+    config = tmp_path / "run.yaml"
+    config.write_text("root_directory: ~neps_core_no_such_user/x\n", encoding="utf-8")
+    named = re.escape(f"{config}: root_directory '~neps_core_no_such_user/x': no home")
+    with pytest.raises(neps.SettingsError, match=f"^{named}"):
+        load_run_config(config)
 
 
 @pytest.mark.parametrize("space", ["space.json", Path("space.pcs"), 42])

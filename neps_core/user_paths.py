@@ -1,0 +1,28 @@
+"""Paths as users write them: a leading ``~`` is a home directory, as in a shell.
+
+One rule for ``run()``, the functions reading a run back, run configs and the CLI: ``~`` and
+``~name`` are expanded, ``$VARIABLES`` are left as written, and a ``~name`` whose home cannot
+be found is a ``SettingsError`` naming the setting (pathlib raises a bare ``RuntimeError``).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from neps_core.errors import SettingsError
+
+
+def user_path(value: Any, setting: str) -> Path:
+    """``value`` with a leading ``~`` (``~name``) as that home directory; errors name
+    ``setting``."""
+    if not isinstance(value, str | os.PathLike):
+        raise SettingsError(f"{setting} must be a path, got {value!r}")
+    path = Path(value)
+    try:
+        return path.expanduser()
+    except RuntimeError:
+        raise SettingsError(
+            f"{setting} {str(value)!r}: no home directory is known for {path.parts[0]!r}"
+        ) from None
