@@ -345,6 +345,10 @@ def test_an_empty_key_is_the_settings_default(tmp_path: Path) -> None:
         "evaluations_to_spend": 2,
     }
     assert load_run_config(path, overrides=["root_directory="])["root_directory"] is None
+    # As the docs say: a bare ~ is YAML's null, the default; ~/x is under the home directory.
+    assert load_run_config(path, overrides=["root_directory=~"])["root_directory"] is None
+    home = load_run_config(path, overrides=["root_directory=~/x"])["root_directory"]
+    assert home == Path.home() / "x"
 
 
 # -- errors name the file and the key path -----------------------------------------------------
