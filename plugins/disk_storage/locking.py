@@ -31,7 +31,7 @@ _LAST_RETRY_SECONDS = 0.005
 class ExclusiveLock:
     """A blocking, non-reentrant lock shared by all processes that open ``path``."""
 
-    def __init__(self, path: Path, *, timeout: float = 300.0, guards: Path | None = None) -> None:
+    def __init__(self, path: Path, *, guards: Path, timeout: float = 300.0) -> None:
         self.path = Path(path)
         self.timeout = timeout
         self.guards = guards  # the file the lock protects, named in errors
@@ -85,20 +85,20 @@ class ExclusiveLock:
 
     def _refusal(self, error: OSError) -> StorageError:
         """Why ``flock`` failed other than by waiting: mostly a file system without locks (an
-        NFS mount without its lock service, Lustre without ``flock``)."""
-        what = (
-            str(self.path)
-            if self.guards is None
-            else f"{self.guards} (its lock file {self.path.name})"
-        )
+        NFS mount without its lock service, Lustre without ``flock``). The root already
+        records the disk storage, so the advice is a new root or an overwrite: another
+        storage given for this root would be refused."""
+        what = f"{self.guards} (its lock file {self.path.name})"
         reason = error.strerror or str(error)
         if error.errno not in FLOCK_UNSUPPORTED:
             return StorageError(f"Could not lock {what}: {reason}")
         return StorageError(
             f"Could not lock {what}: the file system of {self.path.parent} does not support "
             f"file locking ({reason}), which the disk storage needs so that workers never write "
-            "at once. Use a root directory on another file system, or the sqlite storage with "
-            "its database on a local disk (storage='sqlite:////local/path/run.db')."
+            "at once. Start the run in a new root directory on another file system, or use the "
+            "sqlite storage with its database on a local disk "
+            "(storage='sqlite:////local/path/run.db') with a new root directory or "
+            "overwrite_root_directory=True: this root already records the disk storage."
         )
 
     def close(self) -> None:

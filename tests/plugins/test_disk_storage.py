@@ -295,6 +295,24 @@ def test_a_file_system_without_flock_is_named_with_what_to_do(
     assert str(_journal(root)) in message
     assert "does not support file locking" in message
     assert "sqlite" in message and "another file system" in message
+    # The root now records the disk storage: storage='sqlite' alone was refused for it.
+    assert "new root directory" in message and "overwrite_root_directory=True" in message
+    space, local = {"x": neps.Float(0.0, 1.0)}, root.parent / "local"
+    neps.run(
+        lambda x: x,
+        space,
+        root_directory=root.parent / "new",
+        storage=f"sqlite:///{local}_1.db",
+        evaluations_to_spend=1,
+    )
+    neps.run(
+        lambda x: x,
+        space,
+        root_directory=root,
+        storage=f"sqlite:///{local}_2.db",
+        overwrite_root_directory=True,
+        evaluations_to_spend=1,
+    )
 
 
 @pytest.mark.parametrize(("umask", "mode"), [(0o022, 0o644), (0o002, 0o664)])
