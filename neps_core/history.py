@@ -35,6 +35,8 @@ class TrialHistory(Mapping[str, Trial]):
         #: The lowest fidelity a trial started afresh (not continued) had: an optimizer's
         #: lowest rung, for telling a budget too small for any new trial.
         self.lowest_fresh_fidelity: float | None = None
+        #: Successful trials that reported several objectives, oldest first.
+        self._multi_objective: dict[str, None] = {}
 
     def __getitem__(self, trial_id: str) -> Trial:
         return self._trials[trial_id]
@@ -54,12 +56,16 @@ class TrialHistory(Mapping[str, Trial]):
         self._account(trial, +1)
 
     def _account(self, trial: Trial, sign: int) -> None:
+        several = trial.state is TrialState.SUCCESS and isinstance(trial.objective, tuple | list)
         if sign > 0:
             self._by_state[trial.state][trial.id] = None
+            if several:
+                self._multi_objective[trial.id] = None
             if trial.id.isdigit():
                 self._max_numeric_id = max(self._max_numeric_id, int(trial.id))
         else:
             del self._by_state[trial.state][trial.id]
+            self._multi_objective.pop(trial.id, None)
         if trial.fidelity is not None:
             self._fidelities += sign * Fraction(float(trial.fidelity))
             if sign > 0 and trial.previous_trial_id is None:
@@ -71,6 +77,12 @@ class TrialHistory(Mapping[str, Trial]):
             self._costs_reported += sign
             if sign > 0:  # a replaced version's cost stays learned: estimates err high
                 self.cost_model.learn(trial)
+
+    def first_multi_objective(self) -> Trial | None:
+        """The first successful trial that reported several objectives, if any (kept up to
+        date as trials come in: single-objective optimizers ask this before every proposal)."""
+        first = next(iter(self._multi_objective), None)
+        return None if first is None else self._trials[first]
 
     def count(self, *states: TrialState) -> int:
         """How many trials are in any of ``states``."""

@@ -19,6 +19,7 @@ import attrs
 import numpy as np
 
 from neps_core.errors import SettingsError
+from neps_core.history import TrialHistory
 from neps_core.models import BudgetInfo, Proposal, Trial, TrialState
 from neps_core.space import PipelineSpace
 
@@ -87,6 +88,8 @@ class Optimizer(abc.ABC):
 
 def first_multi_objective(trials: Mapping[str, Trial]) -> Trial | None:
     """The first successful trial that reported several objectives, if any."""
+    if isinstance(trials, TrialHistory):
+        return trials.first_multi_objective()
     for trial in trials.values():
         if trial.state is TrialState.SUCCESS and isinstance(trial.objective, tuple | list):
             return trial

@@ -420,3 +420,21 @@ def test_a_fidelity_budget_below_the_lowest_rung_left_is_the_budgets_doing(
         )
     assert summary.budget.used_evaluations == 3
     assert "stopped: what is left of the budget does not fit the next trial" in caplog.text
+
+
+def test_the_history_keeps_its_first_multi_objective_trial_as_trials_change() -> None:
+    """Single-objective optimizers ask for it before every proposal: the history keeps it
+    up to date instead of each ask scanning every trial."""
+    history = TrialHistory()
+    history.put(make_trial(1, {"x": 0.1}, objective=0.5))
+    history.put(make_trial(2, {"x": 0.2}, "evaluating"))
+    assert history.first_multi_objective() is None
+    history.put(make_trial(2, {"x": 0.2}, objective=(0.5, 1.0)))
+    history.put(make_trial(3, {"x": 0.3}, objective=(0.1, 2.0)))
+    first = history.first_multi_objective()
+    assert first is not None and first.id == "2"
+    history.put(make_trial(2, {"x": 0.2}, "failed"))  # a replaced version no longer counts
+    first = history.first_multi_objective()
+    assert first is not None and first.id == "3"
+    history.put(make_trial(3, {"x": 0.3}, objective=0.7))
+    assert history.first_multi_objective() is None
