@@ -12,6 +12,7 @@ with any history, makes the same decision under a seed.
 from __future__ import annotations
 
 import functools
+import heapq
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
@@ -61,13 +62,14 @@ def _order(trial: Trial) -> tuple[float, int, str]:
 
 
 def population(trials: Mapping[str, Trial], size: int) -> list[Trial]:
-    """The ``size`` most recently created successful trials with a scalar objective."""
-    alive = [
+    """The ``size`` most recently created successful trials with a scalar objective, oldest
+    first (picked without sorting the whole history, which every proposal reads)."""
+    alive = (
         t
-        for t in sorted(trials.values(), key=_order)
+        for t in trials.values()
         if t.state is TrialState.SUCCESS and isinstance(t.objective, int | float)
-    ]
-    return alive[-size:]
+    )
+    return sorted(heapq.nlargest(size, alive, key=_order), key=_order)
 
 
 class RegularizedEvolution(Optimizer):

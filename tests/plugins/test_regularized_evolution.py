@@ -136,6 +136,13 @@ def test_failed_and_pending_trials_are_not_members() -> None:
     assert [t.id for t in population(history_of(trials), 10)] == ["1", "4"]
 
 
+def test_the_population_follows_creation_order_not_the_order_trials_arrived() -> None:
+    rng = np.random.default_rng(4)
+    trials = [make_trial(i, FLOATS.sample(rng), objective=float(i)) for i in range(1, 21)]
+    arrived = [trials[i] for i in rng.permutation(len(trials))]  # other workers' syncs
+    assert [t.id for t in population(history_of(arrived), 5)] == ["16", "17", "18", "19", "20"]
+
+
 def test_evolution_beats_random_search_on_a_structured_problem() -> None:
     space = structural_spaces()["cells"]
 
