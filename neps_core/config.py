@@ -6,7 +6,6 @@ when settings come from a YAML file the caller prefixes the file and key path.
 
 from __future__ import annotations
 
-import decimal
 import difflib
 import math
 import numbers
@@ -22,9 +21,10 @@ import attrs
 
 from neps_core.code_locations import named_in_run
 from neps_core.errors import SettingsError
+from neps_core.evaluation.child_runner import EXACT_REALS, exact_real_as_float
 from neps_core.optimizer_choice import Algorithm, ConfiguredOptimizer, space_of_the_run
 from neps_core.user_paths import user_path
-from neps_core.validators import is_number
+from neps_core.validators import is_finite_number, is_number
 
 #: Old names of seed 001 (deprecated, with a warning) and NePS 0.17 spellings (aliases).
 DEPRECATED_ALIASES = {
@@ -118,18 +118,20 @@ def _optional(check: Callable[[str, Any], None]) -> Validator:
 
 
 def _plain_number(value: Any) -> Any:
-    """A NumPy (or other) integer or real, a ``Decimal`` too, as Python's own, so that it
-    validates and is saved like one; anything else, bools included, is left for the validator
-    to judge."""
-    if (
-        isinstance(value, bool)
-        or type(value) in (int, float)
-        or not isinstance(value, numbers.Real | decimal.Decimal)
-    ):
+    """A NumPy integer or real, a ``Decimal`` or ``Fraction``, as Python's own int (when it
+    is a whole number) or float, so that it validates and is saved like one; anything else,
+    bools and numbers past a float's range included, is left for the validator to judge."""
+    if isinstance(value, bool) or type(value) in (int, float):
+        return value
+    if isinstance(value, EXACT_REALS):
+        number = exact_real_as_float(value)
+        whole = number is not None and math.isfinite(number) and value == int(value)
+        return int(value) if whole else value if number is None else number
+    if not isinstance(value, numbers.Real):
         return value
     try:
         return int(value) if isinstance(value, numbers.Integral) else float(value)
-    except OverflowError:  # a Fraction past float's range: the validator names the setting
+    except OverflowError:
         return value
 
 
@@ -139,12 +141,12 @@ def _positive_int(name: str, value: Any) -> None:
 
 
 def _positive_number(name: str, value: Any) -> None:
-    if not is_number(value) or not math.isfinite(value) or value <= 0:
+    if not is_finite_number(value) or value <= 0:
         raise SettingsError(f"{name} must be a positive number, got {value!r}")
 
 
 def _cost(name: str, value: Any) -> None:
-    if not is_number(value) or not math.isfinite(value) or value < 0:
+    if not is_finite_number(value) or value < 0:
         raise SettingsError(f"{name} must be a finite number >= 0, got {value!r}")
 
 
@@ -160,7 +162,8 @@ def _seed(name: str, value: Any) -> None:
 
 
 def _number(name: str, value: Any) -> None:
-    if not is_number(value) or math.isnan(value):
+    infinite = value in (math.inf, -math.inf)
+    if not is_number(value) or not (infinite or is_finite_number(value)):
         raise SettingsError(f"{name} must be a number, got {value!r}")
 
 

@@ -34,9 +34,20 @@ def is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
+def is_finite_number(value: Any) -> bool:
+    """Whether ``value`` is a number a float can hold: not NaN or infinite, and no int beyond
+    a float's range (where ``math.isfinite`` raises ``OverflowError``)."""
+    if not is_number(value):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
+
+
 def is_seconds(value: Any) -> bool:
     """Whether ``value`` is a duration or a time: a finite number >= 0, not a bool."""
-    return is_number(value) and math.isfinite(value) and value >= 0
+    return is_finite_number(value) and value >= 0
 
 
 def positive(_: Any, attribute: attrs.Attribute[Any], value: Any) -> None:

@@ -163,7 +163,8 @@ def outcome_of(trial_id: str, captured: Captured, metadata: Mapping[str, Any]) -
 
 # -- encoding ----------------------------------------------------------------------------------
 def encode(value: Any) -> Any:
-    """``value`` as plain JSON data, with tags for tuples, sets, exceptions and odd objects."""
+    """``value`` as plain JSON data, with tags for tuples, sets, exceptions, ``Decimal`` and
+    ``Fraction`` numbers and odd objects."""
     if value is None or isinstance(value, bool | int | float | str):
         return value
     for kind, encoder in _ENCODERS:
@@ -171,8 +172,6 @@ def encode(value: Any) -> Any:
             return encoder(value)
     if hasattr(value, "tolist"):  # numpy arrays and scalars, without importing numpy
         return encode(value.tolist())
-    if isinstance(value, EXACT_REALS) and (number := exact_real_as_float(value)) is not None:
-        return number
     return {"__object__": {"type": type(value).__name__, "repr": repr(value)[:200]}}
 
 
@@ -201,6 +200,10 @@ _ENCODERS: tuple[tuple[Any, Callable[[Any], Any]], ...] = (
     (set | frozenset, lambda value: {"__set__": [encode(item) for item in value]}),
     (BaseException, lambda value: {"__exception__": describe_exception(value)}),
     (os.PathLike, os.fspath),
+    # Exactly, so the parent reads them as it reads the worker's own (a float, or an error
+    # naming a value beyond a float's range).
+    (decimal.Decimal, lambda value: {"__decimal__": str(value)}),
+    (fractions.Fraction, lambda value: {"__fraction__": [value.numerator, value.denominator]}),
 )
 
 
@@ -282,6 +285,8 @@ _DECODERS: dict[str, Callable[[Any], Any]] = {
     "__set__": lambda inner: {decode(item) for item in inner},
     "__exception__": rebuild_exception,
     "__object__": _stand_in,
+    "__decimal__": decimal.Decimal,
+    "__fraction__": lambda inner: fractions.Fraction(*inner),
 }
 
 

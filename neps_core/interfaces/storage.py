@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import abc
 import logging
-import math
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
@@ -25,7 +24,7 @@ from neps_core.errors import SettingsError
 from neps_core.history import TrialHistory
 from neps_core.models import Report, RunInfo, Trial, TrialState
 from neps_core.serialization import make_converter, structure_error_text
-from neps_core.validators import is_number
+from neps_core.validators import is_finite_number
 
 Change = Callable[[TrialHistory], Sequence[Trial]]
 
@@ -79,7 +78,7 @@ class Storage(abc.ABC):
     def seconds_option(self, name: str, default: float) -> float:
         """The option ``name``, a number of seconds > 0."""
         value = self.options.get(name, default)
-        if not is_number(value) or not math.isfinite(value) or value <= 0:
+        if not is_finite_number(value) or value <= 0:
             raise SettingsError(
                 f"storage {self.name!r}: {name} must be a number of seconds > 0, got {value!r}"
             )

@@ -90,6 +90,10 @@ def _trials(root: Path) -> int:
         ("seed", -3),
         ("seed", True),
         ("cost_to_spend", Fraction(10**400, 1)),  # past float's range: was an OverflowError
+        ("cost_to_spend", 10**400),  # also (from math.isfinite)
+        ("objective_value_on_error", 10**400),
+        ("cost_to_spend", Decimal("sNaN")),  # float() refuses it: the error named nothing
+        ("cost_to_spend", Decimal("1e400")),  # was taken as infinite
         ("worker_id", ["a"]),
         ("worker_id", ""),
         ("worker_id", True),
@@ -115,6 +119,7 @@ def test_numpy_numbers_and_decimals_are_settings_like_pythons_own(root: Path) ->
         seed=np.uint32(7),
         heartbeat_interval=np.float32(5.0),
         objective_value_on_error=Decimal("1.5"),  # refused as "must be a number"
+        max_evaluations_per_run=Fraction(3),  # refused as "got 3.0": a whole number is an int
     )
     assert summary.counts["success"] == 3
     saved = yaml.safe_load((root / "summary.yaml").read_text(encoding="utf-8"))["budget"]

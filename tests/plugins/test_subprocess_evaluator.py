@@ -569,6 +569,10 @@ EXACT_REALS_MODULE = textwrap.dedent(
             "learning_curve": [Fraction(3, 4)],
             "accuracy": Decimal("0.75"),
         }
+
+
+    def too_large(x):
+        return {"objective_to_minimize": 0.5, "cost": Decimal("1e400")}
     """
 )
 
@@ -580,7 +584,7 @@ def test_decimals_and_fractions_are_numbers_as_in_the_workers_own_process(
     # "must be a number, got Decimal"; an extra key kept its repr text.
     (tmp_path / "exact_reals.py").write_text(EXACT_REALS_MODULE)
     monkeypatch.syspath_prepend(str(tmp_path))
-    from exact_reals import evaluate_pipeline  # type: ignore[import-not-found]
+    from exact_reals import evaluate_pipeline, too_large  # type: ignore[import-not-found]
 
     for evaluator in ("sync", "subprocess"):
         summary = neps.run(
@@ -595,6 +599,14 @@ def test_decimals_and_fractions_are_numbers_as_in_the_workers_own_process(
         assert stored["objective_to_minimize"] == [0.25, 0.5]
         assert (stored["cost"], stored["learning_curve"]) == (1.5, [0.75])
         assert stored["extra"] == {"accuracy": 0.75}
+        with pytest.raises(ValueError, match="'cost' is too large for a float"):
+            neps.run(
+                too_large,
+                {"x": neps.Float(0.0, 1.0)},
+                root_directory=root / f"{evaluator}_too_large",
+                evaluations_to_spend=1,
+                evaluator=evaluator,
+            )
 
 
 def test_an_exception_whose_str_raises_and_whose_type_is_gone_is_named_by_its_type() -> None:
