@@ -26,8 +26,9 @@ from neps_core.serialization import describe_yaml_error
 #: text written; ``*`` is any key, ``-`` a list's items. Settings match under any of their names.
 #: ``pipeline_space``'s ``path`` and ``name`` are NePS's ``{path: space.py, name: space}``; an
 #: inline space's parameters are mappings, unaffected, but a constant written as a plain scalar
-#: and called ``path`` or ``name`` is read as text too. An ``env`` mapping's values are environment
-#: variables, text wherever the option is (``evaluator: {name: subprocess, env: ...}`` too).
+#: and called ``path`` or ``name`` is read as text too. An ``env`` mapping's values are
+#: environment variables, text in ``evaluate_pipeline`` and in the ``evaluator``'s options
+#: (not anywhere: an inline space may have a parameter called ``env``).
 TEXT_SETTINGS: frozenset[tuple[str, ...]] = frozenset(
     {
         ("root_directory",),
@@ -40,7 +41,8 @@ TEXT_SETTINGS: frozenset[tuple[str, ...]] = frozenset(
         ("evaluate_pipeline", "cwd"),
         ("evaluate_pipeline", "command"),
         ("evaluate_pipeline", "command", "-"),
-        ("*", "env", "*"),
+        ("evaluate_pipeline", "env", "*"),
+        ("evaluator", "env", "*"),
         ("plugins",),
         ("plugins", "-"),
     }

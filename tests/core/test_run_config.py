@@ -322,6 +322,13 @@ def test_an_env_mapping_of_a_plugin_keeps_the_text_written(tmp_path: Path) -> No
     assert kwargs["evaluator"]["env"] == {"FLAG": "no", "AT": "12:30", "MORE": "off"}
 
 
+def test_a_space_parameter_called_env_keeps_its_numbers(tmp_path: Path) -> None:
+    # Read as env values (any key's env), its bounds became text and log: true was refused.
+    path = write_config(tmp_path, "pipeline_space:\n  env: {lower: 1, upper: 5, log: true}\n")
+    space = load_run_config(path)["pipeline_space"]
+    assert space.parameters["env"] == neps.Integer(1, 5, log=True)
+
+
 def test_text_settings_merged_with_a_yaml_merge_key_keep_the_text(project: Path) -> None:
     # <<: {root_directory: 2024-01-01} was a date, and a merged name: no was False.
     (project / "train.py").write_text(TRAIN + "\nno = evaluate_pipeline\n", encoding="utf-8")
