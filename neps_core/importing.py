@@ -111,15 +111,10 @@ def _import(
     new_run: tuple[PipelineSpace, list[tuple[dict[str, Any], ParsedResult]], Optimizer] | None,
 ) -> list[Trial]:
     """Import ``pairs`` into the run in ``root`` (a new one, from ``new_run``)."""
-    opened = open_storage(
-        root,
-        spec,
-        loaded,
-        no_new_run=None
-        if new_run
-        else f"pipeline_space is required to import trials into a new run in {root}",
+    no_new_run = (
+        None if new_run else f"pipeline_space is required to import trials into a new run in {root}"
     )
-    try:
+    with open_storage(root, spec, loaded, no_new_run=no_new_run) as opened:
         if new_run is None:
             space = stored_space(opened)
             assert space is not None  # open_storage refused a new run
@@ -131,8 +126,6 @@ def _import(
         new = opened.transact(lambda history: _new_trials(history, parsed, space, reused))
         fresh = iter(new)
         return [reused[index] if index in reused else next(fresh) for index in range(len(parsed))]
-    finally:
-        opened.close()
 
 
 def import_into(

@@ -34,6 +34,7 @@ from neps_core.errors import SettingsError
 from neps_core.models import Report, Summary, Trial, TrialState
 from neps_core.serialization import to_plain
 from neps_core.summary import as_passed
+from neps_core.user_paths import user_path
 
 if TYPE_CHECKING:
     from neps_core.run_context import RunContext
@@ -64,7 +65,9 @@ class TensorBoardLogger:
 
     def __init__(self, log_dir: str | Path | None = None) -> None:
         _summary_writer()  # fail now, not after the first trial, when the extra is missing
-        self.log_dir = None if log_dir is None else prepared_directory(Path(log_dir))
+        self.log_dir = (
+            None if log_dir is None else prepared_directory(user_path(log_dir, "log_dir"))
+        )
         self._unwritable: set[Path] = set()  # directories a write failed in, for this run
 
     def directory(self, run: RunContext) -> Path:

@@ -1,22 +1,22 @@
 """Running ``evaluate_pipeline`` outside the worker's process: the kit evaluator plugins share.
 
 The built-in ``subprocess``, ``process_pool``, ``dask`` and ``slurm`` evaluators are built on
-these modules, and a third-party evaluator may be too (they are part of the plugin API):
+these modules of ``neps_core.evaluation``, and a third-party evaluator may be too (they are
+part of the plugin API):
 
-- :mod:`~neps_core.evaluation.child_runner`: calling ``evaluate_pipeline`` with the arguments
-  it names (``call_evaluate_pipeline``, ``call_capturing``, ``outcome_of``), and the JSON wire
-  format results and exceptions travel in (``encode``, ``decode``, ``rebuild_exception``).
-  It is also the script a fresh interpreter runs, so it imports only the standard library.
-- :mod:`~neps_core.evaluation.processes`: ``Command`` (a trial as a shell command) and
-  ``launch_for``, which turns a trial into the child process that evaluates it.
-- :mod:`~neps_core.evaluation.children`: starting, polling, timing out and killing those
-  children (``ChildProcess``, ``stop_children``, ``signal_group``), and reading what they
-  reported (``read_marked_result``, ``CommandFailedError``).
-- :mod:`~neps_core.evaluation.orphan_guardian`: stopping a worker's children when the worker
-  itself is killed (``prepare``, ``guard``, ``release``).
-- :mod:`~neps_core.evaluation.main_script`: what a spawned interpreter lacks of the user's
-  script, and the error naming what cannot be sent to it (``unsendable_job_error``,
-  ``unsendable_outcome``).
+- ``child_runner``: calling ``evaluate_pipeline`` with the arguments it names
+  (``call_evaluate_pipeline``, ``call_capturing``, ``outcome_of``), and the JSON wire format
+  results and exceptions travel in (``encode``, ``decode``, ``rebuild_exception``). It is
+  also the script a fresh interpreter runs, so it imports only the standard library.
+- ``processes``: ``Command`` (a trial as a shell command) and ``launch_for``, which turns a
+  trial into the child process that evaluates it.
+- ``children``: starting, polling, timing out and killing those children (``ChildProcess``,
+  ``stop_children``, ``signal_group``), and reading what they reported
+  (``read_marked_result``, ``CommandFailedError``).
+- ``orphan_guardian``: stopping a worker's children when the worker itself is killed
+  (``prepare``, ``guard``, ``release``).
+- ``main_script``: what a spawned interpreter lacks of the user's script, and the error
+  naming what cannot be sent to it (``unsendable_job_error``, ``unsendable_outcome``).
 
 Nothing is imported here, so that importing one module does not import the others.
 """

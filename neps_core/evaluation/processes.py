@@ -44,6 +44,7 @@ from neps_core.evaluation.children import (
     stop_children,
 )
 from neps_core.evaluation.main_script import guard_only_globals, only_in_main
+from neps_core.user_paths import user_path
 
 __all__ = [
     "CONFIG_FILE_ENV",
@@ -199,9 +200,9 @@ def _variable(name: str, value: Any) -> str:
 
 
 def _folder(cwd: str | Path) -> Path:
-    """``cwd`` as a path; a file is refused now, a missing folder when a trial starts (the
-    run may make it: its root directory, say)."""
-    path = Path(cwd)
+    """``cwd`` as a path (``~`` the home directory); a file is refused now, a missing folder
+    when a trial starts (the run may make it: its root directory, say)."""
+    path = user_path(cwd, "Command cwd")
     if path.exists() and not path.is_dir():
         raise ValueError(f"Command cwd {str(path)!r} is not a directory")
     return path

@@ -409,6 +409,14 @@ def test_an_empty_command_or_a_file_as_cwd_is_refused_when_made(tmp_path: Path) 
     assert Command("true", cwd=tmp_path).cwd == tmp_path
 
 
+def test_a_tilde_cwd_is_under_the_home_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The trial failed: "Command cwd '~/work' is no existing folder" (a run config's was expanded).
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert Command("true", cwd="~/work").cwd == tmp_path / "work"
+
+
 @pytest.mark.parametrize(
     ("template", "problem"),
     [

@@ -215,6 +215,16 @@ def test_the_environment_enables_it(tmp_path: Path, value: str) -> None:
     assert scalars["objective_to_minimize"][0][1] == pytest.approx(hparams["x"])
 
 
+def test_a_tilde_log_directory_is_under_the_home_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # It made a folder literally named ~ in the working directory.
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)
+    assert TensorBoardLogger("~/tb").log_dir == tmp_path / "home" / "tb"
+    assert (tmp_path / "home" / "tb").is_dir() and not (tmp_path / "~").exists()
+
+
 # -- a log directory it cannot write ------------------------------------------------------------
 def test_a_log_directory_that_cannot_be_made_fails_before_any_trial(tmp_path: Path) -> None:
     (tmp_path / "afile").write_text("not a directory", encoding="utf-8")
