@@ -183,4 +183,9 @@ def _raise_to(maxima: dict[Any, float], key: Any, value: float) -> None:
 
 def within(amount: float, left: float) -> bool:
     """Whether spending ``amount`` stays inside ``left``, allowing for rounding in the sums."""
-    return amount <= left + 1e-9 * max(1.0, abs(left))
+    return amount <= most_within(left)
+
+
+def most_within(left: float) -> float:
+    """The largest amount `within` ``left``."""
+    return left + 1e-9 * max(1.0, abs(left))

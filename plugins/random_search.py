@@ -10,6 +10,7 @@ import attrs
 import numpy as np
 
 from neps_core import hookimpl
+from neps_core.budget import most_within
 from neps_core.interfaces import Optimizer
 from neps_core.models import FIDELITY_SEARCHED, BudgetInfo, Proposal, Trial
 from neps_core.space.parameters import Integer, Numerical
@@ -65,7 +66,7 @@ class RandomSearch(Optimizer):
         assert isinstance(parameter, Numerical)
         if left is None:
             return sample_uniform(parameter, rng)
-        top = min(parameter.upper, left + 1e-9 * max(1.0, left))  # as lenient as within()
+        top = min(parameter.upper, most_within(left))
         if top < parameter.lower:
             return None
         if isinstance(parameter, Integer):  # up to the end of the top integer's share
