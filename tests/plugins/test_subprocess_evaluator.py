@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import re
@@ -10,6 +11,7 @@ import sys
 import textwrap
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -542,24 +544,26 @@ UNPRINTABLE_ERROR_MODULE = textwrap.dedent(
 )
 
 
+def _importable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, source: str) -> Any:
+    """``source`` as the module ``name``, which a fresh interpreter imports too (same path)."""
+    (tmp_path / f"{name}.py").write_text(source)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    return importlib.import_module(name)
+
+
+def _run_once(function: Any, root: Path, evaluator: str, **settings: Any) -> neps.Summary:
+    settings.update(root_directory=root, evaluations_to_spend=1, evaluator=evaluator)
+    return neps.run(function, {"x": neps.Float(0.0, 1.0)}, **settings)
+
+
 def test_an_exception_whose_str_raises_is_stored_as_the_other_evaluators_store_it(
     root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # The child's str(error) raised, so the stored error named the runner's crash
     # (CommandFailedError ... RuntimeError: str boom), not the user's exception.
-    (tmp_path / "unprintable_error.py").write_text(UNPRINTABLE_ERROR_MODULE)
-    monkeypatch.syspath_prepend(str(tmp_path))
-    from unprintable_error import evaluate_pipeline
-
+    module = _importable(tmp_path, monkeypatch, "unprintable_error", UNPRINTABLE_ERROR_MODULE)
     for evaluator in ("sync", "subprocess"):
-        neps.run(
-            evaluate_pipeline,
-            {"x": neps.Float(0.0, 1.0)},
-            root_directory=root / evaluator,
-            evaluations_to_spend=1,
-            evaluator=evaluator,
-            ignore_errors=True,
-        )
+        _run_once(module.evaluate_pipeline, root / evaluator, evaluator, ignore_errors=True)
         error = report(root / evaluator, "1")["error"]
         assert error == "BadStr (its message cannot be shown: RuntimeError)"
 
@@ -590,31 +594,16 @@ def test_decimals_and_fractions_are_numbers_as_in_the_workers_own_process(
 ) -> None:
     # The child sent them as object stand-ins, which the result contract refused as
     # "must be a number, got Decimal"; an extra key kept its repr text.
-    (tmp_path / "exact_reals.py").write_text(EXACT_REALS_MODULE)
-    monkeypatch.syspath_prepend(str(tmp_path))
-    from exact_reals import evaluate_pipeline, too_large  # type: ignore[import-not-found]
-
+    module = _importable(tmp_path, monkeypatch, "exact_reals", EXACT_REALS_MODULE)
     for evaluator in ("sync", "subprocess"):
-        summary = neps.run(
-            evaluate_pipeline,
-            {"x": neps.Float(0.0, 1.0)},
-            root_directory=root / evaluator,
-            evaluations_to_spend=1,
-            evaluator=evaluator,
-        )
+        summary = _run_once(module.evaluate_pipeline, root / evaluator, evaluator)
         assert summary.counts["success"] == 1, evaluator
         stored = report(root / evaluator, "1")
         assert stored["objective_to_minimize"] == [0.25, 0.5]
         assert (stored["cost"], stored["learning_curve"]) == (1.5, [0.75])
         assert stored["extra"] == {"accuracy": 0.75}
         with pytest.raises(ValueError, match="'cost' is too large for a float"):
-            neps.run(
-                too_large,
-                {"x": neps.Float(0.0, 1.0)},
-                root_directory=root / f"{evaluator}_too_large",
-                evaluations_to_spend=1,
-                evaluator=evaluator,
-            )
+            _run_once(module.too_large, root / f"{evaluator}_too_large", evaluator)
 
 
 def test_an_exception_whose_str_raises_and_whose_type_is_gone_is_named_by_its_type() -> None:
