@@ -6,7 +6,9 @@ when settings come from a YAML file the caller prefixes the file and key path.
 
 from __future__ import annotations
 
+import decimal
 import difflib
+import fractions
 import math
 import numbers
 import os
@@ -125,14 +127,22 @@ def _plain_number(value: Any) -> Any:
         return value
     if isinstance(value, EXACT_REALS):
         number = exact_real_as_float(value)
-        whole = number is not None and math.isfinite(number) and value == int(value)
-        return int(value) if whole else value if number is None else number
+        return int(value) if _written_whole(value) else value if number is None else number
     if not isinstance(value, numbers.Real):
         return value
     try:
         return int(value) if isinstance(value, numbers.Integral) else float(value)
     except OverflowError:
         return value
+
+
+def _written_whole(value: decimal.Decimal | fractions.Fraction) -> bool:
+    """Whether ``value`` is written as a whole number (``Decimal("3")``, not ``"3.0"``, which
+    is refused as ``3.0`` is)."""
+    if isinstance(value, fractions.Fraction):
+        return value.denominator == 1
+    exponent = value.as_tuple().exponent
+    return value.is_finite() and isinstance(exponent, int) and exponent >= 0
 
 
 def _positive_int(name: str, value: Any) -> None:

@@ -35,7 +35,7 @@ class TrialHistory(Mapping[str, Trial]):
         #: The lowest fidelity a trial started afresh (not continued) had: an optimizer's
         #: lowest rung, for telling a budget too small for any new trial.
         self.lowest_fresh_fidelity: float | None = None
-        #: Successful trials that reported several objectives, oldest first.
+        #: Successful trials that reported several objectives, in the order they were put.
         self._multi_objective: dict[str, None] = {}
 
     def __getitem__(self, trial_id: str) -> Trial:

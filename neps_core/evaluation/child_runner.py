@@ -193,6 +193,18 @@ def exact_real_as_float(value: decimal.Decimal | fractions.Fraction) -> float | 
         return None
 
 
+def _exact_real(value: decimal.Decimal | fractions.Fraction) -> Any:
+    """The float the parent would read ``value`` as (plain JSON, for a ``Command``'s config
+    file too); beyond a float's range, a ``Decimal`` of its size, which the parent names as
+    too large, as it does for the worker's own."""
+    number = exact_real_as_float(value)
+    if number is not None:
+        return number
+    if isinstance(value, fractions.Fraction):  # its parts may be too long to write as text
+        value = decimal.Decimal(value.numerator) / decimal.Decimal(value.denominator)
+    return {"__decimal__": str(value)}
+
+
 _ENCODERS: tuple[tuple[Any, Callable[[Any], Any]], ...] = (
     (list, lambda value: [encode(item) for item in value]),
     (dict, lambda value: {str(key): encode(item) for key, item in value.items()}),
@@ -200,10 +212,7 @@ _ENCODERS: tuple[tuple[Any, Callable[[Any], Any]], ...] = (
     (set | frozenset, lambda value: {"__set__": [encode(item) for item in value]}),
     (BaseException, lambda value: {"__exception__": describe_exception(value)}),
     (os.PathLike, os.fspath),
-    # Exactly, so the parent reads them as it reads the worker's own (a float, or an error
-    # naming a value beyond a float's range).
-    (decimal.Decimal, lambda value: {"__decimal__": str(value)}),
-    (fractions.Fraction, lambda value: {"__fraction__": [value.numerator, value.denominator]}),
+    (decimal.Decimal | fractions.Fraction, _exact_real),
 )
 
 
@@ -286,7 +295,6 @@ _DECODERS: dict[str, Callable[[Any], Any]] = {
     "__exception__": rebuild_exception,
     "__object__": _stand_in,
     "__decimal__": decimal.Decimal,
-    "__fraction__": lambda inner: fractions.Fraction(*inner),
 }
 
 

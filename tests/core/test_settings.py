@@ -94,6 +94,7 @@ def _trials(root: Path) -> int:
         ("objective_value_on_error", 10**400),
         ("cost_to_spend", Decimal("sNaN")),  # float() refuses it: the error named nothing
         ("cost_to_spend", Decimal("1e400")),  # was taken as infinite
+        ("evaluations_to_spend", Decimal("3.0")),  # refused as 3.0 is, not taken as 3
         ("worker_id", ["a"]),
         ("worker_id", ""),
         ("worker_id", True),

@@ -10,6 +10,8 @@ import subprocess
 import sys
 import textwrap
 import time
+from decimal import Decimal
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -585,6 +587,10 @@ EXACT_REALS_MODULE = textwrap.dedent(
 
     def too_large(x):
         return {"objective_to_minimize": 0.5, "cost": Decimal("1e400")}
+
+
+    def long_parts(x):  # parts too long for Python to write as text; the value is 1.0
+        return {"objective_to_minimize": x, "cost": Fraction(10**5000 + 1, 10**5000)}
     """
 )
 
@@ -604,6 +610,10 @@ def test_decimals_and_fractions_are_numbers_as_in_the_workers_own_process(
         assert stored["extra"] == {"accuracy": 0.75}
         with pytest.raises(ValueError, match="'cost' is too large for a float"):
             _run_once(module.too_large, root / f"{evaluator}_too_large", evaluator)
+        assert (
+            _run_once(module.long_parts, root / f"{evaluator}_long", evaluator).counts["success"]
+            == 1
+        ), evaluator
 
 
 def test_an_exception_whose_str_raises_and_whose_type_is_gone_is_named_by_its_type() -> None:
@@ -681,10 +691,12 @@ def test_a_cwd_the_run_makes_is_used_and_a_missing_one_fails_its_trial_by_name(
 def test_the_config_file_holds_the_configuration(tmp_path: Path) -> None:
     evaluator = SubprocessEvaluator()
     command = Command([PYTHON, "-c", "print('NEPS_CORE_RESULT 1')"])
-    evaluator.submit(make_job("1", command, {"x": 0.5, "name": "a"}, tmp_path / "trial"))
+    config = {"x": 0.5, "name": "a", "lr": Decimal("0.1"), "share": Fraction(1, 4)}
+    evaluator.submit(make_job("1", command, config, tmp_path / "trial"))
     collect(evaluator, 1, 60)
     written = json.loads((tmp_path / "trial" / "neps_config.json").read_text())
-    assert written == {"x": 0.5, "name": "a"}
+    # Plain JSON for any program: a Decimal was written as {"__decimal__": "0.1"}.
+    assert written == {"x": 0.5, "name": "a", "lr": 0.1, "share": 0.25}
 
 
 def test_options_are_validated(root: Path) -> None:
