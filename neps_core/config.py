@@ -6,11 +6,8 @@ when settings come from a YAML file the caller prefixes the file and key path.
 
 from __future__ import annotations
 
-import decimal
 import difflib
-import fractions
 import math
-import numbers
 import os
 import socket
 import uuid
@@ -23,10 +20,9 @@ import attrs
 
 from neps_core.code_locations import named_in_run
 from neps_core.errors import SettingsError
-from neps_core.evaluation.child_runner import EXACT_REALS, exact_real_as_float
 from neps_core.optimizer_choice import Algorithm, ConfiguredOptimizer, space_of_the_run
 from neps_core.user_paths import user_path
-from neps_core.validators import is_finite_number, is_number
+from neps_core.validators import is_finite_number, is_number, plain_number
 
 #: Old names of seed 001 (deprecated, with a warning) and NePS 0.17 spellings (aliases).
 DEPRECATED_ALIASES = {
@@ -119,32 +115,6 @@ def _optional(check: Callable[[str, Any], None]) -> Validator:
     return validator
 
 
-def _plain_number(value: Any) -> Any:
-    """A NumPy integer or real, a ``Decimal`` or ``Fraction``, as Python's own int (when it
-    is a whole number) or float, so that it validates and is saved like one; anything else,
-    bools and numbers past a float's range included, is left for the validator to judge."""
-    if isinstance(value, bool) or type(value) in (int, float):
-        return value
-    if isinstance(value, EXACT_REALS):
-        number = exact_real_as_float(value)
-        return int(value) if _written_whole(value) else value if number is None else number
-    if not isinstance(value, numbers.Real):
-        return value
-    try:
-        return int(value) if isinstance(value, numbers.Integral) else float(value)
-    except OverflowError:
-        return value
-
-
-def _written_whole(value: decimal.Decimal | fractions.Fraction) -> bool:
-    """Whether ``value`` is written as a whole number (``Decimal("3")``, not ``"3.0"``, which
-    is refused as ``3.0`` is)."""
-    if isinstance(value, fractions.Fraction):
-        return value.denominator == 1
-    exponent = value.as_tuple().exponent
-    return value.is_finite() and isinstance(exponent, int) and exponent >= 0
-
-
 def _positive_int(name: str, value: Any) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise SettingsError(f"{name} must be a positive integer, got {value!r}")
@@ -233,51 +203,49 @@ class RunSettings:
     root_directory: Path = attrs.field(default=Path("neps_results"), converter=run_directory)
     overwrite_root_directory: bool = attrs.field(default=False, validator=_bool)
     evaluations_to_spend: int | None = attrs.field(
-        converter=_plain_number, default=None, validator=_optional(_positive_int)
+        converter=plain_number, default=None, validator=_optional(_positive_int)
     )
     max_evaluations_per_run: int | None = attrs.field(
-        converter=_plain_number, default=None, validator=_optional(_positive_int)
+        converter=plain_number, default=None, validator=_optional(_positive_int)
     )
     continue_until_max_evaluation_completed: bool = attrs.field(default=False, validator=_bool)
     cost_to_spend: float | None = attrs.field(
-        converter=_plain_number, default=None, validator=_optional(_positive_number)
+        converter=plain_number, default=None, validator=_optional(_positive_number)
     )
     max_cost_per_run: float | None = attrs.field(
-        converter=_plain_number, default=None, validator=_optional(_positive_number)
+        converter=plain_number, default=None, validator=_optional(_positive_number)
     )
     fidelities_to_spend: float | None = attrs.field(
-        converter=_plain_number, default=None, validator=_optional(_positive_number)
+        converter=plain_number, default=None, validator=_optional(_positive_number)
     )
     max_fidelities_per_run: float | None = attrs.field(
-        converter=_plain_number, default=None, validator=_optional(_positive_number)
+        converter=plain_number, default=None, validator=_optional(_positive_number)
     )
     ignore_errors: bool = attrs.field(default=False, validator=_bool)
     objective_value_on_error: float | None = attrs.field(
-        converter=_plain_number, default=None, validator=_optional(_number)
+        converter=plain_number, default=None, validator=_optional(_number)
     )
     cost_value_on_error: float | None = attrs.field(
-        converter=_plain_number, default=None, validator=_optional(_cost)
+        converter=plain_number, default=None, validator=_optional(_cost)
     )
     sample_batch_size: int = attrs.field(
-        converter=_plain_number, default=1, validator=_optional(_positive_int)
+        converter=plain_number, default=1, validator=_optional(_positive_int)
     )
     worker_id: str = attrs.field(factory=_default_worker_id, converter=_worker_id)
     optimizer: ComponentSpec = attrs.field(default=ComponentSpec("auto"), converter=_optimizer_spec)
     storage: ComponentSpec | None = attrs.field(default=None, converter=_storage_spec)
     evaluator: ComponentSpec = attrs.field(default=ComponentSpec("sync"), converter=_evaluator_spec)
     plugins: tuple[object, ...] = attrs.field(default=(), converter=_named_plugins)
-    seed: int | None = attrs.field(
-        converter=_plain_number, default=None, validator=_optional(_seed)
-    )
+    seed: int | None = attrs.field(converter=plain_number, default=None, validator=_optional(_seed))
     post_run_summary: bool = attrs.field(default=True, validator=_bool)
     heartbeat_interval: float = attrs.field(
-        converter=_plain_number, default=10.0, validator=_optional(_positive_number)
+        converter=plain_number, default=10.0, validator=_optional(_positive_number)
     )
     stale_after: float = attrs.field(
-        converter=_plain_number, default=DEFAULT_STALE_AFTER, validator=_optional(_positive_number)
+        converter=plain_number, default=DEFAULT_STALE_AFTER, validator=_optional(_positive_number)
     )
     max_trial_attempts: int = attrs.field(
-        converter=_plain_number, default=3, validator=_optional(_positive_int)
+        converter=plain_number, default=3, validator=_optional(_positive_int)
     )
 
     def __attrs_post_init__(self) -> None:

@@ -3,17 +3,23 @@
 Plugins validate their options in their frozen attrs ``Settings`` class; these validators give
 every plugin the same wording ("n_workers must be at least 1, got 0"), which the run-config
 errors then prefix with the YAML path of the bad key. ``None`` always passes: an optional
-option left unset means "the plugin's default".
+option left unset means "the plugin's default". The number checks and the ``plain_number``
+converter serve the run settings too.
 """
 
 from __future__ import annotations
 
+import decimal
+import fractions
 import math
+import numbers
 import shutil
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import attrs
+
+from neps_core.evaluation.child_runner import EXACT_REALS, exact_real_as_float
 
 Validator = Callable[[Any, "attrs.Attribute[Any]", Any], None]
 
@@ -95,3 +101,29 @@ def unset_only(instead: str) -> Validator:
 #: NePS's ``ignore_fidelity`` values. ``"highest fidelity"`` is NePS's spelling of "keep the
 #: fidelity at its maximum", which is what ``True`` means here.
 IGNORE_FIDELITY = one_of((True, False, "highest fidelity"))
+
+
+def plain_number(value: Any) -> Any:
+    """A NumPy integer or real, a ``Decimal`` or ``Fraction``, as Python's own int (when it
+    is a whole number) or float, so that it validates and is saved like one; anything else,
+    bools and numbers past a float's range included, is left for the validator to judge."""
+    if isinstance(value, bool) or type(value) in (int, float):
+        return value
+    if isinstance(value, EXACT_REALS):
+        number = exact_real_as_float(value)
+        return int(value) if _written_whole(value) else value if number is None else number
+    if not isinstance(value, numbers.Real):
+        return value
+    try:
+        return int(value) if isinstance(value, numbers.Integral) else float(value)
+    except OverflowError:
+        return value
+
+
+def _written_whole(value: decimal.Decimal | fractions.Fraction) -> bool:
+    """Whether ``value`` is written as a whole number (``Decimal("3")``, not ``"3.0"``, which
+    is refused as ``3.0`` is)."""
+    if isinstance(value, fractions.Fraction):
+        return value.denominator == 1
+    exponent = value.as_tuple().exponent
+    return value.is_finite() and isinstance(exponent, int) and exponent >= 0
