@@ -67,14 +67,55 @@ def run(
 
     Calling ``run`` again with the same root continues the run; several processes calling it
     on one root cooperate, sharing the ``*_to_spend`` budgets, which are global to the root.
-    ``max_evaluations_per_run``, ``max_cost_per_run`` and ``max_fidelities_per_run`` bound
-    only this call. With
-    ``continue_until_max_evaluation_completed`` a worker that stops sampling waits until every
-    trial of the run is final (also other workers', re-queued if they die). Workers heartbeat every
-    ``heartbeat_interval`` seconds; a trial silent for ``stale_after`` seconds is re-queued
-    (CRASHED after ``max_trial_attempts``). ``run_config`` names a YAML run config whose
-    values apply to every argument not given, or given its default value (docs/run_config.md).
-    Returns the run's summary (docs/concepts.md explains every argument).
+    docs/concepts.md explains every argument at length.
+
+    Args:
+        evaluate_pipeline: Called with a configuration's values as keyword arguments (and
+            ``pipeline_directory``, ``previous_pipeline_directory``, ... if it names them);
+            returns a number, a list of numbers, a result dict, or an exception (a failure).
+            A ``"path/to/file.py:name"`` or ``neps.Command(...)`` works too.
+        pipeline_space: A ``PipelineSpace``, a dict of parameters, a ConfigSpace
+            ``ConfigurationSpace``, or a YAML file; not needed to continue a run.
+        root_directory: The run's folder; a leading ``~`` is the home directory.
+        overwrite_root_directory: Delete an existing run there first (refused while its
+            workers live).
+        evaluations_to_spend: Trials the whole run may create (every worker together).
+        max_evaluations_per_run: Trials this call may create.
+        continue_until_max_evaluation_completed: Once sampling stops, wait until every
+            trial of the run is final (other workers' too, re-queued if they die).
+        cost_to_spend: Summed reported ``cost`` the whole run may spend.
+        max_cost_per_run: Cost this call may spend.
+        fidelities_to_spend: Summed fidelity the whole run may spend.
+        max_fidelities_per_run: Fidelity this call may spend.
+        ignore_errors: Go on after an ``evaluate_pipeline`` that raises (it is stored as a
+            failed trial either way).
+        objective_value_on_error: The objective stored for a failed trial.
+        cost_value_on_error: The cost a failed trial spends.
+        sample_batch_size: Trials to sample at once (and hand out one by one).
+        worker_id: This worker's id; default: host, process id and a random suffix.
+        optimizer: A name (``"auto"``, ``"bayesian_optimization"``, ``"priorband"``, ...),
+            ``(name, options)``, ``{"name": ..., **options}``, or an ``Optimizer`` class.
+        storage: ``"disk"`` (default), ``"sqlite"`` or a URL such as
+            ``"sqlite:////path/run.db"``; recorded in the root for later calls.
+        evaluator: Where trials run: ``"sync"`` (this process), ``"subprocess"``,
+            ``"process_pool"``, ``"dask"``, ``"slurm"``, ... with options as for
+            ``optimizer``.
+        plugins: Plugin objects (or ``"module:name"``) for this call only, e.g. observers.
+        seed: Seeds the optimizer and Python's, NumPy's and (if loaded) torch's global
+            generators; a continued run keeps the seed it started with.
+        post_run_summary: Write ``summary.yaml``, ``best_config.yaml`` and
+            ``trajectory.csv`` into the root when the call ends.
+        heartbeat_interval: Seconds between a worker's signs of life.
+        stale_after: Seconds of silence after which a trial is re-queued.
+        max_trial_attempts: Attempts after which a trial that keeps being re-queued is
+            CRASHED.
+        run_config: A YAML run config whose values apply to every argument not given (or
+            given its default value); see docs/run_config.md.
+        **legacy_and_aliases: NePS's older names (``max_evaluations_total``,
+            ``searcher``, ``run_pipeline``, ...), mapped to these with a warning.
+
+    Returns:
+        The run's summary: trial counts by state, the best trial, the budget used.
     """
     from neps_core.run_config import settings_with_run_config
 
