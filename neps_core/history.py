@@ -37,6 +37,9 @@ class TrialHistory(Mapping[str, Trial]):
         self.lowest_fresh_fidelity: float | None = None
         #: Successful trials that reported several objectives, in the order they were put.
         self._multi_objective: dict[str, None] = {}
+        #: The id of every version put, in order: an optimizer that keeps its own state
+        #: between asks reads what changed (``changed_since``) instead of the whole run.
+        self._put_log: list[str] = []
 
     def __getitem__(self, trial_id: str) -> Trial:
         return self._trials[trial_id]
@@ -54,6 +57,16 @@ class TrialHistory(Mapping[str, Trial]):
             self._account(old, -1)
         self._trials[trial.id] = trial
         self._account(trial, +1)
+        self._put_log.append(trial.id)
+
+    @property
+    def mark(self) -> int:
+        """A position in the history's changes, for :meth:`changed_since`."""
+        return len(self._put_log)
+
+    def changed_since(self, mark: int) -> list[str]:
+        """The ids of the trials put (new, or a new version) after ``mark``, without repeats."""
+        return list(dict.fromkeys(self._put_log[mark:]))
 
     def _account(self, trial: Trial, sign: int) -> None:
         several = trial.state is TrialState.SUCCESS and isinstance(trial.objective, tuple | list)

@@ -72,3 +72,22 @@ def test_config_keys_are_computed_once_per_configuration() -> None:
     assert keys.of(history) == keys.of(history) and len(computed) == 3
     other = history_of([make_trial(1, {"x": 0.9})])  # another history, the same trial id
     assert keys.of(other) == {config_key({"x": 0.9})} and len(computed) == 4
+
+
+def test_config_keys_follow_a_growing_history_through_its_changes() -> None:
+    """A followed history is read from its changes only, and the keys stay those of a full
+    read: new trials, new versions, two trials with one configuration, another history."""
+    keys = ConfigKeys()
+    history = history_of([make_trial(i, {"x": 0.1 * i}, "pending") for i in range(1, 4)])
+    assert keys.of(history) == {config_key({"x": 0.1 * i}) for i in range(1, 4)}
+    history.put(make_trial(2, {"x": 0.2}, "success"))
+    history.put(make_trial(4, {"x": 0.1}, "success"))  # trial 1's configuration again
+    history.put(make_trial(5, {"x": 0.5}, "pending"))
+    expected = {config_key(trial.config) for trial in history.values()}
+    assert keys.of(history) == expected == ConfigKeys().of(history)
+    history.put(make_trial(4, {"x": 0.7}, "success"))  # edited by hand: 0.1 is trial 1's alone
+    assert keys.of(history) == {config_key(trial.config) for trial in history.values()}
+    other = history_of([make_trial(9, {"x": 0.9})])
+    assert keys.of(other) == {config_key({"x": 0.9})}
+    other.put(make_trial(4, {"x": 0.4}))  # an id known from the first history: counted afresh
+    assert keys.of(other) == {config_key({"x": 0.9}), config_key({"x": 0.4})}
