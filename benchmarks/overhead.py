@@ -1,4 +1,4 @@
-"""Per-trial framework overhead of neps_core: random search on an instant objective.
+"""Per-trial framework overhead of neps_core: an optimizer on an instant objective.
 
 The overhead of a trial is the time between two consecutive calls of ``evaluate_pipeline``
 (sampling, storage writes and reporting; the objective itself takes no time). Growth is the
@@ -10,6 +10,9 @@ its files on the same disk (``tasks/per_trial.py``); "beyond floor" is the frame
     python benchmarks/overhead.py --storage sqlite --sizes 100 1000
     python benchmarks/overhead.py --directory /dev/shm   # on tmpfs: no disk in the way
     python benchmarks/overhead.py --cost-budget          # budget checks that estimate cost
+    python benchmarks/overhead.py --optimizer asha --sizes 500 5000   # with an epochs fidelity
+
+Random search is the default; an optimizer that needs a fidelity gets ``epochs`` (1 to 27).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from pathlib import Path
 from tasks.per_trial import measure
 
 import neps_core as neps
+from neps_core.plugin_manager import load_plugins
 
 SPACE = {
     "learning_rate": neps.Float(1e-5, 1e-1, log=True),
@@ -43,20 +47,30 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[100, 500, 2000])
     parser.add_argument("--storage", default="disk")
+    parser.add_argument("--optimizer", default="random_search")
     parser.add_argument("--directory", type=Path, help="where the runs go (default: temp dir)")
     parser.add_argument(
         "--cost-budget", action="store_true", help="also under a cost_to_spend (never reached)"
     )
     arguments = parser.parse_args()
+    space = dict(SPACE)
+    if load_plugins().optimizers[arguments.optimizer].requires_fidelity:
+        space["epochs"] = neps.IntegerFidelity(1, 27)
     print(
-        f"storage: {arguments.storage}" + (", with a cost budget" if arguments.cost_budget else "")
+        f"optimizer: {arguments.optimizer}, storage: {arguments.storage}"
+        + (", with a cost budget" if arguments.cost_budget else "")
     )
     print("| " + " | ".join(COLUMNS) + " |")
     print("|" + "|".join("---:" for _ in COLUMNS) + "|")
     for size in arguments.sizes:
         with tempfile.TemporaryDirectory(dir=arguments.directory) as directory:
             timing = measure(
-                SPACE, arguments.storage, size, Path(directory), cost_budget=arguments.cost_budget
+                space,
+                arguments.storage,
+                size,
+                Path(directory),
+                cost_budget=arguments.cost_budget,
+                optimizer=arguments.optimizer,
             )
         cells = (
             f"{size}",

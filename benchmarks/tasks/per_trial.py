@@ -1,7 +1,8 @@
 """Per-trial overhead of a run, with the file-system floor as a baseline timed inside it.
 
 Overhead is the time between consecutive ``evaluate_pipeline`` calls of one in-process run
-(random search on an objective that returns at once): sampling, storage and reporting.
+(random search, or another optimizer, on an objective that returns at once): sampling,
+storage and reporting.
 
 Both storages give each trial NePS's folder (``configs/config_N/``) with a few small files for
 people to read. On a virtual disk making them can cost more than the framework's own work,
@@ -57,8 +58,9 @@ def measure(
     directory: Path,
     *,
     cost_budget: bool = False,
+    optimizer: str = "random_search",
 ) -> PerTrial:
-    """Run ``trials`` random-search trials in ``directory`` and time each one's overhead;
+    """Run ``trials`` trials of ``optimizer`` in ``directory`` and time each one's overhead;
     ``cost_budget``: under a ``cost_to_spend`` too (never reached), whose checks run per trial."""
     files = _files_per_trial(space, storage, directory / "probe")
     floor_directory = directory / "file_floor"
@@ -72,7 +74,9 @@ def measure(
         return {"objective_to_minimize": float(len(calls)), "cost": 1.0}
 
     budget = {"cost_to_spend": 10.0 * trials} if cost_budget else {}
-    _run(evaluate_pipeline, space, storage, trials, directory / "run", **budget)
+    _run(
+        evaluate_pipeline, space, storage, trials, directory / "run", optimizer=optimizer, **budget
+    )
     gaps = [started - ended for (_, ended), (started, _) in itertools.pairwise(calls)]
     return PerTrial(gaps, floors)
 
@@ -83,6 +87,8 @@ def _run(
     storage: str,
     trials: int,
     root: Path,
+    *,
+    optimizer: str = "random_search",
     **budgets: float,
 ) -> None:
     neps.run(
@@ -91,7 +97,7 @@ def _run(
         root_directory=root,
         storage=storage,
         evaluations_to_spend=trials,
-        optimizer="random_search",
+        optimizer=optimizer,
         seed=0,
         **budgets,
     )

@@ -14,12 +14,16 @@ Not an optimizer itself (it registers nothing); ``successive_halving``, ``hyperb
   in the top ``1/eta`` of the finished trials of its rung, it is promoted; otherwise a new
   configuration starts at a base rung (async HB spreads them over bases as Hyperband does).
 
-Everything is recomputed from the trial history in id order, so any worker with any history
-reaches the same decision. A promotion is a trial whose ``previous_trial_id`` names the trial
-it continues: once it exists (pending or running, of any worker) its source counts as
-promoted, which is why two workers never promote one trial twice. Budgets: a proposal whose
-fidelity (or estimated cost, learned from finished trials) no longer fits the remaining
-budget is replaced by a cheaper action, or none - the optimizer then stops cleanly.
+Everything follows from the trial history in id order, so any worker with any history
+reaches the same decision. Each optimizer keeps its plan between asks and applies only the
+trials that changed (:class:`PlanTracker`, :class:`Standings`); another history, or trials
+out of creation order, get the plan rebuilt, and an update must always equal a rebuild.
+
+A promotion is a trial whose ``previous_trial_id`` names the trial it continues: once it
+exists (pending or running, of any worker) its source counts as promoted, which is why two
+workers never promote one trial twice. Budgets: a proposal whose fidelity (or estimated
+cost, learned from finished trials) no longer fits the remaining budget is replaced by a
+cheaper action, or none - the optimizer then stops cleanly.
 """
 
 from neps_core_plugins.brackets.optimizer import BracketOptimizer, config_key
@@ -27,6 +31,7 @@ from neps_core_plugins.brackets.plan import (
     SCHEDULES,
     Best,
     Bracket,
+    Finished,
     Member,
     Plan,
     Ranking,
@@ -49,6 +54,8 @@ from neps_core_plugins.brackets.rungs import (
     hyperband_shape,
     sampler_field,
 )
+from neps_core_plugins.brackets.standings import Standings
+from neps_core_plugins.brackets.tracking import PlanTracker
 
 __all__ = [
     "SAMPLERS",
@@ -58,14 +65,17 @@ __all__ = [
     "Bracket",
     "BracketOptimizer",
     "BracketShape",
+    "Finished",
     "HalvingSettings",
     "HyperbandSettings",
     "Member",
     "Plan",
+    "PlanTracker",
     "Ranking",
     "Rungs",
     "Schedule",
     "Slot",
+    "Standings",
     "async_promotions",
     "config_key",
     "early_stopping_rate_field",

@@ -17,6 +17,7 @@ from neps_core.space import PipelineSpace
 from neps_core.space.enumeration import MAX_DRAWS, ConfigKeys, config_key, unseen_config
 from neps_core_plugins.brackets.plan import Member, Plan, Schedule, Slot
 from neps_core_plugins.brackets.rungs import Rungs
+from neps_core_plugins.brackets.tracking import PlanTracker
 
 #: What :meth:`BracketOptimizer._next` returns when the space has no new configuration left.
 USED_UP = object()
@@ -76,21 +77,32 @@ class BracketOptimizer(Optimizer):
         return self.schedule_kind
 
     def ask(self, trials: Mapping[str, Trial], budget: BudgetInfo, n: int) -> Sequence[Proposal]:
-        plan = self.schedule.plan(trials, self.rungs, first_root_loose=self._prior_at_target)
         guard = BudgetGuard(trials, budget)
         rng = self.random_generator(trials)
         seen = self._keys.of(trials)
         proposals: list[Proposal] = []
         short_rungs = False  # until a slot that fits the budget finds the space used up
-        while len(proposals) < n:
-            proposal = self._next(plan, guard, rng, seen, short_rungs=short_rungs)
-            if isinstance(proposal, Proposal):
-                proposals.append(proposal)
-            elif proposal is USED_UP and not short_rungs:
-                short_rungs = True
-            else:  # nothing fits the budget: rungs still wait for their full size
-                break
+        with self._tracker.plan_for(trials).tentative() as plan:
+            while len(proposals) < n:
+                proposal = self._next(plan, guard, rng, seen, short_rungs=short_rungs)
+                if isinstance(proposal, Proposal):
+                    proposals.append(proposal)
+                elif proposal is USED_UP and not short_rungs:
+                    short_rungs = True
+                else:  # nothing fits the budget: rungs still wait for their full size
+                    break
         return proposals
+
+    @functools.cached_property
+    def _tracker(self) -> PlanTracker:
+        """The brackets of the history asked with, kept between asks."""
+        custom = type(self).rank is not BracketOptimizer.rank
+        return PlanTracker(
+            self.schedule,
+            self.rungs,
+            first_root_loose=self._prior_at_target,
+            rank=self.rank if custom else None,
+        )
 
     def _next(
         self,
@@ -108,7 +120,7 @@ class BracketOptimizer(Optimizer):
             if first is not None:
                 return first
         used_up = False
-        for slot in plan.slots(self.rank, short_rungs=short_rungs):
+        for slot in plan.slots(short_rungs=short_rungs):
             fidelity = self.rungs.fidelities[slot.rung]
             continued = slot.source is not None
             if not guard.fits(fidelity, continued):
@@ -187,7 +199,9 @@ class BracketOptimizer(Optimizer):
     def rank(self, members: list[Member], limit: int | None = None) -> list[Member]:
         """The best ``limit`` (default: all) successful members, lowest objective first.
 
-        Ties keep trial order; NaN objectives come last.
+        Ties keep trial order; NaN objectives come last. Plans keep this order sorted as
+        results arrive; an override (Pareto fronts) is asked again whenever a rung's
+        successes change.
         """
         ordered = sorted(members, key=lambda m: (math.isnan(m.objective), m.objective))
         return ordered if limit is None else ordered[:limit]

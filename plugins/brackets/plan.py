@@ -1,7 +1,9 @@
-"""The state of the brackets, rebuilt from the trial history, and the slots a new trial may take."""
+"""The state of the brackets, built from the trial history, and the slots a new trial may take."""
 
 from __future__ import annotations
 
+import contextlib
+from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
@@ -15,6 +17,7 @@ from neps_core_plugins.brackets.rungs import (
     halving_shape,
     hyperband_shape,
 )
+from neps_core_plugins.brackets.standings import Standings
 
 SCHEDULES = ("successive_halving", "hyperband", "asha", "async_hb")
 
@@ -29,6 +32,7 @@ class Member:
     objective: Any = None  # the objective of a successful trial
     trial_id: str | None = None  # None: proposed in the current ``ask``
     promoted: bool = False
+    order: int = 0  # place in creation order (ties in a ranking keep it)
 
     @property
     def success(self) -> bool:
@@ -66,6 +70,8 @@ class Slot:
 Ranking = Callable[[list[Member], int], list[Member]]
 #: ``best(bracket, rung, limit)``: the best ``limit`` successful members of a bracket's rung.
 Best = Callable[[Bracket, int, int], list[Member]]
+#: ``finished(bracket, rung)``: how many members of a bracket's rung are final.
+Finished = Callable[[Bracket, int], int]
 
 
 def sync_promotions(
@@ -95,7 +101,13 @@ def sync_promotions(
 
 
 def async_promotions(
-    bracket: Bracket, top: int, eta: int, best: Best, *, short_rungs: bool = False
+    bracket: Bracket,
+    top: int,
+    eta: int,
+    best: Best,
+    finished_on: Finished,
+    *,
+    short_rungs: bool = False,
 ) -> list[Slot]:
     """ASHA's promotions: the top 1/eta of each rung's finished trials, highest rung first.
 
@@ -104,7 +116,7 @@ def async_promotions(
     """
     slots: list[Slot] = []
     for rung in range(top - 1, bracket.shape.base - 1, -1):
-        finished = sum(m.state.is_final for m in bracket.members(rung))
+        finished = finished_on(bracket, rung)
         count = max(1, finished // eta) if short_rungs and finished > 0 else finished // eta
         winners = best(bracket, rung, count) if count > 0 else []
         slots.extend(Slot(bracket, rung + 1, m) for m in winners if not m.promoted)
@@ -138,24 +150,39 @@ class Schedule:
         return cls(shapes, kind in ("successive_halving", "hyperband"), top, eta)
 
     def plan(
-        self, trials: Mapping[str, Trial], rungs: Rungs, *, first_root_loose: bool = False
+        self,
+        trials: Mapping[str, Trial],
+        rungs: Rungs,
+        *,
+        first_root_loose: bool = False,
+        rank: Ranking | None = None,
     ) -> Plan:
         """The brackets as ``trials`` (in creation order) filled them.
 
         ``first_root_loose``: a first configuration started at the top rung (the prior,
         evaluated at the highest fidelity before any bracket) belongs to no bracket.
+        ``rank``: how a rung's members are ranked (default: lowest objective first).
         """
-        plan = Plan(self, first_root_loose=first_root_loose)
+        plan = Plan(self, first_root_loose=first_root_loose, rank=rank)
         for trial in sorted(trials.values(), key=trial_order):
             plan.add_trial(trial, rungs.rung_of(trial.fidelity))
         return plan
 
 
 class Plan:
-    """The brackets of one history, and the slots the next trial may take."""
+    """The brackets of one history, and the slots the next trial may take.
 
-    def __init__(self, schedule: Schedule, *, first_root_loose: bool = False) -> None:
+    A plan follows a growing history (``update``) rather than being rebuilt for every ask:
+    what it ranked or found settled stays until a member of that rung or bracket
+    changes. Proposals of an ask are taken inside :meth:`tentative` and forgotten after it,
+    since the history brings them back as trials.
+    """
+
+    def __init__(
+        self, schedule: Schedule, *, first_root_loose: bool = False, rank: Ranking | None = None
+    ) -> None:
         self.schedule = schedule
+        self.standings = Standings(rank)
         self.brackets: list[Bracket] = (
             [] if schedule.synchronous else [Bracket(shape) for shape in schedule.shapes]
         )
@@ -164,8 +191,35 @@ class Plan:
         self.first_root_loose = first_root_loose
         self.roots = 0  # configurations started afresh (trials and proposals)
         self._by_id: dict[str, tuple[Bracket, Member]] = {}
+        self._skipped: set[str] = set()  # trials in no bracket (off the rungs or schedule)
+        self._last_order: tuple[int, int, str] | None = None
         self._open: dict[int, list[Bracket]] = {}  # synchronous brackets by base, oldest first
-        self._ranked: dict[tuple[int, int, int], list[Member]] = {}
+        self._finished: Counter[tuple[Bracket, int]] = Counter()  # final members by rung
+        self._settled: dict[bool, set[Bracket]] = {False: set(), True: set()}
+        self._taken: list[tuple[list[Member], Member | None]] | None = None
+
+    def update(self, trial: Trial, rung: int | None) -> bool:
+        """Bring the plan up to ``trial``'s latest version.
+
+        ``False`` when it cannot: a new trial created before trials already placed (ids not
+        in creation order), which only a plan rebuilt in creation order places right.
+        """
+        found = self._by_id.get(trial.id)
+        if found is not None:
+            bracket, member = found
+            self._finished[bracket, member.rung] += trial.state.is_final - member.state.is_final
+            self.standings.remove((bracket, member.rung), member)
+            member.state = trial.state
+            member.objective = _objective(trial)
+            self.standings.add((bracket, member.rung), member)
+            self._unsettle(bracket)
+            return True
+        if trial.id in self._skipped:
+            return True
+        if self._last_order is not None and trial_order(trial) < self._last_order:
+            return False
+        self.add_trial(trial, rung)
+        return True
 
     def add_trial(self, trial: Trial, rung: int | None) -> None:
         """Place an existing trial; trials off the rungs or off the schedule are ignored.
@@ -173,16 +227,21 @@ class Plan:
         A continuation off the rungs (made with another ``eta``) still marks its source as
         promoted: promoting it again would train the configuration along a second chain.
         """
+        self._last_order = trial_order(trial)
         if rung is None:
+            self._skipped.add(trial.id)
             found = self._by_id.get(trial.previous_trial_id or "")
             if found is not None:
                 found[1].promoted = True
+                self._unsettle(found[0])
             return
-        objective = trial.objective if trial.state is TrialState.SUCCESS else None
-        member = Member(trial.config, rung, trial.state, objective, trial.id)
+        member = Member(
+            trial.config, rung, trial.state, _objective(trial), trial.id, order=len(self._by_id)
+        )
         if trial.previous_trial_id is not None:
             found = self._by_id.get(trial.previous_trial_id)
             if found is None:
+                self._skipped.add(trial.id)
                 return
             bracket, source = found
             source.promoted = True
@@ -190,11 +249,20 @@ class Plan:
             loose = self.first_root_loose and self.roots == 0 and rung == self.schedule.top
             chosen = self.loose if loose else self._bracket_for_new(rung)
             if chosen is None:
+                self._skipped.add(trial.id)
                 return
             bracket = chosen
             self.roots += 1
         bracket.members(rung).append(member)
         self._by_id[trial.id] = (bracket, member)
+        self._finished[bracket, rung] += trial.state.is_final
+        self.standings.add((bracket, rung), member)
+        self._unsettle(bracket)
+
+    def _unsettle(self, bracket: Bracket) -> None:
+        """``bracket`` changed: whether it has promotions to offer must be found again."""
+        for settled in self._settled.values():
+            settled.discard(bracket)
 
     def _bracket_for_new(self, rung: int) -> Bracket | None:
         if not any(shape.base == rung for shape in self.schedule.shapes):
@@ -218,32 +286,33 @@ class Plan:
         self._open.setdefault(bracket.shape.base, []).append(bracket)
         return bracket
 
-    def slots(self, rank: Ranking, *, short_rungs: bool = False) -> Iterator[Slot]:
+    def slots(self, *, short_rungs: bool = False) -> Iterator[Slot]:
         """Possible next trials, preferred first: promotions, then new configurations.
 
         ``short_rungs``: for when no new configuration can be drawn (a small discrete space
         is used up): rungs promote from the members they have instead of waiting to fill.
         """
         schedule = self.schedule
-
-        def best(bracket: Bracket, rung: int, limit: int) -> list[Member]:
-            # Successes never change within one ask: rank each rung once.
-            key = (id(bracket), rung, limit)
-            if key not in self._ranked:
-                successes = [m for m in bracket.members(rung) if m.success]
-                self._ranked[key] = rank(successes, limit)[:limit]
-            return self._ranked[key]
-
+        best = self.standings.best
+        settled = self._settled[short_rungs]
         for bracket in list(self.brackets):
+            if bracket in settled:
+                continue
             if schedule.synchronous:
                 short_rungs_of = schedule.eta if short_rungs else None
-                yield from sync_promotions(
-                    bracket, schedule.top, best, short_rungs_of=short_rungs_of
-                )
+                found = sync_promotions(bracket, schedule.top, best, short_rungs_of=short_rungs_of)
+                if not found and not self._taken:  # nothing to promote until a member changes
+                    settled.add(bracket)
             else:
-                yield from async_promotions(
-                    bracket, schedule.top, schedule.eta, best, short_rungs=short_rungs
+                found = async_promotions(
+                    bracket,
+                    schedule.top,
+                    schedule.eta,
+                    best,
+                    lambda bracket, rung: self._finished[bracket, rung],
+                    short_rungs=short_rungs,
                 )
+            yield from found
         if schedule.synchronous:
             yield from (Slot(b, b.shape.base) for b in self.brackets if b.base_open)
             shapes = schedule.shapes
@@ -254,6 +323,24 @@ class Plan:
                 self.brackets, key=lambda b: len(b.members(b.shape.base)) / b.shape.sizes[0]
             )
             yield from (Slot(b, b.shape.base) for b in by_share)
+
+    @contextlib.contextmanager
+    def tentative(self) -> Iterator[Plan]:
+        """Take an ask's proposals (:meth:`take`, :meth:`take_loose`); forget them on exit."""
+        brackets, roots = len(self.brackets), self.roots
+        self._taken = []
+        try:
+            yield self
+        finally:
+            for members, source in reversed(self._taken):
+                members.pop()
+                if source is not None:
+                    source.promoted = False
+            for bracket in self.brackets[brackets:]:
+                self._open[bracket.shape.base].remove(bracket)
+            del self.brackets[brackets:]
+            self.roots = roots
+            self._taken = None
 
     def take(self, slot: Slot, config: Mapping[str, Any]) -> None:
         """Record a proposal for ``slot`` as a pending member, so later slots account for it."""
@@ -267,13 +354,23 @@ class Plan:
             slot.source.promoted = True
         else:
             self.roots += 1
-        bracket.members(slot.rung).append(Member(config, slot.rung, TrialState.PENDING))
+        self._note_taken(bracket, slot.rung, config, slot.source)
 
     def take_loose(self, config: Mapping[str, Any]) -> None:
         """Record a proposal at the top rung outside every bracket."""
         self.roots += 1
-        top = self.schedule.top
-        self.loose.members(top).append(Member(config, top, TrialState.PENDING))
+        self._note_taken(self.loose, self.schedule.top, config, None)
+
+    def _note_taken(
+        self, bracket: Bracket, rung: int, config: Mapping[str, Any], source: Member | None
+    ) -> None:
+        if self._taken is None:
+            raise RuntimeError("proposals are taken inside Plan.tentative()")
+        members = bracket.members(rung)
+        members.append(Member(config, rung, TrialState.PENDING))
+        self._taken.append((members, source))
+        for settled in self._settled.values():
+            settled.discard(bracket)
 
     def successes_by_rung(self) -> dict[int, list[Member]]:
         """Every successful member (of every bracket, and loose ones), by rung."""
@@ -282,6 +379,11 @@ class Plan:
             for rung, members in bracket.rungs.items():
                 found.setdefault(rung, []).extend(m for m in members if m.success)
         return found
+
+
+def _objective(trial: Trial) -> Any:
+    """The objective a member ranks by: only a successful trial's."""
+    return trial.objective if trial.state is TrialState.SUCCESS else None
 
 
 def trial_order(trial: Trial) -> tuple[int, int, str]:

@@ -1,0 +1,153 @@
+"""Plans kept between asks: every answer equals that of a plan rebuilt from the history.
+
+The bracket optimizers keep their plan (brackets, rankings, counts) from one ask to the next
+and read only the trials that changed. These tests drive long asynchronous histories (trials
+of other workers pending, results arriving out of order, failures and crashes, several
+proposals per ask, answers dropped) and compare each answer with a fresh optimizer's, which
+builds its plan from the whole history.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+import neps_core as neps
+from neps_core.components import build_optimizer
+from neps_core.history import TrialHistory
+from neps_core.models import Proposal, Trial, TrialState
+from neps_core.plugin_manager import load_plugins
+from neps_core.testing import make_trial
+
+SPACE = neps.PipelineSpace(
+    {
+        "x": neps.Float(0.0, 1.0, prior=0.3),
+        "kind": neps.Categorical(["a", "b", "c"], prior="b"),
+        "epochs": neps.IntegerFidelity(1, 27),
+    }
+)
+OPTIMIZERS = {
+    "successive_halving": {},
+    "hyperband": {},
+    "asha": {},
+    "async_hb": {},
+    "priorband": {},
+    "mo_asha": {},
+    "mo_hyperband": {},
+    "hyperband_prior_at_top": {"sample_prior_first": "highest_fidelity", "sampler": "prior"},
+}
+
+
+def _optimizer(name: str) -> Any:
+    kind = "hyperband" if name == "hyperband_prior_at_top" else name
+    return build_optimizer(load_plugins().optimizers[kind], OPTIMIZERS[name], SPACE, seed=7)
+
+
+def _objective(name: str, config: dict[str, Any], rng: np.random.Generator) -> Any:
+    value = (config["x"] - 0.3) ** 2 + {"a": 0.2, "b": 0.0, "c": 0.1}[config["kind"]]
+    value = round(value / config["epochs"] ** 0.5, 3)  # rounded: ties must keep trial order
+    if name.startswith("mo_"):
+        return (value, round(float(rng.uniform()), 3))
+    return value
+
+
+def _finish(history: TrialHistory, name: str, rng: np.random.Generator) -> None:
+    """Finish some open trials in random order: most succeed, some fail or crash."""
+    open_ids = history.ids_in(TrialState.PENDING) + history.ids_in(TrialState.EVALUATING)
+    for trial_id in rng.permutation(open_ids)[: rng.integers(0, len(open_ids) + 1)]:
+        trial = history[str(trial_id)]
+        state = rng.choice(["success"] * 8 + ["failed", "crashed", "evaluating"])
+        objective = _objective(name, dict(trial.config), rng) if state == "success" else None
+        if state == "success" and rng.uniform() < 0.05:
+            objective = float("nan") if not name.startswith("mo_") else (float("nan"), 0.5)
+        history.put(_version(trial, str(state), objective))
+
+
+def _version(trial: Trial, state: str, objective: Any) -> Trial:
+    return make_trial(
+        trial.id,
+        trial.config,
+        state,
+        objective=objective,
+        fidelity=trial.fidelity,
+        previous_trial_id=trial.previous_trial_id,
+    )
+
+
+def _add(history: TrialHistory, proposals: list[Proposal]) -> None:
+    for proposal in proposals:
+        history.put(
+            make_trial(
+                history.next_id(),
+                proposal.config,
+                "pending",
+                fidelity=proposal.config["epochs"],
+                previous_trial_id=proposal.previous_trial_id,
+            )
+        )
+
+
+def _answer(optimizer: Any, history: Any, n: int) -> list[tuple[Any, Any]]:
+    proposals = optimizer.ask(history, history.budget(), n)
+    return [(dict(p.config), p.previous_trial_id) for p in proposals]
+
+
+@pytest.mark.parametrize("name", list(OPTIMIZERS))
+def test_a_kept_plan_answers_as_a_rebuilt_one_over_a_long_asynchronous_run(name: str) -> None:
+    rng = np.random.default_rng(3)
+    history = TrialHistory()
+    kept = _optimizer(name)
+    promotions = 0
+    for _ in range(150):
+        _finish(history, name, rng)
+        n = int(rng.integers(1, 4))
+        answer = _answer(kept, history, n)
+        assert answer == _answer(_optimizer(name), history, n), f"after {len(history)} trials"
+        promotions += sum(previous is not None for _, previous in answer)
+        if rng.uniform() < 0.2:  # dropped (over the budget, the worker stopped): forgotten
+            continue
+        _add(history, [Proposal(config, previous_trial_id=p) for config, p in answer])
+    assert promotions > 10  # the run climbed rungs: the comparison covered promotions
+
+
+def test_a_trial_created_before_ones_already_planned_rebuilds_the_plan() -> None:
+    """An imported trial whose id sorts first arrives after later ones (another history's
+    order): the kept plan must place it as a rebuilt plan would, not append it."""
+    history = TrialHistory()
+    kept = _optimizer("successive_halving")
+    for trial_id in range(2, 30):
+        config = {"x": trial_id / 100, "kind": "a", "epochs": 1}
+        history.put(make_trial(trial_id, config, objective=trial_id / 100, fidelity=1))
+    _answer(kept, history, 1)
+    history.put(make_trial(1, {"x": 0.0, "kind": "a", "epochs": 1}, objective=0.0, fidelity=1))
+    answer = _answer(kept, history, 3)
+    assert answer == _answer(_optimizer("successive_halving"), history, 3)
+    assert [previous for _, previous in answer] == ["1", "2", "3"]  # the best third, with 1
+
+
+def test_asked_with_another_mapping_the_plan_is_rebuilt() -> None:
+    """Only a TrialHistory tells what changed; a plain dict is read whole every time."""
+    history = TrialHistory()
+    kept = _optimizer("asha")
+    rng = np.random.default_rng(0)
+    for _ in range(40):
+        _finish(history, "asha", rng)
+        plain = dict(history)
+        answer = kept.ask(plain, history.budget(), 2)
+        expected = _optimizer("asha").ask(plain, history.budget(), 2)
+        assert answer == expected
+        _add(history, list(answer))
+
+
+def test_the_history_lists_what_changed_since_a_mark() -> None:
+    history = TrialHistory()
+    history.put(make_trial(1, {"x": 0.1}, "pending"))
+    mark = history.mark
+    history.put(make_trial(2, {"x": 0.2}, "pending"))
+    history.put(make_trial(1, {"x": 0.1}, "success"))
+    history.put(make_trial(2, {"x": 0.2}, "failed"))
+    assert history.changed_since(mark) == ["2", "1"]
+    assert history.changed_since(history.mark) == []
+    assert history.changed_since(0) == ["1", "2"]
