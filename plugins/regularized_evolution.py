@@ -1,7 +1,8 @@
 """The ``regularized_evolution`` optimizer: aging evolution (Real et al., 2019).
 
-The population is the ``population_size`` most recently finished successful trials; the
-oldest drop out as new ones finish ("aging", which regularizes against lucky evaluations).
+The population is the ``population_size`` most recently created successful trials (creation
+order, not the order results arrive from other workers); the oldest drop out as new ones
+succeed ("aging", which regularizes against lucky evaluations).
 Each proposal mutates the best of ``sample_size`` randomly picked members (a tournament).
 Until the run has started ``population_size`` trials, proposals are random draws. Mutations
 work on decision paths (see ``neps_core.space.PipelineSpace.mutate``), so structural
@@ -11,6 +12,7 @@ with any history, makes the same decision under a seed.
 
 from __future__ import annotations
 
+import bisect
 import functools
 import heapq
 from collections.abc import Mapping, Sequence
@@ -20,6 +22,7 @@ import attrs
 import numpy as np
 
 from neps_core import hookimpl
+from neps_core.history import TrialHistory
 from neps_core.interfaces import Optimizer
 from neps_core.models import BudgetInfo, Proposal, Trial, TrialState
 from neps_core.space.enumeration import ConfigKeys, unique_proposals
@@ -61,15 +64,53 @@ def _order(trial: Trial) -> tuple[float, int, str]:
     return (trial.created_at, int(trial.id) if trial.id.isdigit() else -1, trial.id)
 
 
+def _alive(trial: Trial) -> bool:
+    return trial.state is TrialState.SUCCESS and isinstance(trial.objective, int | float)
+
+
 def population(trials: Mapping[str, Trial], size: int) -> list[Trial]:
     """The ``size`` most recently created successful trials with a scalar objective, oldest
-    first (picked without sorting the whole history, which every proposal reads)."""
-    alive = (
-        t
-        for t in trials.values()
-        if t.state is TrialState.SUCCESS and isinstance(t.objective, int | float)
-    )
-    return sorted(heapq.nlargest(size, alive, key=_order), key=_order)
+    first (picked without sorting the whole history)."""
+    return sorted(heapq.nlargest(size, filter(_alive, trials.values()), key=_order), key=_order)
+
+
+class Population:
+    """The population of the history asked with, kept between asks from its changes.
+
+    Reading every trial on each proposal cost 10 ms per trial at 5,000 trials. A
+    :class:`TrialHistory` asked again says which trials changed; a member that stops being
+    a success (or any other mapping, or another history) makes it read the whole run.
+    """
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._members: list[Trial] = []  # oldest first
+        self._history: TrialHistory | None = None
+        self._mark = 0
+
+    def of(self, trials: Mapping[str, Trial]) -> list[Trial]:
+        """The population of ``trials``, oldest first."""
+        history = trials if isinstance(trials, TrialHistory) else None
+        if history is None or history is not self._history or not self._follow(history):
+            self._members = population(trials, self.size)
+            self._history = history
+        if self._history is not None:
+            self._mark = self._history.mark
+        return list(self._members)
+
+    def _follow(self, history: TrialHistory) -> bool:
+        """Apply the trials changed since the last read; ``False`` when only a full read can."""
+        for trial_id in history.changed_since(self._mark):
+            trial = history[trial_id]
+            at = next((i for i, m in enumerate(self._members) if m.id == trial_id), None)
+            if at is not None:
+                if not _alive(trial):
+                    return False  # a member left: the next youngest is found by a full read
+                self._members[at] = trial
+            elif _alive(trial):
+                bisect.insort(self._members, trial, key=_order)
+                del self._members[: -self.size]
+        return True
 
 
 class RegularizedEvolution(Optimizer):
@@ -84,7 +125,7 @@ class RegularizedEvolution(Optimizer):
 
     def ask(self, trials: Mapping[str, Trial], budget: BudgetInfo, n: int) -> Sequence[Proposal]:
         rng = self.random_generator(trials)
-        members = population(trials, self.settings.population_size)
+        members = self._population.of(trials)
 
         def draw(index: int) -> Mapping[str, Any]:
             initial = len(trials) + index < self.settings.population_size or not members
@@ -95,6 +136,10 @@ class RegularizedEvolution(Optimizer):
     @functools.cached_property
     def _keys(self) -> ConfigKeys:
         return ConfigKeys()
+
+    @functools.cached_property
+    def _population(self) -> Population:
+        return Population(self.settings.population_size)
 
     def _random(self, rng: np.random.Generator) -> Mapping[str, Any]:
         return self.space.sample(rng, use_priors=self.settings.initial_use_priors)

@@ -11,7 +11,7 @@ import pytest
 import neps_core as neps
 from neps_core.errors import SettingsError
 from neps_core.history import TrialHistory
-from neps_core.models import BudgetInfo
+from neps_core.models import BudgetInfo, TrialState
 from neps_core.space import Equals, PipelineSpace
 from neps_core.testing import (
     OptimizerContract,
@@ -141,6 +141,36 @@ def test_the_population_follows_creation_order_not_the_order_trials_arrived() ->
     trials = [make_trial(i, FLOATS.sample(rng), objective=float(i)) for i in range(1, 21)]
     arrived = [trials[i] for i in rng.permutation(len(trials))]  # other workers' syncs
     assert [t.id for t in population(history_of(arrived), 5)] == ["16", "17", "18", "19", "20"]
+
+
+def test_a_kept_population_answers_as_one_read_from_the_whole_history() -> None:
+    """The population follows the history's changes between asks: results arriving out of
+    order, failures, a member re-run to a better result, or to a failure (it must leave, the
+    next youngest success taking its place), answers dropped. Each answer equals a fresh
+    optimizer's."""
+    rng = np.random.default_rng(5)
+    settings = RegularizedEvolutionSettings(population_size=6, sample_size=3)
+    kept = RegularizedEvolution(FLOATS, settings, seed=3)
+    history = TrialHistory()
+    for step in range(120):
+        open_ids = history.ids_in(TrialState.PENDING)
+        for trial_id in rng.permutation(open_ids)[: rng.integers(0, len(open_ids) + 1)]:
+            trial = history[str(trial_id)]
+            state = "failed" if rng.uniform() < 0.15 else "success"
+            objective = float(rng.uniform()) if state == "success" else None
+            history.put(make_trial(trial.id, trial.config, state, objective=objective))
+        if step % 5 == 4 and history.ids_in(TrialState.SUCCESS):  # a member re-run
+            rerun = history[history.ids_in(TrialState.SUCCESS)[-1]]
+            again = {"objective": -1.0} if step % 10 == 4 else {"state": "failed"}
+            history.put(make_trial(rerun.id, rerun.config, **again))
+        n = int(rng.integers(1, 4))
+        answer = kept.ask(history, history.budget(), n)
+        assert answer == RegularizedEvolution(FLOATS, settings, seed=3).ask(
+            history, history.budget(), n
+        ), f"after {len(history)} trials"
+        if rng.uniform() < 0.8:
+            for proposal in answer:
+                history.put(make_trial(history.next_id(), proposal.config, "pending"))
 
 
 def test_evolution_beats_random_search_on_a_structured_problem() -> None:
