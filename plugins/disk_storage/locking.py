@@ -8,6 +8,7 @@ systems without ``fcntl`` (Windows) the ``filelock`` package is used instead.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import threading
 import time
@@ -24,8 +25,12 @@ try:
 except ImportError:  # pragma: no cover - Windows
     fcntl = None  # type: ignore[assignment]
 
+logger = logging.getLogger(__name__)
+
 _FIRST_RETRY_SECONDS = 0.0002
 _LAST_RETRY_SECONDS = 0.005
+#: A transaction holds the lock for milliseconds; a wait this long is worth telling about.
+ANNOUNCE_WAIT_SECONDS = 5.0
 
 
 class ExclusiveLock:
@@ -67,17 +72,29 @@ class ExclusiveLock:
         return self._descriptor
 
     def _acquire(self, descriptor: int) -> None:
-        deadline, pause = time.monotonic() + self.timeout, _FIRST_RETRY_SECONDS
+        start = time.monotonic()
+        deadline, pause = start + self.timeout, _FIRST_RETRY_SECONDS
+        announced = False
         while True:
             try:
                 fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 return
             except BlockingIOError:
-                if time.monotonic() > deadline:
+                now = time.monotonic()
+                if now > deadline:
                     raise StorageError(
                         f"Could not lock {self.path} within {self.timeout:.0f} s; is another "
                         "process stuck holding it?"
                     ) from None
+                if not announced and now - start >= ANNOUNCE_WAIT_SECONDS:
+                    announced = True
+                    logger.warning(
+                        "Waiting for the lock of %s: another process has held it for %.0f s "
+                        "(a stopped or suspended worker?); giving up after %.0f s",
+                        self.guards,
+                        now - start,
+                        self.timeout,
+                    )
                 time.sleep(pause)
                 pause = min(pause * 2, _LAST_RETRY_SECONDS)
             except OSError as error:

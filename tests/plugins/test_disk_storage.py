@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import fcntl
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -21,6 +22,7 @@ from neps_core.errors import SettingsError, StorageError
 from neps_core.models import Report, TrialState
 from neps_core.testing import StorageContract, make_trial, toy_evaluate_pipeline
 from neps_core.testing._storage_workers import WORKER_CODE, child_environment
+from neps_core_plugins.disk_storage import locking
 from neps_core_plugins.disk_storage import storage as disk
 from neps_core_plugins.disk_storage.storage import DiskStorage
 
@@ -275,6 +277,31 @@ def test_a_stuck_lock_holder_gives_a_clear_error(
         holder.wait()
         holder.stdout.close()
     assert _open(storages, root, lock_timeout=5).transact(lambda history: []) == []
+
+
+def test_a_long_wait_for_the_lock_is_told_before_giving_up(
+    root: Path,
+    tmp_path: Path,
+    storages: list[DiskStorage],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A worker (or ``neps-core clean``) waited up to the lock timeout without a word while
+    another process held the lock (suspended with Ctrl-Z, stopped in a debugger)."""
+    monkeypatch.setattr(locking, "ANNOUNCE_WAIT_SECONDS", 0.2)
+    holder = _worker(root, tmp_path, "hold", seconds=60)
+    assert holder.stdout is not None
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        waiting = _open(storages, root, lock_timeout=1.0)
+        with caplog.at_level(logging.WARNING), pytest.raises(StorageError):
+            waiting.transact(lambda history: [])
+    finally:
+        holder.kill()
+        holder.wait()
+        holder.stdout.close()
+    [told] = [r.getMessage() for r in caplog.records if "Waiting for the lock" in r.getMessage()]
+    assert str(_journal(root)) in told and "giving up after 1 s" in told
 
 
 @pytest.mark.parametrize("code", [errno.ENOLCK, errno.EOPNOTSUPP])
