@@ -26,21 +26,10 @@ cost, learned from finished trials) no longer fits the remaining budget is repla
 cheaper action, or none - the optimizer then stops cleanly.
 """
 
+from neps_core_plugins.brackets.members import Best, Bracket, Finished, Member, Ranking, Slot
 from neps_core_plugins.brackets.optimizer import BracketOptimizer, config_key
-from neps_core_plugins.brackets.plan import (
-    SCHEDULES,
-    Best,
-    Bracket,
-    Finished,
-    Member,
-    Plan,
-    Ranking,
-    Schedule,
-    Slot,
-    async_promotions,
-    sync_promotions,
-    trial_order,
-)
+from neps_core_plugins.brackets.plan import SCHEDULES, Plan, Schedule, trial_order
+from neps_core_plugins.brackets.promotions import async_promotions, sync_promotions
 from neps_core_plugins.brackets.rungs import (
     SAMPLE_PRIOR_FIRST,
     SAMPLERS,

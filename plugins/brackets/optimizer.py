@@ -15,7 +15,8 @@ from neps_core.interfaces import Optimizer
 from neps_core.models import BudgetInfo, Proposal, Trial
 from neps_core.space import PipelineSpace
 from neps_core.space.enumeration import MAX_DRAWS, ConfigKeys, config_key, unseen_config
-from neps_core_plugins.brackets.plan import Member, Plan, Schedule, Slot
+from neps_core_plugins.brackets.members import Member, Slot
+from neps_core_plugins.brackets.plan import Plan, Schedule
 from neps_core_plugins.brackets.rungs import Rungs
 from neps_core_plugins.brackets.tracking import PlanTracker
 

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import contextlib
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import attrs
 
 from neps_core.errors import SettingsError
 from neps_core.models import Trial, TrialState
+from neps_core_plugins.brackets.members import Bracket, Member, Ranking, Slot
+from neps_core_plugins.brackets.promotions import async_promotions, sync_promotions
 from neps_core_plugins.brackets.rungs import (
     BracketShape,
     Rungs,
@@ -20,107 +22,6 @@ from neps_core_plugins.brackets.rungs import (
 from neps_core_plugins.brackets.standings import Standings
 
 SCHEDULES = ("successive_halving", "hyperband", "asha", "async_hb")
-
-
-@attrs.define(eq=False)
-class Member:
-    """A trial (or a proposal of the current ``ask``) on a rung of a bracket."""
-
-    config: Mapping[str, Any]
-    rung: int
-    state: TrialState
-    objective: Any = None  # the objective of a successful trial
-    trial_id: str | None = None  # None: proposed in the current ``ask``
-    promoted: bool = False
-    order: int = 0  # place in creation order (ties in a ranking keep it)
-
-    @property
-    def success(self) -> bool:
-        """Whether the trial succeeded with an objective (only those can be promoted)."""
-        return self.state is TrialState.SUCCESS and self.objective is not None
-
-
-@attrs.define(eq=False)
-class Bracket:
-    """The members of one bracket, by rung."""
-
-    shape: BracketShape
-    rungs: dict[int, list[Member]] = attrs.field(factory=dict)
-
-    def members(self, rung: int) -> list[Member]:
-        """The members on ``rung`` in trial order."""
-        return self.rungs.setdefault(rung, [])
-
-    @property
-    def base_open(self) -> bool:
-        """Whether the base rung still takes new configurations (synchronous brackets)."""
-        return len(self.members(self.shape.base)) < self.shape.sizes[0]
-
-
-@attrs.frozen
-class Slot:
-    """A possible next trial: a promotion of ``source`` or a new configuration on ``rung``."""
-
-    bracket: Bracket
-    rung: int
-    source: Member | None = None
-
-
-#: ``rank(successful_members, limit)``: the best ``limit`` of them (or all), best first.
-Ranking = Callable[[list[Member], int], list[Member]]
-#: ``best(bracket, rung, limit)``: the best ``limit`` successful members of a bracket's rung.
-Best = Callable[[Bracket, int, int], list[Member]]
-#: ``finished(bracket, rung)``: how many members of a bracket's rung are final.
-Finished = Callable[[Bracket, int], int]
-
-
-def sync_promotions(
-    bracket: Bracket, top: int, best: Best, *, short_rungs_of: int | None = None
-) -> list[Slot]:
-    """Promotions of a synchronous bracket: from each completed rung its best move up.
-
-    ``short_rungs_of=eta``: a rung that cannot fill (the space has no new configurations
-    left) is complete once its members are final, and promotes its best 1/eta (at least one).
-    """
-    slots: list[Slot] = []
-    expected = bracket.shape.sizes[0]
-    for rung in range(bracket.shape.base, top):
-        members = bracket.members(rung)
-        short = short_rungs_of is not None and 0 < len(members) < expected
-        if (len(members) < expected and not short) or not all(m.state.is_final for m in members):
-            break
-        capacity = bracket.shape.capacity(rung + 1)
-        if short and short_rungs_of is not None:
-            capacity = min(capacity, max(1, len(members) // short_rungs_of))
-        winners = best(bracket, rung, capacity)
-        free = len(winners) - len(bracket.members(rung + 1))
-        waiting = [m for m in winners if not m.promoted][: max(0, free)]
-        slots[:0] = [Slot(bracket, rung + 1, member) for member in waiting]  # higher rungs first
-        expected = len(winners)
-    return slots
-
-
-def async_promotions(
-    bracket: Bracket,
-    top: int,
-    eta: int,
-    best: Best,
-    finished_on: Finished,
-    *,
-    short_rungs: bool = False,
-) -> list[Slot]:
-    """ASHA's promotions: the top 1/eta of each rung's finished trials, highest rung first.
-
-    ``short_rungs``: rungs that cannot grow (the space has no new configurations left)
-    promote at least their best finished trial.
-    """
-    slots: list[Slot] = []
-    for rung in range(top - 1, bracket.shape.base - 1, -1):
-        finished = finished_on(bracket, rung)
-        count = max(1, finished // eta) if short_rungs and finished > 0 else finished // eta
-        winners = best(bracket, rung, count) if count > 0 else []
-        slots.extend(Slot(bracket, rung + 1, m) for m in winners if not m.promoted)
-    return slots
 
 
 @attrs.frozen

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from neps_core_plugins.brackets.plan import Bracket, Member, Ranking
+    from neps_core_plugins.brackets.members import Bracket, Member, Ranking
 
 Rung = tuple["Bracket", int]
 

@@ -6,7 +6,8 @@ from collections.abc import Mapping
 
 from neps_core.history import TrialHistory
 from neps_core.models import Trial
-from neps_core_plugins.brackets.plan import Plan, Ranking, Schedule
+from neps_core_plugins.brackets.members import Ranking
+from neps_core_plugins.brackets.plan import Plan, Schedule
 from neps_core_plugins.brackets.rungs import Rungs
 
 
