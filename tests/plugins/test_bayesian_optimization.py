@@ -208,6 +208,28 @@ def test_trials_in_flight_on_a_converged_model_are_spread_out(tmp_path: Any) -> 
     assert closest > 0.01, in_flight
 
 
+BRANIN = neps.PipelineSpace({"x1": neps.Float(-5.0, 10.0), "x2": neps.Float(0.0, 15.0)})
+
+
+def branin(config: Mapping[str, Any]) -> float:
+    """Branin; its minimum is 0.397887 (at three points)."""
+    x1, x2 = config["x1"], config["x2"]
+    b, c, t = 5.1 / (4 * math.pi**2), 5 / math.pi, 1 / (8 * math.pi)
+    return (x2 - b * x1**2 + c * x1 - 6) ** 2 + 10 * (1 - t) * math.cos(x1) + 10
+
+
+@pytest.mark.parametrize("seed", [3, 7])
+def test_an_observed_point_is_never_proposed_again(seed: int) -> None:
+    """A model sure of itself everywhere else found its largest (tiny) EI next to the
+    incumbent: these seeds evaluated one point on the box's edge 25 times, 1e-7 apart, and
+    ended at regret 1.55."""
+    history = optimize(bo(BRANIN, seed=seed), branin, 40)
+    points = np.array([[(t.config["x1"] + 5) / 15, t.config["x2"] / 15] for t in history.values()])
+    closest = min(np.linalg.norm(a - b) for a, b in itertools.combinations(points, 2))
+    assert closest > 1e-4
+    assert best_objective(history) - 0.397887 < 0.01
+
+
 def test_fantasies_collapse_the_variance_but_keep_the_mean() -> None:
     x = np.array([[0.1, 0.1], [0.9, 0.2], [0.5, 0.9], [0.2, 0.6]])
     model = GaussianProcess(x, np.array([1.0, 2.0, 0.5, 0.2]), KernelLayout((0, 1), ()))
