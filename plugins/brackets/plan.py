@@ -92,7 +92,11 @@ class Plan:
         self.first_root_loose = first_root_loose
         self.roots = 0  # configurations started afresh (trials and proposals)
         self._by_id: dict[str, tuple[Bracket, Member]] = {}
-        self._skipped: set[str] = set()  # trials in no bracket (off the rungs or schedule)
+        #: The rung and source of every trial read, placed in a bracket or not.
+        self._read: dict[str, tuple[int | None, str | None]] = {}
+        #: Continuations read before the trial they continue, by that trial's id.
+        self._waiting: dict[str, list[tuple[Trial, int | None]]] = {}
+        self._waiting_ids: set[str] = set()
         self._last_order: tuple[int, int, str] | None = None
         self._open: dict[int, list[Bracket]] = {}  # synchronous brackets by base, oldest first
         self._finished: Counter[tuple[Bracket, int]] = Counter()  # final members by rung
@@ -102,10 +106,21 @@ class Plan:
     def update(self, trial: Trial, rung: int | None) -> bool:
         """Bring the plan up to ``trial``'s latest version.
 
-        ``False`` when it cannot: a new trial created before trials already placed (ids not
-        in creation order), which only a plan rebuilt in creation order places right.
+        ``False`` when it cannot, and only a plan rebuilt in creation order places it right:
+        a new trial created before trials already placed (ids not in creation order), or a
+        version that moves its trial (another rung, source or configuration: a damaged
+        record's stand-in, an edit by hand).
         """
+        read = self._read.get(trial.id)
+        if read is None:
+            if self._last_order is not None and trial_order(trial) < self._last_order:
+                return False
+            self.add_trial(trial, rung)
+            return True
         found = self._by_id.get(trial.id)
+        moved = read != (rung, trial.previous_trial_id) or trial.id in self._waiting_ids
+        if moved or (found is not None and found[1].config != trial.config):
+            return False
         if found is not None:
             bracket, member = found
             self._finished[bracket, member.rung] += trial.state.is_final - member.state.is_final
@@ -114,43 +129,42 @@ class Plan:
             member.objective = _objective(trial)
             self.standings.add((bracket, member.rung), member)
             self._unsettle(bracket)
-            return True
-        if trial.id in self._skipped:
-            return True
-        if self._last_order is not None and trial_order(trial) < self._last_order:
-            return False
-        self.add_trial(trial, rung)
         return True
 
     def add_trial(self, trial: Trial, rung: int | None) -> None:
-        """Place an existing trial; trials off the rungs or off the schedule are ignored.
+        """Place an existing trial (given in creation order); trials off the rungs or off the
+        schedule are ignored, and a continuation waits for the trial it continues.
 
         A continuation off the rungs (made with another ``eta``) still marks its source as
         promoted: promoting it again would train the configuration along a second chain.
         """
-        self._last_order = trial_order(trial)
+        order = trial_order(trial)
+        self._last_order = order if self._last_order is None else max(order, self._last_order)
+        self._place(trial, rung)
+
+    def _place(self, trial: Trial, rung: int | None) -> None:
+        previous = trial.previous_trial_id
+        self._read[trial.id] = (rung, previous)
+        if previous is not None and previous not in self._by_id:
+            if previous not in self._read or previous in self._waiting_ids:  # not placed yet
+                self._waiting.setdefault(previous, []).append((trial, rung))
+                self._waiting_ids.add(trial.id)
+            return  # else its source is in no bracket: neither is the continuation
         if rung is None:
-            self._skipped.add(trial.id)
-            found = self._by_id.get(trial.previous_trial_id or "")
-            if found is not None:
-                found[1].promoted = True
-                self._unsettle(found[0])
+            if previous is not None:
+                self._by_id[previous][1].promoted = True
+                self._unsettle(self._by_id[previous][0])
             return
         member = Member(
             trial.config, rung, trial.state, _objective(trial), trial.id, order=len(self._by_id)
         )
-        if trial.previous_trial_id is not None:
-            found = self._by_id.get(trial.previous_trial_id)
-            if found is None:
-                self._skipped.add(trial.id)
-                return
-            bracket, source = found
+        if previous is not None:
+            bracket, source = self._by_id[previous]
             source.promoted = True
         else:
             loose = self.first_root_loose and self.roots == 0 and rung == self.schedule.top
             chosen = self.loose if loose else self._bracket_for_new(rung)
             if chosen is None:
-                self._skipped.add(trial.id)
                 return
             bracket = chosen
             self.roots += 1
@@ -159,6 +173,9 @@ class Plan:
         self._finished[bracket, rung] += trial.state.is_final
         self.standings.add((bracket, rung), member)
         self._unsettle(bracket)
+        for child, child_rung in self._waiting.pop(trial.id, []):
+            self._waiting_ids.discard(child.id)
+            self._place(child, child_rung)
 
     def _unsettle(self, bracket: Bracket) -> None:
         """``bracket`` changed: whether it has promotions to offer must be found again."""
@@ -288,5 +305,7 @@ def _objective(trial: Trial) -> Any:
 
 
 def trial_order(trial: Trial) -> tuple[int, int, str]:
-    """Creation order: numeric ids by value, others after them by name."""
-    return (0, int(trial.id), "") if trial.id.isdigit() else (1, 0, trial.id)
+    """Creation order: ids from outside the run's numbering (a plugin storage's names, trials
+    made by hand) first, by name, then numeric ids by value, so that the run's new trials
+    always come last (after one named trial, each ask rebuilt the whole plan)."""
+    return (1, int(trial.id), "") if trial.id.isdigit() else (0, 0, trial.id)

@@ -151,3 +151,59 @@ def test_the_history_lists_what_changed_since_a_mark() -> None:
     assert history.changed_since(mark) == ["2", "1"]
     assert history.changed_since(history.mark) == []
     assert history.changed_since(0) == ["1", "2"]
+
+
+def _nine_at_the_lowest_rung() -> TrialHistory:
+    history = TrialHistory()
+    for trial_id in range(1, 10):
+        config = {"x": trial_id / 100, "kind": "a", "epochs": 1}
+        history.put(make_trial(trial_id, config, objective=trial_id / 100, fidelity=1))
+    return history
+
+
+@pytest.mark.parametrize(
+    "version",
+    [
+        Trial(id="1", config={}, state=TrialState.CORRUPTED, created_at=1.0),  # damaged record
+        make_trial(9, {"x": 0.09, "kind": "a", "epochs": 3}, objective=0.09, fidelity=3),
+        make_trial(1, {"x": 0.5, "kind": "b", "epochs": 1}, objective=0.01, fidelity=1),
+    ],
+    ids=["damaged-record", "another-fidelity", "config-edited"],
+)
+def test_a_version_that_moves_its_trial_is_planned_as_a_rebuild_would(version: Trial) -> None:
+    """Only state and result were taken from a new version: the kept plan promoted a trial
+    that had become a damaged record, or continued an edited configuration as it was."""
+    history = _nine_at_the_lowest_rung()
+    kept = _optimizer("asha")
+    _answer(kept, history, 1)
+    history.put(version)
+    assert _answer(kept, history, 3) == _answer(_optimizer("asha"), history, 3)
+
+
+def test_named_trials_are_promoted_once_and_the_plan_is_kept() -> None:
+    """Trials with ids outside the run's numbering (a plugin storage's names) sorted after
+    the run's own: each promotion of ``imp0`` was placed before it and dropped, so ``imp0`` was
+    promoted again on every ask, and every ask rebuilt the plan."""
+    history = TrialHistory()
+    for index in range(9):
+        config = {"x": index / 100, "kind": "a", "epochs": 1}
+        history.put(make_trial(f"imp{index}", config, objective=index / 100, fidelity=1))
+    kept = _optimizer("asha")
+    plans = set()
+    for _ in range(30):
+        answer = _answer(kept, history, 1)
+        assert answer == _answer(_optimizer("asha"), history, 1)
+        plans.add(id(kept._tracker.plan_for(history)))
+        [(config, previous)] = answer
+        history.put(
+            make_trial(
+                history.next_id(),
+                config,
+                objective=config["x"],
+                fidelity=config["epochs"],
+                previous_trial_id=previous,
+            )
+        )
+    sources = [t.previous_trial_id for t in history.values() if t.previous_trial_id]
+    assert len(sources) == len(set(sources)) > 3
+    assert len(plans) == 1
