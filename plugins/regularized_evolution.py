@@ -104,8 +104,8 @@ class Population:
             trial = history[trial_id]
             at = next((i for i, m in enumerate(self._members) if m.id == trial_id), None)
             if at is not None:
-                if not _alive(trial):
-                    return False  # a member left: the next youngest is found by a full read
+                if not _alive(trial) or _order(trial) != _order(self._members[at]):
+                    return False  # a member left or moved: a full read finds the population
                 self._members[at] = trial
             elif _alive(trial):
                 bisect.insort(self._members, trial, key=_order)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, ClassVar
 
+import attrs
 import numpy as np
 import pytest
 
@@ -171,6 +172,19 @@ def test_a_kept_population_answers_as_one_read_from_the_whole_history() -> None:
         if rng.uniform() < 0.8:
             for proposal in answer:
                 history.put(make_trial(history.next_id(), proposal.config, "pending"))
+
+
+def test_a_member_given_another_creation_time_moves_in_the_population() -> None:
+    """A kept member was replaced in place, out of creation order (a record edited by hand)."""
+    settings = RegularizedEvolutionSettings(population_size=5, sample_size=5)
+    kept = RegularizedEvolution(FLOATS, settings, seed=3)
+    rng = np.random.default_rng(0)
+    history = history_of(make_trial(i, FLOATS.sample(rng), objective=1.0 / i) for i in range(1, 9))
+    kept.ask(history, history.budget(), 1)
+    history.put(attrs.evolve(history["5"], created_at=100.0))
+    fresh = RegularizedEvolution(FLOATS, settings, seed=3)
+    assert kept.ask(history, history.budget(), 2) == fresh.ask(history, history.budget(), 2)
+    assert [t.id for t in kept._population.of(history)] == ["4", "6", "7", "8", "5"]
 
 
 def test_evolution_beats_random_search_on_a_structured_problem() -> None:
