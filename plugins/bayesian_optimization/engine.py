@@ -20,7 +20,7 @@ from threadpoolctl import ThreadpoolController
 
 from neps_core.models import BudgetInfo, Proposal, Trial
 from neps_core.space.enumeration import MAX_DRAWS, unseen_config
-from neps_core.space.parameters import Categorical, Numerical
+from neps_core.space.parameters import Categorical, Float, Numerical
 from neps_core.space.sampling import CATEGORICAL_PRIOR_MASS, NUMERIC_PRIOR_STD
 from neps_core_plugins.bayesian_optimization.acquisition import (
     PriorDensity,
@@ -289,9 +289,32 @@ def _model_proposals(
             restarts=settings.restarts,
         )
         candidates = _not_covered(candidates, np.vstack(in_flight), model, COVERED_CORRELATION)
-        candidates = _not_covered(candidates, observations.x, model, REPEAT_CORRELATION)
+        candidates = candidates[~_repeats(candidates, observations.x, model, optimizer)]
         if not batch.accept_first(candidates) and not batch.accept_random(rng):
             return
+
+
+def _repeats(
+    candidates: np.ndarray,
+    observed: np.ndarray,
+    model: GaussianProcess,
+    optimizer: BayesianOptimization,
+) -> np.ndarray:
+    """Which candidates, taken to the values a configuration has, would repeat an observed
+    point: the same integers and choices, and floats within ``REPEAT_CORRELATION``.
+
+    Only the floats are compared by correlation: with a long lengthscale two neighbouring
+    integers correlate above it, and the model's best unseen integer was passed over.
+    """
+    if len(observed) == 0 or len(candidates) == 0:
+        return np.zeros(len(candidates), dtype=bool)
+    encoder = optimizer.encoder
+    valued = fill_inactive(encoder.encode(encoder.decode(candidates)), encoder)
+    parameters = encoder.space.parameters
+    exact = [i for i, n in enumerate(encoder.names) if not isinstance(parameters[n], Float)]
+    same = np.all(valued[:, None, exact] == observed[None, :, exact], axis=2)
+    correlation = kernel(valued, observed, model.layout, model.hyper) / model.hyper.outputscale
+    return np.any(same & (correlation > REPEAT_CORRELATION), axis=1)
 
 
 def _not_covered(

@@ -230,6 +230,15 @@ def test_an_observed_point_is_never_proposed_again(seed: int) -> None:
     assert best_objective(history) - 0.397887 < 0.01
 
 
+def test_an_unseen_integer_next_to_an_evaluated_one_is_proposed() -> None:
+    """Near-repeats were judged on the model's raw points: between two evaluated integers a
+    candidate correlated above the threshold with one of them (long lengthscales), so the
+    unseen integer it stood for, the optimum (377, 612) among them, was never proposed."""
+    grid = neps.PipelineSpace({"i": neps.Integer(0, 1000), "j": neps.Integer(0, 1000)})
+    history = optimize(bo(grid), lambda c: ((c["i"] - 377) ** 2 + (c["j"] - 612) ** 2) / 1e4, 30)
+    assert best_objective(history) == 0.0
+
+
 def test_fantasies_collapse_the_variance_but_keep_the_mean() -> None:
     x = np.array([[0.1, 0.1], [0.9, 0.2], [0.5, 0.9], [0.2, 0.6]])
     model = GaussianProcess(x, np.array([1.0, 2.0, 0.5, 0.2]), KernelLayout((0, 1), ()))
