@@ -91,6 +91,7 @@ class Plan:
         self.loose = Bracket(BracketShape(schedule.top, (1,)))
         self.first_root_loose = first_root_loose
         self.roots = 0  # configurations started afresh (trials and proposals)
+        self._own_roots = 0  # those of them with the run's own (numeric) ids
         self._by_id: dict[str, tuple[Bracket, Member]] = {}
         #: The rung and source of every trial read, placed in a bracket or not.
         self._read: dict[str, tuple[int | None, str | None]] = {}
@@ -162,12 +163,17 @@ class Plan:
             bracket, source = self._by_id[previous]
             source.promoted = True
         else:
-            loose = self.first_root_loose and self.roots == 0 and rung == self.schedule.top
-            chosen = self.loose if loose else self._bracket_for_new(rung)
+            # The prior at the top is the run's first own trial: named ones (sorted first) are not.
+            own = trial.id.isdigit()
+            loose = self.first_root_loose and own and self._own_roots == 0
+            chosen = (
+                self.loose if loose and rung == self.schedule.top else self._bracket_for_new(rung)
+            )
             if chosen is None:
                 return
             bracket = chosen
             self.roots += 1
+            self._own_roots += own
         bracket.members(rung).append(member)
         self._by_id[trial.id] = (bracket, member)
         self._finished[bracket, rung] += trial.state.is_final

@@ -207,3 +207,19 @@ def test_named_trials_are_promoted_once_and_the_plan_is_kept() -> None:
     sources = [t.previous_trial_id for t in history.values() if t.previous_trial_id]
     assert len(sources) == len(set(sources)) > 3
     assert len(plans) == 1
+
+
+@pytest.mark.parametrize("name", ["hyperband", "asha"])
+def test_the_prior_at_the_top_stays_outside_the_brackets_beside_named_trials(name: str) -> None:
+    """Named ids sort first: an imported trial taken for the run's first configuration put
+    the prior (trial 1, at the top) into a bracket's slot, or out of the plan (asha)."""
+    optimizer = build_optimizer(
+        load_plugins().optimizers[name], {"sample_prior_first": "highest_fidelity"}, SPACE, 7
+    )
+    history = TrialHistory()
+    prior = optimizer.space.prior_config(fidelity=27)
+    history.put(make_trial(1, prior, objective=0.1, fidelity=27))
+    imported = {"x": 0.9, "kind": "a", "epochs": 1}
+    history.put(make_trial("imp0", imported, objective=0.5, fidelity=1))
+    plan = optimizer.schedule.plan(history, optimizer.rungs, first_root_loose=True)
+    assert [m.trial_id for m in plan.loose.members(optimizer.rungs.top)] == ["1"]
