@@ -124,23 +124,6 @@ def test_a_searched_fidelity_is_drawn_among_the_values_that_still_fit(
     assert neps.status(tmp_path / "run").budget.used_fidelities == 50
 
 
-@pytest.mark.parametrize("seed", range(4))
-def test_a_searched_fidelity_is_drawn_among_those_whose_cost_still_fits(
-    tmp_path: Path, seed: int
-) -> None:
-    """Under cost_to_spend (a trial's cost known only once it ran, estimated per fidelity), a
-    draw whose expected cost did not fit ended the run with a third of the budget unused."""
-    summary = neps.run(
-        lambda x, epochs: {"objective_to_minimize": x, "cost": float(epochs)},
-        {"x": neps.Float(0.0, 1.0), "epochs": neps.IntegerFidelity(1, 27)},
-        root_directory=tmp_path / "run",
-        optimizer=("random_search", {"ignore_fidelity": False}),
-        cost_to_spend=100,
-        seed=seed,
-    )
-    assert 99 <= summary.budget.used_cost <= 100  # spent to the last unit, never beyond
-
-
 def _fidelity_draws(fidelity: Any, left: float) -> list[Any]:
     """One draw of each of 400 seeds with ``left`` of ``fidelities_to_spend`` remaining."""
     space = neps.PipelineSpace({"x": neps.Float(0.0, 1.0), "epochs": fidelity})
