@@ -89,7 +89,7 @@ class ExclusiveLock:
                 if not announced and now - start >= ANNOUNCE_WAIT_SECONDS:
                     announced = True
                     logger.warning(
-                        "Waiting for the lock of %s: another process has held it for %.0f s "
+                        "Waiting for the lock of %s for %.0f s now: another process holds it "
                         "(a stopped or suspended worker?); giving up after %.0f s",
                         self.guards,
                         now - start,
