@@ -212,7 +212,7 @@ _ENCODERS: tuple[tuple[Any, Callable[[Any], Any]], ...] = (
     (set | frozenset, lambda value: {"__set__": [encode(item) for item in value]}),
     (BaseException, lambda value: {"__exception__": describe_exception(value)}),
     (os.PathLike, os.fspath),
-    (decimal.Decimal | fractions.Fraction, _exact_real),
+    (EXACT_REALS, _exact_real),
 )
 
 

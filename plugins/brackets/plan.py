@@ -233,7 +233,7 @@ class Plan:
                     schedule.top,
                     schedule.eta,
                     best,
-                    lambda bracket, rung: self._finished[bracket, rung],
+                    lambda of, rung: self._finished[of, rung],
                     short_rungs=short_rungs,
                 )
             yield from found
@@ -293,8 +293,7 @@ class Plan:
         members = bracket.members(rung)
         members.append(Member(config, rung, TrialState.PENDING))
         self._taken.append((members, source))
-        for settled in self._settled.values():
-            settled.discard(bracket)
+        self._unsettle(bracket)
 
     def successes_by_rung(self) -> dict[int, list[Member]]:
         """Every successful member (of every bracket, and loose ones), by rung."""
