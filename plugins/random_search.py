@@ -10,11 +10,10 @@ import attrs
 import numpy as np
 
 from neps_core import hookimpl
-from neps_core.budget import most_within
+from neps_core.budget import BudgetGuard
 from neps_core.interfaces import Optimizer
 from neps_core.models import FIDELITY_SEARCHED, BudgetInfo, Proposal, Trial
 from neps_core.space.parameters import Integer, Numerical
-from neps_core.space.sampling import sample_uniform
 from neps_core.validators import IGNORE_FIDELITY
 
 
@@ -24,7 +23,7 @@ class RandomSearchSettings:
 
     ``ignore_fidelity`` (NePS's option): keep the fidelity at its maximum (the default, also
     NePS's ``"highest fidelity"``); ``False`` draws it uniformly in its range like any other
-    parameter, among the values that still fit ``fidelities_to_spend``.
+    parameter, among the values that still fit ``fidelities_to_spend`` and ``cost_to_spend``.
     """
 
     use_priors: bool = False
@@ -44,37 +43,52 @@ class RandomSearch(Optimizer):
         rng = self.random_generator(trials)
         if self.space.fidelity is None or self.settings.ignore_fidelity:
             return [Proposal(self._sample(rng, "max")) for _ in range(n)]
-        left = budget.remaining_fidelities
+        guard = BudgetGuard(trials, budget)
         proposals = []
         for _ in range(n):
-            fidelity = self._fitting_fidelity(rng, left)
+            fidelity = self._fitting_fidelity(rng, guard)
             if fidelity is None:  # not even the lowest fits: the sampler ends the run
                 break
             config = self._sample(rng, fidelity)
             proposals.append(Proposal(config, metadata={FIDELITY_SEARCHED: True}))
-            left = None if left is None else left - fidelity
+            guard.spend(fidelity, continued=False)
         return proposals
 
-    def _fitting_fidelity(self, rng: np.random.Generator, left: float | None) -> Any:
+    def _fitting_fidelity(self, rng: np.random.Generator, guard: BudgetGuard) -> Any:
         """A uniform draw of the fidelity (on the log scale for a log one) among the values
-        within ``left`` (``None``: all of them); ``None`` when not even the lowest fits.
+        whose trial still fits the budgets; ``None`` when not even the lowest fits.
 
         Drawn in the whole range, a draw that did not fit ended the run with up to half of
-        ``fidelities_to_spend`` unused.
+        ``fidelities_to_spend``, or a third of ``cost_to_spend``, unused.
         """
         parameter = self.space.fidelity
         assert isinstance(parameter, Numerical)
-        if left is None:
-            return sample_uniform(parameter, rng)
-        top = min(parameter.upper, most_within(left))
-        if top < parameter.lower:
+        highest = _highest_fitting(parameter, guard)
+        if highest is None:
             return None
-        if isinstance(parameter, Integer):  # up to the end of the top integer's share
-            top = math.floor(top) + 0.5
-        return parameter.from_unit(rng.random() * min(1.0, parameter.to_unit(top)))
+        top = math.floor(highest) + 0.5 if isinstance(parameter, Integer) else highest
+        drawn = parameter.from_unit(rng.random() * min(1.0, parameter.to_unit(top)))
+        return drawn if guard.fits(drawn, continued=False) else highest
 
     def _sample(self, rng: np.random.Generator, fidelity: Any) -> dict[str, Any]:
         return self.space.sample(rng, use_priors=self.settings.use_priors, fidelity=fidelity)
+
+
+def _highest_fitting(parameter: Numerical, guard: BudgetGuard) -> Any:
+    """The highest value of the fidelity whose trial still fits, by bisection on its unit
+    scale (a trial's expected cost grows with its fidelity); ``None`` if the lowest does not."""
+    if not guard.fits(parameter.lower, continued=False):
+        return None
+    if guard.fits(parameter.upper, continued=False):
+        return parameter.upper
+    fits, does_not = 0.0, 1.0
+    for _ in range(60):
+        middle = (fits + does_not) / 2
+        if guard.fits(parameter.from_unit(middle), continued=False):
+            fits = middle
+        else:
+            does_not = middle
+    return parameter.from_unit(fits)
 
 
 @hookimpl

@@ -89,6 +89,38 @@ def test_the_estimate_errs_high_when_costs_vary() -> None:
     assert model.estimate(6, False) == pytest.approx(8.0)  # largest cost per epoch (4/3) * 6
 
 
+def test_between_the_fidelities_seen_the_cost_is_on_the_line_between_theirs() -> None:
+    # A fixed cost per trial (5) plus one per epoch: extrapolating the largest cost per epoch
+    # (6, from epoch 1) expected 5 + 20 of a trial at 20 epochs to cost 120.
+    model = CostModel(history_of([_trial(1, 1, 6.0), _trial(2, 27, 32.0)]))
+    assert model.estimate(20, False) == pytest.approx(25.0)
+    assert model.estimate(54, False) == pytest.approx(6.0 * 54)  # largest cost per epoch
+
+
+def test_below_the_lowest_fidelity_seen_the_line_continues_within_bounds() -> None:
+    # Extrapolated per epoch (14 / 9), a trial at 1 epoch would cost 1.6, not 6.
+    model = CostModel(history_of([_trial(1, 27, 32.0), _trial(2, 9, 14.0)]))
+    assert model.estimate(1, False) == pytest.approx(6.0)
+    assert model.estimate(3, True) == pytest.approx(8.0)  # no promotion seen: every trial's
+    # Cost per epoch growing with the epochs: the line would give less than nothing at 1.
+    convex = CostModel(history_of([_trial(1, 3, 9.0), _trial(2, 9, 81.0)]))
+    assert convex.estimate(1, False) == pytest.approx(3.0)  # 3 per epoch, as at 3 epochs
+    # Costs that barely grow: the line above the lowest's cost is cut there.
+    noisy = CostModel(history_of([_trial(1, 3, 9.0), _trial(2, 9, 6.0)]))
+    assert noisy.estimate(1, False) == pytest.approx(9.0)
+
+
+def test_a_kind_is_estimated_from_its_own_fidelities_and_never_below_others_at_the_same() -> None:
+    fresh = [_trial(1, 1, 1.0), _trial(2, 9, 9.0)]
+    model = CostModel(
+        history_of([*fresh, _trial(3, 3, 2.0, previous=1), _trial(4, 9, 6.0, previous=3)])
+    )
+    assert model.estimate(6, True) == pytest.approx(4.0)  # between promotions' 2 and 6
+    assert model.estimate(6, False) == pytest.approx(6.0)  # between fresh trials' 1 and 9
+    assert model.estimate(3, False) == pytest.approx(3.0)  # above the promotion's 2 there
+    assert model.estimate(1, True) == 1.0  # the fresh trial's there, above the promotions' line
+
+
 def test_without_a_fidelity_the_estimate_is_the_largest_cost_seen() -> None:
     history = history_of(
         [_trial(1, None, 2.0), _trial(2, None, 5.0), _trial(3, None, None, "evaluating")]

@@ -124,6 +124,26 @@ def test_a_searched_fidelity_is_drawn_among_the_values_that_still_fit(
     assert neps.status(tmp_path / "run").budget.used_fidelities == 50
 
 
+@pytest.mark.parametrize("overhead", [0.0, 5.0])
+@pytest.mark.parametrize("seed", range(4))
+def test_a_searched_fidelity_is_drawn_among_those_whose_cost_still_fits(
+    tmp_path: Path, seed: int, overhead: float
+) -> None:
+    """Under cost_to_spend (a trial's cost known only once it ran, estimated per fidelity), a
+    draw whose expected cost did not fit ended the run with a third of the budget unused; with
+    a fixed cost per trial, a cost extrapolated per epoch below the fidelities seen overshot."""
+    summary = neps.run(
+        lambda x, epochs: {"objective_to_minimize": x, "cost": overhead + epochs},
+        {"x": neps.Float(0.0, 1.0), "epochs": neps.IntegerFidelity(1, 27)},
+        root_directory=tmp_path / "run",
+        optimizer=("random_search", {"ignore_fidelity": False}),
+        cost_to_spend=100,
+        seed=seed,
+    )
+    # Spent until not even the cheapest trial (overhead + 1 epoch) fits, never beyond.
+    assert 100 - (overhead + 1) < summary.budget.used_cost <= 100
+
+
 def _fidelity_draws(fidelity: Any, left: float) -> list[Any]:
     """One draw of each of 400 seeds with ``left`` of ``fidelities_to_spend`` remaining."""
     space = neps.PipelineSpace({"x": neps.Float(0.0, 1.0), "epochs": fidelity})
