@@ -39,6 +39,39 @@ def test_the_first_front_matches_pairwise_comparisons() -> None:
         assert first_front(points) == _brute_force_front(points)
 
 
+def _brute_force_fronts(points: np.ndarray) -> list[list[int]]:
+    """Front after front, each found by pairwise comparisons among the remaining points."""
+    remaining = list(range(len(points)))
+    fronts = []
+    while remaining:
+        front = [remaining[i] for i in _brute_force_front(points[remaining])]
+        fronts.append(front)
+        remaining = [i for i in remaining if i not in front]
+    return fronts
+
+
+def test_fronts_of_one_or_two_objectives_match_pairwise_comparisons() -> None:
+    """Up to two objectives, a sweep sorts the fronts: the same as peeling them pairwise,
+    with ties, equal points and infinities."""
+    rng = np.random.default_rng(1)
+    for n, k, _ in itertools.product((0, 1, 2, 9, 40, 200), (1, 2), range(5)):
+        points = rng.integers(0, 6, size=(n, k)).astype(float)
+        points[rng.random(points.shape) < 0.05] = np.inf
+        points[rng.random(points.shape) < 0.05] = -np.inf
+        expected = _brute_force_fronts(points)
+        assert nondominated_fronts(points) == expected
+        for limit in (0, 1, n // 3, n - 1):
+            assert nondominated_fronts(points, limit) == _first_fronts(expected, limit)
+
+
+def _first_fronts(fronts: list[list[int]], limit: int) -> list[list[int]]:
+    """The fronts that hold the first ``limit`` points."""
+    kept: list[list[int]] = []
+    while len(kept) < len(fronts) and sum(map(len, kept)) < limit:
+        kept.append(fronts[len(kept)])
+    return kept
+
+
 def test_the_summary_front_keeps_trial_order_and_handles_a_short_vector() -> None:
     trials = [
         make_trial(str(i), {"x": 0.0}, objective=objective)
