@@ -18,6 +18,7 @@ Hyperband.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar
 
@@ -67,14 +68,17 @@ class ParetoPromotion(BracketOptimizer):
         limit = len(members) if limit is None else min(limit, len(members))
         if limit <= 0:
             return []
-        points = np.array([_vector(m.objective) for m in members], dtype=float)
-        points = np.where(np.isnan(points), np.inf, points)
-        front_order = FRONT_ORDERS[self.settings.mo_selector]
+        points = _points([m.objective for m in members])
         order: list[int] = []
         for front in nondominated_fronts(points, limit):
-            picks = front_order(points[front], limit - len(order))
+            picks = self._front_orders.first(points[front], limit - len(order))
             order.extend(front[i] for i in picks)
         return [members[i] for i in order]
+
+    @functools.cached_property
+    def _front_orders(self) -> FrontOrders:
+        """The orders of the fronts seen lately (a kept optimizer's; a fresh one finds them)."""
+        return FrontOrders(FRONT_ORDERS[self.settings.mo_selector])
 
     def check_objectives(self, trials: Mapping[str, Trial]) -> None:
         """Every successful trial must report the same number of objectives."""
@@ -120,6 +124,16 @@ def _vector(objective: Any) -> tuple[float, ...]:
     return (float(objective),) if is_number(objective) else tuple(map(float, objective))
 
 
+def _points(objectives: list[Any]) -> np.ndarray:
+    """One row of floats per objective (NaN as infinity: worst), converted in one NumPy call:
+    one conversion per member cost as much as the ranking itself at a few thousand trials."""
+    try:
+        points = np.array(objectives, dtype=float).reshape(len(objectives), -1)
+    except ValueError:  # numbers beside one-element lists
+        points = np.array([_vector(o) for o in objectives], dtype=float)
+    return np.where(np.isnan(points), np.inf, points)
+
+
 def epsilon_net_order(points: np.ndarray, limit: int | None = None) -> list[int]:
     """Greedy farthest-point order of (the first ``limit`` of) ``points``.
 
@@ -159,6 +173,41 @@ def crowding_distance_order(points: np.ndarray, limit: int | None = None) -> lis
         if len(points) > 2 and np.isfinite(span) and span > 0:
             distance[order[1:-1]] += (column[order[2:]] - column[order[:-2]]) / span
     return [int(i) for i in np.argsort(-distance, kind="stable")[:limit]]
+
+
+class FrontOrders:
+    """Orders of fronts by their points, the least recently used forgotten first.
+
+    A new result at a rung moves few of its fronts: ordering every front again on every ask
+    cost more than all else at a few thousand trials. A shorter order is the start of a
+    longer one (for both selectors), so an order found for a larger ``limit`` serves.
+    """
+
+    #: Points of the fronts remembered, at most (a few asks' worth on every rung).
+    CAPACITY = 50_000
+
+    def __init__(self, order: Callable[[np.ndarray, int | None], list[int]]) -> None:
+        self.order = order
+        self._known: dict[tuple[tuple[int, ...], bytes], list[int]] = {}
+        self._points = 0
+
+    def first(self, points: np.ndarray, limit: int) -> list[int]:
+        """The first ``limit`` points of the front ``points`` in order."""
+        if len(points) == 1:  # nothing to order, nothing to remember
+            return [0][:limit]
+        key = (points.shape, points.tobytes())
+        known = self._known.pop(key, None)
+        if known is not None:
+            self._points -= len(points)
+        if known is None or len(known) < min(limit, len(points)):
+            known = self.order(points, limit)
+        self._known[key] = known
+        self._points += len(points)
+        while self._points > self.CAPACITY:
+            oldest = next(iter(self._known))
+            self._points -= oldest[0][0]
+            del self._known[oldest]
+        return known[:limit]
 
 
 #: ``mo_selector`` -> the order of the members of one front.

@@ -36,12 +36,15 @@ OPTIMIZERS = {
     "priorband": {},
     "mo_asha": {},
     "mo_hyperband": {},
+    "mo_asha_nsga2": {"mo_selector": "nsga2"},
     "hyperband_prior_at_top": {"sample_prior_first": "highest_fidelity", "sampler": "prior"},
 }
+#: The optimizer behind each variant's name.
+KINDS = {"mo_asha_nsga2": "mo_asha", "hyperband_prior_at_top": "hyperband"}
 
 
 def _optimizer(name: str) -> Any:
-    kind = "hyperband" if name == "hyperband_prior_at_top" else name
+    kind = KINDS.get(name, name)
     return build_optimizer(load_plugins().optimizers[kind], OPTIMIZERS[name], SPACE, seed=7)
 
 

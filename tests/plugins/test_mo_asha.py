@@ -13,6 +13,7 @@ from neps_core.errors import SettingsError
 from neps_core.testing import OptimizerContract, history_of, make_trial
 from neps_core_plugins.mo_asha import (
     MOASHA,
+    FrontOrders,
     MOHalvingSettings,
     MOHyperband,
     crowding_distance_order,
@@ -53,6 +54,28 @@ def test_crowding_distance_puts_the_ends_first_then_the_loneliest() -> None:
     assert crowding_distance_order(np.array([[1.0, 2.0]])) == [0]
     with_inf = np.array([[0.0, np.inf], [0.5, 0.5], [1.0, 0.0], [0.7, 0.2]])
     assert crowding_distance_order(with_inf)[:3] == [0, 2, 1]
+
+
+def test_front_orders_are_remembered_by_their_points_up_to_a_capacity() -> None:
+    ordered: list[tuple[int, int | None]] = []
+
+    def order(points: np.ndarray, limit: int | None) -> list[int]:
+        ordered.append((len(points), limit))
+        return epsilon_net_order(points, limit)
+
+    orders = FrontOrders(order)
+    orders.CAPACITY = 6
+    fronts = [np.array([[0.0, 1.0], [0.5, 0.5], [1.0, 0.0]]) + shift for shift in (0, 1, 2)]
+    assert orders.first(fronts[0], 1) == [0]
+    assert orders.first(fronts[0], 3) == epsilon_net_order(fronts[0])  # longer: ordered again
+    assert orders.first(fronts[0].copy(), 2) == [0, 2]  # the same points: remembered
+    orders.first(fronts[1], 3)
+    assert orders.first(fronts[0], 3) == [0, 2, 1]  # six points: both remembered
+    orders.first(fronts[2], 3)  # nine: the least recently used front (1) is forgotten
+    assert orders.first(fronts[0], 3) == [0, 2, 1]
+    orders.first(fronts[1], 3)
+    assert orders.first(np.array([[5.0, 5.0]]), 1) == [0]  # one point: nothing to order
+    assert ordered == [(3, 1), (3, 3), (3, 3), (3, 3), (3, 3)]
 
 
 def _rung_zero(objectives: list[tuple[float, float]]) -> Any:
@@ -103,6 +126,15 @@ def test_one_objective_is_plain_asha() -> None:
     )
     [proposal] = MOASHA(SPACE, seed=0).ask(history, history.budget(), 1)
     assert proposal.previous_trial_id == "2"
+
+
+def test_one_objective_ranks_numbers_beside_one_element_lists() -> None:
+    history = history_of(
+        make_trial(i + 1, {"x": i / 10, "epochs": 1}, objective=v, fidelity=1)
+        for i, v in enumerate([0.5, [0.1], (0.9,), 0.3, 0.7, [0.2]])
+    )
+    proposals = MOASHA(SPACE, seed=0).ask(history, history.budget(), 2)
+    assert [p.previous_trial_id for p in proposals] == ["2", "6"]
 
 
 def test_inconsistent_objectives_are_refused() -> None:
