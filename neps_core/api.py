@@ -81,8 +81,9 @@ def run(
             workers live).
         evaluations_to_spend: Trials the whole run may create (every worker together).
         max_evaluations_per_run: Trials this call may create.
-        continue_until_max_evaluation_completed: Once sampling stops, wait until every
-            trial of the run is final (other workers' too, re-queued if they die).
+        continue_until_max_evaluation_completed: Once the run's budget stops sampling,
+            wait until every trial of the run is final (other workers' too, re-queued if
+            they die). A call stopped by its own ``max_*_per_run`` limit returns at once.
         cost_to_spend: Summed reported ``cost`` the whole run may spend.
         max_cost_per_run: Cost this call may spend.
         fidelities_to_spend: Summed fidelity the whole run may spend.

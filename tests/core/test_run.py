@@ -210,6 +210,31 @@ def test_continue_until_max_evaluation_completed_waits_for_open_trials(root: Pat
     assert results[0].counts["success"] == 2
 
 
+def test_a_call_stopped_by_its_own_limit_does_not_wait_for_open_trials(root: Path) -> None:
+    """The per-call limit is the share of work the call was given: waiting for every other
+    trial of the run would make a job array's jobs last as long as the whole run."""
+    neps.run(lambda x, depth: None, SPACE, root_directory=root, evaluations_to_spend=3,
+             max_evaluations_per_run=2)  # fmt: skip
+    results: list[neps.Summary] = []
+    caller = threading.Thread(
+        target=lambda: results.append(
+            neps.run(
+                Recorder(),
+                SPACE,
+                root_directory=root,
+                evaluations_to_spend=3,
+                max_evaluations_per_run=1,
+                continue_until_max_evaluation_completed=True,
+            )
+        ),
+        daemon=True,
+    )
+    caller.start()
+    caller.join(timeout=60)
+    assert not caller.is_alive(), "run() waited for trials its limit did not give it"
+    assert (results[0].counts["evaluating"], results[0].counts["success"]) == (2, 1)
+
+
 # -- continuing ----------------------------------------------------------------------------------
 def test_an_evaluation_changing_the_working_directory_moves_no_files(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
