@@ -89,7 +89,11 @@ def component_spec(value: Any, setting: str) -> ComponentSpec:
     if isinstance(value, Mapping):
         options = dict(value)
         if "name" not in options:
-            raise SettingsError(f"{setting}: a mapping needs a 'name' key, got {sorted(options)}")
+            renamed = [key for key in ("strategy", "algorithm") if key in options]
+            hint = f" (NePS's {renamed[0]!r} is 'name' here)" if renamed else ""
+            raise SettingsError(
+                f"{setting}: a mapping needs a 'name' key{hint}, got {sorted(options)}"
+            )
         return ComponentSpec(options.pop("name"), options)
     if isinstance(value, Sequence) and len(value) == 2:
         if not isinstance(value[1], Mapping):

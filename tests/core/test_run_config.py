@@ -223,8 +223,12 @@ def test_overrides_change_the_config_before_validation(tmp_path: Path) -> None:
         ("max_evaluations_total: ten\n", "max_evaluations_total: must be a positive integer"),
         ("budget: -3\n", "budget: must be a positive number"),
         ("searcher: {name: random_search, use_prior: true}\n", "searcher.use_prior: unknown"),
+        (
+            "searcher: {strategy: hyperband, eta: 3}\n",
+            "searcher: a mapping needs a 'name' key (NePS's 'strategy' is 'name' here)",
+        ),
     ],
-    ids=["max_evaluations_total", "budget", "searcher"],
+    ids=["max_evaluations_total", "budget", "searcher", "strategy"],
 )
 def test_errors_name_a_key_as_the_file_spells_it(tmp_path: Path, text: str, named: str) -> None:
     # "evaluations_to_spend: must be ...", a key the file does not have.
