@@ -66,9 +66,25 @@ def _may_be_entry(name: str, value: Any) -> bool:
     return not (name.startswith("_") or callable(value) or hasattr(value, "__get__"))
 
 
+def refuse_mistaken_constant(name: str, value: Any) -> None:
+    """Refuse a value that would become a constant only by mistake: a parameter type not
+    called (``neps.Float``) or a set meant as choices (a set has no order to encode)."""
+    if isinstance(value, type) and issubclass(value, Parameter):
+        raise InvalidParameterError(
+            f"Parameter {name!r}: {value.__name__} is a parameter type, not a parameter; "
+            f"call it with its range or choices, e.g. {value.__name__}(...)"
+        )
+    if isinstance(value, set | frozenset):
+        raise InvalidParameterError(
+            f"Parameter {name!r}: a set is not a parameter; for choices write "
+            f"Categorical({sorted(value, key=repr)!r}), for a fixed value Constant(...)"
+        )
+
+
 def _entry(name: str, value: Any) -> Parameter | None:
     if isinstance(value, Parameter):
         return value
+    refuse_mistaken_constant(name, value)
     if not _may_be_entry(name, value):
         return None
     if contains_node(value):

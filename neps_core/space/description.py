@@ -25,6 +25,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from neps_core.space.analysis import DEFAULT_MAX_DEPTH
+from neps_core.space.class_attributes import refuse_mistaken_constant
 from neps_core.space.conditions import Clause, clause_from_description
 from neps_core.space.legacy import current_keys, prior_of_default
 from neps_core.space.nodes import (
@@ -140,6 +141,7 @@ def parameter_from_description(name: str, entry: Any) -> Parameter:
     if isinstance(entry, list | tuple):
         return _from_list(name, entry)
     if not isinstance(entry, Mapping):
+        refuse_mistaken_constant(name, entry)
         return Constant(_scientific_text(entry))
     if is_node_form(entry):
         return _structural_entry(name, entry)

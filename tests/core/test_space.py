@@ -636,6 +636,27 @@ def test_intermediates_used_by_an_entry_or_a_clause_are_fine() -> None:
     assert set(gated.searchable) == {"_use_momentum", "momentum"}
 
 
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        (neps.Float, "Float is a parameter type, not a parameter; call it"),
+        ({16, 32}, r"a set is not a parameter; for choices write Categorical\(\[16, 32\]\)"),
+    ],
+    ids=["uncalled type", "set"],
+)
+def test_a_value_that_is_a_constant_only_by_mistake_is_refused(value: Any, message: str) -> None:
+    # Both ran, evaluate_pipeline receiving the class Float or the set {16, 32} as a constant.
+    with pytest.raises(neps.InvalidParameterError, match=rf"Parameter 'width': {message}"):
+        space_from_description({"x": neps.Float(0.0, 1.0), "width": value})
+
+    class Space(neps.PipelineSpace):
+        x = neps.Float(0.0, 1.0)
+        width = value
+
+    with pytest.raises(neps.InvalidParameterError, match=rf"Parameter 'width': {message}"):
+        Space()
+
+
 def test_plain_class_attributes_are_passed_on_as_constants() -> None:
     """As in NePS, ``batch_size = 64`` in a space class reaches ``evaluate_pipeline``."""
 
