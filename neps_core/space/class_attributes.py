@@ -69,7 +69,7 @@ def _may_be_entry(name: str, value: Any) -> bool:
 def refuse_mistaken_constant(name: str, value: Any) -> None:
     """Refuse a value that would become a constant only by mistake: a parameter type not
     called (``neps.Float``) or a set meant as choices (a set has no order to encode)."""
-    if isinstance(value, type) and issubclass(value, Parameter):
+    if isinstance(value, type) and issubclass(value, Parameter) and _is_ours(value):
         raise InvalidParameterError(
             f"Parameter {name!r}: {value.__name__} is a parameter type, not a parameter; "
             f"call it with its range or choices, e.g. {value.__name__}(...)"
@@ -81,10 +81,17 @@ def refuse_mistaken_constant(name: str, value: Any) -> None:
         )
 
 
+def _is_ours(cls: type) -> bool:
+    """Whether ``cls`` is one of neps_core's parameter types (a subclass the user wrote,
+    a helper beside the parameters of a space class, is not a mistake)."""
+    return cls.__module__.startswith("neps_core.")
+
+
 def _entry(name: str, value: Any) -> Parameter | None:
     if isinstance(value, Parameter):
         return value
-    refuse_mistaken_constant(name, value)
+    if not name.startswith("_"):
+        refuse_mistaken_constant(name, value)
     if not _may_be_entry(name, value):
         return None
     if contains_node(value):

@@ -6,6 +6,7 @@ error that names the parameter, and samples must honour bounds, log scales and p
 
 from __future__ import annotations
 
+import abc
 import math
 import warnings
 from pathlib import Path
@@ -655,6 +656,15 @@ def test_a_value_that_is_a_constant_only_by_mistake_is_refused(value: Any, messa
 
     with pytest.raises(neps.InvalidParameterError, match=rf"Parameter 'width': {message}"):
         Space()
+
+    class Helpers(neps.PipelineSpace, abc.ABC):  # a frozenset __abstractmethods__
+        x = neps.Float(0.0, 1.0)
+        _width = value
+
+        class Narrow(neps.Float):
+            """A helper type of the user's, beside the parameters."""
+
+    assert list(Helpers().parameters) == ["x"]
 
 
 def test_plain_class_attributes_are_passed_on_as_constants() -> None:
