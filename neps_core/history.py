@@ -10,7 +10,7 @@ import math
 from collections.abc import Iterable, Iterator, Mapping
 from fractions import Fraction
 
-from neps_core.budget import CostModel
+from neps_core.cost_model import CostModel
 from neps_core.models import BudgetInfo, Trial, TrialState
 
 

@@ -321,7 +321,7 @@ class TrialSampler:
 
         Whichever optimizer proposes: a trial's fidelity is known before it runs, and is
         summed exactly, so ``fidelities_to_spend`` is never overshot; its cost is estimated
-        from finished trials like it (see :class:`~neps_core.budget.CostModel`).
+        from finished trials like it (see :class:`~neps_core.cost_model.CostModel`).
         """
         limit, name = self.settings.fidelities_to_spend, self.space.fidelity_name
         if limit is None and budget.cost_to_spend is None:

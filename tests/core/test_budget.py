@@ -17,9 +17,9 @@ from neps_core.budget import (
     FAILURE_STREAK_LIMIT,
     BudgetGuard,
     CallBudget,
-    CostModel,
     failure_streak_without_cost,
 )
+from neps_core.cost_model import CostModel
 from neps_core.history import TrialHistory
 from neps_core.models import Trial
 from neps_core.testing import history_of, make_trial
@@ -54,7 +54,7 @@ def test_the_cost_model_learns_from_finished_trials() -> None:
     )
     assert model.estimate(3, False) == 3.0
     assert model.estimate(3, True) == 2.0
-    assert model.estimate(1, True) == 1.0  # by fidelity when no promotion was seen there
+    assert model.estimate(1, True) == 2.0  # below the one promotion seen: its cost
     assert model.estimate(9, False) == 9.0  # fresh trials' cost per fidelity unit (1)
 
 
@@ -89,12 +89,18 @@ def test_the_estimate_errs_high_when_costs_vary() -> None:
     assert model.estimate(6, False) == pytest.approx(8.0)  # largest cost per epoch (4/3) * 6
 
 
-def test_between_the_fidelities_seen_the_cost_is_on_the_line_between_theirs() -> None:
+def test_between_the_fidelities_seen_the_estimate_bounds_costs_of_either_curvature() -> None:
     # A fixed cost per trial (5) plus one per epoch: extrapolating the largest cost per epoch
-    # (6, from epoch 1) expected 5 + 20 of a trial at 20 epochs to cost 120.
-    model = CostModel(history_of([_trial(1, 1, 6.0), _trial(2, 27, 32.0)]))
-    assert model.estimate(20, False) == pytest.approx(25.0)
-    assert model.estimate(54, False) == pytest.approx(6.0 * 54)  # largest cost per epoch
+    # (6, from epoch 1) expected a trial at 20 epochs (25) to cost 120; no more than at 27.
+    overhead = CostModel(history_of([_trial(1, 1, 6.0), _trial(2, 27, 32.0)]))
+    assert overhead.estimate(20, False) == pytest.approx(32.0)
+    assert overhead.estimate(54, False) == pytest.approx(6.0 * 54)  # largest cost per epoch
+    # 3 * sqrt(epochs): the line between 1 and 100 gives 9.5 at 25, which costs 15.
+    saturating = CostModel(history_of([_trial(1, 1, 3.0), _trial(2, 100, 30.0)]))
+    assert saturating.estimate(25, False) == pytest.approx(30.0)
+    # epochs ** 2: 3 per epoch as at 3 epochs gives 18 at 6, which costs 36; the line 45.
+    growing = CostModel(history_of([_trial(1, 3, 9.0), _trial(2, 9, 81.0)]))
+    assert growing.estimate(6, False) == pytest.approx(45.0)
 
 
 def test_below_the_lowest_fidelity_seen_the_line_continues_within_bounds() -> None:
@@ -121,6 +127,18 @@ def test_a_kind_is_estimated_from_its_own_fidelities_and_never_below_others_at_t
     assert model.estimate(1, True) == 1.0  # the fresh trial's there, above the promotions' line
 
 
+def test_a_failed_trials_cost_only_raises_the_estimate_at_its_fidelity() -> None:
+    # A failure at 100 epochs with cost_value_on_error=0 drew the line from (1, 1) to
+    # (100, 0): a trial at 50 epochs was expected to cost 0.5.
+    model = CostModel(history_of([_trial(1, 1, 1.0), _trial(2, 100, 0.0, "failed")]))
+    assert model.estimate(50, False) == pytest.approx(50.0)
+    assert model.estimate(100, False) == pytest.approx(100.0)  # not the failure's 0
+    model = CostModel(history_of([_trial(1, 1, 1.0), _trial(2, 50, 70.0, "failed")]))
+    assert model.estimate(50, False) == pytest.approx(70.0)
+    alone = CostModel(history_of([_trial(1, 9, 4.0, "failed")]))
+    assert alone.estimate(9, False) == alone.estimate(3, False) == 4.0  # nothing else known
+
+
 def test_without_a_fidelity_the_estimate_is_the_largest_cost_seen() -> None:
     history = history_of(
         [_trial(1, None, 2.0), _trial(2, None, 5.0), _trial(3, None, None, "evaluating")]
@@ -134,9 +152,10 @@ def test_without_a_fidelity_the_estimate_is_the_largest_cost_seen() -> None:
 
 
 def test_running_trials_count_against_the_cost_budget() -> None:
-    history = history_of([_trial(1, 9, 9.0), _trial(2, 9, None, "evaluating")])
-    guard = BudgetGuard(history, history.budget(cost_to_spend=20.0))
-    assert guard.cost_left == 2.0  # 20 - 9 spent - 9 expected
+    finished = [_trial(1, 9, 9.0), _trial(3, 1, 1.0)]
+    history = history_of([*finished, _trial(2, 9, None, "evaluating")])
+    guard = BudgetGuard(history, history.budget(cost_to_spend=21.0))
+    assert guard.cost_left == 2.0  # 21 - 10 spent - 9 expected
     assert guard.fits(1, False)
     assert not guard.fits(3, False)
 
@@ -324,6 +343,30 @@ def test_failures_with_cost_value_on_error_spend_the_budget(tmp_path: Path) -> N
     )
     assert summary.counts["failed"] == 4
     assert summary.budget.used_cost == 10.0
+
+
+def _fails_one_in_five(x: float, epochs: int) -> dict[str, float]:
+    if int(x * 1e6) % 5 == 0:
+        raise RuntimeError("diverged")
+    return {"objective_to_minimize": x, "cost": float(epochs)}
+
+
+@pytest.mark.parametrize("seed", [1, 2, 9])
+def test_failures_costing_nothing_do_not_make_trials_look_cheap(tmp_path: Path, seed: int) -> None:
+    # A failure at 90 epochs with cost_value_on_error=0 made the line of costs fall towards
+    # it: a trial at 60 epochs was expected to cost little, started, and overshot (228 of 200).
+    summary = neps.run(
+        _fails_one_in_five,
+        {"x": neps.Float(0.0, 1.0), "epochs": neps.IntegerFidelity(1, 100)},
+        root_directory=tmp_path,
+        optimizer=("random_search", {"ignore_fidelity": False}),
+        cost_to_spend=200.0,
+        ignore_errors=True,
+        cost_value_on_error=0.0,
+        seed=seed,
+    )
+    assert summary.counts["failed"] > 0
+    assert summary.budget.used_cost <= 200.0
 
 
 def test_a_streak_of_failures_needs_consecutive_failures_without_cost() -> None:
