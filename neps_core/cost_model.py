@@ -3,8 +3,8 @@
 The estimate decides whether a trial still fits ``cost_to_spend``, so it errs high: what it
 assumes of the cost between the fidelities seen holds for a cost that grows with the
 fidelity either faster than linearly, or with a cost per fidelity unit that falls (a fixed
-part per trial, a cost that saturates); only above every fidelity seen can a cost growing
-faster than linearly exceed it.
+part per trial, a cost that saturates). A cost can exceed it above every fidelity seen, if
+it grows faster than linearly, and while a single fidelity has been seen (see CostTable).
 """
 
 from __future__ import annotations
@@ -65,9 +65,12 @@ class CostTable:
     the next one's cost and the previous one's cost per unit times the fidelity (a bound
     for a cost per unit that falls); below the lowest, that line continued, at least the
     lowest's cost per unit times the fidelity and at most its cost; above the highest, the
-    larger of that line continued and the largest cost per unit times the fidelity; with a
-    single fidelity seen, its cost below it. Never below the largest cost of any kind at
-    that fidelity.
+    larger of that line continued and the largest cost per unit times the fidelity. Never
+    below the largest cost of any kind at that fidelity.
+
+    While a single fidelity was seen, a lower one costs its cost per unit: a guess, too low
+    for a fixed part per trial, but the bound (its whole cost) would end a run whose first
+    trial ran at the top fidelity (PriorBand's prior) and took half the budget.
     """
 
     def __init__(self) -> None:
@@ -124,10 +127,12 @@ class CostTable:
             if lower_level > 0:
                 falling = min(upper_cost, lower_cost * level / lower_level)
             return max(_on_line(seen(above - 1), seen(above), level), falling)
-        if len(levels) == 1 or levels[0] <= 0:
+        if levels[0] <= 0:
             return upper_cost
-        proportional = upper_cost * level / levels[0]
-        return min(upper_cost, max(proportional, _on_line(seen(0), seen(1), level)))
+        guesses = [upper_cost * level / levels[0]]
+        if len(levels) > 1:
+            guesses.append(_on_line(seen(0), seen(1), level))
+        return min(upper_cost, max(guesses))
 
 
 def _level(fidelity: float | None) -> Level:

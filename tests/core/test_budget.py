@@ -54,7 +54,7 @@ def test_the_cost_model_learns_from_finished_trials() -> None:
     )
     assert model.estimate(3, False) == 3.0
     assert model.estimate(3, True) == 2.0
-    assert model.estimate(1, True) == 2.0  # below the one promotion seen: its cost
+    assert model.estimate(1, True) == 1.0  # the fresh trial's there, above the promotion's
     assert model.estimate(9, False) == 9.0  # fresh trials' cost per fidelity unit (1)
 
 
@@ -136,7 +136,8 @@ def test_a_failed_trials_cost_only_raises_the_estimate_at_its_fidelity() -> None
     model = CostModel(history_of([_trial(1, 1, 1.0), _trial(2, 50, 70.0, "failed")]))
     assert model.estimate(50, False) == pytest.approx(70.0)
     alone = CostModel(history_of([_trial(1, 9, 4.0, "failed")]))
-    assert alone.estimate(9, False) == alone.estimate(3, False) == 4.0  # nothing else known
+    assert alone.estimate(9, False) == 4.0  # nothing else known
+    assert alone.estimate(3, False) == pytest.approx(4.0 / 3)
 
 
 def test_without_a_fidelity_the_estimate_is_the_largest_cost_seen() -> None:
@@ -367,6 +368,21 @@ def test_failures_costing_nothing_do_not_make_trials_look_cheap(tmp_path: Path, 
     )
     assert summary.counts["failed"] > 0
     assert summary.budget.used_cost <= 200.0
+
+
+def test_a_first_trial_at_the_top_fidelity_leaves_the_rest_of_the_budget_usable(
+    tmp_path: Path,
+) -> None:
+    # PriorBand starts with its prior at the top fidelity (cost 105 of 200); expecting every
+    # lower fidelity to cost as much ended the run there.
+    summary = neps.run(
+        lambda x, epochs: {"objective_to_minimize": x, "cost": 5.0 + epochs},
+        {"x": neps.Float(0.0, 1.0, prior=0.5), "epochs": neps.IntegerFidelity(1, 100)},
+        root_directory=tmp_path,
+        optimizer="priorband",
+        cost_to_spend=200.0,
+    )
+    assert 150.0 <= summary.budget.used_cost <= 200.0
 
 
 def test_a_streak_of_failures_needs_consecutive_failures_without_cost() -> None:
