@@ -63,10 +63,11 @@ class CostTable:
     are taken to grow with the fidelity: between two fidelities seen, the larger of the line
     between their costs (a bound for costs growing faster than linearly) and the lower of
     the next one's cost and the previous one's cost per unit times the fidelity (a bound
-    for a cost per unit that falls); below the lowest, that line continued, at least the
-    lowest's cost per unit times the fidelity and at most its cost; above the highest, the
-    larger of that line continued and the largest cost per unit times the fidelity. Never
-    below the largest cost of any kind at that fidelity.
+    for a cost per unit that falls). Beyond them, the line through the lowest and the
+    highest continued (far apart, their noise tilts it little): below the lowest, at least
+    the lowest's cost per unit times the fidelity and at most its cost; above the highest,
+    at least the highest's cost per unit times the fidelity (a bound for a cost per unit that
+    falls). Never below the largest cost of any kind at that fidelity.
 
     While a single fidelity was seen, a lower one costs its cost per unit: a guess, too low
     for a fixed part per trial, but the bound (its whole cost) would end a run whose first
@@ -75,8 +76,6 @@ class CostTable:
 
     def __init__(self) -> None:
         self._by_kind: dict[tuple[Level, Kind], float] = {}
-        # Largest cost per fidelity unit per kind.
-        self._unit_costs: dict[bool, float] = {}
         # The fidelities seen, in order, per kind.
         self._levels: dict[Kind, list[float]] = {}
 
@@ -89,8 +88,6 @@ class CostTable:
             for kind in (continued, None):
                 if (level, kind) not in self._by_kind:
                     bisect.insort(self._levels.setdefault(kind, []), level)
-            if level > 0:
-                _raise_to(self._unit_costs, continued, cost / level)
         _raise_to(self._by_kind, (level, continued), cost)
         _raise_to(self._by_kind, (level, None), cost)
 
@@ -113,12 +110,16 @@ class CostTable:
         def seen(index: int) -> tuple[float, float]:
             return levels[index], self._by_kind[levels[index], kind]
 
+        if not levels:
+            return 0.0
         above = bisect.bisect_left(levels, level)
         if above == len(levels):
-            unit = self._unit_costs.get(continued, max(self._unit_costs.values(), default=0.0))
-            guesses = [seen(-1)[1] if levels else 0.0, unit * level]
+            highest_level, highest_cost = seen(-1)
+            guesses = [highest_cost]
+            if highest_level > 0:
+                guesses.append(highest_cost * level / highest_level)
             if len(levels) > 1:
-                guesses.append(_on_line(seen(-2), seen(-1), level))
+                guesses.append(_on_line(seen(0), seen(-1), level))
             return max(guesses)
         upper_cost = seen(above)[1]
         if above > 0:
@@ -131,7 +132,7 @@ class CostTable:
             return upper_cost
         guesses = [upper_cost * level / levels[0]]
         if len(levels) > 1:
-            guesses.append(_on_line(seen(0), seen(1), level))
+            guesses.append(_on_line(seen(0), seen(-1), level))
         return min(upper_cost, max(guesses))
 
 
