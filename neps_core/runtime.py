@@ -24,6 +24,7 @@ from neps_core.errors import (
     TrialAlreadyReportedError,
     add_note,
 )
+from neps_core.estimate_wait import CostEstimateWait
 from neps_core.history import TrialHistory
 from neps_core.interfaces import EvaluationJob, EvaluationOutcome
 from neps_core.liveness import (
@@ -68,6 +69,8 @@ class Worker:
         self._told_waiting = ""  # the reason for waiting last logged
         self._told_none = False  # whether a trial returning None was warned about
         self._budget_seen_at = -ASYNC_NOTICE_INTERVAL  # the first look at once
+        by_cost = context.settings.cost_to_spend is not None
+        self._estimate_wait = CostEstimateWait(self.settings.worker_id) if by_cost else None
         self._sampler = TrialSampler(
             context.settings,
             context.space,
@@ -145,7 +148,8 @@ class Worker:
         while True:
             self._notice_async_results()
             free = self._free_slots()
-            if free > 0 and (self.stop_reason is None or waits) and not until_results:
+            asks = self.stop_reason is None or waits or self._ask_again()
+            if free > 0 and asks and not until_results:
                 sampled = self._sample(free)
                 for trial in sampled:
                     self._launch(trial)
@@ -224,12 +228,21 @@ class Worker:
             self._sample(0)  # says whether this worker's limit or the budget stops it
 
     def _must_wait_for_others(self) -> bool:
-        """With continue_until_max_evaluation_completed, wait until every trial is final."""
-        if self.stop_reason is None or not self.settings.continue_until_max_evaluation_completed:
+        """Whether this stopped worker waits for others' trials: with
+        continue_until_max_evaluation_completed until every trial is final; when the next
+        trial did not fit cost_to_spend, while trials run (see ``CostEstimateWait``)."""
+        if self.stop_reason is None or self._local_stop is not None:
             return False
-        if self._local_stop is not None:
-            return False
-        return not self.context.storage.sync().all_final
+        history = self.context.storage.sync()
+        if self.settings.continue_until_max_evaluation_completed:
+            return not history.all_final
+        wait = self._estimate_wait
+        return wait is not None and wait.applies(history, self._sampler.stop_reason)
+
+    def _ask_again(self) -> bool:
+        """Whether a worker waiting for running trials' costs samples again now."""
+        wait = self._estimate_wait
+        return wait is not None and self._must_wait_for_others() and wait.ask_again()
 
     # -- sampling ---------------------------------------------------------------------------
     def _sample(self, free: int) -> list[Trial]:

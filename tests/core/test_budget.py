@@ -6,6 +6,10 @@ or (as estimated) of ``cost_to_spend`` is not started.
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import textwrap
+import time
 from pathlib import Path
 from typing import Any
 
@@ -94,7 +98,8 @@ def test_between_the_fidelities_seen_the_estimate_bounds_costs_of_either_curvatu
     # (6, from epoch 1) expected a trial at 20 epochs (25) to cost 120; no more than at 27.
     overhead = CostModel(history_of([_trial(1, 1, 6.0), _trial(2, 27, 32.0)]))
     assert overhead.estimate(20, False) == pytest.approx(32.0)
-    assert overhead.estimate(54, False) == pytest.approx(6.0 * 54)  # largest cost per epoch
+    # Above: the cost per epoch at 27 (the old largest, 6 from epoch 1, gave 324 for 59).
+    assert overhead.estimate(54, False) == pytest.approx(32.0 * 2)
     # 3 * sqrt(epochs): the line between 1 and 100 gives 9.5 at 25, which costs 15.
     saturating = CostModel(history_of([_trial(1, 1, 3.0), _trial(2, 100, 30.0)]))
     assert saturating.estimate(25, False) == pytest.approx(30.0)
@@ -159,6 +164,46 @@ def test_running_trials_count_against_the_cost_budget() -> None:
     assert guard.cost_left == 2.0  # 21 - 10 spent - 9 expected
     assert guard.fits(1, False)
     assert not guard.fits(3, False)
+
+
+_TRIAL_2_RUNS_LONG = textwrap.dedent(
+    """
+    import sys, time
+    import neps_core as neps
+
+    def evaluate_pipeline(x, pipeline_directory):
+        if pipeline_directory.name == "config_1":
+            return {"objective_to_minimize": x, "cost": 10.0}
+        if pipeline_directory.name == "config_2":
+            time.sleep(3.0)
+        return {"objective_to_minimize": x, "cost": 1.0}
+
+    if __name__ == "__main__":
+        neps.run(evaluate_pipeline, {"x": neps.Float(0.0, 1.0)}, root_directory=sys.argv[1],
+                 cost_to_spend=25.0, max_evaluations_per_run=int(sys.argv[2]))
+    """
+)
+
+
+def test_a_worker_waits_for_running_trials_whose_estimated_cost_leaves_no_room(
+    tmp_path: Path,
+) -> None:
+    """With trial 2 running, counted at 10 (the largest cost seen), 5 of 25 were left and a
+    second worker stopped at once, though trial 2 cost 1 and left room for five more."""
+    script = tmp_path / "worker.py"
+    script.write_text(_TRIAL_2_RUNS_LONG)
+    root = tmp_path / "run"
+    first = subprocess.Popen([sys.executable, str(script), str(root), "2"])
+    try:
+        deadline = time.monotonic() + 60
+        while not (root / "configs" / "config_2").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        subprocess.run([sys.executable, str(script), str(root), "100"], check=True, timeout=60)
+    finally:
+        assert first.wait(timeout=60) == 0
+    status = neps.status(root)
+    assert status.counts["success"] == 7  # 10 + 1, then five more at 1 while 10 fit
+    assert status.budget.used_cost == 16.0
 
 
 # -- every optimizer's proposals -----------------------------------------------------------------
