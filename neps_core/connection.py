@@ -31,6 +31,7 @@ from neps_core.liveness import live_trials
 from neps_core.lost_records import history_refusing_unrecorded_folders
 from neps_core.models import RunInfo
 from neps_core.plugin_manager import Plugins
+from neps_core.presence import processes_present
 from neps_core.run_context import INJECTABLE, RunContext, injected_names
 from neps_core.run_info import initialize_run, recorded_settings, stored_space
 from neps_core.run_storage import STORAGE_POINTER_FILE, check_storage_options, open_storage
@@ -232,7 +233,11 @@ def _warn_if_joining_with_other_budgets(settings: RunSettings, history: TrialHis
     mine = {
         key: getattr(settings, key) for key in BUDGET_KEYS if getattr(settings, key) is not None
     }
-    if before == mine or not live_trials(history, time.time(), settings.stale_after):
+    if before == mine:
+        return
+    # A worker of this machine SIGKILLed a moment ago still heartbeated within stale_after.
+    present = processes_present(settings.root_directory)
+    if not live_trials(history, time.time(), settings.stale_after, present):
         return
     logger.warning(
         "This worker joins the run in %s with budgets %s while its other workers run with %s: "

@@ -489,6 +489,34 @@ def test_a_worker_joining_with_other_budgets_is_told(
     assert neps.status(root).budget.evaluations_to_spend == 22
 
 
+def test_a_run_continued_after_its_worker_was_killed_is_not_told_of_other_workers(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Continuing with a larger budget warned of "its other workers" (the killed one's
+    # heartbeat was recent) and, in the next line, re-queued its trial as gone.
+    root = tmp_path / "run"
+    script = tmp_path / "worker.py"
+    script.write_text(
+        "import sys, time\nimport neps_core as neps\n"
+        "neps.run(lambda x: time.sleep(60) or x, {'x': neps.Float(0.0, 1.0)},\n"
+        "         root_directory=sys.argv[1], evaluations_to_spend=3)\n"
+    )
+    worker = subprocess.Popen([sys.executable, str(script), str(root)])
+    try:
+        deadline = time.monotonic() + 60
+        while not (root / "configs" / "config_1").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        worker.kill()
+        worker.wait(timeout=60)
+    with caplog.at_level("INFO", logger="neps_core"):
+        neps.run(lambda x: x, {"x": neps.Float(0.0, 1.0)}, root_directory=root,
+                 evaluations_to_spend=4)  # fmt: skip
+    assert "is gone" in caplog.text  # its trial was re-queued
+    assert "joins the run" not in caplog.text
+    assert neps.status(root).counts["success"] == 4
+
+
 def test_a_budget_raised_by_less_than_a_trial_says_so(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
