@@ -19,6 +19,7 @@ from neps_core.cli import commands
 from neps_core.cli.clean import CLEAN_RULE
 from neps_core.errors import NepsCoreError, SettingsError
 from neps_core.serialization import exception_text
+from neps_core.termination import WorkerStopped
 from neps_core.user_paths import user_path
 
 EPILOG = "Run `neps-core COMMAND --help` for a command's options."
@@ -216,7 +217,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("neps-core: interrupted", file=sys.stderr)
         return 130
-    except Exception as error:
+    except WorkerStopped:  # a stopping signal: its exit status (128 + the signal)
+        raise
+    except (Exception, SystemExit) as error:  # a sys.exit(0) in evaluate_pipeline failed a trial
         if arguments.debug:
             traceback.print_exc()
         print(f"neps-core: error: {describe_error(error)}", file=sys.stderr)
@@ -278,5 +281,12 @@ def describe_error(error: BaseException) -> str:
         text = str(error)
     else:
         text = exception_text(error)  # the user's own exception, whose message may raise
-    notes = getattr(error, "__notes__", [])
-    return " ".join([text, *map(str, notes)])
+    parts = [text]
+    for note in map(str, getattr(error, "__notes__", [])):
+        ours = note.startswith(NOTE_PREFIX)  # written for a traceback, on a line of its own
+        parts.append(f"; {note.removeprefix(NOTE_PREFIX)}" if ours else f" {note}")
+    return "".join(parts)
+
+
+#: How neps_core's notes on the user's exceptions begin.
+NOTE_PREFIX = "neps_core: "

@@ -30,6 +30,11 @@ def evaluate_pipeline(x, depth):
 
 def broken(x, depth):
     raise ValueError("boom in the user's code")
+
+
+def exits(x, depth):
+    import sys
+    sys.exit(0)
 """
 
 CONFIG = {
@@ -209,8 +214,19 @@ def test_run_without_evaluate_pipeline_says_what_is_missing(
 def test_an_error_in_the_users_code_fails_the_command(project: Path) -> None:
     result = cli("run", "run.yaml", "evaluate_pipeline=train.py:broken", cwd=project)
     assert result.returncode == 1
-    assert "neps-core: error: ValueError: boom in the user's code" in result.stderr
+    assert "neps-core: error: ValueError: boom in the user's code; raised by evaluate_pipeline " \
+        "in trial 1, stored as failed" in result.stderr  # fmt: skip
     assert "Traceback" not in result.stderr
+    assert neps.status(project / "results").counts["failed"] == 1
+
+
+def test_a_sys_exit_0_in_the_users_code_fails_the_command(project: Path) -> None:
+    # Its trial failed and the run stopped with the budget unspent, yet the exit status was 0.
+    result = cli("run", "run.yaml", "evaluate_pipeline=train.py:exits", cwd=project)
+    assert result.returncode == 1
+    assert "neps-core: error: SystemExit: 0; raised by evaluate_pipeline in trial 1" in (
+        result.stderr
+    )
     assert neps.status(project / "results").counts["failed"] == 1
 
 
