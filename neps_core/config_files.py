@@ -210,6 +210,7 @@ def _drop_other_spellings(data: dict[str, Any], override: str) -> None:
 def apply_override(data: dict[str, Any], override: str, source: str) -> None:
     """Set ``key.path=value`` in ``data``; a component name string becomes ``{name: ...}``."""
     key_path, separator, text = override.partition("=")
+    key_path = key_path.strip()  # 'seed = 3', quoted as one argument
     if not separator or not key_path:
         raise SettingsError(f"{source}: override {override!r} must look like key.path=value")
     *parents, last = key_path.split(".")

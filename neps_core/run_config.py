@@ -20,6 +20,7 @@ are ``SettingsError`` starting with the file and the key path, e.g.
 
 from __future__ import annotations
 
+import difflib
 import re
 import warnings
 from collections.abc import Callable, Mapping, Sequence
@@ -122,12 +123,8 @@ class _Parser:
             name = canonical_name(str(key))
             if name in REMOVED:
                 self.fail(str(key), f"not supported by neps_core: {REMOVED[name]}")
-            if name not in SETTINGS and _a_section(value):
-                self.fail(
-                    str(key), "a section of settings (NePS's form): put them at the top level"
-                )
             if name not in SETTINGS:
-                self.fail(str(key), f"unknown setting.{did_you_mean(str(key), known)}")
+                self.fail(str(key), _unknown(str(key), value, known))
             if name in values:
                 self.fail(str(key), f"{name} is given twice (also under another name)")
             if key in DEPRECATED_ALIASES:
@@ -394,6 +391,10 @@ def _names_code(value: Any) -> bool:
     )
 
 
-def _a_section(value: Any) -> bool:
-    """Whether ``value`` is a mapping of settings (NePS's ``experiment:`` sections)."""
-    return isinstance(value, Mapping) and any(canonical_name(str(k)) in SETTINGS for k in value)
+def _unknown(key: str, value: Any, known: list[str]) -> str:
+    """Why ``key`` is refused: a mapping of settings is NePS's ``experiment:`` section, unless
+    ``key`` is a typo of a setting (``pipline_space:`` holding a parameter ``optimizer``)."""
+    section = isinstance(value, Mapping) and any(canonical_name(str(k)) in SETTINGS for k in value)
+    if section and not difflib.get_close_matches(key, known, n=1, cutoff=0.6):
+        return "a section of settings (NePS's form): put them at the top level"
+    return f"unknown setting.{did_you_mean(key, known)}"

@@ -215,6 +215,8 @@ def test_overrides_change_the_config_before_validation(tmp_path: Path) -> None:
         load_run_config(path, ["evaluations_to_spend=0"])
     with pytest.raises(SettingsError, match=r"must look like key\.path=value"):
         load_run_config(path, ["evaluations_to_spend"])
+    # Quoted as one shell argument: "seed : unknown setting. Did you mean 'seed'?"
+    assert load_run_config(path, ["seed = 3"])["seed"] == 3
 
 
 @pytest.mark.parametrize(
@@ -466,6 +468,10 @@ def test_error_messages_give_the_key_path(
         (  # NePS's sectioned form was "unknown setting" with a list of settings
             {"experiment": {"max_evaluations_total": 5}},
             "run.yaml: experiment: a section of settings (NePS's form): put them at the top",
+        ),
+        (  # a typo'd space holding a parameter named like a setting was "a section"
+            {"pipline_space": {"optimizer": [0.0, 1.0]}},
+            "run.yaml: pipline_space: unknown setting. Did you mean 'pipeline_space'?",
         ),
         ({"evaluate_pipeline": "missing.py:f"}, "run.yaml: evaluate_pipeline: no such file"),
         (
