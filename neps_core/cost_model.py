@@ -4,7 +4,8 @@ The estimate decides whether a trial still fits ``cost_to_spend``, so it errs hi
 assumes of the cost between the fidelities seen holds for a cost that grows with the
 fidelity either faster than linearly, or with a cost per fidelity unit that falls (a fixed
 part per trial, a cost that saturates). A cost can exceed it above every fidelity seen, if
-it grows faster than linearly, and while a single fidelity has been seen (see CostTable).
+it grows faster than linearly, below the lowest seen if it also has a fixed part, and while
+a single fidelity has been seen (see CostTable).
 """
 
 from __future__ import annotations

@@ -12,9 +12,11 @@ from __future__ import annotations
 import logging
 import time
 
+from neps_core.budget import within
 from neps_core.history import TrialHistory
-from neps_core.liveness import awaits_result
-from neps_core.sampler import BUDGET_DOES_NOT_FIT
+from neps_core.liveness import WORKER_PROCESS, awaits_result
+from neps_core.models import Trial, TrialState
+from neps_core.sampler import BUDGET_DOES_NOT_FIT, TrialSampler
 
 logger = logging.getLogger(__name__)
 
@@ -24,22 +26,30 @@ ASK_INTERVAL = 1.0
 
 
 class CostEstimateWait:
-    """Whether a worker stopped by the cost budget waits for running trials, and when to ask
-    again. Trials awaiting ``save_pipeline_results`` are not waited for: their results may
-    come after every worker has stopped, as the asynchronous pattern intends."""
+    """Whether a worker that ``sampler`` stopped by the cost budget waits for running trials,
+    and when to ask again."""
 
-    def __init__(self, worker_id: str) -> None:
+    def __init__(self, sampler: TrialSampler, worker_id: str) -> None:
+        self._sampler = sampler
         self._worker_id = worker_id
         self._asked_at = time.monotonic()
         self._told = False
         self._saw_running = False  # since the last ask
 
-    def applies(self, history: TrialHistory, stop_reason: str | None) -> bool:
-        """Whether the sampler's ``stop_reason`` is the budget's and trials run that may
-        leave room once they end, or ended since the last ask (ask once more)."""
-        if stop_reason is None or not stop_reason.startswith(BUDGET_DOES_NOT_FIT):
-            return False
-        running = [t.id for t in history.unfinished() if not awaits_result(t)]
+    def may_apply(self) -> bool:
+        """Whether the sampler stopped because the next trial did not fit cost_to_spend
+        (without reading the run)."""
+        stop_reason = self._sampler.stop_reason or ""
+        by_cost = self._sampler.settings.cost_to_spend is not None
+        return by_cost and stop_reason.startswith(BUDGET_DOES_NOT_FIT)
+
+    def applies(self, history: TrialHistory) -> bool:
+        """Whether, the stop being the budget's (``may_apply``), the cheapest new trial would
+        fit were the running trials to cost nothing, and some run; or some ended since the
+        last ask (ask once more)."""
+        if not self._could_fit(history):
+            return False  # what finished leaves no room: nothing that ends can make some
+        running = [t.id for t in history.unfinished() if _waited_for(t)]
         if not running:
             return self._saw_running
         self._saw_running = True
@@ -49,7 +59,7 @@ class CostEstimateWait:
                 "estimated cost, which they may not reach",
                 self._worker_id,
                 ", ".join(running[:10]),
-                stop_reason,
+                self._sampler.stop_reason,
             )
             self._told = True
         return True
@@ -61,3 +71,20 @@ class CostEstimateWait:
             return False
         self._asked_at, self._saw_running = now, False
         return True
+
+    def _could_fit(self, history: TrialHistory) -> bool:
+        left = self._sampler.budget(history).remaining_cost
+        space = self._sampler.space
+        lowest = None
+        if space.fidelity is not None:
+            lowest = history.lowest_fresh_fidelity
+            lowest = space.fidelity_value("min") if lowest is None else lowest
+        return left is not None and within(history.cost_model.estimate(lowest, False), left)
+
+
+def _waited_for(trial: Trial) -> bool:
+    """A trial a ``run()`` worker evaluates. Not one awaiting ``save_pipeline_results``, whose
+    result may come after every worker stopped, as that pattern intends, nor an ask-and-tell
+    client's, which may hold it untold for as long as it likes."""
+    evaluating = trial.state is TrialState.EVALUATING
+    return evaluating and WORKER_PROCESS in trial.metadata and not awaits_result(trial)

@@ -69,8 +69,6 @@ class Worker:
         self._told_waiting = ""  # the reason for waiting last logged
         self._told_none = False  # whether a trial returning None was warned about
         self._budget_seen_at = -ASYNC_NOTICE_INTERVAL  # the first look at once
-        by_cost = context.settings.cost_to_spend is not None
-        self._estimate_wait = CostEstimateWait(self.settings.worker_id) if by_cost else None
         self._sampler = TrialSampler(
             context.settings,
             context.space,
@@ -78,6 +76,7 @@ class Worker:
             context.plugins,
             process=this_process(),
         )
+        self._estimate_wait = CostEstimateWait(self._sampler, self.settings.worker_id)
 
     @property
     def stop_reason(self) -> str | None:
@@ -233,16 +232,14 @@ class Worker:
         trial did not fit cost_to_spend, while trials run (see ``CostEstimateWait``)."""
         if self.stop_reason is None or self._local_stop is not None:
             return False
-        history = self.context.storage.sync()
         if self.settings.continue_until_max_evaluation_completed:
-            return not history.all_final
+            return not self.context.storage.sync().all_final
         wait = self._estimate_wait
-        return wait is not None and wait.applies(history, self._sampler.stop_reason)
+        return wait.may_apply() and wait.applies(self.context.storage.sync())
 
     def _ask_again(self) -> bool:
         """Whether a worker waiting for running trials' costs samples again now."""
-        wait = self._estimate_wait
-        return wait is not None and self._must_wait_for_others() and wait.ask_again()
+        return self._must_wait_for_others() and self._estimate_wait.ask_again()
 
     # -- sampling ---------------------------------------------------------------------------
     def _sample(self, free: int) -> list[Trial]:

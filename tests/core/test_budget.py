@@ -6,9 +6,11 @@ or (as estimated) of ``cost_to_spend`` is not started.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -168,15 +170,15 @@ def test_running_trials_count_against_the_cost_budget() -> None:
 
 _TRIAL_2_RUNS_LONG = textwrap.dedent(
     """
-    import sys, time
+    import os, sys, time
     import neps_core as neps
 
     def evaluate_pipeline(x, pipeline_directory):
-        if pipeline_directory.name == "config_1":
-            return {"objective_to_minimize": x, "cost": 10.0}
+        costs = {"config_1": float(os.environ.get("FIRST_COST", 10)),
+                 "config_3": float(os.environ.get("THIRD_COST", 1))}
         if pipeline_directory.name == "config_2":
-            time.sleep(3.0)
-        return {"objective_to_minimize": x, "cost": 1.0}
+            time.sleep(float(os.environ.get("SECOND_TAKES", 3)))
+        return {"objective_to_minimize": x, "cost": costs.get(pipeline_directory.name, 1.0)}
 
     if __name__ == "__main__":
         neps.run(evaluate_pipeline, {"x": neps.Float(0.0, 1.0)}, root_directory=sys.argv[1],
@@ -204,6 +206,55 @@ def test_a_worker_waits_for_running_trials_whose_estimated_cost_leaves_no_room(
     status = neps.status(root)
     assert status.counts["success"] == 7  # 10 + 1, then five more at 1 while 10 fit
     assert status.budget.used_cost == 16.0
+
+
+def test_a_worker_does_not_wait_when_nothing_that_ends_can_make_room(tmp_path: Path) -> None:
+    """Trial 3 cost 20: with 21 of 25 spent, no trial fits whatever trial 2 costs; the second
+    worker waited the whole of trial 2 before stopping as it would have at once."""
+    script = tmp_path / "worker.py"
+    script.write_text(_TRIAL_2_RUNS_LONG)
+    root = tmp_path / "run"
+    environment = {**os.environ, "FIRST_COST": "1", "SECOND_TAKES": "30", "THIRD_COST": "20"}
+    first = subprocess.Popen([sys.executable, str(script), str(root), "2"], env=environment)
+    try:
+        deadline = time.monotonic() + 60
+        while not (root / "configs" / "config_2").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        subprocess.run(
+            [sys.executable, str(script), str(root), "100"], env=environment, check=True, timeout=60
+        )
+        status = neps.status(root)  # trial 2 still runs: the second worker did not wait
+        assert (status.counts["evaluating"], status.budget.used_cost) == (1, 21.0)
+    finally:
+        first.kill()
+        first.wait(timeout=60)
+
+
+def test_a_worker_does_not_wait_for_an_ask_and_tell_clients_trial(tmp_path: Path) -> None:
+    # An asked trial may stay untold as long as its client likes: run() never returned.
+    root, space = tmp_path / "run", {"x": neps.Float(0.0, 1.0)}
+    client = neps.AskAndTell(space, root_directory=root, cost_to_spend=25.0)
+    first = client.ask()
+    assert first is not None
+    client.tell(first, {"objective_to_minimize": 0.5, "cost": 10.0})
+    assert client.ask() is not None  # counted at 10: 5 of 25 left
+    finished: list[neps.Summary] = []
+    worker = threading.Thread(
+        target=lambda: finished.append(
+            neps.run(
+                lambda x: {"objective_to_minimize": x, "cost": 1.0},
+                space,
+                root_directory=root,
+                cost_to_spend=25.0,
+            )
+        ),
+        daemon=True,
+    )
+    worker.start()
+    worker.join(timeout=60)
+    client.close()
+    assert finished, "run() waited for the client's trial"
+    assert finished[0].counts["success"] == 1
 
 
 # -- every optimizer's proposals -----------------------------------------------------------------
