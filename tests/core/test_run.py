@@ -181,26 +181,25 @@ def test_sample_batch_size_respects_the_evaluation_budget(root: Path) -> None:
     assert _counts(root) == {"success": 2}
 
 
+def _run_in_background(**settings: Any) -> tuple[threading.Thread, list[neps.Summary]]:
+    """``neps.run(Recorder(), SPACE, **settings)`` in a thread; its summary lands in the list."""
+    results: list[neps.Summary] = []
+    thread = threading.Thread(
+        target=lambda: results.append(neps.run(Recorder(), SPACE, **settings)), daemon=True
+    )
+    thread.start()
+    return thread, results
+
+
 def test_continue_until_max_evaluation_completed_waits_for_open_trials(root: Path) -> None:
     neps.run(lambda x, depth: None, SPACE, root_directory=root, evaluations_to_spend=2)
     assert _counts(root) == {"evaluating": 2}
     neps.run(Recorder(), SPACE, root_directory=root, evaluations_to_spend=2)
     assert _counts(root) == {"evaluating": 2}  # without the flag: return at once
 
-    results: list[neps.Summary] = []
-    waiter = threading.Thread(
-        target=lambda: results.append(
-            neps.run(
-                Recorder(),
-                SPACE,
-                root_directory=root,
-                evaluations_to_spend=2,
-                continue_until_max_evaluation_completed=True,
-            )
-        ),
-        daemon=True,
+    waiter, results = _run_in_background(
+        root_directory=root, evaluations_to_spend=2, continue_until_max_evaluation_completed=True
     )
-    waiter.start()
     waiter.join(timeout=1.0)
     assert waiter.is_alive(), "run() returned while trials were still being evaluated"
     for trial_id in ("1", "2"):
@@ -215,21 +214,12 @@ def test_a_call_stopped_by_its_own_limit_does_not_wait_for_open_trials(root: Pat
     trial of the run would make a job array's jobs last as long as the whole run."""
     neps.run(lambda x, depth: None, SPACE, root_directory=root, evaluations_to_spend=3,
              max_evaluations_per_run=2)  # fmt: skip
-    results: list[neps.Summary] = []
-    caller = threading.Thread(
-        target=lambda: results.append(
-            neps.run(
-                Recorder(),
-                SPACE,
-                root_directory=root,
-                evaluations_to_spend=3,
-                max_evaluations_per_run=1,
-                continue_until_max_evaluation_completed=True,
-            )
-        ),
-        daemon=True,
+    caller, results = _run_in_background(
+        root_directory=root,
+        evaluations_to_spend=3,
+        max_evaluations_per_run=1,
+        continue_until_max_evaluation_completed=True,
     )
-    caller.start()
     caller.join(timeout=60)
     assert not caller.is_alive(), "run() waited for trials its limit did not give it"
     assert (results[0].counts["evaluating"], results[0].counts["success"]) == (2, 1)
