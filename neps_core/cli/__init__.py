@@ -24,6 +24,9 @@ from neps_core.user_paths import user_path
 
 EPILOG = "Run `neps-core COMMAND --help` for a command's options."
 
+#: How neps_core's notes on the user's exceptions begin.
+NOTE_PREFIX = "neps_core: "
+
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``neps-core`` and its subcommands."""
@@ -286,7 +289,3 @@ def describe_error(error: BaseException) -> str:
         ours = note.startswith(NOTE_PREFIX)  # written for a traceback, on a line of its own
         parts.append(f"; {note.removeprefix(NOTE_PREFIX)}" if ours else f" {note}")
     return "".join(parts)
-
-
-#: How neps_core's notes on the user's exceptions begin.
-NOTE_PREFIX = "neps_core: "
