@@ -74,11 +74,7 @@ class CostEstimateWait:
 
     def _could_fit(self, history: TrialHistory) -> bool:
         left = self._sampler.budget(history).remaining_cost
-        space = self._sampler.space
-        lowest = None
-        if space.fidelity is not None:
-            lowest = history.lowest_fresh_fidelity
-            lowest = space.fidelity_value("min") if lowest is None else lowest
+        lowest = history.lowest_new_fidelity(self._sampler.space)
         return left is not None and within(history.cost_model.estimate(lowest, False), left)
 
 

@@ -9,9 +9,13 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Iterator, Mapping
 from fractions import Fraction
+from typing import TYPE_CHECKING
 
 from neps_core.cost_model import CostModel
 from neps_core.models import BudgetInfo, Trial, TrialState
+
+if TYPE_CHECKING:
+    from neps_core.space import PipelineSpace
 
 
 class TrialHistory(Mapping[str, Trial]):
@@ -106,6 +110,14 @@ class TrialHistory(Mapping[str, Trial]):
         for state in (TrialState.PENDING, TrialState.EVALUATING):
             yield from (self._trials[i] for i in self._by_state[state])
 
+    def lowest_new_fidelity(self, space: PipelineSpace) -> float | None:
+        """The fidelity of the cheapest new trial: the lowest a fresh trial of the run had
+        (an optimizer's lowest rung may lie above the space's), else the space's lowest."""
+        if space.fidelity is None:
+            return None
+        lowest = self.lowest_fresh_fidelity
+        return space.fidelity_value("min") if lowest is None else lowest
+
     def ids_in(self, state: TrialState) -> list[str]:
         """The ids of trials in ``state``, oldest first."""
         return list(self._by_state[state])
@@ -172,3 +184,25 @@ def _as_float(total: Fraction) -> float:
         return float(total)
     except OverflowError:
         return math.inf
+
+
+class ChangeFeed:
+    """What changed in the history an optimizer is asked with, since it last asked.
+
+    An optimizer that keeps state between asks (a plan, a population, configuration keys)
+    applies these changes instead of reading the whole run, and reads it whole when told
+    ``None``: the first time, for another history, or for a plain mapping.
+    """
+
+    def __init__(self) -> None:
+        self._history: TrialHistory | None = None
+        self._mark = 0
+
+    def since_last(self, trials: Mapping[str, Trial]) -> list[str] | None:
+        """The ids of ``trials`` changed since the last call, or ``None``: read them all."""
+        history = trials if isinstance(trials, TrialHistory) else None
+        follows = history is not None and history is self._history
+        changed = history.changed_since(self._mark) if history is not None and follows else None
+        self._history = history
+        self._mark = 0 if history is None else history.mark
+        return changed

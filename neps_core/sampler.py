@@ -157,17 +157,10 @@ class TrialSampler:
 
     def _cheapest_trial_fits(self, history: TrialHistory, budget: BudgetInfo) -> bool:
         """Whether a new trial at the lowest fidelity fits: the multi-fidelity optimizers
-        propose nothing when none does, which is the budget's doing, not theirs.
-
-        The lowest fidelity a new trial of the run had, else the space's: an optimizer's
-        lowest rung may lie above the space's lower bound.
-        """
+        propose nothing when none does, which is the budget's doing, not theirs."""
         if budget.remaining_cost is None and budget.remaining_fidelities is None:
             return True
-        lowest = None
-        if self.space.fidelity is not None:
-            lowest = history.lowest_fresh_fidelity
-            lowest = self.space.fidelity_value("min") if lowest is None else lowest
+        lowest = history.lowest_new_fidelity(self.space)
         return BudgetGuard(history, budget).fits(lowest, continued=False)
 
     def _nothing_now(self, history: TrialHistory, claimed: list[Trial], reason: str) -> None:

@@ -22,7 +22,7 @@ import attrs
 import numpy as np
 
 from neps_core import hookimpl
-from neps_core.history import TrialHistory
+from neps_core.history import ChangeFeed
 from neps_core.interfaces import Optimizer
 from neps_core.models import BudgetInfo, Proposal, Trial, TrialState
 from neps_core.space.enumeration import ConfigKeys, unique_proposals
@@ -85,23 +85,20 @@ class Population:
     def __init__(self, size: int) -> None:
         self.size = size
         self._members: list[Trial] = []  # oldest first
-        self._history: TrialHistory | None = None
-        self._mark = 0
+        self._changes = ChangeFeed()
 
     def of(self, trials: Mapping[str, Trial]) -> list[Trial]:
         """The population of ``trials``, oldest first."""
-        history = trials if isinstance(trials, TrialHistory) else None
-        if history is None or history is not self._history or not self._follow(history):
+        changed = self._changes.since_last(trials)
+        if changed is None or not self._follow(trials, changed):
             self._members = population(trials, self.size)
-            self._history = history
-        if self._history is not None:
-            self._mark = self._history.mark
         return list(self._members)
 
-    def _follow(self, history: TrialHistory) -> bool:
-        """Apply the trials changed since the last read; ``False`` when only a full read can."""
-        for trial_id in history.changed_since(self._mark):
-            trial = history[trial_id]
+    def _follow(self, trials: Mapping[str, Trial], changed: list[str]) -> bool:
+        """Apply the trials ``changed`` since the last read; ``False`` when only a full read
+        can."""
+        for trial_id in changed:
+            trial = trials[trial_id]
             at = next((i for i, m in enumerate(self._members) if m.id == trial_id), None)
             if at is not None:
                 if not _alive(trial) or _order(trial) != _order(self._members[at]):

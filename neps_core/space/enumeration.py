@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from neps_core.history import TrialHistory
+from neps_core.history import ChangeFeed
 from neps_core.models import Proposal, Trial
 from neps_core.space.parameters import Categorical, Integer
 from neps_core.space.pipeline_space import PipelineSpace
@@ -44,21 +44,18 @@ class ConfigKeys:
         self.key = key
         self._known: dict[str, tuple[Mapping[str, Any], str]] = {}
         self._counts: Counter[str] = Counter()  # trials per key, of the history followed
-        self._history: TrialHistory | None = None
-        self._mark = 0
+        self._changes = ChangeFeed()
 
     def of(self, trials: Mapping[str, Trial]) -> set[str]:
         """The keys of ``trials``' configurations (a trial's key is computed again when its
         configuration is another object: another history under the same id)."""
-        if isinstance(trials, TrialHistory) and trials is self._history:
-            for trial_id in trials.changed_since(self._mark):
-                self._recount(trial_id, trials[trial_id].config)
-        else:
-            self._history = trials if isinstance(trials, TrialHistory) else None
+        changed = self._changes.since_last(trials)
+        if changed is None:
             self._known = {i: self._known[i] for i in trials if i in self._known}
             self._counts = Counter(self._key_of(i, trial.config) for i, trial in trials.items())
-        if self._history is not None:
-            self._mark = self._history.mark
+        else:
+            for trial_id in changed:
+                self._recount(trial_id, trials[trial_id].config)
         return set(self._counts)
 
     def _recount(self, trial_id: str, config: Mapping[str, Any]) -> None:

@@ -288,7 +288,7 @@ def _model_proposals(
             raw_samples=settings.raw_samples,
             restarts=settings.restarts,
         )
-        candidates = _not_covered(candidates, np.vstack(in_flight), model, COVERED_CORRELATION)
+        candidates = _not_covered(candidates, np.vstack(in_flight), model)
         candidates = candidates[~_repeats(candidates, observations.x, model, optimizer)]
         if not batch.accept_first(candidates) and not batch.accept_random(rng):
             return
@@ -318,14 +318,14 @@ def _repeats(
 
 
 def _not_covered(
-    candidates: np.ndarray, points: np.ndarray, model: GaussianProcess, threshold: float
+    candidates: np.ndarray, in_flight: np.ndarray, model: GaussianProcess
 ) -> np.ndarray:
-    """The candidates correlated at most ``threshold`` with every one of ``points`` (trials in
-    flight, or observed); with none left, a random draw is proposed instead."""
-    if len(points) == 0 or len(candidates) == 0:
+    """The candidates no trial in flight covers (``COVERED_CORRELATION``); with none left,
+    a random draw is proposed instead."""
+    if len(in_flight) == 0 or len(candidates) == 0:
         return candidates
-    correlation = kernel(candidates, points, model.layout, model.hyper) / model.hyper.outputscale
-    return candidates[correlation.max(axis=1) <= threshold]
+    correlation = kernel(candidates, in_flight, model.layout, model.hyper) / model.hyper.outputscale
+    return candidates[correlation.max(axis=1) <= COVERED_CORRELATION]
 
 
 def propose(

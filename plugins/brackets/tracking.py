@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from neps_core.history import TrialHistory
+from neps_core.history import ChangeFeed
 from neps_core.models import Trial
 from neps_core_plugins.brackets.members import Ranking
 from neps_core_plugins.brackets.plan import Plan, Schedule
@@ -28,28 +28,22 @@ class PlanTracker:
         self.first_root_loose = first_root_loose
         self.rank = rank
         self._plan: Plan | None = None
-        self._history: TrialHistory | None = None
-        self._mark = 0
+        self._changes = ChangeFeed()
 
     def plan_for(self, trials: Mapping[str, Trial]) -> Plan:
         """The plan of ``trials`` (the same object until the history changes, then updated)."""
-        if self._plan is not None and trials is self._history and self._caught_up(trials):
-            return self._plan
-        plan = self.schedule.plan(
-            trials, self.rungs, first_root_loose=self.first_root_loose, rank=self.rank
-        )
-        self._plan = plan
-        self._history = trials if isinstance(trials, TrialHistory) else None
-        self._mark = trials.mark if isinstance(trials, TrialHistory) else 0
-        return plan
+        changed = self._changes.since_last(trials)
+        if self._plan is None or changed is None or not self._caught_up(trials, changed):
+            self._plan = self.schedule.plan(
+                trials, self.rungs, first_root_loose=self.first_root_loose, rank=self.rank
+            )
+        return self._plan
 
-    def _caught_up(self, history: TrialHistory) -> bool:
-        """Apply the changes since the last ask; ``False`` when only a rebuild can."""
+    def _caught_up(self, trials: Mapping[str, Trial], changed: list[str]) -> bool:
+        """Apply the trials ``changed`` since the last ask; ``False`` when only a rebuild can."""
         assert self._plan is not None
-        plan = self._plan
-        for trial_id in history.changed_since(self._mark):
-            trial = history[trial_id]
-            if not plan.update(trial, self.rungs.rung_of(trial.fidelity)):
+        for trial_id in changed:
+            trial = trials[trial_id]
+            if not self._plan.update(trial, self.rungs.rung_of(trial.fidelity)):
                 return False
-        self._mark = history.mark
         return True
