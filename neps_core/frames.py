@@ -86,7 +86,11 @@ def _plain_objective(objective: Any) -> Any:
 
 
 def status_frames(summary: Summary) -> tuple[pd.DataFrame, pd.Series]:
-    """NePS's ``(full, short)`` pair for ``summary``."""
+    """NePS's ``(full, short)`` pair for ``summary``.
+
+    ``short`` lists the best configuration's parameters by name, as NePS does; one named like
+    an entry of its own (``num_success``, ``best_config_id``, ...) is ``config.<name>`` there.
+    """
     pandas = _pandas()
     full = trials_frame(summary.trials)
     short: dict[str, Any] = {
@@ -96,7 +100,9 @@ def status_frames(summary: Summary) -> tuple[pd.DataFrame, pd.Series]:
     if best is not None:
         short["best_objective_to_minimize"] = best.objective
         short["best_config_id"] = best.id
-        short.update(best.config)
+        entries = {f"num_{state}" for state in summary.counts} | set(short)
+        for name, value in best.config.items():  # a parameter named like an entry: prefixed
+            short[f"config.{name}" if name in entries else name] = value
     series = pandas.Series(short, name="value", dtype=object)
     series.index.name = "summary"
     return full, series

@@ -36,6 +36,25 @@ def test_full_and_short_unpack_as_in_neps(root: Path) -> None:
     assert full["fidelity"].isna().all() and full["learning_curve"].isna().all()
 
 
+def test_a_parameter_named_like_an_entry_of_short_does_not_replace_it(root: Path) -> None:
+    space = {
+        "num_success": neps.Integer(100, 200),
+        "num_failed": neps.Integer(100, 200),  # an entry only once a trial failed
+        "best_config_id": neps.Categorical(("zz",)),
+    }
+
+    def objective(pipeline_id: str, **config: object) -> float:
+        return float(pipeline_id)
+
+    neps.run(objective, space, root_directory=root, evaluations_to_spend=3)
+    summary = neps.status(root)
+    _, short = summary
+    assert short["num_success"] == 3 and short["best_config_id"] == "1"
+    assert short["best_objective_to_minimize"] == 1.0
+    assert short["config.num_success"] == summary.best_config["num_success"]  # type: ignore[index]
+    assert short["config.best_config_id"] == "zz" and "num_failed" not in short
+
+
 def test_a_multi_objective_run_has_no_best_in_short(root: Path) -> None:
     neps.run(
         lambda x, act: {"objective_to_minimize": [x, -x]},
