@@ -13,6 +13,7 @@ from typing import Any
 
 import yaml
 
+from neps_core.budget_file import BUDGET_FILE
 from neps_core.components import resolve_space
 from neps_core.config import run_directory
 from neps_core.errors import NepsCoreError
@@ -22,7 +23,19 @@ from neps_core.run_info import stored_space
 from neps_core.run_storage import STORAGE_POINTER_FILE, open_existing_run
 from neps_core.serialization import describe_yaml_error, read_yaml
 from neps_core.space import PipelineSpace
+from neps_core.summary import BEST_CONFIG_FILE
 from neps_core.user_paths import user_path
+
+#: Files of a run that hold something other than a configuration: a ``load_config`` of one
+#: returned its contents as if they were one.
+NOT_A_CONFIG = (
+    "report.yaml",
+    "metadata.yaml",
+    "summary.yaml",
+    "run_info.yaml",
+    BUDGET_FILE,
+    STORAGE_POINTER_FILE,
+)
 
 
 def open_existing(root_directory: str | Path) -> Storage:
@@ -84,7 +97,9 @@ def load_config(
     ``config_id`` (with or without the ``config_`` prefix). Without ``pipeline_space`` the
     space saved with the run is used; a ``config.yaml`` outside any run is returned as stored
     (without its underscore-prefixed entries). Inside a run, the configuration comes from
-    the run's storage, whatever the trial folder's ``config.yaml`` (a view) says now.
+    the run's storage, whatever the trial folder's ``config.yaml`` (a view) says now. A
+    run's ``best_config.yaml`` gives the best trial's configuration; the run's other files
+    (``report.yaml``, ``summary.yaml``, ...) are refused, since they hold no configuration.
     """
     path = user_path(path_or_root, "path_or_root")
     if config_id is not None:
@@ -96,9 +111,23 @@ def load_config(
         )
     if config_id is not None or path.is_dir():  # the folder may be gone, not its record
         path = path / "config.yaml"
+    elif path.name == BEST_CONFIG_FILE:
+        return _best_config(path, pipeline_space)
+    elif path.name in NOT_A_CONFIG:
+        raise NepsCoreError(
+            f"{path} is not a configuration but a run's {path.name}: pass a trial's "
+            f"config.yaml, its folder, or the run's root with config_id="
+        )
     config, saved = _from_the_run(path.parent, with_space=pipeline_space is None)
     if config is None:
         config = _read_config_file(path)
+    return _as_received(config, path, pipeline_space, saved)
+
+
+def _as_received(
+    config: Mapping[str, Any], path: Path, pipeline_space: Any, saved: PipelineSpace | None
+) -> dict[str, Any]:
+    """``config`` (read from ``path``) resolved by the space given, else by the run's."""
     if pipeline_space is not None:
         space = resolve_space(pipeline_space, load_plugins())
     elif saved is None:  # outside any run
@@ -110,6 +139,16 @@ def load_config(
     except ValueError as error:
         raise ValueError(f"{path}: {error}") from error
     return space.resolve(config)
+
+
+def _best_config(path: Path, pipeline_space: Any) -> dict[str, Any]:
+    """The configuration that a run's ``best_config.yaml`` names (its trial's, in a run)."""
+    best = _read_config_file(path)
+    if not isinstance(best.get("config"), Mapping):
+        raise NepsCoreError(f"{path} names no best configuration (none has succeeded yet?)")
+    if (path.parent / STORAGE_POINTER_FILE).is_file():
+        return load_config(path.parent, best.get("trial_id"), pipeline_space)
+    return _as_received(best["config"], path, pipeline_space, None)
 
 
 def _read_config_file(path: Path) -> Mapping[str, Any]:

@@ -45,6 +45,7 @@ TRAJECTORY_COLUMNS = (
 )
 logger = logging.getLogger(__name__)
 SUMMARY_LOCK = Path(".neps_core", "summary.lock")
+BEST_CONFIG_FILE = "best_config.yaml"
 SUMMARY_LOCK_TIMEOUT = 60.0  # seconds; on expiry the files are not written, with a warning
 
 
@@ -239,7 +240,7 @@ def write_summary_files(root: Path, summary: Summary) -> None:
     if summary.best_trial is not None:
         best = summary.best_trial
         write_atomic(
-            root / "best_config.yaml",
+            root / BEST_CONFIG_FILE,
             dump_yaml(
                 to_plain(
                     {

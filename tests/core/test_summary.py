@@ -322,6 +322,29 @@ def test_load_config_reads_the_storage_whatever_config_yaml_says(
         neps.load_config(outside)
 
 
+def test_load_config_of_best_config_yaml_is_the_best_trials_configuration(
+    root: Path, finished_run: tuple[neps.Summary, Objective], tmp_path: Path
+) -> None:
+    summary, objective = finished_run
+    best = objective.received[summary.best_trial.id]  # type: ignore[union-attr]
+    assert neps.load_config(root / "best_config.yaml") == best
+    copied = tmp_path / "elsewhere" / "best_config.yaml"  # outside the run: as stored
+    copied.parent.mkdir()
+    shutil.copy(root / "best_config.yaml", copied)
+    assert neps.load_config(copied)["x"] == best["x"]
+
+
+@pytest.mark.parametrize(
+    "file", ["configs/config_1/report.yaml", "configs/config_1/metadata.yaml", "summary.yaml"]
+)
+def test_load_config_refuses_a_runs_files_that_hold_no_configuration(
+    root: Path, finished_run: tuple[neps.Summary, Any], file: str
+) -> None:
+    """They were returned as if they were the configuration (a report's keys, the counts)."""
+    with pytest.raises(neps.NepsCoreError, match=f"{file} is not a configuration"):
+        neps.load_config(root / file)
+
+
 def test_load_config_of_a_root_without_config_id_asks_for_it(
     root: Path, finished_run: tuple[neps.Summary, Any]
 ) -> None:
