@@ -5,6 +5,10 @@ the byte offset they have read up to and only parse what was appended since, so 
 O(new lines), not O(run). A line without its newline at the end of the file is a write in
 progress (outside the lock) or a torn write by a killed process (inside the lock, where it is
 moved to ``journal.torn`` and cut off).
+
+A forked child inherits the open files, whose read offset is shared with the parent: one
+process's seek would move the other's read. A child opens its own files; what it has read so
+far stays valid, as the journal is append-only.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ class Journal:
         self._line_number = 0
         self._reader: BinaryIO | None = None
         self._writer: BinaryIO | None = None
+        self._pid = os.getpid()  # the process that opened _reader and _writer
 
     def read_new(self) -> Iterator[dict[str, Any]]:
         """Records appended since the last call.
@@ -42,6 +47,7 @@ class Journal:
         A last line that is a whole record without its newline (dropped by an editor, or about
         to be written) is read too, and again next time: readers may not repair the file.
         """
+        self._open_in_this_process()
         if self._reader is None:
             try:
                 self._reader = open(self.path, "rb")  # noqa: SIM115 - kept open across reads
@@ -108,6 +114,7 @@ class Journal:
     def append(self, records: list[dict[str, Any]]) -> None:
         """Append records durably (call with the lock held, after reading up to the end)."""
         data = "".join(json.dumps(r, separators=(",", ":")) + "\n" for r in records).encode()
+        self._open_in_this_process()
         try:
             if self._writer is None:
                 # Unbuffered: a failed write (a full disk) leaves nothing behind to flush later.
@@ -125,12 +132,21 @@ class Journal:
 
     def close(self) -> None:
         """Close the open file handles and the lock descriptor."""
+        self._close_files()
+        self.lock.close()
+
+    def _open_in_this_process(self) -> None:
+        """In a forked child: close the parent's files, to open them again when used."""
+        if self._pid != os.getpid():
+            self._close_files()
+            self._pid = os.getpid()
+
+    def _close_files(self) -> None:
         for handle in (self._reader, self._writer):
             if handle is not None:
                 with contextlib.suppress(OSError):
                     handle.close()
         self._reader = self._writer = None
-        self.lock.close()
 
     def _parse(self, raw: bytes, line_number: int) -> dict[str, Any]:
         try:

@@ -3,6 +3,10 @@
 ``filelock`` opens and closes its lock file on every acquisition, which costs ~70 us here and
 is paid twice per trial; holding the descriptor open and calling ``flock`` costs ~1 us. On
 systems without ``fcntl`` (Windows) the ``filelock`` package is used instead.
+
+``flock`` locks belong to the open file description, which a forked child shares with its
+parent: through the inherited descriptor both would hold the lock at once. A lock used in
+another process than the one that opened it therefore opens its own descriptor first.
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ class ExclusiveLock:
         self.timeout = timeout
         self.guards = guards  # the file the lock protects, named in errors
         self._descriptor: int | None = None
+        self._pid = os.getpid()  # the process that opened _descriptor
         self._threads = threading.Lock()  # flock does not exclude threads sharing a descriptor
         self._fallback = None if fcntl is not None else filelock.FileLock(str(path))
 
@@ -51,6 +56,8 @@ class ExclusiveLock:
             with self._fallback.acquire(timeout=self.timeout):
                 yield
             return
+        if self._pid != os.getpid():
+            self._forget_the_parents()
         with self._threads:
             descriptor = self._open()
             self._acquire(descriptor)
@@ -58,6 +65,13 @@ class ExclusiveLock:
                 yield
             finally:
                 fcntl.flock(descriptor, fcntl.LOCK_UN)
+
+    def _forget_the_parents(self) -> None:
+        """In a forked child: drop the parent's descriptor and thread lock (held, maybe, by a
+        parent thread at the fork). Closing the child's copy leaves the parent's lock held."""
+        self.close()
+        self._threads = threading.Lock()
+        self._pid = os.getpid()
 
     def _open(self) -> int:
         if self._descriptor is None:

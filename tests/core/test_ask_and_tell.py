@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import subprocess
 import sys
 import threading
@@ -282,6 +283,35 @@ def test_client_processes_cooperate_like_workers(tmp_path: Path) -> None:
     assert len(markers) == 30
     assert {int(p.parent.name.removeprefix("config_")) for p in markers} == set(range(1, 31))
     assert len({p.read_text() for p in markers}) == 3  # the clients really shared the work
+
+
+#: The client forked children use: ``Pool.map`` passes functions by name, not open files.
+_FORKED: dict[str, neps.AskAndTell] = {}
+
+
+def _ask_and_tell_in_a_forked_child(_: int) -> list[str]:
+    client, ids = _FORKED["client"], []
+    for _ in range(10):
+        trial = client.ask()
+        assert trial is not None
+        client.tell(trial, trial.config["x"])
+        ids.append(trial.id)
+    return ids
+
+
+def test_a_client_forked_into_a_process_pool_works_in_every_child(
+    root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Children of a ``fork`` pool got one trial id several times and damaged the journal:
+    the disk storage used the lock descriptor it had opened in the parent (the client's
+    start opens it). Nothing is asked before the fork: the children get no heartbeat thread."""
+    with neps.AskAndTell(SPACE, root, optimizer="random_search") as client:
+        monkeypatch.setitem(_FORKED, "client", client)
+        with multiprocessing.get_context("fork").Pool(4) as pool:
+            outputs = pool.map(_ask_and_tell_in_a_forked_child, range(4))
+    ids = [trial_id for lines in outputs for trial_id in lines]
+    assert len(set(ids)) == len(ids) == 40
+    assert neps.status(root).counts["success"] == 40
 
 
 @pytest.mark.slow

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import errno
 import fcntl
+import functools
 import json
 import logging
+import multiprocessing
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar
@@ -21,6 +24,7 @@ import neps_core as neps
 from neps_core.errors import SettingsError, StorageError
 from neps_core.models import Report, TrialState
 from neps_core.testing import StorageContract, make_trial, toy_evaluate_pipeline
+from neps_core.testing import _storage_workers as workers
 from neps_core.testing._storage_workers import WORKER_CODE, child_environment
 from neps_core_plugins.disk_storage import locking
 from neps_core_plugins.disk_storage import storage as disk
@@ -260,6 +264,57 @@ def test_reports_survive_sigkill_during_a_stream_of_writes(
         assert history[trial_id].state is TrialState.SUCCESS
     assert _journal(root).read_bytes().endswith(b"\n")
     assert list(_open(storages, root).sync()) == list(history)
+
+
+#: The instance forked children use: ``Pool.map`` passes functions by name, not open files.
+_FORKED: dict[str, DiskStorage] = {}
+_FORKED_WRITERS, _TRIALS_PER_WRITER = 2, 20
+
+
+def _work_in_a_forked_child(index: int) -> list[str]:
+    """Writers create and report trials like the workers of the concurrency contract; readers
+    sync outside the lock, as workers do, until they have seen them all (or 30 s passed)."""
+    storage = _FORKED["storage"]
+    if index >= _FORKED_WRITERS:
+        deadline = time.monotonic() + 30
+        expected = 1 + _FORKED_WRITERS * _TRIALS_PER_WRITER
+        while time.monotonic() < deadline and storage.sync().count(TrialState.SUCCESS) < expected:
+            pass
+        return list(storage.sync())
+    ids = []
+    for number in range(_TRIALS_PER_WRITER):
+        change = functools.partial(workers._one_new_trial, index=index, number=number)
+        (trial,) = storage.transact(change)
+        workers._report(storage, trial.id, index, number)
+        ids.append(trial.id)
+    return ids
+
+
+def test_forked_copies_of_an_instance_work_like_separate_instances(
+    root: Path, storages: list[DiskStorage], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Children forked from a process that used the storage (an ``AskAndTell`` client in a
+    ``fork`` pool) shared its lock descriptor, so ``flock`` let them all in at once (one id
+    for several trials, damaged journal lines), and its journal reader, whose shared offset
+    made one child's read start where another's seek pointed."""
+    storage = _open(storages, root)
+    storage.transact(lambda history: [make_trial(1, {"x": 0.0}, "success")])  # opens the files
+    storage.sync()
+    monkeypatch.setitem(_FORKED, "storage", storage)
+    with multiprocessing.get_context("fork").Pool(4) as pool:
+        outputs = pool.map(_work_in_a_forked_child, range(4))
+    written = outputs[:_FORKED_WRITERS]
+    ids = [trial_id for lines in written for trial_id in lines]
+    assert len(set(ids)) == len(ids) == _FORKED_WRITERS * _TRIALS_PER_WRITER
+    every_id = [str(i) for i in range(1, len(ids) + 2)]
+    assert [sorted(seen, key=int) for seen in outputs[_FORKED_WRITERS:]] == [every_id] * 2
+    for reader in (storage, _open(storages, root)):  # the parent's copy still reads and writes
+        history = reader.sync()
+        assert sorted(history, key=int) == every_id
+        for index, lines in enumerate(written):
+            for number, trial_id in enumerate(lines):
+                assert history[trial_id].objective == workers.objective_of(index, number)
+    assert storage.transact(lambda history: [make_trial(len(every_id) + 1, {}, "pending")])
 
 
 def test_a_stuck_lock_holder_gives_a_clear_error(
