@@ -115,6 +115,8 @@ class Journal:
         """Append records durably (call with the lock held, after reading up to the end)."""
         data = "".join(json.dumps(r, separators=(",", ":")) + "\n" for r in records).encode()
         self._open_in_this_process()
+        if self._writer is not None:  # one opened now is the journal at path
+            self._refuse_a_journal_gone(self._writer)
         try:
             if self._writer is None:
                 # Unbuffered: a failed write (a full disk) leaves nothing behind to flush later.
@@ -129,6 +131,23 @@ class Journal:
         # The records are applied by the caller; skip them on the next read.
         self._offset += len(data)
         self._line_number += len(records)
+
+    def _refuse_a_journal_gone(self, writer: BinaryIO) -> None:
+        """Raise if the file open for appending is no longer the journal at ``path``.
+
+        The root was deleted (or the journal moved or replaced) while this process ran: the
+        open file would take every later result without a word, and they would be lost.
+        """
+        try:
+            on_disk = os.stat(self.path)
+        except FileNotFoundError:
+            on_disk = None
+        mine = os.fstat(writer.fileno())
+        if on_disk is None or (on_disk.st_dev, on_disk.st_ino) != (mine.st_dev, mine.st_ino):
+            raise StorageError(
+                f"The journal {self.path} was deleted or replaced while this run used it "
+                "(its root directory removed or overwritten?): results are not recorded"
+            )
 
     def close(self) -> None:
         """Close the open file handles and the lock descriptor."""

@@ -9,6 +9,7 @@ import json
 import logging
 import multiprocessing
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -182,6 +183,23 @@ def test_the_journal_is_append_only(root: Path, storages: list[DiskStorage]) -> 
         ("1", "evaluating"),
         ("1", "success"),
     ]
+
+
+@pytest.mark.parametrize("how", ["root deleted", "journal replaced"])
+def test_a_journal_deleted_or_replaced_under_an_instance_is_an_error(
+    root: Path, storages: list[DiskStorage], how: str
+) -> None:
+    """The open file took every later result without a word: all of them were lost."""
+    storage = _open(storages, root)
+    storage.transact(lambda history: [make_trial(1, {"x": 0.1}, "pending")])
+    if how == "root deleted":
+        shutil.rmtree(root)
+    else:
+        _journal(root).rename(_journal(root).with_suffix(".old"))
+        _journal(root).write_bytes(_journal(root).with_suffix(".old").read_bytes())
+    with pytest.raises(StorageError, match=r"journal\.jsonl was deleted or replaced"):
+        storage.transact(lambda history: [make_trial(1, {"x": 0.1}, "success")])
+    assert not root.exists() or _journal(root).read_bytes().count(b"\n") == 1
 
 
 def test_sync_reads_only_what_was_appended(root: Path, storages: list[DiskStorage]) -> None:
