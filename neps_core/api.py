@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import inspect
 import logging
 import random
@@ -15,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from neps_core.config import RunSettings
-from neps_core.connection import check_new_run, connect
+from neps_core.connection import connect, overwrite_if_asked
 from neps_core.distributed import maybe_run_as_nonzero_rank, rank_zero
 from neps_core.errors import SettingsError, add_note
 from neps_core.loading import open_existing, trial_id
@@ -25,7 +24,6 @@ from neps_core.presence import present_in
 from neps_core.reporting import record_result
 from neps_core.result_contract import ParsedResult, parse_result
 from neps_core.run_context import RunContext
-from neps_core.run_storage import overwrite_run
 from neps_core.runtime import Worker
 from neps_core.summary import refresh_shared_summary_files, summary_of
 from neps_core.termination import signals_stop_the_worker
@@ -151,13 +149,7 @@ def run(
         return followed
     with rank_zero(settings) as settings:
         loaded = load_plugins(settings.plugins)
-        if settings.overwrite_root_directory:
-            check_new_run(settings, loaded)  # before the old run is deleted
-        overwrite = (
-            functools.partial(overwrite_run, settings.root_directory, loaded, settings.stale_after)
-            if settings.overwrite_root_directory
-            else None
-        )
+        overwrite = overwrite_if_asked(settings, loaded)
         with present_in(settings.root_directory, overwrite=overwrite):
             context = connect(settings, loaded)
             if settings.seed is None and context.settings.seed is not None:

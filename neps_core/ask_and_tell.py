@@ -23,7 +23,7 @@ from typing import Any, overload
 
 from neps_core.asked_trial import AskedTrial
 from neps_core.config import RunSettings
-from neps_core.connection import connect
+from neps_core.connection import connect, overwrite_if_asked
 from neps_core.custom_record import CustomRecord
 from neps_core.errors import ObjectiveCountError, SettingsError
 from neps_core.history import TrialHistory
@@ -102,9 +102,11 @@ class AskAndTell:
             plugins=plugins,
             **settings,
         )
+        loaded = load_plugins(self.settings.plugins)
+        overwrite = overwrite_if_asked(self.settings, loaded)  # refused while others are here
         with contextlib.ExitStack() as presence:  # held until close(), released on errors
-            presence.enter_context(present_in(self.settings.root_directory))
-            self._context = connect(self.settings, load_plugins(self.settings.plugins))
+            presence.enter_context(present_in(self.settings.root_directory, overwrite=overwrite))
+            self._context = connect(self.settings, loaded)
             self._presence = presence.pop_all()
         self.settings = self._context.settings  # with the run's seed when continuing
         self._sampler = TrialSampler(

@@ -7,6 +7,7 @@ start a new run (no space) is refused by ``open_storage`` itself, so a bad call 
 
 from __future__ import annotations
 
+import functools
 import inspect
 import logging
 import time
@@ -31,10 +32,15 @@ from neps_core.liveness import live_trials
 from neps_core.lost_records import history_refusing_unrecorded_folders
 from neps_core.models import RunInfo
 from neps_core.plugin_manager import Plugins
-from neps_core.presence import processes_present
+from neps_core.presence import Overwrite, processes_present
 from neps_core.run_context import INJECTABLE, RunContext, injected_names
 from neps_core.run_info import initialize_run, recorded_settings, stored_space
-from neps_core.run_storage import STORAGE_POINTER_FILE, check_storage_options, open_storage
+from neps_core.run_storage import (
+    STORAGE_POINTER_FILE,
+    check_storage_options,
+    open_storage,
+    overwrite_run,
+)
 from neps_core.space import PipelineSpace
 
 logger = logging.getLogger(__name__)
@@ -88,6 +94,18 @@ def connect(settings: RunSettings, plugins: Plugins) -> RunContext:
         return open_storage(settings.root_directory, settings.storage, plugins)
 
     return RunContext(settings, space, storage, optimizer, evaluator, plugins, open_another_handle)
+
+
+def overwrite_if_asked(settings: RunSettings, plugins: Plugins) -> Overwrite | None:
+    """What ``present_in`` calls to delete the old run under ``overwrite_root_directory``.
+
+    The new run is checked first (``run()`` and ``AskAndTell`` alike): a misspelt option must
+    not cost the old run.
+    """
+    if not settings.overwrite_root_directory:
+        return None
+    check_new_run(settings, plugins)
+    return functools.partial(overwrite_run, settings.root_directory, plugins, settings.stale_after)
 
 
 def check_new_run(settings: RunSettings, plugins: Plugins) -> None:

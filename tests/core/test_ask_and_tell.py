@@ -166,6 +166,26 @@ def test_max_evaluations_per_run_bounds_one_client(root: Path) -> None:
         assert client.stop_reason == "max_evaluations_per_run reached"
 
 
+def test_overwrite_root_directory_starts_a_new_run_as_run_does(root: Path) -> None:
+    # It was accepted and ignored: the old run went on (with another space, refused with the
+    # advice to pass overwrite_root_directory=True).
+    with neps.AskAndTell(SPACE, root, optimizer="random_search", evaluations_to_spend=2) as client:
+        while (trial := client.ask()) is not None:
+            client.tell(trial, 0.5)
+    other = {"y": neps.Float(0.0, 1.0)}
+    with pytest.raises(neps.NepsCoreError):  # checked before the old run is deleted
+        neps.AskAndTell(other, root, optimizer="no_such_optimizer", overwrite_root_directory=True)
+    assert neps.status(root).counts["success"] == 2
+    with neps.AskAndTell(other, root, "random_search", overwrite_root_directory=True) as client:
+        assert neps.status(root).counts["success"] == 0
+        trial = client.ask()
+        assert trial is not None and trial.id == "1" and set(trial.config) == {"y"}
+        with pytest.raises(neps.LiveWorkersError):  # refused while a client is present
+            neps.AskAndTell(other, root, overwrite_root_directory=True)
+        client.tell(trial, 0.25)
+    assert neps.status(root).counts["success"] == 1
+
+
 def test_a_new_run_needs_a_space_and_the_refusal_writes_nothing(root: Path) -> None:
     with pytest.raises(neps.SettingsError, match="pipeline_space is required"):
         neps.AskAndTell(root_directory=root)
