@@ -21,26 +21,23 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, overload
 
-from neps_core.asked_trial import AskedTrial
-from neps_core.config import RunSettings
+from neps_core.asked_trial import AskedTrial, check_same_run, told_trial_id
+from neps_core.budget import CallBudget
+from neps_core.client_settings import client_settings
 from neps_core.connection import connect, overwrite_if_asked
 from neps_core.custom_record import CustomRecord
-from neps_core.errors import ObjectiveCountError, SettingsError
-from neps_core.history import TrialHistory
+from neps_core.errors import ObjectiveCountError
 from neps_core.importing import import_into
-from neps_core.interfaces import Optimizer
 from neps_core.liveness import Heartbeat, give_back_running
 from neps_core.models import Summary, Trial
-from neps_core.optimizer_choice import (
-    Algorithm,
-    ConfiguredOptimizer,
-    neps_client_root,
-)
 from neps_core.plugin_manager import load_plugins
 from neps_core.presence import present_in
 from neps_core.reporting import judge_outcome, record_result, reportable_trial, told_outcome
 from neps_core.sampler import TrialSampler
 from neps_core.summary import refresh_shared_summary_files, summary_of
+
+#: Why ``ask`` waits under ``max_cost_per_run`` (as ``run()`` starts no trial beside them).
+COST_DECIDES = "under max_cost_per_run, their cost decides whether another trial fits"
 
 
 class AskAndTell:
@@ -61,8 +58,11 @@ class AskAndTell:
         fidelities_to_spend: See ``evaluations_to_spend``.
         max_evaluations_per_run: At most this many trials for this client.
         plugins: Extra plugin objects (observers see ``ask``/``tell`` as a worker's run).
-        **settings: Any other ``run()`` setting: ``seed``, ``worker_id``, ``stale_after``,
-            ``heartbeat_interval``, ``objective_value_on_error``, ``sample_batch_size``, ...
+        **settings: Any other ``run()`` setting: ``max_cost_per_run`` and
+            ``max_fidelities_per_run`` (this client's trials), ``seed``, ``worker_id``,
+            ``overwrite_root_directory``, ``stale_after``, ``objective_value_on_error``, ...
+            Those only ``run()``'s loop uses (``evaluate_pipeline``, ``evaluator``, ...) are
+            a ``SettingsError``.
     """
 
     def __init__(
@@ -79,21 +79,10 @@ class AskAndTell:
         plugins: Iterable[object] = (),
         **settings: Any,
     ) -> None:
-        if isinstance(pipeline_space, ConfiguredOptimizer):  # NePS's AskAndTell(algorithm(space))
-            root_directory = neps_client_root(pipeline_space, optimizer, root_directory)
-            pipeline_space, optimizer = pipeline_space.pipeline_space, pipeline_space
-        elif isinstance(pipeline_space, Algorithm | Optimizer) or (
-            isinstance(pipeline_space, type) and issubclass(pipeline_space, Optimizer)
-        ):
-            raise SettingsError(
-                "AskAndTell needs the space with the optimizer: as in NePS, "
-                "AskAndTell(neps.algorithms.hyperband(space, eta=3)), or "
-                "AskAndTell(space, root_directory, optimizer=('hyperband', {'eta': 3}))"
-            )
-        self.settings = RunSettings.from_kwargs(
-            pipeline_space=pipeline_space,
-            root_directory="neps_results" if root_directory is None else root_directory,
-            optimizer=optimizer,
+        self.settings = client_settings(
+            pipeline_space,
+            root_directory,
+            optimizer,
             storage=storage,
             evaluations_to_spend=evaluations_to_spend,
             cost_to_spend=cost_to_spend,
@@ -117,6 +106,10 @@ class AskAndTell:
         self._claiming: set[str] = set()  # stored as this client's, not yet outstanding
         self._asked = 0
         self._local_stop: str | None = None
+        self._spent = CallBudget(
+            self.settings.max_cost_per_run, self.settings.max_fidelities_per_run
+        )
+        self._waiting_for_cost: list[str] = []  # own untold trials whose cost decides the next
         self._heartbeat: Heartbeat | None = None
         self._closed = False
         self._final_summary: Summary | None = None
@@ -138,10 +131,13 @@ class AskAndTell:
         """Why the last ``ask`` returned ``None`` (``None`` while trials are still given)."""
         if self._local_stop or self._sampler.stop_reason:
             return self._local_stop or self._sampler.stop_reason
-        if self._sampler.waiting_for:
+        waiting, because = self._sampler.waiting_for, self._sampler.waiting_because
+        if self._waiting_for_cost:
+            waiting, because = self._waiting_for_cost, COST_DECIDES
+        if waiting:
             return (
-                f"waiting for the result of trial(s) {', '.join(self._sampler.waiting_for)}: "
-                f"{self._sampler.waiting_because}; ask again once it is told"
+                f"waiting for the result of trial(s) {', '.join(waiting)}: {because}; ask again "
+                "once it is told"
             )
         return None
 
@@ -184,6 +180,15 @@ class AskAndTell:
         if limit is not None and self._asked >= limit:
             self._local_stop = "max_evaluations_per_run reached"
             return None
+        self._settle_told_elsewhere()
+        with self._lock:
+            reached, running = self._spent.reached(), list(self._outstanding)
+            self._waiting_for_cost = [] if self._spent.room(len(running)) != 0 else running
+        if reached is not None:
+            self._local_stop = f"{reached} reached"
+            return None
+        if self._waiting_for_cost:
+            return None
         claimed = self._sampler.sample(self._context.storage, 1, self._claiming)
         if not claimed:
             return None
@@ -191,6 +196,7 @@ class AskAndTell:
         self._asked += 1
         with self._lock:
             self._outstanding[trial.id] = time.monotonic()
+            self._spent.started(trial)
         self._claiming.clear()
         self._start_heartbeat()
         self._context.plugins.notify("neps_trial_sampled", run=self._context, trial=trial)
@@ -229,11 +235,11 @@ class AskAndTell:
                 f"tell(None, ...): no trial to tell; ask() returns None when no trial is left "
                 f"(stop reason: {self.stop_reason or 'none yet'})"
             )
-        trial_id = _trial_id(trial)
+        trial_id = told_trial_id(trial)
         if result is None:
             raise TypeError(f"tell({trial_id!r}, None): a result is needed; None is not one")
         history = self._context.storage.sync()
-        _check_same_run(trial, history, self.root_directory)
+        check_same_run(trial, history, self.root_directory)
         # Refused before the result is judged, which logs a failure (record_result checks
         # again, atomically).
         claimed = reportable_trial(history, trial_id, self.root_directory)
@@ -253,9 +259,10 @@ class AskAndTell:
         except ObjectiveCountError as mismatch:  # stored as FAILED; observers hear of it first
             assert mismatch.trial is not None
             stored, raise_after = mismatch.trial, mismatch
-        with self._lock:
-            self._outstanding.pop(trial_id, None)
         assert stored.report is not None
+        with self._lock:
+            if self._outstanding.pop(trial_id, None) is not None:  # asked here: this client's
+                self._spent.ended(stored.report.cost)
         self._context.plugins.notify(
             "neps_trial_finished", run=self._context, trial=stored, report=stored.report
         )
@@ -346,6 +353,18 @@ class AskAndTell:
             )
             self._heartbeat.__enter__()
 
+    def _settle_told_elsewhere(self) -> None:
+        """Trials asked here whose results another client told: this client's, cost included."""
+        if not self._running():
+            return
+        history = self._context.storage.sync()
+        with self._lock:
+            for trial_id in list(self._outstanding):
+                stored = history.get(trial_id)
+                if stored is not None and stored.state.is_final:
+                    del self._outstanding[trial_id]
+                    self._spent.ended(stored.cost)
+
     def _running(self) -> set[str]:
         with self._lock:
             return set(self._outstanding)
@@ -367,28 +386,3 @@ class AskAndTell:
 
     def _summary(self) -> Summary:
         return summary_of(self._context.storage, self.settings, self._context.space)
-
-
-def _check_same_run(
-    trial: AskedTrial | Trial | str | int, history: TrialHistory, root: Path
-) -> None:
-    """A trial object of another run has an id here too: its result must not land on it."""
-    record = trial.trial if isinstance(trial, AskedTrial) else trial
-    if not isinstance(record, Trial):
-        return
-    stored = history.get(record.id)
-    # Another run's trial may have drawn the same configuration (one seed, one optimizer),
-    # but not at the same moment.
-    if stored is not None and (
-        dict(stored.config) != dict(record.config) or stored.created_at != record.created_at
-    ):
-        raise ValueError(
-            f"tell(): trial {record.id!r} was asked in another run; trial {record.id!r} of "
-            f"{root} is another trial (another configuration, or created at another time)"
-        )
-
-
-def _trial_id(trial: AskedTrial | Trial | str | int) -> str:
-    if isinstance(trial, AskedTrial | Trial):
-        return trial.id
-    return str(trial).removeprefix("config_")

@@ -2,7 +2,8 @@
 
 NePS's ``AskAndTell`` returns its ``Trial``, read as ``trial.config_id``, ``trial.config``,
 ``trial.metadata.location``, ``.state``, ``.previous_trial_id`` and
-``.previous_trial_location``; those spellings work here too.
+``.previous_trial_location``; those spellings work here too. ``tell`` takes such a trial
+back (or a stored one, or its id).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 
 import attrs
 
+from neps_core.history import TrialHistory
 from neps_core.models import Trial, TrialState
 
 
@@ -57,3 +59,29 @@ class AskedTrial:
             previous_trial_id=self.trial.previous_trial_id,
             previous_trial_location="" if previous is None else str(previous),
         )
+
+
+def check_same_run(
+    trial: AskedTrial | Trial | str | int, history: TrialHistory, root: Path
+) -> None:
+    """A trial object of another run has an id here too: its result must not land on it."""
+    record = trial.trial if isinstance(trial, AskedTrial) else trial
+    if not isinstance(record, Trial):
+        return
+    stored = history.get(record.id)
+    # Another run's trial may have drawn the same configuration (one seed, one optimizer),
+    # but not at the same moment.
+    if stored is not None and (
+        dict(stored.config) != dict(record.config) or stored.created_at != record.created_at
+    ):
+        raise ValueError(
+            f"tell(): trial {record.id!r} was asked in another run; trial {record.id!r} of "
+            f"{root} is another trial (another configuration, or created at another time)"
+        )
+
+
+def told_trial_id(trial: AskedTrial | Trial | str | int) -> str:
+    """The id of the trial ``tell`` names (NePS's ``"config_3"`` is trial ``"3"``)."""
+    if isinstance(trial, AskedTrial | Trial):
+        return trial.id
+    return str(trial).removeprefix("config_")

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 import neps_core as neps
+from neps_core.client_settings import RUN_ONLY_SETTINGS
 from neps_core.errors import (
     MissingCostError,
     ObjectiveCountError,
@@ -184,6 +185,56 @@ def test_overwrite_root_directory_starts_a_new_run_as_run_does(root: Path) -> No
             neps.AskAndTell(other, root, overwrite_root_directory=True)
         client.tell(trial, 0.25)
     assert neps.status(root).counts["success"] == 1
+
+
+FIDELITY_SPACE = {"x": neps.Float(0.0, 1.0), "epochs": neps.Integer(1, 9, is_fidelity=True)}
+
+
+def _told_until_none(client: neps.AskAndTell) -> int:
+    told = 0
+    while (trial := client.ask()) is not None and told < 10:
+        client.tell(trial, {"objective_to_minimize": trial.config["x"], "cost": 3.0})
+        told += 1
+    return told
+
+
+@pytest.mark.parametrize("limit", [{"max_cost_per_run": 5.0}, {"max_fidelities_per_run": 10.0}])
+def test_per_run_cost_and_fidelity_limits_bound_one_client_as_they_bound_run(
+    tmp_path: Path, limit: dict[str, float]
+) -> None:
+    # Both were accepted and ignored: the client went on asking.
+    summary = neps.run(
+        lambda x, epochs: {"objective_to_minimize": x, "cost": 3.0},
+        FIDELITY_SPACE,
+        root_directory=tmp_path / "run",
+        optimizer="random_search",  # proposes the highest fidelity, 9
+        **limit,
+    )
+    with neps.AskAndTell(FIDELITY_SPACE, tmp_path / "client", "random_search", **limit) as client:
+        assert _told_until_none(client) == summary.budget.used_evaluations == 2
+        assert client.stop_reason == f"{next(iter(limit))} reached"
+
+
+def test_under_max_cost_per_run_ask_waits_for_the_first_cost_like_a_worker(root: Path) -> None:
+    with neps.AskAndTell(FIDELITY_SPACE, root, "random_search", max_cost_per_run=4.0) as client:
+        first = client.ask()
+        assert first is not None and client.ask() is None  # its cost decides what else fits
+        assert client.stop_reason is not None
+        assert client.stop_reason.startswith("waiting for the result of trial(s) 1:")
+        collector = neps.AskAndTell(root_directory=root)  # told elsewhere: still this client's
+        collector.tell(first.id, {"objective_to_minimize": 0.5, "cost": 1.0})
+        collector.close()
+        assert len(client.ask(n=5)) == 3  # as many as fit beside each other: 3 x 1.0 more
+        assert client.stop_reason is not None and "trial(s) 2, 3, 4:" in client.stop_reason
+
+
+@pytest.mark.parametrize("setting", [*RUN_ONLY_SETTINGS, "run_pipeline"])
+def test_settings_only_run_uses_are_refused_by_name(root: Path, setting: str) -> None:
+    # They were accepted and did nothing.
+    value = {"evaluate_pipeline": print, "run_pipeline": print, "evaluator": "sync"}.get(setting)
+    with pytest.raises(neps.SettingsError, match=f"AskAndTell does not take {setting}= \\("):
+        neps.AskAndTell(SPACE, root, **{setting: True if value is None else value})
+    assert not root.exists()
 
 
 def test_a_new_run_needs_a_space_and_the_refusal_writes_nothing(root: Path) -> None:
