@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import os
 import threading
 import time
 from collections.abc import Iterable, Mapping
@@ -101,6 +102,15 @@ class AskAndTell:
         self._sampler = TrialSampler(
             self.settings, self._context.space, self._context.optimizer, self._context.plugins
         )
+        self._start_fresh()
+        self._closed = False
+        self._final_summary: Summary | None = None
+        self._context.plugins.notify("neps_run_started", run=self._context)
+
+    def _start_fresh(self) -> None:
+        """This process's trials and limits; a forked child starts over as a client of its own:
+        the parent's trials stay the parent's, its lock and heartbeat thread are not copied."""
+        self._pid = os.getpid()
         self._lock = threading.Lock()
         self._outstanding: dict[str, float] = {}  # trial id -> when it was asked (monotonic)
         self._claiming: set[str] = set()  # stored as this client's, not yet outstanding
@@ -111,9 +121,6 @@ class AskAndTell:
         )
         self._waiting_for_cost: list[str] = []  # own untold trials whose cost decides the next
         self._heartbeat: Heartbeat | None = None
-        self._closed = False
-        self._final_summary: Summary | None = None
-        self._context.plugins.notify("neps_run_started", run=self._context)
 
     # -- the public interface ---------------------------------------------------------------
     @property
@@ -342,6 +349,8 @@ class AskAndTell:
     def _check_open(self) -> None:
         if self._closed:
             raise RuntimeError("This AskAndTell client is closed")
+        if self._pid != os.getpid():
+            self._start_fresh()
 
     def _start_heartbeat(self) -> None:
         if self._heartbeat is None:

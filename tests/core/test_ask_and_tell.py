@@ -20,6 +20,7 @@ from neps_core.errors import (
     TrialAlreadyReportedError,
     TrialNotFoundError,
 )
+from neps_core.models import Trial, TrialState
 from neps_core.plugin_manager import load_plugins
 from neps_core.run_storage import open_storage
 from neps_core.sampler import TrialSampler
@@ -383,6 +384,42 @@ def test_a_client_forked_into_a_process_pool_works_in_every_child(
     ids = [trial_id for lines in outputs for trial_id in lines]
     assert len(set(ids)) == len(ids) == 40
     assert neps.status(root).counts["success"] == 40
+
+
+def _stored(root: Path, trial_id: str) -> Trial:
+    return next(trial for trial in neps.status(root).trials if trial.id == trial_id)
+
+
+def _heartbeaten_in_a_forked_child(_: int) -> tuple[str, bool]:
+    client = _FORKED["client"]
+    trial = client.ask()  # the parent's limit of 1 was its own: a child starts over
+    assert trial is not None
+    claimed, deadline = _stored(client.root_directory, trial.id), time.monotonic() + 30
+    while _stored(client.root_directory, trial.id).last_heartbeat == claimed.last_heartbeat:
+        if time.monotonic() > deadline:
+            return trial.id, False
+        time.sleep(0.05)
+    client.tell(trial, 0.5)
+    return trial.id, True
+
+
+def test_a_client_forked_after_it_asked_beats_for_its_childrens_trials(
+    root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The children copied the parent's started heartbeat without its thread: their trials
+    got no heartbeat and were re-queued as lost once ``stale_after`` had passed."""
+    with neps.AskAndTell(
+        SPACE, root, optimizer="random_search", heartbeat_interval=0.1, max_evaluations_per_run=1
+    ) as client:
+        parents = client.ask()
+        assert parents is not None and client.ask() is None  # its own limit
+        monkeypatch.setitem(_FORKED, "client", client)
+        with multiprocessing.get_context("fork").Pool(2) as pool:
+            outputs = pool.map(_heartbeaten_in_a_forked_child, range(2))
+        assert [beaten for _, beaten in outputs] == [True, True]
+        assert _stored(root, parents.id).state is TrialState.EVALUATING
+        client.tell(parents, 0.1)
+    assert neps.status(root).counts["success"] == 3
 
 
 @pytest.mark.slow
