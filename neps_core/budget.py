@@ -9,15 +9,19 @@ the multi-fidelity optimizers also consult it to pick a cheaper action instead.
 from __future__ import annotations
 
 import heapq
+import logging
 import math
 from collections.abc import Iterable, Mapping
 
+from neps_core.config import RunSettings
 from neps_core.cost_model import CostModel
 from neps_core.models import BudgetInfo, Trial, TrialState
 
 #: How many trials in a row may fail without a cost before a run that only ``cost_to_spend``
 #: could end is stopped: such failures spend nothing, so the run would never end.
 FAILURE_STREAK_LIMIT = 20
+
+logger = logging.getLogger(__name__)
 
 
 class BudgetGuard:
@@ -133,3 +137,33 @@ def within(amount: float, left: float) -> bool:
 def most_within(left: float) -> float:
     """The largest amount `within` ``left``."""
     return left + 1e-9 * max(1.0, abs(left))
+
+
+def say_why_nothing_was_evaluated(
+    budget: BudgetInfo, reason: str, fits: bool, settings: RunSettings
+) -> None:
+    """A continuation whose budget the run had (nearly) spent did nothing: say so loudly, as
+    a budget smaller than what the run used is usually a mistake.
+
+    ``reason`` is why the worker stopped; ``fits`` is false when the next trial would not fit.
+    """
+    if budget.exhausted_by is None and fits:
+        return
+    used = {
+        "evaluations_to_spend": budget.used_evaluations,
+        "cost_to_spend": budget.used_cost,
+        "fidelities_to_spend": budget.used_fidelities,
+    }
+    usage = ", ".join(
+        f"{used[name]:g} of {name}={getattr(budget, name):g}"
+        for name in used
+        if getattr(budget, name) is not None
+    )
+    logger.warning(
+        "Worker %s evaluated nothing: %s (the run in %s had used %s); pass a larger budget to "
+        "continue it",
+        settings.worker_id,
+        reason,
+        settings.root_directory,
+        usage,
+    )

@@ -16,7 +16,7 @@ from typing import Any
 
 import attrs
 
-from neps_core.budget import CallBudget
+from neps_core.budget import CallBudget, say_why_nothing_was_evaluated
 from neps_core.errors import (
     EvaluationLostError,
     EvaluationTimeoutError,
@@ -113,33 +113,10 @@ class Worker:
             stale_after=self.settings.stale_after,
         )
         if self._claimed == 0 and history.all_final:
-            self._say_why_nothing_was_evaluated(history)
-
-    def _say_why_nothing_was_evaluated(self, history: TrialHistory) -> None:
-        """A continuation whose budget the run had (nearly) spent did nothing: say so loudly,
-        as a budget smaller than what the run used is usually a mistake."""
-        budget = self._sampler.budget(history)
-        fits = not (self._sampler.stop_reason or "").startswith(BUDGET_DOES_NOT_FIT)
-        if budget.exhausted_by is None and fits:
-            return
-        used = {
-            "evaluations_to_spend": budget.used_evaluations,
-            "cost_to_spend": budget.used_cost,
-            "fidelities_to_spend": budget.used_fidelities,
-        }
-        usage = ", ".join(
-            f"{used[name]:g} of {name}={getattr(budget, name):g}"
-            for name in used
-            if getattr(budget, name) is not None
-        )
-        logger.warning(
-            "Worker %s evaluated nothing: %s (the run in %s had used %s); pass a larger "
-            "budget to continue it",
-            self.settings.worker_id,
-            self._sampler.stop_reason,
-            self.settings.root_directory,
-            usage,
-        )
+            reason = self._sampler.stop_reason or ""
+            budget = self._sampler.budget(history)
+            fits = not reason.startswith(BUDGET_DOES_NOT_FIT)
+            say_why_nothing_was_evaluated(budget, reason, fits, self.settings)
 
     def _loop(self) -> None:
         waits = self.settings.continue_until_max_evaluation_completed
@@ -161,9 +138,9 @@ class Worker:
             if free <= 0 and not self._in_flight and self.stop_reason is None:
                 self._look_at_the_budget()
             if self._in_flight:
-                for outcome in self._collect():
-                    self._finish_in_flight(outcome)
-                    until_results = False
+                outcomes = self._collect()
+                self._finish_all(outcomes)
+                until_results = until_results and not outcomes
             elif self.stop_reason is None or self._must_wait_for_others():
                 time.sleep(POLL_INTERVAL)  # for a free slot, or for other workers' trials
             else:
@@ -312,6 +289,18 @@ class Worker:
         arguments = self.context.space.resolve(trial.config)
         arguments.update((name, available[name]) for name in self._injected)
         return arguments
+
+    def _finish_all(self, outcomes: list[EvaluationOutcome]) -> None:
+        """Store every outcome, then raise the first error that stops the run: the others
+        were evaluated too (a process pool's batch), and would have been evaluated again."""
+        errors = []
+        for outcome in outcomes:
+            try:
+                self._finish_in_flight(outcome)
+            except Exception as error:
+                errors.append(error)
+        if errors:
+            raise errors[0]
 
     def _finish_in_flight(self, outcome: EvaluationOutcome) -> None:
         """Store the outcome; the trial stays in flight (given back if stopped) until then."""

@@ -10,7 +10,7 @@ import os
 import sqlite3
 import threading
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 import yaml
@@ -21,6 +21,7 @@ from neps_core.inspection import read_run
 from neps_core.models import Trial
 from neps_core.serialization import make_converter, to_plain
 from neps_core_plugins.random_search import RandomSearch
+from neps_core_plugins.sync_evaluator import SyncEvaluator
 
 SPACE = {"x": neps.Float(0.0, 1.0), "depth": neps.Integer(1, 3)}
 
@@ -746,6 +747,36 @@ def test_an_observer_failing_at_the_end_of_a_good_run_raises(root: Path) -> None
             plugins=[BrokenFinishObserver()],
         )
     assert _counts(root) == {"success": 2}
+
+
+class BatchEvaluator(SyncEvaluator):
+    """Evaluates three trials, then hands their outcomes back together (as a pool may)."""
+
+    name: ClassVar[str] = "batch_of_three"
+
+    @property
+    def capacity(self) -> int:
+        return 3
+
+
+def test_an_error_stopping_the_run_keeps_the_results_collected_with_it(root: Path) -> None:
+    """Trial 2's result, collected with trial 1's error, was dropped: back to pending."""
+
+    def evaluate_pipeline(x: float, pipeline_id: str) -> float:
+        if pipeline_id == "1":
+            raise ValueError("trial 1 diverged")
+        return x
+
+    with pytest.raises(ValueError, match="trial 1 diverged"):
+        neps.run(
+            evaluate_pipeline,
+            {"x": neps.Float(0.0, 1.0)},
+            root_directory=root,
+            evaluations_to_spend=3,
+            optimizer="random_search",
+            evaluator=BatchEvaluator,
+        )
+    assert _counts(root) == {"failed": 1, "success": 2}
 
 
 def _start_with_asha_eta_2(root: Path, evaluations: int) -> None:
