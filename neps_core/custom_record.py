@@ -3,6 +3,7 @@ which id, and which trial it continues, applied to the trial it records."""
 
 from __future__ import annotations
 
+import itertools
 import math
 from typing import Any
 
@@ -48,6 +49,10 @@ class CustomRecord:
                     f"tell_custom(): {name} must be a finite number of seconds >= 0 (NaN: not "
                     f"given), got {value!r}"
                 )
+        told = [(n, getattr(self, n)) for n in TIMES if not _not_given(getattr(self, n))]
+        for (earlier, first), (later, second) in itertools.pairwise(told):
+            if second < first:  # a trial that ended before it started, say
+                raise ValueError(f"tell_custom(): {later}={second} is before {earlier}={first}")
         for name in ("config_id", "previous_trial_id", "worker_id", "traceback_str"):
             value = getattr(self, name)
             if value is not None and not isinstance(value, str | int):

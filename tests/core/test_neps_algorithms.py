@@ -201,6 +201,10 @@ def test_nepss_ask_and_tell_spellings(root: Path) -> None:
             client.tell_custom(config=config, result=0.1, previous_trial_id=warm.id)  # no higher
     with pytest.raises(TypeError, match="time_end must be a finite number of seconds"):
         client.tell_custom(config={"x": 0.2, "epochs": 1}, result=0.1, time_end=float("inf"))
+    with pytest.raises(ValueError, match=r"time_end=1.5 is before time_started=2.0"):
+        client.tell_custom(
+            config={"x": 0.2, "epochs": 1}, result=0.1, time_started=2.0, time_end=1.5
+        )
     with pytest.raises(TypeError, match=r"unknown keyword\(s\) \['tiem_end'\]"):
         client.tell_custom(config={"x": 0.2, "epochs": 1}, result=0.1, tiem_end=1.0)
     trials = client.ask(n=3, budget_info=None)
