@@ -46,12 +46,23 @@ STARTUP_ALLOWANCE = 60.0
 
 
 class CommandFailedError(subprocess.CalledProcessError):
-    """A child exited with a non-zero code; the message carries the tail of its stderr."""
+    """A child exited with a non-zero code; the message carries the tail of its stderr.
+
+    ``described_as`` names the child instead of its command line where that means nothing
+    to the user (the interpreter neps_core starts to call a Python function).
+    """
+
+    def __init__(
+        self, returncode: int, cmd: Any, *, stderr: str | None = None, described_as: str = ""
+    ) -> None:
+        super().__init__(returncode, cmd, stderr=stderr)
+        self.described_as = described_as
 
     def __str__(self) -> str:
         how = how_it_exited(self.returncode)
         tail = (self.stderr or "").rstrip()
-        return f"{_short(self.cmd)} {how}" + (f"; stderr tail:\n{tail}" if tail else "")
+        who = self.described_as or _short(self.cmd)
+        return f"{who} {how}" + (f"; stderr tail:\n{tail}" if tail else "")
 
 
 def how_it_exited(code: int | None) -> str:
@@ -145,6 +156,7 @@ class ChildLaunch:
     env: Mapping[str, str] = attrs.field(factory=dict)
     cwd: Path | None = None
     plain_result: bool = True  # a command's result file is the user's plain JSON
+    described_as: str = ""  # in errors, instead of the command line
 
 
 class ChildProcess:
@@ -277,7 +289,13 @@ class ChildProcess:
         if raised is not None:
             return None, child_runner.rebuild_exception(raised), raised.get("traceback")
         if code != 0:
-            return None, CommandFailedError(code, self.launch.argv, stderr=stderr_tail), None
+            described_as = self.launch.described_as and (
+                f"{self.launch.described_as} (pid {self._process.pid})"
+            )
+            failed = CommandFailedError(
+                code, self.launch.argv, stderr=stderr_tail, described_as=described_as
+            )
+            return None, failed, None
         if found:
             return result, None, None
         missing = RuntimeError(

@@ -154,8 +154,18 @@ def launch_for(
         return attrs.evolve(launch, env={**(env or {}), **launch.env})  # the command's wins
     _refuse_objects(config)
     runner = Path(child_runner.__file__)
-    argv = [python or sys.executable, str(runner), function_target(function), ",".join(injected)]
-    return ChildLaunch(argv, directory, config, context, env=dict(env or {}), plain_result=False)
+    target = function_target(function)
+    argv = [python or sys.executable, str(runner), target, ",".join(injected)]
+    described_as = f"the process calling {target} for trial {trial_id}"
+    return ChildLaunch(
+        argv,
+        directory,
+        config,
+        context,
+        env=dict(env or {}),
+        plain_result=False,
+        described_as=described_as,
+    )
 
 
 def _check_placeholders(text: str) -> None:

@@ -209,6 +209,31 @@ def test_a_command_killed_by_a_signal_is_named_by_its_signal(root: Path) -> None
     assert "was killed by signal 11 (SIGSEGV)" in error and "code -11" not in error
 
 
+def test_a_function_whose_process_is_killed_names_its_trial_not_the_runner(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The error showed neps_core's runner command line and no trial id."""
+    (tmp_path / "crashing_module.py").write_text(
+        "import os, signal\n\ndef crash(x):\n    os.kill(os.getpid(), signal.SIGSEGV)\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))  # the child gets the same sys.path
+    import crashing_module  # type: ignore[import-not-found]
+
+    evaluator = SubprocessEvaluator(SubprocessSettings(n_workers=1))
+    try:
+        evaluator.submit(make_job("7", crashing_module.crash, {"x": 1.0}, tmp_path / "7"))
+        error = collect(evaluator, 1, 120)["7"].error
+    finally:
+        evaluator.close()
+    assert isinstance(error, CommandFailedError)
+    assert re.match(
+        r"the process calling crashing_module:crash for trial 7 \(pid \d+\) was killed by "
+        r"signal 11 \(SIGSEGV\)",
+        str(error),
+    ), str(error)
+    assert "child_runner" not in str(error)
+
+
 def test_a_failed_command_raises_the_error_without_ignore_errors(root: Path) -> None:
     command = Command([PYTHON, "-c", "raise SystemExit(2)"])
     with pytest.raises(CommandFailedError, match="exited with code 2"):
