@@ -15,6 +15,7 @@ from typing import Any
 import attrs
 
 from neps_core.history import TrialHistory
+from neps_core.loading import trial_id
 from neps_core.models import Trial, TrialState
 
 
@@ -82,6 +83,4 @@ def check_same_run(
 
 def told_trial_id(trial: AskedTrial | Trial | str | int) -> str:
     """The id of the trial ``tell`` names (NePS's ``"config_3"`` is trial ``"3"``)."""
-    if isinstance(trial, AskedTrial | Trial):
-        return trial.id
-    return str(trial).removeprefix("config_")
+    return trial.id if isinstance(trial, AskedTrial | Trial) else trial_id(trial)
