@@ -8,8 +8,10 @@ the cluster's thread count), so one worker never floods a shared scheduler.
 
 A per-trial ``timeout`` (counted from when a worker starts running the task, not while it
 waits or queues for one) cancels the task and, since a running Python thread cannot be
-stopped, restarts the dask worker process that runs it (``kill_on_timeout``, needs the
-nanny every ``dask worker`` and ``LocalCluster(processes=True)`` has). Needs the extra
+stopped, has the worker's nanny kill the dask worker process that runs it and start a fresh
+one (``kill_on_timeout``, needs the nanny every ``dask worker`` and
+``LocalCluster(processes=True)`` has); this works even while the evaluation holds the GIL
+(see ``dask_watch``). Needs the extra
 ``neps-core[dask]``; dask is imported only when this evaluator is used.
 """
 
@@ -22,7 +24,6 @@ import io
 import logging
 import os
 import pickle
-import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -41,28 +42,12 @@ from neps_core.evaluation.child_runner import (
 from neps_core.evaluation.main_script import unsendable_outcome
 from neps_core.interfaces import EvaluationJob, EvaluationOutcome, Evaluator
 from neps_core.validators import at_least, positive
+from neps_core_plugins.dask_watch import WorkerWatch
 
 logger = logging.getLogger(__name__)
 POLL_STEP = 0.005
 #: How often to look whether a task with a timeout has reached a worker.
 START_POLL = 0.2
-#: Seconds between a worker's answer to `_exit_soon` and the end of its process.
-EXIT_DELAY = 0.1
-
-
-def _executing_keys(dask_worker: Any) -> list[str]:
-    """Run on each dask worker: the id of its process (a worker restarted at the same address
-    has another), then the keys of the tasks it is executing (not just holding)."""
-    return [str(dask_worker.id), *(str(task.key) for task in dask_worker.state.executing)]
-
-
-def _exit_soon() -> None:
-    """Run on a dask worker: end its process just after this call has answered.
-
-    Exiting within the call cut the scheduler's connection mid-reply, which it logged as an
-    error ("broadcast ... failed: CommClosedError") beside the trial's own timeout message.
-    """
-    threading.Timer(EXIT_DELAY, os._exit, args=(1,)).start()
 
 
 def _distributed() -> Any:
@@ -130,6 +115,7 @@ class _Task:
     submitted: float
     timeout: float | None
     started: float | None = None
+    worker: str | None = None  # the address of the worker seen running it
 
     @property
     def deadline(self) -> float | None:
@@ -152,7 +138,7 @@ class DaskEvaluator(Evaluator):
         self._tasks: dict[str, _Task] = {}
         self._finished: list[EvaluationOutcome] = []
         self._next_start_check = 0.0
-        self._ended_workers: set[str] = set()  # ids: they answer a moment after being ended
+        self._watch: WorkerWatch | None = None
 
     # -- the cluster --------------------------------------------------------------------------
     @property
@@ -173,6 +159,9 @@ class DaskEvaluator(Evaluator):
                     dashboard_address=":0",
                 )
                 self._client = distributed.Client(self._cluster)
+            # A thread per worker running a trial, and as many for ones still held by a trial
+            # that was only cancelled (``kill_on_timeout=False``).
+            self._watch = WorkerWatch(self._client, threads=2 * self.capacity)
         return self._client
 
     @property
@@ -221,34 +210,46 @@ class DaskEvaluator(Evaluator):
         finished, self._finished = self._finished, []
         return finished
 
-    def _note_starts(self) -> None:
-        """Start the timeout clock of tasks a worker now processes.
+    def _note_starts(self, final: bool = False) -> None:
+        """Start the timeout clock of tasks a worker now executes.
 
         Not at submission: the task may wait for a worker, e.g. one restarting after another
-        trial's timeout, and that wait used up its timeout before it ran.
+        trial's timeout, and that wait used up its timeout before it ran. Nor when the
+        scheduler lists it as ``processing``, which includes tasks queued on a worker whose
+        threads are busy: their timeout ran out before they ran. A worker held silent by an
+        evaluation (see ``dask_watch``) runs its first tasks in submission order, dask's
+        priority: their clocks start from when it was asked. ``final``: a last look at every
+        task, waiting a moment for answers, to end what runs.
         """
-        waiting = {t.future.key: t for t in self._tasks.values() if t.started is None}
+        tasks = {task.future.key: task for task in self._tasks.values()}
+        waiting = {k for k, t in tasks.items() if t.started is None and (final or t.timeout)}
         now = time.monotonic()
-        if now < self._next_start_check or all(t.timeout is None for t in waiting.values()):
+        if not waiting or self._watch is None or (now < self._next_start_check and not final):
             return
-        self._next_start_check = now + START_POLL  # one round of calls per START_POLL
-        for _, keys in self._executing().values():
-            for key in keys:
-                if key in waiting:
-                    waiting[key].started = now
-
-    def _executing(self) -> dict[str, tuple[str, set[str]]]:
-        """The id of each dask worker (by address) and the keys it is running now.
-
-        The scheduler's ``processing`` also lists tasks queued on a worker whose threads are
-        busy; counting their timeout from there timed out trials that never ran.
-        """
-        running = self.client.run(_executing_keys, on_error="ignore")
-        return {
-            address: (answer[0], set(answer[1:]))
-            for address, answer in running.items()
-            if isinstance(answer, list) and answer and answer[0] not in self._ended_workers
+        self._next_start_check = now + START_POLL  # one round of questions per START_POLL
+        processing = {  # the scheduler's view: answers without asking the workers
+            address: [tasks[key] for key in keys if key in tasks]
+            for address, keys in self.client.processing().items()
         }
+        waited_for = [
+            address
+            for address, ours in processing.items()
+            if any(task.future.key in waiting for task in ours)
+        ]
+        answered, silent = self._watch.running(waited_for, patience=1.0 if final else 0.0)
+        for address, (keys, moment) in answered.items():
+            self._start([tasks[key] for key in keys if key in tasks], address, moment)
+        if silent:
+            threads = self.client.nthreads()
+            for address, since in silent.items():
+                first = sorted(processing.get(address, []), key=lambda task: task.submitted)
+                self._start(first[: threads.get(address, 1)], address, since)
+
+    @staticmethod
+    def _start(tasks: Sequence[_Task], worker: str, moment: float) -> None:
+        for task in tasks:
+            if task.started is None:
+                task.started, task.worker = moment, worker
 
     def _block(self, deadline: float | None) -> None:
         """Sleep until a task finishes, the caller's deadline or the next trial timeout."""
@@ -283,7 +284,7 @@ class DaskEvaluator(Evaluator):
         return outcome_of(trial_id, captured, {} if worker is None else {"dask_worker": worker})
 
     def _time_out(self, trial_id: str, task: _Task) -> EvaluationOutcome:
-        workers = self._stop([task.future]) if self.settings.kill_on_timeout else []
+        workers = self._stop([task]) if self.settings.kill_on_timeout else []
         if not self.settings.kill_on_timeout:
             task.future.cancel()
         return EvaluationOutcome(
@@ -296,35 +297,35 @@ class DaskEvaluator(Evaluator):
             duration=time.monotonic() - (task.started or task.submitted),
         )
 
-    def _stop(self, futures: Sequence[Any]) -> list[str]:
-        """Cancel ``futures`` and restart the workers running them; the restarted addresses."""
-        keys = {future.key for future in futures}
-        executing = self._executing()
-        workers = [address for address, (_, held) in executing.items() if keys & held]
-        self.client.cancel(list(futures))
-        bystanders = set().union(*(executing[address][1] for address in workers)) - keys
+    def _stop(self, tasks: Sequence[_Task]) -> list[str]:
+        """Cancel ``tasks`` and restart the workers running them; the restarted addresses."""
+        workers = sorted({task.worker for task in tasks if task.worker is not None})
+        self.client.cancel([task.future for task in tasks])
         for task in self._tasks.values():
-            if task.future.key in bystanders:
-                task.started = None  # dask runs it again elsewhere: its clock restarts there
-        if workers:
+            if task.worker in workers:  # dask runs it again elsewhere: its clock restarts there
+                task.started = task.worker = None
+        if workers and self._watch is not None:
             # The task's thread cannot be interrupted: end the worker process; its nanny
             # starts a fresh one (``restart_workers`` would first wait for the thread).
             logger.info("Ending dask worker(s) %s to stop overdue trials", workers)
-            self._ended_workers.update(executing[address][0] for address in workers)
-            self.client.run(_exit_soon, workers=workers, on_error="ignore")
+            self._watch.end_worker_processes(workers)
         return workers
 
     def close(self) -> None:
         """Stop unfinished tasks, then disconnect (and shut down a cluster started here)."""
-        tasks, self._tasks = self._tasks, {}
         if self._client is None:
             return
+        if self._cluster is None:
+            self._note_starts(final=True)
+        tasks, self._tasks = self._tasks, {}
         if tasks and self._cluster is None:
-            self._stop([task.future for task in tasks.values()])
+            self._stop(list(tasks.values()))
+        if self._watch is not None:
+            self._watch.close()
         self._client.close()
         if self._cluster is not None:
             self._cluster.close()
-        self._client = self._cluster = None
+        self._client = self._cluster = self._watch = None
 
 
 @hookimpl

@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar
@@ -191,6 +192,66 @@ def test_the_timeout_counts_from_when_a_worker_takes_the_trial(
     # Ending the worker is the plan, not a fault: the scheduler (in this process) logs no error.
     errors = [r.getMessage() for r in distributed_log.records if r.levelno >= logging.ERROR]
     assert errors == []
+
+
+def hold_the_gil_for_a_minute(x: float) -> float:
+    import ctypes
+
+    ctypes.PyDLL(None).sleep(60)  # a C call under PyDLL keeps the GIL: the worker falls silent
+    return x
+
+
+@pytest.mark.slow
+def test_a_timeout_stops_an_evaluation_that_holds_the_gil(
+    root: Path, distributed_log: pytest.LogCaptureFixture
+) -> None:
+    # Asking the worker what it ran needed its event loop, which the evaluation stopped:
+    # wait() blocked until the evaluation ended by itself, and only then failed the trial.
+    started = time.monotonic()
+    summary = neps.run(
+        hold_the_gil_for_a_minute,
+        {"x": neps.Float(0.0, 1.0)},
+        root_directory=root,
+        evaluations_to_spend=1,
+        ignore_errors=True,
+        evaluator={"name": "dask", "n_workers": 1, "timeout": 2.0},
+    )
+    assert time.monotonic() - started < 40  # the evaluation alone takes 60 s
+    assert summary.counts["failed"] == 1, summary.counts
+    report = yaml.safe_load((root / "configs" / "config_1" / "report.yaml").read_text())
+    assert report["error"].startswith("EvaluationTimeoutError: timeout")
+    errors = [r.getMessage() for r in distributed_log.records if r.levelno >= logging.ERROR]
+    assert errors == []
+
+
+def worker_pid() -> int:
+    return os.getpid()
+
+
+@pytest.mark.slow
+def test_closing_ends_a_trial_that_holds_the_gil_on_an_external_cluster(tmp_path: Path) -> None:
+    # Closing asked the workers what they ran and waited on the silent one until its
+    # evaluation ended by itself: a minute here, with the trial still running on the cluster.
+    cluster = distributed.LocalCluster(
+        n_workers=1, threads_per_worker=1, processes=True, dashboard_address=":0"
+    )
+    client = distributed.Client(cluster)
+    try:
+        first_pid = client.submit(worker_pid, pure=False).result()
+        evaluator = DaskEvaluator(DaskSettings(address=cluster.scheduler_address, timeout=300))
+        job = make_job("1", hold_the_gil_for_a_minute, {"x": 0.5}, tmp_path / "trial")
+        evaluator.submit(job)
+        waiting = time.monotonic()
+        while time.monotonic() - waiting < 3.0:  # the worker falls silent meanwhile
+            assert evaluator.wait(timeout=0.1) == []
+        assert time.monotonic() - waiting < 10  # no wait() waited on the silent worker
+        closing = time.monotonic()
+        evaluator.close()
+        assert time.monotonic() - closing < 10
+        assert client.submit(worker_pid, pure=False).result(timeout=60) != first_pid
+    finally:
+        client.close()
+        cluster.close()
 
 
 def sleep_a_while(x: float) -> float:
