@@ -248,8 +248,9 @@ class PipelineSpace:
 
     def _draw(self, given: Mapping[str, Any], policy: DrawPolicy) -> Resolution:
         value = None if self._fidelity_name is None else self.fidelity_value(policy.fidelity)
-        for _ in range(MAX_FORBIDDEN_REJECTIONS):
-            resolution = self._resolver(given, policy=policy, fidelity_value=value).run()
+        for rejections in range(MAX_FORBIDDEN_REJECTIONS):
+            drawing = policy.after(rejections)
+            resolution = self._resolver(given, policy=drawing, fidelity_value=value).run()
             violated = self.violated_clause(resolution.decisions)
             if violated is None:
                 return resolution

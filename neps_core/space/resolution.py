@@ -62,6 +62,11 @@ class Resolution:
     live: set[str] = attrs.field(factory=set)
 
 
+#: Draws around the priors a forbidden clause rejected, after which the rest are uniform: a
+#: confident prior deep inside a forbidden region would otherwise fail every draw.
+PRIOR_REJECTIONS = 1_000
+
+
 @attrs.frozen
 class DrawPolicy:
     """How missing decisions are made: uniformly, around priors, or at the prior's centre.
@@ -76,6 +81,12 @@ class DrawPolicy:
     fidelity: Any = "max"
     perturb: Mapping[str, Any] = attrs.field(factory=dict)
     step: float = 0.2
+
+    def after(self, rejections: int) -> DrawPolicy:
+        """This policy, or uniform draws once ``PRIOR_REJECTIONS`` around the priors failed."""
+        if self.use_priors and rejections >= PRIOR_REJECTIONS:
+            return attrs.evolve(self, use_priors=False)
+        return self
 
     def near_center(self) -> DrawPolicy:
         """Draws around the priors, seeded: for the decisions of a centre a clause forbids."""

@@ -17,7 +17,13 @@ import pytest
 import yaml
 
 import neps_core as neps
-from neps_core.space import Equals, Relation, describe_space, space_from_description
+from neps_core.space import (
+    Equals,
+    GreaterThan,
+    Relation,
+    describe_space,
+    space_from_description,
+)
 
 
 class MixedSpace(neps.PipelineSpace):
@@ -752,6 +758,30 @@ def test_a_forbidden_prior_configuration_is_replaced_by_an_allowed_one_near_it(
     neps.run(evaluate, space, root_directory=root, evaluations_to_spend=4,
              optimizer=(optimizer, STARTING_FROM_THE_PRIOR[optimizer]))  # fmt: skip
     assert len(seen) == 4 and all(space.violated_clause(c) is None for c in seen)
+
+
+@pytest.mark.parametrize(
+    "optimizer", ["pibo", "priorband", ("random_search", {"use_priors": True})], ids=str
+)
+def test_a_confident_prior_inside_a_forbidden_region_falls_back_to_uniform_draws(
+    root: Path, optimizer: Any
+) -> None:
+    """Draws around x's prior (0.9, std 0.05) never landed below 0.5: 0 trials, an error."""
+    space = neps.PipelineSpace(
+        {
+            "x": neps.Float(0.0, 1.0, prior=0.9, prior_confidence="high"),
+            "y": neps.Float(0.0, 1.0),
+            "epochs": neps.IntegerFidelity(1, 9),
+        },
+        forbidden=[GreaterThan("x", 0.5)],
+    )
+    draws = [space.sample(np.random.default_rng(seed), use_priors=True) for seed in range(5)]
+    assert all(draw["x"] <= 0.5 for draw in draws) and space.prior_config()["x"] <= 0.5
+    summary = neps.run(
+        lambda x, y, epochs: x, space, root_directory=root, evaluations_to_spend=5,
+        optimizer=optimizer,
+    )  # fmt: skip
+    assert summary.counts["success"] == 5
 
 
 def test_clauses_that_cannot_be_evaluated_are_refused_when_the_space_is_made() -> None:
