@@ -251,6 +251,14 @@ class Integer(Numerical):
     def _legal(self, value: float) -> int:
         return int(min(max(round(value), self.lower), self.upper))
 
+    def from_unit(self, unit: float) -> Any:
+        if self.log:
+            return super().from_unit(unit)
+        # An offset from ``lower``: near 1e17 neighbouring floats are 16 apart, and absolute
+        # values drew only the bounds of Integer(10**17, 10**17 + 10).
+        offset = math.floor(min(max(unit, 0.0), 1.0) * (self.upper - self.lower + 1))
+        return min(self.lower + offset, self.upper)
+
     def contains(self, value: Any) -> bool:
         return isinstance(value, int) and not isinstance(value, bool) and super().contains(value)
 

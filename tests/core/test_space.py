@@ -225,6 +225,24 @@ def test_a_generated_or_helper_built_parameter_is_named_by_its_key() -> None:
             wd = _log_float(0.0, 1e-2)
 
 
+def test_integers_with_huge_bounds_are_drawn_exactly(root: Path) -> None:
+    """Drawn through floats, Integer(10**17, 10**17 + 10) gave only its two bounds, and a
+    grid over seven integers near 2**53 four of them."""
+    huge = neps.Integer(10**17, 10**17 + 10)
+    rng = np.random.default_rng(0)
+    drawn = {huge.from_unit(rng.random()) - 10**17 for _ in range(500)}
+    assert drawn == set(range(11))
+    seen: list[int] = []
+    neps.run(
+        lambda x: seen.append(x - 2**53) or 0.0,
+        {"x": neps.Integer(2**53, 2**53 + 6)},
+        root_directory=root,
+        evaluations_to_spend=10,
+        optimizer=("grid_search", {"size": 7}),
+    )
+    assert sorted(seen) == list(range(7))
+
+
 def test_non_integral_integer_bound_names_the_parameter() -> None:
     with pytest.raises(ValueError, match="'units'"):
 
