@@ -232,25 +232,36 @@ class ProcessPoolEvaluator(Evaluator):
         return member
 
     def wait(self, timeout: float | None = None) -> list[EvaluationOutcome]:
-        """Collect finished trials; enforce timeouts; replace processes that died."""
+        """Collect finished trials; enforce timeouts; replace processes that died.
+
+        What the pipes hold is read before any timeout is enforced: while this process was
+        busy elsewhere (an observer's hook), a deadline may have passed after a result came.
+        """
         deadline = None if timeout is None else time.monotonic() + timeout
         while not self._finished:
+            self._collect_ready(0.0)
             self._enforce_timeouts()
-            busy = [m for m in self._members if m.trial_id is not None]
-            if self._finished or not busy:
+            if self._finished or not self._busy():
                 break
-            step = self._step(busy, deadline)
-            ready = multiprocessing.connection.wait(
-                [m.connection for m in busy] + [m.process.sentinel for m in busy], timeout=step
-            )
-            for member in busy:
-                if member.connection in ready or member.process.sentinel in ready:
-                    self._collect(member)
+            self._collect_ready(self._step(self._busy(), deadline))
             if deadline is not None and time.monotonic() >= deadline:
                 break
         self._reap_dying(block=False)
         finished, self._finished = self._finished, []
         return finished
+
+    def _busy(self) -> list[_Member]:
+        return [m for m in self._members if m.trial_id is not None]
+
+    def _collect_ready(self, timeout: float | None) -> None:
+        """Read every busy process's message (or death) that arrives within ``timeout``."""
+        busy = self._busy()
+        ready = multiprocessing.connection.wait(
+            [m.connection for m in busy] + [m.process.sentinel for m in busy], timeout=timeout
+        )
+        for member in busy:
+            if member.connection in ready or member.process.sentinel in ready:
+                self._collect(member)
 
     @staticmethod
     def _step(busy: list[_Member], deadline: float | None) -> float | None:
@@ -289,9 +300,18 @@ class ProcessPoolEvaluator(Evaluator):
             reply = ("error", trial_id, unreadable, None, time.monotonic() - member.started)
         if reply[0] == "started":  # the evaluation itself begins now
             member.started, member.running = time.monotonic(), True
+            if member.connection.poll():  # its reply may be right behind
+                self._collect(member)
             return
         kind, _, value, *rest = reply
         duration = rest[-1]
+        if member.timeout is not None and duration > member.timeout:
+            # Sent after its deadline, read late (this process was busy): what a timely look
+            # would have found is a trial still running, so it times out all the same.
+            overdue = EvaluationTimeoutError(
+                member.timeout, f"its result came after {duration:.2f} s"
+            )
+            kind, value, rest = "error", overdue, [None, duration]
         if kind == "result":
             outcome = EvaluationOutcome(trial_id=trial_id, result=value, duration=duration)
         else:

@@ -76,6 +76,25 @@ def fail_first_then_sleep(x: float, pipeline_id: str) -> float:
     return x
 
 
+def two_seconds_for_the_first(x: float, pipeline_id: str) -> float:
+    time.sleep(2.0 if pipeline_id == "1" else 1.0)
+    return x
+
+
+def sleep_then_return(x: float, seconds: float) -> float:
+    time.sleep(seconds)
+    return x
+
+
+class SlowObserver:
+    """An observer doing slow I/O (uploading a checkpoint) when trial 2 finishes."""
+
+    @neps.hookimpl
+    def neps_trial_finished(self, run: object, trial: neps.Trial, report: object) -> None:
+        if trial.id == "2":
+            time.sleep(3.0)
+
+
 WORKER = textwrap.dedent(
     """
     import os, sys, time
@@ -533,3 +552,30 @@ def test_options_are_validated(root: Path) -> None:
             root_directory=root,
             evaluator={"name": "process_pool", "start_method": "teleport"},
         )
+
+
+def test_a_result_sent_in_time_survives_a_slow_observer(root: Path) -> None:
+    # Trial 1 returned after 2 s of its 3; the parent, in trial 2's observer until past the
+    # deadline, declared trial 1 timed out before reading its result and killed its process.
+    summary = neps.run(
+        two_seconds_for_the_first,
+        {"x": neps.Float(0.0, 1.0)},
+        root_directory=root,
+        evaluations_to_spend=2,
+        evaluator={"name": "process_pool", "n_workers": 2, "timeout": 3.0},
+        plugins=[SlowObserver()],
+    )
+    assert summary.counts["success"] == 2, neps.status(root).trials
+
+
+def test_a_result_sent_after_the_timeout_times_out_though_read_late(tmp_path: Path) -> None:
+    """Judged by when it was sent: the same outcome as for a parent that looked in time."""
+    evaluator = ProcessPoolEvaluator(ProcessPoolSettings(timeout=1.0, kill_grace=1.0))
+    try:
+        job = make_job("1", sleep_then_return, {"x": 1.0, "seconds": 1.5}, tmp_path / "1")
+        evaluator.submit(job)
+        time.sleep(5.0)  # busy elsewhere; the result is in the pipe
+        outcome = collect(evaluator, 1, 120)["1"]
+        assert isinstance(outcome.error, neps.EvaluationTimeoutError), outcome
+    finally:
+        evaluator.close()
