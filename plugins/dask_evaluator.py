@@ -135,6 +135,7 @@ class DaskEvaluator(Evaluator):
         super().__init__(settings)
         self._client: Any = None
         self._cluster: Any = None
+        self._config: Any = None  # dask's config while the cluster started here runs
         self._tasks: dict[str, _Task] = {}
         self._finished: list[EvaluationOutcome] = []
         self._next_start_check = 0.0
@@ -150,6 +151,12 @@ class DaskEvaluator(Evaluator):
             if settings.address is not None:
                 self._client = distributed.Client(settings.address)
             else:
+                # Its workers may start processes (a DataLoader, a Pool), which a daemonic
+                # process may not. The nannies read this at every (re)start of a worker, so
+                # it holds until close(), which restores the user's setting.
+                import dask.config
+
+                self._config = dask.config.set({"distributed.worker.daemon": False})
                 self._cluster = distributed.LocalCluster(
                     n_workers=settings.n_workers or os.cpu_count() or 1,
                     threads_per_worker=settings.threads_per_worker,
@@ -314,6 +321,7 @@ class DaskEvaluator(Evaluator):
     def close(self) -> None:
         """Stop unfinished tasks, then disconnect (and shut down a cluster started here)."""
         if self._client is None:
+            self._restore_config()  # the cluster may have failed to start
             return
         if self._cluster is None:
             self._note_starts(final=True)
@@ -325,7 +333,13 @@ class DaskEvaluator(Evaluator):
         self._client.close()
         if self._cluster is not None:
             self._cluster.close()
+        self._restore_config()
         self._client = self._cluster = self._watch = None
+
+    def _restore_config(self) -> None:
+        if self._config is not None:
+            self._config.__exit__(None, None, None)
+            self._config = None
 
 
 @hookimpl

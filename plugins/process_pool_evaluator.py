@@ -222,7 +222,11 @@ class ProcessPoolEvaluator(Evaluator):
 
     def _spawn(self) -> _Member:
         parent_end, child_end = self._context.Pipe(duplex=True)
-        process = self._context.Process(target=serve, args=(child_end,), daemon=True)
+        # Not daemonic: an evaluation may start processes of its own (a DataLoader, a Pool),
+        # which a daemonic process may not. close() ends the pool, and the orphan guardian
+        # does when this process ends without it (its atexit handler runs before
+        # multiprocessing's, which would wait for non-daemonic processes).
+        process = self._context.Process(target=serve, args=(child_end,), daemon=False)
         orphan_guardian.prepare()
         process.start()
         orphan_guardian.guard(process.pid)  # busy, it would outlive a SIGKILLed worker

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import logging
+import multiprocessing
 import os
 import pickle
 import socket
@@ -16,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar
 
+import dask.config
 import distributed
 import pytest
 import yaml
@@ -442,3 +444,29 @@ def test_an_error_travels_back_whole_by_whichever_rules_rebuild_it() -> None:
         (kind, value, _, _), _ = evaluate_remotely(function, {"x": 0.5})
         assert kind == "error"
         assert check(pickle.loads(value))
+
+
+def hang_first_then_start_a_pool(x: float, pipeline_id: str) -> float:
+    """Processes started by the evaluation (as a DataLoader(num_workers=2) does)."""
+    import time
+
+    if pipeline_id == "1":
+        time.sleep(600)
+    with multiprocessing.get_context("spawn").Pool(2) as pool:
+        return sum(pool.map(abs, [x, -x]))
+
+
+@pytest.mark.slow
+def test_evaluations_on_the_local_cluster_may_start_processes(root: Path) -> None:
+    # Its workers were daemonic: "daemonic processes are not allowed to have children".
+    # Trials 2 and 3 run on the worker restarted after trial 1's timeout: not daemonic either.
+    summary = neps.run(
+        hang_first_then_start_a_pool,
+        {"x": neps.Float(0.0, 1.0)},
+        root_directory=root,
+        evaluations_to_spend=3,
+        ignore_errors=True,
+        evaluator={"name": "dask", "n_workers": 1, "timeout": 5.0},
+    )
+    assert (summary.counts["failed"], summary.counts["success"]) == (1, 2), summary.counts
+    assert dask.config.get("distributed.worker.daemon") is True  # the user's setting is back

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import signal
 import subprocess
@@ -84,6 +85,12 @@ def two_seconds_for_the_first(x: float, pipeline_id: str) -> float:
 def sleep_then_return(x: float, seconds: float) -> float:
     time.sleep(seconds)
     return x
+
+
+def a_pool_of_its_own(x: float) -> float:
+    """What a DataLoader(num_workers=2) does: processes started by the evaluation."""
+    with multiprocessing.get_context("spawn").Pool(2) as pool:
+        return sum(pool.map(abs, [x, -x]))
 
 
 class SlowObserver:
@@ -579,3 +586,51 @@ def test_a_result_sent_after_the_timeout_times_out_though_read_late(tmp_path: Pa
         assert isinstance(outcome.error, neps.EvaluationTimeoutError), outcome
     finally:
         evaluator.close()
+
+
+def test_an_evaluation_may_start_processes_of_its_own(tmp_path: Path) -> None:
+    # Pool processes were daemonic: "daemonic processes are not allowed to have children".
+    evaluator = ProcessPoolEvaluator()
+    try:
+        evaluator.submit(make_job("1", a_pool_of_its_own, {"x": 2.0}, tmp_path / "1"))
+        outcome = collect(evaluator, 1, 120)["1"]
+        assert outcome.error is None, outcome.traceback
+        assert outcome.result == 4.0
+    finally:
+        evaluator.close()
+
+
+UNCLOSED = textwrap.dedent(
+    """
+    import sys, time
+    from pathlib import Path
+    from neps_core.testing.evaluator_contract import collect, make_job
+    from neps_core_plugins.process_pool_evaluator import ProcessPoolEvaluator, ProcessPoolSettings
+
+    def nap(x):
+        time.sleep(x)
+        return x
+
+    if __name__ == "__main__":
+        evaluator = ProcessPoolEvaluator(ProcessPoolSettings(n_workers=2))
+        evaluator.submit(make_job("1", nap, {"x": 0.1}, Path(sys.argv[1]) / "1"))
+        evaluator.submit(make_job("2", nap, {"x": 300.0}, Path(sys.argv[1]) / "2"))
+        collect(evaluator, 1, 60)  # one process idle, one busy: neither may hold up the exit
+    """
+)
+
+
+def test_a_script_that_never_closes_the_pool_still_exits(tmp_path: Path) -> None:
+    """multiprocessing joins non-daemonic processes at exit: the pool must be closed first."""
+    script = tmp_path / "unclosed.py"
+    script.write_text(UNCLOSED, encoding="utf-8")
+    started = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, str(script), str(tmp_path)],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert time.monotonic() - started < 30
