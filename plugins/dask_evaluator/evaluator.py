@@ -11,7 +11,7 @@ waits or queues for one) cancels the task and, since a running Python thread can
 stopped, has the worker's nanny kill the dask worker process that runs it and start a fresh
 one (``kill_on_timeout``, needs the nanny every ``dask worker`` and
 ``LocalCluster(processes=True)`` has); this works even while the evaluation holds the GIL
-(see ``dask_watch``). Needs the extra
+(see ``.watch``). Needs the extra
 ``neps-core[dask]``; dask is imported only when this evaluator is used.
 """
 
@@ -31,7 +31,6 @@ from typing import Any, ClassVar
 
 import attrs
 
-from neps_core import hookimpl
 from neps_core.errors import EvaluationTimeoutError
 from neps_core.evaluation.child_runner import (
     Captured,
@@ -42,7 +41,7 @@ from neps_core.evaluation.child_runner import (
 from neps_core.evaluation.main_script import unsendable_outcome
 from neps_core.interfaces import EvaluationJob, EvaluationOutcome, Evaluator
 from neps_core.validators import at_least, positive
-from neps_core_plugins.dask_watch import WorkerWatch
+from neps_core_plugins.dask_evaluator.watch import WorkerWatch
 
 logger = logging.getLogger(__name__)
 POLL_STEP = 0.005
@@ -224,7 +223,7 @@ class DaskEvaluator(Evaluator):
         trial's timeout, and that wait used up its timeout before it ran. Nor when the
         scheduler lists it as ``processing``, which includes tasks queued on a worker whose
         threads are busy: their timeout ran out before they ran. A worker held silent by an
-        evaluation (see ``dask_watch``) runs its first tasks in submission order, dask's
+        evaluation (see ``.watch``) runs its first tasks in submission order, dask's
         priority: their clocks start from when it was asked. ``final``: a last look at every
         task, waiting a moment for answers, to end what runs.
         """
@@ -340,9 +339,3 @@ class DaskEvaluator(Evaluator):
         if self._config is not None:
             self._config.__exit__(None, None, None)
             self._config = None
-
-
-@hookimpl
-def neps_register_evaluators() -> Sequence[type[Evaluator]]:
-    """Register the dask evaluator (dask itself is imported only when it is used)."""
-    return [DaskEvaluator]
