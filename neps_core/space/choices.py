@@ -8,6 +8,17 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
+
+def python_value(value: Any) -> Any:
+    """A NumPy scalar as the Python value it holds (``np.int64(3)`` -> ``3``), else ``value``.
+
+    Spaces are often written from arrays (``Categorical(np.array([16, 32]))``, an ``argmax``
+    as the prior): ``evaluate_pipeline``, ``config.yaml`` and the saved space see the value.
+    """
+    return value.item() if isinstance(value, np.generic) else value
+
 
 def is_plain_data(value: Any) -> bool:
     """Whether ``value`` survives a YAML/JSON round trip unchanged (scalars, lists, str dicts)."""

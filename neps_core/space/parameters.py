@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 import attrs
 
 from neps_core.errors import InvalidParameterError
-from neps_core.space.choices import has_duplicates, is_plain_data, position
+from neps_core.space.choices import has_duplicates, is_plain_data, position, python_value
 from neps_core.space.naming import assigned_name
 
 PriorConfidence = Literal["low", "medium", "high"]
@@ -286,7 +286,7 @@ class Categorical(Parameter):
 
     kind: ClassVar[str] = "categorical"
     choices: tuple[Any, ...] = attrs.field(converter=_to_tuple)
-    prior: Any = None
+    prior: Any = attrs.field(default=None, converter=python_value)  # an argmax is an index
     prior_confidence: str = "low"
 
     def __attrs_post_init__(self) -> None:

@@ -418,6 +418,20 @@ def test_bool_priors_never_mean_the_number_one_or_zero() -> None:
         assert neps.Categorical((0.0, False, None), prior=False).prior_index == 1
 
 
+def test_a_numpy_integer_prior_is_an_index_as_an_int_is() -> None:
+    # np.argmax's np.int64(1) was refused for ("adam", ...) as "neither an index nor one of
+    # the choices", and among (10, 2, 1) read as the choice 1 where prior=1 is index 1.
+    best = np.array([0.2, 0.9, 0.5]).argmax()
+    assert neps.Categorical(("adam", "sgd", "rmsprop"), prior=best).prior_index == 1
+    with pytest.warns(UserWarning, match="read as an index, the choice 2"):
+        numbers = neps.Categorical((10, 2, 1), prior=best)
+    assert numbers.prior_index == 1
+    assert numbers.prior == 1 and type(numbers.prior) is int  # described and saved as an int
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert neps.Categorical((1, True), prior=np.bool_(True)).prior_index == 1  # not index 1
+
+
 def test_operations_that_print_alike_are_distinct_choices() -> None:
     # The distinctness check compared repr(): two lambdas, or closures made in a loop, were
     # refused as "choices must be distinct".
