@@ -49,6 +49,7 @@ from neps_core.space import (
     PipelineSpace,
     Relation,
 )
+from neps_core.space.choices import python_value
 from neps_core.space.parameters import prior_indices_meant
 
 #: The ``meta`` key that marks an integer or float hyperparameter as the fidelity (epochs),
@@ -60,11 +61,6 @@ SPREAD_DRAWS = 4096
 
 #: ``prior_confidence`` for defaults that do not say how sure they are.
 DEFAULT_CONFIDENCE = "medium"
-
-
-def _plain(value: Any) -> Any:
-    """NumPy scalars (as ConfigSpace may hold them) to Python values."""
-    return value.item() if hasattr(value, "item") and not isinstance(value, str) else value
 
 
 def _confidence(parameter: Any) -> str:
@@ -102,26 +98,27 @@ def convert_parameter(parameter: Any) -> Parameter:
                 f"be the fidelity (meta {FIDELITY_MARK!r}), not a {kind}"
             )
         return number(
-            _plain(parameter.lower),
-            _plain(parameter.upper),
+            python_value(parameter.lower),
+            python_value(parameter.upper),
             log=bool(parameter.log),
             is_fidelity=True,
         )
     if kind in ("Constant", "UnParametrizedHyperparameter"):
-        return Constant(_plain(parameter.value))
+        return Constant(parameter.value)  # which makes a NumPy scalar a Python value
     if kind in ("CategoricalHyperparameter", "OrdinalHyperparameter"):
-        choices = [_plain(c) for c in getattr(parameter, "choices", None) or parameter.sequence]
-        default = _plain(parameter.default_value)
+        values = getattr(parameter, "choices", None) or parameter.sequence
+        choices = [python_value(choice) for choice in values]
+        default = python_value(parameter.default_value)
         with prior_indices_meant():
             return Categorical(
                 choices, prior=choices.index(default), prior_confidence=DEFAULT_CONFIDENCE
             )
     if numeric:
         return number(
-            _plain(parameter.lower),
-            _plain(parameter.upper),
+            python_value(parameter.lower),
+            python_value(parameter.upper),
             log=bool(parameter.log),
-            prior=_plain(parameter.default_value),
+            prior=python_value(parameter.default_value),
             prior_confidence=_confidence(parameter),
         )
     raise TypeError(f"ConfigSpace hyperparameter {parameter.name!r}: {kind} is not supported")
@@ -143,9 +140,9 @@ def convert_condition(condition: Any) -> Clause:
         return And(*parts) if kind == "AndConjunction" else Or(*parts)
     parent = condition.parent.name
     if kind == "InCondition":
-        return In(parent, [_plain(v) for v in condition.values])
+        return In(parent, [python_value(v) for v in condition.values])
     if kind in _CONDITIONS:
-        return _CONDITIONS[kind](parent, _plain(condition.value))
+        return _CONDITIONS[kind](parent, python_value(condition.value))
     raise TypeError(f"ConfigSpace condition {condition}: {kind} is not supported")
 
 
@@ -180,9 +177,9 @@ def convert_forbidden(clause: Any) -> Clause:
         return _either([Relation(left, op, right) for op in _RELATIONS[kind]])
     name = clause.hyperparameter.name
     if kind == "ForbiddenInClause":
-        return In(name, [_plain(v) for v in clause.values])
+        return In(name, [python_value(v) for v in clause.values])
     if kind in _FORBIDDEN_ATOMS:
-        value = _plain(clause.value)
+        value = python_value(clause.value)
         return _either([atom(name, value) for atom in _FORBIDDEN_ATOMS[kind]])
     raise TypeError(f"ConfigSpace forbidden clause {clause}: {kind} is not supported")
 

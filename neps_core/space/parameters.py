@@ -264,7 +264,7 @@ class Integer(Numerical):
 
 
 def _to_tuple(values: Iterable[Any]) -> tuple[Any, ...]:
-    """The choices as a tuple; a string or mapping is refused rather than taken apart.
+    """The choices as a tuple of Python values; a string or mapping is refused, not taken apart.
 
     ``choices="adam"`` would otherwise search the letters ``a``, ``d``, ``a``, ``m``.
     """
@@ -273,7 +273,7 @@ def _to_tuple(values: Iterable[Any]) -> tuple[Any, ...]:
             "Categorical",
             f"choices must be a list or tuple of choices, got {type(values).__name__} {values!r}",
         )
-    return tuple(values)
+    return tuple(python_value(value) for value in values)
 
 
 @attrs.frozen(eq=True)
@@ -380,7 +380,7 @@ class Constant(Parameter):
     """A fixed value passed to ``evaluate_pipeline`` but never searched."""
 
     kind: ClassVar[str] = "constant"
-    value: Any
+    value: Any = attrs.field(converter=python_value)
 
     def contains(self, value: Any) -> bool:
         """Whether ``value`` equals the constant."""

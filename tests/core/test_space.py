@@ -7,6 +7,7 @@ error that names the parameter, and samples must honour bounds, log scales and p
 from __future__ import annotations
 
 import abc
+import json
 import math
 import warnings
 from pathlib import Path
@@ -457,6 +458,32 @@ def test_a_nan_choice_is_refused_before_anything_is_written(tmp_path: Path) -> N
             root_directory=tmp_path / "run",
         )
     assert not (tmp_path / "run").exists()
+
+
+def test_numpy_choices_and_constants_are_python_values_everywhere(tmp_path: Path) -> None:
+    # np.int64 reached evaluate_pipeline (json.dumps failed), config.yaml stored the index,
+    # and the saved space could not be reloaded ("saved only as text").
+    space = {
+        "batch_size": neps.Categorical(choices=np.array([16, 32, 64])),
+        "layers": neps.Categorical(np.arange(3)),
+        "seed": neps.Constant(np.int64(3)),
+        "lr": neps.Float(1e-4, 1e-1, log=True),
+    }
+    received: list[dict[str, Any]] = []
+
+    def evaluate_pipeline(batch_size: int, layers: int, seed: int, lr: float) -> float:
+        received.append({"batch_size": batch_size, "layers": layers, "seed": seed})
+        json.dumps(received[-1])  # logging the configuration
+        return lr
+
+    root = tmp_path / "run"
+    neps.run(evaluate_pipeline, space, root_directory=root, evaluations_to_spend=2)
+    assert all(type(v) is int for config in received for v in config.values())
+    stored = yaml.safe_load((root / "configs" / "config_1" / "config.yaml").read_text())
+    assert stored["batch_size"] in (16, 32, 64) and stored["seed"] == 3
+    assert neps.load_pipeline_space(root) == neps.PipelineSpace(space)
+    neps.run(evaluate_pipeline, space, root_directory=root, evaluations_to_spend=3)
+    assert len(received) == 3
 
 
 def test_prior_confidence_without_a_prior_warns() -> None:
