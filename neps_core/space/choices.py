@@ -6,6 +6,7 @@ Plain data (what survives a YAML/JSON round trip) is compared by value; other ch
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -18,6 +19,21 @@ def python_value(value: Any) -> Any:
     as the prior): ``evaluate_pipeline``, ``config.yaml`` and the saved space see the value.
     """
     return value.item() if isinstance(value, np.generic) else value
+
+
+def holds_nan(value: Any) -> bool:
+    """Whether ``value`` is NaN or a list, tuple or dict holding one.
+
+    NaN equals nothing, not even itself: no stored configuration, saved space or imported
+    trial could match a choice or constant holding it.
+    """
+    if isinstance(value, float):
+        return math.isnan(value)
+    if isinstance(value, list | tuple):
+        return any(holds_nan(item) for item in value)
+    if isinstance(value, dict):
+        return any(holds_nan(item) for item in value.values())
+    return False
 
 
 def is_plain_data(value: Any) -> bool:

@@ -9,7 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from neps_core.space.parameters import Constant, InvalidParameterError, Parameter
+from neps_core.space.parameters import (
+    Constant,
+    InvalidParameterError,
+    Parameter,
+    constant_problems,
+)
 from neps_core.space.structure import ByName, contains_node
 
 #: A subclass's attributes in declaration order, kept where some had to be removed.
@@ -68,7 +73,11 @@ def _may_be_entry(name: str, value: Any) -> bool:
 
 def refuse_mistaken_constant(name: str, value: Any) -> None:
     """Refuse a value that would become a constant only by mistake: a parameter type not
-    called (``neps.Float``) or a set meant as choices (a set has no order to encode)."""
+    called (``neps.Float``), a set meant as choices (a set has no order to encode), or one
+    no constant may hold (NaN)."""
+    problems = constant_problems(value)
+    if problems:
+        raise InvalidParameterError(f"Parameter {name!r} (Constant): {'; '.join(problems)}")
     if isinstance(value, type) and issubclass(value, Parameter) and _is_ours(value):
         raise InvalidParameterError(
             f"Parameter {name!r}: {value.__name__} is a parameter type, not a parameter; "

@@ -18,7 +18,13 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 import attrs
 
 from neps_core.errors import InvalidParameterError
-from neps_core.space.choices import has_duplicates, is_plain_data, position, python_value
+from neps_core.space.choices import (
+    has_duplicates,
+    holds_nan,
+    is_plain_data,
+    position,
+    python_value,
+)
 from neps_core.space.naming import assigned_name
 
 PriorConfidence = Literal["low", "medium", "high"]
@@ -322,10 +328,8 @@ class Categorical(Parameter):
             problems.append("choices must not be empty")
         elif has_duplicates(self.choices):
             problems.append(f"choices must be distinct, got {list(self.choices)}")
-        if any(isinstance(choice, float) and math.isnan(choice) for choice in self.choices):
-            problems.append(  # NaN equals nothing: no stored configuration could match it
-                f"choices must not contain NaN, got {list(self.choices)}"
-            )
+        if any(holds_nan(choice) for choice in self.choices):
+            problems.append(f"choices must not contain NaN, got {list(self.choices)}")
         if self.prior is not None and self.choices and self.prior_index is None:
             problems.append(
                 f"prior {self.prior!r} is neither an index into nor one of the choices "
@@ -375,12 +379,26 @@ class Categorical(Parameter):
         return self.index_of(value) is not None
 
 
+def constant_problems(value: Any) -> list[str]:
+    """What is wrong with ``value`` as a constant; also checked where a bare value becomes one
+    under a known name (a class attribute, a YAML entry) before the constructor guesses it."""
+    if holds_nan(value):  # as a Categorical's choices: a saved run could not match it
+        return [f"the value must not be NaN, got {value!r}; for a missing value use None"]
+    return []
+
+
 @attrs.frozen(eq=True)
 class Constant(Parameter):
     """A fixed value passed to ``evaluate_pipeline`` but never searched."""
 
     kind: ClassVar[str] = "constant"
     value: Any = attrs.field(converter=python_value)
+
+    def __attrs_post_init__(self) -> None:
+        self._validate()
+
+    def problems(self) -> list[str]:
+        return constant_problems(self.value)
 
     def contains(self, value: Any) -> bool:
         """Whether ``value`` equals the constant."""

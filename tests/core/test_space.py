@@ -460,6 +460,30 @@ def test_a_nan_choice_is_refused_before_anything_is_written(tmp_path: Path) -> N
     assert not (tmp_path / "run").exists()
 
 
+def test_a_nan_constant_is_refused_as_a_nan_choice_is(tmp_path: Path) -> None:
+    # A new run with Constant(nan) refused its own saved space: "Differences: ." (nan != nan).
+    with pytest.raises(ValueError, match=r"'missing' \(Constant\): the value must not be NaN"):
+        neps.run(
+            lambda x, missing: x,
+            {"x": neps.Float(0, 1), "missing": neps.Constant(float("nan"))},
+            root_directory=tmp_path / "run",
+        )
+    assert not (tmp_path / "run").exists()
+
+    class Space(neps.PipelineSpace):
+        x = neps.Float(0, 1)
+        missing = [1.0, np.float64("nan")]  # a plain attribute is a Constant
+
+    with pytest.raises(ValueError, match=r"'missing' \(Constant\): .*must not be NaN"):
+        Space()
+
+    with pytest.raises(ValueError, match=r"'missing' \(Constant\): .*must not be NaN"):
+        space_from_description(yaml.safe_load("x: {lower: 0.0, upper: 1.0}\nmissing: .nan"))
+    with pytest.raises(ValueError, match="choices must not contain NaN"):
+        neps.Categorical(([math.nan], [1.0]))
+    assert neps.Constant(None).value is None  # what a missing value can be instead
+
+
 def test_numpy_choices_and_constants_are_python_values_everywhere(tmp_path: Path) -> None:
     # np.int64 reached evaluate_pipeline (json.dumps failed), config.yaml stored the index,
     # and the saved space could not be reloaded ("saved only as text").
