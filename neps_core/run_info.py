@@ -15,9 +15,9 @@ from neps_core.interfaces import Optimizer, Storage
 from neps_core.models import RunInfo
 from neps_core.serialization import to_plain
 from neps_core.space import PipelineSpace, describe_space, space_from_description
+from neps_core.space.choices import prior_indices_meant
 from neps_core.space.description import saved_description
 from neps_core.space.nodes import same_description
-from neps_core.space.parameters import prior_indices_meant
 
 
 def stored_space(storage: Storage) -> PipelineSpace | None:

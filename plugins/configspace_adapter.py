@@ -49,8 +49,7 @@ from neps_core.space import (
     PipelineSpace,
     Relation,
 )
-from neps_core.space.choices import python_value
-from neps_core.space.parameters import prior_indices_meant
+from neps_core.space.choices import prior_indices_meant, python_value
 
 #: The ``meta`` key that marks an integer or float hyperparameter as the fidelity (epochs),
 #: as NePS's ``is_fidelity=True`` does; ConfigSpace itself has no notion of one.

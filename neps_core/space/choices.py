@@ -1,12 +1,17 @@
 """Comparing a categorical's choices: by value and type, so ``True`` is not the choice ``1``.
 
 Plain data (what survives a YAML/JSON round trip) is compared by value; other choices
-(operations, callables) by ``==``, never by ``repr``.
+(operations, callables) by ``==``, never by ``repr``. NumPy scalars count as the Python
+values they hold; a prior that is both an index and a choice is read as the index, with a
+warning where the user wrote it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
+import warnings
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -75,3 +80,19 @@ def has_duplicates(choices: tuple[Any, ...]) -> bool:
         return True
     others = [choice for choice in choices if not is_plain_data(choice)]
     return any(_same_choice(a, b) for i, a in enumerate(others) for b in others[i + 1 :])
+
+
+class AmbiguousPriorWarning(UserWarning):
+    """A categorical ``prior`` that is both a valid index and another choice (read as index)."""
+
+
+@contextlib.contextmanager
+def prior_indices_meant() -> Iterator[None]:
+    """Silence ``AmbiguousPriorWarning`` where priors are indices on purpose.
+
+    Adapters (ConfigSpace's default as an index) and saved spaces being reloaded: the user
+    was warned, if at all, where the space was written.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", AmbiguousPriorWarning)
+        yield

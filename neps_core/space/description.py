@@ -25,6 +25,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from neps_core.space.analysis import DEFAULT_MAX_DEPTH
+from neps_core.space.choices import prior_indices_meant
 from neps_core.space.class_attributes import refuse_mistaken_constant
 from neps_core.space.conditions import Clause, clause_from_description
 from neps_core.space.legacy import current_keys, prior_of_default
@@ -41,7 +42,6 @@ from neps_core.space.parameters import (
     Integer,
     InvalidParameterError,
     Parameter,
-    prior_indices_meant,
 )
 from neps_core.space.pipeline_space import PipelineSpace
 

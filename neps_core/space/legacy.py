@@ -12,7 +12,7 @@ import warnings
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from neps_core.space.choices import position
+from neps_core.space.choices import position, prior_indices_meant
 from neps_core.space.parameters import (
     LEGACY_KEYS,
     Categorical,
@@ -21,7 +21,6 @@ from neps_core.space.parameters import (
     Integer,
     InvalidParameterError,
     Parameter,
-    prior_indices_meant,
 )
 
 

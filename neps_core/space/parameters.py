@@ -12,13 +12,14 @@ import functools
 import math
 import sys
 import warnings
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import attrs
 
 from neps_core.errors import InvalidParameterError
 from neps_core.space.choices import (
+    AmbiguousPriorWarning,
     has_duplicates,
     holds_nan,
     is_plain_data,
@@ -39,22 +40,6 @@ LEGACY_KEYS = {
 
 if TYPE_CHECKING:
     from neps_core.space.structure import Resampled
-
-
-class AmbiguousPriorWarning(UserWarning):
-    """A categorical ``prior`` that is both a valid index and another choice (read as index)."""
-
-
-@contextlib.contextmanager
-def prior_indices_meant() -> Iterator[None]:
-    """Silence ``AmbiguousPriorWarning`` where priors are indices on purpose.
-
-    Adapters (ConfigSpace's default as an index) and saved spaces being reloaded: the user
-    was warned, if at all, where the space was written.
-    """
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", AmbiguousPriorWarning)
-        yield
 
 
 def _label(kind: str, name: str | None) -> str:

@@ -24,7 +24,7 @@ from neps_core.history import TrialHistory
 from neps_core.models import BudgetInfo
 from neps_core.plugin_manager import Plugins
 from neps_core.space import And, Equals, GreaterThan, In, PipelineSpace, describe_space
-from neps_core.space.parameters import AmbiguousPriorWarning
+from neps_core.space.choices import AmbiguousPriorWarning
 from neps_core.testing import simulate
 from neps_core_plugins.complex_random_search import ComplexRandomSearch
 from neps_core_plugins.configspace_adapter import ConfigSpaceAdapter, from_configspace
