@@ -233,10 +233,9 @@ class DaskEvaluator(Evaluator):
         if not waiting or self._watch is None or (now < self._next_start_check and not final):
             return
         self._next_start_check = now + START_POLL  # one round of questions per START_POLL
-        processing = {  # the scheduler's view: answers without asking the workers
-            address: [tasks[key] for key in keys if key in tasks]
-            for address, keys in self.client.processing().items()
-        }
+        listed = self.client.processing()  # the scheduler's view: no worker is asked
+        processing = {a: [tasks[k] for k in keys if k in tasks] for a, keys in listed.items()}
+        shared = {address for address, keys in listed.items() if any(k not in tasks for k in keys)}
         waited_for = [
             address
             for address, ours in processing.items()
@@ -245,11 +244,14 @@ class DaskEvaluator(Evaluator):
         answered, silent = self._watch.running(waited_for, patience=1.0 if final else 0.0)
         for address, (keys, moment) in answered.items():
             self._start([tasks[key] for key in keys if key in tasks], address, moment)
-        if silent:
+        # Only where all the worker has are our tasks, and overdue workers are ended: else the
+        # task holding it may be another client's (ours would time out unrun, and we would
+        # kill theirs), or one we cancelled but left running (it stays silent after it).
+        if silent and self.settings.kill_on_timeout:
             threads = self.client.nthreads()
-            for address, since in silent.items():
+            for address in silent.keys() - shared:
                 first = sorted(processing.get(address, []), key=lambda task: task.submitted)
-                self._start(first[: threads.get(address, 1)], address, since)
+                self._start(first[: threads.get(address, 1)], address, silent[address])
 
     @staticmethod
     def _start(tasks: Sequence[_Task], worker: str, moment: float) -> None:
@@ -286,6 +288,10 @@ class DaskEvaluator(Evaluator):
                 value = pickle.loads(value)
             except Exception as error:
                 value = RemoteEvaluationError(f"the evaluation's error cannot be read: {error}")
+        if kind != "error" and task.timeout is not None and duration > task.timeout:
+            # Its clock never started (a silent worker not ended here): judged by its own time.
+            late = EvaluationTimeoutError(task.timeout, f"its result came after {duration:.2f} s")
+            return EvaluationOutcome(trial_id=trial_id, error=late, duration=duration)
         captured = (kind, value, trace, duration)
         return outcome_of(trial_id, captured, {} if worker is None else {"dask_worker": worker})
 

@@ -25,6 +25,7 @@ from tblib import pickling_support
 from unpicklable import Locked
 
 import neps_core as neps
+from neps_core.errors import EvaluationTimeoutError
 from neps_core.testing import BackgroundEvaluatorContract
 from neps_core.testing.evaluator_contract import collect, make_job
 from neps_core_plugins.dask_evaluator import DaskEvaluator, DaskSettings, evaluate_remotely
@@ -224,6 +225,60 @@ def test_a_timeout_stops_an_evaluation_that_holds_the_gil(
     assert report["error"].startswith("EvaluationTimeoutError: timeout")
     errors = [r.getMessage() for r in distributed_log.records if r.levelno >= logging.ERROR]
     assert errors == []
+
+
+def hold_the_gil_for_a_while(x: float) -> float:
+    import ctypes
+
+    ctypes.PyDLL(None).sleep(8)
+    return x
+
+
+def quick(x: float) -> float:
+    return x
+
+
+@pytest.mark.slow
+def test_a_trial_queued_behind_a_cancelled_one_that_holds_the_gil_runs(tmp_path: Path) -> None:
+    # Without kill_on_timeout the cancelled trial kept the worker silent, and the queued one
+    # was taken as running since the worker fell silent: it timed out without having run.
+    evaluator = DaskEvaluator(
+        DaskSettings(n_workers=1, threads_per_worker=1, timeout=2.0, kill_on_timeout=False)
+    )
+    try:
+        evaluator.submit(make_job("1", hold_the_gil_for_a_while, {"x": 0.1}, tmp_path / "1"))
+        evaluator.submit(make_job("2", quick, {"x": 0.5}, tmp_path / "2"))
+        outcomes = collect(evaluator, 2, 60)
+    finally:
+        evaluator.close()
+    assert isinstance(outcomes["1"].error, EvaluationTimeoutError)  # judged by its own time
+    assert outcomes["2"].error is None and outcomes["2"].result == 0.5
+
+
+@pytest.mark.slow
+def test_another_clients_task_holding_the_gil_neither_times_ours_out_nor_is_killed(
+    tmp_path: Path,
+) -> None:
+    cluster = distributed.LocalCluster(
+        n_workers=1, threads_per_worker=1, processes=True, dashboard_address=":0"
+    )
+    other = distributed.Client(cluster)
+    try:
+        first_pid = other.submit(worker_pid, pure=False).result()
+        theirs = other.submit(hold_the_gil_for_a_while, 0.7, pure=False)
+        time.sleep(1.0)  # it runs, and the worker falls silent
+        evaluator = DaskEvaluator(DaskSettings(address=cluster.scheduler_address, timeout=3.0))
+        try:
+            evaluator.submit(make_job("1", quick, {"x": 0.5}, tmp_path / "1"))
+            outcome = collect(evaluator, 1, 60)["1"]
+        finally:
+            evaluator.close()
+        assert outcome.error is None and outcome.result == 0.5
+        assert theirs.result(timeout=60) == 0.7
+        assert other.submit(worker_pid, pure=False).result() == first_pid  # not killed
+    finally:
+        other.close()
+        cluster.close()
 
 
 def worker_pid() -> int:
