@@ -99,7 +99,7 @@ def load_config(
     (without its underscore-prefixed entries). Inside a run, the configuration comes from
     the run's storage, whatever the trial folder's ``config.yaml`` (a view) says now. A
     run's ``best_config.yaml`` gives the best trial's configuration; the run's other files
-    (``report.yaml``, ``summary.yaml``, ...) are refused, since they hold no configuration.
+    (``report.yaml``, ``summary.yaml``, ...) are refused there, since they hold none.
     """
     path = user_path(path_or_root, "path_or_root")
     if config_id is not None:
@@ -111,9 +111,9 @@ def load_config(
         )
     if config_id is not None or path.is_dir():  # the folder may be gone, not its record
         path = path / "config.yaml"
-    elif path.name == BEST_CONFIG_FILE:
+    elif path.name == BEST_CONFIG_FILE and _written_by_a_run(path):
         return _best_config(path, pipeline_space)
-    elif path.name in NOT_A_CONFIG:
+    elif path.name in NOT_A_CONFIG and _written_by_a_run(path):
         raise NepsCoreError(
             f"{path} is not a configuration but a run's {path.name}: pass a trial's "
             f"config.yaml, its folder, or the run's root with config_id="
@@ -141,14 +141,22 @@ def _as_received(
     return space.resolve(config)
 
 
+def _written_by_a_run(path: Path) -> bool:
+    """Whether ``path`` lies where a run writes its own files: its root or a trial folder
+    (a user's file of the same name elsewhere may well be a configuration)."""
+    folder = path.parent
+    return (folder / STORAGE_POINTER_FILE).is_file() or (
+        folder.name.startswith("config_")
+        and (folder.parent.parent / STORAGE_POINTER_FILE).is_file()
+    )
+
+
 def _best_config(path: Path, pipeline_space: Any) -> dict[str, Any]:
-    """The configuration that a run's ``best_config.yaml`` names (its trial's, in a run)."""
+    """The configuration of the trial that a run's ``best_config.yaml`` names."""
     best = _read_config_file(path)
-    if not isinstance(best.get("config"), Mapping):
-        raise NepsCoreError(f"{path} names no best configuration (none has succeeded yet?)")
-    if (path.parent / STORAGE_POINTER_FILE).is_file():
-        return load_config(path.parent, best.get("trial_id"), pipeline_space)
-    return _as_received(best["config"], path, pipeline_space, None)
+    if best.get("trial_id") is None:
+        raise NepsCoreError(f"{path} names no best trial")
+    return load_config(path.parent, best["trial_id"], pipeline_space)
 
 
 def _read_config_file(path: Path) -> Mapping[str, Any]:

@@ -328,10 +328,11 @@ def test_load_config_of_best_config_yaml_is_the_best_trials_configuration(
     summary, objective = finished_run
     best = objective.received[summary.best_trial.id]  # type: ignore[union-attr]
     assert neps.load_config(root / "best_config.yaml") == best
-    copied = tmp_path / "elsewhere" / "best_config.yaml"  # outside the run: as stored
-    copied.parent.mkdir()
-    shutil.copy(root / "best_config.yaml", copied)
-    assert neps.load_config(copied)["x"] == best["x"]
+    for name in ("best_config.yaml", "summary.yaml"):  # a user's own file of that name
+        mine = tmp_path / "elsewhere" / name
+        mine.parent.mkdir(exist_ok=True)
+        mine.write_text("lr: 0.1\nlayers: 3\n", encoding="utf-8")
+        assert neps.load_config(mine) == {"lr": 0.1, "layers": 3}
 
 
 @pytest.mark.parametrize(
