@@ -102,14 +102,16 @@ class AskAndTell:
         self._sampler = TrialSampler(
             self.settings, self._context.space, self._context.optimizer, self._context.plugins
         )
-        self._start_fresh()
+        self._in_this_process()
         self._closed = False
         self._final_summary: Summary | None = None
         self._context.plugins.notify("neps_run_started", run=self._context)
 
-    def _start_fresh(self) -> None:
+    def _in_this_process(self) -> None:
         """This process's trials and limits; a forked child starts over as a client of its own:
         the parent's trials stay the parent's, its lock and heartbeat thread are not copied."""
+        if getattr(self, "_pid", None) == os.getpid():
+            return
         self._pid = os.getpid()
         self._lock = threading.Lock()
         self._outstanding: dict[str, float] = {}  # trial id -> when it was asked (monotonic)
@@ -308,6 +310,7 @@ class AskAndTell:
         """
         if self._final_summary is not None:
             return self._final_summary
+        self._in_this_process()
         self._closed = True
         if self._heartbeat is not None:
             self._heartbeat.__exit__(None, None, None)
@@ -336,6 +339,7 @@ class AskAndTell:
         trace: TracebackType | None,
     ) -> None:
         """Close; leaving on an error gives the asked, untold trials back at once (as run())."""
+        self._in_this_process()
         if error is not None and not self._closed:
             give_back_running(
                 self._context.storage,
@@ -349,8 +353,7 @@ class AskAndTell:
     def _check_open(self) -> None:
         if self._closed:
             raise RuntimeError("This AskAndTell client is closed")
-        if self._pid != os.getpid():
-            self._start_fresh()
+        self._in_this_process()
 
     def _start_heartbeat(self) -> None:
         if self._heartbeat is None:

@@ -422,6 +422,35 @@ def test_a_client_forked_after_it_asked_beats_for_its_childrens_trials(
     assert neps.status(root).counts["success"] == 3
 
 
+def _leave_the_forked_client_on_an_error() -> None:
+    try:
+        with _FORKED["client"]:
+            raise ValueError("the child's loop failed")
+    except ValueError:
+        pass
+
+
+def test_a_forked_child_leaving_its_client_on_an_error_keeps_the_parents_trials(
+    root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The child gave back the trial its parent had asked, which was then handed out again."""
+    with neps.AskAndTell(SPACE, root, optimizer="random_search") as client:
+        parents = client.ask()
+        assert parents is not None
+        monkeypatch.setitem(_FORKED, "client", client)
+        child = multiprocessing.get_context("fork").Process(
+            target=_leave_the_forked_client_on_an_error
+        )
+        child.start()
+        child.join(60)
+        assert child.exitcode == 0
+        assert _stored(root, parents.id).state is TrialState.EVALUATING
+        following = client.ask()
+        assert following is not None and following.id != parents.id
+        client.tell(parents, 0.1)
+        client.tell(following, 0.2)
+
+
 @pytest.mark.slow
 def test_clients_starting_one_run_at_once_never_see_it_half_made(tmp_path: Path) -> None:
     # A client found budget.yaml of a run another thread had just created, and refused the
