@@ -242,6 +242,11 @@ class Integer(Numerical):
     def _legal(self, value: float) -> int:
         return int(min(max(round(value), self.lower), self.upper))
 
+    def to_unit(self, value: float) -> float:
+        if self.log:
+            return super().to_unit(value)
+        return (value - self.lower + 0.5) / (self.upper - self.lower + 1)  # exact offset
+
     def from_unit(self, unit: float) -> Any:
         if self.log:
             return super().from_unit(unit)

@@ -233,6 +233,8 @@ def test_integers_with_huge_bounds_are_drawn_exactly(root: Path) -> None:
     rng = np.random.default_rng(0)
     drawn = {huge.from_unit(rng.random()) - 10**17 for _ in range(500)}
     assert drawn == set(range(11))
+    values = range(10**17, 10**17 + 11)  # and back, as models and local search read trials
+    assert [huge.from_unit(huge.to_unit(v)) for v in values] == list(values)
     seen: list[int] = []
     neps.run(
         lambda x: seen.append(x - 2**53) or 0.0,
