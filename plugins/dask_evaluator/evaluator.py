@@ -106,6 +106,34 @@ def _pickled_by_python(error: BaseException) -> bytes:
     return buffer.getvalue()
 
 
+class _NonDaemonicWorkers:
+    """dask's ``distributed.worker.daemon: False`` while any LocalCluster started here runs.
+
+    The nannies (in this process) read it at every (re)start of a worker; the user's own value
+    comes back when the last such cluster closes, in whatever order they close.
+    """
+
+    def __init__(self) -> None:
+        self._holders = 0
+        self._setting: Any = None
+
+    def hold(self) -> None:
+        import dask.config
+
+        if self._holders == 0:
+            self._setting = dask.config.set({"distributed.worker.daemon": False})
+        self._holders += 1
+
+    def release(self) -> None:
+        self._holders -= 1
+        if self._holders == 0:
+            self._setting.__exit__(None, None, None)
+            self._setting = None
+
+
+NON_DAEMONIC_WORKERS = _NonDaemonicWorkers()
+
+
 @attrs.define
 class _Task:
     """A submitted trial; ``started`` once a worker runs it (its timeout counts from there)."""
@@ -134,7 +162,8 @@ class DaskEvaluator(Evaluator):
         super().__init__(settings)
         self._client: Any = None
         self._cluster: Any = None
-        self._config: Any = None  # dask's config while the cluster started here runs
+        self._holds_config = False  # NON_DAEMONIC_WORKERS, while the cluster started here runs
+        self._abandoned_on: set[str] = set()  # workers left running a task cancelled here
         self._tasks: dict[str, _Task] = {}
         self._finished: list[EvaluationOutcome] = []
         self._next_start_check = 0.0
@@ -153,9 +182,9 @@ class DaskEvaluator(Evaluator):
                 # Its workers may start processes (a DataLoader, a Pool), which a daemonic
                 # process may not. The nannies read this at every (re)start of a worker, so
                 # it holds until close(), which restores the user's setting.
-                import dask.config
-
-                self._config = dask.config.set({"distributed.worker.daemon": False})
+                if not self._holds_config:
+                    NON_DAEMONIC_WORKERS.hold()
+                    self._holds_config = True
                 self._cluster = distributed.LocalCluster(
                     n_workers=settings.n_workers or os.cpu_count() or 1,
                     threads_per_worker=settings.threads_per_worker,
@@ -244,12 +273,13 @@ class DaskEvaluator(Evaluator):
         answered, silent = self._watch.running(waited_for, patience=1.0 if final else 0.0)
         for address, (keys, moment) in answered.items():
             self._start([tasks[key] for key in keys if key in tasks], address, moment)
-        # Only where all the worker has are our tasks, and overdue workers are ended: else the
-        # task holding it may be another client's (ours would time out unrun, and we would
-        # kill theirs), or one we cancelled but left running (it stays silent after it).
-        if silent and self.settings.kill_on_timeout:
+        # Only where all the worker has are our tasks, none of them cancelled but left running:
+        # else what holds it may be another client's task (ours would time out unrun, and we
+        # would kill theirs), or the cancelled one (the next would time out unrun).
+        self._abandoned_on -= answered.keys()
+        if silent:
             threads = self.client.nthreads()
-            for address in silent.keys() - shared:
+            for address in silent.keys() - shared - self._abandoned_on:
                 first = sorted(processing.get(address, []), key=lambda task: task.submitted)
                 self._start(first[: threads.get(address, 1)], address, silent[address])
 
@@ -299,6 +329,8 @@ class DaskEvaluator(Evaluator):
         workers = self._stop([task]) if self.settings.kill_on_timeout else []
         if not self.settings.kill_on_timeout:
             task.future.cancel()
+            if task.worker is not None:  # its thread runs on, and may keep the worker silent
+                self._abandoned_on.add(task.worker)
         return EvaluationOutcome(
             trial_id=trial_id,
             error=EvaluationTimeoutError(
@@ -325,8 +357,11 @@ class DaskEvaluator(Evaluator):
 
     def close(self) -> None:
         """Stop unfinished tasks, then disconnect (and shut down a cluster started here)."""
-        if self._client is None:
-            self._restore_config()  # the cluster may have failed to start
+        if self._client is None:  # the cluster, or the client of it, failed to start
+            if self._cluster is not None:
+                self._cluster.close()
+            self._cluster = None
+            self._restore_config()
             return
         if self._cluster is None:
             self._note_starts(final=True)
@@ -342,6 +377,6 @@ class DaskEvaluator(Evaluator):
         self._client = self._cluster = self._watch = None
 
     def _restore_config(self) -> None:
-        if self._config is not None:
-            self._config.__exit__(None, None, None)
-            self._config = None
+        if self._holds_config:
+            NON_DAEMONIC_WORKERS.release()
+            self._holds_config = False

@@ -29,6 +29,7 @@ from neps_core.errors import EvaluationTimeoutError
 from neps_core.testing import BackgroundEvaluatorContract
 from neps_core.testing.evaluator_contract import collect, make_job
 from neps_core_plugins.dask_evaluator import DaskEvaluator, DaskSettings, evaluate_remotely
+from neps_core_plugins.dask_evaluator.evaluator import NON_DAEMONIC_WORKERS
 
 DASK_DEFAULT_DASHBOARD_PORT = 8787
 
@@ -279,6 +280,18 @@ def test_another_clients_task_holding_the_gil_neither_times_ours_out_nor_is_kill
     finally:
         other.close()
         cluster.close()
+
+
+def test_the_users_daemon_setting_returns_when_the_last_local_cluster_closes() -> None:
+    # Each evaluator restored what it had found: closing the first of two put True back while
+    # the second's cluster ran, and closing the second left False for good.
+    user_value = dask.config.get("distributed.worker.daemon", default=True)
+    NON_DAEMONIC_WORKERS.hold()  # a first evaluator starts its cluster
+    NON_DAEMONIC_WORKERS.hold()  # a second one
+    NON_DAEMONIC_WORKERS.release()  # the first closes
+    assert dask.config.get("distributed.worker.daemon") is False  # the second still runs
+    NON_DAEMONIC_WORKERS.release()
+    assert dask.config.get("distributed.worker.daemon", default=True) == user_value
 
 
 def worker_pid() -> int:
