@@ -111,8 +111,8 @@ def load_config(
         )
     if config_id is not None or path.is_dir():  # the folder may be gone, not its record
         path = path / "config.yaml"
-    elif path.name == BEST_CONFIG_FILE and _written_by_a_run(path):
-        return _best_config(path, pipeline_space)
+    elif path.name == BEST_CONFIG_FILE and (best := _best_config(path, pipeline_space)):
+        return best
     elif path.name in NOT_A_CONFIG and _written_by_a_run(path):
         raise NepsCoreError(
             f"{path} is not a configuration but a run's {path.name}: pass a trial's "
@@ -151,12 +151,17 @@ def _written_by_a_run(path: Path) -> bool:
     )
 
 
-def _best_config(path: Path, pipeline_space: Any) -> dict[str, Any]:
-    """The configuration of the trial that a run's ``best_config.yaml`` names."""
+def _best_config(path: Path, pipeline_space: Any) -> dict[str, Any] | None:
+    """The configuration a run's ``best_config.yaml`` holds: its trial's, in the run; as
+    stored in a copy; ``None`` for a file of that name that is a configuration itself."""
     best = _read_config_file(path)
-    if best.get("trial_id") is None:
-        raise NepsCoreError(f"{path} names no best trial")
-    return load_config(path.parent, best["trial_id"], pipeline_space)
+    if _written_by_a_run(path):
+        if best.get("trial_id") is None:
+            raise NepsCoreError(f"{path} names no best trial")
+        return load_config(path.parent, best["trial_id"], pipeline_space)
+    if "trial_id" in best and isinstance(best.get("config"), Mapping):
+        return _as_received(best["config"], path, pipeline_space, None)
+    return None
 
 
 def _read_config_file(path: Path) -> Mapping[str, Any]:

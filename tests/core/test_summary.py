@@ -328,6 +328,10 @@ def test_load_config_of_best_config_yaml_is_the_best_trials_configuration(
     summary, objective = finished_run
     best = objective.received[summary.best_trial.id]  # type: ignore[union-attr]
     assert neps.load_config(root / "best_config.yaml") == best
+    copied = tmp_path / "copied" / "best_config.yaml"  # outside the run: its config entry
+    copied.parent.mkdir()
+    shutil.copy(root / "best_config.yaml", copied)
+    assert neps.load_config(copied)["x"] == best["x"]
     for name in ("best_config.yaml", "summary.yaml"):  # a user's own file of that name
         mine = tmp_path / "elsewhere" / name
         mine.parent.mkdir(exist_ok=True)
