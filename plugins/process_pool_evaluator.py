@@ -20,6 +20,7 @@ is installed.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import multiprocessing
 import multiprocessing.connection
@@ -223,13 +224,16 @@ class ProcessPoolEvaluator(Evaluator):
     def _spawn(self) -> _Member:
         parent_end, child_end = self._context.Pipe(duplex=True)
         # Not daemonic: an evaluation may start processes of its own (a DataLoader, a Pool),
-        # which a daemonic process may not. close() ends the pool, and the orphan guardian
-        # does when this process ends without it (its atexit handler runs before
-        # multiprocessing's, which would wait for non-daemonic processes).
+        # which a daemonic process may not. close() ends the pool, also at the exit of a
+        # script that never called it: registered after a process started, so after
+        # multiprocessing's own handler, it runs first (that one waits for non-daemonic
+        # processes, which an idle pool process would never end by itself).
         process = self._context.Process(target=serve, args=(child_end,), daemon=False)
         orphan_guardian.prepare()
         process.start()
         orphan_guardian.guard(process.pid)  # busy, it would outlive a SIGKILLed worker
+        atexit.unregister(self.close)
+        atexit.register(self.close)
         child_end.close()
         member = _Member(process, parent_end)
         self._members.append(member)
@@ -379,6 +383,7 @@ class ProcessPoolEvaluator(Evaluator):
             self._dying.append((member.process, time.monotonic() + self.settings.kill_grace))
         self._members = []
         self._reap_dying(block=True)
+        atexit.unregister(self.close)
 
 
 @hookimpl

@@ -604,6 +604,9 @@ UNCLOSED = textwrap.dedent(
     """
     import sys, time
     from pathlib import Path
+    from neps_core.evaluation import orphan_guardian
+    if sys.argv[2] == "guardian first":  # its exit handler then runs after multiprocessing's
+        orphan_guardian.prepare()
     from neps_core.testing.evaluator_contract import collect, make_job
     from neps_core_plugins.process_pool_evaluator import ProcessPoolEvaluator, ProcessPoolSettings
 
@@ -620,13 +623,15 @@ UNCLOSED = textwrap.dedent(
 )
 
 
-def test_a_script_that_never_closes_the_pool_still_exits(tmp_path: Path) -> None:
-    """multiprocessing joins non-daemonic processes at exit: the pool must be closed first."""
+@pytest.mark.parametrize("order", ["pool first", "guardian first"])
+def test_a_script_that_never_closes_the_pool_still_exits(tmp_path: Path, order: str) -> None:
+    """multiprocessing joins non-daemonic processes at exit: the pool must be closed first
+    (with the orphan guardian started before multiprocessing's handler, the exit hung)."""
     script = tmp_path / "unclosed.py"
     script.write_text(UNCLOSED, encoding="utf-8")
     started = time.monotonic()
     done = subprocess.run(
-        [sys.executable, str(script), str(tmp_path)],
+        [sys.executable, str(script), str(tmp_path), order],
         check=False,
         capture_output=True,
         text=True,
