@@ -135,6 +135,11 @@ class EvaluationTimeoutError(NepsCoreError, TimeoutError):
         super().__init__(f"timeout: the evaluation ran longer than {seconds:g} s; {what}")
         self.seconds = seconds
 
+    @classmethod
+    def came_late(cls, seconds: float, duration: float) -> EvaluationTimeoutError:
+        """An evaluation whose result came after its timeout, though nobody stopped it."""
+        return cls(seconds, f"its result came after {duration:.2f} s")
+
 
 def add_note(error: BaseException, note: str) -> None:
     """Attach ``note`` to ``error`` (PEP 678), also on Python 3.10 where it shows in args."""

@@ -316,9 +316,7 @@ class ProcessPoolEvaluator(Evaluator):
         if member.timeout is not None and duration > member.timeout:
             # Sent after its deadline, read late (this process was busy): what a timely look
             # would have found is a trial still running, so it times out all the same.
-            overdue = EvaluationTimeoutError(
-                member.timeout, f"its result came after {duration:.2f} s"
-            )
+            overdue = EvaluationTimeoutError.came_late(member.timeout, duration)
             kind, value, rest = "error", overdue, [None, duration]
         if kind == "result":
             outcome = EvaluationOutcome(trial_id=trial_id, result=value, duration=duration)

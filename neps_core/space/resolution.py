@@ -24,6 +24,7 @@ import attrs
 import numpy as np
 
 from neps_core.space.analysis import HARD_DEPTH_LIMIT, SpaceStructure
+from neps_core.space.choices import python_value
 from neps_core.space.conditions import Clause
 from neps_core.space.materialize import ResolvedOperation
 from neps_core.space.parameters import (
@@ -112,9 +113,7 @@ class Resolver:
     ) -> None:
         self.structure = structure
         self.conditions = conditions
-        self.given = {
-            k: v.item() if isinstance(v, np.generic) else v for k, v in (given or {}).items()
-        }
+        self.given = {k: python_value(v) for k, v in (given or {}).items()}
         self.strict = strict
         self.policy = policy or DrawPolicy()
         self.fidelity_value = fidelity_value

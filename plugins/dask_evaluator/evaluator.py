@@ -320,7 +320,7 @@ class DaskEvaluator(Evaluator):
                 value = RemoteEvaluationError(f"the evaluation's error cannot be read: {error}")
         if kind != "error" and task.timeout is not None and duration > task.timeout:
             # Its clock never started (a silent worker not ended here): judged by its own time.
-            late = EvaluationTimeoutError(task.timeout, f"its result came after {duration:.2f} s")
+            late = EvaluationTimeoutError.came_late(task.timeout, duration)
             return EvaluationOutcome(trial_id=trial_id, error=late, duration=duration)
         captured = (kind, value, trace, duration)
         return outcome_of(trial_id, captured, {} if worker is None else {"dask_worker": worker})
