@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Iterator, Mapping
 from fractions import Fraction
+from itertools import takewhile
 from typing import TYPE_CHECKING
 
 from neps_core.cost_model import CostModel
@@ -41,9 +42,12 @@ class TrialHistory(Mapping[str, Trial]):
         self.lowest_fresh_fidelity: float | None = None
         #: Successful trials that reported several objectives, in the order they were put.
         self._multi_objective: dict[str, None] = {}
-        #: The id of every version put, in order: an optimizer that keeps its own state
-        #: between asks reads what changed (``changed_since``) instead of the whole run.
-        self._put_log: list[str] = []
+        #: Each trial's place in the order of puts, the last put last: an optimizer that
+        #: keeps its own state between asks reads what changed (``changed_since``) instead
+        #: of the whole run. One entry per trial, however many versions (heartbeats) came.
+        self._last_put: dict[str, int] = {}
+        self._first_put: dict[str, int] = {}
+        self._puts = 0
 
     def __getitem__(self, trial_id: str) -> Trial:
         return self._trials[trial_id]
@@ -61,16 +65,21 @@ class TrialHistory(Mapping[str, Trial]):
             self._account(old, -1)
         self._trials[trial.id] = trial
         self._account(trial, +1)
-        self._put_log.append(trial.id)
+        self._puts += 1
+        self._first_put.setdefault(trial.id, self._puts)
+        self._last_put.pop(trial.id, None)
+        self._last_put[trial.id] = self._puts
 
     @property
     def mark(self) -> int:
         """A position in the history's changes, for :meth:`changed_since`."""
-        return len(self._put_log)
+        return self._puts
 
     def changed_since(self, mark: int) -> list[str]:
-        """The ids of the trials put (new, or a new version) after ``mark``, without repeats."""
-        return list(dict.fromkeys(self._put_log[mark:]))
+        """The ids of the trials put (new, or a new version) after ``mark``, without
+        repeats, in the order the trials were first put (as a read of the whole run)."""
+        recent = takewhile(lambda put: put[1] > mark, reversed(self._last_put.items()))
+        return sorted((trial_id for trial_id, _ in recent), key=self._first_put.__getitem__)
 
     def _account(self, trial: Trial, sign: int) -> None:
         several = trial.state is TrialState.SUCCESS and isinstance(trial.objective, tuple | list)

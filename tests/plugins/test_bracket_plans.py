@@ -144,18 +144,6 @@ def test_asked_with_another_mapping_the_plan_is_rebuilt() -> None:
         _add(history, list(answer))
 
 
-def test_the_history_lists_what_changed_since_a_mark() -> None:
-    history = TrialHistory()
-    history.put(make_trial(1, {"x": 0.1}, "pending"))
-    mark = history.mark
-    history.put(make_trial(2, {"x": 0.2}, "pending"))
-    history.put(make_trial(1, {"x": 0.1}, "success"))
-    history.put(make_trial(2, {"x": 0.2}, "failed"))
-    assert history.changed_since(mark) == ["2", "1"]
-    assert history.changed_since(history.mark) == []
-    assert history.changed_since(0) == ["1", "2"]
-
-
 def _nine_at_the_lowest_rung() -> TrialHistory:
     history = TrialHistory()
     for trial_id in range(1, 10):
