@@ -17,8 +17,8 @@ from neps_core.config import RunSettings
 from neps_core.connection import connect, overwrite_if_asked
 from neps_core.distributed import maybe_run_as_nonzero_rank, rank_zero
 from neps_core.errors import SettingsError, add_note
-from neps_core.loading import open_existing, trial_id
-from neps_core.models import Summary
+from neps_core.loading import open_existing
+from neps_core.models import Summary, trial_id
 from neps_core.plugin_manager import load_plugins
 from neps_core.presence import present_in
 from neps_core.reporting import record_result

@@ -15,8 +15,7 @@ from typing import Any
 import attrs
 
 from neps_core.history import TrialHistory
-from neps_core.loading import trial_id
-from neps_core.models import Trial, TrialState
+from neps_core.models import Trial, TrialState, trial_id
 
 
 @attrs.frozen

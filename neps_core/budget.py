@@ -12,8 +12,8 @@ import heapq
 import logging
 import math
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 
-from neps_core.config import RunSettings
 from neps_core.cost_model import CostModel
 from neps_core.models import BudgetInfo, Trial, TrialState
 
@@ -140,7 +140,7 @@ def most_within(left: float) -> float:
 
 
 def say_why_nothing_was_evaluated(
-    budget: BudgetInfo, reason: str, fits: bool, settings: RunSettings
+    budget: BudgetInfo, reason: str, fits: bool, *, worker_id: str, root_directory: Path
 ) -> None:
     """A continuation whose budget the run had (nearly) spent did nothing: say so loudly, as
     a budget smaller than what the run used is usually a mistake.
@@ -162,8 +162,8 @@ def say_why_nothing_was_evaluated(
     logger.warning(
         "Worker %s evaluated nothing: %s (the run in %s had used %s); pass a larger budget to "
         "continue it",
-        settings.worker_id,
+        worker_id,
         reason,
-        settings.root_directory,
+        root_directory,
         usage,
     )

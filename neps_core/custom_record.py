@@ -11,7 +11,7 @@ import attrs
 
 from neps_core.config import RunSettings
 from neps_core.history import TrialHistory
-from neps_core.models import Report, Trial, TrialState
+from neps_core.models import Report, Trial, TrialState, trial_id
 from neps_core.reporting import with_error_values
 from neps_core.validators import is_seconds
 
@@ -126,9 +126,9 @@ def _previous(told: str, known: dict[Any, str], history: TrialHistory) -> str:
     before, or a trial id of the run (also as NePS's folder name, ``config_<id>``)."""
     if told in known:
         return known[told]
-    for trial_id in (told, told.removeprefix("config_")):
-        if trial_id in history:
-            return trial_id
+    for candidate in (told, trial_id(told)):
+        if candidate in history:
+            return candidate
     raise ValueError(
         f"tell_custom(): previous_trial_id {told!r} is no trial of the run (neither a "
         "config_id told before nor a trial id)"

@@ -18,6 +18,7 @@ from neps_core.components import resolve_space
 from neps_core.config import run_directory
 from neps_core.errors import NepsCoreError
 from neps_core.interfaces import Storage
+from neps_core.models import trial_id
 from neps_core.plugin_manager import load_plugins
 from neps_core.run_info import stored_space
 from neps_core.run_storage import STORAGE_POINTER_FILE, open_existing_run
@@ -41,11 +42,6 @@ NOT_A_CONFIG = (
 def open_existing(root_directory: str | Path) -> Storage:
     """The storage of the run in ``root_directory``; an error if there is no run there."""
     return open_existing_run(run_directory(root_directory), load_plugins())
-
-
-def trial_id(pipeline_id: str | int) -> str:
-    """A trial's id from its id or its folder's name (``config_<id>``)."""
-    return str(pipeline_id).removeprefix("config_")
 
 
 def load_pipeline_space(root_directory: str | Path) -> PipelineSpace:

@@ -12,6 +12,7 @@ from pathlib import Path
 from neps_core.errors import StorageError
 from neps_core.history import TrialHistory
 from neps_core.interfaces import Storage
+from neps_core.models import trial_id
 
 
 def refuse_trials_without_their_run(root: Path, storage: Storage) -> None:
@@ -72,7 +73,7 @@ def history_refusing_unrecorded_folders(root: Path, storage: Storage) -> TrialHi
     The folders are listed before the record is read, as each is made after its trial is
     stored: another worker's new trial is never taken for a lost one.
     """
-    numbers = [f.name.removeprefix("config_") for f in (root / "configs").glob("config_*")]
+    numbers = [trial_id(f.name) for f in (root / "configs").glob("config_*")]
     folder_ids = sorted(int(n) for n in numbers if n.isdigit())
     history = storage.sync()
     newest = int(history.next_id()) - 1

@@ -67,6 +67,11 @@ class Report:
         return self.traceback
 
 
+def trial_id(pipeline_id: str | int) -> str:
+    """A trial's id from its id or its folder's name (``config_<id>``, NePS's pipeline id)."""
+    return str(pipeline_id).removeprefix("config_")
+
+
 @attrs.frozen
 class Trial:
     """One configuration and everything that happened to it.

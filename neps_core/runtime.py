@@ -116,7 +116,13 @@ class Worker:
             reason = self._sampler.stop_reason or ""
             budget = self._sampler.budget(history)
             fits = not reason.startswith(BUDGET_DOES_NOT_FIT)
-            say_why_nothing_was_evaluated(budget, reason, fits, self.settings)
+            say_why_nothing_was_evaluated(
+                budget,
+                reason,
+                fits,
+                worker_id=self.settings.worker_id,
+                root_directory=self.settings.root_directory,
+            )
 
     def _loop(self) -> None:
         waits = self.settings.continue_until_max_evaluation_completed
