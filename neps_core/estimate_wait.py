@@ -1,10 +1,9 @@
 """Waiting, rather than stopping, while the next trial does not fit ``cost_to_spend`` only
 because the trials still running are counted at their estimated cost.
 
-The estimate errs high, so the running trials may leave room when they end: a worker that
-stopped at once left the rest of the budget to the others (one of two stopped at 24 of 60
-while the other's long trial ran), and when that other died, the whole run stopped short
-with its trial left evaluating.
+The estimate errs high, so the running trials may leave room when they end. A worker waits
+for them instead of stopping: the budget they leave is still spent if the worker running
+them dies, or leaves, with its trial unfinished.
 """
 
 from __future__ import annotations

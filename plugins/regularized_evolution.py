@@ -77,7 +77,7 @@ def population(trials: Mapping[str, Trial], size: int) -> list[Trial]:
 class Population:
     """The population of the history asked with, kept between asks from its changes.
 
-    Reading every trial on each proposal cost 10 ms per trial at 5,000 trials. A
+    A proposal reads what changed since the last one, not the whole run. A
     :class:`TrialHistory` asked again says which trials changed; a member that stops being
     a success (or any other mapping, or another history) makes it read the whole run.
     """

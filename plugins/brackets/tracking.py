@@ -14,10 +14,10 @@ from neps_core_plugins.brackets.rungs import Rungs
 class PlanTracker:
     """The plan of the history an optimizer is asked with, updated from its changes.
 
-    Rebuilding the brackets for every ask cost time linear in the run (23 ms per ask at
-    4,000 trials, under the storage lock). A :class:`TrialHistory` says which trials changed
-    since the last ask; any other mapping, another history, or trials that arrive out of
-    creation order get a plan rebuilt from scratch, which is what the updates must equal.
+    An ask costs what changed since the last one, not the whole run (asks run under the
+    storage lock). A :class:`TrialHistory` says which trials changed since the last ask;
+    any other mapping, another history, or trials that arrive out of creation order get a
+    plan rebuilt from scratch, which is what the updates must equal.
     """
 
     def __init__(
