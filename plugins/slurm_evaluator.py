@@ -244,6 +244,7 @@ class SlurmEvaluator(Evaluator):
 
     def __init__(self, settings: SlurmSettings | None = None) -> None:
         super().__init__(settings)
+        _submitit()  # missing, it must stop the run before an overwrite or a first trial
         self._jobs: dict[str, _Submitted] = {}
         self._finished: list[EvaluationOutcome] = []
         self._queue_checked = 0.0

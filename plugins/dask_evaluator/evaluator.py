@@ -160,6 +160,7 @@ class DaskEvaluator(Evaluator):
 
     def __init__(self, settings: DaskSettings | None = None) -> None:
         super().__init__(settings)
+        _distributed()  # missing, it must stop the run before an overwrite or a first trial
         self._client: Any = None
         self._cluster: Any = None
         self._holds_config = False  # NON_DAEMONIC_WORKERS, while the cluster started here runs

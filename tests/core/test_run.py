@@ -8,6 +8,8 @@ import functools
 import json
 import os
 import sqlite3
+import subprocess
+import sys
 import threading
 from pathlib import Path
 from typing import Any, ClassVar
@@ -18,7 +20,7 @@ import yaml
 import neps_core as neps
 from neps_core.errors import SettingsError, StorageError, UnknownPluginError
 from neps_core.inspection import read_run
-from neps_core.models import Trial
+from neps_core.models import Trial, TrialState
 from neps_core.serialization import make_converter, to_plain
 from neps_core_plugins.random_search import RandomSearch
 from neps_core_plugins.sync_evaluator import SyncEvaluator
@@ -435,6 +437,42 @@ def test_a_mistake_in_an_overwriting_call_keeps_the_old_run(
         neps.run(**arguments)
     assert neps.status(root).counts["success"] == 2
     assert sorted(p.relative_to(root) for p in root.rglob("*")) == before
+
+
+MISSING_EXTRA = """
+import sys
+sys.modules[sys.argv[2]] = None  # as if the extra were not installed
+import neps_core as neps
+
+def run(**more):
+    space = {"x": neps.Float(0.0, 1.0)}
+    neps.run(lambda x: x, space, root_directory=sys.argv[1], evaluations_to_spend=3, **more)
+
+run()
+for overwrite in (False, True):
+    try:
+        run(evaluator=sys.argv[3], overwrite_root_directory=overwrite)
+    except ImportError as error:
+        print("refused:", error)
+print(neps.status(sys.argv[1]).counts)
+"""
+
+
+@pytest.mark.parametrize(
+    ("evaluator", "module", "extra"),
+    [("dask", "distributed", "neps-core[dask]"), ("slurm", "submitit", "neps-core[slurm]")],
+)
+def test_an_evaluator_whose_extra_is_missing_is_refused_before_the_run_changes(
+    tmp_path: Path, evaluator: str, module: str, extra: str
+) -> None:
+    # The import came with the first trial: an overwrite had deleted the old run by then, and
+    # a continuation had created trials that stayed pending.
+    root = tmp_path / "run"
+    args = [sys.executable, "-c", MISSING_EXTRA, str(root), module, evaluator]
+    out = subprocess.run(args, capture_output=True, text=True, timeout=120, check=True).stdout
+    assert out.count(f"refused: The {evaluator} evaluator needs") == 2, out
+    assert extra in out
+    assert out.splitlines()[-1] == str({**{s.value: 0 for s in TrialState}, "success": 3})
 
 
 # -- the built-in optimizers end to end ----------------------------------------------------------
