@@ -224,9 +224,22 @@ def _warn_if_options_change(
     settings: RunSettings, optimizer: Optimizer, started: RunInfo, plugins: Plugins
 ) -> None:
     """Other options for the same optimizer change it midway (hyperband's rungs, with another
-    eta): allowed, as switching optimizers is, but said."""
+    eta): allowed, as switching optimizers is, but said; so are options the run started with
+    that the optimizer installed here no longer has (a plugin upgraded between sessions)."""
     if optimizer.name != started.optimizer:
         return
+    now = recorded_settings(optimizer, plugins.converter)
+    dropped = {k: v for k, v in started.optimizer_settings.items() if k not in now}
+    if dropped:
+        logger.warning(
+            "The run in %s was started with %s options %s; %s (from %s) has no such options "
+            "now: it continues without them",
+            settings.root_directory,
+            optimizer.name,
+            dropped,
+            optimizer.name,
+            plugins.origin(type(optimizer)),
+        )
     changed = _changed_options(optimizer, started, plugins)
     if changed:
         logger.warning(

@@ -14,6 +14,7 @@ import threading
 from pathlib import Path
 from typing import Any, ClassVar
 
+import attrs
 import pytest
 import yaml
 
@@ -745,6 +746,35 @@ def test_a_parameter_named_like_an_injected_argument_is_refused(root: Path) -> N
     # Without the function asking for it, it is an ordinary parameter.
     summary = neps.run(lambda **c: c["x"], space, root_directory=root, evaluations_to_spend=1)
     assert summary.counts["success"] == 1
+
+
+def _sampler_version(**options: Any) -> object:
+    """An installed optimizer plugin ``sampler`` whose version has the settings ``options``."""
+    fields = {k: attrs.field(default=v) for k, v in options.items()}
+    settings = attrs.make_class("Settings", fields, bases=(RandomSearch.Settings,), frozen=True)
+    sampler = type("Sampler", (RandomSearch,), {"name": "sampler", "Settings": settings})
+
+    class Plugin:
+        @neps.hookimpl
+        def neps_register_optimizers(self) -> list[type]:
+            return [sampler]
+
+    return Plugin()
+
+
+@pytest.mark.parametrize("optimizer", ["auto", "sampler"])
+def test_options_an_upgraded_optimizer_no_longer_has_are_said_to_be_dropped(
+    root: Path, caplog: pytest.LogCaptureFixture, optimizer: str
+) -> None:
+    # Version 2 renamed n_initial: the run continued without it, and nothing said so.
+    space = {"x": neps.Float(0.0, 1.0)}
+    version_1 = _sampler_version(n_initial=2)
+    run = functools.partial(neps.run, lambda x: x, space, root_directory=root)
+    run(evaluations_to_spend=1, optimizer=("sampler", {"n_initial": 2}), plugins=[version_1])
+    with caplog.at_level("WARNING", logger="neps_core"):
+        run(evaluations_to_spend=2, optimizer=optimizer, plugins=[_sampler_version(warmup=3)])
+    assert "started with sampler options {'n_initial': 2}; sampler (from" in caplog.text
+    assert "has no such options now: it continues without them" in caplog.text
 
 
 # -- ending a run ---------------------------------------------------------------------------------
