@@ -14,6 +14,7 @@ from typing import Any
 
 import yaml
 
+from neps_core.models import Report
 from neps_core.serialization import read_yaml
 from neps_core.user_paths import user_path
 
@@ -37,13 +38,16 @@ def read_neps_results(root_directory: str | Path) -> list[tuple[dict[str, Any], 
 
     A success gives its objective, cost, learning curve and extra; a failed or crashed trial
     a result with an ``exception`` (NePS's error message), so it imports as FAILED. Trials
-    still pending or running in NePS have no report and are left out.
+    still pending or running in NePS have no report and are left out. A neps_core run is
+    read from its storage, which (a plugin's) need not write the report files.
 
     Raises:
         FileNotFoundError: ``root_directory`` has no ``configs/config_<id>`` folders.
         ValueError: A config or report file is no YAML mapping (the file is named).
     """
     root = user_path(root_directory, "root_directory")
+    if (ours := _from_the_runs_storage(root)) is not None:
+        return ours
     folders = _trial_folders(root)
     if not folders:
         raise FileNotFoundError(f"No NePS trial folders (configs/config_<id>/) in {root}")
@@ -55,6 +59,26 @@ def read_neps_results(root_directory: str | Path) -> list[tuple[dict[str, Any], 
         config = _mapping(folder / "config.yaml")
         pairs.append((config, _result(_mapping(report_file))))
     return pairs
+
+
+def _from_the_runs_storage(root: Path) -> list[tuple[dict[str, Any], dict[str, Any]]] | None:
+    """The finished trials of the neps_core run in ``root``; ``None`` where there is none."""
+    from neps_core.loading import open_existing  # they import this module
+    from neps_core.run_storage import STORAGE_POINTER_FILE
+
+    if not (root / STORAGE_POINTER_FILE).is_file():
+        return None
+    with open_existing(root) as storage:
+        trials = storage.sync().values()
+    return [(dict(t.config), _result_of(t.report)) for t in trials if t.report is not None]
+
+
+def _result_of(report: Report) -> dict[str, Any]:
+    values = {"cost": report.cost, "learning_curve": report.learning_curve, "extra": report.extra}
+    result = {key: value for key, value in values.items() if value not in (None, {})}
+    if report.error is not None:
+        return {**result, "exception": report.error}
+    return {"objective_to_minimize": report.objective_to_minimize, **result}
 
 
 def _trial_folders(root: Path) -> list[Path]:

@@ -86,3 +86,29 @@ def test_a_folder_without_neps_trials_is_named(tmp_path: Path) -> None:
     (tmp_path / "configs" / "config_1" / "report.yaml").write_text("{}\n", encoding="utf-8")
     with pytest.raises(ValueError, match=r"config_1/config.yaml: expected a YAML mapping"):
         neps.read_neps_results(tmp_path)
+
+
+def test_a_neps_core_run_is_read_from_its_storage_not_its_report_files(tmp_path: Path) -> None:
+    # A storage need not write report.yaml (a plugin's may not): such a run read as no trials.
+    def evaluate_pipeline(x: float, epochs: int) -> dict[str, object]:
+        if x > 0.7:
+            raise ValueError("diverged")
+        return {"objective_to_minimize": x, "cost": float(epochs), "extra": {"acc": 1 - x}}
+
+    root = tmp_path / "run"
+    neps.run(
+        evaluate_pipeline,
+        SPACE,
+        root_directory=root,
+        evaluations_to_spend=8,
+        ignore_errors=True,
+        seed=3,
+    )
+    from_the_views = neps.read_neps_results(root)
+    for report in root.glob("configs/config_*/report.yaml"):
+        report.unlink()
+    pairs = neps.read_neps_results(root)
+    assert pairs == from_the_views
+    assert len(pairs) == 8 and any("exception" in result for _, result in pairs)
+    successes = [(c, r) for c, r in pairs if "exception" not in r]
+    assert successes and all(r["cost"] == c["epochs"] for c, r in successes)
