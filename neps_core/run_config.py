@@ -26,7 +26,6 @@ import warnings
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
-from urllib.parse import urlparse
 
 import attrs
 import cattrs
@@ -52,6 +51,7 @@ from neps_core.evaluation.processes import Command
 from neps_core.plugin_manager import Plugins, load_plugins
 from neps_core.registry import Registry
 from neps_core.space.description import locate_description_error, numeric_text
+from neps_core.storage_urls import storage_for_url
 from neps_core.user_paths import user_path
 
 SETTINGS = tuple(field.name for field in attrs.fields(RunSettings))
@@ -253,12 +253,12 @@ class _Parser:
         where = key if isinstance(value, str) else f"{key}.name"
         if not isinstance(spec.name, str):
             self.fail(where, f"expected a name, got {spec.name!r}")
-        name = spec.name.split("://", 1)[0] if "://" in spec.name else spec.name
+        name = spec.name
         if name in allow:
             return value
         try:
             refuse_other_projects_name(registry, name)
-            cls = registry[name]
+            cls = storage_for_url(name, registry) if "://" in name else registry[name]
         except NepsCoreError as error:
             refused = SettingsError(f"{self.source}: {where}: {error}")
             for note in getattr(error, "__notes__", ()):  # a disabled or broken plugin, say
@@ -279,7 +279,7 @@ class _Parser:
         if "://" not in url:  # a plugin's name, not a URL such as "sqlite:///run.db"
             return value
         try:
-            url = plugins.storages[urlparse(url).scheme].canonical_url(url, self.code.base)
+            url = storage_for_url(url, plugins.storages).canonical_url(url, self.code.base)
         except NepsCoreError as error:
             self.fail("storage", str(error))
         return {"name": url, **spec.options}

@@ -9,7 +9,6 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
 
 import yaml
 
@@ -38,6 +37,7 @@ from neps_core.serialization import (
     to_plain,
     write_atomic,
 )
+from neps_core.storage_urls import refuse_a_url, storage_for_url
 
 STORAGE_POINTER_FILE = "storage.yaml"
 #: What the core writes into every run's root (besides the pointer); found without the
@@ -370,7 +370,9 @@ def _pointer_of(spec: ComponentSpec, plugins: Plugins) -> dict[str, Any]:
     options = dict(spec.options)
     url = options.pop("url", None)
     if "://" in name:
-        url, name = name, urlparse(name).scheme
+        url, name = name, storage_for_url(name, plugins.storages).name
     if url is not None:
-        url = plugins.storages[name].canonical_url(url)
+        cls = plugins.storages[name]
+        refuse_a_url(cls, url)
+        url = cls.canonical_url(url)
     return {"name": name, "url": url, "options": to_plain(options)}

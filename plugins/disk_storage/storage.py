@@ -48,7 +48,6 @@ class DiskStorage(Storage):
     """File-based storage that works across processes and nodes sharing a file system."""
 
     name: ClassVar[str] = "disk"
-    schemes: ClassVar[tuple[str, ...]] = ("file",)
     known_options: ClassVar[frozenset[str]] = frozenset({"fsync", "lock_timeout"})
 
     def __init__(

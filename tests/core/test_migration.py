@@ -200,7 +200,7 @@ from neps_core.migration import migrate_run
 from neps_core_plugins.sqlite_storage import SQLiteStorage
 
 class Stalling(SQLiteStorage):
-    name, schemes = "stalling", ()
+    name = "stalling"
 
     def initialize(self, info):  # the trial folders are copied, the trials not yet
         super().initialize(info)

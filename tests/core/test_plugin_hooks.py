@@ -331,7 +331,6 @@ class BuggyOptimizer(RandomSearch):
 
 class BuggyStorage(DiskStorage):
     name = "buggy_storage"
-    schemes: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, root_directory: Path, **options: Any) -> None:
         raise PluginBug("cannot open")

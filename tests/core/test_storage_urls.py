@@ -1,0 +1,86 @@
+"""A storage URL selects the storage that lists its scheme; a storage that takes none refuses
+one (it was recorded in storage.yaml and ignored: the data went into the root directory)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import ClassVar
+
+import pytest
+import yaml
+
+import neps_core as neps
+from neps_core.errors import SettingsError, UnknownPluginError
+from neps_core_plugins.disk_storage import DiskStorage
+
+SPACE = {"x": neps.Float(0.0, 1.0)}
+
+
+class SchemeStorage(DiskStorage):
+    """A plugin's storage named otherwise than the URL scheme it takes."""
+
+    name: ClassVar[str] = "scheme_storage"
+    schemes: ClassVar[tuple[str, ...]] = ("memx",)
+
+
+class SchemePlugin:
+    @neps.hookimpl
+    def neps_register_storages(self) -> list[type]:
+        return [SchemeStorage]
+
+
+def _run(root: Path, storage: object) -> neps.Summary:
+    return neps.run(
+        lambda x: x,
+        SPACE,
+        root_directory=root,
+        evaluations_to_spend=1,
+        storage=storage,
+        plugins=[SchemePlugin()],
+    )
+
+
+def test_a_url_selects_the_storage_that_lists_its_scheme(tmp_path: Path) -> None:
+    # It looked for a storage named "memx": "Unknown storage 'memx'".
+    _run(tmp_path / "run", "memx:///somewhere")
+    pointer = yaml.safe_load((tmp_path / "run" / "storage.yaml").read_text())
+    assert pointer["name"] == "scheme_storage"
+    assert pointer["url"] == "memx:///somewhere"
+
+
+@pytest.mark.parametrize(
+    "storage",
+    [
+        lambda where: f"disk://{where}",
+        lambda where: {"name": "disk", "url": f"disk://{where}"},
+        lambda where: {"name": "scheme_storage", "url": f"sqlite://{where}"},
+    ],
+)
+def test_a_url_a_storage_does_not_take_is_refused_before_anything_is_written(
+    tmp_path: Path, storage: object
+) -> None:
+    root, elsewhere = tmp_path / "run", tmp_path / "elsewhere"
+    assert callable(storage)
+    with pytest.raises(SettingsError, match=r"storage '(disk|scheme_storage)' takes") as caught:
+        _run(root, storage(elsewhere))
+    assert str(elsewhere) in str(caught.value)
+    assert not root.exists() and not elsewhere.exists()
+
+
+def test_a_url_no_storage_takes_lists_the_schemes_that_select_one(tmp_path: Path) -> None:
+    with pytest.raises(UnknownPluginError, match=r"nosuch:///x.*sqlite://, memx://|memx://"):
+        _run(tmp_path / "run", "nosuch:///x")
+
+
+def test_a_run_config_url_selects_by_scheme_too(tmp_path: Path) -> None:
+    config = tmp_path / "run.yaml"
+    config.write_text("storage: memx:///somewhere\nevaluations_to_spend: 1\n")
+    neps.run(
+        lambda x: x,
+        SPACE,
+        root_directory=tmp_path / "run",
+        run_config=config,
+        plugins=[SchemePlugin()],
+    )
+    pointer = yaml.safe_load((tmp_path / "run" / "storage.yaml").read_text())
+    assert pointer["name"] == "scheme_storage"
