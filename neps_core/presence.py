@@ -129,12 +129,13 @@ def _lock(root: Path, kind: str) -> int | None:
                 raise
             logger.warning("%s does not support flock: workers' presence is not tracked", path)
             return None
-        if _is_current(descriptor, path):
+        if is_current(descriptor, path):
             return descriptor
         os.close(descriptor)  # an overwrite replaced the file while we waited: lock the new one
 
 
-def _is_current(descriptor: int, path: Path) -> bool:
+def is_current(descriptor: int, path: Path) -> bool:
+    """Whether ``descriptor`` is open on the file now at ``path`` (not a deleted one)."""
     try:
         on_disk = os.stat(path)
     except FileNotFoundError:

@@ -19,7 +19,7 @@ import logging
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, cast
 
 from neps_core.errors import StorageError
 from neps_core_plugins.disk_storage.locking import ExclusiveLock
@@ -40,6 +40,7 @@ class Journal:
         self._reader: BinaryIO | None = None
         self._writer: BinaryIO | None = None
         self._pid = os.getpid()  # the process that opened _reader and _writer
+        self._identity: tuple[int, int] | None = None  # (device, inode) of the file read so far
 
     def read_new(self) -> Iterator[dict[str, Any]]:
         """Records appended since the last call.
@@ -50,7 +51,7 @@ class Journal:
         self._open_in_this_process()
         if self._reader is None:
             try:
-                self._reader = open(self.path, "rb")  # noqa: SIM115 - kept open across reads
+                self._reader = self._open_journal("rb")
             except FileNotFoundError:
                 return
         self._reader.seek(self._offset)
@@ -70,8 +71,10 @@ class Journal:
         """Cut off an incomplete last line left by a killed writer (call with the lock held).
 
         A last line that is a whole record without its newline is completed instead: no prefix
-        of a JSON object is itself one, so nothing half-written is kept.
+        of a JSON object is itself one, so nothing half-written is kept. Only the file this
+        journal has read is repaired: ``_offset`` means nothing in another one.
         """
+        self._refuse_a_journal_gone()
         try:
             size = self.path.stat().st_size
         except FileNotFoundError:
@@ -90,7 +93,7 @@ class Journal:
             reader.seek(size - 1)
             if reader.read(1) == b"\n":
                 return
-        with open(self.path, "r+b") as handle:
+        with self._open_journal("r+b") as handle:
             handle.seek(self._offset)
             tail = handle.read()
             cut = self._offset + tail.rfind(b"\n") + 1
@@ -115,12 +118,11 @@ class Journal:
         """Append records durably (call with the lock held, after reading up to the end)."""
         data = "".join(json.dumps(r, separators=(",", ":")) + "\n" for r in records).encode()
         self._open_in_this_process()
-        if self._writer is not None:  # one opened now is the journal at path
-            self._refuse_a_journal_gone(self._writer)
+        self._refuse_a_journal_gone()
         try:
             if self._writer is None:
                 # Unbuffered: a failed write (a full disk) leaves nothing behind to flush later.
-                self._writer = open(self.path, "ab", buffering=0)  # noqa: SIM115 - kept open
+                self._writer = self._open_journal("ab", buffering=0)
             remaining = memoryview(data)
             while remaining:
                 remaining = remaining[self._writer.write(remaining) or 0 :]
@@ -132,18 +134,36 @@ class Journal:
         self._offset += len(data)
         self._line_number += len(records)
 
-    def _refuse_a_journal_gone(self, writer: BinaryIO) -> None:
-        """Raise if the file open for appending is no longer the journal at ``path``.
+    def _open_journal(self, mode: str, buffering: int = -1) -> BinaryIO:
+        """Open the journal at ``path``, refused if it is not the file read so far."""
+        handle = cast(BinaryIO, open(self.path, mode, buffering=buffering))  # noqa: SIM115
+        try:
+            self._check_identity(os.fstat(handle.fileno()))
+        except StorageError:
+            handle.close()
+            raise
+        return handle
+
+    def _refuse_a_journal_gone(self) -> None:
+        """Raise if the journal at ``path`` is no longer the file this instance read or wrote.
 
         The root was deleted (or the journal moved or replaced) while this process ran: the
-        open file would take every later result without a word, and they would be lost.
+        open file would take every later result without a word, and they would be lost; and
+        the offset read so far belongs to the old file, where a repair would damage the new.
         """
+        if self._identity is None:
+            return
         try:
-            on_disk = os.stat(self.path)
+            on_disk: os.stat_result | None = os.stat(self.path)
         except FileNotFoundError:
             on_disk = None
-        mine = os.fstat(writer.fileno())
-        if on_disk is None or (on_disk.st_dev, on_disk.st_ino) != (mine.st_dev, mine.st_ino):
+        self._check_identity(on_disk)
+
+    def _check_identity(self, found: os.stat_result | None) -> None:
+        identity = None if found is None else (found.st_dev, found.st_ino)
+        if self._identity is None:
+            self._identity = identity
+        elif identity != self._identity:
             raise StorageError(
                 f"The journal {self.path} was deleted or replaced while this run used it "
                 "(its root directory removed or overwritten?): results are not recorded"

@@ -22,7 +22,7 @@ from pathlib import Path
 import filelock
 
 from neps_core.errors import StorageError
-from neps_core.presence import FLOCK_UNSUPPORTED
+from neps_core.presence import FLOCK_UNSUPPORTED, is_current
 
 try:
     import fcntl
@@ -62,9 +62,25 @@ class ExclusiveLock:
             descriptor = self._open()
             self._acquire(descriptor)
             try:
+                self._refuse_a_lock_file_gone(descriptor)
                 yield
             finally:
                 fcntl.flock(descriptor, fcntl.LOCK_UN)
+
+    def _refuse_a_lock_file_gone(self, descriptor: int) -> None:
+        """Raise if the lock file was deleted or replaced since this process opened it.
+
+        The root was removed (and maybe a new run started in it) under a process that kept its
+        descriptor: the lock it holds on the old file excludes none of the workers using the
+        new one, so nothing may be read, repaired or written under it.
+        """
+        if not is_current(descriptor, self.path):
+            raise StorageError(
+                f"The files of this run were deleted or replaced under this process (its root "
+                f"directory removed or overwritten?): the lock file {self.path} is no longer the "
+                f"one it holds, so it writes nothing more to {self.guards}; results are not "
+                "recorded"
+            )
 
     def _forget_the_parents(self) -> None:
         """In a forked child: drop the parent's descriptor and thread lock (held, maybe, by a

@@ -12,6 +12,7 @@ import errno
 import json
 import shutil
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ import neps_core as neps
 from neps_core.errors import StorageError
 from neps_core.plugin_manager import load_plugins
 from neps_core.run_storage import open_storage
+from neps_core.testing._storage_workers import child_environment
 from neps_core_plugins.disk_storage.journal import Journal
 
 SPACE = {"x": neps.Float(0.0, 1.0)}
@@ -292,3 +294,54 @@ def test_readers_see_a_last_record_without_its_newline_too(tmp_path: Path) -> No
     status = neps.status(root)
     assert status.counts["success"] == 3 and status.counts["evaluating"] == 0
     assert journal.read_bytes() == before  # a reader does not repair
+
+
+_NEW_RUN = """
+import sys
+import neps_core as neps
+neps.run(lambda x: x, {"x": neps.Float(0.0, 1.0)}, root_directory=sys.argv[1],
+         evaluations_to_spend=2, seed=1)
+"""
+
+
+def test_a_client_of_a_deleted_root_does_not_touch_the_new_run_in_it(tmp_path: Path) -> None:
+    # The old client's lock was on the deleted lock file and excluded nobody; its repair of
+    # the new journal's torn tail, at its own (larger) offset, cut the file *up* to that
+    # offset: 10 kB of NUL bytes in the new run's journal, then "deleted or replaced".
+    root = tmp_path / "run"
+    client = neps.AskAndTell(SPACE, root, optimizer="random_search", seed=0)
+    for _ in range(15):
+        asked = client.ask()
+        assert asked is not None
+        client.tell(asked, asked.config["x"])
+    held = client.ask()
+    shutil.rmtree(root)
+    subprocess.run([sys.executable, "-c", _NEW_RUN, str(root)], check=True, env=child_environment())
+    with _journal(root).open("ab") as journal:  # a worker of the new run killed mid-line
+        journal.write(b'{"id":"3","conf')
+    before = _journal(root).read_bytes()
+    with pytest.raises(StorageError) as refused:
+        client.tell(held, 0.5)
+    assert _journal(root).read_bytes() == before
+    assert "deleted or replaced under this process" in str(refused.value)
+    assert str(root / ".neps_core" / "journal.jsonl.lock") in str(refused.value)
+    assert not _journal(root).with_suffix(".torn").exists()
+    client.close()
+    assert neps.status(root).counts["success"] == 2
+
+
+def test_a_journal_repairs_only_the_file_it_read(tmp_path: Path) -> None:
+    """A forked child of an old process opens the lock afresh; the journal itself refuses."""
+    root = tmp_path / "run"
+    _run(root, 6)
+    old = Journal(_journal(root))
+    assert len(list(old.read_new())) > 0
+    shutil.rmtree(root)
+    _run(root, 1)
+    with _journal(root).open("ab") as journal:
+        journal.write(b'{"id":"2","conf')
+    before = _journal(root).read_bytes()
+    with old.lock.held(), pytest.raises(StorageError, match=r"journal\.jsonl was deleted or"):
+        old.repair_torn_tail()
+    assert _journal(root).read_bytes() == before
+    old.close()
