@@ -1,11 +1,11 @@
 """Ask-and-tell: neps_core's optimizers and storage with a loop of your own.
 
 ``run()`` owns the loop (sample, evaluate, report). ``AskAndTell`` hands it over: ``ask``
-claims the next trial exactly as a worker does (the same ``
-TrialSampler``, in one storage transaction, within the run's global budget) and ``tell``
-records its result with the same contract and error settings as ``evaluate_pipeline``'s return
-value. Several clients - threads, processes, machines sharing the root - cooperate like
-workers. While a client holds asked trials it heartbeats them from a background thread, so
+claims the next trial exactly as a worker does (the same ``TrialSampler``, in one storage
+transaction, within the run's global budget) and ``tell`` records its result with the same
+contract and error settings as ``evaluate_pipeline``'s return value. Several clients - threads,
+processes, machines sharing the root - cooperate like workers, and one client may be shared by
+threads. While a client holds asked trials it heartbeats them from a background thread, so
 another client treats them as taken; trials of a client that dies are re-queued after
 ``stale_after`` seconds, like those of a crashed worker.
 """
@@ -113,7 +113,8 @@ class AskAndTell:
         if getattr(self, "_pid", None) == os.getpid():
             return
         self._pid = os.getpid()
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # what the heartbeat thread reads and tell() changes
+        self._asking = threading.Lock()  # limits and claims checked and counted together
         self._outstanding: dict[str, float] = {}  # trial id -> when it was asked (monotonic)
         self._claiming: set[str] = set()  # stored as this client's, not yet outstanding
         self._asked = 0
@@ -185,29 +186,30 @@ class AskAndTell:
         return asked
 
     def _ask_one(self) -> AskedTrial | None:
-        limit = self.settings.max_evaluations_per_run
-        if limit is not None and self._asked >= limit:
-            self._local_stop = "max_evaluations_per_run reached"
-            return None
-        self._settle_told_elsewhere()
-        with self._lock:
-            reached, running = self._spent.reached(), list(self._outstanding)
-            self._waiting_for_cost = [] if self._spent.room(len(running)) != 0 else running
-        if reached is not None:
-            self._local_stop = f"{reached} reached"
-            return None
-        if self._waiting_for_cost:
-            return None
-        claimed = self._sampler.sample(self._context.storage, 1, self._claiming)
-        if not claimed:
-            return None
-        trial = claimed[0]
-        self._asked += 1
-        with self._lock:
-            self._outstanding[trial.id] = time.monotonic()
-            self._spent.started(trial)
-        self._claiming.clear()
-        self._start_heartbeat()
+        with self._asking:  # threads ask one at a time (each sample is one transaction anyway)
+            limit = self.settings.max_evaluations_per_run
+            if limit is not None and self._asked >= limit:
+                self._local_stop = "max_evaluations_per_run reached"
+                return None
+            self._settle_told_elsewhere()
+            with self._lock:
+                reached, running = self._spent.reached(), list(self._outstanding)
+                self._waiting_for_cost = [] if self._spent.room(len(running)) != 0 else running
+            if reached is not None:
+                self._local_stop = f"{reached} reached"
+                return None
+            if self._waiting_for_cost:
+                return None
+            claimed = self._sampler.sample(self._context.storage, 1, self._claiming)
+            if not claimed:
+                return None
+            trial = claimed[0]
+            self._asked += 1
+            with self._lock:
+                self._outstanding[trial.id] = time.monotonic()
+                self._spent.started(trial)
+            self._claiming.clear()
+            self._start_heartbeat()
         self._context.plugins.notify("neps_trial_sampled", run=self._context, trial=trial)
         return self._asked_trial(trial)
 
@@ -317,7 +319,7 @@ class AskAndTell:
         try:
             if self.settings.post_run_summary:
                 refresh_shared_summary_files(self._context.storage, self._context.space)
-            summary = self._summary()
+            summary = summary_of(self._context.storage, self.settings, self._context.space)
             self._final_summary = summary
             self._context.plugins.notify("neps_run_finished", run=self._context, summary=summary)
         finally:
@@ -386,15 +388,11 @@ class AskAndTell:
         directory = storage.trial_directory(trial.id)
         directory.mkdir(parents=True, exist_ok=True)
         previous = trial.previous_trial_id
+        previous_directory = None if previous is None else storage.trial_directory(previous)
         return AskedTrial(
             id=trial.id,
             config=self._context.space.resolve(trial.config),
             pipeline_directory=directory,
-            previous_pipeline_directory=None
-            if previous is None
-            else storage.trial_directory(previous),
+            previous_pipeline_directory=previous_directory,
             trial=trial,
         )
-
-    def _summary(self) -> Summary:
-        return summary_of(self._context.storage, self.settings, self._context.space)

@@ -28,7 +28,8 @@ logger = logging.getLogger(__name__)
 
 
 class Journal:
-    """The journal file plus its lock; not thread-safe (one instance per worker)."""
+    """The journal file plus its lock; not thread-safe: ``DiskStorage`` holds the lock's
+    thread lock (``lock.among_threads``) around every use."""
 
     def __init__(self, path: Path, *, lock_timeout: float = 300.0, fsync: bool = False):
         self.path = Path(path)

@@ -52,13 +52,11 @@ class ExclusiveLock:
     @contextlib.contextmanager
     def held(self) -> Iterator[None]:
         """Hold the lock for the duration of the ``with`` block."""
-        if self._fallback is not None:  # pragma: no cover - Windows
-            with self._fallback.acquire(timeout=self.timeout):
-                yield
-            return
-        if self._pid != os.getpid():
-            self._forget_the_parents()
-        with self._threads:
+        with self.among_threads():
+            if self._fallback is not None:  # pragma: no cover - Windows
+                with self._fallback.acquire(timeout=self.timeout):
+                    yield
+                return
             descriptor = self._open()
             self._acquire(descriptor)
             try:
@@ -66,6 +64,15 @@ class ExclusiveLock:
                 yield
             finally:
                 fcntl.flock(descriptor, fcntl.LOCK_UN)
+
+    @contextlib.contextmanager
+    def among_threads(self) -> Iterator[None]:
+        """Exclude only the other threads of this process (``held`` does too): for the state
+        they share in memory, which a reader updates without taking the file lock."""
+        if self._pid != os.getpid():
+            self._forget_the_parents()
+        with self._threads:
+            yield
 
     def _refuse_a_lock_file_gone(self, descriptor: int) -> None:
         """Raise if the lock file was deleted or replaced since this process opened it.

@@ -113,6 +113,12 @@ class DiskStorage(Storage):
 
     # -- trials -----------------------------------------------------------------------------
     def sync(self) -> TrialHistory:
+        # Threads sharing this instance (one AskAndTell client) share the journal's offset and
+        # the history: one reading while another read or appended parsed half lines.
+        with self._journal.lock.among_threads():
+            return self._read_new()
+
+    def _read_new(self) -> TrialHistory:
         for record in self._journal.read_new():
             trial = self._structure(record)
             self._history.put(trial)
@@ -121,9 +127,9 @@ class DiskStorage(Storage):
         return self._history
 
     def transact(self, change: Change) -> list[Trial]:
-        with self._locked():
+        with self._locked():  # excludes this process's other threads too
             self._journal.repair_torn_tail()
-            history = self.sync()
+            history = self._read_new()
             self._restore_missing_views(history)
             trials = list(change(history))
             if trials:

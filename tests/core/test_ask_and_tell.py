@@ -581,3 +581,57 @@ def test_leaving_on_an_error_gives_the_untold_trials_back(root: Path) -> None:
     with neps.AskAndTell(root_directory=root, evaluations_to_spend=3) as other:
         again = other.ask()
         assert again is not None and again.id == untold.id  # the next client gets it at once
+
+
+def _in_threads(work: Any, count: int = 8) -> list[BaseException]:
+    errors: list[BaseException] = []
+
+    def guarded() -> None:
+        try:
+            work()
+        except BaseException as error:  # reported by the caller
+            errors.append(error)
+
+    threads = [threading.Thread(target=guarded) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=300)
+    return errors
+
+
+@pytest.mark.parametrize("storage", ["disk", "sqlite"])
+def test_one_client_shared_by_threads(root: Path, storage: str) -> None:
+    # With disk storage, threads reading the journal at once parsed half lines ("journal
+    # damaged", ~7 of 400 tells) and left trials EVALUATING.
+    client = neps.AskAndTell(
+        SPACE, root, optimizer="random_search", storage=storage, evaluations_to_spend=400
+    )
+    told: list[str] = []
+
+    def ask_and_tell() -> None:
+        for _ in range(50):
+            trial = client.ask()
+            assert trial is not None
+            told.append(client.tell(trial, trial.config["x"]).id)
+
+    assert _in_threads(ask_and_tell) == []
+    assert client.ask() is None
+    assert sorted(told, key=int) == [str(i) for i in range(1, 401)]
+    assert client.close().counts == {**dict.fromkeys(neps.status(root).counts, 0), "success": 400}
+
+
+@pytest.mark.parametrize("storage", ["disk", "sqlite"])
+def test_threads_sharing_a_client_keep_its_own_limits(root: Path, storage: str) -> None:
+    """Each ask checked ``max_evaluations_per_run`` before another thread's ask counted."""
+    client = neps.AskAndTell(
+        SPACE, root, optimizer="random_search", storage=storage, max_evaluations_per_run=20
+    )
+
+    def ask_until_none() -> None:
+        while (trial := client.ask()) is not None:
+            client.tell(trial, trial.config["x"])
+
+    assert _in_threads(ask_until_none) == []
+    assert client.stop_reason == "max_evaluations_per_run reached"
+    assert client.close().counts["success"] == 20
