@@ -8,6 +8,7 @@ Extra arguments after ``--`` go to the tool, e.g. ``nox -s tests -- -k budget``.
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
@@ -20,6 +21,16 @@ ROOT = Path(__file__).parent
 PYTHON = f"{sys.version_info.major}.{sys.version_info.minor}"
 
 
+def pinned(tool: str) -> str:
+    """The requirement pyproject.toml gives ``tool`` (e.g. ``"ruff>=0.17.6,<0.18"``), so that a
+    session installs the version CI uses; read as text, as Python 3.10 has no TOML parser."""
+    pyproject = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    found = re.search(rf'^\s*"({re.escape(tool)}\s*[<>=!~][^"]*)"', pyproject, re.MULTILINE)
+    if found is None:
+        raise RuntimeError(f"pyproject.toml pins no {tool!r}")
+    return found.group(1)
+
+
 @nox.session(python=PYTHON)
 def tests(session: nox.Session) -> None:
     """The test suite, with every extra CI tests (the ``ci`` extra)."""
@@ -29,8 +40,8 @@ def tests(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def lint(session: nox.Session) -> None:
-    """``ruff check`` over the whole repository (configuration in pyproject.toml)."""
-    session.install("ruff>=0.6")
+    """``ruff check`` over the whole repository, with pyproject.toml's ruff and configuration."""
+    session.install(pinned("ruff"))
     session.run("ruff", "check", *(session.posargs or ["."]))
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 import re
+import runpy
 import subprocess
 import sys
 from pathlib import Path
@@ -148,3 +149,21 @@ def test_noxfile_has_the_documented_sessions() -> None:
     }
     assert sessions == {"tests", "lint", "typecheck", "docs", "bench"}
     assert 'default_venv_backend = "venv"' in ast.unparse(tree).replace("'", '"')
+
+
+def test_nox_lints_with_the_ruff_ci_pins() -> None:
+    """The lint session installs pyproject.toml's ruff pin, not a looser one of its own."""
+    pytest.importorskip("nox")
+    project = tomllib.loads((REPOSITORY / "pyproject.toml").read_text(encoding="utf-8"))
+    dev = project["project"]["optional-dependencies"]["dev"]
+    ruff = next(requirement for requirement in dev if requirement.startswith("ruff"))
+    noxfile = runpy.run_path(str(REPOSITORY / "noxfile.py"))
+    assert noxfile["pinned"]("ruff") == ruff
+    lint = ast.unparse(
+        next(
+            node
+            for node in ast.parse((REPOSITORY / "noxfile.py").read_text(encoding="utf-8")).body
+            if isinstance(node, ast.FunctionDef) and node.name == "lint"
+        )
+    )
+    assert "session.install(pinned('ruff'))" in lint
