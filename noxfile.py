@@ -19,6 +19,9 @@ nox.options.sessions = ["tests", "lint", "typecheck", "docs"]
 
 ROOT = Path(__file__).parent
 PYTHON = f"{sys.version_info.major}.{sys.version_info.minor}"
+#: The pinned CPU build, installed before any extra that needs torch (as .ci/run does), so
+#: that no other (multi-GB CUDA) build is pulled in.
+TORCH = "torch==2.13.0"
 
 
 def pinned(tool: str) -> str:
@@ -33,7 +36,8 @@ def pinned(tool: str) -> str:
 
 @nox.session(python=PYTHON)
 def tests(session: nox.Session) -> None:
-    """The test suite, with every extra CI tests (the ``ci`` extra)."""
+    """The test suite, with every extra CI tests (the ``ci`` extra; torch first, as in CI)."""
+    session.install(TORCH)
     session.install("-e", ".[ci]")
     session.run("python", "-m", "pytest", "-q", *session.posargs)
 
@@ -62,7 +66,7 @@ def docs(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def bench(session: nox.Session) -> None:
     """Run every ``benchmarks/*.py``; each prints its own table."""
-    session.install("torch==2.13.0")
+    session.install(TORCH)
     session.install("-e", ".[bench]")
     scripts = sorted((ROOT / "benchmarks").glob("*.py"))
     if not scripts:

@@ -53,6 +53,16 @@ def test_readme_has_exactly_two_one_line_setup_commands() -> None:
     assert test_command.endswith("-m pytest -q")
 
 
+def test_torch_is_installed_first_in_the_readme_test_command_and_nox() -> None:
+    """The ``ci`` extra needs torch: .ci/run's pin goes in first, so no other build is pulled."""
+    pin = ci_helper('echo "$TORCH_PIN"', REPOSITORY).stdout.strip()
+    assert pin.startswith("torch==")
+    test_command = setup_commands((REPOSITORY / "README.md").read_text(encoding="utf-8"))[1]
+    torch_first = test_command.find(f"pip install {pin} && ")
+    assert 0 <= torch_first < test_command.index('pip install -e ".[ci]"'), test_command
+    assert f'TORCH = "{pin}"' in (REPOSITORY / "noxfile.py").read_text(encoding="utf-8")
+
+
 def test_ci_script_is_valid_bash() -> None:
     completed = subprocess.run(
         ["bash", "-n", str(CI_SCRIPT)], capture_output=True, text=True, check=False
