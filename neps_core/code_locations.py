@@ -31,9 +31,13 @@ class CodeLocator:
         raise SettingsError(f"{self.source}: {where}: {message}")
 
     def path(self, key: str, value: Any) -> Path:
-        """``value`` as an absolute path; a relative one is taken from the base folder."""
+        """``value`` as an absolute path; a relative one is taken from the base folder.
+
+        An empty one is refused: a value left out, more likely than the base folder meant."""
         if not isinstance(value, str | Path):
             self.fail(key, f"expected a path, got {value!r}")
+        if isinstance(value, str) and value.strip() == "":
+            self.fail(key, f"expected a path, got '' (write '.' for {self.base})")
         path = user_path(value, f"{self.source}: {key}")
         return path if path.is_absolute() else (self.base / path).resolve()
 

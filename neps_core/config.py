@@ -184,8 +184,14 @@ def run_directory(value: Any) -> Path:
 
     Absolute, so that an ``evaluate_pipeline`` changing the working directory (into its
     ``pipeline_directory``, say) does not send later trials' files somewhere else. A leading
-    ``~`` is the home directory, as in a shell (``$VARIABLES`` are left as written).
+    ``~`` is the home directory, as in a shell (``$VARIABLES`` are left as written). An empty
+    one is refused: a variable left unset, more likely than the current directory meant.
     """
+    if isinstance(value, str) and value.strip() == "":
+        raise SettingsError(
+            f"root_directory must name a directory, got {value!r} (write '.' for the "
+            "current directory)"
+        )
     path = user_path(value, "root_directory").absolute()
     if path.exists() and not path.is_dir():
         raise SettingsError(f"root_directory {path} is a file, not a directory")

@@ -31,16 +31,12 @@ from neps_core.interfaces.optimizer import first_multi_objective
 from neps_core.liveness import live_trials
 from neps_core.lost_records import history_refusing_unrecorded_folders
 from neps_core.models import RunInfo
+from neps_core.overwrite import overwrite_run
 from neps_core.plugin_manager import Plugins
 from neps_core.presence import Overwrite, processes_present
 from neps_core.run_context import INJECTABLE, RunContext, injected_names
 from neps_core.run_info import initialize_run, recorded_settings, stored_space
-from neps_core.run_storage import (
-    STORAGE_POINTER_FILE,
-    check_storage_options,
-    open_storage,
-    overwrite_run,
-)
+from neps_core.run_storage import STORAGE_POINTER_FILE, check_storage_options, open_storage
 from neps_core.space import PipelineSpace
 
 logger = logging.getLogger(__name__)

@@ -29,12 +29,13 @@ from neps_core.errors import ObjectiveCountError
 from neps_core.history import TrialHistory
 from neps_core.interfaces import Optimizer, Storage
 from neps_core.models import Report, Trial, TrialState
+from neps_core.overwrite import overwrite_run
 from neps_core.plugin_manager import Plugins, load_plugins
 from neps_core.presence import present_in
 from neps_core.reporting import objective_count
 from neps_core.result_contract import ParsedResult, parse_result
 from neps_core.run_info import initialize_run, stored_space
-from neps_core.run_storage import open_storage, overwrite_run
+from neps_core.run_storage import open_storage
 from neps_core.serialization import to_plain
 from neps_core.space import Categorical, Constant, Integer, PipelineSpace
 from neps_core.space.choices import position

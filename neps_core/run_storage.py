@@ -6,7 +6,6 @@ place that reads or writes it.
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -22,14 +21,12 @@ from neps_core.errors import (
     add_note,
 )
 from neps_core.interfaces import Storage
-from neps_core.liveness import refuse_if_alive
 from neps_core.lost_records import refuse_a_lost_store, refuse_trials_without_their_run
 from neps_core.migration_marker import describe_migration, migration_state
 from neps_core.models import RunInfo
-from neps_core.neps_results import NEPS_CORE_RECORDS, NEPS_MARKER, is_neps_results_directory
+from neps_core.neps_results import NEPS_MARKER, is_neps_results_directory
 from neps_core.plugin_checks import plugin_errors
 from neps_core.plugin_manager import Plugins
-from neps_core.presence import WORKERS_LOCK
 from neps_core.serialization import (
     describe_yaml_error,
     dump_yaml,
@@ -260,94 +257,6 @@ def _lost_pointer(root: Path) -> str | None:
         "the default storage, 'name: sqlite' for a run.db in the root), or use a new "
         "root_directory (overwrite_root_directory=True deletes this one)"
     )
-
-
-def overwrite_run(
-    root: Path, plugins: Plugins, stale_after: float, *, erase: bool = True, alone: bool = False
-) -> None:
-    """Delete the run in ``root``: its storage's data (wherever it lives), then the directory.
-
-    The presence lock file stays, so workers arriving meanwhile wait for the lock the
-    overwrite holds, rather than create a new lock file and delete the run in parallel.
-    ``erase=False`` only checks that it may be deleted.
-
-    Raises:
-        LiveWorkersError: A worker heartbeated within ``stale_after`` seconds; deleting the
-            run under it would lose its result (or write it into the deleted run).
-    """
-    root = Path(root)
-    refuse_an_unfinished_migration(root)
-    _refuse_to_erase_no_run(root)
-    if (root / STORAGE_POINTER_FILE).is_file():
-        with open_storage(root, None, plugins, lost_ok=True) as storage:
-            present: list[str] | None = [] if alone else None  # alone: no worker here lives
-            history = storage.sync()
-            refuse_if_alive(history, stale_after, f"overwrite {root}", "stale_after", present)
-            if erase:
-                storage.erase()
-    if erase and root.exists():
-        _delete_all_but(root, root / WORKERS_LOCK)
-
-
-def _refuse_to_erase_no_run(root: Path) -> None:
-    """Raise if ``root`` holds files no run made but no run's ``storage.yaml``: the overwrite
-    would delete the user's files.
-
-    ``root_directory="."`` next to a run config, or a typo naming a project folder, must not
-    cost the code and data there (a ``summary.yaml`` of its own included). A NePS results
-    directory is a run, whatever it holds.
-    """
-    if not root.is_dir() or (root / STORAGE_POINTER_FILE).exists():
-        return
-    if is_neps_results_directory(root):
-        return
-    blocking = _not_of_a_run(root)
-    if blocking:
-        shown = ", ".join(blocking[:5]) + (", ..." if len(blocking) > 5 else "")
-        raise SettingsError(
-            f"overwrite_root_directory=True refused: {root} holds no run but files of its own "
-            f"({shown}), which the overwrite would delete; use a new or empty root_directory"
-        )
-
-
-def _not_of_a_run(root: Path) -> list[str]:
-    """The entries of ``root`` no run wrote; all of them where it holds no record of a run
-    (names alone prove nothing: a project's own ``plots/`` or ``summary.yaml``)."""
-    entries = sorted(c.name for c in root.iterdir() if c.name != WORKERS_LOCK.parts[0])
-    configs = root / "configs"
-    inside = list(configs.iterdir()) if configs.is_dir() else []
-    of_trials = bool(inside) and all(c.is_dir() and c.name.startswith("config_") for c in inside)
-    others = [n for n in entries if n not in _MADE_BY_A_RUN or (n == "configs" and not of_trials)]
-    recorded = of_trials or any((root / record).is_file() for record in NEPS_CORE_RECORDS)
-    return others if others or recorded else entries
-
-
-#: What a run (of a built-in storage) writes into its root: the only entries an overwrite of
-#: a root without ``storage.yaml`` may delete, and only beside a record of a run
-#: (``NEPS_CORE_RECORDS``, or trial folders ``configs/config_*``).
-_MADE_BY_A_RUN = {
-    *RUN_FILES,
-    WORKERS_LOCK.parts[0],
-    "run_info.yaml",
-    "plots",
-    "tensorboard",
-    "run.db",
-    "run.db-wal",
-    "run.db-shm",
-}
-
-
-def _delete_all_but(folder: Path, kept: Path) -> None:
-    """Delete the contents of ``folder`` except the file ``kept`` and the folders above it."""
-    for child in folder.iterdir():
-        if child == kept:
-            continue
-        if child in kept.parents:
-            _delete_all_but(child, kept)
-        elif child.is_dir() and not child.is_symlink():
-            shutil.rmtree(child)
-        else:
-            child.unlink()
 
 
 def _read_pointer(pointer: Path) -> dict[str, Any] | None:

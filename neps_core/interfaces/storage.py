@@ -38,12 +38,16 @@ class Storage(abc.ABC):
     ``schemes`` lists URL schemes the backend accepts in ``storage="scheme:///..."``;
     ``known_options`` the keyword options it understands (``None``: it checks them itself),
     so a misspelt option fails at construction, naming the storage and the option;
-    ``flag_option`` and ``seconds_option`` read checked values.
+    ``root_entries`` the names the backend writes into the root directory, which an overwrite
+    deletes besides the core's own (``configs/``, ``storage.yaml``, ...) and nothing else, so
+    the user's files beside a run (``root_directory="."``) stay; ``None``: not declared, an
+    overwrite empties the root. ``flag_option`` and ``seconds_option`` read checked values.
     """
 
     name: ClassVar[str]
     schemes: ClassVar[tuple[str, ...]] = ()
     known_options: ClassVar[frozenset[str] | None] = None
+    root_entries: ClassVar[frozenset[str] | None] = None
 
     def __init__(
         self,
@@ -134,7 +138,7 @@ class Storage(abc.ABC):
     def erase(self) -> None:  # noqa: B027 - most backends keep everything in the root
         """Delete what this run keeps outside its root directory (``overwrite_root_directory``).
 
-        The core deletes the root directory's contents afterwards.
+        The core deletes the root's ``root_entries`` and its own files afterwards.
         """
 
 

@@ -49,6 +49,7 @@ class DiskStorage(Storage):
 
     name: ClassVar[str] = "disk"
     known_options: ClassVar[frozenset[str]] = frozenset({"fsync", "lock_timeout"})
+    root_entries: ClassVar[frozenset[str]] = frozenset({RUN_INFO_FILE})
 
     def __init__(
         self,

@@ -87,6 +87,7 @@ class SQLiteStorage(Storage):
     name: ClassVar[str] = "sqlite"
     schemes: ClassVar[tuple[str, ...]] = ("sqlite",)
     known_options: ClassVar[frozenset[str]] = frozenset({"fsync", "lock_timeout"})
+    root_entries: ClassVar[frozenset[str]] = frozenset({"run.db", "run.db-wal", "run.db-shm"})
 
     @classmethod
     def canonical_url(cls, url: str, base: Path | None = None) -> str:

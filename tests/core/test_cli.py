@@ -248,6 +248,23 @@ def _run_with_failures(root: Path) -> None:
     )
 
 
+def test_overwriting_a_run_in_the_projects_own_folder_keeps_the_project(project: Path) -> None:
+    # root_directory: "." beside run.yaml: the overwrite deleted run.yaml, train.py and data.
+    (project / "data.csv").write_text("a,b\n", encoding="utf-8")
+    (project / "run.yaml").write_text(yaml.safe_dump({**CONFIG, "root_directory": "."}))
+    own = {p.name: p.read_text() for p in project.iterdir()}
+    assert cli("run", "run.yaml", cwd=project).returncode == 0
+    again = cli("run", "run.yaml", "overwrite_root_directory=true", cwd=project)
+    assert again.returncode == 0, again.stderr
+    assert {name: (project / name).read_text() for name in own} == own
+    assert neps.status(project).counts["success"] == 4
+    (project / "run.yaml").write_text(yaml.safe_dump({**CONFIG, "root_directory": ""}))
+    empty = cli("run", "run.yaml", cwd=project)
+    assert empty.returncode != 0
+    assert "root_directory: expected a path, got ''" in empty.stderr
+    assert "Traceback" not in empty.stderr
+
+
 def test_status_text_and_json(tmp_path: Path) -> None:
     root = tmp_path / "run"
     _run_with_failures(root)

@@ -19,9 +19,9 @@ from worker_processes import kill_mid_evaluation
 
 import neps_core as neps
 from neps_core.errors import NepsCoreError, UnknownPluginError
+from neps_core.overwrite import overwrite_run
 from neps_core.plugin_manager import load_plugins
 from neps_core.presence import WORKERS_LOCK, alone_in, present_in, processes_present
-from neps_core.run_storage import overwrite_run
 
 SPACE = {"x": neps.Float(0.0, 1.0)}
 

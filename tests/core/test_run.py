@@ -367,6 +367,31 @@ def test_overwrite_root_directory_never_deletes_a_folder_without_a_run(tmp_path:
     assert summary.counts["success"] == 1
 
 
+@pytest.mark.parametrize("storage", ["disk", "sqlite"])
+def test_overwriting_a_run_beside_the_users_files_keeps_them(tmp_path: Path, storage: str) -> None:
+    # root_directory="." next to the user's code: once a run was there, the overwrite emptied
+    # the whole folder, the code, the data and the project's own configs/ included.
+    own = {"train.py": "print('the code')\n", "data.csv": "a,b\n", "configs/model.yaml": "n: 3\n"}
+    for name, text in own.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    neps.run(
+        lambda x, depth: x, SPACE, root_directory=tmp_path, evaluations_to_spend=2, storage=storage
+    )
+    assert (tmp_path / "configs" / "config_2").is_dir()
+    summary = neps.run(
+        lambda x, depth: x,
+        SPACE,
+        root_directory=tmp_path,
+        evaluations_to_spend=1,
+        storage=storage,
+        overwrite_root_directory=True,
+    )
+    assert summary.counts["success"] == 1
+    assert all((tmp_path / name).read_text() == text for name, text in own.items())
+    assert sorted(p.name for p in (tmp_path / "configs").iterdir()) == ["config_1", "model.yaml"]
+
+
 @pytest.mark.parametrize(
     ("files", "named"),
     [

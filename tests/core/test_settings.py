@@ -593,6 +593,18 @@ def test_a_root_directory_that_is_a_file_or_no_path_is_named(tmp_path: Path, use
         ROOT_DIRECTORY_USERS[user](5)
 
 
+@pytest.mark.parametrize("user", ["run", "AskAndTell", "import_trials", "save_pipeline_results"])
+def test_an_empty_root_directory_is_refused_not_taken_as_the_current_one(
+    tmp_path: Path, user: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A variable left unset: the run went into the current directory, silently (and an
+    # overwrite there emptied the project).
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(neps.SettingsError, match="root_directory must name a directory, got ''"):
+        ROOT_DIRECTORY_USERS[user]("")
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_a_tilde_in_root_directory_is_the_home_directory(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
