@@ -13,6 +13,7 @@ import cattrs
 from neps_core.errors import SpaceMismatchError
 from neps_core.interfaces import Optimizer, Storage
 from neps_core.models import RunInfo
+from neps_core.run_storage import create_run
 from neps_core.serialization import to_plain
 from neps_core.space import PipelineSpace, describe_space, space_from_description
 from neps_core.space.choices import prior_indices_meant
@@ -60,7 +61,7 @@ def initialize_run(
         created_at=time.time(),
         root_directory=str(Path(storage.root_directory).resolve()),
     )
-    stored = storage.initialize(info)
+    stored = create_run(storage, info)
     if not same_description(dict(stored.space), described):
         raise_space_mismatch(stored.space, described, storage.root_directory, storage.url)
     return stored

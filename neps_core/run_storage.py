@@ -100,6 +100,32 @@ def open_storage(
     return storage
 
 
+def create_run(storage: Storage, info: RunInfo) -> RunInfo:
+    """``storage.initialize(info)``, whose ``storage.yaml`` goes again where it fails before
+    the storage holds a run: a retry may then choose another storage (a database path through
+    a file, or on a full disk, must not bind the root to it). An ``OSError`` is a
+    ``StorageError`` naming the storage and the system's reason."""
+    try:
+        return storage.initialize(info)
+    except BaseException as error:
+        if _holds_no_run(storage):
+            (storage.root_directory / STORAGE_POINTER_FILE).unlink(missing_ok=True)
+        if isinstance(error, OSError) and not isinstance(error, StorageError):
+            where = storage.url or storage.root_directory
+            raise StorageError(
+                f"storage {storage.name!r}: cannot create the run's storage ({where}): "
+                f"{error.strerror or error}: {error.filename}; nothing of the run was kept"
+            ) from error
+        raise
+
+
+def _holds_no_run(storage: Storage) -> bool:
+    try:
+        return storage.load_info() is None
+    except Exception:  # unreadable: it may hold one
+        return False
+
+
 def _construct(
     cls: type[Storage],
     root: Path,

@@ -167,10 +167,12 @@ class SQLiteStorage(Storage):
             self._connection = None
 
     def erase(self) -> None:
-        """Delete the database and its WAL files (they may live outside the root)."""
+        """Delete the database and its WAL files (they may live outside the root); one whose
+        path leads through a file was never created."""
         self.close()
         for suffix in ("", "-wal", "-shm"):
-            Path(f"{self.path}{suffix}").unlink(missing_ok=True)
+            with contextlib.suppress(FileNotFoundError, NotADirectoryError):
+                Path(f"{self.path}{suffix}").unlink()
 
     # -- connection and schema --------------------------------------------------------------
     def _connect(self, *, create: bool) -> sqlite3.Connection | None:

@@ -588,3 +588,38 @@ def test_a_database_missing_from_its_url_is_named(tmp_path: Path, root: Path) ->
     database.unlink()
     with pytest.raises(StorageError, match=rf"storage 'sqlite' \(at sqlite:///{database}\)"):
         neps.status(root)
+
+
+def test_a_database_that_cannot_be_created_binds_the_root_to_nothing(tmp_path: Path) -> None:
+    # A database path through a file: a raw FileExistsError, and the storage.yaml naming it
+    # stayed, so every corrected retry was refused ("was started with storage ...").
+    (tmp_path / "afile").write_text("not a folder\n")
+    root, url = tmp_path / "run", f"sqlite:///{tmp_path}/afile/x.db"
+    space = {"x": neps.Float(0.0, 1.0)}
+    with pytest.raises(StorageError, match=r"cannot create the run's storage \(sqlite:.*afile"):
+        neps.run(lambda x: x, space, root_directory=root, evaluations_to_spend=1, storage=url)
+    assert not (root / "storage.yaml").exists()
+    summary = neps.run(
+        lambda x: x, space, root_directory=root, evaluations_to_spend=1, storage="sqlite"
+    )
+    assert summary.counts["success"] == 1
+
+
+def test_an_overwrite_deletes_a_root_bound_to_a_database_never_created(tmp_path: Path) -> None:
+    # The storage.yaml an earlier version left naming a database path through a file: the
+    # overwrite meant to start afresh raised a raw NotADirectoryError deleting the database.
+    (tmp_path / "afile").write_text("not a folder\n")
+    root = tmp_path / "run"
+    root.mkdir()
+    pointer = {"name": "sqlite", "url": f"sqlite:///{tmp_path}/afile/x.db", "options": {}}
+    (root / "storage.yaml").write_text(yaml.safe_dump(pointer))
+    summary = neps.run(
+        lambda x: x,
+        {"x": neps.Float(0.0, 1.0)},
+        root_directory=root,
+        evaluations_to_spend=1,
+        storage="sqlite",
+        overwrite_root_directory=True,
+    )
+    assert summary.counts["success"] == 1
+    assert (tmp_path / "afile").read_text() == "not a folder\n"
