@@ -180,7 +180,8 @@ def _worker_id(value: Any) -> str:
 
 
 def run_directory(value: Any) -> Path:
-    """``root_directory`` as an absolute path: refused, named, when it is not one or is a file's.
+    """``root_directory`` as an absolute path: refused, named, when it is not one, is a file or
+    leads through one.
 
     Absolute, so that an ``evaluate_pipeline`` changing the working directory (into its
     ``pipeline_directory``, say) does not send later trials' files somewhere else. A leading
@@ -193,8 +194,14 @@ def run_directory(value: Any) -> Path:
             "current directory)"
         )
     path = user_path(value, "root_directory").absolute()
-    if path.exists() and not path.is_dir():
-        raise SettingsError(f"root_directory {path} is a file, not a directory")
+    existing = next(folder for folder in (path, *path.parents) if folder.exists())
+    if not existing.is_dir():
+        how = (
+            "is a file, not a directory"
+            if existing == path
+            else f"leads through the file {existing}"
+        )
+        raise SettingsError(f"root_directory {path} {how}")
     return path
 
 

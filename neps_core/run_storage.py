@@ -175,8 +175,14 @@ def _record_pointer(
     except BaseException:
         storage.close()
         raise
-    root.mkdir(parents=True, exist_ok=True)
-    write_atomic(root / STORAGE_POINTER_FILE, dump_yaml(chosen))
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        write_atomic(root / STORAGE_POINTER_FILE, dump_yaml(chosen))
+    except OSError as error:  # a full disk, say: freeing space and retrying works
+        storage.close()
+        raise StorageError(
+            f"cannot start a run in {root}: {error.strerror or error}: {error.filename}"
+        ) from error
 
 
 def _refuse_a_database_of_another_run(

@@ -589,6 +589,9 @@ def test_a_root_directory_that_is_a_file_or_no_path_is_named(tmp_path: Path, use
     with pytest.raises(neps.SettingsError, match=f"root_directory {a_file} is a file"):
         ROOT_DIRECTORY_USERS[user](a_file)
     assert a_file.read_text(encoding="utf-8") == "not a run\n"
+    through = a_file / "sub"  # a raw NotADirectoryError on results/sub/.neps_core
+    with pytest.raises(neps.SettingsError, match=f"{through} leads through the file {a_file}"):
+        ROOT_DIRECTORY_USERS[user](through)
     with pytest.raises(neps.SettingsError, match="root_directory must be a path, got 5"):
         ROOT_DIRECTORY_USERS[user](5)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -345,3 +346,37 @@ def test_a_journal_repairs_only_the_file_it_read(tmp_path: Path) -> None:
         old.repair_torn_tail()
     assert _journal(root).read_bytes() == before
     old.close()
+
+
+def _fill(directory: Path, leaving_pages: int) -> Path:
+    """Fill the file system of ``directory`` but ``leaving_pages`` pages of 4 KiB."""
+    filler = directory / "filler"
+    descriptor = os.open(filler, os.O_WRONLY | os.O_CREAT)
+    try:
+        with contextlib.suppress(OSError):
+            while True:
+                os.write(descriptor, b"x" * 4096)
+    finally:
+        os.close(descriptor)
+    os.truncate(filler, max(0, filler.stat().st_size - 4096 * leaving_pages))
+    return filler
+
+
+def test_a_full_disk_when_a_run_starts_is_a_storage_error_naming_the_file(tmp_path: Path) -> None:
+    # Writing storage.yaml or run_info.yaml raised a raw OSError, and a storage.yaml written
+    # before run_info.yaml failed stayed behind.
+    mount_point = tmp_path / "small"
+    with _small_tmpfs(mount_point, "64k") as mounted:
+        if not mounted:
+            pytest.skip("a full disk needs a tmpfs, which only root may mount")
+        root = mount_point / "run"
+        filler = _fill(mount_point, leaving_pages=0)
+        with pytest.raises(StorageError, match=f"No space left on device: {root}/storage.yaml"):
+            _run(root, 1)
+        _fill(mount_point, leaving_pages=1)  # storage.yaml fits, run_info.yaml does not
+        with pytest.raises(StorageError, match=f"No space left on device: {root}/run_info.yaml"):
+            _run(root, 1)
+        assert not (root / "storage.yaml").exists()
+        filler.unlink()
+        _remount(mount_point, "size=4m")  # room for SQLite's log too
+        assert _run(root, 2, storage="sqlite").counts["success"] == 2  # another storage, too
