@@ -13,6 +13,7 @@ the in-memory ``TrialHistory``, so the cost per trial stays flat.
 from __future__ import annotations
 
 import abc
+import difflib
 import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -60,9 +61,11 @@ class Storage(abc.ABC):
         if self.known_options is not None:
             unknown = sorted(set(options) - self.known_options)
             if unknown:
+                close = {u: difflib.get_close_matches(u, self.known_options, n=1) for u in unknown}
+                hint = "".join(f" Did you mean {c[0]!r}?" for c in close.values() if c)
                 raise SettingsError(
                     f"storage {self.name!r}: unknown option(s) {unknown}; "
-                    f"known: {sorted(self.known_options)}"
+                    f"known: {sorted(self.known_options)}.{hint}"
                 )
         self.root_directory = Path(root_directory)
         self.url = url

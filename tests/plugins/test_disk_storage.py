@@ -137,9 +137,10 @@ def test_non_ascii_text_is_written_as_such(tmp_path: Path) -> None:
     assert _read(folder / "report.yaml")["extra"]["note"] == f"{size} → 日本"
 
 
-def test_unknown_options_are_refused(root: Path) -> None:
-    with pytest.raises(SettingsError, match=r"unknown option.*'fsynk'.*known: \['fsync'"):
+def test_unknown_options_are_refused_with_the_likely_meant_one(root: Path) -> None:
+    with pytest.raises(SettingsError, match=r"unknown option.*'fsynk'.*known: \['fsync'") as caught:
         DiskStorage(root, fsynk=True)
+    assert str(caught.value).endswith("Did you mean 'fsync'?")  # as a run config's YAML says
 
 
 @pytest.mark.parametrize(
