@@ -83,13 +83,13 @@ class Discovery:
 
     def origin(self, plugin: object) -> str:
         """A human description of where ``plugin`` came from, for error messages."""
-        name = self.manager.get_name(plugin) or repr(plugin)
+        name = self.manager.get_name(plugin)
         if name in self.distributions:
             entry_point = self.entry_point(name)
             return f"distribution {self.distributions[name]!r} (entry point {entry_point!r})"
-        if name.isdigit():  # pluggy names objects by id(); their type says more
-            name = getattr(plugin, "__name__", type(plugin).__qualname__)
-        return f"{AD_HOC_ORIGIN} {name!r}"
+        # pluggy names run()'s plugins by id() (or not at all, if it refused one): the
+        # module's or class's name says more
+        return f"{AD_HOC_ORIGIN} {getattr(plugin, '__name__', type(plugin).__qualname__)!r}"
 
     def is_installed(self, plugin: object) -> bool:
         """Whether ``plugin`` came from an entry point (not from ``run(plugins=...)``)."""
@@ -136,9 +136,23 @@ def make_plugin_manager(
     for plugin in extra_plugins:
         if not manager.is_registered(plugin):
             _unregister_installed_instances(discovery, type(plugin))
-            manager.register(plugin)
+            _register_ad_hoc(discovery, plugin)
             _check_hooks(discovery, plugin, strict=True)
     return discovery
+
+
+def _register_ad_hoc(discovery: Discovery, plugin: object) -> None:
+    """Register a plugin passed to ``run()``; pluggy's refusal of a hook (an argument its
+    hookspec lacks) names the plugin by its ``id()``, this one by its origin."""
+    manager = discovery.manager
+    try:
+        manager.register(plugin)
+    except pluggy.PluginValidationError as error:
+        pluggy_name = f"Plugin {manager.get_canonical_name(plugin)!r}"
+        origin = discovery.origin(plugin)
+        message = str(error)
+        named = message.replace(pluggy_name, origin) if pluggy_name in message else None
+        raise pluggy.PluginValidationError(plugin, named or f"{origin}: {message}") from error
 
 
 def _unregister_installed_instances(discovery: Discovery, cls: type) -> None:

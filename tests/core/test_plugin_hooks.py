@@ -299,6 +299,25 @@ def test_a_misspelt_hook_is_refused_and_an_optional_one_is_not(neps_run: Run) ->
     assert neps_run(plugins=[Typo()]).counts["success"] == 5
 
 
+def test_a_hook_with_an_argument_its_spec_lacks_is_refused_naming_the_plugin(
+    neps_run: Run,
+) -> None:
+    """pluggy's own message named the plugin by its id(), a number."""
+
+    class Extra:
+        @neps.hookimpl
+        def neps_trial_finished(self, run: Any, trial: Any, report: Any, nonexistent: Any) -> None:
+            pass
+
+    with pytest.raises(pluggy.PluginValidationError) as caught:
+        neps_run(plugins=[Extra()])
+    message = str(caught.value)
+    assert message.startswith("run(plugins=...) '")
+    assert "Extra' for hook 'neps_trial_finished'" in message
+    assert "Argument(s) {'nonexistent'}" in message
+    assert str(id(caught.value.plugin)) not in message
+
+
 def test_plugin_warnings_point_at_the_users_call(
     neps_run: Run, neps_disable_plugins: Callable[..., None]
 ) -> None:
