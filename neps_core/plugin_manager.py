@@ -11,7 +11,6 @@ run, so their problems are raised at once.
 from __future__ import annotations
 
 import contextlib
-import difflib
 import importlib.metadata
 import os
 import re
@@ -28,6 +27,7 @@ import pluggy
 
 from neps_core import hookspecs
 from neps_core.errors import PluginLoadError, add_note
+from neps_core.hook_checks import hook_mistakes
 from neps_core.interfaces import Evaluator, Optimizer, SpaceAdapter, Storage
 from neps_core.plugin_checks import DISABLE_ENV, plugin_errors
 from neps_core.plugin_registration import REGISTRATIONS, configured_converter, fill_registries
@@ -231,36 +231,20 @@ def _load_entry_point(
 
 
 def _check_hooks(discovery: Discovery, plugin: object, *, strict: bool) -> None:
-    """Refuse (``strict``) or warn about hook implementations that match no hookspec.
-
-    Such a hook (a misspelt name) would never be called, silently. pluggy's
-    ``check_pending`` finds them too, but across all plugins and only the first one; this
-    asks the same question of one plugin, so installed plugins can warn and others raise.
-    ``@hookimpl(optionalhook=True)`` marks a hook that may be missing (another version).
-    """
-    manager = discovery.manager
-    unknown = sorted(
-        caller.name
-        for caller in manager.get_hookcallers(plugin) or ()
-        if not caller.has_spec()
-        and any(i.plugin is plugin and not i.optionalhook for i in caller.get_hookimpls())
-    )
-    if not unknown:
-        return
-    known = [n for n in dir(manager.hook) if n[0] != "_" and getattr(manager.hook, n).has_spec()]
-    hints = [difflib.get_close_matches(name, known, n=1) for name in unknown]
-    listing = ", ".join(
-        f"{name!r}" + (f" (did you mean {hint[0]!r}?)" if hint else "")
-        for name, hint in zip(unknown, hints, strict=True)
-    )
-    message = (
-        f"{discovery.origin(plugin)} implements unknown hook(s) {listing}, which neps_core "
-        "never calls; see the hook reference (mark hooks of other neps_core versions "
-        "@hookimpl(optionalhook=True))"
-    )
-    if strict:
-        raise pluggy.PluginValidationError(plugin, message)
-    warn_plugin_problem(message)
+    """Refuse (``strict``) or warn about hooks neps_core would never call (see
+    ``hook_mistakes``); warn about a plugin passed to ``run()`` with no hook at all (the wrong
+    module?). An installed one may have none: ``brackets`` only shares code."""
+    origin = discovery.origin(plugin)
+    mistakes = hook_mistakes(discovery.manager, plugin)
+    if mistakes and strict:
+        raise pluggy.PluginValidationError(plugin, f"{origin} {'; it '.join(mistakes)}")
+    if mistakes:
+        warn_plugin_problem(f"{origin} {'; it '.join(mistakes)}")
+    elif strict and not discovery.manager.get_hookcallers(plugin):
+        warn_plugin_problem(
+            f"{origin} implements no neps_core hook, so it does nothing; hooks are functions "
+            "(or methods) named like one of the hook reference and decorated @neps_core.hookimpl"
+        )
 
 
 def _disabled_names() -> list[str]:

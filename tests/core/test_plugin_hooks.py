@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path
+from types import ModuleType
 from typing import Any, ClassVar
 
 import attrs
@@ -316,6 +317,37 @@ def test_a_hook_with_an_argument_its_spec_lacks_is_refused_naming_the_plugin(
     assert "Extra' for hook 'neps_trial_finished'" in message
     assert "Argument(s) {'nonexistent'}" in message
     assert str(id(caught.value.plugin)) not in message
+
+
+def test_a_hook_without_hookimpl_is_refused_naming_the_plugin(neps_run: Run) -> None:
+    """pluggy skips it without a word: the run failed with "Unknown optimizer"."""
+
+    class Unmarked:
+        def neps_register_optimizers(self) -> list[type]:
+            return [RandomSearch]
+
+        @neps.hookimpl
+        def neps_trial_finished(self, run: Any, trial: Any, report: Any) -> None:
+            pass
+
+    with pytest.raises(pluggy.PluginValidationError) as caught:
+        neps_run(plugins=[Unmarked()])
+    assert str(caught.value).startswith("run(plugins=...) '")
+    assert str(caught.value).endswith(
+        "Unmarked' defines 'neps_register_optimizers' without @neps_core.hookimpl, so "
+        "neps_core never calls it; decorate it with @neps_core.hookimpl"
+    )
+
+
+def test_a_plugin_without_any_hook_is_warned_about(neps_run: Run) -> None:
+    nothing = ModuleType("helpers_not_hooks")
+    with pytest.warns(PluginLoadWarning) as warned:
+        assert neps_run(plugins=[nothing]).counts["success"] == 5
+    assert [str(w.message) for w in warned] == [
+        "run(plugins=...) 'helpers_not_hooks' implements no neps_core hook, so it does nothing; "
+        "hooks are functions (or methods) named like one of the hook reference and decorated "
+        "@neps_core.hookimpl"
+    ]
 
 
 def test_plugin_warnings_point_at_the_users_call(

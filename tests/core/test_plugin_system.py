@@ -612,6 +612,22 @@ def test_an_installed_plugin_with_a_misspelt_hook_is_warned_about(
     assert "later_version" not in message
 
 
+def test_an_installed_plugin_with_a_hook_without_hookimpl_is_warned_about(
+    distribution: MakeDistribution,
+) -> None:
+    """pluggy skips it silently; ``neps-core plugins`` listed the plugin with nothing under it."""
+    source = OPTIMIZER_PLUGIN.format(cls="Unmarked", name="unmarked").replace("@hookimpl", "")
+    distribution("neps-unmarked", source, entry_point="unmarked")
+    with pytest.warns(PluginLoadWarning) as warned:
+        plugins = load_plugins()
+    assert [str(w.message) for w in warned] == [
+        "distribution 'neps-unmarked' (entry point 'unmarked') defines "
+        "'neps_register_optimizers' without @neps_core.hookimpl, so neps_core never calls it; "
+        "decorate it with @neps_core.hookimpl"
+    ]
+    assert "unmarked" not in plugins.optimizers
+
+
 def test_a_blocked_broken_plugin_is_not_even_imported(
     distribution: MakeDistribution, neps_disable_plugins: Callable[..., None]
 ) -> None:

@@ -1,0 +1,60 @@
+"""Hooks that neps_core would never call: a misspelt name, or a hook without ``@hookimpl``.
+
+pluggy ignores both without a word (its ``check_pending`` finds only misspelt ones, across all
+plugins, and only the first): the plugin then silently does nothing.
+"""
+
+from __future__ import annotations
+
+import difflib
+
+import pluggy
+
+
+def hook_mistakes(manager: pluggy.PluginManager, plugin: object) -> list[str]:
+    """What is wrong with ``plugin``'s hooks, each a phrase that follows the plugin's name."""
+    specified = [
+        n for n in dir(manager.hook) if n[0] != "_" and getattr(manager.hook, n).has_spec()
+    ]
+    mistakes = [
+        _unknown_hooks(manager, plugin, specified),
+        _unmarked_hooks(manager, plugin, specified),
+    ]
+    return [mistake for mistake in mistakes if mistake]
+
+
+def _unknown_hooks(manager: pluggy.PluginManager, plugin: object, specified: list[str]) -> str:
+    """Marked hooks whose name matches no hookspec, but those marked ``optionalhook`` (hooks
+    of another neps_core version)."""
+    unknown = sorted(
+        caller.name
+        for caller in manager.get_hookcallers(plugin) or ()
+        if not caller.has_spec()
+        and any(i.plugin is plugin and not i.optionalhook for i in caller.get_hookimpls())
+    )
+    if not unknown:
+        return ""
+    hints = [difflib.get_close_matches(name, specified, n=1) for name in unknown]
+    listing = ", ".join(
+        f"{name!r}" + (f" (did you mean {hint[0]!r}?)" if hint else "")
+        for name, hint in zip(unknown, hints, strict=True)
+    )
+    return (
+        f"implements unknown hook(s) {listing}, which neps_core never calls; see the hook "
+        "reference (mark hooks of other neps_core versions @hookimpl(optionalhook=True))"
+    )
+
+
+def _unmarked_hooks(manager: pluggy.PluginManager, plugin: object, specified: list[str]) -> str:
+    """Functions named like a hook but not marked ``@hookimpl``, which pluggy skips."""
+    marked = {caller.name for caller in manager.get_hookcallers(plugin) or ()}
+    unmarked = [
+        name for name in specified if name not in marked and callable(getattr(plugin, name, None))
+    ]
+    if not unmarked:
+        return ""
+    it = "it" if len(unmarked) == 1 else "them"
+    return (
+        f"defines {', '.join(map(repr, unmarked))} without @neps_core.hookimpl, so neps_core "
+        f"never calls {it}; decorate {it} with @neps_core.hookimpl"
+    )
