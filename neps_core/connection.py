@@ -118,7 +118,9 @@ def check_new_run(settings: RunSettings, plugins: Plugins) -> None:
     space = resolve_space(settings.pipeline_space, plugins)
     _optimizer(settings, space, plugins)
     _refuse_arguments_no_one_passes(settings, space)
-    build_evaluator(settings.evaluator, plugins).close()  # dask's connected to count threads
+    evaluator = build_evaluator(settings.evaluator, plugins)  # dask's connects to count threads
+    with plugins.errors_of("evaluator", type(evaluator)):
+        evaluator.close()
     check_storage_options(settings.root_directory, settings.storage, plugins)
 
 

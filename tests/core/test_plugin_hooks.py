@@ -545,6 +545,30 @@ def test_a_plugin_failing_to_start_is_named(
     assert note in _notes(caught.value)
 
 
+class FailsToClose(SyncEvaluator):
+    name = "fails_to_close"
+
+    def close(self) -> None:
+        raise PluginBug("cluster session lost")
+
+
+class Closers:
+    @neps.hookimpl
+    def neps_register_evaluators(self) -> list[type]:
+        return [FailsToClose]
+
+
+def test_a_close_error_while_checking_an_overwrite_names_the_plugin(
+    neps_run: Run, neps_root: Path
+) -> None:
+    """overwrite_root_directory builds the evaluator (and closes it) to check the new run."""
+    neps_run(evaluations_to_spend=2)
+    with pytest.raises(PluginBug, match="cluster session lost") as caught:
+        neps_run(evaluator="fails_to_close", overwrite_root_directory=True, plugins=[Closers()])
+    assert "evaluator 'fails_to_close' of run(plugins=...) 'Closers'" in _notes(caught.value)
+    assert neps.status(neps_root).counts["success"] == 2  # the old run is still there
+
+
 def test_a_storage_error_keeps_its_type_and_names_the_plugin(neps_run: Run) -> None:
     with pytest.raises(PluginBug, match="cannot open") as caught:
         neps_run(storage="buggy_storage", plugins=[Contributor()])
