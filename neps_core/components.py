@@ -144,6 +144,8 @@ def _validation_details(error: Exception) -> str:
 
 
 def _describe_error(error: BaseException, expected: type | None) -> str:
+    if isinstance(error, KeyError) and error.args:  # cattrs: a field without default is left out
+        return f"missing required option {error.args[0]!r}"
     if expected is not None and isinstance(error, TypeError | ValueError) and not str(error):
         return f"expected {expected.__name__}"
     if isinstance(error, AttributeError) and typing.get_origin(expected) in (dict, Mapping):

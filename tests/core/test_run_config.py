@@ -579,6 +579,38 @@ def test_yaml_plugins_are_loaded_and_classes_instantiated(project: Path) -> None
     sys.modules.pop("my_observer", None)
 
 
+def test_a_required_option_left_out_of_the_file_is_named_as_missing(
+    project: Path, monkeypatch: Any
+) -> None:
+    (project / "req_plugin.py").write_text(
+        textwrap.dedent(
+            """
+            import attrs
+            import neps_core
+            from neps_core_plugins.random_search import RandomSearch
+
+            @attrs.frozen
+            class Settings:
+                population: int
+
+            class NeedsPopulation(RandomSearch):
+                name = "needs_population"
+                Settings = Settings
+
+            @neps_core.hookimpl
+            def neps_register_optimizers():
+                return [NeedsPopulation]
+            """
+        ),
+        encoding="utf-8",
+    )
+    changes = {"optimizer": "needs_population", "plugins": ["req_plugin.py"]}
+    assert config_error(project, changes, monkeypatch) == (
+        "run.yaml: optimizer.population: missing required option 'population'"
+    )
+    sys.modules.pop("req_plugin", None)
+
+
 def test_run_takes_functions_and_plugins_by_name_as_a_run_config_does(
     project: Path, monkeypatch: Any
 ) -> None:

@@ -212,6 +212,36 @@ def test_invalid_optimizer_option_value_is_named(root: Path) -> None:
         )
 
 
+@attrs.frozen
+class PopulationSettings:
+    population: int
+
+
+class NeedsPopulation(Optimizer):
+    name = "needs_population"
+    Settings = PopulationSettings
+
+    def ask(self, trials: Any, budget: Any, n: int) -> list[neps.Proposal]:
+        return [neps.Proposal(self.space.sample(self.random_generator(trials)))]
+
+
+def test_a_required_optimizer_option_left_out_is_named_as_missing(root: Path) -> None:
+    """cattrs' KeyError read "invalid options: 'population'"."""
+    with pytest.raises(neps.SettingsError) as caught:
+        neps.run(_objective, SPACE, root_directory=root, optimizer=NeedsPopulation)
+    assert str(caught.value).startswith(
+        "optimizer 'needs_population': invalid options: missing required option 'population'"
+    )
+    summary = neps.run(
+        _objective,
+        SPACE,
+        root_directory=root,
+        evaluations_to_spend=1,
+        optimizer=(NeedsPopulation, {"population": 4}),
+    )
+    assert summary.counts["success"] == 1
+
+
 PRIOR_FIDELITY_SPACE = {
     "x": neps.Float(0.0, 1.0, prior=0.5),
     "epochs": neps.IntegerFidelity(1, 9),
