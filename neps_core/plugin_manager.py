@@ -71,11 +71,22 @@ class Discovery:
     broken: dict[str, PluginLoadError]
     distributions: dict[str, str]
     entry_points: dict[str, str] = attrs.field(factory=dict)  # only where name differs
+    blocked: dict[str, str] = attrs.field(factory=dict)  # name -> distribution
 
     @property
     def disabled(self) -> list[str]:
-        """The entry points blocked through ``NEPS_CORE_DISABLE_PLUGINS`` (or ``disabled``)."""
-        return [name for name, plugin in self.manager.list_name_plugin() if plugin is None]
+        """The entry points blocked through ``NEPS_CORE_DISABLE_PLUGINS`` (or ``disabled``).
+
+        One whose name another distribution's entry point has too is named with its
+        distribution: ``local_search`` alone would be the one still enabled as well.
+        """
+        names = [self.entry_point(n) for n in [*self.distributions, *self.broken, *self.blocked]]
+        return [
+            f"{entry_point} (distribution {distribution!r})"
+            if names.count(entry_point := self.entry_point(name)) > 1
+            else entry_point
+            for name, distribution in self.blocked.items()
+        ]
 
     def entry_point(self, name: str) -> str:
         """The entry-point name of the plugin registered as ``name``."""
@@ -184,6 +195,7 @@ def _discover(discovery: Discovery, blocked: set[str]) -> set[str]:
             discovery.entry_points[name] = entry_point.name
         if entry_point.name in blocked or _canonical(distribution) in blocked_distributions:
             discovery.manager.set_blocked(name)
+            discovery.blocked[name] = distribution
             continue
         if entry_point.name in loaded:
             warn_plugin_problem(

@@ -205,6 +205,25 @@ def test_disabled_plugins_are_not_loaded(
     )
 
 
+def test_a_disabled_entry_point_that_another_distribution_shares_is_named_with_its_own(
+    distribution: MakeDistribution,
+) -> None:
+    """Blocked first, it had the plain name and was listed as "disabled: shared", although
+    the other distribution's ``shared`` is enabled and works."""
+    distribution("neps-shared-a", OPTIMIZER_PLUGIN.format(cls="A", name="opt_a"), "shared")
+    distribution("neps-shared-b", OPTIMIZER_PLUGIN.format(cls="B", name="opt_b"), "shared")
+    for blocked, enabled in (("neps-shared-a", "opt_b"), ("neps-shared-b", "opt_a")):
+        plugins = load_plugins(disabled=[blocked])
+        assert enabled in plugins.optimizers
+        assert plugins.discovery.disabled == [f"shared (distribution {blocked!r})"]
+        with pytest.raises(UnknownPluginError) as refused:
+            plugins.optimizers["nope"]
+        assert (
+            f"(NEPS_CORE_DISABLE_PLUGINS disables shared (distribution {blocked!r}), which may "
+            "be the plugin that registers it)"
+        ) in refused.value.__notes__
+
+
 def test_a_misspelt_disabled_plugin_warns(neps_disable_plugins: Callable[..., None]) -> None:
     # A typo left the plugin enabled without a word.
     neps_disable_plugins("grid_serch")
