@@ -112,7 +112,7 @@ _FOREIGN_OPTIONS = {
     "callbacks": "DeepHyper's callbacks are observer plugins here: a plugin with the "
     "neps_trial_finished hook, passed as run(plugins=[...]); see docs/plugins/hooks.md",
     "timeout": "a per-trial timeout needs an evaluator that can stop an evaluation: "
-    "'process_pool' or 'subprocess'",
+    "'process_pool', 'subprocess', 'dask' or 'slurm'",
 }
 
 

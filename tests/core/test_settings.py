@@ -27,6 +27,7 @@ from neps_core.config import RunSettings, run_directory
 from neps_core.inspection import read_run
 from neps_core.interfaces import Optimizer
 from neps_core.migration import migrate_run
+from neps_core.plugin_manager import load_plugins
 from neps_core.run_config import load_run_config
 
 TrialFileReader = Callable[..., Any]
@@ -444,6 +445,18 @@ def test_unknown_evaluator_and_evaluator_option(root: Path) -> None:
         neps.run(_objective, SPACE, root_directory=root, evaluator="synk")
     with pytest.raises(ValueError, match=r"sync.*n_wrkers"):
         neps.run(_objective, SPACE, root_directory=root, evaluator={"name": "sync", "n_wrkers": 2})
+
+
+def test_a_timeout_option_of_another_evaluator_names_every_evaluator_with_one(root: Path) -> None:
+    """The advice named only 'process_pool' and 'subprocess', though dask and slurm have it."""
+    with pytest.raises(neps.SettingsError, match="needs an evaluator that can stop") as caught:
+        neps.run(_objective, SPACE, root_directory=root, evaluator={"name": "sync", "timeout": 5})
+    advice = str(caught.value).rsplit("stop an evaluation: ", 1)[1]
+    evaluators = load_plugins().evaluators
+    with_timeout = {
+        name for name, cls in evaluators.items() if "timeout" in attrs.fields_dict(cls.Settings)
+    }
+    assert set(re.findall(r"'(\w+)'", advice)) == with_timeout - {"process"}  # DeepHyper's name
 
 
 # -- plugins, worker id, seed --------------------------------------------------------------------
