@@ -10,9 +10,12 @@ import os
 from pathlib import Path
 from urllib.parse import quote, unquote, urlparse
 
-from neps_core.errors import SettingsError
+from neps_core.errors import SettingsError, StorageError
 
 DEFAULT_DATABASE = "run.db"
+#: The paths a connection was opened at (the database, its root), each with its
+#: ``(st_dev, st_ino)`` then.
+Opened = tuple[tuple[str, Path, tuple[int, int]], ...]
 
 
 def database_path(root_directory: Path, url: str | None) -> Path:
@@ -40,3 +43,32 @@ def absolute_url(url: str, base: Path | None = None) -> str:
     if not urlparse(url, allow_fragments=False).path.removeprefix("/"):
         return url  # "sqlite://": the root's run.db, wherever the root is
     return "sqlite:///" + quote(os.path.abspath(path if base is None else base / path))
+
+
+def identify(database: Path, root_directory: Path) -> Opened:
+    """What the database and the root are now, to tell later that one was deleted or replaced
+    (a root directory missing at first is not recorded)."""
+    found = (("SQLite database", database), ("root directory", root_directory))
+    identified = ((what, path, _identity(path)) for what, path in found)
+    return tuple((what, path, identity) for what, path, identity in identified if identity)
+
+
+def refuse_any_gone(opened: Opened) -> None:
+    """Raise if a path is no longer what the connection opened: the root was deleted (or the
+    database moved or replaced) under a live worker, whose connection would go on writing
+    into an unlinked database (its results lost) and into trial folders of a new run there."""
+    for what, path, identity in opened:
+        if _identity(path) != identity:
+            why = "" if what == "root directory" else " (its root directory removed?)"
+            raise StorageError(
+                f"The {what} {path} was deleted or replaced while this run used it{why}: "
+                "results are not recorded"
+            )
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    try:
+        status = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return status.st_dev, status.st_ino

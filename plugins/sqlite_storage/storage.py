@@ -48,7 +48,13 @@ from neps_core.history import TrialHistory
 from neps_core.interfaces import Change, Storage, damaged_trial
 from neps_core.models import RunInfo, Trial
 from neps_core.serialization import dump_yaml, structure_error_text, to_plain, write_atomic
-from neps_core_plugins.sqlite_storage.location import absolute_url, database_path
+from neps_core_plugins.sqlite_storage.location import (
+    Opened,
+    absolute_url,
+    database_path,
+    identify,
+    refuse_any_gone,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -111,6 +117,7 @@ class SQLiteStorage(Storage):
         self._last_seq = 0
         self._connection: sqlite3.Connection | None = None
         self._writable = False  # whether _connection may write (see _connect)
+        self._opened: Opened = ()  # what a write checks is still there (see _open)
         self._pid = os.getpid()
         self._lock = threading.RLock()
 
@@ -230,6 +237,7 @@ class SQLiteStorage(Storage):
             raise StorageError(
                 f"Could not open the SQLite database {self.path}: {error}"
             ) from error
+        self._opened = identify(self.path, self.root_directory)
         try:
             self._prepare(connection)
         except BaseException as error:
@@ -290,6 +298,7 @@ class SQLiteStorage(Storage):
         self._retrying(lambda: connection.execute("BEGIN IMMEDIATE"), "start a write transaction")
         what = "write"
         try:
+            refuse_any_gone(self._opened)  # the run's own database, not an unlinked one
             yield
             what = "commit a transaction"
             connection.execute("COMMIT")

@@ -21,6 +21,7 @@ from typing import Any, ClassVar
 import attrs
 import pytest
 import yaml
+from worker_processes import kill, start_worker
 
 import neps_core as neps
 from neps_core.errors import SettingsError, StorageError
@@ -623,3 +624,58 @@ def test_an_overwrite_deletes_a_root_bound_to_a_database_never_created(tmp_path:
     )
     assert summary.counts["success"] == 1
     assert (tmp_path / "afile").read_text() == "not a folder\n"
+
+
+_WORKER_UNTIL_RELEASED = """
+import sys, time
+from pathlib import Path
+import neps_core as neps
+from neps_core.errors import StorageError
+
+root, storage = sys.argv[1], sys.argv[2]
+def evaluate(pipeline_directory, x):
+    (Path(pipeline_directory) / "ckpt.txt").write_text("OLD")
+    while not Path("release").exists():
+        time.sleep(0.02)
+    return x
+try:
+    neps.run(evaluate, {"x": neps.Float(0.0, 1.0)}, root_directory=root, storage=storage,
+             evaluations_to_spend=5, optimizer="random_search")
+except StorageError as error:
+    Path("failure.txt").write_text(str(error))
+    sys.exit(3)
+"""
+
+
+@pytest.mark.parametrize("storage", ["sqlite", "sqlite:///elsewhere/run.db"])
+def test_a_worker_whose_root_was_deleted_fails_and_writes_nothing_there(
+    tmp_path: Path, storage: str
+) -> None:
+    """Its connection would go on writing into the unlinked database (results lost) and put
+    its next trial's folder and checkpoint among those of a new run at the same path."""
+    root = tmp_path / "run"
+    old = start_worker(_WORKER_UNTIL_RELEASED, [str(root), storage], root, "configs/*/ckpt.txt")
+    try:
+        shutil.rmtree(root)
+        if storage == "sqlite":  # a new run there; with a URL its database still holds the old
+            space = {"x": neps.Float(0.0, 1.0)}
+            neps.run(
+                lambda x: x, space, root_directory=root, storage=storage, evaluations_to_spend=2
+            )
+        (tmp_path / "release").touch()
+        assert old.wait(timeout=120) == 3
+    finally:
+        if old.poll() is None:
+            kill(old)
+    failure = (tmp_path / "failure.txt").read_text()
+    assert "was deleted or replaced while this run used it" in failure
+    written = [path for path in root.rglob("*") if path.is_file()] if root.exists() else []
+    assert not [path for path in written if path.name == "ckpt.txt"]
+    if storage == "sqlite":
+        assert sorted(path.name for path in (root / "configs").iterdir()) == [
+            "config_1",
+            "config_2",
+        ]
+        assert neps.status(root).counts["success"] == 2
+    else:
+        assert not root.exists()
