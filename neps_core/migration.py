@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import stat
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -197,6 +198,7 @@ def _copy(reader: Storage, writer: Storage) -> list[Trial]:
             # is no error.
             target = writer.trial_directory(trial.id)
             shutil.copytree(folder, target, symlinks=True, dirs_exist_ok=True)
+            _let_the_owner_write(target)
     # The copy is a run of its own root: a database given by URL tells it from the source.
     writer.initialize(attrs.evolve(info, root_directory=str(writer.root_directory.resolve())))
 
@@ -206,6 +208,15 @@ def _copy(reader: Storage, writer: Storage) -> list[Trial]:
         return trials
 
     return writer.transact(change)
+
+
+def _let_the_owner_write(folder: Path) -> None:
+    """Add ``u+w`` to what ``copytree`` copied with its mode: a copy of an archived, read-only
+    run must take the config files of its trials and their re-run evaluation's files."""
+    for directory, _, files in os.walk(folder):
+        for path in (Path(directory), *(Path(directory) / name for name in files)):
+            if not path.is_symlink():
+                path.chmod(path.stat().st_mode | stat.S_IWUSR)
 
 
 def _continuable(trial: Trial) -> Trial:

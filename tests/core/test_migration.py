@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import shutil
 import signal
+import stat
 import subprocess
 import threading
 from pathlib import Path
@@ -315,3 +316,27 @@ def test_symbolic_links_in_trial_folders_are_copied_as_links(tmp_path: Path) -> 
     assert (copied / "data").readlink() == data
     assert (copied / "gone").readlink() == tmp_path / "deleted_checkpoint"
     assert (copied / "model.txt").read_text() == (folder / "model.txt").read_text()
+
+
+def test_a_copy_of_a_read_only_run_is_writable_by_its_owner(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """``copytree`` copied the archive's modes: config files could not be written and the
+    re-run of a trial failed in its read-only ``pipeline_directory``."""
+    source, destination = tmp_path / "archived", tmp_path / "copy"
+    _start(source, count=2)
+    archived = [source, *source.rglob("*")]
+    for path in archived:
+        path.chmod(stat.S_IMODE(path.stat().st_mode) & ~0o222)  # chmod -R a-w
+    try:
+        migrate_run(source, destination, storage="sqlite")
+    finally:
+        for path in archived:
+            path.chmod(stat.S_IMODE(path.stat().st_mode) | stat.S_IWUSR)
+    not_writable = [
+        path for path in destination.rglob("*") if not path.stat().st_mode & stat.S_IWUSR
+    ]
+    assert not_writable == []
+    assert "Could not write" not in caplog.text
+    assert neps.run(_evaluate, SPACE, root_directory=destination, evaluations_to_spend=3)
+    assert (destination / "configs" / "config_3" / "model.txt").is_file()
