@@ -57,11 +57,20 @@ def refuse_a_lost_store(root: Path, storage: Storage) -> None:
         raise
     storage.close()
     at = f" (at {storage.url})" if storage.url else ""
+    held = f"{root} holds trial folders ({', '.join(f.name for f in folders[:3])}, ...) but"
+    missing = storage.missing_file()
+    if missing is not None and storage.url:  # not lost, maybe: moved, or on a disk not mounted
+        raise StorageError(
+            f"{held} the file its storage {storage.name!r}{at} keeps their record in does not "
+            f"exist: there is no {missing}. {root / 'storage.yaml'} records that path: if the "
+            "file was moved (say, with a project that gave it by a relative URL), write its "
+            "new path there; if it is on a disk not mounted now, mount it; if it was deleted, "
+            "restore it"
+        )
     raise StorageError(
-        f"{root} holds trial folders ({', '.join(f.name for f in folders[:3])}, ...) but its "
-        f"storage {storage.name!r}{at} records no trials: their record was lost (a deleted or "
-        "emptied database or journal, or one on a disk that is not mounted now). Restore it, "
-        "or start over with overwrite_root_directory=True"
+        f"{held} its storage {storage.name!r}{at} records no trials: their record was lost (a "
+        "deleted or emptied database or journal, or one on a disk that is not mounted now). "
+        "Restore it, or start over with overwrite_root_directory=True"
     )
 
 

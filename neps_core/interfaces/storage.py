@@ -124,6 +124,11 @@ class Storage(abc.ABC):
         """Whether a run was started in this storage."""
         return self.load_info() is not None
 
+    def missing_file(self) -> Path | None:
+        """The file this storage keeps its record in, if that file does not exist (moved
+        away, on a disk not mounted now), for the error to name; else ``None``."""
+        return None
+
     def trial_directory(self, trial_id: str) -> Path:
         """The per-trial folder handed to ``evaluate_pipeline`` as ``pipeline_directory``."""
         return self.root_directory / "configs" / f"config_{trial_id}"

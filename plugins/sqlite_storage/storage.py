@@ -167,6 +167,9 @@ class SQLiteStorage(Storage):
         self._write_configs(new)
         return trials
 
+    def missing_file(self) -> Path | None:
+        return None if self.path.exists() else self.path
+
     def close(self) -> None:
         with self._lock:
             if self._connection is not None and self._pid == os.getpid():

@@ -679,3 +679,30 @@ def test_a_worker_whose_root_was_deleted_fails_and_writes_nothing_there(
         assert neps.status(root).counts["success"] == 2
     else:
         assert not root.exists()
+
+
+def test_a_project_moved_away_from_its_database_path_is_told_where_to_give_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A relative URL is recorded absolute: after ``mv proj proj2`` the database is at
+    ``proj2/run.db``, not lost, and starting over (as the message said) would discard it."""
+    project = tmp_path / "proj"
+    project.mkdir()
+    monkeypatch.chdir(project)
+    space = {"x": neps.Float(0.0, 1.0)}
+    neps.run(
+        lambda x: x,
+        space,
+        root_directory="results/r",
+        storage="sqlite:///run.db",
+        evaluations_to_spend=2,
+    )
+    project.rename(tmp_path / "proj2")
+    monkeypatch.chdir(tmp_path / "proj2")
+    with pytest.raises(StorageError) as refused:
+        neps.status("results/r")
+    message = str(refused.value)
+    assert f"there is no {project / 'run.db'}" in message
+    assert f"{Path('results/r/storage.yaml')} records that path" in message
+    assert "write its new path there" in message
+    assert "record was lost" not in message and "overwrite_root_directory" not in message
