@@ -136,9 +136,13 @@ class EvaluationTimeoutError(NepsCoreError, TimeoutError):
         self.seconds = seconds
 
     @classmethod
-    def came_late(cls, seconds: float, duration: float) -> EvaluationTimeoutError:
-        """An evaluation whose result came after its timeout, though nobody stopped it."""
-        return cls(seconds, f"its result came after {duration:.2f} s")
+    def came_late(
+        cls, seconds: float, duration: float, raised: str | None = None
+    ) -> EvaluationTimeoutError:
+        """An evaluation that ended after its timeout, though nobody stopped it; ``raised``:
+        the ``"Type: message"`` of the exception it ended with, if any."""
+        how = f", raising {raised}" if raised is not None else ""
+        return cls(seconds, f"it ended after {duration:.2f} s of its {seconds:g} s timeout{how}")
 
 
 def add_note(error: BaseException, note: str) -> None:

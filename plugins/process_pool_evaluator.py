@@ -40,6 +40,7 @@ from neps_core.evaluation import orphan_guardian
 from neps_core.evaluation.child_runner import (
     RemoteEvaluationError,
     call_evaluate_pipeline,
+    outcome_of,
     with_plain_values,
 )
 from neps_core.evaluation.children import STARTUP_ALLOWANCE, how_it_exited
@@ -311,20 +312,10 @@ class ProcessPoolEvaluator(Evaluator):
             if member.connection.poll():  # its reply may be right behind
                 self._collect(member)
             return
-        kind, _, value, *rest = reply
-        duration = rest[-1]
-        if member.timeout is not None and duration > member.timeout:
-            # Sent after its deadline, read late (this process was busy): what a timely look
-            # would have found is a trial still running, so it times out all the same.
-            overdue = EvaluationTimeoutError.came_late(member.timeout, duration)
-            kind, value, rest = "error", overdue, [None, duration]
-        if kind == "result":
-            outcome = EvaluationOutcome(trial_id=trial_id, result=value, duration=duration)
-        else:
-            outcome = EvaluationOutcome(
-                trial_id=trial_id, error=value, traceback=rest[0], duration=duration
-            )
-        self._finished.append(outcome)
+        kind, _, value, *rest = reply  # rest: [traceback,] duration (the pool process's clock)
+        captured = (kind, value, rest[0] if kind == "error" else None, rest[-1])
+        # Sent after its deadline, read late (this process was busy): a timeout all the same.
+        self._finished.append(outcome_of(trial_id, captured, timeout=member.timeout))
         member.trial_id, member.timeout = None, None
         member.served += 1
 

@@ -14,8 +14,7 @@ re-queues the trial like a dead worker's (CRASHED after ``max_trial_attempts``).
 worker that died keep running; the worker that takes over such a trial waits for its job
 rather than submitting another (``slurm_job.yaml`` in the trial's folder names it).
 ``n_workers`` bounds this worker's jobs in the queue; a ``timeout`` cancels the job
-(``scancel``) and is also handed to SLURM as its time limit.
-Needs the extra ``neps-core[slurm]``.
+(``scancel``) and is also handed to SLURM as its time limit. Needs ``neps-core[slurm]``.
 """
 
 from __future__ import annotations
@@ -366,7 +365,8 @@ class SlurmEvaluator(Evaluator):
             captured = submitted.job.result()
         except Exception as error:  # the job itself failed around our function
             return self._failure(trial_id, submitted, error)
-        return outcome_of(trial_id, captured, self._metadata(submitted.job))
+        metadata = self._metadata(submitted.job)  # one read late is judged by its own clock
+        return outcome_of(trial_id, captured, metadata, timeout=submitted.timeout)
 
     def _failure(
         self, trial_id: str, submitted: _Submitted, error: BaseException
@@ -388,10 +388,9 @@ class SlurmEvaluator(Evaluator):
 
 def _stderr_tail(job: Any, characters: int = 2000) -> str:
     try:
-        text = job.stderr() or ""
+        return str(job.stderr() or "")[-characters:]
     except Exception:
         return ""
-    return str(text)[-characters:]
 
 
 @hookimpl

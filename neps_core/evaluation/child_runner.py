@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from neps_core.errors import EvaluationTimeoutError
     from neps_core.interfaces import EvaluationOutcome
 
 CONFIG_FILE_ENV = "NEPS_CORE_CONFIG_FILE"
@@ -149,16 +150,43 @@ def _pickles(value: Any) -> bool:
     return True
 
 
-def outcome_of(trial_id: str, captured: Captured, metadata: Mapping[str, Any]) -> EvaluationOutcome:
-    """The outcome the worker records for what :func:`call_capturing` returned."""
+def outcome_of(
+    trial_id: str,
+    captured: Captured,
+    metadata: Mapping[str, Any] | None = None,
+    *,
+    timeout: float | None = None,
+) -> EvaluationOutcome:
+    """The outcome the worker records for what :func:`call_capturing` returned (or a reply of
+    the same parts), a timeout if it was :func:`overdue`."""
     from neps_core.interfaces import EvaluationOutcome  # here: the child must not import it
 
     kind, value, trace, duration = captured
-    if kind == "error":
-        return EvaluationOutcome(
-            trial_id=trial_id, error=value, traceback=trace, duration=duration, metadata=metadata
-        )
-    return EvaluationOutcome(trial_id=trial_id, result=value, duration=duration, metadata=metadata)
+    raised = value if kind == "error" else None
+    late = overdue(timeout, duration, raised)
+    error = raised if late is None else late
+    return EvaluationOutcome(
+        trial_id=trial_id,
+        result=value if error is None else None,
+        error=error,
+        traceback=trace,
+        duration=duration,
+        metadata={} if metadata is None else metadata,
+    )
+
+
+def overdue(
+    timeout: float | None, duration: float, raised: BaseException | None = None
+) -> EvaluationTimeoutError | None:
+    """The timeout of an evaluation that ended after ``timeout`` seconds by its own clock,
+    having returned or raised ``raised``: its evaluator read its end late (busy elsewhere, or
+    not told when it started), but a timely look would have found it running and ended it."""
+    if timeout is None or duration <= timeout:
+        return None
+    from neps_core.errors import EvaluationTimeoutError  # here: the child must not import it
+
+    text = None if raised is None else exception_text(raised)
+    return EvaluationTimeoutError.came_late(timeout, duration, text)
 
 
 # -- encoding ----------------------------------------------------------------------------------
@@ -345,18 +373,21 @@ def main(argv: list[str]) -> int:
         if entry not in sys.path:
             sys.path.append(entry)
     injected = [name for name in argv[2].split(",") if name] if len(argv) > 2 else []
+    began: float | None = None  # the evaluation's own clock, by which the parent judges it
     try:
         function = load_target(argv[1])
         arguments = call_arguments(injected)
         # The imports are done: the parent's timeout counts from here.
         Path(os.environ[RESULT_FILE_ENV]).with_name(BEGAN_FILE).touch()
+        began = time.perf_counter()
         value = call_evaluate_pipeline(function, arguments)
     except BaseException as error:  # the parent decides what an error means
         formatted = traceback.format_exc()
         sys.stderr.write(formatted)
-        write_record({"error": describe_exception(error, formatted)})
+        took = None if began is None else time.perf_counter() - began
+        write_record({"error": describe_exception(error, formatted), "duration": took})
         return 1
-    write_record({"result": encode(value)})
+    write_record({"result": encode(value), "duration": time.perf_counter() - began})
     return 0
 
 

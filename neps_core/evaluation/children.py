@@ -280,14 +280,18 @@ class ChildProcess:
         stderr_tail = _tail(directory / STDERR_FILE)
         if self.timed_out:
             assert self.timeout is not None
-            error = EvaluationTimeoutError(self.timeout, "its process group was killed")
-            return None, error, stderr_tail or None
+            killed = EvaluationTimeoutError(self.timeout, "its process group was killed")
+            return None, killed, stderr_tail or None
         try:
-            found, result, raised = self._record()
-        except ValueError as error:  # not JSON: this trial's failure, not the run's
-            return None, error, stderr_tail or None
-        if raised is not None:
-            return None, child_runner.rebuild_exception(raised), raised.get("traceback")
+            found, result, raised, took = self._record()
+        except ValueError as unreadable:  # not JSON: this trial's failure, not the run's
+            return None, unreadable, stderr_tail or None
+        error = None if raised is None else child_runner.rebuild_exception(raised)
+        trace = None if raised is None else raised.get("traceback")
+        # Ended after its deadline but before a poll saw it (this process was busy).
+        late = None if took is None else child_runner.overdue(self.timeout, took, error)
+        if late is not None or error is not None:
+            return None, late if late is not None else error, trace
         if code != 0:
             described_as = self.launch.described_as and (
                 f"{self.launch.described_as} (pid {self._process.pid})"
@@ -314,19 +318,21 @@ class ChildProcess:
             f"maximizes: print '{RESULT_MARKER} <json>' with the value to minimize instead)"
         )
 
-    def _record(self) -> tuple[bool, Any, dict[str, Any] | None]:
-        """``(found, result, error description)`` from the result file or the stdout line."""
+    def _record(self) -> tuple[bool, Any, dict[str, Any] | None, float | None]:
+        """``(found, result, error description, seconds)`` from the result file or the stdout
+        line; ``seconds``: how long the evaluation took by its own clock, if the runner says."""
         result_file = self.launch.directory / RESULT_FILE
         if result_file.exists():
             data = _json(result_file.read_text(encoding="utf-8"), str(result_file))
             if not self.launch.plain_result and isinstance(data, dict) and RECORD_KEY in data:
+                took = data.get("duration")
                 if "error" in data:
-                    return False, None, data["error"]
-                return True, child_runner.decode(data["result"]), None
-            return True, _plain_json(data), None
+                    return False, None, data["error"], took
+                return True, child_runner.decode(data["result"]), None, took
+            return True, _plain_json(data), None, None
         stdout = self.launch.directory / STDOUT_FILE
         found, result = read_marked_result(stdout.read_text(encoding="utf-8", errors="replace"))
-        return found, result, None
+        return found, result, None, None
 
 
 def _tail(path: Path) -> str:

@@ -319,12 +319,11 @@ class DaskEvaluator(Evaluator):
                 value = pickle.loads(value)
             except Exception as error:
                 value = RemoteEvaluationError(f"the evaluation's error cannot be read: {error}")
-        if kind != "error" and task.timeout is not None and duration > task.timeout:
-            # Its clock never started (a silent worker not ended here): judged by its own time.
-            late = EvaluationTimeoutError.came_late(task.timeout, duration)
-            return EvaluationOutcome(trial_id=trial_id, error=late, duration=duration)
+        # Judged by its own time: its clock here may never have started (a silent worker not
+        # ended here), or this process was busy past its deadline.
         captured = (kind, value, trace, duration)
-        return outcome_of(trial_id, captured, {} if worker is None else {"dask_worker": worker})
+        metadata = {} if worker is None else {"dask_worker": worker}
+        return outcome_of(trial_id, captured, metadata, timeout=task.timeout)
 
     def _time_out(self, trial_id: str, task: _Task) -> EvaluationOutcome:
         workers = self._stop([task]) if self.settings.kill_on_timeout else []

@@ -442,6 +442,35 @@ def test_what_cannot_travel_back_fails_its_trial_only(cluster_address: str, root
     assert third["objective_to_minimize"] is not None and "lock" in third["extra"]["lock"]
 
 
+def sleep_then_return(x: float, seconds: float) -> float:
+    time.sleep(seconds)
+    return x
+
+
+def sleep_then_raise(x: float, seconds: float) -> float:
+    time.sleep(seconds)
+    raise ValueError("too late to matter")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("function", [sleep_then_return, sleep_then_raise])
+def test_a_reply_that_ended_after_the_timeout_times_out_though_read_late(
+    cluster_address: str, tmp_path: Path, function: Any
+) -> None:
+    # An exception raised after the timeout kept its own type here (process_pool: a timeout).
+    evaluator = DaskEvaluator(DaskSettings(address=cluster_address, timeout=1.0))
+    try:
+        evaluator.submit(make_job("1", function, {"x": 1.0, "seconds": 1.5}, tmp_path / "1"))
+        time.sleep(5.0)  # busy elsewhere: the task ends unwatched
+        outcome = collect(evaluator, 1, 120)["1"]
+    finally:
+        evaluator.close()
+    assert isinstance(outcome.error, EvaluationTimeoutError), outcome
+    assert "of its 1 s timeout" in str(outcome.error)
+    raised = function is sleep_then_raise
+    assert ("raising ValueError: too late to matter" in str(outcome.error)) is raised
+
+
 def width_of(thing: Locked) -> float:
     return float(thing.width)
 

@@ -87,6 +87,11 @@ def sleep_then_return(x: float, seconds: float) -> float:
     return x
 
 
+def sleep_then_raise(x: float, seconds: float) -> float:
+    time.sleep(seconds)
+    raise ValueError("too late to matter")
+
+
 def a_pool_of_its_own(x: float) -> float:
     """What a DataLoader(num_workers=2) does: processes started by the evaluation."""
     with multiprocessing.get_context("spawn").Pool(2) as pool:
@@ -575,15 +580,22 @@ def test_a_result_sent_in_time_survives_a_slow_observer(root: Path) -> None:
     assert summary.counts["success"] == 2, neps.status(root).trials
 
 
-def test_a_result_sent_after_the_timeout_times_out_though_read_late(tmp_path: Path) -> None:
-    """Judged by when it was sent: the same outcome as for a parent that looked in time."""
+@pytest.mark.parametrize("function", [sleep_then_return, sleep_then_raise])
+def test_a_reply_sent_after_the_timeout_times_out_though_read_late(
+    tmp_path: Path, function: types.FunctionType
+) -> None:
+    """Judged by when it was sent: the same outcome as for a parent that looked in time, be
+    it a result or an exception (which the timeout names), as with every evaluator."""
     evaluator = ProcessPoolEvaluator(ProcessPoolSettings(timeout=1.0, kill_grace=1.0))
     try:
-        job = make_job("1", sleep_then_return, {"x": 1.0, "seconds": 1.5}, tmp_path / "1")
+        job = make_job("1", function, {"x": 1.0, "seconds": 1.5}, tmp_path / "1")
         evaluator.submit(job)
-        time.sleep(5.0)  # busy elsewhere; the result is in the pipe
+        time.sleep(5.0)  # busy elsewhere; the reply is in the pipe
         outcome = collect(evaluator, 1, 120)["1"]
         assert isinstance(outcome.error, neps.EvaluationTimeoutError), outcome
+        assert "of its 1 s timeout" in str(outcome.error)
+        raised = function is sleep_then_raise
+        assert ("raising ValueError: too late to matter" in str(outcome.error)) is raised
     finally:
         evaluator.close()
 

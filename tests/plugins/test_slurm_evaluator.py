@@ -185,6 +185,25 @@ def test_a_job_that_dies_is_reported_as_lost(tmp_path: Path) -> None:
     assert outcome.metadata["slurm_job_id"]
 
 
+def sleep_then_raise(seconds: float) -> float:
+    time.sleep(seconds)
+    raise ValueError("too late to matter")
+
+
+def test_a_job_that_ended_after_the_timeout_times_out_though_read_late(tmp_path: Path) -> None:
+    # Its result file was read as the job's own error: nobody looked before it ended.
+    evaluator = SlurmEvaluator(SlurmSettings(cluster="local", timeout=1.0))
+    try:
+        evaluator.submit(make_job("1", sleep_then_raise, {"seconds": 1.5}, tmp_path / "1"))
+        while not list((tmp_path / "1").rglob("*_result.pkl")):  # busy elsewhere meanwhile
+            time.sleep(0.1)
+        outcome = collect(evaluator, 1, 120)["1"]
+    finally:
+        evaluator.close()
+    assert isinstance(outcome.error, neps.EvaluationTimeoutError), outcome
+    assert "of its 1 s timeout, raising ValueError: too late to matter" in str(outcome.error)
+
+
 def test_what_cannot_be_sent_fails_its_trial_naming_it(tmp_path: Path) -> None:
     # submit() raised "cannot pickle '_thread.lock' object" out of run(), naming nothing.
     evaluator = SlurmEvaluator(SlurmSettings(cluster="local"))

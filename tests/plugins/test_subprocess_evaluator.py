@@ -321,6 +321,35 @@ def test_a_functions_timeout_counts_from_the_evaluation_not_the_imports(
     assert not (tmp_path / "1" / "neps_began").exists()  # the mark is not left to the user
 
 
+LATE_MODULE = textwrap.dedent(
+    """
+    import time
+
+    def sleep_then_raise(x):
+        time.sleep(1.5)
+        raise ValueError("too late to matter")
+    """
+)
+
+
+def test_a_function_that_ended_after_the_timeout_times_out_though_read_late(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A child that ended past its deadline before a poll saw it gave its own error (or result).
+    module = _importable(tmp_path, monkeypatch, "late_module", LATE_MODULE)
+    evaluator = SubprocessEvaluator(SubprocessSettings(timeout=1.0))
+    try:
+        evaluator.submit(make_job("1", module.sleep_then_raise, {"x": 1.0}, tmp_path / "1"))
+        while not (tmp_path / "1" / "neps_result.json").exists():  # busy elsewhere meanwhile
+            time.sleep(0.1)
+        time.sleep(1.0)  # the child exits right after writing it
+        outcome = collect(evaluator, 1, 120)["1"]
+    finally:
+        evaluator.close()
+    assert isinstance(outcome.error, neps.EvaluationTimeoutError), outcome
+    assert "of its 1 s timeout, raising ValueError: too late to matter" in str(outcome.error)
+
+
 GUARD_GLOBAL = textwrap.dedent(
     """
     import sys
