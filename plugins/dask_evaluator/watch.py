@@ -15,12 +15,15 @@ import contextlib
 import logging
 import os
 import signal
+import threading
 import time
 from collections.abc import Iterable
 from typing import Any
 
 #: Seconds without an answer after which a worker counts as held by an evaluation.
 SILENCE = 1.0
+#: Seconds a question to a worker ended here, whose client closed first, hushes its error.
+HUSHED_AT_MOST = 60.0
 #: A question in flight: when it was asked, and the answer to come (keys, when answered).
 _Question = tuple[float, "concurrent.futures.Future[tuple[list[str], float]]"]
 
@@ -40,19 +43,47 @@ def _kill_worker_process(dask_worker: Any) -> None:
 
 class _QuietAboutEndedWorkers(logging.Filter):
     """Drops the scheduler's error about a question to a worker ended here: our question was
-    waiting on it, and its ending is the plan, not a fault next to the trial's timeout."""
+    waiting on it, and its ending is the plan, not a fault next to the trial's timeout.
+
+    Each such question (waiting when the worker was ended, or asked before a fresh worker
+    answered at its address) hushes one error only, at its address: the scheduler logs it
+    before it answers, so a question answered without it hushes nothing more; one whose client
+    closed first hushes at most ``HUSHED_AT_MOST`` seconds (a worker killed fails its
+    question at once). A later failure at the address, say of a fresh worker there, shows.
+    """
 
     def __init__(self) -> None:
         super().__init__()
-        self.addresses: set[str] = set()
+        self._lock = threading.Lock()
+        self._hushed: list[tuple[str, float]] = []  # (address, until when)
+
+    def hush(self, address: str, question: concurrent.futures.Future[Any]) -> None:
+        """Drop the next error about ``address``, unless ``question`` is answered first."""
+        entry = (address, time.monotonic() + HUSHED_AT_MOST)
+        with self._lock:
+            self._hushed.append(entry)
+        question.add_done_callback(lambda answered: self._answered(answered, entry))
+
+    def _answered(self, question: concurrent.futures.Future[Any], entry: tuple[str, float]) -> None:
+        if not question.cancelled() and question.exception() is not None:
+            return  # the client closed before the scheduler answered: its error may still come
+        with self._lock, contextlib.suppress(ValueError):
+            self._hushed.remove(entry)
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        return not any(message.startswith(f"broadcast to {a} failed") for a in self.addresses)
+        with self._lock:
+            now = time.monotonic()
+            self._hushed = [(address, until) for address, until in self._hushed if until > now]
+            for entry in self._hushed:
+                if message.startswith(f"broadcast to {entry[0]} failed"):
+                    self._hushed.remove(entry)
+                    return False
+        return True
 
 
-#: Kept on the scheduler's logger for good: a worker ended at ``close()`` fails the question
-#: waiting on it only after the run returned.
+#: On the scheduler's logger for good (a worker ended at ``close()`` fails the question
+#: waiting on it only after the run returned), but it hushes only what ``hush`` was told.
 _QUIET = _QuietAboutEndedWorkers()
 
 
@@ -67,6 +98,7 @@ class WorkerWatch:
         self._asked: dict[str, _Question] = {}
         self._ids: dict[str, str] = {}  # the process id each address last answered with
         self._ended: set[str] = set()  # ids of ended worker processes: they may answer late
+        self._ending: set[str] = set()  # addresses of workers ended here, till a fresh answer
         logging.getLogger("distributed.scheduler").addFilter(_QUIET)  # skipped if already there
 
     def running(
@@ -79,6 +111,8 @@ class WorkerWatch:
             if address not in self._asked:
                 question = self._pool.submit(self._ask, address)
                 self._asked[address] = (time.monotonic(), question)
+                if address in self._ending:  # the scheduler may still list the ended worker
+                    _QUIET.hush(address, question)
         questions = [question for _, question in self._asked.values()]
         concurrent.futures.wait(questions, timeout=patience)
         now = time.monotonic()
@@ -89,6 +123,7 @@ class WorkerWatch:
                 del self._asked[address]
                 answer, moment = question.result()
                 if answer and answer[0] not in self._ended:
+                    self._ending.discard(address)  # a fresh worker there: its errors show
                     self._ids[address] = answer[0]
                     answered[address] = (set(answer[1:]), moment)
             elif now - asked >= SILENCE:
@@ -104,9 +139,11 @@ class WorkerWatch:
     def end_worker_processes(self, addresses: list[str]) -> None:
         """Kill the worker processes at ``addresses`` through their nannies, which answer even
         while the worker's evaluation holds the GIL."""
+        self._ending.update(addresses)
         for address in addresses:
-            if self._asked.pop(address, None) is not None:  # a fresh question to a new worker
-                _QUIET.addresses.add(address)
+            asked = self._asked.pop(address, None)  # a fresh question goes to a new worker
+            if asked is not None:
+                _QUIET.hush(address, asked[1])
             if address in self._ids:
                 self._ended.add(self._ids.pop(address))
         known = self._client.nthreads()
@@ -117,6 +154,7 @@ class WorkerWatch:
 
     def close(self) -> None:
         """Drop the questions not yet answered (their threads end with the client)."""
-        _QUIET.addresses.update(self._asked)
+        for address, (_, question) in self._asked.items():
+            _QUIET.hush(address, question)
         self._asked.clear()
         self._pool.shutdown(wait=False, cancel_futures=True)

@@ -30,6 +30,7 @@ from neps_core.testing import BackgroundEvaluatorContract
 from neps_core.testing.evaluator_contract import collect, make_job
 from neps_core_plugins.dask_evaluator import DaskEvaluator, DaskSettings, evaluate_remotely
 from neps_core_plugins.dask_evaluator.evaluator import NON_DAEMONIC_WORKERS
+from neps_core_plugins.dask_evaluator.watch import WorkerWatch
 
 DASK_DEFAULT_DASHBOARD_PORT = 8787
 
@@ -322,6 +323,37 @@ def test_closing_ends_a_trial_that_holds_the_gil_on_an_external_cluster(tmp_path
     finally:
         client.close()
         cluster.close()
+
+
+@pytest.mark.slow
+def test_ending_a_worker_hushes_its_own_question_only(
+    distributed_log: pytest.LogCaptureFixture,
+) -> None:
+    # Every later "broadcast to <address> failed" of the scheduler was hidden for the rest of
+    # the process once a worker at that address had been ended here, a new worker's too.
+    cluster = distributed.LocalCluster(
+        n_workers=1, threads_per_worker=1, processes=True, dashboard_address=":0"
+    )
+    client = distributed.Client(cluster)
+    watch = WorkerWatch(client, threads=2)
+    try:
+        client.submit(hold_the_gil_for_a_minute, 0.5, pure=False)
+        (address,) = client.nthreads()
+        while address not in watch.running([address])[1]:  # asked, and silent
+            time.sleep(0.1)
+        watch.end_worker_processes([address])  # the question waiting on it fails: hushed
+        started = time.monotonic()
+        while address in client.nthreads() or not client.nthreads():  # a fresh worker
+            assert time.monotonic() - started < 60
+            time.sleep(0.1)
+        later = f"broadcast to {address} failed: a later failure, not ours"
+        logging.getLogger("distributed.scheduler").error(later)
+    finally:
+        watch.close()
+        client.close()
+        cluster.close()
+    failures = {r.getMessage() for r in distributed_log.records if r.levelno >= logging.ERROR}
+    assert {m for m in failures if m.startswith(f"broadcast to {address}")} == {later}
 
 
 def sleep_a_while(x: float) -> float:
