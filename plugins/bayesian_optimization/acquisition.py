@@ -108,6 +108,15 @@ class PriorDensity:
             value += np.where(np.rint(x[:, column]) == index, log_p, log_q)
         return value, gradient
 
+    def at_prior_if_nan(self, x: np.ndarray) -> np.ndarray:
+        """``x`` with its ``NaN`` (inactive) columns at their priors, where they have one."""
+        x = x.copy()
+        for column, center in zip(self.numeric_columns, self.centers, strict=True):
+            x[np.isnan(x[:, column]), column] = center
+        for column, index, _, _ in self.categorical:
+            x[np.isnan(x[:, column]), column] = index
+        return x
+
 
 def prior_term(prior: PriorDensity, weight: float) -> Term:
     """``weight * log pi(x)``: πBO's prior factor ``pi(x)^(beta / n)`` in log space."""

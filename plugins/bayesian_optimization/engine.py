@@ -31,6 +31,7 @@ from neps_core_plugins.bayesian_optimization.acquisition import (
     log_probability_below,
     prior_term,
 )
+from neps_core_plugins.bayesian_optimization.conditional import on_configurations
 from neps_core_plugins.bayesian_optimization.data import (
     Observations,
     categorical_sizes,
@@ -218,13 +219,18 @@ def _acquisition(
     # best result, EI stayed positive at a pending point and one ask(n) proposed it n times.
     best = float(np.min(model.standardized))
     terms = [log_expected_improvement(model, best)]
+    prior = None
     if optimizer.prior_weight > 0 and optimizer.space.has_priors:
-        weight = optimizer.prior_weight / max(1, len(observations.y))
-        terms.append(prior_term(prior_density(optimizer), weight))
+        prior = prior_density(optimizer), optimizer.prior_weight / max(1, len(observations.y))
+    conditional = bool(optimizer.space.conditions)
+    if prior is not None and not conditional:
+        terms.append(prior_term(*prior))
     if cost is not None:
         terms.append(cost_term(*cost))
     if failures is not None:
         terms.append(log_probability_below(failures, TOLERATED_FAILURE_RATE))
+    if conditional:  # judged at the configurations the points stand for
+        return on_configurations(combine(terms), prior, optimizer.encoder)
     return combine(terms)
 
 

@@ -17,6 +17,7 @@ from neps_core.errors import SettingsError
 from neps_core.history import TrialHistory
 from neps_core.interfaces import Optimizer
 from neps_core.models import TrialState
+from neps_core.space import Equals
 from neps_core.testing import (
     OptimizerContract,
     best_objective,
@@ -34,6 +35,7 @@ from neps_core_plugins.bayesian_optimization.acquisition import (
 from neps_core_plugins.bayesian_optimization.data import collect
 from neps_core_plugins.bayesian_optimization.engine import transform_targets
 from neps_core_plugins.bayesian_optimization.gp import GaussianProcess, KernelLayout
+from neps_core_plugins.pibo import PiBO
 from neps_core_plugins.random_search import RandomSearch
 
 pytest_plugins = ["neps_core.testing.fixtures"]
@@ -96,6 +98,38 @@ def test_finds_the_categorical_integer_and_log_optimum() -> None:
     assert float(best.objective) < 0.05  # type: ignore[arg-type]
     for trial in history.values():
         MIXED.validate_config(trial.config)
+
+
+def _optimizer_branch(prior: bool) -> neps.PipelineSpace:
+    """``mom`` exists for sgd only; prior (optional) on the better branch."""
+    high = {"prior_confidence": "high"}
+    return neps.PipelineSpace(
+        {
+            "opt": neps.Categorical(("adam", "sgd"), **({"prior": 1, **high} if prior else {})),
+            "lr": neps.Float(1e-4, 1.0, log=True, **({"prior": 0.01, **high} if prior else {})),
+            "mom": neps.Float(0.0, 0.99, **({"prior": 0.9, **high} if prior else {})),
+        },
+        conditions={"mom": Equals("opt", "sgd")},
+    )
+
+
+def _adam_worse_by_one(config: Mapping[str, Any]) -> float:
+    lr_term = (math.log10(config["lr"]) + 2.0) ** 2
+    return lr_term + (1.0 if config["opt"] == "adam" else (config["mom"] - 0.9) ** 2)
+
+
+@pytest.mark.parametrize(("cls", "prior"), [(BayesianOptimization, False), (PiBO, True)])
+def test_the_branch_known_worse_is_not_proposed_again_and_again(
+    cls: type[Optimizer], prior: bool
+) -> None:
+    # An adam candidate with mom anywhere but where the model keeps inactive parameters
+    # looked unexplored: a quarter of the proposals went to the branch worse by 1 or more.
+    space, adam = _optimizer_branch(prior), 0
+    for seed in (0, 1):
+        optimizer = build_optimizer(cls, {}, space, seed)
+        history = optimize(optimizer, _adam_worse_by_one, 30)
+        adam += sum(t.config["opt"] == "adam" for t in list(history.values())[6:])
+    assert adam / 48 < 0.15, adam
 
 
 def test_the_initial_design_comes_first_and_is_reproducible() -> None:
