@@ -14,11 +14,14 @@ from neps_core.registry import Registry
 
 
 def storage_for_url(url: str, storages: Registry[type[Storage]]) -> type[Storage]:
-    """The storage listing ``url``'s scheme; an error naming the URL if none (or several) do."""
+    """The storage listing ``url``'s scheme, the one named like it first (a plugin's subclass
+    of the sqlite storage lists ``sqlite`` too); an error naming the URL if none (or several
+    others) do."""
     scheme = urlparse(url).scheme
     takers = {cls for cls in storages.values() if scheme in cls.schemes}
-    if len(takers) == 1:
-        return takers.pop()
+    named = [cls for cls in takers if cls.name == scheme]
+    if len(takers) == 1 or named:
+        return (named or list(takers))[0]
     if takers:
         names = sorted(cls.name for cls in takers)
         raise SettingsError(

@@ -12,6 +12,7 @@ import yaml
 import neps_core as neps
 from neps_core.errors import SettingsError, UnknownPluginError
 from neps_core_plugins.disk_storage import DiskStorage
+from neps_core_plugins.sqlite_storage import SQLiteStorage
 
 SPACE = {"x": neps.Float(0.0, 1.0)}
 
@@ -84,3 +85,32 @@ def test_a_run_config_url_selects_by_scheme_too(tmp_path: Path) -> None:
     )
     pointer = yaml.safe_load((tmp_path / "run" / "storage.yaml").read_text())
     assert pointer["name"] == "scheme_storage"
+
+
+class TracedSQLite(SQLiteStorage):
+    """A plugin's subclass of the sqlite storage: it lists the sqlite scheme too."""
+
+    name: ClassVar[str] = "traced_sqlite"
+
+
+class TracedPlugin:
+    @neps.hookimpl
+    def neps_register_storages(self) -> list[type]:
+        return [TracedSQLite]
+
+
+def test_a_subclass_listing_the_same_scheme_leaves_the_url_to_the_storage_named_so(
+    tmp_path: Path,
+) -> None:
+    # Installing it refused every sqlite:/// URL: "storages [...] all take sqlite:// URLs".
+    url = f"sqlite:///{tmp_path / 'x.db'}"
+    neps.run(
+        lambda x: x,
+        SPACE,
+        root_directory=tmp_path / "run",
+        evaluations_to_spend=1,
+        storage=url,
+        plugins=[TracedPlugin()],
+    )
+    pointer = yaml.safe_load((tmp_path / "run" / "storage.yaml").read_text())
+    assert pointer["name"] == "sqlite"
