@@ -13,6 +13,7 @@ from neps_core.errors import StorageError
 from neps_core.history import TrialHistory
 from neps_core.interfaces import Storage
 from neps_core.models import trial_id
+from neps_core.neps_results import trial_folders
 
 
 def refuse_trials_without_their_run(root: Path, storage: Storage) -> None:
@@ -45,7 +46,7 @@ def refuse_a_lost_store(root: Path, storage: Storage) -> None:
 
     A trial is stored before its folder is made, so folders without trials are never a race.
     """
-    folders = sorted((root / "configs").glob("config_*"), key=lambda f: (len(f.name), f.name))
+    folders = trial_folders(root)
     if not folders:
         return
     try:
@@ -82,7 +83,7 @@ def history_refusing_unrecorded_folders(root: Path, storage: Storage) -> TrialHi
     The folders are listed before the record is read, as each is made after its trial is
     stored: another worker's new trial is never taken for a lost one.
     """
-    numbers = [trial_id(f.name) for f in (root / "configs").glob("config_*")]
+    numbers = [trial_id(f.name) for f in trial_folders(root)]
     folder_ids = sorted(int(n) for n in numbers if n.isdigit())
     history = storage.sync()
     newest = int(history.next_id()) - 1

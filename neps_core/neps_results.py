@@ -48,7 +48,7 @@ def read_neps_results(root_directory: str | Path) -> list[tuple[dict[str, Any], 
     root = user_path(root_directory, "root_directory")
     if (ours := _from_the_runs_storage(root)) is not None:
         return ours
-    folders = _trial_folders(root)
+    folders = trial_folders(root)
     if not folders:
         raise FileNotFoundError(f"No NePS trial folders (configs/config_<id>/) in {root}")
     pairs = []
@@ -81,7 +81,9 @@ def _result_of(report: Report) -> dict[str, Any]:
     return {"objective_to_minimize": report.objective_to_minimize, **result}
 
 
-def _trial_folders(root: Path) -> list[Path]:
+def trial_folders(root: Path) -> list[Path]:
+    """The trial folders ``configs/config_<id>/`` in ``root``, by id (NePS's layout and
+    neps_core's; files named so are a project's own)."""
     folders = [p for p in (root / "configs").glob("config_*") if p.is_dir()]
     return sorted(folders, key=lambda p: (len(p.name), p.name))
 

@@ -6,12 +6,14 @@ config and its code): the overwrite deletes the entries runs write and keeps the
 
 from __future__ import annotations
 
+import fnmatch
 import shutil
 from pathlib import Path
 
 from neps_core.errors import SettingsError
 from neps_core.liveness import refuse_if_alive
 from neps_core.neps_results import NEPS_CORE_RECORDS, is_neps_results_directory
+from neps_core.plotting import PLOT_FILES
 from neps_core.plugin_manager import Plugins
 from neps_core.presence import WORKERS_LOCK
 from neps_core.run_storage import (
@@ -104,11 +106,21 @@ def _not_of_a_run(root: Path) -> list[str]:
     return others if others or recorded else entries
 
 
+#: Folders a project may have too, and what a run writes into them: trial folders, the
+#: TensorBoard logger's trial folders, ``neps-core plot``'s files (folders: ``True``).
+SHARED_FOLDERS = {
+    "configs": (("config_*", True),),
+    "tensorboard": (("trial_*", True),),
+    "plots": tuple((name, False) for name in PLOT_FILES),
+}
+
+
 def _delete_what_runs_wrote(root: Path, made: frozenset[str] | None) -> None:
     """Delete the entries of ``root`` named in ``made`` (all, where ``None``) but the lock file.
 
-    Of ``configs/``, only the trial folders go, and the folder itself once empty: a project's
-    own configs (Hydra's) may share it with a run in ``"."``.
+    Of a ``SHARED_FOLDERS`` folder, only what a run writes goes, and the folder itself once
+    empty: a project's own configs (Hydra's), plots or TensorBoard logs may share it with a
+    run in ``"."``.
     """
     lock = root / WORKERS_LOCK
     for child in root.iterdir():
@@ -116,9 +128,13 @@ def _delete_what_runs_wrote(root: Path, made: frozenset[str] | None) -> None:
             _delete_all_but(child, lock)
         elif made is None:
             _delete(child)
-        elif child.name == "configs" and child.is_dir() and not child.is_symlink():
-            for trial in child.glob("config_*"):
-                _delete(trial)
+        elif child.name in SHARED_FOLDERS and child.is_dir() and not child.is_symlink():
+            for entry in child.iterdir():
+                if any(
+                    fnmatch.fnmatchcase(entry.name, pattern) and entry.is_dir() == is_folder
+                    for pattern, is_folder in SHARED_FOLDERS[child.name]
+                ):
+                    _delete(entry)
             if not any(child.iterdir()):
                 child.rmdir()
         elif child.name in made:

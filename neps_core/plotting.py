@@ -34,6 +34,10 @@ class NoCostToPlotError(NothingToPlotError):
     a plot that does not fit the run yet."""
 
 
+#: The files ``plot`` writes, in order: trajectory, Pareto front, learning curves.
+PLOT_FILES = ("trajectory.png", "pareto_front.png", "learning_curves.png")
+
+
 def _figure(title: str) -> tuple[Figure, Axes]:
     try:
         from matplotlib.figure import Figure
@@ -62,11 +66,12 @@ def write_plots(
     """
     root = run_directory(root_directory)
     output = user_path(output_dir, "output_dir") if output_dir is not None else root / "plots"
-    makers = {
-        "trajectory.png": lambda: plot_trajectory(root, x_axis=x_axis),
-        "pareto_front.png": lambda: plot_pareto_front(root),
-        "learning_curves.png": lambda: plot_learning_curves(root),
-    }
+    plots = (
+        lambda: plot_trajectory(root, x_axis=x_axis),
+        lambda: plot_pareto_front(root),
+        lambda: plot_learning_curves(root),
+    )
+    makers = dict(zip(PLOT_FILES, plots, strict=True))
     written = []
     for name, make in makers.items():
         try:

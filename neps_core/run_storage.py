@@ -24,7 +24,7 @@ from neps_core.interfaces import Storage
 from neps_core.lost_records import refuse_a_lost_store, refuse_trials_without_their_run
 from neps_core.migration_marker import describe_migration, migration_state
 from neps_core.models import RunInfo
-from neps_core.neps_results import NEPS_MARKER, is_neps_results_directory
+from neps_core.neps_results import NEPS_MARKER, is_neps_results_directory, trial_folders
 from neps_core.plugin_checks import plugin_errors
 from neps_core.plugin_manager import Plugins
 from neps_core.serialization import (
@@ -279,7 +279,7 @@ def _lost_pointer(root: Path) -> str | None:
             f"{str(root)!r}), 'new_root', pipeline_space)"
         )
     found = [name for name in RUN_FILES if (root / name).exists()]
-    if "configs" in found and not any((root / "configs").glob("config_*")):
+    if "configs" in found and not trial_folders(root):
         found.remove("configs")  # a folder of the user's own (say, Hydra's configs/)
     if not found:
         return None

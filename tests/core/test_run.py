@@ -371,7 +371,16 @@ def test_overwrite_root_directory_never_deletes_a_folder_without_a_run(tmp_path:
 def test_overwriting_a_run_beside_the_users_files_keeps_them(tmp_path: Path, storage: str) -> None:
     # root_directory="." next to the user's code: once a run was there, the overwrite emptied
     # the whole folder, the code, the data and the project's own configs/ included.
-    own = {"train.py": "print('the code')\n", "data.csv": "a,b\n", "configs/model.yaml": "n: 3\n"}
+    # *Review*: plots/, tensorboard/ and configs/config_* files of its own went all the same,
+    # and a configs/config_small.yaml kept a first run from starting there.
+    own = {
+        "train.py": "print('the code')\n",
+        "data.csv": "a,b\n",
+        "configs/model.yaml": "n: 3\n",
+        "configs/config_small.yaml": "n: 1\n",
+        "plots/paper_figure.pdf": "%PDF",
+        "tensorboard/baseline/events.out": "events",
+    }
     for name, text in own.items():
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_text(text)
@@ -389,7 +398,8 @@ def test_overwriting_a_run_beside_the_users_files_keeps_them(tmp_path: Path, sto
     )
     assert summary.counts["success"] == 1
     assert all((tmp_path / name).read_text() == text for name, text in own.items())
-    assert sorted(p.name for p in (tmp_path / "configs").iterdir()) == ["config_1", "model.yaml"]
+    configs = sorted(p.name for p in (tmp_path / "configs").iterdir())
+    assert configs == ["config_1", "config_small.yaml", "model.yaml"]
 
 
 @pytest.mark.parametrize(
