@@ -9,15 +9,18 @@ space)`` warm-starts a new run with them.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from neps_core.errors import NepsCoreError
 from neps_core.models import Report
 from neps_core.serialization import read_yaml
 from neps_core.user_paths import user_path
 
+logger = logging.getLogger(__name__)
 NEPS_MARKER = "optimizer_info.yaml"
 #: Records only a neps_core run holds (with the built-in storages), beside its storage.yaml.
 NEPS_CORE_RECORDS = ("run_info.yaml", ".neps_core/journal.jsonl", "run.db")
@@ -39,15 +42,21 @@ def read_neps_results(root_directory: str | Path) -> list[tuple[dict[str, Any], 
     A success gives its objective, cost, learning curve and extra; a failed or crashed trial
     a result with an ``exception`` (NePS's error message), so it imports as FAILED. Trials
     still pending or running in NePS have no report and are left out. A neps_core run is
-    read from its storage, which (a plugin's) need not write the report files.
+    read from its storage, which (a plugin's) need not write the report files; where that
+    storage cannot be opened (a copy without it, its plugin gone), from the report files.
 
     Raises:
         FileNotFoundError: ``root_directory`` has no ``configs/config_<id>`` folders.
         ValueError: A config or report file is no YAML mapping (the file is named).
     """
     root = user_path(root_directory, "root_directory")
-    if (ours := _from_the_runs_storage(root)) is not None:
-        return ours
+    try:
+        ours = _from_the_runs_storage(root)
+    except NepsCoreError as error:
+        logger.info("Reading the trials of %s from their report files: %s", root, error)
+    else:
+        if ours is not None:
+            return ours
     folders = trial_folders(root)
     if not folders:
         raise FileNotFoundError(f"No NePS trial folders (configs/config_<id>/) in {root}")
@@ -75,7 +84,7 @@ def _from_the_runs_storage(root: Path) -> list[tuple[dict[str, Any], dict[str, A
 
 def _result_of(report: Report) -> dict[str, Any]:
     values = {"cost": report.cost, "learning_curve": report.learning_curve, "extra": report.extra}
-    result = {key: value for key, value in values.items() if value not in (None, {})}
+    result = {key: value for key, value in values.items() if value is not None}
     if report.error is not None:
         return {**result, "exception": report.error}
     return {"objective_to_minimize": report.objective_to_minimize, **result}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -112,3 +113,14 @@ def test_a_neps_core_run_is_read_from_its_storage_not_its_report_files(tmp_path:
     assert len(pairs) == 8 and any("exception" in result for _, result in pairs)
     successes = [(c, r) for c, r in pairs if "exception" not in r]
     assert successes and all(r["cost"] == c["epochs"] for c, r in successes)
+
+
+def test_a_neps_core_run_whose_storage_cannot_be_opened_is_read_from_its_report_files(
+    tmp_path: Path,
+) -> None:
+    # *Review*: a copy made with `cp -r run/*` (no .neps_core/) raised a StorageError.
+    root = tmp_path / "run"
+    neps.run(lambda x, epochs: x, SPACE, root_directory=root, evaluations_to_spend=3, seed=1)
+    expected = neps.read_neps_results(root)
+    shutil.rmtree(root / ".neps_core")
+    assert neps.read_neps_results(root) == expected
