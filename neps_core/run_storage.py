@@ -6,6 +6,7 @@ place that reads or writes it.
 
 from __future__ import annotations
 
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -100,15 +101,20 @@ def open_storage(
     return storage
 
 
+#: The storages whose opening wrote the root's ``storage.yaml``: only such an opening takes
+#: it back (another worker may have written it, and may be starting the run on it).
+_POINTER_WRITTEN_FOR: weakref.WeakSet[Storage] = weakref.WeakSet()
+
+
 def create_run(storage: Storage, info: RunInfo) -> RunInfo:
     """``storage.initialize(info)``, whose ``storage.yaml`` goes again where it fails before
-    the storage holds a run: a retry may then choose another storage (a database path through
-    a file, or on a full disk, must not bind the root to it). An ``OSError`` is a
-    ``StorageError`` naming the storage and the system's reason."""
+    the storage holds a run and this opening wrote it: a retry may then choose another storage
+    (a database path through a file, or on a full disk, must not bind the root to it). An
+    ``OSError`` is a ``StorageError`` naming the storage and the system's reason."""
     try:
         return storage.initialize(info)
     except BaseException as error:
-        if _holds_no_run(storage):
+        if storage in _POINTER_WRITTEN_FOR and _holds_no_run(storage):
             (storage.root_directory / STORAGE_POINTER_FILE).unlink(missing_ok=True)
         if isinstance(error, OSError) and not isinstance(error, StorageError):
             where = storage.url or storage.root_directory
@@ -178,6 +184,7 @@ def _record_pointer(
     try:
         root.mkdir(parents=True, exist_ok=True)
         write_atomic(root / STORAGE_POINTER_FILE, dump_yaml(chosen))
+        _POINTER_WRITTEN_FOR.add(storage)
     except OSError as error:  # a full disk, say: freeing space and retrying works
         storage.close()
         raise StorageError(

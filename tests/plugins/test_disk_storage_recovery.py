@@ -22,9 +22,11 @@ import attrs
 import pytest
 
 import neps_core as neps
+from neps_core.config import ComponentSpec
 from neps_core.errors import StorageError
+from neps_core.models import RunInfo
 from neps_core.plugin_manager import load_plugins
-from neps_core.run_storage import open_storage
+from neps_core.run_storage import create_run, open_storage
 from neps_core.testing._storage_workers import child_environment
 from neps_core_plugins.disk_storage.journal import Journal
 
@@ -380,3 +382,27 @@ def test_a_full_disk_when_a_run_starts_is_a_storage_error_naming_the_file(tmp_pa
         filler.unlink()
         _remount(mount_point, "size=4m")  # room for SQLite's log too
         assert _run(root, 2, storage="sqlite").counts["success"] == 2  # another storage, too
+
+
+def test_a_worker_failing_to_create_a_run_leaves_the_storage_yaml_another_wrote(
+    tmp_path: Path,
+) -> None:
+    # *Review*: any failed creation removed storage.yaml while the storage held no run, also
+    # the one worker A had just written and was starting the run on: the root came unbound.
+    root, plugins = tmp_path / "run", load_plugins()
+    info = RunInfo(space={}, optimizer="random_search", optimizer_settings={}, seed=None)
+    first = open_storage(root, ComponentSpec("disk"), plugins)  # writes storage.yaml
+    other = open_storage(root, ComponentSpec("disk"), plugins)  # finds it
+
+    def cannot_write_here(info: RunInfo) -> RunInfo:  # a read-only mount on its node, say
+        raise PermissionError(errno.EACCES, "Permission denied", str(root / ".neps_core"))
+
+    other.initialize = cannot_write_here  # type: ignore[method-assign]
+    with pytest.raises(StorageError, match="Permission denied"):
+        create_run(other, info)
+    assert (root / "storage.yaml").is_file()
+    create_run(first, info)
+    first.close()
+    other.close()
+    with pytest.raises(neps.SettingsError, match="was started with storage"):
+        neps.run(lambda x: x, {"x": neps.Float(0, 1)}, root_directory=root, storage="sqlite")
