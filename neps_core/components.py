@@ -10,6 +10,7 @@ the plugin and the option.
 from __future__ import annotations
 
 import difflib
+import functools
 import os
 import typing
 from collections.abc import Mapping
@@ -102,7 +103,9 @@ def structure_settings(
     try:
         return make_settings_converter(converter).structure(dict(options), settings_class)
     except (cattrs.BaseValidationError, cattrs.StructureHandlerNotFoundError) as error:
-        raise SettingsError(f"{label}: invalid options: {_validation_details(error)}") from error
+        left_out = {field.name for field in attrs.fields(settings_class)} - set(options)
+        details = _validation_details(error, left_out)
+        raise SettingsError(f"{label}: invalid options: {details}") from error
     except (TypeError, ValueError) as error:
         raise SettingsError(f"{label}: invalid options: {error}") from error
 
@@ -135,17 +138,19 @@ def with_canonical_names(
     return renamed
 
 
-def _validation_details(error: Exception) -> str:
+def _validation_details(error: Exception, left_out: set[str]) -> str:
+    """The options cattrs refused, each with why; ``left_out``: options not given."""
     if isinstance(error, cattrs.BaseValidationError):
-        messages = cattrs.transform_error(error, format_exception=_describe_error)
+        describe = functools.partial(_describe_error, left_out=left_out)
+        messages = cattrs.transform_error(error, format_exception=describe)
         # A check of the whole Settings class is located at "$"; its message names the option.
         return "; ".join(message.removesuffix(" @ $") for message in messages)
     return str(error)
 
 
-def _describe_error(error: BaseException, expected: type | None) -> str:
-    if isinstance(error, KeyError) and error.args:  # cattrs: a field without default is left out
-        return f"missing required option {error.args[0]!r}"
+def _describe_error(error: BaseException, expected: type | None, left_out: set[str]) -> str:
+    if isinstance(error, KeyError) and error.args and error.args[0] in left_out:
+        return f"missing required option {error.args[0]!r}"  # cattrs: a field without default
     if expected is not None and isinstance(error, TypeError | ValueError) and not str(error):
         return f"expected {expected.__name__}"
     if isinstance(error, AttributeError) and typing.get_origin(expected) in (dict, Mapping):

@@ -7,6 +7,7 @@ each way of naming a component must select exactly that component.
 
 from __future__ import annotations
 
+import enum
 import inspect
 import math
 import re
@@ -29,6 +30,7 @@ from neps_core.interfaces import Optimizer
 from neps_core.migration import migrate_run
 from neps_core.plugin_manager import load_plugins
 from neps_core.run_config import load_run_config
+from neps_core_plugins.random_search import RandomSearch
 
 TrialFileReader = Callable[..., Any]
 SPACE = {"x": neps.Float(0.0, 1.0), "kind": neps.Categorical(("a", "b"))}
@@ -241,6 +243,41 @@ def test_a_required_optimizer_option_left_out_is_named_as_missing(root: Path) ->
         optimizer=(NeedsPopulation, {"population": 4}),
     )
     assert summary.counts["success"] == 1
+
+
+class Kind(enum.Enum):
+    A = "a"
+
+
+class ByKindName:
+    """An optimizer plugin whose converter reads ``kind`` by name (``Kind["B"]``: KeyError)."""
+
+    @attrs.frozen
+    class Settings:
+        kind: Kind = Kind.A
+
+    optimizer = type("KindSearch", (RandomSearch,), {"name": "kind_search", "Settings": Settings})
+
+    @neps.hookimpl
+    def neps_configure_converter(self, converter: Any) -> None:
+        converter.register_structure_hook(Kind, lambda value, _: Kind[value])
+
+    @neps.hookimpl
+    def neps_register_optimizers(self) -> list[type]:
+        return [self.optimizer]
+
+
+def test_a_key_error_of_an_option_given_is_not_called_missing(root: Path) -> None:
+    # *Review*: every KeyError read "missing required option 'B'", though kind was given.
+    with pytest.raises(neps.SettingsError) as caught:
+        neps.run(
+            _objective,
+            SPACE,
+            root_directory=root,
+            optimizer={"name": "kind_search", "kind": "B"},
+            plugins=[ByKindName()],
+        )
+    assert "missing" not in str(caught.value) and "'B' @ $.kind" in str(caught.value)
 
 
 PRIOR_FIDELITY_SPACE = {
