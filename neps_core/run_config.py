@@ -1,7 +1,6 @@
 """YAML run configs: every ``run()`` argument in one file, validated with the key path in errors.
 
-A run config holds ``run()``'s keyword arguments under their own names (NePS's declarative
-form)::
+A run config holds ``run()``'s keyword arguments under their names (NePS's declarative form)::
 
     evaluate_pipeline: train.py:evaluate_pipeline   # or my_package.train:evaluate_pipeline
     pipeline_space:                                 # inline, or a YAML file path, or module:attr
@@ -12,10 +11,9 @@ form)::
     optimizer: {name: random_search, use_priors: false}
     evaluator: {name: process_pool, n_workers: 2}
 
-Relative paths (the ``evaluate_pipeline`` file, a space file, ``root_directory``) are taken
-relative to the YAML file, so a config means the same whatever the current directory. Errors
-are ``SettingsError`` starting with the file and the key path, e.g.
-``run.yaml: evaluator.n_workers: must be at least 1, got 0``.
+Relative paths (the ``evaluate_pipeline`` file, a space file, ``root_directory``, a storage
+URL) are taken from the YAML file's folder, so a config means the same from anywhere. Errors
+are ``SettingsError``s starting with the file and the key path.
 """
 
 from __future__ import annotations
@@ -269,20 +267,22 @@ class _Parser:
             self._options(key, spec.options, settings_class, name, converter)
         known = getattr(cls, "known_options", None)  # storages: names only, values at start
         if isinstance(known, frozenset):
-            self._known(key, spec.options, sorted(known), name)
+            self._known(key, spec.options, sorted(known | {"url"}), name)
         return value
 
     def _storage_from_here(self, value: Any, plugins: Plugins) -> Any:
         """``value`` with a URL's relative path taken from the YAML's folder, not the cwd."""
         spec = component_spec(value, "storage")
-        url = spec.label
-        if "://" not in url:  # a plugin's name, not a URL such as "sqlite:///run.db"
+        options, named = dict(spec.options), "://" not in spec.label  # else "sqlite:///run.db"
+        url = options.pop("url", None) if named else spec.label
+        if url is None:
             return value
         try:
-            url = storage_for_url(url, plugins.storages).canonical_url(url, self.code.base)
+            cls = plugins.storages[spec.label] if named else storage_for_url(url, plugins.storages)
+            url = cls.canonical_url(url, self.code.base)
         except NepsCoreError as error:
             self.fail("storage", str(error))
-        return {"name": url, **spec.options}
+        return {"name": spec.label, **options, "url": url} if named else {"name": url, **options}
 
     def _known(self, key: str, options: Mapping[str, Any], known: list[str], name: str) -> None:
         for option in options:
