@@ -10,6 +10,7 @@ import fnmatch
 import shutil
 from pathlib import Path
 
+from neps_core.distributed import CHANNEL_DIRECTORY
 from neps_core.errors import SettingsError
 from neps_core.liveness import refuse_if_alive
 from neps_core.neps_results import NEPS_CORE_RECORDS, is_neps_results_directory
@@ -32,6 +33,7 @@ MADE_BY_A_RUN = frozenset(
         *RUN_FILES,
         STORAGE_POINTER_FILE,
         WORKERS_LOCK.parts[0],
+        CHANNEL_DIRECTORY,
         "run_info.yaml",
         "plots",
         "tensorboard",

@@ -388,6 +388,7 @@ def test_overwriting_a_run_beside_the_users_files_keeps_them(tmp_path: Path, sto
         lambda x, depth: x, SPACE, root_directory=tmp_path, evaluations_to_spend=2, storage=storage
     )
     assert (tmp_path / "configs" / "config_2").is_dir()
+    (tmp_path / ".neps_core_ranks" / "launch").mkdir(parents=True)  # as torchrun's ranks leave it
     summary = neps.run(
         lambda x, depth: x,
         SPACE,
@@ -400,6 +401,7 @@ def test_overwriting_a_run_beside_the_users_files_keeps_them(tmp_path: Path, sto
     assert all((tmp_path / name).read_text() == text for name, text in own.items())
     configs = sorted(p.name for p in (tmp_path / "configs").iterdir())
     assert configs == ["config_1", "config_small.yaml", "model.yaml"]
+    assert not (tmp_path / ".neps_core_ranks").exists()  # the old run's torchrun channel
 
 
 @pytest.mark.parametrize(
