@@ -35,7 +35,7 @@ class PiBOSettings(BayesianOptimizationSettings):
             trusts the prior longer (0 is plain Bayesian optimization).
     """
 
-    initial_design: str = attrs.field(default="sobol", validator=one_of(INITIAL_DESIGNS))
+    initial_design: str = attrs.field(default="prior", validator=one_of(INITIAL_DESIGNS))
     sample_prior_first: bool = True
     prior_weight: float = attrs.field(default=10.0, validator=at_least(0.0))
 

@@ -70,6 +70,15 @@ def test_requires_priors() -> None:
         pibo(space)
 
 
+def test_the_initial_design_is_drawn_around_the_priors_as_in_neps() -> None:
+    # It was a Sobol design, the same points as plain BO's: the prior showed only from the
+    # first model proposal on (in 7 dimensions, from the 21st evaluation).
+    history = optimize(pibo(square((0.15, 0.15))), bowl, 6)
+    design = [t.config for t in list(history.values())[1:]]  # after the prior configuration
+    distances = [math.dist((c["x"], c["y"]), (0.15, 0.15)) for c in design]
+    assert len(design) == 5 and max(distances) < 0.25, distances
+
+
 def test_rejects_a_negative_prior_weight() -> None:
     with pytest.raises(SettingsError, match="prior_weight"):
         pibo(square((0.5, 0.5)), prior_weight=-1.0)
