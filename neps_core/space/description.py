@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import re
+import warnings
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -168,13 +169,30 @@ def _from_mapping(name: str, entry: Mapping[str, Any]) -> Parameter:
             default = _scientific_text(fields["prior"])
             fields["prior"] = prior_of_default(fields.get("choices", ()), default)
             with prior_indices_meant():
-                return kind(**fields).checked(name)
-        return kind(**fields).checked(name)
+                return _built_as(name, kind, fields)
+        return _built_as(name, kind, fields)
     except (InvalidParameterError, TypeError, KeyError) as error:
         message = str(error)
         if not message.startswith("Parameter "):
             message = f"Parameter {name!r}: {message}"
         raise InvalidParameterError(message) from error
+
+
+def _built_as(name: str, kind: type[Parameter], fields: Mapping[str, Any]) -> Parameter:
+    """``kind(**fields)`` as the parameter ``name``, whose warnings name it too (built from a
+    description, a parameter finds no name in the code that builds it)."""
+    caught: list[warnings.WarningMessage] = []
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            return kind(**fields).checked(name)
+    finally:
+        unnamed, named = f"{kind.__name__}: ", f"Parameter {name!r} ({kind.__name__}): "
+        for warning in caught:
+            text = str(warning.message)
+            if text.startswith(unnamed):
+                text = named + text.removeprefix(unnamed)
+            warnings.warn(text, warning.category, stacklevel=2)
 
 
 def _from_list(name: str, entry: list[Any] | tuple[Any, ...]) -> Parameter:

@@ -518,6 +518,9 @@ def test_prior_confidence_without_a_prior_warns() -> None:
     assert lr.prior is None
     with pytest.warns(UserWarning, match=r"'kind' \(Categorical\): prior_confidence='medium'"):
         neps.PipelineSpace({"kind": neps.Categorical(("a", "b"), prior_confidence="medium")})
+    # From a YAML space they read "Integer: ...", naming no parameter.
+    with pytest.warns(UserWarning, match=r"^Parameter 'x' \(Integer\): prior_confidence='high'"):
+        space_from_description(yaml.safe_load("x: {lower: 0, upper: 1, prior_confidence: high}"))
 
 
 # -- the declarative form ------------------------------------------------------------------------
