@@ -18,7 +18,9 @@ one run never write to the same file.
 
 A log directory that cannot be created stops the run before its first trial (a
 ``SettingsError`` naming it); a write that fails later (a full disk) is a warning, and the
-logger writes nothing more into that directory for the rest of the run, which goes on.
+logger writes nothing more into that directory for the rest of the run, which goes on. A
+configuration tensorboardX cannot turn into an HParams session is a warning too (once a run,
+naming the trial): that trial's scalars are still logged, and the run goes on.
 """
 
 from __future__ import annotations
@@ -69,6 +71,7 @@ class TensorBoardLogger:
             None if log_dir is None else prepared_directory(user_path(log_dir, "log_dir"))
         )
         self._unwritable: set[Path] = set()  # directories a write failed in, for this run
+        self._hparams_warned = False  # a refused configuration was warned about in this run
 
     def directory(self, run: RunContext) -> Path:
         """The log directory for ``run``."""
@@ -79,6 +82,7 @@ class TensorBoardLogger:
         """Create the log directory (the default one needs the run's root) before any trial."""
         directory = prepared_directory(self.directory(run))
         self._unwritable.discard(directory)
+        self._hparams_warned = False
 
     @hookimpl
     def neps_trial_finished(self, run: RunContext, trial: Trial, report: Report) -> None:
@@ -88,7 +92,7 @@ class TensorBoardLogger:
         if directory in self._unwritable:
             return
         try:
-            log_trial(directory / f"trial_{trial.id}", trial, report, run.space)
+            refused = log_trial(directory / f"trial_{trial.id}", trial, report, run.space)
         except OSError as error:
             self._unwritable.add(directory)
             logger.warning(
@@ -97,6 +101,22 @@ class TensorBoardLogger:
                 trial.id,
                 error,
             )
+            return
+        if refused is not None:
+            self._warn_hparams_refused(trial, refused)
+
+    def _warn_hparams_refused(self, trial: Trial, error: Exception) -> None:
+        """Warn once a run: a configuration tensorboardX refuses would refuse again each trial."""
+        level = logging.DEBUG if self._hparams_warned else logging.WARNING
+        self._hparams_warned = True
+        logger.log(
+            level,
+            "TensorBoard cannot log the configuration of trial %s in the HParams view, only its"
+            " scalars (later such trials are not warned about again; the run goes on): %s: %s",
+            trial.id,
+            type(error).__name__,
+            error,
+        )
 
 
 def prepared_directory(directory: Path) -> Path:
@@ -114,17 +134,19 @@ def prepared_directory(directory: Path) -> Path:
 
 def log_trial(
     directory: Path, trial: Trial, report: Report, space: PipelineSpace | None = None
-) -> None:
+) -> Exception | None:
     """Write one trial's event file into ``directory``.
 
     With ``space``, the configuration is logged as ``evaluate_pipeline`` received it (an
-    operation as ``Linear(in_features=64)``, not the index of its choice).
+    operation as ``Linear(in_features=64)``, not the index of its choice). Returns the error
+    tensorboardX refused the configuration with (its scalars are still written), else ``None``.
     """
     from tensorboardX.summary import hparams
 
     metrics = _metrics(report)
     passed = None if space is None else as_passed(space, trial.config)
     writer = _summary_writer()(logdir=str(directory), flush_secs=5)
+    refused: Exception | None = None
     try:
         hyperparameters = {
             name: _hparam_value(value) for name, value in (passed or trial.config).items()
@@ -133,9 +155,13 @@ def log_trial(
         # The session lists every metric name (NaN where there is none: failed trials still
         # show their configuration in the HParams table).
         declared = {name: value if value is not None else math.nan for name, value in metrics}
-        experiment, start, end = hparams(hyperparameters, declared)
-        for summary in (experiment, start, _with_status(end, trial.state)):
-            writer.file_writer.add_summary(summary)
+        try:
+            experiment, start, end = hparams(hyperparameters, declared)
+        except Exception as error:  # whatever tensorboardX refuses must not stop the run
+            refused = error
+        else:
+            for summary in (experiment, start, _with_status(end, trial.state)):
+                writer.file_writer.add_summary(summary)
         step = int(trial.fidelity) if trial.fidelity is not None else 0
         for name, value in metrics:
             if value is not None:
@@ -144,6 +170,7 @@ def log_trial(
             writer.add_scalar("learning_curve", value, index)
     finally:
         writer.close()
+    return refused
 
 
 def _with_status(session_end: Any, state: TrialState) -> Any:
@@ -172,10 +199,21 @@ def _metrics(report: Report) -> list[tuple[str, float | None]]:
 
 
 def _hparam_value(value: Any) -> bool | str | float | int:
+    """A value tensorboardX takes: it stores numbers as doubles and refuses an int NumPy has
+    no integer type for, so such an int becomes a float, or its text beyond a float's range."""
     plain = to_plain(value)
+    if isinstance(plain, int) and not isinstance(plain, bool) and not _numpy_int(plain):
+        try:
+            return float(plain)
+        except OverflowError:
+            return str(plain)
     if isinstance(plain, bool | str | float | int):
         return plain
     return str(plain)
+
+
+def _numpy_int(number: int) -> bool:
+    return -(2**63) <= number < 2**64
 
 
 # -- enabled through the environment ------------------------------------------------------------

@@ -283,3 +283,49 @@ def test_a_write_failing_during_the_run_stops_the_logging_not_the_run(
     (warning,) = [r for r in caplog.records if "TensorBoard" in r.getMessage()]
     assert warning.levelname == "WARNING"
     assert f"TensorBoard logging into {logs} stopped at trial 2" in warning.getMessage()
+
+
+# -- values tensorboardX refuses ----------------------------------------------------------------
+def test_ints_beyond_numpy_are_logged_as_floats_or_text(tmp_path: Path) -> None:
+    # An int outside [-2**63, 2**64) made tensorboardX raise a TypeError out of the hook,
+    # which stopped the run after its first trial, and every later run on that root.
+    space = neps.PipelineSpace(
+        {"n": neps.Integer(lower=2**65, upper=2**66), "c": neps.Categorical((10**400,))}
+    )
+    summary = neps.run(
+        lambda n, c: 1.0,
+        space,
+        root_directory=tmp_path / "run",
+        evaluations_to_spend=2,
+        plugins=[TensorBoardLogger(tmp_path / "tb")],
+    )
+    assert summary.counts["success"] == 2
+    for trial in summary.trials:
+        hparams, scalars = read_trial(tmp_path / "tb" / f"trial_{trial.id}")
+        assert hparams["n"] == float(trial.config["n"])
+        assert hparams["c"] == str(10**400)
+        assert scalars["objective_to_minimize"] == [(0, 1.0)]
+
+
+def test_a_configuration_tensorboardx_refuses_is_one_warning_not_a_crash(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # tensorboardX cannot encode a lone surrogate; the exception stopped the run.
+    summary = neps.run(
+        lambda s, x: 1.0,
+        {"s": neps.Categorical(("\ud800",)), "x": neps.Float(0.0, 1.0)},
+        root_directory=tmp_path / "run",
+        evaluations_to_spend=3,
+        plugins=[TensorBoardLogger(tmp_path / "tb")],
+    )
+    assert summary.counts["success"] == 3
+    for trial_id in (1, 2, 3):
+        hparams, scalars = read_trial(tmp_path / "tb" / f"trial_{trial_id}")
+        assert hparams == {}
+        assert scalars["objective_to_minimize"] == [(0, 1.0)]
+    warnings = [
+        r for r in caplog.records if "TensorBoard" in r.getMessage() and r.levelname == "WARNING"
+    ]
+    assert len(warnings) == 1
+    assert "configuration of trial 1" in warnings[0].getMessage()
+    assert "UnicodeEncodeError" in warnings[0].getMessage()
