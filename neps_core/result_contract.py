@@ -27,7 +27,7 @@ import numpy as np
 
 from neps_core.evaluation.child_runner import EXACT_REALS, exact_real_as_float
 from neps_core.models import Objective, Report, TrialState
-from neps_core.serialization import exception_text, int_size, safe_repr, to_plain
+from neps_core.serialization import exception_text, int_size, key_text, safe_repr, to_plain
 
 _LEGACY_KEYS = {"loss": "objective_to_minimize", "info_dict": "extra"}
 
@@ -253,9 +253,14 @@ def _extra(data: dict[str, Any]) -> dict[str, Any]:
     blob = data.pop("extra", None)
     if blob is None:
         return _plain_dict(data)
-    if isinstance(blob, Mapping) and not (blob.keys() & data.keys()):
+    if isinstance(blob, Mapping) and not (_stored_keys(blob) & _stored_keys(data)):
         return _plain_dict({**blob, **data})
     return _plain_dict({**data, "extra": blob})
+
+
+def _stored_keys(values: Mapping[Any, Any]) -> set[str]:
+    """The keys as stored, as text: ``1`` and ``"1"`` clash."""
+    return {key_text(key) for key in values}
 
 
 def _plain_dict(values: Mapping[str, Any]) -> dict[str, Any]:

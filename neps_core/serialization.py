@@ -7,6 +7,7 @@ that what storage writes can be read by people, by other tools and by later vers
 from __future__ import annotations
 
 import enum
+import logging
 import math
 import numbers
 import os
@@ -23,6 +24,8 @@ import yaml
 from neps_core.errors import StorageError
 from neps_core.evaluation.child_runner import EXACT_REALS, exact_real_as_float, exception_text
 from neps_core.models import FidelityValue, Objective
+
+logger = logging.getLogger(__name__)
 
 _YAML_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -169,12 +172,38 @@ def _writable_int(number: int) -> bool:
     return True
 
 
-def _key_text(key: Any) -> str:
+def key_text(key: Any) -> str:
     """A mapping key as JSON/YAML text, also one holding an int too long to write in decimal."""
     try:
         return str(to_plain(key) if isinstance(key, int) else key)
     except ValueError:  # such an int inside a tuple, say
         return str(to_plain(key))
+
+
+def _plain_mapping(mapping: Mapping[Any, Any]) -> dict[str, Any]:
+    """``mapping`` with text keys, none merged: where two keys have the same text (``1`` and
+    ``"1"``), the string keeps it and the other gets its type's name (``"1 (int)"``), with a
+    warning, so that neither value is lost."""
+    plain: dict[str, Any] = {}
+    string_keys = {key for key in mapping if isinstance(key, str)}
+    for key, value in mapping.items():
+        text = key if isinstance(key, str) else key_text(key)
+        if not isinstance(key, str) and (text in string_keys or text in plain):
+            taken, text = text, f"{text} ({type(key).__name__})"
+            copies = 1
+            while text in string_keys or text in plain:
+                copies += 1
+                text = f"{taken} ({type(key).__name__} {copies})"
+            logger.warning(
+                "Two keys of one mapping both become %r when stored; the %s key %s is stored"
+                " as %r instead, so that neither value is lost",
+                taken,
+                type(key).__name__,
+                safe_repr(key),
+                text,
+            )
+        plain[text] = to_plain(value)
+    return plain
 
 
 def structure_error_text(error: BaseException, path: str) -> str:
@@ -195,7 +224,7 @@ def safe_repr(value: Any) -> str:
 
 
 _PLAIN_FORMS: tuple[tuple[Any, Callable[[Any], Any]], ...] = (
-    (Mapping, lambda v: {_key_text(k): to_plain(x) for k, x in v.items()}),
+    (Mapping, _plain_mapping),
     (list | tuple | set | frozenset | np.ndarray, lambda v: [to_plain(x) for x in v]),
     (os.PathLike, os.fspath),
     (BaseException, exception_text),

@@ -130,6 +130,32 @@ def test_a_metadata_value_that_is_no_dict_stays_in_extra(
     assert trial_file(root, 1, "report")["extra"] == {"metadata": "v2"}
 
 
+def test_extra_keys_that_become_the_same_text_are_both_kept(
+    root: Path, trial_file: TrialFileReader, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Keys were compared before they became text: a top-level "1" overwrote extra's 1, and
+    # within extra a later "1" overwrote 1, silently.
+    results = iter(
+        [
+            {"objective_to_minimize": 1.0, "extra": {1: "from extra"}, "1": "top-level"},
+            {"objective_to_minimize": 2.0, "extra": {1: "int key", "1": "str key", None: "n"}},
+        ]
+    )
+    _run(root, lambda x, units: next(results), evaluations_to_spend=2)
+    assert trial_file(root, 1, "report")["extra"] == {
+        "1": "top-level",
+        "extra": {"1": "from extra"},
+    }
+    assert trial_file(root, 2, "report")["extra"] == {
+        "1 (int)": "int key",
+        "1": "str key",
+        "None": "n",
+    }
+    (warning,) = [r for r in caplog.records if "both become" in r.getMessage()]
+    assert warning.levelname == "WARNING"
+    assert "the int key 1 is stored as '1 (int)'" in warning.getMessage()
+
+
 @pytest.mark.parametrize("kind", [tuple, list, np.array], ids=["tuple", "list", "array"])
 def test_a_sequence_of_numbers_is_a_multi_objective_result(
     root: Path, trial_file: TrialFileReader, kind: Callable[[list[float]], Any]
