@@ -36,10 +36,11 @@ from neps_core.result_contract import (
     failure_report,
     parse_result,
 )
-from neps_core.serialization import exception_text
+from neps_core.serialization import exception_text, shortened
 from neps_core.validators import is_seconds
 
 logger = logging.getLogger(__name__)
+LOGGED_ERROR_WIDTH = 1000  # characters of a failed trial's error a warning shows
 
 
 def reportable_trial(history: TrialHistory, trial_id: str, root: Path) -> Trial:
@@ -158,7 +159,11 @@ def judge_outcome(
             objective_on_error=settings.objective_value_on_error,
             cost_on_error=settings.cost_value_on_error,
         )
-        logger.warning("Trial %s failed: %s", outcome.trial_id, report.error)
+        logger.warning(
+            "Trial %s failed: %s",
+            outcome.trial_id,
+            _logged_error(report.error, settings.root_directory),
+        )
         error = None if settings.ignore_errors else outcome.error
         if error is not None and source == RETURN_VALUE:  # raised out of run(), not tell()
             _name_the_trial(error, outcome.trial_id)
@@ -176,7 +181,11 @@ def judge_outcome(
         return _timed(refused, outcome), contract_error
     parsed = _timed(parsed, outcome)
     if parsed.state is TrialState.FAILED:  # returned: an exception, an "F..." string, NaN
-        logger.warning("Trial %s failed: %s", outcome.trial_id, parsed.report.error)
+        logger.warning(
+            "Trial %s failed: %s",
+            outcome.trial_id,
+            _logged_error(parsed.report.error, settings.root_directory),
+        )
         parsed = attrs.evolve(parsed, report=with_error_values(parsed.report, settings))
     missing_cost = settings.cost_to_spend is not None and parsed.report.cost is None
     if missing_cost and parsed.state is TrialState.SUCCESS:
@@ -187,6 +196,18 @@ def judge_outcome(
         failed = attrs.evolve(parsed.report, error=str(missing))
         return attrs.evolve(parsed, state=TrialState.FAILED, report=failed), missing
     return parsed, None
+
+
+def _logged_error(error: str | None, root_directory: Path) -> str | None:
+    """``error`` as a warning shows it: a long one (a whole input echoed in its message) cut,
+    saying where the whole text is, which the trial's report keeps."""
+    if error is None or len(error) <= LOGGED_ERROR_WIDTH:
+        return error
+    return (
+        f"{shortened(error, LOGGED_ERROR_WIDTH)} [{len(error)} characters in all; the whole "
+        f"message is in the trial's report: neps.status({str(root_directory)!r}) or "
+        f"neps-core status {root_directory} --json]"
+    )
 
 
 def _kept_without_cost(result: Any) -> ParsedResult | None:

@@ -214,6 +214,14 @@ def structure_error_text(error: BaseException, path: str) -> str:
     return exception_text(error)
 
 
+def shortened(text: str | None, width: int) -> str:
+    """``text`` on one line, cut to ``width`` characters: a message to show, not to keep."""
+    if not text:
+        return "(no error message)"
+    line = " ".join(text.split())
+    return line if len(line) <= width else line[: width - 3] + "..."
+
+
 def safe_repr(value: Any) -> str:
     """``repr(value)``, or its type's name where ``__repr__`` raises: text for the user's
     objects that cannot fail in turn."""

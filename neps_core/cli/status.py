@@ -11,7 +11,7 @@ from neps_core.inspection import RunSnapshot, read_run, recent_failures
 from neps_core.liveness import awaits_result, process_gone
 from neps_core.models import TrialState
 from neps_core.presence import processes_present
-from neps_core.serialization import to_plain
+from neps_core.serialization import shortened, to_plain
 from neps_core.summary import summarize, summary_as_dict
 
 ERROR_WIDTH = 300
@@ -121,7 +121,7 @@ def format_status(data: dict[str, Any]) -> str:
     if data["recent_failures"]:
         lines.append("recent failures:")
         lines += [
-            f"  trial {f['trial_id']} ({f['state']}): {_short(f['error'])}"
+            f"  trial {f['trial_id']} ({f['state']}): {shortened(f['error'], ERROR_WIDTH)}"
             for f in data["recent_failures"]
         ]
     return "\n".join(lines)
@@ -139,13 +139,6 @@ def _budget(budget: dict[str, Any]) -> str:
         elif used:
             parts.append(f"{kind} {used:.6g}")
     return ", ".join(parts)
-
-
-def _short(error: str | None) -> str:
-    if not error:
-        return "(no error message)"
-    text = " ".join(error.split())
-    return text if len(text) <= ERROR_WIDTH else text[: ERROR_WIDTH - 3] + "..."
 
 
 def _started_with(data: dict[str, Any]) -> str:

@@ -729,6 +729,29 @@ def test_a_returned_failure_is_logged_like_a_raised_one(
     assert "diverged" in caplog.text or "NaN" in caplog.text
 
 
+def test_a_long_error_is_logged_shortened_and_stored_whole(
+    root: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Each failing trial logged its whole message: two 200 KB messages, 400 KB of log.
+    message = "first line\n" + "y" * 200_000
+
+    def evaluate(x: float, units: int) -> float:
+        raise ValueError(message)
+
+    with caplog.at_level("WARNING", logger="neps_core"):
+        _run(root, evaluate, evaluations_to_spend=2, ignore_errors=True)
+    logged = [r.getMessage() for r in caplog.records if "failed:" in r.getMessage()]
+    assert len(logged) == 2
+    for text in logged:
+        assert len(text) < 1300
+        assert text.startswith("Trial ") and "ValueError: first line yyy" in text
+        assert f"{len(message) + len('ValueError: ')} characters in all" in text
+        assert f"neps.status({str(root)!r})" in text
+    assert [t.report.error for t in neps.status(root).trials if t.report] == [
+        f"ValueError: {message}"
+    ] * 2
+
+
 def test_a_nan_among_several_objectives_is_named_by_its_index(
     root: Path, trial_file: TrialFileReader
 ) -> None:
