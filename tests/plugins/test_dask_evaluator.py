@@ -21,6 +21,7 @@ import dask.config
 import distributed
 import pytest
 import yaml
+from late_evaluations import sleep_then_raise, sleep_then_return
 from tblib import pickling_support
 from unpicklable import Locked
 
@@ -472,16 +473,6 @@ def test_what_cannot_travel_back_fails_its_trial_only(cluster_address: str, root
     assert "TwoArgumentError: code=7: custom" in errors[1]
     third = yaml.safe_load((root / "configs" / "config_3" / "report.yaml").read_text())
     assert third["objective_to_minimize"] is not None and "lock" in third["extra"]["lock"]
-
-
-def sleep_then_return(x: float, seconds: float) -> float:
-    time.sleep(seconds)
-    return x
-
-
-def sleep_then_raise(x: float, seconds: float) -> float:
-    time.sleep(seconds)
-    raise ValueError("too late to matter")
 
 
 @pytest.mark.slow

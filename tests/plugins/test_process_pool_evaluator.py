@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from late_evaluations import sleep_then_raise, sleep_then_return
 from unpicklable import Locked
 
 import neps_core as neps
@@ -80,16 +81,6 @@ def fail_first_then_sleep(x: float, pipeline_id: str) -> float:
 def two_seconds_for_the_first(x: float, pipeline_id: str) -> float:
     time.sleep(2.0 if pipeline_id == "1" else 1.0)
     return x
-
-
-def sleep_then_return(x: float, seconds: float) -> float:
-    time.sleep(seconds)
-    return x
-
-
-def sleep_then_raise(x: float, seconds: float) -> float:
-    time.sleep(seconds)
-    raise ValueError("too late to matter")
 
 
 def a_pool_of_its_own(x: float) -> float:
