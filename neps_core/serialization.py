@@ -185,10 +185,10 @@ def _plain_mapping(mapping: Mapping[Any, Any]) -> dict[str, Any]:
     ``"1"``), the string keeps it and the other gets its type's name (``"1 (int)"``), with a
     warning, so that neither value is lost."""
     plain: dict[str, Any] = {}
-    string_keys = {key for key in mapping if isinstance(key, str)}
+    string_keys = {key for key in mapping if type(key) is str}  # not np.str_, a str Enum
     for key, value in mapping.items():
-        text = key if isinstance(key, str) else key_text(key)
-        if not isinstance(key, str) and (text in string_keys or text in plain):
+        text = key if type(key) is str else key_text(key)
+        if type(key) is not str and (text in string_keys or text in plain):
             taken, text = text, f"{text} ({type(key).__name__})"
             copies = 1
             while text in string_keys or text in plain:

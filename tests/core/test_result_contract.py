@@ -156,6 +156,21 @@ def test_extra_keys_that_become_the_same_text_are_both_kept(
     assert "the int key 1 is stored as '1 (int)'" in warning.getMessage()
 
 
+def test_extra_keys_of_a_str_subclass_are_stored_as_text(
+    root: Path, trial_file: TrialFileReader
+) -> None:
+    # *Review*: np.str_ keys (dict(zip(np.array(["acc", "f1"]), ...))) were kept as they
+    # were, which YAML cannot write: the disk storage stopped the run after the first trial.
+    names = np.array(["acc", "f1"])
+    _run(
+        root,
+        lambda x, units: {"objective_to_minimize": x, "extra": dict(zip(names, [0.9, 0.8], strict=True))},
+        evaluations_to_spend=2,
+    )
+    assert _counts(root) == {"success": 2}
+    assert trial_file(root, 2, "report")["extra"] == {"acc": 0.9, "f1": 0.8}
+
+
 @pytest.mark.parametrize("kind", [tuple, list, np.array], ids=["tuple", "list", "array"])
 def test_a_sequence_of_numbers_is_a_multi_objective_result(
     root: Path, trial_file: TrialFileReader, kind: Callable[[list[float]], Any]
