@@ -162,7 +162,8 @@ def test_extra_keys_of_a_str_subclass_are_stored_as_text(
     # *Review*: np.str_ keys (dict(zip(np.array(["acc", "f1"]), ...))) were kept as they
     # were, which YAML cannot write: the disk storage stopped the run after the first trial.
     extra = dict(zip(np.array(["acc", "f1"]), [0.9, 0.8], strict=True))
-    _run(root, lambda x, units: {"objective_to_minimize": x, "extra": extra}, evaluations_to_spend=2)
+    result = {"extra": extra}
+    _run(root, lambda x, units: {"objective_to_minimize": x, **result}, evaluations_to_spend=2)
     assert _counts(root) == {"success": 2}
     assert trial_file(root, 2, "report")["extra"] == {"acc": 0.9, "f1": 0.8}
 
