@@ -101,9 +101,9 @@ def open_storage(
     return storage
 
 
-#: The storages whose opening wrote the root's ``storage.yaml``: only such an opening takes
-#: it back (another worker may have written it, and may be starting the run on it).
-_POINTER_WRITTEN_FOR: weakref.WeakSet[Storage] = weakref.WeakSet()
+#: The ``storage.yaml`` files (device, inode) an opening wrote, by the storage's id: only
+#: that opening takes its file back (another worker may be starting the run on its own).
+_POINTERS_WRITTEN: dict[int, tuple[int, int] | None] = {}
 
 
 def create_run(storage: Storage, info: RunInfo) -> RunInfo:
@@ -114,8 +114,9 @@ def create_run(storage: Storage, info: RunInfo) -> RunInfo:
     try:
         return storage.initialize(info)
     except BaseException as error:
-        if storage in _POINTER_WRITTEN_FOR and _holds_no_run(storage):
-            (storage.root_directory / STORAGE_POINTER_FILE).unlink(missing_ok=True)
+        pointer = storage.root_directory / STORAGE_POINTER_FILE
+        if _identity(pointer) == _POINTERS_WRITTEN.get(id(storage)) and _holds_no_run(storage):
+            pointer.unlink(missing_ok=True)
         if isinstance(error, OSError) and not isinstance(error, StorageError):
             where = storage.url or storage.root_directory
             raise StorageError(
@@ -123,6 +124,14 @@ def create_run(storage: Storage, info: RunInfo) -> RunInfo:
                 f"{error.strerror or error}: {error.filename}; nothing of the run was kept"
             ) from error
         raise
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    try:
+        found = path.stat()
+    except FileNotFoundError:
+        return None
+    return found.st_dev, found.st_ino
 
 
 def _holds_no_run(storage: Storage) -> bool:
@@ -184,7 +193,8 @@ def _record_pointer(
     try:
         root.mkdir(parents=True, exist_ok=True)
         write_atomic(root / STORAGE_POINTER_FILE, dump_yaml(chosen))
-        _POINTER_WRITTEN_FOR.add(storage)
+        _POINTERS_WRITTEN[id(storage)] = _identity(root / STORAGE_POINTER_FILE)
+        weakref.finalize(storage, _POINTERS_WRITTEN.pop, id(storage), None)
     except OSError as error:  # a full disk, say: freeing space and retrying works
         storage.close()
         raise StorageError(

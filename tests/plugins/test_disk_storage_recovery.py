@@ -28,6 +28,7 @@ from neps_core.models import RunInfo
 from neps_core.plugin_manager import load_plugins
 from neps_core.run_storage import create_run, open_storage
 from neps_core.testing._storage_workers import child_environment
+from neps_core_plugins.disk_storage import DiskStorage
 from neps_core_plugins.disk_storage.journal import Journal
 
 SPACE = {"x": neps.Float(0.0, 1.0)}
@@ -406,3 +407,31 @@ def test_a_worker_failing_to_create_a_run_leaves_the_storage_yaml_another_wrote(
     other.close()
     with pytest.raises(neps.SettingsError, match="was started with storage"):
         neps.run(lambda x: x, {"x": neps.Float(0, 1)}, root_directory=root, storage="sqlite")
+
+
+class ComparedByRoot(DiskStorage):  # noqa: PLW1641 - unhashable on purpose
+    """A storage defining ``__eq__`` without ``__hash__`` (as attrs classes do): unhashable."""
+
+    name = "compared_by_root"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ComparedByRoot) and other.root_directory == self.root_directory
+
+
+class ComparedByRootPlugin:
+    @neps.hookimpl
+    def neps_register_storages(self) -> list[type]:
+        return [ComparedByRoot]
+
+
+def test_an_unhashable_storage_starts_a_run(tmp_path: Path) -> None:
+    # *Review*: the set of storages that wrote storage.yaml needed them hashable: TypeError.
+    summary = neps.run(
+        lambda x: x,
+        {"x": neps.Float(0, 1)},
+        root_directory=tmp_path / "run",
+        evaluations_to_spend=2,
+        storage="compared_by_root",
+        plugins=[ComparedByRootPlugin()],
+    )
+    assert summary.counts["success"] == 2
