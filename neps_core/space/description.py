@@ -21,7 +21,6 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import re
-import warnings
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -30,6 +29,7 @@ from neps_core.space.choices import prior_indices_meant
 from neps_core.space.class_attributes import refuse_mistaken_constant
 from neps_core.space.conditions import Clause, clause_from_description
 from neps_core.space.legacy import current_keys, prior_of_default
+from neps_core.space.naming import described_as
 from neps_core.space.nodes import (
     describe_node,
     is_node_form,
@@ -179,20 +179,9 @@ def _from_mapping(name: str, entry: Mapping[str, Any]) -> Parameter:
 
 
 def _built_as(name: str, kind: type[Parameter], fields: Mapping[str, Any]) -> Parameter:
-    """``kind(**fields)`` as the parameter ``name``, whose warnings name it too (built from a
-    description, a parameter finds no name in the code that builds it)."""
-    caught: list[warnings.WarningMessage] = []
-    try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            return kind(**fields).checked(name)
-    finally:
-        unnamed, named = f"{kind.__name__}: ", f"Parameter {name!r} ({kind.__name__}): "
-        for warning in caught:
-            text = str(warning.message)
-            if text.startswith(unnamed):
-                text = named + text.removeprefix(unnamed)
-            warnings.warn(text, warning.category, stacklevel=2)
+    """``kind(**fields)`` as the parameter ``name``, whose warnings name it too."""
+    with described_as(name):
+        return kind(**fields).checked(name)
 
 
 def _from_list(name: str, entry: list[Any] | tuple[Any, ...]) -> Parameter:

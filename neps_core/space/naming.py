@@ -6,11 +6,14 @@ source line just before the constructor call finds it (best effort: ``None`` whe
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import inspect
 import keyword
 import linecache
 import os
 import re
+from collections.abc import Iterator
 from types import FrameType
 
 _QUOTED_KEY = re.compile(r"""["'](\w+)["']\s*:\s*$""")  # {"lr": Float(...)}
@@ -19,6 +22,10 @@ _ASSIGNED = re.compile(r"""(\w+)\s*=\s*$""")  # lr = Float(...), dict(lr=Float(.
 _ANNOTATED_NAME = re.compile(r"""^\s*(\w+)\s*:[^=:]*=\s*$""")
 _OPEN_CALL = re.compile(r"""[\w.]+\(\s*$""")
 _RETURN = re.compile(r"""\breturn\s+$""")
+#: The name a description gives the parameter being built from it: no code names it there.
+_DESCRIBED_AS: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "described_as", default=None
+)
 #: How many helper functions (``return Float(...)``) to look through for the assignment.
 _HELPER_DEPTH = 3
 #: Modules whose frames are constructors, not the user's assignment (see `assigned_name`).
@@ -28,6 +35,16 @@ _CONSTRUCTOR_MODULES = {
 }
 
 
+@contextlib.contextmanager
+def described_as(name: str) -> Iterator[None]:
+    """Within the block, the parameter under construction is named ``name``."""
+    token = _DESCRIBED_AS.set(name)
+    try:
+        yield
+    finally:
+        _DESCRIBED_AS.reset(token)
+
+
 def assigned_name() -> str | None:
     """The name the user's code binds the parameter under construction to, if it is visible.
 
@@ -35,6 +52,9 @@ def assigned_name() -> str | None:
     ``"lr": Float(...)`` and ``dict(lr=Float(...))`` all give ``"lr"``; ``{name: Float(...)}``
     gives the value of ``name``, and a helper's ``return Float(...)`` its caller's name.
     """
+    described = _DESCRIBED_AS.get()
+    if described is not None:
+        return described
     frame = inspect.currentframe()
     built = ""  # the class under construction: the outermost constructor's ``self``
     while frame is not None and (

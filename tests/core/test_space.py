@@ -519,8 +519,14 @@ def test_prior_confidence_without_a_prior_warns() -> None:
     with pytest.warns(UserWarning, match=r"'kind' \(Categorical\): prior_confidence='medium'"):
         neps.PipelineSpace({"kind": neps.Categorical(("a", "b"), prior_confidence="medium")})
     # From a YAML space they read "Integer: ...", naming no parameter.
+    described = yaml.safe_load("x: {lower: 0, upper: 1, prior_confidence: high}")
     with pytest.warns(UserWarning, match=r"^Parameter 'x' \(Integer\): prior_confidence='high'"):
-        space_from_description(yaml.safe_load("x: {lower: 0, upper: 1, prior_confidence: high}"))
+        space_from_description(described)
+    with warnings.catch_warnings(record=True) as caught:  # *review*: and once, as Python shows
+        warnings.simplefilter("default")
+        for _ in range(3):
+            space_from_description(described)
+    assert len(caught) == 1
 
 
 # -- the declarative form ------------------------------------------------------------------------
