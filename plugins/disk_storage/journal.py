@@ -75,15 +75,11 @@ class Journal:
         of a JSON object is itself one, so nothing half-written is kept. Only the file this
         journal has read is repaired: ``_offset`` means nothing in another one.
         """
-        self._refuse_a_journal_gone()
-        try:
-            size = self.path.stat().st_size
-        except FileNotFoundError:
-            return
-        if size == 0:
+        found = self._journal_read_so_far()
+        if found is None or found.st_size == 0:
             return
         try:
-            self._repair(size)
+            self._repair(found.st_size)
         except OSError as error:  # a read-only journal, a full disk
             raise StorageError(
                 f"Could not check the end of the journal {self.path}: {error}"
@@ -119,7 +115,7 @@ class Journal:
         """Append records durably (call with the lock held, after reading up to the end)."""
         data = "".join(json.dumps(r, separators=(",", ":")) + "\n" for r in records).encode()
         self._open_in_this_process()
-        self._refuse_a_journal_gone()
+        self._journal_read_so_far()
         try:
             if self._writer is None:
                 # Unbuffered: a failed write (a full disk) leaves nothing behind to flush later.
@@ -145,20 +141,21 @@ class Journal:
             raise
         return handle
 
-    def _refuse_a_journal_gone(self) -> None:
-        """Raise if the journal at ``path`` is no longer the file this instance read or wrote.
+    def _journal_read_so_far(self) -> os.stat_result | None:
+        """The ``stat`` of the journal at ``path`` (``None``: there is none); an error if it
+        is no longer the file this instance read or wrote.
 
         The root was deleted (or the journal moved or replaced) while this process ran: the
         open file would take every later result without a word, and they would be lost; and
         the offset read so far belongs to the old file, where a repair would damage the new.
         """
-        if self._identity is None:
-            return
         try:
             on_disk: os.stat_result | None = os.stat(self.path)
         except FileNotFoundError:
             on_disk = None
-        self._check_identity(on_disk)
+        if self._identity is not None:
+            self._check_identity(on_disk)
+        return on_disk
 
     def _check_identity(self, found: os.stat_result | None) -> None:
         identity = None if found is None else (found.st_dev, found.st_ino)
