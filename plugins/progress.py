@@ -1,7 +1,8 @@
 """The ``progress`` observer: one self-updating status line while a run works on a terminal.
 
 It shows trials finished out of the budget, the cost spent and the best objective so far (at
-the highest fidelity reached), counted over all workers of the run. It writes only when
+the highest fidelity reached; with several objectives, the size of the Pareto front there),
+counted over all workers of the run. It writes only when
 stdout is a terminal (never into logs or pipes) and is off when ``NEPS_CORE_PROGRESS=0``.
 Hand-written (a ``\\r`` line), so it needs no extra dependency and cannot slow a run: it
 redraws at most ten times a second. A log record or warning bound for the terminal first
@@ -22,8 +23,8 @@ from typing import TYPE_CHECKING, Any, TextIO
 from neps_core import hookimpl
 from neps_core.config import RunSettings
 from neps_core.history import TrialHistory
-from neps_core.models import Summary, TrialState
-from neps_core.summary import RunningBest
+from neps_core.models import Summary, Trial, TrialState
+from neps_core.summary import RunningBest, at_top_fidelity, pareto_front
 
 if TYPE_CHECKING:
     from neps_core.run_context import RunContext
@@ -49,6 +50,8 @@ class ProgressLine:
         self.stream = stream
         self.settings = settings
         self._best = RunningBest()
+        self._several_objectives: list[Trial] = []
+        self._front_size: int | None = None  # of the trials above; None: to count again
         self._seen_successes = 0
         self._drawn_at = 0.0
         self._width = 0
@@ -104,7 +107,10 @@ class ProgressLine:
             limit = "" if cost_budget is None else f"/{cost_budget:g}"
             parts.append(f"cost {history.cost_spent:.4g}{limit}")
         best = self._best.best
-        parts.append("best -" if best is None else f"best {best:.6g}")
+        if best is None and self._several_objectives:
+            parts.append(f"Pareto front {self._pareto_front_size()}")
+        else:
+            parts.append("best -" if best is None else f"best {best:.6g}")
         return "neps-core " + " | ".join(parts)
 
     def _track_best(self, history: TrialHistory) -> None:
@@ -114,8 +120,18 @@ class ProgressLine:
             return  # no copy of the ids at every redraw
         successes = history.ids_in(TrialState.SUCCESS)
         for trial_id in successes[self._seen_successes :]:
-            self._best.add(history[trial_id])
+            trial = history[trial_id]
+            self._best.add(trial)
+            if isinstance(trial.objective, tuple):
+                self._several_objectives.append(trial)
+                self._front_size = None
         self._seen_successes = len(successes)
+
+    def _pareto_front_size(self) -> int:
+        """Counted at a redraw only (at most ten a second), not per finished trial."""
+        if self._front_size is None:
+            self._front_size = len(pareto_front(at_top_fidelity(self._several_objectives)))
+        return self._front_size
 
 
 _lines: dict[int, ProgressLine] = {}

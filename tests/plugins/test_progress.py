@@ -282,3 +282,28 @@ def test_a_wrapper_put_back_by_catch_warnings_is_not_wrapped_into_a_recursion() 
         second.uninstall()
     finally:
         warnings.showwarning = original
+
+
+def test_several_objectives_show_the_size_of_the_pareto_front(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A multi-objective run showed "best -" to its end: no single objective is the best."""
+    monkeypatch.delenv(ENVIRONMENT_VARIABLE, raising=False)
+    stream = _Terminal()
+    line = ProgressLine(stream, RunSettings.from_kwargs())
+
+    def scored(trial_id: str, *objectives: float) -> Trial:
+        report = Report(objective_to_minimize=objectives)
+        return Trial(
+            id=trial_id, config={}, state=TrialState.SUCCESS, created_at=0.0, report=report
+        )
+
+    history = _history(scored("1", 1.0, 2.0), scored("2", 2.0, 1.0))
+    line.update(history, force=True)
+    assert stream.getvalue().endswith("| Pareto front 2")
+    history.put(scored("3", 0.5, 0.5))  # dominates both
+    line.update(history, force=True)
+    assert stream.getvalue().endswith("| Pareto front 1")
+    history.put(scored("4", 0.1, 3.0))
+    line.finish(history)
+    assert stream.getvalue().endswith("| Pareto front 2\n")
