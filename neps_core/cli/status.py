@@ -93,7 +93,7 @@ def format_status(data: dict[str, Any]) -> str:
             f"best: trial {best['trial_id']}, objective_to_minimize {best['objective_to_minimize']}"
         )
         shown = best.get("pipeline") or best["config"]
-        lines += [f"  {name}: {value}" for name, value in shown.items()]
+        lines += [f"  {name}: {_value_text(value)}" for name, value in shown.items()]
     elif data["pareto_front"]:
         lines.append(f"Pareto front: {len(data['pareto_front'])} trials")
         lines += [
@@ -125,6 +125,13 @@ def format_status(data: dict[str, Any]) -> str:
             for f in data["recent_failures"]
         ]
     return "\n".join(lines)
+
+
+def _value_text(value: Any) -> str:
+    """A configuration's value on its line: text with a newline or tab quoted (it would
+    break the listing), and any value cut to ``ERROR_WIDTH`` (the ``--json`` form has it all)."""
+    text = repr(value) if isinstance(value, str) and not value.isprintable() else str(value)
+    return text if len(text) <= ERROR_WIDTH else text[: ERROR_WIDTH - 3] + "..."
 
 
 def _budget(budget: dict[str, Any]) -> str:

@@ -679,3 +679,17 @@ def test_python_dash_m_works_too(tmp_path: Path, module: str) -> None:
     assert result.returncode == 1
     assert "No neps_core run in" in result.stderr
     assert len(result.stderr.splitlines()) == 2
+
+
+def test_status_quotes_text_with_a_newline_and_cuts_long_values(tmp_path: Path) -> None:
+    # A choice "a\nb" broke the listing onto a line of its own; a long one filled the screen.
+    root = tmp_path / "run"
+    long_text = "x" * 1000
+    neps.run(lambda note, size: float(len(note) + len(size)),
+             {"note": neps.Categorical(["a\nb"]), "size": neps.Categorical([long_text])},
+             root_directory=root, evaluations_to_spend=1, optimizer="random_search")  # fmt: skip
+    text = format_status(status_data(root, failures=0))
+    assert "  note: 'a\\nb'\n" in text
+    size_line = next(line for line in text.splitlines() if line.startswith("  size: "))
+    assert size_line.endswith("...") and len(size_line) < 320
+    assert status_data(root, failures=0)["best"]["config"]["size"] == long_text
