@@ -8,6 +8,7 @@ nothing global changes and no display is needed; save it with ``figure.savefig("
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -215,7 +216,7 @@ def plot_learning_curves(root_directory: str | Path, *, max_curves: int = 50) ->
     curves = reported_curves or _fidelity_curves(run)
     if not curves:
         raise NothingToPlotError(
-            f"No learning curves in {root_directory}: no trial reported 'learning_curve' and "
+            f"No learning curves in {root_directory}: {_why_no_reported_curves(run)} and "
             f"{_why_no_fidelity_curves(run)}"
         )
     figure, axes = _figure(f"Learning curves ({run.root_directory.name})")
@@ -233,6 +234,12 @@ def plot_learning_curves(root_directory: str | Path, *, max_curves: int = 50) ->
 Curve = tuple[str, list[float], list[float]]
 
 
+def _why_no_reported_curves(run: RunSnapshot) -> str:
+    if any(t.report is not None and t.report.learning_curve for t in run.history.values()):
+        return "the learning curves reported hold no finite number"
+    return "no trial reported 'learning_curve'"
+
+
 def _why_no_fidelity_curves(run: RunSnapshot) -> str:
     if run.space is None or run.space.fidelity_name is None:
         return "the space has no fidelity"
@@ -242,10 +249,13 @@ def _why_no_fidelity_curves(run: RunSnapshot) -> str:
 
 
 def _reported_curves(run: RunSnapshot) -> list[Curve]:
+    """The curves with a finite number to draw (all NaN or inf drew an empty figure)."""
     curves = []
     for trial in _by_id(run.history.values()):
         if trial.report is not None and trial.report.learning_curve:
             values = list(trial.report.learning_curve)
+            if not any(map(math.isfinite, values)):
+                continue
             curves.append(
                 (f"trial {trial.id}", [float(i) for i in range(1, len(values) + 1)], values)
             )

@@ -279,3 +279,26 @@ def test_the_best_line_of_a_fidelity_run_counts_the_highest_fidelity_only(
     assert len(axes.collections[0].get_offsets()) == 12
     assert min(best_line.get_ydata()) == summary.best_objective
     assert list(best_line.get_xdata())[-1] == 12
+
+
+def test_learning_curves_without_a_finite_number_are_not_drawn(tmp_path: Path) -> None:
+    # A run whose curves were all NaN (diverged training) drew an empty figure.
+    root = tmp_path / "diverged"
+
+    def evaluate(x: float) -> dict[str, Any]:
+        curve = [float("nan")] * 3 if x < 0.5 else [1.0, float("nan"), x]
+        return {"objective_to_minimize": x, "learning_curve": curve}
+
+    neps.run(evaluate, {"x": neps.Categorical([0.1, 0.9])}, root_directory=root,
+             evaluations_to_spend=2, optimizer="grid_search")  # fmt: skip
+    lines = plot_learning_curves(root).axes[0].get_lines()
+    assert [line.get_label() for line in lines] == ["trial 2"]
+    only_nan = tmp_path / "only_nan"
+    neps.run(
+        lambda x: {"objective_to_minimize": x, "learning_curve": [float("nan")]},
+        {"x": neps.Float(0.0, 1.0)},
+        root_directory=only_nan,
+        evaluations_to_spend=2,
+    )
+    with pytest.raises(NothingToPlotError, match="hold no finite number"):
+        plot_learning_curves(only_nan)
