@@ -65,8 +65,15 @@ def _same_choice(one: Any, other: Any) -> bool:
 
 
 def position(choices: tuple[Any, ...], value: Any) -> int | None:
-    """Where ``value`` is among ``choices`` (``True`` is not ``1``), ``None`` if absent."""
-    return next((i for i, choice in enumerate(choices) if _same_choice(choice, value)), None)
+    """Where ``value`` is among ``choices`` (``True`` is not ``1``), ``None`` if absent.
+
+    Where two choices equal it (``3`` and ``3.0``, both allowed), the one written like it.
+    """
+    matches = [i for i, choice in enumerate(choices) if _same_choice(choice, value)]
+    if len(matches) > 1:
+        written = repr(python_value(value))
+        return next((i for i in matches if repr(choices[i]) == written), matches[0])
+    return matches[0] if matches else None
 
 
 def has_duplicates(choices: tuple[Any, ...]) -> bool:

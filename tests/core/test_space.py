@@ -421,6 +421,16 @@ def test_bool_priors_never_mean_the_number_one_or_zero() -> None:
         assert neps.Categorical((0.0, False, None), prior=False).prior_index == 1
 
 
+def test_a_prior_equal_to_two_choices_is_the_one_written_like_it() -> None:
+    # 3 and 3.0 are distinct choices, but prior=3 picked 3.0 (the first equal one).
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert neps.Categorical((0.5, 3.0, 3), prior=3).prior_index == 2
+        assert neps.Categorical((0.5, 3, 3.0), prior=3.0).prior_index == 2
+        assert neps.Categorical((0.5, 3, 3.0), prior=np.float64(3.0)).prior_index == 2
+        assert neps.Categorical((0.5, 3.0), prior=3).prior_index == 1  # only one equals it
+
+
 def test_a_numpy_integer_prior_is_an_index_as_an_int_is() -> None:
     # np.argmax's np.int64(1) was refused for ("adam", ...) as "neither an index nor one of
     # the choices", and among (10, 2, 1) read as the choice 1 where prior=1 is index 1.
