@@ -149,21 +149,40 @@ def say_why_nothing_was_evaluated(
     """
     if budget.exhausted_by is None and fits:
         return
-    used = {
-        "evaluations_to_spend": budget.used_evaluations,
-        "cost_to_spend": budget.used_cost,
-        "fidelities_to_spend": budget.used_fidelities,
-    }
-    usage = ", ".join(
-        f"{used[name]:g} of {name}={getattr(budget, name):g}"
-        for name in used
-        if getattr(budget, name) is not None
-    )
     logger.warning(
         "Worker %s evaluated nothing: %s (the run in %s had used %s); pass a larger budget to "
         "continue it",
         worker_id,
         reason,
         root_directory,
-        usage,
+        _usage(budget),
+    )
+
+
+def say_the_optimizer_ended_first(budget: BudgetInfo, reason: str, *, worker_id: str) -> None:
+    """A run that stops with budget left, because the optimizer proposes nothing more, says so
+    loudly: a user who asked for 30 evaluations of a space of 9 configurations sees 9 and
+    should know why (a run without a budget ends this way as planned)."""
+    if budget.exhausted_by is not None or not _usage(budget):
+        return
+    logger.warning(
+        "Worker %s stopped with budget left (%s used): %s (every configuration of a small "
+        "space was tried, or a multi-fidelity schedule has nothing more to run)",
+        worker_id,
+        _usage(budget),
+        reason,
+    )
+
+
+def _usage(budget: BudgetInfo) -> str:
+    """E.g. ``9 of evaluations_to_spend=30``, for each budget that is set."""
+    used = {
+        "evaluations_to_spend": budget.used_evaluations,
+        "cost_to_spend": budget.used_cost,
+        "fidelities_to_spend": budget.used_fidelities,
+    }
+    return ", ".join(
+        f"{used[name]:g} of {name}={getattr(budget, name):g}"
+        for name in used
+        if getattr(budget, name) is not None
     )

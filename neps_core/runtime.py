@@ -16,7 +16,11 @@ from typing import Any
 
 import attrs
 
-from neps_core.budget import CallBudget, say_why_nothing_was_evaluated
+from neps_core.budget import (
+    CallBudget,
+    say_the_optimizer_ended_first,
+    say_why_nothing_was_evaluated,
+)
 from neps_core.errors import (
     EvaluationLostError,
     EvaluationTimeoutError,
@@ -39,7 +43,7 @@ from neps_core.plugin_checks import returned_list
 from neps_core.presence import this_process
 from neps_core.reporting import check_outcomes, judge_outcome, record_result
 from neps_core.run_context import RunContext, injected_names
-from neps_core.sampler import BUDGET_DOES_NOT_FIT, TrialSampler
+from neps_core.sampler import BUDGET_DOES_NOT_FIT, NOTHING_LEFT, TrialSampler
 from neps_core.serialization import make_folder, safe_repr
 
 logger = logging.getLogger(__name__)
@@ -105,6 +109,9 @@ class Worker:
                 raise
         logger.info("Worker %s stopped: %s", self.settings.worker_id, self.stop_reason)
         history = self.context.storage.sync()
+        if self.stop_reason == NOTHING_LEFT:
+            budget = self._sampler.budget(history)
+            say_the_optimizer_ended_first(budget, NOTHING_LEFT, worker_id=self.settings.worker_id)
         mention_silent_workers(
             history,
             self.settings.worker_id,

@@ -39,6 +39,7 @@ logger = logging.getLogger(__name__)
 
 #: The stop reason when the budget left is smaller than the next trial would spend.
 BUDGET_DOES_NOT_FIT = "what is left of the budget does not fit the next trial"
+NOTHING_LEFT = "the optimizer has nothing left to propose"
 
 
 class TrialSampler:
@@ -144,7 +145,7 @@ class TrialSampler:
         proposals = self._within_budgets(history, budget, asked)
         if not proposals:
             exhausted = not asked and self._cheapest_trial_fits(history, budget)
-            reason = "the optimizer has nothing left to propose" if exhausted else None
+            reason = NOTHING_LEFT if exhausted else None
             self._nothing_now(history, claimed, reason or self._does_not_fit(asked))
         return claimed + self._new_trials(history, proposals, wanted, now)
 

@@ -653,3 +653,29 @@ def test_the_history_keeps_its_first_multi_objective_trial_as_trials_change() ->
     assert first is not None and first.id == "3"
     history.put(make_trial(3, {"x": 0.3}, objective=0.7))
     assert history.first_multi_objective() is None
+
+
+def test_a_space_used_up_before_the_budget_says_so_as_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # 9 of 30 evaluations, and only an INFO record said why: the user saw nothing.
+    space = {"a": neps.Categorical(["x", "y", "z"]), "b": neps.Categorical([1, 2, 3])}
+    for attempt in range(2):  # the continuation, which evaluates nothing, says it too
+        caplog.clear()
+        with caplog.at_level("WARNING", logger="neps_core"):
+            summary = neps.run(
+                lambda a, b: float(b),
+                space,
+                root_directory=tmp_path / "run",
+                evaluations_to_spend=30,
+                optimizer="bayesian_optimization",
+            )
+        assert summary.budget.used_evaluations == 9
+        warned = [r for r in caplog.records if r.levelname == "WARNING"]
+        assert len(warned) == 1, (attempt, caplog.text)
+        assert "stopped with budget left (9 of evaluations_to_spend=30 used)" in warned[0].message
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="neps_core"):  # no budget: the planned end
+        neps.run(lambda a, b: float(b), space, root_directory=tmp_path / "other",
+                 optimizer="grid_search")  # fmt: skip
+    assert "stopped with budget left" not in caplog.text
