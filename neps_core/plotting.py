@@ -4,6 +4,7 @@ Needs the ``plot`` extra (``pip install 'neps-core[plot]'``, i.e. matplotlib), i
 when a plot is made. Every function reads the run in ``root_directory`` (also while workers
 are still writing) and returns a ``matplotlib.figure.Figure`` built without pyplot, so
 nothing global changes and no display is needed; save it with ``figure.savefig("x.png")``.
+A notebook shows it inline (``neps_core.figures``).
 """
 
 from __future__ import annotations
@@ -41,10 +42,10 @@ PLOT_FILES = ("trajectory.png", "pareto_front.png", "learning_curves.png")
 
 def _figure(title: str) -> tuple[Figure, Axes]:
     try:
-        from matplotlib.figure import Figure
+        from neps_core.figures import RunFigure
     except ImportError as error:
         raise ImportError(PLOT_EXTRA_HINT) from error
-    figure = Figure(figsize=(7.0, 4.5), dpi=100, layout="constrained")
+    figure = RunFigure(figsize=(7.0, 4.5), dpi=100, layout="constrained")
     axes = figure.add_subplot()
     axes.set_title(title)
     axes.grid(True, alpha=0.3)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
@@ -82,6 +83,14 @@ def test_neps_plot_keywords_work_at_their_defaults_and_say_what_to_use_otherwise
             neps.plot(single_run, **{name: value})
     with pytest.raises(TypeError, match="unexpected keyword argument 'scientific'"):
         neps.plot(single_run, scientific=True)
+
+
+def test_a_notebook_shows_the_figures_inline(single_run: Path) -> None:
+    # Built without pyplot, a figure had no renderer in a notebook: the last expression of a
+    # cell showed "<Figure size 700x450 with 1 Axes>". IPython shows ``_repr_png_`` as an image.
+    png = plot_trajectory(single_run)._repr_png_()
+    assert png.startswith(b"\x89PNG")
+    assert Image.open(io.BytesIO(png)).size == (700, 450)
 
 
 def test_trajectory_figure_and_png(single_run: Path, tmp_path: Path) -> None:
