@@ -16,6 +16,7 @@ from pathlib import Path
 
 from neps_core.cost_model import CostModel
 from neps_core.models import BudgetInfo, Trial, TrialState
+from neps_core.stop_reasons import NOTHING_LEFT
 
 #: How many trials in a row may fail without a cost before a run that only ``cost_to_spend``
 #: could end is stopped: such failures spend nothing, so the run would never end.
@@ -159,11 +160,13 @@ def say_why_nothing_was_evaluated(
     )
 
 
-def say_the_optimizer_ended_first(budget: BudgetInfo, reason: str, *, worker_id: str) -> None:
+def say_the_optimizer_ended_first(
+    budget: BudgetInfo, reason: str | None, *, worker_id: str
+) -> None:
     """A run that stops with budget left, because the optimizer proposes nothing more, says so
     loudly: a user who asked for 30 evaluations of a space of 9 configurations sees 9 and
     should know why (a run without a budget ends this way as planned)."""
-    if budget.exhausted_by is not None or not _usage(budget):
+    if reason != NOTHING_LEFT or budget.exhausted_by is not None or not _usage(budget):
         return
     logger.warning(
         "Worker %s stopped with budget left (%s used): %s (every configuration of a small "

@@ -15,7 +15,8 @@ from neps_core.budget import within
 from neps_core.history import TrialHistory
 from neps_core.liveness import WORKER_PROCESS, awaits_result
 from neps_core.models import Trial, TrialState
-from neps_core.sampler import BUDGET_DOES_NOT_FIT, TrialSampler
+from neps_core.sampler import TrialSampler
+from neps_core.stop_reasons import BUDGET_DOES_NOT_FIT
 
 logger = logging.getLogger(__name__)
 

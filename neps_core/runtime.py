@@ -43,8 +43,9 @@ from neps_core.plugin_checks import returned_list
 from neps_core.presence import this_process
 from neps_core.reporting import check_outcomes, judge_outcome, record_result
 from neps_core.run_context import RunContext, injected_names
-from neps_core.sampler import BUDGET_DOES_NOT_FIT, NOTHING_LEFT, TrialSampler
+from neps_core.sampler import TrialSampler
 from neps_core.serialization import make_folder, safe_repr
+from neps_core.stop_reasons import BUDGET_DOES_NOT_FIT
 
 logger = logging.getLogger(__name__)
 
@@ -107,11 +108,11 @@ class Worker:
                 mine = set(self._in_flight) | self._claiming
                 give_back_running(self.context.storage, mine, me, reason)
                 raise
-        logger.info("Worker %s stopped: %s", self.settings.worker_id, self.stop_reason)
         history = self.context.storage.sync()
-        if self.stop_reason == NOTHING_LEFT:
-            budget = self._sampler.budget(history)
-            say_the_optimizer_ended_first(budget, NOTHING_LEFT, worker_id=self.settings.worker_id)
+        stopped = self._local_stop or self._sampler.reason_at(history)
+        logger.info("Worker %s stopped: %s", self.settings.worker_id, stopped)
+        budget = self._sampler.budget(history)
+        say_the_optimizer_ended_first(budget, stopped, worker_id=self.settings.worker_id)
         mention_silent_workers(
             history,
             self.settings.worker_id,
@@ -121,7 +122,6 @@ class Worker:
         )
         if self._claimed == 0 and history.all_final:
             reason = self._sampler.stop_reason or ""
-            budget = self._sampler.budget(history)
             fits = not reason.startswith(BUDGET_DOES_NOT_FIT)
             say_why_nothing_was_evaluated(
                 budget,

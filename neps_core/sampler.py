@@ -34,12 +34,9 @@ from neps_core.models import BudgetInfo, Proposal, Trial, TrialState
 from neps_core.plugin_checks import returned_list
 from neps_core.plugin_manager import Plugins
 from neps_core.space import PipelineSpace
+from neps_core.stop_reasons import BUDGET_DOES_NOT_FIT, NOTHING_LEFT, budget_used_up
 
 logger = logging.getLogger(__name__)
-
-#: The stop reason when the budget left is smaller than the next trial would spend.
-BUDGET_DOES_NOT_FIT = "what is left of the budget does not fit the next trial"
-NOTHING_LEFT = "the optimizer has nothing left to propose"
 
 
 class TrialSampler:
@@ -124,12 +121,7 @@ class TrialSampler:
         budget = self.budget(history)
         if budget.exhausted_by is not None:  # also when asked for nothing: it stops
             running = len(history.ids_in(TrialState.EVALUATING))
-            self.stop_reason = f"budget {budget.exhausted_by} used up" + (
-                f" ({running} trial(s) still evaluating; one whose worker dies is re-queued "
-                "after stale_after and handed out again)"
-                if running
-                else ""
-            )
+            self.stop_reason = budget_used_up(budget.exhausted_by, running)
             return claimed
         if wanted == 0:
             return claimed
@@ -148,6 +140,14 @@ class TrialSampler:
             reason = NOTHING_LEFT if exhausted else None
             self._nothing_now(history, claimed, reason or self._does_not_fit(asked))
         return claimed + self._new_trials(history, proposals, wanted, now)
+
+    def reason_at(self, history: TrialHistory) -> str | None:
+        """``stop_reason`` as it reads at ``history``: the trials it counted as running when
+        the budget ran out (a process pool's own) may have ended since."""
+        exhausted = self.budget(history).exhausted_by
+        if exhausted is not None and (self.stop_reason or "").startswith("budget"):
+            return budget_used_up(exhausted, len(history.ids_in(TrialState.EVALUATING)))
+        return self.stop_reason
 
     def _does_not_fit(self, asked: list[Proposal]) -> str:
         """``BUDGET_DOES_NOT_FIT``, with the next trial's fidelity (BO runs at the maximum)."""

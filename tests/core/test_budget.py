@@ -679,3 +679,27 @@ def test_a_space_used_up_before_the_budget_says_so_as_a_warning(
         neps.run(lambda a, b: float(b), space, root_directory=tmp_path / "other",
                  optimizer="grid_search")  # fmt: skip
     assert "stopped with budget left" not in caplog.text
+
+
+def _a_moment(x: float) -> float:
+    time.sleep(0.3)
+    return x
+
+
+def test_the_last_words_count_the_trials_running_when_the_worker_stops(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # "budget evaluations_to_spend used up (1 trial(s) still evaluating; one whose worker
+    # dies is re-queued ...)": counted when the budget ran out, of the pool's own trials,
+    # which the worker then waited for.
+    with caplog.at_level("INFO", logger="neps_core"):
+        summary = neps.run(
+            _a_moment,
+            {"x": neps.Float(0.0, 1.0)},
+            root_directory=tmp_path / "run",
+            evaluations_to_spend=3,
+            evaluator={"name": "process_pool", "n_workers": 2},
+        )
+    assert summary.counts["evaluating"] == 0
+    stopped = [r.message for r in caplog.records if " stopped: " in r.message]
+    assert stopped and stopped[-1].endswith("stopped: budget evaluations_to_spend used up")

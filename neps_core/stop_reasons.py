@@ -1,0 +1,21 @@
+"""Why a worker stops taking trials: the texts of ``stop_reason`` that code compares against.
+
+The sampler sets them; the worker loop, ask-and-tell and the end-of-run warnings read them.
+"""
+
+from __future__ import annotations
+
+#: The budget left is smaller than the next trial would spend.
+BUDGET_DOES_NOT_FIT = "what is left of the budget does not fit the next trial"
+#: The optimizer proposes nothing more (a small space used up, a finished schedule).
+NOTHING_LEFT = "the optimizer has nothing left to propose"
+
+
+def budget_used_up(budget_name: str, running: int) -> str:
+    """The stop reason once ``budget_name`` is spent, with ``running`` trials still running."""
+    return f"budget {budget_name} used up" + (
+        f" ({running} trial(s) still evaluating; one whose worker dies is re-queued "
+        "after stale_after and handed out again)"
+        if running
+        else ""
+    )
