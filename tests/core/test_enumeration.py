@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import neps_core as neps
+from neps_core.space import Equals
 from neps_core.space.enumeration import MAX_LISTED, ConfigKeys, config_key, unseen_config
 from neps_core.testing import history_of, make_trial
 
@@ -32,11 +33,73 @@ def test_the_one_configuration_left_is_found() -> None:
     assert unseen_config(GRID, {*seen, config_key(last)}, rng) is None
 
 
-def test_spaces_that_cannot_be_listed_give_none() -> None:
+def test_spaces_that_cannot_be_listed_are_drawn() -> None:
     rng = np.random.default_rng(0)
-    assert unseen_config(neps.PipelineSpace({"x": neps.Float(0.0, 1.0)}), set(), rng) is None
+    floats = neps.PipelineSpace({"x": neps.Float(0.0, 1.0)})
+    assert unseen_config(floats, set(), rng) is not None
     huge = neps.PipelineSpace({"n": neps.Integer(0, MAX_LISTED)})  # one more than listed
-    assert unseen_config(huge, set(), rng) is None
+    assert unseen_config(huge, set(), rng) is not None
+
+
+#: 2 + 40 * 2 = 82 configurations: ``b`` only where ``a`` is "hi".
+CONDITIONAL = neps.PipelineSpace(
+    {
+        "a": neps.Categorical(("lo", "hi")),
+        "b": neps.Categorical(tuple(range(40))),
+        "c": neps.Categorical(("p", "q")),
+    },
+    conditions={"b": Equals("a", "hi")},
+)
+
+
+class Structural(neps.PipelineSpace):
+    """2 * 40 = 80 configurations, a choice between operations: a space that is not listed."""
+
+    act = neps.Categorical(choices=(neps.Operation("ReLU"), neps.Operation("GELU")))
+    width = neps.Categorical(choices=tuple(range(40)))
+
+
+def test_a_conditional_space_is_listed_to_its_last_configuration() -> None:
+    """A space with conditions was not listed: "nothing left" after 50 missed draws."""
+    rng = np.random.default_rng(0)
+    seen: set[str] = set()
+    while (config := unseen_config(CONDITIONAL, seen, rng)) is not None:
+        assert ("b" in config) == (config["a"] == "hi")
+        seen.add(config_key(config))
+    assert len(seen) == 82
+
+
+@pytest.mark.parametrize("space", [CONDITIONAL, Structural()], ids=["conditional", "structural"])
+@pytest.mark.parametrize("optimizer", ["complex_random_search", "regularized_evolution"])
+def test_conditional_and_structural_spaces_are_used_up(
+    tmp_path: Path, optimizer: str, space: neps.PipelineSpace
+) -> None:
+    """They stopped with "nothing left to propose" at 67 to 79 of 80 or 82 configurations."""
+    size = 82 if space is CONDITIONAL else 80
+    summary = neps.run(
+        lambda **config: float(len(repr(sorted(config.items())))),
+        space,
+        root_directory=tmp_path,
+        evaluations_to_spend=200,
+        optimizer=optimizer,
+        seed=0,
+    )
+    configs = {config_key(trial.config) for trial in summary.trials}
+    assert summary.budget.used_evaluations == len(configs) == size
+
+
+def test_bayesian_optimization_uses_up_a_conditional_space(tmp_path: Path) -> None:
+    """It stopped with "nothing left to propose" at 61 to 70 of 70 configurations."""
+    summary = neps.run(
+        lambda **config: float(len(repr(sorted(config.items())))),
+        CONDITIONAL,
+        root_directory=tmp_path,
+        evaluations_to_spend=200,
+        optimizer="bayesian_optimization",
+        seed=0,
+    )
+    configs = {config_key(trial.config) for trial in summary.trials}
+    assert summary.budget.used_evaluations == len(configs) == 82
 
 
 @pytest.mark.parametrize(

@@ -14,6 +14,7 @@ from neps_core.components import build_optimizer
 from neps_core.errors import SettingsError
 from neps_core.history import TrialHistory
 from neps_core.models import BudgetInfo, Proposal, TrialState
+from neps_core.space import Equals
 from neps_core.testing import history_of, make_trial, simulate
 from neps_core_plugins.asha import ASHA
 from neps_core_plugins.async_hb import AsyncHB
@@ -399,6 +400,42 @@ def test_the_last_untried_configuration_of_a_finite_space_is_found(seed: int) ->
     optimizer = build_optimizer(ASHA, {"eta": 9}, space, seed=seed)
     (proposal,) = _ask(optimizer, history_of(trials))
     assert proposal.config == {"n": 100, "epochs": 1}
+    assert proposal.previous_trial_id is None
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_the_last_untried_configuration_of_a_conditional_space_is_found(seed: int) -> None:
+    """A space with conditions was not listed: asha said "nothing left to propose" with one of
+    its 402 configurations never tried (drawn once in 800)."""
+    space = neps.PipelineSpace(
+        {
+            "a": neps.Categorical(("lo", "hi")),
+            "b": neps.Categorical(tuple(range(200))),
+            "c": neps.Categorical(("p", "q")),
+            "epochs": neps.IntegerFidelity(1, 9),
+        },
+        conditions={"b": Equals("a", "hi")},
+    )
+    configs = [{"a": "lo", "c": c} for c in "pq"]
+    configs += [{"a": "hi", "b": b, "c": c} for b in range(200) for c in "pq"][:-1]
+    trials = [
+        make_trial(i, {**config, "epochs": 1}, "success", objective=float(i), fidelity=1)
+        for i, config in enumerate(configs, start=1)
+    ]
+    trials += [  # the top ninth already promoted: nothing to do but start the last one
+        make_trial(
+            1000 + i,
+            {**configs[i - 1], "epochs": 9},
+            "success",
+            objective=0.0,
+            fidelity=9,
+            previous_trial_id=str(i),
+        )
+        for i in range(1, len(configs) // 9 + 1)
+    ]
+    optimizer = build_optimizer(ASHA, {"eta": 9}, space, seed=seed)
+    (proposal,) = _ask(optimizer, history_of(trials))
+    assert proposal.config == {"a": "hi", "b": 199, "c": "q", "epochs": 1}
     assert proposal.previous_trial_id is None
 
 
