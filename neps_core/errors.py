@@ -91,6 +91,15 @@ class InvalidParameterError(NepsCoreError, ValueError):
     """A parameter definition that cannot describe a search dimension."""
 
 
+class NoAllowedConfigurationError(NepsCoreError, ValueError):
+    """Draws found no configuration that the space's forbidden clauses allow."""
+
+
+class NoAllowedMutationError(NoAllowedConfigurationError):
+    """No neighbour of a configuration that the forbidden clauses allow was found (maybe none
+    exists); an optimizer draws a fresh configuration instead."""
+
+
 class MigrationError(NepsCoreError):
     """A run cannot be migrated; the message says which root and why."""
 

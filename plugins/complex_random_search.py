@@ -94,7 +94,7 @@ class ComplexRandomSearch(Optimizer):
                 return self.space.mutate(
                     parent.config, rng, rate=settings.mutation_rate, step=settings.step
                 )
-            except ValueError:  # a configuration of another space version: draw instead
+            except ValueError:  # NoAllowedMutationError, or another space version's: draw
                 return self.space.sample(rng)
         use_priors = roll < settings.mutation_share + settings.prior_share
         return self.space.sample(rng, use_priors=use_priors)

@@ -137,7 +137,7 @@ class PriorBand(BracketOptimizer):
                     step=self.settings.mutation_std,
                     fidelity=fidelity,
                 )
-            except ValueError:  # the incumbent belongs to an older version of the space
+            except ValueError:  # NoAllowedMutationError, or an incumbent of an older space
                 pass
         return self.space.sample(rng, use_priors=pick == 1, fidelity=fidelity)
 

@@ -150,7 +150,7 @@ class RegularizedEvolution(Optimizer):
             return self.space.mutate(
                 parent.config, rng, rate=self.settings.mutation_rate, step=self.settings.step
             )
-        except ValueError:  # a configuration of another space version: draw instead
+        except ValueError:  # NoAllowedMutationError, or another space version's: draw instead
             return self._random(rng)
 
 

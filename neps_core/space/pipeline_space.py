@@ -6,16 +6,19 @@ space simply ``{name: value}``. ``resolve`` turns one into ``evaluate_pipeline``
 
 from __future__ import annotations
 
+import contextlib
 import types
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
+from neps_core.errors import NoAllowedConfigurationError, NoAllowedMutationError
 from neps_core.space.analysis import DEFAULT_MAX_DEPTH, SpaceStructure
 from neps_core.space.class_attributes import class_entries, unshadow
 from neps_core.space.conditions import Clause
 from neps_core.space.materialize import instantiate_entries, readable
+from neps_core.space.mutation import MUTATION_REJECTIONS, mutation_attempts
 from neps_core.space.parameters import (
     Categorical,
     Constant,
@@ -225,30 +228,28 @@ class PipelineSpace:
         """A configuration near ``config``: some of its decisions moved, the rest kept.
 
         Each decision that reaches ``evaluate_pipeline`` moves with probability ``rate``
-        (default: one over their number; at least one always moves): numbers by a normal
-        step of ``step`` in their unit interval, categoricals to another choice. Decisions
-        below a changed choice are drawn anew. The fidelity is set to ``fidelity``.
+        (default: one over their number; at least one always moves): numbers by a normal step
+        of ``step`` in their unit interval, categoricals to another choice. Decisions below a
+        changed choice are drawn anew. The fidelity is set to ``fidelity``. Moves that forbidden
+        clauses refuse are chosen again (``NoAllowedMutationError`` when all are).
         """
         mutable = list(self.mutable_decisions(config))
         if not mutable:
             return self.sample(rng, fidelity=fidelity)
-        rate = 1.0 / len(mutable) if rate is None else rate
-        moved = [path for path in mutable if rng.random() < rate]
-        moved = moved or [mutable[int(rng.integers(len(mutable)))]]
-        kept = {k: v for k, v in config.items() if k not in moved and k != self._fidelity_name}
-        policy = DrawPolicy(
-            rng=rng, fidelity=fidelity, perturb={path: config[path] for path in moved}, step=step
-        )
-        return self._draw(kept, policy).decisions
+        base = DrawPolicy(rng=rng, fidelity=fidelity, step=step)
+        for kept, policy in mutation_attempts(config, mutable, rate, base, self._fidelity_name):
+            with contextlib.suppress(NoAllowedConfigurationError):  # repaired a few times
+                return self._draw(kept, policy, MUTATION_REJECTIONS).decisions
+        raise NoAllowedMutationError(f"No mutation of {dict(config)} the forbidden clauses allow")
 
     def prior_config(self, *, fidelity: Any = "max") -> dict[str, Any]:
         """The configuration made of every parameter's prior (its centre where it has none);
         where a forbidden clause excludes it, that clause's parameters drawn near it (seed 0)."""
         return self._draw({}, DrawPolicy(center=True, fidelity=fidelity)).decisions
 
-    def _draw(self, given: Mapping[str, Any], policy: DrawPolicy) -> Resolution:
+    def _draw(self, given: Mapping[str, Any], policy: DrawPolicy, limit: int = 0) -> Resolution:
         value = None if self._fidelity_name is None else self.fidelity_value(policy.fidelity)
-        for rejections in range(MAX_FORBIDDEN_REJECTIONS):
+        for rejections in range(limit or MAX_FORBIDDEN_REJECTIONS):  # a global tests lower
             drawing = policy.after(rejections)
             resolution = self._resolver(given, policy=drawing, fidelity_value=value).run()
             violated = self.violated_clause(resolution.decisions)
@@ -259,8 +260,8 @@ class PipelineSpace:
             # Kept decisions may be what the clause forbids: draw its parameters anew.
             given = {k: v for k, v in given.items() if k not in violated.names()}
         assert violated is not None  # the loop ran (the limit is positive) and got none
-        raise ValueError(
-            f"No configuration the space's forbidden clauses allow in {MAX_FORBIDDEN_REJECTIONS} "
+        raise NoAllowedConfigurationError(
+            f"No configuration the space's forbidden clauses allow in {rejections + 1} "
             f"draws (the last, {resolution.decisions}, by {violated.describe()})"
         )
 

@@ -18,13 +18,17 @@ import pytest
 import yaml
 
 import neps_core as neps
+from neps_core.errors import NoAllowedMutationError
 from neps_core.space import (
     Equals,
     GreaterThan,
+    NotEquals,
     Relation,
     describe_space,
     space_from_description,
 )
+from neps_core.space.mutation import MUTATION_ATTEMPTS, MUTATION_REJECTIONS
+from neps_core.space.resolution import Resolver
 
 
 class MixedSpace(neps.PipelineSpace):
@@ -862,6 +866,51 @@ def test_a_forbidden_prior_configuration_is_replaced_by_an_allowed_one_near_it(
     neps.run(evaluate, space, root_directory=root, evaluations_to_spend=4,
              optimizer=(optimizer, STARTING_FROM_THE_PRIOR[optimizer]))  # fmt: skip
     assert len(seen) == 4 and all(space.violated_clause(c) is None for c in seen)
+
+
+def _pinned(*forbidden: Any) -> neps.PipelineSpace:
+    """Only ``a == "x"`` allowed (and whatever else ``forbidden`` leaves)."""
+    return neps.PipelineSpace(
+        {"a": neps.Categorical(("x", "y", "z")), "b": neps.Categorical((1, 2, 3))},
+        forbidden=[NotEquals("a", "x"), *forbidden],
+    )
+
+
+def _resolver_runs(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """A counter of the space's walks, each a draw or a reading of a configuration."""
+    runs = [0]
+    run = Resolver.run
+
+    def counted(self: Resolver) -> Any:
+        runs[0] += 1
+        return run(self)
+
+    monkeypatch.setattr(Resolver, "run", counted)
+    return runs
+
+
+def test_a_mutation_the_forbidden_clauses_refuse_moves_other_decisions(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A mutation moving the pinned ``a`` kept that move for 20,000 draws and raised: 14 of
+    20 mutations failed, 4 s in all, though ``b`` had two allowed moves."""
+    runs = _resolver_runs(monkeypatch)
+    rng = np.random.default_rng(0)
+    children = [_pinned().mutate({"a": "x", "b": 2}, rng) for _ in range(200)]
+    assert {(child["a"], child["b"]) for child in children} == {("x", 1), ("x", 3)}
+    assert runs[0] < 200 * 50
+
+
+def test_a_configuration_without_an_allowed_neighbour_fails_to_mutate_within_a_bound(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With no allowed neighbour a mutation paid 20,000 draws and raised a plain ValueError,
+    which optimizers took for a configuration of an older space."""
+    space = _pinned(NotEquals("b", 2))  # {"a": "x", "b": 2} is all there is
+    runs = _resolver_runs(monkeypatch)
+    with pytest.raises(NoAllowedMutationError, match="No mutation of"):
+        space.mutate({"a": "x", "b": 2}, np.random.default_rng(0))
+    assert runs[0] <= 1 + MUTATION_ATTEMPTS * MUTATION_REJECTIONS
 
 
 @pytest.mark.parametrize(
