@@ -67,3 +67,19 @@ def signals_stop_the_worker() -> Iterator[None]:
     finally:
         for signum, handler in taken.items():
             signal.signal(signum, handler)  # type: ignore[arg-type]
+
+
+def reset_inherited_handlers() -> None:
+    """Give a forked process the signal handlers a fresh interpreter starts with.
+
+    A ``fork`` copy of a worker keeps its handlers: SIGTERM raised ``WorkerStopped`` into the
+    evaluation instead of ending the process, so a timeout waited for the SIGKILL after
+    ``kill_grace``. An ignored signal stays ignored, as it does across ``exec``.
+    """
+    fresh: dict[int, Callable[..., Any] | signal.Handlers] = {
+        signum: signal.SIG_DFL for signum in STOPPING_SIGNALS
+    }
+    fresh[signal.SIGINT] = signal.default_int_handler
+    for signum, handler in fresh.items():
+        if callable(signal.getsignal(signum)):
+            signal.signal(signum, handler)

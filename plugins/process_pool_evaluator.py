@@ -47,6 +47,7 @@ from neps_core.evaluation.children import STARTUP_ALLOWANCE, how_it_exited
 from neps_core.evaluation.main_script import only_in_main, pickled_by_name, unsendable_job_error
 from neps_core.evaluation.processes import signal_group
 from neps_core.interfaces import EvaluationJob, EvaluationOutcome, Evaluator
+from neps_core.termination import reset_inherited_handlers
 from neps_core.validators import at_least, one_of, positive
 
 START_METHODS = ("spawn", "forkserver", "fork")
@@ -71,6 +72,7 @@ class ProcessPoolSettings:
 def serve(connection: multiprocessing.connection.Connection) -> None:
     """The loop of one pool process: receive a trial, evaluate it, send back what happened."""
     os.setsid()  # its own process group: a timeout kills whatever the evaluation started
+    reset_inherited_handlers()  # forked, it had the worker's: SIGTERM did not end it
     while True:
         try:
             message = connection.recv_bytes()

@@ -19,6 +19,7 @@ from late_evaluations import sleep_then_raise, sleep_then_return
 from unpicklable import Locked
 
 import neps_core as neps
+from neps_core.termination import signals_stop_the_worker
 from neps_core.testing import BackgroundEvaluatorContract
 from neps_core.testing.evaluator_contract import collect, make_job
 from neps_core_plugins.process_pool_evaluator import (
@@ -76,6 +77,15 @@ def fail_first_then_sleep(x: float, pipeline_id: str) -> float:
         raise ValueError("boom")
     time.sleep(60)
     return x
+
+
+def sleep_noting_what_interrupts_it(note: str) -> float:
+    try:
+        time.sleep(300)
+    except BaseException as interruption:
+        Path(note).write_text(repr(interruption))
+        raise
+    return 0.0
 
 
 def two_seconds_for_the_first(x: float, pipeline_id: str) -> float:
@@ -519,6 +529,26 @@ def test_a_timeout_kills_what_the_evaluation_started(tmp_path: Path) -> None:
     if pid_file.exists():  # it had started its grandchild before the timeout
         status = Path(f"/proc/{pid_file.read_text()}/status")
         assert not status.exists() or "State:\tZ" in status.read_text()
+
+
+def test_a_forked_pool_process_dies_of_the_timeouts_sigterm(tmp_path: Path) -> None:
+    # Forked, it kept the worker's SIGTERM handler: the evaluation got WorkerStopped(143),
+    # the process served on, and only the SIGKILL after kill_grace ended it.
+    note = tmp_path / "interrupted_by"
+    settings = ProcessPoolSettings(timeout=1.0, kill_grace=60.0, start_method="fork")
+    with signals_stop_the_worker():  # as during run()
+        evaluator = ProcessPoolEvaluator(settings)
+        try:
+            evaluator.submit(
+                make_job("1", sleep_noting_what_interrupts_it, {"note": str(note)}, tmp_path)
+            )
+            outcome = collect(evaluator, 1, 120)["1"]
+            assert isinstance(outcome.error, TimeoutError)
+            stopping = time.monotonic()
+        finally:
+            evaluator.close()
+    assert time.monotonic() - stopping < 30  # it did not wait for the SIGKILL
+    assert not note.exists(), note.read_text()
 
 
 def test_a_function_the_pool_cannot_import_fails_its_trial_only(tmp_path: Path) -> None:
