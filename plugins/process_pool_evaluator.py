@@ -44,7 +44,12 @@ from neps_core.evaluation.child_runner import (
     with_plain_values,
 )
 from neps_core.evaluation.children import STARTUP_ALLOWANCE, how_it_exited
-from neps_core.evaluation.main_script import only_in_main, pickled_by_name, unsendable_job_error
+from neps_core.evaluation.main_script import (
+    only_in_main,
+    pickled_by_name,
+    unimportable_script_hidden,
+    unsendable_job_error,
+)
 from neps_core.evaluation.processes import signal_group
 from neps_core.interfaces import EvaluationJob, EvaluationOutcome, Evaluator
 from neps_core.termination import reset_inherited_handlers
@@ -233,7 +238,8 @@ class ProcessPoolEvaluator(Evaluator):
         # processes, which an idle pool process would never end by itself).
         process = self._context.Process(target=serve, args=(child_end,), daemon=False)
         orphan_guardian.prepare()
-        process.start()
+        with unimportable_script_hidden():  # a script read from stdin
+            process.start()
         orphan_guardian.guard(process.pid)  # busy, it would outlive a SIGKILLed worker
         atexit.unregister(self.close)
         atexit.register(self.close)
@@ -291,7 +297,7 @@ class ProcessPoolEvaluator(Evaluator):
             member.process.join(1.0)  # the pipe closes a moment before the exit code is known
             hint = (
                 "; a pool process that dies at once often re-ran an unguarded script: put "
-                "run() under `if __name__ == '__main__':`"
+                "run() under `if __name__ == '__main__':` (its own error is on stderr)"
                 if member.served == 0 and not member.running  # died before evaluating
                 else ""
             )

@@ -11,10 +11,13 @@ pickles a trial's call to another process.
 from __future__ import annotations
 
 import ast
+import contextlib
 import dis
 import functools
 import inspect
 import io
+import multiprocessing.process
+import os
 import pickle
 import sys
 import types
@@ -139,6 +142,39 @@ def unsendable_outcome(
     if named is None:
         raise error
     return EvaluationOutcome(trial_id=job.trial.id, error=named)
+
+
+def unimportable_script() -> str | None:
+    """The ``__file__`` of a script that a spawned process cannot run again, else ``None``.
+
+    Spawn and forkserver re-run the script from its file; one read from stdin
+    (``python - < train.py``) has ``__file__ == "<stdin>"``, which is no file, and every new
+    process died of a FileNotFoundError.
+    """
+    main = sys.modules.get("__main__")
+    if getattr(getattr(main, "__spec__", None), "name", None):
+        return None  # ``python -m``: imported by module name
+    path = getattr(main, "__file__", None)
+    started_in = getattr(multiprocessing.process, "ORIGINAL_DIR", None) or ""  # as spawn
+    if path is None or os.path.isfile(os.path.join(started_in, path)):
+        return None
+    return str(path)
+
+
+@contextlib.contextmanager
+def unimportable_script_hidden() -> Iterator[None]:
+    """While processes start, a script they could not run again is left out, as for an
+    interactive session: they import nothing of it, and its code travels by value."""
+    path = unimportable_script()
+    if path is None:
+        yield
+        return
+    main = sys.modules["__main__"]
+    del main.__file__
+    try:
+        yield
+    finally:
+        main.__file__ = path
 
 
 def _script() -> str | None:

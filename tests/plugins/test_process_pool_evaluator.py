@@ -348,6 +348,48 @@ def test_functions_defined_under_the_main_guard_reach_the_pool(tmp_path: Path) -
     assert _script_output(tmp_path, GUARDED, tmp_path) == ["2", "2", "2", "2"]
 
 
+FROM_STDIN = textwrap.dedent(
+    """
+    import sys
+    import neps_core as neps
+
+    def evaluate_pipeline(x):
+        return x
+
+    if __name__ == "__main__":
+        summary = neps.run(
+            evaluate_pipeline,
+            {"x": neps.Float(0.0, 1.0)},
+            root_directory=sys.argv[1],
+            evaluations_to_spend=3,
+            ignore_errors=True,
+            evaluator={"name": "process_pool", "n_workers": 2, "start_method": sys.argv[2]},
+        )
+        print(summary.counts["success"], [t.report.error for t in summary.trials])
+    """
+)
+
+
+@pytest.mark.parametrize("start_method", ["spawn", "forkserver"])
+def test_a_script_read_from_stdin_runs_its_trials(tmp_path: Path, start_method: str) -> None:
+    # ``python - < script.py``: every pool process re-ran "<cwd>/<stdin>", died of a
+    # FileNotFoundError, and each trial failed with a hint to guard the (guarded) script.
+    script = tmp_path / "script.py"
+    script.write_text(FROM_STDIN)
+    with script.open() as stdin:
+        done = subprocess.run(
+            [sys.executable, "-", str(tmp_path / "root"), start_method],
+            stdin=stdin,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["3", "[None,", "None,", "None]"], done.stderr
+
+
 MODULE_LEVEL = textwrap.dedent(
     """
     import sys
