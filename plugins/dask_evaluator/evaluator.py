@@ -38,7 +38,7 @@ from neps_core.evaluation.child_runner import (
     call_capturing,
     outcome_of,
 )
-from neps_core.evaluation.main_script import unsendable_outcome
+from neps_core.evaluation.main_script import unimportable_script, unsendable_outcome
 from neps_core.interfaces import EvaluationJob, EvaluationOutcome, Evaluator
 from neps_core.validators import at_least, positive
 from neps_core_plugins.dask_evaluator.watch import WorkerWatch
@@ -106,6 +106,22 @@ def _pickled_by_python(error: BaseException) -> bytes:
     return buffer.getvalue()
 
 
+def _refuse_an_unimportable_script() -> None:
+    """A LocalCluster's nannies spawn its workers, which run the script again from its file:
+    one read from stdin stopped the run with a bare "Nanny failed to start"."""
+    import dask.config
+
+    script = unimportable_script()
+    if script is None or dask.config.get("distributed.worker.multiprocessing-method") == "fork":
+        return
+    raise RuntimeError(
+        "the dask evaluator cannot start a LocalCluster: its worker processes run the script "
+        f"again from its file, and {script!r} is no file (a script read from stdin?); save the "
+        "script to a .py file and run that, use evaluator='process_pool', or give the address "
+        "of a running cluster"
+    )
+
+
 class _NonDaemonicWorkers:
     """dask's ``distributed.worker.daemon: False`` while any LocalCluster started here runs.
 
@@ -161,6 +177,8 @@ class DaskEvaluator(Evaluator):
     def __init__(self, settings: DaskSettings | None = None) -> None:
         super().__init__(settings)
         _distributed()  # missing, it must stop the run before an overwrite or a first trial
+        if self.settings.address is None:
+            _refuse_an_unimportable_script()
         self._client: Any = None
         self._cluster: Any = None
         self._holds_config = False  # NON_DAEMONIC_WORKERS, while the cluster started here runs

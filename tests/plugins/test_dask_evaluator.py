@@ -149,6 +149,28 @@ def test_without_an_address_a_local_cluster_is_started_and_shut_down(
     assert "already in use" not in completed.stderr  # the cluster took a free port instead
 
 
+def test_a_script_read_from_stdin_is_refused_naming_why(tmp_path: Path, root: Path) -> None:
+    # ``python - < script.py``: the spawned workers ran "<cwd>/<stdin>" again and the run
+    # stopped with a bare "RuntimeError: Nanny failed to start."
+    script = tmp_path / "script.py"
+    script.write_text(SCRIPT)
+    with script.open() as stdin:
+        completed = subprocess.run(
+            [sys.executable, "-", str(root)],
+            stdin=stdin,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=300,
+        )
+    assert completed.returncode != 0
+    assert "'<stdin>' is no file" in completed.stderr, completed.stderr
+    assert "save the script to a .py file" in completed.stderr
+    assert "Nanny failed" not in completed.stderr  # refused before a cluster started
+    assert not list(root.glob("configs/*/report.yaml"))  # no trial was spent
+
+
 def test_importing_neps_core_does_not_import_dask() -> None:
     code = (
         "import sys, neps_core; from neps_core.plugin_manager import load_plugins; "
