@@ -19,7 +19,13 @@ from typing import ClassVar
 import attrs
 
 from neps_core import hookimpl
-from neps_core.evaluation.processes import ChildProcess, launch_for, stop_children
+from neps_core.evaluation.processes import (
+    ChildProcess,
+    Command,
+    function_target,
+    launch_for,
+    stop_children,
+)
 from neps_core.interfaces import EvaluationJob, EvaluationOutcome, Evaluator
 from neps_core.validators import at_least, executable, positive
 
@@ -54,8 +60,14 @@ class SubprocessEvaluator(Evaluator):
         return int(self.settings.n_workers)
 
     def submit(self, job: EvaluationJob) -> None:
-        """Start the child for ``job``; a function that cannot run in a child fails the trial."""
+        """Start the child for ``job``; what keeps it from starting fails the trial.
+
+        A function no child can import (a lambda, one defined in a notebook) stops the run
+        instead, its trial given back: it failed every trial alike, spending the budget.
+        """
         settings: SubprocessSettings = self.settings
+        if not isinstance(job.function, Command):
+            function_target(job.function)
         timeout = job.timeout if job.timeout is not None else settings.timeout
         try:
             launch = launch_for(

@@ -43,7 +43,11 @@ from neps_core.evaluation.children import (
     signal_group,
     stop_children,
 )
-from neps_core.evaluation.main_script import guard_only_globals, only_in_main
+from neps_core.evaluation.main_script import (
+    guard_only_globals,
+    only_in_main,
+    unimportable_script,
+)
 from neps_core.user_paths import user_path
 
 __all__ = [
@@ -110,11 +114,7 @@ def function_target(function: Callable[..., Any]) -> str:
             "(not a lambda, closure or bound method) or a neps_core.Command"
         )
     if module == "__main__" and only_in_main(function):
-        raise TypeError(
-            f'{function!r} is defined under the script\'s `if __name__ == "__main__":` guard '
-            "(or in a notebook), where a fresh interpreter cannot import it: define it at "
-            "module level"
-        )
+        raise TypeError(_out_of_an_imports_reach(function))
     if module == "__main__" and (missing := guard_only_globals(function)):
         raise TypeError(
             f"{function!r} uses {', '.join(missing)}, which only the script's "
@@ -131,6 +131,21 @@ def function_target(function: Callable[..., Any]) -> str:
     if path is None:
         raise TypeError(f"{function!r} lives in an interactive session; put it in a file")
     return f"{Path(path).resolve()}:{qualname}"
+
+
+def _out_of_an_imports_reach(function: Callable[..., Any]) -> str:
+    """Where ``function`` of ``__main__`` is defined that an import does not reach, and the
+    way out: a notebook's code is already at module level, so only a module of its own helps."""
+    move = "put it in a .py module and import it from there"
+    if getattr(sys.modules["__main__"], "__file__", None) is None or unimportable_script():
+        return (
+            f"{function!r} is defined in an interactive session (a notebook, `python -c`, a "
+            f"script read from stdin), which a fresh interpreter cannot import: {move}"
+        )
+    return (
+        f'{function!r} is defined under the script\'s `if __name__ == "__main__":` guard, '
+        f"where a fresh interpreter cannot import it: define it at module level, or {move}"
+    )
 
 
 def launch_for(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import json
 import os
@@ -679,9 +680,8 @@ def test_an_exception_whose_str_raises_and_whose_type_is_gone_is_named_by_its_ty
 
 def test_a_lambda_cannot_run_in_a_fresh_interpreter(tmp_path: Path) -> None:
     evaluator = SubprocessEvaluator()
-    evaluator.submit(make_job("1", lambda x: x, {"x": 1.0}, tmp_path / "trial"))
-    outcome = collect(evaluator, 1, 60)["1"]
-    assert isinstance(outcome.error, TypeError) and "module-level function" in str(outcome.error)
+    with pytest.raises(TypeError, match="module-level function"):
+        evaluator.submit(make_job("1", lambda x: x, {"x": 1.0}, tmp_path / "trial"))
 
 
 class Model:
@@ -692,9 +692,8 @@ class Model:
 def test_a_bound_method_is_refused_before_it_runs(tmp_path: Path) -> None:
     # Was "missing 1 required positional argument: 'self'" from the child.
     evaluator = SubprocessEvaluator()
-    evaluator.submit(make_job("1", Model().evaluate, {"x": 1.0}, tmp_path / "trial"))
-    outcome = collect(evaluator, 1, 60)["1"]
-    assert isinstance(outcome.error, TypeError) and "bound method" in str(outcome.error)
+    with pytest.raises(TypeError, match="bound method"):
+        evaluator.submit(make_job("1", Model().evaluate, {"x": 1.0}, tmp_path / "trial"))
 
 
 GUARDED_SCRIPT = """
@@ -704,8 +703,13 @@ if __name__ == "__main__":
     def evaluate_pipeline(x: float) -> float:
         return x
 
-    neps.run(evaluate_pipeline, {"x": neps.Float(0.0, 1.0)}, root_directory="run",
-             evaluations_to_spend=1, ignore_errors=True, evaluator="subprocess")
+    try:
+        neps.run(evaluate_pipeline, {"x": neps.Float(0.0, 1.0)}, root_directory="run",
+                 evaluations_to_spend=2, ignore_errors=True,
+                 evaluator={"name": "subprocess", "n_workers": 2})
+    except TypeError as error:
+        print(error)
+    print(neps.status("run").counts["pending"])
 """
 
 
@@ -721,9 +725,53 @@ def test_a_function_under_the_main_guard_is_refused_naming_the_guard(tmp_path: P
         check=False,
     )
     assert done.returncode == 0, done.stderr
-    stored = report(tmp_path / "run", "1")
-    assert stored["error"].startswith("TypeError:") and "__main__" in stored["error"]
-    assert "define it at module level" in stored["error"]
+    assert '`if __name__ == "__main__":` guard' in done.stdout
+    assert "define it at module level, or put it in a .py module" in done.stdout
+    assert done.stdout.split()[-1] == "2"  # the run stopped at once, its trials given back
+
+
+MODULE_LEVEL_SCRIPT = """
+import neps_core as neps
+
+def evaluate_pipeline(x: float) -> float:
+    return x
+
+try:
+    neps.run(evaluate_pipeline, {"x": neps.Float(0.0, 1.0)}, root_directory="run",
+             evaluations_to_spend=2, ignore_errors=True,
+             evaluator={"name": "subprocess", "n_workers": 2})
+except TypeError as error:
+    print(error)
+print(neps.status("run").counts["pending"])
+"""
+
+
+@pytest.mark.parametrize("how", ["stdin", "-c"])
+def test_a_function_of_an_interactive_session_is_refused_saying_to_import_it(
+    tmp_path: Path, how: str
+) -> None:
+    # Every trial failed advising to move the function out of the main guard (there was
+    # none) to module level (where it was).
+    source = MODULE_LEVEL_SCRIPT
+    stdin = None
+    if how == "stdin":
+        (tmp_path / "script.py").write_text(source)
+        stdin = (tmp_path / "script.py").open()
+    command = [PYTHON, "-"] if how == "stdin" else [PYTHON, "-c", source]
+    with stdin or contextlib.nullcontext():
+        done = subprocess.run(
+            command,
+            stdin=stdin,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    assert done.returncode == 0, done.stderr
+    assert "is defined in an interactive session" in done.stdout
+    assert "put it in a .py module and import it from there" in done.stdout
+    assert done.stdout.split()[-1] == "2"  # pending: no trial spent
 
 
 def test_a_cwd_the_run_makes_is_used_and_a_missing_one_fails_its_trial_by_name(
