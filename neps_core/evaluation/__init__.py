@@ -8,6 +8,8 @@ part of the plugin API):
   (``call_evaluate_pipeline``, ``call_capturing``, ``outcome_of``), and the JSON wire format
   results and exceptions travel in (``encode``, ``decode``, ``rebuild_exception``). It is
   also the script a fresh interpreter runs, so it imports only the standard library.
+- ``own_loop``: running an ``async def`` function's coroutine where an event loop already
+  runs (a Jupyter cell), cancelled by a Ctrl-C of the caller.
 - ``processes``: ``Command`` (a trial as a shell command) and ``launch_for``, which turns a
   trial into the child process that evaluates it.
 - ``children``: starting, polling, timing out and killing those children (``ChildProcess``,

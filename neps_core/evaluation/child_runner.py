@@ -61,32 +61,23 @@ def call_evaluate_pipeline(function: Callable[..., Any], arguments: Mapping[str,
     its end, so such a function works with every evaluator.
 
     Where an event loop already runs in this thread (a Jupyter cell), ``asyncio.run`` is
-    refused: the coroutine then gets a loop of its own in a helper thread. ``asyncio`` is
-    imported only for a coroutine (this module runs in a fresh interpreter per trial).
+    refused: the coroutine then gets a loop of its own in a helper thread (``own_loop``), and a
+    Ctrl-C cancels it. ``asyncio`` is imported only for a coroutine (this module runs in a
+    fresh interpreter per trial).
     """
     value = function(**arguments)
     if not isinstance(value, Coroutine):
         return value
     import asyncio
-    import concurrent.futures
-    import threading
 
     try:
         asyncio.get_running_loop()
     except RuntimeError:
         return asyncio.run(value)
-    # A daemon thread: a Ctrl-C here must neither wait for the coroutine nor, at exit, be
-    # held up by it (a thread pool would join its threads).
-    future: concurrent.futures.Future[Any] = concurrent.futures.Future()
+    # Only in the worker's own process (a fresh interpreter runs no loop): not at the top.
+    from neps_core.evaluation.own_loop import run_in_a_loop_of_its_own
 
-    def run_in_a_loop_of_its_own() -> None:
-        try:
-            future.set_result(asyncio.run(value))
-        except BaseException as error:
-            future.set_exception(error)
-
-    threading.Thread(target=run_in_a_loop_of_its_own, daemon=True).start()
-    return future.result()
+    return run_in_a_loop_of_its_own(value)
 
 
 #: What one call of ``evaluate_pipeline`` on a remote worker produced, in a picklable form:

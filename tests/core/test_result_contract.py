@@ -8,6 +8,7 @@ stuck in ``EVALUATING``.
 from __future__ import annotations
 
 import asyncio
+import json
 import math
 import re
 import signal
@@ -420,6 +421,77 @@ def test_ctrl_c_stops_an_awaited_function_where_an_event_loop_runs(tmp_path: Pat
         process.kill()
     assert "KeyboardInterrupt" in stderr
     assert neps.status(root).counts["pending"] == 1  # given back, to be evaluated again
+
+
+RERUN_SCRIPT = """
+import asyncio, json, os, signal, sys, threading, time
+from pathlib import Path
+import neps_core as neps
+
+root = Path(sys.argv[1])
+log = root / "configs" / "config_1" / "progress.log"
+attempt = 0
+
+async def evaluate_pipeline(x, pipeline_directory):
+    mine = attempt
+    try:
+        for step in range(5):
+            with open(pipeline_directory / "progress.log", "a") as stream:
+                stream.write(f"{mine} {step}\\n")
+            await asyncio.sleep(0.2)
+    except asyncio.CancelledError:
+        with open(pipeline_directory / "progress.log", "a") as stream:
+            stream.write(f"{mine} cancelled\\n")
+        raise
+    return x
+
+def interrupt_once_it_runs():
+    while not log.exists():
+        time.sleep(0.01)
+    os.kill(os.getpid(), signal.SIGINT)  # the kernel's Ctrl-C
+
+def run():
+    global attempt
+    attempt += 1
+    neps.run(evaluate_pipeline, {"x": neps.Float(0.0, 1.0)}, root_directory=root,
+             evaluations_to_spend=1)
+
+async def cell():  # a notebook cell, run twice in the same kernel
+    threading.Thread(target=interrupt_once_it_runs, daemon=True).start()
+    try:
+        run()
+    except KeyboardInterrupt:
+        pass
+    left = sorted(t.name for t in threading.enumerate() if t is not threading.main_thread())
+    written = log.read_text()
+    time.sleep(0.6)  # three more steps, had the coroutine gone on
+    state = neps.status(root).counts
+    after = {"threads": left, "unchanged": log.read_text() == written, "pending": state["pending"]}
+    run()
+    print(json.dumps({**after, "lines": log.read_text().splitlines()}))
+
+asyncio.new_event_loop().run_until_complete(cell())
+"""
+
+
+def test_an_interrupted_coroutine_ends_before_its_trial_is_run_again(tmp_path: Path) -> None:
+    """A kernel interrupt, then the cell run again: the first coroutine is cancelled before
+    its trial is given back, so the second evaluation of the trial runs alone."""
+    root = tmp_path / "run"
+    process = subprocess.run(
+        [sys.executable, "-c", RERUN_SCRIPT, str(root)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert process.returncode == 0, process.stderr
+    seen = json.loads(process.stdout.splitlines()[-1])
+    assert seen["threads"] == [] and seen["unchanged"] and seen["pending"] == 1
+    first = [line for line in seen["lines"] if line.startswith("1 ")]
+    assert first[-1] == "1 cancelled"
+    assert seen["lines"][len(first) :] == [f"2 {step}" for step in range(5)]  # not interleaved
+    assert neps.status(root).counts["success"] == 1
 
 
 def test_an_unawaited_coroutine_is_named_with_what_to_do() -> None:
