@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import subprocess
 import sys
 import threading
 import time
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -247,6 +249,26 @@ def test_a_new_run_needs_a_space_and_the_refusal_writes_nothing(root: Path) -> N
     with neps.AskAndTell(SPACE, root, storage="sqlite") as client:  # free to choose storage
         client.tell(client.ask(), 1.0)
     assert neps.status(root).counts["success"] == 1
+
+
+def test_a_client_dropped_unclosed_stops_beating_and_gives_its_trials_back(root: Path) -> None:
+    """A notebook cell run again rebinds the client's name: the old client's heartbeat kept
+    it alive, beating its trial forever, and its presence refused the overwrite."""
+    before = set(threading.enumerate())
+    timing = {"heartbeat_interval": 0.1, "stale_after": 600.0}  # only a give-back frees it
+    client = neps.AskAndTell(SPACE, root, evaluations_to_spend=3, **timing)
+    assert client.ask() is not None
+    dropped = weakref.ref(client)
+    client = neps.AskAndTell(SPACE, root, evaluations_to_spend=3, **timing)  # the cell again
+    gc.collect()
+    assert dropped() is None
+    assert not [t for t in threading.enumerate() if t not in before and t.is_alive()]
+    assert _stored(root, "1").state is TrialState.PENDING  # given back at once
+    while (asked := client.ask()) is not None:
+        client.tell(asked, asked.config["x"])
+    assert client.close().counts["success"] == 3
+    fresh = neps.AskAndTell(SPACE, root, overwrite_root_directory=True)  # no one is present
+    fresh.close()
 
 
 def test_heartbeats_keep_asked_trials_and_a_dead_clients_trials_are_requeued(root: Path) -> None:
