@@ -80,22 +80,36 @@ def present_in(root: Path, *, overwrite: Overwrite | None = None) -> Iterator[No
 
 
 def _exclusive(root: Path, overwrite: Overwrite) -> int | None:
-    """The lock for an overwrite; refused, naming the running trials where it can."""
+    """The lock for an overwrite; refused, naming the running trials where it can, and this
+    process where it is one of those present (the advice to stop them would not help)."""
     try:
         return _lock(root, "exclusive")
-    except LiveWorkersError:
-        _explain(overwrite)
-        raise
+    except LiveWorkersError as refused:
+        error = _explained(overwrite) or refused
+        locks = _locks(root)
+        if locks is not None and str(os.getpid()) in _present(locks):
+            error = LiveWorkersError(f"{error} {IN_THIS_PROCESS.format(pid=os.getpid())}")
+        raise error from None
 
 
-def _explain(overwrite: Overwrite) -> None:
-    """Raise ``overwrite``'s own refusal, which names the running trials, if it has one."""
+#: Said of an overwrite refused (also) because of this process.
+IN_THIS_PROCESS = (
+    "Among those working on it is this very process (pid {pid}): an AskAndTell client not yet "
+    "closed (one a re-run notebook cell replaced stays open while anything refers to it), or "
+    "run() in another thread. close() that client or let that run() end, or restart the "
+    "kernel (interpreter)."
+)
+
+
+def _explained(overwrite: Overwrite) -> LiveWorkersError | None:
+    """``overwrite``'s own refusal, which names the running trials, if it has one."""
     try:
         overwrite(erase=False)
-    except LiveWorkersError:
-        raise
+    except LiveWorkersError as refusal:
+        return refusal
     except Exception:  # the other process may be deleting the run right now: say less
-        return
+        return None
+    return None
 
 
 def _lock(root: Path, kind: str) -> int | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import multiprocessing
+import os
 import subprocess
 import sys
 import threading
@@ -269,6 +270,15 @@ def test_a_client_dropped_unclosed_stops_beating_and_gives_its_trials_back(root:
     assert client.close().counts["success"] == 3
     fresh = neps.AskAndTell(SPACE, root, overwrite_root_directory=True)  # no one is present
     fresh.close()
+
+
+def test_an_overwrite_refused_by_an_open_client_of_this_process_says_so(root: Path) -> None:
+    with neps.AskAndTell(SPACE, root) as open_client:
+        assert open_client.ask() is not None
+        with pytest.raises(neps.LiveWorkersError) as refused:
+            neps.AskAndTell(SPACE, root, overwrite_root_directory=True)
+        assert f"this very process (pid {os.getpid()})" in str(refused.value)
+        assert "close() that client" in str(refused.value)
 
 
 def test_heartbeats_keep_asked_trials_and_a_dead_clients_trials_are_requeued(root: Path) -> None:
