@@ -41,6 +41,8 @@ def grid_values(parameter: Parameter, size: int) -> list[Any]:
     if isinstance(parameter, Constant):
         return [parameter.value]
     assert isinstance(parameter, Numerical)
+    if isinstance(parameter, Integer) and parameter.upper - parameter.lower < size:
+        return list(range(parameter.lower, parameter.upper + 1))  # rounding merged log steps
     units = np.linspace(0.0, 1.0, size) if size > 1 else np.array([0.5])
     values = [parameter.from_unit(float(u)) for u in units]
     if isinstance(parameter, Integer):

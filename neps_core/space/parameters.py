@@ -158,8 +158,11 @@ class Numerical(Parameter):
 
     def from_unit(self, unit: float) -> Any:
         """Map a number in [0, 1] back to a legal value (the inverse of ``to_unit``)."""
+        unit = min(max(unit, 0.0), 1.0)
+        if unit in (0.0, 1.0):  # exactly: exp(log(1e-30)) is 1.0000000000000024e-30
+            return self._legal(self.upper if unit else self.lower)
         low, high = self._unit_bounds()
-        scaled = low + min(max(unit, 0.0), 1.0) * (high - low)
+        scaled = low + unit * (high - low)
         return self._legal(math.exp(scaled) if self.log else scaled)
 
     def _unit_bounds(self) -> tuple[float, float]:

@@ -50,6 +50,16 @@ def test_grid_values_of_each_parameter_kind() -> None:
     assert grid_values(neps.Float(2.0, 4.0), 1) == [3.0]
 
 
+def test_a_log_grid_has_every_integer_a_short_range_has_and_exact_bounds() -> None:
+    # size=10 on Integer(1, 10, log=True) gave 7 points (rounding merged 6, 8 and 9), and the
+    # bounds of a log grid were off by rounding (1.0000000000000024e-30).
+    assert grid_values(neps.Integer(1, 10, log=True), 10) == list(range(1, 11))
+    assert grid_values(neps.Integer(1, 10, log=True), 12) == list(range(1, 11))
+    wide = grid_values(neps.Float(1e-30, 1e30, log=True), 3)
+    assert (wide[0], wide[-1]) == (1e-30, 1e30)
+    assert grid_values(neps.Float(1e-6, 1e-2, log=True), 2) == [1e-6, 1e-2]
+
+
 def test_the_grid_is_the_full_product_in_order() -> None:
     space = neps.PipelineSpace(
         {
