@@ -27,10 +27,9 @@ from neps_core.budget import CallBudget
 from neps_core.client_settings import client_settings
 from neps_core.connection import connect, overwrite_if_asked
 from neps_core.custom_record import CustomRecord
-from neps_core.dropped_client import ClientHeartbeat, ids_under
 from neps_core.errors import ObjectiveCountError
 from neps_core.importing import import_into
-from neps_core.liveness import give_back_running
+from neps_core.liveness import Heartbeat, give_back_running
 from neps_core.models import Summary, Trial
 from neps_core.plugin_manager import load_plugins
 from neps_core.presence import present_in
@@ -124,12 +123,7 @@ class AskAndTell:
             self.settings.max_cost_per_run, self.settings.max_fidelities_per_run
         )
         self._waiting_for_cost: list[str] = []  # own untold trials whose cost decides the next
-        copied: ClientHeartbeat | None = getattr(self, "_heartbeat", None)
-        if copied is not None:  # forked: the parent's holdings are the parent's to let go
-            copied.forget_client()
-        self._heartbeat = ClientHeartbeat(
-            self, self._context, self._presence, self._lock, self._outstanding
-        )
+        self._heartbeat: Heartbeat | None = None
 
     # -- the public interface ---------------------------------------------------------------
     @property
@@ -215,7 +209,7 @@ class AskAndTell:
                 self._outstanding[trial.id] = time.monotonic()
                 self._spent.started(trial)
             self._claiming.clear()
-            self._heartbeat.start()
+            self._start_heartbeat()
         self._context.plugins.notify("neps_trial_sampled", run=self._context, trial=trial)
         return self._asked_trial(trial)
 
@@ -314,14 +308,14 @@ class AskAndTell:
 
         Trials asked but not told stay EVALUATING (their results may still be told, by any
         client); once their heartbeat is ``stale_after`` seconds old, the next client
-        re-queues them. Leaving a ``with`` block on an error gives them back at once, and so
-        does a client dropped unclosed when it is garbage-collected (``dropped_client``).
+        re-queues them. Leaving a ``with`` block on an error gives them back at once.
         """
         if self._final_summary is not None:
             return self._final_summary
         self._in_this_process()
         self._closed = True
-        self._heartbeat.stop()
+        if self._heartbeat is not None:
+            self._heartbeat.__exit__(None, None, None)
         try:
             if self.settings.post_run_summary:
                 refresh_shared_summary_files(self._context.storage, self._context.space)
@@ -363,6 +357,16 @@ class AskAndTell:
             raise RuntimeError("This AskAndTell client is closed")
         self._in_this_process()
 
+    def _start_heartbeat(self) -> None:
+        if self._heartbeat is None:
+            self._heartbeat = Heartbeat(
+                self._context.open_storage,
+                self.worker_id,
+                self.settings.heartbeat_interval,
+                running=self._running,
+            )
+            self._heartbeat.__enter__()
+
     def _settle_told_elsewhere(self) -> None:
         """Trials asked here whose results another client told: this client's, cost included."""
         if not self._running():
@@ -376,7 +380,8 @@ class AskAndTell:
                     self._spent.ended(stored.cost)
 
     def _running(self) -> set[str]:
-        return ids_under(self._lock, self._outstanding)
+        with self._lock:
+            return set(self._outstanding)
 
     def _asked_trial(self, trial: Trial) -> AskedTrial:
         storage = self._context.storage

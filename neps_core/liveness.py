@@ -327,7 +327,6 @@ class Heartbeat:
         self._interval = interval
         self._running = running
         self._stop = threading.Event()
-        self._give_back_because: str | None = None
         self._thread = threading.Thread(target=self._loop, name="neps-core-heartbeat", daemon=True)
 
     def __enter__(self) -> Heartbeat:
@@ -338,15 +337,6 @@ class Heartbeat:
         self._stop.set()
         self._thread.join()
 
-    def give_back_and_stop(self, reason: str, wait: float) -> None:
-        """Stop beating and give the running trials back, from the beating thread (with its own
-        storage handle: the caller may be a garbage collection inside another transaction);
-        wait up to ``wait`` seconds for it."""
-        self._give_back_because = reason
-        self._stop.set()
-        if threading.current_thread() is not self._thread:
-            self._thread.join(wait)
-
     def _loop(self) -> None:
         storage: Storage | None = None  # opened at the first beat, once the run is under way
         try:
@@ -355,11 +345,6 @@ class Heartbeat:
                     storage = self._opened()
                 if storage is not None:
                     self._beat(storage)
-            if self._give_back_because is not None:
-                storage = storage or self._opened()
-                if storage is not None:
-                    running = self._running()
-                    give_back_running(storage, running, self._worker_id, self._give_back_because)
         finally:
             if storage is not None:
                 storage.close()
