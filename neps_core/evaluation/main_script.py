@@ -20,6 +20,7 @@ import multiprocessing.process
 import os
 import pickle
 import sys
+import threading
 import types
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
@@ -161,20 +162,36 @@ def unimportable_script() -> str | None:
     return str(path)
 
 
-@contextlib.contextmanager
-def unimportable_script_hidden() -> Iterator[None]:
-    """While processes start, a script they could not run again is left out, as for an
-    interactive session: they import nothing of it, and its code travels by value."""
-    path = unimportable_script()
-    if path is None:
-        yield
-        return
-    main = sys.modules["__main__"]
-    del main.__file__
-    try:
-        yield
-    finally:
-        main.__file__ = path
+class _HiddenScript:
+    """The script's ``__file__`` taken away while any thread starts processes, put back when
+    the last one is done (two runs in threads of one stdin script raced on it)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._starting = 0
+        self._path: str | None = None
+
+    @contextlib.contextmanager
+    def hidden(self) -> Iterator[None]:
+        with self._lock:
+            if self._starting == 0:
+                self._path = unimportable_script()
+                if self._path is not None:
+                    del sys.modules["__main__"].__file__
+            self._starting += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._starting -= 1
+                if self._starting == 0 and self._path is not None:
+                    sys.modules["__main__"].__file__ = self._path
+                    self._path = None
+
+
+#: While processes start, a script they could not run again is left out, as for an
+#: interactive session: they import nothing of it, and its code travels by value.
+unimportable_script_hidden = _HiddenScript().hidden
 
 
 def _script() -> str | None:

@@ -19,6 +19,7 @@ from late_evaluations import sleep_then_raise, sleep_then_return
 from unpicklable import Locked
 
 import neps_core as neps
+from neps_core.evaluation.main_script import unimportable_script_hidden
 from neps_core.termination import signals_stop_the_worker
 from neps_core.testing import BackgroundEvaluatorContract
 from neps_core.testing.evaluator_contract import collect, make_job
@@ -388,6 +389,37 @@ def test_a_script_read_from_stdin_runs_its_trials(tmp_path: Path, start_method: 
         )
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["3", "[None,", "None,", "None]"], done.stderr
+
+
+def test_the_stdin_script_stays_hidden_while_any_thread_starts_processes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Runs in two threads of one stdin script: the first to finish put ``__file__`` back while
+    # the other's processes were starting, or the second ``del`` raised AttributeError.
+    main = sys.modules["__main__"]
+    monkeypatch.setattr(main, "__file__", "<stdin>", raising=False)
+    monkeypatch.setattr(main, "__spec__", None)  # not ``python -m pytest``'s
+    first_inside, first_done = threading.Event(), threading.Event()
+    seen_by_second: list[bool] = []
+
+    def first() -> None:
+        with unimportable_script_hidden():
+            first_inside.set()
+            first_done.wait(10)
+
+    def second() -> None:
+        first_inside.wait(10)
+        with unimportable_script_hidden():
+            first_done.set()
+            one.join(10)  # the first has left: the script must still be hidden
+            seen_by_second.append(hasattr(main, "__file__"))
+
+    one, two = threading.Thread(target=first), threading.Thread(target=second)
+    one.start()
+    two.start()
+    two.join(30)
+    assert seen_by_second == [False]
+    assert main.__file__ == "<stdin>"  # put back once both are done
 
 
 MODULE_LEVEL = textwrap.dedent(
