@@ -80,6 +80,19 @@ def test_every_package_is_listed_for_the_wheel() -> None:
     assert found == listed
 
 
+def test_both_packages_ship_their_type_marker_and_the_license_ships_too() -> None:
+    """Users import from ``neps_core_plugins`` too (the TensorBoard logger): without its
+    ``py.typed`` mypy skipped it as untyped. The license text must travel with the wheel."""
+    with (ROOT / "pyproject.toml").open("rb") as handle:
+        pyproject = tomllib.load(handle)
+    package_data = pyproject["tool"]["setuptools"]["package-data"]
+    for package, folder in (("neps_core", "neps_core"), ("neps_core_plugins", "plugins")):
+        assert "py.typed" in package_data[package]
+        assert (ROOT / folder / "py.typed").is_file()
+    assert pyproject["project"]["license-files"] == ["LICENSE"]
+    assert "Apache License" in (ROOT / "LICENSE").read_text()
+
+
 def test_tests_plugins_mirrors_plugins() -> None:
     tests = ROOT / "tests" / "plugins"
     missing = sorted(
