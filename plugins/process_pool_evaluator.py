@@ -156,7 +156,8 @@ def _dumps_job(job: EvaluationJob) -> bytes:
     except ImportError:
         if cannot_pickle is None:  # by name: an error in the pool names what is missing
             return pickle.dumps((job.trial.id, pickle.dumps(call)))
-        raise TypeError(
+        named = unsendable_job_error(job.function, job.arguments, job.trial.id, POOL, pickle.dumps)
+        raise named or TypeError(
             f"evaluate_pipeline {job.function!r} or its arguments cannot be sent to {POOL}: "
             "use module-level code, or install cloudpickle"
         ) from cannot_pickle

@@ -235,6 +235,23 @@ def test_an_argument_that_cannot_be_sent_is_named(tmp_path: Path) -> None:
         evaluator.close()
 
 
+def test_without_cloudpickle_the_part_that_cannot_be_sent_is_named_too(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A bare install (cloudpickle comes with the dask extra) said "use module-level code, or
+    # install cloudpickle" of a module-level object holding a lock, which neither fixes.
+    monkeypatch.setitem(sys.modules, "cloudpickle", None)  # ``import cloudpickle`` fails
+    evaluator = ProcessPoolEvaluator()
+    try:
+        evaluator.submit(make_job("1", whoami, {"x": 1.0, "model": Locked()}, tmp_path / "1"))
+        outcome = collect(evaluator, 1, 60)["1"]
+        assert isinstance(outcome.error, TypeError)
+        assert "the argument 'model' of trial 1 cannot be sent" in str(outcome.error)
+        assert "_thread.lock" in str(outcome.error)
+    finally:
+        evaluator.close()
+
+
 def test_an_evaluate_pipeline_that_cannot_be_sent_is_named(tmp_path: Path) -> None:
     # Every trial failed with a bare "cannot pickle '_thread.lock' object".
     evaluator = ProcessPoolEvaluator()
