@@ -13,8 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
-
-from tests.worker_processes import kill_mid_evaluation
+from worker_processes import kill_mid_evaluation
 
 WORKER = """
 import os, sys, time
