@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import struct
 import subprocess
 import sys
@@ -328,4 +329,5 @@ def test_a_configuration_tensorboardx_refuses_is_one_warning_not_a_crash(
     ]
     assert len(warnings) == 1
     assert "configuration of trial 1" in warnings[0].getMessage()
-    assert "UnicodeEncodeError" in warnings[0].getMessage()
+    # tensorboardX 2.6 refuses it with a ValueError, later ones with a UnicodeEncodeError.
+    assert re.search(r"UnicodeEncodeError|ValueError", warnings[0].getMessage())
