@@ -199,17 +199,30 @@ def recover_stale_trials(
     stale_after: float,
     max_attempts: int,
     known: Collection[str] = (),
+    present: Callable[[], list[str] | None] = lambda: None,
 ) -> list[Trial]:
     """New versions of the EVALUATING trials whose worker stopped heartbeating, but for the
-    ``known`` ones (re-queued already, as their worker is gone)."""
+    ``known`` ones (re-queued already, as their worker is gone).
+
+    ``present`` gives the pids of this machine's processes present in the run (``None``:
+    unknown), asked only when a heartbeat is old: such a worker is alive, its heartbeat late
+    because it was paused (SIGSTOP, a laptop lid), or blocked while the looking worker held
+    the storage lock, or written by a clock that differs. Its trial is left to it.
+    """
+    old = [
+        history[i]
+        for i in history.ids_in(TrialState.EVALUATING)
+        if i not in known
+        and not awaits_result(history[i])
+        and now - last_sign_of_life(history[i]) >= stale_after
+    ]
+    alive = present() if old else None
+    machine = None if alive is None else this_machine()
     recovered = []
-    for trial_id in history.ids_in(TrialState.EVALUATING):
-        trial = history[trial_id]
-        if trial_id in known:
+    for trial in old:
+        if _runs_on(trial, machine) and _worker_pid(trial) in (alive or []):
             continue
         last_sign = last_sign_of_life(trial)
-        if awaits_result(trial) or now - last_sign < stale_after:
-            continue
         reason = f"worker {trial.worker_id} stopped heartbeating {now - last_sign:.0f} s ago"
         recovered.append(requeue_or_crash(trial, reason, max_attempts=max_attempts, now=now))
     return recovered

@@ -227,6 +227,14 @@ def alone_in(root: Path) -> bool:
     return locks is not None and _present(locks) == [str(os.getpid())]
 
 
+def present_with_me(root: Path) -> list[str] | None:
+    """For a process present in ``root``: the pids of this machine's processes present there,
+    trusted only if its own shows (``None`` otherwise: unknown)."""
+    locks = _locks(root)
+    present = None if locks is None else _present(locks)
+    return present if present is not None and str(os.getpid()) in present else None
+
+
 def processes_present(root: Path) -> list[str] | None:
     """The pids of the processes of this machine present in ``root``; ``None`` if unknown.
 

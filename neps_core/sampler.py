@@ -7,6 +7,7 @@ two workers never take the same slot and the budget is exact (worker loop and as
 
 from __future__ import annotations
 
+import functools
 import logging
 import sys
 import time
@@ -33,6 +34,7 @@ from neps_core.liveness import (
 from neps_core.models import BudgetInfo, Proposal, Trial, TrialState
 from neps_core.plugin_checks import returned_list
 from neps_core.plugin_manager import Plugins
+from neps_core.presence import present_with_me
 from neps_core.space import PipelineSpace
 from neps_core.stop_reasons import BUDGET_DOES_NOT_FIT, NOTHING_LEFT, budget_used_up
 
@@ -206,6 +208,7 @@ class TrialSampler:
             stale_after=self.settings.stale_after,
             max_attempts=attempts,
             known={trial.id for trial in gone},  # one re-queue, logged once
+            present=functools.partial(present_with_me, self.settings.root_directory),
         )
         return [*gone, *stale]
 

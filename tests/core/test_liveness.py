@@ -29,6 +29,10 @@ WORKER = textwrap.dedent(
     import os, sys, time
     from pathlib import Path
     import neps_core as neps
+    from neps_core import presence
+
+    if "BOOT_ID" in os.environ:  # a worker of another machine sharing the file system
+        presence._boot_id = lambda: os.environ["BOOT_ID"]
 
     def evaluate_pipeline(x, pipeline_directory):
         (Path(pipeline_directory) / "started").write_text(str(os.getpid()))
@@ -136,11 +140,40 @@ def test_a_slow_but_alive_worker_keeps_its_trial(tmp_path: Path) -> None:
     assert neps.status(root).counts["success"] == 3
 
 
+#: The boot id a test worker pretends to have: a machine other than the one it runs on.
+ANOTHER_MACHINE = "another-machine-sharing-the-file-system"
+
+
+@pytest.mark.slow
+def test_a_paused_worker_of_this_machine_keeps_its_trial(tmp_path: Path) -> None:
+    # Paused past stale_after (SIGSTOP, a laptop lid, or blocked while another worker held
+    # the storage lock), its live trial was re-queued and evaluated twice; with one attempt
+    # it was marked crashed and its result dropped. Its process is present: it is alive.
+    root = tmp_path / "run"
+    paused = _start_worker(tmp_path, root, SLOW="1", SLEEP="2", ATTEMPTS="1")
+    _wait_for(root / CONFIG_1 / "started", paused)
+    _suspend(paused, root)
+    try:
+        other = _start_worker(tmp_path, root, SLOW="0", ATTEMPTS="1")
+        deadline = time.monotonic() + 60
+        while neps.status(root).counts["success"] < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(2.0)  # more than stale_after with trial 1's heartbeat silent
+        assert neps.status(root).counts["evaluating"] == 1  # trial 1, still the paused one's
+    finally:
+        os.kill(paused.pid, signal.SIGCONT)
+    assert paused.wait(timeout=120) == 0
+    assert other.wait(timeout=120) == 0
+    assert neps.status(root).counts["success"] == 3
+    assert (root / CONFIG_1 / "started").read_text() == str(paused.pid)  # evaluated once
+    assert "attempts: 1" in (root / CONFIG_1 / "metadata.yaml").read_text()
+
+
 @pytest.mark.slow
 def test_a_worker_silent_past_stale_after_drops_its_late_result(tmp_path: Path) -> None:
     """Its trial went to another worker, which reported first: a warning, not a crash."""
     root = tmp_path / "run"
-    paused = _start_worker(tmp_path, root, SLOW="1", SLEEP="2")
+    paused = _start_worker(tmp_path, root, SLOW="1", SLEEP="2", BOOT_ID=ANOTHER_MACHINE)
     _wait_for(root / "configs" / "config_1" / "started", paused)
     _suspend(paused, root)  # a suspended job, an overloaded node
     try:
@@ -161,7 +194,7 @@ def test_a_silent_worker_reporting_first_is_named_as_the_trials_worker(tmp_path:
     # The stored trial named the worker whose later result was dropped, and its start time.
     root = tmp_path / "run"
     started = root / CONFIG_1 / "started"
-    paused = _start_worker(tmp_path, root, SLOW="1", SLEEP="2")
+    paused = _start_worker(tmp_path, root, SLOW="1", SLEEP="2", BOOT_ID=ANOTHER_MACHINE)
     _wait_for(started, paused)
     paused_since = time.time()
     _suspend(paused, root)
