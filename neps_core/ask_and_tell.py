@@ -22,7 +22,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, overload
 
-from neps_core.asked_trial import AskedTrial, check_same_run, told_trial_id
+from neps_core.asked_trial import AskedTrial, as_asked, check_same_run, told_trial_id
 from neps_core.budget import CallBudget
 from neps_core.client_settings import client_settings
 from neps_core.connection import connect, overwrite_if_asked
@@ -251,8 +251,7 @@ class AskAndTell:
             raise TypeError(f"tell({trial_id!r}, None): a result is needed; None is not one")
         history = self._context.storage.sync()
         check_same_run(trial, history, self.root_directory)
-        # Refused before the result is judged, which logs a failure (record_result checks
-        # again, atomically).
+        # Refused before judging the result, which logs a failure; record_result checks again.
         claimed = reportable_trial(history, trial_id, self.root_directory)
         with self._lock:
             asked_at = self._outstanding.get(trial_id)
@@ -265,8 +264,9 @@ class AskAndTell:
             duration = evaluation_duration
         outcome = told_outcome(trial_id, result, duration, traceback_str, time_end)
         parsed, raise_after = judge_outcome(outcome, self.settings, "the result given to tell()")
+        evaluated = None if asked_at is None else as_asked(claimed, self.worker_id, asked_at)
         try:
-            stored = record_result(self._context.storage, trial_id, parsed)
+            stored = record_result(self._context.storage, trial_id, parsed, evaluated)
         except ObjectiveCountError as mismatch:  # stored as FAILED; observers hear of it first
             assert mismatch.trial is not None
             stored, raise_after = mismatch.trial, mismatch

@@ -8,6 +8,7 @@ back (or a stored one, or its id).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -83,3 +84,16 @@ def check_same_run(
 def told_trial_id(trial: AskedTrial | Trial | str | int) -> str:
     """The id of the trial ``tell`` names (NePS's ``"config_3"`` is trial ``"3"``)."""
     return trial.id if isinstance(trial, AskedTrial | Trial) else trial_id(trial)
+
+
+def as_asked(claimed: Trial, worker_id: str, asked_at: float) -> Trial | None:
+    """``claimed`` as the client ``worker_id`` asked it (at ``asked_at``, its monotonic
+    clock), where the trial was re-queued and taken by another worker since; else ``None``.
+
+    The first result stands and names who produced it: a late client telling first was
+    recorded under the worker that took the trial over, which was then told it had reported.
+    """
+    if claimed.worker_id == worker_id:
+        return None
+    started_at = time.time() - (time.monotonic() - asked_at)
+    return attrs.evolve(claimed, worker_id=worker_id, started_at=started_at)

@@ -1,8 +1,10 @@
-"""A real worker process mid-evaluation, alive or SIGKILLed, shared by the crash tests of the
-CLI and of read-only runs."""
+"""A real worker process mid-evaluation, alive, SIGKILLed or suspended, shared by the crash
+tests of the CLI, of read-only runs, of liveness and of ask-and-tell."""
 
 from __future__ import annotations
 
+import fcntl
+import os
 import signal
 import subprocess
 import sys
@@ -40,3 +42,19 @@ def kill_mid_evaluation(script: str, arguments: Sequence[str], root: Path, marke
 def kill(worker: subprocess.Popen[bytes]) -> None:
     worker.send_signal(signal.SIGKILL)
     worker.wait(timeout=60)
+
+
+def suspend(process: subprocess.Popen[bytes], root: Path) -> None:
+    """SIGSTOP ``process``, but never while it holds the run's storage lock (a heartbeat
+    writing): suspended there, it would block every other worker for good."""
+    with open(root / ".neps_core" / "journal.jsonl.lock", "rb") as lock:
+        while True:
+            os.kill(process.pid, signal.SIGSTOP)
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.kill(process.pid, signal.SIGCONT)
+                time.sleep(0.01)
+                continue
+            fcntl.flock(lock, fcntl.LOCK_UN)
+            return

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import multiprocessing
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from worker_processes import suspend
 
 import neps_core as neps
 from neps_core.client_settings import RUN_ONLY_SETTINGS
@@ -665,3 +667,55 @@ def test_threads_sharing_a_client_keep_its_own_limits(root: Path, storage: str) 
     assert _in_threads(ask_until_none) == []
     assert client.stop_reason == "max_evaluations_per_run reached"
     assert client.close().counts["success"] == 20
+
+
+LATE_CLIENT = """
+import sys
+from neps_core import presence
+
+presence._boot_id = lambda: "another-machine"  # its liveness is judged by its heartbeat
+import neps_core as neps
+
+client = neps.AskAndTell({"x": neps.Float(0.0, 1.0)}, sys.argv[1], optimizer="random_search",
+                         evaluations_to_spend=1, heartbeat_interval=0.1, stale_after=1.0,
+                         worker_id="client-A")
+print(client.ask().id, flush=True)
+sys.stdin.readline()  # suspended meanwhile, then told to go on
+client.tell("1", 1.0)
+client.close()
+"""
+
+
+def test_a_late_client_telling_first_is_named_as_the_trials_worker(tmp_path: Path) -> None:
+    # Its result was stored under the client that took the re-queued trial over, which was
+    # then told that it had reported the trial itself.
+    root = tmp_path / "run"
+    script = tmp_path / "late_client.py"
+    script.write_text(LATE_CLIENT)
+    late = subprocess.Popen(
+        [sys.executable, str(script), str(root)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        assert late.stdout is not None and late.stdout.readline().strip() == b"1"
+        suspend(late, root)
+        time.sleep(1.5)  # its heartbeat is older than stale_after
+        taker = neps.AskAndTell(
+            root_directory=root,
+            evaluations_to_spend=1,
+            heartbeat_interval=0.1,
+            stale_after=1.0,
+            worker_id="client-B",
+        )
+        taken = taker.ask()
+        assert taken is not None and taken.id == "1"
+    finally:
+        os.kill(late.pid, signal.SIGCONT)
+    _, errors = late.communicate(b"go on\n", timeout=120)
+    assert late.returncode == 0, errors.decode()
+    assert _stored(root, "1").worker_id == "client-A"
+    with pytest.raises(TrialAlreadyReportedError, match="from worker client-A"):
+        taker.tell(taken, 2.0)
+    taker.close()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import fcntl
 import os
 import signal
 import subprocess
@@ -13,6 +12,7 @@ from pathlib import Path
 
 import attrs
 import pytest
+from worker_processes import suspend
 
 import neps_core as neps
 from neps_core import liveness, presence
@@ -71,22 +71,6 @@ def _wait_for(path: Path, process: subprocess.Popen[bytes], timeout: float = 60.
         assert process.poll() is None, process.stderr.read().decode() if process.stderr else ""
         assert time.monotonic() < deadline, f"{path} never appeared"
         time.sleep(0.05)
-
-
-def _suspend(process: subprocess.Popen[bytes], root: Path) -> None:
-    """SIGSTOP ``process``, but never while it holds the run's storage lock (a heartbeat
-    writing): suspended there, it would block every other worker for good."""
-    with open(root / ".neps_core" / "journal.jsonl.lock", "rb") as lock:
-        while True:
-            os.kill(process.pid, signal.SIGSTOP)
-            try:
-                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                os.kill(process.pid, signal.SIGCONT)
-                time.sleep(0.01)
-                continue
-            fcntl.flock(lock, fcntl.LOCK_UN)
-            return
 
 
 def _kill_mid_evaluation(tmp_path: Path, root: Path, attempts: str) -> None:
@@ -152,7 +136,7 @@ def test_a_paused_worker_of_this_machine_keeps_its_trial(tmp_path: Path) -> None
     root = tmp_path / "run"
     paused = _start_worker(tmp_path, root, SLOW="1", SLEEP="2", ATTEMPTS="1")
     _wait_for(root / CONFIG_1 / "started", paused)
-    _suspend(paused, root)
+    suspend(paused, root)
     try:
         other = _start_worker(tmp_path, root, SLOW="0", ATTEMPTS="1")
         deadline = time.monotonic() + 60
@@ -175,7 +159,7 @@ def test_a_worker_silent_past_stale_after_drops_its_late_result(tmp_path: Path) 
     root = tmp_path / "run"
     paused = _start_worker(tmp_path, root, SLOW="1", SLEEP="2", BOOT_ID=ANOTHER_MACHINE)
     _wait_for(root / "configs" / "config_1" / "started", paused)
-    _suspend(paused, root)  # a suspended job, an overloaded node
+    suspend(paused, root)  # a suspended job, an overloaded node
     try:
         other = _start_worker(tmp_path, root, SLOW="0")  # re-queues trial 1 and finishes it
         assert other.wait(timeout=120) == 0, other.stderr.read().decode()  # type: ignore[union-attr]
@@ -197,7 +181,7 @@ def test_a_silent_worker_reporting_first_is_named_as_the_trials_worker(tmp_path:
     paused = _start_worker(tmp_path, root, SLOW="1", SLEEP="2", BOOT_ID=ANOTHER_MACHINE)
     _wait_for(started, paused)
     paused_since = time.time()
-    _suspend(paused, root)
+    suspend(paused, root)
     try:
         other = _start_worker(tmp_path, root, SLOW="1", SLEEP="8", ONLY="config_1")
         while started.read_text() != str(other.pid):  # re-queued and evaluated again
