@@ -27,7 +27,7 @@ from neps_core.errors import LiveWorkersError
 from neps_core.history import TrialHistory
 from neps_core.interfaces import Storage
 from neps_core.models import Report, Trial, TrialState
-from neps_core.presence import alone_in, this_machine, this_process
+from neps_core.presence import alone_in, start_ticks, this_machine, this_process
 
 logger = logging.getLogger(__name__)
 
@@ -96,6 +96,13 @@ def _alive(
     if _runs_on(trial, machine):
         return _worker_pid(trial) in present
     return now - last_sign_of_life(trial) < stale_after
+
+
+def _still_present(trial: Trial, present: list[str]) -> bool:
+    """Whether the very process that claimed ``trial`` is ``present``: its pid, at its start
+    time (not a reused pid, nor one of another pid namespace)."""
+    _, pid, started = _process_parts(trial.metadata.get(WORKER_PROCESS))
+    return pid in present and started == start_ticks(pid)
 
 
 def _this_machine(present: list[str] | None) -> str | None:
@@ -208,13 +215,9 @@ def recover_stale_trials(
     present: Callable[[], list[str] | None] = lambda: None,
 ) -> list[Trial]:
     """New versions of the EVALUATING trials whose worker stopped heartbeating, but for the
-    ``known`` ones (re-queued already, as their worker is gone).
-
-    ``present`` gives the pids of this machine's processes present in the run (``None``:
-    unknown), asked only when a heartbeat is old: such a worker is alive, its heartbeat late
-    because it was paused (SIGSTOP, a laptop lid), or blocked while the looking worker held
-    the storage lock, or written by a clock that differs. Its trial is left to it.
-    """
+    ``known`` ones (re-queued already, as their worker is gone) and those of a process of this
+    machine still ``present`` (pids, asked only when a heartbeat is old): paused (SIGSTOP, a
+    laptop lid), blocked while the looking worker held the storage lock, or off in its clock."""
     old = [
         history[i]
         for i in history.ids_in(TrialState.EVALUATING)
@@ -222,15 +225,14 @@ def recover_stale_trials(
         and not awaits_result(history[i])
         and now - last_sign_of_life(history[i]) >= stale_after
     ]
-    alive = present() if old else None
-    machine = None if alive is None else this_machine()
+    alive = (present() if old else None) or []
+    machine = this_machine() if alive else None
     recovered = []
     for trial in old:
-        if _runs_on(trial, machine) and _worker_pid(trial) in (alive or []):
-            continue
-        last_sign = last_sign_of_life(trial)
-        reason = f"worker {trial.worker_id} stopped heartbeating {now - last_sign:.0f} s ago"
-        recovered.append(requeue_or_crash(trial, reason, max_attempts=max_attempts, now=now))
+        if not (_runs_on(trial, machine) and _still_present(trial, alive)):
+            age = now - last_sign_of_life(trial)
+            reason = f"worker {trial.worker_id} stopped heartbeating {age:.0f} s ago"
+            recovered.append(requeue_or_crash(trial, reason, max_attempts=max_attempts, now=now))
     return recovered
 
 

@@ -191,7 +191,7 @@ def this_process() -> str | None:
     pid 1 again after every restart.
     """
     boot_id = _boot_id()
-    return f"{boot_id}/{os.getpid()}/{_start_ticks()}" if boot_id else None
+    return f"{boot_id}/{os.getpid()}/{start_ticks('self')}" if boot_id else None
 
 
 def this_machine() -> str | None:
@@ -200,9 +200,11 @@ def this_machine() -> str | None:
     return _boot_id() or None
 
 
-def _start_ticks() -> str:
+def start_ticks(pid: str) -> str:
+    """When process ``pid`` (or ``"self"``) started, in clock ticks after boot; ``"?"``
+    where this process cannot see it (gone, or of another pid namespace)."""
     try:  # "pid (comm) state ..."; comm may hold spaces and parentheses, so split after it
-        fields = Path("/proc/self/stat").read_bytes().rsplit(b")", 1)[1].split()
+        fields = Path(f"/proc/{pid}/stat").read_bytes().rsplit(b")", 1)[1].split()
         return fields[19].decode("ascii")  # field 22 of proc(5), starttime
     except (OSError, IndexError, UnicodeDecodeError):
         return "?"

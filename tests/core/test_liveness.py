@@ -398,6 +398,23 @@ def test_a_dead_worker_that_had_this_processs_pid_is_told_apart_by_its_start(
     assert [(t.id, t.state) for t in recovered] == [("1", TrialState.PENDING)]
 
 
+def test_a_late_heartbeat_of_a_present_process_is_not_death_but_a_reused_pid_is_no_proof() -> None:
+    # The pid alone took a dead worker's trial for a live one's where the pid was reused (a
+    # container's pid 1 again) or belonged to another pid namespace under the same kernel.
+    me = presence.this_process()
+    assert me is not None
+    boot_id, pid, started = me.split("/")
+    history = _history(
+        _running("1", heartbeat=0.0, metadata={liveness.WORKER_PROCESS: me}),
+        _running("2", heartbeat=0.0, metadata={liveness.WORKER_PROCESS: f"{boot_id}/{pid}/1"}),
+        _running("3", heartbeat=0.0, metadata={liveness.WORKER_PROCESS: f"other/{pid}/{started}"}),
+    )
+    recovered = recover_stale_trials(
+        history, now=100.0, stale_after=10.0, max_attempts=3, present=lambda: [pid]
+    )
+    assert [t.id for t in recovered] == ["2", "3"]
+
+
 @pytest.mark.skipif(presence.this_process() is None, reason="names processes by Linux's boot id")
 def test_a_refusal_suggests_waiting_only_for_workers_known_by_their_heartbeat() -> None:
     here = str(presence.this_process())
