@@ -42,15 +42,9 @@ WORKER_PROCESS = "worker_process"
 GONE_CHECK_INTERVAL = 2.0
 
 
-#: Marks a trial crashed because its worker fell silent, not by its own result: should that
-#: worker come back with a result, it is the trial's (nobody else evaluated it since).
-CRASHED_SILENT = "crashed_while_silent"
-
-
 def without_running_marks(metadata: Mapping[str, Any]) -> dict[str, Any]:
     """``metadata`` without what was true only while the trial ran (who runs it, awaiting)."""
-    marks = (ASYNC_MARK, WORKER_PROCESS, CRASHED_SILENT)
-    return {k: v for k, v in metadata.items() if k not in marks}
+    return {k: v for k, v in metadata.items() if k not in (ASYNC_MARK, WORKER_PROCESS)}
 
 
 def last_sign_of_life(trial: Trial) -> float:
@@ -296,9 +290,8 @@ def requeue_or_crash(
         )
     logger.warning("Trial %s crashed: %s", trial.id, reason)
     report = Report(objective_to_minimize=None, error=f"crashed: {reason}")
-    metadata = {**kept, CRASHED_SILENT: True}
     return attrs.evolve(
-        trial, state=TrialState.CRASHED, report=report, finished_at=now, metadata=metadata
+        trial, state=TrialState.CRASHED, report=report, finished_at=now, metadata=kept
     )
 
 

@@ -27,7 +27,7 @@ from neps_core.errors import (
 )
 from neps_core.history import TrialHistory
 from neps_core.interfaces import EvaluationOutcome, Storage
-from neps_core.liveness import CRASHED_SILENT, without_running_marks
+from neps_core.liveness import without_running_marks
 from neps_core.models import Objective, Report, Trial, TrialState
 from neps_core.result_contract import (
     RAISED_IN_TRIAL,
@@ -43,11 +43,8 @@ logger = logging.getLogger(__name__)
 LOGGED_ERROR_WIDTH = 1000  # characters of a failed trial's error a warning shows
 
 
-def reportable_trial(
-    history: TrialHistory, trial_id: str, root: Path, reporter: str | None = None
-) -> Trial:
-    """The trial ``trial_id``, which must exist and have no result yet, unless it crashed
-    only because its worker, ``reporter``, fell silent (a paused job): its late result is real.
+def reportable_trial(history: TrialHistory, trial_id: str, root: Path) -> Trial:
+    """The trial ``trial_id``, which must exist and have no result yet.
 
     Raises:
         TrialNotFoundError: No such trial in the run in ``root``.
@@ -56,8 +53,7 @@ def reportable_trial(
     if trial_id not in history:
         raise TrialNotFoundError(f"No trial with id {trial_id!r} in {root}")
     trial = history[trial_id]
-    silent = trial.metadata.get(CRASHED_SILENT) and trial.worker_id == reporter
-    if trial.state.is_final and not (silent and reporter is not None):
+    if trial.state.is_final:
         by = f", from worker {trial.worker_id}" if trial.worker_id else ""
         raise TrialAlreadyReportedError(
             f"Trial {trial_id!r} already has a result (state {trial.state.value}{by})"
@@ -83,8 +79,7 @@ def record_result(
     mismatch: list[str] = []
 
     def change(history: TrialHistory) -> list[Trial]:
-        reporter = None if evaluated is None else evaluated.worker_id
-        trial = reportable_trial(history, trial_id, storage.root_directory, reporter)
+        trial = reportable_trial(history, trial_id, storage.root_directory)
         result = parsed
         message = _objective_count_mismatch(history, trial_id, parsed)
         mismatch[:] = [message] if message is not None else []  # a retried transaction resets

@@ -174,32 +174,6 @@ def test_a_worker_silent_past_stale_after_drops_its_late_result(tmp_path: Path) 
 
 
 @pytest.mark.slow
-def test_a_late_result_of_a_trial_crashed_while_its_worker_was_silent_is_kept(
-    tmp_path: Path,
-) -> None:
-    # With one attempt the silent worker's trial crashed; its real result, which nobody
-    # else's could have replaced, was dropped as if "evaluated again".
-    root = tmp_path / "run"
-    paused = _start_worker(
-        tmp_path, root, SLOW="1", SLEEP="2", ATTEMPTS="1", BOOT_ID=ANOTHER_MACHINE
-    )
-    _wait_for(root / CONFIG_1 / "started", paused)
-    suspend(paused, root)
-    try:
-        other = _start_worker(tmp_path, root, SLOW="0", ATTEMPTS="1")
-        assert other.wait(timeout=120) == 0, other.stderr.read().decode()  # type: ignore[union-attr]
-        assert neps.status(root).counts["crashed"] == 1
-    finally:
-        os.kill(paused.pid, signal.SIGCONT)
-    _, stderr = paused.communicate(timeout=120)
-    assert paused.returncode == 0, stderr.decode()
-    assert "dropped" not in stderr.decode()
-    stored = next(t for t in neps.status(root).trials if t.id == "1")
-    assert stored.state is TrialState.SUCCESS and f"-{paused.pid}-" in str(stored.worker_id)
-    assert neps.status(root).counts["success"] == 3
-
-
-@pytest.mark.slow
 def test_a_silent_worker_reporting_first_is_named_as_the_trials_worker(tmp_path: Path) -> None:
     # The stored trial named the worker whose later result was dropped, and its start time.
     root = tmp_path / "run"
