@@ -80,7 +80,7 @@ def process_gone(trial: Trial, present: list[str] | None) -> bool:
     (``present`` as for ``live_trials``; ``None``, unknown, says nothing is known)."""
     if awaits_result(trial):  # its result comes through save_pipeline_results, not a worker
         return False
-    return _runs_on(trial, _this_machine(present)) and _worker_pid(trial) not in (present or [])
+    return _runs_on(trial, _this_machine(present)) and not _still_present(trial, present or [])
 
 
 def _alive(
@@ -88,7 +88,7 @@ def _alive(
 ) -> bool:
     """Known from the lock table for a worker of ``machine``, else from its heartbeat."""
     if _runs_on(trial, machine):
-        return _worker_pid(trial) in present
+        return _still_present(trial, present)
     return now - last_sign_of_life(trial) < stale_after
 
 
@@ -102,10 +102,6 @@ def _still_present(trial: Trial, present: list[str]) -> bool:
 def _this_machine(present: list[str] | None) -> str | None:
     """This machine's boot id where the lock table is known (``present``), else ``None``."""
     return None if present is None else this_machine()
-
-
-def _worker_pid(trial: Trial) -> str:
-    return _process_parts(trial.metadata.get(WORKER_PROCESS))[1]
 
 
 def _runs_on(trial: Trial, machine: str | None) -> bool:
@@ -207,11 +203,13 @@ def recover_stale_trials(
     max_attempts: int,
     known: Collection[str] = (),
     present: Callable[[], list[str] | None] = lambda: None,
+    mentioned: set[str] | None = None,
 ) -> list[Trial]:
     """New versions of the EVALUATING trials whose worker stopped heartbeating, but for the
     ``known`` ones (re-queued already, as their worker is gone) and those of a process of this
     machine still ``present`` (pids, asked only when a heartbeat is old): paused (SIGSTOP, a
-    laptop lid), blocked while the looking worker held the storage lock, or off in its clock."""
+    laptop lid), blocked while the looking worker held the storage lock, or off in its clock;
+    a warning says so once per trial not yet in ``mentioned``."""
     old = [
         history[i]
         for i in history.ids_in(TrialState.EVALUATING)
@@ -223,10 +221,20 @@ def recover_stale_trials(
     machine = this_machine() if alive else None
     recovered = []
     for trial in old:
+        age = now - last_sign_of_life(trial)
         if not (_runs_on(trial, machine) and _still_present(trial, alive)):
-            age = now - last_sign_of_life(trial)
             reason = f"worker {trial.worker_id} stopped heartbeating {age:.0f} s ago"
             recovered.append(requeue_or_crash(trial, reason, max_attempts=max_attempts, now=now))
+        elif mentioned is not None and trial.id not in mentioned:
+            mentioned.add(trial.id)
+            logger.warning(
+                "Trial %s: its worker %s, a live process of this machine, has been silent for "
+                "%.0f s (paused? SIGSTOP, a suspended job) and keeps it; end that process for "
+                "the trial to be evaluated again",
+                trial.id,
+                trial.worker_id,
+                age,
+            )
     return recovered
 
 

@@ -183,21 +183,32 @@ def _remove_if_alone(root: Path, descriptor: int | None, *, remove_root: bool) -
 
 
 def this_process() -> str | None:
-    """This process as ``<kernel boot id>/<pid>/<start time>``; ``None`` off Linux.
+    """This process as ``<machine>/<pid>/<start time>`` (``this_machine``); ``None`` off Linux.
 
-    Processes under one kernel (one machine, containers included) see each other's locks,
-    so only there can ``alone_in`` vouch that a worker is gone. The start time (clock ticks
-    after boot) tells apart processes that had the same pid: a container's main process is
-    pid 1 again after every restart.
+    The start time (clock ticks after boot) tells apart processes that had the same pid: a
+    container's main process is pid 1 again after every restart.
     """
-    boot_id = _boot_id()
-    return f"{boot_id}/{os.getpid()}/{start_ticks('self')}" if boot_id else None
+    machine = this_machine()
+    return f"{machine}/{os.getpid()}/{start_ticks('self')}" if machine else None
 
 
 def this_machine() -> str | None:
-    """This machine's kernel boot id, the first part of ``this_process()``; ``None`` off
-    Linux."""
-    return _boot_id() or None
+    """The kernel's boot id and this process's pid namespace; ``None`` off Linux.
+
+    Only processes of one pid namespace under one kernel see each other's locks and pids
+    (``/proc/locks`` leaves out those of other containers), so only there can ``alone_in``
+    vouch that a worker is gone, or a present pid that it is alive.
+    """
+    boot_id = _boot_id()
+    return f"{boot_id}.{_pid_namespace()}" if boot_id else None
+
+
+@functools.cache
+def _pid_namespace() -> str:
+    try:  # "pid:[4026531836]"
+        return os.readlink("/proc/self/ns/pid").removeprefix("pid:[").removesuffix("]")
+    except OSError:
+        return ""
 
 
 def start_ticks(pid: str) -> str:

@@ -348,9 +348,10 @@ class Worker:
             stored, raise_after = mismatch.trial, mismatch
         except TrialAlreadyReportedError as reported:
             logger.warning(
-                "%s, so this worker's result is dropped: the trial was re-queued after this "
-                "worker was silent for longer than stale_after and evaluated again, or its "
-                "result was told from elsewhere (AskAndTell.tell, save_pipeline_results)",
+                "%s, so this worker's result is dropped: this worker was silent for longer "
+                "than stale_after and the trial was evaluated again (or, on its last attempt, "
+                "marked crashed), or its result was told from elsewhere (AskAndTell.tell, "
+                "save_pipeline_results)",
                 reported,
             )
             if raise_after is not None:

@@ -69,6 +69,7 @@ class TrialSampler:
         self.waiting_for: list[str] = []
         self.waiting_because = ""
         self._last_gone_check = 0.0  # so the first sample checks
+        self._mentioned_paused: set[str] = set()  # trials of live but silent workers
         self._saw_budget_used_up = self._budget_used_up = False
         self._started = time.time()  # failures before this call do not stop it
 
@@ -209,6 +210,7 @@ class TrialSampler:
             max_attempts=attempts,
             known={trial.id for trial in gone},  # one re-queue, logged once
             present=functools.partial(present_with_me, self.settings.root_directory),
+            mentioned=self._mentioned_paused,
         )
         return [*gone, *stale]
 

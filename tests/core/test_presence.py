@@ -18,6 +18,7 @@ import pytest
 from worker_processes import kill_mid_evaluation
 
 import neps_core as neps
+from neps_core import presence
 from neps_core.errors import NepsCoreError, UnknownPluginError
 from neps_core.overwrite import overwrite_run
 from neps_core.plugin_manager import load_plugins
@@ -242,3 +243,13 @@ def test_the_lock_file_is_where_the_docs_say(root: Path) -> None:
     neps.run(lambda x: x, SPACE, root_directory=root, evaluations_to_spend=1)
     assert (root / WORKERS_LOCK).is_file()
     assert WORKERS_LOCK.as_posix() == ".neps_core/workers.lock"
+
+
+def test_a_machine_is_a_kernel_and_a_pid_namespace() -> None:
+    # Containers under one kernel share its boot id but not their pids or the locks listed in
+    # /proc/locks: a worker in another container was taken for gone at once ("no other
+    # process works on the run") while it evaluated, and its trial was evaluated twice.
+    namespace = os.readlink("/proc/self/ns/pid").removeprefix("pid:[").removesuffix("]")
+    machine = presence.this_machine()
+    assert machine is not None and machine.endswith(f".{namespace}")
+    assert str(presence.this_process()).startswith(f"{machine}/{os.getpid()}/")
