@@ -206,10 +206,10 @@ def recover_stale_trials(
     mentioned: set[str] | None = None,
 ) -> list[Trial]:
     """New versions of the EVALUATING trials whose worker stopped heartbeating, but for the
-    ``known`` ones (re-queued already, as their worker is gone) and those of a process of this
-    machine still ``present`` (pids, asked only when a heartbeat is old): paused (SIGSTOP, a
-    laptop lid), blocked while the looking worker held the storage lock, or off in its clock;
-    a warning says so once per trial not yet in ``mentioned``."""
+    ``known`` ones (re-queued already, as their worker is gone) and those of another process of
+    this machine still ``present`` (pids, asked only when a heartbeat is old): paused (SIGSTOP,
+    a lid), blocked while the looking worker held the storage lock, or off in its clock (a
+    warning once per trial not in ``mentioned``). This process's are an ended run()'s."""
     old = [
         history[i]
         for i in history.ids_in(TrialState.EVALUATING)
@@ -218,19 +218,19 @@ def recover_stale_trials(
         and now - last_sign_of_life(history[i]) >= stale_after
     ]
     alive = (present() if old else None) or []
-    machine = this_machine() if alive else None
+    machine, me = (this_machine(), this_process()) if alive else (None, None)
     recovered = []
     for trial in old:
         age = now - last_sign_of_life(trial)
-        if not (_runs_on(trial, machine) and _still_present(trial, alive)):
+        mine = trial.metadata.get(WORKER_PROCESS) == me  # an ended run() of this process
+        if mine or not (_runs_on(trial, machine) and _still_present(trial, alive)):
             reason = f"worker {trial.worker_id} stopped heartbeating {age:.0f} s ago"
             recovered.append(requeue_or_crash(trial, reason, max_attempts=max_attempts, now=now))
         elif mentioned is not None and trial.id not in mentioned:
             mentioned.add(trial.id)
             logger.warning(
-                "Trial %s: its worker %s, a live process of this machine, has been silent for "
-                "%.0f s (paused? SIGSTOP, a suspended job) and keeps it; end that process for "
-                "the trial to be evaluated again",
+                "Trial %s: its worker %s, a live process of this machine, is silent for %.0f s "
+                "(paused?) and keeps it; end that process for the trial to be evaluated again",
                 trial.id,
                 trial.worker_id,
                 age,

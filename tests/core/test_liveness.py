@@ -149,7 +149,7 @@ def test_a_paused_worker_of_this_machine_keeps_its_trial(tmp_path: Path) -> None
     assert paused.wait(timeout=120) == 0
     _, other_errors = other.communicate(timeout=120)
     assert other.returncode == 0
-    assert "a live process of this machine, has been silent" in other_errors.decode()
+    assert "a live process of this machine, is silent" in other_errors.decode()
     assert neps.status(root).counts["success"] == 3
     assert (root / CONFIG_1 / "started").read_text() == str(paused.pid)  # evaluated once
     assert "attempts: 1" in (root / CONFIG_1 / "metadata.yaml").read_text()
@@ -377,21 +377,34 @@ def test_a_dead_worker_that_had_this_processs_pid_is_told_apart_by_its_start(
 def test_a_late_heartbeat_of_a_present_process_is_not_death_but_a_reused_pid_is_no_proof() -> None:
     # The pid alone took a dead worker's trial for a live one's where the pid was reused (a
     # container's pid 1 again) or belonged to another pid namespace under the same kernel.
+    # This process's own trial is an ended run()'s (a full disk stopped it): a later run() in
+    # the same process waited for it for good.
     me = presence.this_process()
-    assert me is not None
-    boot_id, pid, started = me.split("/")
-    # A container under the same kernel: its locks and pids are not those this process sees.
-    another_namespace = f"{presence._boot_id()}.1/{pid}/{started}"
-    history = _history(
-        _running("1", heartbeat=0.0, metadata={liveness.WORKER_PROCESS: me}),
-        _running("2", heartbeat=0.0, metadata={liveness.WORKER_PROCESS: f"{boot_id}/{pid}/1"}),
-        _running("3", heartbeat=0.0, metadata={liveness.WORKER_PROCESS: f"other/{pid}/{started}"}),
-        _running("4", heartbeat=0.0, metadata={liveness.WORKER_PROCESS: another_namespace}),
-    )
-    recovered = recover_stale_trials(
-        history, now=100.0, stale_after=10.0, max_attempts=3, present=lambda: [pid]
-    )
-    assert [t.id for t in recovered] == ["2", "3", "4"]
+    machine = presence.this_machine()
+    assert me is not None and machine is not None
+    live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    try:
+        pid, started = str(live.pid), presence.start_ticks(str(live.pid))
+        history = _history(
+            *(
+                _running(trial_id, heartbeat=0.0, metadata={liveness.WORKER_PROCESS: process})
+                for trial_id, process in (
+                    ("1", f"{machine}/{pid}/{started}"),  # alive: left to it
+                    ("2", f"{machine}/{pid}/1"),  # the pid, reused
+                    ("3", f"another-machine/{pid}/{started}"),
+                    ("4", f"{presence._boot_id()}.1/{pid}/{started}"),  # another container
+                    ("5", me),
+                )
+            )
+        )
+        alive = [pid, str(os.getpid())]
+        recovered = recover_stale_trials(
+            history, now=100.0, stale_after=10.0, max_attempts=3, present=lambda: alive
+        )
+    finally:
+        live.kill()
+        live.wait()
+    assert [t.id for t in recovered] == ["2", "3", "4", "5"]
 
 
 @pytest.mark.skipif(presence.this_process() is None, reason="names processes by Linux's boot id")
