@@ -100,12 +100,12 @@ def _still_present(trial: Trial, present: list[str]) -> bool:
 
 
 def _this_machine(present: list[str] | None) -> str | None:
-    """This machine's boot id where the lock table is known (``present``), else ``None``."""
+    """This machine (``presence.this_machine``) where the lock table is known, else ``None``."""
     return None if present is None else this_machine()
 
 
 def _runs_on(trial: Trial, machine: str | None) -> bool:
-    """Whether ``trial``'s worker is a process of ``machine`` (a kernel boot id)."""
+    """Whether ``trial``'s worker is a process of ``machine`` (a kernel and pid namespace)."""
     return bool(machine) and _process_parts(trial.metadata.get(WORKER_PROCESS))[0] == machine
 
 
