@@ -236,8 +236,7 @@ def alone_in(root: Path) -> bool:
     Anything else (see ``_locks``, or several presences in this process) answers
     ``False``: not known.
     """
-    locks = _locks(root)
-    return locks is not None and _present(locks) == [str(os.getpid())]
+    return present_with_me(root) == [str(os.getpid())]
 
 
 def present_with_me(root: Path) -> list[str] | None:
