@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Protocol
 
 from neps_core.errors import LiveWorkersError
+from neps_core.lock_table import FileLock, locks_on
 
 try:
     import fcntl
@@ -86,7 +87,7 @@ def _exclusive(root: Path, overwrite: Overwrite) -> int | None:
         return _lock(root, "exclusive")
     except LiveWorkersError as refused:
         error = _explained(overwrite) or refused
-        locks = _locks(root)
+        locks = locks_on(root / WORKERS_LOCK)
         if locks is not None and str(os.getpid()) in _present(locks):
             error = LiveWorkersError(f"{error} {IN_THIS_PROCESS.format(pid=os.getpid())}")
         raise error from None
@@ -233,7 +234,7 @@ def alone_in(root: Path) -> bool:
     """Whether this process is certainly the only one present in ``root``.
 
     The presence file must carry exactly one lock, this process's own, and no waiter.
-    Anything else (see ``_locks``, or several presences in this process) answers
+    Anything else (see ``lock_table.locks_on``, or several presences in this process) answers
     ``False``: not known.
     """
     return present_with_me(root) == [str(os.getpid())]
@@ -242,7 +243,7 @@ def alone_in(root: Path) -> bool:
 def present_with_me(root: Path) -> list[str] | None:
     """For a process present in ``root``: the pids of this machine's processes present there,
     trusted only if its own shows (``None`` otherwise: unknown)."""
-    locks = _locks(root)
+    locks = locks_on(root / WORKERS_LOCK)
     present = None if locks is None else _present(locks)
     return present if present is not None and str(os.getpid()) in present else None
 
@@ -263,41 +264,19 @@ def processes_present(root: Path) -> list[str] | None:
         return None
     try:
         fcntl.lockf(descriptor, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        locks = _locks(root)
+        locks = locks_on(root / WORKERS_LOCK)
     except OSError:
         return None
     finally:
         os.close(descriptor)  # releases the lock
-    if locks is None or ("POSIX", "READ", str(os.getpid())) not in locks:
+    mine = FileLock("POSIX", "READ", str(os.getpid()), waiting=False)
+    if locks is None or mine not in locks:
         return None
-    if any(kind == "FLOCK" and mode == "WRITE" for kind, mode, _ in locks):
+    if any(lock.kind == "FLOCK" and lock.mode == "WRITE" for lock in locks):
         return None  # held exclusively: a run is being overwritten
     return _present(locks)
 
 
-def _present(locks: list[tuple[str, str, str]]) -> list[str]:
+def _present(locks: list[FileLock]) -> list[str]:
     """The pids holding or awaiting an ``flock``: the processes present."""
-    return [pid for kind, _, pid in locks if kind == "FLOCK"]
-
-
-def _locks(root: Path) -> list[tuple[str, str, str]] | None:
-    """``(kind, mode, pid)`` of the locks held or awaited on ``root``'s presence file, from
-    ``/proc/locks``, e.g. ``("FLOCK", "READ", "4242")``.
-
-    ``None`` where that is not known: not Linux, no presence file. A file system whose locks
-    the table shows under another device, or a process of another pid namespace, give a
-    wrong answer the caller must allow for.
-    """
-    try:
-        held = os.stat(root / WORKERS_LOCK)
-        table = Path("/proc/locks").read_text(encoding="ascii")
-    except (OSError, UnicodeDecodeError):
-        return None
-    file_id = f"{os.major(held.st_dev):02x}:{os.minor(held.st_dev):02x}:{held.st_ino}"
-    found = []
-    for fields in map(str.split, table.splitlines()):
-        # "1: FLOCK  ADVISORY  READ 4242 08:01:1234 0 EOF"; waiters add a "->" after "1:"
-        if file_id in fields and fields.index(file_id) >= 4:
-            at = fields.index(file_id)
-            found.append((fields[at - 4], fields[at - 2], fields[at - 1]))
-    return found
+    return [lock.pid for lock in locks if lock.kind == "FLOCK"]

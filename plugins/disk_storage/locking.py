@@ -22,6 +22,7 @@ from pathlib import Path
 import filelock
 
 from neps_core.errors import StorageError
+from neps_core.lock_table import holders
 from neps_core.presence import FLOCK_UNSUPPORTED, is_current
 
 try:
@@ -120,22 +121,28 @@ class ExclusiveLock:
                 now = time.monotonic()
                 if now > deadline:
                     raise StorageError(
-                        f"Could not lock {self.path} within {self.timeout:.0f} s; is another "
-                        "process stuck holding it?"
+                        f"Could not lock {self.path} within {self.timeout:.0f} s: "
+                        f"{self._holder()} holds it. Resume or end it; the lock_timeout "
+                        "storage option sets how long a worker waits"
                     ) from None
                 if not announced and now - start >= ANNOUNCE_WAIT_SECONDS:
                     announced = True
                     logger.warning(
-                        "Waiting for the lock of %s for %.0f s now: another process holds it "
-                        "(a stopped or suspended worker?); giving up after %.0f s",
+                        "Waiting for the lock of %s for %.0f s now: %s holds it; giving up "
+                        "after %.0f s",
                         self.guards,
                         now - start,
+                        self._holder(),
                         self.timeout,
                     )
                 time.sleep(pause)
                 pause = min(pause * 2, _LAST_RETRY_SECONDS)
             except OSError as error:
                 raise self._refusal(error) from error
+
+    def _holder(self) -> str:
+        """Who holds the lock, for a message: the process if the lock table shows it."""
+        return holders(self.path) or "another process (a stopped or suspended worker?)"
 
     def _refusal(self, error: OSError) -> StorageError:
         """Why ``flock`` failed other than by waiting: mostly a file system without locks (an

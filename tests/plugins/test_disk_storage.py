@@ -10,6 +10,7 @@ import logging
 import multiprocessing
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -344,8 +345,9 @@ def test_a_stuck_lock_holder_gives_a_clear_error(
     try:
         assert holder.stdout.readline().strip() == "locked"
         impatient = _open(storages, root, lock_timeout=0.2)
-        with pytest.raises(StorageError, match=r"journal\.jsonl\.lock"):
+        with pytest.raises(StorageError, match=r"journal\.jsonl\.lock") as caught:
             impatient.transact(lambda history: [])
+        assert f"process {holder.pid} (" in str(caught.value)  # the holder, by pid and command
     finally:
         holder.kill()
         holder.wait()
@@ -361,12 +363,14 @@ def test_a_long_wait_for_the_lock_is_told_before_giving_up(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """A worker (or ``neps-core clean``) waited up to the lock timeout without a word while
-    another process held the lock (suspended with Ctrl-Z, stopped in a debugger)."""
+    another process held the lock (suspended with Ctrl-Z, stopped in a debugger); the warning
+    names that process and says it is stopped."""
     monkeypatch.setattr(locking, "ANNOUNCE_WAIT_SECONDS", 0.2)
     holder = _worker(root, tmp_path, "hold", seconds=60)
     assert holder.stdout is not None
     try:
         assert holder.stdout.readline().strip() == "locked"
+        holder.send_signal(signal.SIGSTOP)
         waiting = _open(storages, root, lock_timeout=1.0)
         with caplog.at_level(logging.WARNING), pytest.raises(StorageError):
             waiting.transact(lambda history: [])
@@ -376,6 +380,7 @@ def test_a_long_wait_for_the_lock_is_told_before_giving_up(
         holder.stdout.close()
     [told] = [r.getMessage() for r in caplog.records if "Waiting for the lock" in r.getMessage()]
     assert str(_journal(root)) in told and "giving up after 1 s" in told
+    assert f"process {holder.pid} (" in told and "which is stopped" in told
 
 
 @pytest.mark.parametrize("code", [errno.ENOLCK, errno.EOPNOTSUPP])
