@@ -25,7 +25,8 @@ from neps_core.reporting import record_result
 from neps_core.result_contract import ParsedResult, parse_result
 from neps_core.run_context import RunContext
 from neps_core.runtime import Worker
-from neps_core.summary import refresh_shared_summary_files, summary_of
+from neps_core.summary import summary_of
+from neps_core.summary_files import refresh_shared_summary_files
 from neps_core.termination import signals_stop_the_worker
 
 logger = logging.getLogger(__name__)

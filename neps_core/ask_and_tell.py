@@ -35,7 +35,8 @@ from neps_core.plugin_manager import load_plugins
 from neps_core.presence import present_in
 from neps_core.reporting import judge_outcome, record_result, reportable_trial, told_outcome
 from neps_core.sampler import TrialSampler
-from neps_core.summary import refresh_shared_summary_files, summary_of
+from neps_core.summary import summary_of
+from neps_core.summary_files import refresh_shared_summary_files
 
 #: Why ``ask`` waits under ``max_cost_per_run`` (as ``run()`` starts no trial beside them).
 COST_DECIDES = "under max_cost_per_run, their cost decides whether another trial fits"

@@ -7,7 +7,9 @@ and the trial's record (``state``, ``fidelity``, ``previous_trial_id``, ``worker
 state (``num_success``, ...) and, for a single objective, names the best trial
 (``best_objective_to_minimize``, ``best_config_id``) and its configuration.
 
-pandas is imported only here, on first use (``pip install "neps-core[analysis]"``).
+pandas is imported only here, on first use (``pip install "neps-core[analysis]"``); the rows
+themselves are plain data (``trial_rows``, ``short_entries``), which the run's ``summary/``
+CSV files are written from without pandas.
 """
 
 from __future__ import annotations
@@ -35,16 +37,20 @@ def _pandas() -> Any:
 def trials_frame(trials: Iterable[Trial]) -> pd.DataFrame:
     """One row per trial, in the order they were sampled."""
     pandas = _pandas()
-    ordered = sorted(trials, key=lambda trial: (trial.created_at, len(trial.id), trial.id))
-    frame = pandas.DataFrame.from_records(
-        [_row(trial) for trial in ordered], columns=None if ordered else _RECORD_COLUMNS
-    )
-    frame.index = pandas.Index([trial.id for trial in ordered], name="id", dtype=object)
+    ids, rows = trial_rows(trials)
+    frame = pandas.DataFrame.from_records(rows, columns=None if rows else RECORD_COLUMNS)
+    frame.index = pandas.Index(ids, name="id", dtype=object)
     return frame  # every documented column, empty ones too: full["cost"] always works
 
 
+def trial_rows(trials: Iterable[Trial]) -> tuple[list[str], list[dict[str, Any]]]:
+    """The ids and the rows of ``trials_frame``, in the order the trials were sampled."""
+    ordered = sorted(trials, key=lambda trial: (trial.created_at, len(trial.id), trial.id))
+    return [trial.id for trial in ordered], [_row(trial) for trial in ordered]
+
+
 _REPORT_COLUMNS = ("objective_to_minimize", "cost", "learning_curve", "error")
-_RECORD_COLUMNS = (
+RECORD_COLUMNS = (
     *_REPORT_COLUMNS,
     "state",
     "fidelity",
@@ -86,13 +92,19 @@ def _plain_objective(objective: Any) -> Any:
 
 
 def status_frames(summary: Summary) -> tuple[pd.DataFrame, pd.Series]:
-    """NePS's ``(full, short)`` pair for ``summary``.
-
-    ``short`` lists the best configuration's parameters by name, as NePS does; one named like
-    an entry of its own (``num_success``, ``best_config_id``, ...) is ``config.<name>`` there.
-    """
+    """NePS's ``(full, short)`` pair for ``summary``."""
     pandas = _pandas()
-    full = trials_frame(summary.trials)
+    series = pandas.Series(short_entries(summary), name="value", dtype=object)
+    series.index.name = "summary"
+    return trials_frame(summary.trials), series
+
+
+def short_entries(summary: Summary) -> dict[str, Any]:
+    """The entries of ``short``: counts by state, then the best trial and its configuration.
+
+    The best configuration's parameters are listed by name, as NePS does; one named like an
+    entry of its own (``num_success``, ``best_config_id``, ...) is ``config.<name>`` there.
+    """
     short: dict[str, Any] = {
         f"num_{state}": count for state, count in summary.counts.items() if count > 0
     }
@@ -103,6 +115,4 @@ def status_frames(summary: Summary) -> tuple[pd.DataFrame, pd.Series]:
         entries = {f"num_{state}" for state in summary.counts} | set(short)
         for name, value in best.config.items():  # a parameter named like an entry: prefixed
             short[f"config.{name}" if name in entries else name] = value
-    series = pandas.Series(short, name="value", dtype=object)
-    series.index.name = "summary"
-    return full, series
+    return short

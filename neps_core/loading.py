@@ -24,7 +24,7 @@ from neps_core.run_info import stored_space
 from neps_core.run_storage import STORAGE_POINTER_FILE, open_existing_run
 from neps_core.serialization import describe_yaml_error, read_yaml
 from neps_core.space import PipelineSpace
-from neps_core.summary import BEST_CONFIG_FILE
+from neps_core.summary_files import BEST_CONFIG_FILE
 from neps_core.user_paths import user_path
 
 #: Files of a run that hold something other than a configuration: a ``load_config`` of one

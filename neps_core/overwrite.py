@@ -23,6 +23,7 @@ from neps_core.run_storage import (
     open_storage,
     refuse_an_unfinished_migration,
 )
+from neps_core.summary_folder import SUMMARY_FOLDER, SUMMARY_FOLDER_FILES
 
 #: What a run (of a built-in storage) writes into its root: the only entries an overwrite may
 #: delete, beside those its storage declares (``Storage.root_entries``). Without
@@ -36,6 +37,7 @@ MADE_BY_A_RUN = frozenset(
         CHANNEL_DIRECTORY,
         "run_info.yaml",
         "plots",
+        SUMMARY_FOLDER,
         "tensorboard",
         "run.db",
         "run.db-wal",
@@ -109,11 +111,13 @@ def _not_of_a_run(root: Path) -> list[str]:
 
 
 #: Folders a project may have too, and what a run writes into them: trial folders, the
-#: TensorBoard logger's trial folders, ``neps-core plot``'s files (folders: ``True``).
+#: TensorBoard logger's trial folders, ``neps-core plot``'s files, NePS's summary files
+#: (folders: ``True``).
 SHARED_FOLDERS = {
     "configs": (("config_*", True),),
     "tensorboard": (("trial_*", True),),
     "plots": tuple((name, False) for name in PLOT_FILES),
+    SUMMARY_FOLDER: tuple((name, False) for name in SUMMARY_FOLDER_FILES),
 }
 
 

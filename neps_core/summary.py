@@ -1,26 +1,16 @@
-"""Run summaries: the best trial, counts by state, the Pareto front and the trajectory file.
+"""Run summaries: the best trial, counts by state, the Pareto front and the trajectory.
 
-Written when a worker's ``run()`` or an ask-and-tell client's ``close()`` ends (unless
-``post_run_summary=False``); ``status()`` computes the same summary from the live history
-without writing. Files in the root directory::
-
-    summary.yaml       counts by state, budget used, best trial
-    best_config.yaml   the best configuration and its objective
-    trajectory.csv     every finished trial in finishing order, with the best objective so far
-    .neps_core/summary.lock   held while one process rebuilds and writes the three
+``status()`` computes the summary from the live history; :mod:`neps_core.summary_files`
+writes it into the root directory when a run ends.
 """
 
 from __future__ import annotations
 
-import csv
-import io
-import logging
 import math
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import filelock
 import numpy as np
 
 from neps_core.budget_file import recorded_budgets
@@ -30,23 +20,8 @@ from neps_core.interfaces import Storage
 from neps_core.models import FIDELITY_SEARCHED, BudgetInfo, Summary, Trial, TrialState
 from neps_core.pareto import first_front
 from neps_core.run_info import rebuildable_space
-from neps_core.serialization import dump_yaml, to_plain, write_atomic
+from neps_core.serialization import to_plain
 from neps_core.space import PipelineSpace
-
-TRAJECTORY_COLUMNS = (
-    "trial_id",
-    "state",
-    "objective_to_minimize",
-    "cost",
-    "best_objective_so_far",
-    "cumulative_cost",
-    "worker_id",
-    "finished_at",
-)
-logger = logging.getLogger(__name__)
-SUMMARY_LOCK = Path(".neps_core", "summary.lock")
-BEST_CONFIG_FILE = "best_config.yaml"
-SUMMARY_LOCK_TIMEOUT = 60.0  # seconds; on expiry the files are not written, with a warning
 
 
 def summarize(
@@ -145,14 +120,8 @@ def trajectory_rows(trials: Iterable[Trial]) -> list[dict[str, object]]:
     highest fidelity reached), so the trajectory ends at the summary's best and is blank
     until the first of them finishes.
     """
-    finished = sorted(
-        (t for t in trials if t.state.is_final),
-        key=lambda t: (t.finished_at or 0.0, int(t.id) if t.id.isdigit() else 0),
-    )
-    single = [
-        t for t in finished if t.state is TrialState.SUCCESS and isinstance(t.objective, float)
-    ]
-    contenders = {t.id for t in at_top_fidelity(single)}
+    finished = finishing_order(trials)
+    contenders = best_contenders(finished)
     rows, best, total = [], None, 0.0
     for trial in finished:
         objective = trial.objective
@@ -174,29 +143,24 @@ def trajectory_rows(trials: Iterable[Trial]) -> list[dict[str, object]]:
     return rows
 
 
+def finishing_order(trials: Iterable[Trial]) -> list[Trial]:
+    """The finished trials in the order they finished (ties by id)."""
+    return sorted(
+        (t for t in trials if t.state.is_final),
+        key=lambda t: (t.finished_at or 0.0, int(t.id) if t.id.isdigit() else 0),
+    )
+
+
+def best_contenders(trials: Iterable[Trial]) -> set[str]:
+    """The ids of the single-objective successes the best is chosen from (``at_top_fidelity``)."""
+    single = [t for t in trials if t.state is TrialState.SUCCESS and isinstance(t.objective, float)]
+    return {t.id for t in at_top_fidelity(single)}
+
+
 def _cell(value: object) -> object:
     if isinstance(value, tuple):
         return ";".join(map(str, value))
     return "" if value is None else value
-
-
-def refresh_summary_files(root: Path, build: Callable[[], Summary]) -> Summary:
-    """The summary ``build`` makes, with its files written under a lock shared by all processes.
-
-    Workers finish together: one that read the storage earlier but wrote later would put an
-    older trajectory over a newer one. Building inside the lock makes each writer read the
-    storage after the previous one wrote, so the files only ever move forward. The files are
-    a convenience: failing to write them is a warning, never the run's outcome.
-    """
-    try:
-        (root / SUMMARY_LOCK).parent.mkdir(exist_ok=True)
-        with filelock.FileLock(root / SUMMARY_LOCK, timeout=SUMMARY_LOCK_TIMEOUT):
-            summary = build()
-            write_summary_files(root, summary)
-            return summary
-    except OSError as error:  # a read-only or full file system, or the lock timed out
-        logger.warning("Could not write the summary files in %s: %s", root, error)
-        return build()
 
 
 def summary_of(
@@ -218,40 +182,6 @@ def summary_of(
     if space is None:
         space = rebuildable_space(storage)
     return summarize(storage.root_directory, history, budget, space)
-
-
-def refresh_shared_summary_files(storage: Storage, space: PipelineSpace | None = None) -> None:
-    """Write the summary files with the run's recorded budgets, as ``status`` shows it.
-
-    Workers given different budgets each stop at their own; the files, shared by all, must
-    not say one thing while ``status`` says another.
-    """
-    refresh_summary_files(storage.root_directory, lambda: summary_of(storage, None, space))
-
-
-def write_summary_files(root: Path, summary: Summary) -> None:
-    """Write ``summary.yaml``, ``best_config.yaml`` and ``trajectory.csv`` into ``root``."""
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=TRAJECTORY_COLUMNS)
-    writer.writeheader()
-    writer.writerows(trajectory_rows(summary.trials))
-    write_atomic(root / "trajectory.csv", buffer.getvalue())
-    write_atomic(root / "summary.yaml", dump_yaml(summary_as_dict(summary)))
-    if summary.best_trial is not None:
-        best = summary.best_trial
-        write_atomic(
-            root / BEST_CONFIG_FILE,
-            dump_yaml(
-                to_plain(
-                    {
-                        "trial_id": best.id,
-                        "objective_to_minimize": best.objective,
-                        "config": best.config,
-                        **_pipeline_entry(summary.best_pipeline),
-                    }
-                )
-            ),
-        )
 
 
 def _pipeline_entry(pipeline: Mapping[str, Any] | None) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from neps_core.liveness import awaits_result, last_sign_of_life, process_gone, r
 from neps_core.loading import open_existing
 from neps_core.models import Report, Trial, TrialState
 from neps_core.presence import processes_present
+from neps_core.summary_folder import SUMMARY_FOLDER, SUMMARY_FOLDER_FILES
 
 CLEAN_RULE = """\
 Remove the debris of stopped or killed workers from a run, safely.
@@ -53,6 +54,7 @@ OWN_FILES = (
     "trajectory.csv",
     "run_info.yaml",
     "storage.yaml",
+    *SUMMARY_FOLDER_FILES,
 )
 
 
@@ -131,7 +133,12 @@ def _debris(
 
 def _temporary_files(root: Path, older_than: float) -> list[Path]:
     """Leftovers of interrupted atomic writes next to neps_core's own files."""
-    folders = [root, root / ".neps_core", *sorted((root / "configs").glob("config_*"))]
+    folders = [
+        root,
+        root / ".neps_core",
+        root / SUMMARY_FOLDER,
+        *sorted((root / "configs").glob("config_*")),
+    ]
     found = []
     for folder in folders:
         for name in OWN_FILES:

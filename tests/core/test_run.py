@@ -380,6 +380,7 @@ def test_overwriting_a_run_beside_the_users_files_keeps_them(tmp_path: Path, sto
         "configs/config_small.yaml": "n: 1\n",
         "plots/paper_figure.pdf": "%PDF",
         "tensorboard/baseline/events.out": "events",
+        "summary/report.md": "# the project's own summary\n",  # beside NePS's summary files
     }
     for name, text in own.items():
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)

@@ -23,12 +23,8 @@ import yaml
 import neps_core as neps
 from neps_core.errors import StorageError
 from neps_core.models import FIDELITY_SEARCHED
-from neps_core.summary import (
-    RunningBest,
-    at_top_fidelity,
-    refresh_summary_files,
-    summary_as_dict,
-)
+from neps_core.summary import RunningBest, at_top_fidelity, summary_as_dict
+from neps_core.summary_files import refresh_summary_files
 from neps_core.testing import make_trial
 
 SPACE = {

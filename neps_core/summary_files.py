@@ -1,0 +1,84 @@
+"""The summary files of a run, written when a worker's ``run()`` or an ask-and-tell client's
+``close()`` ends (unless ``post_run_summary=False``). Files in the root directory::
+
+    summary.yaml       counts by state, budget used, best trial
+    best_config.yaml   the best configuration and its objective
+    trajectory.csv     every finished trial in finishing order, with the best objective so far
+    summary/           NePS's files: full.csv, short.csv, best_config_trajectory.txt and
+                       best_config.txt (see :mod:`neps_core.summary_folder`)
+    .neps_core/summary.lock   held while one process rebuilds and writes them all
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+import filelock
+
+from neps_core.interfaces import Storage
+from neps_core.models import Summary
+from neps_core.serialization import dump_yaml, write_atomic
+from neps_core.space import PipelineSpace
+from neps_core.summary import summary_as_dict, summary_of, trajectory_rows
+from neps_core.summary_folder import write_summary_folder
+
+logger = logging.getLogger(__name__)
+SUMMARY_LOCK = Path(".neps_core", "summary.lock")
+BEST_CONFIG_FILE = "best_config.yaml"
+SUMMARY_LOCK_TIMEOUT = 60.0  # seconds; on expiry the files are not written, with a warning
+TRAJECTORY_COLUMNS = (
+    "trial_id",
+    "state",
+    "objective_to_minimize",
+    "cost",
+    "best_objective_so_far",
+    "cumulative_cost",
+    "worker_id",
+    "finished_at",
+)
+
+
+def refresh_summary_files(root: Path, build: Callable[[], Summary]) -> Summary:
+    """The summary ``build`` makes, with its files written under a lock shared by all processes.
+
+    Workers finish together: one that read the storage earlier but wrote later would put an
+    older trajectory over a newer one. Building inside the lock makes each writer read the
+    storage after the previous one wrote, so the files only ever move forward. The files are
+    a convenience: failing to write them is a warning, never the run's outcome.
+    """
+    try:
+        (root / SUMMARY_LOCK).parent.mkdir(exist_ok=True)
+        with filelock.FileLock(root / SUMMARY_LOCK, timeout=SUMMARY_LOCK_TIMEOUT):
+            summary = build()
+            write_summary_files(root, summary)
+            return summary
+    except OSError as error:  # a read-only or full file system, or the lock timed out
+        logger.warning("Could not write the summary files in %s: %s", root, error)
+        return build()
+
+
+def refresh_shared_summary_files(storage: Storage, space: PipelineSpace | None = None) -> None:
+    """Write the summary files with the run's recorded budgets, as ``status`` shows it.
+
+    Workers given different budgets each stop at their own; the files, shared by all, must
+    not say one thing while ``status`` says another.
+    """
+    refresh_summary_files(storage.root_directory, lambda: summary_of(storage, None, space))
+
+
+def write_summary_files(root: Path, summary: Summary) -> None:
+    """Write the summary files (see the module's docstring) into ``root``."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=TRAJECTORY_COLUMNS)
+    writer.writeheader()
+    writer.writerows(trajectory_rows(summary.trials))
+    write_atomic(root / "trajectory.csv", buffer.getvalue())
+    plain = summary_as_dict(summary)
+    write_atomic(root / "summary.yaml", dump_yaml(plain))
+    if plain["best"] is not None:
+        write_atomic(root / BEST_CONFIG_FILE, dump_yaml(plain["best"]))
+    write_summary_folder(root, summary)
