@@ -24,6 +24,15 @@ from neps_core.user_paths import user_path
 
 EPILOG = "Run `neps-core COMMAND --help` for a command's options."
 
+#: NePS's other flags of ``python -m neps.status``, and what shows the same here.
+_BEST_LOSSES = "NePS's best losses: use --best-configs, which lists each improvement of the best"
+NEPS_STATUS_FLAGS = {
+    "--best_losses": _BEST_LOSSES,
+    "--best_objective_to_minimizees": _BEST_LOSSES,
+    "--all_configs": "NePS's all configs: every trial with its configuration and result is in "
+    "ROOT/summary/full.csv after a run, and in the table full of full, short = neps.status(ROOT)",
+}
+
 #: How neps_core's notes on the user's exceptions begin.
 NOTE_PREFIX = "neps_core: "
 
@@ -95,6 +104,14 @@ def _add_status(sub: argparse._SubParsersAction, common: argparse.ArgumentParser
     status.add_argument("--json", action="store_true", help="print JSON instead of text")
     status.add_argument(
         "--failures", type=_count, default=5, metavar="N", help="show the last N failures (5)"
+    )
+    status.add_argument(
+        "--best-configs",
+        "--best_configs",  # NePS's spelling
+        dest="best_configs",
+        action="store_true",
+        help="also list each trial that improved the best objective, in the order trials "
+        "finished (NePS's --best_configs; summary/best_config_trajectory.txt after a run)",
     )
     status.set_defaults(handler=commands.status_command)
 
@@ -243,6 +260,10 @@ def _parse(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argpa
     elif extra:
         example = _as_override(extra) if running else None
         hint = f" (give settings as KEY.PATH=VALUE, e.g. {example})" if example else ""
+        if arguments.handler is commands.status_command:
+            hint = next(
+                (f" ({NEPS_STATUS_FLAGS[o]})" for o in options if o in NEPS_STATUS_FLAGS), ""
+            )
         parser.error(f"unrecognized arguments: {' '.join(extra)}{hint}")
     return arguments
 

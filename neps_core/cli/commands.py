@@ -32,8 +32,10 @@ def run_command(arguments: argparse.Namespace) -> int:
 
 
 def status_command(arguments: argparse.Namespace) -> int:
-    """``neps-core status ROOT [--json] [--failures N]``."""
-    data = status_data(arguments.root_directory, arguments.failures)
+    """``neps-core status ROOT [--json] [--failures N] [--best-configs]``."""
+    data = status_data(
+        arguments.root_directory, arguments.failures, best_configs=arguments.best_configs
+    )
     print(json.dumps(_strict_json(data), indent=2) if arguments.json else format_status(data))
     return 0
 

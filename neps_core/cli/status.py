@@ -13,12 +13,16 @@ from neps_core.models import TrialState
 from neps_core.presence import processes_present
 from neps_core.serialization import shortened, to_plain
 from neps_core.summary import summarize, summary_as_dict
+from neps_core.summary_folder import entries_text, trajectory_entries
 
 ERROR_WIDTH = 300
 
 
-def status_data(root_directory: str | Path, failures: int) -> dict[str, Any]:
-    """What ``status`` shows, as plain data (the ``--json`` output)."""
+def status_data(
+    root_directory: str | Path, failures: int, *, best_configs: bool = False
+) -> dict[str, Any]:
+    """What ``status`` shows, as plain data (the ``--json`` output); ``best_configs`` adds
+    the trajectory of the best trial (``summary/best_config_trajectory.txt``'s entries)."""
     run = read_run(root_directory)
     budget = run.history.budget(**recorded_budgets(run.root_directory))
     summary = summarize(run.root_directory, run.history, budget, run.space)
@@ -37,6 +41,8 @@ def status_data(root_directory: str | Path, failures: int) -> dict[str, Any]:
         for trial in recent_failures(run.history, failures)
     ]
     data["workers"] = _workers(run)
+    if best_configs:
+        data["best_configs"] = trajectory_entries(summary.trials)
     plain = to_plain(data)
     assert isinstance(plain, dict)
     return plain
@@ -118,6 +124,8 @@ def format_status(data: dict[str, Any]) -> str:
                 f"(heartbeat {w['seconds_since_heartbeat']:.0f} s ago)"
                 for w in workers
             ]
+    if "best_configs" in data:
+        lines.append(_best_configs(data))
     if data["recent_failures"]:
         lines.append("recent failures:")
         lines += [
@@ -125,6 +133,15 @@ def format_status(data: dict[str, Any]) -> str:
             for f in data["recent_failures"]
         ]
     return "\n".join(lines)
+
+
+def _best_configs(data: dict[str, Any]) -> str:
+    """The trajectory of the best trial (``--best-configs``), as NePS's text shows it."""
+    if data["best_configs"]:
+        return entries_text(data["best_configs"]).rstrip("\n")
+    if data["pareto_front"]:  # no single best to follow: the front is listed above
+        return "best configs: several objectives have no single best (see the Pareto front)"
+    return "best configs: none yet"
 
 
 def _value_text(value: Any) -> str:

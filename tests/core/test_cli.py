@@ -290,6 +290,26 @@ def test_status_text_and_json(tmp_path: Path) -> None:
     assert "ValueError: x=" in text.stdout
 
 
+def test_status_best_configs_lists_each_improvement_of_the_best(tmp_path: Path) -> None:
+    # NePS's tutorial 3 runs `python -m neps.status ROOT --best_configs`: a usage error here.
+    root = tmp_path / "run"
+    summary = neps.run(
+        lambda x: x, SPACE, root_directory=root, evaluations_to_spend=5, optimizer="random_search"
+    )
+    assert summary.best_trial is not None
+    written = (root / "summary" / "best_config_trajectory.txt").read_text(encoding="utf-8")
+    for flag in ("--best_configs", "--best-configs"):
+        shown = cli("status", str(root), flag, cwd=tmp_path)
+        assert shown.returncode == 0, shown.stderr
+        assert written.rstrip() in shown.stdout  # what the run wrote, read live
+    data = json.loads(cli("status", str(root), "--json", "--best_configs", cwd=tmp_path).stdout)
+    assert data["best_configs"][-1]["trial_id"] == summary.best_trial.id
+    assert "best_configs" not in json.loads(cli("status", str(root), "--json", cwd=tmp_path).stdout)
+    for other, pointing_at in (("--all_configs", "summary/full.csv"), ("--best_losses", "--best-")):
+        refused = cli("status", str(root), other, cwd=tmp_path)
+        assert refused.returncode == 2 and pointing_at in refused.stderr
+
+
 def test_status_shows_choices_stored_as_indices_as_the_pipeline_received_them(
     tmp_path: Path,
 ) -> None:
