@@ -7,6 +7,7 @@ and a configuration found in neither place is an error, naming the file.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ from neps_core.components import resolve_space
 from neps_core.config import run_directory
 from neps_core.errors import NepsCoreError
 from neps_core.interfaces import Storage
-from neps_core.models import trial_id
+from neps_core.models import Trial, trial_id
 from neps_core.plugin_manager import load_plugins
 from neps_core.run_info import stored_space
 from neps_core.run_storage import STORAGE_POINTER_FILE, open_existing_run
@@ -90,7 +91,9 @@ def load_config(
     """The configuration exactly as ``evaluate_pipeline`` received it (operations called).
 
     ``path_or_root`` is a ``config.yaml``, a trial folder, or a run's root together with
-    ``config_id`` (with or without the ``config_`` prefix). Without ``pipeline_space`` the
+    ``config_id`` (with or without the ``config_`` prefix; NePS's own id of a trial told with
+    ``tell_custom(config_id=...)`` names that trial, and NePS's multi-fidelity form
+    ``1_rung_0`` otherwise is an error explaining the ids of a run). Without ``pipeline_space`` the
     space saved with the run is used; a ``config.yaml`` outside any run is returned as stored
     (without its underscore-prefixed entries). Inside a run, the configuration comes from
     the run's storage, whatever the trial folder's ``config.yaml`` (a view) says now. A
@@ -187,6 +190,38 @@ def _from_the_run(
     if not folder.name.startswith("config_") or not (root / STORAGE_POINTER_FILE).is_file():
         return None, None
     with open_existing(root) as storage:
-        trial = storage.sync().get(trial_id(folder.name))
+        trial = _named_trial(storage.sync(), trial_id(folder.name))
         space = _saved_space(storage, root) if with_space else None
+    if trial is None and not (folder / "config.yaml").is_file():
+        _refuse_a_neps_rung_id(trial_id(folder.name), root)
     return (None if trial is None else trial.config), space
+
+
+#: NePS's id of a configuration at a rung of a multi-fidelity optimizer: ``1_rung_0``.
+NEPS_RUNG_ID = re.compile(r"(\d+)_rung_(\d+)")
+
+
+def _named_trial(trials: Mapping[str, Trial], name: str) -> Trial | None:
+    """The trial with the id ``name``, else the one NePS's id ``name`` was told with
+    (``tell_custom(config_id=...)`` keeps it in the metadata; it is told only once)."""
+    if name in trials:
+        return trials[name]
+    told = (t for t in trials.values() if "config_id" in t.metadata)
+    return next((t for t in told if trial_id(str(t.metadata["config_id"])) == name), None)
+
+
+def _refuse_a_neps_rung_id(name: str, root: Path) -> None:
+    """Raise ``FileNotFoundError`` explaining our ids if ``name`` is NePS's ``<n>_rung_<r>``:
+    its configuration number and rung have no counterpart in a run of neps_core."""
+    match = NEPS_RUNG_ID.fullmatch(name)
+    if match is None:
+        return
+    number, rung = match.groups()
+    raise FileNotFoundError(
+        f"No trial {name!r} in {root}: that is NePS's id of configuration {number} at rung "
+        f"{rung}, which neps_core does not use. Its trials are numbered 1, 2, 3, ... in the "
+        "order they were sampled (folders configs/config_<n>); a promotion to a higher "
+        "fidelity is a new trial whose previous_trial_id names the trial it continues. Find "
+        "the id in neps.status(root).trials, in summary/full.csv (the fidelity's config.<name> "
+        "and previous_trial_id columns) or with `neps-core status ROOT --best_configs`"
+    )
