@@ -600,9 +600,12 @@ def test_clean_refuses_live_workers_and_crashes_the_debris_of_dead_ones(tmp_path
     assert "  trial 3 by " in status
     stray = root / ".summary.yaml.abc123.tmp"
     stray.write_text("half-written", encoding="utf-8")
+    (root / "summary").mkdir(exist_ok=True)
+    stray_in_summary = root / "summary" / ".full.csv.abc123.tmp"  # NePS's summary files
+    stray_in_summary.write_text("half-written", encoding="utf-8")
     users_file = root / "configs" / "config_3" / ".model.pt.abc123.tmp"
     users_file.write_text("user data", encoding="utf-8")
-    for path in (stray, users_file):
+    for path in (stray, stray_in_summary, users_file):
         os.utime(path, (time.time() - 3600, time.time() - 3600))
 
     # Its heartbeat is fresh, but its process is gone from this machine: no need to wait.
@@ -625,7 +628,7 @@ def test_clean_refuses_live_workers_and_crashes_the_debris_of_dead_ones(tmp_path
         0,
         0,
     )
-    assert not stray.exists()
+    assert not stray.exists() and not stray_in_summary.exists()
     assert users_file.exists()  # only neps-core's own temporary files are removed
     assert (root / "configs" / "config_3" / "partial_checkpoint").exists()
     again = cli("clean", str(root), cwd=tmp_path)
