@@ -12,18 +12,22 @@ from __future__ import annotations
 from neps_core.components import NEPS_OPTIMIZERS_NOT_HERE
 from neps_core.errors import UnknownPluginError
 from neps_core.optimizer_choice import Algorithm
+from neps_core.optimizer_presets import NEPS_PRESETS, expand_preset
 from neps_core.plugin_manager import load_plugins
 
 
 def __getattr__(name: str) -> Algorithm:
     if name.startswith("__"):  # dunder lookups (copy, pickle, doctest) are not optimizers
         raise AttributeError(name)
+    optimizer, options = expand_preset(name, {})  # NePS's hyperband_prior: hyperband + options
     try:
-        return Algorithm(load_plugins().optimizers[name])
+        return Algorithm(load_plugins().optimizers[optimizer], options)
     except UnknownPluginError as error:
-        advice = NEPS_OPTIMIZERS_NOT_HERE.get(name.removeprefix("neps_"), str(error))
+        advice = NEPS_OPTIMIZERS_NOT_HERE.get(name) or NEPS_OPTIMIZERS_NOT_HERE.get(
+            name.removeprefix("neps_"), str(error)
+        )
         raise AttributeError(f"neps_core.algorithms has no optimizer {name!r}: {advice}") from None
 
 
 def __dir__() -> list[str]:
-    return sorted(load_plugins().optimizers)
+    return sorted({*load_plugins().optimizers, *NEPS_PRESETS})

@@ -19,7 +19,8 @@ from typing import Any
 import attrs
 import cattrs
 
-from neps_core.config import ComponentSpec, RunSettings
+from neps_core.component_spec import ComponentSpec
+from neps_core.config import RunSettings
 from neps_core.errors import SettingsError, UnknownPluginError, add_note
 from neps_core.interfaces import Evaluator, Optimizer
 from neps_core.plugin_checks import DISABLE_ENV, plugin_errors
@@ -190,7 +191,17 @@ NEPS_OPTIMIZERS_NOT_HERE = {
     "mobster": "not in neps_core; for asynchronous multi-fidelity use 'async_hb' or 'asha'",
     "default": "old NePS's name for the automatic choice, which is 'auto' here (the default: "
     "leave optimizer= out)",
+    "neps_local_and_incumbent": "not in neps_core; to search around a known good "
+    "configuration make it the space's prior (prior=..., prior_confidence='high') and use "
+    "'priorband' or ('hyperband', {'sampler': 'prior'})",
+    "mfbo": "not in neps_core; with a fidelity use 'asha' or 'priorband', without one "
+    "'bayesian_optimization'",
+    "mopriorband": "not in neps_core; for several objectives with priors use "
+    "('mo_hyperband', {'sampler': 'prior'}) or ('mo_asha', {'sampler': 'prior'})",
+    "custom": "NePS's wrapper of an optimizer of its own kind; here pass an Optimizer class "
+    "(optimizer=MyOptimizer or (MyOptimizer, {...options})), see docs/plugins/index.md",
 }
+NEPS_OPTIMIZERS_NOT_HERE["priormoasha"] = NEPS_OPTIMIZERS_NOT_HERE["mopriorband"]
 
 
 def select_optimizer_class(

@@ -12,15 +12,16 @@ import os
 import socket
 import uuid
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import attrs
 
 from neps_core.code_locations import named_in_run
+from neps_core.component_spec import ComponentSpec, component_spec, optimizer_spec
 from neps_core.errors import SettingsError
-from neps_core.optimizer_choice import Algorithm, ConfiguredOptimizer, space_of_the_run
+from neps_core.optimizer_choice import ConfiguredOptimizer, space_of_the_run
 from neps_core.user_paths import user_path
 from neps_core.validators import is_finite_number, is_number, plain_number
 
@@ -56,56 +57,6 @@ ALIASES = {
     "worker_fidelities_to_spend": "max_fidelities_per_run",
     "write_summary_to_disk": "post_run_summary",  # NePS's newer name
 }
-
-
-@attrs.frozen
-class ComponentSpec:
-    """A plugin choice: a registered name (or a class) plus its options."""
-
-    name: str | type
-    options: Mapping[str, Any] = attrs.field(factory=dict)
-
-    @property
-    def label(self) -> str:
-        """The name as users wrote it (a class shows as its ``name`` or qualified name)."""
-        if isinstance(self.name, str):
-            return self.name
-        return getattr(self.name, "name", self.name.__qualname__)
-
-
-def component_spec(value: Any, setting: str) -> ComponentSpec:
-    """Normalize ``"name"``, ``("name", {...})``, ``{"name": ..., **options}`` or a class.
-
-    NePS's ``neps.algorithms.<name>``, called with a space and options or not, is the class.
-    """
-    if isinstance(value, ComponentSpec):
-        return value
-    if isinstance(value, Algorithm):
-        return ComponentSpec(value.optimizer)
-    if isinstance(value, ConfiguredOptimizer):
-        return ComponentSpec(value.optimizer, dict(value.options))
-    if isinstance(value, str | type):
-        return ComponentSpec(value)
-    if isinstance(value, Mapping):
-        options = dict(value)
-        if "name" not in options:
-            renamed = [key for key in ("strategy", "algorithm") if key in options]
-            hint = f" (NePS's {renamed[0]!r} is 'name' here)" if renamed else ""
-            raise SettingsError(
-                f"{setting}: a mapping needs a 'name' key{hint}, got {sorted(options)}"
-            )
-        return ComponentSpec(options.pop("name"), options)
-    if isinstance(value, Sequence) and len(value) == 2:
-        if not isinstance(value[1], Mapping):
-            raise SettingsError(
-                f"{setting}: in a (name, options) pair the options are a mapping such as "
-                f"{{'eta': 3}}, got {type(value[1]).__name__} {value[1]!r}"
-            )
-        return ComponentSpec(component_spec(value[0], setting).name, dict(value[1]))
-    raise SettingsError(
-        f"{setting}: expected a name, a (name, options) pair, a mapping with 'name' or a class, "
-        f"got {type(value).__name__}"
-    )
 
 
 Validator = Callable[[Any, "attrs.Attribute[Any]", Any], None]
@@ -149,10 +100,6 @@ def _number(name: str, value: Any) -> None:
     infinite = value in (math.inf, -math.inf)
     if not is_number(value) or not (infinite or is_finite_number(value)):
         raise SettingsError(f"{name} must be a number, got {value!r}")
-
-
-def _optimizer_spec(value: Any) -> ComponentSpec:
-    return component_spec(value, "optimizer")
 
 
 def _evaluator_spec(value: Any) -> ComponentSpec:
@@ -249,7 +196,7 @@ class RunSettings:
         converter=plain_number, default=1, validator=_optional(_positive_int)
     )
     worker_id: str = attrs.field(factory=_default_worker_id, converter=_worker_id)
-    optimizer: ComponentSpec = attrs.field(default=ComponentSpec("auto"), converter=_optimizer_spec)
+    optimizer: ComponentSpec = attrs.field(default=ComponentSpec("auto"), converter=optimizer_spec)
     storage: ComponentSpec | None = attrs.field(default=None, converter=_storage_spec)
     evaluator: ComponentSpec = attrs.field(default=ComponentSpec("sync"), converter=_evaluator_spec)
     plugins: tuple[object, ...] = attrs.field(default=(), converter=_named_plugins)

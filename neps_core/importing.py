@@ -17,14 +17,9 @@ from typing import Any
 
 import attrs
 
+from neps_core.component_spec import ComponentSpec, component_spec
 from neps_core.components import build_optimizer, resolve_space, select_optimizer_class
-from neps_core.config import (
-    DEFAULT_STALE_AFTER,
-    ComponentSpec,
-    RunSettings,
-    component_spec,
-    run_directory,
-)
+from neps_core.config import DEFAULT_STALE_AFTER, RunSettings, run_directory
 from neps_core.errors import ObjectiveCountError
 from neps_core.history import TrialHistory
 from neps_core.interfaces import Optimizer, Storage

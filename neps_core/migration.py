@@ -17,7 +17,7 @@ from typing import Any
 import attrs
 
 from neps_core.budget_file import copy_budgets
-from neps_core.config import component_spec
+from neps_core.component_spec import component_spec
 from neps_core.errors import MigrationError, StorageError, StorageInUseError
 from neps_core.history import TrialHistory
 from neps_core.interfaces import Storage

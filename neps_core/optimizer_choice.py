@@ -36,9 +36,11 @@ class ConfiguredOptimizer:
 
 @attrs.frozen
 class Algorithm:
-    """One registered optimizer as ``neps.algorithms`` shows it."""
+    """One registered optimizer as ``neps.algorithms`` shows it (with the options of NePS's
+    preset name, such as ``hyperband_prior``'s ``sampler="prior"``)."""
 
     optimizer: type[Optimizer]
+    options: Mapping[str, Any] = attrs.field(factory=dict)
 
     @property
     def name(self) -> str:
@@ -47,7 +49,7 @@ class Algorithm:
 
     def __call__(self, pipeline_space: Any, **options: Any) -> ConfiguredOptimizer:
         """This optimizer for ``pipeline_space`` with ``options``, as NePS's call gives it."""
-        return ConfiguredOptimizer(self.optimizer, dict(options), pipeline_space)
+        return ConfiguredOptimizer(self.optimizer, {**self.options, **options}, pipeline_space)
 
 
 def space_of_the_run(configured: ConfiguredOptimizer, given: Any) -> Any:

@@ -29,20 +29,14 @@ import attrs
 import cattrs
 
 from neps_core.code_locations import CodeLocator, named_in_run
+from neps_core.component_spec import component_spec, optimizer_spec
 from neps_core.components import (
     option_advice,
     refuse_other_projects_name,
     resolve_space,
     structure_settings,
 )
-from neps_core.config import (
-    ALIASES,
-    DEPRECATED_ALIASES,
-    REMOVED,
-    RunSettings,
-    canonical_name,
-    component_spec,
-)
+from neps_core.config import ALIASES, DEPRECATED_ALIASES, REMOVED, RunSettings, canonical_name
 from neps_core.config_files import apply_overrides, did_you_mean, read_config_file
 from neps_core.errors import NepsCoreError, SettingsError, add_note
 from neps_core.evaluation.processes import Command
@@ -245,7 +239,7 @@ class _Parser:
                 f"an optimizer loaded from a file is not supported: {REMOVED['searcher_path']}",
             )
         try:
-            spec = component_spec(value, key)
+            spec = optimizer_spec(value) if key == "optimizer" else component_spec(value, key)
         except SettingsError as error:
             self.fail(key, str(error).removeprefix(f"{key}: "))
         where = key if isinstance(value, str) else f"{key}.name"

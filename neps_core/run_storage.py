@@ -13,7 +13,7 @@ from typing import Any
 import yaml
 
 from neps_core.budget_file import BUDGET_FILE
-from neps_core.config import ComponentSpec
+from neps_core.component_spec import ComponentSpec
 from neps_core.errors import (
     SettingsError,
     StorageError,

@@ -22,7 +22,7 @@ import attrs
 import pytest
 
 import neps_core as neps
-from neps_core.config import ComponentSpec
+from neps_core.component_spec import ComponentSpec
 from neps_core.errors import StorageError
 from neps_core.models import RunInfo
 from neps_core.plugin_manager import load_plugins

@@ -1,0 +1,99 @@
+"""NePS's other ways to name an optimizer: preset names (``hyperband_prior``) and names of
+optimizers neps_core does not have."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+import neps_core as neps
+
+
+class PriorSpace(neps.PipelineSpace):
+    x = neps.Float(0.0, 1.0, prior=0.25, prior_confidence="high")
+    epochs = neps.IntegerFidelity(1, 9)
+
+
+def objective(x: float, epochs: int) -> dict[str, float]:
+    return {"objective_to_minimize": x, "cost": float(epochs)}
+
+
+@pytest.mark.parametrize(
+    ("neps_name", "name", "options"),
+    [
+        ("hyperband_prior", "hyperband", {"sampler": "prior"}),
+        ("asha_prior", "asha", {"sampler": "prior"}),
+        ("async_hb_prior", "async_hb", {"sampler": "prior"}),
+        ("successive_halving_prior", "successive_halving", {"sampler": "prior"}),
+        ("priorband_asha", "priorband", {"base": "asha"}),
+        ("priorband_sh", "priorband", {"base": "successive_halving"}),
+        ("priorband_async", "priorband", {"base": "async_hb"}),
+    ],
+)
+def test_nepss_preset_names_are_the_optimizer_with_those_options(
+    root: Path, neps_name: str, name: str, options: dict[str, str]
+) -> None:
+    neps.run(
+        objective, PriorSpace(), root_directory=root, evaluations_to_spend=2, optimizer=neps_name
+    )
+    info = neps.load_optimizer_info(root)
+    assert info["name"] == name
+    assert {key: info["info"][key] for key in options} == options
+    # As neps.algorithms.<name> too, called or paired with options that come on top.
+    configured = getattr(neps.algorithms, neps_name)(PriorSpace(), eta=2)
+    assert configured.optimizer.name == name
+    assert dict(configured.options) == {**options, "eta": 2}
+
+
+def test_the_cost_aware_and_prior_bo_presets(root: Path) -> None:
+    pytest.importorskip("scipy")
+    space = {"x": neps.Float(0.0, 1.0, prior=0.5)}
+    for neps_name, name, options in [
+        ("bayesian_optimization_cost_aware", "bayesian_optimization", {"cost_aware": True}),
+        ("bayesian_optimization_prior", "pibo", {}),
+    ]:
+        where = root / neps_name
+        neps.run(
+            lambda x: x, space, root_directory=where, evaluations_to_spend=1, optimizer=neps_name
+        )
+        info = neps.load_optimizer_info(where)
+        assert info["name"] == name
+        assert {key: info["info"][key] for key in options} == options
+
+
+def test_a_preset_name_in_a_run_config_and_with_options(root: Path, tmp_path: Path) -> None:
+    config = tmp_path / "run.yaml"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "root_directory": str(root),
+                "evaluations_to_spend": 2,
+                "optimizer": {"name": "hyperband_prior", "eta": 2},
+            }
+        )
+    )
+    neps.run(objective, PriorSpace(), run_config=config)
+    info = neps.load_optimizer_info(root)
+    assert (info["name"], info["info"]["sampler"], info["info"]["eta"]) == ("hyperband", "prior", 2)
+
+
+@pytest.mark.parametrize(
+    ("neps_name", "advice"),
+    [
+        ("neps_local_and_incumbent", r"make it the space's prior"),
+        ("mfbo", r"'asha' or 'priorband'"),
+        ("mopriorband", r"'mo_hyperband', \{'sampler': 'prior'\}"),
+        ("priormoasha", r"'mo_asha', \{'sampler': 'prior'\}"),
+    ],
+)
+def test_nepss_optimizers_not_here_say_what_to_use_instead(
+    root: Path, neps_name: str, advice: str
+) -> None:
+    with pytest.raises(
+        neps.UnknownPluginError, match=rf"NePS's '{neps_name}' is not in neps_core.*{advice}"
+    ):
+        neps.run(objective, PriorSpace(), root_directory=root, optimizer=neps_name)
+    with pytest.raises(AttributeError, match=rf"'{neps_name}': not in neps_core.*{advice}"):
+        getattr(neps.algorithms, neps_name)
