@@ -94,7 +94,9 @@ def run(
         sample_batch_size: Trials to sample at once (and hand out one by one).
         worker_id: This worker's id; default: host, process id and a random suffix.
         optimizer: A name (``"auto"``, ``"bayesian_optimization"``, ``"priorband"``, ...),
-            ``(name, options)``, ``{"name": ..., **options}``, or an ``Optimizer`` class.
+            ``(name, options)``, ``{"name": ..., **options}``, an ``Optimizer`` class, or
+            NePS's ``neps.algorithms.<name>`` (called with the space or not) and callables
+            of the space returning one (``functools.partial``, ``lambda space: ...``).
         storage: ``"disk"`` (default), ``"sqlite"`` or a URL such as
             ``"sqlite:////path/run.db"``; recorded in the root for later calls.
         evaluator: Where trials run: ``"sync"`` (this process), ``"subprocess"``,

@@ -21,7 +21,7 @@ import attrs
 from neps_core.code_locations import named_in_run
 from neps_core.component_spec import ComponentSpec, component_spec, optimizer_spec
 from neps_core.errors import SettingsError
-from neps_core.optimizer_choice import ConfiguredOptimizer, space_of_the_run
+from neps_core.optimizer_choice import ConfiguredOptimizer, called_with_the_space, space_of_the_run
 from neps_core.user_paths import user_path
 from neps_core.validators import is_finite_number, is_number, plain_number
 
@@ -237,7 +237,9 @@ class RunSettings:
             settings = _searcher_options(settings, unknown)
         elif unknown:
             raise SettingsError(_unknown_settings_message(unknown, known))
-        optimizer = settings.get("optimizer")
+        optimizer = settings["optimizer"] = called_with_the_space(  # NePS's partial or lambda
+            settings.get("optimizer", "auto"), settings.get("pipeline_space"), optimizer_spec
+        )
         if isinstance(optimizer, ConfiguredOptimizer):  # neps.algorithms.X(space)
             settings["pipeline_space"] = space_of_the_run(optimizer, settings.get("pipeline_space"))
         try:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -50,6 +50,38 @@ class Algorithm:
     def __call__(self, pipeline_space: Any, **options: Any) -> ConfiguredOptimizer:
         """This optimizer for ``pipeline_space`` with ``options``, as NePS's call gives it."""
         return ConfiguredOptimizer(self.optimizer, {**self.options, **options}, pipeline_space)
+
+
+def called_with_the_space(optimizer: Any, space: Any, check: Callable[[Any], object]) -> Any:
+    """NePS's ``optimizer=`` as a callable of the space (``functools.partial(
+    neps.algorithms.asha, eta=2)``, ``lambda space: neps.algorithms.asha(space, eta=2)``): what
+    it returns for ``space``, as NePS calls it; any other ``optimizer`` as it is.
+
+    ``check`` reads the result as ``optimizer=`` would; a result it refuses (NePS's own
+    optimizer objects, say, which run only in NePS) is a ``SettingsError`` naming the callable.
+    """
+    if not callable(optimizer) or isinstance(optimizer, type | Algorithm | ConfiguredOptimizer):
+        return optimizer
+    given = f"{type(optimizer).__name__} {getattr(optimizer, '__qualname__', optimizer)!r}"
+    if space is None:
+        raise SettingsError(
+            f"optimizer: {given} is called with the space, as in NePS; pass pipeline_space= too"
+        )
+    try:
+        made = optimizer(space)
+    except TypeError as error:
+        raise SettingsError(
+            f"optimizer: {given} could not be called with the space alone: {error}"
+        ) from error
+    try:
+        check(made)
+    except SettingsError as error:
+        raise SettingsError(
+            f"optimizer: {given} returned a {type(made).__name__} object for the space; neps_core "
+            f"cannot use it: it must return neps.algorithms.<name>(space, **options) or what "
+            f"optimizer= takes ({str(error).split('expected ', 1)[-1]})"
+        ) from error
+    return made
 
 
 def space_of_the_run(configured: ConfiguredOptimizer, given: Any) -> Any:

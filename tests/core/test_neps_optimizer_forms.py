@@ -1,9 +1,12 @@
-"""NePS's other ways to name an optimizer: preset names (``hyperband_prior``) and names of
+"""NePS's other ways to name an optimizer: ``functools.partial`` of an algorithm, a callable
+of the space (``lambda space: ...``), preset names (``hyperband_prior``) and names of
 optimizers neps_core does not have."""
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -18,6 +21,61 @@ class PriorSpace(neps.PipelineSpace):
 
 def objective(x: float, epochs: int) -> dict[str, float]:
     return {"objective_to_minimize": x, "cost": float(epochs)}
+
+
+def test_a_partial_of_an_algorithm_runs_as_in_nepss_warmstarting_example(root: Path) -> None:
+    optimizer = functools.partial(
+        neps.algorithms.neps_random_search, use_priors=True, ignore_fidelity="highest fidelity"
+    )
+    neps.run(
+        objective, PriorSpace(), root_directory=root, evaluations_to_spend=2, optimizer=optimizer
+    )
+    info = neps.load_optimizer_info(root)
+    assert info["name"] == "random_search"
+    assert info["info"]["use_priors"] is True
+
+
+def test_a_callable_of_the_space_is_called_with_it_as_in_nepss_scaling_study(root: Path) -> None:
+    spaces: list[Any] = []
+
+    def optimizer(space: Any) -> Any:
+        spaces.append(space)
+        return neps.algorithms.hyperband(space, eta=2)
+
+    space = PriorSpace()
+    neps.run(objective, space, root_directory=root, evaluations_to_spend=3, optimizer=optimizer)
+    assert spaces == [space]
+    info = neps.load_optimizer_info(root)
+    assert (info["name"], info["info"]["eta"]) == ("hyperband", 2)
+    # What optimizer= takes otherwise is fine as the callable's answer too.
+    neps.run(
+        objective,
+        space,
+        root_directory=root.parent / "pair",
+        evaluations_to_spend=1,
+        optimizer=lambda space: ("asha", {"eta": 2}),
+    )
+    assert neps.load_optimizer_info(root.parent / "pair")["name"] == "asha"
+
+
+def test_a_callable_whose_result_cannot_be_used_is_refused_naming_both(root: Path) -> None:
+    class NepsAskFunction:  # what NePS's own optimizer functions return
+        def __call__(self, trials: object, budget_info: object, n: int | None = None) -> None:
+            return None
+
+    with pytest.raises(
+        neps.SettingsError,
+        match=r"optimizer: function '.*<lambda>' returned a NepsAskFunction object for the space; "
+        r"neps_core cannot use it: it must return neps.algorithms.<name>\(space",
+    ):
+        neps.run(
+            objective, PriorSpace(), root_directory=root, optimizer=lambda s: NepsAskFunction()
+        )
+    with pytest.raises(neps.SettingsError, match=r"could not be called with the space alone"):
+        neps.run(objective, PriorSpace(), root_directory=root, optimizer=lambda: "asha")
+    with pytest.raises(neps.SettingsError, match=r"called with the space.*pass pipeline_space="):
+        neps.run(objective, root_directory=root, optimizer=functools.partial(neps.algorithms.asha))
+    assert not root.exists()
 
 
 @pytest.mark.parametrize(
