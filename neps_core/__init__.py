@@ -41,6 +41,7 @@ from neps_core.space import (
     ByName,
     Categorical,
     CategoricalParameter,
+    ConfidenceLevel,
     Constant,
     ConstantParameter,
     Fidelity,
@@ -83,6 +84,21 @@ _NEPS_ONLY = {
     "state": _STATE_HINT,
     "NePSState": _STATE_HINT,
     "create_or_load_filebased_neps_state": _STATE_HINT,
+    "SearchSpace": "a dict of parameters, {'lr': Float(...), ...}, or a PipelineSpace: NePS's "
+    "classic SearchSpace({...}) is that dict here",
+    "HPOFloat": "Float (the same arguments: lower, upper, log, prior, prior_confidence, "
+    "is_fidelity)",
+    "HPOInteger": "Integer (the same arguments: lower, upper, log, prior, prior_confidence, "
+    "is_fidelity)",
+    "HPOCategorical": "Categorical (its prior is the index of the preferred choice, or that "
+    "choice itself where it is not also an index)",
+    "HPOConstant": "Constant (the same argument, value)",
+    "SampledConfig": "an Optimizer subclass whose ask() returns Proposals (neps_core.Proposal) "
+    "where NePS's custom optimizers return SampledConfigs, see docs/plugins/index.md",
+    "convert_operation_to_callable": "the value evaluate_pipeline receives: an Operation "
+    "arrives already called (a ready torch.nn.Module, say), see docs/spaces/language.md",
+    "load_and_merge_yamls": "run(run_config='run.yaml') with run()'s arguments on top, or "
+    "neps_core.run_config.load_run_config(path, overrides) for the merged arguments",
 }
 
 
@@ -101,6 +117,7 @@ __all__ = [
     "Categorical",
     "CategoricalParameter",
     "Command",
+    "ConfidenceLevel",
     "Constant",
     "ConstantParameter",
     "DuplicatePluginError",

@@ -18,6 +18,7 @@ from neps_core.space.conditions import (
     Or,
     Relation,
 )
+from neps_core.space.confidence import ConfidenceLevel
 from neps_core.space.description import describe_space, space_from_description
 from neps_core.space.fidelity import Fidelity, FloatFidelity, IntegerFidelity
 from neps_core.space.legacy import (
@@ -43,6 +44,7 @@ __all__ = [
     "Categorical",
     "CategoricalParameter",
     "Clause",
+    "ConfidenceLevel",
     "Constant",
     "ConstantParameter",
     "Equals",

@@ -26,6 +26,7 @@ from neps_core.space.choices import (
     position,
     python_value,
 )
+from neps_core.space.confidence import confidence_name
 from neps_core.space.naming import assigned_name
 
 PriorConfidence = Literal["low", "medium", "high"]
@@ -122,7 +123,7 @@ class Numerical(Parameter):
     upper: float
     log: bool = False
     prior: float | None = None
-    prior_confidence: str = "low"
+    prior_confidence: str = attrs.field(default="low", converter=confidence_name)
     is_fidelity: bool = False
 
     def __attrs_post_init__(self) -> None:
@@ -209,7 +210,7 @@ class Float(Numerical):
     upper: float = attrs.field(converter=_to_float)
     log: bool = False
     prior: float | None = attrs.field(default=None, converter=_to_optional_float)
-    prior_confidence: str = "low"
+    prior_confidence: str = attrs.field(default="low", converter=confidence_name)
     is_fidelity: bool = False
 
 
@@ -235,7 +236,7 @@ class Integer(Numerical):
     upper: int = attrs.field(converter=_to_int)
     log: bool = False
     prior: int | None = attrs.field(default=None, converter=_to_optional_int)
-    prior_confidence: str = "low"
+    prior_confidence: str = attrs.field(default="low", converter=confidence_name)
     is_fidelity: bool = False
 
     def _unit_bounds(self) -> tuple[float, float]:
@@ -286,7 +287,7 @@ class Categorical(Parameter):
     kind: ClassVar[str] = "categorical"
     choices: tuple[Any, ...] = attrs.field(converter=_to_tuple)
     prior: Any = attrs.field(default=None, converter=python_value)  # an argmax is an index
-    prior_confidence: str = "low"
+    prior_confidence: str = attrs.field(default="low", converter=confidence_name)
 
     def __attrs_post_init__(self) -> None:
         self._validate()

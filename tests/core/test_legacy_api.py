@@ -394,6 +394,71 @@ def test_neps_names_without_a_counterpart_say_what_to_use() -> None:
         neps.no_such_name  # noqa: B018
 
 
+#: NePS's public names (neps/__init__.py ``__all__``, its newest release).
+NEPS_ALL = [
+    "AskAndTell",
+    "BudgetInfo",
+    "ByName",
+    "Categorical",
+    "ConfidenceLevel",
+    "Fidelity",
+    "Float",
+    "FloatFidelity",
+    "HPOCategorical",
+    "HPOConstant",
+    "HPOFloat",
+    "HPOInteger",
+    "Integer",
+    "IntegerFidelity",
+    "Operation",
+    "PipelineSpace",
+    "Resample",
+    "SampledConfig",
+    "SearchSpace",
+    "Trial",
+    "UserResultDict",
+    "algorithms",
+    "convert_operation_to_callable",
+    "create_config",
+    "import_trials",
+    "load_and_merge_yamls",
+    "load_config",
+    "load_optimizer_info",
+    "load_pipeline_space",
+    "plot",
+    "run",
+    "save_pipeline_results",
+    "status",
+    "tblogger",
+]
+
+
+@pytest.mark.parametrize("name", NEPS_ALL)
+def test_every_public_name_of_neps_is_here_or_says_what_to_use(name: str) -> None:
+    """SearchSpace, HPOFloat, SampledConfig, ... gave a bare AttributeError."""
+    try:
+        getattr(neps, name)
+    except AttributeError as error:
+        assert f"no {name!r} (NePS's); use " in str(error)
+
+
+def test_nepss_confidence_levels_are_the_prior_confidences() -> None:
+    level = neps.ConfidenceLevel
+    assert [member.value for member in level] == ["low", "medium", "high"]
+    given = {
+        "lr": neps.Float(1e-4, 1e-1, log=True, prior=1e-3, prior_confidence=level.HIGH),
+        "depth": neps.Integer(1, 8, prior=3, prior_confidence=level.MEDIUM),
+        "kind": neps.Categorical(("a", "b"), prior=1, prior_confidence=level.LOW),
+    }
+    spelled = {
+        "lr": neps.Float(1e-4, 1e-1, log=True, prior=1e-3, prior_confidence="high"),
+        "depth": neps.Integer(1, 8, prior=3, prior_confidence="medium"),
+        "kind": neps.Categorical(("a", "b"), prior=1, prior_confidence="low"),
+    }
+    assert given == spelled
+    assert all(type(p.prior_confidence) is str for p in given.values())  # saved as the name
+
+
 def _diverges_on_the_second(x: float, pipeline_id: str) -> float:
     if pipeline_id == "2":
         raise RuntimeError("diverged")
