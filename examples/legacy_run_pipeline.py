@@ -10,8 +10,9 @@ old                        new
 ``max_evaluations_total=`` ``evaluations_to_spend=``
 ``max_cost_total=``        ``cost_to_spend=``
 result key ``loss``        ``objective_to_minimize``
-result key ``info_dict``   ``extra``
 =========================  ==========================
+
+(The result key ``info_dict`` is NePS's current name of ``extra``: stored there, no warning.)
 
     python examples/legacy_run_pipeline.py
 """

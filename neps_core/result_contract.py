@@ -7,7 +7,8 @@ or a list, array or tensor for multi-objective), ``cost``, ``learning_curve``, `
 ``exception``, ``metadata`` (a dict kept in the trial's metadata, DeepHyper's convention) and
 any further keys (kept in the report's ``extra``); a string starting with ``F`` (a failure with that
 reason, DeepHyper's convention); ``None`` only for asynchronous evaluation. Anything else is a
-``TypeError`` naming the type. The legacy keys ``loss`` and ``info_dict`` still work with a
+``TypeError`` naming the type. ``info_dict``, NePS's current name of ``extra`` (its
+``UserResultDict`` key), is taken as ``extra``; seed 001's ``loss`` still works, with a
 ``DeprecationWarning``. A ``cost`` that is NaN, infinite or negative is a ``ValueError``, as
 is an empty ``exception`` string; an ``exception`` neither an exception nor a string is a
 ``TypeError``; a NaN or infinite objective fails the trial.
@@ -29,7 +30,9 @@ from neps_core.evaluation.child_runner import EXACT_REALS, exact_real_as_float
 from neps_core.models import Objective, Report, TrialState
 from neps_core.serialization import exception_text, int_size, key_text, safe_repr, to_plain
 
-_LEGACY_KEYS = {"loss": "objective_to_minimize", "info_dict": "extra"}
+#: Other names of result keys: seed 001's (deprecated, warned) and NePS's current ones.
+_LEGACY_KEYS = {"loss": "objective_to_minimize"}
+_OTHER_NAMES = {**_LEGACY_KEYS, "info_dict": "extra"}
 
 
 class UserResultDict(TypedDict, total=False):
@@ -42,6 +45,7 @@ class UserResultDict(TypedDict, total=False):
     cost: float
     learning_curve: Sequence[float]
     extra: Mapping[str, Any]
+    info_dict: Mapping[str, Any]  # NePS's name of ``extra``; both may be given
     exception: BaseException | str
     metadata: Mapping[str, Any]
 
@@ -221,15 +225,16 @@ def _failure_message(value: Any) -> str | None:
 
 
 def _renamed_legacy_keys(data: dict[str, Any]) -> dict[str, Any]:
-    """Map seed 001's ``loss``/``info_dict`` onto the current keys, with a warning."""
-    for old, new in _LEGACY_KEYS.items():
+    """Map seed 001's ``loss`` (with a warning) and NePS's ``info_dict`` onto our keys."""
+    for old, new in _OTHER_NAMES.items():
         if old not in data:
             continue
-        warnings.warn(
-            f"The result key {old!r} is deprecated; return {new!r} instead.",
-            DeprecationWarning,
-            stacklevel=5,
-        )
+        if old in _LEGACY_KEYS:
+            warnings.warn(
+                f"The result key {old!r} is deprecated; return {new!r} instead.",
+                DeprecationWarning,
+                stacklevel=5,
+            )
         value, current = data.pop(old), data.get(new)
         if current is None:
             data[new] = value

@@ -56,7 +56,6 @@ def check_legacy_run_pipeline(cwd: Path, completed: subprocess.CompletedProcess[
         ("searcher", "optimizer"),
         ("max_cost_total", "cost_to_spend"),
         ("'loss'", "'objective_to_minimize'"),
-        ("'info_dict'", "'extra'"),
     ]:
         warned = [
             line
