@@ -7,7 +7,7 @@ import logging
 import random
 import sys
 import warnings
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -281,11 +281,26 @@ def save_pipeline_results(
             refresh_shared_summary_files(storage)
 
 
-def status(root_directory: str | Path, *, print_summary: bool = False) -> Summary:
+def status(
+    root_directory: str | Path,
+    *,
+    print_summary: bool = False,
+    pipeline_space_variables: tuple[Any, Sequence[str]] | None = None,
+) -> Summary:
     """The summary of the run in ``root_directory``: counts by state, best trial, budget used.
 
     ``print_summary=True`` (NePS's argument) also prints what ``neps-core status`` shows.
+    ``pipeline_space_variables``, NePS's ``(space, names)`` naming the best configuration's
+    values in that print, is accepted and changes nothing: the print names every value.
     """
+    if pipeline_space_variables is not None and not (
+        isinstance(pipeline_space_variables, tuple | list) and len(pipeline_space_variables) == 2
+    ):
+        raise TypeError(
+            "pipeline_space_variables is NePS's (space, [names]) pair, got "
+            f"{type(pipeline_space_variables).__name__}; leave it out: print_summary=True "
+            "names every value of the best configuration"
+        )
     with open_existing(root_directory) as storage:
         summary = summary_of(storage)
     if print_summary:

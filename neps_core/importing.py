@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import os
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
@@ -41,16 +42,20 @@ logger = logging.getLogger(__name__)
 
 
 def import_trials(
-    evaluated_trials: Sequence[tuple[Mapping[str, Any], Any]],
-    root_directory: str | Path,
+    evaluated_trials: Sequence[tuple[Mapping[str, Any], Any]] | Any,
+    *positional: Any,
+    root_directory: str | Path | None = None,
     pipeline_space: Any = None,
-    *,
     overwrite_root_directory: bool = False,
     optimizer: Any = "auto",
     storage: Any = None,
     plugins: Iterable[object] = (),
 ) -> list[Trial]:
     """Record ``(config, result)`` pairs evaluated elsewhere as finished trials of a run.
+
+    Called as NePS's ``import_trials(evaluated_trials, root_directory, pipeline_space)``
+    (positionally or by keyword), or in the order of NePS's examples,
+    ``import_trials(pipeline_space, evaluated_trials, root_directory=...)``.
 
     Args:
         evaluated_trials: ``(config, result)`` pairs. Each config must fit the space
@@ -81,6 +86,9 @@ def import_trials(
     a script that imports and then runs is run again to continue) adds nothing: the earlier
     trial is returned in its place.
     """
+    evaluated_trials, root_directory, pipeline_space = _in_order(
+        evaluated_trials, positional, root_directory, pipeline_space
+    )
     pairs = _check_pairs(evaluated_trials)
     loaded = load_plugins(plugins)
     root = run_directory(root_directory)
@@ -147,6 +155,38 @@ def import_into(
         if error.args and isinstance(error.args[0], str):
             error.args = (error.args[0].replace("evaluated_trials[0]", caller), *error.args[1:])
         raise
+
+
+def _in_order(
+    first: Any, positional: Sequence[Any], root_directory: Any, pipeline_space: Any
+) -> tuple[Any, Any, Any]:
+    """``(evaluated_trials, root_directory, pipeline_space)`` from either order of
+    ``import_trials``'s positional arguments: the pairs first, or (NePS's examples) the space
+    first, followed by the pairs; keywords fill in the rest, as Python would bind them."""
+    if len(positional) > 2:
+        raise TypeError(
+            f"import_trials() takes at most 3 positional arguments ({len(positional) + 1} given)"
+        )
+    if not _are_pairs(first) and positional and _are_pairs(positional[0]):  # space first
+        given = dict(zip(("evaluated_trials", "root_directory"), positional, strict=False))
+        given["pipeline_space"] = first
+    else:
+        given = dict(zip(("root_directory", "pipeline_space"), positional, strict=False))
+        given["evaluated_trials"] = first
+    for name, value in (("root_directory", root_directory), ("pipeline_space", pipeline_space)):
+        if value is not None and name in given:
+            raise TypeError(f"import_trials() got multiple values for argument {name!r}")
+        given.setdefault(name, value)
+    if given["root_directory"] is None:
+        raise TypeError("import_trials() missing required argument: 'root_directory'")
+    return given["evaluated_trials"], given["root_directory"], given["pipeline_space"]
+
+
+def _are_pairs(value: Any) -> bool:
+    """Whether ``value`` can be ``evaluated_trials`` rather than a space (a ``PipelineSpace``
+    or its class, a dict of parameters, a YAML file, a ConfigSpace)."""
+    spaces = (str, bytes, os.PathLike, Mapping, PipelineSpace, type)
+    return isinstance(value, Iterable) and not isinstance(value, spaces)
 
 
 def _check_pairs(evaluated_trials: Any) -> list[tuple[int, tuple[Mapping[str, Any], Any]]]:

@@ -241,3 +241,26 @@ def test_a_choice_is_stored_as_the_space_spells_it(root: Path) -> None:
     again = neps.import_trials([({"flag": True, "bs": 16, "x": 0.5}, 0.3)], root)
     assert [t.id for t in again] == [first.id]
     assert neps.load_config(root, config_id=first.id) == {"flag": True, "bs": 16, "x": 0.5}
+
+
+class ExampleSpace(neps.PipelineSpace):
+    lr = neps.Float(1e-4, 1e-1, log=True)
+    depth = neps.Integer(1, 8)
+
+
+def test_nepss_example_order_space_first_is_taken(root: Path) -> None:
+    """NePS's convenience/config_creation.py calls import_trials(space, pairs, root_directory=
+    ...): it failed with 'got multiple values for argument root_directory'."""
+    pairs = [({"lr": 0.01, "depth": 3}, neps.UserResultDict(objective_to_minimize=0.5))]
+    trials = neps.import_trials(
+        ExampleSpace(), pairs, root_directory=root, overwrite_root_directory=True
+    )
+    assert [t.report.objective_to_minimize for t in trials if t.report] == [0.5]
+    assert neps.import_trials(ExampleSpace, pairs, root) == trials  # a class, root positional
+    for given in (dict(pipeline_space=ExampleSpace()), dict(root_directory=root)):
+        with pytest.raises(TypeError, match=r"multiple values for argument '(pipeline_space|root)"):
+            neps.import_trials(ExampleSpace(), pairs, root, **given)
+    with pytest.raises(TypeError, match=r"missing required argument: 'root_directory'"):
+        neps.import_trials(pairs)
+    with pytest.raises(TypeError, match=r"at most 3 positional arguments \(4 given\)"):
+        neps.import_trials(pairs, root, ExampleSpace(), "disk")

@@ -526,3 +526,17 @@ def test_the_running_best_ranks_as_the_summary_does(searched: bool) -> None:
         running.add(trial)
         expected = min(t.objective for t in at_top_fidelity(trials))
         assert running.best == expected, number
+
+
+def test_status_takes_nepss_pipeline_space_variables(
+    root: Path, finished_run: tuple[neps.Summary, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """NePS's warmstarting example passes (space, names) to name the printed best config."""
+    space = neps.load_pipeline_space(root)
+    summary = neps.status(
+        root, print_summary=True, pipeline_space_variables=(space, list(space.parameters))
+    )
+    assert summary == neps.status(root)
+    assert "best: trial" in capsys.readouterr().out
+    with pytest.raises(TypeError, match=r"NePS's \(space, \[names\]\) pair, got str"):
+        neps.status(root, pipeline_space_variables="lr")
