@@ -397,6 +397,8 @@ def test_neps_names_without_a_counterpart_say_what_to_use() -> None:
     for name in ("NePSState", "create_or_load_filebased_neps_state"):  # seed 003's names
         with pytest.raises(AttributeError, match=rf"no '{name}' \(NePS's\); use status\(root\)"):
             getattr(neps, name)
+    with pytest.raises(AttributeError, match=r"no 'warmstart_neps' \(NePS's\); use import_trials"):
+        neps.warmstart_neps  # noqa: B018  (NePS's efficiency/warmstarting.py)
     with pytest.raises(AttributeError, match=r"has no attribute 'no_such_name'"):
         neps.no_such_name  # noqa: B018
 
