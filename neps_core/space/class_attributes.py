@@ -1,21 +1,30 @@
-"""The entries a ``PipelineSpace`` subclass declares as class attributes, read as NePS does.
+"""The entries a ``PipelineSpace`` subclass declares, read as NePS does: class attributes,
+then attributes its ``__init__`` assigns on ``self`` (NePS's HNASSpace declares all there).
 
 Parameters are entries; ``b = a`` is the parameter ``a`` used twice, so ``b`` shares its
 value; any other public value (``batch_size = 64``) is passed on as a constant. Methods,
 properties and names starting with ``_`` that are not parameters are the class's own business.
+An attribute of the instance replaces a class attribute of the same name in its place.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import functools
+from collections.abc import Callable, Collection, Mapping
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from neps_core.space.parameters import (
     Constant,
     InvalidParameterError,
+    Numerical,
     Parameter,
     constant_problems,
 )
+from neps_core.space.sharing import refuse_unnamed_sharing
 from neps_core.space.structure import ByName, contains_node
+
+S = TypeVar("S")
+P = ParamSpec("P")
 
 #: A subclass's attributes in declaration order, kept where some had to be removed.
 _DECLARED = "_declared_attributes"
@@ -24,38 +33,124 @@ _DECLARED = "_declared_attributes"
 def unshadow(cls: type, base: type) -> None:
     """Entries named like a member of ``base`` (``max_depth``, ``sample``, ``fidelity``) would
     hide it from the space's own code: remove them from ``cls``, keeping its attributes aside
-    in declaration order for ``class_entries``."""
+    in declaration order for ``declared_entries``."""
     declared = dict(vars(cls))
-    clashes = [
-        name
-        for name, value in declared.items()
-        if not name.startswith("_") and hasattr(base, name) and _may_be_entry(name, value)
-    ]
+    clashes = [name for name, value in declared.items() if member_clash(name, value, base)]
     if clashes:
         setattr(cls, _DECLARED, declared)
         for name in clashes:
             delattr(cls, name)
 
 
-def class_entries(cls: type, base: type) -> dict[str, Parameter]:
+#: Where a space's ``__init__`` keeps its options while the ``__init__`` of its class runs.
+PENDING = "_PipelineSpace__pending"
+#: The attributes a built space keeps its state under, which no entry may take.
+STATE = frozenset(
+    ("_parameters", "_fidelity_name", "_conditions", "_forbidden", "_max_depth", "_structure")
+)
+
+
+def built_after(
+    init: Callable[Concatenate[S, P], None], build: Callable[..., None]
+) -> Callable[Concatenate[S, P], None]:
+    """A subclass's ``init``, after which ``build`` (the space's own ``__init__``) builds the
+    space from what it declares: parameters the subclass's ``__init__`` assigns on ``self``
+    are entries as class attributes are, whether it calls ``super().__init__()`` first, last
+    or not at all; what it passes there is kept in ``PENDING`` meanwhile."""
+
+    @functools.wraps(init)
+    def building(self: S, *args: P.args, **kwargs: P.kwargs) -> None:
+        if PENDING in vars(self):  # a subclass's __init__ called this one: it builds
+            init(self, *args, **kwargs)
+            return
+        vars(self)[PENDING] = {}
+        try:
+            init(self, *args, **kwargs)
+        finally:
+            options = vars(self).pop(PENDING)
+        build(self, **options)
+
+    return building
+
+
+def checked_entries(
+    space: Any, base: type, parameters: Mapping[str, Any] | None, internal: Collection[str]
+) -> tuple[dict[str, Parameter], str | None]:
+    """The declared entries of ``space`` and ``parameters``, checked, and the fidelity's name.
+
+    Entries named like a member of ``base`` are taken off the instance: they would hide it.
+    """
+    declared = declared_entries(space, base, internal)
+    for name in [name for name, value in vars(space).items() if member_clash(name, value, base)]:
+        del vars(space)[name]
+    merged = {**declared, **(parameters or {})}
+    for name, parameter in merged.items():
+        if not isinstance(parameter, Parameter):
+            raise InvalidParameterError(
+                f"Parameter {name!r}: expected a space parameter (Float, Integer, "
+                f"Categorical, Operation, ...), got {type(parameter).__name__}"
+            )
+        parameter.checked(name)
+    refuse_unnamed_sharing(merged)
+    fidelities = [name for name, p in merged.items() if _is_fidelity(p)]
+    if len(fidelities) > 1:
+        raise InvalidParameterError(
+            f"A space may have one fidelity parameter, found {len(fidelities)}: {fidelities}"
+        )
+    return merged, fidelities[0] if fidelities else None
+
+
+def declared_entries(space: Any, base: type, internal: Collection[str]) -> dict[str, Parameter]:
+    """The entries of ``space``: its class's, then those its ``__init__`` set on it.
+
+    ``internal`` are the names ``base`` keeps its own state under, which no entry may take.
+    """
+    found = _class_entries(type(space), base)
+    for name, value in vars(space).items():
+        if name in internal:
+            raise InvalidParameterError(
+                f"Attribute {name!r} of {type(space).__name__}: {base.__name__} keeps its own "
+                "state under this name; rename the attribute"
+            )
+        _add(found, name, value, base, type(space))
+    return _shared_by_name(found)
+
+
+def member_clash(name: str, value: Any, base: type) -> bool:
+    """Whether ``name = value`` is an entry that would hide a member of ``base``."""
+    return not name.startswith("_") and hasattr(base, name) and _may_be_entry(name, value)
+
+
+def _class_entries(cls: type, base: type) -> dict[str, Parameter]:
     """The entries declared by ``cls`` and its ancestors below ``base``, in declaration order."""
     found: dict[str, Parameter] = {}
     for klass in reversed(cls.__mro__):
         if klass is base or not issubclass(klass, base):
             continue
         for name, value in vars(klass).get(_DECLARED, vars(klass)).items():
-            if isinstance(value, base):  # was passed on unsampled, as a constant
-                raise InvalidParameterError(
-                    f"Parameter {name!r}: the space {type(value).__name__}() inside a space is "
-                    f"not an entry; subclass it to add its parameters (class "
-                    f"{cls.__name__}({type(value).__name__}): ...), or use a dict: "
-                    f"PipelineSpace({{**{type(value).__name__}().parameters, ...}})"
-                )
-            entry = _entry(name, value)
-            if entry is not None:
-                found[name] = entry
-            else:
-                found.pop(name, None)  # a subclass may turn an entry into a method
+            _add(found, name, value, base, cls)
+    return found
+
+
+def _add(found: dict[str, Parameter], name: str, value: Any, base: type, cls: type) -> None:
+    """Record ``name = value`` in ``found`` (or drop ``name``: a subclass may turn an entry
+    into a method)."""
+    if isinstance(value, base):  # would be passed on unsampled, as a constant
+        raise InvalidParameterError(
+            f"Parameter {name!r}: the space {type(value).__name__}() inside a space is "
+            f"not an entry; subclass it to add its parameters (class "
+            f"{cls.__name__}({type(value).__name__}): ...), or use a dict: "
+            f"PipelineSpace({{**{type(value).__name__}().parameters, ...}})"
+        )
+    entry = _entry(name, value)
+    if entry is not None:
+        found[name] = entry
+    else:
+        found.pop(name, None)
+
+
+def _shared_by_name(found: dict[str, Parameter]) -> dict[str, Parameter]:
+    """Entries that are one object under several names: each later name refers to the first."""
     first_names: dict[int, str] = {}
     for name, parameter in found.items():
         first = first_names.setdefault(id(parameter), name)
@@ -109,3 +204,7 @@ def _entry(name: str, value: Any) -> Parameter | None:
             "wrap it in an Operation whose args hold them, or in a Categorical"
         )
     return Constant(value)
+
+
+def _is_fidelity(parameter: Parameter) -> bool:
+    return isinstance(parameter, Numerical) and parameter.is_fidelity

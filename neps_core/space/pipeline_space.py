@@ -7,6 +7,7 @@ space simply ``{name: value}``. ``resolve`` turns one into ``evaluate_pipeline``
 from __future__ import annotations
 
 import contextlib
+import functools
 import types
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
@@ -15,22 +16,27 @@ import numpy as np
 
 from neps_core.errors import NoAllowedConfigurationError, NoAllowedMutationError
 from neps_core.space.analysis import DEFAULT_MAX_DEPTH, SpaceStructure
-from neps_core.space.class_attributes import class_entries, unshadow
+from neps_core.space.class_attributes import (
+    PENDING,
+    STATE,
+    built_after,
+    checked_entries,
+    member_clash,
+    unshadow,
+)
 from neps_core.space.conditions import Clause
 from neps_core.space.materialize import instantiate_entries, readable
 from neps_core.space.mutation import MUTATION_REJECTIONS, mutation_attempts
 from neps_core.space.parameters import (
     Categorical,
     Constant,
-    InvalidParameterError,
     Numerical,
     Parameter,
     is_plain_data,
 )
 from neps_core.space.resolution import DrawPolicy, Resolution, Resolver
 from neps_core.space.resolution import NoGeneratorError as _NoGenerator
-from neps_core.space.sharing import refuse_unnamed_sharing
-from neps_core.space.structure import Resampled, children
+from neps_core.space.structure import carries_prior
 
 #: Draws before sampling gives up on forbidden clauses (a second or so): "no layer wider than
 #: the one before" over six layers allows one draw in 720, and 1,000 draws failed 1 time in 4.
@@ -55,22 +61,12 @@ class PipelineSpace:
         forbidden: Sequence[Clause] = (),
         max_depth: int | None = None,
     ) -> None:
-        merged = {**class_entries(type(self), PipelineSpace), **(parameters or {})}
-        for name, parameter in merged.items():
-            if not isinstance(parameter, Parameter):
-                raise InvalidParameterError(
-                    f"Parameter {name!r}: expected a space parameter (Float, Integer, "
-                    f"Categorical, Operation, ...), got {type(parameter).__name__}"
-                )
-            parameter.checked(name)
-        refuse_unnamed_sharing(merged)
-        fidelities = [name for name, p in merged.items() if _is_fidelity(p)]
-        if len(fidelities) > 1:
-            raise InvalidParameterError(
-                f"A space may have one fidelity parameter, found {len(fidelities)}: {fidelities}"
-            )
+        options = {"conditions": conditions, "forbidden": forbidden, "max_depth": max_depth}
+        if PENDING in vars(self):  # a subclass's __init__ runs: built when it returns
+            vars(self)[PENDING] = {"parameters": parameters, **options}
+            return
+        merged, self._fidelity_name = checked_entries(self, PipelineSpace, parameters, STATE)
         self._parameters = types.MappingProxyType(merged)
-        self._fidelity_name = fidelities[0] if fidelities else None
         self._conditions = types.MappingProxyType(dict(conditions or {}))
         self._forbidden = tuple(forbidden)
         self._max_depth = DEFAULT_MAX_DEPTH if max_depth is None else int(max_depth)
@@ -81,6 +77,23 @@ class PipelineSpace:
             forbidden=self._forbidden,
             max_depth=self._max_depth,
         )
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if PENDING in vars(self) and member_clash(name, value, PipelineSpace):
+            vars(self)[name] = value  # an entry named like a member (fidelity) until built
+        else:
+            super().__setattr__(name, value)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled as its entries (as NePS does): a class of a script or notebook, or one whose
+        ``__init__`` takes arguments, need not be rebuilt where the space is unpickled."""
+        rebuild = functools.partial(
+            PipelineSpace,
+            conditions=dict(self._conditions),
+            forbidden=self._forbidden,
+            max_depth=self._max_depth,
+        )
+        return (rebuild, (dict(self._parameters),))
 
     # -- structure ---------------------------------------------------------------------------
     @property
@@ -114,19 +127,7 @@ class PipelineSpace:
     @property
     def has_priors(self) -> bool:
         """Whether any parameter carries a user prior, also one inside an operation."""
-        pending: list[Any] = list(self._parameters.values())
-        seen: set[int] = set()
-        while pending:
-            node = pending.pop()
-            if id(node) in seen:
-                continue
-            seen.add(id(node))
-            if getattr(node, "prior", None) is not None:
-                return True
-            pending.extend(children(node))
-            if isinstance(node, Resampled):
-                pending.append(node.source)
-        return False
+        return carries_prior(self._parameters.values())
 
     @property
     def conditions(self) -> Mapping[str, Clause]:
@@ -168,6 +169,9 @@ class PipelineSpace:
     def __init_subclass__(cls, **options: Any) -> None:
         super().__init_subclass__(**options)
         unshadow(cls, PipelineSpace)  # a parameter named max_depth must not hide the property
+        if "__init__" in vars(cls):
+            built = built_after(cls.__init__, PipelineSpace.__init__)
+            cls.__init__ = built  # type: ignore[method-assign,assignment]
 
     def add(self, new_param: Parameter, name: str | None = None) -> PipelineSpace:
         """A new space with ``new_param`` added under ``name`` (default ``param_<n>``)."""
@@ -393,7 +397,3 @@ class PipelineSpace:
         if self._forbidden:
             extras += f", forbidden={list(self._forbidden)!r}"
         return f"{type(self).__name__}({body}{extras})"
-
-
-def _is_fidelity(parameter: Parameter) -> bool:
-    return isinstance(parameter, Numerical) and parameter.is_fidelity

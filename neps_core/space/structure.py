@@ -9,7 +9,7 @@ which is what makes recursive, grammar-like spaces possible.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, ClassVar
 
 import attrs
@@ -160,3 +160,20 @@ def children(node: Any) -> Iterator[Any]:
         yield from node
     elif isinstance(node, dict):
         yield from node.values()
+
+
+def carries_prior(nodes: Iterable[Any]) -> bool:
+    """Whether any of ``nodes`` carries a user prior, also one inside an operation."""
+    pending = list(nodes)
+    seen: set[int] = set()
+    while pending:
+        node = pending.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if getattr(node, "prior", None) is not None:
+            return True
+        pending.extend(children(node))
+        if isinstance(node, Resampled):
+            pending.append(node.source)
+    return False

@@ -1,0 +1,249 @@
+"""Parameters a space class assigns on ``self`` in its ``__init__`` (NePS's HNASSpace).
+
+NePS reads the class's attributes and the instance's alike; its architecture example declares
+every parameter in ``__init__``, without calling ``super().__init__()``. Such a space failed
+here with an AttributeError, or, after ``super().__init__()``, ran without those parameters.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import pickle
+import subprocess
+import sys
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+import neps_core as neps
+
+# -- one space, declared four ways --------------------------------------------------------------
+
+
+class NoSuper(neps.PipelineSpace):
+    """As NePS's HNASSpace: no ``super().__init__()``."""
+
+    x = neps.Float(0.0, 1.0)
+
+    def __init__(self, lr: bool = True) -> None:
+        if lr:
+            self.learning_rate = neps.Float(1e-3, 1e-1, log=True)
+
+
+class SuperFirst(neps.PipelineSpace):
+    x = neps.Float(0.0, 1.0)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.learning_rate = neps.Float(1e-3, 1e-1, log=True)
+
+
+class SuperLast(neps.PipelineSpace):
+    x = neps.Float(0.0, 1.0)
+
+    def __init__(self) -> None:
+        self.learning_rate = neps.Float(1e-3, 1e-1, log=True)
+        super().__init__()
+
+
+class Inherited(NoSuper):
+    """A subclass whose ``__init__`` passes arguments to its parent's."""
+
+    def __init__(self) -> None:
+        super().__init__(lr=True)
+        self.x = neps.Float(0.0, 1.0)  # replaces the class attribute, in its place
+
+
+SPACES: list[Callable[[], neps.PipelineSpace]] = [NoSuper, SuperFirst, SuperLast, Inherited]
+EXPECTED = neps.PipelineSpace(
+    {"x": neps.Float(0.0, 1.0), "learning_rate": neps.Float(1e-3, 1e-1, log=True)}
+)
+
+
+def _evaluate(x: float, learning_rate: float) -> float:
+    assert 1e-3 <= learning_rate <= 1e-1
+    return x * learning_rate
+
+
+@pytest.mark.parametrize("make", SPACES, ids=[make.__name__ for make in SPACES])
+def test_parameters_set_in_init_are_searched_and_the_run_continues(
+    tmp_path: Path, make: Callable[[], neps.PipelineSpace]
+) -> None:
+    space = make()
+    assert space == EXPECTED and list(space.parameters) == ["x", "learning_rate"]
+    root = tmp_path / "run"
+    neps.run(_evaluate, make(), root_directory=root, evaluations_to_spend=2)
+    summary = neps.run(_evaluate, make(), root_directory=root, evaluations_to_spend=4)
+    assert summary.counts["success"] == 4  # the second run's space matched the saved one
+    assert neps.load_pipeline_space(root) == EXPECTED
+    assert set(neps.load_config(root, config_id=1, pipeline_space=make())) == set(EXPECTED)
+    assert neps.status(root).best_config is not None
+
+
+def test_a_space_whose_init_leaves_a_parameter_out_is_another_space(tmp_path: Path) -> None:
+    root = tmp_path / "run"
+    neps.run(_evaluate, NoSuper(), root_directory=root, evaluations_to_spend=1)
+    assert list(NoSuper(lr=False).parameters) == ["x"]
+    with pytest.raises(neps.SpaceMismatchError, match="learning_rate"):
+        neps.run(lambda x: x, NoSuper(lr=False), root_directory=root, evaluations_to_spend=2)
+
+
+def test_names_of_space_members_set_in_init_are_entries_and_keep_the_members(
+    tmp_path: Path,
+) -> None:
+    """As class attributes: ``fidelity`` (a property without setter), ``max_depth`` and
+    ``sample`` are parameters, and the space's own members still work."""
+
+    class Boosting(neps.PipelineSpace):
+        def __init__(self, fidelities: tuple[int, int]) -> None:
+            self.fidelity = neps.IntegerFidelity(*fidelities)
+            self.max_depth = neps.Integer(2, 12)
+            self.sample = neps.Categorical(("rows", "columns"))
+
+    space = Boosting((1, 9))
+    assert list(space.parameters) == ["fidelity", "max_depth", "sample"]
+    assert space.fidelity_name == "fidelity" and space.fidelity == neps.IntegerFidelity(1, 9)
+    assert isinstance(space.max_depth, int)
+    assert set(space.sample(np.random.default_rng(0))) == {"fidelity", "max_depth", "sample"}
+
+    seen: list[int] = []
+
+    def evaluate(fidelity: int, max_depth: int, sample: str) -> float:
+        seen.append(fidelity)
+        return max_depth / fidelity
+
+    summary = neps.run(
+        evaluate,
+        Boosting((1, 9)),
+        root_directory=tmp_path / "run",
+        fidelities_to_spend=20,
+        optimizer="successive_halving",
+    )
+    assert summary.counts["success"] >= 2 and set(seen) <= set(range(1, 10))
+
+
+def _sequential(*layers: Any) -> tuple[Any, ...]:
+    return layers
+
+
+class Cells(neps.PipelineSpace):
+    """The patterns of NePS's HNASSpace: private intermediates resampled into operations,
+    helper values that are no parameters, an entry used inside another, a shared one."""
+
+    def __init__(self, channels: int = 16) -> None:
+        self._channels = channels  # helpers of the class, not entries
+        self._all_ops = itertools.product(("zero", "id"), repeat=2)
+        self._valid = [ops for ops in self._all_ops if ops != ("zero", "zero")]
+        self._act = neps.Categorical(choices=("relu", "mish"))
+        self._block = neps.Operation(
+            operator=_sequential, args=(self._act.resample(), neps.Categorical(self._valid))
+        )
+        self._stage = neps.Categorical(
+            choices=(
+                neps.Operation(operator=_sequential, args=(self._block.resample(),)),
+                neps.Operation(
+                    operator=_sequential, args=(self._block.resample(), self._block.resample())
+                ),
+            )
+        )
+        self.width = neps.Integer(8, 64)
+        self.head_width = self.width  # one value under two names
+        self.architecture = neps.Operation(
+            operator=_sequential, args=(self._channels, self._stage, self.width)
+        )
+
+
+def test_an_architecture_space_declared_in_init_resolves_and_shares_values() -> None:
+    space = Cells()
+    assert list(space.parameters) == [
+        "_act",
+        "_block",
+        "_stage",
+        "width",
+        "head_width",
+        "architecture",
+    ]
+    rng = np.random.default_rng(1)
+    for _ in range(20):
+        values = space.resolve(space.sample(rng))
+        assert set(values) == {"width", "head_width", "architecture"}
+        assert values["head_width"] == values["width"] == values["architecture"][2]
+        assert values["architecture"][0] == 16 and len(values["architecture"][1]) in (1, 2)
+
+
+@pytest.mark.parametrize(
+    "duplicate", [copy.copy, copy.deepcopy, lambda space: pickle.loads(pickle.dumps(space))]
+)
+def test_copies_and_pickles_are_the_same_space(duplicate: Callable[[Any], Any]) -> None:
+    # Pickling failed for every space (a mappingproxy); NePS pickles a space as its entries.
+    space = Cells()
+    twin = duplicate(space)
+    assert twin == space and list(twin.parameters) == list(space.parameters)
+    config = space.sample(np.random.default_rng(3))
+    assert twin.resolve(config)["width"] == space.resolve(config)["width"]
+
+
+def test_an_attribute_that_would_overwrite_the_spaces_state_is_refused() -> None:
+    class Clash(neps.PipelineSpace):
+        def __init__(self) -> None:
+            self._structure = neps.Categorical(("a", "b"))
+
+    with pytest.raises(neps.InvalidParameterError, match=r"'_structure' of Clash.*rename"):
+        Clash()
+
+
+def test_an_invalid_parameter_set_in_init_is_named() -> None:
+    class Bad(neps.PipelineSpace):
+        def __init__(self) -> None:
+            self.lr = neps.Float(1e-3, 1e-1, log=True)
+            self.sizes = {16, 32}
+
+    with pytest.raises(neps.InvalidParameterError, match="'sizes': a set is not a parameter"):
+        Bad()
+
+
+SCRIPT = textwrap.dedent(
+    """
+    import sys
+    import neps_core as neps
+
+
+    class Space(neps.PipelineSpace):
+        def __init__(self, upper):
+            self.x = neps.Float(0.0, upper)
+            self._layers = neps.Integer(1, 4)
+            self.layers = neps.Operation(operator=list, args=((self._layers, "relu"),))
+
+
+    def evaluate_pipeline(x, layers):
+        return x * layers[0]
+
+
+    if __name__ == "__main__":
+        neps.run(evaluate_pipeline, Space(upper=2.0), root_directory="results",
+                 evaluations_to_spend=int(sys.argv[1]), optimizer="random_search",
+                 evaluator={"name": "process_pool", "n_workers": 2})
+    """
+)
+
+
+def test_a_script_space_declared_in_init_runs_in_a_process_pool_and_continues(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "train.py").write_text(SCRIPT, encoding="utf-8")
+    for budget in (2, 4):
+        done = subprocess.run(
+            [sys.executable, "train.py", str(budget)],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=180,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+    assert neps.status(tmp_path / "results").counts["success"] == 4
