@@ -7,6 +7,7 @@ survive YAML, and a run can be reloaded from disk into exactly what was evaluate
 
 from __future__ import annotations
 
+import itertools
 import math
 import random
 import re
@@ -170,6 +171,33 @@ def test_a_shared_operation_is_one_object_and_a_resampled_one_is_new() -> None:
     new_left, new_right = values["fresh_blocks"][0]
     assert new_left is not new_right and new_left is not left
     assert new_left.width == config["fresh_blocks.args.0.kwargs.width"]
+
+
+def test_an_object_in_a_space_is_one_object_in_every_trial_and_an_operation_is_new(
+    root: Path,
+) -> None:
+    """As in NePS (its resolver hands objects over uncopied): a module instance given as a
+    choice is trained on by every in-process trial; an operation of its class is not."""
+    torch.manual_seed(0)
+
+    class Space(neps.PipelineSpace):
+        layer = neps.Categorical(choices=(torch.nn.Linear(2, 2, bias=False),))
+        fresh = neps.Operation(operator=torch.nn.Linear, args=(2, 2), kwargs={"bias": False})
+        x = neps.Float(0.0, 1.0)
+
+    starts: list[tuple[float, float]] = []
+
+    def evaluate_pipeline(layer: torch.nn.Linear, fresh: torch.nn.Linear, x: float) -> float:
+        starts.append((float(layer.weight.sum()), float(fresh.weight.sum())))
+        with torch.no_grad():  # "training"
+            layer.weight.add_(1.0)
+            fresh.weight.add_(1.0)
+        return x
+
+    neps.run(evaluate_pipeline, Space(), root_directory=root, evaluations_to_spend=3)
+    shared = [start for start, _ in starts]
+    assert [round(b - a) for a, b in itertools.pairwise(shared)] == [4, 4]  # 4 weights + 1
+    assert all(abs(fresh) < 4 for _, fresh in starts)  # Linear(2, 2) starts in (-2.83, 2.83)
 
 
 def test_underscore_entries_are_not_passed_on() -> None:
