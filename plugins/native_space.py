@@ -20,6 +20,7 @@ from neps_core.interfaces import SpaceAdapter
 from neps_core.models import Trial
 from neps_core.serialization import dump_yaml, to_plain, write_atomic
 from neps_core.space import InvalidParameterError, Parameter, PipelineSpace, space_from_description
+from neps_core.space.description import describes_a_parameter
 from neps_core_plugins.configspace_adapter import from_configspace
 
 if TYPE_CHECKING:
@@ -90,7 +91,8 @@ def _with_embedded(space: PipelineSpace, embedded: Mapping[str, Any]) -> Pipelin
 
 
 class YamlSpaceAdapter(SpaceAdapter):
-    """A path to a YAML file in NePS's declarative form (optionally under ``pipeline_space``)."""
+    """A path to a YAML file in NePS's declarative form (optionally under ``pipeline_space``,
+    or ``search_space`` as older NePS wrote it)."""
 
     name: ClassVar[str] = "yaml"
 
@@ -103,13 +105,25 @@ class YamlSpaceAdapter(SpaceAdapter):
         path = Path(space)
         if not path.is_file():
             raise FileNotFoundError(f"pipeline_space: no such YAML file {path}")
-        data = read_strict_yaml(path, InvalidParameterError)
-        if isinstance(data, Mapping) and isinstance(data.get("pipeline_space"), Mapping):
-            data = data["pipeline_space"]
+        data = _unwrapped(read_strict_yaml(path, InvalidParameterError))
         try:
             return space_from_description(data)
         except ValueError as error:
             raise type(error)(f"{path}: {error}") from error
+
+
+def _unwrapped(data: Any) -> Any:
+    """The space of a YAML file: under ``pipeline_space:`` (a run config), under
+    ``search_space:`` as the file's only key (NePS's first YAML spaces, whose loader required
+    it) unless that is a parameter's own form, or the whole file."""
+    if not isinstance(data, Mapping):
+        return data
+    if isinstance(data.get("pipeline_space"), Mapping):
+        return data["pipeline_space"]
+    inner = data.get("search_space")
+    if list(data) == ["search_space"] and isinstance(inner, Mapping):
+        return data if describes_a_parameter(inner) else inner
+    return data
 
 
 @hookimpl(trylast=True)  # after other plugins' adapters: a Mapping subclass may be theirs

@@ -307,6 +307,11 @@ def locate_description_error(space: Mapping[str, Any], error: Exception) -> tupl
     return (f".{name}" if name else ""), message
 
 
+def describes_a_parameter(entry: Any) -> bool:
+    """Whether ``entry`` is one parameter's declarative form (else, e.g., a space's)."""
+    return _valid_entry("", entry)
+
+
 def _valid_entry(name: str, entry: Any) -> bool:
     if isinstance(entry, Mapping):
         entry = {k: v for k, v in entry.items() if k != "condition"}

@@ -80,6 +80,17 @@ def test_yaml_files_with_or_without_a_pipeline_space_key(tmp_path: Path) -> None
     assert not YamlSpaceAdapter.can_adapt({"x": neps.Float(0, 1)})
 
 
+def test_a_yaml_space_under_search_space_is_read_as_older_neps_wrote_it(tmp_path: Path) -> None:
+    # NePS's first YAML spaces (defining_search_space/search_space_example.yaml) put the space
+    # under `search_space:`, which its loader required; it was read as one parameter so named.
+    older = tmp_path / "search_space_example.yaml"
+    older.write_text(YAML.replace("pipeline_space:", "search_space:"))
+    assert YamlSpaceAdapter.adapt(older) == EXPECTED
+    alone = tmp_path / "one.yaml"  # a space whose only parameter is named search_space
+    alone.write_text("search_space: {lower: 1, upper: 9}\n")
+    assert YamlSpaceAdapter.adapt(alone) == neps.PipelineSpace({"search_space": neps.Integer(1, 9)})
+
+
 def test_yaml_errors_name_the_file_and_the_parameter(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match=r"missing\.yaml"):
         YamlSpaceAdapter.adapt(tmp_path / "missing.yaml")
