@@ -176,6 +176,37 @@ def test_an_architecture_space_declared_in_init_resolves_and_shares_values() -> 
         assert values["architecture"][0] == 16 and len(values["architecture"][1]) in (1, 2)
 
 
+class Grammar(neps.PipelineSpace):
+    """References by name to entries set in ``__init__``, recursion included."""
+
+    def __init__(self, depth: int) -> None:
+        super().__init__(max_depth=depth)
+        self.tree = neps.Categorical(
+            choices=(
+                (neps.ByName("tree").resample(), neps.Resampled("leaf")),
+                (neps.ByName("leaf"),),
+            )
+        )
+        self.leaf = neps.Integer(0, 9)
+
+
+def test_references_by_name_reach_entries_set_in_init(tmp_path: Path) -> None:
+    space = Grammar(depth=3)
+    assert space.max_depth == 3 and list(space.parameters) == ["tree", "leaf"]
+    trees: list[Any] = []
+
+    def evaluate(tree: tuple[Any, ...], leaf: int) -> float:
+        trees.append(tree)
+        return float(leaf)
+
+    root = tmp_path / "run"
+    neps.run(evaluate, Grammar(depth=3), root_directory=root, evaluations_to_spend=6, seed=2)
+    assert neps.run(evaluate, Grammar(depth=3), root_directory=root, evaluations_to_spend=8)
+    assert len(trees) == 8 and neps.load_pipeline_space(root) == space
+    with pytest.raises(neps.SpaceMismatchError, match="max_depth': saved 3, given 2"):
+        neps.run(evaluate, Grammar(depth=2), root_directory=root, evaluations_to_spend=9)
+
+
 @pytest.mark.parametrize(
     "duplicate", [copy.copy, copy.deepcopy, lambda space: pickle.loads(pickle.dumps(space))]
 )
