@@ -66,6 +66,14 @@ def built_after(
         vars(self)[PENDING] = {}
         try:
             init(self, *args, **kwargs)
+        except AttributeError as error:
+            if error.obj is not self or error.name not in STATE:
+                raise
+            raise AttributeError(
+                f"{type(self).__name__}.__init__ used the space (its {error.name[1:]}) before "
+                "it is built: a space is built when its __init__ returns, with the parameters "
+                "set on self; use it after that"
+            ) from error
         finally:
             options = vars(self).pop(PENDING)
         build(self, **options)

@@ -228,6 +228,18 @@ def test_an_attribute_that_would_overwrite_the_spaces_state_is_refused() -> None
         Clash()
 
 
+def test_using_the_space_inside_its_init_says_when_it_is_built() -> None:
+    class Early(neps.PipelineSpace):
+        x = neps.Float(0.0, 1.0)
+
+        def __init__(self) -> None:
+            super().__init__()  # built here before; now when __init__ returns
+            self.size = len(self)
+
+    with pytest.raises(AttributeError, match=r"Early.__init__ used the space \(its parameters\)"):
+        Early()
+
+
 def test_an_invalid_parameter_set_in_init_is_named() -> None:
     class Bad(neps.PipelineSpace):
         def __init__(self) -> None:
