@@ -44,7 +44,8 @@ MAX_FORBIDDEN_REJECTIONS = 20_000
 
 
 class PipelineSpace:
-    """The search space: subclass it with parameters as class attributes, as in NePS.
+    """The search space: subclass it with parameters as class attributes or set on ``self``
+    in ``__init__`` (built when that returns), as in NePS.
 
     ``PipelineSpace({"lr": Float(1e-4, 1e-1, log=True)})`` builds one from a mapping.
     ``conditions`` maps a parameter to the clause under which it is active, ``forbidden``

@@ -188,8 +188,8 @@ def test_an_object_in_a_space_is_one_object_in_every_trial_and_an_operation_is_n
     starts: list[tuple[float, float]] = []
 
     def evaluate_pipeline(layer: torch.nn.Linear, fresh: torch.nn.Linear, x: float) -> float:
-        starts.append((float(layer.weight.sum()), float(fresh.weight.sum())))
         with torch.no_grad():  # "training"
+            starts.append((float(layer.weight.sum()), float(fresh.weight.sum())))
             layer.weight.add_(1.0)
             fresh.weight.add_(1.0)
         return x
