@@ -35,6 +35,7 @@ from neps_core.models import BudgetInfo, Proposal, Trial, TrialState
 from neps_core.plugin_checks import returned_list
 from neps_core.plugin_manager import Plugins
 from neps_core.presence import present_with_me
+from neps_core.proposals import checked_proposal
 from neps_core.space import PipelineSpace
 from neps_core.stop_reasons import BUDGET_DOES_NOT_FIT, NOTHING_LEFT, budget_used_up
 
@@ -265,10 +266,8 @@ class TrialSampler:
             except Exception as error:
                 self._name_misfits(error, history)
                 raise
-        proposals = returned_list(answer, f"{culprit}: ask()", Proposal)[:n]
-        for proposal in proposals:
-            self._check_proposal(proposal, history, culprit)
-        return proposals
+        answered = returned_list(answer, f"{culprit}: ask()", Proposal)[:n]
+        return [checked_proposal(p, self.space, history, culprit) for p in answered]
 
     def _name_misfits(self, error: Exception, history: TrialHistory) -> None:
         """Name the stored trials whose configuration does not fit the space, which an
@@ -288,29 +287,6 @@ class TrialSampler:
                 "neps_core: stored configurations that do not fit the space (edited by hand?): "
                 + "; ".join(misfits[:3])
                 + ("; ..." if len(misfits) > 3 else ""),
-            )
-
-    def _check_proposal(self, proposal: Any, history: TrialHistory, culprit: str) -> None:
-        """Refuse what would break the run later, naming the optimizer and its plugin."""
-        if not isinstance(proposal, Proposal):
-            raise TypeError(
-                f"{culprit} returned a {type(proposal).__name__} from ask(); it must return "
-                "neps_core.Proposal objects, e.g. Proposal(config)"
-            )
-        if not isinstance(proposal.config, Mapping):
-            raise TypeError(
-                f"{culprit} proposed a {type(proposal.config).__name__} as a configuration; "
-                "it must be a mapping of parameter names to values"
-            )
-        try:
-            self.space.validate_config(proposal.config)
-        except ValueError as error:
-            raise ValueError(f"{culprit} proposed an invalid configuration: {error}") from error
-        previous = proposal.previous_trial_id
-        if previous is not None and previous not in history:
-            raise ValueError(
-                f"{culprit} proposed to continue trial {previous!r} (previous_trial_id), "
-                "which this run does not have"
             )
 
     def _within_budgets(

@@ -3,15 +3,18 @@ that do not use the plugin (or failing mid-run with an error that names no plugi
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 import pytest
 
 import neps_core as neps
 from neps_core.interfaces import SpaceAdapter
 from neps_core.plugin_manager import PluginLoadWarning, load_plugins
 from neps_core.run_context import RunContext
+from neps_core_plugins.disk_storage import DiskStorage
 from neps_core_plugins.grid_search import GridSearch
 from neps_core_plugins.native_space import NativeSpaceAdapter
 from neps_core_plugins.random_search import RandomSearch
@@ -185,3 +188,54 @@ def test_an_optimizer_class_under_an_installed_optimizers_name_is_refused(
         pass
 
     assert neps_run(optimizer=TimedGrid).counts["success"] == 5
+
+
+class NumpyRandom(RandomSearch):
+    """Proposes NumPy scalars, as an optimizer computing with NumPy (a GP, CMA-ES) does."""
+
+    name = "numpy_random"
+
+    def ask(self, trials: Any, budget: Any, n: int) -> list[neps.Proposal]:
+        return [
+            neps.Proposal(
+                {key: np.array(value)[()] for key, value in proposal.config.items()},
+                metadata={"score": np.float64(0.5)},
+            )
+            for proposal in super().ask(trials, budget, n)
+        ]
+
+
+class JsonStorage(DiskStorage):
+    """Writes each stored trial as JSON as well, like the storage of docs/storage/index.md."""
+
+    name = "json_disk"
+    schemes = ()
+
+    def transact(self, change: Callable[[Any], Any]) -> list[neps.Trial]:
+        def written(history: Any) -> list[neps.Trial]:
+            trials = list(change(history))
+            json.dumps([self.converter.unstructure(trial) for trial in trials])
+            return trials
+
+        return super().transact(written)
+
+
+class JsonStoragePlugin:
+    @neps.hookimpl
+    def neps_register_storages(self) -> list[type]:
+        return [JsonStorage]
+
+
+def test_proposals_reach_storage_and_evaluation_as_plain_python_values(neps_run: Run) -> None:
+    # "TypeError: Object of type int64 is not JSON serializable", though the optimizer and
+    # the storage each passed their contract.
+    received: list[type] = []
+    summary = neps_run(
+        evaluate_pipeline=lambda **config: received.extend(map(type, config.values())) or 0.0,
+        pipeline_space={"x": neps.Float(0.0, 1.0), "n": neps.Integer(1, 4)},
+        optimizer=NumpyRandom,
+        storage="json_disk",
+        plugins=[JsonStoragePlugin()],
+    )
+    assert summary.counts["success"] == 5
+    assert set(received) == {float, int}
