@@ -79,14 +79,22 @@ class Registry(Mapping[str, T], Generic[T]):
         # A subclass (a site's evaluator built on ``sync``) has its own name, not the base's
         # other spellings: inherited aliases would clash with the base class's.
         aliases = vars(cls).get("aliases", ())
-        if not isinstance(aliases, tuple | list) or not all(
-            isinstance(alias, str) and alias for alias in aliases
+        self._check_names(cls, origin, "aliases", aliases, '("other_name",)')
+        # A storage's URL schemes: a bare string would match a URL letter by letter.
+        self._check_names(cls, origin, "schemes", getattr(cls, "schemes", ()), '("mydb",)')
+        return (name, *aliases)
+
+    def _check_names(
+        self, cls: object, origin: str, attribute: str, names: object, example: str
+    ) -> None:
+        """Refuse ``names`` unless it is a tuple (or list) of non-empty strings."""
+        if not isinstance(names, tuple | list) or not all(
+            isinstance(item, str) and item for item in names
         ):
             raise TypeError(
-                f"{self.kind} class {cls!r} from {origin}: `aliases` must be a tuple of names, "
-                f'e.g. ("other_name",), not {aliases!r}'
+                f"{self.kind} class {cls!r} from {origin}: `{attribute}` must be a tuple of "
+                f"names, e.g. {example}, not {names!r}"
             )
-        return (name, *aliases)
 
     def _clash(self, key: str, cls: T, origin: str, *, strict: bool) -> None:
         described = f"{origin} ({cls.__module__}.{cls.__qualname__})"

@@ -36,7 +36,7 @@ StorageT = TypeVar("StorageT", bound="Storage")
 class Storage(abc.ABC):
     """Base class of storage backends.
 
-    ``schemes`` lists URL schemes the backend accepts in ``storage="scheme:///..."``;
+    ``schemes`` is a tuple of the URL schemes the backend accepts in ``storage="scheme:///..."``;
     ``known_options`` the keyword options it understands (``None``: it checks them itself),
     so a misspelt option fails at construction, naming the storage and the option;
     ``root_entries`` the names the backend writes into the root directory, which an overwrite

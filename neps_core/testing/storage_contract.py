@@ -111,7 +111,8 @@ class StorageContract:
         assert issubclass(cls, Storage)
         assert isinstance(cls.name, str)
         assert cls.name
-        assert all(isinstance(scheme, str) for scheme in cls.schemes)
+        assert isinstance(cls.schemes, tuple | list)  # a bare string matched letter by letter
+        assert all(isinstance(scheme, str) and scheme for scheme in cls.schemes)
 
     def test_a_new_root_holds_no_run(self, new_storage: StorageFactory) -> None:
         """Before ``initialize`` there is no run info and no trial."""

@@ -114,3 +114,28 @@ def test_a_subclass_listing_the_same_scheme_leaves_the_url_to_the_storage_named_
     )
     pointer = yaml.safe_load((tmp_path / "run" / "storage.yaml").read_text())
     assert pointer["name"] == "sqlite"
+
+
+class LetterSchemes(SQLiteStorage):
+    name: ClassVar[str] = "letter_schemes"
+    schemes = "sqlite2"  # meant ("sqlite2",)
+
+
+class LetterSchemesPlugin:
+    @neps.hookimpl
+    def neps_register_storages(self) -> list[type]:
+        return [LetterSchemes]
+
+
+def test_schemes_given_as_a_bare_string_are_refused_like_aliases(tmp_path: Path) -> None:
+    # They were accepted and matched letter by letter: q:///x.db went to this storage.
+    with pytest.raises(TypeError, match=r"`schemes` must be a tuple of names, .* not 'sqlite2'"):
+        neps.run(
+            lambda x: x,
+            SPACE,
+            root_directory=tmp_path / "run",
+            evaluations_to_spend=1,
+            storage=f"q:///{tmp_path / 'x.db'}",
+            plugins=[LetterSchemesPlugin()],
+        )
+    assert not (tmp_path / "run").exists()
