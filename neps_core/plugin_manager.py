@@ -351,8 +351,14 @@ def load_plugins(
     """Discover plugins and fill the registries (see ``make_plugin_manager``).
 
     A name claimed by two installed plugins warns here and raises its
-    ``DuplicatePluginError`` only in a run that selects it.
+    ``DuplicatePluginError`` only in a run that selects it. What plugins print meanwhile (a
+    banner at import) goes to stderr: stdout may be a CLI's ``--json`` output.
     """
+    with contextlib.redirect_stdout(sys.stderr):
+        return _load_plugins(extra_plugins, disabled)
+
+
+def _load_plugins(extra_plugins: Iterable[object], disabled: Iterable[str] | None) -> Plugins:
     discovery = make_plugin_manager(extra_plugins, disabled=disabled)
     registries = [
         Registry[Any](kind, base, discovery.broken, discovery.disabled)

@@ -556,6 +556,25 @@ def test_plugins_lists_what_each_plugin_registers(tmp_path: Path) -> None:
     assert "disabled by NEPS_CORE_DISABLE_PLUGINS: grid_search" in text.stdout
 
 
+def test_a_plugin_printing_at_import_leaves_json_output_valid(tmp_path: Path) -> None:
+    """Its banner came first on stdout: ``--json`` printed no valid JSON."""
+    site = tmp_path / "site"
+    info = site / "neps_core_cli_noisy-1.0.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: neps-core-cli-noisy\nVersion: 1.0\n", encoding="utf-8"
+    )
+    (info / "entry_points.txt").write_text("[neps_core]\nnoisy = cli_noisy\n", encoding="utf-8")
+    (site / "cli_noisy.py").write_text('print("noisy plugin v1 loaded")\n', encoding="utf-8")
+    neps.run(lambda x: x, SPACE, root_directory=tmp_path / "run", evaluations_to_spend=1)
+    for command in (["plugins", "--json"], ["status", str(tmp_path / "run"), "--json"]):
+        path = os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")])
+        shown = cli(*command, cwd=tmp_path, env={"PYTHONPATH": path})
+        assert shown.returncode == 0, shown.stderr
+        json.loads(shown.stdout)
+        assert "noisy plugin v1 loaded" in shown.stderr
+
+
 # -- clean ----------------------------------------------------------------------------------------
 WORKER = """
 import sys, time
