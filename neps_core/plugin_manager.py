@@ -30,7 +30,12 @@ from neps_core.errors import PluginLoadError, add_note
 from neps_core.hook_checks import hook_mistakes
 from neps_core.interfaces import Evaluator, Optimizer, SpaceAdapter, Storage
 from neps_core.plugin_checks import DISABLE_ENV, plugin_errors
-from neps_core.plugin_registration import REGISTRATIONS, configured_converter, fill_registries
+from neps_core.plugin_registration import (
+    REGISTRATIONS,
+    RESERVED_NAMES,
+    configured_converter,
+    fill_registries,
+)
 from neps_core.registry import Registry
 
 AD_HOC_ORIGIN = "run(plugins=...)"
@@ -361,7 +366,7 @@ def load_plugins(
 def _load_plugins(extra_plugins: Iterable[object], disabled: Iterable[str] | None) -> Plugins:
     discovery = make_plugin_manager(extra_plugins, disabled=disabled)
     registries = [
-        Registry[Any](kind, base, discovery.broken, discovery.disabled)
+        Registry[Any](kind, base, discovery.broken, discovery.disabled, RESERVED_NAMES.get(kind))
         for kind, _, base in REGISTRATIONS
     ]
     converter = configured_converter(discovery)

@@ -28,6 +28,13 @@ REGISTRATIONS: tuple[tuple[str, str, type], ...] = (  # kind, hook, interface
     ("space adapter", "neps_register_space_adapters", SpaceAdapter),
 )
 
+#: Names, by kind, that no class may take, and why: a run could never select it.
+RESERVED_NAMES: dict[str, dict[str, str]] = {
+    "optimizer": {
+        "auto": "optimizer='auto' is the automatic choice (see the neps_select_optimizer hook)"
+    },
+}
+
 
 def configured_converter(discovery: Discovery) -> cattrs.Converter:
     """The converter every plugin's ``neps_configure_converter`` extended.

@@ -29,7 +29,9 @@ class Registry(Mapping[str, T], Generic[T]):
         base: type,
         broken: Mapping[str, Exception] | None = None,
         disabled: Collection[str] = (),
+        reserved: Mapping[str, str] | None = None,
     ) -> None:
+        """``reserved`` maps names no class may take to why (a run could never select it)."""
         self.kind = kind
         self.base = base  # the interface every registered class must implement
         self._classes: dict[str, T] = {}
@@ -38,6 +40,7 @@ class Registry(Mapping[str, T], Generic[T]):
         self._disabled = frozenset(disabled)  # entry points blocked on purpose
         self._clashes: dict[str, DuplicatePluginError] = {}
         self._strict: set[str] = set()  # names claimed by a plugin passed to this run
+        self._reserved = reserved or {}
 
     def register(self, cls: T, origin: str, *, strict: bool = False) -> str:
         """Add ``cls`` under ``cls.name`` and its ``aliases``; ``origin`` names its plugin.
@@ -82,6 +85,12 @@ class Registry(Mapping[str, T], Generic[T]):
         self._check_names(cls, origin, "aliases", aliases, '("other_name",)')
         # A storage's URL schemes: a bare string would match a URL letter by letter.
         self._check_names(cls, origin, "schemes", getattr(cls, "schemes", ()), '("mydb",)')
+        for key in (name, *aliases):
+            if key in self._reserved:
+                raise ValueError(
+                    f"{self.kind} class {cls!r} from {origin} is named {key!r}, which no "
+                    f"{self.kind} can be: {self._reserved[key]}; give it a name of its own"
+                )
         return (name, *aliases)
 
     def _check_names(

@@ -34,6 +34,15 @@ def _registering(adapter: type, **order: bool) -> object:
     return Plugin()
 
 
+def _registering_optimizer(optimizer: type) -> object:
+    class Plugin:
+        @neps.hookimpl
+        def neps_register_optimizers(self) -> list[type]:
+            return [optimizer]
+
+    return Plugin()
+
+
 class Box:
     """A third party's space type."""
 
@@ -239,3 +248,13 @@ def test_proposals_reach_storage_and_evaluation_as_plain_python_values(neps_run:
     )
     assert summary.counts["success"] == 5
     assert set(received) == {float, int}
+
+
+@pytest.mark.parametrize("names", [{"name": "auto"}, {"name": "mine", "aliases": ("auto",)}])
+def test_an_optimizer_named_auto_is_refused_naming_its_plugin(
+    neps_run: Run, names: dict[str, Any]
+) -> None:
+    # It registered without a word and could never be selected: "auto" is the automatic choice.
+    plugin = _registering_optimizer(type("Auto", (RandomSearch,), names))
+    with pytest.raises(ValueError, match=r"from run\(plugins=...\) .* is named 'auto', which no"):
+        neps_run(optimizer="auto", plugins=[plugin])
