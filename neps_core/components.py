@@ -221,6 +221,8 @@ def select_optimizer_class(
                 "n) returning Proposals (NePS's __call__(trials, budget_info, n) returning "
                 "SampledConfigs is not read)"
             )
+        # Checked as a registration hook's class is: a missing `name` was an AttributeError.
+        plugins.optimizers.check(spec.name, plugins.origin(spec.name))
         _refuse_a_taken_name(spec.name, plugins)
         return spec.name
     if spec.name != "auto":

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import neps_core as neps
-from neps_core.interfaces import SpaceAdapter
+from neps_core.interfaces import Optimizer, SpaceAdapter
 from neps_core.plugin_manager import PluginLoadWarning, load_plugins
 from neps_core.run_context import RunContext
 from neps_core_plugins.disk_storage import DiskStorage
@@ -258,3 +258,19 @@ def test_an_optimizer_named_auto_is_refused_naming_its_plugin(
     plugin = _registering_optimizer(type("Auto", (RandomSearch,), names))
     with pytest.raises(ValueError, match=r"from run\(plugins=...\) .* is named 'auto', which no"):
         neps_run(optimizer="auto", plugins=[plugin])
+
+
+@pytest.mark.parametrize(
+    ("attributes", "error", "message"),
+    [
+        ({}, TypeError, r"optimizer class .*NoName'> from module .* has no string `name`"),
+        ({"name": "auto"}, ValueError, r"optimizer class .*NoName'> from .* is named 'auto'"),
+    ],
+)
+def test_an_optimizer_class_given_directly_is_checked_as_a_registered_one(
+    neps_run: Run, attributes: dict[str, Any], error: type[Exception], message: str
+) -> None:
+    # Without a name: a raw AttributeError blamed on the class's own code.
+    nameless = type("NoName", (Optimizer,), {"ask": RandomSearch.ask, **attributes})
+    with pytest.raises(error, match=message):
+        neps_run(optimizer=nameless)
