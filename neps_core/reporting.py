@@ -11,7 +11,7 @@ import math
 import time
 import traceback
 import warnings
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -304,26 +304,49 @@ def _check_told_keywords(duration: Any, traceback_text: Any, time_end: Any) -> N
         raise TypeError(f"tell(): traceback_str must be a str, got {traceback_text!r}")
 
 
-def check_outcomes(outcomes: list[Any], in_flight: Mapping[str, Trial]) -> None:
-    """Refuse outcomes the worker cannot store: not outcomes, unknown or repeated trials, or
-    an ``error`` that is no exception (it is raised once stored)."""
-    seen: set[str] = set()
+def well_formed_outcomes(
+    outcomes: list[Any], in_flight: Mapping[str, Trial]
+) -> tuple[list[EvaluationOutcome], Exception | None]:
+    """The outcomes the worker can store, and the error refusing the first it cannot: not an
+    outcome, a trial id that is no str, an unknown or repeated trial, or an ``error`` that is
+    no exception (it is raised once stored). The others were evaluated: they are kept, not
+    evaluated again."""
+    kept: dict[str, EvaluationOutcome] = {}
+    refusal: Exception | None = None
     for outcome in outcomes:
-        if not isinstance(outcome, EvaluationOutcome):
-            raise TypeError(
-                f"wait() returned a {type(outcome).__name__}; it must return a list of "
-                "EvaluationOutcome"
-            )
-        if outcome.trial_id in seen:
-            raise ValueError(f"wait() returned two outcomes for trial {outcome.trial_id!r}")
-        if outcome.trial_id not in in_flight:
-            raise ValueError(
-                f"wait() returned an outcome for trial {outcome.trial_id!r}, which is not in "
-                f"flight (any more): in flight were {sorted(in_flight)}"
-            )
-        if outcome.error is not None and not isinstance(outcome.error, BaseException):
-            raise TypeError(
-                f"wait() returned an outcome of trial {outcome.trial_id!r} whose error is a "
-                f"{type(outcome.error).__name__}; it must be the exception raised"
-            )
-        seen.add(outcome.trial_id)
+        problem = _outcome_problem(outcome, in_flight, kept)
+        if problem is None:
+            kept[outcome.trial_id] = outcome
+        elif refusal is None:
+            refusal = problem
+    return list(kept.values()), refusal
+
+
+def _outcome_problem(
+    outcome: Any, in_flight: Mapping[str, Trial], seen: Collection[str]
+) -> Exception | None:
+    if not isinstance(outcome, EvaluationOutcome):
+        return TypeError(
+            f"wait() returned a {type(outcome).__name__}; it must return a list of "
+            "EvaluationOutcome"
+        )
+    trial_id = outcome.trial_id
+    if not isinstance(trial_id, str):
+        return TypeError(
+            f"wait() returned an outcome whose trial_id is {trial_id!r}, of type "
+            f"{type(trial_id).__name__}; trial ids are str: pass the job's, "
+            "EvaluationOutcome(job.trial.id, ...)"
+        )
+    if trial_id in seen:
+        return ValueError(f"wait() returned two outcomes for trial {trial_id!r}")
+    if trial_id not in in_flight:
+        return ValueError(
+            f"wait() returned an outcome for trial {trial_id!r}, which is not in "
+            f"flight (any more): in flight were {sorted(in_flight)}"
+        )
+    if outcome.error is not None and not isinstance(outcome.error, BaseException):
+        return TypeError(
+            f"wait() returned an outcome of trial {trial_id!r} whose error is a "
+            f"{type(outcome.error).__name__}; it must be the exception raised"
+        )
+    return None

@@ -41,7 +41,7 @@ from neps_core.liveness import (
 from neps_core.models import Trial, TrialState
 from neps_core.plugin_checks import returned_list
 from neps_core.presence import this_process
-from neps_core.reporting import check_outcomes, judge_outcome, record_result
+from neps_core.reporting import judge_outcome, record_result, well_formed_outcomes
 from neps_core.run_context import RunContext, injected_names
 from neps_core.sampler import TrialSampler
 from neps_core.serialization import make_folder, safe_repr
@@ -75,11 +75,7 @@ class Worker:
         self._told_none = False  # whether a trial returning None was warned about
         self._budget_seen_at = -ASYNC_NOTICE_INTERVAL  # the first look at once
         self._sampler = TrialSampler(
-            context.settings,
-            context.space,
-            context.optimizer,
-            context.plugins,
-            process=this_process(),
+            self.settings, context.space, context.optimizer, context.plugins, process=this_process()
         )
         self._estimate_wait = CostEstimateWait(self._sampler, self.settings.worker_id)
 
@@ -277,11 +273,15 @@ class Worker:
             self.context.evaluator.submit(job)
 
     def _collect(self) -> list[EvaluationOutcome]:
-        """The evaluator's finished outcomes, refused (naming the evaluator) if malformed."""
+        """The evaluator's outcomes; a malformed one is refused once the others are stored."""
         with self._evaluator_errors():
             answer = self.context.evaluator.wait(timeout=POLL_INTERVAL)
-            outcomes = returned_list(answer, "wait()", EvaluationOutcome)
-            check_outcomes(outcomes, self._in_flight)
+            returned = returned_list(answer, "wait()", EvaluationOutcome)
+        outcomes, refusal = well_formed_outcomes(returned, self._in_flight)
+        if refusal is not None:
+            self._finish_all(outcomes)
+            with self._evaluator_errors():
+                raise refusal
         return outcomes
 
     def _evaluator_errors(self) -> AbstractContextManager[None]:

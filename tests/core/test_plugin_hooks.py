@@ -443,14 +443,18 @@ def test_malformed_proposals_are_refused_naming_the_optimizer(
     assert not (neps_root / "configs").exists() or not any((neps_root / "configs").iterdir())
 
 
-def _evaluator_answering(name: str, mistake: Callable[[list[Any]], Any]) -> type:
+def _evaluator_answering(name: str, mistake: Callable[[list[Any]], Any], capacity: int = 1) -> type:
     """The in-process evaluator with its ``wait()`` answer wrong in one way."""
 
     def wait(self: Any, timeout: float | None = None) -> Any:
         outcomes = SyncEvaluator.wait(self, timeout)
         return mistake(outcomes) if outcomes else outcomes
 
-    return type(name, (SyncEvaluator,), {"name": name, "wait": wait})
+    return type(name, (SyncEvaluator,), {"name": name, "wait": wait, "capacity": capacity})
+
+
+def _int_id(outcome: Any) -> Any:
+    return attrs.evolve(outcome, trial_id=int(outcome.trial_id))
 
 
 class DownClusterEvaluator(SyncEvaluator):
@@ -467,6 +471,10 @@ class EvaluatorContributor:
             DownClusterEvaluator,
             _evaluator_answering("raw_values", lambda outcomes: [o.result for o in outcomes]),
             _evaluator_answering("twice", lambda outcomes: outcomes * 2),  # was a bare KeyError
+            _evaluator_answering("int_ids", lambda outcomes: [_int_id(o) for o in outcomes]),
+            _evaluator_answering(
+                "one_int_id", lambda outcomes: [*outcomes[:-1], _int_id(outcomes[-1])], capacity=2
+            ),
             _evaluator_answering("nothing", lambda outcomes: None),
             _evaluator_answering(  # was stored, then "exceptions must derive from BaseException"
                 "error_text", lambda outcomes: [attrs.evolve(o, error="boom") for o in outcomes]
@@ -479,9 +487,10 @@ class EvaluatorContributor:
     [
         ("cluster_down", PluginBug, "cluster down"),  # had no note
         ("raw_values", TypeError, r"wait\(\) returned a float; it must return a list"),
-        ("twice", ValueError, r"wait\(\) returned two outcomes for trial '1'\n"),
         ("nothing", TypeError, r"wait\(\) returned NoneType; it must return a list"),
         ("error_text", TypeError, "trial '1' whose error is a str; it must be the exception"),
+        # Was "... for trial 1, which is not in flight (any more): in flight were ['1']".
+        ("int_ids", TypeError, r"trial_id is 1, of type int; trial ids are str: pass the job's"),
     ],
 )
 def test_an_evaluator_error_names_the_plugin_and_loses_no_trial(
@@ -491,6 +500,24 @@ def test_an_evaluator_error_names_the_plugin_and_loses_no_trial(
         neps_run(evaluator=evaluator, plugins=[EvaluatorContributor()])
     assert f"evaluator {evaluator!r} of run(plugins=...)" in _notes(caught.value)
     assert neps.status(neps_root).counts["pending"] == 1  # handed back, not lost
+
+
+@pytest.mark.parametrize(
+    ("evaluator", "message", "pending"),
+    [
+        ("twice", r"wait\(\) returned two outcomes for trial '1'\n", 0),
+        ("one_int_id", r"trial_id is 2, of type int; trial ids are str", 1),
+    ],
+)
+def test_the_well_formed_outcomes_of_a_refused_wait_are_stored(
+    neps_run: Run, neps_root: Path, evaluator: str, message: str, pending: int
+) -> None:
+    # They were handed back with the malformed one, and evaluated again by the next run.
+    with pytest.raises((TypeError, ValueError), match=message) as caught:
+        neps_run(evaluator=evaluator, plugins=[EvaluatorContributor()])
+    assert f"evaluator {evaluator!r} of run(plugins=...)" in _notes(caught.value)
+    counts = neps.status(neps_root).counts
+    assert (counts["success"], counts["pending"]) == (1, pending)
 
 
 class UnreachableCluster(SyncEvaluator):
