@@ -285,10 +285,11 @@ def neps_run(neps_root: Path) -> Callable[..., Summary]:
 def neps_disable_plugins(monkeypatch: pytest.MonkeyPatch) -> Callable[..., None]:
     """Block plugins by entry-point or distribution name, for this test only.
 
-    Sets ``NEPS_CORE_DISABLE_PLUGINS``, which every later plugin discovery honours.
+    Adds them to ``NEPS_CORE_DISABLE_PLUGINS`` (which every later plugin discovery honours),
+    keeping what it held: a suite run with a broken plugin blocked keeps it blocked.
     """
 
     def disable(*names: str) -> None:
-        monkeypatch.setenv(DISABLE_ENV, ",".join(names))
+        monkeypatch.setenv(DISABLE_ENV, ",".join(names), prepend=",")
 
     return disable

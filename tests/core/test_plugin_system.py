@@ -224,6 +224,15 @@ def test_a_disabled_entry_point_that_another_distribution_shares_is_named_with_i
         ) in refused.value.__notes__
 
 
+def test_the_fixture_adds_to_the_plugins_the_environment_disables(
+    neps_disable_plugins: Callable[..., None], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # It replaced the variable: a broken plugin blocked for the whole suite came back.
+    monkeypatch.setenv(DISABLE_ENV, "grid_search")
+    neps_disable_plugins("random_search")
+    assert not {"grid_search", "random_search"} & set(load_plugins().optimizers)
+
+
 def test_a_misspelt_disabled_plugin_warns(neps_disable_plugins: Callable[..., None]) -> None:
     # A typo left the plugin enabled without a word.
     neps_disable_plugins("grid_serch")
