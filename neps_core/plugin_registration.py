@@ -121,8 +121,9 @@ def registered_classes(implementation: pluggy.HookImpl, hook_name: str, origin: 
     if classes is None:  # registering nothing is `return []`
         raise TypeError(f"{hook_name} of {origin} returned None: is its `return` missing?")
     if isinstance(classes, str) or not isinstance(classes, Sequence):
+        what = "a class" if isinstance(classes, type) else f"a {type(classes).__name__}"
         raise TypeError(
-            f"{hook_name} of {origin} returned {classes!r} (a {type(classes).__name__}); it "
-            f"must return a list of classes, e.g. `return [{getattr(classes, '__name__', 'C')}]`"
+            f"{hook_name} of {origin} returned {classes!r} ({what}); it must return a list "
+            f"of classes, e.g. `return [{getattr(classes, '__name__', 'C')}]`"
         )
     return list(classes)
