@@ -172,13 +172,14 @@ def _register_ad_hoc(discovery: Discovery, plugin: object) -> None:
 
 
 def _unregister_installed_instances(discovery: Discovery, cls: type) -> None:
-    """An entry point naming ``cls`` made an instance; one passed to ``run()`` replaces it
-    (both got every event before). Modules are the same object either way, and several
-    instances passed to ``run()`` are all kept."""
+    """An entry point naming ``cls`` (or a base class of it) made an instance; one passed to
+    ``run()`` replaces it (both got every event before): a subclass customizes the installed
+    observer. Modules are the same object either way, and several instances passed to
+    ``run()`` are all kept."""
     if cls is ModuleType:
         return
     for registered in discovery.manager.get_plugins():
-        if type(registered) is cls and discovery.is_installed(registered):
+        if issubclass(cls, type(registered)) and discovery.is_installed(registered):
             discovery.manager.unregister(registered)
 
 

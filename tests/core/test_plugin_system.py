@@ -615,6 +615,30 @@ def test_an_installed_plugin_class_passed_to_run_again_is_called_once(
     assert sorted(observer.Observer.finished) == [("a", "4"), ("b", "4")]
 
 
+def test_an_instance_of_a_subclass_of_an_installed_plugin_class_replaces_it(
+    distribution: MakeDistribution, neps_run: Run
+) -> None:
+    """The entry point's own instance was called alongside it: every event twice."""
+    source = """
+    from neps_core import hookimpl
+
+    class Observer:
+        finished = []
+
+        @hookimpl
+        def neps_trial_finished(self, run, trial, report):
+            self.finished.append((type(self).__name__, trial.id))
+    """
+    module = distribution("neps-observer", source, entry_point="observer", attribute="Observer")
+    observer = sys.modules.get(module) or importlib.import_module(module)
+
+    class Customized(observer.Observer):
+        pass
+
+    neps_run(optimizer="random_search", evaluations_to_spend=1, plugins=[Customized()])
+    assert observer.Observer.finished == [("Customized", "1")]
+
+
 def test_an_installed_plugin_with_a_misspelt_hook_is_warned_about(
     distribution: MakeDistribution,
 ) -> None:
