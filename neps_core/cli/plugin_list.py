@@ -7,6 +7,7 @@ twice, unknown hooks) in its output instead of failing: it is the tool to diagno
 from __future__ import annotations
 
 import warnings
+from types import ModuleType
 from typing import Any
 
 from neps_core.plugin_manager import (
@@ -66,7 +67,7 @@ def _loaded(plugins: Plugins) -> list[dict[str, Any]]:
         {
             "name": discovery.entry_point(name),
             "distribution": discovery.distributions.get(name),
-            "module": getattr(plugin, "__name__", type(plugin).__qualname__),
+            "module": _target(plugin),
             "registers": plugins.registered.get(name, {}),
             "aliases": _aliases(
                 plugins, plugins.registered.get(name, {}), discovery.origin(plugin)
@@ -80,6 +81,14 @@ def _loaded(plugins: Plugins) -> list[dict[str, Any]]:
         for name, plugin in plugins.manager.list_name_plugin()
         if plugin is not None  # None: blocked through NEPS_CORE_DISABLE_PLUGINS
     ]
+
+
+def _target(plugin: object) -> str:
+    """What the entry point names, as a broken one shows it: ``package.module`` for a module,
+    ``package.module:Class`` for an instance of a class (its bare class name said less)."""
+    if isinstance(plugin, ModuleType):
+        return plugin.__name__
+    return f"{type(plugin).__module__}:{type(plugin).__qualname__}"
 
 
 def _aliases(

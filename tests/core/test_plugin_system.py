@@ -25,6 +25,7 @@ import pluggy
 import pytest
 
 import neps_core as neps
+from neps_core.cli.plugin_list import plugin_data
 from neps_core.errors import PluginLoadError, SettingsError, UnknownPluginError
 from neps_core.plugin_manager import (
     DISABLE_ENV,
@@ -578,6 +579,9 @@ def test_an_entry_point_naming_a_class_gets_an_instance(
     module = distribution("neps-class-plugin", source, entry_point="observer", attribute="Observer")
     assert neps_run(optimizer="random_search").counts["success"] == 5
     assert [trial_id for trial_id, _ in sys.modules[module].Observer.finished] == list("12345")
+    # `neps-core plugins` said "module: Observer"; a broken one shows "module:Class".
+    listed = {plugin["name"]: plugin for plugin in plugin_data()["plugins"]}
+    assert listed["observer"]["module"] == f"{module}:Observer"
     distribution("neps-bad-class", source, entry_point="needs", attribute="NeedsArguments")
     with pytest.warns(PluginLoadWarning, match=r"(?s)'needs'.*'neps-bad-class'.*TypeError"):
         summary = neps_run(optimizer="random_search", root_directory=tmp_path / "other")
