@@ -11,7 +11,8 @@ import shutil
 from pathlib import Path
 
 from neps_core.distributed import CHANNEL_DIRECTORY
-from neps_core.errors import SettingsError
+from neps_core.errors import SettingsError, UnknownPluginError, add_note
+from neps_core.interfaces import Storage
 from neps_core.liveness import refuse_if_alive
 from neps_core.neps_results import NEPS_CORE_RECORDS, is_neps_results_directory
 from neps_core.plotting import PLOT_FILES
@@ -65,7 +66,7 @@ def overwrite_run(
     _refuse_to_erase_no_run(root)
     made: frozenset[str] | None = None if is_neps_results_directory(root) else MADE_BY_A_RUN
     if (root / STORAGE_POINTER_FILE).is_file():
-        with open_storage(root, None, plugins, lost_ok=True) as storage:
+        with _storage_to_delete(root, plugins) as storage:
             present: list[str] | None = [] if alone else None  # alone: no worker here lives
             history = storage.sync()
             refuse_if_alive(history, stale_after, f"overwrite {root}", "stale_after", present)
@@ -75,6 +76,20 @@ def overwrite_run(
                 storage.erase()
     if erase and root.exists():
         _delete_what_runs_wrote(root, made)
+
+
+def _storage_to_delete(root: Path, plugins: Plugins) -> Storage:
+    """The run's storage, which alone knows where its data is; without its plugin, the error
+    also says how to discard the run by hand (it only said to install the plugin)."""
+    try:
+        return open_storage(root, None, plugins, lost_ok=True)
+    except UnknownPluginError as error:
+        add_note(
+            error,
+            f"(or, to discard the run without that plugin, delete {root} yourself, and the "
+            f"storage's data elsewhere if {STORAGE_POINTER_FILE} there names a url)",
+        )
+        raise
 
 
 def _refuse_to_erase_no_run(root: Path) -> None:

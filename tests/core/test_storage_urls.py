@@ -139,3 +139,19 @@ def test_schemes_given_as_a_bare_string_are_refused_like_aliases(tmp_path: Path)
             plugins=[LetterSchemesPlugin()],
         )
     assert not (tmp_path / "run").exists()
+
+
+def test_an_overwrite_without_the_runs_storage_plugin_says_how_to_discard_the_run(
+    tmp_path: Path,
+) -> None:
+    # The error only said to install the plugin, though the user meant to throw the run away.
+    _run(tmp_path / "run", "scheme_storage")
+    with pytest.raises(UnknownPluginError, match="'scheme_storage'") as refused:
+        neps.run(
+            lambda x: x,
+            SPACE,
+            root_directory=tmp_path / "run",
+            evaluations_to_spend=1,
+            overwrite_root_directory=True,
+        )
+    assert f"delete {tmp_path / 'run'} yourself" in " ".join(refused.value.__notes__)
