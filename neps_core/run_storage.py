@@ -6,6 +6,7 @@ place that reads or writes it.
 
 from __future__ import annotations
 
+import logging
 import weakref
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,7 @@ from neps_core.migration_marker import describe_migration, migration_state
 from neps_core.models import RunInfo
 from neps_core.neps_results import NEPS_MARKER, is_neps_results_directory, trial_folders
 from neps_core.plugin_checks import plugin_errors
-from neps_core.plugin_manager import Plugins
+from neps_core.plugin_manager import AD_HOC_ORIGIN, Plugins
 from neps_core.serialization import (
     describe_yaml_error,
     dump_yaml,
@@ -36,6 +37,8 @@ from neps_core.serialization import (
     write_atomic,
 )
 from neps_core.storage_urls import refuse_a_url, storage_for_url
+
+logger = logging.getLogger(__name__)
 
 STORAGE_POINTER_FILE = "storage.yaml"
 #: What the core writes into every run's root (besides the pointer); found without the
@@ -93,12 +96,28 @@ def open_storage(
     storage = _construct(cls, root, chosen, plugins, None if stored is None else pointer)
     if stored is None:
         _record_pointer(root, chosen, storage, no_new_run)
+        _warn_if_passed_to_this_call(root, chosen["name"], plugins)
     elif chosen.get("url") is not None:
         _refuse_a_copy_sharing_the_database(root, chosen, storage)
     if stored is not None and not lost_ok:
         refuse_a_lost_store(root, storage)
         refuse_trials_without_their_run(root, storage)
     return storage
+
+
+def _warn_if_passed_to_this_call(root: Path, name: str, plugins: Plugins) -> None:
+    """Later processes open the run through the storage its ``storage.yaml`` names, with the
+    installed plugins: one passed to ``run(plugins=...)`` they find only if given it too."""
+    origin = plugins.storages.origin(name)
+    if origin.startswith(AD_HOC_ORIGIN):
+        logger.warning(
+            "The run in %s uses storage %r of %s: status(), save_pipeline_results, "
+            "load_config and neps-core cannot open it, nor can run() without the same "
+            "plugins=...; install the plugin with an entry point in the 'neps_core' group",
+            root,
+            name,
+            origin,
+        )
 
 
 #: The ``storage.yaml`` files (device, inode) an opening wrote, by the storage's id: only

@@ -3,6 +3,7 @@ one (it was recorded in storage.yaml and ignored: the data went into the root di
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import ClassVar
 
@@ -155,3 +156,16 @@ def test_an_overwrite_without_the_runs_storage_plugin_says_how_to_discard_the_ru
             overwrite_root_directory=True,
         )
     assert f"delete {tmp_path / 'run'} yourself" in " ".join(refused.value.__notes__)
+
+
+def test_a_run_on_a_storage_passed_to_run_warns_that_later_processes_cannot_open_it(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Nothing said so until status() or save_pipeline_results failed in another process.
+    with caplog.at_level(logging.WARNING, logger="neps_core.run_storage"):
+        _run(tmp_path / "run", "scheme_storage")
+        _run(tmp_path / "run", "scheme_storage")  # said once, when the run starts
+        _run(tmp_path / "builtin", "disk")
+    [warning] = [r.getMessage() for r in caplog.records if r.name == "neps_core.run_storage"]
+    assert "uses storage 'scheme_storage' of run(plugins=...) 'SchemePlugin'" in warning
+    assert "status(), save_pipeline_results, load_config and neps-core cannot open it" in warning
