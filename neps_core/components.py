@@ -23,7 +23,7 @@ from neps_core.component_spec import ComponentSpec
 from neps_core.config import RunSettings
 from neps_core.errors import SettingsError, UnknownPluginError, add_note
 from neps_core.interfaces import Evaluator, Optimizer
-from neps_core.plugin_checks import DISABLE_ENV, plugin_errors
+from neps_core.plugin_checks import plugin_errors
 from neps_core.plugin_manager import Plugins, warn_plugin_problem
 from neps_core.registry import Registry
 from neps_core.serialization import make_settings_converter
@@ -37,8 +37,8 @@ def resolve_space(space: Any, plugins: Plugins) -> PipelineSpace:
     """The native space for a user's space object, via the first adapter that accepts it."""
     if isinstance(space, PipelineSpace):
         return space
-    for name, adapter in plugins.space_adapters.items():
-        role, origin = f"space adapter {name!r} of", plugins.space_adapters.origin(name)
+    for name, adapter, origin in plugins.space_adapters.in_order():  # a clash drops none
+        role = f"space adapter {name!r} of"
         if not _accepts(adapter, space, f"{role} {origin}"):
             continue
         with plugin_errors(role, origin):
@@ -51,7 +51,7 @@ def resolve_space(space: Any, plugins: Plugins) -> PipelineSpace:
         return adapted
     error = SettingsError(
         f"pipeline_space: no space adapter accepts a {type(space).__name__}; installed "
-        f"adapters: {sorted(plugins.space_adapters)}"
+        f"adapters: {sorted({name for name, _, _ in plugins.space_adapters.in_order()})}"
     )
     if isinstance(space, str | os.PathLike):
         add_note(
@@ -59,8 +59,6 @@ def resolve_space(space: Any, plugins: Plugins) -> PipelineSpace:
             "(a path is read as a YAML space, ending in .yaml or .yml; for a ConfigSpace JSON "
             "file pass ConfigurationSpace.from_json(path))",
         )
-    for clash in plugins.space_adapters.clashes.values():  # a built-in one may be among them
-        add_note(error, f"({clash}: neither is asked; block one with {DISABLE_ENV})")
     raise error
 
 

@@ -367,7 +367,14 @@ def load_plugins(
 def _load_plugins(extra_plugins: Iterable[object], disabled: Iterable[str] | None) -> Plugins:
     discovery = make_plugin_manager(extra_plugins, disabled=disabled)
     registries = [
-        Registry[Any](kind, base, discovery.broken, discovery.disabled, RESERVED_NAMES.get(kind))
+        Registry[Any](
+            kind,
+            base,
+            discovery.broken,
+            discovery.disabled,
+            RESERVED_NAMES.get(kind),
+            by_name=base is not SpaceAdapter,
+        )
         for kind, _, base in REGISTRATIONS
     ]
     converter = configured_converter(discovery)
@@ -376,10 +383,14 @@ def _load_plugins(extra_plugins: Iterable[object], disabled: Iterable[str] | Non
     if len(discovery.broken) > working:  # left out whole: its converter hook too
         converter = configured_converter(discovery)
     for registry in registries:
-        # Space adapters are not selected by name: every run goes without both.
-        fails = "neither is asked" if registry.kind == "space adapter" else "runs selecting it fail"
+        # Space adapters are not picked by name: a run asks each of them in turn.
+        outcome = (
+            f"runs selecting it fail; block one with {DISABLE_ENV}"
+            if registry.by_name
+            else "both are kept: a run asks every space adapter in turn"
+        )
         for error in registry.clashes.values():
-            warn_plugin_problem(f"{error} ({fails}; block one with {DISABLE_ENV})")
+            warn_plugin_problem(f"{error} ({outcome})")
     optimizers, storages, evaluators, space_adapters = registries
     return Plugins(
         discovery=discovery,

@@ -21,6 +21,9 @@ class Registry(Mapping[str, T], Generic[T]):
     failed to load, so that asking for one of them re-raises its load error; and which were
     disabled, so that asking for one says so. A name two plugins claim is left out of the
     mapping and raises its ``DuplicatePluginError`` when asked for (see ``register``).
+
+    Space adapters are never picked by name (each run asks them all in turn), so with
+    ``by_name=False`` a clash takes nothing away: both classes stay in :meth:`in_order`.
     """
 
     def __init__(
@@ -30,9 +33,12 @@ class Registry(Mapping[str, T], Generic[T]):
         broken: Mapping[str, Exception] | None = None,
         disabled: Collection[str] = (),
         reserved: Mapping[str, str] | None = None,
+        *,
+        by_name: bool = True,
     ) -> None:
         """``reserved`` maps names no class may take to why (a run could never select it)."""
         self.kind = kind
+        self.by_name = by_name
         self.base = base  # the interface every registered class must implement
         self._classes: dict[str, T] = {}
         self._origins: dict[str, str] = {}
@@ -41,6 +47,7 @@ class Registry(Mapping[str, T], Generic[T]):
         self._clashes: dict[str, DuplicatePluginError] = {}
         self._strict: set[str] = set()  # names claimed by a plugin passed to this run
         self._reserved = reserved or {}
+        self._in_order: dict[T, tuple[str, str]] = {}  # every class: its name and plugin
 
     def register(self, cls: T, origin: str, *, strict: bool = False) -> str:
         """Add ``cls`` under ``cls.name`` and its ``aliases``; ``origin`` names its plugin.
@@ -48,10 +55,12 @@ class Registry(Mapping[str, T], Generic[T]):
         Aliases let a class answer to another project's spelling (NePS's ``"moasha"`` for
         ``"mo_asha"``) and clash like names do. A clash between installed plugins is only
         kept, so that one package cannot break the runs that never use the name; it raises
-        at once when ``strict`` (or an earlier claim was strict): a plugin passed to this run.
+        at once when ``strict`` (or an earlier claim was strict): a plugin passed to this run
+        (never with ``by_name=False``, whose names pick nothing).
         Returns the class's ``name``.
         """
         keys = self.check(cls, origin)
+        self._in_order.setdefault(cls, (keys[0], origin))
         for key in keys:
             if key in self._clashes or self._classes.get(key, cls) is not cls:
                 self._clash(key, cls, origin, strict=strict)
@@ -117,13 +126,18 @@ class Registry(Mapping[str, T], Generic[T]):
             self._clashes[key] = error
         else:
             add_note(error, f"(also registered by {described})")
-        if strict or key in self._strict:
+        if self.by_name and (strict or key in self._strict):
             raise error
 
     @property
     def clashes(self) -> Mapping[str, DuplicatePluginError]:
         """Names claimed by more than one plugin, with the error asking for them raises."""
         return self._clashes
+
+    def in_order(self) -> list[tuple[str, T, str]]:
+        """Every class registered (also those whose name clashes), with its name and plugin,
+        in the order registered: pluggy's call order, in which space adapters are asked."""
+        return [(name, cls, origin) for cls, (name, origin) in self._in_order.items()]
 
     def unavailable(self, name: str) -> bool:
         """Whether ``name`` is claimed twice, or may be what a plugin that failed to load

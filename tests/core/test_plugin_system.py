@@ -384,36 +384,48 @@ def test_an_installed_plugin_with_a_bad_registration_is_broken_not_fatal(
     )
 
 
-def test_a_space_adapter_claiming_a_builtin_name_is_named_when_no_adapter_accepts(
-    distribution: MakeDistribution, neps_run: Run
+def test_a_space_adapter_claiming_a_builtin_name_leaves_both_asked(
+    distribution: MakeDistribution, neps_run: Run, tmp_path: Path
 ) -> None:
-    """Both claimants of 'native' drop out: every dict space failed without naming either."""
+    """A third-party adapter named 'native' for its own space class: dict spaces are still
+    adapted by the built-in (before, neither was asked and every dict run failed), and its
+    own spaces by it; the clash is named in a warning."""
     source = """
+    import neps_core
     from neps_core import hookimpl
     from neps_core.interfaces import SpaceAdapter
+
+    class OwnSpace(str):
+        pass
 
     class Native(SpaceAdapter):
         name = "native"
 
-        def can_adapt(self, space):
-            return False
+        @classmethod
+        def can_adapt(cls, space):
+            return isinstance(space, OwnSpace)
 
-        def adapt(self, space):
-            raise AssertionError
+        @classmethod
+        def adapt(cls, space):
+            return neps_core.PipelineSpace({"own": neps_core.Float(0.0, 1.0)})
 
     @hookimpl
     def neps_register_space_adapters():
         return [Native]
     """
-    distribution("neps-native-too", source, entry_point="native_too")
-    with (
-        pytest.warns(PluginLoadWarning, match="'native' is registered twice.*neither is asked"),
-        pytest.raises(SettingsError) as caught,
-    ):
-        neps_run(pipeline_space={"x": neps.Float(0.0, 1.0)})
-    notes = "\n".join(caught.value.__notes__)
-    assert "space adapter name 'native' is registered twice" in notes
-    assert "'neps-native-too'" in notes and DISABLE_ENV in notes
+    module = distribution("neps-native-too", source, entry_point="native_too")
+    clash = "'native' is registered twice.*'neps-native-too'.*both are kept"
+    with pytest.warns(PluginLoadWarning, match=clash):
+        summary = neps_run(pipeline_space={"x": neps.Float(0.0, 1.0)})
+    assert summary.counts["success"] == 5
+    own_space = importlib.import_module(module).OwnSpace("mine")
+    with pytest.warns(PluginLoadWarning, match=clash):
+        summary = neps_run(
+            evaluate_pipeline=lambda own: own,
+            pipeline_space=own_space,
+            root_directory=tmp_path / "own",
+        )
+    assert summary.best_config is not None and set(summary.best_config) == {"own"}
 
 
 CONVERTER_PLUGIN = """
