@@ -30,6 +30,7 @@ from neps_core.testing.evaluator_contract import (  # noqa: E402 - after the rew
 )
 from neps_core.testing.fixtures import (  # noqa: E402 - after the rewrite registration
     add_proposals,
+    ask_unchanged,
     best_objective,
     history_of,
     make_trial,
@@ -50,6 +51,7 @@ __all__ = [
     "OptimizerContract",
     "StorageContract",
     "add_proposals",
+    "ask_unchanged",
     "best_objective",
     "config_key",
     "history_of",

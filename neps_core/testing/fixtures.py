@@ -12,8 +12,9 @@ with real neps_core objects: trials are the frozen models storage writes, histor
 
 from __future__ import annotations
 
+import copy
 import zlib
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,7 @@ import pytest
 import neps_core
 from neps_core.history import TrialHistory
 from neps_core.interfaces import Optimizer
-from neps_core.models import Proposal, Report, Summary, Trial, TrialState
+from neps_core.models import BudgetInfo, Proposal, Report, Summary, Trial, TrialState
 from neps_core.plugin_manager import DISABLE_ENV, Plugins, load_plugins
 from neps_core.space import (
     Categorical,
@@ -206,9 +207,35 @@ def simulate(
     cycle = [TrialState(s) for s in states]
     for step in range(rounds):
         budget = history.budget(evaluations_to_spend=evaluations_to_spend)
-        proposals = list(optimizer.ask(history, budget, n))
+        proposals = ask_unchanged(optimizer, history, budget, n)
         add_proposals(history, optimizer.space, proposals, cycle[step % len(cycle)])
     return history
+
+
+def ask_unchanged(
+    optimizer: Optimizer, history: TrialHistory, budget: BudgetInfo, n: int
+) -> list[Proposal]:
+    """``optimizer.ask(history, budget, n)``, failing with the cause when ``ask`` changed the
+    history (a value inside a config, a trial added): every worker's next ``ask`` and the
+    run's summary would read the changed trials, and the run would seem to evaluate
+    configurations twice or pair objectives with configurations never evaluated."""
+    before = {trial_id: copy.deepcopy(trial) for trial_id, trial in history.items()}
+    proposals: Sequence[Proposal] = optimizer.ask(history, budget, n)
+    changed = [i for i in history if i not in before or history[i] != before[i]]
+    changed += [i for i in before if i not in history]
+    assert not changed, (
+        f"ask() of optimizer {optimizer.name!r} changed the trial history it was given"
+        f" (trials {changed}; {_change(before.get(changed[0]), history.get(changed[0]))}):"
+        " ask must read the history only; copy a configuration (dict(trial.config)) to change it"
+    )
+    return list(proposals)
+
+
+def _change(old: Trial | None, new: Trial | None) -> str:
+    """How one trial changed, by its config where that changed (the common slip)."""
+    if old is not None and new is not None and old.config != new.config:
+        return f"trial {old.id}'s config {dict(old.config)} became {dict(new.config)}"
+    return f"{old} became {new}"
 
 
 def optimize(

@@ -17,6 +17,7 @@ from neps_core.models import Report, Trial, TrialState
 from neps_core.readonly import ReadOnlyDict
 from neps_core.run_context import RunContext
 from neps_core.serialization import dump_yaml, load_yaml, make_converter
+from neps_core.testing import ask_unchanged, history_of, make_trial
 from neps_core_plugins.random_search import RandomSearch
 
 pytest_plugins = ["neps_core.testing.fixtures"]
@@ -142,3 +143,25 @@ def test_a_user_function_may_change_its_own_arguments(neps_run: Run, neps_root: 
     assert best is not None and type(best) is dict
     best["x"] = 2.0  # the user's copy
     assert summary.best_trial is not None and summary.best_trial.config["x"] != 2.0
+
+
+class _Sneaky(RandomSearch):
+    """Changes the history behind the read-only mapping's back: the contract must say so."""
+
+    name = "sneaky"
+
+    def ask(self, trials: Any, budget: Any, n: int) -> list[neps.Proposal]:
+        for trial in trials.values():
+            dict.__setitem__(trial.config, "x", 0.5)
+        return list(super().ask(trials, budget, n))
+
+
+def test_the_optimizer_contract_names_an_ask_that_changes_the_history() -> None:
+    """Before, such an optimizer failed the contract as 'the run evaluated a configuration
+    twice'."""
+    space = neps.PipelineSpace({"x": neps.Float(0.0, 1.0)})
+    history = history_of([make_trial("1", {"x": 0.1}, objective=0.1)])
+    with pytest.raises(AssertionError, match=r"ask\(\) of optimizer 'sneaky' changed the trial"):
+        ask_unchanged(_Sneaky(space), history, history.budget(), 1)
+    honest = RandomSearch(space)
+    assert len(ask_unchanged(honest, history, history.budget(), 2)) == 2
