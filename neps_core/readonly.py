@@ -5,9 +5,10 @@ an observer that did ``trial.config.pop("seed")`` or an optimizer that did ``con
 best.config; config["x"] = ...`` changed the history every later ``ask`` and the run's
 summary read. ``ReadOnlyDict`` refuses such edits with a ``TypeError`` that says how to make
 a changed copy. It is a ``dict`` subclass, so ``json.dumps``, ``**config``, ``isinstance(...,
-dict)`` and cattrs keep working unchanged, and wrapping a dict is one shallow copy; it pickles
-and (deep)copies as itself. Only the top level is read-only: a config's values are scalars,
-and what a user reports inside ``extra`` (a list, say) is theirs.
+dict)`` and cattrs keep working unchanged, and wrapping a dict is one shallow copy. It pickles
+as itself, while ``copy.copy`` and ``copy.deepcopy`` give a plain dict, the caller's own. Only
+the top level is read-only: a config's values are scalars, and what a user reports inside
+``extra`` (a list, say) is theirs.
 """
 
 from __future__ import annotations
@@ -43,14 +44,18 @@ class ReadOnlyDict(dict[str, Any]):
         return dict(self)
 
     def __reduce__(self) -> tuple[Any, ...]:
-        """Pickle (and copy) by the constructor: the default would fill the copy item by item."""
+        """Pickle by the constructor: the default would fill the copy item by item."""
         return (type(self), (dict(self), self.what))
 
-    def __copy__(self) -> ReadOnlyDict:
-        return self
+    def __copy__(self) -> dict[str, Any]:
+        """``copy.copy(config)`` is a plain dict, as ``copy()``: copying is how one changes
+        a configuration (a copy is shared with nobody)."""
+        return dict(self)
 
-    def __deepcopy__(self, memo: dict[int, Any]) -> ReadOnlyDict:
-        return type(self)(copy.deepcopy(dict(self), memo), self.what)
+    def __deepcopy__(self, memo: dict[int, Any]) -> dict[str, Any]:
+        """``copy.deepcopy(config)`` is a plain dict too: ``child = deepcopy(parent.config)``
+        then ``child[name] = value`` keeps working in an optimizer."""
+        return copy.deepcopy(dict(self), memo)
 
 
 def read_only(entries: Mapping[str, Any], what: str) -> ReadOnlyDict:

@@ -48,9 +48,9 @@ def test_a_records_mapping_refuses_changes_and_says_how_to_copy(
     with pytest.raises(TypeError, match=rf"{what} is read-only.*dict\({what}\)"):
         change(trial)
     assert trial == _trial()
-    copied = dict(trial.config)
-    copied["x"] = 1.0  # a copy is the caller's own
-    assert trial.config == {"x": 0.25} and type(trial.config.copy()) is dict
+    for copied in (dict(trial.config), trial.config.copy(), copy.deepcopy(trial.config)):
+        copied["x"] = 1.0  # a copy is the caller's own
+    assert trial.config == {"x": 0.25} and type(copy.copy(trial.config)) is dict
 
 
 def test_a_read_only_config_travels_like_a_dict() -> None:
