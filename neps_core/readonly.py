@@ -5,10 +5,11 @@ an observer that did ``trial.config.pop("seed")`` or an optimizer that did ``con
 best.config; config["x"] = ...`` changed the history every later ``ask`` and the run's
 summary read. ``ReadOnlyDict`` refuses such edits with a ``TypeError`` that says how to make
 a changed copy. It is a ``dict`` subclass, so ``json.dumps``, ``**config``, ``isinstance(...,
-dict)`` and cattrs keep working unchanged, and wrapping a dict is one shallow copy. It pickles
-as itself, while ``copy.copy`` and ``copy.deepcopy`` give a plain dict, the caller's own. Only
-the top level is read-only: a config's values are scalars, and what a user reports inside
-``extra`` (a list, say) is theirs.
+dict)`` and cattrs keep working unchanged, and wrapping a dict is one shallow copy; PyYAML
+dumps it as a mapping (a user's ``yaml.safe_dump(trial.config)``). It pickles as itself,
+while ``copy.copy`` and ``copy.deepcopy`` give a plain dict, the caller's own. Only the top
+level is read-only: a config's values are scalars, and what a user reports inside ``extra``
+(a list, say) is theirs.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from __future__ import annotations
 import copy
 from collections.abc import Mapping
 from typing import Any, NoReturn
+
+import yaml
 
 
 class ReadOnlyDict(dict[str, Any]):
@@ -64,3 +67,7 @@ def read_only(entries: Mapping[str, Any], what: str) -> ReadOnlyDict:
     if type(entries) is ReadOnlyDict and entries.what == what:
         return entries
     return ReadOnlyDict(entries, what)
+
+
+for _dumper in (yaml.SafeDumper, yaml.Dumper):  # a mapping, not a Python object, in YAML
+    _dumper.add_representer(ReadOnlyDict, yaml.SafeDumper.represent_dict)

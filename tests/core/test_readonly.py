@@ -11,6 +11,7 @@ from typing import Any
 
 import attrs
 import pytest
+import yaml
 
 import neps_core as neps
 from neps_core.models import Report, Trial, TrialState
@@ -65,6 +66,8 @@ def test_a_read_only_config_travels_like_a_dict() -> None:
     assert type(plain["config"]) is dict and converter.structure(plain, Trial) == trial
     assert json.loads(json.dumps(trial.config)) == {"x": 0.25}
     assert load_yaml(dump_yaml({"config": trial.config})) == {"config": {"x": 0.25}}
+    assert yaml.safe_load(yaml.safe_dump(trial.config)) == {"x": 0.25}  # a user's own dump
+    assert yaml.safe_load(yaml.dump(trial.config)) == {"x": 0.25}  # a mapping, no Python tag
     assert attrs.evolve(trial, attempts=2).config is trial.config
     assert isinstance(trial.config, dict) and {**trial.config} == {"x": 0.25}
 
