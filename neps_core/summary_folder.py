@@ -190,7 +190,7 @@ def _csv_text(header: Sequence[str], rows: Iterable[Iterable[Any]]) -> str:
     """CSV as pandas writes it: empty cells for missing values, lists and dicts as text."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(header)
+    writer.writerow([_cell(name) for name in header])
     writer.writerows([_cell(value) for value in row] for row in rows)
     return buffer.getvalue()
 
@@ -198,4 +198,6 @@ def _csv_text(header: Sequence[str], rows: Iterable[Iterable[Any]]) -> str:
 def _cell(value: Any) -> Any:
     if isinstance(value, float) and math.isnan(value):
         return ""
+    if isinstance(value, str):  # a lone surrogate (a choice "\ud800") has no UTF-8: escaped
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
     return value

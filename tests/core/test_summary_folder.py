@@ -147,3 +147,18 @@ def test_an_overwrite_deletes_the_summary_files_of_the_old_run_not_the_users(roo
         post_run_summary=False,
     )
     assert [p.name for p in (root / "summary").iterdir()] == ["notes.md"]  # none of the old run
+
+
+def test_a_value_without_utf8_is_escaped_in_the_csv_files_not_a_crash(root: Path) -> None:
+    # A choice with a lone surrogate (no UTF-8 form) made writing full.csv raise at the end
+    # of the run: the run's own outcome was an error although every trial had succeeded.
+    summary = neps.run(
+        lambda s, x: x,
+        {"s": neps.Categorical(("\ud800",)), "x": neps.Float(0.0, 1.0)},
+        root_directory=root,
+        evaluations_to_spend=2,
+        optimizer="random_search",
+    )
+    assert summary.counts["success"] == 2
+    full = (root / "summary" / "full.csv").read_text(encoding="utf-8")
+    assert full.count("\\ud800") == 2
