@@ -1,10 +1,8 @@
 """The data model shared by the core and every plugin.
 
 All records are frozen attrs classes: a trial is never mutated in place, a new version is made
-with ``attrs.evolve`` and handed to storage. Their mappings (a trial's config and metadata, a
-report's extra) are read-only dicts too, so an observer or optimizer cannot edit the history
-others read. That keeps the view an optimizer receives trustworthy while other workers keep
-writing.
+with ``attrs.evolve`` and handed to storage. That keeps the view an optimizer receives
+trustworthy while other workers keep writing.
 """
 
 from __future__ import annotations
@@ -14,8 +12,6 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import attrs
-
-from neps_core.readonly import ReadOnlyDict, read_only
 
 
 class TrialState(str, enum.Enum):
@@ -38,24 +34,6 @@ class TrialState(str, enum.Enum):
         return self not in (TrialState.PENDING, TrialState.EVALUATING)
 
 
-# The mappings of the records are read-only (see neps_core.readonly), each named in the error
-# that an attempt to change it raises; mypy's attrs plugin takes named converters only.
-def _read_only_config(entries: Mapping[str, Any]) -> ReadOnlyDict:
-    return read_only(entries, "trial.config")
-
-
-def _read_only_metadata(entries: Mapping[str, Any]) -> ReadOnlyDict:
-    return read_only(entries, "trial.metadata")
-
-
-def _read_only_extra(entries: Mapping[str, Any]) -> ReadOnlyDict:
-    return read_only(entries, "report.extra")
-
-
-def _read_only_counts(entries: Mapping[str, int]) -> ReadOnlyDict:
-    return read_only(entries, "summary.counts")
-
-
 Objective = float | tuple[float, ...]
 #: A fidelity value: an ``int`` for an integer fidelity stays one when read back.
 FidelityValue = int | float
@@ -73,7 +51,7 @@ class Report:
     objective_to_minimize: Objective | None
     cost: float | None = None
     learning_curve: tuple[float, ...] | None = None
-    extra: Mapping[str, Any] = attrs.field(factory=dict, converter=_read_only_extra)
+    extra: Mapping[str, Any] = attrs.field(factory=dict)
     error: str | None = None
     traceback: str | None = None
     evaluation_duration: float | None = None
@@ -108,7 +86,7 @@ class Trial:
     """
 
     id: str
-    config: Mapping[str, Any] = attrs.field(converter=_read_only_config)
+    config: Mapping[str, Any]
     state: TrialState
     created_at: float
     worker_id: str | None = None
@@ -119,7 +97,7 @@ class Trial:
     attempts: int = 0
     last_heartbeat: float | None = None
     report: Report | None = None
-    metadata: Mapping[str, Any] = attrs.field(factory=dict, converter=_read_only_metadata)
+    metadata: Mapping[str, Any] = attrs.field(factory=dict)
     optimizer: str | None = None
 
     @property
@@ -213,7 +191,7 @@ class Summary:
     """The outcome of a run: counts by state, the best trial and the budget used."""
 
     root_directory: str
-    counts: Mapping[str, int] = attrs.field(converter=_read_only_counts)
+    counts: Mapping[str, int]
     best_trial: Trial | None
     budget: BudgetInfo
     pareto_front: Sequence[Trial] = ()
@@ -239,10 +217,9 @@ class Summary:
         return iter(status_frames(self))
 
     @property
-    def best_config(self) -> dict[str, Any] | None:
-        """The configuration of the best trial, ``None`` before any success: a plain copy,
-        the user's to change (the trial's own ``config`` is read-only)."""
-        return None if self.best_trial is None else dict(self.best_trial.config)
+    def best_config(self) -> Mapping[str, Any] | None:
+        """The configuration of the best trial, ``None`` before any success."""
+        return None if self.best_trial is None else self.best_trial.config
 
     @property
     def best_objective(self) -> Objective | None:

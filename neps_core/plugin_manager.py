@@ -29,6 +29,7 @@ from neps_core import hookspecs
 from neps_core.errors import PluginLoadError, add_note
 from neps_core.hook_checks import hook_mistakes
 from neps_core.interfaces import Evaluator, Optimizer, SpaceAdapter, Storage
+from neps_core.observer_copies import own_copies
 from neps_core.plugin_checks import DISABLE_ENV, plugin_errors
 from neps_core.plugin_registration import (
     REGISTRATIONS,
@@ -348,7 +349,8 @@ def _call_observer(
             "(each is told even when another raises), so there is nothing to wrap"
         )
     with plugin_errors(f"{hook_name} of", origin):
-        implementation.function(**{name: kwargs[name] for name in implementation.argnames})
+        arguments = own_copies({name: kwargs[name] for name in implementation.argnames})
+        implementation.function(**arguments)
 
 
 def load_plugins(
@@ -357,14 +359,8 @@ def load_plugins(
     """Discover plugins and fill the registries (see ``make_plugin_manager``).
 
     A name claimed by two installed plugins warns here and raises its
-    ``DuplicatePluginError`` only in a run that selects it. What plugins print meanwhile (a
-    banner at import) goes to stderr: stdout may be a CLI's ``--json`` output.
+    ``DuplicatePluginError`` only in a run that selects it.
     """
-    with contextlib.redirect_stdout(sys.stderr):
-        return _load_plugins(extra_plugins, disabled)
-
-
-def _load_plugins(extra_plugins: Iterable[object], disabled: Iterable[str] | None) -> Plugins:
     discovery = make_plugin_manager(extra_plugins, disabled=disabled)
     registries = [
         Registry[Any](

@@ -24,20 +24,10 @@ import yaml
 from neps_core.errors import StorageError
 from neps_core.evaluation.child_runner import EXACT_REALS, exact_real_as_float, exception_text
 from neps_core.models import FidelityValue, Objective
-from neps_core.readonly import ReadOnlyDict
 
 logger = logging.getLogger(__name__)
 
-
-def _dumper(base: type[yaml.SafeDumper]) -> type[yaml.SafeDumper]:
-    """``base`` that also writes a record's read-only mapping (a trial's config), as a dict."""
-    dumper: type[yaml.SafeDumper] = type(f"Neps{base.__name__}", (base,), {})
-    dumper.add_representer(ReadOnlyDict, yaml.SafeDumper.represent_dict)
-    return dumper
-
-
-_YAML_DUMPER = _dumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper))
-_PY_DUMPER = _dumper(yaml.SafeDumper)
+_YAML_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
@@ -265,7 +255,7 @@ def dump_yaml(data: Any) -> str:
     try:
         return yaml.dump(data, Dumper=_YAML_DUMPER, allow_unicode=True, **options)
     except UnicodeEncodeError:
-        return yaml.dump(data, Dumper=_PY_DUMPER, allow_unicode=True, **options)
+        return yaml.dump(data, Dumper=yaml.SafeDumper, allow_unicode=True, **options)
 
 
 def load_yaml(text: str) -> Any:

@@ -7,6 +7,7 @@ and exit with status 1 (2 for wrong usage); ``--debug`` shows the traceback too.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
 import os
 import signal
@@ -18,6 +19,7 @@ from collections.abc import Sequence
 from neps_core.cli import commands
 from neps_core.cli.clean import CLEAN_RULE
 from neps_core.errors import NepsCoreError, SettingsError
+from neps_core.plugin_manager import load_plugins
 from neps_core.serialization import exception_text
 from neps_core.termination import WorkerStopped
 from neps_core.user_paths import user_path
@@ -227,6 +229,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     arguments = _parse(parser, argv)
     _import_from_the_working_directory()
+    _import_plugins_quietly()
     try:
         status: int = arguments.handler(arguments)
         if sys.stdout is not None:  # None when started with stdout closed (`>&-`)
@@ -247,6 +250,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             print("(run with --debug to see the traceback)", file=sys.stderr)
         return 1
     return status
+
+
+def _import_plugins_quietly() -> None:
+    """Import the installed plugins once, sending what they print (a banner at import) to
+    stderr: stdout is this command's output, parsed by scripts with ``--json``. Only here,
+    where nothing else runs yet: swapping ``sys.stdout`` during a run would move a user's
+    own prints (in any thread) too."""
+    with contextlib.redirect_stdout(sys.stderr), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a broken plugin is told of where a command loads them
+        with contextlib.suppress(Exception):
+            load_plugins()
 
 
 def _parse(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argparse.Namespace:
