@@ -46,14 +46,16 @@ def locks_on(path: Path) -> list[FileLock] | None:
 
 
 def holders(path: Path) -> str:
-    """The processes other than this one holding a lock on ``path``, for a message: e.g.
-    ``"process 4242 (python train.py), which is stopped"``; ``""`` if none is known."""
+    """The processes holding a lock on ``path``, for a message: e.g. ``"process 4242 (python
+    train.py), which is stopped"``; ``""`` if none is known."""
     locks = locks_on(path) or []
-    pids = {lock.pid for lock in locks if not lock.waiting and lock.pid != str(os.getpid())}
+    pids = {lock.pid for lock in locks if not lock.waiting}
     return "; ".join(_described(pid) for pid in sorted(pids, key=int))
 
 
 def _described(pid: str) -> str:
+    if pid == str(os.getpid()):  # a lock taken through another open of the file, not waiting
+        return f"this very process (pid {pid}, through another handle on the run: a thread?)"
     try:
         command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").strip()
         state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]

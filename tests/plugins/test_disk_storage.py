@@ -355,6 +355,19 @@ def test_a_stuck_lock_holder_gives_a_clear_error(
     assert _open(storages, root, lock_timeout=5).transact(lambda history: []) == []
 
 
+def test_a_lock_held_through_another_handle_of_this_process_is_named_so(tmp_path: Path) -> None:
+    """Two handles on one run in one process (a status() thread beside run()): the error
+    blamed "another process (a stopped or suspended worker?)"."""
+    path = tmp_path / "journal.lock"
+    holding = locking.ExclusiveLock(path, guards=tmp_path / "journal", timeout=1.0)
+    waiting = locking.ExclusiveLock(path, guards=tmp_path / "journal", timeout=0.1)
+    with holding.held(), pytest.raises(StorageError) as caught, waiting.held():
+        pass
+    assert f"this very process (pid {os.getpid()}" in str(caught.value)
+    holding.close()
+    waiting.close()
+
+
 def test_a_long_wait_for_the_lock_is_told_before_giving_up(
     root: Path,
     tmp_path: Path,
