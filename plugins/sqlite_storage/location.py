@@ -2,15 +2,18 @@
 
 URLs read as in SQLAlchemy (and Optuna): ``sqlite:///run.db`` is relative to the working
 directory, ``sqlite:////abs/run.db`` absolute; ``sqlite://`` alone is the root's ``run.db``.
+A leading ``~`` in the path is a home directory, as in every other path of a run.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 from urllib.parse import quote, unquote, urlparse
 
 from neps_core.errors import SettingsError, StorageError
+from neps_core.user_paths import user_path
 
 DEFAULT_DATABASE = "run.db"
 #: The paths a connection was opened at (the database, its root), each with its
@@ -22,7 +25,8 @@ def database_path(root_directory: Path, url: str | None) -> Path:
     """Where the database lives: ``root/run.db``, or the path of a ``sqlite://`` URL.
 
     As in SQLAlchemy, the path is what follows ``sqlite:///``: relative to the working
-    directory unless it starts with another ``/``.
+    directory unless it starts with another ``/``; ``sqlite:///~/a.db`` is in the home
+    directory (not in a folder named ``~``).
     """
     if url is None:
         return Path(root_directory) / DEFAULT_DATABASE
@@ -33,7 +37,11 @@ def database_path(root_directory: Path, url: str | None) -> Path:
             f"'sqlite:////absolute/path/run.db', got {url!r}"
         )
     path = unquote(parsed.path).removeprefix("/")
-    return Path(path) if path else Path(root_directory) / DEFAULT_DATABASE
+    return (
+        user_path(path, f"sqlite storage URL {url!r}: path")
+        if path
+        else Path(root_directory) / DEFAULT_DATABASE
+    )
 
 
 def absolute_url(url: str, base: Path | None = None) -> str:
@@ -43,6 +51,17 @@ def absolute_url(url: str, base: Path | None = None) -> str:
     if not urlparse(url, allow_fragments=False).path.removeprefix("/"):
         return url  # "sqlite://": the root's run.db, wherever the root is
     return "sqlite:///" + quote(os.path.abspath(path if base is None else base / path))
+
+
+def create_database_file(path: Path) -> None:
+    """Create an empty database file (and its folder) with the permissions the umask leaves.
+
+    SQLite itself creates it 0644 whatever the umask (and its ``-wal``/``-shm`` files copy
+    that mode), so a run started under ``umask 002`` could not be continued by the group.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with contextlib.suppress(FileExistsError, PermissionError):  # SQLite then names the file
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
 
 
 def identify(database: Path, root_directory: Path) -> Opened:

@@ -51,6 +51,7 @@ from neps_core.serialization import dump_yaml, structure_error_text, to_plain, w
 from neps_core_plugins.sqlite_storage.location import (
     Opened,
     absolute_url,
+    create_database_file,
     database_path,
     identify,
     refuse_any_gone,
@@ -197,7 +198,7 @@ class SQLiteStorage(Storage):
         if not create and not self.path.exists():
             return None
         if create:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            create_database_file(self.path)
         try:
             connection, writable = self._open(str(self.path)), True
         except StorageError as error:

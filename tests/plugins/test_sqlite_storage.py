@@ -207,6 +207,18 @@ def test_database_path_forms_follow_sqlalchemy(tmp_path: Path) -> None:
         database_path(tmp_path, "sqlite://host/r.db")
 
 
+def test_a_tilde_in_a_url_is_the_home_directory_as_in_every_path_of_a_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``sqlite:///~/db/a.db`` had made a folder literally named ``~`` in the working directory."""
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)
+    assert database_path(tmp_path, "sqlite:///~/db/a.db") == tmp_path / "home" / "db" / "a.db"
+    assert absolute_url("sqlite:///~/db/a.db") == f"sqlite:///{tmp_path / 'home' / 'db' / 'a.db'}"
+    with pytest.raises(SettingsError, match=r"'sqlite:///~nosuchuser/a.db'.*no home directory"):
+        database_path(tmp_path, "sqlite:///~nosuchuser/a.db")
+
+
 def test_a_relative_url_is_recorded_absolute_so_any_directory_finds_the_run(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -491,6 +503,21 @@ def read_only_database(root: Path, storage: SQLiteStorage) -> Iterator[Path]:
         if immutable:
             subprocess.run(["chattr", "-i", str(path)], check=True)
         path.chmod(0o644)
+
+
+def test_under_umask_002_the_database_and_its_wal_files_are_group_writable(root: Path) -> None:
+    """A group shares a run under ``umask 002``: SQLite alone creates ``run.db`` 0644 (and its
+    ``-wal``/``-shm`` copy that), so another user of the group got "attempt to write a
+    readonly database"."""
+    umask = os.umask(0o002)
+    try:
+        with SQLiteStorage(root) as storage:
+            storage.initialize(INFO)
+            storage.transact(_new_trials(1))
+            modes = {path.name: path.stat().st_mode & 0o777 for path in root.glob("run.db*")}
+    finally:
+        os.umask(umask)
+    assert modes == {"run.db": 0o664, "run.db-wal": 0o664, "run.db-shm": 0o664}
 
 
 def test_a_read_only_database_is_readable_and_writes_name_the_file(
