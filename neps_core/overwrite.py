@@ -6,8 +6,11 @@ config and its code): the overwrite deletes the entries runs write and keeps the
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
+import logging
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 from neps_core.distributed import CHANNEL_DIRECTORY
@@ -19,12 +22,17 @@ from neps_core.plotting import PLOT_FILES
 from neps_core.plugin_manager import Plugins
 from neps_core.presence import WORKERS_LOCK
 from neps_core.run_storage import (
+    OVERWRITE_MOVING,
+    OVERWRITE_TRASH,
     RUN_FILES,
     STORAGE_POINTER_FILE,
     open_storage,
     refuse_an_unfinished_migration,
 )
 from neps_core.summary_folder import SUMMARY_FOLDER, SUMMARY_FOLDER_FILES
+from neps_core.termination import signals_stop_the_worker
+
+logger = logging.getLogger(__name__)
 
 #: What a run (of a built-in storage) writes into its root: the only entries an overwrite may
 #: delete, beside those its storage declares (``Storage.root_entries``). Without
@@ -65,17 +73,51 @@ def overwrite_run(
     refuse_an_unfinished_migration(root)
     _refuse_to_erase_no_run(root)
     made: frozenset[str] | None = None if is_neps_results_directory(root) else MADE_BY_A_RUN
-    if (root / STORAGE_POINTER_FILE).is_file():
-        with _storage_to_delete(root, plugins) as storage:
-            present: list[str] | None = [] if alone else None  # alone: no worker here lives
-            history = storage.sync()
-            refuse_if_alive(history, stale_after, f"overwrite {root}", "stale_after", present)
-            declared = type(storage).root_entries
-            made = None if declared is None else MADE_BY_A_RUN | declared
-            if erase:
-                storage.erase()
-    if erase and root.exists():
-        _delete_what_runs_wrote(root, made)
+    if not (root / STORAGE_POINTER_FILE).is_file():
+        if erase and root.exists():
+            _erase(root, made, lambda: None)
+        return
+    with _storage_to_delete(root, plugins) as storage:
+        present: list[str] | None = [] if alone else None  # alone: no worker here lives
+        history = storage.sync()
+        refuse_if_alive(history, stale_after, f"overwrite {root}", "stale_after", present)
+        declared = type(storage).root_entries
+        made = None if declared is None else MADE_BY_A_RUN | declared
+        if erase:
+            storage.close()  # its files in the root are moved next
+            _erase(root, made, storage.erase)
+
+
+def _erase(root: Path, made: frozenset[str] | None, erase_storage: Callable[[], None]) -> None:
+    """Move what runs wrote into ``OVERWRITE_MOVING`` (a rename each), erase the storage's
+    data elsewhere, move ``storage.yaml`` last, then rename the folder to ``OVERWRITE_TRASH``
+    and delete that.
+
+    Deleting in place, journal first, a SIGTERM half-way (a time limit) left a run without
+    its journal, which every later open blamed on a copy. Now a stopped overwrite leaves
+    ``OVERWRITE_MOVING``, which makes every open say so; or ``OVERWRITE_TRASH``, no part of
+    any run, which the next overwrite or ``neps-core clean`` deletes.
+    """
+    moving, trash = root / OVERWRITE_MOVING, root / OVERWRITE_TRASH
+    with signals_stop_the_worker():  # SIGTERM raises, so the user is told what to do
+        try:
+            for leftover in (moving, trash):  # of an earlier overwrite stopped half-way
+                if leftover.exists():
+                    _delete(leftover)
+            moving.mkdir()
+            _move_what_runs_wrote(root, made, moving)
+            erase_storage()
+            with contextlib.suppress(FileNotFoundError):
+                (root / STORAGE_POINTER_FILE).rename(moving / STORAGE_POINTER_FILE)
+            moving.rename(trash)
+            _delete(trash)
+        except BaseException:
+            logger.error(
+                "The overwrite of %s was stopped before it finished: run again with "
+                "overwrite_root_directory=True to finish it",
+                root,
+            )
+            raise
 
 
 def _storage_to_delete(root: Path, plugins: Plugins) -> Storage:
@@ -116,7 +158,8 @@ def _refuse_to_erase_no_run(root: Path) -> None:
 def _not_of_a_run(root: Path) -> list[str]:
     """The entries of ``root`` no run wrote; all of them where it holds no record of a run
     (names alone prove nothing: a project's own ``plots/`` or ``summary.yaml``)."""
-    entries = sorted(c.name for c in root.iterdir() if c.name != WORKERS_LOCK.parts[0])
+    ignored = (WORKERS_LOCK.parts[0], OVERWRITE_MOVING, OVERWRITE_TRASH)  # the lock; leftovers
+    entries = sorted(c.name for c in root.iterdir() if c.name not in ignored)
     configs = root / "configs"
     inside = list(configs.iterdir()) if configs.is_dir() else []
     of_trials = bool(inside) and all(c.is_dir() and c.name.startswith("config_") for c in inside)
@@ -136,41 +179,62 @@ SHARED_FOLDERS = {
 }
 
 
-def _delete_what_runs_wrote(root: Path, made: frozenset[str] | None) -> None:
-    """Delete the entries of ``root`` named in ``made`` (all, where ``None``) but the lock file.
+def _move_what_runs_wrote(root: Path, made: frozenset[str] | None, trash: Path) -> None:
+    """Move the entries of ``root`` named in ``made`` (all, where ``None``) into ``trash``,
+    but the lock file, ``storage.yaml`` and an overwrite's own folders.
 
-    Of a ``SHARED_FOLDERS`` folder, only what a run writes goes, and the folder itself once
-    empty: a project's own configs (Hydra's), plots or TensorBoard logs may share it with a
-    run in ``"."``.
+    Of a ``SHARED_FOLDERS`` folder, only what a run writes goes (the folder itself where
+    nothing else is in it): a project's own configs (Hydra's), plots or TensorBoard logs may
+    share it with a run in ``"."``.
     """
     lock = root / WORKERS_LOCK
     for child in root.iterdir():
+        if child.name in (OVERWRITE_MOVING, OVERWRITE_TRASH, STORAGE_POINTER_FILE):
+            continue
         if child in lock.parents:
-            _delete_all_but(child, lock)
+            _move_all_but(child, lock, trash / child.name)
         elif made is None:
-            _delete(child)
+            _move(child, trash)
         elif child.name in SHARED_FOLDERS and child.is_dir() and not child.is_symlink():
-            for entry in child.iterdir():
-                if any(
-                    fnmatch.fnmatchcase(entry.name, pattern) and entry.is_dir() == is_folder
-                    for pattern, is_folder in SHARED_FOLDERS[child.name]
-                ):
-                    _delete(entry)
-            if not any(child.iterdir()):
-                child.rmdir()
+            _move_runs_entries(child, trash)
         elif child.name in made:
-            _delete(child)
+            _move(child, trash)
 
 
-def _delete_all_but(folder: Path, kept: Path) -> None:
-    """Delete the contents of ``folder`` except the file ``kept`` and the folders above it."""
+def _move_runs_entries(folder: Path, trash: Path) -> None:
+    """Move what a run writes into the ``SHARED_FOLDERS`` ``folder``: the whole folder in one
+    rename where it holds nothing else (1500 trial folders), else entry by entry."""
+    entries = list(folder.iterdir())
+    ours = [
+        entry
+        for entry in entries
+        if any(
+            fnmatch.fnmatchcase(entry.name, pattern) and entry.is_dir() == is_folder
+            for pattern, is_folder in SHARED_FOLDERS[folder.name]
+        )
+    ]
+    if len(ours) == len(entries):
+        _move(folder, trash)
+        return
+    for entry in ours:
+        _move(entry, trash / folder.name)
+
+
+def _move_all_but(folder: Path, kept: Path, trash: Path) -> None:
+    """Move the contents of ``folder`` into ``trash`` but the file ``kept`` and the folders
+    above it."""
     for child in folder.iterdir():
         if child == kept:
             continue
         if child in kept.parents:
-            _delete_all_but(child, kept)
+            _move_all_but(child, kept, trash / child.name)
         else:
-            _delete(child)
+            _move(child, trash)
+
+
+def _move(entry: Path, folder: Path) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    entry.rename(folder / entry.name)
 
 
 def _delete(entry: Path) -> None:

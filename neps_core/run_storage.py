@@ -44,6 +44,10 @@ STORAGE_POINTER_FILE = "storage.yaml"
 #: What the core writes into every run's root (besides the pointer); found without the
 #: pointer, they mean a run lost it.
 RUN_FILES = ("configs", BUDGET_FILE, "summary.yaml", "trajectory.csv", "best_config.yaml")
+#: The folder an overwrite moves the old run into (``neps_core.overwrite``), found only if
+#: it was stopped half-way; renamed, once all is in it, to the one it then deletes, whose
+#: leftover is no part of any run.
+OVERWRITE_MOVING, OVERWRITE_TRASH = ".neps_core_overwriting", ".neps_core_overwritten"
 
 
 def open_storage(
@@ -64,8 +68,7 @@ def open_storage(
     A root a migration writes into is refused, but to that migration (``migrating``).
     """
     root = Path(root)
-    if not migrating:
-        refuse_an_unfinished_migration(root)
+    _refuse_a_half_done_change(root, migrating=migrating, deleting=lost_ok)
     pointer = root / STORAGE_POINTER_FILE
     stored = _read_pointer(pointer)
     given = None if spec is None else _pointer_of(spec, plugins)
@@ -303,6 +306,26 @@ def refuse_an_unfinished_migration(root: Path) -> None:
     if state is not None:
         stored = _read_pointer(root / STORAGE_POINTER_FILE) or {}
         raise StorageError(describe_migration(root, state, stored.get("url")))
+
+
+def _refuse_a_half_done_change(root: Path, *, migrating: bool, deleting: bool) -> None:
+    """Refuse a root a migration writes into (but to it) or an overwrite deletes (but to it)."""
+    if not migrating:
+        refuse_an_unfinished_migration(root)
+    if not deleting:
+        refuse_an_interrupted_overwrite(root)
+
+
+def refuse_an_interrupted_overwrite(root: Path) -> None:
+    """Raise ``StorageError`` if an overwrite stopped half-way (SIGTERM, a time limit) moved
+    part of the old run aside: what is left (no journal, say) is no run to continue or read,
+    and the error had blamed a copy that lost hidden folders."""
+    if (root / OVERWRITE_MOVING).is_dir():
+        raise StorageError(
+            f"overwrite_root_directory=True was stopped while deleting the run in {root} (or "
+            f"is still deleting it): part of it is in {OVERWRITE_MOVING}/ already; run again "
+            "with overwrite_root_directory=True to finish the overwrite"
+        )
 
 
 def _lost_pointer(root: Path) -> str | None:

@@ -6,6 +6,7 @@ marking it CRASHED in one storage transaction, which also checks that no worker 
 
 from __future__ import annotations
 
+import shutil
 import time
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from neps_core.liveness import awaits_result, last_sign_of_life, process_gone, r
 from neps_core.loading import open_existing
 from neps_core.models import Report, Trial, TrialState
 from neps_core.presence import processes_present
+from neps_core.run_storage import OVERWRITE_TRASH
 from neps_core.summary_folder import SUMMARY_FOLDER, SUMMARY_FOLDER_FILES
 
 CLEAN_RULE = """\
@@ -35,7 +37,8 @@ The rule:
     A continued run() then samples fresh trials instead. Like every sampled trial,
     they still count towards evaluations_to_spend.
   * Temporary files of interrupted writes (.NAME.*.tmp next to neps-core's own
-    files) older than --stale-after seconds are deleted.
+    files) older than --stale-after seconds are deleted, and so is what an
+    interrupted overwrite_root_directory=True left to delete (.neps_core_overwritten/).
   * SUCCESS, FAILED, CRASHED and CORRUPTED trials are never touched, and neither are
     trials waiting for save_pipeline_results (asynchronous evaluation).
 The check and the change happen in one storage transaction. A worker on another
@@ -98,10 +101,14 @@ def clean_run(root_directory: str | Path, *, stale_after: float, dry_run: bool) 
         history = storage.sync()
         awaiting = sum(awaits_result(history[i]) for i in history.ids_in(TrialState.EVALUATING))
     files = tuple(_temporary_files(root, now - stale_after))
+    trash = root / OVERWRITE_TRASH  # what an overwrite stopped while deleting it left
+    leftovers = (trash,) if trash.is_dir() else ()
     if not dry_run:
         for path in files:
             path.unlink(missing_ok=True)
-    return CleanReport(removed=tuple(removed), removed_files=files, awaiting=awaiting)
+        for folder in leftovers:
+            shutil.rmtree(folder)
+    return CleanReport(removed=tuple(removed), removed_files=files + leftovers, awaiting=awaiting)
 
 
 def _crashed(trial: Trial, why: str, now: float) -> Trial:

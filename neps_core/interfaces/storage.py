@@ -146,7 +146,8 @@ class Storage(abc.ABC):
     def erase(self) -> None:  # noqa: B027 - most backends keep everything in the root
         """Delete what this run keeps outside its root directory (``overwrite_root_directory``).
 
-        The core deletes the root's ``root_entries`` and its own files afterwards.
+        Called on the closed storage, once the core has moved the root's ``root_entries`` and
+        its own files aside (it deletes them after; ``storage.yaml`` stays until then).
         """
 
 

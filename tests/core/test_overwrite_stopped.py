@@ -1,0 +1,94 @@
+"""``overwrite_root_directory=True`` stopped half-way (SIGTERM, a job's time limit, an error):
+the root says so, and the next overwrite, or ``neps-core clean``, finishes the job.
+
+The old run is moved aside (one rename each) before anything is deleted; deleting it in
+place, journal first, had left a run without its journal that every open blamed on a copy.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import neps_core as neps
+from neps_core.cli.clean import clean_run
+from neps_core.errors import StorageError
+from neps_core.run_storage import OVERWRITE_MOVING, OVERWRITE_TRASH
+
+SPACE = {"x": neps.Float(0.0, 1.0)}
+
+
+def _run(root: Path, storage: str, evaluations: int, *, overwrite: bool = False) -> neps.Summary:
+    return neps.run(
+        lambda x: x,
+        SPACE,
+        root_directory=root,
+        storage=storage,
+        evaluations_to_spend=evaluations,
+        overwrite_root_directory=overwrite,
+    )
+
+
+@contextlib.contextmanager
+def _immutable(path: Path) -> Iterator[None]:
+    """``path`` made immutable for real, so that an overwrite stops half-way (root ignores
+    permissions; nothing else stops a rename)."""
+    subprocess.run(["chattr", "+i", str(path)], check=True)
+    try:
+        yield
+    finally:
+        subprocess.run(["chattr", "-i", str(path)], check=True)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="chattr +i needs root")
+@pytest.mark.parametrize("storage", ["disk", "sqlite"])
+def test_an_overwrite_stopped_half_way_says_so_and_the_next_one_finishes_it(
+    root: Path, storage: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    _run(root, storage, 3)
+    stopped = r"overwrite_root_directory=True was stopped while deleting the run"
+    with _immutable(root / "summary.yaml"), caplog.at_level(logging.ERROR):
+        with pytest.raises(PermissionError):
+            _run(root, storage, 2, overwrite=True)
+        assert "stopped before it finished: run again with overwrite_root_directory" in (
+            caplog.text
+        )
+        assert (root / OVERWRITE_MOVING).is_dir()
+        # Not "holds a run but not its journal; was it copied without hidden folders?"
+        with pytest.raises(StorageError, match=stopped):
+            neps.status(root)
+        with pytest.raises(StorageError, match=stopped):
+            _run(root, storage, 5)  # continuing what is left
+    summary = _run(root, storage, 2, overwrite=True)
+    assert summary.counts["success"] == 2
+    assert neps.status(root).budget.used_evaluations == 2
+    assert not (root / OVERWRITE_MOVING).exists()
+    assert not (root / OVERWRITE_TRASH).exists()
+
+
+def test_what_a_stopped_overwrite_left_to_delete_is_no_run_and_is_deleted_later(
+    root: Path,
+) -> None:
+    """Stopped once everything was moved aside, only deleting was left: the root holds no
+    run, a new one starts there, and ``clean`` (or the next overwrite) deletes the rest."""
+    left = root / OVERWRITE_TRASH / "configs" / "config_1"
+    left.mkdir(parents=True)
+    (left / "config.yaml").write_text("x: 0.5\n")
+    assert _run(root, "disk", 2).counts["success"] == 2
+    report = clean_run(root, stale_after=60.0, dry_run=False)
+    assert report.removed_files == (root / OVERWRITE_TRASH,)
+    assert not (root / OVERWRITE_TRASH).exists()
+    left.mkdir(parents=True)
+    assert _run(root, "disk", 1, overwrite=True).counts["success"] == 1
+    assert not (root / OVERWRITE_TRASH).exists()
+    # A root holding nothing but the leftover is no folder of the user's own either.
+    other = root.parent / "other"
+    (other / OVERWRITE_TRASH).mkdir(parents=True)
+    assert _run(other, "disk", 1, overwrite=True).counts["success"] == 1
+    assert not (other / OVERWRITE_TRASH).exists()
