@@ -19,7 +19,7 @@ from typing import Any
 import yaml
 
 from neps_core.config import canonical_name
-from neps_core.errors import SettingsError
+from neps_core.errors import SettingsError, add_note
 from neps_core.serialization import describe_yaml_error
 
 #: Where a run config names a file, a folder or code: key paths whose plain scalars stay the
@@ -182,6 +182,22 @@ def apply_overrides(data: dict[str, Any], overrides: Sequence[str], source: str)
         _drop_other_spellings(data, override)
         _check_component_override(data, override, source)
         apply_override(data, override, source)
+
+
+def blame_overrides(error: SettingsError, source: str, overrides: Sequence[str]) -> SettingsError:
+    """``error`` (``<source>: <key path>: ...``) naming the overrides that set its setting, if
+    any: an unknown or invalid setting from the command line was blamed on the file alone."""
+    message = str(error)
+    where = message.removeprefix(f"{source}: ")
+    setting = re.match(r"[^\s.:\[]*", where)
+    assert setting is not None  # matches the empty text at least
+    given = [o for o in overrides if o.partition("=")[0].strip().split(".")[0] == setting[0]]
+    if where == message or not setting[0] or not given:
+        return error
+    reworded = type(error)(f"{source}: override {', '.join(map(repr, given))}: {where}")
+    for note in getattr(error, "__notes__", ()):
+        add_note(reworded, note)
+    return reworded
 
 
 def _check_component_override(data: Mapping[str, Any], override: str, source: str) -> None:

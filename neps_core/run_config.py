@@ -37,7 +37,7 @@ from neps_core.components import (
     structure_settings,
 )
 from neps_core.config import ALIASES, DEPRECATED_ALIASES, REMOVED, RunSettings, canonical_name
-from neps_core.config_files import apply_overrides, did_you_mean, read_config_file
+from neps_core.config_files import apply_overrides, blame_overrides, did_you_mean, read_config_file
 from neps_core.errors import NepsCoreError, SettingsError, add_note
 from neps_core.evaluation.processes import Command
 from neps_core.plugin_manager import Plugins, load_plugins
@@ -79,7 +79,10 @@ def load_run_config(
     source = str(path)
     data = read_config_file(path)
     apply_overrides(data, overrides, source)
-    return _Parser(source, path.resolve().parent).parse(data, given or {})
+    try:
+        return _Parser(source, path.resolve().parent).parse(data, given or {})
+    except SettingsError as error:
+        raise blame_overrides(error, source, overrides) from error.__cause__
 
 
 class _Parser:

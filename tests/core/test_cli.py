@@ -143,16 +143,15 @@ def test_a_setting_given_as_an_option_gets_the_override_form(project: Path) -> N
 def test_config_errors_are_one_line_without_traceback(project: Path) -> None:
     result = cli("run", "run.yaml", "evaluations_to_spend=ten", cwd=project)
     assert result.returncode == 1
-    assert result.stderr.splitlines() == [
-        "neps-core: error: run.yaml: evaluations_to_spend: must be a positive integer, got 'ten'",
-        "(run with --debug to see the traceback)",
-    ]
+    error = (
+        "neps-core: error: run.yaml: override 'evaluations_to_spend=ten': "
+        "evaluations_to_spend: must be a positive integer, got 'ten'"
+    )
+    assert result.stderr.splitlines() == [error, "(run with --debug to see the traceback)"]
     debug = cli("run", "run.yaml", "evaluations_to_spend=ten", "--debug", cwd=project)
     assert debug.returncode == 1
     assert "Traceback (most recent call last)" in debug.stderr
-    assert debug.stderr.rstrip().endswith(
-        "neps-core: error: run.yaml: evaluations_to_spend: must be a positive integer, got 'ten'"
-    )
+    assert debug.stderr.rstrip().endswith(error)
 
 
 def test_invalid_yaml_is_one_line_naming_the_file_and_line(project: Path) -> None:

@@ -211,7 +211,10 @@ def test_overrides_change_the_config_before_validation(tmp_path: Path) -> None:
     kwargs = load_run_config(path, ["optimizer.use_priors=true", "evaluations_to_spend=7"])
     assert kwargs["optimizer"] == {"name": "random_search", "use_priors": True}
     assert kwargs["evaluations_to_spend"] == 7
-    with pytest.raises(SettingsError, match=r"^.*run\.yaml: evaluations_to_spend: must be"):
+    with pytest.raises(
+        SettingsError,
+        match=r"^.*run\.yaml: override 'evaluations_to_spend=0': evaluations_to_spend: must be",
+    ):
         load_run_config(path, ["evaluations_to_spend=0"])
     with pytest.raises(SettingsError, match=r"must look like key\.path=value"):
         load_run_config(path, ["evaluations_to_spend"])
@@ -239,6 +242,33 @@ def test_errors_name_a_key_as_the_file_spells_it(tmp_path: Path, text: str, name
         warnings.simplefilter("ignore", DeprecationWarning)
         with pytest.raises(SettingsError, match=rf"run\.yaml: {re.escape(named)}"):
             load_run_config(path)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "named"),
+    [
+        (
+            ["evaluation_to_spend=3"],
+            "override 'evaluation_to_spend=3': evaluation_to_spend: unknown",
+        ),
+        (["root_directory=~nosuchuser/x"], "override 'root_directory=~nosuchuser/x': root_dir"),
+        (["optimizer=nosuch"], "override 'optimizer=nosuch': optimizer: Unknown optimizer"),
+        (
+            ["optimizer=random_search", "seed=1", "optimizer.eta=3"],
+            "override 'optimizer=random_search', 'optimizer.eta=3': optimizer.eta: unknown option",
+        ),
+    ],
+    ids=["unknown setting", "path", "component", "two of one setting"],
+)
+def test_a_mistake_in_an_override_names_the_override_not_the_file(
+    tmp_path: Path, overrides: list[str], named: str
+) -> None:
+    # "run.yaml: evaluation_to_spend: unknown setting", a key the file does not have.
+    path = write_config(tmp_path, {"evaluations_to_spend": 3, "seed": "one"})
+    with pytest.raises(SettingsError, match=rf"^.*run\.yaml: {re.escape(named)}"):
+        load_run_config(path, overrides)
+    with pytest.raises(SettingsError, match=r"^.*run\.yaml: seed: "):  # the file's own mistake
+        load_run_config(path, ["evaluations_to_spend=4"])
 
 
 def test_an_override_replaces_its_setting_under_any_name(tmp_path: Path) -> None:
