@@ -10,7 +10,9 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import signal
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -92,3 +94,54 @@ def test_what_a_stopped_overwrite_left_to_delete_is_no_run_and_is_deleted_later(
     (other / OVERWRITE_TRASH).mkdir(parents=True)
     assert _run(other, "disk", 1, overwrite=True).counts["success"] == 1
     assert not (other / OVERWRITE_TRASH).exists()
+
+
+#: A worker whose storage's ``erase`` gets a real SIGTERM (``terminate``), as ``scancel`` or a
+#: job's time limit sends it: half-way through the overwrite, the old run moved aside.
+WORKER = """
+import os, signal, sys
+import neps_core as neps
+from neps_core_plugins.disk_storage import DiskStorage
+
+class TerminatedWhileErasing(DiskStorage):
+    name = "terminated_while_erasing"
+
+    def erase(self):
+        if sys.argv[1] == "terminate":
+            os.kill(os.getpid(), signal.SIGTERM)
+
+class Plugin:
+    @neps.hookimpl
+    def neps_register_storages(self):
+        return [TerminatedWhileErasing]
+
+neps.run(
+    lambda x: x,
+    {"x": neps.Float(0.0, 1.0)},
+    root_directory="results",
+    storage="terminated_while_erasing",
+    evaluations_to_spend=int(sys.argv[2]),
+    overwrite_root_directory=sys.argv[1] != "start",
+    plugins=[Plugin()],
+)
+"""
+
+
+def test_a_sigterm_during_an_overwrite_stops_it_saying_what_to_do(root: Path) -> None:
+    """It ended with status 143 and nothing on stderr, the run half-deleted, journal first."""
+    (root.parent / "worker.py").write_text(WORKER, encoding="utf-8")
+
+    def worker(*arguments: str) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "worker.py", *arguments]
+        return subprocess.run(command, check=False, cwd=root.parent, capture_output=True, text=True)
+
+    assert worker("start", "3").returncode == 0
+    stopped = worker("terminate", "2")
+    assert stopped.returncode == 128 + signal.SIGTERM, stopped.stderr
+    assert "stopped before it finished: run again with overwrite_root_directory" in stopped.stderr
+    with pytest.raises(StorageError, match=r"was stopped while deleting the run .* run again"):
+        neps.status(root)
+    assert worker("finish", "2").returncode == 0
+    assert sorted(p.name for p in (root / "configs").iterdir()) == ["config_1", "config_2"]
+    assert not (root / OVERWRITE_MOVING).exists()
+    assert not (root / OVERWRITE_TRASH).exists()
