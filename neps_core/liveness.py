@@ -7,7 +7,7 @@ silent for ``stale_after`` seconds: they go back to PENDING for another worker, 
 CRASHED once they have been tried ``max_trial_attempts`` times. Trials evaluated
 asynchronously (``evaluate_pipeline`` returned ``None``) are waiting for
 ``save_pipeline_results``, not for a worker, and are left alone. A dead ``run()`` worker
-of this machine is known at once when no other process is present in the run (see
+of this machine is known at once when its process is no longer present in the run (see
 ``recover_gone_workers``); its trials do not wait for ``stale_after``.
 """
 
@@ -27,7 +27,7 @@ from neps_core.errors import LiveWorkersError
 from neps_core.history import TrialHistory
 from neps_core.interfaces import Storage
 from neps_core.models import Report, Trial, TrialState
-from neps_core.presence import alone_in, start_ticks, this_machine, this_process
+from neps_core.presence import present_with_me, start_ticks, this_machine, this_process
 
 logger = logging.getLogger(__name__)
 
@@ -244,31 +244,35 @@ def recover_gone_workers(
     """New versions of the EVALUATING trials of ``run()`` workers known to be gone.
 
     A worker holds the presence lock while it works and records its process in the trials
-    it claims (``WORKER_PROCESS``). When no other process is present and a trial was claimed
-    by another process on this machine, that worker died (SIGKILL, out of memory): its trial
-    need not wait ``stale_after``. Workers elsewhere are left to the heartbeat check.
+    it claims (``WORKER_PROCESS``). A trial claimed by another process of this machine that
+    is no longer present (its pid, at its start time) belonged to a worker that died
+    (SIGKILL, out of memory), whoever else is present: its trial need not wait
+    ``stale_after``. Workers elsewhere are left to the heartbeat check.
     """
     me = this_process()
     if me is None:
         return []
-    gone = [
+    machine = this_machine()
+    claimed = [
         history[i]
         for i in history.ids_in(TrialState.EVALUATING)
-        if _runs_on(history[i], this_machine())
+        if _runs_on(history[i], machine)
         and history[i].metadata[WORKER_PROCESS] != me
         and not awaits_result(history[i])
     ]
-    if not gone or not alone_in(root):
+    present = present_with_me(root) if claimed else None
+    if present is None:  # unknown (or nothing to look at): nobody is known gone
         return []
     return [
         requeue_or_crash(
             trial,
-            f"worker {trial.worker_id} is gone (it ran on this machine, and no other process "
-            "works on the run now)",
+            f"worker {trial.worker_id} is gone (it ran on this machine, and its process no "
+            "longer works on the run)",
             max_attempts=max_attempts,
             now=now,
         )
-        for trial in gone
+        for trial in claimed
+        if not _still_present(trial, present)
     ]
 
 

@@ -197,8 +197,8 @@ def this_machine() -> str | None:
     """The kernel's boot id and this process's pid namespace; ``None`` off Linux.
 
     Only processes of one pid namespace under one kernel see each other's locks and pids
-    (``/proc/locks`` leaves out those of other containers), so only there can ``alone_in``
-    vouch that a worker is gone, or a present pid that it is alive.
+    (``/proc/locks`` leaves out those of other containers), so only there can a missing pid
+    vouch that a worker is gone (``present_with_me``), or a present pid that it is alive.
     """
     boot_id = _boot_id()
     return f"{boot_id}.{_pid_namespace()}" if boot_id else None
@@ -228,16 +228,6 @@ def _boot_id() -> str:
         return Path("/proc/sys/kernel/random/boot_id").read_text(encoding="ascii").strip()
     except (OSError, UnicodeDecodeError):
         return ""
-
-
-def alone_in(root: Path) -> bool:
-    """Whether this process is certainly the only one present in ``root``.
-
-    The presence file must carry exactly one lock, this process's own, and no waiter.
-    Anything else (see ``lock_table.locks_on``, or several presences in this process) answers
-    ``False``: not known.
-    """
-    return present_with_me(root) == [str(os.getpid())]
 
 
 def present_with_me(root: Path) -> list[str] | None:

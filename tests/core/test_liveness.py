@@ -20,7 +20,7 @@ from neps_core.history import TrialHistory
 from neps_core.liveness import ASYNC_MARK, recover_stale_trials
 from neps_core.models import Trial, TrialState
 from neps_core.plugin_manager import load_plugins
-from neps_core.presence import alone_in
+from neps_core.presence import present_with_me
 from neps_core.run_storage import open_storage
 from neps_core.serialization import read_yaml
 
@@ -262,10 +262,11 @@ def test_the_last_sample_re_queues_a_trial_whose_worker_died_meanwhile(tmp_path:
 
 
 @pytest.mark.slow
-def test_with_another_process_present_a_dead_workers_trial_waits_for_stale_after(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
+def test_with_another_process_present_a_dead_workers_trial_is_re_queued_at_once(
+    tmp_path: Path,
 ) -> None:
-    """Who is gone cannot be told while someone else is present: the heartbeat decides."""
+    # Only a worker alone in the run re-queued a dead one's trial: the survivors of a job
+    # array, each beside the other, stopped and left it EVALUATING for stale_after (120 s).
     root = tmp_path / "run"
     _kill_mid_evaluation(tmp_path, root, attempts="3")
     client = subprocess.Popen(
@@ -276,13 +277,11 @@ def test_with_another_process_present_a_dead_workers_trial_waits_for_stale_after
     )
     try:
         assert client.stdout is not None and client.stdout.readline() == "present\n"
-        with caplog.at_level("WARNING", logger="neps_core"):
-            summary = neps.run(lambda x: x, root_directory=root, evaluations_to_spend=1)
+        summary = neps.run(lambda x: x, root_directory=root, evaluations_to_spend=1)
     finally:
         client.communicate("", timeout=60)
-    assert summary.counts["evaluating"] == 1
-    assert "Trial(s) 1 of other workers are still evaluating" in caplog.text
-    assert "re-queues them once they are 120 s silent" in caplog.text
+    assert (summary.counts["success"], summary.counts["evaluating"]) == (1, 0)
+    assert "is gone" in read_yaml(root / CONFIG_1 / "metadata.yaml")["metadata"]["requeued_because"]
 
 
 def test_a_worker_beside_a_live_one_reads_the_lock_table_once_not_at_every_sample(
@@ -294,13 +293,13 @@ def test_a_worker_beside_a_live_one_reads_the_lock_table_once_not_at_every_sampl
     other = _start_worker(tmp_path, root, SLOW="1")
     checks: list[Path] = []
 
-    def counted_alone_in(root_directory: Path) -> bool:
+    def counted_present_with_me(root_directory: Path) -> list[str] | None:
         checks.append(root_directory)
-        return alone_in(root_directory)
+        return present_with_me(root_directory)
 
     try:
         _wait_for(root / CONFIG_1 / "started", other)
-        monkeypatch.setattr("neps_core.liveness.alone_in", counted_alone_in)
+        monkeypatch.setattr("neps_core.liveness.present_with_me", counted_present_with_me)
         summary = neps.run(lambda x: x, root_directory=root, evaluations_to_spend=25)
     finally:
         other.kill()

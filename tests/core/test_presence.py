@@ -22,7 +22,7 @@ from neps_core import presence
 from neps_core.errors import NepsCoreError, UnknownPluginError
 from neps_core.overwrite import overwrite_run
 from neps_core.plugin_manager import load_plugins
-from neps_core.presence import WORKERS_LOCK, alone_in, present_in, processes_present
+from neps_core.presence import WORKERS_LOCK, present_in, present_with_me, processes_present
 
 SPACE = {"x": neps.Float(0.0, 1.0)}
 
@@ -174,19 +174,20 @@ def test_a_second_overwrite_is_refused_while_the_first_is_deleting(root: Path) -
 
 
 @pytest.mark.skipif(not Path("/proc/locks").exists(), reason="reads Linux's lock table")
-def test_alone_in_sees_this_process_alone_and_no_further(root: Path) -> None:
-    assert not alone_in(root)  # not present at all: nothing can be vouched for
+def test_present_with_me_names_every_present_process_and_forgets_the_killed(root: Path) -> None:
+    me = str(os.getpid())
+    assert present_with_me(root) is None  # not present at all: nothing can be vouched for
     with present_in(root):
-        assert alone_in(root)
-        with present_in(root):  # a second presence in this process: cannot tell whose
-            assert not alone_in(root)
+        assert present_with_me(root) == [me]
+        with present_in(root):  # a second presence in this process
+            assert present_with_me(root) == [me, me]
         client = _start_idle_client(root)
         try:
-            assert not alone_in(root)
+            assert sorted(present_with_me(root) or []) == sorted([me, str(client.pid)])
         finally:
             client.kill()
             client.wait(timeout=60)
-        assert alone_in(root)  # the killed client's lock went with it
+        assert present_with_me(root) == [me]  # the killed client's lock went with it
 
 
 LOOKER = textwrap.dedent(
