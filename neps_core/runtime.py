@@ -135,14 +135,8 @@ class Worker:
             free = self._free_slots()
             asks = self.stop_reason is None or waits or self._ask_again()
             if free > 0 and asks and not until_results:
-                sampled = self._sample(free)
-                for trial in sampled:
-                    self._launch(trial)
-                if not sampled:
+                if not self._sample_and_launch(free):
                     self._say_why_waiting()
-                self._claiming.clear()
-                while self._unbuilt:  # after every claimed trial is in flight (given back)
-                    self._finish_in_flight(self._unbuilt.pop(0))
                 until_results = bool(self._sampler.waiting_for and self._in_flight)
             if free <= 0 and not self._in_flight and self.stop_reason is None:
                 self._look_at_the_budget()
@@ -152,9 +146,19 @@ class Worker:
                 until_results = until_results and not outcomes
             elif self.stop_reason is None or self._must_wait_for_others():
                 time.sleep(POLL_INTERVAL)  # for a free slot, or for other workers' trials
-            else:
-                break
+            elif not self._sample_and_launch(max(self._free_slots(), 0), look_now=True):
+                break  # it may be the run's last worker: it looked for gone workers' trials
         self._notice_async_results(now=True)
+
+    def _sample_and_launch(self, free: int, *, look_now: bool = False) -> list[Trial]:
+        """Sample and start up to ``free`` trials (``look_now``: see ``TrialSampler.sample``)."""
+        sampled = self._sample(free, look_now=look_now)
+        for trial in sampled:
+            self._launch(trial)
+        self._claiming.clear()
+        while self._unbuilt:  # after every claimed trial is in flight (given back)
+            self._finish_in_flight(self._unbuilt.pop(0))
+        return sampled
 
     def _notice_due(self) -> bool:
         due = time.monotonic() - self._noticed_at >= ASYNC_NOTICE_INTERVAL
@@ -228,7 +232,7 @@ class Worker:
         return self._must_wait_for_others() and self._estimate_wait.ask_again()
 
     # -- sampling ---------------------------------------------------------------------------
-    def _sample(self, free: int) -> list[Trial]:
+    def _sample(self, free: int, *, look_now: bool = False) -> list[Trial]:
         """Claim pending trials or create new ones, in one storage transaction."""
         local_left = self._local_allowance()
         if local_left == 0:
@@ -242,7 +246,7 @@ class Worker:
         wanted = min(bound for bound in bounds if bound is not None)
         if wanted == 0 < free:  # the trials in flight may use up this call's cost limit
             return []
-        return self._sampler.sample(self.context.storage, wanted, self._claiming)
+        return self._sampler.sample(self.context.storage, wanted, self._claiming, look_now=look_now)
 
     def _local_allowance(self) -> int | None:
         limit = self.settings.max_evaluations_per_run

@@ -74,15 +74,18 @@ class TrialSampler:
         self._saw_budget_used_up = self._budget_used_up = False
         self._started = time.time()  # failures before this call do not stop it
 
-    def sample(self, storage: Storage, wanted: int, claiming: set[str]) -> list[Trial]:
+    def sample(
+        self, storage: Storage, wanted: int, claiming: set[str], *, look_now: bool = False
+    ) -> list[Trial]:
         """Up to ``wanted`` trials now EVALUATING by this worker (fewer when none are left).
 
         Their ids are in ``claiming`` before they are stored: a worker stopped before this
-        returns knows which trials to give back.
+        returns knows which trials to give back. ``look_now``: look for gone workers even
+        within ``GONE_CHECK_INTERVAL`` of the last look (a worker about to stop).
         """
 
         def decide(history: TrialHistory) -> list[Trial]:
-            decided = self._decide(history, wanted)
+            decided = self._decide(history, wanted, look_now=look_now)
             claiming.clear()  # a retried transaction stores only its last decision
             claiming.update(t.id for t in self._mine(decided))
             return decided
@@ -95,15 +98,16 @@ class TrialSampler:
         me = self.settings.worker_id
         return [t for t in trials if t.state is TrialState.EVALUATING and t.worker_id == me]
 
-    def _decide(self, history: TrialHistory, wanted: int) -> list[Trial]:
+    def _decide(self, history: TrialHistory, wanted: int, *, look_now: bool) -> list[Trial]:
         self.waiting_for, self.stop_reason = [], None
         now = time.time()
         # The first sample that finds the budget used up may be the last of the run's last
-        # worker: a trial a dead worker left would stay EVALUATING for good, so look now, not
-        # in 2 s. (A worker that then waits for the others' trials samples every 50 ms.)
+        # client (a run() worker also looks right before it stops, ``look_now``): a trial a
+        # dead worker left would stay EVALUATING for good, so look now, not in 2 s. (A worker
+        # that then waits for the others' trials samples every 50 ms.)
         self._budget_used_up = self.budget(history).exhausted_by is not None
-        last = self._budget_used_up and not self._saw_budget_used_up
-        changed = {trial.id: trial for trial in self._recover(history, now, look_now=last)}
+        look_now = look_now or (self._budget_used_up and not self._saw_budget_used_up)
+        changed = {trial.id: trial for trial in self._recover(history, now, look_now=look_now)}
         pending = [i for i in history.ids_in(TrialState.PENDING) if i not in changed]
         pending += [t.id for t in changed.values() if t.state is TrialState.PENDING]
         for trial_id in pending[:wanted]:

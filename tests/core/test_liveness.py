@@ -9,6 +9,7 @@ import sys
 import textwrap
 import time
 from pathlib import Path
+from typing import Any
 
 import attrs
 import pytest
@@ -259,6 +260,38 @@ def test_the_last_sample_re_queues_a_trial_whose_worker_died_meanwhile(tmp_path:
         other.kill()
         other.wait()
     assert (summary.counts["success"], summary.counts["evaluating"]) == (3, 0)
+
+
+@pytest.mark.slow
+def test_a_worker_about_to_stop_looks_for_gone_workers_however_recent_its_last_look(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The look was skipped within 2 s of the last one but at the first sample that found the
+    # budget used up: a worker dying just after that look (the other survivor of a job array
+    # still present, say) left its trial EVALUATING after the last worker stopped.
+    root = tmp_path / "run"
+    other = _start_worker(tmp_path, root, SLOW="1")
+    looks: list[int] = []
+
+    def the_other_dies_right_after_the_second_look(*args: Any, **kwargs: Any) -> list[Trial]:
+        recovered = liveness.recover_gone_workers(*args, **kwargs)
+        looks.append(len(recovered))
+        if len(looks) == 2:  # at the sample that found the budget used up: it is alive
+            other.kill()
+            other.wait()
+        return recovered
+
+    try:
+        _wait_for(root / CONFIG_1 / "started", other)
+        monkeypatch.setattr(
+            "neps_core.sampler.recover_gone_workers", the_other_dies_right_after_the_second_look
+        )
+        summary = neps.run(lambda x: x, root_directory=root, evaluations_to_spend=2)
+    finally:
+        other.kill()
+        other.wait()
+    assert looks[:3] == [0, 0, 1]  # the third: a last look before stopping
+    assert (summary.counts["success"], summary.counts["evaluating"]) == (2, 0)
 
 
 @pytest.mark.slow
