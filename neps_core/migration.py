@@ -18,7 +18,7 @@ import attrs
 
 from neps_core.budget_file import copy_budgets
 from neps_core.component_spec import component_spec
-from neps_core.errors import MigrationError, StorageError, StorageInUseError
+from neps_core.errors import LiveWorkersError, MigrationError, StorageError, StorageInUseError
 from neps_core.history import TrialHistory
 from neps_core.interfaces import Storage
 from neps_core.liveness import refuse_if_working
@@ -71,7 +71,8 @@ def migrate_run(
 
     Raises:
         FileNotFoundError: ``source_root`` holds no run.
-        LiveWorkersError: A worker of the source is alive (named, with its trial).
+        LiveWorkersError: A worker of the source is alive (named, with its trial), or one
+            started while the source was being copied (named; the copy is removed).
         MigrationError: The destination is not empty (another migration may be writing
             there: it is left alone), is the source or inside it, or its storage already
             holds a run.
@@ -90,10 +91,43 @@ def migrate_run(
     with open_existing_run(source, loaded) as reader:  # never writes to the source
         present = processes_present(source)
         action = f"migrate {source}"
-        refuse_if_working(reader.sync(), stale_after, action, "stale_after", present)
+        history = reader.sync()
+        copied_up_to = history.mark
+        refuse_if_working(history, stale_after, action, "stale_after", present)
         # SIGTERM and SIGHUP remove the half-made copy, like Ctrl-C.
         with signals_stop_the_worker(), _reserved(destination, source):
-            return _migrate(reader, source, destination, storage, loaded)
+            copied = _migrate(reader, source, destination, storage, loaded)
+            _refuse_newcomers(reader.sync(), copied_up_to, source)  # the copy goes, if any
+            return copied
+
+
+def _refuse_newcomers(history: TrialHistory, mark: int, source: Path) -> None:
+    """Raise ``LiveWorkersError`` if a worker started on ``source`` while it was copied.
+
+    Nothing keeps workers out of the source meanwhile (it may be read-only to this
+    process), so its presence (this machine's) and the trials changed since ``mark`` (any
+    machine's) are looked at once the copy is made: what it reports would never reach the
+    copy, which the caller then removes.
+    """
+    present = processes_present(source) or []
+    changed = history.changed_since(mark)
+    if not present and not changed:
+        return
+    who = [f"process(es) {', '.join(present)} of this machine present"] if present else []
+    if changed:
+        workers = sorted({w for w in (history[i].worker_id for i in changed) if w is not None})
+        by = f" by worker(s) {', '.join(workers)}" if workers else ""
+        who.append(f"trial(s) {_ids(changed)} new or changed{by}")
+    raise LiveWorkersError(
+        f"Refusing to migrate {source}: a worker started on the run while it was being copied "
+        f"({'; '.join(who)}), so the copy is removed. Stop it (or let it finish), then "
+        "migrate again."
+    )
+
+
+def _ids(trial_ids: list[str]) -> str:
+    """``trial_ids`` for a message: the first and last of many."""
+    return ", ".join(trial_ids) if len(trial_ids) <= 3 else f"{trial_ids[0]} to {trial_ids[-1]}"
 
 
 def _migrate(

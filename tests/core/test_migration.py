@@ -7,8 +7,10 @@ import shutil
 import signal
 import stat
 import subprocess
+import sys
 import threading
 from pathlib import Path
+from typing import Any
 
 import attrs
 import pytest
@@ -298,6 +300,54 @@ def test_a_run_with_a_live_worker_is_not_migrated(tmp_path: Path) -> None:
         kill(worker)
     migrate_run(source, destination)  # its process is gone: its trial is evaluated again
     assert SQLiteStorage(destination).sync()["3"].state is TrialState.PENDING
+
+
+LATE_WORKER = """
+import sys
+import neps_core as neps
+
+neps.run(lambda x, n: x * n, root_directory=sys.argv[1], evaluations_to_spend=3)
+"""
+
+
+class _JoinedWhileCopying(SQLiteStorage):
+    """A destination written to only once a late worker has evaluated a trial in the
+    source (a task of a job array starting while the copy is made)."""
+
+    name = "joined_while_copying"
+    source: Path
+
+    def initialize(self, info: Any) -> None:
+        late = subprocess.run(
+            [sys.executable, "-c", LATE_WORKER, str(self.source)],
+            check=False,
+            capture_output=True,
+            text=True,
+        )
+        assert late.returncode == 0, late.stderr
+        super().initialize(info)
+
+
+class _Joined:
+    @neps.hookimpl
+    def neps_register_storages(self) -> list[type]:
+        return [_JoinedWhileCopying]
+
+
+def test_a_worker_joining_while_the_run_is_copied_fails_the_migration(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Checked once before copying: the copy lacked the late worker's trial, and migrate
+    # reported success.
+    source, destination = tmp_path / "a", tmp_path / "b"
+    _start(source, count=2)
+    monkeypatch.setattr(_JoinedWhileCopying, "source", source, raising=False)
+    with pytest.raises(LiveWorkersError, match=r"while it was being copied \(trial\(s\) 3 new"):
+        migrate_run(source, destination, "joined_while_copying", plugins=[_Joined()])
+    assert not destination.exists()  # the copy without trial 3 is removed
+    assert neps.status(source).counts["success"] == 3
+    migrate_run(source, destination)  # with nobody at work
+    assert neps.status(destination).counts["success"] == 3
 
 
 def test_symbolic_links_in_trial_folders_are_copied_as_links(tmp_path: Path) -> None:
