@@ -249,10 +249,7 @@ def recover_gone_workers(
     (SIGKILL, out of memory), whoever else is present: its trial need not wait
     ``stale_after``. Workers elsewhere are left to the heartbeat check.
     """
-    me = this_process()
-    if me is None:
-        return []
-    machine = this_machine()
+    me, machine = this_process(), this_machine()  # None off Linux: nothing runs on it
     claimed = [
         history[i]
         for i in history.ids_in(TrialState.EVALUATING)
@@ -260,9 +257,7 @@ def recover_gone_workers(
         and history[i].metadata[WORKER_PROCESS] != me
         and not awaits_result(history[i])
     ]
-    present = present_with_me(root) if claimed else None
-    if present is None:  # unknown (or nothing to look at): nobody is known gone
-        return []
+    present = present_with_me(root) if claimed else None  # None: unknown, nobody is gone
     return [
         requeue_or_crash(
             trial,
@@ -272,7 +267,7 @@ def recover_gone_workers(
             now=now,
         )
         for trial in claimed
-        if not _still_present(trial, present)
+        if present is not None and not _still_present(trial, present)
     ]
 
 

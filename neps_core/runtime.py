@@ -369,22 +369,18 @@ class Worker:
             raise raise_after
 
     def _requeue_or_crash(self, trial: Trial, outcome: EvaluationOutcome) -> None:
-        """A lost evaluation (a scheduler lost the job): another attempt, or CRASHED after
-        the last one, which observers hear of like any final result."""
-        stored_versions = self.context.storage.transact(
-            lambda history: (
-                [
-                    requeue_or_crash(
-                        history[trial.id],
-                        f"{outcome.error}",
-                        max_attempts=self.settings.max_trial_attempts,
-                        metadata=outcome.metadata,
-                    )
-                ]
-                if not history[trial.id].state.is_final  # another worker finished it
-                else []
+        """A lost evaluation (a scheduler lost it): another attempt, or CRASHED (observers hear)."""
+
+        def requeue(history: TrialHistory) -> list[Trial]:
+            if history[trial.id].state.is_final:  # another worker finished it
+                return []
+            reason, attempts = f"{outcome.error}", self.settings.max_trial_attempts
+            again = requeue_or_crash(
+                history[trial.id], reason, max_attempts=attempts, metadata=outcome.metadata
             )
-        )
+            return [again]
+
+        stored_versions = self.context.storage.transact(requeue)
         for crashed in (t for t in stored_versions if t.state is TrialState.CRASHED):
             assert crashed.report is not None
             self.context.plugins.notify(
