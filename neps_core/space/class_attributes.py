@@ -1,17 +1,17 @@
 """The entries a ``PipelineSpace`` subclass declares, read as NePS does: class attributes,
-then attributes its ``__init__`` assigns on ``self`` (NePS's HNASSpace declares all there).
+then parameters its ``__init__`` assigns on ``self`` (NePS's HNASSpace declares all there).
 
 Parameters are entries; ``b = a`` is the parameter ``a`` used twice, so ``b`` shares its
-value; any other public value (``batch_size = 64``) is passed on as a constant. Methods,
-properties and names starting with ``_`` that are not parameters are the class's own business.
-An attribute of the instance replaces a class attribute of the same name in its place.
+value; any other public class attribute (``batch_size = 64``) is passed on as a constant.
+Methods, properties and names starting with ``_`` that are not parameters are the class's own
+business, as is every value set on ``self`` that is not a parameter (helper state). A
+parameter set on the instance replaces a class attribute of the same name in its place.
 """
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable, Collection, Mapping
-from typing import Any, Concatenate, ParamSpec, TypeVar
+from collections.abc import Collection, Mapping
+from typing import Any
 
 from neps_core.space.parameters import (
     Constant,
@@ -22,9 +22,6 @@ from neps_core.space.parameters import (
 )
 from neps_core.space.sharing import refuse_unnamed_sharing
 from neps_core.space.structure import ByName, contains_node
-
-S = TypeVar("S")
-P = ParamSpec("P")
 
 #: A subclass's attributes in declaration order, kept where some had to be removed.
 _DECLARED = "_declared_attributes"
@@ -42,55 +39,17 @@ def unshadow(cls: type, base: type) -> None:
             delattr(cls, name)
 
 
-#: Where a space's ``__init__`` keeps its options while the ``__init__`` of its class runs.
-PENDING = "_PipelineSpace__pending"
 #: The attributes a built space keeps its state under, which no entry may take.
 STATE = frozenset(
     ("_parameters", "_fidelity_name", "_conditions", "_forbidden", "_max_depth", "_structure")
 )
 
 
-def built_after(
-    init: Callable[Concatenate[S, P], None], build: Callable[..., None]
-) -> Callable[Concatenate[S, P], None]:
-    """A subclass's ``init``, after which ``build`` (the space's own ``__init__``) builds the
-    space from what it declares: parameters the subclass's ``__init__`` assigns on ``self``
-    are entries as class attributes are, whether it calls ``super().__init__()`` first, last
-    or not at all; what it passes there is kept in ``PENDING`` meanwhile."""
-
-    @functools.wraps(init)
-    def building(self: S, *args: P.args, **kwargs: P.kwargs) -> None:
-        if PENDING in vars(self):  # a subclass's __init__ called this one: it builds
-            init(self, *args, **kwargs)
-            return
-        vars(self)[PENDING] = {}
-        try:
-            init(self, *args, **kwargs)
-        except AttributeError as error:
-            if error.obj is not self or error.name not in STATE:
-                raise
-            raise AttributeError(
-                f"{type(self).__name__}.__init__ used the space (its {error.name[1:]}) before "
-                "it is built: a space is built when its __init__ returns, with the parameters "
-                "set on self; use it after that"
-            ) from error
-        finally:
-            options = vars(self).pop(PENDING)
-        build(self, **options)
-
-    return building
-
-
 def checked_entries(
     space: Any, base: type, parameters: Mapping[str, Any] | None, internal: Collection[str]
 ) -> tuple[dict[str, Parameter], str | None]:
-    """The declared entries of ``space`` and ``parameters``, checked, and the fidelity's name.
-
-    Entries named like a member of ``base`` are taken off the instance: they would hide it.
-    """
+    """The declared entries of ``space`` and ``parameters``, checked, and the fidelity's name."""
     declared = declared_entries(space, base, internal)
-    for name in [name for name, value in vars(space).items() if member_clash(name, value, base)]:
-        del vars(space)[name]
     merged = {**declared, **(parameters or {})}
     for name, parameter in merged.items():
         if not isinstance(parameter, Parameter):
@@ -109,18 +68,21 @@ def checked_entries(
 
 
 def declared_entries(space: Any, base: type, internal: Collection[str]) -> dict[str, Parameter]:
-    """The entries of ``space``: its class's, then those its ``__init__`` set on it.
+    """The entries of ``space``: its class's, then the parameters its ``__init__`` set on it
+    (other values set on ``self``, a number or a logger, are ordinary attributes).
 
     ``internal`` are the names ``base`` keeps its own state under, which no entry may take.
     """
     found = _class_entries(type(space), base)
     for name, value in vars(space).items():
+        if not isinstance(value, Parameter):
+            continue
         if name in internal:
             raise InvalidParameterError(
                 f"Attribute {name!r} of {type(space).__name__}: {base.__name__} keeps its own "
                 "state under this name; rename the attribute"
             )
-        _add(found, name, value, base, type(space))
+        found[name] = value  # in the place of a class attribute of that name
     return _shared_by_name(found)
 
 

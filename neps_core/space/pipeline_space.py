@@ -16,15 +16,9 @@ import numpy as np
 
 from neps_core.errors import NoAllowedConfigurationError, NoAllowedMutationError
 from neps_core.space.analysis import DEFAULT_MAX_DEPTH, SpaceStructure
-from neps_core.space.class_attributes import (
-    PENDING,
-    STATE,
-    built_after,
-    checked_entries,
-    member_clash,
-    unshadow,
-)
+from neps_core.space.class_attributes import STATE, checked_entries, unshadow
 from neps_core.space.conditions import Clause
+from neps_core.space.init_entries import building, set_in_init, wrap_init
 from neps_core.space.materialize import instantiate_entries, readable
 from neps_core.space.mutation import MUTATION_REJECTIONS, mutation_attempts
 from neps_core.space.parameters import (
@@ -45,7 +39,7 @@ MAX_FORBIDDEN_REJECTIONS = 20_000
 
 class PipelineSpace:
     """The search space: subclass it with parameters as class attributes or set on ``self``
-    in ``__init__`` (built when that returns), as in NePS.
+    in ``__init__`` (added when that returns), as in NePS.
 
     ``PipelineSpace({"lr": Float(1e-4, 1e-1, log=True)})`` builds one from a mapping.
     ``conditions`` maps a parameter to the clause under which it is active, ``forbidden``
@@ -63,26 +57,23 @@ class PipelineSpace:
         max_depth: int | None = None,
     ) -> None:
         options = {"conditions": conditions, "forbidden": forbidden, "max_depth": max_depth}
-        if PENDING in vars(self):  # a subclass's __init__ runs: built when it returns
-            vars(self)[PENDING] = {"parameters": parameters, **options}
-            return
-        merged, self._fidelity_name = checked_entries(self, PipelineSpace, parameters, STATE)
-        self._parameters = types.MappingProxyType(merged)
-        self._conditions = types.MappingProxyType(dict(conditions or {}))
-        self._forbidden = tuple(forbidden)
-        self._max_depth = DEFAULT_MAX_DEPTH if max_depth is None else int(max_depth)
-        self._structure = SpaceStructure(
-            self._parameters,
-            fidelity_name=self._fidelity_name,
-            conditions=self._conditions,
-            forbidden=self._forbidden,
-            max_depth=self._max_depth,
-        )
+        with building(self, PipelineSpace, {"parameters": parameters, **options}):
+            merged, fidelity_name = checked_entries(self, PipelineSpace, parameters, STATE)
+            entries = types.MappingProxyType(merged)
+            clauses = types.MappingProxyType(dict(conditions or {}))
+            depth = DEFAULT_MAX_DEPTH if max_depth is None else int(max_depth)
+            structure = SpaceStructure(  # checks the space before any of its state is set
+                entries,
+                fidelity_name=fidelity_name,
+                conditions=clauses,
+                forbidden=tuple(forbidden),
+                max_depth=depth,
+            )
+            self._parameters, self._conditions, self._forbidden = entries, clauses, tuple(forbidden)
+            self._fidelity_name, self._max_depth, self._structure = fidelity_name, depth, structure
 
     def __setattr__(self, name: str, value: Any) -> None:
-        if PENDING in vars(self) and member_clash(name, value, PipelineSpace):
-            vars(self)[name] = value  # an entry named like a member (fidelity) until built
-        else:
+        if not set_in_init(self, name, value, PipelineSpace):
             super().__setattr__(name, value)
 
     def __reduce__(self) -> tuple[Any, ...]:
@@ -170,9 +161,7 @@ class PipelineSpace:
     def __init_subclass__(cls, **options: Any) -> None:
         super().__init_subclass__(**options)
         unshadow(cls, PipelineSpace)  # a parameter named max_depth must not hide the property
-        if "__init__" in vars(cls):
-            built = built_after(cls.__init__, PipelineSpace.__init__)
-            cls.__init__ = built  # type: ignore[method-assign,assignment]
+        wrap_init(cls, PipelineSpace)
 
     def add(self, new_param: Parameter, name: str | None = None) -> PipelineSpace:
         """A new space with ``new_param`` added under ``name`` (default ``param_<n>``)."""

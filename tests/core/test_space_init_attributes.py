@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import itertools
+import logging
 import pickle
 import subprocess
 import sys
@@ -21,6 +22,7 @@ import numpy as np
 import pytest
 
 import neps_core as neps
+from neps_core.space.conditions import GreaterThan
 
 # -- one space, declared four ways --------------------------------------------------------------
 
@@ -228,25 +230,125 @@ def test_an_attribute_that_would_overwrite_the_spaces_state_is_refused() -> None
         Clash()
 
 
-def test_using_the_space_inside_its_init_says_when_it_is_built() -> None:
-    class Early(neps.PipelineSpace):
+class Token:
+    """A helper object without value equality: another one in each instance."""
+
+
+class Helpers(neps.PipelineSpace):
+    """Helper state on ``self`` beside a parameter: only the parameter is an entry."""
+
+    batch_size = 64  # a class attribute: still passed on as a constant
+
+    def __init__(self, n_classes: int = 10) -> None:
+        super().__init__()
+        self.lr = neps.Float(1e-4, 1e-1, log=True)
+        self.n_classes = n_classes
+        self.cache: dict[str, int] = {}
+        self.seen = {16, 32}
+        self.log = logging.getLogger("helpers")
+        self.weights = np.zeros(3)
+        self.token = Token()
+        self.choices = [neps.Integer(1, 3)]  # a list holding a parameter is no parameter
+
+
+def test_only_parameters_set_on_self_are_entries_and_runs_continue(tmp_path: Path) -> None:
+    space = Helpers()
+    assert list(space.parameters) == ["batch_size", "lr"]
+    assert space.n_classes == 10 and space.cache == {} and space.seen == {16, 32}
+    assert isinstance(space.token, Token) and space.weights.shape == (3,)
+
+    def evaluate(batch_size: int, lr: float) -> float:
+        return lr * batch_size
+
+    root = tmp_path / "run"
+    neps.run(evaluate, Helpers(), root_directory=root, evaluations_to_spend=2)
+    summary = neps.run(evaluate, Helpers(3), root_directory=root, evaluations_to_spend=3)
+    assert summary.counts["success"] == 3  # another Token, n_classes: the same space
+    assert neps.run(evaluate, None, root_directory=root, evaluations_to_spend=4)
+
+
+def test_the_space_is_usable_in_init_after_super_and_later_parameters_are_added() -> None:
+    seen: list[Any] = []
+
+    class UsesSelf(neps.PipelineSpace):
         x = neps.Float(0.0, 1.0)
 
         def __init__(self) -> None:
-            super().__init__()  # built here before; now when __init__ returns
-            self.size = len(self)
+            self.epochs = neps.IntegerFidelity(1, 9)
+            super().__init__(max_depth=3)
+            seen.extend([len(self), list(self.parameters), self.max_depth, repr(self)])
+            self.fidelity_name_seen = self.fidelity_name
+            self.y = neps.Integer(1, 4)
+            self.sample = neps.Categorical(("rows", "columns"))
 
-    with pytest.raises(AttributeError, match=r"Early.__init__ used the space \(its parameters\)"):
-        Early()
+    space = UsesSelf()
+    assert seen[:3] == [2, ["x", "epochs"], 3] and seen[3].startswith("UsesSelf(x=")
+    assert space.fidelity_name_seen == "epochs"
+    assert list(space.parameters) == ["x", "epochs", "y", "sample"]
+    assert space.max_depth == 3 and space.fidelity_name == "epochs"
+    assert set(space.sample(np.random.default_rng(0))) == {"x", "epochs", "y", "sample"}
+
+
+def test_options_given_to_super_may_name_parameters_assigned_later() -> None:
+    class Later(neps.PipelineSpace):
+        x = neps.Float(0.0, 1.0)
+
+        def __init__(self) -> None:
+            super().__init__(conditions={"y": GreaterThan("x", 0.5)})  # built when y is set
+            self.y = neps.Integer(1, 4)
+
+    space = Later()
+    assert list(space.parameters) == ["x", "y"] and list(space.conditions) == ["y"]
+    assert space.active_part({"x": 0.2, "y": 3}) == {"x": 0.2}
+
+
+class Mixin:
+    """A mixin whose ``__init__`` sets a parameter after ``super().__init__()``."""
+
+    def __init__(self, width: int = 4) -> None:
+        super().__init__()
+        self.w = neps.Integer(1, width)
+
+
+class WithMixin(Mixin, neps.PipelineSpace):
+    x = neps.Float(0.0, 1.0)
+
+
+class BelowMixin(WithMixin):
+    """Inherits the wrapped ``__init__`` of ``WithMixin``."""
+
+
+class OuterMixin:
+    def __init__(self) -> None:
+        super().__init__(width=8)  # type: ignore[call-arg]
+        self.z = neps.Integer(0, len(self))  # type: ignore[arg-type]
+
+
+class Chain(OuterMixin, WithMixin):
+    pass
+
+
+def test_parameters_set_by_a_mixins_init_are_entries_and_no_init_is_wrapped_twice() -> None:
+    assert list(WithMixin().parameters) == ["x", "w"]
+    assert WithMixin(width=6).parameters["w"] == neps.Integer(1, 6)
+    assert list(BelowMixin().parameters) == ["x", "w"]
+    assert BelowMixin.__init__ is WithMixin.__init__
+    assert WithMixin.__init__.__wrapped__ is Mixin.__init__  # type: ignore[misc]
+    assert Chain.__init__.__wrapped__ is OuterMixin.__init__  # type: ignore[misc]
+    chain = Chain()  # len(self) in OuterMixin: built by super().__init__(), before w
+    assert list(chain.parameters) == ["x", "w", "z"]
+    assert chain.parameters["w"] == neps.Integer(1, 8) and chain.parameters["z"] == neps.Integer(
+        0, 1
+    )
 
 
 def test_an_invalid_parameter_set_in_init_is_named() -> None:
     class Bad(neps.PipelineSpace):
         def __init__(self) -> None:
             self.lr = neps.Float(1e-3, 1e-1, log=True)
-            self.sizes = {16, 32}
+            self.sizes = neps.Categorical(())
 
-    with pytest.raises(neps.InvalidParameterError, match="'sizes': a set is not a parameter"):
+    with pytest.raises(neps.InvalidParameterError, match="'sizes'"):
         Bad()
 
 
