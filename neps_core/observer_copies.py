@@ -1,17 +1,19 @@
-"""Each observer is told of a trial through a copy of its own.
+"""Each observer is told of a trial through copies of its own of the trial's mappings.
 
 A trial is a frozen record, but its ``config``, ``metadata`` and report ``extra`` are plain
 dicts shared with the worker's history: an observer that tidied a log line with
 ``trial.config.pop("seed")`` changed what ``evaluate_pipeline`` received, what the journal
 recorded and what every later ``ask`` read (a grid search evaluated one configuration for its
-whole budget). Observers "cannot change the run", so each gets a deep copy; the copy costs
-microseconds per event, and users keep plain dicts everywhere.
+whole budget). Observers "cannot change the run", so each gets the trial with those three
+mappings copied: ~5 us per event (a deep copy took ~22 us, several times per trial), and
+users keep plain dicts everywhere. Values inside them (a list in ``extra``) are shared.
 """
 
 from __future__ import annotations
 
-import copy
 from typing import Any
+
+import attrs
 
 from neps_core.models import Report, Trial
 
@@ -22,10 +24,19 @@ def own_copies(arguments: dict[str, Any]) -> dict[str, Any]:
     trial, report = arguments.get("trial"), arguments.get("report")
     copied = dict(arguments)
     if isinstance(trial, Trial):
-        copied["trial"] = copy.deepcopy(trial)
+        copied["trial"] = attrs.evolve(
+            trial,
+            config=dict(trial.config),
+            metadata=dict(trial.metadata),
+            report=_copied(trial.report),
+        )
         if report is not None and report is trial.report:
             copied["report"] = copied["trial"].report
             return copied
     if isinstance(report, Report):
-        copied["report"] = copy.deepcopy(report)
+        copied["report"] = _copied(report)
     return copied
+
+
+def _copied(report: Report | None) -> Report | None:
+    return None if report is None else attrs.evolve(report, extra=dict(report.extra))
