@@ -152,9 +152,9 @@ def run(
         return followed
     with rank_zero(settings) as settings:
         loaded = load_plugins(settings.plugins)
-        overwrite = overwrite_if_asked(settings, loaded)
+        overwrite, checked = overwrite_if_asked(settings, loaded)
         with present_in(settings.root_directory, overwrite=overwrite):
-            context = connect(settings, loaded)
+            context = connect(settings, loaded, checked)
             if settings.seed is None and context.settings.seed is not None:
                 _seed_global_generators(context.settings.seed)  # the seed the run started with
             return _work(context)

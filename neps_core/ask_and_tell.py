@@ -94,10 +94,10 @@ class AskAndTell:
             **settings,
         )
         loaded = load_plugins(self.settings.plugins)
-        overwrite = overwrite_if_asked(self.settings, loaded)  # refused while others are here
+        overwrite, checked = overwrite_if_asked(self.settings, loaded)  # refused if others are in
         with contextlib.ExitStack() as presence:  # held until close(), released on errors
             presence.enter_context(present_in(self.settings.root_directory, overwrite=overwrite))
-            self._context = connect(self.settings, loaded)
+            self._context = connect(self.settings, loaded, checked)
             self._presence = presence.pop_all()
         self.settings = self._context.settings  # with the run's seed when continuing
         self._sampler = TrialSampler(

@@ -42,10 +42,18 @@ from neps_core.space import PipelineSpace
 logger = logging.getLogger(__name__)
 
 
-def connect(settings: RunSettings, plugins: Plugins) -> RunContext:
+#: The space and optimizer ``check_new_run`` built, which ``connect`` reuses rather than
+#: building them (and logging the optimizer's warnings) a second time.
+Checked = tuple[PipelineSpace, Optimizer]
+
+
+def connect(settings: RunSettings, plugins: Plugins, checked: Checked | None = None) -> RunContext:
     """The context of the run in ``settings.root_directory``, created if it is new."""
-    space = optimizer = None
-    if settings.pipeline_space is not None:
+    space: PipelineSpace | None = None
+    optimizer: Optimizer | None = None
+    if checked is not None:
+        space, optimizer = checked
+    elif settings.pipeline_space is not None:
         space = resolve_space(settings.pipeline_space, plugins)
         optimizer = _optimizer(settings, space, plugins)
         if not (settings.root_directory / STORAGE_POINTER_FILE).exists():  # nothing written yet
@@ -92,20 +100,27 @@ def connect(settings: RunSettings, plugins: Plugins) -> RunContext:
     return RunContext(settings, space, storage, optimizer, evaluator, plugins, open_another_handle)
 
 
-def overwrite_if_asked(settings: RunSettings, plugins: Plugins) -> Overwrite | None:
-    """What ``present_in`` calls to delete the old run under ``overwrite_root_directory``.
+def overwrite_if_asked(
+    settings: RunSettings, plugins: Plugins
+) -> tuple[Overwrite | None, Checked | None]:
+    """What ``present_in`` calls to delete the old run under ``overwrite_root_directory``, and
+    what the check built, for ``connect``.
 
     The new run is checked first (``run()`` and ``AskAndTell`` alike): a misspelt option must
     not cost the old run.
     """
     if not settings.overwrite_root_directory:
-        return None
-    check_new_run(settings, plugins)
-    return functools.partial(overwrite_run, settings.root_directory, plugins, settings.stale_after)
+        return None, None
+    checked = check_new_run(settings, plugins)
+    overwrite = functools.partial(
+        overwrite_run, settings.root_directory, plugins, settings.stale_after
+    )
+    return overwrite, checked
 
 
-def check_new_run(settings: RunSettings, plugins: Plugins) -> None:
-    """Raise what ``connect`` would raise starting a new run with ``settings``, writing nothing.
+def check_new_run(settings: RunSettings, plugins: Plugins) -> Checked:
+    """Raise what ``connect`` would raise starting a new run with ``settings``, writing nothing;
+    return the space and optimizer it built.
 
     ``overwrite_root_directory`` deletes the old run before ``connect``: a misspelt option
     must not cost it.
@@ -116,12 +131,13 @@ def check_new_run(settings: RunSettings, plugins: Plugins) -> None:
             f"{settings.root_directory} was left as it is"
         )
     space = resolve_space(settings.pipeline_space, plugins)
-    _optimizer(settings, space, plugins)
+    optimizer = _optimizer(settings, space, plugins)
     _refuse_arguments_no_one_passes(settings, space)
     evaluator = build_evaluator(settings.evaluator, plugins)  # dask's connects to count threads
     with plugins.errors_of("evaluator", type(evaluator)):
         evaluator.close()
     check_storage_options(settings.root_directory, settings.storage, plugins)
+    return space, optimizer
 
 
 def _optimizer(

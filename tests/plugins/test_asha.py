@@ -53,3 +53,22 @@ def test_an_eta_that_leaves_one_rung_says_so(
         )
     assert "eta=100 leaves a single rung for the fidelity 'epochs' (1 to 27)" in caplog.text
     assert summary.best_trial is not None and summary.best_trial.fidelity == 27
+
+
+@pytest.mark.parametrize("overwrite", [False, True])
+def test_the_one_rung_warning_is_logged_once(
+    neps_run: Any, caplog: pytest.LogCaptureFixture, overwrite: bool
+) -> None:
+    """``overwrite_root_directory`` checks the new run before deleting the old one; the
+    optimizer it builds for that check is the one the run uses, not built (and heard) twice."""
+    space = {"x": neps.Float(0.0, 1.0), "epochs": neps.IntegerFidelity(1, 27)}
+    neps_run(optimizer=("asha", {"eta": 100}), pipeline_space=space, evaluations_to_spend=1)
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="neps_core_plugins"):
+        neps_run(
+            optimizer=("asha", {"eta": 100}),
+            pipeline_space=space,
+            evaluations_to_spend=2,
+            overwrite_root_directory=overwrite,
+        )
+    assert caplog.text.count("eta=100 leaves a single rung") == 1
