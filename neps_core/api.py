@@ -17,6 +17,7 @@ from neps_core.config import RunSettings
 from neps_core.connection import connect, overwrite_if_asked
 from neps_core.distributed import maybe_run_as_nonzero_rank, rank_zero
 from neps_core.errors import SettingsError, add_note
+from neps_core.evaluation.main_script import refuse_while_a_child_imports_the_script
 from neps_core.loading import open_existing
 from neps_core.models import Summary, trial_id
 from neps_core.plugin_manager import load_plugins
@@ -121,6 +122,7 @@ def run(
     """
     from neps_core.run_config import settings_with_run_config
 
+    refuse_while_a_child_imports_the_script("neps_core.run()")
     if "run_args" in legacy_and_aliases:  # NePS's older name of run_config
         if run_config is not None:
             raise SettingsError("Both run_args= and run_config= were given; use only run_config=")

@@ -11,6 +11,7 @@ from typing import Any
 
 from neps_core.config import RunSettings, canonical_name
 from neps_core.errors import SettingsError
+from neps_core.evaluation.main_script import refuse_while_a_child_imports_the_script
 from neps_core.interfaces import Optimizer
 from neps_core.optimizer_choice import Algorithm, ConfiguredOptimizer, neps_client_root
 
@@ -32,6 +33,7 @@ def client_settings(
     Raises:
         SettingsError: A setting only ``run()`` uses was given (under any of its names).
     """
+    refuse_while_a_child_imports_the_script("AskAndTell()")
     refused = [key for key, value in given.items() if value is not None and _run_only(key)]
     if refused:
         raise SettingsError(

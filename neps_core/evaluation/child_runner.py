@@ -42,6 +42,8 @@ PARENT_SYS_PATH_ENV = "NEPS_CORE_PARENT_SYS_PATH"
 BEGAN_FILE = "neps_began"
 #: Keys of the record this runner writes; a result file without it is a user's plain JSON.
 RECORD_KEY = "neps_core_child"
+#: The module name under which this runner imports a script named by its path.
+SCRIPT_MODULE = "__neps_core_main__"
 
 _INJECTED_ENV = {
     "pipeline_directory": PIPELINE_DIRECTORY_ENV,
@@ -324,7 +326,7 @@ def load_target(target: str) -> Callable[..., Any]:
     if location.endswith(".py"):
         path = Path(location)
         sys.path.insert(0, str(path.parent))
-        spec = importlib.util.spec_from_file_location("__neps_core_main__", path)
+        spec = importlib.util.spec_from_file_location(SCRIPT_MODULE, path)
         if spec is None or spec.loader is None:
             raise ImportError(f"Cannot load {path}")
         owner: Any = importlib.util.module_from_spec(spec)

@@ -25,7 +25,42 @@ import types
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
+from neps_core.evaluation.child_runner import SCRIPT_MODULE
 from neps_core.interfaces import EvaluationJob, EvaluationOutcome
+
+#: The names under which a child process imports the user's script again: multiprocessing's
+#: spawn and forkserver (the process pool, dask's workers) and the subprocess evaluator's runner.
+_REIMPORTED_SCRIPT = ("__mp_main__", SCRIPT_MODULE)
+
+
+def refuse_while_a_child_imports_the_script(call: str) -> None:
+    """Raise if this process is a child still importing the user's script to evaluate in it.
+
+    A script that calls ``run()`` without the main guard would otherwise start a whole run
+    in every child, one the parent waits for (with ``cost_to_spend``: for ever).
+    """
+    script = _script_being_reimported()
+    if script is None and getattr(multiprocessing.process.current_process(), "_inheriting", False):
+        script = getattr(sys.modules.get("__main__"), "__file__", None) or "the script"
+    if script is not None:
+        raise RuntimeError(
+            f"{call} was called while this process, a child process started to evaluate "
+            f"trials, was still importing {script}: the script calls {call} at module level, "
+            "so every child would start a run of its own. Put the call under "
+            '`if __name__ == "__main__":`'
+        )
+
+
+def _script_being_reimported() -> str | None:
+    """The file of the user's script whose module body a child is running, if one is."""
+    frame = inspect.currentframe()
+    while frame is not None:
+        if frame.f_code.co_name == "<module>" and frame.f_globals.get("__name__") in (
+            _REIMPORTED_SCRIPT
+        ):
+            return str(frame.f_globals.get("__file__") or "the script")
+        frame = frame.f_back
+    return None
 
 
 def only_in_main(function: Any) -> bool:

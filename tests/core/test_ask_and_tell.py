@@ -719,3 +719,18 @@ def test_a_late_client_telling_first_is_named_as_the_trials_worker(tmp_path: Pat
     with pytest.raises(TrialAlreadyReportedError, match="from worker client-A"):
         taker.tell(taken, 2.0)
     taker.close()
+
+
+def test_a_client_made_while_a_child_imports_the_script_names_the_guard(tmp_path: Path) -> None:
+    """A spawned child imports the script as ``__mp_main__`` (with ``runpy``, as here): a
+    client made at module level would start a session in every child."""
+    import runpy
+
+    script = tmp_path / "script.py"
+    script.write_text(
+        "import neps_core as neps\n"
+        f"neps.AskAndTell({{'x': neps.Float(0.0, 1.0)}}, root_directory={str(tmp_path)!r})\n"
+    )
+    with pytest.raises(RuntimeError, match=r"AskAndTell\(\) was called .* at module level"):
+        runpy.run_path(str(script), run_name="__mp_main__")
+    assert not (tmp_path / "configs").exists()

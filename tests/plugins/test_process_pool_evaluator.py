@@ -763,3 +763,82 @@ def test_a_script_that_never_closes_the_pool_still_exits(tmp_path: Path, order: 
     )
     assert done.returncode == 0, done.stderr
     assert time.monotonic() - started < 30
+
+
+UNGUARDED = textwrap.dedent(
+    """
+    import sys
+    import neps_core as neps
+
+    def evaluate_pipeline(x):
+        return {"objective_to_minimize": x, "cost": 1.0}
+
+    neps.run(
+        evaluate_pipeline,
+        {"x": neps.Float(0.0, 1.0)},
+        root_directory=sys.argv[1],
+        cost_to_spend=4,
+        evaluator={"name": "process_pool", "n_workers": 2, "start_method": sys.argv[2]},
+    )
+    print("DONE")
+    """
+)
+
+
+@pytest.mark.parametrize("start_method", ["spawn", "forkserver"])
+def test_an_unguarded_script_is_told_to_guard_its_run(tmp_path: Path, start_method: str) -> None:
+    # Each pool process re-ran the script's run() while importing it: with cost_to_spend that
+    # nested run waited for trial 1's cost while the parent waited for it (a silent hang);
+    # with evaluations_to_spend it ran a whole second run.
+    script = tmp_path / "script.py"
+    script.write_text(UNGUARDED)
+    done = subprocess.run(
+        [sys.executable, str(script), str(tmp_path / "root"), start_method],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode != 0 and "DONE" not in done.stdout
+    assert "the script calls neps_core.run() at module level" in done.stderr
+    assert "PoolWorkerDiedError" in done.stderr and "re-ran an unguarded script" in done.stderr
+
+
+SIGTERMED = textwrap.dedent(
+    """
+    import os, sys, time
+    import neps_core as neps
+
+    def evaluate_pipeline(x):
+        print("PID", os.getpid(), flush=True)
+        time.sleep(600)
+        return x
+
+    if __name__ == "__main__":
+        neps.run(
+            evaluate_pipeline,
+            {"x": neps.Float(0.0, 1.0)},
+            root_directory=sys.argv[1],
+            evaluations_to_spend=4,
+            evaluator={"name": "process_pool", "n_workers": 2},
+        )
+    """
+)
+
+
+def test_a_sigtermed_worker_leaves_no_pool_process(tmp_path: Path) -> None:
+    script = tmp_path / "script.py"
+    script.write_text(SIGTERMED)
+    worker = subprocess.Popen(
+        [sys.executable, str(script), str(tmp_path / "root")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    assert worker.stdout is not None
+    pids = [int(next(worker.stdout).split()[1]) for _ in range(2)]  # both are evaluating
+    worker.send_signal(signal.SIGTERM)
+    assert worker.wait(timeout=300) == 128 + signal.SIGTERM
+    for pid in pids:
+        status = Path(f"/proc/{pid}/status")
+        assert not status.exists() or "State:\tZ" in status.read_text(), pid

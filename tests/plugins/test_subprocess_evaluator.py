@@ -850,3 +850,36 @@ def test_a_built_object_is_refused_naming_the_argument(tmp_path: Path) -> None:
 
 def evaluate_layer(layer: Layer, lr: float) -> float:
     return layer.width * lr
+
+
+UNGUARDED = textwrap.dedent(
+    """
+    import sys
+    import neps_core as neps
+
+    def evaluate_pipeline(x):
+        return {"objective_to_minimize": x, "cost": 1.0}
+
+    neps.run(
+        evaluate_pipeline,
+        {"x": neps.Float(0.0, 1.0)},
+        root_directory=sys.argv[1],
+        cost_to_spend=4,
+        evaluator={"name": "subprocess", "n_workers": 2},
+    )
+    print("DONE")
+    """
+)
+
+
+def test_an_unguarded_script_is_told_to_guard_its_run(root: Path, tmp_path: Path) -> None:
+    # The child imports the script to find the function, which ran the script's run() in it:
+    # with cost_to_spend that nested run waited for the parent's trial, a silent hang.
+    script = tmp_path / "script.py"
+    script.write_text(UNGUARDED)
+    done = subprocess.run(
+        [PYTHON, str(script), str(root)], capture_output=True, text=True, timeout=300, check=False
+    )
+    assert done.returncode != 0 and "DONE" not in done.stdout
+    assert "RuntimeError: neps_core.run() was called while this process" in done.stderr
+    assert 'Put the call under `if __name__ == "__main__":`' in done.stderr
