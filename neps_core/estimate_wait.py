@@ -1,5 +1,6 @@
 """Waiting, rather than stopping, while the next trial does not fit ``cost_to_spend`` only
-because the trials still running are counted at their estimated cost.
+because the trials still running are counted at their estimated cost; and asking again, while
+the optimizer proposes nothing, only once a trial it waits for ended.
 
 The estimate errs high, so the running trials may leave room when they end. A worker waits
 for them instead of stopping: the budget they leave is still spent if the worker running
@@ -13,9 +14,9 @@ import time
 
 from neps_core.budget import within
 from neps_core.history import TrialHistory
-from neps_core.liveness import WORKER_PROCESS, awaits_result
-from neps_core.models import Trial, TrialState
-from neps_core.sampler import TrialSampler
+from neps_core.interfaces import Storage
+from neps_core.models import TrialState
+from neps_core.sampler import TrialSampler, evaluated_by_a_worker
 from neps_core.stop_reasons import BUDGET_DOES_NOT_FIT
 
 logger = logging.getLogger(__name__)
@@ -49,7 +50,7 @@ class CostEstimateWait:
         last ask (ask once more)."""
         if not self._could_fit(history):
             return False  # what finished leaves no room: nothing that ends can make some
-        running = [t.id for t in history.unfinished() if _waited_for(t)]
+        running = [t.id for t in history.unfinished() if evaluated_by_a_worker(t)]
         if not running:
             return self._saw_running
         self._saw_running = True
@@ -78,9 +79,22 @@ class CostEstimateWait:
         return left is not None and within(history.cost_model.estimate(lowest, False), left)
 
 
-def _waited_for(trial: Trial) -> bool:
-    """A trial a ``run()`` worker evaluates. Not one awaiting ``save_pipeline_results``, whose
-    result may come after every worker stopped, as that pattern intends, nor an ask-and-tell
-    client's, which may hold it untold for as long as it likes."""
-    evaluating = trial.state is TrialState.EVALUATING
-    return evaluating and WORKER_PROCESS in trial.metadata and not awaits_result(trial)
+class ResultsWait:
+    """When a worker whose sampler waits for running trials (``waiting_for``: other workers'
+    trials whose results may bring promotions, a first cost) samples again: once one of them
+    ended, and once per ``ASK_INTERVAL`` (sampling re-queues a dead worker's trial), rather
+    than asking the optimizer at every poll."""
+
+    def __init__(self, sampler: TrialSampler, storage: Storage) -> None:
+        self._sampler = sampler
+        self._storage = storage
+        self._asked_at = time.monotonic()
+
+    def ask_again(self) -> bool:
+        """Whether to sample now."""
+        waiting, now = self._sampler.waiting_for, time.monotonic()
+        recent = waiting and now - self._asked_at < ASK_INTERVAL
+        if recent and set(self._storage.sync().ids_in(TrialState.EVALUATING)).issuperset(waiting):
+            return False  # none ended
+        self._asked_at = now
+        return True

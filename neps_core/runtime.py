@@ -28,7 +28,7 @@ from neps_core.errors import (
     TrialAlreadyReportedError,
     add_note,
 )
-from neps_core.estimate_wait import CostEstimateWait
+from neps_core.estimate_wait import CostEstimateWait, ResultsWait
 from neps_core.history import TrialHistory
 from neps_core.interfaces import EvaluationJob, EvaluationOutcome
 from neps_core.liveness import (
@@ -78,6 +78,7 @@ class Worker:
             self.settings, context.space, context.optimizer, context.plugins, process=this_process()
         )
         self._estimate_wait = CostEstimateWait(self._sampler, self.settings.worker_id)
+        self._results_wait = ResultsWait(self._sampler, context.storage)
 
     @property
     def stop_reason(self) -> str | None:
@@ -134,7 +135,7 @@ class Worker:
             self._notice_async_results()
             free = self._free_slots()
             asks = self.stop_reason is None or waits or self._ask_again()
-            if free > 0 and asks and not until_results:
+            if free > 0 and asks and not until_results and self._results_wait.ask_again():
                 if not self._sample_and_launch(free):
                     self._say_why_waiting()
                 until_results = bool(self._sampler.waiting_for and self._in_flight)
@@ -211,8 +212,7 @@ class Worker:
         if time.monotonic() - self._budget_seen_at < ASYNC_NOTICE_INTERVAL:
             return
         self._budget_seen_at = time.monotonic()
-        # Trials pending wait for a slot, unless this worker may launch no more.
-        limit_reached = self._local_allowance() == 0
+        limit_reached = self._local_allowance() == 0  # else pending trials wait for a slot
         if limit_reached or self.context.storage.sync().count(TrialState.PENDING) == 0:
             self._sample(0)  # says whether this worker's limit or the budget stops it
 

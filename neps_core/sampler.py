@@ -173,24 +173,26 @@ class TrialSampler:
         return BudgetGuard(history, budget).fits(lowest, continued=False)
 
     def _nothing_now(self, history: TrialHistory, claimed: list[Trial], reason: str) -> None:
-        """Stop for ``reason``, unless this worker's own trials still run.
+        """Stop for ``reason``, unless this worker's own trials still run, or (the optimizer
+        having nothing to propose) other ``run()`` workers' trials do.
 
         Their results may bring new trials (promotions, a budget estimate that was too high);
         a process pool that stopped on the first empty answer left the best configuration of
-        a small space below the top rung. Trials awaiting an asynchronous result do not count.
+        a small space below the top rung, and a worker that stopped while another's trial ran
+        left all later promotions to that one. Trials awaiting an asynchronous result, and
+        other ask-and-tell clients' (held as long as they like), do not count.
         """
         me = self.settings.worker_id
         running = {t.id for t in claimed if t.worker_id == me}
-        running |= {
-            i
-            for i in history.ids_in(TrialState.EVALUATING)
-            if history[i].worker_id == me and not awaits_result(history[i])
-        }
+        for i in history.ids_in(TrialState.EVALUATING):
+            mine = history[i].worker_id == me and not awaits_result(history[i])
+            if mine or (reason == NOTHING_LEFT and evaluated_by_a_worker(history[i])):
+                running.add(i)
         if not running:
             self.stop_reason = reason
             return
         self.waiting_for = sorted(running, key=lambda i: (len(i), i))
-        self.waiting_because = f"{reason} until they finish"
+        self.waiting_because = f"{reason} until they finish (their results may bring more)"
 
     def budget(self, history: TrialHistory) -> BudgetInfo:
         """The run's global budget as used by ``history``."""
@@ -376,3 +378,11 @@ class TrialSampler:
 def _last_error(trials: list[Trial]) -> str:
     report = trials[-1].report
     return "none recorded" if report is None or report.error is None else report.error
+
+
+def evaluated_by_a_worker(trial: Trial) -> bool:
+    """A trial a ``run()`` worker evaluates. Not one awaiting ``save_pipeline_results``, whose
+    result may come after every worker stopped, as that pattern intends, nor an ask-and-tell
+    client's, which may hold it untold for as long as it likes."""
+    evaluating = trial.state is TrialState.EVALUATING
+    return evaluating and WORKER_PROCESS in trial.metadata and not awaits_result(trial)

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import logging
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
@@ -88,3 +94,87 @@ def test_sample_prior_first_takes_only_its_own_values(neps_run: Any, value: Any)
             optimizer=("successive_halving", {"sample_prior_first": value}),
             pipeline_space={"x": neps.Float(0.0, 1.0), "epochs": neps.IntegerFidelity(1, 9)},
         )
+
+
+HELD_WORKER = textwrap.dedent(
+    """
+    import sys
+    import neps_core as neps
+
+    SPACE = {
+        "a": neps.Categorical([1, 2]),
+        "b": neps.Categorical([1, 2]),
+        "epochs": neps.IntegerFidelity(1, 27),
+    }
+
+    def evaluate_pipeline(a, b, epochs):
+        print("STARTED", flush=True)
+        with open(sys.argv[2]) as release:  # blocks until the test opens it for writing
+            release.read()
+        return a * b / epochs
+
+    if __name__ == "__main__":
+        neps.run(
+            evaluate_pipeline,
+            SPACE,
+            root_directory=sys.argv[1],
+            optimizer="successive_halving",
+            fidelities_to_spend=300,
+            max_evaluations_per_run=1,
+        )
+    """
+)
+
+
+class _Release(logging.Handler):
+    """Opens the held worker's FIFO (ending its trial) once this worker says it waits."""
+
+    def __init__(self, fifo: Path) -> None:
+        super().__init__()
+        self.fifo, self.waited_for = fifo, ""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.getMessage().startswith("Waiting for trial(s)") and not self.waited_for:
+            self.waited_for = record.getMessage()
+            self.fifo.write_text("go")
+
+
+def test_a_worker_with_nothing_to_propose_waits_for_another_workers_trial(
+    tmp_path: Path,
+) -> None:
+    # It stopped ("nothing left to propose") while another worker's trial ran whose result
+    # brought the promotions; those then waited for a worker that was no longer there.
+    script, fifo, root = tmp_path / "held.py", tmp_path / "release", tmp_path / "root"
+    script.write_text(HELD_WORKER)
+    os.mkfifo(fifo)
+    held = subprocess.Popen(
+        [sys.executable, str(script), str(root), str(fifo)], stdout=subprocess.PIPE, text=True
+    )
+    release = _Release(fifo)
+    runtime = logging.getLogger("neps_core.runtime")
+    runtime.addHandler(release)
+    level = runtime.level
+    runtime.setLevel(logging.INFO)
+    try:
+        assert held.stdout is not None and next(held.stdout).strip() == "STARTED"  # trial 1
+        namespace: dict[str, Any] = {}
+        exec(HELD_WORKER.split("def evaluate_pipeline")[0], namespace)
+        summary = neps.run(
+            lambda a, b, epochs: a * b / epochs,
+            namespace["SPACE"],
+            root_directory=root,
+            optimizer="successive_halving",
+            fidelities_to_spend=300,
+        )
+    finally:
+        runtime.removeHandler(release)
+        runtime.setLevel(level)
+        if not release.waited_for:
+            fifo.write_text("go")
+        held.wait(timeout=300)
+    assert release.waited_for.startswith("Waiting for trial(s) 1: the optimizer has nothing")
+    assert summary.counts["success"] == 7 and summary.counts["evaluating"] == 0
+    held_by = {t.worker_id for t in summary.trials if t.id == "1"}
+    promotions = [t for t in summary.trials if t.previous_trial_id is not None]
+    assert {t.fidelity for t in promotions} == {3, 9, 27}
+    assert not held_by & {t.worker_id for t in promotions}  # this worker ran them all
