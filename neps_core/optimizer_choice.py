@@ -9,6 +9,7 @@ options, the space): a run builds and checks the optimizer from them exactly as 
 
 from __future__ import annotations
 
+import functools
 import logging
 import tempfile
 from collections.abc import Callable, Mapping
@@ -63,12 +64,13 @@ def called_with_the_space(optimizer: Any, space: Any, check: Callable[[Any], obj
     if not callable(optimizer) or isinstance(optimizer, type | Algorithm | ConfiguredOptimizer):
         return optimizer
     given = f"{type(optimizer).__name__} {getattr(optimizer, '__qualname__', optimizer)!r}"
-    if space is None:
+    holds_space = _binds_its_space(optimizer)
+    if space is None and not holds_space:
         raise SettingsError(
             f"optimizer: {given} is called with the space, as in NePS; pass pipeline_space= too"
         )
     try:
-        made = optimizer(space)
+        made = optimizer() if holds_space else optimizer(space)
     except TypeError as error:
         raise SettingsError(
             f"optimizer: {given} could not be called with the space alone: {error}"
@@ -82,6 +84,17 @@ def called_with_the_space(optimizer: Any, space: Any, check: Callable[[Any], obj
             f"optimizer= takes ({str(error).split('expected ', 1)[-1]})"
         ) from error
     return made
+
+
+def _binds_its_space(optimizer: Callable[..., Any]) -> bool:
+    """Whether ``optimizer`` is an algorithm already given its space, as in ``functools.partial(
+    neps.algorithms.asha, pipeline_space=space, eta=3)``: it is called without one (the run
+    then checks that space against ``pipeline_space``)."""
+    return (
+        isinstance(optimizer, functools.partial)
+        and isinstance(optimizer.func, Algorithm)
+        and bool(optimizer.args or "pipeline_space" in optimizer.keywords)
+    )
 
 
 def space_of_the_run(configured: ConfiguredOptimizer, given: Any) -> Any:

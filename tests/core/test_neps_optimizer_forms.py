@@ -35,6 +35,21 @@ def test_a_partial_of_an_algorithm_runs_as_in_nepss_warmstarting_example(root: P
     assert info["info"]["use_priors"] is True
 
 
+def test_a_partial_holding_its_space_is_called_without_it(root: Path) -> None:
+    # It was called with the space again: "got multiple values for argument 'pipeline_space'".
+    optimizer = functools.partial(neps.algorithms.asha, pipeline_space=PriorSpace(), eta=2)
+    summary = neps.run(objective, root_directory=root, evaluations_to_spend=2, optimizer=optimizer)
+    assert summary.counts["success"] == 2
+    info = neps.load_optimizer_info(root)
+    assert (info["name"], info["info"]["eta"]) == ("asha", 2)
+    positional = functools.partial(neps.algorithms.asha, PriorSpace(), eta=2)
+    other = root.parent / "positional"
+    neps.run(
+        objective, PriorSpace(), root_directory=other, evaluations_to_spend=1, optimizer=positional
+    )
+    assert neps.load_optimizer_info(other)["name"] == "asha"
+
+
 def test_a_callable_of_the_space_is_called_with_it_as_in_nepss_scaling_study(root: Path) -> None:
     spaces: list[Any] = []
 
