@@ -14,6 +14,7 @@ import cattrs
 import pluggy
 
 from neps_core.interfaces import Evaluator, Optimizer, SpaceAdapter, Storage
+from neps_core.optimizer_presets import NEPS_PRESETS
 from neps_core.plugin_checks import DISABLE_ENV, plugin_errors
 from neps_core.registry import Registry
 from neps_core.serialization import make_converter
@@ -28,10 +29,15 @@ REGISTRATIONS: tuple[tuple[str, str, type], ...] = (  # kind, hook, interface
     ("space adapter", "neps_register_space_adapters", SpaceAdapter),
 )
 
-#: Names, by kind, that no class may take, and why: a run could never select it.
+#: Names, by kind, that no class may take, and why: a run could never select it (NePS's
+#: preset names are expanded before any lookup, so ``priorband_asha`` always runs PriorBand).
 RESERVED_NAMES: dict[str, dict[str, str]] = {
     "optimizer": {
-        "auto": "optimizer='auto' is the automatic choice (see the neps_select_optimizer hook)"
+        "auto": "optimizer='auto' is the automatic choice (see the neps_select_optimizer hook)",
+        **{
+            preset: f"it is NePS's name for {target!r} with {dict(options)}"
+            for preset, (target, options) in NEPS_PRESETS.items()
+        },
     },
 }
 

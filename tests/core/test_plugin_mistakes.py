@@ -261,6 +261,21 @@ def test_an_optimizer_named_auto_is_refused_naming_its_plugin(
 
 
 @pytest.mark.parametrize(
+    "names", [{"name": "priorband_asha"}, {"name": "x", "aliases": ("asha_prior",)}]
+)
+def test_an_optimizer_named_like_a_nepss_preset_is_refused_naming_its_plugin(
+    neps_run: Run, names: dict[str, Any]
+) -> None:
+    # It registered without a word and could never be selected: the preset name is expanded
+    # (priorband_asha runs PriorBand with base="asha") before any lookup.
+    plugin = _registering_optimizer(type("Preset", (RandomSearch,), names))
+    with pytest.raises(
+        ValueError, match=r"from run\(plugins=...\) .* is named '\w+', which no .*NePS's name for"
+    ):
+        neps_run(optimizer="priorband_asha", plugins=[plugin])
+
+
+@pytest.mark.parametrize(
     ("attributes", "error", "message"),
     [
         ({}, TypeError, r"optimizer class .*NoName'> from module .* has no string `name`"),
