@@ -18,7 +18,7 @@ import sys
 import traceback
 import warnings
 from collections.abc import Iterable
-from types import FrameType, ModuleType
+from types import FrameType
 from typing import Any
 
 import attrs
@@ -78,6 +78,7 @@ class Discovery:
     distributions: dict[str, str]
     entry_points: dict[str, str] = attrs.field(factory=dict)  # only where name differs
     blocked: dict[str, str] = attrs.field(factory=dict)  # name -> distribution
+    classes: dict[str, type] = attrs.field(factory=dict)  # name -> the class it names
 
     @property
     def disabled(self) -> list[str]:
@@ -173,15 +174,14 @@ def _register_ad_hoc(discovery: Discovery, plugin: object) -> None:
 
 
 def _unregister_installed_instances(discovery: Discovery, cls: type) -> None:
-    """An entry point naming ``cls`` (or a base class of it) made an instance; one passed to
-    ``run()`` replaces it (both got every event before): a subclass customizes the installed
-    observer. Modules are the same object either way, and several instances passed to
-    ``run()`` are all kept."""
-    if cls is ModuleType:
-        return
-    for registered in discovery.manager.get_plugins():
-        if issubclass(cls, type(registered)) and discovery.is_installed(registered):
-            discovery.manager.unregister(registered)
+    """An entry point naming ``cls``, or a class ``cls`` subclasses, made an instance; one
+    passed to ``run()`` replaces it (both got every event before): a subclass customizes the
+    installed observer. An object an entry point names is kept: its class may be a base that
+    other plugins share. Several instances passed to ``run()`` are all kept."""
+    for name, named in discovery.classes.items():
+        installed = discovery.manager.get_plugin(name)
+        if issubclass(cls, named) and type(installed) is named:
+            discovery.manager.unregister(installed)
 
 
 def _discover(discovery: Discovery, blocked: set[str]) -> set[str]:
@@ -237,6 +237,7 @@ def _load_entry_point(
         ):
             return
         if isinstance(plugin, type):  # as in run(plugins=...): pluggy would call its hooks
+            discovery.classes[name] = plugin
             plugin = plugin()  # unbound, without `self`, every argument shifted by one
         manager.register(plugin, name=name)  # refuses a hook with the wrong arguments
     except Exception as cause:
@@ -387,13 +388,5 @@ def load_plugins(
         )
         for error in registry.clashes.values():
             warn_plugin_problem(f"{error} ({outcome})")
-    optimizers, storages, evaluators, space_adapters = registries
-    return Plugins(
-        discovery=discovery,
-        optimizers=optimizers,
-        storages=storages,
-        evaluators=evaluators,
-        space_adapters=space_adapters,
-        converter=converter,
-        registered=registered,
-    )
+    optimizers, storages, evaluators, adapters = registries  # in REGISTRATIONS' order
+    return Plugins(discovery, optimizers, storages, evaluators, adapters, converter, registered)

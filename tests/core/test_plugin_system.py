@@ -655,6 +655,33 @@ def test_an_instance_of_a_subclass_of_an_installed_plugin_class_replaces_it(
     assert observer.Observer.finished == [("Customized", "1")]
 
 
+def test_an_instance_of_a_subclass_of_an_installed_object_s_class_is_called_beside_it(
+    distribution: MakeDistribution, neps_run: Run
+) -> None:
+    """The entry point names an object, not a class: its class may be a base other plugins
+    share, so another subclass's instance passed to run() unregistered it (no event)."""
+    source = """
+    from neps_core import hookimpl
+
+    class Observer:
+        finished = []
+
+        @hookimpl
+        def neps_trial_finished(self, run, trial, report):
+            self.finished.append((type(self).__name__, trial.id))
+
+    OBSERVER = Observer()
+    """
+    module = distribution("neps-observer", source, entry_point="observer", attribute="OBSERVER")
+    observer = sys.modules.get(module) or importlib.import_module(module)
+
+    class Other(observer.Observer):
+        pass
+
+    neps_run(optimizer="random_search", evaluations_to_spend=1, plugins=[Other()])
+    assert sorted(observer.Observer.finished) == [("Observer", "1"), ("Other", "1")]
+
+
 def test_an_installed_plugin_with_a_misspelt_hook_is_warned_about(
     distribution: MakeDistribution,
 ) -> None:
