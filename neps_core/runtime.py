@@ -64,11 +64,10 @@ class Worker:
         self._claiming: set[str] = set()  # stored as this worker's, not yet in flight
         self._awaiting: set[str] = set()  # launched asynchronously, no result yet
         self._noticed_at = 0.0  # when results of those were last looked for
-        # Trials whose pipeline could not be built: failed like an evaluation that raised.
-        self._unbuilt: list[EvaluationOutcome] = []
+        self._unbuilt: list[EvaluationOutcome] = []  # pipelines not built: failed as if raised
         self._claimed = 0
         self._spent = CallBudget(
-            context.settings.max_cost_per_run, context.settings.max_fidelities_per_run
+            self.settings.max_cost_per_run, self.settings.max_fidelities_per_run
         )
         self._local_stop: str | None = None
         self._told_waiting = ""  # the reason for waiting last logged
@@ -119,11 +118,10 @@ class Worker:
         )
         if self._claimed == 0 and history.all_final:
             reason = self._sampler.stop_reason or ""
-            fits = not reason.startswith(BUDGET_DOES_NOT_FIT)
             say_why_nothing_was_evaluated(
                 budget,
                 reason,
-                fits,
+                not reason.startswith(BUDGET_DOES_NOT_FIT),  # whether the budget fits a trial
                 worker_id=self.settings.worker_id,
                 root_directory=self.settings.root_directory,
             )
@@ -283,9 +281,11 @@ class Worker:
             returned = returned_list(answer, "wait()", EvaluationOutcome)
         outcomes, refusal = well_formed_outcomes(returned, self._in_flight)
         if refusal is not None:
-            self._finish_all(outcomes)
-            with self._evaluator_errors():
-                raise refusal
+            try:  # an error storing them (an observer's) is kept as the refusal's __context__
+                self._finish_all(outcomes)
+            finally:
+                with self._evaluator_errors():
+                    raise refusal
         return outcomes
 
     def _evaluator_errors(self) -> AbstractContextManager[None]:

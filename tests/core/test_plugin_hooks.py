@@ -520,6 +520,20 @@ def test_the_well_formed_outcomes_of_a_refused_wait_are_stored(
     assert (counts["success"], counts["pending"]) == (1, pending)
 
 
+class FailingTrialObserver:
+    @neps.hookimpl
+    def neps_trial_finished(self, run: RunContext, trial: neps.Trial, report: neps.Report) -> None:
+        raise RuntimeError("observer fails")
+
+
+def test_a_refused_wait_is_raised_when_storing_its_other_outcomes_fails(neps_run: Run) -> None:
+    # The observer's error replaced the refusal: the evaluator's bug went unreported.
+    with pytest.raises(TypeError, match=r"trial_id is 2, of type int") as caught:
+        neps_run(evaluator="one_int_id", plugins=[EvaluatorContributor(), FailingTrialObserver()])
+    assert "evaluator 'one_int_id' of run(plugins=...)" in _notes(caught.value)
+    assert repr(caught.value.__context__) == "RuntimeError('observer fails')"
+
+
 class UnreachableCluster(SyncEvaluator):
     name = "unreachable"
 
