@@ -270,7 +270,9 @@ def save_pipeline_results(
     """Record the result of an asynchronously evaluated trial, from any process.
 
     ``user_result`` follows the ``evaluate_pipeline`` contract (a number, a dict, ...). A
-    trial that already has a result, or an unknown id, is an error naming the id.
+    trial that already has a result, or an unknown id, is an error naming the id. With
+    ``post_run_summary`` (the default, as in NePS) the run's summary files are rewritten, so
+    they hold results that arrive after every worker stopped; that reads the whole run.
     """
     if user_result is None:
         raise TypeError("save_pipeline_results needs a result; None is only a return value")

@@ -120,7 +120,11 @@ def trajectory_rows(trials: Iterable[Trial]) -> list[dict[str, object]]:
     highest fidelity reached), so the trajectory ends at the summary's best and is blank
     until the first of them finishes.
     """
-    finished = finishing_order(trials)
+    return improvement_rows(finishing_order(trials))
+
+
+def improvement_rows(finished: Sequence[Trial]) -> list[dict[str, object]]:
+    """``trajectory_rows`` of trials already in finishing order."""
     contenders = best_contenders(finished)
     rows, best, total = [], None, 0.0
     for trial in finished:

@@ -1,5 +1,6 @@
 """The summary files of a run, written when a worker's ``run()`` or an ask-and-tell client's
-``close()`` ends (unless ``post_run_summary=False``). Files in the root directory::
+``close()`` ends and by each ``save_pipeline_results`` (unless ``post_run_summary=False``).
+Files in the root directory::
 
     summary.yaml       counts by state, budget used, best trial
     best_config.yaml   the best configuration and its objective
@@ -23,7 +24,7 @@ from neps_core.interfaces import Storage
 from neps_core.models import Summary
 from neps_core.serialization import dump_yaml, write_atomic
 from neps_core.space import PipelineSpace
-from neps_core.summary import summary_as_dict, summary_of, trajectory_rows
+from neps_core.summary import finishing_order, improvement_rows, summary_as_dict, summary_of
 from neps_core.summary_folder import write_summary_folder
 
 logger = logging.getLogger(__name__)
@@ -75,10 +76,11 @@ def write_summary_files(root: Path, summary: Summary) -> None:
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=TRAJECTORY_COLUMNS)
     writer.writeheader()
-    writer.writerows(trajectory_rows(summary.trials))
+    finished = finishing_order(summary.trials)  # once, for every file
+    writer.writerows(improvement_rows(finished))
     write_atomic(root / "trajectory.csv", buffer.getvalue())
     plain = summary_as_dict(summary)
     write_atomic(root / "summary.yaml", dump_yaml(plain))
     if plain["best"] is not None:
         write_atomic(root / BEST_CONFIG_FILE, dump_yaml(plain["best"]))
-    write_summary_folder(root, summary)
+    write_summary_folder(root, summary, finished)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -80,19 +81,23 @@ def _duration(trial: Trial) -> float:
     return trial.finished_at - trial.started_at
 
 
-def running_totals(trials: Iterable[Trial]) -> dict[str, Totals]:
-    """For each finished trial, the totals of the trials finished up to it (itself included)."""
+def running_totals(finished: Iterable[Trial]) -> dict[str, Totals]:
+    """For each trial of ``finished`` (in finishing order), the totals of the trials finished
+    up to it (itself included)."""
     totals, found = Totals(), {}
-    for trial in finishing_order(trials):
+    for trial in finished:
         totals = totals.plus(trial)
         found[trial.id] = totals
     return found
 
 
-def trajectory_entries(trials: Sequence[Trial]) -> list[dict[str, Any]]:
+def trajectory_entries(trials: Iterable[Trial]) -> list[dict[str, Any]]:
     """Each trial that improved the best single objective, in the order trials finished."""
-    totals = running_totals(trials)
     finished = finishing_order(trials)
+    return _improvements(finished, running_totals(finished))
+
+
+def _improvements(finished: Sequence[Trial], totals: Mapping[str, Totals]) -> list[dict[str, Any]]:
     contenders = best_contenders(finished)
     best: float | None = None
     entries = []
@@ -106,9 +111,8 @@ def trajectory_entries(trials: Sequence[Trial]) -> list[dict[str, Any]]:
     return entries
 
 
-def best_entries(summary: Summary) -> list[dict[str, Any]]:
+def best_entries(summary: Summary, totals: Mapping[str, Totals]) -> list[dict[str, Any]]:
     """The best trial, or the trials of the Pareto front, as entries of ``best_config.txt``."""
-    totals = running_totals(summary.trials)
     chosen = [summary.best_trial] if summary.best_trial is not None else summary.pareto_front
     return [_entry(trial, totals.get(trial.id, Totals())) for trial in chosen]
 
@@ -145,35 +149,40 @@ def entries_text(entries: Iterable[Mapping[str, Any]]) -> str:
     return "".join(blocks)
 
 
-def write_summary_folder(root: Path, summary: Summary) -> None:
+def write_summary_folder(
+    root: Path, summary: Summary, finished: Sequence[Trial] | None = None
+) -> None:
     """Write NePS's four summary files into ``root/summary`` (each atomically).
 
+    ``finished`` is ``finishing_order(summary.trials)`` where the caller sorted it already.
     The two text files exist only once there is something to put in them, as in NePS: the
     trajectory only for one objective, the best configuration only after a success.
     """
     folder = root / SUMMARY_FOLDER
     folder.mkdir(exist_ok=True)
+    if finished is None:
+        finished = finishing_order(summary.trials)
     write_atomic(folder / FULL_CSV, _full_csv(summary.trials))
     short = short_entries(summary).items()
     write_atomic(folder / SHORT_CSV, _csv_text(["summary", "value"], short))
-    trajectory = trajectory_entries(summary.trials)
+    totals = running_totals(finished)
+    trajectory = _improvements(finished, totals)
     _write_or_remove(folder / TRAJECTORY_TEXT, entries_text(trajectory) if trajectory else None)
-    best = best_entries(summary)
-    _write_or_remove(folder / BEST_CONFIG_TEXT, _best_text(best, summary) if best else None)
+    best = best_entries(summary, totals)
+    last = totals[finished[-1].id] if finished else Totals()
+    _write_or_remove(folder / BEST_CONFIG_TEXT, _best_text(best, last) if best else None)
 
 
 def _full_csv(trials: Iterable[Trial]) -> str:
     """``full`` as CSV: the id, then the columns in the order the table has them."""
     ids, rows = trial_rows(trials)
-    columns = list(dict.fromkeys(name for row in rows for name in row)) or list(RECORD_COLUMNS)
-    cells = ([i, *(row.get(c) for c in columns)] for i, row in zip(ids, rows, strict=True))
+    columns = list(dict.fromkeys(itertools.chain.from_iterable(rows))) or list(RECORD_COLUMNS)
+    cells = ([i, *map(row.get, columns)] for i, row in zip(ids, rows, strict=True))
     return _csv_text(["id", *columns], cells)
 
 
-def _best_text(entries: list[dict[str, Any]], summary: Summary) -> str:
+def _best_text(entries: list[dict[str, Any]], totals: Totals) -> str:
     """The best entries, then the totals of every finished trial."""
-    finished = list(running_totals(summary.trials).values())
-    totals = finished[-1] if finished else Totals()
     lines = [f"{name}: {value}" for name, value in totals.as_dict().items()]
     ending = "\n".join(["Final cumulative metrics (all finished trials):", *lines])
     return f"{entries_text(entries)}{RULE}\n{ending}\n"
@@ -186,18 +195,24 @@ def _write_or_remove(path: Path, text: str | None) -> None:
         write_atomic(path, text)
 
 
-def _csv_text(header: Sequence[str], rows: Iterable[Iterable[Any]]) -> str:
-    """CSV as pandas writes it: empty cells for missing values, lists and dicts as text."""
+def _csv_text(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
+    """CSV as pandas writes it: empty cells for missing values, lists and dicts as text.
+
+    A lone surrogate (a choice ``"\\ud800"``) has no UTF-8 form: it is escaped in the text
+    as a whole, which costs one pass instead of a check of every cell.
+    """
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow([_cell(name) for name in header])
-    writer.writerows([_cell(value) for value in row] for row in rows)
-    return buffer.getvalue()
+    writer.writerow(header)
+    writer.writerows([_blank(v) for v in row] if _has_nan(row) else row for row in rows)
+    return buffer.getvalue().encode("utf-8", "backslashreplace").decode("utf-8")
 
 
-def _cell(value: Any) -> Any:
-    if isinstance(value, float) and math.isnan(value):
-        return ""
-    if isinstance(value, str):  # a lone surrogate (a choice "\ud800") has no UTF-8: escaped
-        return value.encode("utf-8", "backslashreplace").decode("utf-8")
-    return value
+def _has_nan(row: Sequence[Any]) -> bool:
+    """Whether ``row`` holds a float NaN, checked in C: this runs for every row of full.csv."""
+    floats = itertools.compress(row, map(isinstance, row, itertools.repeat(float)))
+    return any(map(math.isnan, floats))
+
+
+def _blank(value: Any) -> Any:
+    return "" if isinstance(value, float) and math.isnan(value) else value

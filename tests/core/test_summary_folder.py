@@ -14,7 +14,9 @@ from typing import Any
 import pytest
 
 import neps_core as neps
-from neps_core.summary_folder import SUMMARY_FOLDER_FILES
+from neps_core.summary import finishing_order
+from neps_core.summary_files import write_summary_files
+from neps_core.summary_folder import SUMMARY_FOLDER_FILES, Totals
 
 pd = pytest.importorskip("pandas")
 
@@ -162,3 +164,29 @@ def test_a_value_without_utf8_is_escaped_in_the_csv_files_not_a_crash(root: Path
     assert summary.counts["success"] == 2
     full = (root / "summary" / "full.csv").read_text(encoding="utf-8")
     assert full.count("\\ud800") == 2
+
+
+def _calls_of(function: Any, action: Any) -> int:
+    """How often ``function`` runs during ``action()`` (counted by the profiler hook)."""
+    calls = 0
+
+    def count(frame: Any, event: str, _: Any) -> None:
+        nonlocal calls
+        calls += event == "call" and frame.f_code is function.__code__
+
+    sys.setprofile(count)
+    try:
+        action()
+    finally:
+        sys.setprofile(None)
+    return calls
+
+
+def test_writing_the_summary_files_sorts_the_finished_trials_once(root: Path) -> None:
+    # The trials were sorted into finishing order (and totalled) five times per write: at
+    # 20,000 trials a third of the summary folder's cost, paid by every finishing worker.
+    summary = neps.run(
+        lambda x: x, {"x": neps.Float(0.0, 1.0)}, root_directory=root, evaluations_to_spend=3
+    )
+    assert _calls_of(finishing_order, lambda: write_summary_files(root, summary)) == 1
+    assert _calls_of(Totals.plus, lambda: write_summary_files(root, summary)) == 3
