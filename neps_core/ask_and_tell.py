@@ -148,7 +148,7 @@ class AskAndTell:
         if waiting:
             return (
                 f"waiting for the result of trial(s) {', '.join(waiting)}: {because}; ask again "
-                "once it is told"
+                "once it is told (or, another worker's, has finished)"
             )
         return None
 

@@ -5,10 +5,9 @@ A worker refreshes ``last_heartbeat`` of the trials it is evaluating every
 evaluation itself is never interrupted). Whoever samples next looks for trials that have been
 silent for ``stale_after`` seconds: they go back to PENDING for another worker, or become
 CRASHED once they have been tried ``max_trial_attempts`` times. Trials evaluated
-asynchronously (``evaluate_pipeline`` returned ``None``) are waiting for
-``save_pipeline_results``, not for a worker, and are left alone. A dead ``run()`` worker
-of this machine is known at once when its process is no longer present in the run (see
-``recover_gone_workers``); its trials do not wait for ``stale_after``.
+asynchronously (``evaluate_pipeline`` returned ``None``) await ``save_pipeline_results``, not
+a worker, and are left alone. A dead ``run()`` worker of this machine is known at once when
+its process is no longer present in the run (``recover_gone_workers``): no ``stale_after``.
 """
 
 from __future__ import annotations
@@ -23,6 +22,7 @@ from typing import Any
 
 import attrs
 
+from neps_core import presence
 from neps_core.errors import LiveWorkersError
 from neps_core.history import TrialHistory
 from neps_core.interfaces import Storage
@@ -94,9 +94,10 @@ def _alive(
 
 def _still_present(trial: Trial, present: list[str]) -> bool:
     """Whether the very process that claimed ``trial`` is ``present``: its pid, at its start
-    time (not a reused pid, nor one of another pid namespace)."""
+    time (not a reused pid, nor one of another pid namespace), or alive unseen (hidepid)."""
     _, pid, started = _process_parts(trial.metadata.get(WORKER_PROCESS))
-    return pid in present and started == start_ticks(pid)
+    seen = start_ticks(pid) if pid in present else None
+    return seen == started or (seen == "?" and presence.hidden_but_alive(pid))
 
 
 def _this_machine(present: list[str] | None) -> str | None:

@@ -222,6 +222,19 @@ def start_ticks(pid: str) -> str:
         return "?"
 
 
+def hidden_but_alive(pid: str) -> bool:
+    """Whether process ``pid``, whose start time ``start_ticks`` could not read, exists all
+    the same: another user's worker where ``/proc`` is mounted with ``hidepid`` (shared HPC
+    nodes). Its lock then shows, its ``/proc`` entry does not; signal 0 tells."""
+    try:
+        os.kill(int(pid), 0)
+    except PermissionError:  # it exists, and belongs to another user
+        return True
+    except (OSError, ValueError):  # no such process
+        return False
+    return True
+
+
 @functools.cache
 def _boot_id() -> str:
     try:

@@ -27,6 +27,7 @@ from neps_core.liveness import (
     GONE_CHECK_INTERVAL,
     WORKER_PROCESS,
     awaits_result,
+    last_sign_of_life,
     recover_gone_workers,
     recover_stale_trials,
     without_running_marks,
@@ -179,14 +180,16 @@ class TrialSampler:
         Their results may bring new trials (promotions, a budget estimate that was too high);
         a process pool that stopped on the first empty answer left the best configuration of
         a small space below the top rung, and a worker that stopped while another's trial ran
-        left all later promotions to that one. Trials awaiting an asynchronous result, and
-        other ask-and-tell clients' (held as long as they like), do not count.
+        left all later promotions to that one. Trials awaiting an asynchronous result, other
+        ask-and-tell clients' (held as long as they like) and those of a worker silent for
+        ``stale_after`` (suspended by its scheduler: it keeps them, for maybe hours) do not.
         """
-        me = self.settings.worker_id
+        me, now = self.settings.worker_id, time.time()
         running = {t.id for t in claimed if t.worker_id == me}
         for i in history.ids_in(TrialState.EVALUATING):
             mine = history[i].worker_id == me and not awaits_result(history[i])
-            if mine or (reason == NOTHING_LEFT and evaluated_by_a_worker(history[i])):
+            heard = now - last_sign_of_life(history[i]) < self.settings.stale_after
+            if mine or (reason == NOTHING_LEFT and heard and evaluated_by_a_worker(history[i])):
                 running.add(i)
         if not running:
             self.stop_reason = reason

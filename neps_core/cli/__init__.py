@@ -229,8 +229,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     arguments = _parse(parser, argv)
     _import_from_the_working_directory()
-    _import_plugins_quietly()
     try:
+        _import_plugins_quietly()
         status: int = arguments.handler(arguments)
         if sys.stdout is not None:  # None when started with stdout closed (`>&-`)
             sys.stdout.flush()  # here, so that a closed pipe is caught below

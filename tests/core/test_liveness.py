@@ -439,6 +439,42 @@ def test_a_late_heartbeat_of_a_present_process_is_not_death_but_a_reused_pid_is_
     assert [t.id for t in recovered] == ["2", "3", "4", "5"]
 
 
+def test_a_present_worker_whose_proc_entry_cannot_be_read_keeps_its_trial(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With /proc mounted hidepid (shared HPC nodes) another user's worker shows in the lock
+    table but not its start time: it was taken for gone and its live trial run twice."""
+    machine = presence.this_machine()
+    assert machine is not None
+    live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()  # reaped: its pid names no process
+    try:
+        started = presence.start_ticks(str(live.pid))
+        history = _history(
+            _running(
+                "1",
+                heartbeat=0.0,
+                metadata={liveness.WORKER_PROCESS: f"{machine}/{live.pid}/{started}"},
+            ),
+            _running(
+                "2",
+                heartbeat=0.0,
+                metadata={liveness.WORKER_PROCESS: f"{machine}/{gone.pid}/{started}"},
+            ),
+        )
+        monkeypatch.setattr(presence, "start_ticks", lambda pid: "?")  # what hidepid shows
+        monkeypatch.setattr(liveness, "start_ticks", presence.start_ticks)
+        present = [str(live.pid), str(gone.pid)]
+        recovered = recover_stale_trials(
+            history, now=100.0, stale_after=10.0, max_attempts=3, present=lambda: present
+        )
+    finally:
+        live.kill()
+        live.wait()
+    assert [t.id for t in recovered] == ["2"]
+
+
 @pytest.mark.skipif(presence.this_process() is None, reason="names processes by Linux's boot id")
 def test_a_refusal_suggests_waiting_only_for_workers_known_by_their_heartbeat() -> None:
     here = str(presence.this_process())

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
+from worker_processes import suspend
 
 import neps_core as neps
 from neps_core.errors import SettingsError
@@ -178,3 +179,59 @@ def test_a_worker_with_nothing_to_propose_waits_for_another_workers_trial(
     promotions = [t for t in summary.trials if t.previous_trial_id is not None]
     assert {t.fidelity for t in promotions} == {3, 9, 27}
     assert not held_by & {t.worker_id for t in promotions}  # this worker ran them all
+
+
+PAUSABLE_WORKER = textwrap.dedent(
+    """
+    import sys
+    import neps_core as neps
+
+    def evaluate_pipeline(a, epochs):
+        print("STARTED", flush=True)
+        with open(sys.argv[2]) as release:  # blocks until the test opens it for writing
+            release.read()
+        return a / epochs
+
+    if __name__ == "__main__":
+        neps.run(
+            evaluate_pipeline,
+            {"a": neps.Categorical([1, 2]), "epochs": neps.IntegerFidelity(1, 3)},
+            root_directory=sys.argv[1],
+            optimizer=("successive_halving", {"eta": 3}),
+            fidelities_to_spend=300,
+            max_evaluations_per_run=int(sys.argv[3]),
+            stale_after=2.0,
+            heartbeat_interval=0.5,
+        )
+    """
+)
+
+
+def test_a_worker_with_nothing_to_propose_does_not_wait_for_a_suspended_one(
+    tmp_path: Path,
+) -> None:
+    """Waiting for another worker's trial must end: a worker its scheduler suspended keeps
+    its trial (it is present) but says nothing, and the others waited for it for good."""
+    script, fifo, root = tmp_path / "worker.py", tmp_path / "release", tmp_path / "root"
+    script.write_text(PAUSABLE_WORKER)
+    os.mkfifo(fifo)
+    paused = subprocess.Popen(
+        [sys.executable, str(script), str(root), str(fifo), "1"], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert paused.stdout is not None and next(paused.stdout).strip() == "STARTED"
+        suspend(paused, root)  # holding trial 1; a second worker takes trial 2
+        other = subprocess.Popen(
+            [sys.executable, str(script), str(root), str(fifo), "5"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        assert other.stdout is not None and next(other.stdout).strip() == "STARTED"
+        fifo.write_text("go")  # ends trial 2: then nothing is left but trial 1's promotion
+        _, log = other.communicate(timeout=120)
+    finally:
+        paused.kill()
+        paused.wait()
+    assert other.returncode == 0, log
+    assert "nothing left to propose" in log
