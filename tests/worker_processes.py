@@ -1,5 +1,6 @@
 """A real worker process mid-evaluation, alive, SIGKILLed or suspended, shared by the crash
-tests of the CLI, of read-only runs, of liveness and of ask-and-tell."""
+tests of the CLI, of read-only runs, of liveness and of ask-and-tell; and a script that forgot
+its ``__main__`` guard, shared by the tests of the evaluators that re-import it."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import textwrap
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -58,3 +60,26 @@ def suspend(process: subprocess.Popen[bytes], root: Path) -> None:
                 continue
             fcntl.flock(lock, fcntl.LOCK_UN)
             return
+
+
+def unguarded_script(evaluator: str) -> str:
+    """A script whose ``run()`` (under ``cost_to_spend``, with ``evaluator``: Python source,
+    ``sys.argv`` may be used) has no ``if __name__ == "__main__":`` guard; prints DONE."""
+    return textwrap.dedent(
+        """
+        import sys
+        import neps_core as neps
+
+        def evaluate_pipeline(x):
+            return {"objective_to_minimize": x, "cost": 1.0}
+
+        neps.run(
+            evaluate_pipeline,
+            {"x": neps.Float(0.0, 1.0)},
+            root_directory=sys.argv[1],
+            cost_to_spend=4,
+            evaluator=EVALUATOR,
+        )
+        print("DONE")
+        """
+    ).replace("EVALUATOR", evaluator)

@@ -17,6 +17,7 @@ import pytest
 import yaml
 from late_evaluations import sleep_then_raise, sleep_then_return
 from unpicklable import Locked
+from worker_processes import unguarded_script
 
 import neps_core as neps
 from neps_core.evaluation.main_script import unimportable_script_hidden
@@ -765,23 +766,8 @@ def test_a_script_that_never_closes_the_pool_still_exits(tmp_path: Path, order: 
     assert time.monotonic() - started < 30
 
 
-UNGUARDED = textwrap.dedent(
-    """
-    import sys
-    import neps_core as neps
-
-    def evaluate_pipeline(x):
-        return {"objective_to_minimize": x, "cost": 1.0}
-
-    neps.run(
-        evaluate_pipeline,
-        {"x": neps.Float(0.0, 1.0)},
-        root_directory=sys.argv[1],
-        cost_to_spend=4,
-        evaluator={"name": "process_pool", "n_workers": 2, "start_method": sys.argv[2]},
-    )
-    print("DONE")
-    """
+UNGUARDED = unguarded_script(
+    '{"name": "process_pool", "n_workers": 2, "start_method": sys.argv[2]}'
 )
 
 

@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 import yaml
+from worker_processes import unguarded_script
 
 import neps_core as neps
 from neps_core.evaluation.child_runner import RemoteEvaluationError, rebuild_exception
@@ -852,24 +853,7 @@ def evaluate_layer(layer: Layer, lr: float) -> float:
     return layer.width * lr
 
 
-UNGUARDED = textwrap.dedent(
-    """
-    import sys
-    import neps_core as neps
-
-    def evaluate_pipeline(x):
-        return {"objective_to_minimize": x, "cost": 1.0}
-
-    neps.run(
-        evaluate_pipeline,
-        {"x": neps.Float(0.0, 1.0)},
-        root_directory=sys.argv[1],
-        cost_to_spend=4,
-        evaluator={"name": "subprocess", "n_workers": 2},
-    )
-    print("DONE")
-    """
-)
+UNGUARDED = unguarded_script('{"name": "subprocess", "n_workers": 2}')
 
 
 def test_an_unguarded_script_is_told_to_guard_its_run(root: Path, tmp_path: Path) -> None:
