@@ -32,8 +32,9 @@ def trial_file() -> TrialFileReader:
 
 
 @pytest.fixture
-def optimistic_fidelity_run(root: Path) -> neps.Summary:
-    """Hyperband where cheap evaluations look 10 better than the top fidelity (epochs 4) does."""
+def optimistic_fidelity_run(root: Path, request: pytest.FixtureRequest) -> neps.Summary:
+    """Hyperband where cheap evaluations look 10 better than the top fidelity (epochs 4) does;
+    on the storage an indirect parameter names (default ``disk``)."""
 
     def evaluate(x: float, epochs: int) -> float:
         return x if epochs == 4 else x - 10.0
@@ -45,4 +46,5 @@ def optimistic_fidelity_run(root: Path) -> neps.Summary:
         evaluations_to_spend=12,
         optimizer="hyperband",
         seed=1,
+        storage=getattr(request, "param", "disk"),
     )

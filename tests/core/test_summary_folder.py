@@ -67,22 +67,11 @@ def test_a_run_writes_nepss_summary_folder_with_what_status_shows(root: Path) ->
     assert float(_cumulative(best)["cumulative_cost"]) == pytest.approx(12.0)
 
 
-@pytest.mark.parametrize("storage", ["disk", "sqlite"])
+@pytest.mark.parametrize("optimistic_fidelity_run", ["disk", "sqlite"], indirect=True)
 def test_with_a_fidelity_the_files_name_the_best_at_the_highest_fidelity(
-    root: Path, storage: str
+    root: Path, optimistic_fidelity_run: neps.Summary
 ) -> None:
-    def evaluate(x: float, epochs: int) -> float:
-        return x if epochs == 4 else x - 10.0  # cheap evaluations look better
-
-    summary = neps.run(
-        evaluate,
-        {"x": neps.Float(0.0, 1.0), "epochs": neps.IntegerFidelity(1, 4)},
-        root_directory=root,
-        evaluations_to_spend=12,
-        optimizer="hyperband",
-        seed=1,
-        storage=storage,
-    )
+    summary = optimistic_fidelity_run  # cheap evaluations look better
     assert summary.best_trial is not None and summary.best_trial.fidelity == 4
     folder = root / "summary"
     trajectory = _ids_and_objectives(folder / "best_config_trajectory.txt")
