@@ -13,7 +13,7 @@ from typing import Any
 import attrs
 
 from neps_core.errors import SettingsError
-from neps_core.optimizer_choice import Algorithm, ConfiguredOptimizer
+from neps_core.optimizer_choice import COMPONENT_FORMS, Algorithm, ConfiguredOptimizer
 from neps_core.optimizer_presets import expand_preset
 
 
@@ -60,10 +60,7 @@ def component_spec(value: Any, setting: str) -> ComponentSpec:
             )
         first = component_spec(value[0], setting)
         return ComponentSpec(first.name, {**first.options, **value[1]})
-    raise SettingsError(
-        f"{setting}: expected a name, a (name, options) pair, a mapping with 'name' or a class, "
-        f"got {type(value).__name__}"
-    )
+    raise SettingsError(f"{setting}: expected {COMPONENT_FORMS}, got {type(value).__name__}")
 
 
 def optimizer_spec(value: Any) -> ComponentSpec:

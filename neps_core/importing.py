@@ -190,9 +190,7 @@ def _are_pairs(value: Any) -> bool:
 
 
 def _check_pairs(evaluated_trials: Any) -> list[tuple[int, tuple[Mapping[str, Any], Any]]]:
-    if isinstance(evaluated_trials, str | bytes | Mapping) or not isinstance(
-        evaluated_trials, Iterable
-    ):
+    if not _are_pairs(evaluated_trials):
         raise TypeError(
             "evaluated_trials must be a sequence of (config, result) pairs, "
             f"got {type(evaluated_trials).__name__}"

@@ -24,6 +24,8 @@ if TYPE_CHECKING:
     from neps_core.interfaces import Optimizer
 
 logger = logging.getLogger(__name__)
+#: What ``optimizer=`` (and ``storage=``, ``evaluator=``) takes, for errors.
+COMPONENT_FORMS = "a name, a (name, options) pair, a mapping with 'name' or a class"
 
 
 @attrs.frozen
@@ -81,7 +83,7 @@ def called_with_the_space(optimizer: Any, space: Any, check: Callable[[Any], obj
         raise SettingsError(
             f"optimizer: {given} returned a {type(made).__name__} object for the space; neps_core "
             f"cannot use it: it must return neps.algorithms.<name>(space, **options) or what "
-            f"optimizer= takes ({str(error).split('expected ', 1)[-1]})"
+            f"optimizer= takes ({COMPONENT_FORMS})"
         ) from error
     return made
 

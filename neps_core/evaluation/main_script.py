@@ -41,7 +41,7 @@ def refuse_while_a_child_imports_the_script(call: str) -> None:
     """
     script = _script_being_reimported()
     if script is None and getattr(multiprocessing.process.current_process(), "_inheriting", False):
-        script = getattr(sys.modules.get("__main__"), "__file__", None) or "the script"
+        script = _script() or "the script"
     if script is not None:
         raise RuntimeError(
             f"{call} was called while this process, a child process started to evaluate "

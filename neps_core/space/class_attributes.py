@@ -10,7 +10,7 @@ parameter set on the instance replaces a class attribute of the same name in its
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from neps_core.space.parameters import (
@@ -39,17 +39,18 @@ def unshadow(cls: type, base: type) -> None:
             delattr(cls, name)
 
 
-#: The attributes a built space keeps its state under, which no entry may take.
+#: The attributes a built space keeps its state under (set in ``PipelineSpace.__init__``),
+#: which no entry may take.
 STATE = frozenset(
     ("_parameters", "_fidelity_name", "_conditions", "_forbidden", "_max_depth", "_structure")
 )
 
 
 def checked_entries(
-    space: Any, base: type, parameters: Mapping[str, Any] | None, internal: Collection[str]
+    space: Any, base: type, parameters: Mapping[str, Any] | None
 ) -> tuple[dict[str, Parameter], str | None]:
     """The declared entries of ``space`` and ``parameters``, checked, and the fidelity's name."""
-    declared = declared_entries(space, base, internal)
+    declared = declared_entries(space, base)
     merged = {**declared, **(parameters or {})}
     for name, parameter in merged.items():
         if not isinstance(parameter, Parameter):
@@ -67,17 +68,15 @@ def checked_entries(
     return merged, fidelities[0] if fidelities else None
 
 
-def declared_entries(space: Any, base: type, internal: Collection[str]) -> dict[str, Parameter]:
+def declared_entries(space: Any, base: type) -> dict[str, Parameter]:
     """The entries of ``space``: its class's, then the parameters its ``__init__`` set on it
-    (other values set on ``self``, a number or a logger, are ordinary attributes).
-
-    ``internal`` are the names ``base`` keeps its own state under, which no entry may take.
-    """
+    (other values set on ``self``, a number or a logger, are ordinary attributes); none may
+    take a name of ``STATE``."""
     found = _class_entries(type(space), base)
     for name, value in vars(space).items():
         if not isinstance(value, Parameter):
             continue
-        if name in internal:
+        if name in STATE:
             raise InvalidParameterError(
                 f"Attribute {name!r} of {type(space).__name__}: {base.__name__} keeps its own "
                 "state under this name; rename the attribute"

@@ -16,7 +16,7 @@ import numpy as np
 
 from neps_core.errors import NoAllowedConfigurationError, NoAllowedMutationError
 from neps_core.space.analysis import DEFAULT_MAX_DEPTH, SpaceStructure
-from neps_core.space.class_attributes import STATE, checked_entries, unshadow
+from neps_core.space.class_attributes import checked_entries, unshadow
 from neps_core.space.conditions import Clause
 from neps_core.space.init_entries import building, set_in_init, wrap_init
 from neps_core.space.materialize import instantiate_entries, readable
@@ -58,7 +58,7 @@ class PipelineSpace:
     ) -> None:
         options = {"conditions": conditions, "forbidden": forbidden, "max_depth": max_depth}
         with building(self, PipelineSpace, {"parameters": parameters, **options}):
-            merged, fidelity_name = checked_entries(self, PipelineSpace, parameters, STATE)
+            merged, fidelity_name = checked_entries(self, PipelineSpace, parameters)
             entries = types.MappingProxyType(merged)
             clauses = types.MappingProxyType(dict(conditions or {}))
             depth = DEFAULT_MAX_DEPTH if max_depth is None else int(max_depth)
@@ -79,13 +79,15 @@ class PipelineSpace:
     def __reduce__(self) -> tuple[Any, ...]:
         """Pickled as its entries (as NePS does): a class of a script or notebook, or one whose
         ``__init__`` takes arguments, need not be rebuilt where the space is unpickled."""
-        rebuild = functools.partial(
-            PipelineSpace,
-            conditions=dict(self._conditions),
-            forbidden=self._forbidden,
-            max_depth=self._max_depth,
-        )
-        return (rebuild, (dict(self._parameters),))
+        return (functools.partial(PipelineSpace, **self._options()), (dict(self._parameters),))
+
+    def _options(self) -> dict[str, Any]:
+        """The keyword arguments that rebuild this space from its entries."""
+        return {
+            "conditions": dict(self._conditions),
+            "forbidden": self._forbidden,
+            "max_depth": self._max_depth,
+        }
 
     # -- structure ---------------------------------------------------------------------------
     @property
@@ -155,8 +157,7 @@ class PipelineSpace:
         return self._structure
 
     def _with(self, parameters: Mapping[str, Parameter], **changes: Any) -> PipelineSpace:
-        kept = {"conditions": self._conditions, "forbidden": self._forbidden}
-        return PipelineSpace(parameters, **{**kept, "max_depth": self._max_depth, **changes})
+        return PipelineSpace(parameters, **{**self._options(), **changes})
 
     def __init_subclass__(cls, **options: Any) -> None:
         super().__init_subclass__(**options)
