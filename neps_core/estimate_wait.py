@@ -50,7 +50,8 @@ class CostEstimateWait:
         last ask (ask once more)."""
         if not self._could_fit(history):
             return False  # what finished leaves no room: nothing that ends can make some
-        running = [t.id for t in history.unfinished() if evaluated_by_a_worker(t)]
+        stale_after = self._sampler.settings.stale_after
+        running = [t.id for t in history.unfinished() if evaluated_by_a_worker(t, stale_after)]
         if not running:
             return self._saw_running
         self._saw_running = True

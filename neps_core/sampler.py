@@ -105,7 +105,7 @@ class TrialSampler:
         # The first sample that finds the budget used up may be the last of the run's last
         # client (a run() worker also looks right before it stops, ``look_now``): a trial a
         # dead worker left would stay EVALUATING for good, so look now, not in 2 s. (A worker
-        # that then waits for the others' trials samples every 50 ms.)
+        # that then waits for the others' trials samples once per second or as one ends.)
         self._budget_used_up = self.budget(history).exhausted_by is not None
         look_now = look_now or (self._budget_used_up and not self._saw_budget_used_up)
         changed = {trial.id: trial for trial in self._recover(history, now, look_now=look_now)}
@@ -180,16 +180,13 @@ class TrialSampler:
         Their results may bring new trials (promotions, a budget estimate that was too high);
         a process pool that stopped on the first empty answer left the best configuration of
         a small space below the top rung, and a worker that stopped while another's trial ran
-        left all later promotions to that one. Trials awaiting an asynchronous result, other
-        ask-and-tell clients' (held as long as they like) and those of a worker silent for
-        ``stale_after`` (suspended by its scheduler: it keeps them, for maybe hours) do not.
+        left all later promotions to that one. Only trials ``evaluated_by_a_worker`` count.
         """
-        me, now = self.settings.worker_id, time.time()
+        me, stale_after = self.settings.worker_id, self.settings.stale_after
         running = {t.id for t in claimed if t.worker_id == me}
         for i in history.ids_in(TrialState.EVALUATING):
             mine = history[i].worker_id == me and not awaits_result(history[i])
-            heard = now - last_sign_of_life(history[i]) < self.settings.stale_after
-            if mine or (reason == NOTHING_LEFT and heard and evaluated_by_a_worker(history[i])):
+            if mine or (reason == NOTHING_LEFT and evaluated_by_a_worker(history[i], stale_after)):
                 running.add(i)
         if not running:
             self.stop_reason = reason
@@ -383,9 +380,12 @@ def _last_error(trials: list[Trial]) -> str:
     return "none recorded" if report is None or report.error is None else report.error
 
 
-def evaluated_by_a_worker(trial: Trial) -> bool:
-    """A trial a ``run()`` worker evaluates. Not one awaiting ``save_pipeline_results``, whose
-    result may come after every worker stopped, as that pattern intends, nor an ask-and-tell
-    client's, which may hold it untold for as long as it likes."""
+def evaluated_by_a_worker(trial: Trial, stale_after: float) -> bool:
+    """A trial a ``run()`` worker evaluates, whose result others may wait for. Not one
+    awaiting ``save_pipeline_results``, whose result may come after every worker stopped, as
+    that pattern intends, nor an ask-and-tell client's, which may hold it untold for as long
+    as it likes, nor one of a worker silent for ``stale_after`` (a job its scheduler
+    suspended keeps its trial, for maybe hours)."""
     evaluating = trial.state is TrialState.EVALUATING
-    return evaluating and WORKER_PROCESS in trial.metadata and not awaits_result(trial)
+    heard = time.time() - last_sign_of_life(trial) < stale_after
+    return evaluating and heard and WORKER_PROCESS in trial.metadata and not awaits_result(trial)

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 import yaml
+from worker_processes import suspend
 
 import neps_core as neps
 from neps_core.budget import (
@@ -703,3 +704,62 @@ def test_the_last_words_count_the_trials_running_when_the_worker_stops(
     assert summary.counts["evaluating"] == 0
     stopped = [r.message for r in caplog.records if " stopped: " in r.message]
     assert stopped and stopped[-1].endswith("stopped: budget evaluations_to_spend used up")
+
+
+COST_WORKER = textwrap.dedent(
+    """
+    import sys
+    import neps_core as neps
+
+    calls = 0
+
+    def evaluate_pipeline(x):
+        global calls
+        calls += 1
+        if sys.argv[3] == "hold" and calls == 2:
+            print("STARTED", flush=True)
+            with open(sys.argv[2]) as release:  # blocks until someone opens it for writing
+                release.read()
+        return {"objective_to_minimize": x, "cost": 1.0}
+
+    if __name__ == "__main__":
+        neps.run(
+            evaluate_pipeline,
+            {"x": neps.Float(0.0, 1.0)},
+            root_directory=sys.argv[1],
+            optimizer="random_search",
+            cost_to_spend=3,
+            stale_after=2.0,
+            heartbeat_interval=0.5,
+        )
+    """
+)
+
+
+def test_a_worker_whose_next_trial_does_not_fit_does_not_wait_for_a_suspended_one(
+    tmp_path: Path,
+) -> None:
+    """A suspended job keeps its trial (it is present) but says nothing; a worker whose next
+    trial fitted only were that trial to cost less waited for it for good."""
+    script, fifo, root = tmp_path / "worker.py", tmp_path / "release", tmp_path / "root"
+    script.write_text(COST_WORKER)
+    os.mkfifo(fifo)
+    held = subprocess.Popen(
+        [sys.executable, str(script), str(root), str(fifo), "hold"], stdout=subprocess.PIPE
+    )
+    try:
+        assert held.stdout is not None and held.stdout.readline().strip() == b"STARTED"
+        suspend(held, root)  # trial 2 is its, counted at its estimated cost of 1
+        other = subprocess.run(
+            [sys.executable, str(script), str(root), str(fifo), "free"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    finally:
+        held.kill()
+        held.wait()
+    assert other.returncode == 0, other.stderr  # it ended (before: waited past the timeout)
+    assert "(paused?) and keeps it" in other.stderr
+    assert neps.status(root).counts["success"] == 2  # trials 1 and 3; trial 2 stays the held's
