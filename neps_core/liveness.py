@@ -17,7 +17,6 @@ import math
 import threading
 import time
 from collections.abc import Callable, Collection, Mapping
-from pathlib import Path
 from typing import Any
 
 import attrs
@@ -27,7 +26,7 @@ from neps_core.errors import LiveWorkersError
 from neps_core.history import TrialHistory
 from neps_core.interfaces import Storage
 from neps_core.models import Report, Trial, TrialState
-from neps_core.presence import present_with_me, start_ticks, this_machine, this_process
+from neps_core.presence import start_ticks, this_machine, this_process
 
 logger = logging.getLogger(__name__)
 
@@ -224,7 +223,7 @@ def recover_stale_trials(
     for trial in old:
         age = now - last_sign_of_life(trial)
         mine = trial.metadata.get(WORKER_PROCESS) == me  # an ended run() of this process
-        if mine or not (_runs_on(trial, machine) and _still_present(trial, alive)):
+        if mine or not _alive(trial, now, stale_after, machine, alive):
             reason = f"worker {trial.worker_id} stopped heartbeating {age:.0f} s ago"
             recovered.append(requeue_or_crash(trial, reason, max_attempts=max_attempts, now=now))
         elif mentioned is not None and trial.id not in mentioned:
@@ -240,7 +239,7 @@ def recover_stale_trials(
 
 
 def recover_gone_workers(
-    history: TrialHistory, root: Path, *, now: float, max_attempts: int
+    history: TrialHistory, present: Callable[[], list[str] | None], *, now: float, max_attempts: int
 ) -> list[Trial]:
     """New versions of the EVALUATING trials of ``run()`` workers known to be gone.
 
@@ -258,7 +257,7 @@ def recover_gone_workers(
         and history[i].metadata[WORKER_PROCESS] != me
         and not awaits_result(history[i])
     ]
-    present = present_with_me(root) if claimed else None  # None: unknown, nobody is gone
+    alive = present() if claimed else None  # None: unknown, nobody is gone
     return [
         requeue_or_crash(
             trial,
@@ -268,7 +267,7 @@ def recover_gone_workers(
             now=now,
         )
         for trial in claimed
-        if present is not None and not _still_present(trial, present)
+        if alive is not None and not _still_present(trial, alive)
     ]
 
 

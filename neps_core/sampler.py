@@ -205,18 +205,17 @@ class TrialSampler:
     def _recover(self, history: TrialHistory, now: float, *, look_now: bool) -> list[Trial]:
         attempts = self.settings.max_trial_attempts
         gone: list[Trial] = []
+        present = functools.cache(functools.partial(present_with_me, self.settings.root_directory))
         if look_now or now >= self._last_gone_check + GONE_CHECK_INTERVAL:  # the first at once
             self._last_gone_check = now
-            gone = recover_gone_workers(
-                history, self.settings.root_directory, now=now, max_attempts=attempts
-            )
+            gone = recover_gone_workers(history, present, now=now, max_attempts=attempts)
         stale = recover_stale_trials(
             history,
             now=now,
             stale_after=self.settings.stale_after,
             max_attempts=attempts,
             known={trial.id for trial in gone},  # one re-queue, logged once
-            present=functools.partial(present_with_me, self.settings.root_directory),
+            present=present,  # the lock table read once per sample
             mentioned=self._mentioned_paused,
         )
         return [*gone, *stale]

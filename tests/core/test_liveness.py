@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import signal
 import subprocess
@@ -332,7 +333,7 @@ def test_a_worker_beside_a_live_one_reads_the_lock_table_once_not_at_every_sampl
 
     try:
         _wait_for(root / CONFIG_1 / "started", other)
-        monkeypatch.setattr("neps_core.liveness.present_with_me", counted_present_with_me)
+        monkeypatch.setattr("neps_core.sampler.present_with_me", counted_present_with_me)
         summary = neps.run(lambda x: x, root_directory=root, evaluations_to_spend=25)
     finally:
         other.kill()
@@ -402,7 +403,8 @@ def test_a_dead_worker_that_had_this_processs_pid_is_told_apart_by_its_start(
         _running("2", heartbeat=99.0, metadata={liveness.WORKER_PROCESS: me}),
     )
     with presence.present_in(tmp_path):
-        recovered = liveness.recover_gone_workers(history, tmp_path, now=100.0, max_attempts=3)
+        alive = functools.partial(present_with_me, tmp_path)
+        recovered = liveness.recover_gone_workers(history, alive, now=100.0, max_attempts=3)
     assert [(t.id, t.state) for t in recovered] == [("1", TrialState.PENDING)]
 
 
