@@ -69,7 +69,7 @@ def _row(trial: Trial) -> dict[str, Any]:
     report = trial.report
     if report is not None:
         objective, curve = report.objective_to_minimize, report.learning_curve
-        row["objective_to_minimize"] = _plain_objective(objective)
+        row["objective_to_minimize"] = plain_objective(objective)
         row["cost"] = report.cost
         row["learning_curve"] = None if curve is None else list(curve)
         row.update({f"extra.{key}": value for key, value in report.extra.items()})
@@ -87,7 +87,8 @@ def _row(trial: Trial) -> dict[str, Any]:
     return row
 
 
-def _plain_objective(objective: Any) -> Any:
+def plain_objective(objective: Any) -> Any:
+    """An objective as a table or file shows it: several objectives as a list."""
     return list(objective) if isinstance(objective, tuple) else objective
 
 

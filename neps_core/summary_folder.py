@@ -28,7 +28,7 @@ from typing import Any
 
 import attrs
 
-from neps_core.frames import RECORD_COLUMNS, short_entries, trial_rows
+from neps_core.frames import RECORD_COLUMNS, plain_objective, short_entries, trial_rows
 from neps_core.models import Summary, Trial
 from neps_core.serialization import write_atomic
 from neps_core.summary import best_contenders, finishing_order
@@ -114,14 +114,13 @@ def _improvements(finished: Sequence[Trial], totals: Mapping[str, Totals]) -> li
 def best_entries(summary: Summary, totals: Mapping[str, Totals]) -> list[dict[str, Any]]:
     """The best trial, or the trials of the Pareto front, as entries of ``best_config.txt``."""
     chosen = [summary.best_trial] if summary.best_trial is not None else summary.pareto_front
-    return [_entry(trial, totals.get(trial.id, Totals())) for trial in chosen]
+    return [_entry(trial, totals[trial.id]) for trial in chosen]  # finished successes
 
 
 def _entry(trial: Trial, totals: Totals) -> dict[str, Any]:
-    objective = trial.objective
     entry: dict[str, Any] = {
         "trial_id": trial.id,
-        "objective_to_minimize": list(objective) if isinstance(objective, tuple) else objective,
+        "objective_to_minimize": plain_objective(trial.objective),
     }
     if trial.cost is not None:
         entry["cost"] = trial.cost
@@ -149,19 +148,15 @@ def entries_text(entries: Iterable[Mapping[str, Any]]) -> str:
     return "".join(blocks)
 
 
-def write_summary_folder(
-    root: Path, summary: Summary, finished: Sequence[Trial] | None = None
-) -> None:
+def write_summary_folder(root: Path, summary: Summary, finished: Sequence[Trial]) -> None:
     """Write NePS's four summary files into ``root/summary`` (each atomically).
 
-    ``finished`` is ``finishing_order(summary.trials)`` where the caller sorted it already.
-    The two text files exist only once there is something to put in them, as in NePS: the
-    trajectory only for one objective, the best configuration only after a success.
+    ``finished`` is ``finishing_order(summary.trials)``, which the caller has. The two text
+    files exist only once there is something to put in them, as in NePS: the trajectory only
+    for one objective, the best configuration only after a success.
     """
     folder = root / SUMMARY_FOLDER
     folder.mkdir(exist_ok=True)
-    if finished is None:
-        finished = finishing_order(summary.trials)
     write_atomic(folder / FULL_CSV, _full_csv(summary.trials))
     short = short_entries(summary).items()
     write_atomic(folder / SHORT_CSV, _csv_text(["summary", "value"], short))
