@@ -53,15 +53,26 @@ def holders(path: Path) -> str:
     return "; ".join(_described(pid) for pid in sorted(pids, key=int))
 
 
+def stat_fields(pid: str) -> list[str] | None:
+    """The fields of ``/proc/<pid>/stat`` after the command name (``state`` first, see
+    proc(5)); ``None`` where this process cannot read them (gone, hidden, not Linux)."""
+    try:  # "pid (comm) state ..."; comm may hold spaces and parentheses, so split after it
+        return Path(f"/proc/{pid}/stat").read_bytes().rsplit(b")", 1)[1].decode("ascii").split()
+    except (OSError, IndexError, UnicodeDecodeError):
+        return None
+
+
 def _described(pid: str) -> str:
     if pid == str(os.getpid()):  # a lock taken through another open of the file, not waiting
         return f"this very process (pid {pid}, through another handle on the run: a thread?)"
+    fields = stat_fields(pid)
     try:
         command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").strip()
-        state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
-    except (OSError, IndexError):
+    except OSError:
+        fields = None
+    if not fields:
         return f"process {pid} (of another container, or gone)"
     shown = command.decode(errors="replace")
     shown = shown if len(shown) <= 80 else shown[:77] + "..."
-    stopped = ", which is stopped (SIGSTOP or Ctrl-Z?)" if state in {"T", "t"} else ""
+    stopped = ", which is stopped (SIGSTOP or Ctrl-Z?)" if fields[0] in {"T", "t"} else ""
     return f"process {pid} ({shown}){stopped}"

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Protocol
 
 from neps_core.errors import LiveWorkersError
-from neps_core.lock_table import FileLock, locks_on
+from neps_core.lock_table import FileLock, locks_on, stat_fields
 
 try:
     import fcntl
@@ -215,11 +215,8 @@ def _pid_namespace() -> str:
 def start_ticks(pid: str) -> str:
     """When process ``pid`` (or ``"self"``) started, in clock ticks after boot; ``"?"``
     where this process cannot see it (gone, or of another pid namespace)."""
-    try:  # "pid (comm) state ..."; comm may hold spaces and parentheses, so split after it
-        fields = Path(f"/proc/{pid}/stat").read_bytes().rsplit(b")", 1)[1].split()
-        return fields[19].decode("ascii")  # field 22 of proc(5), starttime
-    except (OSError, IndexError, UnicodeDecodeError):
-        return "?"
+    fields = stat_fields(pid)
+    return fields[19] if fields and len(fields) > 19 else "?"  # field 22 of proc(5), starttime
 
 
 def hidden_but_alive(pid: str) -> bool:
