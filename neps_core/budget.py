@@ -44,10 +44,7 @@ class BudgetGuard:
         self.fidelity_left = budget.remaining_fidelities
         self.cost_left = budget.remaining_cost
         if self.cost_left is not None:
-            for trial in running:
-                if not trial.state.is_final:
-                    continued = trial.previous_trial_id is not None
-                    self.cost_left -= self.costs.estimate(trial.fidelity, continued)
+            self.cost_left -= self.costs.expected(t for t in running if not t.state.is_final)
 
     def fits(self, fidelity: float | None, continued: bool) -> bool:
         """Whether a trial at ``fidelity`` stays within every budget."""

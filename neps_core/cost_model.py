@@ -11,7 +11,7 @@ a single fidelity has been seen (see CostTable).
 from __future__ import annotations
 
 import bisect
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from neps_core.models import Trial, TrialState
@@ -48,6 +48,10 @@ class CostModel:
             return
         table = self._succeeded if trial.state is TrialState.SUCCESS else self._failed
         table.learn(_level(trial.fidelity), trial.previous_trial_id is not None, trial.cost)
+
+    def expected(self, running: Iterable[Trial]) -> float:
+        """What ``running`` trials (not reported yet) are expected to cost in all."""
+        return sum(self.estimate(t.fidelity, t.previous_trial_id is not None) for t in running)
 
     def estimate(self, fidelity: float | None, continued: bool) -> float:
         """The cost to expect of a new trial (``continued``: a promotion) at ``fidelity``."""
