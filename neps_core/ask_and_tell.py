@@ -195,7 +195,8 @@ class AskAndTell:
             self._settle_told_elsewhere()
             with self._lock:
                 reached, running = self._spent.reached(), list(self._outstanding)
-                self._waiting_for_cost = [] if self._spent.room(len(running)) != 0 else running
+                room = self._spent.room(running, self._context.storage.sync)
+                self._waiting_for_cost = [] if room != 0 else running
             if reached is not None:
                 self._local_stop = f"{reached} reached"
                 return None

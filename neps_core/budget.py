@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import heapq
 import logging
-import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from neps_core.cost_model import CostModel
 from neps_core.models import BudgetInfo, Trial, TrialState
 from neps_core.stop_reasons import NOTHING_LEFT
+
+if TYPE_CHECKING:
+    from neps_core.history import TrialHistory
 
 #: How many trials in a row may fail without a cost before a run that only ``cost_to_spend``
 #: could end is stopped: such failures spend nothing, so the run would never end.
@@ -67,16 +70,17 @@ class CallBudget:
     """What one ``run()`` call has spent of ``max_cost_per_run`` and ``max_fidelities_per_run``.
 
     As with one slot, a call's last trial may pass a limit; parallel slots must not multiply
-    that. A trial's fidelity counts when it starts, so trials start one at a time; its cost
-    is known only when it ends, so each trial in flight is taken to cost the most any of this
-    call's trials did (one without a cost as costing nothing), and until one ends, a trial
-    runs alone.
+    that. A trial's fidelity counts when it starts, and its cost is expected from its fidelity
+    (the run's :class:`CostModel`, as under ``cost_to_spend``) until it ends, so trials start
+    one at a time while what the call spent and expects of its running trials is below the
+    limit. Until the run has a cost to estimate from, or one of this call's trials ended (one
+    without a cost costs nothing), a trial runs alone.
     """
 
     def __init__(self, max_cost: float | None, max_fidelities: float | None) -> None:
         self.max_cost, self.max_fidelities = max_cost, max_fidelities
         self.cost_spent = self.fidelities_spent = 0.0
-        self._largest_cost: float | None = None
+        self._any_ended = False
 
     def started(self, trial: Trial) -> None:
         self.fidelities_spent += trial.fidelity or 0.0
@@ -84,7 +88,7 @@ class CallBudget:
     def ended(self, cost: float | None) -> None:
         """A trial of this call ended; one without a cost spent nothing."""
         self.cost_spent += cost or 0.0
-        self._largest_cost = max(cost or 0.0, self._largest_cost or 0.0)
+        self._any_ended = True
 
     def reached(self) -> str | None:
         """The setting whose limit this call has reached, if any."""
@@ -96,15 +100,20 @@ class CallBudget:
                 return name
         return None
 
-    def room(self, in_flight: int) -> int | None:
-        """How many trials may start now beside ``in_flight`` running ones (None: no bound)."""
+    def room(self, running: Collection[str], history: Callable[[], TrialHistory]) -> int | None:
+        """How many trials may start now beside this call's ``running`` ones (None: no bound).
+
+        ``history`` gives the run's history (read only under ``max_cost_per_run``): the
+        stored running trials, and the costs to estimate theirs from.
+        """
         rooms = [1] if self.max_fidelities is not None else []
         if self.max_cost is not None:
-            if self._largest_cost is None:
-                rooms.append(1 - min(in_flight, 1))
-            elif self._largest_cost > 0:
-                fit = min((self.max_cost - self.cost_spent) / self._largest_cost, 2.0**31)
-                rooms.append(max(0, math.ceil(fit) - in_flight))
+            trials = history()
+            if trials.costs_reported:
+                expected = trials.cost_model.expected(trials[i] for i in running)
+                rooms.append(int(self.cost_spent + expected < self.max_cost))
+            elif not self._any_ended:
+                rooms.append(1 - min(len(running), 1))
         return min(rooms, default=None)
 
 

@@ -240,7 +240,7 @@ class Worker:
         if reached is not None:
             self._local_stop = f"{reached} reached"
             return []
-        bounds = (free, local_left, self._spent.room(len(self._in_flight)))
+        bounds = (free, local_left, self._spent.room(self._in_flight, self.context.storage.sync))
         wanted = min(bound for bound in bounds if bound is not None)
         if wanted == 0 < free:  # the trials in flight may use up this call's cost limit
             return []

@@ -233,6 +233,21 @@ def test_under_max_cost_per_run_ask_waits_for_the_first_cost_like_a_worker(root:
         assert client.stop_reason is not None and "trial(s) 2, 3, 4:" in client.stop_reason
 
 
+def test_ask_n_passes_max_cost_per_run_by_its_last_trial_only(root: Path) -> None:
+    # Once the first trial reported 1, ask(n=100) handed out 39 trials, each taken to cost
+    # 1, hyperband's 3 and 9 too (its cost grows with the fidelity): 108 spent against 40.
+    with neps.AskAndTell(FIDELITY_SPACE, root, "hyperband", max_cost_per_run=40.0) as client:
+        first = client.ask()
+        assert first is not None and first.config["epochs"] == 1
+        client.tell(first, {"objective_to_minimize": 0.5, "cost": 1.0})
+        asked = client.ask(n=100)
+        costs = [1.0, *(float(trial.config["epochs"]) for trial in asked)]
+        assert sum(costs[:-1]) < 40.0 <= sum(costs), costs
+        for trial in asked:
+            client.tell(trial, {"objective_to_minimize": 0.5, "cost": trial.config["epochs"]})
+        assert client.ask() is None and client.stop_reason == "max_cost_per_run reached"
+
+
 @pytest.mark.parametrize("setting", [*RUN_ONLY_SETTINGS, "run_pipeline"])
 def test_settings_only_run_uses_are_refused_by_name(root: Path, setting: str) -> None:
     # They were accepted and did nothing.

@@ -12,6 +12,7 @@ import sys
 import textwrap
 import threading
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -340,28 +341,49 @@ def test_parallel_slots_pass_a_per_call_limit_by_one_trial_at_most(
     assert summary.budget.used_evaluations == trials  # as with one slot: 9, then 9 more
 
 
-def test_a_call_runs_as_many_trials_at_once_as_its_cost_limit_fits() -> None:
-    spent = CallBudget(max_cost=3.0, max_fidelities=None)
-    assert spent.room(in_flight=0) == 1 and spent.room(in_flight=1) == 0  # no cost known
+def _costs_in_start_order(trials: Iterable[Trial]) -> list[float]:
+    return [t.cost or 0.0 for t in sorted(trials, key=lambda t: int(t.id))]
+
+
+def test_many_slots_pass_max_cost_per_run_by_the_last_trial_only(tmp_path: Path) -> None:
+    # Once the first trial reported 1, sixteen slots started sixteen trials, each taken to
+    # cost 1; hyperband's batch held fidelities 3 and 9 too: 51 spent against 40.
+    result = '{{"objective_to_minimize": {x}, "cost": {epochs}}}'
+    neps.run(
+        neps.Command(["echo", f"NEPS_CORE_RESULT {result}"]),
+        {"x": neps.Float(0.0, 1.0), "epochs": neps.Integer(1, 9, is_fidelity=True)},
+        root_directory=tmp_path,
+        optimizer="hyperband",  # its cost grows with the fidelity (1, 3 or 9 here)
+        evaluator={"name": "subprocess", "n_workers": 16},
+        max_cost_per_run=40.0,
+    )
+    costs = _costs_in_start_order(neps.status(tmp_path).trials)
+    assert sum(costs[:-1]) < 40.0 <= sum(costs), costs
+
+
+def test_a_call_starts_trials_while_what_it_spent_and_expects_is_below_its_cost_limit() -> None:
+    spent = CallBudget(max_cost=10.0, max_fidelities=None)
+    history = history_of([_trial(1, 1, None, "evaluating"), _trial(2, 9, None, "evaluating")])
+    assert spent.room([], lambda: history) == 1
+    assert spent.room(["1"], lambda: history) == 0  # no cost known: it runs alone
+    history.put(_trial(1, 1, 1.0))
     spent.ended(1.0)
-    assert spent.room(in_flight=0) == 2  # each in flight is taken to cost 1 more
-    assert spent.room(in_flight=2) == 0
-    spent.ended(1.5)
-    assert spent.room(in_flight=0) == 1 and spent.reached() is None
-    spent.ended(1.0)
+    assert spent.room([], lambda: history) == 1
+    # Trial 2 is expected to cost 9 (1 per fidelity unit), not 1, the most seen so far.
+    assert spent.room(["2"], lambda: history) == 0
+    history.put(_trial(2, 9, 9.0))
+    spent.ended(9.0)
     assert spent.reached() == "max_cost_per_run"
-    assert CallBudget(max_cost=None, max_fidelities=None).room(in_flight=3) is None
+    assert CallBudget(max_cost=None, max_fidelities=None).room(["1"], TrialHistory) is None
 
 
 def test_trials_without_a_cost_do_not_keep_a_call_to_one_trial_at_a_time() -> None:
     # Results without a cost (or failures without cost_value_on_error) ran a process pool
     # one trial at a time for the whole call.
     spent = CallBudget(max_cost=100.0, max_fidelities=None)
+    history = history_of([_trial(1, None, None), _trial(2, None, None, "evaluating")])
     spent.ended(None)
-    assert spent.room(in_flight=3) is None and spent.cost_spent == 0.0
-    tiny = CallBudget(max_cost=1e10, max_fidelities=None)
-    tiny.ended(1e-300)  # an OverflowError once: 1e310 trials fit
-    assert (tiny.room(in_flight=4) or 0) > 1000
+    assert spent.room(["2"], lambda: history) is None and spent.cost_spent == 0.0
 
 
 def test_ask_and_tell_gives_one_trial_until_a_cost_is_known(tmp_path: Path) -> None:
