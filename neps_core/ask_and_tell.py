@@ -22,7 +22,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, overload
 
-from neps_core.asked_trial import AskedTrial, as_asked, check_same_run, told_trial_id
+from neps_core.asked_trial import AskedTrial, as_asked, check_same_run, handed_out, told_trial_id
 from neps_core.budget import CallBudget
 from neps_core.client_settings import client_settings
 from neps_core.connection import connect, overwrite_if_asked
@@ -37,6 +37,7 @@ from neps_core.reporting import judge_outcome, record_result, reportable_trial, 
 from neps_core.sampler import TrialSampler
 from neps_core.summary import summary_of
 from neps_core.summary_files import refresh_shared_summary_files
+from neps_core.trial_copies import own_copy
 
 #: Why ``ask`` waits under ``max_cost_per_run`` (as ``run()`` starts no trial beside them).
 COST_DECIDES = "under max_cost_per_run, their cost decides whether another trial fits"
@@ -213,7 +214,7 @@ class AskAndTell:
             self._claiming.clear()
             self._start_heartbeat()
         self._context.plugins.notify("neps_trial_sampled", run=self._context, trial=trial)
-        return self._asked_trial(trial)
+        return handed_out(trial, self._context.storage, self._context.space)
 
     def tell(
         self,
@@ -232,7 +233,8 @@ class AskAndTell:
         traceback. A result breaking the contract is stored as FAILED and raised, as in
         ``run()``: a ``TypeError`` for a wrong kind of value (no objective, a ``bool``), a
         ``ValueError`` for a wrong number (a ``MissingCostError`` under ``cost_to_spend``, a
-        negative cost). Returns the stored trial.
+        negative cost). Returns the stored trial (a copy: changing it changes nothing
+        stored).
 
         NePS's keywords: ``evaluation_duration`` replaces the time since ``ask()``;
         ``traceback_str`` is stored as the traceback of an exception result (with any other
@@ -271,6 +273,7 @@ class AskAndTell:
             stored = record_result(self._context.storage, trial_id, parsed, evaluated)
         except ObjectiveCountError as mismatch:  # stored as FAILED; observers hear of it first
             assert mismatch.trial is not None
+            mismatch.trial = own_copy(mismatch.trial)  # the caller's, as a returned trial is
             stored, raise_after = mismatch.trial, mismatch
         assert stored.report is not None
         with self._lock:
@@ -281,7 +284,7 @@ class AskAndTell:
         )
         if raise_after is not None and raise_after is not outcome.error:
             raise raise_after
-        return stored
+        return own_copy(stored)
 
     def tell_custom(
         self, *, config: Mapping[str, Any], result: Any, config_id: str | None = None, **told: Any
@@ -303,7 +306,7 @@ class AskAndTell:
         adjust = functools.partial(
             record.apply, fidelity_name=fidelity, settings=settings, raised=raised
         )
-        return import_into(storage, space, (config, result), "tell_custom()", adjust)
+        return own_copy(import_into(storage, space, (config, result), "tell_custom()", adjust))
 
     def close(self) -> Summary:
         """Stop heartbeating, tell observers the client is done, and return the run's summary.
@@ -384,17 +387,3 @@ class AskAndTell:
     def _running(self) -> set[str]:
         with self._lock:
             return set(self._outstanding)
-
-    def _asked_trial(self, trial: Trial) -> AskedTrial:
-        storage = self._context.storage
-        directory = storage.trial_directory(trial.id)
-        directory.mkdir(parents=True, exist_ok=True)
-        previous = trial.previous_trial_id
-        previous_directory = None if previous is None else storage.trial_directory(previous)
-        return AskedTrial(
-            id=trial.id,
-            config=self._context.space.resolve(trial.config),
-            pipeline_directory=directory,
-            previous_pipeline_directory=previous_directory,
-            trial=trial,
-        )

@@ -16,7 +16,10 @@ from typing import Any
 import attrs
 
 from neps_core.history import TrialHistory
+from neps_core.interfaces import Storage
 from neps_core.models import Trial, TrialState, trial_id
+from neps_core.space import PipelineSpace
+from neps_core.trial_copies import own_copy
 
 
 @attrs.frozen
@@ -36,6 +39,7 @@ class AskedTrial:
 
     ``config`` is exactly what ``evaluate_pipeline`` would receive as keyword arguments;
     ``previous_pipeline_directory`` is the folder of the trial a fidelity promotion continues.
+    ``trial`` is a copy of the stored record: changing it changes nothing stored.
     """
 
     id: str
@@ -62,22 +66,39 @@ class AskedTrial:
         )
 
 
+def handed_out(trial: Trial, storage: Storage, space: PipelineSpace) -> AskedTrial:
+    """What ``ask`` returns for the claimed ``trial``, its folder made; the ``trial`` record
+    is the caller's own copy (see ``trial_copies``), which ``tell`` does not read back."""
+    directory = storage.trial_directory(trial.id)
+    directory.mkdir(parents=True, exist_ok=True)
+    previous = trial.previous_trial_id
+    return AskedTrial(
+        id=trial.id,
+        config=space.resolve(trial.config),
+        pipeline_directory=directory,
+        previous_pipeline_directory=None if previous is None else storage.trial_directory(previous),
+        trial=own_copy(trial),
+    )
+
+
 def check_same_run(
     trial: AskedTrial | Trial | str | int, history: TrialHistory, root: Path
 ) -> None:
-    """A trial object of another run has an id here too: its result must not land on it."""
+    """A trial object of another run has an id here too: its result must not land on it.
+
+    Another run's trial may have drawn the same configuration (one seed, one optimizer), but
+    not at the same moment: the creation time tells them apart. The configuration is not
+    compared: the caller's copy is theirs to change (``kwargs = asked.trial.config``, the
+    fidelity popped), and ``tell`` stores the configuration as it was asked.
+    """
     record = trial.trial if isinstance(trial, AskedTrial) else trial
     if not isinstance(record, Trial):
         return
     stored = history.get(record.id)
-    # Another run's trial may have drawn the same configuration (one seed, one optimizer),
-    # but not at the same moment.
-    if stored is not None and (
-        dict(stored.config) != dict(record.config) or stored.created_at != record.created_at
-    ):
+    if stored is not None and stored.created_at != record.created_at:
         raise ValueError(
             f"tell(): trial {record.id!r} was asked in another run; trial {record.id!r} of "
-            f"{root} is another trial (another configuration, or created at another time)"
+            f"{root} is another trial (created at another time)"
         )
 
 

@@ -29,7 +29,6 @@ from neps_core import hookspecs
 from neps_core.errors import PluginLoadError, add_note
 from neps_core.hook_checks import hook_mistakes
 from neps_core.interfaces import Evaluator, Optimizer, SpaceAdapter, Storage
-from neps_core.observer_copies import own_copies
 from neps_core.plugin_checks import DISABLE_ENV, plugin_errors
 from neps_core.plugin_registration import (
     REGISTRATIONS,
@@ -38,6 +37,7 @@ from neps_core.plugin_registration import (
     fill_registries,
 )
 from neps_core.registry import Registry
+from neps_core.trial_copies import own_copies
 
 AD_HOC_ORIGIN = "run(plugins=...)"
 #: Packages a warning's location skips: ours, and contextlib's context managers around us.

@@ -116,6 +116,50 @@ def test_a_trial_asked_in_another_run_is_refused(tmp_path: Path) -> None:
         c.tell(asked_in_c, 0.75)
 
 
+@pytest.mark.parametrize("storage", ["disk", "sqlite"])
+def test_changing_what_ask_and_tell_hand_out_changes_nothing_stored(
+    root: Path, storage: str
+) -> None:
+    """``kwargs = asked.trial.config; kwargs.pop("epochs")`` changed the client's history: the
+    trial was stored without its fidelity, and hyperband promoted the changed configuration."""
+    space = {"epochs": neps.IntegerFidelity(1, 9), "x": neps.Float(0.0, 1.0)}
+    with neps.AskAndTell(space, root, optimizer="hyperband", storage=storage, seed=0) as client:
+        first_rung = client.ask(n=9)
+        asked = {trial.id: dict(trial.config) for trial in first_rung}
+        for trial in first_rung:
+            kwargs = trial.trial.config
+            epochs = kwargs.pop("epochs")  # type: ignore[attr-defined]
+            kwargs["x"] = 0.5  # type: ignore[index]
+            told = client.tell(trial, kwargs["x"] * epochs)  # still this run's trial
+            told.config["x"] = -1.0  # type: ignore[index]
+            told.report.extra["seen"] = True  # type: ignore[index, union-attr]
+        custom = client.tell_custom(config={"epochs": 1, "x": 0.25}, result=0.9)
+        custom.config.pop("epochs")  # type: ignore[attr-defined]
+        promoted = client.ask(n=3)
+        assert all(trial.trial.previous_trial_id in asked for trial in promoted)
+        for trial in promoted:
+            earlier = asked[trial.trial.previous_trial_id]  # type: ignore[index]
+            assert dict(trial.config) == {**earlier, "epochs": 3}
+            client.tell(trial, 0.1)
+    stored = {trial.id: trial for trial in neps.status(root).trials}  # as written
+    assert {i: dict(stored[i].config) for i in asked} == asked
+    assert all(stored[i].report.extra == {} for i in asked)  # type: ignore[union-attr]
+    assert dict(stored[custom.id].config) == {"epochs": 1, "x": 0.25}
+
+
+def test_the_trial_an_objective_count_error_carries_is_the_callers(root: Path) -> None:
+    client = neps.AskAndTell(SPACE, root, "random_search")
+    client.tell(client.ask(), {"objective_to_minimize": [0.1, 0.2]})  # type: ignore[arg-type]
+    one = client.ask()
+    assert one is not None
+    with pytest.raises(ObjectiveCountError) as refused:
+        client.tell(one, 0.3)
+    assert refused.value.trial is not None
+    refused.value.trial.config.clear()  # type: ignore[attr-defined]
+    in_the_client = {trial.id: trial for trial in client.close().trials}  # its own history
+    assert dict(in_the_client[one.id].config) == dict(_stored(root, one.id).config) != {}
+
+
 def test_failures_follow_the_result_contract(root: Path, caplog: pytest.LogCaptureFixture) -> None:
     client = neps.AskAndTell(SPACE, root, cost_to_spend=100.0)
     raised = client.ask()

@@ -1,12 +1,15 @@
-"""Each observer is told of a trial through copies of its own of the trial's mappings.
+"""Observers and users get trials through copies of their own of the trial's mappings.
 
 A trial is a frozen record, but its ``config``, ``metadata`` and report ``extra`` are plain
-dicts shared with the worker's history: an observer that tidied a log line with
+dicts shared with the worker's history. An observer that tidied a log line with
 ``trial.config.pop("seed")`` changed what ``evaluate_pipeline`` received, what the journal
 recorded and what every later ``ask`` read (a grid search evaluated one configuration for its
-whole budget). Observers "cannot change the run", so each gets the trial with those three
-mappings copied: ~5 us per event (a deep copy took ~22 us, several times per trial), and
-users keep plain dicts everywhere. Values inside them (a list in ``extra``) are shared.
+whole budget); an ask-and-tell loop that took ``kwargs = asked.trial.config`` and popped the
+fidelity had the trial stored without it on ``tell`` (and promoted by hyperband, though never
+evaluated at the higher fidelity). Neither may change the run, so each gets the trial with
+those three mappings copied: ~5 us per trial (a deep copy took ~22 us, several times per
+trial), and users keep plain dicts everywhere. Values inside them (a list in ``extra``) are
+shared.
 """
 
 from __future__ import annotations
@@ -18,18 +21,23 @@ import attrs
 from neps_core.models import Report, Trial
 
 
+def own_copy(trial: Trial) -> Trial:
+    """``trial`` with its ``config``, ``metadata`` and report ``extra`` copied."""
+    return attrs.evolve(
+        trial,
+        config=dict(trial.config),
+        metadata=dict(trial.metadata),
+        report=_copied(trial.report),
+    )
+
+
 def own_copies(arguments: dict[str, Any]) -> dict[str, Any]:
     """``arguments`` of an observer hook with its trial and report replaced by copies (the
     report by the copied trial's own, where it is that trial's)."""
     trial, report = arguments.get("trial"), arguments.get("report")
     copied = dict(arguments)
     if isinstance(trial, Trial):
-        copied["trial"] = attrs.evolve(
-            trial,
-            config=dict(trial.config),
-            metadata=dict(trial.metadata),
-            report=_copied(trial.report),
-        )
+        copied["trial"] = own_copy(trial)
         if report is not None and report is trial.report:
             copied["report"] = copied["trial"].report
             return copied
