@@ -22,7 +22,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, overload
 
-from neps_core.asked_trial import AskedTrial, as_asked, check_same_run, handed_out, told_trial_id
+from neps_core.asked_trial import AskedTrial, as_told, check_same_run, handed_out, told_trial_id
 from neps_core.budget import CallBudget
 from neps_core.client_settings import client_settings
 from neps_core.connection import connect, overwrite_if_asked
@@ -268,7 +268,7 @@ class AskAndTell:
             duration = evaluation_duration
         outcome = told_outcome(trial_id, result, duration, traceback_str, time_end)
         parsed, raise_after = judge_outcome(outcome, self.settings, "the result given to tell()")
-        evaluated = None if asked_at is None else as_asked(claimed, self.worker_id, asked_at)
+        evaluated = as_told(claimed, self.worker_id, asked_at)
         try:
             stored = record_result(self._context.storage, trial_id, parsed, evaluated)
         except ObjectiveCountError as mismatch:  # stored as FAILED; observers hear of it first

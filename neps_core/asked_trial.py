@@ -107,14 +107,20 @@ def told_trial_id(trial: AskedTrial | Trial | str | int) -> str:
     return trial.id if isinstance(trial, AskedTrial | Trial) else trial_id(trial)
 
 
-def as_asked(claimed: Trial, worker_id: str, asked_at: float) -> Trial | None:
-    """``claimed`` as the client ``worker_id`` asked it (at ``asked_at``, its monotonic
-    clock), where the trial was re-queued and taken by another worker since; else ``None``.
+def as_told(claimed: Trial, worker_id: str, asked_at: float | None) -> Trial | None:
+    """``claimed`` as the client ``worker_id`` tells it, where another worker holds it (for
+    ``record_result``); else ``None``.
 
-    The first result stands and names who produced it: a late client telling first was
-    recorded under the worker that took the trial over, which was then told it had reported.
+    The first result stands and names the client that told it. A trial asked elsewhere (a
+    scheduler asks, a collector tells) keeps its asker's start; it was recorded under the
+    asker, and a second tell refused as "from worker <asker>". One asked here (at
+    ``asked_at``, this client's monotonic clock), re-queued and taken by another worker since,
+    gets this client's start too: a late client telling first was recorded under the worker
+    that took the trial over, which was then told it had reported.
     """
     if claimed.worker_id == worker_id:
         return None
+    if asked_at is None:
+        return attrs.evolve(claimed, worker_id=worker_id)
     started_at = time.time() - (time.monotonic() - asked_at)
     return attrs.evolve(claimed, worker_id=worker_id, started_at=started_at)

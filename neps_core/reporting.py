@@ -66,10 +66,10 @@ def record_result(
 ) -> Trial:
     """Store a final result for ``trial_id``, refusing a second result for the same trial.
 
-    ``evaluated`` is the reporting worker's copy of the trial as it claimed it: where the
-    trial was handed to another worker meanwhile (this one was silent for longer than
-    ``stale_after``) and this result came first, the stored trial names this worker and its
-    start, not those of the evaluation whose result will be dropped.
+    ``evaluated`` is the trial as the worker or client reporting it names it, where another
+    worker holds it: one handed to another worker meanwhile (this one was silent for longer
+    than ``stale_after``) names this worker and its start, not those of the evaluation whose
+    result will be dropped; one an ask-and-tell client tells for another names the teller.
 
     Raises:
         ObjectiveCountError: After storing the trial as FAILED, when its result has another

@@ -610,6 +610,21 @@ def test_a_result_told_by_another_client_has_its_real_duration(root: Path) -> No
     submitter.close()
 
 
+def test_a_result_told_by_another_client_names_that_client(root: Path) -> None:
+    """It was stored under the asker, and the asker's own tell was refused as "from worker
+    submitter"; the docs say the first result names the client that told it."""
+    submitter = neps.AskAndTell(SPACE, root, "random_search", worker_id="submitter")
+    asked = submitter.ask()
+    assert asked is not None
+    with neps.AskAndTell(root_directory=root, worker_id="collector") as collector:
+        assert collector.tell(asked.id, 0.25).worker_id == "collector"
+    with pytest.raises(TrialAlreadyReportedError, match="from worker collector"):
+        submitter.tell(asked, 0.99)
+    submitter.close()
+    stored = _stored(root, asked.id)
+    assert (stored.worker_id, stored.started_at) == ("collector", asked.trial.started_at)
+
+
 @pytest.mark.parametrize("storage", ["disk", "sqlite"])
 def test_neps_keywords_of_tell_are_checked_before_anything_is_stored(
     root: Path, storage: str
