@@ -14,7 +14,7 @@ bracket schedule); only the draw of a new configuration at rung ``r`` changes:
   vote), so a misleading prior loses its weight as evidence comes in.
 
 The prior configuration itself is evaluated first, at the highest fidelity and outside the
-brackets (``sample_prior_first``, ``sample_prior_at_target``).
+brackets (``sample_prior_first``, ``sample_prior_at_target``); after imported trials too.
 
 Without priors (``requires_prior`` is False) a prior draw is a uniform draw: PriorBand is then
 Hyperband plus local search around the incumbent. ``optimizer="auto"`` picks it only for spaces
@@ -124,8 +124,6 @@ class PriorBand(BracketOptimizer):
 
     def sample_config(self, rung: int, rng: np.random.Generator, plan: Plan) -> dict[str, Any]:
         fidelity = self.rungs.fidelities[rung]
-        if self.settings.sample_prior_first and plan.roots == 0:
-            return self.space.prior_config(fidelity=fidelity)
         weights, incumbent = self.mixture(rung, plan)
         pick = int(rng.choice(3, p=weights))
         if pick == 2 and incumbent is not None:

@@ -77,6 +77,22 @@ class ConfigKeys:
         return known[1]
 
 
+def untried_prior(
+    space: PipelineSpace,
+    seen: Container[str],
+    *,
+    key: Callable[[Mapping[str, Any]], str] = config_key,
+    fidelity: Any = "max",
+) -> dict[str, Any] | None:
+    """The prior configuration (at ``fidelity``), or ``None`` once ``seen`` has its ``key``.
+
+    What "start with the prior configuration" checks: "no trial yet" never held after
+    ``import_trials`` or in a run another optimizer began, and the prior was never evaluated.
+    """
+    config = space.prior_config(fidelity=fidelity)
+    return None if key(config) in seen else config
+
+
 def unique_proposals(
     space: PipelineSpace,
     trials: Mapping[str, Trial],

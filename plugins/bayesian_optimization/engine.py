@@ -19,7 +19,7 @@ from scipy.stats import qmc
 from threadpoolctl import ThreadpoolController
 
 from neps_core.models import BudgetInfo, Proposal, Trial
-from neps_core.space.enumeration import MAX_DRAWS, unseen_config
+from neps_core.space.enumeration import MAX_DRAWS, unseen_config, untried_prior
 from neps_core.space.parameters import Categorical, Float, Numerical
 from neps_core.space.sampling import CATEGORICAL_PRIOR_MASS, NUMERIC_PRIOR_STD
 from neps_core_plugins.bayesian_optimization.acquisition import (
@@ -114,8 +114,6 @@ def design_config(
 ) -> dict[str, Any]:
     """The ``index``-th configuration of the initial design."""
     settings, space = optimizer.settings, optimizer.space
-    if settings.sample_prior_first and index == 0:
-        return space.prior_config()
     if settings.initial_design != "sobol" or optimizer.encoder.n_dims == 0:
         return space.sample(rng, use_priors=settings.initial_design == "prior")
     shape = shape_of(optimizer)
@@ -358,8 +356,12 @@ def _propose(
     rng = optimizer.random_generator(trials)
     observations = collect(trials, optimizer.encoder)
     batch = _Batch(optimizer, observations)
+    first = optimizer.settings.sample_prior_first and n > 0
+    prior = untried_prior(optimizer.space, batch.seen) if first else None
+    if prior is not None:  # also after imported trials, and before a model that could start
+        batch.accept(prior)
     use_model = observations.n_distinct_targets >= 2
-    for index in range(len(trials), len(trials) + n):
+    for index in range(len(trials) + len(batch.proposals), len(trials) + n):
         if use_model and index >= optimizer.n_initial:
             _model_proposals(batch, observations, budget, rng, n - len(batch.proposals))
             break

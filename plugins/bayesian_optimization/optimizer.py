@@ -63,7 +63,8 @@ class BayesianOptimizationSettings:
             ``max(5, min(20, 3 * dims))``, ``"ndim"`` (NePS's default) one per dimension.
         initial_design: ``"sobol"`` (scrambled Sobol points), ``"random"`` (uniform draws) or
             ``"prior"`` (draws around the space's priors).
-        sample_prior_first: Make the first configuration the space's prior configuration.
+        sample_prior_first: Make the first configuration the space's prior configuration
+            (also after imported trials; not when a trial of the run has it).
         cost_aware: With a ``cost_to_spend`` budget and reported costs, divide expected
             improvement by the predicted cost, less so as the budget runs out. The cost model
             is on log cost either way, so NePS's ``"log"`` means the same as ``True``.

@@ -14,7 +14,13 @@ from neps_core.errors import SettingsError
 from neps_core.interfaces import Optimizer
 from neps_core.models import BudgetInfo, Proposal, Trial
 from neps_core.space import PipelineSpace
-from neps_core.space.enumeration import MAX_DRAWS, ConfigKeys, config_key, unseen_config
+from neps_core.space.enumeration import (
+    MAX_DRAWS,
+    ConfigKeys,
+    config_key,
+    unseen_config,
+    untried_prior,
+)
 from neps_core_plugins.brackets.members import Member, Slot
 from neps_core_plugins.brackets.plan import Plan, Schedule
 from neps_core_plugins.brackets.rungs import Rungs
@@ -31,8 +37,8 @@ class BracketOptimizer(Optimizer):
     override :meth:`sample_config` (how new configurations are drawn), :meth:`rank` (which
     trials of a rung are best) and :meth:`check_objectives` (which results are usable).
     Settings need ``eta`` and may have ``early_stopping_rate``, ``sampler``,
-    ``sample_prior_first`` (the prior configuration is the first one started;
-    ``"highest_fidelity"``: at the highest fidelity, outside the brackets) and
+    ``sample_prior_first`` (the prior configuration is the first one started, also after
+    imported trials; ``"highest_fidelity"``: at the highest fidelity, outside the brackets) and
     ``sample_prior_at_target`` (``True`` means the same, as PriorBand does).
     """
 
@@ -98,10 +104,11 @@ class BracketOptimizer(Optimizer):
     def _tracker(self) -> PlanTracker:
         """The brackets of the history asked with, kept between asks."""
         custom = type(self).rank is not BracketOptimizer.rank
+        top = self.rungs.fidelities[-1]
         return PlanTracker(
             self.schedule,
             self.rungs,
-            first_root_loose=self._prior_at_target,
+            loose_config=self.space.prior_config(fidelity=top) if self._prior_at_target else None,
             rank=self.rank if custom else None,
         )
 
@@ -116,7 +123,7 @@ class BracketOptimizer(Optimizer):
     ) -> Proposal | object | None:
         """The first slot that fits the budget and yields a configuration not tried yet;
         :data:`USED_UP` when a slot fitted but the space had no new configuration left."""
-        if self._prior_at_target and plan.roots == 0:
+        if self._prior_at_target:
             first = self._prior_at_top(plan, guard, seen)
             if first is not None:
                 return first
@@ -138,10 +145,11 @@ class BracketOptimizer(Optimizer):
         return USED_UP if used_up else None
 
     def _prior_at_top(self, plan: Plan, guard: BudgetGuard, seen: set[str]) -> Proposal | None:
-        """The prior configuration at the highest fidelity, outside the brackets (if it fits)."""
+        """The prior configuration at the highest fidelity, outside the brackets (if it fits
+        and was not tried yet)."""
         top = self.rungs.fidelities[-1]
-        config = self.space.prior_config(fidelity=top)
-        if not guard.fits(top, False) or self._without_fidelity(config) in seen:
+        config = untried_prior(self.space, seen, key=self._without_fidelity, fidelity=top)
+        if config is None or not guard.fits(top, False):
             return None
         plan.take_loose(config)
         guard.spend(top, False)
@@ -152,7 +160,8 @@ class BracketOptimizer(Optimizer):
         self, slot: Slot, fidelity: float, rng: np.random.Generator, plan: Plan, seen: set[str]
     ) -> dict[str, Any] | None:
         """A promotion continues its member whatever ran elsewhere; a new configuration is one
-        not tried at any fidelity (``seen``).
+        not tried at any fidelity (``seen``): the prior configuration first if asked (and not
+        tried yet), then :meth:`sample_config`'s.
 
         A configuration drawn again at another fidelity ran from scratch what a promotion
         would continue: on small discrete spaces every configuration ran at every rung, and
@@ -163,6 +172,10 @@ class BracketOptimizer(Optimizer):
         if slot.source is not None:
             assert self.space.fidelity_name is not None
             return {**slot.source.config, self.space.fidelity_name: fidelity}
+        if getattr(self.settings, "sample_prior_first", False):
+            prior = untried_prior(self.space, seen, key=self._without_fidelity, fidelity=fidelity)
+            if prior is not None:
+                return prior
         for _ in range(MAX_DRAWS):
             config = self.sample_config(slot.rung, rng, plan)
             if self._without_fidelity(config) not in seen:
@@ -190,10 +203,8 @@ class BracketOptimizer(Optimizer):
         return first == "highest_fidelity" or (bool(first) and at_target)
 
     def sample_config(self, rung: int, rng: np.random.Generator, plan: Plan) -> dict[str, Any]:
-        """A new configuration at rung ``rung``: the prior first if asked, then the sampler."""
+        """A new configuration at rung ``rung``, drawn by the ``sampler``."""
         fidelity = self.rungs.fidelities[rung]
-        if getattr(self.settings, "sample_prior_first", False) and plan.roots == 0:
-            return self.space.prior_config(fidelity=fidelity)
         use_priors = getattr(self.settings, "sampler", "uniform") == "prior"
         return self.space.sample(rng, use_priors=use_priors, fidelity=fidelity)
 

@@ -55,16 +55,17 @@ class Schedule:
         trials: Mapping[str, Trial],
         rungs: Rungs,
         *,
-        first_root_loose: bool = False,
+        loose_config: Mapping[str, Any] | None = None,
         rank: Ranking | None = None,
     ) -> Plan:
         """The brackets as ``trials`` (in creation order) filled them.
 
-        ``first_root_loose``: a first configuration started at the top rung (the prior,
-        evaluated at the highest fidelity before any bracket) belongs to no bracket.
+        ``loose_config``: the first trial started with this configuration at the top rung
+        (the prior, evaluated at the highest fidelity before the brackets) belongs to no
+        bracket, whatever the run held before it (imported trials).
         ``rank``: how a rung's members are ranked (default: lowest objective first).
         """
-        plan = Plan(self, first_root_loose=first_root_loose, rank=rank)
+        plan = Plan(self, loose_config=loose_config, rank=rank)
         for trial in sorted(trials.values(), key=trial_order):
             plan.add_trial(trial, rungs.rung_of(trial.fidelity))
         return plan
@@ -80,18 +81,20 @@ class Plan:
     """
 
     def __init__(
-        self, schedule: Schedule, *, first_root_loose: bool = False, rank: Ranking | None = None
+        self,
+        schedule: Schedule,
+        *,
+        loose_config: Mapping[str, Any] | None = None,
+        rank: Ranking | None = None,
     ) -> None:
         self.schedule = schedule
         self.standings = Standings(rank)
         self.brackets: list[Bracket] = (
             [] if schedule.synchronous else [Bracket(shape) for shape in schedule.shapes]
         )
-        #: Members outside every bracket (never promoted): see ``first_root_loose``.
+        #: Members outside every bracket (never promoted): see ``loose_config``.
         self.loose = Bracket(BracketShape(schedule.top, (1,)))
-        self.first_root_loose = first_root_loose
-        self.roots = 0  # configurations started afresh (trials and proposals)
-        self._own_roots = 0  # those of them with the run's own (numeric) ids
+        self.loose_config = None if loose_config is None else dict(loose_config)
         self._by_id: dict[str, tuple[Bracket, Member]] = {}
         #: The rung and source of every trial read, placed in a bracket or not.
         self._read: dict[str, tuple[int | None, str | None]] = {}
@@ -163,17 +166,10 @@ class Plan:
             bracket, source = self._by_id[previous]
             source.promoted = True
         else:
-            # The prior at the top is the run's first own trial: named ones (sorted first) are not.
-            own = trial.id.isdigit()
-            loose = self.first_root_loose and own and self._own_roots == 0
-            chosen = (
-                self.loose if loose and rung == self.schedule.top else self._bracket_for_new(rung)
-            )
+            chosen = self.loose if self._is_loose(trial, rung) else self._bracket_for_new(rung)
             if chosen is None:
                 return
             bracket = chosen
-            self.roots += 1
-            self._own_roots += own
         bracket.members(rung).append(member)
         self._by_id[trial.id] = (bracket, member)
         self._finished[bracket, rung] += trial.state.is_final
@@ -182,6 +178,18 @@ class Plan:
         for child, child_rung in self._waiting.pop(trial.id, []):
             self._waiting_ids.discard(child.id)
             self._place(child, child_rung)
+
+    def _is_loose(self, trial: Trial, rung: int) -> bool:
+        """Whether a new trial is the prior started at the top outside the brackets: the
+        first one with ``loose_config``, not the run's first trial (an imported trial, or
+        one named by a plugin storage and sorted first, took the prior's place)."""
+        top = self.schedule.top
+        return (
+            rung == top
+            and self.loose_config is not None
+            and not self.loose.members(top)
+            and dict(trial.config) == self.loose_config
+        )
 
     def _unsettle(self, bracket: Bracket) -> None:
         """``bracket`` changed: whether it has promotions to offer must be found again."""
@@ -251,7 +259,7 @@ class Plan:
     @contextlib.contextmanager
     def tentative(self) -> Iterator[Plan]:
         """Take an ask's proposals (:meth:`take`, :meth:`take_loose`); forget them on exit."""
-        brackets, roots = len(self.brackets), self.roots
+        brackets = len(self.brackets)
         self._taken = []
         try:
             yield self
@@ -263,7 +271,6 @@ class Plan:
             for bracket in self.brackets[brackets:]:
                 self._open[bracket.shape.base].remove(bracket)
             del self.brackets[brackets:]
-            self.roots = roots
             self._taken = None
 
     def take(self, slot: Slot, config: Mapping[str, Any]) -> None:
@@ -276,13 +283,10 @@ class Plan:
             bracket = opened
         if slot.source is not None:
             slot.source.promoted = True
-        else:
-            self.roots += 1
         self._note_taken(bracket, slot.rung, config, slot.source)
 
     def take_loose(self, config: Mapping[str, Any]) -> None:
         """Record a proposal at the top rung outside every bracket."""
-        self.roots += 1
         self._note_taken(self.loose, self.schedule.top, config, None)
 
     def _note_taken(

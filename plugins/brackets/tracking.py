@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 from neps_core.history import ChangeFeed
 from neps_core.models import Trial
@@ -21,11 +22,16 @@ class PlanTracker:
     """
 
     def __init__(
-        self, schedule: Schedule, rungs: Rungs, *, first_root_loose: bool, rank: Ranking | None
+        self,
+        schedule: Schedule,
+        rungs: Rungs,
+        *,
+        loose_config: Mapping[str, Any] | None,
+        rank: Ranking | None,
     ) -> None:
         self.schedule = schedule
         self.rungs = rungs
-        self.first_root_loose = first_root_loose
+        self.loose_config = loose_config
         self.rank = rank
         self._plan: Plan | None = None
         self._changes = ChangeFeed()
@@ -35,7 +41,7 @@ class PlanTracker:
         changed = self._changes.since_last(trials)
         if self._plan is None or changed is None or not self._caught_up(trials, changed):
             self._plan = self.schedule.plan(
-                trials, self.rungs, first_root_loose=self.first_root_loose, rank=self.rank
+                trials, self.rungs, loose_config=self.loose_config, rank=self.rank
             )
         return self._plan
 

@@ -264,3 +264,37 @@ def test_nepss_example_order_space_first_is_taken(root: Path) -> None:
         neps.import_trials(pairs)
     with pytest.raises(TypeError, match=r"at most 3 positional arguments \(4 given\)"):
         neps.import_trials(pairs, root, ExampleSpace(), "disk")
+
+
+PRIOR_SPACE = {
+    "x": neps.Float(0.0, 1.0, prior=0.3, prior_confidence="high"),
+    "epochs": neps.IntegerFidelity(1, 9),
+}
+
+
+@pytest.mark.parametrize(
+    ("optimizer", "epochs"),
+    [
+        ("priorband", 9),
+        (("hyperband", {"sample_prior_first": True}), 1),
+        (("asha", {"sample_prior_first": "highest_fidelity"}), 9),
+        ("pibo", 9),
+    ],
+)
+def test_an_optimizer_starting_from_the_prior_still_does_after_imported_trials(
+    root: Path, optimizer: object, epochs: int
+) -> None:
+    """They started from the prior when the run had no trial yet, so after an import (or
+    another optimizer's trials) the prior configuration was never evaluated."""
+    imported = {"x": 0.9, "epochs": 1}
+    neps.import_trials([(imported, 0.6)], root, PRIOR_SPACE, optimizer=optimizer)
+    summary = neps.run(
+        lambda x, epochs: abs(x - 0.3) + 1 / epochs,
+        PRIOR_SPACE,
+        root_directory=root,
+        optimizer=optimizer,
+        evaluations_to_spend=3,
+        seed=0,
+    )
+    trials = sorted(summary.trials, key=lambda t: int(t.id))
+    assert [t.config for t in trials[:2]] == [imported, {"x": 0.3, "epochs": epochs}]

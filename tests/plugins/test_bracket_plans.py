@@ -201,16 +201,26 @@ def test_named_trials_are_promoted_once_and_the_plan_is_kept() -> None:
 
 
 @pytest.mark.parametrize("name", ["hyperband", "asha"])
-def test_the_prior_at_the_top_stays_outside_the_brackets_beside_named_trials(name: str) -> None:
-    """Named ids sort first: an imported trial taken for the run's first configuration put
-    the prior (trial 1, at the top) into a bracket's slot, or out of the plan (asha)."""
+@pytest.mark.parametrize("imported_id", ["imp0", "1"])
+def test_the_prior_goes_first_at_the_top_outside_the_brackets_after_imported_trials(
+    name: str, imported_id: str
+) -> None:
+    """An imported trial (named, sorted first, or numbered as import_trials numbers them)
+    counted as the run's first configuration: the prior was never proposed, and a prior at
+    the top after it was put into a bracket's slot, or out of the plan (asha)."""
     optimizer = build_optimizer(
         load_plugins().optimizers[name], {"sample_prior_first": "highest_fidelity"}, SPACE, 7
     )
     history = TrialHistory()
-    prior = optimizer.space.prior_config(fidelity=27)
-    history.put(make_trial(1, prior, objective=0.1, fidelity=27))
     imported = {"x": 0.9, "kind": "a", "epochs": 1}
-    history.put(make_trial("imp0", imported, objective=0.5, fidelity=1))
-    plan = optimizer.schedule.plan(history, optimizer.rungs, first_root_loose=True)
-    assert [m.trial_id for m in plan.loose.members(optimizer.rungs.top)] == ["1"]
+    history.put(make_trial(imported_id, imported, objective=0.5, fidelity=1))
+    prior = optimizer.space.prior_config(fidelity=27)
+    [first] = optimizer.ask(history, history.budget(), 1)
+    assert first == Proposal(prior)
+    prior_id = history.next_id()
+    history.put(make_trial(prior_id, prior, objective=0.1, fidelity=27))
+    plan = optimizer.schedule.plan(history, optimizer.rungs, loose_config=prior)
+    assert [m.trial_id for m in plan.loose.members(optimizer.rungs.top)] == [prior_id]
+    assert prior_id not in {m.trial_id for b in plan.brackets for m in b.members(3)}
+    [after] = optimizer.ask(history, history.budget(), 1)
+    assert after.config["epochs"] == 1 and after.config != prior

@@ -92,6 +92,21 @@ def test_the_first_proposal_is_the_prior() -> None:
     assert other.config != first.config
 
 
+@pytest.mark.parametrize("imported", [1, 8])
+def test_the_prior_goes_first_after_imported_trials(imported: int) -> None:
+    """Trials already in the run (imported, or another optimizer's) made the prior's turn,
+    "the first proposal", never come: it was never evaluated, and once the run held the
+    initial design (6 here) the model took over."""
+    space = square((0.8, 0.2))
+    history = _history(space, imported)
+    optimizer = pibo(space)
+    first, second = optimizer.ask(history, history.budget(), 2)
+    assert first.config == {"x": 0.8, "y": 0.2} != second.config
+    history.put(make_trial(history.next_id(), first.config, objective=bowl(first.config)))
+    [after] = optimizer.ask(history, history.budget(), 1)
+    assert after.config != first.config
+
+
 def _history(space: neps.PipelineSpace, n: int, seed: int = 0) -> TrialHistory:
     rng = np.random.default_rng(seed)
     history = TrialHistory()

@@ -131,8 +131,8 @@ def test_the_prior_goes_first_at_the_highest_fidelity_outside_the_brackets(base:
     assert first == Proposal({"x": 0.8, "kind": "a", "epochs": 9})
     assert second.config["epochs"] == 1
     history = history_of([make_trial(1, first.config, objective=0.5, fidelity=9)])
-    plan = optimizer.schedule.plan(history, optimizer.rungs, first_root_loose=True)
-    assert plan.roots == 1
+    plan = optimizer.schedule.plan(history, optimizer.rungs, loose_config=first.config)
+    assert [m.trial_id for m in plan.loose.members(2)] == ["1"]
     assert all(not b.members(2) for b in plan.brackets)
     assert plan.successes_by_rung() == {2: list(plan.loose.members(2))}
     [after] = optimizer.ask(history, history.budget(), 1)
