@@ -5,8 +5,9 @@ bracket schedule); only the draw of a new configuration at rung ``r`` changes:
 
 * uniform with probability ``p_u = 1 / (1 + eta**r)``: exploration where evaluations are cheap,
   trust in the prior where they are expensive;
-* otherwise around the prior, or - once finished trials used the fidelity of one successive
-  halving bracket and some configuration finished at the highest fidelity - around the
+* otherwise around the prior, or - once the brackets' finished trials used the fidelity of
+  one successive halving bracket (each configuration once, at the fidelity it reached, since
+  promotions continue) and some configuration finished at the highest fidelity - around the
   incumbent (the best one there), mutated decision by decision with probability
   ``mutation_rate`` by a normal step of ``mutation_std`` in the unit interval. The share
   ``1 - p_u`` is split by how likely the best configurations of the highest rung with ``eta``
@@ -23,6 +24,7 @@ with priors.
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 from collections.abc import Mapping, Sequence
@@ -143,25 +145,49 @@ class PriorBand(BracketOptimizer):
         """Probabilities of a uniform, a prior and an incumbent draw at ``rung``; the incumbent."""
         uniform = 1.0 / (1.0 + self.settings.eta**rung)
         by_rung = plan.successes_by_rung()
-        incumbent = self.incumbent(by_rung)
+        incumbent = self.incumbent(plan, by_rung)
         if incumbent is None:
             return np.array([uniform, 1.0 - uniform, 0.0]), None
         prior = (1.0 - uniform) * self.prior_share(by_rung, incumbent)
         return np.array([uniform, prior, 1.0 - uniform - prior]), incumbent
 
-    def incumbent(self, by_rung: Mapping[int, list[Member]]) -> Member | None:
+    def incumbent(self, plan: Plan, by_rung: Mapping[int, list[Member]]) -> Member | None:
         """The best configuration of the top rung, once local search is due.
 
-        That is when finished trials have used the fidelity of one successive halving bracket
-        from the lowest rung (with continuations) and some trial finished at the top rung.
+        That is when some trial finished at the top rung and the brackets' finished trials
+        have used the fidelity of one successive halving bracket from the lowest rung.
         """
         at_top = by_rung.get(self.rungs.top, [])
-        fidelities = self.rungs.fidelities
-        spent = sum(fidelities[rung] * len(members) for rung, members in by_rung.items())
+        return (
+            self.rank(at_top, 1)[0] if at_top and self._spent(plan) >= self._one_bracket else None
+        )
+
+    @functools.cached_property
+    def _one_bracket(self) -> float:
+        """The fidelity one successive halving bracket from the lowest rung uses."""
         shape = halving_shape(self.rungs.top, self.settings.eta, 0)
-        steps = [high - low for low, high in zip((0, *fidelities), fidelities, strict=False)]
-        bracket = sum(n * step for n, step in zip(shape.sizes, steps, strict=True))
-        return self.rank(at_top, 1)[0] if at_top and spent >= bracket else None
+        return sum(n * self._step(rung, 0) for rung, n in enumerate(shape.sizes))
+
+    def _spent(self, plan: Plan) -> float:
+        """The fidelity the brackets' successful trials used, counted as :attr:`_one_bracket`
+        counts it: each configuration once, at the fidelity it reached.
+
+        A promotion continues its trial of the rung below, so it adds the step between the
+        two. Counting every trial at its rung's fidelity (1 + 3 + 9 for one that reached 9),
+        and the prior evaluated outside the brackets, made local search due when the first
+        bracket had used 45 of its 81 (fidelity 1..27, eta 3).
+        """
+        return sum(
+            self._step(rung, bracket.shape.base) * sum(m.success for m in members)
+            for bracket in plan.brackets
+            for rung, members in bracket.rungs.items()
+        )
+
+    def _step(self, rung: int, base: int) -> float:
+        """The fidelity a trial on ``rung`` of a bracket from ``base`` adds: all of its rung's
+        at the base, where configurations start, else the step from the rung below."""
+        fidelities = self.rungs.fidelities
+        return fidelities[rung] - (fidelities[rung - 1] if rung > base else 0)
 
     def prior_share(self, by_rung: Mapping[int, list[Member]], incumbent: Member) -> float:
         """How much of the non-uniform draws goes to the prior rather than to the incumbent.

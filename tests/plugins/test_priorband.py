@@ -12,7 +12,7 @@ from neps_core.history import TrialHistory
 from neps_core.models import Proposal
 from neps_core.space import NotEquals
 from neps_core.space.resolution import Resolver
-from neps_core.testing import OptimizerContract, history_of, make_trial
+from neps_core.testing import OptimizerContract, add_proposals, history_of, make_trial
 from neps_core_plugins.priorband import (
     PriorBand,
     PriorBandSettings,
@@ -71,6 +71,23 @@ def test_evidence_against_the_prior_shifts_weight_to_the_incumbent() -> None:
     confirming.put(make_trial(1, first.config, objective=0.0, fidelity=9))  # 0.8 is the best
     weights, _ = optimizer.mixture(0, optimizer.schedule.plan(confirming, optimizer.rungs))
     assert weights[1] > 2 * weights[2]  # most of the non-uniform half goes to the prior
+
+
+def test_local_search_waits_for_one_bracket_of_fidelity_counted_as_promotions_continue() -> None:
+    """Fidelity 1..9: one bracket is 9 x 1 + 3 x (3 - 1) + 1 x (9 - 3) = 21. Counting each
+    promoted trial at its rung's full fidelity, and the prior run outside the brackets, made
+    it due once the first promotion finished (9 + 9 + 3), not when the bracket was done."""
+    optimizer = PriorBand(SPACE, seed=0)
+    prior = optimizer.space.prior_config(fidelity=9)
+    history = TrialHistory()
+    due: list[str] = []
+    while not due:
+        [trial] = add_proposals(history, SPACE, optimizer.ask(history, history.budget(), 1))
+        plan = optimizer.schedule.plan(history, optimizer.rungs, loose_config=prior)
+        if optimizer.mixture(0, plan)[1] is not None:
+            due.append(trial.id)
+    brackets_top = [m.trial_id for b in plan.brackets for m in b.members(2)]
+    assert due == brackets_top == ["14"]  # the prior, 9 + 3 on rungs 0 and 1, then the top
 
 
 def test_draws_follow_the_mixture() -> None:
