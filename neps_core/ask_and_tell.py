@@ -28,8 +28,9 @@ from neps_core.client_settings import client_settings
 from neps_core.connection import connect, overwrite_if_asked
 from neps_core.custom_record import CustomRecord
 from neps_core.errors import ObjectiveCountError
+from neps_core.heartbeat import Heartbeat
 from neps_core.importing import import_into
-from neps_core.liveness import Heartbeat, give_back_running
+from neps_core.liveness import give_back_running
 from neps_core.models import Summary, Trial
 from neps_core.plugin_manager import load_plugins
 from neps_core.presence import present_in

@@ -1,20 +1,19 @@
-"""Worker liveness: heartbeats for running trials, and recovery of trials whose worker died.
+"""Worker liveness: recovery of trials whose worker died.
 
 A worker refreshes ``last_heartbeat`` of the trials it is evaluating every
-``heartbeat_interval`` seconds from a background thread (with its own storage handle, so the
-evaluation itself is never interrupted). Whoever samples next looks for trials that have been
-silent for ``stale_after`` seconds: they go back to PENDING for another worker, or become
-CRASHED once they have been tried ``max_trial_attempts`` times. Trials evaluated
-asynchronously (``evaluate_pipeline`` returned ``None``) await ``save_pipeline_results``, not
-a worker, and are left alone. A dead ``run()`` worker of this machine is known at once when
-its process is no longer present in the run (``recover_gone_workers``): no ``stale_after``.
+``heartbeat_interval`` seconds (``heartbeat.Heartbeat``). Whoever samples next looks for
+trials that have been silent for ``stale_after`` seconds: they go back to PENDING for another
+worker, or become CRASHED once they have been tried ``max_trial_attempts`` times. Trials
+evaluated asynchronously (``evaluate_pipeline`` returned ``None``) await
+``save_pipeline_results``, not a worker, and are left alone. A dead ``run()`` worker of this
+machine is known at once when its process is no longer present in the run
+(``recover_gone_workers``): no ``stale_after``.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-import threading
 import time
 from collections.abc import Callable, Collection, Mapping
 from typing import Any
@@ -332,68 +331,3 @@ def give_back_running(storage: Storage, trial_ids: set[str], worker_id: str, rea
         storage.transact(release)
     except Exception as error:  # the storage may be why it stops
         logger.warning("Could not give back trials %s: %s", sorted(trial_ids), error)
-
-
-class Heartbeat:
-    """A daemon thread refreshing ``last_heartbeat`` of this worker's running trials."""
-
-    def __init__(
-        self,
-        open_storage: Callable[[], Storage],
-        worker_id: str,
-        interval: float,
-        running: Callable[[], set[str]],
-    ) -> None:
-        self._open_storage = open_storage
-        self._worker_id = worker_id
-        self._interval = interval
-        self._running = running
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="neps-core-heartbeat", daemon=True)
-
-    def __enter__(self) -> Heartbeat:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self._stop.set()
-        self._thread.join()
-
-    def _loop(self) -> None:
-        storage: Storage | None = None  # opened at the first beat, once the run is under way
-        try:
-            while not self._stop.wait(self._interval):
-                if storage is None:
-                    storage = self._opened()
-                if storage is not None:
-                    self._beat(storage)
-        finally:
-            if storage is not None:
-                storage.close()
-
-    def _opened(self) -> Storage | None:
-        try:
-            return self._open_storage()
-        except Exception:  # tried again at the next beat: missed beats must not end beating
-            logger.exception("Heartbeat of worker %s could not open the storage", self._worker_id)
-            return None
-
-    def _beat(self, storage: Storage) -> None:
-        running = self._running()
-        if not running:
-            return
-
-        def refresh(history: TrialHistory) -> list[Trial]:
-            now = time.time()
-            return [
-                attrs.evolve(history[trial_id], last_heartbeat=now)
-                for trial_id in running
-                if trial_id in history
-                and history[trial_id].state is TrialState.EVALUATING
-                and history[trial_id].worker_id == self._worker_id
-            ]
-
-        try:
-            storage.transact(refresh)
-        except Exception:  # a missed beat must not kill the worker; the next one retries
-            logger.exception("Heartbeat of worker %s failed", self._worker_id)

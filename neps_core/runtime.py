@@ -29,11 +29,11 @@ from neps_core.errors import (
     add_note,
 )
 from neps_core.estimate_wait import CostEstimateWait, ResultsWait
+from neps_core.heartbeat import Heartbeat
 from neps_core.history import TrialHistory
 from neps_core.interfaces import EvaluationJob, EvaluationOutcome
 from neps_core.liveness import (
     ASYNC_MARK,
-    Heartbeat,
     give_back_running,
     mention_silent_workers,
     requeue_or_crash,

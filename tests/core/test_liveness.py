@@ -18,6 +18,7 @@ from worker_processes import suspend
 
 import neps_core as neps
 from neps_core import liveness, presence
+from neps_core.heartbeat import Heartbeat
 from neps_core.history import TrialHistory
 from neps_core.liveness import ASYNC_MARK, recover_stale_trials
 from neps_core.models import Trial, TrialState
@@ -598,7 +599,7 @@ def test_a_heartbeat_that_cannot_open_the_storage_tries_again(
             raise OSError("the file system hiccups")
         return open_storage(root, None, load_plugins())
 
-    heartbeat = liveness.Heartbeat(open_after_a_failure, "w", 0.05, running=lambda: {"1"})
+    heartbeat = Heartbeat(open_after_a_failure, "w", 0.05, running=lambda: {"1"})
     with caplog.at_level("ERROR", logger="neps_core"), heartbeat:
         deadline = time.monotonic() + 30
         while storage.sync()["1"].last_heartbeat == 0.0:

@@ -1,0 +1,86 @@
+"""The heartbeat of a worker's running trials: proof, readable by every process, that it lives.
+
+A background thread with its own storage handle refreshes ``last_heartbeat`` every
+``heartbeat_interval`` seconds, so the evaluation itself is never interrupted; other
+processes judge the trials by it (``liveness.recover_stale_trials``).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+import attrs
+
+from neps_core.history import TrialHistory
+from neps_core.interfaces import Storage
+from neps_core.models import Trial, TrialState
+
+logger = logging.getLogger(__name__)
+
+
+class Heartbeat:
+    """A daemon thread refreshing ``last_heartbeat`` of this worker's running trials."""
+
+    def __init__(
+        self,
+        open_storage: Callable[[], Storage],
+        worker_id: str,
+        interval: float,
+        running: Callable[[], set[str]],
+    ) -> None:
+        self._open_storage = open_storage
+        self._worker_id = worker_id
+        self._interval = interval
+        self._running = running
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="neps-core-heartbeat", daemon=True)
+
+    def __enter__(self) -> Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _loop(self) -> None:
+        storage: Storage | None = None  # opened at the first beat, once the run is under way
+        try:
+            while not self._stop.wait(self._interval):
+                if storage is None:
+                    storage = self._opened()
+                if storage is not None:
+                    self._beat(storage)
+        finally:
+            if storage is not None:
+                storage.close()
+
+    def _opened(self) -> Storage | None:
+        try:
+            return self._open_storage()
+        except Exception:  # tried again at the next beat: missed beats must not end beating
+            logger.exception("Heartbeat of worker %s could not open the storage", self._worker_id)
+            return None
+
+    def _beat(self, storage: Storage) -> None:
+        running = self._running()
+        if not running:
+            return
+
+        def refresh(history: TrialHistory) -> list[Trial]:
+            now = time.time()
+            return [
+                attrs.evolve(history[trial_id], last_heartbeat=now)
+                for trial_id in running
+                if trial_id in history
+                and history[trial_id].state is TrialState.EVALUATING
+                and history[trial_id].worker_id == self._worker_id
+            ]
+
+        try:
+            storage.transact(refresh)
+        except Exception:  # a missed beat must not kill the worker; the next one retries
+            logger.exception("Heartbeat of worker %s failed", self._worker_id)
