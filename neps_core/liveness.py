@@ -2,11 +2,13 @@
 
 A worker refreshes ``last_heartbeat`` of the trials it is evaluating every
 ``heartbeat_interval`` seconds (``heartbeat.Heartbeat``). Whoever samples next looks for
-trials that have been silent for ``stale_after`` seconds: they go back to PENDING for another
-worker, or become CRASHED once they have been tried ``max_trial_attempts`` times. Trials
-evaluated asynchronously (``evaluate_pipeline`` returned ``None``) await
-``save_pipeline_results``, not a worker, and are left alone. A dead ``run()`` worker of this
-machine is known at once when its process is no longer present in the run
+trials silent for ``stale_after`` seconds: their holder's, recorded as it claimed them
+(``STALE_AFTER``), as only it knows how long its trials may go unheard (a client that sent
+them to a cluster and exited); the looker's own only for trials of older roots. They go back
+to PENDING for another worker, or become CRASHED once they have been tried
+``max_trial_attempts`` times. Trials evaluated asynchronously (``evaluate_pipeline`` returned
+``None``) await ``save_pipeline_results``, not a worker, and are left alone. A dead ``run()``
+worker of this machine is known at once when its process is no longer present in the run
 (``recover_gone_workers``): no ``stale_after``.
 """
 
@@ -26,12 +28,15 @@ from neps_core.history import TrialHistory
 from neps_core.interfaces import Storage
 from neps_core.models import Report, Trial, TrialState
 from neps_core.presence import start_ticks, this_machine, this_process
+from neps_core.validators import is_finite_number
 
 logger = logging.getLogger(__name__)
 
 ASYNC_MARK = "awaiting_result"
 #: Metadata of a trial claimed by a run() worker: its process (see ``presence.this_process``).
 WORKER_PROCESS = "worker_process"
+#: Metadata of a claimed trial: the ``stale_after`` of the worker or client that claimed it.
+STALE_AFTER = "stale_after"
 
 #: Seconds between two checks of a sampler for gone workers. The check reads ``/proc/locks``,
 #: and while the kernel lists its locks every lock operation of the machine waits: done at
@@ -42,12 +47,25 @@ GONE_CHECK_INTERVAL = 2.0
 
 def without_running_marks(metadata: Mapping[str, Any]) -> dict[str, Any]:
     """``metadata`` without what was true only while the trial ran (who runs it, awaiting)."""
-    return {k: v for k, v in metadata.items() if k not in (ASYNC_MARK, WORKER_PROCESS)}
+    return {k: v for k, v in metadata.items() if k not in (ASYNC_MARK, WORKER_PROCESS, STALE_AFTER)}
 
 
 def last_sign_of_life(trial: Trial) -> float:
     """When the worker evaluating ``trial`` last proved it was alive."""
     return trial.last_heartbeat or trial.started_at or trial.created_at
+
+
+def stale_after_of(trial: Trial, default: float) -> float:
+    """The ``stale_after`` that ``trial``'s holder recorded on claiming it; ``default`` (the
+    looker's own) where none is, as in roots from before it was recorded."""
+    recorded: Any = trial.metadata.get(STALE_AFTER)
+    return float(recorded) if is_finite_number(recorded) and recorded > 0 else default
+
+
+def is_silent(trial: Trial, now: float, stale_after: float) -> bool:
+    """Whether ``trial``'s holder has not heartbeated for its ``stale_after`` (``stale_after_of``;
+    the looker's ``stale_after`` where it recorded none)."""
+    return now - last_sign_of_life(trial) >= stale_after_of(trial, stale_after)
 
 
 def awaits_result(trial: Trial) -> bool:
@@ -62,7 +80,7 @@ def live_trials(
 
     A ``run()`` worker of this machine is alive while its pid is ``present`` (see
     ``presence.processes_present``), whatever its heartbeat; other workers, or all of them
-    when ``present`` is ``None``, while they heartbeated within ``stale_after`` seconds.
+    when ``present`` is ``None``, while they are not ``is_silent``.
     """
     machine = _this_machine(present)
     return [
@@ -87,7 +105,7 @@ def _alive(
     """Known from the lock table for a worker of ``machine``, else from its heartbeat."""
     if _runs_on(trial, machine):
         return _still_present(trial, present)
-    return now - last_sign_of_life(trial) < stale_after
+    return not is_silent(trial, now, stale_after)
 
 
 def _still_present(trial: Trial, present: list[str]) -> bool:
@@ -124,8 +142,8 @@ def refuse_if_alive(
 ) -> None:
     """Raise ``LiveWorkersError`` if workers still evaluate trials: ``action`` would harm them.
 
-    ``wait_hint`` names the setting the heartbeat age is compared with; ``present`` is as
-    for ``live_trials``.
+    ``wait_hint`` names the looker's setting the heartbeat age is compared with where the
+    holder recorded none (``stale_after_of``); ``present`` is as for ``live_trials``.
     """
     now = time.time()
     alive = live_trials(history, now, stale_after, present)
@@ -137,13 +155,22 @@ def refuse_if_alive(
         machine = _this_machine(present)
         elsewhere = [t for t in alive if not _runs_on(t, machine)]
         wait = (  # waiting helps only for workers known by their heartbeat
-            f", or wait until their heartbeat is older than {wait_hint} ({stale_after:g} s)"
+            _wait_advice(elsewhere, stale_after, wait_hint)
             if elsewhere
             else " (their processes still run on this machine)"
         )
         raise LiveWorkersError(
             f"Refusing to {action}: live workers are evaluating {described}. Stop them first{wait}."
         )
+
+
+def _wait_advice(trials: list[Trial], stale_after: float, wait_hint: str) -> str:
+    """How long to wait for ``trials`` to be stale: their holders' own ``stale_after`` where
+    recorded (the looker's ``wait_hint`` would not shorten it), else the looker's."""
+    longest = max(stale_after_of(trial, stale_after) for trial in trials)
+    recorded = any(STALE_AFTER in trial.metadata for trial in trials)
+    setting = "their workers' stale_after" if recorded else wait_hint
+    return f", or wait until their heartbeat is older than {setting} ({longest:g} s)"
 
 
 def refuse_if_working(
@@ -190,7 +217,7 @@ def mention_silent_workers(
             "(stale_after)",
             ", ".join(t.id for t in silent),
             min(now - last_sign_of_life(t) for t in silent),
-            stale_after,
+            max(stale_after_of(t, stale_after) for t in silent),
         )
 
 
@@ -214,7 +241,7 @@ def recover_stale_trials(
         for i in history.ids_in(TrialState.EVALUATING)
         if i not in known
         and not awaits_result(history[i])
-        and now - last_sign_of_life(history[i]) >= stale_after
+        and is_silent(history[i], now, stale_after)
     ]
     alive = (present() if old else None) or []
     machine, me = (this_machine(), this_process()) if alive else (None, None)

@@ -25,9 +25,10 @@ from neps_core.interfaces import Optimizer, Storage
 from neps_core.interfaces.optimizer import first_multi_objective
 from neps_core.liveness import (
     GONE_CHECK_INTERVAL,
+    STALE_AFTER,
     WORKER_PROCESS,
     awaits_result,
-    last_sign_of_life,
+    is_silent,
     recover_gone_workers,
     recover_stale_trials,
     without_running_marks,
@@ -61,7 +62,8 @@ class TrialSampler:
         process: str | None = None,
     ) -> None:
         """``process`` (a ``run()`` worker's, see ``presence.this_process``) is recorded in
-        the trials it claims, so that they are re-queued at once should it die."""
+        the trials it claims, so that they are re-queued at once should it die; so is the
+        ``stale_after`` of ``settings``, by which every process judges its silence."""
         self.settings = settings
         self.process = process
         self.space = space
@@ -221,8 +223,9 @@ class TrialSampler:
         return [*gone, *stale]
 
     def _claimed_metadata(self, metadata: Mapping[str, Any]) -> dict[str, Any]:
-        """``metadata`` naming this sampler's process as the one evaluating, if it has one."""
-        kept = {key: value for key, value in metadata.items() if key != WORKER_PROCESS}
+        """``metadata`` with this worker's ``stale_after`` (``liveness.stale_after_of``), and
+        naming this sampler's process as the one evaluating, if it has one."""
+        kept = {**without_running_marks(metadata), STALE_AFTER: self.settings.stale_after}
         return kept if self.process is None else {**kept, WORKER_PROCESS: self.process}
 
     def _cost_allows(self, history: TrialHistory, budget: BudgetInfo) -> int:
@@ -383,8 +386,8 @@ def evaluated_by_a_worker(trial: Trial, stale_after: float) -> bool:
     """A trial a ``run()`` worker evaluates, whose result others may wait for. Not one
     awaiting ``save_pipeline_results``, whose result may come after every worker stopped, as
     that pattern intends, nor an ask-and-tell client's, which may hold it untold for as long
-    as it likes, nor one of a worker silent for ``stale_after`` (a job its scheduler
-    suspended keeps its trial, for maybe hours)."""
+    as it likes, nor one of a worker silent for its ``stale_after`` (``liveness.is_silent``:
+    a job its scheduler suspended keeps its trial, for maybe hours)."""
     evaluating = trial.state is TrialState.EVALUATING
-    heard = time.time() - last_sign_of_life(trial) < stale_after
+    heard = not is_silent(trial, time.time(), stale_after)
     return evaluating and heard and WORKER_PROCESS in trial.metadata and not awaits_result(trial)

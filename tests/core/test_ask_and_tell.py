@@ -13,11 +13,13 @@ import time
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
 from worker_processes import suspend
 
 import neps_core as neps
 from neps_core.client_settings import RUN_ONLY_SETTINGS
+from neps_core.config import DEFAULT_STALE_AFTER
 from neps_core.errors import (
     MissingCostError,
     ObjectiveCountError,
@@ -793,6 +795,55 @@ def test_a_late_client_telling_first_is_named_as_the_trials_worker(tmp_path: Pat
     with pytest.raises(TrialAlreadyReportedError, match="from worker client-A"):
         taker.tell(taken, 2.0)
     taker.close()
+
+
+SUBMITTER = """
+import sys
+import neps_core as neps
+
+client = neps.AskAndTell({"x": neps.Float(0.0, 1.0)}, sys.argv[1], optimizer="random_search",
+                         storage=sys.argv[2], stale_after=3600, worker_id="submitter")
+print(*(trial.id for trial in client.ask(n=2)))
+"""  # and it exits, its trials sent to a cluster
+
+
+@pytest.mark.parametrize("storage", ["disk", "sqlite"])
+def test_a_clients_trials_are_judged_by_its_own_stale_after_after_it_exits(
+    tmp_path: Path, storage: str
+) -> None:
+    """A client with the default stale_after re-queued, 120 s after its last heartbeat, the
+    trials of a client that asked them with stale_after=3600 and exited, as the docs advise."""
+    root = tmp_path / "run"
+    script = tmp_path / "submitter.py"
+    script.write_text(SUBMITTER)
+    done = subprocess.run(
+        [sys.executable, str(script), str(root), storage], capture_output=True, check=True
+    )
+    assert done.stdout.split() == [b"1", b"2"]
+    submitted = open_storage(root, None, load_plugins())
+
+    def silent_for_ten_minutes(history: Any) -> list[Trial]:
+        """Trial 1 as a root from before stale_after was recorded holds it."""
+        earlier, old = time.time() - 600, history["1"].metadata
+        older_root = {key: value for key, value in old.items() if key != "stale_after"}
+        return [
+            attrs.evolve(history["1"], last_heartbeat=earlier, metadata=older_root),
+            attrs.evolve(history["2"], last_heartbeat=earlier),
+        ]
+
+    submitted.transact(silent_for_ten_minutes)
+    submitted.close()
+    with neps.AskAndTell(root_directory=root, worker_id="looker") as looker:  # the defaults
+        requeued = looker.ask()
+        assert requeued is not None and requeued.id == "1"  # silent for the looker's 120 s
+        fresh = looker.ask()
+        assert fresh is not None and fresh.id == "3"  # not the submitter's "2"
+        kept = _stored(root, "2")
+        assert (kept.state, kept.worker_id) == (TrialState.EVALUATING, "submitter")
+        assert kept.metadata["stale_after"] == 3600  # recorded where every process reads it
+        assert requeued.trial.metadata["stale_after"] == DEFAULT_STALE_AFTER  # now the looker's
+        told = looker.tell("2", 0.5)  # the job's result, told from anywhere
+    assert "stale_after" not in told.metadata  # true only while it ran
 
 
 def test_a_client_made_while_a_child_imports_the_script_names_the_guard(tmp_path: Path) -> None:

@@ -25,6 +25,7 @@ from neps_core.models import Trial, TrialState
 from neps_core.plugin_manager import load_plugins
 from neps_core.presence import present_with_me
 from neps_core.run_storage import open_storage
+from neps_core.sampler import evaluated_by_a_worker
 from neps_core.serialization import read_yaml
 
 WORKER = textwrap.dedent(
@@ -50,7 +51,7 @@ WORKER = textwrap.dedent(
         root_directory=sys.argv[1],
         evaluations_to_spend=3,
         heartbeat_interval=0.2,
-        stale_after=1.5,
+        stale_after=float(os.environ.get("STALE_AFTER", "1.5")),
         max_trial_attempts=int(os.environ.get("ATTEMPTS", "3")),
         continue_until_max_evaluation_completed=True,
     )
@@ -325,7 +326,9 @@ def test_a_worker_beside_a_live_one_reads_the_lock_table_once_not_at_every_sampl
     """Reading /proc/locks holds up every file lock of the machine (10% of 4 workers'
     throughput when done at each sample): a worker checks at its first sample, then seldom."""
     root = tmp_path / "run"
-    other = _start_worker(tmp_path, root, SLOW="1")
+    # Its own stale_after judges its trial: 1.5 s, and a heartbeat late under load would
+    # make each sample ask the lock table whether it is paused, which is not the point here.
+    other = _start_worker(tmp_path, root, SLOW="1", STALE_AFTER="120")
     checks: list[Path] = []
 
     def counted_present_with_me(root_directory: Path) -> list[str] | None:
@@ -492,6 +495,22 @@ def test_a_refusal_suggests_waiting_only_for_workers_known_by_their_heartbeat() 
         liveness.refuse_if_alive(_history(remote), 30.0, "clean it", "--stale-after", present)
 
 
+def test_trials_are_judged_by_the_stale_after_their_holder_recorded() -> None:
+    """A looker's shorter stale_after took long-silent holders for dead: for clean, migrate,
+    an overwrite and a worker waiting for results, as for recovery."""
+    now, recorded = time.time(), {"stale_after": 3600.0}
+    remote = _running("1", heartbeat=now - 600, metadata=recorded)  # another machine's client
+    older_root = _running("2", heartbeat=now - 600)  # records none: the looker's 30 s decide
+    recovered = recover_stale_trials(
+        _history(remote, older_root), now=now, stale_after=30.0, max_attempts=3
+    )
+    assert [t.id for t in recovered] == ["2"]
+    with pytest.raises(neps.LiveWorkersError, match=r"their workers' stale_after \(3600 s\)"):
+        liveness.refuse_if_alive(_history(remote), 30.0, "clean it", "--stale-after")
+    run_worker = attrs.evolve(remote, metadata={**recorded, liveness.WORKER_PROCESS: "elsewhere"})
+    assert evaluated_by_a_worker(run_worker, stale_after=30.0)  # its result is waited for
+
+
 def test_recovery_crashes_a_trial_out_of_attempts() -> None:
     history = _history(_running("1", heartbeat=0.0, attempts=3))
     (crashed,) = recover_stale_trials(history, now=100.0, stale_after=30.0, max_attempts=3)
@@ -551,33 +570,32 @@ def test_a_stopping_exception_whose_repr_raises_still_reaches_the_user(tmp_path:
 
 
 @pytest.mark.slow
+@pytest.mark.skipif(presence.this_process() is None, reason="names processes by Linux's boot id")
 def test_overwrite_refuses_a_run_with_live_workers(tmp_path: Path) -> None:
     # Deleting the run under a live worker lost its result (disk) or wrote it into the
     # deleted database (sqlite).
     root = tmp_path / "run"
 
-    def overwrite(stale_after: float) -> neps.Summary:
+    def overwrite() -> neps.Summary:
         return neps.run(
             lambda x: x,
             {"x": neps.Float(0.0, 1.0)},
             root_directory=root,
             overwrite_root_directory=True,
             evaluations_to_spend=1,
-            stale_after=stale_after,
-            heartbeat_interval=0.2,
         )
 
-    worker = _start_worker(tmp_path, root, SLOW="1")
+    # Its own stale_after judges its heartbeat: generous, as a loaded machine delays it.
+    worker = _start_worker(tmp_path, root, SLOW="1", STALE_AFTER="60")
     try:
         _wait_for(root / "configs" / "config_1" / "started", worker)
         with pytest.raises(neps.LiveWorkersError, match=r"Refusing to overwrite .*trial 1"):
-            overwrite(stale_after=60.0)  # generous: a loaded machine delays heartbeats
+            overwrite()
         assert (root / "configs" / "config_1" / "started").exists()  # nothing was deleted
     finally:
         worker.send_signal(signal.SIGKILL)
         worker.wait(timeout=60)
-    time.sleep(2.0)  # its heartbeat is now older than stale_after: the worker counts as dead
-    summary = overwrite(stale_after=1.5)
+    summary = overwrite()  # a killed worker of this machine is gone at once, whatever its beat
     assert summary.budget.used_evaluations == 1
     assert not (root / "configs" / "config_1" / "started").exists()
 

@@ -667,7 +667,12 @@ class MarkingSearch(RandomSearch):
     name = "marking_search"
 
     def ask(self, trials: Any, budget: Any, n: int) -> list[Proposal]:
-        marks = {"awaiting_result": True, "worker_process": "x/1/2", "source": "mine"}
+        marks = {
+            "awaiting_result": True,
+            "worker_process": "x/1/2",
+            "stale_after": 1e9,
+            "source": "mine",
+        }
         return [attrs.evolve(p, metadata=marks) for p in super().ask(trials, budget, n)]
 
 
@@ -691,6 +696,7 @@ def test_a_proposals_metadata_reaches_its_trial_without_the_runtimes_marks(
     assert all(metadata.get("source") == "mine" for metadata in sampled)
     assert not any(metadata.get("awaiting_result") for metadata in sampled)
     assert all(metadata.get("worker_process") != "x/1/2" for metadata in sampled)
+    assert all(metadata.get("stale_after") == 120.0 for metadata in sampled)  # the run's
 
 
 # -- the converter hook --------------------------------------------------------------------------
