@@ -109,7 +109,8 @@ def run(
         post_run_summary: Write ``summary.yaml``, ``best_config.yaml`` and
             ``trajectory.csv`` into the root when the call ends.
         heartbeat_interval: Seconds between a worker's signs of life.
-        stale_after: Seconds of silence after which a trial is re-queued.
+        stale_after: Seconds of silence after which this worker's trials are re-queued
+            (recorded in them: other workers judge them by it, not by their own).
         max_trial_attempts: Attempts after which a trial that keeps being re-queued is
             CRASHED.
         run_config: A YAML run config whose values apply to every argument not given (or

@@ -66,8 +66,9 @@ def overwrite_run(
     ``erase=False`` only checks that it may be deleted.
 
     Raises:
-        LiveWorkersError: A worker heartbeated within ``stale_after`` seconds; deleting the
-            run under it would lose its result (or write it into the deleted run).
+        LiveWorkersError: A worker heartbeated within its own ``stale_after`` (this one's
+            where it recorded none); deleting the run under it would lose its result (or
+            write it into the deleted run).
     """
     root = Path(root)
     refuse_an_unfinished_migration(root)

@@ -186,7 +186,8 @@ def _add_clean(sub: argparse._SubParsersAction, common: argparse.ArgumentParser)
         type=_positive_seconds,
         default=120.0,
         metavar="SECONDS",
-        help="a worker silent this long counts as dead (default 120, the run default)",
+        help="a worker silent this long counts as dead, where it recorded no stale_after of "
+        "its own (default 120, the run default)",
     )
     clean.add_argument("--dry-run", action="store_true", help="only show what would be done")
     clean.set_defaults(handler=commands.clean_command)
@@ -213,7 +214,8 @@ def _add_migrate(sub: argparse._SubParsersAction, common: argparse.ArgumentParse
         type=_positive_seconds,
         default=120.0,
         metavar="SECONDS",
-        help="a worker of another machine silent this long counts as gone (default 120)",
+        help="a worker of another machine silent this long counts as gone, where it recorded "
+        "no stale_after of its own (default 120)",
     )
     migrate.set_defaults(handler=commands.migrate_command)
 

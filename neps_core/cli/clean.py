@@ -27,8 +27,9 @@ Remove the debris of stopped or killed workers from a run, safely.
 The rule:
   * If any worker is alive - a run() worker or ask-and-tell session of this machine
     still running in the run (whatever it is doing), or, for workers elsewhere, an
-    EVALUATING trial that heartbeated within --stale-after seconds - nothing is
-    changed and the command fails: stop the workers first.
+    EVALUATING trial that heartbeated within the stale_after its worker recorded in
+    it (--stale-after seconds for trials of older runs, which record none) - nothing
+    is changed and the command fails: stop the workers first.
   * Otherwise these trials are debris and become CRASHED (their records and folders
     stay; storage never forgets a trial):
       - EVALUATING trials whose worker died or was killed (its process is gone from
