@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
+
+if TYPE_CHECKING:
+    from neps_core.space import PipelineSpace
 
 
 class TrialState(str, enum.Enum):
@@ -202,12 +205,15 @@ class Summary:
     trials: Sequence[Trial] = attrs.field(default=(), repr=False, eq=False)
     #: ``best_pipeline`` for each trial of ``pareto_front``, in its order (or empty).
     pareto_pipelines: Sequence[Mapping[str, Any] | None] = ()
+    #: The run's space, where it is known: the tables and NePS's summary files show each
+    #: configuration as ``evaluate_pipeline`` received it (``neps_core.summary.shown_config``).
+    space: PipelineSpace | None = attrs.field(default=None, repr=False, eq=False)
 
     def to_dataframe(self) -> Any:
         """The trials as a pandas ``DataFrame`` (see :mod:`neps_core.frames`; needs pandas)."""
         from neps_core.frames import trials_frame
 
-        return trials_frame(self.trials)
+        return trials_frame(self.trials, self.space)
 
     def __iter__(self) -> Iterator[Any]:
         """``full, short = neps.status(root)``, as in NePS: the trials as a pandas

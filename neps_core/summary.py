@@ -42,6 +42,7 @@ def summarize(
         best_pipeline=None if best is None or space is None else as_passed(space, best.config),
         pareto_pipelines=() if space is None else tuple(as_passed(space, t.config) for t in front),
         trials=tuple(history.values()),
+        space=space,
     )
 
 
@@ -53,6 +54,13 @@ def as_passed(space: PipelineSpace, config: Mapping[str, Any]) -> dict[str, Any]
         return space.readable(config)
     except ValueError:  # a configuration the space cannot read is shown as stored
         return None
+
+
+def shown_config(space: PipelineSpace | None, config: Mapping[str, Any]) -> Mapping[str, Any]:
+    """``config`` as every table and summary file shows it: as ``evaluate_pipeline`` received
+    it (a categorical of tuples stores the index of its choice), else as stored."""
+    passed = None if space is None else as_passed(space, config)
+    return config if passed is None else passed
 
 
 def at_top_fidelity(trials: list[Trial]) -> list[Trial]:

@@ -12,8 +12,9 @@ NePS writes these when a run ends and its tutorials read them; they hold what
     summary/best_config.txt             the best trial (or each trial of the Pareto front),
                                         then the totals of all finished trials
 
-The best is the summary's: at the highest fidelity reached. The CSV files are written with the
-``csv`` module, so pandas stays optional (the ``analysis`` extra).
+The best is the summary's: at the highest fidelity reached. Configurations read as
+``evaluate_pipeline`` received them (``shown_config``), as in NePS's files. The CSV files are
+written with the ``csv`` module, so pandas stays optional (the ``analysis`` extra).
 """
 
 from __future__ import annotations
@@ -31,7 +32,8 @@ import attrs
 from neps_core.frames import RECORD_COLUMNS, plain_objective, short_entries, trial_rows
 from neps_core.models import Summary, Trial
 from neps_core.serialization import write_atomic
-from neps_core.summary import best_contenders, finishing_order
+from neps_core.space import PipelineSpace
+from neps_core.summary import best_contenders, finishing_order, shown_config
 
 SUMMARY_FOLDER = "summary"
 FULL_CSV = "full.csv"
@@ -91,13 +93,15 @@ def running_totals(finished: Iterable[Trial]) -> dict[str, Totals]:
     return found
 
 
-def trajectory_entries(trials: Iterable[Trial]) -> list[dict[str, Any]]:
+def trajectory_entries(summary: Summary) -> list[dict[str, Any]]:
     """Each trial that improved the best single objective, in the order trials finished."""
-    finished = finishing_order(trials)
-    return _improvements(finished, running_totals(finished))
+    finished = finishing_order(summary.trials)
+    return _improvements(finished, running_totals(finished), summary.space)
 
 
-def _improvements(finished: Sequence[Trial], totals: Mapping[str, Totals]) -> list[dict[str, Any]]:
+def _improvements(
+    finished: Sequence[Trial], totals: Mapping[str, Totals], space: PipelineSpace | None
+) -> list[dict[str, Any]]:
     contenders = best_contenders(finished)
     best: float | None = None
     entries = []
@@ -107,24 +111,24 @@ def _improvements(finished: Sequence[Trial], totals: Mapping[str, Totals]) -> li
             continue
         if best is None or objective < best:
             best = objective
-            entries.append(_entry(trial, totals[trial.id]))
+            entries.append(_entry(trial, totals[trial.id], space))
     return entries
 
 
 def best_entries(summary: Summary, totals: Mapping[str, Totals]) -> list[dict[str, Any]]:
     """The best trial, or the trials of the Pareto front, as entries of ``best_config.txt``."""
     chosen = [summary.best_trial] if summary.best_trial is not None else summary.pareto_front
-    return [_entry(trial, totals[trial.id]) for trial in chosen]  # finished successes
+    return [_entry(trial, totals[trial.id], summary.space) for trial in chosen]  # successes
 
 
-def _entry(trial: Trial, totals: Totals) -> dict[str, Any]:
+def _entry(trial: Trial, totals: Totals, space: PipelineSpace | None) -> dict[str, Any]:
     entry: dict[str, Any] = {
         "trial_id": trial.id,
         "objective_to_minimize": plain_objective(trial.objective),
     }
     if trial.cost is not None:
         entry["cost"] = trial.cost
-    return {**entry, **totals.as_dict(), "config": dict(trial.config)}
+    return {**entry, **totals.as_dict(), "config": dict(shown_config(space, trial.config))}
 
 
 def entries_text(entries: Iterable[Mapping[str, Any]]) -> str:
@@ -157,20 +161,20 @@ def write_summary_folder(root: Path, summary: Summary, finished: Sequence[Trial]
     """
     folder = root / SUMMARY_FOLDER
     folder.mkdir(exist_ok=True)
-    write_atomic(folder / FULL_CSV, _full_csv(summary.trials))
+    write_atomic(folder / FULL_CSV, _full_csv(summary.trials, summary.space))
     short = short_entries(summary).items()
     write_atomic(folder / SHORT_CSV, _csv_text(["summary", "value"], short))
     totals = running_totals(finished)
-    trajectory = _improvements(finished, totals)
+    trajectory = _improvements(finished, totals, summary.space)
     _write_or_remove(folder / TRAJECTORY_TEXT, entries_text(trajectory) if trajectory else None)
     best = best_entries(summary, totals)
     last = totals[finished[-1].id] if finished else Totals()
     _write_or_remove(folder / BEST_CONFIG_TEXT, _best_text(best, last) if best else None)
 
 
-def _full_csv(trials: Iterable[Trial]) -> str:
+def _full_csv(trials: Iterable[Trial], space: PipelineSpace | None) -> str:
     """``full`` as CSV: the id, then the columns in the order the table has them."""
-    ids, rows = trial_rows(trials)
+    ids, rows = trial_rows(trials, space)
     columns = list(dict.fromkeys(itertools.chain.from_iterable(rows))) or list(RECORD_COLUMNS)
     cells = ([i, *map(row.get, columns)] for i, row in zip(ids, rows, strict=True))
     return _csv_text(["id", *columns], cells)

@@ -42,7 +42,7 @@ def status_data(
     ]
     data["workers"] = _workers(run)
     if best_configs:
-        data["best_configs"] = trajectory_entries(summary.trials)
+        data["best_configs"] = trajectory_entries(summary)
     plain = to_plain(data)
     assert isinstance(plain, dict)
     return plain

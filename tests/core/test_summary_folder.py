@@ -155,6 +155,35 @@ def test_a_value_without_utf8_is_escaped_in_the_csv_files_not_a_crash(root: Path
     assert full.count("\\ud800") == 2
 
 
+def test_a_choice_stored_as_its_index_shows_as_its_value_everywhere(root: Path) -> None:
+    # A categorical of tuples stores the index of its choice: every table and file showed
+    # betas 0 or 1 (a mixed categorical's "a" as 0), where NePS's show the value.
+    space = {
+        "betas": neps.Categorical([(0.9, 0.999), (0.5, 0.9)]),
+        "mixed": neps.Categorical(["a", (1, 2)]),
+    }
+    neps.run(
+        lambda betas, mixed: 0.0 if betas == (0.5, 0.9) else 1.0,
+        space,
+        root_directory=root,
+        evaluations_to_spend=8,
+        optimizer="grid_search",  # every pair: the best (0.5, 0.9) is certain to be found
+    )
+    full, short = neps.status(root)
+    assert set(full["config.betas"]) == {"(0.9, 0.999)", "(0.5, 0.9)"}
+    assert set(full["config.mixed"]) == {"a", "(1, 2)"}
+    assert short["betas"] == "(0.5, 0.9)" and short["mixed"] in {"a", "(1, 2)"}
+    assert neps.status(root).to_dataframe().equals(full)
+    folder = root / "summary"
+    on_disk = pd.read_csv(folder / "full.csv", index_col="id", dtype=str)
+    assert on_disk["config.betas"].tolist() == full["config.betas"].tolist()
+    short_on_disk = pd.read_csv(folder / "short.csv", index_col="summary", dtype=str)["value"]
+    assert short_on_disk["betas"] == "(0.5, 0.9)"
+    for name in ("best_config.txt", "best_config_trajectory.txt"):
+        configs = re.findall(r"^Config: (.+)$", (folder / name).read_text(), re.MULTILINE)
+        assert ast.literal_eval(configs[-1])["betas"] == "(0.5, 0.9)"
+
+
 def _calls_of(function: Any, action: Any) -> int:
     """How often ``function`` runs during ``action()`` (counted by the profiler hook)."""
     calls = 0
