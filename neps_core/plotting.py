@@ -89,7 +89,8 @@ def write_plots(
 
 
 def plot_trajectory(root_directory: str | Path, *, x_axis: str = "evaluations") -> Figure:
-    """Each finished trial's objective and the best objective so far.
+    """Each finished trial's objective and the best objective so far, a dot at each of its
+    improvements (the best at the highest fidelity reached, as in the summary).
 
     Args:
         root_directory: The run's root directory.
@@ -125,7 +126,15 @@ def plot_trajectory(root_directory: str | Path, *, x_axis: str = "evaluations") 
         )
     figure, axes = _figure(f"Incumbent trajectory ({run.root_directory.name})")
     axes.scatter(xs, objectives, s=14, alpha=0.5, label="trial objective")
-    axes.step(*zip(*best, strict=True), where="post", linewidth=2, label="best so far")
+    improved = [i for i, point in enumerate(best) if i == 0 or point[1] < best[i - 1][1]]
+    axes.step(  # a marker at each improvement: a line of one point draws nothing without it
+        *zip(*best, strict=True),
+        where="post",
+        linewidth=2,
+        marker="o",
+        markevery=improved,
+        label="best so far",
+    )
     axes.set_xlabel("cumulative cost" if x_axis == "cost" else "finished trials")
     if x_axis == "evaluations":
         from matplotlib.ticker import MaxNLocator

@@ -273,6 +273,24 @@ def test_learning_curves_of_a_fidelity_run_follow_promotions(tmp_path: Path) -> 
     assert _saved_png(figure, tmp_path / "fidelity.png") == (700, 450)
 
 
+def test_each_improvement_of_the_best_line_is_marked(single_run: Path, tmp_path: Path) -> None:
+    (best_line,) = plot_trajectory(single_run).axes[0].get_lines()
+    assert best_line.get_marker() == "o" and best_line.get_markevery() == [0, 1, 3]
+    # Only the last trial reached the top fidelity: its best line of one point drew nothing.
+    root = tmp_path / "one_at_the_top"
+    neps.run(
+        lambda x, epochs: x / epochs,
+        {"x": neps.Float(0.0, 1.0), "epochs": neps.IntegerFidelity(1, 3)},
+        root_directory=root,
+        evaluations_to_spend=3,
+        optimizer="test_promoting",
+        plugins=[PromotingPlugin()],
+    )
+    (best_line,) = plot_trajectory(root).axes[0].get_lines()
+    assert list(best_line.get_xdata()) == [3]
+    assert best_line.get_marker() == "o" and best_line.get_markevery() == [0]
+
+
 def test_a_directory_without_a_run(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="No neps_core run"):
         plot_trajectory(tmp_path)
