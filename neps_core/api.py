@@ -348,6 +348,7 @@ def plot(
     *,
     output_dir: str | Path | None = None,
     x_axis: str = "evaluations",
+    max_curves: int = 50,
     **neps_keywords: Any,
 ) -> list[Path]:
     """Save every plot that fits the run as PNG, by default into ``<root_directory>/plots``.
@@ -359,7 +360,7 @@ def plot(
     from neps_core.plotting import write_plots
 
     _check_neps_plot_keywords(neps_keywords)
-    return write_plots(root_directory, output_dir=output_dir, x_axis=x_axis)
+    return write_plots(root_directory, output_dir=output_dir, x_axis=x_axis, max_curves=max_curves)
 
 
 def _check_neps_plot_keywords(keywords: Mapping[str, Any]) -> None:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from neps_core.config import run_directory
 from neps_core.inspection import RunSnapshot, read_run
 from neps_core.models import Trial, TrialState
-from neps_core.summary import at_top_fidelity, trajectory_rows
+from neps_core.summary import at_top_fidelity, best_contenders, trajectory_rows
 from neps_core.user_paths import user_path
 
 if TYPE_CHECKING:
@@ -57,11 +57,13 @@ def write_plots(
     *,
     output_dir: str | Path | None = None,
     x_axis: str = "evaluations",
+    max_curves: int = 50,
 ) -> list[Path]:
     """Save every plot that fits the run as PNG (default: ``<root_directory>/plots``).
 
     The trajectory (single objective), the Pareto front (several) and the learning curves
-    (when trials reported them); returns the files written, none when nothing fits yet.
+    (when trials reported them, the ``max_curves`` best); returns the files written, none
+    when nothing fits yet.
 
     Raises:
         NoCostToPlotError: ``x_axis="cost"`` for a run whose trials reported no cost.
@@ -71,7 +73,7 @@ def write_plots(
     plots = (
         lambda: plot_trajectory(root, x_axis=x_axis),
         lambda: plot_pareto_front(root),
-        lambda: plot_learning_curves(root),
+        lambda: plot_learning_curves(root, max_curves=max_curves),
     )
     makers = dict(zip(PLOT_FILES, plots, strict=True))
     written = []
@@ -217,10 +219,18 @@ def plot_learning_curves(root_directory: str | Path, *, max_curves: int = 50) ->
     Without reported curves, a fidelity run is drawn as the objective of each configuration
     at every fidelity it reached (promotions are linked through ``previous_trial_id``).
 
+    Args:
+        root_directory: The run's root directory.
+        max_curves: With more curves than this, only the best are drawn (the title says how
+            many of how many): those the summary's best is chosen from first (trials at the
+            highest fidelity reached), by their trial's ``objective_to_minimize``.
+
     Raises:
         NothingToPlotError: No trial reported a curve, and the run has no fidelity or
             several objectives.
     """
+    if max_curves < 1:
+        raise ValueError(f"max_curves must be at least 1, got {max_curves}")
     run = read_run(root_directory)
     reported_curves = _reported_curves(run)
     curves = reported_curves or _fidelity_curves(run)
@@ -229,19 +239,37 @@ def plot_learning_curves(root_directory: str | Path, *, max_curves: int = 50) ->
             f"No learning curves in {root_directory}: {_why_no_reported_curves(run)} and "
             f"{_why_no_fidelity_curves(run)}"
         )
-    figure, axes = _figure(f"Learning curves ({run.root_directory.name})")
-    for label, xs, ys in curves[:max_curves]:
+    drawn = _best_curves(run, curves, max_curves)
+    shown = "" if len(drawn) == len(curves) else f": the {len(drawn)} best of {len(curves)}"
+    figure, axes = _figure(f"Learning curves ({run.root_directory.name}){shown}")
+    for label, xs, ys, _ in drawn:
         axes.plot(xs, ys, marker=".", linewidth=1, alpha=0.8, label=label)
     reported = bool(reported_curves)
     fidelity = run.space.fidelity_name if run.space is not None else None
     axes.set_xlabel("step" if reported else (fidelity or "fidelity"))
     axes.set_ylabel("learning curve" if reported else "objective_to_minimize")
-    if len(curves) <= 10:
+    if len(drawn) <= 10:
         axes.legend(fontsize="small")
     return figure
 
 
-Curve = tuple[str, list[float], list[float]]
+#: A curve's label, its points, and the trial whose objective ranks it.
+Curve = tuple[str, list[float], list[float], Trial]
+
+
+def _best_curves(run: RunSnapshot, curves: list[Curve], count: int) -> list[Curve]:
+    """The ``count`` best of ``curves`` in their order: the first ``count`` by trial id
+    left out the best trial of a long run, without a word."""
+    if len(curves) <= count:
+        return curves
+    contenders = best_contenders(run.history.values())
+
+    def rank(index: int) -> tuple[bool, float]:
+        trial = curves[index][3]
+        objective = trial.objective
+        return trial.id not in contenders, objective if isinstance(objective, float) else math.inf
+
+    return [curves[i] for i in sorted(sorted(range(len(curves)), key=rank)[:count])]
 
 
 def _why_no_reported_curves(run: RunSnapshot) -> str:
@@ -266,9 +294,8 @@ def _reported_curves(run: RunSnapshot) -> list[Curve]:
             values = list(trial.report.learning_curve)
             if not any(map(math.isfinite, values)):
                 continue
-            curves.append(
-                (f"trial {trial.id}", [float(i) for i in range(1, len(values) + 1)], values)
-            )
+            steps = [float(i) for i in range(1, len(values) + 1)]
+            curves.append((f"trial {trial.id}", steps, values, trial))
     return curves
 
 
@@ -282,7 +309,7 @@ def _fidelity_curves(run: RunSnapshot) -> list[Curve]:
         chain = _lineage(last, done)
         xs = [float(t.fidelity or 0.0) for t in chain]
         ys = [t.objective for t in chain if isinstance(t.objective, float)]
-        curves.append((f"trial {chain[0].id}", xs, ys))
+        curves.append((f"trial {chain[0].id}", xs, ys, last))
     return curves
 
 

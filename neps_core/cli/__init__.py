@@ -139,6 +139,12 @@ def _add_plot(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) 
         default="evaluations",
         help="x axis of the trajectory (default: evaluations)",
     )
+    plot.add_argument(
+        "--max-curves",
+        type=int,
+        default=50,
+        help="draw the learning curves of at most this many trials, the best ones (default: 50)",
+    )
     plot.set_defaults(handler=commands.plot_command)
 
 

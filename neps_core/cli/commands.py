@@ -58,7 +58,12 @@ def plot_command(arguments: argparse.Namespace) -> int:
     from neps_core.plotting import write_plots
 
     root = Path(arguments.root_directory)
-    written = write_plots(root, output_dir=arguments.output_dir, x_axis=arguments.x_axis)
+    written = write_plots(
+        root,
+        output_dir=arguments.output_dir,
+        x_axis=arguments.x_axis,
+        max_curves=arguments.max_curves,
+    )
     if not written:
         history = read_run(root).history
         if not any(trial.state.is_final for trial in history.values()):  # a run in progress

@@ -431,7 +431,7 @@ def test_plot_writes_the_pngs_that_fit_the_run(tmp_path: Path) -> None:
     neps.run(
         evaluate, space, root_directory=root, evaluations_to_spend=4, optimizer="random_search"
     )
-    result = cli("plot", str(root), "--output-dir", "pngs", cwd=tmp_path)
+    result = cli("plot", str(root), "--output-dir", "pngs", "--max-curves", "2", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     written = sorted(p.name for p in (tmp_path / "pngs").iterdir())
     assert written == ["learning_curves.png", "trajectory.png"]

@@ -225,6 +225,29 @@ def test_reported_learning_curves(tmp_path: Path) -> None:
         plot_learning_curves(_plain_run(tmp_path))
 
 
+def test_of_many_learning_curves_the_best_are_drawn_and_the_title_says_so(
+    tmp_path: Path,
+) -> None:
+    # max_curves kept the first curves by trial id: the best trial of a long run was missing.
+    root = tmp_path / "many"
+    summary = neps.run(
+        lambda x: {"objective_to_minimize": x, "learning_curve": [1.0, x]},
+        {"x": neps.Float(0.0, 1.0)},
+        root_directory=root,
+        evaluations_to_spend=12,
+        optimizer="random_search",
+    )
+    ranked = sorted(summary.trials, key=lambda trial: trial.objective)  # type: ignore[arg-type, return-value]
+    best = sorted((t for t in ranked[:5]), key=lambda trial: int(trial.id))
+    axes = plot_learning_curves(root, max_curves=5).axes[0]
+    assert [line.get_label() for line in axes.get_lines()] == [f"trial {t.id}" for t in best]
+    assert axes.get_title().endswith(": the 5 best of 12")
+    assert len(plot_learning_curves(root).axes[0].get_lines()) == 12
+    assert plot_learning_curves(root).axes[0].get_title() == "Learning curves (many)"
+    with pytest.raises(ValueError, match="max_curves must be at least 1, got 0"):
+        plot_learning_curves(root, max_curves=0)
+
+
 def _plain_run(tmp_path: Path) -> Path:
     root = tmp_path / "plain"
     neps.run(lambda x: x, {"x": neps.Float(0.0, 1.0)}, root_directory=root, evaluations_to_spend=1)
