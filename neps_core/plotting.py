@@ -10,6 +10,7 @@ A notebook shows it inline (``neps_core.figures``).
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -63,10 +64,12 @@ def write_plots(
 
     The trajectory (single objective), the Pareto front (several) and the learning curves
     (when trials reported them, the ``max_curves`` best); returns the files written, none
-    when nothing fits yet.
+    while no trial has finished yet.
 
     Raises:
         NoCostToPlotError: ``x_axis="cost"`` for a run whose trials reported no cost.
+        NothingToPlotError: Trials finished, but none with an objective to draw (all failed,
+            say); this returned no files as a run in progress does.
     """
     root = run_directory(root_directory)
     output = user_path(output_dir, "output_dir") if output_dir is not None else root / "plots"
@@ -87,7 +90,20 @@ def write_plots(
         output.mkdir(parents=True, exist_ok=True)
         figure.savefig(output / name)
         written.append(output / name)
+    if not written:
+        _refuse_finished_run(root)
     return written
+
+
+def _refuse_finished_run(root: Path) -> None:
+    """Raise for a run with finished trials of which none drew a plot; a run in progress
+    (nothing finished yet) has nothing to plot yet, which is no error."""
+    finished = Counter(t.state.value for t in read_run(root).history.values() if t.state.is_final)
+    if finished:
+        states = ", ".join(f"{count} {state}" for state, count in sorted(finished.items()))
+        raise NothingToPlotError(
+            f"Nothing to plot: no trial of {root} finished with an objective ({states})"
+        )
 
 
 def plot_trajectory(root_directory: str | Path, *, x_axis: str = "evaluations") -> Figure:

@@ -454,7 +454,9 @@ def test_plot_fails_on_stderr_only_when_no_trial_has_an_objective(tmp_path: Path
     neps.run(diverge, SPACE, root_directory=root, evaluations_to_spend=4, ignore_errors=True)
     all_failed = cli("plot", str(root), cwd=tmp_path)
     assert all_failed.returncode == 1 and all_failed.stdout == ""
-    assert all_failed.stderr.startswith("neps-core: error: nothing to plot: no trial of")
+    assert all_failed.stderr.startswith(
+        "neps-core: error: NothingToPlotError: Nothing to plot: no trial of"
+    )
 
 
 CELLS = """

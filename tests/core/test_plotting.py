@@ -201,6 +201,10 @@ def test_a_fidelity_run_whose_trials_all_failed_says_so(tmp_path: Path) -> None:
     )
     with pytest.raises(NothingToPlotError, match="no trial has succeeded yet"):
         plot_learning_curves(root)
+    # neps.plot returned [] here without a word, while `neps-core plot` failed.
+    with pytest.raises(NothingToPlotError, match=r"finished with an objective \(3 failed\)"):
+        neps.plot(root)
+    assert not (root / "plots").exists()
 
 
 def test_single_objective_run_has_no_pareto_front(single_run: Path) -> None:
