@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from neps_core.summary import summarize, summary_as_dict
 from neps_core.summary_folder import entries_text, trajectory_entries
 
 ERROR_WIDTH = 300
+PLAIN_LIMIT = 1e15  # budget amounts from here on are shown with an exponent
 
 
 def status_data(
@@ -159,10 +161,21 @@ def _budget(budget: dict[str, Any]) -> str:
     for kind in ("cost", "fidelities"):
         used, limit = budget[f"{kind}_used"], budget.get(f"{kind}_to_spend")
         if limit is not None:
-            parts.append(f"{kind} {used:.6g} of {limit:.6g}")
+            parts.append(f"{kind} {_amount(used)} of {_amount(limit)}")
         elif used:
-            parts.append(f"{kind} {used:.6g}")
+            parts.append(f"{kind} {_amount(used)}")
     return ", ".join(parts)
+
+
+def _amount(value: float) -> str:
+    """A budget's amount in plain digits, six significant ones but every digit of its whole
+    part: ``1481481 of 10000000``, not ``1.48148e+06 of 1e+07``. Beyond ``PLAIN_LIMIT`` (and
+    below 1) the exponent form is the shorter one to read."""
+    if not math.isfinite(value) or not 1 <= abs(value) < PLAIN_LIMIT:
+        return f"{value:.6g}"
+    decimals = max(0, 6 - len(str(int(abs(value)))))
+    text = f"{value:.{decimals}f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 def _started_with(data: dict[str, Any]) -> str:

@@ -341,6 +341,16 @@ def test_status_shows_each_budgets_limit(tmp_path: Path) -> None:
     assert "budget: 3 evaluations, cost 6 of 6, fidelities 9 of 30" in text
 
 
+def test_status_shows_large_costs_in_plain_digits(tmp_path: Path) -> None:
+    # "cost 1.48148e+06 of 1e+07": six digits with an exponent, hard to read at a glance.
+    root = tmp_path / "run"
+    neps.run(lambda x: {"objective_to_minimize": x, "cost": 123456.789}, {"x": neps.Float(0, 1)},
+             root_directory=root, optimizer="random_search", evaluations_to_spend=12,
+             cost_to_spend=10_000_000)  # fmt: skip
+    text = format_status(status_data(root, failures=0))
+    assert "budget: 12 of 12 evaluations, cost 1481481 of 10000000\n" in text
+
+
 def test_status_of_a_run_whose_space_cannot_be_rebuilt(tmp_path: Path) -> None:
     """Operations made of lambdas cannot be imported back; status still reads the run."""
     root = tmp_path / "run"
