@@ -256,6 +256,14 @@ class RunSettings:
 STAGE_DIRECTORIES = {"task_id": "task_", "development_stage_id": "dev_"}
 
 
+def stage_directories_below(root: Path, marker: str) -> list[Path]:
+    """The folders below ``root`` that ``task_id`` and ``development_stage_id`` put a run in
+    (those holding ``marker``): ``root`` itself, given where the run was started, holds none."""
+    task, dev = (f"{prefix}*" for prefix in STAGE_DIRECTORIES.values())
+    found = (root.glob(f"{pattern}/{marker}") for pattern in (task, dev, f"{task}/{dev}"))
+    return sorted(path.parent for paths in found for path in paths)
+
+
 def _with_stage_directories(kwargs: Mapping[str, Any]) -> dict[str, Any]:
     """Seed 001's ``task_id`` and ``development_stage_id``: the root's subfolders, as in NePS.
 

@@ -15,6 +15,7 @@ import yaml
 
 from neps_core.budget_file import BUDGET_FILE
 from neps_core.component_spec import ComponentSpec
+from neps_core.config import stage_directories_below
 from neps_core.errors import (
     SettingsError,
     StorageError,
@@ -290,12 +291,24 @@ def open_existing_run(root: Path, plugins: Plugins) -> Storage:
     root = Path(root)
     refuse_an_unfinished_migration(root)
     if not (root / STORAGE_POINTER_FILE).is_file():
-        raise FileNotFoundError(_lost_pointer(root) or f"No neps_core run in {root}")
+        raise FileNotFoundError(_lost_pointer(root) or _no_run(root))
     storage = open_storage(root, None, plugins)
     if not storage.exists():
         storage.close()
-        raise FileNotFoundError(f"No neps_core run in {root}")
+        raise FileNotFoundError(_no_run(root))
     return storage
+
+
+def _no_run(root: Path) -> str:
+    """That ``root`` holds no run, naming those ``run(task_id=...)`` started below it."""
+    below = stage_directories_below(root, STORAGE_POINTER_FILE)
+    if not below:
+        return f"No neps_core run in {root}"
+    return (
+        f"No neps_core run in {root}, but below it in "
+        f"{', '.join(str(path.relative_to(root)) for path in below)} (where run(task_id=..., "
+        f"development_stage_id=...) put them): pass that directory, e.g. {below[0]}"
+    )
 
 
 def refuse_an_unfinished_migration(root: Path) -> None:
