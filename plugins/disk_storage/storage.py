@@ -4,6 +4,7 @@ Layout of a root directory::
 
     run_info.yaml                     the space and optimizer the run was started with
     .neps_core/journal.jsonl          every trial version, appended under journal.jsonl.lock
+                                      (a heartbeat as a small delta line: see .heartbeats)
     configs/config_<id>/config.yaml   the configuration handed to evaluate_pipeline
     configs/config_<id>/metadata.yaml state, worker, timestamps, lineage
     configs/config_<id>/report.yaml   the result, once there is one
@@ -35,6 +36,11 @@ from neps_core.serialization import (
     structure_error_text,
     to_plain,
     write_atomic,
+)
+from neps_core_plugins.disk_storage.heartbeats import (
+    HEARTBEAT,
+    PendingHeartbeats,
+    heartbeat_record,
 )
 from neps_core_plugins.disk_storage.journal import Journal
 
@@ -120,11 +126,19 @@ class DiskStorage(Storage):
             return self._read_new()
 
     def _read_new(self) -> TrialHistory:
-        for record in self._journal.read_new():
-            trial = self._structure(record)
-            self._history.put(trial)
-            if trial.state.is_final:
-                self._others_final.add(trial.id)
+        beats = PendingHeartbeats()
+        try:
+            for record in self._journal.read_new():
+                if HEARTBEAT in record:
+                    beats.add(record)
+                    continue
+                trial = self._structure(record)
+                beats.superseded(trial.id)
+                self._history.put(trial)
+                if trial.state.is_final:
+                    self._others_final.add(trial.id)
+        finally:  # a damaged line stops the read; the beats before it were read all the same
+            beats.apply(self._history)
         return self._history
 
     def transact(self, change: Change) -> list[Trial]:
@@ -134,7 +148,7 @@ class DiskStorage(Storage):
             self._restore_missing_views(history)
             trials = list(change(history))
             if trials:
-                self._journal.append([self._unstructure(t) for t in trials])
+                self._journal.append([self._record(history, t) for t in trials])
                 for trial in trials:
                     history.put(trial)
                     self._write_views(trial)  # under the lock, so views never go back in time
@@ -146,6 +160,11 @@ class DiskStorage(Storage):
 
     def close(self) -> None:
         self._journal.close()
+
+    def _record(self, history: TrialHistory, trial: Trial) -> dict[str, Any]:
+        """The journal line of ``trial``'s new version: a heartbeat line where it only moves
+        ``last_heartbeat`` of the version in ``history``, else the whole trial."""
+        return heartbeat_record(history.get(trial.id), trial) or self._unstructure(trial)
 
     def _unstructure(self, trial: Trial) -> dict[str, Any]:
         plain = to_plain(self.converter.unstructure(trial))
