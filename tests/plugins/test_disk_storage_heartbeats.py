@@ -1,5 +1,5 @@
 """The ``disk`` storage's journal under heartbeats: small delta lines, replayed with guards;
-journals of whole records only (written before) still read."""
+journals of whole records only (written before) still read; reads in bounded chunks."""
 
 from __future__ import annotations
 
@@ -16,8 +16,10 @@ import attrs
 import pytest
 from worker_processes import kill, start_worker
 
+from neps_core.errors import StorageError
 from neps_core.models import Trial, TrialState
 from neps_core.testing import make_trial
+from neps_core_plugins.disk_storage import journal as journal_module
 from neps_core_plugins.disk_storage import storage as disk
 from neps_core_plugins.disk_storage.storage import DiskStorage
 
@@ -244,3 +246,47 @@ def test_a_journal_of_whole_heartbeat_records_still_reads(
     assert "config" not in _lines(root)[-1]
     history = _open(storages, root).sync()
     assert (history["1"].last_heartbeat, history["2"].last_heartbeat) == (103.0, 104.0)
+
+
+# -- reading in chunks ------------------------------------------------------------------------
+def test_lines_longer_than_a_read_and_damage_past_it_are_read_and_named(
+    root: Path, storages: list[DiskStorage]
+) -> None:
+    long_value = "v" * (3 * journal_module.READ_CHUNK)
+    writer = _open(storages, root)
+    writer.transact(lambda history: [make_trial(1, {"x": long_value}, "success")])
+    writer.transact(lambda history: [make_trial(2, {"x": "short"}, "success")])
+    assert _open(storages, root).sync()["1"].config == {"x": long_value}
+    with _journal(root).open("ab") as handle:
+        handle.write(b"not json\n")
+    with pytest.raises(StorageError, match=r"journal\.jsonl, line 3"):
+        _open(storages, root).sync()
+
+
+@pytest.mark.slow
+def test_a_reader_holds_a_bounded_part_of_a_long_journal_in_memory(root: Path) -> None:
+    """200,000 beats (12 MB) since a reader's last read cost it a few reads' worth of memory
+    (6.7 MB at its peak when measured), not the whole remainder (read at once: 33 MB)."""
+    storage = DiskStorage(root)
+    storage.transact(lambda history: [_claimed(1, "a")])
+    storage.close()
+    beat = '{"heartbeat":%.1f,"id":"1","worker_id":"a","attempts":1}\n'
+    with _journal(root).open("a") as handle:
+        handle.writelines(beat % (100.0 + k) for k in range(200_000))
+    measure = textwrap.dedent(
+        """
+        import sys, tracemalloc
+        from neps_core_plugins.disk_storage.storage import DiskStorage
+
+        storage = DiskStorage(sys.argv[1])
+        tracemalloc.start()
+        history = storage.sync()
+        print(tracemalloc.get_traced_memory()[1], history["1"].last_heartbeat)
+        """
+    )
+    completed = subprocess.run(
+        [sys.executable, "-c", measure, str(root)], capture_output=True, text=True, check=True
+    )
+    peak, last = completed.stdout.split()
+    assert float(last) == 100.0 + 199_999
+    assert int(peak) < 16 * 2**20
