@@ -39,6 +39,9 @@ class NoCostToPlotError(NothingToPlotError):
 
 #: The files ``plot`` writes, in order: trajectory, Pareto front, learning curves.
 PLOT_FILES = ("trajectory.png", "pareto_front.png", "learning_curves.png")
+#: The defaults of ``plot_pareto_front`` and ``plot_learning_curves``, also ``write_plots``'s.
+FIRST_TWO_OBJECTIVES = (0, 1)
+MAX_CURVES = 50
 
 
 def _figure(title: str) -> tuple[Figure, Axes]:
@@ -58,7 +61,7 @@ def write_plots(
     *,
     output_dir: str | Path | None = None,
     x_axis: str = "evaluations",
-    max_curves: int = 50,
+    max_curves: int = MAX_CURVES,
 ) -> list[Path]:
     """Save every plot that fits the run as PNG (default: ``<root_directory>/plots``).
 
@@ -73,10 +76,13 @@ def write_plots(
     """
     root = run_directory(root_directory)
     output = user_path(output_dir, "output_dir") if output_dir is not None else root / "plots"
+    _check_x_axis(x_axis)
+    _check_max_curves(max_curves)
+    run = read_run(root)  # once for all plots: reading a long run is most of their cost
     plots = (
-        lambda: plot_trajectory(root, x_axis=x_axis),
-        lambda: plot_pareto_front(root),
-        lambda: plot_learning_curves(root, max_curves=max_curves),
+        lambda: _trajectory(run, x_axis),
+        lambda: _pareto_front(run, FIRST_TWO_OBJECTIVES),
+        lambda: _learning_curves(run, max_curves),
     )
     makers = dict(zip(PLOT_FILES, plots, strict=True))
     written = []
@@ -119,9 +125,22 @@ def plot_trajectory(root_directory: str | Path, *, x_axis: str = "evaluations") 
         NothingToPlotError: No trial succeeded with a single objective yet, or, for
             ``x_axis="cost"``, none reported a cost.
     """
+    _check_x_axis(x_axis)
+    return _trajectory(read_run(root_directory), x_axis)
+
+
+def _check_x_axis(x_axis: str) -> None:
     if x_axis not in ("evaluations", "cost"):
         raise ValueError(f"x_axis must be 'evaluations' or 'cost', got {x_axis!r}")
-    run = read_run(root_directory)
+
+
+def _check_max_curves(max_curves: int) -> None:
+    if max_curves < 1:
+        raise ValueError(f"max_curves must be at least 1, got {max_curves}")
+
+
+def _trajectory(run: RunSnapshot, x_axis: str) -> Figure:
+    root_directory = run.root_directory
     xs: list[float] = []
     objectives: list[float] = []
     best: list[tuple[float, float]] = []
@@ -163,7 +182,9 @@ def plot_trajectory(root_directory: str | Path, *, x_axis: str = "evaluations") 
     return figure
 
 
-def plot_pareto_front(root_directory: str | Path, *, objectives: Sequence[int] = (0, 1)) -> Figure:
+def plot_pareto_front(
+    root_directory: str | Path, *, objectives: Sequence[int] = FIRST_TWO_OBJECTIVES
+) -> Figure:
     """All multi-objective results of a run, its Pareto front highlighted.
 
     The front, as the summary's, is that of the trials at the highest fidelity reached.
@@ -177,8 +198,12 @@ def plot_pareto_front(root_directory: str | Path, *, objectives: Sequence[int] =
     """
     if len(objectives) != 2 or objectives[0] == objectives[1]:
         raise ValueError(f"objectives={tuple(objectives)}: give two different indices, e.g. (0, 1)")
+    return _pareto_front(read_run(root_directory), objectives)
+
+
+def _pareto_front(run: RunSnapshot, objectives: Sequence[int]) -> Figure:
     first, second = objectives
-    run = read_run(root_directory)
+    root_directory = run.root_directory
     trials = [
         trial
         for trial in (run.history[i] for i in run.history.ids_in(TrialState.SUCCESS))
@@ -229,7 +254,7 @@ def _pair(trial: Trial, first: int, second: int) -> tuple[float, float]:
     return objective[first], objective[second]
 
 
-def plot_learning_curves(root_directory: str | Path, *, max_curves: int = 50) -> Figure:
+def plot_learning_curves(root_directory: str | Path, *, max_curves: int = MAX_CURVES) -> Figure:
     """Learning curves: the ``learning_curve`` each trial reported, else objective by fidelity.
 
     Without reported curves, a fidelity run is drawn as the objective of each configuration
@@ -245,9 +270,12 @@ def plot_learning_curves(root_directory: str | Path, *, max_curves: int = 50) ->
         NothingToPlotError: No trial reported a curve, and the run has no fidelity or
             several objectives.
     """
-    if max_curves < 1:
-        raise ValueError(f"max_curves must be at least 1, got {max_curves}")
-    run = read_run(root_directory)
+    _check_max_curves(max_curves)
+    return _learning_curves(read_run(root_directory), max_curves)
+
+
+def _learning_curves(run: RunSnapshot, max_curves: int) -> Figure:
+    root_directory = run.root_directory
     reported_curves = _reported_curves(run)
     curves = reported_curves or _fidelity_curves(run)
     if not curves:
