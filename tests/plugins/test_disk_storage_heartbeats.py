@@ -43,7 +43,7 @@ WORKER = textwrap.dedent(
         evaluate_pipeline,
         {"x": neps.Float(0.0, 1.0)},
         root_directory=root,
-        evaluations_to_spend=2,
+        evaluations_to_spend=2,  # one trial for each of two workers
         heartbeat_interval=0.01,
         stale_after=120,
     )
@@ -92,6 +92,10 @@ def _lines(root: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in _journal(root).read_text().split("\n")[:-1]]
 
 
+def _lines_of(root: Path, trial_id: str) -> int:
+    return sum(line["id"] == trial_id for line in _lines(root))
+
+
 def _read_elsewhere(root: Path) -> dict[str, list[Any]]:
     """Each trial's ``[state, last_heartbeat]`` as a fresh process reads the run."""
     completed = subprocess.run(
@@ -112,34 +116,40 @@ def _beat(trial_id: str, now: float) -> Any:
 
 # -- real processes --------------------------------------------------------------------------
 @pytest.mark.slow
-def test_a_heartbeating_worker_appends_small_lines_read_by_other_processes(root: Path) -> None:
-    worker = start_worker(WORKER, [str(root)], root, "configs/config_1/started")
+def test_heartbeating_workers_append_small_lines_read_by_other_processes(root: Path) -> None:
+    """Two workers beat their trials every 10 ms, appending to one journal; a third process
+    reads meanwhile and after."""
+    workers = []
     try:
+        for trial_id in "12":
+            marker = f"configs/config_{trial_id}/started"
+            workers.append(start_worker(WORKER, [str(root)], root, marker))
         deadline = time.monotonic() + 120
-        while len(_lines(root)) < 31:  # its claim and 30 beats
-            assert worker.poll() is None, "the worker exited early"
-            assert time.monotonic() < deadline, "the worker did not heartbeat"
+        while min(_lines_of(root, "1"), _lines_of(root, "2")) < 31:  # a claim and 30 beats
+            assert all(worker.poll() is None for worker in workers), "a worker exited early"
+            assert time.monotonic() < deadline, "the workers did not heartbeat"
             time.sleep(0.05)
-        newest = _lines(root)[-1]
-        state, seen = _read_elsewhere(root)["1"]  # while the worker beats on
-        assert state == "evaluating"
-        assert seen >= newest["heartbeat"]  # or a later beat
+        newest = {line["id"]: line["heartbeat"] for line in _lines(root) if "heartbeat" in line}
+        seen = _read_elsewhere(root)  # while the workers beat on
+        for trial_id, beat in newest.items():
+            assert seen[trial_id][0] == "evaluating"
+            assert seen[trial_id][1] >= beat  # this beat or a later one
         (root / "go").touch()
-        assert worker.wait(timeout=120) == 0
+        assert [worker.wait(timeout=120) for worker in workers] == [0, 0]
     finally:
-        if worker.poll() is None:
-            kill(worker)
+        for worker in workers:
+            if worker.poll() is None:
+                kill(worker)
 
     lines = _lines(root)
-    whole = [line for line in lines if "heartbeat" not in line]
+    whole = {line["id"]: line for line in lines if "heartbeat" not in line}  # the last ones
     delta = [line for line in lines if "heartbeat" in line]
-    assert len(delta) >= 30
     assert all(set(line) == {"heartbeat", "id", "worker_id", "attempts"} for line in delta)
+    assert all(line["worker_id"] == whole[line["id"]]["worker_id"] for line in delta)
     # Each trial has its claim and its result as whole records, however long it ran.
-    assert sorted(line["id"] for line in whole) == ["1", "1", "2", "2"]
+    assert sorted(line["id"] for line in lines if "heartbeat" not in line) == ["1", "1", "2", "2"]
     assert _read_elsewhere(root) == {
-        "1": ["success", whole[1]["last_heartbeat"]],
-        "2": ["success", whole[3]["last_heartbeat"]],
+        trial_id: ["success", line["last_heartbeat"]] for trial_id, line in whole.items()
     }
 
 
