@@ -4,7 +4,8 @@ A worker moves ``last_heartbeat`` of its running trials every ``heartbeat_interv
 Written as whole trials (configuration included), these versions made the journal grow with
 how long trials ran, not how many there were, and every reader replayed them all: 6,000
 trials of 10 minutes at the default interval left 372,000 lines (154 MB) of which 366,000
-were heartbeats, and ``neps-core status`` took 9 s instead of 1 s. A version that only moves
+were heartbeats, and ``neps-core status`` took 12 s and 380 MB (as lines like the one below:
+37 MB, 2.5 s and 66 MB; 1.4 s without any beats). A version that only moves
 ``last_heartbeat`` is now written as::
 
     {"heartbeat": 1733150000.5, "id": "12", "worker_id": "host-1-ab12", "attempts": 1}
