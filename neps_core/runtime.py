@@ -46,6 +46,7 @@ from neps_core.run_context import RunContext, injected_names
 from neps_core.sampler import TrialSampler
 from neps_core.serialization import make_folder, safe_repr
 from neps_core.stop_reasons import BUDGET_DOES_NOT_FIT
+from neps_core.summary_files import LiveSummaryFiles
 
 logger = logging.getLogger(__name__)
 
@@ -78,6 +79,7 @@ class Worker:
         )
         self._estimate_wait = CostEstimateWait(self._sampler, self.settings.worker_id)
         self._results_wait = ResultsWait(self._sampler, context.storage)
+        self._summary_files = LiveSummaryFiles.for_run(context)
 
     @property
     def stop_reason(self) -> str | None:
@@ -181,9 +183,7 @@ class Worker:
             if trial.state.is_final:
                 self._awaiting.discard(trial_id)
                 if trial.report is not None:
-                    self.context.plugins.notify(
-                        "neps_trial_finished", run=self.context, trial=trial, report=trial.report
-                    )
+                    self._tell_finished(trial)
 
     def _say_why_waiting(self) -> None:
         """Log, once per reason, why nothing new starts while trials run: with an asynchronous
@@ -361,10 +361,7 @@ class Worker:
             if raise_after is not None:
                 raise raise_after from None
             return
-        assert stored.report is not None
-        self.context.plugins.notify(
-            "neps_trial_finished", run=self.context, trial=stored, report=stored.report
-        )
+        self._tell_finished(stored)
         if raise_after is not None:
             raise raise_after
 
@@ -382,10 +379,13 @@ class Worker:
 
         stored_versions = self.context.storage.transact(requeue)
         for crashed in (t for t in stored_versions if t.state is TrialState.CRASHED):
-            assert crashed.report is not None
-            self.context.plugins.notify(
-                "neps_trial_finished", run=self.context, trial=crashed, report=crashed.report
-            )
+            self._tell_finished(crashed)
+
+    def _tell_finished(self, trial: Trial) -> None:
+        assert trial.report is not None
+        notify = self.context.plugins.notify
+        notify("neps_trial_finished", run=self.context, trial=trial, report=trial.report)
+        self._summary_files.trial_finished()  # if the last rewrite is old enough
 
     def _mark_awaiting(self, trial_id: str) -> None:
         """Record that the trial waits for save_pipeline_results, not for this worker."""
