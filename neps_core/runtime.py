@@ -32,6 +32,7 @@ from neps_core.estimate_wait import CostEstimateWait, ResultsWait
 from neps_core.heartbeat import Heartbeat
 from neps_core.history import TrialHistory
 from neps_core.interfaces import EvaluationJob, EvaluationOutcome
+from neps_core.live_summary import LiveSummaryFiles
 from neps_core.liveness import (
     ASYNC_MARK,
     give_back_running,
@@ -46,7 +47,6 @@ from neps_core.run_context import RunContext, injected_names
 from neps_core.sampler import TrialSampler
 from neps_core.serialization import make_folder, safe_repr
 from neps_core.stop_reasons import BUDGET_DOES_NOT_FIT
-from neps_core.summary_files import LiveSummaryFiles
 
 logger = logging.getLogger(__name__)
 
@@ -95,7 +95,7 @@ class Worker:
             self.settings.heartbeat_interval,
             running=lambda: set(self._in_flight),
         )
-        with heartbeat:
+        with heartbeat, self._summary_files:
             try:
                 self._loop()
             except BaseException as stop:  # Ctrl-C, sys.exit, or an error that ends the run

@@ -1,7 +1,6 @@
 """The summary files of a run, written when a worker's ``run()`` or an ask-and-tell client's
-``close()`` ends, while a worker runs as its trials finish (see ``LiveSummaryFiles``), and by
-each ``save_pipeline_results`` (unless ``post_run_summary=False``). Files in the root
-directory::
+``close()`` ends, while a worker runs (see :mod:`neps_core.live_summary`) and by each
+``save_pipeline_results`` (unless ``post_run_summary=False``). Files in the root directory::
 
     summary.yaml       counts by state, budget used, best trial
     best_config.yaml   the best configuration and its objective
@@ -17,11 +16,8 @@ import csv
 import functools
 import io
 import logging
-import math
-import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import filelock
 
@@ -32,15 +28,10 @@ from neps_core.space import PipelineSpace
 from neps_core.summary import finishing_order, improvement_rows, summary_as_dict, summary_of
 from neps_core.summary_folder import write_summary_folder
 
-if TYPE_CHECKING:
-    from neps_core.run_context import RunContext
-
 logger = logging.getLogger(__name__)
 SUMMARY_LOCK = Path(".neps_core", "summary.lock")
 BEST_CONFIG_FILE = "best_config.yaml"
 SUMMARY_LOCK_TIMEOUT = 60.0  # seconds; on expiry the files are not written, with a warning
-REWRITE_INTERVAL = 5.0  # seconds: the least time between two rewrites while a worker runs
-REWRITE_COST_SHARE = 20  # a rewrite waits this many times as long as the last one took
 TRAJECTORY_COLUMNS = (
     "trial_id",
     "state",
@@ -53,8 +44,8 @@ TRAJECTORY_COLUMNS = (
 )
 
 
-def refresh_summary_files(root: Path, build: Callable[[], Summary], *, wait: bool = True) -> bool:
-    """Write the summary ``build`` makes, under a lock shared by all processes; whether written.
+def refresh_summary_files(root: Path, build: Callable[[], Summary], *, wait: bool = True) -> None:
+    """Write the summary ``build`` makes, under a lock shared by all processes.
 
     Workers finish together: one that read the storage earlier but wrote later would put an
     older trajectory over a newer one. Building inside the lock makes each writer read the
@@ -67,63 +58,21 @@ def refresh_summary_files(root: Path, build: Callable[[], Summary], *, wait: boo
         timeout = SUMMARY_LOCK_TIMEOUT if wait else 0
         with filelock.FileLock(root / SUMMARY_LOCK, timeout=timeout):
             write_summary_files(root, build())
-            return True
     except OSError as error:  # a read-only or full file system, or the lock timed out
         if wait or not isinstance(error, filelock.Timeout):
             logger.warning("Could not write the summary files in %s: %s", root, error)
-        return False
 
 
 def refresh_shared_summary_files(
     storage: Storage, space: PipelineSpace | None = None, *, wait: bool = True
-) -> bool:
+) -> None:
     """Write the summary files with the run's recorded budgets, as ``status`` shows it.
 
     Workers given different budgets each stop at their own; the files, shared by all, must
     not say one thing while ``status`` says another.
     """
     build = functools.partial(summary_of, storage, None, space)
-    return refresh_summary_files(storage.root_directory, build, wait=wait)
-
-
-class LiveSummaryFiles:
-    """The summary files of a run kept up to date while a worker runs, at a bounded cost.
-
-    NePS rewrites them after every finished trial, but a rewrite reads the whole run (0.4 s at
-    20,000 trials). Here a finished trial rewrites them only once the last rewrite is older
-    than ``max(REWRITE_INTERVAL, REWRITE_COST_SHARE x how long it took)``, so they cost at
-    most 1/20 of the worker's time; the first trial a worker finishes rewrites them at once.
-    A worker that finds another writing them does not wait (its files are as new). The end of
-    ``run()`` rewrites them in any case.
-    """
-
-    def __init__(
-        self,
-        storage: Storage,
-        space: PipelineSpace | None,
-        *,
-        enabled: bool,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self._storage = storage
-        self._space = space
-        self._enabled = enabled
-        self._clock = clock
-        self._due_at = -math.inf
-
-    @classmethod
-    def for_run(cls, run: RunContext) -> LiveSummaryFiles:
-        """The files of ``run``, kept up to date unless its ``post_run_summary`` is off."""
-        return cls(run.storage, run.space, enabled=run.settings.post_run_summary)
-
-    def trial_finished(self) -> None:
-        """Rewrite the files if the last rewrite is old enough (see the class)."""
-        started = self._clock()
-        if not self._enabled or started < self._due_at:
-            return
-        refresh_shared_summary_files(self._storage, self._space, wait=False)
-        took = self._clock() - started
-        self._due_at = started + max(REWRITE_INTERVAL, REWRITE_COST_SHARE * took)
+    refresh_summary_files(storage.root_directory, build, wait=wait)
 
 
 def write_summary_files(root: Path, summary: Summary) -> None:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import csv
 import logging
-from collections.abc import Iterator
+import re
+import time
 from pathlib import Path
 from typing import Any
 
@@ -13,46 +14,63 @@ import pytest
 import yaml
 
 import neps_core as neps
+from neps_core.live_summary import REWRITE_COST_SHARE, REWRITE_INTERVAL, next_rewrite
 from neps_core.loading import open_existing
-from neps_core.summary_files import (
-    REWRITE_COST_SHARE,
-    REWRITE_INTERVAL,
-    SUMMARY_LOCK,
-    LiveSummaryFiles,
-)
+from neps_core.summary_files import SUMMARY_LOCK, refresh_shared_summary_files
 
 SPACE = {"x": neps.Float(0.0, 1.0)}
+HANG_GUARD = 60.0  # seconds: a rewrite that never comes fails the test instead of hanging it
 
 
 def _seen(root: Path) -> dict[str, Any]:
     """What a user watching ``root`` finds of the summary files now."""
     folder = root / "summary"
-    if not (folder / "full.csv").exists():
+    try:
+        with (folder / "full.csv").open(encoding="utf-8") as handle:
+            states = {row["id"]: row["state"] for row in csv.DictReader(handle)}
+        summary = yaml.safe_load((root / "summary.yaml").read_text(encoding="utf-8"))
+        best = (folder / "best_config.txt").read_text(encoding="utf-8")
+    except FileNotFoundError:
         return {}
-    with (folder / "full.csv").open(encoding="utf-8") as handle:
-        states = {row["id"]: row["state"] for row in csv.DictReader(handle)}
-    counts = yaml.safe_load((root / "summary.yaml").read_text(encoding="utf-8"))["counts"]
-    best = (folder / "best_config.txt").read_text(encoding="utf-8")
-    return {"states": states, "successes": counts["success"], "best": best}
+    return {"states": states, "successes": summary["counts"]["success"], "best": best}
+
+
+def _finished_in_each_file(seen: dict[str, Any]) -> int:
+    """The trials every file shows finished (each is replaced whole, but one after another)."""
+    if not seen:
+        return 0
+    in_full = list(seen["states"].values()).count("success")
+    in_best = int(re.findall(r"^cumulative_evaluations: (\d+)$", seen["best"], re.MULTILINE)[0])
+    return min(in_full, seen["successes"], in_best)
+
+
+def _watch_until(root: Path, finished: int) -> dict[str, Any]:
+    """The summary files once they all show ``finished`` trials, as a user polling them."""
+    deadline = time.monotonic() + HANG_GUARD
+    while _finished_in_each_file(seen := _seen(root)) < finished:
+        assert time.monotonic() < deadline, f"no summary files with {finished} trials: {seen}"
+        time.sleep(0.05)
+    return seen
 
 
 @pytest.mark.parametrize("storage", ["disk", "sqlite"])
-def test_a_later_trial_finds_the_summary_files_of_the_earlier_ones(
+def test_a_later_trial_finds_the_earlier_ones_in_the_summary_files(
     root: Path, storage: str
 ) -> None:
     # They were written only when run() ended: a user watching them saw nothing until then.
-    seen: list[dict[str, Any]] = []
+    seen: dict[str, dict[str, Any]] = {}
 
-    def evaluate_pipeline(x: float) -> float:
-        seen.append(_seen(root))
-        return x
+    def evaluate_pipeline(x: float, pipeline_id: str) -> float:
+        seen[pipeline_id] = _watch_until(root, int(pipeline_id) - 1)
+        return 1.0 / int(pipeline_id)  # each trial a new best
 
     neps.run(evaluate_pipeline, SPACE, root_directory=root, evaluations_to_spend=3, storage=storage)
-    assert seen[0] == {}  # a new root
-    # The first trial a worker finishes rewrites them at once; later ones when they are due.
-    assert seen[1]["states"] == {"1": "success"}
-    assert seen[1]["successes"] == 1
-    assert "Config ID: 1\n" in seen[1]["best"]
+    assert seen["1"] == {}  # a new root
+    # The first trial a worker finishes is written at once; the second finished within
+    # REWRITE_INTERVAL of that, and is written while the third runs.
+    assert seen["2"]["states"]["1"] == "success"
+    assert seen["3"]["states"]["1"] == seen["3"]["states"]["2"] == "success"
+    assert "Config ID: 2\n" in seen["3"]["best"] and "Config ID: 1\n" not in seen["3"]["best"]
 
 
 def test_without_post_run_summary_nothing_is_written_during_the_run(root: Path) -> None:
@@ -73,61 +91,22 @@ def test_without_post_run_summary_nothing_is_written_during_the_run(root: Path) 
     assert not (root / "summary").exists()
 
 
-class Clock:
-    """A monotonic clock the test moves: each call returns the next of ``times``."""
-
-    def __init__(self, *times: float) -> None:
-        self._times: Iterator[float] = iter(times)
-
-    def __call__(self) -> float:
-        return next(self._times)
+def test_a_rewrite_waits_the_interval_and_twenty_times_as_long_as_the_last_took() -> None:
+    assert next_rewrite(100.0, 0.01) == 100.0 + REWRITE_INTERVAL  # a small run
+    slow = 2 * REWRITE_INTERVAL / REWRITE_COST_SHARE  # a big run's rewrite
+    assert next_rewrite(100.0, slow) == 100.0 + REWRITE_COST_SHARE * slow
 
 
-@pytest.fixture
-def finished_root(root: Path) -> Path:
-    """A small finished run whose summary files were never written."""
+def test_a_writer_that_finds_another_writing_them_goes_on_without_waiting(
+    root: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Waiting would cost a worker the other's rewrite, which holds its trials already.
     neps.run(
         lambda x: x, SPACE, root_directory=root, evaluations_to_spend=2, post_run_summary=False
     )
-    return root
-
-
-def _rewritten(root: Path) -> bool:
-    """Whether the files were written since the last call (which removes one to find out)."""
-    written = (root / "summary.yaml").exists()
-    (root / "summary.yaml").unlink(missing_ok=True)
-    return written
-
-
-def test_a_rewrite_waits_until_the_last_one_is_old_enough(finished_root: Path) -> None:
-    slow = 1.0  # seconds the first rewrite takes: the next waits REWRITE_COST_SHARE times that
-    due = REWRITE_COST_SHARE * slow
-    assert due > REWRITE_INTERVAL
-    clock = Clock(
-        *(0.0, slow),  # the first finished trial: written at once
-        due - 0.1,  # too early: skipped without a look at the clock after
-        *(due, due + 0.01),  # written, quickly: the next waits REWRITE_INTERVAL
-        due + REWRITE_INTERVAL - 0.1,
-        *(due + REWRITE_INTERVAL, due + REWRITE_INTERVAL),
-    )
-    with open_existing(finished_root) as storage:
-        files = LiveSummaryFiles(storage, None, enabled=True, clock=clock)
-        outcomes = []
-        for _ in range(5):
-            files.trial_finished()
-            outcomes.append(_rewritten(finished_root))
-    assert outcomes == [True, False, True, False, True]
-
-
-def test_a_worker_that_finds_another_writing_them_goes_on_without_waiting(
-    finished_root: Path, caplog: pytest.LogCaptureFixture
-) -> None:
-    # Waiting would cost the worker the other's rewrite, which holds its trials already.
-    clock = Clock(0.0, 0.0, REWRITE_INTERVAL, REWRITE_INTERVAL)
-    with open_existing(finished_root) as storage:
-        files = LiveSummaryFiles(storage, None, enabled=True, clock=clock)
-        with caplog.at_level(logging.WARNING), filelock.FileLock(finished_root / SUMMARY_LOCK):
-            files.trial_finished()  # else it waits SUMMARY_LOCK_TIMEOUT, then warns
-        assert not _rewritten(finished_root) and not caplog.records
-        files.trial_finished()
-    assert _rewritten(finished_root)
+    with open_existing(root) as storage:
+        with caplog.at_level(logging.WARNING), filelock.FileLock(root / SUMMARY_LOCK):
+            refresh_shared_summary_files(storage, wait=False)  # else it waits, then warns
+        assert not (root / "summary.yaml").exists() and not caplog.records
+        refresh_shared_summary_files(storage, wait=False)
+    assert (root / "summary.yaml").exists()
