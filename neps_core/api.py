@@ -106,8 +106,8 @@ def run(
         plugins: Plugin objects (or ``"module:name"``) for this call only, e.g. observers.
         seed: Seeds the optimizer and Python's, NumPy's and (if loaded) torch's global
             generators; a continued run keeps the seed it started with.
-        post_run_summary: Write ``summary.yaml``, ``best_config.yaml`` and
-            ``trajectory.csv`` into the root when the call ends.
+        post_run_summary: Write the summary files (``summary.yaml``, ``summary/``, ...)
+            into the root while trials finish (within a few seconds) and when the call ends.
         heartbeat_interval: Seconds between a worker's signs of life.
         stale_after: Seconds of silence after which this worker's trials are re-queued
             (recorded in them: other workers judge them by it, not by their own).
