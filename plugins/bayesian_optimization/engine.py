@@ -39,7 +39,12 @@ from neps_core_plugins.bayesian_optimization.data import (
     config_key,
     fill_inactive,
 )
-from neps_core_plugins.bayesian_optimization.gp import GaussianProcess, KernelLayout, kernel
+from neps_core_plugins.bayesian_optimization.gp import (
+    GaussianProcess,
+    KernelLayout,
+    kernel,
+    target_spread,
+)
 from neps_core_plugins.bayesian_optimization.optimizer import BayesianOptimization
 from neps_core_plugins.bayesian_optimization.search import SearchSpaceShape, maximize
 
@@ -243,11 +248,10 @@ def transform_targets(y: np.ndarray) -> np.ndarray:
         return y
     y = _clip_outliers(y)
     with np.errstate(all="ignore"):
-        spread = float(np.std(y))
-        if not math.isfinite(spread):  # values near the float limit: keep their ranking only
+        if not math.isfinite(float(np.std(y))):  # values near the float limit: keep the ranking
             y = stats.rankdata(y)
-            spread = float(np.std(y))
-        if spread < 1e-12:
+        spread = target_spread(y)
+        if spread == 0.0:
             return y
         transformed = np.asarray(stats.yeojohnson((y - np.mean(y)) / spread)[0], dtype=float)
     return transformed if np.all(np.isfinite(transformed)) else y

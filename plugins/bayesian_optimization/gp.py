@@ -33,6 +33,29 @@ CATEGORICAL_WEIGHT_BOUNDS = (math.log(1e-3), math.log(20.0))
 OUTPUTSCALE_BOUNDS = (math.log(0.05), math.log(20.0))
 NOISE_BOUNDS = (math.log(1e-6), math.log(1.0))
 JITTER = 1e-8
+#: Targets whose standard deviation is at most this fraction of their largest magnitude count
+#: as constant: 16 units in the last place, where rounding (of a mean, of the objective
+#: itself) is all that tells them apart.
+RELATIVE_RESOLUTION = 16 * float(np.finfo(float).eps)
+
+
+def target_spread(y: np.ndarray) -> float:
+    """The standard deviation of ``y``, or 0.0 where floats cannot resolve its differences.
+
+    The rule is relative (`RELATIVE_RESOLUTION` of the largest ``|y|``), so that a model
+    learns the same from ``1e-15 * f`` as from ``f``: an absolute 1e-12 stopped it learning
+    from losses around 1e-13. It is computed on ``y`` scaled by a power of two, which is exact:
+    the result is the same bits as ``np.std(y)``, without the squares of 1e-300 values
+    underflowing to 0 or those of 1e200 values overflowing.
+    """
+    peak = float(np.max(np.abs(y), initial=0.0))
+    if peak == 0.0 or not math.isfinite(peak):
+        return 0.0
+    mantissa, exponent = math.frexp(peak)  # peak = mantissa * 2**exponent
+    relative = float(np.std(np.ldexp(y, -exponent)))
+    if relative <= RELATIVE_RESOLUTION * mantissa:
+        return 0.0
+    return float(np.ldexp(relative, exponent))
 
 
 @attrs.frozen
@@ -203,7 +226,7 @@ class GaussianProcess:
     ) -> None:
         self.layout = layout
         self.y_mean = float(np.mean(y))
-        self.y_std = float(np.std(y)) if np.std(y) > 1e-12 else 1.0
+        self.y_std = target_spread(y) or 1.0
         standardized = (y - self.y_mean) / self.y_std
         self.hyper = fit_hyper(x, standardized, layout, noise_prior) if hyper is None else hyper
         self._condition(x, standardized)

@@ -34,7 +34,7 @@ from neps_core_plugins.bayesian_optimization.acquisition import (
 )
 from neps_core_plugins.bayesian_optimization.data import collect
 from neps_core_plugins.bayesian_optimization.engine import transform_targets
-from neps_core_plugins.bayesian_optimization.gp import GaussianProcess, KernelLayout
+from neps_core_plugins.bayesian_optimization.gp import GaussianProcess, KernelLayout, target_spread
 from neps_core_plugins.pibo import PiBO
 from neps_core_plugins.random_search import RandomSearch
 
@@ -392,6 +392,28 @@ def test_targets_far_above_the_rest_are_clipped_and_the_ranking_kept() -> None:
     too_many = transform_targets(np.array([0.1, 0.2, 1e300, 1e300, 1e308, 0.3]))
     assert np.all(np.isfinite(too_many))
     assert np.argmin(too_many) == 0 and np.argmax(too_many) == 4
+
+
+@pytest.mark.parametrize("scale", [2.0**-50, 2.0**-1000])
+def test_the_search_is_the_same_whatever_the_scale_of_the_objective(scale: float) -> None:
+    """Targets were constant to the model when their spread was below an absolute 1e-12:
+    with losses around 1e-13 it stopped learning (best of 30 on a bowl 4e-4, not 1.8e-8), and
+    1e-300 values had their squares underflow. Scaling by a power of two is exact, so the
+    path is the very same."""
+
+    def path(factor: float) -> list[Mapping[str, Any]]:
+        history = optimize(bo(SQUARE, initial_design_size=4), lambda c: factor * (1 + sphere(c)), 9)
+        return [trial.config for trial in history.values()]
+
+    assert path(scale) == path(1.0)
+
+
+def test_targets_apart_only_by_rounding_count_as_constant() -> None:
+    eps = float(np.finfo(float).eps)
+    assert target_spread(np.full(9, 0.1)) == target_spread(np.array([1e6, 1e6 + 2e6 * eps])) == 0
+    assert target_spread(np.array([1.0, 1.0 + 64 * eps])) > 0
+    history = optimize(bo(SQUARE, initial_design_size=2), lambda c: 1e6 + 2e6 * eps * c["x"], 5)
+    assert len(history) == 5  # the model sees a flat objective and explores
 
 
 def test_failures_at_random_do_not_derail_the_search() -> None:
