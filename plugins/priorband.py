@@ -37,7 +37,7 @@ from neps_core import hookimpl
 from neps_core.interfaces import Optimizer
 from neps_core.space import Categorical, PipelineSpace
 from neps_core.space.parameters import Numerical
-from neps_core.space.sampling import CATEGORICAL_PRIOR_MASS, NUMERIC_PRIOR_STD
+from neps_core.space.sampling import NUMERIC_PRIOR_STD, categorical_prior_mass
 from neps_core.validators import one_of, unset_only
 from neps_core_plugins.brackets import (
     SAMPLE_PRIOR_FIRST,
@@ -236,7 +236,7 @@ def prior_log_density(space: PipelineSpace, config: Mapping[str, Any]) -> float:
             if parameter.prior_index is None:
                 total -= math.log(count)
                 continue
-            mass = CATEGORICAL_PRIOR_MASS[parameter.prior_confidence]
+            mass = categorical_prior_mass(parameter.prior_confidence, count)
             chosen = parameter.index_of(value) == parameter.prior_index
             total += math.log(mass if chosen else (1.0 - mass) / (count - 1))
     return total

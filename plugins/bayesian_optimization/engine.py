@@ -21,7 +21,7 @@ from threadpoolctl import ThreadpoolController
 from neps_core.models import BudgetInfo, Proposal, Trial
 from neps_core.space.enumeration import MAX_DRAWS, unseen_config, untried_prior
 from neps_core.space.parameters import Categorical, Float, Numerical
-from neps_core.space.sampling import CATEGORICAL_PRIOR_MASS, NUMERIC_PRIOR_STD
+from neps_core.space.sampling import NUMERIC_PRIOR_STD, categorical_prior_mass
 from neps_core_plugins.bayesian_optimization.acquisition import (
     PriorDensity,
     Term,
@@ -141,7 +141,7 @@ def prior_density(optimizer: BayesianOptimization) -> PriorDensity:
             positions.append(numeric_dims.index(column))
         elif isinstance(parameter, Categorical) and parameter.prior_index is not None:
             size = len(parameter.choices)
-            mass = CATEGORICAL_PRIOR_MASS[parameter.prior_confidence] if size > 1 else 1.0
+            mass = categorical_prior_mass(parameter.prior_confidence, size)
             rest = (1.0 - mass) / (size - 1) if size > 1 else 1.0
             categorical.append((column, parameter.prior_index, math.log(mass), math.log(rest)))
     return PriorDensity(

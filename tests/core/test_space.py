@@ -29,6 +29,7 @@ from neps_core.space import (
 )
 from neps_core.space.mutation import MUTATION_ATTEMPTS, MUTATION_REJECTIONS
 from neps_core.space.resolution import Resolver
+from neps_core.space.sampling import categorical_prior_mass
 
 
 class MixedSpace(neps.PipelineSpace):
@@ -392,6 +393,20 @@ def test_higher_prior_confidence_means_tighter_samples() -> None:
         assert values.min() >= 0.0 and values.max() <= 1.0
         spreads[confidence] = float(np.mean(np.abs(values - 0.3)))
     assert spreads["high"] < spreads["medium"] < spreads["low"] < 0.3
+
+
+def test_a_two_choice_categorical_prior_is_preferred_more_with_more_confidence() -> None:
+    """At "low" the prior choice of two had 0.5, as the other one: the prior did nothing."""
+    shares = {}
+    for confidence in ("low", "medium", "high"):
+        kind = neps.Categorical(("relu", "tanh"), prior=0, prior_confidence=confidence)
+        picks = [
+            s["act"] for s in _samples(neps.PipelineSpace({"act": kind}), 4000, use_priors=True)
+        ]
+        shares[confidence] = picks.count("relu") / len(picks)
+    assert shares == pytest.approx({"low": 2 / 3, "medium": 0.8, "high": 0.9}, abs=0.025)
+    assert [categorical_prior_mass("low", k) for k in (1, 2, 3, 5)] == [1.0, 2 / 3, 0.5, 0.5]
+    assert [categorical_prior_mass(c, 3) for c in ("medium", "high")] == [0.7, 0.9]
 
 
 def test_categorical_prior_by_value_equals_prior_by_index() -> None:

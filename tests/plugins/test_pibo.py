@@ -181,3 +181,11 @@ def test_categorical_priors_enter_the_density() -> None:
     density = prior_density(pibo(space))
     kinds = density.log_density(np.array([[0.5, 2.0], [0.5, 0.0], [0.5, 1.0]]))[0]
     assert kinds[0] > kinds[1] == kinds[2]
+
+
+def test_a_two_choice_categorical_prior_at_low_confidence_counts() -> None:
+    """Its mass (0.5) made the prior choice as likely as the other one: no pull at all."""
+    space = neps.PipelineSpace({"act": neps.Categorical(choices=("relu", "tanh"), prior=0)})
+    density = prior_density(pibo(space))
+    prior, other = density.log_density(np.array([[0.0], [1.0]]))[0]
+    assert prior - other == pytest.approx(math.log(2.0))  # odds 2:1

@@ -102,6 +102,13 @@ def test_draws_follow_the_mixture() -> None:
     assert near_prior < 0.25
 
 
+def test_a_two_choice_categorical_prior_at_low_confidence_counts() -> None:
+    """Its mass (0.5) gave both choices the same prior density: no weight for the prior."""
+    space = neps.PipelineSpace({"act": neps.Categorical(choices=("relu", "tanh"), prior=0)})
+    odds = prior_log_density(space, {"act": "relu"}) - prior_log_density(space, {"act": "tanh"})
+    assert odds == pytest.approx(np.log(2.0))
+
+
 def test_densities_prefer_what_they_are_centred_on() -> None:
     close, far = {"x": 0.8, "kind": "a", "epochs": 9}, {"x": 0.1, "kind": "c", "epochs": 9}
     assert prior_log_density(SPACE, close) > prior_log_density(SPACE, far)
