@@ -1,10 +1,11 @@
 """The ``dask`` evaluator: trials as tasks on a ``dask.distributed`` cluster.
 
 ``evaluator={"name": "dask", "address": "tcp://scheduler:8786"}`` submits to a running
-cluster; without an ``address`` the evaluator starts a ``LocalCluster`` of ``n_workers``
-processes (one thread each) and shuts it down at the end of ``run()``. ``n_workers`` is also
-the capacity: at most that many trials of this worker are on the cluster at once (default:
-the cluster's thread count), so one worker never floods a shared scheduler.
+cluster (or a ``distributed.Client`` or cluster object: see ``.settings``); without an
+``address`` the evaluator starts a ``LocalCluster`` of ``n_workers`` processes (one thread
+each) and shuts it down at the end of ``run()``. ``n_workers`` is also the capacity: at most
+that many trials of this worker are on the cluster at once (default: the cluster's thread
+count), so one worker never floods a shared scheduler.
 
 A per-trial ``timeout`` (counted from when a worker starts running the task, not while it
 waits or queues for one) cancels the task and, since a running Python thread cannot be
@@ -40,7 +41,7 @@ from neps_core.evaluation.child_runner import (
 )
 from neps_core.evaluation.main_script import unimportable_script, unsendable_outcome
 from neps_core.interfaces import EvaluationJob, EvaluationOutcome, Evaluator
-from neps_core.validators import at_least, positive
+from neps_core_plugins.dask_evaluator.settings import DaskSettings
 from neps_core_plugins.dask_evaluator.watch import WorkerWatch
 
 logger = logging.getLogger(__name__)
@@ -58,17 +59,6 @@ def _distributed() -> Any:
             "The dask evaluator needs dask.distributed: pip install 'neps-core[dask]'"
         ) from error
     return distributed
-
-
-@attrs.frozen
-class DaskSettings:
-    """Options of ``evaluator={"name": "dask", ...}``."""
-
-    address: str | None = None
-    n_workers: int | None = attrs.field(default=None, validator=at_least(1))
-    threads_per_worker: int = attrs.field(default=1, validator=at_least(1))
-    timeout: float | None = attrs.field(default=None, validator=positive)
-    kill_on_timeout: bool = True
 
 
 def evaluate_remotely(

@@ -37,15 +37,20 @@ DASK_DEFAULT_DASHBOARD_PORT = 8787
 
 
 @pytest.fixture(scope="module")
-def cluster_address() -> Iterator[str]:
+def local_cluster() -> Iterator[distributed.LocalCluster]:
     """One LocalCluster of 2 worker processes (with nannies) for the whole module."""
     cluster = distributed.LocalCluster(
         n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
     )
     try:
-        yield cluster.scheduler_address
+        yield cluster
     finally:
         cluster.close()
+
+
+@pytest.fixture(scope="module")
+def cluster_address(local_cluster: distributed.LocalCluster) -> str:
+    return str(local_cluster.scheduler_address)
 
 
 @pytest.mark.slow
@@ -77,6 +82,31 @@ def test_a_run_spreads_its_trials_over_the_cluster(cluster_address: str, root: P
     metadata = [yaml.safe_load(p.read_text()) for p in root.glob("configs/*/metadata.yaml")]
     workers = {record["metadata"]["dask_worker"] for record in metadata}
     assert workers and all(worker.startswith("tcp://") for worker in workers)
+
+
+@pytest.mark.parametrize("given", ["client", "cluster"])
+def test_the_address_may_be_a_client_or_a_cluster(
+    local_cluster: distributed.LocalCluster, root: Path, given: str
+) -> None:
+    # It reached dask as str(client): ValueError unknown address scheme "<Client: 'tcp".
+    with distributed.Client(local_cluster) as client:
+        address = client if given == "client" else local_cluster
+        summary = neps.run(
+            pid_of_worker,
+            {"x": neps.Float(0.0, 1.0)},
+            root_directory=root,
+            evaluations_to_spend=1,
+            evaluator={"name": "dask", "address": address, "n_workers": 1},
+        )
+    assert summary.counts["success"] == 1
+    with pytest.raises(neps.SettingsError, match=r"address must be a scheduler address .* got int"):
+        neps.run(
+            pid_of_worker,
+            {"x": neps.Float(0.0, 1.0)},
+            root_directory=root / "refused",
+            evaluations_to_spend=1,
+            evaluator={"name": "dask", "address": 8786},
+        )
 
 
 def test_a_run_leaves_no_client_connected(cluster_address: str, root: Path) -> None:
