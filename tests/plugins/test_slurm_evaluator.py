@@ -31,13 +31,13 @@ from neps_core.testing.evaluator_contract import (
     make_job,
     wait_for_beats,
 )
-from neps_core_plugins import slurm_evaluator
 from neps_core_plugins.slurm_evaluator import (
     LOCAL_DEFAULT_TIMEOUT_MIN,
     SlurmEvaluator,
     SlurmJobLostError,
     SlurmSettings,
 )
+from neps_core_plugins.slurm_evaluator import evaluator as slurm_evaluator
 
 DAEMONS = ("munged", "slurmctld", "slurmd", "sbatch", "squeue", "scancel", "scontrol")
 

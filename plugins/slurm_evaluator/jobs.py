@@ -1,0 +1,113 @@
+"""SLURM jobs outside the evaluator's loop: what runs inside a job, squeue, and the record
+that lets a later worker adopt the job of a worker that died."""
+
+from __future__ import annotations
+
+import pickle
+import subprocess
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from neps_core.evaluation.child_runner import Captured, call_capturing
+
+#: The file in a trial's folder naming its SLURM job, for a worker that takes the trial over.
+JOB_RECORD = "slurm_job.yaml"
+#: squeue states of a job that may still produce a result. COMPLETING is not one: the batch
+#: script has ended (or was killed), so a result must show up within ``lost_after``; a
+#: cancelled job stays COMPLETING while SLURM escalates from SIGTERM to SIGKILL.
+ACTIVE_STATES = frozenset(
+    {
+        "PENDING",
+        "CONFIGURING",
+        "RUNNING",
+        "SUSPENDED",
+        "REQUEUED",
+        "REQUEUE_FED",
+        "REQUEUE_HOLD",
+        "RESIZING",
+        "SIGNALING",
+        "STAGE_OUT",
+        "STOPPED",
+    }
+)
+
+#: Active states of a job that has not started running ``evaluate_pipeline`` yet: its
+#: ``timeout`` does not run while it waits in the queue.
+QUEUED_STATES = frozenset({"PENDING", "CONFIGURING", "REQUEUED", "REQUEUE_FED", "REQUEUE_HOLD"})
+
+
+def submitit_module() -> Any:
+    """The ``submitit`` module, or an ImportError that says how to get it."""
+    try:
+        import submitit
+    except ImportError as error:
+        raise ImportError(
+            "The slurm evaluator needs submitit: pip install 'neps-core[slurm]'"
+        ) from error
+    return submitit
+
+
+def evaluate_in_job(
+    payload: bytes, arguments: Mapping[str, Any], search_path: Sequence[str]
+) -> Captured:
+    """Runs inside the job: what :func:`~neps_core.evaluation.child_runner.call_capturing` returns.
+
+    The function arrives pickled separately, so that the submitting process's import path is
+    in place before it is loaded (a function from a module next to the user's script). Returning
+    exceptions (instead of raising) keeps their type for the core; submitit would turn them
+    into its own ``FailedJobError``.
+    """
+    sys.path.extend(entry for entry in search_path if entry not in sys.path)
+    return call_capturing(pickle.loads(payload), arguments)
+
+
+def queue_states(job_ids: Sequence[str]) -> dict[str, str] | None:
+    """The squeue state of each job squeue still knows; ``None`` if squeue is unusable.
+
+    Used instead of submitit's ``sacct`` watcher, which sees nothing on clusters without
+    accounting storage. A job missing from the answer has left the queue.
+    """
+    command = ["squeue", "-h", "-o", "%i|%T", "--states=all", "-j", ",".join(job_ids)]
+    try:
+        completed = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    if completed.returncode != 0:
+        return {} if "Invalid job id" in completed.stderr else None
+    states = {}
+    for line in completed.stdout.splitlines():
+        job_id, _, state = line.partition("|")
+        if state.strip():
+            states[job_id.strip()] = state.split()[0]  # e.g. "CANCELLED by 0"
+    return states
+
+
+def record_job(pipeline_directory: Path, job_id: str, folder: Path) -> None:
+    """Note the trial's job where a later worker looks for it (see :func:`adoptable_job`)."""
+    pipeline_directory.mkdir(parents=True, exist_ok=True)
+    record = {"job_id": job_id, "folder": str(folder.resolve())}
+    (pipeline_directory / JOB_RECORD).write_text(yaml.safe_dump(record), encoding="utf-8")
+
+
+def adoptable_job(pipeline_directory: Path) -> Any | None:
+    """The SLURM job an earlier worker submitted for this trial, if it can still deliver.
+
+    A worker that dies leaves its jobs running; when its trial is re-queued, waiting for that
+    job (queued, running, or finished with a result nobody collected) saves its compute and
+    keeps two jobs from training the same configuration. A job that ended without a result
+    (the "lost" case) is not adopted: the trial is submitted again.
+    """
+    try:
+        record = yaml.safe_load((pipeline_directory / JOB_RECORD).read_text(encoding="utf-8"))
+        job_id, folder = str(record["job_id"]), Path(record["folder"])
+    except (OSError, yaml.YAMLError, TypeError, KeyError):
+        return None
+    job = submitit_module().SlurmJob(folder=folder, job_id=job_id)
+    if job.paths.result_pickle.exists():
+        return job
+    states = queue_states([job_id])
+    return job if states is not None and states.get(job_id) in ACTIVE_STATES else None
