@@ -1,6 +1,7 @@
 """A real worker process mid-evaluation, alive, SIGKILLed or suspended, shared by the crash
-tests of the CLI, of read-only runs, of liveness and of ask-and-tell; and a script that forgot
-its ``__main__`` guard, shared by the tests of the evaluators that re-import it."""
+tests of the CLI, of read-only runs, of liveness and of ask-and-tell; a script that forgot
+its ``__main__`` guard, shared by the tests of the evaluators that re-import it; and whether a
+process an evaluation left behind still runs."""
 
 from __future__ import annotations
 
@@ -34,6 +35,23 @@ def start_worker(
         kill(worker)
         raise
     return worker
+
+
+def running(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie waiting for a parent that does not reap is no longer)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return state != "Z"
+
+
+def ended_within(pid: int, patience: float) -> bool:
+    """Whether ``pid`` stops running within ``patience`` seconds (nothing to await but it)."""
+    deadline = time.monotonic() + patience
+    while running(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return not running(pid)
 
 
 def kill_mid_evaluation(script: str, arguments: Sequence[str], root: Path, marker: str) -> None:

@@ -15,6 +15,11 @@ worker that died keep running; the worker that takes over such a trial waits for
 rather than submitting another (``slurm_job.yaml`` in the trial's folder names it).
 ``n_workers`` bounds this worker's jobs in the queue; a ``timeout`` cancels the job
 (``scancel``) and is also handed to SLURM as its time limit. Needs ``neps-core[slurm]``.
+
+A result is read as soon as its file exists, never by waiting for the job (submitit's
+``result()`` waits, and a local job lives as long as a thread its evaluation left running).
+A local job leads a process group of its own, killed once its result is read, at its timeout
+and on ``close()`` (``jobs.stop_local_job``), and is lost as soon as it ends without a result.
 """
 
 from __future__ import annotations
@@ -38,7 +43,9 @@ from neps_core_plugins.slurm_evaluator.jobs import (
     adoptable_job,
     evaluate_in_job,
     queue_states,
+    read_result,
     record_job,
+    stop_local_job,
     submitit_module,
 )
 from neps_core_plugins.slurm_evaluator.settings import SlurmSettings
@@ -111,7 +118,9 @@ class SlurmEvaluator(Evaluator):
         search_path = [entry for entry in sys.path if entry]
         try:
             payload = cloudpickle.dumps(job.function)  # functions of __main__ travel by value
-            submitted = executor.submit(evaluate_in_job, payload, dict(job.arguments), search_path)
+            local = executor.cluster == "local"  # its job leads a process group of its own
+            arguments = dict(job.arguments)
+            submitted = executor.submit(evaluate_in_job, payload, arguments, search_path, local)
         except Exception as error:  # a part that cannot be pickled fails the trial (not sbatch)
             self._finished.append(unsendable_outcome(job, error, "a SLURM job", cloudpickle.dumps))
             return
@@ -178,10 +187,12 @@ class SlurmEvaluator(Evaluator):
         )
         running = submitted.started is not None
         if running and now - submitted.running_since > limit and not ended_in_time:
-            job.cancel(check=False)
+            self._stop(submitted)
             error = EvaluationTimeoutError(limit, f"SLURM job {job.job_id} was cancelled")
             return self._failure(trial_id, submitted, error)
-        if submitted.ended is None or now - submitted.ended_at < self.settings.lost_after:
+        # A local job's result file is in place before its process ends: no NFS to wait for.
+        grace = 0.0 if submitted.cluster == "local" else self.settings.lost_after
+        if submitted.ended is None or now - submitted.ended_at < grace:
             return None  # still running, or its result file may still be on its way (NFS)
         lost = SlurmJobLostError(
             f"SLURM job {job.job_id} ended in state {submitted.ended} without a result "
@@ -195,9 +206,12 @@ class SlurmEvaluator(Evaluator):
 
     def _outcome(self, trial_id: str, submitted: _Submitted) -> EvaluationOutcome:
         try:
-            captured = submitted.job.result()
+            captured = read_result(submitted.job)
         except Exception as error:  # the job itself failed around our function
             return self._failure(trial_id, submitted, error)
+        finally:
+            if submitted.cluster == "local":  # its evaluation is over: end what it left running
+                stop_local_job(submitted.job)
         metadata = self._metadata(submitted.job)  # one read late is judged by its own clock
         return outcome_of(trial_id, captured, metadata, timeout=submitted.timeout)
 
@@ -211,12 +225,20 @@ class SlurmEvaluator(Evaluator):
             metadata=self._metadata(submitted.job),
         )
 
+    @staticmethod
+    def _stop(submitted: _Submitted) -> None:
+        """Cancel the job; a local one with whatever its evaluation started."""
+        if submitted.cluster == "local":
+            stop_local_job(submitted.job)
+        else:
+            submitted.job.cancel(check=False)
+
     def close(self) -> None:
         """Cancel every job of this worker that has not reported."""
         jobs, self._jobs = self._jobs, {}
         for submitted in jobs.values():
-            if not submitted.job.paths.result_pickle.exists():
-                submitted.job.cancel(check=False)
+            if submitted.cluster == "local" or not submitted.job.paths.result_pickle.exists():
+                self._stop(submitted)
 
 
 def _stderr_tail(job: Any, characters: int = 2000) -> str:

@@ -30,7 +30,7 @@ class SlurmSettings:
     timeout: float | None = attrs.field(default=None, validator=positive)
     cluster: str | None = None  # None: detect SLURM; "local" / "debug": submitit's executors
     folder: str | None = None  # job files; default: <pipeline_directory>/slurm
-    # seconds a finished job may take to show its result file
+    # seconds a finished SLURM job may take to show its result file (a local job: none)
     lost_after: float = attrs.field(default=15.0, validator=at_least(0))
     # seconds between squeue calls (spare the controller)
     queue_poll_interval: float = attrs.field(default=5.0, validator=positive)

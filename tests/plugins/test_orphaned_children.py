@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
-from worker_processes import kill_mid_evaluation
+from worker_processes import ended_within, kill_mid_evaluation
 
 WORKER = """
 import os, sys, time
@@ -39,15 +39,6 @@ if __name__ == "__main__":
 """
 
 
-def _running(pid: int) -> bool:
-    """Whether ``pid`` runs (a zombie waiting for a parent that does not reap is no longer)."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (FileNotFoundError, ProcessLookupError):
-        return False
-    return state != "Z"
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("evaluator", ["process_pool", "subprocess", "command"])
 def test_a_sigkilled_workers_evaluation_is_stopped(tmp_path: Path, evaluator: str) -> None:
@@ -58,9 +49,7 @@ def test_a_sigkilled_workers_evaluation_is_stopped(tmp_path: Path, evaluator: st
     while not pid_file.read_text().strip():  # created before its number is written
         time.sleep(0.05)
     pid = int(pid_file.read_text())
-    while _running(pid) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    alive = _running(pid)
+    alive = not ended_within(pid, deadline - time.monotonic())
     if alive:
         os.kill(pid, 9)
     assert not alive, f"the evaluation (pid {pid}) outlived its SIGKILLed worker"

@@ -12,6 +12,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,7 +21,7 @@ from typing import Any, ClassVar
 import pytest
 import yaml
 from unpicklable import Locked
-from worker_processes import kill_mid_evaluation
+from worker_processes import ended_within, kill_mid_evaluation
 
 import neps_core as neps
 from neps_core.testing import BackgroundEvaluatorContract
@@ -183,6 +184,55 @@ def test_a_job_that_dies_is_reported_as_lost(tmp_path: Path) -> None:
     assert isinstance(outcome.error, SlurmJobLostError)
     assert "without a result" in str(outcome.error)
     assert outcome.metadata["slurm_job_id"]
+
+
+def leave_work_behind(folder: str) -> float:
+    """Return at once, leaving a process and a non-daemon thread (which ends by itself after
+    60 s unless the job is ended first, and then says so in ``thread_ended``)."""
+    child = subprocess.Popen(["sleep", "300"])
+    Path(folder, "child").write_text(str(child.pid))
+
+    def linger() -> None:
+        time.sleep(60)
+        Path(folder, "thread_ended").touch()
+
+    threading.Thread(target=linger).start()
+    return 1.0
+
+
+def test_what_a_local_job_leaves_running_neither_holds_the_loop_nor_outlives_it(
+    tmp_path: Path,
+) -> None:
+    # submitit's job.result() waited for the local job's process, which the thread kept
+    # alive: the whole loop stood still (no other trial's timeout fired) until it ended,
+    # and the evaluation's own processes outlived the run.
+    evaluator = SlurmEvaluator(SlurmSettings(cluster="local"))
+    try:
+        evaluator.submit(make_job("1", leave_work_behind, {"folder": str(tmp_path)}, tmp_path))
+        outcome = collect(evaluator, 1, 120)["1"]
+    finally:
+        evaluator.close()
+    assert outcome.error is None and outcome.result == 1.0
+    assert ended_within(int((tmp_path / "child").read_text()), 30)
+    assert not (tmp_path / "thread_ended").exists()  # the job was ended, not waited for
+
+
+def segfault(x: float) -> float:
+    os.kill(os.getpid(), signal.SIGSEGV)
+    return x
+
+
+def test_a_local_job_that_crashes_is_lost_at_once_naming_the_signal(tmp_path: Path) -> None:
+    # Reported only after lost_after (15 s per attempt), with an empty stderr tail. A local
+    # job's result file is in place before its process ends: there is nothing to wait for.
+    evaluator = SlurmEvaluator(SlurmSettings(cluster="local", lost_after=3600))
+    try:
+        evaluator.submit(make_job("1", segfault, {"x": 1.0}, tmp_path / "1"))
+        outcome = collect(evaluator, 1, 120)["1"]
+    finally:
+        evaluator.close()
+    assert isinstance(outcome.error, SlurmJobLostError)
+    assert "Fatal Python error: Segmentation fault" in str(outcome.error)
 
 
 def sleep_then_raise(seconds: float) -> float:
