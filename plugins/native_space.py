@@ -105,25 +105,40 @@ class YamlSpaceAdapter(SpaceAdapter):
         path = Path(space)
         if not path.is_file():
             raise FileNotFoundError(f"pipeline_space: no such YAML file {path}")
-        data = _unwrapped(read_strict_yaml(path, InvalidParameterError))
+        data = read_strict_yaml(path, InvalidParameterError)
         try:
-            return space_from_description(data)
+            return space_from_description(_unwrapped(data))
         except ValueError as error:
             raise type(error)(f"{path}: {error}") from error
 
 
+#: Keys a YAML space file may put its parameters under: ``pipeline_space`` as in a run
+#: config, ``search_space`` as NePS's first YAML spaces did (their loader required it).
+WRAPPER_KEYS = ("pipeline_space", "search_space")
+
+
 def _unwrapped(data: Any) -> Any:
-    """The space of a YAML file: under ``pipeline_space:`` (a run config), under
-    ``search_space:`` as the file's only key (NePS's first YAML spaces, whose loader required
-    it) unless that is a parameter's own form, or the whole file."""
+    """The space of a YAML file: under a wrapper key that is the file's only key, or the whole
+    file. A wrapper key holding a parameter's own form (``search_space: {lower: 1, upper: 9}``)
+    is a parameter so named; one holding parameters beside other keys would drop those keys,
+    so it is refused, naming them."""
     if not isinstance(data, Mapping):
         return data
-    if isinstance(data.get("pipeline_space"), Mapping):
-        return data["pipeline_space"]
-    inner = data.get("search_space")
-    if list(data) == ["search_space"] and isinstance(inner, Mapping):
-        return data if describes_a_parameter(inner) else inner
-    return data
+    wrappers = [key for key in WRAPPER_KEYS if _holds_parameters(data.get(key))]
+    if not wrappers:
+        return data
+    if len(data) == 1:
+        return data[wrappers[0]]
+    others = [str(key) for key in data if key != wrappers[0]]
+    raise InvalidParameterError(
+        f"the parameters are under {wrappers[0]!r}, but the file has other top-level keys "
+        f"too: {others}; move them under {wrappers[0]!r}, or drop the {wrappers[0]!r} level"
+    )
+
+
+def _holds_parameters(value: Any) -> bool:
+    """Whether ``value``, under a wrapper key, is a mapping of parameters (not one's form)."""
+    return isinstance(value, Mapping) and not describes_a_parameter(value)
 
 
 @hookimpl(trylast=True)  # after other plugins' adapters: a Mapping subclass may be theirs

@@ -147,3 +147,25 @@ def test_a_run_takes_a_class_and_a_dict(neps_run: Any, tmp_path: Path) -> None:
     for index, space in enumerate((Space, {"x": {"lower": 0, "upper": 5}})):
         summary = neps_run(pipeline_space=space, root_directory=tmp_path / str(index))
         assert summary.counts["success"] == 5
+
+
+def test_a_wrapper_key_with_other_top_level_keys_is_refused_naming_them(tmp_path: Path) -> None:
+    mixed = tmp_path / "mixed.yaml"  # b and c were dropped: only a was searched
+    mixed.write_text("pipeline_space:\n  a: [1, 5]\nb: [1, 5]\nc: {lower: 0.1, upper: 1.0}\n")
+    with pytest.raises(ValueError, match=r"mixed\.yaml: .*'pipeline_space'.*\['b', 'c'\]"):
+        YamlSpaceAdapter.adapt(mixed)
+    both = tmp_path / "both.yaml"
+    both.write_text("pipeline_space:\n  a: [1, 5]\nsearch_space:\n  b: [1, 5]\n")
+    with pytest.raises(ValueError, match=r"\['search_space'\]"):
+        YamlSpaceAdapter.adapt(both)
+
+
+@pytest.mark.parametrize("key", ["pipeline_space", "search_space"])
+def test_a_wrapper_key_holding_a_parameter_form_is_that_parameter(tmp_path: Path, key: str) -> None:
+    # was read as the constants lower=1 and upper=5, and lr was dropped
+    path = tmp_path / "space.yaml"
+    path.write_text(f"{key}: {{lower: 1, upper: 5}}\nlr: {{lower: 0.1, upper: 1.0}}\n")
+    expected = {key: neps.Integer(1, 5), "lr": neps.Float(0.1, 1.0)}
+    assert YamlSpaceAdapter.adapt(path) == neps.PipelineSpace(expected)
+    path.write_text(f"{key}: {{lower: 1, upper: 5}}\n")
+    assert YamlSpaceAdapter.adapt(path) == neps.PipelineSpace({key: neps.Integer(1, 5)})
