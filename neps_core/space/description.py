@@ -58,6 +58,13 @@ _TYPE_ALIASES = {
 }
 _NUMERIC_KEYS = {"lower", "upper", "log", "prior", "prior_confidence", "is_fidelity"}
 _CATEGORICAL_KEYS = {"choices", "prior", "prior_confidence"}
+#: What each type cannot do without: named in the error, not Python's missing argument.
+_REQUIRED_KEYS: dict[type[Parameter], tuple[str, ...]] = {
+    Float: ("lower", "upper"),
+    Integer: ("lower", "upper"),
+    Categorical: ("choices",),
+    Constant: ("value",),
+}
 FORBIDDEN_KEY = "$forbidden"
 MAX_DEPTH_KEY = "$max_depth"
 
@@ -154,6 +161,10 @@ def _from_mapping(name: str, entry: Mapping[str, Any]) -> Parameter:
     fields = current_keys(entry, f"Parameter {name!r}")
     try:
         kind = _kind_of(name, fields)
+        missing = [key for key in _REQUIRED_KEYS[kind] if key not in fields]
+        if missing:
+            needs = " and ".join(map(repr, missing))
+            raise InvalidParameterError(f"type {kind.kind!r} needs {needs}, missing from the entry")
         if kind is Constant:
             return Constant(_scientific_text(fields["value"]))
         allowed = _CATEGORICAL_KEYS if kind is Categorical else _NUMERIC_KEYS

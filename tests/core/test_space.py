@@ -315,6 +315,11 @@ def test_two_fidelities_name_both_parameters() -> None:
         ({"choices": ["a", "b"], "prior": "a", "prior_confidence": "sure"}, "prior_confidence"),
         ({"lower": 0.0, "upper": 1.0, "colour": "red"}, "colour"),
         ({"lower": "abc", "upper": 1.0}, "lower must be a number"),  # said no name
+        # said "Categorical.__init__() missing 1 required positional argument: 'choices'"
+        ({"type": "categorical"}, "type 'categorical' needs 'choices', missing"),
+        ({"type": "int", "lower": 1}, "type 'integer' needs 'upper', missing"),
+        ({"type": "float"}, "type 'float' needs 'lower' and 'upper', missing"),
+        ({"type": "constant"}, "type 'constant' needs 'value', missing"),
     ],
 )
 def test_invalid_declarative_entries_name_the_parameter(entry: dict, problem: str) -> None:
