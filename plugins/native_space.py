@@ -19,7 +19,7 @@ from neps_core.config_files import read_strict_yaml
 from neps_core.interfaces import SpaceAdapter
 from neps_core.models import Trial
 from neps_core.serialization import dump_yaml, to_plain, write_atomic
-from neps_core.space import InvalidParameterError, Parameter, PipelineSpace, space_from_description
+from neps_core.space import InvalidParameterError, PipelineSpace, space_from_description
 from neps_core.space.description import describes_a_parameter
 from neps_core_plugins.configspace_adapter import from_configspace
 
@@ -63,9 +63,7 @@ class NativeSpaceAdapter(SpaceAdapter):
         if embedded:
             native = {name: value for name, value in space.items() if name not in embedded}
             return _with_embedded(cls.adapt(native), embedded)
-        if all(isinstance(value, Parameter) for value in space.values()):
-            return PipelineSpace(space)
-        return space_from_description(space)
+        return PipelineSpace(space)  # parameters or their declarative forms
 
 
 def _with_embedded(space: PipelineSpace, embedded: Mapping[str, Any]) -> PipelineSpace:

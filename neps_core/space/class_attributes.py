@@ -47,17 +47,12 @@ STATE = frozenset(
 
 
 def checked_entries(
-    space: Any, base: type, parameters: Mapping[str, Any] | None
+    space: Any, base: type, parameters: Mapping[str, Parameter] | None
 ) -> tuple[dict[str, Parameter], str | None]:
     """The declared entries of ``space`` and ``parameters``, checked, and the fidelity's name."""
     declared = declared_entries(space, base)
     merged = {**declared, **(parameters or {})}
     for name, parameter in merged.items():
-        if not isinstance(parameter, Parameter):
-            raise InvalidParameterError(
-                f"Parameter {name!r}: expected a space parameter (Float, Integer, "
-                f"Categorical, Operation, ...), got {type(parameter).__name__}"
-            )
         parameter.checked(name)
     refuse_unnamed_sharing(merged)
     fidelities = [name for name, p in merged.items() if _is_fidelity(p)]

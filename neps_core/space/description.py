@@ -21,7 +21,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from neps_core.space.analysis import DEFAULT_MAX_DEPTH
@@ -112,7 +112,7 @@ def space_from_description(description: Mapping[str, Any]) -> PipelineSpace:
             f"A space description must be a mapping of names to parameters, "
             f"got {type(description).__name__}"
         )
-    entries = {str(k): v for k, v in description.items() if str(k) not in _SPACE_KEYS}
+    entries = {k: v for k, v in description.items() if k not in _SPACE_KEYS}
     conditions: dict[str, Clause] = {}
     parameters: dict[str, Parameter] = {}
     for name, given in entries.items():
@@ -132,6 +132,23 @@ def space_from_description(description: Mapping[str, Any]) -> PipelineSpace:
 
 
 _SPACE_KEYS = {FORBIDDEN_KEY, MAX_DEPTH_KEY}
+
+
+def described_arguments(
+    description: Mapping[Any, Any],
+    conditions: Mapping[str, Clause] | None,
+    forbidden: Sequence[Clause],
+    max_depth: int | None,
+) -> tuple[Mapping[str, Parameter], dict[str, Clause], tuple[Clause, ...], int | None]:
+    """``PipelineSpace(description, ...)``'s arguments, with ``description`` read as ``run()``
+    reads a dict (NePS's declarative forms); the keyword arguments add to what it says."""
+    space = space_from_description(description)
+    return (
+        space.parameters,
+        {**space.conditions, **(conditions or {})},
+        (*space.forbidden, *forbidden),
+        space.max_depth if max_depth is None else max_depth,
+    )
 
 
 def _clause(entry: Any, label: str) -> Clause:

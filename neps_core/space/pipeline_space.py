@@ -41,7 +41,8 @@ class PipelineSpace:
     """The search space: subclass it with parameters as class attributes or set on ``self``
     in ``__init__`` (added when that returns), as in NePS.
 
-    ``PipelineSpace({"lr": Float(1e-4, 1e-1, log=True)})`` builds one from a mapping.
+    ``PipelineSpace({"lr": Float(1e-4, 1e-1, log=True)})`` builds one from a mapping, whose
+    values may also be NePS's declarative forms (``{"lower": 1, "upper": 10}``, a constant).
     ``conditions`` maps a parameter to the clause under which it is active, ``forbidden``
     lists clauses no configuration may satisfy (see ``neps_core.space.conditions``), and
     ``max_depth`` bounds nested ``.resample()`` levels when sampling recursive spaces.
@@ -50,12 +51,18 @@ class PipelineSpace:
 
     def __init__(
         self,
-        parameters: Mapping[str, Parameter] | None = None,
+        parameters: Mapping[str, Any] | None = None,
         *,
         conditions: Mapping[str, Clause] | None = None,
         forbidden: Sequence[Clause] = (),
         max_depth: int | None = None,
     ) -> None:
+        if parameters and not all(isinstance(p, Parameter) for p in parameters.values()):
+            from neps_core.space.description import described_arguments  # it builds spaces
+
+            parameters, conditions, forbidden, max_depth = described_arguments(
+                parameters, conditions, forbidden, max_depth
+            )
         options = {"conditions": conditions, "forbidden": forbidden, "max_depth": max_depth}
         with building(self, PipelineSpace, {"parameters": parameters, **options}):
             merged, fidelity_name = checked_entries(self, PipelineSpace, parameters)

@@ -73,6 +73,27 @@ def test_class_and_dict_definitions_describe_the_same_space() -> None:
     assert MixedSpace().has_priors
 
 
+def test_the_constructor_reads_a_dict_of_declarative_forms_as_run_does() -> None:
+    # PipelineSpace({"c": 0.5}) was refused ("expected a space parameter") while run() took it
+    described = {
+        "c": 0.5,
+        "layers": [1, 8],
+        "optimizer": {"choices": ["adam", "sgd"], "prior": "adam"},
+        "momentum": {"lower": 0.0, "upper": 0.9, "condition": {"eq": ["optimizer", "sgd"]}},
+        "lr": neps.Float(1e-5, 1e-1, log=True),
+        "$forbidden": [{"gt": ["layers", 6]}],
+    }
+    space = neps.PipelineSpace(described)
+    assert space == space_from_description(described)
+    assert space.parameters["c"] == neps.Constant(0.5)
+    assert list(space.conditions) == ["momentum"]
+    assert len(space.forbidden) == 1
+    with pytest.raises(ValueError, match=r"'width'.*parameter type"):
+        neps.PipelineSpace({"width": neps.Integer})
+    with pytest.raises(ValueError, match="names are strings, got True"):
+        neps.PipelineSpace({True: [1, 5]})  # yaml.safe_load's `on:`; was the name 'True'
+
+
 def test_fidelity_short_forms_equal_the_generic_wrapper() -> None:
     assert neps.IntegerFidelity(1, 16) == neps.Fidelity(neps.Integer(1, 16))
     assert neps.FloatFidelity(0.1, 1.0) == neps.Fidelity(neps.Float(0.1, 1.0))
