@@ -31,7 +31,7 @@ _HELPER_DEPTH = 3
 #: Modules whose frames are constructors, not the user's assignment (see `assigned_name`).
 _CONSTRUCTOR_MODULES = {
     os.path.join(os.path.dirname(os.path.abspath(__file__)), module)
-    for module in ("parameters.py", "structure.py", "legacy.py", "naming.py")
+    for module in ("parameters.py", "conversion.py", "structure.py", "legacy.py", "naming.py")
 }
 
 

@@ -12,7 +12,6 @@ import functools
 import math
 import sys
 import warnings
-from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import attrs
@@ -27,6 +26,14 @@ from neps_core.space.choices import (
     python_value,
 )
 from neps_core.space.confidence import confidence_name
+from neps_core.space.conversion import (
+    label,
+    to_choices,
+    to_float,
+    to_int,
+    to_optional_float,
+    to_optional_int,
+)
 from neps_core.space.naming import assigned_name
 
 PriorConfidence = Literal["low", "medium", "high"]
@@ -41,16 +48,6 @@ LEGACY_KEYS = {
 
 if TYPE_CHECKING:
     from neps_core.space.structure import Resampled
-
-
-def _label(kind: str, name: str | None) -> str:
-    """How an error names a parameter: by its name once it has one, else by its kind."""
-    return f"Parameter {name!r} ({kind})" if name else kind
-
-
-def _conversion_error(kind: str, problem: str) -> InvalidParameterError:
-    """An error of an attrs converter, which runs before the parameter is built."""
-    return InvalidParameterError(f"{_label(kind, assigned_name())}: {problem}")
 
 
 class Parameter:
@@ -85,7 +82,7 @@ class Parameter:
             )
 
     def _label(self, name: str | None) -> str:
-        return _label(type(self).__name__, name)
+        return label(type(self).__name__, name)
 
     def _raise(self, problems: list[str], name: str | None) -> None:
         raise InvalidParameterError(f"{self._label(name)}: {'; '.join(problems)}")
@@ -184,47 +181,17 @@ class Numerical(Parameter):
         )
 
 
-def _not_a_number(kind: str, value: Any) -> InvalidParameterError:
-    return _conversion_error(kind, f"bounds and prior must be numbers, got {value!r}")
-
-
-def _to_float(value: Any) -> float:
-    try:
-        return float(value)
-    except OverflowError:  # an int beyond 1.8e308: refused by the finiteness check
-        return math.inf if value > 0 else -math.inf
-    except (TypeError, ValueError):
-        raise _not_a_number("Float", value) from None
-
-
-def _to_optional_float(value: Any) -> float | None:
-    return None if value is None else _to_float(value)
-
-
 @attrs.frozen(eq=True)
 class Float(Numerical):
     """A continuous parameter in ``[lower, upper]``, optionally on a log scale."""
 
     kind: ClassVar[str] = "float"
-    lower: float = attrs.field(converter=_to_float)
-    upper: float = attrs.field(converter=_to_float)
+    lower: float = attrs.field(converter=to_float)
+    upper: float = attrs.field(converter=to_float)
     log: bool = False
-    prior: float | None = attrs.field(default=None, converter=_to_optional_float)
+    prior: float | None = attrs.field(default=None, converter=to_optional_float)
     prior_confidence: str = attrs.field(default="low", converter=confidence_name)
     is_fidelity: bool = False
-
-
-def _to_int(value: Any) -> int:
-    if isinstance(value, float) and not value.is_integer():
-        raise _conversion_error("Integer", f"bounds and prior must be whole numbers, got {value}")
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        raise _not_a_number("Integer", value) from None
-
-
-def _to_optional_int(value: Any) -> int | None:
-    return None if value is None else _to_int(value)
 
 
 @attrs.frozen(eq=True)
@@ -232,10 +199,10 @@ class Integer(Numerical):
     """A whole-number parameter in ``[lower, upper]`` (both included)."""
 
     kind: ClassVar[str] = "integer"
-    lower: int = attrs.field(converter=_to_int)
-    upper: int = attrs.field(converter=_to_int)
+    lower: int = attrs.field(converter=to_int)
+    upper: int = attrs.field(converter=to_int)
     log: bool = False
-    prior: int | None = attrs.field(default=None, converter=_to_optional_int)
+    prior: int | None = attrs.field(default=None, converter=to_optional_int)
     prior_confidence: str = attrs.field(default="low", converter=confidence_name)
     is_fidelity: bool = False
 
@@ -263,19 +230,6 @@ class Integer(Numerical):
         return isinstance(value, int) and not isinstance(value, bool) and super().contains(value)
 
 
-def _to_tuple(values: Iterable[Any]) -> tuple[Any, ...]:
-    """The choices as a tuple of Python values; a string or mapping is refused, not taken apart.
-
-    ``choices="adam"`` would otherwise search the letters ``a``, ``d``, ``a``, ``m``.
-    """
-    if isinstance(values, str | bytes | Mapping) or not isinstance(values, Iterable):
-        raise _conversion_error(
-            "Categorical",
-            f"choices must be a list or tuple of choices, got {type(values).__name__} {values!r}",
-        )
-    return tuple(python_value(value) for value in values)
-
-
 @attrs.frozen(eq=True)
 class Categorical(Parameter):
     """A choice among ``choices``; ``prior`` is the index of the preferred choice (as NePS).
@@ -285,7 +239,7 @@ class Categorical(Parameter):
     """
 
     kind: ClassVar[str] = "categorical"
-    choices: tuple[Any, ...] = attrs.field(converter=_to_tuple)
+    choices: tuple[Any, ...] = attrs.field(converter=to_choices)
     prior: Any = attrs.field(default=None, converter=python_value)  # an argmax is an index
     prior_confidence: str = attrs.field(default="low", converter=confidence_name)
 
