@@ -161,13 +161,24 @@ class Numerical(Parameter):
             return self._legal(self.upper if unit else self.lower)
         low, high = self._unit_bounds()
         scaled = low + unit * (high - low)
-        return self._legal(math.exp(scaled) if self.log else scaled)
+        return self._legal(math.exp(scaled) if self._on_log_scale() else scaled)
+
+    def _edges(self) -> tuple[float, float]:
+        """The ends of the range mapped to 0 and 1."""
+        return self.lower, self.upper
+
+    def _on_log_scale(self) -> bool:
+        """``log``, unless the edges' logs are one float (``Integer(2**53 + 1, 2**53 + 7,
+        log=True)``): mapping by them divided by zero, and so close the scales agree."""
+        low, high = self._edges()
+        return self.log is True and math.log(low) < math.log(high)
 
     def _unit_bounds(self) -> tuple[float, float]:
-        return self._scaled(self.lower), self._scaled(self.upper)
+        low, high = self._edges()
+        return self._scaled(low), self._scaled(high)
 
     def _scaled(self, value: float) -> float:
-        return math.log(value) if self.log else value
+        return math.log(value) if self._on_log_scale() else value
 
     def _legal(self, value: float) -> Any:
         return min(max(value, self.lower), self.upper)
@@ -206,20 +217,20 @@ class Integer(Numerical):
     prior_confidence: str = attrs.field(default="low", converter=confidence_name)
     is_fidelity: bool = False
 
-    def _unit_bounds(self) -> tuple[float, float]:
+    def _edges(self) -> tuple[float, float]:
         # Half a step beyond each bound, so every integer gets an equal share of [0, 1].
-        return self._scaled(self.lower - 0.5), self._scaled(self.upper + 0.5)
+        return self.lower - 0.5, self.upper + 0.5
 
     def _legal(self, value: float) -> int:
         return int(min(max(round(value), self.lower), self.upper))
 
     def to_unit(self, value: float) -> float:
-        if self.log:
+        if self._on_log_scale():
             return super().to_unit(value)
         return (value - self.lower + 0.5) / (self.upper - self.lower + 1)  # exact offset
 
     def from_unit(self, unit: float) -> Any:
-        if self.log:
+        if self._on_log_scale():
             return super().from_unit(unit)
         # An offset from ``lower``: near 1e17 neighbouring floats are 16 apart, and absolute
         # values drew only the bounds of Integer(10**17, 10**17 + 10).

@@ -108,3 +108,27 @@ def test_structural_spaces_cannot_be_encoded() -> None:
     space = neps.PipelineSpace({"x": neps.Float(0, 1), "block": neps.Operation(dict)})
     with pytest.raises(ValueError, match="'block'"):
         ConfigEncoder.from_space(space)
+
+
+@pytest.mark.parametrize(
+    "parameter",
+    [neps.Integer(2**53 + 1, 2**53 + 7, log=True), neps.Float(1e10, 1e10 + 1e-5, log=True)],
+    ids=["integer", "float"],
+)
+def test_a_log_range_whose_logs_are_one_float_is_mapped_linearly(
+    parameter: neps.Integer | neps.Float,
+) -> None:
+    # log(upper) - log(lower) rounds to 0.0: to_unit divided by it (ZeroDivisionError in BO)
+    assert parameter.to_unit(parameter.lower) < parameter.to_unit(parameter.upper) <= 1.0
+    bounds = (parameter.lower, parameter.upper)
+    assert (parameter.from_unit(0.0), parameter.from_unit(1.0)) == bounds
+    encoder = ConfigEncoder.from_space(neps.PipelineSpace({"n": parameter}))
+    encoded = encoder.encode([{"n": parameter.lower}, {"n": parameter.upper}])
+    assert encoder.decode(encoded) == [{"n": parameter.lower}, {"n": parameter.upper}]
+
+
+def test_a_narrow_log_integer_gives_each_value_an_equal_share() -> None:
+    parameter = neps.Integer(2**53 + 1, 2**53 + 7, log=True)
+    values = range(parameter.lower, parameter.upper + 1)
+    assert [parameter.to_unit(v) for v in values] == [(i + 0.5) / 7 for i in range(7)]
+    assert [parameter.from_unit(parameter.to_unit(v)) for v in values] == list(values)

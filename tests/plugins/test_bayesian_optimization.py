@@ -565,3 +565,13 @@ def test_the_model_runs_blas_on_one_thread(tmp_path: Any, monkeypatch: pytest.Mo
         after = [p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"]
     assert seen and set(seen) == {1}
     assert set(after) == {2}  # restored for the user's own code
+
+
+def test_a_log_integer_whose_logs_are_one_float_is_searched() -> None:
+    # Integer(2**53 + 1, 2**53 + 7, log=True): encoding divided by log(upper) - log(lower) = 0.0
+    space = neps.PipelineSpace(
+        {"n": neps.Integer(2**53 + 1, 2**53 + 7, log=True), "x": neps.Float(0.0, 1.0)}
+    )
+    history = optimize(bo(space, initial_design_size=3), lambda c: c["x"], 6)
+    assert len(history) == 6
+    assert all(space.parameters["n"].contains(t.config["n"]) for t in history.values())

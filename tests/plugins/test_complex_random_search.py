@@ -162,3 +162,12 @@ def test_invalid_settings_are_refused(options: dict[str, Any], problem: str, roo
             evaluations_to_spend=1,
             optimizer=("complex_random_search", options),
         )
+
+
+def test_a_log_integer_whose_logs_are_one_float_is_mutated() -> None:
+    # mutating the incumbent divided by log(upper) - log(lower), which rounds to 0.0 here
+    narrow = neps.Integer(2**53 + 1, 2**53 + 7, log=True)
+    space = PipelineSpace({"n": narrow, "x": neps.Float(0.0, 1.0)})
+    settings = ComplexRandomSearchSettings(prior_share=0.0, mutation_share=1.0)
+    history = optimize(ComplexRandomSearch(space, settings, seed=0), lambda c: c["x"], 12)
+    assert all(narrow.contains(trial.config["n"]) for trial in history.values())
