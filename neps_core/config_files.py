@@ -2,10 +2,11 @@
 
 PyYAML silently keeps the last of two equal keys; a config file where that happens is almost
 always wrong, so here it is an error naming the line. PyYAML also follows YAML 1.1, where
-``1e-4`` (no dot) is a string; people write it meaning a number, as YAML 1.2 reads it. And
-YAML 1.1 reads ``no`` as false, ``2024-01-01`` as a date and ``12:30`` as 750: where a run
-config names a file, a folder or code (``TEXT_SETTINGS``), the text as written is kept. Errors
-are ``SettingsError`` starting with the file's path.
+``1e-4`` (no dot) is a string, ``010`` eight, ``2024-01-01`` a date and ``12:30`` 750: numbers,
+dates and times are read here as YAML 1.2 reads them (a float, ten, text and text), and keys
+as the text written (``on:`` is ``"on"``, not ``True``). YAML 1.1 reads ``no`` as false too:
+where a run config names a file, a folder or code (``TEXT_SETTINGS``), the text as written is
+kept. Errors are ``SettingsError`` starting with the file's path.
 """
 
 from __future__ import annotations
@@ -108,11 +109,46 @@ class _StrictLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep=deep)
 
 
-_StrictLoader.add_implicit_resolver(
-    "tag:yaml.org,2002:float",
-    re.compile(r"^[-+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)[eE][-+]?[0-9]+$"),
+_INT_TAG = "tag:yaml.org,2002:int"
+_FLOAT_TAG = "tag:yaml.org,2002:float"
+_YAML_1_1_ONLY = (_INT_TAG, _FLOAT_TAG, "tag:yaml.org,2002:timestamp")
+# Numbers as YAML 1.2 reads them (replacing YAML 1.1's readings, added back below without
+# sexagesimals and leading-zero octals): 1e-4 a float, 010 ten, 0o10 eight; dates and times
+# (2024-01-01, a date to YAML 1.1; 12:30, the number 750) stay the text written.
+_StrictLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag not in _YAML_1_1_ONLY]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_StrictLoader.add_implicit_resolver(  # before the integers: it needs a dot or an exponent
+    _FLOAT_TAG,
+    re.compile(
+        r"""^(?:[-+]?[0-9][0-9_]*\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+        |[-+]?\.[0-9_]+(?:[eE][-+]?[0-9]+)?
+        |[-+]?[0-9][0-9_]*[eE][-+]?[0-9]+
+        |[-+]?\.(?:inf|Inf|INF)
+        |\.(?:nan|NaN|NAN))$""",
+        re.VERBOSE,
+    ),
     list("-+.0123456789"),
 )
+_StrictLoader.add_implicit_resolver(
+    _INT_TAG,
+    re.compile(r"^[-+]?(?:0b[01_]+|0o[0-7_]+|0x[0-9a-fA-F_]+|[0-9][0-9_]*)$"),
+    list("-+0123456789"),
+)
+
+
+def _construct_int(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> int:
+    """An integer as YAML 1.2 reads it: ``010`` is ten (PyYAML's YAML 1.1, eight)."""
+    text = str(loader.construct_scalar(node)).replace("_", "")
+    sign = -1 if text.startswith("-") else 1
+    digits = text.lstrip("-+")
+    bases = {"0b": 2, "0o": 8, "0x": 16}
+    base = bases.get(digits[:2].lower(), 10)
+    return sign * int(digits[2:] if base != 10 else digits, base)
+
+
+_StrictLoader.add_constructor(_INT_TAG, _construct_int)
 
 
 def _load(text: str, text_at: Collection[tuple[str, ...]]) -> Any:
@@ -122,9 +158,28 @@ def _load(text: str, text_at: Collection[tuple[str, ...]]) -> Any:
         node = loader.get_single_node()
         if node is None:
             return None
+        _keys_as_written(node)
         return loader.construct_document(_keep_text(node, text_at))
     finally:
         loader.dispose()
+
+
+def _keys_as_written(root: yaml.Node) -> None:
+    """Re-tag the plain scalar keys under ``root`` as the text written: ``on:``, ``null:`` and
+    ``1e3:`` name parameters and settings, not ``True``, ``None`` and ``1000.0``."""
+    stack, seen = [root], set()
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:  # an alias repeats a node (recursively, even)
+            continue
+        seen.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                if isinstance(key, yaml.ScalarNode) and key.style is None and key.tag != _MERGE_TAG:
+                    key.tag = _TEXT_TAG
+                stack.extend((key, value))
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend(node.value)
 
 
 def _keep_text(node: yaml.Node, text_at: Collection[tuple[str, ...]]) -> yaml.Node:

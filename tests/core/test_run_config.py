@@ -709,3 +709,10 @@ def test_an_error_from_yaml_values_combined_with_keywords_names_the_yaml_key(
     )
     with pytest.raises(SettingsError, match=r"^evaluations_to_spend must be a positive integer"):
         neps.run(run_config=path, evaluations_to_spend=0)  # not the YAML's fault
+
+
+def test_an_inline_space_keeps_its_names_and_dates_as_written(tmp_path: Path) -> None:
+    # on: was the parameter 'True'; the dates were datetime.date choices
+    path = write_config(tmp_path, "pipeline_space:\n  on: [2024-01-01, 2024-06-01]\n")
+    space = load_run_config(path)["pipeline_space"]
+    assert space.parameters == {"on": neps.Categorical(["2024-01-01", "2024-06-01"])}

@@ -169,3 +169,36 @@ def test_a_wrapper_key_holding_a_parameter_form_is_that_parameter(tmp_path: Path
     assert YamlSpaceAdapter.adapt(path) == neps.PipelineSpace(expected)
     path.write_text(f"{key}: {{lower: 1, upper: 5}}\n")
     assert YamlSpaceAdapter.adapt(path) == neps.PipelineSpace({key: neps.Integer(1, 5)})
+
+
+def test_yaml_keys_are_the_names_written(tmp_path: Path) -> None:
+    # YAML 1.1 made the parameters 'True', 'None' and '1000.0' of on:, null: and 1e3:
+    path = tmp_path / "space.yaml"
+    path.write_text("on: [1, 5]\nnull: [0.0, 1.0]\n1e3: [1, 2]\n010: {choices: [a, b]}\n")
+    assert list(YamlSpaceAdapter.adapt(path).parameters) == ["on", "null", "1e3", "010"]
+
+
+def test_yaml_numbers_dates_and_times_are_read_as_yaml_1_2_reads_them(tmp_path: Path) -> None:
+    # YAML 1.1 read 010 as 8, 0o10 as text, 12:30 as 750 and 2024-01-01 as a date
+    path = tmp_path / "space.yaml"
+    path.write_text("a: [010, 0o10, 0x10, 12:30, 2024-01-01]\nb: 1_000\n")
+    space = YamlSpaceAdapter.adapt(path)
+    assert space.parameters["a"] == neps.Categorical([10, 8, 16, "12:30", "2024-01-01"])
+    assert space.parameters["b"] == neps.Constant(1000)
+
+
+def test_a_run_with_date_choices_continues_from_its_folder(tmp_path: Path) -> None:
+    # date choices were saved only as text: neps.run without a space could not rebuild them
+    path = tmp_path / "space.yaml"
+    path.write_text("snapshot: [2024-01-01, 2024-06-01]\nx: [0.0, 1.0]\n")
+    seen: list[Any] = []
+
+    def evaluate(snapshot: Any, x: float) -> float:
+        seen.append(snapshot)
+        return x
+
+    root = tmp_path / "root"
+    neps.run(evaluate, str(path), root_directory=root, evaluations_to_spend=2)
+    assert neps.run(evaluate, root_directory=root, evaluations_to_spend=3).counts["success"] == 3
+    assert set(seen) <= {"2024-01-01", "2024-06-01"}
+    assert neps.load_pipeline_space(root) == YamlSpaceAdapter.adapt(path)
