@@ -20,6 +20,7 @@ from neps_core.errors import SettingsError, add_note
 from neps_core.evaluation.main_script import refuse_while_a_child_imports_the_script
 from neps_core.loading import open_existing
 from neps_core.models import Summary, trial_id
+from neps_core.plotting import MAX_CURVES
 from neps_core.plugin_manager import load_plugins
 from neps_core.presence import present_in
 from neps_core.reporting import record_result
@@ -348,7 +349,7 @@ def plot(
     *,
     output_dir: str | Path | None = None,
     x_axis: str = "evaluations",
-    max_curves: int = 50,
+    max_curves: int = MAX_CURVES,
     **neps_keywords: Any,
 ) -> list[Path]:
     """Save every plot that fits the run as PNG, by default into ``<root_directory>/plots``.

@@ -97,18 +97,21 @@ def write_plots(
         figure.savefig(output / name)
         written.append(output / name)
     if not written:
-        _refuse_finished_run(root)
+        _refuse_finished_run(run)
     return written
 
 
-def _refuse_finished_run(root: Path) -> None:
+def _refuse_finished_run(run: RunSnapshot) -> None:
     """Raise for a run with finished trials of which none drew a plot; a run in progress
-    (nothing finished yet) has nothing to plot yet, which is no error."""
-    finished = Counter(t.state.value for t in read_run(root).history.values() if t.state.is_final)
+    (nothing finished yet) has nothing to plot yet, which is no error. Judged on the snapshot
+    the plots were drawn from: a trial finishing since must not make the refusal contradict
+    itself."""
+    finished = Counter(t.state.value for t in run.history.values() if t.state.is_final)
     if finished:
         states = ", ".join(f"{count} {state}" for state, count in sorted(finished.items()))
         raise NothingToPlotError(
-            f"Nothing to plot: no trial of {root} finished with an objective ({states})"
+            f"Nothing to plot: no trial of {run.root_directory} finished with an objective "
+            f"({states})"
         )
 
 
@@ -135,8 +138,8 @@ def _check_x_axis(x_axis: str) -> None:
 
 
 def _check_max_curves(max_curves: int) -> None:
-    if max_curves < 1:
-        raise ValueError(f"max_curves must be at least 1, got {max_curves}")
+    if isinstance(max_curves, bool) or not isinstance(max_curves, int) or max_curves < 1:
+        raise ValueError(f"max_curves must be a whole number of at least 1, got {max_curves!r}")
 
 
 def _trajectory(run: RunSnapshot, x_axis: str) -> Figure:

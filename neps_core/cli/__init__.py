@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from neps_core.cli import commands
 from neps_core.cli.clean import CLEAN_RULE
 from neps_core.errors import NepsCoreError, SettingsError
+from neps_core.plotting import MAX_CURVES
 from neps_core.plugin_manager import load_plugins
 from neps_core.serialization import exception_text
 from neps_core.termination import WorkerStopped
@@ -141,9 +142,10 @@ def _add_plot(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) 
     )
     plot.add_argument(
         "--max-curves",
-        type=int,
-        default=50,
-        help="draw the learning curves of at most this many trials, the best ones (default: 50)",
+        type=_positive_count,
+        default=MAX_CURVES,
+        metavar="N",
+        help=f"draw the learning curves of at most N trials, the best ones (default: {MAX_CURVES})",
     )
     plot.set_defaults(handler=commands.plot_command)
 
@@ -168,14 +170,18 @@ def _positive_seconds(text: str) -> float:
     return seconds
 
 
-def _count(text: str) -> int:
+def _count(text: str, least: int = 0) -> int:
     try:
         count = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if count < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {text!r}")
+    if count < least:
+        raise argparse.ArgumentTypeError(f"must be >= {least}, got {text!r}")
     return count
+
+
+def _positive_count(text: str) -> int:
+    return _count(text, least=1)
 
 
 def _add_clean(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:

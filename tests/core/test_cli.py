@@ -446,6 +446,10 @@ def test_plot_writes_the_pngs_that_fit_the_run(tmp_path: Path) -> None:
     written = sorted(p.name for p in (tmp_path / "pngs").iterdir())
     assert written == ["learning_curves.png", "trajectory.png"]
     assert (tmp_path / "pngs" / "trajectory.png").read_bytes().startswith(b"\x89PNG")
+    # --max-curves 0 was a runtime ValueError after parsing, not a usage error naming it.
+    refused = cli("plot", str(root), "--max-curves", "0", cwd=tmp_path)
+    assert refused.returncode == 2
+    assert "--max-curves: must be >= 1, got '0'" in refused.stderr
 
 
 def test_plot_fails_on_stderr_only_when_no_trial_has_an_objective(tmp_path: Path) -> None:

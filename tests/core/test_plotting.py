@@ -64,13 +64,16 @@ def test_neps_plot_saves_every_plot_that_fits(single_run: Path, tmp_path: Path) 
 #: (an audit hook cannot be removed again).
 COUNT_READS = """
 import sys
-from neps_core.plotting import write_plots
+from neps_core.plotting import NothingToPlotError, write_plots
 opened = []
 sys.addaudithook(
     lambda event, args: opened.append(args[0])
     if event == "open" and str(args[0]).endswith("journal.jsonl") else None
 )
-write_plots(sys.argv[1])
+try:
+    write_plots(sys.argv[1])
+except NothingToPlotError:
+    pass
 print(len(opened))
 """
 
@@ -234,6 +237,12 @@ def test_a_fidelity_run_whose_trials_all_failed_says_so(tmp_path: Path) -> None:
     with pytest.raises(NothingToPlotError, match=r"finished with an objective \(3 failed\)"):
         neps.plot(root)
     assert not (root / "plots").exists()
+    # The refusal read the run again: a trial finishing in between made it say "nothing to
+    # plot ... (1 success)" of a run it had just read anew.
+    completed = subprocess.run(
+        [sys.executable, "-c", COUNT_READS, str(root)], capture_output=True, text=True, check=True
+    )
+    assert completed.stdout.split() == ["1"]
 
 
 def test_single_objective_run_has_no_pareto_front(single_run: Path) -> None:
@@ -277,8 +286,12 @@ def test_of_many_learning_curves_the_best_are_drawn_and_the_title_says_so(
     assert axes.get_title().endswith(": the 5 best of 12")
     assert len(plot_learning_curves(root).axes[0].get_lines()) == 12
     assert plot_learning_curves(root).axes[0].get_title() == "Learning curves (many)"
-    with pytest.raises(ValueError, match="max_curves must be at least 1, got 0"):
-        plot_learning_curves(root, max_curves=0)
+    for wrong in (0, 2.5, True):
+        with pytest.raises(ValueError, match=f"at least 1, got {wrong!r}"):
+            plot_learning_curves(root, max_curves=wrong)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"at least 1, got 2\.5"):  # before any file is written
+        neps.plot(root, max_curves=2.5)  # type: ignore[arg-type]
+    assert not (root / "plots").exists()
 
 
 def _plain_run(tmp_path: Path) -> Path:
