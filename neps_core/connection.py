@@ -36,7 +36,12 @@ from neps_core.plugin_manager import Plugins
 from neps_core.presence import Overwrite, processes_present
 from neps_core.run_context import INJECTABLE, RunContext, injected_names
 from neps_core.run_info import initialize_run, recorded_settings, stored_space
-from neps_core.run_storage import STORAGE_POINTER_FILE, check_storage_options, open_storage
+from neps_core.run_storage import (
+    STORAGE_POINTER_FILE,
+    check_storage_options,
+    open_storage,
+    runs_below,
+)
 from neps_core.space import PipelineSpace
 
 logger = logging.getLogger(__name__)
@@ -65,7 +70,8 @@ def connect(settings: RunSettings, plugins: Plugins, checked: Checked | None = N
         plugins,
         no_new_run=None
         if space is not None
-        else f"pipeline_space is required to start a new run in {settings.root_directory}",
+        else "pipeline_space is required to start a new run in "
+        f"{settings.root_directory}{runs_below(settings.root_directory)}",
     )
     try:
         if space is None or optimizer is None:

@@ -301,13 +301,19 @@ def open_existing_run(root: Path, plugins: Plugins) -> Storage:
 
 def _no_run(root: Path) -> str:
     """That ``root`` holds no run, naming those ``run(task_id=...)`` started below it."""
+    return f"No neps_core run in {root}{runs_below(root)}"
+
+
+def runs_below(root: Path) -> str:
+    """For a message about ``root``, which holds no run: the runs ``run(task_id=...,
+    development_stage_id=...)`` put below it and to pass one of those instead (empty if none)."""
     below = stage_directories_below(root, STORAGE_POINTER_FILE)
     if not below:
-        return f"No neps_core run in {root}"
+        return ""
     return (
-        f"No neps_core run in {root}, but below it in "
-        f"{', '.join(str(path.relative_to(root)) for path in below)} (where run(task_id=..., "
-        f"development_stage_id=...) put them): pass that directory, e.g. {below[0]}"
+        f", but below it in {', '.join(str(path.relative_to(root)) for path in below)} (where "
+        f"run(task_id=..., development_stage_id=...) put them): pass that directory, e.g. "
+        f"{below[0]}"
     )
 
 

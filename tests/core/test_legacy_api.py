@@ -236,8 +236,15 @@ def test_task_and_development_stage_ids_are_subfolders_of_the_root_as_in_neps(
     assert Path(summary.root_directory) == root / "task_2" / "dev_b"
     assert neps.status(root / "task_2" / "dev_b").counts["success"] == 2
     # The root given to run() said only "No neps_core run in <root>".
-    with pytest.raises(FileNotFoundError, match=r"but below it in task_2.dev_b \(where run\("):
+    below = r"but below it in task_2.dev_b \(where run\("
+    with pytest.raises(FileNotFoundError, match=below):
         neps.status(root)
+    # load_config and a client without a space said "No configuration at ..." and
+    # "pipeline_space is required", not where the run is.
+    with pytest.raises(FileNotFoundError, match=below):
+        neps.load_config(root, config_id="1")
+    with pytest.raises(neps.SettingsError, match=below):
+        neps.AskAndTell(root_directory=root)
     assert [w.filename for w in caught if "task_id" in str(w.message)] == [__file__]
     with warnings.catch_warnings():
         warnings.simplefilter("error", DeprecationWarning)  # None: no subfolder, no warning
