@@ -41,7 +41,6 @@ from neps_core.evaluation.child_runner import (
     RemoteEvaluationError,
     call_evaluate_pipeline,
     outcome_of,
-    with_plain_values,
 )
 from neps_core.evaluation.children import STARTUP_ALLOWANCE, how_it_exited
 from neps_core.evaluation.main_script import (
@@ -49,6 +48,7 @@ from neps_core.evaluation.main_script import (
     pickled_by_name,
     unimportable_script_hidden,
     unsendable_job_error,
+    with_plain_values,
 )
 from neps_core.evaluation.processes import signal_group
 from neps_core.interfaces import EvaluationJob, EvaluationOutcome, Evaluator

@@ -109,6 +109,8 @@ def call_capturing(function: Callable[..., Any], arguments: Mapping[str, Any]) -
     try:
         pickle.dumps(value)
     except Exception as problem:
+        from neps_core.evaluation.main_script import with_plain_values  # not at the top: a script
+
         try:
             value = with_plain_values(value)
         except Exception:
@@ -117,30 +119,6 @@ def call_capturing(function: Callable[..., Any], arguments: Mapping[str, Any]) -
             )
             return "error", unsendable, None, time.perf_counter() - started
     return "result", value, None, time.perf_counter() - started
-
-
-def with_plain_values(result: Any) -> dict[str, Any]:
-    """A dict result that could not be pickled, its unpicklable values made plain.
-
-    ``sync`` stores such a value (a lock, a client handle in ``extra``) as its text; sent back
-    from another process it would otherwise cost the trial its objective. Anything else
-    raises: there is no objective to keep.
-    """
-    if not isinstance(result, Mapping):
-        raise TypeError(f"a {type(result).__name__} result has no values to make plain")
-    from neps_core.serialization import to_plain  # not at the top: this file runs as a script
-
-    plain = {key: item if _pickles(item) else to_plain(item) for key, item in result.items()}
-    pickle.dumps(plain)
-    return plain
-
-
-def _pickles(value: Any) -> bool:
-    try:
-        pickle.dumps(value)
-    except Exception:
-        return False
-    return True
 
 
 def outcome_of(

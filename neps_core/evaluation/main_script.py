@@ -27,6 +27,7 @@ from typing import Any
 
 from neps_core.evaluation.child_runner import SCRIPT_MODULE
 from neps_core.interfaces import EvaluationJob, EvaluationOutcome
+from neps_core.serialization import to_plain
 
 #: The names under which a child process imports the user's script again: multiprocessing's
 #: spawn and forkserver (the process pool, dask's workers) and the subprocess evaluator's runner.
@@ -178,6 +179,29 @@ def unsendable_outcome(
     if named is None:
         raise error
     return EvaluationOutcome(trial_id=job.trial.id, error=named)
+
+
+def with_plain_values(result: Any) -> dict[str, Any]:
+    """A dict result that could not be pickled, its unpicklable values made plain.
+
+    ``sync`` stores such a value (a lock, a client handle in ``extra``) as its text; sent back
+    from another process it would otherwise cost the trial its objective. Anything else
+    raises: there is no objective to keep.
+    """
+    if not isinstance(result, Mapping):
+        raise TypeError(f"a {type(result).__name__} result has no values to make plain")
+
+    plain = {key: item if _pickles(item) else to_plain(item) for key, item in result.items()}
+    pickle.dumps(plain)
+    return plain
+
+
+def _pickles(value: Any) -> bool:
+    try:
+        pickle.dumps(value)
+    except Exception:
+        return False
+    return True
 
 
 def unimportable_script() -> str | None:
