@@ -226,8 +226,8 @@ def describe_exception(error: BaseException, formatted: str | None = None) -> di
         message, unshown = str(error), None
     except Exception as problem:  # the parent's rebuilt one fails alike, or is named by this
         message, unshown = None, type(problem).__name__
-    return {
-        "module": cls.__module__,
+    return {  # the parent runs the script that the child imported as SCRIPT_MODULE as __main__
+        "module": "__main__" if cls.__module__ == SCRIPT_MODULE else cls.__module__,
         "qualname": cls.__qualname__,
         "args": arguments,
         "message": message,

@@ -867,3 +867,41 @@ def test_an_unguarded_script_is_told_to_guard_its_run(root: Path, tmp_path: Path
     assert done.returncode != 0 and "DONE" not in done.stdout
     assert "RuntimeError: neps_core.run() was called while this process" in done.stderr
     assert 'Put the call under `if __name__ == "__main__":`' in done.stderr
+
+
+SCRIPT_EXCEPTION = textwrap.dedent(
+    """
+    import sys
+    import neps_core as neps
+
+    class MyError(Exception):
+        pass
+
+    def evaluate_pipeline(x):
+        raise MyError("boom")
+
+    if __name__ == "__main__":
+        try:
+            neps.run(
+                evaluate_pipeline,
+                {"x": neps.Float(0.0, 1.0)},
+                root_directory=sys.argv[1],
+                evaluations_to_spend=1,
+                evaluator="subprocess",
+            )
+        except MyError as error:
+            print("RAISED", repr(error))
+    """
+)
+
+
+def test_an_exception_class_of_the_script_comes_back_as_itself(root: Path, tmp_path: Path) -> None:
+    # The child imports the script as __neps_core_main__, which the parent could not import:
+    # RemoteEvaluationError('__neps_core_main__.MyError: boom'), stored under that name.
+    script = tmp_path / "script.py"
+    script.write_text(SCRIPT_EXCEPTION)
+    done = subprocess.run(
+        [PYTHON, str(script), str(root)], capture_output=True, text=True, timeout=300, check=False
+    )
+    assert "RAISED MyError('boom')" in done.stdout, done.stderr
+    assert report(root, "1")["error"] == "MyError: boom"
