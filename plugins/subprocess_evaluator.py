@@ -103,13 +103,14 @@ class SubprocessEvaluator(Evaluator):
 
     @staticmethod
     def _outcome(trial_id: str, child: ChildProcess) -> EvaluationOutcome:
+        """What the child reported; a function's duration by its own clock (not the start of
+        its interpreter and its imports), a command's the time it ran."""
         result, error, trace = child.collect()
+        duration = (
+            child.duration if child.duration is not None else time.monotonic() - child.started
+        )
         return EvaluationOutcome(
-            trial_id=trial_id,
-            result=result,
-            error=error,
-            traceback=trace,
-            duration=time.monotonic() - child.started,
+            trial_id=trial_id, result=result, error=error, traceback=trace, duration=duration
         )
 
     def close(self) -> None:

@@ -172,6 +172,8 @@ class ChildProcess:
         self._kill_at: float | None = None
         self._group_signalled = False  # its group got SIGTERM (or SIGKILL) once it exited
         self._began: float | None = None  # when the child called evaluate_pipeline
+        #: The evaluation's own seconds, as a function child's runner wrote them (by collect()).
+        self.duration: float | None = None
 
     @property
     def pid(self) -> int | None:
@@ -286,6 +288,7 @@ class ChildProcess:
             found, result, raised, took = self._record()
         except ValueError as unreadable:  # not JSON: this trial's failure, not the run's
             return None, unreadable, stderr_tail or None
+        self.duration = took
         error = None if raised is None else child_runner.rebuild_exception(raised)
         trace = None if raised is None else raised.get("traceback")
         # Ended after its deadline but before a poll saw it (this process was busy).

@@ -905,3 +905,21 @@ def test_an_exception_class_of_the_script_comes_back_as_itself(root: Path, tmp_p
     )
     assert "RAISED MyError('boom')" in done.stdout, done.stderr
     assert report(root, "1")["error"] == "MyError: boom"
+
+
+def test_a_functions_duration_is_its_own_not_its_interpreters_start(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # evaluation_duration counted the fresh interpreter and the imports (1.3 s for `return x`).
+    module = _importable(tmp_path, monkeypatch, "late_module", LATE_MODULE)
+    plain = _importable(tmp_path, monkeypatch, "plain_training", PLAIN_MODULE)
+    evaluator = SubprocessEvaluator(SubprocessSettings(n_workers=2))
+    try:
+        evaluator.submit(make_job("1", plain.evaluate_pipeline, {"x": 0.5}, tmp_path / "1"))
+        evaluator.submit(make_job("2", module.sleep_then_raise, {"x": 0.5}, tmp_path / "2"))
+        outcomes = collect(evaluator, 2, patience=60.0)
+    finally:
+        evaluator.close()
+    for trial_id in "12":
+        record = json.loads((tmp_path / trial_id / "neps_result.json").read_text())
+        assert outcomes[trial_id].duration == record["duration"]
