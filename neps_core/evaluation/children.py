@@ -295,21 +295,26 @@ class ChildProcess:
         late = None if took is None else child_runner.overdue(self.timeout, took, error)
         if late is not None or error is not None:
             return None, late if late is not None else error, trace
-        if code != 0:
-            described_as = self.launch.described_as and (
-                f"{self.launch.described_as} (pid {self._process.pid})"
-            )
-            failed = CommandFailedError(
-                code, self.launch.argv, stderr=stderr_tail, described_as=described_as
-            )
-            return None, failed, None
-        if found:
+        if found and code == 0:
             return result, None, None
-        missing = RuntimeError(
+        failure = self._failure(stderr_tail)
+        told = isinstance(failure, CommandFailedError)  # its message carries the stderr tail
+        return None, failure, None if told else stderr_tail or None
+
+    def _failure(self, stderr_tail: str) -> BaseException:
+        """Why the child has no result: its exit code or signal, or (a command that exited
+        with 0) how to report one."""
+        assert self._process is not None
+        code = self._process.returncode
+        who = self.launch.described_as and f"{self.launch.described_as} (pid {self._process.pid})"
+        if code != 0:
+            return CommandFailedError(code, self.launch.argv, stderr=stderr_tail, described_as=who)
+        if who:  # its runner writes a record whatever the function does, unless it ends it
+            return RuntimeError(f"{who} {how_it_exited(code)} before evaluate_pipeline returned")
+        return RuntimeError(
             f"{_short(self.launch.argv)} exited without a result: write JSON to "
             f"${RESULT_FILE_ENV} or print a line '{RESULT_MARKER} <json>'{self._deephyper_hint()}"
         )
-        return None, missing, stderr_tail or None
 
     def _deephyper_hint(self) -> str:
         """A DeepHyper script prints ``DH-OUTPUT:<json>``, a value to maximize."""

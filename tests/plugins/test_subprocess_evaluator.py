@@ -923,3 +923,24 @@ def test_a_functions_duration_is_its_own_not_its_interpreters_start(
     for trial_id in "12":
         record = json.loads((tmp_path / trial_id / "neps_result.json").read_text())
         assert outcomes[trial_id].duration == record["duration"]
+
+
+OS_EXIT_MODULE = "import os\n\ndef leave(x):\n    os._exit(0)\n"
+
+
+def test_a_function_ending_its_process_is_told_so_not_how_a_command_reports(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The error was a Command's advice: "write JSON to $NEPS_CORE_RESULT_FILE or print ...".
+    module = _importable(tmp_path, monkeypatch, "leaving_module", OS_EXIT_MODULE)
+    evaluator = SubprocessEvaluator()
+    try:
+        evaluator.submit(make_job("4", module.leave, {"x": 1.0}, tmp_path / "4"))
+        error = collect(evaluator, 1, 120)["4"].error
+    finally:
+        evaluator.close()
+    assert re.fullmatch(
+        r"the process calling leaving_module:leave for trial 4 \(pid \d+\) exited with code 0 "
+        r"before evaluate_pipeline returned",
+        str(error),
+    ), str(error)
