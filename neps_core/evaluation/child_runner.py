@@ -12,6 +12,7 @@ stays a set (so the core can reject it by name), an exception keeps its type and
 
 from __future__ import annotations
 
+import atexit
 import decimal
 import fractions
 import importlib
@@ -21,6 +22,7 @@ import math
 import os
 import pickle
 import sys
+import threading
 import time
 import traceback
 from collections.abc import Callable, Coroutine, Mapping
@@ -362,8 +364,19 @@ def main(argv: list[str]) -> int:
     return 0
 
 
+def end(code: int) -> None:
+    """Exit with ``code`` without Python's wait for threads the evaluation left running (a
+    logger, a prefetcher), which held the child, its record written, for as long as they ran."""
+    if all(thread.daemon or thread is threading.main_thread() for thread in threading.enumerate()):
+        sys.exit(code)
+    atexit._run_exitfuncs()  # the rest of a normal exit; the threads end with the process
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
     # Executed by path: drop this file's directory (neps_core/) from the import path, so that
     # its module names cannot shadow the user's modules.
     sys.path[0] = os.getcwd()
-    sys.exit(main(sys.argv))
+    end(main(sys.argv))

@@ -172,6 +172,7 @@ class ChildProcess:
         self._kill_at: float | None = None
         self._group_signalled = False  # its group got SIGTERM (or SIGKILL) once it exited
         self._began: float | None = None  # when the child called evaluate_pipeline
+        self._reported: float | None = None  # when a function child's record was first seen
         #: The evaluation's own seconds, as a function child's runner wrote them (by collect()).
         self.duration: float | None = None
 
@@ -214,7 +215,9 @@ class ChildProcess:
         """Whether the child has exited; enforces the timeout (SIGTERM, then SIGKILL).
 
         After a timeout the whole group gets the grace, not only the child: a process it
-        started that ignores SIGTERM outlived a child that obeyed it.
+        started that ignores SIGTERM outlived a child that obeyed it. A function child that
+        wrote its record in time is no timeout: the record counts, and only its process is
+        ended (at its deadline, yet ``kill_grace`` after the record at the earliest).
         """
         assert self._process is not None, "start() first"
         exited = self._process.poll() is not None
@@ -236,23 +239,31 @@ class ChildProcess:
         if exited:
             orphan_guardian.release(self._process.pid)
             return True
-        if self.timeout is not None and not self.timed_out and now > self._deadline(now):
-            self.timed_out = True
+        if self.timeout is not None and not self._group_signalled and now > self._deadline(now):
+            self.timed_out = self._reported is None
             self._kill_at = now + self.kill_grace
             signal_group(self._process.pid, signal.SIGTERM)
         return False
 
     def _deadline(self, now: float) -> float:
         """When the timeout runs out: a command's counts from its start; a Python function's
-        from the call of ``evaluate_pipeline``, its imports getting ``STARTUP_ALLOWANCE`` more."""
+        from the call of ``evaluate_pipeline``, its imports getting ``STARTUP_ALLOWANCE`` more,
+        and its exit (at-exit handlers, say) at least ``kill_grace`` once it wrote its record."""
         assert self.timeout is not None
         if self.launch.plain_result:  # a command: all of it is the evaluation
             return self.started + self.timeout
-        if self._began is None and (self.launch.directory / BEGAN_FILE).exists():
+        directory = self.launch.directory
+        if self._began is None and (directory / BEGAN_FILE).exists():
             self._began = now
+        if self._reported is None and (directory / RESULT_FILE).exists():  # written atomically
+            self._reported = now
         if self._began is None:
-            return self.started + self.timeout + STARTUP_ALLOWANCE
-        return self._began + self.timeout
+            deadline = self.started + self.timeout + STARTUP_ALLOWANCE
+        else:
+            deadline = self._began + self.timeout
+        if self._reported is not None:
+            deadline = max(deadline, self._reported + self.kill_grace)
+        return deadline
 
     def stop(self) -> None:
         """Kill the child and everything it started, and reap it."""
@@ -277,7 +288,7 @@ class ChildProcess:
     def collect(self) -> tuple[Any, BaseException | None, str | None]:
         """``(result, error, traceback)`` of the exited child."""
         assert self._process is not None and self._process.returncode is not None
-        code, directory = self._process.returncode, self.launch.directory
+        directory = self.launch.directory
         (directory / BEGAN_FILE).unlink(missing_ok=True)  # the timeout's mark, done with
         stderr_tail = _tail(directory / STDERR_FILE)
         if self.timed_out:
@@ -295,7 +306,10 @@ class ChildProcess:
         late = None if took is None else child_runner.overdue(self.timeout, took, error)
         if late is not None or error is not None:
             return None, late if late is not None else error, trace
-        if found and code == 0:
+        # A function's record is written once evaluate_pipeline returned: how its process
+        # ended afterwards (its group ended while a thread ran on, a crash as the interpreter
+        # shut down) is no part of the evaluation. A command's exit code is.
+        if found and (not self.launch.plain_result or self._process.returncode == 0):
             return result, None, None
         failure = self._failure(stderr_tail)
         told = isinstance(failure, CommandFailedError)  # its message carries the stderr tail

@@ -944,3 +944,59 @@ def test_a_function_ending_its_process_is_told_so_not_how_a_command_reports(
         r"before evaluate_pipeline returned",
         str(error),
     ), str(error)
+
+
+LINGERING_MODULE = textwrap.dedent(
+    """
+    import atexit, threading
+    from pathlib import Path
+
+    def leave_a_thread(x, pipeline_directory):
+        threading.Thread(target=threading.Event().wait).start()  # non-daemon, never ends
+        atexit.register((pipeline_directory / "at_exit").touch)
+        print("printed before returning")
+        return x
+
+    def hang_at_exit(x):
+        atexit.register(threading.Event().wait)
+        return x
+    """
+)
+
+
+def test_a_result_counts_at_once_though_the_function_left_a_thread_running(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Python joins non-daemon threads before exiting: the child held its result while such a
+    # thread ran (for ever here); with a timeout the trial even failed as timed out.
+    module = _importable(tmp_path, monkeypatch, "lingering", LINGERING_MODULE)
+    evaluator = SubprocessEvaluator(SubprocessSettings(n_workers=2, timeout=60.0))
+    try:
+        for trial_id, x in (("1", 0.5), ("2", 0.25)):
+            arguments = {"x": x, "pipeline_directory": tmp_path / trial_id}
+            evaluator.submit(
+                make_job(trial_id, module.leave_a_thread, arguments, tmp_path / trial_id)
+            )
+        outcomes = collect(evaluator, 2, patience=30.0)
+    finally:
+        evaluator.close()
+    assert (outcomes["1"].result, outcomes["2"].result) == (0.5, 0.25), outcomes
+    assert outcomes["1"].error is None and outcomes["2"].error is None
+    assert (tmp_path / "1" / "at_exit").exists()  # a normal exit's handlers still ran
+    stdout = (tmp_path / "1" / "neps_stdout.txt").read_text()
+    assert "printed before returning" in stdout  # and what it printed reached its file
+
+
+def test_a_result_written_in_time_counts_though_the_child_must_be_ended_at_its_timeout(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The child hangs after writing its record (an at-exit handler): the timeout ended it and
+    # failed the trial, though its result had come in time.
+    module = _importable(tmp_path, monkeypatch, "lingering", LINGERING_MODULE)
+    evaluator = SubprocessEvaluator(SubprocessSettings(timeout=1.0, kill_grace=0.5))
+    try:
+        evaluator.submit(make_job("1", module.hang_at_exit, {"x": 0.5}, tmp_path / "1"))
+        (outcome,) = collect(evaluator, 1, patience=60.0).values()
+    finally:
+        evaluator.close()
+    assert outcome.error is None and outcome.result == 0.5, outcome
