@@ -103,8 +103,10 @@ def call_capturing(function: Callable[..., Any], arguments: Mapping[str, Any]) -
         value = call_evaluate_pipeline(function, arguments)
     except BaseException as error:
         trace = traceback.format_exc()
+        from neps_core.evaluation.main_script import pickled_error  # not at the top: a script
+
         try:
-            pickle.loads(pickle.dumps(error))
+            pickle.loads(pickled_error(error))
         except Exception:
             error = RemoteEvaluationError(exception_text(error))
         return "error", error, trace, time.perf_counter() - started

@@ -143,6 +143,43 @@ def pickled_by_name(value: Any) -> bytes | None:
     return None if finder.guarded else buffer.getvalue()
 
 
+def script_class(qualname: str) -> Any:
+    """The class ``qualname`` of the script this process runs as ``__main__``."""
+    found: Any = sys.modules["__main__"]
+    for part in qualname.split("."):
+        found = getattr(found, part)
+    return found
+
+
+class _ScriptErrorsByName(pickle.Pickler):
+    """Pickles an exception class of the script by its name there, not by identity.
+
+    A dask task gets the script's function by value, with a copy of the class it raises,
+    which pickle refuses ("not the same object as __main__.MyErr"); by name, the worker finds
+    it in the script it imported again, and the user's process in the script itself.
+    """
+
+    def reducer_override(self, obj: Any) -> Any:
+        if (
+            isinstance(obj, type)
+            and issubclass(obj, BaseException)
+            and obj.__module__ == "__main__"
+        ):
+            return script_class, (obj.__qualname__,)
+        return NotImplemented
+
+
+def pickled_error(error: BaseException, rules: Mapping[Any, Any] | None = None) -> bytes:
+    """``error`` pickled, its class by name if the script defines it; ``rules``: the
+    ``dispatch_table`` to pickle by (``copyreg``'s by default)."""
+    buffer = io.BytesIO()
+    pickler = _ScriptErrorsByName(buffer)
+    if rules is not None:
+        pickler.dispatch_table = rules
+    pickler.dump(error)
+    return buffer.getvalue()
+
+
 def unsendable_job_error(
     function: Any,
     arguments: Mapping[str, Any],

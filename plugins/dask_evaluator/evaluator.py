@@ -21,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import copyreg
-import io
 import logging
 import os
 import pickle
@@ -39,7 +38,7 @@ from neps_core.evaluation.child_runner import (
     call_capturing,
     outcome_of,
 )
-from neps_core.evaluation.main_script import unimportable_script, unsendable_outcome
+from neps_core.evaluation.main_script import pickled_error, unimportable_script, unsendable_outcome
 from neps_core.interfaces import EvaluationJob, EvaluationOutcome, Evaluator
 from neps_core_plugins.dask_evaluator.settings import DaskSettings
 from neps_core_plugins.dask_evaluator.watch import WorkerWatch
@@ -81,19 +80,17 @@ def evaluate_remotely(
 def _pickled_by_python(error: BaseException) -> bytes:
     """``error`` pickled by Python's own rules for exceptions where they rebuild it: the
     tblib reducers that distributed registers leave out what ``__init__`` sets (``code``)."""
-    buffer = io.BytesIO()
-    pickler = pickle.Pickler(buffer)
-    pickler.dispatch_table = {
+    python_rules = {
         kind: reducer
         for kind, reducer in copyreg.dispatch_table.items()
         if not (isinstance(kind, type) and issubclass(kind, BaseException))
     }
-    pickler.dump(error)
+    pickled = pickled_error(error, python_rules)
     try:  # by those rules, a class whose __init__ takes other arguments cannot be rebuilt:
-        pickle.loads(buffer.getvalue())
+        pickle.loads(pickled)
     except Exception:  # then by tblib's (call_capturing checked that they work)
-        return pickle.dumps(error)
-    return buffer.getvalue()
+        return pickled_error(error)
+    return pickled
 
 
 def _refuse_an_unimportable_script() -> None:
