@@ -149,7 +149,7 @@ def refuse_if_alive(
     alive = live_trials(history, now, stale_after, present)
     if alive:
         described = ", ".join(
-            f"trial {t.id} (worker {t.worker_id}, heartbeat {now - last_sign_of_life(t):.0f} s ago)"
+            f"trial {t.id} (worker {t.worker_id}, heartbeat {now - last_sign_of_life(t):.1f} s ago)"
             for t in alive
         )
         machine = _this_machine(present)
@@ -212,7 +212,7 @@ def mention_silent_workers(
     ]
     if silent:
         logger.warning(
-            "Trial(s) %s of other workers are still evaluating (last heartbeat %.0f s ago): if "
+            "Trial(s) %s of other workers are still evaluating (last heartbeat %.1f s ago): if "
             "those workers are gone, the next run() re-queues them once they are %g s silent "
             "(stale_after)",
             ", ".join(t.id for t in silent),
@@ -250,12 +250,12 @@ def recover_stale_trials(
         age = now - last_sign_of_life(trial)
         mine = trial.metadata.get(WORKER_PROCESS) == me  # an ended run() of this process
         if mine or not _alive(trial, now, stale_after, machine, alive):
-            reason = f"worker {trial.worker_id} stopped heartbeating {age:.0f} s ago"
+            reason = f"worker {trial.worker_id} stopped heartbeating {age:.1f} s ago"
             recovered.append(requeue_or_crash(trial, reason, max_attempts=max_attempts, now=now))
         elif mentioned is not None and trial.id not in mentioned:
             mentioned.add(trial.id)
             logger.warning(
-                "Trial %s: its worker %s, a live process of this machine, is silent for %.0f s "
+                "Trial %s: its worker %s, a live process of this machine, is silent for %.1f s "
                 "(paused?) and keeps it; end that process for the trial to be evaluated again",
                 trial.id,
                 trial.worker_id,

@@ -132,7 +132,7 @@ def _debris(
         elif not awaits_result(trial):
             silent = now - last_sign_of_life(trial)
             debris.append(
-                (trial, f"worker {trial.worker_id} stopped heartbeating {silent:.0f} s ago")
+                (trial, f"worker {trial.worker_id} stopped heartbeating {silent:.1f} s ago")
             )
     for trial_id in history.ids_in(TrialState.PENDING):
         debris.append((history[trial_id], "pending, never evaluated"))

@@ -123,7 +123,7 @@ def format_status(data: dict[str, Any]) -> str:
             lines.append(heading)
             lines += [
                 f"  trial {w['trial_id']} by {w['worker_id']} "
-                f"(heartbeat {w['seconds_since_heartbeat']:.0f} s ago)"
+                f"(heartbeat {w['seconds_since_heartbeat']:.1f} s ago)"
                 for w in workers
             ]
     if "best_configs" in data:

@@ -392,6 +392,13 @@ def test_recovery_leaves_fresh_and_asynchronous_trials_alone() -> None:
     assert [(t.id, t.state, t.worker_id) for t in recovered] == [("3", TrialState.PENDING, None)]
 
 
+def test_a_sub_second_silence_is_told_in_tenths_not_as_0_s() -> None:
+    """With a stale_after below a second, re-queue reasons said "stopped heartbeating 0 s ago"."""
+    history = _history(_running("1", heartbeat=99.6))
+    (recovered,) = recover_stale_trials(history, now=100.0, stale_after=0.4, max_attempts=3)
+    assert "stopped heartbeating 0.4 s ago" in recovered.metadata["requeued_because"]
+
+
 @pytest.mark.skipif(not Path("/proc/locks").exists(), reason="reads Linux's lock table")
 def test_a_dead_worker_that_had_this_processs_pid_is_told_apart_by_its_start(
     tmp_path: Path,
