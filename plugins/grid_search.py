@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, ClassVar
 
@@ -41,13 +42,31 @@ def grid_values(parameter: Parameter, size: int) -> list[Any]:
     if isinstance(parameter, Constant):
         return [parameter.value]
     assert isinstance(parameter, Numerical)
-    if isinstance(parameter, Integer) and parameter.upper - parameter.lower < size:
-        return list(range(parameter.lower, parameter.upper + 1))  # rounding merged log steps
+    if isinstance(parameter, Integer) and size > 1:
+        return _integer_grid(parameter, size)
     units = np.linspace(0.0, 1.0, size) if size > 1 else np.array([0.5])
-    values = [parameter.from_unit(float(u)) for u in units]
-    if isinstance(parameter, Integer):
-        values = list(dict.fromkeys(values))  # distinct, in order
-    return values
+    return [parameter.from_unit(float(u)) for u in units]
+
+
+def _integer_grid(parameter: Integer, size: int) -> list[int]:
+    """``size`` integers evenly spaced between the bounds themselves, rounded, distinct.
+
+    Not through ``from_unit``: its unit interval reaches half a step beyond each bound (so a
+    uniform draw gives every integer an equal share), which skewed grid steps
+    (``Integer(16, 512, log=True)`` gave 31, 63, ... instead of 32, 64, ...).
+    """
+    lower, upper = parameter.lower, parameter.upper
+    if upper - lower < size:
+        return list(range(lower, upper + 1))  # rounding would merge steps
+    # Where log and linear steps differ by under half an integer ((upper - lower)**2 / 8 /
+    # lower), the exact integer steps: logs of 2**53 + 1 and 2**53 + 70 are one float apart.
+    if parameter.log and (upper - lower) ** 2 >= 4 * lower:
+        logs = np.linspace(math.log(lower), math.log(upper), size)[1:-1]
+        inner = [min(max(round(math.exp(float(v))), lower), upper) for v in logs]
+    else:  # in integers: near 1e17 neighbouring floats are 16 apart
+        steps = size - 1
+        inner = [lower + (2 * i * (upper - lower) + steps) // (2 * steps) for i in range(1, steps)]
+    return list(dict.fromkeys([lower, *inner, upper]))  # distinct, in order
 
 
 class GridSearch(Optimizer):

@@ -60,6 +60,19 @@ def test_a_log_grid_has_every_integer_a_short_range_has_and_exact_bounds() -> No
     assert grid_values(neps.Float(1e-6, 1e-2, log=True), 2) == [1e-6, 1e-2]
 
 
+def test_an_integer_grid_is_evenly_spaced_between_its_exact_bounds() -> None:
+    # The steps went through from_unit, whose unit interval reaches half a step beyond each
+    # bound: Integer(16, 512, log=True) gave 16, 31, 63, 126, 255, 512.
+    assert grid_values(neps.Integer(16, 512, log=True), 6) == [16, 32, 64, 128, 256, 512]
+    assert grid_values(neps.Integer(1, 100, log=True), 3) == [1, 10, 100]
+    assert grid_values(neps.Integer(1, 1000, log=True), 4) == [1, 10, 100, 1000]
+    assert grid_values(neps.Integer(1, 12), 4) == [1, 5, 8, 12]
+    huge = grid_values(neps.Integer(10**17, 10**17 + 100), 3)
+    assert huge == [10**17, 10**17 + 50, 10**17 + 100]
+    tight = grid_values(neps.Integer(2**53 + 1, 2**53 + 71, log=True), 3)
+    assert tight == [2**53 + 1, 2**53 + 36, 2**53 + 71]  # logs one float apart
+
+
 def test_the_grid_is_the_full_product_in_order() -> None:
     space = neps.PipelineSpace(
         {
