@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import math
+import tempfile
+from pathlib import Path
 from typing import Any
 
 import attrs
 
-from neps_core.validators import at_least, positive
+from neps_core.validators import at_least, one_of, positive
 
 #: The local executor's own default limit is 2 minutes; trials get a week unless told.
 LOCAL_DEFAULT_TIMEOUT_MIN = 7 * 24 * 60
+#: submitit's executors (``None``: the one it detects); another name failed the first trial.
+CLUSTERS = (None, "slurm", "local", "debug")
 #: Seconds SLURM's time limit lies beyond ``timeout``. submitit has SLURM send SIGUSR2 90 s
 #: before the limit (SLURM may send it up to 60 s earlier) and then gives the job up as
 #: timed out; with a one-minute margin that ended trials long before their ``timeout``.
@@ -28,7 +32,8 @@ class SlurmSettings:
 
     n_workers: int = attrs.field(default=1, validator=at_least(1))
     timeout: float | None = attrs.field(default=None, validator=positive)
-    cluster: str | None = None  # None: detect SLURM; "local" / "debug": submitit's executors
+    # None: detect SLURM; "local" / "debug": submitit's executors
+    cluster: str | None = attrs.field(default=None, validator=one_of(CLUSTERS))
     folder: str | None = None  # job files; default: <pipeline_directory>/slurm
     # seconds a finished SLURM job may take to show its result file (a local job: none)
     lost_after: float = attrs.field(default=15.0, validator=at_least(0))
@@ -49,6 +54,27 @@ class SlurmSettings:
     parameters: dict[str, Any] = attrs.field(factory=dict)
 
     def __attrs_post_init__(self) -> None:
+        """Refuse what would fail every trial: unknown ``parameters``, too short a limit."""
+        self._check_submitit_parameters()
+        self._check_time_limit()
+
+    def _check_submitit_parameters(self) -> None:
+        """Let submitit check the parameters' names and types now, not at the first submission.
+
+        Its debug executor validates them for every cluster without one (nothing is created);
+        without submitit, the evaluator stops the run saying how to install it.
+        """
+        try:
+            from submitit import AutoExecutor
+        except ImportError:
+            return
+        executor = AutoExecutor(folder=Path(tempfile.gettempdir()) / "unused", cluster="debug")
+        try:
+            executor.update_parameters(**self.submitit_parameters())
+        except (NameError, AssertionError) as error:  # submitit's own kinds for these
+            raise ValueError(f"parameters refused by submitit: {error}") from None
+
+    def _check_time_limit(self) -> None:
         """Refuse a time limit of one's own that would end jobs before ``timeout``."""
         chosen = self.parameters.get("timeout_min", self.timeout_min)
         if self.timeout is None or chosen is None:

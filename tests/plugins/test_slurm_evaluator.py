@@ -24,6 +24,7 @@ from unpicklable import Locked
 from worker_processes import ended_within, kill_mid_evaluation
 
 import neps_core as neps
+from neps_core.run_config import load_run_config
 from neps_core.testing import BackgroundEvaluatorContract
 from neps_core.testing.evaluator_contract import (
     beat_forever,
@@ -329,6 +330,30 @@ def test_options_are_validated(root: Path, option: str, value: float) -> None:
             evaluations_to_spend=1,
             evaluator={"name": "slurm", "cluster": "local", option: value},
         )
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ("cluster: slurmm", r"evaluator\.cluster: must be one of \[None, 'slurm', 'local'"),
+        ("cluster: local, parameters: {bogus_opt: 1}", r"evaluator\.parameters: .*'bogus_opt'"),
+        ("cluster: local, parameters: {slurm_bogus: 1}", r"evaluator\.parameters: .*'slurm_bogus'"),
+    ],
+    ids=["cluster", "parameter", "slurm-parameter"],
+)
+def test_a_wrong_cluster_or_parameter_stops_the_loading_of_the_file(
+    tmp_path: Path, options: str, message: str
+) -> None:
+    # Both loaded, and the first trial failed with submitit's ValueError or NameError.
+    module = f"{tmp_path.name}.py"  # one module name per case: loaded names stay imported
+    (tmp_path / module).write_text("def square(x):\n    return x * x\n")
+    (tmp_path / "run.yaml").write_text(
+        f"evaluate_pipeline: {module}:square\npipeline_space: {{x: {{lower: -1, upper: 1}}}}\n"
+        f"root_directory: results\nevaluations_to_spend: 1\nevaluator: {{name: slurm, {options}}}\n"
+    )
+    with pytest.raises(neps.SettingsError, match=message):
+        load_run_config(tmp_path / "run.yaml")
+    assert not (tmp_path / "results").exists()
 
 
 # -- a real one-node SLURM ------------------------------------------------------------------------
