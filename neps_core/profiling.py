@@ -7,10 +7,10 @@ evaluator (in-process, subprocess, cluster) stores them in the trial's metadata
 (``metadata.yaml`` in the trial's folder, ``Trial.metadata`` in Python).
 
 ``peak_memory_mb`` is the peak of Python allocations during the call (``tracemalloc``; NumPy
-and PyTorch CPU tensors report to it too); ``max_rss_mb`` is the process's peak resident size
-so far (``getrusage``), which also sees native allocations but never goes down, so in a
-long-lived worker it is an upper bound. ``memory=False`` skips ``tracemalloc`` and its
-slow-down.
+and PyTorch CPU tensors report to it too); ``max_rss_mb`` is the evaluating process's own peak
+resident size since it started (never its parent's), which also sees native allocations but
+never goes down, so in a long-lived worker it is an upper bound. ``memory=False`` skips
+``tracemalloc`` and its slow-down.
 """
 
 from __future__ import annotations
@@ -102,7 +102,16 @@ def _measured(memory: bool) -> Iterator[dict[str, Any]]:
 
 
 def _max_rss_mb() -> float | None:
-    """Peak resident set size of this process (kilobytes on Linux, bytes on macOS)."""
+    """Peak resident set size of this process since it started (never its parent's).
+
+    On Linux ``VmHWM``: ``getrusage`` keeps the peak across ``exec``, so a fresh evaluating
+    process (``spawn``, ``subprocess``) reported its parent's (a child allocating nothing
+    showed the worker's 442 MB). Elsewhere ``getrusage`` (kilobytes, bytes on macOS).
+    """
+    with contextlib.suppress(OSError), open("/proc/self/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024  # kB
     if resource is None:
         return None
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

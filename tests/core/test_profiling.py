@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 import time
 from decimal import Decimal
 from pathlib import Path
@@ -164,3 +166,37 @@ def test_profiling_works_in_a_subprocess_evaluator(root: Path) -> None:
         evaluator="subprocess",
     )
     assert profile_of(root)["peak_memory_mb"] >= 8.0
+
+
+BALLAST_SCRIPT = """
+import neps_core as neps
+from neps_core.profiling import _max_rss_mb
+
+@neps.profile
+def small(x: float) -> float:
+    return x  # allocates nothing
+
+if __name__ == "__main__":
+    ballast = b"\\x01" * (300 * 1024 * 1024)  # resident, then freed
+    del ballast
+    print("worker", _max_rss_mb())
+    for evaluator in ("process_pool", "subprocess"):
+        root = f"results/{evaluator}"
+        neps.run(small, {"x": neps.Float(0.0, 1.0)}, root_directory=root,
+                 evaluations_to_spend=1, evaluator=evaluator)
+        print(evaluator, neps.status(root).best_trial.metadata["max_rss_mb"])
+"""
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="VmHWM: Linux's peak that exec resets")
+def test_a_fresh_evaluating_process_reports_its_own_peak_not_its_parents(tmp_path: Path) -> None:
+    # getrusage keeps the peak across exec: a child allocating nothing reported the 442 MB
+    # its worker had touched before starting it.
+    (tmp_path / "ballast.py").write_text(BALLAST_SCRIPT)
+    done = subprocess.run(
+        [sys.executable, "ballast.py"], cwd=tmp_path, capture_output=True, text=True, check=True
+    )
+    peaks = {name: float(mb) for name, mb in (line.split() for line in done.stdout.splitlines())}
+    assert peaks["worker"] >= 300
+    assert peaks["process_pool"] < peaks["worker"] - 200
+    assert peaks["subprocess"] < peaks["worker"] - 200

@@ -184,7 +184,10 @@ def test_a_run_needs_no_posix_only_module() -> None:
         check=False,
     )
     assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == ["2", "None"]
+    count, peak = result.stdout.split()
+    assert count == "2"
+    # Linux's /proc/self/status needs no module and still answers; elsewhere the peak is None.
+    assert (peak != "None") == Path("/proc/self/status").exists()
 
 
 def test_the_public_api_is_declared_and_complete() -> None:
