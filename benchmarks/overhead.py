@@ -22,6 +22,7 @@ import statistics
 import tempfile
 from pathlib import Path
 
+from tasks.arguments import existing_directory
 from tasks.per_trial import measure
 
 import neps_core as neps
@@ -48,7 +49,9 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[100, 500, 2000])
     parser.add_argument("--storage", default="disk")
     parser.add_argument("--optimizer", default="random_search")
-    parser.add_argument("--directory", type=Path, help="where the runs go (default: temp dir)")
+    parser.add_argument(
+        "--directory", type=existing_directory, help="where the runs go (default: temp dir)"
+    )
     parser.add_argument(
         "--cost-budget", action="store_true", help="also under a cost_to_spend (never reached)"
     )

@@ -30,6 +30,7 @@ import time
 from pathlib import Path
 
 import attrs
+from tasks.arguments import existing_directory
 from tasks.per_trial import measure as per_trial
 
 import neps_core as neps
@@ -138,7 +139,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller runs (a smoke test)")
     parser.add_argument("--backends", nargs="+", default=["disk", "sqlite"])
-    parser.add_argument("--directory", type=Path, help="where the runs go (default: temp dir)")
+    parser.add_argument(
+        "--directory", type=existing_directory, help="where the runs go (default: temp dir)"
+    )
     parser.add_argument("--worker", nargs=4, help=argparse.SUPPRESS)
     arguments = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)

@@ -8,6 +8,8 @@ no longer builds, a row whose cost column is wrong.
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -93,3 +95,18 @@ def test_storage_benchmark_prints_overhead_floor_and_throughput(tmp_path: Path) 
         assert rate.endswith(" trials/s") and 0 < float(rate.split()[0]) <= 80
         assert share.endswith("%")
     assert not [path for path in tmp_path.iterdir() if path.name.startswith("bench_")]
+
+
+@pytest.mark.parametrize("script", ["overhead.py", "storage.py"])
+def test_a_missing_directory_is_a_usage_error_naming_it(script: str, tmp_path: Path) -> None:
+    # It printed the table's header, then a FileNotFoundError traceback from tempfile.
+    missing = tmp_path / "nowhere"
+    completed = subprocess.run(
+        [sys.executable, str(REPOSITORY / "benchmarks" / script), "--directory", str(missing)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert completed.returncode == 2
+    assert f"argument --directory: no directory {missing}" in completed.stderr
+    assert not completed.stdout and "Traceback" not in completed.stderr

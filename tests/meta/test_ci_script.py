@@ -163,7 +163,6 @@ def test_noxfile_has_the_documented_sessions() -> None:
 
 def test_nox_lints_with_the_ruff_ci_pins() -> None:
     """The lint session installs pyproject.toml's ruff pin, not a looser one of its own."""
-    pytest.importorskip("nox")
     project = tomllib.loads((REPOSITORY / "pyproject.toml").read_text(encoding="utf-8"))
     dev = project["project"]["optional-dependencies"]["dev"]
     ruff = next(requirement for requirement in dev if requirement.startswith("ruff"))
