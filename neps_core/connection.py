@@ -160,11 +160,11 @@ def _optimizer(
             return build_optimizer(cls, options, space, settings.seed, plugins.converter)
     except SettingsError as error:
         if settings.optimizer.name == "auto" and options:
-            add_note(
-                error,
-                f"(optimizer='auto' chose {cls.name!r} for this run and passed it the options "
-                f"{sorted(options)}; name the optimizer those options are meant for)",
-            )
+            # In the message itself, not a note: print(error) and logs show only the message.
+            raise SettingsError(
+                f"{error} (optimizer='auto' chose {cls.name!r} for this run and passed it the "
+                f"options {sorted(options)}; name the optimizer those options are meant for)"
+            ) from error
         raise
 
 

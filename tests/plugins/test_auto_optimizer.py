@@ -207,3 +207,14 @@ def test_an_abstaining_plugin_leaves_the_choice_to_it(neps_run: Any, neps_root: 
 
     neps_run(optimizer="auto", plugins=[Abstain()])
     assert _chosen(neps_root) == "bayesian_optimization"
+
+
+def test_options_auto_passes_on_that_its_choice_lacks_say_so_in_the_message(
+    neps_run: Any,
+) -> None:
+    # In str(error), not only a note: print(error) and log lines show the message alone.
+    with pytest.raises(SettingsError) as raised:
+        neps_run(optimizer={"name": "auto", "size": 3})
+    message = str(raised.value)
+    assert "unknown option(s) ['size']" in message
+    assert "optimizer='auto' chose 'bayesian_optimization'" in message
