@@ -76,6 +76,7 @@ class TrialSampler:
         self._mentioned_paused: set[str] = set()  # trials of live but silent workers
         self._saw_budget_used_up = self._budget_used_up = False
         self._started = time.time()  # failures before this call do not stop it
+        self._logged_stop: str | None = None  # the worker asks again before it ends
 
     def sample(
         self, storage: Storage, wanted: int, claiming: set[str], *, look_now: bool = False
@@ -251,7 +252,9 @@ class TrialSampler:
                 f"{_last_error(streak)}); set cost_value_on_error to charge failed trials, "
                 "or fix evaluate_pipeline"
             )
-            logger.warning("Stopping: %s", self.stop_reason)
+            if self.stop_reason != self._logged_stop:
+                logger.warning("Stopping: %s", self.stop_reason)
+                self._logged_stop = self.stop_reason
             return 0
         if history.costs_reported > 0:
             return sys.maxsize
