@@ -25,6 +25,7 @@ from neps_core.components import (
 )
 from neps_core.config import RunSettings
 from neps_core.errors import SettingsError, add_note
+from neps_core.evaluation.processes import Command
 from neps_core.history import TrialHistory
 from neps_core.interfaces import Optimizer, Storage
 from neps_core.interfaces.optimizer import first_multi_objective
@@ -325,6 +326,9 @@ def _refuse_arguments_no_one_passes(settings: RunSettings, space: PipelineSpace)
     function = settings.evaluate_pipeline
     if function is None:
         return
+    if isinstance(function, Command):
+        _refuse_placeholders_of_nothing(function, space)
+        return
     try:
         parameters = inspect.signature(function, follow_wrapped=False).parameters
     except (TypeError, ValueError):  # no signature to read (a builtin, a C extension)
@@ -359,6 +363,17 @@ def _refuse_arguments_no_one_passes(settings: RunSettings, space: PipelineSpace)
             f"evaluate_pipeline does not accept the space's entries "
             f"{', '.join(map(repr, unaccepted))}, which every trial passes by name: add them "
             "as parameters (or **kwargs), or remove them from the space"
+        )
+
+
+def _refuse_placeholders_of_nothing(command: Command, space: PipelineSpace) -> None:
+    """A placeholder that names no entry fails every trial with a ``KeyError``."""
+    known = {*space.parameters, *INJECTABLE}
+    if unknown := sorted(command.placeholders() - known):
+        raise SettingsError(
+            f"{command!r}: placeholder(s) {', '.join('{' + name + '}' for name in unknown)} "
+            f"name no entry of the space ({', '.join(sorted(space.parameters))}) and none of "
+            f"{', '.join(INJECTABLE)}; write {{{{ and }}}} for literal braces"
         )
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import inspect
 import numbers
 import os
+import re
 import shlex
 import string
 import sys
@@ -275,6 +276,13 @@ class Command:
 
     def __repr__(self) -> str:
         return f"Command({self.command!r})"
+
+    def placeholders(self) -> set[str]:
+        """The names the placeholders look up (``{x}``, ``{x.attr}`` and ``{x[0]}`` all
+        ``x``), so that a run can refuse one that names nothing before its first trial."""
+        parts = [self.command] if isinstance(self.command, str) else self.command
+        fields = (name for part in parts for _, name, _, _ in string.Formatter().parse(part))
+        return {re.split(r"[.\[]", name, maxsplit=1)[0] for name in fields if name}
 
     def render(self, values: Mapping[str, Any]) -> list[str] | str:
         """The command line for one trial; an unknown placeholder is a ``KeyError`` naming it."""

@@ -439,6 +439,22 @@ def test_an_unknown_placeholder_fails_the_trial_naming_it(tmp_path: Path) -> Non
     assert isinstance(outcome.error, KeyError) and "learning_rate" in str(outcome.error)
 
 
+def test_a_placeholder_naming_no_entry_is_refused_when_the_run_starts(tmp_path: Path) -> None:
+    # Found per trial, it failed every trial of the budget (with ignore_errors, all of them).
+    with pytest.raises(neps.SettingsError, match=r"\{y\} name no entry of the space \(x\)"):
+        neps.run(
+            Command("echo NEPS_CORE_RESULT {y}"),
+            {"x": neps.Float(0.0, 1.0)},
+            root_directory=tmp_path,
+            evaluations_to_spend=3,
+            ignore_errors=True,
+        )
+    assert not (tmp_path / "configs").exists()
+    # Attribute and index lookups name their entry; injected arguments are known.
+    command = Command("echo NEPS_CORE_RESULT {x.real} {x[0]} {pipeline_directory}")
+    assert command.placeholders() == {"x", "pipeline_directory"}
+
+
 def test_shell_commands_quote_values(tmp_path: Path) -> None:
     command = Command("echo NEPS_CORE_RESULT {value} | cat", shell=True)
     assert command.render({"value": "1; rm -rf x"}) == "echo NEPS_CORE_RESULT '1; rm -rf x' | cat"
