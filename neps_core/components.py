@@ -45,7 +45,7 @@ def resolve_space(space: Any, plugins: Plugins) -> PipelineSpace:
             adapted = adapter.adapt(space)
         if not isinstance(adapted, PipelineSpace):
             raise TypeError(
-                f"{role} {origin}: adapt() returned a {type(adapted).__name__}; it must return a "
+                f"{role} {origin}: adapt() returned an object of type {type(adapted).__name__}; it must return a "
                 "neps_core PipelineSpace"
             )
         return adapted

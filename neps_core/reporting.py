@@ -327,7 +327,7 @@ def _outcome_problem(
 ) -> Exception | None:
     if not isinstance(outcome, EvaluationOutcome):
         return TypeError(
-            f"wait() returned a {type(outcome).__name__}; it must return a list of "
+            f"wait() returned an object of type {type(outcome).__name__}; it must return a list of "
             "EvaluationOutcome"
         )
     trial_id = outcome.trial_id

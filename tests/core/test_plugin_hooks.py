@@ -419,7 +419,11 @@ def _optimizer_answering(name: str, mistake: Callable[[list[Proposal]], Any]) ->
     ("mistake", "error", "message"),
     [
         # Was a bare "'dict' object has no attribute 'config'" naming nobody.
-        (lambda ps: [p.config for p in ps], TypeError, r"returned a dict from ask\(\); it must"),
+        (
+            lambda ps: [p.config for p in ps],
+            TypeError,
+            r"returned an object of type dict from ask\(\); it must",
+        ),
         # Was accepted: evaluate_pipeline got a previous_pipeline_directory that did not exist.
         (
             lambda ps: [attrs.evolve(p, previous_trial_id="999") for p in ps],
@@ -486,7 +490,11 @@ class EvaluatorContributor:
     ("evaluator", "error", "message"),
     [
         ("cluster_down", PluginBug, "cluster down"),  # had no note
-        ("raw_values", TypeError, r"wait\(\) returned a float; it must return a list"),
+        (
+            "raw_values",
+            TypeError,
+            r"wait\(\) returned an object of type float; it must return a list",
+        ),
         ("nothing", TypeError, r"wait\(\) returned NoneType; it must return a list"),
         ("error_text", TypeError, "trial '1' whose error is a str; it must be the exception"),
         # Was "... for trial 1, which is not in flight (any more): in flight were ['1']".

@@ -142,7 +142,9 @@ def test_an_adapter_returning_no_pipeline_space_is_named(neps_run: Run) -> None:
         def adapt(cls, space: Any) -> Any:
             return {"x": neps.Float(0.0, 1.0)}
 
-    with pytest.raises(TypeError, match=r"space adapter 'sloppy' of .*returned a dict; it must"):
+    with pytest.raises(
+        TypeError, match=r"space adapter 'sloppy' of .*returned an object of type dict; it must"
+    ):
         neps_run(pipeline_space="sloppy:space", plugins=[_registering(Sloppy)])
 
 
