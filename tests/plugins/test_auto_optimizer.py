@@ -161,6 +161,8 @@ def test_auto_with_a_fidelity_and_several_objectives_promotes_by_pareto_rank(
     status = status_data(tmp_path / "mf", failures=0)
     assert (status["optimizer"], status["started_with"]) == ("mo_asha", "hyperband")
     assert "optimizer mo_asha, started with hyperband" in format_status(status)
+    # As NePS's, load_optimizer_info keeps the optimizer the run started with (docs say so).
+    assert neps.load_optimizer_info(tmp_path / "mf")["name"] == "hyperband"
 
 
 def test_auto_runs_pibo_on_a_space_with_priors(neps_run: Any, neps_root: Path) -> None:
