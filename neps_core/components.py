@@ -45,8 +45,8 @@ def resolve_space(space: Any, plugins: Plugins) -> PipelineSpace:
             adapted = adapter.adapt(space)
         if not isinstance(adapted, PipelineSpace):
             raise TypeError(
-                f"{role} {origin}: adapt() returned an object of type {type(adapted).__name__}; it must return a "
-                "neps_core PipelineSpace"
+                f"{role} {origin}: adapt() returned an object of type "
+                f"{type(adapted).__name__}; it must return a neps_core PipelineSpace"
             )
         return adapted
     error = SettingsError(

@@ -81,9 +81,9 @@ def called_with_the_space(optimizer: Any, space: Any, check: Callable[[Any], obj
         check(made)
     except SettingsError as error:
         raise SettingsError(
-            f"optimizer: {given} returned an object of type {type(made).__name__} for the space; neps_core "
-            f"cannot use it: it must return neps.algorithms.<name>(space, **options) or what "
-            f"optimizer= takes ({COMPONENT_FORMS})"
+            f"optimizer: {given} returned an object of type {type(made).__name__} for the "
+            "space; neps_core cannot use it: it must return neps.algorithms.<name>(space, "
+            f"**options) or what optimizer= takes ({COMPONENT_FORMS})"
         ) from error
     return made
 

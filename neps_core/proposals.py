@@ -25,8 +25,8 @@ def checked_proposal(
     ``culprit`` (the optimizer and its plugin)."""
     if not isinstance(proposal, Proposal):
         raise TypeError(
-            f"{culprit} returned an object of type {type(proposal).__name__} from ask(); it must return "
-            "neps_core.Proposal objects, e.g. Proposal(config)"
+            f"{culprit} returned an object of type {type(proposal).__name__} from ask(); it "
+            "must return neps_core.Proposal objects, e.g. Proposal(config)"
         )
     for field, value in (("a configuration", proposal.config), ("metadata", proposal.metadata)):
         if not isinstance(value, Mapping):

@@ -80,7 +80,8 @@ def test_a_callable_whose_result_cannot_be_used_is_refused_naming_both(root: Pat
 
     with pytest.raises(
         neps.SettingsError,
-        match=r"optimizer: function '.*<lambda>' returned an object of type NepsAskFunction for the space; "
+        match=r"optimizer: function '.*<lambda>' returned an object of type NepsAskFunction "
+        r"for the space; "
         r"neps_core cannot use it: it must return neps.algorithms.<name>\(space",
     ):
         neps.run(
