@@ -65,6 +65,7 @@ RETURN_VALUE = "evaluate_pipeline's return value"
 
 def parse_result(result: Any, source: str = RETURN_VALUE) -> ParsedResult:
     """Validate and normalize one result (not ``None``); errors call it ``source``."""
+    _check_dimensions(result, source)
     result = _from_array(result)
     if isinstance(result, str):
         return _parse_failure_string(result, source)
@@ -282,6 +283,7 @@ def is_real_number(value: Any) -> bool:
 
 def _objective(value: Any, where: str) -> Objective:
     """One number, or a tuple of several (multi-objective); a one-element list is one number."""
+    _check_dimensions(value, where)
     value = _numbers(value)
     if is_real_number(value):
         return _as_float(value, where)
@@ -293,6 +295,17 @@ def _objective(value: Any, where: str) -> Objective:
         f"{where} must be a number or a non-empty sequence of numbers (multi-objective), "
         f"got {type(value).__name__}: {_short_repr(value)}"
     )
+
+
+def _check_dimensions(value: Any, where: str) -> None:
+    """An array or tensor of more than one dimension (a batch dimension left on) is named by
+    its shape: as a list of lists, its first row was reported as "got list"."""
+    shape = getattr(value, "shape", None)
+    if hasattr(value, "dtype") and shape is not None and len(shape) > 1:
+        raise TypeError(
+            f"{where} must be a number or a 1-d sequence of numbers (multi-objective), got"
+            f" {type(value).__name__} of shape {tuple(shape)}: flatten it (e.g. .reshape(-1))"
+        )
 
 
 def _numbers(value: Any) -> Any:

@@ -534,6 +534,17 @@ def test_a_sequence_of_other_than_numbers_is_refused_naming_the_element(
         parse_result(value)
 
 
+@pytest.mark.parametrize("batched", [np.array([[0.1, 0.2]]), np.zeros((2, 1, 3))])
+def test_an_array_of_several_dimensions_is_named_by_its_shape(batched: Any) -> None:
+    """A (1, 2) array (a batch dimension left on) was refused as "[0] must be a number, got
+    list", naming neither the array nor what to return instead."""
+    shape = re.escape(str(batched.shape))
+    with pytest.raises(TypeError, match=rf"1-d sequence of numbers .*ndarray of shape {shape}"):
+        parse_result(batched)
+    with pytest.raises(TypeError, match=rf"objective_to_minimize .*shape {shape}"):
+        parse_result({"objective_to_minimize": batched})
+
+
 def test_deephypers_objective_key_is_refused_saying_it_is_maximized() -> None:
     """{"objective": 42.0} is DeepHyper's result, to maximize: taking it as a loss would
     search for the worst configurations."""
