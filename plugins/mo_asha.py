@@ -142,6 +142,7 @@ def epsilon_net_order(points: np.ndarray, limit: int | None = None) -> list[int]
     """
     limit = len(points) if limit is None else min(limit, len(points))
     finite = np.isfinite(points)
+    points = _scaled_down(points, finite)
     columns = range(points.shape[1])
     low = np.array([points[finite[:, k], k].min() if finite[:, k].any() else 0.0 for k in columns])
     high = np.array([points[finite[:, k], k].max() if finite[:, k].any() else 1.0 for k in columns])
@@ -157,6 +158,15 @@ def epsilon_net_order(points: np.ndarray, limit: int | None = None) -> list[int]
     return order[:limit]
 
 
+def _scaled_down(points: np.ndarray, finite: np.ndarray) -> np.ndarray:
+    """``points`` divided, per objective, by the power of two just above its largest finite
+    magnitude: exact, so orders are unchanged, and a difference of two values can no longer
+    overflow (objectives near ±1.8e308 gave infinite spans, NaN distances and warnings)."""
+    magnitude = np.where(finite, np.abs(points), 0.0).max(axis=0, initial=0.0)
+    _, exponent = np.frexp(magnitude)
+    return np.where(finite, np.ldexp(points, -exponent), points)
+
+
 def crowding_distance_order(points: np.ndarray, limit: int | None = None) -> list[int]:
     """(The first ``limit`` of) the points of one front by crowding distance, largest first.
 
@@ -165,6 +175,7 @@ def crowding_distance_order(points: np.ndarray, limit: int | None = None) -> lis
     an infinite distance. Ties keep the points' order.
     """
     limit = len(points) if limit is None else min(limit, len(points))
+    points = _scaled_down(points, np.isfinite(points))
     distance = np.zeros(len(points))
     for column in points.T:
         order = np.argsort(column, kind="stable")

@@ -56,6 +56,15 @@ def test_crowding_distance_puts_the_ends_first_then_the_loneliest() -> None:
     assert crowding_distance_order(with_inf)[:3] == [0, 2, 1]
 
 
+@pytest.mark.parametrize("order", [epsilon_net_order, crowding_distance_order])
+def test_objectives_near_the_largest_float_are_ordered_without_overflow(order: Any) -> None:
+    """``high - low`` overflowed to infinity: NaN distances and RuntimeWarnings."""
+    huge = np.finfo(float).max
+    front = np.array([[-huge, huge], [-0.5 * huge, 0.1 * huge], [huge, -huge], [0.9 * huge, 0]])
+    with np.errstate(all="raise"):
+        assert order(front) == order(front / huge)
+
+
 def test_front_orders_are_remembered_by_their_points_up_to_a_capacity() -> None:
     ordered: list[tuple[int, int | None]] = []
 
