@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from neps_core.config import run_directory
 from neps_core.inspection import RunSnapshot, read_run
 from neps_core.models import Trial, TrialState
+from neps_core.plot_scale import axis_scale
 from neps_core.summary import at_top_fidelity, best_contenders, trajectory_rows
 from neps_core.user_paths import user_path
 
@@ -164,6 +165,9 @@ def _trajectory(run: RunSnapshot, x_axis: str) -> Figure:
             f"No trial in {root_directory} reported a cost: plot with x_axis='evaluations' "
             "(--x-axis evaluations on the command line)"
         )
+    scale, note = axis_scale(objectives)
+    objectives = [objective / scale for objective in objectives]
+    best = [(x, so_far / scale) for x, so_far in best]
     figure, axes = _figure(f"Incumbent trajectory ({run.root_directory.name})")
     axes.scatter(xs, objectives, s=14, alpha=0.5, label="trial objective")
     improved = [i for i, point in enumerate(best) if i == 0 or point[1] < best[i - 1][1]]
@@ -180,7 +184,7 @@ def _trajectory(run: RunSnapshot, x_axis: str) -> Figure:
         from matplotlib.ticker import MaxNLocator
 
         axes.xaxis.set_major_locator(MaxNLocator(integer=True))
-    axes.set_ylabel("objective_to_minimize")
+    axes.set_ylabel(f"objective_to_minimize{note}")
     axes.legend()
     return figure
 
@@ -222,6 +226,9 @@ def _pareto_front(run: RunSnapshot, objectives: Sequence[int]) -> Figure:
         )
     points = [_pair(t, first, second) for t in trials]
     front = front_of_pair([_pair(t, first, second) for t in at_top_fidelity(trials)])
+    (x_scale, x_note), (y_scale, y_note) = (axis_scale(axis) for axis in zip(*points, strict=True))
+    points = [(x / x_scale, y / y_scale) for x, y in points]
+    front = [(x / x_scale, y / y_scale) for x, y in front]
     figure, axes = _figure(f"Pareto front ({run.root_directory.name})")
     axes.scatter([p[0] for p in points], [p[1] for p in points], s=14, alpha=0.5, label="trials")
     axes.step(
@@ -232,8 +239,8 @@ def _pareto_front(run: RunSnapshot, objectives: Sequence[int]) -> Figure:
         linewidth=2,
         label="Pareto front",
     )
-    axes.set_xlabel(f"objective {first}")
-    axes.set_ylabel(f"objective {second}")
+    axes.set_xlabel(f"objective {first}{x_note}")
+    axes.set_ylabel(f"objective {second}{y_note}")
     axes.legend()
     return figure
 
@@ -288,13 +295,14 @@ def _learning_curves(run: RunSnapshot, max_curves: int) -> Figure:
         )
     drawn = _best_curves(run, curves, max_curves)
     shown = "" if len(drawn) == len(curves) else f": the {len(drawn)} best of {len(curves)}"
+    scale, note = axis_scale(y for _, _, ys, _ in drawn for y in ys)
     figure, axes = _figure(f"Learning curves ({run.root_directory.name}){shown}")
     for label, xs, ys, _ in drawn:
-        axes.plot(xs, ys, marker=".", linewidth=1, alpha=0.8, label=label)
+        axes.plot(xs, [y / scale for y in ys], marker=".", linewidth=1, alpha=0.8, label=label)
     reported = bool(reported_curves)
     fidelity = run.space.fidelity_name if run.space is not None else None
     axes.set_xlabel("step" if reported else (fidelity or "fidelity"))
-    axes.set_ylabel("learning curve" if reported else "objective_to_minimize")
+    axes.set_ylabel(("learning curve" if reported else "objective_to_minimize") + note)
     if len(drawn) <= 10:
         axes.legend(fontsize="small")
     return figure
@@ -328,7 +336,7 @@ def _why_no_reported_curves(run: RunSnapshot) -> str:
 def _why_no_fidelity_curves(run: RunSnapshot) -> str:
     if run.space is None or run.space.fidelity_name is None:
         return "the space has no fidelity"
-    if any(isinstance(t.objective, tuple) for t in run.history.values()):
+    if _multi_objective(run):
         return "its trials have several objectives (the Pareto front is pareto_front.png)"
     return "no trial has succeeded yet"
 
@@ -346,10 +354,20 @@ def _reported_curves(run: RunSnapshot) -> list[Curve]:
     return curves
 
 
+def _multi_objective(run: RunSnapshot) -> bool:
+    return any(isinstance(t.objective, tuple) for t in run.history.values())
+
+
 def _fidelity_curves(run: RunSnapshot) -> list[Curve]:
-    if run.space is None or run.space.fidelity_name is None:
+    """Objective by fidelity of the successful trials of a single-objective run: a failed
+    trial's ``objective_value_on_error`` is a placeholder, no point of a curve."""
+    if run.space is None or run.space.fidelity_name is None or _multi_objective(run):
         return []
-    done = {t.id: t for t in _by_id(run.history.values()) if isinstance(t.objective, float)}
+    done = {
+        t.id: t
+        for t in _by_id(run.history.values())
+        if t.state is TrialState.SUCCESS and isinstance(t.objective, float)
+    }
     continued = {t.previous_trial_id for t in done.values() if t.previous_trial_id is not None}
     curves = []
     for last in (t for t in done.values() if t.id not in continued):
