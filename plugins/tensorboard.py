@@ -12,7 +12,8 @@ the CLI and for YAML run configs. Each trial gets its own event directory
 ``<log_dir>/trial_<id>`` (default ``log_dir``: ``<root_directory>/tensorboard``) holding its
 HParams session (configuration as ``evaluate_pipeline`` received it, final objective and
 cost; a trial that did not succeed is a failed session) and the scalars
-``objective_to_minimize`` and ``learning_curve`` (one point per reported step), so
+``objective_to_minimize`` (``objective_to_minimize/<i>`` for each of several objectives,
+failed trials of such a run included) and ``learning_curve`` (one point per reported step), so
 ``tensorboard --logdir <log_dir>`` compares trials in the HParams and Scalars views. Workers of
 one run never write to the same file.
 
@@ -72,6 +73,8 @@ class TensorBoardLogger:
         )
         self._unwritable: set[Path] = set()  # directories a write failed in, for this run
         self._hparams_warned = False  # a refused configuration was warned about in this run
+        self._objectives: int | None = None  # the run's number of objectives, once several
+        self._undeclared: dict[str, tuple[Trial, Report]] = {}  # failed before that was known
 
     def directory(self, run: RunContext) -> Path:
         """The log directory for ``run``."""
@@ -83,6 +86,8 @@ class TensorBoardLogger:
         directory = prepared_directory(self.directory(run))
         self._unwritable.discard(directory)
         self._hparams_warned = False
+        self._objectives = None
+        self._undeclared.clear()
 
     @hookimpl
     def neps_trial_finished(self, run: RunContext, trial: Trial, report: Report) -> None:
@@ -91,8 +96,21 @@ class TensorBoardLogger:
         directory = self.directory(run)
         if directory in self._unwritable:
             return
+        known = self._objectives
+        objectives = self._objective_count(run, trial, report)
+        logged = [(trial, report)]
+        if objectives is None and trial.state is not TrialState.SUCCESS:
+            self._undeclared[trial.id] = (trial, report)
+        elif known is None and objectives is not None:  # learned now: declare those before
+            logged += self._undeclared.values()
+            self._undeclared.clear()
         try:
-            refused = log_trial(directory / f"trial_{trial.id}", trial, report, run.space)
+            for each, its_report in logged:
+                refused = log_trial(
+                    directory / f"trial_{each.id}", each, its_report, run.space, objectives
+                )
+                if refused is not None:
+                    self._warn_hparams_refused(each, refused)
         except OSError as error:
             self._unwritable.add(directory)
             logger.warning(
@@ -102,8 +120,21 @@ class TensorBoardLogger:
                 error,
             )
             return
-        if refused is not None:
-            self._warn_hparams_refused(trial, refused)
+
+    def _objective_count(self, run: RunContext, trial: Trial, report: Report) -> int | None:
+        """The run's number of objectives if several, ``None`` while none is known.
+
+        A failed trial has no objectives of its own: declared single-objective, it hid the
+        per-objective columns, as TensorBoard takes one trial's declaration for all.
+        """
+        objective = report.objective_to_minimize
+        if isinstance(objective, tuple):
+            self._objectives = len(objective)
+        elif self._objectives is None and trial.state is not TrialState.SUCCESS:
+            first = run.storage.sync().first_multi_objective()  # another worker's, say
+            if first is not None and isinstance(first.objective, tuple):
+                self._objectives = len(first.objective)
+        return self._objectives
 
     def _warn_hparams_refused(self, trial: Trial, error: Exception) -> None:
         """Warn once a run: a configuration tensorboardX refuses would refuse again each trial."""
@@ -133,17 +164,24 @@ def prepared_directory(directory: Path) -> Path:
 
 
 def log_trial(
-    directory: Path, trial: Trial, report: Report, space: PipelineSpace | None = None
+    directory: Path,
+    trial: Trial,
+    report: Report,
+    space: PipelineSpace | None = None,
+    objectives: int | None = None,
 ) -> Exception | None:
-    """Write one trial's event file into ``directory``.
+    """Write one trial's event file into ``directory``, replacing any written before.
 
     With ``space``, the configuration is logged as ``evaluate_pipeline`` received it (an
-    operation as ``Linear(in_features=64)``, not the index of its choice). Returns the error
-    tensorboardX refused the configuration with (its scalars are still written), else ``None``.
+    operation as ``Linear(in_features=64)``, not the index of its choice). ``objectives`` is
+    the run's number of objectives when it has several. Returns the error tensorboardX refused
+    the configuration with (its scalars are still written), else ``None``.
     """
     from tensorboardX.summary import hparams
 
-    metrics = _metrics(report)
+    for earlier in directory.glob("events.out.tfevents.*"):
+        earlier.unlink()
+    metrics = _metrics(report, objectives)
     passed = None if space is None else as_passed(space, trial.config)
     writer = _summary_writer()(logdir=str(directory), flush_secs=5)
     refused: Exception | None = None
@@ -188,14 +226,19 @@ def _with_status(session_end: Any, state: TrialState) -> Any:
     return session_end
 
 
-def _metrics(report: Report) -> list[tuple[str, float | None]]:
+def _metrics(report: Report, objectives: int | None = None) -> list[tuple[str, float | None]]:
+    """``objective_to_minimize/<i>`` for each of a run's several ``objectives`` (a failed
+    trial's ``objective_value_on_error``, or nothing, under each), else
+    ``objective_to_minimize``; and ``cost``."""
     objective = report.objective_to_minimize
-    metrics: list[tuple[str, float | None]] = [("objective_to_minimize", None)]
+    cost: tuple[str, float | None] = ("cost", report.cost)
     if isinstance(objective, tuple):
-        metrics = [(f"objective_to_minimize/{i}", value) for i, value in enumerate(objective)]
-    elif objective is not None:
-        metrics = [("objective_to_minimize", objective)]
-    return [*metrics, ("cost", report.cost)]
+        values: tuple[float | None, ...] = objective
+    elif objectives is not None:
+        values = (objective,) * objectives
+    else:
+        return [("objective_to_minimize", objective), cost]
+    return [*((f"objective_to_minimize/{i}", value) for i, value in enumerate(values)), cost]
 
 
 def _hparam_value(value: Any) -> bool | str | float | int:

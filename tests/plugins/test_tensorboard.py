@@ -144,6 +144,66 @@ def test_multi_objective_and_a_chosen_directory(tmp_path: Path) -> None:
     assert not math.isnan(scalars["objective_to_minimize/1"][0][1])
 
 
+def declared_metrics(directory: Path) -> list[str]:
+    """The metrics the trial's HParams experiment declares (TensorBoard takes one trial's)."""
+    (content,) = [
+        value.metadata.plugin_data.content
+        for event in read_events(directory)
+        for value in event.summary.value
+        if value.tag == "_hparams_/experiment"
+    ]
+    experiment = plugin_hparams_pb2.HParamsPluginData.FromString(content).experiment
+    return [info.name.tag for info in experiment.metric_infos]
+
+
+@pytest.mark.parametrize("on_error", [None, 5.0])
+def test_failed_trials_of_a_multi_objective_run_declare_each_objective(
+    tmp_path: Path, on_error: float | None
+) -> None:
+    """A failed trial declared the single metric 'objective_to_minimize' (and logged
+    objective_value_on_error under it): the HParams table lost its per-objective columns."""
+    calls = iter(range(100))
+
+    def evaluate(x: float) -> tuple[float, float]:
+        if next(calls) == 0 or x > 0.5:  # the first fails before any result
+            raise RuntimeError("diverged")
+        return x, 1 - x
+
+    root, logs = tmp_path / "run", tmp_path / "tb"
+    options: dict[str, Any] = {
+        "pipeline_space": {"x": neps.Float(0.0, 1.0)},
+        "root_directory": root,
+        "optimizer": "random_search",
+        "objective_value_on_error": on_error,
+        "ignore_errors": True,
+        "seed": 2,
+    }
+    neps.run(
+        evaluate,
+        **options,
+        evaluations_to_spend=8,
+        plugins=[TensorBoardLogger(logs / "first")],
+    )
+    # A worker that starts now learns the number of objectives from the others' trials.
+    neps.run(
+        lambda x: 1 / 0,
+        **options,
+        evaluations_to_spend=9,
+        plugins=[TensorBoardLogger(logs / "later")],
+    )
+    objectives = ["objective_to_minimize/0", "objective_to_minimize/1"]
+    history = neps.status(root)
+    assert history.counts["failed"] >= 2 and history.counts["success"] >= 1
+    for trial_directory in [*(logs / "first").iterdir(), logs / "later" / "trial_9"]:
+        assert declared_metrics(trial_directory) == [*objectives, "cost"], trial_directory
+        _, scalars = read_trial(trial_directory)
+        assert "objective_to_minimize" not in scalars
+        if on_error is not None and session_status(trial_directory) == "STATUS_FAILURE":
+            assert {name: scalars[name][0][1] for name in objectives} == dict.fromkeys(
+                objectives, on_error
+            )
+
+
 class Relu:
     pass
 
