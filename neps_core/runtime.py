@@ -14,8 +14,7 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
-import attrs
-
+from neps_core.awaited_results import ASYNC_NOTICE_INTERVAL, AwaitedResults
 from neps_core.budget import (
     CallBudget,
     say_the_optimizer_ended_first,
@@ -33,12 +32,7 @@ from neps_core.heartbeat import Heartbeat
 from neps_core.history import TrialHistory
 from neps_core.interfaces import EvaluationJob, EvaluationOutcome
 from neps_core.live_summary import LiveSummaryFiles
-from neps_core.liveness import (
-    ASYNC_MARK,
-    give_back_running,
-    mention_silent_workers,
-    requeue_or_crash,
-)
+from neps_core.liveness import give_back_running, mention_silent_workers, requeue_or_crash
 from neps_core.models import Trial, TrialState
 from neps_core.plugin_checks import returned_list
 from neps_core.presence import this_process
@@ -51,7 +45,6 @@ from neps_core.stop_reasons import BUDGET_DOES_NOT_FIT
 logger = logging.getLogger(__name__)
 
 POLL_INTERVAL = 0.05
-ASYNC_NOTICE_INTERVAL = 1.0  # seconds between looks for asynchronous results
 
 
 class Worker:
@@ -63,8 +56,9 @@ class Worker:
         self._injected = injected_names(context.settings.evaluate_pipeline or (lambda: None))
         self._in_flight: dict[str, Trial] = {}  # until its result is stored
         self._claiming: set[str] = set()  # stored as this worker's, not yet in flight
-        self._awaiting: set[str] = set()  # launched asynchronously, no result yet
-        self._noticed_at = 0.0  # when results of those were last looked for
+        # Launched asynchronously, no result yet; free slots depend on them where bounded.
+        bounded = context.evaluator.max_outstanding is not None
+        self._awaiting = AwaitedResults(context.storage, every_look=bounded)
         self._unbuilt: list[EvaluationOutcome] = []  # pipelines not built: failed as if raised
         self._claimed = 0
         self._spent = CallBudget(
@@ -161,29 +155,12 @@ class Worker:
             self._finish_in_flight(self._unbuilt.pop(0))
         return sampled
 
-    def _notice_due(self) -> bool:
-        due = time.monotonic() - self._noticed_at >= ASYNC_NOTICE_INTERVAL
-        if due:
-            self._noticed_at = time.monotonic()
-        return due
-
     def _notice_async_results(self, *, now: bool = False) -> None:
         """Tell observers of the results that arrived through ``save_pipeline_results`` for
-        this worker's asynchronous trials while it runs (TensorBoard logged none of them).
-
-        Every ``ASYNC_NOTICE_INTERVAL`` seconds, or ``now``; every loop where the evaluator
-        bounds the trials in flight, whose free slots depend on it.
-        """
-        bounded = self.context.evaluator.max_outstanding is not None
-        if not self._awaiting or not (now or bounded or self._notice_due()):
-            return
-        history = self.context.storage.sync()
-        for trial_id in sorted(self._awaiting, key=lambda i: (len(i), i)):
-            trial = history[trial_id]
-            if trial.state.is_final:
-                self._awaiting.discard(trial_id)
-                if trial.report is not None:
-                    self._tell_finished(trial)
+        this worker's asynchronous trials while it runs (TensorBoard logged none of them)."""
+        for trial in self._awaiting.arrived(now=now):
+            if trial.report is not None:
+                self._tell_finished(trial)
 
     def _say_why_waiting(self) -> None:
         """Log, once per reason, why nothing new starts while trials run: with an asynchronous
@@ -336,7 +313,7 @@ class Worker:
                 trial.id,
             )
             self._told_none = True
-            self._mark_awaiting(trial.id)
+            self._awaiting.mark(trial.id)
             return
         if isinstance(outcome.error, EvaluationLostError):  # as if its worker had died
             self._requeue_or_crash(trial, outcome)
@@ -386,15 +363,3 @@ class Worker:
         notify = self.context.plugins.notify
         notify("neps_trial_finished", run=self.context, trial=trial, report=trial.report)
         self._summary_files.trial_finished()  # if the last rewrite is old enough
-
-    def _mark_awaiting(self, trial_id: str) -> None:
-        """Record that the trial waits for save_pipeline_results, not for this worker."""
-
-        def mark(history: TrialHistory) -> list[Trial]:
-            trial = history[trial_id]
-            if trial.state.is_final:  # the result arrived already
-                return []
-            return [attrs.evolve(trial, metadata={**trial.metadata, ASYNC_MARK: True})]
-
-        self.context.storage.transact(mark)
-        self._awaiting.add(trial_id)
