@@ -71,7 +71,8 @@ class CallBudget:
 
     As with one slot, a call's last trial may pass a limit; parallel slots must not multiply
     that. A trial's fidelity counts when it starts, and its cost is expected from its fidelity
-    (the run's :class:`CostModel`, as under ``cost_to_spend``) until it ends, so trials start
+    (the run's :class:`CostModel`, as under ``cost_to_spend``) until it ends (an asynchronous
+    one: until its result arrives through ``save_pipeline_results``), so trials start
     one at a time while what the call spent and expects of its running trials is below the
     limit. Until the run has a cost to estimate from, or one of this call's trials ended (one
     without a cost costs nothing), a trial runs alone.
@@ -101,7 +102,8 @@ class CallBudget:
         return None
 
     def room(self, running: Collection[str], history: Callable[[], TrialHistory]) -> int | None:
-        """How many trials may start now beside this call's ``running`` ones (None: no bound).
+        """How many trials may start now beside this call's ``running`` ones (None: no bound):
+        every one without a result yet, in flight or awaiting an asynchronous result.
 
         ``history`` gives the run's history (read only under ``max_cost_per_run``): the
         stored running trials, and the costs to estimate theirs from.

@@ -56,9 +56,13 @@ class Worker:
         self._injected = injected_names(context.settings.evaluate_pipeline or (lambda: None))
         self._in_flight: dict[str, Trial] = {}  # until its result is stored
         self._claiming: set[str] = set()  # stored as this worker's, not yet in flight
-        # Launched asynchronously, no result yet; free slots depend on them where bounded.
-        bounded = context.evaluator.max_outstanding is not None
-        self._awaiting = AwaitedResults(context.storage, every_look=bounded)
+        # Launched asynchronously, no result yet: free slots depend on them where the
+        # evaluator bounds them, and what this call may start under its cost limit.
+        self._awaiting = AwaitedResults(
+            context.storage,
+            every_look=context.evaluator.max_outstanding is not None
+            or self.settings.max_cost_per_run is not None,
+        )
         self._unbuilt: list[EvaluationOutcome] = []  # pipelines not built: failed as if raised
         self._claimed = 0
         self._spent = CallBudget(
@@ -157,8 +161,10 @@ class Worker:
 
     def _notice_async_results(self, *, now: bool = False) -> None:
         """Tell observers of the results that arrived through ``save_pipeline_results`` for
-        this worker's asynchronous trials while it runs (TensorBoard logged none of them)."""
+        this worker's asynchronous trials while it runs (TensorBoard logged none of them), and
+        spend their costs (``max_cost_per_run`` never stopped an asynchronous worker)."""
         for trial in self._awaiting.arrived(now=now):
+            self._spent.ended(trial.cost)
             if trial.report is not None:
                 self._tell_finished(trial)
 
@@ -217,7 +223,8 @@ class Worker:
         if reached is not None:
             self._local_stop = f"{reached} reached"
             return []
-        bounds = (free, local_left, self._spent.room(self._in_flight, self.context.storage.sync))
+        running = self._awaiting.ids.union(self._in_flight)  # awaited ones cost too
+        bounds = (free, local_left, self._spent.room(running, self.context.storage.sync))
         wanted = min(bound for bound in bounds if bound is not None)
         if wanted == 0 < free:  # the trials in flight may use up this call's cost limit
             return []

@@ -229,3 +229,37 @@ def test_observers_hear_of_results_that_arrive_while_the_worker_runs(root: Path)
     )
     assert [job.wait(timeout=120) for job in jobs] == [0, 0, 0]
     assert sorted(finished) == [("1", 0.5), ("2", 0.5), ("3", 0.5)]
+
+
+@pytest.mark.parametrize("evaluator", ["sync", "async"])
+@pytest.mark.parametrize(
+    ("limit", "trials"),
+    [
+        # Awaited trials were neither expected to cost nor spent when their results arrived:
+        # a limit of 9 at cost 3 (REPORT_SCRIPT's) ran every trial evaluations_to_spend allows.
+        ({"max_cost_per_run": 9.0}, 3),
+        ({"max_fidelities_per_run": 10.0}, 2),  # 9, then 9 more (counted when started)
+        ({"max_evaluations_per_run": 2}, 2),
+    ],
+)
+def test_per_call_limits_bound_a_worker_whose_results_come_from_other_processes(
+    root: Path, evaluator: str, limit: dict[str, float], trials: int
+) -> None:
+    jobs: list[subprocess.Popen[bytes]] = []
+
+    def submit(x: float, opt: str, epochs: int, pipeline_id: str) -> None:
+        jobs.append(
+            subprocess.Popen([sys.executable, "-c", REPORT_SCRIPT, pipeline_id, str(root), "0.5"])
+        )
+
+    neps.run(
+        submit,
+        {**SPACE, "epochs": neps.Integer(1, 9, is_fidelity=True)},
+        root_directory=root,
+        optimizer="random_search",  # proposes the highest fidelity, 9
+        evaluator=evaluator,
+        evaluations_to_spend=12,  # a safety net only
+        **limit,
+    )
+    assert [job.wait(timeout=120) for job in jobs] == [0] * trials
+    assert _counts(root) == {"success": trials}
