@@ -4,10 +4,12 @@ NePS rewrites them after every finished trial, but a rewrite reads the whole run
 20,000 trials). Here a thread of the worker rewrites them once a trial finished and the last
 rewrite is older than ``max(REWRITE_INTERVAL, REWRITE_COST_SHARE x how long it took)``: the
 first finished trial at once, then at most every few seconds and never more than 1/20 of the
-worker's time. A trial finished in between is in the next rewrite even while the worker is
-busy with a long evaluation, which is why a thread writes them (with its own storage handle,
-as the heartbeat's), not the worker's loop. A thread that finds another process writing them
-does not wait: those are as new. The end of ``run()`` rewrites them in any case.
+worker's time (opening the storage, which reads the whole run once, is not timed). A trial
+finished in between is in the next rewrite even while the worker is busy with a long
+evaluation, which is why a thread writes them (with its own storage handle, as the
+heartbeat's), not the worker's loop. A thread that finds another process writing them does
+not wait for it, but tries again ``BUSY_RETRY`` seconds later: the other may have read the
+run before this worker's trial finished. The end of ``run()`` rewrites them in any case.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 REWRITE_INTERVAL = 5.0  # seconds: the least time between two rewrites while a worker runs
 REWRITE_COST_SHARE = 20  # a rewrite waits this many times as long as the last one took
+BUSY_RETRY = 1.0  # seconds: when a rewrite that found another process writing is tried again
 
 
 def next_rewrite(started: float, took: float) -> float:
@@ -44,12 +47,19 @@ class LiveSummaryFiles:
     """
 
     def __init__(
-        self, open_storage: Callable[[], Storage], space: PipelineSpace, *, enabled: bool
+        self,
+        open_storage: Callable[[], Storage],
+        space: PipelineSpace,
+        *,
+        enabled: bool,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._open_storage = open_storage
         self._space = space
         self._enabled = enabled
-        self._finished = threading.Event()  # a trial finished since the last rewrite began
+        self._clock = clock  # seconds, for when the next rewrite is due
+        # A trial finished since the last rewrite began, or that found another writing them.
+        self._finished = threading.Event()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="neps-core-summary", daemon=True)
 
@@ -77,18 +87,25 @@ class LiveSummaryFiles:
         storage: Storage | None = None  # opened at the first rewrite, once a trial finished
         due_at = -math.inf
         try:
-            while self._finished.wait() and not self._stop.wait(
-                max(0.0, due_at - time.monotonic())
-            ):
+            while self._finished.wait() and not self._stop.wait(max(0.0, due_at - self._clock())):
                 self._finished.clear()
-                started = time.monotonic()
                 try:
                     if storage is None:
                         storage = self._open_storage()
-                    refresh_shared_summary_files(storage, self._space, wait=False)
+                    due_at = self._rewrite(storage)
                 except Exception:  # the next finished trial tries again: they are a convenience
                     logger.exception("Could not rewrite the summary files")
-                due_at = next_rewrite(started, time.monotonic() - started)
+                    due_at = self._clock() + REWRITE_INTERVAL
         finally:
             if storage is not None:
                 storage.close()
+
+    def _rewrite(self, storage: Storage) -> float:
+        """Rewrite the files, or have them tried again if another process writes them; when
+        the next rewrite is due."""
+        started = self._clock()
+        if not refresh_shared_summary_files(storage, self._space, wait=False):
+            self._finished.set()  # the other's files may lack this worker's last trial
+            logger.debug("Another process rewrites the summary files; trying again shortly")
+            return started + BUSY_RETRY
+        return next_rewrite(started, self._clock() - started)

@@ -44,35 +44,42 @@ TRAJECTORY_COLUMNS = (
 )
 
 
-def refresh_summary_files(root: Path, build: Callable[[], Summary], *, wait: bool = True) -> None:
-    """Write the summary ``build`` makes, under a lock shared by all processes.
+def refresh_summary_files(root: Path, build: Callable[[], Summary], *, wait: bool = True) -> bool:
+    """Write the summary ``build`` makes, under a lock shared by all processes; ``False`` if,
+    without ``wait``, another process was writing them, so that nothing was written.
 
     Workers finish together: one that read the storage earlier but wrote later would put an
     older trajectory over a newer one. Building inside the lock makes each writer read the
     storage after the previous one wrote, so the files only ever move forward. The files are
     a convenience: failing to write them is a warning, never the run's outcome. Without
-    ``wait``, a process that finds another writing them leaves it at that: those are as new.
+    ``wait``, the caller tries again later if it must: the other may have read the storage
+    before the caller's last result was stored.
     """
     try:
         (root / SUMMARY_LOCK).parent.mkdir(exist_ok=True)
         timeout = SUMMARY_LOCK_TIMEOUT if wait else 0
         with filelock.FileLock(root / SUMMARY_LOCK, timeout=timeout):
             write_summary_files(root, build())
-    except OSError as error:  # a read-only or full file system, or the lock timed out
-        if wait or not isinstance(error, filelock.Timeout):
-            logger.warning("Could not write the summary files in %s: %s", root, error)
+    except filelock.Timeout as busy:
+        if not wait:
+            return False
+        logger.warning("Could not write the summary files in %s: %s", root, busy)
+    except OSError as error:  # a read-only or full file system
+        logger.warning("Could not write the summary files in %s: %s", root, error)
+    return True
 
 
 def refresh_shared_summary_files(
     storage: Storage, space: PipelineSpace | None = None, *, wait: bool = True
-) -> None:
-    """Write the summary files with the run's recorded budgets, as ``status`` shows it.
+) -> bool:
+    """Write the summary files with the run's recorded budgets, as ``status`` shows it
+    (``False``: see ``refresh_summary_files``).
 
     Workers given different budgets each stop at their own; the files, shared by all, must
     not say one thing while ``status`` says another.
     """
     build = functools.partial(summary_of, storage, None, space)
-    refresh_summary_files(storage.root_directory, build, wait=wait)
+    return refresh_summary_files(storage.root_directory, build, wait=wait)
 
 
 def write_summary_files(root: Path, summary: Summary) -> None:

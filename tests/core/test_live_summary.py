@@ -5,6 +5,9 @@ from __future__ import annotations
 import csv
 import logging
 import re
+import subprocess
+import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -14,8 +17,15 @@ import pytest
 import yaml
 
 import neps_core as neps
-from neps_core.live_summary import REWRITE_COST_SHARE, REWRITE_INTERVAL, next_rewrite
+from neps_core.interfaces import Storage
+from neps_core.live_summary import (
+    REWRITE_COST_SHARE,
+    REWRITE_INTERVAL,
+    LiveSummaryFiles,
+    next_rewrite,
+)
 from neps_core.loading import open_existing
+from neps_core.space import PipelineSpace
 from neps_core.summary_files import SUMMARY_LOCK, refresh_shared_summary_files
 
 SPACE = {"x": neps.Float(0.0, 1.0)}
@@ -110,3 +120,88 @@ def test_a_writer_that_finds_another_writing_them_goes_on_without_waiting(
         assert not (root / "summary.yaml").exists() and not caplog.records
         refresh_shared_summary_files(storage, wait=False)
     assert (root / "summary.yaml").exists()
+
+
+HOLD_THE_LOCK = """
+import sys, filelock
+with filelock.FileLock(sys.argv[1]):
+    print("held", flush=True)
+    sys.stdin.read()  # until the test closes it: another worker rewriting the files
+"""
+
+
+def _hold_summary_lock(root: Path) -> subprocess.Popen[str]:
+    (root / SUMMARY_LOCK).parent.mkdir(parents=True, exist_ok=True)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_THE_LOCK, str(root / SUMMARY_LOCK)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+    return holder
+
+
+class _Said(logging.Handler):
+    """Sets ``event`` once a record saying ``words`` is logged (by any thread)."""
+
+    def __init__(self, words: str) -> None:
+        super().__init__(logging.DEBUG)
+        self.words, self.event = words, threading.Event()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if self.words in record.getMessage():
+            self.event.set()
+
+
+def test_a_rewrite_that_finds_another_process_writing_them_is_tried_again(
+    root: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # It was dropped: a trial that finished while another worker rewrote the files (from a
+    # read of the run before it) stayed out of them for as long as the next evaluation ran.
+    busy = _Said("Another process rewrites the summary files")
+    seen: dict[str, Any] = {}
+    holders: list[subprocess.Popen[str]] = []
+
+    def evaluate_pipeline(x: float, pipeline_id: str) -> float:
+        if pipeline_id == "1":
+            holders.append(_hold_summary_lock(root))  # as trial 1 finishes
+            return 1.0
+        seen["busy"] = busy.event.wait(HANG_GUARD)  # this worker's rewrite found it busy
+        holders[0].communicate()  # the other process is done
+        seen["files"] = _watch_until(root, 1)  # while trial 2 runs
+        return 0.5
+
+    logger = logging.getLogger("neps_core.live_summary")
+    logger.addHandler(busy)
+    try:
+        with caplog.at_level(logging.DEBUG, logger=logger.name):
+            neps.run(evaluate_pipeline, SPACE, root_directory=root, evaluations_to_spend=2)
+    finally:
+        logger.removeHandler(busy)
+    assert seen["busy"] and seen["files"]["states"] == {"1": "success", "2": "evaluating"}
+
+
+def test_the_wait_after_the_first_rewrite_leaves_out_opening_the_run(root: Path) -> None:
+    # Opening the storage reads the whole journal; timed with the rewrite, it made a
+    # continued big run wait 20 times as long as its opening for the second rewrite.
+    neps.run(lambda x: x, SPACE, root_directory=root, evaluations_to_spend=1)
+    (root / "summary.yaml").unlink()
+    now = [0.0]  # a clock the test moves: no wall-clock times
+
+    def open_a_big_run() -> Storage:
+        now[0] += 100.0  # 100 s to read its journal
+        return open_existing(root)
+
+    files = LiveSummaryFiles(
+        open_a_big_run, PipelineSpace(SPACE), enabled=True, clock=lambda: now[0]
+    )
+    with files:
+        files.trial_finished()
+        _watch_until(root, 1)
+        now[0] += REWRITE_INTERVAL  # the next rewrite is due (it was not for 2,000 s)
+        neps.run(
+            lambda x: x, SPACE, root_directory=root, evaluations_to_spend=2, post_run_summary=False
+        )
+        files.trial_finished()
+        _watch_until(root, 2)
