@@ -25,7 +25,7 @@ from neps_core.summary import shown_config
 if TYPE_CHECKING:
     import pandas as pd
 
-    from neps_core.space import PipelineSpace
+    from neps_core.shown_configs import ConfigReader
 
 
 def _pandas() -> Any:
@@ -39,7 +39,7 @@ def _pandas() -> Any:
     return pandas
 
 
-def trials_frame(trials: Iterable[Trial], space: PipelineSpace | None = None) -> pd.DataFrame:
+def trials_frame(trials: Iterable[Trial], space: ConfigReader | None = None) -> pd.DataFrame:
     """One row per trial, in the order they were sampled; ``space`` reads the configurations."""
     pandas = _pandas()
     ids, rows = trial_rows(trials, space)
@@ -49,7 +49,7 @@ def trials_frame(trials: Iterable[Trial], space: PipelineSpace | None = None) ->
 
 
 def trial_rows(
-    trials: Iterable[Trial], space: PipelineSpace | None = None
+    trials: Iterable[Trial], space: ConfigReader | None = None
 ) -> tuple[list[str], list[dict[str, Any]]]:
     """The ids and the rows of ``trials_frame``, in the order the trials were sampled."""
     ordered = sorted(trials, key=lambda trial: (trial.created_at, len(trial.id), trial.id))
@@ -72,7 +72,7 @@ RECORD_COLUMNS = (
 )
 
 
-def _row(trial: Trial, space: PipelineSpace | None) -> dict[str, Any]:
+def _row(trial: Trial, space: ConfigReader | None) -> dict[str, Any]:
     config = shown_config(space, trial.config)
     row: dict[str, Any] = {f"config.{name}": value for name, value in config.items()}
     row.update(dict.fromkeys(_REPORT_COLUMNS))  # before any report: a trial still running
@@ -107,7 +107,7 @@ def status_frames(summary: Summary) -> tuple[pd.DataFrame, pd.Series]:
     pandas = _pandas()
     series = pandas.Series(short_entries(summary), name="value", dtype=object)
     series.index.name = "summary"
-    return trials_frame(summary.trials, summary.space), series
+    return trials_frame(summary.trials, summary.config_reader), series
 
 
 def short_entries(summary: Summary) -> dict[str, Any]:
@@ -124,7 +124,7 @@ def short_entries(summary: Summary) -> dict[str, Any]:
         short["best_objective_to_minimize"] = best.objective
         short["best_config_id"] = best.id
         entries = {f"num_{state}" for state in summary.counts} | set(short)
-        config = shown_config(summary.space, best.config)
+        config = shown_config(summary.config_reader, best.config)
         for name, value in config.items():  # a parameter named like an entry: prefixed
             short[f"config.{name}" if name in entries else name] = value
     return short

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 if TYPE_CHECKING:
+    from neps_core.shown_configs import ConfigReader, ShownConfigs
     from neps_core.space import PipelineSpace
 
 
@@ -207,13 +208,35 @@ class Summary:
     pareto_pipelines: Sequence[Mapping[str, Any] | None] = ()
     #: The run's space, where it is known: the tables and NePS's summary files show each
     #: configuration as ``evaluate_pipeline`` received it (``neps_core.summary.shown_config``).
+    #: ``None`` once pickled (operations may be lambdas): ``shown_configs`` stands in for it.
     space: PipelineSpace | None = attrs.field(default=None, repr=False, eq=False)
+    #: What the space showed of the trials' configurations, in an unpickled summary.
+    shown_configs: ShownConfigs | None = attrs.field(default=None, init=False, repr=False, eq=False)
+
+    @property
+    def config_reader(self) -> ConfigReader | None:
+        """What shows the configurations: the space, or what it showed before pickling."""
+        return self.shown_configs if self.space is None else self.space
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Without the space, which may not pickle, but with what it shows of the trials."""
+        from neps_core.shown_configs import ShownConfigs
+
+        state = {field.name: getattr(self, field.name) for field in attrs.fields(Summary)}
+        if self.space is not None:
+            configs = (trial.config for trial in self.trials)
+            state.update(space=None, shown_configs=ShownConfigs.of(self.space, configs))
+        return state
+
+    def __setstate__(self, state: Mapping[str, Any]) -> None:
+        for name, value in state.items():
+            object.__setattr__(self, name, value)
 
     def to_dataframe(self) -> Any:
         """The trials as a pandas ``DataFrame`` (see :mod:`neps_core.frames`; needs pandas)."""
         from neps_core.frames import trials_frame
 
-        return trials_frame(self.trials, self.space)
+        return trials_frame(self.trials, self.config_reader)
 
     def __iter__(self) -> Iterator[Any]:
         """``full, short = neps.status(root)``, as in NePS: the trials as a pandas

@@ -21,6 +21,7 @@ from neps_core.models import FIDELITY_SEARCHED, BudgetInfo, Summary, Trial, Tria
 from neps_core.pareto import first_front
 from neps_core.run_info import rebuildable_space
 from neps_core.serialization import to_plain
+from neps_core.shown_configs import ConfigReader
 from neps_core.space import PipelineSpace
 
 
@@ -46,7 +47,7 @@ def summarize(
     )
 
 
-def as_passed(space: PipelineSpace, config: Mapping[str, Any]) -> dict[str, Any] | None:
+def as_passed(space: ConfigReader, config: Mapping[str, Any]) -> dict[str, Any] | None:
     """``config`` as ``evaluate_pipeline`` received it, where that reads differently."""
     if space.reads_as_stored:
         return None
@@ -56,7 +57,7 @@ def as_passed(space: PipelineSpace, config: Mapping[str, Any]) -> dict[str, Any]
         return None
 
 
-def shown_config(space: PipelineSpace | None, config: Mapping[str, Any]) -> Mapping[str, Any]:
+def shown_config(space: ConfigReader | None, config: Mapping[str, Any]) -> Mapping[str, Any]:
     """``config`` as every table and summary file shows it: as ``evaluate_pipeline`` received
     it (a categorical of tuples stores the index of its choice), else as stored."""
     passed = None if space is None else as_passed(space, config)

@@ -32,7 +32,7 @@ import attrs
 from neps_core.frames import RECORD_COLUMNS, plain_objective, short_entries, trial_rows
 from neps_core.models import Summary, Trial
 from neps_core.serialization import write_atomic
-from neps_core.space import PipelineSpace
+from neps_core.shown_configs import ConfigReader
 from neps_core.summary import best_contenders, finishing_order, shown_config
 
 SUMMARY_FOLDER = "summary"
@@ -96,11 +96,11 @@ def running_totals(finished: Iterable[Trial]) -> dict[str, Totals]:
 def trajectory_entries(summary: Summary) -> list[dict[str, Any]]:
     """Each trial that improved the best single objective, in the order trials finished."""
     finished = finishing_order(summary.trials)
-    return _improvements(finished, running_totals(finished), summary.space)
+    return _improvements(finished, running_totals(finished), summary.config_reader)
 
 
 def _improvements(
-    finished: Sequence[Trial], totals: Mapping[str, Totals], space: PipelineSpace | None
+    finished: Sequence[Trial], totals: Mapping[str, Totals], space: ConfigReader | None
 ) -> list[dict[str, Any]]:
     contenders = best_contenders(finished)
     best: float | None = None
@@ -118,10 +118,10 @@ def _improvements(
 def best_entries(summary: Summary, totals: Mapping[str, Totals]) -> list[dict[str, Any]]:
     """The best trial, or the trials of the Pareto front, as entries of ``best_config.txt``."""
     chosen = [summary.best_trial] if summary.best_trial is not None else summary.pareto_front
-    return [_entry(trial, totals[trial.id], summary.space) for trial in chosen]  # successes
+    return [_entry(trial, totals[trial.id], summary.config_reader) for trial in chosen]  # successes
 
 
-def _entry(trial: Trial, totals: Totals, space: PipelineSpace | None) -> dict[str, Any]:
+def _entry(trial: Trial, totals: Totals, space: ConfigReader | None) -> dict[str, Any]:
     entry: dict[str, Any] = {
         "trial_id": trial.id,
         "objective_to_minimize": plain_objective(trial.objective),
@@ -161,18 +161,18 @@ def write_summary_folder(root: Path, summary: Summary, finished: Sequence[Trial]
     """
     folder = root / SUMMARY_FOLDER
     folder.mkdir(exist_ok=True)
-    write_atomic(folder / FULL_CSV, _full_csv(summary.trials, summary.space))
+    write_atomic(folder / FULL_CSV, _full_csv(summary.trials, summary.config_reader))
     short = short_entries(summary).items()
     write_atomic(folder / SHORT_CSV, _csv_text(["summary", "value"], short))
     totals = running_totals(finished)
-    trajectory = _improvements(finished, totals, summary.space)
+    trajectory = _improvements(finished, totals, summary.config_reader)
     _write_or_remove(folder / TRAJECTORY_TEXT, entries_text(trajectory) if trajectory else None)
     best = best_entries(summary, totals)
     last = totals[finished[-1].id] if finished else Totals()
     _write_or_remove(folder / BEST_CONFIG_TEXT, _best_text(best, last) if best else None)
 
 
-def _full_csv(trials: Iterable[Trial], space: PipelineSpace | None) -> str:
+def _full_csv(trials: Iterable[Trial], space: ConfigReader | None) -> str:
     """``full`` as CSV: the id, then the columns in the order the table has them."""
     ids, rows = trial_rows(trials, space)
     columns = list(dict.fromkeys(itertools.chain.from_iterable(rows))) or list(RECORD_COLUMNS)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import pickle
 import sys
 from pathlib import Path
 
+import pandas
 import pytest
 
 import neps_core as neps
@@ -93,3 +95,23 @@ def test_without_pandas_the_error_says_what_to_install(
     monkeypatch.setitem(sys.modules, "pandas", None)
     with pytest.raises(ImportError, match=r"neps-core\[analysis\]"):
         iter(summary)
+
+
+def test_a_summary_pickles_with_an_operation_in_its_space_and_shows_the_same_tables(
+    root: Path,
+) -> None:
+    # It carries the space to show choices by value, and the space held a lambda: pickling
+    # a summary (returned from a multiprocessing, Dask or submitit job) raised PicklingError.
+    betas = ((0.5, 0.9), (0.9, 0.99))
+    space = {
+        "x": neps.Float(0.0, 1.0),
+        "betas": neps.Categorical(betas),  # stored as the index of the choice
+        "net": neps.Operation(lambda width: [width], kwargs={"width": neps.Integer(1, 4)}),
+    }
+    summary = neps.run(lambda x, betas, net: x, space, root_directory=root, evaluations_to_spend=3)
+    copy = pickle.loads(pickle.dumps(summary))
+    assert copy.space is None and copy.best_pipeline == summary.best_pipeline
+    (full, short), (full_before, short_before) = copy, summary
+    pandas.testing.assert_frame_equal(full, full_before)
+    pandas.testing.assert_series_equal(short, short_before)
+    assert set(full["config.betas"]) <= {str(choice) for choice in betas}  # not 0 or 1
