@@ -4,7 +4,7 @@ evaluator.
 
 The worker marks such a trial in storage (liveness then leaves it to its job, not to the
 worker's heartbeat) and, while it runs, looks for the results that arrived, so that
-observers hear of them.
+observers hear of them and its per-call limits count their costs.
 """
 
 from __future__ import annotations
@@ -26,7 +26,8 @@ class AwaitedResults:
 
     def __init__(self, storage: Storage, *, every_look: bool) -> None:
         """``every_look``: look in storage at each ``arrived`` call, not once a second, where
-        the worker's next decision depends on them (an evaluator bounding them)."""
+        the worker's next decision depends on them (an evaluator bounding them, or
+        ``max_cost_per_run``)."""
         self._storage = storage
         self._every_look = every_look
         self._ids: set[str] = set()
