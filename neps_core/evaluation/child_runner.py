@@ -13,10 +13,13 @@ stays a set (so the core can reject it by name), an exception keeps its type and
 from __future__ import annotations
 
 import atexit
+import contextlib
 import decimal
 import fractions
+import gc
 import importlib
 import importlib.util
+import io
 import json
 import math
 import os
@@ -372,9 +375,17 @@ def end(code: int) -> None:
     if all(thread.daemon or thread is threading.main_thread() for thread in threading.enumerate()):
         sys.exit(code)
     atexit._run_exitfuncs()  # the rest of a normal exit; the threads end with the process
-    sys.stdout.flush()
-    sys.stderr.flush()
+    _flush_open_files()
     os._exit(code)
+
+
+def _flush_open_files() -> None:
+    """What a normal exit flushes as it finalizes open files (a log the function wrote to and
+    left open), which ``os._exit`` would throw away."""
+    for candidate in gc.get_objects():
+        if isinstance(candidate, io.IOBase):
+            with contextlib.suppress(Exception):  # closed, read-only, or a broken pipe
+                candidate.flush()
 
 
 if __name__ == "__main__":

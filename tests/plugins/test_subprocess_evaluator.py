@@ -967,10 +967,14 @@ LINGERING_MODULE = textwrap.dedent(
     import atexit, threading
     from pathlib import Path
 
+    LOGS = []
+
     def leave_a_thread(x, pipeline_directory):
         threading.Thread(target=threading.Event().wait).start()  # non-daemon, never ends
         atexit.register((pipeline_directory / "at_exit").touch)
         print("printed before returning")
+        LOGS.append(open(pipeline_directory / "train_log.txt", "w"))  # left open, unflushed
+        LOGS[-1].write("epoch 1\\n")
         return x
 
     def hang_at_exit(x):
@@ -1001,6 +1005,8 @@ def test_a_result_counts_at_once_though_the_function_left_a_thread_running(
     assert (tmp_path / "1" / "at_exit").exists()  # a normal exit's handlers still ran
     stdout = (tmp_path / "1" / "neps_stdout.txt").read_text()
     assert "printed before returning" in stdout  # and what it printed reached its file
+    # A file the function left open lost what it had written: the exit skipped its flush.
+    assert (tmp_path / "1" / "train_log.txt").read_text() == "epoch 1\n"
 
 
 def test_a_result_written_in_time_counts_though_the_child_must_be_ended_at_its_timeout(
