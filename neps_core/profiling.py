@@ -8,9 +8,9 @@ evaluator (in-process, subprocess, cluster) stores them in the trial's metadata
 
 ``peak_memory_mb`` is the peak of Python allocations during the call (``tracemalloc``; NumPy
 and PyTorch CPU tensors report to it too); ``max_rss_mb`` is the evaluating process's own peak
-resident size since it started (never its parent's), which also sees native allocations but
-never goes down, so in a long-lived worker it is an upper bound. ``memory=False`` skips
-``tracemalloc`` and its slow-down.
+resident size since it started (on Linux; elsewhere it may be its parent's), which sees native
+allocations but never goes down, so in a long-lived worker it is an upper bound.
+``memory=False`` skips ``tracemalloc`` and its slow-down.
 """
 
 from __future__ import annotations
@@ -102,7 +102,7 @@ def _measured(memory: bool) -> Iterator[dict[str, Any]]:
 
 
 def _max_rss_mb() -> float | None:
-    """Peak resident set size of this process since it started (never its parent's).
+    """Peak resident set size of this process since it started (on Linux never its parent's).
 
     On Linux ``VmHWM``: ``getrusage`` keeps the peak across ``exec``, so a fresh evaluating
     process (``spawn``, ``subprocess``) reported its parent's (a child allocating nothing
