@@ -7,7 +7,8 @@
     trajectory.csv     every finished trial in finishing order, with the best objective so far
     summary/           NePS's files: full.csv, short.csv, best_config_trajectory.txt and
                        best_config.txt (see :mod:`neps_core.summary_folder`)
-    .neps_core/summary.lock   held while one process rebuilds and writes them all
+    .neps_core/summary.lock   held while one process rebuilds and writes them all (see
+                              :mod:`neps_core.summary_lock` for a holder that was stopped)
 """
 
 from __future__ import annotations
@@ -27,9 +28,9 @@ from neps_core.serialization import dump_yaml, write_atomic
 from neps_core.space import PipelineSpace
 from neps_core.summary import finishing_order, improvement_rows, summary_as_dict, summary_of
 from neps_core.summary_folder import write_summary_folder
+from neps_core.summary_lock import summary_lock
 
 logger = logging.getLogger(__name__)
-SUMMARY_LOCK = Path(".neps_core", "summary.lock")
 BEST_CONFIG_FILE = "best_config.yaml"
 SUMMARY_LOCK_TIMEOUT = 60.0  # seconds; on expiry the files are not written, with a warning
 TRAJECTORY_COLUMNS = (
@@ -56,9 +57,8 @@ def refresh_summary_files(root: Path, build: Callable[[], Summary], *, wait: boo
     before the caller's last result was stored.
     """
     try:
-        (root / SUMMARY_LOCK).parent.mkdir(exist_ok=True)
         timeout = SUMMARY_LOCK_TIMEOUT if wait else 0
-        with filelock.FileLock(root / SUMMARY_LOCK, timeout=timeout):
+        with summary_lock(root, timeout):  # not held by a stopped process (see its module)
             write_summary_files(root, build())
     except filelock.Timeout as busy:
         if not wait:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import logging
 import re
+import signal
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,8 +28,10 @@ from neps_core.live_summary import (
     next_rewrite,
 )
 from neps_core.loading import open_existing
+from neps_core.lock_table import stat_fields
 from neps_core.space import PipelineSpace
-from neps_core.summary_files import SUMMARY_LOCK, refresh_shared_summary_files
+from neps_core.summary_files import refresh_shared_summary_files
+from neps_core.summary_lock import STOPPED_HOLDER_LOCK, SUMMARY_LOCK
 
 SPACE = {"x": neps.Float(0.0, 1.0)}
 HANG_GUARD = 60.0  # seconds: a rewrite that never comes fails the test instead of hanging it
@@ -205,3 +210,55 @@ def test_the_wait_after_the_first_rewrite_leaves_out_opening_the_run(root: Path)
         )
         files.trial_finished()
         _watch_until(root, 2)
+
+
+@contextlib.contextmanager
+def _stopped_holder(lock: Path) -> Iterator[subprocess.Popen[str]]:
+    """Another process that holds ``lock`` and is then stopped (SIGSTOP), killed at the end."""
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_THE_LOCK, str(lock)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert holder.stdout is not None and holder.stdin is not None
+    try:
+        assert holder.stdout.readline() == "held\n"
+        holder.send_signal(signal.SIGSTOP)
+        yield holder
+        assert (stat_fields(str(holder.pid)) or ["?"])[0] in {"T", "t"}  # stopped throughout
+    finally:
+        holder.kill()
+        holder.wait()
+        holder.stdout.close()
+        holder.stdin.close()
+
+
+def test_a_writer_that_finds_a_stopped_process_holding_the_lock_writes_them_anyway(
+    root: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Suspended in a rewrite (a laptop lid, Ctrl-Z), a worker held the lock for good: every
+    # other run() waited 60 s at its end and then wrote nothing.
+    with _stopped_holder(root / SUMMARY_LOCK) as holder, caplog.at_level(logging.WARNING):
+        neps.run(lambda x: x, SPACE, root_directory=root, evaluations_to_spend=3)
+        neps.run(lambda x: x, SPACE, root_directory=root, evaluations_to_spend=5)
+        assert yaml.safe_load((root / "summary.yaml").read_text())["counts"]["success"] == 5
+    [told] = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert f"process {holder.pid} (" in told and "which is stopped" in told
+
+
+def test_with_both_locks_held_by_stopped_processes_a_writer_gives_up_at_once(
+    root: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    neps.run(lambda x: x, SPACE, root_directory=root, evaluations_to_spend=1)
+    (root / "summary.yaml").unlink()
+    holders = (_stopped_holder(root / SUMMARY_LOCK), _stopped_holder(root / STOPPED_HOLDER_LOCK))
+    caplog.set_level(logging.WARNING)
+    with holders[0] as first, holders[1] as second, open_existing(root) as storage:
+        refresh_shared_summary_files(storage)  # not SUMMARY_LOCK_TIMEOUT for each lock
+    assert not (root / "summary.yaml").exists()
+    *paused, gave_up = [r.getMessage() for r in caplog.records]
+    assert [f"process {first.pid} (" in told for told in paused] == [True, False]
+    assert [f"process {second.pid} (" in told for told in paused] == [False, True]
+    assert "Could not write the summary files" in gave_up
