@@ -15,7 +15,14 @@ from neps_core.budget import within
 from neps_core.errors import SettingsError
 from neps_core.interfaces import Optimizer
 from neps_core.models import FIDELITY_SEARCHED, BudgetInfo, Proposal, Trial
-from neps_core.space.parameters import Categorical, Constant, Integer, Numerical, Parameter
+from neps_core.space.parameters import (
+    Categorical,
+    Constant,
+    Integer,
+    Numerical,
+    Parameter,
+    scales_agree,
+)
 from neps_core.space.pipeline_space import PipelineSpace
 from neps_core.space.structure import first_structural
 from neps_core.validators import IGNORE_FIDELITY, at_least
@@ -58,9 +65,9 @@ def _integer_grid(parameter: Integer, size: int) -> list[int]:
     lower, upper = parameter.lower, parameter.upper
     if upper - lower < size:
         return list(range(lower, upper + 1))  # rounding would merge steps
-    # Where log and linear steps differ by under half an integer ((upper - lower)**2 / 8 /
-    # lower), the exact integer steps: logs of 2**53 + 1 and 2**53 + 70 are one float apart.
-    if parameter.log and (upper - lower) ** 2 >= 4 * lower:
+    # Where log and linear scales agree, the exact integer steps: logs of 2**53 + 1 and
+    # 2**53 + 70 are one float apart.
+    if parameter.log and not scales_agree(lower, upper):
         logs = np.linspace(math.log(lower), math.log(upper), size)[1:-1]
         inner = [min(max(round(math.exp(float(v))), lower), upper) for v in logs]
     else:  # in integers: near 1e17 neighbouring floats are 16 apart

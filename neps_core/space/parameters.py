@@ -112,6 +112,21 @@ def _check_prior_confidence(confidence: str) -> list[str]:
     return []
 
 
+#: Below this ``upper / lower - 1`` a log scale is mapped linearly (see ``scales_agree``).
+SCALES_AGREE_BELOW = 1e-6
+
+
+def scales_agree(lower: float, upper: float) -> bool:
+    """Whether a log scale over ``[lower, upper]`` (``lower > 0``) is, in effect, linear.
+
+    Then the range is mapped linearly: its logs are only a few floats apart
+    (``Integer(2**53 + 1, 2**53 + 60, log=True)`` reached 3 of its 60 values by them), while
+    log and linear steps differ by about ``(upper / lower - 1) ** 2 / 8`` of a value, under
+    1e-12 here.
+    """
+    return upper / lower - 1 < SCALES_AGREE_BELOW
+
+
 @attrs.frozen(eq=True)
 class Numerical(Parameter):
     """Shared bounds, log scale and prior logic of ``Float`` and ``Integer``."""
@@ -168,10 +183,8 @@ class Numerical(Parameter):
         return self.lower, self.upper
 
     def _on_log_scale(self) -> bool:
-        """``log``, unless the edges' logs are one float (``Integer(2**53 + 1, 2**53 + 7,
-        log=True)``): mapping by them divided by zero, and so close the scales agree."""
-        low, high = self._edges()
-        return self.log is True and math.log(low) < math.log(high)
+        """``log``, unless the log and linear scales of the edges nearly agree."""
+        return self.log is True and not scales_agree(*self._edges())
 
     def _unit_bounds(self) -> tuple[float, float]:
         low, high = self._edges()

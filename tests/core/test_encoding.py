@@ -127,6 +127,27 @@ def test_a_log_range_whose_logs_are_one_float_is_mapped_linearly(
     assert encoder.decode(encoded) == [{"n": parameter.lower}, {"n": parameter.upper}]
 
 
+@pytest.mark.parametrize("width", [60, 1000])
+def test_a_log_integer_whose_logs_are_a_few_floats_apart_reaches_every_value(width: int) -> None:
+    # Only logs that were one float fell back to linear: 2**53 + 1 .. 2**53 + 60 reached 3.
+    parameter = neps.Integer(2**53 + 1, 2**53 + width, log=True)
+    reached = {parameter.from_unit(i / (4 * width)) for i in range(4 * width + 1)}
+    assert reached == set(range(parameter.lower, parameter.upper + 1))
+
+
+def test_a_log_float_whose_logs_are_a_few_floats_apart_reaches_its_floats() -> None:
+    parameter = neps.Float(1e308, 1.0000000000001e308, log=True)  # ~500 floats; logs gave 3
+    assert len({parameter.from_unit(i / 1000) for i in range(1001)}) > 400
+
+
+def test_an_ordinary_log_range_keeps_its_log_scale() -> None:
+    parameter = neps.Float(1e-4, 1.0, log=True)
+    assert math.isclose(parameter.from_unit(0.5), 1e-2)
+    assert neps.Integer(1000, 1010, log=True).to_unit(1000) == pytest.approx(
+        (math.log(1000) - math.log(999.5)) / (math.log(1010.5) - math.log(999.5))
+    )
+
+
 def test_a_narrow_log_integer_gives_each_value_an_equal_share() -> None:
     parameter = neps.Integer(2**53 + 1, 2**53 + 7, log=True)
     values = range(parameter.lower, parameter.upper + 1)
