@@ -99,13 +99,7 @@ def _class_entries(cls: type, base: type) -> dict[str, Parameter]:
 def _add(found: dict[str, Parameter], name: str, value: Any, base: type, cls: type) -> None:
     """Record ``name = value`` in ``found`` (or drop ``name``: a subclass may turn an entry
     into a method)."""
-    if isinstance(value, base):  # would be passed on unsampled, as a constant
-        raise InvalidParameterError(
-            f"Parameter {name!r}: the space {type(value).__name__}() inside a space is "
-            f"not an entry; subclass it to add its parameters (class "
-            f"{cls.__name__}({type(value).__name__}): ...), or use a dict: "
-            f"PipelineSpace({{**{type(value).__name__}().parameters, ...}})"
-        )
+    _refuse_nested_space(name, value, base, cls.__name__)
     entry = _entry(name, value)
     if entry is not None:
         found[name] = entry
@@ -146,6 +140,30 @@ def refuse_mistaken_constant(name: str, value: Any) -> None:
         raise InvalidParameterError(
             f"Parameter {name!r}: a set is not a parameter; for choices write "
             f"Categorical({sorted(value, key=repr)!r}), for a fixed value Constant(...)"
+        )
+
+
+def refuse_described_non_entry(name: str, value: Any, base: type) -> None:
+    """Refuse, as a value of ``PipelineSpace(dict)``, what a space class would not take as a
+    constant entry: a mistaken constant, another space (its parameters would go unsampled), or
+    a class or function (in a space class, a method); a dict cannot drop it as a class does."""
+    _refuse_nested_space(name, value, base, "MySpace")
+    refuse_mistaken_constant(name, value)
+    if callable(value):
+        raise InvalidParameterError(
+            f"Parameter {name!r}: {value!r} is not a parameter; write Constant(...) to pass "
+            "it on as it is, or Operation(...) to call it"
+        )
+
+
+def _refuse_nested_space(name: str, value: Any, base: type, owner: str) -> None:
+    """A space inside a space would be passed on unsampled, as a constant."""
+    if isinstance(value, base):
+        space = type(value).__name__
+        raise InvalidParameterError(
+            f"Parameter {name!r}: the space {space}() inside a space is not an entry; "
+            f"subclass it to add its parameters (class {owner}({space}): ...), or use a "
+            f"dict: PipelineSpace({{**{space}().parameters, ...}})"
         )
 
 

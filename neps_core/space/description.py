@@ -26,7 +26,7 @@ from typing import Any
 
 from neps_core.space.analysis import DEFAULT_MAX_DEPTH
 from neps_core.space.choices import prior_indices_meant
-from neps_core.space.class_attributes import refuse_mistaken_constant
+from neps_core.space.class_attributes import refuse_described_non_entry
 from neps_core.space.conditions import Clause, clause_from_description
 from neps_core.space.legacy import current_keys, prior_of_default
 from neps_core.space.naming import described_as
@@ -166,7 +166,7 @@ def parameter_from_description(name: str, entry: Any) -> Parameter:
     if isinstance(entry, list | tuple):
         return _from_list(name, entry)
     if not isinstance(entry, Mapping):
-        refuse_mistaken_constant(name, entry)
+        refuse_described_non_entry(name, entry, PipelineSpace)
         return Constant(_scientific_text(entry))
     if is_node_form(entry):
         return _structural_entry(name, entry)

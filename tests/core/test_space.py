@@ -73,6 +73,26 @@ def test_class_and_dict_definitions_describe_the_same_space() -> None:
     assert MixedSpace().has_priors
 
 
+class _UserClass:
+    """A user's class passed bare where a parameter belongs (meant as an Operation)."""
+
+
+@pytest.mark.parametrize(
+    ("value", "refusal"),
+    [
+        (neps.PipelineSpace({"b": neps.Float(0, 1)}), "space PipelineSpace.. inside a space"),
+        (_UserClass, "_UserClass.* is not a parameter; write Constant"),
+        (lambda: 1, "lambda.* is not a parameter; write Constant"),
+    ],
+    ids=["space", "class", "lambda"],
+)
+def test_a_dict_refuses_what_a_space_class_takes_for_no_constant(value: Any, refusal: str) -> None:
+    # Since PipelineSpace(dict) read declarative forms these became silent constants
+    with pytest.raises(neps.InvalidParameterError, match=rf"'v': .*{refusal}"):
+        neps.PipelineSpace({"a": neps.Float(0, 1), "v": value})
+    assert neps.PipelineSpace({"v": neps.Constant(value)}).parameters["v"].value is value
+
+
 def test_the_constructor_reads_a_dict_of_declarative_forms_as_run_does() -> None:
     # PipelineSpace({"c": 0.5}) was refused ("expected a space parameter") while run() took it
     described = {
