@@ -108,6 +108,17 @@ class _StrictLoader(yaml.SafeLoader):
             seen.add(key)
         return super().construct_mapping(node, deep=deep)
 
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        """A value a resolver or tag promised but cannot be built (``0o_``, ``!!float x``)
+        is a YAML error at its line, not a bare ``ValueError``."""
+        try:
+            return super().construct_object(node, deep=deep)
+        except ValueError as error:
+            kind = str(node.tag).rsplit(":", 1)[-1]
+            raise yaml.constructor.ConstructorError(
+                None, None, f"{node.value!r} is not a valid {kind} ({error})", node.start_mark
+            ) from None
+
 
 _INT_TAG = "tag:yaml.org,2002:int"
 _FLOAT_TAG = "tag:yaml.org,2002:float"

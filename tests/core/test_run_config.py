@@ -589,6 +589,26 @@ def test_file_level_errors(tmp_path: Path, monkeypatch: Any) -> None:
         load_run_config("run.yaml")
 
 
+@pytest.mark.parametrize(
+    ("number", "kind"), [("0o_", "int"), ("0x_", "int"), ("._", "float"), ("!!float x", "float")]
+)
+def test_a_malformed_number_is_a_yaml_error_naming_the_file_or_override(
+    tmp_path: Path, monkeypatch: Any, number: str, kind: str
+) -> None:
+    # Resolved as numbers with no digit, they raised a bare ValueError naming neither
+    monkeypatch.chdir(tmp_path)
+    write_config(tmp_path, f"evaluations_to_spend: 3\nseed: {number}\n")
+    written = re.escape(repr(number.removeprefix("!!float ")))
+    with pytest.raises(
+        SettingsError, match=rf"^run\.yaml: .* line 2, .*{written} is not a.* {kind}"
+    ):
+        load_run_config("run.yaml")
+    write_config(tmp_path, "evaluations_to_spend: 3\n")
+    override = re.escape(f"override 'seed={number}': not valid YAML")
+    with pytest.raises(SettingsError, match=rf"{override}: line 1, .* not a valid {kind}"):
+        load_run_config("run.yaml", [f"seed={number}"])
+
+
 def test_yaml_plugins_are_loaded_and_classes_instantiated(project: Path) -> None:
     (project / "my_observer.py").write_text(
         textwrap.dedent(
