@@ -21,7 +21,7 @@ import cattrs
 
 from neps_core.component_spec import ComponentSpec
 from neps_core.config import RunSettings
-from neps_core.errors import SettingsError, UnknownPluginError, add_note
+from neps_core.errors import SettingsError, UnknownPluginError, add_note, object_of_type
 from neps_core.interfaces import Evaluator, Optimizer
 from neps_core.plugin_checks import plugin_errors
 from neps_core.plugin_manager import Plugins, warn_plugin_problem
@@ -45,12 +45,12 @@ def resolve_space(space: Any, plugins: Plugins) -> PipelineSpace:
             adapted = adapter.adapt(space)
         if not isinstance(adapted, PipelineSpace):
             raise TypeError(
-                f"{role} {origin}: adapt() returned an object of type "
-                f"{type(adapted).__name__}; it must return a neps_core PipelineSpace"
+                f"{role} {origin}: adapt() returned {object_of_type(adapted)}; it must "
+                "return a neps_core PipelineSpace"
             )
         return adapted
     error = SettingsError(
-        f"pipeline_space: no space adapter accepts a {type(space).__name__}; installed "
+        f"pipeline_space: no space adapter accepts {object_of_type(space)}; installed "
         f"adapters: {sorted({name for name, _, _ in plugins.space_adapters.in_order()})}"
     )
     if isinstance(space, str | os.PathLike):

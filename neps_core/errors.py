@@ -154,6 +154,12 @@ class EvaluationTimeoutError(NepsCoreError, TimeoutError):
         return cls(seconds, f"it ended after {duration:.2f} s of its {seconds:g} s timeout{how}")
 
 
+def object_of_type(value: object) -> str:
+    """``an object of type int``: one wording that reads right for any type (a fixed ``a``
+    gave 'a int' and 'a object object')."""
+    return f"an object of type {type(value).__name__}"
+
+
 def add_note(error: BaseException, note: str) -> None:
     """Attach ``note`` to ``error`` (PEP 678), also on Python 3.10 where it shows in args."""
     if hasattr(error, "add_note"):

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from neps_core.errors import SettingsError
+from neps_core.errors import SettingsError, object_of_type
 
 if TYPE_CHECKING:
     from neps_core.interfaces import Optimizer
@@ -81,8 +81,8 @@ def called_with_the_space(optimizer: Any, space: Any, check: Callable[[Any], obj
         check(made)
     except SettingsError as error:
         raise SettingsError(
-            f"optimizer: {given} returned an object of type {type(made).__name__} for the "
-            "space; neps_core cannot use it: it must return neps.algorithms.<name>(space, "
+            f"optimizer: {given} returned {object_of_type(made)} for the space; "
+            "neps_core cannot use it: it must return neps.algorithms.<name>(space, "
             f"**options) or what optimizer= takes ({COMPONENT_FORMS})"
         ) from error
     return made

@@ -7,7 +7,7 @@ import contextlib
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
-from neps_core.errors import add_note
+from neps_core.errors import add_note, object_of_type
 
 #: Comma-separated entry-point or distribution names of plugins to leave out.
 DISABLE_ENV = "NEPS_CORE_DISABLE_PLUGINS"
@@ -21,7 +21,7 @@ def returned_list(value: Any, what: str, element: type) -> list[Any]:
     if isinstance(value, Iterable) and not isinstance(value, str | Mapping | element):
         return list(value)
     raise TypeError(
-        f"{what} returned {type(value).__name__}; it must return a list of {element.__name__}"
+        f"{what} returned {object_of_type(value)}; it must return a list of {element.__name__}"
     )
 
 

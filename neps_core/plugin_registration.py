@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import cattrs
 import pluggy
 
+from neps_core.errors import object_of_type
 from neps_core.interfaces import Evaluator, Optimizer, SpaceAdapter, Storage
 from neps_core.optimizer_presets import NEPS_PRESETS
 from neps_core.plugin_checks import DISABLE_ENV, plugin_errors
@@ -127,7 +128,7 @@ def registered_classes(implementation: pluggy.HookImpl, hook_name: str, origin: 
     if classes is None:  # registering nothing is `return []`
         raise TypeError(f"{hook_name} of {origin} returned None: is its `return` missing?")
     if isinstance(classes, str) or not isinstance(classes, Sequence):
-        what = "a class" if isinstance(classes, type) else f"a {type(classes).__name__}"
+        what = "a class" if isinstance(classes, type) else object_of_type(classes)
         raise TypeError(
             f"{hook_name} of {origin} returned {classes!r} ({what}); it must return a list "
             f"of classes, e.g. `return [{getattr(classes, '__name__', 'C')}]`"

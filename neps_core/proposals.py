@@ -12,6 +12,7 @@ from typing import Any
 
 import attrs
 
+from neps_core.errors import object_of_type
 from neps_core.history import TrialHistory
 from neps_core.models import Proposal
 from neps_core.serialization import to_plain
@@ -25,13 +26,13 @@ def checked_proposal(
     ``culprit`` (the optimizer and its plugin)."""
     if not isinstance(proposal, Proposal):
         raise TypeError(
-            f"{culprit} returned an object of type {type(proposal).__name__} from ask(); it "
+            f"{culprit} returned {object_of_type(proposal)} from ask(); it "
             "must return neps_core.Proposal objects, e.g. Proposal(config)"
         )
     for field, value in (("a configuration", proposal.config), ("metadata", proposal.metadata)):
         if not isinstance(value, Mapping):
             raise TypeError(
-                f"{culprit} proposed a {type(value).__name__} as {field}; it must be a "
+                f"{culprit} proposed {object_of_type(value)} as {field}; it must be a "
                 "mapping of names to values"
             )
     plain = attrs.evolve(

@@ -24,6 +24,7 @@ from neps_core.errors import (
     TrialAlreadyReportedError,
     TrialNotFoundError,
     add_note,
+    object_of_type,
 )
 from neps_core.history import TrialHistory
 from neps_core.interfaces import EvaluationOutcome, Storage
@@ -327,8 +328,7 @@ def _outcome_problem(
 ) -> Exception | None:
     if not isinstance(outcome, EvaluationOutcome):
         return TypeError(
-            f"wait() returned an object of type {type(outcome).__name__}; it must return a list of "
-            "EvaluationOutcome"
+            f"wait() returned {object_of_type(outcome)}; it must return a list of EvaluationOutcome"
         )
     trial_id = outcome.trial_id
     if not isinstance(trial_id, str):

@@ -25,6 +25,7 @@ import types
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
+from neps_core.errors import object_of_type
 from neps_core.evaluation.child_runner import SCRIPT_MODULE
 from neps_core.interfaces import EvaluationJob, EvaluationOutcome
 from neps_core.serialization import to_plain
@@ -226,7 +227,7 @@ def with_plain_values(result: Any) -> dict[str, Any]:
     raises: there is no objective to keep.
     """
     if not isinstance(result, Mapping):
-        raise TypeError(f"a {type(result).__name__} result has no values to make plain")
+        raise TypeError(f"{object_of_type(result)} as a result has no values to make plain")
 
     plain = {key: item if _pickles(item) else to_plain(item) for key, item in result.items()}
     pickle.dumps(plain)

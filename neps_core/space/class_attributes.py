@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from neps_core.errors import object_of_type
 from neps_core.space.parameters import (
     Constant,
     InvalidParameterError,
@@ -182,7 +183,7 @@ def _entry(name: str, value: Any) -> Parameter | None:
         return None
     if contains_node(value):
         raise InvalidParameterError(
-            f"Parameter {name!r}: a {type(value).__name__} holding parameters is not an entry; "
+            f"Parameter {name!r}: {object_of_type(value)} holding parameters is not an entry; "
             "wrap it in an Operation whose args hold them, or in a Categorical"
         )
     return Constant(value)

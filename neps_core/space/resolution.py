@@ -23,6 +23,7 @@ from typing import Any
 import attrs
 import numpy as np
 
+from neps_core.errors import object_of_type
 from neps_core.space.analysis import HARD_DEPTH_LIMIT, SpaceStructure
 from neps_core.space.choices import python_value
 from neps_core.space.conditions import Clause
@@ -202,7 +203,7 @@ class Resolver:
         if isinstance(node, Numerical):
             fidelity = root and path == self.structure.fidelity_name
             return self._number(node, path, is_fidelity=fidelity)
-        assert isinstance(node, Constant), f"cannot walk a {type(node).__name__}"
+        assert isinstance(node, Constant), f"cannot walk {object_of_type(node)}"
         return self._constant(node, path)
 
     def _operation(self, node: Operation, path: str, depth: int) -> ResolvedOperation:

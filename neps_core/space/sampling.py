@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from neps_core.errors import object_of_type
 from neps_core.space.parameters import Categorical, Constant, Numerical, Parameter
 
 #: Standard deviation of a numeric prior in the unit cube, by confidence.
@@ -32,7 +33,7 @@ def sample_uniform(parameter: Parameter, rng: np.random.Generator) -> Any:
         return parameter.choices[int(rng.integers(len(parameter.choices)))]
     if isinstance(parameter, Constant):
         return parameter.value
-    raise TypeError(f"cannot sample a {type(parameter).__name__}")
+    raise TypeError(f"cannot sample {object_of_type(parameter)}")
 
 
 def truncated_normal(center: float, std: float, rng: np.random.Generator) -> float:

@@ -30,6 +30,7 @@ import pytest
 
 import neps_core
 from neps_core.components import build_optimizer, structure_settings
+from neps_core.errors import object_of_type
 from neps_core.history import TrialHistory
 from neps_core.interfaces import Optimizer
 from neps_core.models import Proposal, TrialState
@@ -103,7 +104,7 @@ class OptimizerContract:
         """Assert what the worker loop relies on for any answer of ``ask``."""
         assert len(proposals) <= n, f"asked for {n} proposals, got {len(proposals)}"
         for proposal in proposals:
-            assert isinstance(proposal, Proposal), f"ask returned {type(proposal).__name__}"
+            assert isinstance(proposal, Proposal), f"ask returned {object_of_type(proposal)}"
             space.validate_config(proposal.config)
             previous = proposal.previous_trial_id
             assert previous is None or previous in history, f"unknown previous trial {previous}"

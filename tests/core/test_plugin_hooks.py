@@ -431,9 +431,9 @@ def _optimizer_answering(name: str, mistake: Callable[[list[Proposal]], Any]) ->
             r"continue trial '999' \(previous_trial_id\), which this run",
         ),
         # These were "... is not iterable", noted as raised by the optimizer.
-        (lambda ps: None, TypeError, r"ask\(\) returned NoneType; it must return a list of Pro"),
-        (lambda ps: ps[0], TypeError, r"ask\(\) returned Proposal; it must return a list"),
-        (lambda ps: [Proposal(None)], TypeError, "proposed a NoneType as a configuration"),  # type: ignore[arg-type]
+        (lambda ps: None, TypeError, r"ask\(\) returned an object of type NoneType; it must"),
+        (lambda ps: ps[0], TypeError, r"ask\(\) returned an object of type Proposal; it must"),
+        (lambda ps: [Proposal(None)], TypeError, "proposed an object of type NoneType as a config"),  # type: ignore[arg-type]
     ],
     ids=["dicts", "unknown previous trial", "None", "a lone proposal", "a None config"],
 )
@@ -495,7 +495,7 @@ class EvaluatorContributor:
             TypeError,
             r"wait\(\) returned an object of type float; it must return a list",
         ),
-        ("nothing", TypeError, r"wait\(\) returned NoneType; it must return a list"),
+        ("nothing", TypeError, r"wait\(\) returned an object of type NoneType; it must"),
         ("error_text", TypeError, "trial '1' whose error is a str; it must be the exception"),
         # Was "... for trial 1, which is not in flight (any more): in flight were ['1']".
         ("int_ids", TypeError, r"trial_id is 1, of type int; trial ids are str: pass the job's"),

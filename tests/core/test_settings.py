@@ -745,3 +745,4 @@ def test_a_space_no_adapter_accepts_is_refused_with_what_a_path_can_be(
         neps.run(_objective, space, root_directory=root, evaluations_to_spend=1)
     notes = "\n".join(getattr(caught.value, "__notes__", []))
     assert ("ConfigurationSpace.from_json" in notes) == (not isinstance(space, int))
+    assert f"accepts an object of type {type(space).__name__};" in str(caught.value)  # "a int"

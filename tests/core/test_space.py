@@ -867,7 +867,7 @@ def test_plain_class_attributes_are_passed_on_as_constants() -> None:
     class Layers(neps.PipelineSpace):
         layers = [neps.Integer(1, 3), neps.Integer(1, 3)]
 
-    with pytest.raises(ValueError, match="'layers': a list holding parameters"):
+    with pytest.raises(ValueError, match="'layers': an object of type list holding parameters"):
         Layers()
 
 
