@@ -18,8 +18,11 @@ rather than submitting another (``slurm_job.yaml`` in the trial's folder names i
 
 A result is read as soon as its file exists, never by waiting for the job (submitit's
 ``result()`` waits, and a local job lives as long as a thread its evaluation left running).
-A local job leads a process group of its own, killed once its result is read, at its timeout
-and on ``close()`` (``jobs.stop_local_job``), and is lost as soon as it ends without a result.
+A local job leads a process group of its own (``.local_groups``), which the orphan guardian
+ends if the worker dies. Once its result is read the job may end by itself for ``kill_grace``
+seconds (at-exit handlers), then gets SIGTERM and ``kill_grace`` later SIGKILL, all checked in
+``wait()``; ``close()`` waits for that. A timeout kills its group at once. A local job is
+lost as soon as it ends without a result.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from typing import Any, ClassVar
 import attrs
 
 from neps_core.errors import EvaluationLostError, EvaluationTimeoutError
+from neps_core.evaluation import orphan_guardian
 from neps_core.evaluation.child_runner import outcome_of
 from neps_core.evaluation.main_script import unsendable_outcome
 from neps_core.interfaces import EvaluationJob, EvaluationOutcome, Evaluator
@@ -45,8 +49,13 @@ from neps_core_plugins.slurm_evaluator.jobs import (
     queue_states,
     read_result,
     record_job,
-    stop_local_job,
     submitit_module,
+)
+from neps_core_plugins.slurm_evaluator.local_groups import (
+    Lingering,
+    guard_groups,
+    stop_local_job,
+    this_worker,
 )
 from neps_core_plugins.slurm_evaluator.settings import SlurmSettings
 
@@ -69,6 +78,7 @@ class _Submitted:
     queue_state: str | None = None  # what squeue said last
     ended: str | None = None  # the state in which the job was first seen ended
     ended_at: float = 0.0
+    guarded: set[int] = attrs.field(factory=set)  # a local job's groups the guardian knows
 
     @property
     def running_since(self) -> float:
@@ -87,6 +97,7 @@ class SlurmEvaluator(Evaluator):
         self._jobs: dict[str, _Submitted] = {}
         self._finished: list[EvaluationOutcome] = []
         self._queue_checked = 0.0
+        self._lingering: list[Lingering] = []  # local jobs that reported, left to end
 
     @property
     def capacity(self) -> int:
@@ -119,8 +130,11 @@ class SlurmEvaluator(Evaluator):
         try:
             payload = cloudpickle.dumps(job.function)  # functions of __main__ travel by value
             local = executor.cluster == "local"  # its job leads a process group of its own
+            if local:
+                orphan_guardian.prepare()  # running, it learns of the job's group at once
+            worker = this_worker() if local else None  # whose end ends a local job
             arguments = dict(job.arguments)
-            submitted = executor.submit(evaluate_in_job, payload, arguments, search_path, local)
+            submitted = executor.submit(evaluate_in_job, payload, arguments, search_path, worker)
         except Exception as error:  # a part that cannot be pickled fails the trial (not sbatch)
             self._finished.append(unsendable_outcome(job, error, "a SLURM job", cloudpickle.dumps))
             return
@@ -137,6 +151,7 @@ class SlurmEvaluator(Evaluator):
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             self._notice_ended_jobs()
+            self._lingering = [job for job in self._lingering if not job.over()]
             for trial_id, submitted in list(self._jobs.items()):
                 outcome = self._check(trial_id, submitted)
                 if outcome is not None:
@@ -156,6 +171,8 @@ class SlurmEvaluator(Evaluator):
         waiting = [s for s in self._jobs.values() if s.ended is None]
         on_slurm = [s for s in waiting if s.cluster == "slurm"]
         for submitted in waiting:
+            if submitted.cluster == "local":
+                guard_groups(submitted.job, submitted.guarded)
             if submitted.cluster != "slurm" and submitted.job.done():
                 submitted.ended, submitted.ended_at = str(submitted.job.state), now
         if not on_slurm or now - self._queue_checked < self.settings.queue_poll_interval:
@@ -194,6 +211,8 @@ class SlurmEvaluator(Evaluator):
         grace = 0.0 if submitted.cluster == "local" else self.settings.lost_after
         if submitted.ended is None or now - submitted.ended_at < grace:
             return None  # still running, or its result file may still be on its way (NFS)
+        if submitted.cluster == "local":  # what it started may outlive it
+            self._lingering.append(Lingering(job, self.settings.kill_grace))
         lost = SlurmJobLostError(
             f"SLURM job {job.job_id} ended in state {submitted.ended} without a result "
             f"(a failed, cancelled or lost job); stderr tail:\n{_stderr_tail(job)}"
@@ -205,13 +224,13 @@ class SlurmEvaluator(Evaluator):
         return {"slurm_job_id": str(job.job_id), "slurm_stdout": str(job.paths.stdout)}
 
     def _outcome(self, trial_id: str, submitted: _Submitted) -> EvaluationOutcome:
+        if submitted.cluster == "local":  # its evaluation is over: let it end, then end it
+            guard_groups(submitted.job, submitted.guarded)
+            self._lingering.append(Lingering(submitted.job, self.settings.kill_grace))
         try:
             captured = read_result(submitted.job)
         except Exception as error:  # the job itself failed around our function
             return self._failure(trial_id, submitted, error)
-        finally:
-            if submitted.cluster == "local":  # its evaluation is over: end what it left running
-                stop_local_job(submitted.job)
         metadata = self._metadata(submitted.job)  # one read late is judged by its own clock
         return outcome_of(trial_id, captured, metadata, timeout=submitted.timeout)
 
@@ -234,11 +253,16 @@ class SlurmEvaluator(Evaluator):
             submitted.job.cancel(check=False)
 
     def close(self) -> None:
-        """Cancel every job of this worker that has not reported."""
+        """Cancel every job of this worker that has not reported; wait for the local ones
+        that have to end (at most twice ``kill_grace``)."""
         jobs, self._jobs = self._jobs, {}
         for submitted in jobs.values():
             if submitted.cluster == "local" or not submitted.job.paths.result_pickle.exists():
                 self._stop(submitted)
+        while self._lingering:
+            self._lingering = [job for job in self._lingering if not job.over()]
+            if self._lingering:
+                time.sleep(POLL_STEP)
 
 
 def _stderr_tail(job: Any, characters: int = 2000) -> str:

@@ -3,11 +3,8 @@ that lets a later worker adopt the job of a worker that died."""
 
 from __future__ import annotations
 
-import contextlib
 import faulthandler
-import os
 import pickle
-import signal
 import subprocess
 import sys
 from collections.abc import Mapping, Sequence
@@ -17,7 +14,7 @@ from typing import Any, cast
 import yaml
 
 from neps_core.evaluation.child_runner import Captured, call_capturing
-from neps_core.evaluation.children import signal_group
+from neps_core_plugins.slurm_evaluator.local_groups import lead_own_group
 
 #: The file in a trial's folder naming its SLURM job, for a worker that takes the trial over.
 JOB_RECORD = "slurm_job.yaml"
@@ -60,7 +57,7 @@ def evaluate_in_job(
     payload: bytes,
     arguments: Mapping[str, Any],
     search_path: Sequence[str],
-    own_group: bool = False,
+    worker: tuple[int, str | None] | None = None,
 ) -> Captured:
     """Runs inside the job: what :func:`~neps_core.evaluation.child_runner.call_capturing` returns.
 
@@ -70,22 +67,17 @@ def evaluate_in_job(
     into its own ``FailedJobError``. A crash (SIGSEGV) leaves no result, only the job's stderr,
     so faulthandler names it there.
 
-    ``own_group`` (submitit's local executor, whose jobs share the worker's process group):
-    the job leads a group of its own and notes it in :func:`group_file`, so that the worker
-    can end what the evaluation leaves behind (see :func:`stop_local_job`).
+    ``worker`` (submitit's local executor, whose jobs share the worker's process group: the
+    worker's pid and start time): the job leads a group of its own and notes it, so that the
+    worker can end what the evaluation leaves behind, and ends it when the worker ends (see
+    :mod:`.local_groups`).
     """
     faulthandler.enable()
-    if own_group:
-        os.setsid()
+    if worker is not None:
         paths = submitit_module().JobEnvironment().paths
-        group_file(paths.folder, paths.job_id, paths.task_id).write_text(str(os.getpid()))
+        lead_own_group(paths.folder, paths.job_id, paths.task_id, worker)
     sys.path.extend(entry for entry in search_path if entry not in sys.path)
     return call_capturing(pickle.loads(payload), arguments)
-
-
-def group_file(folder: Path, job_id: str, task: int) -> Path:
-    """The file in which task ``task`` of local job ``job_id`` notes its process group."""
-    return Path(folder) / f"{job_id}_{task}_group"
 
 
 def read_result(job: Any) -> Captured:
@@ -100,23 +92,6 @@ def read_result(job: Any) -> Captured:
     if outcome == "error":  # the job failed around evaluate_in_job, which returns exceptions
         raise utils.FailedJobError(f"SLURM job {job.job_id} failed around the evaluation:\n{value}")
     return cast(Captured, value)
-
-
-def stop_local_job(job: Any) -> None:
-    """End a local job and whatever its evaluation started: SIGKILL to the process groups
-    its tasks noted, or, before they noted one, submitit's cancel (SIGINT to the job).
-
-    A local job's processes share the worker's process group, so nothing else reaches what
-    an evaluation leaves running: a non-daemon thread kept the job's process alive, and a
-    process it started (``Popen("sleep 93")``) outlived the run.
-    """
-    noted = sorted(Path(job.paths.folder).glob(f"{job.job_id}_*_group"))
-    for path in noted:
-        with contextlib.suppress(OSError, ValueError):
-            signal_group(int(path.read_text()), signal.SIGKILL, leader=False)
-        path.unlink(missing_ok=True)  # its number may name another group later
-    if not noted and not job.done():
-        job.cancel(check=False)
 
 
 def queue_states(job_ids: Sequence[str]) -> dict[str, str] | None:

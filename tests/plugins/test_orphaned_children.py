@@ -32,6 +32,8 @@ if __name__ == "__main__":
         function = neps.Command(
             ["sh", "-c", "sleep 120 & echo $! > {pipeline_directory}/pid; wait"]
         )
+    if evaluator == "slurm":  # a local job leads a session of its own
+        evaluator = {"name": "slurm", "cluster": "local"}
     neps.run(
         function, {"x": neps.Float(0.0, 1.0)}, root_directory="run",
         evaluations_to_spend=1, evaluator=evaluator,
@@ -40,7 +42,7 @@ if __name__ == "__main__":
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("evaluator", ["process_pool", "subprocess", "command"])
+@pytest.mark.parametrize("evaluator", ["process_pool", "subprocess", "command", "slurm"])
 def test_a_sigkilled_workers_evaluation_is_stopped(tmp_path: Path, evaluator: str) -> None:
     root = tmp_path / "run"
     kill_mid_evaluation(WORKER, [evaluator], root, "configs/config_1/pid")

@@ -6,6 +6,7 @@ started by the ``slurm_cluster`` fixture when those programs are installed.
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import signal
@@ -40,6 +41,7 @@ from neps_core_plugins.slurm_evaluator import (
     SlurmSettings,
 )
 from neps_core_plugins.slurm_evaluator import evaluator as slurm_evaluator
+from neps_core_plugins.slurm_evaluator.local_groups import stop_local_job
 
 DAEMONS = ("munged", "slurmctld", "slurmd", "sbatch", "squeue", "scancel", "scontrol")
 
@@ -218,6 +220,54 @@ def test_what_a_local_job_leaves_running_neither_holds_the_loop_nor_outlives_it(
     assert not (tmp_path / "thread_ended").exists()  # the job was ended, not waited for
 
 
+def exit_slowly(folder: str) -> float:
+    """Return at once, leaving an at-exit handler that takes a moment (a tracker's last sync)."""
+
+    def sync() -> None:
+        time.sleep(0.5)
+        Path(folder, "synced").touch()
+
+    atexit.register(sync)
+    return 1.0
+
+
+def test_a_local_job_ends_by_itself_after_its_result(tmp_path: Path) -> None:
+    # Its process group was SIGKILLed the moment its result was read: no at-exit handler ran.
+    evaluator = SlurmEvaluator(SlurmSettings(cluster="local"))
+    try:
+        evaluator.submit(make_job("1", exit_slowly, {"folder": str(tmp_path)}, tmp_path))
+        outcome = collect(evaluator, 1, 120)["1"]
+    finally:
+        evaluator.close()  # waits for the job to end
+    assert outcome.error is None and outcome.result == 1.0
+    assert (tmp_path / "synced").exists()
+
+
+class _EndedJob:
+    """A local job as submitit shows it once its process ended, in ``folder``."""
+
+    job_id = "4242"
+
+    def __init__(self, folder: Path) -> None:
+        self.paths = type("paths", (), {"folder": folder})
+
+    def done(self) -> bool:
+        return True
+
+
+@pytest.mark.parametrize("noted", ["{pid} 1", "{pid}"], ids=["other-start-time", "no-start-time"])
+def test_a_stale_group_file_never_kills_another_process(tmp_path: Path, noted: str) -> None:
+    # A file left by a hard-killed worker named a pid (and group) since reused: SIGKILLed.
+    other = subprocess.Popen(["sleep", "300"], start_new_session=True)  # leads its own group
+    try:
+        (tmp_path / "4242_0_group").write_text(noted.format(pid=other.pid))
+        stop_local_job(_EndedJob(tmp_path))
+        assert other.poll() is None
+    finally:
+        other.kill()
+        other.wait()
+
+
 def segfault(x: float) -> float:
     os.kill(os.getpid(), signal.SIGSEGV)
     return x
@@ -320,7 +370,13 @@ def test_a_job_that_dies_before_its_timeout_is_lost_not_timed_out(root: Path) ->
 
 @pytest.mark.parametrize(
     ("option", "value"),
-    [("n_workers", 0), ("lost_after", -5), ("queue_poll_interval", 0), ("timeout_min", 0)],
+    [
+        ("n_workers", 0),
+        ("lost_after", -5),
+        ("queue_poll_interval", 0),
+        ("timeout_min", 0),
+        ("kill_grace", -1),
+    ],
 )
 def test_options_are_validated(root: Path, option: str, value: float) -> None:
     # lost_after=-5 and queue_poll_interval=0 ran without a word.
