@@ -13,8 +13,6 @@ from neps_core.validators import at_least, one_of, positive
 
 #: The local executor's own default limit is 2 minutes; trials get a week unless told.
 LOCAL_DEFAULT_TIMEOUT_MIN = 7 * 24 * 60
-#: submitit's executors (``None``: the one it detects); another name failed the first trial.
-CLUSTERS = (None, "slurm", "local", "debug")
 #: Seconds SLURM's time limit lies beyond ``timeout``. submitit has SLURM send SIGUSR2 90 s
 #: before the limit (SLURM may send it up to 60 s earlier) and then gives the job up as
 #: timed out; with a one-minute margin that ended trials long before their ``timeout``.
@@ -26,14 +24,25 @@ def minimum_timeout_min(timeout: float) -> int:
     return math.ceil((timeout + BACKSTOP_MARGIN_SECONDS) / 60)
 
 
+def _known_cluster(instance: Any, attribute: attrs.Attribute[Any], value: str | None) -> None:
+    """``None`` (submitit detects one) or an executor submitit knows, those its plugins
+    register included; another name failed the first trial. Without submitit, the evaluator
+    stops the run saying how to install it."""
+    try:
+        from submitit.core.plugins import get_executors
+    except ImportError:
+        return
+    one_of((None, *get_executors()))(instance, attribute, value)
+
+
 @attrs.frozen
 class SlurmSettings:
     """Options of ``evaluator={"name": "slurm", ...}``; ``None`` leaves SLURM's default."""
 
     n_workers: int = attrs.field(default=1, validator=at_least(1))
     timeout: float | None = attrs.field(default=None, validator=positive)
-    # None: detect SLURM; "local" / "debug": submitit's executors
-    cluster: str | None = attrs.field(default=None, validator=one_of(CLUSTERS))
+    # None: detect SLURM; "local" / "debug", or an executor of a submitit plugin
+    cluster: str | None = attrs.field(default=None, validator=_known_cluster)
     folder: str | None = None  # job files; default: <pipeline_directory>/slurm
     # seconds a finished SLURM job may take to show its result file (a local job: none)
     lost_after: float = attrs.field(default=15.0, validator=at_least(0))

@@ -412,6 +412,41 @@ def test_a_wrong_cluster_or_parameter_stops_the_loading_of_the_file(
     assert not (tmp_path / "results").exists()
 
 
+SUBMITIT_PLUGIN = """
+from submitit.local.debug import DebugExecutor
+
+class MyclusterExecutor(DebugExecutor):  # submitit names it "mycluster"
+    pass
+"""
+
+
+def test_an_executor_a_submitit_plugin_registers_is_a_valid_cluster(tmp_path: Path) -> None:
+    # Only None, "slurm", "local" and "debug" were accepted.
+    (tmp_path / "mycluster_plugin.py").write_text(SUBMITIT_PLUGIN)
+    dist_info = tmp_path / "mycluster_plugin-1.0.dist-info"
+    dist_info.mkdir()
+    (dist_info / "METADATA").write_text("Metadata-Version: 2.1\nName: mycluster-plugin\n")
+    (dist_info / "entry_points.txt").write_text(
+        "[submitit]\nexecutor = mycluster_plugin:MyclusterExecutor\n"
+    )
+    code = (
+        "from neps_core_plugins.slurm_evaluator import SlurmSettings\n"
+        "print(SlurmSettings(cluster='mycluster').cluster)\n"
+        "try:\n    SlurmSettings(cluster='myclustr')\n"
+        "except ValueError as error:\n    print(error)\n"
+    )
+    path = os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")])
+    shown = subprocess.run(
+        [sys.executable, "-c", code],
+        env={**os.environ, "PYTHONPATH": path},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.splitlines()
+    assert shown[0] == "mycluster"
+    assert shown[1].startswith("cluster must be one of [None, ") and "'mycluster'" in shown[1]
+
+
 # -- a real one-node SLURM ------------------------------------------------------------------------
 def _free_port() -> int:
     with socket.socket() as probe:
