@@ -13,7 +13,12 @@ from typing import Any, cast
 
 import yaml
 
-from neps_core.evaluation.child_runner import Captured, call_capturing
+from neps_core.evaluation.child_runner import (
+    Captured,
+    call_capturing,
+    describe_exception,
+    rebuild_exception,
+)
 from neps_core_plugins.slurm_evaluator.local_groups import lead_own_group
 
 #: The file in a trial's folder naming its SLURM job, for a worker that takes the trial over.
@@ -77,7 +82,21 @@ def evaluate_in_job(
         paths = submitit_module().JobEnvironment().paths
         lead_own_group(paths.folder, paths.job_id, paths.task_id, worker)
     sys.path.extend(entry for entry in search_path if entry not in sys.path)
-    return call_capturing(pickle.loads(payload), arguments)
+    function = pickle.loads(payload)
+    _publish_script_errors(function)
+    return call_capturing(function, arguments)
+
+
+def _publish_script_errors(function: Any) -> None:
+    """Put the exception classes of the user's script that ``function`` reads (copies, the
+    function came by value) into the job's ``__main__``, submitit's runner: there, one it
+    raises passes ``call_capturing``'s by-name check instead of becoming a
+    ``RemoteEvaluationError``; :func:`read_result` turns it back into the script's own."""
+    main = sys.modules["__main__"]
+    for name, value in getattr(function, "__globals__", {}).items():
+        script_error = isinstance(value, type) and issubclass(value, BaseException)
+        if script_error and value.__module__ == "__main__" and not hasattr(main, name):
+            setattr(main, name, value)
 
 
 def read_result(job: Any) -> Captured:
@@ -91,7 +110,10 @@ def read_result(job: Any) -> Captured:
     outcome, value = utils.pickle_load(job.paths.result_pickle)
     if outcome == "error":  # the job failed around evaluate_in_job, which returns exceptions
         raise utils.FailedJobError(f"SLURM job {job.job_id} failed around the evaluation:\n{value}")
-    return cast(Captured, value)
+    kind, raised, trace, duration = cast(Captured, value)
+    if kind == "error" and type(raised).__module__ == "__main__":  # a copy of a script's class
+        raised = rebuild_exception(describe_exception(raised))  # the script's own, by name
+    return kind, raised, trace, duration
 
 
 def queue_states(job_ids: Sequence[str]) -> dict[str, str] | None:
