@@ -1,5 +1,6 @@
 """The ``slurm`` evaluator plugin: see ``.evaluator`` for what it does, ``.settings`` for its
-options, ``.jobs`` for what runs inside a job and how jobs are looked up."""
+options, ``.jobs`` for what runs inside a job and how jobs are looked up, ``.local_groups``
+for the process groups of ``cluster="local"`` jobs."""
 
 from collections.abc import Sequence
 
