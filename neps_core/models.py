@@ -7,6 +7,7 @@ trustworthy while other workers keep writing.
 
 from __future__ import annotations
 
+import copy
 import enum
 from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -210,8 +211,11 @@ class Summary:
     #: configuration as ``evaluate_pipeline`` received it (``neps_core.summary.shown_config``).
     #: ``None`` once pickled (operations may be lambdas): ``shown_configs`` stands in for it.
     space: PipelineSpace | None = attrs.field(default=None, repr=False, eq=False)
-    #: What the space showed of the trials' configurations, in an unpickled summary.
-    shown_configs: ShownConfigs | None = attrs.field(default=None, init=False, repr=False, eq=False)
+    #: What the space showed of the trials' configurations, in an unpickled summary (an
+    #: argument, so that ``attrs.evolve`` of an unpickled summary keeps showing them).
+    shown_configs: ShownConfigs | None = attrs.field(
+        default=None, kw_only=True, repr=False, eq=False
+    )
 
     @property
     def config_reader(self) -> ConfigReader | None:
@@ -231,6 +235,16 @@ class Summary:
     def __setstate__(self, state: Mapping[str, Any]) -> None:
         for name, value in state.items():
             object.__setattr__(self, name, value)
+
+    def __copy__(self) -> Summary:
+        """A copy that keeps the space: only pickling leaves it out (``copy`` would use
+        ``__getstate__`` too)."""
+        return attrs.evolve(self)
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Summary:
+        """A deep copy that keeps the space, as ``__copy__``."""
+        fields = attrs.fields(Summary)
+        return Summary(**{f.name: copy.deepcopy(getattr(self, f.name), memo) for f in fields})
 
     def to_dataframe(self) -> Any:
         """The trials as a pandas ``DataFrame`` (see :mod:`neps_core.frames`; needs pandas)."""

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import copy
 import pickle
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+import attrs
 import pandas
 import pytest
 
@@ -114,4 +118,21 @@ def test_a_summary_pickles_with_an_operation_in_its_space_and_shows_the_same_tab
     (full, short), (full_before, short_before) = copy, summary
     pandas.testing.assert_frame_equal(full, full_before)
     pandas.testing.assert_series_equal(short, short_before)
+    assert set(full["config.betas"]) <= {str(choice) for choice in betas}  # not 0 or 1
+
+
+@pytest.mark.parametrize("duplicate", [copy.copy, copy.deepcopy])
+def test_a_copied_summary_keeps_its_space(root: Path, duplicate: Callable[[Any], Any]) -> None:
+    # copy.copy and copy.deepcopy went through the pickling state: the copy lost its space.
+    summary = neps.run(lambda x, act: x, SPACE, root_directory=root, evaluations_to_spend=2)
+    assert duplicate(summary).space is not None
+
+
+def test_an_evolved_unpickled_summary_still_shows_choices_by_value(root: Path) -> None:
+    # attrs.evolve dropped shown_configs (not an argument): its tables showed stored indices.
+    betas = ((0.5, 0.9), (0.9, 0.99))
+    space = {"x": neps.Float(0.0, 1.0), "betas": neps.Categorical(betas)}
+    summary = neps.run(lambda x, betas: x, space, root_directory=root, evaluations_to_spend=3)
+    evolved = attrs.evolve(pickle.loads(pickle.dumps(summary)), best_pipeline=None)
+    full, _ = evolved
     assert set(full["config.betas"]) <= {str(choice) for choice in betas}  # not 0 or 1
