@@ -73,8 +73,8 @@ class TensorBoardLogger:
         )
         self._unwritable: set[Path] = set()  # directories a write failed in, for this run
         self._hparams_warned = False  # a refused configuration was warned about in this run
-        self._objectives: int | None = None  # the run's number of objectives, once several
-        self._undeclared: dict[str, tuple[Trial, Report]] = {}  # failed before that was known
+        self._objectives: int | None = None  # the run's number of objectives, once known
+        self._undeclared: set[str] = set()  # ids of trials that failed before that was known
 
     def directory(self, run: RunContext) -> Path:
         """The log directory for ``run``."""
@@ -99,15 +99,16 @@ class TensorBoardLogger:
         known = self._objectives
         objectives = self._objective_count(run, trial, report)
         logged = [(trial, report)]
-        if objectives is None and trial.state is not TrialState.SUCCESS:
-            self._undeclared[trial.id] = (trial, report)
-        elif known is None and objectives is not None:  # learned now: declare those before
-            logged += self._undeclared.values()
+        if objectives is None:
+            self._undeclared.add(trial.id)
+        elif known is None:  # learned now: declare the failures before, if there are several
+            logged += self._undeclared_trials(run) if objectives > 1 else []
             self._undeclared.clear()
+        several = objectives if objectives is not None and objectives > 1 else None
         try:
             for each, its_report in logged:
                 refused = log_trial(
-                    directory / f"trial_{each.id}", each, its_report, run.space, objectives
+                    directory / f"trial_{each.id}", each, its_report, run.space, several
                 )
                 if refused is not None:
                     self._warn_hparams_refused(each, refused)
@@ -122,19 +123,31 @@ class TensorBoardLogger:
             return
 
     def _objective_count(self, run: RunContext, trial: Trial, report: Report) -> int | None:
-        """The run's number of objectives if several, ``None`` while none is known.
+        """The run's number of objectives (1 for one), ``None`` while none is known.
 
         A failed trial has no objectives of its own: declared single-objective, it hid the
-        per-objective columns, as TensorBoard takes one trial's declaration for all.
+        per-objective columns, as TensorBoard takes one trial's declaration for all. Once
+        known, the storage is not read again for it.
         """
         objective = report.objective_to_minimize
         if isinstance(objective, tuple):
             self._objectives = len(objective)
-        elif self._objectives is None and trial.state is not TrialState.SUCCESS:
-            first = run.storage.sync().first_multi_objective()  # another worker's, say
+        elif self._objectives is None and trial.state is TrialState.SUCCESS:
+            self._objectives = 1
+        elif self._objectives is None:
+            history = run.storage.sync()  # another worker's success tells, say
+            first = history.first_multi_objective()
             if first is not None and isinstance(first.objective, tuple):
                 self._objectives = len(first.objective)
+            elif history.count(TrialState.SUCCESS):  # successes, none with several
+                self._objectives = 1
         return self._objectives
+
+    def _undeclared_trials(self, run: RunContext) -> list[tuple[Trial, Report]]:
+        """The failed trials logged before the run's objectives were known, from storage."""
+        history = run.storage.sync()
+        trials = (history[trial_id] for trial_id in self._undeclared)
+        return [(trial, trial.report) for trial in trials if trial.report is not None]
 
     def _warn_hparams_refused(self, trial: Trial, error: Exception) -> None:
         """Warn once a run: a configuration tensorboardX refuses would refuse again each trial."""

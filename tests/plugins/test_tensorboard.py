@@ -204,6 +204,32 @@ def test_failed_trials_of_a_multi_objective_run_declare_each_objective(
             )
 
 
+def test_a_single_objective_run_holds_no_failed_trial_once_a_success_reported(
+    tmp_path: Path,
+) -> None:
+    """Failures of a single-objective run stayed held (to be declared again should the run turn
+    out to have several objectives) for the whole run, each one reading the storage again."""
+    calls = iter(range(100))
+
+    def evaluate(x: float) -> float:
+        if next(calls) in (0, 2, 3, 5):  # the first fails before any result
+            raise RuntimeError("diverged")
+        return x
+
+    logger = TensorBoardLogger(tmp_path / "tb")
+    neps.run(
+        evaluate,
+        {"x": neps.Float(0.0, 1.0)},
+        root_directory=tmp_path / "run",
+        evaluations_to_spend=6,
+        ignore_errors=True,
+        plugins=[logger],
+    )
+    assert logger._undeclared == set()
+    for trial_directory in (tmp_path / "tb").iterdir():
+        assert declared_metrics(trial_directory) == ["objective_to_minimize", "cost"]
+
+
 class Relu:
     pass
 
