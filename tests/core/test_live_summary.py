@@ -193,17 +193,23 @@ def test_the_wait_after_the_first_rewrite_leaves_out_opening_the_run(root: Path)
     neps.run(lambda x: x, SPACE, root_directory=root, evaluations_to_spend=1)
     (root / "summary.yaml").unlink()
     now = [0.0]  # a clock the test moves: no wall-clock times
+    timed = threading.Event()  # the thread read the clock after writing: it timed the rewrite
 
     def open_a_big_run() -> Storage:
         now[0] += 100.0  # 100 s to read its journal
         return open_existing(root)
 
-    files = LiveSummaryFiles(
-        open_a_big_run, PipelineSpace(SPACE), enabled=True, clock=lambda: now[0]
-    )
+    def clock() -> float:
+        if (root / "summary.yaml").exists():
+            timed.set()
+        return now[0]
+
+    files = LiveSummaryFiles(open_a_big_run, PipelineSpace(SPACE), enabled=True, clock=clock)
     with files:
         files.trial_finished()
         _watch_until(root, 1)
+        # Moved before the thread timed its rewrite, the clock made it take 5 s (100 s wait).
+        assert timed.wait(HANG_GUARD)
         now[0] += REWRITE_INTERVAL  # the next rewrite is due (it was not for 2,000 s)
         neps.run(
             lambda x: x, SPACE, root_directory=root, evaluations_to_spend=2, post_run_summary=False
