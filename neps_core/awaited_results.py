@@ -4,11 +4,15 @@ evaluator.
 
 The worker marks such a trial in storage (liveness then leaves it to its job, not to the
 worker's heartbeat) and, while it runs, looks for the results that arrived, so that
-observers hear of them and its per-call limits count their costs.
+observers hear of them and its per-call limits count their costs. While they keep it from
+starting more trials, it says so: a job that never reports (or an ``evaluate_pipeline`` that
+lacks a ``return``) would otherwise leave it waiting without a word.
 """
 
 from __future__ import annotations
 
+import logging
+import math
 import time
 
 import attrs
@@ -19,6 +23,9 @@ from neps_core.liveness import ASYNC_MARK
 from neps_core.models import Trial
 
 ASYNC_NOTICE_INTERVAL = 1.0  # seconds between looks for asynchronous results
+HOLD_BACK_REMINDER = 60.0  # seconds between reminders that a worker still waits for them
+
+logger = logging.getLogger(__name__)
 
 
 class AwaitedResults:
@@ -32,6 +39,8 @@ class AwaitedResults:
         self._every_look = every_look
         self._ids: set[str] = set()
         self._looked_at = 0.0  # monotonic seconds
+        self._said_at = -math.inf  # when the worker last said it waits for them
+        self._warned = False  # whether that was said aloud (once a worker)
 
     def __len__(self) -> int:
         return len(self._ids)
@@ -62,7 +71,26 @@ class AwaitedResults:
         final = [history[i] for i in sorted(self._ids, key=lambda i: (len(i), i))]
         final = [trial for trial in final if trial.state.is_final]
         self._ids.difference_update(trial.id for trial in final)
+        if final:  # a wait for those that are left is a new one: said at once
+            self._said_at = -math.inf
         return final
+
+    def say_they_hold_back(self, max_cost: float) -> None:
+        """Say that these trials keep the worker from starting more under ``max_cost_per_run``:
+        at once (aloud the first time), then every ``HOLD_BACK_REMINDER`` seconds."""
+        if not self._ids or time.monotonic() - self._said_at < HOLD_BACK_REMINDER:
+            return
+        self._said_at = time.monotonic()
+        logger.log(
+            logging.INFO if self._warned else logging.WARNING,
+            "Waiting for trial(s) %s: under max_cost_per_run=%g this call starts no other trial"
+            " until their results, due through save_pipeline_results, tell what they cost. A"
+            " job that never reports keeps it waiting (report failures too: a result with an"
+            " 'exception'), as does an evaluate_pipeline that lacks a `return`",
+            ", ".join(sorted(self._ids, key=lambda i: (len(i), i))),
+            max_cost,
+        )
+        self._warned = True
 
     def _due(self) -> bool:
         due = time.monotonic() - self._looked_at >= ASYNC_NOTICE_INTERVAL

@@ -226,7 +226,9 @@ class Worker:
         running = self._awaiting.ids.union(self._in_flight)  # awaited ones cost too
         bounds = (free, local_left, self._spent.room(running, self.context.storage.sync))
         wanted = min(bound for bound in bounds if bound is not None)
-        if wanted == 0 < free:  # the trials in flight may use up this call's cost limit
+        if wanted == 0 < free:  # the trials running may use up this call's cost limit
+            if self.settings.max_cost_per_run is not None:
+                self._awaiting.say_they_hold_back(self.settings.max_cost_per_run)
             return []
         return self._sampler.sample(self.context.storage, wanted, self._claiming, look_now=look_now)
 

@@ -20,6 +20,7 @@ import yaml
 import neps_core as neps
 
 TrialFileReader = Callable[..., Any]
+HANG_GUARD = 60.0  # seconds: a message that never comes fails the test instead of hanging it
 SPACE = {"x": neps.Float(0.0, 1.0), "opt": neps.Categorical(("adam", "sgd"))}
 
 REPORT_SCRIPT = """
@@ -263,3 +264,36 @@ def test_per_call_limits_bound_a_worker_whose_results_come_from_other_processes(
     )
     assert [job.wait(timeout=120) for job in jobs] == [0] * trials
     assert _counts(root) == {"success": trials}
+
+
+def test_a_worker_held_back_by_max_cost_per_run_names_the_trials_it_waits_for(
+    root: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Its awaited trial counted as running with no cost known: the worker waited for its
+    # result without a word (forever, were it a forgotten `return`).
+    said = threading.Event()
+
+    class Said(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if record.getMessage().startswith("Waiting for trial(s) 1: under max_cost_per_run"):
+                said.set()
+
+    def report_once_said() -> None:
+        said.wait(HANG_GUARD)  # the job reports in any case, so that a failure ends the run
+        _report_from_another_process(root, "1")
+
+    job = threading.Thread(target=report_once_said)
+    handler = Said()
+    logging.getLogger("neps_core").addHandler(handler)
+    try:
+        job.start()
+        with caplog.at_level(logging.INFO, logger="neps_core"):
+            neps.run(
+                _submit, SPACE, root_directory=root, evaluations_to_spend=1, max_cost_per_run=9
+            )
+    finally:
+        logging.getLogger("neps_core").removeHandler(handler)
+        job.join()
+    assert said.is_set()
+    levels = [r.levelname for r in caplog.records if "max_cost_per_run=9" in r.getMessage()]
+    assert levels[0] == "WARNING"  # aloud: it may be a forgotten `return`
