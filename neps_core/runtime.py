@@ -190,12 +190,18 @@ class Worker:
         """With every slot awaiting an async result, sample nothing, but learn (once a
         second) whether this worker's limit is reached, or the budget spent with no trial
         pending: then nothing is left to wait for."""
-        if time.monotonic() - self._budget_seen_at < ASYNC_NOTICE_INTERVAL:
+        if not self._budget_look_due():
             return
-        self._budget_seen_at = time.monotonic()
         limit_reached = self._local_allowance() == 0  # else pending trials wait for a slot
         if limit_reached or self.context.storage.sync().count(TrialState.PENDING) == 0:
             self._sample(0)  # says whether this worker's limit or the budget stops it
+
+    def _budget_look_due(self) -> bool:
+        """Whether a worker that waits looks at the run's budget now (once a second)."""
+        due = time.monotonic() - self._budget_seen_at >= ASYNC_NOTICE_INTERVAL
+        if due:
+            self._budget_seen_at = time.monotonic()
+        return due
 
     def _must_wait_for_others(self) -> bool:
         """Whether this stopped worker waits for others' trials: with
@@ -227,10 +233,18 @@ class Worker:
         bounds = (free, local_left, self._spent.room(running, self.context.storage.sync))
         wanted = min(bound for bound in bounds if bound is not None)
         if wanted == 0 < free:  # the trials running may use up this call's cost limit
-            if self.settings.max_cost_per_run is not None:
-                self._awaiting.say_they_hold_back(self.settings.max_cost_per_run)
-            return []
+            return self._held_back()
         return self._sampler.sample(self.context.storage, wanted, self._claiming, look_now=look_now)
+
+    def _held_back(self) -> list[Trial]:
+        """Under ``max_cost_per_run``, trials awaited with no cost known hold new ones back:
+        say so, unless the run's budget stops this worker anyway (as without the limit; a
+        job that never reports would keep it waiting for nothing)."""
+        if self._awaiting.ids and self._budget_look_due():
+            self._sampler.sample(self.context.storage, 0, self._claiming)  # may set stop_reason
+        if self.stop_reason is None and self.settings.max_cost_per_run is not None:
+            self._awaiting.say_they_hold_back(self.settings.max_cost_per_run)
+        return []
 
     def _local_allowance(self) -> int | None:
         limit = self.settings.max_evaluations_per_run

@@ -289,7 +289,7 @@ def test_a_worker_held_back_by_max_cost_per_run_names_the_trials_it_waits_for(
         job.start()
         with caplog.at_level(logging.INFO, logger="neps_core"):
             neps.run(
-                _submit, SPACE, root_directory=root, evaluations_to_spend=1, max_cost_per_run=9
+                _submit, SPACE, root_directory=root, evaluations_to_spend=2, max_cost_per_run=9
             )
     finally:
         logging.getLogger("neps_core").removeHandler(handler)
@@ -297,3 +297,21 @@ def test_a_worker_held_back_by_max_cost_per_run_names_the_trials_it_waits_for(
     assert said.is_set()
     levels = [r.levelname for r in caplog.records if "max_cost_per_run=9" in r.getMessage()]
     assert levels[0] == "WARNING"  # aloud: it may be a forgotten `return`
+
+
+def test_a_call_whose_run_budget_is_spent_does_not_wait_for_a_first_cost(root: Path) -> None:
+    # Nothing more could start, yet under max_cost_per_run the call waited for the awaited
+    # trial's cost: forever for a job that never reports. Without the limit it returned.
+    script = (
+        "import sys, neps_core as neps\n"
+        "neps.run(lambda x: None, {'x': neps.Float(0.0, 1.0)}, root_directory=sys.argv[1],"
+        " evaluations_to_spend=1, max_cost_per_run=9)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(root)],
+        capture_output=True,
+        timeout=HANG_GUARD,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert _counts(root) == {"evaluating": 1}
