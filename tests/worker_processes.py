@@ -1,7 +1,8 @@
 """A real worker process mid-evaluation, alive, SIGKILLed or suspended, shared by the crash
 tests of the CLI, of read-only runs, of liveness and of ask-and-tell; a script that forgot
-its ``__main__`` guard, shared by the tests of the evaluators that re-import it; and whether a
-process an evaluation left behind still runs."""
+its ``__main__`` guard, shared by the tests of the evaluators that re-import it; a script
+raising an exception class of its own through an evaluator; and whether a process an
+evaluation left behind still runs."""
 
 from __future__ import annotations
 
@@ -101,3 +102,46 @@ def unguarded_script(evaluator: str) -> str:
         print("DONE")
         """
     ).replace("EVALUATOR", evaluator)
+
+
+def raise_a_class_of_the_script(evaluator: str, directory: Path, root: Path) -> str:
+    """Run a script whose ``evaluate_pipeline`` raises ``MyError``, a class the script defines,
+    under ``evaluator`` (Python source); its stdout: ``RAISED <repr>`` where ``run()`` raised
+    that very class, then ``STORED <the trial's stored error>``."""
+    script = directory / "raises_its_own_class.py"
+    script.write_text(
+        textwrap.dedent(
+            """
+            import sys
+            import neps_core as neps
+
+            class MyError(Exception):
+                pass
+
+            def evaluate_pipeline(x):
+                raise MyError("boom")
+
+            if __name__ == "__main__":
+                try:
+                    neps.run(
+                        evaluate_pipeline,
+                        {"x": neps.Float(0.0, 1.0)},
+                        root_directory=sys.argv[1],
+                        evaluations_to_spend=1,
+                        evaluator=EVALUATOR,
+                    )
+                except MyError as error:
+                    print("RAISED", repr(error))
+                print("STORED", neps.status(sys.argv[1]).trials[0].report.error)
+            """
+        ).replace("EVALUATOR", evaluator)
+    )
+    done = subprocess.run(
+        [sys.executable, str(script), str(root)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout

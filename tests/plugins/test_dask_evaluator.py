@@ -24,6 +24,7 @@ import yaml
 from late_evaluations import sleep_then_raise, sleep_then_return
 from tblib import pickling_support
 from unpicklable import Locked
+from worker_processes import raise_a_class_of_the_script
 
 import neps_core as neps
 from neps_core.errors import EvaluationTimeoutError
@@ -644,43 +645,9 @@ def test_evaluations_on_the_local_cluster_may_start_processes(root: Path) -> Non
     assert dask.config.get("distributed.worker.daemon") is True  # the user's setting is back
 
 
-SCRIPT_EXCEPTION = """
-import sys
-import neps_core as neps
-
-class MyError(Exception):
-    pass
-
-def evaluate_pipeline(x):
-    raise MyError("boom")
-
-if __name__ == "__main__":
-    try:
-        neps.run(
-            evaluate_pipeline,
-            {"x": neps.Float(0.0, 1.0)},
-            root_directory=sys.argv[1],
-            evaluations_to_spend=1,
-            evaluator={"name": "dask", "n_workers": 1},
-        )
-    except MyError as error:
-        print("RAISED", repr(error))
-    print("STORED", neps.status(sys.argv[1]).trials[0].report.error)
-"""
-
-
 @pytest.mark.slow
 def test_an_exception_class_of_the_script_comes_back_as_itself(tmp_path: Path, root: Path) -> None:
     # dask sends the script's function by value, with a copy of the class it raises, which
     # pickle refused on the worker: RemoteEvaluationError('MyError: boom') reached the script.
-    script = tmp_path / "script.py"
-    script.write_text(SCRIPT_EXCEPTION)
-    done = subprocess.run(
-        [sys.executable, str(script), str(root)],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=300,
-    )
-    assert "RAISED MyError('boom')" in done.stdout, done.stderr
-    assert "STORED MyError: boom" in done.stdout
+    printed = raise_a_class_of_the_script('{"name": "dask", "n_workers": 1}', tmp_path, root)
+    assert "RAISED MyError('boom')" in printed and "STORED MyError: boom" in printed

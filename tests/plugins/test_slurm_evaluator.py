@@ -22,7 +22,7 @@ from typing import Any, ClassVar
 import pytest
 import yaml
 from unpicklable import Locked
-from worker_processes import ended_within, kill_mid_evaluation
+from worker_processes import ended_within, kill_mid_evaluation, raise_a_class_of_the_script
 
 import neps_core as neps
 from neps_core.run_config import load_run_config
@@ -412,43 +412,11 @@ def test_a_wrong_cluster_or_parameter_stops_the_loading_of_the_file(
     assert not (tmp_path / "results").exists()
 
 
-SCRIPT_EXCEPTION = """
-import sys
-import neps_core as neps
-
-class MyError(Exception):
-    pass
-
-def evaluate_pipeline(x):
-    raise MyError("boom")
-
-if __name__ == "__main__":
-    try:
-        neps.run(
-            evaluate_pipeline,
-            {"x": neps.Float(0.0, 1.0)},
-            root_directory=sys.argv[1],
-            evaluations_to_spend=1,
-            evaluator={"name": "slurm", "cluster": "local"},
-        )
-    except MyError as error:
-        print("RAISED", repr(error))
-"""
-
-
 def test_an_exception_class_of_the_script_comes_back_as_itself(tmp_path: Path, root: Path) -> None:
     # Inside a job __main__ is submitit's runner, where the class could not be found by name:
     # RemoteEvaluationError('MyError: boom') reached the script.
-    script = tmp_path / "script.py"
-    script.write_text(SCRIPT_EXCEPTION)
-    done = subprocess.run(
-        [sys.executable, str(script), str(root)],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=300,
-    )
-    assert "RAISED MyError('boom')" in done.stdout, done.stderr
+    printed = raise_a_class_of_the_script('{"name": "slurm", "cluster": "local"}', tmp_path, root)
+    assert "RAISED MyError('boom')" in printed and "STORED MyError: boom" in printed
 
 
 SUBMITIT_PLUGIN = """

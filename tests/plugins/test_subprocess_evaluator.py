@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 import yaml
-from worker_processes import unguarded_script
+from worker_processes import raise_a_class_of_the_script, unguarded_script
 
 import neps_core as neps
 from neps_core.evaluation.child_runner import RemoteEvaluationError, rebuild_exception
@@ -885,42 +885,11 @@ def test_an_unguarded_script_is_told_to_guard_its_run(root: Path, tmp_path: Path
     assert 'Put the call under `if __name__ == "__main__":`' in done.stderr
 
 
-SCRIPT_EXCEPTION = textwrap.dedent(
-    """
-    import sys
-    import neps_core as neps
-
-    class MyError(Exception):
-        pass
-
-    def evaluate_pipeline(x):
-        raise MyError("boom")
-
-    if __name__ == "__main__":
-        try:
-            neps.run(
-                evaluate_pipeline,
-                {"x": neps.Float(0.0, 1.0)},
-                root_directory=sys.argv[1],
-                evaluations_to_spend=1,
-                evaluator="subprocess",
-            )
-        except MyError as error:
-            print("RAISED", repr(error))
-    """
-)
-
-
 def test_an_exception_class_of_the_script_comes_back_as_itself(root: Path, tmp_path: Path) -> None:
     # The child imports the script as __neps_core_main__, which the parent could not import:
     # RemoteEvaluationError('__neps_core_main__.MyError: boom'), stored under that name.
-    script = tmp_path / "script.py"
-    script.write_text(SCRIPT_EXCEPTION)
-    done = subprocess.run(
-        [PYTHON, str(script), str(root)], capture_output=True, text=True, timeout=300, check=False
-    )
-    assert "RAISED MyError('boom')" in done.stdout, done.stderr
-    assert report(root, "1")["error"] == "MyError: boom"
+    printed = raise_a_class_of_the_script('"subprocess"', tmp_path, root)
+    assert "RAISED MyError('boom')" in printed and "STORED MyError: boom" in printed
 
 
 def test_a_functions_duration_is_its_own_not_its_interpreters_start(
