@@ -297,15 +297,19 @@ def _objective(value: Any, where: str) -> Objective:
     )
 
 
-def _check_dimensions(value: Any, where: str) -> None:
-    """An array or tensor of more than one dimension (a batch dimension left on) is named by
-    its shape: as a list of lists, its first row was reported as "got list"."""
+_OBJECTIVE_FORMS = "a number or a 1-d sequence of numbers (multi-objective)"
+
+
+def _check_dimensions(
+    value: Any, where: str, *, expected: str = _OBJECTIVE_FORMS, dimensions: int = 1
+) -> None:
+    """An array or tensor of more than ``dimensions`` dimensions (a batch dimension left on)
+    is named by its shape: as a list (of lists), it was reported as "got list"."""
     shape = getattr(value, "shape", None)
-    if hasattr(value, "dtype") and shape is not None and len(shape) > 1:
-        raise TypeError(
-            f"{where} must be a number or a 1-d sequence of numbers (multi-objective), got"
-            f" {type(value).__name__} of shape {tuple(shape)}: flatten it (e.g. .reshape(-1))"
-        )
+    if hasattr(value, "dtype") and shape is not None and len(shape) > dimensions:
+        fix = "flatten it (e.g. .reshape(-1))" if dimensions else "give one number (e.g. .item())"
+        got = f"{type(value).__name__} of shape {tuple(shape)}"
+        raise TypeError(f"{where} must be {expected}, got {got}: {fix}")
 
 
 def _numbers(value: Any) -> Any:
@@ -327,6 +331,7 @@ def _check_elements(values: Sequence[Any], where: str) -> None:
 
 def _cost(value: Any) -> float | None:
     """A cost is what budgets add up: a NaN, infinite or negative one would corrupt them."""
+    _check_dimensions(value, "'cost'", expected="a number", dimensions=0)
     value = _from_array(value)
     if value is None:
         return None
@@ -339,6 +344,7 @@ def _cost(value: Any) -> float | None:
 
 
 def _learning_curve(value: Any) -> tuple[float, ...] | None:
+    _check_dimensions(value, "'learning_curve'", expected="a 1-d list or array of numbers")
     value = _numbers(value)
     if value is None:
         return None

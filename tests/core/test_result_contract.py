@@ -545,6 +545,24 @@ def test_an_array_of_several_dimensions_is_named_by_its_shape(batched: Any) -> N
         parse_result({"objective_to_minimize": batched})
 
 
+@pytest.mark.parametrize(
+    ("key", "value", "named"),
+    [
+        ("learning_curve", np.ones((3, 1)), r"'learning_curve' must be a 1-d list .*\(3, 1\)"),
+        ("cost", np.ones((1, 1)), r"'cost' must be a number, got ndarray of shape \(1, 1\)"),
+        ("cost", np.ones(1), r"'cost' must be a number, got ndarray of shape \(1,\)"),
+    ],
+)
+def test_a_cost_or_learning_curve_array_of_too_many_dimensions_is_named_by_its_shape(
+    key: str, value: Any, named: str
+) -> None:
+    """The objective's fix, one level down: these were refused as "got list" (or "[0] must be
+    a number, got list"), naming neither the array nor its shape."""
+    with pytest.raises(TypeError, match=named):
+        parse_result({"objective_to_minimize": 1.0, key: value})
+    assert parse_result({"objective_to_minimize": 1.0, "cost": np.float32(2.0)}).report.cost == 2
+
+
 def test_deephypers_objective_key_is_refused_saying_it_is_maximized() -> None:
     """{"objective": 42.0} is DeepHyper's result, to maximize: taking it as a loss would
     search for the worst configurations."""
