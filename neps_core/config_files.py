@@ -177,7 +177,11 @@ def _load(text: str, text_at: Collection[tuple[str, ...]]) -> Any:
 
 def _keys_as_written(root: yaml.Node) -> None:
     """Re-tag the plain scalar keys under ``root`` as the text written: ``on:``, ``null:`` and
-    ``1e3:`` name parameters and settings, not ``True``, ``None`` and ``1000.0``."""
+    ``1e3:`` name parameters and settings, not ``True``, ``None`` and ``1000.0``.
+
+    A key is replaced by a text copy, not re-tagged in place: an alias used as a key
+    (``*n :``) is the very node of its anchor, whose value (``x: &n 5``) must stay a number.
+    """
     stack, seen = [root], set()
     while stack:
         node = stack.pop()
@@ -185,9 +189,10 @@ def _keys_as_written(root: yaml.Node) -> None:
             continue
         seen.add(id(node))
         if isinstance(node, yaml.MappingNode):
-            for key, value in node.value:
+            for index, (key, value) in enumerate(node.value):
                 if isinstance(key, yaml.ScalarNode) and key.style is None and key.tag != _MERGE_TAG:
-                    key.tag = _TEXT_TAG
+                    text = yaml.ScalarNode(_TEXT_TAG, key.value, key.start_mark, key.end_mark)
+                    node.value[index] = (text, value)
                 stack.extend((key, value))
         elif isinstance(node, yaml.SequenceNode):
             stack.extend(node.value)

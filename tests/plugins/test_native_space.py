@@ -176,6 +176,10 @@ def test_yaml_keys_are_the_names_written(tmp_path: Path) -> None:
     path = tmp_path / "space.yaml"
     path.write_text("on: [1, 5]\nnull: [0.0, 1.0]\n1e3: [1, 2]\n010: {choices: [a, b]}\n")
     assert list(YamlSpaceAdapter.adapt(path).parameters) == ["on", "null", "1e3", "010"]
+    # An alias as a key is its anchor's node: re-tagged in place, the anchored value became text.
+    path.write_text("x: &n 5\n*n : [1, 5]\n")
+    space = YamlSpaceAdapter.adapt(path)
+    assert space.parameters == {"x": neps.Constant(5), "5": neps.Integer(1, 5)}
 
 
 def test_yaml_numbers_dates_and_times_are_read_as_yaml_1_2_reads_them(tmp_path: Path) -> None:
