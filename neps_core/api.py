@@ -355,8 +355,11 @@ def plot(
     """Save every plot that fits the run as PNG, by default into ``<root_directory>/plots``.
 
     NePS's ``neps.plot``; the figures themselves come from :mod:`neps_core.plotting`
-    (needs matplotlib: ``pip install 'neps-core[plot]'``). Returns the files written.
-    NePS's other keywords are accepted at their defaults only (``NEPS_PLOT_KEYWORDS``).
+    (needs matplotlib: ``pip install 'neps-core[plot]'``). Returns the files written, none
+    while no trial has finished; ``max_curves`` bounds the learning curves drawn (the best
+    ones). A run whose finished trials have no objective to draw (all failed) raises
+    ``NothingToPlotError``. NePS's other keywords are accepted at their defaults only
+    (``NEPS_PLOT_KEYWORDS``).
     """
     from neps_core.plotting import write_plots
 
