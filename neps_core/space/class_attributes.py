@@ -147,7 +147,8 @@ def refuse_mistaken_constant(name: str, value: Any) -> None:
 def refuse_described_non_entry(name: str, value: Any, base: type) -> None:
     """Refuse, as a value of ``PipelineSpace(dict)``, what a space class would not take as a
     constant entry: a mistaken constant, another space (its parameters would go unsampled), or
-    a class or function (in a space class, a method); a dict cannot drop it as a class does."""
+    anything callable (a class, a function, a loss object: in a space class, a method); a dict
+    cannot drop it as a class does."""
     _refuse_nested_space(name, value, base, "MySpace")
     refuse_mistaken_constant(name, value)
     if callable(value):
