@@ -158,13 +158,23 @@ def epsilon_net_order(points: np.ndarray, limit: int | None = None) -> list[int]
     return order[:limit]
 
 
+#: The largest power of two an objective's magnitude is kept under (see ``_scaled_down``).
+_LARGEST_EXPONENT = 1020
+
+
 def _scaled_down(points: np.ndarray, finite: np.ndarray) -> np.ndarray:
-    """``points`` divided, per objective, by the power of two just above its largest finite
-    magnitude: exact, so orders are unchanged, and a difference of two values can no longer
-    overflow (objectives near ±1.8e308 gave infinite spans, NaN distances and warnings)."""
+    """``points`` divided, per objective, by the smallest power of two that keeps its largest
+    finite magnitude under ``2**1020``, so a difference of two values cannot overflow
+    (objectives near ±1.8e308 gave infinite spans, NaN distances and warnings).
+
+    Exact, so orders are unchanged: ordinary objectives are left as they are, and a huge one
+    is divided by at most ``2**4``. Dividing by the power of two above the largest magnitude
+    made the objective's values below about 1e-300 beside 1e300 all 0, and tied.
+    """
     magnitude = np.where(finite, np.abs(points), 0.0).max(axis=0, initial=0.0)
     _, exponent = np.frexp(magnitude)
-    return np.where(finite, np.ldexp(points, -exponent), points)
+    shift = np.maximum(exponent - _LARGEST_EXPONENT, 0)
+    return np.where(finite, np.ldexp(points, -shift), points)
 
 
 def crowding_distance_order(points: np.ndarray, limit: int | None = None) -> list[int]:

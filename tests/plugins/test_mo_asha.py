@@ -65,6 +65,14 @@ def test_objectives_near_the_largest_float_are_ordered_without_overflow(order: A
         assert order(front) == order(front / huge)
 
 
+def test_tiny_values_beside_huge_ones_keep_their_order() -> None:
+    """Scaling by the power of two above 1e300 made 1e-300, 2e-300 and 3e-300 all 0: the
+    smallest, an end of the front with an infinite crowding distance, was then the first 0."""
+    front = np.array([[1e300, 0.0], [3e-300, 1.0], [1e-300, 2.0], [2e-300, 3.0]])
+    with np.errstate(over="raise", invalid="raise"):  # tiny gaps over 1e300 underflow, rightly
+        assert crowding_distance_order(front) == [0, 2, 3, 1]
+
+
 def test_front_orders_are_remembered_by_their_points_up_to_a_capacity() -> None:
     ordered: list[tuple[int, int | None]] = []
 
