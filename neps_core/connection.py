@@ -333,7 +333,7 @@ def _refuse_arguments_no_one_passes(settings: RunSettings, space: PipelineSpace)
         parameters = inspect.signature(function, follow_wrapped=False).parameters
     except (TypeError, ValueError):  # no signature to read (a builtin, a C extension)
         return
-    entries = {name for name in space.parameters if not name.startswith("_")}
+    entries = _passed_entries(space)
     by_name = {
         name
         for name, parameter in parameters.items()
@@ -367,14 +367,20 @@ def _refuse_arguments_no_one_passes(settings: RunSettings, space: PipelineSpace)
 
 
 def _refuse_placeholders_of_nothing(command: Command, space: PipelineSpace) -> None:
-    """A placeholder that names no entry fails every trial with a ``KeyError``."""
-    known = {*space.parameters, *INJECTABLE}
-    if unknown := sorted(command.placeholders() - known):
+    """A placeholder that names no entry fails every trial with a ``KeyError`` (one naming a
+    ``_``-prefixed entry too: those are not passed on)."""
+    entries = _passed_entries(space)
+    if unknown := sorted(command.placeholders() - entries - set(INJECTABLE)):
         raise SettingsError(
             f"{command!r}: placeholder(s) {', '.join('{' + name + '}' for name in unknown)} "
-            f"name no entry of the space ({', '.join(sorted(space.parameters))}) and none of "
+            f"name no entry of the space ({', '.join(sorted(entries))}) and none of "
             f"{', '.join(INJECTABLE)}; write {{{{ and }}}} for literal braces"
         )
+
+
+def _passed_entries(space: PipelineSpace) -> set[str]:
+    """The space's entries each trial passes on by name: not the ``_``-prefixed ones."""
+    return {name for name in space.parameters if not name.startswith("_")}
 
 
 def _hint_for(missing: list[str]) -> str:

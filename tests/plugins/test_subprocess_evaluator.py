@@ -455,6 +455,21 @@ def test_a_placeholder_naming_no_entry_is_refused_when_the_run_starts(tmp_path: 
     assert command.placeholders() == {"x", "pipeline_directory"}
 
 
+def test_a_placeholder_naming_a_private_entry_is_refused_when_the_run_starts(
+    tmp_path: Path,
+) -> None:
+    # A ``_``-prefixed entry is not passed on: {_k} failed every trial with a KeyError.
+    with pytest.raises(neps.SettingsError, match=r"\{_k\} name no entry of the space \(x\)"):
+        neps.run(
+            Command("echo NEPS_CORE_RESULT {_k}"),
+            {"x": neps.Float(0.0, 1.0), "_k": neps.Constant(3)},
+            root_directory=tmp_path,
+            evaluations_to_spend=2,
+            ignore_errors=True,
+        )
+    assert not (tmp_path / "configs").exists()
+
+
 def test_shell_commands_quote_values(tmp_path: Path) -> None:
     command = Command("echo NEPS_CORE_RESULT {value} | cat", shell=True)
     assert command.render({"value": "1; rm -rf x"}) == "echo NEPS_CORE_RESULT '1; rm -rf x' | cat"
