@@ -167,9 +167,10 @@ def refuse_if_alive(
 def _wait_advice(trials: list[Trial], stale_after: float, wait_hint: str) -> str:
     """How long to wait for ``trials`` to be stale: their holders' own ``stale_after`` where
     recorded (the looker's ``wait_hint`` would not shorten it), else the looker's."""
-    longest = max(stale_after_of(trial, stale_after) for trial in trials)
-    recorded = any(STALE_AFTER in trial.metadata for trial in trials)
-    setting = "their workers' stale_after" if recorded else wait_hint
+    own = [stale_after_of(trial, math.nan) for trial in trials]  # NaN: none recorded
+    longest = max([stale_after, *own]) if any(map(math.isnan, own)) else max(own)
+    # Named after whose setting is the longest wait: a looker's shorter one helps there.
+    setting = "their workers' stale_after" if longest in own else wait_hint
     return f", or wait until their heartbeat is older than {setting} ({longest:g} s)"
 
 

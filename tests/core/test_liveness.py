@@ -488,6 +488,15 @@ def test_a_present_worker_whose_proc_entry_cannot_be_read_keeps_its_trial(
     assert [t.id for t in recovered] == ["2"]
 
 
+def test_the_wait_advice_names_the_setting_of_the_longest_wait() -> None:
+    """A recorded stale_after shorter than the looker's: the looker's own decides the wait."""
+    now = time.time()
+    recorded = _running("1", heartbeat=now - 5, metadata={"stale_after": 60.0})
+    older_root = _running("2", heartbeat=now - 5)  # records none: the looker's 120 s decide
+    with pytest.raises(neps.LiveWorkersError, match=r"older than --stale-after \(120 s\)"):
+        liveness.refuse_if_alive(_history(recorded, older_root), 120.0, "clean it", "--stale-after")
+
+
 @pytest.mark.skipif(presence.this_process() is None, reason="names processes by Linux's boot id")
 def test_a_refusal_suggests_waiting_only_for_workers_known_by_their_heartbeat() -> None:
     here = str(presence.this_process())
