@@ -279,6 +279,18 @@ def test_under_max_cost_per_run_ask_waits_for_the_first_cost_like_a_worker(root:
         assert client.stop_reason is not None and "trial(s) 2, 3, 4:" in client.stop_reason
 
 
+def test_under_max_cost_per_run_costs_reported_before_the_client_let_trials_start_together(
+    root: Path,
+) -> None:
+    # As the docs say: the run's costs are what a trial's cost is estimated from, not only
+    # those of the client's own trials.
+    with neps.AskAndTell(SPACE, root, "random_search") as earlier:
+        earlier.tell(earlier.ask(), {"objective_to_minimize": 0.5, "cost": 1.0})
+    with neps.AskAndTell(root_directory=root, max_cost_per_run=10.0) as client:
+        assert client.ask() is not None and client.ask() is not None
+        assert client.stop_reason is None
+
+
 def test_ask_n_passes_max_cost_per_run_by_its_last_trial_only(root: Path) -> None:
     # Once the first trial reported 1, ask(n=100) handed out 39 trials, each taken to cost
     # 1, hyperband's 3 and 9 too (its cost grows with the fidelity): 108 spent against 40.
