@@ -111,12 +111,12 @@ def as_told(claimed: Trial, worker_id: str, asked_at: float | None) -> Trial | N
     """``claimed`` as the client ``worker_id`` tells it, where another worker holds it (for
     ``record_result``); else ``None``.
 
-    The first result stands and names the client that told it. A trial asked elsewhere (a
-    scheduler asks, a collector tells) keeps its asker's start; it was recorded under the
-    asker, and a second tell refused as "from worker <asker>". One asked here (at
+    The first result stands and names the client that told it (else a second tell would be
+    refused as "from worker <asker>"). A trial asked elsewhere (a scheduler asks, a collector
+    tells) keeps its asker's start, as this client knows no other. One asked here (at
     ``asked_at``, this client's monotonic clock), re-queued and taken by another worker since,
-    gets this client's start too: a late client telling first was recorded under the worker
-    that took the trial over, which was then told it had reported.
+    gets this client's start too, not the start of the worker that took it over (which is
+    then told the trial was reported).
     """
     if claimed.worker_id == worker_id:
         return None
