@@ -20,7 +20,7 @@ import attrs
 from neps_core.history import TrialHistory
 from neps_core.interfaces import Storage
 from neps_core.liveness import ASYNC_MARK
-from neps_core.models import Trial
+from neps_core.models import Trial, id_order
 
 ASYNC_NOTICE_INTERVAL = 1.0  # seconds between looks for asynchronous results
 HOLD_BACK_REMINDER = 60.0  # seconds between reminders that a worker still waits for them
@@ -38,7 +38,7 @@ class AwaitedResults:
         self._storage = storage
         self._every_look = every_look
         self._ids: set[str] = set()
-        self._looked_at = 0.0  # monotonic seconds
+        self._look = Cadence(ASYNC_NOTICE_INTERVAL)
         self._said_at = -math.inf  # when the worker last said it waits for them
         self._warned = False  # whether that was said aloud (once a worker)
 
@@ -65,10 +65,10 @@ class AwaitedResults:
     def arrived(self, *, now: bool = False) -> list[Trial]:
         """The awaited trials that turned final since the last look, in id order, which this
         then forgets; looked for every ``ASYNC_NOTICE_INTERVAL`` seconds, or ``now``."""
-        if not self._ids or not (now or self._every_look or self._due()):
+        if not self._ids or not (now or self._every_look or self._look.due()):
             return []
         history = self._storage.sync()
-        final = [history[i] for i in sorted(self._ids, key=lambda i: (len(i), i))]
+        final = [history[i] for i in sorted(self._ids, key=id_order)]
         final = [trial for trial in final if trial.state.is_final]
         self._ids.difference_update(trial.id for trial in final)
         if final:  # a wait for those that are left is a new one: said at once
@@ -87,13 +87,23 @@ class AwaitedResults:
             " until their results, due through save_pipeline_results, tell what they cost. A"
             " job that never reports keeps it waiting (report failures too: a result with an"
             " 'exception'), as does an evaluate_pipeline that lacks a `return`",
-            ", ".join(sorted(self._ids, key=lambda i: (len(i), i))),
+            ", ".join(sorted(self._ids, key=id_order)),
             max_cost,
         )
         self._warned = True
 
-    def _due(self) -> bool:
-        due = time.monotonic() - self._looked_at >= ASYNC_NOTICE_INTERVAL
-        if due:
-            self._looked_at = time.monotonic()
-        return due
+
+class Cadence:
+    """Whether a look repeated at most once per ``interval`` seconds is due now (the first at
+    once); a due answer counts as the look."""
+
+    def __init__(self, interval: float) -> None:
+        self.interval = interval
+        self._last = -math.inf  # monotonic seconds
+
+    def due(self) -> bool:
+        now = time.monotonic()
+        if now - self._last < self.interval:
+            return False
+        self._last = now
+        return True

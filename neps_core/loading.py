@@ -22,7 +22,7 @@ from neps_core.interfaces import Storage
 from neps_core.models import Trial, trial_id
 from neps_core.plugin_manager import load_plugins
 from neps_core.run_info import stored_space
-from neps_core.run_storage import STORAGE_POINTER_FILE, open_existing_run, runs_below
+from neps_core.run_storage import STORAGE_POINTER_FILE, no_run, open_existing_run, runs_below
 from neps_core.serialization import describe_yaml_error, read_yaml
 from neps_core.space import PipelineSpace
 from neps_core.summary_files import BEST_CONFIG_FILE
@@ -101,9 +101,9 @@ def load_config(
     (``report.yaml``, ``summary.yaml``, ...) are refused there, since they hold none.
     """
     path = user_path(path_or_root, "path_or_root")
+    if not (path / STORAGE_POINTER_FILE).is_file() and runs_below(path):
+        raise FileNotFoundError(no_run(path))  # the root given to run(task_id=...)
     if config_id is not None:
-        if not (path / STORAGE_POINTER_FILE).is_file() and (below := runs_below(path)):
-            raise FileNotFoundError(f"No neps_core run in {path}{below}")
         path = path / "configs" / f"config_{trial_id(config_id)}"
     elif (path / STORAGE_POINTER_FILE).is_file():
         raise NepsCoreError(

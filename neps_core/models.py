@@ -77,6 +77,11 @@ def trial_id(pipeline_id: str | int) -> str:
     return str(pipeline_id).removeprefix("config_")
 
 
+def id_order(trial_id: str) -> tuple[int, str]:
+    """Sort key of trial ids in the order they were made: "2" before "10"."""
+    return len(trial_id), trial_id
+
+
 @attrs.frozen
 class Trial:
     """One configuration and everything that happened to it.

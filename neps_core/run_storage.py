@@ -291,15 +291,15 @@ def open_existing_run(root: Path, plugins: Plugins) -> Storage:
     root = Path(root)
     refuse_an_unfinished_migration(root)
     if not (root / STORAGE_POINTER_FILE).is_file():
-        raise FileNotFoundError(_lost_pointer(root) or _no_run(root))
+        raise FileNotFoundError(_lost_pointer(root) or no_run(root))
     storage = open_storage(root, None, plugins)
     if not storage.exists():
         storage.close()
-        raise FileNotFoundError(_no_run(root))
+        raise FileNotFoundError(no_run(root))
     return storage
 
 
-def _no_run(root: Path) -> str:
+def no_run(root: Path) -> str:
     """That ``root`` holds no run, naming those ``run(task_id=...)`` started below it."""
     return f"No neps_core run in {root}{runs_below(root)}"
 

@@ -14,7 +14,7 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
-from neps_core.awaited_results import ASYNC_NOTICE_INTERVAL, AwaitedResults
+from neps_core.awaited_results import ASYNC_NOTICE_INTERVAL, AwaitedResults, Cadence
 from neps_core.budget import (
     CallBudget,
     say_the_optimizer_ended_first,
@@ -71,7 +71,7 @@ class Worker:
         self._local_stop: str | None = None
         self._told_waiting = ""  # the reason for waiting last logged
         self._told_none = False  # whether a trial returning None was warned about
-        self._budget_seen_at = -ASYNC_NOTICE_INTERVAL  # the first look at once
+        self._budget_look = Cadence(ASYNC_NOTICE_INTERVAL)  # how often a waiting worker looks
         self._sampler = TrialSampler(
             self.settings, context.space, context.optimizer, context.plugins, process=this_process()
         )
@@ -190,18 +190,11 @@ class Worker:
         """With every slot awaiting an async result, sample nothing, but learn (once a
         second) whether this worker's limit is reached, or the budget spent with no trial
         pending: then nothing is left to wait for."""
-        if not self._budget_look_due():
+        if not self._budget_look.due():
             return
         limit_reached = self._local_allowance() == 0  # else pending trials wait for a slot
         if limit_reached or self.context.storage.sync().count(TrialState.PENDING) == 0:
             self._sample(0)  # says whether this worker's limit or the budget stops it
-
-    def _budget_look_due(self) -> bool:
-        """Whether a worker that waits looks at the run's budget now (once a second)."""
-        due = time.monotonic() - self._budget_seen_at >= ASYNC_NOTICE_INTERVAL
-        if due:
-            self._budget_seen_at = time.monotonic()
-        return due
 
     def _must_wait_for_others(self) -> bool:
         """Whether this stopped worker waits for others' trials: with
@@ -240,7 +233,7 @@ class Worker:
         """Under ``max_cost_per_run``, trials awaited with no cost known hold new ones back:
         say so, unless the run's budget stops this worker anyway (as without the limit; a
         job that never reports would keep it waiting for nothing)."""
-        if self._awaiting.ids and self._budget_look_due():
+        if self._awaiting.ids and self._budget_look.due():
             self._sampler.sample(self.context.storage, 0, self._claiming)  # may set stop_reason
         if self.stop_reason is None and self.settings.max_cost_per_run is not None:
             self._awaiting.say_they_hold_back(self.settings.max_cost_per_run)

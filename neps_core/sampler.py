@@ -33,7 +33,7 @@ from neps_core.liveness import (
     recover_stale_trials,
     without_running_marks,
 )
-from neps_core.models import BudgetInfo, Proposal, Trial, TrialState
+from neps_core.models import BudgetInfo, Proposal, Trial, TrialState, id_order
 from neps_core.plugin_checks import returned_list
 from neps_core.plugin_manager import Plugins
 from neps_core.presence import present_with_me
@@ -194,7 +194,7 @@ class TrialSampler:
         if not running:
             self.stop_reason = reason
             return
-        self.waiting_for = sorted(running, key=lambda i: (len(i), i))
+        self.waiting_for = sorted(running, key=id_order)
         self.waiting_because = f"{reason} until they finish (their results may bring more)"
 
     def budget(self, history: TrialHistory) -> BudgetInfo:

@@ -241,8 +241,9 @@ def test_task_and_development_stage_ids_are_subfolders_of_the_root_as_in_neps(
         neps.status(root)
     # load_config and a client without a space said "No configuration at ..." and
     # "pipeline_space is required", not where the run is.
-    with pytest.raises(FileNotFoundError, match=below):
-        neps.load_config(root, config_id="1")
+    for config_id in ("1", None):  # without one: "No configuration at <root>/config.yaml"
+        with pytest.raises(FileNotFoundError, match=below):
+            neps.load_config(root, config_id=config_id)
     with pytest.raises(neps.SettingsError, match=below):
         neps.AskAndTell(root_directory=root)
     assert [w.filename for w in caught if "task_id" in str(w.message)] == [__file__]
