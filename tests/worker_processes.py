@@ -104,14 +104,19 @@ def unguarded_script(evaluator: str) -> str:
     ).replace("EVALUATOR", evaluator)
 
 
-def raise_a_class_of_the_script(evaluator: str, directory: Path, root: Path) -> str:
+def raise_a_class_of_the_script(
+    evaluator: str, directory: Path, root: Path, function: str = "evaluate_pipeline"
+) -> str:
     """Run a script whose ``evaluate_pipeline`` raises ``MyError``, a class the script defines,
     under ``evaluator`` (Python source); its stdout: ``RAISED <repr>`` where ``run()`` raised
-    that very class, then ``STORED <the trial's stored error>``."""
+    that very class, then ``STORED <the trial's stored error>``. ``function``: what the script
+    passes to ``run()`` (Python source: ``Trainer()``, a callable instance raising it too, or a
+    ``functools.partial(evaluate_pipeline)``)."""
     script = directory / "raises_its_own_class.py"
     script.write_text(
         textwrap.dedent(
             """
+            import functools
             import sys
             import neps_core as neps
 
@@ -121,10 +126,14 @@ def raise_a_class_of_the_script(evaluator: str, directory: Path, root: Path) -> 
             def evaluate_pipeline(x):
                 raise MyError("boom")
 
+            class Trainer:
+                def __call__(self, x):
+                    raise MyError("boom")
+
             if __name__ == "__main__":
                 try:
                     neps.run(
-                        evaluate_pipeline,
+                        FUNCTION,
                         {"x": neps.Float(0.0, 1.0)},
                         root_directory=sys.argv[1],
                         evaluations_to_spend=1,
@@ -134,7 +143,9 @@ def raise_a_class_of_the_script(evaluator: str, directory: Path, root: Path) -> 
                     print("RAISED", repr(error))
                 print("STORED", neps.status(sys.argv[1]).trials[0].report.error)
             """
-        ).replace("EVALUATOR", evaluator)
+        )
+        .replace("EVALUATOR", evaluator)
+        .replace("FUNCTION", function)
     )
     done = subprocess.run(
         [sys.executable, str(script), str(root)],

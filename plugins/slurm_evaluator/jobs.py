@@ -91,12 +91,33 @@ def _publish_script_errors(function: Any) -> None:
     """Put the exception classes of the user's script that ``function`` reads (copies, the
     function came by value) into the job's ``__main__``, submitit's runner: there, one it
     raises passes ``call_capturing``'s by-name check instead of becoming a
-    ``RemoteEvaluationError``; :func:`read_result` turns it back into the script's own."""
+    ``RemoteEvaluationError``; :func:`read_result` turns it back into the script's own.
+
+    They are published under the name the check looks up (``__qualname__``, not an alias),
+    and found through a ``functools.partial`` or a callable instance too: the script's
+    functions in one pickle share one globals dict, so any one of them shows them all.
+    """
     main = sys.modules["__main__"]
-    for name, value in getattr(function, "__globals__", {}).items():
-        script_error = isinstance(value, type) and issubclass(value, BaseException)
-        if script_error and value.__module__ == "__main__" and not hasattr(main, name):
-            setattr(main, name, value)
+    for namespace in _script_globals(function):
+        for value in list(namespace.values()):
+            if not (isinstance(value, type) and issubclass(value, BaseException)):
+                continue
+            name = value.__qualname__  # what the check looks up; a nested class: no top name
+            if value.__module__ == "__main__" and "." not in name and not hasattr(main, name):
+                setattr(main, name, value)
+
+
+def _script_globals(function: Any) -> list[dict[str, Any]]:
+    """The globals of ``function``, of the function a ``partial`` or bound method wraps,
+    or of the methods of a callable instance's class."""
+    candidates = [function, getattr(function, "func", None), getattr(function, "__func__", None)]
+    if not hasattr(function, "__globals__"):
+        candidates.extend(vars(type(function)).values())
+    return [
+        found
+        for item in candidates
+        if isinstance(found := getattr(item, "__globals__", None), dict)
+    ]
 
 
 def read_result(job: Any) -> Captured:

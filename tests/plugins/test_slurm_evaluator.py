@@ -412,10 +412,17 @@ def test_a_wrong_cluster_or_parameter_stops_the_loading_of_the_file(
     assert not (tmp_path / "results").exists()
 
 
-def test_an_exception_class_of_the_script_comes_back_as_itself(tmp_path: Path, root: Path) -> None:
+@pytest.mark.parametrize(
+    "function", ["evaluate_pipeline", "functools.partial(evaluate_pipeline)", "Trainer()"]
+)
+def test_an_exception_class_of_the_script_comes_back_as_itself(
+    tmp_path: Path, root: Path, function: str
+) -> None:
     # Inside a job __main__ is submitit's runner, where the class could not be found by name:
-    # RemoteEvaluationError('MyError: boom') reached the script.
-    printed = raise_a_class_of_the_script('{"name": "slurm", "cluster": "local"}', tmp_path, root)
+    # RemoteEvaluationError('MyError: boom') reached the script; for a partial or a callable
+    # instance (the class looked up only in a plain function's globals) it still did.
+    evaluator = '{"name": "slurm", "cluster": "local"}'
+    printed = raise_a_class_of_the_script(evaluator, tmp_path, root, function)
     assert "RAISED MyError('boom')" in printed and "STORED MyError: boom" in printed
 
 
