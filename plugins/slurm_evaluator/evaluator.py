@@ -22,7 +22,9 @@ A local job leads a process group of its own (``.local_groups``), which the orph
 ends if the worker dies. Once its result is read the job may end by itself for ``kill_grace``
 seconds (at-exit handlers), then gets SIGTERM and ``kill_grace`` later SIGKILL, all checked in
 ``wait()``; ``close()`` waits for that. A timeout kills its group at once. A local job is
-lost as soon as it ends without a result.
+lost as soon as it ends without a result. A SLURM job still running ``kill_grace`` seconds
+after its result is cancelled (a non-daemon thread held it, and its allocation, until its
+time limit).
 """
 
 from __future__ import annotations
@@ -98,6 +100,8 @@ class SlurmEvaluator(Evaluator):
         self._finished: list[EvaluationOutcome] = []
         self._queue_checked = 0.0
         self._lingering: list[Lingering] = []  # local jobs that reported, left to end
+        #: SLURM jobs that reported, and when they get ``scancel`` should they still run.
+        self._cancel_at: list[tuple[Any, float]] = []
 
     @property
     def capacity(self) -> int:
@@ -152,6 +156,7 @@ class SlurmEvaluator(Evaluator):
         while True:
             self._notice_ended_jobs()
             self._lingering = [job for job in self._lingering if not job.over()]
+            self._cancel_due(time.monotonic())
             for trial_id, submitted in list(self._jobs.items()):
                 outcome = self._check(trial_id, submitted)
                 if outcome is not None:
@@ -227,6 +232,8 @@ class SlurmEvaluator(Evaluator):
         if submitted.cluster == "local":  # its evaluation is over: let it end, then end it
             guard_groups(submitted.job, submitted.guarded)
             self._lingering.append(Lingering(submitted.job, self.settings.kill_grace))
+        else:  # a thread it left running keeps it, and its allocation, until the time limit
+            self._cancel_at.append((submitted.job, time.monotonic() + self.settings.kill_grace))
         try:
             captured = read_result(submitted.job)
         except Exception as error:  # the job itself failed around our function
@@ -244,6 +251,14 @@ class SlurmEvaluator(Evaluator):
             metadata=self._metadata(submitted.job),
         )
 
+    def _cancel_due(self, now: float) -> None:
+        """``scancel`` the SLURM jobs whose result came ``kill_grace`` seconds ago or more
+        (one that has ended by then is not affected)."""
+        due = [job for job, at in self._cancel_at if at <= now]
+        self._cancel_at = [(job, at) for job, at in self._cancel_at if at > now]
+        for job in due:
+            job.cancel(check=False)
+
     @staticmethod
     def _stop(submitted: _Submitted) -> None:
         """Cancel the job; a local one with whatever its evaluation started."""
@@ -253,15 +268,17 @@ class SlurmEvaluator(Evaluator):
             submitted.job.cancel(check=False)
 
     def close(self) -> None:
-        """Cancel every job of this worker that has not reported; wait for the local ones
-        that have to end (at most twice ``kill_grace``)."""
+        """Cancel every job of this worker that has not reported; wait for the ones that
+        reported to end (at most twice ``kill_grace`` for a local one, ``kill_grace`` before
+        a SLURM one still running is cancelled)."""
         jobs, self._jobs = self._jobs, {}
         for submitted in jobs.values():
             if submitted.cluster == "local" or not submitted.job.paths.result_pickle.exists():
                 self._stop(submitted)
-        while self._lingering:
+        while self._lingering or self._cancel_at:
             self._lingering = [job for job in self._lingering if not job.over()]
-            if self._lingering:
+            self._cancel_due(time.monotonic())
+            if self._lingering or self._cancel_at:
                 time.sleep(POLL_STEP)
 
 

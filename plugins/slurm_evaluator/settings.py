@@ -48,7 +48,8 @@ class SlurmSettings:
     lost_after: float = attrs.field(default=15.0, validator=at_least(0))
     # seconds between squeue calls (spare the controller)
     queue_poll_interval: float = attrs.field(default=5.0, validator=positive)
-    # seconds a local job may take to exit after its result (at-exit handlers), and after SIGTERM
+    # seconds a job may take to exit after its result (at-exit handlers) before it is ended
+    # (a SLURM job by scancel), and a local job after SIGTERM
     kill_grace: float = attrs.field(default=5.0, validator=at_least(0))
     timeout_min: int | None = attrs.field(default=None, validator=at_least(1))
     mem_gb: float | None = None

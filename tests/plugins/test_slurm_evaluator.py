@@ -41,6 +41,7 @@ from neps_core_plugins.slurm_evaluator import (
     SlurmSettings,
 )
 from neps_core_plugins.slurm_evaluator import evaluator as slurm_evaluator
+from neps_core_plugins.slurm_evaluator.jobs import ACTIVE_STATES, queue_states
 from neps_core_plugins.slurm_evaluator.local_groups import stop_local_job
 
 DAEMONS = ("munged", "slurmctld", "slurmd", "sbatch", "squeue", "scancel", "scontrol")
@@ -621,6 +622,29 @@ def test_close_cancels_running_jobs(slurm_cluster: Path, tmp_path: Path) -> None
     wait_for_beats(directory, 180)
     evaluator.close()
     assert beats_stop(directory, 180), "the job survived close()"
+
+
+@pytest.mark.slow
+def test_a_job_left_running_by_a_thread_is_cancelled_after_its_result(
+    slurm_cluster: Path, tmp_path: Path
+) -> None:
+    # A non-daemon thread kept the job's Python, and its allocation, running after its result
+    # was read, until the thread ended (or the time limit), close() included.
+    evaluator = SlurmEvaluator(SlurmSettings(kill_grace=1.0, **ON_THE_CLUSTER))
+    try:
+        evaluator.submit(make_job("1", leave_work_behind, {"folder": str(tmp_path)}, tmp_path))
+        outcome = collect(evaluator, 1, 180)["1"]
+    finally:
+        evaluator.close()
+    assert outcome.error is None and outcome.result == 1.0
+    job_id = outcome.metadata["slurm_job_id"]
+    deadline = time.monotonic() + 45  # SLURM's KillWait (30 s) at the most; the thread: 60 s
+    while (states := queue_states([job_id])) and time.monotonic() < deadline:
+        if states.get(job_id) not in (*ACTIVE_STATES, "COMPLETING"):
+            break
+        time.sleep(0.5)
+    assert states in ({}, {job_id: "CANCELLED"}), f"the job outlived close(): {states}"
+    assert not (tmp_path / "thread_ended").exists()
 
 
 @pytest.mark.slow
