@@ -18,7 +18,7 @@ import string
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -234,6 +234,15 @@ def _folder(cwd: str | Path) -> Path:
     return path
 
 
+def _field_names(template: str) -> Iterator[str]:
+    """The field names of a format string, those of nested specs (``{x:{width}}``) too."""
+    for _, name, spec, _ in string.Formatter().parse(template):
+        if name is not None:
+            yield name
+        if spec:
+            yield from _field_names(spec)
+
+
 class Command:
     """A shell-free command line run per trial, with ``{name}`` placeholders from the config.
 
@@ -281,7 +290,7 @@ class Command:
         """The names the placeholders look up (``{x}``, ``{x.attr}`` and ``{x[0]}`` all
         ``x``), so that a run can refuse one that names nothing before its first trial."""
         parts = [self.command] if isinstance(self.command, str) else self.command
-        fields = (name for part in parts for _, name, _, _ in string.Formatter().parse(part))
+        fields = (name for part in parts for name in _field_names(part))
         return {re.split(r"[.\[]", name, maxsplit=1)[0] for name in fields if name}
 
     def render(self, values: Mapping[str, Any]) -> list[str] | str:

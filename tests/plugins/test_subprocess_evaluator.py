@@ -453,6 +453,12 @@ def test_a_placeholder_naming_no_entry_is_refused_when_the_run_starts(tmp_path: 
     # Attribute and index lookups name their entry; injected arguments are known.
     command = Command("echo NEPS_CORE_RESULT {x.real} {x[0]} {pipeline_directory}")
     assert command.placeholders() == {"x", "pipeline_directory"}
+    # A nested format spec's placeholder too (it failed every trial with a KeyError).
+    assert Command("echo NEPS_CORE_RESULT {x:>{width}.{digits}f}").placeholders() == {
+        "x",
+        "width",
+        "digits",
+    }
 
 
 def test_a_placeholder_naming_a_private_entry_is_refused_when_the_run_starts(
