@@ -232,7 +232,7 @@ class SlurmEvaluator(Evaluator):
         if submitted.cluster == "local":  # its evaluation is over: let it end, then end it
             guard_groups(submitted.job, submitted.guarded)
             self._lingering.append(Lingering(submitted.job, self.settings.kill_grace))
-        else:  # a thread it left running keeps it, and its allocation, until the time limit
+        elif submitted.cluster == "slurm":  # a thread it left keeps it, and its allocation
             self._cancel_at.append((submitted.job, time.monotonic() + self.settings.kill_grace))
         try:
             captured = read_result(submitted.job)
@@ -252,12 +252,16 @@ class SlurmEvaluator(Evaluator):
         )
 
     def _cancel_due(self, now: float) -> None:
-        """``scancel`` the SLURM jobs whose result came ``kill_grace`` seconds ago or more
-        (one that has ended by then is not affected)."""
+        """``scancel`` the SLURM jobs whose result came ``kill_grace`` seconds ago or more and
+        which squeue shows still active (one squeue call for them all)."""
         due = [job for job, at in self._cancel_at if at <= now]
+        if not due:
+            return
         self._cancel_at = [(job, at) for job, at in self._cancel_at if at > now]
+        states = queue_states([str(job.job_id) for job in due]) or {}
         for job in due:
-            job.cancel(check=False)
+            if states.get(str(job.job_id)) in ACTIVE_STATES:
+                job.cancel(check=False)
 
     @staticmethod
     def _stop(submitted: _Submitted) -> None:
