@@ -16,6 +16,8 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from neps_core.lock_table import stat_fields
+
 
 def start_worker(
     script: str, arguments: Sequence[str], root: Path, marker: str
@@ -40,11 +42,8 @@ def start_worker(
 
 def running(pid: int) -> bool:
     """Whether ``pid`` runs (a zombie waiting for a parent that does not reap is no longer)."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (FileNotFoundError, ProcessLookupError):
-        return False
-    return state != "Z"
+    fields = stat_fields(str(pid))
+    return fields is not None and fields[0] != "Z"
 
 
 def ended_within(pid: int, patience: float) -> bool:
