@@ -1,4 +1,5 @@
-"""Fixtures shared by the plugin tests: a real multi-fidelity run with checkpoints."""
+"""Fixtures shared by the plugin tests: a real multi-fidelity run with checkpoints, and the
+disk storages a test opens."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import json
 import subprocess
 import sys
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ import neps_core as neps
 from neps_core.models import Summary, Trial
 from neps_core.plugin_manager import load_plugins
 from neps_core.run_storage import open_storage
+from neps_core_plugins.disk_storage.storage import DiskStorage
 
 CHECKPOINT = "checkpoint.json"
 
@@ -174,3 +176,12 @@ def parallel_multi_fidelity_run(tmp_path: Path) -> Callable[..., MultiFidelityRu
         return MultiFidelityRun(neps.status(root), trials, {})
 
     return run
+
+
+@pytest.fixture
+def storages(root: Path) -> Iterator[list[DiskStorage]]:
+    """Instances opened by a test (append to the list); all closed afterwards."""
+    opened: list[DiskStorage] = []
+    yield opened
+    for storage in opened:
+        storage.close()

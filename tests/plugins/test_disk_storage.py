@@ -14,7 +14,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -46,15 +45,6 @@ class TestDiskStorageContract(StorageContract):
 @pytest.fixture
 def root(tmp_path: Path) -> Path:
     return tmp_path / "root"
-
-
-@pytest.fixture
-def storages(root: Path) -> Iterator[list[DiskStorage]]:
-    """Instances opened by a test (append to the list); all closed afterwards."""
-    opened: list[DiskStorage] = []
-    yield opened
-    for storage in opened:
-        storage.close()
 
 
 def _open(storages: list[DiskStorage], root: Path, **options: Any) -> DiskStorage:

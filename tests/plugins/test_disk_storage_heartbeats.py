@@ -8,7 +8,6 @@ import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -62,20 +61,6 @@ READER = textwrap.dedent(
     print(json.dumps({i: [t.state.value, t.last_heartbeat] for i, t in history.items()}))
     """
 )
-
-
-@pytest.fixture
-def root(tmp_path: Path) -> Path:
-    return tmp_path / "root"
-
-
-@pytest.fixture
-def storages(root: Path) -> Iterator[list[DiskStorage]]:
-    """Instances opened by a test (append to the list); all closed afterwards."""
-    opened: list[DiskStorage] = []
-    yield opened
-    for storage in opened:
-        storage.close()
 
 
 def _open(storages: list[DiskStorage], root: Path) -> DiskStorage:
