@@ -5,7 +5,7 @@ The public API; everything else is reachable through its submodules.
 
 import warnings
 
-from neps_core import algorithms
+from neps_core import algorithms, tblogger
 from neps_core.api import plot, run, save_pipeline_results, status
 from neps_core.ask_and_tell import AskAndTell, AskedTrial
 from neps_core.errors import (
@@ -73,8 +73,6 @@ _STATE_HINT = (
     "docs/neps.md)"
 )
 _NEPS_ONLY = {
-    "tblogger": "the TensorBoard plugin: run(..., plugins=['neps_core_plugins.tensorboard:"
-    "TensorBoardLogger']), see docs/monitoring.md",
     "create_config": "a configuration written as a dict, checked by "
     "PipelineSpace.validate_config and recorded with import_trials",
     "load_yamls": "run(run_config='run.yaml'), or neps_core.run_config.load_run_config",
@@ -171,4 +169,5 @@ __all__ = [
     "run",
     "save_pipeline_results",
     "status",
+    "tblogger",
 ]

@@ -33,7 +33,9 @@ from typing import TYPE_CHECKING, Any, Protocol
 import attrs
 
 from neps_core.errors import SettingsError
+from neps_core.evaluation import trial_context
 from neps_core.evaluation.child_runner import call_evaluate_pipeline, decode, encode
+from neps_core.evaluation.trial_context import TrialContext
 
 if TYPE_CHECKING:
     from neps_core.config import RunSettings
@@ -158,6 +160,25 @@ def _decode_arguments(data: Any) -> dict[str, Any]:
     return arguments
 
 
+def _encode_context(context: TrialContext | None) -> dict[str, str | None] | None:
+    """The trial rank 0 evaluates, for helpers the other ranks' calls make (``tblogger``)."""
+    if context is None:
+        return None
+    return {key: None if value is None else str(value) for key, value in vars(context).items()}
+
+
+def _decode_context(data: dict[str, str | None] | None) -> TrialContext | None:
+    if data is None:
+        return None
+    previous, root = data["previous_pipeline_directory"], data["root_directory"]
+    return TrialContext(
+        trial_id=str(data["trial_id"]),
+        pipeline_directory=Path(str(data["pipeline_directory"])),
+        previous_pipeline_directory=None if previous is None else Path(previous),
+        root_directory=None if root is None else Path(root),
+    )
+
+
 # -- what run() calls ---------------------------------------------------------------------------
 def maybe_run_as_nonzero_rank(settings: RunSettings) -> Summary | None:
     """On ranks other than 0: follow rank 0's evaluations, then return the run's summary.
@@ -176,7 +197,8 @@ def maybe_run_as_nonzero_rank(settings: RunSettings) -> Summary | None:
     while (message := channel.receive())["kind"] == "trial":
         followed += 1
         try:
-            call_evaluate_pipeline(function, _decode_arguments(message["arguments"]))
+            arguments = _decode_arguments(message["arguments"])
+            call_evaluate_pipeline(function, arguments, _decode_context(message["context"]))
         except Exception:  # rank 0 reports the trial; its error is the one that counts
             logger.exception("Rank %d: evaluate_pipeline raised", launch.rank)
     logger.info("Rank %d followed %d evaluations of rank 0", launch.rank, followed)
@@ -222,7 +244,10 @@ def _leading(function: Callable[..., Any], channel: Channel) -> Callable[..., An
 
     @functools.wraps(function)
     def leading(**arguments: Any) -> Any:
-        channel.send({"kind": "trial", "arguments": _encode_arguments(arguments)})
+        context = _encode_context(trial_context.current())
+        channel.send(
+            {"kind": "trial", "arguments": _encode_arguments(arguments), "context": context}
+        )
         return function(**arguments)
 
     return leading

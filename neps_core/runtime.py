@@ -28,6 +28,7 @@ from neps_core.errors import (
     add_note,
 )
 from neps_core.estimate_wait import CostEstimateWait, ResultsWait
+from neps_core.evaluation.trial_context import TrialContext
 from neps_core.heartbeat import Heartbeat
 from neps_core.history import TrialHistory
 from neps_core.interfaces import EvaluationJob, EvaluationOutcome
@@ -251,8 +252,9 @@ class Worker:
         self.context.plugins.notify("neps_trial_sampled", run=self.context, trial=trial)
         directory = self.context.storage.trial_directory(trial.id)
         make_folder(directory)
+        context = self._trial_context(trial, directory)
         try:
-            arguments = self._arguments(trial, directory)
+            arguments = self._arguments(trial, context)
         except Exception as error:  # an operation's constructor refused this configuration
             add_note(error, f"neps_core: while building the pipeline of trial {trial.id}")
             formatted = traceback.format_exc()
@@ -263,6 +265,7 @@ class Worker:
             function=self.settings.evaluate_pipeline,  # type: ignore[arg-type]
             arguments=arguments,
             pipeline_directory=directory,
+            context=context,
         )
         with self._evaluator_errors():
             self.context.evaluator.submit(job)
@@ -284,17 +287,23 @@ class Worker:
     def _evaluator_errors(self) -> AbstractContextManager[None]:
         return self.context.plugins.errors_of("evaluator", type(self.context.evaluator))
 
-    def _arguments(self, trial: Trial, directory: Path) -> dict[str, Any]:
-        storage = self.context.storage
-        available = {
-            "pipeline_directory": directory,
-            "previous_pipeline_directory": (
-                None
-                if trial.previous_trial_id is None
-                else storage.trial_directory(trial.previous_trial_id)
+    def _trial_context(self, trial: Trial, directory: Path) -> TrialContext:
+        previous = trial.previous_trial_id
+        return TrialContext(
+            trial_id=trial.id,
+            pipeline_directory=directory,
+            previous_pipeline_directory=(
+                None if previous is None else self.context.storage.trial_directory(previous)
             ),
+            root_directory=self.settings.root_directory,
+        )
+
+    def _arguments(self, trial: Trial, context: TrialContext) -> dict[str, Any]:
+        available = {
+            "pipeline_directory": context.pipeline_directory,
+            "previous_pipeline_directory": context.previous_pipeline_directory,
             "pipeline_id": trial.id,
-            "root_directory": self.settings.root_directory,
+            "root_directory": context.root_directory,
         }
         arguments = self.context.space.resolve(trial.config)
         arguments.update((name, available[name]) for name in self._injected)

@@ -37,11 +37,8 @@ import attrs
 from neps_core import hookimpl
 from neps_core.errors import EvaluationTimeoutError
 from neps_core.evaluation import orphan_guardian
-from neps_core.evaluation.child_runner import (
-    RemoteEvaluationError,
-    call_evaluate_pipeline,
-    outcome_of,
-)
+from neps_core.evaluation.captured import outcome_of
+from neps_core.evaluation.child_runner import RemoteEvaluationError, call_evaluate_pipeline
 from neps_core.evaluation.children import STARTUP_ALLOWANCE, how_it_exited
 from neps_core.evaluation.main_script import (
     only_in_main,
@@ -85,7 +82,7 @@ def serve(connection: multiprocessing.connection.Connection) -> None:
             return
         if not message:  # the evaluator closes
             return
-        trial_id, job = pickle.loads(message)
+        trial_id, context, job = pickle.loads(message)
         started = time.perf_counter()
         try:
             function, arguments = pickle.loads(job)  # fails here if it cannot be imported
@@ -95,7 +92,7 @@ def serve(connection: multiprocessing.connection.Connection) -> None:
             reply: tuple[Any, ...] = (
                 "result",
                 trial_id,
-                call_evaluate_pipeline(function, arguments),
+                call_evaluate_pipeline(function, arguments, context),
             )
         except BaseException as error:
             reply = ("error", trial_id, error, traceback.format_exc())
@@ -150,19 +147,19 @@ def _dumps_job(job: EvaluationJob) -> bytes:
             cannot_pickle = error
         else:
             if plain is not None:  # nothing of the script's main guard
-                return pickle.dumps((job.trial.id, plain))
+                return pickle.dumps((job.trial.id, job.context, plain))
     try:
         import cloudpickle
     except ImportError:
         if cannot_pickle is None:  # by name: an error in the pool names what is missing
-            return pickle.dumps((job.trial.id, pickle.dumps(call)))
+            return pickle.dumps((job.trial.id, job.context, pickle.dumps(call)))
         named = unsendable_job_error(job.function, job.arguments, job.trial.id, POOL, pickle.dumps)
         raise named or TypeError(
             f"evaluate_pipeline {job.function!r} or its arguments cannot be sent to {POOL}: "
             "use module-level code, or install cloudpickle"
         ) from cannot_pickle
     try:
-        return pickle.dumps((job.trial.id, bytes(cloudpickle.dumps(call))))
+        return pickle.dumps((job.trial.id, job.context, bytes(cloudpickle.dumps(call))))
     except Exception as error:
         named = unsendable_job_error(
             job.function, job.arguments, job.trial.id, POOL, cloudpickle.dumps

@@ -77,6 +77,7 @@ class SubprocessEvaluator(Evaluator):
                 job.trial.id,
                 python=settings.python,
                 env=settings.env,
+                trial=job.context,
             )
             child = ChildProcess(launch, timeout=timeout, kill_grace=settings.kill_grace)
             child.start()

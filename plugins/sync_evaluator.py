@@ -31,7 +31,7 @@ class SyncEvaluator(Evaluator):
     def submit(self, job: EvaluationJob) -> None:
         started = time.perf_counter()
         try:
-            result = call_evaluate_pipeline(job.function, job.arguments)
+            result = call_evaluate_pipeline(job.function, job.arguments, job.context)
         except WorkerStopped:
             raise
         except (Exception, SystemExit) as error:  # sys.exit() ends the evaluation, as in a pool

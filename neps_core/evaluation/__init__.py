@@ -5,9 +5,14 @@ these modules of ``neps_core.evaluation``, and a third-party evaluator may be to
 part of the plugin API):
 
 - ``child_runner``: calling ``evaluate_pipeline`` with the arguments it names
-  (``call_evaluate_pipeline``, ``call_capturing``, ``outcome_of``), and the JSON wire format
-  results and exceptions travel in (``encode``, ``decode``, ``rebuild_exception``). It is
-  also the script a fresh interpreter runs, so it imports only the standard library.
+  (``call_evaluate_pipeline``), and the JSON wire format results and exceptions travel in
+  (``encode``, ``decode``, ``rebuild_exception``). It is also the script a fresh interpreter
+  runs, so it imports only the standard library.
+- ``captured``: calling it where a scheduler runs it, its exception kept as a value
+  (``call_capturing``), and the outcome the worker records for that (``outcome_of``).
+- ``trial_context``: which trial the running call evaluates (``TrialContext``, ``current``),
+  for helpers the function calls; pass the job's ``context`` to ``call_evaluate_pipeline``
+  or ``call_capturing`` so that they find it.
 - ``own_loop``: running an ``async def`` function's coroutine where an event loop already
   runs (a Jupyter cell), cancelled by a Ctrl-C of the caller.
 - ``processes``: ``Command`` (a trial as a shell command) and ``launch_for``, which turns a

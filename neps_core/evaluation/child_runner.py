@@ -23,7 +23,6 @@ import io
 import json
 import math
 import os
-import pickle
 import sys
 import threading
 import time
@@ -33,8 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from neps_core.errors import EvaluationTimeoutError
-    from neps_core.interfaces import EvaluationOutcome
+    from neps_core.evaluation.trial_context import TrialContext
 
 CONFIG_FILE_ENV = "NEPS_CORE_CONFIG_FILE"
 RESULT_FILE_ENV = "NEPS_CORE_RESULT_FILE"
@@ -63,15 +61,23 @@ class RemoteEvaluationError(Exception):
     """An exception from a child process whose own type could not be rebuilt here."""
 
 
-def call_evaluate_pipeline(function: Callable[..., Any], arguments: Mapping[str, Any]) -> Any:
+def call_evaluate_pipeline(
+    function: Callable[..., Any], arguments: Mapping[str, Any], context: TrialContext | None = None
+) -> Any:
     """``function(**arguments)``; the coroutine an ``async def`` function returns is run to
     its end, so such a function works with every evaluator.
 
     Where an event loop already runs in this thread (a Jupyter cell), ``asyncio.run`` is
     refused: the coroutine then gets a loop of its own in a helper thread (``own_loop``), and a
     Ctrl-C cancels it. ``asyncio`` is imported only for a coroutine (this module runs in a
-    fresh interpreter per trial).
+    fresh interpreter per trial). ``context`` (the job's): the trial the call evaluates, for
+    helpers the function calls (``trial_context``; a child of this file reads its environment).
     """
+    if context is not None:  # not in a child of this file: it imports no more than it must
+        from neps_core.evaluation.trial_context import evaluating
+
+        with evaluating(context):
+            return call_evaluate_pipeline(function, arguments)
     value = function(**arguments)
     if not isinstance(value, Coroutine):
         return value
@@ -85,86 +91,6 @@ def call_evaluate_pipeline(function: Callable[..., Any], arguments: Mapping[str,
     from neps_core.evaluation.own_loop import run_in_a_loop_of_its_own
 
     return run_in_a_loop_of_its_own(value)
-
-
-#: What one call of ``evaluate_pipeline`` on a remote worker produced, in a picklable form:
-#: ``("result", value, None, seconds)`` or ``("error", exception, traceback, seconds)``.
-Captured = tuple[str, Any, "str | None", float]
-
-
-def call_capturing(function: Callable[..., Any], arguments: Mapping[str, Any]) -> Captured:
-    """Call ``function(**arguments)`` where a scheduler runs it (a dask task, a SLURM job).
-
-    Exceptions are returned, not raised, so they reach the core with their own type and
-    traceback instead of as the scheduler's wrapper error; one that cannot be pickled back (or
-    rebuilt: its ``__init__`` takes other arguments) is replaced by a
-    :class:`RemoteEvaluationError` carrying its type and message. A result that cannot be
-    pickled fails the trial the same way instead of the scheduler's transfer.
-    """
-    started = time.perf_counter()
-    try:
-        value = call_evaluate_pipeline(function, arguments)
-    except BaseException as error:
-        trace = traceback.format_exc()
-        from neps_core.evaluation.main_script import pickled_error  # not at the top: a script
-
-        try:
-            pickle.loads(pickled_error(error))
-        except Exception:
-            error = RemoteEvaluationError(exception_text(error))
-        return "error", error, trace, time.perf_counter() - started
-    try:
-        pickle.dumps(value)
-    except Exception as problem:
-        from neps_core.evaluation.main_script import with_plain_values  # not at the top: a script
-
-        try:
-            value = with_plain_values(value)
-        except Exception:
-            unsendable = RemoteEvaluationError(
-                f"the result {type(value).__name__}: {value!r:.200} cannot be sent back ({problem})"
-            )
-            return "error", unsendable, None, time.perf_counter() - started
-    return "result", value, None, time.perf_counter() - started
-
-
-def outcome_of(
-    trial_id: str,
-    captured: Captured,
-    metadata: Mapping[str, Any] | None = None,
-    *,
-    timeout: float | None = None,
-) -> EvaluationOutcome:
-    """The outcome the worker records for what :func:`call_capturing` returned (or a reply of
-    the same parts), a timeout if it was :func:`overdue`."""
-    from neps_core.interfaces import EvaluationOutcome  # here: the child must not import it
-
-    kind, value, trace, duration = captured
-    raised = value if kind == "error" else None
-    late = overdue(timeout, duration, raised)
-    error = raised if late is None else late
-    return EvaluationOutcome(
-        trial_id=trial_id,
-        result=value if error is None else None,
-        error=error,
-        traceback=trace,
-        duration=duration,
-        metadata={} if metadata is None else metadata,
-    )
-
-
-def overdue(
-    timeout: float | None, duration: float, raised: BaseException | None = None
-) -> EvaluationTimeoutError | None:
-    """The timeout of an evaluation that ended after ``timeout`` seconds by its own clock,
-    having returned or raised ``raised``: its evaluator read its end late (busy elsewhere, or
-    not told when it started), but a timely look would have found it running and ended it."""
-    if timeout is None or duration <= timeout:
-        return None
-    from neps_core.errors import EvaluationTimeoutError  # here: the child must not import it
-
-    text = None if raised is None else exception_text(raised)
-    return EvaluationTimeoutError.came_late(timeout, duration, text)
 
 
 # -- encoding ----------------------------------------------------------------------------------

@@ -25,6 +25,7 @@ import attrs
 
 from neps_core.errors import EvaluationTimeoutError
 from neps_core.evaluation import child_runner, orphan_guardian
+from neps_core.evaluation.captured import overdue
 from neps_core.evaluation.child_runner import (
     BEGAN_FILE,
     CONFIG_FILE_ENV,
@@ -303,7 +304,7 @@ class ChildProcess:
         error = None if raised is None else child_runner.rebuild_exception(raised)
         trace = None if raised is None else raised.get("traceback")
         # Ended after its deadline but before a poll saw it (this process was busy).
-        late = None if took is None else child_runner.overdue(self.timeout, took, error)
+        late = None if took is None else overdue(self.timeout, took, error)
         if late is not None or error is not None:
             return None, late if late is not None else error, trace
         # A function's record is written once evaluate_pipeline returned: how its process

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import contextvars
 import threading
 from collections.abc import Coroutine
 from typing import Any
@@ -38,8 +39,12 @@ def run_in_a_loop_of_its_own(coroutine: Coroutine[Any, Any, Any]) -> Any:
         except BaseException as error:
             result.set_exception(error)
 
-    # A daemon thread: a coroutine that ignores its cancellation must not hold up the exit.
-    helper = threading.Thread(target=run, name="neps-core-coroutine", daemon=True)
+    # A daemon thread: a coroutine that ignores its cancellation must not hold up the exit. It
+    # runs in the caller's context: the trial being evaluated (``trial_context``) is known there.
+    caller = contextvars.copy_context()
+    helper = threading.Thread(
+        target=caller.run, args=(run,), name="neps-core-coroutine", daemon=True
+    )
     helper.start()
     try:
         return result.result()

@@ -49,6 +49,7 @@ from neps_core.evaluation.main_script import (
     only_in_main,
     unimportable_script,
 )
+from neps_core.evaluation.trial_context import TrialContext
 from neps_core.user_paths import user_path
 
 __all__ = [
@@ -92,6 +93,15 @@ def _holds_a_stand_in(data: Any) -> bool:
     if isinstance(data, dict):
         return "__object__" in data or any(map(_holds_a_stand_in, data.values()))
     return isinstance(data, list) and any(map(_holds_a_stand_in, data))
+
+
+def _known(trial: TrialContext | None) -> dict[str, Any]:
+    if trial is None:
+        return {}
+    return {
+        "root_directory": trial.root_directory,
+        "previous_pipeline_directory": trial.previous_pipeline_directory,
+    }
 
 
 def _context(injected: Mapping[str, Any], directory: Path, trial_id: str) -> dict[str, str]:
@@ -157,14 +167,17 @@ def launch_for(
     *,
     python: str | None = None,
     env: Mapping[str, str] | None = None,
+    trial: TrialContext | None = None,
 ) -> ChildLaunch:
     """How to evaluate ``function(**arguments)`` in a child: a :class:`Command` or a fresh
     Python interpreter that imports the function and calls it.
 
     ``env`` (the evaluator's) reaches both; a :class:`Command`'s own ``env`` takes precedence.
+    ``trial`` (the job's context): its root and earlier rung's folders reach the child's
+    environment even where the function does not name them (for NePS's ``tblogger``).
     """
     config, injected = _split_arguments(arguments)
-    context = _context(injected, directory, trial_id)
+    context = _context({**_known(trial), **injected}, directory, trial_id)
     if isinstance(function, Command):
         launch = function.launch(config, {**injected, "pipeline_id": trial_id}, directory, context)
         return attrs.evolve(launch, env={**(env or {}), **launch.env})  # the command's wins

@@ -16,19 +16,25 @@ from typing import Any, ClassVar
 
 import attrs
 
+from neps_core.evaluation.trial_context import TrialContext
 from neps_core.interfaces.optimizer import NoSettings
 from neps_core.models import Trial
 
 
 @attrs.frozen
 class EvaluationJob:
-    """One trial to evaluate: the function and the exact keyword arguments to call it with."""
+    """One trial to evaluate: the function and the exact keyword arguments to call it with.
+
+    ``context``: the trial and its folders, for ``call_evaluate_pipeline(..., context=...)``
+    (helpers the function calls, NePS's ``tblogger``, find the trial there).
+    """
 
     trial: Trial
     function: Callable[..., Any]
     arguments: Mapping[str, Any]
     pipeline_directory: Path
     timeout: float | None = None
+    context: TrialContext | None = None
 
 
 @attrs.frozen

@@ -32,13 +32,10 @@ from typing import Any, ClassVar
 import attrs
 
 from neps_core.errors import EvaluationTimeoutError
-from neps_core.evaluation.child_runner import (
-    Captured,
-    RemoteEvaluationError,
-    call_capturing,
-    outcome_of,
-)
+from neps_core.evaluation.captured import Captured, call_capturing, outcome_of
+from neps_core.evaluation.child_runner import RemoteEvaluationError
 from neps_core.evaluation.main_script import pickled_error, unimportable_script, unsendable_outcome
+from neps_core.evaluation.trial_context import TrialContext
 from neps_core.interfaces import EvaluationJob, EvaluationOutcome, Evaluator
 from neps_core_plugins.dask_evaluator.settings import DaskSettings
 from neps_core_plugins.dask_evaluator.watch import WorkerWatch
@@ -61,7 +58,7 @@ def _distributed() -> Any:
 
 
 def evaluate_remotely(
-    function: Callable[..., Any], arguments: Mapping[str, Any]
+    function: Callable[..., Any], arguments: Mapping[str, Any], context: TrialContext | None = None
 ) -> tuple[Captured, str | None]:
     """Runs on a dask worker: what ``call_capturing`` returns, and the worker's address.
 
@@ -71,7 +68,7 @@ def evaluate_remotely(
     worker = None
     with contextlib.suppress(ValueError):  # not on a worker (e.g. a synchronous scheduler)
         worker = _distributed().get_worker().address
-    kind, value, trace, duration = call_capturing(function, arguments)
+    kind, value, trace, duration = call_capturing(function, arguments, context)
     if kind == "error":
         value = _pickled_by_python(value)
     return (kind, value, trace, duration), worker
@@ -221,7 +218,12 @@ class DaskEvaluator(Evaluator):
         key = f"neps-core-trial-{job.trial.id}-{uuid.uuid4().hex[:8]}"
         try:
             future = self.client.submit(
-                evaluate_remotely, job.function, dict(job.arguments), key=key, pure=False
+                evaluate_remotely,
+                job.function,
+                dict(job.arguments),
+                job.context,
+                key=key,
+                pure=False,
             )
         except Exception as error:  # a part that cannot be pickled fails the trial
             dumps = _distributed().protocol.pickle.dumps  # what dask itself pickles with

@@ -40,7 +40,7 @@ import attrs
 
 from neps_core.errors import EvaluationLostError, EvaluationTimeoutError
 from neps_core.evaluation import orphan_guardian
-from neps_core.evaluation.child_runner import outcome_of
+from neps_core.evaluation.captured import outcome_of
 from neps_core.evaluation.main_script import unsendable_outcome
 from neps_core.interfaces import EvaluationJob, EvaluationOutcome, Evaluator
 from neps_core_plugins.slurm_evaluator.jobs import (
@@ -138,7 +138,9 @@ class SlurmEvaluator(Evaluator):
                 orphan_guardian.prepare()  # running, it learns of the job's group at once
             worker = this_worker() if local else None  # whose end ends a local job
             arguments = dict(job.arguments)
-            submitted = executor.submit(evaluate_in_job, payload, arguments, search_path, worker)
+            submitted = executor.submit(
+                evaluate_in_job, payload, arguments, search_path, worker, job.context
+            )
         except Exception as error:  # a part that cannot be pickled fails the trial (not sbatch)
             self._finished.append(unsendable_outcome(job, error, "a SLURM job", cloudpickle.dumps))
             return

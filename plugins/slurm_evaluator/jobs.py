@@ -13,12 +13,9 @@ from typing import Any, cast
 
 import yaml
 
-from neps_core.evaluation.child_runner import (
-    Captured,
-    call_capturing,
-    describe_exception,
-    rebuild_exception,
-)
+from neps_core.evaluation.captured import Captured, call_capturing
+from neps_core.evaluation.child_runner import describe_exception, rebuild_exception
+from neps_core.evaluation.trial_context import TrialContext
 from neps_core_plugins.slurm_evaluator.local_groups import lead_own_group
 
 #: The file in a trial's folder naming its SLURM job, for a worker that takes the trial over.
@@ -63,8 +60,10 @@ def evaluate_in_job(
     arguments: Mapping[str, Any],
     search_path: Sequence[str],
     worker: tuple[int, str | None] | None = None,
+    context: TrialContext | None = None,
 ) -> Captured:
-    """Runs inside the job: what :func:`~neps_core.evaluation.child_runner.call_capturing` returns.
+    """Runs inside the job: what :func:`~neps_core.evaluation.captured.call_capturing` returns
+    (``context``: the trial, for helpers the function calls).
 
     The function arrives pickled separately, so that the submitting process's import path is
     in place before it is loaded (a function from a module next to the user's script). Returning
@@ -84,7 +83,7 @@ def evaluate_in_job(
     sys.path.extend(entry for entry in search_path if entry not in sys.path)
     function = pickle.loads(payload)
     _publish_script_errors(function)
-    return call_capturing(function, arguments)
+    return call_capturing(function, arguments, context)
 
 
 def _publish_script_errors(function: Any) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 import os
 import re
-import struct
 import subprocess
 import sys
 from collections import defaultdict
@@ -13,7 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tensorboardX.proto import api_pb2, event_pb2, plugin_hparams_pb2
+from tensorboard_events import read_events
+from tensorboardX.proto import api_pb2, plugin_hparams_pb2
 
 import neps_core as neps
 from neps_core_plugins.tensorboard import ENVIRONMENT_VARIABLE, TensorBoardLogger
@@ -23,22 +23,6 @@ SPACE = {
     "act": neps.Categorical(("relu", "tanh")),
     "epochs": neps.IntegerFidelity(1, 4),
 }
-
-
-def read_events(directory: Path) -> list[Any]:
-    """Every event in the event files of ``directory`` (length, crc, data, crc per record)."""
-    events = []
-    for path in sorted(directory.glob("events.out.tfevents.*")):
-        data = path.read_bytes()
-        offset = 0
-        while offset < len(data):
-            (length,) = struct.unpack("<Q", data[offset : offset + 8])
-            payload = data[offset + 12 : offset + 12 + length]
-            offset += 12 + length + 4
-            event = event_pb2.Event()
-            event.ParseFromString(payload)
-            events.append(event)
-    return events
 
 
 def read_trial(directory: Path) -> tuple[dict[str, Any], dict[str, list[tuple[int, float]]]]:

@@ -1,0 +1,122 @@
+"""NePS's ``neps.tblogger``: a TensorBoard writer for the trial being evaluated.
+
+A NePS script logs its own curves from inside ``evaluate_pipeline``::
+
+    writer = neps.tblogger.ConfigWriter(write_summary_incumbent=True)
+    for epoch in range(epochs):
+        writer.add_scalar("loss", loss, epoch)
+    writer.close()
+
+The writer (tensorboardX's ``SummaryWriter``, or torch's where tensorboardX is missing) writes
+into ``tbevents`` in the trial's folder. A trial that continues an earlier rung (a fidelity
+promotion) writes on into that rung's events, so a configuration's curve runs on across
+rungs; a note ``tbevents_home.txt`` in its own folder says where. The writer is closed when
+the evaluation ends, if the function did not close it.
+
+``write_summary_incumbent=True`` (NePS's default) or ``WriteIncumbent()`` asks for the run's
+best objective so far in ``<root>/summary_tb`` (tag ``Summary/Incumbent_graph``, one step per
+successful trial): the worker adds it once the trial's result is recorded
+(``neps_core_plugins.tblogger_incumbent``).
+
+Which trial is known to the built-in evaluators (``neps_core.evaluation.trial_context``);
+elsewhere (an ask-and-tell loop) pass ``pipeline_directory`` (and
+``previous_pipeline_directory``) yourself.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+from typing import Any
+
+from neps_core.evaluation import trial_context
+
+#: The trial's own events, or (a promotion) the file naming the earlier rung's events.
+EVENTS_DIRECTORY = "tbevents"
+EVENTS_HOME_FILE = "tbevents_home.txt"
+#: Left in a trial's folder to ask the worker for the incumbent's curve when it ends.
+INCUMBENT_MARKER = ".neps_tblogger_incumbent"
+INCUMBENT_DIRECTORY = "summary_tb"
+INCUMBENT_TAG = "Summary/Incumbent_graph"
+
+_OUTSIDE = (
+    "tblogger.{what}() was called outside a trial's evaluation by neps_core.run: pass "
+    "pipeline_directory= (and previous_pipeline_directory= for a promotion) to ConfigWriter"
+)
+
+
+def summary_writer_class() -> Any:
+    """tensorboardX's ``SummaryWriter`` (neps-core's ``tensorboard`` extra), else torch's."""
+    try:
+        from tensorboardX import SummaryWriter
+    except ImportError:
+        try:
+            from torch.utils.tensorboard import SummaryWriter  # needs the tensorboard package
+        except ImportError as error:
+            raise ImportError(
+                "neps_core.tblogger needs tensorboardX: pip install 'neps-core[tensorboard]' "
+                "(or torch with tensorboard)"
+            ) from error
+    return SummaryWriter
+
+
+def new_writer(directory: Path) -> Any:
+    """A writer of an event file of its own in ``directory``: tensorboardX names a file by the
+    second and host only, so a second writer there (the next rung's, another worker's) within
+    that second would have overwritten the first one's file."""
+    return summary_writer_class()(str(directory), filename_suffix=f".{uuid.uuid4().hex[:12]}")
+
+
+def ConfigWriter(
+    *,
+    write_summary_incumbent: bool = True,
+    root_directory: str | Path | None = None,
+    pipeline_directory: str | Path | None = None,
+    previous_pipeline_directory: str | Path | None = None,
+) -> Any:
+    """A ``SummaryWriter`` into the events of the trial being evaluated (see the module).
+
+    The directories default to the trial's; ``root_directory`` is accepted for NePS's
+    signature (the worker knows the root).
+    """
+    del root_directory  # the worker that records the trial draws the incumbent's curve
+    context = trial_context.current()
+    if pipeline_directory is None:
+        if context is None:
+            raise RuntimeError(_OUTSIDE.format(what="ConfigWriter"))
+        pipeline_directory = context.pipeline_directory
+        previous_pipeline_directory = context.previous_pipeline_directory
+    own = Path(pipeline_directory)
+    events = _events_directory(own, previous_pipeline_directory)
+    writer = new_writer(events)
+    trial_context.at_end(writer.close)
+    if write_summary_incumbent:
+        (own / INCUMBENT_MARKER).touch()
+    return writer
+
+
+def WriteIncumbent() -> None:
+    """Ask for the run's best objective so far in ``<root>/summary_tb`` when this trial ends."""
+    context = trial_context.current()
+    if context is None:
+        raise RuntimeError(_OUTSIDE.format(what="WriteIncumbent"))
+    (context.pipeline_directory / INCUMBENT_MARKER).touch()
+
+
+def _events_directory(own: Path, previous: str | Path | None) -> Path:
+    """The earlier rung's events where it logged any, noted in ``own``; else ``own``'s."""
+    earlier = None if previous is None else events_of(Path(previous))
+    if earlier is None:
+        return own / EVENTS_DIRECTORY
+    (own / EVENTS_HOME_FILE).write_text(os.path.relpath(earlier, own), encoding="utf-8")
+    return earlier
+
+
+def events_of(folder: Path) -> Path | None:
+    """Where the trial of ``folder`` logged its events, if it did."""
+    home = folder / EVENTS_HOME_FILE
+    if home.is_file():
+        return (folder / home.read_text(encoding="utf-8").strip()).resolve()
+    own = folder / EVENTS_DIRECTORY
+    return own if own.is_dir() else None

@@ -1,0 +1,150 @@
+"""NePS's ``neps.tblogger``: a trial's own TensorBoard writer, on across rungs, and the
+incumbent's curve, under the evaluators that run the function elsewhere too."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tensorboard_events import scalars
+
+import neps_core as neps
+from neps_core.tblogger import EVENTS_DIRECTORY, EVENTS_HOME_FILE, INCUMBENT_TAG, events_of
+
+
+def log_epochs(lr: float, epochs: int) -> float:
+    """Logs a point per epoch; its folders come from the trial being evaluated."""
+    writer = neps.tblogger.ConfigWriter(write_summary_incumbent=True)
+    for epoch in range(epochs):
+        writer.add_scalar(f"loss_at_{epochs}", lr / (epoch + 1), epoch)
+    # left open on purpose: the evaluation's end closes (and so flushes) it
+    return lr / epochs
+
+
+def run(root: Path, evaluator: Any, top: int, evaluations: int) -> neps.Summary:
+    return neps.run(
+        log_epochs,
+        {"lr": neps.Float(0.01, 1.0), "epochs": neps.IntegerFidelity(1, top)},
+        root_directory=root,
+        optimizer="hyperband",
+        evaluations_to_spend=evaluations,
+        evaluator=evaluator,
+    )
+
+
+def check_events(root: Path) -> None:
+    """Every first rung has its events; each promotion wrote on into its first rung's."""
+    trials = neps.status(root).trials
+    by_id = {trial.id: trial for trial in trials}
+    promoted = [trial for trial in trials if trial.previous_trial_id is not None]
+    assert promoted, "the budget must reach a promotion"
+    for trial in trials:
+        folder = root / "configs" / f"config_{trial.id}"
+        first = trial
+        while first.previous_trial_id is not None:
+            first = by_id[first.previous_trial_id]
+        home = root / "configs" / f"config_{first.id}" / EVENTS_DIRECTORY
+        assert events_of(folder) == home.resolve() or events_of(folder) == home
+        if trial is not first:
+            assert (folder / EVENTS_HOME_FILE).is_file()
+            assert not (folder / EVENTS_DIRECTORY).exists()
+    for trial in promoted:
+        home = events_of(root / "configs" / f"config_{trial.id}")
+        assert home is not None
+        epochs = int(trial.config["epochs"])
+        assert [step for step, _ in scalars(home, f"loss_at_{epochs}")] == list(range(epochs))
+
+
+def check_incumbent(root: Path) -> None:
+    """One point per success, the best objective so far, as status ranks it at the end."""
+    summary = neps.status(root)
+    points = sorted(scalars(root / "summary_tb", INCUMBENT_TAG))
+    successes = summary.counts["success"]
+    assert [step for step, _ in points] == list(range(successes))
+    values = [value for _, value in points]
+    assert values == sorted(values, reverse=True)
+    assert summary.best_trial is not None
+    assert values[-1] == pytest.approx(summary.best_trial.objective)
+
+
+@pytest.mark.parametrize(
+    ("evaluator", "top", "evaluations"),
+    [
+        # hyperband's first bracket (eta 3): 13 trials reach two promotions, a chain of rungs
+        ("sync", 9, 13),
+        ("process_pool", 3, 4),
+        # a fresh interpreter per trial imports tensorboardX, and with it torch: seconds each
+        pytest.param("subprocess", 3, 4, marks=pytest.mark.slow),
+        pytest.param({"name": "dask", "n_workers": 1}, 3, 4, marks=pytest.mark.slow),
+        pytest.param({"name": "slurm", "cluster": "local"}, 3, 4, marks=pytest.mark.slow),
+    ],
+    ids=["sync", "process_pool", "subprocess", "dask", "slurm"],
+)
+def test_each_trial_logs_into_its_configurations_events(
+    tmp_path: Path, evaluator: Any, top: int, evaluations: int
+) -> None:
+    root = tmp_path / "root"
+    run(root, evaluator, top, evaluations)
+    check_events(root)
+    check_incumbent(root)
+
+
+def test_outside_a_trial_the_writer_asks_for_the_trials_folder(tmp_path: Path) -> None:
+    with pytest.raises(RuntimeError, match="pipeline_directory="):
+        neps.tblogger.ConfigWriter()
+    with pytest.raises(RuntimeError, match="WriteIncumbent"):
+        neps.tblogger.WriteIncumbent()
+    writer = neps.tblogger.ConfigWriter(pipeline_directory=tmp_path, write_summary_incumbent=False)
+    writer.add_scalar("loss", 0.5, 0)
+    writer.close()
+    assert scalars(tmp_path / EVENTS_DIRECTORY, "loss") == [(0, 0.5)]
+
+
+def only_the_incumbent(x: float) -> float:
+    neps.tblogger.WriteIncumbent()
+    return x
+
+
+def test_write_incumbent_alone_draws_the_curve_without_trial_events(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    neps.run(
+        only_the_incumbent, {"x": neps.Float(0.0, 1.0)}, root_directory=root, evaluations_to_spend=5
+    )
+    check_incumbent(root)
+    assert not list(root.rglob(EVENTS_DIRECTORY))
+
+
+def test_a_neps_script_importing_tblogger_from_the_package_runs(tmp_path: Path) -> None:
+    script = tmp_path / "neps_script.py"
+    script.write_text(
+        textwrap.dedent(
+            """
+            import sys
+            import neps_core as neps
+            from neps_core import tblogger
+
+            def evaluate_pipeline(lr):
+                writer = tblogger.ConfigWriter(write_summary_incumbent=True)
+                writer.add_scalar("loss", lr, 0)
+                writer.add_hparams({"lr": lr}, {"loss_val": lr})
+                writer.close()
+                return lr
+
+            if __name__ == "__main__":
+                neps.run(evaluate_pipeline, {"lr": neps.Float(0.1, 1.0)},
+                         root_directory=sys.argv[1], evaluations_to_spend=3)
+            """
+        )
+    )
+    root = tmp_path / "root"
+    done = subprocess.run(
+        [sys.executable, str(script), str(root)], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    for folder in (root / "configs").iterdir():
+        assert len(scalars(folder / EVENTS_DIRECTORY, "loss")) == 1
+    check_incumbent(root)
