@@ -96,7 +96,7 @@ _NEPS_ONLY = {
     "convert_operation_to_callable": "the value evaluate_pipeline receives: an Operation "
     "arrives already called (a ready torch.nn.Module, say), see docs/spaces/language.md",
     "warmstart_neps": "import_trials(evaluated_trials, root_directory, pipeline_space) with "
-    "plain configurations and their results, before run()",
+    "the configurations (plain or NePS's resolution records) and their results, before run()",
     "load_and_merge_yamls": "run(run_config='run.yaml') with run()'s arguments on top, or "
     "neps_core.run_config.load_run_config(path, overrides) for the merged arguments",
 }

@@ -25,6 +25,7 @@ from neps_core.errors import ObjectiveCountError
 from neps_core.history import TrialHistory
 from neps_core.interfaces import Optimizer, Storage
 from neps_core.models import Report, Trial, TrialState
+from neps_core.neps_keys import from_neps_keys
 from neps_core.overwrite import overwrite_run
 from neps_core.plugin_manager import Plugins, load_plugins
 from neps_core.presence import present_in
@@ -59,9 +60,10 @@ def import_trials(
 
     Args:
         evaluated_trials: ``(config, result)`` pairs. Each config must fit the space
-            (missing ``Constant`` values are filled in); each result follows the
-            ``evaluate_pipeline`` contract (a number, a tuple, a dict with
-            ``objective_to_minimize``, ...).
+            (missing ``Constant`` values are filled in; NePS's resolution records,
+            ``SAMPLING__Resolvable.<name>::...`` and ``ENVIRONMENT__<name>`` keys, read as
+            the space's names and values); each result follows the ``evaluate_pipeline``
+            contract (a number, a tuple, a dict with ``objective_to_minimize``, ...).
         root_directory: The run to import into; a new run is started when it has none.
         pipeline_space: The space; required for a new run, and checked against the saved
             space of an existing one.
@@ -76,7 +78,9 @@ def import_trials(
         toward the run's budgets like any other trial.
 
     Raises:
-        ValueError: A config does not fit the space; the message names its index and why.
+        ValueError: A config does not fit the space; the message names its index and why
+            (for a key of NePS's, the key: one of a structural configuration, a value drawn
+            inside an operation or a resampled parameter, has no parameter here).
         TypeError: A result breaks the ``evaluate_pipeline`` contract (index named).
         ObjectiveCountError: Results with another number of objectives than the others, or
             than the run's (index named; nothing is imported).
@@ -253,7 +257,7 @@ def _stored_decision(parameter: Categorical, value: Any) -> Any:
 def _parse(
     index: int, config: Mapping[str, Any], result: Any, space: PipelineSpace
 ) -> tuple[dict[str, Any], ParsedResult]:
-    full = dict(config)
+    full = from_neps_keys(config, space, f"evaluated_trials[{index}]")
     fidelity = space.fidelity_name
     if fidelity is not None and space.fidelity is not None and fidelity not in full:
         full[fidelity] = space.fidelity.upper  # as NePS: a full evaluation

@@ -15,8 +15,11 @@ from typing import Any
 
 import yaml
 
+from neps_core.components import resolve_space
 from neps_core.errors import NepsCoreError
 from neps_core.models import Report
+from neps_core.neps_keys import from_neps_keys
+from neps_core.plugin_manager import load_plugins
 from neps_core.serialization import read_yaml
 from neps_core.user_paths import user_path
 
@@ -36,7 +39,9 @@ def is_neps_results_directory(root: Path) -> bool:
     return (root / NEPS_MARKER).is_file() and not any((root / name).exists() for name in ours)
 
 
-def read_neps_results(root_directory: str | Path) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+def read_neps_results(
+    root_directory: str | Path, pipeline_space: Any = None
+) -> list[tuple[dict[str, Any], dict[str, Any]]]:
     """The finished trials of the NePS run in ``root_directory`` as ``(config, result)`` pairs.
 
     A success gives its objective, cost, learning curve and extra; a failed or crashed trial
@@ -45,11 +50,19 @@ def read_neps_results(root_directory: str | Path) -> list[tuple[dict[str, Any], 
     read from its storage, which (a plugin's) need not write the report files; where that
     storage cannot be opened (a copy without it, its plugin gone), from the report files.
 
+    NePS keys the configurations of a ``PipelineSpace`` run by its ``neps_*`` optimizers by
+    their resolution (``SAMPLING__Resolvable.<name>::<kind>__...``, ``ENVIRONMENT__<name>``,
+    a categorical as its index). Given ``pipeline_space``, they read as its names and
+    values; without it, as stored, and ``import_trials`` translates them with its space.
+
     Raises:
         FileNotFoundError: ``root_directory`` has no ``configs/config_<id>`` folders.
-        ValueError: A config or report file is no YAML mapping (the file is named).
+        ValueError: A config or report file is no YAML mapping (the file is named); a key
+            of NePS's that names no parameter of ``pipeline_space`` or a value inside one (a
+            structural configuration), named with its trial folder.
     """
     root = user_path(root_directory, "root_directory")
+    space = None if pipeline_space is None else resolve_space(pipeline_space, load_plugins(()))
     try:
         ours = _from_the_runs_storage(root)
     except NepsCoreError as error:
@@ -66,6 +79,8 @@ def read_neps_results(root_directory: str | Path) -> list[tuple[dict[str, Any], 
         if report_file is None:
             continue
         config = _mapping(folder / "config.yaml")
+        if space is not None:
+            config = from_neps_keys(config, space, str(folder.relative_to(root)))
         pairs.append((config, _result(_mapping(report_file))))
     return pairs
 
