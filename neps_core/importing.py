@@ -10,7 +10,6 @@ from __future__ import annotations
 import functools
 import json
 import logging
-import os
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
@@ -23,6 +22,7 @@ from neps_core.components import build_optimizer, resolve_space, select_optimize
 from neps_core.config import DEFAULT_STALE_AFTER, RunSettings, run_directory
 from neps_core.errors import ObjectiveCountError
 from neps_core.history import TrialHistory
+from neps_core.import_call import are_pairs, bind_import_call
 from neps_core.interfaces import Optimizer, Storage
 from neps_core.models import Report, Trial, TrialState
 from neps_core.neps_keys import from_neps_keys
@@ -43,20 +43,23 @@ logger = logging.getLogger(__name__)
 
 
 def import_trials(
-    evaluated_trials: Sequence[tuple[Mapping[str, Any], Any]] | Any,
-    *positional: Any,
+    *args: Any,
+    evaluated_trials: Sequence[tuple[Mapping[str, Any], Any]] | None = None,
     root_directory: str | Path | None = None,
     pipeline_space: Any = None,
-    overwrite_root_directory: bool = False,
-    optimizer: Any = "auto",
+    overwrite_root_directory: bool | None = None,
+    optimizer: Any = None,
     storage: Any = None,
     plugins: Iterable[object] = (),
 ) -> list[Trial]:
     """Record ``(config, result)`` pairs evaluated elsewhere as finished trials of a run.
 
-    Called as NePS's ``import_trials(evaluated_trials, root_directory, pipeline_space)``
-    (positionally or by keyword), or in the order of NePS's examples,
-    ``import_trials(pipeline_space, evaluated_trials, root_directory=...)``.
+    Called as NePS's ``import_trials(evaluated_trials, root_directory, pipeline_space=None,
+    overwrite_root_directory=False, optimizer="auto")``, positionally or by keyword, or with
+    the space first, as NePS's earlier examples call it: ``import_trials(pipeline_space,
+    evaluated_trials, root_directory, ...)``, also ``import_trials(space, pairs,
+    root_directory=...)`` and ``import_trials(space, evaluated_trials=..., ...)``. An
+    argument given as ``None`` counts as left out.
 
     Args:
         evaluated_trials: ``(config, result)`` pairs. Each config must fit the space
@@ -67,8 +70,10 @@ def import_trials(
         root_directory: The run to import into; a new run is started when it has none.
         pipeline_space: The space; required for a new run, and checked against the saved
             space of an existing one.
-        overwrite_root_directory: Delete ``root_directory`` first.
-        optimizer: The optimizer a new run is recorded with (as in ``run``).
+        overwrite_root_directory: Delete ``root_directory`` first (``True``; by default
+            ``False``).
+        optimizer: The optimizer a new run is recorded with (as in ``run``; by default
+            ``"auto"``).
         storage: The storage of a new run (as in ``run``); for an existing run it may be
             left out, and naming another storage than the run's is refused.
         plugins: Extra plugin objects, as in ``run``.
@@ -81,7 +86,8 @@ def import_trials(
         ValueError: A config does not fit the space; the message names its index and why
             (for a key of NePS's, the key: one of a structural configuration, a value drawn
             inside an operation or a resampled parameter, has no parameter here).
-        TypeError: A result breaks the ``evaluate_pipeline`` contract (index named).
+        TypeError: A result breaks the ``evaluate_pipeline`` contract (index named); the
+            arguments do not fit either order.
         ObjectiveCountError: Results with another number of objectives than the others, or
             than the run's (index named; nothing is imported).
 
@@ -90,21 +96,27 @@ def import_trials(
     a script that imports and then runs is run again to continue) adds nothing: the earlier
     trial is returned in its place.
     """
-    evaluated_trials, root_directory, pipeline_space = _in_order(
-        evaluated_trials, positional, root_directory, pipeline_space
-    )
-    pairs = _check_pairs(evaluated_trials)
+    named = {
+        "evaluated_trials": evaluated_trials,
+        "root_directory": root_directory,
+        "pipeline_space": pipeline_space,
+        "overwrite_root_directory": overwrite_root_directory,
+        "optimizer": optimizer,
+    }
+    call = bind_import_call(args, {name: v for name, v in named.items() if v is not None})
+    pairs = _check_pairs(call["evaluated_trials"])
     loaded = load_plugins(plugins)
-    root = run_directory(root_directory)
+    root = run_directory(call["root_directory"])
     new_run = None
-    if pipeline_space is not None:  # everything checked before anything is written
-        given = resolve_space(pipeline_space, loaded)
-        new_run = (given, _parse_all(pairs, given), _optimizer(root, given, optimizer, loaded))
+    if call["pipeline_space"] is not None:  # everything checked before anything is written
+        given = resolve_space(call["pipeline_space"], loaded)
+        parsed = _parse_all(pairs, given)
+        new_run = (given, parsed, _optimizer(root, given, call["optimizer"], loaded))
         _check_objective_counts([], new_run[1])
     spec = None if storage is None else component_spec(storage, "storage")
     overwrite = (
         functools.partial(overwrite_run, root, loaded, DEFAULT_STALE_AFTER)
-        if overwrite_root_directory
+        if call["overwrite_root_directory"]
         else None
     )
     with present_in(root, overwrite=overwrite):
@@ -161,40 +173,8 @@ def import_into(
         raise
 
 
-def _in_order(
-    first: Any, positional: Sequence[Any], root_directory: Any, pipeline_space: Any
-) -> tuple[Any, Any, Any]:
-    """``(evaluated_trials, root_directory, pipeline_space)`` from either order of
-    ``import_trials``'s positional arguments: the pairs first, or (NePS's examples) the space
-    first, followed by the pairs; keywords fill in the rest, as Python would bind them."""
-    if len(positional) > 2:
-        raise TypeError(
-            f"import_trials() takes at most 3 positional arguments ({len(positional) + 1} given)"
-        )
-    if not _are_pairs(first) and positional and _are_pairs(positional[0]):  # space first
-        given = dict(zip(("evaluated_trials", "root_directory"), positional, strict=False))
-        given["pipeline_space"] = first
-    else:
-        given = dict(zip(("root_directory", "pipeline_space"), positional, strict=False))
-        given["evaluated_trials"] = first
-    for name, value in (("root_directory", root_directory), ("pipeline_space", pipeline_space)):
-        if value is not None and name in given:
-            raise TypeError(f"import_trials() got multiple values for argument {name!r}")
-        given.setdefault(name, value)
-    if given["root_directory"] is None:
-        raise TypeError("import_trials() missing required argument: 'root_directory'")
-    return given["evaluated_trials"], given["root_directory"], given["pipeline_space"]
-
-
-def _are_pairs(value: Any) -> bool:
-    """Whether ``value`` can be ``evaluated_trials`` rather than a space (a ``PipelineSpace``
-    or its class, a dict of parameters, a YAML file, a ConfigSpace)."""
-    spaces = (str, bytes, os.PathLike, Mapping, PipelineSpace, type)
-    return isinstance(value, Iterable) and not isinstance(value, spaces)
-
-
 def _check_pairs(evaluated_trials: Any) -> list[tuple[int, tuple[Mapping[str, Any], Any]]]:
-    if not _are_pairs(evaluated_trials):
+    if not are_pairs(evaluated_trials):
         raise TypeError(
             "evaluated_trials must be a sequence of (config, result) pairs, "
             f"got {type(evaluated_trials).__name__}"

@@ -260,10 +260,38 @@ def test_nepss_example_order_space_first_is_taken(root: Path) -> None:
     for given in (dict(pipeline_space=ExampleSpace()), dict(root_directory=root)):
         with pytest.raises(TypeError, match=r"multiple values for argument '(pipeline_space|root)"):
             neps.import_trials(ExampleSpace(), pairs, root, **given)
-    with pytest.raises(TypeError, match=r"missing required argument: 'root_directory'"):
+    with pytest.raises(TypeError, match=r"missing a required argument: 'root_directory'"):
         neps.import_trials(pairs)
-    with pytest.raises(TypeError, match=r"at most 3 positional arguments \(4 given\)"):
-        neps.import_trials(pairs, root, ExampleSpace(), "disk")
+
+
+def test_nepss_positional_arguments_are_taken_in_its_order(root: Path) -> None:
+    """NePS's overwrite_root_directory and optimizer may be passed positionally; import_trials(
+    pairs, root, space, True) failed with 'takes at most 3 positional arguments'."""
+    pairs = [({"lr": 0.01, "depth": 3}, neps.UserResultDict(objective_to_minimize=0.5))]
+    neps.import_trials(pairs, root, ExampleSpace(), False, "random_search")
+    assert neps.load_optimizer_info(root)["name"] == "random_search"
+    (again,) = neps.import_trials([(pairs[0][0], 0.4)], root, ExampleSpace(), True)
+    assert again.id == "1" and len(neps.status(root).trials) == 1  # started afresh
+    with pytest.raises(TypeError, match=r"overwrite_root_directory must be True or False, got 'd"):
+        neps.import_trials(pairs, root, ExampleSpace(), "disk")  # a storage in its place
+    assert len(neps.status(root).trials) == 1  # not deleted
+    with pytest.raises(TypeError, match=r"^import_trials\(\): too many positional arguments"):
+        neps.import_trials(pairs, root, ExampleSpace(), False, "auto", "disk")
+
+
+def test_the_space_first_with_evaluated_trials_by_keyword_is_taken(root: Path) -> None:
+    """An earlier NePS convenience/import_trials.py passes import_trials(ExampleSpace(),
+    evaluated_trials=..., root_directory=...): 'got multiple values for argument'."""
+    pairs = [({"lr": 0.01, "depth": 3}, neps.UserResultDict(objective_to_minimize=0.5))]
+    (trial,) = neps.import_trials(
+        ExampleSpace(),
+        evaluated_trials=pairs,
+        root_directory=root,
+        overwrite_root_directory=True,
+        optimizer="random_search",
+    )
+    assert trial.config == pairs[0][0]
+    assert neps.load_optimizer_info(root)["name"] == "random_search"
 
 
 PRIOR_SPACE = {
