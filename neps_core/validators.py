@@ -62,6 +62,12 @@ def positive(_: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
         raise ValueError(f"{attribute.name} must be positive, got {value}")
 
 
+def share(_: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    """The value is ``None`` or a probability, between 0 and 1."""
+    if value is not None and not 0.0 <= value <= 1.0:
+        raise ValueError(f"{attribute.name} must be between 0 and 1, got {value}")
+
+
 def executable(_: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
     """The value is ``None``, an executable file, or a program found on ``PATH``.
 

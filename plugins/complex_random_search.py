@@ -20,12 +20,7 @@ from neps_core import hookimpl
 from neps_core.interfaces import Optimizer
 from neps_core.models import BudgetInfo, Proposal, Trial, TrialState
 from neps_core.space.enumeration import ConfigKeys, unique_proposals
-from neps_core.validators import one_of, positive
-
-
-def _share(_: Any, attribute: attrs.Attribute[Any], value: float) -> None:
-    if not 0.0 <= value <= 1.0:
-        raise ValueError(f"{attribute.name} must be between 0 and 1, got {value}")
+from neps_core.validators import one_of, positive, share
 
 
 @attrs.frozen
@@ -39,8 +34,8 @@ class ComplexRandomSearchSettings:
     only be ``True`` or ``"highest fidelity"``: the fidelity stays at its maximum.
     """
 
-    prior_share: float = attrs.field(default=1 / 3, validator=_share)
-    mutation_share: float = attrs.field(default=1 / 3, validator=_share)
+    prior_share: float = attrs.field(default=1 / 3, validator=share)
+    mutation_share: float = attrs.field(default=1 / 3, validator=share)
     incumbents: int = attrs.field(default=1, validator=positive)
     mutation_rate: float | None = None
     step: float = attrs.field(default=0.2, validator=positive)

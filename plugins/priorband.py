@@ -12,10 +12,12 @@ bracket schedule); only the draw of a new configuration at rung ``r`` changes:
   ``mutation_rate`` by a normal step of ``mutation_std`` in the unit interval. The share
   ``1 - p_u`` is split by how likely the best configurations of the highest rung with ``eta``
   successes are under the prior and under the incumbent's neighbourhood (a rank-weighted
-  vote), so a misleading prior loses its weight as evidence comes in.
+  vote), so a misleading prior loses its weight as evidence comes in; NePS's ``inc_ratio``
+  fixes the incumbent's share instead.
 
 The prior configuration itself is evaluated first, at the highest fidelity and outside the
-brackets (``sample_prior_first``, ``sample_prior_at_target``); after imported trials too.
+brackets (``sample_prior_first="highest_fidelity"``, the default); after imported trials too.
+``True`` starts it in the first bracket, at its lowest rung, as in NePS.
 
 Without priors (``requires_prior`` is False) a prior draw is a uniform draw: PriorBand is then
 Hyperband plus local search around the incumbent. ``optimizer="auto"`` picks it only for spaces
@@ -38,7 +40,7 @@ from neps_core.interfaces import Optimizer
 from neps_core.space import Categorical, PipelineSpace
 from neps_core.space.parameters import Numerical
 from neps_core.space.sampling import NUMERIC_PRIOR_STD, categorical_prior_mass
-from neps_core.validators import one_of, unset_only
+from neps_core.validators import one_of, share, unset_only
 from neps_core_plugins.brackets import (
     SAMPLE_PRIOR_FIRST,
     SCHEDULES,
@@ -67,21 +69,27 @@ class PriorBandSettings:
     """``eta``: promotion ratio; ``base``: the bracket schedule (default ``"hyperband"``).
 
     ``early_stopping_rate`` applies to the ``successive_halving`` and ``asha`` bases;
-    ``sample_prior_first`` starts with the prior configuration, with ``sample_prior_at_target``
-    at the highest fidelity and outside the brackets (as the PriorBand paper does);
-    ``mutation_rate`` and ``mutation_std`` shape the draws around the incumbent. The step is
-    0.1 rather than NePS's 0.25, whose mutations mostly leave the incumbent's basin (numbers
-    in docs/optimizers/multi_fidelity.md). ``bayesian_optimization_kick_in_point`` (NePS's
-    model-based PriorBand) accepts only its default, ``None``.
+    ``sample_prior_first`` starts with the prior configuration: ``"highest_fidelity"`` (the
+    default, as the PriorBand paper does) at the highest fidelity outside the brackets, ``True``
+    at the first bracket's lowest rung as in NePS (at the highest fidelity with older NePS's
+    ``sample_prior_at_target=True``); ``mutation_rate`` and ``mutation_std`` shape the draws
+    around the incumbent. The step is 0.1 rather than NePS's 0.25, whose mutations mostly
+    leave the incumbent's basin (numbers in docs/optimizers/multi_fidelity.md).
+    ``inc_ratio`` (NePS's ``neps_priorband``): the incumbent's fixed share of the non-uniform
+    draws once local search is due; ``None`` (the default) weighs prior and incumbent by the
+    evidence, as the paper does where NePS's 0.9 stands in for it.
+    ``bayesian_optimization_kick_in_point`` (NePS's model-based PriorBand) accepts only its
+    default, ``None``.
     """
 
     eta: int = eta_field()
     base: str = attrs.field(default="hyperband", validator=one_of(SCHEDULES))
     early_stopping_rate: int = early_stopping_rate_field()
-    sample_prior_first: Any = attrs.field(default=True, validator=SAMPLE_PRIOR_FIRST)
-    sample_prior_at_target: bool = True
+    sample_prior_first: Any = attrs.field(default="highest_fidelity", validator=SAMPLE_PRIOR_FIRST)
+    sample_prior_at_target: bool = False
     mutation_rate: float = attrs.field(default=0.5, validator=_in_unit_interval)
     mutation_std: float = attrs.field(default=0.1, validator=_in_unit_interval)
+    inc_ratio: float | None = attrs.field(default=None, validator=share)
     bayesian_optimization_kick_in_point: Any = attrs.field(
         default=None,
         validator=unset_only(
@@ -148,7 +156,9 @@ class PriorBand(BracketOptimizer):
         incumbent = self.incumbent(plan, by_rung)
         if incumbent is None:
             return np.array([uniform, 1.0 - uniform, 0.0]), None
-        prior = (1.0 - uniform) * self.prior_share(by_rung, incumbent)
+        share = self.settings.inc_ratio
+        prior_share = self.prior_share(by_rung, incumbent) if share is None else 1.0 - share
+        prior = (1.0 - uniform) * prior_share
         return np.array([uniform, prior, 1.0 - uniform - prior]), incumbent
 
     def incumbent(self, plan: Plan, by_rung: Mapping[int, list[Member]]) -> Member | None:

@@ -341,10 +341,11 @@ def test_numeric_strings_and_whole_floats_are_numbers(root: Path) -> None:
         "eta": 3,
         "base": "hyperband",
         "early_stopping_rate": 0,
-        "sample_prior_first": True,
-        "sample_prior_at_target": True,
+        "sample_prior_first": "highest_fidelity",
+        "sample_prior_at_target": False,
         "mutation_rate": 0.1,
         "mutation_std": 0.1,
+        "inc_ratio": None,
         "bayesian_optimization_kick_in_point": None,
     }
 

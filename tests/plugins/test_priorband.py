@@ -73,6 +73,20 @@ def test_evidence_against_the_prior_shifts_weight_to_the_incumbent() -> None:
     assert weights[1] > 2 * weights[2]  # most of the non-uniform half goes to the prior
 
 
+@pytest.mark.parametrize("inc_ratio", [0.0, 0.9, 1.0])
+def test_inc_ratio_fixes_the_incumbents_share_whatever_the_evidence(inc_ratio: float) -> None:
+    """NePS's ``neps_priorband(inc_ratio=...)``: the non-uniform half at rung 0 is split by it,
+    for a misleading prior and a confirmed one alike."""
+    optimizer = PriorBand(SPACE, PriorBandSettings(inc_ratio=inc_ratio), seed=0)
+    for xs in ([0.2, 0.25, 0.3, 0.5, 0.9, 0.95], [0.8, 0.79, 0.81, 0.5, 0.9, 0.95]):
+        plan = optimizer.schedule.plan(_top_rung_history(xs), optimizer.rungs)
+        weights, incumbent = optimizer.mixture(0, plan)
+        assert incumbent is not None
+        assert weights == pytest.approx([0.5, 0.5 * (1 - inc_ratio), 0.5 * inc_ratio])
+    with pytest.raises(ValueError, match="inc_ratio"):
+        PriorBandSettings(inc_ratio=1.5)
+
+
 def test_local_search_waits_for_one_bracket_of_fidelity_counted_as_promotions_continue() -> None:
     """Fidelity 1..9: one bracket is 9 x 1 + 3 x (3 - 1) + 1 x (9 - 3) = 21. Counting each
     promoted trial at its rung's full fidelity, and the prior run outside the brackets, made
@@ -161,6 +175,20 @@ def test_the_prior_goes_first_at_the_highest_fidelity_outside_the_brackets(base:
     assert plan.successes_by_rung() == {2: list(plan.loose.members(2))}
     [after] = optimizer.ask(history, history.budget(), 1)
     assert after.config["epochs"] == 1 and after.config != first.config
+
+
+@pytest.mark.parametrize(
+    ("options", "epochs"),
+    [
+        ({"sample_prior_first": True}, 1),  # NePS: the first bracket's lowest rung
+        ({"sample_prior_first": True, "sample_prior_at_target": True}, 9),  # older NePS's pair
+        ({"sample_prior_first": "highest_fidelity"}, 9),
+    ],
+)
+def test_sample_prior_first_places_the_prior_as_neps_does(options: dict, epochs: int) -> None:
+    optimizer = PriorBand(SPACE, PriorBandSettings(**options), seed=0)
+    [first] = optimizer.ask(TrialHistory(), TrialHistory().budget(), 1)
+    assert first.config == {"x": 0.8, "kind": "a", "epochs": epochs}
 
 
 def test_the_prior_goes_first_at_the_lowest_rung_when_the_budget_is_short() -> None:
