@@ -3,11 +3,12 @@
 The population is the ``population_size`` most recently created successful trials (creation
 order, not the order results arrive from other workers); the oldest drop out as new ones
 succeed ("aging", which regularizes against lucky evaluations).
-Each proposal mutates the best of ``sample_size`` randomly picked members (a tournament).
-Until the run has started ``population_size`` trials, proposals are random draws. Mutations
-work on decision paths (see ``neps_core.space.PipelineSpace.mutate``), so structural
-spaces evolve as naturally as flat ones. Everything derives from the history: any worker,
-with any history, makes the same decision under a seed.
+Each proposal mutates the best of ``sample_size`` randomly picked members (a tournament), or
+with NePS's ``mutation_type`` crosses the best two over. Until the run has started
+``population_size`` trials, proposals are random draws. Mutations and crossovers work on
+decision paths (see ``neps_core.space.PipelineSpace.mutate``), so structural spaces evolve as
+naturally as flat ones. Everything derives from the history: any worker, with any history,
+makes the same decision under a seed.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import bisect
 import functools
 import heapq
+import itertools
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
@@ -22,26 +24,64 @@ import attrs
 import numpy as np
 
 from neps_core import hookimpl
+from neps_core.errors import SettingsError
 from neps_core.history import ChangeFeed
 from neps_core.interfaces import Optimizer
 from neps_core.models import BudgetInfo, Proposal, Trial, TrialState
+from neps_core.space import PipelineSpace
 from neps_core.space.enumeration import ConfigKeys, unique_proposals
-from neps_core.validators import at_least
+from neps_core.validators import at_least, one_of
+
+#: NePS's words for ``n_mutations`` and ``n_forgets``: a count drawn from 1 to half the
+#: decisions for each child, or half of them.
+COUNT_WORDS = ("random", "half")
+MUTATION_TYPES = ("mutate_best", "crossover_top_2")
+
+
+def _count(_: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if value is None or (isinstance(value, str) and value in COUNT_WORDS):
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(
+            f"{attribute.name} must be a whole number >= 1, one of {list(COUNT_WORDS)} or None, "
+            f"got {value!r}"
+        )
+
+
+def _mutation_type(_: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if isinstance(value, str) and value in MUTATION_TYPES:
+        return
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
+        raise ValueError(
+            f"{attribute.name} must be one of {list(MUTATION_TYPES)} or the probability of a "
+            f"mutation rather than a crossover (between 0 and 1), got {value!r}"
+        )
 
 
 @attrs.frozen
 class RegularizedEvolutionSettings:
     """``population_size``: trials in the population; ``sample_size``: the tournament size.
 
-    ``initial_use_priors`` draws the initial population around the priors; ``mutation_rate``
-    and ``step`` shape mutations as in ``mutate``.
+    ``initial_use_priors`` draws the initial population around the priors (as NePS, by
+    default). ``mutation_type``: ``"mutate_best"`` mutates the tournament's winner,
+    ``"crossover_top_2"`` crosses its best two over, a number is the probability of a
+    mutation. A mutation moves each decision with probability ``mutation_rate`` by a step of
+    ``step``, or exactly ``n_mutations`` of them; ``n_forgets`` draws that many anew instead.
+    ``ignore_fidelity``: the fidelity stays at its maximum; ``False`` is refused for a space
+    with one, as NePS does.
     """
 
     population_size: int = attrs.field(default=20, validator=at_least(2))
     sample_size: int = attrs.field(default=5, validator=at_least(1))
-    initial_use_priors: bool = False
+    initial_use_priors: bool = True
     mutation_rate: float | None = None
     step: float = 0.2
+    mutation_type: Any = attrs.field(default="mutate_best", validator=_mutation_type)
+    n_mutations: Any = attrs.field(default=None, validator=_count)
+    n_forgets: Any = attrs.field(default=None, validator=_count)
+    ignore_fidelity: Any = attrs.field(
+        default=True, validator=one_of((True, False, "highest fidelity", "highest_fidelity"))
+    )
     #: NePS's names of the same options.
     option_aliases: ClassVar[dict[str, str]] = {
         "tournament_size": "sample_size",
@@ -58,6 +98,14 @@ class RegularizedEvolutionSettings:
             raise ValueError(f"mutation_rate must be in (0, 1], got {self.mutation_rate}")
         if self.step <= 0:
             raise ValueError(f"step must be positive, got {self.step}")
+        given = [
+            name for name in ("mutation_rate", "n_mutations", "n_forgets") if getattr(self, name)
+        ]
+        if len(given) > 1:
+            raise ValueError(
+                f"{' and '.join(given)} each say which decisions a mutation moves; give one "
+                "(n_forgets draws them anew, the others step from their value)"
+            )
 
 
 def _order(trial: Trial) -> tuple[float, int, str]:
@@ -120,6 +168,18 @@ class RegularizedEvolution(Optimizer):
     supports_fidelity: ClassVar[bool] = True
     supports_multi_objective: ClassVar[bool] = False
 
+    def __init__(
+        self, space: PipelineSpace, settings: Any = None, *, seed: int | None = None
+    ) -> None:
+        super().__init__(space, settings, seed=seed)
+        if self.settings.ignore_fidelity is False and space.fidelity is not None:
+            raise SettingsError(
+                f"regularized_evolution: ignore_fidelity=False, but the space has the fidelity "
+                f"{space.fidelity_name!r}, which evolution does not search (as in NePS); use "
+                "ignore_fidelity=True or 'highest fidelity' to evaluate at its maximum, or "
+                "random_search with ignore_fidelity=False to vary it like a parameter"
+            )
+
     def ask(self, trials: Mapping[str, Trial], budget: BudgetInfo, n: int) -> Sequence[Proposal]:
         rng = self.random_generator(trials)
         members = self._population.of(trials)
@@ -142,16 +202,55 @@ class RegularizedEvolution(Optimizer):
         return self.space.sample(rng, use_priors=self.settings.initial_use_priors)
 
     def _child(self, rng: np.random.Generator, members: list[Trial]) -> Mapping[str, Any]:
-        """Mutate the winner of a tournament among ``sample_size`` random members."""
+        """A child of the best of ``sample_size`` random members: their best two crossed
+        over (when ``mutation_type`` says so and they can be), else the best mutated."""
         size = min(self.settings.sample_size, len(members))
-        picked = rng.choice(len(members), size=size, replace=False)
-        parent = min((members[int(i)] for i in picked), key=lambda t: float(t.objective))  # type: ignore[arg-type]
+        picked = [members[int(i)] for i in rng.choice(len(members), size=size, replace=False)]
+        ranked = sorted(picked, key=lambda t: float(t.objective))  # type: ignore[arg-type]
+        kind = self.settings.mutation_type
+        crossing = kind == "crossover_top_2" or (not isinstance(kind, str) and rng.random() >= kind)
         try:
-            return self.space.mutate(
-                parent.config, rng, rate=self.settings.mutation_rate, step=self.settings.step
-            )
+            child = crossover(self.space, ranked, rng) if crossing else None
+            return child if child is not None else self._mutant(ranked[0].config, rng)
         except ValueError:  # NoAllowedMutationError, or another space version's: draw instead
             return self._random(rng)
+
+    def _mutant(self, parent: Mapping[str, Any], rng: np.random.Generator) -> dict[str, Any]:
+        settings = self.settings
+        count = settings.n_mutations or settings.n_forgets
+        if isinstance(count, str):  # NePS's "random" or "half" of the decisions
+            half = max(1, len(self.space.mutable_decisions(parent)) // 2)
+            count = half if count == "half" else int(rng.integers(1, half + 1))
+        return self.space.mutate(
+            parent,
+            rng,
+            rate=settings.mutation_rate,
+            step=settings.step,
+            count=count,
+            redraw=settings.n_forgets is not None,
+        )
+
+
+def crossover(
+    space: PipelineSpace, ranked: Sequence[Trial], rng: np.random.Generator
+) -> dict[str, Any] | None:
+    """A child taking each decision from one of two parents, the best pair first (ranks
+    ``(0, 1)``, ``(0, 2)``, ...); ``None`` when no pair mixes into a configuration other than
+    its parents. Decisions that no longer apply are dropped, missing ones drawn."""
+
+    def decisions(config: Mapping[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in config.items() if k != space.fidelity_name}
+
+    for first, second in sorted(itertools.combinations(range(len(ranked)), 2), key=sum):
+        one, other = decisions(ranked[first].config), decisions(ranked[second].config)
+        mixed = {**other, **one}
+        for key in sorted(one.keys() & other.keys()):
+            if rng.random() < 0.5:
+                mixed[key] = other[key]
+        child = space.complete(mixed, rng)
+        if decisions(child) not in (one, other):
+            return child
+    return None
 
 
 @hookimpl

@@ -10,6 +10,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import attrs
+import numpy as np
 
 from neps_core.space.resolution import DrawPolicy
 
@@ -18,21 +19,41 @@ from neps_core.space.resolution import DrawPolicy
 MUTATION_ATTEMPTS, MUTATION_REJECTIONS = 100, 10
 
 
+@attrs.frozen
+class Moves:
+    """Which decisions a mutation moves, and how.
+
+    ``rate``: each one with this probability (default one over their number), at least one;
+    ``count``: exactly this many instead (all if fewer). ``redraw``: the moved decisions are
+    drawn anew in their whole range (NePS's "forgetting") rather than stepped from their value.
+    """
+
+    rate: float | None = None
+    count: int | None = None
+    redraw: bool = False
+
+    def pick(self, mutable: Sequence[str], rng: np.random.Generator) -> list[str]:
+        """The decisions of ``mutable`` to move this time."""
+        if self.count is not None:
+            picked = rng.choice(len(mutable), size=min(self.count, len(mutable)), replace=False)
+            return [mutable[int(i)] for i in picked]
+        rate = 1.0 / len(mutable) if self.rate is None else self.rate
+        moved = [path for path in mutable if rng.random() < rate]
+        return moved or [mutable[int(rng.integers(len(mutable)))]]
+
+
 def mutation_attempts(
     config: Mapping[str, Any],
     mutable: Sequence[str],
-    rate: float | None,
+    moves: Moves,
     base: DrawPolicy,
     fidelity_name: str | None,
 ) -> Iterator[tuple[dict[str, Any], DrawPolicy]]:
     """``MUTATION_ATTEMPTS`` times: the decisions of ``config`` kept, and ``base`` set to move
-    the others: each of ``mutable`` with probability ``rate`` (default one over their number),
-    at least one. The fidelity is never kept (``base`` sets it)."""
+    the others, as ``moves`` picks them. The fidelity is never kept (``base`` sets it)."""
     assert base.rng is not None
-    rng = base.rng
-    rate = 1.0 / len(mutable) if rate is None else rate
     for _ in range(MUTATION_ATTEMPTS):
-        moved = [path for path in mutable if rng.random() < rate]
-        moved = moved or [mutable[int(rng.integers(len(mutable)))]]
+        moved = moves.pick(mutable, base.rng)
         kept = {k: v for k, v in config.items() if k not in moved and k != fidelity_name}
-        yield kept, attrs.evolve(base, perturb={path: config[path] for path in moved})
+        perturb = {} if moves.redraw else {path: config[path] for path in moved}
+        yield kept, attrs.evolve(base, perturb=perturb)

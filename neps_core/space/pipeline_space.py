@@ -20,7 +20,7 @@ from neps_core.space.class_attributes import checked_entries, unshadow
 from neps_core.space.conditions import Clause
 from neps_core.space.init_entries import building, set_in_init, wrap_init
 from neps_core.space.materialize import instantiate_entries, readable
-from neps_core.space.mutation import MUTATION_REJECTIONS, mutation_attempts
+from neps_core.space.mutation import MUTATION_REJECTIONS, Moves, mutation_attempts
 from neps_core.space.parameters import (
     Categorical,
     Constant,
@@ -226,20 +226,23 @@ class PipelineSpace:
         rate: float | None = None,
         step: float = 0.2,
         fidelity: Any = "max",
+        count: int | None = None,
+        redraw: bool = False,
     ) -> dict[str, Any]:
         """A configuration near ``config``: some of its decisions moved, the rest kept.
 
         Each decision that reaches ``evaluate_pipeline`` moves with probability ``rate``
-        (default: one over their number; at least one always moves): numbers by a normal step
-        of ``step`` in their unit interval, categoricals to another choice. Decisions below a
-        changed choice are drawn anew. The fidelity is set to ``fidelity``. Moves that forbidden
-        clauses refuse are chosen again (``NoAllowedMutationError`` when all are).
+        (default: one over their number; at least one moves), or ``count`` of them: numbers by
+        a normal step of ``step`` in their unit interval, categoricals to another choice, or
+        drawn anew with ``redraw``, as are decisions below a changed choice; the fidelity is
+        ``fidelity``. Forbidden moves are chosen again (``NoAllowedMutationError`` if all are).
         """
         mutable = list(self.mutable_decisions(config))
         if not mutable:
             return self.sample(rng, fidelity=fidelity)
         base = DrawPolicy(rng=rng, fidelity=fidelity, step=step)
-        for kept, policy in mutation_attempts(config, mutable, rate, base, self._fidelity_name):
+        moves = Moves(rate=rate, count=count, redraw=redraw)
+        for kept, policy in mutation_attempts(config, mutable, moves, base, self._fidelity_name):
             with contextlib.suppress(NoAllowedConfigurationError):  # repaired a few times
                 return self._draw(kept, policy, MUTATION_REJECTIONS).decisions
         raise NoAllowedMutationError(f"No mutation of {dict(config)} the forbidden clauses allow")

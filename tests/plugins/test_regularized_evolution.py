@@ -255,3 +255,144 @@ def test_an_entry_only_resampled_does_not_make_an_architecture_new(seed: int) ->
 
     history = optimize(RegularizedEvolution(Space(), seed=seed), lambda c: 0.0, 4)
     assert sorted(t.config["layer.kwargs.units"] for t in history.values()) == [1, 2, 3, 4]
+
+
+class TestNePSOptionsContract(OptimizerContract):
+    """Crossovers and forgetting (NePS's options) on flat and structural spaces."""
+
+    optimizer_class = RegularizedEvolution
+    optimizer_options: ClassVar[dict[str, Any]] = {
+        "population_size": 4,
+        "sample_size": 3,
+        "mutation_type": 0.5,
+        "n_forgets": "half",
+    }
+    spaces: ClassVar[dict[str, PipelineSpace]] = {**toy_spaces(), **structural_spaces()}
+
+
+def _moved(child: dict[str, float], parent: dict[str, float]) -> list[str]:
+    return [k for k in parent if child[k] != parent[k]]
+
+
+#: Twelve decisions: crossovers of two parents have 4094 children that are neither.
+TWELVE = PipelineSpace({f"x{i}": neps.Float(0.0, 1.0) for i in range(12)})
+
+
+def _tournament_of_five(space: PipelineSpace = FLOATS) -> tuple[list[dict], TrialHistory]:
+    """Five members, all in every tournament: configs[1] always wins, configs[4] is second."""
+    rng = np.random.default_rng(1)
+    configs = [space.sample(rng) for _ in range(5)]
+    return configs, _evaluated(configs, [3.0, 0.5, 2.0, 4.0, 1.0])
+
+
+def _offspring(settings: RegularizedEvolutionSettings, history: TrialHistory, n: int) -> list:
+    optimizer = RegularizedEvolution(TWELVE, settings, seed=3)
+    return [p.config for p in optimizer.ask(history, BudgetInfo(), n)]
+
+
+@pytest.mark.parametrize(("n_mutations", "counts"), [(3, {3}), ("half", {2}), ("random", {1, 2})])
+def test_n_mutations_moves_that_many_decisions(n_mutations: Any, counts: set[int]) -> None:
+    configs, history = _tournament_of_five()
+    settings = RegularizedEvolutionSettings(
+        population_size=5, sample_size=5, n_mutations=n_mutations
+    )
+    moved = [len(_moved(child, configs[1])) for child in _children(settings, history, 60)]
+    assert set(moved) == counts
+
+
+def test_n_forgets_draws_decisions_anew_where_mutations_step() -> None:
+    configs, history = _tournament_of_five()
+
+    def jumps(**options: Any) -> list[float]:
+        settings = RegularizedEvolutionSettings(population_size=5, sample_size=5, **options)
+        children = _children(settings, history, 200)
+        assert all(len(_moved(child, configs[1])) == 1 for child in children)
+        return [abs(c[k] - configs[1][k]) for c in children for k in _moved(c, configs[1])]
+
+    assert np.mean(np.array(jumps(n_forgets=1)) > 0.4) > 0.2  # anywhere in the range
+    assert np.mean(np.array(jumps(n_mutations=1)) > 0.4) < 0.05  # a step of 0.2
+
+
+def test_crossover_mixes_the_best_two_of_the_tournament() -> None:
+    configs, history = _tournament_of_five(TWELVE)
+    best, second = configs[1], configs[4]
+    settings = RegularizedEvolutionSettings(
+        population_size=5, sample_size=5, mutation_type="crossover_top_2"
+    )
+    for child in _offspring(settings, history, 50):
+        assert all(child[k] in (best[k], second[k]) for k in child)
+        assert child not in (best, second)
+
+
+@pytest.mark.parametrize(("mutation_type", "share"), [(1.0, 0.0), (0.5, 0.5), (0.0, 1.0)])
+def test_a_number_is_the_probability_of_a_mutation(mutation_type: float, share: float) -> None:
+    configs, history = _tournament_of_five(TWELVE)
+    settings = RegularizedEvolutionSettings(
+        population_size=5, sample_size=5, mutation_type=mutation_type
+    )
+    children = _offspring(settings, history, 200)
+    crossed = [all(c[k] in (configs[1][k], configs[4][k]) for k in c) for c in children]
+    assert np.mean(crossed) == pytest.approx(share, abs=0.1)
+
+
+def test_the_initial_population_follows_the_priors_by_default_as_in_neps() -> None:
+    space = PipelineSpace({"x": neps.Float(0.0, 1.0, prior=0.9, prior_confidence="high")})
+
+    def initial(**options: Any) -> list[float]:
+        optimizer = RegularizedEvolution(space, RegularizedEvolutionSettings(**options), seed=0)
+        return [p.config["x"] for p in optimizer.ask(TrialHistory(), BudgetInfo(), 19)]
+
+    assert np.mean(np.abs(np.array(initial()) - 0.9) < 0.2) > 0.8
+    assert np.mean(np.abs(np.array(initial(initial_use_priors=False)) - 0.9) < 0.2) < 0.5
+
+
+def test_neps_options_run_under_neps_names(root: Path) -> None:
+    space = PipelineSpace({**FLOATS.parameters, "epochs": neps.IntegerFidelity(1, 9)})
+    seen: list[int] = []
+
+    def evaluate_pipeline(a: float, b: float, c: float, d: float, epochs: int) -> float:
+        seen.append(epochs)
+        return a + b
+
+    options = {
+        "population_size": 3,
+        "tournament_size": 2,
+        "use_priors": False,
+        "mutation_type": 0.5,
+        "n_mutations": None,
+        "n_forgets": "random",
+        "ignore_fidelity": "highest_fidelity",
+    }
+    neps.run(
+        evaluate_pipeline,
+        space,
+        root_directory=root,
+        evaluations_to_spend=8,
+        optimizer=("neps_regularized_evolution", options),
+    )
+    assert seen == [9] * 8
+
+
+def test_ignore_fidelity_false_is_refused_for_a_space_with_a_fidelity() -> None:
+    settings = RegularizedEvolutionSettings(ignore_fidelity=False)
+    assert RegularizedEvolution(FLOATS, settings).ask(TrialHistory(), BudgetInfo(), 1)
+    space = PipelineSpace({**FLOATS.parameters, "epochs": neps.IntegerFidelity(1, 9)})
+    with pytest.raises(SettingsError, match=r"ignore_fidelity=False.*'epochs'.*random_search"):
+        RegularizedEvolution(space, settings)
+
+
+@pytest.mark.parametrize(
+    ("options", "problem"),
+    [
+        ({"n_mutations": 0}, "n_mutations must be a whole number"),
+        ({"n_forgets": "all"}, "n_forgets must be"),
+        ({"n_mutations": 1, "n_forgets": 1}, "n_mutations and n_forgets .* give one"),
+        ({"mutation_rate": 0.5, "n_mutations": "half"}, "mutation_rate and n_mutations"),
+        ({"mutation_type": 1.5}, "mutation_type must be"),
+        ({"mutation_type": "crossover"}, "mutation_type must be"),
+        ({"ignore_fidelity": "max"}, "ignore_fidelity must be"),
+    ],
+)
+def test_invalid_neps_options_are_refused(options: dict[str, Any], problem: str) -> None:
+    with pytest.raises(ValueError, match=problem):
+        RegularizedEvolutionSettings(**options)
