@@ -15,11 +15,15 @@ import math
 import numbers
 import shutil
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from neps_core.errors import SettingsError
 from neps_core.evaluation.child_runner import EXACT_REALS, exact_real_as_float
+
+if TYPE_CHECKING:
+    from neps_core.space import PipelineSpace
 
 Validator = Callable[[Any, "attrs.Attribute[Any]", Any], None]
 
@@ -104,9 +108,22 @@ def unset_only(instead: str) -> Validator:
     return check
 
 
-#: NePS's ``ignore_fidelity`` values. ``"highest fidelity"`` is NePS's spelling of "keep the
-#: fidelity at its maximum", which is what ``True`` means here.
-IGNORE_FIDELITY = one_of((True, False, "highest fidelity"))
+#: NePS's ``ignore_fidelity`` values. ``"highest fidelity"`` (``"highest_fidelity"`` in its
+#: regularized evolution) is NePS's spelling of "keep the fidelity at its maximum", which is
+#: what ``True`` means here.
+IGNORE_FIDELITY = one_of((True, False, "highest fidelity", "highest_fidelity"))
+
+
+def refuse_searched_fidelity(optimizer: str, ignore_fidelity: Any, space: PipelineSpace) -> None:
+    """``ignore_fidelity=False`` for an optimizer that keeps a fidelity at its maximum: fine
+    without a fidelity, refused with one, as NePS does (rather than accepted and ignored)."""
+    if ignore_fidelity is False and space.fidelity is not None:
+        raise SettingsError(
+            f"{optimizer}: ignore_fidelity=False, but the space has the fidelity "
+            f"{space.fidelity_name!r}, which {optimizer} does not search (as in NePS); use "
+            "ignore_fidelity=True or 'highest fidelity' to evaluate at its maximum, or "
+            "random_search with ignore_fidelity=False to vary it like a parameter"
+        )
 
 
 def plain_number(value: Any) -> Any:

@@ -19,8 +19,9 @@ import numpy as np
 from neps_core import hookimpl
 from neps_core.interfaces import Optimizer
 from neps_core.models import BudgetInfo, Proposal, Trial, TrialState
+from neps_core.space import PipelineSpace
 from neps_core.space.enumeration import ConfigKeys, unique_proposals
-from neps_core.validators import one_of, positive, share
+from neps_core.validators import IGNORE_FIDELITY, positive, refuse_searched_fidelity, share
 
 
 @attrs.frozen
@@ -30,8 +31,8 @@ class ComplexRandomSearchSettings:
     ``prior_share``: draws around the priors (uniform for parameters without one);
     ``mutation_share``: mutations of one of the ``incumbents`` best configurations, each
     decision moving with probability ``mutation_rate`` (default one over their number), numbers
-    by a normal ``step`` in their unit interval. ``ignore_fidelity`` (NePS's option) may
-    only be ``True`` or ``"highest fidelity"``: the fidelity stays at its maximum.
+    by a normal ``step`` in their unit interval. ``ignore_fidelity`` (NePS's option): the
+    fidelity stays at its maximum; ``False`` is refused for a space with one, as NePS does.
     """
 
     prior_share: float = attrs.field(default=1 / 3, validator=share)
@@ -39,7 +40,7 @@ class ComplexRandomSearchSettings:
     incumbents: int = attrs.field(default=1, validator=positive)
     mutation_rate: float | None = None
     step: float = attrs.field(default=0.2, validator=positive)
-    ignore_fidelity: Any = attrs.field(default=True, validator=one_of((True, "highest fidelity")))
+    ignore_fidelity: Any = attrs.field(default=True, validator=IGNORE_FIDELITY)
 
     def __attrs_post_init__(self) -> None:
         if self.prior_share + self.mutation_share > 1.0 + 1e-9:
@@ -68,6 +69,12 @@ class ComplexRandomSearch(Optimizer):
     Settings: ClassVar[type] = ComplexRandomSearchSettings
     supports_fidelity: ClassVar[bool] = True
     supports_multi_objective: ClassVar[bool] = False
+
+    def __init__(
+        self, space: PipelineSpace, settings: Any = None, *, seed: int | None = None
+    ) -> None:
+        super().__init__(space, settings, seed=seed)
+        refuse_searched_fidelity(self.name, self.settings.ignore_fidelity, space)
 
     def ask(self, trials: Mapping[str, Trial], budget: BudgetInfo, n: int) -> Sequence[Proposal]:
         rng = self.random_generator(trials)

@@ -24,13 +24,12 @@ import attrs
 import numpy as np
 
 from neps_core import hookimpl
-from neps_core.errors import SettingsError
 from neps_core.history import ChangeFeed
 from neps_core.interfaces import Optimizer
 from neps_core.models import BudgetInfo, Proposal, Trial, TrialState
 from neps_core.space import PipelineSpace
 from neps_core.space.enumeration import ConfigKeys, unique_proposals
-from neps_core.validators import at_least, one_of
+from neps_core.validators import IGNORE_FIDELITY, at_least, refuse_searched_fidelity
 
 #: NePS's words for ``n_mutations`` and ``n_forgets``: a count drawn from 1 to half the
 #: decisions for each child, or half of them.
@@ -79,9 +78,7 @@ class RegularizedEvolutionSettings:
     mutation_type: Any = attrs.field(default="mutate_best", validator=_mutation_type)
     n_mutations: Any = attrs.field(default=None, validator=_count)
     n_forgets: Any = attrs.field(default=None, validator=_count)
-    ignore_fidelity: Any = attrs.field(
-        default=True, validator=one_of((True, False, "highest fidelity", "highest_fidelity"))
-    )
+    ignore_fidelity: Any = attrs.field(default=True, validator=IGNORE_FIDELITY)
     #: NePS's names of the same options.
     option_aliases: ClassVar[dict[str, str]] = {
         "tournament_size": "sample_size",
@@ -172,13 +169,7 @@ class RegularizedEvolution(Optimizer):
         self, space: PipelineSpace, settings: Any = None, *, seed: int | None = None
     ) -> None:
         super().__init__(space, settings, seed=seed)
-        if self.settings.ignore_fidelity is False and space.fidelity is not None:
-            raise SettingsError(
-                f"regularized_evolution: ignore_fidelity=False, but the space has the fidelity "
-                f"{space.fidelity_name!r}, which evolution does not search (as in NePS); use "
-                "ignore_fidelity=True or 'highest fidelity' to evaluate at its maximum, or "
-                "random_search with ignore_fidelity=False to vary it like a parameter"
-            )
+        refuse_searched_fidelity(self.name, self.settings.ignore_fidelity, space)
 
     def ask(self, trials: Mapping[str, Trial], budget: BudgetInfo, n: int) -> Sequence[Proposal]:
         rng = self.random_generator(trials)

@@ -310,6 +310,19 @@ NEPS_KEYWORDS = [
             "bayesian_optimization_kick_in_point": None,
         },
     ),
+    ("neps_priorband", {"inc_ratio": 0.9, "eta": 3, "sample_prior_first": True, "base": "asha"}),
+    ("neps_random_search", {"use_priors": True, "ignore_fidelity": "highest fidelity"}),
+    ("complex_random_search", {"ignore_fidelity": "highest fidelity"}),
+    (
+        "neps_regularized_evolution",  # tournament_size and use_priors: recorded by other names
+        {
+            "population_size": 5,
+            "mutation_type": 0.5,
+            "n_mutations": "random",
+            "n_forgets": None,
+            "ignore_fidelity": "highest_fidelity",
+        },
+    ),
 ]
 
 
@@ -346,6 +359,27 @@ def test_nepss_keywords_for_features_not_here_stop_the_run_by_name(
             optimizer=(name, keywords),
         )
     assert not root.exists()
+
+
+@pytest.mark.parametrize("name", ["complex_random_search", "neps_regularized_evolution"])
+def test_ignore_fidelity_false_runs_without_a_fidelity_and_stops_with_one(
+    root: Path, name: str
+) -> None:
+    """NePS's default for these two: fine without a fidelity; with one, NePS raises too."""
+
+    class Plain(neps.PipelineSpace):
+        b = neps.Float(1.0, 5.0)
+
+    optimizer = (name, {"ignore_fidelity": False})
+    neps.run(lambda b: b, Plain(), root_directory=root, evaluations_to_spend=2, optimizer=optimizer)
+    with pytest.raises(neps.SettingsError, match=r"ignore_fidelity=False.*fidelity 'a'"):
+        neps.run(
+            objective,
+            FidelitySpace(),
+            root_directory=root / "with_fidelity",
+            evaluations_to_spend=2,
+            optimizer=optimizer,
+        )
 
 
 def test_a_torch_device_is_recorded_by_its_name(root: Path) -> None:
