@@ -7,6 +7,8 @@ it to (``lr = Float(...)``), best effort (see ``neps_core.space.naming``).
 from __future__ import annotations
 
 import math
+import numbers
+import warnings
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -42,16 +44,36 @@ def to_optional_float(value: Any) -> float | None:
     return None if value is None else to_float(value)
 
 
+def _is_fraction(value: Any) -> bool:
+    """Whether ``value`` is a real number that is not whole (also NaN and infinities; also a
+    NumPy ``float32``, which is no ``float``)."""
+    is_real = isinstance(value, numbers.Real) and not isinstance(value, numbers.Integral)
+    return is_real and not float(value).is_integer()
+
+
 def to_int(value: Any) -> int:
-    if isinstance(value, float) and not value.is_integer():
-        raise conversion_error("Integer", f"bounds and prior must be whole numbers, got {value}")
+    if _is_fraction(value):
+        raise conversion_error("Integer", f"bounds must be whole numbers, got {value}")
     try:
         return int(value)
     except (TypeError, ValueError):
         raise _not_a_number("Integer", value) from None
 
 
-def to_optional_int(value: Any) -> int | None:
+def to_integer_prior(value: Any) -> int | None:
+    """An ``Integer``'s prior; a finite fraction is truncated towards zero (4.7 becomes 4),
+    as NePS's ``Integer.prior`` does, with a warning, since the value changes."""
+    if _is_fraction(value) and math.isfinite(value):
+        whole = int(value)
+        warnings.warn(
+            f"{label('Integer', assigned_name())}: prior {value} is not a whole number; "
+            f"it is truncated to {whole}, as NePS does",
+            UserWarning,
+            stacklevel=3,  # this converter, the parameter's __init__, the user's line
+        )
+        return whole
+    if _is_fraction(value):
+        raise conversion_error("Integer", f"the prior must be a finite number, got {value}")
     return None if value is None else to_int(value)
 
 

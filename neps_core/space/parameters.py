@@ -25,19 +25,18 @@ from neps_core.space.choices import (
     position,
     python_value,
 )
-from neps_core.space.confidence import confidence_name
+from neps_core.space.confidence import confidence_name, confidence_problems
 from neps_core.space.conversion import (
     label,
     to_choices,
     to_float,
     to_int,
+    to_integer_prior,
     to_optional_float,
-    to_optional_int,
 )
 from neps_core.space.naming import assigned_name
 
 PriorConfidence = Literal["low", "medium", "high"]
-PRIOR_CONFIDENCES: tuple[str, ...] = ("low", "medium", "high")
 #: NePS's old argument names -> today's (see ``neps_core.space.legacy``).
 LEGACY_KEYS = {
     "default": "prior",
@@ -106,12 +105,6 @@ class Parameter:
         return Resampled(self)
 
 
-def _check_prior_confidence(confidence: str) -> list[str]:
-    if confidence not in PRIOR_CONFIDENCES:
-        return [f"prior_confidence must be one of {PRIOR_CONFIDENCES}, got {confidence!r}"]
-    return []
-
-
 #: Below this ``upper / lower - 1`` a log scale is mapped linearly (see ``scales_agree``).
 SCALES_AGREE_BELOW = 1e-6
 
@@ -162,7 +155,7 @@ class Numerical(Parameter):
             problems.append(f"prior {self.prior} lies outside [{self.lower}, {self.upper}]")
         if self.is_fidelity and self.prior is not None:
             problems.append("a fidelity parameter cannot have a prior")
-        return problems + _check_prior_confidence(self.prior_confidence)
+        return problems + confidence_problems(self.prior_confidence)
 
     def to_unit(self, value: float) -> float:
         """Map a value to [0, 1], on the log scale when ``log`` is set."""
@@ -226,7 +219,7 @@ class Integer(Numerical):
     lower: int = attrs.field(converter=to_int)
     upper: int = attrs.field(converter=to_int)
     log: bool = False
-    prior: int | None = attrs.field(default=None, converter=to_optional_int)
+    prior: int | None = attrs.field(default=None, converter=to_integer_prior)
     prior_confidence: str = attrs.field(default="low", converter=confidence_name)
     is_fidelity: bool = False
 
@@ -307,7 +300,7 @@ class Categorical(Parameter):
                 f"prior {self.prior!r} is neither an index into nor one of the choices "
                 f"{list(self.choices)}"
             )
-        return problems + _check_prior_confidence(self.prior_confidence)
+        return problems + confidence_problems(self.prior_confidence)
 
     @functools.cached_property
     def indexed(self) -> bool:
