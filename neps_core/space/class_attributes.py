@@ -2,10 +2,11 @@
 then parameters its ``__init__`` assigns on ``self`` (NePS's HNASSpace declares all there).
 
 Parameters are entries; ``b = a`` is the parameter ``a`` used twice, so ``b`` shares its
-value; any other public class attribute (``batch_size = 64``) is passed on as a constant.
-Methods, properties and names starting with ``_`` that are not parameters are the class's own
-business, as is every value set on ``self`` that is not a parameter (helper state). A
-parameter set on the instance replaces a class attribute of the same name in its place.
+value; any other public class attribute (``batch_size = 64``) but ``None`` is passed on as a
+constant. Methods, properties, ``None`` and names starting with ``_`` that are not parameters
+are the class's own business, as is every value set on ``self`` that is not a parameter
+(helper state). A parameter set on the instance replaces a class attribute of the same name in
+its place.
 """
 
 from __future__ import annotations
@@ -119,10 +120,13 @@ def _shared_by_name(found: dict[str, Parameter]) -> dict[str, Parameter]:
 
 
 def _may_be_entry(name: str, value: Any) -> bool:
-    """Not private values, methods, properties, class and static methods."""
+    """Not private values, methods, properties, class and static methods, nor ``None``: NePS
+    skips ``checkpoint = None``, an attribute the user's code fills in later (``Constant(None)``
+    is the constant ``None``)."""
     if isinstance(value, Parameter):
         return True
-    return not (name.startswith("_") or callable(value) or hasattr(value, "__get__"))
+    hidden = name.startswith("_") or callable(value) or hasattr(value, "__get__")
+    return not (hidden or value is None)
 
 
 def refuse_mistaken_constant(name: str, value: Any) -> None:

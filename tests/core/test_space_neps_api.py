@@ -5,6 +5,7 @@ spellings of priors, class attributes that are ``None``, and the methods and att
 from __future__ import annotations
 
 import warnings
+from pathlib import Path
 
 import pytest
 
@@ -41,3 +42,25 @@ def test_a_whole_float_integer_prior_is_taken_silently_and_odd_ones_are_refused(
             neps.Integer(1, 10, prior=odd)
     with pytest.raises(ValueError, match="whole"):
         neps.Integer(1.5, 10)
+
+
+def test_a_class_attribute_set_to_none_is_no_entry_as_in_nepss_get_attrs(tmp_path: Path) -> None:
+    class Space(neps.PipelineSpace):
+        lr = neps.Float(1e-4, 1e-1, log=True)
+        checkpoint = None  # filled in later by the user's code
+        seed = neps.Constant(None)  # the constant None, written out
+
+    class Narrower(Space):
+        lr = None  # a subclass may drop an inherited entry so
+
+    assert list(Space()) == ["lr", "seed"] and Space().checkpoint is None
+    assert list(Narrower()) == ["seed"]
+    seen: list[dict] = []
+    summary = neps.run(
+        lambda **config: seen.append(config) or config["lr"],
+        Space(),
+        root_directory=tmp_path / "run",
+        evaluations_to_spend=2,
+    )
+    assert summary.counts["success"] == 2
+    assert all(sorted(config) == ["lr", "seed"] and config["seed"] is None for config in seen)
