@@ -27,6 +27,7 @@ from neps_core.errors import (
     StorageInUseError,
     TrialAlreadyReportedError,
     TrialNotFoundError,
+    UnknownParameterError,
     UnknownPluginError,
 )
 from neps_core.evaluation.processes import Command
@@ -154,6 +155,7 @@ __all__ = [
     "TrialAlreadyReportedError",
     "TrialNotFoundError",
     "TrialState",
+    "UnknownParameterError",
     "UnknownPluginError",
     "UserResultDict",
     "__version__",

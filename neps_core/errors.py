@@ -91,6 +91,14 @@ class InvalidParameterError(NepsCoreError, ValueError):
     """A parameter definition that cannot describe a search dimension."""
 
 
+class UnknownParameterError(NepsCoreError, ValueError, KeyError):
+    """A parameter name the space does not have: a ``ValueError`` as NePS raises it, and a
+    ``KeyError`` as for a missing key of ``space.parameters``."""
+
+    def __str__(self) -> str:  # KeyError would otherwise quote the message
+        return str(self.args[0]) if self.args else "unknown parameter"
+
+
 class NoAllowedConfigurationError(NepsCoreError, ValueError):
     """Draws found no configuration that the space's forbidden clauses allow."""
 

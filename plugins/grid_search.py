@@ -21,9 +21,9 @@ from neps_core.space.parameters import (
     Integer,
     Numerical,
     Parameter,
-    scales_agree,
 )
 from neps_core.space.pipeline_space import PipelineSpace
+from neps_core.space.scales import scales_agree
 from neps_core.space.structure import first_structural
 from neps_core.validators import IGNORE_FIDELITY, at_least
 

@@ -21,6 +21,7 @@ import numpy as np
 from neps_core.errors import SettingsError
 from neps_core.history import TrialHistory
 from neps_core.models import BudgetInfo, Proposal, Trial, TrialState
+from neps_core.randomness import global_generator
 from neps_core.space import PipelineSpace
 
 
@@ -82,7 +83,7 @@ class Optimizer(abc.ABC):
         configurations, for three workers forked after ``np.random.seed(0)``).
         """
         if self.seed is None:
-            return np.random.default_rng([*np.random.randint(0, 2**31 - 1, size=2), len(trials)])
+            return global_generator(len(trials))
         return np.random.default_rng([self.seed, len(trials)])
 
 

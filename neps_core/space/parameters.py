@@ -12,11 +12,13 @@ import functools
 import math
 import sys
 import warnings
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import attrs
+import numpy as np
 
 from neps_core.errors import InvalidParameterError
+from neps_core.randomness import global_generator
 from neps_core.space.choices import (
     AmbiguousPriorWarning,
     has_duplicates,
@@ -35,8 +37,8 @@ from neps_core.space.conversion import (
     to_optional_float,
 )
 from neps_core.space.naming import assigned_name
+from neps_core.space.scales import scales_agree
 
-PriorConfidence = Literal["low", "medium", "high"]
 #: NePS's old argument names -> today's (see ``neps_core.space.legacy``).
 LEGACY_KEYS = {
     "default": "prior",
@@ -72,7 +74,7 @@ class Parameter:
         if problems:
             self._raise(problems, assigned_name())
         confidence = getattr(self, "prior_confidence", "low")
-        if getattr(self, "prior", None) is None and confidence != "low":
+        if not self.has_prior and confidence != "low":
             warnings.warn(
                 f"{self._label(assigned_name())}: prior_confidence={confidence!r} has no "
                 "effect without a prior",
@@ -85,6 +87,11 @@ class Parameter:
 
     def _raise(self, problems: list[str], name: str | None) -> None:
         raise InvalidParameterError(f"{self._label(name)}: {'; '.join(problems)}")
+
+    @property
+    def has_prior(self) -> bool:
+        """Whether the user gave a prior (NePS's ``has_prior``)."""
+        return getattr(self, "prior", None) is not None
 
     def checked(self, name: str) -> Parameter:
         """Re-validate under a known name (used when building spaces from descriptions)."""
@@ -103,21 +110,6 @@ class Parameter:
         from neps_core.space.structure import Resampled
 
         return Resampled(self)
-
-
-#: Below this ``upper / lower - 1`` a log scale is mapped linearly (see ``scales_agree``).
-SCALES_AGREE_BELOW = 1e-6
-
-
-def scales_agree(lower: float, upper: float) -> bool:
-    """Whether a log scale over ``[lower, upper]`` (``lower > 0``) is, in effect, linear.
-
-    Then the range is mapped linearly: its logs are only a few floats apart
-    (``Integer(2**53 + 1, 2**53 + 60, log=True)`` reached 3 of its 60 values by them), while
-    log and linear steps differ by about ``(upper / lower - 1) ** 2 / 8`` of a value, under
-    1e-12 here.
-    """
-    return upper / lower - 1 < SCALES_AGREE_BELOW
 
 
 @attrs.frozen(eq=True)
@@ -156,6 +148,18 @@ class Numerical(Parameter):
         if self.is_fidelity and self.prior is not None:
             problems.append("a fidelity parameter cannot have a prior")
         return problems + confidence_problems(self.prior_confidence)
+
+    @property
+    def domain(self) -> Numerical:
+        """A fidelity's range as a plain parameter (NePS's ``Fidelity.domain``)."""
+        if not self.is_fidelity:
+            raise AttributeError(f"{type(self).__name__} has no domain: only a fidelity has one")
+        return attrs.evolve(self, is_fidelity=False)
+
+    def sample(self, rng: np.random.Generator | None = None) -> Any:
+        """A value drawn uniformly (log-aware), as NePS's ``sample()``; without ``rng`` from
+        NumPy's global state (NePS draws from Python's), as ``Categorical.sample`` does."""
+        return self.from_unit(float((rng or global_generator()).random()))
 
     def to_unit(self, value: float) -> float:
         """Map a value to [0, 1], on the log scale when ``log`` is set."""
@@ -286,6 +290,20 @@ class Categorical(Parameter):
         if is_index and 0 <= self.prior < len(self.choices):
             return int(self.prior)
         return position(self.choices, self.prior)
+
+    @property
+    def lower(self) -> int:
+        """The first index, 0, as NePS's ``Categorical.lower``."""
+        return 0
+
+    @property
+    def upper(self) -> int:
+        """The last index, as NePS's ``Categorical.upper``."""
+        return max(len(self.choices) - 1, 0)
+
+    def sample(self, rng: np.random.Generator | None = None) -> int:
+        """The index of a choice drawn uniformly, as NePS's ``Categorical.sample()`` returns."""
+        return int((rng or global_generator()).integers(len(self.choices)))
 
     def problems(self) -> list[str]:
         problems = []

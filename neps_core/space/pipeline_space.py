@@ -10,7 +10,7 @@ import contextlib
 import functools
 import types
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 
@@ -30,14 +30,14 @@ from neps_core.space.parameters import (
 )
 from neps_core.space.resolution import DrawPolicy, Resolution, Resolver
 from neps_core.space.resolution import NoGeneratorError as _NoGenerator
-from neps_core.space.structure import carries_prior
+from neps_core.space.space_methods import SpaceMethods
 
 #: Draws before sampling gives up on forbidden clauses (a second or so): "no layer wider than
 #: the one before" over six layers allows one draw in 720, and 1,000 draws failed 1 time in 4.
 MAX_FORBIDDEN_REJECTIONS = 20_000
 
 
-class PipelineSpace:
+class PipelineSpace(SpaceMethods):
     """The search space: subclass it with parameters as class attributes or set on ``self``
     in ``__init__`` (added when that returns), as in NePS.
 
@@ -126,11 +126,6 @@ class PipelineSpace:
         }
 
     @property
-    def has_priors(self) -> bool:
-        """Whether any parameter carries a user prior, also one inside an operation."""
-        return carries_prior(self._parameters.values())
-
-    @property
     def conditions(self) -> Mapping[str, Clause]:
         """The clause under which each conditional parameter is active."""
         return self._conditions
@@ -171,36 +166,39 @@ class PipelineSpace:
         unshadow(cls, PipelineSpace)  # a parameter named max_depth must not hide the property
         wrap_init(cls, PipelineSpace)
 
-    def add(self, new_param: Parameter, name: str | None = None) -> PipelineSpace:
-        """A new space with ``new_param`` added under ``name`` (default ``param_<n>``)."""
-        name = name or f"param_{len(self._parameters)}"
-        if name in self._parameters:
-            raise ValueError(f"Parameter {name!r} already exists in the space")
-        return self._with({**self._parameters, name: new_param})
-
-    def remove(self, name: str) -> PipelineSpace:
-        """A new space without the parameter ``name`` (and without its condition)."""
-        if name not in self._parameters:
-            raise KeyError(f"Parameter {name!r} is not in the space: {list(self._parameters)}")
-        users: list[Any] = [c for c, clause in self._conditions.items() if name in clause.names()]
-        users += [clause.describe() for clause in self._forbidden if name in clause.names()]
-        if users:
-            raise ValueError(f"Parameter {name!r} is used by conditions or clauses: {users}")
-        return self._with(
-            {k: v for k, v in self._parameters.items() if k != name},
-            conditions={k: v for k, v in self._conditions.items() if k != name},
-        )
-
     # -- drawing configurations ---------------------------------------------------------------
+    @overload
     def sample(
         self, rng: np.random.Generator, *, use_priors: bool = False, fidelity: Any = "max"
-    ) -> dict[str, Any]:
+    ) -> dict[str, Any]: ...
+
+    @overload
+    def sample(
+        self, rng: None = None, *, fidelity_values: Mapping[str, Any] | None = None
+    ) -> tuple[dict[str, Any], dict[str, Any]]: ...
+
+    @overload
+    def sample(self, rng: Mapping[str, Any], /) -> tuple[dict[str, Any], dict[str, Any]]: ...
+
+    def sample(
+        self,
+        rng: np.random.Generator | Mapping[str, Any] | None = None,
+        *,
+        use_priors: bool = False,
+        fidelity: Any = "max",
+        fidelity_values: Mapping[str, Any] | None = None,
+    ) -> Any:
         """A configuration drawn uniformly, or around the priors; fidelity at ``fidelity``.
 
         ``fidelity`` is ``"max"``, ``"min"`` or a value. Inactive parameters are left out and
-        forbidden configurations are drawn again.
+        forbidden configurations are drawn again. Without a generator this is NePS's
+        ``sample(fidelity_values=None)`` (also with the mapping as its first argument): the
+        pair of a configuration drawn from NumPy's global state and the values
+        ``evaluate_pipeline`` receives for it, the fidelity drawn too unless given.
         """
-        return self.complete({}, rng, use_priors=use_priors, fidelity=fidelity)
+        if isinstance(rng, np.random.Generator):
+            return self.complete({}, rng, use_priors=use_priors, fidelity=fidelity)
+        return self._sample_as_neps(fidelity_values if rng is None else rng)
 
     def complete(
         self,

@@ -118,6 +118,11 @@ class Resampled(Parameter):
             return ["a fidelity parameter cannot be resampled"]
         return []
 
+    @property
+    def is_resampling_by_name(self) -> bool:
+        """Whether the source is an entry's name (``Resampled("x")``), as NePS's attribute."""
+        return isinstance(self.source, ByName)
+
     def resample(self) -> Resampled:
         return self
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import warnings
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import neps_core as neps
@@ -64,3 +65,113 @@ def test_a_class_attribute_set_to_none_is_no_entry_as_in_nepss_get_attrs(tmp_pat
     )
     assert summary.counts["success"] == 2
     assert all(sorted(config) == ["lr", "seed"] and config["seed"] is None for config in seen)
+
+
+class Space(neps.PipelineSpace):
+    a = neps.Float(0.0, 1.0)
+    b = neps.Integer(1, 10, prior=5, prior_confidence="medium")
+    batch_size = 64
+    epochs = neps.IntegerFidelity(1, 9)
+
+
+class NoPriors(neps.PipelineSpace):
+    a = neps.Float(0.0, 1.0)
+    kind = neps.Categorical(("x", "y", "z"))
+
+
+def test_has_priors_is_nepss_method_and_still_reads_as_a_bool() -> None:
+    assert Space().has_priors() is True and NoPriors().has_priors() is False
+    assert Space().has_priors and not NoPriors().has_priors  # as plugins read it
+    assert NoPriors().has_priors == False  # noqa: E712 - the comparison a script may write
+
+
+def test_get_attrs_and_fidelity_attrs_list_the_entries_as_neps_does() -> None:
+    attrs = Space().get_attrs()
+    assert list(attrs) == ["a", "b", "batch_size", "epochs"] and attrs["batch_size"] == 64
+    assert attrs["a"] == neps.Float(0.0, 1.0)
+    assert Space().fidelity_attrs == {"epochs": neps.IntegerFidelity(1, 9)}
+    assert NoPriors().fidelity_attrs == {}
+
+
+def test_add_prior_returns_a_new_space_with_the_prior() -> None:
+    space = NoPriors()
+    with_prior = space.add_prior("a", 0.3, "High").add_prior("kind", 2, neps.ConfidenceLevel.LOW)
+    assert with_prior.parameters["a"] == neps.Float(0.0, 1.0, prior=0.3, prior_confidence="high")
+    assert with_prior.parameters["kind"].prior_index == 2
+    assert with_prior.has_priors() and not space.has_priors()
+
+
+@pytest.mark.parametrize(
+    ("name", "prior", "problem"),
+    [
+        ("b", 3, "'b' has a prior already"),
+        ("batch_size", 3, "'batch_size' is a Constant, which takes no prior"),
+        ("epochs", 3, "'epochs' is a fidelity"),
+        ("a", 2.0, r"'a' \(Float\): prior 2.0 lies outside"),
+    ],
+)
+def test_add_prior_refuses_what_takes_no_such_prior(name: str, prior: float, problem: str) -> None:
+    with pytest.raises(ValueError, match=problem):
+        Space().add_prior(name, prior, "low")
+
+
+def test_an_unknown_name_is_a_value_error_as_in_neps_and_a_key_error() -> None:
+    for call in (lambda: Space().remove("zz"), lambda: Space().add_prior("zz", 1, "low")):
+        with pytest.raises(ValueError, match="zz") as caught:
+            call()
+        assert isinstance(caught.value, KeyError) and str(caught.value).startswith("No parameter")
+
+
+def test_add_names_a_parameter_param_n_plus_one_as_neps_does(tmp_path: Path) -> None:
+    space = NoPriors().add(neps.Integer(1, 3))
+    assert list(space) == ["a", "kind", "param_3"]
+    summary = neps.run(
+        lambda a, kind, param_3: a + param_3,
+        space,
+        root_directory=tmp_path / "run",
+        evaluations_to_spend=1,
+    )
+    assert summary.counts["success"] == 1
+
+
+def test_adding_an_equal_parameter_under_its_name_changes_nothing() -> None:
+    space = Space()
+    assert space.add(neps.Float(0.0, 1.0), "a") == space
+    assert space.add(neps.Constant(64), "batch_size") == space
+    with pytest.raises(ValueError, match=r"different parameter named 'a'"):
+        space.add(neps.Float(0.0, 2.0), "a")
+
+
+def test_sample_without_a_generator_is_nepss_config_and_values() -> None:
+    class WithOperation(Space):
+        layer = neps.Operation(dict, kwargs={"width": neps.Integer(1, 4)})
+
+    np.random.seed(0)
+    config, values = WithOperation().sample()
+    np.random.seed(0)
+    assert WithOperation().sample() == (config, values)  # NumPy's global state decides
+    assert values["layer"] == {"width": values["layer"]["width"]} and values["batch_size"] == 64
+    assert 0.0 <= values["a"] <= 1.0 and 1 <= config["epochs"] <= 9
+    for given in (Space().sample({"epochs": 3}), Space().sample(fidelity_values={"epochs": 3})):
+        assert given[0]["epochs"] == given[1]["epochs"] == 3
+    fidelities = {Space().sample()[0]["epochs"] for _ in range(50)}
+    assert len(fidelities) > 1  # drawn, as NePS draws it, not always the maximum
+    with pytest.raises(ValueError, match="steps"):
+        Space().sample({"steps": 3})
+    drawn = Space().sample(np.random.default_rng(0), fidelity="min")  # neps_core's own form
+    assert isinstance(drawn, dict) and drawn["epochs"] == 1
+
+
+def test_parameters_have_nepss_attributes() -> None:
+    rng = np.random.default_rng(0)
+    assert neps.Float(0.0, 1.0, prior=0.5).has_prior and not neps.Float(0.0, 1.0).has_prior
+    assert 0.0 <= neps.Float(0.0, 1.0).sample() <= 1.0
+    assert {neps.Integer(1, 3).sample(rng) for _ in range(50)} == {1, 2, 3}
+    kind = neps.Categorical(("x", "y", "z"))
+    assert (kind.lower, kind.upper) == (0, 2)
+    assert {kind.sample(rng) for _ in range(50)} == {0, 1, 2}  # an index, as NePS's
+    assert neps.IntegerFidelity(1, 9).domain == neps.Integer(1, 9)
+    assert neps.FloatFidelity(0.1, 1.0).domain == neps.Float(0.1, 1.0)
+    assert not hasattr(neps.Integer(1, 9), "domain")  # only a fidelity has one
+    assert neps.Resample("x").is_resampling_by_name
+    assert not neps.Float(0.0, 1.0).resample().is_resampling_by_name
