@@ -53,10 +53,7 @@ class SpaceMethods:
         _fidelity_name: str | None
         _conditions: Mapping[str, Clause]
         _forbidden: tuple[Clause, ...]
-
-        def _with(self, parameters: Mapping[str, Parameter], **changes: Any) -> PipelineSpace:
-            """A space like this one with other entries (``PipelineSpace._with``)."""
-
+        _with: Callable[..., PipelineSpace]
         complete: Callable[..., dict[str, Any]]
         resolve: Callable[[Mapping[str, Any]], dict[str, Any]]
 
@@ -136,7 +133,10 @@ class SpaceMethods:
         values = dict(fidelity_values or {})
         unknown = [name for name in values if name != self._fidelity_name]
         if unknown:
-            raise ValueError(f"{unknown} name no fidelity of the space ({self._fidelity_name})")
+            raise ValueError(
+                f"fidelity_values names {unknown}, not the space's fidelity "
+                f"({self._fidelity_name!r})"
+            )
         fidelity: Any = "max"
         if self._fidelity_name is not None:
             default = self.fidelity_attrs[self._fidelity_name].sample(rng)
