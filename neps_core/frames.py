@@ -3,7 +3,9 @@
 ``full`` has one row per trial, indexed by trial id, with ``config.<name>`` columns (each
 configuration as ``evaluate_pipeline`` received it, ``summary.shown_config``: a choice of a
 categorical of tuples is its value, not its stored index), the
-report (``objective_to_minimize``, ``cost``, ``learning_curve``, ``extra.<key>``, ``error``)
+report (``objective_to_minimize``, ``cost``, ``learning_curve``, ``extra.<key>``, ``error``;
+a nested dict in ``extra`` is spread into ``extra.<key>.<subkey>`` columns, as NePS's
+``pandas.json_normalize`` names them)
 and the trial's record (``state``, ``fidelity``, ``previous_trial_id``, ``worker_id``,
 ``time_sampled``, ``time_started``, ``time_end``, ``attempts``). ``short`` counts trials by
 state (``num_success``, ...) and, for a single objective, names the best trial
@@ -16,7 +18,7 @@ CSV files are written from without pandas.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from neps_core.models import Summary, Trial
@@ -82,7 +84,7 @@ def _row(trial: Trial, space: ConfigReader | None) -> dict[str, Any]:
         row["objective_to_minimize"] = plain_objective(objective)
         row["cost"] = report.cost
         row["learning_curve"] = None if curve is None else list(curve)
-        row.update({f"extra.{key}": value for key, value in report.extra.items()})
+        row.update(flattened(report.extra, "extra"))
         row["error"] = report.error
     row.update(
         state=trial.state.value,
@@ -95,6 +97,17 @@ def _row(trial: Trial, space: ConfigReader | None) -> dict[str, Any]:
         attempts=trial.attempts,
     )
     return row
+
+
+def flattened(values: Mapping[str, Any], prefix: str) -> dict[str, Any]:
+    """``values`` as ``prefix.<key>`` entries, a nested dict spread into ``prefix.<key>.<subkey>``
+    ones, as ``pandas.json_normalize`` does for NePS's ``status`` (an empty dict has none);
+    written here because the summary CSV files are made without pandas."""
+    flat: dict[str, Any] = {}
+    for key, value in values.items():
+        name = f"{prefix}.{key}"
+        flat.update(flattened(value, name) if isinstance(value, Mapping) else {name: value})
+    return flat
 
 
 def plain_objective(objective: Any) -> Any:

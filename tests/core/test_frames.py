@@ -42,6 +42,25 @@ def test_full_and_short_unpack_as_in_neps(root: Path) -> None:
     assert full["fidelity"].isna().all() and full["learning_curve"].isna().all()
 
 
+def test_a_nested_extra_dict_is_spread_into_columns_as_json_normalize_names_them(
+    root: Path,
+) -> None:
+    # NePS's full table has extra.nested.a; ours had one extra.nested column holding a dict.
+    extra = {"nested": {"a": 1, "deeper": {"b": "x"}}, "empty": {}, "flat": [1, 2]}
+    neps.run(
+        lambda x, act: {"objective_to_minimize": x, "info_dict": extra},
+        SPACE,
+        root_directory=root,
+        evaluations_to_spend=1,
+    )
+    full, _ = neps.status(root)
+    expected = pandas.json_normalize({"extra": extra}).iloc[0].to_dict()
+    assert {c: full.loc["1", c] for c in full.columns if c.startswith("extra.")} == expected
+    assert set(expected) == {"extra.nested.a", "extra.nested.deeper.b", "extra.flat"}
+    on_disk = pandas.read_csv(root / "summary" / "full.csv", index_col="id")
+    assert [c for c in on_disk.columns if c.startswith("extra.")] == list(expected)
+
+
 def test_a_parameter_named_like_an_entry_of_short_does_not_replace_it(root: Path) -> None:
     space = {
         "num_success": neps.Integer(100, 200),
