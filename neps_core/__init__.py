@@ -9,6 +9,7 @@ from neps_core import algorithms, tblogger
 from neps_core.api import plot, run, save_pipeline_results, status
 from neps_core.ask_and_tell import AskAndTell, AskedTrial
 from neps_core.errors import (
+    ConfigIdMissingError,
     DuplicatePluginError,
     EvaluationLostError,
     EvaluationTimeoutError,
@@ -119,6 +120,7 @@ __all__ = [
     "CategoricalParameter",
     "Command",
     "ConfidenceLevel",
+    "ConfigIdMissingError",
     "Constant",
     "ConstantParameter",
     "DuplicatePluginError",

@@ -72,6 +72,11 @@ class SpaceMismatchError(NepsCoreError, ValueError):
     """A run is continued with a search space that differs from the one it was started with."""
 
 
+class ConfigIdMissingError(NepsCoreError, ValueError):
+    """``load_config`` was given a run's root without saying which trial's configuration
+    (a ``ValueError``, as NePS raises)."""
+
+
 class TrialNotFoundError(NepsCoreError, KeyError):
     """A trial id that storage does not know."""
 

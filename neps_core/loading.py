@@ -17,13 +17,13 @@ import yaml
 from neps_core.budget_file import BUDGET_FILE
 from neps_core.components import resolve_space
 from neps_core.config import run_directory
-from neps_core.errors import NepsCoreError
+from neps_core.errors import ConfigIdMissingError, NepsCoreError
 from neps_core.interfaces import Storage
 from neps_core.models import Trial, trial_id
 from neps_core.plugin_manager import load_plugins
 from neps_core.run_info import stored_space
 from neps_core.run_storage import STORAGE_POINTER_FILE, no_run, open_existing_run, runs_below
-from neps_core.serialization import describe_yaml_error, read_yaml
+from neps_core.serialization import describe_yaml_error, read_yaml, safe_repr, shortened
 from neps_core.space import PipelineSpace
 from neps_core.summary_files import BEST_CONFIG_FILE
 from neps_core.user_paths import user_path
@@ -85,6 +85,7 @@ def load_optimizer_info(root_directory: str | Path) -> dict[str, Any]:
 
 def load_config(
     path_or_root: str | Path,
+    *id_and_space: Any,
     config_id: str | int | None = None,
     pipeline_space: Any = None,
 ) -> dict[str, Any]:
@@ -99,14 +100,24 @@ def load_config(
     the run's storage, whatever the trial folder's ``config.yaml`` (a view) says now. A
     run's ``best_config.yaml`` gives the best trial's configuration; the run's other files
     (``report.yaml``, ``summary.yaml``, ...) are refused there, since they hold none.
+
+    After the path, ``config_id`` and ``pipeline_space`` may be given positionally in either
+    order, ours ``(path, config_id, pipeline_space)`` or NePS's ``(path, pipeline_space,
+    config_id)``: a ``str`` or ``int`` is the id, anything else the space.
+
+    Raises:
+        ConfigIdMissingError: ``path_or_root`` is a run's root and no ``config_id`` was given
+            (a ``ValueError``, as in NePS).
+        TypeError: Two spaces, too many arguments, or one given positionally and by keyword.
     """
+    config_id, pipeline_space = _id_and_space(id_and_space, config_id, pipeline_space)
     path = user_path(path_or_root, "path_or_root")
     if not (path / STORAGE_POINTER_FILE).is_file() and runs_below(path):
         raise FileNotFoundError(no_run(path))  # the root given to run(task_id=...)
     if config_id is not None:
         path = path / "configs" / f"config_{trial_id(config_id)}"
     elif (path / STORAGE_POINTER_FILE).is_file():
-        raise NepsCoreError(
+        raise ConfigIdMissingError(
             f"{path} is a run's root directory: pass config_id= to say which trial's "
             "configuration to load (the number in its configs/config_<id> folder)"
         )
@@ -123,6 +134,50 @@ def load_config(
     if config is None:
         config = _read_config_file(path)
     return _as_received(config, path, pipeline_space, saved)
+
+
+def _id_and_space(given: tuple[Any, ...], config_id: Any, pipeline_space: Any) -> tuple[Any, Any]:
+    """``load_config``'s config id and space from its positional and keyword arguments.
+
+    NePS's order, ``load_config(path, MySpace())``, took the space for an id and failed with
+    "No configuration at .../configs/config_S(x=Float(...))". A first positional ``str`` or
+    ``int`` (or ``None``) starts ours; anything else is a space, so NePS's order.
+    """
+    if len(given) > 2:
+        raise TypeError(
+            f"load_config takes a path, a config id and a space, got {len(given) + 1} "
+            "positional arguments"
+        )
+    first, second = (*given, None, None)[:2]
+    if first is None or _is_config_id(first):
+        positional = {"config_id": first, "pipeline_space": second}
+    elif second is None or _is_config_id(second):  # NePS's (path, pipeline_space, config_id)
+        positional = {"pipeline_space": first, "config_id": second}
+    else:
+        raise TypeError(
+            "load_config got two spaces positionally, "
+            f"{_short(first)} and {_short(second)}: pass one as pipeline_space= "
+            "and the trial's id (a str or int) as config_id="
+        )
+    keywords = {"config_id": config_id, "pipeline_space": pipeline_space}
+    for name, value in positional.items():
+        if value is not None and keywords[name] is not None:
+            raise TypeError(
+                f"load_config got {name} twice, positionally ({_short(value)}) and as a "
+                f"keyword ({_short(keywords[name])}); a str or int given positionally is the "
+                "config id, anything else the space"
+            )
+    chosen = {name: keywords[name] if v is None else v for name, v in positional.items()}
+    return chosen["config_id"], chosen["pipeline_space"]
+
+
+def _is_config_id(value: Any) -> bool:
+    """Whether a positional argument of ``load_config`` is a trial id, not a space."""
+    return isinstance(value, str | int) and not isinstance(value, bool)
+
+
+def _short(value: Any) -> str:
+    return shortened(safe_repr(value), 60)
 
 
 def _as_received(

@@ -349,8 +349,49 @@ def test_load_config_refuses_a_runs_files_that_hold_no_configuration(
 def test_load_config_of_a_root_without_config_id_asks_for_it(
     root: Path, finished_run: tuple[neps.Summary, Any]
 ) -> None:
-    with pytest.raises(neps.NepsCoreError, match="is a run's root directory: pass config_id="):
+    # NePS raises a ValueError; ours was only a NepsCoreError, which `except ValueError` missed.
+    with pytest.raises(
+        neps.ConfigIdMissingError, match="is a run's root directory: pass config_id="
+    ):
         neps.load_config(root)
+    assert issubclass(neps.ConfigIdMissingError, ValueError)
+    assert issubclass(neps.ConfigIdMissingError, neps.NepsCoreError)
+
+
+def test_load_config_takes_nepss_positional_order_too(
+    root: Path, finished_run: tuple[neps.Summary, Any]
+) -> None:
+    # NePS's load_config(config_path, pipeline_space, config_id): the space was taken for an id,
+    # "No configuration at .../configs/config_{'x': Float(...)}/config.yaml".
+    expected = neps.load_config(root, config_id="1", pipeline_space=SPACE)
+    trial_file = root / "configs" / "config_1" / "config.yaml"
+    assert neps.load_config(trial_file, SPACE) == expected
+    assert neps.load_config(root, SPACE, "1") == expected
+    assert neps.load_config(root, SPACE, 1) == expected
+    assert neps.load_config(root, SPACE, config_id="1") == expected
+    assert neps.load_config(root, "1", SPACE) == expected  # ours, as before
+    assert neps.load_config(root, "1", pipeline_space=SPACE) == expected
+
+
+@pytest.mark.parametrize(
+    ("arguments", "keywords", "message"),
+    [
+        ((SPACE, SPACE), {}, "two spaces positionally"),
+        ((SPACE,), {"pipeline_space": SPACE}, "pipeline_space twice"),
+        (("1",), {"config_id": "1"}, "config_id twice"),
+        ((SPACE, "1"), {"config_id": "2"}, "config_id twice"),
+        (("1", SPACE, "1"), {}, "got 4 positional arguments"),
+    ],
+)
+def test_load_config_refuses_arguments_it_cannot_tell_apart(
+    root: Path,
+    finished_run: tuple[neps.Summary, Any],
+    arguments: tuple[Any, ...],
+    keywords: dict[str, Any],
+    message: str,
+) -> None:
+    with pytest.raises(TypeError, match=message):
+        neps.load_config(root, *arguments, **keywords)
 
 
 def test_load_config_checks_a_given_space_and_names_missing_ids(
