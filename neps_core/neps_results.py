@@ -20,7 +20,7 @@ from neps_core.errors import NepsCoreError
 from neps_core.models import Report
 from neps_core.neps_keys import from_neps_keys
 from neps_core.plugin_manager import load_plugins
-from neps_core.serialization import read_yaml
+from neps_core.serialization import read_yaml, to_plain
 from neps_core.user_paths import user_path
 
 logger = logging.getLogger(__name__)
@@ -98,11 +98,12 @@ def _from_the_runs_storage(root: Path) -> list[tuple[dict[str, Any], dict[str, A
 
 
 def _result_of(report: Report) -> dict[str, Any]:
+    """The result ``report`` holds, as its ``report.yaml`` reads back (lists, not tuples)."""
     values = {"cost": report.cost, "learning_curve": report.learning_curve, "extra": report.extra}
-    result = {key: value for key, value in values.items() if value is not None}
+    result = {key: to_plain(value) for key, value in values.items() if value is not None}
     if report.error is not None:
         return {**result, "exception": report.error}
-    return {"objective_to_minimize": report.objective_to_minimize, **result}
+    return {"objective_to_minimize": to_plain(report.objective_to_minimize), **result}
 
 
 def trial_folders(root: Path) -> list[Path]:
