@@ -13,6 +13,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import attrs
+import numpy as np
 
 if TYPE_CHECKING:
     from neps_core.shown_configs import ConfigReader, ShownConfigs
@@ -62,6 +63,17 @@ class Report:
     evaluation_duration: float | None = None
 
     @property
+    def reported_learning_curve(self) -> tuple[float, ...] | None:
+        """``learning_curve`` unless it is the default of a result that gave none, the
+        objective as one point (NePS's): plots and loggers draw only curves with more in them.
+        """
+        curve = self.learning_curve
+        default = default_learning_curve(self.objective_to_minimize)
+        if curve is None or default is None:
+            return curve
+        return None if np.array_equal(curve, default, equal_nan=True) else curve
+
+    @property
     def err(self) -> str | None:
         """NePS's name of ``error`` (there an exception, here its text)."""
         return self.error
@@ -70,6 +82,12 @@ class Report:
     def tb(self) -> str | None:
         """NePS's name of ``traceback``."""
         return self.traceback
+
+
+def default_learning_curve(objective: Objective | None) -> tuple[float, ...] | None:
+    """The learning curve of a result that reports none: its objective as one point, as NePS
+    stores it (none for several objectives, which a curve of floats cannot hold)."""
+    return (objective,) if isinstance(objective, float) else None
 
 
 def trial_id(pipeline_id: str | int) -> str:

@@ -328,7 +328,7 @@ def _best_curves(run: RunSnapshot, curves: list[Curve], count: int) -> list[Curv
 
 
 def _why_no_reported_curves(run: RunSnapshot) -> str:
-    if any(t.report is not None and t.report.learning_curve for t in run.history.values()):
+    if any(t.report is not None and t.report.reported_learning_curve for t in run.history.values()):
         return "the learning curves reported hold no finite number"
     return "no trial reported 'learning_curve'"
 
@@ -345,8 +345,9 @@ def _reported_curves(run: RunSnapshot) -> list[Curve]:
     """The curves with a finite number to draw (all NaN or inf drew an empty figure)."""
     curves = []
     for trial in _by_id(run.history.values()):
-        if trial.report is not None and trial.report.learning_curve:
-            values = list(trial.report.learning_curve)
+        curve = None if trial.report is None else trial.report.reported_learning_curve
+        if curve:  # not the default one-point curve: drawn by fidelity instead, if any
+            values = list(curve)
             if not any(map(math.isfinite, values)):
                 continue
             steps = [float(i) for i in range(1, len(values) + 1)]

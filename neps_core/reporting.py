@@ -29,7 +29,7 @@ from neps_core.errors import (
 from neps_core.history import TrialHistory
 from neps_core.interfaces import EvaluationOutcome, Storage
 from neps_core.liveness import without_running_marks
-from neps_core.models import Objective, Report, Trial, TrialState
+from neps_core.models import Objective, Report, Trial, TrialState, default_learning_curve
 from neps_core.result_contract import (
     RAISED_IN_TRIAL,
     RETURN_VALUE,
@@ -246,16 +246,17 @@ def _name_the_trial(error: BaseException, trial_id: str) -> None:
 
 def with_error_values(report: Report, settings: RunSettings) -> Report:
     """A returned failure with ``objective_value_on_error`` and ``cost_value_on_error``
-    where it has no (finite) objective or no cost, as a raised one gets them."""
+    where it has no (finite) objective or no cost, as a raised one gets them, and, without a
+    reported curve, that objective as its one-point learning curve (NePS's default for a
+    returned failure; a raised one has no curve there either)."""
     objective, on_error = report.objective_to_minimize, settings.objective_value_on_error
     values = objective if isinstance(objective, tuple) else (objective,)
     usable = all(v is not None and math.isfinite(v) for v in values)
     cost = settings.cost_value_on_error if report.cost is None else report.cost
-    return attrs.evolve(
-        report,
-        objective_to_minimize=objective if usable or on_error is None else on_error,
-        cost=cost,
-    )
+    objective = objective if usable or on_error is None else on_error
+    reported = report.reported_learning_curve
+    curve = default_learning_curve(objective) if reported is None else reported
+    return attrs.evolve(report, objective_to_minimize=objective, cost=cost, learning_curve=curve)
 
 
 def _timed(parsed: ParsedResult, outcome: EvaluationOutcome) -> ParsedResult:

@@ -27,7 +27,7 @@ import attrs
 import numpy as np
 
 from neps_core.evaluation.child_runner import EXACT_REALS, exact_real_as_float
-from neps_core.models import Objective, Report, TrialState
+from neps_core.models import Objective, Report, TrialState, default_learning_curve
 from neps_core.serialization import exception_text, int_size, key_text, safe_repr, to_plain
 
 #: Other names of result keys: seed 001's (deprecated, warned) and NePS's current ones.
@@ -64,7 +64,19 @@ RETURN_VALUE = "evaluate_pipeline's return value"
 
 
 def parse_result(result: Any, source: str = RETURN_VALUE) -> ParsedResult:
-    """Validate and normalize one result (not ``None``); errors call it ``source``."""
+    """Validate and normalize one result (not ``None``); errors call it ``source``.
+
+    A result without a ``learning_curve`` gets NePS's default: its objective as one point.
+    """
+    parsed = _parse(result, source)
+    report = parsed.report
+    if report.learning_curve is not None:
+        return parsed
+    curve = default_learning_curve(report.objective_to_minimize)
+    return attrs.evolve(parsed, report=attrs.evolve(report, learning_curve=curve))
+
+
+def _parse(result: Any, source: str) -> ParsedResult:
     _check_dimensions(result, source)
     result = _from_array(result)
     if isinstance(result, str):

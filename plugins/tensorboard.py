@@ -13,7 +13,8 @@ the CLI and for YAML run configs. Each trial gets its own event directory
 HParams session (configuration as ``evaluate_pipeline`` received it, final objective and
 cost; a trial that did not succeed is a failed session) and the scalars
 ``objective_to_minimize`` (``objective_to_minimize/<i>`` for each of several objectives,
-failed trials of such a run included) and ``learning_curve`` (one point per reported step), so
+failed trials of such a run included) and ``learning_curve`` (one point per reported step;
+none for the one-point curve a result without one gets, which is its objective), so
 ``tensorboard --logdir <log_dir>`` compares trials in the HParams and Scalars views. Workers of
 one run never write to the same file.
 
@@ -217,7 +218,7 @@ def log_trial(
         for name, value in metrics:
             if value is not None:
                 writer.add_scalar(name, value, step)
-        for index, value in enumerate(report.learning_curve or (), start=1):
+        for index, value in enumerate(report.reported_learning_curve or (), start=1):
             writer.add_scalar("learning_curve", value, index)
     finally:
         writer.close()

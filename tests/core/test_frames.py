@@ -39,7 +39,10 @@ def test_full_and_short_unpack_as_in_neps(root: Path) -> None:
     assert short["x"] == summary.best_config["x"]  # type: ignore[index]
     assert neps.status(root).to_dataframe().equals(full)
     # No fidelity in this space: the documented column is there, empty (it was dropped).
-    assert full["fidelity"].isna().all() and full["learning_curve"].isna().all()
+    assert full["fidelity"].isna().all()
+    # No curve reported: NePS's default, the objective as one point; none for a raised error.
+    assert full.loc["3", "learning_curve"] == [full.loc["3", "objective_to_minimize"]]
+    assert full.loc["2", "learning_curve"] is None
 
 
 def test_a_nested_extra_dict_is_spread_into_columns_as_json_normalize_names_them(

@@ -107,6 +107,25 @@ def test_each_trial_gets_hparams_objective_and_learning_curve(tmp_path: Path) ->
     assert summary.best_objective is not None
 
 
+def test_the_default_one_point_curve_of_a_number_is_not_logged_as_a_curve(
+    tmp_path: Path,
+) -> None:
+    """A number returned is stored with NePS's default curve, [objective]: logging it drew a
+    one-step learning_curve for every trial of a run that reported no curve."""
+    root = tmp_path / "run"
+    neps.run(
+        lambda lr, act, epochs: lr,
+        SPACE,
+        root_directory=root,
+        evaluations_to_spend=2,
+        plugins=[TensorBoardLogger()],
+    )
+    for trial in neps.status(root).trials:
+        assert trial.report is not None and trial.report.learning_curve == (trial.objective,)
+        _, scalars = read_trial(root / "tensorboard" / f"trial_{trial.id}")
+        assert "objective_to_minimize" in scalars and "learning_curve" not in scalars
+
+
 def _report(root: Path, trial_id: int) -> dict[str, Any]:
     import yaml
 
