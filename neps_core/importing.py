@@ -295,7 +295,10 @@ def _new_trials(
 
 
 def _import_key(config: Mapping[str, Any], state: TrialState, report: Report | None) -> str:
-    """The same for a parsed pair as for the trial stored from it (tuples read back as lists)."""
+    """The same for a parsed pair as for the trial stored from it (tuples read back as lists),
+    and for a trial imported before a result without a curve got its objective as one."""
+    if report is not None:
+        report = attrs.evolve(report, learning_curve=report.reported_learning_curve)
     plain_report = None if report is None else to_plain(attrs.asdict(report))
     return json.dumps([to_plain(config), state.value, plain_report], sort_keys=True, default=repr)
 

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import attrs
 import pytest
 
 import neps_core as neps
 from neps_core.errors import SettingsError, SpaceMismatchError
-from neps_core.models import TrialState
+from neps_core.history import TrialHistory
+from neps_core.loading import open_existing
+from neps_core.models import Trial, TrialState
 from neps_core_plugins.disk_storage.storage import DiskStorage
 from neps_core_plugins.sqlite_storage import SQLiteStorage
 
@@ -225,6 +228,23 @@ def test_importing_again_what_was_imported_adds_nothing(root: Path, storage: str
     evaluated_by_the_run = neps.status(root).trials[-1]
     imported = neps.import_trials([(evaluated_by_the_run.config, 0.4)], root)
     assert [t.id for t in imported] == ["8"]  # only earlier imports stand for a pair
+
+
+def test_trials_imported_before_the_default_curve_are_still_found_again(root: Path) -> None:
+    """Imported before a result without a curve got its objective as one (stored None), they
+    differed from the same pairs parsed now and were imported a second time."""
+    neps.import_trials(EVALUATED, root, SPACE)
+    with open_existing(root) as storage:  # the run as an earlier version stored it
+
+        def without_curves(history: TrialHistory) -> list[Trial]:
+            return [
+                attrs.evolve(t, report=attrs.evolve(t.report, learning_curve=None))
+                for t in history.values()
+                if t.report is not None
+            ]
+
+        assert [t.report.learning_curve for t in storage.transact(without_curves)] == [None] * 3
+    assert [t.id for t in neps.import_trials(EVALUATED, root, SPACE)] == ["1", "2", "3"]
 
 
 def test_a_choice_is_stored_as_the_space_spells_it(root: Path) -> None:
