@@ -40,6 +40,9 @@ INCUMBENT_MARKER = ".neps_tblogger_incumbent"
 INCUMBENT_DIRECTORY = "summary_tb"
 INCUMBENT_TAG = "Summary/Incumbent_graph"
 
+#: NePS's older tblogger calls, which log through ``ConfigWriter`` here.
+_OLDER_CALLS = ("log", "scalar_logging", "image_logging", "disable", "enable", "get_status")
+
 _OUTSIDE = (
     "tblogger.{what}() was called outside a trial's evaluation by neps_core.run: pass "
     "pipeline_directory= (and previous_pipeline_directory= for a promotion) to ConfigWriter"
@@ -120,3 +123,14 @@ def events_of(folder: Path) -> Path | None:
         return (folder / home.read_text(encoding="utf-8").strip()).resolve()
     own = folder / EVENTS_DIRECTORY
     return own if own.is_dir() else None
+
+
+def __getattr__(name: str) -> Any:
+    """NePS's older ``tblogger.log(...)`` family says what to use instead."""
+    if name in _OLDER_CALLS:
+        raise AttributeError(
+            f"neps_core.tblogger has no {name!r} (NePS's older tblogger API): write with "
+            "writer = tblogger.ConfigWriter() and its add_scalar/add_image/add_hparams, see "
+            "docs/monitoring.md"
+        )
+    raise AttributeError(f"module 'neps_core.tblogger' has no attribute {name!r}")

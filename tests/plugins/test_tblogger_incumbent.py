@@ -104,6 +104,13 @@ def test_outside_a_trial_the_writer_asks_for_the_trials_folder(tmp_path: Path) -
     assert scalars(tmp_path / EVENTS_DIRECTORY, "loss") == [(0, 0.5)]
 
 
+def test_neps_older_log_call_names_the_writer_to_use() -> None:
+    with pytest.raises(AttributeError, match=r"ConfigWriter\(\) and its add_scalar"):
+        neps.tblogger.log(objective_to_minimize=0.1, current_epoch=0)  # type: ignore[attr-defined]
+    with pytest.raises(AttributeError, match="no attribute 'nonsense'"):
+        neps.tblogger.nonsense  # type: ignore[attr-defined] # noqa: B018
+
+
 def only_the_incumbent(x: float) -> float:
     neps.tblogger.WriteIncumbent()
     return x
