@@ -399,8 +399,6 @@ def test_run_args_is_the_old_name_of_run_config(tmp_path: Path) -> None:
 
 
 def test_neps_names_without_a_counterpart_say_what_to_use() -> None:
-    with pytest.raises(AttributeError, match=r"no 'tblogger' \(NePS's\); use the TensorBoard"):
-        neps.tblogger  # noqa: B018
     with pytest.raises(AttributeError, match=r"no 'state' \(NePS's\); use status\(root\)"):
         neps.state.NePSState  # noqa: B018
     with pytest.raises(AttributeError, match=r"no 'Pipeline' \(NePS's\); use PipelineSpace"):
