@@ -22,7 +22,14 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, overload
 
-from neps_core.asked_trial import AskedTrial, as_told, check_same_run, handed_out, told_trial_id
+from neps_core.asked_trial import (
+    AskedTrial,
+    as_told,
+    check_same_run,
+    handed_out,
+    told_duration,
+    told_trial_id,
+)
 from neps_core.budget import CallBudget
 from neps_core.client_settings import client_settings
 from neps_core.connection import connect, overwrite_if_asked
@@ -32,16 +39,14 @@ from neps_core.heartbeat import Heartbeat
 from neps_core.importing import import_into
 from neps_core.liveness import give_back_running
 from neps_core.models import Summary, Trial
+from neps_core.neps_trials import TrialsRead, neps_copy
 from neps_core.plugin_manager import load_plugins
 from neps_core.presence import present_in
 from neps_core.reporting import judge_outcome, record_result, reportable_trial, told_outcome
 from neps_core.sampler import TrialSampler
+from neps_core.stop_reasons import COST_DECIDES, waiting_for
 from neps_core.summary import summary_of
 from neps_core.summary_files import refresh_shared_summary_files
-from neps_core.trial_copies import own_copy
-
-#: Why ``ask`` waits under ``max_cost_per_run`` (as ``run()`` starts no trial beside them).
-COST_DECIDES = "under max_cost_per_run, their cost decides whether another trial fits"
 
 
 class AskAndTell:
@@ -119,6 +124,7 @@ class AskAndTell:
         self._lock = threading.Lock()  # what the heartbeat thread reads and tell() changes
         self._asking = threading.Lock()  # limits and claims checked and counted together
         self._outstanding: dict[str, float] = {}  # trial id -> when it was asked (monotonic)
+        self._handed_out: dict[str, AskedTrial] = {}  # what ask() returned, until told here
         self._claiming: set[str] = set()  # stored as this client's, not yet outstanding
         self._asked = 0
         self._local_stop: str | None = None
@@ -140,19 +146,20 @@ class AskAndTell:
         return self.settings.worker_id
 
     @property
+    def trials(self) -> Mapping[str, Trial]:
+        """NePS's ``trials``: every trial of the run by id (any client's or worker's), as
+        stored now; each lookup is a copy of the trial, read as NePS's (``neps_trials``)."""
+        self._check_open()
+        return TrialsRead(self._context.storage.sync().snapshot(), self._context.storage)
+
+    @property
     def stop_reason(self) -> str | None:
         """Why the last ``ask`` returned ``None`` (``None`` while trials are still given)."""
         if self._local_stop or self._sampler.stop_reason:
             return self._local_stop or self._sampler.stop_reason
-        waiting, because = self._sampler.waiting_for, self._sampler.waiting_because
         if self._waiting_for_cost:
-            waiting, because = self._waiting_for_cost, COST_DECIDES
-        if waiting:
-            return (
-                f"waiting for the result of trial(s) {', '.join(waiting)}: {because}; ask again "
-                "once it is told (or, another worker's, has finished)"
-            )
-        return None
+            return waiting_for(self._waiting_for_cost, COST_DECIDES)
+        return waiting_for(self._sampler.waiting_for, self._sampler.waiting_because)
 
     @overload
     def ask(self, n: None = None, *, budget_info: None = None) -> AskedTrial | None: ...
@@ -208,14 +215,16 @@ class AskAndTell:
             if not claimed:
                 return None
             trial = claimed[0]
+            asked = handed_out(trial, self._context.storage, self._context.space)
             self._asked += 1
             with self._lock:
                 self._outstanding[trial.id] = time.monotonic()
+                self._handed_out[trial.id] = asked
                 self._spent.started(trial)
             self._claiming.clear()
             self._start_heartbeat()
         self._context.plugins.notify("neps_trial_sampled", run=self._context, trial=trial)
-        return handed_out(trial, self._context.storage, self._context.space)
+        return asked
 
     def tell(
         self,
@@ -235,7 +244,8 @@ class AskAndTell:
         ``run()``: a ``TypeError`` for a wrong kind of value (no objective, a ``bool``), a
         ``ValueError`` for a wrong number (a ``MissingCostError`` under ``cost_to_spend``, a
         negative cost). Returns the stored trial (a copy: changing it changes nothing
-        stored).
+        stored); the object ``ask()`` returned for it here, or the one given, now holds that
+        copy as its ``trial`` (its ``metadata.state`` and ``report`` read as told, as NePS's).
 
         NePS's keywords: ``evaluation_duration`` replaces the time since ``ask()``;
         ``traceback_str`` is stored as the traceback of an exception result (with any other
@@ -260,13 +270,7 @@ class AskAndTell:
         claimed = reportable_trial(history, trial_id, self.root_directory)
         with self._lock:
             asked_at = self._outstanding.get(trial_id)
-        if asked_at is not None:
-            duration = time.monotonic() - asked_at
-        else:  # asked by another client: from when the trial was claimed, by the wall clock
-            started = claimed.started_at
-            duration = 0.0 if started is None else max(0.0, time.time() - started)
-        if evaluation_duration is not None:
-            duration = evaluation_duration
+        duration = told_duration(claimed, asked_at, evaluation_duration)
         outcome = told_outcome(trial_id, result, duration, traceback_str, time_end)
         parsed, raise_after = judge_outcome(outcome, self.settings, "the result given to tell()")
         evaluated = as_told(claimed, self.worker_id, asked_at)
@@ -274,18 +278,24 @@ class AskAndTell:
             stored = record_result(self._context.storage, trial_id, parsed, evaluated)
         except ObjectiveCountError as mismatch:  # stored as FAILED; observers hear of it first
             assert mismatch.trial is not None
-            mismatch.trial = own_copy(mismatch.trial)  # the caller's, as a returned trial is
             stored, raise_after = mismatch.trial, mismatch
         assert stored.report is not None
+        told = neps_copy(stored, self._context.storage)  # the caller's (and the error's)
+        if isinstance(raise_after, ObjectiveCountError):
+            raise_after.trial = told
         with self._lock:
             if self._outstanding.pop(trial_id, None) is not None:  # asked here: this client's
                 self._spent.ended(stored.report.cost)
+            asked_here = self._handed_out.pop(trial_id, None)
+        for asked in (asked_here, trial):  # read as told, as NePS's asked trial does
+            if isinstance(asked, AskedTrial):
+                asked.trial = told
         self._context.plugins.notify(
             "neps_trial_finished", run=self._context, trial=stored, report=stored.report
         )
         if raise_after is not None and raise_after is not outcome.error:
             raise raise_after
-        return own_copy(stored)
+        return told
 
     def tell_custom(
         self, *, config: Mapping[str, Any], result: Any, config_id: str | None = None, **told: Any
@@ -301,13 +311,12 @@ class AskAndTell:
         self._check_open()
         record = CustomRecord.of({"config_id": config_id, **told})
         space, storage = self._context.space, self._context.storage
-
-        fidelity, settings = space.fidelity_name, self.settings
         raised = isinstance(result, BaseException)
         adjust = functools.partial(
-            record.apply, fidelity_name=fidelity, settings=settings, raised=raised
+            record.apply, fidelity_name=space.fidelity_name, settings=self.settings, raised=raised
         )
-        return own_copy(import_into(storage, space, (config, result), "tell_custom()", adjust))
+        recorded = import_into(storage, space, (config, result), "tell_custom()", adjust)
+        return neps_copy(recorded, storage)
 
     def close(self) -> Summary:
         """Stop heartbeating, tell observers the client is done, and return the run's summary.
@@ -383,6 +392,7 @@ class AskAndTell:
                 stored = history.get(trial_id)
                 if stored is not None and stored.state.is_final:
                     del self._outstanding[trial_id]
+                    self._handed_out.pop(trial_id, None)
                     self._spent.ended(stored.cost)
 
     def _running(self) -> set[str]:

@@ -1,9 +1,9 @@
 """What ``AskAndTell.ask`` hands out: a trial to evaluate, also under NePS's names.
 
 NePS's ``AskAndTell`` returns its ``Trial``, read as ``trial.config_id``, ``trial.config``,
-``trial.metadata.location``, ``.state``, ``.previous_trial_id`` and
-``.previous_trial_location``; those spellings work here too. ``tell`` takes such a trial
-back (or a stored one, or its id).
+``trial.metadata.location``, ``.state``, ``.previous_trial_id``,
+``.previous_trial_location`` and, once told, ``trial.report``; those spellings work here too.
+``tell`` takes such a trial back (or a stored one, or its id).
 """
 
 from __future__ import annotations
@@ -17,36 +17,27 @@ import attrs
 
 from neps_core.history import TrialHistory
 from neps_core.interfaces import Storage
-from neps_core.models import Trial, TrialState, trial_id
+from neps_core.models import Report, Trial, trial_id
+from neps_core.neps_trials import TrialMetadata, neps_copy
 from neps_core.space import PipelineSpace
-from neps_core.trial_copies import own_copy
 
 
-@attrs.frozen
-class AskedTrialMetadata:
-    """NePS's ``trial.metadata`` fields that say where an asked trial comes from."""
-
-    id: str
-    location: str
-    state: TrialState
-    previous_trial_id: str | None
-    previous_trial_location: str
-
-
-@attrs.frozen
+@attrs.define(on_setattr=attrs.setters.frozen)
 class AskedTrial:
     """A trial to evaluate: its id, the configuration and its folder.
 
     ``config`` is exactly what ``evaluate_pipeline`` would receive as keyword arguments;
     ``previous_pipeline_directory`` is the folder of the trial a fidelity promotion continues.
-    ``trial`` is a copy of the stored record: changing it changes nothing stored.
+    ``trial`` is a copy of the stored record: changing it changes nothing stored. Once this
+    client tells the trial's result, ``trial`` is the told record (what ``tell`` returns), so
+    the asked object reads as done, as NePS's does.
     """
 
     id: str
     config: Mapping[str, Any]
     pipeline_directory: Path
     previous_pipeline_directory: Path | None
-    trial: Trial
+    trial: Trial = attrs.field(on_setattr=attrs.setters.NO_OP)
 
     @property
     def config_id(self) -> str:
@@ -54,16 +45,17 @@ class AskedTrial:
         return self.id
 
     @property
-    def metadata(self) -> AskedTrialMetadata:
-        """NePS's ``trial.metadata``: the trial a promotion continues, and its folder."""
-        previous = self.previous_pipeline_directory
-        return AskedTrialMetadata(
-            id=self.id,
-            location=str(self.pipeline_directory),
-            state=self.trial.state,
-            previous_trial_id=self.trial.previous_trial_id,
-            previous_trial_location="" if previous is None else str(previous),
+    def metadata(self) -> TrialMetadata:
+        """NePS's ``trial.metadata``: the trial's state, its folder, the trial a promotion
+        continues and its folder, ... (also the trial's metadata dict)."""
+        return TrialMetadata.of(
+            self.trial, self.pipeline_directory, self.previous_pipeline_directory
         )
+
+    @property
+    def report(self) -> Report | None:
+        """NePS's ``trial.report``: the told result, ``None`` until it is told."""
+        return self.trial.report
 
 
 def handed_out(trial: Trial, storage: Storage, space: PipelineSpace) -> AskedTrial:
@@ -77,7 +69,7 @@ def handed_out(trial: Trial, storage: Storage, space: PipelineSpace) -> AskedTri
         config=space.resolve(trial.config),
         pipeline_directory=directory,
         previous_pipeline_directory=None if previous is None else storage.trial_directory(previous),
-        trial=own_copy(trial),
+        trial=neps_copy(trial, storage),
     )
 
 
@@ -105,6 +97,20 @@ def check_same_run(
 def told_trial_id(trial: AskedTrial | Trial | str | int) -> str:
     """The id of the trial ``tell`` names (NePS's ``"config_3"`` is trial ``"3"``)."""
     return trial.id if isinstance(trial, AskedTrial | Trial) else trial_id(trial)
+
+
+def told_duration(
+    claimed: Trial, asked_at: float | None, evaluation_duration: float | None
+) -> float:
+    """How long ``claimed`` was evaluated: as told, else since it was asked here (at
+    ``asked_at``, this client's monotonic clock), else since it was claimed (by another
+    client), by the wall clock."""
+    if evaluation_duration is not None:
+        return evaluation_duration
+    if asked_at is not None:
+        return time.monotonic() - asked_at
+    started = claimed.started_at
+    return 0.0 if started is None else max(0.0, time.time() - started)
 
 
 def as_told(claimed: Trial, worker_id: str, asked_at: float | None) -> Trial | None:

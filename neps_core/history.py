@@ -58,6 +58,11 @@ class TrialHistory(Mapping[str, Trial]):
     def __len__(self) -> int:
         return len(self._trials)
 
+    def snapshot(self) -> dict[str, Trial]:
+        """The trials by id as they are now, copied in one step: safe to read while another
+        thread's ``sync`` puts newer versions (iterating the history itself then fails)."""
+        return dict(self._trials)
+
     def put(self, trial: Trial) -> None:
         """Insert a new trial or replace the stored version of it, updating the aggregates."""
         old = self._trials.get(trial.id)

@@ -9,6 +9,18 @@ from __future__ import annotations
 BUDGET_DOES_NOT_FIT = "what is left of the budget does not fit the next trial"
 #: The optimizer proposes nothing more (a small space used up, a finished schedule).
 NOTHING_LEFT = "the optimizer has nothing left to propose"
+#: Why ``ask`` waits under ``max_cost_per_run`` (as ``run()`` starts no trial beside them).
+COST_DECIDES = "under max_cost_per_run, their cost decides whether another trial fits"
+
+
+def waiting_for(trials: list[str], because: str) -> str | None:
+    """An ask-and-tell client's stop reason while ``trials`` run (``None`` when none do)."""
+    if not trials:
+        return None
+    return (
+        f"waiting for the result of trial(s) {', '.join(trials)}: {because}; ask again once "
+        "it is told (or, another worker's, has finished)"
+    )
 
 
 def budget_used_up(budget_name: str, running: int) -> str:
