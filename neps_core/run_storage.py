@@ -11,15 +11,12 @@ import weakref
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from neps_core.budget_file import BUDGET_FILE
 from neps_core.component_spec import ComponentSpec
 from neps_core.config import stage_directories_below
 from neps_core.errors import (
     SettingsError,
     StorageError,
-    StorageInUseError,
     UnknownPluginError,
     add_note,
 )
@@ -30,18 +27,16 @@ from neps_core.models import RunInfo
 from neps_core.neps_results import NEPS_MARKER, is_neps_results_directory, trial_folders
 from neps_core.plugin_checks import plugin_errors
 from neps_core.plugin_manager import AD_HOC_ORIGIN, Plugins
-from neps_core.serialization import (
-    describe_yaml_error,
-    dump_yaml,
-    read_yaml,
-    to_plain,
-    write_atomic,
+from neps_core.serialization import dump_yaml, to_plain, write_atomic
+from neps_core.shared_databases import (
+    refuse_a_database_of_another_run,
+    refuse_a_root_sharing_the_database,
 )
+from neps_core.storage_pointer import STORAGE_POINTER_FILE, read_pointer
 from neps_core.storage_urls import refuse_a_url, storage_for_url
 
 logger = logging.getLogger(__name__)
 
-STORAGE_POINTER_FILE = "storage.yaml"
 #: What the core writes into every run's root (besides the pointer); found without the
 #: pointer, they mean a run lost it.
 RUN_FILES = ("configs", BUDGET_FILE, "summary.yaml", "trajectory.csv", "best_config.yaml")
@@ -71,7 +66,7 @@ def open_storage(
     root = Path(root)
     _refuse_a_half_done_change(root, migrating=migrating, deleting=lost_ok)
     pointer = root / STORAGE_POINTER_FILE
-    stored = _read_pointer(pointer)
+    stored = read_pointer(pointer)
     given = None if spec is None else _pointer_of(spec, plugins)
     if stored is not None and given is not None and given != stored:
         raise SettingsError(
@@ -82,7 +77,7 @@ def open_storage(
     if lost is not None:
         # Run files are written only after the pointer: read it again, another worker may
         # have just started this run. Still missing, a new run would mix with the old files.
-        stored = _read_pointer(pointer)
+        stored = read_pointer(pointer)
         if stored is None:
             raise StorageError(lost)
     chosen = stored or given or _pointer_of(ComponentSpec("disk"), plugins)
@@ -102,7 +97,7 @@ def open_storage(
         _record_pointer(root, chosen, storage, no_new_run)
         _warn_if_passed_to_this_call(root, chosen["name"], plugins)
     elif chosen.get("url") is not None:
-        _refuse_a_copy_sharing_the_database(root, chosen, storage)
+        refuse_a_root_sharing_the_database(root, chosen, storage)
     if stored is not None and not lost_ok:
         refuse_a_lost_store(root, storage)
         refuse_trials_without_their_run(root, storage)
@@ -193,7 +188,7 @@ def check_storage_options(root: Path, spec: ComponentSpec | None, plugins: Plugi
     chosen = _pointer_of(spec, plugins)
     with _construct(plugins.storages[chosen["name"]], root, chosen, plugins) as storage:
         if chosen["url"] is not None:  # before an overwrite deletes the root's own run
-            _refuse_a_database_of_another_run(root, chosen, storage.load_info())
+            refuse_a_database_of_another_run(root, chosen, storage.load_info())
 
 
 def _record_pointer(
@@ -209,7 +204,7 @@ def _record_pointer(
         info = storage.load_info()
         if no_new_run is not None and info is None:
             raise SettingsError(no_new_run)  # nothing written: a retry may choose any storage
-        _refuse_a_database_of_another_run(root, chosen, info)
+        refuse_a_database_of_another_run(root, chosen, info)
     except BaseException:
         storage.close()
         raise
@@ -223,62 +218,6 @@ def _record_pointer(
         raise StorageError(
             f"cannot start a run in {root}: {error.strerror or error}: {error.filename}"
         ) from error
-
-
-def _refuse_a_database_of_another_run(
-    root: Path, chosen: dict[str, Any], info: RunInfo | None
-) -> None:
-    """A database given by URL that holds a run ``root``'s ``storage.yaml`` does not name
-    holds another root's run, or one this root no longer has: never share or erase it."""
-    if info is None or chosen["url"] is None:
-        return
-    if _read_pointer(root / STORAGE_POINTER_FILE) == chosen:
-        return
-    if _owner(info) == root.resolve():  # the root was moved, deleted or started over
-        raise StorageInUseError(
-            f"storage: {chosen['url']} holds a run started in {root} that its storage.yaml "
-            "does not name (the root was moved, deleted or started again): continue that run "
-            "where its root is now, or delete the database to start afresh"
-        )
-    raise StorageInUseError(
-        f"storage: {chosen['url']} already holds the run of another root directory"
-        f"{_named(info)}, and one database holds one run: give {root} a database of its own, "
-        "or continue that run in its own root directory"
-    )
-
-
-def _refuse_a_copy_sharing_the_database(
-    root: Path, chosen: dict[str, Any], storage: Storage
-) -> None:
-    """A root copied with its ``storage.yaml`` names its original's database: continuing the
-    copy would add to the original's trials, and overwriting it would erase them. A root
-    that was moved (its original gone) is its run's root still."""
-    try:
-        owner = _owner(storage.load_info())
-        if (
-            owner is not None
-            and owner != root.resolve()
-            and _read_pointer(owner / STORAGE_POINTER_FILE) == chosen
-        ):
-            raise StorageInUseError(
-                f"storage: {root} names the database {chosen['url']} of the run in "
-                f"{owner}: it is a copy of that root, and one database holds one run; "
-                f"copy the run with `neps-core migrate {owner} NEW_ROOT` instead, which "
-                "gives the copy a database of its own"
-            )
-    except BaseException:
-        storage.close()
-        raise
-
-
-def _owner(info: RunInfo | None) -> Path | None:
-    """The root a run was started in, where its info records it."""
-    return None if info is None or info.root_directory is None else Path(info.root_directory)
-
-
-def _named(info: RunInfo | None) -> str:
-    owner = _owner(info)
-    return "" if owner is None else f" ({owner})"
 
 
 def open_existing_run(root: Path, plugins: Plugins) -> Storage:
@@ -323,7 +262,7 @@ def refuse_an_unfinished_migration(root: Path) -> None:
     continue a run among them."""
     state = migration_state(root)
     if state is not None:
-        stored = _read_pointer(root / STORAGE_POINTER_FILE) or {}
+        stored = read_pointer(root / STORAGE_POINTER_FILE) or {}
         raise StorageError(describe_migration(root, state, stored.get("url")))
 
 
@@ -367,20 +306,6 @@ def _lost_pointer(root: Path) -> str | None:
         "the default storage, 'name: sqlite' for a run.db in the root), or use a new "
         "root_directory (overwrite_root_directory=True deletes this one)"
     )
-
-
-def _read_pointer(pointer: Path) -> dict[str, Any] | None:
-    try:
-        data = read_yaml(pointer)
-    except FileNotFoundError:
-        return None
-    except yaml.YAMLError as error:
-        raise SettingsError(
-            f"{pointer} is damaged: not valid YAML ({describe_yaml_error(error)})"
-        ) from None
-    if not isinstance(data, dict) or "name" not in data:
-        raise SettingsError(f"{pointer} is damaged: expected a mapping with a 'name'")
-    return data
 
 
 def _pointer_of(spec: ComponentSpec, plugins: Plugins) -> dict[str, Any]:

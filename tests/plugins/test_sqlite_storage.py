@@ -24,9 +24,11 @@ import yaml
 from worker_processes import kill, start_worker
 
 import neps_core as neps
+from neps_core.cli.clean import clean_run
 from neps_core.errors import SettingsError, StorageError
 from neps_core.history import TrialHistory
 from neps_core.interfaces import Change
+from neps_core.migration import migrate_run
 from neps_core.models import Report, RunInfo, Trial, TrialState
 from neps_core.plugin_manager import load_plugins
 from neps_core.testing import StorageContract
@@ -301,11 +303,46 @@ def test_a_copied_root_cannot_join_or_erase_its_originals_database(tmp_path: Pat
     original, copy = tmp_path / "A", tmp_path / "B"
     run_identity(original, 3, storage=f"sqlite:///{tmp_path / 'scratch' / 'a.db'}")
     shutil.copytree(original, copy)
-    refused_with_or_without_overwrite(rf"it is a copy of that root.*migrate {original}", copy)
+    refused_with_or_without_overwrite(rf"is a copy of that root.*migrate {original}", copy)
     assert neps.status(original).budget.used_evaluations == 3  # untouched
     moved = tmp_path / "moved"  # a moved root is its run's root still
     shutil.move(original, moved)
     assert run_identity(moved, 4).budget.used_evaluations == 4
+
+
+def record_url_as_given(root: Path, url: str) -> None:
+    """Make ``root``'s ``storage.yaml`` name ``url`` as versions before ec24843 recorded it:
+    as given (and ``sqlite:///PATH`` meant the absolute ``/PATH`` then)."""
+    pointer = root / "storage.yaml"
+    pointer.write_text(yaml.safe_dump({**yaml.safe_load(pointer.read_text()), "url": url}))
+
+
+def test_a_root_naming_another_roots_database_by_another_url_is_refused_everywhere(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # OLD's storage.yaml, written before ec24843, reads sqlite:///run.db (then /run.db); a
+    # NEW run of the project uses ./run.db, which HEAD reads OLD's URL as too. The copy check
+    # compared the URL texts: status and migrate of OLD showed and copied NEW's trials, and
+    # overwriting OLD deleted NEW's database.
+    monkeypatch.chdir(tmp_path)
+    old, new = tmp_path / "OLD", tmp_path / "NEW"
+    run_identity(old, 2, storage=f"sqlite:///{tmp_path / 'old_place' / 'run.db'}")
+    record_url_as_given(old, "sqlite:///run.db")  # its database: /run.db (gone, here)
+    run_identity(new, 3, storage="sqlite:///run.db")
+    both = rf"{old}.*{new}|{new}.*{old}"
+    attempts: dict[str, Callable[[], object]] = {
+        "status": lambda: neps.status(old),
+        "migrate": lambda: migrate_run(old, tmp_path / "copy", storage="disk"),
+        "clean": lambda: clean_run(old, stale_after=60.0, dry_run=False),
+        "run": lambda: run_identity(old, 4),
+        "overwrite": lambda: run_identity(old, 4, overwrite_root_directory=True),
+    }
+    for name, attempt in attempts.items():
+        with pytest.raises(SettingsError, match=both):
+            attempt()
+        assert (tmp_path / "run.db").is_file(), name
+    assert not (tmp_path / "copy").exists()
+    assert neps.status(new).budget.used_evaluations == 3  # untouched
 
 
 def test_a_root_gone_from_beside_its_database_is_named_and_its_run_kept(tmp_path: Path) -> None:

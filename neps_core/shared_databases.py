@@ -1,0 +1,82 @@
+"""One database holds one run: a root never shares, or erases, another root's database.
+
+A storage given by URL keeps its data outside the root, and its run records the root it was
+started in (``RunInfo.root_directory``). A root whose ``storage.yaml`` names a database that
+another root's run is in (a ``cp -r`` copy, or a URL an older neps_core read otherwise) would
+add to that run's trials, and overwriting it would erase them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from neps_core.errors import SettingsError, StorageInUseError
+from neps_core.interfaces import Storage
+from neps_core.models import RunInfo
+from neps_core.storage_pointer import STORAGE_POINTER_FILE, read_pointer
+
+
+def refuse_a_database_of_another_run(
+    root: Path, chosen: dict[str, Any], info: RunInfo | None
+) -> None:
+    """A database given by URL that holds a run ``root``'s ``storage.yaml`` does not name
+    holds another root's run, or one this root no longer has: never share or erase it."""
+    if info is None or chosen["url"] is None:
+        return
+    if read_pointer(root / STORAGE_POINTER_FILE) == chosen:
+        return
+    if owner_of(info) == root.resolve():  # the root was moved, deleted or started over
+        raise StorageInUseError(
+            f"storage: {chosen['url']} holds a run started in {root} that its storage.yaml "
+            "does not name (the root was moved, deleted or started again): continue that run "
+            "where its root is now, or delete the database to start afresh"
+        )
+    owner = owner_of(info)
+    raise StorageInUseError(
+        f"storage: {chosen['url']} already holds the run of another root directory"
+        f"{'' if owner is None else f' ({owner})'}, and one database holds one run: give "
+        f"{root} a database of its own, or continue that run in its own root directory"
+    )
+
+
+def refuse_a_root_sharing_the_database(
+    root: Path, chosen: dict[str, Any], storage: Storage
+) -> None:
+    """Refuse ``root`` if its database holds the run of another root whose ``storage.yaml``
+    names the same database (however written: a relative and an absolute URL of one file are
+    one database). A root that was moved (its original gone, or holding another run now)
+    is its run's root still. ``storage`` is closed if refused."""
+    try:
+        owner = owner_of(storage.load_info())
+        if owner is not None and owner != root.resolve() and _names(owner, chosen, storage):
+            raise StorageInUseError(
+                f"storage: {root} names the database {chosen['url']} (in its "
+                f"{STORAGE_POINTER_FILE}), which holds the run of {owner}, whose "
+                f"{STORAGE_POINTER_FILE} names it too, and one database holds one run: nothing "
+                f"was read or changed. If {root} is a copy of that root, copy the run with "
+                f"`neps-core migrate {owner} NEW_ROOT` instead, which gives the copy a database "
+                f"of its own; if {root} has a database of its own, write its URL into "
+                f"{root / STORAGE_POINTER_FILE}"
+            )
+    except BaseException:
+        storage.close()
+        raise
+
+
+def owner_of(info: RunInfo | None) -> Path | None:
+    """The root a run was started in, where its info records it."""
+    return None if info is None or info.root_directory is None else Path(info.root_directory)
+
+
+def _names(owner: Path, chosen: dict[str, Any], storage: Storage) -> bool:
+    """Whether ``owner``'s ``storage.yaml`` names the database ``chosen`` names: the same
+    storage, its URL the same once made absolute (``Storage.canonical_url``)."""
+    canonical = type(storage).canonical_url
+    try:
+        theirs = read_pointer(owner / STORAGE_POINTER_FILE)
+        if theirs is None or theirs.get("name") != chosen["name"] or theirs.get("url") is None:
+            return False
+        return bool(canonical(str(theirs["url"])) == canonical(str(chosen["url"])))
+    except SettingsError:  # damaged: it names nothing this root could share
+        return False
