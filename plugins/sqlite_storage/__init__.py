@@ -1,5 +1,5 @@
 """The ``sqlite`` storage plugin: see ``.storage`` for the schema and guarantees, ``.location``
-for where the database lives."""
+for where the database lives, ``.schema`` for its tables."""
 
 from collections.abc import Sequence
 

@@ -6,13 +6,7 @@ directory, ``"sqlite:////absolute/path/run.db"`` absolute. Per-trial folders
 (``pipeline_directory``) stay in ``<root_directory>/configs/config_<id>/``, each with a
 ``config.yaml``.
 
-Schema (version :data:`SCHEMA_VERSION`)::
-
-    schema_version(version)          one row; an unknown version is refused with a clear error
-    run_info(id = 1, data)           the RunInfo as JSON
-    trials(id, seq, state, data)     the current version of every trial as JSON; ``seq`` is a
-                                     run-wide counter, raised on every write, so a reader asks
-                                     only for ``seq > <last seq it saw>``
+The schema is in ``.schema``.
 
 Concurrency: the database runs in WAL mode, so readers never block the writer. Every
 :meth:`SQLiteStorage.transact` is one ``BEGIN IMMEDIATE`` transaction that reads what others
@@ -56,19 +50,18 @@ from neps_core_plugins.sqlite_storage.location import (
     identify,
     refuse_any_gone,
 )
+from neps_core_plugins.sqlite_storage.schema import (
+    create_schema,
+    enable_wal,
+    refuse_an_unknown_version,
+    schema_version,
+)
 
 logger = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
 _BUSY_CODES = (5, 6)  # SQLITE_BUSY, SQLITE_LOCKED
 _UNWRITABLE_CODES = (8, 14)  # SQLITE_READONLY, SQLITE_CANTOPEN
 _MAX_BUSY_WAIT = 2.0  # seconds SQLite itself waits before we back off and retry
-_SCHEMA = (
-    "CREATE TABLE schema_version (version INTEGER NOT NULL)",
-    "CREATE TABLE run_info (id INTEGER PRIMARY KEY CHECK (id = 1), data TEXT NOT NULL)",
-    "CREATE TABLE trials (id TEXT PRIMARY KEY, seq INTEGER NOT NULL UNIQUE, "
-    "state TEXT NOT NULL, data TEXT NOT NULL)",
-)
 _UPSERT = (
     "INSERT INTO trials (id, seq, state, data) VALUES (?, ?, ?, ?) ON CONFLICT(id) "
     "DO UPDATE SET seq = excluded.seq, state = excluded.state, data = excluded.data"
@@ -255,45 +248,14 @@ class SQLiteStorage(Storage):
         """Check the schema version, creating the schema (in WAL mode) for a new database."""
         synchronous = f"PRAGMA synchronous = {'FULL' if self.fsync else 'NORMAL'}"
         self._retrying(lambda: connection.execute(synchronous), "set the sync mode")
-        version = self._retrying(lambda: self._schema_version(connection), "read the schema")
+        version = self._retrying(lambda: schema_version(connection, self.path), "read the schema")
         if version is None:
-            self._retrying(lambda: self._enable_wal(connection), "enable WAL mode")
+            self._retrying(lambda: enable_wal(connection), "enable WAL mode")
             with self._write_transaction(connection):
-                version = self._schema_version(connection)
-                if version is None:
-                    for statement in _SCHEMA:
-                        connection.execute(statement)
-                    connection.execute(
-                        "INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION,)
-                    )
-                    version = SCHEMA_VERSION
-        if version != SCHEMA_VERSION:
-            raise StorageError(
-                f"The SQLite database {self.path} has schema version {version}, but this "
-                f"version of neps_core only knows schema version {SCHEMA_VERSION}; open it with "
-                "the neps_core version that wrote it (or migrate the run with that version)."
-            )
-
-    def _schema_version(self, connection: sqlite3.Connection) -> int | None:
-        tables = {
-            row[0]
-            for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
-        }
-        if "schema_version" not in tables:
-            if tables:
-                raise StorageError(
-                    f"{self.path} is an SQLite database but not one written by neps_core "
-                    f"(it has the tables {sorted(tables)} and no schema_version table)"
-                )
-            return None
-        row = connection.execute("SELECT max(version) FROM schema_version").fetchone()
-        return None if row is None or row[0] is None else int(row[0])
-
-    @staticmethod
-    def _enable_wal(connection: sqlite3.Connection) -> None:
-        mode = connection.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-        if str(mode).lower() != "wal":
-            raise sqlite3.OperationalError(f"could not switch to WAL mode (still {mode})")
+                version = schema_version(connection, self.path)
+                if version is None:  # another process may have created it meanwhile
+                    version = create_schema(connection)
+        refuse_an_unknown_version(version, self.path)
 
     # -- transactions and retries -----------------------------------------------------------
     @contextlib.contextmanager
