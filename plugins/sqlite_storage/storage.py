@@ -50,6 +50,7 @@ from neps_core_plugins.sqlite_storage.location import (
     identify,
     refuse_any_gone,
 )
+from neps_core_plugins.sqlite_storage.older_versions import record_root
 from neps_core_plugins.sqlite_storage.schema import (
     create_schema,
     enable_wal,
@@ -114,6 +115,7 @@ class SQLiteStorage(Storage):
         self._opened: Opened = ()  # what a write checks is still there (see _open)
         self._pid = os.getpid()
         self._lock = threading.RLock()
+        self._root_recorded = False  # see _record_root
 
     # -- run info ---------------------------------------------------------------------------
     def initialize(self, info: RunInfo) -> RunInfo:
@@ -121,6 +123,7 @@ class SQLiteStorage(Storage):
             connection = self._connect(create=True)
             assert connection is not None
             with self._write_transaction(connection):
+                self._record_root(connection)
                 stored = self._read_info(connection)
                 if stored is not None:
                     return stored
@@ -137,6 +140,13 @@ class SQLiteStorage(Storage):
                 return None
             return self._retrying(lambda: self._read_info(connection), "read the run info")
 
+    def _record_root(self, connection: sqlite3.Connection) -> None:
+        """On the first write, record the root in a run of an older version that has none: the
+        database given by URL (outside the root) then tells its root from a copy of it."""
+        if self.url is not None and not self._root_recorded:
+            record_root(connection, self.root_directory)
+            self._root_recorded = True
+
     # -- trials -----------------------------------------------------------------------------
     def sync(self) -> TrialHistory:
         with self._lock:
@@ -150,6 +160,7 @@ class SQLiteStorage(Storage):
             connection = self._connect(create=True)
             assert connection is not None
             with self._write_transaction(connection):
+                self._record_root(connection)
                 history = self._read_new(connection)
                 trials = list(change(history))
                 new = [trial for trial in trials if trial.id not in history]

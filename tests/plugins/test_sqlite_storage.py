@@ -8,6 +8,7 @@ SQLite files and real processes.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import sqlite3
@@ -343,6 +344,33 @@ def test_a_root_naming_another_roots_database_by_another_url_is_refused_everywhe
         assert (tmp_path / "run.db").is_file(), name
     assert not (tmp_path / "copy").exists()
     assert neps.status(new).budget.used_evaluations == 3  # untouched
+
+
+def forget_the_root(database: Path) -> None:
+    """Make ``database``'s run info as versions before ec3a97e wrote it: without its root."""
+    with contextlib.closing(sqlite3.connect(database)) as connection, connection:
+        (data,) = connection.execute("SELECT data FROM run_info WHERE id = 1").fetchone()
+        info = {key: value for key, value in json.loads(data).items() if key != "root_directory"}
+        connection.execute("UPDATE run_info SET data = ? WHERE id = 1", (json.dumps(info),))
+
+
+def test_continuing_an_old_run_records_its_root_so_a_later_copy_is_refused(
+    tmp_path: Path,
+) -> None:
+    # A run of a version before ec3a97e records no root: a cp -r copy of it could join or
+    # erase the original's trials, and continuing the original never recorded its root.
+    original, copy, database = tmp_path / "A", tmp_path / "B", tmp_path / "scratch" / "a.db"
+    run_identity(original, 3, storage=f"sqlite:///{database}")
+    forget_the_root(database)
+    run_identity(original, 4)  # continued with this version
+    shutil.copytree(original, copy)
+    refused_with_or_without_overwrite(rf"{copy} names .*run of {original}", copy)
+    assert neps.status(original).budget.used_evaluations == 4
+    forget_the_root(database)  # a write alone (save_pipeline_results, clean) records it too
+    with SQLiteStorage(original, url=f"sqlite:///{database}") as storage:
+        storage.transact(lambda history: [])
+        info = storage.load_info()
+    assert info is not None and info.root_directory == str(original.resolve())
 
 
 def test_a_root_gone_from_beside_its_database_is_named_and_its_run_kept(tmp_path: Path) -> None:
