@@ -122,8 +122,16 @@ def _this_machine(present: list[str] | None) -> str | None:
 
 
 def _runs_on(trial: Trial, machine: str | None) -> bool:
-    """Whether ``trial``'s worker is a process of ``machine`` (a kernel and pid namespace)."""
-    return bool(machine) and _process_parts(trial.metadata.get(WORKER_PROCESS))[0] == machine
+    """Whether ``trial``'s worker is a process of ``machine`` (a kernel and pid namespace).
+
+    Versions 0d72b3b to f37ef83 recorded the boot id alone (``<boot id>/<pid>/<start>``) and
+    took it for this machine's where it was this kernel's: judged so still, their dead
+    worker's trial is re-queued at once, not after ``stale_after`` as another machine's.
+    """
+    if not machine:
+        return False
+    recorded = _process_parts(trial.metadata.get(WORKER_PROCESS))[0]
+    return recorded in (machine, machine.partition(".")[0])
 
 
 def _process_parts(process: object) -> list[str]:

@@ -18,6 +18,7 @@ from worker_processes import suspend
 
 import neps_core as neps
 from neps_core import liveness, presence
+from neps_core.cli.clean import clean_run
 from neps_core.heartbeat import Heartbeat
 from neps_core.history import TrialHistory
 from neps_core.liveness import ASYNC_MARK, recover_stale_trials
@@ -220,6 +221,32 @@ def test_a_continuation_right_after_a_crash_re_queues_the_dead_workers_trial_at_
     metadata = read_yaml(root / CONFIG_1 / "metadata.yaml")
     assert metadata["attempts"] == 2 and "is gone" in metadata["metadata"]["requeued_because"]
     assert "worker_process" not in metadata["metadata"]  # true only while it runs
+
+
+@pytest.mark.slow
+def test_a_dead_worker_recorded_in_the_form_of_older_versions_is_known_gone_at_once(
+    tmp_path: Path,
+) -> None:
+    # Versions 0d72b3b to f37ef83 recorded "<boot id>/<pid>/<start>", without the pid
+    # namespace: taken for another machine's, the dead worker's trial read "evaluating now",
+    # clean refused it as live, and a continuation left it evaluating for stale_after.
+    root = tmp_path / "run"
+    worker = _start_worker(tmp_path, root, SLOW="1", STALE_AFTER="600")  # no heartbeat check
+    _wait_for(root / CONFIG_1 / "started", worker)
+    os.kill(worker.pid, signal.SIGKILL)
+    worker.wait()
+    machine = str(presence.this_machine())
+    boot_id = machine.partition(".")[0]
+    journal = root / ".neps_core" / "journal.jsonl"
+    journal.write_text(journal.read_text().replace(f"{machine}/", f"{boot_id}/"))
+    (claimed,) = neps.status(root).trials
+    assert claimed.metadata["worker_process"].count(".") == 0  # the old form
+    assert [gone.trial_id for gone in clean_run(root, stale_after=60.0, dry_run=True).removed] == [
+        "1"
+    ]
+    summary = neps.run(lambda x: x, root_directory=root, evaluations_to_spend=3)  # defaults
+    assert (summary.counts["success"], summary.counts["evaluating"]) == (3, 0)
+    assert "is gone" in read_yaml(root / CONFIG_1 / "metadata.yaml")["metadata"]["requeued_because"]
 
 
 @pytest.mark.slow
