@@ -46,11 +46,10 @@ from neps_core_plugins.sqlite_storage.location import (
     Opened,
     absolute_url,
     create_database_file,
-    database_path,
     identify,
     refuse_any_gone,
 )
-from neps_core_plugins.sqlite_storage.older_versions import record_root
+from neps_core_plugins.sqlite_storage.older_versions import database_of, record_root
 from neps_core_plugins.sqlite_storage.schema import (
     create_schema,
     enable_wal,
@@ -103,7 +102,7 @@ class SQLiteStorage(Storage):
         **options: Any,
     ):
         super().__init__(root_directory, url=url, converter=converter, **options)
-        self.path = database_path(self.root_directory, url)
+        self.path = database_of(self.root_directory, url)
         self.fsync = self.flag_option("fsync", False)
         self.lock_timeout = self.seconds_option("lock_timeout", 300.0)
         #: Trial rows read from the database so far (incremental sync keeps this small).

@@ -373,6 +373,63 @@ def test_continuing_an_old_run_records_its_root_so_a_later_copy_is_refused(
     assert info is not None and info.root_directory == str(original.resolve())
 
 
+def old_root_with_an_absolute_database(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> tuple[Path, Path]:
+    """A root (3 trials) whose ``storage.yaml`` records its database as versions before
+    ec24843 wrote the old docs' ``sqlite:///absolute/path/run.db``, and that database; the
+    working directory is another, in which the URL's relative reading does not exist."""
+    root, database = tmp_path / "ABS", tmp_path / "db" / "run.db"
+    run_identity(root, 3, storage=f"sqlite:///{database}")
+    record_url_as_given(root, f"sqlite://{database}")  # three slashes
+    (tmp_path / "project").mkdir()
+    monkeypatch.chdir(tmp_path / "project")
+    return root, database
+
+
+def test_an_old_absolute_url_finds_its_database_where_that_records_the_root(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Read as relative to the working directory, it named a file that does not exist:
+    # status and run() failed from any directory but /.
+    root, _ = old_root_with_an_absolute_database(tmp_path, monkeypatch)
+    assert neps.status(root).budget.used_evaluations == 3
+    assert run_identity(root, 4).budget.used_evaluations == 4
+    assert not (tmp_path / "project" / "tmp").exists()  # nothing at the relative reading
+
+
+def test_an_old_absolute_url_whose_database_records_no_root_names_both_readings(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Said only that the relative reading did not exist; a run of a version before ec3a97e
+    # records no root, so the database may be another root's: named, not taken.
+    root, database = old_root_with_an_absolute_database(tmp_path, monkeypatch)
+    forget_the_root(database)
+    relative = tmp_path / "project" / str(database).lstrip("/")
+    for attempt in (lambda: neps.status(root), lambda: run_identity(root, 4)):
+        with pytest.raises(StorageError, match=rf"absolute path {database} .*{relative}"):
+            attempt()
+    assert not (tmp_path / "project" / "tmp").exists()
+    record_url_as_given(root, f"sqlite:///{database}")  # as the error advises
+    assert neps.status(root).budget.used_evaluations == 3
+
+
+def test_an_old_absolute_url_whose_relative_reading_is_another_roots_is_told_apart(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The old root's URL now reads as the database of a run of this version: its own
+    # database is used where it records it, both readings are named where it does not.
+    root, database = old_root_with_an_absolute_database(tmp_path, monkeypatch)
+    relative = tmp_path / "project" / str(database).lstrip("/")
+    run_identity(tmp_path / "NEW", 2, storage=f"sqlite:///{relative}")
+    assert neps.status(root).budget.used_evaluations == 3
+    forget_the_root(database)
+    with pytest.raises(StorageError, match=rf"latter holds the run of {tmp_path / 'NEW'}"):
+        run_identity(root, 4, overwrite_root_directory=True)
+    assert neps.status(tmp_path / "NEW").budget.used_evaluations == 2
+    assert database.is_file()  # neither database deleted
+
+
 def test_a_root_gone_from_beside_its_database_is_named_and_its_run_kept(tmp_path: Path) -> None:
     # It was refused as "another root directory's" run. Erasing it on overwrite would erase
     # the run of a root that was only moved: the database cannot tell moved from deleted.
