@@ -1,7 +1,7 @@
 """A run's storage: finding the one it was started with, opening it, recording and deleting runs.
 
 The chosen backend is remembered in the root's ``storage.yaml``; this module is the only
-place that reads or writes it.
+place that writes it (``neps_core.storage_pointer`` reads it).
 """
 
 from __future__ import annotations
