@@ -164,7 +164,8 @@ def _encode_context(context: TrialContext | None) -> dict[str, str | None] | Non
     """The trial rank 0 evaluates, for helpers the other ranks' calls make (``tblogger``)."""
     if context is None:
         return None
-    return {key: None if value is None else str(value) for key, value in vars(context).items()}
+    paths = {key: value for key, value in vars(context).items() if key != "lead"}
+    return {key: None if value is None else str(value) for key, value in paths.items()}
 
 
 def _decode_context(data: dict[str, str | None] | None) -> TrialContext | None:
@@ -176,6 +177,7 @@ def _decode_context(data: dict[str, str | None] | None) -> TrialContext | None:
         pipeline_directory=Path(str(data["pipeline_directory"])),
         previous_pipeline_directory=None if previous is None else Path(previous),
         root_directory=None if root is None else Path(root),
+        lead=False,  # rank 0 writes the trial's logs; a follower's writes would repeat them
     )
 
 

@@ -44,22 +44,26 @@ INCUMBENT_TAG = "Summary/Incumbent_graph"
 _OLDER_CALLS = ("log", "scalar_logging", "image_logging", "disable", "enable", "get_status")
 
 _OUTSIDE = (
-    "tblogger.{what}() was called outside a trial's evaluation by neps_core.run: pass "
-    "pipeline_directory= (and previous_pipeline_directory= for a promotion) to ConfigWriter"
+    "tblogger.{what}() does not know the trial: it was called outside a trial's evaluation by "
+    "neps_core.run, in a process the evaluation started, in a thread it started while other "
+    "trials are evaluated in this process, or under an evaluator that does not pass the job's "
+    "context; pass pipeline_directory= (and previous_pipeline_directory= for a promotion) to "
+    "ConfigWriter"
 )
 
 
 def summary_writer_class() -> Any:
-    """tensorboardX's ``SummaryWriter`` (neps-core's ``tensorboard`` extra), else torch's."""
+    """torch's ``SummaryWriter``, as NePS's (it needs the ``tensorboard`` package), else
+    tensorboardX's (neps-core's ``tensorboard`` extra), which lacks a few of its keywords."""
     try:
-        from tensorboardX import SummaryWriter
+        from torch.utils.tensorboard import SummaryWriter
     except ImportError:
         try:
-            from torch.utils.tensorboard import SummaryWriter  # needs the tensorboard package
+            from tensorboardX import SummaryWriter  # type: ignore[no-redef]
         except ImportError as error:
             raise ImportError(
-                "neps_core.tblogger needs tensorboardX: pip install 'neps-core[tensorboard]' "
-                "(or torch with tensorboard)"
+                "neps_core.tblogger needs torch with tensorboard (pip install tensorboard), "
+                "or tensorboardX: pip install 'neps-core[tensorboard]'"
             ) from error
     return SummaryWriter
 
@@ -88,6 +92,8 @@ def ConfigWriter(
     if pipeline_directory is None:
         if context is None:
             raise RuntimeError(_OUTSIDE.format(what="ConfigWriter"))
+        if not context.lead:  # a torchrun rank following rank 0, whose writer logs the trial
+            return _Discarding()
         pipeline_directory = context.pipeline_directory
         previous_pipeline_directory = context.previous_pipeline_directory
     own = Path(pipeline_directory)
@@ -104,7 +110,8 @@ def WriteIncumbent() -> None:
     context = trial_context.current()
     if context is None:
         raise RuntimeError(_OUTSIDE.format(what="WriteIncumbent"))
-    (context.pipeline_directory / INCUMBENT_MARKER).touch()
+    if context.lead:
+        (context.pipeline_directory / INCUMBENT_MARKER).touch()
 
 
 def _events_directory(own: Path, previous: str | Path | None) -> Path:
@@ -134,3 +141,10 @@ def __getattr__(name: str) -> Any:
             "docs/monitoring.md"
         )
     raise AttributeError(f"module 'neps_core.tblogger' has no attribute {name!r}")
+
+
+class _Discarding:
+    """A writer whose every call does nothing (a torchrun follower rank's)."""
+
+    def __getattr__(self, name: str) -> Any:
+        return lambda *args, **kwargs: None

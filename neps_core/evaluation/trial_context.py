@@ -3,8 +3,9 @@
 NePS's ``tblogger.ConfigWriter()`` finds the trial's folder without the function naming
 ``pipeline_directory``; this is where it looks. Evaluators that call the function in a
 process of theirs set it around the call (``call_evaluate_pipeline(..., context=...)``), per
-thread and coroutine; a ``subprocess`` child learns it from the environment its evaluator
-gives it (``NEPS_CORE_PIPELINE_DIRECTORY`` and the rest).
+thread and coroutine; a thread the function starts finds it too while it is the only trial
+evaluated in the process. A ``subprocess`` child learns it from the environment its
+evaluator gives it (``NEPS_CORE_PIPELINE_DIRECTORY`` and the rest).
 
 What a helper opens for the trial (a writer) it closes with ``at_end``: when the call
 returns, or, in a child without a scope (the environment's trial), when the child exits.
@@ -16,6 +17,7 @@ import atexit
 import contextlib
 import logging
 import os
+import threading
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -39,6 +41,8 @@ class TrialContext:
     pipeline_directory: Path
     previous_pipeline_directory: Path | None = None
     root_directory: Path | None = None
+    #: ``False`` on a torchrun rank that follows rank 0's call: helpers write nothing there.
+    lead: bool = True
 
 
 @dataclass
@@ -48,6 +52,9 @@ class _Evaluation:
 
 
 _CURRENT: ContextVar[_Evaluation | None] = ContextVar("neps_core_trial", default=None)
+#: Every evaluation going on in this process, for threads its function started.
+_ACTIVE: dict[int, _Evaluation] = {}
+_ACTIVE_LOCK = threading.Lock()
 
 
 @contextlib.contextmanager
@@ -55,25 +62,38 @@ def evaluating(context: TrialContext) -> Iterator[None]:
     """``context`` is the current trial inside; what ``at_end`` registered runs on leaving."""
     evaluation = _Evaluation(context)
     token = _CURRENT.set(evaluation)
+    with _ACTIVE_LOCK:
+        _ACTIVE[id(evaluation)] = evaluation
     try:
         yield
     finally:
+        with _ACTIVE_LOCK:
+            del _ACTIVE[id(evaluation)]
         _CURRENT.reset(token)
         _run(evaluation.endings)
 
 
 def current() -> TrialContext | None:
     """The trial being evaluated here, or ``None`` outside an evaluation."""
-    evaluation = _CURRENT.get()
+    evaluation = _this_evaluation()
     if evaluation is not None:
         return evaluation.context
     return _from_environment()
 
 
+def _this_evaluation() -> _Evaluation | None:
+    """This thread's evaluation, else the process's only one (a thread the function started)."""
+    evaluation = _CURRENT.get()
+    if evaluation is not None:
+        return evaluation
+    with _ACTIVE_LOCK:
+        return next(iter(_ACTIVE.values())) if len(_ACTIVE) == 1 else None
+
+
 def at_end(ending: Callable[[], None]) -> None:
     """Call ``ending`` when the current evaluation ends (an error in it is logged, not raised:
     the trial's result stands). Outside an evaluation scope: when this process exits."""
-    evaluation = _CURRENT.get()
+    evaluation = _this_evaluation()
     if evaluation is not None:
         evaluation.endings.append(ending)
     else:

@@ -34,6 +34,8 @@ import attrs
 import pytest
 
 from neps_core.components import structure_settings
+from neps_core.evaluation import trial_context
+from neps_core.evaluation.trial_context import TrialContext
 from neps_core.interfaces import EvaluationJob, EvaluationOutcome, Evaluator
 from neps_core.models import Trial, TrialState
 
@@ -87,6 +89,18 @@ def inspect_injected(value: float, pipeline_directory: Path, pipeline_id: str) -
     }
 
 
+def report_the_trial() -> dict[str, Any]:
+    """Name the trial being evaluated as helpers find it (NePS's ``tblogger``)."""
+    context = trial_context.current()
+    return {
+        "objective_to_minimize": 0.0,
+        "extra": {
+            "trial": None if context is None else context.trial_id,
+            "directory": None if context is None else str(context.pipeline_directory),
+        },
+    }
+
+
 def rendezvous(directory: str, index: int, count: int, patience: float) -> Any:
     """Arrive, then wait until ``count`` jobs arrived: proves they ran at the same time."""
     meeting = Path(directory)
@@ -129,7 +143,8 @@ def make_job(
         started_at=time.time(),
         attempts=1,
     )
-    return EvaluationJob(trial, function, dict(arguments), directory)
+    context = TrialContext(trial_id, directory)
+    return EvaluationJob(trial, function, dict(arguments), directory, context=context)
 
 
 def collect(evaluator: Evaluator, count: int, patience: float) -> dict[str, EvaluationOutcome]:
@@ -260,6 +275,16 @@ class EvaluatorContract:
         assert Path(outcome.result["extra"]["directory"]) == directory
         assert outcome.result["extra"]["pipeline_id"] == "3"
         assert (directory / "touched").read_text(encoding="utf-8") == "3"
+
+    def test_the_function_finds_its_trial(
+        self, make_evaluator: Callable[..., Evaluator], tmp_path: Path
+    ) -> None:
+        """The job's context reaches the call (``call_evaluate_pipeline(..., job.context)``):
+        NePS's ``tblogger.ConfigWriter()`` finds the trial's folder through it."""
+        job = make_job("5", report_the_trial, {}, tmp_path / "5")
+        outcome = self._run(make_evaluator(), [job])["5"]
+        assert outcome.error is None, outcome.traceback
+        assert outcome.result["extra"] == {"trial": "5", "directory": str(tmp_path / "5")}
 
     def test_every_job_gets_exactly_one_outcome(
         self, make_evaluator: Callable[..., Evaluator], tmp_path: Path
