@@ -7,7 +7,7 @@
 * ``pytest_plugins = ["neps_core.testing.fixtures"]`` - fixtures such as ``neps_run``,
   ``neps_plugins`` and ``neps_disable_plugins``; the helpers in
   ``neps_core.testing.fixtures`` (``make_trial``, ``history_of``, ``optimize``, ...) are
-  plain functions usable anywhere.
+  plain functions usable anywhere, and ``CountingHistory`` counts the trials an ask reads.
 
 The built-in plugins are tested with exactly these suites. ``import neps_core`` never imports
 this package, so pytest stays a test-only dependency.
@@ -29,6 +29,7 @@ from neps_core.testing.evaluator_contract import (  # noqa: E402 - after the rew
     EvaluatorContract,
 )
 from neps_core.testing.fixtures import (  # noqa: E402 - after the rewrite registration
+    CountingHistory,
     add_proposals,
     ask_unchanged,
     best_objective,
@@ -47,6 +48,7 @@ from neps_core.testing.storage_contract import ContractError, StorageContract  #
 __all__ = [
     "BackgroundEvaluatorContract",
     "ContractError",
+    "CountingHistory",
     "EvaluatorContract",
     "OptimizerContract",
     "StorageContract",

@@ -167,6 +167,20 @@ def history_of(trials: Iterable[Trial]) -> TrialHistory:
     return history
 
 
+class CountingHistory(TrialHistory):
+    """A trial history that counts the trials read from it (by id, or through ``values()``
+    and ``items()``): an optimizer that keeps state between asks should read what changed
+    since its last ask, not the whole run (asks run under the storage lock)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reads = 0
+
+    def __getitem__(self, trial_id: str) -> Trial:
+        self.reads += 1
+        return super().__getitem__(trial_id)
+
+
 def add_proposals(
     history: TrialHistory,
     space: PipelineSpace,

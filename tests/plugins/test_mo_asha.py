@@ -10,7 +10,7 @@ import pytest
 
 import neps_core as neps
 from neps_core.errors import SettingsError
-from neps_core.testing import OptimizerContract, history_of, make_trial
+from neps_core.testing import CountingHistory, OptimizerContract, history_of, make_trial
 from neps_core_plugins.mo_asha import (
     MOASHA,
     FrontOrders,
@@ -159,6 +159,48 @@ def test_inconsistent_objectives_are_refused() -> None:
     mixed.put(make_trial(2, {"x": 0.5, "epochs": 1}, objective=(0.1, 0.2, 0.3), fidelity=1))
     with pytest.raises(SettingsError, match=r"different numbers of objectives: 2 \(trial 1\)"):
         MOASHA(SPACE, seed=0).check_objectives(mixed)
+
+
+def test_objective_checks_read_the_trials_changed_since_the_last_ask() -> None:
+    """Every ask read every trial's objective (53 ms at 8,000 trials, under the storage lock)."""
+    history = CountingHistory()
+    for i in range(1, 101):
+        history.put(make_trial(i, {"x": i / 100, "epochs": 1}, objective=(i, -i), fidelity=1))
+    optimizer = MOASHA(SPACE, seed=0)
+    optimizer.check_objectives(history)
+    history.reads = 0
+    history.put(make_trial(101, {"x": 0.5, "epochs": 1}, objective=(0.5, 0.5), fidelity=1))
+    optimizer.check_objectives(history)
+    assert history.reads == 1
+
+
+def _refusal(optimizer: MOASHA, history: Any) -> str | None:
+    try:
+        optimizer.check_objectives(history)
+    except SettingsError as error:
+        return str(error)
+    return None
+
+
+def test_objective_checks_follow_trials_that_change_as_a_fresh_check_does() -> None:
+    """A kept optimizer's counts follow new versions of trials (a result withdrawn, fixed)."""
+    kept = MOASHA(SPACE, seed=0)
+    history = _rung_zero([(0.1, 0.2), (0.3, 0.1)])
+    at = {"x": 0.5, "epochs": 1}
+    steps = [
+        (make_trial(3, at, "evaluating", fidelity=1), None),
+        (make_trial(3, at, objective=(0.1, 0.2, 0.3), fidelity=1), "2 (trial 1), 3 (trial 3)"),
+        (make_trial(3, at, "failed", fidelity=1), None),
+        (make_trial(4, at, objective=("low", 0.1), fidelity=1), "trial 4 reported ('low', 0.1)"),
+        (make_trial(4, at, objective=(0.2, 0.2), fidelity=1), None),
+        (make_trial(1, {"x": 0.0, "epochs": 1}, objective=0.4, fidelity=1), "1 (trial 1), 2"),
+    ]
+    assert _refusal(kept, history) is None
+    for trial, refused in steps:
+        history.put(trial)
+        found = _refusal(kept, history)
+        assert found == _refusal(MOASHA(SPACE, seed=0), history)
+        assert (found is None) if refused is None else (refused in str(found)), (trial, found)
 
 
 @pytest.mark.parametrize(
