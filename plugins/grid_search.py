@@ -13,6 +13,7 @@ import numpy as np
 from neps_core import hookimpl
 from neps_core.budget import within
 from neps_core.errors import SettingsError
+from neps_core.history import ChangeFeed
 from neps_core.interfaces import Optimizer
 from neps_core.models import FIDELITY_SEARCHED, BudgetInfo, Proposal, Trial
 from neps_core.space.parameters import (
@@ -100,11 +101,11 @@ class GridSearch(Optimizer):
                 "complex_random_search or regularized_evolution"
             )
         self._names = list(space.parameters)
+        self._changes = ChangeFeed()
         self._start_over()
 
     def _start_over(self) -> None:
         self._seen: set[tuple[Any, ...]] = set()
-        self._seen_upto = 0
         self._cursor = self._points()
         self._offered: dict[tuple[Any, ...], dict[str, Any]] = {}  # in grid order
 
@@ -136,11 +137,13 @@ class GridSearch(Optimizer):
         return tuple(repr(config.get(name)) for name in self._names)
 
     def ask(self, trials: Mapping[str, Trial], budget: BudgetInfo, n: int) -> Sequence[Proposal]:
-        if len(trials) < self._seen_upto:  # a different, shorter history
+        # The trials changed since the last ask; all of them (from the grid's start) for
+        # another history. Skipping the trials seen before walked them all again (5 ms at 20k).
+        changed = self._changes.since_last(trials)
+        if changed is None:
             self._start_over()
-        for trial in itertools.islice(trials.values(), self._seen_upto, None):
-            self._seen.add(self._key(trial.config))
-        self._seen_upto = len(trials)
+        for trial_id in trials if changed is None else changed:
+            self._seen.add(self._key(trials[trial_id].config))
         searched = self.space.fidelity is not None and not self.settings.ignore_fidelity
         fits = self._fidelity_check(budget) if searched else lambda config: True
         # Points proposed earlier but not stored (the budget could not fit them then) come
