@@ -29,7 +29,7 @@ from __future__ import annotations
 import functools
 import logging
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar
 
 import attrs
@@ -199,6 +199,10 @@ class PriorBand(BracketOptimizer):
         fidelities = self.rungs.fidelities
         return fidelities[rung] - (fidelities[rung - 1] if rung > base else 0)
 
+    @functools.cached_property
+    def _densities(self) -> Densities:
+        return Densities(self.space, self.settings.mutation_rate, self.settings.mutation_std)
+
     def prior_share(self, by_rung: Mapping[int, list[Member]], incumbent: Member) -> float:
         """How much of the non-uniform draws goes to the prior rather than to the incumbent.
 
@@ -213,20 +217,55 @@ class PriorBand(BracketOptimizer):
         members = by_rung[evidence]
         best = self.rank(members, max(len(members) // eta, eta))
         weights = [math.log(len(best) - i) for i in range(len(best))]
-        rate, std = self.settings.mutation_rate, self.settings.mutation_std
-        prior = _log_sum(
-            [
-                w + prior_log_density(self.space, m.config)
-                for w, m in zip(weights, best, strict=True)
-            ]
-        )
+        densities = self._densities
+        prior = _log_sum([w + densities.prior(m) for w, m in zip(weights, best, strict=True)])
         local = _log_sum(
-            [
-                w + local_log_density(self.space, m.config, incumbent.config, rate, std)
-                for w, m in zip(weights, best, strict=True)
-            ]
+            [w + densities.local(m, incumbent.config) for w, m in zip(weights, best, strict=True)]
         )
         return 1.0 / (1.0 + math.exp(min(700.0, local - prior)))
+
+
+class Densities:
+    """The log densities of members' configurations under the prior and around the incumbent,
+    each computed once per configuration (and incumbent).
+
+    Each reads the configuration's decisions (0.35 ms); the best members of the evidence rung,
+    all computed again on every ask, took 18 ms per ask at 5,400 trials. A member is known by
+    its trial id and its configuration object: a new version of the trial is computed again.
+    """
+
+    def __init__(self, space: PipelineSpace, rate: float, std: float) -> None:
+        self.space, self.rate, self.std = space, rate, std
+        self._prior: dict[str | None, tuple[Mapping[str, Any], float]] = {}
+        self._local: dict[str | None, tuple[Mapping[str, Any], float]] = {}
+        self._center: Mapping[str, Any] | None = None
+
+    def prior(self, member: Member) -> float:
+        """``prior_log_density`` of ``member``'s configuration."""
+        return _once(self._prior, member, lambda c: prior_log_density(self.space, c))
+
+    def local(self, member: Member, center: Mapping[str, Any]) -> float:
+        """``local_log_density`` of ``member``'s configuration around ``center``."""
+        if center is not self._center:  # another incumbent, or a new version of it
+            self._local.clear()
+            self._center = center
+        return _once(
+            self._local,
+            member,
+            lambda c: local_log_density(self.space, c, center, self.rate, self.std),
+        )
+
+
+def _once(
+    known: dict[str | None, tuple[Mapping[str, Any], float]],
+    member: Member,
+    density: Callable[[Mapping[str, Any]], float],
+) -> float:
+    """``density`` of ``member``'s configuration, from ``known`` when it holds that object."""
+    found = known.get(member.trial_id)
+    if found is None or found[0] is not member.config:
+        found = known[member.trial_id] = (member.config, density(member.config))
+    return found[1]
 
 
 def prior_log_density(space: PipelineSpace, config: Mapping[str, Any]) -> float:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import heapq
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
@@ -215,5 +216,9 @@ class BracketOptimizer(Optimizer):
         results arrive; an override (Pareto fronts) is asked again whenever a rung's
         successes change.
         """
-        ordered = sorted(members, key=lambda m: (math.isnan(m.objective), m.objective))
-        return ordered if limit is None else ordered[:limit]
+
+        def key(member: Member) -> tuple[bool, Any]:
+            return math.isnan(member.objective), member.objective
+
+        # The best few of a rung (PriorBand's incumbent and evidence) without sorting it all.
+        return sorted(members, key=key) if limit is None else heapq.nsmallest(limit, members, key)

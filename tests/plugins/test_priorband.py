@@ -13,6 +13,7 @@ from neps_core.models import Proposal
 from neps_core.space import NotEquals
 from neps_core.space.resolution import Resolver
 from neps_core.testing import OptimizerContract, add_proposals, history_of, make_trial
+from neps_core_plugins import priorband
 from neps_core_plugins.priorband import (
     PriorBand,
     PriorBandSettings,
@@ -102,6 +103,54 @@ def test_local_search_waits_for_one_bracket_of_fidelity_counted_as_promotions_co
             due.append(trial.id)
     brackets_top = [m.trial_id for b in plan.brackets for m in b.members(2)]
     assert due == brackets_top == ["14"]  # the prior, 9 + 3 on rungs 0 and 1, then the top
+
+
+def _evidence(optimizer: PriorBand, history: TrialHistory) -> tuple[list[float], Any]:
+    plan = optimizer.schedule.plan(history, optimizer.rungs)
+    weights, incumbent = optimizer.mixture(0, plan)
+    return list(weights), incumbent and incumbent.trial_id
+
+
+def test_densities_are_computed_once_per_configuration(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The evidence rung's best were all computed again on every ask (0.35 ms each: 18 ms
+    per ask at 5,400 trials); counted through the real functions."""
+    computed: list[str] = []
+    for name in ("prior_log_density", "local_log_density"):
+        real = getattr(priorband, name)
+        monkeypatch.setattr(
+            priorband, name, lambda *a, _r=real, _n=name: computed.append(_n) or _r(*a)
+        )
+    history = _top_rung_history([0.2, 0.25, 0.3, 0.5, 0.9, 0.95])
+    optimizer = PriorBand(SPACE, seed=0)
+    _evidence(optimizer, history)
+    assert len(computed) == 6  # the best 3 (eta), under the prior and around the incumbent
+    history.put(make_trial(7, {"x": 0.6, "kind": "b", "epochs": 9}, objective=0.01, fidelity=9))
+    _evidence(optimizer, history)
+    assert len(computed) == 8  # the new one among the best 3 only
+
+
+def test_kept_densities_follow_changed_trials_as_fresh_ones_do() -> None:
+    """Results, configurations and the incumbent change; the mixture of a kept optimizer is
+    that of a fresh one, and so are its proposals."""
+    kept = PriorBand(SPACE, seed=0)
+    history = _top_rung_history([0.2, 0.25, 0.3, 0.5, 0.9, 0.95])
+    at = {"kind": "a", "epochs": 9}
+    changes = [
+        make_trial(3, {"x": 0.3, **at}, objective=-1.0, fidelity=9),  # a new incumbent
+        make_trial(3, {"x": 0.3, **at}, "failed", fidelity=9),  # its result withdrawn
+        make_trial(2, {"x": 0.7, **at}, objective=-0.5, fidelity=9),  # a new configuration
+        make_trial(1, {"x": 0.2, "kind": "c", "epochs": 9}, objective=-2.0, fidelity=9),
+        make_trial(7, {"x": 0.8, **at}, objective=0.02, fidelity=9),
+    ]
+    seen = {_evidence(kept, history)[1]}
+    for trial in changes:
+        history.put(trial)
+        found = _evidence(kept, history)
+        assert found == _evidence(PriorBand(SPACE, seed=0), history), trial
+        seen.add(found[1])
+        asked = kept.ask(history, history.budget(), 2)
+        assert asked == PriorBand(SPACE, seed=0).ask(history, history.budget(), 2)
+    assert len(seen) >= 3  # the incumbent changed
 
 
 def test_draws_follow_the_mixture() -> None:
