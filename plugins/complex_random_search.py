@@ -9,7 +9,9 @@ configuration the run has already seen.
 
 from __future__ import annotations
 
+import bisect
 import functools
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
@@ -17,6 +19,7 @@ import attrs
 import numpy as np
 
 from neps_core import hookimpl
+from neps_core.history import ChangeFeed
 from neps_core.interfaces import Optimizer
 from neps_core.models import BudgetInfo, Proposal, Trial, TrialState
 from neps_core.space import PipelineSpace
@@ -52,14 +55,40 @@ class ComplexRandomSearchSettings:
             raise ValueError(f"mutation_rate must be in (0, 1], got {self.mutation_rate}")
 
 
-def best_trials(trials: Mapping[str, Trial], k: int) -> list[Trial]:
-    """The ``k`` successful trials with the lowest (scalar) objective."""
-    scored = [
-        t
-        for t in trials.values()
-        if t.state is TrialState.SUCCESS and isinstance(t.objective, int | float)
-    ]
-    return sorted(scored, key=lambda t: float(t.objective))[:k]  # type: ignore[arg-type]
+class BestTrials:
+    """The successful trials with a scalar objective, lowest first (NaN last, ties in run
+    order), kept sorted from what changed in the history since the last ask.
+
+    Filtering and sorting the whole run for the best one took 72% of an ask (5.3 ms at 7,700
+    trials, under the storage lock). A trial that changes (a result withdrawn) moves or leaves.
+    """
+
+    def __init__(self) -> None:
+        self._ranked: list[tuple[bool, float, int, str]] = []  # (NaN, objective, order, id)
+        self._entries: dict[str, tuple[bool, float, int, str]] = {}
+        self._order: dict[str, int] = {}  # each trial's place in the run
+        self._changes = ChangeFeed()
+
+    def best(self, trials: Mapping[str, Trial], k: int) -> list[Trial]:
+        """The best ``k`` of ``trials``."""
+        changed = self._changes.since_last(trials)
+        if changed is None:
+            self._ranked, self._entries, self._order = [], {}, {}
+        for trial_id in trials if changed is None else changed:
+            self._update(trials[trial_id])
+        return [trials[entry[3]] for entry in self._ranked[:k]]
+
+    def _update(self, trial: Trial) -> None:
+        order = self._order.setdefault(trial.id, len(self._order))
+        old = self._entries.pop(trial.id, None)
+        if old is not None:
+            del self._ranked[bisect.bisect_left(self._ranked, old)]
+        objective = trial.objective
+        if trial.state is TrialState.SUCCESS and isinstance(objective, int | float):
+            nan = math.isnan(objective)
+            entry = (nan, 0.0 if nan else float(objective), order, trial.id)
+            bisect.insort(self._ranked, entry)
+            self._entries[trial.id] = entry
 
 
 class ComplexRandomSearch(Optimizer):
@@ -78,7 +107,7 @@ class ComplexRandomSearch(Optimizer):
 
     def ask(self, trials: Mapping[str, Trial], budget: BudgetInfo, n: int) -> Sequence[Proposal]:
         rng = self.random_generator(trials)
-        parents = best_trials(trials, self.settings.incumbents)
+        parents = self._best.best(trials, self.settings.incumbents)
         return unique_proposals(
             self.space, trials, n, lambda _: self._draw(rng, parents), rng, keys=self._keys
         )
@@ -86,6 +115,10 @@ class ComplexRandomSearch(Optimizer):
     @functools.cached_property
     def _keys(self) -> ConfigKeys:
         return ConfigKeys()
+
+    @functools.cached_property
+    def _best(self) -> BestTrials:
+        return BestTrials()
 
     def _draw(self, rng: np.random.Generator, parents: list[Trial]) -> Mapping[str, Any]:
         settings = self.settings

@@ -3,6 +3,7 @@ of uniform draws, prior draws and mutations of the incumbent it promises."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
@@ -12,9 +13,10 @@ import pytest
 import neps_core as neps
 from neps_core.errors import SettingsError
 from neps_core.history import TrialHistory
-from neps_core.models import BudgetInfo
+from neps_core.models import BudgetInfo, Trial, TrialState
 from neps_core.space import And, Equals, GreaterThan, PipelineSpace
 from neps_core.testing import (
+    CountingHistory,
     OptimizerContract,
     best_objective,
     history_of,
@@ -23,6 +25,7 @@ from neps_core.testing import (
     toy_spaces,
 )
 from neps_core_plugins.complex_random_search import (
+    BestTrials,
     ComplexRandomSearch,
     ComplexRandomSearchSettings,
 )
@@ -96,6 +99,55 @@ def _history(best: dict[str, float], others: int) -> TrialHistory:
 def _proposals(settings: ComplexRandomSearchSettings, history: TrialHistory, n: int) -> list:
     optimizer = ComplexRandomSearch(FLOATS, settings, seed=1)
     return [p.config for p in optimizer.ask(history, BudgetInfo(), n)]
+
+
+def test_the_best_trials_are_read_from_what_changed() -> None:
+    """Every ask filtered and sorted the whole run for its best trial (72% of an ask)."""
+    history = CountingHistory()
+    for i in range(1, 101):
+        history.put(make_trial(i, {"x": i / 100}, objective=float(i)))
+    best = BestTrials()
+    assert [t.id for t in best.best(history, 2)] == ["1", "2"]
+    history.reads = 0
+    history.put(make_trial(101, {"x": 0.5}, objective=1.5))
+    assert [t.id for t in best.best(history, 2)] == ["1", "101"]
+    assert history.reads == 1 + 2  # the new trial, then the two returned
+
+
+def _best_by_reading_all(trials: Mapping[str, Trial], k: int) -> list[str]:
+    scored = [
+        t
+        for t in trials.values()
+        if t.state is TrialState.SUCCESS and isinstance(t.objective, int | float)
+    ]
+    ranked = sorted(scored, key=lambda t: (math.isnan(t.objective), t.objective))  # type: ignore[arg-type]
+    return [t.id for t in ranked[:k]]
+
+
+def test_kept_best_trials_follow_changed_trials_as_a_full_read_does() -> None:
+    """Results withdrawn, improved, tied, NaN (last, not first), several objectives, other
+    histories: the kept order is that of a full read, and so are the proposals."""
+    space = neps.PipelineSpace({"x": neps.Float(0.0, 1.0)})
+    kept, best = ComplexRandomSearch(space, seed=0), BestTrials()
+    history = history_of([make_trial(1, {"x": 0.1}, objective=math.nan)])
+    changes = [
+        make_trial(2, {"x": 0.2}, objective=0.5),
+        make_trial(3, {"x": 0.3}, "pending"),
+        make_trial(3, {"x": 0.3}, objective=0.5),  # tied with 2: run order
+        make_trial(2, {"x": 0.2}, "failed"),  # withdrawn
+        make_trial(4, {"x": 0.4}, objective=(0.1, 0.2)),
+        make_trial(5, {"x": 0.5}, objective=0.2),
+        make_trial(5, {"x": 0.5}, objective=0.9),  # a new version, worse
+        make_trial(2, {"x": 0.2}, objective=0.1),
+    ]
+    for trial in changes:
+        history.put(trial)
+        assert [t.id for t in best.best(history, 3)] == _best_by_reading_all(history, 3), trial
+        asked = kept.ask(history, history.budget(), 3)
+        assert asked == ComplexRandomSearch(space, seed=0).ask(history, history.budget(), 3)
+    assert _best_by_reading_all(history, 5) == ["2", "3", "5", "1"]
+    other = history_of([make_trial(7, {"x": 0.7}, objective=0.3)])
+    assert [t.id for t in best.best(other, 3)] == ["7"]
 
 
 def test_mutations_stay_near_the_incumbent() -> None:
