@@ -11,7 +11,8 @@ from __future__ import annotations
 import itertools
 import math
 from collections import Counter
-from collections.abc import Callable, Container, Mapping, Sequence
+from collections.abc import Callable, Container, Iterator, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from typing import Any
 
 import numpy as np
@@ -49,9 +50,9 @@ class ConfigKeys:
         self._counts: Counter[str] = Counter()  # trials per key, of the history followed
         self._changes = ChangeFeed()
 
-    def of(self, trials: Mapping[str, Trial]) -> set[str]:
+    def of(self, trials: Mapping[str, Trial]) -> SeenKeys:
         """The keys of ``trials``' configurations (a trial's key is computed again when its
-        configuration is another object: another history under the same id)."""
+        configuration is another object: another history under the same id), for one ask."""
         changed = self._changes.since_last(trials)
         if changed is None:
             self._known = {i: self._known[i] for i in trials if i in self._known}
@@ -59,7 +60,7 @@ class ConfigKeys:
         else:
             for trial_id in changed:
                 self._recount(trial_id, trials[trial_id].config)
-        return set(self._counts)
+        return SeenKeys(self._counts.keys())
 
     def _recount(self, trial_id: str, config: Mapping[str, Any]) -> None:
         """Count a trial of the followed history that is new or has a new version."""
@@ -75,6 +76,32 @@ class ConfigKeys:
         if known is None or known[0] is not config:
             known = self._known[trial_id] = (config, self.key(config))
         return known[1]
+
+
+class SeenKeys(AbstractSet[str]):
+    """The keys of a run's configurations, and of those an ask proposed so far (``add``).
+
+    A live view of the keys kept between asks, plus a set of the ask's own: a copy of every
+    key took 1 to 6 ms per ask at 10,000 to 20,000 trials. Good for the ask it was made for.
+    """
+
+    def __init__(self, known: AbstractSet[str]) -> None:
+        self._known = known
+        self._added: set[str] = set()
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._added or key in self._known
+
+    def __iter__(self) -> Iterator[str]:
+        return itertools.chain(self._known, self._added)
+
+    def __len__(self) -> int:
+        return len(self._known) + len(self._added)
+
+    def add(self, key: str) -> None:
+        """Count ``key`` as seen for the rest of the ask."""
+        if key not in self._known:
+            self._added.add(key)
 
 
 def untried_prior(

@@ -18,6 +18,7 @@ from neps_core.space import PipelineSpace
 from neps_core.space.enumeration import (
     MAX_DRAWS,
     ConfigKeys,
+    SeenKeys,
     config_key,
     unseen_config,
     untried_prior,
@@ -118,7 +119,7 @@ class BracketOptimizer(Optimizer):
         plan: Plan,
         guard: BudgetGuard,
         rng: np.random.Generator,
-        seen: set[str],
+        seen: SeenKeys,
         *,
         short_rungs: bool,
     ) -> Proposal | object | None:
@@ -145,7 +146,7 @@ class BracketOptimizer(Optimizer):
             return Proposal(config, previous_trial_id=previous)
         return USED_UP if used_up else None
 
-    def _prior_at_top(self, plan: Plan, guard: BudgetGuard, seen: set[str]) -> Proposal | None:
+    def _prior_at_top(self, plan: Plan, guard: BudgetGuard, seen: SeenKeys) -> Proposal | None:
         """The prior configuration at the highest fidelity, outside the brackets (if it fits
         and was not tried yet)."""
         top = self.rungs.fidelities[-1]
@@ -158,7 +159,7 @@ class BracketOptimizer(Optimizer):
         return Proposal(config)
 
     def _config_for(
-        self, slot: Slot, fidelity: float, rng: np.random.Generator, plan: Plan, seen: set[str]
+        self, slot: Slot, fidelity: float, rng: np.random.Generator, plan: Plan, seen: SeenKeys
     ) -> dict[str, Any] | None:
         """A promotion continues its member whatever ran elsewhere; a new configuration is one
         not tried at any fidelity (``seen``): the prior configuration first if asked (and not
