@@ -188,9 +188,9 @@ class PriorBand(BracketOptimizer):
         bracket had used 45 of its 81 (fidelity 1..27, eta 3).
         """
         return sum(
-            self._step(rung, bracket.shape.base) * sum(m.success for m in members)
+            self._step(rung, bracket.shape.base) * len(plan.standings.successes(bracket, rung))
             for bracket in plan.brackets
-            for rung, members in bracket.rungs.items()
+            for rung in bracket.rungs
         )
 
     def _step(self, rung: int, base: int) -> float:

@@ -51,9 +51,13 @@ class Standings:
         del members[index]
         self._forget(rung)
 
+    def successes(self, bracket: Bracket, rung: int) -> list[Member]:
+        """The successful members of ``bracket``'s ``rung`` in the kept order (read only)."""
+        return self._members.get((bracket, rung), [])
+
     def best(self, bracket: Bracket, rung: int, limit: int) -> list[Member]:
         """The best ``limit`` successful members of ``bracket``'s ``rung``."""
-        members = self._members.get((bracket, rung), [])
+        members = self.successes(bracket, rung)
         if self.rank is None:
             return members[:limit]
         key = ((bracket, rung), limit)
