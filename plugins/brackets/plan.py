@@ -105,7 +105,7 @@ class Plan:
         self._open: dict[int, list[Bracket]] = {}  # synchronous brackets by base, oldest first
         self._finished: Counter[tuple[Bracket, int]] = Counter()  # final members by rung
         self._settled: dict[bool, set[Bracket]] = {False: set(), True: set()}
-        self._taken: list[tuple[list[Member], Member | None]] | None = None
+        self._taken: list[tuple[Bracket, list[Member], Member | None]] | None = None
 
     def update(self, trial: Trial, rung: int | None) -> bool:
         """Bring the plan up to ``trial``'s latest version.
@@ -156,15 +156,16 @@ class Plan:
             return  # else its source is in no bracket: neither is the continuation
         if rung is None:
             if previous is not None:
-                self._by_id[previous][1].promoted = True
-                self._unsettle(self._by_id[previous][0])
+                bracket, source = self._by_id[previous]
+                self.standings.promote((bracket, source.rung), source)
+                self._unsettle(bracket)
             return
         member = Member(
             trial.config, rung, trial.state, _objective(trial), trial.id, order=len(self._by_id)
         )
         if previous is not None:
             bracket, source = self._by_id[previous]
-            source.promoted = True
+            self.standings.promote((bracket, source.rung), source)
         else:
             chosen = self.loose if self._is_loose(trial, rung) else self._bracket_for_new(rung)
             if chosen is None:
@@ -240,7 +241,7 @@ class Plan:
                     bracket,
                     schedule.top,
                     schedule.eta,
-                    best,
+                    self.standings.waiting,
                     lambda of, rung: self._finished[of, rung],
                     short_rungs=short_rungs,
                 )
@@ -264,10 +265,10 @@ class Plan:
         try:
             yield self
         finally:
-            for members, source in reversed(self._taken):
+            for bracket, members, source in reversed(self._taken):
                 members.pop()
                 if source is not None:
-                    source.promoted = False
+                    self.standings.promote((bracket, source.rung), source, promoted=False)
             for bracket in self.brackets[brackets:]:
                 self._open[bracket.shape.base].remove(bracket)
             del self.brackets[brackets:]
@@ -282,7 +283,7 @@ class Plan:
                 opened = self._open_next()
             bracket = opened
         if slot.source is not None:
-            slot.source.promoted = True
+            self.standings.promote((bracket, slot.source.rung), slot.source)
         self._note_taken(bracket, slot.rung, config, slot.source)
 
     def take_loose(self, config: Mapping[str, Any]) -> None:
@@ -296,7 +297,7 @@ class Plan:
             raise RuntimeError("proposals are taken inside Plan.tentative()")
         members = bracket.members(rung)
         members.append(Member(config, rung, TrialState.PENDING))
-        self._taken.append((members, source))
+        self._taken.append((bracket, members, source))
         self._unsettle(bracket)
 
     def successes_by_rung(self) -> dict[int, list[Member]]:

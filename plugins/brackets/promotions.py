@@ -35,12 +35,14 @@ def async_promotions(
     bracket: Bracket,
     top: int,
     eta: int,
-    best: Best,
+    waiting: Best,
     finished_on: Finished,
     *,
     short_rungs: bool = False,
 ) -> list[Slot]:
     """ASHA's promotions: the top 1/eta of each rung's finished trials, highest rung first.
+
+    ``waiting(bracket, rung, limit)``: those of the best ``limit`` not promoted yet.
 
     ``short_rungs``: rungs that cannot grow (the space has no new configurations left)
     promote at least their best finished trial.
@@ -49,6 +51,6 @@ def async_promotions(
     for rung in range(top - 1, bracket.shape.base - 1, -1):
         finished = finished_on(bracket, rung)
         count = max(1, finished // eta) if short_rungs and finished > 0 else finished // eta
-        winners = best(bracket, rung, count) if count > 0 else []
-        slots.extend(Slot(bracket, rung + 1, m) for m in winners if not m.promoted)
+        winners = waiting(bracket, rung, count) if count > 0 else []
+        slots.extend(Slot(bracket, rung + 1, m) for m in winners)
     return slots

@@ -32,24 +32,44 @@ class Standings:
         self.rank = rank
         self._key: Callable[[Member], Any] = lowest_first if rank is None else _trial_order
         self._members: dict[Rung, list[Member]] = {}
+        #: The successful members not promoted, in the same order (for :meth:`waiting`).
+        self._unpromoted: dict[Rung, list[Member]] = {}
         self._ranked: dict[tuple[Rung, int], list[Member]] = {}
 
     def add(self, rung: Rung, member: Member) -> None:
         """Take ``member`` into its rung if it succeeded."""
         if member.success:
             bisect.insort(self._members.setdefault(rung, []), member, key=self._key)
+            if not member.promoted:
+                bisect.insort(self._unpromoted.setdefault(rung, []), member, key=self._key)
             self._forget(rung)
 
     def remove(self, rung: Rung, member: Member) -> None:
         """Drop ``member`` (before its result changes); a no-op for one that had not succeeded."""
         if not member.success:
             return
-        members = self._members[rung]
+        self._drop(self._members[rung], member)
+        if not member.promoted:
+            self._drop(self._unpromoted[rung], member)
+        self._forget(rung)
+
+    def promote(self, rung: Rung, member: Member, promoted: bool = True) -> None:
+        """Mark ``member`` promoted, or (``False``) no longer: its proposal was forgotten."""
+        if member.promoted is promoted:
+            return
+        member.promoted = promoted
+        if not member.success:
+            return
+        if promoted:
+            self._drop(self._unpromoted[rung], member)
+        else:
+            bisect.insort(self._unpromoted.setdefault(rung, []), member, key=self._key)
+
+    def _drop(self, members: list[Member], member: Member) -> None:
         index = bisect.bisect_left(members, self._key(member), key=self._key)
         while members[index] is not member:
             index += 1
         del members[index]
-        self._forget(rung)
 
     def successes(self, bracket: Bracket, rung: int) -> list[Member]:
         """The successful members of ``bracket``'s ``rung`` in the kept order (read only)."""
@@ -64,6 +84,22 @@ class Standings:
         if key not in self._ranked:
             self._ranked[key] = self.rank(members, limit)[:limit]
         return self._ranked[key]
+
+    def waiting(self, bracket: Bracket, rung: int, limit: int) -> list[Member]:
+        """The members among the best ``limit`` of ``bracket``'s ``rung`` not promoted yet.
+
+        In the default order, found from the unpromoted members, each placed in the rung by
+        bisection: ASHA filtered the best third of its lowest rung on every ask.
+        """
+        if self.rank is not None:
+            return [m for m in self.best(bracket, rung, limit) if not m.promoted]
+        members, key = self.successes(bracket, rung), self._key
+        found = []
+        for member in self._unpromoted.get((bracket, rung), []):
+            if bisect.bisect_left(members, key(member), key=key) >= limit:
+                break
+            found.append(member)
+        return found
 
     def _forget(self, rung: Rung) -> None:
         if self.rank is not None:

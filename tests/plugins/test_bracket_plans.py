@@ -20,6 +20,9 @@ from neps_core.history import TrialHistory
 from neps_core.models import Proposal, Trial, TrialState
 from neps_core.plugin_manager import load_plugins
 from neps_core.testing import make_trial
+from neps_core_plugins.brackets.members import Bracket, Member
+from neps_core_plugins.brackets.rungs import BracketShape
+from neps_core_plugins.brackets.standings import Standings
 
 SPACE = neps.PipelineSpace(
     {
@@ -224,3 +227,26 @@ def test_the_prior_goes_first_at_the_top_outside_the_brackets_after_imported_tri
     assert prior_id not in {m.trial_id for b in plan.brackets for m in b.members(3)}
     [after] = optimizer.ask(history, history.budget(), 1)
     assert after.config["epochs"] == 1 and after.config != prior
+
+
+def test_the_waiting_winners_of_a_rung_are_those_a_filter_of_its_best_finds() -> None:
+    """ASHA filtered the best third of a rung for the unpromoted on every ask; the standings
+    keep the unpromoted in order, through results, promotions and forgotten proposals."""
+    rng = np.random.default_rng(0)
+    standings, bracket = Standings(None), Bracket(BracketShape(0, (1,)))
+    members = []
+    for order in range(300):
+        objective = float("nan") if order % 50 == 7 else round(float(rng.uniform()), 2)
+        members.append(Member({}, 0, TrialState.SUCCESS, objective, str(order), order=order))
+        standings.add((bracket, 0), members[-1])
+        member = members[int(rng.integers(len(members)))]
+        change = rng.choice(["promote", "forget", "result"])
+        if change == "result":  # a new version: out, changed, in again
+            standings.remove((bracket, 0), member)
+            member.state = rng.choice([TrialState.SUCCESS, TrialState.FAILED])
+            standings.add((bracket, 0), member)
+        else:
+            standings.promote((bracket, 0), member, promoted=change == "promote")
+        limit = len(members) // 3
+        best = standings.best(bracket, 0, limit)
+        assert standings.waiting(bracket, 0, limit) == [m for m in best if not m.promoted]
