@@ -109,8 +109,8 @@ def unset_only(instead: str) -> Validator:
 
 
 #: NePS's ``ignore_fidelity`` values. ``"highest fidelity"`` (``"highest_fidelity"`` in its
-#: regularized evolution) is NePS's spelling of "keep the fidelity at its maximum", which is
-#: what ``True`` means here.
+#: grid search) is NePS's spelling of "keep the fidelity at its maximum", which is what
+#: ``True`` means here.
 IGNORE_FIDELITY = one_of((True, False, "highest fidelity", "highest_fidelity"))
 
 
