@@ -14,10 +14,11 @@ makes the same decision under a seed.
 from __future__ import annotations
 
 import bisect
+import contextlib
 import functools
 import heapq
 import itertools
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar
 
 import attrs
@@ -27,6 +28,7 @@ from neps_core import hookimpl
 from neps_core.history import ChangeFeed
 from neps_core.interfaces import Optimizer
 from neps_core.models import BudgetInfo, Proposal, Trial, TrialState
+from neps_core.serialization import whole_number
 from neps_core.space import PipelineSpace
 from neps_core.space.enumeration import ConfigKeys, unique_proposals
 from neps_core.validators import IGNORE_FIDELITY, at_least, refuse_searched_fidelity
@@ -35,6 +37,23 @@ from neps_core.validators import IGNORE_FIDELITY, at_least, refuse_searched_fide
 #: decisions for each child, or half of them.
 COUNT_WORDS = ("random", "half")
 MUTATION_TYPES = ("mutate_best", "crossover_top_2")
+
+
+def _number_unless(value: Any, words: Sequence[str], parse: Callable[[str], Any]) -> Any:
+    """A numeric string that is not one of ``words`` read as ``parse`` does (YAML gives
+    ``mutation_type: "0.5"``, as it does every option); the validator judges the rest."""
+    if isinstance(value, str) and value not in words:
+        with contextlib.suppress(ValueError):
+            return parse(value)
+    return value
+
+
+def _mutation_type_value(value: Any) -> Any:
+    return _number_unless(value, MUTATION_TYPES, float)
+
+
+def _count_value(value: Any) -> Any:
+    return _number_unless(value, COUNT_WORDS, whole_number)
 
 
 def _count(_: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
@@ -75,9 +94,13 @@ class RegularizedEvolutionSettings:
     initial_use_priors: bool = True
     mutation_rate: float | None = None
     step: float = 0.2
-    mutation_type: Any = attrs.field(default="mutate_best", validator=_mutation_type)
-    n_mutations: Any = attrs.field(default=None, validator=_count)
-    n_forgets: Any = attrs.field(default=None, validator=_count)
+    mutation_type: Any = attrs.field(
+        default="mutate_best",
+        converter=_mutation_type_value,
+        validator=_mutation_type,
+    )
+    n_mutations: Any = attrs.field(default=None, converter=_count_value, validator=_count)
+    n_forgets: Any = attrs.field(default=None, converter=_count_value, validator=_count)
     ignore_fidelity: Any = attrs.field(default=True, validator=IGNORE_FIDELITY)
     #: NePS's names of the same options.
     option_aliases: ClassVar[dict[str, str]] = {

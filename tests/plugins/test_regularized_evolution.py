@@ -381,10 +381,19 @@ def test_ignore_fidelity_false_is_refused_for_a_space_with_a_fidelity() -> None:
         RegularizedEvolution(space, settings)
 
 
+def test_numeric_strings_are_read_as_numbers_as_yaml_gives_them() -> None:
+    settings = RegularizedEvolutionSettings(mutation_type="0.5", n_mutations="2", n_forgets=None)
+    assert (settings.mutation_type, settings.n_mutations) == (0.5, 2)
+    assert RegularizedEvolutionSettings(n_forgets="3", mutation_type="1").n_forgets == 3
+    assert RegularizedEvolutionSettings(n_mutations="half").n_mutations == "half"
+
+
 @pytest.mark.parametrize(
     ("options", "problem"),
     [
         ({"n_mutations": 0}, "n_mutations must be a whole number"),
+        ({"n_mutations": "2.5"}, "n_mutations must be a whole number"),
+        ({"mutation_type": "1.5"}, "mutation_type must be"),
         ({"n_forgets": "all"}, "n_forgets must be"),
         ({"n_mutations": 1, "n_forgets": 1}, "n_mutations and n_forgets .* give one"),
         ({"mutation_rate": 0.5, "n_mutations": "half"}, "mutation_rate and n_mutations"),
