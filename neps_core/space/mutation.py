@@ -6,6 +6,7 @@ A choice the clauses never allow (another value of a categorical they pin) faile
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
@@ -31,6 +32,19 @@ class Moves:
     rate: float | None = None
     count: int | None = None
     redraw: bool = False
+
+    def __attrs_post_init__(self) -> None:
+        """A count below one moved nothing (0) or failed in NumPy (-1), and a rate beside a
+        count was silently dropped."""
+        count = self.count
+        if count is None:
+            return
+        if isinstance(count, bool) or not isinstance(count, numbers.Integral) or count < 1:
+            raise ValueError(f"count must be a whole number >= 1, got {count!r}")
+        if self.rate is not None:
+            raise ValueError(
+                f"rate={self.rate!r} and count={count!r} each say which decisions move; give one"
+            )
 
     def pick(self, mutable: Sequence[str], rng: np.random.Generator) -> list[str]:
         """The decisions of ``mutable`` to move this time."""

@@ -230,16 +230,17 @@ class PipelineSpace(SpaceMethods):
         """A configuration near ``config``: some of its decisions moved, the rest kept.
 
         Each decision that reaches ``evaluate_pipeline`` moves with probability ``rate``
-        (default: one over their number; at least one moves), or ``count`` of them: numbers by
-        a normal step of ``step`` in their unit interval, categoricals to another choice, or
-        drawn anew with ``redraw``, as are decisions below a changed choice; the fidelity is
-        ``fidelity``. Forbidden moves are chosen again (``NoAllowedMutationError`` if all are).
+        (default: one over their number; at least one moves), or ``count`` (>= 1, not with
+        ``rate``) of them: numbers by a normal step of ``step`` in their unit interval,
+        categoricals to another choice, or drawn anew with ``redraw``, as are decisions below a
+        changed choice; the fidelity is ``fidelity``. Forbidden moves are chosen again
+        (``NoAllowedMutationError`` if all are).
         """
+        moves = Moves(rate=rate, count=count, redraw=redraw)
         mutable = list(self.mutable_decisions(config))
         if not mutable:
             return self.sample(rng, fidelity=fidelity)
         base = DrawPolicy(rng=rng, fidelity=fidelity, step=step)
-        moves = Moves(rate=rate, count=count, redraw=redraw)
         for kept, policy in mutation_attempts(config, mutable, moves, base, self._fidelity_name):
             with contextlib.suppress(NoAllowedConfigurationError):  # repaired a few times
                 return self._draw(kept, policy, MUTATION_REJECTIONS).decisions

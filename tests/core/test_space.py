@@ -975,6 +975,29 @@ def test_a_configuration_without_an_allowed_neighbour_fails_to_mutate_within_a_b
 
 
 @pytest.mark.parametrize(
+    ("options", "problem"),
+    [
+        ({"count": 0}, "count must be a whole number >= 1, got 0"),
+        ({"count": -1}, "count must be a whole number >= 1, got -1"),
+        ({"count": 2.5}, "count must be a whole number"),
+        ({"count": True}, "count must be a whole number"),
+        ({"count": 1, "rate": 1.0}, "rate=1.0 and count=1 .* give one"),
+    ],
+)
+def test_a_mutation_count_below_one_or_beside_a_rate_is_refused(
+    options: dict[str, Any], problem: str
+) -> None:
+    """``count=0`` returned the parent, ``-1`` failed in NumPy, a rate beside it was dropped."""
+    space = neps.PipelineSpace({"x": neps.Float(0.0, 1.0), "y": neps.Float(0.0, 1.0)})
+    rng = np.random.default_rng(0)
+    parent = space.sample(rng)
+    with pytest.raises(ValueError, match=problem):
+        space.mutate(parent, rng, **options)
+    child = space.mutate(parent, rng, count=np.int64(2))
+    assert all(child[k] != parent[k] for k in parent)
+
+
+@pytest.mark.parametrize(
     "optimizer", ["pibo", "priorband", ("random_search", {"use_priors": True})], ids=str
 )
 def test_a_confident_prior_inside_a_forbidden_region_falls_back_to_uniform_draws(
