@@ -12,6 +12,7 @@ resolution (an operation's argument, a resampled or nested parameter) has no par
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Mapping
 from typing import Any
 
@@ -80,15 +81,18 @@ def _unmapped(name: str, space: PipelineSpace) -> str:
 
 
 def _choice(key: str, index: Any, extent: str, parameter: Categorical, trial: str) -> Any:
-    """The choice that NePS's ``index`` picks, after checking both spaces have as many."""
+    """The choice that NePS's ``index`` picks, after checking both spaces have as many.
+
+    Any integer but a bool is an index: pairs built from a pandas frame hold ``np.int64``."""
     count = len(parameter.choices)
     if extent != str(count):
         raise ValueError(
             f"{trial}: NePS key {key!r} picks among {extent} choices, but the space's "
             f"categorical has {count}"
         )
-    if not isinstance(index, int) or isinstance(index, bool) or not 0 <= index < count:
+    integral = isinstance(index, numbers.Integral) and not isinstance(index, bool)
+    if not integral or not 0 <= index < count:
         raise ValueError(
             f"{trial}: NePS key {key!r} holds {index!r}, not the index of one of {count} choices"
         )
-    return parameter.choices[index]
+    return parameter.choices[int(index)]

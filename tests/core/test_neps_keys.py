@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 
@@ -77,6 +78,16 @@ def test_nepss_import_example_configuration_is_imported(root: Path) -> None:
         optimizer="neps_priorband",
     )
     assert trial.config == {"float1": 0.5, "float2": 1, "categorical": 0, "integer2": 5}
+
+
+def test_a_numpy_integer_index_picks_its_choice(root: Path) -> None:
+    """Pairs from a pandas frame hold ``np.int64`` indices, which were refused."""
+    config = {**RECORD, "SAMPLING__Resolvable.c::categorical__2": np.int64(0)}
+    [trial] = neps.import_trials([(config, 0.5)], root, Space())
+    assert trial.config == {"x": 0.5, "c": "a", "epochs": 9}
+    refused = {**RECORD, "SAMPLING__Resolvable.c::categorical__2": np.bool_(True)}
+    with pytest.raises(ValueError, match="not the index of one of 2 choices"):
+        neps.import_trials([(refused, 0.5)], root, Space())
 
 
 @pytest.mark.parametrize(
