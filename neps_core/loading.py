@@ -141,7 +141,8 @@ def _id_and_space(given: tuple[Any, ...], config_id: Any, pipeline_space: Any) -
 
     NePS's order, ``load_config(path, MySpace())``, took the space for an id and failed with
     "No configuration at .../configs/config_S(x=Float(...))". A first positional ``str`` or
-    ``int`` (or ``None``) starts ours; anything else is a space, so NePS's order.
+    ``int`` starts ours; anything else is a space, so NePS's order. A first ``None`` is
+    either's empty slot, so the second decides: ``load_config(path, None, 3)`` is NePS's.
     """
     if len(given) > 2:
         raise TypeError(
@@ -149,7 +150,8 @@ def _id_and_space(given: tuple[Any, ...], config_id: Any, pipeline_space: Any) -
             "positional arguments"
         )
     first, second = (*given, None, None)[:2]
-    if first is None or _is_config_id(first):
+    neps_order = _is_config_id(second) if first is None else not _is_config_id(first)
+    if not neps_order:
         positional = {"config_id": first, "pipeline_space": second}
     elif second is None or _is_config_id(second):  # NePS's (path, pipeline_space, config_id)
         positional = {"pipeline_space": first, "config_id": second}

@@ -371,6 +371,10 @@ def test_load_config_takes_nepss_positional_order_too(
     assert neps.load_config(root, SPACE, config_id="1") == expected
     assert neps.load_config(root, "1", SPACE) == expected  # ours, as before
     assert neps.load_config(root, "1", pipeline_space=SPACE) == expected
+    # NePS's order without a space: the id was dropped (ConfigIdMissingError on the root).
+    assert neps.load_config(root, None, "1") == expected
+    assert neps.load_config(root, None, 1) == expected
+    assert neps.load_config(root, None, SPACE, config_id="1") == expected  # ours
 
 
 @pytest.mark.parametrize(
