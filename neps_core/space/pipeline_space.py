@@ -184,21 +184,22 @@ class PipelineSpace(SpaceMethods):
         self,
         rng: np.random.Generator | Mapping[str, Any] | None = None,
         *,
-        use_priors: bool = False,
-        fidelity: Any = "max",
+        use_priors: bool | None = None,
+        fidelity: Any = None,
         fidelity_values: Mapping[str, Any] | None = None,
     ) -> Any:
         """A configuration drawn uniformly, or around the priors; fidelity at ``fidelity``.
 
-        ``fidelity`` is ``"max"``, ``"min"`` or a value. Inactive parameters are left out and
-        forbidden configurations are drawn again. Without a generator this is NePS's
-        ``sample(fidelity_values=None)`` (also with the mapping as its first argument): the
-        pair of a configuration drawn from NumPy's global state and the values
+        ``fidelity`` is ``"max"`` (default), ``"min"`` or a value. Inactive parameters are
+        left out and forbidden configurations are drawn again. Without a generator this is
+        NePS's ``sample(fidelity_values=None)`` (also with the mapping as its first argument):
+        the pair of a configuration drawn from NumPy's global state and the values
         ``evaluate_pipeline`` receives for it, the fidelity drawn too unless given.
         """
         if isinstance(rng, np.random.Generator):
-            return self.complete({}, rng, use_priors=use_priors, fidelity=fidelity)
-        return self._sample_as_neps(fidelity_values if rng is None else rng)
+            fidelity = "max" if fidelity is None else fidelity
+            return self.complete({}, rng, use_priors=bool(use_priors), fidelity=fidelity)
+        return self._sample_as_neps(fidelity_values if rng is None else rng, use_priors, fidelity)
 
     def complete(
         self,

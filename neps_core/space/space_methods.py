@@ -124,11 +124,23 @@ class SpaceMethods:
         return self._with({**self._parameters, parameter_name: changed})
 
     def _sample_as_neps(
-        self, fidelity_values: Mapping[str, Any] | None
+        self, fidelity_values: Mapping[str, Any] | None, use_priors: bool | None, fidelity: Any
     ) -> tuple[dict[str, Any], dict[str, Any]]:
         """NePS's ``sample()``: a configuration drawn uniformly from NumPy's global state, and
         the values ``evaluate_pipeline`` receives for it; the fidelity at its value in
-        ``fidelity_values``, else drawn uniformly (as NePS)."""
+        ``fidelity_values``, else drawn uniformly (as NePS).
+
+        ``use_priors`` and ``fidelity`` are neps_core's keywords, which this form would
+        silently ignore (a uniform draw for ``use_priors=True``): given either, it asks for a
+        generator."""
+        ours = {"use_priors": use_priors, "fidelity": fidelity}
+        given = [f"{name}={value!r}" for name, value in ours.items() if value is not None]
+        if given:
+            raise TypeError(
+                f"sample({', '.join(given)}) draws with a generator: pass one first, "
+                "space.sample(np.random.default_rng(seed), ...); without one, sample() is "
+                "NePS's, which takes only fidelity_values"
+            )
         rng = global_generator()
         values = dict(fidelity_values or {})
         unknown = [name for name in values if name != self._fidelity_name]
@@ -137,9 +149,9 @@ class SpaceMethods:
                 f"fidelity_values names {unknown}, not the space's fidelity "
                 f"({self._fidelity_name!r})"
             )
-        fidelity: Any = "max"
+        at: Any = "max"
         if self._fidelity_name is not None:
             default = self.fidelity_attrs[self._fidelity_name].sample(rng)
-            fidelity = values.get(self._fidelity_name, default)
-        config = self.complete({}, rng, fidelity=fidelity)
+            at = values.get(self._fidelity_name, default)
+        config = self.complete({}, rng, fidelity=at)
         return config, self.resolve(config)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -160,6 +161,20 @@ def test_sample_without_a_generator_is_nepss_config_and_values() -> None:
         Space().sample({"steps": 3})
     drawn = Space().sample(np.random.default_rng(0), fidelity="min")  # neps_core's own form
     assert isinstance(drawn, dict) and drawn["epochs"] == 1
+    assert Space().sample(np.random.default_rng(0))["epochs"] == 9  # "max" by default
+
+
+@pytest.mark.parametrize(
+    "keywords", [{"use_priors": True}, {"fidelity": "min"}, {"use_priors": False}], ids=str
+)
+def test_sample_with_neps_cores_keywords_but_no_generator_asks_for_one(
+    keywords: dict[str, Any],
+) -> None:
+    """NePS's form ignored them: sample(use_priors=True, fidelity="min") drew uniformly."""
+    with pytest.raises(TypeError, match=r"sample\(.*\) draws with a generator"):
+        Space().sample(**keywords)
+    with pytest.raises(TypeError, match="generator"):
+        Space().sample({"epochs": 3}, **keywords)
 
 
 def test_parameters_have_nepss_attributes() -> None:
