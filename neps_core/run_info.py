@@ -3,6 +3,7 @@ compared with what a continued run is given."""
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -81,14 +82,16 @@ def raise_space_mismatch(
 
     With a storage ``url`` the run lives outside ``root``: overwriting the root cannot help.
     """
+    names = [
+        name for name in dict.fromkeys([*stored, *given]) if stored.get(name) != given.get(name)
+    ]
     differences = [
-        f"{name!r}: saved {stored.get(name)!r}, given {given.get(name)!r}"
-        for name in dict.fromkeys([*stored, *given])
-        if stored.get(name) != given.get(name)
+        f"{name!r}: saved {stored.get(name)!r}, given {given.get(name)!r}" for name in names
     ]
     raise SpaceMismatchError(
         f"The run in {root} was started with a different pipeline_space. Differences: "
         + "; ".join(differences)
+        + "".join(f". {hint}" for hint in _changed_meanings(stored, given, names))
         + (
             f". The storage at {url} holds that run: point storage= at another database, "
             "or use the original space."
@@ -96,3 +99,39 @@ def raise_space_mismatch(
             else ". Use a new root_directory, overwrite_root_directory=True, or the original space."
         )
     )
+
+
+#: What a class attribute ``x = None`` was saved as before it stopped being an entry.
+_SAVED_NONE = {"type": "constant", "value": None}
+_ADDED_NAME = re.compile(r"param_\d+")
+
+
+def _changed_meanings(
+    stored: Mapping[str, Any], given: Mapping[str, Any], names: list[str]
+) -> list[str]:
+    """The causes of a mismatch that are changes of neps_core, not of the user's space, and
+    how to keep continuing the run: a class attribute ``checkpoint = None`` (saved as the
+    constant ``None``, now no entry, as in NePS) and ``add()`` without a name (``param_<n>``
+    before, ``param_<n + 1>`` now, as in NePS)."""
+    hints = [
+        f"{name!r} was saved as the constant None, as a class attribute {name} = None was "
+        f"before; such an attribute is no entry now (as in NePS): declare {name} = "
+        "neps.Constant(None) to continue this run"
+        for name in names
+        if stored.get(name) == _SAVED_NONE and name not in given
+    ]
+    saved = [name for name in stored if name in names]
+    renamed = [name for name in given if name in names]
+    if (
+        names
+        and all(_ADDED_NAME.fullmatch(name) for name in names)
+        and [stored[n] for n in saved] == [given[n] for n in renamed]
+    ):
+        fixes = ", ".join(
+            f'add(..., name="{old}") for {new!r}' for old, new in zip(saved, renamed, strict=True)
+        )
+        hints.append(
+            "add() without a name names a space's n+1st entry param_<n + 1> now, as NePS "
+            f"(param_<n> before): name it as the run saved it, {fixes}"
+        )
+    return hints

@@ -190,3 +190,48 @@ def test_parameters_have_nepss_attributes() -> None:
     assert not hasattr(neps.Integer(1, 9), "domain")  # only a fidelity has one
     assert neps.Resample("x").is_resampling_by_name
     assert not neps.Float(0.0, 1.0).resample().is_resampling_by_name
+
+
+def _start_and_continue(root: Path, first: neps.PipelineSpace, then: neps.PipelineSpace) -> str:
+    """The mismatch error of continuing a run started with ``first`` with ``then``."""
+    neps.run(lambda **c: 0.0, first, root_directory=root, evaluations_to_spend=1)
+    with pytest.raises(neps.SpaceMismatchError) as caught:
+        neps.run(lambda **c: 0.0, then, root_directory=root, evaluations_to_spend=2)
+    return str(caught.value)
+
+
+def test_continuing_a_root_that_saved_a_none_attribute_names_constant_none(
+    tmp_path: Path,
+) -> None:
+    """Runs started before ``checkpoint = None`` stopped being an entry saved the constant
+    None; continuing one said only "'checkpoint': saved {...}, given None"."""
+
+    class Before(neps.PipelineSpace):  # what the attribute was saved as
+        lr = neps.Float(1e-4, 1e-1, log=True)
+        checkpoint = neps.Constant(None)
+
+    class Now(neps.PipelineSpace):
+        lr = neps.Float(1e-4, 1e-1, log=True)
+        checkpoint = None
+
+    message = _start_and_continue(tmp_path / "run", Before(), Now())
+    assert "declare checkpoint = neps.Constant(None) to continue this run" in message
+    assert "add()" not in message
+    # In a mapping every key is an entry (documented): None stays the constant, as saved.
+    as_dict = neps.PipelineSpace({"lr": neps.Float(1e-4, 1e-1, log=True), "checkpoint": None})
+    assert as_dict == Before()
+
+
+def test_continuing_a_root_of_an_unnamed_add_names_the_saved_name(tmp_path: Path) -> None:
+    """add() without a name gave param_<n> before, param_<n + 1> now: a bare mismatch."""
+
+    class Base(neps.PipelineSpace):
+        lr = neps.Float(1e-4, 1e-1, log=True)
+
+    before = Base().add(neps.Integer(1, 4), name="param_1").add(neps.Float(0.0, 1.0), "param_2")
+    now = Base().add(neps.Integer(1, 4)).add(neps.Float(0.0, 1.0))
+    message = _start_and_continue(tmp_path / "run", before, now)
+    assert """name it as the run saved it, add(..., name="param_1") for 'param_2', """ in message
+    assert """add(..., name="param_2") for 'param_3'""" in message
+    other = Base().add(neps.Integer(1, 5))  # a different parameter: no such hint
+    assert "add()" not in _start_and_continue(tmp_path / "other", before, other)
