@@ -85,9 +85,14 @@ class SpaceMethods:
             )
         return self._parameters[name]
 
-    def add(self, new_param: Parameter, name: str | None = None) -> PipelineSpace:
+    def add(self, new_param: Parameter | SpaceMethods, name: str | None = None) -> PipelineSpace:
         """A new space with ``new_param`` added under ``name`` (default ``param_<n + 1>`` for
-        ``n`` entries, as NePS). Adding an entry equal to the one of that name changes nothing."""
+        ``n`` entries, as NePS). Adding an entry equal to the one of that name changes nothing.
+
+        A space is merged as NePS merges it, each entry added under its own name; its
+        conditions and forbidden clauses come along."""
+        if isinstance(new_param, SpaceMethods):
+            return self._merged(new_param, name)
         name = name or f"param_{len(self._parameters) + 1}"
         existing = self._parameters.get(name)
         if existing is not None and existing != new_param:
@@ -96,6 +101,21 @@ class SpaceMethods:
                 f"not {new_param!r}"
             )
         return self._with({**self._parameters, name: new_param})
+
+    def _merged(self, other: SpaceMethods, name: str | None) -> PipelineSpace:
+        if name is not None:
+            raise ValueError(f"add() of a space keeps its entries' names; got name={name!r}")
+        merged = self._with(self._parameters)
+        for entry, parameter in other._parameters.items():
+            merged = merged.add(parameter, entry)  # equal entries once, different refused
+        clashing = [n for n, c in other._conditions.items() if self._conditions.get(n, c) != c]
+        if clashing:
+            raise ValueError(f"Both spaces have different conditions on {clashing}")
+        return merged._with(
+            merged._parameters,
+            conditions={**self._conditions, **other._conditions},
+            forbidden=(*self._forbidden, *other._forbidden),
+        )
 
     def remove(self, name: str) -> PipelineSpace:
         """A new space without the parameter ``name`` (and without its condition)."""

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 import neps_core as neps
+from neps_core.space import Equals
 
 
 @pytest.mark.parametrize("spelling", ["High", "HIGH", "high", neps.ConfidenceLevel.HIGH])
@@ -133,6 +134,34 @@ def test_add_names_a_parameter_param_n_plus_one_as_neps_does(tmp_path: Path) -> 
         evaluations_to_spend=1,
     )
     assert summary.counts["success"] == 1
+
+
+def test_adding_a_space_merges_its_entries_under_their_names_as_neps_does() -> None:
+    """``A().add(B())`` was refused: 'the space B() inside a space is not an entry'."""
+
+    class A(neps.PipelineSpace):
+        lr = neps.Float(1e-3, 1e-1, log=True)
+        shared = neps.Integer(1, 4)
+
+    class B(neps.PipelineSpace):
+        wd = neps.Float(0.0, 0.1)
+        shared = neps.Integer(1, 4)  # equal: kept once
+
+    merged = A().add(B())
+    assert dict(merged.parameters) == {**A().parameters, "wd": B().parameters["wd"]}
+    conditional = neps.PipelineSpace(
+        {"opt": neps.Categorical(["sgd", "adam"]), "momentum": neps.Float(0.0, 1.0)},
+        conditions={"momentum": Equals("opt", "sgd")},
+        forbidden=[Equals("opt", "adam")],
+    )
+    with_clauses = A().add(conditional)
+    assert list(with_clauses.parameters) == ["lr", "shared", "opt", "momentum"]
+    assert with_clauses.sample(np.random.default_rng(0))["opt"] == "sgd"  # forbidden came along
+    assert "momentum" not in with_clauses.walk({"lr": 0.01, "shared": 1, "opt": "adam"}).values
+    with pytest.raises(ValueError, match="different parameter named 'shared'"):
+        A().add(neps.PipelineSpace({"shared": neps.Integer(1, 5)}))
+    with pytest.raises(ValueError, match="keeps its entries' names"):
+        A().add(B(), name="b")
 
 
 def test_adding_an_equal_parameter_under_its_name_changes_nothing() -> None:
