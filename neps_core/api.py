@@ -4,19 +4,16 @@ from __future__ import annotations
 
 import inspect
 import logging
-import random
-import sys
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from neps_core.config import RunSettings
 from neps_core.connection import connect, overwrite_if_asked
 from neps_core.distributed import maybe_run_as_nonzero_rank, rank_zero
 from neps_core.errors import SettingsError, add_note
+from neps_core.evaluation.child_runner import seed_global_generators
 from neps_core.evaluation.main_script import refuse_while_a_child_imports_the_script
 from neps_core.loading import open_existing
 from neps_core.models import Summary, trial_id
@@ -105,8 +102,9 @@ def run(
             ``"process_pool"``, ``"dask"``, ``"slurm"``, ... with options as for
             ``optimizer``.
         plugins: Plugin objects (or ``"module:name"``) for this call only, e.g. observers.
-        seed: Seeds the optimizer and Python's, NumPy's and (if loaded) torch's global
-            generators; a continued run keeps the seed it started with.
+        seed: Seeds the optimizer, and before each trial's call, in the process making it,
+            Python's, NumPy's and PyTorch's global generators from the seed and the trial's
+            id; a continued run keeps the seed it started with.
         post_run_summary: Write the summary files (``summary.yaml``, ``summary/``, ...)
             into the root while trials finish (within a few seconds) and when the call ends.
         heartbeat_interval: Seconds between a worker's signs of life.
@@ -150,7 +148,7 @@ def run(
             f"evaluate_pipeline must be a callable, got {type(settings.evaluate_pipeline).__name__}"
         )
     if settings.seed is not None:
-        _seed_global_generators(settings.seed)
+        seed_global_generators(settings.seed)
     followed = maybe_run_as_nonzero_rank(settings)  # under torchrun: ranks > 0 follow rank 0
     if followed is not None:
         return followed
@@ -160,7 +158,7 @@ def run(
         with present_in(settings.root_directory, overwrite=overwrite):
             context = connect(settings, loaded, checked)
             if settings.seed is None and context.settings.seed is not None:
-                _seed_global_generators(context.settings.seed)  # the seed the run started with
+                seed_global_generators(context.settings.seed)  # the seed the run started with
             return _work(context)
 
 
@@ -251,15 +249,6 @@ def _has_budget(settings: RunSettings) -> bool:
         settings.max_fidelities_per_run,
     )
     return any(limit is not None for limit in limits)
-
-
-def _seed_global_generators(seed: int) -> None:
-    """Seed Python's, NumPy's and (if it is loaded) PyTorch's global generators, as NePS does."""
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch = sys.modules.get("torch")
-    if torch is not None:
-        torch.manual_seed(seed)
 
 
 def save_pipeline_results(

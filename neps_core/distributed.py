@@ -171,13 +171,14 @@ def _encode_context(context: TrialContext | None) -> dict[str, str | None] | Non
 def _decode_context(data: dict[str, str | None] | None) -> TrialContext | None:
     if data is None:
         return None
-    previous, root = data["previous_pipeline_directory"], data["root_directory"]
+    previous, root, seed = data["previous_pipeline_directory"], data["root_directory"], data["seed"]
     return TrialContext(
         trial_id=str(data["trial_id"]),
         pipeline_directory=Path(str(data["pipeline_directory"])),
         previous_pipeline_directory=None if previous is None else Path(previous),
         root_directory=None if root is None else Path(root),
         lead=False,  # rank 0 writes the trial's logs; a follower's writes would repeat them
+        seed=None if seed is None else int(seed),  # every rank draws as rank 0 does
     )
 
 

@@ -28,6 +28,7 @@ from neps_core.errors import (
     add_note,
 )
 from neps_core.estimate_wait import CostEstimateWait, ResultsWait
+from neps_core.evaluation.child_runner import seeded
 from neps_core.evaluation.trial_context import TrialContext
 from neps_core.heartbeat import Heartbeat
 from neps_core.history import TrialHistory
@@ -37,6 +38,7 @@ from neps_core.liveness import give_back_running, mention_silent_workers, requeu
 from neps_core.models import Trial, TrialState
 from neps_core.plugin_checks import returned_list
 from neps_core.presence import this_process
+from neps_core.randomness import trial_seed
 from neps_core.reporting import judge_outcome, record_result, well_formed_outcomes
 from neps_core.run_context import RunContext, injected_names
 from neps_core.sampler import TrialSampler
@@ -296,6 +298,7 @@ class Worker:
                 None if previous is None else self.context.storage.trial_directory(previous)
             ),
             root_directory=self.settings.root_directory,
+            seed=None if self.settings.seed is None else trial_seed(self.settings.seed, trial.id),
         )
 
     def _arguments(self, trial: Trial, context: TrialContext) -> dict[str, Any]:
@@ -305,7 +308,9 @@ class Worker:
             "pipeline_id": trial.id,
             "root_directory": context.root_directory,
         }
-        arguments = self.context.space.resolve(trial.config)
+        seed = self.settings.seed  # an operation's draws (a layer's weights) are the trial's too
+        with seeded(None if seed is None else trial_seed(seed, trial.id, "build")):
+            arguments = self.context.space.resolve(trial.config)
         arguments.update((name, available[name]) for name in self._injected)
         return arguments
 

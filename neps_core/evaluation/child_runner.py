@@ -23,11 +23,12 @@ import io
 import json
 import math
 import os
+import random
 import sys
 import threading
 import time
 import traceback
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Callable, Coroutine, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -41,6 +42,8 @@ PREVIOUS_PIPELINE_DIRECTORY_ENV = "NEPS_CORE_PREVIOUS_PIPELINE_DIRECTORY"
 PIPELINE_ID_ENV = "NEPS_CORE_PIPELINE_ID"
 ROOT_DIRECTORY_ENV = "NEPS_CORE_ROOT_DIRECTORY"
 PARENT_SYS_PATH_ENV = "NEPS_CORE_PARENT_SYS_PATH"
+#: The trial's seed (from the run's ``seed`` and the trial id), if the run has a seed.
+TRIAL_SEED_ENV = "NEPS_CORE_TRIAL_SEED"
 #: Written beside the result file when ``evaluate_pipeline`` is about to be called.
 BEGAN_FILE = "neps_began"
 #: Keys of the record this runner writes; a result file without it is a user's plain JSON.
@@ -74,10 +77,17 @@ class RemoteEvaluationError(Exception):
 
 
 def call_evaluate_pipeline(
-    function: Callable[..., Any], arguments: Mapping[str, Any], context: TrialContext | None = None
+    function: Callable[..., Any],
+    arguments: Mapping[str, Any],
+    context: TrialContext | None = None,
+    *,
+    seed: int | None = None,
 ) -> Any:
     """``function(**arguments)``; the coroutine an ``async def`` function returns is run to
     its end, so such a function works with every evaluator.
+
+    The trial's seed (``context.seed``, else ``seed``) seeds the global generators right before
+    the call, in the process that makes it (:func:`seeded`).
 
     Where an event loop already runs in this thread (a Jupyter cell), ``asyncio.run`` is
     refused: the coroutine then gets a loop of its own in a helper thread (``own_loop``), and a
@@ -89,8 +99,13 @@ def call_evaluate_pipeline(
         from neps_core.evaluation.trial_context import evaluating
 
         with evaluating(context):
-            return call_evaluate_pipeline(function, arguments)
-    value = function(**arguments)
+            return call_evaluate_pipeline(function, arguments, seed=context.seed)
+    with seeded(seed):
+        return _to_its_end(function(**arguments))
+
+
+def _to_its_end(value: Any) -> Any:
+    """``value``, or what the coroutine ``value`` returns when run to its end."""
     if not isinstance(value, Coroutine):
         return value
     import asyncio
@@ -103,6 +118,64 @@ def call_evaluate_pipeline(
     from neps_core.evaluation.own_loop import run_in_a_loop_of_its_own
 
     return run_in_a_loop_of_its_own(value)
+
+
+# -- seeding -----------------------------------------------------------------------------------
+#: Libraries seeded beside Python's ``random``, never imported for it (a child would pay).
+_SEEDERS: dict[str, Callable[[Any, int], Any]] = {
+    "numpy": lambda numpy, seed: numpy.random.seed(seed % 2**32),
+    "torch": lambda torch, seed: torch.manual_seed(seed),
+}
+
+
+def seed_global_generators(seed: int) -> None:
+    """Seed Python's global generator, and NumPy's and PyTorch's if they are loaded."""
+    random.seed(seed)
+    for name in _SEEDERS.keys() & sys.modules.keys():
+        _SEEDERS[name](sys.modules[name], seed)
+
+
+@contextlib.contextmanager
+def seeded(seed: int | None) -> Iterator[None]:
+    """Inside, the global generators start from ``seed`` (``None``: left as they are): those
+    loaded now at once, NumPy and PyTorch first imported inside as their import ends."""
+    if seed is None:
+        yield
+        return
+    seed_global_generators(seed)
+    finder = _SeedOnImport(seed, [name for name in _SEEDERS if name not in sys.modules])
+    sys.meta_path.insert(0, finder)
+    try:
+        yield
+    finally:
+        sys.meta_path.remove(finder)
+
+
+class _SeedOnImport:
+    """A meta path finder that finds nothing itself: a library it waits for is found by the
+    others, and its loader seeds the library's generator right after running it."""
+
+    def __init__(self, seed: int, waiting: list[str]) -> None:
+        self.seed, self.waiting = seed, set(waiting)
+
+    def find_spec(self, name: str, *_: Any) -> Any:
+        """The spec the other finders give for ``name``, its loader made to seed it."""
+        if name not in self.waiting:
+            return None
+        self.waiting.discard(name)  # also keeps the find_spec below from asking this one again
+        spec = importlib.util.find_spec(name)
+        run_module = getattr(spec and spec.loader, "exec_module", None)
+        if spec is None or run_module is None:
+            return spec
+
+        def exec_module(module: Any) -> None:
+            delattr(spec.loader, "exec_module")  # the loader's own method again
+            run_module(module)
+            _SEEDERS[name](module, self.seed)
+
+        with contextlib.suppress(AttributeError):  # a loader that takes no attributes
+            setattr(spec.loader, "exec_module", exec_module)  # noqa: B010 (shadows the method)
+        return spec
 
 
 # -- encoding ----------------------------------------------------------------------------------
@@ -289,14 +362,15 @@ def main(argv: list[str]) -> int:
         if entry not in sys.path:
             sys.path.append(entry)
     injected = [name for name in argv[2].split(",") if name] if len(argv) > 2 else []
+    target, seed = argv[1], os.environ.get(TRIAL_SEED_ENV)
     began: float | None = None  # the evaluation's own clock, by which the parent judges it
     try:
-        function = load_target(argv[1])
+        function = load_target(target)
         arguments = call_arguments(injected)
         # The imports are done: the parent's timeout counts from here.
         Path(os.environ[RESULT_FILE_ENV]).with_name(BEGAN_FILE).touch()
         began = time.perf_counter()
-        value = call_evaluate_pipeline(function, arguments)
+        value = call_evaluate_pipeline(function, arguments, seed=int(seed) if seed else None)
     except BaseException as error:  # the parent decides what an error means
         formatted = traceback.format_exc()
         sys.stderr.write(formatted)

@@ -32,6 +32,7 @@ from neps_core.evaluation.child_runner import (
     PREVIOUS_PIPELINE_DIRECTORY_ENV,
     RESULT_FILE_ENV,
     ROOT_DIRECTORY_ENV,
+    TRIAL_SEED_ENV,
     RemoteEvaluationError,
 )
 from neps_core.evaluation.children import (
@@ -101,6 +102,7 @@ def _known(trial: TrialContext | None) -> dict[str, Any]:
     return {
         "root_directory": trial.root_directory,
         "previous_pipeline_directory": trial.previous_pipeline_directory,
+        "seed": trial.seed,  # the child seeds with it; a command may read it
     }
 
 
@@ -109,6 +111,7 @@ def _context(injected: Mapping[str, Any], directory: Path, trial_id: str) -> dic
     for name, variable in (
         ("root_directory", ROOT_DIRECTORY_ENV),
         ("previous_pipeline_directory", PREVIOUS_PIPELINE_DIRECTORY_ENV),
+        ("seed", TRIAL_SEED_ENV),
     ):
         if injected.get(name) is not None:
             context[variable] = str(injected[name])

@@ -28,6 +28,7 @@ from neps_core.evaluation.child_runner import (
     PIPELINE_ID_ENV,
     PREVIOUS_PIPELINE_DIRECTORY_ENV,
     ROOT_DIRECTORY_ENV,
+    TRIAL_SEED_ENV,
 )
 
 logger = logging.getLogger(__name__)
@@ -35,7 +36,9 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class TrialContext:
-    """The trial being evaluated: its id and folders (``None``: not known, or no earlier rung)."""
+    """The trial being evaluated: its id and folders (``None``: not known, or no earlier rung),
+    and the seed of its evaluation (``None``: the run has no seed), which
+    ``call_evaluate_pipeline`` seeds the global generators with."""
 
     trial_id: str
     pipeline_directory: Path
@@ -43,6 +46,7 @@ class TrialContext:
     root_directory: Path | None = None
     #: ``False`` on a torchrun rank that follows rank 0's call: helpers write nothing there.
     lead: bool = True
+    seed: int | None = None
 
 
 @dataclass
@@ -105,12 +109,13 @@ def _from_environment() -> TrialContext | None:
     if not directory:
         return None
     previous = os.environ.get(PREVIOUS_PIPELINE_DIRECTORY_ENV)
-    root = os.environ.get(ROOT_DIRECTORY_ENV)
+    root, seed = os.environ.get(ROOT_DIRECTORY_ENV), os.environ.get(TRIAL_SEED_ENV)
     return TrialContext(
         trial_id=os.environ.get(PIPELINE_ID_ENV, ""),
         pipeline_directory=Path(directory),
         previous_pipeline_directory=Path(previous) if previous else None,
         root_directory=Path(root) if root else None,
+        seed=int(seed) if seed else None,
     )
 
 

@@ -1,0 +1,98 @@
+"""``run(seed=...)`` seeds every trial's evaluation, with real pools and child interpreters."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+from seeded_draws import draws, torch_draw, weights
+
+import neps_core as neps
+
+SPACE = {"x": neps.Float(0.0, 1.0)}
+EVALUATORS = ["sync", "process_pool", "subprocess"]
+
+
+def extras(root: Path) -> dict[str, dict[str, Any]]:
+    """The values each trial reported in ``extra``, by trial id."""
+    return {trial.id: dict(trial.report.extra) for trial in neps.status(root).trials}
+
+
+def test_a_trial_draws_the_same_whichever_evaluator_runs_it(tmp_path: Path) -> None:
+    # Only the worker's process was seeded: under process_pool and subprocess the draws were
+    # the pool process's or the fresh interpreter's own, different in every run.
+    seen = {}
+    for evaluator in [*EVALUATORS, "subprocess"]:  # the fresh interpreter twice: repeatable
+        root = tmp_path / f"{evaluator}_{len(seen)}"
+        neps.run(
+            draws, SPACE, root_directory=root, evaluations_to_spend=3, seed=3, evaluator=evaluator
+        )
+        seen[root.name] = extras(root)
+    first, *others = seen.values()
+    assert all(other == first for other in others), seen
+    assert len({values["numpy"] for values in first.values()}) == 3  # each trial its own
+
+
+def test_a_continued_run_never_repeats_a_trials_draws(tmp_path: Path) -> None:
+    # Each call seeded the global generators with the run's seed again: every call's trial
+    # drew the same values (random 0.844422 in all three).
+    continued = tmp_path / "continued"
+    for call in range(3):
+        neps.run(
+            draws,
+            SPACE,
+            root_directory=continued,
+            evaluations_to_spend=3,
+            max_evaluations_per_run=1,
+            seed=0 if call == 0 else None,
+        )
+    neps.run(draws, SPACE, root_directory=tmp_path / "once", evaluations_to_spend=3, seed=0)
+    by_calls = extras(continued)
+    assert by_calls == extras(tmp_path / "once")
+    assert len({values["random"] for values in by_calls.values()}) == 3
+
+
+def test_torch_imported_inside_the_function_is_seeded_as_it_loads(tmp_path: Path) -> None:
+    # torch was seeded only if loaded before the call: a fresh interpreter importing it in
+    # the function drew from an unseeded generator, another value in every run.
+    seen = []
+    for index, evaluator in enumerate(["subprocess", "subprocess", "sync"]):
+        root = tmp_path / str(index)
+        neps.run(
+            torch_draw,
+            SPACE,
+            root_directory=root,
+            evaluations_to_spend=1,
+            seed=4,
+            evaluator=evaluator,
+        )
+        seen.append(extras(root))
+    assert seen[0] == seen[1] == seen[2]
+
+
+class LayerSpace(neps.PipelineSpace):
+    layer = neps.Operation(operator=torch.nn.Linear, kwargs={"in_features": 2, "out_features": 1})
+    x = neps.Float(0.0, 1.0)
+
+
+def test_the_objects_an_operation_builds_are_the_trials_too(tmp_path: Path) -> None:
+    # A layer's weights came from the worker's generators: a continued run seeded them again
+    # and built every call's layer alike.
+    continued = tmp_path / "continued"
+    for call in range(2):
+        neps.run(
+            weights,
+            LayerSpace(),
+            root_directory=continued,
+            evaluations_to_spend=2,
+            max_evaluations_per_run=1,
+            seed=1 if call == 0 else None,
+            evaluator="process_pool",
+        )
+    neps.run(
+        weights, LayerSpace(), root_directory=tmp_path / "once", evaluations_to_spend=2, seed=1
+    )
+    by_calls = extras(continued)
+    assert by_calls == extras(tmp_path / "once")
+    assert by_calls["1"] != by_calls["2"]

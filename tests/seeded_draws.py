@@ -1,0 +1,28 @@
+"""Functions reporting what the global generators draw, shared by the tests of seeding (module
+level, so that a subprocess child and the pool processes import them by name)."""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import numpy as np
+
+
+def draws(x: float) -> dict[str, Any]:
+    """What Python's and NumPy's global generators draw first in this trial."""
+    extra = {"random": random.random(), "numpy": float(np.random.rand())}
+    return {"objective_to_minimize": x, "extra": extra}
+
+
+def torch_draw(x: float) -> dict[str, Any]:
+    """What PyTorch's default generator draws first; torch imported by the call, as a script
+    does that imports it in its function only (a fresh interpreter has not loaded it yet)."""
+    import torch
+
+    return {"objective_to_minimize": x, "extra": {"torch": float(torch.rand(1).item())}}
+
+
+def weights(layer: Any, x: float) -> dict[str, Any]:
+    """The first weight of the layer an Operation built for the trial."""
+    return {"objective_to_minimize": x, "extra": {"weight": layer.weight.detach()[0, 0].item()}}
