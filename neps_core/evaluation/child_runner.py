@@ -42,6 +42,7 @@ PREVIOUS_PIPELINE_DIRECTORY_ENV = "NEPS_CORE_PREVIOUS_PIPELINE_DIRECTORY"
 PIPELINE_ID_ENV = "NEPS_CORE_PIPELINE_ID"
 ROOT_DIRECTORY_ENV = "NEPS_CORE_ROOT_DIRECTORY"
 PARENT_SYS_PATH_ENV = "NEPS_CORE_PARENT_SYS_PATH"
+PARENT_ARGV_ENV = "NEPS_CORE_PARENT_ARGV"
 #: The trial's seed (from the run's ``seed`` and the trial id), if the run has a seed.
 TRIAL_SEED_ENV = "NEPS_CORE_TRIAL_SEED"
 #: Written beside the result file when ``evaluate_pipeline`` is about to be called.
@@ -363,6 +364,9 @@ def main(argv: list[str]) -> int:
             sys.path.append(entry)
     injected = [name for name in argv[2].split(",") if name] if len(argv) > 2 else []
     target, seed = argv[1], os.environ.get(TRIAL_SEED_ENV)
+    # The script is imported and called with the parent's arguments, as multiprocessing's spawn
+    # does: an argparse at its module level parses those, not this runner's.
+    sys.argv = json.loads(os.environ.get(PARENT_ARGV_ENV, "null")) or sys.argv
     began: float | None = None  # the evaluation's own clock, by which the parent judges it
     try:
         function = load_target(target)

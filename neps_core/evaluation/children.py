@@ -29,6 +29,7 @@ from neps_core.evaluation.captured import overdue
 from neps_core.evaluation.child_runner import (
     BEGAN_FILE,
     CONFIG_FILE_ENV,
+    PARENT_ARGV_ENV,
     PARENT_SYS_PATH_ENV,
     RECORD_KEY,
     RESULT_FILE_ENV,
@@ -195,6 +196,7 @@ class ChildProcess:
         env[CONFIG_FILE_ENV] = str(directory / CONFIG_FILE)
         env[RESULT_FILE_ENV] = str(directory / RESULT_FILE)
         env[PARENT_SYS_PATH_ENV] = json.dumps([entry for entry in sys.path if entry])
+        env[PARENT_ARGV_ENV] = json.dumps(sys.argv)
         if self.launch.cwd is not None and not self.launch.cwd.is_dir():
             raise FileNotFoundError(f"Command cwd {str(self.launch.cwd)!r} is no existing folder")
         orphan_guardian.prepare()

@@ -890,6 +890,43 @@ def evaluate_layer(layer: Layer, lr: float) -> float:
     return layer.width * lr
 
 
+ARGV_SCRIPT = """
+import argparse
+
+import neps_core as neps
+
+parser = argparse.ArgumentParser()
+parser.add_argument("--epochs", type=int, default=3)
+args = parser.parse_args()  # at module level, as training scripts often have it
+
+
+def evaluate_pipeline(x: float) -> float:
+    return x * args.epochs
+
+
+if __name__ == "__main__":
+    neps.run(evaluate_pipeline, {"x": neps.Float(0.0, 1.0)}, root_directory="run",
+             evaluations_to_spend=1, evaluator="subprocess")
+"""
+
+
+def test_the_child_imports_the_script_with_the_workers_arguments(tmp_path: Path) -> None:
+    # The script's argparse parsed the child runner's arguments: "unrecognized arguments:
+    # .../script.py:evaluate_pipeline", every trial failed (parse_known_args: the defaults).
+    (tmp_path / "script.py").write_text(ARGV_SCRIPT)
+    done = subprocess.run(
+        [PYTHON, "script.py", "--epochs", "5"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    (trial,) = neps.status(tmp_path / "run").trials
+    assert trial.report.objective_to_minimize == pytest.approx(trial.config["x"] * 5)
+
+
 UNGUARDED = unguarded_script('{"name": "subprocess", "n_workers": 2}')
 
 
