@@ -71,10 +71,16 @@ class ProcessPoolSettings:
 
 
 # -- the pool process ---------------------------------------------------------------------------
-def serve(connection: multiprocessing.connection.Connection) -> None:
-    """The loop of one pool process: receive a trial, evaluate it, send back what happened."""
+def serve(connection: multiprocessing.connection.Connection, start_method: str | None) -> None:
+    """The loop of one pool process: receive a trial, evaluate it, send back what happened.
+
+    ``start_method``: the worker's default (``None``: the platform's), which the evaluation
+    sees, as under ``sync``; a started process has its context's (``spawn``), so a DataLoader's
+    workers re-imported torch and the script (epochs 10-80 times slower).
+    """
     os.setsid()  # its own process group: a timeout kills whatever the evaluation started
     reset_inherited_handlers()  # forked, it had the worker's: SIGTERM did not end it
+    multiprocessing.set_start_method(start_method, force=True)
     while True:
         try:
             message = connection.recv_bytes()
@@ -205,6 +211,7 @@ class ProcessPoolEvaluator(Evaluator):
     def __init__(self, settings: ProcessPoolSettings | None = None) -> None:
         super().__init__(settings)
         self._context = multiprocessing.get_context(self.settings.start_method)
+        self._default_start_method = multiprocessing.get_start_method(allow_none=True)
         self._members: list[_Member] = []
         self._dying: list[tuple[Any, float]] = []  # (process, when to SIGKILL it)
         self._finished: list[EvaluationOutcome] = []
@@ -234,7 +241,8 @@ class ProcessPoolEvaluator(Evaluator):
         # script that never called it: registered after a process started, so after
         # multiprocessing's own handler, it runs first (that one waits for non-daemonic
         # processes, which an idle pool process would never end by itself).
-        process = self._context.Process(target=serve, args=(child_end,), daemon=False)
+        arguments = (child_end, self._default_start_method)
+        process = self._context.Process(target=serve, args=arguments, daemon=False)
         orphan_guardian.prepare()
         with unimportable_script_hidden():  # a script read from stdin
             process.start()

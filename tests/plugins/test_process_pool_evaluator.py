@@ -51,6 +51,11 @@ def result_with_an_unpicklable_extra(x: float) -> dict[str, object]:
     return {"objective_to_minimize": x, "handle": threading.Lock()}
 
 
+def default_start_method(x: float) -> dict[str, object]:
+    method = multiprocessing.get_context().get_start_method()
+    return {"objective_to_minimize": x, "extra": {"start_method": method}}
+
+
 def start_grandchild(pid_file: str) -> float:
     child = subprocess.Popen(["sleep", "300"])
     Path(pid_file).write_text(str(child.pid))
@@ -828,3 +833,18 @@ def test_a_sigtermed_worker_leaves_no_pool_process(tmp_path: Path) -> None:
     for pid in pids:
         status = Path(f"/proc/{pid}/status")
         assert not status.exists() or "State:\tZ" in status.read_text(), pid
+
+
+def test_an_evaluation_sees_the_workers_default_start_method(root: Path) -> None:
+    # It saw the pool's spawn: a DataLoader's workers were fresh interpreters importing torch
+    # and the script again (an epoch 17.9 s instead of 0.23 s under sync).
+    space = {"x": neps.Float(0.0, 1.0)}
+    neps.run(
+        default_start_method,
+        space,
+        root_directory=root,
+        evaluations_to_spend=1,
+        evaluator="process_pool",
+    )
+    (trial,) = neps.status(root).trials
+    assert trial.report.extra["start_method"] == multiprocessing.get_context().get_start_method()
