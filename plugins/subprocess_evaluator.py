@@ -24,6 +24,7 @@ from neps_core.evaluation.processes import (
     Command,
     function_target,
     launch_for,
+    refuse_objects,
     stop_children,
 )
 from neps_core.interfaces import EvaluationJob, EvaluationOutcome, Evaluator
@@ -62,12 +63,14 @@ class SubprocessEvaluator(Evaluator):
     def submit(self, job: EvaluationJob) -> None:
         """Start the child for ``job``; what keeps it from starting fails the trial.
 
-        A function no child can import (a lambda, one defined in a notebook) stops the run
-        instead, its trial given back: it failed every trial alike, spending the budget.
+        A function no child can import (a lambda, one defined in a notebook), or an argument
+        no child can receive (an object a ``neps.Operation`` built), stops the run instead, its
+        trial given back: it failed every trial alike, spending the budget.
         """
         settings: SubprocessSettings = self.settings
         if not isinstance(job.function, Command):
             function_target(job.function)
+            refuse_objects(job.arguments)
         timeout = job.timeout if job.timeout is not None else settings.timeout
         try:
             launch = launch_for(

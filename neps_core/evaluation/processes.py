@@ -68,6 +68,7 @@ __all__ = [
     "RemoteEvaluationError",
     "launch_for",
     "read_marked_result",
+    "refuse_objects",
     "signal_group",
     "stop_children",
 ]
@@ -79,9 +80,9 @@ def _split_arguments(arguments: Mapping[str, Any]) -> tuple[dict[str, Any], dict
     return config, injected
 
 
-def _refuse_objects(config: Mapping[str, Any]) -> None:
+def refuse_objects(arguments: Mapping[str, Any]) -> None:
     """A built object (an Operation's module) would reach the child as an empty stand-in."""
-    for name, value in config.items():
+    for name, value in _split_arguments(arguments)[0].items():
         if _holds_a_stand_in(child_runner.encode(value)):
             raise TypeError(
                 f"argument {name!r} ({type(value).__name__}) cannot be sent to a child "
@@ -184,7 +185,7 @@ def launch_for(
     if isinstance(function, Command):
         launch = function.launch(config, {**injected, "pipeline_id": trial_id}, directory, context)
         return attrs.evolve(launch, env={**(env or {}), **launch.env})  # the command's wins
-    _refuse_objects(config)
+    refuse_objects(config)
     runner = Path(child_runner.__file__)
     target = function_target(function)
     argv = [python or sys.executable, str(runner), target, ",".join(injected)]

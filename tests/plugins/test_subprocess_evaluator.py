@@ -880,10 +880,28 @@ def test_a_built_object_is_refused_naming_the_argument(tmp_path: Path) -> None:
     # The child got an empty stand-in of the same class name instead of the object.
     evaluator = SubprocessEvaluator()
     arguments = {"layer": Layer(4), "lr": 0.1}
-    evaluator.submit(make_job("1", evaluate_layer, arguments, tmp_path / "trial"))
-    outcome = collect(evaluator, 1, 60)["1"]
-    assert isinstance(outcome.error, TypeError)
-    assert "argument 'layer' (Layer)" in str(outcome.error) and "process_pool" in str(outcome.error)
+    with pytest.raises(TypeError, match=r"argument 'layer' \(Layer\).*'process_pool'"):
+        evaluator.submit(make_job("1", evaluate_layer, arguments, tmp_path / "trial"))
+
+
+class LayerSpace(neps.PipelineSpace):
+    layer = neps.Operation(operator=Layer, kwargs={"width": neps.Integer(2, 8)})
+    lr = neps.Float(0.01, 0.1)
+
+
+def test_a_space_building_objects_stops_the_run_before_any_trial_is_spent(root: Path) -> None:
+    # Every trial failed with the TypeError: 24 of 24 with ignore_errors=True, the budget burnt.
+    with pytest.raises(TypeError, match=r"argument 'layer' \(Layer\)"):
+        neps.run(
+            evaluate_layer,
+            LayerSpace(),
+            root_directory=root,
+            evaluations_to_spend=5,
+            evaluator="subprocess",
+            ignore_errors=True,
+        )
+    counts = neps.status(root).counts
+    assert counts["pending"] == 1 and counts["failed"] == counts["success"] == 0
 
 
 def evaluate_layer(layer: Layer, lr: float) -> float:
