@@ -61,18 +61,6 @@ _INJECTED_ENV = {
 _PATHS = {"pipeline_directory", "previous_pipeline_directory", "root_directory"}
 
 
-#: What moved to ``neps_core.evaluation.captured`` (importable from here as before).
-_MOVED_TO_CAPTURED = ("Captured", "call_capturing", "outcome_of", "overdue")
-
-
-def __getattr__(name: str) -> Any:
-    if name in _MOVED_TO_CAPTURED:  # not at the top: a script imports no more than it must
-        from neps_core.evaluation import captured
-
-        return getattr(captured, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
 class RemoteEvaluationError(Exception):
     """An exception from a child process whose own type could not be rebuilt here."""
 
