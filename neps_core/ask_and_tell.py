@@ -108,7 +108,11 @@ class AskAndTell:
             self._presence = presence.pop_all()
         self.settings = self._context.settings  # with the run's seed when continuing
         self._sampler = TrialSampler(
-            self.settings, self._context.space, self._context.optimizer, self._context.plugins
+            self.settings,
+            self._context.space,
+            self._context.optimizer,
+            self._context.plugins,
+            held=self._running,
         )
         self._in_this_process()
         self._closed = False

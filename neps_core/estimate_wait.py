@@ -15,8 +15,9 @@ import time
 from neps_core.budget import within
 from neps_core.history import TrialHistory
 from neps_core.interfaces import Storage
+from neps_core.liveness import evaluated_by_a_worker
 from neps_core.models import TrialState
-from neps_core.sampler import TrialSampler, evaluated_by_a_worker
+from neps_core.sampler import TrialSampler
 from neps_core.stop_reasons import BUDGET_DOES_NOT_FIT
 
 logger = logging.getLogger(__name__)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 import attrs
 
@@ -71,16 +71,27 @@ class Heartbeat:
             return
 
         def refresh(history: TrialHistory) -> list[Trial]:
-            now = time.time()
-            return [
-                attrs.evolve(history[trial_id], last_heartbeat=now)
-                for trial_id in running
-                if trial_id in history
-                and history[trial_id].state is TrialState.EVALUATING
-                and history[trial_id].worker_id == self._worker_id
-            ]
+            return beats([history[i] for i in running if i in history], self._worker_id)
 
         try:
             storage.transact(refresh)
         except Exception:  # a missed beat must not kill the worker; the next one retries
             logger.exception("Heartbeat of worker %s failed", self._worker_id)
+
+
+def beats(trials: Iterable[Trial], worker_id: str, *, older_than: float = 0.0) -> list[Trial]:
+    """The ``trials`` that ``worker_id`` still evaluates, beating now: those whose last beat
+    is more than ``older_than`` seconds old.
+
+    Written in a transaction, under the run's lock: the heartbeat thread's, and a sampler's
+    at the end of its decision, which may have kept that thread from beating for longer than
+    the trials' ``stale_after`` (a Bayesian optimization ask on a thousand trials).
+    """
+    now = time.time()
+    return [
+        attrs.evolve(trial, last_heartbeat=now)
+        for trial in trials
+        if trial.state is TrialState.EVALUATING
+        and trial.worker_id == worker_id
+        and now - (trial.last_heartbeat or 0.0) > older_than
+    ]

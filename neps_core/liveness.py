@@ -367,3 +367,14 @@ def give_back_running(storage: Storage, trial_ids: set[str], worker_id: str, rea
         storage.transact(release)
     except Exception as error:  # the storage may be why it stops
         logger.warning("Could not give back trials %s: %s", sorted(trial_ids), error)
+
+
+def evaluated_by_a_worker(trial: Trial, stale_after: float) -> bool:
+    """A trial a ``run()`` worker evaluates, whose result others may wait for. Not one
+    awaiting ``save_pipeline_results``, whose result may come after every worker stopped, as
+    that pattern intends, nor an ask-and-tell client's, which may hold it untold for as long
+    as it likes, nor one of a worker silent for its ``stale_after`` (``is_silent``:
+    a job its scheduler suspended keeps its trial, for maybe hours)."""
+    evaluating = trial.state is TrialState.EVALUATING
+    heard = not is_silent(trial, time.time(), stale_after)
+    return evaluating and heard and WORKER_PROCESS in trial.metadata and not awaits_result(trial)

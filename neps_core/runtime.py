@@ -76,7 +76,12 @@ class Worker:
         self._told_none = False  # whether a trial returning None was warned about
         self._budget_look = Cadence(ASYNC_NOTICE_INTERVAL)  # how often a waiting worker looks
         self._sampler = TrialSampler(
-            self.settings, context.space, context.optimizer, context.plugins, process=this_process()
+            self.settings,
+            context.space,
+            context.optimizer,
+            context.plugins,
+            process=this_process(),
+            held=self._held,
         )
         self._estimate_wait = CostEstimateWait(self._sampler, self.settings.worker_id)
         self._results_wait = ResultsWait(self._sampler, context.storage)
@@ -94,7 +99,7 @@ class Worker:
             self.context.open_storage,
             self.settings.worker_id,
             self.settings.heartbeat_interval,
-            running=lambda: set(self._in_flight),
+            running=self._held,
         )
         with heartbeat, self._summary_files:
             try:
@@ -325,6 +330,10 @@ class Worker:
                 errors.append(error)
         if errors:
             raise errors[0]
+
+    def _held(self) -> set[str]:
+        """The trials this worker evaluates: its heartbeat keeps them alive."""
+        return set(self._in_flight)
 
     def _finish_in_flight(self, outcome: EvaluationOutcome) -> None:
         """Store the outcome; the trial stays in flight (given back if stopped) until then."""

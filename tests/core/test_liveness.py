@@ -21,12 +21,11 @@ from neps_core import liveness, presence
 from neps_core.cli.clean import clean_run
 from neps_core.heartbeat import Heartbeat
 from neps_core.history import TrialHistory
-from neps_core.liveness import ASYNC_MARK, recover_stale_trials
+from neps_core.liveness import ASYNC_MARK, evaluated_by_a_worker, recover_stale_trials
 from neps_core.models import Trial, TrialState
 from neps_core.plugin_manager import load_plugins
 from neps_core.presence import present_with_me
 from neps_core.run_storage import open_storage
-from neps_core.sampler import evaluated_by_a_worker
 from neps_core.serialization import read_yaml
 
 WORKER = textwrap.dedent(

@@ -1,0 +1,87 @@
+"""A long decision (a model fit on many trials) holds the run's lock: what it must not break."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import neps_core as neps
+
+#: A client whose second ask holds the run's lock past its trials' ``stale_after``, as a
+#: Bayesian optimization fit on a thousand trials does (minutes against the default 120 s).
+SLOW_CLIENT = """
+import pathlib, sys, time
+import neps_core as neps
+from neps_core.interfaces import Optimizer
+
+STALE_AFTER = 1.0
+
+class SlowAsk(Optimizer):
+    name = "test_slow_ask"
+
+    def ask(self, trials, budget, n):
+        if trials:  # the first trial is in flight: its heartbeat waits for this decision
+            pathlib.Path("asking").touch()
+            beat = trials["1"].last_heartbeat
+            while time.time() - beat < 1.5 * STALE_AFTER or not pathlib.Path("go_on").exists():
+                time.sleep(0.0005)
+        return [neps.Proposal({"x": len(trials) / 10})]
+
+class Plugin:
+    @neps.hookimpl
+    def neps_register_optimizers(self):
+        return [SlowAsk]
+
+client = neps.AskAndTell({"x": neps.Float(0.0, 1.0)}, sys.argv[1], optimizer="test_slow_ask",
+                         plugins=[Plugin()], worker_id="A", heartbeat_interval=0.1,
+                         stale_after=STALE_AFTER)
+held = client.ask()
+second = client.ask()
+while not pathlib.Path("other_asked").exists():  # both in flight meanwhile
+    time.sleep(0.01)
+client.tell(held, 0.5)  # refused had the trial been re-queued and told by another
+client.tell(second, 0.6)
+client.close()
+"""
+
+
+def test_a_clients_long_ask_does_not_make_its_trials_in_flight_look_dead(tmp_path: Path) -> None:
+    """Its heartbeat thread waited for the lock its own ask held; the next client to take the
+    lock found the trial silent, re-queued and evaluated it again (TrialAlreadyReportedError)."""
+    root = tmp_path / "run"
+    (tmp_path / "slow_client.py").write_text(SLOW_CLIENT, encoding="utf-8")
+    other = neps.AskAndTell(  # made first: making it takes the lock
+        {"x": neps.Float(0.0, 1.0)},
+        root,
+        optimizer="random_search",
+        worker_id="B",
+        heartbeat_interval=0.1,
+        stale_after=1.0,
+    )
+    slow = subprocess.Popen(
+        [sys.executable, "slow_client.py", str(root)], cwd=tmp_path, stderr=subprocess.PIPE
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not (tmp_path / "asking").exists():  # the slow ask holds the lock now
+            assert slow.poll() is None, slow.communicate()[1].decode()
+            assert time.monotonic() < deadline, "the slow client never asked twice"
+            time.sleep(0.01)
+        asked: list[neps.AskedTrial | None] = []
+        waiting = threading.Thread(target=lambda: asked.append(other.ask()))
+        waiting.start()  # waits for the lock, competing with the slow client's heartbeat
+        (tmp_path / "go_on").touch()
+        waiting.join(timeout=120)
+        assert asked and asked[0] is not None
+        assert asked[0].id == "3"  # not "1" nor "2", which A still evaluates
+        other.tell(asked[0], 0.7)
+    finally:
+        (tmp_path / "go_on").touch()
+        (tmp_path / "other_asked").touch()
+        _, errors = slow.communicate(timeout=120)
+        other.close()
+    assert slow.returncode == 0, errors.decode()
+    assert neps.status(root).counts["success"] == 3
