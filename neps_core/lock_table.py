@@ -10,6 +10,9 @@ import os
 from pathlib import Path
 from typing import NamedTuple
 
+#: How ``holders`` marks a stopped process, which holds its locks until resumed or ended.
+STOPPED = ", which is stopped (SIGSTOP or Ctrl-Z?)"
+
 
 class FileLock(NamedTuple):
     """One entry of the lock table: ``kind`` ``"FLOCK"`` or ``"POSIX"``, ``mode`` ``"READ"``
@@ -74,5 +77,5 @@ def _described(pid: str) -> str:
         return f"process {pid} (of another container, or gone)"
     shown = command.decode(errors="replace")
     shown = shown if len(shown) <= 80 else shown[:77] + "..."
-    stopped = ", which is stopped (SIGSTOP or Ctrl-Z?)" if fields[0] in {"T", "t"} else ""
+    stopped = STOPPED if fields[0] in {"T", "t"} else ""
     return f"process {pid} ({shown}){stopped}"

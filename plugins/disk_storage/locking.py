@@ -22,7 +22,7 @@ from pathlib import Path
 import filelock
 
 from neps_core.errors import StorageError
-from neps_core.lock_table import holders
+from neps_core.lock_table import STOPPED, holders
 from neps_core.presence import FLOCK_UNSUPPORTED, is_current
 
 try:
@@ -36,6 +36,7 @@ _FIRST_RETRY_SECONDS = 0.0002
 _LAST_RETRY_SECONDS = 0.005
 #: A transaction holds the lock for milliseconds; a wait this long is worth telling about.
 ANNOUNCE_WAIT_SECONDS = 5.0
+UNKNOWN_HOLDER = "another process (a stopped or suspended worker?)"
 
 
 class ExclusiveLock:
@@ -122,8 +123,8 @@ class ExclusiveLock:
                 if now > deadline:
                     raise StorageError(
                         f"Could not lock {self.path} within {self.timeout:.0f} s: "
-                        f"{self._holder()} holds it. Resume or end it; the lock_timeout "
-                        "storage option sets how long a worker waits"
+                        f"{self._holder()} holds it. {_advice(self._holder())}; the "
+                        "lock_timeout storage option sets how long a worker waits"
                     ) from None
                 if not announced and now - start >= ANNOUNCE_WAIT_SECONDS:
                     announced = True
@@ -142,7 +143,7 @@ class ExclusiveLock:
 
     def _holder(self) -> str:
         """Who holds the lock, for a message: the process if the lock table shows it."""
-        return holders(self.path) or "another process (a stopped or suspended worker?)"
+        return holders(self.path) or UNKNOWN_HOLDER
 
     def _refusal(self, error: OSError) -> StorageError:
         """Why ``flock`` failed other than by waiting: mostly a file system without locks (an
@@ -167,3 +168,15 @@ class ExclusiveLock:
         if self._descriptor is not None:
             os.close(self._descriptor)
             self._descriptor = None
+
+
+def _advice(holder: str) -> str:
+    """What to do about ``holder`` (``ExclusiveLock._holder``): a stopped process holds the
+    lock until resumed or ended; a running one may be busy deciding under it."""
+    if STOPPED in holder or holder == UNKNOWN_HOLDER:
+        return "Resume or end it"
+    return (
+        "It runs, so it may be busy: an optimizer decides under this lock (a Bayesian "
+        "optimization ask on many trials takes seconds, minutes on a loaded machine); "
+        "end it only if it hangs"
+    )

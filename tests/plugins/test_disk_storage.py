@@ -338,6 +338,8 @@ def test_a_stuck_lock_holder_gives_a_clear_error(
         with pytest.raises(StorageError, match=r"journal\.jsonl\.lock") as caught:
             impatient.transact(lambda history: [])
         assert f"process {holder.pid} (" in str(caught.value)  # the holder, by pid and command
+        # It runs: "Resume or end it" sent users to end a worker busy with a long ask.
+        assert "may be busy" in str(caught.value) and "Resume" not in str(caught.value)
     finally:
         holder.kill()
         holder.wait()
@@ -375,8 +377,9 @@ def test_a_long_wait_for_the_lock_is_told_before_giving_up(
         assert holder.stdout.readline().strip() == "locked"
         holder.send_signal(signal.SIGSTOP)
         waiting = _open(storages, root, lock_timeout=1.0)
-        with caplog.at_level(logging.WARNING), pytest.raises(StorageError):
+        with caplog.at_level(logging.WARNING), pytest.raises(StorageError) as caught:
             waiting.transact(lambda history: [])
+        assert "which is stopped" in str(caught.value) and "Resume or end it" in str(caught.value)
     finally:
         holder.kill()
         holder.wait()
