@@ -47,6 +47,7 @@ from neps_core_plugins.bayesian_optimization.gp import (
 )
 from neps_core_plugins.bayesian_optimization.optimizer import BayesianOptimization
 from neps_core_plugins.bayesian_optimization.search import SearchSpaceShape, maximize
+from neps_core_plugins.bayesian_optimization.training_set import training_set
 
 #: Best observed points around which candidates are perturbed.
 N_ANCHORS = 5
@@ -214,7 +215,7 @@ def _layout(optimizer: BayesianOptimization) -> KernelLayout:
 def _acquisition(
     optimizer: BayesianOptimization,
     model: GaussianProcess,  # with the pending points believed at its mean
-    observations: Observations,
+    n_observed: int,
     cost: tuple[GaussianProcess, float] | None,
     failures: GaussianProcess | None,
 ) -> Term:
@@ -224,7 +225,7 @@ def _acquisition(
     terms = [log_expected_improvement(model, best)]
     prior = None
     if optimizer.prior_weight > 0 and optimizer.space.has_priors:
-        prior = prior_density(optimizer), optimizer.prior_weight / max(1, len(observations.y))
+        prior = prior_density(optimizer), optimizer.prior_weight / max(1, n_observed)
     conditional = bool(optimizer.space.conditions)
     if prior is not None and not conditional:
         terms.append(prior_term(*prior))
@@ -277,8 +278,12 @@ def _model_proposals(
 ) -> None:
     optimizer = batch.optimizer
     settings = optimizer.settings
+    observed = observations.x  # all of them, not only those the model sees
+    observations = training_set(observations, _layout(optimizer))
+    left_out = len(observed) - len(observations.x)
     failures = _failure_model(optimizer, observations)
     observations = _with_failed_regions(observations, failures)
+    n_observed = len(observations.y) + left_out
     observations = attrs.evolve(observations, y=transform_targets(observations.y))
     model = GaussianProcess(observations.x, observations.y, _layout(optimizer))
     cost = _cost_model(optimizer, observations, budget)
@@ -287,7 +292,7 @@ def _model_proposals(
     for _ in range(count):
         in_flight = [observations.pending, *[p[None, :] for p in batch.points]]
         believer = model.with_fantasies(np.vstack(in_flight))
-        acquisition = _acquisition(optimizer, believer, observations, cost, failures)
+        acquisition = _acquisition(optimizer, believer, n_observed, cost, failures)
         candidates = maximize(
             acquisition,
             shape,
@@ -297,7 +302,8 @@ def _model_proposals(
             restarts=settings.restarts,
         )
         candidates = _not_covered(candidates, np.vstack(in_flight), model)
-        candidates = candidates[~_repeats(candidates, observations.x, model, optimizer)]
+        repeated = _repeats(candidates, np.vstack([observations.x, observed]), model, optimizer)
+        candidates = candidates[~repeated]
         if not batch.accept_first(candidates) and not batch.accept_random(rng):
             return
 

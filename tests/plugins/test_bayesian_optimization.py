@@ -35,6 +35,11 @@ from neps_core_plugins.bayesian_optimization.acquisition import (
 from neps_core_plugins.bayesian_optimization.data import collect
 from neps_core_plugins.bayesian_optimization.engine import transform_targets
 from neps_core_plugins.bayesian_optimization.gp import GaussianProcess, KernelLayout, target_spread
+from neps_core_plugins.bayesian_optimization.training_set import (
+    FAILURE_SHARE,
+    MAX_MODEL_POINTS,
+    training_set,
+)
 from neps_core_plugins.pibo import PiBO
 from neps_core_plugins.random_search import RandomSearch
 
@@ -575,3 +580,51 @@ def test_a_log_integer_whose_logs_are_one_float_is_searched() -> None:
     history = optimize(bo(space, initial_design_size=3), lambda c: c["x"], 6)
     assert len(history) == 6
     assert all(space.parameters["n"].contains(t.config["n"]) for t in history.values())
+
+
+# -- the points a model sees at size ----------------------------------------------------------
+def _square_observations(n_observed: int, n_failed: int = 0) -> Any:
+    rng = np.random.default_rng(0)
+    trials = [
+        make_trial(i + 1, {"x": x, "y": y}, objective=sphere({"x": x, "y": y}))
+        for i, (x, y) in enumerate(rng.uniform(size=(n_observed, 2)))
+    ]
+    trials += [
+        make_trial(n_observed + i + 1, {"x": x, "y": y}, TrialState.FAILED)
+        for i, (x, y) in enumerate(rng.uniform(size=(n_failed, 2)))
+    ]
+    return collect(history_of(trials), bo(SQUARE).encoder)  # type: ignore[attr-defined]
+
+
+SQUARE_LAYOUT = KernelLayout(numeric=(0, 1), categorical=())
+
+
+def test_up_to_max_model_points_the_model_sees_every_point() -> None:
+    observations = _square_observations(MAX_MODEL_POINTS - 20, 20)
+    assert training_set(observations, SQUARE_LAYOUT) is observations
+
+
+def test_beyond_it_the_model_sees_the_best_half_and_a_spread_of_the_rest() -> None:
+    """A BO ask fitted its GP on every trial under the run's lock: 15 s at 1,000 trials, 0.7 s
+    now (``O(n^3)`` per fitting step), while other workers waited for the lock."""
+    observations = _square_observations(1000, 100)
+    kept = training_set(observations, SQUARE_LAYOUT)
+    assert len(kept.y) + len(kept.failed) == MAX_MODEL_POINTS
+    assert len(kept.failed) == FAILURE_SHARE * MAX_MODEL_POINTS
+    assert len(kept.x) == len(kept.y) == len(kept.costs)
+    best = np.sort(observations.y)[: len(kept.y) // 2]
+    assert set(best) <= set(kept.y)
+    # A spread: every point of the run lies near one the model sees.
+    gaps = np.linalg.norm(observations.x[:, None, :] - kept.x[None, :, :], axis=2).min(axis=1)
+    assert gaps.max() < 0.15, gaps.max()
+    assert kept.seen == observations.seen  # all of the run's configurations stay seen
+
+
+def test_an_ask_on_many_trials_still_finds_where_the_best_is() -> None:
+    rng = np.random.default_rng(1)
+    history = history_of(
+        make_trial(i + 1, {"x": x, "y": y}, objective=sphere({"x": x, "y": y}))
+        for i, (x, y) in enumerate(rng.uniform(size=(1000, 2)))
+    )
+    [proposal] = bo(SQUARE).ask(history, history.budget(), 1)
+    assert sphere(proposal.config) < 1e-3, proposal.config

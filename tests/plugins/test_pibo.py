@@ -129,8 +129,8 @@ def test_the_prior_term_weighs_beta_over_n_and_fades() -> None:
     for n in (5, 20):
         observations = collect(_history(space, n), optimizer.encoder)
         model = GaussianProcess(observations.x, observations.y, optimizer_layout(optimizer))
-        with_prior = _acquisition(optimizer, model, observations, None, None)
-        without = _acquisition(plain, model, observations, None, None)
+        with_prior = _acquisition(optimizer, model, len(observations.y), None, None)
+        without = _acquisition(plain, model, len(observations.y), None, None)
         gap = [float(with_prior(p)[0][0] - without(p)[0][0]) for p in (near, far)]
         assert gap[0] - gap[1] == pytest.approx(8.0 / n * log_ratio, rel=1e-9)
         gaps.append(gap[0] - gap[1])
