@@ -260,12 +260,7 @@ class AskAndTell:
             TrialAlreadyReportedError: The trial already has a result.
         """
         self._check_open()
-        if trial is None:  # ask() returned None: the loop went on without checking
-            raise TypeError(
-                f"tell(None, ...): no trial to tell; ask() returns None when no trial is left "
-                f"(stop reason: {self.stop_reason or 'none yet'})"
-            )
-        trial_id = told_trial_id(trial)
+        trial_id = told_trial_id(trial, self.stop_reason)
         if result is None:
             raise TypeError(f"tell({trial_id!r}, None): a result is needed; None is not one")
         history = self._context.storage.sync()

@@ -94,8 +94,14 @@ def check_same_run(
         )
 
 
-def told_trial_id(trial: AskedTrial | Trial | str | int) -> str:
-    """The id of the trial ``tell`` names (NePS's ``"config_3"`` is trial ``"3"``)."""
+def told_trial_id(trial: AskedTrial | Trial | str | int | None, stop_reason: str | None) -> str:
+    """The id of the trial ``tell`` names (NePS's ``"config_3"`` is trial ``"3"``); ``None``,
+    what ``ask()`` returns when no trial is left (the client's ``stop_reason``), is refused."""
+    if trial is None:  # the loop went on without checking what ask() returned
+        raise TypeError(
+            f"tell(None, ...): no trial to tell; ask() returns None when no trial is left "
+            f"(stop reason: {stop_reason or 'none yet'})"
+        )
     return trial.id if isinstance(trial, AskedTrial | Trial) else trial_id(trial)
 
 

@@ -11,8 +11,6 @@ import logging
 import time
 import traceback
 from contextlib import AbstractContextManager
-from pathlib import Path
-from typing import Any
 
 from neps_core.awaited_results import ASYNC_NOTICE_INTERVAL, AwaitedResults, Cadence
 from neps_core.budget import (
@@ -28,8 +26,6 @@ from neps_core.errors import (
     add_note,
 )
 from neps_core.estimate_wait import CostEstimateWait, ResultsWait
-from neps_core.evaluation.child_runner import seeded
-from neps_core.evaluation.trial_context import TrialContext
 from neps_core.heartbeat import Heartbeat
 from neps_core.history import TrialHistory
 from neps_core.interfaces import EvaluationJob, EvaluationOutcome
@@ -38,12 +34,12 @@ from neps_core.liveness import give_back_running, mention_silent_workers, requeu
 from neps_core.models import Trial, TrialState
 from neps_core.plugin_checks import returned_list
 from neps_core.presence import this_process
-from neps_core.randomness import trial_seed
 from neps_core.reporting import judge_outcome, record_result, well_formed_outcomes
 from neps_core.run_context import RunContext, injected_names
 from neps_core.sampler import TrialSampler
 from neps_core.serialization import make_folder, safe_repr
 from neps_core.stop_reasons import BUDGET_DOES_NOT_FIT
+from neps_core.trial_calls import call_arguments, trial_context
 
 logger = logging.getLogger(__name__)
 
@@ -259,9 +255,11 @@ class Worker:
         self.context.plugins.notify("neps_trial_sampled", run=self.context, trial=trial)
         directory = self.context.storage.trial_directory(trial.id)
         make_folder(directory)
-        context = self._trial_context(trial, directory)
+        context = trial_context(trial, directory, self.context.storage, self.settings)
         try:
-            arguments = self._arguments(trial, context)
+            arguments = call_arguments(
+                trial, context, self.context.space, self._injected, self.settings.seed
+            )
         except Exception as error:  # an operation's constructor refused this configuration
             add_note(error, f"neps_core: while building the pipeline of trial {trial.id}")
             formatted = traceback.format_exc()
@@ -293,31 +291,6 @@ class Worker:
 
     def _evaluator_errors(self) -> AbstractContextManager[None]:
         return self.context.plugins.errors_of("evaluator", type(self.context.evaluator))
-
-    def _trial_context(self, trial: Trial, directory: Path) -> TrialContext:
-        previous = trial.previous_trial_id
-        return TrialContext(
-            trial_id=trial.id,
-            pipeline_directory=directory,
-            previous_pipeline_directory=(
-                None if previous is None else self.context.storage.trial_directory(previous)
-            ),
-            root_directory=self.settings.root_directory,
-            seed=None if self.settings.seed is None else trial_seed(self.settings.seed, trial.id),
-        )
-
-    def _arguments(self, trial: Trial, context: TrialContext) -> dict[str, Any]:
-        available = {
-            "pipeline_directory": context.pipeline_directory,
-            "previous_pipeline_directory": context.previous_pipeline_directory,
-            "pipeline_id": trial.id,
-            "root_directory": context.root_directory,
-        }
-        seed = self.settings.seed  # an operation's draws (a layer's weights) are the trial's too
-        with seeded(None if seed is None else trial_seed(seed, trial.id, "build")):
-            arguments = self.context.space.resolve(trial.config)
-        arguments.update((name, available[name]) for name in self._injected)
-        return arguments
 
     def _finish_all(self, outcomes: list[EvaluationOutcome]) -> None:
         """Store every outcome, then raise the first error that stops the run: the others

@@ -1,0 +1,58 @@
+"""What one trial's evaluation is called with: the function's arguments and its context.
+
+The context (``TrialContext``: the trial, its folders and, in a seeded run, its seed) travels
+with the job to wherever the evaluator calls the function; the arguments are the trial's
+configuration resolved (an ``Operation`` built) plus what the function names of ``INJECTABLE``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from neps_core.config import RunSettings
+from neps_core.evaluation.child_runner import seeded
+from neps_core.evaluation.trial_context import TrialContext
+from neps_core.interfaces import Storage
+from neps_core.models import Trial
+from neps_core.randomness import trial_seed
+from neps_core.space import PipelineSpace
+
+
+def trial_context(
+    trial: Trial, directory: Path, storage: Storage, settings: RunSettings
+) -> TrialContext:
+    """The context of ``trial``'s evaluation in ``directory``."""
+    previous = trial.previous_trial_id
+    return TrialContext(
+        trial_id=trial.id,
+        pipeline_directory=directory,
+        previous_pipeline_directory=None if previous is None else storage.trial_directory(previous),
+        root_directory=settings.root_directory,
+        seed=None if settings.seed is None else trial_seed(settings.seed, trial.id),
+    )
+
+
+def call_arguments(
+    trial: Trial,
+    context: TrialContext,
+    space: PipelineSpace,
+    injected: Iterable[str],
+    seed: int | None,
+) -> dict[str, Any]:
+    """``trial``'s configuration as the function receives it, and the injected values it names.
+
+    An operation is built under the trial's own seed (from the run's ``seed``): its draws (a
+    layer's initial weights) are the trial's, whichever process or call builds it.
+    """
+    available = {
+        "pipeline_directory": context.pipeline_directory,
+        "previous_pipeline_directory": context.previous_pipeline_directory,
+        "pipeline_id": trial.id,
+        "root_directory": context.root_directory,
+    }
+    with seeded(None if seed is None else trial_seed(seed, trial.id, "build")):
+        arguments = space.resolve(trial.config)
+    arguments.update((name, available[name]) for name in injected)
+    return arguments
