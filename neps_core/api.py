@@ -13,8 +13,8 @@ from neps_core.config import RunSettings
 from neps_core.connection import connect, overwrite_if_asked
 from neps_core.distributed import maybe_run_as_nonzero_rank, rank_zero
 from neps_core.errors import SettingsError, add_note
-from neps_core.evaluation.child_runner import seed_global_generators
 from neps_core.evaluation.main_script import refuse_while_a_child_imports_the_script
+from neps_core.evaluation.seeding import seed_global_generators
 from neps_core.loading import open_existing
 from neps_core.models import Summary, trial_id
 from neps_core.plotting import MAX_CURVES

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from neps_core.config import RunSettings
-from neps_core.evaluation.child_runner import seeded
+from neps_core.evaluation.seeding import seeded
 from neps_core.evaluation.trial_context import TrialContext
 from neps_core.interfaces import Storage
 from neps_core.models import Trial

@@ -13,6 +13,8 @@ part of the plugin API):
 - ``trial_context``: which trial the running call evaluates (``TrialContext``, ``current``),
   for helpers the function calls; pass the job's ``context`` to ``call_evaluate_pipeline``
   or ``call_capturing`` so that they find it.
+- ``seeding``: the global generators seeded for one trial's evaluation (``seeded``), as
+  ``call_evaluate_pipeline`` does with the job's ``context.seed``.
 - ``own_loop``: running an ``async def`` function's coroutine where an event loop already
   runs (a Jupyter cell), cancelled by a Ctrl-C of the caller.
 - ``processes``: ``Command`` (a trial as a shell command) and ``launch_for``, which turns a

@@ -23,12 +23,11 @@ import io
 import json
 import math
 import os
-import random
 import sys
 import threading
 import time
 import traceback
-from collections.abc import Callable, Coroutine, Iterator, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -76,19 +75,43 @@ def call_evaluate_pipeline(
     its end, so such a function works with every evaluator.
 
     The trial's seed (``context.seed``, else ``seed``) seeds the global generators right before
-    the call, in the process that makes it (:func:`seeded`).
+    the call, in the process that makes it (``neps_core.evaluation.seeding.seeded``).
 
     Where an event loop already runs in this thread (a Jupyter cell), ``asyncio.run`` is
     refused: the coroutine then gets a loop of its own in a helper thread (``own_loop``), and a
     Ctrl-C cancels it. ``asyncio`` is imported only for a coroutine (this module runs in a
     fresh interpreter per trial). ``context`` (the job's): the trial the call evaluates, for
     helpers the function calls (``trial_context``; a child of this file reads its environment).
+
+    A copy of this process that the function forked and that leaves the call (returning,
+    raising, or ``sys.exit()``) ends there (:func:`_forked_copies_end`): it must not report,
+    store or go on as a second worker.
     """
+    caller = os.getpid()
+    try:
+        value = _call(function, arguments, context, seed)
+    except BaseException as error:
+        _forked_copies_end(caller, error)
+        raise
+    _forked_copies_end(caller, None)
+    return value
+
+
+def _call(
+    function: Callable[..., Any],
+    arguments: Mapping[str, Any],
+    context: TrialContext | None,
+    seed: int | None,
+) -> Any:
     if context is not None:  # not in a child of this file: it imports no more than it must
         from neps_core.evaluation.trial_context import evaluating
 
         with evaluating(context):
-            return call_evaluate_pipeline(function, arguments, seed=context.seed)
+            return _call(function, arguments, None, context.seed)
+    if seed is None:
+        return _to_its_end(function(**arguments))
+    from neps_core.evaluation.seeding import seeded  # a child imports neps_core for a seed only
+
     with seeded(seed):
         return _to_its_end(function(**arguments))
 
@@ -109,62 +132,32 @@ def _to_its_end(value: Any) -> Any:
     return run_in_a_loop_of_its_own(value)
 
 
-# -- seeding -----------------------------------------------------------------------------------
-#: Libraries seeded beside Python's ``random``, never imported for it (a child would pay).
-_SEEDERS: dict[str, Callable[[Any, int], Any]] = {
-    "numpy": lambda numpy, seed: numpy.random.seed(seed % 2**32),
-    "torch": lambda torch, seed: torch.manual_seed(seed),
-}
+def _forked_copies_end(caller: int, error: BaseException | None) -> None:
+    """In a process other than ``caller`` (a ``fork`` made by the function), end at once with
+    ``os._exit``, with the status Python gives that way of leaving: 0 for a return, a
+    ``sys.exit``'s code, 1 with its traceback for an exception.
 
-
-def seed_global_generators(seed: int) -> None:
-    """Seed Python's global generator, and NumPy's and PyTorch's if they are loaded."""
-    random.seed(seed)
-    for name in _SEEDERS.keys() & sys.modules.keys():
-        _SEEDERS[name](sys.modules[name], seed)
-
-
-@contextlib.contextmanager
-def seeded(seed: int | None) -> Iterator[None]:
-    """Inside, the global generators start from ``seed`` (``None``: left as they are): those
-    loaded now at once, NumPy and PyTorch first imported inside as their import ends."""
-    if seed is None:
-        yield
+    Its ``sys.exit(0)`` was stored as the trial's failure, the parent's real result dropped,
+    and the copy ran on as a second worker (the rest of the user's script too); a returned
+    value became the trial's result. ``os._exit`` skips the parent's ``atexit`` handlers
+    (which would close the parent's pool and storage); the standard streams are flushed, as
+    that exit would have.
+    """
+    if os.getpid() == caller:
         return
-    seed_global_generators(seed)
-    finder = _SeedOnImport(seed, [name for name in _SEEDERS if name not in sys.modules])
-    sys.meta_path.insert(0, finder)
-    try:
-        yield
-    finally:
-        sys.meta_path.remove(finder)
-
-
-class _SeedOnImport:
-    """A meta path finder that finds nothing itself: a library it waits for is found by the
-    others, and its loader seeds the library's generator right after running it."""
-
-    def __init__(self, seed: int, waiting: list[str]) -> None:
-        self.seed, self.waiting = seed, set(waiting)
-
-    def find_spec(self, name: str, *_: Any) -> Any:
-        """The spec the other finders give for ``name``, its loader made to seed it."""
-        if name not in self.waiting:
-            return None
-        self.waiting.discard(name)  # also keeps the find_spec below from asking this one again
-        spec = importlib.util.find_spec(name)
-        run_module = getattr(spec and spec.loader, "exec_module", None)
-        if spec is None or run_module is None:
-            return spec
-
-        def exec_module(module: Any) -> None:
-            delattr(spec.loader, "exec_module")  # the loader's own method again
-            run_module(module)
-            _SEEDERS[name](module, self.seed)
-
-        with contextlib.suppress(AttributeError):  # a loader that takes no attributes
-            setattr(spec.loader, "exec_module", exec_module)  # noqa: B010 (shadows the method)
-        return spec
+    code: Any = 0
+    if isinstance(error, SystemExit):
+        code = error.code
+    elif error is not None:
+        traceback.print_exception(error)
+        code = 1
+    if code is not None and not isinstance(code, int):
+        print(code, file=sys.stderr)  # sys.exit("message") prints it and exits with 1
+        code = 1
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):  # closed, or a broken pipe
+            stream.flush()
+    os._exit(code or 0)
 
 
 # -- encoding ----------------------------------------------------------------------------------
