@@ -19,13 +19,13 @@ import threading
 import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from types import TracebackType
 from typing import Any, overload
 
 from neps_core.asked_trial import (
     AskedTrial,
     as_told,
     check_same_run,
+    closed_client_error,
     handed_out,
     told_duration,
     told_trial_id,
@@ -47,6 +47,7 @@ from neps_core.sampler import TrialSampler
 from neps_core.stop_reasons import COST_DECIDES, waiting_for
 from neps_core.summary import summary_of
 from neps_core.summary_files import refresh_shared_summary_files
+from neps_core.termination import signals_stop_the_worker
 
 
 class AskAndTell:
@@ -116,6 +117,7 @@ class AskAndTell:
         )
         self._in_this_process()
         self._closed = False
+        self._signals = contextlib.ExitStack()  # while in a ``with`` block
         self._final_summary: Summary | None = None
         self._context.plugins.notify("neps_run_started", run=self._context)
 
@@ -259,7 +261,7 @@ class AskAndTell:
             TrialNotFoundError: No trial with that id in the run.
             TrialAlreadyReportedError: The trial already has a result.
         """
-        self._check_open()
+        self._check_open(trial)
         trial_id = told_trial_id(trial, self.stop_reason)
         if result is None:
             raise TypeError(f"tell({trial_id!r}, None): a result is needed; None is not one")
@@ -346,29 +348,28 @@ class AskAndTell:
         return summary
 
     def __enter__(self) -> AskAndTell:
+        """In the main thread, SIGTERM and SIGHUP raise ``SystemExit`` in the block, as under
+        ``run()``, so leaving it gives the asked trials back (they stayed evaluating)."""
+        self._signals.enter_context(signals_stop_the_worker())
         return self
 
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        trace: TracebackType | None,
-    ) -> None:
+    def __exit__(self, kind: object, error: BaseException | None, trace: object) -> None:
         """Close; leaving on an error gives the asked, untold trials back at once (as run())."""
         self._in_this_process()
-        if error is not None and not self._closed:
-            give_back_running(
-                self._context.storage,
-                self._running() | self._claiming,  # Ctrl-C in ask() may leave one claimed
-                self.worker_id,
-                f"ask-and-tell client {self.worker_id} stopped by {error!r}",
-            )
-        self.close()
+        with self._signals:  # the handlers of before, once the trials are back and closed
+            if error is not None and not self._closed:
+                give_back_running(
+                    self._context.storage,
+                    self._running() | self._claiming,  # Ctrl-C in ask() may leave one claimed
+                    self.worker_id,
+                    f"ask-and-tell client {self.worker_id} stopped by {error!r}",
+                )
+            self.close()
 
     # -- helpers ----------------------------------------------------------------------------
-    def _check_open(self) -> None:
+    def _check_open(self, told: AskedTrial | Trial | str | int | None = None) -> None:
         if self._closed:
-            raise RuntimeError("This AskAndTell client is closed")
+            raise closed_client_error(told)
         self._in_this_process()
 
     def _start_heartbeat(self) -> None:

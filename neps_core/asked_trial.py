@@ -119,6 +119,17 @@ def told_duration(
     return 0.0 if started is None else max(0.0, time.time() - started)
 
 
+def closed_client_error(told: AskedTrial | Trial | str | int | None) -> RuntimeError:
+    """A call on a closed client; ``tell``'s (a thread still evaluated when Ctrl-C closed the
+    client) names the trial whose result is lost unless told elsewhere."""
+    if told is None:
+        return RuntimeError("This AskAndTell client is closed")
+    return RuntimeError(
+        f"This AskAndTell client is closed: the result of trial {told_trial_id(told, None)!r} is "
+        "not recorded (an open client of the run can tell it by id while it is evaluating)"
+    )
+
+
 def as_told(claimed: Trial, worker_id: str, asked_at: float | None) -> Trial | None:
     """``claimed`` as the client ``worker_id`` tells it, where another worker holds it (for
     ``record_result``); else ``None``.
