@@ -6,12 +6,13 @@ from collections.abc import Sequence
 from neps_core import hookimpl
 from neps_core.interfaces import Evaluator
 from neps_core_plugins.process_pool_evaluator.evaluator import (
+    PoolClosedError,
     PoolWorkerDiedError,
     ProcessPoolEvaluator,
     ProcessPoolSettings,
 )
 
-__all__ = ["PoolWorkerDiedError", "ProcessPoolEvaluator", "ProcessPoolSettings"]
+__all__ = ["PoolClosedError", "PoolWorkerDiedError", "ProcessPoolEvaluator", "ProcessPoolSettings"]
 
 
 @hookimpl

@@ -26,6 +26,7 @@ import multiprocessing
 import multiprocessing.connection
 import pickle
 import signal
+import threading
 import time
 from typing import Any, ClassVar
 
@@ -47,6 +48,11 @@ START_METHODS = ("spawn", "forkserver", "fork")
 
 class PoolWorkerDiedError(RuntimeError):
     """A pool process died while evaluating (killed by a signal, ``os._exit``, a crash)."""
+
+
+class PoolClosedError(RuntimeError):
+    """``close()`` (another thread's: the interpreter's exit under Ctrl-C) ended the pool
+    while this thread's worker waited for its trials, which the worker gives back."""
 
 
 @attrs.frozen
@@ -98,6 +104,10 @@ class ProcessPoolEvaluator(Evaluator):
         self._members: list[_Member] = []
         self._dying: list[tuple[Any, float]] = []  # (process, when to SIGKILL it)
         self._finished: list[EvaluationOutcome] = []
+        self._cut_short: list[str] = []  # trials close() stopped under a waiting thread
+        # close() may run in two threads at once (the exit's beside a worker thread's): the
+        # members and the dying are changed by one thread at a time.
+        self._lock = threading.Lock()
 
     @property
     def capacity(self) -> int:
@@ -152,8 +162,14 @@ class ProcessPoolEvaluator(Evaluator):
             self._collect_ready(self._step(self._busy(), deadline))
             if deadline is not None and time.monotonic() >= deadline:
                 break
-        self._reap_dying(block=False)
+        with self._lock:
+            self._reap_dying(block=False)
         finished, self._finished = self._finished, []
+        if not finished and self._cut_short:
+            raise PoolClosedError(
+                f"the process_pool evaluator was closed while trial(s) "
+                f"{', '.join(self._cut_short)} were evaluating"
+            )
         return finished
 
     def _busy(self) -> list[_Member]:
@@ -162,9 +178,14 @@ class ProcessPoolEvaluator(Evaluator):
     def _collect_ready(self, timeout: float | None) -> None:
         """Read every busy process's message (or death) that arrives within ``timeout``."""
         busy = self._busy()
-        ready = multiprocessing.connection.wait(
-            [m.connection for m in busy] + [m.process.sentinel for m in busy], timeout=timeout
-        )
+        try:
+            ready = multiprocessing.connection.wait(
+                [m.connection for m in busy] + [m.process.sentinel for m in busy], timeout=timeout
+            )
+        except OSError:  # close() closed a pipe meanwhile: wait() says why it stops
+            if not self._cut_short:
+                raise
+            return
         for member in busy:
             if member.connection in ready or member.process.sentinel in ready:
                 self._collect(member)
@@ -183,6 +204,8 @@ class ProcessPoolEvaluator(Evaluator):
         try:
             message = member.connection.recv_bytes()
         except (EOFError, OSError):
+            if member not in self._members:  # close() ended it (another thread) and reaps it
+                return
             member.process.join(1.0)  # the pipe closes a moment before the exit code is known
             hint = (
                 "; a pool process that dies at once often re-ran an unguarded script: put "
@@ -228,8 +251,14 @@ class ProcessPoolEvaluator(Evaluator):
                 self._retire(member, error, None)
 
     def _retire(self, member: _Member, error: BaseException, trace: str | None) -> None:
-        """Fail the member's trial, kill its process group and drop it from the pool."""
+        """Fail the member's trial, kill its process group and drop it from the pool; one that
+        ``close()`` took meanwhile is left to it (its trial is cut short, not failed)."""
         assert member.trial_id is not None
+        with self._lock:
+            if member not in self._members:
+                return
+            self._members.remove(member)
+            self._dying.append((member.process, time.monotonic() + self.settings.kill_grace))
         self._finished.append(
             EvaluationOutcome(
                 trial_id=member.trial_id,
@@ -238,13 +267,12 @@ class ProcessPoolEvaluator(Evaluator):
                 duration=time.monotonic() - member.started,
             )
         )
-        self._members.remove(member)
         member.connection.close()
         signal_group(member.process.pid, signal.SIGTERM)
-        self._dying.append((member.process, time.monotonic() + self.settings.kill_grace))
 
     def _reap_dying(self, block: bool) -> None:
-        """Reap retired processes; SIGKILL (with their groups) those past their grace."""
+        """Reap retired processes; SIGKILL (with their groups) those past their grace (the
+        caller holds the lock)."""
         still: list[tuple[Any, float]] = []
         for process, kill_at in self._dying:
             if block:
@@ -258,15 +286,21 @@ class ProcessPoolEvaluator(Evaluator):
         self._dying = still
 
     def close(self) -> None:
-        """Stop every pool process: idle ones exit, busy ones are killed with their groups."""
-        for member in list(self._members):
-            if member.trial_id is None:
-                with contextlib.suppress(OSError):
-                    member.connection.send_bytes(b"")  # an idle process exits on this
-            else:
-                signal_group(member.process.pid, signal.SIGTERM)
-            member.connection.close()
-            self._dying.append((member.process, time.monotonic() + self.settings.kill_grace))
-        self._members = []
-        self._reap_dying(block=True)
+        """Stop every pool process: idle ones exit, busy ones are killed with their groups.
+
+        Harmless twice or from two threads at once; a thread waiting for the trials it cut
+        short is told so by ``wait`` (``PoolClosedError``), not with their failure.
+        """
+        with self._lock:
+            members, self._members = self._members, []
+            for member in members:
+                if member.trial_id is None:
+                    with contextlib.suppress(OSError):
+                        member.connection.send_bytes(b"")  # an idle process exits on this
+                else:
+                    self._cut_short.append(member.trial_id)
+                    signal_group(member.process.pid, signal.SIGTERM)
+                member.connection.close()
+                self._dying.append((member.process, time.monotonic() + self.settings.kill_grace))
+            self._reap_dying(block=True)
         atexit.unregister(self.close)

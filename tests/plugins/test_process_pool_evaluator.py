@@ -17,7 +17,7 @@ import pytest
 import yaml
 from late_evaluations import sleep_then_raise, sleep_then_return
 from unpicklable import Locked
-from worker_processes import unguarded_script
+from worker_processes import running, unguarded_script
 
 import neps_core as neps
 from neps_core.evaluation.main_script import unimportable_script_hidden
@@ -25,6 +25,7 @@ from neps_core.termination import signals_stop_the_worker
 from neps_core.testing import BackgroundEvaluatorContract
 from neps_core.testing.evaluator_contract import collect, make_job
 from neps_core_plugins.process_pool_evaluator import (
+    PoolClosedError,
     PoolWorkerDiedError,
     ProcessPoolEvaluator,
     ProcessPoolSettings,
@@ -59,6 +60,12 @@ def default_start_method(x: float) -> dict[str, object]:
 def start_grandchild(pid_file: str) -> float:
     child = subprocess.Popen(["sleep", "300"])
     Path(pid_file).write_text(str(child.pid))
+    time.sleep(300)
+    return 0.0
+
+
+def mark_then_sleep(marker: str) -> float:
+    Path(marker).write_text(str(os.getpid()))
     time.sleep(300)
     return 0.0
 
@@ -848,3 +855,36 @@ def test_an_evaluation_sees_the_workers_default_start_method(root: Path) -> None
     )
     (trial,) = neps.status(root).trials
     assert trial.report.extra["start_method"] == multiprocessing.get_context().get_start_method()
+
+
+def test_closing_under_a_waiting_thread_tells_it_so_and_twice_at_once_is_harmless(
+    tmp_path: Path,
+) -> None:
+    # run() in a thread, Ctrl-C: the exit's close() ran while the worker thread waited, which
+    # then raised ValueError('list.remove(x): x not in list') (or, closed before it waited,
+    # found nothing busy and waited for its trial forever).
+    evaluator = ProcessPoolEvaluator(ProcessPoolSettings(kill_grace=1.0))
+    marker = tmp_path / "evaluating"
+    evaluator.submit(make_job("1", mark_then_sleep, {"marker": str(marker)}, tmp_path / "1"))
+    while not marker.exists() or not marker.read_text():  # the pool process evaluates
+        assert evaluator.wait(timeout=0.1) == []
+    heard: list[object] = []
+
+    def wait() -> None:
+        try:
+            heard.append(evaluator.wait(timeout=120))
+        except Exception as error:
+            heard.append(error)
+
+    waiting = threading.Thread(target=wait)
+    closing = threading.Thread(target=evaluator.close)
+    waiting.start()
+    closing.start()
+    evaluator.close()
+    closing.join()
+    waiting.join()
+    evaluator.close()
+    [told] = heard
+    assert isinstance(told, PoolClosedError), told
+    assert "closed while trial(s) 1 were evaluating" in str(told)
+    assert not running(int(marker.read_text()))  # killed and reaped
