@@ -145,6 +145,11 @@ class EvaluationLostError(NepsCoreError, RuntimeError):
     """
 
 
+class ProcessEndedError(Exception):
+    """The process evaluating a trial ended without a result (killed from outside, by the
+    out-of-memory killer, ``os._exit``, a crash): ``evaluate_pipeline`` raised nothing."""
+
+
 class EvaluationTimeoutError(NepsCoreError, TimeoutError):
     """An evaluation overran its per-trial ``timeout`` and was killed.
 

@@ -21,6 +21,7 @@ from neps_core.config import RunSettings
 from neps_core.errors import (
     MissingCostError,
     ObjectiveCountError,
+    ProcessEndedError,
     TrialAlreadyReportedError,
     TrialNotFoundError,
     add_note,
@@ -31,8 +32,10 @@ from neps_core.interfaces import EvaluationOutcome, Storage
 from neps_core.liveness import without_running_marks
 from neps_core.models import Objective, Report, Trial, TrialState, default_learning_curve
 from neps_core.result_contract import (
+    ENDED_IN_TRIAL,
     RAISED_IN_TRIAL,
     RETURN_VALUE,
+    TRIAL_NOTES,
     ParsedResult,
     failure_report,
     parse_result,
@@ -233,15 +236,18 @@ def _contract_error(error: Exception, trial_id: str, source: str) -> Exception:
 
 def _name_the_trial(error: BaseException, trial_id: str) -> None:
     """Note on ``error`` (its own type and message) which trial raised it; an instance raised
-    again (a cached failure, a retried ``run()``) names only its latest trial."""
+    again (a cached failure, a retried ``run()``) names only its latest trial. The end of the
+    process evaluating it (a SIGTERM from outside) is not said to be raised by the function."""
     notes = getattr(error, "__notes__", None)
     if notes:
-        notes[:] = [note for note in notes if not str(note).startswith(RAISED_IN_TRIAL)]
-    add_note(
-        error,
-        f"{RAISED_IN_TRIAL} {trial_id}, stored as failed (ignore_errors=True goes on after "
-        "such errors)",
-    )
+        notes[:] = [note for note in notes if not str(note).startswith(TRIAL_NOTES)]
+    how = f"{RAISED_IN_TRIAL} {trial_id}"
+    if isinstance(error, ProcessEndedError):
+        how = (
+            f"{ENDED_IN_TRIAL} {trial_id} ended this way (killed from outside neps_core, or "
+            "a crash)"
+        )
+    add_note(error, f"{how}, stored as failed (ignore_errors=True goes on after such errors)")
 
 
 def with_error_values(report: Report, settings: RunSettings) -> Report:

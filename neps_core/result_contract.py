@@ -119,9 +119,12 @@ def _from_array(value: Any) -> Any:
     return value
 
 
-#: The start of the note naming the trial on an error raised out of ``run()`` (see
-#: ``reporting.judge_outcome``); never part of a stored error message.
+#: The starts of the note naming the trial on an error raised out of ``run()`` (see
+#: ``reporting.judge_outcome``): raised by the function, or the end of its process
+#: (``ProcessEndedError``); never part of a stored error message.
 RAISED_IN_TRIAL = "neps_core: raised by evaluate_pipeline in trial"
+ENDED_IN_TRIAL = "neps_core: not raised by evaluate_pipeline: the process evaluating trial"
+TRIAL_NOTES = (RAISED_IN_TRIAL, ENDED_IN_TRIAL)
 
 
 def failure_report(
@@ -138,10 +141,10 @@ def failure_report(
     """
     message = error if isinstance(error, str) else exception_text(error)
     notes = [] if isinstance(error, str) else getattr(error, "__notes__", [])
-    notes = [note for note in notes if not str(note).startswith(RAISED_IN_TRIAL)]
+    notes = [note for note in notes if not str(note).startswith(TRIAL_NOTES)]
     if traceback is not None:  # formatted with the note of an earlier raise of this instance
         lines = traceback.splitlines(keepends=True)
-        traceback = "".join(line for line in lines if not line.startswith(RAISED_IN_TRIAL))
+        traceback = "".join(line for line in lines if not line.startswith(TRIAL_NOTES))
     if notes:
         message += f" ({'; '.join(map(str, notes))})"
     return Report(

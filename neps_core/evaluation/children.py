@@ -23,7 +23,7 @@ from typing import Any
 
 import attrs
 
-from neps_core.errors import EvaluationTimeoutError
+from neps_core.errors import EvaluationTimeoutError, ProcessEndedError
 from neps_core.evaluation import child_runner, orphan_guardian
 from neps_core.evaluation.captured import overdue
 from neps_core.evaluation.child_runner import (
@@ -47,7 +47,7 @@ TAIL_CHARACTERS = 2000
 STARTUP_ALLOWANCE = 60.0
 
 
-class CommandFailedError(subprocess.CalledProcessError):
+class CommandFailedError(ProcessEndedError, subprocess.CalledProcessError):
     """A child exited with a non-zero code; the message carries the tail of its stderr.
 
     ``described_as`` names the child instead of its command line where that means nothing

@@ -32,7 +32,7 @@ from typing import Any, ClassVar
 
 import attrs
 
-from neps_core.errors import EvaluationTimeoutError
+from neps_core.errors import EvaluationTimeoutError, ProcessEndedError
 from neps_core.evaluation import orphan_guardian
 from neps_core.evaluation.captured import outcome_of
 from neps_core.evaluation.child_runner import RemoteEvaluationError
@@ -46,7 +46,7 @@ from neps_core_plugins.process_pool_evaluator.pool_process import dumps_job, ser
 START_METHODS = ("spawn", "forkserver", "fork")
 
 
-class PoolWorkerDiedError(RuntimeError):
+class PoolWorkerDiedError(ProcessEndedError, RuntimeError):
     """A pool process died while evaluating (killed by a signal, ``os._exit``, a crash)."""
 
 

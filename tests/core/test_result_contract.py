@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+import os
 import re
 import signal
 import subprocess
@@ -804,6 +805,27 @@ def test_an_error_raised_again_names_only_its_latest_trial(
     second = trial_file(root, 2, "report")
     assert second["error"] == "RuntimeError: dataset server unreachable"
     assert "raised by evaluate_pipeline" not in second["traceback"]
+
+
+def _terminated(x: float, units: int) -> float:
+    os.kill(os.getpid(), signal.SIGTERM)  # as scancel or a node's cleanup would, from outside
+    time.sleep(300)
+    return x
+
+
+@pytest.mark.parametrize("evaluator", ["process_pool", "subprocess"])
+def test_an_evaluation_killed_from_outside_is_not_said_to_be_raised_by_the_function(
+    root: Path, trial_file: TrialFileReader, evaluator: str
+) -> None:
+    # The note said "raised by evaluate_pipeline in trial 1" under "was killed by signal 15".
+    with pytest.raises(Exception, match=r"was killed by signal 15 \(SIGTERM\)") as caught:
+        _run(root, _terminated, evaluator=evaluator)
+    assert [n for n in caught.value.__notes__ if n.startswith("neps_core:")] == [
+        "neps_core: not raised by evaluate_pipeline: the process evaluating trial 1 ended this "
+        "way (killed from outside neps_core, or a crash), stored as failed (ignore_errors=True "
+        "goes on after such errors)"
+    ]
+    assert "neps_core:" not in trial_file(root, 1, "report")["error"]  # a note, never stored
 
 
 @pytest.mark.parametrize(
