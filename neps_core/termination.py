@@ -10,7 +10,9 @@ instead lets the worker give its trials back and close its evaluator, which stop
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
+import socket
 import threading
 from collections.abc import Callable, Iterator
 from types import FrameType
@@ -83,3 +85,45 @@ def reset_inherited_handlers() -> None:
     for signum, handler in fresh.items():
         if callable(signal.getsignal(signum)):
             signal.signal(signum, handler)
+
+
+@contextlib.contextmanager
+def stopping_signal_noticed() -> Iterator[Callable[[], bool]]:
+    """While the block runs, take note of the stopping signals (and SIGINT) that arrive; yields
+    the question whether one did.
+
+    A handler installed inside ``evaluate_pipeline`` (a checkpoint, then ``sys.exit(128 +
+    signum)``: the SLURM pattern) replaced the worker's, so its ``SystemExit`` was taken for
+    the function's own ``sys.exit``: a failed trial. Python's C-level handler writes the
+    number of every signal with a Python handler to the wakeup fd (``signal.set_wakeup_fd``),
+    whichever handler then runs, so the signal is known all the same. Only in the main thread;
+    a wakeup fd held before (an event loop's) gets the numbers too. A function that sets a
+    wakeup fd of its own (``loop.add_signal_handler``) hides the signals from this one.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield lambda: False
+        return
+    reader, writer = socket.socketpair()
+    arrived = bytearray()
+
+    def drain() -> bytes:
+        with contextlib.suppress(BlockingIOError):
+            while chunk := reader.recv(4096):
+                arrived.extend(chunk)
+        return bytes(arrived)
+
+    with reader, writer:
+        reader.setblocking(False)
+        writer.setblocking(False)
+        before = signal.set_wakeup_fd(writer.fileno(), warn_on_full_buffer=False)
+        try:
+            yield lambda: any(number in drain() for number in _NOTICED)
+        finally:
+            signal.set_wakeup_fd(before)
+            if before != -1 and drain():
+                with contextlib.suppress(OSError):
+                    os.write(before, bytes(arrived))
+
+
+#: The signals that make a ``SystemExit`` of the evaluation they interrupt the worker's stop.
+_NOTICED = (*STOPPING_SIGNALS, signal.SIGINT)

@@ -14,12 +14,13 @@ from neps_core.interfaces import (
     Evaluator,
     call_evaluate_pipeline,
 )
-from neps_core.termination import WorkerStopped
+from neps_core.termination import WorkerStopped, stopping_signal_noticed
 
 
 class SyncEvaluator(Evaluator):
     """Calls ``evaluate_pipeline`` directly (awaiting an ``async def`` one); what it raises is
-    caught and reported, ``sys.exit()`` too (Ctrl-C and stopping signals stop the worker)."""
+    caught and reported, ``sys.exit()`` too (Ctrl-C and stopping signals stop the worker, also
+    through a handler the function installed)."""
 
     name: ClassVar[str] = "sync"
     aliases: ClassVar[tuple[str, ...]] = ("serial",)  # DeepHyper's method name
@@ -31,7 +32,7 @@ class SyncEvaluator(Evaluator):
     def submit(self, job: EvaluationJob) -> None:
         started = time.perf_counter()
         try:
-            result = call_evaluate_pipeline(job.function, job.arguments, job.context)
+            result = _call(job)
         except WorkerStopped:
             raise
         except (Exception, SystemExit) as error:  # sys.exit() ends the evaluation, as in a pool
@@ -50,6 +51,18 @@ class SyncEvaluator(Evaluator):
     def wait(self, timeout: float | None = None) -> list[EvaluationOutcome]:
         finished, self._finished = self._finished, []
         return finished
+
+
+def _call(job: EvaluationJob) -> object:
+    """``evaluate_pipeline``'s result; its ``SystemExit`` after a stopping signal (or SIGINT)
+    arrived is the worker's stop (``WorkerStopped``), whoever's handler raised it."""
+    with stopping_signal_noticed() as stopping:
+        try:
+            return call_evaluate_pipeline(job.function, job.arguments, job.context)
+        except SystemExit as stop:
+            if not isinstance(stop, WorkerStopped) and stopping():
+                raise WorkerStopped(stop.code) from stop
+            raise
 
 
 @hookimpl

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import sys
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -228,3 +230,52 @@ def test_takes_no_options(neps_run: Any) -> None:
         neps_run(evaluator={"name": "serial", "timeout": 3})  # DeepHyper's spelling
     with pytest.raises(SettingsError, match=r"callbacks are observer plugins here"):
         neps_run(evaluator={"name": "process", "callbacks": []})
+
+
+OWN_HANDLER = textwrap.dedent(
+    """
+    import signal, sys, time
+    import neps_core as neps
+
+    def evaluate_pipeline(x: float) -> float:
+        def checkpoint_then_exit(signum, frame):
+            print("checkpointed", flush=True)
+            sys.exit(128 + signum)
+
+        for name in ("SIGTERM", "SIGHUP", "SIGINT"):
+            signal.signal(getattr(signal, name), checkpoint_then_exit)
+        print("evaluating", flush=True)
+        time.sleep(600)
+        return x
+
+    if __name__ == "__main__":
+        neps.run(evaluate_pipeline, {"x": neps.Float(0.0, 1.0)}, root_directory=sys.argv[1],
+                 evaluations_to_spend=2, ignore_errors=True)
+    """
+)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT])
+def test_a_handler_installed_by_the_pipeline_still_stops_the_worker(
+    tmp_path: Path, signum: int
+) -> None:
+    # The SLURM pattern (checkpoint, then sys.exit(128 + signum)) set up inside the function:
+    # its SystemExit failed the trial for good ("SystemExit: 143") and, with ignore_errors,
+    # the worker went on with the next trial.
+    (tmp_path / "script.py").write_text(OWN_HANDLER, encoding="utf-8")
+    root = tmp_path / "root"
+    worker = subprocess.Popen(
+        [sys.executable, "script.py", str(root)], cwd=tmp_path, stdout=subprocess.PIPE, text=True
+    )
+    assert worker.stdout is not None
+    try:
+        assert worker.stdout.readline() == "evaluating\n"
+        worker.send_signal(signum)
+        assert worker.stdout.readline() == "checkpointed\n"
+        assert worker.stdout.readline() == ""  # it stopped: no next trial is evaluating
+        assert worker.wait(timeout=120) == 128 + signum
+    finally:
+        worker.kill()
+        worker.wait()
+    counts = neps.status(root).counts
+    assert (counts["pending"], counts["failed"], counts["evaluating"]) == (1, 0, 0)
