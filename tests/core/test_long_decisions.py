@@ -8,7 +8,11 @@ import threading
 import time
 from pathlib import Path
 
+import attrs
+
 import neps_core as neps
+from neps_core.plugin_manager import load_plugins
+from neps_core.run_storage import open_storage
 
 #: A client whose second ask holds the run's lock past its trials' ``stale_after``, as a
 #: Bayesian optimization fit on a thousand trials does (minutes against the default 120 s).
@@ -85,3 +89,21 @@ def test_a_clients_long_ask_does_not_make_its_trials_in_flight_look_dead(tmp_pat
         other.close()
     assert slow.returncode == 0, errors.decode()
     assert neps.status(root).counts["success"] == 3
+
+
+def test_a_clients_own_silent_trial_is_not_requeued_by_its_next_ask(tmp_path: Path) -> None:
+    """Another client's long ask starved this one's heartbeat thread; this client's next ask
+    took the lock first, re-queued its own live trial and handed it to itself again."""
+    root = tmp_path / "run"
+    with neps.AskAndTell(
+        {"x": neps.Float(0.0, 1.0)}, root, optimizer="random_search", heartbeat_interval=50
+    ) as client:
+        held = client.ask()
+        assert held is not None
+        storage = open_storage(root, None, load_plugins())
+        starved = time.time() - 600  # as silent as a heartbeat that waited for a long ask
+        storage.transact(lambda history: [attrs.evolve(history["1"], last_heartbeat=starved)])
+        storage.close()
+        again = client.ask()
+        assert again is not None and again.id == "2"
+        client.tell(held, 0.5)  # still its own: not re-queued
