@@ -46,23 +46,32 @@ def seeded(seed: int | None) -> Iterator[None]:
 
 class _SeedOnImport:
     """A meta path finder that finds nothing itself: a library it waits for is found by the
-    others, and its loader seeds the library's generator right after running it."""
+    others, and its loader seeds the library's generator right after running it.
+
+    A library stays waited for until its module runs: ``importlib.util.find_spec("torch")``
+    before ``import torch`` (transformers' ``is_torch_available``) finds it without loading.
+    """
 
     def __init__(self, seed: int, waiting: list[str]) -> None:
         self.seed, self.waiting = seed, set(waiting)
+        self.finding = False  # in the find_spec below, which asks the finders again
 
     def find_spec(self, name: str, *_: Any) -> Any:
         """The spec the other finders give for ``name``, its loader made to seed it."""
-        if name not in self.waiting:
+        if name not in self.waiting or self.finding:
             return None
-        self.waiting.discard(name)  # also keeps the find_spec below from asking this one again
-        spec = importlib.util.find_spec(name)
+        self.finding = True
+        try:
+            spec = importlib.util.find_spec(name)
+        finally:
+            self.finding = False
         run_module = getattr(spec and spec.loader, "exec_module", None)
         if spec is None or run_module is None:
             return spec
 
         def exec_module(module: Any) -> None:
             delattr(spec.loader, "exec_module")  # the loader's own method again
+            self.waiting.discard(name)
             run_module(module)
             _SEEDERS[name](module, self.seed)
 
