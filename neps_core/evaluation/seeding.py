@@ -8,11 +8,14 @@ them: a child interpreter that does not use torch would pay seconds for it).
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import importlib.util
 import random
 import sys
 from collections.abc import Callable, Iterator
 from typing import Any
+
+import attrs
 
 #: Libraries seeded beside Python's ``random``, never imported for it (a child would pay).
 _SEEDERS: dict[str, Callable[[Any, int], Any]] = {
@@ -28,6 +31,21 @@ def seed_global_generators(seed: int) -> None:
         _SEEDERS[name](sys.modules[name], seed)
 
 
+@attrs.define
+class _Waiting:
+    """What one seeded call waits for: the libraries not yet imported, and its seed."""
+
+    seed: int
+    names: set[str]
+    finding: bool = False  # in _SeedOnImport.find_spec, which asks the finders again
+
+
+#: The seeded call of this thread (or task): another thread's imports are not its trial's.
+_waiting: contextvars.ContextVar[_Waiting | None] = contextvars.ContextVar(
+    "neps_core_seeding", default=None
+)
+
+
 @contextlib.contextmanager
 def seeded(seed: int | None) -> Iterator[None]:
     """Inside, the global generators start from ``seed`` (``None``: left as they are): those
@@ -36,45 +54,47 @@ def seeded(seed: int | None) -> Iterator[None]:
         yield
         return
     seed_global_generators(seed)
-    finder = _SeedOnImport(seed, [name for name in _SEEDERS if name not in sys.modules])
-    sys.meta_path.insert(0, finder)
+    token = _waiting.set(_Waiting(seed, {name for name in _SEEDERS if name not in sys.modules}))
     try:
         yield
     finally:
-        sys.meta_path.remove(finder)
+        _waiting.reset(token)
 
 
 class _SeedOnImport:
-    """A meta path finder that finds nothing itself: a library it waits for is found by the
-    others, and its loader seeds the library's generator right after running it.
+    """A meta path finder that finds nothing itself: a library the current seeded call waits
+    for is found by the others, and its loader seeds the library's generator right after
+    running it. Installed once for good: one added and removed per call shifted
+    ``sys.meta_path`` under another thread's import, which then missed a finder (a spurious
+    ``ModuleNotFoundError``).
 
     A library stays waited for until its module runs: ``importlib.util.find_spec("torch")``
     before ``import torch`` (transformers' ``is_torch_available``) finds it without loading.
     """
 
-    def __init__(self, seed: int, waiting: list[str]) -> None:
-        self.seed, self.waiting = seed, set(waiting)
-        self.finding = False  # in the find_spec below, which asks the finders again
-
     def find_spec(self, name: str, *_: Any) -> Any:
         """The spec the other finders give for ``name``, its loader made to seed it."""
-        if name not in self.waiting or self.finding:
+        waiting = _waiting.get()
+        if waiting is None or name not in waiting.names or waiting.finding:
             return None
-        self.finding = True
+        waiting.finding = True
         try:
             spec = importlib.util.find_spec(name)
         finally:
-            self.finding = False
+            waiting.finding = False
         run_module = getattr(spec and spec.loader, "exec_module", None)
         if spec is None or run_module is None:
             return spec
 
         def exec_module(module: Any) -> None:
             delattr(spec.loader, "exec_module")  # the loader's own method again
-            self.waiting.discard(name)
+            waiting.names.discard(name)
             run_module(module)
-            _SEEDERS[name](module, self.seed)
+            _SEEDERS[name](module, waiting.seed)
 
         with contextlib.suppress(AttributeError):  # a loader that takes no attributes
             setattr(spec.loader, "exec_module", exec_module)  # noqa: B010 (shadows the method)
         return spec
+
+
+sys.meta_path.insert(0, _SeedOnImport())  # an insertion makes an import see a finder twice

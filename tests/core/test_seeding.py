@@ -35,3 +35,35 @@ def _run(code: str, cwd: Path) -> str:
 def test_a_library_looked_up_before_its_import_is_seeded_as_it_loads(tmp_path: Path) -> None:
     # The look-up took the hook's only chance: torch then drew another value in every run.
     assert _run(CHECKED_THEN_IMPORTED, tmp_path) == "True"
+
+
+IMPORTED_BY_ANOTHER_THREAD = """
+import threading
+from neps_core.evaluation.seeding import seeded
+
+with seeded(1):
+    importing = threading.Thread(target=__import__, args=("torch",))
+    importing.start()
+    importing.join()
+import torch
+drawn = torch.rand(1).item()
+torch.manual_seed(1)
+print(drawn != torch.rand(1).item())
+"""
+
+
+def test_a_seeded_call_leaves_sys_meta_path_as_it_is() -> None:
+    # Removing its finder shifted the list under another thread's import, which missed
+    # PathFinder: a spurious ModuleNotFoundError (1 in ~1000 imports with a busy seeder).
+    from neps_core.evaluation.seeding import seeded
+
+    finders = list(sys.meta_path)
+    with seeded(7):
+        assert sys.meta_path == finders
+    assert sys.meta_path == finders
+
+
+def test_another_threads_import_is_not_seeded_with_this_calls_seed(tmp_path: Path) -> None:
+    # A dask worker's other task, or the sync worker's heartbeat thread, importing torch got
+    # this trial's seed.
+    assert _run(IMPORTED_BY_ANOTHER_THREAD, tmp_path) == "True"
