@@ -25,10 +25,13 @@ _SEEDERS: dict[str, Callable[[Any, int], Any]] = {
 
 
 def seed_global_generators(seed: int) -> None:
-    """Seed Python's global generator, and NumPy's and PyTorch's if they are loaded."""
+    """Seed Python's global generator, and NumPy's and PyTorch's if they are loaded.
+
+    One another thread still imports is half made in ``sys.modules``: ``import_module`` waits
+    for that import to end (and imports nothing new: the name is loaded)."""
     random.seed(seed)
     for name in _SEEDERS.keys() & sys.modules.keys():
-        _SEEDERS[name](sys.modules[name], seed)
+        _SEEDERS[name](importlib.import_module(name), seed)
 
 
 @attrs.define

@@ -23,6 +23,40 @@ print(drawn == torch.rand(1).item())
 """
 
 
+#: A stand-in for torch whose import another thread can hold half done.
+GATE = "import threading\nentered, release, seeded = threading.Event(), threading.Event(), []\n"
+HELD_TORCH = (
+    "import gate\ngate.entered.set()\ngate.release.wait()\nmanual_seed = gate.seeded.append\n"
+)
+
+SEEDED_WHILE_ANOTHER_THREAD_IMPORTS = """
+import threading
+import gate
+from neps_core.evaluation.child_runner import call_evaluate_pipeline
+
+importing = threading.Thread(
+    target=call_evaluate_pipeline, args=(lambda: __import__("torch"), {}), kwargs={"seed": 1}
+)
+importing.start()
+gate.entered.wait()  # torch is in sys.modules, half made
+outcome = []
+
+def second_trial():
+    try:
+        outcome.append(call_evaluate_pipeline(lambda: "ran", {}, seed=2))
+    except Exception as error:
+        outcome.append(repr(error))
+
+second = threading.Thread(target=second_trial)
+second.start()
+second.join(timeout=1)  # one that does not wait for the import fails at once
+gate.release.set()
+importing.join()
+second.join()
+print(outcome[0], gate.seeded)
+"""
+
+
 def _run(code: str, cwd: Path) -> str:
     """What ``code`` prints, run by a fresh interpreter in ``cwd``."""
     done = subprocess.run(
@@ -67,3 +101,12 @@ def test_another_threads_import_is_not_seeded_with_this_calls_seed(tmp_path: Pat
     # A dask worker's other task, or the sync worker's heartbeat thread, importing torch got
     # this trial's seed.
     assert _run(IMPORTED_BY_ANOTHER_THREAD, tmp_path) == "True"
+
+
+def test_a_library_another_thread_is_importing_is_seeded_once_imported(tmp_path: Path) -> None:
+    # Two evaluations sharing a process (a dask worker's threads): the second seeded torch
+    # while the first still imported it, and failed (torch.manual_seed not yet defined).
+    (tmp_path / "gate.py").write_text(GATE)
+    (tmp_path / "torch").mkdir()
+    (tmp_path / "torch" / "__init__.py").write_text(HELD_TORCH)
+    assert _run(SEEDED_WHILE_ANOTHER_THREAD_IMPORTS, tmp_path) == "ran [1, 2]"
