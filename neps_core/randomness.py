@@ -16,7 +16,7 @@ def global_generator(*salt: int) -> np.random.Generator:
 def trial_seed(run_seed: int, trial_id: str, purpose: str = "evaluate") -> int:
     """The seed of one trial's ``purpose`` in a run seeded with ``run_seed``: fixed by the two
     alone, so a trial draws alike whichever process, evaluator or ``run()`` call evaluates it,
-    and a continued run never repeats an earlier trial's draws. 32 bits: NumPy's legacy
-    ``np.random.seed`` takes no more."""
+    and a continued run never repeats an earlier trial's draws. 64 bits, as ``torch.manual_seed``
+    takes: with 32, trials of one run shared a seed (30719 and 44299 of seed 42)."""
     text = f"{run_seed}:{trial_id}:{purpose}".encode()
-    return int.from_bytes(hashlib.blake2b(text, digest_size=4).digest(), "big")
+    return int.from_bytes(hashlib.blake2b(text, digest_size=8).digest(), "big")

@@ -19,9 +19,16 @@ import attrs
 
 #: Libraries seeded beside Python's ``random``, never imported for it (a child would pay).
 _SEEDERS: dict[str, Callable[[Any, int], Any]] = {
-    "numpy": lambda numpy, seed: numpy.random.seed(seed % 2**32),
-    "torch": lambda torch, seed: torch.manual_seed(seed),
+    "numpy": lambda numpy, seed: numpy.random.seed(_numpy_seed(seed)),
+    "torch": lambda torch, seed: torch.manual_seed(seed % 2**64),
 }
+
+
+def _numpy_seed(seed: int) -> int | list[int]:
+    """``seed`` as NumPy's legacy ``np.random.seed`` takes it whole: below 2**32 itself (as
+    ``np.random.seed(seed)``), else its two 32-bit words."""
+    seed %= 2**64
+    return seed if seed < 2**32 else [seed & 0xFFFFFFFF, seed >> 32]
 
 
 def seed_global_generators(seed: int) -> None:

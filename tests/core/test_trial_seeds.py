@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from seeded_draws import draws, torch_draw, weights
 
 import neps_core as neps
+from neps_core.evaluation.seeding import seed_global_generators
+from neps_core.randomness import trial_seed
 
 SPACE = {"x": neps.Float(0.0, 1.0)}
 EVALUATORS = ["sync", "process_pool", "subprocess"]
@@ -96,3 +100,18 @@ def test_the_objects_an_operation_builds_are_the_trials_too(tmp_path: Path) -> N
     by_calls = extras(continued)
     assert by_calls == extras(tmp_path / "once")
     assert by_calls["1"] != by_calls["2"]
+
+
+def test_trials_whose_32_bit_seeds_collided_draw_differently() -> None:
+    # Trial seeds were 32 bits: by the birthday bound trials of one run shared one (and every
+    # draw) within a few 10k trials, against "no two trials of a run draw alike".
+    drawn = []
+    for trial_id in ("30719", "44299"):  # seed 42's first pair
+        seed_global_generators(trial_seed(42, trial_id))
+        drawn.append((random.random(), np.random.rand(), torch.rand(1).item()))
+    first, second = drawn
+    assert all(a != b for a, b in zip(first, second, strict=True))
+    seed_global_generators(5)
+    low = np.random.rand()
+    seed_global_generators(5 + 2**32)  # NumPy took the seed modulo 2**32
+    assert np.random.rand() != low
