@@ -23,8 +23,9 @@ from neps_core_plugins.bayesian_optimization.gp import KernelLayout
 
 #: The most points (observations and failures together) a model is fitted on.
 MAX_MODEL_POINTS = 200
-#: The share of `MAX_MODEL_POINTS` that failures without a result may take, when there are
-#: more points than that in all: the failure model needs some, the objective model most.
+#: The share of `MAX_MODEL_POINTS` that failures without a result take at least, when there
+#: are more points than that in all (more where fewer observations leave room): the failure
+#: model needs some, the objective model most.
 FAILURE_SHARE = 0.25
 
 

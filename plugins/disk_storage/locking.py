@@ -121,9 +121,10 @@ class ExclusiveLock:
             except BlockingIOError:
                 now = time.monotonic()
                 if now > deadline:
+                    holder = self._holder()  # once: the advice must be for the one named
                     raise StorageError(
                         f"Could not lock {self.path} within {self.timeout:.0f} s: "
-                        f"{self._holder()} holds it. {_advice(self._holder())}; the "
+                        f"{holder} holds it. {_advice(holder)}; the "
                         "lock_timeout storage option sets how long a worker waits"
                     ) from None
                 if not announced and now - start >= ANNOUNCE_WAIT_SECONDS:
