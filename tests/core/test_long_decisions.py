@@ -107,3 +107,38 @@ def test_a_clients_own_silent_trial_is_not_requeued_by_its_next_ask(tmp_path: Pa
         again = client.ask()
         assert again is not None and again.id == "2"
         client.tell(held, 0.5)  # still its own: not re-queued
+
+
+def _first_outlives_a_starved_heartbeat(x: float, pipeline_id: str, root_directory: str) -> float:
+    """Trial 2 makes trial 1 look silent; trial 1 runs on until the worker sampled again."""
+    root = Path(root_directory)
+    if pipeline_id == "2":
+        storage = open_storage(root, None, load_plugins())
+        starved = time.time() - 600
+        storage.transact(lambda history: [attrs.evolve(history["1"], last_heartbeat=starved)])
+        storage.close()
+        (root / "aged").touch()
+    while pipeline_id == "1":
+        trials = {trial.id: trial for trial in neps.status(root).trials}
+        if (root / "aged").exists() and ("3" in trials or trials["1"].attempts > 1):
+            break
+        time.sleep(0.01)
+    return x
+
+
+def test_a_run_workers_own_silent_trial_in_flight_is_not_requeued(tmp_path: Path) -> None:
+    """A run() worker re-queued its own trial in flight, silent as a heartbeat starved by
+    another's long ask, at its next sample (recover_stale_trials takes this process's trials
+    for an ended run()'s) and evaluated it twice at once."""
+    root = tmp_path / "run"
+    neps.run(
+        _first_outlives_a_starved_heartbeat,
+        {"x": neps.Float(0.0, 1.0)},
+        root_directory=root,
+        evaluations_to_spend=3,
+        heartbeat_interval=50,
+        evaluator={"name": "process_pool", "n_workers": 2, "start_method": "fork"},
+    )
+    trials = {trial.id: trial for trial in neps.status(root).trials}
+    assert trials["1"].attempts == 1
+    assert sorted(trials) == ["1", "2", "3"]
