@@ -231,8 +231,7 @@ class TrialSampler:
             now=now,
             stale_after=self.settings.stale_after,
             max_attempts=attempts,
-            # One re-queue of a gone worker's, logged once; never this worker's own: its
-            # heartbeat thread may have waited for another's long decision (beaten below).
+            # A gone worker's re-queued once; never this worker's held ones (beaten below).
             known={trial.id for trial in gone} | self.held(),
             present=present,  # the lock table read once per sample
             mentioned=self._mentioned_paused,
