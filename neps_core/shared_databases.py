@@ -8,10 +8,12 @@ add to that run's trials, and overwriting it would erase them.
 
 from __future__ import annotations
 
+import contextlib
+import os
 from pathlib import Path
 from typing import Any
 
-from neps_core.errors import SettingsError, StorageInUseError
+from neps_core.errors import SettingsError, StorageError, StorageInUseError
 from neps_core.interfaces import Storage
 from neps_core.models import RunInfo
 from neps_core.storage_pointer import STORAGE_POINTER_FILE, read_pointer
@@ -44,12 +46,13 @@ def refuse_a_root_sharing_the_database(
     root: Path, chosen: dict[str, Any], storage: Storage
 ) -> None:
     """Refuse ``root`` if its database holds the run of another root whose ``storage.yaml``
-    names the same database (however written: a relative and an absolute URL of one file are
-    one database). A root that was moved (its original gone, or holding another run now)
-    is its run's root still. ``storage`` is closed if refused."""
+    names the same database (however written: URLs that lead its storage to one file, a
+    relative and an absolute one or one an older version read otherwise, are one database).
+    A root that was moved (its original gone, or holding another run now) is its run's root
+    still. ``storage`` is closed if refused."""
     try:
         owner = owner_of(storage.load_info())
-        if owner is not None and owner != root.resolve() and _names(owner, chosen, storage):
+        if owner is not None and owner != root.resolve() and _names(owner, root, chosen, storage):
             raise StorageInUseError(
                 f"storage: {root} names the database {chosen['url']} (in its "
                 f"{STORAGE_POINTER_FILE}), which holds the run of {owner}, whose "
@@ -69,14 +72,21 @@ def owner_of(info: RunInfo | None) -> Path | None:
     return None if info is None or info.root_directory is None else Path(info.root_directory)
 
 
-def _names(owner: Path, chosen: dict[str, Any], storage: Storage) -> bool:
-    """Whether ``owner``'s ``storage.yaml`` names the database ``chosen`` names: the same
-    storage, its URL the same once made absolute (``Storage.canonical_url``)."""
-    canonical = type(storage).canonical_url
+def _names(owner: Path, root: Path, chosen: dict[str, Any], storage: Storage) -> bool:
+    """Whether ``owner``'s ``storage.yaml`` names the database ``root``'s names: the same
+    storage, and the same file as the storage finds it (``Storage.database_file``, which
+    reads a URL as an older version wrote it too), else the same URL once made absolute."""
+    cls = type(storage)
     try:
         theirs = read_pointer(owner / STORAGE_POINTER_FILE)
         if theirs is None or theirs.get("name") != chosen["name"] or theirs.get("url") is None:
             return False
-        return bool(canonical(str(theirs["url"])) == canonical(str(chosen["url"])))
-    except SettingsError:  # damaged: it names nothing this root could share
+        their_url, my_url = str(theirs["url"]), str(chosen["url"])
+        their_file, my_file = cls.database_file(owner, their_url), cls.database_file(root, my_url)
+        if their_file is None or my_file is None:
+            return bool(cls.canonical_url(their_url) == cls.canonical_url(my_url))
+    except (SettingsError, StorageError):  # damaged, or no file of it is the owner's run
         return False
+    with contextlib.suppress(OSError):  # one missing: not the file this root's run is in
+        return os.path.samefile(their_file, my_file)
+    return False

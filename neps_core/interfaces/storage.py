@@ -101,6 +101,17 @@ class Storage(abc.ABC):
         """
         return url
 
+    @classmethod
+    def database_file(cls, root_directory: Path, url: str) -> Path | None:
+        """The local file a run in ``root_directory`` whose ``storage.yaml`` names ``url``
+        keeps its data in, found as this backend finds it when opening the run.
+
+        Two roots whose URLs lead to one file share one database, however the URLs are
+        written (an older version's reading included). ``None``, the default: the data is
+        not one local file, and URLs are compared once canonical (``canonical_url``).
+        """
+        return None
+
     @abc.abstractmethod
     def initialize(self, info: RunInfo) -> RunInfo:
         """Store ``info`` for a new run, or return the info stored by an earlier start."""

@@ -93,6 +93,10 @@ class SQLiteStorage(Storage):
     def canonical_url(cls, url: str, base: Path | None = None) -> str:
         return absolute_url(url, base)
 
+    @classmethod
+    def database_file(cls, root_directory: Path, url: str) -> Path | None:
+        return database_of(root_directory, url)
+
     def __init__(
         self,
         root_directory: Path,

@@ -430,6 +430,37 @@ def test_an_old_absolute_url_whose_relative_reading_is_another_roots_is_told_apa
     assert database.is_file()  # neither database deleted
 
 
+def test_a_copy_of_an_old_root_naming_its_database_anew_cannot_join_or_erase_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The copy check compared the owner's URL made absolute with this version's reading
+    # (relative to the working directory), not the old absolute one its storage uses: a copy
+    # whose storage.yaml names the database with four slashes, as the error of the three-slash
+    # URL advises, added its trials to the original's run and overwriting it deleted them.
+    original, database = old_root_with_an_absolute_database(tmp_path, monkeypatch)
+    copy = tmp_path / "copy"
+    shutil.copytree(original, copy)
+    record_url_as_given(copy, f"sqlite:///{database}")  # four slashes
+    refused_with_or_without_overwrite(rf"{copy} names .*run of {original}", copy)
+    with pytest.raises(SettingsError, match=rf"run of {original}"):
+        neps.status(copy)
+    assert neps.status(original).budget.used_evaluations == 3  # untouched
+    assert database.is_file()
+
+
+def test_a_copy_of_a_root_keeping_its_database_in_the_root_by_url_is_a_run_of_its_own(
+    tmp_path: Path,
+) -> None:
+    # storage="sqlite://" is the root's own run.db, which a cp -r copy takes along; the copy
+    # check compared URL texts ("sqlite://" both) and refused the copy as sharing one.
+    original, copy = tmp_path / "A", tmp_path / "B"
+    run_identity(original, 2, storage="sqlite://")
+    shutil.copytree(original, copy)
+    assert neps.status(copy).budget.used_evaluations == 2
+    assert run_identity(copy, 3).budget.used_evaluations == 3
+    assert neps.status(original).budget.used_evaluations == 2  # its own database, untouched
+
+
 def test_a_root_gone_from_beside_its_database_is_named_and_its_run_kept(tmp_path: Path) -> None:
     # It was refused as "another root directory's" run. Erasing it on overwrite would erase
     # the run of a root that was only moved: the database cannot tell moved from deleted.
