@@ -39,6 +39,7 @@ DEPRECATED_ALIASES = {
 }
 #: Seconds without a heartbeat after which a worker counts as dead.
 DEFAULT_STALE_AFTER = 120.0
+DEFAULT_HEARTBEAT_INTERVAL = 10.0
 
 #: Settings of NePS (some only of older versions) with no counterpart, and what to do instead.
 REMOVED = {
@@ -203,7 +204,9 @@ class RunSettings:
     seed: int | None = attrs.field(converter=plain_number, default=None, validator=_optional(_seed))
     post_run_summary: bool = attrs.field(default=True, validator=_bool)
     heartbeat_interval: float = attrs.field(
-        converter=plain_number, default=10.0, validator=_optional(_positive_number)
+        converter=plain_number,
+        default=DEFAULT_HEARTBEAT_INTERVAL,
+        validator=_optional(_positive_number),
     )
     stale_after: float = attrs.field(
         converter=plain_number, default=DEFAULT_STALE_AFTER, validator=_optional(_positive_number)

@@ -289,7 +289,8 @@ def _warn_if_joining_with_other_budgets(settings: RunSettings, history: TrialHis
         return
     # A worker of this machine SIGKILLed a moment ago still heartbeated within stale_after.
     present = processes_present(settings.root_directory)
-    if not live_trials(history, time.time(), settings.stale_after, present):
+    now, interval = time.time(), settings.heartbeat_interval
+    if not live_trials(history, now, settings.stale_after, present, heartbeat_interval=interval):
         return
     logger.warning(
         "This worker joins the run in %s with budgets %s while its other workers run with %s: "

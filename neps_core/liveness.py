@@ -9,13 +9,13 @@ to PENDING for another worker, or become CRASHED once they have been tried
 ``max_trial_attempts`` times. Trials evaluated asynchronously (``evaluate_pipeline`` returned
 ``None``) await ``save_pipeline_results``, not a worker, and are left alone. A dead ``run()``
 worker of this machine is known at once when its process is no longer present in the run
-(``recover_gone_workers``): no ``stale_after``.
+(``recover_gone_workers``): no ``stale_after``. What would harm live workers is refused in
+``live_workers``.
 """
 
 from __future__ import annotations
 
 import logging
-import math
 import time
 from collections.abc import Callable, Collection, Mapping
 from typing import Any
@@ -23,7 +23,7 @@ from typing import Any
 import attrs
 
 from neps_core import presence
-from neps_core.errors import LiveWorkersError
+from neps_core.config import DEFAULT_HEARTBEAT_INTERVAL
 from neps_core.history import TrialHistory
 from neps_core.interfaces import Storage
 from neps_core.models import Report, Trial, TrialState
@@ -74,38 +74,74 @@ def awaits_result(trial: Trial) -> bool:
 
 
 def live_trials(
-    history: TrialHistory, now: float, stale_after: float, present: list[str] | None = None
+    history: TrialHistory,
+    now: float,
+    stale_after: float,
+    present: list[str] | None = None,
+    *,
+    heartbeat_interval: float = DEFAULT_HEARTBEAT_INTERVAL,
 ) -> list[Trial]:
     """EVALUATING trials whose worker is alive.
 
     A ``run()`` worker of this machine is alive while its pid is ``present`` (see
     ``presence.processes_present``), whatever its heartbeat; other workers, or all of them
-    when ``present`` is ``None``, while they are not ``is_silent``.
+    when ``present`` is ``None``, while they are not ``is_silent`` (and not ``_gone``).
     """
-    machine = _this_machine(present)
+    machine, interval = this_machine_if_known(present), heartbeat_interval
+    evaluating = (history[i] for i in history.ids_in(TrialState.EVALUATING))
     return [
-        history[i]
-        for i in history.ids_in(TrialState.EVALUATING)
-        if not awaits_result(history[i])
-        and _alive(history[i], now, stale_after, machine, present or [])
+        t
+        for t in evaluating
+        if not awaits_result(t)
+        and _alive(t, now, stale_after, machine, present or [], heartbeat_interval=interval)
     ]
 
 
-def process_gone(trial: Trial, present: list[str] | None) -> bool:
-    """Whether ``trial``'s worker is known dead: a process of this machine no longer present
-    (``present`` as for ``live_trials``; ``None``, unknown, says nothing is known)."""
+def process_gone(
+    trial: Trial,
+    present: list[str] | None,
+    *,
+    heartbeat_interval: float = DEFAULT_HEARTBEAT_INTERVAL,
+) -> bool:
+    """Whether ``trial``'s worker is known dead (``_gone``; ``present`` as for
+    ``live_trials``; ``None``, unknown, says nothing is known)."""
     if awaits_result(trial):  # its result comes through save_pipeline_results, not a worker
         return False
-    return _runs_on(trial, _this_machine(present)) and not _still_present(trial, present or [])
+    machine, now = this_machine_if_known(present), time.time()
+    return _gone(trial, machine, present or [], now, heartbeat_interval)
 
 
 def _alive(
-    trial: Trial, now: float, stale_after: float, machine: str | None, present: list[str]
+    trial: Trial,
+    now: float,
+    stale_after: float,
+    machine: str | None,
+    present: list[str],
+    *,
+    heartbeat_interval: float,
 ) -> bool:
     """Known from the lock table for a worker of ``machine``, else from its heartbeat."""
-    if _runs_on(trial, machine):
+    if runs_on(trial, machine):
         return _still_present(trial, present)
-    return not is_silent(trial, now, stale_after)
+    gone = _gone(trial, machine, present, now, heartbeat_interval)
+    return not gone and not is_silent(trial, now, stale_after)
+
+
+def _gone(
+    trial: Trial, machine: str | None, present: list[str], now: float, heartbeat_interval: float
+) -> bool:
+    """Whether ``trial``'s worker is a process of ``machine`` no longer ``present``.
+
+    Versions 0d72b3b to f37ef83 recorded the boot id alone (``<boot id>/<pid>/<start>``): a
+    worker of another container of this kernel (pid namespace) does not show here, so such
+    a record's worker is gone only once also silent for two heartbeats (``heartbeat_interval``
+    the looker's): a dead one's trial is re-queued within seconds, a live one's is kept.
+    """
+    if runs_on(trial, machine):
+        return not _still_present(trial, present)
+    silent = now - last_sign_of_life(trial) >= 2 * heartbeat_interval
+    old_form_here = bool(machine) and _machine_of(trial) == str(machine).partition(".")[0]
+    return old_form_here and silent and not _still_present(trial, present)
 
 
 def _still_present(trial: Trial, present: list[str]) -> bool:
@@ -116,22 +152,19 @@ def _still_present(trial: Trial, present: list[str]) -> bool:
     return seen == started or (seen == "?" and presence.hidden_but_alive(pid))
 
 
-def _this_machine(present: list[str] | None) -> str | None:
+def this_machine_if_known(present: list[str] | None) -> str | None:
     """This machine (``presence.this_machine``) where the lock table is known, else ``None``."""
     return None if present is None else this_machine()
 
 
-def _runs_on(trial: Trial, machine: str | None) -> bool:
-    """Whether ``trial``'s worker is a process of ``machine`` (a kernel and pid namespace).
+def runs_on(trial: Trial, machine: str | None) -> bool:
+    """Whether ``trial``'s worker is a process of ``machine`` (a kernel and pid namespace)."""
+    return bool(machine) and _machine_of(trial) == machine
 
-    Versions 0d72b3b to f37ef83 recorded the boot id alone (``<boot id>/<pid>/<start>``) and
-    took it for this machine's where it was this kernel's: judged so still, their dead
-    worker's trial is re-queued at once, not after ``stale_after`` as another machine's.
-    """
-    if not machine:
-        return False
-    recorded = _process_parts(trial.metadata.get(WORKER_PROCESS))[0]
-    return recorded in (machine, machine.partition(".")[0])
+
+def _machine_of(trial: Trial) -> str:
+    """The machine ``trial``'s worker recorded (a boot id alone in older versions)."""
+    return _process_parts(trial.metadata.get(WORKER_PROCESS))[0]
 
 
 def _process_parts(process: object) -> list[str]:
@@ -139,67 +172,6 @@ def _process_parts(process: object) -> list[str]:
     (empty strings for what is unknown)."""
     parts = str(process or "").split("/")
     return [*parts, "", "", ""][:3]
-
-
-def refuse_if_alive(
-    history: TrialHistory,
-    stale_after: float,
-    action: str,
-    wait_hint: str,
-    present: list[str] | None = None,
-) -> None:
-    """Raise ``LiveWorkersError`` if workers still evaluate trials: ``action`` would harm them.
-
-    ``wait_hint`` names the looker's setting the heartbeat age is compared with where the
-    holder recorded none (``stale_after_of``); ``present`` is as for ``live_trials``.
-    """
-    now = time.time()
-    alive = live_trials(history, now, stale_after, present)
-    if alive:
-        described = ", ".join(
-            f"trial {t.id} (worker {t.worker_id}, heartbeat {now - last_sign_of_life(t):.1f} s ago)"
-            for t in alive
-        )
-        machine = _this_machine(present)
-        elsewhere = [t for t in alive if not _runs_on(t, machine)]
-        wait = (  # waiting helps only for workers known by their heartbeat
-            _wait_advice(elsewhere, stale_after, wait_hint)
-            if elsewhere
-            else " (their processes still run on this machine)"
-        )
-        raise LiveWorkersError(
-            f"Refusing to {action}: live workers are evaluating {described}. Stop them first{wait}."
-        )
-
-
-def _wait_advice(trials: list[Trial], stale_after: float, wait_hint: str) -> str:
-    """How long to wait for ``trials`` to be stale: their holders' own ``stale_after`` where
-    recorded (the looker's ``wait_hint`` would not shorten it), else the looker's."""
-    own = [stale_after_of(trial, math.nan) for trial in trials]  # NaN: none recorded
-    longest = max([stale_after, *own]) if any(map(math.isnan, own)) else max(own)
-    # Named after whose setting is the longest wait: a looker's shorter one helps there.
-    setting = "their workers' stale_after" if longest in own else wait_hint
-    return f", or wait until their heartbeat is older than {setting} ({longest:g} s)"
-
-
-def refuse_if_working(
-    history: TrialHistory,
-    stale_after: float,
-    action: str,
-    wait_hint: str,
-    present: list[str] | None,
-) -> None:
-    """``refuse_if_alive``, and refuse too while processes of this machine are ``present`` in
-    the run, evaluating nothing: between two trials, or waiting for results, the PENDING
-    trials are theirs, and what they report next is yet to come."""
-    if not math.isfinite(stale_after) or stale_after <= 0:
-        raise ValueError(f"stale_after must be a number of seconds > 0, got {stale_after!r}")
-    refuse_if_alive(history, stale_after, action, wait_hint, present)
-    if present:
-        raise LiveWorkersError(
-            f"Refusing to {action}: process(es) {', '.join(present)} of this machine are "
-            "running in it (run() workers or ask-and-tell sessions). Stop them first."
-        )
 
 
 def mention_silent_workers(
@@ -239,6 +211,7 @@ def recover_stale_trials(
     known: Collection[str] = (),
     present: Callable[[], list[str] | None] = lambda: None,
     mentioned: set[str] | None = None,
+    heartbeat_interval: float = DEFAULT_HEARTBEAT_INTERVAL,
 ) -> list[Trial]:
     """New versions of the EVALUATING trials whose worker stopped heartbeating, but for the
     ``known`` ones (re-queued already, as their worker is gone) and those of another process of
@@ -258,7 +231,9 @@ def recover_stale_trials(
     for trial in old:
         age = now - last_sign_of_life(trial)
         mine = trial.metadata.get(WORKER_PROCESS) == me  # an ended run() of this process
-        if mine or not _alive(trial, now, stale_after, machine, alive):
+        if mine or not _alive(
+            trial, now, stale_after, machine, alive, heartbeat_interval=heartbeat_interval
+        ):
             reason = f"worker {trial.worker_id} stopped heartbeating {age:.1f} s ago"
             recovered.append(requeue_or_crash(trial, reason, max_attempts=max_attempts, now=now))
         elif mentioned is not None and trial.id not in mentioned:
@@ -274,7 +249,12 @@ def recover_stale_trials(
 
 
 def recover_gone_workers(
-    history: TrialHistory, present: Callable[[], list[str] | None], *, now: float, max_attempts: int
+    history: TrialHistory,
+    present: Callable[[], list[str] | None],
+    *,
+    now: float,
+    max_attempts: int,
+    heartbeat_interval: float = DEFAULT_HEARTBEAT_INTERVAL,
 ) -> list[Trial]:
     """New versions of the EVALUATING trials of ``run()`` workers known to be gone.
 
@@ -282,13 +262,16 @@ def recover_gone_workers(
     it claims (``WORKER_PROCESS``). A trial claimed by another process of this machine that
     is no longer present (its pid, at its start time) belonged to a worker that died
     (SIGKILL, out of memory), whoever else is present: its trial need not wait
-    ``stale_after``. Workers elsewhere are left to the heartbeat check.
+    ``stale_after`` (one recorded in an older form: see ``_gone``). Workers elsewhere are
+    left to the heartbeat check.
     """
     me, machine = this_process(), this_machine()  # None off Linux: nothing runs on it
+    kernel = str(machine).partition(".")[0]
     claimed = [
         history[i]
         for i in history.ids_in(TrialState.EVALUATING)
-        if _runs_on(history[i], machine)
+        if machine
+        and _machine_of(history[i]) in (machine, kernel)
         and history[i].metadata[WORKER_PROCESS] != me
         and not awaits_result(history[i])
     ]
@@ -302,7 +285,7 @@ def recover_gone_workers(
             now=now,
         )
         for trial in claimed
-        if alive is not None and not _still_present(trial, alive)
+        if alive is not None and _gone(trial, machine, alive, now, heartbeat_interval)
     ]
 
 

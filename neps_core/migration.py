@@ -21,7 +21,7 @@ from neps_core.component_spec import component_spec
 from neps_core.errors import LiveWorkersError, MigrationError, StorageError, StorageInUseError
 from neps_core.history import TrialHistory
 from neps_core.interfaces import Storage
-from neps_core.liveness import refuse_if_working
+from neps_core.live_workers import refuse_if_working
 from neps_core.migration_marker import (
     MIGRATION_MARKER,
     describe_migration,

@@ -220,12 +220,14 @@ class TrialSampler:
         )
 
     def _recover(self, history: TrialHistory, now: float, *, look_now: bool) -> list[Trial]:
-        attempts = self.settings.max_trial_attempts
+        attempts, interval = self.settings.max_trial_attempts, self.settings.heartbeat_interval
         gone: list[Trial] = []
         present = functools.cache(functools.partial(present_with_me, self.settings.root_directory))
         if look_now or now >= self._last_gone_check + GONE_CHECK_INTERVAL:  # the first at once
             self._last_gone_check = now
-            gone = recover_gone_workers(history, present, now=now, max_attempts=attempts)
+            gone = recover_gone_workers(
+                history, present, now=now, max_attempts=attempts, heartbeat_interval=interval
+            )
         stale = recover_stale_trials(
             history,
             now=now,
@@ -235,6 +237,7 @@ class TrialSampler:
             known={trial.id for trial in gone} | self.held(),
             present=present,  # the lock table read once per sample
             mentioned=self._mentioned_paused,
+            heartbeat_interval=interval,
         )
         return [*gone, *stale]
 
@@ -252,9 +255,7 @@ class TrialSampler:
         Trials that fail without a cost spend nothing, so when only ``cost_to_spend`` could end
         the run, a long streak of them stops it rather than loop forever.
         """
-        only_cost_ends_it = budget.evaluations_to_spend is None and (
-            budget.fidelities_to_spend is None
-        )
+        only_cost_ends_it = {budget.evaluations_to_spend, budget.fidelities_to_spend} == {None}
         streak = (
             failure_streak_without_cost(history, FAILURE_STREAK_LIMIT, self._started)
             if only_cost_ends_it

@@ -14,7 +14,8 @@ import attrs
 
 from neps_core.config import run_directory
 from neps_core.history import TrialHistory
-from neps_core.liveness import awaits_result, last_sign_of_life, process_gone, refuse_if_working
+from neps_core.live_workers import refuse_if_working
+from neps_core.liveness import awaits_result, last_sign_of_life, process_gone
 from neps_core.loading import open_existing
 from neps_core.models import Report, Trial, TrialState
 from neps_core.presence import processes_present

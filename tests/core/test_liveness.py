@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import json
 import os
 import signal
 import subprocess
@@ -17,7 +18,7 @@ import pytest
 from worker_processes import suspend
 
 import neps_core as neps
-from neps_core import liveness, presence
+from neps_core import live_workers, liveness, presence
 from neps_core.cli.clean import clean_run
 from neps_core.heartbeat import Heartbeat
 from neps_core.history import TrialHistory
@@ -238,6 +239,7 @@ def test_a_dead_worker_recorded_in_the_form_of_older_versions_is_known_gone_at_o
     boot_id = machine.partition(".")[0]
     journal = root / ".neps_core" / "journal.jsonl"
     journal.write_text(journal.read_text().replace(f"{machine}/", f"{boot_id}/"))
+    _silence(journal, 60.0)  # an old-form worker is gone once silent for two heartbeats too
     (claimed,) = neps.status(root).trials
     assert claimed.metadata["worker_process"].count(".") == 0  # the old form
     assert [gone.trial_id for gone in clean_run(root, stale_after=60.0, dry_run=True).removed] == [
@@ -246,6 +248,23 @@ def test_a_dead_worker_recorded_in_the_form_of_older_versions_is_known_gone_at_o
     summary = neps.run(lambda x: x, root_directory=root, evaluations_to_spend=3)  # defaults
     assert (summary.counts["success"], summary.counts["evaluating"]) == (3, 0)
     assert "is gone" in read_yaml(root / CONFIG_1 / "metadata.yaml")["metadata"]["requeued_because"]
+
+
+def _silence(journal: Path, seconds: float) -> None:
+    """Make the trials in ``journal`` heard of last ``seconds`` earlier than they were."""
+
+    def earlier(record: Any) -> Any:
+        if isinstance(record, dict):
+            return {
+                key: value - seconds
+                if key in ("heartbeat", "last_heartbeat", "started_at") and value
+                else earlier(value)
+                for key, value in record.items()
+            }
+        return record
+
+    lines = journal.read_text().splitlines()
+    journal.write_text("".join(json.dumps(earlier(json.loads(line))) + "\n" for line in lines))
 
 
 @pytest.mark.slow
@@ -514,13 +533,39 @@ def test_a_present_worker_whose_proc_entry_cannot_be_read_keeps_its_trial(
     assert [t.id for t in recovered] == ["2"]
 
 
+@pytest.mark.skipif(presence.this_machine() is None, reason="names processes by Linux's boot id")
+def test_a_worker_recorded_in_the_older_form_is_gone_only_once_silent_for_two_heartbeats(
+    tmp_path: Path,
+) -> None:
+    # Versions 0d72b3b to f37ef83 recorded "<boot id>/<pid>/<start>": judged this machine's
+    # by the boot id alone, a live worker of another container under this kernel (its pid
+    # and lock do not show here) was taken for gone while it heartbeated: its trial re-queued.
+    boot_id = str(presence.this_machine()).partition(".")[0]
+    old_form = {liveness.WORKER_PROCESS: f"{boot_id}/1/12345"}  # another container's pid 1
+    now = time.time()
+    heard = _running("1", heartbeat=now - 1.0, metadata=old_form)  # 2 heartbeats: 20 s
+    silent = _running("2", heartbeat=now - 30.0, metadata=old_form)
+    history, present = _history(heard, silent), [str(os.getpid())]
+    assert [t.id for t in liveness.live_trials(history, now, 120.0, present)] == ["1"]
+    assert [liveness.process_gone(t, present) for t in (heard, silent)] == [False, True]
+    with presence.present_in(tmp_path):
+        alive = functools.partial(present_with_me, tmp_path)
+        for interval, gone in ((10.0, ["2"]), (0.2, ["1", "2"])):
+            recovered = liveness.recover_gone_workers(
+                history, alive, now=now, max_attempts=3, heartbeat_interval=interval
+            )
+            assert [t.id for t in recovered] == gone
+
+
 def test_the_wait_advice_names_the_setting_of_the_longest_wait() -> None:
     """A recorded stale_after shorter than the looker's: the looker's own decides the wait."""
     now = time.time()
     recorded = _running("1", heartbeat=now - 5, metadata={"stale_after": 60.0})
     older_root = _running("2", heartbeat=now - 5)  # records none: the looker's 120 s decide
     with pytest.raises(neps.LiveWorkersError, match=r"older than --stale-after \(120 s\)"):
-        liveness.refuse_if_alive(_history(recorded, older_root), 120.0, "clean it", "--stale-after")
+        live_workers.refuse_if_alive(
+            _history(recorded, older_root), 120.0, "clean it", "--stale-after"
+        )
 
 
 @pytest.mark.skipif(presence.this_process() is None, reason="names processes by Linux's boot id")
@@ -529,12 +574,12 @@ def test_a_refusal_suggests_waiting_only_for_workers_known_by_their_heartbeat() 
     local = _running("1", heartbeat=time.time(), metadata={liveness.WORKER_PROCESS: here})
     present = [here.split("/")[1]]
     with pytest.raises(neps.LiveWorkersError) as refused:
-        liveness.refuse_if_alive(_history(local), 30.0, "clean it", "--stale-after", present)
+        live_workers.refuse_if_alive(_history(local), 30.0, "clean it", "--stale-after", present)
     assert "still run on this machine" in str(refused.value)
     assert "wait until" not in str(refused.value)
     remote = _running("2", heartbeat=time.time())  # no process recorded: another machine's
     with pytest.raises(neps.LiveWorkersError, match=r"or wait until their heartbeat is older"):
-        liveness.refuse_if_alive(_history(remote), 30.0, "clean it", "--stale-after", present)
+        live_workers.refuse_if_alive(_history(remote), 30.0, "clean it", "--stale-after", present)
 
 
 def test_trials_are_judged_by_the_stale_after_their_holder_recorded() -> None:
@@ -548,7 +593,7 @@ def test_trials_are_judged_by_the_stale_after_their_holder_recorded() -> None:
     )
     assert [t.id for t in recovered] == ["2"]
     with pytest.raises(neps.LiveWorkersError, match=r"their workers' stale_after \(3600 s\)"):
-        liveness.refuse_if_alive(_history(remote), 30.0, "clean it", "--stale-after")
+        live_workers.refuse_if_alive(_history(remote), 30.0, "clean it", "--stale-after")
     run_worker = attrs.evolve(remote, metadata={**recorded, liveness.WORKER_PROCESS: "elsewhere"})
     assert evaluated_by_a_worker(run_worker, stale_after=30.0)  # its result is waited for
 
