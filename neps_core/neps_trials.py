@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import attrs
+import yaml
 
 from neps_core.interfaces import Storage
 from neps_core.models import Trial, TrialState
@@ -59,6 +60,18 @@ class TrialMetadata(dict[str, Any]):
         )
         metadata.evaluating_worker_id = trial.worker_id
         return metadata
+
+
+def _dump_as_a_dict() -> None:
+    """Have PyYAML's dumpers write a ``TrialMetadata`` as the mapping it is, as they did when
+    it was a plain dict: they represent a dict subclass only if told to (``yaml.safe_dump``
+    of it failed with "cannot represent an object"). Only this class is concerned."""
+    names = ("SafeDumper", "CSafeDumper", "Dumper", "CDumper")
+    for dumper in {getattr(yaml, name) for name in names if hasattr(yaml, name)}:
+        yaml.add_representer(TrialMetadata, yaml.representer.SafeRepresenter.represent_dict, dumper)
+
+
+_dump_as_a_dict()
 
 
 def neps_copy(trial: Trial, storage: Storage) -> Trial:

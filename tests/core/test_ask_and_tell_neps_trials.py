@@ -8,6 +8,7 @@ from pathlib import Path
 
 import attrs
 import pytest
+import yaml
 
 import neps_core as neps
 from neps_core.errors import ObjectiveCountError
@@ -43,6 +44,15 @@ def test_a_nepss_script_reads_told_trials_as_in_neps(root: Path) -> None:
     assert warm.metadata["config_id"] == "warm"
     assert warm.metadata.time_end == warm.finished_at
     client.close()
+
+
+def test_a_told_trials_metadata_is_written_by_yaml_as_the_dict_it_is(root: Path) -> None:
+    # A dict subclass since the NePS attributes came: yaml.safe_dump(told.metadata), which
+    # worked on the plain dict before, raised RepresenterError "cannot represent an object".
+    client = neps.AskAndTell({"x": neps.Float(0.0, 1.0)}, root, optimizer="random_search")
+    told = client.tell(client.ask(), 0.5, time_end=1_700_000_000.0)
+    for dump in (yaml.safe_dump, yaml.dump):
+        assert yaml.safe_load(dump(told.metadata)) == {"time_end": 1_700_000_000.0}
 
 
 def test_the_asked_trial_reads_as_told_once_told(root: Path) -> None:
