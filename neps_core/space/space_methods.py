@@ -151,9 +151,9 @@ class SpaceMethods:
         ``fidelity_values``, else drawn uniformly (as NePS).
 
         ``use_priors`` and ``fidelity`` are neps_core's keywords, which this form would
-        silently ignore (a uniform draw for ``use_priors=True``): given either, it asks for a
-        generator."""
-        ours = {"use_priors": use_priors, "fidelity": fidelity}
+        silently ignore (a uniform draw for ``use_priors=True``): given a fidelity, or
+        ``use_priors=True``, it asks for a generator; ``use_priors=False`` is its uniform draw."""
+        ours = {"use_priors": use_priors or None, "fidelity": fidelity}
         given = [f"{name}={value!r}" for name, value in ours.items() if value is not None]
         if given:
             raise TypeError(

@@ -194,7 +194,7 @@ def test_sample_without_a_generator_is_nepss_config_and_values() -> None:
 
 
 @pytest.mark.parametrize(
-    "keywords", [{"use_priors": True}, {"fidelity": "min"}, {"use_priors": False}], ids=str
+    "keywords", [{"use_priors": True}, {"fidelity": "min"}, {"use_priors": False, "fidelity": 1}]
 )
 def test_sample_with_neps_cores_keywords_but_no_generator_asks_for_one(
     keywords: dict[str, Any],
@@ -204,6 +204,15 @@ def test_sample_with_neps_cores_keywords_but_no_generator_asks_for_one(
         Space().sample(**keywords)
     with pytest.raises(TypeError, match="generator"):
         Space().sample({"epochs": 3}, **keywords)
+
+
+def test_sample_without_priors_and_without_a_generator_is_nepss_uniform_draw() -> None:
+    """sample(use_priors=False), a uniform draw as NePS's form makes, was a TypeError."""
+    np.random.seed(0)
+    config, values = Space().sample(use_priors=False)
+    np.random.seed(0)
+    assert (config, values) == Space().sample()
+    assert Space().sample({"epochs": 3}, use_priors=False)[0]["epochs"] == 3
 
 
 def test_parameters_have_nepss_attributes() -> None:
