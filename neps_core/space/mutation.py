@@ -34,12 +34,15 @@ class Moves:
     redraw: bool = False
 
     def __attrs_post_init__(self) -> None:
-        """A count below one moved nothing (0) or failed in NumPy (-1), and a rate beside a
-        count was silently dropped."""
-        count = self.count
+        """A count below one moved nothing (0) or failed in NumPy (-1), a rate beside a count
+        was silently dropped, and a rate outside (0, 1] moved one decision (<= 0) or all (> 1)
+        without a word."""
+        rate, count = self.rate, self.count
+        if rate is not None and not (_is_real(rate) and 0 < rate <= 1):  # NaN is neither
+            raise ValueError(f"rate must be a probability > 0 and <= 1, got {rate!r}")
         if count is None:
             return
-        if isinstance(count, bool) or not isinstance(count, numbers.Integral) or count < 1:
+        if not (_is_real(count) and isinstance(count, numbers.Integral)) or count < 1:
             raise ValueError(f"count must be a whole number >= 1, got {count!r}")
         if self.rate is not None:
             raise ValueError(
@@ -54,6 +57,11 @@ class Moves:
         rate = 1.0 / len(mutable) if self.rate is None else self.rate
         moved = [path for path in mutable if rng.random() < rate]
         return moved or [mutable[int(rng.integers(len(mutable)))]]
+
+
+def _is_real(value: object) -> bool:
+    """Whether ``value`` is a real number (NumPy's included), not a bool."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
 def mutation_attempts(

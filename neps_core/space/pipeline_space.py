@@ -230,9 +230,9 @@ class PipelineSpace(SpaceMethods):
     ) -> dict[str, Any]:
         """A configuration near ``config``: some of its decisions moved, the rest kept.
 
-        Each decision that reaches ``evaluate_pipeline`` moves with probability ``rate``
-        (default: one over their number; at least one moves), or ``count`` (>= 1, not with
-        ``rate``) of them: numbers by a normal step of ``step`` in their unit interval,
+        Each decision that reaches ``evaluate_pipeline`` moves with probability ``rate`` (in
+        (0, 1], default one over their number; at least one moves), or ``count`` (>= 1, not
+        with ``rate``) of them: numbers by a normal step of ``step`` in their unit interval,
         categoricals to another choice, or drawn anew with ``redraw``, as are decisions below a
         changed choice; the fidelity is ``fidelity``. Forbidden moves are chosen again
         (``NoAllowedMutationError`` if all are).

@@ -982,18 +982,26 @@ def test_a_configuration_without_an_allowed_neighbour_fails_to_mutate_within_a_b
         ({"count": 2.5}, "count must be a whole number"),
         ({"count": True}, "count must be a whole number"),
         ({"count": 1, "rate": 1.0}, "rate=1.0 and count=1 .* give one"),
+        ({"rate": 1.5}, r"rate must be a probability > 0 and <= 1, got 1.5"),
+        ({"rate": -1}, r"rate must be a probability .*, got -1"),
+        ({"rate": 0.0}, r"rate must be a probability .*, got 0.0"),
+        ({"rate": float("nan")}, r"rate must be a probability .*, got nan"),
+        ({"rate": True}, r"rate must be a probability .*, got True"),
     ],
 )
-def test_a_mutation_count_below_one_or_beside_a_rate_is_refused(
+def test_a_mutation_count_below_one_or_beside_a_rate_or_a_rate_beyond_0_to_1_is_refused(
     options: dict[str, Any], problem: str
 ) -> None:
-    """``count=0`` returned the parent, ``-1`` failed in NumPy, a rate beside it was dropped."""
+    """``count=0`` returned the parent, ``-1`` failed in NumPy, a rate beside it was dropped;
+    ``rate=1.5`` moved every decision and ``rate=-1`` or ``0`` one, without a word."""
     space = neps.PipelineSpace({"x": neps.Float(0.0, 1.0), "y": neps.Float(0.0, 1.0)})
     rng = np.random.default_rng(0)
     parent = space.sample(rng)
     with pytest.raises(ValueError, match=problem):
         space.mutate(parent, rng, **options)
     child = space.mutate(parent, rng, count=np.int64(2))
+    assert all(child[k] != parent[k] for k in parent)
+    child = space.mutate(parent, rng, rate=np.float64(1.0))
     assert all(child[k] != parent[k] for k in parent)
 
 
