@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import copy
 import zlib
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -168,9 +168,15 @@ def history_of(trials: Iterable[Trial]) -> TrialHistory:
 
 
 class CountingHistory(TrialHistory):
-    """A trial history that counts the trials read from it (by id, or through ``values()``
-    and ``items()``): an optimizer that keeps state between asks should read what changed
-    since its last ask, not the whole run (asks run under the storage lock)."""
+    """A trial history that counts in ``reads`` the trials read from it: an optimizer that
+    keeps state between asks should read what changed since its last ask, not the whole run
+    (asks run under the storage lock).
+
+    Counted: each trial given by id (``history[id]``, ``get``), by ``values()`` and
+    ``items()``, and each one in a ``snapshot()`` or yielded by ``unfinished()``. Not counted:
+    ids (iterating, ``ids_in``, ``changed_since``), the aggregates (``count``, ``budget``,
+    ...) and ``first_multi_objective`` (a kept index: one trial, whatever the run's size).
+    """
 
     def __init__(self) -> None:
         super().__init__()
@@ -179,6 +185,16 @@ class CountingHistory(TrialHistory):
     def __getitem__(self, trial_id: str) -> Trial:
         self.reads += 1
         return super().__getitem__(trial_id)
+
+    def snapshot(self) -> dict[str, Trial]:
+        trials = super().snapshot()
+        self.reads += len(trials)
+        return trials
+
+    def unfinished(self) -> Iterator[Trial]:
+        for trial in super().unfinished():
+            self.reads += 1
+            yield trial
 
 
 def add_proposals(
