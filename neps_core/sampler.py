@@ -233,8 +233,7 @@ class TrialSampler:
             now=now,
             stale_after=self.settings.stale_after,
             max_attempts=attempts,
-            # A gone worker's re-queued once; never this worker's held ones (beaten below).
-            known={trial.id for trial in gone} | self.held(),
+            known={trial.id for trial in gone} | self.held(),  # not re-queued (held: beaten below)
             present=present,  # the lock table read once per sample
             mentioned=self._mentioned_paused,
             heartbeat_interval=interval,
