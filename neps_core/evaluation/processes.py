@@ -24,7 +24,7 @@ from typing import Any
 
 import attrs
 
-from neps_core.evaluation import child_runner
+from neps_core.evaluation import child_runner, trial_context
 from neps_core.evaluation.child_runner import (
     CONFIG_FILE_ENV,
     PIPELINE_DIRECTORY_ENV,
@@ -354,8 +354,14 @@ class Command:
             "previous_pipeline_directory": previous_pipeline_directory,
             "root_directory": root_directory,
         }
+        # Called in an evaluator's process (sync, process_pool, dask): the trial's seed and
+        # folders reach the command's environment as under ``subprocess``.
         launch = launch_for(
-            self, {**config, **injected}, Path(pipeline_directory), str(pipeline_id or "0")
+            self,
+            {**config, **injected},
+            Path(pipeline_directory),
+            str(pipeline_id or "0"),
+            trial=trial_context.current(),
         )
         child = ChildProcess(launch, timeout=None, kill_grace=self.kill_grace)
         child.start()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -115,3 +116,24 @@ def test_trials_whose_32_bit_seeds_collided_draw_differently() -> None:
     low = np.random.rand()
     seed_global_generators(5 + 2**32)  # NumPy took the seed modulo 2**32
     assert np.random.rand() != low
+
+
+REPORT_THE_SEED = """
+import json, os
+seed = os.environ.get("NEPS_CORE_TRIAL_SEED")
+print("NEPS_CORE_RESULT", json.dumps({"objective_to_minimize": 0.0, "extra": {"seed": seed}}))
+"""
+
+
+def test_a_command_finds_its_trials_seed_under_every_evaluator(tmp_path: Path) -> None:
+    # Only a subprocess child had NEPS_CORE_TRIAL_SEED: a Command the sync or process_pool
+    # evaluator called launched its command without it (docs: "a Command too").
+    script = tmp_path / "report_the_seed.py"
+    script.write_text(REPORT_THE_SEED, encoding="utf-8")
+    command = neps.Command([sys.executable, str(script), "{x}"])
+    for evaluator in EVALUATORS:
+        root = tmp_path / evaluator
+        neps.run(
+            command, SPACE, root_directory=root, evaluations_to_spend=1, seed=7, evaluator=evaluator
+        )
+        assert extras(root) == {"1": {"seed": str(trial_seed(7, "1"))}}, evaluator
