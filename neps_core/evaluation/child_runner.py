@@ -107,7 +107,8 @@ def _call(
         from neps_core.evaluation.trial_context import evaluating
 
         with evaluating(context):
-            return _call(function, arguments, None, context.seed)
+            own = seed if context.seed is None else context.seed
+            return _call(function, arguments, None, own)
     if seed is None:
         return _to_its_end(function(**arguments))
     from neps_core.evaluation.seeding import seeded  # a child imports neps_core for a seed only

@@ -3,9 +3,13 @@ in fresh interpreters (the libraries must not be loaded before the call)."""
 
 from __future__ import annotations
 
+import random
 import subprocess
 import sys
 from pathlib import Path
+
+from neps_core.evaluation.child_runner import call_evaluate_pipeline
+from neps_core.evaluation.trial_context import TrialContext
 
 CHECKED_THEN_IMPORTED = """
 import importlib.util
@@ -110,3 +114,12 @@ def test_a_library_another_thread_is_importing_is_seeded_once_imported(tmp_path:
     (tmp_path / "torch").mkdir()
     (tmp_path / "torch" / "__init__.py").write_text(HELD_TORCH)
     assert _run(SEEDED_WHILE_ANOTHER_THREAD_IMPORTS, tmp_path) == "ran [1, 2]"
+
+
+def test_a_context_without_a_seed_leaves_the_seed_argument_in_force(tmp_path: Path) -> None:
+    # The docstring says "context.seed, else seed": the context's None replaced a given seed,
+    # and the call drew unseeded.
+    context = TrialContext("1", tmp_path)
+    drawn = call_evaluate_pipeline(random.random, {}, context, seed=5)
+    random.seed(5)
+    assert drawn == random.random()
