@@ -7,6 +7,7 @@ and a configuration found in neither place is an error, naming the file.
 
 from __future__ import annotations
 
+import numbers
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -103,7 +104,7 @@ def load_config(
 
     After the path, ``config_id`` and ``pipeline_space`` may be given positionally in either
     order, ours ``(path, config_id, pipeline_space)`` or NePS's ``(path, pipeline_space,
-    config_id)``: a ``str`` or ``int`` is the id, anything else the space.
+    config_id)``: a ``str`` or an integer (also NumPy's) is the id, anything else the space.
 
     Raises:
         ConfigIdMissingError: ``path_or_root`` is a run's root and no ``config_id`` was given
@@ -174,8 +175,9 @@ def _id_and_space(given: tuple[Any, ...], config_id: Any, pipeline_space: Any) -
 
 
 def _is_config_id(value: Any) -> bool:
-    """Whether a positional argument of ``load_config`` is a trial id, not a space."""
-    return isinstance(value, str | int) and not isinstance(value, bool)
+    """Whether a positional argument of ``load_config`` is a trial id, not a space: a ``str``
+    or any integer but a bool (ids read from a pandas frame are ``np.int64``)."""
+    return isinstance(value, str | numbers.Integral) and not isinstance(value, bool)
 
 
 def _short(value: Any) -> str:

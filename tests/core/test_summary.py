@@ -377,6 +377,15 @@ def test_load_config_takes_nepss_positional_order_too(
     assert neps.load_config(root, None, SPACE, config_id="1") == expected  # ours
 
 
+def test_load_config_takes_a_numpy_integer_as_the_config_id(
+    root: Path, finished_run: tuple[neps.Summary, Any]
+) -> None:
+    # Trial ids read from a pandas frame are np.int64: taken for a space, the id was dropped.
+    expected = neps.load_config(root, config_id="1", pipeline_space=SPACE)
+    assert neps.load_config(root, np.int64(1), SPACE) == expected
+    assert neps.load_config(root, SPACE, np.int64(1)) == expected
+
+
 @pytest.mark.parametrize(
     ("arguments", "keywords", "message"),
     [
