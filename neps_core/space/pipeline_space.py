@@ -197,8 +197,7 @@ class PipelineSpace(SpaceMethods):
         ``evaluate_pipeline`` receives for it, the fidelity drawn too unless given.
         """
         if isinstance(rng, np.random.Generator):
-            fidelity = "max" if fidelity is None else fidelity
-            return self.complete({}, rng, use_priors=bool(use_priors), fidelity=fidelity)
+            return self._sample_with(rng, bool(use_priors), fidelity, fidelity_values)
         return self._sample_as_neps(fidelity_values if rng is None else rng, use_priors, fidelity)
 
     def complete(

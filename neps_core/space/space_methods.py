@@ -16,6 +16,8 @@ from neps_core.space.parameters import Categorical, Constant, Numerical, Paramet
 from neps_core.space.structure import carries_prior
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from neps_core.space.conditions import Clause
     from neps_core.space.pipeline_space import PipelineSpace
 
@@ -142,6 +144,25 @@ class SpaceMethods:
         with described_as(parameter_name):  # its checks name it
             changed = attrs.evolve(parameter, prior=prior, prior_confidence=prior_confidence)
         return self._with({**self._parameters, parameter_name: changed})
+
+    def _sample_with(
+        self,
+        rng: np.random.Generator,
+        use_priors: bool,
+        fidelity: Any,
+        fidelity_values: Mapping[str, Any] | None,
+    ) -> dict[str, Any]:
+        """neps_core's ``sample(rng, ...)``. NePS's ``fidelity_values`` beside a generator is
+        refused, as NePS's form refuses neps_core's keywords: the draw ignored it silently
+        (the fidelity at its maximum)."""
+        if fidelity_values is not None:
+            raise TypeError(
+                f"sample(rng, fidelity_values={dict(fidelity_values)!r}): with a generator the "
+                "fidelity is set by fidelity= (a value, 'max' or 'min'); fidelity_values is "
+                "NePS's sample(), which takes no generator and returns (config, values)"
+            )
+        at = "max" if fidelity is None else fidelity
+        return self.complete({}, rng, use_priors=use_priors, fidelity=at)
 
     def _sample_as_neps(
         self, fidelity_values: Mapping[str, Any] | None, use_priors: bool | None, fidelity: Any

@@ -206,6 +206,13 @@ def test_sample_with_neps_cores_keywords_but_no_generator_asks_for_one(
         Space().sample({"epochs": 3}, **keywords)
 
 
+def test_sample_with_a_generator_refuses_nepss_fidelity_values() -> None:
+    """sample(rng, fidelity_values={"epochs": 3}) drew at the highest fidelity, silently."""
+    with pytest.raises(TypeError, match=r"fidelity_values=\{'epochs': 3\}.*fidelity="):
+        Space().sample(np.random.default_rng(0), fidelity_values={"epochs": 3})
+    assert Space().sample(np.random.default_rng(0), fidelity=3)["epochs"] == 3
+
+
 def test_sample_without_priors_and_without_a_generator_is_nepss_uniform_draw() -> None:
     """sample(use_priors=False), a uniform draw as NePS's form makes, was a TypeError."""
     np.random.seed(0)
