@@ -18,6 +18,7 @@ import contextlib
 import functools
 import heapq
 import itertools
+import numbers
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar
 
@@ -59,7 +60,7 @@ def _count_value(value: Any) -> Any:
 def _count(_: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
     if value is None or (isinstance(value, str) and value in COUNT_WORDS):
         return
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
         raise ValueError(
             f"{attribute.name} must be a whole number >= 1, one of {list(COUNT_WORDS)} or None, "
             f"got {value!r}"
@@ -69,7 +70,7 @@ def _count(_: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
 def _mutation_type(_: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
     if isinstance(value, str) and value in MUTATION_TYPES:
         return
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 <= float(value) <= 1:
         raise ValueError(
             f"{attribute.name} must be one of {list(MUTATION_TYPES)} or the probability of a "
             f"mutation rather than a crossover (between 0 and 1), got {value!r}"

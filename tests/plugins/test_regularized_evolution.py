@@ -290,11 +290,14 @@ def _offspring(settings: RegularizedEvolutionSettings, history: TrialHistory, n:
     return [p.config for p in optimizer.ask(history, BudgetInfo(), n)]
 
 
-@pytest.mark.parametrize(("n_mutations", "counts"), [(3, {3}), ("half", {2}), ("random", {1, 2})])
+@pytest.mark.parametrize(
+    ("n_mutations", "counts"),
+    [(3, {3}), (np.int64(3), {3}), ("half", {2}), ("random", {1, 2})],  # NumPy's were refused
+)
 def test_n_mutations_moves_that_many_decisions(n_mutations: Any, counts: set[int]) -> None:
     configs, history = _tournament_of_five()
     settings = RegularizedEvolutionSettings(
-        population_size=5, sample_size=5, n_mutations=n_mutations
+        population_size=5, sample_size=5, n_mutations=n_mutations, mutation_type=np.int64(1)
     )
     moved = [len(_moved(child, configs[1])) for child in _children(settings, history, 60)]
     assert set(moved) == counts
