@@ -89,11 +89,11 @@ def ConfigWriter(
     """
     del root_directory  # the worker that records the trial draws the incumbent's curve
     context = trial_context.current()
+    if context is not None and not context.lead:  # a torchrun rank following rank 0's call,
+        return _Discarding()  # whose writer logs the trial (into the same folder)
     if pipeline_directory is None:
         if context is None:
             raise RuntimeError(_OUTSIDE.format(what="ConfigWriter"))
-        if not context.lead:  # a torchrun rank following rank 0, whose writer logs the trial
-            return _Discarding()
         pipeline_directory = context.pipeline_directory
         previous_pipeline_directory = context.previous_pipeline_directory
     own = Path(pipeline_directory)

@@ -25,8 +25,9 @@ from neps_core.models import Trial
 class EvaluationJob:
     """One trial to evaluate: the function and the exact keyword arguments to call it with.
 
-    ``context``: the trial and its folders, for ``call_evaluate_pipeline(..., context=...)``
-    (helpers the function calls, NePS's ``tblogger``, find the trial there).
+    ``context``: the trial, its folders and, in a seeded run, its seed, for
+    ``call_evaluate_pipeline(..., context=...)``: it seeds the global generators with it, and
+    helpers the function calls (NePS's ``tblogger``) find the trial there.
     """
 
     trial: Trial

@@ -148,6 +148,12 @@ def test_a_torchrun_follower_rank_writes_nothing(tmp_path: Path) -> None:
     follower = TrialContext("1", tmp_path, lead=False)
     assert call_evaluate_pipeline(log_epochs, {"lr": 0.5, "epochs": 3}, follower) == 1.5
     assert call_evaluate_pipeline(only_the_incumbent, {"x": 0.5}, follower) == 0.5
+    explicit = call_evaluate_pipeline(  # NePS's newer form, the folder given
+        lambda: neps.tblogger.ConfigWriter(pipeline_directory=tmp_path).add_scalar("x", 1.0),
+        {},
+        follower,
+    )
+    assert explicit is None
     assert list(tmp_path.iterdir()) == []
 
 
