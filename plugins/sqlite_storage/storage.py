@@ -285,6 +285,7 @@ class SQLiteStorage(Storage):
         except BaseException as error:
             if connection.in_transaction:
                 connection.execute("ROLLBACK")
+            self._root_recorded = False  # the rollback may have undone _record_root's write
             if isinstance(error, sqlite3.Error):
                 raise self.error(what, error) from error
             raise

@@ -373,6 +373,24 @@ def test_continuing_an_old_run_records_its_root_so_a_later_copy_is_refused(
     assert info is not None and info.root_directory == str(original.resolve())
 
 
+def test_a_failed_first_write_does_not_stop_the_root_being_recorded(tmp_path: Path) -> None:
+    # The first write recorded the root and marked it done; an optimizer error rolled the
+    # write back, and no later write of that storage recorded the root again.
+    original, database = tmp_path / "A", tmp_path / "scratch" / "a.db"
+    run_identity(original, 2, storage=f"sqlite:///{database}")
+    forget_the_root(database)
+
+    def failing(history: TrialHistory) -> list[Trial]:
+        raise RuntimeError("the optimizer failed")
+
+    with SQLiteStorage(original, url=f"sqlite:///{database}") as storage:
+        with pytest.raises(RuntimeError):
+            storage.transact(failing)
+        storage.transact(lambda history: [])
+        info = storage.load_info()
+    assert info is not None and info.root_directory == str(original.resolve())
+
+
 def old_root_with_an_absolute_database(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> tuple[Path, Path]:
