@@ -29,6 +29,7 @@ from neps_core.plugin_checks import plugin_errors
 from neps_core.plugin_manager import AD_HOC_ORIGIN, Plugins
 from neps_core.serialization import dump_yaml, to_plain, write_atomic
 from neps_core.shared_databases import (
+    names_the_stored_storage,
     refuse_a_database_of_another_run,
     refuse_a_root_sharing_the_database,
 )
@@ -69,10 +70,13 @@ def open_storage(
     stored = read_pointer(pointer)
     given = None if spec is None else _pointer_of(spec, plugins)
     if stored is not None and given is not None and given != stored:
-        raise SettingsError(
-            f"storage: {root} was started with storage {stored} but {given} was "
-            "given; continue with the original storage or migrate the run"
-        )
+        # Given by URL, the storage was found by it: an older storage.yaml may spell it otherwise.
+        cls = None if given["url"] is None else plugins.storages[given["name"]]
+        if cls is None or not names_the_stored_storage(root, stored, given, cls):
+            raise SettingsError(
+                f"storage: {root} was started with storage {stored} but {given} was "
+                "given; continue with the original storage or migrate the run"
+            )
     lost = _lost_pointer(root) if stored is None else None
     if lost is not None:
         # Run files are written only after the pointer: read it again, another worker may
@@ -188,7 +192,7 @@ def check_storage_options(root: Path, spec: ComponentSpec | None, plugins: Plugi
     chosen = _pointer_of(spec, plugins)
     with _construct(plugins.storages[chosen["name"]], root, chosen, plugins) as storage:
         if chosen["url"] is not None:  # before an overwrite deletes the root's own run
-            refuse_a_database_of_another_run(root, chosen, storage.load_info())
+            refuse_a_database_of_another_run(root, chosen, storage, storage.load_info())
 
 
 def _record_pointer(
@@ -204,7 +208,7 @@ def _record_pointer(
         info = storage.load_info()
         if no_new_run is not None and info is None:
             raise SettingsError(no_new_run)  # nothing written: a retry may choose any storage
-        refuse_a_database_of_another_run(root, chosen, info)
+        refuse_a_database_of_another_run(root, chosen, storage, info)
     except BaseException:
         storage.close()
         raise

@@ -20,13 +20,14 @@ from neps_core.storage_pointer import STORAGE_POINTER_FILE, read_pointer
 
 
 def refuse_a_database_of_another_run(
-    root: Path, chosen: dict[str, Any], info: RunInfo | None
+    root: Path, chosen: dict[str, Any], storage: Storage, info: RunInfo | None
 ) -> None:
     """A database given by URL that holds a run ``root``'s ``storage.yaml`` does not name
     holds another root's run, or one this root no longer has: never share or erase it."""
     if info is None or chosen["url"] is None:
         return
-    if read_pointer(root / STORAGE_POINTER_FILE) == chosen:
+    stored = read_pointer(root / STORAGE_POINTER_FILE)
+    if stored is not None and names_the_stored_storage(root, stored, chosen, type(storage)):
         return
     if owner_of(info) == root.resolve():  # the root was moved, deleted or started over
         raise StorageInUseError(
@@ -73,19 +74,41 @@ def owner_of(info: RunInfo | None) -> Path | None:
 
 
 def _names(owner: Path, root: Path, chosen: dict[str, Any], storage: Storage) -> bool:
-    """Whether ``owner``'s ``storage.yaml`` names the database ``root``'s names: the same
-    storage, and the same file as the storage finds it (``Storage.database_file``, which
-    reads a URL as an older version wrote it too), else the same URL once made absolute."""
-    cls = type(storage)
+    """Whether ``owner``'s ``storage.yaml`` names the database ``root``'s names."""
     try:
         theirs = read_pointer(owner / STORAGE_POINTER_FILE)
-        if theirs is None or theirs.get("name") != chosen["name"] or theirs.get("url") is None:
-            return False
-        their_url, my_url = str(theirs["url"]), str(chosen["url"])
-        their_file, my_file = cls.database_file(owner, their_url), cls.database_file(root, my_url)
+    except SettingsError:  # damaged: not the owner's run then
+        return False
+    if theirs is None or theirs.get("name") != chosen["name"] or theirs.get("url") is None:
+        return False
+    return _same_database(type(storage), root, str(chosen["url"]), owner, str(theirs["url"]))
+
+
+def names_the_stored_storage(
+    root: Path, stored: dict[str, Any], given: dict[str, Any], cls: type[Storage]
+) -> bool:
+    """Whether ``given`` (a run's storage as a call names it) is ``stored`` (``root``'s
+    ``storage.yaml``): equal, or but for URLs that lead ``cls`` to one database. A
+    ``storage.yaml`` of a version before ec24843 records a URL as given, which this version
+    may read otherwise: its four-slash form, as the errors advise, names the same run."""
+    if given == stored:
+        return True
+    if given.get("url") is None or stored.get("url") is None:
+        return False
+    if {**given, "url": None} != {**stored, "url": None}:
+        return False
+    return _same_database(cls, root, str(given["url"]), root, str(stored["url"]))
+
+
+def _same_database(cls: type[Storage], root: Path, url: str, other_root: Path, other: str) -> bool:
+    """Whether ``url`` read for ``root`` and ``other`` for ``other_root`` lead ``cls`` to one
+    database: the same file as it finds it (``Storage.database_file``, which reads a URL as
+    an older version wrote it too), else the same URL once made absolute."""
+    try:
+        their_file, my_file = cls.database_file(other_root, other), cls.database_file(root, url)
         if their_file is None or my_file is None:
-            return bool(cls.canonical_url(their_url) == cls.canonical_url(my_url))
-    except (SettingsError, StorageError):  # damaged, or no file of it is the owner's run
+            return bool(cls.canonical_url(other) == cls.canonical_url(url))
+    except (SettingsError, StorageError):  # no file of it is that root's run
         return False
     with contextlib.suppress(OSError):  # one missing: not the file this root's run is in
         return os.path.samefile(their_file, my_file)

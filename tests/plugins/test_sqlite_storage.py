@@ -416,6 +416,22 @@ def test_an_old_absolute_url_finds_its_database_where_that_records_the_root(
     assert not (tmp_path / "project" / "tmp").exists()  # nothing at the relative reading
 
 
+def test_an_old_absolute_url_continues_given_as_four_slashes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Its four-slash form, which the errors advise, names the same database, but was compared
+    # as text with the storage.yaml's URL: continuing was refused as another storage, and an
+    # overwrite as a database of a run "its storage.yaml does not name".
+    root, database = old_root_with_an_absolute_database(tmp_path, monkeypatch)
+    four_slashes = f"sqlite:///{database}"
+    assert run_identity(root, 4, storage=four_slashes).budget.used_evaluations == 4
+    fresh = run_identity(root, 2, storage=four_slashes, overwrite_root_directory=True)
+    assert fresh.budget.used_evaluations == 2
+    elsewhere = f"sqlite:///{tmp_path / 'other.db'}"  # another database is another storage
+    with pytest.raises(SettingsError, match="was started with storage"):
+        run_identity(root, 3, storage=elsewhere)
+
+
 def test_an_old_absolute_url_whose_database_records_no_root_names_both_readings(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
