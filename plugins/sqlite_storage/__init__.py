@@ -1,5 +1,6 @@
-"""The ``sqlite`` storage plugin: see ``.storage`` for the schema and guarantees, ``.location``
-for where the database lives, ``.schema`` for its tables."""
+"""The ``sqlite`` storage plugin: see ``.storage`` for its guarantees, ``.schema`` for its
+tables, ``.location`` for where the database lives and ``.older_versions`` for the databases of
+runs older versions started."""
 
 from collections.abc import Sequence
 
