@@ -177,7 +177,6 @@ def _advice(holder: str) -> str:
     if STOPPED in holder or holder == UNKNOWN_HOLDER:
         return "Resume or end it"
     return (
-        "It runs, so it may be busy: an optimizer decides under this lock (a Bayesian "
-        "optimization ask on many trials takes seconds, minutes on a loaded machine); "
-        "end it only if it hangs"
+        "It runs, so it may be busy: an optimizer decides under this lock (a custom "
+        "optimizer's model fit on many trials may take minutes); end it only if it hangs"
     )
