@@ -173,10 +173,14 @@ class ExclusiveLock:
 
 def _advice(holder: str) -> str:
     """What to do about ``holder`` (``ExclusiveLock._holder``): a stopped process holds the
-    lock until resumed or ended; a running one may be busy deciding under it."""
-    if STOPPED in holder or holder == UNKNOWN_HOLDER:
-        return "Resume or end it"
-    return (
-        "It runs, so it may be busy: an optimizer decides under this lock (a custom "
-        "optimizer's model fit on many trials may take minutes); end it only if it hangs"
+    lock until resumed or ended; a running one may be busy deciding under it; one the lock
+    table does not show (not Linux) may be either."""
+    busy = (
+        "may be busy: an optimizer decides under this lock (a custom optimizer's model fit "
+        "on many trials may take minutes); end it only if it hangs"
     )
+    if STOPPED in holder:
+        return "Resume or end it"
+    if holder == UNKNOWN_HOLDER:
+        return f"If it is stopped, resume or end it; if it runs, it {busy}"
+    return f"It runs, so it {busy}"

@@ -347,6 +347,26 @@ def test_a_stuck_lock_holder_gives_a_clear_error(
     assert _open(storages, root, lock_timeout=5).transact(lambda history: []) == []
 
 
+def test_a_lock_holder_the_lock_table_does_not_show_may_be_stopped_or_busy(
+    root: Path, tmp_path: Path, storages: list[DiskStorage], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Without /proc/locks (not Linux) the holder is unknown: it was told "Resume or end it"
+    # alone, which sends users to end a worker busy with a long ask.
+    monkeypatch.setattr("neps_core_plugins.disk_storage.locking.holders", lambda path: "")
+    holder = _worker(root, tmp_path, "hold", seconds=60)
+    assert holder.stdout is not None
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        impatient = _open(storages, root, lock_timeout=0.2)
+        with pytest.raises(StorageError, match="another process") as caught:
+            impatient.transact(lambda history: [])
+        assert "resume or end it" in str(caught.value) and "may be busy" in str(caught.value)
+    finally:
+        holder.kill()
+        holder.wait()
+        holder.stdout.close()
+
+
 def test_a_lock_held_through_another_handle_of_this_process_is_named_so(tmp_path: Path) -> None:
     """Two handles on one run in one process (a status() thread beside run()): the error
     blamed "another process (a stopped or suspended worker?)"."""
