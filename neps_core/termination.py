@@ -64,11 +64,32 @@ def signals_stop_the_worker() -> Iterator[None]:
                 taken[signum] = signal.signal(signum, _exit)
             elif callable(current):
                 taken[signum] = signal.signal(signum, _stopping_through(current))
+            if signum in taken:
+                _BEFORE_ANY_BLOCK.setdefault(signum, taken[signum])
     try:
         yield
     finally:
         for signum, handler in taken.items():
             signal.signal(signum, handler)  # type: ignore[arg-type]
+            if _BEFORE_ANY_BLOCK.get(signum) is handler:  # the outermost block ends
+                del _BEFORE_ANY_BLOCK[signum]
+
+
+#: While a block of :func:`signals_stop_the_worker` runs: each signal's handler before it.
+_BEFORE_ANY_BLOCK: dict[int, object] = {}
+
+
+def _handlers_of_before_in_a_forked_child() -> None:
+    """A process forked inside the block (a ``fork`` pool of the user's) ends on the signals
+    as before it: the block's ``SystemExit`` raised in a pool's worker left multiprocessing's
+    shared queue lock held, and the pool's ``terminate`` (its SIGTERM) then hung."""
+    with contextlib.suppress(ValueError):  # forked from another thread: none were set there
+        for signum, handler in _BEFORE_ANY_BLOCK.items():
+            signal.signal(signum, handler)  # type: ignore[arg-type]
+    _BEFORE_ANY_BLOCK.clear()
+
+
+os.register_at_fork(after_in_child=_handlers_of_before_in_a_forked_child)
 
 
 def reset_inherited_handlers() -> None:

@@ -3,6 +3,7 @@ does, and a client closed under a thread names the trial whose result it refuses
 
 from __future__ import annotations
 
+import multiprocessing
 import signal
 import subprocess
 import sys
@@ -81,3 +82,18 @@ def test_tell_on_a_client_closed_meanwhile_names_the_trial(tmp_path: Path) -> No
         client.tell(trial, 0.5)
     with pytest.raises(RuntimeError, match=r"^This AskAndTell client is closed$"):
         client.ask()
+
+
+def _sigterm_handler_is_the_default() -> None:
+    sys.exit(0 if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL else 3)
+
+
+def test_a_process_forked_in_the_block_ends_on_sigterm_as_before_it(root: Path) -> None:
+    """A fork pool's worker raised the block's SystemExit on the pool's terminate (SIGTERM),
+    which could leave the pool's shared queue lock held: the pool hung."""
+    with neps.AskAndTell(SPACE, root, optimizer="random_search"):
+        assert signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL
+        child = multiprocessing.get_context("fork").Process(target=_sigterm_handler_is_the_default)
+        child.start()
+        child.join(60)
+    assert child.exitcode == 0
