@@ -29,13 +29,13 @@ def refuse_a_database_of_another_run(
     stored = read_pointer(root / STORAGE_POINTER_FILE)
     if stored is not None and names_the_stored_storage(root, stored, chosen, type(storage)):
         return
-    if owner_of(info) == root.resolve():  # the root was moved, deleted or started over
+    owner = owner_of(info)
+    if owner == root.resolve():  # the root was moved, deleted or started over
         raise StorageInUseError(
             f"storage: {chosen['url']} holds a run started in {root} that its storage.yaml "
             "does not name (the root was moved, deleted or started again): continue that run "
             "where its root is now, or delete the database to start afresh"
         )
-    owner = owner_of(info)
     raise StorageInUseError(
         f"storage: {chosen['url']} already holds the run of another root directory"
         f"{'' if owner is None else f' ({owner})'}, and one database holds one run: give "
