@@ -1,9 +1,10 @@
 """A third party adds an optimizer with ``pip install``: found by entry point, run end to end.
 
-The distributions under tests/fixtures/ are pip-installed into the running interpreter, as a
-user would install a plugin. The example optimizer stays installed for the session (and is
-removed at its end unless it was installed before); the broken and the clashing plugin are
-removed again right after their test, so other tests' runs never see them.
+The distributions under tests/fixtures/ are pip-installed as a user would install a plugin, but
+into a folder of their own put on this process's ``sys.path`` (entry points are found there as
+in site-packages): other test processes (``pytest -n``) sharing the environment never see them.
+The example optimizer stays on the path for the session; the broken and the clashing plugin
+leave it right after their test, so other tests' runs never see them.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import importlib.metadata
+import os
 import shutil
 import subprocess
 import sys
@@ -39,65 +41,46 @@ def _pip(*arguments: str) -> None:
     command = [sys.executable, "-m", "pip", *arguments, "-q", "--disable-pip-version-check"]
     result = subprocess.run(command, capture_output=True, text=True, check=False)
     assert result.returncode == 0, f"{' '.join(command)} failed:\n{result.stdout}{result.stderr}"
-    importlib.invalidate_caches()
 
 
-def _install(name: str, workdir: Path) -> None:
-    """Install a fixture distribution from a copy, so no build files land in the repository."""
-    source = workdir / name
+@contextlib.contextmanager
+def _installed(name: str, workdir: Path) -> Iterator[None]:
+    """``name`` installed (from a copy, so no build files land in the repository) into a
+    folder that is on ``sys.path`` inside: found as an installed distribution there only."""
+    source, site = workdir / name, workdir / "site"
     shutil.copytree(FIXTURES / name.replace("-", "_"), source)
-    _pip("install", "--no-deps", "--no-build-isolation", str(source))
-
-
-def _installed(name: str) -> bool:
-    try:
-        importlib.metadata.distribution(name)
-    except importlib.metadata.PackageNotFoundError:
-        return False
-    return True
-
-
-def _uninstall(name: str, module: str) -> None:
-    _pip("uninstall", "-y", name)
-    sys.modules.pop(module, None)
+    _pip("install", "--no-deps", "--no-build-isolation", "--target", str(site), str(source))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.syspath_prepend(str(site))
+        try:
+            yield
+        finally:
+            sys.modules.pop(name.replace("-", "_"), None)
 
 
 @pytest.fixture(scope="session")
 def example_optimizer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[type]:
     """The example optimizer class, installed with pip and loaded through its entry point."""
-    was_installed = _installed(EXAMPLE)
-    _install(EXAMPLE, tmp_path_factory.mktemp("example"))
-    [entry_point] = [
-        ep
-        for ep in importlib.metadata.entry_points(group="neps_core")
-        if ep.dist is not None and ep.dist.name == EXAMPLE
-    ]
-    module = entry_point.load()
-    yield module.LocalSearch
-    if not was_installed:
-        _uninstall(EXAMPLE, "neps_core_example_optimizer")
-
-
-@contextlib.contextmanager
-def _installed_for_one_test(name: str, workdir: Path) -> Iterator[None]:
-    _install(name, workdir)
-    try:
-        yield
-    finally:
-        _uninstall(name, name.replace("-", "_"))
+    with _installed(EXAMPLE, tmp_path_factory.mktemp("example")):
+        [entry_point] = [
+            ep
+            for ep in importlib.metadata.entry_points(group="neps_core")
+            if ep.dist is not None and ep.dist.name == EXAMPLE
+        ]
+        yield entry_point.load().LocalSearch
 
 
 @pytest.fixture
 def broken_plugin(tmp_path: Path) -> Iterator[None]:
     """The broken distribution, installed for one test only."""
-    with _installed_for_one_test(BROKEN, tmp_path):
+    with _installed(BROKEN, tmp_path):
         yield
 
 
 @pytest.fixture
 def clashing_plugin(tmp_path: Path) -> Iterator[None]:
     """The distribution whose names clash with others', installed for one test only."""
-    with _installed_for_one_test(CLASHING, tmp_path):
+    with _installed(CLASHING, tmp_path):
         yield
 
 
@@ -221,6 +204,7 @@ def test_clashing_names_break_only_runs_that_select_them(
         capture_output=True,
         text=True,
         check=False,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},  # sees what this one does
     )
     assert listing.returncode == 0, listing.stderr  # the diagnosis tool works and shows it
     assert "conflicts (names claimed twice" in listing.stdout
