@@ -6,10 +6,12 @@ returns a dict whose ``metadata`` holds ``timestamp_start``, ``timestamp_end``, 
 evaluator (in-process, subprocess, cluster) stores them in the trial's metadata
 (``metadata.yaml`` in the trial's folder, ``Trial.metadata`` in Python).
 
-``peak_memory_mb`` is the peak of Python allocations during the call (``tracemalloc``; NumPy
-and PyTorch CPU tensors report to it too); ``max_rss_mb`` is the evaluating process's own peak
-resident size since it started (on Linux; elsewhere it may be its parent's), which sees native
-allocations but never goes down, so in a long-lived worker it is an upper bound.
+``peak_memory_mb`` is the peak of Python allocations traced during the call (``tracemalloc``;
+NumPy and PyTorch CPU tensors report to it too). The process has one tracer, so for calls that
+overlap (threads, nesting) it is the process's peak while the call ran, others' memory included.
+``max_rss_mb`` is the evaluating process's own peak resident size since it started (on Linux;
+elsewhere it may be its parent's), which sees native allocations but never goes down, so in a
+long-lived worker it is an upper bound.
 ``memory=False`` skips ``tracemalloc`` and its slow-down.
 """
 
@@ -18,7 +20,9 @@ from __future__ import annotations
 import contextlib
 import functools
 import inspect
+import os
 import sys
+import threading
 import time
 import tracemalloc
 from collections.abc import Callable, Iterator, Mapping
@@ -74,23 +78,71 @@ def profile(function: Any = None, *, memory: bool = True) -> Any:
     return decorate if function is None else decorate(function)
 
 
+class _Tracer:
+    """The process's one ``tracemalloc``, shared by the profiled calls that run at a time.
+
+    It has a single peak: a call that reset it when starting wiped the peaks of calls still
+    running, and one that stopped it when ending left them reading 0. So tracing runs from the
+    first call's start to the last one's end, and at every start and end the peak so far is
+    folded into each running call before it is reset: a call's peak is the highest over the
+    stretches it spans, which for overlapping calls includes the others' allocations. Tracing
+    a user started is left on.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._peaks: dict[object, int] = {}  # each running call's peak so far, in bytes
+        self._started = False  # whether the first running call started tracing
+
+    def begin(self) -> object:
+        """Start measuring a call; returns its key for ``end``."""
+        key = object()
+        with self._lock:
+            if not self._peaks:
+                self._started = not tracemalloc.is_tracing()
+                if self._started:
+                    tracemalloc.start()
+            self._fold()
+            self._peaks[key] = 0
+        return key
+
+    def end(self, key: object) -> int:
+        """The peak in bytes traced while the call ``key`` ran."""
+        with self._lock:
+            self._fold()
+            peak = self._peaks.pop(key)
+            if not self._peaks and self._started:
+                tracemalloc.stop()
+        return peak
+
+    def _fold(self) -> None:
+        """Credit the peak since the last start or end to every running call; start anew."""
+        peak = tracemalloc.get_traced_memory()[1]
+        for key, so_far in self._peaks.items():
+            self._peaks[key] = max(so_far, peak)
+        tracemalloc.reset_peak()
+
+    def unlock_after_fork(self) -> None:
+        """A thread forking while another held the lock must not leave the child's held."""
+        self._lock = threading.Lock()
+
+
+_TRACER = _Tracer()
+if hasattr(os, "register_at_fork"):  # not on Windows, which cannot fork
+    os.register_at_fork(after_in_child=_TRACER.unlock_after_fork)
+
+
 @contextlib.contextmanager
 def _measured(memory: bool) -> Iterator[dict[str, Any]]:
     """The profile record of the block, filled in when it ends (left empty if it raises)."""
-    tracing = memory and not tracemalloc.is_tracing()
-    if tracing:
-        tracemalloc.start()
-    elif memory:
-        tracemalloc.reset_peak()
+    key = _TRACER.begin() if memory else None
     start = time.time()
     started = time.perf_counter()
     record: dict[str, Any] = {}
     try:
         yield record
-        peak = tracemalloc.get_traced_memory()[1] if memory else None
     finally:
-        if tracing:
-            tracemalloc.stop()
+        peak = None if key is None else _TRACER.end(key)
     elapsed = time.perf_counter() - started
     record.update(
         timestamp_start=start,

@@ -5,7 +5,10 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
+import threading
 import time
+import tracemalloc
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -149,6 +152,56 @@ def test_exceptions_propagate_unchanged_and_tracing_is_stopped() -> None:
     with pytest.raises(ArithmeticError, match="boom"):
         evaluate(x=1.0)
     assert not tracemalloc.is_tracing()
+
+
+def test_calls_overlapping_in_threads_each_keep_their_peak() -> None:
+    # The process has one tracer: the second call's start reset the peak the first had
+    # reached (it reported ~0 MB), and the first one's end stopped tracing under the second
+    # (it reported 0.0), as in the ask-and-tell thread-pool loop.
+    first_freed, second_started = threading.Event(), threading.Event()
+    first_ended = threading.Event()
+
+    @neps.profile
+    def first(x: float) -> float:
+        block = bytearray(8 * 1024 * 1024)  # an 8 MB peak, freed before the second starts
+        del block
+        first_freed.set()
+        second_started.wait()
+        return x
+
+    @neps.profile
+    def second(x: float) -> float:
+        second_started.set()
+        first_ended.wait()
+        block = bytearray(8 * 1024 * 1024)  # its 8 MB peak, once the first has ended
+        del block
+        return x
+
+    with ThreadPoolExecutor(2) as pool:
+        early = pool.submit(first, x=0.0)
+        first_freed.wait()
+        late = pool.submit(second, x=0.0)
+        early_peak = early.result()["metadata"]["peak_memory_mb"]
+        first_ended.set()
+        late_peak = late.result()["metadata"]["peak_memory_mb"]
+    assert early_peak >= 8.0
+    assert late_peak >= 8.0
+    assert not tracemalloc.is_tracing()  # stopped by the last call to end
+
+
+def test_a_nested_profiled_call_keeps_the_outer_calls_peak() -> None:
+    @neps.profile
+    def helper() -> float:
+        return 1.0
+
+    @neps.profile
+    def evaluate(x: float) -> float:
+        block = bytearray(8 * 1024 * 1024)  # an 8 MB peak, before the helper reset it (0.03)
+        del block
+        helper()
+        return x
+
+    assert evaluate(x=0.0)["metadata"]["peak_memory_mb"] >= 8.0
 
 
 def test_the_signature_is_kept_for_injection() -> None:
