@@ -106,6 +106,15 @@ def _refuse_an_unimportable_script() -> None:
     )
 
 
+def _ran_on(worker: str | None, error: BaseException | None = None) -> dict[str, str]:
+    """The trial's metadata naming its worker, whose logs say why a trial hung or died; of a
+    task dask gave up on (``KilledWorker``), the last worker that died running it (dask ran it
+    again elsewhere after each death, where no clock of ours may have noted the worker)."""
+    if isinstance(error, _distributed().KilledWorker):
+        worker = str(error.last_worker.address)
+    return {} if worker is None else {"dask_worker": worker}
+
+
 class _NonDaemonicWorkers:
     """dask's ``distributed.worker.daemon: False`` while any LocalCluster started here runs.
 
@@ -319,6 +328,7 @@ class DaskEvaluator(Evaluator):
                 trial_id=trial_id,
                 error=error or RuntimeError(f"the dask task ended as {task.future.status}"),
                 duration=duration,
+                metadata=_ran_on(task.worker, error),
             )
         (kind, value, trace, duration), worker = task.future.result()
         if kind == "error":  # a pickle of our own worker's, which may still not load here
@@ -329,15 +339,15 @@ class DaskEvaluator(Evaluator):
         # Judged by its own time: its clock here may never have started (a silent worker not
         # ended here), or this process was busy past its deadline.
         captured = (kind, value, trace, duration)
-        metadata = {} if worker is None else {"dask_worker": worker}
-        return outcome_of(trial_id, captured, metadata, timeout=task.timeout)
+        return outcome_of(trial_id, captured, _ran_on(worker), timeout=task.timeout)
 
     def _time_out(self, trial_id: str, task: _Task) -> EvaluationOutcome:
+        worker = task.worker  # read first: stopping forgets where the tasks ran
         workers = self._stop([task]) if self.settings.kill_on_timeout else []
         if not self.settings.kill_on_timeout:
             task.future.cancel()
-            if task.worker is not None:  # its thread runs on, and may keep the worker silent
-                self._abandoned_on.add(task.worker)
+            if worker is not None:  # its thread runs on, and may keep the worker silent
+                self._abandoned_on.add(worker)
         return EvaluationOutcome(
             trial_id=trial_id,
             error=EvaluationTimeoutError(
@@ -346,6 +356,7 @@ class DaskEvaluator(Evaluator):
                 + (f" and worker(s) {workers} killed" if workers else ""),
             ),
             duration=time.monotonic() - (task.started or task.submitted),
+            metadata=_ran_on(worker),
         )
 
     def _stop(self, tasks: Sequence[_Task]) -> list[str]:

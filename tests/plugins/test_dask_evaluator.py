@@ -253,6 +253,53 @@ def test_the_timeout_counts_from_when_a_worker_takes_the_trial(
     assert errors == []
 
 
+def dask_worker_of(root: Path, trial_id: int) -> str:
+    path = root / "configs" / f"config_{trial_id}" / "metadata.yaml"
+    return str(yaml.safe_load(path.read_text())["metadata"]["dask_worker"])
+
+
+@pytest.mark.slow
+def test_a_trial_that_timed_out_names_the_worker_that_ran_it(root: Path) -> None:
+    # Its metadata was empty: the worker was left out of the timeout's outcome, the very
+    # trial whose worker's logs one reads.
+    summary = neps.run(
+        hang_first,
+        {"x": neps.Float(0.0, 1.0)},
+        root_directory=root,
+        evaluations_to_spend=1,
+        ignore_errors=True,
+        evaluator={"name": "dask", "n_workers": 1, "timeout": 2.0},
+    )
+    assert summary.counts["failed"] == 1, summary.counts
+    report = yaml.safe_load((root / "configs" / "config_1" / "report.yaml").read_text())
+    worker = dask_worker_of(root, 1)
+    assert worker.startswith("tcp://") and f"worker(s) ['{worker}'] killed" in report["error"]
+
+
+def end_the_worker_process(x: float) -> float:
+    os._exit(1)
+
+
+@pytest.mark.slow
+def test_a_trial_that_ended_its_worker_names_that_worker(root: Path) -> None:
+    # dask's KilledWorker failed the trial with empty metadata: no timeout, so no clock of
+    # ours had noted where it ran.
+    with dask.config.set({"distributed.scheduler.allowed-failures": 0}):  # one death ends it
+        summary = neps.run(
+            end_the_worker_process,
+            {"x": neps.Float(0.0, 1.0)},
+            root_directory=root,
+            evaluations_to_spend=1,
+            ignore_errors=True,
+            evaluator={"name": "dask", "n_workers": 1},
+        )
+    assert summary.counts["failed"] == 1, summary.counts
+    report = yaml.safe_load((root / "configs" / "config_1" / "report.yaml").read_text())
+    assert report["error"].startswith("KilledWorker")
+    worker = dask_worker_of(root, 1)
+    assert worker.startswith("tcp://") and worker in report["error"]
+
+
 def hold_the_gil_for_a_minute(x: float) -> float:
     import ctypes
 
