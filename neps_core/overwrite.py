@@ -30,6 +30,7 @@ from neps_core.run_storage import (
     refuse_an_unfinished_migration,
 )
 from neps_core.summary_folder import SUMMARY_FOLDER, SUMMARY_FOLDER_FILES
+from neps_core.tblogger import EVENT_FILES, INCUMBENT_DIRECTORY
 from neps_core.termination import signals_stop_the_worker
 
 logger = logging.getLogger(__name__)
@@ -48,6 +49,7 @@ MADE_BY_A_RUN = frozenset(
         "plots",
         SUMMARY_FOLDER,
         "tensorboard",
+        INCUMBENT_DIRECTORY,
         "run.db",
         "run.db-wal",
         "run.db-shm",
@@ -170,13 +172,14 @@ def _not_of_a_run(root: Path) -> list[str]:
 
 
 #: Folders a project may have too, and what a run writes into them: trial folders, the
-#: TensorBoard logger's trial folders, ``neps-core plot``'s files, NePS's summary files
-#: (folders: ``True``).
+#: TensorBoard logger's trial folders, ``neps-core plot``'s files, NePS's summary files, the
+#: event files of the ``tblogger``'s incumbent curve (folders: ``True``).
 SHARED_FOLDERS = {
     "configs": (("config_*", True),),
     "tensorboard": (("trial_*", True),),
     "plots": tuple((name, False) for name in PLOT_FILES),
     SUMMARY_FOLDER: tuple((name, False) for name in SUMMARY_FOLDER_FILES),
+    INCUMBENT_DIRECTORY: ((EVENT_FILES, False),),
 }
 
 

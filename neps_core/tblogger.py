@@ -38,6 +38,8 @@ EVENTS_HOME_FILE = "tbevents_home.txt"
 #: Left in a trial's folder to ask the worker for the incumbent's curve when it ends.
 INCUMBENT_MARKER = ".neps_tblogger_incumbent"
 INCUMBENT_DIRECTORY = "summary_tb"
+#: The names of the event files a ``SummaryWriter`` writes (the incumbent's among them).
+EVENT_FILES = "events.out.tfevents.*"
 INCUMBENT_TAG = "Summary/Incumbent_graph"
 
 #: NePS's older tblogger calls, which log through ``ConfigWriter`` here.

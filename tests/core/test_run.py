@@ -17,12 +17,14 @@ from typing import Any, ClassVar
 import attrs
 import pytest
 import yaml
+from tensorboard_events import scalars
 
 import neps_core as neps
 from neps_core.errors import SettingsError, StorageError, UnknownPluginError
 from neps_core.inspection import read_run
 from neps_core.models import Trial, TrialState
 from neps_core.serialization import make_converter, to_plain
+from neps_core.tblogger import INCUMBENT_TAG
 from neps_core_plugins.random_search import RandomSearch
 from neps_core_plugins.sync_evaluator import SyncEvaluator
 
@@ -403,6 +405,31 @@ def test_overwriting_a_run_beside_the_users_files_keeps_them(tmp_path: Path, sto
     configs = sorted(p.name for p in (tmp_path / "configs").iterdir())
     assert configs == ["config_1", "config_small.yaml", "model.yaml"]
     assert not (tmp_path / ".neps_core_ranks").exists()  # the old run's torchrun channel
+
+
+def log_the_incumbent(x: float, depth: int) -> float:
+    neps.tblogger.WriteIncumbent()
+    return x
+
+
+@pytest.mark.parametrize("notes", [False, True], ids=["the run's only", "beside the user's"])
+def test_overwrite_starts_the_incumbent_curve_over(tmp_path: Path, notes: bool) -> None:
+    # The old run's event file stayed in summary_tb/ (a folder the overwrite took for the
+    # user's), and TensorBoard drew the old and the new run's points as one curve.
+    own = tmp_path / "summary_tb" / "notes.md"
+    neps.run(log_the_incumbent, SPACE, root_directory=tmp_path, evaluations_to_spend=2)
+    if notes:
+        own.write_text("the user's own\n")
+    neps.run(
+        log_the_incumbent,
+        SPACE,
+        root_directory=tmp_path,
+        evaluations_to_spend=1,
+        overwrite_root_directory=True,
+    )
+    assert [step for step, _ in scalars(tmp_path / "summary_tb", INCUMBENT_TAG)] == [0]
+    assert len(list((tmp_path / "summary_tb").glob("events.out.tfevents.*"))) == 1
+    assert own.is_file() is notes
 
 
 @pytest.mark.parametrize(
