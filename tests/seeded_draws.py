@@ -15,6 +15,18 @@ def draws(x: float) -> dict[str, Any]:
     return {"objective_to_minimize": x, "extra": extra}
 
 
+def first_draws(x: float) -> dict[str, Any]:
+    """The first three draws of Python's, NumPy's and PyTorch's global generators."""
+    import torch
+
+    extra = {
+        "random": [random.random() for _ in range(3)],
+        "numpy": np.random.rand(3).tolist(),
+        "torch": torch.rand(3, dtype=torch.float64).tolist(),
+    }
+    return {"objective_to_minimize": x, "extra": extra}
+
+
 def torch_draw(x: float) -> dict[str, Any]:
     """What PyTorch's default generator draws first; torch imported by the call, as a script
     does that imports it in its function only (a fresh interpreter has not loaded it yet)."""

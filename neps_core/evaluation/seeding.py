@@ -17,18 +17,19 @@ from typing import Any
 
 import attrs
 
+
+def _seed_numpy(numpy: Any, seed: int) -> None:
+    """Seed NumPy's legacy generator with four words of ``SeedSequence(seed)``, all 64 bits of
+    ``seed`` mixed. Its 32-bit words themselves, the key ``random.seed(seed)`` builds, started
+    both Mersenne Twisters alike (``random.random() == np.random.rand()`` in every trial)."""
+    numpy.random.seed(numpy.random.SeedSequence(seed % 2**64).generate_state(4))
+
+
 #: Libraries seeded beside Python's ``random``, never imported for it (a child would pay).
 _SEEDERS: dict[str, Callable[[Any, int], Any]] = {
-    "numpy": lambda numpy, seed: numpy.random.seed(_numpy_seed(seed)),
+    "numpy": _seed_numpy,
     "torch": lambda torch, seed: torch.manual_seed(seed % 2**64),
 }
-
-
-def _numpy_seed(seed: int) -> int | list[int]:
-    """``seed`` as NumPy's legacy ``np.random.seed`` takes it whole: below 2**32 itself (as
-    ``np.random.seed(seed)``), else its two 32-bit words."""
-    seed %= 2**64
-    return seed if seed < 2**32 else [seed & 0xFFFFFFFF, seed >> 32]
 
 
 def seed_global_generators(seed: int) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from seeded_draws import draws, torch_draw, weights
+from seeded_draws import draws, first_draws, torch_draw, weights
 
 import neps_core as neps
 from neps_core.evaluation.seeding import seed_global_generators
@@ -116,6 +116,23 @@ def test_trials_whose_32_bit_seeds_collided_draw_differently() -> None:
     low = np.random.rand()
     seed_global_generators(5 + 2**32)  # NumPy took the seed modulo 2**32
     assert np.random.rand() != low
+
+
+def test_python_numpy_and_torch_draw_apart_in_a_trial(tmp_path: Path) -> None:
+    # NumPy's legacy seed took a trial's 64-bit seed as its two 32-bit words, the very key
+    # random.seed builds: random.random() == np.random.rand() in every trial of every run.
+    seen = []
+    for index in range(2):
+        root = tmp_path / str(index)
+        neps.run(first_draws, SPACE, root_directory=root, evaluations_to_spend=3, seed=0)
+        seen.append(extras(root))
+    assert seen[0] == seen[1]  # still repeatable
+    for drawn in seen[0].values():
+        values = [value for generator in drawn.values() for value in generator]
+        assert len(set(values)) == 9, drawn
+    for seed in (0, 2**40):  # the worker's own generators, seeded as run() starts
+        seed_global_generators(seed)
+        assert len({random.random(), np.random.rand(), torch.rand(1).item()}) == 3
 
 
 REPORT_THE_SEED = """
