@@ -101,7 +101,8 @@ def run(
         evaluator: Where trials run: ``"sync"`` (this process), ``"subprocess"``,
             ``"process_pool"``, ``"dask"``, ``"slurm"``, ... with options as for
             ``optimizer``.
-        plugins: Plugin objects (or ``"module:name"``) for this call only, e.g. observers.
+        plugins: Plugin objects (or ``"module:name"``) for this call only, e.g. observers;
+            one alone needs no list.
         seed: Seeds the optimizer, and before each trial's call, in the process making it,
             Python's, NumPy's and PyTorch's global generators from the seed and the trial's
             id; a continued run keeps the seed it started with.

@@ -13,6 +13,7 @@ import contextlib
 import importlib
 import sys
 import traceback
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -141,12 +142,16 @@ def named_in_run(setting: str, value: Any) -> Any:
     """A ``run()`` argument naming objects as a run config does, resolved from the working
     directory: ``evaluate_pipeline="path/to/file.py:name"`` (or ``"module:name"``), and
     ``plugins=["module", "module:name", ...]``. Anything else is returned unchanged.
+
+    One plugin alone (``plugins=my_module``, ``"module:name"``, an instance) is a list of one:
+    ``list()`` of it failed with "'module' object is not iterable", naming no setting.
     """
     locator = CodeLocator("run()", Path.cwd())
     if setting == "evaluate_pipeline" and isinstance(value, str):
         return locator.load(setting, value)
     if setting == "plugins":
-        entries = [value] if isinstance(value, str) else list(value)
+        several = isinstance(value, Iterable) and not isinstance(value, str)
+        entries = list(value) if several else [value]
         return tuple(
             locator.plugin(f"plugins[{index}]", entry)
             if isinstance(entry, str)

@@ -4,6 +4,7 @@ that do not use the plugin (or failing mid-run with an error that names no plugi
 from __future__ import annotations
 
 import json
+import types
 from collections.abc import Callable
 from typing import Any
 
@@ -174,6 +175,21 @@ class CountsFinished:
 def test_a_plugin_class_passed_to_run_is_instantiated(neps_run: Run) -> None:
     neps_run(plugins=[CountsFinished])  # its hooks were called unbound, without ``self``
     assert CountsFinished.finished == 5
+
+
+def test_one_plugin_module_alone_needs_no_list(neps_run: Run) -> None:
+    # plugins=my_module raised SettingsError("'module' object is not iterable"), naming
+    # neither the setting nor the module, where plugins="my_module" worked.
+    module = types.ModuleType("counts_finished")
+    finished: list[str] = []
+
+    @neps.hookimpl
+    def neps_trial_finished(trial: neps.Trial) -> None:
+        finished.append(trial.id)
+
+    module.neps_trial_finished = neps_trial_finished  # type: ignore[attr-defined]
+    neps_run(plugins=module)
+    assert finished == ["1", "2", "3", "4", "5"]
 
 
 def test_a_plugin_class_that_needs_arguments_is_refused_at_once(neps_run: Run) -> None:
