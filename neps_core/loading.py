@@ -18,7 +18,7 @@ import yaml
 from neps_core.budget_file import BUDGET_FILE
 from neps_core.components import resolve_space
 from neps_core.config import run_directory
-from neps_core.errors import ConfigIdMissingError, NepsCoreError
+from neps_core.errors import ConfigIdMissingError, NepsCoreError, SettingsError
 from neps_core.interfaces import Storage
 from neps_core.models import Trial, trial_id
 from neps_core.plugin_manager import load_plugins
@@ -109,9 +109,11 @@ def load_config(
     Raises:
         ConfigIdMissingError: ``path_or_root`` is a run's root and no ``config_id`` was given
             (a ``ValueError``, as in NePS).
-        TypeError: Two spaces, too many arguments, or one given positionally and by keyword.
+        TypeError: Two spaces, too many arguments, one given positionally and by keyword, or
+            a positional one that is neither a config id nor a space.
     """
-    config_id, pipeline_space = _id_and_space(id_and_space, config_id, pipeline_space)
+    config_id, given = _id_and_space(id_and_space, config_id, pipeline_space)
+    space = _resolved(given, positional=given is not pipeline_space)  # else the keyword's
     path = user_path(path_or_root, "path_or_root")
     if not (path / STORAGE_POINTER_FILE).is_file() and runs_below(path):
         raise FileNotFoundError(no_run(path))  # the root given to run(task_id=...)
@@ -124,17 +126,17 @@ def load_config(
         )
     if config_id is not None or path.is_dir():  # the folder may be gone, not its record
         path = path / "config.yaml"
-    elif path.name == BEST_CONFIG_FILE and (best := _best_config(path, pipeline_space)):
+    elif path.name == BEST_CONFIG_FILE and (best := _best_config(path, space)):
         return best
     elif path.name in NOT_A_CONFIG and _written_by_a_run(path):
         raise NepsCoreError(
             f"{path} is not a configuration but a run's {path.name}: pass a trial's "
             f"config.yaml, its folder, or the run's root with config_id="
         )
-    config, saved = _from_the_run(path.parent, with_space=pipeline_space is None)
+    config, saved = _from_the_run(path.parent, with_space=space is None)
     if config is None:
         config = _read_config_file(path)
-    return _as_received(config, path, pipeline_space, saved)
+    return _as_received(config, path, saved if space is None else space)
 
 
 def _id_and_space(given: tuple[Any, ...], config_id: Any, pipeline_space: Any) -> tuple[Any, Any]:
@@ -184,16 +186,29 @@ def _short(value: Any) -> str:
     return shortened(safe_repr(value), 60)
 
 
+def _resolved(space: Any, *, positional: bool) -> PipelineSpace | None:
+    """The space given to ``load_config``, checked first: ``load_config(root, 3.0)`` took
+    3.0 for a space and asked for the ``config_id`` it was meant to be, naming no 3.0."""
+    if space is None or isinstance(space, PipelineSpace):
+        return space
+    try:
+        return resolve_space(space, load_plugins())
+    except SettingsError as error:
+        if not positional:
+            raise
+        raise TypeError(
+            f"load_config got {_short(space)}, neither a config id (a str or int) nor a "
+            f"space: {error}"
+        ) from None
+
+
 def _as_received(
-    config: Mapping[str, Any], path: Path, pipeline_space: Any, saved: PipelineSpace | None
+    config: Mapping[str, Any], path: Path, space: PipelineSpace | None
 ) -> dict[str, Any]:
-    """``config`` (read from ``path``) resolved by the space given, else by the run's."""
-    if pipeline_space is not None:
-        space = resolve_space(pipeline_space, load_plugins())
-    elif saved is None:  # outside any run
+    """``config`` (read from ``path``) resolved by ``space`` (the one given, else the
+    run's); as stored, without its underscore-prefixed entries, outside any run."""
+    if space is None:
         return {k: v for k, v in config.items() if not str(k).startswith("_")}
-    else:
-        space = saved
     try:
         space.validate_config(config)
     except ValueError as error:
@@ -211,16 +226,16 @@ def _written_by_a_run(path: Path) -> bool:
     )
 
 
-def _best_config(path: Path, pipeline_space: Any) -> dict[str, Any] | None:
+def _best_config(path: Path, space: PipelineSpace | None) -> dict[str, Any] | None:
     """The configuration a run's ``best_config.yaml`` holds: its trial's, in the run; as
     stored in a copy; ``None`` for a file of that name that is a configuration itself."""
     best = _read_config_file(path)
     if _written_by_a_run(path):
         if best.get("trial_id") is None:
             raise NepsCoreError(f"{path} names no best trial")
-        return load_config(path.parent, best["trial_id"], pipeline_space)
+        return load_config(path.parent, best["trial_id"], space)
     if "trial_id" in best and isinstance(best.get("config"), Mapping):
-        return _as_received(best["config"], path, pipeline_space, None)
+        return _as_received(best["config"], path, space)
     return None
 
 

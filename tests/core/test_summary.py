@@ -394,6 +394,10 @@ def test_load_config_takes_a_numpy_integer_as_the_config_id(
         (("1",), {"config_id": "1"}, "config_id twice"),
         ((SPACE, "1"), {"config_id": "2"}, "config_id twice"),
         (("1", SPACE, "1"), {}, "got 4 positional arguments"),
+        # A float id (pandas') was taken for the space: the root asked for config_id=, or a
+        # trial folder said no adapter accepts a float, neither naming the 3.0.
+        ((3.0,), {}, r"got 3\.0, neither a config id \(a str or int\) nor a space"),
+        (("1", 3.0), {}, r"got 3\.0, neither a config id"),
     ],
 )
 def test_load_config_refuses_arguments_it_cannot_tell_apart(
