@@ -8,7 +8,6 @@ start a new run (no space) is refused by ``open_storage`` itself, so a bad call 
 from __future__ import annotations
 
 import functools
-import inspect
 import logging
 import time
 from typing import Any
@@ -25,7 +24,6 @@ from neps_core.components import (
 )
 from neps_core.config import RunSettings
 from neps_core.errors import SettingsError, add_note
-from neps_core.evaluation.processes import Command
 from neps_core.history import TrialHistory
 from neps_core.interfaces import Optimizer, Storage
 from neps_core.interfaces.optimizer import first_multi_objective
@@ -35,7 +33,7 @@ from neps_core.models import RunInfo
 from neps_core.overwrite import overwrite_run
 from neps_core.plugin_manager import Plugins
 from neps_core.presence import Overwrite, processes_present
-from neps_core.run_context import INJECTABLE, RunContext, injected_names
+from neps_core.run_context import RunContext
 from neps_core.run_info import initialize_run, recorded_settings, stored_space
 from neps_core.run_storage import (
     STORAGE_POINTER_FILE,
@@ -43,6 +41,7 @@ from neps_core.run_storage import (
     open_storage,
     runs_below,
 )
+from neps_core.signature_checks import refuse_arguments_no_one_passes, refuse_injected_names
 from neps_core.space import PipelineSpace
 
 logger = logging.getLogger(__name__)
@@ -63,7 +62,7 @@ def connect(settings: RunSettings, plugins: Plugins, checked: Checked | None = N
         space = resolve_space(settings.pipeline_space, plugins)
         optimizer = _optimizer(settings, space, plugins)
         if not (settings.root_directory / STORAGE_POINTER_FILE).exists():  # nothing written yet
-            _refuse_arguments_no_one_passes(settings, space)
+            refuse_arguments_no_one_passes(settings, space)
     evaluator = build_evaluator(settings.evaluator, plugins)
     storage = open_storage(
         settings.root_directory,
@@ -80,7 +79,7 @@ def connect(settings: RunSettings, plugins: Plugins, checked: Checked | None = N
             assert space is not None  # open_storage refused a new run
             optimizer = _optimizer(settings, space, plugins)
         started = initialize_run(storage, space, optimizer, settings.seed, plugins.converter)
-        _refuse_arguments_no_one_passes(settings, space)  # continued: after the space check
+        refuse_arguments_no_one_passes(settings, space)  # continued: after the space check
         seed_of_the_run = settings.seed is None and started.seed is not None
         if seed_of_the_run:
             # The seed belongs to the run: continuing without one continues the same stream.
@@ -139,7 +138,7 @@ def check_new_run(settings: RunSettings, plugins: Plugins) -> Checked:
         )
     space = resolve_space(settings.pipeline_space, plugins)
     optimizer = _optimizer(settings, space, plugins)
-    _refuse_arguments_no_one_passes(settings, space)
+    refuse_arguments_no_one_passes(settings, space)
     evaluator = build_evaluator(settings.evaluator, plugins)  # dask's connects to count threads
     with plugins.errors_of("evaluator", type(evaluator)):
         evaluator.close()
@@ -151,7 +150,7 @@ def _optimizer(
     settings: RunSettings, space: PipelineSpace, plugins: Plugins, *, multi_objective: bool = False
 ) -> Optimizer:
     check_run_fits_space(settings, space)
-    _refuse_injected_names(settings, space)
+    refuse_injected_names(settings, space)
     cls = select_optimizer_class(
         settings.optimizer, space, settings, plugins, multi_objective=multi_objective
     )
@@ -300,97 +299,3 @@ def _warn_if_joining_with_other_budgets(settings: RunSettings, history: TrialHis
         mine or "none",
         before or "none",
     )
-
-
-def _refuse_injected_names(settings: RunSettings, space: PipelineSpace) -> None:
-    """A parameter named like an argument the framework injects would be silently replaced."""
-    if settings.evaluate_pipeline is None:
-        return
-    clash = [
-        name for name in injected_names(settings.evaluate_pipeline) if name in space.parameters
-    ]
-    if clash:
-        raise SettingsError(
-            f"pipeline_space parameter(s) {clash} have the name(s) of argument(s) the framework "
-            "passes to evaluate_pipeline, which would replace their sampled value; rename them"
-        )
-
-
-def _refuse_arguments_no_one_passes(settings: RunSettings, space: PipelineSpace) -> None:
-    """Refuse a signature that fails every trial with a ``TypeError``, before the first one:
-    a required parameter that is neither a space entry nor injected, or an entry that
-    ``evaluate_pipeline`` does not accept (no parameter of that name, no ``**kwargs``).
-
-    The signature a wrapper shows is its own (``follow_wrapped=False``): a decorator may
-    supply arguments of the function it wraps.
-    """
-    function = settings.evaluate_pipeline
-    if function is None:
-        return
-    if isinstance(function, Command):
-        _refuse_placeholders_of_nothing(function, space)
-        return
-    try:
-        parameters = inspect.signature(function, follow_wrapped=False).parameters
-    except (TypeError, ValueError):  # no signature to read (a builtin, a C extension)
-        return
-    entries = _passed_entries(space)
-    by_name = {
-        name
-        for name, parameter in parameters.items()
-        if parameter.kind
-        in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
-    }
-    required = [
-        name
-        for name, parameter in parameters.items()
-        if parameter.default is inspect.Parameter.empty
-        and parameter.kind not in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
-    ]
-    passed_by_name = (entries | set(INJECTABLE)) & by_name
-    missing = [name for name in required if name not in passed_by_name]
-    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
-    unaccepted = [] if takes_any else sorted(entries - by_name)
-    if missing:
-        hint = _hint_for(missing)
-        raise SettingsError(
-            f"evaluate_pipeline requires {', '.join(map(repr, missing))}, which no trial "
-            f"passes: it receives the space's entries ({', '.join(sorted(entries))}) by name "
-            f"and, if it names them, {', '.join(INJECTABLE)}{hint}; add the parameter to the "
-            "space or give it a default"
-        )
-    if unaccepted:
-        raise SettingsError(
-            f"evaluate_pipeline does not accept the space's entries "
-            f"{', '.join(map(repr, unaccepted))}, which every trial passes by name: add them "
-            "as parameters (or **kwargs), or remove them from the space"
-        )
-
-
-def _refuse_placeholders_of_nothing(command: Command, space: PipelineSpace) -> None:
-    """A placeholder that names no entry fails every trial with a ``KeyError`` (one naming a
-    ``_``-prefixed entry too: those are not passed on)."""
-    entries = _passed_entries(space)
-    if unknown := sorted(command.placeholders() - entries - set(INJECTABLE)):
-        raise SettingsError(
-            f"{command!r}: placeholder(s) {', '.join('{' + name + '}' for name in unknown)} "
-            f"name no entry of the space ({', '.join(sorted(entries))}) and none of "
-            f"{', '.join(INJECTABLE)}; write {{{{ and }}}} for literal braces"
-        )
-
-
-def _passed_entries(space: PipelineSpace) -> set[str]:
-    """The space's entries each trial passes on by name: not the ``_``-prefixed ones."""
-    return {name for name in space.parameters if not name.startswith("_")}
-
-
-def _hint_for(missing: list[str]) -> str:
-    """Where a required parameter comes from another library's contract, what to write."""
-    if any("working_directory" in name for name in missing):
-        return " (NePS's working_directory is pipeline_directory here)"
-    if missing == ["job"]:
-        return (
-            " (DeepHyper's run(job) reads job.parameters; here each entry is an argument of "
-            "its own, and the return value is minimized where DeepHyper maximizes it)"
-        )
-    return ""
