@@ -62,6 +62,13 @@ def refuse_arguments_no_one_passes(settings: RunSettings, space: PipelineSpace) 
     missing = [name for name in required if name not in passed_by_name]
     takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
     unaccepted = [] if takes_any else sorted(entries - by_name)
+    positional = [n for n in missing if parameters[n].kind is inspect.Parameter.POSITIONAL_ONLY]
+    if positional:  # "which no trial passes: it receives (x) by name" contradicted itself
+        raise SettingsError(
+            f"evaluate_pipeline's {', '.join(map(repr, positional))} is positional-only (before "
+            "its '/'), but every trial passes arguments by name: make it a normal parameter, "
+            "one a keyword can pass"
+        )
     if missing:
         hint = _hint_for(missing)
         raise SettingsError(

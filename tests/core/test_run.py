@@ -1108,7 +1108,9 @@ def _takes_x_positionally_only(x: float, /, width: int) -> float:
     ("function", "named"),
     [
         (_accepts_only_x, "does not accept the space's entries 'width'"),
-        (_takes_x_positionally_only, "requires 'x'"),  # passed by name, so never received
+        # Passed by name, so never received: "requires 'x', which no trial passes: it
+        # receives the space's entries (width, x) by name" contradicted itself.
+        (_takes_x_positionally_only, "'x' is positional-only .*make it a normal parameter"),
     ],
 )
 def test_an_entry_evaluate_pipeline_cannot_receive_is_refused_before_anything_is_written(
