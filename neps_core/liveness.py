@@ -175,30 +175,49 @@ def _process_parts(process: object) -> list[str]:
 
 
 def mention_silent_workers(
-    history: TrialHistory, me: str, *, idle: bool, heartbeat_interval: float, stale_after: float
+    history: TrialHistory,
+    me: str,
+    *,
+    idle: bool,
+    heartbeat_interval: float,
+    stale_after: float,
+    present: Callable[[], list[str] | None] = lambda: None,
 ) -> None:
     """Warn about trials of other workers that may be abandoned but are not yet re-queued.
 
     A run continued right after a crash stops at once (``idle``: it evaluated nothing), its
     budget taken by trials that still read ``evaluating``; without a word, the user cannot
     tell they will ever be re-run. After a busy run, only trials silent for a few
-    heartbeats are mentioned: other live workers are no news.
+    heartbeats are mentioned: other live workers are no news. So are workers of this
+    machine still ``present`` (pids, asked only if there is a trial to mention): the
+    README's four local workers warned each other that they "may be gone".
     """
     now = time.time()
-    silent = [
+    candidates = [
         trial
         for trial in live_trials(history, now, stale_after)
         if trial.worker_id != me
         and (idle or now - last_sign_of_life(trial) > 3 * heartbeat_interval)
     ]
-    if silent:
+    alive = present() if candidates else None
+    machine = this_machine_if_known(alive)
+    gone = [t for t in candidates if runs_on(t, machine) and not _still_present(t, alive or [])]
+    unseen = [t for t in candidates if not runs_on(t, machine)]
+    if gone:  # died after this worker's last look for gone workers
         logger.warning(
-            "Trial(s) %s of other workers are still evaluating (last heartbeat %.1f s ago): if "
+            "Trial(s) %s are still evaluating, but their workers, of this machine, are gone: "
+            "the next run() re-queues them at once",
+            ", ".join(t.id for t in gone),
+        )
+    if unseen:
+        logger.warning(
+            "Trial(s) %s of other workers (of other machines, ask-and-tell clients, or where "
+            "presence is not tracked) are still evaluating (last heartbeat %.1f s ago): if "
             "those workers are gone, the next run() re-queues them once they are %g s silent "
             "(stale_after)",
-            ", ".join(t.id for t in silent),
-            min(now - last_sign_of_life(t) for t in silent),
-            max(stale_after_of(t, stale_after) for t in silent),
+            ", ".join(t.id for t in unseen),
+            min(now - last_sign_of_life(t) for t in unseen),
+            max(stale_after_of(t, stale_after) for t in unseen),
         )
 
 

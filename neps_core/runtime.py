@@ -7,6 +7,7 @@ the global budget stays exact.
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 import traceback
@@ -33,7 +34,7 @@ from neps_core.live_summary import LiveSummaryFiles
 from neps_core.liveness import give_back_running, mention_silent_workers, requeue_or_crash
 from neps_core.models import Trial, TrialState
 from neps_core.plugin_checks import returned_list
-from neps_core.presence import this_process
+from neps_core.presence import present_with_me, this_process
 from neps_core.reporting import judge_outcome, record_result, well_formed_outcomes
 from neps_core.run_context import RunContext, injected_names
 from neps_core.sampler import TrialSampler
@@ -119,6 +120,7 @@ class Worker:
             idle=self._claimed == 0,
             heartbeat_interval=self.settings.heartbeat_interval,
             stale_after=self.settings.stale_after,
+            present=functools.partial(present_with_me, self.settings.root_directory),
         )
         if self._claimed == 0 and history.all_final:
             reason = self._sampler.stop_reason or ""
