@@ -70,13 +70,7 @@ def open_storage(
     stored = read_pointer(pointer)
     given = None if spec is None else _pointer_of(spec, plugins)
     if stored is not None and given is not None and given != stored:
-        # Given by URL, the storage was found by it: an older storage.yaml may spell it otherwise.
-        cls = None if given["url"] is None else plugins.storages[given["name"]]
-        if cls is None or not names_the_stored_storage(root, stored, given, cls):
-            raise SettingsError(
-                f"storage: {root} was started with storage {stored} but {given} was "
-                "given; continue with the original storage or migrate the run"
-            )
+        _refuse_another_storage(root, stored, given, plugins)
     lost = _lost_pointer(root) if stored is None else None
     if lost is not None:
         # Run files are written only after the pointer: read it again, another worker may
@@ -106,6 +100,36 @@ def open_storage(
         refuse_a_lost_store(root, storage)
         refuse_trials_without_their_run(root, storage)
     return storage
+
+
+def _refuse_another_storage(
+    root: Path, stored: dict[str, Any], given: dict[str, Any], plugins: Plugins
+) -> None:
+    """Refuse ``given``, a call's storage, unless it names the run's (``stored``) with options
+    that agree with those recorded: the run keeps them, so those left out are the recorded
+    ones (``storage="disk"`` joins a run started with ``{"name": "disk", "fsync": True}``)."""
+    # Given by URL, the storage was found by it: an older storage.yaml may spell it otherwise.
+    if given["url"] is None:
+        same = (given["name"], None) == (stored["name"], stored.get("url"))
+    else:
+        same = names_the_stored_storage(root, stored, given, plugins.storages[given["name"]])
+    if not same:
+        raise SettingsError(
+            f"storage: {root} was started with storage {stored} but {given} was "
+            "given; continue with the original storage or migrate the run"
+        )
+    recorded = stored.get("options") or {}
+    differing = {
+        key: value
+        for key, value in given["options"].items()
+        if key not in recorded or recorded[key] != value
+    }
+    if differing:
+        raise SettingsError(
+            f"storage: the run in {root} was started with storage {stored['name']!r} and the "
+            f"options {recorded}, which it keeps, but {differing} was given; give the storage "
+            "without options (or with the recorded ones) to continue it"
+        )
 
 
 def _warn_if_passed_to_this_call(root: Path, name: str, plugins: Plugins) -> None:

@@ -87,15 +87,16 @@ def _names(owner: Path, root: Path, chosen: dict[str, Any], storage: Storage) ->
 def names_the_stored_storage(
     root: Path, stored: dict[str, Any], given: dict[str, Any], cls: type[Storage]
 ) -> bool:
-    """Whether ``given`` (a run's storage as a call names it) is ``stored`` (``root``'s
-    ``storage.yaml``): equal, or but for URLs that lead ``cls`` to one database. A
-    ``storage.yaml`` of a version before ec24843 records a URL as given, which this version
-    may read otherwise: its four-slash form, as the errors advise, names the same run."""
-    if given == stored:
+    """Whether ``given`` (a run's storage as a call names it) names the storage ``stored``
+    (``root``'s ``storage.yaml``) does, options aside: the same backend and URL, or URLs that
+    lead ``cls`` to one database. A ``storage.yaml`` of a version before ec24843 records a URL
+    as given, which this version may read otherwise: its four-slash form, as the errors
+    advise, names the same run."""
+    if given["name"] != stored.get("name"):
+        return False
+    if given.get("url") == stored.get("url"):
         return True
     if given.get("url") is None or stored.get("url") is None:
-        return False
-    if {**given, "url": None} != {**stored, "url": None}:
         return False
     return _same_database(cls, root, str(given["url"]), root, str(stored["url"]))
 
