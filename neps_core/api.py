@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from neps_core.config import RunSettings
+from neps_core.config import RunSettings, run_directory
 from neps_core.connection import connect, overwrite_if_asked
 from neps_core.distributed import maybe_run_as_nonzero_rank, rank_zero
 from neps_core.errors import SettingsError, add_note
@@ -27,6 +27,7 @@ from neps_core.runtime import Worker
 from neps_core.summary import summary_of
 from neps_core.summary_files import refresh_shared_summary_files
 from neps_core.termination import signals_stop_the_worker
+from neps_core.worker_storages import evaluating_worker_storage
 
 logger = logging.getLogger(__name__)
 
@@ -265,13 +266,20 @@ def save_pipeline_results(
     trial that already has a result, or an unknown id, is an error naming the id. With
     ``post_run_summary`` (the default, as in NePS) the run's summary files are rewritten, so
     they hold results that arrive after every worker stopped; that reads the whole run.
+
+    Called by a worker's own ``evaluate_pipeline`` (in its thread), the result goes through
+    that worker's open storage, which reads only what changed, and the worker rewrites the
+    summary files as for its own results (while it runs, and at the end of its ``run()``):
+    opening the run and rewriting them per call cost time in proportion to the run.
     """
     if user_result is None:
         raise TypeError("save_pipeline_results needs a result; None is only a return value")
+    parsed: ParsedResult = parse_result(user_result, "the result given to save_pipeline_results")
+    own = evaluating_worker_storage(run_directory(root_directory))
+    if own is not None:
+        record_result(own, trial_id(pipeline_id), parsed)
+        return
     with open_existing(root_directory) as storage:
-        parsed: ParsedResult = parse_result(
-            user_result, "the result given to save_pipeline_results"
-        )
         record_result(storage, trial_id(pipeline_id), parsed)
         if post_run_summary:
             refresh_shared_summary_files(storage)

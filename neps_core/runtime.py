@@ -41,6 +41,7 @@ from neps_core.sampler import TrialSampler
 from neps_core.serialization import make_folder, safe_repr
 from neps_core.stop_reasons import BUDGET_DOES_NOT_FIT
 from neps_core.trial_calls import call_arguments, trial_context
+from neps_core.worker_storages import serving
 
 logger = logging.getLogger(__name__)
 
@@ -98,7 +99,9 @@ class Worker:
             self.settings.heartbeat_interval,
             running=self._held,
         )
-        with heartbeat, self._summary_files:
+        # save_pipeline_results in this worker's evaluations records through its storage.
+        serve = serving(self.context.root_directory, self.context.storage)
+        with heartbeat, self._summary_files, serve:
             try:
                 self._loop()
             except BaseException as stop:  # Ctrl-C, sys.exit, or an error that ends the run

@@ -1,6 +1,7 @@
 """The summary files of a run, written when a worker's ``run()`` or an ask-and-tell client's
 ``close()`` ends, while a worker runs (see :mod:`neps_core.live_summary`) and by each
-``save_pipeline_results`` (unless ``post_run_summary=False``). Files in the root directory::
+``save_pipeline_results`` (unless ``post_run_summary=False``, or called by a worker's own
+evaluation: that worker rewrites them). Files in the root directory::
 
     summary.yaml       counts by state, budget used, best trial
     best_config.yaml   the best configuration and its objective

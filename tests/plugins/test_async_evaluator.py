@@ -7,13 +7,16 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 
 import neps_core as neps
 from neps_core.errors import SettingsError
 from neps_core.testing import EvaluatorContract
 from neps_core_plugins.async_evaluator import AsyncEvaluator, AsyncSettings
+from neps_core_plugins.disk_storage.journal import Journal
 
 SPACE = {"x": neps.Float(0.0, 1.0)}
 
@@ -154,3 +157,46 @@ def test_invalid_max_in_flight_names_the_option(tmp_path: Path) -> None:
             root_directory=tmp_path / "run",
             evaluator={"name": "async", "max_in_flight": 0},
         )
+
+
+@pytest.mark.parametrize("post_run_summary", [True, False])
+def test_results_saved_in_the_workers_own_evaluation_do_not_reread_the_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, post_run_summary: bool
+) -> None:
+    """Each save_pipeline_results called in evaluate_pipeline opened the run anew, so it
+    decoded the whole journal again: the 100 results after 700 took twice as long as the
+    first 100. Through the worker's open storage, a record is decoded at most by the
+    worker's heartbeat and summary threads (the worker does not decode its own appends),
+    whatever the number of results."""
+    decoded = 0
+    parse = Journal._parse
+
+    def counting_parse(journal: Journal, raw: bytes, line_number: int) -> dict[str, Any]:
+        nonlocal decoded
+        decoded += 1
+        return parse(journal, raw, line_number)
+
+    monkeypatch.setattr(Journal, "_parse", counting_parse)
+    root = tmp_path / "run"
+
+    def evaluate_pipeline(x: float, pipeline_id: str, root_directory: Path) -> None:
+        result = {"objective_to_minimize": x}
+        neps.save_pipeline_results(
+            result, pipeline_id, root_directory, post_run_summary=post_run_summary
+        )
+
+    trials = 40
+    summary = neps.run(
+        evaluate_pipeline,
+        SPACE,
+        root_directory=root,
+        evaluations_to_spend=trials,
+        evaluator="async",
+        optimizer="random_search",
+    )
+    assert summary.counts["success"] == trials
+    journal = root / ".neps_core" / "journal.jsonl"
+    records = len(journal.read_bytes().splitlines())
+    assert decoded <= 3 * records  # each save reading the run: about trials / 2 * records
+    summary_file = yaml.safe_load((root / "summary.yaml").read_text(encoding="utf-8"))
+    assert summary_file["counts"]["success"] == trials  # the worker rewrote them at its end
