@@ -23,7 +23,13 @@ from neps_core.interfaces import Storage
 from neps_core.models import Trial, trial_id
 from neps_core.plugin_manager import load_plugins
 from neps_core.run_info import stored_space
-from neps_core.run_storage import STORAGE_POINTER_FILE, no_run, open_existing_run, runs_below
+from neps_core.run_storage import (
+    STORAGE_POINTER_FILE,
+    no_run,
+    open_existing_run,
+    refuse_an_interrupted_overwrite,
+    runs_below,
+)
 from neps_core.serialization import describe_yaml_error, read_yaml, safe_repr, shortened
 from neps_core.space import PipelineSpace
 from neps_core.summary_files import BEST_CONFIG_FILE
@@ -263,7 +269,10 @@ def _from_the_run(
     for what ``evaluate_pipeline`` received, and a storage plugin need not write it.
     """
     root = folder.parent.parent  # <root>/configs/config_<id>
-    if not folder.name.startswith("config_") or not (root / STORAGE_POINTER_FILE).is_file():
+    if not folder.name.startswith("config_"):
+        return None, None
+    refuse_an_interrupted_overwrite(root)  # it may have moved storage.yaml aside too
+    if not (root / STORAGE_POINTER_FILE).is_file():
         return None, None
     with open_existing(root) as storage:
         trial = _named_trial(storage.sync(), trial_id(folder.name))

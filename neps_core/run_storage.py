@@ -254,9 +254,11 @@ def open_existing_run(root: Path, plugins: Plugins) -> Storage:
     Raises:
         FileNotFoundError: ``root`` holds no run, or the files of one without its
             ``storage.yaml`` (the message says which, and what to do).
+        StorageError: a migration into ``root`` or an overwrite of it is unfinished (checked
+            first: a stopped overwrite may have moved ``storage.yaml`` aside too).
     """
     root = Path(root)
-    refuse_an_unfinished_migration(root)
+    _refuse_a_half_done_change(root, migrating=False, deleting=False)
     if not (root / STORAGE_POINTER_FILE).is_file():
         raise FileNotFoundError(_lost_pointer(root) or no_run(root))
     storage = open_storage(root, None, plugins)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -145,3 +146,30 @@ def test_a_sigterm_during_an_overwrite_stops_it_saying_what_to_do(root: Path) ->
     assert sorted(p.name for p in (root / "configs").iterdir()) == ["config_1", "config_2"]
     assert not (root / OVERWRITE_MOVING).exists()
     assert not (root / OVERWRITE_TRASH).exists()
+
+
+@pytest.mark.parametrize("storage", ["disk", "sqlite"])
+def test_an_overwrite_stopped_once_all_was_moved_aside_says_so_to_every_reader(
+    root: Path, storage: str
+) -> None:
+    """Killed (SIGKILL) after moving ``storage.yaml`` too, before renaming the folder to
+    ``OVERWRITE_TRASH``: ``status``, ``clean`` and ``load_config`` said "No neps_core run" (only
+    ``run()`` said the overwrite was stopped), though the old run was intact beside it."""
+    _run(root, storage, 3)
+    moving = root / OVERWRITE_MOVING
+    moving.mkdir()
+    for entry in [p for p in root.iterdir() if p != moving]:  # what the killed overwrite left
+        entry.rename(moving / entry.name)
+    stopped = r"overwrite_root_directory=True was stopped while deleting the run .* run again"
+    with pytest.raises(StorageError, match=stopped):
+        neps.status(root)
+    with pytest.raises(StorageError, match=stopped):
+        neps.load_config(root, config_id="1")
+    with pytest.raises(StorageError, match=stopped):
+        clean_run(root, stale_after=60.0, dry_run=True)
+    command = [sys.executable, "-m", "neps_core", "status", str(root)]
+    shown = subprocess.run(command, check=False, capture_output=True, text=True)
+    assert shown.returncode == 1
+    assert re.search(stopped, shown.stderr), shown.stderr
+    assert _run(root, storage, 2, overwrite=True).counts["success"] == 2
+    assert not (root / OVERWRITE_MOVING).exists()
