@@ -1,8 +1,8 @@
 """Reading a run back: ``load_config``, ``load_pipeline_space`` and ``load_optimizer_info``.
 
 A trial's ``config.yaml`` is a view for people; the run's storage holds the record, which is
-what is read in a run. A view is read only outside a run (or for a trial the record lacks),
-and a configuration found in neither place is an error, naming the file.
+what is read in a run. A view is read only outside a run (or for a trial the record lacks, or
+holds damaged), and a configuration found in neither place is an error, naming the file.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from neps_core.components import resolve_space
 from neps_core.config import run_directory
 from neps_core.errors import ConfigIdMissingError, NepsCoreError, SettingsError
 from neps_core.interfaces import Storage
-from neps_core.models import Trial, trial_id
+from neps_core.models import Trial, TrialState, trial_id
 from neps_core.plugin_manager import load_plugins
 from neps_core.run_info import stored_space
 from neps_core.run_storage import (
@@ -104,7 +104,8 @@ def load_config(
     ``1_rung_0`` otherwise is an error explaining the ids of a run). Without ``pipeline_space`` the
     space saved with the run is used; a ``config.yaml`` outside any run is returned as stored
     (without its underscore-prefixed entries). Inside a run, the configuration comes from
-    the run's storage, whatever the trial folder's ``config.yaml`` (a view) says now. A
+    the run's storage, whatever the trial folder's ``config.yaml`` (a view) says now; of a
+    ``corrupted`` trial, whose record is damaged, only the view is left to read. A
     run's ``best_config.yaml`` gives the best trial's configuration; the run's other files
     (``report.yaml``, ``summary.yaml``, ...) are refused there, since they hold none.
 
@@ -139,10 +140,28 @@ def load_config(
             f"{path} is not a configuration but a run's {path.name}: pass a trial's "
             f"config.yaml, its folder, or the run's root with config_id="
         )
-    config, saved = _from_the_run(path.parent, with_space=space is None)
-    if config is None:
-        config = _read_config_file(path)
-    return _as_received(config, path, saved if space is None else space)
+    trial, saved = _from_the_run(path.parent, with_space=space is None)
+    space = saved if space is None else space
+    if trial is not None and trial.state is TrialState.CORRUPTED:
+        return _from_the_view_of_a_damaged_record(trial, path, space)
+    config = _read_config_file(path) if trial is None else trial.config
+    return _as_received(config, path, space)
+
+
+def _from_the_view_of_a_damaged_record(
+    trial: Trial, path: Path, space: PipelineSpace | None
+) -> dict[str, Any]:
+    """The configuration of a CORRUPTED trial from its view ``path``, written when it was
+    sampled: its record's is lost (the stand-in's is ``{}`` where unreadable), and reading
+    that had blamed the intact view for a missing parameter."""
+    try:
+        return _as_received(_read_config_file(path), path, space)
+    except (OSError, ValueError, NepsCoreError) as error:
+        why = f" ({trial.report.error})" if trial.report and trial.report.error else ""
+        raise NepsCoreError(
+            f"trial {trial.id} has no configuration to load: its stored record is damaged{why}, "
+            f"and its view cannot stand in for it: {error}"
+        ) from error
 
 
 def _id_and_space(given: tuple[Any, ...], config_id: Any, pipeline_space: Any) -> tuple[Any, Any]:
@@ -260,9 +279,7 @@ def _read_config_file(path: Path) -> Mapping[str, Any]:
     return config
 
 
-def _from_the_run(
-    folder: Path, *, with_space: bool
-) -> tuple[Mapping[str, Any] | None, PipelineSpace | None]:
+def _from_the_run(folder: Path, *, with_space: bool) -> tuple[Trial | None, PipelineSpace | None]:
     """The record of the trial whose folder is ``folder`` and (``with_space``) the run's
     space, in one look at the run's storage; ``None`` for what is not there (outside a run,
     both). In a run, ``config.yaml`` is a view, never read back: an edited copy must not pass
@@ -279,7 +296,7 @@ def _from_the_run(
         space = _saved_space(storage, root) if with_space else None
     if trial is None and not (folder / "config.yaml").is_file():
         _refuse_a_neps_rung_id(trial_id(folder.name), root)
-    return (None if trial is None else trial.config), space
+    return trial, space
 
 
 #: NePS's id of a configuration at a rung of a multi-fidelity optimizer: ``1_rung_0``.

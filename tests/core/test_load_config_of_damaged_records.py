@@ -1,0 +1,66 @@
+"""``load_config`` of a ``corrupted`` trial: its stored record is damaged, so its
+``config.yaml``, written when it was sampled, is what is left of its configuration.
+
+The stand-in of a damaged record holds the configuration ``{}`` where it is unreadable, and
+``load_config`` returned that for the record's, blaming the intact ``config.yaml`` for a
+missing parameter.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+import yaml
+
+import neps_core as neps
+
+SPACE = {"x": neps.Float(0.0, 1.0), "y": neps.Integer(1, 100)}
+
+
+def _damaged_run(root: Path, storage: str) -> dict[str, object]:
+    """A finished run whose trial 2's record no longer holds a readable configuration, as
+    ``docs/storage/choosing.md`` says makes it ``corrupted``; returns its ``config.yaml``."""
+    neps.run(
+        lambda x, y: x + y, SPACE, root_directory=root, evaluations_to_spend=3, storage=storage
+    )
+    if storage == "sqlite":
+        with sqlite3.connect(root / "run.db") as db:
+            db.execute("UPDATE trials SET data = '{garbage' WHERE id = '2'")
+        db.close()
+    else:
+        journal = root / ".neps_core" / "journal.jsonl"
+        records = [json.loads(line) for line in journal.read_text().splitlines()]
+        last = max(i for i, record in enumerate(records) if record["id"] == "2")
+        records[last]["config"] = "{garbage"  # valid JSON, not a trial's configuration
+        journal.write_text("".join(json.dumps(record) + "\n" for record in records))
+    assert neps.status(root).counts["corrupted"] == 1
+    view = yaml.safe_load((root / "configs" / "config_2" / "config.yaml").read_text())
+    assert isinstance(view, dict)
+    return view
+
+
+@pytest.mark.parametrize("storage", ["disk", "sqlite"])
+def test_load_config_of_a_corrupted_trial_reads_its_config_yaml(root: Path, storage: str) -> None:
+    view = _damaged_run(root, storage)
+    assert set(view) == {"x", "y"}
+    assert neps.load_config(root, config_id=2) == view
+    assert neps.load_config(root / "configs" / "config_2") == view
+
+
+@pytest.mark.parametrize("storage", ["disk", "sqlite"])
+def test_load_config_of_a_corrupted_trial_without_a_valid_view_names_the_damaged_record(
+    root: Path, storage: str
+) -> None:
+    _damaged_run(root, storage)
+    record = "the row of trial 2 in" if storage == "sqlite" else "journal record of trial 2 in"
+    damaged = rf"trial 2 has no configuration to load: its stored record is damaged \({record}"
+    view = root / "configs" / "config_2" / "config.yaml"
+    view.write_text("y: 11\n", encoding="utf-8")
+    with pytest.raises(neps.NepsCoreError, match=rf"{damaged}.*Parameter 'x' is missing"):
+        neps.load_config(root, config_id=2)
+    view.unlink()
+    with pytest.raises(neps.NepsCoreError, match=rf"{damaged}.*No configuration at {view}"):
+        neps.load_config(root, config_id=2)
