@@ -49,8 +49,8 @@ class Journal:
         self._pid = os.getpid()  # the process that opened _reader and _writer
         self._identity: tuple[int, int] | None = None  # (device, inode) of the file read so far
 
-    def read_new(self) -> Iterator[dict[str, Any]]:
-        """Records appended since the last call.
+    def read_new(self) -> Iterator[tuple[int, dict[str, Any]]]:
+        """Records appended since the last call, each with its line number (for errors).
 
         A last line that is a whole record without its newline (dropped by an editor, or about
         to be written) is read too, and again next time: readers may not repair the file.
@@ -68,14 +68,14 @@ class Journal:
             end = pending.rfind(b"\n") + 1
             lines = pending[:end].splitlines()
             for number, raw in enumerate(lines, start=self._line_number + 1):
-                yield self._parse(raw, number)
+                yield number, self._parse(raw, number)
             # Only now: a damaged line stops the read, and the next read names the same line.
             self._offset += end
             self._line_number += len(lines)
             pending = pending[end:]
         last = _whole_record(pending)
         if last is not None:
-            yield last
+            yield self._line_number + 1, last
 
     def repair_torn_tail(self) -> None:
         """Cut off an incomplete last line left by a killed writer (call with the lock held).

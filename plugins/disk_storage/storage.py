@@ -96,6 +96,10 @@ class DiskStorage(Storage):
         except Exception as error:
             raise StorageError(f"Could not read {path}: {error}") from error
         self._refuse_a_lost_journal()
+        if data is None:  # cattrs would say "argument of type 'NoneType' is not iterable"
+            raise StorageError(
+                f"{path} is empty; it should hold the space and optimizer the run was started with"
+            )
         try:
             return self.converter.structure(data, RunInfo)
         except Exception as error:
@@ -128,11 +132,11 @@ class DiskStorage(Storage):
     def _read_new(self) -> TrialHistory:
         beats = PendingHeartbeats()
         try:
-            for record in self._journal.read_new():
+            for line, record in self._journal.read_new():
                 if HEARTBEAT in record:
                     beats.add(record)
                     continue
-                trial = self._structure(record)
+                trial = self._structure(record, line)
                 beats.superseded(trial.id)
                 self._history.put(trial)
                 if trial.state.is_final:
@@ -171,15 +175,17 @@ class DiskStorage(Storage):
         assert isinstance(plain, dict)
         return plain
 
-    def _structure(self, record: dict[str, Any]) -> Trial:
-        """A trial from its journal record; a damaged record becomes a CORRUPTED trial."""
+    def _structure(self, record: dict[str, Any], line: int) -> Trial:
+        """A trial from its journal record on ``line``; a damaged record becomes a CORRUPTED
+        trial, or, without the trial's id, an error."""
         try:
             return self.converter.structure(record, Trial)
         except Exception as error:
             trial_id = record.get("id")
             if not isinstance(trial_id, str):
                 raise StorageError(
-                    f"{self._journal.path}: a record without a trial id is damaged: {error}"
+                    f"{self._journal.path}, line {line}: a record without a trial id is "
+                    f"damaged: {structure_error_text(error, 'trial')}"
                 ) from error
             where = f"journal record of trial {trial_id} in {self._journal.path}"
             return damaged_trial(trial_id, record, where, error)

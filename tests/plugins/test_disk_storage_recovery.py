@@ -82,6 +82,27 @@ def test_garbage_inside_the_journal_is_an_error_naming_file_and_line(tmp_path: P
         _run(root, 3)
 
 
+def test_a_journal_record_without_its_trial_id_is_named_by_line_and_field(tmp_path: Path) -> None:
+    root = tmp_path / "run"
+    _run(root, 2)
+    lines = _journal(root).read_text().splitlines()
+    _journal(root).write_text("\n".join([*lines, json.dumps({"state": "success"})]) + "\n")
+    expected = (
+        rf"journal\.jsonl, line {len(lines) + 1}: .*damaged: required field missing @ trial\.id"
+    )
+    with pytest.raises(StorageError, match=expected):
+        neps.status(root)
+
+
+@pytest.mark.parametrize("text", ["", "# emptied\n"])
+def test_an_empty_run_info_file_is_named_empty(tmp_path: Path, text: str) -> None:
+    root = tmp_path / "run"
+    _run(root, 2)
+    (root / "run_info.yaml").write_text(text)
+    with pytest.raises(StorageError, match=r"run_info\.yaml is empty; it should hold the space"):
+        neps.status(root)
+
+
 @contextlib.contextmanager
 def _small_tmpfs(directory: Path, size: str) -> Iterator[bool]:
     """Mount a tmpfs of ``size`` on ``directory``; yields False where mounting is not allowed."""
