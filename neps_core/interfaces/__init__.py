@@ -5,6 +5,7 @@ from neps_core.interfaces.evaluator import EvaluationJob, EvaluationOutcome, Eva
 from neps_core.interfaces.optimizer import NoSettings, Optimizer
 from neps_core.interfaces.space_adapter import SpaceAdapter
 from neps_core.interfaces.storage import Change, Storage, damaged_trial
+from neps_core.interfaces.trial_files import TrialFiles
 
 __all__ = [
     "Change",
@@ -15,6 +16,7 @@ __all__ = [
     "Optimizer",
     "SpaceAdapter",
     "Storage",
+    "TrialFiles",
     "call_evaluate_pipeline",
     "damaged_trial",
 ]

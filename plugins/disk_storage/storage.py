@@ -28,7 +28,7 @@ import cattrs
 
 from neps_core.errors import StorageError
 from neps_core.history import TrialHistory
-from neps_core.interfaces import Change, Storage, damaged_trial
+from neps_core.interfaces import Change, Storage, TrialFiles, damaged_trial
 from neps_core.models import RunInfo, Trial
 from neps_core.serialization import (
     dump_yaml,
@@ -73,9 +73,7 @@ class DiskStorage(Storage):
             fsync=self.fsync,
         )
         self._history = TrialHistory()
-        self._viewed: set[str] = set()  # trials whose config.yaml is known to exist
-        self._views_checked = False  # see _restore_missing_views
-        self._others_final: set[str] = set()  # final trials read from others' records
+        self._files = TrialFiles(self.trial_directory)  # see _restore_missing_views
 
     # -- run info ---------------------------------------------------------------------------
     def initialize(self, info: RunInfo) -> RunInfo:
@@ -139,8 +137,7 @@ class DiskStorage(Storage):
                 trial = self._structure(record, line)
                 beats.superseded(trial.id)
                 self._history.put(trial)
-                if trial.state.is_final:
-                    self._others_final.add(trial.id)
+                self._files.read_from_others(trial)
         finally:  # a damaged line stops the read; the beats before it were read all the same
             beats.apply(self._history)
         return self._history
@@ -196,19 +193,14 @@ class DiskStorage(Storage):
         A record reaches the journal before its files, both under the lock; a process killed
         in between leaves a result that ``status`` shows but no ``metadata.yaml`` for people
         to read. Under the lock, every final record read from others (all of them, the first
-        time) has its files unless its writer died: one look each.
+        time) has its files unless its writer died: one look each (see ``TrialFiles``).
         """
-        checked = history.keys() if not self._views_checked else self._others_final
-        self._views_checked = True
-        for trial_id in list(checked):
-            trial = history[trial_id]
+        for trial in self._files.to_look_at(history):
             if (
                 trial.state.is_final
-                and not self.trial_directory(trial_id).joinpath("metadata.yaml").exists()
+                and not self.trial_directory(trial.id).joinpath("metadata.yaml").exists()
             ):
-                self._viewed.discard(trial_id)
                 self._write_views(trial)
-        self._others_final.clear()
 
     def _write_views(self, trial: Trial) -> None:
         """config.yaml when a trial is created; metadata.yaml and report.yaml when it is final.
@@ -218,11 +210,7 @@ class DiskStorage(Storage):
         """
         directory = self.trial_directory(trial.id)
         try:
-            if trial.id not in self._viewed:
-                directory.mkdir(parents=True, exist_ok=True)
-                if not (directory / "config.yaml").exists():
-                    write_atomic(directory / "config.yaml", dump_yaml(to_plain(trial.config)))
-                self._viewed.add(trial.id)
+            self._files.write_config(trial)
             if trial.state.is_final:  # the report first: a final metadata.yaml implies it
                 record = self._unstructure(trial)
                 report = record.pop("report")

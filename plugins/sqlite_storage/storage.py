@@ -4,7 +4,8 @@ Select it with ``storage="sqlite"`` (the database is ``<root_directory>/run.db``
 in SQLAlchemy's (and Optuna's) form: ``"sqlite:///run.db"`` is relative to the working
 directory, ``"sqlite:////absolute/path/run.db"`` absolute. Per-trial folders
 (``pipeline_directory``) stay in ``<root_directory>/configs/config_<id>/``, each with a
-``config.yaml``.
+``config.yaml``, written after the commit; one a killed worker left out is written by the
+next worker to write to the run (see ``TrialFiles``).
 
 The schema is in ``.schema``.
 
@@ -39,9 +40,9 @@ import cattrs
 
 from neps_core.errors import StorageError
 from neps_core.history import TrialHistory
-from neps_core.interfaces import Change, Storage, damaged_trial
+from neps_core.interfaces import Change, Storage, TrialFiles, damaged_trial
 from neps_core.models import RunInfo, Trial
-from neps_core.serialization import dump_yaml, structure_error_text, to_plain, write_atomic
+from neps_core.serialization import structure_error_text, to_plain
 from neps_core_plugins.sqlite_storage.location import (
     Opened,
     absolute_url,
@@ -113,6 +114,7 @@ class SQLiteStorage(Storage):
         self.rows_read = 0
         self._history = TrialHistory()
         self._last_seq = 0
+        self._files = TrialFiles(self.trial_directory)
         self._connection: sqlite3.Connection | None = None
         self._writable = False  # whether _connection may write (see _connect)
         self._opened: Opened = ()  # what a write checks is still there (see _open)
@@ -166,13 +168,15 @@ class SQLiteStorage(Storage):
                 self._record_root(connection)
                 history = self._read_new(connection)
                 trials = list(change(history))
-                new = [trial for trial in trials if trial.id not in history]
                 connection.executemany(_UPSERT, self._rows(trials))
             # Committed: only now may the in-memory view move on.
             self._last_seq += len(trials)
             for trial in trials:
                 history.put(trial)
-        self._write_configs(new)
+            # All trials in the first write; no others' after: a config.yaml missing since its
+            # writer died after the commit is written by the next process to write the trial.
+            looked_at = self._files.to_look_at(history)
+        self._write_configs([*trials, *looked_at])
         return trials
 
     def missing_file(self) -> Path | None:
@@ -360,12 +364,13 @@ class SQLiteStorage(Storage):
         return rows
 
     def _write_configs(self, trials: Sequence[Trial]) -> None:
-        """Give every new trial its folder with a readable ``config.yaml`` (as ``disk`` does)."""
+        """Give every trial written or looked at its folder with a readable ``config.yaml``
+        (as ``disk`` does), where a killed worker left it out too."""
         for trial in trials:
-            directory = self.trial_directory(trial.id)
             try:
-                directory.mkdir(parents=True, exist_ok=True)
-                write_atomic(directory / "config.yaml", dump_yaml(to_plain(trial.config)))
+                self._files.write_config(trial)
             except OSError as error:
                 # The database already holds the trial; the file is a convenience.
-                logger.warning("Could not write %s/config.yaml: %s", directory, error)
+                logger.warning(
+                    "Could not write %s/config.yaml: %s", self.trial_directory(trial.id), error
+                )

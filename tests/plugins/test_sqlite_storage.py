@@ -11,6 +11,7 @@ import contextlib
 import json
 import os
 import shutil
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -99,6 +100,45 @@ def test_new_trials_get_a_folder_with_their_config(
     storage.transact(_new_trials(1))
     assert trial_file(root, 1, "config") == {"x": 0.5}
     assert storage.trial_directory("1") == root / "configs" / "config_1"
+
+
+KILLED_AFTER_THE_COMMIT = """
+import os, signal, sys
+from pathlib import Path
+from neps_core.models import Trial, TrialState
+from neps_core_plugins.sqlite_storage import SQLiteStorage
+
+def kill_at_the_config(event, args):  # writing config.yaml starts after the commit
+    if event == "open" and ".config.yaml." in str(args[0]):
+        os.kill(os.getpid(), signal.SIGKILL)
+
+storage = SQLiteStorage(Path(sys.argv[1]))
+sys.addaudithook(kill_at_the_config)
+trial = Trial(id="1", config={"x": 0.25}, state=TrialState.PENDING, created_at=1.0)
+storage.transact(lambda history: [trial])
+"""
+
+
+def test_a_config_a_worker_killed_after_the_commit_left_out_is_written_by_the_next(
+    root: Path, storage: SQLiteStorage, trial_file: Callable[..., Any]
+) -> None:
+    script = [sys.executable, "-c", KILLED_AFTER_THE_COMMIT, str(root)]
+    assert subprocess.run(script, check=False).returncode == -signal.SIGKILL
+    assert list(SQLiteStorage(root).sync()) == ["1"]
+    assert list((root / "configs" / "config_1").iterdir()) == []
+    SQLiteStorage(root).transact(lambda history: [])  # the next worker's first write
+    assert trial_file(root, 1, "config") == {"x": 0.25}
+
+
+def test_a_config_a_killed_worker_left_out_is_written_by_a_worker_already_running(
+    root: Path, storage: SQLiteStorage, trial_file: Callable[..., Any]
+) -> None:
+    """A worker looks at every trial once; after that, at the trials it writes."""
+    storage.transact(lambda history: [])  # the running worker's first look: nothing missing
+    SQLiteStorage(root).transact(_new_trials(1))
+    (root / "configs" / "config_1" / "config.yaml").unlink()  # as a SIGKILL after the commit
+    storage.transact(_finish("1", 0.5))  # say, its worker's death found and the trial re-run
+    assert trial_file(root, 1, "config") == {"x": 0.5}
 
 
 def test_unknown_and_bad_options_are_refused(root: Path) -> None:
