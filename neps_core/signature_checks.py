@@ -31,6 +31,8 @@ def refuse_arguments_no_one_passes(settings: RunSettings, space: PipelineSpace) 
     """Refuse a signature that fails every trial with a ``TypeError``, before the first one:
     a required parameter that is neither a space entry nor injected, or an entry that
     ``evaluate_pipeline`` does not accept (no parameter of that name, no ``**kwargs``).
+    A positional-only parameter named like an entry or an injected argument is refused
+    too, default or not: it never receives the value passed by name.
 
     The signature a wrapper shows is its own (``follow_wrapped=False``): a decorator may
     supply arguments of the function it wraps.
@@ -58,17 +60,21 @@ def refuse_arguments_no_one_passes(settings: RunSettings, space: PipelineSpace) 
         if parameter.default is inspect.Parameter.empty
         and parameter.kind not in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
     ]
-    passed_by_name = (entries | set(INJECTABLE)) & by_name
-    missing = [name for name in required if name not in passed_by_name]
-    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
-    unaccepted = [] if takes_any else sorted(entries - by_name)
-    positional = [n for n in missing if parameters[n].kind is inspect.Parameter.POSITIONAL_ONLY]
-    if positional:  # "which no trial passes: it receives (x) by name" contradicted itself
+    passed = entries | set(INJECTABLE)
+    # Such a parameter never receives what a trial passes by name: without a default every
+    # call fails; with one (or with **kwargs taking the value) every trial silently runs on it.
+    positional = [
+        name
+        for name, parameter in parameters.items()
+        if parameter.kind is inspect.Parameter.POSITIONAL_ONLY and name in passed
+    ]
+    if positional:
         raise SettingsError(
             f"evaluate_pipeline's {', '.join(map(repr, positional))} is positional-only (before "
             "its '/'), but every trial passes arguments by name: make it a normal parameter, "
             "one a keyword can pass"
         )
+    missing = [name for name in required if name not in passed or name not in by_name]
     if missing:
         hint = _hint_for(missing)
         raise SettingsError(
@@ -77,6 +83,8 @@ def refuse_arguments_no_one_passes(settings: RunSettings, space: PipelineSpace) 
             f"and, if it names them, {', '.join(INJECTABLE)}{hint}; add the parameter to the "
             "space or give it a default"
         )
+    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
+    unaccepted = [] if takes_any else sorted(entries - by_name)
     if unaccepted:
         raise SettingsError(
             f"evaluate_pipeline does not accept the space's entries "

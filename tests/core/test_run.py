@@ -1104,13 +1104,42 @@ def _takes_x_positionally_only(x: float, /, width: int) -> float:
     return x * width
 
 
+def _defaults_x_positionally_only(x: float = 0.5, /, width: int = 1) -> float:
+    return x * width
+
+
+def _defaults_x_positionally_only_with_kwargs(x: float = 0.5, /, **kwargs: Any) -> float:
+    return x
+
+
+def _defaults_a_directory_positionally_only(
+    pipeline_directory: Path | None = None, /, **kwargs: Any
+) -> float:
+    assert pipeline_directory is not None
+    return float(kwargs["x"])
+
+
+def _needs_a_positionally_only(a: float, /, x: float, width: int) -> float:
+    return a * x * width
+
+
+_POSITIONAL_ONLY = "is positional-only .*make it a normal parameter"
+
+
 @pytest.mark.parametrize(
     ("function", "named"),
     [
         (_accepts_only_x, "does not accept the space's entries 'width'"),
         # Passed by name, so never received: "requires 'x', which no trial passes: it
         # receives the space's entries (width, x) by name" contradicted itself.
-        (_takes_x_positionally_only, "'x' is positional-only .*make it a normal parameter"),
+        (_takes_x_positionally_only, f"'x' {_POSITIONAL_ONLY}"),
+        # Was "does not accept the space's entries 'x' ...: add them as parameters".
+        (_defaults_x_positionally_only, f"'x' {_POSITIONAL_ONLY}"),
+        # Ran, every trial on x=0.5: the sampled x (or the directory) went into **kwargs.
+        (_defaults_x_positionally_only_with_kwargs, f"'x' {_POSITIONAL_ONLY}"),
+        (_defaults_a_directory_positionally_only, f"'pipeline_directory' {_POSITIONAL_ONLY}"),
+        # Not an entry: making it a normal parameter (the advice given) still failed.
+        (_needs_a_positionally_only, "requires 'a', .*add the parameter to the space or give"),
     ],
 )
 def test_an_entry_evaluate_pipeline_cannot_receive_is_refused_before_anything_is_written(
