@@ -53,7 +53,7 @@ def run(
     optimizer: Any = "auto",
     storage: Any = None,
     evaluator: Any = "sync",
-    plugins: Iterable[object] = (),
+    plugins: object | Iterable[object] = (),
     seed: int | None = None,
     post_run_summary: bool = True,
     heartbeat_interval: float = 10.0,

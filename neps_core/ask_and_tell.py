@@ -86,7 +86,7 @@ class AskAndTell:
         cost_to_spend: float | None = None,
         fidelities_to_spend: float | None = None,
         max_evaluations_per_run: int | None = None,
-        plugins: Iterable[object] = (),
+        plugins: object | Iterable[object] = (),
         **settings: Any,
     ) -> None:
         self.settings = client_settings(

@@ -141,21 +141,28 @@ def _search_first(folder: Path) -> None:
 def named_in_run(setting: str, value: Any) -> Any:
     """A ``run()`` argument naming objects as a run config does, resolved from the working
     directory: ``evaluate_pipeline="path/to/file.py:name"`` (or ``"module:name"``), and
-    ``plugins=["module", "module:name", ...]``. Anything else is returned unchanged.
+    ``plugins=["module", "module:name", ...]`` (see ``named_plugins``). Anything else is
+    returned unchanged.
+    """
+    if setting == "evaluate_pipeline" and isinstance(value, str):
+        return CodeLocator("run()", Path.cwd()).load(setting, value)
+    if setting == "plugins":
+        return named_plugins(value)
+    return value
+
+
+def named_plugins(value: object | Iterable[object], caller: str = "run()") -> tuple[object, ...]:
+    """The ``plugins=`` argument of ``caller`` as plugin objects: names (``"module"``,
+    ``"module:name"``) imported from the working directory, classes instantiated.
 
     One plugin alone (``plugins=my_module``, ``"module:name"``, an instance) is a list of one:
     ``list()`` of it failed with "'module' object is not iterable", naming no setting.
     """
-    locator = CodeLocator("run()", Path.cwd())
-    if setting == "evaluate_pipeline" and isinstance(value, str):
-        return locator.load(setting, value)
-    if setting == "plugins":
-        several = isinstance(value, Iterable) and not isinstance(value, str)
-        entries = list(value) if several else [value]
-        return tuple(
-            locator.plugin(f"plugins[{index}]", entry)
-            if isinstance(entry, str)
-            else locator.instance(f"plugins[{index}]", entry)
-            for index, entry in enumerate(entries)
-        )
-    return value
+    locator = CodeLocator(caller, Path.cwd())
+    entries = [value] if isinstance(value, str) or not isinstance(value, Iterable) else value
+    return tuple(
+        locator.plugin(f"plugins[{index}]", entry)
+        if isinstance(entry, str)
+        else locator.instance(f"plugins[{index}]", entry)
+        for index, entry in enumerate(entries)
+    )

@@ -18,7 +18,7 @@ from typing import Any
 
 import attrs
 
-from neps_core.code_locations import named_in_run
+from neps_core.code_locations import named_in_run, named_plugins
 from neps_core.component_spec import ComponentSpec, component_spec, optimizer_spec
 from neps_core.errors import SettingsError
 from neps_core.optimizer_choice import ConfiguredOptimizer, called_with_the_space, space_of_the_run
@@ -115,11 +115,6 @@ def _named_evaluate_pipeline(value: Any) -> Any:
     return named_in_run("evaluate_pipeline", value)
 
 
-def _named_plugins(value: Any) -> tuple[object, ...]:
-    plugins: tuple[object, ...] = named_in_run("plugins", value)
-    return plugins
-
-
 def _worker_id(value: Any) -> str:
     """A name (a rank number too): a list or ``None`` stored as text would name no worker."""
     if isinstance(value, bool) or not isinstance(value, str | int) or str(value).strip() == "":
@@ -200,7 +195,7 @@ class RunSettings:
     optimizer: ComponentSpec = attrs.field(default=ComponentSpec("auto"), converter=optimizer_spec)
     storage: ComponentSpec | None = attrs.field(default=None, converter=_storage_spec)
     evaluator: ComponentSpec = attrs.field(default=ComponentSpec("sync"), converter=_evaluator_spec)
-    plugins: tuple[object, ...] = attrs.field(default=(), converter=_named_plugins)
+    plugins: tuple[object, ...] = attrs.field(default=(), converter=named_plugins)
     seed: int | None = attrs.field(converter=plain_number, default=None, validator=_optional(_seed))
     post_run_summary: bool = attrs.field(default=True, validator=_bool)
     heartbeat_interval: float = attrs.field(

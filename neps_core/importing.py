@@ -17,6 +17,7 @@ from typing import Any
 
 import attrs
 
+from neps_core.code_locations import named_plugins
 from neps_core.component_spec import ComponentSpec, component_spec
 from neps_core.components import build_optimizer, resolve_space, select_optimizer_class
 from neps_core.config import DEFAULT_STALE_AFTER, RunSettings, run_directory
@@ -50,7 +51,7 @@ def import_trials(
     overwrite_root_directory: bool | None = None,
     optimizer: Any = None,
     storage: Any = None,
-    plugins: Iterable[object] = (),
+    plugins: object | Iterable[object] = (),
 ) -> list[Trial]:
     """Record ``(config, result)`` pairs evaluated elsewhere as finished trials of a run.
 
@@ -105,7 +106,7 @@ def import_trials(
     }
     call = bind_import_call(args, {name: v for name, v in named.items() if v is not None})
     pairs = _check_pairs(call["evaluated_trials"])
-    loaded = load_plugins(plugins)
+    loaded = load_plugins(named_plugins(plugins, "import_trials()"))
     root = run_directory(call["root_directory"])
     new_run = None
     if call["pipeline_space"] is not None:  # everything checked before anything is written

@@ -17,6 +17,7 @@ from typing import Any
 import attrs
 
 from neps_core.budget_file import copy_budgets
+from neps_core.code_locations import named_plugins
 from neps_core.component_spec import component_spec
 from neps_core.errors import LiveWorkersError, MigrationError, StorageError, StorageInUseError
 from neps_core.history import TrialHistory
@@ -43,7 +44,7 @@ def migrate_run(
     storage: Any = "sqlite",
     *,
     stale_after: float = 120.0,
-    plugins: Iterable[object] = (),
+    plugins: object | Iterable[object] = (),
 ) -> list[Trial]:
     """Copy the run in ``source_root`` into a new run in ``destination_root`` using ``storage``.
 
@@ -87,7 +88,7 @@ def migrate_run(
             "only read); choose a directory outside the run"
         )
     _refuse_a_used_destination(destination)  # before anything is opened or created
-    loaded = load_plugins(plugins)
+    loaded = load_plugins(named_plugins(plugins, "migrate_run()"))
     with open_existing_run(source, loaded) as reader:  # never writes to the source
         present = processes_present(source)
         action = f"migrate {source}"

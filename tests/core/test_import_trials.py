@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+import sys
 from pathlib import Path
 
 import attrs
@@ -346,3 +348,35 @@ def test_an_optimizer_starting_from_the_prior_still_does_after_imported_trials(
     )
     trials = sorted(summary.trials, key=lambda t: int(t.id))
     assert [t.config for t in trials[:2]] == [imported, {"x": 0.3, "epochs": epochs}]
+
+
+STORAGE_COUNTER = """
+import neps_core
+
+registered = []
+
+
+@neps_core.hookimpl
+def neps_register_storages():
+    registered.append(True)
+    return []
+"""
+
+
+@pytest.mark.parametrize("by_name", [False, True])
+def test_one_plugin_alone_needs_no_list(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, by_name: bool
+) -> None:
+    # plugins=module raised TypeError("'module' object is not iterable"), and
+    # plugins="module" registered the string itself (a plugin implementing no hook).
+    (tmp_path / "storage_counter.py").write_text(STORAGE_COUNTER, encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    module = importlib.import_module("storage_counter")
+    try:
+        plugins = "storage_counter" if by_name else module
+        trials = neps.import_trials(EVALUATED, tmp_path / "run", SPACE, plugins=plugins)
+    finally:
+        sys.modules.pop("storage_counter")
+    assert len(trials) == 3
+    assert module.registered

@@ -9,6 +9,7 @@ import stat
 import subprocess
 import sys
 import threading
+import types
 from pathlib import Path
 from typing import Any
 
@@ -348,6 +349,27 @@ def test_a_worker_joining_while_the_run_is_copied_fails_the_migration(
     assert neps.status(source).counts["success"] == 3
     migrate_run(source, destination)  # with nobody at work
     assert neps.status(destination).counts["success"] == 3
+
+
+class _RenamedSQLite(SQLiteStorage):
+    """A third-party storage, registered only by the plugin module passed."""
+
+    name = "renamed_sqlite"
+
+
+def test_one_plugin_module_alone_needs_no_list(tmp_path: Path) -> None:
+    # plugins=module raised TypeError("'module' object is not iterable").
+    source, destination = tmp_path / "a", tmp_path / "b"
+    _start(source, count=1)
+    module = types.ModuleType("renamed_storage")
+
+    @neps.hookimpl
+    def neps_register_storages() -> list[type]:
+        return [_RenamedSQLite]
+
+    module.neps_register_storages = neps_register_storages  # type: ignore[attr-defined]
+    migrate_run(source, destination, "renamed_sqlite", plugins=module)
+    assert SQLiteStorage(destination).sync()["1"].state is TrialState.SUCCESS
 
 
 def test_symbolic_links_in_trial_folders_are_copied_as_links(tmp_path: Path) -> None:
