@@ -122,14 +122,20 @@ class _Tracer:
             self._peaks[key] = max(so_far, peak)
         tracemalloc.reset_peak()
 
-    def unlock_after_fork(self) -> None:
-        """A thread forking while another held the lock must not leave the child's held."""
+    def reset_after_fork(self) -> None:
+        """The child of a fork has none of the parent's running calls: their threads are not
+        copied. A thread forking while another held the lock must not leave the child's held,
+        and the calls' keys must go, else the child's last call never stops tracing."""
         self._lock = threading.Lock()
+        if self._peaks and self._started:
+            tracemalloc.stop()
+        self._peaks.clear()
+        self._started = False
 
 
 _TRACER = _Tracer()
 if hasattr(os, "register_at_fork"):  # not on Windows, which cannot fork
-    os.register_at_fork(after_in_child=_TRACER.unlock_after_fork)
+    os.register_at_fork(after_in_child=_TRACER.reset_after_fork)
 
 
 @contextlib.contextmanager

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import subprocess
 import sys
 import threading
@@ -187,6 +188,42 @@ def test_calls_overlapping_in_threads_each_keep_their_peak() -> None:
     assert early_peak >= 8.0
     assert late_peak >= 8.0
     assert not tracemalloc.is_tracing()  # stopped by the last call to end
+
+
+def test_a_forked_child_stops_tracing_after_its_own_calls() -> None:
+    # The child kept the parent's running call (its thread is not copied), so after the
+    # child's only profiled call ended, tracemalloc went on tracing every allocation.
+    running, release = threading.Event(), threading.Event()
+
+    @neps.profile
+    def long(x: float) -> float:
+        running.set()
+        release.wait()
+        return x
+
+    @neps.profile
+    def short(x: float) -> float:
+        return x
+
+    thread = threading.Thread(target=long, args=(0.0,))
+    thread.start()
+    running.wait()
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report, and never return into pytest
+        try:
+            short(1.0)
+            os.write(write, b"tracing" if tracemalloc.is_tracing() else b"stopped")
+        finally:
+            os._exit(0)
+    os.close(write)
+    with os.fdopen(read, "rb") as child:
+        told = child.read()
+    os.waitpid(pid, 0)
+    release.set()
+    thread.join()
+    assert told == b"stopped"
+    assert not tracemalloc.is_tracing()
 
 
 def test_a_nested_profiled_call_keeps_the_outer_calls_peak() -> None:
