@@ -69,8 +69,6 @@ def open_storage(
     pointer = root / STORAGE_POINTER_FILE
     stored = read_pointer(pointer)
     given = None if spec is None else _pointer_of(spec, plugins)
-    if stored is not None and given is not None and given != stored:
-        _refuse_another_storage(root, stored, given, plugins)
     lost = _lost_pointer(root) if stored is None else None
     if lost is not None:
         # Run files are written only after the pointer: read it again, another worker may
@@ -90,6 +88,8 @@ def open_storage(
                 "installed, with an entry point in the 'neps_core' group)",
             )
         raise
+    if stored is not None and given is not None and given != stored:
+        _refuse_another_storage(root, stored, given, cls)
     storage = _construct(cls, root, chosen, plugins, None if stored is None else pointer)
     if stored is None:
         _record_pointer(root, chosen, storage, no_new_run)
@@ -103,17 +103,14 @@ def open_storage(
 
 
 def _refuse_another_storage(
-    root: Path, stored: dict[str, Any], given: dict[str, Any], plugins: Plugins
+    root: Path, stored: dict[str, Any], given: dict[str, Any], cls: type[Storage]
 ) -> None:
-    """Refuse ``given``, a call's storage, unless it names the run's (``stored``) with options
-    that agree with those recorded: the run keeps them, so those left out are the recorded
-    ones (``storage="disk"`` joins a run started with ``{"name": "disk", "fsync": True}``)."""
-    # Given by URL, the storage was found by it: an older storage.yaml may spell it otherwise.
-    if given["url"] is None:
-        same = (given["name"], None) == (stored["name"], stored.get("url"))
-    else:
-        same = names_the_stored_storage(root, stored, given, plugins.storages[given["name"]])
-    if not same:
+    """Refuse ``given``, a call's storage, unless it names the run's (``stored``, of class
+    ``cls``) with options that agree with those recorded: the run keeps them, so those left
+    out are the recorded ones (``storage="disk"`` joins a run started with ``{"name": "disk",
+    "fsync": True}``). An option is compared as recorded, not with the storage's default:
+    ``{"name": "disk", "fsync": False}`` does not join a run started with ``"disk"``."""
+    if not names_the_stored_storage(root, stored, given, cls):
         raise SettingsError(
             f"storage: {root} was started with storage {stored} but {given} was "
             "given; continue with the original storage or migrate the run"

@@ -65,6 +65,9 @@ def test_an_option_the_run_was_started_without_is_another_option(tmp_path: Path)
     _run(root, "disk", 1)
     with pytest.raises(neps.SettingsError, match=r"options \{\}, which it keeps, but \{'fsync'"):
         _run(root, {"name": "disk", "fsync": True}, 2)
+    # Compared as recorded, not with the storage's defaults, which it does not declare.
+    with pytest.raises(neps.SettingsError, match=r"options \{\}, which it keeps, but \{'fsync'"):
+        _run(root, {"name": "disk", "fsync": False}, 2)
     with pytest.raises(neps.SettingsError, match=r"was started with storage .* migrate the run"):
         _run(root, "sqlite", 2)  # another storage is still another storage
 
