@@ -16,6 +16,7 @@ import logging
 import os
 import threading
 import time
+import weakref
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -47,6 +48,7 @@ class ExclusiveLock:
         self.timeout = timeout
         self.guards = guards  # the file the lock protects, named in errors
         self._descriptor: int | None = None
+        self._closer: weakref.finalize | None = None  # closes _descriptor, also if dropped
         self._pid = os.getpid()  # the process that opened _descriptor
         self._threads = threading.Lock()  # flock does not exclude threads sharing a descriptor
         self._fallback = None if fcntl is not None else filelock.FileLock(str(path))
@@ -103,6 +105,7 @@ class ExclusiveLock:
             try:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
                 self._descriptor = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)  # less umask
+                self._closer = _closer(self, self._descriptor)
             except OSError as error:  # a read-only run: writing needs the lock file
                 raise StorageError(
                     f"Could not open the lock file {self.path} to write to the run: "
@@ -166,9 +169,17 @@ class ExclusiveLock:
 
     def close(self) -> None:
         """Close the descriptor (the lock is free whenever it is not held)."""
-        if self._descriptor is not None:
-            os.close(self._descriptor)
-            self._descriptor = None
+        if self._closer is not None:
+            self._closer()
+            self._descriptor = self._closer = None
+
+
+def _closer(lock: ExclusiveLock, descriptor: int) -> weakref.finalize:
+    """What closes ``descriptor``: ``lock.close()``, or the collection of a lock (of a storage)
+    dropped unclosed, as an open file is closed; not at exit, under threads still using it."""
+    finalizer = weakref.finalize(lock, os.close, descriptor)
+    finalizer.atexit = False
+    return finalizer
 
 
 def _advice(holder: str) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import fcntl
 import functools
+import gc
 import json
 import logging
 import multiprocessing
@@ -378,6 +379,29 @@ def test_a_lock_held_through_another_handle_of_this_process_is_named_so(tmp_path
     assert f"this very process (pid {os.getpid()}" in str(caught.value)
     holding.close()
     waiting.close()
+
+
+def test_a_lock_dropped_unclosed_closes_its_descriptor(tmp_path: Path) -> None:
+    """A storage dropped without close() (an AskAndTell client NePS-style code never closes)
+    kept its lock file open until the process exited: one descriptor per client."""
+    path = tmp_path / "journal.lock"
+
+    def open_on_path() -> int:
+        return sum(
+            os.path.realpath(f"/proc/self/fd/{fd}") == str(path)
+            for fd in os.listdir("/proc/self/fd")
+        )
+
+    for close in (False, True):
+        lock = locking.ExclusiveLock(path, guards=tmp_path / "journal")
+        with lock.held():
+            assert open_on_path() == 1
+        if close:
+            lock.close()
+            lock.close()  # closes nothing twice
+        del lock
+        gc.collect()
+        assert open_on_path() == 0
 
 
 def test_a_long_wait_for_the_lock_is_told_before_giving_up(
