@@ -32,10 +32,10 @@ from neps_core.asked_trial import (
 )
 from neps_core.budget import CallBudget
 from neps_core.client_settings import client_settings
+from neps_core.client_state import HeldTrials, release, release_when_dropped
 from neps_core.connection import connect, overwrite_if_asked
 from neps_core.custom_record import CustomRecord
 from neps_core.errors import ObjectiveCountError
-from neps_core.heartbeat import Heartbeat
 from neps_core.importing import import_into
 from neps_core.liveness import give_back_running
 from neps_core.models import Summary, Trial
@@ -103,17 +103,19 @@ class AskAndTell:
         )
         loaded = load_plugins(self.settings.plugins)
         overwrite, checked = overwrite_if_asked(self.settings, loaded)  # refused if others are in
-        with contextlib.ExitStack() as presence:  # held until close(), released on errors
+        with contextlib.ExitStack() as presence:  # until close() or collection; or an error
             presence.enter_context(present_in(self.settings.root_directory, overwrite=overwrite))
             self._context = connect(self.settings, loaded, checked)
             self._presence = presence.pop_all()
         self.settings = self._context.settings  # with the run's seed when continuing
+        self._held = HeldTrials()  # shared with the heartbeat thread, which must not hold self
+        self._dropped = release_when_dropped(self, self._held, self._context, self._presence)
         self._sampler = TrialSampler(
             self.settings,
             self._context.space,
             self._context.optimizer,
             self._context.plugins,
-            held=self._running,
+            held=self._held.running,  # not self's: no cycle, so a dropped client goes at once
         )
         self._in_this_process()
         self._closed = False
@@ -127,9 +129,10 @@ class AskAndTell:
         if getattr(self, "_pid", None) == os.getpid():
             return
         self._pid = os.getpid()
-        self._lock = threading.Lock()  # what the heartbeat thread reads and tell() changes
+        self._held.start_over()
+        self._lock = self._held.lock  # also for what tell() changes besides the asked trials
+        self._outstanding = self._held.asked_at
         self._asking = threading.Lock()  # limits and claims checked and counted together
-        self._outstanding: dict[str, float] = {}  # trial id -> when it was asked (monotonic)
         self._handed_out: dict[str, AskedTrial] = {}  # what ask() returned, until told here
         self._claiming: set[str] = set()  # stored as this client's, not yet outstanding
         self._asked = 0
@@ -138,7 +141,6 @@ class AskAndTell:
             self.settings.max_cost_per_run, self.settings.max_fidelities_per_run
         )
         self._waiting_for_cost: list[str] = []  # own untold trials whose cost decides the next
-        self._heartbeat: Heartbeat | None = None
 
     # -- the public interface ---------------------------------------------------------------
     @property
@@ -228,7 +230,7 @@ class AskAndTell:
                 self._handed_out[trial.id] = asked
                 self._spent.started(trial)
             self._claiming.clear()
-            self._start_heartbeat()
+            self._held.start_heartbeat(self._context)
         self._context.plugins.notify("neps_trial_sampled", run=self._context, trial=trial)
         return asked
 
@@ -322,6 +324,9 @@ class AskAndTell:
     def close(self) -> Summary:
         """Stop heartbeating, tell observers the client is done, and return the run's summary.
 
+        A client dropped without ``close()`` releases its thread, files and presence in the
+        root as soon as it is collected (``client_state``), but writes no summary.
+
         Trials asked but not told stay EVALUATING (their results may still be told, by any
         client); once their heartbeat is ``stale_after`` seconds old, the next client
         re-queues them. Leaving a ``with`` block on an error gives them back at once.
@@ -330,8 +335,9 @@ class AskAndTell:
             return self._final_summary
         self._in_this_process()
         self._closed = True
-        if self._heartbeat is not None:
-            self._heartbeat.__exit__(None, None, None)
+        self._dropped.detach()  # released here
+        if self._held.heartbeat is not None:
+            self._held.heartbeat.__exit__(None, None, None)
         try:
             if self.settings.post_run_summary:
                 refresh_shared_summary_files(self._context.storage, self._context.space)
@@ -339,12 +345,7 @@ class AskAndTell:
             self._final_summary = summary
             self._context.plugins.notify("neps_run_finished", run=self._context, summary=summary)
         finally:
-            try:
-                with self._context.plugins.errors_of("evaluator", type(self._context.evaluator)):
-                    self._context.evaluator.close()
-            finally:
-                self._context.storage.close()
-                self._presence.close()
+            release(self._context, self._presence)
         return summary
 
     def __enter__(self) -> AskAndTell:
@@ -372,16 +373,6 @@ class AskAndTell:
             raise closed_client_error(told)
         self._in_this_process()
 
-    def _start_heartbeat(self) -> None:
-        if self._heartbeat is None:
-            self._heartbeat = Heartbeat(
-                self._context.open_storage,
-                self.worker_id,
-                self.settings.heartbeat_interval,
-                running=self._running,
-            )
-            self._heartbeat.__enter__()
-
     def _settle_told_elsewhere(self) -> None:
         """Trials asked here whose results another client told: this client's, cost included."""
         if not self._running():
@@ -396,5 +387,4 @@ class AskAndTell:
                     self._spent.ended(stored.cost)
 
     def _running(self) -> set[str]:
-        with self._lock:
-            return set(self._outstanding)
+        return self._held.running()

@@ -43,8 +43,13 @@ class Heartbeat:
         return self
 
     def __exit__(self, *_: object) -> None:
-        self._stop.set()
+        self.end()
         self._thread.join()
+
+    def end(self) -> None:
+        """Stop beating without waiting: the thread ends when it wakes, closing its storage
+        (for a finalizer, which may run in this very thread)."""
+        self._stop.set()
 
     def _loop(self) -> None:
         storage: Storage | None = None  # opened at the first beat, once the run is under way

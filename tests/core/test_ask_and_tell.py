@@ -326,9 +326,10 @@ def test_a_new_run_needs_a_space_and_the_refusal_writes_nothing(root: Path) -> N
     assert neps.status(root).counts["success"] == 1
 
 
-def test_a_client_dropped_unclosed_keeps_its_trials_while_the_process_lives(root: Path) -> None:
+def test_a_client_dropped_unclosed_keeps_its_trials_taken_as_a_closed_one(root: Path) -> None:
     """A scheduler asks in a function and tells by id later: giving a dropped client's trials
-    back at its collection handed trial 1 out three times (a review of a notebook fix)."""
+    back at its collection handed trial 1 out three times (a review of a notebook fix). They
+    stay evaluating until stale, as a closed client's (``test_client_state``)."""
 
     def submit() -> str:
         client = neps.AskAndTell(SPACE, root, optimizer="random_search", evaluations_to_spend=3)
@@ -336,8 +337,9 @@ def test_a_client_dropped_unclosed_keeps_its_trials_while_the_process_lives(root
         assert asked is not None
         return asked.id
 
-    submitted = [submit() for _ in range(3)]
-    gc.collect()
+    with pytest.warns(ResourceWarning, match="dropped without close"):
+        submitted = [submit() for _ in range(3)]
+        gc.collect()
     assert submitted == ["1", "2", "3"]
     collector = neps.AskAndTell(root_directory=root, evaluations_to_spend=3)
     for trial_id in submitted:
