@@ -39,7 +39,9 @@ def tests(session: nox.Session) -> None:
     """The test suite, with every extra CI tests (the ``ci`` extra; torch first, as in CI)."""
     session.install(TORCH)
     session.install("-e", ".[ci]")
-    session.run("python", "-m", "pytest", "-q", *session.posargs)
+    session.run(
+        "python", "-m", "pytest", "-q", "-n", "auto", "--dist", "loadfile", *session.posargs
+    )
 
 
 @nox.session(python=PYTHON)

@@ -50,7 +50,7 @@ def test_readme_has_exactly_two_one_line_setup_commands() -> None:
     assert (REPOSITORY / example.group(1)).is_file()
     assert "pip install -e ." in example_command
     assert 'pip install -e ".[ci]"' in test_command
-    assert test_command.endswith("-m pytest -q")
+    assert test_command.endswith("-m pytest -q -n auto --dist loadfile")  # on every core
 
 
 def test_torch_is_installed_first_in_the_readme_test_command_and_nox() -> None:
