@@ -10,6 +10,7 @@ clear of the depth limit (a categorical only picks choices that can still finish
 
 from __future__ import annotations
 
+import difflib
 import math
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
@@ -27,6 +28,13 @@ _RESERVED = (".", "[", "]")
 
 def _fail(name: str, message: str) -> InvalidParameterError:
     return InvalidParameterError(f"Parameter {name!r}: {message}")
+
+
+def _undefined(name: str, entries: Mapping[str, Parameter]) -> str:
+    """``name``, which is not an entry, and the entry it is likely a typo of."""
+    close = difflib.get_close_matches(name, list(entries), n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return f"{name!r}, which is not defined in the space{hint}"
 
 
 class SpaceStructure:
@@ -74,14 +82,19 @@ class SpaceStructure:
             return self.names_by_id.get(id(node))
         return None
 
-    def resample_target(self, node: Resampled) -> tuple[str | None, Parameter]:
-        """The entry name (if any) and the definition that ``node`` draws anew."""
+    def resample_target(
+        self, node: Resampled, owner: str | None = None
+    ) -> tuple[str | None, Parameter]:
+        """The entry name (if any) and the definition that ``node`` draws anew; an error names
+        ``owner``, the entry holding ``node`` (the missing target is no parameter to name)."""
         name = self.reference(node.source)
         definition: Parameter = node.source
         seen: set[str] = set()
         while name is not None:
-            if name in seen or name not in self.entries:
-                raise _fail(name, "is referenced but not defined in the space")
+            if name not in self.entries:
+                raise _fail(owner or name, f"resamples {_undefined(name, self.entries)}")
+            if name in seen:
+                raise _fail(owner or name, f"resamples {name!r}, whose references form a cycle")
             seen.add(name)
             definition = self.entries[name]
             if not isinstance(definition, ByName):
@@ -116,7 +129,7 @@ class SpaceStructure:
                     if kind == "shared":
                         referenced.add(item)
                     elif kind == "resample":
-                        target, definition = self.resample_target(item)
+                        target, definition = self.resample_target(item, owner)
                         if target is None:
                             pending.append((definition, True))
                         else:
@@ -125,9 +138,9 @@ class SpaceStructure:
 
     def _check_item(self, owner: str, kind: str, item: Any, root: Any) -> None:
         if kind == "shared" and item not in self.entries:
-            raise _fail(owner, f"refers to {item!r}, which is not defined in the space")
+            raise _fail(owner, f"refers to {_undefined(item, self.entries)}")
         if kind == "resample":
-            target, definition = self.resample_target(item)
+            target, definition = self.resample_target(item, owner)
             if isinstance(definition, Numerical) and definition.is_fidelity:
                 raise _fail(owner, f"resamples the fidelity {target!r}, which is drawn once")
         if kind == "node" and isinstance(item, Numerical) and item.is_fidelity and item is not root:

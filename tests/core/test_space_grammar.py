@@ -164,6 +164,30 @@ def test_a_shared_cycle_between_entries_is_refused() -> None:
         )
 
 
+@pytest.mark.parametrize(
+    ("reference", "says"),
+    [
+        (lambda: neps.ByName("_blokc").resample(), "resamples '_blokc'"),
+        (lambda: neps.Resampled("_blokc"), "resamples '_blokc'"),
+        (lambda: neps.ByName("_blokc"), "refers to '_blokc'"),
+    ],
+    ids=["resample", "Resampled", "shared"],
+)
+def test_a_typo_in_a_reference_names_the_entry_holding_it(reference: Any, says: str) -> None:
+    """The missing target is no parameter: the error names the entry whose definition holds
+    the typo, and the entry likely meant."""
+    with pytest.raises(ValueError) as caught:
+        neps.PipelineSpace(
+            {
+                "b": neps.Operation(negate, args=(reference(),)),
+                "_block": neps.Operation(negate, args=(1,)),
+            }
+        )
+    assert str(caught.value) == (
+        f"Parameter 'b': {says}, which is not defined in the space (did you mean '_block'?)"
+    )
+
+
 def test_forward_references_share_the_later_entry() -> None:
     space = neps.PipelineSpace(
         {
