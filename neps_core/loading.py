@@ -33,6 +33,7 @@ from neps_core.run_storage import (
 from neps_core.serialization import describe_yaml_error, read_yaml, safe_repr, shortened
 from neps_core.space import PipelineSpace
 from neps_core.summary_files import BEST_CONFIG_FILE
+from neps_core.trial_calls import built_config
 from neps_core.user_paths import user_path
 
 #: Files of a run that hold something other than a configuration: a ``load_config`` of one
@@ -140,22 +141,22 @@ def load_config(
             f"{path} is not a configuration but a run's {path.name}: pass a trial's "
             f"config.yaml, its folder, or the run's root with config_id="
         )
-    trial, saved = _from_the_run(path.parent, with_space=space is None)
+    trial, saved, seed = _from_the_run(path.parent, with_space=space is None)
     space = saved if space is None else space
     if trial is not None and trial.state is TrialState.CORRUPTED:
-        return _from_the_view_of_a_damaged_record(trial, path, space)
+        return _from_the_view_of_a_damaged_record(trial, path, space, seed)
     config = _read_config_file(path) if trial is None else trial.config
-    return _as_received(config, path, space)
+    return _as_received(config, path, space, trial, seed)
 
 
 def _from_the_view_of_a_damaged_record(
-    trial: Trial, path: Path, space: PipelineSpace | None
+    trial: Trial, path: Path, space: PipelineSpace | None, run_seed: int | None
 ) -> dict[str, Any]:
     """The configuration of a CORRUPTED trial from its view ``path``, written when it was
     sampled: its record's is lost (the stand-in's is ``{}`` where unreadable), and reading
     that had blamed the intact view for a missing parameter."""
     try:
-        return _as_received(_read_config_file(path), path, space)
+        return _as_received(_read_config_file(path), path, space, trial, run_seed)
     except (OSError, ValueError, NepsCoreError) as error:
         why = f" ({trial.report.error})" if trial.report and trial.report.error else ""
         raise NepsCoreError(
@@ -228,17 +229,24 @@ def _resolved(space: Any, *, positional: bool) -> PipelineSpace | None:
 
 
 def _as_received(
-    config: Mapping[str, Any], path: Path, space: PipelineSpace | None
+    config: Mapping[str, Any],
+    path: Path,
+    space: PipelineSpace | None,
+    trial: Trial | None = None,
+    run_seed: int | None = None,
 ) -> dict[str, Any]:
     """``config`` (read from ``path``) resolved by ``space`` (the one given, else the
-    run's); as stored, without its underscore-prefixed entries, outside any run."""
+    run's), of ``trial`` built as its evaluation was, under the seed of the run; as stored,
+    without its underscore-prefixed entries, outside any run."""
     if space is None:
         return {k: v for k, v in config.items() if not str(k).startswith("_")}
     try:
         space.validate_config(config)
     except ValueError as error:
         raise ValueError(f"{path}: {error}") from error
-    return space.resolve(config)
+    if trial is None:  # a configuration outside a run: no trial, so no seed, to build it by
+        return space.resolve(config)
+    return built_config(space, config, trial.id, run_seed)
 
 
 def _written_by_a_run(path: Path) -> bool:
@@ -279,24 +287,28 @@ def _read_config_file(path: Path) -> Mapping[str, Any]:
     return config
 
 
-def _from_the_run(folder: Path, *, with_space: bool) -> tuple[Trial | None, PipelineSpace | None]:
-    """The record of the trial whose folder is ``folder`` and (``with_space``) the run's
-    space, in one look at the run's storage; ``None`` for what is not there (outside a run,
-    both). In a run, ``config.yaml`` is a view, never read back: an edited copy must not pass
-    for what ``evaluate_pipeline`` received, and a storage plugin need not write it.
+def _from_the_run(
+    folder: Path, *, with_space: bool
+) -> tuple[Trial | None, PipelineSpace | None, int | None]:
+    """The record of the trial whose folder is ``folder``, (``with_space``) the run's space
+    and the run's seed, in one look at the run's storage; ``None`` for what is not there
+    (outside a run, all three). In a run, ``config.yaml`` is a view, never read back: an
+    edited copy must not pass for what ``evaluate_pipeline`` received, and a storage plugin
+    need not write it.
     """
     root = folder.parent.parent  # <root>/configs/config_<id>
     if not folder.name.startswith("config_"):
-        return None, None
+        return None, None, None
     refuse_an_interrupted_overwrite(root)  # it may have moved storage.yaml aside too
     if not (root / STORAGE_POINTER_FILE).is_file():
-        return None, None
+        return None, None, None
     with open_existing(root) as storage:
         trial = _named_trial(storage.sync(), trial_id(folder.name))
         space = _saved_space(storage, root) if with_space else None
+        info = storage.load_info()
     if trial is None and not (folder / "config.yaml").is_file():
         _refuse_a_neps_rung_id(trial_id(folder.name), root)
-    return trial, space
+    return trial, space, None if info is None else info.seed
 
 
 #: NePS's id of a configuration at a rung of a multi-fidelity optimizer: ``1_rung_0``.

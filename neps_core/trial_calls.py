@@ -7,7 +7,7 @@ configuration resolved (an ``Operation`` built) plus what the function names of 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -41,18 +41,24 @@ def call_arguments(
     injected: Iterable[str],
     seed: int | None,
 ) -> dict[str, Any]:
-    """``trial``'s configuration as the function receives it, and the injected values it names.
-
-    An operation is built under the trial's own seed (from the run's ``seed``): its draws (a
-    layer's initial weights) are the trial's, whichever process or call builds it.
-    """
+    """``trial``'s configuration as the function receives it, and the injected values it names."""
     available = {
         "pipeline_directory": context.pipeline_directory,
         "previous_pipeline_directory": context.previous_pipeline_directory,
         "pipeline_id": trial.id,
         "root_directory": context.root_directory,
     }
-    with seeded(None if seed is None else trial_seed(seed, trial.id, "build")):
-        arguments = space.resolve(trial.config)
+    arguments = built_config(space, trial.config, trial.id, seed)
     arguments.update((name, available[name]) for name in injected)
     return arguments
+
+
+def built_config(
+    space: PipelineSpace, config: Mapping[str, Any], trial_id: str, run_seed: int | None
+) -> dict[str, Any]:
+    """``config`` of the trial ``trial_id`` resolved by ``space``, an operation built under the
+    trial's own seed (from the run's ``run_seed``): its draws (a layer's initial weights) are
+    the trial's, whichever process or call builds it, ``load_config`` too. (Seeding leaves
+    the global generators seeded, as an evaluation does.)"""
+    with seeded(None if run_seed is None else trial_seed(run_seed, trial_id, "build")):
+        return space.resolve(config)

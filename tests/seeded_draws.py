@@ -38,3 +38,13 @@ def torch_draw(x: float) -> dict[str, Any]:
 def weights(layer: Any, x: float) -> dict[str, Any]:
     """The first weight of the layer an Operation built for the trial."""
     return {"objective_to_minimize": x, "extra": {"weight": layer.weight.detach()[0, 0].item()}}
+
+
+def initial_weights(size: int) -> list[float]:
+    """Weights drawn from NumPy's global generator, as a layer's initialization draws them."""
+    return [float(value) for value in np.random.rand(size)]
+
+
+def received_weights(initialized: list[float], x: float) -> dict[str, Any]:
+    """The weights an Operation built for the trial."""
+    return {"objective_to_minimize": x, "extra": {"initialized": initialized}}

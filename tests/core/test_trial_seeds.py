@@ -9,7 +9,14 @@ from typing import Any
 
 import numpy as np
 import torch
-from seeded_draws import draws, first_draws, torch_draw, weights
+from seeded_draws import (
+    draws,
+    first_draws,
+    initial_weights,
+    received_weights,
+    torch_draw,
+    weights,
+)
 
 import neps_core as neps
 from neps_core.evaluation.seeding import seed_global_generators
@@ -101,6 +108,26 @@ def test_the_objects_an_operation_builds_are_the_trials_too(tmp_path: Path) -> N
     by_calls = extras(continued)
     assert by_calls == extras(tmp_path / "once")
     assert by_calls["1"] != by_calls["2"]
+
+
+class InitializedSpace(neps.PipelineSpace):
+    initialized = neps.Operation(operator=initial_weights, args=(3,))
+    x = neps.Float(0.0, 1.0)
+
+
+def test_load_config_rebuilds_the_objects_a_trial_received(tmp_path: Path) -> None:
+    # load_config built operations without the trial's seed: the weights were whatever the
+    # global generators held then, other ones in every call.
+    root = tmp_path / "run"
+    neps.run(
+        received_weights, InitializedSpace(), root_directory=root, evaluations_to_spend=2, seed=5
+    )
+    received = extras(root)
+    assert received["1"] != received["2"]
+    for trial in ("1", "2"):
+        for space in (None, None, InitializedSpace()):  # the saved space twice, then the given
+            loaded = neps.load_config(root, config_id=trial, pipeline_space=space)
+            assert loaded["initialized"] == received[trial]["initialized"]
 
 
 def test_trials_whose_32_bit_seeds_collided_draw_differently() -> None:
