@@ -50,6 +50,7 @@ from neps_core.space import (
     Relation,
 )
 from neps_core.space.choices import prior_indices_meant, python_value
+from neps_core.space.foreign import is_configuration_space
 
 #: The ``meta`` key that marks an integer or float hyperparameter as the fidelity (epochs),
 #: as NePS's ``is_fidelity=True`` does; ConfigSpace itself has no notion of one.
@@ -201,10 +202,7 @@ class ConfigSpaceAdapter(SpaceAdapter):
 
     @classmethod
     def can_adapt(cls, space: Any) -> bool:
-        kind = type(space)
-        return kind.__module__.split(".")[0] == "ConfigSpace" and kind.__name__ == (
-            "ConfigurationSpace"
-        )
+        return is_configuration_space(space)
 
     @classmethod
     def adapt(cls, space: Any) -> PipelineSpace:

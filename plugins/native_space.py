@@ -21,6 +21,7 @@ from neps_core.models import Trial
 from neps_core.serialization import dump_yaml, to_plain, write_atomic
 from neps_core.space import InvalidParameterError, PipelineSpace, space_from_description
 from neps_core.space.description import describes_a_parameter
+from neps_core.space.foreign import is_configspace_object, is_configuration_space
 from neps_core_plugins.configspace_adapter import from_configspace
 
 if TYPE_CHECKING:
@@ -30,11 +31,6 @@ logger = logging.getLogger(__name__)
 
 #: The readable view of a structural configuration, next to ``config.yaml``.
 RESOLVED_FILE = "resolved.yaml"
-
-
-def _is_foreign(space: Any) -> bool:
-    """Objects of other space libraries (ConfigSpace's spaces are Mappings too)."""
-    return type(space).__module__.split(".")[0] == "ConfigSpace"
 
 
 class NativeSpaceAdapter(SpaceAdapter):
@@ -51,7 +47,7 @@ class NativeSpaceAdapter(SpaceAdapter):
             return True
         if isinstance(space, type) and issubclass(space, PipelineSpace):
             return True
-        return isinstance(space, Mapping) and not _is_foreign(space)
+        return isinstance(space, Mapping) and not is_configspace_object(space)  # theirs
 
     @classmethod
     def adapt(cls, space: Any) -> PipelineSpace:
@@ -59,7 +55,7 @@ class NativeSpaceAdapter(SpaceAdapter):
             return space
         if isinstance(space, type):
             return space()
-        embedded = {name: value for name, value in space.items() if _is_foreign(value)}
+        embedded = {k: v for k, v in space.items() if is_configuration_space(v)}
         if embedded:
             native = {name: value for name, value in space.items() if name not in embedded}
             return _with_embedded(cls.adapt(native), embedded)

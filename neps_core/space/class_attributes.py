@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from neps_core.errors import object_of_type
+from neps_core.space.foreign import is_configspace_object
 from neps_core.space.parameters import (
     Constant,
     InvalidParameterError,
@@ -131,11 +132,19 @@ def _may_be_entry(name: str, value: Any) -> bool:
 
 def refuse_mistaken_constant(name: str, value: Any) -> None:
     """Refuse a value that would become a constant only by mistake: a parameter type not
-    called (``neps.Float``), a set meant as choices (a set has no order to encode), or one
-    no constant may hold (NaN)."""
+    called (``neps.Float``), a set meant as choices (a set has no order to encode), a
+    ConfigSpace object (a hyperparameter is no parameter here), or one no constant may hold
+    (NaN)."""
     problems = constant_problems(value)
     if problems:
         raise InvalidParameterError(f"Parameter {name!r} (Constant): {'; '.join(problems)}")
+    if is_configspace_object(value):
+        raise InvalidParameterError(
+            f"Parameter {name!r}: {type(value).__name__} is a ConfigSpace object, not a "
+            "parameter of this space; write it with Float(...), Integer(...), Categorical(...) "
+            "or Constant(...), or pass the ConfigurationSpace that holds it to "
+            "PipelineSpace(...) or run()"
+        )
     if isinstance(value, type) and issubclass(value, Parameter) and _is_ours(value):
         raise InvalidParameterError(
             f"Parameter {name!r}: {value.__name__} is a parameter type, not a parameter; "

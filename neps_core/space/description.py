@@ -28,6 +28,7 @@ from neps_core.space.analysis import DEFAULT_MAX_DEPTH
 from neps_core.space.choices import prior_indices_meant
 from neps_core.space.class_attributes import refuse_described_non_entry
 from neps_core.space.conditions import Clause, clause_from_description
+from neps_core.space.foreign import adapted, holds_configuration_space
 from neps_core.space.legacy import current_keys, prior_of_default
 from neps_core.space.naming import described_as
 from neps_core.space.nodes import (
@@ -141,8 +142,12 @@ def described_arguments(
     max_depth: int | None,
 ) -> tuple[Mapping[str, Parameter], dict[str, Clause], tuple[Clause, ...], int | None]:
     """``PipelineSpace(description, ...)``'s arguments, with ``description`` read as ``run()``
-    reads a dict (NePS's declarative forms); the keyword arguments add to what it says."""
-    space = space_from_description(description)
+    reads a dict (NePS's declarative forms, or ConfigSpace's spaces, see
+    ``neps_core.space.foreign``); the keyword arguments add to what it says."""
+    if holds_configuration_space(description):
+        space = adapted(description)
+    else:
+        space = space_from_description(description)
     return (
         space.parameters,
         {**space.conditions, **(conditions or {})},

@@ -179,6 +179,53 @@ def test_a_name_in_a_merged_configspace_and_the_dict_is_refused_naming_both() ->
         NativeSpaceAdapter.adapt({"lr": neps.Float(0, 1), "cs": make_configspace()})
 
 
+def test_pipeline_space_converts_a_configspace_as_run_does(root: Path) -> None:
+    """A ConfigurationSpace is a Mapping: PipelineSpace took it for a dict of parameters and
+    made each hyperparameter an unsearched constant (a run tried one configuration, {})."""
+    converted = from_configspace(make_configspace())
+    given = PipelineSpace(make_configspace())
+    assert describe_space(given) == describe_space(converted)
+    merged = PipelineSpace({"width": neps.Integer(8, 64), "cs": make_configspace()})
+    assert describe_space(merged) == describe_space(
+        NativeSpaceAdapter.adapt({"width": neps.Integer(8, 64), "cs": make_configspace()})
+    )
+    summary = neps.run(
+        lambda lr, **_: lr,
+        given,
+        root_directory=root,
+        evaluations_to_spend=3,
+        optimizer="random_search",
+    )
+    assert summary.counts["success"] == 3
+    assert len({trial.config["lr"] for trial in neps.status(root).trials}) == 3
+
+
+def _hyperparameter_as_an_entry(how: str) -> Any:
+    """A ConfigSpace hyperparameter given where a parameter goes, ``how``."""
+    lr = CS.Float("lr", (1e-4, 1.0))
+    if how == "class":
+
+        class Space(PipelineSpace):
+            width = neps.Integer(1, 4)
+            hp = lr
+
+        return Space()
+    if how == "dict":
+        return PipelineSpace({"width": neps.Integer(1, 4), "hp": lr})
+    return NativeSpaceAdapter.adapt({"width": neps.Integer(1, 4), "hp": lr})  # as run() does
+
+
+@pytest.mark.parametrize("how", ["class", "dict", "run"])
+def test_a_configspace_hyperparameter_as_an_entry_is_refused_naming_it(how: str) -> None:
+    """It became a constant holding the hyperparameter object; given to run(), an
+    AttributeError ('...' object has no attribute 'items') named no parameter."""
+    with pytest.raises(
+        neps.space.InvalidParameterError,
+        match=r"Parameter 'hp': UniformFloatHyperparameter is a ConfigSpace object, not a par",
+    ):
+        _hyperparameter_as_an_entry(how)
+
+
 @pytest.mark.parametrize("use_priors", [False, True], ids=["uniform", "priors"])
 def test_random_search_never_violates_conditions_or_forbiddens(use_priors: bool) -> None:
     cs = make_configspace()
