@@ -19,6 +19,7 @@ from neps_core.budget_file import BUDGET_FILE
 from neps_core.components import resolve_space
 from neps_core.config import run_directory
 from neps_core.errors import ConfigIdMissingError, NepsCoreError, SettingsError
+from neps_core.evaluation.seeding import generators_kept
 from neps_core.interfaces import Storage
 from neps_core.models import Trial, TrialState, trial_id
 from neps_core.plugin_manager import load_plugins
@@ -246,7 +247,8 @@ def _as_received(
         raise ValueError(f"{path}: {error}") from error
     if trial is None:  # a configuration outside a run: no trial, so no seed, to build it by
         return space.resolve(config)
-    return built_config(space, config, trial.id, run_seed)
+    with generators_kept():  # the caller's generators are the user's, not the trial's
+        return built_config(space, config, trial.id, run_seed)
 
 
 def _written_by_a_run(path: Path) -> bool:

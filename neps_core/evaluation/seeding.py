@@ -42,6 +42,29 @@ def seed_global_generators(seed: int) -> None:
         _SEEDERS[name](importlib.import_module(name), seed)
 
 
+#: How to read and put back the global generators of the libraries seeded beside ``random``.
+_STATES: dict[str, tuple[Callable[[Any], Any], Callable[[Any, Any], Any]]] = {
+    "numpy": (lambda numpy: numpy.random.get_state(), lambda numpy, s: numpy.random.set_state(s)),
+    "torch": (lambda torch: torch.get_rng_state(), lambda torch, s: torch.set_rng_state(s)),
+}
+
+
+@contextlib.contextmanager
+def generators_kept() -> Iterator[None]:
+    """Inside, seeding is the block's own: Python's, NumPy's and PyTorch's (CPU) global
+    generators, those loaded now, are put back as they were when it ends. For a caller whose
+    generators are the user's (``load_config`` in a script), not a trial's."""
+    python = random.getstate()
+    loaded = {name: sys.modules[name] for name in _STATES.keys() & sys.modules.keys()}
+    states = {name: _STATES[name][0](module) for name, module in loaded.items()}
+    try:
+        yield
+    finally:
+        random.setstate(python)
+        for name, module in loaded.items():
+            _STATES[name][1](module, states[name])
+
+
 @attrs.define
 class _Waiting:
     """What one seeded call waits for: the libraries not yet imported, and its seed."""

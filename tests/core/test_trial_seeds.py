@@ -130,6 +130,24 @@ def test_load_config_rebuilds_the_objects_a_trial_received(tmp_path: Path) -> No
             assert loaded["initialized"] == received[trial]["initialized"]
 
 
+def test_load_config_leaves_the_callers_generators_as_they_were(tmp_path: Path) -> None:
+    # Building under the trial's seed left a script's global generators reseeded: its next
+    # random.random() and np.random.rand() were the trial's, the same after every load_config.
+    root = tmp_path / "run"
+    neps.run(
+        received_weights, InitializedSpace(), root_directory=root, evaluations_to_spend=1, seed=5
+    )
+    random.seed(123)
+    np.random.seed(123)
+    torch.manual_seed(123)
+    expected = (random.random(), np.random.rand(), torch.rand(1).item())
+    random.seed(123)
+    np.random.seed(123)
+    torch.manual_seed(123)
+    neps.load_config(root, config_id="1")
+    assert (random.random(), np.random.rand(), torch.rand(1).item()) == expected
+
+
 def test_trials_whose_32_bit_seeds_collided_draw_differently() -> None:
     # Trial seeds were 32 bits: by the birthday bound trials of one run shared one (and every
     # draw) within a few 10k trials, against "no two trials of a run draw alike".
