@@ -232,7 +232,7 @@ class RunSettings:
         known = {field.name for field in fields}
         unknown = sorted(set(settings) - known)
         if unknown and "searcher" in kwargs:
-            settings = _searcher_options(settings, unknown)
+            settings = _searcher_options(settings, unknown, known)
         elif unknown:
             raise SettingsError(_unknown_settings_message(unknown, known))
         optimizer = settings["optimizer"] = called_with_the_space(  # NePS's partial or lambda
@@ -287,8 +287,21 @@ def _with_stage_directories(kwargs: Mapping[str, Any]) -> dict[str, Any]:
     return settings
 
 
-def _searcher_options(settings: dict[str, Any], options: list[str]) -> dict[str, Any]:
-    """Seed 001's ``run(searcher="name", option=...)``: unknown settings are the optimizer's."""
+#: How close a searcher option must be to a run setting's name to be taken for its misspelling;
+#: stricter than difflib's default, which would take optimizer options (``sample_size``) too.
+_MISSPELLED_SETTING = 0.85
+
+
+def _searcher_options(
+    settings: dict[str, Any], options: list[str], known: set[str]
+) -> dict[str, Any]:
+    """Seed 001's ``run(searcher="name", option=...)``: unknown settings are the optimizer's,
+    except NePS's removed settings and misspelled run settings, refused as without searcher=."""
+    refused = [
+        key for key in options if key in REMOVED or _close_setting(key, known, _MISSPELLED_SETTING)
+    ]
+    if refused:
+        raise SettingsError(_unknown_settings_message(refused, known))
     spec = component_spec(settings["optimizer"], "searcher")
     given = {key: settings.pop(key) for key in options}
     warnings.warn(
@@ -309,15 +322,17 @@ def _unknown_settings_message(unknown: list[str], known: set[str]) -> str:
         if key in REMOVED:
             reasons.append(f"{key} is not supported by neps_core: {REMOVED[key]}")
             continue
-        close = difflib.get_close_matches(key, [*known, *DEPRECATED_ALIASES, *ALIASES], n=1)
-        now = (
-            f", today {canonical_name(close[0])}"
-            if close and close[0] in DEPRECATED_ALIASES
-            else ""
-        )
-        hint = f" (did you mean {close[0]}{now}?)" if close else ""
+        close = _close_setting(key, known)
+        now = f", today {canonical_name(close)}" if close in DEPRECATED_ALIASES else ""
+        hint = f" (did you mean {close}{now}?)" if close else ""
         reasons.append(f"{key}{hint}")
     return f"Unknown run setting(s): {'; '.join(reasons)}. Known: {sorted(known)}"
+
+
+def _close_setting(key: str, known: set[str], cutoff: float = 0.6) -> str | None:
+    """The setting name, current or old, that ``key`` most likely misspells."""
+    close = difflib.get_close_matches(key, [*known, *DEPRECATED_ALIASES, *ALIASES], 1, cutoff)
+    return close[0] if close else None
 
 
 def canonical_name(key: str) -> str:

@@ -221,6 +221,26 @@ def test_searcher_options_given_as_run_arguments_reach_the_optimizer(root: Path)
         )
 
 
+@pytest.mark.parametrize(
+    ("extra", "said"),
+    [
+        ({"pre_load_hooks": []}, "pre_load_hooks is not supported by neps_core: observe"),
+        ({"searcher_path": None}, "searcher_path is not supported by neps_core: register"),
+        ({"warmstart_configs": []}, r"warmstart_configs is not supported .*import_trials"),
+        ({"max_evaluation_total": 3}, "did you mean max_evaluations_total, today evaluations_"),
+    ],
+)
+def test_with_searcher_removed_and_misspelled_settings_are_no_optimizer_options(
+    root: Path, extra: dict[str, Any], said: str
+) -> None:
+    """They were passed to the optimizer, as its unknown options, losing what to do instead."""
+    with pytest.warns(DeprecationWarning) as caught, pytest.raises(neps.SettingsError) as error:
+        neps.run(run_pipeline, SPACE, root_directory=root, searcher="random_search", **extra)
+    assert error.match(said)
+    assert "option" not in str(error.value)
+    assert not any("optimizer=('random_search'" in m for m in _deprecations(caught))
+
+
 def test_task_and_development_stage_ids_are_subfolders_of_the_root_as_in_neps(
     root: Path,
 ) -> None:
