@@ -3,6 +3,8 @@
 The public API; everything else is reachable through its submodules.
 """
 
+import sys
+import types
 import warnings
 
 from neps_core import algorithms, tblogger
@@ -101,14 +103,42 @@ _NEPS_ONLY = {
     "the configurations (plain or NePS's resolution records) and their results, before run()",
     "load_and_merge_yamls": "run(run_config='run.yaml') with run()'s arguments on top, or "
     "neps_core.run_config.load_run_config(path, overrides) for the merged arguments",
+    **dict.fromkeys(
+        (
+            "GraphGrammar",
+            "GraphGrammarCell",
+            "GraphGrammarRepetitive",
+            "ArchitectureParameter",
+            "FunctionParameter",
+        ),
+        "an Operation, or a Categorical of Operations, in a PipelineSpace: NePS's later "
+        "architecture spaces (see docs/spaces/language.md)",
+    ),
+    "get_summary_dict": "status(root): its Summary has the counts by state, best_trial (its "
+    "config and objective) and the budget used; status(root).to_dataframe() has every trial",
 }
 
 
 def __getattr__(name: str) -> object:
     """NePS's names without a counterpart here say what to use instead."""
     if name in _NEPS_ONLY:
-        raise AttributeError(f"neps_core has no {name!r} (NePS's); use {_NEPS_ONLY[name]}")
+        message = f"neps_core has no {name!r} (NePS's); use {_NEPS_ONLY[name]}"
+        if _imports_from(sys._getframe(1)):
+            raise ImportError(message, name=__name__, path=__file__)
+        raise AttributeError(message)
     raise AttributeError(f"module 'neps_core' has no attribute {name!r}")
+
+
+def _imports_from(frame: types.FrameType) -> bool:
+    """Whether ``frame`` asks for the name in ``from neps_core import name``.
+
+    Python replaces the AttributeError of that lookup with a bare "cannot import name",
+    dropping what to use instead; an ImportError passes through. Elsewhere (``hasattr``,
+    also importlib's for this very statement) the name stays a missing attribute.
+    """
+    from opcode import opmap  # only once a NePS name is asked for: keeps the import light
+
+    return frame.f_code.co_code[frame.f_lasti] == opmap["IMPORT_FROM"]
 
 
 __all__ = [

@@ -432,6 +432,18 @@ def test_neps_names_without_a_counterpart_say_what_to_use() -> None:
         neps.no_such_name  # noqa: B018
 
 
+@pytest.mark.parametrize("name", ["NePSState", "SearchSpace", "HPOFloat", "utils", "state"])
+def test_importing_a_neps_name_from_neps_core_says_what_to_use(name: str) -> None:
+    """``from neps_core import NePSState`` said only "cannot import name", while
+    ``neps.NePSState`` names the replacement: Python drops the AttributeError's message."""
+    with pytest.raises(ImportError, match=rf"no {name!r} \(NePS's\); use ") as error:
+        exec(f"from neps_core import {name}", {})
+    assert error.value.name == "neps_core"
+    assert not hasattr(neps, name)  # still only a missing attribute outside the import
+    with pytest.raises(ImportError, match="cannot import name 'no_such_name'"):
+        exec("from neps_core import Float, no_such_name", {})
+
+
 #: NePS's public names (neps/__init__.py ``__all__``, its newest release).
 NEPS_ALL = [
     "AskAndTell",
@@ -469,11 +481,20 @@ NEPS_ALL = [
     "status",
     "tblogger",
 ]
+#: NePS's run_pipeline-era public names (its 0.x ``__all__``) that ``NEPS_ALL`` no longer has.
+NEPS_RUN_PIPELINE_ERA = [
+    "GraphGrammar",
+    "GraphGrammarCell",
+    "GraphGrammarRepetitive",
+    "ArchitectureParameter",
+    "FunctionParameter",
+    "get_summary_dict",
+]
 
 
-@pytest.mark.parametrize("name", NEPS_ALL)
+@pytest.mark.parametrize("name", NEPS_ALL + NEPS_RUN_PIPELINE_ERA)
 def test_every_public_name_of_neps_is_here_or_says_what_to_use(name: str) -> None:
-    """SearchSpace, HPOFloat, SampledConfig, ... gave a bare AttributeError."""
+    """SearchSpace, HPOFloat, SampledConfig, GraphGrammar, ... gave a bare AttributeError."""
     try:
         getattr(neps, name)
     except AttributeError as error:
