@@ -17,6 +17,12 @@ from neps_core.evaluation.main_script import refuse_while_a_child_imports_the_sc
 from neps_core.evaluation.seeding import seed_global_generators
 from neps_core.loading import open_existing
 from neps_core.models import Summary, trial_id
+from neps_core.neps_call_keywords import (
+    NEPS_PLOT_KEYWORDS,
+    NEPS_STATUS_KEYWORDS,
+    check_neps_keywords,
+    same_value,
+)
 from neps_core.plotting import MAX_CURVES
 from neps_core.plugin_manager import load_plugins
 from neps_core.presence import present_in
@@ -178,16 +184,8 @@ def _explicit_arguments(values: Mapping[str, Any]) -> dict[str, Any]:
     return {
         name: value
         for name, value in values.items()
-        if name in defaults and not (value is defaults[name] or _same(value, defaults[name]))
+        if name in defaults and not (value is defaults[name] or same_value(value, defaults[name]))
     }
-
-
-def _same(value: Any, default: Any) -> bool:
-    return (
-        type(value) is type(default)
-        and isinstance(value, str | bool | int | float | tuple)
-        and value == default
-    )
 
 
 def _work(context: RunContext) -> Summary:
@@ -290,13 +288,17 @@ def status(
     *,
     print_summary: bool = False,
     pipeline_space_variables: tuple[Any, Sequence[str]] | None = None,
+    **neps_keywords: Any,
 ) -> Summary:
     """The summary of the run in ``root_directory``: counts by state, best trial, budget used.
 
     ``print_summary=True`` (NePS's argument) also prints what ``neps-core status`` shows.
     ``pipeline_space_variables``, NePS's ``(space, names)`` naming the best configuration's
     values in that print, is accepted and changes nothing: the print names every value.
+    NePS's older ``best_losses``, ``best_configs`` and ``all_configs`` are accepted at their
+    default ``False`` only (``NEPS_STATUS_KEYWORDS`` says what shows them).
     """
+    check_neps_keywords("status", neps_keywords, NEPS_STATUS_KEYWORDS)
     if pipeline_space_variables is not None and not (
         isinstance(pipeline_space_variables, tuple | list) and len(pipeline_space_variables) == 2
     ):
@@ -312,34 +314,6 @@ def status(
 
         print(format_status(status_data(root_directory, failures=5)))
     return summary
-
-
-_OWN_ROOT = "plot each run's root directory on its own (neps.plot(root) per run)"
-_AXES = (
-    "change the figure of neps_core.plotting.plot_trajectory(root) (figure.axes[0].set_xlim, "
-    ".set_yscale('log'), ...) and save it yourself"
-)
-_FILES = (
-    "neps.plot writes <output_dir>/trajectory.png; for another name, format or resolution "
-    "save neps_core.plotting.plot_trajectory(root).savefig(path, dpi=...)"
-)
-_ANY_VALUE = object()
-#: NePS's ``neps.plot`` keywords: each at NePS's default value changes nothing here (so a
-#: script that spells it out runs); another value is refused, saying what to use instead.
-NEPS_PLOT_KEYWORDS: dict[str, tuple[Any, str]] = {
-    "scientific_mode": (False, _OWN_ROOT),
-    "benchmarks": (None, _OWN_ROOT),
-    "algorithms": (None, _OWN_ROOT),
-    "n_workers": (_ANY_VALUE, "every worker's trials are read from the root directory"),
-    "key_to_extract": (None, "x_axis='cost' plots by the cost the trials reported"),
-    "consider_continuations": (False, "x_axis='cost' adds up the cost each trial reported"),
-    "x_range": (None, _AXES),
-    "log_x": (False, _AXES),
-    "log_y": (True, _AXES),
-    "filename": ("incumbent_trajectory", _FILES),
-    "extension": ("png", _FILES),
-    "dpi": (100, _FILES),
-}
 
 
 def plot(
@@ -361,18 +335,5 @@ def plot(
     """
     from neps_core.plotting import write_plots
 
-    _check_neps_plot_keywords(neps_keywords)
+    check_neps_keywords("plot", neps_keywords, NEPS_PLOT_KEYWORDS)
     return write_plots(root_directory, output_dir=output_dir, x_axis=x_axis, max_curves=max_curves)
-
-
-def _check_neps_plot_keywords(keywords: Mapping[str, Any]) -> None:
-    for name, value in keywords.items():
-        if name not in NEPS_PLOT_KEYWORDS:
-            raise TypeError(f"plot() got an unexpected keyword argument {name!r}")
-        default, instead = NEPS_PLOT_KEYWORDS[name]
-        if default is not _ANY_VALUE and not (value is default or _same(value, default)):
-            raise TypeError(
-                f"plot({name}={value!r}) is NePS's, which neps_core does not support: "
-                f"{instead} (NePS's plot keywords are accepted only at their defaults, "
-                "without effect)"
-            )

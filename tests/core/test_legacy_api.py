@@ -501,6 +501,24 @@ def test_every_public_name_of_neps_is_here_or_says_what_to_use(name: str) -> Non
         assert f"no {name!r} (NePS's); use " in str(error)
 
 
+@pytest.mark.parametrize(
+    ("keyword", "said"),
+    [
+        ("best_losses", r"status\(root\).best_trial .*best_config_trajectory.txt"),
+        ("best_configs", r"status\(root\).best_trial .*best_config_trajectory.txt"),
+        ("all_configs", r"status\(root\).to_dataframe\(\) has every trial"),
+    ],
+)
+def test_nepss_status_keywords_say_what_shows_the_same(root: Path, keyword: str, said: str) -> None:
+    """They were a bare TypeError, while ``neps-core status --best_losses`` gave a hint."""
+    neps.run(run_pipeline, SPACE, root_directory=root, evaluations_to_spend=1)
+    assert neps.status(root, **{keyword: False}).counts["success"] == 1  # NePS's default
+    with pytest.raises(TypeError, match=rf"status\({keyword}=True\) is NePS's.*{said}"):
+        neps.status(root, **{keyword: True})
+    with pytest.raises(TypeError, match="unexpected keyword argument 'best_loss'"):
+        neps.status(root, best_loss=True)
+
+
 def test_nepss_confidence_levels_are_the_prior_confidences() -> None:
     level = neps.ConfidenceLevel
     assert [member.value for member in level] == ["low", "medium", "high"]
