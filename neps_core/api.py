@@ -9,7 +9,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from neps_core.config import RunSettings, run_directory
+from neps_core.components import refuse_a_root_directory_as_space
+from neps_core.config import ROOT_DIRECTORY_SECOND, RunSettings, run_directory
 from neps_core.connection import connect, overwrite_if_asked
 from neps_core.distributed import maybe_run_as_nonzero_rank, rank_zero
 from neps_core.errors import SettingsError, add_note
@@ -41,7 +42,7 @@ logger = logging.getLogger(__name__)
 def run(
     evaluate_pipeline: Callable[..., Any] | None = None,
     pipeline_space: Any = None,
-    *,
+    *root_directory_second: Any,
     root_directory: str | Path = "neps_results",
     overwrite_root_directory: bool = False,
     evaluations_to_spend: int | None = None,
@@ -81,6 +82,8 @@ def run(
             A ``"path/to/file.py:name"`` or ``neps.Command(...)`` works too.
         pipeline_space: A ``PipelineSpace``, a dict of parameters, a ConfigSpace
             ``ConfigurationSpace``, or a YAML file; not needed to continue a run.
+        *root_directory_second: Refused, saying so: NePS's older ``run(run_pipeline,
+            root_directory, pipeline_space)``; the other arguments go by name.
         root_directory: The run's folder; a leading ``~`` is the home directory.
         overwrite_root_directory: Delete an existing run there first (refused while its
             workers live).
@@ -131,6 +134,10 @@ def run(
     from neps_core.run_config import settings_with_run_config
 
     refuse_while_a_child_imports_the_script("neps_core.run()")
+    if root_directory_second:
+        raise SettingsError(
+            f"run() takes 2 positional arguments, got more: {ROOT_DIRECTORY_SECOND}"
+        )
     if "run_args" in legacy_and_aliases:  # NePS's older name of run_config
         if run_config is not None:
             raise SettingsError("Both run_args= and run_config= were given; use only run_config=")
@@ -162,6 +169,7 @@ def run(
         return followed
     with rank_zero(settings) as settings:
         loaded = load_plugins(settings.plugins)
+        refuse_a_root_directory_as_space(settings.pipeline_space, loaded)
         overwrite, checked = overwrite_if_asked(settings, loaded)
         with present_in(settings.root_directory, overwrite=overwrite):
             context = connect(settings, loaded, checked)

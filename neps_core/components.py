@@ -14,13 +14,14 @@ import functools
 import os
 import typing
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import attrs
 import cattrs
 
 from neps_core.component_spec import ComponentSpec
-from neps_core.config import RunSettings
+from neps_core.config import ROOT_DIRECTORY_SECOND, RunSettings
 from neps_core.errors import SettingsError, UnknownPluginError, add_note, object_of_type
 from neps_core.interfaces import Evaluator, Optimizer
 from neps_core.plugin_checks import plugin_errors
@@ -60,6 +61,24 @@ def resolve_space(space: Any, plugins: Plugins) -> PipelineSpace:
             "file pass ConfigurationSpace.from_json(path))",
         )
     raise error
+
+
+def refuse_a_root_directory_as_space(space: Any, plugins: Plugins) -> None:
+    """``run(f, "results/x")``, written for NePS's older argument order, is refused before the
+    default root is opened: a folder, or a path without a file suffix, that no space adapter
+    reads is meant as the root (other files get ``resolve_space``'s error, naming the files
+    a space can be)."""
+    if not isinstance(space, str | os.PathLike) or not (
+        Path(space).is_dir() or not Path(space).suffix
+    ):
+        return
+    adapters = plugins.space_adapters.in_order()
+    if any(_accepts(cls, space, f"space adapter {name!r} of {at}") for name, cls, at in adapters):
+        return
+    raise SettingsError(
+        f"pipeline_space {os.fspath(space)!r} is no space file (a YAML space ends in .yaml or "
+        f".yml) but a folder's name: {ROOT_DIRECTORY_SECOND}"
+    )
 
 
 def _accepts(adapter: Any, space: Any, role: str) -> bool:

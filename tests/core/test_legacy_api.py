@@ -241,6 +241,25 @@ def test_with_searcher_removed_and_misspelled_settings_are_no_optimizer_options(
     assert not any("optimizer=('random_search'" in m for m in _deprecations(caught))
 
 
+def test_nepss_older_positional_root_directory_is_refused_saying_so(
+    root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """NePS's run(run_pipeline, root_directory, pipeline_space): a third positional was
+    Python's "takes from 0 to 2 positional arguments", a second one a space no adapter
+    accepts; nothing may be written where the root defaults to (./neps_results)."""
+    monkeypatch.chdir(tmp_path)
+    said = r"older run\(run_pipeline, root_directory, pipeline_space\) took root_directory"
+    with pytest.raises(neps.SettingsError, match=rf"2 positional arguments.*{said}"):
+        neps.run(run_pipeline, str(root), SPACE, evaluations_to_spend=1)
+    with pytest.raises(neps.SettingsError, match=rf"'{root}' is no space file.*{said}"):
+        neps.run(run_pipeline, str(root), evaluations_to_spend=1)
+    neps.run(run_pipeline, SPACE, root_directory=root, evaluations_to_spend=1)
+    with pytest.raises(neps.SettingsError, match=said):  # an existing run's root, NePS's way
+        neps.run(run_pipeline, root, evaluations_to_spend=2)
+    assert sorted(path.name for path in tmp_path.iterdir()) == [root.name]
+    assert neps.status(root).counts["success"] == 1
+
+
 def test_task_and_development_stage_ids_are_subfolders_of_the_root_as_in_neps(
     root: Path,
 ) -> None:
