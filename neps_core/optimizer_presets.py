@@ -14,6 +14,8 @@ from typing import Any
 #: NePS's name -> (the optimizer here, the options that name stands for).
 NEPS_PRESETS: Mapping[str, tuple[str, Mapping[str, Any]]] = {
     "bayesian_optimization_cost_aware": ("bayesian_optimization", {"cost_aware": True}),
+    "cost_cooling": ("bayesian_optimization", {"cost_aware": True}),  # NePS 0.x's names of it
+    "cost_cooling_bayesian_optimization": ("bayesian_optimization", {"cost_aware": True}),
     "bayesian_optimization_prior": ("pibo", {}),
     "successive_halving_prior": ("successive_halving", {"sampler": "prior"}),
     "hyperband_prior": ("hyperband", {"sampler": "prior"}),

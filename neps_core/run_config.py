@@ -281,10 +281,12 @@ class _Parser:
             self.fail("storage", str(error))
         return {"name": spec.label, **options, "url": url} if named else {"name": url, **options}
 
-    def _known(self, key: str, options: Mapping[str, Any], known: list[str], name: str) -> None:
+    def _known(
+        self, key: str, options: Mapping[str, Any], known: list[str], name: str, cls: Any = None
+    ) -> None:
         for option in options:
             if option not in known:
-                hint = did_you_mean(option, known) + option_advice(option)
+                hint = option_advice(option, cls) or did_you_mean(option, known)
                 self.fail(f"{key}.{option}", f"unknown option of {key} {name!r}.{hint}")
 
     def _options(
@@ -297,7 +299,7 @@ class _Parser:
     ) -> None:
         """Check ``options`` as the run will structure them (with the plugins' hooks)."""
         fields = [field.name for field in attrs.fields(cls)]
-        self._known(key, options, [*fields, *getattr(cls, "option_aliases", {})], name)
+        self._known(key, options, [*fields, *getattr(cls, "option_aliases", {})], name, cls)
         try:
             structure_settings(cls, options, f"{key} {name!r}", converter)
         except SettingsError as error:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
-from typing import Any
+from typing import Any, ClassVar
 
 import attrs
 
@@ -46,6 +46,12 @@ class HyperbandSettings:
     configurations; ``sample_prior_first``: start with the prior configuration (at the lowest
     rung; ``"highest_fidelity"``: at the highest fidelity).
     """
+
+    #: NePS's options of these optimizers with no field of that name here.
+    foreign_options: ClassVar[dict[str, str]] = {
+        "use_priors": "NePS's use_priors=True, new configurations drawn around the prior, is "
+        "sampler='prior' here"
+    }
 
     eta: int = eta_field()
     sampler: str = sampler_field()

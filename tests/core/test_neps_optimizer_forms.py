@@ -126,6 +126,8 @@ def test_the_cost_aware_and_prior_bo_presets(root: Path) -> None:
     space = {"x": neps.Float(0.0, 1.0, prior=0.5)}
     for neps_name, name, options in [
         ("bayesian_optimization_cost_aware", "bayesian_optimization", {"cost_aware": True}),
+        ("cost_cooling", "bayesian_optimization", {"cost_aware": True}),  # NePS 0.x's names
+        ("cost_cooling_bayesian_optimization", "bayesian_optimization", {"cost_aware": True}),
         ("bayesian_optimization_prior", "pibo", {}),
     ]:
         where = root / neps_name
@@ -151,6 +153,23 @@ def test_a_preset_name_in_a_run_config_and_with_options(root: Path, tmp_path: Pa
     neps.run(objective, PriorSpace(), run_config=config)
     info = neps.load_optimizer_info(root)
     assert (info["name"], info["info"]["sampler"], info["info"]["eta"]) == ("hyperband", "prior", 2)
+
+
+@pytest.mark.parametrize("name", ["hyperband", "asha", "successive_halving", "async_hb"])
+def test_nepss_use_priors_of_a_bracket_optimizer_is_called_sampler_prior(
+    root: Path, tmp_path: Path, name: str
+) -> None:
+    """The hint was "did you mean 'sample_prior_first'", which means something else."""
+    said = r"\(NePS's use_priors=True, new configurations drawn around the prior, is sampler="
+    with pytest.raises(neps.SettingsError, match=said) as error:
+        neps.run(objective, PriorSpace(), root_directory=root, optimizer=(name, {"use_priors": 1}))
+    assert "sample_prior_first' instead" not in str(error.value)
+    config = tmp_path / "run.yaml"
+    config.write_text(yaml.safe_dump({"optimizer": {"name": name, "use_priors": True}}))
+    with pytest.raises(neps.SettingsError, match=rf"optimizer.use_priors: .*{said}") as error:
+        neps.run(objective, PriorSpace(), root_directory=root, run_config=config)
+    assert "Did you mean" not in str(error.value)
+    assert not root.exists()
 
 
 @pytest.mark.parametrize(
