@@ -324,8 +324,10 @@ class AskAndTell:
     def close(self) -> Summary:
         """Stop heartbeating, tell observers the client is done, and return the run's summary.
 
-        A client dropped without ``close()`` releases its thread, files and presence in the
-        root as soon as it is collected (``client_state``), but writes no summary.
+        A client dropped without ``close()`` releases its files at once when collected, and
+        its heartbeat thread and presence in the root too unless it has asked, untold trials:
+        those it keeps beating until they are told, by id from any client (``client_state``).
+        It writes no summary.
 
         Trials asked but not told stay EVALUATING (their results may still be told, by any
         client); once their heartbeat is ``stale_after`` seconds old, the next client

@@ -5,18 +5,19 @@ asks, tells and returns) drops its clients unclosed. A heartbeat thread holding 
 (through a bound method) would keep it reachable until the process exits, and with it the
 thread, the storage's open files and the client's presence in the root, which refuses an
 overwrite of that root. So the thread holds only ``HeldTrials``, and ``release_when_dropped``
-releases what a collected client held, leaving its asked, untold trials as ``close()`` does:
-``evaluating``, re-queued by the next client once their heartbeat is ``stale_after`` old.
-Nothing the client holds refers back to it, so it goes with its last reference, as an open
-file does, not at some later run of the cycle collector (an overwrite right after a notebook
-cell ran again would still be refused).
+releases what a collected client held. A scheduler may ask in a function and tell the results
+by id from another client later, so a dropped client's asked, untold trials stay taken while
+the process lives: its thread beats them on, with the client's presence in the root (without
+it, this machine's trials would count as their worker's gone), until the storage shows each
+told; only then are the thread and presence released. Nothing the client holds refers back to
+it, so it goes with its last reference, as an open file does, not at some later run of the
+cycle collector (an overwrite right after a notebook cell ran again would still be refused).
 """
 
 from __future__ import annotations
 
 import contextlib
 import threading
-import warnings
 import weakref
 
 from neps_core.heartbeat import Heartbeat
@@ -34,6 +35,7 @@ class HeldTrials:
         self.lock = threading.Lock()  # what the heartbeat thread reads and tell() changes
         self.asked_at: dict[str, float] = {}  # trial id -> when it was asked (monotonic)
         self.heartbeat: Heartbeat | None = None
+        self._handed_over: contextlib.ExitStack | None = None  # a dropped client's presence
 
     def running(self) -> set[str]:
         """The ids of the asked, untold trials."""
@@ -48,8 +50,38 @@ class HeldTrials:
                 context.worker_id,
                 context.settings.heartbeat_interval,
                 running=self.running,
+                gone=self._told,
+                ended=self._leave,
             )
             self.heartbeat.__enter__()
+
+    def beat_on_when_dropped(self, presence: contextlib.ExitStack) -> contextlib.ExitStack:
+        """Once the client is dropped, what to release at once: ``presence`` unless untold
+        trials are beaten on, then the thread releases it after the last is told."""
+        heartbeat = self.heartbeat
+        if heartbeat is None or not heartbeat.is_alive() or not self.asked_at:
+            if heartbeat is not None:
+                heartbeat.end()
+            return presence
+        self._handed_over = presence  # the thread ends (releasing it) only after this
+        return contextlib.ExitStack()
+
+    def _told(self, told: set[str]) -> None:
+        """Trials the storage shows told (or no longer this worker's): a dropped client's
+        are forgotten here, and beating ends with the last (a live client settles its own)."""
+        if self._handed_over is None or self.heartbeat is None:
+            return
+        with self.lock:
+            for trial_id in told:
+                self.asked_at.pop(trial_id, None)
+            done = not self.asked_at
+        if done:
+            self.heartbeat.end()
+
+    def _leave(self) -> None:
+        """In the thread, as it ends: a dropped client's presence goes with it."""
+        if self._handed_over is not None:
+            self._handed_over.close()
 
 
 def release(context: RunContext, presence: contextlib.ExitStack) -> None:
@@ -79,20 +111,7 @@ def release_when_dropped(
 
 def _release_dropped(held: HeldTrials, context: RunContext, presence: contextlib.ExitStack) -> None:
     """Run where the client goes, in any thread (the heartbeat's own, too) and at any point:
-    so the heartbeat thread is told to end, not waited for (it may be waiting for the run's
-    lock, held by this very thread through another handle); it closes its own storage."""
-    if held.heartbeat is not None:
-        held.heartbeat.end()
-    untold = list(held.asked_at)  # in the order asked; not under held.lock, which this very
-    # thread may hold: the collector can run inside the heartbeat's call of running()
-    if untold:
-        warnings.warn(
-            f"An AskAndTell client of {context.root_directory} (worker {context.worker_id}) "
-            f"was dropped without close() while trials {', '.join(untold)} it asked were not "
-            "told: they stay evaluating (any client may still tell them by id) until their "
-            f"heartbeat is {context.settings.stale_after:g} s old, then they are re-queued. "
-            "Keep the client, or close() it when done",
-            ResourceWarning,
-            stacklevel=2,
-        )
-    release(context, presence)
+    so the heartbeat thread is not waited for (it may be waiting for the run's lock, held by
+    this very thread through another handle) nor its lock taken (this very thread may hold
+    it: the collector can run inside the heartbeat's call of ``running()``)."""
+    release(context, held.beat_on_when_dropped(presence))

@@ -30,11 +30,18 @@ class Heartbeat:
         worker_id: str,
         interval: float,
         running: Callable[[], set[str]],
+        *,
+        gone: Callable[[set[str]], None] = lambda _: None,
+        ended: Callable[[], None] = lambda: None,
     ) -> None:
+        """``gone`` hears, after each beat, which of ``running`` the storage no longer shows
+        as this worker's (told, or given back); ``ended`` is called last in the thread."""
         self._open_storage = open_storage
         self._worker_id = worker_id
         self._interval = interval
         self._running = running
+        self._gone = gone
+        self._ended = ended
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="neps-core-heartbeat", daemon=True)
 
@@ -45,6 +52,10 @@ class Heartbeat:
     def __exit__(self, *_: object) -> None:
         self.end()
         self._thread.join()
+
+    def is_alive(self) -> bool:
+        """Whether the thread still runs (also ``False`` in a forked child)."""
+        return self._thread.is_alive()
 
     def end(self) -> None:
         """Stop beating without waiting: the thread ends when it wakes, closing its storage
@@ -60,8 +71,11 @@ class Heartbeat:
                 if storage is not None:
                     self._beat(storage)
         finally:
-            if storage is not None:
-                storage.close()
+            try:
+                if storage is not None:
+                    storage.close()
+            finally:
+                self._ended()
 
     def _opened(self) -> Storage | None:
         try:
@@ -75,13 +89,30 @@ class Heartbeat:
         if not running:
             return
 
+        held: set[str] = set()
+
         def refresh(history: TrialHistory) -> list[Trial]:
-            return beats([history[i] for i in running if i in history], self._worker_id)
+            nonlocal held
+            trials = held_by([history[i] for i in running if i in history], self._worker_id)
+            held = {trial.id for trial in trials}
+            return beats(trials, self._worker_id)
 
         try:
             storage.transact(refresh)
         except Exception:  # a missed beat must not kill the worker; the next one retries
             logger.exception("Heartbeat of worker %s failed", self._worker_id)
+            return
+        if running - held:
+            self._gone(running - held)
+
+
+def held_by(trials: Iterable[Trial], worker_id: str) -> list[Trial]:
+    """The ``trials`` that ``worker_id`` still evaluates."""
+    return [
+        trial
+        for trial in trials
+        if trial.state is TrialState.EVALUATING and trial.worker_id == worker_id
+    ]
 
 
 def beats(trials: Iterable[Trial], worker_id: str, *, older_than: float = 0.0) -> list[Trial]:
@@ -95,8 +126,6 @@ def beats(trials: Iterable[Trial], worker_id: str, *, older_than: float = 0.0) -
     now = time.time()
     return [
         attrs.evolve(trial, last_heartbeat=now)
-        for trial in trials
-        if trial.state is TrialState.EVALUATING
-        and trial.worker_id == worker_id
-        and now - (trial.last_heartbeat or 0.0) > older_than
+        for trial in held_by(trials, worker_id)
+        if now - (trial.last_heartbeat or 0.0) > older_than
     ]

@@ -96,10 +96,10 @@ def _exclusive(root: Path, overwrite: Overwrite) -> int | None:
 #: Said of an overwrite refused (also) because of this process.
 IN_THIS_PROCESS = (
     "Among those working on it is this very process (pid {pid}): an AskAndTell client not yet "
-    "closed (one dropped without close() leaves once collected, but a notebook may still "
-    "refer to it: in its output history, or in the traceback of the last error), or run() in "
-    "another thread. close() that client, or let that run() end, or restart the kernel "
-    "(interpreter)."
+    "closed (one dropped without close() leaves once collected and its asked trials are told, "
+    "but a notebook may still refer to it: in its output history, or in the traceback of the "
+    "last error), or run() in another thread. close() that client, or tell its trials by id "
+    "from another client, or let that run() end, or restart the kernel (interpreter)."
 )
 
 

@@ -326,25 +326,29 @@ def test_a_new_run_needs_a_space_and_the_refusal_writes_nothing(root: Path) -> N
     assert neps.status(root).counts["success"] == 1
 
 
-def test_a_client_dropped_unclosed_keeps_its_trials_taken_as_a_closed_one(root: Path) -> None:
+def test_a_client_dropped_unclosed_keeps_its_trials_while_the_process_lives(root: Path) -> None:
     """A scheduler asks in a function and tells by id later: giving a dropped client's trials
-    back at its collection handed trial 1 out three times (a review of a notebook fix). They
-    stay evaluating until stale, as a closed client's (``test_client_state``)."""
+    back at its collection handed trial 1 out three times (a review of a notebook fix), and so
+    did leaving them to be re-queued once stale (a review of its release): its heartbeat
+    thread beats them on until they are told (``test_client_state``)."""
+    timing = {"heartbeat_interval": 0.05, "stale_after": 1.0}
 
     def submit() -> str:
-        client = neps.AskAndTell(SPACE, root, optimizer="random_search", evaluations_to_spend=3)
+        client = neps.AskAndTell(SPACE, root, optimizer="random_search", **timing)
         asked = client.ask()
         assert asked is not None
         return asked.id
 
-    with pytest.warns(ResourceWarning, match="dropped without close"):
-        submitted = [submit() for _ in range(3)]
-        gc.collect()
+    submitted = [submit() for _ in range(3)]
+    gc.collect()
     assert submitted == ["1", "2", "3"]
-    collector = neps.AskAndTell(root_directory=root, evaluations_to_spend=3)
-    for trial_id in submitted:
+    time.sleep(2 * timing["stale_after"])  # stale by then, had nothing beaten them
+    collector = neps.AskAndTell(root_directory=root, evaluations_to_spend=4, **timing)
+    fourth = collector.ask()
+    assert fourth is not None and fourth.id == "4"
+    for trial_id in [*submitted, fourth.id]:
         collector.tell(trial_id, 0.5)
-    assert collector.close().counts["success"] == 3
+    assert collector.close().counts["success"] == 4
 
 
 def test_an_overwrite_refused_by_an_open_client_of_this_process_says_so(root: Path) -> None:
