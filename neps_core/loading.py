@@ -106,8 +106,8 @@ def load_config(
     ``1_rung_0`` otherwise is an error explaining the ids of a run). Without ``pipeline_space`` the
     space saved with the run is used; a ``config.yaml`` outside any run is returned as stored
     (without its underscore-prefixed entries). Inside a run, the configuration comes from
-    the run's storage, whatever the trial folder's ``config.yaml`` (a view) says now; of a
-    ``corrupted`` trial, whose record is damaged, only the view is left to read. A
+    the run's storage, whatever the trial folder's ``config.yaml`` (a view) says now; also of a
+    ``corrupted`` trial whose damaged record kept a valid configuration, else from the view. A
     run's ``best_config.yaml`` gives the best trial's configuration; the run's other files
     (``report.yaml``, ``summary.yaml``, ...) are refused there, since they hold none.
 
@@ -145,24 +145,30 @@ def load_config(
     trial, saved, seed = _from_the_run(path.parent, with_space=space is None)
     space = saved if space is None else space
     if trial is not None and trial.state is TrialState.CORRUPTED:
-        return _from_the_view_of_a_damaged_record(trial, path, space, seed)
+        return _of_a_damaged_record(trial, path, space, seed)
     config = _read_config_file(path) if trial is None else trial.config
     return _as_received(config, path, space, trial, seed)
 
 
-def _from_the_view_of_a_damaged_record(
+def _of_a_damaged_record(
     trial: Trial, path: Path, space: PipelineSpace | None, run_seed: int | None
 ) -> dict[str, Any]:
-    """The configuration of a CORRUPTED trial from its view ``path``, written when it was
-    sampled: its record's is lost (the stand-in's is ``{}`` where unreadable), and reading
-    that had blamed the intact view for a missing parameter."""
+    """The configuration of a CORRUPTED trial: its record's where that survived the damage
+    (only ``state`` may be broken; the view ``path`` may have been edited since), else the
+    view, written when it was sampled (the stand-in's config is ``{}`` where unreadable)."""
+    unusable = ""
+    if trial.config:
+        try:
+            return _as_received(trial.config, path, space, trial, run_seed)
+        except ValueError as error:  # its cause, for ``error`` names the view's path
+            unusable = f" (the configuration it kept is invalid too: {error.__cause__ or error})"
     try:
         return _as_received(_read_config_file(path), path, space, trial, run_seed)
     except (OSError, ValueError, NepsCoreError) as error:
         why = f" ({trial.report.error})" if trial.report and trial.report.error else ""
         raise NepsCoreError(
-            f"trial {trial.id} has no configuration to load: its stored record is damaged{why}, "
-            f"and its view cannot stand in for it: {error}"
+            f"trial {trial.id} has no configuration to load: its stored record is damaged{why}"
+            f"{unusable}, and its view cannot stand in for it: {error}"
         ) from error
 
 

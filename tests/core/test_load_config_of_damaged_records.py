@@ -1,5 +1,5 @@
-"""``load_config`` of a ``corrupted`` trial: its stored record is damaged, so its
-``config.yaml``, written when it was sampled, is what is left of its configuration.
+"""``load_config`` of a ``corrupted`` trial: the configuration its damaged record kept, where
+that survived; else its ``config.yaml``, written when it was sampled.
 
 The stand-in of a damaged record holds the configuration ``{}`` where it is unreadable, and
 ``load_config`` returned that for the record's, blaming the intact ``config.yaml`` for a
@@ -64,3 +64,34 @@ def test_load_config_of_a_corrupted_trial_without_a_valid_view_names_the_damaged
     view.unlink()
     with pytest.raises(neps.NepsCoreError, match=rf"{damaged}.*No configuration at {view}"):
         neps.load_config(root, config_id=2)
+
+
+def _damage_only_the_state(root: Path, storage: str) -> None:
+    """Trial 2's record keeps its configuration but names no valid state."""
+    if storage == "sqlite":
+        with sqlite3.connect(root / "run.db") as db:
+            db.execute("UPDATE trials SET data = json_set(data, '$.state', 'bogus') WHERE id = '2'")
+        db.close()
+    else:
+        journal = root / ".neps_core" / "journal.jsonl"
+        records = [json.loads(line) for line in journal.read_text().splitlines()]
+        last = max(i for i, record in enumerate(records) if record["id"] == "2")
+        records[last]["state"] = "bogus"
+        journal.write_text("".join(json.dumps(record) + "\n" for record in records))
+
+
+@pytest.mark.parametrize("storage", ["disk", "sqlite"])
+def test_load_config_of_a_corrupted_trial_whose_record_kept_its_config_returns_that(
+    root: Path, storage: str
+) -> None:
+    neps.run(
+        lambda x, y: x + y, SPACE, root_directory=root, evaluations_to_spend=3, storage=storage
+    )
+    view = root / "configs" / "config_2" / "config.yaml"
+    stored = yaml.safe_load(view.read_text())
+    _damage_only_the_state(root, storage)
+    assert neps.status(root).counts["corrupted"] == 1
+    view.write_text("x: 0.5\ny: 7\n", encoding="utf-8")  # the view edited since: not the record
+    assert neps.load_config(root, config_id=2) == stored
+    view.unlink()
+    assert neps.load_config(root, config_id=2) == stored
