@@ -6,12 +6,14 @@ then costs time in proportion to the run (800 results took minutes). The worker'
 storage reads only what changed since its last read (DESIGN.md, section 4). Only the
 worker's own thread uses it: a thread the function starts, another process (a real job
 finishing elsewhere) or an optimizer's ask (inside a storage transaction, where no
-evaluation runs) open the run as before.
+evaluation runs) open the run as before. A forked child (a ``process_pool`` process forked
+from the worker's thread keeps its thread id) forgets the parent's storages.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -43,3 +45,9 @@ def evaluating_worker_storage(root: Path) -> Storage | None:
     if trial_context.current() is None:
         return None
     return _OPEN.get((root.resolve(), threading.get_ident()))
+
+
+if hasattr(os, "register_at_fork"):  # not on Windows, which cannot fork
+    # The child's copy of the worker's storage is not the worker's: its lock, connection
+    # and read offset are the parent's, and the worker goes on with them there.
+    os.register_at_fork(after_in_child=_OPEN.clear)
