@@ -73,7 +73,7 @@ class DiskStorage(Storage):
             fsync=self.fsync,
         )
         self._history = TrialHistory()
-        self._files = TrialFiles(self.trial_directory)  # see _restore_missing_views
+        self._files = TrialFiles(self.root_directory)  # see _restore_missing_views
 
     # -- run info ---------------------------------------------------------------------------
     def initialize(self, info: RunInfo) -> RunInfo:
@@ -195,12 +195,9 @@ class DiskStorage(Storage):
         to read. Under the lock, every final record read from others (all of them, the first
         time) has its files unless its writer died: one look each (see ``TrialFiles``).
         """
-        for trial in self._files.to_look_at(history):
-            if (
-                trial.state.is_final
-                and not self.trial_directory(trial.id).joinpath("metadata.yaml").exists()
-            ):
-                self._write_views(trial)
+        final = [trial for trial in self._files.to_look_at(history) if trial.state.is_final]
+        for trial in self._files.without_file(final, "metadata.yaml"):
+            self._write_views(trial)
 
     def _write_views(self, trial: Trial) -> None:
         """config.yaml when a trial is created; metadata.yaml and report.yaml when it is final.

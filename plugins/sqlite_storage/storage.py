@@ -114,7 +114,7 @@ class SQLiteStorage(Storage):
         self.rows_read = 0
         self._history = TrialHistory()
         self._last_seq = 0
-        self._files = TrialFiles(self.trial_directory)
+        self._files = TrialFiles(self.root_directory)
         self._connection: sqlite3.Connection | None = None
         self._writable = False  # whether _connection may write (see _connect)
         self._opened: Opened = ()  # what a write checks is still there (see _open)
@@ -173,9 +173,10 @@ class SQLiteStorage(Storage):
             self._last_seq += len(trials)
             for trial in trials:
                 history.put(trial)
-            # All trials in the first write; no others' after: a config.yaml missing since its
-            # writer died after the commit is written by the next process to write the trial.
-            looked_at = self._files.to_look_at(history)
+            # Those that may lack one in the first write; no others' after: a config.yaml
+            # missing since its writer died after the commit is written by the next process
+            # to write the trial.
+            looked_at = self._files.lacking_config(history)
         self._write_configs([*trials, *looked_at])
         return trials
 

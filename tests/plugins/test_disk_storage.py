@@ -95,6 +95,22 @@ def test_each_trial_has_a_readable_folder(root: Path, storages: list[DiskStorage
     assert metadata["finished_at"] == 9.0
 
 
+def test_the_first_write_gives_a_corrupted_trial_no_files(
+    root: Path, storages: list[DiskStorage]
+) -> None:
+    """A final trial without metadata.yaml has its files written by the next process's first
+    write; a corrupted one got the stand-in's: config {} and its state, hiding the damage."""
+    _open(storages, root).transact(lambda history: [make_trial(1, {"x": 0.5}, "success")])
+    records = [json.loads(line) for line in _journal(root).read_text().splitlines()]
+    records[-1]["config"] = "{garbage"  # valid JSON, not a trial's configuration
+    _journal(root).write_text("".join(json.dumps(record) + "\n" for record in records))
+    shutil.rmtree(root / "configs" / "config_1")
+    fresh = _open(storages, root)
+    fresh.transact(lambda history: [])
+    assert fresh.sync()["1"].state is TrialState.CORRUPTED
+    assert not (root / "configs" / "config_1").exists()
+
+
 def test_a_run_leaves_the_documented_layout(tmp_path: Path) -> None:
     neps.run(
         toy_evaluate_pipeline,
