@@ -48,3 +48,11 @@ def initial_weights(size: int) -> list[float]:
 def received_weights(initialized: list[float], x: float) -> dict[str, Any]:
     """The weights an Operation built for the trial."""
     return {"objective_to_minimize": x, "extra": {"initialized": initialized}}
+
+
+def torch_weights(size: int) -> list[float]:
+    """Weights drawn from PyTorch's default generator, torch imported by the call (as a model
+    module a script imports lazily): a fresh interpreter has not loaded it before the build."""
+    import torch
+
+    return [float(value) for value in torch.rand(size, dtype=torch.float64)]

@@ -42,18 +42,35 @@ def seed_global_generators(seed: int) -> None:
         _SEEDERS[name](importlib.import_module(name), seed)
 
 
+def _torch_states(torch: Any) -> tuple[Any, Any]:
+    """PyTorch's CPU generator state, and its CUDA generators' where CUDA is initialized
+    (``torch.manual_seed`` seeds those too); ``None`` for theirs otherwise."""
+    cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else None
+    return torch.get_rng_state(), cuda
+
+
+def _set_torch_states(torch: Any, states: tuple[Any, Any]) -> None:
+    """Put back what ``_torch_states`` read."""
+    cpu, cuda = states
+    torch.set_rng_state(cpu)
+    if cuda is not None:
+        torch.cuda.set_rng_state_all(cuda)
+
+
 #: How to read and put back the global generators of the libraries seeded beside ``random``.
 _STATES: dict[str, tuple[Callable[[Any], Any], Callable[[Any, Any], Any]]] = {
     "numpy": (lambda numpy: numpy.random.get_state(), lambda numpy, s: numpy.random.set_state(s)),
-    "torch": (lambda torch: torch.get_rng_state(), lambda torch, s: torch.set_rng_state(s)),
+    "torch": (_torch_states, _set_torch_states),
 }
 
 
 @contextlib.contextmanager
 def generators_kept() -> Iterator[None]:
-    """Inside, seeding is the block's own: Python's, NumPy's and PyTorch's (CPU) global
-    generators, those loaded now, are put back as they were when it ends. For a caller whose
-    generators are the user's (``load_config`` in a script), not a trial's."""
+    """Inside, seeding is the block's own: Python's, NumPy's and PyTorch's (CPU, and CUDA's
+    when initialized) global generators loaded now are put back as they were when it ends;
+    NumPy or PyTorch first imported inside (seeded as its import ended) is seeded from fresh
+    entropy, as if never seeded. For a caller whose generators are the user's (a script's
+    ``load_config``), not a trial's."""
     python = random.getstate()
     loaded = {name: sys.modules[name] for name in _STATES.keys() & sys.modules.keys()}
     states = {name: _STATES[name][0](module) for name, module in loaded.items()}
@@ -63,6 +80,8 @@ def generators_kept() -> Iterator[None]:
         random.setstate(python)
         for name, module in loaded.items():
             _STATES[name][1](module, states[name])
+        for name in (_SEEDERS.keys() & sys.modules.keys()) - loaded.keys():
+            _SEEDERS[name](importlib.import_module(name), random.SystemRandom().getrandbits(64))
 
 
 @attrs.define

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import random
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -15,6 +17,7 @@ from seeded_draws import (
     initial_weights,
     received_weights,
     torch_draw,
+    torch_weights,
     weights,
 )
 
@@ -146,6 +149,48 @@ def test_load_config_leaves_the_callers_generators_as_they_were(tmp_path: Path) 
     torch.manual_seed(123)
     neps.load_config(root, config_id="1")
     assert (random.random(), np.random.rand(), torch.rand(1).item()) == expected
+
+
+class TorchInitializedSpace(neps.PipelineSpace):
+    initialized = neps.Operation(operator=torch_weights, args=(2,))
+    x = neps.Float(0.0, 1.0)
+
+
+DRAW_AFTER_LOAD_CONFIG = """
+import sys
+import neps_core as neps
+assert "torch" not in sys.modules
+neps.load_config(sys.argv[1], config_id="1")
+import torch
+print(torch.rand(1).item())
+"""
+
+
+def test_load_config_leaves_a_library_the_build_imports_unseeded(tmp_path: Path) -> None:
+    # torch, first imported by the operation, was seeded with the trial's seed on import and
+    # nothing undid it: a fresh script's next torch.rand() was the trial's, in every run.
+    root = tmp_path / "run"
+    neps.run(
+        received_weights,
+        TorchInitializedSpace(),
+        root_directory=root,
+        evaluations_to_spend=1,
+        seed=5,
+    )
+    tests = str(Path(sys.modules[torch_weights.__module__].__file__ or "").parent)
+    path = os.pathsep.join([tests, *sys.path])
+    drawn = set()
+    for _ in range(2):  # two fresh interpreters
+        done = subprocess.run(
+            [sys.executable, "-c", DRAW_AFTER_LOAD_CONFIG, str(root)],
+            env={**os.environ, "PYTHONPATH": path},
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        drawn.add(done.stdout.strip())
+    assert len(drawn) == 2, drawn
 
 
 def test_trials_whose_32_bit_seeds_collided_draw_differently() -> None:
