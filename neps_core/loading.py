@@ -19,7 +19,6 @@ from neps_core.budget_file import BUDGET_FILE
 from neps_core.components import resolve_space
 from neps_core.config import run_directory
 from neps_core.errors import ConfigIdMissingError, NepsCoreError, SettingsError
-from neps_core.evaluation.seeding import generators_kept
 from neps_core.interfaces import Storage
 from neps_core.models import Trial, TrialState, trial_id
 from neps_core.plugin_manager import load_plugins
@@ -34,7 +33,7 @@ from neps_core.run_storage import (
 from neps_core.serialization import describe_yaml_error, read_yaml, safe_repr, shortened
 from neps_core.space import PipelineSpace
 from neps_core.summary_files import BEST_CONFIG_FILE
-from neps_core.trial_calls import built_config
+from neps_core.trial_calls import built_for_the_user
 from neps_core.user_paths import user_path
 
 #: Files of a run that hold something other than a configuration: a ``load_config`` of one
@@ -253,8 +252,7 @@ def _as_received(
         raise ValueError(f"{path}: {error}") from error
     if trial is None:  # a configuration outside a run: no trial, so no seed, to build it by
         return space.resolve(config)
-    with generators_kept():  # the caller's generators are the user's, not the trial's
-        return built_config(space, config, trial.id, run_seed)
+    return built_for_the_user(space, config, trial.id, run_seed)
 
 
 def _written_by_a_run(path: Path) -> bool:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from neps_core.config import RunSettings
-from neps_core.evaluation.seeding import seeded
+from neps_core.evaluation.seeding import generators_kept, seeded
 from neps_core.evaluation.trial_context import TrialContext
 from neps_core.interfaces import Storage
 from neps_core.models import Trial
@@ -62,3 +62,16 @@ def built_config(
     the global generators seeded, as an evaluation does.)"""
     with seeded(None if run_seed is None else trial_seed(run_seed, trial_id, "build")):
         return space.resolve(config)
+
+
+def built_for_the_user(
+    space: PipelineSpace, config: Mapping[str, Any], trial_id: str, run_seed: int | None
+) -> dict[str, Any]:
+    """``built_config`` in the user's process (``load_config``, ``AskAndTell.ask``), whose
+    global generators are the user's: in a seeded run they are put back as they were. In an
+    unseeded one nothing is seeded, so they are left alone: putting them back would replay
+    the draws of the build in the user's next ones."""
+    if run_seed is None:
+        return space.resolve(config)
+    with generators_kept():
+        return built_config(space, config, trial_id, run_seed)

@@ -151,6 +151,21 @@ def test_load_config_leaves_the_callers_generators_as_they_were(tmp_path: Path) 
     assert (random.random(), np.random.rand(), torch.rand(1).item()) == expected
 
 
+def test_load_config_of_an_unseeded_run_draws_on_from_the_callers_generators(
+    tmp_path: Path,
+) -> None:
+    # Unseeded, the caller's generators were still put back after the build: every
+    # load_config built the same weights, and the script's next draws replayed them.
+    root = tmp_path / "run"
+    neps.run(received_weights, InitializedSpace(), root_directory=root, evaluations_to_spend=1)
+    np.random.seed(123)
+    expected = np.random.rand(9).tolist()
+    np.random.seed(123)
+    first = neps.load_config(root, config_id="1")["initialized"]
+    second = neps.load_config(root, config_id="1")["initialized"]
+    assert [*first, *second, *np.random.rand(3).tolist()] == expected
+
+
 class TorchInitializedSpace(neps.PipelineSpace):
     initialized = neps.Operation(operator=torch_weights, args=(2,))
     x = neps.Float(0.0, 1.0)
