@@ -223,7 +223,9 @@ class AskAndTell:
             if not claimed:
                 return None
             trial = claimed[0]
-            asked = handed_out(trial, self._context.storage, self._context.space)
+            asked = handed_out(
+                trial, self._context.storage, self._context.space, self.settings.seed
+            )
             self._asked += 1
             with self._lock:
                 self._outstanding[trial.id] = time.monotonic()

@@ -20,6 +20,7 @@ from neps_core.interfaces import Storage
 from neps_core.models import Report, Trial, trial_id
 from neps_core.neps_trials import TrialMetadata, neps_copy
 from neps_core.space import PipelineSpace
+from neps_core.trial_calls import built_for_the_user
 
 
 @attrs.define(on_setattr=attrs.setters.frozen)
@@ -58,15 +59,19 @@ class AskedTrial:
         return self.trial.report
 
 
-def handed_out(trial: Trial, storage: Storage, space: PipelineSpace) -> AskedTrial:
+def handed_out(
+    trial: Trial, storage: Storage, space: PipelineSpace, run_seed: int | None
+) -> AskedTrial:
     """What ``ask`` returns for the claimed ``trial``, its folder made; the ``trial`` record
-    is the caller's own copy (see ``trial_copies``), which ``tell`` does not read back."""
+    is the caller's own copy (see ``trial_copies``), which ``tell`` does not read back. Its
+    configuration is built as a worker builds it, under the trial's seed in a seeded run
+    (``run_seed``): ``load_config`` rebuilds the same objects."""
     directory = storage.trial_directory(trial.id)
     directory.mkdir(parents=True, exist_ok=True)
     previous = trial.previous_trial_id
     return AskedTrial(
         id=trial.id,
-        config=space.resolve(trial.config),
+        config=built_for_the_user(space, trial.config, trial.id, run_seed),
         pipeline_directory=directory,
         previous_pipeline_directory=None if previous is None else storage.trial_directory(previous),
         trial=neps_copy(trial, storage),

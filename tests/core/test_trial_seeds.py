@@ -208,6 +208,27 @@ def test_load_config_leaves_a_library_the_build_imports_unseeded(tmp_path: Path)
     assert len(drawn) == 2, drawn
 
 
+def test_ask_hands_out_the_objects_a_worker_and_load_config_build(tmp_path: Path) -> None:
+    # ask() built a seeded run's operations without the trial's seed: its weights were
+    # whatever the global generators held, not what load_config (or a worker) built.
+    by_run = tmp_path / "by_run"
+    neps.run(
+        received_weights, InitializedSpace(), root_directory=by_run, evaluations_to_spend=1, seed=5
+    )
+    root = tmp_path / "asked"
+    asked = []
+    for seed in (5, None):  # the continued client takes the run's seed, as load_config does
+        with neps.AskAndTell(InitializedSpace(), root, seed=seed) as client:
+            trial = client.ask()
+            assert trial is not None
+            client.tell(trial.id, 0.5)
+            asked.append(trial)
+    assert asked[0].config["initialized"] == extras(by_run)["1"]["initialized"]
+    for trial in asked:
+        loaded = neps.load_config(root, config_id=trial.id)["initialized"]
+        assert loaded == trial.config["initialized"]
+
+
 def test_trials_whose_32_bit_seeds_collided_draw_differently() -> None:
     # Trial seeds were 32 bits: by the birthday bound trials of one run shared one (and every
     # draw) within a few 10k trials, against "no two trials of a run draw alike".
