@@ -7,7 +7,7 @@ import logging
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from neps_core.components import refuse_a_root_directory_as_space
 from neps_core.config import ROOT_DIRECTORY_SECOND, RunSettings, run_directory
@@ -42,7 +42,7 @@ logger = logging.getLogger(__name__)
 def run(
     evaluate_pipeline: Callable[..., Any] | None = None,
     pipeline_space: Any = None,
-    *root_directory_second: Any,
+    *root_directory_second: NoReturn,
     root_directory: str | Path = "neps_results",
     overwrite_root_directory: bool = False,
     evaluations_to_spend: int | None = None,
@@ -83,7 +83,8 @@ def run(
         pipeline_space: A ``PipelineSpace``, a dict of parameters, a ConfigSpace
             ``ConfigurationSpace``, or a YAML file; not needed to continue a run.
         *root_directory_second: Refused, saying so: NePS's older ``run(run_pipeline,
-            root_directory, pipeline_space)``; the other arguments go by name.
+            root_directory, pipeline_space)``; the other arguments go by name. Typed
+            ``NoReturn`` so that a type checker flags such a call too.
         root_directory: The run's folder; a leading ``~`` is the home directory.
         overwrite_root_directory: Delete an existing run there first (refused while its
             workers live).

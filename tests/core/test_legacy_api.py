@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import typing
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -258,6 +259,13 @@ def test_nepss_older_positional_root_directory_is_refused_saying_so(
         neps.run(run_pipeline, root, evaluations_to_spend=2)
     assert sorted(path.name for path in tmp_path.iterdir()) == [root.name]
     assert neps.status(root).counts["success"] == 1
+
+
+def test_a_type_checker_flags_a_third_positional_argument_too() -> None:
+    """``*root_directory_second: Any`` let mypy accept ``run(f, space, "results/x")``, which
+    only fails when run; ``NoReturn`` admits no argument (mypy: 'expected "Never"')."""
+    hints = typing.get_type_hints(neps.run)
+    assert hints["root_directory_second"] is typing.NoReturn
 
 
 def test_task_and_development_stage_ids_are_subfolders_of_the_root_as_in_neps(
