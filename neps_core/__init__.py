@@ -134,11 +134,16 @@ def _imports_from(frame: types.FrameType) -> bool:
 
     Python replaces the AttributeError of that lookup with a bare "cannot import name",
     dropping what to use instead; an ImportError passes through. Elsewhere (``hasattr``,
-    also importlib's for this very statement) the name stays a missing attribute.
+    also importlib's for this very statement) the name stays a missing attribute. Past a
+    code object's 255th name the instruction has EXTENDED_ARG prefixes, and Python 3.10's
+    ``f_lasti`` points at the first of them (later versions' at the instruction itself).
     """
     from opcode import opmap  # only once a NePS name is asked for: keeps the import light
 
-    return frame.f_code.co_code[frame.f_lasti] == opmap["IMPORT_FROM"]
+    code, offset = frame.f_code.co_code, frame.f_lasti
+    while code[offset] == opmap["EXTENDED_ARG"]:
+        offset += 2  # one code unit: an opcode and its argument byte
+    return code[offset] == opmap["IMPORT_FROM"]
 
 
 __all__ = [

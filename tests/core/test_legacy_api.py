@@ -12,12 +12,15 @@ import sys
 import typing
 import warnings
 from collections.abc import Callable
+from opcode import opmap
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
 import neps_core as neps
+from neps_core import _imports_from
 from neps_core.space import space_from_description
 
 TrialFileReader = Callable[..., Any]
@@ -469,6 +472,19 @@ def test_importing_a_neps_name_from_neps_core_says_what_to_use(name: str) -> Non
     assert not hasattr(neps, name)  # still only a missing attribute outside the import
     with pytest.raises(ImportError, match="cannot import name 'no_such_name'"):
         exec("from neps_core import Float, no_such_name", {})
+
+
+def test_the_import_hint_survives_names_past_the_255th() -> None:
+    """Past a module's 255th name ``IMPORT_FROM`` gets an ``EXTENDED_ARG`` prefix, and Python
+    3.10's ``f_lasti`` points at that prefix (3.11's at ``IMPORT_FROM``): the hint was lost."""
+    many_names = "".join(f"v{index} = {index}\n" for index in range(300))
+    with pytest.raises(ImportError, match=r"no 'NePSState' \(NePS's\); use "):
+        exec(f"{many_names}from neps_core import NePSState", {})
+    extended_import = bytes((opmap["EXTENDED_ARG"], 1, opmap["IMPORT_FROM"], 44))
+    frame_on_python_3_10 = SimpleNamespace(
+        f_code=SimpleNamespace(co_code=extended_import), f_lasti=0
+    )
+    assert _imports_from(frame_on_python_3_10)
 
 
 #: NePS's public names (neps/__init__.py ``__all__``, its newest release).
