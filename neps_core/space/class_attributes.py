@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from neps_core.errors import object_of_type
-from neps_core.space.foreign import is_configspace_object
+from neps_core.space.foreign import is_configspace_object, is_configuration_space
 from neps_core.space.parameters import (
     Constant,
     InvalidParameterError,
@@ -134,10 +134,17 @@ def refuse_mistaken_constant(name: str, value: Any) -> None:
     """Refuse a value that would become a constant only by mistake: a parameter type not
     called (``neps.Float``), a set meant as choices (a set has no order to encode), a
     ConfigSpace object (a hyperparameter is no parameter here), or one no constant may hold
-    (NaN)."""
+    (NaN). A ``ConfigurationSpace`` reaches here only as a class attribute: a dict merges it
+    (``foreign``), a class cannot carry its conditions and forbidden clauses."""
     problems = constant_problems(value)
     if problems:
         raise InvalidParameterError(f"Parameter {name!r} (Constant): {'; '.join(problems)}")
+    if is_configuration_space(value):
+        raise InvalidParameterError(
+            f"Parameter {name!r}: a ConfigurationSpace is no entry of a space class; pass it "
+            "to PipelineSpace(...) or run() itself, or as a value of a dict of parameters "
+            f"(PipelineSpace({{{name!r}: cs, 'width': Integer(8, 64)}})), whose space it joins"
+        )
     if is_configspace_object(value):
         raise InvalidParameterError(
             f"Parameter {name!r}: {type(value).__name__} is a ConfigSpace object, not a "

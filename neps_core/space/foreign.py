@@ -3,8 +3,8 @@ that the core never imports ConfigSpace (an optional extra, read by its space ad
 
 A ``ConfigurationSpace`` is a ``Mapping`` of hyperparameters: taken for a dict of parameters,
 each became an unsearched constant. ``PipelineSpace(cs)`` and ``PipelineSpace({"cs": cs,
-...})`` convert it as ``run()`` does, through the space adapters; a hyperparameter alone is
-refused (``class_attributes.refuse_mistaken_constant``).
+...})`` convert it as ``run()`` does, through the space adapters; a hyperparameter alone, and a
+space as a class attribute, are refused (``class_attributes.refuse_mistaken_constant``).
 """
 
 from __future__ import annotations

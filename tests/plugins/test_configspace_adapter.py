@@ -226,6 +226,24 @@ def test_a_configspace_hyperparameter_as_an_entry_is_refused_naming_it(how: str)
         _hyperparameter_as_an_entry(how)
 
 
+def test_a_configurationspace_as_a_class_attribute_is_refused_saying_what_takes_it() -> None:
+    """It was told to pass "the ConfigurationSpace that holds it", which it is; a dict takes
+    it (its conditions and forbidden clauses too), a class cannot."""
+
+    class Space(PipelineSpace):
+        width = neps.Integer(8, 64)
+        optimizer = make_configspace()
+
+    with pytest.raises(
+        neps.space.InvalidParameterError,
+        match=r"'optimizer': a ConfigurationSpace is no entry of a space class; pass it to Pip",
+    ) as error:
+        Space()
+    assert "holds it" not in str(error.value)
+    merged = PipelineSpace({"width": neps.Integer(8, 64), "optimizer": make_configspace()})
+    assert merged.parameters.keys() == {"width", *make_configspace().keys()}
+
+
 @pytest.mark.parametrize("use_priors", [False, True], ids=["uniform", "priors"])
 def test_random_search_never_violates_conditions_or_forbiddens(use_priors: bool) -> None:
     cs = make_configspace()
