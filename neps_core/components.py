@@ -111,11 +111,10 @@ def structure_settings(
         meant = [  # not for an option with advice: the closest name may mean something else
             f"{close[0]!r} instead of {name!r}"
             for name in unknown
-            if not option_advice(name, settings_class)
-            and (close := difflib.get_close_matches(name, known, n=1))
+            if not option_advice(name) and (close := difflib.get_close_matches(name, known, n=1))
         ]
         hint = f" (did you mean {', '.join(meant)}?)" if meant else ""
-        advice = "".join(option_advice(name, settings_class) for name in unknown)
+        advice = "".join(option_advice(name) for name in unknown)
         raise SettingsError(
             f"{label}: unknown option(s) {unknown}{hint}; known: {sorted(known)}{advice}"
         )
@@ -138,12 +137,9 @@ _FOREIGN_OPTIONS = {
 }
 
 
-def option_advice(name: str, settings_class: type | None = None) -> str:
-    """`` (...)`` saying what to use instead of another project's option ``name``; a
-    ``Settings`` class may add its own in a class attribute ``foreign_options`` (NePS's
-    ``use_priors`` of Hyperband)."""
-    foreign = {**_FOREIGN_OPTIONS, **getattr(settings_class, "foreign_options", {})}
-    return f" ({foreign[name]})" if name in foreign else ""
+def option_advice(name: str) -> str:
+    """`` (...)`` saying what to use instead of another project's option ``name``."""
+    return f" ({_FOREIGN_OPTIONS[name]})" if name in _FOREIGN_OPTIONS else ""
 
 
 def with_canonical_names(

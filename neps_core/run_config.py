@@ -281,12 +281,10 @@ class _Parser:
             self.fail("storage", str(error))
         return {"name": spec.label, **options, "url": url} if named else {"name": url, **options}
 
-    def _known(
-        self, key: str, options: Mapping[str, Any], known: list[str], name: str, cls: Any = None
-    ) -> None:
+    def _known(self, key: str, options: Mapping[str, Any], known: list[str], name: str) -> None:
         for option in options:
             if option not in known:
-                hint = option_advice(option, cls) or did_you_mean(option, known)
+                hint = option_advice(option) or did_you_mean(option, known)
                 self.fail(f"{key}.{option}", f"unknown option of {key} {name!r}.{hint}")
 
     def _options(
@@ -299,7 +297,7 @@ class _Parser:
     ) -> None:
         """Check ``options`` as the run will structure them (with the plugins' hooks)."""
         fields = [field.name for field in attrs.fields(cls)]
-        self._known(key, options, [*fields, *getattr(cls, "option_aliases", {})], name, cls)
+        self._known(key, options, [*fields, *getattr(cls, "option_aliases", {})], name)
         try:
             structure_settings(cls, options, f"{key} {name!r}", converter)
         except SettingsError as error:

@@ -94,15 +94,16 @@ def one_of(choices: Sequence[Any]) -> Validator:
     return check
 
 
-def unset_only(instead: str) -> Validator:
-    """The value is ``None``: a NePS option whose feature neps_core does not have.
+def unset_only(instead: str, default: bool | None = None) -> Validator:
+    """The value is NePS's ``default``: a NePS option whose feature neps_core does not have,
+    or has under another name (Hyperband's ``use_priors=True`` is ``sampler="prior"``).
 
-    Accepting ``None`` lets NePS scripts that spell out its defaults run unchanged; any other
-    value stops the run with ``instead``, what to use in its place.
+    Accepting the default lets NePS scripts that spell out its defaults run unchanged; any
+    other value stops the run with ``instead``, what to use in its place.
     """
 
     def check(_: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
-        if value is not None:
+        if value is not default:
             raise ValueError(f"{attribute.name}={value!r} is not supported: {instead}")
 
     return check

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import logging
 import math
-from typing import Any, ClassVar
+from typing import Any
 
 import attrs
 
 from neps_core.errors import SettingsError
 from neps_core.space import Integer, PipelineSpace
-from neps_core.validators import at_least, one_of
+from neps_core.validators import at_least, one_of, unset_only
 
 logger = logging.getLogger(__name__)
 
@@ -44,18 +44,19 @@ class HyperbandSettings:
 
     ``eta``: promotion ratio; ``sampler``: ``"uniform"`` or ``"prior"`` draws of new
     configurations; ``sample_prior_first``: start with the prior configuration (at the lowest
-    rung; ``"highest_fidelity"``: at the highest fidelity).
+    rung; ``"highest_fidelity"``: at the highest fidelity). ``use_priors``: NePS's option,
+    accepted as its default ``False`` so its scripts run; its ``True`` is ``sampler="prior"``.
     """
-
-    #: NePS's options of these optimizers with no field of that name here.
-    foreign_options: ClassVar[dict[str, str]] = {
-        "use_priors": "NePS's use_priors=True, new configurations drawn around the prior, is "
-        "sampler='prior' here"
-    }
 
     eta: int = eta_field()
     sampler: str = sampler_field()
     sample_prior_first: Any = attrs.field(default=False, validator=SAMPLE_PRIOR_FIRST)
+    use_priors: Any = attrs.field(  # Any: a 1 gets the advice, not a type error
+        default=False,
+        validator=unset_only(
+            "new configurations are drawn around the prior with sampler='prior'", False
+        ),
+    )
 
 
 @attrs.frozen

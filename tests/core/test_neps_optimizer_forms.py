@@ -160,7 +160,7 @@ def test_nepss_use_priors_of_a_bracket_optimizer_is_called_sampler_prior(
     root: Path, tmp_path: Path, name: str
 ) -> None:
     """The hint was "did you mean 'sample_prior_first'", which means something else."""
-    said = r"\(NePS's use_priors=True, new configurations drawn around the prior, is sampler="
+    said = r"use_priors=\w+ is not supported: new configurations are drawn around the prior wit"
     with pytest.raises(neps.SettingsError, match=said) as error:
         neps.run(objective, PriorSpace(), root_directory=root, optimizer=(name, {"use_priors": 1}))
     assert "sample_prior_first' instead" not in str(error.value)
@@ -170,6 +170,25 @@ def test_nepss_use_priors_of_a_bracket_optimizer_is_called_sampler_prior(
         neps.run(objective, PriorSpace(), root_directory=root, run_config=config)
     assert "Did you mean" not in str(error.value)
     assert not root.exists()
+
+
+@pytest.mark.parametrize("name", ["hyperband", "asha", "successive_halving", "async_hb"])
+def test_nepss_default_use_priors_false_of_a_bracket_optimizer_runs(
+    root: Path, tmp_path: Path, name: str
+) -> None:
+    """NePS's default changes nothing, yet it was refused with advice about ``True``."""
+    optimizer = (name, {"use_priors": False})
+    summary = neps.run(
+        objective, PriorSpace(), root_directory=root, optimizer=optimizer, evaluations_to_spend=1
+    )
+    assert summary.counts["success"] == 1
+    config = tmp_path / "run.yaml"
+    config.write_text(yaml.safe_dump({"optimizer": {"name": name, "use_priors": False}}))
+    summary = neps.run(
+        objective, PriorSpace(), root_directory=root, run_config=config, evaluations_to_spend=2
+    )
+    assert summary.counts["success"] == 2
+    assert neps.load_optimizer_info(root)["info"]["sampler"] == "uniform"
 
 
 @pytest.mark.parametrize(
