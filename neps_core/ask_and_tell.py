@@ -32,7 +32,7 @@ from neps_core.asked_trial import (
 )
 from neps_core.budget import CallBudget
 from neps_core.client_settings import client_settings
-from neps_core.client_state import HeldTrials, release, release_when_dropped
+from neps_core.client_state import HeldTrials, check_dropped, release, release_when_dropped
 from neps_core.connection import connect, overwrite_if_asked
 from neps_core.custom_record import CustomRecord
 from neps_core.errors import ObjectiveCountError
@@ -292,6 +292,7 @@ class AskAndTell:
             if self._outstanding.pop(trial_id, None) is not None:  # asked here: this client's
                 self._spent.ended(stored.report.cost)
             asked_here = self._handed_out.pop(trial_id, None)
+        check_dropped(self.root_directory, trial_id)  # a dropped client it was left to leaves
         for asked in (asked_here, trial):  # read as told, as NePS's asked trial does
             if isinstance(asked, AskedTrial):
                 asked.trial = told

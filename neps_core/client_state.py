@@ -12,16 +12,26 @@ it, this machine's trials would count as their worker's gone), until the storage
 told; only then are the thread and presence released. Nothing the client holds refers back to
 it, so it goes with its last reference, as an open file does, not at some later run of the
 cycle collector (an overwrite right after a notebook cell ran again would still be refused).
+A tell in this process has such a thread check at once (``check_dropped``), so a dropped
+client whose last trial it told has left the root when the tell returns.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
 import weakref
+from pathlib import Path
 
 from neps_core.heartbeat import Heartbeat
 from neps_core.run_context import RunContext
+
+#: Dropped clients' trials still beaten in this process. Changed only by single set
+#: operations (atomic): a finalizer may add to it in any thread, at any point.
+_DROPPED: set[HeldTrials] = set()
+if hasattr(os, "register_at_fork"):  # a forked child beats none of them: its tells wait for none
+    os.register_at_fork(after_in_child=_DROPPED.clear)
 
 
 class HeldTrials:
@@ -36,6 +46,7 @@ class HeldTrials:
         self.asked_at: dict[str, float] = {}  # trial id -> when it was asked (monotonic)
         self.heartbeat: Heartbeat | None = None
         self._handed_over: contextlib.ExitStack | None = None  # a dropped client's presence
+        self._root: Path | None = None  # its root, once dropped
 
     def running(self) -> set[str]:
         """The ids of the asked, untold trials."""
@@ -47,6 +58,7 @@ class HeldTrials:
         if self.heartbeat is None:
             self.heartbeat = Heartbeat(
                 context.open_storage,
+                context.root_directory,
                 context.worker_id,
                 context.settings.heartbeat_interval,
                 running=self.running,
@@ -55,16 +67,24 @@ class HeldTrials:
             )
             self.heartbeat.__enter__()
 
-    def beat_on_when_dropped(self, presence: contextlib.ExitStack) -> contextlib.ExitStack:
-        """Once the client is dropped, what to release at once: ``presence`` unless untold
-        trials are beaten on, then the thread releases it after the last is told."""
+    def beat_on_when_dropped(
+        self, root: Path, presence: contextlib.ExitStack
+    ) -> contextlib.ExitStack:
+        """Once the client of ``root`` is dropped, what to release at once: ``presence``
+        unless untold trials are beaten on, then the thread releases it after the last is told."""
         heartbeat = self.heartbeat
         if heartbeat is None or not heartbeat.is_alive() or not self.asked_at:
             if heartbeat is not None:
                 heartbeat.end()
             return presence
-        self._handed_over = presence  # the thread ends (releasing it) only after this
+        self._root, self._handed_over = root, presence  # the thread ends only after this
+        _DROPPED.add(self)
         return contextlib.ExitStack()
+
+    def check_if_beating(self, root: Path, trial_id: str) -> None:
+        """A dropped client's thread beating ``trial_id`` of ``root`` beats (checks) now."""
+        if self._root == root and self.heartbeat is not None and trial_id in self.running():
+            self.heartbeat.check_now()
 
     def _told(self, told: set[str]) -> None:
         """Trials the storage shows told (or no longer this worker's): a dropped client's
@@ -80,8 +100,16 @@ class HeldTrials:
 
     def _leave(self) -> None:
         """In the thread, as it ends: a dropped client's presence goes with it."""
+        _DROPPED.discard(self)
         if self._handed_over is not None:
             self._handed_over.close()
+
+
+def check_dropped(root: Path, trial_id: str) -> None:
+    """After ``trial_id`` of ``root`` was told in this process: the dropped clients beating it
+    check at once, so one left with nothing to beat is gone, presence and all, on return."""
+    for held in _DROPPED.copy():
+        held.check_if_beating(root, trial_id)
 
 
 def release(context: RunContext, presence: contextlib.ExitStack) -> None:
@@ -114,4 +142,4 @@ def _release_dropped(held: HeldTrials, context: RunContext, presence: contextlib
     so the heartbeat thread is not waited for (it may be waiting for the run's lock, held by
     this very thread through another handle) nor its lock taken (this very thread may hold
     it: the collector can run inside the heartbeat's call of ``running()``)."""
-    release(context, held.beat_on_when_dropped(presence))
+    release(context, held.beat_on_when_dropped(context.root_directory, presence))

@@ -95,6 +95,7 @@ class Worker:
         """Evaluate trials until a budget is spent, the optimizer is done or an error stops it."""
         heartbeat = Heartbeat(
             self.context.open_storage,
+            self.context.root_directory,
             self.settings.worker_id,
             self.settings.heartbeat_interval,
             running=self._held,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import os
+import shutil
 import threading
 import time
 import warnings
@@ -15,6 +16,8 @@ from pathlib import Path
 import pytest
 
 import neps_core as neps
+from neps_core.plugin_manager import load_plugins
+from neps_core.run_storage import open_storage
 
 SPACE = {"x": neps.Float(0.0, 1.0)}
 BEATING = {"heartbeat_interval": 0.05}  # the thread opens its own storage at the first beat
@@ -98,12 +101,12 @@ def test_a_client_dropped_with_untold_trials_beats_them_until_they_are_told(root
         closed = submit(close=True)
         dropped = submit(close=False)
         gc.collect()
-    beating = _heartbeats() - before
-    assert len(beating) == 1
+    beating = _heartbeats() - before  # the closed client's thread was joined by close()
     time.sleep(2 * timing["stale_after"])  # the closed client's trial is stale by then
     collector = neps.AskAndTell(root_directory=root, **timing)
     again = collector.ask()
     assert again is not None and again.id == closed  # re-queued; the dropped one is not
+    assert len(beating) == 1 and all(thread.is_alive() for thread in beating)  # beaten on
     collector.tell(dropped, 0.5)
     _wait_for_end(beating)
     collector.tell(again, 0.5)
@@ -117,3 +120,54 @@ def test_a_client_dropped_with_untold_trials_beats_them_until_they_are_told(root
         overwrite_root_directory=True,
     )
     assert summary.counts["success"] == 1
+
+
+def _drop_a_client_with_an_untold_trial(root: Path, **timing: float) -> threading.Thread:
+    """Its heartbeat thread, beating the trial the dropped client asked."""
+    before = _heartbeats()
+
+    def submit() -> None:
+        client = neps.AskAndTell(SPACE, root, optimizer="random_search", **timing)
+        assert client.ask() is not None
+
+    submit()
+    gc.collect()
+    (thread,) = _heartbeats() - before
+    return thread
+
+
+def test_a_tell_in_this_process_lets_a_dropped_client_leave_at_once(root: Path) -> None:
+    """Its thread heard of the tell only at its next beat, a heartbeat_interval later: an
+    overwrite right after the tell was refused, naming this process (a review)."""
+    timing = {"heartbeat_interval": 600.0, "stale_after": 1200.0}
+    thread = _drop_a_client_with_an_untold_trial(root, **timing)
+    with neps.AskAndTell(root_directory=root, **timing) as collector:
+        collector.tell("1", 0.5)
+    summary = neps.run(
+        lambda x: x,
+        SPACE,
+        root_directory=root,
+        evaluations_to_spend=1,
+        overwrite_root_directory=True,
+    )
+    assert summary.counts["success"] == 1
+    _wait_for_end({thread})
+
+
+def test_a_dropped_client_whose_root_was_deleted_stops_beating_and_leaves(
+    root: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Its thread failed and logged at every beat for the process's life, its presence and
+    files kept: nothing it could beat was left."""
+    thread = _drop_a_client_with_an_untold_trial(root, **BEATING)
+    with open_storage(root, None, load_plugins()) as storage:  # the thread has its handle open
+        asked = storage.sync()["1"].last_heartbeat
+        deadline = time.monotonic() + 60
+        while storage.sync()["1"].last_heartbeat == asked:
+            assert time.monotonic() < deadline, "the dropped client's trial was not beaten"
+            time.sleep(0.05)
+    with caplog.at_level("WARNING", logger="neps_core"):
+        shutil.rmtree(root)
+        _wait_for_end({thread})
+    assert "is gone" in caplog.text
+    assert _open_under(root) == 0

@@ -704,7 +704,7 @@ def test_a_heartbeat_that_cannot_open_the_storage_tries_again(
             raise OSError("the file system hiccups")
         return open_storage(root, None, load_plugins())
 
-    heartbeat = Heartbeat(open_after_a_failure, "w", 0.05, running=lambda: {"1"})
+    heartbeat = Heartbeat(open_after_a_failure, root, "w", 0.05, running=lambda: {"1"})
     with caplog.at_level("ERROR", logger="neps_core"), heartbeat:
         deadline = time.monotonic() + 30
         while storage.sync()["1"].last_heartbeat == 0.0:
