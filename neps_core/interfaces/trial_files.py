@@ -8,8 +8,9 @@ Looking at every trial in every transaction would cost a ``stat`` per trial per 
 noted with ``read_from_others``: final ones another worker stored, whose writer was done
 with their files unless it died (``disk`` notes them for ``metadata.yaml``). A trial's
 ``config.yaml`` is also looked for the first time the process writes that trial. A
-``corrupted`` trial's files are never written: its stand-in's configuration (``{}`` where
-unreadable) and state are not the trial's.
+``corrupted`` trial's files are never written, by a look or by a process writing the trial
+(say, ``migrate_run`` copying it): its stand-in's configuration (``{}`` where unreadable)
+and state are not the trial's.
 """
 
 from __future__ import annotations
@@ -43,19 +44,17 @@ class TrialFiles:
 
     def to_look_at(self, history: Mapping[str, Trial]) -> list[Trial]:
         """The trials whose files to look for now: all of them the first time, else the
-        final ones read from others since the last look; never a corrupted one."""
+        final ones read from others since the last look."""
         ids = self._others_final if self._looked else history.keys()
-        trials = [history[trial_id] for trial_id in ids]
         self._looked, self._others_final = True, set()
-        return [trial for trial in trials if trial.state is not TrialState.CORRUPTED]
+        return [history[trial_id] for trial_id in ids]
 
     def lacking_config(self, history: Mapping[str, Trial]) -> list[Trial]:
         """In the first look only, the trials whose ``config.yaml`` may be missing, for
         ``write_config``: those without a folder (one listing of ``configs/``, where a
         ``stat`` per trial cost every new handle 0.1 s in a 10,000-trial run) and the
         unfinished ones (a writer killed between making the folder and writing the file;
-        whoever finished a trial wrote it, unless it was stored finished at once). Not
-        corrupted ones.
+        whoever finished a trial wrote it, unless it was stored finished at once).
         """
         if self._looked:
             return []
@@ -67,8 +66,7 @@ class TrialFiles:
         return [
             trial
             for trial in history.values()
-            if trial.state is not TrialState.CORRUPTED
-            and (not trial.state.is_final or f"config_{trial.id}" not in folders)
+            if not trial.state.is_final or f"config_{trial.id}" not in folders
         ]
 
     def without_file(self, trials: Iterable[Trial], name: str) -> list[Trial]:
@@ -79,8 +77,8 @@ class TrialFiles:
 
     def write_config(self, trial: Trial) -> None:
         """Make the trial's folder with its ``config.yaml`` where missing (one look per trial
-        per process). An ``OSError`` is the caller's to report."""
-        if trial.id not in self._configs:
+        per process); none for a corrupted trial. An ``OSError`` is the caller's to report."""
+        if trial.state is not TrialState.CORRUPTED and trial.id not in self._configs:
             directory = self._configs_directory / f"config_{trial.id}"
             directory.mkdir(parents=True, exist_ok=True)
             if not (directory / "config.yaml").exists():

@@ -29,7 +29,7 @@ import cattrs
 from neps_core.errors import StorageError
 from neps_core.history import TrialHistory
 from neps_core.interfaces import Change, Storage, TrialFiles, damaged_trial
-from neps_core.models import RunInfo, Trial
+from neps_core.models import RunInfo, Trial, TrialState
 from neps_core.serialization import (
     dump_yaml,
     read_yaml,
@@ -204,7 +204,10 @@ class DiskStorage(Storage):
 
         Intermediate versions (claims, heartbeats) only go to the journal: every file created
         costs ~0.1 ms on common file systems, and these files are for people, not the run.
+        None for a corrupted trial (see ``TrialFiles``).
         """
+        if trial.state is TrialState.CORRUPTED:
+            return
         directory = self.trial_directory(trial.id)
         try:
             self._files.write_config(trial)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import signal
@@ -69,6 +70,25 @@ def test_a_disk_run_continues_in_sqlite(tmp_path: Path) -> None:
     assert isinstance(after.best_objective, float)
     assert after.best_objective <= before.best_objective
     assert len(open_storage(source, None, load_plugins()).sync()) == 4  # source untouched
+
+
+@pytest.mark.parametrize("storage", ["disk", "sqlite"])
+def test_a_corrupted_trial_without_its_folder_gets_no_files_in_the_copy(
+    tmp_path: Path, storage: str
+) -> None:
+    """The copy writes the trial itself: the files of its stand-in (config {}, its state)
+    would hide that the trial's own configuration was lost."""
+    source, destination = tmp_path / "source", tmp_path / "copy"
+    _start(source, count=2)
+    journal = source / ".neps_core" / "journal.jsonl"
+    records = [json.loads(line) for line in journal.read_text().splitlines()]
+    records[-1]["config"] = "{garbage"  # trial 2's last version: valid JSON, no configuration
+    journal.write_text("".join(json.dumps(record) + "\n" for record in records))
+    shutil.rmtree(source / "configs" / "config_2")
+    copied = migrate_run(source, destination, storage=storage)
+    assert [t.state for t in copied][1] is TrialState.CORRUPTED
+    assert not (destination / "configs" / "config_2").exists()
+    assert (destination / "configs" / "config_1" / "config.yaml").is_file()
 
 
 def test_an_sqlite_run_moves_back_to_disk(tmp_path: Path) -> None:
