@@ -15,12 +15,15 @@ and state are not the trial's.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from neps_core.models import Trial, TrialState
 from neps_core.serialization import dump_yaml, to_plain, write_atomic
+
+logger = logging.getLogger(__name__)
 
 
 class TrialFiles:
@@ -54,14 +57,18 @@ class TrialFiles:
         ``write_config``: those without a folder (one listing of ``configs/``, where a
         ``stat`` per trial cost every new handle 0.1 s in a 10,000-trial run) and the
         unfinished ones (a writer killed between making the folder and writing the file;
-        whoever finished a trial wrote it, unless it was stored finished at once).
+        whoever finished a trial wrote it, unless it was stored finished at once). A
+        ``configs/`` that cannot be listed lacks every folder: the trials are stored already,
+        and their files are a convenience, so that is a warning, not the caller's error.
         """
         if self._looked:
             return []
         self._looked = True
         try:
             folders = {entry.name for entry in os.scandir(self._configs_directory)}
-        except FileNotFoundError:
+        except OSError as error:
+            if not isinstance(error, FileNotFoundError):
+                logger.warning("Could not list the trial folders: %s", error)
             folders = set()
         return [
             trial

@@ -188,6 +188,22 @@ def test_a_new_handles_first_write_gives_a_corrupted_trial_no_config(
     assert not (root / "configs" / "config_2").exists()
 
 
+def test_a_configs_folder_that_cannot_be_listed_is_a_warning_after_the_commit(
+    root: Path, storage: SQLiteStorage, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The first write lists configs/ after committing: its error escaped transact, as if
+    the committed trial had not been stored."""
+    storage.transact(_new_trials(1))
+    shutil.rmtree(root / "configs")
+    (root / "configs").write_text("not a folder")
+    fresh = SQLiteStorage(root)
+    with caplog.at_level("WARNING"):
+        assert [t.id for t in fresh.transact(_new_trials(1))] == ["2"]
+    fresh.close()
+    assert "Could not list the trial folders" in caplog.text
+    assert "2" in SQLiteStorage(root).sync()
+
+
 def test_unknown_and_bad_options_are_refused(root: Path) -> None:
     with pytest.raises(SettingsError, match="storage 'sqlite': unknown option"):
         SQLiteStorage(root, journal=True)
