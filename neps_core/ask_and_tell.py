@@ -223,8 +223,9 @@ class AskAndTell:
             if not claimed:
                 return None
             trial = claimed[0]
+            # Under the run's seed, not this client's: load_config rebuilds the same objects.
             asked = handed_out(
-                trial, self._context.storage, self._context.space, self.settings.seed
+                trial, self._context.storage, self._context.space, self._context.run_seed
             )
             self._asked += 1
             with self._lock:

@@ -103,7 +103,9 @@ def connect(settings: RunSettings, plugins: Plugins, checked: Checked | None = N
     def open_another_handle() -> Storage:
         return open_storage(settings.root_directory, settings.storage, plugins)
 
-    return RunContext(settings, space, storage, optimizer, evaluator, plugins, open_another_handle)
+    return RunContext(
+        settings, space, storage, optimizer, evaluator, plugins, open_another_handle, started.seed
+    )
 
 
 def overwrite_if_asked(

@@ -22,6 +22,9 @@ class RunContext:
     """What observer hooks see of a worker's run.
 
     ``open_storage`` opens another handle on the same run (for the heartbeat thread).
+    ``run_seed`` is the seed the run was started with (``run_info``'s), which
+    ``load_config`` builds a trial's configuration under, whatever ``settings.seed`` this
+    worker was given.
     """
 
     settings: RunSettings
@@ -31,6 +34,7 @@ class RunContext:
     evaluator: Evaluator
     plugins: Plugins
     open_storage: Callable[[], Storage]
+    run_seed: int | None
 
     @property
     def worker_id(self) -> str:

@@ -229,6 +229,20 @@ def test_ask_hands_out_the_objects_a_worker_and_load_config_build(tmp_path: Path
         assert loaded == trial.config["initialized"]
 
 
+def test_a_client_given_another_seed_hands_out_what_load_config_builds(tmp_path: Path) -> None:
+    # ask() built under the client's seed, load_config under the seed the run started with:
+    # a client given seed 6 on a seed-5 run handed out objects load_config did not rebuild.
+    root = tmp_path / "run"
+    for seed in (5, 6):
+        with neps.AskAndTell(InitializedSpace(), root, seed=seed) as client:
+            trial = client.ask()
+            assert trial is not None
+            client.tell(trial.id, 0.5)
+    assert trial.id == "2"
+    loaded = neps.load_config(root, config_id=trial.id)["initialized"]
+    assert loaded == trial.config["initialized"]
+
+
 def test_trials_whose_32_bit_seeds_collided_draw_differently() -> None:
     # Trial seeds were 32 bits: by the birthday bound trials of one run shared one (and every
     # draw) within a few 10k trials, against "no two trials of a run draw alike".
