@@ -154,21 +154,27 @@ def _of_a_damaged_record(
 ) -> dict[str, Any]:
     """The configuration of a CORRUPTED trial: its record's where that survived the damage
     (only ``state`` may be broken; the view ``path`` may have been edited since), else the
-    view, written when it was sampled (the stand-in's config is ``{}`` where unreadable)."""
+    view, written when it was sampled (the stand-in's config is ``{}`` where unreadable).
+    Only reading and validating decide which: an error of the build (an ``Operation``'s own
+    ``ValueError``) is the build's, not a sign of damage."""
     unusable = ""
     if trial.config:
         try:
-            return _as_received(trial.config, path, space, trial, run_seed)
+            _validate(trial.config, path, space)
         except ValueError as error:  # its cause, for ``error`` names the view's path
-            unusable = f" (the configuration it kept is invalid too: {error.__cause__ or error})"
+            unusable = f" (the configuration it kept is invalid too: {error.__cause__})"
+        else:
+            return _as_received(trial.config, path, space, trial, run_seed)
     try:
-        return _as_received(_read_config_file(path), path, space, trial, run_seed)
+        config = _read_config_file(path)
+        _validate(config, path, space)
     except (OSError, ValueError, NepsCoreError) as error:
         why = f" ({trial.report.error})" if trial.report and trial.report.error else ""
         raise NepsCoreError(
             f"trial {trial.id} has no configuration to load: its stored record is damaged{why}"
             f"{unusable}, and its view cannot stand in for it: {error}"
         ) from error
+    return _as_received(config, path, space, trial, run_seed)
 
 
 def _id_and_space(given: tuple[Any, ...], config_id: Any, pipeline_space: Any) -> tuple[Any, Any]:
@@ -246,13 +252,20 @@ def _as_received(
     without its underscore-prefixed entries, outside any run."""
     if space is None:
         return {k: v for k, v in config.items() if not str(k).startswith("_")}
+    _validate(config, path, space)
+    if trial is None:  # a configuration outside a run: no trial, so no seed, to build it by
+        return space.resolve(config)
+    return built_for_the_user(space, config, trial.id, run_seed)
+
+
+def _validate(config: Mapping[str, Any], path: Path, space: PipelineSpace | None) -> None:
+    """Raise a ``ValueError`` naming ``path`` where ``space`` (if any) refuses ``config``."""
+    if space is None:
+        return
     try:
         space.validate_config(config)
     except ValueError as error:
         raise ValueError(f"{path}: {error}") from error
-    if trial is None:  # a configuration outside a run: no trial, so no seed, to build it by
-        return space.resolve(config)
-    return built_for_the_user(space, config, trial.id, run_seed)
 
 
 def _written_by_a_run(path: Path) -> bool:

@@ -95,3 +95,31 @@ def test_load_config_of_a_corrupted_trial_whose_record_kept_its_config_returns_t
     assert neps.load_config(root, config_id=2) == stored
     view.unlink()
     assert neps.load_config(root, config_id=2) == stored
+
+
+def _refuse(width: int) -> None:
+    raise ValueError(f"width {width} refused by the operation")
+
+
+class RefusingSpace(neps.PipelineSpace):
+    x = neps.Float(0.0, 1.0)
+    layer = neps.Operation(operator=_refuse, args=(3,))
+
+
+@pytest.mark.parametrize("storage", ["disk", "sqlite"])
+def test_an_operations_value_error_is_raised_as_its_own_not_as_damage(
+    root: Path, storage: str
+) -> None:
+    """The build ran inside the check of the kept configuration: the operation's error was
+    reported as "the configuration it kept is invalid too", then the view built again."""
+    neps.run(
+        lambda x, layer: x,
+        RefusingSpace(),
+        root_directory=root,
+        evaluations_to_spend=2,
+        ignore_errors=True,
+        storage=storage,
+    )
+    _damage_only_the_state(root, storage)
+    with pytest.raises(ValueError, match="width 3 refused by the operation"):
+        neps.load_config(root, config_id=2, pipeline_space=RefusingSpace())
