@@ -5,7 +5,8 @@ in SQLAlchemy's (and Optuna's) form: ``"sqlite:///run.db"`` is relative to the w
 directory, ``"sqlite:////absolute/path/run.db"`` absolute. Per-trial folders
 (``pipeline_directory``) stay in ``<root_directory>/configs/config_<id>/``, each with a
 ``config.yaml``, written after the commit; one a killed worker left out is written by the
-next worker to write to the run (see ``TrialFiles``).
+next worker started on the run (at its first write), or by the next to write that trial (see
+``TrialFiles``).
 
 The schema is in ``.schema``.
 
