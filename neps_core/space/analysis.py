@@ -30,11 +30,21 @@ def _fail(name: str, message: str) -> InvalidParameterError:
     return InvalidParameterError(f"Parameter {name!r}: {message}")
 
 
-def _undefined(name: str, entries: Mapping[str, Parameter]) -> str:
-    """``name``, which is not an entry, and the entry it is likely a typo of."""
-    close = difflib.get_close_matches(name, list(entries), n=1)
+def _undefined(name: str, entries: Mapping[str, Parameter], holder: str | None) -> str:
+    """``name``, which is not an entry, and the entry it is likely a typo of: not ``holder``,
+    the entry whose definition holds ``name`` (``widht`` resampling ``widht_`` meant another)."""
+    close = difflib.get_close_matches(name, [e for e in entries if e != holder], n=1)
     hint = f" (did you mean {close[0]!r}?)" if close else ""
     return f"{name!r}, which is not defined in the space{hint}"
+
+
+def _self_reference(cycle: list[str]) -> InvalidParameterError:
+    """The error for entries whose values need each other (``cycle`` ends where it starts)."""
+    return _fail(
+        cycle[0],
+        f"refers to itself without .resample() ({' -> '.join(cycle)}), so its value would "
+        "need itself; use ByName(...).resample() for recursion",
+    )
 
 
 class SpaceStructure:
@@ -85,17 +95,21 @@ class SpaceStructure:
     def resample_target(
         self, node: Resampled, owner: str | None = None
     ) -> tuple[str | None, Parameter]:
-        """The entry name (if any) and the definition that ``node`` draws anew; an error names
-        ``owner``, the entry holding ``node`` (the missing target is no parameter to name)."""
+        """The entry name (if any) and the definition that ``node`` draws anew, following
+        entries that are a ``ByName``. A missing name is no parameter to blame: the error names
+        the entry holding it, ``owner`` (which holds ``node``) or the ``ByName`` entry that
+        led there; a cycle of ``ByName`` entries is theirs, whichever entry resamples one."""
         name = self.reference(node.source)
         definition: Parameter = node.source
-        seen: set[str] = set()
+        chain: list[str] = []
         while name is not None:
             if name not in self.entries:
-                raise _fail(owner or name, f"resamples {_undefined(name, self.entries)}")
-            if name in seen:
-                raise _fail(owner or name, f"resamples {name!r}, whose references form a cycle")
-            seen.add(name)
+                if not chain:
+                    raise _fail(owner or name, f"resamples {_undefined(name, self.entries, owner)}")
+                raise _fail(chain[-1], f"refers to {_undefined(name, self.entries, chain[-1])}")
+            if name in chain:
+                raise _self_reference([*chain[chain.index(name) :], name])
+            chain.append(name)
             definition = self.entries[name]
             if not isinstance(definition, ByName):
                 break
@@ -138,7 +152,7 @@ class SpaceStructure:
 
     def _check_item(self, owner: str, kind: str, item: Any, root: Any) -> None:
         if kind == "shared" and item not in self.entries:
-            raise _fail(owner, f"refers to {_undefined(item, self.entries)}")
+            raise _fail(owner, f"refers to {_undefined(item, self.entries, owner)}")
         if kind == "resample":
             target, definition = self.resample_target(item, owner)
             if isinstance(definition, Numerical) and definition.is_fidelity:
@@ -171,12 +185,7 @@ class SpaceStructure:
             if state.get(name) == 2:
                 return
             if state.get(name) == 1:
-                cycle = [*path[path.index(name) :], name]
-                raise _fail(
-                    name,
-                    f"refers to itself without .resample() ({' -> '.join(cycle)}), so its "
-                    "value would need itself; use ByName(...).resample() for recursion",
-                )
+                raise _self_reference([*path[path.index(name) :], name])
             state[name] = 1
             for dependency in sorted(graph[name]):
                 visit(dependency, [*path, name])

@@ -188,6 +188,48 @@ def test_a_typo_in_a_reference_names_the_entry_holding_it(reference: Any, says: 
     )
 
 
+@pytest.mark.parametrize("alias_first", [False, True])
+def test_a_typo_reached_through_an_alias_names_the_alias(alias_first: bool) -> None:
+    """Resampling ``a``, a ``ByName`` holding the typo, blamed the entry that resampled it,
+    when that entry came first."""
+    entries = {
+        "b": neps.Operation(negate, args=(neps.Resampled("a"),)),
+        "a": neps.ByName("_blokc"),
+        "_block": neps.Operation(negate, args=(1,)),
+    }
+    if alias_first:
+        entries = {"a": entries.pop("a"), **entries}
+    with pytest.raises(ValueError) as caught:
+        neps.PipelineSpace(entries)
+    assert str(caught.value) == (
+        "Parameter 'a': refers to '_blokc', which is not defined in the space "
+        "(did you mean '_block'?)"
+    )
+
+
+def test_resampling_into_a_cycle_of_aliases_names_the_cycle() -> None:
+    """It said "Parameter 'b': resamples 'a', whose references form a cycle"; ``b`` is fine."""
+    with pytest.raises(ValueError, match=r"^Parameter 'a': refers to itself .*\(a -> c -> a\)"):
+        neps.PipelineSpace(
+            {
+                "b": neps.Operation(negate, args=(neps.Resampled("a"),)),
+                "a": neps.ByName("c"),
+                "c": neps.ByName("a"),
+            }
+        )
+
+
+def test_a_typo_is_not_taken_for_the_entry_holding_it() -> None:
+    """``widht`` resampling ``widht_`` was asked "did you mean 'widht'?", itself."""
+    with pytest.raises(ValueError, match=r"resamples 'widht_', .* \(did you mean 'width'\?\)$"):
+        neps.PipelineSpace(
+            {
+                "width": neps.Integer(1, 8),
+                "widht": neps.Operation(dict, kwargs={"a": neps.Resampled("widht_")}),
+            }
+        )
+
+
 def test_forward_references_share_the_later_entry() -> None:
     space = neps.PipelineSpace(
         {
