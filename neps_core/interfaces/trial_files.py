@@ -58,18 +58,20 @@ class TrialFiles:
         ``stat`` per trial cost every new handle 0.1 s in a 10,000-trial run) and the
         unfinished ones (a writer killed between making the folder and writing the file;
         whoever finished a trial wrote it, unless it was stored finished at once). A
-        ``configs/`` that cannot be listed lacks every folder: the trials are stored already,
-        and their files are a convenience, so that is a warning, not the caller's error.
+        ``configs/`` that cannot be listed is one warning, and none are looked at: the trials
+        are stored already and their files are a convenience, and writing into a folder that
+        cannot be listed would fail, a warning per trial.
         """
         if self._looked:
             return []
         self._looked = True
         try:
             folders = {entry.name for entry in os.scandir(self._configs_directory)}
-        except OSError as error:
-            if not isinstance(error, FileNotFoundError):
-                logger.warning("Could not list the trial folders: %s", error)
+        except FileNotFoundError:
             folders = set()
+        except OSError as error:
+            logger.warning("Could not list the trial folders, so none is restored: %s", error)
+            return []
         return [
             trial
             for trial in history.values()

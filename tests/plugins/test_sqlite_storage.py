@@ -192,16 +192,19 @@ def test_a_configs_folder_that_cannot_be_listed_is_a_warning_after_the_commit(
     root: Path, storage: SQLiteStorage, caplog: pytest.LogCaptureFixture
 ) -> None:
     """The first write lists configs/ after committing: its error escaped transact, as if
-    the committed trial had not been stored."""
-    storage.transact(_new_trials(1))
+    the committed trial had not been stored. Then every stored trial was written, each
+    failing with its own warning."""
+    storage.transact(_new_trials(3))
     shutil.rmtree(root / "configs")
     (root / "configs").write_text("not a folder")
     fresh = SQLiteStorage(root)
     with caplog.at_level("WARNING"):
-        assert [t.id for t in fresh.transact(_new_trials(1))] == ["2"]
+        assert [t.id for t in fresh.transact(_new_trials(1))] == ["4"]
     fresh.close()
-    assert "Could not list the trial folders" in caplog.text
-    assert "2" in SQLiteStorage(root).sync()
+    listing, writing = (record.getMessage() for record in caplog.records)  # only the new one
+    assert listing.startswith("Could not list the trial folders")
+    assert writing.startswith(f"Could not write {root / 'configs' / 'config_4'}")
+    assert "4" in SQLiteStorage(root).sync()
 
 
 def test_unknown_and_bad_options_are_refused(root: Path) -> None:
