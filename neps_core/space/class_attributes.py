@@ -15,7 +15,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from neps_core.errors import object_of_type
-from neps_core.space.foreign import is_configspace_object, is_configuration_space
+from neps_core.space.foreign import (
+    is_configspace_hyperparameter,
+    is_configspace_object,
+    is_configuration_space,
+)
 from neps_core.space.parameters import (
     Constant,
     InvalidParameterError,
@@ -133,7 +137,8 @@ def _may_be_entry(name: str, value: Any) -> bool:
 def refuse_mistaken_constant(name: str, value: Any) -> None:
     """Refuse a value that would become a constant only by mistake: a parameter type not
     called (``neps.Float``), a set meant as choices (a set has no order to encode), a
-    ConfigSpace object (a hyperparameter is no parameter here), or one no constant may hold
+    ConfigSpace object (a hyperparameter is no parameter here; a condition or forbidden
+    clause is no parameter at all, so only its space helps), or one no constant may hold
     (NaN). A ``ConfigurationSpace`` reaches here only as a class attribute: a dict merges it
     (``foreign``), a class cannot carry its conditions and forbidden clauses."""
     problems = constant_problems(value)
@@ -146,11 +151,11 @@ def refuse_mistaken_constant(name: str, value: Any) -> None:
             f"(PipelineSpace({{{name!r}: cs, 'width': Integer(8, 64)}})), whose space it joins"
         )
     if is_configspace_object(value):
+        rewrite = "write it with Float(...), Integer(...), Categorical(...) or Constant(...), or "
         raise InvalidParameterError(
             f"Parameter {name!r}: {type(value).__name__} is a ConfigSpace object, not a "
-            "parameter of this space; write it with Float(...), Integer(...), Categorical(...) "
-            "or Constant(...), or pass the ConfigurationSpace that holds it to "
-            "PipelineSpace(...) or run()"
+            f"parameter of this space; {rewrite if is_configspace_hyperparameter(value) else ''}"
+            "pass the ConfigurationSpace that holds it to PipelineSpace(...) or run()"
         )
     if isinstance(value, type) and issubclass(value, Parameter) and _is_ours(value):
         raise InvalidParameterError(

@@ -21,6 +21,13 @@ def is_configspace_object(value: Any) -> bool:
     return type(value).__module__.split(".")[0] == "ConfigSpace"
 
 
+def is_configspace_hyperparameter(value: Any) -> bool:
+    """Whether ``value`` is a ConfigSpace hyperparameter (not a clause), which a parameter of
+    this space can stand for."""
+    kinds = type(value).__mro__
+    return is_configspace_object(value) and any(k.__name__ == "Hyperparameter" for k in kinds)
+
+
 def is_configuration_space(value: Any) -> bool:
     """Whether ``value`` is a ``ConfigSpace.ConfigurationSpace``."""
     return is_configspace_object(value) and type(value).__name__ == "ConfigurationSpace"

@@ -200,19 +200,18 @@ def test_pipeline_space_converts_a_configspace_as_run_does(root: Path) -> None:
     assert len({trial.config["lr"] for trial in neps.status(root).trials}) == 3
 
 
-def _hyperparameter_as_an_entry(how: str) -> Any:
-    """A ConfigSpace hyperparameter given where a parameter goes, ``how``."""
-    lr = CS.Float("lr", (1e-4, 1.0))
+def _as_an_entry(how: str, value: Any) -> Any:
+    """A ConfigSpace object given where a parameter goes, ``how``."""
     if how == "class":
 
         class Space(PipelineSpace):
             width = neps.Integer(1, 4)
-            hp = lr
+            hp = value
 
         return Space()
     if how == "dict":
-        return PipelineSpace({"width": neps.Integer(1, 4), "hp": lr})
-    return NativeSpaceAdapter.adapt({"width": neps.Integer(1, 4), "hp": lr})  # as run() does
+        return PipelineSpace({"width": neps.Integer(1, 4), "hp": value})
+    return NativeSpaceAdapter.adapt({"width": neps.Integer(1, 4), "hp": value})  # as run() does
 
 
 @pytest.mark.parametrize("how", ["class", "dict", "run"])
@@ -221,9 +220,24 @@ def test_a_configspace_hyperparameter_as_an_entry_is_refused_naming_it(how: str)
     AttributeError ('...' object has no attribute 'items') named no parameter."""
     with pytest.raises(
         neps.space.InvalidParameterError,
-        match=r"Parameter 'hp': UniformFloatHyperparameter is a ConfigSpace object, not a par",
+        match=r"'hp': UniformFloatHyperparameter is a ConfigSpace .*; write it with Float",
     ):
-        _hyperparameter_as_an_entry(how)
+        _as_an_entry(how, CS.Float("lr", (1e-4, 1.0)))
+
+
+@pytest.mark.parametrize("how", ["class", "dict", "run"])
+def test_a_configspace_clause_as_an_entry_is_told_to_come_with_its_space(how: str) -> None:
+    """A condition or forbidden clause got a parameter's advice, "write it with Float(...)",
+    which it cannot be written as."""
+    cs = make_configspace()
+    for clause in [*cs.conditions, *cs.forbidden_clauses]:
+        with pytest.raises(neps.space.InvalidParameterError) as error:
+            _as_an_entry(how, clause)
+        assert str(error.value) == (
+            f"Parameter 'hp': {type(clause).__name__} is a ConfigSpace object, not a parameter "
+            "of this space; pass the ConfigurationSpace that holds it to PipelineSpace(...) "
+            "or run()"
+        )
 
 
 def test_a_configurationspace_as_a_class_attribute_is_refused_saying_what_takes_it() -> None:
