@@ -12,7 +12,8 @@ overlap (threads, nesting) it is the process's peak while the call ran, others' 
 ``max_rss_mb`` is the evaluating process's own peak resident size since it started (on Linux;
 elsewhere it may be its parent's), which sees native allocations but never goes down, so in a
 long-lived worker it is an upper bound.
-``memory=False`` skips ``tracemalloc`` and its slow-down.
+``memory=False`` skips ``tracemalloc`` and its slow-down; so does a forked child for the call
+that forked it, whose start the child did not trace (``peak_memory_mb`` is ``None``).
 """
 
 from __future__ import annotations
@@ -106,9 +107,13 @@ class _Tracer:
             self._peaks[key] = 0
         return key
 
-    def end(self, key: object) -> int:
-        """The peak in bytes traced while the call ``key`` ran."""
+    def end(self, key: object) -> int | None:
+        """The peak in bytes traced while the call ``key`` ran; ``None`` for a call the fork
+        forgot (``reset_after_fork``): in a forked child, the forking call goes on from a
+        start traced in the parent, so its peak is unknown there."""
         with self._lock:
+            if key not in self._peaks:
+                return None
             self._fold()
             peak = self._peaks.pop(key)
             if not self._peaks and self._started:

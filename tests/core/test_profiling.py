@@ -226,6 +226,34 @@ def test_a_forked_child_stops_tracing_after_its_own_calls() -> None:
     assert not tracemalloc.is_tracing()
 
 
+def test_a_profiled_call_that_forks_ends_in_the_child_too() -> None:
+    # The fork forgot the running call, whose end then raised a KeyError in the child.
+    @neps.profile
+    def forking(x: float) -> dict:
+        pid = os.fork()
+        return {"objective_to_minimize": x, "pid": pid}
+
+    read, write = os.pipe()
+    try:
+        result = forking(1.0)
+    except BaseException as error:  # the child's: reported, never raised into pytest
+        os.write(write, repr(error).encode())
+        os._exit(1)
+    if result["pid"] == 0:  # the child: report, and never return into pytest
+        try:
+            told = (result["metadata"]["peak_memory_mb"], tracemalloc.is_tracing())
+            os.write(write, repr(told).encode())
+        finally:
+            os._exit(0)
+    os.close(write)
+    with os.fdopen(read, "rb") as child:
+        told = child.read()
+    os.waitpid(result["pid"], 0)
+    assert told == b"(None, False)"  # its start was traced in the parent only
+    assert result["metadata"]["peak_memory_mb"] is not None
+    assert not tracemalloc.is_tracing()
+
+
 def test_a_nested_profiled_call_keeps_the_outer_calls_peak() -> None:
     @neps.profile
     def helper() -> float:
