@@ -37,7 +37,8 @@ class TrialFiles:
     def __init__(self, root_directory: Path):
         self._configs_directory = root_directory / "configs"
         self._configs: set[str] = set()  # trials whose config.yaml is known to be there
-        self._looked = False  # whether the first look was taken
+        self._looked = False  # whether to_look_at took its first look
+        self._looked_for_configs = False  # whether lacking_config took its (only) look
         self._others_final: set[str] = set()
 
     def read_from_others(self, trial: Trial) -> None:
@@ -62,9 +63,9 @@ class TrialFiles:
         are stored already and their files are a convenience, and writing into a folder that
         cannot be listed would fail, a warning per trial.
         """
-        if self._looked:
+        if self._looked_for_configs:
             return []
-        self._looked = True
+        self._looked_for_configs = True
         try:
             folders = {entry.name for entry in os.scandir(self._configs_directory)}
         except FileNotFoundError:
