@@ -248,8 +248,9 @@ def _as_received(
     run_seed: int | None = None,
 ) -> dict[str, Any]:
     """``config`` (read from ``path``) resolved by ``space`` (the one given, else the
-    run's), of ``trial`` built as its evaluation was, under the seed of the run; as stored,
-    without its underscore-prefixed entries, outside any run."""
+    run's), of ``trial`` built under the seed the run was started with (as its evaluation
+    was, unless a worker joined with another ``seed`` evaluated it, under its own); as
+    stored, without its underscore-prefixed entries, outside any run."""
     if space is None:
         return {k: v for k, v in config.items() if not str(k).startswith("_")}
     _validate(config, path, space)
