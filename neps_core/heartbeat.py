@@ -156,7 +156,8 @@ class Heartbeat:
         try:
             storage.transact(refresh)
         except Exception:  # a missed beat must not kill the worker; the next one retries
-            logger.exception("Heartbeat of worker %s failed", self._worker_id)
+            if not self._run_is_gone():  # else the loop ends, logging that once
+                logger.exception("Heartbeat of worker %s failed", self._worker_id)
             return False
         if running - held:
             self._gone(running - held)
