@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
+from neps_core.client_state import check_dropped
 from neps_core.components import refuse_a_root_directory_as_space
 from neps_core.config import ROOT_DIRECTORY_SECOND, RunSettings, run_directory
 from neps_core.connection import connect, overwrite_if_asked
@@ -282,14 +283,16 @@ def save_pipeline_results(
     if user_result is None:
         raise TypeError("save_pipeline_results needs a result; None is only a return value")
     parsed: ParsedResult = parse_result(user_result, "the result given to save_pipeline_results")
-    own = evaluating_worker_storage(run_directory(root_directory))
+    root, told = run_directory(root_directory), trial_id(pipeline_id)
+    own = evaluating_worker_storage(root)
     if own is not None:
-        record_result(own, trial_id(pipeline_id), parsed)
-        return
-    with open_existing(root_directory) as storage:
-        record_result(storage, trial_id(pipeline_id), parsed)
-        if post_run_summary:
-            refresh_shared_summary_files(storage)
+        record_result(own, told, parsed)
+    else:
+        with open_existing(root_directory) as storage:
+            record_result(storage, told, parsed)
+            if post_run_summary:
+                refresh_shared_summary_files(storage)
+    check_dropped(root, told)  # a dropped client left beating it leaves, as after a tell
 
 
 def status(

@@ -12,8 +12,9 @@ it, this machine's trials would count as their worker's gone), until the storage
 told; only then are the thread and presence released. Nothing the client holds refers back to
 it, so it goes with its last reference, as an open file does, not at some later run of the
 cycle collector (an overwrite right after a notebook cell ran again would still be refused).
-A tell in this process has such a thread check at once (``check_dropped``), so a dropped
-client whose last trial it told has left the root when the tell returns.
+A tell in this process (``AskAndTell.tell``, ``save_pipeline_results``) has such a thread check
+at once (``check_dropped``), so a dropped client whose last trial it told has left the root
+when the tell returns.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ class HeldTrials:
         self.asked_at: dict[str, float] = {}  # trial id -> when it was asked (monotonic)
         self.heartbeat: Heartbeat | None = None
         self._handed_over: contextlib.ExitStack | None = None  # a dropped client's presence
-        self._root: Path | None = None  # its root, once dropped
+        self._root: Path | None = None  # its root, once dropped (resolved)
 
     def running(self) -> set[str]:
         """The ids of the asked, untold trials."""
@@ -77,12 +78,12 @@ class HeldTrials:
             if heartbeat is not None:
                 heartbeat.end()
             return presence
-        self._root, self._handed_over = root, presence  # the thread ends only after this
+        self._root, self._handed_over = root.resolve(), presence  # the thread ends only after this
         _DROPPED.add(self)
         return contextlib.ExitStack()
 
     def check_if_beating(self, root: Path, trial_id: str) -> None:
-        """A dropped client's thread beating ``trial_id`` of ``root`` beats (checks) now."""
+        """A dropped client's thread beating ``trial_id`` of ``root`` (resolved) beats now."""
         if self._root == root and self.heartbeat is not None and trial_id in self.running():
             self.heartbeat.check_now()
 
@@ -107,9 +108,11 @@ class HeldTrials:
 
 def check_dropped(root: Path, trial_id: str) -> None:
     """After ``trial_id`` of ``root`` was told in this process: the dropped clients beating it
-    check at once, so one left with nothing to beat is gone, presence and all, on return."""
+    check at once, so one left with nothing to beat is gone, presence and all, on return.
+    Roots compare resolved: a tell through a symlink or ``x/..`` is a tell to the same run."""
+    resolved = root.resolve()
     for held in _DROPPED.copy():
-        held.check_if_beating(root, trial_id)
+        held.check_if_beating(resolved, trial_id)
 
 
 def release(context: RunContext, presence: contextlib.ExitStack) -> None:

@@ -176,3 +176,45 @@ def test_a_dropped_client_whose_root_was_deleted_stops_beating_and_leaves(
     (record,) = caplog.records  # once: the failed beat logged a traceback first
     assert "is gone" in record.getMessage()
     assert _open_under(root) == 0
+
+
+@pytest.mark.parametrize("spelling", ["symlink", "dotdot"])
+def test_a_tell_through_another_spelling_of_the_root_lets_a_dropped_client_leave(
+    root: Path, spelling: str
+) -> None:
+    """Roots compared as written: a tell through a symlink or ``x/..`` did not wake the
+    dropped client, and an overwrite right after the tell was refused."""
+    timing = {"heartbeat_interval": 600.0, "stale_after": 1200.0}
+    thread = _drop_a_client_with_an_untold_trial(root, **timing)
+    if spelling == "symlink":
+        alias = root.parent / "alias"
+        alias.symlink_to(root, target_is_directory=True)
+    else:
+        (root.parent / "sibling").mkdir()
+        alias = root.parent / "sibling" / ".." / root.name
+    with neps.AskAndTell(root_directory=alias, **timing) as collector:
+        collector.tell("1", 0.5)
+    neps.AskAndTell(SPACE, root, optimizer="random_search", overwrite_root_directory=True).close()
+    _wait_for_end({thread})
+
+
+@pytest.mark.parametrize("in_worker", [False, True], ids=["outside a run", "in a worker"])
+def test_save_pipeline_results_lets_a_dropped_client_leave_at_once(
+    root: Path, in_worker: bool
+) -> None:
+    """Only ``AskAndTell.tell`` woke a dropped client: after ``save_pipeline_results`` of its
+    last trial, an overwrite right after was refused until its next beat."""
+    timing = {"heartbeat_interval": 600.0, "stale_after": 1200.0}
+    thread = _drop_a_client_with_an_untold_trial(root, **timing)
+    if in_worker:  # through the worker's open storage, from its evaluate_pipeline
+
+        def evaluate(x: float) -> float:
+            neps.save_pipeline_results(user_result=0.5, pipeline_id="1", root_directory=root)
+            return x
+
+        summary = neps.run(evaluate, SPACE, root_directory=root, evaluations_to_spend=2, **timing)
+        assert summary.counts["success"] == 2  # the dropped client's trial counts as one
+    else:
+        neps.save_pipeline_results(user_result=0.5, pipeline_id="1", root_directory=root)
+    neps.AskAndTell(SPACE, root, optimizer="random_search", overwrite_root_directory=True).close()
+    _wait_for_end({thread})
