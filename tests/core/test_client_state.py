@@ -30,6 +30,11 @@ def _open_under(folder: Path) -> int:
     return sum(path.startswith(f"{folder}{os.sep}") for path in paths)
 
 
+def _overwrite(root: Path) -> None:
+    """Start the run in ``root`` afresh: refused while a client of this process is present."""
+    neps.AskAndTell(SPACE, root, optimizer="random_search", overwrite_root_directory=True).close()
+
+
 def _heartbeats() -> set[threading.Thread]:
     return {t for t in threading.enumerate() if t.name == "neps-core-heartbeat"}
 
@@ -72,14 +77,7 @@ def test_a_client_dropped_unclosed_releases_what_it_held(tmp_path: Path, asks: i
         started = _heartbeats() - before
         _wait_for_end(started)
         assert _open_under(tmp_path) == 0
-    summary = neps.run(
-        lambda x: x,
-        SPACE,
-        root_directory=tmp_path / "r0",
-        evaluations_to_spend=1,
-        overwrite_root_directory=True,
-    )
-    assert summary.counts["success"] == 1
+    _overwrite(tmp_path / "r0")
 
 
 def test_a_client_dropped_with_untold_trials_beats_them_until_they_are_told(root: Path) -> None:
@@ -113,14 +111,7 @@ def test_a_client_dropped_with_untold_trials_beats_them_until_they_are_told(root
     collector.tell(again, 0.5)
     assert collector.close().counts["success"] == 2
     assert _open_under(root) == 0
-    summary = neps.run(
-        lambda x: x,
-        SPACE,
-        root_directory=root,
-        evaluations_to_spend=1,
-        overwrite_root_directory=True,
-    )
-    assert summary.counts["success"] == 1
+    _overwrite(root)
 
 
 def _drop_a_client_with_an_untold_trial(root: Path, **timing: float) -> threading.Thread:
@@ -144,14 +135,7 @@ def test_a_tell_in_this_process_lets_a_dropped_client_leave_at_once(root: Path) 
     thread = _drop_a_client_with_an_untold_trial(root, **timing)
     with neps.AskAndTell(root_directory=root, **timing) as collector:
         collector.tell("1", 0.5)
-    summary = neps.run(
-        lambda x: x,
-        SPACE,
-        root_directory=root,
-        evaluations_to_spend=1,
-        overwrite_root_directory=True,
-    )
-    assert summary.counts["success"] == 1
+    _overwrite(root)
     _wait_for_end({thread})
 
 
@@ -194,7 +178,7 @@ def test_a_tell_through_another_spelling_of_the_root_lets_a_dropped_client_leave
         alias = root.parent / "sibling" / ".." / root.name
     with neps.AskAndTell(root_directory=alias, **timing) as collector:
         collector.tell("1", 0.5)
-    neps.AskAndTell(SPACE, root, optimizer="random_search", overwrite_root_directory=True).close()
+    _overwrite(root)
     _wait_for_end({thread})
 
 
@@ -216,5 +200,5 @@ def test_save_pipeline_results_lets_a_dropped_client_leave_at_once(
         assert summary.counts["success"] == 2  # the dropped client's trial counts as one
     else:
         neps.save_pipeline_results(user_result=0.5, pipeline_id="1", root_directory=root)
-    neps.AskAndTell(SPACE, root, optimizer="random_search", overwrite_root_directory=True).close()
+    _overwrite(root)
     _wait_for_end({thread})
