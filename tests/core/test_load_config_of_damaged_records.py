@@ -31,15 +31,20 @@ def _damaged_run(root: Path, storage: str) -> dict[str, object]:
             db.execute("UPDATE trials SET data = '{garbage' WHERE id = '2'")
         db.close()
     else:
-        journal = root / ".neps_core" / "journal.jsonl"
-        records = [json.loads(line) for line in journal.read_text().splitlines()]
-        last = max(i for i, record in enumerate(records) if record["id"] == "2")
-        records[last]["config"] = "{garbage"  # valid JSON, not a trial's configuration
-        journal.write_text("".join(json.dumps(record) + "\n" for record in records))
+        _set_in_the_journal(root, "config", "{garbage")  # valid JSON, not a configuration
     assert neps.status(root).counts["corrupted"] == 1
     view = yaml.safe_load((root / "configs" / "config_2" / "config.yaml").read_text())
     assert isinstance(view, dict)
     return view
+
+
+def _set_in_the_journal(root: Path, key: str, value: str) -> None:
+    """Set ``key`` of trial 2's last record in the disk storage's journal to ``value``."""
+    journal = root / ".neps_core" / "journal.jsonl"
+    records = [json.loads(line) for line in journal.read_text().splitlines()]
+    last = max(i for i, record in enumerate(records) if record["id"] == "2")
+    records[last][key] = value
+    journal.write_text("".join(json.dumps(record) + "\n" for record in records))
 
 
 @pytest.mark.parametrize("storage", ["disk", "sqlite"])
@@ -73,11 +78,7 @@ def _damage_only_the_state(root: Path, storage: str) -> None:
             db.execute("UPDATE trials SET data = json_set(data, '$.state', 'bogus') WHERE id = '2'")
         db.close()
     else:
-        journal = root / ".neps_core" / "journal.jsonl"
-        records = [json.loads(line) for line in journal.read_text().splitlines()]
-        last = max(i for i, record in enumerate(records) if record["id"] == "2")
-        records[last]["state"] = "bogus"
-        journal.write_text("".join(json.dumps(record) + "\n" for record in records))
+        _set_in_the_journal(root, "state", "bogus")
 
 
 @pytest.mark.parametrize("storage", ["disk", "sqlite"])
