@@ -130,8 +130,6 @@ class AskAndTell:
             return
         self._pid = os.getpid()
         self._held.start_over()
-        self._lock = self._held.lock  # also for what tell() changes besides the asked trials
-        self._outstanding = self._held.asked_at
         self._asking = threading.Lock()  # limits and claims checked and counted together
         self._handed_out: dict[str, AskedTrial] = {}  # what ask() returned, until told here
         self._claiming: set[str] = set()  # stored as this client's, not yet outstanding
@@ -210,8 +208,8 @@ class AskAndTell:
                 self._local_stop = "max_evaluations_per_run reached"
                 return None
             self._settle_told_elsewhere()
-            with self._lock:
-                reached, running = self._spent.reached(), list(self._outstanding)
+            with self._held.lock:
+                reached, running = self._spent.reached(), list(self._held.asked_at)
                 room = self._spent.room(running, self._context.storage.sync)
                 self._waiting_for_cost = [] if room != 0 else running
             if reached is not None:
@@ -228,8 +226,8 @@ class AskAndTell:
                 trial, self._context.storage, self._context.space, self._context.run_seed
             )
             self._asked += 1
-            with self._lock:
-                self._outstanding[trial.id] = time.monotonic()
+            with self._held.lock:
+                self._held.asked_at[trial.id] = time.monotonic()
                 self._handed_out[trial.id] = asked
                 self._spent.started(trial)
             self._claiming.clear()
@@ -274,8 +272,8 @@ class AskAndTell:
         check_same_run(trial, history, self.root_directory)
         # Refused before judging the result, which logs a failure; record_result checks again.
         claimed = reportable_trial(history, trial_id, self.root_directory)
-        with self._lock:
-            asked_at = self._outstanding.get(trial_id)
+        with self._held.lock:
+            asked_at = self._held.asked_at.get(trial_id)
         duration = told_duration(claimed, asked_at, evaluation_duration)
         outcome = told_outcome(trial_id, result, duration, traceback_str, time_end)
         parsed, raise_after = judge_outcome(outcome, self.settings, "the result given to tell()")
@@ -289,8 +287,8 @@ class AskAndTell:
         told = neps_copy(stored, self._context.storage)  # the caller's (and the error's)
         if isinstance(raise_after, ObjectiveCountError):
             raise_after.trial = told
-        with self._lock:
-            if self._outstanding.pop(trial_id, None) is not None:  # asked here: this client's
+        with self._held.lock:
+            if self._held.asked_at.pop(trial_id, None) is not None:  # asked here: this client's
                 self._spent.ended(stored.report.cost)
             asked_here = self._handed_out.pop(trial_id, None)
         check_dropped(self.root_directory, trial_id)  # a dropped client it was left to leaves
@@ -367,7 +365,7 @@ class AskAndTell:
             if error is not None and not self._closed:
                 give_back_running(
                     self._context.storage,
-                    self._running() | self._claiming,  # Ctrl-C in ask() may leave one claimed
+                    self._held.running() | self._claiming,  # Ctrl-C in ask() may leave one claimed
                     self.worker_id,
                     f"ask-and-tell client {self.worker_id} stopped by {error!r}",
                 )
@@ -381,16 +379,13 @@ class AskAndTell:
 
     def _settle_told_elsewhere(self) -> None:
         """Trials asked here whose results another client told: this client's, cost included."""
-        if not self._running():
+        if not self._held.running():
             return
         history = self._context.storage.sync()
-        with self._lock:
-            for trial_id in list(self._outstanding):
+        with self._held.lock:
+            for trial_id in list(self._held.asked_at):
                 stored = history.get(trial_id)
                 if stored is not None and stored.state.is_final:
-                    del self._outstanding[trial_id]
+                    del self._held.asked_at[trial_id]
                     self._handed_out.pop(trial_id, None)
                     self._spent.ended(stored.cost)
-
-    def _running(self) -> set[str]:
-        return self._held.running()

@@ -43,7 +43,7 @@ class HeldTrials:
 
     def start_over(self) -> None:
         """No trials, no thread: also in a forked child, where the parent's are not its own."""
-        self.lock = threading.Lock()  # what the heartbeat thread reads and tell() changes
+        self.lock = threading.Lock()  # the asked trials, and what tell() changes with them
         self.asked_at: dict[str, float] = {}  # trial id -> when it was asked (monotonic)
         self.heartbeat: Heartbeat | None = None
         self._handed_over: contextlib.ExitStack | None = None  # a dropped client's presence
@@ -110,6 +110,8 @@ def check_dropped(root: Path, trial_id: str) -> None:
     """After ``trial_id`` of ``root`` was told in this process: the dropped clients beating it
     check at once, so one left with nothing to beat is gone, presence and all, on return.
     Roots compare resolved: a tell through a symlink or ``x/..`` is a tell to the same run."""
+    if not _DROPPED:  # as in nearly every process: no path to resolve on every tell
+        return
     resolved = root.resolve()
     for held in _DROPPED.copy():
         held.check_if_beating(resolved, trial_id)
