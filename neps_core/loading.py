@@ -164,7 +164,7 @@ def _of_a_damaged_record(
         except ValueError as error:  # its cause, for ``error`` names the view's path
             unusable = f" (the configuration it kept is invalid too: {error.__cause__})"
         else:
-            return _as_received(trial.config, path, space, trial, run_seed)
+            return _built(trial.config, space, trial, run_seed)
     try:
         config = _read_config_file(path)
         _validate(config, path, space)
@@ -174,7 +174,7 @@ def _of_a_damaged_record(
             f"trial {trial.id} has no configuration to load: its stored record is damaged{why}"
             f"{unusable}, and its view cannot stand in for it: {error}"
         ) from error
-    return _as_received(config, path, space, trial, run_seed)
+    return _built(config, space, trial, run_seed)
 
 
 def _id_and_space(given: tuple[Any, ...], config_id: Any, pipeline_space: Any) -> tuple[Any, Any]:
@@ -251,9 +251,19 @@ def _as_received(
     run's), of ``trial`` built under the seed the run was started with (as its evaluation
     was, unless a worker joined with another ``seed`` evaluated it, under its own); as
     stored, without its underscore-prefixed entries, outside any run."""
+    _validate(config, path, space)
+    return _built(config, space, trial, run_seed)
+
+
+def _built(
+    config: Mapping[str, Any],
+    space: PipelineSpace | None,
+    trial: Trial | None,
+    run_seed: int | None,
+) -> dict[str, Any]:
+    """``config``, validated already, as ``_as_received`` returns it."""
     if space is None:
         return {k: v for k, v in config.items() if not str(k).startswith("_")}
-    _validate(config, path, space)
     if trial is None:  # a configuration outside a run: no trial, so no seed, to build it by
         return space.resolve(config)
     return built_for_the_user(space, config, trial.id, run_seed)
@@ -319,9 +329,9 @@ def _from_the_run(
     root = folder.parent.parent  # <root>/configs/config_<id>
     if not folder.name.startswith("config_"):
         return None, None, None
-    refuse_an_interrupted_overwrite(root)  # it may have moved storage.yaml aside too
     if not (root / STORAGE_POINTER_FILE).is_file():
-        return None, None, None
+        refuse_an_interrupted_overwrite(root)  # it may have moved storage.yaml aside; else
+        return None, None, None  # open_existing refuses it
     with open_existing(root) as storage:
         trial = _named_trial(storage.sync(), trial_id(folder.name))
         space = _saved_space(storage, root) if with_space else None
