@@ -24,6 +24,7 @@ import attrs
 
 from neps_core import presence
 from neps_core.config import DEFAULT_HEARTBEAT_INTERVAL
+from neps_core.heartbeat import held_by
 from neps_core.history import TrialHistory
 from neps_core.interfaces import Storage
 from neps_core.models import Report, Trial, TrialState
@@ -360,8 +361,7 @@ def give_back_running(storage: Storage, trial_ids: set[str], worker_id: str, rea
 
     def release(history: TrialHistory) -> list[Trial]:
         mine = (history[i] for i in trial_ids if i in history)
-        running = [t for t in mine if t.state is TrialState.EVALUATING and t.worker_id == worker_id]
-        return [give_back(trial, reason) for trial in running]
+        return [give_back(trial, reason) for trial in held_by(mine, worker_id)]
 
     if not trial_ids:
         return

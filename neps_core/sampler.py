@@ -20,7 +20,7 @@ from neps_core.budget import FAILURE_STREAK_LIMIT, BudgetGuard, failure_streak_w
 from neps_core.components import build_optimizer, select_optimizer_class
 from neps_core.config import RunSettings
 from neps_core.errors import add_note
-from neps_core.heartbeat import beats
+from neps_core.heartbeat import beats, held_by
 from neps_core.history import TrialHistory
 from neps_core.interfaces import Optimizer, Storage
 from neps_core.interfaces.optimizer import first_multi_objective
@@ -113,8 +113,7 @@ class TrialSampler:
         return trials
 
     def _mine(self, trials: list[Trial]) -> list[Trial]:
-        me = self.settings.worker_id
-        return [t for t in trials if t.state is TrialState.EVALUATING and t.worker_id == me]
+        return held_by(trials, self.settings.worker_id)
 
     def _decide(self, history: TrialHistory, wanted: int, *, look_now: bool) -> list[Trial]:
         self.waiting_for, self.stop_reason = [], None
