@@ -18,7 +18,6 @@ import contextlib
 import functools
 import heapq
 import itertools
-import numbers
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar
 
@@ -32,7 +31,12 @@ from neps_core.models import BudgetInfo, Proposal, Trial, TrialState
 from neps_core.serialization import whole_number
 from neps_core.space import PipelineSpace
 from neps_core.space.enumeration import ConfigKeys, unique_proposals
-from neps_core.validators import IGNORE_FIDELITY, at_least, refuse_searched_fidelity
+from neps_core.validators import (
+    IGNORE_FIDELITY,
+    at_least,
+    plain_number,
+    refuse_searched_fidelity,
+)
 
 #: NePS's words for ``n_mutations`` and ``n_forgets``: a count drawn from 1 to half the
 #: decisions for each child, or half of them.
@@ -42,11 +46,12 @@ MUTATION_TYPES = ("mutate_best", "crossover_top_2")
 
 def _number_unless(value: Any, words: Sequence[str], parse: Callable[[str], Any]) -> Any:
     """A numeric string that is not one of ``words`` read as ``parse`` does (YAML gives
-    ``mutation_type: "0.5"``, as it does every option); the validator judges the rest."""
+    ``mutation_type: "0.5"``, as it does every option), a NumPy number as Python's own; the
+    validator judges the rest."""
     if isinstance(value, str) and value not in words:
         with contextlib.suppress(ValueError):
             return parse(value)
-    return value
+    return value if isinstance(value, str) else plain_number(value)
 
 
 def _mutation_type_value(value: Any) -> Any:
@@ -60,7 +65,7 @@ def _count_value(value: Any) -> Any:
 def _count(_: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
     if value is None or (isinstance(value, str) and value in COUNT_WORDS):
         return
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValueError(
             f"{attribute.name} must be a whole number >= 1, one of {list(COUNT_WORDS)} or None, "
             f"got {value!r}"
@@ -70,7 +75,7 @@ def _count(_: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
 def _mutation_type(_: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
     if isinstance(value, str) and value in MUTATION_TYPES:
         return
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 <= float(value) <= 1:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
         raise ValueError(
             f"{attribute.name} must be one of {list(MUTATION_TYPES)} or the probability of a "
             f"mutation rather than a crossover (between 0 and 1), got {value!r}"

@@ -38,11 +38,13 @@ class Moves:
         was silently dropped, and a rate outside (0, 1] moved one decision (<= 0) or all (> 1)
         without a word."""
         rate, count = self.rate, self.count
-        if rate is not None and not (_is_real(rate) and 0 < rate <= 1):  # NaN is neither
+        if rate is not None and (  # NaN is neither > 0 nor <= 1
+            isinstance(rate, bool) or not isinstance(rate, numbers.Real) or not 0 < rate <= 1
+        ):
             raise ValueError(f"rate must be a probability > 0 and <= 1, got {rate!r}")
         if count is None:
             return
-        if not (_is_real(count) and isinstance(count, numbers.Integral)) or count < 1:
+        if isinstance(count, bool) or not isinstance(count, numbers.Integral) or count < 1:
             raise ValueError(f"count must be a whole number >= 1, got {count!r}")
         if self.rate is not None:
             raise ValueError(
@@ -57,11 +59,6 @@ class Moves:
         rate = 1.0 / len(mutable) if self.rate is None else self.rate
         moved = [path for path in mutable if rng.random() < rate]
         return moved or [mutable[int(rng.integers(len(mutable)))]]
-
-
-def _is_real(value: object) -> bool:
-    """Whether ``value`` is a real number (NumPy's included), not a bool."""
-    return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
 def mutation_attempts(
