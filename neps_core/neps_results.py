@@ -44,8 +44,10 @@ def read_neps_results(
 ) -> list[tuple[dict[str, Any], dict[str, Any]]]:
     """The finished trials of the NePS run in ``root_directory`` as ``(config, result)`` pairs.
 
-    A success gives its objective, cost, learning curve and extra; a failed or crashed trial
-    a result with an ``exception`` (NePS's error message), so it imports as FAILED. Trials
+    A success gives its objective, cost, learning curve and extra (a multi-objective curve,
+    one objective vector a step, in ``extra['learning_curve']``; NePS's default ``[[o1, o2]]``
+    not at all); a failed or crashed trial a result with an ``exception`` (NePS's error
+    message), so it imports as FAILED. Trials
     still pending or running in NePS have no report and are left out. A neps_core run is
     read from its storage, which (a plugin's) need not write the report files; where that
     storage cannot be opened (a copy without it, its plugin gone), from the report files.
@@ -137,4 +139,19 @@ def _result(report: dict[str, Any]) -> dict[str, Any]:
     if failed or objective is None or objective == "error":  # legacy NePS wrote "error"
         result = {key: result[key] for key in ("cost", "extra") if key in result}
         result["exception"] = str(report.get("err") or "failed in NePS")
-    return result
+        return result
+    return _without_objective_vectors(result)
+
+
+def _without_objective_vectors(result: dict[str, Any]) -> dict[str, Any]:
+    """``result`` without a curve of objective vectors, which a curve here (one number a
+    step) cannot be: NePS stores ``[[o1, o2]]`` for every multi-objective result without a
+    curve, and importing that failed the whole import. That default is dropped; a curve the
+    user reported is kept in ``extra['learning_curve']`` (NePS refuses that key in extra)."""
+    curve = result.get("learning_curve")
+    if not isinstance(curve, list) or not any(isinstance(step, list) for step in curve):
+        return result
+    kept = {key: value for key, value in result.items() if key != "learning_curve"}
+    if curve != [result["objective_to_minimize"]]:
+        kept["extra"] = {**result.get("extra", {}), "learning_curve": curve}
+    return kept

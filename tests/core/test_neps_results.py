@@ -124,3 +124,32 @@ def test_a_neps_core_run_whose_storage_cannot_be_opened_is_read_from_its_report_
     expected = neps.read_neps_results(root)
     shutil.rmtree(root / ".neps_core")
     assert neps.read_neps_results(root) == expected
+
+
+def test_a_multi_objective_run_imports_with_its_curves_of_objective_vectors(
+    tmp_path: Path,
+) -> None:
+    """NePS stores ``[[o1, o2]]`` as the curve of every multi-objective result without one:
+    a curve of lists, which failed the whole import with a TypeError."""
+    root = tmp_path / "neps_mo"
+    report = "objective_to_minimize: [{o}]\ncost: null\nlearning_curve: {c}\nextra: {{}}\n"
+    reports = {
+        "1": report.format(o="0.3, 0.7", c="[[0.3, 0.7]]"),  # NePS's default curve
+        "2": report.format(o="0.6, 0.4", c="[[0.9, 0.8], [0.6, 0.4]]"),  # reported
+    }
+    (root / "optimizer_info.yaml").parent.mkdir(parents=True)
+    (root / "optimizer_info.yaml").write_text("name: random_search\ninfo: {}\n")
+    for trial_id, text in reports.items():
+        folder = root / "configs" / f"config_{trial_id}"
+        folder.mkdir(parents=True)
+        (folder / "config.yaml").write_text(f"x: 0.{trial_id}\n")
+        (folder / "report.yaml").write_text(text + "err: null\nreported_as: success\n")
+    trials = neps.import_trials(
+        neps.read_neps_results(root), tmp_path / "new", {"x": neps.Float(0.0, 1.0)}
+    )
+    assert [t.objective for t in trials] == [(0.3, 0.7), (0.6, 0.4)]
+    assert [t.report.extra for t in trials if t.report is not None] == [
+        {},
+        {"learning_curve": [[0.9, 0.8], [0.6, 0.4]]},
+    ]
+    assert len(neps.status(tmp_path / "new").pareto_front) == 2
