@@ -19,7 +19,7 @@ from neps_core.config import run_directory
 from neps_core.inspection import RunSnapshot, read_run
 from neps_core.models import Trial, TrialState
 from neps_core.plot_scale import axis_scale
-from neps_core.summary import at_top_fidelity, best_contenders, trajectory_rows
+from neps_core.summary import at_top_fidelity, best_first, trajectory_rows
 from neps_core.user_paths import user_path
 
 if TYPE_CHECKING:
@@ -274,7 +274,8 @@ def plot_learning_curves(root_directory: str | Path, *, max_curves: int = MAX_CU
         root_directory: The run's root directory.
         max_curves: With more curves than this, only the best are drawn (the title says how
             many of how many): those the summary's best is chosen from first (trials at the
-            highest fidelity reached), by their trial's ``objective_to_minimize``.
+            highest fidelity reached), by their trial's ``objective_to_minimize`` (several
+            objectives: by Pareto front, the front first).
 
     Raises:
         NothingToPlotError: No trial reported a curve, and the run has no fidelity or
@@ -313,16 +314,15 @@ Curve = tuple[str, list[float], list[float], Trial]
 
 
 def _best_curves(run: RunSnapshot, curves: list[Curve], count: int) -> list[Curve]:
-    """The ``count`` best of ``curves`` in their order: the first ``count`` by trial id
-    left out the best trial of a long run, without a word."""
+    """The ``count`` best of ``curves`` in their order, as ``best_first`` ranks their trials
+    (those that did not succeed last): the first ``count`` by trial id left out the best
+    trial of a long run, without a word, and still did with several objectives."""
     if len(curves) <= count:
         return curves
-    contenders = best_contenders(run.history.values())
+    places = best_first(run.history.values())
 
-    def rank(index: int) -> tuple[bool, float]:
-        trial = curves[index][3]
-        objective = trial.objective
-        return trial.id not in contenders, objective if isinstance(objective, float) else math.inf
+    def rank(index: int) -> int:
+        return places.get(curves[index][3].id, len(places))
 
     return [curves[i] for i in sorted(sorted(range(len(curves)), key=rank)[:count])]
 

@@ -18,7 +18,7 @@ from neps_core.config import RunSettings
 from neps_core.history import TrialHistory
 from neps_core.interfaces import Storage
 from neps_core.models import FIDELITY_SEARCHED, BudgetInfo, Summary, Trial, TrialState
-from neps_core.pareto import first_front
+from neps_core.pareto import first_front, nondominated_fronts
 from neps_core.run_info import rebuildable_space
 from neps_core.serialization import to_plain
 from neps_core.shown_configs import ConfigReader
@@ -111,15 +111,40 @@ class RunningBest:
 
 
 def pareto_front(trials: Sequence[Trial]) -> list[Trial]:
-    """The trials no other trial dominates (all objectives minimized).
+    """The trials no other trial dominates (all objectives minimized)."""
+    return [trials[i] for i in first_front(_objective_points(trials))]
 
-    A vector shorter than the others (only in a hand-edited report: runs refuse mixed
-    counts) is padded with ``inf``: it is worst on the objectives it lacks.
-    """
+
+def _objective_points(trials: Sequence[Trial]) -> np.ndarray:
+    """The objective vectors of ``trials`` as rows. A vector shorter than the others (only in
+    a hand-edited report: runs refuse mixed counts) is padded with ``inf``: it is worst on
+    the objectives it lacks."""
     vectors = [tuple(t.objective) for t in trials]  # type: ignore[arg-type]
     width = max(map(len, vectors), default=0)
-    points = np.array([v + (math.inf,) * (width - len(v)) for v in vectors], dtype=float)
-    return [trials[i] for i in first_front(points)]
+    return np.array([v + (math.inf,) * (width - len(v)) for v in vectors], dtype=float)
+
+
+def best_first(trials: Iterable[Trial]) -> dict[str, int]:
+    """Each successful trial's place, the best first, as the summary ranks them: those at the
+    highest fidelity reached (``at_top_fidelity``) before the rest; one objective by its
+    value, several by Pareto front (the front, then the front of the rest, ...)."""
+    successes = [t for t in trials if t.state is TrialState.SUCCESS]
+    ranked: list[Trial] = []
+    for kind in (float, tuple):
+        group = [t for t in successes if isinstance(t.objective, kind)]
+        top = at_top_fidelity(group)
+        chosen = {t.id for t in top}
+        for part in (top, [t for t in group if t.id not in chosen]):
+            ranked += _in_order(part)
+    return {trial.id: place for place, trial in enumerate(ranked)}
+
+
+def _in_order(trials: list[Trial]) -> list[Trial]:
+    """``trials`` (all with one objective, or all with several) the best first."""
+    if not trials or isinstance(trials[0].objective, float):
+        return sorted(trials, key=lambda t: t.objective)  # type: ignore[arg-type, return-value]
+    fronts = nondominated_fronts(_objective_points(trials))
+    return [trials[i] for front in fronts for i in front]
 
 
 def trajectory_rows(trials: Iterable[Trial]) -> list[dict[str, object]]:

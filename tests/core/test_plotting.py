@@ -294,6 +294,26 @@ def test_of_many_learning_curves_the_best_are_drawn_and_the_title_says_so(
     assert not (root / "plots").exists()
 
 
+def test_of_many_curves_of_a_multi_objective_run_the_pareto_front_is_drawn(
+    tmp_path: Path,
+) -> None:
+    """ "The 5 best" were the first five trials by id: the front was left out without a word."""
+    root = tmp_path / "many"
+    summary = neps.run(
+        lambda x: {"objective_to_minimize": [x, x], "learning_curve": [1.0, x]},
+        {"x": neps.Float(0.0, 1.0)},
+        root_directory=root,
+        evaluations_to_spend=12,
+        optimizer="random_search",
+        seed=3,
+    )
+    ranked = sorted(summary.trials, key=lambda trial: trial.objective)  # type: ignore[arg-type, return-value]
+    best = sorted(ranked[:5], key=lambda trial: int(trial.id))
+    axes = plot_learning_curves(root, max_curves=5).axes[0]
+    assert [line.get_label() for line in axes.get_lines()] == [f"trial {t.id}" for t in best]
+    assert f"trial {summary.pareto_front[0].id}" in [line.get_label() for line in axes.get_lines()]
+
+
 def _plain_run(tmp_path: Path) -> Path:
     root = tmp_path / "plain"
     neps.run(lambda x: x, {"x": neps.Float(0.0, 1.0)}, root_directory=root, evaluations_to_spend=1)
