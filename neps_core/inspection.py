@@ -6,6 +6,7 @@ here never creates one: a directory without a run is a ``FileNotFoundError``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 import attrs
@@ -29,6 +30,19 @@ class RunSnapshot:
     space: PipelineSpace | None
     history: TrialHistory
     storage_name: str
+
+    @property
+    def fidelity_name(self) -> str | None:
+        """The space's fidelity parameter, read from the run's record: the space itself cannot
+        always be rebuilt here (a lambda among its choices), and plots by fidelity went
+        missing with it."""
+        described = self.info.space.items()
+        fidelities = (name for name, entry in described if _is_fidelity(entry))
+        return next(fidelities, None)
+
+
+def _is_fidelity(entry: object) -> bool:
+    return isinstance(entry, Mapping) and entry.get("is_fidelity") is True
 
 
 def read_run(root_directory: str | Path) -> RunSnapshot:

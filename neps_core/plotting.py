@@ -301,7 +301,7 @@ def _learning_curves(run: RunSnapshot, max_curves: int) -> Figure:
     for label, xs, ys, _ in drawn:
         axes.plot(xs, [y / scale for y in ys], marker=".", linewidth=1, alpha=0.8, label=label)
     reported = bool(reported_curves)
-    fidelity = run.space.fidelity_name if run.space is not None else None
+    fidelity = run.fidelity_name
     axes.set_xlabel("step" if reported else (fidelity or "fidelity"))
     axes.set_ylabel(("learning curve" if reported else "objective_to_minimize") + note)
     if len(drawn) <= 10:
@@ -334,7 +334,7 @@ def _why_no_reported_curves(run: RunSnapshot) -> str:
 
 
 def _why_no_fidelity_curves(run: RunSnapshot) -> str:
-    if run.space is None or run.space.fidelity_name is None:
+    if run.fidelity_name is None:
         return "the space has no fidelity"
     if _multi_objective(run):
         return "its trials have several objectives (the Pareto front is pareto_front.png)"
@@ -362,7 +362,7 @@ def _multi_objective(run: RunSnapshot) -> bool:
 def _fidelity_curves(run: RunSnapshot) -> list[Curve]:
     """Objective by fidelity of the successful trials of a single-objective run: a failed
     trial's ``objective_value_on_error`` is a placeholder, no point of a curve."""
-    if run.space is None or run.space.fidelity_name is None or _multi_objective(run):
+    if run.fidelity_name is None or _multi_objective(run):
         return []
     done = {
         t.id: t

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 import neps_core as neps
+from neps_core.inspection import read_run
 from neps_core.plot_scale import axis_scale
 from neps_core.plotting import NothingToPlotError, plot_learning_curves, plot_pareto_front
 
@@ -109,3 +110,23 @@ def test_ordinary_values_are_not_scaled() -> None:
     assert axis_scale([-1e300, 2.0, 1e306]) == (1.0, "")
     assert axis_scale([]) == (1.0, "")
     assert axis_scale([1e307, -HUGE]) == (1e308, " (units of 1e308)")
+
+
+def test_a_fidelity_run_whose_space_cannot_be_rebuilt_gets_its_curves_by_fidelity(
+    tmp_path: Path,
+) -> None:
+    """A lambda among the choices: no learning_curves.png, and 'the space has no fidelity'."""
+    root = tmp_path / "run"
+    space = {**FIDELITY_SPACE, "act": neps.Categorical([lambda v: v, lambda v: -v])}
+    neps.run(
+        lambda x, epochs, act: x + 1 / epochs,
+        space,
+        root_directory=root,
+        optimizer="hyperband",
+        evaluations_to_spend=13,
+    )
+    assert read_run(root).space is None  # what it is about: the space is not rebuilt
+    axes = plot_learning_curves(root).axes[0]
+    assert axes.get_xlabel() == "epochs"
+    assert [line.get_label() for line in axes.get_lines()][:1] == ["trial 1"]
+    assert (root / "plots" / "learning_curves.png") in neps.plot(root)
