@@ -316,9 +316,9 @@ def well_formed_outcomes(
     outcomes: list[Any], in_flight: Mapping[str, Trial]
 ) -> tuple[list[EvaluationOutcome], Exception | None]:
     """The outcomes the worker can store, and the error refusing the first it cannot: not an
-    outcome, a trial id that is no str, an unknown or repeated trial, or an ``error`` that is
-    no exception (it is raised once stored). The others were evaluated: they are kept, not
-    evaluated again."""
+    outcome, a trial id that is no str, an unknown or repeated trial, an ``error`` that is
+    no exception, or a duration, traceback or metadata its record cannot hold (it is raised
+    once stored). The others were evaluated: they are kept, not evaluated again."""
     kept: dict[str, EvaluationOutcome] = {}
     refusal: Exception | None = None
     for outcome in outcomes:
@@ -355,5 +355,25 @@ def _outcome_problem(
         return TypeError(
             f"wait() returned an outcome of trial {trial_id!r} whose error is a "
             f"{type(outcome.error).__name__}; it must be the exception raised"
+        )
+    return _record_problem(outcome)
+
+
+def _record_problem(outcome: EvaluationOutcome) -> Exception | None:
+    """What of ``outcome`` the trial's record cannot hold: a ``duration`` of another type (a
+    ``timedelta``) was stored, and the trial read back as corrupted, its result lost."""
+    where = f"wait() returned an outcome of trial {outcome.trial_id!r} whose"
+    if outcome.duration is not None and not is_seconds(outcome.duration):
+        return TypeError(
+            f"{where} duration is {outcome.duration!r}; it must be a number of seconds >= 0 "
+            "(or None)"
+        )
+    if outcome.traceback is not None and not isinstance(outcome.traceback, str):
+        return TypeError(
+            f"{where} traceback is {object_of_type(outcome.traceback)}; it must be a str"
+        )
+    if not isinstance(outcome.metadata, Mapping):
+        return TypeError(
+            f"{where} metadata is {object_of_type(outcome.metadata)}; it must be a dict"
         )
     return None

@@ -7,6 +7,7 @@ and errors raised in plugin code, mostly through plugins passed to ``run(plugins
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from fractions import Fraction
 from pathlib import Path
 from types import ModuleType
@@ -483,6 +484,17 @@ class EvaluatorContributor:
             _evaluator_answering(  # was stored, then "exceptions must derive from BaseException"
                 "error_text", lambda outcomes: [attrs.evolve(o, error="boom") for o in outcomes]
             ),
+            _evaluator_answering(  # was stored, then read back as corrupted: its result lost
+                "timedelta_duration",
+                lambda outcomes: [attrs.evolve(o, duration=timedelta(seconds=3)) for o in outcomes],
+            ),
+            _evaluator_answering(  # was "'list' object has no attribute 'splitlines'", no note
+                "listed_traceback",
+                lambda outcomes: [attrs.evolve(o, traceback=["line 1"]) for o in outcomes],
+            ),
+            _evaluator_answering(  # was "'NoneType' object is not a mapping", no note
+                "no_metadata", lambda outcomes: [attrs.evolve(o, metadata=None) for o in outcomes]
+            ),
         ]
 
 
@@ -497,6 +509,17 @@ class EvaluatorContributor:
         ),
         ("nothing", TypeError, r"wait\(\) returned an object of type NoneType; it must"),
         ("error_text", TypeError, "trial '1' whose error is a str; it must be the exception"),
+        (
+            "timedelta_duration",
+            TypeError,
+            r"trial '1' whose duration is datetime.timedelta\(seconds=3\); it must be a number",
+        ),
+        ("listed_traceback", TypeError, "trial '1' whose traceback is an object of type list"),
+        (
+            "no_metadata",
+            TypeError,
+            "trial '1' whose metadata is an object of type NoneType; it must",
+        ),
         # Was "... for trial 1, which is not in flight (any more): in flight were ['1']".
         ("int_ids", TypeError, r"trial_id is 1, of type int; trial ids are str: pass the job's"),
     ],
