@@ -2,7 +2,8 @@
 
 A storage holds one run: its ``RunInfo`` and all trial versions. It
 exposes one writing primitive, ``Storage.transact``: an exclusive section (across
-processes and machines sharing the root) that sees the current history and persists the trial
+processes and machines sharing the root, and the instances of one process: a worker's heartbeat
+thread opens its own) that sees the current history and persists the trial
 versions it returns before anybody else can look. Sampling and reporting are both
 transactions, which is what makes sampling atomic and budgets exact.
 

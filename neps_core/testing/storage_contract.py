@@ -15,14 +15,17 @@ options by name). The concurrency and crash tests start real Python processes th
 must be importable from the test process's ``sys.path`` and the options JSON-serializable.
 
 The contract is what the worker loop relies on (see ``neps_core.interfaces.Storage``):
-``transact`` is exclusive across processes and aborts cleanly, ``sync`` shows every
-instance's writes and the latest version of each trial, run info is stored once, and a
-report is durable once ``transact`` returned.
+``transact`` is exclusive across processes and across the instances of one process (a worker's
+heartbeat thread opens its own) and aborts cleanly, ``sync`` shows every instance's writes and
+the latest version of each trial, run info is stored once, and a report is durable once
+``transact`` returned.
 """
 
 from __future__ import annotations
 
 import functools
+import threading
+import time
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, ClassVar
@@ -260,6 +263,41 @@ class StorageContract:
         mine = new_storage().transact(change)
         holder.finish()
         assert seen == ["1"], "the transaction ran while another process held the storage"
+        assert [trial.id for trial in mine] == ["2"]
+
+    def test_transactions_exclude_each_other_within_a_process(
+        self, new_storage: StorageFactory, storage_root: Path, storage_options: dict[str, Any]
+    ) -> None:
+        """Instances in one process exclude each other too: a worker's heartbeat thread writes
+        through an instance of its own, and with a lock between processes only (``lockf``) its
+        stale version of a trial replaced the report the worker had just stored."""
+        inside, errors = threading.Event(), []
+
+        def hold(history: TrialHistory) -> list[Trial]:
+            inside.set()
+            time.sleep(0.5)
+            return [make_trial(history.next_id(), {"x": 0.1}, "pending")]
+
+        def holder() -> None:  # opened, used and closed in its thread, as the heartbeat's
+            try:
+                with self.the_class()(storage_root, **storage_options) as storage:
+                    storage.transact(hold)
+            except Exception as error:  # reported by the assertion below
+                errors.append(error)
+                inside.set()
+
+        thread = threading.Thread(target=holder)
+        thread.start()
+        assert inside.wait(timeout=60) and not errors, f"the holding thread failed: {errors}"
+        seen: list[str] = []
+
+        def change(history: TrialHistory) -> list[Trial]:
+            seen.extend(history)
+            return [make_trial(history.next_id(), {"x": 0.2}, "pending")]
+
+        mine = new_storage().transact(change)
+        thread.join()
+        assert seen == ["1"], "the transaction ran while another instance in this process held it"
         assert [trial.id for trial in mine] == ["2"]
 
     def test_concurrent_sampling_keeps_ids_unique_and_every_write(

@@ -102,6 +102,7 @@ class ToyStorage(Storage):
 
     name = "toy"
     locking = fresh_reads = flushing = True
+    acquire = staticmethod(fcntl.flock)
 
     def __init__(self, root_directory, *, url=None, **options):
         super().__init__(root_directory, url=url, **options)
@@ -150,11 +151,11 @@ class ToyStorage(Storage):
             yield
             return
         with open(self.root_directory / "lock", "w") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
+            self.acquire(handle, fcntl.LOCK_EX)
             try:
                 yield
             finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+                self.acquire(handle, fcntl.LOCK_UN)
 
     def close(self):
         self._out.close()
@@ -162,6 +163,12 @@ class ToyStorage(Storage):
 
 class Unlocked(ToyStorage):
     locking = False
+
+
+class ProcessLocked(ToyStorage):
+    """A POSIX record lock: it excludes other processes, not this one's other instances."""
+
+    acquire = staticmethod(fcntl.lockf)
 
 
 class Stale(ToyStorage):
@@ -178,7 +185,7 @@ def neps_register_storages():
 '''
 
 STORAGE_TESTS = """
-from toy_storage import Stale, ToyStorage, Unflushed, Unlocked
+from toy_storage import ProcessLocked, Stale, ToyStorage, Unflushed, Unlocked
 from neps_core.testing import StorageContract
 
 
@@ -188,6 +195,10 @@ class TestCorrect(StorageContract):
 
 class TestUnlocked(StorageContract):
     storage_class = Unlocked
+
+
+class TestProcessLocked(StorageContract):
+    storage_class = ProcessLocked
 
 
 class TestStale(StorageContract):
@@ -239,7 +250,12 @@ def test_the_storage_contract_catches_each_defect(pytester: pytest.Pytester) -> 
     (info / "entry_points.txt").write_text("[neps_core]\ntoy_storage = toy_storage\n")
     failed = _failures(pytester, "-k", "Correct or exclude or sync_shows or sigkill")
     assert "TestCorrect" not in failed
-    assert failed["TestUnlocked"] == {"test_transactions_exclude_each_other_across_processes"}
+    assert failed["TestUnlocked"] == {
+        "test_transactions_exclude_each_other_across_processes",
+        "test_transactions_exclude_each_other_within_a_process",
+    }
+    # It passed the contract, and its runs lost reports to their heartbeat thread's writes.
+    assert failed["TestProcessLocked"] == {"test_transactions_exclude_each_other_within_a_process"}
     assert "test_sync_shows_other_instances_writes" in failed["TestStale"]
     assert failed["TestUnflushed"] >= {"test_a_returned_report_survives_sigkill"}
 
