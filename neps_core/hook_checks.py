@@ -1,12 +1,17 @@
-"""Hooks that neps_core would never call: a misspelt name, or a hook without ``@hookimpl``.
+"""Hooks that neps_core would never call, or whose body never runs: a misspelt name, a hook
+without ``@hookimpl``, or one written ``async def`` (or as a generator).
 
-pluggy ignores both without a word (its ``check_pending`` finds only misspelt ones, across all
-plugins, and only the first): the plugin then silently does nothing.
+pluggy ignores the first two without a word (its ``check_pending`` finds only misspelt ones,
+across all plugins, and only the first), and calls the last without running what the call
+returns: the plugin then silently does nothing.
 """
 
 from __future__ import annotations
 
 import difflib
+import inspect
+from collections.abc import Callable
+from typing import Any
 
 import pluggy
 
@@ -19,6 +24,7 @@ def hook_mistakes(manager: pluggy.PluginManager, plugin: object) -> list[str]:
     mistakes = [
         _unknown_hooks(manager, plugin, specified),
         _unmarked_hooks(manager, plugin, specified),
+        _unrun_hooks(manager, plugin),
     ]
     return [mistake for mistake in mistakes if mistake]
 
@@ -58,3 +64,31 @@ def _unmarked_hooks(manager: pluggy.PluginManager, plugin: object, specified: li
         f"defines {', '.join(map(repr, unmarked))} without @neps_core.hookimpl, so neps_core "
         f"never calls {it}; decorate {it} with @neps_core.hookimpl"
     )
+
+
+def _unrun_hooks(manager: pluggy.PluginManager, plugin: object) -> str:
+    """Marked hooks (not wrappers) whose call only makes a coroutine or a generator: neps_core
+    calls hooks and runs nothing they return, so an ``async def`` observer never ran (Python
+    at most warned, from inside neps_core, that a coroutine was never awaited)."""
+    unrun = sorted(
+        f"{caller.name!r} ({_kind(implementation.function)})"
+        for caller in manager.get_hookcallers(plugin) or ()
+        for implementation in caller.get_hookimpls()
+        if implementation.plugin is plugin
+        and not (implementation.wrapper or implementation.hookwrapper)
+        and _kind(implementation.function)
+    )
+    if not unrun:
+        return ""
+    return (
+        f"implements {', '.join(unrun)}, which neps_core calls without running the coroutine "
+        "or generator the call returns: the hook's body never runs; write hooks as plain "
+        "functions (`def`, no `yield`), calling asyncio.run(...) inside one for asynchronous work"
+    )
+
+
+def _kind(function: Callable[..., Any]) -> str:
+    """``async def`` or a generator, as a phrase; ``""`` for a plain function."""
+    if inspect.iscoroutinefunction(function) or inspect.isasyncgenfunction(function):
+        return "async def"
+    return "a generator" if inspect.isgeneratorfunction(function) else ""

@@ -340,6 +340,33 @@ def test_a_hook_without_hookimpl_is_refused_naming_the_plugin(neps_run: Run) -> 
     )
 
 
+def test_an_async_or_generator_hook_is_refused_naming_the_plugin(neps_run: Run) -> None:
+    """Called, but what the call returned never ran: the observer silently saw nothing (a
+    RuntimeWarning, pointing into neps_core, said a coroutine was never awaited)."""
+
+    class Unrun:
+        def __init__(self) -> None:
+            self.finished = 0
+
+        @neps.hookimpl
+        async def neps_trial_finished(self, run: Any, trial: Any, report: Any) -> None:
+            self.finished += 1
+
+        @neps.hookimpl
+        def neps_trial_sampled(self, run: Any, trial: Any) -> Any:
+            yield trial
+
+    with pytest.raises(pluggy.PluginValidationError) as caught:
+        neps_run(plugins=[Unrun()])
+    assert str(caught.value).startswith("run(plugins=...) '")
+    assert str(caught.value).endswith(
+        "Unrun' implements 'neps_trial_finished' (async def), 'neps_trial_sampled' (a "
+        "generator), which neps_core calls without running the coroutine or generator the call "
+        "returns: the hook's body never runs; write hooks as plain functions (`def`, no "
+        "`yield`), calling asyncio.run(...) inside one for asynchronous work"
+    )
+
+
 def test_a_plugin_without_any_hook_is_warned_about(neps_run: Run) -> None:
     nothing = ModuleType("helpers_not_hooks")
     with pytest.warns(PluginLoadWarning) as warned:
