@@ -14,7 +14,7 @@ import signal
 import sys
 import traceback
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from neps_core.cli import commands
 from neps_core.cli.clean import CLEAN_RULE
@@ -271,10 +271,34 @@ def _import_plugins_quietly() -> None:
     stderr: stdout is this command's output, parsed by scripts with ``--json``. Only here,
     where nothing else runs yet: swapping ``sys.stdout`` during a run would move a user's
     own prints (in any thread) too."""
-    with contextlib.redirect_stdout(sys.stderr), warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # a broken plugin is told of where a command loads them
-        with contextlib.suppress(Exception):
-            load_plugins()
+    with (
+        _descriptor_one_to_stderr(),
+        contextlib.redirect_stdout(sys.stderr),
+        warnings.catch_warnings(),
+        contextlib.suppress(Exception),
+    ):
+        warnings.simplefilter("ignore")  # a broken plugin is told of where a command loads it
+        load_plugins()
+
+
+@contextlib.contextmanager
+def _descriptor_one_to_stderr() -> Iterator[None]:
+    """File descriptor 1 pointed at stderr for a while: what a C extension or a child process
+    started at a plugin's import writes there bypasses ``sys.stdout``."""
+    if sys.__stdout__ is not None:
+        sys.__stdout__.flush()  # what was printed before stays on stdout
+    try:
+        saved = os.dup(1)
+    except OSError:  # stdout closed (`>&-`): nothing to protect
+        yield
+        return
+    try:
+        with contextlib.suppress(OSError):  # stderr closed: descriptor 1 stays as it is
+            os.dup2(2, 1)
+        yield
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
 
 
 def _parse(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argparse.Namespace:

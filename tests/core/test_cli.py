@@ -580,7 +580,10 @@ def test_a_plugin_printing_at_import_leaves_json_output_valid(tmp_path: Path) ->
         "Metadata-Version: 2.1\nName: neps-core-cli-noisy\nVersion: 1.0\n", encoding="utf-8"
     )
     (info / "entry_points.txt").write_text("[neps_core]\nnoisy = cli_noisy\n", encoding="utf-8")
-    (site / "cli_noisy.py").write_text('print("noisy plugin v1 loaded")\n', encoding="utf-8")
+    (site / "cli_noisy.py").write_text(  # a raw write too, as a C extension's or a child's
+        'import os\nprint("noisy plugin v1 loaded")\nos.write(1, b"raw banner\\n")\n',
+        encoding="utf-8",
+    )
     neps.run(lambda x: x, SPACE, root_directory=tmp_path / "run", evaluations_to_spend=1)
     for command in (["plugins", "--json"], ["status", str(tmp_path / "run"), "--json"]):
         path = os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")])
@@ -588,6 +591,7 @@ def test_a_plugin_printing_at_import_leaves_json_output_valid(tmp_path: Path) ->
         assert shown.returncode == 0, shown.stderr
         json.loads(shown.stdout)
         assert "noisy plugin v1 loaded" in shown.stderr
+        assert "raw banner" in shown.stderr
 
 
 # -- clean ----------------------------------------------------------------------------------------
