@@ -76,7 +76,8 @@ def migrate_run(
             started while the source was being copied (named; the copy is removed).
         MigrationError: The destination is not empty (another migration may be writing
             there: it is left alone), is the source or inside it, or its storage already
-            holds a run.
+            holds a run; or a trial's folder could not be copied (a full disk, a named pipe
+            in it), naming the trial, the file and why (the copy is removed).
     """
     source = user_path(source_root, "source_root")
     destination = user_path(destination_root, "destination_root")
@@ -231,9 +232,7 @@ def _copy(reader: Storage, writer: Storage) -> list[Trial]:
         if folder.is_dir():
             # A link stays a link: one to a data set is not copied in full, a dangling one
             # is no error.
-            target = writer.trial_directory(trial.id)
-            shutil.copytree(folder, target, symlinks=True, dirs_exist_ok=True)
-            _let_the_owner_write(target)
+            _copy_folder(trial.id, folder, writer.trial_directory(trial.id))
     # The copy is a run of its own root: a database given by URL tells it from the source.
     writer.initialize(attrs.evolve(info, root_directory=str(writer.root_directory.resolve())))
 
@@ -243,6 +242,30 @@ def _copy(reader: Storage, writer: Storage) -> list[Trial]:
         return trials
 
     return writer.transact(change)
+
+
+def _copy_folder(trial_id: str, folder: Path, target: Path) -> None:
+    """Copy a trial's folder; a file that cannot be copied (a full disk, a named pipe) is a
+    ``MigrationError`` naming the trial, the file and why, not ``shutil``'s list of tuples."""
+    try:
+        shutil.copytree(folder, target, symlinks=True, dirs_exist_ok=True)
+        _let_the_owner_write(target)
+    except OSError as error:
+        raise MigrationError(
+            f"Could not copy the folder {folder} of trial {trial_id}: {_why(error)}; the copy "
+            "is removed, the source left as it was"
+        ) from error
+
+
+def _why(error: OSError) -> str:
+    """The first failure of a ``copytree`` (which goes on past a failed file, then lists them
+    all as ``(source, destination, reason)``), with their number; else ``error`` itself."""
+    failures = error.args[0] if isinstance(error, shutil.Error) and error.args else None
+    if not isinstance(failures, list) or not failures:
+        return str(error)
+    source, _, reason = failures[0]
+    more = f" (and {len(failures) - 1} more)" if len(failures) > 1 else ""
+    return f"{source}: {reason}{more}"
 
 
 def _let_the_owner_write(folder: Path) -> None:
