@@ -22,6 +22,7 @@ from neps_core.errors import (
     MissingCostError,
     ObjectiveCountError,
     ProcessEndedError,
+    StorageError,
     TrialAlreadyReportedError,
     TrialNotFoundError,
     add_note,
@@ -104,10 +105,26 @@ def record_result(
             )
         ]
 
-    stored = storage.transact(change)[0]
+    try:
+        stored = storage.transact(change)[0]
+    except StorageError as error:  # a full disk: the error names the file, not what was lost
+        add_note(error, _not_stored(trial_id, parsed))
+        raise
     if mismatch:
         raise ObjectiveCountError(mismatch[0], stored)
     return stored
+
+
+def _not_stored(trial_id: str, parsed: ParsedResult) -> str:
+    """What a refused write lost, so that an expensive evaluation's outcome is not gone
+    without a trace (a worker stops with the error; its trial is evaluated again)."""
+    report = parsed.report
+    cost = "" if report.cost is None else f", cost {report.cost!r}"
+    return (
+        f"The result of trial {trial_id} ({parsed.state.value}, objective_to_minimize "
+        f"{report.objective_to_minimize!r}{cost}) was not stored: the trial stays unfinished, "
+        "to be told again or evaluated again by a later run()"
+    )
 
 
 def _final_metadata(trial: Trial, result: ParsedResult) -> dict[str, object]:

@@ -1,0 +1,42 @@
+"""A result the storage refuses to store: the error says which trial lost what."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+import neps_core as neps
+from neps_core.errors import StorageError
+
+RECORDS = {"disk": ".neps_core/journal.jsonl", "sqlite": "run.db"}
+
+
+@pytest.mark.parametrize("storage", ["disk", "sqlite"])
+def test_the_error_names_the_trial_and_the_result_it_lost(tmp_path: Path, storage: str) -> None:
+    root = tmp_path / "run"
+    record = root / RECORDS[storage]
+
+    def evaluate(x: float) -> dict[str, float]:
+        # The record replaced under the worker (a root overwritten meanwhile): its write of
+        # this result is refused, as one on a full disk is.
+        shutil.copy(record, tmp_path / "copy")
+        os.replace(tmp_path / "copy", record)
+        return {"objective_to_minimize": 0.25, "cost": 2.0}
+
+    with pytest.raises(StorageError) as refused:
+        neps.run(
+            evaluate,
+            {"x": neps.Float(0.0, 1.0)},
+            root_directory=root,
+            storage=storage,
+            evaluations_to_spend=1,
+            optimizer="random_search",
+        )
+    assert refused.value.__notes__[0] == (
+        "The result of trial 1 (success, objective_to_minimize 0.25, cost 2.0) was not "
+        "stored: the trial stays unfinished, to be told again or evaluated again by a later "
+        "run()"
+    )
