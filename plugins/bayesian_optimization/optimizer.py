@@ -66,8 +66,10 @@ class BayesianOptimizationSettings:
         sample_prior_first: Make the first configuration the space's prior configuration
             (also after imported trials; not when a trial of the run has it).
         cost_aware: With a ``cost_to_spend`` budget and reported costs, divide expected
-            improvement by the predicted cost, less so as the budget runs out. The cost model
-            is on log cost either way, so NePS's ``"log"`` means the same as ``True``.
+            improvement by the predicted cost, less so as the budget runs out. Off by default,
+            as in NePS, whose ``bayesian_optimization_cost_aware`` turns it on: a NePS script
+            with a cost budget gets the search it was written for. The cost model is on log
+            cost either way, so NePS's ``"log"`` means the same as ``True``.
         raw_samples: Random candidates scored before gradient-based refinement.
         restarts: Candidates refined by L-BFGS-B (and categorical local search).
         ignore_fidelity: NePS's option, accepted so its scripts run; the fidelity, if the
@@ -85,7 +87,7 @@ class BayesianOptimizationSettings:
     )
     initial_design: str = attrs.field(default="sobol", validator=one_of(INITIAL_DESIGNS))
     sample_prior_first: bool = False
-    cost_aware: Any = attrs.field(default=True, validator=one_of((True, False, "log")))
+    cost_aware: Any = attrs.field(default=False, validator=one_of((True, False, "log")))
     raw_samples: int = attrs.field(default=1024, validator=at_least(2))
     restarts: int = attrs.field(default=10, validator=at_least(1))
     ignore_fidelity: Any = attrs.field(default=False, validator=IGNORE_FIDELITY)

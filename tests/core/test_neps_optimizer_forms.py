@@ -139,6 +139,27 @@ def test_the_cost_aware_and_prior_bo_presets(root: Path) -> None:
         assert {key: info["info"][key] for key in options} == options
 
 
+def test_plain_bo_under_a_cost_budget_is_not_cost_aware_as_in_neps(root: Path) -> None:
+    # It was cost-aware by default, so NePS's plain bayesian_optimization with cost_to_spend
+    # silently ran NePS's bayesian_optimization_cost_aware (NePS's default is False).
+    pytest.importorskip("scipy")
+    space = {"x": neps.Float(0.0, 1.0, prior=0.5)}
+    for optimizer, aware in [
+        ("bayesian_optimization", False),
+        ("pibo", False),
+        ("bayesian_optimization_cost_aware", True),
+    ]:
+        where = root / optimizer
+        neps.run(
+            lambda x: {"objective_to_minimize": x, "cost": 1.0},
+            space,
+            root_directory=where,
+            cost_to_spend=2,
+            optimizer=optimizer,
+        )
+        assert neps.load_optimizer_info(where)["info"]["cost_aware"] is aware
+
+
 def test_a_preset_name_in_a_run_config_and_with_options(root: Path, tmp_path: Path) -> None:
     config = tmp_path / "run.yaml"
     config.write_text(
