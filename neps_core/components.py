@@ -24,6 +24,7 @@ from neps_core.component_spec import ComponentSpec
 from neps_core.config import ROOT_DIRECTORY_SECOND, RunSettings
 from neps_core.errors import SettingsError, UnknownPluginError, add_note, object_of_type
 from neps_core.interfaces import Evaluator, Optimizer
+from neps_core.neps_options import without_neps_options
 from neps_core.plugin_checks import plugin_errors
 from neps_core.plugin_manager import Plugins, warn_plugin_problem
 from neps_core.registry import Registry
@@ -102,9 +103,12 @@ def structure_settings(
     """Build a plugin's ``Settings`` from user options; errors name the plugin and option.
 
     A ``Settings`` class may map other projects' option names to its own in a class
-    attribute ``option_aliases`` (NePS's ``size_per_numerical_dimension`` for ``size``).
+    attribute ``option_aliases`` (NePS's ``size_per_numerical_dimension`` for ``size``), and
+    list NePS's options that need no counterpart in ``neps_options`` (see ``neps_options``).
     """
-    options = with_canonical_names(settings_class, options, label)
+    options = with_canonical_names(
+        settings_class, without_neps_options(settings_class, options, label), label
+    )
     known = {field.name for field in attrs.fields(settings_class)}
     unknown = sorted(set(options) - known)
     if unknown:

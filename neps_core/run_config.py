@@ -40,6 +40,7 @@ from neps_core.config import ALIASES, DEPRECATED_ALIASES, REMOVED, RunSettings, 
 from neps_core.config_files import apply_overrides, blame_overrides, did_you_mean, read_config_file
 from neps_core.errors import NepsCoreError, SettingsError, add_note
 from neps_core.evaluation.processes import Command
+from neps_core.neps_options import neps_option_names
 from neps_core.plugin_manager import Plugins, load_plugins
 from neps_core.registry import Registry
 from neps_core.space.description import locate_description_error, numeric_text
@@ -297,7 +298,8 @@ class _Parser:
     ) -> None:
         """Check ``options`` as the run will structure them (with the plugins' hooks)."""
         fields = [field.name for field in attrs.fields(cls)]
-        self._known(key, options, [*fields, *getattr(cls, "option_aliases", {})], name)
+        known = [*fields, *getattr(cls, "option_aliases", {}), *neps_option_names(cls)]
+        self._known(key, options, known, name)
         try:
             structure_settings(cls, options, f"{key} {name!r}", converter)
         except SettingsError as error:

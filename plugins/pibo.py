@@ -17,6 +17,7 @@ import attrs
 
 from neps_core import hookimpl
 from neps_core.interfaces import Optimizer
+from neps_core.neps_options import NepsOptions
 from neps_core.space.pipeline_space import PipelineSpace
 from neps_core.validators import at_least, one_of
 from neps_core_plugins.bayesian_optimization.optimizer import (
@@ -38,6 +39,11 @@ class PiBOSettings(BayesianOptimizationSettings):
     initial_design: str = attrs.field(default="prior", validator=one_of(INITIAL_DESIGNS))
     sample_prior_first: bool = True
     prior_weight: float = attrs.field(default=10.0, validator=at_least(0.0))
+    #: NePS's BO options; ``log_prior_weighted=True`` is what πBO does.
+    neps_options: ClassVar[NepsOptions] = {
+        **BayesianOptimizationSettings.neps_options,
+        "log_prior_weighted": ((True,), "pibo weights the acquisition by the priors"),
+    }
 
 
 class PiBO(BayesianOptimization):

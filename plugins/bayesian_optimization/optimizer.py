@@ -16,6 +16,8 @@ import numpy as np
 from neps_core.errors import SettingsError
 from neps_core.interfaces import Optimizer
 from neps_core.models import BudgetInfo, Proposal, Trial
+from neps_core.neps_call_keywords import ANY_VALUE
+from neps_core.neps_options import NepsOptions
 from neps_core.serialization import whole_number
 from neps_core.space.encoding import ConfigEncoder
 from neps_core.space.pipeline_space import PipelineSpace
@@ -79,6 +81,22 @@ class BayesianOptimizationSettings:
         reference_point: NePS's option for multi-objective BO, which this optimizer is not:
             only ``None``.
     """
+
+    #: Options of NePS's run_pipeline-era BO that name what this one does (see
+    #: ``neps_core.neps_options``): its scripts pass ``surrogate_model="gp", acquisition="EI"``.
+    neps_options: ClassVar[NepsOptions] = {
+        "surrogate_model": (("gp",), "the model is a Gaussian process"),
+        "surrogate_model_args": ((None,), "the GP fits its own kernel hyperparameters"),
+        "acquisition": (("EI", "LogEI"), "the acquisition is log expected improvement"),
+        "acquisition_sampler": (
+            (ANY_VALUE,),
+            "the acquisition is maximized over raw_samples random candidates, restarts of "
+            "which are refined by L-BFGS-B",
+        ),
+        "log_prior_weighted": ((False,), "for an acquisition weighted by the priors use 'pibo'"),
+        "random_interleave_prob": ((0, 0.0), "every proposal after the initial design is BO's"),
+        "patience": ((ANY_VALUE,), "NePS's retries of a draw have no counterpart"),
+    }
 
     # ``Any``: the settings converter cannot structure ``int | Literal["ndim"]``; the
     # validators check the values instead.
