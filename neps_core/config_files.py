@@ -325,6 +325,9 @@ def apply_override(data: dict[str, Any], override: str, source: str) -> None:
                 f"{source}: override {override!r}: {where} is {child!r}, not a mapping, so "
                 f"{key_path!r} cannot be set in it"
             )
+        # A copy: a YAML alias (`y: *x`) is the very mapping of its anchor, which must not
+        # change with it (pipeline_space.x.upper=5 set y's upper too).
+        child = dict(child)
         node[part] = child
         node = child
     node[last] = value

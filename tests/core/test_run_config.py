@@ -290,6 +290,14 @@ def test_an_override_into_a_space_file_is_refused_not_a_new_space(tmp_path: Path
         assert overridden["optimizer"] == {"name": "random_search", "use_priors": True}
 
 
+def test_an_override_changes_its_key_only_not_a_yaml_alias_of_it(tmp_path: Path) -> None:
+    # pipeline_space.x.upper=5 set y's upper too: `y: *p` is the very mapping of `x: &p`.
+    text = "pipeline_space:\n  x: &p {lower: 0.0, upper: 1.0}\n  y: *p\n"
+    path = write_config(tmp_path, text)
+    parameters = load_run_config(path, ["pipeline_space.x.upper=5.0"])["pipeline_space"].parameters
+    assert (parameters["x"].upper, parameters["y"].upper) == (5.0, 1.0)
+
+
 def test_unreadable_or_incomplete_configs_name_the_file(tmp_path: Path) -> None:
     latin = tmp_path / "latin.yaml"
     latin.write_bytes("evaluations_to_spend: 3 # caf\xe9\n".encode("latin-1"))
