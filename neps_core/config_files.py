@@ -294,6 +294,10 @@ def _drop_other_spellings(data: dict[str, Any], override: str) -> None:
             data[key] = value
 
 
+#: What an override may set inside NePS's ``{path: ..., name: ...}``: which code it names.
+OWN_KEYS = ((1, "path"), (1, "name"))
+
+
 def apply_override(data: dict[str, Any], override: str, source: str) -> None:
     """Set ``key.path=value`` in ``data``; a component name string becomes ``{name: ...}``."""
     key_path, separator, text = override.partition("=")
@@ -318,11 +322,14 @@ def apply_override(data: dict[str, Any], override: str, source: str) -> None:
             child = {"name": child}  # optimizer=random_search, then optimizer.use_priors=true
         if child is None:
             child = {}
-        if not isinstance(child, dict):
-            # pipeline_space: space.yaml, say: the override must not replace the file's space
+        # pipeline_space: space.yaml (or NePS's {path: space.py, name: space}), say: the
+        # override must not replace the file's space; only the path or the name may change.
+        code = index == 0 and names_code(child) and (len(parents), last) not in OWN_KEYS
+        if not isinstance(child, dict) or code:
             where = ".".join(parents[: index + 1])
+            kind = "which names code" if code else "not a mapping"
             raise SettingsError(
-                f"{source}: override {override!r}: {where} is {child!r}, not a mapping, so "
+                f"{source}: override {override!r}: {where} is {child!r}, {kind}, so "
                 f"{key_path!r} cannot be set in it"
             )
         # A copy: a YAML alias (`y: *x`) is the very mapping of its anchor, which must not
@@ -331,6 +338,17 @@ def apply_override(data: dict[str, Any], override: str, source: str) -> None:
         node[part] = child
         node = child
     node[last] = value
+
+
+def names_code(value: Any) -> bool:
+    """Whether ``value`` is NePS's ``{path: file.py, name: attribute}``, not an inline space:
+    exactly those two keys, both text (a parameter is a mapping, a list or a number, and a
+    space of just two text constants called path and name goes in a space file instead)."""
+    return (
+        isinstance(value, Mapping)
+        and set(value) == {"path", "name"}
+        and all(isinstance(part, str) for part in value.values())
+    )
 
 
 def did_you_mean(name: str, known: Sequence[str]) -> str:

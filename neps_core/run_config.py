@@ -37,7 +37,13 @@ from neps_core.components import (
     structure_settings,
 )
 from neps_core.config import ALIASES, DEPRECATED_ALIASES, REMOVED, RunSettings, canonical_name
-from neps_core.config_files import apply_overrides, blame_overrides, did_you_mean, read_config_file
+from neps_core.config_files import (
+    apply_overrides,
+    blame_overrides,
+    did_you_mean,
+    names_code,
+    read_config_file,
+)
 from neps_core.errors import NepsCoreError, SettingsError, add_note
 from neps_core.evaluation.processes import Command
 from neps_core.neps_options import neps_option_names
@@ -217,7 +223,7 @@ class _Parser:
                     self.fail(key, f"no such file {value}")
             else:
                 value = self.code.load(key, value)
-        elif _names_code(value):
+        elif names_code(value):
             value = self._load_path_name(key, value)
         try:
             return resolve_space(value, plugins)
@@ -237,7 +243,7 @@ class _Parser:
         converter: cattrs.Converter,
         allow: tuple[str, ...] = (),
     ) -> Any:
-        if key == "optimizer" and _names_code(value) and str(value["path"]).endswith(".py"):
+        if key == "optimizer" and names_code(value) and str(value["path"]).endswith(".py"):
             self.fail(
                 f"{key}.path",
                 f"an optimizer loaded from a file is not supported: {REMOVED['searcher_path']}",
@@ -377,17 +383,6 @@ def _locate(key: str, problem: str, fields: list[str]) -> str:
     if field is None:
         return f"{key}: {message}"
     return f"{key}.{field}: {message.removeprefix(f'{field} ').strip()}"
-
-
-def _names_code(value: Any) -> bool:
-    """Whether ``value`` is NePS's ``{path: file.py, name: attribute}``, not an inline space:
-    exactly those two keys, both text (a parameter is a mapping, a list or a number, and a
-    space of just two text constants called path and name goes in a space file instead)."""
-    return (
-        isinstance(value, Mapping)
-        and set(value) == {"path", "name"}
-        and all(isinstance(part, str) for part in value.values())
-    )
 
 
 def _unknown(key: str, value: Any, known: list[str]) -> str:

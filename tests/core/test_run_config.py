@@ -298,6 +298,19 @@ def test_an_override_changes_its_key_only_not_a_yaml_alias_of_it(tmp_path: Path)
     assert (parameters["x"].upper, parameters["y"].upper) == (5.0, 1.0)
 
 
+def test_an_override_into_neps_code_form_of_a_space_is_refused(tmp_path: Path) -> None:
+    # pipeline_space.y=... made {path, name, y}: an inline space of the constants path and
+    # name, the file's space silently gone.
+    (tmp_path / "override_space.py").write_text("space = {'x': {'lower': 0.0, 'upper': 1.0}}\n")
+    (tmp_path / "override_other.py").write_text("space = {'z': {'lower': 0.0, 'upper': 1.0}}\n")
+    code = {"path": "override_space.py", "name": "space"}
+    path = write_config(tmp_path, {"pipeline_space": code})
+    with pytest.raises(SettingsError, match=r"pipeline_space is \{'path'.*\}, which names code"):
+        load_run_config(path, ["pipeline_space.y={lower: 0, upper: 5}"])
+    moved = load_run_config(path, ["pipeline_space.path=override_other.py"])["pipeline_space"]
+    assert set(moved.parameters) == {"z"}  # which code it names may change
+
+
 def test_unreadable_or_incomplete_configs_name_the_file(tmp_path: Path) -> None:
     latin = tmp_path / "latin.yaml"
     latin.write_bytes("evaluations_to_spend: 3 # caf\xe9\n".encode("latin-1"))
