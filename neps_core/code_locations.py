@@ -13,7 +13,7 @@ import contextlib
 import importlib
 import sys
 import traceback
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -24,12 +24,19 @@ from neps_core.user_paths import user_path
 class CodeLocator:
     """Loads the objects a settings file names; every error names ``source`` and the key."""
 
-    def __init__(self, source: str, base: Path) -> None:
+    def __init__(self, source: str, base: Path, written: Mapping[str, str] | None = None) -> None:
         self.source = source
         self.base = base
+        self.written = {} if written is None else written  # a setting -> its spelling there
+
+    def spelled(self, where: str) -> str:
+        """The key path ``where`` with its setting as the file spells it (NePS's
+        ``run_pipeline:`` or ``root_dir:``, say), which is what the user looks for."""
+        setting, dot, rest = where.partition(".")
+        return f"{self.written.get(setting, setting)}{dot}{rest}"
 
     def fail(self, where: str, message: str) -> NoReturn:
-        raise SettingsError(f"{self.source}: {where}: {message}")
+        raise SettingsError(f"{self.source}: {self.spelled(where)}: {message}")
 
     def path(self, key: str, value: Any) -> Path:
         """``value`` as an absolute path; a relative one is taken from the base folder.
@@ -39,7 +46,7 @@ class CodeLocator:
             self.fail(key, f"expected a path, got {value!r}")
         if isinstance(value, str) and value.strip() == "":
             self.fail(key, f"expected a path, got '' (write '.' for {self.base})")
-        path = user_path(value, f"{self.source}: {key}")
+        path = user_path(value, f"{self.source}: {self.spelled(key)}")
         return path if path.is_absolute() else (self.base / path).resolve()
 
     def load(self, key: str, target: str) -> Any:

@@ -97,15 +97,12 @@ class _Parser:
 
     def __init__(self, source: str, base: Path) -> None:
         self.source = source
-        self.code = CodeLocator(source, base)
         self._written: dict[str, str] = {}  # a setting's name -> its spelling in the file
+        self.code = CodeLocator(source, base, self._written)
 
     def fail(self, where: str, message: str) -> NoReturn:
         """Raise naming the key path as the file spells it (NePS's ``searcher:``, say)."""
-        setting, dot, rest = where.partition(".")
-        written = self._written.get(setting, setting)
-        where = f"{written}{dot}{rest}"
-        raise SettingsError(f"{self.source}: {where}: {message}")
+        self.code.fail(where, message)
 
     def parse(self, data: Mapping[str, Any], given: Mapping[str, Any]) -> dict[str, Any]:
         values = {k: v for k, v in self._canonical(data).items() if k not in given}

@@ -232,8 +232,11 @@ def test_overrides_change_the_config_before_validation(tmp_path: Path) -> None:
             "searcher: {strategy: hyperband, eta: 3}\n",
             "searcher: a mapping needs a 'name' key (NePS's 'strategy' is 'name' here)",
         ),
+        # "evaluate_pipeline: no such file", "root_directory: expected a path": not in the file.
+        ("run_pipeline: nofile.py:evaluate_pipeline\n", "run_pipeline: no such file"),
+        ("root_dir: [results]\n", "root_dir: expected a path"),
     ],
-    ids=["max_evaluations_total", "budget", "searcher", "strategy"],
+    ids=["max_evaluations_total", "budget", "searcher", "strategy", "code", "path"],
 )
 def test_errors_name_a_key_as_the_file_spells_it(tmp_path: Path, text: str, named: str) -> None:
     # "evaluations_to_spend: must be ...", a key the file does not have.
@@ -257,8 +260,9 @@ def test_errors_name_a_key_as_the_file_spells_it(tmp_path: Path, text: str, name
             ["optimizer=random_search", "seed=1", "optimizer.eta=3"],
             "override 'optimizer=random_search', 'optimizer.eta=3': optimizer.eta: unknown option",
         ),
+        (["root_dir=[a]"], "override 'root_dir=[a]': root_dir: expected a path"),
     ],
-    ids=["unknown setting", "path", "component", "two of one setting"],
+    ids=["unknown setting", "path", "component", "two of one setting", "old name"],
 )
 def test_a_mistake_in_an_override_names_the_override_not_the_file(
     tmp_path: Path, overrides: list[str], named: str
