@@ -6,7 +6,7 @@ modules and autograd dominates. On Hartmann6 (50 evaluations, same machine and l
 BoTorch loop (SingleTaskGP, qLogEI, 10 restarts) took about 1 s per proposal, this model about
 0.13 s (0.03 s on a quiet machine; docs/optimizers/bayesian_optimization.md has the
 measurements). See ``gp`` for the model, ``acquisition`` for log EI and its πBO and cost
-terms, ``search`` for the acquisition maximizer.
+terms, ``search`` for the acquisition maximizer, ``design`` for the initial design.
 
 Importing this package stays light (numpy and attrs only); scipy is imported on the first
 ``ask``. It needs the ``bo`` extra: ``pip install "neps-core[bo]"``.

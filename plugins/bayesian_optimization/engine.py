@@ -15,7 +15,6 @@ from typing import Any
 import attrs
 import numpy as np
 from scipy import stats
-from scipy.stats import qmc
 from threadpoolctl import ThreadpoolController
 
 from neps_core.models import BudgetInfo, Proposal, Trial
@@ -34,11 +33,11 @@ from neps_core_plugins.bayesian_optimization.acquisition import (
 from neps_core_plugins.bayesian_optimization.conditional import on_configurations
 from neps_core_plugins.bayesian_optimization.data import (
     Observations,
-    categorical_sizes,
     collect,
     config_key,
     fill_inactive,
 )
+from neps_core_plugins.bayesian_optimization.design import design_config, design_seed, shape_of
 from neps_core_plugins.bayesian_optimization.gp import (
     GaussianProcess,
     KernelLayout,
@@ -46,7 +45,7 @@ from neps_core_plugins.bayesian_optimization.gp import (
     target_spread,
 )
 from neps_core_plugins.bayesian_optimization.optimizer import BayesianOptimization
-from neps_core_plugins.bayesian_optimization.search import SearchSpaceShape, maximize
+from neps_core_plugins.bayesian_optimization.search import maximize
 from neps_core_plugins.bayesian_optimization.training_set import training_set
 
 #: Best observed points around which candidates are perturbed.
@@ -83,13 +82,14 @@ class _Batch:
         self.proposals: list[Proposal] = []
         self.points: list[np.ndarray] = []
 
-    def accept(self, config: Mapping[str, Any]) -> bool:
-        """Add ``config`` unless the run has it or the space forbids it."""
+    def accept(self, config: Mapping[str, Any], metadata: Mapping[str, Any] | None = None) -> bool:
+        """Add ``config`` (with its trial ``metadata``) unless the run has it or the space
+        forbids it."""
         key = config_key(config)
         if key in self.seen or self.optimizer.space.violated_clause(config) is not None:
             return False
         self.seen.add(key)
-        self.proposals.append(Proposal(dict(config)))
+        self.proposals.append(Proposal(dict(config), metadata=dict(metadata or {})))
         self.points.append(fill_inactive(self.encoder.encode(config), self.encoder)[0])
         return True
 
@@ -105,27 +105,6 @@ class _Batch:
             return True
         config = unseen_config(space, self.seen, rng)
         return config is not None and self.accept(config)
-
-
-def shape_of(optimizer: BayesianOptimization) -> SearchSpaceShape:
-    """The encoded space of ``optimizer``'s encoder."""
-    encoder = optimizer.encoder
-    return SearchSpaceShape(
-        encoder.n_dims, tuple(encoder.numerical_dims), categorical_sizes(encoder)
-    )
-
-
-def design_config(
-    optimizer: BayesianOptimization, index: int, rng: np.random.Generator
-) -> dict[str, Any]:
-    """The ``index``-th configuration of the initial design."""
-    settings, space = optimizer.settings, optimizer.space
-    if settings.initial_design != "sobol" or optimizer.encoder.n_dims == 0:
-        return space.sample(rng, use_priors=settings.initial_design == "prior")
-    shape = shape_of(optimizer)
-    sobol = qmc.Sobol(shape.n_dims, scramble=True, seed=optimizer.design_seed)
-    units = sobol.random_base2(max(1, math.ceil(math.log2(index + 1))))
-    return optimizer.encoder.decode(shape.from_units(units[index : index + 1]))[0]
 
 
 def prior_density(optimizer: BayesianOptimization) -> PriorDensity:
@@ -371,11 +350,13 @@ def _propose(
     if prior is not None:  # also after imported trials, and before a model that could start
         batch.accept(prior)
     use_model = observations.n_distinct_targets >= 2
+    seed: int | None = None  # the design's, looked up in the history only when it is used
     for index in range(len(trials) + len(batch.proposals), len(trials) + n):
         if use_model and index >= optimizer.n_initial:
             _model_proposals(batch, observations, budget, rng, n - len(batch.proposals))
             break
-        accepted = batch.accept(design_config(optimizer, index, rng)) or batch.accept_random(
+        seed = design_seed(optimizer, trials) if seed is None else seed
+        accepted = batch.accept(*design_config(optimizer, index, rng, seed)) or batch.accept_random(
             rng, use_priors=optimizer.settings.initial_design == "prior"
         )
         if not accepted:

@@ -155,6 +155,28 @@ def test_the_initial_design_comes_first_and_is_reproducible() -> None:
     assert [math.floor(4 * x) for x in xs] == [0, 1, 2, 3]
 
 
+def test_an_unseeded_design_is_one_sequence_across_calls_and_workers(tmp_path: Any) -> None:
+    # Without a seed each optimizer instance drew its own Sobol seed, so a run continued in a
+    # second call (or shared by two worker processes) mixed two sequences: two of its eight
+    # points in one eighth of [0, 1] while another eighth stayed empty.
+    def evaluate(x: float) -> float:
+        return 1.0  # constant: the model never starts, the whole run is the design
+
+    root = tmp_path / "run"
+    options = ("bayesian_optimization", {"initial_design_size": 8})
+    for calls, global_seed in ((4, 0), (8, 1)):  # each call's optimizer seeded differently
+        np.random.seed(global_seed)
+        neps.run(
+            evaluate,
+            {"x": neps.Float(0.0, 1.0)},
+            root_directory=root,
+            optimizer=options,
+            evaluations_to_spend=calls,
+        )
+    xs = [c["x"] for c in (neps.load_config(root, str(i)) for i in range(1, 9))]
+    assert sorted(math.floor(8 * x) for x in xs) == list(range(8)), xs
+
+
 def test_ndim_initial_design_has_one_configuration_per_dimension() -> None:
     assert bo(SQUARE, initial_design_size="ndim").n_initial == 2
     assert bo(MIXED, initial_design_size="ndim").n_initial == len(MIXED.searchable)
