@@ -3,9 +3,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
 import attrs
 
 from neps_core.space.parameters import Float, Integer, InvalidParameterError
+
+if TYPE_CHECKING:
+    from neps_core.space.pipeline_space import PipelineSpace
 
 
 def Fidelity(
@@ -31,3 +37,14 @@ def IntegerFidelity(lower: int, upper: int, *, log: bool = False) -> Integer:
 def FloatFidelity(lower: float, upper: float, *, log: bool = False) -> Float:
     """Short form of ``Fidelity(Float(lower, upper))``."""
     return Float(lower, upper, log=log, is_fidelity=True)
+
+
+def at_full_fidelity(space: PipelineSpace, config: Mapping[str, Any]) -> bool:
+    """Whether ``config`` is at the fidelity's maximum (always, for a space without one).
+
+    What optimizers that keep the fidelity at its maximum learn from: a cheaper evaluation of
+    a run they continue (a multi-fidelity optimizer's, imported trials) is biased, and its
+    objective is not comparable with theirs.
+    """
+    fidelity, name = space.fidelity, space.fidelity_name
+    return fidelity is None or name is None or config.get(name) == fidelity.upper

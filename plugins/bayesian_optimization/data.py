@@ -21,6 +21,7 @@ import numpy as np
 from neps_core.models import Trial, TrialState
 from neps_core.space.encoding import ConfigEncoder
 from neps_core.space.enumeration import config_key
+from neps_core.space.fidelity import at_full_fidelity
 from neps_core.validators import is_number
 
 #: Where an inactive (conditional) column sits: numeric in the middle, categorical apart.
@@ -56,12 +57,6 @@ def _scalar(value: Any) -> float | None:
     return None
 
 
-def _at_model_fidelity(trial: Trial, encoder: ConfigEncoder) -> bool:
-    fidelity = encoder.space.fidelity
-    name = encoder.space.fidelity_name
-    return fidelity is None or name is None or trial.config.get(name) == fidelity.upper
-
-
 def fill_inactive(x: np.ndarray, encoder: ConfigEncoder) -> np.ndarray:
     """Replace the ``NaN`` of inactive parameters by fixed values the kernel can compare."""
     filled = x.copy()
@@ -86,7 +81,7 @@ def collect(trials: Mapping[str, Trial], encoder: ConfigEncoder) -> Observations
     pending: list[Mapping[str, Any]] = []
     failed: list[Mapping[str, Any]] = []
     for trial in trials.values():
-        if not _at_model_fidelity(trial, encoder):
+        if not at_full_fidelity(encoder.space, trial.config):
             continue
         if trial.state in (TrialState.PENDING, TrialState.EVALUATING):
             pending.append(trial.config)

@@ -106,7 +106,7 @@ def test_the_best_trials_are_read_from_what_changed() -> None:
     history = CountingHistory()
     for i in range(1, 101):
         history.put(make_trial(i, {"x": i / 100}, objective=float(i)))
-    best = BestTrials()
+    best = BestTrials(neps.PipelineSpace({"x": neps.Float(0.0, 1.0)}))
     assert [t.id for t in best.best(history, 2)] == ["1", "2"]
     history.reads = 0
     history.put(make_trial(101, {"x": 0.5}, objective=1.5))
@@ -128,7 +128,7 @@ def test_kept_best_trials_follow_changed_trials_as_a_full_read_does() -> None:
     """Results withdrawn, improved, tied, NaN (last, not first), several objectives, other
     histories: the kept order is that of a full read, and so are the proposals."""
     space = neps.PipelineSpace({"x": neps.Float(0.0, 1.0)})
-    kept, best = ComplexRandomSearch(space, seed=0), BestTrials()
+    kept, best = ComplexRandomSearch(space, seed=0), BestTrials(space)
     history = history_of([make_trial(1, {"x": 0.1}, objective=math.nan)])
     changes = [
         make_trial(2, {"x": 0.2}, objective=0.5),
@@ -148,6 +148,25 @@ def test_kept_best_trials_follow_changed_trials_as_a_full_read_does() -> None:
     assert _best_by_reading_all(history, 5) == ["2", "3", "5", "1"]
     other = history_of([make_trial(7, {"x": 0.7}, objective=0.3)])
     assert [t.id for t in best.best(other, 3)] == ["7"]
+
+
+def test_a_continued_multi_fidelity_run_is_exploited_at_the_full_fidelity_only(
+    tmp_path: Any,
+) -> None:
+    # Cheap evaluations mislead here (best x 0.8 at fidelity 1, 0.2 at 27): the best trial of
+    # hyperband's first bracket, at fidelity 1, stayed the incumbent of every mutation.
+    def evaluate(x: float, e: int) -> float:
+        return (x - 0.8) ** 2 if e < 27 else (x - 0.2) ** 2 + 0.5
+
+    space = {"x": neps.Float(0.0, 1.0), "e": neps.IntegerFidelity(1, 27)}
+    root = tmp_path / "run"
+    neps.run(
+        evaluate, space, root_directory=root, optimizer="hyperband", evaluations_to_spend=20, seed=0
+    )
+    exploit = ("complex_random_search", {"mutation_share": 1.0, "prior_share": 0.0})
+    neps.run(evaluate, space, root_directory=root, optimizer=exploit, evaluations_to_spend=50)
+    xs = [t.config["x"] for t in neps.status(root).trials if int(t.id) > 20]
+    assert sum(abs(x - 0.8) < 0.1 for x in xs) <= 5 < sum(abs(x - 0.2) < 0.1 for x in xs), xs
 
 
 def test_mutations_stay_near_the_incumbent() -> None:
