@@ -1,8 +1,9 @@
 """The ``regularized_evolution`` optimizer: aging evolution (Real et al., 2019).
 
 The population is the ``population_size`` most recently created successful trials (creation
-order, not the order results arrive from other workers); the oldest drop out as new ones
-succeed ("aging", which regularizes against lucky evaluations).
+order, not the order results arrive from other workers; at the fidelity's maximum, where its
+children are: a continued multi-fidelity run's cheaper trials are not comparable); the oldest
+drop out as new ones succeed ("aging", which regularizes against lucky evaluations).
 Each proposal mutates the best of ``sample_size`` randomly picked members (a tournament), or
 with NePS's ``mutation_type`` crosses the best two over. Until the run has started
 ``population_size`` trials, proposals are random draws. Mutations and crossovers work on
@@ -31,6 +32,7 @@ from neps_core.models import BudgetInfo, Proposal, Trial, TrialState
 from neps_core.serialization import whole_number
 from neps_core.space import PipelineSpace
 from neps_core.space.enumeration import ConfigKeys, unique_proposals
+from neps_core.space.fidelity import at_full_fidelity
 from neps_core.validators import (
     IGNORE_FIDELITY,
     at_least,
@@ -138,14 +140,21 @@ def _order(trial: Trial) -> tuple[float, int, str]:
     return (trial.created_at, int(trial.id) if trial.id.isdigit() else -1, trial.id)
 
 
-def _alive(trial: Trial) -> bool:
-    return trial.state is TrialState.SUCCESS and isinstance(trial.objective, int | float)
+def _alive(trial: Trial, space: PipelineSpace) -> bool:
+    """A success with a scalar objective at the fidelity's maximum, where this optimizer's
+    children are: a continued multi-fidelity run's cheaper trials are not comparable."""
+    return (
+        trial.state is TrialState.SUCCESS
+        and isinstance(trial.objective, int | float)
+        and at_full_fidelity(space, trial.config)
+    )
 
 
-def population(trials: Mapping[str, Trial], size: int) -> list[Trial]:
-    """The ``size`` most recently created successful trials with a scalar objective, oldest
+def population(trials: Mapping[str, Trial], size: int, space: PipelineSpace) -> list[Trial]:
+    """The ``size`` most recently created members (see `_alive`) of ``space``'s run, oldest
     first (picked without sorting the whole history)."""
-    return sorted(heapq.nlargest(size, filter(_alive, trials.values()), key=_order), key=_order)
+    members = (trial for trial in trials.values() if _alive(trial, space))
+    return sorted(heapq.nlargest(size, members, key=_order), key=_order)
 
 
 class Population:
@@ -156,8 +165,8 @@ class Population:
     a success (or any other mapping, or another history) makes it read the whole run.
     """
 
-    def __init__(self, size: int) -> None:
-        self.size = size
+    def __init__(self, size: int, space: PipelineSpace) -> None:
+        self.size, self.space = size, space
         self._members: list[Trial] = []  # oldest first
         self._changes = ChangeFeed()
 
@@ -165,7 +174,7 @@ class Population:
         """The population of ``trials``, oldest first."""
         changed = self._changes.since_last(trials)
         if changed is None or not self._follow(trials, changed):
-            self._members = population(trials, self.size)
+            self._members = population(trials, self.size, self.space)
         return list(self._members)
 
     def _follow(self, trials: Mapping[str, Trial], changed: list[str]) -> bool:
@@ -175,10 +184,10 @@ class Population:
             trial = trials[trial_id]
             at = next((i for i, m in enumerate(self._members) if m.id == trial_id), None)
             if at is not None:
-                if not _alive(trial) or _order(trial) != _order(self._members[at]):
+                if not _alive(trial, self.space) or _order(trial) != _order(self._members[at]):
                     return False  # a member left or moved: a full read finds the population
                 self._members[at] = trial
-            elif _alive(trial):
+            elif _alive(trial, self.space):
                 bisect.insort(self._members, trial, key=_order)
                 del self._members[: -self.size]
         return True
@@ -216,7 +225,7 @@ class RegularizedEvolution(Optimizer):
 
     @functools.cached_property
     def _population(self) -> Population:
-        return Population(self.settings.population_size)
+        return Population(self.settings.population_size, self.space)
 
     def _random(self, rng: np.random.Generator) -> Mapping[str, Any]:
         return self.space.sample(rng, use_priors=self.settings.initial_use_priors)

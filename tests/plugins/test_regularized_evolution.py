@@ -120,7 +120,7 @@ def test_aging_removes_old_members_however_good() -> None:
     configs = [FLOATS.sample(rng) for _ in range(8)]
     objectives = [0.0, 5.0, 5.0, 5.0, 4.0, 3.0, 2.0, 1.0]  # the best is the oldest
     history = _evaluated(configs, objectives)
-    assert [t.id for t in population(history, 4)] == ["5", "6", "7", "8"]
+    assert [t.id for t in population(history, 4, FLOATS)] == ["5", "6", "7", "8"]
     settings = RegularizedEvolutionSettings(population_size=4, sample_size=4)
     parents = [_parent_of(child, configs) for child in _children(settings, history, 50)]
     assert 0 not in parents and parents.count(7) >= 45
@@ -134,14 +134,38 @@ def test_failed_and_pending_trials_are_not_members() -> None:
         make_trial(3, FLOATS.sample(rng), "pending"),
         make_trial(4, FLOATS.sample(rng), objective=0.2),
     ]
-    assert [t.id for t in population(history_of(trials), 10)] == ["1", "4"]
+    assert [t.id for t in population(history_of(trials), 10, FLOATS)] == ["1", "4"]
 
 
 def test_the_population_follows_creation_order_not_the_order_trials_arrived() -> None:
     rng = np.random.default_rng(4)
     trials = [make_trial(i, FLOATS.sample(rng), objective=float(i)) for i in range(1, 21)]
     arrived = [trials[i] for i in rng.permutation(len(trials))]  # other workers' syncs
-    assert [t.id for t in population(history_of(arrived), 5)] == ["16", "17", "18", "19", "20"]
+    assert [t.id for t in population(history_of(arrived), 5, FLOATS)] == [
+        "16",
+        "17",
+        "18",
+        "19",
+        "20",
+    ]
+
+
+def test_a_continued_multi_fidelity_run_gives_members_at_the_full_fidelity_only() -> None:
+    # Cheap evaluations mislead here (best x 0.8 at fidelity 1, 0.2 at 27): the trials of a
+    # multi-fidelity run at its lower rungs were members, won the tournaments and fathered
+    # the children.
+    space = neps.PipelineSpace({"x": neps.Float(0.0, 1.0), "e": neps.IntegerFidelity(1, 27)})
+    history = history_of(
+        [
+            make_trial(1, {"x": 0.8, "e": 1}, objective=0.0),
+            make_trial(2, {"x": 0.2, "e": 27}, objective=0.5),
+            make_trial(3, {"x": 0.75, "e": 3}, objective=0.01),
+        ]
+    )
+    settings = RegularizedEvolutionSettings(population_size=2, sample_size=2)
+    children = RegularizedEvolution(space, settings, seed=0).ask(history, history.budget(), 20)
+    assert np.median([child.config["x"] for child in children]) < 0.4  # 0.62 before
+    assert [t.id for t in population(history, 10, space)] == ["2"]
 
 
 def test_a_kept_population_answers_as_one_read_from_the_whole_history() -> None:
