@@ -13,10 +13,10 @@ promotion) writes on into that rung's events, so a configuration's curve runs on
 rungs; a note ``tbevents_home.txt`` in its own folder says where. The writer is closed when
 the evaluation ends, if the function did not close it.
 
-``write_summary_incumbent=True`` (NePS's default) or ``WriteIncumbent()`` asks for the run's
-best objective so far in ``<root>/summary_tb`` (tag ``Summary/Incumbent_graph``, one step per
-successful trial): the worker adds it once the trial's result is recorded
-(``neps_core_plugins.tblogger_incumbent``).
+``write_summary_incumbent=True`` (NePS's default) or ``WriteIncumbent()`` asks for the lowest
+objective of the run's successful trials so far, at any fidelity (NePS's), in
+``<root>/summary_tb`` (tag ``Summary/Incumbent_graph``, one step per successful trial): the
+worker adds it once the trial succeeded (``neps_core_plugins.tblogger_incumbent``).
 
 Which trial is known to the built-in evaluators (``neps_core.evaluation.trial_context``);
 elsewhere (an ask-and-tell loop) pass ``pipeline_directory`` (and
@@ -108,7 +108,7 @@ def ConfigWriter(
 
 
 def WriteIncumbent() -> None:
-    """Ask for the run's best objective so far in ``<root>/summary_tb`` when this trial ends."""
+    """Ask for the run's lowest objective so far in ``<root>/summary_tb`` if this trial succeeds."""
     context = trial_context.current()
     if context is None:
         raise RuntimeError(_OUTSIDE.format(what="WriteIncumbent"))

@@ -2,9 +2,10 @@
 
 A trial whose ``evaluate_pipeline`` called ``neps.tblogger.ConfigWriter(
 write_summary_incumbent=True)`` or ``neps.tblogger.WriteIncumbent()`` leaves a marker in its
-folder; when such a trial's result is recorded, this worker adds the lowest objective of the
-run's successful trials so far (NePS's incumbent: at any fidelity, so the curve never rises)
-to ``<root>/summary_tb``, tag ``Summary/Incumbent_graph``, at step "successful trials - 1".
+folder; when such a trial succeeds, this worker adds the lowest objective of the run's
+successful trials so far (NePS's incumbent: at any fidelity, so the curve never rises) to
+``<root>/summary_tb``, tag ``Summary/Incumbent_graph``, at step "successful trials - 1". A
+marked trial that failed adds nothing: it is no step, and its point would repeat the last.
 The worker, not the evaluation, writes it: only it knows the trial's recorded result,
 whichever evaluator ran it. Each worker keeps one event file there, flushed per point, and
 reads only the trials changed since its last point. A run with several objectives has no
@@ -58,7 +59,9 @@ _curves_lock = threading.Lock()
 
 @hookimpl
 def neps_trial_finished(run: RunContext, trial: Trial) -> None:
-    """Add the incumbent's point if ``trial`` asked for it."""
+    """Add the incumbent's point if ``trial`` succeeded and asked for it."""
+    if trial.state is not TrialState.SUCCESS:
+        return  # one step per success: a failed trial's point would repeat the last step
     if not (run.storage.trial_directory(trial.id) / INCUMBENT_MARKER).exists():
         return
     try:

@@ -16,7 +16,13 @@ from tensorboard_events import scalars
 import neps_core as neps
 from neps_core.evaluation.trial_context import TrialContext
 from neps_core.interfaces import call_evaluate_pipeline
-from neps_core.tblogger import EVENTS_DIRECTORY, EVENTS_HOME_FILE, INCUMBENT_TAG, events_of
+from neps_core.tblogger import (
+    EVENTS_DIRECTORY,
+    EVENTS_HOME_FILE,
+    INCUMBENT_MARKER,
+    INCUMBENT_TAG,
+    events_of,
+)
 
 
 def log_epochs(lr: float, epochs: int) -> float:
@@ -176,6 +182,31 @@ def test_write_incumbent_alone_draws_the_curve_without_trial_events(tmp_path: Pa
     )
     check_incumbent(root)
     assert not list(root.rglob(EVENTS_DIRECTORY))
+
+
+def fail_after_asking(x: float, pipeline_id: str) -> float:
+    """Asks for the incumbent's point, then every third trial fails."""
+    neps.tblogger.WriteIncumbent()
+    if int(pipeline_id) % 3 == 0:
+        raise ValueError("failed after asking for the incumbent's point")
+    return x
+
+
+def test_a_failed_trial_that_asked_adds_no_point(tmp_path: Path) -> None:
+    """A failed trial is no step: its point would write the last success's step again."""
+    root = tmp_path / "root"
+    summary = neps.run(
+        fail_after_asking,
+        {"x": neps.Float(0.0, 1.0)},
+        root_directory=root,
+        evaluations_to_spend=7,
+        ignore_errors=True,
+    )
+    failed = [trial for trial in summary.trials if trial.state is neps.TrialState.FAILED]
+    assert len(failed) == 2
+    for trial in failed:
+        assert (root / "configs" / f"config_{trial.id}" / INCUMBENT_MARKER).is_file()
+    check_incumbent(root)
 
 
 def test_a_neps_script_importing_tblogger_from_the_package_runs(tmp_path: Path) -> None:
