@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +21,7 @@ from neps_core.models import Trial, TrialState
 from neps_core.plot_scale import axis_scale
 from neps_core.summary import at_top_fidelity, best_first, trajectory_rows
 from neps_core.user_paths import user_path
+from neps_core.validators import is_index
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -201,11 +202,17 @@ def plot_pareto_front(
         objectives: The two objective indices to draw against each other.
 
     Raises:
+        ValueError: ``objectives`` is not two different int indices.
         NothingToPlotError: No trial succeeded with (enough) objectives.
     """
-    if len(objectives) != 2 or objectives[0] == objectives[1]:
-        raise ValueError(f"objectives={tuple(objectives)}: give two different indices, e.g. (0, 1)")
-    return _pareto_front(read_run(root_directory), objectives)
+    return _pareto_front(read_run(root_directory), _objective_pair(objectives))
+
+
+def _objective_pair(objectives: Any) -> tuple[int, int]:
+    pair = list(objectives) if isinstance(objectives, Iterable) else []
+    if len(pair) != 2 or not all(map(is_index, pair)) or pair[0] == pair[1]:
+        raise ValueError(f"objectives={objectives!r}: give two different int indices, e.g. (0, 1)")
+    return int(pair[0]), int(pair[1])
 
 
 def _pareto_front(run: RunSnapshot, objectives: Sequence[int]) -> Figure:

@@ -55,6 +55,11 @@ def is_finite_number(value: Any) -> bool:
         return False
 
 
+def is_index(value: Any) -> bool:
+    """Whether ``value`` is an integer to index with: an int or a NumPy integer, not a bool."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
 def is_seconds(value: Any) -> bool:
     """Whether ``value`` is a duration or a time: a finite number >= 0, not a bool."""
     return is_finite_number(value) and value >= 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 import subprocess
 import sys
 from collections.abc import Mapping, Sequence
@@ -200,11 +201,14 @@ def test_the_front_of_three_objectives_is_drawn_for_the_chosen_pair(tmp_path: Pa
         (1.0, 2.0),
         (9.0, 1.0),
     ]
+    numpy_pair = plot_pareto_front(root, objectives=np.array([2, 0])).axes[0].get_lines()[0]
+    assert list(numpy_pair.get_xdata()) == [0.0, 1.0, 9.0]
     with pytest.raises(NothingToPlotError, match=r"3 objectives, so the indices run from 0 to 2"):
         plot_pareto_front(root, objectives=(0, 5))
-    for pair in [(1, 1), (0,), (0, 1, 2)]:  # a diagonal, and a bare unpacking error, before
-        with pytest.raises(ValueError, match=r"give two different indices"):
-            plot_pareto_front(root, objectives=pair)
+    # a diagonal, a wrong length, and no int indices (a float, a string: a bare TypeError before)
+    for pair in [(1, 1), (0,), (0, 1, 2), (0, 1.0), "01", (True, False), None]:
+        with pytest.raises(ValueError, match=rf"objectives={re.escape(repr(pair))}: give two"):
+            plot_pareto_front(root, objectives=pair)  # type: ignore[arg-type]
 
 
 def test_a_multi_objective_fidelity_run_says_why_it_has_no_curves(tmp_path: Path) -> None:
