@@ -40,12 +40,14 @@ class RandomSearch(Optimizer):
     supports_fidelity: ClassVar[bool] = True
 
     def ask(self, trials: Mapping[str, Trial], budget: BudgetInfo, n: int) -> Sequence[Proposal]:
-        rng = self.random_generator(trials)
         if self.space.fidelity is None or self.settings.ignore_fidelity:
-            return [Proposal(self._sample(rng, "max")) for _ in range(n)]
+            return [
+                Proposal(self._sample(self.random_generator(trials, i), "max")) for i in range(n)
+            ]
         guard = BudgetGuard(trials, budget)
         proposals = []
-        for _ in range(n):
+        for i in range(n):
+            rng = self.random_generator(trials, i)
             fidelity = self._fitting_fidelity(rng, guard)
             if fidelity is None:  # not even the lowest fits: the sampler ends the run
                 break

@@ -73,18 +73,23 @@ class Optimizer(abc.ABC):
                 "'mo_hyperband' (multi-fidelity), 'random_search' or 'grid_search'"
             )
 
-    def random_generator(self, trials: Mapping[str, Trial]) -> np.random.Generator:
-        """A generator fixed by the seed and the size of the history.
+    def random_generator(self, trials: Mapping[str, Trial], index: int = 0) -> np.random.Generator:
+        """The generator of the ``index``-th proposal of an ask, fixed by the seed and the
+        size of the history.
 
         With a seed, the same history always gives the same proposals (whichever worker asks);
         without one, the draw comes from NumPy's global state, so ``np.random.seed`` applies.
         The history's size is mixed in then too: forked workers start from copies of that
         state, and drew the same configurations for different trials (12 trials, 5 distinct
         configurations, for three workers forked after ``np.random.seed(0)``).
+        Proposal ``index`` of a batch draws from the generator of a history ``index`` trials
+        longer, as the next asks would: a batch of n (n free ``process_pool`` slots,
+        ``sample_batch_size``) proposes what n workers asking one by one propose; with one
+        generator for the batch, trial 2 of a seeded run differed between the two.
         """
         if self.seed is None:
-            return global_generator(len(trials))
-        return np.random.default_rng([self.seed, len(trials)])
+            return global_generator(len(trials) + index)
+        return np.random.default_rng([self.seed, len(trials) + index])
 
 
 def first_multi_objective(trials: Mapping[str, Trial]) -> Trial | None:

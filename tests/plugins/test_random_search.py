@@ -219,6 +219,25 @@ def test_seeded_runs_repeat_exactly(tmp_path: Path) -> None:
     assert configs(tmp_path / "a") == configs(tmp_path / "b")
 
 
+def test_a_batch_proposes_what_asks_one_by_one_propose(tmp_path: Path) -> None:
+    """n free slots of a process_pool (or ``sample_batch_size=n``) ask for n proposals at
+    once; they must be those of n workers asking one by one, as the docs promise."""
+
+    def configs(root: Path, batch: int) -> list[Any]:
+        neps.run(
+            toy_evaluate_pipeline,
+            {"x": neps.Float(0.0, 1.0), "k": neps.Integer(1, 100)},
+            root_directory=root,
+            evaluations_to_spend=6,
+            optimizer="random_search",
+            seed=5,
+            sample_batch_size=batch,
+        )
+        return [neps.load_config(root, i) for i in range(1, 7)]
+
+    assert configs(tmp_path / "batch", 3) == configs(tmp_path / "one_by_one", 1)
+
+
 def test_options_are_validated(neps_run: Any) -> None:
     with pytest.raises(
         SettingsError,
