@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import io
 import multiprocessing.connection
 import os
 import pickle
@@ -64,7 +65,8 @@ def _send_reply(
     except a dict result, sent with those of its values made plain (``with_plain_values``).
 
     An exception is also unpickled here first: one whose ``__init__`` takes other arguments
-    than it passes to ``Exception`` pickles fine but cannot be rebuilt in the parent.
+    than it passes to ``Exception`` pickles fine but cannot be rebuilt in the parent, so it
+    is sent to be rebuilt without its ``__init__`` (``_ErrorsWithoutInit``).
     """
     try:
         payload = pickle.dumps((*reply, duration))
@@ -72,6 +74,10 @@ def _send_reply(
             pickle.loads(payload)
     except Exception as problem:
         kind, trial_id, value = reply[:3]
+        if kind == "error":
+            with contextlib.suppress(Exception):
+                connection.send_bytes(_pickled_without_init((*reply, duration)))
+                return
         if kind == "result":
             with contextlib.suppress(Exception):
                 plain = with_plain_values(value)
@@ -85,6 +91,33 @@ def _send_reply(
         trace = reply[-1] if kind == "error" else None
         payload = pickle.dumps(("error", trial_id, substitute, trace, duration))
     connection.send_bytes(payload)
+
+
+class _ErrorsWithoutInit(pickle.Pickler):
+    """Pickles an exception as its class, ``args`` and attributes, rebuilt without calling
+    its ``__init__``: ``MyError(code, detail)`` passing one message to ``Exception`` reached
+    the worker as a ``RemoteEvaluationError`` ("cannot be sent back"), where ``sync`` and
+    ``dask`` hand over the ``MyError`` itself (dask through tblib, which rebuilds so)."""
+
+    def reducer_override(self, obj: Any) -> Any:
+        if isinstance(obj, BaseException):
+            return _rebuilt_error, (type(obj), obj.args, vars(obj))
+        return NotImplemented
+
+
+def _rebuilt_error(kind: type[BaseException], args: tuple[Any, ...], state: dict) -> Any:
+    error = kind.__new__(kind, *args)
+    error.args = args
+    error.__dict__.update(state)
+    return error
+
+
+def _pickled_without_init(reply: tuple[Any, ...]) -> bytes:
+    """``reply`` pickled by ``_ErrorsWithoutInit``, checked to unpickle; raises if not."""
+    buffer = io.BytesIO()
+    _ErrorsWithoutInit(buffer).dump(reply)
+    pickle.loads(buffer.getvalue())
+    return buffer.getvalue()
 
 
 def dumps_job(job: EvaluationJob) -> bytes:

@@ -293,6 +293,20 @@ def test_an_exception_that_cannot_be_rebuilt_fails_its_trial_only(tmp_path: Path
     assert "TwoArgumentError" in report["error"] and "code=7: custom" in report["error"]
 
 
+def test_an_exception_whose_init_takes_other_arguments_arrives_as_itself(tmp_path: Path) -> None:
+    # It arrived as a RemoteEvaluationError ("cannot be sent back"); sync and dask raise it.
+    with pytest.raises(TwoArgumentError, match="code=7: custom"):
+        neps.run(
+            raise_two_argument_error,
+            {"x": neps.Float(0.0, 1.0)},
+            root_directory=tmp_path / "run",
+            evaluations_to_spend=1,
+            evaluator={"name": "process_pool", "n_workers": 1},
+        )
+    report = yaml.safe_load((tmp_path / "run" / "configs" / "config_1" / "report.yaml").read_text())
+    assert report["error"] == "TwoArgumentError: code=7: custom"
+
+
 def test_a_run_stopped_by_an_error_gives_back_the_other_running_trials(tmp_path: Path) -> None:
     # They stayed EVALUATING, counted against the budget, until stale_after ran out.
     root = tmp_path / "run"
