@@ -66,6 +66,14 @@ logger = logging.getLogger(__name__)
 POLL_STEP = 0.05
 
 
+#: The stderr tail of a local job ended by ``os._exit`` or a SIGKILL, which say nothing
+#: (and submitit's local state is ``FINISHED``): the error said only "stderr tail:".
+SILENT_LOCAL_END = (
+    "(empty: the job's process ended without a Python error or crash report, so by os._exit "
+    "or a signal such as SIGKILL, the OOM killer's, or SIGTERM)"
+)
+
+
 class SlurmJobLostError(EvaluationLostError):
     """The job ended without reporting (failed, cancelled, node failure, vanished)."""
 
@@ -218,11 +226,13 @@ class SlurmEvaluator(Evaluator):
         grace = 0.0 if submitted.cluster == "local" else self.settings.lost_after
         if submitted.ended is None or now - submitted.ended_at < grace:
             return None  # still running, or its result file may still be on its way (NFS)
+        tail = _stderr_tail(job)
         if submitted.cluster == "local":  # what it started may outlive it
             self._lingering.append(Lingering(job, self.settings.kill_grace))
+            tail = tail if tail.strip() else SILENT_LOCAL_END
         lost = SlurmJobLostError(
             f"SLURM job {job.job_id} ended in state {submitted.ended} without a result "
-            f"(a failed, cancelled or lost job); stderr tail:\n{_stderr_tail(job)}"
+            f"(a failed, cancelled or lost job); stderr tail:\n{tail}"
         )
         return self._failure(trial_id, submitted, lost)
 

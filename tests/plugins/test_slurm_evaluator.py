@@ -287,6 +287,22 @@ def test_a_local_job_that_crashes_is_lost_at_once_naming_the_signal(tmp_path: Pa
     assert "Fatal Python error: Segmentation fault" in str(outcome.error)
 
 
+def exit_abruptly(x: float) -> float:
+    os._exit(3)
+
+
+def test_a_local_job_that_exits_abruptly_says_how_it_may_have_ended(tmp_path: Path) -> None:
+    # The error said "ended in state FINISHED ... stderr tail:" and nothing more.
+    evaluator = SlurmEvaluator(SlurmSettings(cluster="local"))
+    try:
+        evaluator.submit(make_job("1", exit_abruptly, {"x": 1.0}, tmp_path / "1"))
+        outcome = collect(evaluator, 1, 120)["1"]
+    finally:
+        evaluator.close()
+    assert isinstance(outcome.error, SlurmJobLostError)
+    assert "by os._exit or a signal such as SIGKILL" in str(outcome.error)
+
+
 def sleep_then_raise(seconds: float) -> float:
     time.sleep(seconds)
     raise ValueError("too late to matter")
