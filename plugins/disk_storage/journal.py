@@ -77,8 +77,9 @@ class Journal:
         if last is not None:
             yield self._line_number + 1, last
 
-    def repair_torn_tail(self) -> None:
-        """Cut off an incomplete last line left by a killed writer (call with the lock held).
+    def repair_torn_tail(self) -> bytes | None:
+        """Cut off an incomplete last line left by a killed writer (call with the lock held),
+        and return it, for the caller to recover what it can of the record it began.
 
         A last line that is a whole record without its newline is completed instead: no prefix
         of a JSON object is itself one, so nothing half-written is kept. Only the file this
@@ -86,19 +87,19 @@ class Journal:
         """
         found = self._journal_read_so_far()
         if found is None or found.st_size == 0:
-            return
+            return None
         try:
-            self._repair(found.st_size)
+            return self._repair(found.st_size)
         except OSError as error:  # a read-only journal, a full disk
             raise StorageError(
                 f"Could not check the end of the journal {self.path}: {error}"
             ) from error
 
-    def _repair(self, size: int) -> None:
+    def _repair(self, size: int) -> bytes | None:
         with open(self.path, "rb") as reader:  # writable only where a repair is due
             reader.seek(size - 1)
             if reader.read(1) == b"\n":
-                return
+                return None
         with self._open_journal("r+b") as handle:
             handle.seek(self._offset)
             tail = handle.read()
@@ -108,7 +109,7 @@ class Journal:
             if _whole_record(torn) is not None:  # whole but for its newline: keep it
                 handle.write(b"\n")
                 logger.warning("Repaired %s: added the newline its last record lacked", self.path)
-                return
+                return None
             with open(self.path.with_suffix(".torn"), "ab") as keep:
                 keep.write(torn + b"\n")
             handle.truncate(cut)
@@ -119,6 +120,7 @@ class Journal:
             len(torn),
             self.path.with_suffix(".torn"),
         )
+        return torn
 
     def append(self, records: list[dict[str, Any]]) -> None:
         """Append records durably (call with the lock held, after reading up to the end)."""

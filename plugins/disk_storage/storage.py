@@ -10,7 +10,9 @@ Layout of a root directory::
     configs/config_<id>/report.yaml   the result, once there is one
 
 The YAML files are views for people and tools; they are rewritten from the journal and never
-read back, so a damaged or hand-edited one cannot corrupt the run.
+read back, so a damaged or hand-edited one cannot corrupt the run. The one exception: a
+trial's final version whose journal line was torn is taken back from its ``metadata.yaml``
+and ``report.yaml`` if they fit the attempt the journal recorded (see ``torn_record``).
 
 Durability: a record is in the journal (the OS page cache) before ``transact`` returns, so a
 killed process never loses what it reported. ``fsync=True`` also flushes every journal write
@@ -43,6 +45,7 @@ from neps_core_plugins.disk_storage.heartbeats import (
     heartbeat_record,
 )
 from neps_core_plugins.disk_storage.journal import Journal
+from neps_core_plugins.disk_storage.torn_record import recover_torn_trial, trial_id_of
 
 logger = logging.getLogger(__name__)
 
@@ -144,8 +147,10 @@ class DiskStorage(Storage):
 
     def transact(self, change: Change) -> list[Trial]:
         with self._locked():  # excludes this process's other threads too
-            self._journal.repair_torn_tail()
+            torn = self._journal.repair_torn_tail()
             history = self._read_new()
+            if torn is not None:
+                self._recover_torn(torn, history)
             self._restore_missing_views(history)
             trials = list(change(history))
             if trials:
@@ -154,6 +159,28 @@ class DiskStorage(Storage):
                     history.put(trial)
                     self._write_views(trial)  # under the lock, so views never go back in time
         return trials
+
+    def _recover_torn(self, torn: bytes, history: TrialHistory) -> None:
+        """Record again the final version of a trial whose journal line was torn, from the
+        files its writer wrote after it (see ``torn_record``): a finished result is not lost."""
+        trial_id = trial_id_of(torn)
+        if trial_id is None:
+            return
+        directory = self.trial_directory(trial_id)
+        trial = recover_torn_trial(trial_id, history, directory, self.converter)
+        if trial is None:
+            return
+        self._journal.append([self._unstructure(trial)])
+        history.put(trial)
+        logger.warning(
+            "Recovered the final version (%s) of trial %s from %s and %s: its journal record "
+            "was torn (kept in %s)",
+            trial.state.value,
+            trial.id,
+            directory / "report.yaml",
+            directory / "metadata.yaml",
+            self._journal.path.with_suffix(".torn"),
+        )
 
     # -- helpers ----------------------------------------------------------------------------
     def _locked(self) -> contextlib.AbstractContextManager[None]:
