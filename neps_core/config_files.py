@@ -324,7 +324,7 @@ def apply_override(data: dict[str, Any], override: str, source: str) -> None:
             child = {}
         # pipeline_space: space.yaml (or NePS's {path: space.py, name: space}), say: the
         # override must not replace the file's space; only the path or the name may change.
-        code = index == 0 and names_code(child) and (len(parents), last) not in OWN_KEYS
+        code = index == 0 and names_code_of(part, child) and (len(parents), last) not in OWN_KEYS
         if not isinstance(child, dict) or code:
             where = ".".join(parents[: index + 1])
             kind = "which names code" if code else "not a mapping"
@@ -348,6 +348,18 @@ def names_code(value: Any) -> bool:
         isinstance(value, Mapping)
         and set(value) == {"path", "name"}
         and all(isinstance(part, str) for part in value.values())
+    )
+
+
+def names_code_of(setting: str, value: Any) -> bool:
+    """Whether ``value`` of ``setting`` is NePS's code form. A component's ``{name, path}``
+    is its name and a ``path`` option (a plugin's), except an optimizer's ``.py`` file, the
+    form the run config refuses naming it."""
+    if not names_code(value):
+        return False
+    component = canonical_name(setting)
+    return component not in COMPONENT_KEYS or (
+        component == "optimizer" and str(value["path"]).endswith(".py")
     )
 
 

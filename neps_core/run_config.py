@@ -42,6 +42,7 @@ from neps_core.config_files import (
     blame_overrides,
     did_you_mean,
     names_code,
+    names_code_of,
     read_config_file,
 )
 from neps_core.errors import NepsCoreError, SettingsError, add_note
@@ -240,7 +241,7 @@ class _Parser:
         converter: cattrs.Converter,
         allow: tuple[str, ...] = (),
     ) -> Any:
-        if key == "optimizer" and names_code(value) and str(value["path"]).endswith(".py"):
+        if names_code_of(key, value):  # an optimizer's .py file
             self.fail(
                 f"{key}.path",
                 f"an optimizer loaded from a file is not supported: {REMOVED['searcher_path']}",

@@ -9,12 +9,14 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
 import yaml
 
 import neps_core as neps
 from neps_core.errors import SettingsError
 from neps_core.run_config import load_run_config
+from neps_core_plugins.sync_evaluator import SyncEvaluator
 
 TRAIN = """
 def evaluate_pipeline(x, depth):
@@ -313,6 +315,34 @@ def test_an_override_into_neps_code_form_of_a_space_is_refused(tmp_path: Path) -
         load_run_config(path, ["pipeline_space.y={lower: 0, upper: 5}"])
     moved = load_run_config(path, ["pipeline_space.path=override_other.py"])["pipeline_space"]
     assert set(moved.parameters) == {"z"}  # which code it names may change
+
+
+@attrs.frozen
+class _PathSettings:
+    path: str = "logs"
+    verbose: bool = False
+
+
+class _PathOptionEvaluator(SyncEvaluator):
+    """An evaluator with a ``path`` option: ``{name, path}`` is no code form for it."""
+
+    name = "path_option"
+    Settings = _PathSettings
+
+
+class _PathOptionPlugin:
+    @neps.hookimpl
+    def neps_register_evaluators(self) -> list[type]:
+        return [_PathOptionEvaluator]
+
+
+def test_an_override_into_a_component_with_a_path_option_is_no_code_form(tmp_path: Path) -> None:
+    # evaluator: {name: path_option, path: logs} was taken for NePS's code form, and
+    # evaluator.verbose=true refused as a key inside code.
+    path = write_config(tmp_path, {"evaluator": {"name": "path_option", "path": "logs"}})
+    given = {"plugins": [_PathOptionPlugin()]}
+    loaded = load_run_config(path, ["evaluator.verbose=true"], given=given)
+    assert loaded["evaluator"] == {"name": "path_option", "path": "logs", "verbose": True}
 
 
 def test_unreadable_or_incomplete_configs_name_the_file(tmp_path: Path) -> None:
