@@ -6,10 +6,10 @@ children are: a continued multi-fidelity run's cheaper trials are not comparable
 drop out as new ones succeed ("aging", which regularizes against lucky evaluations).
 Each proposal mutates the best of ``sample_size`` randomly picked members (a tournament), or
 with NePS's ``mutation_type`` crosses the best two over. Until the run has started
-``population_size`` trials, proposals are random draws. Mutations and crossovers work on
-decision paths (see ``neps_core.space.PipelineSpace.mutate``), so structural spaces evolve as
-naturally as flat ones. Everything derives from the history: any worker, with any history,
-makes the same decision under a seed.
+``population_size`` trials (at the fidelity's maximum), proposals are random draws.
+Mutations and crossovers work on decision paths (see ``neps_core.space.PipelineSpace.mutate``),
+so structural spaces evolve as naturally as flat ones. Everything derives from the history:
+any worker, with any history, makes the same decision under a seed.
 """
 
 from __future__ import annotations
@@ -212,12 +212,22 @@ class RegularizedEvolution(Optimizer):
     def ask(self, trials: Mapping[str, Trial], budget: BudgetInfo, n: int) -> Sequence[Proposal]:
         rng = self.random_generator(trials)
         members = self._population.of(trials)
+        started = self._started(trials, members)
 
         def draw(index: int) -> Mapping[str, Any]:
-            initial = len(trials) + index < self.settings.population_size or not members
+            initial = started + index < self.settings.population_size or not members
             return self._random(rng) if initial else self._child(rng, members)
 
         return unique_proposals(self.space, trials, n, draw, rng, keys=self._keys)
+
+    def _started(self, trials: Mapping[str, Trial], members: list[Trial]) -> int:
+        """The trials that count toward the random start: those at the fidelity's maximum,
+        where the population lives (a continued multi-fidelity run's cheaper trials ended it
+        at once, every proposal a child of its one or two members). Counted only while the
+        population is not full, so that an ask stays flat in the run's length."""
+        if self.space.fidelity is None or len(members) >= self.settings.population_size:
+            return len(trials)
+        return sum(at_full_fidelity(self.space, trial.config) for trial in trials.values())
 
     @functools.cached_property
     def _keys(self) -> ConfigKeys:

@@ -168,6 +168,24 @@ def test_a_continued_multi_fidelity_run_gives_members_at_the_full_fidelity_only(
     assert [t.id for t in population(history, 10, space)] == ["2"]
 
 
+def test_a_continued_multi_fidelity_run_starts_its_population_with_random_draws() -> None:
+    # Its cheaper trials counted toward the random start: with one trial at the maximum, every
+    # proposal was a child of that one member (sharing its unmutated values).
+    space = neps.PipelineSpace(
+        {f"x{i}": neps.Float(0.0, 1.0) for i in range(4)} | {"e": neps.IntegerFidelity(1, 27)}
+    )
+    cheap = [
+        make_trial(i, {f"x{j}": 0.1 * j for j in range(4)} | {"e": 1}, objective=0.0)
+        for i in range(1, 31)
+    ]
+    member = {f"x{j}": 0.5 for j in range(4)} | {"e": 27}
+    history = history_of([*cheap, make_trial(31, member, objective=1.0)])
+    settings = RegularizedEvolutionSettings(population_size=10, sample_size=2)
+    proposals = RegularizedEvolution(space, settings, seed=0).ask(history, history.budget(), 8)
+    children = [p for p in proposals if any(p.config[f"x{j}"] == 0.5 for j in range(4))]
+    assert children == []
+
+
 def test_a_kept_population_answers_as_one_read_from_the_whole_history() -> None:
     """The population follows the history's changes between asks: results arriving out of
     order, failures, a member re-run to a better result, or to a failure (it must leave, the
