@@ -37,6 +37,6 @@ def test_the_error_names_the_trial_and_the_result_it_lost(tmp_path: Path, storag
         )
     assert refused.value.__notes__[0] == (
         "The result of trial 1 (success, objective_to_minimize 0.25, cost 2.0) was not "
-        "stored: the trial stays unfinished, to be told again or evaluated again by a later "
-        "run()"
+        "stored: the trial stays unfinished, to be told again, or evaluated again by a run() "
+        "once this process has ended"
     )
