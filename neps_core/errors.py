@@ -8,7 +8,7 @@ file), it derives from that builtin too, so ``except ValueError`` keeps working.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from neps_core.models import Trial
@@ -184,3 +184,16 @@ def add_note(error: BaseException, note: str) -> None:
         error.add_note(note)
     else:  # pragma: no cover - Python 3.10
         error.__notes__ = [*getattr(error, "__notes__", []), note]  # type: ignore[attr-defined]
+
+
+def built_without_init(
+    kind: type[BaseException], args: tuple[Any, ...], state: dict[str, Any] | None = None
+) -> BaseException:
+    """An exception of ``kind`` with ``args`` (and attributes ``state``), its ``__init__``
+    not called: ``MyError(code, detail)`` giving ``Exception`` one message cannot be rebuilt
+    as ``MyError(*error.args)`` in the process that receives it, and arrived there as another
+    error where the function's own process raised ``MyError``."""
+    error = kind.__new__(kind, *args)
+    error.args = args
+    error.__dict__.update(state or {})
+    return error

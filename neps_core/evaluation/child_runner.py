@@ -278,7 +278,13 @@ def rebuild_exception(description: dict[str, Any]) -> BaseException:
         if not (isinstance(cls, type) and issubclass(cls, BaseException)):
             raise TypeError(qualname)
         arguments = description.get("args")
-        error = cls(*arguments) if isinstance(arguments, list) else cls(message)
+        arguments = tuple(arguments) if isinstance(arguments, list) else (message,)
+        try:
+            error = cls(*arguments)
+        except Exception:  # its __init__ takes other arguments than it gave Exception
+            from neps_core.errors import built_without_init  # the parent's side only
+
+            error = built_without_init(cls, arguments)
         if message is not None and str(error) != message:
             error = cls(message)
     except Exception:

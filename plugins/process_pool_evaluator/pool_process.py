@@ -11,6 +11,7 @@ import time
 import traceback
 from typing import Any
 
+from neps_core.errors import built_without_init
 from neps_core.evaluation.child_runner import RemoteEvaluationError, call_evaluate_pipeline
 from neps_core.evaluation.main_script import (
     only_in_main,
@@ -95,21 +96,13 @@ def _send_reply(
 
 class _ErrorsWithoutInit(pickle.Pickler):
     """Pickles an exception as its class, ``args`` and attributes, rebuilt without calling
-    its ``__init__``: ``MyError(code, detail)`` passing one message to ``Exception`` reached
-    the worker as a ``RemoteEvaluationError`` ("cannot be sent back"), where ``sync`` and
-    ``dask`` hand over the ``MyError`` itself (dask through tblib, which rebuilds so)."""
+    its ``__init__`` (``built_without_init``), as ``sync`` and ``dask`` (through tblib) hand
+    over such an exception itself."""
 
     def reducer_override(self, obj: Any) -> Any:
         if isinstance(obj, BaseException):
-            return _rebuilt_error, (type(obj), obj.args, vars(obj))
+            return built_without_init, (type(obj), obj.args, vars(obj))
         return NotImplemented
-
-
-def _rebuilt_error(kind: type[BaseException], args: tuple[Any, ...], state: dict) -> Any:
-    error = kind.__new__(kind, *args)
-    error.args = args
-    error.__dict__.update(state)
-    return error
 
 
 def _pickled_without_init(reply: tuple[Any, ...]) -> bytes:

@@ -709,6 +709,29 @@ def test_decimals_and_fractions_are_numbers_as_in_the_workers_own_process(
         ), evaluator
 
 
+TWO_ARGUMENT_ERROR_MODULE = """
+class TwoArgumentError(Exception):
+    def __init__(self, code, detail):
+        super().__init__(f"code={code}: {detail}")
+
+
+def evaluate_pipeline(x):
+    raise TwoArgumentError(7, "custom")
+"""
+
+
+def test_an_exception_whose_init_takes_other_arguments_arrives_as_itself(
+    root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Rebuilt as TwoArgumentError("code=7: custom"), a TypeError, it arrived as a
+    # RemoteEvaluationError; sync raises the TwoArgumentError itself.
+    module = _importable(tmp_path, monkeypatch, "two_argument_error", TWO_ARGUMENT_ERROR_MODULE)
+    for evaluator in ("sync", "subprocess"):
+        with pytest.raises(module.TwoArgumentError, match="code=7: custom"):
+            _run_once(module.evaluate_pipeline, root / evaluator, evaluator)
+        assert report(root / evaluator, "1")["error"] == "TwoArgumentError: code=7: custom"
+
+
 def test_an_exception_whose_str_raises_and_whose_type_is_gone_is_named_by_its_type() -> None:
     described = {"module": "gone", "qualname": "BadStr", "args": []}
     rebuilt = rebuild_exception({**described, "message": None, "unshown_because": "RuntimeError"})
