@@ -256,6 +256,18 @@ _ATOMS: dict[str, type[_Atom]] = {
 }
 
 
+def map_values(clause: Clause, convert: Callable[[str, Any], Any]) -> Clause:
+    """``clause`` with each value it compares a parameter with replaced by
+    ``convert(name, value)`` (relations compare two parameters: kept)."""
+    if isinstance(clause, _Junction):
+        return type(clause)(*(map_values(part, convert) for part in clause.clauses))
+    if isinstance(clause, In):
+        return In(clause.name, [convert(clause.name, value) for value in clause.values])
+    if isinstance(clause, _Atom):
+        return attrs.evolve(clause, value=convert(clause.name, clause.value))
+    return clause
+
+
 def clause_from_description(entry: Any) -> Clause:
     """Read a clause from its plain form, e.g. ``{"eq": ["optimizer", "sgd"]}``."""
     if not isinstance(entry, Mapping) or len(entry) != 1:

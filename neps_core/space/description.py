@@ -27,7 +27,7 @@ from typing import Any
 from neps_core.space.analysis import DEFAULT_MAX_DEPTH
 from neps_core.space.choices import prior_indices_meant
 from neps_core.space.class_attributes import refuse_described_non_entry
-from neps_core.space.conditions import Clause, clause_from_description
+from neps_core.space.conditions import Clause, clause_from_description, map_values
 from neps_core.space.foreign import adapted, holds_configuration_space
 from neps_core.space.legacy import current_keys, prior_of_default
 from neps_core.space.naming import described_as
@@ -114,15 +114,21 @@ def space_from_description(description: Mapping[str, Any]) -> PipelineSpace:
             f"got {type(description).__name__}"
         )
     entries = {k: v for k, v in description.items() if k not in _SPACE_KEYS}
-    conditions: dict[str, Clause] = {}
+    described_conditions: dict[str, Any] = {}
     parameters: dict[str, Parameter] = {}
     for name, given in entries.items():
         entry = given
         if isinstance(given, Mapping) and "condition" in given:
             entry = {k: v for k, v in given.items() if k != "condition"}
-            conditions[name] = _clause(given["condition"], f"Condition of {name!r}")
+            described_conditions[name] = given["condition"]
         parameters[name] = parameter_from_description(name, entry)
-    forbidden = [_clause(c, "Forbidden clause") for c in description.get(FORBIDDEN_KEY) or []]
+    conditions = {
+        name: _clause(given, f"Condition of {name!r}", parameters)
+        for name, given in described_conditions.items()
+    }
+    forbidden = [
+        _clause(c, "Forbidden clause", parameters) for c in description.get(FORBIDDEN_KEY) or []
+    ]
     max_depth = description.get(MAX_DEPTH_KEY)
     return PipelineSpace(
         parameters,
@@ -156,11 +162,22 @@ def described_arguments(
     )
 
 
-def _clause(entry: Any, label: str) -> Clause:
+def _clause(entry: Any, label: str, parameters: Mapping[str, Parameter]) -> Clause:
     try:
-        return clause_from_description(entry)
+        clause = clause_from_description(entry)
+        return map_values(clause, lambda name, value: _value_as_read(name, value, parameters))
     except (ValueError, TypeError) as error:
         raise InvalidParameterError(f"{label}: {error}") from error
+
+
+def _value_as_read(name: str, value: Any, parameters: Mapping[str, Parameter]) -> Any:
+    """``value`` of ``name`` in a clause, or the number its text in scientific notation spells
+    where the parameter holds that number and not the text: ``yaml.safe_load`` leaves ``1e-3``
+    as text in a clause as in the choices, which are read as numbers (``_scientific_text``)."""
+    number, contains = _scientific_text(value), getattr(parameters.get(name), "contains", None)
+    if number is value or contains is None or contains(value) or not contains(number):
+        return value
+    return number
 
 
 def parameter_from_description(name: str, entry: Any) -> Parameter:
