@@ -126,16 +126,37 @@ def space_from_description(description: Mapping[str, Any]) -> PipelineSpace:
         name: _clause(given, f"Condition of {name!r}", parameters)
         for name, given in described_conditions.items()
     }
-    forbidden = [
-        _clause(c, "Forbidden clause", parameters) for c in description.get(FORBIDDEN_KEY) or []
-    ]
-    max_depth = description.get(MAX_DEPTH_KEY)
+    described_forbidden, max_depth = _space_settings(description)
+    forbidden = [_clause(c, "Forbidden clause", parameters) for c in described_forbidden]
     return PipelineSpace(
-        parameters,
-        conditions=conditions,
-        forbidden=forbidden,
-        max_depth=None if max_depth is None else int(max_depth),
+        parameters, conditions=conditions, forbidden=forbidden, max_depth=max_depth
     )
+
+
+def _space_settings(description: Mapping[str, Any]) -> tuple[Sequence[Any], int | None]:
+    """The ``$forbidden`` clauses and ``$max_depth``, checked. Another ``$`` key is refused,
+    naming it: a typo (``$forbiden``) was a parameter, and its clauses were never applied."""
+    unknown = [
+        key
+        for key, value in description.items()
+        if str(key).startswith("$") and key not in _SPACE_KEYS
+        if not isinstance(value, Parameter) and _USER_WRITTEN.get()
+    ]
+    if unknown:
+        raise InvalidParameterError(
+            f"Unknown space key(s) {unknown}: a key starting with '$' is a space-wide "
+            f"setting, one of {sorted(_SPACE_KEYS)}"
+        )
+    forbidden = description.get(FORBIDDEN_KEY) or []
+    if not isinstance(forbidden, list | tuple):
+        raise InvalidParameterError(
+            f"{FORBIDDEN_KEY} must be a list of clauses, got {type(forbidden).__name__} "
+            f"{forbidden!r}"
+        )
+    max_depth = description.get(MAX_DEPTH_KEY)
+    if max_depth is not None and (not isinstance(max_depth, int) or isinstance(max_depth, bool)):
+        raise InvalidParameterError(f"{MAX_DEPTH_KEY} must be a whole number, got {max_depth!r}")
+    return forbidden, max_depth
 
 
 _SPACE_KEYS = {FORBIDDEN_KEY, MAX_DEPTH_KEY}

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import yaml
 
 import neps_core as neps
+from neps_core.space import InvalidParameterError
 
 
 def test_scientific_text_in_clauses_is_the_number_the_choices_are(tmp_path: Path) -> None:
@@ -39,3 +41,28 @@ def test_text_choices_keep_text_clauses() -> None:
         }
     )
     assert space.conditions["x"] == neps.space.Equals("lr", "1e-3")
+
+
+def test_a_mistyped_space_key_is_refused_naming_it(tmp_path: Path) -> None:
+    # `$forbiden:` was a parameter (a categorical of the clause), so the clause never applied.
+    space_file = tmp_path / "space.yaml"
+    space_file.write_text("a: [1, 10]\nb: [1, 10]\n$forbiden:\n  - {rel: [a, '<', b]}\n")
+
+    def evaluate(a: int, b: int, **others: object) -> float:
+        return a - b
+
+    with pytest.raises(InvalidParameterError, match=r"\$forbiden"):
+        neps.run(evaluate, str(space_file), root_directory=tmp_path / "run")
+    assert not (tmp_path / "run" / "configs").exists()
+
+
+@pytest.mark.parametrize(
+    ("text", "culprit"),
+    [
+        ("a: [x, y]\n$forbidden: {eq: [a, x]}\n", r"\$forbidden must be a list of clauses"),
+        ("a: [x, y]\n$max_depth: ten\n", r"\$max_depth must be a whole number, got 'ten'"),
+    ],
+)
+def test_space_wide_keys_are_checked(text: str, culprit: str) -> None:
+    with pytest.raises(InvalidParameterError, match=culprit):
+        neps.PipelineSpace(yaml.safe_load(text))
