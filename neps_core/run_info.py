@@ -18,7 +18,8 @@ from neps_core.run_storage import create_run
 from neps_core.serialization import to_plain
 from neps_core.space import PipelineSpace, describe_space, space_from_description
 from neps_core.space.choices import prior_indices_meant
-from neps_core.space.description import saved_description
+from neps_core.space.conditions import in_clause_order
+from neps_core.space.description import FORBIDDEN_KEY, saved_description
 from neps_core.space.nodes import same_description
 
 
@@ -63,7 +64,7 @@ def initialize_run(
         root_directory=str(Path(storage.root_directory).resolve()),
     )
     stored = create_run(storage, info)
-    if not same_description(dict(stored.space), described):
+    if not same_description(_in_clause_order(stored.space), _in_clause_order(described)):
         raise_space_mismatch(stored.space, described, storage.root_directory, storage.url)
     return stored
 
@@ -73,6 +74,13 @@ def recorded_settings(optimizer: Optimizer, converter: cattrs.Converter) -> dict
     converter hooks, so that a plugin's own option types read back (a ``repr`` did not)."""
     plain: dict[str, Any] = to_plain(converter.unstructure(optimizer.settings))
     return plain
+
+
+def _in_clause_order(described: Mapping[str, Any]) -> dict[str, Any]:
+    """A space description whose forbidden clauses are in ``in_clause_order``: a YAML file or
+    script that lists them in another order continues the run."""
+    clauses = described.get(FORBIDDEN_KEY)
+    return {**described, FORBIDDEN_KEY: in_clause_order(clauses)} if clauses else dict(described)
 
 
 def raise_space_mismatch(

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import abc
 import operator
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, ClassVar
 
 import attrs
@@ -266,6 +266,12 @@ def map_values(clause: Clause, convert: Callable[[str, Any], Any]) -> Clause:
     if isinstance(clause, _Atom):
         return attrs.evolve(clause, value=convert(clause.name, clause.value))
     return clause
+
+
+def in_clause_order(clauses: Iterable[Any]) -> list[Any]:
+    """Forbidden clauses (or their plain forms) in one order for comparing: each excludes what
+    it excludes, so the order they were written in changes no space."""
+    return sorted(clauses, key=repr)
 
 
 def clause_from_description(entry: Any) -> Clause:

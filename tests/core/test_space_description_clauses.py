@@ -66,3 +66,29 @@ def test_a_mistyped_space_key_is_refused_naming_it(tmp_path: Path) -> None:
 def test_space_wide_keys_are_checked(text: str, culprit: str) -> None:
     with pytest.raises(InvalidParameterError, match=culprit):
         neps.PipelineSpace(yaml.safe_load(text))
+
+
+def test_forbidden_clauses_in_another_order_continue_the_run(tmp_path: Path) -> None:
+    # The order of $forbidden clauses changes no space, but continuing a run from a file that
+    # lists them in another order raised SpaceMismatchError.
+    first, second = tmp_path / "first.yaml", tmp_path / "second.yaml"
+    first.write_text("a: [1, 10]\nc: [x, y]\n$forbidden: [{gt: [a, 8]}, {eq: [c, y]}]\n")
+    second.write_text("c: [x, y]\na: [1, 10]\n$forbidden: [{eq: [c, y]}, {gt: [a, 8]}]\n")
+    received: list[tuple[int, str]] = []
+
+    def evaluate(a: int, c: str) -> float:
+        received.append((a, c))
+        return a
+
+    root = tmp_path / "run"
+    neps.run(evaluate, str(first), root_directory=root, evaluations_to_spend=2)
+    neps.run(evaluate, str(second), root_directory=root, evaluations_to_spend=4)
+    assert len(received) == 4 and all(a <= 8 and c == "x" for a, c in received)
+    assert neps.load_pipeline_space(root) == neps.PipelineSpace(yaml.safe_load(second.read_text()))
+
+
+def test_equal_spaces_hash_alike() -> None:
+    # Equal spaces whose entries come in another order had different hashes (two in a set).
+    first = neps.PipelineSpace({"x": neps.Float(0.0, 1.0), "n": neps.Integer(1, 3)})
+    second = neps.PipelineSpace({"n": neps.Integer(1, 3), "x": neps.Float(0.0, 1.0)})
+    assert first == second and hash(first) == hash(second) and len({first, second}) == 1
