@@ -175,9 +175,16 @@ def described_arguments(
         space = adapted(description)
     else:
         space = space_from_description(description)
+    given = dict(conditions or {})
+    for name in sorted(set(space.conditions) & set(given)):  # one would silently replace the other
+        raise InvalidParameterError(
+            f"Parameter {name!r}: the description gives it the condition "
+            f"{space.conditions[name].describe()} and conditions= gives "
+            f"{given[name].describe()}; give one (neps_core.space.And(...) if both must hold)"
+        )
     return (
         space.parameters,
-        {**space.conditions, **(conditions or {})},
+        {**space.conditions, **given},
         (*space.forbidden, *forbidden),
         space.max_depth if max_depth is None else max_depth,
     )

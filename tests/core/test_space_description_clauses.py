@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 import neps_core as neps
-from neps_core.space import InvalidParameterError
+from neps_core.space import Equals, InvalidParameterError
 
 
 def test_scientific_text_in_clauses_is_the_number_the_choices_are(tmp_path: Path) -> None:
@@ -92,3 +92,14 @@ def test_equal_spaces_hash_alike() -> None:
     first = neps.PipelineSpace({"x": neps.Float(0.0, 1.0), "n": neps.Integer(1, 3)})
     second = neps.PipelineSpace({"n": neps.Integer(1, 3), "x": neps.Float(0.0, 1.0)})
     assert first == second and hash(first) == hash(second) and len({first, second}) == 1
+
+
+def test_a_condition_given_twice_is_refused_naming_the_parameter() -> None:
+    # conditions= silently replaced the description's (or a ConfigSpace's) condition.
+    description = {
+        "optimizer": {"choices": ["sgd", "adam"]},
+        "momentum": {"lower": 0.0, "upper": 1.0, "condition": {"eq": ["optimizer", "sgd"]}},
+    }
+    with pytest.raises(InvalidParameterError, match="Parameter 'momentum': the description"):
+        neps.PipelineSpace(description, conditions={"momentum": Equals("optimizer", "adam")})
+    assert neps.PipelineSpace(description).conditions["momentum"] == Equals("optimizer", "sgd")
