@@ -223,6 +223,14 @@ class RunSettings:
                 f"({self.heartbeat_interval} s), or live workers would be taken for dead"
             )
 
+    @property
+    def cost_budget(self) -> str | None:
+        """The cost budget set (its name), under which every success must report a cost:
+        without costs, even a per-call limit is never reached and the call samples forever."""
+        if self.cost_to_spend is not None:
+            return "cost_to_spend"
+        return None if self.max_cost_per_run is None else "max_cost_per_run"
+
     @classmethod
     def from_kwargs(cls, **kwargs: Any) -> RunSettings:
         """Settings from ``run()``'s keyword arguments, legacy and alias names included."""

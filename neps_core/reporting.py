@@ -208,10 +208,10 @@ def judge_outcome(
             _logged_error(parsed.report.error, settings.root_directory),
         )
         parsed = attrs.evolve(parsed, report=with_error_values(parsed.report, settings))
-    missing_cost = settings.cost_to_spend is not None and parsed.report.cost is None
-    if missing_cost and parsed.state is TrialState.SUCCESS:
+    cost_budget = settings.cost_budget
+    if cost_budget and parsed.report.cost is None and parsed.state is TrialState.SUCCESS:
         missing = MissingCostError(
-            f"Trial {outcome.trial_id}: cost_to_spend is set, so {source} must be a dict "
+            f"Trial {outcome.trial_id}: {cost_budget} is set, so {source} must be a dict "
             "with a 'cost' key"
         )
         failed = attrs.evolve(parsed.report, error=str(missing))
