@@ -138,6 +138,25 @@ def failure_streak_without_cost(
     return last[::-1]
 
 
+def costless_failure_stop(
+    trials: Mapping[str, Trial], budget: BudgetInfo, cost_budget: str, since: float
+) -> str | None:
+    """Why a run that only ``cost_budget`` could end stops (``None`` while it may go on):
+    its last trials all failed without a cost, which spends nothing, so it never would."""
+    if {budget.evaluations_to_spend, budget.fidelities_to_spend} != {None}:
+        return None
+    streak = failure_streak_without_cost(trials, FAILURE_STREAK_LIMIT, since)
+    if not streak:
+        return None
+    last = streak[-1].report
+    error = "none recorded" if last is None or last.error is None else last.error
+    return (
+        f"{cost_budget} cannot end this run: the last {len(streak)} trials ({streak[0].id} "
+        f"to {streak[-1].id}) failed without a cost (last error: {error}); set "
+        "cost_value_on_error to charge failed trials, or fix evaluate_pipeline"
+    )
+
+
 def within(amount: float, left: float) -> bool:
     """Whether spending ``amount`` stays inside ``left``, allowing for rounding in the sums."""
     return amount <= most_within(left)

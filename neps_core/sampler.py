@@ -16,7 +16,7 @@ from typing import Any
 
 import attrs
 
-from neps_core.budget import FAILURE_STREAK_LIMIT, BudgetGuard, failure_streak_without_cost
+from neps_core.budget import BudgetGuard, costless_failure_stop
 from neps_core.components import build_optimizer, select_optimizer_class
 from neps_core.config import RunSettings
 from neps_core.errors import add_note
@@ -153,6 +153,8 @@ class TrialSampler:
         batch = max(wanted, self.settings.sample_batch_size)
         if budget.remaining_evaluations is not None:
             batch = min(batch, budget.remaining_evaluations)
+        if self._stops_for_costless_failures(history, budget):
+            return claimed
         if budget.cost_to_spend is not None:
             batch = min(batch, self._cost_allows(history, budget))
             wanted = min(wanted, batch)
@@ -245,31 +247,26 @@ class TrialSampler:
         kept = {**without_running_marks(metadata), STALE_AFTER: self.settings.stale_after}
         return kept if self.process is None else {**kept, WORKER_PROCESS: self.process}
 
+    def _stops_for_costless_failures(self, history: TrialHistory, budget: BudgetInfo) -> bool:
+        """Whether a streak of failures without a cost stops a run only a cost budget
+        (``cost_to_spend`` or ``max_cost_per_run``) could end: they spend nothing, so it
+        would loop forever."""
+        cost_budget = self.settings.cost_budget
+        reason = cost_budget and costless_failure_stop(history, budget, cost_budget, self._started)
+        if not reason:
+            return False
+        self.stop_reason = reason
+        if reason != self._logged_stop:
+            logger.warning("Stopping: %s", reason)
+            self._logged_stop = reason
+        return True
+
     def _cost_allows(self, history: TrialHistory, budget: BudgetInfo) -> int:
         """How many new trials ``cost_to_spend`` allows before their cost can be estimated.
 
         Until a finished trial reports a cost, nothing can be estimated: one trial runs at a
         time (the others wait for it) so that a blind first batch cannot overshoot the budget.
-        Trials that fail without a cost spend nothing, so when only ``cost_to_spend`` could end
-        the run, a long streak of them stops it rather than loop forever.
         """
-        only_cost_ends_it = {budget.evaluations_to_spend, budget.fidelities_to_spend} == {None}
-        streak = (
-            failure_streak_without_cost(history, FAILURE_STREAK_LIMIT, self._started)
-            if only_cost_ends_it
-            else []
-        )
-        if streak:
-            self.stop_reason = (
-                f"cost_to_spend cannot end this run: the last {len(streak)} trials "
-                f"({streak[0].id} to {streak[-1].id}) failed without a cost (last error: "
-                f"{_last_error(streak)}); set cost_value_on_error to charge failed trials, "
-                "or fix evaluate_pipeline"
-            )
-            if self.stop_reason != self._logged_stop:
-                logger.warning("Stopping: %s", self.stop_reason)
-                self._logged_stop = self.stop_reason
-            return 0
         if history.costs_reported > 0:
             return sys.maxsize
         self.waiting_for = history.ids_in(TrialState.EVALUATING) + history.ids_in(
@@ -392,8 +389,3 @@ class TrialSampler:
                 )
             )
         return trials
-
-
-def _last_error(trials: list[Trial]) -> str:
-    report = trials[-1].report
-    return "none recorded" if report is None or report.error is None else report.error

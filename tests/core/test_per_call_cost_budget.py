@@ -1,7 +1,8 @@
 """``max_cost_per_run`` (NePS's ``worker_cost_to_spend``) alone must be able to end a call.
 
 It adds up the costs the call's trials report, so results without one would never reach it:
-the call sampled forever. A success without a cost is refused as under ``cost_to_spend``.
+the call sampled forever. A success without a cost is refused as under ``cost_to_spend``, and
+a streak of failures without a cost stops the call.
 """
 
 from __future__ import annotations
@@ -11,10 +12,15 @@ from pathlib import Path
 import pytest
 
 import neps_core as neps
+from neps_core.budget import FAILURE_STREAK_LIMIT
 
 
 def _no_cost(x: float) -> float:
     return x
+
+
+def _always_fails(x: float) -> float:
+    raise RuntimeError(f"broken at x={x}")
 
 
 def test_a_success_without_a_cost_is_refused_under_max_cost_per_run(tmp_path: Path) -> None:
@@ -39,3 +45,19 @@ def test_ask_and_tell_refuses_a_result_without_a_cost_under_max_cost_per_run(
     assert trial is not None
     with pytest.raises(neps.MissingCostError, match="max_cost_per_run is set"):
         client.tell(trial, {"objective_to_minimize": 0.5})
+
+
+def test_failures_without_a_cost_stop_a_call_only_its_cost_limit_could_end(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    summary = neps.run(
+        _always_fails,
+        {"x": neps.Float(0.0, 1.0)},
+        root_directory=tmp_path,
+        max_cost_per_run=3.0,
+        max_evaluations_per_run=FAILURE_STREAK_LIMIT + 10,  # a safety net, not the stop
+        ignore_errors=True,
+    )
+    assert summary.counts["failed"] == FAILURE_STREAK_LIMIT
+    assert "max_cost_per_run cannot end this run" in caplog.text
+    assert "cost_value_on_error" in caplog.text
