@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
+from neps_core.budget_file import recorded_budgets
 from neps_core.client_state import check_dropped
 from neps_core.components import refuse_a_root_directory_as_space
 from neps_core.config import ROOT_DIRECTORY_SECOND, RunSettings, run_directory
@@ -28,8 +29,8 @@ from neps_core.neps_call_keywords import (
 from neps_core.plotting import MAX_CURVES
 from neps_core.plugin_manager import load_plugins
 from neps_core.presence import present_in
-from neps_core.reporting import record_result
-from neps_core.result_contract import ParsedResult, parse_result
+from neps_core.reporting import record_result, refused_without_cost
+from neps_core.result_contract import parse_result
 from neps_core.run_context import RunContext
 from neps_core.runtime import Worker
 from neps_core.summary import summary_of
@@ -271,7 +272,9 @@ def save_pipeline_results(
     """Record the result of an asynchronously evaluated trial, from any process.
 
     ``user_result`` follows the ``evaluate_pipeline`` contract (a number, a dict, ...). A
-    trial that already has a result, or an unknown id, is an error naming the id. With
+    trial that already has a result, or an unknown id, is an error naming the id; under the
+    run's ``cost_to_spend`` a success without a ``cost`` is a ``MissingCostError`` (the trial
+    stays open for a result with one: without costs, the run would never end). With
     ``post_run_summary`` (the default, as in NePS) the run's summary files are rewritten, so
     they hold results that arrive after every worker stopped; that reads the whole run.
 
@@ -282,8 +285,13 @@ def save_pipeline_results(
     """
     if user_result is None:
         raise TypeError("save_pipeline_results needs a result; None is only a return value")
-    parsed: ParsedResult = parse_result(user_result, "the result given to save_pipeline_results")
+    source = "the result given to save_pipeline_results"
     root, told = run_directory(root_directory), trial_id(pipeline_id)
+    parsed = parse_result(user_result, source)
+    cost_budget = "cost_to_spend" if recorded_budgets(root).get("cost_to_spend") else None
+    missing = refused_without_cost(parsed, told, cost_budget, source)[1]
+    if missing is not None:  # refused as a bad result is: the trial stays open for a cost
+        raise missing
     own = evaluating_worker_storage(root)
     if own is not None:
         record_result(own, told, parsed)

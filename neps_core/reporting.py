@@ -208,15 +208,19 @@ def judge_outcome(
             _logged_error(parsed.report.error, settings.root_directory),
         )
         parsed = attrs.evolve(parsed, report=with_error_values(parsed.report, settings))
-    cost_budget = settings.cost_budget
-    if cost_budget and parsed.report.cost is None and parsed.state is TrialState.SUCCESS:
-        missing = MissingCostError(
-            f"Trial {outcome.trial_id}: {cost_budget} is set, so {source} must be a dict "
-            "with a 'cost' key"
-        )
-        failed = attrs.evolve(parsed.report, error=str(missing))
-        return attrs.evolve(parsed, state=TrialState.FAILED, report=failed), missing
-    return parsed, None
+    return refused_without_cost(parsed, outcome.trial_id, settings.cost_budget, source)
+
+
+def refused_without_cost(
+    parsed: ParsedResult, trial_id: str, cost_budget: str | None, source: str
+) -> tuple[ParsedResult, MissingCostError | None]:
+    """``parsed`` failed, and the error to raise, if it is a success without a cost under
+    ``cost_budget`` (the name of the one set): no cost budget is ever reached without costs."""
+    if not cost_budget or parsed.report.cost is not None or parsed.state is not TrialState.SUCCESS:
+        return parsed, None
+    error = f"Trial {trial_id}: {cost_budget} is set, so {source} must be a dict with a 'cost' key"
+    failed = attrs.evolve(parsed, report=attrs.evolve(parsed.report, error=error))
+    return attrs.evolve(failed, state=TrialState.FAILED), MissingCostError(error)
 
 
 def _logged_error(error: str | None, root_directory: Path) -> str | None:

@@ -144,6 +144,16 @@ def test_bad_result_is_a_type_error_and_the_trial_stays_open(root: Path) -> None
     assert _counts(root) == {"success": 1}
 
 
+def test_a_result_without_a_cost_is_refused_under_cost_to_spend(root: Path) -> None:
+    # Accepted, it spent nothing: the worker launched and awaited trials forever.
+    neps.run(_submit, SPACE, root_directory=root, cost_to_spend=5.0, evaluations_to_spend=1)
+    with pytest.raises(neps.MissingCostError, match="cost_to_spend is set"):
+        neps.save_pipeline_results({"objective_to_minimize": 0.1}, "1", root)
+    assert _counts(root) == {"evaluating": 1}
+    neps.save_pipeline_results({"objective_to_minimize": 0.1, "cost": 2.0}, "1", root)
+    assert _counts(root) == {"success": 1}
+
+
 def test_post_run_summary_false_writes_no_summary(root: Path) -> None:
     _start(root, n=1)
     before = (root / "summary.yaml").read_text(encoding="utf-8")
