@@ -135,8 +135,12 @@ def dumps_job(job: EvaluationJob) -> bytes:
     try:
         import cloudpickle
     except ImportError:
-        if cannot_pickle is None:  # by name: an error in the pool names what is missing
-            return pickle.dumps((job.trial.id, job.context, pickle.dumps(call)))
+        if cannot_pickle is None:  # by name the pool would lack it, or see a placeholder
+            raise TypeError(
+                f"evaluate_pipeline {job.function!r} or its arguments use code or globals that "
+                'only the script\'s `if __name__ == "__main__":` block defines, which '
+                f"{POOL} would not have: move them to module level, or install cloudpickle"
+            ) from None
         named = unsendable_job_error(job.function, job.arguments, job.trial.id, POOL, pickle.dumps)
         raise named or TypeError(
             f"evaluate_pipeline {job.function!r} or its arguments cannot be sent to {POOL}: "

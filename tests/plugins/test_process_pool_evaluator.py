@@ -902,3 +902,51 @@ def test_closing_under_a_waiting_thread_tells_it_so_and_twice_at_once_is_harmles
     assert isinstance(told, PoolClosedError), told
     assert "closed while trial(s) 1 were evaluating" in str(told)
     assert not running(int(marker.read_text()))  # killed and reaped
+
+
+GUARD_GLOBAL_SCRIPT = """
+import sys
+
+sys.modules["cloudpickle"] = None  # a bare install: ``import cloudpickle`` fails
+
+import neps_core as neps
+
+SCALE = 1.0  # a placeholder: the main guard sets the real value
+
+
+def evaluate_pipeline(x):
+    return SCALE * x
+
+
+if __name__ == "__main__":
+    SCALE = 2.0
+    try:
+        neps.run(
+            evaluate_pipeline,
+            {"x": neps.Float(0.0, 1.0)},
+            root_directory=sys.argv[1],
+            evaluations_to_spend=1,
+            evaluator="process_pool",
+        )
+    except TypeError as error:
+        print("REFUSED", error)
+    else:
+        trial = neps.status(sys.argv[1]).best_trial
+        print("RATIO", trial.objective / trial.config["x"])
+"""
+
+
+def test_without_cloudpickle_a_global_only_the_guard_sets_is_refused(tmp_path: Path) -> None:
+    # A bare install sent the function by name: the pool saw SCALE's placeholder (1.0, not
+    # the 2.0 the guard set) and the run reported wrong objectives without any error.
+    script = tmp_path / "train.py"
+    script.write_text(GUARD_GLOBAL_SCRIPT)
+    done = subprocess.run(
+        [sys.executable, str(script), str(tmp_path / "run")],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=True,
+    )
+    assert "REFUSED" in done.stdout, done.stdout + done.stderr
+    assert "install cloudpickle" in done.stdout and "evaluate_pipeline" in done.stdout
