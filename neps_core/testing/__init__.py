@@ -7,13 +7,18 @@
 * ``pytest_plugins = ["neps_core.testing.fixtures"]`` - fixtures such as ``neps_run``,
   ``neps_plugins`` and ``neps_disable_plugins``; the helpers in
   ``neps_core.testing.fixtures`` (``make_trial``, ``history_of``, ``optimize``, ...) are
-  plain functions usable anywhere, and ``CountingHistory`` counts the trials an ask reads.
+  plain functions usable in any test, and ``CountingHistory`` counts the trials an ask reads.
 
 The built-in plugins are tested with exactly these suites. ``import neps_core`` never imports
-this package, so pytest stays a test-only dependency.
+this package, so pytest stays a test-only dependency (the ``test`` extra).
 """
 
-import pytest
+try:
+    import pytest
+except ModuleNotFoundError as missing:  # a bare "No module named 'pytest'" named no way out
+    raise ModuleNotFoundError(
+        "neps_core.testing needs pytest: pip install 'neps-core[test]' (or pytest)", name="pytest"
+    ) from missing
 
 # Plain ``assert`` statements in the contracts report their values, as in the author's tests.
 pytest.register_assert_rewrite(

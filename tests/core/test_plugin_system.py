@@ -133,6 +133,16 @@ def test_importing_neps_core_loads_no_plugin() -> None:
     assert not [m for m in json.loads(output) if m.startswith("neps_core_plugins")]
 
 
+def test_the_testing_kit_without_pytest_names_the_extra_to_install() -> None:
+    # A bare "No module named 'pytest'" said nothing of the test extra.
+    code = "import sys; sys.modules['pytest'] = None; import neps_core.testing"
+    output = subprocess.run(
+        [sys.executable, "-c", code], check=False, capture_output=True, text=True
+    )
+    assert output.returncode == 1
+    assert "neps_core.testing needs pytest: pip install 'neps-core[test]'" in output.stderr
+
+
 # -- registries ----------------------------------------------------------------------------------
 def test_one_distribution_seen_twice_is_loaded_once_without_a_word(
     distribution: MakeDistribution, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
