@@ -19,6 +19,7 @@ def run_pipeline(x: float) -> dict[str, float]:
     return {"loss": x}
 
 
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # NePS's old names, on purpose
 def test_a_run_pipeline_era_bo_script_with_its_model_options_runs(root: Path) -> None:
     # They were refused: "unknown option(s) ['acquisition', 'surrogate_model']".
     pytest.importorskip("scipy")
@@ -65,6 +66,7 @@ def test_a_value_asking_for_another_search_is_refused_naming_it(
     assert not (root / "configs").exists()
 
 
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # NePS's old names, on purpose
 def test_pibo_takes_log_prior_weighted_and_a_run_config_the_options(
     root: Path, tmp_path: Path
 ) -> None:

@@ -249,6 +249,7 @@ def test_errors_name_a_key_as_the_file_spells_it(tmp_path: Path, text: str, name
             load_run_config(path)
 
 
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # NePS's old names, on purpose
 @pytest.mark.parametrize(
     ("overrides", "named"),
     [
@@ -285,6 +286,7 @@ def test_an_override_replaces_its_setting_under_any_name(tmp_path: Path) -> None
     assert load_run_config(path, ["evaluations_to_spend=5"])["evaluations_to_spend"] == 5
 
 
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # NePS's old names, on purpose
 def test_an_override_into_a_space_file_is_refused_not_a_new_space(tmp_path: Path) -> None:
     # pipeline_space.momentum=... replaced the file's space by {name: space.yaml, momentum}.
     (tmp_path / "space.yaml").write_text("lr: [0.001, 0.1]\nmomentum: [0.1, 0.9]\n")

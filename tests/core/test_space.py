@@ -683,6 +683,7 @@ weight_decay: [1e-5, 1e-1]
     )
 
 
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # NePS's old names, on purpose
 def test_scientific_notation_is_a_number_in_choices_and_constants_too() -> None:
     # yaml.safe_load leaves 1e-4 as text: evaluate_pipeline received weight_decay='1e-4'.
     text = """
