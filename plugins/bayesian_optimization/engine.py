@@ -19,6 +19,7 @@ from threadpoolctl import ThreadpoolController
 
 from neps_core.models import BudgetInfo, Proposal, Trial
 from neps_core.space.enumeration import MAX_DRAWS, unseen_config, untried_prior
+from neps_core.space.fidelity import at_full_fidelity
 from neps_core.space.parameters import Categorical, Float, Numerical
 from neps_core.space.sampling import NUMERIC_PRIOR_STD, categorical_prior_mass
 from neps_core_plugins.bayesian_optimization.acquisition import (
@@ -351,7 +352,10 @@ def _propose(
         batch.accept(prior)
     use_model = observations.n_distinct_targets >= 2
     seed: int | None = None  # the design's, looked up in the history only when it is used
-    for index in range(len(trials) + len(batch.proposals), len(trials) + n):
+    # The design counts trials at the model's fidelity only: a continued multi-fidelity run's
+    # cheaper trials ended it at once (the model started on its one or two full evaluations).
+    started = sum(at_full_fidelity(optimizer.space, trial.config) for trial in trials.values())
+    for index in range(started + len(batch.proposals), started + n):
         if use_model and index >= optimizer.n_initial:
             _model_proposals(batch, observations, budget, rng, n - len(batch.proposals))
             break

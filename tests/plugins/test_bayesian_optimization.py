@@ -177,6 +177,19 @@ def test_an_unseeded_design_is_one_sequence_across_calls_and_workers(tmp_path: A
     assert sorted(math.floor(8 * x) for x in xs) == list(range(8)), xs
 
 
+def test_a_continued_multi_fidelity_run_gets_its_initial_design() -> None:
+    # Its cheaper trials counted toward the design: the model started on the one or two
+    # trials at the maximum fidelity.
+    space = neps.PipelineSpace({"x": neps.Float(0.0, 1.0), "e": neps.IntegerFidelity(1, 27)})
+    cheap = [make_trial(i, {"x": i / 40, "e": 1}, objective=i / 40) for i in range(1, 39)]
+    full = [make_trial(39, {"x": 0.2, "e": 27}, objective=0.5)]
+    full.append(make_trial(40, {"x": 0.7, "e": 27}, objective=0.9))
+    history = history_of([*cheap, *full])
+    optimizer = bo(space, initial_design_size=6)
+    proposals = optimizer.ask(history, history.budget(), 3)
+    assert all("bo_design_seed" in p.metadata for p in proposals), proposals
+
+
 def test_ndim_initial_design_has_one_configuration_per_dimension() -> None:
     assert bo(SQUARE, initial_design_size="ndim").n_initial == 2
     assert bo(MIXED, initial_design_size="ndim").n_initial == len(MIXED.searchable)
