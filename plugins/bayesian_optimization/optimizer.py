@@ -147,6 +147,7 @@ class BayesianOptimization(Optimizer):
         # The initial design is one scrambled sequence per run; without a seed, NumPy's global
         # state picks it (so np.random.seed applies), once per optimizer instance.
         self.design_seed = int(np.random.randint(0, 2**31 - 1)) if seed is None else int(seed)
+        self.warned_of_design_seed = False  # a seed other than the run's design's (design.py)
 
     @property
     def n_initial(self) -> int:

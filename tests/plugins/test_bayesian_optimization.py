@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import logging
 import math
 from collections.abc import Mapping
 from typing import Any, ClassVar
@@ -175,6 +176,34 @@ def test_an_unseeded_design_is_one_sequence_across_calls_and_workers(tmp_path: A
         )
     xs = [c["x"] for c in (neps.load_config(root, str(i)) for i in range(1, 9))]
     assert sorted(math.floor(8 * x) for x in xs) == list(range(8)), xs
+
+
+def test_a_run_continued_with_another_seed_draws_its_design_from_it(
+    tmp_path: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The seed the design's trials recorded won silently: a continuation given seed=5
+    # repeated the design of seed 3, so the user's seed changed nothing the design drew.
+    def evaluate(x: float) -> float:
+        return 1.0  # constant: the model never starts, the whole run is the design
+
+    def run(root: Any, seed: int, evaluations: int) -> list[float]:
+        neps.run(
+            evaluate,
+            {"x": neps.Float(0.0, 1.0)},
+            root_directory=root,
+            optimizer=("bayesian_optimization", {"initial_design_size": 8}),
+            evaluations_to_spend=evaluations,
+            seed=seed,
+        )
+        return [neps.load_config(root, str(i))["x"] for i in range(1, evaluations + 1)]
+
+    run(tmp_path / "continued", 3, 4)
+    with caplog.at_level(logging.WARNING):
+        continued = run(tmp_path / "continued", 5, 8)
+    assert continued[4:] == run(tmp_path / "seed5", 5, 8)[4:]
+    warned = [r.getMessage() for r in caplog.records if "Sobol sequence" in r.getMessage()]
+    assert len(warned) == 1, warned
+    assert "seed 3" in warned[0] and "seed is 5" in warned[0], warned
 
 
 def test_a_continued_multi_fidelity_run_gets_its_initial_design() -> None:
