@@ -42,9 +42,9 @@ def design_seed(optimizer: BayesianOptimization, trials: Mapping[str, Trial]) ->
     """The seed of the run's Sobol design: the one its trials recorded, else the optimizer's.
 
     A seed given to this call (``run(seed=...)``) that differs from the recorded one wins for
-    the design's new points, as it does for every other draw (the recorded one won silently:
-    a continuation given another seed repeated the first seed's design). It is warned about
-    once, naming both seeds, since the design stops being one even sequence.
+    the design's new points, as it does for every other draw, so that a continuation given
+    another seed does not repeat the first seed's design. It is warned about once, naming
+    both seeds, since the design stops being one even sequence.
     """
     recorded = next(filter(_is_seed, (t.metadata.get(DESIGN_SEED) for t in trials.values())), None)
     if recorded is None or optimizer.seed is None or recorded == optimizer.seed:
