@@ -2,7 +2,9 @@
 
 One rule for ``run()``, the functions reading a run back, run configs and the CLI: ``~`` and
 ``~name`` are expanded, ``$VARIABLES`` are left as written, and a ``~name`` whose home cannot
-be found is a ``SettingsError`` naming the setting (pathlib raises a bare ``RuntimeError``).
+be found is a ``SettingsError`` naming the setting (pathlib raises a bare ``RuntimeError``),
+and so is a NUL character, which no file system allows (the OS call failed with a bare
+``ValueError: embedded null byte`` that named neither the setting nor the path).
 """
 
 from __future__ import annotations
@@ -20,6 +22,10 @@ def user_path(value: Any, setting: str) -> Path:
     if not isinstance(value, str | os.PathLike):
         raise SettingsError(f"{setting} must be a path, got {value!r}")
     path = Path(value)
+    if "\x00" in str(path):
+        raise SettingsError(
+            f"{setting} {str(value)!r}: a path cannot contain a NUL character ('\\x00')"
+        )
     try:
         return path.expanduser()
     except RuntimeError:

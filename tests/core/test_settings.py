@@ -728,6 +728,32 @@ def test_an_unknown_users_home_is_an_error_naming_the_setting(tmp_path: Path, re
         PATH_READERS[reader]("~neps_core_no_such_user/x")
 
 
+@pytest.mark.parametrize("reader", sorted(PATH_READERS))
+def test_a_nul_character_in_a_path_is_an_error_naming_the_setting(
+    tmp_path: Path, reader: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # run() failed with a bare 'ValueError: embedded null byte' from deep in the storage
+    # (the CLI printed only that), the readers with a FileNotFoundError of a mangled path.
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(
+        neps.SettingsError,
+        match=r"^(root_directory|path_or_root|source_root|path) 'runs\\x00x[^']*': a path "
+        r"cannot contain a NUL character",
+    ):
+        PATH_READERS[reader]("runs\x00x")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_nul_character_in_a_run_configs_root_directory_names_file_and_key(
+    tmp_path: Path,
+) -> None:
+    config = tmp_path / "run.yaml"
+    config.write_text('root_directory: "runs\\0x"\n', encoding="utf-8")
+    named = re.escape(f"{config}: root_directory 'runs\\x00x': a path cannot contain a NUL")
+    with pytest.raises(neps.SettingsError, match=f"^{named}"):
+        load_run_config(config)
+
+
 def test_an_unknown_users_home_in_a_run_config_or_plots_folder_is_named(tmp_path: Path) -> None:
     with pytest.raises(neps.SettingsError, match=r"^output_dir '~neps_core_no_such_user/p"):
         neps.plot(tmp_path, output_dir="~neps_core_no_such_user/plots")
