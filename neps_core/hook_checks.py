@@ -1,8 +1,10 @@
 """Hooks that neps_core would never call, or whose body never runs: a misspelt name, a hook
-without ``@hookimpl``, or one written ``async def`` (or as a generator).
+without ``@hookimpl``, one written ``async def`` (or as a generator), or an observer hook
+written as a wrapper (refused only when first called, an observer of ``neps_trial_sampled``
+failed the run after its first trial was created, leaving it pending in the user's root).
 
 pluggy ignores the first two without a word (its ``check_pending`` finds only misspelt ones,
-across all plugins, and only the first), and calls the last without running what the call
+across all plugins, and only the first), and calls the third without running what the call
 returns: the plugin then silently does nothing.
 """
 
@@ -15,6 +17,8 @@ from typing import Any
 
 import pluggy
 
+from neps_core.hookspecs import OBSERVER_HOOKS
+
 
 def hook_mistakes(manager: pluggy.PluginManager, plugin: object) -> list[str]:
     """What is wrong with ``plugin``'s hooks, each a phrase that follows the plugin's name."""
@@ -25,6 +29,7 @@ def hook_mistakes(manager: pluggy.PluginManager, plugin: object) -> list[str]:
         _unknown_hooks(manager, plugin, specified),
         _unmarked_hooks(manager, plugin, specified),
         _unrun_hooks(manager, plugin),
+        _wrapped_observers(manager, plugin),
     ]
     return [mistake for mistake in mistakes if mistake]
 
@@ -84,6 +89,27 @@ def _unrun_hooks(manager: pluggy.PluginManager, plugin: object) -> str:
         f"implements {', '.join(unrun)}, which neps_core calls without running the coroutine "
         "or generator the call returns: the hook's body never runs; write hooks as plain "
         "functions (`def`, no `yield`), calling asyncio.run(...) inside one for asynchronous work"
+    )
+
+
+def _wrapped_observers(manager: pluggy.PluginManager, plugin: object) -> str:
+    """Observer hooks marked ``wrapper=True`` (or ``hookwrapper=True``): neps_core calls each
+    observer on its own, so that every one hears each event even when another raises, and a
+    wrapper has nothing to wrap."""
+    wrapped = sorted(
+        caller.name
+        for caller in manager.get_hookcallers(plugin) or ()
+        if caller.name in OBSERVER_HOOKS
+        for implementation in caller.get_hookimpls()
+        if implementation.plugin is plugin
+        and (implementation.wrapper or implementation.hookwrapper)
+    )
+    if not wrapped:
+        return ""
+    return (
+        f"implements the observer hook(s) {', '.join(map(repr, wrapped))} as a hook wrapper: "
+        "observer hooks are called one by one (each is told even when another raises), so "
+        "there is nothing to wrap; write them as plain @neps_core.hookimpl functions"
     )
 
 

@@ -39,6 +39,11 @@ PROJECT_NAME = "neps_core"
 hookspec = pluggy.HookspecMarker(PROJECT_NAME)
 hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
 
+#: The observation hooks below, each implementation called on its own (``Plugins.notify``).
+OBSERVER_HOOKS = frozenset(
+    {"neps_run_started", "neps_trial_sampled", "neps_trial_finished", "neps_run_finished"}
+)
+
 
 # -- registration ------------------------------------------------------------------------------
 @hookspec

@@ -159,14 +159,35 @@ def test_every_observer_hears_the_end_of_the_run_when_one_raises(neps_run: Run) 
     assert "second observer fails" in notes[1]
 
 
-def test_an_observer_hook_wrapper_is_refused_with_the_reason(neps_run: Run) -> None:
-    class Timing:
-        @neps.hookimpl(wrapper=True)
-        def neps_run_started(self, run: RunContext) -> Any:
-            return (yield)
+class WrapsRunStart:
+    @neps.hookimpl(wrapper=True)
+    def neps_run_started(self, run: RunContext) -> Any:
+        return (yield)
 
-    with pytest.raises(TypeError, match=r"neps_run_started of .*Timing' is a hook wrapper"):
-        neps_run(evaluations_to_spend=1, plugins=[Timing()])
+
+class WrapsTrialSampled:
+    @neps.hookimpl(wrapper=True)
+    def neps_trial_sampled(self, run: RunContext, trial: neps.Trial) -> Any:
+        return (yield)
+
+
+@pytest.mark.parametrize(
+    ("wrapping", "hook"),
+    [(WrapsRunStart, "neps_run_started"), (WrapsTrialSampled, "neps_trial_sampled")],
+)
+def test_an_observer_hook_wrapper_is_refused_before_the_run_starts(
+    neps_run: Run, neps_root: Path, wrapping: type, hook: str
+) -> None:
+    """Refused only when first called, a wrapped ``neps_trial_sampled`` failed the run after
+    its first trial was created, leaving it pending in a new root."""
+    with pytest.raises(pluggy.PluginValidationError) as caught:
+        neps_run(evaluations_to_spend=1, plugins=[wrapping()])
+    assert str(caught.value).endswith(
+        f"{wrapping.__name__}' implements the observer hook(s) '{hook}' as a hook wrapper: "
+        "observer hooks are called one by one (each is told even when another raises), so "
+        "there is nothing to wrap; write them as plain @neps_core.hookimpl functions"
+    )
+    assert not neps_root.exists()
 
 
 # -- registration hooks of plugins passed to run() ------------------------------------------------
