@@ -248,7 +248,8 @@ class RunSettings:
         if unknown and "searcher" in kwargs:
             settings = _searcher_options(settings, unknown, known)
         elif unknown:
-            raise SettingsError(_unknown_settings_message(unknown, known))
+            message = _unknown_settings_message(unknown, known)
+            raise SettingsError(message + _optimizer_options_hint(unknown, known, settings))
         optimizer = settings["optimizer"] = called_with_the_space(  # NePS's partial or lambda
             settings.get("optimizer", "auto"), settings.get("pipeline_space"), optimizer_spec
         )
@@ -327,6 +328,22 @@ def _searcher_options(
     )
     settings["optimizer"] = ComponentSpec(spec.name, {**spec.options, **given})
     return settings
+
+
+def _optimizer_options_hint(
+    unknown: list[str], known: set[str], settings: Mapping[str, Any]
+) -> str:
+    """Where options of a named optimizer go: ``run(optimizer="hyperband", eta=2)`` reads as
+    NePS's older ``searcher="hyperband", eta=2``, which this refuses without ``searcher=``."""
+    optimizer = settings.get("optimizer")
+    options = [key for key in unknown if key not in REMOVED and not _close_setting(key, known)]
+    if not isinstance(optimizer, str) or not options:
+        return ""
+    spelled = ", ".join(f"{key!r}: ..." for key in options)
+    return (
+        ". If they are options of the optimizer, give them with it: "
+        f"optimizer=({optimizer!r}, {{{spelled}}})"
+    )
 
 
 def _unknown_settings_message(unknown: list[str], known: set[str]) -> str:

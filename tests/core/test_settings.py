@@ -154,6 +154,19 @@ def test_unknown_setting_is_named(root: Path) -> None:
     assert not root.exists()
 
 
+def test_an_optimizer_option_given_beside_optimizer_names_where_it_goes(root: Path) -> None:
+    """NePS's older run(searcher="hyperband", eta=2) written with optimizer=: the error shows
+    the (name, options) form; a misspelled run setting beside it gets no such hint."""
+    with pytest.raises(ValueError, match=re.escape("optimizer=('hyperband', {'eta': ...})")):
+        neps.run(_objective, SPACE, root_directory=root, optimizer="hyperband", eta=2)
+    with pytest.raises(ValueError, match="evaluations_to_spnd") as caught:
+        neps.run(
+            _objective, SPACE, root_directory=root, optimizer="hyperband", evaluations_to_spnd=2
+        )
+    assert "options of the optimizer" not in str(caught.value)
+    assert not root.exists()
+
+
 def test_evaluate_pipeline_must_be_callable(root: Path) -> None:
     with pytest.raises(ValueError, match="evaluate_pipeline"):
         neps.run(
