@@ -103,7 +103,7 @@ def format_status(data: dict[str, Any]) -> str:
         shown = best.get("pipeline") or best["config"]
         lines += [f"  {name}: {_value_text(value)}" for name, value in shown.items()]
     elif data["pareto_front"]:
-        lines.append(f"Pareto front: {len(data['pareto_front'])} trials")
+        lines.append(f"Pareto front: {len(data['pareto_front'])} trial(s)")
         lines += [
             f"  trial {p['trial_id']}: {p['objective_to_minimize']}" for p in data["pareto_front"]
         ]
