@@ -43,6 +43,12 @@ def copy_budgets(source: Path, destination: Path) -> None:
         write_atomic(Path(destination) / BUDGET_FILE, dump_yaml(budgets))
 
 
+def budgets_recorded(root: Path) -> bool:
+    """Whether the run's budgets are recorded: runs of versions before ``budget.yaml`` have
+    none, so their workers' budgets are unknown (not "none")."""
+    return (Path(root) / BUDGET_FILE).is_file()
+
+
 def recorded_budgets(root: Path) -> dict[str, Any]:
     """The recorded budgets, as ``history.budget()`` keyword arguments (empty if none)."""
     path = Path(root) / BUDGET_FILE

@@ -14,7 +14,7 @@ from typing import Any
 
 import attrs
 
-from neps_core.budget_file import BUDGET_KEYS, record_budgets, recorded_budgets
+from neps_core.budget_file import BUDGET_KEYS, budgets_recorded, record_budgets, recorded_budgets
 from neps_core.components import (
     build_evaluator,
     build_optimizer,
@@ -293,11 +293,17 @@ def _warn_if_joining_with_other_budgets(settings: RunSettings, history: TrialHis
     now, interval = time.time(), settings.heartbeat_interval
     if not live_trials(history, now, settings.stale_after, present, heartbeat_interval=interval):
         return
+    if before:
+        others = f"run with {before}"
+    elif budgets_recorded(settings.root_directory):
+        others = "run with none"
+    else:  # a run of a version that did not record them: unknown, not "none"
+        others = "have budgets that were not recorded (the run was started by an older version)"
     logger.warning(
-        "This worker joins the run in %s with budgets %s while its other workers run with %s: "
+        "This worker joins the run in %s with budgets %s while its other workers %s: "
         "each worker stops when the run reaches its own, and status reports this worker's "
         "(give every worker the same budgets)",
         settings.root_directory,
         mine or "none",
-        before or "none",
+        others,
     )

@@ -785,3 +785,21 @@ def test_a_worker_whose_next_trial_does_not_fit_does_not_wait_for_a_suspended_on
     assert other.returncode == 0, other.stderr  # it ended (before: waited past the timeout)
     assert "(paused?) and keeps it" in other.stderr
     assert neps.status(root).counts["success"] == 2  # trials 1 and 3; trial 2 stays the held's
+
+
+def test_a_worker_joining_a_run_without_recorded_budgets_is_not_told_they_had_none(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Runs of versions before budget.yaml record no budgets: a worker joining one whose
+    # killed worker ran with 40 evaluations was told its other workers "run with none".
+    root = tmp_path / "run"
+    space = {"x": neps.Float(0.0, 1.0)}
+    client = neps.AskAndTell(space, root_directory=root, evaluations_to_spend=40)
+    assert client.ask() is not None  # another worker's trial, still running
+    (root / "budget.yaml").unlink()  # as an older version left the run
+    with caplog.at_level("WARNING", logger="neps_core"):
+        neps.run(lambda x: x, space, root_directory=root, evaluations_to_spend=3)
+    client.close()
+    assert "joins the run" in caplog.text
+    assert "run with none" not in caplog.text
+    assert "have budgets that were not recorded (the run was started by an older" in caplog.text
