@@ -48,6 +48,9 @@ class Journal:
         self._writer: BinaryIO | None = None
         self._pid = os.getpid()  # the process that opened _reader and _writer
         self._identity: tuple[int, int] | None = None  # (device, inode) of the file read so far
+        #: The incomplete last line the last ``read_new`` found (a torn write, or one in
+        #: progress), which only a writer may repair; ``None`` when the file ended cleanly.
+        self.unfinished_tail: bytes | None = None
 
     def read_new(self) -> Iterator[tuple[int, dict[str, Any]]]:
         """Records appended since the last call, each with its line number (for errors).
@@ -74,6 +77,7 @@ class Journal:
             self._line_number += len(lines)
             pending = pending[end:]
         last = _whole_record(pending)
+        self.unfinished_tail = pending if pending and last is None else None
         if last is not None:
             yield self._line_number + 1, last
 

@@ -77,6 +77,7 @@ class DiskStorage(Storage):
         )
         self._history = TrialHistory()
         self._files = TrialFiles(self.root_directory)  # see _restore_missing_views
+        self._tail_reported: bytes | None = None  # warned about once (see sync)
 
     # -- run info ---------------------------------------------------------------------------
     def initialize(self, info: RunInfo) -> RunInfo:
@@ -128,7 +129,37 @@ class DiskStorage(Storage):
         # Threads sharing this instance (one AskAndTell client) share the journal's offset and
         # the history: one reading while another read or appended parsed half lines.
         with self._journal.lock.among_threads():
-            return self._read_new()
+            history = self._read_new()
+            tail = self._journal.unfinished_tail
+            return history if tail is None else self._as_recovery_gives(tail, history)
+
+    def _as_recovery_gives(self, tail: bytes, history: TrialHistory) -> TrialHistory:
+        """``history`` as the next write's repair of the journal's torn ``tail`` will make it.
+
+        A reader may not repair the file (``status`` is read-only, and the line may be a write
+        in progress), but should not show a finished trial as running until somebody writes:
+        the trial's final version is read from its files as ``_recover_torn`` will, into a
+        copy (the history itself must keep the journal's version, for that recovery to run).
+        """
+        if tail != self._tail_reported:
+            self._tail_reported = tail
+            logger.warning(
+                "%s ends in an incomplete record of %d bytes (a write killed midway, or one "
+                "in progress); the next write to the run repairs it",
+                self._journal.path,
+                len(tail),
+            )
+        trial_id = trial_id_of(tail)
+        if trial_id is None:
+            return history
+        directory = self.trial_directory(trial_id)
+        trial = recover_torn_trial(trial_id, history, directory, self.converter)
+        if trial is None:
+            return history
+        recovered = TrialHistory()
+        for kept in history.values():
+            recovered.put(trial if kept.id == trial.id else kept)
+        return recovered
 
     def _read_new(self) -> TrialHistory:
         beats = PendingHeartbeats()

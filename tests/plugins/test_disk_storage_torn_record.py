@@ -110,3 +110,21 @@ def test_files_that_do_not_fit_the_torn_trial_are_not_taken(
     assert done.returncode == 0, done.stderr
     assert "was not recovered" in done.stderr and reason in done.stderr
     assert neps.status(root).counts["crashed"] == 1
+
+
+def test_status_shows_what_the_repair_will_give_without_writing(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    root = tmp_path / "run"
+    _run(root, 3)
+    _tear_last_line(root)
+    torn = _journal(root).read_bytes()
+
+    status = neps.status(root)
+    assert status.counts["success"] == 3
+    assert status.counts.get("evaluating", 0) == 0
+    assert "ends in an incomplete record" in caplog.text
+    assert _journal(root).read_bytes() == torn  # a read repairs nothing
+    done = _clean(root)  # the repair the read foresaw
+    assert done.returncode == 0, done.stderr
+    assert neps.status(root).counts["success"] == 3
