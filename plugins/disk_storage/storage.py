@@ -27,12 +27,14 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import cattrs
+import yaml
 
 from neps_core.errors import StorageError
 from neps_core.history import TrialHistory
 from neps_core.interfaces import Change, Storage, TrialFiles, damaged_trial
 from neps_core.models import RunInfo, Trial, TrialState
 from neps_core.serialization import (
+    describe_yaml_error,
     dump_yaml,
     read_yaml,
     structure_error_text,
@@ -95,6 +97,12 @@ class DiskStorage(Storage):
             data = read_yaml(path)
         except FileNotFoundError:
             return None
+        except yaml.YAMLError as error:  # PyYAML's own message spans four lines
+            raise StorageError(
+                f"{path} is damaged: not valid YAML ({describe_yaml_error(error)}); it records "
+                "the space and optimizer the run was started with: restore it (from a copy of "
+                "the run), or start over with overwrite_root_directory=True"
+            ) from None
         except Exception as error:
             raise StorageError(f"Could not read {path}: {error}") from error
         self._refuse_a_lost_journal()

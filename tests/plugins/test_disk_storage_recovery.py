@@ -103,6 +103,27 @@ def test_an_empty_run_info_file_is_named_empty(tmp_path: Path, text: str) -> Non
         neps.status(root)
 
 
+def test_a_damaged_run_info_file_is_one_line_naming_it_the_place_and_a_way_out(
+    tmp_path: Path,
+) -> None:
+    root = tmp_path / "run"
+    _run(root, 2)
+    (root / "run_info.yaml").write_text("space:\n  x: [1, 2\noptimizer: random\n")
+    done = subprocess.run(
+        [sys.executable, "-m", "neps_core.cli", "status", str(root)],
+        capture_output=True,
+        text=True,
+        env=child_environment(),
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode != 0
+    error = done.stderr.splitlines()[0]
+    assert error.startswith(f"neps-core: error: {root / 'run_info.yaml'} is damaged")
+    assert "line 3, column 10" in error and "overwrite_root_directory=True" in error
+    assert "<unicode string>" not in done.stderr
+
+
 @contextlib.contextmanager
 def _small_tmpfs(directory: Path, size: str) -> Iterator[bool]:
     """Mount a tmpfs of ``size`` on ``directory``; yields False where mounting is not allowed."""
