@@ -64,6 +64,17 @@ def create_database_file(path: Path) -> None:
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
 
 
+def holds_no_run(path: Path, root_directory: Path) -> StorageError:
+    """The error for a database file without a run in it, saying what the file is."""
+    size = path.stat().st_size
+    what = "an empty file" if size == 0 else f"an SQLite database of {size} bytes"
+    return StorageError(
+        f"{path} is {what} that holds no run: the process creating the run was killed "
+        "before it stored the run's settings (or is storing them now). run() on "
+        f"{root_directory} sets it up; or delete the file"
+    )
+
+
 def identify(database: Path, root_directory: Path) -> Opened:
     """What the database and the root are now, to tell later that one was deleted or replaced
     (a root directory missing at first is not recorded)."""

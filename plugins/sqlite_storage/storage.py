@@ -48,6 +48,7 @@ from neps_core_plugins.sqlite_storage.location import (
     Opened,
     absolute_url,
     create_database_file,
+    holds_no_run,
     identify,
     refuse_any_gone,
 )
@@ -181,6 +182,15 @@ class SQLiteStorage(Storage):
         self._write_configs([*trials, *looked_at])
         return trials
 
+    def exists(self) -> bool:
+        """Whether the run was started; an error for a database file that holds none, which
+        only a creator killed before storing the run's settings (or storing them now) leaves."""
+        if super().exists():
+            return True
+        if not self.path.is_file():
+            return False
+        raise holds_no_run(self.path, self.root_directory)
+
     def missing_file(self) -> Path | None:
         return None if self.path.exists() else self.path
 
@@ -213,22 +223,24 @@ class SQLiteStorage(Storage):
         if create:
             create_database_file(self.path)
         try:
-            connection, writable = self._open(str(self.path)), True
+            opened, writable = self._open(str(self.path), create=create), True
         except StorageError as error:
             if create or not _has_code(error.__cause__, _UNWRITABLE_CODES, "unable to open"):
                 raise
-            connection, writable = self._open_read_only(), False
+            opened, writable = self._open_read_only(), False
+        if opened is None:  # a database without the schema is read as holding no run
+            return None
         self.close()  # an earlier read-only connection, replaced by a writable one
-        self._connection, self._writable = connection, writable
-        return connection
+        self._connection, self._writable = opened, writable
+        return opened
 
-    def _open_read_only(self) -> sqlite3.Connection:
+    def _open_read_only(self) -> sqlite3.Connection | None:
         """SQLite opens a read-only WAL database only if its ``-shm`` exists or can be created
         (https://www.sqlite.org/wal.html); else ``immutable=1``, which ignores the WAL, so only
         while no WAL holds changes the database file lacks."""
         uri = self.path.resolve().as_uri()
         try:
-            return self._open(f"{uri}?mode=ro", uri=True)
+            return self._open(f"{uri}?mode=ro", uri=True, create=False)
         except StorageError as error:
             wal = Path(f"{self.path}-wal")
             if not _has_code(error.__cause__, _UNWRITABLE_CODES, "unable to open"):
@@ -238,10 +250,11 @@ class SQLiteStorage(Storage):
                     f"{error}; {wal} holds changes that SQLite reads only with write access to "
                     f"{self.path.parent}: copy the run to a writable place and read it there"
                 ) from error
-        return self._open(f"{uri}?mode=ro&immutable=1", uri=True)
+        return self._open(f"{uri}?mode=ro&immutable=1", uri=True, create=False)
 
-    def _open(self, target: str, *, uri: bool = False) -> sqlite3.Connection:
-        """A new connection to ``target`` with the schema checked (and created if missing)."""
+    def _open(self, target: str, *, create: bool, uri: bool = False) -> sqlite3.Connection | None:
+        """A new connection to ``target`` with the schema checked; a missing schema is created
+        for a write (``create``), and is ``None`` for a read, which must change nothing."""
         try:
             connection = sqlite3.connect(
                 target,
@@ -256,26 +269,33 @@ class SQLiteStorage(Storage):
             ) from error
         self._opened = identify(self.path, self.root_directory)
         try:
-            self._prepare(connection)
+            prepared = self._prepare(connection, create=create)
         except BaseException as error:
             connection.close()
             if isinstance(error, sqlite3.Error):
                 raise self.error("open the run", error) from error
             raise
+        if not prepared:
+            connection.close()
+            return None
         return connection
 
-    def _prepare(self, connection: sqlite3.Connection) -> None:
-        """Check the schema version, creating the schema (in WAL mode) for a new database."""
+    def _prepare(self, connection: sqlite3.Connection, *, create: bool) -> bool:
+        """Check the schema version, creating the schema (in WAL mode) for a new database if
+        ``create``; whether the database has the schema now."""
         synchronous = f"PRAGMA synchronous = {'FULL' if self.fsync else 'NORMAL'}"
         self._retrying(lambda: connection.execute(synchronous), "set the sync mode")
         version = self._retrying(lambda: schema_version(connection, self.path), "read the schema")
         if version is None:
+            if not create:
+                return False
             self._retrying(lambda: enable_wal(connection), "enable WAL mode")
             with self._write_transaction(connection):
                 version = schema_version(connection, self.path)
                 if version is None:  # another process may have created it meanwhile
                     version = create_schema(connection)
         refuse_an_unknown_version(version, self.path)
+        return True
 
     # -- transactions and retries -----------------------------------------------------------
     @contextlib.contextmanager

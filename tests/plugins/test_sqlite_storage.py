@@ -34,6 +34,7 @@ from neps_core.migration import migrate_run
 from neps_core.models import Report, RunInfo, Trial, TrialState
 from neps_core.plugin_manager import load_plugins
 from neps_core.testing import StorageContract
+from neps_core.testing._storage_workers import child_environment
 from neps_core_plugins.sqlite_storage import SQLiteStorage, database_path
 from neps_core_plugins.sqlite_storage.location import absolute_url
 
@@ -90,6 +91,37 @@ def test_a_missing_database_is_an_empty_run_and_is_not_created(root: Path) -> No
     assert len(storage.sync()) == 0
     assert not storage.exists()
     assert not (root / "run.db").exists()
+
+
+def test_status_of_a_run_whose_creator_was_killed_names_the_empty_database_unchanged(
+    tmp_path: Path,
+) -> None:
+    """A 0-byte run.db (its creator killed at once) stays 0 bytes: a read creates no tables."""
+    root = tmp_path / "run"
+    space = {"x": neps.Float(0.0, 1.0)}
+    neps.run(lambda x: x, space, root_directory=root, evaluations_to_spend=1, storage="sqlite")
+    database = root / "run.db"
+    database.write_bytes(b"")  # as its creator left it, before any trial
+    shutil.rmtree(root / "configs")
+    for suffix in ("-wal", "-shm"):
+        Path(f"{database}{suffix}").unlink(missing_ok=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "neps_core.cli", "status", str(root)],
+        capture_output=True,
+        text=True,
+        env=child_environment(),
+        check=False,
+    )
+    assert done.returncode != 0
+    assert f"{database} is an empty file that holds no run" in done.stderr
+    assert database.stat().st_size == 0
+    with pytest.raises(StorageError, match="is an empty file that holds no run"):
+        neps.status(root)
+    assert database.stat().st_size == 0
+    summary = neps.run(
+        lambda x: x, space, root_directory=root, evaluations_to_spend=1, storage="sqlite"
+    )
+    assert summary.counts["success"] == 1  # run() sets it up
 
 
 def test_new_trials_get_a_folder_with_their_config(
