@@ -168,11 +168,8 @@ def _reserved(destination: Path, source: Path) -> Iterator[None]:
     Raises:
         MigrationError: Another process holds or used ``destination``; nothing is removed.
     """
-    try:
-        destination.mkdir(parents=True)
-        created = True
-    except FileExistsError:
-        created = False
+    created = _missing_directories(destination)
+    destination.mkdir(parents=True, exist_ok=True)
     try:
         lock = lock_for_migration(destination)
     except BlockingIOError:
@@ -184,14 +181,25 @@ def _reserved(destination: Path, source: Path) -> Iterator[None]:
         except BaseException:
             _remove_partial(destination)
             (destination / MIGRATION_MARKER).unlink(missing_ok=True)  # not to hide the error
-            if created:
-                with contextlib.suppress(OSError):  # someone else's file arrived meanwhile
-                    destination.rmdir()
+            with contextlib.suppress(OSError):  # someone else's file arrived meanwhile
+                for directory in created:  # the destination first, then the parents made for it
+                    directory.rmdir()
             raise
         (destination / MIGRATION_MARKER).unlink()  # last: the copy is complete
     finally:
         if lock is not None:
             os.close(lock)
+
+
+def _missing_directories(destination: Path) -> list[Path]:
+    """``destination`` and its parents that do not exist yet, deepest first: the ones a failed
+    migration removes again, so that it leaves no empty directories behind."""
+    missing = []
+    for directory in (destination, *destination.parents):
+        if directory.exists():
+            break
+        missing.append(directory)
+    return missing
 
 
 def _mark(destination: Path, source: Path, lock: int | None) -> None:

@@ -34,3 +34,22 @@ def test_a_file_that_cannot_be_copied_names_its_trial_and_why(tmp_path: Path, st
         migrate_run(source, destination, storage=storage)
     assert not destination.exists()
     assert pipe.exists() and len(neps.status(source).trials) == 3
+
+
+def test_a_failed_migration_into_a_new_nested_path_removes_the_parents_it_made(
+    tmp_path: Path,
+) -> None:
+    source = tmp_path / "run"
+    neps.run(
+        _evaluate,
+        {"x": neps.Float(0.0, 1.0)},
+        root_directory=source,
+        evaluations_to_spend=2,
+        optimizer="random_search",
+    )
+    os.mkfifo(source / "configs" / "config_2" / "pipe")
+    (tmp_path / "kept").mkdir()  # there before: stays
+    with pytest.raises(MigrationError, match="is a named pipe"):
+        migrate_run(source, tmp_path / "kept" / "new" / "deeper" / "copy")
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["kept", "run"]
+    assert not any((tmp_path / "kept").iterdir())
