@@ -98,8 +98,9 @@ def clean_run(root_directory: str | Path, *, stale_after: float, dry_run: bool) 
     with open_existing(root) as storage:
         if dry_run:  # only reads: no storage lock, no file created, so a read-only run works
             crash_debris(storage.sync())
-        else:
-            storage.transact(crash_debris)
+        else:  # the storage may record what the trial's files say instead (a lost result)
+            stored = {trial.id: trial.state for trial in storage.transact(crash_debris)}
+            removed[:] = [r for r in removed if stored.get(r.trial_id) is TrialState.CRASHED]
         history = storage.sync()
         awaiting = sum(awaits_result(history[i]) for i in history.ids_in(TrialState.EVALUATING))
     files = tuple(_temporary_files(root, now - stale_after))

@@ -47,7 +47,11 @@ from neps_core_plugins.disk_storage.heartbeats import (
     heartbeat_record,
 )
 from neps_core_plugins.disk_storage.journal import Journal
-from neps_core_plugins.disk_storage.torn_record import recover_torn_trial, trial_id_of
+from neps_core_plugins.disk_storage.torn_record import (
+    ended_attempt,
+    recover_torn_trial,
+    trial_id_of,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -191,7 +195,7 @@ class DiskStorage(Storage):
             if torn is not None:
                 self._recover_torn(torn, history)
             self._restore_missing_views(history)
-            trials = list(change(history))
+            trials = [self._ended_by_its_files(history, t) for t in change(history)]
             if trials:
                 self._journal.append([self._record(history, t) for t in trials])
                 for trial in trials:
@@ -220,6 +224,32 @@ class DiskStorage(Storage):
             directory / "metadata.yaml",
             self._journal.path.with_suffix(".torn"),
         )
+
+    def _ended_by_its_files(self, history: TrialHistory, trial: Trial) -> Trial:
+        """``trial``, or, where it ends an attempt unfinished (a dead worker's, re-queued or
+        CRASHED), the attempt's final version its files hold: the journal line of that result
+        was lost whole, without a torn tail to recover it by (see ``torn_record``). One look
+        at one file per attempt ended by others, which is rare: no cost per sample."""
+        before = history.get(trial.id)
+        if before is None or before.state is not TrialState.EVALUATING:
+            return trial
+        ends = trial.state in (TrialState.PENDING, TrialState.CRASHED)
+        if not ends and trial.attempts == before.attempts:  # its worker's heartbeat or result
+            return trial  # (not re-queued and claimed again in one change)
+        directory = self.trial_directory(trial.id)
+        ended = ended_attempt(before, directory, self.converter)
+        if ended is None:
+            return trial
+        logger.warning(
+            "Recovered the final version (%s) of trial %s from %s and %s: its journal record "
+            "was lost (a crash without fsync?), so it is kept, not %s",
+            ended.state.value,
+            trial.id,
+            directory / "report.yaml",
+            directory / "metadata.yaml",
+            "re-queued" if trial.state is not TrialState.CRASHED else "marked crashed",
+        )
+        return ended
 
     # -- helpers ----------------------------------------------------------------------------
     def _locked(self) -> contextlib.AbstractContextManager[None]:

@@ -1,4 +1,4 @@
-"""A trial's final version whose journal line was torn, recovered from the trial's files.
+"""A trial's final version whose journal line was torn or lost, recovered from its files.
 
 A record reaches the journal before ``report.yaml`` and ``metadata.yaml`` are written, but
 without ``fsync`` a power cut (or a network file system) may keep the files and tear the
@@ -71,6 +71,19 @@ def recover_torn_trial(
             reason,
             current.state.value,
         )
+        return None
+
+
+def ended_attempt(current: Trial, directory: Path, converter: cattrs.Converter) -> Trial | None:
+    """The final version of ``current``'s attempt that its files in ``directory`` hold, if
+    they hold one: its journal line was lost whole (a power cut without ``fsync`` after the
+    files were written). Quiet when they do not fit: they are an earlier attempt's, mostly."""
+    metadata_path = directory / "metadata.yaml"
+    if not metadata_path.is_file():
+        return None
+    try:
+        return _final_version(current, metadata_path, directory / "report.yaml", converter)
+    except NotRecoverable:
         return None
 
 

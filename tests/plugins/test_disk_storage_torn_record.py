@@ -128,3 +128,27 @@ def test_status_shows_what_the_repair_will_give_without_writing(
     done = _clean(root)  # the repair the read foresaw
     assert done.returncode == 0, done.stderr
     assert neps.status(root).counts["success"] == 3
+
+
+def test_a_result_whose_whole_journal_line_was_lost_is_kept_not_evaluated_again(
+    tmp_path: Path,
+) -> None:
+    """The files survived a crash without fsync, the journal's last line did not at all: the
+    trial is not re-queued (to be evaluated again, its report.yaml overwritten)."""
+    root = tmp_path / "run"
+    _run(root, 3)
+    report = root / "configs" / "config_3" / "report.yaml"
+    kept = report.read_text()
+    last = _tear_last_line(root)
+    data = _journal(root).read_bytes()
+    _journal(root).write_bytes(data[: data.rfind(b"\n") + 1])  # no trace of the line left
+    assert neps.status(root).counts["evaluating"] == 1
+
+    done = _clean(root)  # another process: it finds trial 3's worker gone
+    assert done.returncode == 0, done.stderr
+    assert "Recovered the final version (success) of trial 3" in done.stderr
+    assert "so it is kept, not marked crashed" in done.stderr
+    assert "CRASHED" not in done.stdout
+    assert neps.status(root).counts["success"] == 3
+    assert report.read_text() == kept
+    assert _journal(root).read_bytes().endswith(last)
