@@ -21,7 +21,7 @@ from neps_core.code_locations import named_plugins
 from neps_core.component_spec import ComponentSpec, component_spec
 from neps_core.components import build_optimizer, resolve_space, select_optimizer_class
 from neps_core.config import DEFAULT_STALE_AFTER, RunSettings, run_directory
-from neps_core.errors import ObjectiveCountError
+from neps_core.errors import ObjectiveCountError, SettingsError
 from neps_core.history import TrialHistory
 from neps_core.import_call import are_pairs, bind_import_call
 from neps_core.interfaces import Optimizer, Storage
@@ -138,7 +138,11 @@ def _import(
     with open_storage(root, spec, loaded, no_new_run=no_new_run) as opened:
         if new_run is None:
             space = stored_space(opened)
-            assert space is not None  # open_storage refused a new run
+            if space is None:  # its storage.yaml only: a start of the run was stopped
+                raise SettingsError(
+                    f"{no_new_run}: it holds a storage.yaml but no run (a run() or "
+                    "import_trials() starting one there was stopped before storing it)"
+                )
             parsed = _parse_all(pairs, space)
         else:
             space, parsed, built = new_run

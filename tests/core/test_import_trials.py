@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import subprocess
 import sys
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from neps_core.errors import SettingsError, SpaceMismatchError
 from neps_core.history import TrialHistory
 from neps_core.loading import open_existing
 from neps_core.models import Trial, TrialState
+from neps_core.testing._storage_workers import child_environment
 from neps_core_plugins.disk_storage.storage import DiskStorage
 from neps_core_plugins.sqlite_storage import SQLiteStorage
 
@@ -380,3 +382,41 @@ def test_one_plugin_alone_needs_no_list(
         sys.modules.pop("storage_counter")
     assert len(trials) == 3
     assert module.registered
+
+
+_KILLED_AT_THE_RUN_INFO = """
+import os, sys
+def stop(event, args):  # SIGKILL-like: at the write of run_info.yaml, after storage.yaml
+    if event == "open" and ".run_info.yaml" in os.path.basename(str(args[0])):
+        os._exit(9)
+sys.addaudithook(stop)
+import neps_core as neps
+neps.import_trials([({"x": 0.5}, 0.5)], sys.argv[1], pipeline_space={"x": neps.Float(0.0, 1.0)})
+"""
+
+
+def _python(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, *args],
+        capture_output=True,
+        text=True,
+        env=child_environment(),
+        timeout=120,
+        check=False,
+    )
+
+
+def test_a_root_a_killed_import_left_without_its_run_is_named_so_by_every_later_call(
+    tmp_path: Path,
+) -> None:
+    root = tmp_path / "run"
+    assert _python("-c", _KILLED_AT_THE_RUN_INFO, str(root)).returncode == 9
+    assert (root / "storage.yaml").is_file() and not (root / "run_info.yaml").exists()
+    status = _python("-m", "neps_core.cli", "status", str(root))
+    assert status.returncode != 0
+    assert "names the storage 'disk', which holds none" in status.stderr
+    with pytest.raises(SettingsError, match=r"holds a storage\.yaml but no run"):
+        neps.import_trials([({"x": 0.25}, 0.25)], root)  # was a bare AssertionError
+    space = {"x": neps.Float(0.0, 1.0)}
+    imported = neps.import_trials([({"x": 0.25}, 0.25)], root, pipeline_space=space)
+    assert [trial.id for trial in imported] == ["1"]
