@@ -10,13 +10,13 @@ import traceback
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from neps_core.errors import EvaluationTimeoutError
+from neps_core.errors import EvaluationTimeoutError, object_of_type
 from neps_core.evaluation.child_runner import (
     RemoteEvaluationError,
     call_evaluate_pipeline,
     exception_text,
 )
-from neps_core.evaluation.main_script import pickled_error, with_plain_values
+from neps_core.evaluation.main_script import sendable_error, with_plain_values
 from neps_core.evaluation.trial_context import TrialContext
 from neps_core.interfaces import EvaluationOutcome
 
@@ -31,8 +31,9 @@ def call_capturing(
     """Call ``function(**arguments)`` where a scheduler runs it (a dask task, a SLURM job).
 
     Exceptions are returned, not raised, so they reach the core with their own type and
-    traceback instead of as the scheduler's wrapper error; one that cannot be pickled back (or
-    rebuilt: its ``__init__`` takes other arguments) is replaced by a
+    traceback instead of as the scheduler's wrapper error (send them with ``sendable_error``,
+    which rebuilds one whose ``__init__`` takes other arguments without calling it, and read
+    them with :func:`loaded_error`); one that cannot be pickled back at all is replaced by a
     :class:`RemoteEvaluationError` carrying its type and message. A result that cannot be
     pickled fails the trial the same way instead of the scheduler's transfer. ``context``: as
     for :func:`~neps_core.evaluation.child_runner.call_evaluate_pipeline`.
@@ -43,7 +44,7 @@ def call_capturing(
     except BaseException as error:
         trace = traceback.format_exc()
         try:
-            pickle.loads(pickled_error(error))
+            sendable_error(error)
         except Exception:
             error = RemoteEvaluationError(exception_text(error))
         return "error", error, trace, time.perf_counter() - started
@@ -58,6 +59,18 @@ def call_capturing(
             )
             return "error", unsendable, None, time.perf_counter() - started
     return "result", value, None, time.perf_counter() - started
+
+
+def loaded_error(pickled: bytes) -> BaseException:
+    """The exception ``sendable_error`` pickled where ``evaluate_pipeline`` ran; one this
+    process cannot load (its class is not importable here) becomes an error saying so."""
+    try:
+        error = pickle.loads(pickled)
+    except Exception as problem:
+        return RemoteEvaluationError(f"the evaluation's error cannot be read: {problem}")
+    if not isinstance(error, BaseException):
+        return RemoteEvaluationError(f"the evaluation's error is {object_of_type(error)}")
+    return error
 
 
 def outcome_of(

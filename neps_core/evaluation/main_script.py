@@ -25,7 +25,7 @@ import types
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
-from neps_core.errors import object_of_type
+from neps_core.errors import built_without_init, object_of_type
 from neps_core.evaluation.child_runner import SCRIPT_MODULE
 from neps_core.interfaces import EvaluationJob, EvaluationOutcome
 from neps_core.serialization import to_plain
@@ -170,6 +170,16 @@ class _ScriptErrorsByName(pickle.Pickler):
         return NotImplemented
 
 
+class _ErrorsWithoutInit(_ScriptErrorsByName):
+    """Pickles an exception as its class, ``args`` and attributes, rebuilt without calling
+    its ``__init__`` (``built_without_init``)."""
+
+    def reducer_override(self, obj: Any) -> Any:
+        if isinstance(obj, BaseException):
+            return built_without_init, (type(obj), obj.args, vars(obj))
+        return super().reducer_override(obj)
+
+
 def pickled_error(error: BaseException, rules: Mapping[Any, Any] | None = None) -> bytes:
     """``error`` pickled, its class by name if the script defines it; ``rules``: the
     ``dispatch_table`` to pickle by (``copyreg``'s by default)."""
@@ -179,6 +189,27 @@ def pickled_error(error: BaseException, rules: Mapping[Any, Any] | None = None) 
         pickler.dispatch_table = rules
     pickler.dump(error)
     return buffer.getvalue()
+
+
+def pickled_without_init(value: Any) -> bytes:
+    """``value`` pickled with its exceptions rebuilt without their ``__init__``, checked to
+    unpickle (raises if not): ``MyError(code, detail)`` giving ``Exception`` one message
+    pickles by Python's rules but cannot be rebuilt where it is received."""
+    buffer = io.BytesIO()
+    _ErrorsWithoutInit(buffer).dump(value)
+    pickle.loads(buffer.getvalue())
+    return buffer.getvalue()
+
+
+def sendable_error(error: BaseException, rules: Mapping[Any, Any] | None = None) -> bytes:
+    """``error`` pickled by ``rules`` (:func:`pickled_error`) where they rebuild it, else
+    without its ``__init__``; raises if neither loads. How evaluators send an exception back."""
+    pickled = pickled_error(error, rules)
+    try:
+        pickle.loads(pickled)
+    except Exception:
+        return pickled_without_init(error)
+    return pickled
 
 
 def unsendable_job_error(

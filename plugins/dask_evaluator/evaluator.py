@@ -23,7 +23,6 @@ import contextlib
 import copyreg
 import logging
 import os
-import pickle
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -32,9 +31,8 @@ from typing import Any, ClassVar
 import attrs
 
 from neps_core.errors import EvaluationTimeoutError
-from neps_core.evaluation.captured import Captured, call_capturing, outcome_of
-from neps_core.evaluation.child_runner import RemoteEvaluationError
-from neps_core.evaluation.main_script import pickled_error, unimportable_script, unsendable_outcome
+from neps_core.evaluation.captured import Captured, call_capturing, loaded_error, outcome_of
+from neps_core.evaluation.main_script import sendable_error, unimportable_script, unsendable_outcome
 from neps_core.evaluation.trial_context import TrialContext
 from neps_core.interfaces import EvaluationJob, EvaluationOutcome, Evaluator
 from neps_core_plugins.dask_evaluator.settings import DaskSettings
@@ -75,19 +73,15 @@ def evaluate_remotely(
 
 
 def _pickled_by_python(error: BaseException) -> bytes:
-    """``error`` pickled by Python's own rules for exceptions where they rebuild it: the
-    tblib reducers that distributed registers leave out what ``__init__`` sets (``code``)."""
+    """``error`` pickled by Python's own rules for exceptions, or without its ``__init__``
+    where they cannot rebuild it (``sendable_error``): the tblib reducers that distributed
+    registers leave out what ``__init__`` sets (``code``)."""
     python_rules = {
         kind: reducer
         for kind, reducer in copyreg.dispatch_table.items()
         if not (isinstance(kind, type) and issubclass(kind, BaseException))
     }
-    pickled = pickled_error(error, python_rules)
-    try:  # by those rules, a class whose __init__ takes other arguments cannot be rebuilt:
-        pickle.loads(pickled)
-    except Exception:  # then by tblib's (call_capturing checked that they work)
-        return pickled_error(error)
-    return pickled
+    return sendable_error(error, python_rules)
 
 
 def _refuse_an_unimportable_script() -> None:
@@ -332,10 +326,7 @@ class DaskEvaluator(Evaluator):
             )
         (kind, value, trace, duration), worker = task.future.result()
         if kind == "error":  # a pickle of our own worker's, which may still not load here
-            try:
-                value = pickle.loads(value)
-            except Exception as error:
-                value = RemoteEvaluationError(f"the evaluation's error cannot be read: {error}")
+            value = loaded_error(value)
         # Judged by its own time: its clock here may never have started (a silent worker not
         # ended here), or this process was busy past its deadline.
         captured = (kind, value, trace, duration)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import io
 import multiprocessing.connection
 import os
 import pickle
@@ -11,11 +10,11 @@ import time
 import traceback
 from typing import Any
 
-from neps_core.errors import built_without_init
 from neps_core.evaluation.child_runner import RemoteEvaluationError, call_evaluate_pipeline
 from neps_core.evaluation.main_script import (
     only_in_main,
     pickled_by_name,
+    pickled_without_init,
     unsendable_job_error,
     with_plain_values,
 )
@@ -67,7 +66,7 @@ def _send_reply(
 
     An exception is also unpickled here first: one whose ``__init__`` takes other arguments
     than it passes to ``Exception`` pickles fine but cannot be rebuilt in the parent, so it
-    is sent to be rebuilt without its ``__init__`` (``_ErrorsWithoutInit``).
+    is sent to be rebuilt without its ``__init__`` (``pickled_without_init``).
     """
     try:
         payload = pickle.dumps((*reply, duration))
@@ -77,7 +76,7 @@ def _send_reply(
         kind, trial_id, value = reply[:3]
         if kind == "error":
             with contextlib.suppress(Exception):
-                connection.send_bytes(_pickled_without_init((*reply, duration)))
+                connection.send_bytes(pickled_without_init((*reply, duration)))
                 return
         if kind == "result":
             with contextlib.suppress(Exception):
@@ -92,25 +91,6 @@ def _send_reply(
         trace = reply[-1] if kind == "error" else None
         payload = pickle.dumps(("error", trial_id, substitute, trace, duration))
     connection.send_bytes(payload)
-
-
-class _ErrorsWithoutInit(pickle.Pickler):
-    """Pickles an exception as its class, ``args`` and attributes, rebuilt without calling
-    its ``__init__`` (``built_without_init``), as ``sync`` and ``dask`` (through tblib) hand
-    over such an exception itself."""
-
-    def reducer_override(self, obj: Any) -> Any:
-        if isinstance(obj, BaseException):
-            return built_without_init, (type(obj), obj.args, vars(obj))
-        return NotImplemented
-
-
-def _pickled_without_init(reply: tuple[Any, ...]) -> bytes:
-    """``reply`` pickled by ``_ErrorsWithoutInit``, checked to unpickle; raises if not."""
-    buffer = io.BytesIO()
-    _ErrorsWithoutInit(buffer).dump(reply)
-    pickle.loads(buffer.getvalue())
-    return buffer.getvalue()
 
 
 def dumps_job(job: EvaluationJob) -> bytes:

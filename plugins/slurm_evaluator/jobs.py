@@ -13,8 +13,8 @@ from typing import Any, cast
 
 import yaml
 
-from neps_core.evaluation.captured import Captured, call_capturing
-from neps_core.evaluation.child_runner import describe_exception, rebuild_exception
+from neps_core.evaluation.captured import Captured, call_capturing, loaded_error
+from neps_core.evaluation.main_script import sendable_error
 from neps_core.evaluation.trial_context import TrialContext
 from neps_core_plugins.slurm_evaluator.local_groups import lead_own_group
 
@@ -83,14 +83,17 @@ def evaluate_in_job(
     sys.path.extend(entry for entry in search_path if entry not in sys.path)
     function = pickle.loads(payload)
     _publish_script_errors(function)
-    return call_capturing(function, arguments, context)
+    kind, value, trace, duration = call_capturing(function, arguments, context)
+    if kind == "error":  # submitit's pickle cannot rebuild one whose __init__ takes other args
+        value = sendable_error(value)
+    return kind, value, trace, duration
 
 
 def _publish_script_errors(function: Any) -> None:
     """Put the exception classes of the user's script that ``function`` reads (copies, the
     function came by value) into the job's ``__main__``, submitit's runner: there, one it
     raises passes ``call_capturing``'s by-name check instead of becoming a
-    ``RemoteEvaluationError``; :func:`read_result` turns it back into the script's own.
+    ``RemoteEvaluationError``; it is sent by name, so :func:`read_result` loads the script's own.
 
     They are published under the name the check looks up (``__qualname__``, not an alias),
     and found through a ``functools.partial`` or a callable instance too: the script's
@@ -131,8 +134,8 @@ def read_result(job: Any) -> Captured:
     if outcome == "error":  # the job failed around evaluate_in_job, which returns exceptions
         raise utils.FailedJobError(f"SLURM job {job.job_id} failed around the evaluation:\n{value}")
     kind, raised, trace, duration = cast(Captured, value)
-    if kind == "error" and type(raised).__module__ == "__main__":  # a copy of a script's class
-        raised = rebuild_exception(describe_exception(raised))  # the script's own, by name
+    if kind == "error":  # a script's class by name: the script's own, not the job's copy
+        raised = loaded_error(raised)
     return kind, raised, trace, duration
 
 

@@ -443,6 +443,34 @@ def test_an_exception_class_of_the_script_comes_back_as_itself(
     assert "RAISED MyError('boom')" in printed and "STORED MyError: boom" in printed
 
 
+class TwoArgumentError(Exception):
+    """Its ``__init__`` takes other arguments than the one message it gives ``Exception``."""
+
+    def __init__(self, code: int, detail: str) -> None:
+        super().__init__(f"code={code}: {detail}")
+        self.code = code
+
+
+def raise_two_arguments(x: float) -> float:
+    raise TwoArgumentError(7, "custom")
+
+
+def test_an_exception_whose_init_takes_other_arguments_comes_back_as_itself(root: Path) -> None:
+    # submitit's pickle could not rebuild it: RemoteEvaluationError('TwoArgumentError: ...')
+    # reached the user and the trial's record instead (process_pool and dask rebuilt it).
+    with pytest.raises(TwoArgumentError) as caught:
+        _run_slurm(
+            root,
+            function=raise_two_arguments,
+            evaluations_to_spend=1,
+            evaluator={"name": "slurm", "cluster": "local"},
+        )
+    assert (str(caught.value), caught.value.code) == ("code=7: custom", 7)
+    report = yaml.safe_load((root / "configs" / "config_1" / "report.yaml").read_text())
+    assert report["error"] == "TwoArgumentError: code=7: custom"
+    assert 'raise TwoArgumentError(7, "custom")' in report["traceback"]
+
+
 SUBMITIT_PLUGIN = """
 from submitit.local.debug import DebugExecutor
 
