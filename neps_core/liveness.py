@@ -28,7 +28,7 @@ from neps_core.heartbeat import held_by
 from neps_core.history import TrialHistory
 from neps_core.interfaces import Storage
 from neps_core.models import Report, Trial, TrialState
-from neps_core.presence import start_ticks, this_machine, this_process
+from neps_core.presence import start_ticks, this_machine, this_process, works_here
 from neps_core.validators import is_finite_number
 
 logger = logging.getLogger(__name__)
@@ -147,7 +147,10 @@ def _gone(
 
 def _still_present(trial: Trial, present: list[str]) -> bool:
     """Whether the very process that claimed ``trial`` is ``present``: its pid, at its start
-    time (not a reused pid, nor one of another pid namespace), or alive unseen (hidepid)."""
+    time (not a reused pid, nor one of another pid namespace), or alive unseen (hidepid).
+    Of this process, whether the worker that claimed it still works (``works_here``)."""
+    if trial.metadata.get(WORKER_PROCESS) == this_process():
+        return presence.works_here(trial.worker_id)
     _, pid, started = _process_parts(trial.metadata.get(WORKER_PROCESS))
     seen = start_ticks(pid) if pid in present else None
     return seen == started or (seen == "?" and presence.hidden_but_alive(pid))
@@ -282,8 +285,9 @@ def recover_gone_workers(
     it claims (``WORKER_PROCESS``). A trial claimed by another process of this machine that
     is no longer present (its pid, at its start time) belonged to a worker that died
     (SIGKILL, out of memory), whoever else is present: its trial need not wait
-    ``stale_after`` (one recorded in an older form: see ``_gone``). Workers elsewhere are
-    left to the heartbeat check.
+    ``stale_after`` (one recorded in an older form: see ``_gone``); so did one of this
+    process whose worker has ended (``presence.works_here``). Workers elsewhere are left to
+    the heartbeat check.
     """
     me, machine = this_process(), this_machine()  # None off Linux: nothing runs on it
     kernel = str(machine).partition(".")[0]
@@ -292,7 +296,7 @@ def recover_gone_workers(
         for i in history.ids_in(TrialState.EVALUATING)
         if machine
         and _machine_of(history[i]) in (machine, kernel)
-        and history[i].metadata[WORKER_PROCESS] != me
+        and (history[i].metadata[WORKER_PROCESS] != me or not works_here(history[i].worker_id))
         and not awaits_result(history[i])
     ]
     alive = present() if claimed else None  # None: unknown, nobody is gone

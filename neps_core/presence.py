@@ -19,6 +19,7 @@ import errno
 import functools
 import logging
 import os
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Protocol
@@ -181,6 +182,33 @@ def _remove_if_alone(root: Path, descriptor: int | None, *, remove_root: bool) -
             root.rmdir()
     except OSError:  # someone else is present or wrote something: it is their run now
         return
+
+
+_WORKERS_HERE: set[str] = set()  # the run() workers of this process still working
+_WORKERS_HERE_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def working_here(worker_id: str) -> Iterator[None]:
+    """Note ``worker_id`` as a ``run()`` worker of this process while it works.
+
+    A trial this process claimed for a worker that has ended is no one's, though the process
+    is present: one whose result and give-back the storage refused (a full disk for a moment)
+    stayed EVALUATING until the process ended, and a later ``run()`` here took it for a live
+    worker's (``works_here``)."""
+    with _WORKERS_HERE_LOCK:
+        _WORKERS_HERE.add(worker_id)
+    try:
+        yield
+    finally:
+        with _WORKERS_HERE_LOCK:
+            _WORKERS_HERE.discard(worker_id)
+
+
+def works_here(worker_id: str | None) -> bool:
+    """Whether ``worker_id`` is a ``run()`` worker of this process still working."""
+    with _WORKERS_HERE_LOCK:
+        return worker_id in _WORKERS_HERE
 
 
 def this_process() -> str | None:

@@ -123,7 +123,7 @@ def _not_stored(trial_id: str, parsed: ParsedResult) -> str:
     return (
         f"The result of trial {trial_id} ({parsed.state.value}, objective_to_minimize "
         f"{report.objective_to_minimize!r}{cost}) was not stored: the trial stays unfinished, "
-        "to be told again, or evaluated again by a run() once this process has ended"
+        "to be told again, or evaluated again by a later run()"
     )
 
 

@@ -34,7 +34,7 @@ from neps_core.live_summary import LiveSummaryFiles
 from neps_core.liveness import give_back_running, mention_silent_workers, requeue_or_crash
 from neps_core.models import Trial, TrialState
 from neps_core.plugin_checks import returned_list
-from neps_core.presence import present_with_me, this_process
+from neps_core.presence import present_with_me, this_process, working_here
 from neps_core.reporting import judge_outcome, record_result, well_formed_outcomes
 from neps_core.run_context import RunContext, injected_names
 from neps_core.sampler import TrialSampler
@@ -102,7 +102,7 @@ class Worker:
         )
         # save_pipeline_results in this worker's evaluations records through its storage.
         serve = serving(self.context.root_directory, self.context.storage)
-        with heartbeat, self._summary_files, serve:
+        with heartbeat, self._summary_files, serve, working_here(self.settings.worker_id):
             try:
                 self._loop()
             except BaseException as stop:  # Ctrl-C, sys.exit, or an error that ends the run

@@ -461,10 +461,15 @@ def test_a_dead_worker_that_had_this_processs_pid_is_told_apart_by_its_start(
         _running("1", heartbeat=99.0, metadata={liveness.WORKER_PROCESS: earlier_self}),
         _running("2", heartbeat=99.0, metadata={liveness.WORKER_PROCESS: me}),
     )
-    with presence.present_in(tmp_path):
+    with presence.present_in(tmp_path), presence.working_here("w"):  # trial 2's worker
         alive = functools.partial(present_with_me, tmp_path)
         recovered = liveness.recover_gone_workers(history, alive, now=100.0, max_attempts=3)
     assert [(t.id, t.state) for t in recovered] == [("1", TrialState.PENDING)]
+    # Once that worker has ended (its give-back refused, say), its trial is no one's either.
+    with presence.present_in(tmp_path):
+        alive = functools.partial(present_with_me, tmp_path)
+        recovered = liveness.recover_gone_workers(history, alive, now=100.0, max_attempts=3)
+    assert [t.id for t in recovered] == ["1", "2"]
 
 
 def test_a_late_heartbeat_of_a_present_process_is_not_death_but_a_reused_pid_is_no_proof() -> None:
@@ -576,7 +581,7 @@ def test_a_refusal_suggests_waiting_only_for_workers_known_by_their_heartbeat() 
     here = str(presence.this_process())
     local = _running("1", heartbeat=time.time(), metadata={liveness.WORKER_PROCESS: here})
     present = [here.split("/")[1]]
-    with pytest.raises(neps.LiveWorkersError) as refused:
+    with presence.working_here("w"), pytest.raises(neps.LiveWorkersError) as refused:
         live_workers.refuse_if_alive(_history(local), 30.0, "clean it", "--stale-after", present)
     assert "still run on this machine" in str(refused.value)
     assert "wait until" not in str(refused.value)

@@ -37,6 +37,34 @@ def test_the_error_names_the_trial_and_the_result_it_lost(tmp_path: Path, storag
         )
     assert refused.value.__notes__[0] == (
         "The result of trial 1 (success, objective_to_minimize 0.25, cost 2.0) was not "
-        "stored: the trial stays unfinished, to be told again, or evaluated again by a run() "
-        "once this process has ended"
+        "stored: the trial stays unfinished, to be told again, or evaluated again by a later "
+        "run()"
     )
+
+
+@pytest.mark.parametrize("storage", ["disk", "sqlite"])
+def test_a_later_run_of_the_same_process_evaluates_the_unstored_trial_again(
+    tmp_path: Path, storage: str
+) -> None:
+    # The worker could not give the trial back either (the storage refused that too): it
+    # stayed EVALUATING, held by this still-present process, until the process ended; a
+    # later run() here (a notebook, a retry loop) took it for another worker's, and stopped.
+    root = tmp_path / "run"
+    record = root / RECORDS[storage]
+    calls: list[str] = []
+
+    def evaluate(x: float, pipeline_id: str) -> float:
+        calls.append(pipeline_id)
+        if len(calls) == 1:  # refused, as on a full disk, until the run stops
+            shutil.copy(record, tmp_path / "copy")
+            os.replace(tmp_path / "copy", record)
+        return x
+
+    settings = {"storage": storage, "evaluations_to_spend": 1, "optimizer": "random_search"}
+    space = {"x": neps.Float(0.0, 1.0)}
+    with pytest.raises(StorageError):
+        neps.run(evaluate, space, root_directory=root, **settings)
+    assert [t.state for t in neps.status(root).trials] == [neps.TrialState.EVALUATING]
+    summary = neps.run(evaluate, space, root_directory=root, **settings)
+    assert calls == ["1", "1"]
+    assert summary.counts["success"] == 1 and summary.counts["evaluating"] == 0
