@@ -139,11 +139,18 @@ def failure_streak_without_cost(
 
 
 def costless_failure_stop(
-    trials: Mapping[str, Trial], budget: BudgetInfo, cost_budget: str, since: float
+    trials: Mapping[str, Trial],
+    budget: BudgetInfo,
+    cost_budget: str,
+    since: float,
+    *,
+    call_limited: bool = False,
 ) -> str | None:
     """Why a run that only ``cost_budget`` could end stops (``None`` while it may go on):
-    its last trials all failed without a cost, which spends nothing, so it never would."""
-    if {budget.evaluations_to_spend, budget.fidelities_to_spend} != {None}:
+    its last trials all failed without a cost, which spends nothing, so it never would.
+    ``call_limited``: ``max_evaluations_per_run`` or ``max_fidelities_per_run`` ends this
+    call, as the run's evaluation and fidelity budgets do (then the stop names that limit)."""
+    if call_limited or {budget.evaluations_to_spend, budget.fidelities_to_spend} != {None}:
         return None
     streak = failure_streak_without_cost(trials, FAILURE_STREAK_LIMIT, since)
     if not streak:

@@ -251,8 +251,11 @@ class TrialSampler:
         """Whether a streak of failures without a cost stops a run only a cost budget
         (``cost_to_spend`` or ``max_cost_per_run``) could end: they spend nothing, so it
         would loop forever."""
-        cost_budget = self.settings.cost_budget
-        reason = cost_budget and costless_failure_stop(history, budget, cost_budget, self._started)
+        settings, cost_budget = self.settings, self.settings.cost_budget
+        limited = {settings.max_evaluations_per_run, settings.max_fidelities_per_run} != {None}
+        reason = cost_budget and costless_failure_stop(
+            history, budget, cost_budget, self._started, call_limited=limited
+        )
         if not reason:
             return False
         self.stop_reason = reason

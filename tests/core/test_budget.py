@@ -6,6 +6,7 @@ or (as estimated) of ``cost_to_spend`` is not started.
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import sys
@@ -450,6 +451,26 @@ def test_failures_without_a_cost_stop_a_run_only_cost_could_end(
         ignore_errors=True,
     )
     assert (fixed.counts["success"], fixed.budget.used_cost) == (2, 8.0)  # a third overshoots
+
+
+@pytest.mark.parametrize("budget", ["cost_to_spend", "max_cost_per_run"])
+def test_max_evaluations_per_run_ends_a_run_of_failures_without_a_cost_itself(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, budget: str
+) -> None:
+    # The streak stopped it first, saying the cost budget "cannot end this run", though
+    # max_evaluations_per_run would (as evaluations_to_spend, which the streak left alone).
+    caplog.set_level(logging.INFO, logger="neps_core.runtime")
+    summary = neps.run(
+        _always_fails,
+        {"x": neps.Float(0.0, 1.0)},
+        root_directory=tmp_path,
+        ignore_errors=True,
+        max_evaluations_per_run=FAILURE_STREAK_LIMIT + 3,
+        **{budget: 10.0},
+    )
+    assert summary.counts["failed"] == FAILURE_STREAK_LIMIT + 3
+    assert "cannot end this run" not in caplog.text
+    assert "stopped: max_evaluations_per_run reached" in caplog.text
 
 
 def test_failures_with_cost_value_on_error_spend_the_budget(tmp_path: Path) -> None:

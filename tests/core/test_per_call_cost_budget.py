@@ -54,8 +54,7 @@ def test_failures_without_a_cost_stop_a_call_only_its_cost_limit_could_end(
         _always_fails,
         {"x": neps.Float(0.0, 1.0)},
         root_directory=tmp_path,
-        max_cost_per_run=3.0,
-        max_evaluations_per_run=FAILURE_STREAK_LIMIT + 10,  # a safety net, not the stop
+        max_cost_per_run=3.0,  # max_evaluations_per_run would end it (test_budget.py)
         ignore_errors=True,
     )
     assert summary.counts["failed"] == FAILURE_STREAK_LIMIT
