@@ -14,6 +14,7 @@ tracked and only the trial heartbeats protect a run.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import errno
 import functools
@@ -184,7 +185,9 @@ def _remove_if_alone(root: Path, descriptor: int | None, *, remove_root: bool) -
         return
 
 
-_WORKERS_HERE: set[str] = set()  # the run() workers of this process still working
+#: The run() workers of this process still working, counted: two run() calls given one
+#: worker_id (threads) both work until the last ends.
+_WORKERS_HERE: collections.Counter[str] = collections.Counter()
 _WORKERS_HERE_LOCK = threading.Lock()
 
 
@@ -197,18 +200,20 @@ def working_here(worker_id: str) -> Iterator[None]:
     stayed EVALUATING until the process ended, and a later ``run()`` here took it for a live
     worker's (``works_here``)."""
     with _WORKERS_HERE_LOCK:
-        _WORKERS_HERE.add(worker_id)
+        _WORKERS_HERE[worker_id] += 1
     try:
         yield
     finally:
         with _WORKERS_HERE_LOCK:
-            _WORKERS_HERE.discard(worker_id)
+            _WORKERS_HERE[worker_id] -= 1
+            if not _WORKERS_HERE[worker_id]:
+                del _WORKERS_HERE[worker_id]
 
 
 def works_here(worker_id: str | None) -> bool:
     """Whether ``worker_id`` is a ``run()`` worker of this process still working."""
     with _WORKERS_HERE_LOCK:
-        return worker_id in _WORKERS_HERE
+        return worker_id is not None and _WORKERS_HERE[worker_id] > 0
 
 
 def this_process() -> str | None:

@@ -720,3 +720,14 @@ def test_a_heartbeat_that_cannot_open_the_storage_tries_again(
             time.sleep(0.05)
     storage.close()
     assert "could not open the storage" in caplog.text
+
+
+def test_a_worker_id_two_run_calls_share_works_until_both_end() -> None:
+    """Two run() calls of one process (threads) given the same worker_id: the first to end
+    must not make the other's trials look abandoned (and so re-queued while it evaluates)."""
+    with presence.working_here("shared"):
+        with presence.working_here("shared"):
+            assert presence.works_here("shared")
+        assert presence.works_here("shared")
+    assert not presence.works_here("shared")
+    assert not presence.works_here(None)
