@@ -391,9 +391,10 @@ def test_a_worker_beside_a_live_one_reads_the_lock_table_once_not_at_every_sampl
         other.wait()
     assert summary.counts["success"] == 24  # the other worker's trial is left to it
     # Each of the 24 samples saw the other worker's trial; a check at each took 24. The
-    # first sample checks, then one per interval at most (24 instant trials take about 2 s
-    # here, 10 s on a loaded machine).
-    assert 1 <= len(checks) <= 2 + elapsed / liveness.GONE_CHECK_INTERVAL, (elapsed, checks)
+    # first sample checks, then one per interval at most, besides the looks when the budget
+    # is used up and right before stopping (24 instant trials take about 3 s on a quiet
+    # machine, 10 s on a loaded one).
+    assert 1 <= len(checks) <= 3 + elapsed / liveness.GONE_CHECK_INTERVAL, (elapsed, checks)
 
 
 CONFIG_1 = Path("configs", "config_1")
