@@ -106,26 +106,30 @@ def _refuse_another_storage(
     root: Path, stored: dict[str, Any], given: dict[str, Any], cls: type[Storage]
 ) -> None:
     """Refuse ``given``, a call's storage, unless it names the run's (``stored``, of class
-    ``cls``) with options that agree with those recorded: the run keeps them, so those left
-    out are the recorded ones (``storage="disk"`` joins a run started with ``{"name": "disk",
-    "fsync": True}``). An option is compared as recorded, not with the storage's default:
-    ``{"name": "disk", "fsync": False}`` does not join a run started with ``"disk"``."""
+    ``cls``) with the run's settings: the run keeps them, so options left out are the recorded
+    ones (``storage="disk"`` joins a run started with ``{"name": "disk", "fsync": True}``), and
+    one recorded by leaving it out has the storage's declared default (``{"name": "disk",
+    "fsync": False}`` joins a run started with ``"disk"``)."""
     if not names_the_stored_storage(root, stored, given, cls):
         raise SettingsError(
             f"storage: {root} was started with storage {stored} but {given} was "
             "given; continue with the original storage or migrate the run"
         )
     recorded = stored.get("options") or {}
-    differing = {
-        key: value
+    settings = {**cls.option_defaults, **recorded}
+    differing = [
+        f"{key}={value!r} was given where it has {key}={settings[key]!r}"
+        + ("" if key in recorded else " (the default)")
+        if key in settings
+        else f"{key}={value!r} was given, an option it was started without"
         for key, value in given["options"].items()
-        if key not in recorded or recorded[key] != value
-    }
+        if key not in settings or settings[key] != value
+    ]
     if differing:
         raise SettingsError(
-            f"storage: the run in {root} was started with storage {stored['name']!r} and the "
-            f"options {recorded}, which it keeps, but {differing} was given; give the storage "
-            "without options (or with the recorded ones) to continue it"
+            f"storage: the run in {root} was started with storage {stored['name']!r}, whose "
+            f"options it keeps, but {'; '.join(differing)}; give the storage without options "
+            "(or with the run's) to continue it"
         )
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import abc
 import difflib
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
@@ -43,12 +43,16 @@ class Storage(abc.ABC):
     ``root_entries`` the names the backend writes into the root directory, which an overwrite
     deletes besides the core's own (``configs/``, ``storage.yaml``, ...) and nothing else, so
     the user's files beside a run (``root_directory="."``) stay; ``None``: not declared, an
-    overwrite empties the root. ``flag_option`` and ``seconds_option`` read checked values.
+    overwrite empties the root. ``option_defaults``: the value of each option left out, so a
+    worker joining a run with an option spelled at its default (or leaving out one the run was
+    started with at its default) has the run's settings and joins. ``flag_option`` and
+    ``seconds_option`` read checked values.
     """
 
     name: ClassVar[str]
     schemes: ClassVar[tuple[str, ...]] = ()
     known_options: ClassVar[frozenset[str] | None] = None
+    option_defaults: ClassVar[Mapping[str, Any]] = {}
     root_entries: ClassVar[frozenset[str] | None] = None
 
     def __init__(
@@ -74,23 +78,30 @@ class Storage(abc.ABC):
         #: (Un)structures records; the run's converter, extended by ``neps_configure_converter``.
         self.converter = converter or make_converter()
 
-    def flag_option(self, name: str, default: bool) -> bool:
-        """The option ``name``, which must be a real boolean (``"false"`` is truthy)."""
-        value = self.options.get(name, default)
+    def flag_option(self, name: str, default: bool | None = None) -> bool:
+        """The option ``name``, which must be a real boolean (``"false"`` is truthy); left
+        out, ``default`` or else the declared one."""
+        value = self._option(name, default)
         if not isinstance(value, bool):
             raise SettingsError(
                 f"storage {self.name!r}: {name} must be true or false, got {value!r}"
             )
         return value
 
-    def seconds_option(self, name: str, default: float) -> float:
-        """The option ``name``, a number of seconds > 0."""
-        value = self.options.get(name, default)
+    def seconds_option(self, name: str, default: float | None = None) -> float:
+        """The option ``name``, a number of seconds > 0; left out, ``default`` or else the
+        declared one."""
+        value = self._option(name, default)
         if not is_finite_number(value) or value <= 0:
             raise SettingsError(
                 f"storage {self.name!r}: {name} must be a number of seconds > 0, got {value!r}"
             )
         return float(value)
+
+    def _option(self, name: str, default: Any) -> Any:
+        if name in self.options:
+            return self.options[name]
+        return self.option_defaults[name] if default is None else default
 
     @classmethod
     def canonical_url(cls, url: str, base: Path | None = None) -> str:

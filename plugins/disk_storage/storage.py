@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -63,7 +64,8 @@ class DiskStorage(Storage):
     """File-based storage that works across processes and nodes sharing a file system."""
 
     name: ClassVar[str] = "disk"
-    known_options: ClassVar[frozenset[str]] = frozenset({"fsync", "lock_timeout"})
+    option_defaults: ClassVar[Mapping[str, Any]] = {"fsync": False, "lock_timeout": 300.0}
+    known_options: ClassVar[frozenset[str]] = frozenset(option_defaults)
     root_entries: ClassVar[frozenset[str]] = frozenset({RUN_INFO_FILE})
 
     def __init__(
@@ -75,10 +77,10 @@ class DiskStorage(Storage):
         **options: Any,
     ):
         super().__init__(root_directory, url=url, converter=converter, **options)
-        self.fsync = self.flag_option("fsync", False)
+        self.fsync = self.flag_option("fsync")
         self._journal = Journal(
             self.root_directory / STATE_DIRECTORY / "journal.jsonl",
-            lock_timeout=self.seconds_option("lock_timeout", 300.0),
+            lock_timeout=self.seconds_option("lock_timeout"),
             fsync=self.fsync,
         )
         self._history = TrialHistory()

@@ -33,7 +33,7 @@ import random
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
@@ -89,7 +89,8 @@ class SQLiteStorage(Storage):
 
     name: ClassVar[str] = "sqlite"
     schemes: ClassVar[tuple[str, ...]] = ("sqlite",)
-    known_options: ClassVar[frozenset[str]] = frozenset({"fsync", "lock_timeout"})
+    option_defaults: ClassVar[Mapping[str, Any]] = {"fsync": False, "lock_timeout": 300.0}
+    known_options: ClassVar[frozenset[str]] = frozenset(option_defaults)
     root_entries: ClassVar[frozenset[str]] = frozenset({"run.db", "run.db-wal", "run.db-shm"})
 
     @classmethod
@@ -110,8 +111,8 @@ class SQLiteStorage(Storage):
     ):
         super().__init__(root_directory, url=url, converter=converter, **options)
         self.path = database_of(self.root_directory, url)
-        self.fsync = self.flag_option("fsync", False)
-        self.lock_timeout = self.seconds_option("lock_timeout", 300.0)
+        self.fsync = self.flag_option("fsync")
+        self.lock_timeout = self.seconds_option("lock_timeout")
         #: Trial rows read from the database so far (incremental sync keeps this small).
         self.rows_read = 0
         self._history = TrialHistory()
