@@ -23,6 +23,9 @@ class ComponentSpec:
 
     name: str | type
     options: Mapping[str, Any] = attrs.field(factory=dict)
+    #: Where a run config gave it (``run.yaml: searcher``), for an error about its options
+    #: found only once the run starts: those ``"auto"`` passes to the optimizer it chose.
+    source: str | None = attrs.field(default=None, eq=False, kw_only=True)
 
     @property
     def label(self) -> str:
@@ -66,4 +69,5 @@ def component_spec(value: Any, setting: str) -> ComponentSpec:
 def optimizer_spec(value: Any) -> ComponentSpec:
     """``component_spec`` of ``optimizer=``, NePS's preset names (``hyperband_prior``) expanded."""
     spec = component_spec(value, "optimizer")
-    return ComponentSpec(*expand_preset(spec.name, spec.options))
+    name, options = expand_preset(spec.name, spec.options)
+    return attrs.evolve(spec, name=name, options=options)

@@ -163,9 +163,10 @@ def _optimizer(
     except SettingsError as error:
         if settings.optimizer.name == "auto" and options:
             # In the message itself, not a note: print(error) and logs show only the message.
+            source = "" if settings.optimizer.source is None else f"{settings.optimizer.source}: "
             raise SettingsError(
-                f"{error} (optimizer='auto' chose {cls.name!r} for this run and passed it the "
-                f"options {sorted(options)}; name the optimizer those options are meant for)"
+                f"{source}{error} (optimizer='auto' chose {cls.name!r} for this run and passed "
+                f"it the options {sorted(options)}; name the optimizer those options are meant for)"
             ) from error
         raise
 

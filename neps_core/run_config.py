@@ -88,7 +88,7 @@ def load_run_config(
     data = read_config_file(path)
     apply_overrides(data, overrides, source)
     try:
-        return _Parser(source, path.resolve().parent).parse(data, given or {})
+        return _Parser(source, path.resolve().parent, overrides).parse(data, given or {})
     except SettingsError as error:
         raise blame_overrides(error, source, overrides) from error.__cause__
 
@@ -96,8 +96,8 @@ def load_run_config(
 class _Parser:
     """Validates one config mapping; every error names ``source`` and the key path."""
 
-    def __init__(self, source: str, base: Path) -> None:
-        self.source = source
+    def __init__(self, source: str, base: Path, overrides: Sequence[str] = ()) -> None:
+        self.source, self.overrides = source, overrides
         self._written: dict[str, str] = {}  # a setting's name -> its spelling in the file
         self.code = CodeLocator(source, base, self._written)
 
@@ -254,8 +254,13 @@ class _Parser:
         if not isinstance(spec.name, str):
             self.fail(where, f"expected a name, got {spec.name!r}")
         name = spec.name
-        if name in allow:
-            return value
+        if name in allow:  # "auto": its options are checked once it chose, when the run starts
+            blamed = blame_overrides(
+                SettingsError(f"{self.source}: {self.code.spelled(key)}"),
+                self.source,
+                self.overrides,
+            )
+            return attrs.evolve(spec, source=str(blamed)) if spec.options else value
         try:
             refuse_other_projects_name(registry, name)
             cls = storage_for_url(name, registry) if "://" in name else registry[name]

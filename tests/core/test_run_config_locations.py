@@ -197,6 +197,29 @@ def test_options_under_auto_that_its_choice_lacks_say_what_auto_chose(tmp_path: 
     assert done.returncode != 0
     assert "unknown option(s) ['use_prior']" in done.stderr
     assert "optimizer='auto' chose" in done.stderr, done.stderr
+    # Found only once the run starts, the error blamed neither the file nor its key.
+    assert f"error: {tmp_path / 'run.yaml'}: optimizer: optimizer " in done.stderr, done.stderr
+
+
+def test_options_under_auto_blame_the_file_key_and_override_that_gave_them(
+    tmp_path: Path,
+) -> None:
+    data = config_with_function(tmp_path, "train_auto_key", searcher={"name": "auto", "eta": 3})
+    path = write(tmp_path, data)
+    with pytest.warns(DeprecationWarning), pytest.raises(SettingsError) as refused:
+        neps.run(run_config=path)
+    assert str(refused.value).startswith(f"{path}: searcher: optimizer "), refused.value
+    assert "unknown option(s) ['eta']" in str(refused.value)
+    with pytest.warns(DeprecationWarning):
+        overridden = load_run_config(
+            write(tmp_path, {**data, "searcher": "auto"}), ["searcher.eta=3"]
+        )
+    with pytest.raises(SettingsError) as refused:
+        neps.run(**overridden)
+    assert str(refused.value).startswith(f"{path}: override 'searcher.eta=3': searcher: ")
+    with pytest.raises(SettingsError) as refused:  # given to run(), no file to blame
+        neps.run(lambda x: x, SPACE, root_directory=tmp_path / "r", optimizer=("auto", {"eta": 3}))
+    assert str(refused.value).startswith("optimizer 'bayesian_optimization': unknown option")
 
 
 class YamlNamedSearch(RandomSearch):
