@@ -10,15 +10,22 @@ found whatever the order of the keys that name code.
 from __future__ import annotations
 
 import contextlib
+import difflib
 import importlib
 import sys
 import traceback
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
 from neps_core.errors import SettingsError
 from neps_core.user_paths import user_path
+
+#: How a setting names a function, for errors.
+FUNCTION_FORMS = (
+    "'path/to/file.py:function_name' (or 'module:function_name') or "
+    "{path: path/to/file.py, name: function_name}"
+)
 
 
 class CodeLocator:
@@ -37,6 +44,23 @@ class CodeLocator:
 
     def fail(self, where: str, message: str) -> NoReturn:
         raise SettingsError(f"{self.source}: {self.spelled(where)}: {message}")
+
+    def refuse_other_keys(
+        self, key: str, value: Mapping[Any, Any], known: Sequence[str], advice: str
+    ) -> None:
+        """Refuse keys of ``value`` other than ``known``, giving ``advice``. A mapping of
+        only other keys, none a typo of one, is likely text YAML read as a mapping:
+        ``train.py:`` ending a line is ``{train.py: None}``, a file without a function."""
+        unknown = sorted(str(part) for part in value if part not in known)
+        typos = [part for part in unknown if difflib.get_close_matches(part, known, n=1)]
+        if unknown and len(unknown) == len(value) and not typos:
+            self.fail(
+                key,
+                f"expected {FUNCTION_FORMS}, got the mapping {dict(value)!r} (YAML reads "
+                "text ending in ':' or holding ': ' as a mapping)",
+            )
+        if unknown:
+            self.fail(f"{key}.{unknown[0]}", f"unknown key; use {advice}")
 
     def path(self, key: str, value: Any) -> Path:
         """``value`` as an absolute path; a relative one is taken from the base folder.

@@ -19,6 +19,7 @@ from typing import Any
 
 import yaml
 
+from neps_core.code_locations import FUNCTION_FORMS
 from neps_core.config import canonical_name
 from neps_core.errors import SettingsError, add_note
 from neps_core.serialization import describe_yaml_error
@@ -79,9 +80,22 @@ def read_strict_yaml(
     except _DuplicateKeyError as error:
         raise error_type(f"{path}: line {error.line}: duplicate key {error.key!r}") from None
     except yaml.YAMLError as error:
-        raise error_type(f"{path}: not valid YAML: {describe_yaml_error(error)}") from None
+        said = f"{describe_yaml_error(error)}{_colon_hint(path, error)}"
+        raise error_type(f"{path}: not valid YAML: {said}") from None
     except UnicodeDecodeError as error:
         raise error_type(f"{path}: not UTF-8 text ({error.reason} at byte {error.start})") from None
+
+
+def _colon_hint(path: Path, error: yaml.YAMLError) -> str:
+    """For PyYAML's bare "mapping values are not allowed here": the line, and what to write
+    (``evaluate_pipeline: train.py:`` names a file, not yet its function)."""
+    mark = getattr(error, "problem_mark", None)
+    if mark is None or getattr(error, "problem", None) != "mapping values are not allowed here":
+        return ""
+    line = path.read_text(encoding="utf-8").splitlines()[mark.line].strip()
+    key = line.partition(":")[0].strip()
+    forms = f"; {key} takes {FUNCTION_FORMS}" if canonical_name(key) == "evaluate_pipeline" else ""
+    return f" (in {line!r}: quote a value ending in ':' or holding ': '{forms})"
 
 
 class _DuplicateKeyError(Exception):

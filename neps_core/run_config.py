@@ -170,9 +170,7 @@ class _Parser:
             )
         if "command" in value:
             return self._command(value)
-        unknown = sorted(set(value) - {"path", "name"})
-        if unknown:
-            self.fail(f"{key}.{unknown[0]}", "unknown key; use 'path' and 'name', or 'command'")
+        self.code.refuse_other_keys(key, value, ("path", "name"), "'path' and 'name', or 'command'")
         return self._callable(key, self._load_path_name(key, value))
 
     def _load_path_name(self, key: str, value: Mapping[str, Any]) -> Any:

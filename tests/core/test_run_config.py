@@ -647,6 +647,36 @@ def test_file_level_errors(tmp_path: Path, monkeypatch: Any) -> None:
 
 
 @pytest.mark.parametrize(
+    "written",
+    [
+        "evaluate_pipeline: train.py:\n",  # invalid YAML
+        "evaluate_pipeline:\n  train.py:\n",  # YAML's {train.py: None}
+        "run_pipeline:\n  train.py: evaluate_pipeline\n",
+    ],
+)
+def test_a_trailing_colon_after_the_file_names_the_key_the_file_and_the_forms(
+    project: Path, monkeypatch: Any, written: str
+) -> None:
+    # Was "not valid YAML: ... mapping values are not allowed here", or
+    # "evaluate_pipeline.train.py: unknown key; use 'path' and 'name', or 'command'".
+    monkeypatch.chdir(project)
+    write_config(project, written + "evaluations_to_spend: 3\n")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # run_pipeline
+        with pytest.raises(SettingsError) as refused:
+            load_run_config("run.yaml")
+    message = str(refused.value)
+    key = written.partition(":")[0]
+    assert message.startswith(("run.yaml: not valid YAML: line 1", f"run.yaml: {key}: "))
+    assert f"{key}: train.py:" in message or "{'train.py':" in message, message
+    assert "'path/to/file.py:function_name'" in message and "{path: " in message, message
+    write_config(project, "evaluations_to_spend: 3\n")  # the same from the command line
+    with pytest.raises(SettingsError, match=r"function_name") as refused:
+        load_run_config("run.yaml", ["evaluate_pipeline=train.py:"])
+    assert "override 'evaluate_pipeline=train.py:': evaluate_pipeline: " in str(refused.value)
+
+
+@pytest.mark.parametrize(
     ("number", "kind"), [("0o_", "int"), ("0x_", "int"), ("._", "float"), ("!!float x", "float")]
 )
 def test_a_malformed_number_is_a_yaml_error_naming_the_file_or_override(
