@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import inspect
 import logging
-import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
 from neps_core.budget_file import recorded_budgets
+from neps_core.call_checks import refuse_arguments_given_twice
 from neps_core.client_state import check_dropped
 from neps_core.components import refuse_a_root_directory_as_space
 from neps_core.config import ROOT_DIRECTORY_SECOND, RunSettings, run_directory
@@ -36,11 +36,13 @@ from neps_core.runtime import Worker
 from neps_core.summary import summary_of
 from neps_core.summary_files import refresh_shared_summary_files
 from neps_core.termination import signals_stop_the_worker
+from neps_core.warning_origin import warn_at_caller
 from neps_core.worker_storages import evaluating_worker_storage
 
 logger = logging.getLogger(__name__)
 
 
+@refuse_arguments_given_twice
 def run(
     evaluate_pipeline: Callable[..., Any] | None = None,
     pipeline_space: Any = None,
@@ -144,10 +146,9 @@ def run(
     if "run_args" in legacy_and_aliases:  # NePS's older name of run_config
         if run_config is not None:
             raise SettingsError("Both run_args= and run_config= were given; use only run_config=")
-        warnings.warn(
+        warn_at_caller(
             "run(run_args=...) is deprecated; use run_config= instead.",
             DeprecationWarning,
-            stacklevel=2,
         )
         run_config = legacy_and_aliases.pop("run_args")
     arguments = _explicit_arguments(locals())

@@ -11,7 +11,6 @@ import math
 import os
 import socket
 import uuid
-import warnings
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ from neps_core.errors import SettingsError
 from neps_core.optimizer_choice import ConfiguredOptimizer, called_with_the_space, space_of_the_run
 from neps_core.user_paths import user_path
 from neps_core.validators import is_finite_number, is_number, plain_number
+from neps_core.warning_origin import warn_at_caller
 
 #: Old names of seed 001 (deprecated, with a warning) and NePS 0.17 spellings (aliases).
 DEPRECATED_ALIASES = {
@@ -293,11 +293,10 @@ def _with_stage_directories(kwargs: Mapping[str, Any]) -> dict[str, Any]:
     for key in stages:
         root /= f"{STAGE_DIRECTORIES[key]}{kwargs[key]}"
     settings[root_key or "root_directory"] = root
-    warnings.warn(
+    warn_at_caller(
         f"run({', '.join(f'{key}=...' for key in stages)}) is deprecated; use "
         f"root_directory={str(root)!r} instead.",
         DeprecationWarning,
-        stacklevel=4,
     )
     return settings
 
@@ -319,12 +318,11 @@ def _searcher_options(
         raise SettingsError(_unknown_settings_message(refused, known))
     spec = component_spec(settings["optimizer"], "searcher")
     given = {key: settings.pop(key) for key in options}
-    warnings.warn(
+    warn_at_caller(
         f"run(searcher=..., {', '.join(f'{key}=...' for key in options)}) is deprecated; use "
         f"optimizer=({spec.label!r}, {{{', '.join(f'{key!r}: ...' for key in options)}}}) "
         "instead.",
         DeprecationWarning,
-        stacklevel=4,
     )
     settings["optimizer"] = ComponentSpec(spec.name, {**spec.options, **given})
     return settings
@@ -382,10 +380,9 @@ def _apply_aliases(kwargs: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str,
                 settings[key] = value
             continue
         if key in DEPRECATED_ALIASES:
-            warnings.warn(
+            warn_at_caller(
                 f"run({key}=...) is deprecated; use {new}= instead.",
                 DeprecationWarning,
-                stacklevel=4,
             )
         if value is None:
             continue

@@ -14,11 +14,8 @@ import contextlib
 import importlib.metadata
 import os
 import re
-import sys
 import traceback
-import warnings
 from collections.abc import Iterable
-from types import FrameType
 from typing import Any
 
 import attrs
@@ -38,10 +35,9 @@ from neps_core.plugin_registration import (
 )
 from neps_core.registry import Registry
 from neps_core.trial_copies import own_copies
+from neps_core.warning_origin import warn_at_caller
 
 AD_HOC_ORIGIN = "run(plugins=...)"
-#: Packages a warning's location skips: ours, and contextlib's context managers around us.
-_INTERNAL_PACKAGES = frozenset({"neps_core", "neps_core_plugins", "contextlib"})
 
 
 class PluginLoadWarning(UserWarning):
@@ -54,15 +50,7 @@ def warn_plugin_problem(message: str) -> None:
     Plugins are loaded deep inside ``run()``, the CLI and other tools; a fixed stacklevel
     would point at some line of neps_core, which is where the problem is not.
     """
-    frame: FrameType | None = sys._getframe(0)  # this function: stacklevel 1
-    level = 1
-    while frame is not None and _package(frame) in _INTERNAL_PACKAGES:
-        frame, level = frame.f_back, level + 1
-    warnings.warn(message, PluginLoadWarning, stacklevel=level)
-
-
-def _package(frame: FrameType) -> str:
-    return str(frame.f_globals.get("__name__", "")).partition(".")[0]
+    warn_at_caller(message, PluginLoadWarning)
 
 
 @attrs.frozen

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import difflib
 import re
-import warnings
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
@@ -53,6 +52,7 @@ from neps_core.registry import Registry
 from neps_core.space.description import locate_description_error, numeric_text
 from neps_core.storage_urls import storage_for_url
 from neps_core.user_paths import user_path
+from neps_core.warning_origin import warn_at_caller
 
 SETTINGS = tuple(field.name for field in attrs.fields(RunSettings))
 _FLOAT_SETTINGS = {
@@ -128,10 +128,9 @@ class _Parser:
             if name in values:
                 self.fail(str(key), f"{name} is given twice (also under another name)")
             if key in DEPRECATED_ALIASES:
-                warnings.warn(
+                warn_at_caller(
                     f"{self.source}: {key} is deprecated; use {name} instead",
                     DeprecationWarning,
-                    stacklevel=4,
                 )
             values[name] = value
             self._written[name] = str(key)

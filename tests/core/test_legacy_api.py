@@ -264,6 +264,24 @@ def test_nepss_older_positional_root_directory_is_refused_saying_so(
     assert neps.status(root).counts["success"] == 1
 
 
+def test_a_positional_root_directory_beside_the_space_by_name_names_the_keyword(
+    root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """NePS's run(run_pipeline, root_directory, pipeline_space=...) was Python's bare "got
+    multiple values for argument 'pipeline_space'", naming neither the root nor the way out."""
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(neps.SettingsError) as refused:
+        neps.run(run_pipeline, str(root), pipeline_space=SPACE, evaluations_to_spend=1)
+    message = str(refused.value)
+    assert message.startswith("run() got pipeline_space twice: as its second positional")
+    assert f"pass root_directory={str(root)!r}" in message and "older run(run_pipeline" in message
+    with pytest.raises(neps.SettingsError, match=r"got pipeline_space twice.*pass one only"):
+        neps.run(run_pipeline, SPACE, pipeline_space=SPACE, root_directory=root)
+    with pytest.raises(neps.SettingsError, match=r"got evaluate_pipeline twice: as its first"):
+        neps.run(run_pipeline, evaluate_pipeline=run_pipeline, root_directory=root)
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_a_type_checker_flags_a_third_positional_argument_too() -> None:
     """``*root_directory_second: Any`` let mypy accept ``run(f, space, "results/x")``, which
     only fails when run; ``NoReturn`` admits no argument (mypy: 'expected "Never"')."""
