@@ -88,6 +88,9 @@ class CodeLocator:
 
     def plugin(self, where: str, entry: str) -> object:
         """The plugin named ``module`` or ``module:name`` (a class is instantiated)."""
+        module, colon, name = entry.partition(":")
+        if not module.strip() or (colon and not name.strip(": ")):  # Python: "Empty module name"
+            self.fail(where, f"expected 'module' or 'module:name', got {entry!r}")
         plugin = self.load(where, entry) if ":" in entry else self.module(where, entry)
         return self.instance(where, plugin)
 

@@ -784,6 +784,20 @@ def test_run_takes_functions_and_plugins_by_name_as_a_run_config_does(
     sys.modules.pop("my_counter", None)
 
 
+@pytest.mark.parametrize("entry", ["", " ", ":name", "module:"])
+def test_a_plugin_entry_without_a_module_or_name_says_the_forms(
+    tmp_path: Path, monkeypatch: Any, entry: str
+) -> None:
+    # '' was "importing '' raised ValueError: Empty module name (<frozen importlib._bootstrap>)".
+    monkeypatch.chdir(tmp_path)
+    expected = rf"plugins\[0\]: expected 'module' or 'module:name', got {re.escape(repr(entry))}"
+    with pytest.raises(SettingsError, match=rf"^run\(\): {expected}$"):
+        neps.run(lambda x: x, root_directory="results", plugins=[entry])
+    write_config(tmp_path, {"plugins": [entry]})
+    with pytest.raises(SettingsError, match=rf"^run\.yaml: {expected}$"):
+        load_run_config("run.yaml")
+
+
 # -- run(..., run_config=...) ------------------------------------------------------------------
 def test_run_with_a_run_config(project: Path) -> None:
     summary = neps.run(run_config=write_config(project, BASE))
