@@ -316,7 +316,7 @@ def apply_override(data: dict[str, Any], override: str, source: str) -> None:
     """Set ``key.path=value`` in ``data``; a component name string becomes ``{name: ...}``."""
     key_path, separator, text = override.partition("=")
     key_path = key_path.strip()  # 'seed = 3', quoted as one argument
-    if not separator or not key_path:
+    if not separator or "" in key_path.split("."):  # ".seed=1" named the empty key
         raise SettingsError(f"{source}: override {override!r} must look like key.path=value")
     *parents, last = key_path.split(".")
     text_at: Collection[tuple[str, ...]] = TEXT_SETTINGS

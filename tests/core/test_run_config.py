@@ -278,6 +278,17 @@ def test_a_mistake_in_an_override_names_the_override_not_the_file(
         load_run_config(path, ["evaluations_to_spend=4"])
 
 
+@pytest.mark.parametrize("override", [".seed=1", "seed.=1", "optimizer..eta=3", "=1", "seed"])
+def test_an_override_with_an_empty_key_is_refused_as_malformed(
+    tmp_path: Path, override: str
+) -> None:
+    # ".seed=1" was "run.yaml: : unknown setting. Known: ...", naming neither it nor the key.
+    path = write_config(tmp_path, {"evaluations_to_spend": 3, "optimizer": "hyperband"})
+    said = rf"^.*run\.yaml: override {re.escape(repr(override))} must look like key\.path=value$"
+    with pytest.raises(SettingsError, match=said):
+        load_run_config(path, [override])
+
+
 def test_an_override_replaces_its_setting_under_any_name(tmp_path: Path) -> None:
     # "max_evaluations_total is given twice": an override could not replace the YAML value.
     path = write_config(tmp_path, {"evaluations_to_spend": 3})
