@@ -152,7 +152,10 @@ def _add_plot(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) 
 
 def _user_path(text: str) -> str:
     """A path argument with a leading ``~`` as the home directory, also where the shell left
-    it (quoted, or after ``=``); an unknown ``~name`` is an error naming the argument."""
+    it (quoted, or after ``=``); an unknown ``~name`` is an error naming the argument. An
+    empty one (an unset ``"$ROOT"``) is refused, not taken as the current directory."""
+    if text.strip() == "":
+        raise argparse.ArgumentTypeError(f"got {text!r} (write '.' for the current directory)")
     try:
         return str(user_path(text, "path"))
     except SettingsError as error:

@@ -418,6 +418,23 @@ def test_an_unknown_users_home_in_a_path_argument_is_named(tmp_path: Path) -> No
     )
 
 
+@pytest.mark.parametrize(
+    "arguments",
+    [["status", ""], ["clean", "", "--dry-run"], ["migrate", "run", ""], ["run", ""]],
+)
+def test_an_empty_path_argument_is_refused_not_the_current_directory(
+    tmp_path: Path, arguments: list[str]
+) -> None:
+    # `neps-core migrate run "$DEST"` with DEST unset migrated into the current directory
+    # (here refused only because it is not empty); status and clean read it, as Python's
+    # status('') refuses to.
+    (tmp_path / "run").mkdir()
+    result = cli(*arguments, cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert "got '' (write '.' for the current directory)" in result.stderr, result.stderr
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["run"]
+
+
 def test_python_status_of_an_empty_directory_leaves_it_untouched(tmp_path: Path) -> None:
     """Core bug (neps_core/loading.py, ``open_existing``): it calls ``open_storage`` on any
     existing directory, which writes ``storage.yaml`` (disk) before finding no run there.
