@@ -57,7 +57,8 @@ _MERGE_TAG = "tag:yaml.org,2002:merge"
 def read_config_file(path: Path) -> dict[str, Any]:
     """The YAML mapping in ``path``; a duplicated key is an error (YAML would keep the last)."""
     if not path.is_file():
-        raise FileNotFoundError(f"No run config at {path}")
+        folder = " (it is a folder, not a YAML run config)" if path.is_dir() else ""
+        raise FileNotFoundError(f"No run config at {path}{folder}")
     data = read_strict_yaml(path, text_at=TEXT_SETTINGS)
     if data is None:
         return {}

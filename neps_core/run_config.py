@@ -83,7 +83,7 @@ def load_run_config(
         SettingsError: The file is not valid YAML or a setting is invalid; the message
             starts with ``<path>: <key path>:``.
     """
-    path = user_path(path, "path")
+    path = user_path(path, "run_config")
     source = str(path)
     data = read_config_file(path)
     apply_overrides(data, overrides, source)

@@ -687,6 +687,14 @@ def test_a_trailing_colon_after_the_file_names_the_key_the_file_and_the_forms(
     assert "override 'evaluate_pipeline=train.py:': evaluate_pipeline: " in str(refused.value)
 
 
+def test_a_run_config_that_is_no_path_or_a_folder_is_named_so(tmp_path: Path) -> None:
+    # run(run_config={...}) said "path must be a path", a folder "No run config at <it>".
+    with pytest.raises(SettingsError, match=r"^run_config must be a path, got \{'seed': 1\}$"):
+        neps.run(run_config={"seed": 1})
+    with pytest.raises(FileNotFoundError, match=r"is a folder, not a YAML run config"):
+        neps.run(run_config=tmp_path)
+
+
 @pytest.mark.parametrize(
     ("number", "kind"), [("0o_", "int"), ("0x_", "int"), ("._", "float"), ("!!float x", "float")]
 )
