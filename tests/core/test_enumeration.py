@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import tracemalloc
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -20,6 +21,11 @@ GRID = neps.PipelineSpace(
         "dataset": neps.Constant("mnist"),
     }
 )
+
+
+#: BO with a lighter acquisition search (half a run's time otherwise): it finds new
+#: configurations less often, so more of the last ones come from the listing tested here.
+LIGHT_BO = {"name": "bayesian_optimization", "raw_samples": 64, "restarts": 2}
 
 
 def test_the_one_configuration_left_is_found() -> None:
@@ -90,16 +96,13 @@ def test_conditional_and_structural_spaces_are_used_up(
 
 
 def test_bayesian_optimization_uses_up_a_conditional_space(tmp_path: Path) -> None:
-    """It stopped with "nothing left to propose" at 61 to 70 of 70 configurations.
-
-    A lighter acquisition search (half the run's time otherwise) finds new configurations less
-    often, so more of the last ones come from the listing this test is about."""
+    """It stopped with "nothing left to propose" at 61 to 70 of 70 configurations."""
     summary = neps.run(
         lambda **config: float(len(repr(sorted(config.items())))),
         CONDITIONAL,
         root_directory=tmp_path,
         evaluations_to_spend=200,
-        optimizer={"name": "bayesian_optimization", "raw_samples": 64, "restarts": 2},
+        optimizer=LIGHT_BO,
         seed=0,
     )
     configs = {config_key(trial.config) for trial in summary.trials}
@@ -107,10 +110,12 @@ def test_bayesian_optimization_uses_up_a_conditional_space(tmp_path: Path) -> No
 
 
 @pytest.mark.parametrize(
-    "optimizer", ["bayesian_optimization", "regularized_evolution", "complex_random_search"]
+    "optimizer",
+    [LIGHT_BO, "regularized_evolution", "complex_random_search"],
+    ids=["bayesian_optimization", "regularized_evolution", "complex_random_search"],
 )
 def test_a_small_discrete_space_is_used_up_before_nothing_is_left(
-    tmp_path: Path, optimizer: str
+    tmp_path: Path, optimizer: str | dict[str, Any]
 ) -> None:
     """They stopped with 'nothing left to propose' at 74 to 79 of 81 configurations."""
     summary = neps.run(
