@@ -734,7 +734,7 @@ def test_an_unknown_users_home_is_an_error_naming_the_setting(tmp_path: Path, re
     # pathlib's RuntimeError 'Could not determine home directory.' named no setting.
     with pytest.raises(
         neps.SettingsError,
-        match=r"^(root_directory|path_or_root|source_root|path) "
+        match=r"^(root_directory|path_or_root|source_root|path|run_config) "
         r"'~neps_core_no_such_user/x[^']*': no home directory is known for "
         r"'~neps_core_no_such_user'$",
     ):
@@ -750,8 +750,8 @@ def test_a_nul_character_in_a_path_is_an_error_naming_the_setting(
     monkeypatch.chdir(tmp_path)
     with pytest.raises(
         neps.SettingsError,
-        match=r"^(root_directory|path_or_root|source_root|path) 'runs\\x00x[^']*': a path "
-        r"cannot contain a NUL character",
+        match=r"^(root_directory|path_or_root|source_root|path|run_config) 'runs\\x00x[^']*': "
+        r"a path cannot contain a NUL character",
     ):
         PATH_READERS[reader]("runs\x00x")
     assert list(tmp_path.iterdir()) == []
