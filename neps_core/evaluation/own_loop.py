@@ -45,11 +45,11 @@ def run_in_a_loop_of_its_own(coroutine: Coroutine[Any, Any, Any]) -> Any:
     helper = threading.Thread(
         target=caller.run, args=(run,), name="neps-core-coroutine", daemon=True
     )
-    helper.start()
-    try:
+    try:  # a Ctrl-C right after the start, before result() waits, must cancel it too
+        helper.start()
         return result.result()
     except BaseException:
-        if not result.done():  # interrupted, not the coroutine's own error
+        if helper.ident is not None and not result.done():  # interrupted, not its own error
             _cancel(started, helper)
         raise
 
