@@ -235,12 +235,16 @@ def recover_stale_trials(
     present: Callable[[], list[str] | None] = lambda: None,
     mentioned: set[str] | None = None,
     heartbeat_interval: float = DEFAULT_HEARTBEAT_INTERVAL,
+    looker: str | None = None,
 ) -> list[Trial]:
     """New versions of the EVALUATING trials whose worker stopped heartbeating, but for the
     ``known`` ones (re-queued already, as their worker is gone) and those of another process of
     this machine still ``present`` (pids, asked only when a heartbeat is old): paused (SIGSTOP,
     a lid), blocked while the looking worker held the storage lock, or off in its clock (a
-    warning once per trial not in ``mentioned``). This process's are an ended run()'s."""
+    warning once per trial not in ``mentioned``). This process's are kept while the run()
+    that claimed them works (``presence.works_here``): another thread's, starved the same way;
+    but one under the ``looker``'s own worker id that it does not hold (``known``) is an ended
+    call's (a retry given the same ``worker_id``), whose id works here again."""
     old = [
         history[i]
         for i in history.ids_in(TrialState.EVALUATING)
@@ -253,8 +257,8 @@ def recover_stale_trials(
     recovered = []
     for trial in old:
         age = now - last_sign_of_life(trial)
-        mine = trial.metadata.get(WORKER_PROCESS) == me  # an ended run() of this process
-        if mine or not _alive(
+        ended = trial.worker_id == looker and trial.metadata.get(WORKER_PROCESS) == me
+        if ended or not _alive(
             trial, now, stale_after, machine, alive, heartbeat_interval=heartbeat_interval
         ):
             reason = f"worker {trial.worker_id} stopped heartbeating {age:.1f} s ago"

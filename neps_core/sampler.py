@@ -238,6 +238,7 @@ class TrialSampler:
             present=present,  # the lock table read once per sample
             mentioned=self._mentioned_paused,
             heartbeat_interval=interval,
+            looker=self.settings.worker_id,
         )
         return [*gone, *stale]
 

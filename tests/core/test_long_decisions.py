@@ -142,3 +142,39 @@ def test_a_run_workers_own_silent_trial_in_flight_is_not_requeued(tmp_path: Path
     trials = {trial.id: trial for trial in neps.status(root).trials}
     assert trials["1"].attempts == 1
     assert sorted(trials) == ["1", "2", "3"]
+
+
+def test_a_silent_trial_of_another_run_call_of_this_process_still_working_is_kept(
+    tmp_path: Path,
+) -> None:
+    """Two run() calls of one process (threads): the second took the first's trial, silent as
+    a heartbeat starved by a long decision, for an ended run()'s, re-queued it and evaluated
+    it again while the first still evaluated it."""
+    root, space = tmp_path / "run", {"x": neps.Float(0.0, 1.0)}
+    started, release = threading.Event(), threading.Event()
+    calls: list[tuple[str, str]] = []
+
+    def evaluate(x: float, pipeline_id: str) -> float:
+        calls.append((threading.current_thread().name, pipeline_id))
+        if (threading.current_thread().name, pipeline_id) == ("first", "1"):
+            started.set()
+            release.wait(60)
+        return x
+
+    settings = {"root_directory": root, "evaluations_to_spend": 2, "heartbeat_interval": 50}
+    first = threading.Thread(
+        name="first", target=lambda: neps.run(evaluate, space, worker_id="a", **settings)
+    )
+    first.start()
+    try:
+        assert started.wait(60)
+        storage = open_storage(root, None, load_plugins())
+        starved = time.time() - 600
+        storage.transact(lambda history: [attrs.evolve(history["1"], last_heartbeat=starved)])
+        storage.close()
+        neps.run(evaluate, space, worker_id="b", **settings)
+    finally:
+        release.set()
+        first.join(60)
+    assert ("MainThread", "1") not in calls
+    assert {t.id: t.attempts for t in neps.status(root).trials} == {"1": 1, "2": 1}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -66,5 +67,30 @@ def test_a_later_run_of_the_same_process_evaluates_the_unstored_trial_again(
         neps.run(evaluate, space, root_directory=root, **settings)
     assert [t.state for t in neps.status(root).trials] == [neps.TrialState.EVALUATING]
     summary = neps.run(evaluate, space, root_directory=root, **settings)
+    assert calls == ["1", "1"]
+    assert summary.counts["success"] == 1 and summary.counts["evaluating"] == 0
+
+
+def test_a_retry_given_the_same_worker_id_evaluates_the_unstored_trial_once_silent(
+    tmp_path: Path,
+) -> None:
+    # The retry's worker id works here again, so the trial's worker looks alive; but the
+    # retry holds none of its own trials at its start: that one is the failed call's.
+    root, record = tmp_path / "run", tmp_path / "run" / RECORDS["disk"]
+    calls: list[str] = []
+
+    def evaluate(x: float, pipeline_id: str) -> float:
+        calls.append(pipeline_id)
+        if len(calls) == 1:  # refused, as on a full disk, until the run stops
+            shutil.copy(record, tmp_path / "copy")
+            os.replace(tmp_path / "copy", record)
+        return x
+
+    settings = {"evaluations_to_spend": 1, "worker_id": "w0", "stale_after": 1.0}
+    space = {"x": neps.Float(0.0, 1.0)}
+    with pytest.raises(StorageError):
+        neps.run(evaluate, space, root_directory=root, heartbeat_interval=0.2, **settings)
+    time.sleep(1.5)  # the trial's heartbeat is older than its stale_after
+    summary = neps.run(evaluate, space, root_directory=root, heartbeat_interval=0.2, **settings)
     assert calls == ["1", "1"]
     assert summary.counts["success"] == 1 and summary.counts["evaluating"] == 0
