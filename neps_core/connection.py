@@ -34,7 +34,7 @@ from neps_core.overwrite import overwrite_run
 from neps_core.plugin_manager import Plugins
 from neps_core.presence import Overwrite, processes_present
 from neps_core.run_context import RunContext
-from neps_core.run_info import initialize_run, recorded_settings, stored_space
+from neps_core.run_info import initialize_run, recorded_settings, space_to_continue
 from neps_core.run_storage import (
     STORAGE_POINTER_FILE,
     check_storage_options,
@@ -64,19 +64,19 @@ def connect(settings: RunSettings, plugins: Plugins, checked: Checked | None = N
         if not (settings.root_directory / STORAGE_POINTER_FILE).exists():  # nothing written yet
             refuse_arguments_no_one_passes(settings, space)
     evaluator = build_evaluator(settings.evaluator, plugins)
+    no_new_run = (
+        "pipeline_space is required to start a new run in "
+        f"{settings.root_directory}{runs_below(settings.root_directory)}"
+    )
     storage = open_storage(
         settings.root_directory,
         settings.storage,
         plugins,
-        no_new_run=None
-        if space is not None
-        else "pipeline_space is required to start a new run in "
-        f"{settings.root_directory}{runs_below(settings.root_directory)}",
+        no_new_run=None if space is not None else no_new_run,
     )
     try:
         if space is None or optimizer is None:
-            space = stored_space(storage)
-            assert space is not None  # open_storage refused a new run
+            space = space_to_continue(storage, no_new_run)
             optimizer = _optimizer(settings, space, plugins)
         started = initialize_run(storage, space, optimizer, settings.seed, plugins.converter)
         refuse_arguments_no_one_passes(settings, space)  # continued: after the space check

@@ -21,7 +21,7 @@ from neps_core.code_locations import named_plugins
 from neps_core.component_spec import ComponentSpec, component_spec
 from neps_core.components import build_optimizer, resolve_space, select_optimizer_class
 from neps_core.config import DEFAULT_STALE_AFTER, RunSettings, run_directory
-from neps_core.errors import ObjectiveCountError, SettingsError
+from neps_core.errors import ObjectiveCountError
 from neps_core.history import TrialHistory
 from neps_core.import_call import are_pairs, bind_import_call
 from neps_core.interfaces import Optimizer, Storage
@@ -32,7 +32,7 @@ from neps_core.plugin_manager import Plugins, load_plugins
 from neps_core.presence import present_in
 from neps_core.reporting import objective_count
 from neps_core.result_contract import ParsedResult, parse_result
-from neps_core.run_info import initialize_run, stored_space
+from neps_core.run_info import initialize_run, space_to_continue
 from neps_core.run_storage import open_storage
 from neps_core.serialization import to_plain
 from neps_core.space import Categorical, Constant, Integer, PipelineSpace
@@ -132,17 +132,10 @@ def _import(
     new_run: tuple[PipelineSpace, list[tuple[dict[str, Any], ParsedResult]], Optimizer] | None,
 ) -> list[Trial]:
     """Import ``pairs`` into the run in ``root`` (a new one, from ``new_run``)."""
-    no_new_run = (
-        None if new_run else f"pipeline_space is required to import trials into a new run in {root}"
-    )
-    with open_storage(root, spec, loaded, no_new_run=no_new_run) as opened:
+    no_new_run = f"pipeline_space is required to import trials into a new run in {root}"
+    with open_storage(root, spec, loaded, no_new_run=None if new_run else no_new_run) as opened:
         if new_run is None:
-            space = stored_space(opened)
-            if space is None:  # its storage.yaml only: a start of the run was stopped
-                raise SettingsError(
-                    f"{no_new_run}: it holds a storage.yaml but no run (a run() or "
-                    "import_trials() starting one there was stopped before storing it)"
-                )
+            space = space_to_continue(opened, no_new_run)
             parsed = _parse_all(pairs, space)
         else:
             space, parsed, built = new_run

@@ -11,7 +11,7 @@ from typing import Any
 
 import cattrs
 
-from neps_core.errors import SpaceMismatchError
+from neps_core.errors import SettingsError, SpaceMismatchError
 from neps_core.interfaces import Optimizer, Storage
 from neps_core.models import RunInfo
 from neps_core.run_storage import create_run
@@ -21,6 +21,7 @@ from neps_core.space.choices import prior_indices_meant
 from neps_core.space.conditions import in_clause_order
 from neps_core.space.description import FORBIDDEN_KEY, saved_description
 from neps_core.space.nodes import same_description
+from neps_core.storage_pointer import STORAGE_POINTER_FILE
 
 
 def stored_space(storage: Storage) -> PipelineSpace | None:
@@ -30,6 +31,19 @@ def stored_space(storage: Storage) -> PipelineSpace | None:
         return None
     with prior_indices_meant(), saved_description():  # a saved categorical prior is an index
         return space_from_description(info.space)
+
+
+def space_to_continue(storage: Storage, no_new_run: str) -> PipelineSpace:
+    """``stored_space`` of a run continued without a space; ``no_new_run`` says why one is
+    needed. ``open_storage`` refuses a root without ``storage.yaml``, but one with only that
+    file (a start of the run stopped before it stored the run) holds no space either."""
+    space = stored_space(storage)
+    if space is None:
+        raise SettingsError(
+            f"{no_new_run}: it holds a {STORAGE_POINTER_FILE} but no run (a run() or "
+            "import_trials() starting one there was stopped before storing it)"
+        )
+    return space
 
 
 def rebuildable_space(storage: Storage) -> PipelineSpace | None:

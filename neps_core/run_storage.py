@@ -268,8 +268,8 @@ def open_existing_run(root: Path, plugins: Plugins) -> Storage:
         raise FileNotFoundError(
             f"{no_run(root)}: its {STORAGE_POINTER_FILE} names the storage {storage.name!r}, "
             "which holds none (a run() or import_trials() starting the run there was stopped "
-            "before it stored the run); run() or import_trials(..., pipeline_space=...) on it "
-            "starts the run there"
+            "before it stored the run); run() or import_trials() given pipeline_space starts "
+            "the run there"
         )
     return storage
 

@@ -417,6 +417,9 @@ def test_a_root_a_killed_import_left_without_its_run_is_named_so_by_every_later_
     assert "names the storage 'disk', which holds none" in status.stderr
     with pytest.raises(SettingsError, match=r"holds a storage\.yaml but no run"):
         neps.import_trials([({"x": 0.25}, 0.25)], root)  # was a bare AssertionError
+    with pytest.raises(SettingsError, match=r"pipeline_space is required .* storage\.yaml but"):
+        neps.run(lambda x: x, root_directory=root, evaluations_to_spend=1)  # was one too
+    assert not (root / "run_info.yaml").exists()
     space = {"x": neps.Float(0.0, 1.0)}
     imported = neps.import_trials([({"x": 0.25}, 0.25)], root, pipeline_space=space)
     assert [trial.id for trial in imported] == ["1"]
