@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar
@@ -55,6 +56,10 @@ from neps_core_plugins.disk_storage.torn_record import (
 )
 
 logger = logging.getLogger(__name__)
+
+#: How long a reader that finds the journal's last line unfinished waits before taking it for
+#: torn: another process's append may be under way (a reader can see part of a large write).
+WRITE_UNDER_WAY_SECONDS = 0.05
 
 RUN_INFO_FILE = "run_info.yaml"
 STATE_DIRECTORY = ".neps_core"
@@ -144,6 +149,9 @@ class DiskStorage(Storage):
         # the history: one reading while another read or appended parsed half lines.
         with self._journal.lock.among_threads():
             history = self._read_new()
+            if self._journal.unfinished_tail is not None:  # torn, or another's write under way
+                time.sleep(WRITE_UNDER_WAY_SECONDS)  # which ends in microseconds
+                history = self._read_new()
             tail = self._journal.unfinished_tail
             return history if tail is None else self._as_recovery_gives(tail, history)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -128,6 +129,25 @@ def test_status_shows_what_the_repair_will_give_without_writing(
     done = _clean(root)  # the repair the read foresaw
     assert done.returncode == 0, done.stderr
     assert neps.status(root).counts["success"] == 3
+
+
+def test_a_line_another_process_is_still_appending_is_read_whole_without_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A reader may see part of a large append under way (status polled beside a run): that
+    is no torn record to warn about, once the writer's microseconds are waited for."""
+    root = tmp_path / "run"
+    _run(root, 3)
+    whole = _journal(root).read_bytes()
+    _tear_last_line(root)
+
+    def writer_finishes(seconds: float) -> None:  # whoever waits, the append is then done
+        _journal(root).write_bytes(whole)
+
+    monkeypatch.setattr(time, "sleep", writer_finishes)
+    assert neps.status(root).counts["success"] == 3
+    assert "incomplete record" not in caplog.text
+    assert "torn" not in caplog.text
 
 
 def test_a_result_whose_whole_journal_line_was_lost_is_kept_not_evaluated_again(
