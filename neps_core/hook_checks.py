@@ -1,7 +1,7 @@
 """Hooks that neps_core would never call, or whose body never runs: a misspelt name, a hook
 without ``@hookimpl``, one written ``async def`` (or as a generator), or an observer hook
-written as a wrapper (refused only when first called, an observer of ``neps_trial_sampled``
-failed the run after its first trial was created, leaving it pending in the user's root).
+written as a wrapper (refused here, when its plugin is loaded: at its first call a trial may
+already have been created in the user's root).
 
 pluggy ignores the first two without a word (its ``check_pending`` finds only misspelt ones,
 across all plugins, and only the first), and calls the third without running what the call

@@ -8,8 +8,9 @@ them to a cluster and exited); the looker's own only for trials of older roots. 
 to PENDING for another worker, or become CRASHED once they have been tried
 ``max_trial_attempts`` times. Trials evaluated asynchronously (``evaluate_pipeline`` returned
 ``None``) await ``save_pipeline_results``, not a worker, and are left alone. A dead ``run()``
-worker of this machine is known at once when its process is no longer present in the run
-(``recover_gone_workers``): no ``stale_after``. What would harm live workers is refused in
+worker of this machine is known at once when its process is no longer present in the run, or,
+in this process, when its ``run()`` call has ended (``recover_gone_workers``): no
+``stale_after``. What would harm live workers is refused in
 ``live_workers``.
 """
 
