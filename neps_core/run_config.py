@@ -83,6 +83,8 @@ def load_run_config(
         SettingsError: The file is not valid YAML or a setting is invalid; the message
             starts with ``<path>: <key path>:``.
     """
+    if isinstance(path, str) and not path.strip():  # an unset "$CONFIG", not the current folder
+        raise SettingsError(f"run_config must name a YAML file, got {path!r}")
     path = user_path(path, "run_config")
     source = str(path)
     data = read_config_file(path)

@@ -695,6 +695,13 @@ def test_a_run_config_that_is_no_path_or_a_folder_is_named_so(tmp_path: Path) ->
         neps.run(run_config=tmp_path)
 
 
+@pytest.mark.parametrize("path", ["", "  "])
+def test_an_empty_run_config_is_refused_not_taken_as_the_current_folder(path: str) -> None:
+    # An unset "$CONFIG" said "No run config at . (it is a folder, ...)", naming no setting.
+    with pytest.raises(SettingsError, match=rf"^run_config must name a YAML file, got '{path}'$"):
+        neps.run(run_config=path)
+
+
 @pytest.mark.parametrize(
     ("number", "kind"), [("0o_", "int"), ("0x_", "int"), ("._", "float"), ("!!float x", "float")]
 )
