@@ -11,12 +11,12 @@ its value and what to use, rather than running another search than the script as
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Mapping
 from typing import Any
 
 from neps_core.errors import SettingsError
 from neps_core.neps_call_keywords import ANY_VALUE, same_value
+from neps_core.warning_origin import warn_at_caller
 
 #: A ``Settings`` class's ``neps_options``: name -> (accepted values, what is done instead).
 NepsOptions = Mapping[str, tuple[tuple[Any, ...], str]]
@@ -44,9 +44,8 @@ def without_neps_options(
                 f"{label}: {name}={value!r} is NePS's option, which has no counterpart here: "
                 f"{instead} (it is accepted only as {shown}, without effect)"
             )
-        warnings.warn(
+        warn_at_caller(
             f"{label}: {name}={value!r} is NePS's option and has no effect here: {instead}",
             DeprecationWarning,
-            stacklevel=2,
         )
     return kept

@@ -82,3 +82,17 @@ def test_pibo_takes_log_prior_weighted_and_a_run_config_the_options(
         neps.run(lambda x: x, SPACE, run_config=config)
     assert neps.status(root).counts["success"] == 2
     assert neps.load_optimizer_info(root)["name"] == "pibo"
+
+
+def test_the_warning_about_a_neps_option_points_at_the_callers_line(root: Path) -> None:
+    # It pointed at a line of neps_core/components.py, not at the call that gave the option.
+    pytest.importorskip("scipy")
+    with pytest.warns(DeprecationWarning, match="surrogate_model='gp' is NePS's option") as seen:
+        neps.run(
+            lambda x: x,
+            SPACE,
+            root_directory=root,
+            evaluations_to_spend=1,
+            optimizer=("bayesian_optimization", {"surrogate_model": "gp"}),
+        )
+    assert {Path(warning.filename) for warning in seen} == {Path(__file__)}
