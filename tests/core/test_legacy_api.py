@@ -151,6 +151,31 @@ def test_a_plain_script_sees_the_warnings_raised_inside_neps_core(tmp_path: Path
     assert completed.stderr.count("The result key 'loss' is deprecated") == 1  # once, not per trial
 
 
+def test_a_run_configs_old_key_is_shown_when_run_is_called_from_a_module(tmp_path: Path) -> None:
+    """Pointed at the caller's line, in a module other than __main__, Python hid it."""
+    (tmp_path / "run.yaml").write_text(
+        "pipeline_space: {x: {lower: 0.0, upper: 1.0}}\n"
+        "root_directory: results\n"
+        "max_evaluations_total: 1\n",
+        encoding="utf-8",
+    )
+    (tmp_path / "train.py").write_text(
+        "import neps_core as neps\n\n\ndef main():\n"
+        "    neps.run(lambda x: x, run_config='run.yaml')\n",
+        encoding="utf-8",
+    )
+    completed = subprocess.run(
+        [sys.executable, "-c", "import train\ntrain.main()\n"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+        env={k: v for k, v in os.environ.items() if k != "PYTHONWARNINGS"},
+    )
+    assert "train.py:5: DeprecationWarning: run.yaml: max_evaluations_total" in completed.stderr
+
+
 @pytest.mark.parametrize("old", ["max_cost_total", "budget"])  # budget: NePS's older name
 def test_max_cost_total_counts_the_cost(root: Path, old: str) -> None:
     def costly(**config: Any) -> dict[str, Any]:
