@@ -10,9 +10,9 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import Callable, Mapping, Sequence
-from pathlib import PurePath
 from typing import Any, ParamSpec, TypeVar
 
+from neps_core.components import names_a_folder
 from neps_core.errors import SettingsError
 
 P = ParamSpec("P")
@@ -52,7 +52,7 @@ def _given_twice(
         if name in kwargs:
             place = _ORDINALS[index] if index < len(_ORDINALS) else f"#{index + 1}"
             said = f"{name} twice: as its {place} positional argument ({value!r}) and by name"
-            if name == "pipeline_space" and _a_folder(value):
+            if name == "pipeline_space" and names_a_folder(value):
                 return (
                     f"{said}; NePS's older run(run_pipeline, root_directory, pipeline_space) "
                     f"took root_directory second, here it goes by name: pass "
@@ -60,8 +60,3 @@ def _given_twice(
                 )
             return f"{said}; pass one only (the positional ones are {', '.join(positional)})"
     return None
-
-
-def _a_folder(value: Any) -> bool:
-    """Whether ``value`` names a folder rather than a space file (``.yaml``)."""
-    return isinstance(value, str | PurePath) and not str(value).endswith((".yaml", ".yml"))

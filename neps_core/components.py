@@ -69,9 +69,7 @@ def refuse_a_root_directory_as_space(space: Any, plugins: Plugins) -> None:
     default root is opened: a folder, or a path without a file suffix, that no space adapter
     reads is meant as the root (other files get ``resolve_space``'s error, naming the files
     a space can be)."""
-    if not isinstance(space, str | os.PathLike) or not (
-        Path(space).is_dir() or not Path(space).suffix
-    ):
+    if not names_a_folder(space):
         return
     adapters = plugins.space_adapters.in_order()
     if any(_accepts(cls, space, f"space adapter {name!r} of {at}") for name, cls, at in adapters):
@@ -80,6 +78,12 @@ def refuse_a_root_directory_as_space(space: Any, plugins: Plugins) -> None:
         f"pipeline_space {os.fspath(space)!r} is no space file (a YAML space ends in .yaml or "
         f".yml) but a folder's name: {ROOT_DIRECTORY_SECOND}"
     )
+
+
+def names_a_folder(value: Any) -> bool:
+    """Whether ``value`` is a path of a folder, or one without a file suffix: a root
+    directory where the space goes (NePS's older argument order), not a space file."""
+    return isinstance(value, str | os.PathLike) and (Path(value).is_dir() or not Path(value).suffix)
 
 
 def _accepts(adapter: Any, space: Any, role: str) -> bool:

@@ -307,6 +307,15 @@ def test_a_positional_root_directory_beside_the_space_by_name_names_the_keyword(
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize("given", ["space.json", "space.YAML"])
+def test_a_space_file_given_twice_is_not_taken_for_a_root_directory(given: str) -> None:
+    # Any path not ending in .yaml was "a folder": "pass root_directory='space.json'", while
+    # run(f, "space.json") alone is refused as no space file, not as a root directory.
+    with pytest.raises(neps.SettingsError, match=r"got pipeline_space twice") as refused:
+        neps.run(run_pipeline, given, pipeline_space=SPACE)
+    assert "pass one only" in str(refused.value) and "root_directory=" not in str(refused.value)
+
+
 def test_a_type_checker_flags_a_third_positional_argument_too() -> None:
     """``*root_directory_second: Any`` let mypy accept ``run(f, space, "results/x")``, which
     only fails when run; ``NoReturn`` admits no argument (mypy: 'expected "Never"')."""
