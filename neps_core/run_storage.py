@@ -123,7 +123,7 @@ def _refuse_another_storage(
         if key in settings
         else f"{key}={value!r} was given, an option it was started without"
         for key, value in given["options"].items()
-        if key not in settings or settings[key] != value
+        if key not in settings or not _same_setting(settings[key], value)
     ]
     if differing:
         raise SettingsError(
@@ -131,6 +131,12 @@ def _refuse_another_storage(
             f"options it keeps, but {'; '.join(differing)}; give the storage without options "
             "(or with the run's) to continue it"
         )
+
+
+def _same_setting(setting: Any, given: Any) -> bool:
+    """``given`` equals the run's ``setting`` and is a flag where it is one: ``0 == False``,
+    but ``fsync=0`` is refused by the storage, and must not join a run as its ``False``."""
+    return given == setting and isinstance(given, bool) == isinstance(setting, bool)
 
 
 def _warn_if_passed_to_this_call(root: Path, name: str, plugins: Plugins) -> None:

@@ -107,3 +107,15 @@ def test_an_overwrite_may_start_the_same_database_afresh_with_other_options(
     assert summary.budget.used_evaluations == 2
     with open_storage(root, None, load_plugins()) as storage:
         assert storage.fsync is True
+
+
+@pytest.mark.parametrize(("option", "value"), [("fsync", 0), ("fsync", 1), ("lock_timeout", True)])
+def test_a_value_equal_to_the_runs_only_as_a_number_is_refused(
+    tmp_path: Path, option: str, value: object
+) -> None:
+    # fsync=0 (== False) joined a run started with storage="disk", which a new run refuses:
+    # "fsync must be true or false, got 0".
+    root = tmp_path / "run"
+    _run(root, {"name": "disk", "fsync": value == 1, "lock_timeout": 1}, 1)
+    with pytest.raises(neps.SettingsError, match=rf"{option}={value!r} was given where it has"):
+        _run(root, {"name": "disk", option: value}, 2)
