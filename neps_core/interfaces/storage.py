@@ -99,9 +99,18 @@ class Storage(abc.ABC):
         return float(value)
 
     def _option(self, name: str, default: Any) -> Any:
+        """The option given, else ``default``, else the declared one; a plugin that reads
+        an option with neither is told so (not a bare ``KeyError``)."""
         if name in self.options:
             return self.options[name]
-        return self.option_defaults[name] if default is None else default
+        if default is not None:
+            return default
+        if name not in self.option_defaults:
+            raise TypeError(
+                f"storage {self.name!r}: option {name!r} has no default: pass one or declare "
+                f"it in {type(self).__name__}.option_defaults"
+            )
+        return self.option_defaults[name]
 
     @classmethod
     def canonical_url(cls, url: str, base: Path | None = None) -> str:

@@ -3,8 +3,9 @@ storage uses them, and one giving other options is told which."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -119,3 +120,15 @@ def test_a_value_equal_to_the_runs_only_as_a_number_is_refused(
     _run(root, {"name": "disk", "fsync": value == 1, "lock_timeout": 1}, 1)
     with pytest.raises(neps.SettingsError, match=rf"{option}={value!r} was given where it has"):
         _run(root, {"name": "disk", option: value}, 2)
+
+
+def test_an_option_read_without_a_default_or_a_declared_one_names_both(tmp_path: Path) -> None:
+    # A plugin storage reading flag_option("fsync") without declaring option_defaults got a
+    # bare KeyError: 'fsync'.
+    from neps_core_plugins.disk_storage.storage import DiskStorage
+
+    class Undeclared(DiskStorage):
+        option_defaults: ClassVar[Mapping[str, Any]] = {}
+
+    with pytest.raises(TypeError, match=r"storage 'disk': option 'fsync' has no default.*"):
+        Undeclared(tmp_path / "run")
