@@ -84,7 +84,7 @@ def _add_run(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
         "as YAML) change the config before validation. The current directory is importable, "
         "so evaluate_pipeline may be 'my_module:my_function'.",
     )
-    run.add_argument("config", help="the YAML run config", type=_user_path)
+    run.add_argument("config", help="the YAML run config", type=_user_file)
     run.add_argument(  # with a default, argparse no longer calls the overrides required
         "overrides",
         nargs="*",
@@ -160,6 +160,13 @@ def _user_path(text: str) -> str:
         return str(user_path(text, "path"))
     except SettingsError as error:
         raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _user_file(text: str) -> str:
+    """``_user_path`` of a file: an empty one is refused without advising '.', a folder."""
+    if text.strip() == "":
+        raise argparse.ArgumentTypeError(f"got {text!r}, which names no file")
+    return _user_path(text)
 
 
 def _positive_seconds(text: str) -> float:

@@ -420,7 +420,7 @@ def test_an_unknown_users_home_in_a_path_argument_is_named(tmp_path: Path) -> No
 
 @pytest.mark.parametrize(
     "arguments",
-    [["status", ""], ["clean", "", "--dry-run"], ["migrate", "run", ""], ["run", ""]],
+    [["status", ""], ["clean", "", "--dry-run"], ["migrate", "run", ""]],
 )
 def test_an_empty_path_argument_is_refused_not_the_current_directory(
     tmp_path: Path, arguments: list[str]
@@ -433,6 +433,16 @@ def test_an_empty_path_argument_is_refused_not_the_current_directory(
     assert result.returncode == 2, result.stderr
     assert "got '' (write '.' for the current directory)" in result.stderr, result.stderr
     assert sorted(path.name for path in tmp_path.iterdir()) == ["run"]
+
+
+def test_an_empty_run_config_argument_is_refused_without_advising_a_folder(
+    tmp_path: Path,
+) -> None:
+    # It advised "write '.' for the current directory", which is refused as a folder.
+    result = cli("run", "", cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert "argument config: got '', which names no file" in result.stderr, result.stderr
+    assert "write '.'" not in result.stderr
 
 
 def test_python_status_of_an_empty_directory_leaves_it_untouched(tmp_path: Path) -> None:
