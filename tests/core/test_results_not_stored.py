@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -53,13 +54,7 @@ def test_a_later_run_of_the_same_process_evaluates_the_unstored_trial_again(
     root = tmp_path / "run"
     record = root / RECORDS[storage]
     calls: list[str] = []
-
-    def evaluate(x: float, pipeline_id: str) -> float:
-        calls.append(pipeline_id)
-        if len(calls) == 1:  # refused, as on a full disk, until the run stops
-            shutil.copy(record, tmp_path / "copy")
-            os.replace(tmp_path / "copy", record)
-        return x
+    evaluate = _refusing_the_first_result(record, tmp_path / "copy", calls)
 
     settings = {"storage": storage, "evaluations_to_spend": 1, "optimizer": "random_search"}
     space = {"x": neps.Float(0.0, 1.0)}
@@ -78,13 +73,7 @@ def test_a_retry_given_the_same_worker_id_evaluates_the_unstored_trial_once_sile
     # retry holds none of its own trials at its start: that one is the failed call's.
     root, record = tmp_path / "run", tmp_path / "run" / RECORDS["disk"]
     calls: list[str] = []
-
-    def evaluate(x: float, pipeline_id: str) -> float:
-        calls.append(pipeline_id)
-        if len(calls) == 1:  # refused, as on a full disk, until the run stops
-            shutil.copy(record, tmp_path / "copy")
-            os.replace(tmp_path / "copy", record)
-        return x
+    evaluate = _refusing_the_first_result(record, tmp_path / "copy", calls)
 
     settings = {"evaluations_to_spend": 1, "worker_id": "w0", "stale_after": 1.0}
     space = {"x": neps.Float(0.0, 1.0)}
@@ -94,3 +83,20 @@ def test_a_retry_given_the_same_worker_id_evaluates_the_unstored_trial_once_sile
     summary = neps.run(evaluate, space, root_directory=root, heartbeat_interval=0.2, **settings)
     assert calls == ["1", "1"]
     assert summary.counts["success"] == 1 and summary.counts["evaluating"] == 0
+
+
+def _refusing_the_first_result(
+    record: Path, scratch: Path, calls: list[str]
+) -> Callable[[float, str], float]:
+    """An evaluation noting its trial in ``calls``; the first replaces the run's ``record``
+    file (by way of ``scratch``), so its result and its give-back are refused (as on a full
+    disk) until the run stops."""
+
+    def evaluate(x: float, pipeline_id: str) -> float:
+        calls.append(pipeline_id)
+        if len(calls) == 1:
+            shutil.copy(record, scratch)
+            os.replace(scratch, record)
+        return x
+
+    return evaluate
