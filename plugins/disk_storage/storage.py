@@ -90,7 +90,8 @@ class DiskStorage(Storage):
         )
         self._history = TrialHistory()
         self._files = TrialFiles(self.root_directory)  # see _restore_missing_views
-        self._tail_reported: bytes | None = None  # warned about once (see sync)
+        self._torn_tail: bytes | None = None  # the torn tail a read last found (see sync)
+        self._torn_trial: Trial | None = None  # and the final version its repair will record
 
     # -- run info ---------------------------------------------------------------------------
     def initialize(self, info: RunInfo) -> RunInfo:
@@ -163,19 +164,16 @@ class DiskStorage(Storage):
         the trial's final version is read from its files as ``_recover_torn`` will, into a
         copy (the history itself must keep the journal's version, for that recovery to run).
         """
-        if tail != self._tail_reported:
-            self._tail_reported = tail
+        if tail != self._torn_tail:  # looked at once: the files stay as they are until then
+            self._torn_tail = tail
             logger.warning(
                 "%s ends in an incomplete record of %d bytes (a write killed midway, or one "
                 "in progress); the next write to the run repairs it",
                 self._journal.path,
                 len(tail),
             )
-        trial_id = trial_id_of(tail)
-        if trial_id is None:
-            return history
-        directory = self.trial_directory(trial_id)
-        trial = recover_torn_trial(trial_id, history, directory, self.converter)
+            self._torn_trial = self._final_version_of_torn(tail, history)
+        trial = self._torn_trial
         if trial is None:
             return history
         recovered = TrialHistory()
@@ -216,23 +214,30 @@ class DiskStorage(Storage):
     def _recover_torn(self, torn: bytes, history: TrialHistory) -> None:
         """Record again the final version of a trial whose journal line was torn, from the
         files its writer wrote after it (see ``torn_record``): a finished result is not lost."""
-        trial_id = trial_id_of(torn)
-        if trial_id is None:
-            return
-        directory = self.trial_directory(trial_id)
-        trial = recover_torn_trial(trial_id, history, directory, self.converter)
+        trial = self._final_version_of_torn(torn, history)
         if trial is None:
             return
         self._journal.append([self._unstructure(trial)])
         history.put(trial)
+        self._say_recovered(trial, f"was torn (kept in {self._journal.path.with_suffix('.torn')})")
+
+    def _final_version_of_torn(self, torn: bytes, history: TrialHistory) -> Trial | None:
+        """The final version of the trial the torn line ``torn`` was about, from its files."""
+        trial_id = trial_id_of(torn)
+        if trial_id is None:
+            return None
+        directory = self.trial_directory(trial_id)
+        return recover_torn_trial(trial_id, history, directory, self.converter)
+
+    def _say_recovered(self, trial: Trial, how: str) -> None:
+        directory = self.trial_directory(trial.id)
         logger.warning(
-            "Recovered the final version (%s) of trial %s from %s and %s: its journal record "
-            "was torn (kept in %s)",
+            "Recovered the final version (%s) of trial %s from %s and %s: its journal record %s",
             trial.state.value,
             trial.id,
             directory / "report.yaml",
             directory / "metadata.yaml",
-            self._journal.path.with_suffix(".torn"),
+            how,
         )
 
     def _ended_by_its_files(self, history: TrialHistory, trial: Trial) -> Trial:
@@ -246,18 +251,12 @@ class DiskStorage(Storage):
         ends = trial.state in (TrialState.PENDING, TrialState.CRASHED)
         if not ends and trial.attempts == before.attempts:  # its worker's heartbeat or result
             return trial  # (not re-queued and claimed again in one change)
-        directory = self.trial_directory(trial.id)
-        ended = ended_attempt(before, directory, self.converter)
+        ended = ended_attempt(before, self.trial_directory(trial.id), self.converter)
         if ended is None:
             return trial
-        logger.warning(
-            "Recovered the final version (%s) of trial %s from %s and %s: its journal record "
-            "was lost (a crash without fsync?), so it is kept, not %s",
-            ended.state.value,
-            trial.id,
-            directory / "report.yaml",
-            directory / "metadata.yaml",
-            "re-queued" if trial.state is not TrialState.CRASHED else "marked crashed",
+        instead = "re-queued" if trial.state is not TrialState.CRASHED else "marked crashed"
+        self._say_recovered(
+            ended, f"was lost (a crash without fsync?), so it is kept, not {instead}"
         )
         return ended
 
