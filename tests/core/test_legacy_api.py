@@ -138,15 +138,7 @@ def test_a_plain_script_sees_the_warnings_raised_inside_neps_core(tmp_path: Path
         encoding="utf-8",
     )
     script = "import neps_core as neps\nneps.run(lambda x: {'loss': x}, run_config='run.yaml')\n"
-    completed = subprocess.run(
-        [sys.executable, "-c", script],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-        env={k: v for k, v in os.environ.items() if k != "PYTHONWARNINGS"},
-    )
+    completed = _python_with_default_warning_filters(script, tmp_path)
     assert "run.yaml: max_evaluations_total is deprecated" in completed.stderr
     assert completed.stderr.count("The result key 'loss' is deprecated") == 1  # once, not per trial
 
@@ -164,16 +156,23 @@ def test_a_run_configs_old_key_is_shown_when_run_is_called_from_a_module(tmp_pat
         "    neps.run(lambda x: x, run_config='run.yaml')\n",
         encoding="utf-8",
     )
-    completed = subprocess.run(
-        [sys.executable, "-c", "import train\ntrain.main()\n"],
-        cwd=tmp_path,
+    completed = _python_with_default_warning_filters("import train\ntrain.main()\n", tmp_path)
+    assert "train.py:5: DeprecationWarning: run.yaml: max_evaluations_total" in completed.stderr
+
+
+def _python_with_default_warning_filters(
+    script: str, cwd: Path
+) -> subprocess.CompletedProcess[str]:
+    """Run ``script`` as a user's process would (no PYTHONWARNINGS from the test session)."""
+    return subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=cwd,
         capture_output=True,
         text=True,
         timeout=120,
         check=True,
         env={k: v for k, v in os.environ.items() if k != "PYTHONWARNINGS"},
     )
-    assert "train.py:5: DeprecationWarning: run.yaml: max_evaluations_total" in completed.stderr
 
 
 @pytest.mark.parametrize("old", ["max_cost_total", "budget"])  # budget: NePS's older name
