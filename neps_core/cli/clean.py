@@ -84,25 +84,28 @@ class CleanReport:
 def clean_run(root_directory: str | Path, *, stale_after: float, dry_run: bool) -> CleanReport:
     """Apply :data:`CLEAN_RULE` to the run in ``root_directory``."""
     now = time.time()
-    removed: list[Removed] = []
+    crashed: list[tuple[Removed, Trial]] = []  # each with the version clean records for it
 
     root = run_directory(root_directory)
     present = processes_present(root)
 
     def crash_debris(history: TrialHistory) -> list[Trial]:
         refuse_if_working(history, stale_after, f"clean {root_directory}", "--stale-after", present)
-        debris = _debris(history, now, present)
-        removed[:] = [Removed(t.id, t.state.value, why) for t, why in debris]
-        return [] if dry_run else [_crashed(trial, why, now) for trial, why in debris]
+        crashed[:] = [
+            (Removed(t.id, t.state.value, why), _crashed(t, why, now))
+            for t, why in _debris(history, now, present)
+        ]
+        return [] if dry_run else [trial for _, trial in crashed]
 
     with open_existing(root) as storage:
         if dry_run:  # only reads: no storage lock, no file created, so a read-only run works
             crash_debris(storage.sync())
-        else:  # the storage may record what the trial's files say instead (a lost result)
-            stored = {trial.id: trial.state for trial in storage.transact(crash_debris)}
-            removed[:] = [r for r in removed if stored.get(r.trial_id) is TrialState.CRASHED]
+        else:  # listed: what was recorded, not what the storage kept instead (a lost result)
+            stored = {trial.id: trial for trial in storage.transact(crash_debris)}
+            crashed[:] = [(r, t) for r, t in crashed if stored.get(t.id) == t]
         history = storage.sync()
         awaiting = sum(awaits_result(history[i]) for i in history.ids_in(TrialState.EVALUATING))
+    removed = tuple(item for item, _ in crashed)
     files = tuple(_temporary_files(root, now - stale_after))
     trash = root / OVERWRITE_TRASH  # what an overwrite stopped while deleting it left
     leftovers = (trash,) if trash.is_dir() else ()
@@ -111,7 +114,7 @@ def clean_run(root_directory: str | Path, *, stale_after: float, dry_run: bool) 
             path.unlink(missing_ok=True)
         for folder in leftovers:
             shutil.rmtree(folder)
-    return CleanReport(removed=tuple(removed), removed_files=files + leftovers, awaiting=awaiting)
+    return CleanReport(removed=removed, removed_files=files + leftovers, awaiting=awaiting)
 
 
 def _crashed(trial: Trial, why: str, now: float) -> Trial:

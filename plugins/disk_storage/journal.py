@@ -83,7 +83,7 @@ class Journal:
 
     def repair_torn_tail(self) -> bytes | None:
         """Cut off an incomplete last line left by a killed writer (call with the lock held),
-        and return it, for the caller to recover what it can of the record it began.
+        and return it, for the caller to say which record it began and recover what it can.
 
         A last line that is a whole record without its newline is completed instead: no prefix
         of a JSON object is itself one, so nothing half-written is kept. Only the file this
@@ -117,14 +117,7 @@ class Journal:
             with open(self.path.with_suffix(".torn"), "ab") as keep:
                 keep.write(torn + b"\n")
             handle.truncate(cut)
-        logger.warning(
-            "Repaired %s: removed an incomplete last line of %d bytes left by an interrupted "
-            "write (kept in %s).",
-            self.path,
-            len(torn),
-            self.path.with_suffix(".torn"),
-        )
-        return torn
+        return torn  # the caller says what it was
 
     def append(self, records: list[dict[str, Any]]) -> None:
         """Append records durably (call with the lock held, after reading up to the end)."""

@@ -11,8 +11,9 @@ Layout of a root directory::
 
 The YAML files are views for people and tools; they are rewritten from the journal and never
 read back, so a damaged or hand-edited one cannot corrupt the run. The one exception: a
-trial's final version whose journal line was torn is taken back from its ``metadata.yaml``
-and ``report.yaml`` if they fit the attempt the journal recorded (see ``torn_record``).
+trial's final version whose journal line was torn or lost is taken back from its
+``metadata.yaml`` and ``report.yaml`` if they fit the attempt the journal recorded (see
+``found_in_files``).
 
 Durability: a record is in the journal (the OS page cache) before ``transact`` returns, so a
 killed process never loses what it reported. ``fsync=True`` also flushes every journal write
@@ -43,17 +44,14 @@ from neps_core.serialization import (
     to_plain,
     write_atomic,
 )
+from neps_core_plugins.disk_storage.found_in_files import FoundInFiles
 from neps_core_plugins.disk_storage.heartbeats import (
     HEARTBEAT,
     PendingHeartbeats,
     heartbeat_record,
 )
 from neps_core_plugins.disk_storage.journal import Journal
-from neps_core_plugins.disk_storage.torn_record import (
-    ended_attempt,
-    recover_torn_trial,
-    trial_id_of,
-)
+from neps_core_plugins.disk_storage.torn_record import describe_torn, ended_attempt
 
 logger = logging.getLogger(__name__)
 
@@ -91,7 +89,7 @@ class DiskStorage(Storage):
         self._history = TrialHistory()
         self._files = TrialFiles(self.root_directory)  # see _restore_missing_views
         self._torn_tail: bytes | None = None  # the torn tail a read last found (see sync)
-        self._torn_trial: Trial | None = None  # and the final version its repair will record
+        self._found = FoundInFiles(self.trial_directory, self.converter)
 
     # -- run info ---------------------------------------------------------------------------
     def initialize(self, info: RunInfo) -> RunInfo:
@@ -146,6 +144,10 @@ class DiskStorage(Storage):
 
     # -- trials -----------------------------------------------------------------------------
     def sync(self) -> TrialHistory:
+        """What all workers wrote, with a trial whose journal line was torn or lost shown as
+        the next write will record it (see ``FoundInFiles``): a read repairs nothing (the
+        run may be read-only, the line a write in progress), but shows no finished trial as
+        running until somebody writes."""
         # Threads sharing this instance (one AskAndTell client) share the journal's offset and
         # the history: one reading while another read or appended parsed half lines.
         with self._journal.lock.among_threads():
@@ -154,32 +156,18 @@ class DiskStorage(Storage):
                 time.sleep(WRITE_UNDER_WAY_SECONDS)  # which ends in microseconds
                 history = self._read_new()
             tail = self._journal.unfinished_tail
-            return history if tail is None else self._as_recovery_gives(tail, history)
-
-    def _as_recovery_gives(self, tail: bytes, history: TrialHistory) -> TrialHistory:
-        """``history`` as the next write's repair of the journal's torn ``tail`` will make it.
-
-        A reader may not repair the file (``status`` is read-only, and the line may be a write
-        in progress), but should not show a finished trial as running until somebody writes:
-        the trial's final version is read from its files as ``_recover_torn`` will, into a
-        copy (the history itself must keep the journal's version, for that recovery to run).
-        """
-        if tail != self._torn_tail:  # looked at once: the files stay as they are until then
-            self._torn_tail = tail
-            logger.warning(
-                "%s ends in an incomplete record of %d bytes (a write killed midway, or one "
-                "in progress); the next write to the run repairs it",
-                self._journal.path,
-                len(tail),
-            )
-            self._torn_trial = self._final_version_of_torn(tail, history)
-        trial = self._torn_trial
-        if trial is None:
-            return history
-        recovered = TrialHistory()
-        for kept in history.values():
-            recovered.put(trial if kept.id == trial.id else kept)
-        return recovered
+            if tail is not None and tail != self._torn_tail:  # looked at once: files stay
+                self._torn_tail = tail
+                logger.warning(
+                    "%s ends in an incomplete record of %d bytes (a write killed midway, or one "
+                    "in progress): %s; the next write to the run repairs it",
+                    self._journal.path,
+                    len(tail),
+                    describe_torn(tail, history),
+                )
+                self._found.look_for_torn(tail, history)
+            self._found.look_once(history)
+            return self._found.view(history)
 
     def _read_new(self) -> TrialHistory:
         beats = PendingHeartbeats()
@@ -202,6 +190,9 @@ class DiskStorage(Storage):
             history = self._read_new()
             if torn is not None:
                 self._recover_torn(torn, history)
+            self._found.look_once(history)
+            for lost in self._found.unrecorded(history):
+                self._recover(lost, history, "was lost (a crash without fsync?)")
             self._restore_missing_views(history)
             trials = [self._ended_by_its_files(history, t) for t in change(history)]
             if trials:
@@ -212,22 +203,28 @@ class DiskStorage(Storage):
         return trials
 
     def _recover_torn(self, torn: bytes, history: TrialHistory) -> None:
-        """Record again the final version of a trial whose journal line was torn, from the
-        files its writer wrote after it (see ``torn_record``): a finished result is not lost."""
-        trial = self._final_version_of_torn(torn, history)
+        """Say which record the repair of the journal cut off, and record again the final
+        version of its trial that the trial's files hold, if they do."""
+        kept = self._journal.path.with_suffix(".torn")
+        logger.warning(
+            "Repaired %s: removed an incomplete last line of %d bytes left by an interrupted "
+            "write (kept in %s): %s",
+            self._journal.path,
+            len(torn),
+            kept,
+            describe_torn(torn, history),
+        )
+        trial = self._found.look_for_torn(torn, history)
+        self._recover(trial, history, f"was torn (kept in {kept})")
+
+    def _recover(self, trial: Trial | None, history: TrialHistory, how: str) -> None:
+        """Record again the final version of a trial whose journal line was torn or lost,
+        from the files its writer wrote after it (see ``FoundInFiles``): a result is kept."""
         if trial is None:
             return
         self._journal.append([self._unstructure(trial)])
         history.put(trial)
-        self._say_recovered(trial, f"was torn (kept in {self._journal.path.with_suffix('.torn')})")
-
-    def _final_version_of_torn(self, torn: bytes, history: TrialHistory) -> Trial | None:
-        """The final version of the trial the torn line ``torn`` was about, from its files."""
-        trial_id = trial_id_of(torn)
-        if trial_id is None:
-            return None
-        directory = self.trial_directory(trial_id)
-        return recover_torn_trial(trial_id, history, directory, self.converter)
+        self._say_recovered(trial, how)
 
     def _say_recovered(self, trial: Trial, how: str) -> None:
         directory = self.trial_directory(trial.id)

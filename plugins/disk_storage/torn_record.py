@@ -27,6 +27,8 @@ logger = logging.getLogger(__name__)
 #: The start of a whole-trial journal line (``id`` is the first field a trial unstructures to;
 #: a heartbeat line starts with ``heartbeat`` and never ends a trial).
 _TRIAL_ID = re.compile(rb'\{"id":("(?:[^"\\]|\\.)*")')
+#: The state a torn whole-trial line was giving its trial, if the line got that far.
+_STATE = re.compile(rb'"state":"(\w+)"')
 #: What the final version of a trial shares with the running one it ends.
 _SAME_ATTEMPT = ("worker_id", "attempts", "started_at", "created_at", "previous_trial_id")
 
@@ -45,6 +47,25 @@ def trial_id_of(torn: bytes) -> str | None:
     except ValueError:  # an escape cut in half
         return None
     return trial_id if isinstance(trial_id, str) else None
+
+
+def describe_torn(torn: bytes, history: TrialHistory) -> str:
+    """Which record the torn line ``torn`` began, for a warning to name the trial it touched."""
+    if torn.startswith(b'{"heartbeat"'):
+        return "a heartbeat (the running trial's earlier one stands)"
+    trial_id = trial_id_of(torn)
+    if trial_id is None:
+        return "a record cut before its trial id"
+    state = _STATE.search(torn)
+    in_state = f" ({state.group(1).decode()})" if state else ""
+    current = history.get(trial_id)
+    if current is None:
+        return (
+            f"the first version of trial {trial_id}{in_state}, without which the trial is not "
+            "recorded (as if never sampled)"
+        )
+    recorded = current.state.value
+    return f"a new version of trial {trial_id}{in_state} after the recorded one ({recorded})"
 
 
 def recover_torn_trial(
@@ -106,12 +127,17 @@ def _final_version(
         raise NotRecoverable(f"{metadata_path} gives the state {trial.state.value}, not a result")
     if trial.report is None:
         raise NotRecoverable(f"{report_path} is missing")
-    differ = [name for name in _SAME_ATTEMPT if getattr(trial, name) != getattr(current, name)]
+    differ = attempt_differences(trial, current)
     if differ:
         raise NotRecoverable(
             f"{metadata_path} is not about the journal's attempt: {', '.join(differ)} differ"
         )
     return trial
+
+
+def attempt_differences(final: Trial, current: Trial) -> list[str]:
+    """The fields by which ``final`` is not the end of ``current``'s attempt (none: it is)."""
+    return [name for name in _SAME_ATTEMPT if getattr(final, name) != getattr(current, name)]
 
 
 def _read_mapping(path: Path) -> dict[str, Any]:

@@ -700,6 +700,20 @@ def test_clean_refuses_live_workers_and_crashes_the_debris_of_dead_ones(tmp_path
     assert again.stdout.strip() == f"Nothing to clean in {root}"
 
 
+@pytest.mark.parametrize("storage", ["disk", "sqlite:///run.db"])
+def test_a_dry_run_of_clean_lists_what_clean_then_marks(tmp_path: Path, storage: str) -> None:
+    root = tmp_path / "run"
+    on_storage = WORKER.replace("sample_batch_size=3)", "sample_batch_size=3, storage=sys.argv[2])")
+    kill(start_worker(on_storage, [str(root), storage], root, "configs/*/partial_checkpoint"))
+    dry = cli("clean", str(root), "--dry-run", cwd=tmp_path)
+    assert dry.returncode == 0, dry.stderr
+    assert "would mark 3 trial(s) CRASHED" in dry.stdout
+    done = cli("clean", str(root), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == dry.stdout.replace("would mark", "marked")
+    assert neps.status(root).counts["crashed"] == 3
+
+
 ASYNC_WORKER = """
 import sys
 import neps_core as neps

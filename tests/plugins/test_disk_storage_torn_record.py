@@ -3,6 +3,7 @@ from its ``report.yaml`` and ``metadata.yaml``, never marked CRASHED over its re
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import time
@@ -27,6 +28,13 @@ def _run(root: Path, budget: int) -> neps.Summary:
     )
 
 
+def _run_for_trial_3(root: Path) -> object:
+    """Run three trials; the objective trial 3's ``report.yaml`` holds."""
+    _run(root, 3)
+    report = yaml.safe_load((root / "configs" / "config_3" / "report.yaml").read_text())
+    return report["objective_to_minimize"]
+
+
 def _journal(root: Path) -> Path:
     return root / ".neps_core" / "journal.jsonl"
 
@@ -41,9 +49,9 @@ def _tear_last_line(root: Path) -> bytes:
     return last
 
 
-def _clean(root: Path) -> subprocess.CompletedProcess[str]:
+def _clean(root: Path, *arguments: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "neps_core.cli", "clean", str(root)],
+        [sys.executable, "-m", "neps_core.cli", "clean", str(root), *arguments],
         capture_output=True,
         text=True,
         env=child_environment(),
@@ -74,10 +82,7 @@ def test_a_continued_run_keeps_a_result_whose_journal_line_was_torn(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     root = tmp_path / "run"
-    _run(root, 3)
-    objective = yaml.safe_load((root / "configs" / "config_3" / "report.yaml").read_text())[
-        "objective_to_minimize"
-    ]
+    objective = _run_for_trial_3(root)
     _tear_last_line(root)
     summary = _run(root, 4)
     assert summary.counts["success"] == 4
@@ -150,25 +155,130 @@ def test_a_line_another_process_is_still_appending_is_read_whole_without_a_warni
     assert "torn" not in caplog.text
 
 
+def _lose_last_line(root: Path) -> bytes:
+    """Cut the journal's last line (trial 3's final version) off whole, as a crash without
+    fsync can after the trial's files were written; return that line."""
+    journal = _journal(root)
+    data = journal.read_bytes()
+    cut = data.rstrip(b"\n").rfind(b"\n") + 1
+    journal.write_bytes(data[:cut])
+    return data[cut:]
+
+
 def test_a_result_whose_whole_journal_line_was_lost_is_kept_not_evaluated_again(
     tmp_path: Path,
 ) -> None:
     """The files survived a crash without fsync, the journal's last line did not at all: the
-    trial is not re-queued (to be evaluated again, its report.yaml overwritten)."""
+    trial is not re-queued (to be evaluated again, its report.yaml overwritten), and the dry
+    run of ``clean`` says what ``clean`` does (it said it would mark the trial crashed)."""
     root = tmp_path / "run"
     _run(root, 3)
     report = root / "configs" / "config_3" / "report.yaml"
     kept = report.read_text()
-    last = _tear_last_line(root)
-    data = _journal(root).read_bytes()
-    _journal(root).write_bytes(data[: data.rfind(b"\n") + 1])  # no trace of the line left
-    assert neps.status(root).counts["evaluating"] == 1
+    last = _lose_last_line(root)
 
+    dry = _clean(root, "--dry-run")
+    assert dry.returncode == 0, dry.stderr
+    assert dry.stdout.strip() == f"Nothing to clean in {root}"
     done = _clean(root)  # another process: it finds trial 3's worker gone
     assert done.returncode == 0, done.stderr
+    assert done.stdout == dry.stdout
     assert "Recovered the final version (success) of trial 3" in done.stderr
-    assert "so it is kept, not marked crashed" in done.stderr
-    assert "CRASHED" not in done.stdout
+    assert "its journal record was lost (a crash without fsync?)" in done.stderr
     assert neps.status(root).counts["success"] == 3
     assert report.read_text() == kept
     assert _journal(root).read_bytes().endswith(last)
+
+
+def test_reads_show_a_result_whose_journal_line_was_lost_without_writing(
+    tmp_path: Path,
+) -> None:
+    """``status`` showed the trial evaluating until some process wrote to the run."""
+    root = tmp_path / "run"
+    objective = _run_for_trial_3(root)
+    _lose_last_line(root)
+    lost = _journal(root).read_bytes()
+
+    status = neps.status(root)
+    assert status.counts["success"] == 3
+    assert status.counts.get("evaluating", 0) == 0
+    assert {trial.id: trial.objective for trial in status.trials}["3"] == objective
+    assert len(neps.read_neps_results(root)) == 3
+    assert _journal(root).read_bytes() == lost  # a read repairs nothing
+
+
+CRASHING_WORKER = """
+import os, signal, sys
+import neps_core as neps
+
+def evaluate(x):
+    os.kill(os.getpid(), signal.SIGKILL)
+
+neps.run(evaluate, {"x": neps.Float(0.0, 1.0)}, root_directory=sys.argv[1],
+         evaluations_to_spend=1)
+"""
+
+
+def test_a_crash_clean_recorded_whose_line_was_lost_is_not_cleaned_again(tmp_path: Path) -> None:
+    """The final version its files hold is CRASHED: ``clean`` listed it again as a trial it
+    marked crashed (and its dry run as one it would), though it only kept that version."""
+    root = tmp_path / "run"
+    killed = subprocess.run(
+        [sys.executable, "-c", CRASHING_WORKER, str(root)], env=child_environment(), check=False
+    )
+    assert killed.returncode == -9
+    before = _journal(root).read_bytes()
+    assert "marked 1 trial(s) CRASHED" in _clean(root).stdout
+    crashed = neps.status(root).trials[0]
+    _journal(root).write_bytes(before)  # clean's line lost whole, the files it wrote kept
+
+    assert neps.status(root).counts["crashed"] == 1
+    for arguments in (["--dry-run"], []):
+        again = _clean(root, *arguments)
+        assert again.returncode == 0, again.stderr
+        assert again.stdout.strip() == f"Nothing to clean in {root}"
+    assert "Recovered the final version (crashed) of trial 1" in again.stderr
+    assert neps.status(root).trials[0].report.error == crashed.report.error
+
+
+def _line(record: dict[str, object]) -> bytes:
+    """``record`` as a journal line (without its newline)."""
+    return json.dumps(record, separators=(",", ":")).encode()
+
+
+def test_a_torn_claim_names_its_trial_and_the_run_goes_on(tmp_path: Path) -> None:
+    """A worker killed appending the claim that created trial 3: the warnings named no trial
+    (only a number of bytes); now they say which, and that it is not recorded."""
+    root = tmp_path / "run"
+    _run(root, 2)
+    claim = {**json.loads(_journal(root).read_bytes().splitlines()[-1]), "id": "3"}
+    claim.update(state="evaluating", report=None, finished_at=None)
+    line = _line(claim)
+    with _journal(root).open("ab") as journal:
+        journal.write(line[: len(line) // 2])
+    said = "the first version of trial 3 (evaluating), without which the trial is not recorded"
+
+    dry = _clean(root, "--dry-run")
+    assert said in dry.stderr and "the next write to the run repairs it" in dry.stderr
+    summary = _run(root, 3)
+    assert summary.counts["success"] == 3
+    done = _clean(root)
+    assert done.stdout.strip() == f"Nothing to clean in {root}"
+
+
+def test_a_torn_claim_of_a_queued_trial_leaves_it_queued(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The claim is dropped, the trial evaluated by the next worker; the warning names it."""
+    root = tmp_path / "run"
+    _run(root, 2)
+    pending = {**json.loads(_journal(root).read_bytes().splitlines()[-1]), "id": "3"}
+    pending.update(state="pending", report=None, finished_at=None, worker_id=None)
+    claim = _line({**pending, "state": "evaluating", "attempts": 1})
+    with _journal(root).open("ab") as journal:
+        journal.write(_line(pending) + b"\n" + claim[: len(claim) // 2])
+
+    summary = _run(root, 3)
+    assert summary.counts["success"] == 3
+    assert {trial.id: trial.config for trial in neps.status(root).trials}["3"] == pending["config"]
+    assert "a new version of trial 3 (evaluating) after the recorded one (pending)" in caplog.text
