@@ -9,10 +9,14 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from neps_core.budget_file import recorded_budgets
-from neps_core.call_checks import refuse_arguments_given_twice
+from neps_core.call_checks import (
+    names_a_folder,
+    older_argument_order,
+    refuse_arguments_given_twice,
+)
 from neps_core.client_state import check_dropped
 from neps_core.components import refuse_a_root_directory_as_space
-from neps_core.config import ROOT_DIRECTORY_SECOND, RunSettings, run_directory
+from neps_core.config import RunSettings, run_directory
 from neps_core.connection import connect, overwrite_if_asked
 from neps_core.distributed import maybe_run_as_nonzero_rank, rank_zero
 from neps_core.errors import SettingsError, add_note
@@ -140,8 +144,9 @@ def run(
 
     refuse_while_a_child_imports_the_script("neps_core.run()")
     if root_directory_second:
+        root = next(filter(names_a_folder, (pipeline_space, *root_directory_second)), None)
         raise SettingsError(
-            f"run() takes 2 positional arguments, got more: {ROOT_DIRECTORY_SECOND}"
+            f"run() takes 2 positional arguments, got more: {older_argument_order(root)}"
         )
     if "run_args" in legacy_and_aliases:  # NePS's older name of run_config
         if run_config is not None:

@@ -14,14 +14,14 @@ import functools
 import os
 import typing
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 import attrs
 import cattrs
 
+from neps_core.call_checks import names_a_folder, older_argument_order
 from neps_core.component_spec import ComponentSpec
-from neps_core.config import ROOT_DIRECTORY_SECOND, RunSettings
+from neps_core.config import RunSettings
 from neps_core.errors import SettingsError, UnknownPluginError, add_note, object_of_type
 from neps_core.interfaces import Evaluator, Optimizer
 from neps_core.neps_options import without_neps_options
@@ -76,14 +76,8 @@ def refuse_a_root_directory_as_space(space: Any, plugins: Plugins) -> None:
         return
     raise SettingsError(
         f"pipeline_space {os.fspath(space)!r} is no space file (a YAML space ends in .yaml or "
-        f".yml) but a folder's name: {ROOT_DIRECTORY_SECOND}"
+        f".yml) but a folder's name: {older_argument_order(space)}"
     )
-
-
-def names_a_folder(value: Any) -> bool:
-    """Whether ``value`` is a path of a folder, or one without a file suffix: a root
-    directory where the space goes (NePS's older argument order), not a space file."""
-    return isinstance(value, str | os.PathLike) and (Path(value).is_dir() or not Path(value).suffix)
 
 
 def _accepts(adapter: Any, space: Any, role: str) -> bool:

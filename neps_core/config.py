@@ -37,12 +37,6 @@ DEPRECATED_ALIASES = {
     "overwrite_working_directory": "overwrite_root_directory",
     "loss_value_on_error": "objective_value_on_error",
 }
-#: Why a path given where ``run()`` takes the space, or a third positional argument, is refused.
-ROOT_DIRECTORY_SECOND = (
-    "NePS's older run(run_pipeline, root_directory, pipeline_space) took root_directory "
-    "second; here it is run(evaluate_pipeline, pipeline_space, root_directory=...): pass "
-    "root_directory= (and pipeline_space=) by name"
-)
 #: Seconds without a heartbeat after which a worker counts as dead.
 DEFAULT_STALE_AFTER = 120.0
 DEFAULT_HEARTBEAT_INTERVAL = 10.0

@@ -18,6 +18,7 @@ import difflib
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, ClassVar, TypeVar
 
 import cattrs
@@ -32,6 +33,11 @@ Change = Callable[[TrialHistory], Sequence[Trial]]
 
 logger = logging.getLogger(__name__)
 StorageT = TypeVar("StorageT", bound="Storage")
+
+#: The options of a storage whose writers wait for a lock (``disk``, ``sqlite``), and their
+#: defaults: ``fsync`` flushes every write to the device, ``lock_timeout`` is how many seconds
+#: a writer waits. One mapping, so that those storages take the same options alike.
+LOCKING_OPTIONS: Mapping[str, Any] = MappingProxyType({"fsync": False, "lock_timeout": 300.0})
 
 
 class Storage(abc.ABC):

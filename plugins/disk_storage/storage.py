@@ -34,7 +34,7 @@ import yaml
 
 from neps_core.errors import StorageError
 from neps_core.history import TrialHistory
-from neps_core.interfaces import Change, Storage, TrialFiles, damaged_trial
+from neps_core.interfaces import LOCKING_OPTIONS, Change, Storage, TrialFiles, damaged_trial
 from neps_core.models import RunInfo, Trial, TrialState
 from neps_core.serialization import (
     describe_yaml_error,
@@ -67,7 +67,7 @@ class DiskStorage(Storage):
     """File-based storage that works across processes and nodes sharing a file system."""
 
     name: ClassVar[str] = "disk"
-    option_defaults: ClassVar[Mapping[str, Any]] = {"fsync": False, "lock_timeout": 300.0}
+    option_defaults: ClassVar[Mapping[str, Any]] = LOCKING_OPTIONS
     known_options: ClassVar[frozenset[str]] = frozenset(option_defaults)
     root_entries: ClassVar[frozenset[str]] = frozenset({RUN_INFO_FILE})
 

@@ -41,7 +41,7 @@ import cattrs
 
 from neps_core.errors import StorageError
 from neps_core.history import TrialHistory
-from neps_core.interfaces import Change, Storage, TrialFiles, damaged_trial
+from neps_core.interfaces import LOCKING_OPTIONS, Change, Storage, TrialFiles, damaged_trial
 from neps_core.models import RunInfo, Trial
 from neps_core.serialization import structure_error_text, to_plain
 from neps_core_plugins.sqlite_storage.location import (
@@ -89,7 +89,7 @@ class SQLiteStorage(Storage):
 
     name: ClassVar[str] = "sqlite"
     schemes: ClassVar[tuple[str, ...]] = ("sqlite",)
-    option_defaults: ClassVar[Mapping[str, Any]] = {"fsync": False, "lock_timeout": 300.0}
+    option_defaults: ClassVar[Mapping[str, Any]] = LOCKING_OPTIONS
     known_options: ClassVar[frozenset[str]] = frozenset(option_defaults)
     root_entries: ClassVar[frozenset[str]] = frozenset({"run.db", "run.db-wal", "run.db-shm"})
 

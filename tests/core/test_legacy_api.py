@@ -7,6 +7,7 @@ Old NePS scripts (``run_pipeline=``, ``searcher=``, ``max_evaluations_total=``,
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import typing
@@ -277,9 +278,10 @@ def test_nepss_older_positional_root_directory_is_refused_saying_so(
     accepts; nothing may be written where the root defaults to (./neps_results)."""
     monkeypatch.chdir(tmp_path)
     said = r"older run\(run_pipeline, root_directory, pipeline_space\) took root_directory"
-    with pytest.raises(neps.SettingsError, match=rf"2 positional arguments.*{said}"):
+    named = re.escape(f"pass root_directory={str(root)!r} by name")  # each way names the root
+    with pytest.raises(neps.SettingsError, match=rf"2 positional arguments.*{said}.*{named}"):
         neps.run(run_pipeline, str(root), SPACE, evaluations_to_spend=1)
-    with pytest.raises(neps.SettingsError, match=rf"'{root}' is no space file.*{said}"):
+    with pytest.raises(neps.SettingsError, match=rf"'{root}' is no space file.*{said}.*{named}"):
         neps.run(run_pipeline, str(root), evaluations_to_spend=1)
     neps.run(run_pipeline, SPACE, root_directory=root, evaluations_to_spend=1)
     with pytest.raises(neps.SettingsError, match=said):  # an existing run's root, NePS's way
