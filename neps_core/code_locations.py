@@ -21,10 +21,12 @@ from typing import Any, NoReturn
 from neps_core.errors import SettingsError
 from neps_core.user_paths import user_path
 
-#: How a setting names a function, for errors.
+#: How a setting names an object by its location, for errors.
+LOCATION_FORMS = "'module:name' or 'path/to/file.py:name'"
+#: The forms ``evaluate_pipeline`` takes in a run config, for errors.
 FUNCTION_FORMS = (
-    "'path/to/file.py:function_name' (or 'module:function_name') or "
-    "{path: path/to/file.py, name: function_name}"
+    "'path/to/file.py:function_name' (or 'module:function_name'), "
+    "{path: path/to/file.py, name: function_name} or {command: ...}"
 )
 
 
@@ -55,9 +57,7 @@ class CodeLocator:
         typos = [part for part in unknown if difflib.get_close_matches(part, known, n=1)]
         if unknown and len(unknown) == len(value) and not typos:
             self.fail(
-                key,
-                f"expected {FUNCTION_FORMS}, got the mapping {dict(value)!r} (YAML reads "
-                "text ending in ':' or holding ': ' as a mapping)",
+                key, f"expected {FUNCTION_FORMS}, got the mapping {dict(value)!r}{_as_text(value)}"
             )
         if unknown:
             self.fail(f"{key}.{unknown[0]}", f"unknown key; use {advice}")
@@ -78,7 +78,7 @@ class CodeLocator:
         location, separator, attribute = target.rpartition(":")
         location = location.removesuffix(":")  # NePS's templates write path/to/file.py::name
         if not separator or not location or not attribute:
-            self.fail(key, f"expected 'module:name' or 'path/to/file.py:name', got {target!r}")
+            self.fail(key, f"expected {LOCATION_FORMS}, got {target!r}")
         owner: Any = self.module(key, location)
         for part in attribute.split("."):
             if not hasattr(owner, part):
@@ -161,6 +161,16 @@ class CodeLocator:
                 f"a different module named {loaded.__name__!r} is already imported "
                 f"({origin or 'built in'}); rename {ours.name}",
             )
+
+
+def _as_text(value: Mapping[Any, Any]) -> str:
+    """For a mapping of one entry, the text YAML may have read as it (``train.py: f`` or
+    ``train.py:``), and why; a mapping of several entries was written as one."""
+    if len(value) != 1:
+        return ""
+    ((name, part),) = value.items()
+    text = f"{name}:" if part is None else f"{name}: {part}"
+    return f" (if {text!r} was meant: YAML reads text ending in ':' or holding ': ' as a mapping)"
 
 
 def _search_first(folder: Path) -> None:

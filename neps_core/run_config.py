@@ -27,7 +27,7 @@ from typing import Any, NoReturn
 import attrs
 import cattrs
 
-from neps_core.code_locations import CodeLocator, named_in_run
+from neps_core.code_locations import FUNCTION_FORMS, CodeLocator, named_in_run
 from neps_core.component_spec import component_spec, optimizer_spec
 from neps_core.components import (
     option_advice,
@@ -164,11 +164,7 @@ class _Parser:
         if isinstance(value, str):
             return self._callable(key, self.code.load(key, value))
         if not isinstance(value, Mapping):
-            self.fail(
-                key,
-                f"expected 'module:function', 'file.py:function' or a mapping, "
-                f"got {type(value).__name__}",
-            )
+            self.fail(key, f"expected {FUNCTION_FORMS}, got {type(value).__name__}")
         if "command" in value:
             return self._command(value)
         self.code.refuse_other_keys(key, value, ("path", "name"), "'path' and 'name', or 'command'")

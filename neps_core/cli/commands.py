@@ -11,6 +11,7 @@ from typing import Any
 from neps_core.cli.clean import clean_run
 from neps_core.cli.plugin_list import format_plugins, plugin_data
 from neps_core.cli.status import format_status, status_data
+from neps_core.code_locations import FUNCTION_FORMS
 from neps_core.errors import SettingsError
 
 
@@ -21,10 +22,7 @@ def run_command(arguments: argparse.Namespace) -> int:
 
     kwargs = load_run_config(arguments.config, arguments.overrides)
     if kwargs.get("evaluate_pipeline") is None:  # left out, left empty or overridden to null
-        raise SettingsError(
-            f"{arguments.config}: evaluate_pipeline: required, e.g. "
-            "'train.py:evaluate_pipeline' or 'my_package.train:evaluate_pipeline'"
-        )
+        raise SettingsError(f"{arguments.config}: evaluate_pipeline: required: {FUNCTION_FORMS}")
     summary = neps_core.run(**kwargs)
     print(format_status(status_data(summary.root_directory, failures=5)))
     return 0

@@ -687,6 +687,21 @@ def test_a_trailing_colon_after_the_file_names_the_key_the_file_and_the_forms(
     assert "override 'evaluate_pipeline=train.py:': evaluate_pipeline: " in str(refused.value)
 
 
+def test_a_mapping_of_other_keys_for_the_function_is_told_the_forms_it_takes(
+    project: Path,
+) -> None:
+    # Was told "YAML reads text ending in ':' or holding ': ' as a mapping", which a mapping
+    # written as one (keys other than NePS's path and name) is not.
+    write_config(project, "evaluate_pipeline: {file: train.py, function: evaluate_pipeline}\n")
+    with pytest.raises(SettingsError) as refused:
+        load_run_config(project / "run.yaml")
+    assert str(refused.value) == (
+        f"{project / 'run.yaml'}: evaluate_pipeline: expected 'path/to/file.py:function_name' "
+        "(or 'module:function_name'), {path: path/to/file.py, name: function_name} or "
+        "{command: ...}, got the mapping {'file': 'train.py', 'function': 'evaluate_pipeline'}"
+    )
+
+
 def test_a_run_config_that_is_no_path_or_a_folder_is_named_so(tmp_path: Path) -> None:
     # run(run_config={...}) said "path must be a path", a folder "No run config at <it>".
     with pytest.raises(SettingsError, match=r"^run_config must be a path, got \{'seed': 1\}$"):
