@@ -11,6 +11,7 @@ from neps_core import algorithms, tblogger
 from neps_core.api import plot, run, save_pipeline_results, status
 from neps_core.ask_and_tell import AskAndTell, AskedTrial
 from neps_core.errors import (
+    ArgumentsError,
     ConfigIdMissingError,
     DuplicatePluginError,
     EvaluationLostError,
@@ -147,6 +148,7 @@ def _imports_from(frame: types.FrameType) -> bool:
 
 
 __all__ = [
+    "ArgumentsError",
     "AskAndTell",
     "AskedTrial",
     "BudgetInfo",

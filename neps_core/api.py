@@ -19,7 +19,7 @@ from neps_core.components import refuse_a_root_directory_as_space
 from neps_core.config import RunSettings, run_directory
 from neps_core.connection import connect, overwrite_if_asked
 from neps_core.distributed import maybe_run_as_nonzero_rank, rank_zero
-from neps_core.errors import SettingsError, add_note
+from neps_core.errors import ArgumentsError, SettingsError, add_note
 from neps_core.evaluation.main_script import refuse_while_a_child_imports_the_script
 from neps_core.evaluation.seeding import seed_global_generators
 from neps_core.loading import open_existing
@@ -145,7 +145,7 @@ def run(
     refuse_while_a_child_imports_the_script("neps_core.run()")
     if root_directory_second:
         root = next(filter(names_a_folder, (pipeline_space, *root_directory_second)), None)
-        raise SettingsError(
+        raise ArgumentsError(
             f"run() takes 2 positional arguments, got more: {older_argument_order(root)}"
         )
     if "run_args" in legacy_and_aliases:  # NePS's older name of run_config

@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
-from neps_core.errors import SettingsError
+from neps_core.errors import ArgumentsError
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -41,7 +41,7 @@ def names_a_folder(value: Any) -> bool:
 
 
 def refuse_arguments_given_twice(function: Callable[P, R]) -> Callable[P, R]:
-    """``function``, raising a ``SettingsError`` that names the argument given twice, its
+    """``function``, raising an ``ArgumentsError`` that names the argument given twice, its
     positional value and the keyword it was likely meant for, before anything runs."""
     signature = inspect.signature(function)
 
@@ -53,7 +53,7 @@ def refuse_arguments_given_twice(function: Callable[P, R]) -> Callable[P, R]:
             twice = _given_twice(signature, args, kwargs)
             if twice is None:
                 raise
-            raise SettingsError(f"{function.__name__}() got {twice}") from None
+            raise ArgumentsError(f"{function.__name__}() got {twice}") from None
         return function(*args, **kwargs)
 
     return checked

@@ -64,6 +64,12 @@ class SettingsError(NepsCoreError, ValueError):
     """Run settings (keyword arguments or YAML) are invalid; the message names the setting."""
 
 
+class ArgumentsError(SettingsError, TypeError):
+    """A call Python itself refuses with a ``TypeError`` (an argument given twice, a
+    positional one too many), refused naming what was meant; a ``TypeError`` too, so that
+    ``except TypeError`` still catches it."""
+
+
 class StorageInUseError(SettingsError):
     """A new root was given a storage (a database URL) that holds another root's run."""
 

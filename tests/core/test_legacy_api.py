@@ -308,6 +308,26 @@ def test_a_positional_root_directory_beside_the_space_by_name_names_the_keyword(
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda root: neps.run(run_pipeline, root, pipeline_space=SPACE),
+        lambda root: neps.run(run_pipeline, SPACE, pipeline_space=SPACE, root_directory=root),
+        lambda root: neps.run(run_pipeline, root, SPACE),
+    ],
+    ids=["root beside pipeline_space=", "space twice", "third positional"],
+)
+def test_a_call_python_would_refuse_is_a_type_error_too(
+    call: Callable[[str], Any], root: Path
+) -> None:
+    """Refused as a SettingsError only, it escaped ``except TypeError``, which catches
+    Python's own "got multiple values for argument" and "takes 2 positional arguments"."""
+    with pytest.raises(TypeError) as refused:
+        call(str(root))
+    assert isinstance(refused.value, neps.SettingsError)  # as before, a ValueError too
+    assert "run() " in str(refused.value) and not root.exists()
+
+
 @pytest.mark.parametrize("given", ["space.json", "space.YAML"])
 def test_a_space_file_given_twice_is_not_taken_for_a_root_directory(given: str) -> None:
     # Any path not ending in .yaml was "a folder": "pass root_directory='space.json'", while
