@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import difflib
 import importlib
+import re
 import sys
 import traceback
 from collections.abc import Iterable, Mapping, Sequence
@@ -21,6 +22,8 @@ from typing import Any, NoReturn
 from neps_core.errors import SettingsError
 from neps_core.user_paths import user_path
 
+#: A Windows path's drive (``C:\\``), the one ':' a location may hold.
+_WINDOWS_DRIVE = re.compile(r"^[A-Za-z]:(?=[\\/])")
 #: How a setting names an object by its location, for errors.
 LOCATION_FORMS = "'module:name' or 'path/to/file.py:name'"
 #: The forms ``evaluate_pipeline`` takes in a run config, for errors.
@@ -79,6 +82,12 @@ class CodeLocator:
         location = location.removesuffix(":")  # NePS's templates write path/to/file.py::name
         if not separator or not location or not attribute:
             self.fail(key, f"expected {LOCATION_FORMS}, got {target!r}")
+        if ":" in _WINDOWS_DRIVE.sub("", location):  # no file or module holds one
+            self.fail(
+                key,
+                f"expected {LOCATION_FORMS}, got {target!r}, which has more than one ':' "
+                f"(read as {attribute!r} of {location!r})",
+            )
         owner: Any = self.module(key, location)
         for part in attribute.split("."):
             if not hasattr(owner, part):

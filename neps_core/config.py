@@ -21,7 +21,7 @@ from neps_core.code_locations import named_in_run, named_plugins
 from neps_core.component_spec import ComponentSpec, component_spec, optimizer_spec
 from neps_core.errors import SettingsError
 from neps_core.optimizer_choice import ConfiguredOptimizer, called_with_the_space, space_of_the_run
-from neps_core.user_paths import user_path
+from neps_core.user_paths import refuse_empty, user_path
 from neps_core.validators import is_finite_number, is_number, plain_number
 from neps_core.warning_origin import warn_at_caller
 
@@ -131,11 +131,7 @@ def run_directory(value: Any) -> Path:
     ``~`` is the home directory, as in a shell (``$VARIABLES`` are left as written). An empty
     one is refused: a variable left unset, more likely than the current directory meant.
     """
-    if isinstance(value, str) and value.strip() == "":
-        raise SettingsError(
-            f"root_directory must name a directory, got {value!r} (write '.' for the "
-            "current directory)"
-        )
+    refuse_empty(value, "root_directory", "a directory")
     path = user_path(value, "root_directory").absolute()
     existing = next(folder for folder in (path, *path.parents) if folder.exists())
     if not existing.is_dir():
@@ -144,7 +140,7 @@ def run_directory(value: Any) -> Path:
             if existing == path
             else f"leads through the file {existing}"
         )
-        raise SettingsError(f"root_directory {path} {how}")
+        raise SettingsError(f"root_directory: {path} {how}")
     return path
 
 

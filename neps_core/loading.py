@@ -34,7 +34,7 @@ from neps_core.serialization import describe_yaml_error, read_yaml, safe_repr, s
 from neps_core.space import PipelineSpace
 from neps_core.summary_files import BEST_CONFIG_FILE
 from neps_core.trial_calls import built_for_the_user
-from neps_core.user_paths import user_path
+from neps_core.user_paths import refuse_empty, user_path
 
 #: Files of a run that hold something other than a configuration: a ``load_config`` of one
 #: returned its contents as if they were one.
@@ -122,6 +122,7 @@ def load_config(
     """
     config_id, given = _id_and_space(id_and_space, config_id, pipeline_space)
     space = _resolved(given, positional=given is not pipeline_space)  # else the keyword's
+    refuse_empty(path_or_root, "path_or_root", "a config.yaml, a trial folder or a run's root")
     path = user_path(path_or_root, "path_or_root")
     if not (path / STORAGE_POINTER_FILE).is_file() and runs_below(path):
         raise FileNotFoundError(no_run(path))  # the root given to run(task_id=...)

@@ -51,7 +51,7 @@ from neps_core.plugin_manager import Plugins, load_plugins
 from neps_core.registry import Registry
 from neps_core.space.description import locate_description_error, numeric_text
 from neps_core.storage_urls import storage_for_url
-from neps_core.user_paths import user_path
+from neps_core.user_paths import refuse_empty, user_path
 from neps_core.warning_origin import warn_at_caller
 
 SETTINGS = tuple(field.name for field in attrs.fields(RunSettings))
@@ -83,8 +83,7 @@ def load_run_config(
         SettingsError: The file is not valid YAML or a setting is invalid; the message
             starts with ``<path>: <key path>:``.
     """
-    if isinstance(path, str) and not path.strip():  # an unset "$CONFIG", not the current folder
-        raise SettingsError(f"run_config must name a YAML file, got {path!r}")
+    refuse_empty(path, "run_config", "a YAML file", here=False)
     path = user_path(path, "run_config")
     source = str(path)
     data = read_config_file(path)

@@ -32,3 +32,11 @@ def user_path(value: Any, setting: str) -> Path:
         raise SettingsError(
             f"{setting} {str(value)!r}: no home directory is known for {path.parts[0]!r}"
         ) from None
+
+
+def refuse_empty(value: Any, setting: str, names: str, *, here: bool = True) -> None:
+    """Refuse an empty (or blank) text for ``setting``, which must name ``names``: a variable
+    left unset, more likely than the current directory meant (``here``: say to write '.')."""
+    if isinstance(value, str) and value.strip() == "":
+        hint = " (write '.' for the current directory)" if here else ""
+        raise SettingsError(f"{setting} must name {names}, got {value!r}{hint}")

@@ -505,6 +505,12 @@ def test_an_empty_key_is_the_settings_default(tmp_path: Path) -> None:
             "run.yaml: evaluate_pipeline: expected 'module:name' or 'path/to/file.py:name', "
             "got 'no_colon'",
         ),
+        (  # was "cannot import 'train.py:evaluate_pipeline': No module named ..."
+            {"evaluate_pipeline": "train.py:evaluate_pipeline:extra"},
+            "run.yaml: evaluate_pipeline: expected 'module:name' or 'path/to/file.py:name', "
+            "got 'train.py:evaluate_pipeline:extra', which has more than one ':' "
+            "(read as 'extra' of 'train.py:evaluate_pipeline')",
+        ),
         ({"root_directory": [1]}, "run.yaml: root_directory: expected a path, got [1]"),
         (
             {"optimizer": {"name": "hyperband", "eta": 3.5, "sampler": "bogus"}},
@@ -533,6 +539,12 @@ def test_error_messages_give_the_key_path(
     project: Path, monkeypatch: Any, changes: dict[str, Any], expected: str
 ) -> None:
     assert config_error(project, changes, monkeypatch) == expected
+
+
+def test_a_root_directory_that_is_a_file_is_named_once(project: Path, monkeypatch: Any) -> None:
+    # Was "run.yaml: root_directory: root_directory <path> is a file, not a directory".
+    message = config_error(project, {"root_directory": "train.py"}, monkeypatch)
+    assert message == f"run.yaml: root_directory: {project / 'train.py'} is a file, not a directory"
 
 
 @pytest.mark.parametrize(

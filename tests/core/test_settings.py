@@ -680,7 +680,7 @@ def test_a_root_directory_that_is_a_file_or_no_path_is_named(tmp_path: Path, use
     # naming no argument.
     a_file = tmp_path / "results"
     a_file.write_text("not a run\n", encoding="utf-8")
-    with pytest.raises(neps.SettingsError, match=f"root_directory {a_file} is a file"):
+    with pytest.raises(neps.SettingsError, match=f"root_directory: {a_file} is a file"):
         ROOT_DIRECTORY_USERS[user](a_file)
     assert a_file.read_text(encoding="utf-8") == "not a run\n"
     through = a_file / "sub"  # a raw NotADirectoryError on results/sub/.neps_core
@@ -700,6 +700,20 @@ def test_an_empty_root_directory_is_refused_not_taken_as_the_current_one(
     with pytest.raises(neps.SettingsError, match="root_directory must name a directory, got ''"):
         ROOT_DIRECTORY_USERS[user]("")
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("config_id", [None, 1])
+def test_an_empty_path_to_load_a_config_from_is_refused_naming_the_argument(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, config_id: int | None
+) -> None:
+    # Was "No configuration at config.yaml" (or configs/config_1/config.yaml): '' was '.'.
+    monkeypatch.chdir(tmp_path)
+    expected = (
+        "path_or_root must name a config.yaml, a trial folder or a run's root, got '' "
+        "(write '.' for the current directory)"
+    )
+    with pytest.raises(neps.SettingsError, match=f"^{re.escape(expected)}$"):
+        neps.load_config("", config_id=config_id)
 
 
 def test_a_tilde_in_root_directory_is_the_home_directory(
