@@ -136,13 +136,11 @@ class CodeLocator:
         except ImportError as error:
             self.fail(key, f"cannot import {shown}: {error}")
         except Exception as error:
-            where = ""
-            if not isinstance(error, SyntaxError):  # which names its file and line itself
-                frame = traceback.extract_tb(error.__traceback__)[-1]
-                where = f" ({frame.filename}, line {frame.lineno})"
+            where = "" if isinstance(error, SyntaxError) else _raised_in(error, name)
             self.fail(key, f"importing {shown} raised {type(error).__name__}: {error}{where}")
         except SystemExit as error:  # a script's sys.exit() outside its main guard
-            self.fail(key, f"importing {shown} called sys.exit({error.code!r})")
+            where = _raised_in(error, name)
+            self.fail(key, f"importing {shown} called sys.exit({error.code!r}){where}")
 
     def _file_module(self, key: str, location: str) -> Any:
         """Import a file as a module named by its stem, importable by child processes too."""
@@ -180,6 +178,18 @@ def _as_text(value: Mapping[Any, Any]) -> str:
     ((name, part),) = value.items()
     text = f"{name}:" if part is None else f"{name}: {part}"
     return f" (if {text!r} was meant: YAML reads text ending in ':' or holding ': ' as a mapping)"
+
+
+def _raised_in(error: BaseException, module: str) -> str:
+    """`` (file, line N)``: the last line of ``module``'s own code that ``error`` passed
+    through (a ``sys.exit()`` there, or the call into a library that raised), else the line
+    that raised it. A ``SyntaxError`` names its file and line itself."""
+    frames = list(traceback.walk_tb(error.__traceback__))
+    own = [(frame, line) for frame, line in frames if frame.f_globals.get("__name__") == module]
+    if not (own or frames):
+        return ""
+    frame, line = (own or frames)[-1]
+    return f" ({frame.f_code.co_filename}, line {line})"
 
 
 def _search_first(folder: Path) -> None:

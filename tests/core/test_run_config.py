@@ -611,9 +611,17 @@ def test_error_messages_start_with_the_key_path(
             r"raised NameError: name 'undefined_name' .*broken\.py, line 2\)$",
         ),
         ("def f(:\n", r"raised SyntaxError: .*broken\.py, line 1\)$"),
-        ("import sys\nsys.exit(3)\n", r"called sys\.exit\(3\)$"),
+        ("import sys\n\nsys.exit(3)\n", r"called sys\.exit\(3\) \(.*broken\.py, line 3\)$"),
+        (  # exits in argparse: the line of the user's file that called it
+            "import argparse\n\nargparse.ArgumentParser().parse_args(['--lr'])\n",
+            r"called sys\.exit\(2\) \(.*broken\.py, line 3\)$",
+        ),
+        (
+            "import json\n\njson.loads('{')\n",
+            r"raised JSONDecodeError: .*broken\.py, line 3\)$",
+        ),
     ],
-    ids=["NameError", "SyntaxError", "sys.exit"],
+    ids=["NameError", "SyntaxError", "sys.exit", "parse_args", "in a library"],
 )
 def test_an_error_importing_the_function_names_the_key_and_the_file(
     tmp_path: Path, monkeypatch: Any, code: str, message: str
