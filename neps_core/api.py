@@ -40,6 +40,7 @@ from neps_core.runtime import Worker
 from neps_core.summary import summary_of
 from neps_core.summary_files import refresh_shared_summary_files
 from neps_core.termination import signals_stop_the_worker
+from neps_core.user_paths import shown_path
 from neps_core.warning_origin import warn_at_caller
 from neps_core.worker_storages import evaluating_worker_storage
 
@@ -212,7 +213,7 @@ def _work(context: RunContext) -> Summary:
         settings.worker_id,
         context.optimizer.name,
         " (chosen by optimizer='auto')" if settings.optimizer.name == "auto" else "",
-        settings.root_directory,
+        shown_path(settings.root_directory),
     )
     if not _has_budget(settings):
         logger.warning(

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from neps_core.cost_model import CostModel
 from neps_core.models import BudgetInfo, Trial, TrialState
 from neps_core.stop_reasons import NOTHING_LEFT
+from neps_core.user_paths import shown_path
 
 if TYPE_CHECKING:
     from neps_core.history import TrialHistory
@@ -189,7 +190,7 @@ def say_why_nothing_was_evaluated(
         "continue it",
         worker_id,
         reason,
-        root_directory,
+        shown_path(root_directory),
         _usage(budget),
     )
 

@@ -43,6 +43,7 @@ from neps_core.run_storage import (
 )
 from neps_core.signature_checks import refuse_arguments_no_one_passes, refuse_injected_names
 from neps_core.space import PipelineSpace
+from neps_core.user_paths import shown_path
 
 logger = logging.getLogger(__name__)
 
@@ -206,7 +207,8 @@ def _the_runs_own_optimizer(
     if several_objectives and not cls.supports_multi_objective:  # "auto" switched, as it does
         why = "which takes one objective"
         return _auto_continues_with(chosen, settings, started, why, logging.INFO)
-    logger.info("Continuing the run in %s with its optimizer %r", settings.root_directory, cls.name)
+    shown = shown_path(settings.root_directory)
+    logger.info("Continuing the run in %s with its optimizer %r", shown, cls.name)
     known = {field.name for field in attrs.fields(cls.Settings)}  # options since removed: gone
     options = {k: v for k, v in started.optimizer_settings.items() if k in known}
     with plugins.errors_of("optimizer", cls):

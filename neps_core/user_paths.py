@@ -40,3 +40,13 @@ def refuse_empty(value: Any, setting: str, names: str, *, here: bool = True) -> 
     if isinstance(value, str) and value.strip() == "":
         hint = " (write '.' for the current directory)" if here else ""
         raise SettingsError(f"{setting} must name {names}, got {value!r}{hint}")
+
+
+def shown_path(path: Path) -> str:
+    """``path`` as the user most likely wrote it: relative to the current directory when
+    inside it (``results/x``, as given to ``run()`` and to ``neps-core status``), else
+    absolute. For what a run shows of its root; errors keep the absolute path."""
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except (ValueError, OSError):  # outside it, or the current directory was deleted
+        return str(path)

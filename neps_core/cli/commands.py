@@ -13,6 +13,7 @@ from neps_core.cli.plugin_list import format_plugins, plugin_data
 from neps_core.cli.status import format_status, status_data
 from neps_core.code_locations import FUNCTION_FORMS
 from neps_core.errors import SettingsError
+from neps_core.user_paths import shown_path
 
 
 def run_command(arguments: argparse.Namespace) -> int:
@@ -24,7 +25,7 @@ def run_command(arguments: argparse.Namespace) -> int:
     if kwargs.get("evaluate_pipeline") is None:  # left out, left empty or overridden to null
         raise SettingsError(f"{arguments.config}: evaluate_pipeline: required: {FUNCTION_FORMS}")
     summary = neps_core.run(**kwargs)
-    print(format_status(status_data(summary.root_directory, failures=5)))
+    print(format_status(status_data(shown_path(Path(summary.root_directory)), failures=5)))
     return 0
 
 

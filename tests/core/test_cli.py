@@ -93,6 +93,17 @@ def test_run_from_yaml(project: Path) -> None:
     assert neps.status(project / "results").counts["success"] == 4
 
 
+def test_run_names_the_root_as_status_does(project: Path) -> None:
+    # run printed "Run in /tmp/.../results", status (given "results") "Run in results".
+    result = cli("run", "run.yaml", cwd=project)
+    first = result.stdout.splitlines()[0]
+    assert first.startswith("Run in results ("), result.stdout + result.stderr
+    assert cli("status", "results", cwd=project).stdout.splitlines()[0] == first
+    # From elsewhere, the way to it from there (the YAML's root is relative to the YAML).
+    more = cli("run", f"{project.name}/run.yaml", "evaluations_to_spend=5", cwd=project.parent)
+    assert more.stdout.startswith(f"Run in {Path(project.name, 'results')} ("), more.stderr
+
+
 def test_run_loads_the_users_module_before_one_of_the_same_name_installed(
     project: Path,
 ) -> None:

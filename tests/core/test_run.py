@@ -661,6 +661,19 @@ def test_a_run_without_any_budget_warns_that_it_may_not_end(
     assert "No budget is set" not in caplog.text
 
 
+def test_a_run_names_its_root_as_the_user_gave_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # run() logged "/tmp/.../results" where status() and neps-core status say "results".
+    monkeypatch.chdir(tmp_path)
+    caplog.set_level("INFO", logger="neps_core")
+    for _ in range(2):  # started, then continued
+        neps.run(lambda x, depth: x, SPACE, root_directory="results", evaluations_to_spend=1)
+    logged = [record.getMessage() for record in caplog.records if "results" in record.getMessage()]
+    assert logged and all(" in results" in line for line in logged), logged
+    assert not any(str(tmp_path) in line for line in logged), logged
+
+
 @pytest.mark.parametrize("storage", ["disk", "sqlite"])
 def test_a_run_that_lost_its_storage_pointer_is_never_mixed_with_a_new_one(
     root: Path, storage: str
