@@ -36,8 +36,8 @@ from neps_core.client_state import HeldTrials, check_dropped, release, release_w
 from neps_core.connection import connect, overwrite_if_asked
 from neps_core.custom_record import CustomRecord
 from neps_core.errors import ObjectiveCountError
+from neps_core.giving_back import give_back_running
 from neps_core.importing import import_into
-from neps_core.liveness import give_back_running
 from neps_core.models import Summary, Trial
 from neps_core.neps_trials import TrialsRead, neps_copy
 from neps_core.plugin_manager import load_plugins

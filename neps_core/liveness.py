@@ -25,9 +25,7 @@ import attrs
 
 from neps_core import presence
 from neps_core.config import DEFAULT_HEARTBEAT_INTERVAL
-from neps_core.heartbeat import held_by
 from neps_core.history import TrialHistory
-from neps_core.interfaces import Storage
 from neps_core.models import Report, Trial, TrialState
 from neps_core.presence import start_ticks, this_machine, this_process, works_here
 from neps_core.validators import is_finite_number
@@ -283,6 +281,8 @@ def recover_gone_workers(
     now: float,
     max_attempts: int,
     heartbeat_interval: float = DEFAULT_HEARTBEAT_INTERVAL,
+    looker: str | None = None,
+    held: Collection[str] = (),
 ) -> list[Trial]:
     """New versions of the EVALUATING trials of ``run()`` workers known to be gone.
 
@@ -291,8 +291,8 @@ def recover_gone_workers(
     is no longer present (its pid, at its start time) belonged to a worker that died
     (SIGKILL, out of memory), whoever else is present: its trial need not wait
     ``stale_after`` (one recorded in an older form: see ``_gone``); so did one of this
-    process whose worker has ended (``presence.works_here``). Workers elsewhere are left to
-    the heartbeat check.
+    process whose ``run()`` has ended (``_ended_here``; ``looker``, ``held``: the asking
+    ``run()`` worker's id and its trials). Workers elsewhere are left to the heartbeat check.
     """
     me, machine = this_process(), this_machine()  # None off Linux: nothing runs on it
     kernel = str(machine).partition(".")[0]
@@ -301,10 +301,10 @@ def recover_gone_workers(
         for i in history.ids_in(TrialState.EVALUATING)
         if machine
         and _machine_of(history[i]) in (machine, kernel)
-        and (history[i].metadata[WORKER_PROCESS] != me or not works_here(history[i].worker_id))
         and not awaits_result(history[i])
     ]
-    alive = present() if claimed else None  # None: unknown, nobody is gone
+    elsewhere = [t for t in claimed if t.metadata[WORKER_PROCESS] != me]
+    alive = present() if elsewhere else None  # None: unknown, nobody is gone
     return [
         requeue_or_crash(
             trial,
@@ -314,8 +314,22 @@ def recover_gone_workers(
             now=now,
         )
         for trial in claimed
-        if alive is not None and _gone(trial, machine, alive, now, heartbeat_interval)
+        if (
+            _ended_here(trial, looker, held)
+            if trial.metadata[WORKER_PROCESS] == me
+            else alive is not None and _gone(trial, machine, alive, now, heartbeat_interval)
+        )
     ]
+
+
+def _ended_here(trial: Trial, looker: str | None, held: Collection[str]) -> bool:
+    """Whether the ``run()`` of this process that claimed ``trial`` has ended: no ``run()``
+    here works under its worker id, or only the asking one (``looker``), which does not hold
+    it (``held``): a retry given the failed call's ``worker_id``. (With two threads' calls
+    under that id, either may hold it: its heartbeat decides.)"""
+    if trial.id in held:
+        return False
+    return not works_here(trial.worker_id, besides_the_asker=trial.worker_id == looker)
 
 
 def requeue_or_crash(
@@ -347,37 +361,6 @@ def requeue_or_crash(
     return attrs.evolve(
         trial, state=TrialState.CRASHED, report=report, finished_at=now, metadata=kept
     )
-
-
-def give_back(trial: Trial, reason: str) -> Trial:
-    """``trial`` back to PENDING for any worker, its attempt not counted (it was cut short)."""
-    logger.warning("Giving back trial %s: %s", trial.id, reason)
-    return attrs.evolve(
-        trial,
-        state=TrialState.PENDING,
-        worker_id=None,
-        attempts=max(0, trial.attempts - 1),
-        metadata={**without_running_marks(trial.metadata), "requeued_because": reason},
-    )
-
-
-def give_back_running(storage: Storage, trial_ids: set[str], worker_id: str, reason: str) -> None:
-    """Give back those of ``trial_ids`` that ``worker_id`` still evaluates, at once.
-
-    For a worker or client that stops (Ctrl-C, an error): not after ``stale_after``, and
-    without counting the cut-short attempt. A failure here must not hide why it stopped.
-    """
-
-    def release(history: TrialHistory) -> list[Trial]:
-        mine = (history[i] for i in trial_ids if i in history)
-        return [give_back(trial, reason) for trial in held_by(mine, worker_id)]
-
-    if not trial_ids:
-        return
-    try:
-        storage.transact(release)
-    except Exception as error:  # the storage may be why it stops
-        logger.warning("Could not give back trials %s: %s", sorted(trial_ids), error)
 
 
 def evaluated_by_a_worker(trial: Trial, stale_after: float) -> bool:

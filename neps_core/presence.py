@@ -210,10 +210,14 @@ def working_here(worker_id: str) -> Iterator[None]:
                 del _WORKERS_HERE[worker_id]
 
 
-def works_here(worker_id: str | None) -> bool:
-    """Whether ``worker_id`` is a ``run()`` worker of this process still working."""
+def works_here(worker_id: str | None, *, besides_the_asker: bool = False) -> bool:
+    """Whether ``worker_id`` is a ``run()`` worker of this process still working.
+
+    ``besides_the_asker``: the asker is itself a ``run()`` working under ``worker_id``; is
+    another one? (A retry given a failed call's ``worker_id`` makes that id work here again.)
+    """
     with _WORKERS_HERE_LOCK:
-        return worker_id is not None and _WORKERS_HERE[worker_id] > 0
+        return worker_id is not None and _WORKERS_HERE[worker_id] > int(besides_the_asker)
 
 
 def this_process() -> str | None:

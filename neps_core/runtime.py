@@ -27,11 +27,12 @@ from neps_core.errors import (
     add_note,
 )
 from neps_core.estimate_wait import CostEstimateWait, ResultsWait
+from neps_core.giving_back import give_back_running
 from neps_core.heartbeat import Heartbeat
 from neps_core.history import TrialHistory
 from neps_core.interfaces import EvaluationJob, EvaluationOutcome
 from neps_core.live_summary import LiveSummaryFiles
-from neps_core.liveness import give_back_running, mention_silent_workers, requeue_or_crash
+from neps_core.liveness import mention_silent_workers, requeue_or_crash
 from neps_core.models import Trial, TrialState
 from neps_core.plugin_checks import returned_list
 from neps_core.presence import present_with_me, this_process, working_here

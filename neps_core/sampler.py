@@ -227,7 +227,13 @@ class TrialSampler:
         if look_now or now >= self._last_gone_check + GONE_CHECK_INTERVAL:  # the first at once
             self._last_gone_check = now
             gone = recover_gone_workers(
-                history, present, now=now, max_attempts=attempts, heartbeat_interval=interval
+                history,
+                present,
+                now=now,
+                max_attempts=attempts,
+                heartbeat_interval=interval,
+                looker=self.settings.worker_id if self.process else None,  # not AskAndTell's
+                held=self.held(),
             )
         stale = recover_stale_trials(
             history,
@@ -273,9 +279,8 @@ class TrialSampler:
         """
         if history.costs_reported > 0:
             return sys.maxsize
-        self.waiting_for = history.ids_in(TrialState.EVALUATING) + history.ids_in(
-            TrialState.PENDING
-        )
+        ids_in = history.ids_in
+        self.waiting_for = ids_in(TrialState.EVALUATING) + ids_in(TrialState.PENDING)
         self.waiting_because = (
             "no trial has reported a cost yet, so cost_to_spend lets one run at a time"
         )

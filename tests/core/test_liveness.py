@@ -732,3 +732,26 @@ def test_a_worker_id_two_run_calls_share_works_until_both_end() -> None:
         assert presence.works_here("shared")
     assert not presence.works_here("shared")
     assert not presence.works_here(None)
+
+
+def test_a_retry_under_its_worker_id_takes_back_the_ended_calls_trial_but_not_a_threads() -> None:
+    """A run() given the worker_id of an ended call of this process: a trial of that id it
+    does not hold is the ended call's, at once; while another thread's run() works under
+    the same id, either may hold it, so it is kept (its heartbeat decides)."""
+    me = presence.this_process()
+    if me is None:
+        pytest.skip("a process is told by /proc")
+    history = _history(
+        _running("1", heartbeat=99.0, metadata={liveness.WORKER_PROCESS: me}),
+        _running("2", heartbeat=99.0, metadata={liveness.WORKER_PROCESS: me}),
+    )
+
+    def recovered(**asker: Any) -> list[str]:
+        found = liveness.recover_gone_workers(history, list, now=100.0, max_attempts=3, **asker)
+        return [trial.id for trial in found]
+
+    with presence.working_here("w"):  # the retry itself, holding trial 2
+        assert recovered(looker="w", held={"2"}) == ["1"]
+        assert recovered() == []  # asked by no run() under that id (an AskAndTell client)
+        with presence.working_here("w"):  # another thread's run(), under the same id
+            assert recovered(looker="w", held={"2"}) == []

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -66,21 +65,21 @@ def test_a_later_run_of_the_same_process_evaluates_the_unstored_trial_again(
     assert summary.counts["success"] == 1 and summary.counts["evaluating"] == 0
 
 
-def test_a_retry_given_the_same_worker_id_evaluates_the_unstored_trial_once_silent(
+def test_a_retry_given_the_same_worker_id_evaluates_the_unstored_trial_at_once(
     tmp_path: Path,
 ) -> None:
-    # The retry's worker id works here again, so the trial's worker looks alive; but the
-    # retry holds none of its own trials at its start: that one is the failed call's.
+    # The retry's worker id works here again, so the trial's worker looked alive until its
+    # heartbeat was stale_after old; but the retry is the only run() under that id here and
+    # holds none of its own trials at its start: that one is the failed call's.
     root, record = tmp_path / "run", tmp_path / "run" / RECORDS["disk"]
     calls: list[str] = []
     evaluate = _refusing_the_first_result(record, tmp_path / "copy", calls)
 
-    settings = {"evaluations_to_spend": 1, "worker_id": "w0", "stale_after": 1.0}
+    settings = {"evaluations_to_spend": 1, "worker_id": "w0", "stale_after": 3600.0}
     space = {"x": neps.Float(0.0, 1.0)}
     with pytest.raises(StorageError):
-        neps.run(evaluate, space, root_directory=root, heartbeat_interval=0.2, **settings)
-    time.sleep(1.5)  # the trial's heartbeat is older than its stale_after
-    summary = neps.run(evaluate, space, root_directory=root, heartbeat_interval=0.2, **settings)
+        neps.run(evaluate, space, root_directory=root, **settings)
+    summary = neps.run(evaluate, space, root_directory=root, **settings)
     assert calls == ["1", "1"]
     assert summary.counts["success"] == 1 and summary.counts["evaluating"] == 0
 
