@@ -39,7 +39,7 @@ from neps_core.run_context import RunContext
 from neps_core.runtime import Worker
 from neps_core.summary import summary_of
 from neps_core.summary_files import refresh_shared_summary_files
-from neps_core.termination import signals_stop_the_worker
+from neps_core.termination import one_more_stop_held, signals_stop_the_worker
 from neps_core.user_paths import shown_path
 from neps_core.warning_origin import warn_at_caller
 from neps_core.worker_storages import evaluating_worker_storage
@@ -226,7 +226,8 @@ def _work(context: RunContext) -> Summary:
             context.plugins.notify("neps_run_started", run=context)
             Worker(context).run()
     except BaseException as error:
-        _finish(context, failure=error)
+        with one_more_stop_held(error):  # a second Ctrl-C or SIGTERM waits for the cleanup
+            _finish(context, failure=error)
         raise
     summary = _finish(context, failure=None)
     assert summary is not None  # without a failure, _finish raises or returns one

@@ -10,6 +10,7 @@ instead lets the worker give its trials back and close its evaluator, which stop
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import signal
 import socket
@@ -17,6 +18,10 @@ import threading
 from collections.abc import Callable, Iterator
 from types import FrameType
 from typing import Any
+
+from neps_core.errors import add_note
+
+logger = logging.getLogger(__name__)
 
 #: The signals that stop a worker; SIGHUP does not exist on Windows.
 STOPPING_SIGNALS = tuple(
@@ -148,3 +153,51 @@ def stopping_signal_noticed() -> Iterator[Callable[[], bool]]:
 
 #: The signals that make a ``SystemExit`` of the evaluation they interrupt the worker's stop.
 _NOTICED = (*STOPPING_SIGNALS, signal.SIGINT)
+
+
+@contextlib.contextmanager
+def one_more_stop_held(stop: BaseException) -> Iterator[None]:
+    """While a run stopped by ``stop`` ends (its evaluator ending the evaluations' processes,
+    which may take its ``kill_grace``), hold a stopping signal or Ctrl-C.
+
+    A second one (Ctrl-C twice, ``scancel`` then the time limit) ended the process at once by
+    the default action, or raised into ``close()`` halfway (a second traceback), leaving the
+    pool processes to the orphan guardian. Held, it is said once, and acts once the run has
+    ended: an application's own handler runs then; left at its default, it is only noted on
+    ``stop`` where that stops the program anyway (``KeyboardInterrupt``, ``SystemExit``).
+    A further one acts as before ``run()``, at once. Only in the main thread, the one
+    Python delivers signals to.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    before = {number: signal.getsignal(number) for number in _NOTICED}
+    held: list[int] = []
+
+    def hold(signum: int, frame: FrameType | None) -> None:
+        held.append(signum)
+        _restore(before)
+        name = signal.Signals(signum).name
+        logger.warning(
+            "%s while the run stops: the running evaluations are ended first (their processes "
+            "get the evaluator's kill_grace); send it once more to end at once",
+            name,
+        )
+        add_note(stop, f"neps_core: {name} arrived while the run stopped, and waited for it")
+
+    for number, handler in before.items():
+        if handler not in (signal.SIG_IGN, None):
+            signal.signal(number, hold)
+    try:
+        yield
+    finally:
+        _restore(before)
+        by_default = held and before[held[0]] in (signal.SIG_DFL, signal.default_int_handler)
+        if held and not (by_default and isinstance(stop, (KeyboardInterrupt, SystemExit))):
+            signal.raise_signal(held[0])  # as it would have acted, the run ended
+
+
+def _restore(handlers: dict[int, Any]) -> None:
+    for number, handler in handlers.items():
+        if handler is not None:
+            signal.signal(number, handler)

@@ -818,22 +818,35 @@ def test_an_unguarded_script_is_told_to_guard_its_run(tmp_path: Path, start_meth
 
 SIGTERMED = textwrap.dedent(
     """
-    import os, sys, time
+    import os, signal, sys, time
     import neps_core as neps
 
     def evaluate_pipeline(x):
+        if os.environ.get("STUBBORN"):  # close() waits kill_grace for it
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
         print("PID", os.getpid(), flush=True)
         time.sleep(600)
         return x
 
+    def own(signum, frame):
+        print("OWN HANDLER", signum, flush=True)
+        sys.exit(99)
+
     if __name__ == "__main__":
-        neps.run(
-            evaluate_pipeline,
-            {"x": neps.Float(0.0, 1.0)},
-            root_directory=sys.argv[1],
-            evaluations_to_spend=4,
-            evaluator={"name": "process_pool", "n_workers": 2},
-        )
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # as in a terminal
+        if os.environ.get("OWN_HANDLER"):
+            signal.signal(signal.SIGTERM, own)
+        before = signal.getsignal(signal.SIGTERM)
+        try:
+            neps.run(
+                evaluate_pipeline,
+                {"x": neps.Float(0.0, 1.0)},
+                root_directory=sys.argv[1],
+                evaluations_to_spend=4,
+                evaluator={"name": "process_pool", "n_workers": 2, "kill_grace": 10.0},
+            )
+        finally:
+            print("RESTORED", signal.getsignal(signal.SIGTERM) is before, flush=True)
     """
 )
 
@@ -854,6 +867,49 @@ def test_a_sigtermed_worker_leaves_no_pool_process(tmp_path: Path) -> None:
     for pid in pids:
         status = Path(f"/proc/{pid}/status")
         assert not status.exists() or "State:\tZ" in status.read_text(), pid
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("signum", "handler", "status"),
+    [
+        (signal.SIGTERM, "", 128 + signal.SIGTERM),
+        (signal.SIGINT, "", -signal.SIGINT),  # Python's exit on a KeyboardInterrupt
+        (signal.SIGTERM, "own", 99),
+    ],
+)
+def test_a_second_stop_while_the_pool_closes_waits_for_it(
+    tmp_path: Path, signum: int, handler: str, status: int
+) -> None:
+    # The second SIGTERM ended the worker at once (the default action: no word, the pool
+    # processes left to the orphan guardian); a second Ctrl-C raised into close() (a second
+    # traceback). Now it is said once, and the run ends as after the first.
+    script, root = tmp_path / "script.py", tmp_path / "root"
+    script.write_text(SIGTERMED)
+    worker = subprocess.Popen(
+        [sys.executable, str(script), str(root)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "STUBBORN": "1", "OWN_HANDLER": handler},
+    )
+    assert worker.stdout is not None and worker.stderr is not None
+    pids = [int(next(worker.stdout).split()[1]) for _ in range(2)]  # both are evaluating
+    worker.send_signal(signum)
+    given_back = 0
+    while given_back < 2:  # the run stops: both trials given back, then the pool is closed
+        given_back += "Giving back trial" in next(worker.stderr)
+    time.sleep(0.5)
+    worker.send_signal(signum)
+    stdout, stderr = worker.communicate(timeout=300)
+    assert worker.returncode == status
+    name = signal.Signals(signum).name
+    assert stderr.count(f"{name} while the run stops") == 1, stderr
+    assert stderr.count("Traceback") == (1 if signum == signal.SIGINT else 0), stderr
+    assert "RESTORED True" in stdout
+    assert stdout.count("OWN HANDLER") == (2 if handler == "own" else 0)  # also run deferred
+    assert not [pid for pid in pids if running(pid)]
+    assert [t.state for t in neps.status(root).trials] == [neps.TrialState.PENDING] * 2
 
 
 def test_an_evaluation_sees_the_workers_default_start_method(root: Path) -> None:
