@@ -19,7 +19,6 @@ from __future__ import annotations
 import decimal
 import math
 import numbers
-import warnings
 from collections.abc import Coroutine, Mapping, Sequence
 from typing import Any, TypedDict
 
@@ -29,6 +28,7 @@ import numpy as np
 from neps_core.evaluation.child_runner import EXACT_REALS, exact_real_as_float
 from neps_core.models import Objective, Report, TrialState, default_learning_curve
 from neps_core.serialization import exception_text, int_size, key_text, safe_repr, to_plain
+from neps_core.warning_origin import warn_at_caller
 
 #: Other names of result keys: seed 001's (deprecated, warned) and NePS's current ones.
 _LEGACY_KEYS = {"loss": "objective_to_minimize"}
@@ -246,10 +246,9 @@ def _renamed_legacy_keys(data: dict[str, Any]) -> dict[str, Any]:
         if old not in data:
             continue
         if old in _LEGACY_KEYS:
-            warnings.warn(
+            warn_at_caller(
                 f"The result key {old!r} is deprecated; return {new!r} instead.",
                 DeprecationWarning,
-                stacklevel=5,
             )
         value, current = data.pop(old), data.get(new)
         if current is None:

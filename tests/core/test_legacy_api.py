@@ -115,6 +115,42 @@ def test_loss_and_info_dict_are_stored_under_the_new_keys(
     assert "loss" not in report["extra"] and "info_dict" not in report["extra"]
 
 
+def _legacy_result(**config: Any) -> dict[str, float]:
+    return {"loss": 0.5}
+
+
+def _told_async(root: Path) -> None:
+    neps.run(lambda **config: None, SPACE, root_directory=root, evaluations_to_spend=1)
+    neps.save_pipeline_results({"loss": 0.5}, "1", root)
+
+
+def _told_by_a_client(root: Path) -> None:
+    with neps.AskAndTell(SPACE, root, evaluations_to_spend=1) as client:
+        client.tell(client.ask(), {"loss": 0.5})
+
+
+@pytest.mark.parametrize(
+    "tell",
+    [
+        lambda root: neps.run(_legacy_result, SPACE, root_directory=root, evaluations_to_spend=1),
+        lambda root: neps.run(
+            _legacy_result, SPACE, root_directory=root, evaluations_to_spend=1, evaluator="process"
+        ),
+        _told_async,
+        _told_by_a_client,
+    ],
+    ids=["sync", "process_pool", "save_pipeline_results", "ask_and_tell"],
+)
+def test_the_loss_keys_warning_points_at_the_users_line(
+    root: Path, tell: Callable[[Path], object]
+) -> None:
+    # A fixed stacklevel pointed into neps_core (reporting.py, api.py), where the default
+    # filters hide a DeprecationWarning; the first frame outside neps_core is the user's.
+    with pytest.warns(DeprecationWarning, match="'loss' is deprecated") as caught:
+        tell(root)
+    assert [w.filename for w in caught if "'loss'" in str(w.message)] == [__file__]
+
+
 def test_info_dict_is_nepss_current_name_of_extra_and_warns_nothing(
     root: Path, trial_file: TrialFileReader
 ) -> None:
