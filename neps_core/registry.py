@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import difflib
 import inspect
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from typing import Generic, TypeVar
 
 import attrs
@@ -157,7 +157,7 @@ class Registry(Mapping[str, T], Generic[T]):
             raise self._clashes[name]
         if name in self._broken:
             raise self._broken[name]
-        suggestions = difflib.get_close_matches(name, list(self._classes), n=3, cutoff=0.6)
+        suggestions = close_names(name, self._classes)
         error = UnknownPluginError(self.kind, name, self._classes, suggestions)
         if name in self._disabled:
             add_note(error, f"(the plugin {name!r} is disabled by NEPS_CORE_DISABLE_PLUGINS)")
@@ -183,3 +183,12 @@ class Registry(Mapping[str, T], Generic[T]):
 
     def __len__(self) -> int:
         return len(self._classes)
+
+
+def close_names(name: str, known: Iterable[str]) -> list[str]:
+    """Up to three of ``known`` that ``name`` may mean, closest first: the same name in
+    another case (``"ASHA"`` shares no letter with ``"asha"`` for difflib), then near ones."""
+    known = list(known)
+    same = [k for k in known if k.casefold() == name.casefold()]
+    near = difflib.get_close_matches(name, known, n=3, cutoff=0.6)
+    return list(dict.fromkeys([*same, *near]))[:3]

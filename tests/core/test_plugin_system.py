@@ -164,6 +164,8 @@ def test_one_distribution_seen_twice_is_loaded_once_without_a_word(
         ("optimizer", "grid-search", "grid_search", "optimizer"),
         ("storage", "dsik", "disk", "storage"),
         ("evaluator", "snyc", "sync", "evaluator"),
+        ("optimizer", "ASHA", "asha", "optimizer"),  # a name in other case
+        ("optimizer", "GRID_SEARCH", "grid_search", "optimizer"),
     ],
 )
 def test_unknown_names_suggest_close_ones(
