@@ -125,7 +125,7 @@ def refuse_searched_fidelity(optimizer: str, ignore_fidelity: Any, space: Pipeli
     without a fidelity, refused with one, as NePS does (rather than accepted and ignored)."""
     if ignore_fidelity is False and space.fidelity is not None:
         raise SettingsError(
-            f"{optimizer}: ignore_fidelity=False, but the space has the fidelity "
+            f"optimizer {optimizer!r}: ignore_fidelity=False, but the space has the fidelity "
             f"{space.fidelity_name!r}, which {optimizer} does not search (as in NePS); use "
             "ignore_fidelity=True or 'highest fidelity' to evaluate at its maximum, or "
             "random_search with ignore_fidelity=False to vary it like a parameter"

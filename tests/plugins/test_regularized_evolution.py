@@ -426,6 +426,23 @@ def test_ignore_fidelity_false_is_refused_for_a_space_with_a_fidelity() -> None:
         RegularizedEvolution(space, settings)
 
 
+def test_the_refusal_names_the_optimizer_once_through_run(tmp_path: Path) -> None:
+    # It read "optimizer 'regularized_evolution': regularized_evolution: ignore_fidelity=...".
+    space = {**FLOATS.parameters, "epochs": neps.IntegerFidelity(1, 9)}
+    with pytest.raises(SettingsError) as caught:
+        neps.run(
+            lambda **config: 0.0,
+            space,
+            root_directory=tmp_path,
+            optimizer=("regularized_evolution", {"ignore_fidelity": False}),
+            evaluations_to_spend=1,
+        )
+    assert str(caught.value).startswith(
+        "optimizer 'regularized_evolution': ignore_fidelity=False, but the space has the "
+        "fidelity 'epochs'"
+    )
+
+
 def test_numeric_strings_are_read_as_numbers_as_yaml_gives_them() -> None:
     settings = RegularizedEvolutionSettings(mutation_type="0.5", n_mutations="2", n_forgets=None)
     assert (settings.mutation_type, settings.n_mutations) == (0.5, 2)
