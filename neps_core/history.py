@@ -6,6 +6,7 @@ budget checks and optimizer views cost O(1) per trial instead of a scan of the w
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterable, Iterator, Mapping
 from fractions import Fraction
@@ -98,7 +99,7 @@ class TrialHistory(Mapping[str, Trial]):
             del self._by_state[trial.state][trial.id]
             self._multi_objective.pop(trial.id, None)
         if trial.fidelity is not None:
-            self._fidelities += sign * Fraction(float(trial.fidelity))
+            self._fidelities += sign * _as_written(float(trial.fidelity))
             if sign > 0 and trial.previous_trial_id is None:
                 lowest = self.lowest_fresh_fidelity
                 fidelity = float(trial.fidelity)
@@ -167,7 +168,7 @@ class TrialHistory(Mapping[str, Trial]):
 
     def fidelities_spent_with(self, more: Iterable[float]) -> float:
         """The fidelity spent once trials at the fidelities ``more`` are created too."""
-        return _as_float(self._fidelities + sum(Fraction(float(f)) for f in more))
+        return _as_float(self._fidelities + sum(_as_written(float(f)) for f in more))
 
     def budget(
         self,
@@ -189,6 +190,15 @@ class TrialHistory(Mapping[str, Trial]):
             used_cost=self.cost_spent,
             used_fidelities=self.fidelities_spent,
         )
+
+
+@functools.lru_cache(maxsize=4096)  # a run's fidelities are a few rungs, met again and again
+def _as_written(fidelity: float) -> Fraction:
+    """``fidelity`` as the decimal it is written as: 0.1 is 1/10, not the float's own value
+    just above it. Three trials at 0.1 then fill ``fidelities_to_spend=0.3`` as their user
+    counts (the floats' values summed past 0.3, and the third was refused), and a total
+    within the budget never reads above it once rounded to a float."""
+    return Fraction(repr(fidelity))
 
 
 def _as_float(total: Fraction) -> float:

@@ -138,6 +138,29 @@ def test_float_fidelities_are_summed_exactly_so_rounding_never_overshoots(
     assert 45 <= summary.budget.used_fidelities <= 50
 
 
+@pytest.mark.parametrize(
+    ("optimizer", "upper", "budget", "trials"),
+    [("random_search", 0.1, 0.3, 3), ("successive_halving", 0.9, 0.7, 7)],
+)
+def test_fidelities_that_add_up_to_the_budget_as_written_fill_it(
+    root: Path, optimizer: str, upper: float, budget: float, trials: int
+) -> None:
+    # Every trial here runs at fidelity 0.1 (the maximum, or the lowest rung). Summed as the
+    # floats they are (0.1 is 0.1000000000000000055...), three came to more than 0.3 and
+    # seven to more than 0.7, so the last trial was refused with a tenth of the budget left.
+    space = {"x": neps.Float(0.0, 1.0), "fraction": neps.FloatFidelity(0.1 * upper, upper)}
+    summary = neps.run(
+        lambda x, fraction: x,
+        space,
+        root_directory=root,
+        fidelities_to_spend=budget,
+        optimizer=optimizer,
+        seed=1,
+    )
+    assert summary.budget.used_evaluations == trials
+    assert summary.budget.used_fidelities == budget
+
+
 def test_fidelities_to_spend_without_a_fidelity_parameter_is_refused(root: Path) -> None:
     with pytest.raises(SettingsError, match="fidelities_to_spend needs a fidelity parameter"):
         neps.run(Recorder(), SPACE, root_directory=root, fidelities_to_spend=10)
