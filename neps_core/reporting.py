@@ -22,7 +22,6 @@ from neps_core.errors import (
     MissingCostError,
     ObjectiveCountError,
     ProcessEndedError,
-    StorageError,
     TrialAlreadyReportedError,
     TrialNotFoundError,
     add_note,
@@ -107,23 +106,24 @@ def record_result(
 
     try:
         stored = storage.transact(change)[0]
-    except StorageError as error:  # a full disk: the error names the file, not what was lost
-        add_note(error, _not_stored(trial_id, parsed))
+    except Exception as error:  # a full disk; a plugin storage's own error, of any type
+        if not isinstance(error, TrialNotFoundError | TrialAlreadyReportedError):  # `change`'s
+            add_note(error, _not_stored(trial_id, parsed, storage))
         raise
     if mismatch:
         raise ObjectiveCountError(mismatch[0], stored)
     return stored
 
 
-def _not_stored(trial_id: str, parsed: ParsedResult) -> str:
-    """What a refused write lost, so that an expensive evaluation's outcome is not gone
-    without a trace (a worker stops with the error; its trial is evaluated again)."""
-    report = parsed.report
+def _not_stored(trial_id: str, parsed: ParsedResult, storage: Storage) -> str:
+    """What a refused write lost, and where: an evaluated result is not gone without a trace."""
+    report, backend = parsed.report, type(storage)
     cost = "" if report.cost is None else f", cost {report.cost!r}"
     return (
         f"The result of trial {trial_id} ({parsed.state.value}, objective_to_minimize "
-        f"{report.objective_to_minimize!r}{cost}) was not stored: the trial stays unfinished, "
-        "to be told again, or evaluated again by a later run()"
+        f"{report.objective_to_minimize!r}{cost}) was not stored by storage {storage.name!r} "
+        f"({backend.__module__}.{backend.__qualname__}): the trial stays unfinished, to be "
+        "told again, or evaluated again by a later run()"
     )
 
 

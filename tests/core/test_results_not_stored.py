@@ -11,8 +11,15 @@ import pytest
 
 import neps_core as neps
 from neps_core.errors import StorageError
+from neps_core.interfaces.storage import Change
+from neps_core.models import Trial
+from neps_core_plugins.disk_storage import DiskStorage
 
 RECORDS = {"disk": ".neps_core/journal.jsonl", "sqlite": "run.db"}
+CLASSES = {
+    "disk": "neps_core_plugins.disk_storage.storage.DiskStorage",
+    "sqlite": "neps_core_plugins.sqlite_storage.storage.SQLiteStorage",
+}
 
 
 @pytest.mark.parametrize("storage", ["disk", "sqlite"])
@@ -38,8 +45,8 @@ def test_the_error_names_the_trial_and_the_result_it_lost(tmp_path: Path, storag
         )
     assert refused.value.__notes__[0] == (
         "The result of trial 1 (success, objective_to_minimize 0.25, cost 2.0) was not "
-        "stored: the trial stays unfinished, to be told again, or evaluated again by a later "
-        "run()"
+        f"stored by storage {storage!r} ({CLASSES[storage]}): the trial stays unfinished, to "
+        "be told again, or evaluated again by a later run()"
     )
 
 
@@ -99,3 +106,43 @@ def _refusing_the_first_result(
         return x
 
     return evaluate
+
+
+class FullDiskStorage(DiskStorage):
+    """A plugin's storage whose own code fails to store a result, raising its own error (not
+    a ``StorageError``), as a third party's database client does."""
+
+    name = "full_disk"
+
+    def transact(self, change: Change) -> list[Trial]:
+        trials = list(super().transact(lambda history: []))  # its lock and reads work
+        probe = list(change(self.sync()))
+        if any(t.state is neps.TrialState.SUCCESS for t in probe):
+            raise OSError(28, "No space left on device")
+        return super().transact(change) + trials
+
+
+class FullDiskPlugin:
+    @neps.hookimpl
+    def neps_register_storages(self) -> list[type]:
+        return [FullDiskStorage]
+
+
+def test_a_plugin_storages_own_error_names_the_storage_and_the_lost_result(
+    tmp_path: Path,
+) -> None:
+    with pytest.raises(OSError, match="No space left") as refused:
+        neps.run(
+            lambda x: {"objective_to_minimize": 0.25, "cost": 2.0},
+            {"x": neps.Float(0.0, 1.0)},
+            root_directory=tmp_path / "run",
+            storage="full_disk",
+            evaluations_to_spend=1,
+            optimizer="random_search",
+            plugins=[FullDiskPlugin()],
+        )
+    assert refused.value.__notes__ == [
+        "The result of trial 1 (success, objective_to_minimize 0.25, cost 2.0) was not "
+        "stored by storage 'full_disk' (test_results_not_stored.FullDiskStorage): the trial "
+        "stays unfinished, to be told again, or evaluated again by a later run()"
+    ]
