@@ -226,6 +226,7 @@ def _work(context: RunContext) -> Summary:
             context.plugins.notify("neps_run_started", run=context)
             Worker(context).run()
     except BaseException as error:
+        context.plugins.note_if_raised_in("storage", type(context.storage), error)
         with one_more_stop_held(error):  # a second Ctrl-C or SIGTERM waits for the cleanup
             _finish(context, failure=error)
         raise

@@ -4,6 +4,7 @@ checked for their shape before the core uses them."""
 from __future__ import annotations
 
 import contextlib
+import traceback
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
@@ -33,3 +34,22 @@ def plugin_errors(role: str, origin: str) -> Iterator[None]:
     except Exception as error:
         add_note(error, f"(raised in {role} {origin})")
         raise
+
+
+def raised_in(cls: type, error: BaseException) -> bool:
+    """Whether ``error`` came from the code of ``cls`` (or its bases' modules outside the
+    core) rather than from the core, whose callbacks (a storage's ``change``) run inside
+    plugin code: the innermost frame of its traceback in either decides."""
+    own = {base.__module__ for base in cls.__mro__ if not _is_core(base.__module__)}
+    own -= {"builtins", "abc"}
+    decided = False
+    for frame, _ in traceback.walk_tb(error.__traceback__):
+        module = frame.f_globals.get("__name__", "")
+        if module in own or _is_core(module):
+            decided = module in own
+    return decided
+
+
+def _is_core(module: str) -> bool:
+    """Whether ``module`` is the core's (``neps_core_plugins``, the built-ins, is not)."""
+    return module == "neps_core" or module.startswith("neps_core.")

@@ -26,7 +26,7 @@ from neps_core import hookspecs
 from neps_core.errors import PluginLoadError, add_note
 from neps_core.hook_checks import hook_mistakes
 from neps_core.interfaces import Evaluator, Optimizer, SpaceAdapter, Storage
-from neps_core.plugin_checks import DISABLE_ENV, plugin_errors
+from neps_core.plugin_checks import DISABLE_ENV, plugin_errors, raised_in
 from neps_core.plugin_registration import (
     REGISTRATIONS,
     RESERVED_NAMES,
@@ -318,6 +318,13 @@ class Plugins:
         """Errors raised in ``cls``'s code (a ``kind`` of plugin) get a note naming its plugin."""
         label = getattr(cls, "name", cls.__qualname__)
         return plugin_errors(f"{kind} {label!r} of", self.origin(cls))
+
+    def note_if_raised_in(self, kind: str, cls: type, error: BaseException) -> None:
+        """Note ``cls``'s plugin on ``error`` if its code raised it: for a plugin the core
+        calls in many places (the storage), where ``errors_of`` cannot surround each call."""
+        if isinstance(error, Exception) and raised_in(cls, error):
+            label = getattr(cls, "name", cls.__qualname__)
+            add_note(error, f"(raised in {kind} {label!r} of {self.origin(cls)})")
 
     def origin(self, cls: type) -> str:
         """Which plugin distribution registered ``cls``."""

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
 
 import neps_core as neps
-from neps_core.errors import StorageError
+from neps_core.errors import StorageError, TrialNotFoundError
+from neps_core.history import TrialHistory
 from neps_core.interfaces.storage import Change
 from neps_core.models import Trial
+from neps_core.plugin_checks import raised_in
+from neps_core.reporting import reportable_trial
 from neps_core_plugins.disk_storage import DiskStorage
 
 RECORDS = {"disk": ".neps_core/journal.jsonl", "sqlite": "run.db"}
@@ -144,5 +149,50 @@ def test_a_plugin_storages_own_error_names_the_storage_and_the_lost_result(
     assert refused.value.__notes__ == [
         "The result of trial 1 (success, objective_to_minimize 0.25, cost 2.0) was not "
         "stored by storage 'full_disk' (test_results_not_stored.FullDiskStorage): the trial "
-        "stays unfinished, to be told again, or evaluated again by a later run()"
+        "stays unfinished, to be told again, or evaluated again by a later run()",
+        "(raised in storage 'full_disk' of run(plugins=...) 'FullDiskPlugin')",
     ]
+
+
+class NoNewTrialStorage(DiskStorage):
+    """A plugin's storage that cannot write a trial (a new one, as the sampler makes)."""
+
+    name = "no_new_trial"
+
+    def transact(self, change: Change) -> list[Trial]:
+        return super().transact(lambda history: self._refuse_new(history, change(history)))
+
+    def _refuse_new(self, history: TrialHistory, trials: Sequence[Trial]) -> list[Trial]:
+        if any(trial.id not in history for trial in trials):
+            raise ConnectionError("database went away")
+        return list(trials)
+
+
+class NoNewTrialPlugin:
+    @neps.hookimpl
+    def neps_register_storages(self) -> list[type]:
+        return [NoNewTrialStorage]
+
+
+def test_a_plugin_storages_error_while_sampling_names_the_storage(tmp_path: Path) -> None:
+    with pytest.raises(ConnectionError) as refused:
+        neps.run(
+            lambda x: x,
+            {"x": neps.Float(0.0, 1.0)},
+            root_directory=tmp_path / "run",
+            storage="no_new_trial",
+            evaluations_to_spend=1,
+            plugins=[NoNewTrialPlugin()],
+        )
+    assert refused.value.__notes__ == [
+        "(raised in storage 'no_new_trial' of run(plugins=...) 'NoNewTrialPlugin')"
+    ]
+
+
+def test_an_error_of_the_cores_change_inside_a_storage_is_not_blamed_on_it(
+    tmp_path: Path,
+) -> None:
+    change = functools.partial(reportable_trial, trial_id="9", root=tmp_path)
+    with DiskStorage(tmp_path) as storage, pytest.raises(TrialNotFoundError) as raised:
+        storage.transact(change)
+    assert not raised_in(DiskStorage, raised.value)
