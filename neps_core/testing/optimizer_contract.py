@@ -21,7 +21,7 @@ with failures in the history, and a real ``neps_core.run`` from start to finish.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -149,11 +149,22 @@ class OptimizerContract:
         first, second = self.build(space), self.build(space)
         history_a = simulate(first, rounds=4, n=2)
         history_b = simulate(second, rounds=4, n=2)
-        assert [t.config for t in history_a.values()] == [t.config for t in history_b.values()]
+        configs = [[t.config for t in history.values()] for history in (history_a, history_b)]
+        assert configs[0] == configs[1], self._unseeded(configs)
         budget = history_a.budget(evaluations_to_spend=100)
         fresh = [ask_unchanged(self.build(space), history_a, budget, 3) for _ in range(2)]
-        assert fresh[0] == fresh[1], "two fresh instances disagree on the same history"
+        assert fresh[0] == fresh[1], self._unseeded([p.config for p in f] for f in fresh)
         self.check_proposals(space, history_a, fresh[0], 3)
+
+    def _unseeded(self, answers: Iterable[Sequence[object]]) -> str:
+        """Why two equally seeded instances disagreed, and where to draw from instead."""
+        first, second = answers
+        return (
+            f"two instances of {self.the_class().name!r} with seed {self.contract_seed} "
+            "proposed different configurations for the same calls: draw from "
+            "self.random_generator(trials), fixed by the seed and the history, not "
+            f"np.random.default_rng() or the random module (proposed: {first} and {second})"
+        )
 
     def test_respects_trials_of_other_workers(self, space: PipelineSpace) -> None:
         """Pending and running trials of other workers are history too: never proposed again."""

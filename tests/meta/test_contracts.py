@@ -266,6 +266,22 @@ def test_the_storage_contract_catches_each_defect(pytester: pytest.Pytester) -> 
     assert failed["TestUnflushed"] >= {"test_a_returned_report_survives_sigkill"}
 
 
+def test_an_optimizer_ignoring_its_seed_is_told_where_to_draw_from(
+    pytester: pytest.Pytester,
+) -> None:
+    # The failure showed two lists of configurations and nothing of what to change.
+    pytester.makepyfile(test_optimizers=OPTIMIZERS)
+    result = pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", "-q", "-k", "TestIgnoresSeed and same_seed"
+    )
+    result.stdout.fnmatch_lines(
+        [
+            "*two instances of 'ignores_seed' with seed 1234 proposed different configurations*"
+            "self.random_generator(trials)*"
+        ]
+    )
+
+
 def test_a_contract_without_its_class_says_what_is_missing(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(
         test_forgot=textwrap.dedent(
