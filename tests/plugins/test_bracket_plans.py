@@ -9,6 +9,7 @@ builds its plan from the whole history.
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
 import numpy as np
@@ -46,9 +47,16 @@ OPTIMIZERS = {
 KINDS = {"mo_asha_nsga2": "mo_asha", "hyperband_prior_at_top": "hyperband"}
 
 
+@cache
+def _optimizer_class(kind: str) -> Any:
+    """Discovering the plugins reads every entry point's metadata: once per kind, not per ask."""
+    return load_plugins().optimizers[kind]
+
+
 def _optimizer(name: str) -> Any:
+    """A fresh optimizer, which builds its plan from the whole history on its first ask."""
     kind = KINDS.get(name, name)
-    return build_optimizer(load_plugins().optimizers[kind], OPTIMIZERS[name], SPACE, seed=7)
+    return build_optimizer(_optimizer_class(kind), OPTIMIZERS[name], SPACE, seed=7)
 
 
 def _objective(name: str, config: dict[str, Any], rng: np.random.Generator) -> Any:
@@ -212,7 +220,7 @@ def test_the_prior_goes_first_at_the_top_outside_the_brackets_after_imported_tri
     counted as the run's first configuration: the prior was never proposed, and a prior at
     the top after it was put into a bracket's slot, or out of the plan (asha)."""
     optimizer = build_optimizer(
-        load_plugins().optimizers[name], {"sample_prior_first": "highest_fidelity"}, SPACE, 7
+        _optimizer_class(name), {"sample_prior_first": "highest_fidelity"}, SPACE, 7
     )
     history = TrialHistory()
     imported = {"x": 0.9, "kind": "a", "epochs": 1}
