@@ -278,7 +278,7 @@ def test_complex_random_search_and_evolution_never_violate_them() -> None:
         ComplexRandomSearch(space, seed=5),
         RegularizedEvolution(space, RegularizedEvolution.Settings(population_size=10), seed=5),
     ):
-        history = simulate(optimizer, rounds=60, n=25)
+        history = simulate(optimizer, rounds=15, n=100)
         assert check_all(cs, (t.config for t in history.values())) == 1500
 
 
