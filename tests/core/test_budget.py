@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import logging
 import os
+import runpy
 import subprocess
 import sys
 import textwrap
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -179,58 +181,90 @@ _TRIAL_2_RUNS_LONG = textwrap.dedent(
     def evaluate_pipeline(x, pipeline_directory):
         costs = {"config_1": float(os.environ.get("FIRST_COST", 10)),
                  "config_3": float(os.environ.get("THIRD_COST", 1))}
-        if pipeline_directory.name == "config_2":
-            time.sleep(float(os.environ.get("SECOND_TAKES", 3)))
+        if pipeline_directory.name == "config_2":  # runs until released, 30 s at most
+            release = pipeline_directory.parents[1] / "release"
+            deadline = time.monotonic() + 30
+            while not release.exists() and time.monotonic() < deadline:
+                time.sleep(0.02)
         return {"objective_to_minimize": x, "cost": costs.get(pipeline_directory.name, 1.0)}
 
     if __name__ == "__main__":
         neps.run(evaluate_pipeline, {"x": neps.Float(0.0, 1.0)}, root_directory=sys.argv[1],
-                 cost_to_spend=25.0, max_evaluations_per_run=int(sys.argv[2]))
+                 optimizer="random_search", cost_to_spend=25.0,
+                 max_evaluations_per_run=int(sys.argv[2]))
     """
 )
 
 
-def test_a_worker_waits_for_running_trials_whose_estimated_cost_leaves_no_room(
-    tmp_path: Path,
-) -> None:
-    """With trial 2 running, counted at 10 (the largest cost seen), 5 of 25 were left and a
-    second worker stopped at once, though trial 2 cost 1 and left room for five more."""
-    script = tmp_path / "worker.py"
+@contextmanager
+def _trial_2_running(tmp_path: Path, **environment: str) -> Iterator[Path]:
+    """A worker process that runs trials 1 and 2, its root yielded once trial 2 runs; trial 2
+    runs until the file ``release`` exists in the root (or 30 s), which leaving creates."""
+    script, root = tmp_path / "worker.py", tmp_path / "run"
     script.write_text(_TRIAL_2_RUNS_LONG)
-    root = tmp_path / "run"
-    first = subprocess.Popen([sys.executable, str(script), str(root), "2"])
+    first = subprocess.Popen(
+        [sys.executable, str(script), str(root), "2"], env={**os.environ, **environment}
+    )
     try:
         deadline = time.monotonic() + 60
         while not (root / "configs" / "config_2").exists() and time.monotonic() < deadline:
-            time.sleep(0.05)
-        subprocess.run([sys.executable, str(script), str(root), "100"], check=True, timeout=60)
+            assert first.poll() is None, "the first worker ended before trial 2"
+            time.sleep(0.02)
+        yield root
     finally:
+        (root / "release").touch()
         assert first.wait(timeout=60) == 0
+
+
+def _join_as_second_worker(root: Path) -> None:
+    """This process joins the run as a worker, with the first worker's function."""
+    evaluate_pipeline = runpy.run_path(str(root.parent / "worker.py"))["evaluate_pipeline"]
+    neps.run(evaluate_pipeline, {"x": neps.Float(0.0, 1.0)}, root_directory=root,
+             optimizer="random_search", cost_to_spend=25.0)  # fmt: skip
+
+
+class _ReleaseWhenWaiting(logging.Handler):
+    """Releases trial 2 once the second worker says it waits for it (rather than after a
+    fixed time, which a loaded machine could outlast before the second worker started)."""
+
+    def __init__(self, root: Path) -> None:
+        super().__init__(logging.INFO)
+        self.root, self.released = root, False
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if " waits for trial(s) 2:" in record.getMessage():
+            (self.root / "release").touch()
+            self.released = True
+
+
+def test_a_worker_waits_for_running_trials_whose_estimated_cost_leaves_no_room(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """With trial 2 running, counted at 10 (the largest cost seen), 5 of 25 were left and a
+    second worker stopped at once, though trial 2 cost 1 and left room for five more."""
+    release = _ReleaseWhenWaiting(tmp_path / "run")
+    logging.getLogger("neps_core").addHandler(release)
+    try:
+        with caplog.at_level("INFO", logger="neps_core"), _trial_2_running(tmp_path) as root:
+            _join_as_second_worker(root)
+    finally:
+        logging.getLogger("neps_core").removeHandler(release)
+    assert release.released, "the second worker did not wait for trial 2"
     status = neps.status(root)
     assert status.counts["success"] == 7  # 10 + 1, then five more at 1 while 10 fit
     assert status.budget.used_cost == 16.0
 
 
-def test_a_worker_does_not_wait_when_nothing_that_ends_can_make_room(tmp_path: Path) -> None:
+def test_a_worker_does_not_wait_when_nothing_that_ends_can_make_room(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Trial 3 cost 20: with 21 of 25 spent, no trial fits whatever trial 2 costs; the second
     worker waited the whole of trial 2 before stopping as it would have at once."""
-    script = tmp_path / "worker.py"
-    script.write_text(_TRIAL_2_RUNS_LONG)
-    root = tmp_path / "run"
-    environment = {**os.environ, "FIRST_COST": "1", "SECOND_TAKES": "30", "THIRD_COST": "20"}
-    first = subprocess.Popen([sys.executable, str(script), str(root), "2"], env=environment)
-    try:
-        deadline = time.monotonic() + 60
-        while not (root / "configs" / "config_2").exists() and time.monotonic() < deadline:
-            time.sleep(0.05)
-        subprocess.run(
-            [sys.executable, str(script), str(root), "100"], env=environment, check=True, timeout=60
-        )
+    monkeypatch.setenv("THIRD_COST", "20")  # trial 3 is the second worker's
+    with _trial_2_running(tmp_path, FIRST_COST="1") as root:
+        _join_as_second_worker(root)
         status = neps.status(root)  # trial 2 still runs: the second worker did not wait
         assert (status.counts["evaluating"], status.budget.used_cost) == (1, 21.0)
-    finally:
-        first.kill()
-        first.wait(timeout=60)
 
 
 def test_a_worker_does_not_wait_for_an_ask_and_tell_clients_trial(tmp_path: Path) -> None:
