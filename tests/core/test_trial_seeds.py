@@ -37,16 +37,18 @@ def extras(root: Path) -> dict[str, dict[str, Any]]:
 def test_a_trial_draws_the_same_whichever_evaluator_runs_it(tmp_path: Path) -> None:
     # Only the worker's process was seeded: under process_pool and subprocess the draws were
     # the pool process's or the fresh interpreter's own, different in every run.
+    # Equal to the sync run's draws (a function of the seed: see the repeated runs below),
+    # a child's draws are repeatable too; an unseeded child's would differ from them.
     seen = {}
-    for evaluator in [*EVALUATORS, "subprocess"]:  # the fresh interpreter twice: repeatable
-        root = tmp_path / f"{evaluator}_{len(seen)}"
+    for evaluator in EVALUATORS:
+        root = tmp_path / evaluator
         neps.run(
-            draws, SPACE, root_directory=root, evaluations_to_spend=3, seed=3, evaluator=evaluator
+            draws, SPACE, root_directory=root, evaluations_to_spend=2, seed=3, evaluator=evaluator
         )
-        seen[root.name] = extras(root)
+        seen[evaluator] = extras(root)
     first, *others = seen.values()
     assert all(other == first for other in others), seen
-    assert len({values["numpy"] for values in first.values()}) == 3  # each trial its own
+    assert len({values["numpy"] for values in first.values()}) == 2  # each trial its own
 
 
 def test_a_continued_run_never_repeats_a_trials_draws(tmp_path: Path) -> None:
@@ -71,8 +73,10 @@ def test_a_continued_run_never_repeats_a_trials_draws(tmp_path: Path) -> None:
 def test_torch_imported_inside_the_function_is_seeded_as_it_loads(tmp_path: Path) -> None:
     # torch was seeded only if loaded before the call: a fresh interpreter importing it in
     # the function drew from an unseeded generator, another value in every run.
+    # The sync run's torch is this process's, loaded and seeded before the call; a child's
+    # unseeded draw differs from it.
     seen = []
-    for index, evaluator in enumerate(["subprocess", "subprocess", "sync"]):
+    for index, evaluator in enumerate(["subprocess", "sync"]):
         root = tmp_path / str(index)
         neps.run(
             torch_draw,
@@ -83,7 +87,7 @@ def test_torch_imported_inside_the_function_is_seeded_as_it_loads(tmp_path: Path
             evaluator=evaluator,
         )
         seen.append(extras(root))
-    assert seen[0] == seen[1] == seen[2]
+    assert seen[0] == seen[1]
 
 
 class LayerSpace(neps.PipelineSpace):
