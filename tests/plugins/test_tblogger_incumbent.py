@@ -34,12 +34,12 @@ def log_epochs(lr: float, epochs: int) -> float:
     return lr * epochs  # worse at higher fidelity: the incumbent is the lowest at any fidelity
 
 
-def run(root: Path, evaluator: Any, top: int, evaluations: int) -> neps.Summary:
+def run(root: Path, evaluator: Any, top: int, eta: int, evaluations: int) -> neps.Summary:
     return neps.run(
         log_epochs,
         {"lr": neps.Float(0.01, 1.0), "epochs": neps.IntegerFidelity(1, top)},
         root_directory=root,
-        optimizer="hyperband",
+        optimizer=("hyperband", {"eta": eta}),
         evaluations_to_spend=evaluations,
         evaluator=evaluator,
     )
@@ -81,23 +81,24 @@ def check_incumbent(root: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("evaluator", "top", "evaluations"),
+    ("evaluator", "top", "eta", "evaluations"),
     [
         # hyperband's first bracket (eta 3): 13 trials reach two promotions, a chain of rungs
-        ("sync", 9, 13),
-        ("process_pool", 3, 4),
+        ("sync", 9, 3, 13),
+        # elsewhere one promotion, in the shortest first bracket (eta 2): 2 trials, 1 promoted
+        ("process_pool", 2, 2, 3),
         # a fresh interpreter per trial imports tensorboardX, and with it torch: seconds each
-        pytest.param("subprocess", 3, 4, marks=pytest.mark.slow),
-        pytest.param({"name": "dask", "n_workers": 1}, 3, 4, marks=pytest.mark.slow),
-        pytest.param({"name": "slurm", "cluster": "local"}, 3, 4, marks=pytest.mark.slow),
+        pytest.param("subprocess", 2, 2, 3, marks=pytest.mark.slow),
+        pytest.param({"name": "dask", "n_workers": 1}, 2, 2, 3, marks=pytest.mark.slow),
+        pytest.param({"name": "slurm", "cluster": "local"}, 2, 2, 3, marks=pytest.mark.slow),
     ],
     ids=["sync", "process_pool", "subprocess", "dask", "slurm"],
 )
 def test_each_trial_logs_into_its_configurations_events(
-    tmp_path: Path, evaluator: Any, top: int, evaluations: int
+    tmp_path: Path, evaluator: Any, top: int, eta: int, evaluations: int
 ) -> None:
     root = tmp_path / "root"
-    run(root, evaluator, top, evaluations)
+    run(root, evaluator, top, eta, evaluations)
     check_events(root)
     check_incumbent(root)
 
