@@ -97,25 +97,17 @@ def test_result_from_a_separate_process_completes_the_trial(
     summary = yaml.safe_load((root / "summary.yaml").read_text(encoding="utf-8"))
     assert summary["counts"]["success"] == 1  # post_run_summary defaults to True
     assert neps.status(root).best_trial.id == "2"  # type: ignore[union-attr]
-
-
-def test_a_second_result_for_the_same_trial_is_refused(root: Path) -> None:
-    _start(root)
-    assert _report_from_another_process(root, "1", 0.5).returncode == 0
-    again = _report_from_another_process(root, "1", 0.1)
-    assert again.returncode != 0
-    assert "TrialAlreadyReportedError" in again.stderr
-    with pytest.raises(neps.TrialAlreadyReportedError, match="'1'"):
-        neps.save_pipeline_results({"objective_to_minimize": 0.1}, "1", root)
-    assert neps.status(root).best_objective == 0.5  # the first result stands
+    # A second result for the trial, here from this process, is refused: the first stands.
+    with pytest.raises(neps.TrialAlreadyReportedError, match="'2'"):
+        neps.save_pipeline_results({"objective_to_minimize": 0.1}, "2", root)
+    assert neps.status(root).best_objective == 0.25
 
 
 def test_unknown_trial_id_is_named(root: Path) -> None:
     _start(root)
-    with pytest.raises(neps.TrialNotFoundError, match="99"):
-        neps.save_pipeline_results({"objective_to_minimize": 0.1}, "99", root)
-    completed = _report_from_another_process(root, "config_42")
-    assert completed.returncode != 0 and "42" in completed.stderr
+    for unknown in ("99", "config_42"):
+        with pytest.raises(neps.TrialNotFoundError, match=unknown.removeprefix("config_")):
+            neps.save_pipeline_results({"objective_to_minimize": 0.1}, unknown, root)
     assert _counts(root) == {"evaluating": 3}
 
 
@@ -183,11 +175,11 @@ def test_seed_000_walkthrough_with_real_jobs(root: Path) -> None:
         )
         jobs.append(subprocess.Popen([sys.executable, str(script)]))
 
-    neps.run(evaluate_pipeline, SPACE, root_directory=root, evaluations_to_spend=3)
-    assert [job.wait(timeout=120) for job in jobs] == [0, 0, 0]
+    neps.run(evaluate_pipeline, SPACE, root_directory=root, evaluations_to_spend=2)
+    assert [job.wait(timeout=120) for job in jobs] == [0, 0]
     status = neps.status(root)
-    assert status.counts["success"] == 3
-    configs = [neps.load_config(root, config_id=i) for i in ("1", "2", "3")]
+    assert status.counts["success"] == 2
+    configs = [neps.load_config(root, config_id=i) for i in ("1", "2")]
     assert status.best_objective == min(c["x"] for c in configs)
 
 
@@ -203,7 +195,7 @@ def test_a_worker_waiting_for_a_first_cost_says_so(
 
     jobs: list[threading.Timer] = []
     with caplog.at_level(logging.INFO, logger="neps_core.runtime"):
-        summary = neps.run(submit_a_job, SPACE, root_directory=root, cost_to_spend=6)
+        summary = neps.run(submit_a_job, SPACE, root_directory=root, cost_to_spend=3)
     for job in jobs:
         job.join()
     assert summary.counts["success"] >= 1
@@ -234,12 +226,12 @@ def test_observers_hear_of_results_that_arrive_while_the_worker_runs(root: Path)
         submit,
         SPACE,
         root_directory=root,
-        evaluations_to_spend=3,
+        evaluations_to_spend=2,
         continue_until_max_evaluation_completed=True,  # the worker waits for every result
         plugins=[Observer()],
     )
-    assert [job.wait(timeout=120) for job in jobs] == [0, 0, 0]
-    assert sorted(finished) == [("1", 0.5), ("2", 0.5), ("3", 0.5)]
+    assert [job.wait(timeout=120) for job in jobs] == [0, 0]
+    assert sorted(finished) == [("1", 0.5), ("2", 0.5)]
 
 
 @pytest.mark.parametrize("evaluator", ["sync", "async"])
@@ -247,8 +239,8 @@ def test_observers_hear_of_results_that_arrive_while_the_worker_runs(root: Path)
     ("limit", "trials"),
     [
         # Awaited trials were neither expected to cost nor spent when their results arrived:
-        # a limit of 9 at cost 3 (REPORT_SCRIPT's) ran every trial evaluations_to_spend allows.
-        ({"max_cost_per_run": 9.0}, 3),
+        # a limit of 6 at cost 3 (REPORT_SCRIPT's) ran every trial evaluations_to_spend allows.
+        ({"max_cost_per_run": 6.0}, 2),
         ({"max_fidelities_per_run": 10.0}, 2),  # 9, then 9 more (counted when started)
         ({"max_evaluations_per_run": 2}, 2),
     ],
