@@ -440,9 +440,13 @@ def sleep_two_seconds(x: float) -> float:
 def run_three_on_a_local_cluster(
     function: Any, root: Path, cluster: dict[str, Any], **evaluator: Any
 ) -> neps.Summary:
-    """Three trials of ``function`` (failures ignored) on a fresh one-worker LocalCluster."""
+    """Three trials of ``function`` (failures ignored) on a fresh one-worker LocalCluster,
+    whose worker has imported this module first: on a loaded machine that import, which
+    blocks the worker as it takes its first task, can take longer than a trial's timeout."""
     local = distributed.LocalCluster(n_workers=1, processes=True, dashboard_address=":0", **cluster)
     try:
+        with distributed.Client(local) as client:
+            client.submit(worker_pid, pure=False).result(timeout=120)
         return neps.run(
             function,
             {"x": neps.Float(0.0, 1.0)},
@@ -457,15 +461,17 @@ def run_three_on_a_local_cluster(
 
 @pytest.mark.slow
 def test_a_trial_queued_behind_a_busy_thread_does_not_use_up_its_timeout(root: Path) -> None:
-    """Three trials on one thread: the scheduler lists all three as processing at once.
+    """Three trials on one thread, which the scheduler lists as processing at once (as it
+    does without queuing; with dask's default it assigns two at a time).
 
     Each takes 2 s of its 5 s timeout: a clock started while it queued runs out for the third
     (6 s after the first started), while a clock that starts up to 3 s early (a worker slow to
     answer on a loaded machine counts as silent from when it was asked) still holds.
     """
-    summary = run_three_on_a_local_cluster(
-        sleep_two_seconds, root, {"threads_per_worker": 1}, n_workers=3, timeout=5.0
-    )
+    with dask.config.set({"distributed.scheduler.worker-saturation": float("inf")}):
+        summary = run_three_on_a_local_cluster(
+            sleep_two_seconds, root, {"threads_per_worker": 1}, n_workers=3, timeout=5.0
+        )
     assert summary.counts["success"] == 3, summary.counts
 
 
