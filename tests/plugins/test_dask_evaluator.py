@@ -215,6 +215,14 @@ def test_importing_neps_core_does_not_import_dask() -> None:
     assert completed.stdout.strip() == "[]"
 
 
+def preloading_this_module() -> contextlib.AbstractContextManager[Any]:
+    """Dask workers started meanwhile, and restarted by their nannies, import this module
+    (and so neps_core) as they start. Else a worker imports them as it takes its first task,
+    silent meanwhile, and a silent worker counts as running that task: on a loaded machine
+    the import alone outlasted a 5 s timeout, and every trial timed out."""
+    return dask.config.set({"distributed.worker.preload": [__name__]})
+
+
 @pytest.fixture
 def distributed_log(caplog: pytest.LogCaptureFixture) -> Iterator[pytest.LogCaptureFixture]:
     """``caplog`` that also sees dask's own loggers (they do not propagate to the root)."""
@@ -277,14 +285,15 @@ def test_the_timeout_counts_from_when_a_worker_takes_the_trial(
     trials 2 and 3 start processes on the worker restarted for it."""
     # After the hung trial's worker was restarted, the next trials' timeouts ran while they
     # waited for it, and each "timed out" the fresh worker again: every trial failed.
-    summary = neps.run(
-        hold_the_gil_first_then_start_a_pool,
-        {"x": neps.Float(0.0, 1.0)},
-        root_directory=root,
-        evaluations_to_spend=3,
-        ignore_errors=True,
-        evaluator={"name": "dask", "n_workers": 1, "timeout": 5.0},
-    )
+    with preloading_this_module():
+        summary = neps.run(
+            hold_the_gil_first_then_start_a_pool,
+            {"x": neps.Float(0.0, 1.0)},
+            root_directory=root,
+            evaluations_to_spend=3,
+            ignore_errors=True,
+            evaluator={"name": "dask", "n_workers": 1, "timeout": 5.0},
+        )
     # Asking the worker what it ran needed its event loop, which the evaluation stopped:
     # wait() blocked until the evaluation ended by itself, and only then failed the trial.
     first = yaml.safe_load((root / "configs" / "config_1" / "metadata.yaml").read_text())
@@ -440,13 +449,13 @@ def sleep_two_seconds(x: float) -> float:
 def run_three_on_a_local_cluster(
     function: Any, root: Path, cluster: dict[str, Any], **evaluator: Any
 ) -> neps.Summary:
-    """Three trials of ``function`` (failures ignored) on a fresh one-worker LocalCluster,
-    whose worker has imported this module first: on a loaded machine that import, which
-    blocks the worker as it takes its first task, can take longer than a trial's timeout."""
-    local = distributed.LocalCluster(n_workers=1, processes=True, dashboard_address=":0", **cluster)
+    """Three trials of ``function`` (failures ignored) on a fresh one-worker LocalCluster
+    whose workers import this module as they start (``preloading_this_module``)."""
+    with preloading_this_module():
+        local = distributed.LocalCluster(
+            n_workers=1, processes=True, dashboard_address=":0", **cluster
+        )
     try:
-        with distributed.Client(local) as client:
-            client.submit(worker_pid, pure=False).result(timeout=120)
         return neps.run(
             function,
             {"x": neps.Float(0.0, 1.0)},
