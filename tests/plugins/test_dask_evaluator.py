@@ -150,6 +150,7 @@ if __name__ == "__main__":
     summary = neps.run(
         evaluate_pipeline,
         {"x": neps.Float(0.0, 1.0)},
+        optimizer="random_search",  # quick to load: the evaluator is what matters here
         root_directory=sys.argv[1],
         evaluations_to_spend=2,
         evaluator={"name": "dask", "n_workers": 1},
