@@ -347,6 +347,7 @@ GUARDED = textwrap.dedent(
             summary = neps.run(
                 function,
                 {"x": neps.Float(0.0, 1.0)},
+                optimizer="random_search",  # quick to load: the evaluator is what matters here
                 root_directory=f"{sys.argv[1]}/run_{index}",
                 evaluations_to_spend=2,
                 evaluator={"name": "process_pool", "n_workers": 1},
@@ -363,6 +364,7 @@ GUARDED = textwrap.dedent(
         summary = neps.run(
             lambda_free_width,
             Space(),
+            optimizer="random_search",  # quick to load: the evaluator is what matters here
             root_directory=f"{sys.argv[1]}/run_operation",
             evaluations_to_spend=2,
             evaluator={"name": "process_pool", "n_workers": 1},
@@ -405,6 +407,7 @@ FROM_STDIN = textwrap.dedent(
         summary = neps.run(
             evaluate_pipeline,
             {"x": neps.Float(0.0, 1.0)},
+            optimizer="random_search",  # quick to load: the evaluator is what matters here
             root_directory=sys.argv[1],
             evaluations_to_spend=3,
             ignore_errors=True,
@@ -490,6 +493,7 @@ MODULE_LEVEL = textwrap.dedent(
         summary = neps.run(
             evaluate_pipeline,
             {"x": neps.Float(0.0, 1.0)},
+            optimizer="random_search",  # quick to load: the evaluator is what matters here
             root_directory=sys.argv[1],
             evaluations_to_spend=6,
             ignore_errors=True,
@@ -533,6 +537,7 @@ GUARD_GLOBAL = textwrap.dedent(
         summary = neps.run(
             evaluate_pipeline,
             {"x": neps.Float(0.0, 1.0)},
+            optimizer="random_search",  # quick to load: the evaluator is what matters here
             root_directory=args.root,
             evaluations_to_spend=2,
             evaluator={"name": "process_pool", "n_workers": 1},
@@ -591,6 +596,7 @@ RUN_TIME_GLOBALS = textwrap.dedent(
             summary = neps.run(
                 globals()[name],
                 {"x": neps.Float(0.0, 1.0)},
+                optimizer="random_search",  # quick to load: the evaluator is what matters here
                 root_directory=f"{args.root}/{name}",
                 evaluations_to_spend=1,
                 evaluator={"name": "process_pool", "n_workers": 1},
@@ -841,6 +847,7 @@ SIGTERMED = textwrap.dedent(
             neps.run(
                 evaluate_pipeline,
                 {"x": neps.Float(0.0, 1.0)},
+                optimizer="random_search",  # quick to load: the evaluator is what matters here
                 root_directory=sys.argv[1],
                 evaluations_to_spend=4,
                 evaluator={"name": "process_pool", "n_workers": 2, "kill_grace": 10.0},
@@ -980,6 +987,7 @@ if __name__ == "__main__":
         neps.run(
             evaluate_pipeline,
             {"x": neps.Float(0.0, 1.0)},
+            optimizer="random_search",  # quick to load: the evaluator is what matters here
             root_directory=sys.argv[1],
             evaluations_to_spend=1,
             evaluator="process_pool",
