@@ -368,6 +368,7 @@ GUARD_GLOBAL = textwrap.dedent(
             neps.run(
                 evaluate_pipeline,
                 {"x": neps.Float(0.0, 1.0)},
+                optimizer="random_search",  # quick to load: the evaluator is what matters here
                 root_directory=sys.argv[1],
                 evaluations_to_spend=1,
                 evaluator="subprocess",
