@@ -790,7 +790,10 @@ def test_the_job_of_a_dead_worker_is_adopted_not_submitted_again(
         time.sleep(0.2)
     job_ids = (signals / "started").read_text().split()
     (signals / "go").touch()
-    time.sleep(3.0)  # past stale_after: the dead worker's trial is re-queued
+    # Past stale_after since the dead worker's last heartbeat, its trial is re-queued.
+    (trial,) = neps.status(root).trials
+    stale_at = (trial.last_heartbeat or trial.started_at) + options["stale_after"] + 0.5
+    time.sleep(max(0.0, stale_at - time.time()))
     takeover = subprocess.run(
         [sys.executable, "worker.py", *arguments],
         cwd=root.parent,
