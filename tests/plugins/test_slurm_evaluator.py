@@ -638,6 +638,10 @@ def test_the_timeout_does_not_run_while_the_job_waits_in_the_queue(
          "--wrap", "sleep 300"],
         capture_output=True, text=True, check=True,
     ).stdout.strip()  # fmt: skip
+    deadline = time.monotonic() + 120
+    while (queue_states([blocker]) or {}).get(blocker) != "RUNNING":  # it holds the node
+        assert time.monotonic() < deadline, "the blocker never started"
+        time.sleep(0.2)
     evaluator = SlurmEvaluator(SlurmSettings(timeout=4.0, **ON_THE_CLUSTER))
     try:
         evaluator.submit(make_job("1", square, {"x": 3.0}, tmp_path / "1"))
