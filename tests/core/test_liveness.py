@@ -5,10 +5,12 @@ from __future__ import annotations
 import functools
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -41,8 +43,7 @@ WORKER = textwrap.dedent(
 
     def evaluate_pipeline(x, pipeline_directory):
         (Path(pipeline_directory) / "started").write_text(str(os.getpid()))
-        only = os.environ.get("ONLY")  # the one trial folder to be slow in
-        if os.environ.get("SLOW") == "1" and only in (None, Path(pipeline_directory).name):
+        if os.environ.get("SLOW") == "1":
             time.sleep(float(os.environ.get("SLEEP", "600")))
         return x
 
@@ -78,37 +79,29 @@ def _wait_for(path: Path, process: subprocess.Popen[bytes], timeout: float = 60.
         time.sleep(0.05)
 
 
-def _kill_mid_evaluation(tmp_path: Path, root: Path, attempts: str) -> None:
-    worker = _start_worker(tmp_path, root, SLOW="1", ATTEMPTS=attempts)
-    _wait_for(root / "configs" / "config_1" / "started", worker)
+@pytest.fixture(scope="module")
+def killed_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A run whose worker was SIGKILLed mid-evaluation of trial 1, made once for the module.
+
+    Its recorded stale_after is long (600 s): only the dead process, never a silent
+    heartbeat, can explain a re-queue of its trial, unless a test silences it on purpose."""
+    tmp_path = tmp_path_factory.mktemp("killed")
+    root = tmp_path / "run"
+    worker = _start_worker(tmp_path, root, SLOW="1", STALE_AFTER="600")
+    _wait_for(root / CONFIG_1 / "started", worker)
     os.kill(worker.pid, signal.SIGKILL)
     worker.wait()
+    return root
 
 
 @pytest.mark.slow
-def test_killed_worker_trial_is_requeued_and_finished(tmp_path: Path) -> None:
+def test_killed_worker_trial_crashes_after_its_last_attempt(
+    tmp_path: Path, killed_run: Path
+) -> None:
     root = tmp_path / "run"
-    _kill_mid_evaluation(tmp_path, root, attempts="3")
-    assert neps.status(root).counts["evaluating"] == 1
+    shutil.copytree(killed_run, root)
 
-    survivor = _start_worker(tmp_path, root, SLOW="0")
-    assert survivor.wait(timeout=120) == 0, survivor.stderr.read().decode()  # type: ignore[union-attr]
-
-    summary = neps.status(root)
-    assert summary.counts["success"] == 3
-    assert summary.counts["evaluating"] == summary.counts["pending"] == 0
-    first = (root / "configs" / "config_1" / "metadata.yaml").read_text()
-    assert "attempts: 2" in first
-    assert "requeued_because" in first
-
-
-@pytest.mark.slow
-def test_killed_worker_trial_crashes_after_its_last_attempt(tmp_path: Path) -> None:
-    root = tmp_path / "run"
-    _kill_mid_evaluation(tmp_path, root, attempts="1")
-
-    survivor = _start_worker(tmp_path, root, SLOW="0", ATTEMPTS="1")
-    assert survivor.wait(timeout=120) == 0, survivor.stderr.read().decode()  # type: ignore[union-attr]
+    neps.run(lambda x: x, root_directory=root, evaluations_to_spend=3, max_trial_attempts=1)
 
     summary = neps.status(root)
     assert summary.counts == {**summary.counts, "crashed": 1, "success": 2, "evaluating": 0}
@@ -119,10 +112,16 @@ def test_killed_worker_trial_crashes_after_its_last_attempt(tmp_path: Path) -> N
 @pytest.mark.slow
 def test_a_slow_but_alive_worker_keeps_its_trial(tmp_path: Path) -> None:
     root = tmp_path / "run"
-    slow = _start_worker(tmp_path, root, SLOW="1", SLEEP="3")
+    slow = _start_worker(tmp_path, root, SLOW="1", SLEEP="3")  # twice its stale_after
     _wait_for(root / "configs" / "config_1" / "started", slow)
-    other = _start_worker(tmp_path, root, SLOW="0")
-    assert other.wait(timeout=120) == 0
+    neps.run(
+        lambda x: x,
+        root_directory=root,
+        evaluations_to_spend=3,
+        heartbeat_interval=0.2,
+        stale_after=1.5,
+        continue_until_max_evaluation_completed=True,  # waits for trial 1, looking at it
+    )
     assert slow.wait(timeout=120) == 0
     metadata = (root / "configs" / "config_1" / "metadata.yaml").read_text()
     assert "attempts: 1" in metadata
@@ -134,7 +133,9 @@ ANOTHER_MACHINE = "another-machine-sharing-the-file-system"
 
 
 @pytest.mark.slow
-def test_a_paused_worker_of_this_machine_keeps_its_trial(tmp_path: Path) -> None:
+def test_a_paused_worker_of_this_machine_keeps_its_trial(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     # Paused past stale_after (SIGSTOP, a laptop lid, or blocked while another worker held
     # the storage lock), its live trial was re-queued and evaluated twice; with one attempt
     # it was marked crashed and its result dropped. Its process is present: it is alive.
@@ -142,19 +143,36 @@ def test_a_paused_worker_of_this_machine_keeps_its_trial(tmp_path: Path) -> None
     paused = _start_worker(tmp_path, root, SLOW="1", SLEEP="2", ATTEMPTS="1")
     _wait_for(root / CONFIG_1 / "started", paused)
     suspend(paused, root)
+    while_paused: list[int] = []
+
+    def resume_once_the_other_waited_past_stale_after() -> None:
+        try:
+            deadline = time.monotonic() + 60
+            while neps.status(root).counts["success"] < 2 and time.monotonic() < deadline:
+                time.sleep(0.1)
+            time.sleep(2.0)  # more than stale_after with trial 1's heartbeat silent
+            while_paused.append(neps.status(root).counts["evaluating"])
+        finally:
+            os.kill(paused.pid, signal.SIGCONT)
+
+    resumer = threading.Thread(target=resume_once_the_other_waited_past_stale_after)
+    resumer.start()
     try:
-        other = _start_worker(tmp_path, root, SLOW="0", ATTEMPTS="1")
-        deadline = time.monotonic() + 60
-        while neps.status(root).counts["success"] < 2 and time.monotonic() < deadline:
-            time.sleep(0.1)
-        time.sleep(2.0)  # more than stale_after with trial 1's heartbeat silent
-        assert neps.status(root).counts["evaluating"] == 1  # trial 1, still the paused one's
+        with caplog.at_level("WARNING", logger="neps_core"):
+            neps.run(  # the other worker: waits for trial 1 until the paused one reports it
+                lambda x: x,
+                root_directory=root,
+                evaluations_to_spend=3,
+                heartbeat_interval=0.2,
+                stale_after=1.5,
+                max_trial_attempts=1,
+                continue_until_max_evaluation_completed=True,
+            )
     finally:
-        os.kill(paused.pid, signal.SIGCONT)
+        resumer.join()
     assert paused.wait(timeout=120) == 0
-    _, other_errors = other.communicate(timeout=120)
-    assert other.returncode == 0
-    assert "a live process of this machine, is silent" in other_errors.decode()
+    assert while_paused == [1]  # trial 1, still the paused one's
+    assert "a live process of this machine, is silent" in caplog.text
     assert neps.status(root).counts["success"] == 3
     assert (root / CONFIG_1 / "started").read_text() == str(paused.pid)  # evaluated once
     assert "attempts: 1" in (root / CONFIG_1 / "metadata.yaml").read_text()
@@ -168,8 +186,14 @@ def test_a_worker_silent_past_stale_after_drops_its_late_result(tmp_path: Path) 
     _wait_for(root / "configs" / "config_1" / "started", paused)
     suspend(paused, root)  # a suspended job, an overloaded node
     try:
-        other = _start_worker(tmp_path, root, SLOW="0")  # re-queues trial 1 and finishes it
-        assert other.wait(timeout=120) == 0, other.stderr.read().decode()  # type: ignore[union-attr]
+        neps.run(  # re-queues trial 1 once it is silent past stale_after, and finishes it
+            lambda x: x,
+            root_directory=root,
+            evaluations_to_spend=3,
+            heartbeat_interval=0.2,
+            stale_after=1.5,
+            continue_until_max_evaluation_completed=True,
+        )
         time.sleep(max(0.0, 2.5 - 1.5))  # the paused evaluation's sleep is over by now
     finally:
         os.kill(paused.pid, signal.SIGCONT)
@@ -181,43 +205,60 @@ def test_a_worker_silent_past_stale_after_drops_its_late_result(tmp_path: Path) 
 
 
 @pytest.mark.slow
-def test_a_silent_worker_reporting_first_is_named_as_the_trials_worker(tmp_path: Path) -> None:
+def test_a_silent_worker_reporting_first_is_named_as_the_trials_worker(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     # The stored trial named the worker whose later result was dropped, and its start time.
     root = tmp_path / "run"
-    started = root / CONFIG_1 / "started"
     paused = _start_worker(tmp_path, root, SLOW="1", SLEEP="2", BOOT_ID=ANOTHER_MACHINE)
-    _wait_for(started, paused)
+    _wait_for(root / CONFIG_1 / "started", paused)
     paused_since = time.time()
     suspend(paused, root)
+    paused_errors = b""
+
+    def the_paused_reports_first(x: float, pipeline_id: str) -> float:
+        nonlocal paused_errors
+        if pipeline_id == "1":  # re-queued and evaluated again here
+            os.kill(paused.pid, signal.SIGCONT)  # its evaluation is over: it reports first
+            _, paused_errors = paused.communicate(timeout=120)
+        return x
+
     try:
-        other = _start_worker(tmp_path, root, SLOW="1", SLEEP="8", ONLY="config_1")
-        while started.read_text() != str(other.pid):  # re-queued and evaluated again
-            _wait_for(started, other)
-            time.sleep(0.05)
+        with caplog.at_level("WARNING", logger="neps_core"):
+            neps.run(  # the other worker
+                the_paused_reports_first,
+                root_directory=root,
+                evaluations_to_spend=3,
+                heartbeat_interval=0.2,
+                stale_after=1.5,
+                continue_until_max_evaluation_completed=True,
+            )
     finally:
-        os.kill(paused.pid, signal.SIGCONT)  # its evaluation is over: it reports first
-    _, paused_errors = paused.communicate(timeout=120)
-    _, other_errors = other.communicate(timeout=120)
-    assert paused.returncode == other.returncode == 0, paused_errors.decode()
+        if paused.returncode is None:  # not reaped by the evaluation above
+            os.kill(paused.pid, signal.SIGCONT)
+    assert paused.wait(timeout=120) == 0, paused_errors.decode()
     stored = next(t for t in neps.status(root).trials if t.id == "1")
     assert stored.worker_id is not None and f"-{paused.pid}-" in stored.worker_id
     assert stored.started_at is not None and stored.started_at < paused_since
     dropped = f"Trial '1' already has a result (state success, from worker {stored.worker_id})"
-    assert dropped in other_errors.decode()
+    assert dropped in caplog.text
 
 
 @pytest.mark.slow
 def test_a_continuation_right_after_a_crash_re_queues_the_dead_workers_trial_at_once(
-    tmp_path: Path,
+    tmp_path: Path, killed_run: Path
 ) -> None:
-    """No other process holds the run and the dead worker ran here: no stale_after to wait."""
+    """No other process holds the run and the dead worker ran here: no stale_after to wait
+    (the dead worker recorded 600 s); the re-queued trial is evaluated and the run finished."""
     root = tmp_path / "run"
-    _kill_mid_evaluation(tmp_path, root, attempts="3")
+    shutil.copytree(killed_run, root)
+    assert neps.status(root).counts["evaluating"] == 1
     (claimed,) = neps.status(root).trials
     boot_id, pid, started = claimed.metadata["worker_process"].split("/")
     assert pid == (root / CONFIG_1 / "started").read_text() and boot_id and started.isdigit()
     summary = neps.run(lambda x: x, root_directory=root, evaluations_to_spend=3)  # defaults
     assert (summary.counts["success"], summary.counts["evaluating"]) == (3, 0)
+    assert summary.counts["pending"] == 0
     metadata = read_yaml(root / CONFIG_1 / "metadata.yaml")
     assert metadata["attempts"] == 2 and "is gone" in metadata["metadata"]["requeued_because"]
     assert "worker_process" not in metadata["metadata"]  # true only while it runs
@@ -225,16 +266,13 @@ def test_a_continuation_right_after_a_crash_re_queues_the_dead_workers_trial_at_
 
 @pytest.mark.slow
 def test_a_dead_worker_recorded_in_the_form_of_older_versions_is_known_gone_at_once(
-    tmp_path: Path,
+    tmp_path: Path, killed_run: Path
 ) -> None:
     # Versions 0d72b3b to f37ef83 recorded "<boot id>/<pid>/<start>", without the pid
     # namespace: taken for another machine's, the dead worker's trial read "evaluating now",
     # clean refused it as live, and a continuation left it evaluating for stale_after.
     root = tmp_path / "run"
-    worker = _start_worker(tmp_path, root, SLOW="1", STALE_AFTER="600")  # no heartbeat check
-    _wait_for(root / CONFIG_1 / "started", worker)
-    os.kill(worker.pid, signal.SIGKILL)
-    worker.wait()
+    shutil.copytree(killed_run, root)  # its stale_after of 600 s: no heartbeat check
     machine = str(presence.this_machine())
     boot_id = machine.partition(".")[0]
     journal = root / ".neps_core" / "journal.jsonl"
@@ -269,12 +307,12 @@ def _silence(journal: Path, seconds: float) -> None:
 
 @pytest.mark.slow
 def test_a_dead_workers_trial_both_stale_and_gone_is_re_queued_once(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, killed_run: Path
 ) -> None:
     # Two warnings, "stopped heartbeating" and "is gone", for one re-queue.
     root = tmp_path / "run"
-    _kill_mid_evaluation(tmp_path, root, attempts="3")
-    time.sleep(2.0)  # past stale_after too
+    shutil.copytree(killed_run, root)
+    _silence(root / ".neps_core" / "journal.jsonl", 700.0)  # past its stale_after too
     with caplog.at_level("WARNING", logger="neps_core"):
         neps.run(
             lambda x: x,
@@ -344,12 +382,12 @@ def test_a_worker_about_to_stop_looks_for_gone_workers_however_recent_its_last_l
 
 @pytest.mark.slow
 def test_with_another_process_present_a_dead_workers_trial_is_re_queued_at_once(
-    tmp_path: Path,
+    tmp_path: Path, killed_run: Path
 ) -> None:
     # Only a worker alone in the run re-queued a dead one's trial: the survivors of a job
     # array, each beside the other, stopped and left it EVALUATING for stale_after (120 s).
     root = tmp_path / "run"
-    _kill_mid_evaluation(tmp_path, root, attempts="3")
+    shutil.copytree(killed_run, root)
     client = subprocess.Popen(
         [sys.executable, "-c", IDLE_CLIENT, str(root)],
         stdin=subprocess.PIPE,
@@ -640,8 +678,7 @@ def test_an_interrupted_worker_gives_its_trial_back_at_once(tmp_path: Path) -> N
     assert trial.attempts == 0  # an interrupted attempt is not the trial's fault
     assert "KeyboardInterrupt" in trial.metadata["requeued_because"]
 
-    survivor = _start_worker(tmp_path, root, SLOW="0")
-    assert survivor.wait(timeout=120) == 0, survivor.stderr.read().decode()  # type: ignore[union-attr]
+    neps.run(lambda x: x, root_directory=root, evaluations_to_spend=3)
     assert neps.status(root).counts["success"] == 3
     assert "attempts: 1" in (root / "configs" / "config_1" / "metadata.yaml").read_text()
 
