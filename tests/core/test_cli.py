@@ -17,6 +17,7 @@ import yaml
 from worker_processes import kill, start_worker
 
 import neps_core as neps
+from neps_core.cli import main
 from neps_core.cli.status import format_status, status_data
 from neps_core.liveness import awaits_result
 
@@ -62,6 +63,17 @@ def cli(
     )
 
 
+def usage_error(*arguments: str, capsys: pytest.CaptureFixture[str]) -> str:
+    """What ``neps-core`` prints on stderr when its parser refuses ``arguments``, parsed in this
+    process: a refusal of the parser ends the command before it does anything, and the
+    script's own exit status 2 is checked through a real subprocess (``frobnicate``)."""
+    capsys.readouterr()  # what came before is not this command's
+    with pytest.raises(SystemExit) as exited:
+        main(arguments)
+    assert exited.value.code == 2
+    return capsys.readouterr().err
+
+
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
     (tmp_path / "train.py").write_text(TRAIN, encoding="utf-8")
@@ -69,33 +81,33 @@ def project(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def test_the_script_is_installed_and_has_help(tmp_path: Path) -> None:
+def test_the_script_is_installed_and_has_help(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert SCRIPT.is_file(), "pip install -e . installs the neps-core script"
     result = cli("--help", cwd=tmp_path)
     assert result.returncode == 0
     for command in ("run", "status", "plot", "plugins", "clean", "migrate"):
         assert command in result.stdout
-    assert cli("--version", cwd=tmp_path).stdout.strip() == f"neps-core {neps.__version__}"
     wrong = cli("frobnicate", cwd=tmp_path)
     assert wrong.returncode == 2
     assert "invalid choice" in wrong.stderr
-    bare = cli("run", cwd=tmp_path)  # the overrides were named as required too
-    assert bare.returncode == 2
-    assert bare.stderr.strip().endswith("the following arguments are required: config")
+    with pytest.raises(SystemExit) as exited:
+        main(["--version"])
+    assert exited.value.code == 0
+    assert capsys.readouterr().out.strip() == f"neps-core {neps.__version__}"
+    bare = usage_error("run", capsys=capsys)  # the overrides were named as required too
+    assert bare.strip().endswith("the following arguments are required: config")
 
 
 # -- run ------------------------------------------------------------------------------------------
-def test_run_from_yaml(project: Path) -> None:
+def test_run_from_yaml_names_the_root_as_status_does(project: Path) -> None:
     result = cli("run", "run.yaml", cwd=project)
     assert result.returncode == 0, result.stderr
     assert "trials: 4 (4 success)" in result.stdout
     assert "best: trial" in result.stdout
     assert neps.status(project / "results").counts["success"] == 4
-
-
-def test_run_names_the_root_as_status_does(project: Path) -> None:
     # run printed "Run in /tmp/.../results", status (given "results") "Run in results".
-    result = cli("run", "run.yaml", cwd=project)
     first = result.stdout.splitlines()[0]
     assert first.startswith("Run in results ("), result.stdout + result.stderr
     assert cli("status", "results", cwd=project).stdout.splitlines()[0] == first
@@ -115,40 +127,28 @@ def test_run_loads_the_users_module_before_one_of_the_same_name_installed(
         assert result.returncode == 0, result.stderr
 
 
-def test_run_with_overrides_and_a_module_from_the_current_directory(project: Path) -> None:
-    result = cli(
-        "run",
-        "run.yaml",
-        "evaluate_pipeline=train:evaluate_pipeline",
-        "evaluations_to_spend=2",
-        "root_directory=other",
-        cwd=project,
-    )
-    assert result.returncode == 0, result.stderr
-    assert neps.status(project / "other").counts["success"] == 2
-
-
 def test_run_takes_overrides_after_an_option_in_the_order_given(project: Path) -> None:
     # "unrecognized arguments": argparse ended the overrides at --debug.
     after = ("--debug", "evaluations_to_spend=2", "root_directory=other")
-    result = cli("run", "run.yaml", "evaluations_to_spend=3", *after, cwd=project)
+    module = "evaluate_pipeline=train:evaluate_pipeline"  # from the current directory
+    result = cli("run", "run.yaml", module, "evaluations_to_spend=3", *after, cwd=project)
     assert result.returncode == 0, result.stderr
     assert neps.status(project / "other").counts["success"] == 2
 
 
-def test_a_setting_given_as_an_option_gets_the_override_form(project: Path) -> None:
+def test_a_setting_given_as_an_option_gets_the_override_form(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     for given in (["--evaluations_to_spend", "5"], ["--evaluations_to_spend=5"]):
-        result = cli("run", "run.yaml", *given, cwd=project)
-        assert result.returncode == 2
-        assert result.stderr.rstrip().endswith(
+        refused = usage_error("run", "run.yaml", *given, capsys=capsys)
+        assert refused.rstrip().endswith(
             f"unrecognized arguments: {' '.join(given)} "
             "(give settings as KEY.PATH=VALUE, e.g. evaluations_to_spend=5)"
         )
-    odd = cli("run", "run.yaml", "--debug", "--", "b=2", cwd=project)  # hinted '=b=2' once
-    assert odd.returncode == 2 and odd.stderr.rstrip().endswith("unrecognized arguments: -- b=2")
-    other = cli("status", "results", "--bogus", cwd=project)
-    assert other.returncode == 2
-    assert other.stderr.rstrip().endswith("unrecognized arguments: --bogus")
+    odd = usage_error("run", "run.yaml", "--debug", "--", "b=2", capsys=capsys)  # hinted '=b=2'
+    assert odd.rstrip().endswith("unrecognized arguments: -- b=2")
+    other = usage_error("status", "results", "--bogus", capsys=capsys)
+    assert other.rstrip().endswith("unrecognized arguments: --bogus")
 
 
 def test_config_errors_are_one_line_without_traceback(project: Path) -> None:
@@ -163,6 +163,9 @@ def test_config_errors_are_one_line_without_traceback(project: Path) -> None:
     assert debug.returncode == 1
     assert "Traceback (most recent call last)" in debug.stderr
     assert debug.stderr.rstrip().endswith(error)
+    missing = cli("run", "absent.yaml", cwd=project)
+    assert missing.returncode == 1
+    assert "neps-core: error: No run config at absent.yaml" in missing.stderr
 
 
 def test_invalid_yaml_is_one_line_naming_the_file_and_line(project: Path) -> None:
@@ -216,9 +219,6 @@ def test_run_without_evaluate_pipeline_says_what_is_missing(
     assert result.returncode == 1
     assert "bare.yaml: evaluate_pipeline: required" in result.stderr
     assert "Traceback" not in result.stderr
-    missing = cli("run", "absent.yaml", cwd=project)
-    assert missing.returncode == 1
-    assert "neps-core: error: No run config at absent.yaml" in missing.stderr
 
 
 def test_an_error_in_the_users_code_fails_the_command(project: Path) -> None:
@@ -300,7 +300,9 @@ def test_status_text_and_json(tmp_path: Path) -> None:
     assert "ValueError: x=" in text.stdout
 
 
-def test_status_best_configs_lists_each_improvement_of_the_best(tmp_path: Path) -> None:
+def test_status_best_configs_lists_each_improvement_of_the_best(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     # NePS's tutorial 3 runs `python -m neps.status ROOT --best_configs`: a usage error here.
     root = tmp_path / "run"
     summary = neps.run(
@@ -316,8 +318,7 @@ def test_status_best_configs_lists_each_improvement_of_the_best(tmp_path: Path) 
     assert data["best_configs"][-1]["trial_id"] == summary.best_trial.id
     assert "best_configs" not in json.loads(cli("status", str(root), "--json", cwd=tmp_path).stdout)
     for other, pointing_at in (("--all_configs", "summary/full.csv"), ("--best_losses", "--best-")):
-        refused = cli("status", str(root), other, cwd=tmp_path)
-        assert refused.returncode == 2 and pointing_at in refused.stderr
+        assert pointing_at in usage_error("status", str(root), other, capsys=capsys)
 
 
 def test_status_shows_choices_stored_as_indices_as_the_pipeline_received_them(
@@ -419,13 +420,14 @@ def test_a_tilde_in_a_root_directory_is_the_home_directory(project: Path) -> Non
     assert not (project / "~").exists()
 
 
-def test_an_unknown_users_home_in_a_path_argument_is_named(tmp_path: Path) -> None:
+def test_an_unknown_users_home_in_a_path_argument_is_named(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     # '~nobody/x' was left as written and looked for as a folder named '~nobody'.
-    result = cli("status", "~neps_core_no_such_user/x", cwd=tmp_path)
-    assert result.returncode == 2
+    refused = usage_error("status", "~neps_core_no_such_user/x", capsys=capsys)
     assert (
         "argument root_directory: path '~neps_core_no_such_user/x': no home directory is known "
-        "for '~neps_core_no_such_user'" in result.stderr
+        "for '~neps_core_no_such_user'" in refused
     )
 
 
@@ -434,26 +436,28 @@ def test_an_unknown_users_home_in_a_path_argument_is_named(tmp_path: Path) -> No
     [["status", ""], ["clean", "", "--dry-run"], ["migrate", "run", ""]],
 )
 def test_an_empty_path_argument_is_refused_not_the_current_directory(
-    tmp_path: Path, arguments: list[str]
+    tmp_path: Path,
+    arguments: list[str],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # `neps-core migrate run "$DEST"` with DEST unset migrated into the current directory
     # (here refused only because it is not empty); status and clean read it, as Python's
     # status('') refuses to.
     (tmp_path / "run").mkdir()
-    result = cli(*arguments, cwd=tmp_path)
-    assert result.returncode == 2, result.stderr
-    assert "got '' (write '.' for the current directory)" in result.stderr, result.stderr
+    monkeypatch.chdir(tmp_path)
+    refused = usage_error(*arguments, capsys=capsys)
+    assert "got '' (write '.' for the current directory)" in refused, refused
     assert sorted(path.name for path in tmp_path.iterdir()) == ["run"]
 
 
 def test_an_empty_run_config_argument_is_refused_without_advising_a_folder(
-    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     # It advised "write '.' for the current directory", which is refused as a folder.
-    result = cli("run", "", cwd=tmp_path)
-    assert result.returncode == 2, result.stderr
-    assert "argument config: got '', which names no file" in result.stderr, result.stderr
-    assert "write '.'" not in result.stderr
+    refused = usage_error("run", "", capsys=capsys)
+    assert "argument config: got '', which names no file" in refused, refused
+    assert "write '.'" not in refused
 
 
 def test_python_status_of_an_empty_directory_leaves_it_untouched(tmp_path: Path) -> None:
@@ -469,7 +473,9 @@ def test_python_status_of_an_empty_directory_leaves_it_untouched(tmp_path: Path)
 
 
 # -- plot -----------------------------------------------------------------------------------------
-def test_plot_writes_the_pngs_that_fit_the_run(tmp_path: Path) -> None:
+def test_plot_writes_the_pngs_that_fit_the_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     root = tmp_path / "run"
 
     def evaluate(x: float, epochs: int) -> dict[str, Any]:
@@ -485,9 +491,8 @@ def test_plot_writes_the_pngs_that_fit_the_run(tmp_path: Path) -> None:
     assert written == ["learning_curves.png", "trajectory.png"]
     assert (tmp_path / "pngs" / "trajectory.png").read_bytes().startswith(b"\x89PNG")
     # --max-curves 0 was a runtime ValueError after parsing, not a usage error naming it.
-    refused = cli("plot", str(root), "--max-curves", "0", cwd=tmp_path)
-    assert refused.returncode == 2
-    assert "--max-curves: must be >= 1, got '0'" in refused.stderr
+    refused = usage_error("plot", str(root), "--max-curves", "0", capsys=capsys)
+    assert "--max-curves: must be >= 1, got '0'" in refused
 
 
 def test_plot_fails_on_stderr_only_when_no_trial_has_an_objective(tmp_path: Path) -> None:
@@ -646,7 +651,9 @@ neps.run(evaluate, {"x": neps.Float(0.0, 1.0)}, root_directory=sys.argv[1],
 """
 
 
-def test_clean_refuses_live_workers_and_crashes_the_debris_of_dead_ones(tmp_path: Path) -> None:
+def test_clean_refuses_live_workers_and_crashes_the_debris_of_dead_ones(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     root = tmp_path / "run"
     neps.run(lambda x: x, SPACE, root_directory=root, evaluations_to_spend=2)
     worker = start_worker(WORKER, [str(root)], root, "configs/*/partial_checkpoint")
@@ -663,9 +670,8 @@ def test_clean_refuses_live_workers_and_crashes_the_debris_of_dead_ones(tmp_path
         assert "their processes still run on this machine" in refused.stderr
         assert "wait until" not in refused.stderr
         for nonsense in ("-5", "0", "nan", "soon"):  # each took the live worker for dead
-            refused = cli("clean", str(root), "--stale-after", nonsense, cwd=tmp_path)
-            assert refused.returncode == 2
-            assert "--stale-after" in refused.stderr
+            refusal = usage_error("clean", str(root), "--stale-after", nonsense, capsys=capsys)
+            assert "--stale-after" in refusal
     finally:
         kill(worker)  # one EVALUATING trial and two PENDING ones remain
     counts = neps.status(root).counts
@@ -762,7 +768,7 @@ def test_clean_refuses_a_live_worker_that_evaluates_nothing_itself(tmp_path: Pat
 
 
 # -- migrate --------------------------------------------------------------------------------------
-def test_migrate_to_sqlite(tmp_path: Path) -> None:
+def test_migrate_to_sqlite(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     source = tmp_path / "disk_run"
     neps.run(lambda x: x, SPACE, root_directory=source, evaluations_to_spend=3)
     result = cli(
@@ -776,8 +782,10 @@ def test_migrate_to_sqlite(tmp_path: Path) -> None:
     again = cli("migrate", str(source), str(tmp_path / "sql_run"), cwd=tmp_path)
     assert again.returncode == 1
     assert "is not empty" in again.stderr
-    nonsense = cli("migrate", str(source), str(tmp_path / "x"), "--stale-after", "0", cwd=tmp_path)
-    assert nonsense.returncode == 2 and "must be a number of seconds > 0" in nonsense.stderr
+    nonsense = usage_error(
+        "migrate", str(source), str(tmp_path / "x"), "--stale-after", "0", capsys=capsys
+    )
+    assert "must be a number of seconds > 0" in nonsense
 
 
 @pytest.mark.parametrize("module", ["neps_core", "neps_core.cli"])
