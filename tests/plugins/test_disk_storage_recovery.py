@@ -164,6 +164,7 @@ def test_a_full_disk_stops_the_run_cleanly_and_loses_no_report(
     with _small_tmpfs(mount_point, "160k") as mounted:
         root = mount_point / "run"
         payload = "x" * 4000
+        budget = 40  # the disk is full after some 5 trials (about 20 records where simulated)
 
         def evaluate_pipeline(x: float) -> dict[str, object]:
             return {"objective_to_minimize": x, "extra": {"payload": payload}}
@@ -184,7 +185,7 @@ def test_a_full_disk_stops_the_run_cleanly_and_loses_no_report(
                 evaluate_pipeline,
                 SPACE,
                 root_directory=root,
-                evaluations_to_spend=200,
+                evaluations_to_spend=budget,
                 heartbeat_interval=0.1,
                 stale_after=0.5,
             )
@@ -201,7 +202,7 @@ def test_a_full_disk_stops_the_run_cleanly_and_loses_no_report(
             evaluate_pipeline,
             SPACE,
             root_directory=root,
-            evaluations_to_spend=60 if not mounted else 200,
+            evaluations_to_spend=budget,
             heartbeat_interval=0.1,
             stale_after=0.5,
             continue_until_max_evaluation_completed=True,
