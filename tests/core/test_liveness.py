@@ -61,6 +61,19 @@ WORKER = textwrap.dedent(
 )
 
 
+def _run_like_a_worker(evaluate: Any, root: Path, **settings: Any) -> neps.Summary:
+    """Another worker of ``root`` in this process, beating and judging as the WORKER script."""
+    return neps.run(
+        evaluate,
+        root_directory=root,
+        evaluations_to_spend=3,
+        heartbeat_interval=0.2,
+        stale_after=1.5,
+        continue_until_max_evaluation_completed=True,
+        **settings,
+    )
+
+
 def _start_worker(tmp_path: Path, root: Path, **env: str) -> subprocess.Popen[bytes]:
     script = tmp_path / "worker.py"
     script.write_text(WORKER)
@@ -114,14 +127,8 @@ def test_a_slow_but_alive_worker_keeps_its_trial(tmp_path: Path) -> None:
     root = tmp_path / "run"
     slow = _start_worker(tmp_path, root, SLOW="1", SLEEP="3")  # twice its stale_after
     _wait_for(root / "configs" / "config_1" / "started", slow)
-    neps.run(
-        lambda x: x,
-        root_directory=root,
-        evaluations_to_spend=3,
-        heartbeat_interval=0.2,
-        stale_after=1.5,
-        continue_until_max_evaluation_completed=True,  # waits for trial 1, looking at it
-    )
+    # Waits for trial 1, looking at it
+    _run_like_a_worker(lambda x: x, root)
     assert slow.wait(timeout=120) == 0
     metadata = (root / "configs" / "config_1" / "metadata.yaml").read_text()
     assert "attempts: 1" in metadata
@@ -159,15 +166,8 @@ def test_a_paused_worker_of_this_machine_keeps_its_trial(
     resumer.start()
     try:
         with caplog.at_level("WARNING", logger="neps_core"):
-            neps.run(  # the other worker: waits for trial 1 until the paused one reports it
-                lambda x: x,
-                root_directory=root,
-                evaluations_to_spend=3,
-                heartbeat_interval=0.2,
-                stale_after=1.5,
-                max_trial_attempts=1,
-                continue_until_max_evaluation_completed=True,
-            )
+            # The other worker: waits for trial 1 until the paused one reports it
+            _run_like_a_worker(lambda x: x, root, max_trial_attempts=1)
     finally:
         resumer.join()
     assert paused.wait(timeout=120) == 0
@@ -186,14 +186,8 @@ def test_a_worker_silent_past_stale_after_drops_its_late_result(tmp_path: Path) 
     _wait_for(root / "configs" / "config_1" / "started", paused)
     suspend(paused, root)  # a suspended job, an overloaded node
     try:
-        neps.run(  # re-queues trial 1 once it is silent past stale_after, and finishes it
-            lambda x: x,
-            root_directory=root,
-            evaluations_to_spend=3,
-            heartbeat_interval=0.2,
-            stale_after=1.5,
-            continue_until_max_evaluation_completed=True,
-        )
+        # Re-queues trial 1 once it is silent past stale_after, and finishes it
+        _run_like_a_worker(lambda x: x, root)
         time.sleep(max(0.0, 2.5 - 1.5))  # the paused evaluation's sleep is over by now
     finally:
         os.kill(paused.pid, signal.SIGCONT)
@@ -225,14 +219,8 @@ def test_a_silent_worker_reporting_first_is_named_as_the_trials_worker(
 
     try:
         with caplog.at_level("WARNING", logger="neps_core"):
-            neps.run(  # the other worker
-                the_paused_reports_first,
-                root_directory=root,
-                evaluations_to_spend=3,
-                heartbeat_interval=0.2,
-                stale_after=1.5,
-                continue_until_max_evaluation_completed=True,
-            )
+            # The other worker
+            _run_like_a_worker(the_paused_reports_first, root)
     finally:
         if paused.returncode is None:  # not reaped by the evaluation above
             os.kill(paused.pid, signal.SIGCONT)
@@ -314,13 +302,7 @@ def test_a_dead_workers_trial_both_stale_and_gone_is_re_queued_once(
     shutil.copytree(killed_run, root)
     _silence(root / ".neps_core" / "journal.jsonl", 700.0)  # past its stale_after too
     with caplog.at_level("WARNING", logger="neps_core"):
-        neps.run(
-            lambda x: x,
-            root_directory=root,
-            evaluations_to_spend=3,
-            heartbeat_interval=0.2,
-            stale_after=1.5,
-        )
+        _run_like_a_worker(lambda x: x, root)
     requeues = [r.getMessage() for r in caplog.records if "Re-queueing trial 1" in r.getMessage()]
     assert len(requeues) == 1 and "is gone" in requeues[0]
     assert read_yaml(root / CONFIG_1 / "metadata.yaml")["attempts"] == 2
