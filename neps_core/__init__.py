@@ -3,66 +3,70 @@
 The public API; everything else is reachable through its submodules.
 """
 
+import importlib
+import importlib.util
 import sys
 import types
+import typing
 import warnings
 
-from neps_core import algorithms, tblogger
-from neps_core.api import plot, run, save_pipeline_results, status
-from neps_core.ask_and_tell import AskAndTell, AskedTrial
-from neps_core.errors import (
-    ArgumentsError,
-    ConfigIdMissingError,
-    DuplicatePluginError,
-    EvaluationLostError,
-    EvaluationTimeoutError,
-    InvalidParameterError,
-    LiveWorkersError,
-    MigrationError,
-    MissingCostError,
-    NepsCoreError,
-    NoAllowedConfigurationError,
-    NoAllowedMutationError,
-    ObjectiveCountError,
-    PluginLoadError,
-    SettingsError,
-    SpaceMismatchError,
-    StorageError,
-    StorageInUseError,
-    TrialAlreadyReportedError,
-    TrialNotFoundError,
-    UnknownParameterError,
-    UnknownPluginError,
-)
-from neps_core.evaluation.processes import Command
-from neps_core.hookspecs import hookimpl
-from neps_core.importing import import_trials
-from neps_core.loading import load_config, load_optimizer_info, load_pipeline_space
-from neps_core.models import BudgetInfo, Proposal, Report, Summary, Trial, TrialState
-from neps_core.neps_results import read_neps_results
-from neps_core.profiling import profile
-from neps_core.result_contract import UserResultDict
-from neps_core.space import (
-    ByName,
-    Categorical,
-    CategoricalParameter,
-    ConfidenceLevel,
-    Constant,
-    ConstantParameter,
-    Fidelity,
-    Float,
-    FloatFidelity,
-    FloatParameter,
-    Integer,
-    IntegerFidelity,
-    IntegerParameter,
-    Operation,
-    PipelineSpace,
-    Resampled,
-)
+if typing.TYPE_CHECKING:  # the names below, which run-time code imports on first use (__getattr__)
+    from neps_core import algorithms, tblogger
+    from neps_core.api import plot, run, save_pipeline_results, status
+    from neps_core.ask_and_tell import AskAndTell, AskedTrial
+    from neps_core.errors import (
+        ArgumentsError,
+        ConfigIdMissingError,
+        DuplicatePluginError,
+        EvaluationLostError,
+        EvaluationTimeoutError,
+        InvalidParameterError,
+        LiveWorkersError,
+        MigrationError,
+        MissingCostError,
+        NepsCoreError,
+        NoAllowedConfigurationError,
+        NoAllowedMutationError,
+        ObjectiveCountError,
+        PluginLoadError,
+        SettingsError,
+        SpaceMismatchError,
+        StorageError,
+        StorageInUseError,
+        TrialAlreadyReportedError,
+        TrialNotFoundError,
+        UnknownParameterError,
+        UnknownPluginError,
+    )
+    from neps_core.evaluation.processes import Command
+    from neps_core.hookspecs import hookimpl
+    from neps_core.importing import import_trials
+    from neps_core.loading import load_config, load_optimizer_info, load_pipeline_space
+    from neps_core.models import BudgetInfo, Proposal, Report, Summary, Trial, TrialState
+    from neps_core.neps_results import read_neps_results
+    from neps_core.profiling import profile
+    from neps_core.result_contract import UserResultDict
+    from neps_core.space import (
+        ByName,
+        Categorical,
+        CategoricalParameter,
+        ConfidenceLevel,
+        Constant,
+        ConstantParameter,
+        Fidelity,
+        Float,
+        FloatFidelity,
+        FloatParameter,
+        Integer,
+        IntegerFidelity,
+        IntegerParameter,
+        Operation,
+        PipelineSpace,
+        Resampled,
+    )
 
-#: NePS's other name of ``Resampled`` (``neps.Resample("name")``).
-Resample = Resampled
+    #: NePS's other name of ``Resampled`` (``neps.Resample("name")``).
+    Resample = Resampled
 
 __version__ = "0.1.0"
 
@@ -120,14 +124,89 @@ _NEPS_ONLY = {
 }
 
 
+#: Where each public name lives. It is imported on first use: ``import neps_core`` (every
+#: ``neps-core`` call, every worker and test subprocess) then costs no numpy, plugin manager
+#: or run machinery until a script asks for ``neps.run``, ``neps.Float``, ...
+_HOMES = {
+    "neps_core.api": ("plot", "run", "save_pipeline_results", "status"),
+    "neps_core.ask_and_tell": ("AskAndTell", "AskedTrial"),
+    "neps_core.errors": (
+        "ArgumentsError",
+        "ConfigIdMissingError",
+        "DuplicatePluginError",
+        "EvaluationLostError",
+        "EvaluationTimeoutError",
+        "InvalidParameterError",
+        "LiveWorkersError",
+        "MigrationError",
+        "MissingCostError",
+        "NepsCoreError",
+        "NoAllowedConfigurationError",
+        "NoAllowedMutationError",
+        "ObjectiveCountError",
+        "PluginLoadError",
+        "SettingsError",
+        "SpaceMismatchError",
+        "StorageError",
+        "StorageInUseError",
+        "TrialAlreadyReportedError",
+        "TrialNotFoundError",
+        "UnknownParameterError",
+        "UnknownPluginError",
+    ),
+    "neps_core.evaluation.processes": ("Command",),
+    "neps_core.hookspecs": ("hookimpl",),
+    "neps_core.importing": ("import_trials",),
+    "neps_core.loading": ("load_config", "load_optimizer_info", "load_pipeline_space"),
+    "neps_core.models": ("BudgetInfo", "Proposal", "Report", "Summary", "Trial", "TrialState"),
+    "neps_core.neps_results": ("read_neps_results",),
+    "neps_core.profiling": ("profile",),
+    "neps_core.result_contract": ("UserResultDict",),
+    "neps_core.space": (
+        "ByName",
+        "Categorical",
+        "CategoricalParameter",
+        "ConfidenceLevel",
+        "Constant",
+        "ConstantParameter",
+        "Fidelity",
+        "Float",
+        "FloatFidelity",
+        "FloatParameter",
+        "Integer",
+        "IntegerFidelity",
+        "IntegerParameter",
+        "Operation",
+        "PipelineSpace",
+        "Resampled",
+        "Resample",
+    ),
+}
+_HOME_OF = {name: module for module, names in _HOMES.items() for name in names}
+_ALIASES = {"Resample": "Resampled"}
+
+
 def __getattr__(name: str) -> object:
-    """NePS's names without a counterpart here say what to use instead."""
-    if name in _NEPS_ONLY:
+    """A public name, imported on first use and kept; a submodule (``neps_core.space``), as
+    when this package imported them all; NePS's names without a counterpart here say what to
+    use instead."""
+    if name in _HOME_OF:
+        value = getattr(importlib.import_module(_HOME_OF[name]), _ALIASES.get(name, name))
+    elif not name.startswith("__") and importlib.util.find_spec(f"{__name__}.{name}"):
+        value = importlib.import_module(f"{__name__}.{name}")
+    elif name in _NEPS_ONLY:
         message = f"neps_core has no {name!r} (NePS's); use {_NEPS_ONLY[name]}"
         if _imports_from(sys._getframe(1)):
             raise ImportError(message, name=__name__, path=__file__)
         raise AttributeError(message)
-    raise AttributeError(f"module 'neps_core' has no attribute {name!r}")
+    else:
+        raise AttributeError(f"module 'neps_core' has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
 
 
 def _imports_from(frame: types.FrameType) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import importlib.metadata
 import inspect
 import json
@@ -146,15 +147,58 @@ def test_every_hookspec_is_exercised_by_a_test() -> None:
     assert not untested, f"hookspecs no test mentions: {untested}"
 
 
-def test_importing_neps_core_stays_light() -> None:
-    """No torch, no pytest, no plugins, no test helpers: only what the core needs."""
-    code = "import json, sys, neps_core; print(json.dumps(sorted(sys.modules)))"
+#: What ``import neps_core`` defers to the first use of a name needing it (``neps.run``,
+#: ``neps.Float``): every ``neps-core`` call, worker and test subprocess imports the package.
+DEFERRED = (
+    "torch",
+    "pytest",
+    "neps_core.testing",
+    "neps_core_plugins",
+    "numpy",
+    "yaml",
+    "cattrs",
+    "filelock",
+    "pluggy",
+    "importlib.metadata",
+    "matplotlib",
+    "scipy",
+    "neps_core.api",
+    "neps_core.space",
+    "neps_core.plugin_manager",
+    "neps_core.plotting",
+    "neps_core.inspection",
+)
+
+
+def _loaded_modules(code: str) -> set[str]:
+    """The modules a fresh interpreter has imported after running ``code``."""
+    code += "; import json, sys; print(json.dumps(sorted(sys.modules)))"
     output = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT
     ).stdout
-    loaded = set(json.loads(output))
-    for heavy in ("torch", "pytest", "neps_core.testing", "neps_core_plugins"):
+    return set(json.loads(output.splitlines()[-1]))
+
+
+def test_importing_neps_core_stays_light() -> None:
+    """No torch, no pytest, no plugins, no test helpers, nor what only some calls need."""
+    loaded = _loaded_modules("import neps_core")
+    for heavy in DEFERRED:
         assert not {m for m in loaded if m == heavy or m.startswith(heavy + ".")}, heavy
+
+
+def test_the_lazy_names_are_the_ones_type_checkers_see() -> None:
+    """``neps_core/__init__.py`` imports its names for type checkers only; at run time
+    ``_HOMES`` says where each lives. The two lists must agree, name by name."""
+    tree = ast.parse((ROOT / "neps_core" / "__init__.py").read_text())
+    checked = next(node for node in tree.body if isinstance(node, ast.If))
+    imported = {
+        alias.name: node.module
+        for node in checked.body
+        if isinstance(node, ast.ImportFrom) and node.module != "neps_core"
+        for alias in node.names
+    }
+    lazy = {name: home for name, home in neps_core._HOME_OF.items() if name != "Resample"}
+    assert imported == lazy
 
 
 def test_a_run_needs_no_posix_only_module() -> None:
