@@ -30,7 +30,7 @@ from neps_core.neps_call_keywords import (
     check_neps_keywords,
     same_value,
 )
-from neps_core.plotting import MAX_CURVES
+from neps_core.plot_defaults import MAX_CURVES
 from neps_core.plugin_manager import load_plugins
 from neps_core.presence import present_in
 from neps_core.reporting import record_result, refused_without_cost

@@ -18,7 +18,7 @@ from neps_core.errors import SettingsError, UnknownPluginError, add_note
 from neps_core.interfaces import Storage
 from neps_core.live_workers import refuse_if_alive
 from neps_core.neps_results import NEPS_CORE_RECORDS, is_neps_results_directory
-from neps_core.plotting import PLOT_FILES
+from neps_core.plot_defaults import PLOT_FILES
 from neps_core.plugin_manager import Plugins
 from neps_core.presence import WORKERS_LOCK
 from neps_core.run_storage import (

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from neps_core.config import run_directory
 from neps_core.inspection import RunSnapshot, read_run
 from neps_core.models import Trial, TrialState
+from neps_core.plot_defaults import FIRST_TWO_OBJECTIVES, MAX_CURVES, PLOT_FILES
 from neps_core.plot_scale import axis_scale
 from neps_core.summary import at_top_fidelity, best_first, trajectory_rows
 from neps_core.user_paths import user_path
@@ -37,13 +38,6 @@ class NothingToPlotError(ValueError):
 class NoCostToPlotError(NothingToPlotError):
     """A plot by cost was asked for a run whose trials report no cost: a wrong request, not
     a plot that does not fit the run yet."""
-
-
-#: The files ``plot`` writes, in order: trajectory, Pareto front, learning curves.
-PLOT_FILES = ("trajectory.png", "pareto_front.png", "learning_curves.png")
-#: The defaults of ``plot_pareto_front`` and ``plot_learning_curves``, also ``write_plots``'s.
-FIRST_TWO_OBJECTIVES = (0, 1)
-MAX_CURVES = 50
 
 
 def _figure(title: str) -> tuple[Figure, Axes]:

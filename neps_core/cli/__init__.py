@@ -17,11 +17,9 @@ import warnings
 from collections.abc import Iterator, Sequence
 
 from neps_core.cli import commands
-from neps_core.cli.clean import CLEAN_RULE
+from neps_core.cli.clean_rule import CLEAN_RULE
 from neps_core.errors import NepsCoreError, SettingsError
-from neps_core.plotting import MAX_CURVES
-from neps_core.plugin_manager import load_plugins
-from neps_core.serialization import exception_text
+from neps_core.plot_defaults import MAX_CURVES
 from neps_core.termination import WorkerStopped
 from neps_core.user_paths import user_path
 
@@ -281,6 +279,8 @@ def _import_plugins_quietly() -> None:
     stderr: stdout is this command's output, parsed by scripts with ``--json``. Only here,
     where nothing else runs yet: swapping ``sys.stdout`` during a run would move a user's
     own prints (in any thread) too."""
+    from neps_core.plugin_manager import load_plugins  # here: `--help` needs no plugins
+
     with (
         _descriptor_one_to_stderr(),
         contextlib.redirect_stdout(sys.stderr),
@@ -366,6 +366,8 @@ def describe_error(error: BaseException) -> str:
     if isinstance(error, NepsCoreError | OSError | ImportError):
         text = str(error)
     else:
+        from neps_core.serialization import exception_text
+
         text = exception_text(error)  # the user's own exception, whose message may raise
     parts = [text]
     for note in map(str, getattr(error, "__notes__", [])):

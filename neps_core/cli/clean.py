@@ -22,33 +22,6 @@ from neps_core.presence import processes_present
 from neps_core.run_storage import OVERWRITE_TRASH
 from neps_core.summary_folder import SUMMARY_FOLDER, SUMMARY_FOLDER_FILES
 
-CLEAN_RULE = """\
-Remove the debris of stopped or killed workers from a run, safely.
-
-The rule:
-  * If any worker is alive - a run() worker or ask-and-tell session of this machine
-    still running in the run (whatever it is doing), or, for workers elsewhere, an
-    EVALUATING trial that heartbeated within the stale_after its worker recorded in
-    it (--stale-after seconds for trials of older runs, which record none) - nothing
-    is changed and the command fails: stop the workers first.
-  * Otherwise these trials are debris and become CRASHED (their records and folders
-    stay; storage never forgets a trial):
-      - EVALUATING trials whose worker died or was killed (its process is gone from
-        this machine, or it stopped heartbeating);
-      - PENDING trials (sampled but never started, or re-queued after a crash).
-    A continued run() then samples fresh trials instead. Like every sampled trial,
-    they still count towards evaluations_to_spend.
-  * Temporary files of interrupted writes (.NAME.*.tmp next to neps-core's own
-    files) older than --stale-after seconds are deleted, and so is what an
-    interrupted overwrite_root_directory=True left to delete (.neps_core_overwritten/).
-  * SUCCESS, FAILED, CRASHED and CORRUPTED trials are never touched, and neither are
-    trials waiting for save_pipeline_results (asynchronous evaluation).
-The check and the change happen in one storage transaction. A worker on another
-machine that has not claimed its first trial yet is invisible to the check: stop
-workers before cleaning.
---dry-run only reads (no storage lock, no file written), so it also works on a read-only run.
-"""
-
 #: Files neps_core writes atomically (a temporary sibling, then a rename).
 OWN_FILES = (
     "config.yaml",
@@ -82,7 +55,7 @@ class CleanReport:
 
 
 def clean_run(root_directory: str | Path, *, stale_after: float, dry_run: bool) -> CleanReport:
-    """Apply :data:`CLEAN_RULE` to the run in ``root_directory``."""
+    """Apply :data:`~neps_core.cli.clean_rule.CLEAN_RULE` to the run in ``root_directory``."""
     now = time.time()
     crashed: list[tuple[Removed, Trial]] = []  # each with the version clean records for it
 

@@ -8,9 +8,6 @@ import math
 from pathlib import Path
 from typing import Any
 
-from neps_core.cli.clean import clean_run
-from neps_core.cli.plugin_list import format_plugins, plugin_data
-from neps_core.cli.status import format_status, status_data
 from neps_core.code_locations import FUNCTION_FORMS
 from neps_core.errors import SettingsError
 from neps_core.user_paths import shown_path
@@ -19,6 +16,7 @@ from neps_core.user_paths import shown_path
 def run_command(arguments: argparse.Namespace) -> int:
     """``neps-core run CONFIG [KEY.PATH=VALUE ...]``."""
     import neps_core
+    from neps_core.cli.status import format_status, status_data
     from neps_core.run_config import load_run_config
 
     kwargs = load_run_config(arguments.config, arguments.overrides)
@@ -31,6 +29,8 @@ def run_command(arguments: argparse.Namespace) -> int:
 
 def status_command(arguments: argparse.Namespace) -> int:
     """``neps-core status ROOT [--json] [--failures N] [--best-configs]``."""
+    from neps_core.cli.status import format_status, status_data
+
     data = status_data(
         arguments.root_directory, arguments.failures, best_configs=arguments.best_configs
     )
@@ -74,6 +74,8 @@ def plot_command(arguments: argparse.Namespace) -> int:
 
 def plugins_command(arguments: argparse.Namespace) -> int:
     """``neps-core plugins [--json]``."""
+    from neps_core.cli.plugin_list import format_plugins, plugin_data
+
     data = plugin_data()
     print(json.dumps(data, indent=2) if arguments.json else format_plugins(data))
     return 0
@@ -81,6 +83,8 @@ def plugins_command(arguments: argparse.Namespace) -> int:
 
 def clean_command(arguments: argparse.Namespace) -> int:
     """``neps-core clean ROOT [--stale-after S] [--dry-run]``."""
+    from neps_core.cli.clean import clean_run
+
     report = clean_run(
         arguments.root_directory, stale_after=arguments.stale_after, dry_run=arguments.dry_run
     )

@@ -172,7 +172,7 @@ DEFERRED = (
 
 def _loaded_modules(code: str) -> set[str]:
     """The modules a fresh interpreter has imported after running ``code``."""
-    code += "; import json, sys; print(json.dumps(sorted(sys.modules)))"
+    code += "\nimport json, sys\nprint(json.dumps(sorted(sys.modules)))"
     output = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT
     ).stdout
@@ -183,6 +183,18 @@ def test_importing_neps_core_stays_light() -> None:
     """No torch, no pytest, no plugins, no test helpers, nor what only some calls need."""
     loaded = _loaded_modules("import neps_core")
     for heavy in DEFERRED:
+        assert not {m for m in loaded if m == heavy or m.startswith(heavy + ".")}, heavy
+
+
+def test_the_command_line_help_stays_light() -> None:
+    """``neps-core --help`` builds the parser only: no run is read, no plugin loaded."""
+    loaded = _loaded_modules(
+        "import contextlib, io\n"
+        "from neps_core.cli import main\n"
+        "with contextlib.suppress(SystemExit), contextlib.redirect_stdout(io.StringIO()):\n"
+        "    main(['--help'])"
+    )
+    for heavy in (*DEFERRED, "neps_core.cli.status", "neps_core.cli.clean"):
         assert not {m for m in loaded if m == heavy or m.startswith(heavy + ".")}, heavy
 
 
