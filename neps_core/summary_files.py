@@ -21,8 +21,6 @@ import logging
 from collections.abc import Callable
 from pathlib import Path
 
-import filelock
-
 from neps_core.interfaces import Storage
 from neps_core.models import Summary
 from neps_core.serialization import dump_yaml, write_atomic
@@ -57,6 +55,8 @@ def refresh_summary_files(root: Path, build: Callable[[], Summary], *, wait: boo
     ``wait``, the caller tries again later if it must: the other may have read the storage
     before the caller's last result was stored.
     """
+    import filelock  # here: readers of a run (``neps-core status``) never write these
+
     try:
         timeout = SUMMARY_LOCK_TIMEOUT if wait else 0
         with summary_lock(root, timeout):  # not held by a stopped process (see its module)

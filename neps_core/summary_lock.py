@@ -17,10 +17,12 @@ import logging
 import time
 from collections.abc import Iterator
 from pathlib import Path
-
-import filelock
+from typing import TYPE_CHECKING
 
 from neps_core.lock_table import holders, locks_on, stat_fields
+
+if TYPE_CHECKING:
+    import filelock
 
 logger = logging.getLogger(__name__)
 SUMMARY_LOCK = Path(".neps_core", "summary.lock")
@@ -47,6 +49,8 @@ def summary_lock(root: Path, timeout: float) -> Iterator[None]:
 def _acquire(root: Path, deadline: float) -> filelock.BaseFileLock:
     """The first lock whose holder is not stopped, acquired; a stopped holder is looked for
     at once, then every ``STOPPED_CHECK_SECONDS`` (a worker may be suspended meanwhile)."""
+    import filelock  # here: readers of a run (``neps-core status``) never lock
+
     for path in (root / SUMMARY_LOCK, root / STOPPED_HOLDER_LOCK):
         lock, wait = filelock.FileLock(path), 0.0
         while True:

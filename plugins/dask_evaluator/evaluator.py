@@ -18,7 +18,6 @@ one (``kill_on_timeout``, needs the nanny every ``dask worker`` and
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import copyreg
 import logging
@@ -309,6 +308,8 @@ class DaskEvaluator(Evaluator):
             moments.append(deadline)
         step = None if not moments else max(POLL_STEP, min(moments) - time.monotonic())
         futures = [task.future for task in self._tasks.values()]
+        import asyncio  # dask has imported it by now; at plugin load it would cost every run
+
         # Nothing finished in time: the caller decides (asyncio's TimeoutError on Python 3.10).
         with contextlib.suppress(TimeoutError, asyncio.TimeoutError):
             _distributed().wait(futures, timeout=step, return_when="FIRST_COMPLETED")

@@ -198,6 +198,37 @@ def test_the_command_line_help_stays_light() -> None:
         assert not {m for m in loaded if m == heavy or m.startswith(heavy + ".")}, heavy
 
 
+def test_the_status_command_reads_a_run_without_the_run_machinery(tmp_path: Path) -> None:
+    """``neps-core status`` loads the plugins (a storage is one) but no evaluation loop, no
+    plotting and no asyncio, which only the dask evaluator's own calls need."""
+    root = tmp_path / "run"
+    neps_core.run(
+        lambda x: x,
+        {"x": neps_core.Float(0.0, 1.0)},
+        root_directory=root,
+        evaluations_to_spend=1,
+        optimizer="random_search",
+        post_run_summary=False,
+    )
+    loaded = _loaded_modules(
+        "import contextlib, io\n"
+        "from neps_core.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        f"    assert main(['status', {str(root)!r}]) == 0"
+    )
+    assert (
+        "neps_core_plugins.sqlite_storage" in loaded or "neps_core_plugins.disk_storage" in loaded
+    )
+    for heavy in (
+        "asyncio",
+        "matplotlib",
+        "neps_core.api",
+        "neps_core.runtime",
+        "neps_core.plotting",
+    ):
+        assert not {m for m in loaded if m == heavy or m.startswith(heavy + ".")}, heavy
+
+
 def test_the_lazy_names_are_the_ones_type_checkers_see() -> None:
     """``neps_core/__init__.py`` imports its names for type checkers only; at run time
     ``_HOMES`` says where each lives. The two lists must agree, name by name."""
