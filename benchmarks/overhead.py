@@ -13,6 +13,9 @@ its files on the same disk (``tasks/per_trial.py``); "beyond floor" is the frame
     python benchmarks/overhead.py --optimizer asha --sizes 500 5000   # with an epochs fidelity
 
 Random search is the default; an optimizer that needs a fidelity gets ``epochs`` (1 to 27).
+A second table gives the start-up time every ``neps-core`` call and worker process pays
+(``import neps_core``, ``neps-core --help``, ``neps-core status`` of the first run), beyond a
+bare interpreter's; ``--startup-repeats 0`` leaves it out.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from pathlib import Path
 
 from tasks.arguments import existing_directory
 from tasks.per_trial import measure
+from tasks.startup import FLOOR, startup_ms
 
 import neps_core as neps
 from neps_core.plugin_manager import load_plugins
@@ -55,6 +59,9 @@ def main() -> None:
     parser.add_argument(
         "--cost-budget", action="store_true", help="also under a cost_to_spend (never reached)"
     )
+    parser.add_argument(
+        "--startup-repeats", type=int, default=10, help="fresh interpreters per start-up row"
+    )
     arguments = parser.parse_args()
     space = dict(SPACE)
     if load_plugins().optimizers[arguments.optimizer].requires_fidelity:
@@ -65,6 +72,7 @@ def main() -> None:
     )
     print("| " + " | ".join(COLUMNS) + " |")
     print("|" + "|".join("---:" for _ in COLUMNS) + "|")
+    startup: dict[str, float] = {}
     for size in arguments.sizes:
         with tempfile.TemporaryDirectory(dir=arguments.directory) as directory:
             timing = measure(
@@ -75,6 +83,8 @@ def main() -> None:
                 cost_budget=arguments.cost_budget,
                 optimizer=arguments.optimizer,
             )
+            if not startup and arguments.startup_repeats > 0:
+                startup = startup_ms(Path(directory) / "run", arguments.startup_repeats)
         cells = (
             f"{size}",
             f"{1000 * statistics.fmean(timing.gaps):.3f}",
@@ -84,6 +94,15 @@ def main() -> None:
             f"{timing.growth():.2f}",
         )
         print("| " + " | ".join(cells) + " |")
+    if startup:
+        _print_startup(startup)
+
+
+def _print_startup(startup: dict[str, float]) -> None:
+    """The start-up table: median ms in a fresh interpreter, and beyond the bare one's."""
+    print("\n| start-up | median ms | beyond bare python ms |\n|---|---:|---:|")
+    for label, median in startup.items():
+        print(f"| {label} | {median:.0f} | {median - startup[FLOOR]:.0f} |")
 
 
 if __name__ == "__main__":

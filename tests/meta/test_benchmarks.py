@@ -68,16 +68,30 @@ def test_overhead_benchmark_separates_the_file_system_floor_from_the_framework(
     tmp_path: Path,
 ) -> None:
     completed = run_python(
-        [str(REPOSITORY / "benchmarks" / "overhead.py"), "--sizes", "30", "--storage", "sqlite"],
+        [
+            str(REPOSITORY / "benchmarks" / "overhead.py"),
+            *("--sizes", "30", "--storage", "sqlite", "--startup-repeats", "1"),
+        ],
         tmp_path,
         "benchmarks/overhead.py",
     )
-    (row,) = [line for line in completed.stdout.splitlines() if line.startswith("| 30 |")]
+    lines = completed.stdout.splitlines()
+    (row,) = [line for line in lines if line.startswith("| 30 |")]
     _, mean, median, floor, beyond, growth = row.strip("| ").split(" | ")
     assert float(median) == pytest.approx(float(floor) + float(beyond), abs=0.002)
     # SQLite writes one file per trial (config.yaml) in a new folder: the floor is not zero.
     assert float(floor) > 0 and float(mean) > 0 and float(growth) > 0
     assert not list(tmp_path.iterdir())  # runs in a temporary directory, left clean
+    # The start-up table: each command ran (status read the run) and is timed.
+    startup = {cells[0]: cells[1:] for line in lines if (cells := line.strip("| ").split(" | "))}
+    for label in (
+        "python -c pass",
+        "import neps_core",
+        "neps-core --help",
+        "neps-core status ROOT",
+    ):
+        assert float(startup[label][0]) > 0, label
+    assert float(startup["python -c pass"][1]) == 0
 
 
 def test_storage_benchmark_prints_overhead_floor_and_throughput(tmp_path: Path) -> None:
