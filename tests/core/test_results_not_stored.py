@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 import os
 import shutil
-import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
